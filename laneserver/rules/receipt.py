@@ -1,0 +1,48 @@
+"""What a receipt says, as plain data (rendering to printer bytes lives in ``hw``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import msgspec
+
+
+class ReceiptLine(msgspec.Struct, frozen=True):
+    name: str
+    qty: Decimal
+    unit_price: Decimal
+    total: Decimal
+    vat_rate: Decimal
+    discount_percent: Decimal = Decimal(0)
+
+
+class VatRow(msgspec.Struct, frozen=True):
+    """Per VAT rate: the sum of the lines' VAT, the base excluding VAT, the total."""
+
+    rate: Decimal
+    base: Decimal
+    vat: Decimal
+    total: Decimal
+
+
+class ReceiptPayment(msgspec.Struct, frozen=True):
+    mode: str
+    amount: Decimal
+
+
+class Receipt(msgspec.Struct, frozen=True):
+    shop_name: str
+    header: tuple[str, ...]
+    lane: str
+    number: int
+    seller: str
+    at: dt.datetime
+    lines: tuple[ReceiptLine, ...]
+    vat: tuple[VatRow, ...]
+    total: Decimal
+    payments: tuple[ReceiptPayment, ...]
+    change: Decimal
+    footer: tuple[str, ...] = ()
+    print_count: int = 1
+    duplicate: bool = False
