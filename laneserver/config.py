@@ -7,6 +7,7 @@ Every key is documented in docs/configuration.md.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from decimal import Decimal
 from pathlib import Path
@@ -111,11 +112,14 @@ def _check(config: Config) -> Config:
         if rounding <= 0:
             raise BadValue("shop.cash_rounding must be positive")
         parse_percent(shop.discount_cap, "shop.discount_cap")
-        parse_money(shop.meal_voucher_cap, "shop.meal_voucher_cap")
+        if parse_money(shop.meal_voucher_cap, "shop.meal_voucher_cap") < 0:
+            raise BadValue("shop.meal_voucher_cap must not be negative")
         for i, rate in enumerate(shop.vat_rates):
             parse_percent(rate, f"shop.vat_rates[{i}]")
     except BadValue as error:
         raise ConfigError(str(error)) from None
+    if not shop.vat_rates:
+        raise ConfigError("shop.vat_rates: at least one VAT rate is needed")
     if not config.stock_points:
         raise ConfigError("stock_points: at least one stock point is needed")
     if not config.lanes:
@@ -130,6 +134,8 @@ def _check(config: Config) -> Config:
         if lane.printer is not None and config.printer(lane.printer) is None:
             raise ConfigError(f"lanes[{i}].printer: unknown printer {lane.printer!r}")
     for i, printer in enumerate(config.printers):
+        if not printer.address.strip():
+            raise ConfigError(f"printers[{i}].address: must not be empty")
         if printer.kind == "network":
             host, _, port = printer.address.rpartition(":")
             if not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -157,14 +163,25 @@ def parse_config(text: str, source: str = "config") -> Config:
         config = msgspec.convert(raw, Config, strict=True)
     except msgspec.ValidationError as error:
         raise ConfigError(f"{source}: {_name_key(str(error))}") from None
-    return _check(config)
+    try:
+        return _check(config)
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
 
 
 def _name_key(message: str) -> str:
-    # msgspec says "Object contains unknown field `x` - at `$.shop`";
-    # store IT reads keys as shop.x, so say it that way.
-    message = message.replace("$.", "").replace("`$`", "top level")
-    return message
+    # msgspec says "Object contains unknown field `x` - at `$.shop`" (no "at"
+    # for the top level); store IT reads keys as shop.x, so say
+    # "shop.x: unknown key" with the full key first.
+    detail, _, where = message.partition(" - at `")
+    path = where.rstrip("`").removeprefix("$").removeprefix(".")
+    field = re.fullmatch(r"Object (contains unknown|missing required) field `([^`]*)`", detail)
+    if field is not None:
+        key = f"{path}.{field[2]}" if path else field[2]
+        return f"{key}: unknown key" if field[1] == "contains unknown" else f"{key}: missing (required)"
+    if not path:
+        return detail
+    return f"{path}: {detail[:1].lower()}{detail[1:]}"
 
 
 def load_config(path: Path | None) -> Config:

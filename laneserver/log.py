@@ -28,4 +28,5 @@ def configure(level: str = "info", *, json: bool | None = None) -> None:
 
 
 def get_logger(component: str, **bound: object) -> structlog.typing.FilteringBoundLogger:
-    return structlog.get_logger(component).bind(component=component, **bound)
+    # Lazy: a module-level logger created before ``configure`` still follows it.
+    return structlog.get_logger(component=component, **bound)

@@ -1,0 +1,5 @@
+import sys
+
+from laneserver.cli import main
+
+sys.exit(main())

@@ -1,0 +1,230 @@
+"""The ``laneserver`` command line (see PROTOCOL.md's command table).
+
+Exit codes: 0 done; 1 the check or the command failed (``verify`` found a broken
+chain, a CSV row is bad, a seller exists already, …); 2 bad usage or
+configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import trio
+
+from laneserver import __version__
+from laneserver.clock import SystemClock
+from laneserver.config import Config, ConfigError, load_config
+from laneserver.rules.fiscal import Broken
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS,
+                        help="the shop's TOML file (default: the embedded demo shop)")
+    common.add_argument("--data", type=Path, default=argparse.SUPPRESS,
+                        help="the data folder (default: $LANESERVER_DATA or ./data)")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(prog="laneserver", parents=[common],
+                                     description="The in-store server of a multi-lane shop.")
+    parser.add_argument("--version", action="version", version=f"laneserver {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", parents=[common], help="run the server")
+    serve.add_argument("--host", help="address to listen on (default from config, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default from config, 8080; 0 = any free port)")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    pair = sub.add_parser("pair", parents=[common], help="register a till or a PDA; prints its token last")
+    pair.add_argument("kind", choices=["till", "pda"])
+    pair.add_argument("--lane", help="the lane of a till")
+
+    seller = sub.add_parser("seller", parents=[common], help="manage sellers")
+    seller_sub = seller.add_subparsers(dest="seller_command", required=True, metavar="ACTION")
+    add = seller_sub.add_parser("add", parents=[common], help="add a seller")
+    add.add_argument("name")
+    add.add_argument("--pin", required=True, help="4 to 8 digits")
+    add.add_argument("--role", default="cashier", choices=["cashier", "supervisor", "manager"])
+
+    catalog = sub.add_parser("catalog", parents=[common], help="the article catalog")
+    catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
+    imp = catalog_sub.add_parser("import", parents=[common], help="import articles from a CSV file")
+    imp.add_argument("file", type=Path)
+
+    sub.add_parser("verify", parents=[common], help="check the fiscal chains")
+
+    backup = sub.add_parser("backup", parents=[common], help="consistent online copy of the database")
+    backup.add_argument("dest", type=Path)
+    return parser
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    data = getattr(args, "data", None)
+    return Path(data if data is not None else os.environ.get("LANESERVER_DATA", "data"))
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"laneserver: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(getattr(args, "config", None))
+    except ConfigError as error:
+        return _fail(f"configuration refused: {error}", 2)
+    data = _data_dir(args)
+    match args.command:
+        case "serve":
+            return _serve(args, config, data)
+        case "pair":
+            return _pair(args, config, data)
+        case "seller":
+            return _seller_add(args, data)
+        case "catalog":
+            return _catalog_import(args, data)
+        case "verify":
+            return _verify(data)
+        case "backup":
+            return _backup(args, data)
+    return _fail(f"unknown command {args.command}", 2)
+
+
+def _serve(args: argparse.Namespace, config: Config, data: Path) -> int:
+    from laneserver import log
+    from laneserver.server.run import DEMO_SELLER, run_shop
+
+    log.configure(args.log_level)
+
+    def on_ready(shop, binds: list[str]) -> None:
+        base = binds[0] if binds else f"http://{args.host}:{args.port}"
+        kind = "demo shop" if config.demo else "shop"
+        lines = [
+            f"laneserver: {kind} \"{config.shop.name}\" ready, data in {data.resolve()}",
+            f"  till page:  {base}/till/",
+            f"  PDA page:   {base}/pda/",
+            f"  pair a till:  laneserver pair till --lane {config.lanes[0].id} --data {data}"
+            + (f" --config {args.config}" if getattr(args, "config", None) else ""),
+            "                then open the till page and enter the token (or add #token=TOKEN to its URL)",
+        ]
+        if config.demo:
+            lines.append(f"  demo seller:  {DEMO_SELLER[0]}, PIN {DEMO_SELLER[1]}")
+        print("\n".join(lines), flush=True)
+
+    try:
+        trio.run(lambda: run_shop(config, data, SystemClock(), host=args.host, port=args.port, on_ready=on_ready))
+    except KeyboardInterrupt:
+        pass
+    except OSError as error:
+        return _fail(f"cannot serve: {error}", 1)
+    return 0
+
+
+def _open(data: Path, *, create: bool = True):
+    from laneserver.store.schema import DB_NAME, connect
+
+    return connect(data / DB_NAME, create=create)
+
+
+def _pair(args: argparse.Namespace, config: Config, data: Path) -> int:
+    from laneserver.store.admin import AdminError, pair_device
+
+    if args.kind == "till" and not args.lane:
+        return _fail("a till is paired with a lane: laneserver pair till --lane LANE", 2)
+    db = _open(data)
+    try:
+        device, token = pair_device(db, args.kind, args.lane, SystemClock().now(), [l.id for l in config.lanes])
+    except AdminError as error:
+        return _fail(str(error))
+    finally:
+        db.close()
+    where = f" on lane {args.lane}" if args.kind == "till" else ""
+    print(f"paired {args.kind} {device}{where}; its token (shown once, keep it on the device):")
+    print(token)
+    return 0
+
+
+def _seller_add(args: argparse.Namespace, data: Path) -> int:
+    from laneserver.store.admin import AdminError, add_seller
+
+    db = _open(data)
+    try:
+        add_seller(db, args.name, args.pin, args.role, SystemClock().now())
+    except AdminError as error:
+        return _fail(str(error))
+    finally:
+        db.close()
+    print(f"seller {args.name.strip()} added ({args.role})")
+    return 0
+
+
+def _catalog_import(args: argparse.Namespace, data: Path) -> int:
+    from laneserver.rules.catalog_csv import CatalogCsvError, parse_catalog_csv
+    from laneserver.store.admin import import_articles
+
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        return _fail(f"cannot read {args.file}: {error}")
+    try:
+        articles = parse_catalog_csv(text)
+    except CatalogCsvError as error:
+        return _fail(f"{args.file}: {error} — nothing was imported")
+    db = _open(data)
+    try:
+        count = import_articles(db, articles)
+    finally:
+        db.close()
+    print(f"{count} articles imported from {args.file} (a running server sees them after a restart)")
+    return 0
+
+
+def _verify(data: Path) -> int:
+    from laneserver.store.reads import verify_chains
+
+    try:
+        db = _open(data, create=False)
+    except FileNotFoundError as error:
+        return _fail(str(error))
+    try:
+        results = verify_chains(db)
+    finally:
+        db.close()
+    broken = [r for r in results if isinstance(r, Broken)]
+    for result in results:
+        if isinstance(result, Broken):
+            print(f"BROKEN: {result}")
+        else:
+            print(f"ok: {result.count} records, last {result.last_number}, head {result.last_hash[:16]}…")
+    if broken:
+        return _fail(f"fiscal chain broken at {broken[0]}")
+    print("fiscal chains intact")
+    return 0
+
+
+def _backup(args: argparse.Namespace, data: Path) -> int:
+    from laneserver.store.admin import AdminError, backup
+
+    try:
+        db = _open(data, create=False)
+    except FileNotFoundError as error:
+        return _fail(str(error))
+    try:
+        backup(db, args.dest)
+    except AdminError as error:
+        return _fail(str(error))
+    finally:
+        db.close()
+    print(f"backup written to {args.dest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""Receipts as ESC/POS bytes: a pure rendering of ``rules.receipt.Receipt``.
+
+Nothing here does I/O. python-escpos's ``Dummy`` printer collects the commands in
+memory and the bytes are handed to a transport (``hw.printer_io``) by the printer
+actor. Rendering the same receipt twice gives the same bytes, so tests compare
+what a printer received with ``render_receipt(receipt)``.
+
+Invariants:
+  - a job starts with ESC @ (initialise), so it never inherits the bold, size or
+    alignment a previous job (or a half-sent one) left on the printer;
+  - text is encoded in code page CP858 (ESC t 19): every French letter, ``°`` and
+    ``€`` are one byte each. A character outside CP858 prints as ``?``; it never
+    raises, because a receipt that cannot print is worse than one odd glyph;
+  - control characters in shop data (product names, header lines) are replaced by
+    spaces, so a name can never smuggle an ESC/POS command onto the printer;
+  - money is ``Decimal`` all the way, shown French style: ``12,50 €``.
+
+Layout (``width`` columns of font A, 42 by default)::
+
+          ÉPICERIE DU PORT            (double size, centred)
+        12 quai des Pêcheurs          (header lines, centred)
+    Caisse 1            23/11/2026 10:42
+    Vendeur : Marie
+    Ticket n° 123
+             DUPLICATA                (reprints only, with the print counter)
+    ------------------------------------------
+    Pain de campagne
+      2 x 3,50 €                      7,00 €
+      Remise 10 %
+    ------------------------------------------
+    TOTAL                            12,50 €  (bold, double height)
+    Espèces                          20,00 €
+    Rendu                             7,50 €
+    ------------------------------------------
+    Taux            HT        TVA        TTC
+    5,5 %        11,85       0,65      12,50
+    ------------------------------------------
+         Merci de votre visite !      (footer lines, centred)
+            |||||||||||||||           (CODE128 of the ticket number)
+    (feed and cut)
+"""
+
+from __future__ import annotations
+
+import textwrap
+from decimal import Decimal
+
+from escpos.printer import Dummy
+
+from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
+from laneserver.rules.receipt import Receipt, ReceiptLine
+
+#: ESC/POS code page used for all text: Latin-1 letters plus ``€`` (unlike CP437/CP850).
+CODEPAGE = "CP858"
+
+#: How payment modes read on paper; a mode not listed prints as it is.
+PAYMENT_LABELS: dict[str, str] = {
+    "cash": "Espèces",
+    "card": "Carte bancaire",
+    "cheque": "Chèque",
+}
+
+#: Typographic characters shop data often contains that CP858 lacks, mapped to
+#: what a cashier would type; everything else outside CP858 becomes "?".
+_PLAIN = str.maketrans(
+    {
+        "\u2019": "'",  # ’
+        "\u2018": "'",  # ‘
+        "\u201c": '"',  # “
+        "\u201d": '"',  # ”
+        "\u2013": "-",  # –
+        "\u2014": "-",  # —
+        "\u2026": "...",  # …
+        "\u00a0": " ",  # no-break space
+        "\u202f": " ",  # narrow no-break space (French thousands / before ":")
+        "\u0153": "oe",  # œ
+        "\u0152": "OE",  # Œ
+        # C0 controls and DEL: a name must not carry printer commands.
+        **{chr(code): " " for code in (*range(32), 127)},
+    }
+)
+
+_BARCODE_HEIGHT = 64  # dots, about 8 mm at 203 dpi: scans well, costs little paper
+_BARCODE_MODULE = 2  # narrowest module width the command accepts; fits 42 columns
+
+
+def render_receipt(receipt: Receipt, *, width: int = 42) -> bytes:
+    """Render ``receipt`` as the ESC/POS bytes of one print job.
+
+    Args:
+        receipt: what the receipt says (amounts already computed by the rules).
+        width: printable columns in font A (``PrinterConfig.width``); 42 fits most
+            80 mm printers, 32 fits 58 mm ones.
+
+    Returns:
+        The complete job: initialise, text, VAT table, barcode, feed and cut.
+
+    Raises:
+        ValueError: ``width`` is too small to lay out a receipt (under 24).
+        escpos.exceptions.Error: python-escpos refused a command. That is a bug
+            in this function, not a printer problem; the printer actor lets it
+            crash so its supervisor restarts it.
+    """
+    if width < 24:
+        raise ValueError(f"a receipt needs at least 24 columns, got {width}")
+    printer = Dummy()
+    printer.hw("INIT")
+    # Forced rather than "magic" auto-selection: one ESC t for the whole job and
+    # the same bytes for the same text, whichever letters a receipt happens to use.
+    printer.charcode(CODEPAGE)
+
+    _render_header(printer, receipt, width)
+    rule = "-" * width
+    printer.textln(rule)
+    for line in receipt.lines:
+        _render_line(printer, line, width)
+    printer.textln(rule)
+    _render_totals(printer, receipt, width)
+    printer.textln(rule)
+    _render_vat(printer, receipt, width)
+    printer.textln(rule)
+    _render_footer(printer, receipt)
+    printer.cut()
+    return printer.output
+
+
+def render_drawer_kick() -> bytes:
+    """The ESC p pulse that opens a cash drawer wired to the printer (pin 2).
+
+    Returns:
+        The command bytes; sent as a job of their own.
+    """
+    printer = Dummy()
+    printer.cashdraw(2)
+    return printer.output
+
+
+def format_money(value: Decimal) -> str:
+    """``Decimal("12.5")`` → ``"12,50 €"`` (rounded half up to the cent)."""
+    return f"{_amount(value)} €"
+
+
+def payment_label(mode: str) -> str:
+    """The French label of a payment mode (``"cash"`` → ``"Espèces"``)."""
+    return PAYMENT_LABELS.get(mode, mode)
+
+
+def _render_header(printer: Dummy, receipt: Receipt, width: int) -> None:
+    printer.set(align="center", bold=True, double_width=True, double_height=True)
+    printer.textln(_plain(receipt.shop_name))
+    printer.set(align="center", bold=False, normal_textsize=True)
+    for line in receipt.header:
+        printer.textln(_plain(line))
+    printer.set(align="left")
+    printer.ln()
+    printer.textln(_columns(f"Caisse {_plain(receipt.lane)}", receipt.at.strftime("%d/%m/%Y %H:%M"), width))
+    printer.textln(f"Vendeur : {_plain(receipt.seller)}"[:width])
+    printer.textln(f"Ticket n° {receipt.number}")
+    if receipt.duplicate:
+        printer.set(align="center", bold=True, double_width=True, double_height=True)
+        printer.textln("DUPLICATA")
+        printer.set(align="center", bold=False, normal_textsize=True)
+        printer.textln(f"Impression n° {receipt.print_count}")
+        printer.set(align="left")
+
+
+def _render_line(printer: Dummy, line: ReceiptLine, width: int) -> None:
+    # Long names wrap rather than being cut: the customer must recognise the item.
+    for part in textwrap.wrap(_plain(line.name), width) or [""]:
+        printer.textln(part)
+    detail = f"  {_qty(line.qty)} x {format_money(line.unit_price)}"
+    printer.textln(_columns(detail, format_money(line.total), width))
+    if line.discount_percent != 0:
+        printer.textln(f"  Remise {_percent(line.discount_percent)}")
+
+
+def _render_totals(printer: Dummy, receipt: Receipt, width: int) -> None:
+    # Double height only: double width would halve the columns and push the
+    # amount onto a second line.
+    printer.set(bold=True, double_height=True)
+    printer.textln(_columns("TOTAL", format_money(receipt.total), width))
+    printer.set(bold=False, normal_textsize=True)
+    for payment in receipt.payments:
+        printer.textln(_columns(_plain(payment_label(payment.mode)), format_money(payment.amount), width))
+    if receipt.change > 0:
+        printer.textln(_columns("Rendu", format_money(receipt.change), width))
+
+
+def _render_vat(printer: Dummy, receipt: Receipt, width: int) -> None:
+    # Three equal amount columns, the rate takes what is left (9 of 42 columns).
+    amount_width = (width - 7) // 3
+    rate_width = width - 3 * amount_width
+    printer.textln(f"{'Taux':<{rate_width}}{'HT':>{amount_width}}{'TVA':>{amount_width}}{'TTC':>{amount_width}}")
+    for row in receipt.vat:
+        printer.textln(
+            f"{_percent(row.rate):<{rate_width}}"
+            f"{_amount(row.base):>{amount_width}}"
+            f"{_amount(row.vat):>{amount_width}}"
+            f"{_amount(row.total):>{amount_width}}"
+        )
+
+
+def _render_footer(printer: Dummy, receipt: Receipt) -> None:
+    printer.set(align="center")
+    for line in receipt.footer:
+        printer.textln(_plain(line))
+    printer.ln()
+    # CODE128 (function B, GS k 73) in code set B: any digit string, no fixed
+    # length, no checksum to compute. ESC/POS wants the code set selector "{B"
+    # in front of the data; it is not printed in the human-readable line.
+    # ``_hw_barcode`` rather than ``barcode``: the public method print()s
+    # "Using hardware barcode renderer" to stdout on every call, which would
+    # land in the journal under systemd; the hardware path is what it would
+    # pick anyway for the default profile.
+    printer._hw_barcode(
+        "{B" + f"{receipt.number:06d}",
+        "CODE128",
+        height=_BARCODE_HEIGHT,
+        width=_BARCODE_MODULE,
+        pos="BELOW",
+        font="A",
+        align_ct=True,
+        function_type="B",
+        check=True,
+    )
+    printer.ln()
+    printer.set(align="left")
+
+
+def _columns(left: str, right: str, width: int) -> str:
+    """``left`` and ``right`` on one line of ``width`` columns; ``left`` gives way."""
+    room = max(width - len(right) - 1, 0)
+    left = left[:room]
+    return left + " " * (width - len(left) - len(right)) + right
+
+
+def _amount(value: Decimal) -> str:
+    return fmt_money(value).replace(".", ",")
+
+
+def _qty(value: Decimal) -> str:
+    return fmt_qty(value).replace(".", ",")
+
+
+def _percent(value: Decimal) -> str:
+    return f"{fmt_percent(value).replace('.', ',')} %"
+
+
+def _plain(text: str) -> str:
+    return text.translate(_PLAIN)

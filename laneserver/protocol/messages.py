@@ -1,0 +1,331 @@
+"""The whole wire vocabulary: every websocket frame is one of these Structs.
+
+Requests (client → server) form the tagged union ``Request`` on the ``type``
+field; one decoder is built for it once (``codec.py``). Replies are ``ok`` or
+``error`` frames echoing the request's ``id`` as ``re``; events are pushed with
+no ``re``. New fields always get defaults, so older clients keep working.
+Money travels as decimal strings with two places; quantities as decimal
+strings out, an integer or a decimal string in.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Union
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+PROTOCOL_VERSION = "1"
+
+Id = Union[str, int, None]
+QtyIn = Union[int, str]
+MoneyIn = Union[int, str]
+
+
+class Request(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", forbid_unknown_fields=True):
+    id: Id = None
+    key: str | None = None
+
+
+# --- session -----------------------------------------------------------------------
+
+class Hello(Request, tag="hello"):
+    token: str
+
+
+class SignIn(Request, tag="sign_in"):
+    seller: str
+    pin: str
+
+
+class SignOut(Request, tag="sign_out"):
+    pass
+
+
+# --- the open ticket ---------------------------------------------------------------
+
+class Scan(Request, tag="scan"):
+    code: str
+    qty: QtyIn | None = None
+
+
+class Add(Request, tag="add"):
+    article: str
+    qty: QtyIn | None = None
+
+
+class SetQty(Request, tag="set_qty"):
+    line: int
+    qty: QtyIn
+
+
+class RemoveLine(Request, tag="remove_line"):
+    line: int
+
+
+class CancelTicket(Request, tag="cancel_ticket"):
+    pass
+
+
+class Discount(Request, tag="discount"):
+    line: int | None = None
+    percent: MoneyIn | None = None
+    amount: MoneyIn | None = None
+    mode: Literal["replace", "add"] = "replace"
+    reason: str | None = None
+    supervisor_pin: str | None = None
+
+
+class SetCustomer(Request, tag="set_customer"):
+    customer: str | None
+
+
+class Hold(Request, tag="hold"):
+    pass
+
+
+class Held(Request, tag="held"):
+    pass
+
+
+class Recall(Request, tag="recall"):
+    held: str
+
+
+class Pay(Request, tag="pay"):
+    mode: str
+    amount: MoneyIn | None = None
+    reference: str | None = None
+
+
+class RemovePayment(Request, tag="remove_payment"):
+    payment: int
+
+
+class Finish(Request, tag="finish"):
+    receipt: Literal["ticket", "none", "invoice"] = "ticket"
+
+
+class GetTicket(Request, tag="ticket"):
+    pass
+
+
+# --- stock -------------------------------------------------------------------------
+
+class Stock(Request, tag="stock"):
+    article: str
+
+
+class StockEntry(Request, tag="stock_entry"):
+    article: str
+    qty: QtyIn
+    reason: Literal["initial", "delivery", "inventory", "transfer"]
+    stock_point: str | None = None
+    unit_cost: MoneyIn | None = None
+    supplier: str | None = None
+    comment: str | None = None
+
+
+class StockExit(Request, tag="stock_exit"):
+    article: str
+    qty: QtyIn
+    reason: Literal["breakage", "expired", "corked", "loss", "defective", "other"]
+    stock_point: str | None = None
+    comment: str | None = None
+
+
+# --- PDA -----------------------------------------------------------------------------
+
+class BasketLine(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    code: str
+    qty: QtyIn = 1
+
+
+class BasketEmpty(Request, tag="basket_empty"):
+    basket: str
+    lane: str
+    lines: list[BasketLine]
+
+
+RequestUnion = Union[
+    Hello, SignIn, SignOut, Scan, Add, SetQty, RemoveLine, CancelTicket, Discount, SetCustomer,
+    Hold, Held, Recall, Pay, RemovePayment, Finish, GetTicket, Stock, StockEntry, StockExit, BasketEmpty,
+]
+
+REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
+
+# Verbs that change state: they may carry an idempotency ``key``.
+MUTATING = (
+    Scan, Add, SetQty, RemoveLine, CancelTicket, Discount, SetCustomer, Hold, Recall, Pay,
+    RemovePayment, Finish, StockEntry, StockExit, BasketEmpty,
+)
+
+
+# --- views (inside replies and events) ---------------------------------------------
+
+class LineView(msgspec.Struct, frozen=True):
+    line: int
+    article: str
+    name: str
+    qty: str
+    unit_price: str
+    discount_percent: str
+    vat_rate: str
+    total: str
+
+
+class PaymentView(msgspec.Struct, frozen=True, omit_defaults=True):
+    payment: int
+    mode: str
+    amount: str
+    reference: str | None = None
+
+
+class TicketView(msgspec.Struct, frozen=True):
+    seller: str | None
+    customer: str | None
+    lines: list[LineView]
+    total: str
+    paid: str
+    balance: str
+    change: str
+    payments: list[PaymentView]
+
+
+class HeldView(msgspec.Struct, frozen=True):
+    held: str
+    seller: str | None
+    total: str
+    lines: list[LineView]
+    held_at: str
+
+
+class StockPointView(msgspec.Struct, frozen=True):
+    stock_point: str
+    real: str
+    reserved: str
+    available: str
+
+
+class Candidate(msgspec.Struct, frozen=True):
+    article: str
+    name: str
+
+
+class ShopView(msgspec.Struct, frozen=True):
+    name: str
+    currency: str
+    locale: str
+    payment_modes: list[str]
+    lanes: list[str]
+
+
+# --- replies -------------------------------------------------------------------------
+
+class Reply(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="ok"):
+    re: Id = None
+
+
+class Ok(Reply):
+    pass
+
+
+class HelloOk(Reply):
+    device: str
+    kind: Literal["till", "pda"]
+    lane: str | None
+    protocol: str = PROTOCOL_VERSION
+    seller: str | None = None
+    role: str | None = None
+    shop: ShopView | None = None
+
+
+class SignInOk(Reply):
+    seller: str
+    role: str
+
+
+class TicketOk(Reply):
+    lane: str
+    ticket: TicketView
+
+
+class HoldOk(Reply):
+    held: str
+    ticket: TicketView
+
+
+class HeldOk(Reply):
+    tickets: list[HeldView]
+
+
+class FinishOk(Reply):
+    number: int
+    total: str
+    change: str
+
+
+class StockOk(Reply):
+    article: str
+    points: list[StockPointView]
+
+
+class BasketOk(Reply):
+    basket: str
+    lane: str
+    lines: int
+    ticket: TicketView
+
+
+class Error(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="error", omit_defaults=True):
+    re: Id = None
+    code: str
+    message: str
+    candidates: list[Candidate] | UnsetType = UNSET
+    balance: str | UnsetType = UNSET
+    line: int | UnsetType = UNSET
+    payment: int | UnsetType = UNSET
+    held: str | UnsetType = UNSET
+    article: str | UnsetType = UNSET
+    field: str | UnsetType = UNSET
+
+
+REPLY_TYPES = (Ok, HelloOk, SignInOk, TicketOk, HoldOk, HeldOk, FinishOk, StockOk, BasketOk, Error)
+
+
+# --- events --------------------------------------------------------------------------
+
+class TicketEvent(msgspec.Struct, frozen=True, tag_field="type", tag="ticket"):
+    lane: str
+    ticket: TicketView
+
+
+class PrinterEvent(msgspec.Struct, frozen=True, tag_field="type", tag="printer"):
+    lane: str
+    printer: str
+    online: bool
+    pending: int
+    error: str | None = None
+
+
+EVENT_TYPES = (TicketEvent, PrinterEvent)
+
+
+# --- stable error codes --------------------------------------------------------------
+
+class Code:
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    BAD_REQUEST = "bad_request"
+    UNKNOWN_CODE = "unknown_code"
+    AMBIGUOUS_CODE = "ambiguous_code"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    BALANCE_NOT_ZERO = "balance_not_zero"
+    SUPERVISOR_REQUIRED = "supervisor_required"
+    NOT_SIGNED_IN = "not_signed_in"
+    WRONG_PIN = "wrong_pin"
+    TOO_LARGE = "too_large"
+    NOT_SUPPORTED = "not_supported"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal"

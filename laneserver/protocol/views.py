@@ -1,0 +1,48 @@
+"""Turning rule values (Decimals, frozen tickets) into wire views (strings)."""
+
+from __future__ import annotations
+
+from laneserver.protocol.messages import HeldView, LineView, PaymentView, TicketView
+from laneserver.rules.lane import HeldTicket
+from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
+from laneserver.rules.ticket import Line, Ticket, totals
+
+
+def line_view(line: Line) -> LineView:
+    return LineView(
+        line=line.line,
+        article=line.article,
+        name=line.name,
+        qty=fmt_qty(line.qty),
+        unit_price=fmt_money(line.unit_price),
+        discount_percent=fmt_percent(line.discount_percent),
+        vat_rate=fmt_percent(line.vat_rate),
+        total=fmt_money(line.total),
+    )
+
+
+def ticket_view(ticket: Ticket) -> TicketView:
+    sums = totals(ticket)
+    return TicketView(
+        seller=ticket.seller,
+        customer=ticket.customer,
+        lines=[line_view(line) for line in ticket.lines],
+        total=fmt_money(sums.total),
+        paid=fmt_money(sums.paid),
+        balance=fmt_money(sums.balance),
+        change=fmt_money(sums.change),
+        payments=[
+            PaymentView(payment=p.payment, mode=p.mode, amount=fmt_money(p.amount), reference=p.reference)
+            for p in ticket.payments
+        ],
+    )
+
+
+def held_view(held: HeldTicket) -> HeldView:
+    return HeldView(
+        held=held.held,
+        seller=held.ticket.seller,
+        total=fmt_money(totals(held.ticket).total),
+        lines=[line_view(line) for line in held.ticket.lines],
+        held_at=held.held_at.isoformat(),
+    )

@@ -1,0 +1,314 @@
+"""The catalog as CSV: the import parser and the export writer (format: docs/catalog.md).
+
+Pure: both take and return text; reading and writing files is the caller's business.
+
+An import is all or nothing: the first bad row raises ``CatalogCsvError`` with its
+physical line number (the header is line 1) and nothing is returned.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Collection, Iterable
+from decimal import Decimal
+
+from laneserver.rules.catalog import (
+    ONE,
+    STATUSES,
+    Article,
+    Barcode,
+    is_valid_ean,
+)
+from laneserver.rules.money import (
+    BadValue,
+    fmt_percent,
+    fmt_qty,
+    parse_money,
+    parse_percent,
+    parse_qty,
+)
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("id", "name", "price", "vat_rate", "barcodes")
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    "supplier_refs",
+    "status",
+    "meal_voucher",
+    "department",
+    "family",
+    "unit",
+    "location",
+    "ticket_text",
+    "zero_price_allowed",
+    "deposit",
+    "note",
+)
+COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+
+LIST_SEPARATOR = "|"
+PACK_SEPARATOR = "*"
+
+_TRUE = frozenset({"true", "1", "yes", "oui", "vrai", "y", "o"})
+_FALSE = frozenset({"false", "0", "no", "non", "faux", "n", ""})
+_DELIMITERS = (",", ";", "\t")
+
+
+class CatalogCsvError(BadValue):
+    """A catalog CSV is refused: ``line`` is the physical line (header = 1) of the first fault."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+        self.message = message
+
+    def __reduce__(self):  # keep it picklable despite the two-argument constructor
+        return (type(self), (self.line, self.message))
+
+
+class _RowError(Exception):
+    """A fault in the current row; ``parse_catalog_csv`` adds the line number."""
+
+
+# --- cells ----------------------------------------------------------------------------
+
+
+def _number(cell: str, parse: Callable[[object, str], Decimal], what: str) -> Decimal:
+    """A decimal cell; a decimal comma ("12,50", French spreadsheets) is accepted."""
+    text = cell.strip()
+    normalized = text.replace(",", ".", 1) if text.count(",") == 1 and "." not in text else text
+    try:
+        return parse(normalized, what)
+    except BadValue as error:
+        message = str(error)
+        if normalized != text:
+            message = message.replace(repr(normalized), repr(text))
+        raise _RowError(message) from None
+
+
+def _bool(cell: str, what: str) -> bool:
+    word = cell.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise _RowError(f"{what} {cell!r} must be true or false (also 1/0, yes/no, oui/non)")
+
+
+def _barcodes(cell: str) -> tuple[Barcode, ...]:
+    if not cell.strip():
+        return ()
+    barcodes: list[Barcode] = []
+    seen: set[str] = set()
+    for part in cell.split(LIST_SEPARATOR):
+        code, star, pack = part.strip().partition(PACK_SEPARATOR)
+        code = code.strip()
+        if not code:
+            raise _RowError(f"empty barcode in {cell!r}")
+        if not (code.isascii() and code.isdigit()):
+            raise _RowError(f"barcode {code!r} must contain digits only")
+        if len(code) in (8, 13) and not is_valid_ean(code):
+            kind = "EAN-13" if len(code) == 13 else "EAN-8"
+            raise _RowError(f"barcode {code!r} has a wrong {kind} check digit")
+        if code in seen:
+            raise _RowError(f"barcode {code!r} appears twice in this row")
+        seen.add(code)
+        qty = ONE
+        if star:
+            qty = _number(pack, parse_qty, f"pack quantity of barcode {code}")
+            if qty <= 0:
+                raise _RowError(f"pack quantity of barcode {code} must be positive, got {pack.strip()!r}")
+        barcodes.append(Barcode(code, qty))
+    return tuple(barcodes)
+
+
+def _supplier_refs(cell: str) -> tuple[str, ...]:
+    if not cell.strip():
+        return ()
+    refs: list[str] = []
+    for part in cell.split(LIST_SEPARATOR):
+        ref = part.strip()
+        if not ref:
+            raise _RowError(f"empty supplier reference in {cell!r}")
+        if ref in refs:
+            raise _RowError(f"supplier reference {ref!r} appears twice in this row")
+        refs.append(ref)
+    return tuple(refs)
+
+
+def _no_control(text: str, what: str) -> str:
+    if any(ch < " " or ch == "\x7f" for ch in text):
+        raise _RowError(f"{what} {text!r} contains a line break or a control character")
+    return text
+
+
+def _article(cells: dict[str, str], vat_rates: Collection[Decimal] | None) -> Article:
+    article_id = _no_control(cells["id"].strip(), "id")
+    if not article_id:
+        raise _RowError("id is empty")
+    name = _no_control(cells["name"].strip(), "name")
+    if not name:
+        raise _RowError(f"name of article {article_id!r} is empty")
+    price = _number(cells["price"], parse_money, "price")
+    if price < 0:
+        raise _RowError(f"price {cells['price'].strip()!r} is negative")
+    vat_cell = cells["vat_rate"].strip().removesuffix("%").rstrip()
+    vat_rate = _number(vat_cell, parse_percent, "vat_rate")
+    if vat_rates is not None and vat_rate not in vat_rates:
+        allowed = ", ".join(fmt_percent(r) for r in sorted(vat_rates))
+        raise _RowError(f"vat_rate {vat_cell!r} is not one of the shop's rates ({allowed})")
+    status = cells.get("status", "").strip().lower() or "active"
+    if status not in STATUSES:
+        raise _RowError(f"status {cells['status'].strip()!r} must be one of {', '.join(STATUSES)}")
+    deposit = cells.get("deposit", "").strip()
+    if deposit == article_id:
+        raise _RowError(f"article {article_id!r} cannot be its own deposit")
+    return Article(
+        id=article_id,
+        name=name,
+        price=price,
+        vat_rate=vat_rate,
+        barcodes=_barcodes(cells["barcodes"]),
+        supplier_refs=_supplier_refs(cells.get("supplier_refs", "")),
+        status=status,  # type: ignore[arg-type]  # checked against STATUSES above
+        meal_voucher=_bool(cells.get("meal_voucher", ""), "meal_voucher"),
+        department=cells.get("department", "").strip(),
+        family=cells.get("family", "").strip(),
+        unit=cells.get("unit", "").strip(),
+        location=cells.get("location", "").strip(),
+        ticket_text=_no_control(cells.get("ticket_text", "").strip(), "ticket_text"),
+        zero_price_allowed=_bool(cells.get("zero_price_allowed", ""), "zero_price_allowed"),
+        deposit=deposit,
+        note=cells.get("note", "").strip(),
+    )
+
+
+# --- the file -------------------------------------------------------------------------
+
+
+def _delimiter(header_line: str) -> str:
+    """The header's most frequent candidate delimiter; ``,`` when none appears."""
+    counts = {d: header_line.count(d) for d in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _header(row: list[str]) -> list[str]:
+    names = [cell.strip().lower() for cell in row]
+    for position, name in enumerate(names, start=1):
+        if not name:
+            raise CatalogCsvError(1, f"column {position} of the header has no name")
+        if name not in COLUMNS:
+            raise CatalogCsvError(
+                1, f"unknown column {row[position - 1].strip()!r} (known columns: {', '.join(COLUMNS)})"
+            )
+        if names.index(name) != position - 1:
+            raise CatalogCsvError(1, f"column {name!r} appears twice in the header")
+    missing = [name for name in REQUIRED_COLUMNS if name not in names]
+    if missing:
+        plural = "s" if len(missing) > 1 else ""
+        raise CatalogCsvError(1, f"missing required column{plural} {', '.join(missing)}")
+    return names
+
+
+def parse_catalog_csv(text: str, *, vat_rates: Collection[Decimal] | None = None) -> list[Article]:
+    """The articles of a catalog CSV, in file order (format: docs/catalog.md).
+
+    Args:
+        text: the whole file, decoded; a leading UTF-8 BOM is ignored. The delimiter
+            (``,``, ``;`` or tab) is the one the header row uses.
+        vat_rates: when given, the only VAT rates accepted (the shop's).
+
+    Returns:
+        One ``Article`` per data row; blank rows are skipped.
+
+    Raises:
+        CatalogCsvError: at the first faulty row, with its physical line number.
+    """
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise CatalogCsvError(1, "the file is empty: a header row is required")
+    delimiter = _delimiter(text.splitlines()[0])
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    articles: list[Article] = []
+    lines_by_id: dict[str, int] = {}
+    deposits: list[tuple[int, str]] = []
+    header: list[str] | None = None
+    line = 1
+    next_line = 1
+    try:
+        for row in reader:
+            line, next_line = next_line, reader.line_num + 1
+            if header is None:
+                header = _header(row)
+                continue
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise CatalogCsvError(line, f"{len(row)} fields but the header has {len(header)}")
+            try:
+                article = _article(dict(zip(header, row)), vat_rates)
+            except _RowError as error:
+                raise CatalogCsvError(line, str(error)) from None
+            if article.id in lines_by_id:
+                raise CatalogCsvError(
+                    line, f"duplicate id {article.id!r} (already on line {lines_by_id[article.id]})"
+                )
+            lines_by_id[article.id] = line
+            if article.deposit:
+                deposits.append((line, article.deposit))
+            articles.append(article)
+    except csv.Error as error:
+        raise CatalogCsvError(next_line, f"malformed CSV: {error}") from None
+    for line, deposit in deposits:
+        if deposit not in lines_by_id:
+            raise CatalogCsvError(line, f"deposit {deposit!r} is not an article id of this file")
+    return articles
+
+
+def _list_cell(values: Iterable[str], what: str, article_id: str) -> str:
+    values = list(values)
+    for value in values:
+        if LIST_SEPARATOR in value or value != value.strip() or not value:
+            raise ValueError(f"article {article_id!r}: {what} {value!r} cannot be written to CSV")
+    return LIST_SEPARATOR.join(values)
+
+
+def _barcode_cell(barcode: Barcode) -> str:
+    if barcode.pack_qty == ONE:
+        return barcode.code
+    return f"{barcode.code}{PACK_SEPARATOR}{fmt_qty(barcode.pack_qty)}"
+
+
+def write_catalog_csv(articles: Iterable[Article]) -> str:
+    """The export: every column of ``COLUMNS``, ``,``-delimited, ``\\n`` line ends.
+
+    ``parse_catalog_csv`` reads it back to equal articles.
+
+    Raises:
+        ValueError: a barcode or supplier reference holds ``|`` (it could not be read back).
+    """
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for a in articles:
+        writer.writerow(
+            (
+                a.id,
+                a.name,
+                format(a.price, "f"),
+                fmt_percent(a.vat_rate),
+                _list_cell((_barcode_cell(b) for b in a.barcodes), "barcode", a.id),
+                _list_cell(a.supplier_refs, "supplier reference", a.id),
+                a.status,
+                "true" if a.meal_voucher else "false",
+                a.department,
+                a.family,
+                a.unit,
+                a.location,
+                a.ticket_text,
+                "true" if a.zero_price_allowed else "false",
+                a.deposit,
+                a.note,
+            )
+        )
+    return out.getvalue()

@@ -1,0 +1,378 @@
+"""The lane as a pure state machine: the open ticket and the held tickets.
+
+``apply(state, command, now=...)`` returns either ``Applied(state, events, result)``
+(the new state, the facts to journal, and what to answer) or ``Refused(code,
+message, details)`` (a broken business rule: nothing changes). It does no I/O and
+knows nothing of Trio, websockets or SQLite.
+
+Invariants:
+  - the open ticket always exists (possibly empty); it belongs to the seller who
+    added its first line;
+  - a held ticket is never empty, and its id is unique and never reused
+    (``<lane>-<n>``);
+  - a ticket is finished only with lines and a zero balance;
+  - a refused command leaves the state untouched (states are frozen values).
+
+Transitions (command → events):
+  AddLine        → LineAdded
+  SetQty         → QtyChanged
+  RemoveLine     → LineRemoved
+  CancelTicket   → TicketCancelled
+  Pay            → PaymentAdded
+  RemovePayment  → PaymentRemoved
+  Hold           → TicketHeld           (a new empty ticket opens)
+  Recall         → TicketRecalled       (only onto an empty open ticket)
+  Finish         → SaleCompleted        (a new empty ticket opens)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Union
+
+import msgspec
+
+from laneserver.rules.catalog import Article
+from laneserver.rules.money import ZERO
+from laneserver.rules.receipt import VatRow
+from laneserver.rules.ticket import (
+    CASH,
+    MAX_LINES,
+    Line,
+    Payment,
+    Ticket,
+    totals,
+    vat_breakdown,
+)
+
+
+class HeldTicket(msgspec.Struct, frozen=True, kw_only=True):
+    held: str
+    ticket: Ticket
+    held_at: dt.datetime
+
+
+class LaneState(msgspec.Struct, frozen=True, kw_only=True):
+    lane: str
+    ticket: Ticket = Ticket()
+    held: tuple[HeldTicket, ...] = ()
+    next_held: int = 1
+
+    def held_ticket(self, held_id: str) -> HeldTicket | None:
+        return next((h for h in self.held if h.held == held_id), None)
+
+
+# --- commands (imperative) -------------------------------------------------------
+
+class AddLine(msgspec.Struct, frozen=True):
+    seller: str
+    article: Article
+    qty: Decimal
+
+
+class SetQty(msgspec.Struct, frozen=True):
+    seller: str
+    line: int
+    qty: Decimal
+
+
+class RemoveLine(msgspec.Struct, frozen=True):
+    seller: str
+    line: int
+
+
+class CancelTicket(msgspec.Struct, frozen=True):
+    seller: str
+
+
+class Pay(msgspec.Struct, frozen=True):
+    seller: str
+    mode: str
+    amount: Decimal | None = None
+    reference: str | None = None
+
+
+class RemovePayment(msgspec.Struct, frozen=True):
+    seller: str
+    payment: int
+
+
+class Hold(msgspec.Struct, frozen=True):
+    seller: str
+
+
+class Recall(msgspec.Struct, frozen=True):
+    seller: str
+    held: str
+
+
+class Finish(msgspec.Struct, frozen=True):
+    seller: str
+
+
+Command = Union[AddLine, SetQty, RemoveLine, CancelTicket, Pay, RemovePayment, Hold, Recall, Finish]
+
+
+# --- events (past tense) -----------------------------------------------------------
+
+class LineAdded(msgspec.Struct, frozen=True, tag=True):
+    line: Line
+
+
+class QtyChanged(msgspec.Struct, frozen=True, tag=True):
+    line: int
+    qty: Decimal
+
+
+class LineRemoved(msgspec.Struct, frozen=True, tag=True):
+    line: int
+
+
+class TicketCancelled(msgspec.Struct, frozen=True, tag=True):
+    lines: int
+    total: Decimal
+
+
+class PaymentAdded(msgspec.Struct, frozen=True, tag=True):
+    payment: Payment
+
+
+class PaymentRemoved(msgspec.Struct, frozen=True, tag=True):
+    payment: int
+
+
+class TicketHeld(msgspec.Struct, frozen=True, tag=True):
+    held: str
+    total: Decimal
+
+
+class TicketRecalled(msgspec.Struct, frozen=True, tag=True):
+    held: str
+
+
+class SaleCompleted(msgspec.Struct, frozen=True, tag=True):
+    """A finished sale, everything the fiscal record and the receipt need."""
+
+    lane: str
+    seller: str
+    customer: str | None
+    at: dt.datetime
+    lines: tuple[Line, ...]
+    vat: tuple[VatRow, ...]
+    total: Decimal
+    paid: Decimal
+    change: Decimal
+    payments: tuple[Payment, ...]
+
+
+Event = Union[
+    LineAdded, QtyChanged, LineRemoved, TicketCancelled, PaymentAdded, PaymentRemoved,
+    TicketHeld, TicketRecalled, SaleCompleted,
+]
+
+
+# --- results --------------------------------------------------------------------
+
+class Applied(msgspec.Struct, frozen=True):
+    state: LaneState
+    events: tuple[Any, ...]
+
+
+class Refused(msgspec.Struct, frozen=True):
+    code: str
+    message: str
+    details: dict[str, Any] = {}
+
+
+def apply(state: LaneState, command: Command, *, now: dt.datetime) -> Applied | Refused:
+    """Apply one command to the lane. Pure: same inputs, same answer."""
+    match command:
+        case AddLine():
+            return _add_line(state, command, now)
+        case SetQty():
+            return _set_qty(state, command)
+        case RemoveLine():
+            return _remove_line(state, command)
+        case CancelTicket():
+            return _cancel(state)
+        case Pay():
+            return _pay(state, command)
+        case RemovePayment():
+            return _remove_payment(state, command)
+        case Hold():
+            return _hold(state, now)
+        case Recall():
+            return _recall(state, command)
+        case Finish():
+            return _finish(state, command, now)
+    raise TypeError(f"not a lane command: {command!r}")
+
+
+def _with_ticket(state: LaneState, ticket: Ticket, *events: Any) -> Applied:
+    return Applied(msgspec.structs.replace(state, ticket=ticket), events)
+
+
+def _paid_refusal(ticket: Ticket) -> Refused | None:
+    if ticket.payments:
+        return Refused("conflict", "the ticket has payments: remove them before changing its lines")
+    return None
+
+
+def _add_line(state: LaneState, command: AddLine, now: dt.datetime) -> Applied | Refused:
+    ticket = state.ticket
+    if command.qty <= 0:
+        return Refused("bad_request", f"quantity must be positive, got {command.qty}")
+    if len(ticket.lines) >= MAX_LINES:
+        return Refused("conflict", f"a ticket holds at most {MAX_LINES} lines")
+    if (refusal := _paid_refusal(ticket)) is not None:
+        return refusal
+    article = command.article
+    if article.status != "active":
+        return Refused("conflict", f"article {article.id} ({article.name}) is {article.status}: it cannot be sold",
+                       {"article": article.id})
+    line = Line(
+        line=ticket.next_line,
+        article=article.id,
+        name=article.name,
+        qty=command.qty,
+        unit_price=article.price,
+        vat_rate=article.vat_rate,
+    )
+    new = msgspec.structs.replace(
+        ticket,
+        seller=ticket.seller or command.seller,
+        lines=ticket.lines + (line,),
+        next_line=ticket.next_line + 1,
+        opened_at=ticket.opened_at or now,
+    )
+    return _with_ticket(state, new, LineAdded(line))
+
+
+def _find_line(ticket: Ticket, number: int) -> Line | None:
+    return next((line for line in ticket.lines if line.line == number), None)
+
+
+def _set_qty(state: LaneState, command: SetQty) -> Applied | Refused:
+    ticket = state.ticket
+    line = _find_line(ticket, command.line)
+    if line is None:
+        return Refused("not_found", f"no line {command.line} on the open ticket", {"line": command.line})
+    if command.qty <= 0:
+        return Refused("bad_request", f"quantity must be positive, got {command.qty} (use remove_line to delete)")
+    if (refusal := _paid_refusal(ticket)) is not None:
+        return refusal
+    lines = tuple(msgspec.structs.replace(l, qty=command.qty) if l.line == line.line else l for l in ticket.lines)
+    return _with_ticket(state, msgspec.structs.replace(ticket, lines=lines), QtyChanged(line.line, command.qty))
+
+
+def _remove_line(state: LaneState, command: RemoveLine) -> Applied | Refused:
+    ticket = state.ticket
+    if _find_line(ticket, command.line) is None:
+        return Refused("not_found", f"no line {command.line} on the open ticket", {"line": command.line})
+    if (refusal := _paid_refusal(ticket)) is not None:
+        return refusal
+    lines = tuple(l for l in ticket.lines if l.line != command.line)
+    return _with_ticket(state, msgspec.structs.replace(ticket, lines=lines), LineRemoved(command.line))
+
+
+def _fresh_ticket(ticket: Ticket) -> Ticket:
+    # Line and payment numbers stay unique for the lane's life only within a
+    # ticket; a new ticket starts again at 1.
+    return Ticket()
+
+
+def _cancel(state: LaneState) -> Applied | Refused:
+    ticket = state.ticket
+    if ticket.is_empty:
+        return Refused("conflict", "the open ticket is already empty")
+    event = TicketCancelled(lines=len(ticket.lines), total=totals(ticket).total)
+    return _with_ticket(state, _fresh_ticket(ticket), event)
+
+
+def _pay(state: LaneState, command: Pay) -> Applied | Refused:
+    ticket = state.ticket
+    if not ticket.lines:
+        return Refused("conflict", "the open ticket has no lines to pay")
+    sums = totals(ticket)
+    if sums.balance == 0:
+        return Refused("conflict", "the ticket is already paid: finish it")
+    amount = sums.balance if command.amount is None else command.amount
+    if amount <= 0:
+        return Refused("bad_request", f"a payment must be positive, got {amount}")
+    if command.mode != CASH and amount > sums.balance:
+        return Refused(
+            "bad_request",
+            f"{command.mode} cannot pay more than the balance {sums.balance}: only cash gives change",
+            {"balance": str(sums.balance)},
+        )
+    payment = Payment(payment=ticket.next_payment, mode=command.mode, amount=amount, reference=command.reference)
+    new = msgspec.structs.replace(ticket, payments=ticket.payments + (payment,), next_payment=ticket.next_payment + 1)
+    return _with_ticket(state, new, PaymentAdded(payment))
+
+
+def _remove_payment(state: LaneState, command: RemovePayment) -> Applied | Refused:
+    ticket = state.ticket
+    if not any(p.payment == command.payment for p in ticket.payments):
+        return Refused("not_found", f"no payment {command.payment} on the open ticket", {"payment": command.payment})
+    payments = tuple(p for p in ticket.payments if p.payment != command.payment)
+    return _with_ticket(state, msgspec.structs.replace(ticket, payments=payments), PaymentRemoved(command.payment))
+
+
+def _hold(state: LaneState, now: dt.datetime) -> Applied | Refused:
+    ticket = state.ticket
+    if not ticket.lines:
+        return Refused("conflict", "the open ticket is empty: nothing to hold")
+    if ticket.payments:
+        return Refused("conflict", "the ticket has payments: remove them or finish before holding it")
+    held_id = f"{state.lane}-{state.next_held}"
+    held = HeldTicket(held=held_id, ticket=ticket, held_at=now)
+    new = msgspec.structs.replace(
+        state, ticket=_fresh_ticket(ticket), held=state.held + (held,), next_held=state.next_held + 1
+    )
+    return Applied(new, (TicketHeld(held_id, totals(ticket).total),))
+
+
+def _recall(state: LaneState, command: Recall) -> Applied | Refused:
+    held = state.held_ticket(command.held)
+    if held is None:
+        return Refused("not_found", f"no held ticket {command.held!r} on lane {state.lane}", {"held": command.held})
+    if not state.ticket.is_empty:
+        return Refused("conflict", "the open ticket is not empty: hold or finish it before recalling another")
+    new = msgspec.structs.replace(
+        state, ticket=held.ticket, held=tuple(h for h in state.held if h.held != command.held)
+    )
+    return Applied(new, (TicketRecalled(command.held),))
+
+
+def _finish(state: LaneState, command: Finish, now: dt.datetime) -> Applied | Refused:
+    ticket = state.ticket
+    if not ticket.lines:
+        return Refused("conflict", "the open ticket has no lines")
+    sums = totals(ticket)
+    if sums.balance != 0:
+        return Refused(
+            "balance_not_zero",
+            f"the balance is {sums.balance}: pay it before finishing",
+            {"balance": str(sums.balance)},
+        )
+    sale = SaleCompleted(
+        lane=state.lane,
+        seller=ticket.seller or command.seller,
+        customer=ticket.customer,
+        at=now,
+        lines=ticket.lines,
+        vat=vat_breakdown(ticket.lines),
+        total=sums.total,
+        paid=sums.paid,
+        change=sums.change,
+        payments=ticket.payments,
+    )
+    return _with_ticket(state, _fresh_ticket(ticket), sale)
+
+
+def reserved_tickets(state: LaneState) -> list[Ticket]:
+    """The tickets whose lines hold stock back: the open one and the held ones."""
+    return [state.ticket, *(h.ticket for h in state.held)]
+
+

@@ -1,0 +1,112 @@
+"""Ticket arithmetic: lines, totals, VAT per rate, payments and change.
+
+Invariants (checked by the property tests):
+  - a line's total is ``unit_price × qty × (100 − discount) / 100`` rounded half up
+    to the cent; its VAT is ``total × rate / (100 + rate)`` rounded half up;
+  - the ticket total is the sum of its line totals;
+  - per VAT rate: ``vat`` is the sum of that rate's line VAT, ``base = total − vat``,
+    and the rates' ``vat`` add up to the ticket's VAT total;
+  - ``paid`` is the sum of the payments; ``balance = max(total − paid, 0)``;
+    ``change = max(paid − total, 0)``, and only cash can create change;
+  - line and payment numbers are never reused within a ticket.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import msgspec
+
+from laneserver.rules.money import HUNDRED, ZERO, round_cents
+from laneserver.rules.receipt import VatRow
+
+MAX_LINES = 500
+CASH = "cash"
+
+
+class Line(msgspec.Struct, frozen=True, kw_only=True):
+    line: int
+    article: str
+    name: str
+    qty: Decimal
+    unit_price: Decimal
+    vat_rate: Decimal
+    discount_percent: Decimal = Decimal(0)
+
+    @property
+    def total(self) -> Decimal:
+        return line_total(self.unit_price, self.qty, self.discount_percent)
+
+    @property
+    def vat(self) -> Decimal:
+        return vat_included(self.total, self.vat_rate)
+
+
+class Payment(msgspec.Struct, frozen=True, kw_only=True):
+    payment: int
+    mode: str
+    amount: Decimal
+    reference: str | None = None
+
+
+class Ticket(msgspec.Struct, frozen=True, kw_only=True):
+    seller: str | None = None
+    customer: str | None = None
+    lines: tuple[Line, ...] = ()
+    payments: tuple[Payment, ...] = ()
+    next_line: int = 1
+    next_payment: int = 1
+    opened_at: dt.datetime | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.lines and not self.payments
+
+
+class Totals(msgspec.Struct, frozen=True):
+    total: Decimal
+    paid: Decimal
+    balance: Decimal
+    change: Decimal
+
+
+def line_total(unit_price: Decimal, qty: Decimal, discount_percent: Decimal = ZERO) -> Decimal:
+    return round_cents(unit_price * qty * (HUNDRED - discount_percent) / HUNDRED)
+
+
+def vat_included(total: Decimal, rate: Decimal) -> Decimal:
+    """The VAT contained in a VAT-inclusive ``total`` at ``rate`` percent."""
+    return round_cents(total * rate / (HUNDRED + rate))
+
+
+def totals(ticket: Ticket) -> Totals:
+    total = sum((line.total for line in ticket.lines), ZERO)
+    paid = sum((payment.amount for payment in ticket.payments), ZERO)
+    return Totals(
+        total=total,
+        paid=paid,
+        balance=max(total - paid, ZERO),
+        change=max(paid - total, ZERO),
+    )
+
+
+def vat_breakdown(lines: tuple[Line, ...]) -> tuple[VatRow, ...]:
+    """Per rate, highest first: the sum of the lines' VAT, the base, the total."""
+    by_rate: dict[Decimal, tuple[Decimal, Decimal]] = {}
+    for line in lines:
+        vat, total = by_rate.get(line.vat_rate, (ZERO, ZERO))
+        by_rate[line.vat_rate] = (vat + line.vat, total + line.total)
+    return tuple(
+        VatRow(rate=rate, base=total - vat, vat=vat, total=total)
+        for rate, (vat, total) in sorted(by_rate.items(), reverse=True)
+    )
+
+
+def reserved_quantities(tickets: list[Ticket]) -> dict[str, Decimal]:
+    """The quantity per article the given tickets hold back from stock."""
+    reserved: dict[str, Decimal] = {}
+    for ticket in tickets:
+        for line in ticket.lines:
+            reserved[line.article] = reserved.get(line.article, ZERO) + line.qty
+    return {article: qty for article, qty in reserved.items() if qty != 0}

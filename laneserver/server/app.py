@@ -1,0 +1,91 @@
+"""The HTTP side: one Starlette app on one port (served by Hypercorn's trio worker).
+
+  /ws                      the websocket protocol (one Session per connection)
+  /healthz                 200 + JSON when the journal answers, else 503
+  /metrics                 Prometheus text
+  /protocol/schema.json    JSON Schema of every frame
+  /till/, /pda/            the web clients (static files shipped in clients/)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import trio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
+
+from laneserver.actors.journal import read
+from laneserver.actors.runtime import ActorFailed
+from laneserver.protocol.schema import protocol_schema
+from laneserver.server.session import Session
+from laneserver.server.shop import Shop
+from laneserver.store import reads
+
+CLIENTS = Path(__file__).resolve().parent.parent.parent / "clients"
+
+
+async def healthy(shop: Shop, within: float = 2.0) -> dict | None:
+    """The journal answers a read within ``within`` seconds: the shop can sell."""
+    with trio.move_on_after(within):
+        try:
+            sales = await read(shop.journal, reads.sale_count)
+        except ActorFailed:
+            return None
+        return {"status": "ok", "lanes": sorted(shop.lanes), "stock_points": sorted(shop.stock_points),
+                "articles": len(shop.catalog), "sales": sales}
+    return None
+
+
+def origin_allowed(shop: Shop, websocket: WebSocket) -> bool:
+    """Browsers send Origin: accept our own host and the configured origins.
+    Programs (device bridges, integrations) send none and are accepted: they
+    still need a device token."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    if origin in shop.config.server.allowed_origins:
+        return True
+    return urlsplit(origin).netloc == websocket.headers.get("host")
+
+
+def build_app(shop: Shop) -> Starlette:
+    async def ws_endpoint(websocket: WebSocket) -> None:
+        if not shop.accepting or not origin_allowed(shop, websocket):
+            await websocket.close(code=1008 if shop.accepting else 1001)
+            return
+        await websocket.accept()
+        await Session(shop, websocket).run()
+
+    async def healthz(request: Request) -> Response:
+        body = await healthy(shop)
+        if body is None or not shop.accepting:
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse(body)
+
+    async def metrics(request: Request) -> Response:
+        return PlainTextResponse(shop.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    schema = protocol_schema()
+
+    async def schema_json(request: Request) -> Response:
+        return JSONResponse(schema)
+
+    async def root(request: Request) -> Response:
+        return RedirectResponse("/till/")
+
+    routes = [
+        Route("/", root),
+        Route("/healthz", healthz),
+        Route("/metrics", metrics),
+        Route("/protocol/schema.json", schema_json),
+        WebSocketRoute("/ws", ws_endpoint),
+        Mount("/till", StaticFiles(directory=CLIENTS / "web_till", html=True), name="till"),
+        Mount("/pda", StaticFiles(directory=CLIENTS / "pda", html=True), name="pda"),
+    ]
+    return Starlette(routes=routes)

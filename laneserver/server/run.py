@@ -1,0 +1,193 @@
+"""Starting and stopping the whole shop, in order and in layers.
+
+Start: journal → demo seed (if any) → catalog → stock points → printers →
+lanes → HTTP listener → READY=1 to systemd. Each actor is started with
+``nursery.start`` so the next one only starts once the previous is ready.
+
+Stop (SIGTERM, SIGINT, or the ``stop`` event): stop accepting websockets and
+close the listener (Hypercorn gives open connections ``shutdown_grace``
+seconds), then close the lanes' mailboxes and let them drain under a
+deadline, then stock points and printers, and last the journal, whose final
+flush and close are shielded and bounded.
+"""
+
+from __future__ import annotations
+
+import signal
+from decimal import Decimal
+from functools import partial
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve as hypercorn_serve
+
+from laneserver.actors.journal import JournalActor, read
+from laneserver.actors.lane import LaneActor
+from laneserver.actors.messages import DeviceStatus
+from laneserver.actors.printer import PrinterActor, PrinterStatus
+from laneserver.actors.runtime import CORE_POLICY, DEVICE_POLICY, Address, open_mailbox, supervise
+from laneserver.actors.stock_point import StockPointActor
+from laneserver.clock import Clock
+from laneserver.config import Config
+from laneserver.log import get_logger
+from laneserver.protocol import messages as wire
+from laneserver.protocol.codec import encode
+from laneserver.rules.catalog import Catalog
+from laneserver.rules.catalog_csv import parse_catalog_csv
+from laneserver.server import systemd
+from laneserver.server.app import build_app, healthy
+from laneserver.server.shop import Shop
+from laneserver.store import admin, reads
+from laneserver.store.schema import DB_NAME
+
+DEMO_SELLER = ("marie", "1234", "manager")
+DEMO_INITIAL_STOCK = Decimal(24)
+
+log = get_logger("server")
+
+
+def demo_articles():
+    text = resources.files("laneserver.demo").joinpath("catalog.csv").read_text(encoding="utf-8")
+    return parse_catalog_csv(text)
+
+
+async def run_shop(
+    config: Config,
+    data_dir: Path,
+    clock: Clock,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    stop: trio.Event | None = None,
+    on_ready: Callable[[Shop, list[str]], None] | None = None,
+    handle_signals: bool = True,
+) -> None:
+    """Run the shop until a signal (or ``stop``) ends it, then shut down in layers."""
+    stop = stop or trio.Event()
+    server_config = config.server
+    async with trio.open_nursery() as root:
+        if handle_signals:
+            root.start_soon(_stop_on_signal, stop)
+
+        # Layer 3 (last to stop): the journal.
+        journal, journal_inbox = open_mailbox("journal", 256)
+        async with trio.open_nursery() as core:
+            await core.start(supervise, "journal", partial(JournalActor, data_dir / DB_NAME), journal_inbox, CORE_POLICY)
+            if config.demo:
+                seeded = await read(journal, partial(
+                    admin.seed_demo, articles=demo_articles(), seller=DEMO_SELLER,
+                    stock_point=config.stock_points[0].id, initial_stock=DEMO_INITIAL_STOCK, now=clock.now(),
+                ))
+                if seeded:
+                    log.info("demo_shop_seeded", seller=DEMO_SELLER[0])
+            catalog = Catalog(await read(journal, reads.articles))
+            log.info("catalog_loaded", articles=len(catalog))
+
+            # Layer 2: stock points and devices.
+            lane_addresses: dict[str, Address] = {}
+            lane_inboxes = {}
+            for lane in config.lanes:
+                lane_addresses[lane.id], lane_inboxes[lane.id] = open_mailbox(f"lane:{lane.id}")
+            async with trio.open_nursery() as middle:
+                points: dict[str, Address] = {}
+                for point in config.stock_points:
+                    address, inbox = open_mailbox(f"stock:{point.id}", 64)
+                    factory = partial(StockPointActor, point.id, journal=journal, catalog=catalog, clock=clock)
+                    await middle.start(supervise, address.name, factory, inbox, CORE_POLICY)
+                    points[point.id] = address
+                printers: dict[str, Address] = {}
+                for printer in config.printers:
+                    address, inbox = open_mailbox(f"printer:{printer.id}")
+                    lanes_served = [lane_addresses[l.id] for l in config.lanes if l.printer == printer.id]
+                    factory = partial(PrinterActor, printer, on_status=partial(_printer_status, lanes_served, config))
+                    await middle.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
+                    printers[printer.id] = address
+
+                # Layer 1 (first to stop): the lanes, and the HTTP listener.
+                async with trio.open_nursery() as front:
+                    for lane in config.lanes:
+                        subscribers: set = set()
+                        factory = partial(
+                            LaneActor, lane.id, config=config, journal=journal, catalog=catalog,
+                            stock=points[config.stock_point_of(lane.id)],
+                            printer=printers.get(lane.printer) if lane.printer else None,
+                            clock=clock, subscribers=subscribers,
+                        )
+                        await front.start(supervise, f"lane:{lane.id}", factory, lane_inboxes[lane.id], CORE_POLICY)
+                    shop = Shop(config=config, clock=clock, journal=journal, catalog=catalog,
+                                lanes=lane_addresses, stock_points=points)
+                    shop.metrics.gauges["articles"] = lambda: len(catalog)
+                    await _serve_http(shop, host or server_config.host,
+                                      server_config.port if port is None else port, stop, on_ready)
+                    # Listener closed: no new requests reach the lanes.
+                    _close_all(lane_addresses.values(), front, server_config.shutdown_grace)
+                _close_all([*points.values(), *printers.values()], middle, server_config.shutdown_grace)
+            journal.close()
+        root.cancel_scope.cancel()
+    systemd.notify("STATUS=stopped")
+    log.info("server_stopped")
+
+
+def _close_all(addresses, nursery: trio.Nursery, grace: float) -> None:
+    for address in addresses:
+        address.close()
+    nursery.cancel_scope.deadline = trio.current_time() + grace
+
+
+def _printer_status(lanes: list[Address], config: Config, status: PrinterStatus) -> None:
+    for lane in lanes:
+        frame = encode(wire.PrinterEvent(lane=lane.name.split(":", 1)[1], printer=status.printer,
+                                         online=status.online, pending=status.pending, error=status.error))
+        lane.tell_nowait(DeviceStatus(frame))
+
+
+async def _serve_http(shop: Shop, host: str, port: int, stop: trio.Event,
+                      on_ready: Callable[[Shop, list[str]], None] | None) -> None:
+    hconfig = HypercornConfig()
+    hconfig.bind = [f"{host}:{port}"]
+    hconfig.graceful_timeout = shop.config.server.shutdown_grace
+    hconfig.websocket_max_message_size = max(shop.config.server.max_frame_bytes * 16, 1 << 20)
+    hconfig.accesslog = None
+    hconfig.errorlog = None
+
+    async def shutdown_trigger() -> None:
+        await stop.wait()
+        shop.accepting = False
+        systemd.notify("STOPPING=1")
+        log.info("server_stopping")
+
+    http_done = trio.Event()
+
+    async def http_task(*, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await hypercorn_serve(build_app(shop), hconfig, shutdown_trigger=shutdown_trigger, task_status=task_status)
+        finally:
+            http_done.set()
+
+    async with trio.open_nursery() as http:
+        binds = await http.start(http_task)
+        await http.start(systemd.watchdog, partial(_is_healthy, shop))
+        systemd.notify("READY=1")
+        systemd.notify(f"STATUS=serving {', '.join(binds)}")
+        log.info("server_ready", urls=binds)
+        if on_ready is not None:
+            on_ready(shop, binds)
+        # Hypercorn returns once ``stop`` is set, its listener is closed and
+        # the open connections are done (or their grace ran out).
+        await http_done.wait()
+        http.cancel_scope.cancel()  # the watchdog
+
+
+async def _is_healthy(shop: Shop) -> bool:
+    return await healthy(shop, within=5.0) is not None
+
+
+async def _stop_on_signal(stop: trio.Event) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            log.info("signal_received", signal=signal.Signals(signum).name)
+            stop.set()
+            return

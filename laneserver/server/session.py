@@ -1,0 +1,253 @@
+"""One websocket session: a reader that answers requests in order, and a writer
+that owns the socket's send side.
+
+Everything the session sends goes through its bounded outbox. Replies wait for
+room (that only slows this session's own reader); pushed events never wait: when
+the outbox is full the newest ticket is kept aside and sent once the outbox has
+drained (earlier ticket events are superseded by it), so a slow or gone browser
+never blocks its lane and always ends on the lane's current ticket.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import msgspec
+import trio
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from laneserver.actors.journal import CommitFailed, commit, read
+from laneserver.actors.messages import Caller, GetLevel, Handle, Subscribe, Unsubscribe
+from laneserver.actors.runtime import ActorFailed, Address
+from laneserver.log import get_logger
+from laneserver.protocol import messages as wire
+from laneserver.protocol.codec import decode_request, encode, error_frame
+from laneserver.rules.auth import check_pin, hash_token
+from laneserver.server.shop import Shop
+from laneserver.store import reads
+from laneserver.store.ops import RecordEvent, SetSignedIn
+
+LANE_VERBS = (
+    wire.Scan, wire.Add, wire.SetQty, wire.RemoveLine, wire.CancelTicket, wire.Discount, wire.SetCustomer,
+    wire.Hold, wire.Held, wire.Recall, wire.Pay, wire.RemovePayment, wire.Finish, wire.GetTicket,
+)
+
+
+class Session:
+    def __init__(self, shop: Shop, websocket: WebSocket) -> None:
+        self.shop = shop
+        self.ws = websocket
+        self.device: reads.Device | None = None
+        self.seller: str | None = None
+        self.role: str | None = None
+        self._lane: Address | None = None
+        size = shop.config.server.session_outbox
+        self._out_send, self._out_recv = trio.open_memory_channel[bytes](size)
+        self._pending_event: bytes | None = None
+        self.log = get_logger("session")
+
+    # --- pushed events (called from lane actors; never blocks) -------------------------
+
+    def deliver(self, frame: bytes) -> None:
+        if self._pending_event is not None:
+            self._pending_event = frame
+            self.shop.metrics.events_conflated += 1
+            return
+        try:
+            self._out_send.send_nowait(frame)
+        except trio.WouldBlock:
+            self._pending_event = frame
+            self.shop.metrics.events_conflated += 1
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+
+    # --- the session's life ------------------------------------------------------------
+
+    async def run(self) -> None:
+        metrics = self.shop.metrics
+        metrics.sessions_open += 1
+        metrics.sessions_total += 1
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._writer)
+                await self._reader()
+                nursery.cancel_scope.cancel()
+        finally:
+            metrics.sessions_open -= 1
+            with trio.CancelScope(shield=True):
+                await self._leave_lane()
+
+    async def _writer(self) -> None:
+        try:
+            async for frame in self._out_recv:
+                await self._send(frame)
+                if self._pending_event is not None and self._out_recv.statistics().current_buffer_used == 0:
+                    frame, self._pending_event = self._pending_event, None
+                    await self._send(frame)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            pass  # the browser is gone: the reader sees it too and ends the session
+
+    async def _send(self, frame: bytes) -> None:
+        await self.ws.send_text(frame.decode())
+        self.shop.metrics.frames_out += 1
+
+    async def _reader(self) -> None:
+        max_bytes = self.shop.config.server.max_frame_bytes
+        while True:
+            try:
+                message = await self.ws.receive()
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            self.shop.metrics.frames_in += 1
+            raw = message.get("text")
+            if raw is None:
+                raw = message.get("bytes") or b""
+            request = decode_request(raw, max_bytes=max_bytes)
+            if isinstance(request, wire.Error):
+                reply = encode(request)
+            else:
+                self.shop.metrics.requests[request.__struct_config__.tag] += 1
+                reply = await self._answer(request)
+            if reply.startswith(b'{"type":"error"'):
+                code = msgspec.json.decode(reply).get("code", "?")
+                self.shop.metrics.errors[code] += 1
+            try:
+                await self._out_send.send(reply)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return
+
+    # --- dispatch ------------------------------------------------------------------------
+
+    async def _answer(self, request: wire.Request) -> bytes:
+        try:
+            with trio.move_on_after(self.shop.config.server.ask_timeout):
+                return await self._dispatch(request)
+            return error_frame(request, wire.Code.UNAVAILABLE, "the server did not answer in time; try again")
+        except ActorFailed as failed:
+            self.log.error("actor_failed", actor=failed.actor)
+            return error_frame(request, wire.Code.INTERNAL, "the request failed inside the server; nothing was changed")
+
+    async def _dispatch(self, request: wire.Request) -> bytes:
+        if isinstance(request, wire.Hello):
+            return await self._hello(request)
+        if self.device is None:
+            return error_frame(request, wire.Code.UNAUTHENTICATED, "say hello with the device's token first")
+        match request:
+            case wire.SignIn():
+                return await self._sign_in(request)
+            case wire.SignOut():
+                return await self._sign_out(request)
+            case wire.Stock(article=article):
+                return await self._stock(request, article)
+            case wire.StockEntry() | wire.StockExit():
+                return await self._stock_move(request)
+            case wire.BasketEmpty(basket=basket, lane=lane_id):
+                lane = self.shop.lanes.get(lane_id)
+                if lane is None:
+                    return error_frame(request, wire.Code.NOT_FOUND, f"no lane {lane_id!r}")
+                if request.key is None:
+                    # Emptying a basket happens once per basket, key or not.
+                    request = msgspec.structs.replace(request, key=f"basket:{basket}")
+                return await lane.ask(Handle(self._caller(), request))
+        if isinstance(request, LANE_VERBS):
+            if self._lane is None:
+                return error_frame(request, wire.Code.FORBIDDEN, "this device has no lane (a PDA empties baskets into a lane)")
+            return await self._lane.ask(Handle(self._caller(), request))
+        return error_frame(request, wire.Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not handled here")
+
+    def _caller(self) -> Caller:
+        assert self.device is not None
+        return Caller(device=self.device.device, seller=self.seller, role=self.role)
+
+    async def _hello(self, request: wire.Hello) -> bytes:
+        device = await read(self.shop.journal, partial(reads.device_by_token_hash, token_hash=hash_token(request.token)))
+        if device is None or device.revoked:
+            return error_frame(request, wire.Code.UNAUTHENTICATED, "unknown or revoked device token: pair this device again")
+        await self._leave_lane()
+        self.device = device
+        self.seller, self.role = None, None
+        if device.seller is not None:
+            seller = await read(self.shop.journal, partial(reads.seller, name=device.seller))
+            if seller is not None and seller.active:
+                self.seller, self.role = seller.name, seller.role
+        if device.kind == "till" and device.lane in self.shop.lanes:
+            self._lane = self.shop.lanes[device.lane]
+            await self._lane.ask(Subscribe(self))
+        self.log = get_logger("session", device=device.device)
+        config = self.shop.config
+        shop = wire.ShopView(
+            name=config.shop.name, currency=config.shop.currency, locale=config.shop.locale,
+            payment_modes=self.shop.payment_modes, lanes=[lane.id for lane in config.lanes],
+        )
+        return encode(wire.HelloOk(re=request.id, device=device.device, kind=device.kind, lane=device.lane,
+                                   seller=self.seller, role=self.role, shop=shop))
+
+    async def _leave_lane(self) -> None:
+        if self._lane is not None:
+            lane, self._lane = self._lane, None
+            with trio.move_on_after(2):
+                try:
+                    await lane.ask(Unsubscribe(self))
+                except ActorFailed:
+                    pass
+
+    async def _sign_in(self, request: wire.SignIn) -> bytes:
+        assert self.device is not None
+        guard = self.shop.pin_guard
+        wait = guard.locked_for(self.device.device, trio.current_time())
+        if wait > 0:
+            return error_frame(request, wire.Code.FORBIDDEN,
+                               f"too many wrong PINs on this device: try again in {int(wait) + 1} s")
+        seller = await read(self.shop.journal, partial(reads.seller, name=request.seller))
+        # Hash even for an unknown seller, so timing does not tell which names exist.
+        stored = seller.pin_hash if seller is not None else _DUMMY_HASH
+        good = await trio.to_thread.run_sync(check_pin, request.pin, stored)
+        if seller is None or not seller.active or not good:
+            guard.failed(self.device.device, trio.current_time())
+            return error_frame(request, wire.Code.WRONG_PIN, "unknown seller or wrong PIN")
+        guard.succeeded(self.device.device)
+        await self._record_sign(seller.name, "SignedIn")
+        self.seller, self.role = seller.name, seller.role
+        return encode(wire.SignInOk(re=request.id, seller=seller.name, role=seller.role))
+
+    async def _sign_out(self, request: wire.SignOut) -> bytes:
+        if self.seller is not None:
+            await self._record_sign(None, "SignedOut")
+        self.seller, self.role = None, None
+        return encode(wire.Ok(re=request.id))
+
+    async def _record_sign(self, seller: str | None, kind: str) -> None:
+        assert self.device is not None
+        now = self.shop.clock.now()
+        who = seller or self.seller
+        try:
+            await commit(
+                self.shop.journal,
+                SetSignedIn(device=self.device.device, seller=seller),
+                RecordEvent(at=now, source="session", kind=kind, data={"seller": who},
+                            device=self.device.device, seller=who),
+            )
+        except CommitFailed as error:  # the sign-in still holds for this session
+            self.log.error("sign_record_failed", error=str(error))
+
+    async def _stock(self, request: wire.Stock, article: str) -> bytes:
+        if self.shop.catalog.get(article) is None:
+            return error_frame(request, wire.Code.NOT_FOUND, f"no article {article!r}", article=article)
+        points = [await point.ask(GetLevel(article)) for point in self.shop.stock_points.values()]
+        return encode(wire.StockOk(re=request.id, article=article, points=points))
+
+    async def _stock_move(self, request: Any) -> bytes:
+        assert self.device is not None
+        point_id = request.stock_point or self.shop.config.stock_point_of(self.device.lane)
+        point = self.shop.stock_points.get(point_id)
+        if point is None:
+            return error_frame(request, wire.Code.NOT_FOUND, f"no stock point {point_id!r}")
+        return await point.ask(Handle(self._caller(), request))
+
+
+_DUMMY_HASH = "scrypt$16384$8$1$00$" + "00" * 32
+
+

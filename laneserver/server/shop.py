@@ -1,0 +1,30 @@
+"""The running shop: the addresses of its actors, handed to the web layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from laneserver.actors.lane import PAYMENT_MODES
+from laneserver.actors.runtime import Address
+from laneserver.clock import Clock
+from laneserver.config import Config
+from laneserver.rules.auth import PinGuard
+from laneserver.rules.catalog import Catalog
+from laneserver.server.metrics import Metrics
+
+
+@dataclass
+class Shop:
+    config: Config
+    clock: Clock
+    journal: Address
+    catalog: Catalog
+    lanes: dict[str, Address]
+    stock_points: dict[str, Address]
+    metrics: Metrics = field(default_factory=Metrics)
+    pin_guard: PinGuard = field(default_factory=PinGuard)
+    accepting: bool = True
+
+    @property
+    def payment_modes(self) -> list[str]:
+        return list(PAYMENT_MODES)

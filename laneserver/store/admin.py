@@ -1,0 +1,126 @@
+"""Store IT's writes: sellers, devices, the catalog, backups, the demo seed.
+
+Called by the command line on its own connection, and at start-up through the
+journal's thread (the demo seed). Each function is one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Iterable
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+
+
+from laneserver.rules.auth import ROLES, hash_pin, hash_token, new_token, valid_pin
+from laneserver.rules.catalog import Article
+from laneserver.store.writes import encode
+
+
+class AdminError(Exception):
+    """A store IT command cannot be done; the message says why."""
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection):
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def add_seller(db: sqlite3.Connection, name: str, pin: str, role: str, now: dt.datetime) -> None:
+    name = name.strip()
+    if not name:
+        raise AdminError("a seller needs a name")
+    if role not in ROLES:
+        raise AdminError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    if not valid_pin(pin):
+        raise AdminError("a PIN is 4 to 8 digits")
+    with transaction(db):
+        if db.execute("SELECT 1 FROM sellers WHERE name=?", (name,)).fetchone():
+            raise AdminError(f"seller {name!r} already exists")
+        db.execute(
+            "INSERT INTO sellers(name, role, pin_hash, active, created_at) VALUES (?,?,?,1,?)",
+            (name, role, hash_pin(pin), now.isoformat()),
+        )
+
+
+def pair_device(db: sqlite3.Connection, kind: str, lane: str | None, now: dt.datetime, known_lanes: Iterable[str]) -> tuple[str, str]:
+    """Register a till (bound to a lane) or a PDA; returns (device id, token).
+
+    Only the token's hash is stored: the token is shown once, to store IT.
+    """
+    if kind == "till":
+        lanes = list(known_lanes)
+        if lane not in lanes:
+            raise AdminError(f"unknown lane {lane!r} (lanes: {', '.join(lanes)})")
+    elif kind == "pda":
+        lane = None
+    else:
+        raise AdminError(f"device kind {kind!r} is not till or pda")
+    token = new_token()
+    with transaction(db):
+        count = db.execute("SELECT count(*) FROM devices WHERE kind=?", (kind,)).fetchone()[0]
+        device = f"{kind}-{lane}-{count + 1}" if lane else f"{kind}-{count + 1}"
+        db.execute(
+            "INSERT INTO devices(device, kind, lane, token_hash, created_at) VALUES (?,?,?,?,?)",
+            (device, kind, lane, hash_token(token), now.isoformat()),
+        )
+    return device, token
+
+
+def import_articles(db: sqlite3.Connection, articles: list[Article]) -> int:
+    """Insert or replace the articles, all in one transaction."""
+    with transaction(db):
+        db.executemany(
+            "INSERT INTO articles(id, data) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET data=excluded.data",
+            ((a.id, encode(a)) for a in articles),
+        )
+    return len(articles)
+
+
+def backup(db: sqlite3.Connection, dest: Path) -> None:
+    """A consistent copy through SQLite's online backup API (readers and the
+    writer keep going while it runs)."""
+    if dest.exists():
+        raise AdminError(f"{dest} already exists: choose a new file")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    target = sqlite3.connect(dest)
+    try:
+        db.backup(target)
+    finally:
+        target.close()
+
+
+def seed_demo(db: sqlite3.Connection, articles: list[Article], seller: tuple[str, str, str],
+              stock_point: str, initial_stock: Decimal, now: dt.datetime) -> bool:
+    """Fill an empty database with the demo shop. Runs inside the caller's
+    transaction (the journal's batch). Returns False if there was data already."""
+    if db.execute("SELECT 1 FROM articles LIMIT 1").fetchone():
+        return False
+    db.executemany("INSERT INTO articles(id, data) VALUES (?, ?)", ((a.id, encode(a)) for a in articles))
+    name, pin, role = seller
+    if not db.execute("SELECT 1 FROM sellers WHERE name=?", (name,)).fetchone():
+        db.execute(
+            "INSERT INTO sellers(name, role, pin_hash, active, created_at) VALUES (?,?,?,1,?)",
+            (name, role, hash_pin(pin), now.isoformat()),
+        )
+    at = now.isoformat()
+    for article in articles:
+        if article.status != "active":
+            continue
+        db.execute("INSERT INTO stock_levels(stock_point, article, real) VALUES (?,?,?)",
+                   (stock_point, article.id, str(initial_stock)))
+        db.execute(
+            "INSERT INTO stock_movements(at, stock_point, article, delta, reason, ref) VALUES (?,?,?,?,?,?)",
+            (at, stock_point, article.id, str(initial_stock), "initial", "demo"),
+        )
+    return True
+
+

@@ -1,0 +1,91 @@
+"""Journal operations: what an actor asks the journal to write, as plain data.
+
+An actor sends a tuple of ops as one unit of work; the journal writes the unit
+atomically (all ops or none) and answers with one result per op.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Callable, Union
+
+import msgspec
+
+from laneserver.rules.lane import LaneState, SaleCompleted
+
+
+class RecordEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """A fact for the event journal (every state change is one)."""
+
+    at: dt.datetime
+    source: str
+    kind: str
+    data: Any
+    device: str | None = None
+    seller: str | None = None
+
+
+class PutLaneState(msgspec.Struct, frozen=True, kw_only=True):
+    """The lane's whole state (open and held tickets) as it is now."""
+
+    state: LaneState
+    at: dt.datetime
+
+
+class RecordSale(msgspec.Struct, frozen=True, kw_only=True):
+    """A completed sale: numbered, chained, its payments chained, stock taken.
+
+    ``reply`` builds the reply to remember from the sale's number, so the
+    idempotency record and the sale are written in one transaction.
+    """
+
+    sale: SaleCompleted
+    stock_point: str
+    device: str | None = None
+    key: str | None = None
+    actor: str = ""
+    reply: Callable[[int], bytes] | None = None
+
+
+class Remember(msgspec.Struct, frozen=True, kw_only=True):
+    """The reply to a keyed request, so a repeat of the key gets it again."""
+
+    device: str
+    key: str
+    actor: str
+    reply: bytes
+    at: dt.datetime
+
+
+class MoveStock(msgspec.Struct, frozen=True, kw_only=True):
+    at: dt.datetime
+    stock_point: str
+    article: str
+    delta: Decimal
+    reason: str
+    ref: str | None = None
+    device: str | None = None
+    seller: str | None = None
+    unit_cost: Decimal | None = None
+    supplier: str | None = None
+    comment: str | None = None
+
+
+class SetSignedIn(msgspec.Struct, frozen=True, kw_only=True):
+    device: str
+    seller: str | None
+
+
+Op = Union[RecordEvent, PutLaneState, RecordSale, Remember, MoveStock, SetSignedIn]
+
+
+class SaleRecorded(msgspec.Struct, frozen=True):
+    number: int
+    hash: str
+
+
+class StockMoved(msgspec.Struct, frozen=True):
+    stock_point: str
+    article: str
+    real: Decimal

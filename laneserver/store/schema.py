@@ -1,0 +1,170 @@
+"""The database schema, as numbered migrations applied in order.
+
+``PRAGMA user_version`` holds the number of the last migration applied. A
+migration is never edited once released: a change is a new migration.
+Fiscal tables (sales, payments, events) are append-only: triggers refuse any
+UPDATE or DELETE on them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+DB_NAME = "laneserver.sqlite3"
+
+
+def _append_only(table: str) -> str:
+    return f"""
+    CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
+    BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;
+    CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+    BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;
+    """
+
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the spine
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        source TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        device TEXT,
+        seller TEXT,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE lane_states (lane TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at TEXT NOT NULL);
+    CREATE TABLE sales (
+        number INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        lane TEXT NOT NULL,
+        seller TEXT NOT NULL,
+        customer TEXT,
+        total TEXT NOT NULL,
+        paid TEXT NOT NULL,
+        change TEXT NOT NULL,
+        lines TEXT NOT NULL,
+        vat TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE TABLE payments (
+        number INTEGER PRIMARY KEY,
+        sale INTEGER NOT NULL REFERENCES sales(number),
+        at TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        amount TEXT NOT NULL,
+        reference TEXT,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX payments_sale ON payments(sale);
+    CREATE TABLE replies (
+        device TEXT NOT NULL,
+        key TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL,
+        reply BLOB NOT NULL,
+        PRIMARY KEY (device, key)
+    );
+    CREATE INDEX replies_actor ON replies(actor, at);
+    CREATE TABLE sellers (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('cashier', 'supervisor', 'manager')),
+        pin_hash TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE devices (
+        device TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('till', 'pda')),
+        lane TEXT,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        seller TEXT REFERENCES sellers(name),
+        revoked INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE articles (id TEXT PRIMARY KEY, data TEXT NOT NULL);
+    CREATE TABLE stock_levels (
+        stock_point TEXT NOT NULL,
+        article TEXT NOT NULL,
+        real TEXT NOT NULL,
+        PRIMARY KEY (stock_point, article)
+    );
+    CREATE TABLE stock_movements (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        stock_point TEXT NOT NULL,
+        article TEXT NOT NULL,
+        delta TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        ref TEXT,
+        device TEXT,
+        seller TEXT,
+        unit_cost TEXT,
+        supplier TEXT,
+        comment TEXT
+    );
+    CREATE INDEX stock_movements_article ON stock_movements(stock_point, article);
+    """
+    + _append_only("sales")
+    + _append_only("payments")
+    + _append_only("events")
+    + _append_only("stock_movements"),
+)
+
+
+def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
+    """Open the database in WAL mode with ``synchronous=FULL`` and migrate it.
+
+    The connection may be used from any one thread at a time (the journal hands
+    it to its worker thread through a limiter of one).
+    """
+    if not create and not path.exists():
+        raise FileNotFoundError(f"no database at {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute("PRAGMA busy_timeout=10000")
+    migrate(db)
+    return db
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Apply the migrations not applied yet, each in its own transaction."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"the database is at schema {version}, newer than this laneserver knows ({len(MIGRATIONS)})"
+        )
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(script):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script on ';' while keeping trigger bodies (BEGIN … END;) whole."""
+    statements, current = [], []
+    for line in script.splitlines():
+        current.append(line)
+        text = "\n".join(current).strip()
+        if text.endswith(";") and sqlite3.complete_statement(text):
+            statements.append(text)
+            current = []
+    rest = "\n".join(current).strip()
+    if rest:
+        statements.append(rest)
+    return statements

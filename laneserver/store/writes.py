@@ -1,0 +1,177 @@
+"""Writing journal operations to SQLite (called from the journal's worker thread).
+
+``Writer`` keeps the heads of the fiscal chains (last number and hash) in
+memory. They only move once the record is written inside the current savepoint,
+and ``rollback_heads`` restores them when a unit of work is rolled back, so a
+failed unit never leaves a gap in the numbering.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from laneserver.rules.fiscal import GENESIS, chain_hash
+from laneserver.rules.lane import SaleCompleted
+from laneserver.store.ops import (
+    MoveStock,
+    Op,
+    PutLaneState,
+    RecordEvent,
+    RecordSale,
+    Remember,
+    SaleRecorded,
+    SetSignedIn,
+    StockMoved,
+)
+
+_json = msgspec.json.Encoder(decimal_format="string")
+
+
+def encode(value: Any) -> str:
+    return _json.encode(value).decode()
+
+
+def iso(at) -> str:
+    return at.isoformat()
+
+
+def sale_record(number: int, sale: SaleCompleted) -> dict[str, Any]:
+    """The canonical content of a sale, as hashed (and as ``verify`` rebuilds it)."""
+    return {
+        "number": number,
+        "at": iso(sale.at),
+        "lane": sale.lane,
+        "seller": sale.seller,
+        "customer": sale.customer,
+        "total": str(sale.total),
+        "paid": str(sale.paid),
+        "change": str(sale.change),
+        "lines": _builtins(sale.lines),
+        "vat": _builtins(sale.vat),
+    }
+
+
+def _builtins(value: Any) -> Any:
+    return msgspec.json.decode(_json.encode(value))
+
+
+def payment_record(number: int, sale: int, at: str, mode: str, amount: Decimal, reference: str | None) -> dict[str, Any]:
+    return {"number": number, "sale": sale, "at": at, "mode": mode, "amount": str(amount), "reference": reference}
+
+
+class Heads(msgspec.Struct):
+    sale_number: int = 0
+    sale_hash: str = GENESIS
+    payment_number: int = 0
+    payment_hash: str = GENESIS
+
+
+def load_heads(db: sqlite3.Connection) -> Heads:
+    heads = Heads()
+    row = db.execute("SELECT number, hash FROM sales ORDER BY number DESC LIMIT 1").fetchone()
+    if row:
+        heads.sale_number, heads.sale_hash = row
+    row = db.execute("SELECT number, hash FROM payments ORDER BY number DESC LIMIT 1").fetchone()
+    if row:
+        heads.payment_number, heads.payment_hash = row
+    return heads
+
+
+class Writer:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.heads = load_heads(db)
+
+    def snapshot(self) -> Heads:
+        return msgspec.structs.replace(self.heads)
+
+    def restore(self, heads: Heads) -> None:
+        self.heads = heads
+
+    def apply(self, op: Op) -> Any:
+        match op:
+            case RecordEvent():
+                self.db.execute(
+                    "INSERT INTO events(at, source, kind, device, seller, data) VALUES (?,?,?,?,?,?)",
+                    (iso(op.at), op.source, op.kind, op.device, op.seller, encode(op.data)),
+                )
+                return None
+            case PutLaneState():
+                self.db.execute(
+                    "INSERT INTO lane_states(lane, state, updated_at) VALUES (?,?,?) "
+                    "ON CONFLICT(lane) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at",
+                    (op.state.lane, encode(op.state), iso(op.at)),
+                )
+                return None
+            case RecordSale():
+                return self._record_sale(op)
+            case Remember():
+                self._remember(op.device, op.key, op.actor, op.reply, iso(op.at))
+                return None
+            case MoveStock():
+                return self._move_stock(op)
+            case SetSignedIn():
+                self.db.execute("UPDATE devices SET seller=? WHERE device=?", (op.seller, op.device))
+                return None
+        raise TypeError(f"not a journal op: {op!r}")
+
+    def _remember(self, device: str, key: str, actor: str, reply: bytes, at: str) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO replies(device, key, actor, at, reply) VALUES (?,?,?,?,?)",
+            (device, key, actor, at, reply),
+        )
+
+    def _record_sale(self, op: RecordSale) -> SaleRecorded:
+        sale = op.sale
+        heads = self.heads
+        number = heads.sale_number + 1
+        record = sale_record(number, sale)
+        digest = chain_hash(heads.sale_hash, record)
+        self.db.execute(
+            "INSERT INTO sales(number, at, lane, seller, customer, total, paid, change, lines, vat, prev_hash, hash)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (number, record["at"], sale.lane, sale.seller, sale.customer, record["total"], record["paid"],
+             record["change"], encode(record["lines"]), encode(record["vat"]), heads.sale_hash, digest),
+        )
+        heads.sale_number, heads.sale_hash = number, digest
+        for payment in sale.payments:
+            pnumber = heads.payment_number + 1
+            precord = payment_record(pnumber, number, record["at"], payment.mode, payment.amount, payment.reference)
+            phash = chain_hash(heads.payment_hash, precord)
+            self.db.execute(
+                "INSERT INTO payments(number, sale, at, mode, amount, reference, prev_hash, hash)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (pnumber, number, precord["at"], payment.mode, precord["amount"], payment.reference,
+                 heads.payment_hash, phash),
+            )
+            heads.payment_number, heads.payment_hash = pnumber, phash
+        for line in sale.lines:
+            self._move_stock(MoveStock(
+                at=sale.at, stock_point=op.stock_point, article=line.article, delta=-line.qty,
+                reason="sale", ref=f"sale:{number}", device=op.device, seller=sale.seller,
+            ))
+        if op.key is not None and op.device is not None and op.reply is not None:
+            self._remember(op.device, op.key, op.actor, op.reply(number), record["at"])
+        return SaleRecorded(number=number, hash=digest)
+
+    def _move_stock(self, op: MoveStock) -> StockMoved:
+        row = self.db.execute(
+            "SELECT real FROM stock_levels WHERE stock_point=? AND article=?", (op.stock_point, op.article)
+        ).fetchone()
+        real = (Decimal(row[0]) if row else Decimal(0)) + op.delta
+        self.db.execute(
+            "INSERT INTO stock_levels(stock_point, article, real) VALUES (?,?,?) "
+            "ON CONFLICT(stock_point, article) DO UPDATE SET real=excluded.real",
+            (op.stock_point, op.article, str(real)),
+        )
+        self.db.execute(
+            "INSERT INTO stock_movements(at, stock_point, article, delta, reason, ref, device, seller, unit_cost,"
+            " supplier, comment) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (iso(op.at), op.stock_point, op.article, str(op.delta), op.reason, op.ref, op.device, op.seller,
+             None if op.unit_cost is None else str(op.unit_cost), op.supplier, op.comment),
+        )
+        return StockMoved(stock_point=op.stock_point, article=op.article, real=real)
