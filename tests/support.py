@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -117,8 +118,8 @@ class WsClient:
     async def _pump(self) -> None:
         async for raw in _messages(self.ws):
             frame = json.loads(raw)
-            if "re" in frame:
-                self._replies[frame["re"]] = frame
+            if "re" in frame or frame.get("type") == "error":
+                self._replies[frame.get("re")] = frame
             else:
                 self.events.append(frame)
             self._new.set()
@@ -165,31 +166,20 @@ async def _messages(ws):
             return
 
 
-class connect:
-    """``async with connect(server, token) as client`` — hello (and sign_in) done."""
-
-    def __init__(self, url: str, token: str | None = None, *, seller: tuple[str, str] | None = DEMO_SELLER) -> None:
-        self.url, self.token, self.seller = url, token, seller
-
-    async def __aenter__(self) -> WsClient:
-        self._ws_cm = open_websocket_url(self.url)
-        ws = await self._ws_cm.__aenter__()
-        self._nursery_cm = trio.open_nursery()
-        nursery = await self._nursery_cm.__aenter__()
-        self.client = WsClient(ws)
-        nursery.start_soon(self.client._pump)
-        self._nursery = nursery
-        if self.token is not None:
-            hello = await self.client.ok("hello", token=self.token)
-            self.client.hello = hello
-            if self.seller is not None and hello.get("seller") != self.seller[0]:
-                await self.client.ok("sign_in", seller=self.seller[0], pin=self.seller[1])
-        return self.client
-
-    async def __aexit__(self, *exc) -> None:
-        self._nursery.cancel_scope.cancel()
-        await self._nursery_cm.__aexit__(*exc)
-        await self._ws_cm.__aexit__(*exc)
+@asynccontextmanager
+async def connect(url: str, token: str | None = None, *, seller: tuple[str, str] | None = DEMO_SELLER):
+    """``async with connect(server.ws_url, token) as client`` — hello (and sign_in) done."""
+    async with open_websocket_url(url) as ws:
+        async with trio.open_nursery() as nursery:
+            client = WsClient(ws)
+            nursery.start_soon(client._pump)
+            if token is not None:
+                hello = await client.ok("hello", token=token)
+                client.hello = hello
+                if seller is not None and hello.get("seller") != seller[0]:
+                    await client.ok("sign_in", seller=seller[0], pin=seller[1])
+            yield client
+            nursery.cancel_scope.cancel()
 
 
 def demo_articles() -> list[dict[str, str]]:

@@ -35,9 +35,13 @@ def check_pin(pin: str, stored: str) -> bool:
         return False
     if scheme != "scrypt":
         return False
-    candidate = hashlib.scrypt(
-        pin.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=len(digest) // 2
-    )
+    try:
+        candidate = hashlib.scrypt(
+            pin.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=len(digest) // 2
+        )
+    except (ValueError, OverflowError):
+        # A malformed stored hash (bad number, bad hex, bad scrypt parameters) matches no PIN.
+        return False
     return hmac.compare_digest(candidate.hex(), digest)
 
 

@@ -59,10 +59,11 @@ def parse_money(raw: object, what: str = "amount") -> Decimal:
     if isinstance(raw, float):
         raise BadValue(f"{what} must be a decimal string such as \"12.50\", not a float")
     value = _decimal(raw, what)
-    if value != value.quantize(CENT, rounding=ROUND_HALF_UP):
-        raise BadValue(f"{what} {raw!r} has more than two decimals")
+    # Size first: quantizing a huge value ("1e30") raises InvalidOperation.
     if abs(value) > MAX_MONEY:
         raise BadValue(f"{what} {raw!r} is too large")
+    if value != value.quantize(CENT, rounding=ROUND_HALF_UP):
+        raise BadValue(f"{what} {raw!r} has more than two decimals")
     return value.quantize(CENT)
 
 
@@ -71,10 +72,11 @@ def parse_qty(raw: object, what: str = "qty") -> Decimal:
     if isinstance(raw, float):
         raise BadValue(f"{what} must be an integer or a decimal string, not a float")
     value = _decimal(raw, what)
-    if value != value.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP):
-        raise BadValue(f"{what} {raw!r} has more than three decimals")
+    # Size first: quantizing a huge value ("1e30") raises InvalidOperation.
     if abs(value) > MAX_QTY:
         raise BadValue(f"{what} {raw!r} is too large")
+    if value != value.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP):
+        raise BadValue(f"{what} {raw!r} has more than three decimals")
     return value
 
 
