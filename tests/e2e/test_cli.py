@@ -1,0 +1,85 @@
+"""The store IT command line against a real data folder."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from tests.support import REPO, LiveServer
+
+DEMO_CSV = REPO / "laneserver" / "demo" / "catalog.csv"
+
+
+def _server(tmp_path, config_text: str | None = None) -> LiveServer:
+    config = None
+    if config_text is not None:
+        config = tmp_path / "shop.toml"
+        config.write_text(config_text, encoding="utf-8")
+    return LiveServer(tmp_path / "data", config=config)
+
+
+def test_seller_add_stores_only_a_slow_hash(tmp_path):
+    server = _server(tmp_path)
+    out = server.cli("seller", "add", "Jeanne", "--pin", "4321", "--role", "supervisor")
+    assert "Jeanne" in out.stdout
+    db = sqlite3.connect(server.data / "laneserver.sqlite3")
+    name, role, pin_hash = db.execute("SELECT name, role, pin_hash FROM sellers").fetchone()
+    assert (name, role) == ("Jeanne", "supervisor")
+    assert "4321" not in pin_hash and pin_hash.startswith("scrypt$")
+    again = server.cli("seller", "add", "Jeanne", "--pin", "1111", check=False)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    bad = server.cli("seller", "add", "Paul", "--pin", "12", check=False)
+    assert bad.returncode == 1 and "4 to 8 digits" in bad.stderr
+    role = server.cli("seller", "add", "Paul", "--pin", "1234", "--role", "boss", check=False)
+    assert role.returncode == 2 and "invalid choice" in role.stderr
+
+
+def test_pair_prints_the_token_last_and_stores_its_hash(tmp_path):
+    server = _server(tmp_path)
+    out = server.cli("pair", "till", "--lane", "2")
+    token = out.stdout.strip().splitlines()[-1]
+    assert len(token) >= 24
+    db = sqlite3.connect(server.data / "laneserver.sqlite3")
+    device, kind, lane, token_hash = db.execute("SELECT device, kind, lane, token_hash FROM devices").fetchone()
+    assert (kind, lane) == ("till", "2") and token not in token_hash and device in out.stdout
+    unknown = server.cli("pair", "till", "--lane", "9", check=False)
+    assert unknown.returncode == 1 and "unknown lane '9'" in unknown.stderr
+    missing = server.cli("pair", "till", check=False)
+    assert missing.returncode == 2 and "--lane" in missing.stderr
+    pda = server.cli("pair", "pda")
+    assert "pda" in pda.stdout
+
+
+def test_catalog_import_refuses_a_bad_row_whole(tmp_path):
+    server = _server(tmp_path)
+    server.cli("pair", "pda")  # the database exists before the import
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,name,price,vat_rate,barcodes\nB1,Pain,1.10,5.5,\nB2,Vin,abc,20,\n", encoding="utf-8")
+    result = server.cli("catalog", "import", str(bad), check=False)
+    assert result.returncode == 1
+    assert "line 3" in result.stderr and "price" in result.stderr and "nothing was imported" in result.stderr
+    db = sqlite3.connect(server.data / "laneserver.sqlite3")
+    assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 0
+    good = server.cli("catalog", "import", str(DEMO_CSV))
+    assert db.execute("SELECT count(*) FROM articles").fetchone()[0] >= 40
+    assert "imported" in good.stdout
+    missing = server.cli("catalog", "import", str(tmp_path / "nope.csv"), check=False)
+    assert missing.returncode == 1 and "cannot read" in missing.stderr
+
+
+def test_invalid_config_stops_start_up_naming_the_key(tmp_path):
+    server = _server(tmp_path, '[shop]\nname = "X"\nnegative_stok = "allow"\n')
+    result = server.cli("verify", check=False)
+    assert result.returncode == 2 and "negative_stok" in result.stderr
+    import subprocess
+    import sys
+
+    serve = subprocess.run([sys.executable, "-m", "laneserver", "serve", "--config", str(server.config),
+                            "--data", str(server.data), "--port", "0"],
+                           capture_output=True, text=True, timeout=30, cwd=REPO)
+    assert serve.returncode == 2 and "negative_stok" in serve.stderr
+
+
+def test_verify_on_a_missing_database(tmp_path):
+    server = _server(tmp_path)
+    result = server.cli("verify", check=False)
+    assert result.returncode == 1 and "no database" in result.stderr
