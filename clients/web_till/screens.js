@@ -6,8 +6,6 @@ import { byTestId, captureWedge, keepFocus, setText, show } from "./dom.js";
 import { parseAmount, parseScan, wireQty, formatQty } from "./format.js";
 import { renderCandidates, renderHeld, renderTicket } from "./render.js";
 
-const LAST_SELLER_KEY = "laneserver.lastSeller";
-
 /** The pairing form: a device token typed in (or pasted). */
 export function bindPairScreen(app) {
     const form = byTestId("pair-form");
@@ -30,7 +28,6 @@ export function bindSignInScreen(app) {
     const seller = byTestId("seller-input");
     const pin = byTestId("pin-input");
     const button = byTestId("sign-in-button");
-    try { seller.value = localStorage.getItem(LAST_SELLER_KEY) || ""; } catch (_) { /* no storage */ }
 
     byTestId("pin-pad").addEventListener("click", (event) => {
         const key = event.target.closest("button");
@@ -49,7 +46,7 @@ export function bindSignInScreen(app) {
         try {
             const reply = await app.act("sign_in", { seller: name, pin: code });
             if (reply) {
-                try { localStorage.setItem(LAST_SELLER_KEY, reply.seller); } catch (_) { /* no storage */ }
+                seller.value = ""; // "Changer de vendeur" starts from a blank form
                 app.signedIn(reply.seller, reply.role);
             }
         } finally {
@@ -57,7 +54,7 @@ export function bindSignInScreen(app) {
         }
     });
     return {
-        focus() { (seller.value ? pin : seller).focus(); },
+        focus() { seller.focus(); },
     };
 }
 
@@ -185,6 +182,13 @@ export function bindSellScreen(app) {
     payForm.addEventListener("submit", async (event) => {
         event.preventDefault();
         const typed = cash.value.trim();
+        if (/^\d{8,}$/.test(typed)) {
+            // A barcode scanned while the amount field had the focus: it is a scan.
+            cash.value = "";
+            refocus();
+            addByCode(typed, null);
+            return;
+        }
         let amount;
         if (typed) {
             amount = parseAmount(typed);

@@ -113,10 +113,10 @@ class TillApp {
         if (state === STATES.READY) this.resync();
     }
 
-    /** After hello (and the re-sends): the server's view replaces ours. */
+    /** After hello (and the re-sends): the server's view replaces ours. (act()
+     *  draws the reply's ticket unless a ticket event, as new or newer, came first.) */
     async resync() {
-        const reply = await this.act("ticket", {}, { quiet: true });
-        if (reply && reply.ticket) this.setTicket(reply.ticket, -1);
+        await this.act("ticket", {}, { quiet: true });
         if (this.seller) this.sellScreen.refreshHeld();
     }
 

@@ -203,9 +203,9 @@ async def supervise(
             crash = group.exceptions[0] if len(group.exceptions) == 1 else group
         # Logged outside the except* block (a log call must not be inside it).
         now = trio.current_time()
-        restarts = [t for t in restarts if now - t < policy.window]
         if restarts and now - restarts[-1] >= policy.window:
             backoff = policy.initial_backoff
+        restarts = [t for t in restarts if now - t < policy.window]
         bound.error("actor_crashed", error=repr(crash), restarts=len(restarts), exc_info=crash)
         if on_crash is not None:
             maybe = on_crash(name, crash)

@@ -19,7 +19,7 @@ ROLES = ("cashier", "supervisor", "manager")
 
 
 def valid_pin(pin: str) -> bool:
-    return bool(PIN_PATTERN.match(pin))
+    return bool(PIN_PATTERN.fullmatch(pin))  # fullmatch: "$" alone lets "1234\n" through
 
 
 def hash_pin(pin: str, *, salt: bytes | None = None) -> str:
@@ -39,10 +39,11 @@ def check_pin(pin: str, stored: str) -> bool:
         candidate = hashlib.scrypt(
             pin.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=len(digest) // 2
         )
-    except (ValueError, OverflowError):
+    except (ValueError, TypeError, OverflowError):
         # A malformed stored hash (bad number, bad hex, bad scrypt parameters) matches no PIN.
         return False
-    return hmac.compare_digest(candidate.hex(), digest)
+    # As bytes: compare_digest raises TypeError on non-ASCII str.
+    return hmac.compare_digest(candidate.hex().encode(), digest.encode())
 
 
 def new_token() -> str:

@@ -34,7 +34,6 @@ from typing import Any, Union
 import msgspec
 
 from laneserver.rules.catalog import Article
-from laneserver.rules.money import ZERO
 from laneserver.rules.receipt import VatRow
 from laneserver.rules.ticket import (
     CASH,
@@ -276,9 +275,8 @@ def _remove_line(state: LaneState, command: RemoveLine) -> Applied | Refused:
     return _with_ticket(state, msgspec.structs.replace(ticket, lines=lines), LineRemoved(command.line))
 
 
-def _fresh_ticket(ticket: Ticket) -> Ticket:
-    # Line and payment numbers stay unique for the lane's life only within a
-    # ticket; a new ticket starts again at 1.
+def _fresh_ticket() -> Ticket:
+    # Line and payment numbers are unique within a ticket; a new one starts at 1.
     return Ticket()
 
 
@@ -286,8 +284,10 @@ def _cancel(state: LaneState) -> Applied | Refused:
     ticket = state.ticket
     if ticket.is_empty:
         return Refused("conflict", "the open ticket is already empty")
+    if ticket.payments:
+        return Refused("conflict", "the ticket has payments: remove them before cancelling it")
     event = TicketCancelled(lines=len(ticket.lines), total=totals(ticket).total)
-    return _with_ticket(state, _fresh_ticket(ticket), event)
+    return _with_ticket(state, _fresh_ticket(), event)
 
 
 def _pay(state: LaneState, command: Pay) -> Applied | Refused:
@@ -328,7 +328,7 @@ def _hold(state: LaneState, now: dt.datetime) -> Applied | Refused:
     held_id = f"{state.lane}-{state.next_held}"
     held = HeldTicket(held=held_id, ticket=ticket, held_at=now)
     new = msgspec.structs.replace(
-        state, ticket=_fresh_ticket(ticket), held=state.held + (held,), next_held=state.next_held + 1
+        state, ticket=_fresh_ticket(), held=state.held + (held,), next_held=state.next_held + 1
     )
     return Applied(new, (TicketHeld(held_id, totals(ticket).total),))
 
@@ -368,7 +368,7 @@ def _finish(state: LaneState, command: Finish, now: dt.datetime) -> Applied | Re
         change=sums.change,
         payments=ticket.payments,
     )
-    return _with_ticket(state, _fresh_ticket(ticket), sale)
+    return _with_ticket(state, _fresh_ticket(), sale)
 
 
 def reserved_tickets(state: LaneState) -> list[Ticket]:

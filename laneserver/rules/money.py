@@ -64,7 +64,7 @@ def parse_money(raw: object, what: str = "amount") -> Decimal:
         raise BadValue(f"{what} {raw!r} is too large")
     if value != value.quantize(CENT, rounding=ROUND_HALF_UP):
         raise BadValue(f"{what} {raw!r} has more than two decimals")
-    return value.quantize(CENT)
+    return value.quantize(CENT) + 0  # + 0 turns -0.00 into 0.00
 
 
 def parse_qty(raw: object, what: str = "qty") -> Decimal:

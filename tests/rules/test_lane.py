@@ -315,13 +315,12 @@ def test_cancel_keeps_the_held_tickets():
     assert result.state.next_held == 2
 
 
-def test_cancel_with_payments_is_currently_accepted():
-    # Current behaviour, documented: cancel does not check payments (hold and line
-    # changes do). The payments are dropped with the ticket.
+def test_cancel_with_payments_is_refused():
+    # Money was taken: the cashier removes (gives back) the payments first, so a
+    # card or cash payment never vanishes with the ticket.
     state = run(with_lines(TEN), Pay("marie", "cash", D("5.00")))
-    result = ok(state, CancelTicket("marie"))
-    assert result.events == (TicketCancelled(lines=1, total=D("10.00")),)
-    assert result.state.ticket == Ticket()
+    result = apply(state, CancelTicket("marie"), now=NOW)
+    assert isinstance(result, Refused) and result.code == "conflict" and "payments" in result.message
 
 
 # --- pay -----------------------------------------------------------------------------------
