@@ -1,0 +1,18 @@
+"""laneserver's benchmark: a load generator, its same-run baselines, and one table.
+
+Run from the repository root::
+
+    python -m bench            # the full run (~5 minutes)
+    python -m bench --quick    # small counts, under a minute (the test suite runs it)
+
+Modules:
+  loadgen         N tills and M PDAs over websockets against a real server process
+  baselines       a Hypercorn + Starlette websocket echo process, and SQLite commits
+  catalog_million a generated catalog of a million articles, measured in process
+  server          starting, preparing and watching server processes (/proc readings)
+  scenarios       the scenarios of a run, each with the baselines it is compared to
+  report          the table: value, baseline, ratio, target, PASS/MISS
+  stats           percentiles from raw samples
+
+Nothing here is imported by laneserver; nothing here talks to anything but 127.0.0.1.
+"""
