@@ -58,6 +58,18 @@ class PrinterConfig(Base):
     retry_seconds: float = 2.0
 
 
+class KeyConfig(Base):
+    """One key of a custom keyboard: sells ``article`` (label defaults to its name)."""
+
+    article: str
+    label: str = ""
+
+
+class KeyboardPageConfig(Base):
+    name: str
+    keys: tuple[KeyConfig, ...] = ()
+
+
 class ServerConfig(Base):
     host: str = "127.0.0.1"
     port: int = 8080
@@ -74,6 +86,7 @@ class Config(Base):
     stock_points: tuple[StockPointConfig, ...] = ()
     lanes: tuple[LaneConfig, ...] = ()
     printers: tuple[PrinterConfig, ...] = ()
+    keyboard: tuple[KeyboardPageConfig, ...] = ()
     demo: bool = False
 
     def lane(self, lane_id: str) -> LaneConfig | None:

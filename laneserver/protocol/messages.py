@@ -110,6 +110,21 @@ class GetTicket(Request, tag="ticket"):
     pass
 
 
+# --- catalog (read only) ------------------------------------------------------------
+
+class Search(Request, tag="search"):
+    text: str
+    limit: int = 20
+
+
+class PriceCheck(Request, tag="price_check"):
+    code: str
+
+
+class Keyboard(Request, tag="keyboard"):
+    pass
+
+
 # --- stock -------------------------------------------------------------------------
 
 class Stock(Request, tag="stock"):
@@ -150,6 +165,7 @@ class BasketEmpty(Request, tag="basket_empty"):
 RequestUnion = Union[
     Hello, SignIn, SignOut, Scan, Add, SetQty, RemoveLine, CancelTicket, Discount, SetCustomer,
     Hold, Held, Recall, Pay, RemovePayment, Finish, GetTicket, Stock, StockEntry, StockExit, BasketEmpty,
+    Search, PriceCheck, Keyboard,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -210,6 +226,26 @@ class StockPointView(msgspec.Struct, frozen=True):
 class Candidate(msgspec.Struct, frozen=True):
     article: str
     name: str
+
+
+class ArticleView(msgspec.Struct, frozen=True):
+    article: str
+    name: str
+    price: str
+    vat_rate: str
+    unit: str = ""
+    barcodes: list[str] = []
+
+
+class KeyView(msgspec.Struct, frozen=True):
+    label: str
+    article: str
+    price: str
+
+
+class KeyboardPageView(msgspec.Struct, frozen=True):
+    name: str
+    keys: list[KeyView]
 
 
 class ShopView(msgspec.Struct, frozen=True):
@@ -277,6 +313,19 @@ class BasketOk(Reply):
     ticket: TicketView
 
 
+class SearchOk(Reply):
+    articles: list[ArticleView]
+
+
+class PriceCheckOk(Reply):
+    article: ArticleView
+    points: list[StockPointView]
+
+
+class KeyboardOk(Reply):
+    pages: list[KeyboardPageView]
+
+
 class Error(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="error", omit_defaults=True):
     re: Id = None
     code: str
@@ -290,7 +339,10 @@ class Error(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="er
     field: str | UnsetType = UNSET
 
 
-REPLY_TYPES = (Ok, HelloOk, SignInOk, TicketOk, HoldOk, HeldOk, FinishOk, StockOk, BasketOk, Error)
+REPLY_TYPES = (
+    Ok, HelloOk, SignInOk, TicketOk, HoldOk, HeldOk, FinishOk, StockOk, BasketOk, SearchOk, PriceCheckOk,
+    KeyboardOk, Error,
+)
 
 
 # --- events --------------------------------------------------------------------------

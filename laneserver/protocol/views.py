@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from laneserver.protocol.messages import HeldView, LineView, PaymentView, TicketView
+from laneserver.protocol.messages import ArticleView, HeldView, LineView, PaymentView, TicketView
+from laneserver.rules.catalog import Article
 from laneserver.rules.lane import HeldTicket
 from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
 from laneserver.rules.ticket import Line, Ticket, totals
@@ -45,4 +46,15 @@ def held_view(held: HeldTicket) -> HeldView:
         total=fmt_money(totals(held.ticket).total),
         lines=[line_view(line) for line in held.ticket.lines],
         held_at=held.held_at.isoformat(),
+    )
+
+
+def article_view(article: Article) -> ArticleView:
+    return ArticleView(
+        article=article.id,
+        name=article.name,
+        price=fmt_money(article.price),
+        vat_rate=fmt_percent(article.vat_rate),
+        unit=article.unit,
+        barcodes=[barcode.code for barcode in article.barcodes],
     )

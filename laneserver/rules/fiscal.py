@@ -77,3 +77,94 @@ def walk(chain: str, rows: Iterable[ChainRow], *, first_number: int = 1) -> Chai
         expected += 1
         count += 1
     return ChainEnd(count=count, last_number=expected - 1, last_hash=prev)
+
+
+# --- the head anchor ---------------------------------------------------------------
+#
+# A chain proves that no record inside it was changed, removed or moved, but not
+# that none is missing at its END: drop the last records, or put an older backup
+# back, and what is left is a shorter chain that is intact as far as it goes. The
+# anchor closes that gap: the journal keeps the heads of both chains (last number
+# and hash) in a file outside the database, rewritten after every commit that
+# moved a head. The anchor may lag the database by one batch (a crash between the
+# COMMIT and the anchor write), never lead it; so the check is a prefix check:
+# the database must still hold the anchored record, with the anchored hash.
+
+ANCHOR_FORMAT = 1
+
+
+class AnchorHead(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    number: int
+    hash: str
+
+
+class Anchor(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    format: int = ANCHOR_FORMAT
+    sale: AnchorHead
+    payment: AnchorHead
+
+
+class AnchorUnreadable(ValueError):
+    """The anchor file is not an anchor (edited, truncated or replaced)."""
+
+
+class AnchorProblem(msgspec.Struct, frozen=True):
+    chain: str
+    number: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.chain} record {self.number}: {self.reason}"
+
+
+_anchor_decoder = msgspec.json.Decoder(Anchor)
+_anchor_encoder = msgspec.json.Encoder()
+
+
+def encode_anchor(anchor: Anchor) -> bytes:
+    return _anchor_encoder.encode(anchor) + b"\n"
+
+
+def decode_anchor(data: bytes) -> Anchor:
+    """Raises ``AnchorUnreadable`` for anything but a well-formed anchor."""
+    try:
+        anchor = _anchor_decoder.decode(data)
+    except msgspec.DecodeError as error:
+        raise AnchorUnreadable(f"not a fiscal anchor: {error}") from None
+    if anchor.format != ANCHOR_FORMAT:
+        raise AnchorUnreadable(f"anchor format {anchor.format} is not {ANCHOR_FORMAT}")
+    for head in (anchor.sale, anchor.payment):
+        if head.number < 0 or len(head.hash) != 64 or (head.number == 0) != (head.hash == GENESIS):
+            raise AnchorUnreadable(f"not a fiscal anchor: bad head {head.number} {head.hash[:16]!r}")
+    return anchor
+
+
+def check_head(chain: str, head: AnchorHead, last_number: int, stored_hash: str | None) -> AnchorProblem | None:
+    """Does the database still hold the anchored head of one chain?
+
+    Args:
+        chain: ``"sale"`` or ``"payment"``.
+        head: the anchored head of that chain.
+        last_number: the number of the chain's last stored record (0 when empty).
+        stored_hash: the stored hash of record ``head.number`` (None if absent;
+            ``GENESIS`` stands for record 0).
+
+    Returns:
+        None when the database holds the anchored record with the anchored hash
+        (it may hold more records after it), else the problem.
+    """
+    if head.number == 0:
+        return None
+    if stored_hash is None:
+        return AnchorProblem(
+            chain, head.number,
+            f"missing: the anchor holds {chain} record {head.number} but the database ends at {last_number} "
+            "(the last records were removed, or an older backup was restored)",
+        )
+    if stored_hash != head.hash:
+        return AnchorProblem(
+            chain, head.number,
+            f"its hash {stored_hash[:16]}… is not the anchored {head.hash[:16]}… "
+            "(the record, or the chain up to it, was rewritten)",
+        )
+    return None

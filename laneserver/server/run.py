@@ -37,6 +37,8 @@ from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.catalog_csv import parse_catalog_csv
+from laneserver.rules.keyboard import configured_pages, department_pages
+from laneserver.rules.money import fmt_money
 from laneserver.server import systemd
 from laneserver.server.app import build_app, healthy
 from laneserver.server.shop import Shop
@@ -120,6 +122,7 @@ async def run_shop(
                     shop = Shop(config=config, clock=clock, journal=journal, catalog=catalog,
                                 lanes=lane_addresses, stock_points=points)
                     shop.metrics.gauges["articles"] = lambda: len(catalog)
+                    shop.keyboard = keyboard_views(config, catalog)
                     await _serve_http(shop, host or server_config.host,
                                       server_config.port if port is None else port, stop, on_ready)
                     # Listener closed: no new requests reach the lanes.
@@ -129,6 +132,24 @@ async def run_shop(
         root.cancel_scope.cancel()
     systemd.notify("STATUS=stopped")
     log.info("server_stopped")
+
+
+def keyboard_views(config: Config, catalog: Catalog) -> list[wire.KeyboardPageView]:
+    if config.keyboard:
+        pages, missing = configured_pages(
+            ((page.name, ((key.label, key.article) for key in page.keys)) for page in config.keyboard), catalog
+        )
+        if missing:
+            log.warning("keyboard_keys_left_out", articles=sorted(set(missing)))
+    else:
+        pages = department_pages(catalog) if config.demo else []
+    return [
+        wire.KeyboardPageView(name=page.name, keys=[
+            wire.KeyView(label=key.label, article=key.article.id, price=fmt_money(key.article.price))
+            for key in page.keys
+        ])
+        for page in pages
+    ]
 
 
 def _close_all(addresses, nursery: trio.Nursery, grace: float) -> None:

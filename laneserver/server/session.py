@@ -23,7 +23,9 @@ from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import decode_request, encode, error_frame
+from laneserver.protocol.views import article_view
 from laneserver.rules.auth import check_pin, hash_token
+from laneserver.rules.catalog import Ambiguous, Found
 from laneserver.server.shop import Shop
 from laneserver.store import reads
 from laneserver.store.ops import RecordEvent, SetSignedIn
@@ -142,6 +144,15 @@ class Session:
                 return await self._sign_out(request)
             case wire.Stock(article=article):
                 return await self._stock(request, article)
+            case wire.Search(text=text, limit=limit):
+                if not 1 <= limit <= 100:
+                    return error_frame(request, wire.Code.BAD_REQUEST, "limit must be between 1 and 100", field="limit")
+                found = self.shop.catalog.search(text, limit=limit)
+                return encode(wire.SearchOk(re=request.id, articles=[article_view(a) for a in found]))
+            case wire.PriceCheck(code=code):
+                return await self._price_check(request, code)
+            case wire.Keyboard():
+                return encode(wire.KeyboardOk(re=request.id, pages=self.shop.keyboard))
             case wire.StockEntry() | wire.StockExit():
                 return await self._stock_move(request)
             case wire.BasketEmpty(basket=basket, lane=lane_id):
@@ -236,8 +247,23 @@ class Session:
     async def _stock(self, request: wire.Stock, article: str) -> bytes:
         if self.shop.catalog.get(article) is None:
             return error_frame(request, wire.Code.NOT_FOUND, f"no article {article!r}", article=article)
-        points = [await point.ask(GetLevel(article)) for point in self.shop.stock_points.values()]
-        return encode(wire.StockOk(re=request.id, article=article, points=points))
+        return encode(wire.StockOk(re=request.id, article=article, points=await self._levels(article)))
+
+    async def _levels(self, article: str) -> list[wire.StockPointView]:
+        return [await point.ask(GetLevel(article)) for point in self.shop.stock_points.values()]
+
+    async def _price_check(self, request: wire.PriceCheck, code: str) -> bytes:
+        """The article a code names, its price and stock; the ticket is not touched."""
+        match self.shop.catalog.lookup(code):
+            case Found(article=article):
+                return encode(wire.PriceCheckOk(re=request.id, article=article_view(article),
+                                                points=await self._levels(article.id)))
+            case Ambiguous(candidates=candidates):
+                return error_frame(
+                    request, wire.Code.AMBIGUOUS_CODE, f"code {code!r} matches {len(candidates)} articles: choose one",
+                    candidates=[wire.Candidate(article=a.id, name=a.name) for a in candidates],
+                )
+        return error_frame(request, wire.Code.UNKNOWN_CODE, f"unknown code {code!r}")
 
     async def _stock_move(self, request: Any) -> bytes:
         assert self.device is not None

@@ -10,6 +10,7 @@ from laneserver.clock import Clock
 from laneserver.config import Config
 from laneserver.rules.auth import PinGuard
 from laneserver.rules.catalog import Catalog
+from laneserver.protocol.messages import KeyboardPageView
 from laneserver.server.metrics import Metrics
 
 
@@ -23,6 +24,7 @@ class Shop:
     stock_points: dict[str, Address]
     metrics: Metrics = field(default_factory=Metrics)
     pin_guard: PinGuard = field(default_factory=PinGuard)
+    keyboard: list[KeyboardPageView] = field(default_factory=list)
     accepting: bool = True
 
     @property

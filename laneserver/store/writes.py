@@ -2,19 +2,24 @@
 
 ``Writer`` keeps the heads of the fiscal chains (last number and hash) in
 memory. They only move once the record is written inside the current savepoint,
-and ``rollback_heads`` restores them when a unit of work is rolled back, so a
-failed unit never leaves a gap in the numbering.
+and ``restore`` puts them back when a unit of work is rolled back, so a failed
+unit never leaves a gap in the numbering.
+
+``write_anchor`` keeps those heads outside the database too, in
+``fiscal-anchor.json`` next to it (see ``rules/fiscal.py`` for why).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from laneserver.rules.fiscal import GENESIS, chain_hash
+from laneserver.rules.fiscal import GENESIS, Anchor, AnchorHead, chain_hash, encode_anchor
 from laneserver.rules.lane import SaleCompleted
 from laneserver.store.ops import (
     MoveStock,
@@ -79,6 +84,50 @@ def load_heads(db: sqlite3.Connection) -> Heads:
     if row:
         heads.payment_number, heads.payment_hash = row
     return heads
+
+
+ANCHOR_NAME = "fiscal-anchor.json"
+# meta key set once the journal has anchored this database: from then on a
+# missing anchor file is a finding, not an old database.
+ANCHOR_META_KEY = "fiscal_anchor"
+
+
+def anchor_path(db_path: Path) -> Path:
+    """The anchor lives next to the database, in the same data folder."""
+    return db_path.with_name(ANCHOR_NAME)
+
+
+def anchor_of(heads: Heads) -> Anchor:
+    return Anchor(sale=AnchorHead(heads.sale_number, heads.sale_hash),
+                  payment=AnchorHead(heads.payment_number, heads.payment_hash))
+
+
+def write_anchor(path: Path, heads: Heads) -> None:
+    """Replace the anchor file atomically and durably with ``heads``.
+
+    A temporary file is written and fsynced, renamed over the anchor, then the
+    folder is fsynced so the rename itself survives a power cut. A reader sees
+    the old anchor or the new one, never a torn one.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    data = encode_anchor(anchor_of(heads))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+def mark_anchored(db: sqlite3.Connection) -> None:
+    """Note in the database that it is anchored (once; in its own statement)."""
+    db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (ANCHOR_META_KEY, ANCHOR_NAME))
 
 
 class Writer:

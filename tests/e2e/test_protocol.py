@@ -234,3 +234,24 @@ async def test_basket_empty_applies_once(live_server):
             bad = await pda.call("basket_empty", basket="b-78", lane="1", lines=[{"code": BAGUETTE}, {"code": "999"}])
             assert bad["code"] == "unknown_code"
             assert len((await till.ok("ticket"))["ticket"]["lines"]) == 2
+
+
+async def test_search_price_check_and_keyboard_leave_the_ticket_alone(live_server):
+    token = live_server.pair("till", "1")
+    with trio.fail_after(20):
+        async with connect(live_server.ws_url, token, seller=None) as till:
+            found = await till.ok("search", text="cotes rhone")
+            assert [a["article"] for a in found["articles"]][:1] == ["A001"]
+            assert found["articles"][0]["price"] == "8.90"
+            reply = await till.call("search", text="vin", limit=0)
+            assert reply["code"] == "bad_request"
+            price = await till.ok("price_check", code=BAGUETTE)
+            assert price["article"]["name"] == "Baguette" and price["article"]["price"] == "1.20"
+            assert price["points"][0]["stock_point"] == "main"
+            assert (await till.call("price_check", code=FONBELLE))["code"] == "ambiguous_code"
+            assert (await till.call("price_check", code="123"))["code"] == "unknown_code"
+            keyboard = await till.ok("keyboard")
+            assert len(keyboard["pages"]) >= 5
+            keys = [key for page in keyboard["pages"] for key in page["keys"]]
+            assert {"label": "Baguette", "article": "A100", "price": "1.20"} in keys
+            assert (await till.ok("ticket"))["ticket"]["lines"] == []
