@@ -91,14 +91,14 @@ class LaneActor:
                         self.subscribers.add(subscriber)
                         subscriber.deliver(self._ticket_frame())
                         if self.last_printer_frame is not None:
-                            subscriber.deliver(self.last_printer_frame)
+                            subscriber.deliver(self.last_printer_frame, "printer")
                         envelope.reply(None)
                     case Unsubscribe(subscriber=subscriber):
                         self.subscribers.discard(subscriber)
                         envelope.reply(None)
-                    case DeviceStatus(frame=frame):
+                    case DeviceStatus(frame=frame, kind=kind):
                         self.last_printer_frame = frame
-                        self._publish(frame)
+                        self._publish(frame, kind)
                     case other:
                         raise TypeError(f"lane {self.lane} got {other!r}")
         self.log.info("lane_stopped")
@@ -262,9 +262,9 @@ class LaneActor:
     def _publish_ticket(self) -> None:
         self._publish(self._ticket_frame())
 
-    def _publish(self, frame: bytes) -> None:
+    def _publish(self, frame: bytes, kind: str = "ticket") -> None:
         for subscriber in list(self.subscribers):
-            subscriber.deliver(frame)
+            subscriber.deliver(frame, kind)
 
     async def _report_reservations(self) -> None:
         quantities = reserved_quantities(rules.reserved_tickets(self.state))

@@ -23,8 +23,9 @@ class Caller(msgspec.Struct, frozen=True):
 
 
 class Subscriber(Protocol):
-    def deliver(self, frame: bytes) -> None:
-        """Queue a pushed frame; must never block (drop or conflate instead)."""
+    def deliver(self, frame: bytes, kind: str = "ticket") -> None:
+        """Queue a pushed event frame of ``kind``; must never block: a slow
+        subscriber keeps only the newest frame of each kind."""
 
 
 class Handle(msgspec.Struct, frozen=True):
@@ -63,3 +64,4 @@ class GetLevel(msgspec.Struct, frozen=True):
 
 class DeviceStatus(msgspec.Struct, frozen=True):
     frame: bytes
+    kind: str = "printer"

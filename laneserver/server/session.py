@@ -4,8 +4,9 @@ that owns the socket's send side.
 Everything the session sends goes through its bounded outbox. Replies wait for
 room (that only slows this session's own reader); pushed events never wait: when
 the outbox is full the newest ticket is kept aside and sent once the outbox has
-drained (earlier ticket events are superseded by it), so a slow or gone browser
-never blocks its lane and always ends on the lane's current ticket.
+drained (earlier ticket events are superseded by it) — likewise the newest printer
+status — so a slow or gone browser never blocks its lane and always ends on the
+lane's current ticket.
 """
 
 from __future__ import annotations
@@ -46,20 +47,23 @@ class Session:
         self._lane: Address | None = None
         size = shop.config.server.session_outbox
         self._out_send, self._out_recv = trio.open_memory_channel[bytes](size)
-        self._pending_event: bytes | None = None
+        # Newest pushed frame of each kind that found the outbox full.
+        self._pending: dict[str, bytes] = {}
         self.log = get_logger("session")
 
     # --- pushed events (called from lane actors; never blocks) -------------------------
 
-    def deliver(self, frame: bytes) -> None:
-        if self._pending_event is not None:
-            self._pending_event = frame
+    def deliver(self, frame: bytes, kind: str = "ticket") -> None:
+        if kind in self._pending:
+            # Already behind on this kind: keep only the newest, in order after
+            # what is queued.
+            self._pending[kind] = frame
             self.shop.metrics.events_conflated += 1
             return
         try:
             self._out_send.send_nowait(frame)
         except trio.WouldBlock:
-            self._pending_event = frame
+            self._pending[kind] = frame
             self.shop.metrics.events_conflated += 1
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
@@ -84,9 +88,9 @@ class Session:
         try:
             async for frame in self._out_recv:
                 await self._send(frame)
-                if self._pending_event is not None and self._out_recv.statistics().current_buffer_used == 0:
-                    frame, self._pending_event = self._pending_event, None
-                    await self._send(frame)
+                while self._pending and self._out_recv.statistics().current_buffer_used == 0:
+                    kind = next(iter(self._pending))
+                    await self._send(self._pending.pop(kind))
         except (WebSocketDisconnect, RuntimeError, OSError):
             pass  # the browser is gone: the reader sees it too and ends the session
 
