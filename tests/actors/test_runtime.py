@@ -26,6 +26,10 @@ from laneserver.actors.runtime import (
     supervise,
 )
 
+# Virtual seconds: under the autojump clock a supervisor that never stops fails
+# the test at once instead of hanging it.
+DEADLINE = 1000
+
 # Powers of two: exact in binary floating point, so sums of them compare with ==.
 BACKOFF_POLICY = RestartPolicy(max_restarts=10, window=600.0, initial_backoff=0.5, max_backoff=30.0)
 
@@ -40,14 +44,21 @@ class Boom(RuntimeError):
 class Recorder:
     """A factory of ``EchoActor``s that remembers when (and how often) it built one."""
 
-    def __init__(self, *, fail_start: bool = False, work_seconds: float = 0.0) -> None:
+    def __init__(self, *, fail_start: bool = False, work_seconds: float = 0.0, max_builds: int = 100) -> None:
         self.fail_start = fail_start
         self.work_seconds = work_seconds
+        self.max_builds = max_builds
+        self.builds = 0
         self.starts: list[float] = []
         self.handled: list[Any] = []
 
     def __call__(self) -> "EchoActor":
-        return EchoActor(self, generation=len(self.starts) + 1)
+        # A bound on builds turns a supervisor that restarts forever into a
+        # failure instead of a busy loop (the autojump clock never fires then).
+        self.builds += 1
+        if self.builds > self.max_builds:
+            raise AssertionError(f"factory called {self.builds} times")
+        return EchoActor(self, generation=self.builds)
 
 
 class EchoActor:
@@ -96,26 +107,28 @@ def deltas(times: list[float]) -> list[float]:
 async def test_ask_gets_the_reply(autojump_clock) -> None:
     recorder = Recorder()
     address, inbox = open_mailbox("echo")
-    async with trio.open_nursery() as nursery:
-        assert await nursery.start(recorder().run, inbox) == "gen-1"
-        with trio.fail_after(1):
-            assert await address.ask("hello") == (1, "hello")
-            assert await address.ask("again") == (1, "again")
-        address.close()
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            assert await nursery.start(recorder().run, inbox) == "gen-1"
+            with trio.fail_after(1):
+                assert await address.ask("hello") == (1, "hello")
+                assert await address.ask("again") == (1, "again")
+            address.close()
     assert [command for _, command in recorder.handled] == ["hello", "again"]
 
 
 async def test_tell_does_not_wait_for_processing(autojump_clock) -> None:
     recorder = Recorder(work_seconds=10)
     address, inbox = open_mailbox("slow")
-    async with trio.open_nursery() as nursery:
-        await nursery.start(recorder().run, inbox)
-        t0 = trio.current_time()
-        await address.tell("a")
-        await address.tell("b")
-        assert trio.current_time() == t0  # no virtual time passed: nobody waited for the work
-        assert recorder.handled == []
-        address.close()  # the actor drains what is queued, then stops
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(recorder().run, inbox)
+            t0 = trio.current_time()
+            await address.tell("a")
+            await address.tell("b")
+            assert trio.current_time() == t0  # no virtual time passed: nobody waited for the work
+            assert recorder.handled == []
+            address.close()  # the actor drains what is queued, then stops
     assert recorder.handled == [(t0 + 10, "a"), (t0 + 20, "b")]
 
 
@@ -167,13 +180,14 @@ async def test_bounded_mailbox_exerts_backpressure(autojump_clock) -> None:
         await recorder().run(inbox)
 
     sent_at: list[float] = []
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(late_actor)
-        t0 = trio.current_time()
-        for command in ("a", "b", "c", "d"):
-            await address.tell(command)
-            sent_at.append(trio.current_time() - t0)
-        address.close()
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(late_actor)
+            t0 = trio.current_time()
+            for command in ("a", "b", "c", "d"):
+                await address.tell(command)
+                sent_at.append(trio.current_time() - t0)
+            address.close()
     # a and b fill the mailbox at once; c waits until the actor takes a (t=1);
     # d waits until it is done with a and takes b (t=2).
     assert sent_at == [0, 0, 1, 2]
@@ -193,15 +207,16 @@ async def test_an_actor_crashing_on_an_ask_fails_the_asker_instead_of_hanging(au
             await recorder().run(inbox, task_status=task_status)
         crashed.set()
 
-    async with trio.open_nursery() as nursery:
-        await nursery.start(host)
-        t0 = trio.current_time()
-        with trio.fail_after(5), pytest.raises(ActorFailed) as failed:
-            await address.ask("crash")
-        assert failed.value.actor == "crashy"
-        assert trio.current_time() == t0
-        with trio.fail_after(5):
-            await crashed.wait()
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(host)
+            t0 = trio.current_time()
+            with trio.fail_after(5), pytest.raises(ActorFailed) as failed:
+                await address.ask("crash")
+            assert failed.value.actor == "crashy"
+            assert trio.current_time() == t0
+            with trio.fail_after(5):
+                await crashed.wait()
 
 
 # -- supervise -------------------------------------------------------------------
@@ -210,57 +225,61 @@ async def test_an_actor_crashing_on_an_ask_fails_the_asker_instead_of_hanging(au
 async def test_supervise_returns_the_started_value_on_first_start(autojump_clock) -> None:
     recorder = Recorder()
     address, inbox = open_mailbox("echo")
-    async with trio.open_nursery() as nursery:
-        value = await nursery.start(supervise, "echo", recorder, inbox, BACKOFF_POLICY)
-        assert value == "gen-1"
-        assert len(recorder.starts) == 1
-        with trio.fail_after(1):
-            assert await address.ask("x") == (1, "x")
-        address.close()
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            value = await nursery.start(supervise, "echo", recorder, inbox, BACKOFF_POLICY)
+            assert value == "gen-1"
+            assert len(recorder.starts) == 1
+            with trio.fail_after(1):
+                assert await address.ask("x") == (1, "x")
+            address.close()
 
 
 async def test_a_crash_restarts_the_actor_after_initial_backoff(autojump_clock) -> None:
     recorder = Recorder()
     crashes = CrashLog()
     address, inbox = open_mailbox("echo")
-    async with trio.open_nursery() as nursery:
-        await nursery.start(partial(supervise, on_crash=crashes), "echo", recorder, inbox, BACKOFF_POLICY)
-        t0 = trio.current_time()
-        await address.tell("crash")
-        with trio.fail_after(5):
-            # The address handed out before the crash still reaches the new actor.
-            assert await address.ask("after") == (2, "after")
-        assert recorder.starts == [t0, t0 + BACKOFF_POLICY.initial_backoff]
-        assert trio.current_time() == t0 + 0.5
-        assert [(at, name, type(error)) for at, name, error in crashes.crashes] == [(t0, "echo", Boom)]
-        address.close()
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(partial(supervise, on_crash=crashes), "echo", recorder, inbox, BACKOFF_POLICY)
+            t0 = trio.current_time()
+            await address.tell("crash")
+            with trio.fail_after(5):
+                # The address handed out before the crash still reaches the new actor.
+                assert await address.ask("after") == (2, "after")
+            assert recorder.starts == [t0, t0 + BACKOFF_POLICY.initial_backoff]
+            assert trio.current_time() == t0 + 0.5
+            assert [(at, name, type(error)) for at, name, error in crashes.crashes] == [(t0, "echo", Boom)]
+            address.close()
 
 
 async def test_backoff_doubles_between_restarts(autojump_clock) -> None:
     recorder = Recorder()
     address, inbox = open_mailbox("echo")
-    async with trio.open_nursery() as nursery:
-        await nursery.start(supervise, "echo", recorder, inbox, BACKOFF_POLICY)
-        for _ in range(3):
-            await address.tell("crash")  # each generation takes one and dies at once
-        with trio.fail_after(10):
-            assert await address.ask("still there?") == (4, "still there?")
-        assert deltas(recorder.starts) == [0.5, 1.0, 2.0]
-        address.close()
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(supervise, "echo", recorder, inbox, BACKOFF_POLICY)
+            for _ in range(3):
+                await address.tell("crash")  # each generation takes one and dies at once
+            with trio.fail_after(10):
+                assert await address.ask("still there?") == (4, "still there?")
+            assert deltas(recorder.starts) == [0.5, 1.0, 2.0]
+            address.close()
 
 
 async def test_backoff_is_capped_at_max_backoff(autojump_clock) -> None:
     policy = RestartPolicy(max_restarts=10, window=600.0, initial_backoff=0.5, max_backoff=1.0)
     recorder = Recorder()
     address, inbox = open_mailbox("echo")
-    async with trio.open_nursery() as nursery:
-        await nursery.start(supervise, "echo", recorder, inbox, policy)
-        for _ in range(4):
-            await address.tell("crash")
-        with trio.fail_after(10):
-            assert await address.ask("x") == (5, "x")
-        assert deltas(recorder.starts) == [0.5, 1.0, 1.0, 1.0]
-        address.close()
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(supervise, "echo", recorder, inbox, policy)
+            for _ in range(4):
+                await address.tell("crash")
+            with trio.fail_after(10):
+                assert await address.ask("x") == (5, "x")
+            assert deltas(recorder.starts) == [0.5, 1.0, 1.0, 1.0]
+            address.close()
 
 
 async def test_backoff_resets_after_a_window_without_crash(autojump_clock) -> None:
@@ -268,19 +287,20 @@ async def test_backoff_resets_after_a_window_without_crash(autojump_clock) -> No
     recorder = Recorder()
     crashes = CrashLog()
     address, inbox = open_mailbox("echo")
-    async with trio.open_nursery() as nursery:
-        await nursery.start(partial(supervise, on_crash=crashes), "echo", recorder, inbox, policy)
-        await address.tell("crash")
-        await address.tell("crash")
-        with trio.fail_after(10):
-            assert await address.ask("x") == (3, "x")
-        assert deltas(recorder.starts) == [0.5, 1.0]
-        await trio.sleep(policy.window)  # a quiet window: the next crash starts over
-        await address.tell("crash")
-        with trio.fail_after(10):
-            assert await address.ask("y") == (4, "y")
-        assert recorder.starts[-1] - crashes.crashes[-1][0] == policy.initial_backoff
-        address.close()
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(partial(supervise, on_crash=crashes), "echo", recorder, inbox, policy)
+            await address.tell("crash")
+            await address.tell("crash")
+            with trio.fail_after(10):
+                assert await address.ask("x") == (3, "x")
+            assert deltas(recorder.starts) == [0.5, 1.0]
+            await trio.sleep(policy.window)  # a quiet window: the next crash starts over
+            await address.tell("crash")
+            with trio.fail_after(10):
+                assert await address.ask("y") == (4, "y")
+            assert recorder.starts[-1] - crashes.crashes[-1][0] == policy.initial_backoff
+            address.close()
 
 
 async def test_core_policy_reraises_once_the_restart_budget_is_spent(autojump_clock) -> None:
@@ -306,45 +326,48 @@ async def test_crashes_spread_wider_than_the_window_do_not_spend_the_budget(auto
     policy = RestartPolicy(max_restarts=2, window=10.0, initial_backoff=0.5, max_backoff=0.5)
     recorder = Recorder()
     address, inbox = open_mailbox("lane")
-    async with trio.open_nursery() as nursery:
-        await nursery.start(supervise, "lane", recorder, inbox, policy)
-        for generation in range(2, 7):
-            await address.tell("crash")
-            with trio.fail_after(20):
-                assert await address.ask("x") == (generation, "x")
-            await trio.sleep(policy.window)
-        assert len(recorder.starts) == 6
-        address.close()
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(supervise, "lane", recorder, inbox, policy)
+            for generation in range(2, 7):
+                await address.tell("crash")
+                with trio.fail_after(20):
+                    assert await address.ask("x") == (generation, "x")
+                await trio.sleep(policy.window)
+            assert len(recorder.starts) == 6
+            address.close()
 
 
 async def test_device_policy_gives_up_and_keeps_draining_the_mailbox(autojump_clock) -> None:
     recorder = Recorder()
     crashes = CrashLog()
     address, inbox = open_mailbox("printer", 2)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(partial(supervise, on_crash=crashes), "printer", recorder, inbox, DEVICE_POLICY)
-        for _ in range(DEVICE_POLICY.max_restarts + 1):
-            await address.tell("crash")
-        # Let the supervisor spend its budget (backoffs sum to well under a minute).
-        await trio.sleep(60)
-        assert len(recorder.starts) == 1 + DEVICE_POLICY.max_restarts
-        assert len(crashes.crashes) == 1 + DEVICE_POLICY.max_restarts
-        t = trio.current_time()
-        with trio.fail_after(1):
-            with pytest.raises(ActorFailed):
-                await address.ask("anyone?")
-            for _ in range(10):  # far more than the mailbox holds: tells never block
-                await address.tell("ping")
-        assert trio.current_time() == t
-        assert len(recorder.starts) == 1 + DEVICE_POLICY.max_restarts  # no more restarts
-        address.close()  # the drain ends with the mailbox, and supervise returns
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(partial(supervise, on_crash=crashes), "printer", recorder, inbox, DEVICE_POLICY)
+            t0 = trio.current_time()
+            for _ in range(DEVICE_POLICY.max_restarts + 1):
+                await address.tell("crash")  # each generation takes one and dies at once
+            # Let the supervisor spend its budget: backoffs 0.5, 1, 2, 4, 8.
+            await trio.sleep(60)
+            assert len(recorder.starts) == 1 + DEVICE_POLICY.max_restarts
+            assert [at - t0 for at, _, _ in crashes.crashes] == [0, 0.5, 1.5, 3.5, 7.5, 15.5]
+            t = trio.current_time()
+            with trio.fail_after(1):
+                with pytest.raises(ActorFailed):
+                    await address.ask("anyone?")
+                for _ in range(10):  # far more than the mailbox holds: tells never block
+                    await address.tell("ping")
+            assert trio.current_time() == t
+            assert len(recorder.starts) == 1 + DEVICE_POLICY.max_restarts  # no more restarts
+            address.close()  # the drain ends with the mailbox, and supervise returns
 
 
 async def test_a_crash_on_the_very_first_start_propagates(autojump_clock) -> None:
     recorder = Recorder(fail_start=True)
     crashes = CrashLog()
     address, inbox = open_mailbox("journal")
-    with trio.fail_after(10):
+    with trio.fail_after(DEADLINE):
         async with trio.open_nursery() as nursery:
             with pytest.raises(Boom, match="cannot start"):
                 await nursery.start(partial(supervise, on_crash=crashes), "journal", recorder, inbox, DEVICE_POLICY)
@@ -353,7 +376,7 @@ async def test_a_crash_on_the_very_first_start_propagates(autojump_clock) -> Non
 
 
 async def test_closing_the_mailbox_stops_the_actor_and_supervise_returns(autojump_clock) -> None:
-    recorder = Recorder()
+    recorder = Recorder(max_builds=1)
     address, inbox = open_mailbox("echo")
     returned = []
 
@@ -361,11 +384,12 @@ async def test_closing_the_mailbox_stops_the_actor_and_supervise_returns(autojum
         await supervise("echo", recorder, inbox, BACKOFF_POLICY, task_status=task_status)
         returned.append(trio.current_time())
 
-    async with trio.open_nursery() as nursery:
-        await nursery.start(supervisor)
-        await address.tell("last words")
-        t0 = trio.current_time()
-        address.close()
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(supervisor)
+            await address.tell("last words")
+            t0 = trio.current_time()
+            address.close()
     assert returned == [t0]
     assert [command for _, command in recorder.handled] == ["last words"]
     assert len(recorder.starts) == 1
@@ -375,11 +399,12 @@ async def test_cancellation_passes_through_and_is_not_a_crash(autojump_clock) ->
     recorder = Recorder(work_seconds=100)
     crashes = CrashLog()
     address, inbox = open_mailbox("echo")
-    async with trio.open_nursery() as nursery:
-        await nursery.start(partial(supervise, on_crash=crashes), "echo", recorder, inbox, BACKOFF_POLICY)
-        await address.tell("long job")  # the actor is busy in a checkpoint when cancelled
-        await trio.sleep(1)
-        nursery.cancel_scope.cancel()
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(partial(supervise, on_crash=crashes), "echo", recorder, inbox, BACKOFF_POLICY)
+            await address.tell("long job")  # the actor is busy in a checkpoint when cancelled
+            await trio.sleep(1)
+            nursery.cancel_scope.cancel()
     assert nursery.cancel_scope.cancelled_caught
     assert crashes.crashes == []
     assert len(recorder.starts) == 1
