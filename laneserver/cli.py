@@ -2,7 +2,8 @@
 
 Exit codes: 0 done; 1 the check or the command failed (``verify`` found a broken
 chain, a CSV row is bad, a seller exists already, …); 2 bad usage or
-configuration.
+configuration; 3 ``serve`` refused to start because the database is behind its
+fiscal anchor (see docs/operations.md, Backups).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from laneserver import __version__
 from laneserver.clock import SystemClock
 from laneserver.config import Config, ConfigError, load_config
 from laneserver.rules.fiscal import Broken
+
+
+EXIT_ANCHOR_REFUSED = 3
 
 
 def _common() -> argparse.ArgumentParser:
@@ -118,13 +122,33 @@ def _serve(args: argparse.Namespace, config: Config, data: Path) -> int:
             lines.append(f"  demo seller:  {DEMO_SELLER[0]}, PIN {DEMO_SELLER[1]}")
         print("\n".join(lines), flush=True)
 
+    from laneserver.actors.journal import FiscalAnchorError
+
+    refused: list[str] = []
+    failed: list[str] = []
     try:
         trio.run(lambda: run_shop(config, data, SystemClock(), host=args.host, port=args.port, on_ready=on_ready))
-    except KeyboardInterrupt:
+    except* KeyboardInterrupt:
         pass
-    except OSError as error:
-        return _fail(f"cannot serve: {error}", 1)
+    except* FiscalAnchorError as group:
+        refused.extend(str(error) for error in _leaves(group))
+    except* OSError as group:
+        failed.extend(str(error) for error in _leaves(group))
+    if refused:
+        # Exit 3 is in the unit's RestartPreventExitStatus: retrying cannot help.
+        return _fail(refused[0], EXIT_ANCHOR_REFUSED)
+    if failed:
+        return _fail(f"cannot serve: {failed[0]}", 1)
     return 0
+
+
+def _leaves(error: BaseException):
+    """The plain exceptions inside (possibly nested) exception groups."""
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield error
 
 
 def _open(data: Path, *, create: bool = True):
@@ -187,24 +211,32 @@ def _catalog_import(args: argparse.Namespace, data: Path) -> int:
 
 
 def _verify(data: Path) -> int:
-    from laneserver.store.reads import verify_chains
+    from laneserver.store.reads import verify
+    from laneserver.store.schema import DB_NAME
+    from laneserver.store.writes import anchor_path
 
     try:
         db = _open(data, create=False)
     except FileNotFoundError as error:
         return _fail(str(error))
     try:
-        results = verify_chains(db)
+        report = verify(db, anchor_path(data / DB_NAME))
     finally:
         db.close()
-    broken = [r for r in results if isinstance(r, Broken)]
-    for result in results:
+    for chain, result in zip(("sales", "payments"), report.chains):
         if isinstance(result, Broken):
             print(f"BROKEN: {result}")
         else:
-            print(f"ok: {result.count} records, last {result.last_number}, head {result.last_hash[:16]}…")
+            print(f"ok: {result.count} records, last {result.last_number}, head {result.last_hash[:16]}… ({chain})")
+    anchor = report.anchor
+    print(("" if anchor.ok else "BROKEN: ") + anchor.summary)
+    for problem in anchor.problems[1:]:
+        print(f"BROKEN: {problem}")
+    broken = [r for r in report.chains if isinstance(r, Broken)]
     if broken:
         return _fail(f"fiscal chain broken at {broken[0]}")
+    if not anchor.ok:
+        return _fail(f"fiscal anchor check failed: {anchor.summary}")
     print("fiscal chains intact")
     return 0
 

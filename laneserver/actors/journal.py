@@ -13,13 +13,25 @@ Commands:
   Read(fn)     → fn(connection)          on the same thread, after the writes
                                           queued before it
 
+The fiscal anchor: after each COMMIT that moved a head of the fiscal chains,
+the worker thread rewrites ``fiscal-anchor.json`` next to the database (temp
+file, fsync, rename, fsync of the folder: one write per batch, none for batches
+without a sale). It does so once the batch's askers are answered and before the
+next batch: the anchor may lag the database by one batch anyway (a crash right
+after the COMMIT), so its fsyncs need not delay the tills' replies. At start
+the journal refuses to run on a database that no longer holds the anchored
+heads (last records removed, older backup put back); docs/reliability.md says
+how store IT accepts a restored backup.
+
 Shutdown: when the mailbox is closed the loop drains what is queued, then
 checkpoints and closes the database under a shielded, bounded scope.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
+import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Callable
@@ -29,9 +41,11 @@ import trio
 
 from laneserver.actors.runtime import Address, Envelope
 from laneserver.log import get_logger
+from laneserver.rules.fiscal import AnchorUnreadable
 from laneserver.store import schema
-from laneserver.store.ops import Op
-from laneserver.store.writes import Writer
+from laneserver.store.ops import Op, RecordEvent
+from laneserver.store.reads import check_anchor, is_anchored, read_anchor
+from laneserver.store.writes import Heads, Writer, anchor_of, anchor_path, mark_anchored, write_anchor
 
 MAX_BATCH = 256
 FINAL_FLUSH_SECONDS = 5.0
@@ -53,14 +67,23 @@ class CommitFailed(Exception):
     """A unit of work was rolled back; nothing of it was written."""
 
 
+class FiscalAnchorError(RuntimeError):
+    """The database does not hold the heads its anchor file records: the journal
+    will not write on it (that would bury the evidence under new records)."""
+
+
 class JournalActor:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._limiter = trio.CapacityLimiter(1)
         self._writer: Writer | None = None
         self._log = get_logger("journal", db=str(path))
+        self.anchor_file = anchor_path(path)
+        self._anchored: Heads | None = None  # what the anchor file holds
         self.commits = 0
         self.units = 0
+        self.anchor_writes = 0
+        self.anchor_seconds = 0.0  # time spent writing the anchor, for metrics and benches
 
     async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await trio.to_thread.run_sync(fn, *args, limiter=self._limiter)
@@ -69,8 +92,17 @@ class JournalActor:
         db = await self._in_thread(schema.connect, self.path)
         try:
             self._writer = await self._in_thread(Writer, db)
+            try:
+                opened = await self._in_thread(self._open_anchor)
+            except FiscalAnchorError as error:
+                self._log.error("fiscal_anchor_refused", anchor=str(self.anchor_file), message=str(error))
+                raise
+            if opened == "reset":
+                self._log.warning("fiscal_anchor_reset", anchor=str(self.anchor_file),
+                                  sales=self._writer.heads.sale_number,
+                                  message="the anchor file was missing: the database's heads are anchored as they are")
             task_status.started()
-            self._log.info("journal_started", sales=self._writer.heads.sale_number)
+            self._log.info("journal_started", sales=self._writer.heads.sale_number, anchor=opened)
             while True:
                 try:
                     first = await inbox.receive()
@@ -85,8 +117,11 @@ class JournalActor:
                 await self._process(batch)
         finally:
             with trio.CancelScope(shield=True, deadline=trio.current_time() + FINAL_FLUSH_SECONDS):
+                if self._anchored is not None:
+                    await self._in_thread(self._anchor_if_moved)
                 await self._in_thread(_close, db)
-                self._log.info("journal_closed", commits=self.commits, units=self.units)
+                self._log.info("journal_closed", commits=self.commits, units=self.units,
+                               anchor_writes=self.anchor_writes, anchor_ms=round(self.anchor_seconds * 1000, 1))
 
     async def _process(self, batch: list[Envelope]) -> None:
         with ExitStack() as stack:
@@ -99,6 +134,12 @@ class JournalActor:
             self.units += len(batch)
             for envelope, answer in zip(batch, answers):
                 envelope.reply(answer)
+        # After the answers: the anchor may lag the database (a crash here is
+        # like a crash right after the COMMIT), so its fsyncs need not delay
+        # the tills. Still on the worker thread, before the next batch. (The
+        # heads are only changed on that thread, which is idle here.)
+        if self._writer is not None and self._writer.heads != self._anchored:
+            await self._in_thread(self._anchor_if_moved)
 
     def _write_batch(self, commands: list[Any]) -> list[Any]:
         """Worker thread: the whole batch in one transaction, a savepoint a unit."""
@@ -127,6 +168,87 @@ class JournalActor:
             writer.restore(before)
             raise
         return answers
+
+    # --- the fiscal anchor (worker thread) -------------------------------------------
+
+    def _anchor_if_moved(self) -> None:
+        """Rewrite the anchor if the heads moved since it was last written.
+
+        Called after a COMMIT: the anchor never leads the database. A failed
+        write is logged and retried after the next commit; the sale itself is
+        durable already, and a lagging anchor is still a valid prefix.
+        """
+        writer = self._writer
+        if writer is None or writer.heads == self._anchored:
+            return
+        heads = writer.snapshot()
+        started = time.perf_counter()
+        try:
+            write_anchor(self.anchor_file, heads)
+        except OSError as error:
+            self._log.error("fiscal_anchor_write_failed", anchor=str(self.anchor_file), error=str(error))
+            return
+        self.anchor_seconds += time.perf_counter() - started
+        self.anchor_writes += 1
+        self._anchored = heads
+
+    def _open_anchor(self) -> str:
+        """At start: check the database against its anchor, then bring the anchor
+        up to date. Returns what was done: ``checked``, ``created`` (first start
+        of an empty or pre-anchor database) or ``reset`` (the anchor file was
+        missing on an anchored database: store IT moved it away).
+
+        Raises:
+            FiscalAnchorError: the anchor is unreadable, or the database does
+                not hold the anchored heads.
+        """
+        writer = self._writer
+        assert writer is not None
+        db = writer.db
+        try:
+            anchor = read_anchor(self.anchor_file)
+        except AnchorUnreadable as error:
+            raise FiscalAnchorError(self._refusal(str(error))) from None
+        if anchor is not None:
+            problems = check_anchor(db, anchor)
+            if problems:
+                raise FiscalAnchorError(self._refusal("; ".join(map(str, problems))))
+            opened = "checked"
+            self._anchored = writer.snapshot() if anchor == anchor_of(writer.heads) else None
+        else:
+            had_records = writer.heads.sale_number > 0 or writer.heads.payment_number > 0
+            opened = "reset" if had_records and is_anchored(db) else "created"
+            if had_records:
+                # The audit trail of an anchor (re)created on existing records.
+                kind = "FiscalAnchorReset" if opened == "reset" else "FiscalAnchorCreated"
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    writer.apply(RecordEvent(
+                        at=dt.datetime.now(dt.timezone.utc), source="journal", kind=kind,
+                        data={"anchor": self.anchor_file.name, "sale": writer.heads.sale_number,
+                              "sale_hash": writer.heads.sale_hash, "payment": writer.heads.payment_number,
+                              "payment_hash": writer.heads.payment_hash},
+                    ))
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+        if self._anchored is None:
+            write_anchor(self.anchor_file, writer.heads)  # an OSError here stops the start: say so loudly
+            self._anchored = writer.snapshot()
+        # After the file: a crash in between leaves an anchor and no mark, which
+        # verify treats like any anchor; the mark alone would read as "missing".
+        mark_anchored(db)
+        return opened
+
+    def _refusal(self, problem: str) -> str:
+        return (
+            f"refusing to start: the database {self.path} does not hold the fiscal heads recorded in "
+            f"{self.anchor_file} ({problem}). Records were removed, or an older backup was restored. "
+            f"Run `laneserver verify` to see what is wrong. To accept a deliberately restored backup, move "
+            f"{self.anchor_file.name} out of {self.anchor_file.parent} (keep it with the shop's fiscal records) "
+            "and start again: the server then anchors the restored database as it is."
+        )
 
     @staticmethod
     def _write_unit(writer: Writer, ops: tuple[Op, ...]) -> CommitResult | CommitFailed:

@@ -206,7 +206,12 @@ async def supervise(
         if restarts and now - restarts[-1] >= policy.window:
             backoff = policy.initial_backoff
         restarts = [t for t in restarts if now - t < policy.window]
-        bound.error("actor_crashed", error=repr(crash), restarts=len(restarts), exc_info=crash)
+        if first:
+            # Start-up refused (a bad device address, a database behind its
+            # anchor…): the error says why; whoever started us reports it.
+            bound.error("actor_failed_to_start", error=str(crash))
+        else:
+            bound.error("actor_crashed", error=repr(crash), restarts=len(restarts), exc_info=crash)
         if on_crash is not None:
             maybe = on_crash(name, crash)
             if maybe is not None:

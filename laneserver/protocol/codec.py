@@ -27,13 +27,25 @@ def decode_request(frame: str | bytes, *, max_bytes: int = 65536) -> Request | E
         return _request_decoder.decode(data)
     except msgspec.DecodeError as error:
         return _explain(data, str(error))
+    except RecursionError:
+        # msgspec decodes (and skips) nested values recursively: a frame of a few
+        # thousand nested arrays exceeds Python's recursion limit.
+        return _too_deep()
+
+
+def _too_deep() -> Error:
+    return Error(code=Code.BAD_REQUEST, message="frame is nested too deeply")
 
 
 def _explain(data: bytes, detail: str) -> Error:
     try:
         loose = _loose_decoder.decode(data)
-    except msgspec.DecodeError:
-        return Error(code=Code.BAD_REQUEST, message=f"frame is not JSON: {detail}")
+    except msgspec.DecodeError as not_json:
+        # The loose decoder's reason: the typed one may have stopped earlier on
+        # something else (an unknown field before a NaN).
+        return Error(code=Code.BAD_REQUEST, message=f"frame is not JSON: {not_json}")
+    except RecursionError:
+        return _too_deep()
     if not isinstance(loose, dict):
         return Error(code=Code.BAD_REQUEST, message="a frame must be a JSON object")
     raw_id = loose.get("id")

