@@ -81,42 +81,112 @@ function isEditable(el) {
  * Keys typed while no text field has the focus go to `input` (appended to its value,
  * Enter submits `form`); a text field with the focus (a cash amount, a PIN) keeps its
  * keys. `active()` says whether capture is on (e.g. only on the selling screen).
+ * `input` and `form` may be functions returning the element (the field that should
+ * receive the keys can depend on the page's state).
  */
 export function captureWedge({ input, form, active }) {
+    const field = () => (typeof input === "function" ? input() : input);
+    const owner = () => (typeof form === "function" ? form() : form);
     document.addEventListener("keydown", (event) => {
         if (!active() || event.defaultPrevented) return;
         if (event.ctrlKey || event.metaKey || event.altKey) return;
         const target = event.target;
-        if (target === input || isEditable(target)) return;
+        const el = field();
+        if (!el || target === el || isEditable(target)) return;
         if (event.key === "Enter") {
-            if (!input.value.trim()) return; // leave Enter to the focused button
+            if (!el.value.trim()) return; // leave Enter to the focused button
             event.preventDefault();
-            form.requestSubmit();
+            owner().requestSubmit();
         } else if (event.key === "Backspace") {
             event.preventDefault();
-            input.value = input.value.slice(0, -1);
+            el.value = el.value.slice(0, -1);
+            el.dispatchEvent(new Event("input", { bubbles: true }));
         } else if (event.key.length === 1 && event.key !== " ") {
             event.preventDefault();
-            input.value += event.key;
+            el.value += event.key;
+            el.dispatchEvent(new Event("input", { bubbles: true }));
         } else {
             return;
         }
-        input.focus({ preventScroll: true });
+        el.focus({ preventScroll: true });
     }, true);
 }
 
 /**
  * Keep the focus on `input` while `active()`: after a click on a button or on the
- * page, the focus comes back (a text field the user clicked keeps it).
+ * page, the focus comes back (a text field the user clicked keeps it). `input` may
+ * be a function returning the element.
  */
 export function keepFocus(input, active) {
+    const field = () => (typeof input === "function" ? input() : input);
     const refocus = () => {
-        if (!active() || input.disabled || input.offsetParent === null) return;
-        const el = document.activeElement;
-        if (el === input || isEditable(el)) return;
-        input.focus({ preventScroll: true });
+        const el = field();
+        if (!el || !active() || el.disabled || el.offsetParent === null) return;
+        const focused = document.activeElement;
+        if (focused === el || (isEditable(focused) && focused.offsetParent !== null)) return;
+        el.focus({ preventScroll: true });
     };
-    input.addEventListener("blur", () => setTimeout(refocus, 0));
+    document.addEventListener("focusout", () => setTimeout(refocus, 0));
     document.addEventListener("click", () => setTimeout(refocus, 0));
     return refocus;
+}
+
+/**
+ * Buttons under `root` never take the focus from a text field: the scanner's
+ * keystrokes keep landing in the code field after a tap on any key. (The click
+ * still happens; only the focus change that a mouse/touch press causes is stopped.)
+ */
+export function buttonsKeepFocusAway(root = document) {
+    root.addEventListener("mousedown", (event) => {
+        if (event.button !== 0) return;
+        const button = event.target instanceof Element ? event.target.closest("button") : null;
+        if (button) event.preventDefault();
+    }, true);
+}
+
+/**
+ * Long press on the elements matching `selector` inside `container`: after `ms`
+ * of a still press, `onLong(element)` runs and the click that ends the press is
+ * swallowed (a short press stays a click). Works with mouse, touch and pen.
+ */
+export function onLongPress(container, selector, onLong, ms = 550) {
+    let timer = null;
+    let start = null;
+    let current = null;
+    let fired = false;
+    const cancel = () => {
+        clearTimeout(timer);
+        timer = null;
+    };
+    container.addEventListener("pointerdown", (event) => {
+        const el = event.target instanceof Element ? event.target.closest(selector) : null;
+        fired = false;
+        cancel();
+        if (!el || !container.contains(el) || event.button > 0) return;
+        start = { x: event.clientX, y: event.clientY };
+        current = el;
+        timer = setTimeout(() => {
+            timer = null;
+            fired = true;
+            onLong(el);
+        }, ms);
+    });
+    container.addEventListener("pointermove", (event) => {
+        if (timer && start && Math.hypot(event.clientX - start.x, event.clientY - start.y) > 12) cancel();
+    });
+    container.addEventListener("pointerup", cancel);
+    container.addEventListener("pointercancel", cancel);
+    container.addEventListener("pointerout", (event) => {
+        // leaving the key (not just moving between its label and its price)
+        if (current && !(event.relatedTarget instanceof Node && current.contains(event.relatedTarget))) cancel();
+    });
+    container.addEventListener("click", (event) => {
+        if (!fired) return;
+        fired = false;
+        event.preventDefault();
+        event.stopPropagation();
+    }, true);
+    container.addEventListener("contextmenu", (event) => {
+        if (event.target instanceof Element && event.target.closest(selector)) event.preventDefault();
+    });
 }

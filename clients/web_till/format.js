@@ -1,5 +1,8 @@
 // Pure text helpers shared by the till and the PDA: money, quantities, typed input,
-// and the server's error codes in plain French. No DOM here.
+// and the server's error codes in plain words (French unless the till switched to
+// English through i18n.js; the PDA stays French). No DOM here.
+
+import { has, locale, t } from "./i18n.js";
 
 /** "fr_FR" (shop config style) or "fr-FR" → a BCP 47 tag Intl accepts; fr-FR otherwise. */
 export function bcp47(locale) {
@@ -30,10 +33,23 @@ export class Money {
     }
 }
 
-/** A quantity string from the server ("2", "0.456") in French ("2", "0,456"). */
+/** A quantity string from the server ("2", "0.456") in the page's language ("2", "0,456"). */
 export function formatQty(value) {
     if (value === null || value === undefined) return "";
-    return String(value).replace(".", ",");
+    const n = Number(value);
+    if (!Number.isFinite(n)) return String(value);
+    return qtyFormat().format(n);
+}
+
+let qtyFormatter = null;
+let qtyFormatterLocale = null;
+function qtyFormat() {
+    const tag = locale();
+    if (qtyFormatterLocale !== tag) {
+        qtyFormatter = new Intl.NumberFormat(tag, { maximumFractionDigits: 3, useGrouping: false });
+        qtyFormatterLocale = tag;
+    }
+    return qtyFormatter;
 }
 
 /** A typed decimal ("3", "0,5", "1.25") → the string the protocol takes, or null. */
@@ -77,68 +93,64 @@ export function parseScan(buffer) {
     return { code: text, qty: null };
 }
 
-/** How long ago an ISO time was, in French ("à l'instant", "il y a 5 min", "il y a 2 h"). */
+/** How long ago an ISO time was, in the page's language ("il y a 5 min", "5 min ago"). */
 export function age(iso, now = Date.now()) {
     const then = Date.parse(iso);
     if (!Number.isFinite(then)) return "";
     const s = Math.max(0, Math.round((now - then) / 1000));
-    if (s < 60) return "à l'instant";
+    if (s < 60) return t("age.now");
     const min = Math.floor(s / 60);
-    if (min < 60) return `il y a ${min} min`;
+    if (min < 60) return t("age.min", { n: min });
     const h = Math.floor(min / 60);
-    if (h < 48) return `il y a ${h} h`;
-    return `il y a ${Math.floor(h / 24)} j`;
+    if (h < 48) return t("age.h", { n: h });
+    return t("age.d", { n: Math.floor(h / 24) });
 }
 
-export const PAYMENT_LABELS = {
-    cash: "Espèces",
-    card: "Carte",
-    cheque: "Chèque",
-    voucher: "Bon d'achat",
-    meal_voucher: "Titre-restaurant",
-    credit: "Compte client",
-    wallet: "Porte-monnaie",
-};
-
+/** A payment mode's name for the cashier; a mode this page does not know shows as sent. */
 export function paymentLabel(mode) {
-    return PAYMENT_LABELS[mode] || mode;
+    const key = `mode.${mode}`;
+    return has(key) ? t(key) : String(mode).replace(/_/g, " ");
 }
 
-const ERROR_SENTENCES = {
-    unauthenticated: "Cet appareil n'est pas (ou plus) appairé : saisissez un nouveau jeton.",
-    not_signed_in: "Aucun vendeur n'est connecté : identifiez-vous.",
-    wrong_pin: "Vendeur inconnu ou code PIN incorrect.",
-    unknown_code: "Code inconnu.",
-    ambiguous_code: "Plusieurs articles portent ce code : choisissez l'article.",
-    not_found: "Introuvable.",
-    conflict: "Impossible dans l'état actuel du ticket.",
-    balance_not_zero: "Le ticket n'est pas soldé.",
-    bad_request: "Demande refusée : une donnée est invalide.",
-    not_supported: "Cette fonction n'est pas disponible sur ce serveur.",
-    unavailable: "Le serveur n'a pas répondu à temps : réessayez.",
-    internal: "Erreur interne du serveur : rien n'a été modifié.",
-    forbidden: "Action non autorisée.",
-    supervisor_required: "Un responsable doit valider cette action avec son code.",
-    too_large: "Demande trop volumineuse.",
-    connection_stopped: "La connexion au serveur est fermée.",
-};
+// Verbs that change the lines: refused while the ticket has payments.
+const LINE_VERBS = new Set(["scan", "add", "set_qty", "remove_line", "cancel_ticket", "hold"]);
 
 /**
- * An error (ServerError, or anything thrown) → {text, detail}: a French sentence
- * for the code, and the server's own message as the detail.
+ * An error (ServerError, or anything thrown) → {code, text, detail}: a sentence in
+ * the page's language for the code (made precise with what the page knows), and
+ * the server's own message as the detail.
  * @param {object} error
- * @param {object} [context] {code: the scanned code, money: Money}
+ * @param {object} [context] {code: the scanned code, money: Money, verb: the request's
+ *        type, ticket: the ticket the page shows}
  */
 export function describeError(error, context = {}) {
     const code = (error && error.code) || "internal";
     const frame = (error && error.frame) || {};
-    let text = ERROR_SENTENCES[code] || "Erreur.";
+    const money = context.money;
+    const ticket = context.ticket;
+    const verb = context.verb;
+    const amount = (value) => (money ? money.format(value) : String(value));
+    let text = has(`err.${code}`) ? t(`err.${code}`) : t("err.unknown");
     if (code === "unknown_code" && context.code) {
-        text = `Code inconnu : ${context.code}.`;
-    } else if (code === "balance_not_zero" && frame.balance !== undefined && context.money) {
-        text = `Le ticket n'est pas soldé : reste ${context.money.format(frame.balance)} à régler.`;
-    } else if (code === "not_found" && frame.article) {
-        text = `Article introuvable : ${frame.article}.`;
+        text = t("err.unknown_code_x", { code: context.code });
+    } else if (code === "balance_not_zero" && frame.balance !== undefined) {
+        text = t("err.balance_not_zero_x", { balance: amount(frame.balance) });
+    } else if (code === "bad_request" && verb === "pay" && frame.balance !== undefined) {
+        text = t("err.over_balance", { balance: amount(frame.balance) });
+    } else if (code === "forbidden" && verb === "sign_in") {
+        text = t("err.pin_locked");
+    } else if (code === "not_found") {
+        if (frame.article) text = t("err.not_found_article", { article: frame.article });
+        else if (frame.held !== undefined) text = t("err.not_found_held");
+        else if (frame.line !== undefined) text = t("err.not_found_line");
+        else if (frame.payment !== undefined) text = t("err.not_found_payment");
+    } else if (code === "conflict" && ticket) {
+        const empty = !ticket.lines || ticket.lines.length === 0;
+        const paid = ticket.payments && ticket.payments.length > 0;
+        if (verb === "recall") text = t("err.conflict_recall");
+        else if (LINE_VERBS.has(verb) && paid) text = t("err.conflict_payments");
+        else if (["pay", "hold", "finish", "cancel_ticket"].includes(verb) && empty) text = t("err.conflict_empty");
+        else if (verb === "pay" && Number(ticket.balance) === 0) text = t("err.conflict_paid");
     }
     const detail = (error && error.message) || "";
     return { code, text, detail };

@@ -5,7 +5,7 @@
 //     Promise for the reply with the same id ("re"): resolved with an `ok` frame,
 //     rejected with a ServerError for an `error` frame;
 //   - frames with no "re" are events, handed to onEvent;
-//   - the socket reconnects by itself with backoff (0.5 s doubling to 5 s);
+//   - the socket reconnects by itself with backoff (0.5 s doubling to 3 s);
 //   - after each (re)connection the page's handshake (hello) runs first; the other
 //     requests wait for it;
 //   - exactly once: a mutating request carries a `key` chosen once; a request still
@@ -31,7 +31,7 @@ export const STATES = Object.freeze({
 });
 
 const BACKOFF_FIRST_MS = 500;
-const BACKOFF_MAX_MS = 5000;
+const BACKOFF_MAX_MS = 3000;
 const PERSIST_MAX_AGE_MS = 10 * 60 * 1000;
 
 /** An `error` reply from the server: code, message and the other fields. */
@@ -148,6 +148,13 @@ export class Connection {
     /** Drop the current socket now and reconnect (e.g. a handshake that must be redone). */
     reconnect() {
         if (this.ws) this._lose(this.ws, "reconnect");
+    }
+
+    /** While waiting to reconnect: try now (a "retry now" button, the browser back online). */
+    retryNow() {
+        if (this.state !== STATES.LOST || !this.retryTimer) return;
+        this.backoff = BACKOFF_FIRST_MS;
+        this._open();
     }
 
     get ready() {

@@ -1,59 +1,123 @@
-// Rendering: wire objects (ticket, held tickets, candidates) → DOM. No requests are
-// sent from here; the screens pass the actions in as callbacks.
+// Rendering: wire objects (ticket, held tickets, articles, stock) → DOM. No requests
+// are sent from here; the screens pass the actions in as callbacks. Text goes in
+// through textContent only (dom.js h()).
 
 import { h, setText, show } from "./dom.js";
 import { age, formatQty, paymentLabel } from "./format.js";
+import { t } from "./i18n.js";
+
+export const EMPTY_TICKET = Object.freeze({
+    seller: null, customer: null, lines: [], payments: [],
+    total: "0.00", paid: "0.00", balance: "0.00", change: "0.00",
+});
 
 /**
- * The open ticket: lines, totals and payments.
- * @param {object} ui elements: lines (tbody), total, paid, balance, change, payments, empty
- * @param {object|null} ticket the protocol's ticket object
- * @param {Money} money
- * @param {object} actions {removeLine(line), setQty(line), removePayment(payment)}
+ * The ticket's lines, drawn incrementally: a row is rebuilt only when its line (or
+ * its selection, or the language) changed, so a scan on a long ticket costs one
+ * new row, not the whole table.
  */
-export function renderTicket(ui, ticket, money, actions) {
-    const t = ticket || { lines: [], payments: [], total: "0.00", paid: "0.00", balance: "0.00", change: "0.00" };
-    ui.lines.replaceChildren(
-        ...t.lines.map((line) =>
-            h("tr", { testid: "ticket-line", dataset: { line: line.line, article: line.article } },
-                h("td", { class: "name", testid: "line-name" }, line.name,
-                    Number(line.discount_percent) ? h("span", { class: "discount" }, ` −${formatQty(line.discount_percent)} %`) : null),
-                h("td", { class: "num", testid: "line-qty" }, formatQty(line.qty)),
-                h("td", { class: "num", testid: "line-unit-price" }, money.format(line.unit_price)),
-                h("td", { class: "num", testid: "line-total" }, money.format(line.total)),
-                h("td", { class: "actions" },
-                    h("button", {
-                        type: "button", class: "small", testid: "set-qty", title: "Modifier la quantité",
-                        onclick: () => actions.setQty(line),
-                    }, "Qté"),
-                    h("button", {
-                        type: "button", class: "small danger", testid: "remove-line",
-                        title: "Supprimer la ligne", "aria-label": `Supprimer ${line.name}`,
-                        onclick: () => actions.removeLine(line),
-                    }, "✕")),
-            )),
-    );
-    show(ui.empty, t.lines.length === 0);
-    setText(ui.total, money.format(t.total));
-    setText(ui.paid, money.format(t.paid));
-    setText(ui.balance, money.format(t.balance));
-    setText(ui.change, money.format(t.change));
-    ui.payments.replaceChildren(
-        ...t.payments.map((p) =>
+export class TicketTable {
+    /**
+     * @param {HTMLElement} tbody
+     * @param {HTMLElement} empty the "empty ticket" paragraph
+     * @param {(lineNumber: number) => void} onSelect a row was tapped
+     */
+    constructor(tbody, empty, onSelect) {
+        this.tbody = tbody;
+        this.empty = empty;
+        this.rows = new Map(); // line number → {row, sig}
+        this.stamp = "";       // language + money locale: a change redraws every row
+        tbody.addEventListener("click", (event) => {
+            const row = event.target instanceof Element ? event.target.closest("tr[data-line]") : null;
+            if (row) onSelect(Number(row.dataset.line));
+        });
+    }
+
+    /**
+     * @param {object[]} lines the ticket's lines
+     * @param {Money} money
+     * @param {number|null} selected the selected line number
+     * @returns {HTMLElement[]} the rows added by this call
+     */
+    render(lines, money, selected) {
+        const stamp = `${money.locale}|${t("lang.other")}`;
+        if (stamp !== this.stamp) {
+            this.rows.clear();
+            this.tbody.replaceChildren();
+            this.stamp = stamp;
+        }
+        const added = [];
+        const keep = new Set();
+        let before = null; // rows are kept in the ticket's order
+        for (let i = lines.length - 1; i >= 0; i--) {
+            const line = lines[i];
+            keep.add(line.line);
+            const sig = `${line.article}|${line.name}|${line.qty}|${line.unit_price}|${line.discount_percent}|${line.total}|${line.line === selected}`;
+            let entry = this.rows.get(line.line);
+            if (!entry || entry.sig !== sig) {
+                const row = lineRow(line, money, line.line === selected);
+                if (entry) entry.row.replaceWith(row);
+                else added.push(row);
+                entry = { row, sig };
+                this.rows.set(line.line, entry);
+            }
+            if (entry.row.nextSibling !== before || entry.row.parentNode !== this.tbody) {
+                this.tbody.insertBefore(entry.row, before);
+            }
+            before = entry.row;
+        }
+        for (const [number, entry] of this.rows) {
+            if (!keep.has(number)) {
+                entry.row.remove();
+                this.rows.delete(number);
+            }
+        }
+        show(this.empty, lines.length === 0);
+        return added;
+    }
+}
+
+function lineRow(line, money, selected) {
+    const discount = Number(line.discount_percent);
+    return h("tr", {
+        testid: "ticket-line", class: selected ? "selected" : null,
+        dataset: { line: line.line, article: line.article }, "aria-selected": selected ? "true" : "false",
+    },
+    h("td", { class: "name", testid: "line-name" }, line.name),
+    h("td", { class: "num qty", testid: "line-qty" }, formatQty(line.qty)),
+    h("td", { class: "num", testid: "line-unit-price" }, money.format(line.unit_price)),
+    h("td", { class: "num discount", testid: "line-discount" }, discount ? `−${formatQty(line.discount_percent)} %` : ""),
+    h("td", { class: "num total", testid: "line-total" }, money.format(line.total)));
+}
+
+/** Total, paid, balance, change into the elements of `ui`. */
+export function renderTotals(ui, ticket, money) {
+    setText(ui.total, money.format(ticket.total));
+    setText(ui.paid, money.format(ticket.paid));
+    setText(ui.balance, money.format(ticket.balance));
+    setText(ui.change, money.format(ticket.change));
+}
+
+/** The payment lines of the open ticket, each with a remove button. */
+export function renderPayments(list, payments, money, remove) {
+    if (!payments.length) {
+        list.replaceChildren(h("li", { class: "muted none" }, t("pay.none")));
+        return;
+    }
+    list.replaceChildren(
+        ...payments.map((p) =>
             h("li", { testid: "payment", dataset: { payment: p.payment, mode: p.mode } },
-                h("span", { class: "mode" }, paymentLabel(p.mode)),
-                p.reference ? h("span", { class: "ref" }, ` ${p.reference}`) : null,
+                h("span", { class: "mode" }, paymentLabel(p.mode), p.reference ? h("span", { class: "ref" }, ` ${p.reference}`) : null),
                 h("span", { class: "num" }, money.format(p.amount)),
                 h("button", {
                     type: "button", class: "small danger", testid: "remove-payment",
-                    title: "Retirer ce paiement", onclick: () => actions.removePayment(p),
+                    title: t("pay.remove"), "aria-label": t("pay.remove"), onclick: () => remove(p),
                 }, "✕"))),
     );
-    show(ui.paymentsBox, t.payments.length > 0);
 }
 
 /**
- * Held tickets: seller, total, number of lines, age, and a "Reprendre" button each.
+ * Held tickets: seller, total, number of lines, age; a tap anywhere on one recalls it.
  * @param {HTMLElement} list
  * @param {Array<object>} tickets from the `held` reply
  * @param {Money} money
@@ -61,18 +125,20 @@ export function renderTicket(ui, ticket, money, actions) {
  */
 export function renderHeld(list, tickets, money, recall) {
     if (!tickets.length) {
-        list.replaceChildren(h("li", { class: "muted" }, "Aucun ticket en attente."));
+        list.replaceChildren(h("li", { class: "muted none", testid: "held-none" }, t("held.none")));
         return;
     }
     list.replaceChildren(
-        ...tickets.map((t) => {
-            const n = Array.isArray(t.lines) ? t.lines.length : Number(t.lines) || 0;
-            return h("li", { testid: "held-ticket", dataset: { held: t.held } },
-                h("span", { class: "who" }, t.seller || "—"),
-                h("span", { class: "num" }, money.format(t.total)),
-                h("span", { class: "muted" }, `${n} ligne${n > 1 ? "s" : ""}`),
-                h("span", { class: "muted" }, t.held_at ? age(t.held_at) : ""),
-                h("button", { type: "button", testid: "recall", onclick: () => recall(t) }, "Reprendre"));
+        ...tickets.map((ticket) => {
+            const n = Array.isArray(ticket.lines) ? ticket.lines.length : Number(ticket.lines) || 0;
+            const first = Array.isArray(ticket.lines) && ticket.lines.length ? ticket.lines[0].name : "";
+            return h("li", { testid: "held-ticket", dataset: { held: ticket.held } },
+                h("button", { type: "button", class: "held-row", testid: "recall", onclick: () => recall(ticket) },
+                    h("span", { class: "who", testid: "held-seller" }, ticket.seller || "—"),
+                    h("span", { class: "num total", testid: "held-total" }, money.format(ticket.total)),
+                    h("span", { class: "muted lines" }, t("held.lines", { n }), first ? ` · ${first}` : ""),
+                    h("span", { class: "muted age", testid: "held-age" }, ticket.held_at ? age(ticket.held_at) : ""),
+                    h("span", { class: "go" }, t("held.recall"))));
         }),
     );
 }
@@ -85,7 +151,7 @@ export function renderHeld(list, tickets, money, recall) {
  */
 export function renderCandidates(box, candidates, choose) {
     box.replaceChildren(
-        h("p", {}, "Plusieurs articles portent ce code : lequel ?"),
+        h("p", {}, t("candidates.title")),
         ...candidates.map((c) =>
             h("button", {
                 type: "button", class: "candidate", testid: "candidate", dataset: { article: c.article },
@@ -93,4 +159,73 @@ export function renderCandidates(box, candidates, choose) {
             }, c.name, h("span", { class: "muted" }, ` (${c.article})`))),
     );
     show(box, candidates.length > 0);
+}
+
+/** The tabs of the product-key pages. */
+export function renderKeyPages(nav, pages, active, choose) {
+    nav.replaceChildren(
+        ...pages.map((page, i) =>
+            h("button", {
+                type: "button", testid: "key-page", class: i === active ? "active" : null,
+                "aria-pressed": i === active ? "true" : "false", dataset: { page: i }, onclick: () => choose(i),
+            }, page.name)),
+    );
+    show(nav, pages.length > 1);
+}
+
+/** The keys of one page: label and price; the screen handles taps and long presses. */
+export function renderKeys(grid, page, money) {
+    if (!page) {
+        grid.replaceChildren(h("p", { class: "muted none" }, t("keys.none")));
+        return;
+    }
+    grid.replaceChildren(
+        ...page.keys.map((key) =>
+            h("button", {
+                type: "button", class: "product-key", testid: "product-key",
+                dataset: { article: key.article }, title: `${key.label} — ${t("keys.hold_hint")}`,
+            },
+            h("span", { class: "label" }, key.label),
+            h("span", { class: "price" }, money.format(key.price)))),
+    );
+}
+
+/** Search results: name, id, price; a tap chooses one. */
+export function renderSearch(list, articles, money, choose) {
+    if (!articles.length) {
+        list.replaceChildren(h("li", { class: "muted none", testid: "search-none" }, t("search.none")));
+        return;
+    }
+    list.replaceChildren(
+        ...articles.map((a) =>
+            h("li", {},
+                h("button", { type: "button", class: "search-result", testid: "search-result", dataset: { article: a.article }, onclick: () => choose(a) },
+                    h("span", { class: "name" }, a.name),
+                    h("span", { class: "muted id" }, a.article),
+                    h("span", { class: "num price" }, money.format(a.price))))),
+    );
+}
+
+/**
+ * An article's price and its stock per stock point (price check, long press).
+ * @param {object} ui {title, name, price, codes, points (tbody), none}
+ * @param {object|null} article ArticleView (null when only the stock is known)
+ * @param {string} fallbackName
+ * @param {Array<object>} points
+ */
+export function renderInfo(ui, article, fallbackName, points, money) {
+    setText(ui.name, article ? article.name : fallbackName);
+    setText(ui.price, article ? money.format(article.price) : "");
+    show(ui.price, !!article);
+    const codes = article && Array.isArray(article.barcodes) ? article.barcodes : [];
+    setText(ui.codes, article ? [article.article, ...codes].join(" · ") : fallbackName);
+    ui.points.replaceChildren(
+        ...points.map((p) =>
+            h("tr", { testid: "stock-row", dataset: { point: p.stock_point } },
+                h("td", {}, p.stock_point),
+                h("td", { class: "num" }, formatQty(p.real)),
+                h("td", { class: "num" }, formatQty(p.reserved)),
+                h("td", { class: "num available", testid: "stock-available" }, formatQty(p.available)))),
+    );
+    show(ui.none, points.length === 0);
 }

@@ -1,20 +1,35 @@
 // The web till: one page per checkout lane.
 //
 // The server is the source of truth. This page holds only what it needs to draw:
-// the hello reply (device, lane, shop), the signed-in seller and the last ticket the
-// server sent. After every (re)connection it says hello, lets the connection re-send
-// what was in flight (same idempotency keys), then asks for the ticket again.
+// the hello reply (device, lane, shop), the signed-in seller, the last ticket the
+// server sent, the product keys. After every (re)connection it says hello, lets the
+// connection re-send what was in flight (same idempotency keys), then asks for the
+// ticket again.
 //
 // Screens: "pair" (no token) → "wait" (hello not answered yet) → "sign-in" (no
-// seller) → "sell".
+// seller) → "sell" (sell.js; payment mode: pay.js; panels: panels.js).
+//
+// Stored in the browser: the device token and the language (localStorage), the
+// names of recent sellers (localStorage), and the mutating requests still
+// unanswered (sessionStorage, so a reload re-sends them with the same keys).
 
 import { Connection, ServerError, STATES } from "./protocol.js";
-import { byTestId, setText, show, takeToken, saveToken } from "./dom.js";
+import { buttonsKeepFocusAway, byTestId, h, setText, show, takeToken, saveToken } from "./dom.js";
 import { Money, describeError } from "./format.js";
-import { bindPairScreen, bindSignInScreen, bindSellScreen } from "./screens.js";
+import { applyI18n, language, languageOf, locale, onLanguage, setLanguage, t } from "./i18n.js";
+import { ScanMetrics } from "./metrics.js";
+import { bindConfirm, bindHeldPanel, bindInfoPanel, bindSearchPanel } from "./panels.js";
+import { bindPayPanel } from "./pay.js";
+import { bindPairScreen, bindSignInScreen } from "./screens.js";
+import { bindSellScreen } from "./sell.js";
 
 const TOKEN_KEY = "laneserver.token";
 const PENDING_KEY = "laneserver.till.pending";
+const LANG_KEY = "laneserver.till.lang";
+const SELLERS_KEY = "laneserver.till.sellers";
+const NOTICE_MS = 4000;
+const BACK_MS = 2500;
+const SENDING_AFTER_MS = 250;
 
 class TillApp {
     constructor() {
@@ -24,21 +39,37 @@ class TillApp {
         this.role = null;
         this.ticket = null;
         this.ticketEvents = 0;        // counts ticket events, to tell stale reply tickets
-        this.money = new Money("EUR", "fr-FR");
+        this.synced = false;          // the ticket was fetched since the last hello
+        this.keyboardLoaded = false;
+        this.printer = null;          // the last printer event
         this.screen = null;
         this.conn = null;
+        this.wasLost = false;
+        this.sending = 0;             // mutating requests in flight
+        this.metrics = new ScanMetrics(window);
+
+        const stored = loadSetting(LANG_KEY);
+        if (stored) setLanguage(stored);
+        this.money = new Money("EUR", locale());
+        applyI18n();
 
         this.el = {
             shop: byTestId("shop-name"),
             lane: byTestId("lane"),
+            link: byTestId("link-state"),
             seller: byTestId("seller"),
             signOut: byTestId("sign-out"),
+            lang: byTestId("lang-toggle"),
             connection: byTestId("connection-banner"),
+            connectionText: byTestId("connection-text"),
+            reconnect: byTestId("reconnect-now"),
             printer: byTestId("printer-banner"),
             error: byTestId("error"),
             errorText: byTestId("error-text"),
             errorDetail: byTestId("error-detail"),
             notice: byTestId("notice"),
+            sending: byTestId("in-flight"),
+            recent: byTestId("recent-sellers"),
         };
         this.screens = {
             pair: byTestId("pair-screen"),
@@ -46,13 +77,28 @@ class TillApp {
             "sign-in": byTestId("sign-in-screen"),
             sell: byTestId("sell-screen"),
         };
+        buttonsKeepFocusAway(document);
         this.pairScreen = bindPairScreen(this);
         this.signInScreen = bindSignInScreen(this);
-        this.sellScreen = bindSellScreen(this);
+        this.confirmDialog = bindConfirm(this);
+        this.info = bindInfoPanel(this);
+        this.held = bindHeldPanel(this);
+        this.search = bindSearchPanel(this, (article) => this.sell.submitArticle(article));
+        this.pay = bindPayPanel(this);
+        this.sell = bindSellScreen(this);
 
         byTestId("error-close").addEventListener("click", () => this.clearMessage());
         this.el.signOut.addEventListener("click", () => this.signOut());
-        this.sellScreen.renderTicket(null);
+        this.el.reconnect.addEventListener("click", () => this.conn && this.conn.retryNow());
+        this.el.lang.addEventListener("click", () => {
+            const next = language() === "fr" ? "en" : "fr";
+            saveSetting(LANG_KEY, next);
+            setLanguage(next);
+        });
+        window.addEventListener("online", () => this.conn && this.conn.retryNow());
+        onLanguage(() => this.languageChanged());
+        this.pay.setModes(["cash", "card"]);
+        this.sell.renderTicket(null);
     }
 
     boot() {
@@ -76,10 +122,25 @@ class TillApp {
 
     // --- connection -------------------------------------------------------------------
 
+    /**
+     * hello, and on the first connection the product keys, sent together (the
+     * server answers in order). Only data is kept here: the page is drawn once the
+     * connection is ready and the resync requests have left (onConnectionState).
+     */
     async handshake(conn) {
+        this.synced = false;
+        const hello = conn.request("hello", { token: this.token }, { handshake: true });
+        if (!this.keyboardLoaded) {
+            conn.request("keyboard", {}, { handshake: true }).then(
+                (reply) => this.applyKeyboard(reply),
+                (error) => {
+                    // lost with the socket: asked again at the next handshake; refused: said
+                    if (error instanceof ServerError && error.code !== "unauthenticated") this.showError(error, { verb: "keyboard" });
+                });
+        }
         let reply;
         try {
-            reply = await conn.request("hello", { token: this.token }, { handshake: true });
+            reply = await hello;
         } catch (error) {
             if (error instanceof ServerError && error.code === "unauthenticated") {
                 this.unpair(error);
@@ -87,51 +148,116 @@ class TillApp {
             throw error;
         }
         if (reply.kind !== "till") {
-            const error = new ServerError({
-                code: "forbidden",
-                message: `ce jeton est celui d'un appareil « ${reply.kind} », pas d'une caisse`,
-            });
+            const error = new ServerError({ code: "forbidden", message: t("msg.wrong_kind", { kind: reply.kind }) });
             this.unpair(error);
             throw error;
         }
-        this.applyHello(reply);
+        const shop = reply.shop || {};
+        if (!loadSetting(LANG_KEY) && shop.locale) setLanguage(languageOf(shop.locale));
+        this.money = new Money(shop.currency || "EUR", locale());
+        this.hello = reply;
+        this.seller = reply.seller || null;
+        this.role = reply.role || null;
+        this.helloToDraw = true;
     }
 
-    onConnectionState(state, info) {
-        const banner = this.el.connection;
-        if (state === STATES.READY || state === STATES.IDLE) {
-            show(banner, false);
-        } else if (this.conn && this.conn.everReady) {
-            const waiting = this.conn.inFlight;
-            setText(banner, "Connexion perdue — reconnexion…" +
-                (waiting ? ` (${waiting} opération${waiting > 1 ? "s" : ""} en attente d'envoi)` : ""));
-            show(banner, true);
-        } else {
-            setText(banner, state === STATES.LOST ? "Serveur injoignable — nouvel essai…" : "Connexion au serveur…");
-            show(banner, true);
+    onConnectionState(state) {
+        if (state === STATES.READY) {
+            this.resync(); // its requests leave now; the drawing below overlaps the server's work
+            if (this.helloToDraw) {
+                this.helloToDraw = false;
+                this.applyHello();
+            }
+            this.drawConnection();
+            return;
         }
-        if (state === STATES.READY) this.resync();
+        if (this.conn && this.conn.everReady && state !== STATES.IDLE) this.wasLost = true;
+        this.drawConnection();
+    }
+
+    /** The banner under the header: lost (with what waits to be sent), back, or nothing. */
+    drawConnection() {
+        const banner = this.el.connection;
+        const conn = this.conn;
+        const state = conn ? conn.state : STATES.IDLE;
+        this.el.link.dataset.state = state;
+        clearTimeout(this.backTimer);
+        if (state === STATES.READY || state === STATES.IDLE) {
+            if (state === STATES.READY && this.wasLost) {
+                this.wasLost = false;
+                banner.dataset.state = "back";
+                setText(this.el.connectionText, t("conn.back"));
+                show(this.el.reconnect, false);
+                show(banner, true);
+                this.backTimer = setTimeout(() => show(banner, false), BACK_MS);
+            } else {
+                show(banner, false);
+            }
+            return;
+        }
+        let text;
+        if (conn.everReady) {
+            banner.dataset.state = "lost";
+            const waiting = this.sendingCount();
+            text = t("conn.lost") + (waiting ? t("conn.pending", { n: waiting }) : "");
+        } else {
+            banner.dataset.state = state === STATES.LOST ? "unreachable" : "connecting";
+            text = state === STATES.LOST ? t("conn.unreachable") : t("conn.connecting");
+        }
+        setText(this.el.connectionText, text);
+        show(this.el.reconnect, state === STATES.LOST);
+        show(banner, true);
+    }
+
+    sendingCount() {
+        if (!this.conn) return 0;
+        let n = 0;
+        for (const entry of this.conn.pending.values()) if (entry.mutating) n++;
+        return n;
     }
 
     /** After hello (and the re-sends): the server's view replaces ours. (act()
      *  draws the reply's ticket unless a ticket event, as new or newer, came first.) */
     async resync() {
-        await this.act("ticket", {}, { quiet: true });
-        if (this.seller) this.sellScreen.refreshHeld();
+        const asks = [this.act("ticket", {}, { quiet: true })];
+        if (this.seller) asks.push(this.held.refresh());
+        const reply = await asks[0];
+        if (reply) {
+            this.synced = true;
+            this.markReady();
+        }
+        await Promise.all(asks);
     }
 
-    applyHello(reply) {
-        this.hello = reply;
-        const shop = reply.shop || {};
-        this.money = new Money(shop.currency || "EUR", shop.locale || "fr-FR");
-        setText(this.el.shop, shop.name || "laneserver");
-        setText(this.el.lane, reply.lane ? `Caisse ${reply.lane}` : "Caisse");
-        show(this.el.lane, true);
-        document.title = `${reply.lane ? "Caisse " + reply.lane : "Caisse"} — ${shop.name || "laneserver"}`;
-        this.seller = reply.seller || null;
-        this.role = reply.role || null;
+    applyKeyboard(reply) {
+        this.keyboardLoaded = true;
+        this.sell.setKeyboard(reply.pages || []);
+    }
+
+    markReady() {
+        if (this.screen === "sell" && this.synced) {
+            // after the browser drew the sell screen
+            requestAnimationFrame(() => this.metrics.ready());
+        }
+    }
+
+    /** Draw what the last hello said: shop, lane, payment modes, seller, screen. */
+    applyHello() {
+        const shop = (this.hello && this.hello.shop) || {};
+        this.pay.setModes(shop.payment_modes);
+        this.drawHeader();
         this.showSeller();
         this.route();
+    }
+
+    drawHeader() {
+        const reply = this.hello;
+        const shop = (reply && reply.shop) || {};
+        setText(this.el.shop, shop.name || "laneserver");
+        const lane = reply && reply.lane ? t("header.lane", { lane: reply.lane }) : t("header.lane_none");
+        setText(this.el.lane, lane);
+        show(this.el.lane, !!reply);
+        document.title = `${lane} — ${shop.name || "laneserver"}`;
     }
 
     onEvent(event) {
@@ -140,6 +266,12 @@ class TillApp {
                 if (this.hello && this.hello.lane && event.lane !== this.hello.lane) return;
                 this.ticketEvents++;
                 this.setTicket(event.ticket, -1);
+                // The server pushes the lane's ticket as soon as hello subscribes the
+                // page: the page is in sync from then on (the resync request confirms).
+                if (!this.synced) {
+                    this.synced = true;
+                    this.markReady();
+                }
                 break;
             case "printer":
                 if (this.hello && this.hello.lane && event.lane !== this.hello.lane) return;
@@ -156,11 +288,11 @@ class TillApp {
     /** A reply to a request re-sent from a previous page (reload while in flight). */
     onUnclaimed(reply, request) {
         if (reply.type === "error") {
-            if (reply.code !== "connection_stopped") this.showError(new ServerError(reply), { code: request.code });
+            if (reply.code !== "connection_stopped") this.showError(new ServerError(reply), { code: request.code, verb: request.type });
             return;
         }
         if (reply.ticket) this.setTicket(reply.ticket, -1);
-        if (request.type === "finish" && reply.number !== undefined) this.sellScreen.showLastSale(reply);
+        if (request.type === "finish" && reply.number !== undefined) this.sell.showLastSale(reply);
     }
 
     // --- requests -------------------------------------------------------------------
@@ -175,16 +307,38 @@ class TillApp {
      */
     async act(verb, fields = {}, opts = {}) {
         if (!this.conn) return null;
-        if (!opts.quiet) this.clearMessage();
+        if (!opts.quiet) this.clearMessage(false);
         const seen = this.ticketEvents;
+        const mutating = !!opts.mutating;
+        if (mutating) this.startSending();
         try {
-            const reply = await this.conn.request(verb, fields, { mutating: !!opts.mutating });
+            const pending = this.conn.request(verb, fields, { mutating });
+            if (mutating && this.conn.state !== STATES.READY) this.drawConnection(); // "n waiting to be sent"
+            const reply = await pending;
             if (reply.ticket) this.setTicket(reply.ticket, seen);
             return reply;
         } catch (error) {
             if (opts.onError && error instanceof ServerError && opts.onError(error)) return null;
-            this.handleError(error, opts.context);
+            this.handleError(error, { verb, ...opts.context });
             return null;
+        } finally {
+            if (mutating) this.stopSending();
+        }
+    }
+
+    startSending() {
+        this.sending++;
+        if (this.sending === 1) {
+            clearTimeout(this.sendingTimer);
+            this.sendingTimer = setTimeout(() => show(this.el.sending, this.sending > 0), SENDING_AFTER_MS);
+        }
+    }
+
+    stopSending() {
+        this.sending = Math.max(0, this.sending - 1);
+        if (this.sending === 0) {
+            clearTimeout(this.sendingTimer);
+            show(this.el.sending, false);
         }
     }
 
@@ -207,8 +361,11 @@ class TillApp {
      */
     setTicket(ticket, seenEvents) {
         if (seenEvents >= 0 && seenEvents !== this.ticketEvents) return;
+        const started = performance.now();
         this.ticket = ticket;
-        this.sellScreen.renderTicket(ticket);
+        this.sell.renderTicket(ticket);
+        this.pay.render(ticket);
+        this.metrics.rendered(ticket, performance.now() - started);
     }
 
     pair(token) {
@@ -237,9 +394,10 @@ class TillApp {
         this.seller = seller;
         this.role = role;
         if (this.hello) this.hello = { ...this.hello, seller, role };
+        rememberSeller(seller);
         this.showSeller();
         this.route();
-        this.sellScreen.refreshHeld();
+        this.held.refresh();
     }
 
     async signOut() {
@@ -250,6 +408,45 @@ class TillApp {
             this.showSeller();
             this.route();
         }
+    }
+
+    languageChanged() {
+        applyI18n();
+        const shop = (this.hello && this.hello.shop) || {};
+        this.money = new Money(shop.currency || "EUR", locale());
+        this.drawHeader();
+        this.showSeller();
+        this.drawRecentSellers();
+        this.sell.redraw();
+        this.pay.redraw();
+        this.held.draw();
+        this.drawConnection();
+        if (this.printer) this.showPrinter(this.printer);
+    }
+
+    // --- panels -------------------------------------------------------------------------
+
+    panelOpen() {
+        return this.held.overlay.isOpen || this.search.overlay.isOpen || this.info.overlay.isOpen || this.confirmOpen();
+    }
+
+    confirmOpen() {
+        return this.confirmDialog.overlay.isOpen;
+    }
+
+    closePanels() {
+        this.held.overlay.close();
+        this.search.overlay.close();
+        this.info.overlay.close();
+        this.confirmDialog.overlay.close();
+    }
+
+    confirm(text, yesLabel) {
+        return this.confirmDialog.ask(text, yesLabel);
+    }
+
+    refocus() {
+        if (this.sell) this.sell.focus();
     }
 
     // --- drawing --------------------------------------------------------------------
@@ -263,34 +460,56 @@ class TillApp {
         if (screen === this.screen) return;
         this.screen = screen;
         for (const [name, el] of Object.entries(this.screens)) show(el, name === screen);
+        if (screen !== "sell") {
+            this.closePanels();
+            this.pay.close();
+        }
         if (screen === "pair") this.pairScreen.focus();
-        else if (screen === "sign-in") this.signInScreen.focus();
-        else if (screen === "sell") {
-            this.sellScreen.reset();
-            this.sellScreen.focus();
+        else if (screen === "sign-in") {
+            this.drawRecentSellers();
+            this.signInScreen.focus();
+        } else if (screen === "sell") {
+            this.sell.reset();
+            this.sell.focus();
+            this.markReady();
         }
     }
 
+    drawRecentSellers() {
+        const names = recentSellers();
+        this.el.recent.replaceChildren(
+            h("span", { class: "muted" }, t("signin.recent")),
+            ...names.map((name) =>
+                h("button", {
+                    type: "button", testid: "recent-seller", dataset: { seller: name },
+                    onclick: () => this.signInScreen.chooseSeller(name),
+                }, name)),
+        );
+        show(this.el.recent, names.length > 0);
+    }
+
     showSeller() {
-        setText(this.el.seller, this.seller ? `Vendeur : ${this.seller}` : "");
+        setText(this.el.seller, this.seller ? t("header.seller", { seller: this.seller }) : "");
         show(this.el.seller, !!this.seller);
         show(this.el.signOut, !!this.seller);
     }
 
     showPrinter(event) {
+        this.printer = event;
         const banner = this.el.printer;
         if (event.online) {
             show(banner, false);
             return;
         }
         const pending = Number(event.pending) || 0;
-        setText(banner, `Imprimante hors ligne (${pending} en attente)`);
+        setText(banner, pending ? t("printer.offline", { n: pending }) : t("printer.offline_none"));
         banner.title = event.error || "";
+        banner.dataset.printer = event.printer || "";
         show(banner, true);
     }
 
     showError(error, context = {}) {
-        const { code, text, detail } = describeError(error, { ...context, money: this.money });
+        const { code, text, detail } = describeError(error, { ...context, money: this.money, ticket: this.ticket });
         this.showMessage(text, detail === text ? "" : detail, code);
     }
 
@@ -300,17 +519,59 @@ class TillApp {
         this.el.error.dataset.code = code;
         show(this.el.error, true);
         show(this.el.notice, false);
+        this.beep();
     }
 
-    clearMessage() {
+    clearMessage(notice = true) {
         show(this.el.error, false);
-        show(this.el.notice, false);
+        if (notice) show(this.el.notice, false);
     }
 
     notice(text) {
         setText(this.el.notice, text);
         show(this.el.notice, true);
+        clearTimeout(this.noticeTimer);
+        this.noticeTimer = setTimeout(() => show(this.el.notice, false), NOTICE_MS);
     }
+
+    /** A short low beep: a refused scan is heard, not only seen. */
+    beep() {
+        try {
+            const Context = window.AudioContext || window.webkitAudioContext;
+            if (!Context) return;
+            this.audio = this.audio || new Context();
+            if (this.audio.state === "suspended") this.audio.resume();
+            const osc = this.audio.createOscillator();
+            const gain = this.audio.createGain();
+            osc.frequency.value = 330;
+            gain.gain.value = 0.08;
+            osc.connect(gain).connect(this.audio.destination);
+            osc.start();
+            osc.stop(this.audio.currentTime + 0.15);
+        } catch (_) { /* no sound: the message is on screen */ }
+    }
+}
+
+function loadSetting(key) {
+    try { return localStorage.getItem(key) || null; } catch (_) { return null; }
+}
+
+function saveSetting(key, value) {
+    try { localStorage.setItem(key, value); } catch (_) { /* private mode */ }
+}
+
+function recentSellers() {
+    try {
+        const names = JSON.parse(loadSetting(SELLERS_KEY) || "[]");
+        return Array.isArray(names) ? names.filter((n) => typeof n === "string").slice(0, 6) : [];
+    } catch (_) {
+        return [];
+    }
+}
+
+function rememberSeller(name) {
+    const names = [name, ...recentSellers().filter((n) => n !== name)].slice(0, 6);
+    saveSetting(SELLERS_KEY, JSON.stringify(names));
 }
 
 new TillApp().boot();

@@ -61,6 +61,12 @@ def build_app(shop: Shop) -> Starlette:
             return
         await websocket.accept()
         await Session(shop, websocket).run()
+        if not shop.accepting:
+            with trio.move_on_after(1):
+                try:
+                    await websocket.close(code=1001)  # going away: the till reconnects
+                except (RuntimeError, OSError):
+                    pass  # the connection is already gone
 
     async def healthz(request: Request) -> Response:
         body = await healthy(shop)

@@ -26,6 +26,14 @@ class Shop:
     pin_guard: PinGuard = field(default_factory=PinGuard)
     keyboard: list[KeyboardPageView] = field(default_factory=list)
     accepting: bool = True
+    # Open sessions' cancel scopes, so shutdown can end them at once instead of
+    # waiting out the grace period for browsers that never hang up.
+    sessions: set = field(default_factory=set)
+
+    def close_sessions(self) -> None:
+        self.accepting = False
+        for scope in list(self.sessions):
+            scope.cancel()
 
     @property
     def payment_modes(self) -> list[str]:

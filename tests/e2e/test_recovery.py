@@ -140,3 +140,31 @@ def test_backup_is_a_consistent_copy_while_serving(live_server, tmp_path):
     assert copy.execute("SELECT count(*) FROM sales").fetchone()[0] == 2
     again = live_server.cli("backup", str(dest), check=False)
     assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_sigterm_does_not_wait_for_open_pages(live_server):
+    """Shutdown ends the open sessions at once (the tills reconnect to the next
+    server) instead of waiting out the grace period for browsers to hang up."""
+    import time
+
+    token = live_server.pair("till", "1")
+    closed = []
+
+    async def main() -> None:
+        async with connect(live_server.ws_url, token) as till:
+            await till.ok("scan", code=GALETS)
+            started = time.monotonic()
+            live_server.proc.send_signal(__import__("signal").SIGTERM)
+            from trio_websocket import ConnectionClosed
+
+            with trio.fail_after(10):
+                try:
+                    while True:
+                        await till.ws.get_message()
+                except ConnectionClosed as error:
+                    closed.append((time.monotonic() - started, error.reason.code))
+
+    trio.run(main)
+    assert live_server.proc.wait(10) == 0
+    seconds, code = closed[0]
+    assert seconds < 3 and code == 1001

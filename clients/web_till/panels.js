@@ -1,0 +1,210 @@
+// The panels over the selling screen: held tickets, article search, price and stock
+// of an article, and the confirmation dialog. A panel closes with its button,
+// Escape, a tap on the dimmed background, or the next scan (the scan still counts).
+
+import { byTestId, setText, show } from "./dom.js";
+import { t } from "./i18n.js";
+import { renderHeld, renderInfo, renderSearch } from "./render.js";
+
+class Overlay {
+    constructor(testid, { onClose = () => {}, modal = false } = {}) {
+        this.el = byTestId(testid);
+        this.onClose = onClose;
+        if (!modal) {
+            this.el.addEventListener("click", (event) => {
+                if (event.target === this.el) this.close();
+            });
+        }
+    }
+
+    get isOpen() {
+        return !this.el.hidden;
+    }
+
+    open() {
+        show(this.el, true);
+    }
+
+    close() {
+        if (!this.isOpen) return;
+        show(this.el, false);
+        this.onClose();
+    }
+}
+
+/** Held tickets of this lane: seller, total, age; a tap recalls. */
+export function bindHeldPanel(app) {
+    const list = byTestId("held-list");
+    const count = byTestId("held-count");
+    const overlay = new Overlay("held-panel", { onClose: () => app.refocus() });
+    let tickets = [];
+
+    async function refresh() {
+        const reply = await app.act("held", {}, { quiet: true });
+        if (!reply) return;
+        tickets = reply.tickets || [];
+        draw();
+    }
+
+    function draw() {
+        setText(count, tickets.length);
+        count.dataset.count = tickets.length;
+        renderHeld(list, tickets, app.money, recall);
+    }
+
+    let recalling = false;
+
+    async function recall(held) {
+        if (recalling) return; // a double tap recalls once
+        recalling = true;
+        try {
+            await recallNow(held);
+        } finally {
+            recalling = false;
+        }
+    }
+
+    async function recallNow(held) {
+        const ticket = app.ticket;
+        let swapped = false;
+        if (ticket && (ticket.lines.length || ticket.payments.length)) {
+            // The open ticket goes on hold first (the server recalls only onto an
+            // empty ticket); with payments on it, the server says why it cannot.
+            const put = await app.act("hold", {}, { mutating: true });
+            if (!put) return;
+            swapped = true;
+        }
+        const reply = await app.act("recall", { held: held.held }, { mutating: true });
+        overlay.close();
+        if (reply) app.notice(t(swapped ? "notice.swapped" : "notice.recalled"));
+        await refresh();
+    }
+
+    byTestId("held-open").addEventListener("click", () => {
+        app.closePanels();
+        overlay.open();
+        draw();
+        refresh();
+    });
+    byTestId("held-refresh").addEventListener("click", () => refresh());
+    byTestId("held-close").addEventListener("click", () => overlay.close());
+
+    return { overlay, refresh, draw, get count() { return tickets.length; } };
+}
+
+/** Search by name: results as the cashier types; a tap adds the article. */
+export function bindSearchPanel(app, choose) {
+    const form = byTestId("search-form");
+    const input = byTestId("search-input");
+    const results = byTestId("search-results");
+    const overlay = new Overlay("search-panel", { onClose: () => app.refocus() });
+    let timer = null;
+    let asked = 0;
+    let last = [];
+
+    async function search(text) {
+        const mine = ++asked;
+        const reply = await app.act("search", { text, limit: 40 }, { quiet: true });
+        if (!reply || mine !== asked) return; // a newer search is on its way
+        last = reply.articles || [];
+        renderSearch(results, last, app.money, pick);
+    }
+
+    function pick(article) {
+        overlay.close();
+        choose(article);
+    }
+
+    input.addEventListener("input", () => {
+        clearTimeout(timer);
+        const text = input.value.trim();
+        if (text.length < 2) {
+            asked++;
+            last = [];
+            results.replaceChildren();
+            return;
+        }
+        timer = setTimeout(() => search(text), 120);
+    });
+
+    form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const text = input.value.trim();
+        if (/^\d{6,}$/.test(text)) {
+            // A barcode scanned into the search field: it is a scan.
+            overlay.close();
+            app.sell.submitCode(text);
+            return;
+        }
+        if (last.length === 1) pick(last[0]);
+        else if (text.length >= 2) search(text);
+    });
+
+    byTestId("search-open").addEventListener("click", () => open());
+    byTestId("search-close").addEventListener("click", () => overlay.close());
+
+    function open() {
+        app.closePanels();
+        input.value = "";
+        results.replaceChildren();
+        last = [];
+        overlay.open();
+        input.focus();
+    }
+
+    return { overlay, open, input };
+}
+
+/** An article's price and stock per stock point. */
+export function bindInfoPanel(app) {
+    const ui = {
+        name: byTestId("info-name"),
+        price: byTestId("info-price"),
+        codes: byTestId("info-codes"),
+        points: byTestId("stock-rows"),
+        none: byTestId("info-no-stock"),
+    };
+    const overlay = new Overlay("info-panel", { onClose: () => app.refocus() });
+    byTestId("info-close").addEventListener("click", () => overlay.close());
+    return {
+        overlay,
+        show(article, name, points) {
+            app.closePanels();
+            renderInfo(ui, article, name, points || [], app.money);
+            overlay.open();
+        },
+    };
+}
+
+/** The confirmation dialog: ask(text, yesLabel) resolves true (yes) or false. */
+export function bindConfirm(app) {
+    const text = byTestId("confirm-text");
+    const yes = byTestId("confirm-yes");
+    const no = byTestId("confirm-no");
+    let settle = null;
+    const overlay = new Overlay("confirm-dialog", {
+        modal: true,
+        onClose: () => {
+            if (settle) settle(false);
+            settle = null;
+            app.refocus();
+        },
+    });
+    yes.addEventListener("click", () => {
+        const done = settle;
+        settle = null;
+        overlay.close();
+        if (done) done(true);
+    });
+    no.addEventListener("click", () => overlay.close());
+    return {
+        overlay,
+        ask(question, yesLabel) {
+            if (settle) settle(false);
+            setText(text, question);
+            setText(yes, yesLabel);
+            overlay.open();
+            return new Promise((resolve) => { settle = resolve; });
+        },
+    };
+}

@@ -1,0 +1,480 @@
+// The selling screen: the code field (scanner, keyboard, on-screen keypad), the
+// quantity prefix, price check, product keys (tap = add, long press = stock), the
+// ticket with line selection, hold / held / cancel, and the way to the payment.
+//
+// Focus: the code field has it (or, in payment mode, the amount field). Buttons
+// never take it (dom.buttonsKeepFocusAway), and keys typed while nothing editable
+// has the focus are sent to it (dom.captureWedge), so a scan always lands.
+//
+// Keyboard (with a keyboard-wedge scanner or a real keyboard):
+//   digits/letters + Enter   add by barcode or article code
+//   3 *  (or 3 x) then scan  three of the next article
+//   F2 search · F3 price check · F4 hold · F7 held tickets · F8 payment
+//   + / − / Delete           quantity / removal of the selected line (code field empty)
+//   Escape                   close a panel, leave price check or payment, drop the prefix
+
+import { byTestId, captureWedge, keepFocus, onLongPress, setText, show } from "./dom.js";
+import { formatQty, parseDecimal, parseScan, wireQty } from "./format.js";
+import { t } from "./i18n.js";
+import { EMPTY_TICKET, TicketTable, renderCandidates, renderKeyPages, renderKeys, renderTotals } from "./render.js";
+
+const QTY_ONLY = /^(\d+(?:[.,]\d+)?)\s*[*xX×]$/;
+
+export function bindSellScreen(app) {
+    const screen = byTestId("sell-screen");
+    const scanForm = byTestId("scan-form");
+    const code = byTestId("code-input");
+    const prefix = byTestId("qty-prefix");
+    const priceButton = byTestId("price-check");
+    const priceMode = byTestId("price-mode");
+    const candidates = byTestId("candidates");
+    const lastSale = byTestId("last-sale");
+    const ticketBox = byTestId("ticket");
+    const editor = {
+        box: byTestId("line-editor"),
+        name: byTestId("line-editor-name"),
+        qty: byTestId("line-editor-qty"),
+        minus: byTestId("qty-minus"),
+        plus: byTestId("qty-plus"),
+        set: byTestId("qty-set"),
+        remove: byTestId("remove-line"),
+    };
+    const totals = {
+        total: byTestId("total"), paid: byTestId("paid"), balance: byTestId("balance"), change: byTestId("change"),
+    };
+    const keyPages = byTestId("key-pages");
+    const keysGrid = byTestId("keys");
+
+    const state = {
+        qty: null,            // the quantity prefix for the next article
+        priceCheck: false,    // the next code is looked up, not sold
+        selected: null,       // the selected line number
+        pages: [],            // product-key pages from the server
+        keysLoaded: false,
+        page: 0,
+        lastSale: null,       // the last finish reply shown
+    };
+    const table = new TicketTable(byTestId("ticket-lines"), byTestId("ticket-empty"), selectLine);
+    let latest = null;           // the row of the line added last
+    let scrollPending = false;
+    const active = () => app.screen === "sell";
+    const focusTarget = () => (app.pay && app.pay.isOpen ? app.pay.amountInput : code);
+    const wedgeForm = () => (app.pay && app.pay.isOpen ? app.pay.form : scanForm);
+
+    // Shortcuts first: they may take a key before the wedge capture sees it.
+    document.addEventListener("keydown", onShortcut, true);
+    captureWedge({ input: focusTarget, form: wedgeForm, active });
+    const refocus = keepFocus(focusTarget, () => app.screen === "sell" && !app.search.overlay.isOpen);
+
+    // --- the code field -------------------------------------------------------------
+
+    code.addEventListener("input", () => {
+        const m = QTY_ONLY.exec(code.value.trim());
+        if (m) {
+            const qty = wireQty(m[1]);
+            code.value = "";
+            if (qty === null) app.showMessage(t("msg.bad_qty"), m[1]);
+            else setPrefix(qty);
+        }
+        drawEditor();
+    });
+
+    scanForm.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const typed = code.value;
+        code.value = ""; // ready for the next scan at once
+        drawEditor();
+        submitCode(typed);
+    });
+
+    /** A code typed, scanned or picked: sold, or looked up in price-check mode. */
+    function submitCode(typed) {
+        const mark = app.metrics.start(String(typed).trim());
+        const scanned = parseScan(typed);
+        if (scanned === null) return;
+        app.closePanels();
+        if (scanned.badQty !== undefined) {
+            app.showMessage(t("msg.bad_qty"), scanned.badQty);
+            return;
+        }
+        if (scanned.qtyOnly !== undefined) {
+            setPrefix(scanned.qtyOnly);
+            app.showMessage(t("msg.scan_after_qty"), "");
+            return;
+        }
+        if (state.priceCheck) {
+            setPriceCheck(false);
+            priceCheck(scanned.code);
+            return;
+        }
+        const prefixed = scanned.qty === null && state.qty !== null;
+        const qty = scanned.qty ?? takePrefix();
+        addByCode(scanned.code, qty, mark, prefixed);
+    }
+
+    function setPrefix(qty) {
+        state.qty = qty;
+        setText(prefix, t("qty.prefix", { qty: formatQty(qty) }));
+        prefix.dataset.qty = String(qty);
+        show(prefix, true);
+    }
+
+    function takePrefix() {
+        const qty = state.qty;
+        clearPrefix();
+        return qty;
+    }
+
+    function clearPrefix() {
+        state.qty = null;
+        delete prefix.dataset.qty;
+        show(prefix, false);
+    }
+
+    // --- adding lines -------------------------------------------------------------
+
+    async function addByCode(value, qty, mark, prefixed = false) {
+        show(candidates, false);
+        const reply = await app.act("scan", { code: value, qty: qty ?? undefined }, {
+            mutating: true,
+            context: { code: value },
+            onError(error) {
+                // A refused scan keeps the quantity typed for it: the right article
+                // scanned next still sells that many.
+                if (prefixed && error.code !== "ambiguous_code" && state.qty === null) setPrefix(qty);
+                if (error.code === "ambiguous_code" && Array.isArray(error.frame.candidates)) {
+                    renderCandidates(candidates, error.frame.candidates, (c) => addArticle(c.article, qty));
+                    app.beep();
+                    return true; // the candidates are the message
+                }
+                return false;
+            },
+        });
+        if (reply && mark) app.metrics.done(mark, reply.ticket);
+    }
+
+    async function addArticle(article, qty) {
+        show(candidates, false);
+        app.closePanels();
+        await app.act("add", { article, qty: qty ?? undefined }, { mutating: true });
+        refocus();
+    }
+
+    async function priceCheck(value) {
+        show(candidates, false);
+        const reply = await app.act("price_check", { code: value }, {
+            context: { code: value },
+            onError(error) {
+                if (error.code === "ambiguous_code" && Array.isArray(error.frame.candidates)) {
+                    renderCandidates(candidates, error.frame.candidates, (c) => {
+                        show(candidates, false);
+                        priceCheck(c.article);
+                    });
+                    return true;
+                }
+                return false;
+            },
+        });
+        if (reply) app.info.show(reply.article, reply.article.name, reply.points);
+    }
+
+    function setPriceCheck(on) {
+        state.priceCheck = on;
+        show(priceMode, on);
+        priceButton.setAttribute("aria-pressed", on ? "true" : "false");
+        priceButton.classList.toggle("active", on);
+        screen.classList.toggle("price-check", on);
+    }
+
+    priceButton.addEventListener("click", () => {
+        const typed = code.value.trim();
+        if (typed) {
+            code.value = "";
+            priceCheck(typed);
+            return;
+        }
+        setPriceCheck(!state.priceCheck);
+    });
+    byTestId("price-mode-off").addEventListener("click", () => setPriceCheck(false));
+
+    // --- product keys -------------------------------------------------------------
+
+    keysGrid.addEventListener("click", (event) => {
+        const key = event.target instanceof Element ? event.target.closest("[data-article]") : null;
+        if (!key) return;
+        if (state.priceCheck) {
+            setPriceCheck(false);
+            priceCheck(key.dataset.article);
+            return;
+        }
+        addArticle(key.dataset.article, takePrefix());
+    });
+
+    onLongPress(keysGrid, ".product-key", async (key) => {
+        const article = key.dataset.article;
+        const label = key.querySelector(".label")?.textContent || article;
+        const reply = await app.act("stock", { article }, { context: { article } });
+        if (reply) app.info.show(null, label, reply.points);
+    });
+
+    function drawKeys() {
+        if (state.page >= state.pages.length) state.page = 0;
+        renderKeyPages(keyPages, state.pages, state.page, (i) => {
+            state.page = i;
+            drawKeys();
+        });
+        renderKeys(keysGrid, state.pages[state.page], app.money);
+    }
+
+    // --- the on-screen keypad -------------------------------------------------------
+
+    byTestId("keypad").addEventListener("click", (event) => {
+        const key = event.target instanceof Element ? event.target.closest("[data-key]") : null;
+        if (!key) return;
+        const k = key.dataset.key;
+        if (k === "enter") {
+            if (code.value.trim()) scanForm.requestSubmit();
+        } else if (k === "clear") {
+            code.value = "";
+            clearPrefix();
+        } else if (k === "back") {
+            code.value = code.value.slice(0, -1);
+        } else if (k === "times") {
+            const qty = wireQty(code.value);
+            if (qty === null) {
+                app.showMessage(t("msg.bad_qty"), code.value);
+            } else {
+                code.value = "";
+                setPrefix(qty);
+            }
+        } else {
+            code.value += k;
+        }
+        drawEditor();
+        refocus();
+    });
+
+    // --- the ticket and its selected line -----------------------------------------------
+
+    function selectLine(number) {
+        state.selected = state.selected === number ? null : number;
+        draw();
+    }
+
+    function selectedLine() {
+        const ticket = app.ticket;
+        if (state.selected === null || !ticket) return null;
+        return ticket.lines.find((line) => line.line === state.selected) || null;
+    }
+
+    function typedQty() {
+        const typed = code.value.trim();
+        return typed && parseDecimal(typed) !== null ? wireQty(typed) : null;
+    }
+
+    function drawEditor() {
+        const line = selectedLine();
+        show(editor.box, !!line);
+        if (!line) return;
+        setText(editor.name, line.name);
+        setText(editor.qty, formatQty(line.qty));
+        editor.minus.disabled = !(Number(line.qty) > 1);
+        const qty = typedQty();
+        setText(editor.set, qty === null ? t("line.set_hint") : t("line.set", { qty: formatQty(qty) }));
+        editor.set.classList.toggle("ready", qty !== null);
+    }
+
+    async function changeQty(line, qty) {
+        await app.act("set_qty", { line: line.line, qty }, { mutating: true });
+    }
+
+    editor.minus.addEventListener("click", () => {
+        const line = selectedLine();
+        if (line && Number(line.qty) > 1) changeQty(line, wireQty(String(Number(line.qty) - 1)));
+    });
+    editor.plus.addEventListener("click", () => {
+        const line = selectedLine();
+        if (line) changeQty(line, wireQty(String(Number(line.qty) + 1)));
+    });
+    editor.set.addEventListener("click", () => {
+        const line = selectedLine();
+        if (!line) return;
+        const qty = typedQty();
+        if (qty === null) {
+            app.showMessage(t("line.type_qty"), "");
+            return;
+        }
+        code.value = "";
+        changeQty(line, qty);
+    });
+    editor.remove.addEventListener("click", () => {
+        const line = selectedLine();
+        if (line) removeLine(line);
+    });
+    byTestId("line-editor-close").addEventListener("click", () => {
+        state.selected = null;
+        draw();
+    });
+
+    async function removeLine(line) {
+        const reply = await app.act("remove_line", { line: line.line }, { mutating: true });
+        if (reply) state.selected = null;
+        draw();
+    }
+
+    // --- the ticket as a whole ------------------------------------------------------
+
+    byTestId("cancel-ticket").addEventListener("click", () => cancelTicket());
+
+    async function cancelTicket() {
+        const ticket = app.ticket || EMPTY_TICKET;
+        if (!ticket.lines.length && !ticket.payments.length) {
+            app.showMessage(t("err.conflict_empty"), "");
+            return;
+        }
+        const yes = await app.confirm(t("confirm.cancel_ticket", { n: ticket.lines.length }), t("confirm.cancel_yes"));
+        if (!yes) return;
+        const reply = await app.act("cancel_ticket", {}, { mutating: true });
+        if (reply) app.notice(t("notice.cancelled"));
+    }
+
+    const holdButton = byTestId("hold");
+    holdButton.addEventListener("click", () => hold());
+
+    async function hold() {
+        if (holdButton.disabled) return;
+        holdButton.disabled = true;
+        try {
+            const reply = await app.act("hold", {}, { mutating: true });
+            if (reply) {
+                app.notice(t("notice.held"));
+                await app.held.refresh();
+            }
+        } finally {
+            holdButton.disabled = false;
+        }
+    }
+
+    byTestId("pay").addEventListener("click", () => openPayment());
+
+    function openPayment() {
+        const ticket = app.ticket || EMPTY_TICKET;
+        if (!ticket.lines.length) {
+            app.showMessage(t("err.conflict_empty"), "");
+            return;
+        }
+        setPriceCheck(false);
+        app.closePanels();
+        app.pay.open();
+    }
+
+    function showLastSale(reply) {
+        state.lastSale = reply;
+        setText(byTestId("last-sale-number"), t("sale.number", { number: reply.number }));
+        const change = Number(reply.change) > 0;
+        setText(byTestId("last-sale-change"), change ? t("sale.change", { change: app.money.format(reply.change) }) : t("sale.no_change"));
+        lastSale.dataset.number = reply.number;
+        lastSale.classList.toggle("with-change", change);
+        show(lastSale, true);
+    }
+
+    // --- keyboard shortcuts ------------------------------------------------------------
+
+    function onShortcut(event) {
+        if (app.screen !== "sell" || event.ctrlKey || event.metaKey || event.altKey) return;
+        if (app.confirmOpen()) return; // the dialog's own buttons decide
+        const key = event.key;
+        const take = () => {
+            event.preventDefault();
+            event.stopPropagation();
+        };
+        switch (key) {
+            case "F2": take(); app.search.open(); return;
+            case "F3": take(); app.closePanels(); setPriceCheck(!state.priceCheck); refocus(); return;
+            case "F4": take(); hold(); return;
+            case "F7": take(); byTestId("held-open").click(); return;
+            case "F8": take(); if (app.pay.isOpen) app.pay.close(); else openPayment(); return;
+            case "Escape":
+                take();
+                if (app.panelOpen()) app.closePanels();
+                else if (state.priceCheck) setPriceCheck(false);
+                else if (state.qty !== null) clearPrefix();
+                else if (app.pay.isOpen) app.pay.close();
+                else if (state.selected !== null) selectLine(state.selected);
+                refocus();
+                return;
+            default:
+                break;
+        }
+        // Line editing from the keyboard: only with an empty code field, so a code
+        // being typed is never taken for a command.
+        const line = selectedLine();
+        if (!line || code.value !== "" || app.pay.isOpen || app.panelOpen()) return;
+        if (event.target instanceof Element && event.target !== code && event.target.matches("input, textarea")) return;
+        if (key === "+") { take(); editor.plus.click(); }
+        else if (key === "-") { take(); editor.minus.click(); }
+        else if (key === "Delete") { take(); removeLine(line); }
+    }
+
+    function draw() {
+        const ticket = app.ticket || EMPTY_TICKET;
+        if (state.selected !== null && !ticket.lines.some((line) => line.line === state.selected)) state.selected = null;
+        const added = table.render(ticket.lines, app.money, state.selected);
+        renderTotals(totals, ticket, app.money);
+        screen.classList.toggle("has-payments", ticket.payments.length > 0);
+        if (added.length) {
+            // The line just added stays marked until the next one (no animation: a
+            // till draws nothing it does not need to), and is scrolled into view in
+            // the next frame (no forced layout here).
+            if (latest && latest.isConnected) latest.classList.remove("latest");
+            latest = added[added.length - 1];
+            latest.classList.add("latest");
+            if (latest === table.tbody.lastElementChild && !scrollPending) {
+                scrollPending = true;
+                requestAnimationFrame(() => {
+                    scrollPending = false;
+                    ticketBox.scrollTop = ticketBox.scrollHeight;
+                });
+            }
+        }
+        drawEditor();
+    }
+
+    return {
+        renderTicket(ticket) {
+            draw();
+            if (ticket && ticket.lines.length) show(lastSale, false);
+        },
+        setKeyboard(pages) {
+            state.pages = Array.isArray(pages) ? pages : [];
+            state.keysLoaded = true;
+            drawKeys();
+        },
+        redraw() {
+            // the language changed: everything written in words is drawn again
+            draw();
+            if (state.keysLoaded) drawKeys();
+            if (state.qty !== null) setPrefix(state.qty);
+            if (state.lastSale && !lastSale.hidden) showLastSale(state.lastSale);
+        },
+        submitCode,
+        /** An article picked in the search: sold (with the prefix), or looked up. */
+        submitArticle(article) {
+            if (state.priceCheck) {
+                setPriceCheck(false);
+                priceCheck(article.article);
+            } else {
+                addArticle(article.article, takePrefix());
+            }
+        },
+        showLastSale,
+        focus: refocus,
+        reset() {
+            show(candidates, false);
+            code.value = "";
+            clearPrefix();
+            setPriceCheck(false);
+            state.selected = null;
+        },
+    };
+}
