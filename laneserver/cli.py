@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     backup = sub.add_parser("backup", parents=[common], help="consistent online copy of the database")
     backup.add_argument("dest", type=Path)
+
+    stock = sub.add_parser("stock", parents=[common], help="stock points")
+    stock_sub = stock.add_subparsers(dest="stock_command", required=True, metavar="ACTION")
+    export = stock_sub.add_parser("export", parents=[common], help="the stock state as CSV on standard output")
+    export.add_argument("--stock-point", help="only this stock point (default: all)")
     return parser
 
 
@@ -98,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             return _verify(data)
         case "backup":
             return _backup(args, data)
+        case "stock":
+            return _stock_export(args, config, data)
     return _fail(f"unknown command {args.command}", 2)
 
 
@@ -255,6 +262,31 @@ def _backup(args: argparse.Namespace, data: Path) -> int:
     finally:
         db.close()
     print(f"backup written to {args.dest}")
+    return 0
+
+
+def _stock_export(args: argparse.Namespace, config: Config, data: Path) -> int:
+    import csv
+
+    from laneserver.store.reads import stock_export
+
+    points = [p.id for p in config.stock_points]
+    if args.stock_point is not None:
+        if args.stock_point not in points:
+            return _fail(f"no stock point {args.stock_point!r} (configured: {', '.join(points)})")
+        points = [args.stock_point]
+    try:
+        db = _open(data, create=False)
+    except FileNotFoundError as error:
+        return _fail(str(error))
+    try:
+        rows = stock_export(db, points)
+    finally:
+        db.close()
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(("stock_point", "article", "name", "real", "tracked", "last_cost", "average_cost", "value",
+                     "alert_threshold", "alert"))
+    writer.writerows(rows)
     return 0
 
 

@@ -21,10 +21,19 @@ import msgspec
 import trio
 
 from laneserver.actors.journal import CommitFailed, commit, read
-from laneserver.actors.messages import Caller, DeviceStatus, Handle, Reserve, Subscribe, Taken, Unsubscribe
+from laneserver.actors.messages import (
+    AskReserve,
+    Caller,
+    DeviceStatus,
+    Handle,
+    Reserve,
+    Subscribe,
+    Taken,
+    Unsubscribe,
+)
 from laneserver.actors.printer import PrintReceipt
 from laneserver.actors.replies import ReplyMemory
-from laneserver.actors.runtime import Address
+from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.clock import Clock
 from laneserver.config import Config
 from laneserver.log import get_logger
@@ -34,7 +43,8 @@ from laneserver.protocol.codec import error_frame as _error
 from laneserver.protocol.views import held_view, ticket_view
 from laneserver.rules import lane as rules
 from laneserver.rules.catalog import Ambiguous, Catalog, Found
-from laneserver.rules.money import BadValue, fmt_money, parse_money, parse_qty
+from laneserver.rules.money import BadValue, fmt_money, fmt_qty, parse_money, parse_qty
+from laneserver.rules.stock import OutOfStock
 from laneserver.rules.receipt import Receipt, ReceiptLine, ReceiptPayment
 from laneserver.rules.ticket import reserved_quantities
 from laneserver.store import reads
@@ -203,6 +213,32 @@ class LaneActor:
             events.extend(result.events)
 
         sale = next((e for e in events if isinstance(e, rules.SaleCompleted)), None)
+        # Stock: a ticket that holds back more asks the stock point first, so two
+        # lanes cannot both take the last bottle when the shop refuses negative
+        # stock. A finish never asks: its quantities were reserved already.
+        before = self._reserved(self.state)
+        after = self._reserved(state)
+        grows = sale is None and any(qty > before.get(article, 0) for article, qty in after.items())
+        warnings: list[wire.StockWarningView] = []
+        if grows:
+            try:
+                decision = await self.stock.ask(AskReserve(self.lane, before, after))
+            except ActorFailed:
+                envelope.reply(_error(request, wire.Code.UNAVAILABLE,
+                                      "the stock point did not answer; nothing was changed, try again"))
+                return
+            if isinstance(decision, OutOfStock):
+                article = self.catalog.get(decision.article)
+                name = f" ({article.name})" if article is not None else ""
+                envelope.reply(_error(
+                    request, wire.Code.OUT_OF_STOCK,
+                    f"only {fmt_qty(decision.available)} of {decision.article}{name} available at "
+                    f"{self.stock_point}: this shop does not sell below zero stock",
+                    article=decision.article, available=fmt_qty(decision.available), stock_point=self.stock_point,
+                ))
+                return
+            warnings = [wire.StockWarningView(article=a, stock_point=self.stock_point, available=fmt_qty(v))
+                        for a, v in decision.warnings]
         ops: list[Any] = [
             RecordEvent(at=now, source=f"lane:{self.lane}", kind=type(e).__name__, data=e,
                         device=caller.device, seller=caller.seller)
@@ -215,7 +251,7 @@ class LaneActor:
             ops.append(RecordSale(sale=sale, stock_point=self.stock_point, device=caller.device,
                                   key=request.key, actor=self.replies.actor, reply=build))
         else:
-            reply = encode(self._reply_for(request, state, events))
+            reply = encode(self._reply_for(request, state, events, warnings))
             if request.key is not None:
                 ops.append(Remember(device=caller.device, key=request.key, actor=self.replies.actor,
                                     reply=reply, at=now))
@@ -224,6 +260,8 @@ class LaneActor:
         except CommitFailed as error:
             self.log.error("commit_failed", error=str(error), request=request.__struct_config__.tag)
             envelope.reply(_error(request, wire.Code.INTERNAL, "the change could not be saved; nothing was changed"))
+            if grows:  # give back what the stock point granted for nothing
+                await self.stock.tell(Reserve(self.lane, before))
             return
         self.state = state
         recorded: SaleRecorded | None = next((r for r in results if isinstance(r, SaleRecorded)), None)
@@ -235,21 +273,25 @@ class LaneActor:
         # After the answer: what others learn from it. None of it can undo the sale.
         self._publish_ticket()
         if sale is not None and recorded is not None:
-            await self.stock.tell(Taken(_quantities(sale.lines)))
+            # One message: the stock taken and the reservation released together.
+            await self.stock.tell(Taken(_quantities(sale.lines), lane=self.lane, reserved=after))
             self.log.info("sale_completed", number=recorded.number, total=str(sale.total), seller=sale.seller)
             if isinstance(request, wire.Finish) and request.receipt == "ticket":
                 await self._print(recorded.number, sale)
-        await self._report_reservations()
+        elif not grows and after != before:
+            await self.stock.tell(Reserve(self.lane, after))
 
-    def _reply_for(self, request: wire.Request, state: rules.LaneState, events: list[Any]) -> Any:
+    def _reply_for(self, request: wire.Request, state: rules.LaneState, events: list[Any],
+                   warnings: list[wire.StockWarningView]) -> Any:
+        extra: dict[str, Any] = {"stock_warnings": warnings} if warnings else {}
         match request:
             case wire.Hold():
                 held = next(e.held for e in events if isinstance(e, rules.TicketHeld))
                 return wire.HoldOk(re=request.id, held=held, ticket=ticket_view(state.ticket))
             case wire.BasketEmpty(basket=basket):
                 return wire.BasketOk(re=request.id, basket=basket, lane=self.lane, lines=len(events),
-                                     ticket=ticket_view(state.ticket))
-        return wire.TicketOk(re=request.id, lane=self.lane, ticket=ticket_view(state.ticket))
+                                     ticket=ticket_view(state.ticket), **extra)
+        return wire.TicketOk(re=request.id, lane=self.lane, ticket=ticket_view(state.ticket), **extra)
 
     # --- after a change ------------------------------------------------------------
 
@@ -266,9 +308,13 @@ class LaneActor:
         for subscriber in list(self.subscribers):
             subscriber.deliver(frame, kind)
 
+    @staticmethod
+    def _reserved(state: rules.LaneState) -> dict[str, Decimal]:
+        return reserved_quantities(rules.reserved_tickets(state))
+
     async def _report_reservations(self) -> None:
-        quantities = reserved_quantities(rules.reserved_tickets(self.state))
-        await self.stock.tell(Reserve(self.lane, quantities))
+        """At start: what the lane's tickets hold (a tell: it was granted before)."""
+        await self.stock.tell(Reserve(self.lane, self._reserved(self.state)))
 
     async def _print(self, number: int, sale: rules.SaleCompleted) -> None:
         if self.printer is None:

@@ -20,6 +20,12 @@ class Caller(msgspec.Struct, frozen=True):
     device: str
     seller: str | None = None
     role: str | None = None
+    lane: str | None = None
+
+    @property
+    def source(self) -> str:
+        """Where a stock movement came from, for the history: a lane or a PDA."""
+        return f"lane:{self.lane}" if self.lane else f"device:{self.device}"
 
 
 class Subscriber(Protocol):
@@ -46,14 +52,36 @@ class Unsubscribe(msgspec.Struct, frozen=True):
 # --- lane → stock point -----------------------------------------------------------
 
 class Reserve(msgspec.Struct, frozen=True):
+    """What the lane's tickets hold back now (a tell, never refused: a release,
+    or the lane re-reporting after a restart)."""
+
     lane: str
     quantities: dict[str, Decimal]
 
 
+class AskReserve(msgspec.Struct, frozen=True):
+    """The lane wants to go from holding ``before`` to ``after`` (an ask: some
+    article grows). Answered with ``rules.stock.Granted`` or ``OutOfStock``."""
+
+    lane: str
+    before: dict[str, Decimal]
+    after: dict[str, Decimal]
+
+
 class Taken(msgspec.Struct, frozen=True):
-    """Stock a committed sale took (already journaled by the lane)."""
+    """Stock a committed sale took (already journaled by the lane), and what the
+    lane holds back after it (``reserved``), applied together."""
 
     quantities: dict[str, Decimal]
+    lane: str | None = None
+    reserved: dict[str, Decimal] | None = None
+
+
+class Moved(msgspec.Struct, frozen=True):
+    """A movement another stock point already journaled into this one (a transfer)."""
+
+    article: str
+    delta: Decimal
 
 
 class GetLevel(msgspec.Struct, frozen=True):

@@ -1,20 +1,42 @@
 """The stock point actor: owns the stock numbers of one stock point.
 
-Lanes report what their open and held tickets hold back (``Reserve``) and what a
-committed sale took (``Taken``); sessions ask for levels and make entries and
-exits. Entries and exits are journaled (movement, event, remembered reply) in
-one unit before the answer.
+Lanes ask before their tickets hold back more (``AskReserve``: the point applies
+the shop's or the article's negative-stock policy against what is available and
+grants or refuses), tell it what they hold back after a release or a restart
+(``Reserve``, never refused) and what a committed sale took (``Taken``, with the
+lane's reservations after it, applied together). Sessions ask for levels and
+make entries, exits, counts, transfers, deletions and tracking changes; each is
+journaled (movement, event, remembered reply) in one unit before the answer.
+
+The in-memory ``real`` is the database's minus the sales committed but not told
+yet: movements are applied here as deltas (the one the database wrote for a
+``to`` movement), never copied from the database's level, so no update is lost
+or counted twice.
+
+Sessions of the lanes this point serves, and PDAs, subscribe to it and receive
+a ``stock_alert`` event when an article falls to its alert threshold.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
 import trio
 
 from laneserver.actors.journal import CommitFailed, commit, read
-from laneserver.actors.messages import Caller, GetLevel, Handle, Reserve, Taken
+from laneserver.actors.messages import (
+    AskReserve,
+    Caller,
+    GetLevel,
+    Handle,
+    Moved,
+    Reserve,
+    Subscribe,
+    Taken,
+    Unsubscribe,
+)
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import Address
 from laneserver.clock import Clock
@@ -23,10 +45,10 @@ from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode
 from laneserver.protocol.codec import error_frame as _error
 from laneserver.rules.catalog import Catalog
-from laneserver.rules.money import BadValue, fmt_qty, parse_money, parse_qty
-from laneserver.rules.stock import Level, StockState
+from laneserver.rules.money import ZERO, BadValue, fmt_money, fmt_qty, parse_money, parse_qty, round_cents
+from laneserver.rules.stock import Level, OutOfStock, StockState, average_cost, effective_policy, is_alert
 from laneserver.store import reads
-from laneserver.store.ops import MoveStock, RecordEvent, Remember, StockMoved
+from laneserver.store.ops import MoveStock, PutStockArticle, RecordEvent, Remember, StockMoved
 
 
 def level_view(stock_point: str, level: Level) -> wire.StockPointView:
@@ -35,89 +57,284 @@ def level_view(stock_point: str, level: Level) -> wire.StockPointView:
         real=fmt_qty(level.real),
         reserved=fmt_qty(level.reserved),
         available=fmt_qty(level.available),
+        **({} if level.tracked else {"tracked": False}),
     )
 
 
+def _fmt_cost(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
 class StockPointActor:
-    def __init__(self, stock_point: str, *, journal: Address, catalog: Catalog, clock: Clock) -> None:
+    def __init__(
+        self,
+        stock_point: str,
+        *,
+        journal: Address,
+        catalog: Catalog,
+        clock: Clock,
+        policy: str = "allow",
+        reservations: dict[str, dict[str, Decimal]] | None = None,
+        subscribers: set[Any] | None = None,
+        peers: dict[str, Address] | None = None,
+    ) -> None:
         self.stock_point = stock_point
         self.journal = journal
         self.catalog = catalog
         self.clock = clock
-        self.state = StockState(stock_point)
+        self.policy = policy
+        # Owned by the supervisor's closure: they survive a restart of this actor
+        # (the lanes re-report only when they themselves start).
+        self._reservations = reservations if reservations is not None else {}
+        self.subscribers = subscribers if subscribers is not None else set()
+        self.peers = peers if peers is not None else {}
+        self.state = StockState(stock_point, reservations=self._reservations)
+        self.settings: dict[str, reads.StockArticleRow] = {}
         self.replies = ReplyMemory(f"stock:{stock_point}")
         self.log = get_logger("stock_point", stock_point=stock_point)
 
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         real = await read(self.journal, partial(reads.stock_levels, stock_point=self.stock_point))
-        self.state = StockState(self.stock_point, real)
+        self.settings = await read(self.journal, partial(reads.stock_articles, stock_point=self.stock_point))
+        untracked = {article for article, row in self.settings.items() if not row.tracked}
+        self.state = StockState(self.stock_point, real, reservations=self._reservations, untracked=untracked)
         await self.replies.load(self.journal, self.clock.now())
         task_status.started()
         self.log.info("stock_point_started", articles=len(real))
         async for envelope in inbox:
             with envelope:
                 match envelope.command:
+                    case AskReserve(lane=lane, before=before, after=after):
+                        envelope.reply(self.state.ask(lane, before, after, self.policy_of))
                     case Reserve(lane=lane, quantities=quantities):
                         self.state.reserve(lane, quantities)
-                    case Taken(quantities=quantities):
+                    case Taken(quantities=quantities, lane=lane, reserved=reserved):
+                        if lane is not None and reserved is not None:
+                            self.state.reserve(lane, reserved)
                         for article, qty in quantities.items():
-                            self.state.move(article, -qty)
+                            self._moved(article, -qty)
+                    case Moved(article=article, delta=delta):
+                        self._moved(article, delta)
                     case GetLevel(article=article):
                         envelope.reply(level_view(self.stock_point, self.state.level(article)))
+                    case Subscribe(subscriber=subscriber):
+                        self.subscribers.add(subscriber)
+                        envelope.reply(None)
+                    case Unsubscribe(subscriber=subscriber):
+                        self.subscribers.discard(subscriber)
+                        envelope.reply(None)
                     case Handle(caller=caller, request=request):
                         envelope.reply(await self._handle(caller, request))
                     case other:
                         raise TypeError(f"stock point {self.stock_point} got {other!r}")
 
+    # --- policy, alerts ----------------------------------------------------------------
+
+    def policy_of(self, article_id: str) -> str:
+        article = self.catalog.get(article_id)
+        return effective_policy(self.policy, article.negative_stock if article is not None else "")
+
+    def threshold_of(self, article_id: str) -> Decimal | None:
+        article = self.catalog.get(article_id)
+        return Decimal(article.stock_alert) if article is not None and article.stock_alert else None
+
+    def _moved(self, article: str, delta: Decimal) -> None:
+        """Apply a journaled delta; push an alert when it brings the article to its threshold."""
+        threshold = self.threshold_of(article)
+        was = is_alert(self.state.level(article), threshold)
+        self.state.move(article, delta)
+        level = self.state.level(article)
+        if not was and is_alert(level, threshold):
+            assert threshold is not None
+            known = self.catalog.get(article)
+            frame = encode(wire.StockAlertEvent(
+                stock_point=self.stock_point, article=article, name=known.name if known else article,
+                real=fmt_qty(level.real), reserved=fmt_qty(level.reserved), available=fmt_qty(level.available),
+                alert_threshold=fmt_qty(threshold),
+            ))
+            self.log.info("stock_alert", article=article, available=str(level.available))
+            for subscriber in list(self.subscribers):
+                subscriber.deliver(frame, "stock_alert")
+
+    # --- requests ----------------------------------------------------------------------
+
     async def _handle(self, caller: Caller, request: wire.Request) -> bytes:
         remembered = self.replies.recall(caller.device, request.key, request.id)
         if remembered is not None:
             return remembered
+        if isinstance(request, wire.StockStateRequest):
+            return encode(self._state_reply(request))
         if caller.seller is None:
             return _error(request, wire.Code.NOT_SIGNED_IN, "no seller is signed in on this device")
-        match request:
-            case wire.StockEntry() | wire.StockExit():
-                article = self.catalog.get(request.article)
-                if article is None:
-                    return _error(request, wire.Code.NOT_FOUND, f"no article {request.article!r}",
-                                  article=request.article)
-                try:
-                    qty = parse_qty(request.qty)
-                    unit_cost = (parse_money(request.unit_cost, "unit_cost")
-                                 if isinstance(request, wire.StockEntry) and request.unit_cost is not None else None)
-                except BadValue as error:
-                    return _error(request, wire.Code.BAD_REQUEST, str(error))
-                if qty <= 0:
-                    return _error(request, wire.Code.BAD_REQUEST, f"qty must be positive, got {request.qty}")
-                return await self._move(caller, request, qty, unit_cost)
+        article = self.catalog.get(getattr(request, "article", ""))
+        if article is None:
+            return _error(request, wire.Code.NOT_FOUND, f"no article {getattr(request, 'article', '')!r}",
+                          article=getattr(request, "article", ""))
+        try:
+            match request:
+                case wire.StockEntry(qty=raw_qty, unit_cost=raw_cost):
+                    qty = _positive(raw_qty)
+                    unit_cost = None if raw_cost is None else parse_money(raw_cost, "unit_cost")
+                    if unit_cost is not None and unit_cost < 0:
+                        raise BadValue(f"unit_cost must not be negative, got {raw_cost}")
+                    return await self._entry(caller, request, qty, unit_cost)
+                case wire.StockExit(qty=raw_qty):
+                    qty = _positive(raw_qty)
+                    move = self._move_op(caller, request, -qty, request.reason, comment=request.comment)
+                    return await self._commit(caller, request, "StockExited", [move], [move])
+                case wire.StockCount(counted=raw_counted):
+                    counted = parse_qty(raw_counted, "counted")
+                    if counted < 0:
+                        raise BadValue(f"counted must not be negative, got {raw_counted}")
+                    move = self._move_op(caller, request, ZERO, "inventory", comment=request.comment, to=counted)
+                    return await self._commit(caller, request, "StockCounted", [move], [move])
+                case wire.StockDelete():
+                    move = self._move_op(caller, request, ZERO, "delete", comment=request.comment, to=Decimal(0))
+                    return await self._commit(caller, request, "StockLineDeleted", [move], [move])
+                case wire.StockTracking(tracked=tracked):
+                    return await self._tracking(caller, request, tracked)
+                case wire.StockTransfer(qty=raw_qty, to=to):
+                    qty = _positive(raw_qty)
+                    return await self._transfer(caller, request, qty, to)
+        except BadValue as error:
+            return _error(request, wire.Code.BAD_REQUEST, str(error))
         return _error(request, wire.Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not a stock request")
 
-    async def _move(self, caller: Caller, request: Any, qty, unit_cost) -> bytes:
-        now = self.clock.now()
-        entry = isinstance(request, wire.StockEntry)
-        delta = qty if entry else -qty
-        level = self.state.level(request.article)
-        after = Level(article=request.article, real=level.real + delta, reserved=level.reserved)
-        reply = encode(wire.StockOk(re=request.id, article=request.article,
-                                    points=[level_view(self.stock_point, after)]))
-        move = MoveStock(
-            at=now, stock_point=self.stock_point, article=request.article, delta=delta,
-            reason=request.reason, device=caller.device, seller=caller.seller, unit_cost=unit_cost,
-            supplier=getattr(request, "supplier", None), comment=request.comment,
+    def _move_op(self, caller: Caller, request: Any, delta: Decimal, reason: str, *, stock_point: str | None = None,
+                 to: Decimal | None = None, unit_cost: Decimal | None = None, supplier: str | None = None,
+                 comment: str | None = None, ref: str | None = None) -> MoveStock:
+        return MoveStock(
+            at=self.clock.now(), stock_point=stock_point or self.stock_point, article=request.article, delta=delta,
+            reason=reason, ref=ref, device=caller.device, seller=caller.seller, unit_cost=unit_cost,
+            supplier=supplier, comment=comment, source=caller.source, to=to,
         )
-        ops: list[Any] = [
-            move,
-            RecordEvent(at=now, source=f"stock:{self.stock_point}", kind="StockEntered" if entry else "StockExited",
-                        data=move, device=caller.device, seller=caller.seller),
-        ]
-        if request.key is not None:
-            ops.append(Remember(device=caller.device, key=request.key, actor=self.replies.actor, reply=reply, at=now))
+
+    async def _entry(self, caller: Caller, request: wire.StockEntry, qty: Decimal, unit_cost: Decimal | None) -> bytes:
+        move = self._move_op(caller, request, qty, request.reason, unit_cost=unit_cost, supplier=request.supplier,
+                             comment=request.comment)
+        extra: list[Any] = []
+        settings = self.settings.get(request.article, reads.StockArticleRow(tracked=request.article not in self.state.untracked))
+        if unit_cost is not None:
+            real = self.state.level(request.article).real
+            settings = reads.StockArticleRow(
+                tracked=settings.tracked, last_cost=unit_cost,
+                average_cost=average_cost(real, settings.average_cost, qty, unit_cost),
+            )
+            extra.append(PutStockArticle(stock_point=self.stock_point, article=request.article,
+                                         tracked=settings.tracked, last_cost=settings.last_cost,
+                                         average_cost=settings.average_cost))
+        reply = await self._commit(caller, request, "StockEntered", [move, *extra], [move])
+        if unit_cost is not None and not reply.startswith(b'{"type":"error"'):
+            self.settings[request.article] = settings
+        return reply
+
+    async def _tracking(self, caller: Caller, request: wire.StockTracking, tracked: bool) -> bytes:
+        old = self.settings.get(request.article, reads.StockArticleRow())
+        new = reads.StockArticleRow(tracked=tracked, last_cost=old.last_cost, average_cost=old.average_cost)
+        op = PutStockArticle(stock_point=self.stock_point, article=request.article, tracked=tracked,
+                             last_cost=old.last_cost, average_cost=old.average_cost)
+        reply = await self._commit(caller, request, "StockTrackingSet", [op], [], data={
+            "article": request.article, "tracked": tracked, "stock_point": self.stock_point}, tracked=tracked)
+        if not reply.startswith(b'{"type":"error"'):
+            self.settings[request.article] = new
+        return reply
+
+    async def _transfer(self, caller: Caller, request: wire.StockTransfer, qty: Decimal, to: str) -> bytes:
+        if to == self.stock_point:
+            return _error(request, wire.Code.BAD_REQUEST, "a transfer needs two different stock points", field="to")
+        peer = self.peers.get(to)
+        if peer is None:
+            return _error(request, wire.Code.NOT_FOUND, f"no stock point {to!r}", stock_point=to)
+        level = self.state.level(request.article)
+        if (level.tracked and self.policy_of(request.article) == "refuse" and level.available - qty < 0):
+            return _error(request, wire.Code.OUT_OF_STOCK,
+                          f"only {fmt_qty(max(level.available, ZERO))} of {request.article} available at "
+                          f"{self.stock_point}: cannot transfer {fmt_qty(qty)}",
+                          article=request.article, available=fmt_qty(max(level.available, ZERO)),
+                          stock_point=self.stock_point)
+        ref = f"transfer:{self.stock_point}>{to}"
+        out = self._move_op(caller, request, -qty, "transfer", ref=ref, comment=request.comment)
+        into = self._move_op(caller, request, qty, "transfer", stock_point=to, ref=ref, comment=request.comment)
+        reply = await self._commit(caller, request, "StockTransferred", [out, into], [out])
+        if not reply.startswith(b'{"type":"error"'):
+            await peer.tell(Moved(article=request.article, delta=qty))
+        return reply
+
+    async def _commit(self, caller: Caller, request: Any, kind: str, ops: list[Any], local: list[MoveStock], *,
+                      data: Any = None, tracked: bool | None = None) -> bytes:
+        """Journal ``ops`` with an event and the remembered reply, then apply ``local``
+        movements (this point's) in memory. The reply's numbers are those after."""
+        now = self.clock.now()
+        level = self.state.level(request.article)
+        # For ``to`` movements the reply is built after the commit (the delta comes from the database).
+        def reply_for(deltas: Decimal) -> bytes:
+            after = Level(article=request.article, real=level.real + deltas, reserved=level.reserved,
+                          tracked=level.tracked if tracked is None else tracked)
+            return encode(wire.StockOk(re=request.id, article=request.article,
+                                       points=[level_view(self.stock_point, after)]))
+
+        absolute = any(m.to is not None for m in local)
+        expected = sum((m.delta for m in local), ZERO)
+        reply = None if absolute else reply_for(expected)
+        event = RecordEvent(at=now, source=f"stock:{self.stock_point}", kind=kind,
+                            data=data if data is not None else ops[0], device=caller.device, seller=caller.seller)
+        unit: list[Any] = [*ops, event]
+        if request.key is not None and reply is not None:
+            unit.append(Remember(device=caller.device, key=request.key, actor=self.replies.actor, reply=reply, at=now))
         try:
-            results = await commit(self.journal, *ops)
+            results = await commit(self.journal, *unit)
         except CommitFailed as error:
             self.log.error("commit_failed", error=str(error))
             return _error(request, wire.Code.INTERNAL, "the movement could not be saved; nothing was changed")
-        moved: StockMoved = results[0]
-        self.state.real[request.article] = moved.real
+        applied = ZERO
+        for op, result in zip(ops, results):
+            if isinstance(op, MoveStock) and op.stock_point == self.stock_point and isinstance(result, StockMoved):
+                delta = result.delta if result.delta is not None else op.delta
+                applied += delta
+                self._moved(op.article, delta)
+        if tracked is not None:
+            self.state.set_tracked(request.article, tracked)
+        if reply is None:
+            reply = reply_for(applied)
+            if request.key is not None:
+                # A count or a deletion: its reply depends on the database's number, so it is
+                # remembered in a second unit (a retry before it lands is applied again, to
+                # the same result: both set an absolute quantity).
+                try:
+                    await commit(self.journal, Remember(device=caller.device, key=request.key,
+                                                        actor=self.replies.actor, reply=reply, at=now))
+                except CommitFailed as error:
+                    self.log.error("remember_failed", error=str(error))
         self.replies.remember(caller.device, request.key, reply)
         return reply
+
+    # --- the stock state -----------------------------------------------------------------
+
+    def _state_reply(self, request: wire.StockStateRequest) -> wire.StockStateOk:
+        rows = []
+        articles = set(self.state.articles()) | set(self.settings)
+        for article_id in sorted(articles):
+            article = self.catalog.get(article_id)
+            level = self.state.level(article_id)
+            threshold = self.threshold_of(article_id)
+            alert = is_alert(level, threshold)
+            if request.only_alerts and not alert:
+                continue
+            settings = self.settings.get(article_id, reads.StockArticleRow())
+            cost = settings.average_cost if settings.average_cost is not None else settings.last_cost
+            value = round_cents(max(level.real, ZERO) * cost) if cost is not None else ZERO
+            rows.append(wire.StockRowView(
+                article=article_id, name=article.name if article else article_id,
+                real=fmt_qty(level.real), reserved=fmt_qty(level.reserved), available=fmt_qty(level.available),
+                tracked=level.tracked, last_cost=_fmt_cost(settings.last_cost),
+                average_cost=_fmt_cost(settings.average_cost), value=fmt_money(value),
+                alert_threshold=None if threshold is None else fmt_qty(threshold), alert=alert,
+            ))
+        return wire.StockStateOk(re=request.id, stock_point=self.stock_point, rows=rows)
+
+
+def _positive(raw: Any) -> Decimal:
+    qty = parse_qty(raw)
+    if qty <= 0:
+        raise BadValue(f"qty must be positive, got {raw}")
+    return qty

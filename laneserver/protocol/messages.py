@@ -134,7 +134,7 @@ class Stock(Request, tag="stock"):
 class StockEntry(Request, tag="stock_entry"):
     article: str
     qty: QtyIn
-    reason: Literal["initial", "delivery", "inventory", "transfer"]
+    reason: Literal["initial", "delivery", "inventory", "transfer", "return"]
     stock_point: str | None = None
     unit_cost: MoneyIn | None = None
     supplier: str | None = None
@@ -147,6 +147,51 @@ class StockExit(Request, tag="stock_exit"):
     reason: Literal["breakage", "expired", "corked", "loss", "defective", "other"]
     stock_point: str | None = None
     comment: str | None = None
+
+
+class StockCount(Request, tag="stock_count"):
+    """An inventory count: real becomes ``counted`` (an ``inventory`` movement of the difference)."""
+
+    article: str
+    counted: QtyIn
+    stock_point: str | None = None
+    comment: str | None = None
+
+
+class StockTransfer(Request, tag="stock_transfer"):
+    article: str
+    qty: QtyIn
+    from_: str = msgspec.field(name="from")
+    to: str
+    comment: str | None = None
+
+
+class StockTracking(Request, tag="stock_tracking"):
+    article: str
+    tracked: bool
+    stock_point: str | None = None
+
+
+class StockDelete(Request, tag="stock_delete"):
+    """Delete a stock line: real becomes 0, traced as a ``delete`` movement."""
+
+    article: str
+    stock_point: str | None = None
+    comment: str | None = None
+
+
+class StockStateRequest(Request, tag="stock_state"):
+    stock_point: str | None = None
+    only_alerts: bool = False
+
+
+class StockHistory(Request, tag="stock_history"):
+    article: str | None = None
+    stock_point: str | None = None
+    reason: str | None = None
+    since: str | None = None
+    until: str | None = None
+    limit: int = 100
 
 
 # --- PDA -----------------------------------------------------------------------------
@@ -165,7 +210,8 @@ class BasketEmpty(Request, tag="basket_empty"):
 RequestUnion = Union[
     Hello, SignIn, SignOut, Scan, Add, SetQty, RemoveLine, CancelTicket, Discount, SetCustomer,
     Hold, Held, Recall, Pay, RemovePayment, Finish, GetTicket, Stock, StockEntry, StockExit, BasketEmpty,
-    Search, PriceCheck, Keyboard,
+    Search, PriceCheck, Keyboard, StockCount, StockTransfer, StockTracking, StockDelete, StockStateRequest,
+    StockHistory,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -173,7 +219,8 @@ REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore
 # Verbs that change state: they may carry an idempotency ``key``.
 MUTATING = (
     Scan, Add, SetQty, RemoveLine, CancelTicket, Discount, SetCustomer, Hold, Recall, Pay,
-    RemovePayment, Finish, StockEntry, StockExit, BasketEmpty,
+    RemovePayment, Finish, StockEntry, StockExit, BasketEmpty, StockCount, StockTransfer, StockTracking,
+    StockDelete,
 )
 
 
@@ -221,6 +268,45 @@ class StockPointView(msgspec.Struct, frozen=True):
     real: str
     reserved: str
     available: str
+    tracked: bool | UnsetType = UNSET  # sent (false) only when tracking is off: unlimited
+
+
+class StockWarningView(msgspec.Struct, frozen=True):
+    """A line the ``warn`` policy let through although it takes stock below zero."""
+
+    article: str
+    stock_point: str
+    available: str
+
+
+class StockRowView(msgspec.Struct, frozen=True):
+    article: str
+    name: str
+    real: str
+    reserved: str
+    available: str
+    tracked: bool
+    last_cost: str | None
+    average_cost: str | None
+    value: str
+    alert_threshold: str | None
+    alert: bool
+
+
+class MovementView(msgspec.Struct, frozen=True):
+    seq: int
+    at: str
+    stock_point: str
+    article: str
+    delta: str
+    reason: str
+    source: str | None
+    ref: str | None
+    device: str | None
+    seller: str | None
+    unit_cost: str | None
+    supplier: str | None
+    comment: str | None
 
 
 class Candidate(msgspec.Struct, frozen=True):
@@ -284,6 +370,7 @@ class SignInOk(Reply):
 class TicketOk(Reply):
     lane: str
     ticket: TicketView
+    stock_warnings: list[StockWarningView] | UnsetType = UNSET
 
 
 class HoldOk(Reply):
@@ -311,6 +398,16 @@ class BasketOk(Reply):
     lane: str
     lines: int
     ticket: TicketView
+    stock_warnings: list[StockWarningView] | UnsetType = UNSET
+
+
+class StockStateOk(Reply):
+    stock_point: str
+    rows: list[StockRowView]
+
+
+class StockHistoryOk(Reply):
+    movements: list[MovementView]
 
 
 class SearchOk(Reply):
@@ -337,11 +434,13 @@ class Error(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="er
     held: str | UnsetType = UNSET
     article: str | UnsetType = UNSET
     field: str | UnsetType = UNSET
+    available: str | UnsetType = UNSET
+    stock_point: str | UnsetType = UNSET
 
 
 REPLY_TYPES = (
     Ok, HelloOk, SignInOk, TicketOk, HoldOk, HeldOk, FinishOk, StockOk, BasketOk, SearchOk, PriceCheckOk,
-    KeyboardOk, Error,
+    KeyboardOk, StockStateOk, StockHistoryOk, Error,
 )
 
 
@@ -360,7 +459,19 @@ class PrinterEvent(msgspec.Struct, frozen=True, tag_field="type", tag="printer")
     error: str | None = None
 
 
-EVENT_TYPES = (TicketEvent, PrinterEvent)
+class StockAlertEvent(msgspec.Struct, frozen=True, tag_field="type", tag="stock_alert"):
+    """An article of a stock point fell to (or under) its alert threshold."""
+
+    stock_point: str
+    article: str
+    name: str
+    real: str
+    reserved: str
+    available: str
+    alert_threshold: str
+
+
+EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent)
 
 
 # --- stable error codes --------------------------------------------------------------
@@ -379,5 +490,6 @@ class Code:
     WRONG_PIN = "wrong_pin"
     TOO_LARGE = "too_large"
     NOT_SUPPORTED = "not_supported"
+    OUT_OF_STOCK = "out_of_stock"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"

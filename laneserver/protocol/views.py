@@ -9,7 +9,28 @@ from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
 from laneserver.rules.ticket import Line, Ticket, totals
 
 
+# A ticket goes out whole after every change (in the reply and in the ticket event),
+# so a 30-line ticket had its 30 lines formatted twice per scan, most of a lane's
+# time at 64 lanes (docs/performance.md). A line is a frozen value that a change
+# replaces rather than alters, so the view of the very same ``Line`` object is kept:
+# keyed by identity, the object held in the entry so that its id is not reused while
+# the entry lives; the oldest entries go first. Same output, formatted once.
+_LINE_VIEWS_KEPT = 4096
+_line_views: dict[int, tuple[Line, LineView]] = {}
+
+
 def line_view(line: Line) -> LineView:
+    kept = _line_views.get(id(line))
+    if kept is not None and kept[0] is line:
+        return kept[1]
+    view = _format_line(line)
+    if len(_line_views) >= _LINE_VIEWS_KEPT:
+        del _line_views[next(iter(_line_views))]
+    _line_views[id(line)] = (line, view)
+    return view
+
+
+def _format_line(line: Line) -> LineView:
     return LineView(
         line=line.line,
         article=line.article,

@@ -11,8 +11,10 @@ Invariants:
   and the next step is tried. One candidate is ``Found``, several are ``Ambiguous``.
 - Indexes are plain dicts built once, so a lookup costs a few dict probes whatever the
   size of the catalog. Per article the catalog holds the ``Article`` itself, its dict
-  entries and one normalized name for ``search``: nothing else, so that a million
-  articles fit comfortably in memory.
+  entries, one normalized name and its place in the word index for ``search``: nothing
+  else, so that a million articles fit comfortably in memory.
+- ``search`` answers exactly what a scan of every normalized name in catalog order
+  would; the word index only narrows which names are looked at (see ``search``).
 
 Pure: no Trio, no I/O.
 """
@@ -21,7 +23,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
+from itertools import accumulate, islice
 from decimal import Decimal
 from typing import Literal
 
@@ -97,6 +102,8 @@ class Article(msgspec.Struct, frozen=True, gc=False):
     zero_price_allowed: bool = False
     deposit: str = ""
     note: str = ""
+    negative_stock: str = ""  # allow | warn | refuse; "" = the shop's policy
+    stock_alert: str = ""  # alert threshold (a quantity); "" = none
 
     @property
     def active(self) -> bool:
@@ -161,6 +168,30 @@ def normalize_text(text: str) -> str:
     return _SEPARATORS.sub(" ", folded).strip()
 
 
+def _name_words(name: str, pieces: dict[str, tuple[str, ...]]) -> list[str]:
+    """The words of ``normalize_text(name)``, found a whitespace-separated piece at a time.
+
+    Building a catalog of a million articles spent most of its time normalizing names.
+    Same result, faster: every step of ``normalize_text`` maps characters one at a time
+    (case folding, NFKD, ligatures, dropping combining marks; NFKD only reorders the
+    marks that follow a letter), whitespace is a separator, and runs of separators
+    become one space; so the words of the pieces, in order, are the words of the name.
+    A piece of ASCII letters and digits is one word, its lower case; the others
+    (accents, punctuation) are few and shared by many names, so their words are kept
+    in ``pieces``.
+    """
+    words: list[str] = []
+    for piece in name.split():
+        if piece.isascii() and piece.isalnum():
+            words.append(piece.lower())
+            continue
+        normal = pieces.get(piece)
+        if normal is None:
+            normal = pieces[piece] = tuple(normalize_text(piece).split())
+        words.extend(normal)
+    return words
+
+
 # --- The catalog ----------------------------------------------------------------------
 
 # An index value is the one article with that key (the common case, no extra object)
@@ -187,6 +218,18 @@ def _entries(entry: _Entry | None) -> tuple[Article, ...]:
     return (entry,)
 
 
+# ``search`` reads the first names in order before it asks the word index: a common
+# word is answered from them at once; a rare one is left to the index.
+SCAN_FIRST = 2048
+# A query word found inside more distinct catalog words than this is too common to
+# narrow the search with (finding them all would cost more than it saves).
+MAX_WORD_MATCHES = 512
+# A query word held by at most this many names narrows the search enough.
+_FEW_NAMES = 256
+# Positions of names in the word index: 4-byte unsigned integers.
+_POSITIONS = "I" if array("I").itemsize >= 4 else "L"
+
+
 class Catalog:
     """The articles of a shop, indexed once for lookups by code and a search by name.
 
@@ -196,27 +239,60 @@ class Catalog:
         ValueError: two articles have the same id (the message names it).
     """
 
-    __slots__ = ("_by_id", "_by_barcode", "_by_supplier_ref", "_search_names")
+    __slots__ = ("_by_id", "_by_barcode", "_by_supplier_ref", "_articles", "_search_names", "_scan_first",
+                 "_first_names", "_vocabulary", "_word_starts", "_postings")
 
     def __init__(self, articles: Iterable[Article] = ()) -> None:
         by_id: dict[str, Article] = {}
         by_barcode: dict[str, _Entry] = {}
         by_supplier_ref: dict[str, _Entry] = {}
+        in_order: list[Article] = []
         search_names: list[str] = []
-        for article in articles:
-            if article.id in by_id:
-                raise ValueError(f"duplicate article id {article.id!r}")
+        pieces: dict[str, tuple[str, ...]] = {}
+        # The word index: for each distinct word of the normalized names, the positions
+        # (ascending) of the names holding it: one int, or an array when there are more.
+        postings: dict[str, int | array] = {}
+        # Bound methods: this loop runs once per article, a million times in a large shop.
+        keep, add_name, join = in_order.append, search_names.append, " ".join
+        by_code, by_ref, held_by = by_barcode.setdefault, by_supplier_ref.setdefault, postings.get
+        for position, article in enumerate(articles):
             by_id[article.id] = article
+            if len(by_id) <= position:  # the id was there already
+                raise ValueError(f"duplicate article id {article.id!r}")
+            keep(article)
             for barcode in article.barcodes:
-                _index_add(by_barcode, barcode.code, article)
+                if by_code(barcode.code, article) is not article:
+                    _index_add(by_barcode, barcode.code, article)
             for ref in article.supplier_refs:
-                _index_add(by_supplier_ref, ref, article)
-            search_names.append(normalize_text(article.name))
+                if by_ref(ref, article) is not article:
+                    _index_add(by_supplier_ref, ref, article)
+            words = _name_words(article.name, pieces)
+            add_name(join(words))
+            for word in words:
+                held = held_by(word)
+                if held is None:
+                    postings[word] = position
+                elif type(held) is int:
+                    if held != position:  # not the same word twice in one name
+                        postings[word] = array(_POSITIONS, (held, position))
+                elif held[-1] != position:
+                    held.append(position)
         self._by_id = by_id
         self._by_barcode = by_barcode
         self._by_supplier_ref = by_supplier_ref
-        # Parallel to the insertion order of ``_by_id`` (dicts keep it).
+        # Parallel lists, in catalog order (that of ``_by_id``).
+        self._articles = in_order
         self._search_names = search_names
+        # The names ``search`` reads in order, also as one text: a query word that is not
+        # in it is in none of them, and they need not be read one by one.
+        self._scan_first = SCAN_FIRST
+        self._first_names = "\n".join(search_names[:SCAN_FIRST])
+        # The distinct words one per line (a normalized word holds no line break), so a
+        # query word is looked for inside all of them by ``str.find``; word ``n`` starts
+        # at ``_word_starts[n]`` and is held by the names at ``_postings[n]``.
+        self._vocabulary = "\n".join(postings)
+        self._word_starts = array(_POSITIONS, accumulate((len(word) + 1 for word in postings), initial=0))
+        self._postings: list[int | array] = list(postings.values())
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -272,18 +348,82 @@ class Catalog:
         "cote rhone" finds "Côtes du Rhône". Words match anywhere in the name (prefixes,
         inner parts). Catalog order; at most ``limit`` results; no words, no results.
 
-        A linear scan of precomputed normalized names: fine for tens of thousands of
-        articles per keystroke; a word index can replace it without changing callers.
+        The first ``SCAN_FIRST`` names are read in order (a common word is answered
+        there); past them, only the names the word index gives for the rarest query
+        word are read. Every name returned passed the same test, in the same order, as
+        in a scan of all the names, so the results are those of a full scan.
         """
         words = normalize_text(text).split()
         if not words or limit <= 0:
             return []
         # Longest word first: the rarest, so most names are rejected on the first test.
         words.sort(key=len, reverse=True)
+        names, articles = self._search_names, self._articles
         found: list[Article] = []
-        for article, name in zip(self._by_id.values(), self._search_names):
-            if all(word in name for word in words) and article.status == "active":
-                found.append(article)
-                if len(found) >= limit:
-                    break
+
+        def take(positions: Iterable[int]) -> bool:
+            """Add the matching articles at ``positions``; True once ``limit`` is reached."""
+            for position in positions:
+                name = names[position]
+                if all(word in name for word in words) and articles[position].status == "active":
+                    found.append(articles[position])
+                    if len(found) >= limit:
+                        return True
+            return False
+
+        first = self._scan_first
+        if all(word in self._first_names for word in words) and take(range(min(first, len(names)))):
+            return found
+        if len(names) <= first:
+            return found
+        candidates = self._candidates(words, first)
+        take(range(first, len(names)) if candidates is None else candidates)
         return found
+
+    def _candidates(self, words: list[str], start: int) -> Iterable[int] | None:
+        """Ascending positions from ``start`` on of the names holding the query word held
+        by the fewest names (a superset of the names holding every word), or None when
+        each word is too common to narrow anything."""
+        postings = self._postings
+        best: tuple[int, list[int]] | None = None
+        for word in words:
+            numbers = self._words_containing(word)
+            if numbers is None:
+                continue
+            if not numbers:
+                return ()  # no name holds this word
+            size = sum(1 if type(postings[n]) is int else len(postings[n]) for n in numbers)
+            if best is None or size < best[0]:
+                best = (size, numbers)
+            if size <= _FEW_NAMES:
+                break  # narrow enough: looking up the shorter words would cost more
+        if best is None:
+            return None
+        if len(best[1]) == 1:
+            held = postings[best[1][0]]
+            if type(held) is int:
+                return (held,) if held >= start else ()
+            return islice(held, bisect_left(held, start), None)
+        merged: set[int] = set()
+        for number in best[1]:
+            held = postings[number]
+            if type(held) is int:
+                merged.add(held)
+            else:
+                merged.update(held)
+        ordered = sorted(merged)
+        return islice(ordered, bisect_left(ordered, start), None)
+
+    def _words_containing(self, fragment: str) -> list[int] | None:
+        """The numbers of the catalog's words that hold ``fragment`` (in vocabulary
+        order), or None when there are more than ``MAX_WORD_MATCHES``."""
+        vocabulary, starts = self._vocabulary, self._word_starts
+        numbers: list[int] = []
+        at = vocabulary.find(fragment)
+        while at != -1:
+            number = bisect_right(starts, at) - 1
+            numbers.append(number)
+            if len(numbers) > MAX_WORD_MATCHES:
+                return None
+            at = vocabulary.find(fragment, starts[number + 1])
+        return numbers

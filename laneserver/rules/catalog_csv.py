@@ -42,6 +42,8 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "zero_price_allowed",
     "deposit",
     "note",
+    "negative_stock",
+    "stock_alert",
 )
 COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
@@ -179,7 +181,22 @@ def _article(cells: dict[str, str], vat_rates: Collection[Decimal] | None) -> Ar
         zero_price_allowed=_bool(cells.get("zero_price_allowed", ""), "zero_price_allowed"),
         deposit=deposit,
         note=cells.get("note", "").strip(),
+        negative_stock=_policy(cells.get("negative_stock", "")),
+        stock_alert=_stock_alert(cells.get("stock_alert", "")),
     )
+
+
+def _policy(cell: str) -> str:
+    policy = cell.strip().lower()
+    if policy not in ("", "allow", "warn", "refuse"):
+        raise _RowError(f"negative_stock {cell.strip()!r} must be allow, warn, refuse or empty (the shop's)")
+    return policy
+
+
+def _stock_alert(cell: str) -> str:
+    if not cell.strip():
+        return ""
+    return format(_number(cell, parse_qty, "stock_alert"), "f")
 
 
 # --- the file -------------------------------------------------------------------------
@@ -309,6 +326,8 @@ def write_catalog_csv(articles: Iterable[Article]) -> str:
                 "true" if a.zero_price_allowed else "false",
                 a.deposit,
                 a.note,
+                a.negative_stock,
+                a.stock_alert,
             )
         )
     return out.getvalue()

@@ -95,11 +95,16 @@ async def run_shop(
                 lane_addresses[lane.id], lane_inboxes[lane.id] = open_mailbox(f"lane:{lane.id}")
             async with trio.open_nursery() as middle:
                 points: dict[str, Address] = {}
+                point_inboxes = {}
                 for point in config.stock_points:
-                    address, inbox = open_mailbox(f"stock:{point.id}", 64)
-                    factory = partial(StockPointActor, point.id, journal=journal, catalog=catalog, clock=clock)
-                    await middle.start(supervise, address.name, factory, inbox, CORE_POLICY)
-                    points[point.id] = address
+                    points[point.id], point_inboxes[point.id] = open_mailbox(f"stock:{point.id}", 64)
+                for point in config.stock_points:
+                    # Reservations and subscribers outlive a restart of the actor.
+                    factory = partial(StockPointActor, point.id, journal=journal, catalog=catalog, clock=clock,
+                                      policy=config.shop.negative_stock, reservations={}, subscribers=set(),
+                                      peers=points)
+                    await middle.start(supervise, points[point.id].name, factory, point_inboxes[point.id],
+                                       CORE_POLICY)
                 printers: dict[str, Address] = {}
                 for printer in config.printers:
                     address, inbox = open_mailbox(f"printer:{printer.id}")

@@ -11,6 +11,7 @@ lane's current ticket.
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import partial
 from typing import Any
 
@@ -45,6 +46,8 @@ class Session:
         self.seller: str | None = None
         self.role: str | None = None
         self._lane: Address | None = None
+        # Stock points whose ``stock_alert`` events this session receives.
+        self._points: list[Address] = []
         size = shop.config.server.session_outbox
         self._out_send, self._out_recv = trio.open_memory_channel[bytes](size)
         # Newest pushed frame of each kind that found the outbox full.
@@ -159,8 +162,18 @@ class Session:
                 return await self._price_check(request, code)
             case wire.Keyboard():
                 return encode(wire.KeyboardOk(re=request.id, pages=self.shop.keyboard))
-            case wire.StockEntry() | wire.StockExit():
+            case (wire.StockEntry() | wire.StockExit() | wire.StockCount() | wire.StockDelete()
+                  | wire.StockTracking() | wire.StockStateRequest()):
                 return await self._stock_move(request)
+            case wire.StockTransfer(from_=source, to=to):
+                if to not in self.shop.stock_points:
+                    return error_frame(request, wire.Code.NOT_FOUND, f"no stock point {to!r}", field="to")
+                point = self.shop.stock_points.get(source)
+                if point is None:
+                    return error_frame(request, wire.Code.NOT_FOUND, f"no stock point {source!r}", field="from")
+                return await point.ask(Handle(self._caller(), request))
+            case wire.StockHistory():
+                return await self._stock_history(request)
             case wire.BasketEmpty(basket=basket, lane=lane_id):
                 lane = self.shop.lanes.get(lane_id)
                 if lane is None:
@@ -177,7 +190,7 @@ class Session:
 
     def _caller(self) -> Caller:
         assert self.device is not None
-        return Caller(device=self.device.device, seller=self.seller, role=self.role)
+        return Caller(device=self.device.device, seller=self.seller, role=self.role, lane=self.device.lane)
 
     async def _hello(self, request: wire.Hello) -> bytes:
         device = await read(self.shop.journal, partial(reads.device_by_token_hash, token_hash=hash_token(request.token)))
@@ -193,6 +206,14 @@ class Session:
         if device.kind == "till" and device.lane in self.shop.lanes:
             self._lane = self.shop.lanes[device.lane]
             await self._lane.ask(Subscribe(self))
+        # Stock alerts: a till hears its lane's stock point, a PDA every point.
+        if device.kind == "till" and device.lane in self.shop.lanes:
+            point = self.shop.stock_points.get(self.shop.config.stock_point_of(device.lane))
+            self._points = [point] if point is not None else []
+        elif device.kind == "pda":
+            self._points = list(self.shop.stock_points.values())
+        for point in self._points:
+            await point.ask(Subscribe(self))
         self.log = get_logger("session", device=device.device)
         config = self.shop.config
         shop = wire.ShopView(
@@ -203,6 +224,13 @@ class Session:
                                    seller=self.seller, role=self.role, shop=shop))
 
     async def _leave_lane(self) -> None:
+        points, self._points = self._points, []
+        for point in points:
+            with trio.move_on_after(2):
+                try:
+                    await point.ask(Unsubscribe(self))
+                except ActorFailed:
+                    pass
         if self._lane is not None:
             lane, self._lane = self._lane, None
             with trio.move_on_after(2):
@@ -276,8 +304,28 @@ class Session:
         point_id = request.stock_point or self.shop.config.stock_point_of(self.device.lane)
         point = self.shop.stock_points.get(point_id)
         if point is None:
-            return error_frame(request, wire.Code.NOT_FOUND, f"no stock point {point_id!r}")
+            return error_frame(request, wire.Code.NOT_FOUND, f"no stock point {point_id!r}", field="stock_point")
         return await point.ask(Handle(self._caller(), request))
+
+    async def _stock_history(self, request: wire.StockHistory) -> bytes:
+        if not 1 <= request.limit <= 1000:
+            return error_frame(request, wire.Code.BAD_REQUEST, "limit must be between 1 and 1000", field="limit")
+        for name in ("since", "until"):
+            value = getattr(request, name)
+            if value is not None:
+                try:
+                    dt.datetime.fromisoformat(value)
+                except ValueError:
+                    return error_frame(request, wire.Code.BAD_REQUEST,
+                                       f"{name} {value!r} is not an ISO 8601 date or time", field=name)
+        if request.stock_point is not None and request.stock_point not in self.shop.stock_points:
+            return error_frame(request, wire.Code.NOT_FOUND, f"no stock point {request.stock_point!r}",
+                               field="stock_point")
+        rows = await read(self.shop.journal, partial(
+            reads.stock_history, article=request.article, stock_point=request.stock_point, reason=request.reason,
+            since=request.since, until=request.until, limit=request.limit,
+        ))
+        return encode(wire.StockHistoryOk(re=request.id, movements=[wire.MovementView(*row) for row in rows]))
 
 
 _DUMMY_HASH = "scrypt$16384$8$1$00$" + "00" * 32

@@ -47,6 +47,8 @@ class _ArticleRow(msgspec.Struct, frozen=True, gc=False):
     zero_price_allowed: bool = False
     deposit: str = ""
     note: str = ""
+    negative_stock: str = ""
+    stock_alert: str = ""
 
 
 def _defaults(cls) -> dict[str, str]:
@@ -74,6 +76,7 @@ def decode_articles(rows: Iterable[str | bytes]) -> list[Article]:
     """
     decimals: dict[str, Decimal] = {}
     labels: dict[str, str] = {}
+    label = labels.setdefault  # label(text, text): the first equal string seen
 
     def decimal(text: str) -> Decimal:
         value = decimals.get(text)
@@ -81,18 +84,22 @@ def decode_articles(rows: Iterable[str | bytes]) -> list[Article]:
             value = decimals[text] = Decimal(text)
         return value
 
-    def label(text: str) -> str:
-        return labels.setdefault(text, text)
-
     decode = _decoder.decode
     out: list[Article] = []
     append = out.append
     for data in rows:
         row = decode(data)
+        price = decimals.get(row.price)
+        if price is None:
+            price = decimal(row.price)
+        vat_rate = decimals.get(row.vat_rate)
+        if vat_rate is None:
+            vat_rate = decimal(row.vat_rate)
         barcodes = tuple([Barcode(b.code, decimal(b.pack_qty)) for b in row.barcodes]) if row.barcodes else ()
         append(Article(
-            row.id, row.name, decimal(row.price), decimal(row.vat_rate), barcodes, row.supplier_refs,
-            row.status, row.meal_voucher, label(row.department), label(row.family), label(row.unit),
-            label(row.location), row.ticket_text, row.zero_price_allowed, row.deposit, row.note,
+            row.id, row.name, price, vat_rate, barcodes, row.supplier_refs, row.status, row.meal_voucher,
+            label(row.department, row.department), label(row.family, row.family), label(row.unit, row.unit),
+            label(row.location, row.location), row.ticket_text, row.zero_price_allowed, row.deposit, row.note,
+            row.negative_stock, row.stock_alert,
         ))
     return out

@@ -70,6 +70,20 @@ class MoveStock(msgspec.Struct, frozen=True, kw_only=True):
     unit_cost: Decimal | None = None
     supplier: str | None = None
     comment: str | None = None
+    source: str | None = None
+    # Set: the movement brings real to ``to`` (the delta is computed from the
+    # database's real at commit time: an inventory count, a deleted line).
+    to: Decimal | None = None
+
+
+class PutStockArticle(msgspec.Struct, frozen=True, kw_only=True):
+    """A stock point's settings and costs for one article."""
+
+    stock_point: str
+    article: str
+    tracked: bool = True
+    last_cost: Decimal | None = None
+    average_cost: Decimal | None = None
 
 
 class SetSignedIn(msgspec.Struct, frozen=True, kw_only=True):
@@ -77,7 +91,7 @@ class SetSignedIn(msgspec.Struct, frozen=True, kw_only=True):
     seller: str | None
 
 
-Op = Union[RecordEvent, PutLaneState, RecordSale, Remember, MoveStock, SetSignedIn]
+Op = Union[RecordEvent, PutLaneState, RecordSale, Remember, MoveStock, PutStockArticle, SetSignedIn]
 
 
 class SaleRecorded(msgspec.Struct, frozen=True):
@@ -89,3 +103,4 @@ class StockMoved(msgspec.Struct, frozen=True):
     stock_point: str
     article: str
     real: Decimal
+    delta: Decimal | None = None  # set for a ``to`` movement: the delta it wrote

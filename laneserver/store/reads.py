@@ -71,6 +71,68 @@ def stock_levels(db: sqlite3.Connection, stock_point: str) -> dict[str, Decimal]
     return {article: Decimal(real) for article, real in rows}
 
 
+class StockArticleRow(msgspec.Struct, frozen=True):
+    tracked: bool = True
+    last_cost: Decimal | None = None
+    average_cost: Decimal | None = None
+
+
+def stock_articles(db: sqlite3.Connection, stock_point: str) -> dict[str, StockArticleRow]:
+    """A stock point's per-article settings and costs (migration 2)."""
+    rows = db.execute("SELECT article, tracked, last_cost, average_cost FROM stock_articles WHERE stock_point=?",
+                      (stock_point,))
+    return {article: StockArticleRow(bool(tracked), None if last is None else Decimal(last),
+                                     None if average is None else Decimal(average))
+            for article, tracked, last, average in rows}
+
+
+def stock_export(db: sqlite3.Connection, stock_points: list[str]) -> list[tuple]:
+    """The durable stock state, one row per stock point and article, for ``stock export``.
+
+    Reservations live in the running server only, so this is real stock; ``value``
+    is real × average cost (else last cost), rounded to the cent, 0 below zero.
+    """
+    from laneserver.rules.money import fmt_money, fmt_qty, round_cents
+
+    names: dict[str, tuple[str, str]] = {}
+    out = []
+    for point in stock_points:
+        levels = stock_levels(db, point)
+        settings = stock_articles(db, point)
+        for article in sorted(set(levels) | set(settings)):
+            if article not in names:
+                row = db.execute("SELECT json_extract(data, '$.name'), json_extract(data, '$.stock_alert')"
+                                 " FROM articles WHERE id=?", (article,)).fetchone()
+                names[article] = (row[0] or article, row[1] or "") if row else (article, "")
+            name, threshold = names[article]
+            real = levels.get(article, Decimal(0))
+            s = settings.get(article, StockArticleRow())
+            cost = s.average_cost if s.average_cost is not None else s.last_cost
+            value = round_cents(max(real, Decimal(0)) * cost) if cost is not None else Decimal("0.00")
+            alert = s.tracked and threshold != "" and real <= Decimal(threshold)
+            out.append((point, article, name, fmt_qty(real), "true" if s.tracked else "false",
+                        "" if s.last_cost is None else str(s.last_cost),
+                        "" if s.average_cost is None else str(s.average_cost), fmt_money(value), threshold,
+                        "true" if alert else "false"))
+    return out
+
+
+def stock_history(db: sqlite3.Connection, *, article: str | None = None, stock_point: str | None = None,
+                  reason: str | None = None, since: str | None = None, until: str | None = None,
+                  limit: int = 100) -> list[tuple]:
+    """Stock movements, newest first, filtered; ``since`` ≤ at < ``until`` (ISO 8601 text)."""
+    where, args = [], []
+    for column, op, value in (("article", "=", article), ("stock_point", "=", stock_point),
+                              ("reason", "=", reason), ("at", ">=", since), ("at", "<", until)):
+        if value is not None:
+            where.append(f"{column} {op} ?")
+            args.append(value)
+    sql = ("SELECT seq, at, stock_point, article, delta, reason, source, ref, device, seller, unit_cost, supplier,"
+           " comment FROM stock_movements" + (" WHERE " + " AND ".join(where) if where else "")
+           + " ORDER BY seq DESC LIMIT ?")
+    return db.execute(sql, (*args, limit)).fetchall()
+
+
 def device_by_token_hash(db: sqlite3.Connection, token_hash: str) -> Device | None:
     row = db.execute(
         "SELECT device, kind, lane, seller, revoked FROM devices WHERE token_hash=?", (token_hash,)

@@ -114,6 +114,19 @@ MIGRATIONS: tuple[str, ...] = (
     + _append_only("payments")
     + _append_only("events")
     + _append_only("stock_movements"),
+    # 2: stock points — where a movement came from, per-point article settings and costs
+    """
+    ALTER TABLE stock_movements ADD COLUMN source TEXT;
+    CREATE INDEX stock_movements_at ON stock_movements(at);
+    CREATE TABLE stock_articles (
+        stock_point TEXT NOT NULL,
+        article TEXT NOT NULL,
+        tracked INTEGER NOT NULL DEFAULT 1,
+        last_cost TEXT,
+        average_cost TEXT,
+        PRIMARY KEY (stock_point, article)
+    );
+    """,
 )
 
 

@@ -24,6 +24,7 @@ from laneserver.rules.lane import SaleCompleted
 from laneserver.store.ops import (
     MoveStock,
     Op,
+    PutStockArticle,
     PutLaneState,
     RecordEvent,
     RecordSale,
@@ -163,6 +164,14 @@ class Writer:
                 return None
             case MoveStock():
                 return self._move_stock(op)
+            case PutStockArticle():
+                self.db.execute(
+                    "INSERT INTO stock_articles(stock_point, article, tracked, last_cost, average_cost)"
+                    " VALUES (?,?,?,?,?) ON CONFLICT(stock_point, article) DO UPDATE SET tracked=excluded.tracked,"
+                    " last_cost=excluded.last_cost, average_cost=excluded.average_cost",
+                    (op.stock_point, op.article, int(op.tracked), _text(op.last_cost), _text(op.average_cost)),
+                )
+                return None
             case SetSignedIn():
                 self.db.execute("UPDATE devices SET seller=? WHERE device=?", (op.seller, op.device))
                 return None
@@ -202,6 +211,7 @@ class Writer:
             self._move_stock(MoveStock(
                 at=sale.at, stock_point=op.stock_point, article=line.article, delta=-line.qty,
                 reason="sale", ref=f"sale:{number}", device=op.device, seller=sale.seller,
+                source=f"lane:{sale.lane}",
             ))
         if op.key is not None and op.device is not None and op.reply is not None:
             self._remember(op.device, op.key, op.actor, op.reply(number), record["at"])
@@ -211,7 +221,9 @@ class Writer:
         row = self.db.execute(
             "SELECT real FROM stock_levels WHERE stock_point=? AND article=?", (op.stock_point, op.article)
         ).fetchone()
-        real = (Decimal(row[0]) if row else Decimal(0)) + op.delta
+        before = Decimal(row[0]) if row else Decimal(0)
+        delta = op.delta if op.to is None else op.to - before
+        real = before + delta
         self.db.execute(
             "INSERT INTO stock_levels(stock_point, article, real) VALUES (?,?,?) "
             "ON CONFLICT(stock_point, article) DO UPDATE SET real=excluded.real",
@@ -219,8 +231,13 @@ class Writer:
         )
         self.db.execute(
             "INSERT INTO stock_movements(at, stock_point, article, delta, reason, ref, device, seller, unit_cost,"
-            " supplier, comment) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (iso(op.at), op.stock_point, op.article, str(op.delta), op.reason, op.ref, op.device, op.seller,
-             None if op.unit_cost is None else str(op.unit_cost), op.supplier, op.comment),
+            " supplier, comment, source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (iso(op.at), op.stock_point, op.article, str(delta), op.reason, op.ref, op.device, op.seller,
+             _text(op.unit_cost), op.supplier, op.comment, op.source),
         )
-        return StockMoved(stock_point=op.stock_point, article=op.article, real=real)
+        return StockMoved(stock_point=op.stock_point, article=op.article, real=real,
+                          delta=None if op.to is None else delta)
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)

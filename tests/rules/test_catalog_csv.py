@@ -335,3 +335,15 @@ def test_write_then_parse_is_identity(generated):
     text = write_catalog_csv(generated)
     assert parse_catalog_csv(text) == generated
     assert write_catalog_csv(parse_catalog_csv(text)) == text
+
+
+def test_stock_columns_negative_stock_and_stock_alert():
+    text = "id,name,price,vat_rate,barcodes,negative_stock,stock_alert\nW1,Vin,8.90,20,,Refuse,\"2,5\"\nB1,Pain,1.20,5.5,,,\n"
+    wine, bread = parse_catalog_csv(text)
+    assert (wine.negative_stock, wine.stock_alert) == ("refuse", "2.5")
+    assert (bread.negative_stock, bread.stock_alert) == ("", "")
+    assert parse_catalog_csv(write_catalog_csv([wine, bread])) == [wine, bread]
+    with pytest.raises(CatalogCsvError, match="negative_stock 'never'"):
+        parse_catalog_csv("id,name,price,vat_rate,barcodes,negative_stock\nW1,Vin,8.90,20,,never\n")
+    with pytest.raises(CatalogCsvError, match="stock_alert"):
+        parse_catalog_csv("id,name,price,vat_rate,barcodes,stock_alert\nW1,Vin,8.90,20,,lots\n")

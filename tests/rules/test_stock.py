@@ -176,3 +176,139 @@ def test_reserved_is_the_sum_of_each_holder_latest_reservation(initial, reservat
         assert level.real == initial.get(article, D(0))
         assert level.available == level.real - level.reserved
     assert set(stock.reservations) == {h for h, held in latest.items() if held}
+
+
+# --- asking to reserve: the negative-stock policy -------------------------------------------
+
+from laneserver.rules.stock import (  # noqa: E402
+    Granted,
+    OutOfStock,
+    average_cost,
+    count_adjustment,
+    effective_policy,
+    is_alert,
+)
+
+
+def refuse(_article):
+    return "refuse"
+
+
+def test_refuse_grants_what_is_available_and_refuses_the_rest():
+    stock = StockState("main", {"W1": D(1)})
+    assert stock.ask("lane-1", {}, {"W1": D(1)}, refuse) == Granted()
+    assert stock.ask("lane-2", {}, {"W1": D(1)}, refuse) == OutOfStock("W1", available=D(0), wanted=D(1))
+    assert stock.reservations == {"lane-1": {"W1": D(1)}}  # the refusal changed nothing
+
+
+def test_only_the_growth_is_checked_against_the_holders_own_view():
+    # A lane already holding 2 of an article now over-reserved (an exit since) may
+    # add another article; its own 2 are never questioned.
+    stock = StockState("main", {"W1": D(1), "B1": D(5)})
+    stock.reserve("lane-1", {"W1": D(2)})
+    assert stock.ask("lane-1", {"W1": D(2)}, {"W1": D(2), "B1": D(1)}, refuse) == Granted()
+    assert stock.ask("lane-1", {"W1": D(2), "B1": D(1)}, {"W1": D(3), "B1": D(1)}, refuse) == OutOfStock(
+        "W1", D(0), D(1))
+
+
+def test_a_lost_reservation_does_not_refuse_what_was_granted():
+    # The point lost lane-1's reservation (it restarted): the lane's ``before`` counts.
+    stock = StockState("main", {"W1": D(2)})
+    assert isinstance(stock.ask("lane-1", {"W1": D(2)}, {"W1": D(2), "C1": D(0)}, refuse), Granted)
+
+
+def test_warn_grants_with_the_shortfall_and_allow_says_nothing():
+    stock = StockState("main", {"J1": D(1)})
+    assert stock.ask("lane-1", {}, {"J1": D(3)}, lambda a: "warn") == Granted((("J1", D(-2)),))
+    assert stock.ask("lane-2", {}, {"J1": D(3)}, lambda a: "allow") == Granted()
+    assert stock.level("J1").available == D(-5)
+
+
+def test_untracked_articles_are_unlimited_and_keep_their_real_stock():
+    stock = StockState("main", {"W1": D(0)})
+    stock.set_tracked("W1", False)
+    assert stock.ask("lane-1", {}, {"W1": D(9)}, refuse) == Granted()
+    assert stock.level("W1").tracked is False
+    stock.set_tracked("W1", True)
+    assert stock.level("W1") == Level("W1", D(0), D(9))
+    assert isinstance(stock.ask("lane-2", {}, {"W1": D(1)}, refuse), OutOfStock)
+
+
+def test_reserve_is_never_refused_and_reservations_can_be_shared():
+    shared: dict = {}
+    stock = StockState("main", {"W1": D(0)}, reservations=shared)
+    stock.reserve("lane-1", {"W1": D(4)})  # a re-report after a restart
+    assert shared == {"lane-1": {"W1": D(4)}}
+    again = StockState("main", {"W1": D(0)}, reservations=shared)  # the actor restarted
+    assert again.level("W1").reserved == D(4)
+
+
+def test_effective_policy_prefers_the_article():
+    assert effective_policy("refuse", "") == "refuse"
+    assert effective_policy("refuse", "allow") == "allow"
+    assert effective_policy("allow", "warn") == "warn"
+    assert effective_policy("warn", "bogus") == "warn"
+
+
+# --- costs, counts, alerts ----------------------------------------------------------------------
+
+
+def test_weighted_average_cost():
+    assert average_cost(D(0), None, D(10), D("1.00")) == D("1.0000")
+    assert average_cost(D(10), D("1.00"), D(10), D("1.30")) == D("1.1500")
+    # 3 at 2.00 and 7 at 2.15 → 2.105
+    assert average_cost(D(3), D("2.00"), D(7), D("2.15")) == D("2.1050")
+    # rounded half up to 4 places: (1×1 + 2×0.1234567...)
+    assert average_cost(D(1), D("1"), D(2), D("0.3333")) == D("0.5555")
+    # stock below zero has no value: the entry's cost
+    assert average_cost(D(-4), D("9.99"), D(10), D("2.00")) == D("2.0000")
+
+
+def test_count_adjustment_is_counted_minus_expected():
+    assert count_adjustment(D(20), D(17)) == D(-3)
+    assert count_adjustment(D(-2), D(0)) == D(2)
+    assert count_adjustment(D(5), D(5)) == 0
+
+
+def test_alerts_need_tracking_and_a_threshold():
+    assert is_alert(Level("W1", D(2), D(0)), D(2))
+    assert not is_alert(Level("W1", D(3), D(0)), D(2))
+    assert is_alert(Level("W1", D(3), D(1)), D(2))  # on available
+    assert not is_alert(Level("W1", D(0), D(0)), None)
+    assert not is_alert(Level("W1", D(0), D(0), tracked=False), D(2))
+
+
+# --- more properties ----------------------------------------------------------------------------
+
+positive = st.integers(min_value=1, max_value=5_000).map(lambda m: D(m).scaleb(-1))
+
+
+@settings(max_examples=200)
+@given(st.dictionaries(articles, quantities), st.lists(st.tuples(articles, positive), max_size=20))
+def test_a_transfer_keeps_the_total(initial, transfers):
+    main, bar = StockState("main", initial), StockState("bar")
+    for article, qty in transfers:
+        main.move(article, -qty)
+        bar.move(article, qty)
+    for article in ("A", "B", "C"):
+        assert main.level(article).real + bar.level(article).real == initial.get(article, D(0))
+
+
+@settings(max_examples=300)
+@given(
+    st.dictionaries(articles, st.integers(min_value=0, max_value=20).map(D)),
+    st.lists(st.tuples(st.sampled_from(["lane-1", "lane-2", "lane-3"]),
+                       st.dictionaries(articles, st.integers(min_value=0, max_value=8).map(D), max_size=3)),
+             max_size=30),
+)
+def test_refuse_never_lets_available_go_below_zero(initial, asks):
+    stock = StockState("main", initial)
+    for holder, after in asks:
+        before = stock.reservations.get(holder, {})
+        result = stock.ask(holder, before, after, refuse)
+        if isinstance(result, OutOfStock):
+            assert stock.reservations.get(holder, {}) == before
+        for article in ("A", "B", "C"):
+            level = stock.level(article)
+            assert level.available == level.real - level.reserved
+            assert level.available >= 0

@@ -1,0 +1,67 @@
+"""The catalog's word index changes how fast ``search`` is, never what it answers:
+whatever the catalog and the query, the results are those of a scan of every
+normalized name in catalog order (the way ``search`` worked before the index)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from laneserver.rules import catalog as catalog_module
+from laneserver.rules.catalog import Article, Catalog, _name_words, normalize_text
+
+WORDS = ("Vin", "vinaigre", "Côtes", "côte", "rhône", "RHONE", "bio", "Œufs", "oeuf", "d'Alsace", "crème",
+         "75", "cl", "x", "6", "l'ancienne", "demi-sel", "Saint-Émilion", "ab", "ba", "a")
+FRAGMENTS = ("vin", "in", "cote", "rho", "oeuf", "bio", "75 cl", "a", "b", "ab", "emil", "sel demi", "zz", "e",
+             "CÔTE rhô", "x 6")
+
+
+def linear_search(articles: list[Article], text: str, limit: int = 20) -> list[Article]:
+    words = normalize_text(text).split()
+    if not words or limit <= 0:
+        return []
+    found = []
+    for article in articles:
+        name = normalize_text(article.name)
+        if all(word in name for word in words) and article.status == "active":
+            found.append(article)
+            if len(found) >= limit:
+                break
+    return found
+
+
+@st.composite
+def catalogs(draw):
+    names = draw(st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=5).map(" ".join),
+                          min_size=0, max_size=60))
+    statuses = draw(st.lists(st.sampled_from(["active", "active", "active", "dormant"]),
+                             min_size=len(names), max_size=len(names)))
+    return [Article(f"A{i}", name, Decimal("1.00"), Decimal("20"), status=status)
+            for i, (name, status) in enumerate(zip(names, statuses))]
+
+
+@pytest.mark.parametrize("scan_first, max_matches", [(0, 4096), (3, 4096), (0, 2), (5, 1), (2048, 4096)])
+# monkeypatch sets the same two values for every example: safe to share.
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(articles=catalogs(), query=st.sampled_from(FRAGMENTS) | st.text(max_size=6),
+       limit=st.sampled_from([1, 3, 20]))
+def test_search_answers_what_a_linear_scan_answers(monkeypatch, scan_first, max_matches, articles, query, limit):
+    monkeypatch.setattr(catalog_module, "SCAN_FIRST", scan_first)
+    monkeypatch.setattr(catalog_module, "MAX_WORD_MATCHES", max_matches)
+    assert Catalog(articles).search(query, limit) == linear_search(articles, query, limit)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(st.sampled_from(list("aZé É-_ «»'\t\n\u00a0\u2028\u0301\u0327œŒßİς①½x9")) | st.characters(),
+               max_size=30))
+def test_name_words_are_the_words_of_the_normalized_name(text):
+    assert " ".join(_name_words(text, {})) == normalize_text(text)
+
+
+def test_a_duplicate_id_is_refused_even_for_the_same_article_twice():
+    article = Article("A", "Pain", Decimal("1.00"), Decimal("5.5"))
+    with pytest.raises(ValueError, match="duplicate article id 'A'"):
+        Catalog([article, article])

@@ -1,0 +1,48 @@
+"""The bench works: ``python -m bench --quick`` runs every scenario small and prints one
+table in which every row has numbers. Whether the targets pass is the full run's
+business (docs/performance.md), not this test's."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+from tests.support import REPO
+
+SCENARIOS = ("2 lanes", "4 lanes + 2 PDAs", "10,000 articles")
+LOAD_METRICS = (
+    "scan → ticket event p50 (ms)", "scan → ticket event p99 (ms)", "finish, durable p50 (ms)",
+    "finish, durable p99 (ms)", "sales/s", "server CPU s per sale", "server RSS VmHWM (MiB)",
+    "server RSS VmRSS (MiB)",
+)
+CATALOG_METRICS = (
+    "barcode lookup p99, in process (ms)", "name search p99, in process (ms)",
+    "scan → ticket event p99, websocket (ms)", "start-up to URL line (s)", "start-up to /healthz 200 (s)",
+    "server RSS VmHWM (MiB)", "server RSS VmRSS (MiB)",
+)
+
+
+def _table(output: str) -> list[list[str]]:
+    lines = [line for line in output.splitlines() if line.startswith("|")]
+    assert lines, f"no table printed:\n{output}"
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    assert header == ["scenario", "metric", "value", "baseline", "baseline is", "ratio", "target", "result"]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+
+
+def test_quick_bench_prints_a_full_table():
+    result = subprocess.run([sys.executable, "-m", "bench", "--quick"], cwd=REPO, capture_output=True, text=True,
+                            timeout=240)
+    assert result.returncode == 0, result.stderr[-4000:]
+    rows = _table(result.stdout)
+    for scenario, metric, value, baseline, _what, ratio, target, verdict in rows:
+        for cell in (value, baseline, ratio):
+            assert math.isfinite(float(cell)), (scenario, metric, value, baseline, ratio)
+        assert verdict in (("PASS", "MISS") if target else ("",)), (scenario, metric, target, verdict)
+    seen = {(row[0], row[1]) for row in rows}
+    for scenario in SCENARIOS[:2]:
+        assert {(scenario, metric) for metric in LOAD_METRICS} <= seen, scenario
+    assert {(SCENARIOS[2], metric) for metric in CATALOG_METRICS} <= seen
+    assert "search results differing from the linear scan: 0" in result.stdout
+    assert "STOPPED EARLY" not in result.stdout
