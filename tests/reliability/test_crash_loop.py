@@ -82,7 +82,6 @@ async def crash_loop(data: Path, *, rounds: int, seed: int) -> Stats:
     rng = random.Random(seed)
     stats = Stats()
     started = time.monotonic()
-    codes = unique_barcodes()
     server = LiveServer(data).start()
     try:
         models = [LaneModel(lane, server.pair("till", lane)) for lane in LANES]

@@ -18,7 +18,6 @@ from laneserver.rules.catalog import (
     Catalog,
     Found,
     Unknown,
-    ean_check_digit,
     is_valid_ean,
 )
 from laneserver.rules.catalog_csv import (
