@@ -124,7 +124,8 @@ def notes(raw: dict) -> str:
                 f"server RSS after start {data['big']['rss_after_start_kib'] / 1024:.0f} MiB; "
                 f"scans: {data['big']['stats'].get('scan_to_event', {}).get('n', 0)}; "
                 f"errors {data['big']['stats']['errors'] or 'none'}")
-    lines.append("Name search is measured in process only: the websocket protocol has no search verb yet.")
+    lines.append("Name search: in process on the Catalog object, and end to end as `search` requests over "
+                 "the websocket (one connection, one request at a time).")
     return "\n".join(lines)
 
 

@@ -416,3 +416,23 @@ async def run_load(
 def _own_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+async def run_searches(url: str, token: str, seller: tuple[str, str], queries: list[str], *,
+                       limit: int = 20) -> list[float]:
+    """Send each query as a ``search`` request, one after the other, on one connection;
+    returns the reply times (seconds) of the ``ok`` replies. Bounded by ``len(queries)``
+    and each request's deadline."""
+    samples: list[float] = []
+    async with open_websocket_url(url, max_message_size=16 << 20) as ws:
+        device = Device("search", ws, Stats())
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(device.pump)
+            await device.ok("hello", token=token)
+            await device.ok("sign_in", seller=seller[0], pin=seller[1])
+            for text in queries:
+                reply, sent, answered = await device.call("search", text=text, limit=limit)
+                if reply.get("type") == "ok":
+                    samples.append(answered - sent)
+            nursery.cancel_scope.cancel()
+    return samples

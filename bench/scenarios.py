@@ -25,7 +25,7 @@ from typing import Any
 import trio
 
 from bench.baselines import CommitStats, EchoStats, measure_echo, sqlite_commits
-from bench.loadgen import Stats, run_load
+from bench.loadgen import Stats, run_load, run_searches
 from bench.report import Row, Target
 from bench.server import REPO, demo_articles, laneserver_process, memory, prepare_shop, scannable
 from bench.stats import p50, p99
@@ -50,13 +50,14 @@ class Settings:
     searches: int = 300
     reference_searches: int = 24
     catalog_sales: int = 40           # sales of the one till on the catalog servers
+    websocket_searches: int = 200     # of the in-process queries, sent as `search` requests
     catalog_duration: float = 30.0
 
 
 FULL = Settings()
 QUICK = Settings(duration=20.0, sales=5, lanes8=(2, 0), lanes64=(4, 2), echo_seconds=1.5, commit_count=300,
                  commit_seconds=1.5, articles=10_000, lookups=2_000, searches=60, reference_searches=12,
-                 catalog_sales=5, catalog_duration=20.0)
+                 catalog_sales=5, catalog_duration=20.0, websocket_searches=30)
 
 
 def _label(tills: int, pdas: int) -> str:
@@ -142,15 +143,18 @@ def _child(args: list[str], timeout: float) -> dict[str, Any]:
     return json.loads(result.stdout)
 
 
-def _serve_and_sell(root: Path, settings: Settings, *, import_demo: bool, codes: list[str], ids: list[str]):
+def _serve_and_sell(root: Path, settings: Settings, *, import_demo: bool, codes: list[str], ids: list[str],
+                    queries: list[str]):
+    """One till sells on a fresh server, then sends ``queries`` as ``search`` requests."""
     shop = prepare_shop(root, lanes=1, pdas=0, sellers=1, import_demo=import_demo)
     with laneserver_process(shop.data, shop.config, root / "server.log").start(timeout=120) as server:
         started = (server.startup_to_url, server.startup_to_health, memory(server.pid))
         stats = trio.run(partial(run_load, server.ws_url, shop.till_tokens, (), sellers=shop.sellers, codes=codes,
                                  articles=ids, sales=settings.catalog_sales, seed=settings.seed,
                                  duration=settings.catalog_duration, server_pid=server.pid))
+        searches = trio.run(partial(run_searches, server.ws_url, shop.till_tokens["1"], shop.sellers[0], queries))
         mem = memory(server.pid)
-    return started, stats, mem
+    return started, stats, searches, mem
 
 
 def catalog_scenario(workdir: Path, settings: Settings, log) -> tuple[list[Row], dict[str, Any]]:
@@ -168,11 +172,12 @@ def catalog_scenario(workdir: Path, settings: Settings, log) -> tuple[list[Row],
 
     log(f"[{label}] baseline server: the 76-article demo catalog, 1 till")
     demo_codes, demo_ids = scannable(demo_articles())
-    (small_url, small_health, small_mem0), small_stats, small_mem = _serve_and_sell(
-        root / "small", settings, import_demo=True, codes=demo_codes, ids=demo_ids)
-    log(f"[{label}] server on {count:,} articles, 1 till")
-    (big_url, big_health, big_mem0), big_stats, big_mem = _serve_and_sell(
-        root, settings, import_demo=False, codes=inproc["scan_codes"], ids=inproc["article_ids"])
+    queries = inproc["search_queries"][:settings.websocket_searches]
+    (small_url, small_health, small_mem0), small_stats, small_searches, small_mem = _serve_and_sell(
+        root / "small", settings, import_demo=True, codes=demo_codes, ids=demo_ids, queries=queries)
+    log(f"[{label}] server on {count:,} articles, 1 till, then {len(queries)} searches")
+    (big_url, big_health, big_mem0), big_stats, big_searches, big_mem = _serve_and_sell(
+        root, settings, import_demo=False, codes=inproc["scan_codes"], ids=inproc["article_ids"], queries=queries)
 
     barcodes = [t for t, kind in zip(inproc["lookup_seconds"], inproc["lookup_kinds"]) if kind == "barcode"]
     dict_p99 = p99(inproc["dict_get_seconds"]) * MS
@@ -189,6 +194,10 @@ def catalog_scenario(workdir: Path, settings: Settings, log) -> tuple[list[Row],
             p99(inproc["reference_search_seconds"]) * MS,
             f"linear scan (old search), first {len(inproc['reference_search_seconds'])} queries",
             Target("value_max", 20.0)),
+        Row(label, "name search p50, websocket (ms)", p50(big_searches) * MS, p50(small_searches) * MS,
+            small + ", same queries"),
+        Row(label, "name search p99, websocket (ms)", p99(big_searches) * MS, p99(small_searches) * MS,
+            small + ", same queries"),
         Row(label, "scan → ticket event p50, websocket (ms)", p50(big_stats.scan_to_event) * MS,
             p50(small_stats.scan_to_event) * MS, small),
         Row(label, "scan → ticket event p99, websocket (ms)", p99(big_stats.scan_to_event) * MS,

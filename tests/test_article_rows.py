@@ -16,6 +16,7 @@ FULL = Article(
     barcodes=(Barcode("3760000000017"), Barcode("3760000000024", Decimal("6"))), supplier_refs=("R-1", "R-2"),
     status="dormant", meal_voucher=True, department="Vins", family="Effervescents", unit="l", location="R3",
     ticket_text="CREMANT", zero_price_allowed=True, deposit="C1", note="carton abîmé",
+    negative_stock="warn", stock_alert="2", part_of="W1", parts=6,
 )
 
 

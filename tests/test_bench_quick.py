@@ -17,7 +17,7 @@ LOAD_METRICS = (
     "server RSS VmRSS (MiB)",
 )
 CATALOG_METRICS = (
-    "barcode lookup p99, in process (ms)", "name search p99, in process (ms)",
+    "barcode lookup p99, in process (ms)", "name search p99, in process (ms)", "name search p99, websocket (ms)",
     "scan → ticket event p99, websocket (ms)", "start-up to URL line (s)", "start-up to /healthz 200 (s)",
     "server RSS VmHWM (MiB)", "server RSS VmRSS (MiB)",
 )

@@ -12,12 +12,10 @@ exactly as the last acknowledged request left it.
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
-import msgspec
 import trio
 
 from laneserver.actors.journal import CommitFailed, commit, read
@@ -43,8 +41,8 @@ from laneserver.protocol.codec import error_frame as _error
 from laneserver.protocol.views import held_view, ticket_view
 from laneserver.rules import lane as rules
 from laneserver.rules.catalog import Ambiguous, Catalog, Found
-from laneserver.rules.money import BadValue, fmt_money, fmt_qty, parse_money, parse_qty
-from laneserver.rules.stock import OutOfStock
+from laneserver.rules.money import BadValue, fmt_money, parse_money, parse_qty
+from laneserver.rules.stock import OutOfStock, fmt_stock, stock_quantities, stock_takes
 from laneserver.rules.receipt import Receipt, ReceiptLine, ReceiptPayment
 from laneserver.rules.ticket import reserved_quantities
 from laneserver.store import reads
@@ -232,12 +230,12 @@ class LaneActor:
                 name = f" ({article.name})" if article is not None else ""
                 envelope.reply(_error(
                     request, wire.Code.OUT_OF_STOCK,
-                    f"only {fmt_qty(decision.available)} of {decision.article}{name} available at "
+                    f"only {fmt_stock(decision.available)} of {decision.article}{name} available at "
                     f"{self.stock_point}: this shop does not sell below zero stock",
-                    article=decision.article, available=fmt_qty(decision.available), stock_point=self.stock_point,
+                    article=decision.article, available=fmt_stock(decision.available), stock_point=self.stock_point,
                 ))
                 return
-            warnings = [wire.StockWarningView(article=a, stock_point=self.stock_point, available=fmt_qty(v))
+            warnings = [wire.StockWarningView(article=a, stock_point=self.stock_point, available=fmt_stock(v))
                         for a, v in decision.warnings]
         ops: list[Any] = [
             RecordEvent(at=now, source=f"lane:{self.lane}", kind=type(e).__name__, data=e,
@@ -248,8 +246,10 @@ class LaneActor:
         reply: bytes | None = None
         if sale is not None:
             build = partial(_finish_reply, request.id, sale)
+            # What the sale takes from stock, line by line: a part of a unit of its stock article.
+            takes = tuple(stock_takes(line.article, line.qty, self.catalog.get) for line in sale.lines)
             ops.append(RecordSale(sale=sale, stock_point=self.stock_point, device=caller.device,
-                                  key=request.key, actor=self.replies.actor, reply=build))
+                                  key=request.key, actor=self.replies.actor, reply=build, takes=takes))
         else:
             reply = encode(self._reply_for(request, state, events, warnings))
             if request.key is not None:
@@ -274,7 +274,8 @@ class LaneActor:
         self._publish_ticket()
         if sale is not None and recorded is not None:
             # One message: the stock taken and the reservation released together.
-            await self.stock.tell(Taken(_quantities(sale.lines), lane=self.lane, reserved=after))
+            taken = stock_quantities(_quantities(sale.lines), self.catalog.get)
+            await self.stock.tell(Taken(taken, lane=self.lane, reserved=after))
             self.log.info("sale_completed", number=recorded.number, total=str(sale.total), seller=sale.seller)
             if isinstance(request, wire.Finish) and request.receipt == "ticket":
                 await self._print(recorded.number, sale)
@@ -308,9 +309,9 @@ class LaneActor:
         for subscriber in list(self.subscribers):
             subscriber.deliver(frame, kind)
 
-    @staticmethod
-    def _reserved(state: rules.LaneState) -> dict[str, Decimal]:
-        return reserved_quantities(rules.reserved_tickets(state))
+    def _reserved(self, state: rules.LaneState) -> dict[str, Any]:
+        """What the tickets hold back, per stock article (a glass: 1/6 of its bottle)."""
+        return stock_quantities(reserved_quantities(rules.reserved_tickets(state)), self.catalog.get)
 
     async def _report_reservations(self) -> None:
         """At start: what the lane's tickets hold (a tell: it was granted before)."""

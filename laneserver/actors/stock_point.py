@@ -46,18 +46,38 @@ from laneserver.protocol.codec import encode
 from laneserver.protocol.codec import error_frame as _error
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.money import ZERO, BadValue, fmt_money, fmt_qty, parse_money, parse_qty, round_cents
-from laneserver.rules.stock import Level, OutOfStock, StockState, average_cost, effective_policy, is_alert
+from laneserver.rules.stock import (
+    Level,
+    StockState,
+    average_cost,
+    effective_policy,
+    exact,
+    fmt_stock,
+    is_alert,
+    parts_per_unit,
+    to_decimal,
+    units_and_parts,
+)
 from laneserver.store import reads
 from laneserver.store.ops import MoveStock, PutStockArticle, RecordEvent, Remember, StockMoved
 
 
-def level_view(stock_point: str, level: Level) -> wire.StockPointView:
+def parts_fields(real: Any, parts: int) -> dict[str, Any]:
+    """``units``, ``parts``, ``parts_per_unit`` for a stock article sold by the part, else none."""
+    if parts <= 0:
+        return {}
+    units, rest = units_and_parts(real, parts)
+    return {"units": units, "parts": rest, "parts_per_unit": parts}
+
+
+def level_view(stock_point: str, level: Level, parts: int = 0) -> wire.StockPointView:
     return wire.StockPointView(
         stock_point=stock_point,
-        real=fmt_qty(level.real),
-        reserved=fmt_qty(level.reserved),
-        available=fmt_qty(level.available),
+        real=fmt_stock(level.real),
+        reserved=fmt_stock(level.reserved),
+        available=fmt_stock(level.available),
         **({} if level.tracked else {"tracked": False}),
+        **parts_fields(level.real, parts),
     )
 
 
@@ -90,6 +110,8 @@ class StockPointActor:
         self.peers = peers if peers is not None else {}
         self.state = StockState(stock_point, reservations=self._reservations)
         self.settings: dict[str, reads.StockArticleRow] = {}
+        # Stock article → the parts its stock is shown in (rules.stock.parts_per_unit).
+        self.parts: dict[str, int] = {}
         self.replies = ReplyMemory(f"stock:{stock_point}")
         self.log = get_logger("stock_point", stock_point=stock_point)
 
@@ -97,6 +119,7 @@ class StockPointActor:
         real = await read(self.journal, partial(reads.stock_levels, stock_point=self.stock_point))
         self.settings = await read(self.journal, partial(reads.stock_articles, stock_point=self.stock_point))
         untracked = {article for article, row in self.settings.items() if not row.tracked}
+        self.parts = parts_per_unit(self.catalog)
         self.state = StockState(self.stock_point, real, reservations=self._reservations, untracked=untracked)
         await self.replies.load(self.journal, self.clock.now())
         task_status.started()
@@ -116,7 +139,7 @@ class StockPointActor:
                     case Moved(article=article, delta=delta):
                         self._moved(article, delta)
                     case GetLevel(article=article):
-                        envelope.reply(level_view(self.stock_point, self.state.level(article)))
+                        envelope.reply(self._view(self.state.level(article)))
                     case Subscribe(subscriber=subscriber):
                         self.subscribers.add(subscriber)
                         envelope.reply(None)
@@ -138,7 +161,10 @@ class StockPointActor:
         article = self.catalog.get(article_id)
         return Decimal(article.stock_alert) if article is not None and article.stock_alert else None
 
-    def _moved(self, article: str, delta: Decimal) -> None:
+    def _view(self, level: Level) -> wire.StockPointView:
+        return level_view(self.stock_point, level, self.parts.get(level.article, 0))
+
+    def _moved(self, article: str, delta: Any) -> None:
         """Apply a journaled delta; push an alert when it brings the article to its threshold."""
         threshold = self.threshold_of(article)
         was = is_alert(self.state.level(article), threshold)
@@ -149,7 +175,7 @@ class StockPointActor:
             known = self.catalog.get(article)
             frame = encode(wire.StockAlertEvent(
                 stock_point=self.stock_point, article=article, name=known.name if known else article,
-                real=fmt_qty(level.real), reserved=fmt_qty(level.reserved), available=fmt_qty(level.available),
+                real=fmt_stock(level.real), reserved=fmt_stock(level.reserved), available=fmt_stock(level.available),
                 alert_threshold=fmt_qty(threshold),
             ))
             self.log.info("stock_alert", article=article, available=str(level.available))
@@ -170,6 +196,10 @@ class StockPointActor:
         if article is None:
             return _error(request, wire.Code.NOT_FOUND, f"no article {getattr(request, 'article', '')!r}",
                           article=getattr(request, "article", ""))
+        if article.part_of:
+            return _error(request, wire.Code.BAD_REQUEST,
+                          f"{article.id} is sold by the part of {article.part_of} (1/{article.parts}): "
+                          f"its stock is {article.part_of}'s, move that", article=article.id, field="article")
         try:
             match request:
                 case wire.StockEntry(qty=raw_qty, unit_cost=raw_cost):
@@ -246,11 +276,11 @@ class StockPointActor:
         if peer is None:
             return _error(request, wire.Code.NOT_FOUND, f"no stock point {to!r}", stock_point=to)
         level = self.state.level(request.article)
-        if (level.tracked and self.policy_of(request.article) == "refuse" and level.available - qty < 0):
+        if (level.tracked and self.policy_of(request.article) == "refuse" and level.available - exact(qty) < 0):
             return _error(request, wire.Code.OUT_OF_STOCK,
-                          f"only {fmt_qty(max(level.available, ZERO))} of {request.article} available at "
+                          f"only {fmt_stock(max(level.available, 0))} of {request.article} available at "
                           f"{self.stock_point}: cannot transfer {fmt_qty(qty)}",
-                          article=request.article, available=fmt_qty(max(level.available, ZERO)),
+                          article=request.article, available=fmt_stock(max(level.available, 0)),
                           stock_point=self.stock_point)
         ref = f"transfer:{self.stock_point}>{to}"
         out = self._move_op(caller, request, -qty, "transfer", ref=ref, comment=request.comment)
@@ -267,14 +297,13 @@ class StockPointActor:
         now = self.clock.now()
         level = self.state.level(request.article)
         # For ``to`` movements the reply is built after the commit (the delta comes from the database).
-        def reply_for(deltas: Decimal) -> bytes:
-            after = Level(article=request.article, real=level.real + deltas, reserved=level.reserved,
+        def reply_for(deltas: Any) -> bytes:
+            after = Level(article=request.article, real=level.real + exact(deltas), reserved=level.reserved,
                           tracked=level.tracked if tracked is None else tracked)
-            return encode(wire.StockOk(re=request.id, article=request.article,
-                                       points=[level_view(self.stock_point, after)]))
+            return encode(wire.StockOk(re=request.id, article=request.article, points=[self._view(after)]))
 
         absolute = any(m.to is not None for m in local)
-        expected = sum((m.delta for m in local), ZERO)
+        expected = sum((exact(m.delta) for m in local), exact(0))
         reply = None if absolute else reply_for(expected)
         event = RecordEvent(at=now, source=f"stock:{self.stock_point}", kind=kind,
                             data=data if data is not None else ops[0], device=caller.device, seller=caller.seller)
@@ -286,10 +315,10 @@ class StockPointActor:
         except CommitFailed as error:
             self.log.error("commit_failed", error=str(error))
             return _error(request, wire.Code.INTERNAL, "the movement could not be saved; nothing was changed")
-        applied = ZERO
+        applied = exact(0)
         for op, result in zip(ops, results):
             if isinstance(op, MoveStock) and op.stock_point == self.stock_point and isinstance(result, StockMoved):
-                delta = result.delta if result.delta is not None else op.delta
+                delta = result.delta if result.delta is not None else exact(op.delta)
                 applied += delta
                 self._moved(op.article, delta)
         if tracked is not None:
@@ -322,13 +351,14 @@ class StockPointActor:
                 continue
             settings = self.settings.get(article_id, reads.StockArticleRow())
             cost = settings.average_cost if settings.average_cost is not None else settings.last_cost
-            value = round_cents(max(level.real, ZERO) * cost) if cost is not None else ZERO
+            value = round_cents(max(to_decimal(level.real), ZERO) * cost) if cost is not None else ZERO
             rows.append(wire.StockRowView(
                 article=article_id, name=article.name if article else article_id,
-                real=fmt_qty(level.real), reserved=fmt_qty(level.reserved), available=fmt_qty(level.available),
+                real=fmt_stock(level.real), reserved=fmt_stock(level.reserved), available=fmt_stock(level.available),
                 tracked=level.tracked, last_cost=_fmt_cost(settings.last_cost),
                 average_cost=_fmt_cost(settings.average_cost), value=fmt_money(value),
                 alert_threshold=None if threshold is None else fmt_qty(threshold), alert=alert,
+                **parts_fields(level.real, self.parts.get(article_id, 0)),
             ))
         return wire.StockStateOk(re=request.id, stock_point=self.stock_point, rows=rows)
 

@@ -269,6 +269,11 @@ class StockPointView(msgspec.Struct, frozen=True):
     reserved: str
     available: str
     tracked: bool | UnsetType = UNSET  # sent (false) only when tracking is off: unlimited
+    # Sent for a stock article something is sold by the part of: real as whole units and
+    # parts of ``parts_per_unit`` (10 bottles 3 glasses: "10", "3", 6).
+    units: str | UnsetType = UNSET
+    parts: str | UnsetType = UNSET
+    parts_per_unit: int | UnsetType = UNSET
 
 
 class StockWarningView(msgspec.Struct, frozen=True):
@@ -291,6 +296,9 @@ class StockRowView(msgspec.Struct, frozen=True):
     value: str
     alert_threshold: str | None
     alert: bool
+    units: str | UnsetType = UNSET  # as in StockPointView
+    parts: str | UnsetType = UNSET
+    parts_per_unit: int | UnsetType = UNSET
 
 
 class MovementView(msgspec.Struct, frozen=True):

@@ -104,6 +104,8 @@ class Article(msgspec.Struct, frozen=True, gc=False):
     note: str = ""
     negative_stock: str = ""  # allow | warn | refuse; "" = the shop's policy
     stock_alert: str = ""  # alert threshold (a quantity); "" = none
+    part_of: str = ""  # sold by the part: the id of the stock article it is a part of
+    parts: int = 0  # with ``part_of``: parts per unit of that article (6 glasses a bottle)
 
     @property
     def active(self) -> bool:

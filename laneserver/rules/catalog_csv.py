@@ -44,6 +44,8 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "note",
     "negative_stock",
     "stock_alert",
+    "part_of",
+    "parts",
 )
 COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
@@ -183,6 +185,7 @@ def _article(cells: dict[str, str], vat_rates: Collection[Decimal] | None) -> Ar
         note=cells.get("note", "").strip(),
         negative_stock=_policy(cells.get("negative_stock", "")),
         stock_alert=_stock_alert(cells.get("stock_alert", "")),
+        **_parts(article_id, cells.get("part_of", ""), cells.get("parts", "")),
     )
 
 
@@ -191,6 +194,21 @@ def _policy(cell: str) -> str:
     if policy not in ("", "allow", "warn", "refuse"):
         raise _RowError(f"negative_stock {cell.strip()!r} must be allow, warn, refuse or empty (the shop's)")
     return policy
+
+
+def _parts(article_id: str, part_of: str, parts: str) -> dict[str, object]:
+    """``part_of`` and ``parts`` go together: the stock article and its parts per unit."""
+    part_of, parts = part_of.strip(), parts.strip()
+    if not part_of and not parts:
+        return {}
+    if not part_of or not parts:
+        raise _RowError(f"article {article_id!r}: part_of and parts go together (the stock article and "
+                        "its parts per unit)")
+    if part_of == article_id:
+        raise _RowError(f"article {article_id!r} cannot be a part of itself")
+    if not parts.isdigit() or not 1 <= int(parts) <= 10_000:
+        raise _RowError(f"parts {parts!r} must be a whole number of parts per unit, 1 to 10000")
+    return {"part_of": part_of, "parts": int(parts)}
 
 
 def _stock_alert(cell: str) -> str:
@@ -249,6 +267,7 @@ def parse_catalog_csv(text: str, *, vat_rates: Collection[Decimal] | None = None
     articles: list[Article] = []
     lines_by_id: dict[str, int] = {}
     deposits: list[tuple[int, str]] = []
+    part_ofs: list[tuple[int, str]] = []
     header: list[str] | None = None
     line = 1
     next_line = 1
@@ -273,12 +292,21 @@ def parse_catalog_csv(text: str, *, vat_rates: Collection[Decimal] | None = None
             lines_by_id[article.id] = line
             if article.deposit:
                 deposits.append((line, article.deposit))
+            if article.part_of:
+                part_ofs.append((line, article.part_of))
             articles.append(article)
     except csv.Error as error:
         raise CatalogCsvError(next_line, f"malformed CSV: {error}") from None
     for line, deposit in deposits:
         if deposit not in lines_by_id:
             raise CatalogCsvError(line, f"deposit {deposit!r} is not an article id of this file")
+    by_id = {article.id: article for article in articles}
+    for line, part_of in part_ofs:
+        if part_of not in by_id:
+            raise CatalogCsvError(line, f"part_of {part_of!r} is not an article id of this file")
+        if by_id[part_of].part_of:
+            raise CatalogCsvError(line, f"part_of {part_of!r} is itself sold by the part: "
+                                        "a part must be of a stock article")
     return articles
 
 
@@ -328,6 +356,8 @@ def write_catalog_csv(articles: Iterable[Article]) -> str:
                 a.note,
                 a.negative_stock,
                 a.stock_alert,
+                a.part_of,
+                str(a.parts) if a.part_of else "",
             )
         )
     return out.getvalue()

@@ -24,13 +24,22 @@ rounded half up to ``COST_PLACES`` (4 decimal places); with no previous average
 (or no stock on hand) it is the entry's unit cost. Stock below zero has no value,
 so it does not weigh in.
 
+Units and parts (``Article.part_of``/``parts``): an article sold by the part takes
+``1/parts`` of a unit of its stock article (a glass is 1/6 of a bottle). 1/6 is no
+finite decimal, so stock quantities are exact rationals (``fractions.Fraction``) here
+and in the database (``to_text``: a decimal when it is one, else ``n/d``). Selling
+``N × parts`` parts takes exactly ``N`` units (a property test checks it).
+
 Pure: no Trio, no I/O.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
+from fractions import Fraction
+from typing import Any, Literal
 
 import msgspec
 
@@ -41,10 +50,99 @@ POLICIES: tuple[str, ...] = ("allow", "warn", "refuse")
 COST_PLACES = Decimal("0.0001")
 
 
+# --- exact quantities ----------------------------------------------------------------
+
+Qty = Fraction
+NONE = Fraction(0)
+QTY_PLACES = Decimal("0.001")
+
+
+def exact(value: Any) -> Fraction:
+    """A quantity as an exact rational: from a ``Decimal``, an int, a ``Fraction`` or
+    its text (``"1.5"``, ``"61/6"``)."""
+    return value if type(value) is Fraction else Fraction(value)
+
+
+def to_decimal(value: Fraction) -> Decimal:
+    """The nearest ``Decimal`` (28 digits): exact when the quantity is a finite decimal."""
+    return Decimal(value.numerator) / Decimal(value.denominator)
+
+
+def _finite_decimal(value: Fraction) -> bool:
+    d = value.denominator
+    for p in (2, 5):
+        while d % p == 0:
+            d //= p
+    return d == 1
+
+
+def to_text(value: Any) -> str:
+    """How a quantity is stored: a plain decimal when it is one (``"10.5"``), else the
+    exact ``"n/d"`` (``"61/6"``). ``exact`` reads both back."""
+    value = exact(value)
+    if _finite_decimal(value):
+        text = format(to_decimal(value).normalize(), "f")
+        return text
+    return f"{value.numerator}/{value.denominator}"
+
+
+def fmt_stock(value: Any) -> str:
+    """A quantity for the wire: its decimal, exact when it is one, else rounded half up
+    to 3 places (10 bottles and 1 glass of 6: ``"10.167"``; ``units``/``parts`` are exact)."""
+    number = to_decimal(exact(value))
+    if not _finite_decimal(exact(value)) or number != number.quantize(QTY_PLACES, ROUND_HALF_UP):
+        number = number.quantize(QTY_PLACES, ROUND_HALF_UP)
+    normal = number.normalize()
+    if normal == normal.to_integral_value():
+        return str(normal.quantize(Decimal(1)))
+    return format(normal, "f")
+
+
+def units_and_parts(quantity: Any, parts: int) -> tuple[str, str]:
+    """A quantity as whole units and parts of ``parts`` to a unit, both with the sign of
+    the quantity: 61/6 with 6 → ("10", "1"); −7/6 → ("-1", "-1"). The parts are exact
+    (a decimal when the quantity is not a whole number of parts, e.g. 0.25 of 6 → "1.5")."""
+    quantity = exact(quantity)
+    sign = -1 if quantity < 0 else 1
+    whole = math.floor(abs(quantity))
+    rest = (abs(quantity) - whole) * parts
+    return fmt_stock(sign * whole), fmt_stock(sign * rest)
+
+
+def stock_takes(article_id: str, qty: Any, article_of: Callable[[str], Any]) -> tuple[str, Fraction]:
+    """What selling (or reserving) ``qty`` of an article takes from stock: itself, or,
+    sold by the part, ``qty / parts`` of its stock article."""
+    article = article_of(article_id)
+    if article is not None and article.part_of and article.parts > 0:
+        return article.part_of, exact(qty) / article.parts
+    return article_id, exact(qty)
+
+
+def stock_quantities(quantities: Mapping[str, Any], article_of: Callable[[str], Any]) -> dict[str, Fraction]:
+    """Quantities per sold article → quantities per stock article (see ``stock_takes``);
+    zeros dropped."""
+    out: dict[str, Fraction] = {}
+    for article_id, qty in quantities.items():
+        stock_article, take = stock_takes(article_id, qty, article_of)
+        out[stock_article] = out.get(stock_article, NONE) + take
+    return {article: qty for article, qty in out.items() if qty != 0}
+
+
+def parts_per_unit(articles: Iterable[Any]) -> dict[str, int]:
+    """For each stock article something is sold by the part of, the parts its stock is
+    shown in: the least common multiple of its part articles' ``parts`` (glasses of 6 and
+    carafes of 2 → 6), so every sale of a part is a whole number of them."""
+    out: dict[str, int] = {}
+    for article in articles:
+        if article.part_of and article.parts > 0:
+            out[article.part_of] = math.lcm(out.get(article.part_of, 1), article.parts)
+    return out
+
+
 class Level(msgspec.Struct, frozen=True):
     article: str
-    real: Decimal
-    reserved: Decimal
+    real: Fraction
+    reserved: Fraction
     tracked: bool = True
 
     @property
@@ -64,8 +162,8 @@ class OutOfStock(msgspec.Struct, frozen=True):
     """Refused: ``article`` has only ``available`` for a growth of ``wanted``."""
 
     article: str
-    available: Decimal
-    wanted: Decimal
+    available: Fraction
+    wanted: Fraction
 
 
 def effective_policy(shop: str, article: str = "") -> str:
@@ -75,7 +173,7 @@ def effective_policy(shop: str, article: str = "") -> str:
 
 def average_cost(real: Decimal, average: Decimal | None, qty: Decimal, unit_cost: Decimal) -> Decimal:
     """The weighted average cost after an entry (see the module docstring)."""
-    on_hand = max(real, ZERO)
+    on_hand = max(to_decimal(exact(real)), ZERO)
     if average is None or on_hand == 0:
         return unit_cost.quantize(COST_PLACES, ROUND_HALF_UP)
     value = on_hand * average + qty * unit_cost
@@ -97,14 +195,14 @@ class StockState:
     def __init__(
         self,
         stock_point: str,
-        real: dict[str, Decimal] | None = None,
+        real: Mapping[str, Any] | None = None,
         *,
         reservations: dict[str, dict[str, Decimal]] | None = None,
         untracked: set[str] | None = None,
     ) -> None:
         self.stock_point = stock_point
-        self.real: dict[str, Decimal] = dict(real or {})
-        self.reservations: dict[str, dict[str, Decimal]] = reservations if reservations is not None else {}
+        self.real: dict[str, Fraction] = {article: exact(qty) for article, qty in (real or {}).items()}
+        self.reservations: dict[str, dict[str, Fraction]] = reservations if reservations is not None else {}
         self.untracked: set[str] = set(untracked or ())
 
     # --- reservations -------------------------------------------------------------
@@ -112,7 +210,7 @@ class StockState:
     def reserve(self, holder: str, quantities: dict[str, Decimal]) -> None:
         """Replace what ``holder`` (a lane) holds back with ``quantities``. Never refused."""
         if quantities:
-            self.reservations[holder] = dict(quantities)
+            self.reservations[holder] = {article: exact(qty) for article, qty in quantities.items()}
         else:
             self.reservations.pop(holder, None)
 
@@ -131,27 +229,28 @@ class StockState:
         gives the policy of an article id. Granted → ``after`` is recorded;
         refused → nothing changes.
         """
-        warnings: list[tuple[str, Decimal]] = []
+        warnings: list[tuple[str, Fraction]] = []
+        before = {article: exact(qty) for article, qty in before.items()}
         for article, qty in after.items():
-            growth = qty - before.get(article, ZERO)
+            growth = exact(qty) - before.get(article, NONE)
             if growth <= 0 or article in self.untracked:
                 continue
             policy = policy_of(article)
             if policy == "allow":
                 continue
-            others = sum((held.get(article, ZERO) for h, held in self.reservations.items() if h != holder), ZERO)
-            available = self.real.get(article, ZERO) - others - before.get(article, ZERO)
+            others = sum((held.get(article, NONE) for h, held in self.reservations.items() if h != holder), NONE)
+            available = self.real.get(article, NONE) - others - before.get(article, NONE)
             if available - growth < 0:
                 if policy == "refuse":
-                    return OutOfStock(article=article, available=max(available, ZERO), wanted=growth)
+                    return OutOfStock(article=article, available=max(available, NONE), wanted=growth)
                 warnings.append((article, available - growth))
         self.reserve(holder, after)
         return Granted(tuple(warnings))
 
     # --- real stock ---------------------------------------------------------------
 
-    def move(self, article: str, delta: Decimal) -> Decimal:
-        real = self.real.get(article, ZERO) + delta
+    def move(self, article: str, delta: Any) -> Fraction:
+        real = self.real.get(article, NONE) + exact(delta)
         self.real[article] = real
         return real
 
@@ -163,11 +262,11 @@ class StockState:
         else:
             self.untracked.add(article)
 
-    def reserved(self, article: str) -> Decimal:
-        return sum((held.get(article, ZERO) for held in self.reservations.values()), ZERO)
+    def reserved(self, article: str) -> Fraction:
+        return sum((held.get(article, NONE) for held in self.reservations.values()), NONE)
 
     def level(self, article: str) -> Level:
-        return Level(article=article, real=self.real.get(article, ZERO), reserved=self.reserved(article),
+        return Level(article=article, real=self.real.get(article, NONE), reserved=self.reserved(article),
                      tracked=article not in self.untracked)
 
     def articles(self) -> list[str]:
@@ -180,4 +279,4 @@ class StockState:
 
 def is_alert(level: Level, threshold: Decimal | None) -> bool:
     """Under its alert threshold: tracked, a threshold set, and available ≤ threshold."""
-    return level.tracked and threshold is not None and level.available <= threshold
+    return level.tracked and threshold is not None and level.available <= exact(threshold)

@@ -279,11 +279,18 @@ class Session:
             self.log.error("sign_record_failed", error=str(error))
 
     async def _stock(self, request: wire.Stock, article: str) -> bytes:
-        if self.shop.catalog.get(article) is None:
+        known = self.shop.catalog.get(article)
+        if known is None:
             return error_frame(request, wire.Code.NOT_FOUND, f"no article {article!r}", article=article)
+        if known.part_of:  # sold by the part: the stock is its stock article's
+            article = known.part_of
         return encode(wire.StockOk(re=request.id, article=article, points=await self._levels(article)))
 
     async def _levels(self, article: str) -> list[wire.StockPointView]:
+        """Every point's level of ``article``; for one sold by the part, its stock article's."""
+        known = self.shop.catalog.get(article)
+        if known is not None and known.part_of:
+            article = known.part_of
         return [await point.ask(GetLevel(article)) for point in self.shop.stock_points.values()]
 
     async def _price_check(self, request: wire.PriceCheck, code: str) -> bytes:

@@ -49,6 +49,8 @@ class _ArticleRow(msgspec.Struct, frozen=True, gc=False):
     note: str = ""
     negative_stock: str = ""
     stock_alert: str = ""
+    part_of: str = ""
+    parts: int = 0
 
 
 def _defaults(cls) -> dict[str, str]:
@@ -100,6 +102,6 @@ def decode_articles(rows: Iterable[str | bytes]) -> list[Article]:
             row.id, row.name, price, vat_rate, barcodes, row.supplier_refs, row.status, row.meal_voucher,
             label(row.department, row.department), label(row.family, row.family), label(row.unit, row.unit),
             label(row.location, row.location), row.ticket_text, row.zero_price_allowed, row.deposit, row.note,
-            row.negative_stock, row.stock_alert,
+            row.negative_stock, row.stock_alert, row.part_of, row.parts,
         ))
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Callable, Union
 
 import msgspec
@@ -46,6 +47,10 @@ class RecordSale(msgspec.Struct, frozen=True, kw_only=True):
     key: str | None = None
     actor: str = ""
     reply: Callable[[int], bytes] | None = None
+    # The stock movements the sale writes, (stock article, quantity) per line, when they
+    # differ from the lines' (an article sold by the part takes 1/parts of its stock
+    # article); None: each line takes its own article and quantity.
+    takes: tuple[tuple[str, Any], ...] | None = None
 
 
 class Remember(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,7 +67,7 @@ class MoveStock(msgspec.Struct, frozen=True, kw_only=True):
     at: dt.datetime
     stock_point: str
     article: str
-    delta: Decimal
+    delta: Decimal | Fraction  # a Fraction for parts of a unit (rules/stock.py)
     reason: str
     ref: str | None = None
     device: str | None = None
@@ -102,5 +107,5 @@ class SaleRecorded(msgspec.Struct, frozen=True):
 class StockMoved(msgspec.Struct, frozen=True):
     stock_point: str
     article: str
-    real: Decimal
-    delta: Decimal | None = None  # set for a ``to`` movement: the delta it wrote
+    real: Fraction
+    delta: Fraction | None = None  # set for a ``to`` movement: the delta it wrote

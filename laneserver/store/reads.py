@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from laneserver.rules.fiscal import (
     walk,
 )
 from laneserver.rules.lane import LaneState
+from laneserver.rules.stock import exact, fmt_stock, to_decimal
 from laneserver.store.article_rows import decode_articles
 from laneserver.store.writes import ANCHOR_META_KEY, payment_record
 
@@ -66,9 +68,10 @@ def article_count(db: sqlite3.Connection) -> int:
     return db.execute("SELECT count(*) FROM articles").fetchone()[0]
 
 
-def stock_levels(db: sqlite3.Connection, stock_point: str) -> dict[str, Decimal]:
+def stock_levels(db: sqlite3.Connection, stock_point: str) -> dict[str, Fraction]:
+    """Real stock per article, exact (a part of a unit is stored as ``n/d``: rules/stock.py)."""
     rows = db.execute("SELECT article, real FROM stock_levels WHERE stock_point=?", (stock_point,))
-    return {article: Decimal(real) for article, real in rows}
+    return {article: exact(real) for article, real in rows}
 
 
 class StockArticleRow(msgspec.Struct, frozen=True):
@@ -92,7 +95,7 @@ def stock_export(db: sqlite3.Connection, stock_points: list[str]) -> list[tuple]
     Reservations live in the running server only, so this is real stock; ``value``
     is real × average cost (else last cost), rounded to the cent, 0 below zero.
     """
-    from laneserver.rules.money import fmt_money, fmt_qty, round_cents
+    from laneserver.rules.money import fmt_money, round_cents
 
     names: dict[str, tuple[str, str]] = {}
     out = []
@@ -105,12 +108,12 @@ def stock_export(db: sqlite3.Connection, stock_points: list[str]) -> list[tuple]
                                  " FROM articles WHERE id=?", (article,)).fetchone()
                 names[article] = (row[0] or article, row[1] or "") if row else (article, "")
             name, threshold = names[article]
-            real = levels.get(article, Decimal(0))
+            real = levels.get(article, Fraction(0))
             s = settings.get(article, StockArticleRow())
             cost = s.average_cost if s.average_cost is not None else s.last_cost
-            value = round_cents(max(real, Decimal(0)) * cost) if cost is not None else Decimal("0.00")
-            alert = s.tracked and threshold != "" and real <= Decimal(threshold)
-            out.append((point, article, name, fmt_qty(real), "true" if s.tracked else "false",
+            value = round_cents(max(to_decimal(real), Decimal(0)) * cost) if cost is not None else Decimal("0.00")
+            alert = s.tracked and threshold != "" and real <= exact(threshold)
+            out.append((point, article, name, fmt_stock(real), "true" if s.tracked else "false",
                         "" if s.last_cost is None else str(s.last_cost),
                         "" if s.average_cost is None else str(s.average_cost), fmt_money(value), threshold,
                         "true" if alert else "false"))
@@ -130,7 +133,9 @@ def stock_history(db: sqlite3.Connection, *, article: str | None = None, stock_p
     sql = ("SELECT seq, at, stock_point, article, delta, reason, source, ref, device, seller, unit_cost, supplier,"
            " comment FROM stock_movements" + (" WHERE " + " AND ".join(where) if where else "")
            + " ORDER BY seq DESC LIMIT ?")
-    return db.execute(sql, (*args, limit)).fetchall()
+    # A part of a unit is stored exactly ("-1/6"); the wire shows its decimal ("-0.167").
+    return [(*row[:4], fmt_stock(exact(row[4])) if "/" in row[4] else row[4], *row[5:])
+            for row in db.execute(sql, (*args, limit)).fetchall()]
 
 
 def device_by_token_hash(db: sqlite3.Connection, token_hash: str) -> Device | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import msgspec
 
 from laneserver.rules.fiscal import GENESIS, Anchor, AnchorHead, chain_hash, encode_anchor
 from laneserver.rules.lane import SaleCompleted
+from laneserver.rules.stock import exact, to_text
 from laneserver.store.ops import (
     MoveStock,
     Op,
@@ -207,9 +209,10 @@ class Writer:
                  heads.payment_hash, phash),
             )
             heads.payment_number, heads.payment_hash = pnumber, phash
-        for line in sale.lines:
+        takes = op.takes if op.takes is not None else tuple((line.article, line.qty) for line in sale.lines)
+        for article, qty in takes:
             self._move_stock(MoveStock(
-                at=sale.at, stock_point=op.stock_point, article=line.article, delta=-line.qty,
+                at=sale.at, stock_point=op.stock_point, article=article, delta=-exact(qty),
                 reason="sale", ref=f"sale:{number}", device=op.device, seller=sale.seller,
                 source=f"lane:{sale.lane}",
             ))
@@ -221,18 +224,18 @@ class Writer:
         row = self.db.execute(
             "SELECT real FROM stock_levels WHERE stock_point=? AND article=?", (op.stock_point, op.article)
         ).fetchone()
-        before = Decimal(row[0]) if row else Decimal(0)
-        delta = op.delta if op.to is None else op.to - before
+        before = exact(row[0]) if row else Fraction(0)
+        delta = exact(op.delta) if op.to is None else exact(op.to) - before
         real = before + delta
         self.db.execute(
             "INSERT INTO stock_levels(stock_point, article, real) VALUES (?,?,?) "
             "ON CONFLICT(stock_point, article) DO UPDATE SET real=excluded.real",
-            (op.stock_point, op.article, str(real)),
+            (op.stock_point, op.article, to_text(real)),
         )
         self.db.execute(
             "INSERT INTO stock_movements(at, stock_point, article, delta, reason, ref, device, seller, unit_cost,"
             " supplier, comment, source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (iso(op.at), op.stock_point, op.article, str(delta), op.reason, op.ref, op.device, op.seller,
+            (iso(op.at), op.stock_point, op.article, to_text(delta), op.reason, op.ref, op.device, op.seller,
              _text(op.unit_cost), op.supplier, op.comment, op.source),
         )
         return StockMoved(stock_point=op.stock_point, article=op.article, real=real,

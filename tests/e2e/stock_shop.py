@@ -34,12 +34,12 @@ id = "bar"
 """
 
 
-def stock_shop(tmp_path: Path, policy: str = "refuse") -> LiveServer:
+def stock_shop(tmp_path: Path, policy: str = "refuse", catalog_csv: str = CATALOG) -> LiveServer:
     """A configured (not demo) server, set up through the command line; not started."""
     config = tmp_path / "shop.toml"
     config.write_text(shop_toml(policy), encoding="utf-8")
     catalog = tmp_path / "catalog.csv"
-    catalog.write_text(CATALOG, encoding="utf-8")
+    catalog.write_text(catalog_csv, encoding="utf-8")
     server = LiveServer(tmp_path / "data", config=config)
     server.cli("catalog", "import", str(catalog))
     server.cli("seller", "add", "marie", "--pin", "1234", "--role", "manager")
