@@ -180,13 +180,13 @@ def catalog_scenario(workdir: Path, settings: Settings, log) -> tuple[list[Row],
         root, settings, import_demo=False, codes=inproc["scan_codes"], ids=inproc["article_ids"], queries=queries)
 
     barcodes = [t for t, kind in zip(inproc["lookup_seconds"], inproc["lookup_kinds"]) if kind == "barcode"]
-    dict_p99 = p99(inproc["dict_get_seconds"]) * MS
+    plain = [t for t, kind in zip(inproc["dict_get_seconds"], inproc["lookup_kinds"]) if kind == "barcode"]
     small = "same server, 76 articles"
     rows = [
-        Row(label, "barcode lookup p50, in process (ms)", p50(barcodes) * MS, p50(inproc["dict_get_seconds"]) * MS,
-            "dict.get p50 on the same codes"),
-        Row(label, "barcode lookup p99, in process (ms)", p99(barcodes) * MS, dict_p99,
-            "dict.get p99 on the same codes", Target("value_max", 1.0)),
+        Row(label, "barcode lookup p50, in process (ms)", p50(barcodes) * MS, p50(plain) * MS,
+            "dict.get p50 on the same barcodes"),
+        Row(label, "barcode lookup p99, in process (ms)", p99(barcodes) * MS, p99(plain) * MS,
+            "dict.get p99 on the same barcodes", Target("value_max", 1.0)),
         Row(label, "name search p50, in process (ms)", p50(inproc["search_seconds"]) * MS,
             p50(inproc["reference_search_seconds"]) * MS,
             f"linear scan (old search), first {len(inproc['reference_search_seconds'])} queries"),

@@ -33,10 +33,12 @@ class ShopConfig(Base):
     negative_stock: Literal["allow", "warn", "refuse"] = "allow"
     cash_rounding: str = "0.01"
     discount_cap: str = "100"
+    discount_reasons: tuple[str, ...] = ()
     meal_voucher_cap: str = "19.00"
     vat_rates: tuple[str, ...] = ("20", "10", "5.5", "2.1")
     currency: str = "EUR"
     locale: str = "fr"
+    sell_by_warning_days: int = 3
 
 
 class StockPointConfig(Base):
@@ -127,6 +129,8 @@ def _check(config: Config) -> Config:
         parse_percent(shop.discount_cap, "shop.discount_cap")
         if parse_money(shop.meal_voucher_cap, "shop.meal_voucher_cap") < 0:
             raise BadValue("shop.meal_voucher_cap must not be negative")
+        if not 0 <= shop.sell_by_warning_days <= 3650:
+            raise BadValue("shop.sell_by_warning_days must be 0 to 3650 days")
         for i, rate in enumerate(shop.vat_rates):
             parse_percent(rate, f"shop.vat_rates[{i}]")
     except BadValue as error:

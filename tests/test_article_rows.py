@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import msgspec
 
-from laneserver.rules.catalog import Article, Barcode
+from laneserver.rules.catalog import Article, Barcode, Component
 from laneserver.store.article_rows import decode_articles
 from laneserver.store.writes import encode
 from tests.support import demo_articles
@@ -17,6 +17,7 @@ FULL = Article(
     status="dormant", meal_voucher=True, department="Vins", family="Effervescents", unit="l", location="R3",
     ticket_text="CREMANT", zero_price_allowed=True, deposit="C1", note="carton abîmé",
     negative_stock="warn", stock_alert="2", part_of="W1", parts=6,
+    components=(Component("W1"), Component("P1", Decimal("2.5"))), assembly=True, sell_by_days=12,
 )
 
 

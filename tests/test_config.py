@@ -289,3 +289,8 @@ def test_example_printer_addresses_fit_their_kind():
     for printer in load_config(EXAMPLE).printers:
         if printer.kind in parsers:
             parsers[printer.kind](printer.address)
+
+
+def test_sell_by_warning_days_defaults_to_3_and_is_checked():
+    assert demo_config().shop.sell_by_warning_days == 3
+    assert "shop.sell_by_warning_days" in refused("[shop]\nsell_by_warning_days = -1\n")

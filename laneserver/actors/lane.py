@@ -41,8 +41,8 @@ from laneserver.protocol.codec import error_frame as _error
 from laneserver.protocol.views import held_view, ticket_view
 from laneserver.rules import lane as rules
 from laneserver.rules.catalog import Ambiguous, Catalog, Found
-from laneserver.rules.money import BadValue, fmt_money, parse_money, parse_qty
-from laneserver.rules.stock import OutOfStock, fmt_stock, stock_quantities, stock_takes
+from laneserver.rules.money import BadValue, fmt_money, parse_money, parse_percent, parse_qty
+from laneserver.rules.stock import OutOfStock, fmt_stock, stock_quantities, stock_takes_all
 from laneserver.rules.receipt import Receipt, ReceiptLine, ReceiptPayment
 from laneserver.rules.ticket import reserved_quantities
 from laneserver.store import reads
@@ -130,7 +130,7 @@ class LaneActor:
             envelope.reply(_error(request, wire.Code.NOT_SIGNED_IN, "no seller is signed in on this device"))
             return
         try:
-            command = self._command(caller.seller, request)
+            command = self._command(caller.seller, request, approved_by=caller.approved_by)
         except BadValue as error:
             envelope.reply(_error(request, wire.Code.BAD_REQUEST, str(error)))
             return
@@ -139,7 +139,8 @@ class LaneActor:
             return
         await self._apply(envelope, caller, request, command)
 
-    def _command(self, seller: str, request: wire.Request) -> rules.Command | list[rules.Command] | bytes:
+    def _command(self, seller: str, request: wire.Request, *,
+                 approved_by: str | None = None) -> rules.Command | list[rules.Command] | bytes:
         """Translate a wire request into rule commands (or an error frame)."""
         match request:
             case wire.Scan(code=code, qty=qty):
@@ -181,7 +182,15 @@ class LaneActor:
                 if not commands:
                     return _error(request, wire.Code.BAD_REQUEST, "the basket has no lines")
                 return commands
-            case wire.Discount() | wire.SetCustomer():
+            case wire.Discount(line=line, percent=percent, amount=amount, mode=mode, reason=reason):
+                shop = self.config.shop
+                return rules.Discount(
+                    seller=seller, line=line, mode=mode, reason=reason, approved_by=approved_by,
+                    percent=None if percent is None else parse_percent(percent),
+                    amount=None if amount is None else parse_money(amount),
+                    cap=parse_percent(shop.discount_cap, "shop.discount_cap"), reasons=shop.discount_reasons,
+                )
+            case wire.SetCustomer():
                 return _error(request, wire.Code.NOT_SUPPORTED,
                               f"{request.__struct_config__.tag} is not available on this server yet")
         return _error(request, wire.Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not a lane request")
@@ -246,8 +255,10 @@ class LaneActor:
         reply: bytes | None = None
         if sale is not None:
             build = partial(_finish_reply, request.id, sale)
-            # What the sale takes from stock, line by line: a part of a unit of its stock article.
-            takes = tuple(stock_takes(line.article, line.qty, self.catalog.get) for line in sale.lines)
+            # What the sale takes from stock, line by line: a part of a unit of its stock
+            # article, a kit's components.
+            takes = tuple(take for line in sale.lines for take in stock_takes_all(line.article, line.qty,
+                                                                                  self.catalog.get))
             ops.append(RecordSale(sale=sale, stock_point=self.stock_point, device=caller.device,
                                   key=request.key, actor=self.replies.actor, reply=build, takes=takes))
         else:
@@ -360,5 +371,5 @@ def _finish_reply(re: wire.Id, sale: rules.SaleCompleted, number: int) -> bytes:
 
 
 def _details(details: dict[str, Any]) -> dict[str, Any]:
-    known = {"balance", "line", "payment", "held", "article"}
+    known = {"balance", "line", "payment", "held", "article", "cap", "reasons"}
     return {k: v for k, v in details.items() if k in known}

@@ -21,6 +21,8 @@ class Caller(msgspec.Struct, frozen=True):
     seller: str | None = None
     role: str | None = None
     lane: str | None = None
+    # The supervisor whose PIN the session checked for this one request (a discount above the cap).
+    approved_by: str | None = None
 
     @property
     def source(self) -> str:

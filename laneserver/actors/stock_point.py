@@ -19,6 +19,7 @@ a ``stock_alert`` event when an article falls to its alert threshold.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -46,6 +47,7 @@ from laneserver.protocol.codec import encode
 from laneserver.protocol.codec import error_frame as _error
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.money import ZERO, BadValue, fmt_money, fmt_qty, parse_money, parse_qty, round_cents
+from laneserver.rules.sell_by import expiring, parse_received
 from laneserver.rules.stock import (
     Level,
     StockState,
@@ -54,12 +56,18 @@ from laneserver.rules.stock import (
     exact,
     fmt_stock,
     is_alert,
+    kit_level,
     parts_per_unit,
+    production_takes,
+    stock_takes,
     to_decimal,
     units_and_parts,
 )
 from laneserver.store import reads
-from laneserver.store.ops import MoveStock, PutStockArticle, RecordEvent, Remember, StockMoved
+from laneserver.store.ops import MoveStock, PutStockArticle, RecordEvent, RecordLot, Remember, StockMoved
+
+#: Entry reasons that bring in a lot (sell-by dates: rules/sell_by.py).
+LOT_REASONS = ("initial", "delivery")
 
 
 def parts_fields(real: Any, parts: int) -> dict[str, Any]:
@@ -97,12 +105,14 @@ class StockPointActor:
         reservations: dict[str, dict[str, Decimal]] | None = None,
         subscribers: set[Any] | None = None,
         peers: dict[str, Address] | None = None,
+        sell_by_warning_days: int = 3,
     ) -> None:
         self.stock_point = stock_point
         self.journal = journal
         self.catalog = catalog
         self.clock = clock
         self.policy = policy
+        self.sell_by_warning_days = sell_by_warning_days
         # Owned by the supervisor's closure: they survive a restart of this actor
         # (the lanes re-report only when they themselves start).
         self._reservations = reservations if reservations is not None else {}
@@ -139,7 +149,7 @@ class StockPointActor:
                     case Moved(article=article, delta=delta):
                         self._moved(article, delta)
                     case GetLevel(article=article):
-                        envelope.reply(self._view(self.state.level(article)))
+                        envelope.reply(self._view(self._level(article)))
                     case Subscribe(subscriber=subscriber):
                         self.subscribers.add(subscriber)
                         envelope.reply(None)
@@ -160,6 +170,17 @@ class StockPointActor:
     def threshold_of(self, article_id: str) -> Decimal | None:
         article = self.catalog.get(article_id)
         return Decimal(article.stock_alert) if article is not None and article.stock_alert else None
+
+    def _level(self, article_id: str) -> Level:
+        """An article's level; for a kit, how many kits its components allow (``kit_level``)."""
+        article = self.catalog.get(article_id)
+        if article is None or not article.kit:
+            return self.state.level(article_id)
+        components = []
+        for component in article.components:
+            stock_article, qty = stock_takes(component.article, component.qty, self.catalog.get)
+            components.append((self.state.level(stock_article), qty))
+        return kit_level(article_id, components)
 
     def _view(self, level: Level) -> wire.StockPointView:
         return level_view(self.stock_point, level, self.parts.get(level.article, 0))
@@ -190,6 +211,8 @@ class StockPointActor:
             return remembered
         if isinstance(request, wire.StockStateRequest):
             return encode(self._state_reply(request))
+        if isinstance(request, wire.StockExpiring):
+            return await self._expiring(request)
         if caller.seller is None:
             return _error(request, wire.Code.NOT_SIGNED_IN, "no seller is signed in on this device")
         article = self.catalog.get(getattr(request, "article", ""))
@@ -200,6 +223,11 @@ class StockPointActor:
             return _error(request, wire.Code.BAD_REQUEST,
                           f"{article.id} is sold by the part of {article.part_of} (1/{article.parts}): "
                           f"its stock is {article.part_of}'s, move that", article=article.id, field="article")
+        if article.kit:
+            names = ", ".join(c.article for c in article.components)
+            return _error(request, wire.Code.BAD_REQUEST,
+                          f"{article.id} is a kit sold from its components ({names}): it has no stock of its "
+                          "own, move theirs", article=article.id, field="article")
         try:
             match request:
                 case wire.StockEntry(qty=raw_qty, unit_cost=raw_cost):
@@ -207,7 +235,13 @@ class StockPointActor:
                     unit_cost = None if raw_cost is None else parse_money(raw_cost, "unit_cost")
                     if unit_cost is not None and unit_cost < 0:
                         raise BadValue(f"unit_cost must not be negative, got {raw_cost}")
-                    return await self._entry(caller, request, qty, unit_cost)
+                    if request.received is not None and request.reason not in LOT_REASONS:
+                        raise BadValue(f"received is only for initial and delivery entries, not {request.reason}")
+                    try:
+                        received = parse_received(request.received, self.clock.now().date())
+                    except ValueError as error:
+                        raise BadValue(str(error)) from None
+                    return await self._entry(caller, request, qty, unit_cost, received)
                 case wire.StockExit(qty=raw_qty):
                     qty = _positive(raw_qty)
                     move = self._move_op(caller, request, -qty, request.reason, comment=request.comment)
@@ -226,23 +260,31 @@ class StockPointActor:
                 case wire.StockTransfer(qty=raw_qty, to=to):
                     qty = _positive(raw_qty)
                     return await self._transfer(caller, request, qty, to)
+                case wire.StockProduce(qty=raw_qty):
+                    qty = _positive(raw_qty)
+                    return await self._produce(caller, request, article, qty)
         except BadValue as error:
             return _error(request, wire.Code.BAD_REQUEST, str(error))
         return _error(request, wire.Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not a stock request")
 
     def _move_op(self, caller: Caller, request: Any, delta: Decimal, reason: str, *, stock_point: str | None = None,
                  to: Decimal | None = None, unit_cost: Decimal | None = None, supplier: str | None = None,
-                 comment: str | None = None, ref: str | None = None) -> MoveStock:
+                 comment: str | None = None, ref: str | None = None, article: str | None = None) -> MoveStock:
         return MoveStock(
-            at=self.clock.now(), stock_point=stock_point or self.stock_point, article=request.article, delta=delta,
+            at=self.clock.now(), stock_point=stock_point or self.stock_point, article=article or request.article,
+            delta=delta,
             reason=reason, ref=ref, device=caller.device, seller=caller.seller, unit_cost=unit_cost,
             supplier=supplier, comment=comment, source=caller.source, to=to,
         )
 
-    async def _entry(self, caller: Caller, request: wire.StockEntry, qty: Decimal, unit_cost: Decimal | None) -> bytes:
+    async def _entry(self, caller: Caller, request: wire.StockEntry, qty: Decimal, unit_cost: Decimal | None,
+                     received: dt.date) -> bytes:
         move = self._move_op(caller, request, qty, request.reason, unit_cost=unit_cost, supplier=request.supplier,
                              comment=request.comment)
         extra: list[Any] = []
+        if request.reason in LOT_REASONS:
+            extra.append(RecordLot(stock_point=self.stock_point, article=request.article, received=received,
+                                   qty=qty, at=move.at, ref=request.reason))
         settings = self.settings.get(request.article, reads.StockArticleRow(tracked=request.article not in self.state.untracked))
         if unit_cost is not None:
             real = self.state.level(request.article).real
@@ -290,6 +332,34 @@ class StockPointActor:
             await peer.tell(Moved(article=request.article, delta=qty))
         return reply
 
+    async def _produce(self, caller: Caller, request: wire.StockProduce, article: Any, qty: Decimal) -> bytes:
+        """One unit: the components out and the product in, both ``production``, or neither."""
+        if not article.components:
+            return _error(request, wire.Code.BAD_REQUEST, f"{article.id} has no components: it cannot be produced",
+                          article=article.id, field="article")
+        if not article.assembly:  # a kit: refused before this, kept as a guard
+            return _error(request, wire.Code.BAD_REQUEST, f"{article.id} is a kit, not an assembly",
+                          article=article.id, field="article")
+        takes = production_takes(article, qty, self.catalog.get)
+        short = self.state.check_takes(takes, self.policy_of)
+        if short is not None:
+            known = self.catalog.get(short.article)
+            name = f" ({known.name})" if known is not None else ""
+            return _error(request, wire.Code.OUT_OF_STOCK,
+                          f"only {fmt_stock(short.available)} of {short.article}{name} available at "
+                          f"{self.stock_point}: cannot produce {fmt_qty(qty)} of {article.id}",
+                          article=short.article, available=fmt_stock(short.available), stock_point=self.stock_point)
+        ref = f"production:{article.id}"
+        outs = [self._move_op(caller, request, -take, "production", ref=ref, comment=request.comment,
+                              article=component)
+                for component, take in takes.items()]
+        into = self._move_op(caller, request, qty, "production", ref=ref, comment=request.comment)
+        lot = RecordLot(stock_point=self.stock_point, article=article.id, received=into.at.date(), qty=qty,
+                        at=into.at, ref="production")
+        data = {"article": article.id, "qty": fmt_qty(qty), "stock_point": self.stock_point,
+                "components": {component: fmt_stock(take) for component, take in takes.items()}}
+        return await self._commit(caller, request, "StockProduced", [*outs, into, lot], [into], data=data)
+
     async def _commit(self, caller: Caller, request: Any, kind: str, ops: list[Any], local: list[MoveStock], *,
                       data: Any = None, tracked: bool | None = None) -> bytes:
         """Journal ``ops`` with an event and the remembered reply, then apply ``local``
@@ -336,6 +406,31 @@ class StockPointActor:
                     self.log.error("remember_failed", error=str(error))
         self.replies.remember(caller.device, request.key, reply)
         return reply
+
+    # --- sell-by dates ---------------------------------------------------------------------
+
+    async def _expiring(self, request: wire.StockExpiring) -> bytes:
+        """The lots with stock left whose sell-by date is within ``days`` (rules/sell_by.py)."""
+        days = self.sell_by_warning_days if request.days is None else request.days
+        if not 0 <= days <= 3650:
+            return _error(request, wire.Code.BAD_REQUEST, f"days must be 0 to 3650, got {days}", field="days")
+        today = self.clock.now().date()
+        lots = await read(self.journal, partial(reads.stock_lots, stock_point=self.stock_point))
+
+        def days_of(article_id: str) -> int:
+            article = self.catalog.get(article_id)
+            return article.sell_by_days if article is not None else 0
+
+        found = expiring(lots, lambda a: self.state.level(a).real, days_of, today, days)
+        views = []
+        for lot in found:
+            article = self.catalog.get(lot.article)
+            views.append(wire.ExpiringLotView(
+                article=lot.article, name=article.name if article is not None else lot.article,
+                received=lot.received.isoformat(), sell_by=lot.sell_by.isoformat(), remaining=fmt_stock(lot.remaining),
+            ))
+        return encode(wire.StockExpiringOk(re=request.id, stock_point=self.stock_point, today=today.isoformat(),
+                                           days=days, lots=views))
 
     # --- the stock state -----------------------------------------------------------------
 

@@ -139,6 +139,7 @@ class StockEntry(Request, tag="stock_entry"):
     unit_cost: MoneyIn | None = None
     supplier: str | None = None
     comment: str | None = None
+    received: str | None = None  # initial/delivery: the lot's date, YYYY-MM-DD; default today
 
 
 class StockExit(Request, tag="stock_exit"):
@@ -180,6 +181,22 @@ class StockDelete(Request, tag="stock_delete"):
     comment: str | None = None
 
 
+class StockProduce(Request, tag="stock_produce"):
+    """Produce ``qty`` of an assembly: its components out, the product in (reason ``production``)."""
+
+    article: str
+    qty: QtyIn
+    stock_point: str | None = None
+    comment: str | None = None
+
+
+class StockExpiring(Request, tag="stock_expiring"):
+    """The lots with stock left whose sell-by date is within ``days`` (default: the shop's)."""
+
+    days: int | None = None
+    stock_point: str | None = None
+
+
 class StockStateRequest(Request, tag="stock_state"):
     stock_point: str | None = None
     only_alerts: bool = False
@@ -211,7 +228,7 @@ RequestUnion = Union[
     Hello, SignIn, SignOut, Scan, Add, SetQty, RemoveLine, CancelTicket, Discount, SetCustomer,
     Hold, Held, Recall, Pay, RemovePayment, Finish, GetTicket, Stock, StockEntry, StockExit, BasketEmpty,
     Search, PriceCheck, Keyboard, StockCount, StockTransfer, StockTracking, StockDelete, StockStateRequest,
-    StockHistory,
+    StockHistory, StockProduce, StockExpiring,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -220,7 +237,7 @@ REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore
 MUTATING = (
     Scan, Add, SetQty, RemoveLine, CancelTicket, Discount, SetCustomer, Hold, Recall, Pay,
     RemovePayment, Finish, StockEntry, StockExit, BasketEmpty, StockCount, StockTransfer, StockTracking,
-    StockDelete,
+    StockDelete, StockProduce,
 )
 
 
@@ -414,6 +431,21 @@ class StockStateOk(Reply):
     rows: list[StockRowView]
 
 
+class ExpiringLotView(msgspec.Struct, frozen=True):
+    article: str
+    name: str
+    received: str  # the lot's date, YYYY-MM-DD
+    sell_by: str  # received + the article's sell_by_days
+    remaining: str
+
+
+class StockExpiringOk(Reply):
+    stock_point: str
+    today: str
+    days: int
+    lots: list[ExpiringLotView]
+
+
 class StockHistoryOk(Reply):
     movements: list[MovementView]
 
@@ -444,11 +476,13 @@ class Error(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="er
     field: str | UnsetType = UNSET
     available: str | UnsetType = UNSET
     stock_point: str | UnsetType = UNSET
+    cap: str | UnsetType = UNSET  # supervisor_required: the shop's discount cap (percent)
+    reasons: list[str] | UnsetType = UNSET  # bad_request: the discount reasons allowed
 
 
 REPLY_TYPES = (
     Ok, HelloOk, SignInOk, TicketOk, HoldOk, HeldOk, FinishOk, StockOk, BasketOk, SearchOk, PriceCheckOk,
-    KeyboardOk, StockStateOk, StockHistoryOk, Error,
+    KeyboardOk, StockStateOk, StockHistoryOk, StockExpiringOk, Error,
 )
 
 

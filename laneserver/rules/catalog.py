@@ -78,6 +78,14 @@ class Barcode(msgspec.Struct, frozen=True, gc=False):
     pack_qty: Decimal = ONE
 
 
+class Component(msgspec.Struct, frozen=True, gc=False):
+    """One component of a kit or an assembly: ``qty`` of article ``article`` (catalog
+    column ``components``: ``W1*1|P1*2``)."""
+
+    article: str
+    qty: Decimal = ONE
+
+
 class Article(msgspec.Struct, frozen=True, gc=False):
     """One article of the catalog. Prices include VAT; ``vat_rate`` is a percent (``5.5``).
 
@@ -106,6 +114,17 @@ class Article(msgspec.Struct, frozen=True, gc=False):
     stock_alert: str = ""  # alert threshold (a quantity); "" = none
     part_of: str = ""  # sold by the part: the id of the stock article it is a part of
     parts: int = 0  # with ``part_of``: parts per unit of that article (6 glasses a bottle)
+    # With ``components`` and not ``assembly``: a kit, sold from its components (a sale or
+    # a reservation takes them, it has no stock of its own). With ``assembly``: a product
+    # made of them by ``stock_produce`` and stocked, reserved and sold as itself.
+    components: tuple[Component, ...] = ()
+    assembly: bool = False
+    sell_by_days: int = 0  # an entry's lot must be sold by its received date + this; 0 = no date
+
+    @property
+    def kit(self) -> bool:
+        """Sold from its components (has components and is not an assembly)."""
+        return bool(self.components) and not self.assembly
 
     @property
     def active(self) -> bool:

@@ -18,6 +18,7 @@ from laneserver.rules.catalog import (
     STATUSES,
     Article,
     Barcode,
+    Component,
     is_valid_ean,
 )
 from laneserver.rules.money import (
@@ -46,6 +47,9 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "stock_alert",
     "part_of",
     "parts",
+    "components",
+    "assembly",
+    "sell_by_days",
 )
 COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
@@ -186,6 +190,9 @@ def _article(cells: dict[str, str], vat_rates: Collection[Decimal] | None) -> Ar
         negative_stock=_policy(cells.get("negative_stock", "")),
         stock_alert=_stock_alert(cells.get("stock_alert", "")),
         **_parts(article_id, cells.get("part_of", ""), cells.get("parts", "")),
+        **_components(article_id, cells.get("components", ""), cells.get("assembly", ""),
+                      bool(cells.get("part_of", "").strip())),
+        sell_by_days=_sell_by_days(cells.get("sell_by_days", "")),
     )
 
 
@@ -209,6 +216,44 @@ def _parts(article_id: str, part_of: str, parts: str) -> dict[str, object]:
     if not parts.isdigit() or not 1 <= int(parts) <= 10_000:
         raise _RowError(f"parts {parts!r} must be a whole number of parts per unit, 1 to 10000")
     return {"part_of": part_of, "parts": int(parts)}
+
+
+def _components(article_id: str, cell: str, assembly_cell: str, sold_by_part: bool) -> dict[str, object]:
+    """``components`` (``W1*1|P1*2``: id, ``*``, a positive quantity; ``*1`` may be left
+    out) and ``assembly`` (true: made of them and stocked as itself; else a kit)."""
+    assembly = _bool(assembly_cell, "assembly")
+    if not cell.strip():
+        if assembly:
+            raise _RowError(f"article {article_id!r}: assembly needs components")
+        return {}
+    if sold_by_part:
+        raise _RowError(f"article {article_id!r}: an article with components cannot also be sold by the part")
+    components: list[Component] = []
+    for part in cell.split(LIST_SEPARATOR):
+        component, star, qty_cell = part.strip().partition(PACK_SEPARATOR)
+        component = component.strip()
+        if not component:
+            raise _RowError(f"empty component in {cell!r}")
+        if component == article_id:
+            raise _RowError(f"article {article_id!r} cannot be a component of itself")
+        if any(c.article == component for c in components):
+            raise _RowError(f"component {component!r} appears twice in this row")
+        qty = ONE
+        if star:
+            qty = _number(qty_cell, parse_qty, f"quantity of component {component!r}")
+            if qty <= 0:
+                raise _RowError(f"quantity of component {component!r} must be positive, got {qty_cell.strip()!r}")
+        components.append(Component(component, qty))
+    return {"components": tuple(components), "assembly": assembly}
+
+
+def _sell_by_days(cell: str) -> int:
+    days = cell.strip()
+    if not days:
+        return 0
+    if not (days.isascii() and days.isdigit()) or int(days) > 36_500:
+        raise _RowError(f"sell_by_days {days!r} must be a whole number of days, 0 to 36500")
+    return int(days)
 
 
 def _stock_alert(cell: str) -> str:
@@ -307,7 +352,40 @@ def parse_catalog_csv(text: str, *, vat_rates: Collection[Decimal] | None = None
         if by_id[part_of].part_of:
             raise CatalogCsvError(line, f"part_of {part_of!r} is itself sold by the part: "
                                         "a part must be of a stock article")
+    _check_components(articles, by_id, lines_by_id)
     return articles
+
+
+def _check_components(articles: list[Article], by_id: dict[str, Article], lines_by_id: dict[str, int]) -> None:
+    """Components are articles of the file; a kit holds no kit (a kit is sold from its
+    components, which must have stock of their own); no article is made of itself,
+    however indirectly."""
+    for article in articles:
+        line = lines_by_id[article.id]
+        if article.part_of and by_id[article.part_of].kit:
+            raise CatalogCsvError(line, f"part_of {article.part_of!r} is a kit: a kit has no stock to take parts of")
+        for component in article.components:
+            known = by_id.get(component.article)
+            if known is None:
+                raise CatalogCsvError(line, f"component {component.article!r} is not an article id of this file")
+            if article.kit and known.kit:
+                raise CatalogCsvError(line, f"component {component.article!r} is itself a kit: a kit cannot "
+                                            "hold a kit (list that kit's components instead)")
+    state: dict[str, int] = {}  # 1: being visited, 2: done
+
+    def visit(article_id: str, path: list[str]) -> None:
+        state[article_id] = 1
+        for component in by_id[article_id].components:
+            if state.get(component.article) == 1:
+                cycle = " > ".join([*path[path.index(component.article):], component.article])
+                raise CatalogCsvError(lines_by_id[path[0]], f"components go round in a cycle: {cycle}")
+            if state.get(component.article) is None:
+                visit(component.article, [*path, component.article])
+        state[article_id] = 2
+
+    for article in articles:
+        if article.components and state.get(article.id) is None:
+            visit(article.id, [article.id])
 
 
 def _list_cell(values: Iterable[str], what: str, article_id: str) -> str:
@@ -322,6 +400,10 @@ def _barcode_cell(barcode: Barcode) -> str:
     if barcode.pack_qty == ONE:
         return barcode.code
     return f"{barcode.code}{PACK_SEPARATOR}{fmt_qty(barcode.pack_qty)}"
+
+
+def _component_cell(component: Component) -> str:
+    return f"{component.article}{PACK_SEPARATOR}{fmt_qty(component.qty)}"
 
 
 def write_catalog_csv(articles: Iterable[Article]) -> str:
@@ -358,6 +440,9 @@ def write_catalog_csv(articles: Iterable[Article]) -> str:
                 a.stock_alert,
                 a.part_of,
                 str(a.parts) if a.part_of else "",
+                _list_cell((_component_cell(c) for c in a.components), "component", a.id),
+                "true" if a.assembly else "false",
+                str(a.sell_by_days) if a.sell_by_days else "",
             )
         )
     return out.getvalue()

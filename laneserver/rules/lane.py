@@ -23,6 +23,7 @@ Transitions (command → events):
   Hold           → TicketHeld           (a new empty ticket opens)
   Recall         → TicketRecalled       (only onto an empty open ticket)
   Finish         → SaleCompleted        (a new empty ticket opens)
+  Discount       → DiscountApplied      (per-line percents; see rules.discount)
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from typing import Any, Union
 
 import msgspec
 
+from laneserver.rules import discount as discounts
 from laneserver.rules.catalog import Article
+from laneserver.rules.money import HUNDRED, ZERO
 from laneserver.rules.receipt import VatRow
 from laneserver.rules.ticket import (
     CASH,
@@ -110,7 +113,26 @@ class Finish(msgspec.Struct, frozen=True):
     seller: str
 
 
-Command = Union[AddLine, SetQty, RemoveLine, CancelTicket, Pay, RemovePayment, Hold, Recall, Finish]
+class Discount(msgspec.Struct, frozen=True, kw_only=True):
+    """A discount on one line (``line``) or on the whole ticket (``line=None``).
+
+    Exactly one of ``percent`` and ``amount``. ``cap`` and ``reasons`` are the
+    shop's policy (``shop.discount_cap``, ``shop.discount_reasons``);
+    ``approved_by`` is the supervisor whose PIN the caller checked, if any.
+    """
+
+    seller: str
+    line: int | None = None
+    percent: Decimal | None = None
+    amount: Decimal | None = None
+    mode: discounts.Mode = "replace"
+    reason: str | None = None
+    approved_by: str | None = None
+    cap: Decimal = HUNDRED
+    reasons: tuple[str, ...] = ()
+
+
+Command = Union[AddLine, SetQty, RemoveLine, CancelTicket, Pay, RemovePayment, Hold, Recall, Finish, Discount]
 
 
 # --- events (past tense) -----------------------------------------------------------
@@ -150,6 +172,25 @@ class TicketRecalled(msgspec.Struct, frozen=True, tag=True):
     held: str
 
 
+class LineDiscount(msgspec.Struct, frozen=True):
+    line: int
+    percent: Decimal
+
+
+class DiscountApplied(msgspec.Struct, frozen=True, tag=True):
+    """What was asked (``percent`` or ``amount``, on ``line`` or the whole ticket)
+    and what every touched line ends with; ``approved_by`` names the supervisor
+    when one approved it (the event's own seller is the one who asked)."""
+
+    line: int | None
+    percent: Decimal | None
+    amount: Decimal | None
+    mode: str
+    reason: str | None
+    approved_by: str | None
+    lines: tuple[LineDiscount, ...]
+
+
 class SaleCompleted(msgspec.Struct, frozen=True, tag=True):
     """A finished sale, everything the fiscal record and the receipt need."""
 
@@ -167,7 +208,7 @@ class SaleCompleted(msgspec.Struct, frozen=True, tag=True):
 
 Event = Union[
     LineAdded, QtyChanged, LineRemoved, TicketCancelled, PaymentAdded, PaymentRemoved,
-    TicketHeld, TicketRecalled, SaleCompleted,
+    TicketHeld, TicketRecalled, SaleCompleted, DiscountApplied,
 ]
 
 
@@ -205,6 +246,8 @@ def apply(state: LaneState, command: Command, *, now: dt.datetime) -> Applied | 
             return _recall(state, command)
         case Finish():
             return _finish(state, command, now)
+        case Discount():
+            return _discount(state, command)
     raise TypeError(f"not a lane command: {command!r}")
 
 
@@ -369,6 +412,72 @@ def _finish(state: LaneState, command: Finish, now: dt.datetime) -> Applied | Re
         payments=ticket.payments,
     )
     return _with_ticket(state, _fresh_ticket(), sale)
+
+
+def _discount(state: LaneState, command: Discount) -> Applied | Refused:
+    """Percents per line: a percent compounds or replaces; an amount becomes the
+    percent that takes exactly that amount off (spread over the lines, to the cent,
+    in proportion to their totals when it is on the whole ticket)."""
+    ticket = state.ticket
+    if (command.percent is None) == (command.amount is None):
+        return Refused("bad_request", "a discount needs either percent or amount, not both")
+    if command.mode not in ("replace", "add"):
+        return Refused("bad_request", f"discount mode must be replace or add, got {command.mode!r}")
+    if command.percent is not None and not ZERO <= command.percent <= HUNDRED:
+        return Refused("bad_request", f"a discount percent must be between 0 and 100, got {command.percent}")
+    if command.amount is not None and command.amount <= 0:
+        return Refused("bad_request", f"a discount amount must be positive, got {command.amount}")
+    if command.reasons and command.reason not in command.reasons:
+        return Refused("bad_request", f"a discount needs a reason among: {', '.join(command.reasons)}",
+                       {"reasons": list(command.reasons)})
+    if command.line is None:
+        targets = ticket.lines
+        if not targets:
+            return Refused("conflict", "the open ticket has no lines to discount")
+    else:
+        found = _find_line(ticket, command.line)
+        if found is None:
+            return Refused("not_found", f"no line {command.line} on the open ticket", {"line": command.line})
+        targets = (found,)
+    if (refusal := _paid_refusal(ticket)) is not None:
+        return refusal
+
+    replace = command.mode == "replace"
+    percents: dict[int, Decimal] = {}
+    if command.percent is not None:
+        for line in targets:
+            percents[line.line] = discounts.combine(line.discount_percent, command.percent, command.mode)
+    else:
+        assert command.amount is not None
+        # What the amount comes off: the undiscounted totals (replace) or the current ones (add).
+        bases = [discounts.gross_total(l.unit_price, l.qty) if replace else l.total for l in targets]
+        whole = sum(bases, ZERO)
+        if command.amount > whole:
+            what = f"line {command.line}" if command.line is not None else "the ticket"
+            return Refused("bad_request", f"a discount of {command.amount} is more than {what}'s {whole}")
+        for line, base, share in zip(targets, bases, discounts.spread(command.amount, bases)):
+            if share == 0 and not replace:
+                percents[line.line] = line.discount_percent
+            else:
+                percents[line.line] = discounts.percent_for_total(line.unit_price, line.qty, base - share)
+
+    # A line left as it was (a supervisor approved it before) needs no new approval.
+    before = {l.line: l.discount_percent for l in targets}
+    over = [n for n, p in percents.items() if discounts.above_cap(p, command.cap) and p != before[n]]
+    if over and command.approved_by is None:
+        return Refused("supervisor_required",
+                       f"a discount above {command.cap} % needs a supervisor's PIN (line {over[0]})",
+                       {"line": over[0], "cap": str(command.cap)})
+    lines = tuple(
+        msgspec.structs.replace(l, discount_percent=percents[l.line]) if l.line in percents else l
+        for l in ticket.lines
+    )
+    event = DiscountApplied(
+        line=command.line, percent=command.percent, amount=command.amount, mode=command.mode,
+        reason=command.reason, approved_by=command.approved_by,
+        lines=tuple(LineDiscount(n, p) for n, p in percents.items()),
+    )
+    return _with_ticket(state, msgspec.structs.replace(ticket, lines=lines), event)
 
 
 def reserved_tickets(state: LaneState) -> list[Ticket]:

@@ -30,6 +30,14 @@ finite decimal, so stock quantities are exact rationals (``fractions.Fraction``)
 and in the database (``to_text``: a decimal when it is one, else ``n/d``). Selling
 ``N × parts`` parts takes exactly ``N`` units (a property test checks it).
 
+Kits (``Article.kit``: components and not ``assembly``): a kit has no stock of its own;
+selling or reserving ``qty`` of it takes ``qty × component qty`` of each component
+(each converted in turn if it is sold by the part), so the same ask/``Taken``/sale path
+and the components' policies apply. How many kits a point can give is
+``min over components of floor(level / component qty)`` (``kit_level``). An assembly
+(``assembly`` set) is stocked as itself: its components are taken only by a production
+(``production_takes``: ``qty × component qty`` each, out; ``qty`` of the product, in).
+
 Pure: no Trio, no I/O.
 """
 
@@ -118,13 +126,23 @@ def stock_takes(article_id: str, qty: Any, article_of: Callable[[str], Any]) -> 
     return article_id, exact(qty)
 
 
+def stock_takes_all(article_id: str, qty: Any, article_of: Callable[[str], Any]) -> tuple[tuple[str, Fraction], ...]:
+    """Everything selling (or reserving) ``qty`` of an article takes from stock: for a kit,
+    ``qty × component qty`` of each component (each through ``stock_takes``, so a component
+    sold by the part takes its stock article's share), else ``stock_takes``'s one pair."""
+    article = article_of(article_id)
+    if article is not None and article.kit:
+        return tuple(stock_takes(c.article, exact(qty) * exact(c.qty), article_of) for c in article.components)
+    return (stock_takes(article_id, qty, article_of),)
+
+
 def stock_quantities(quantities: Mapping[str, Any], article_of: Callable[[str], Any]) -> dict[str, Fraction]:
-    """Quantities per sold article → quantities per stock article (see ``stock_takes``);
-    zeros dropped."""
+    """Quantities per sold article → quantities per stock article (see ``stock_takes_all``:
+    parts and kits); zeros dropped."""
     out: dict[str, Fraction] = {}
     for article_id, qty in quantities.items():
-        stock_article, take = stock_takes(article_id, qty, article_of)
-        out[stock_article] = out.get(stock_article, NONE) + take
+        for stock_article, take in stock_takes_all(article_id, qty, article_of):
+            out[stock_article] = out.get(stock_article, NONE) + take
     return {article: qty for article, qty in out.items() if qty != 0}
 
 
@@ -247,6 +265,20 @@ class StockState:
         self.reserve(holder, after)
         return Granted(tuple(warnings))
 
+    def check_takes(self, takes: Mapping[str, Any], policy_of) -> OutOfStock | None:
+        """Whether taking ``takes`` (stock article → quantity) out of real stock now is
+        allowed (a production taking its components): under ``refuse`` a tracked article
+        may not go below what is available; the first short article is returned, in
+        ``takes``' order. Nothing is recorded: the caller journals, then ``move``s."""
+        for article, qty in takes.items():
+            qty = exact(qty)
+            if qty <= 0 or article in self.untracked or policy_of(article) != "refuse":
+                continue
+            available = self.level(article).available
+            if available - qty < 0:
+                return OutOfStock(article=article, available=max(available, NONE), wanted=qty)
+        return None
+
     # --- real stock ---------------------------------------------------------------
 
     def move(self, article: str, delta: Any) -> Fraction:
@@ -275,6 +307,32 @@ class StockState:
         for held in self.reservations.values():
             known.update(held)
         return sorted(known)
+
+
+def production_takes(article: Any, qty: Any, article_of: Callable[[str], Any]) -> dict[str, Fraction]:
+    """What producing ``qty`` of an assembly takes out of stock: ``qty × component qty``
+    of each component, per stock article (a component sold by the part takes its stock
+    article's share; a kit component, its own components)."""
+    wanted: dict[str, Fraction] = {}
+    for component in article.components:
+        wanted[component.article] = wanted.get(component.article, NONE) + exact(qty) * exact(component.qty)
+    return stock_quantities(wanted, article_of)
+
+
+def kit_level(kit: str, components: Iterable[tuple[Level, Fraction]]) -> Level:
+    """How many kits the components' levels allow: ``real`` and ``available`` are the
+    least, over the tracked components, of ``floor(level / qty)`` (``reserved`` is the
+    difference, so ``available = real − reserved`` still holds). Untracked components
+    are unlimited and do not count; with no tracked component the kit is untracked
+    (its numbers are then the components' all the same)."""
+    components = [(level, exact(qty)) for level, qty in components]
+    counted = [(level, qty) for level, qty in components if level.tracked] or components
+    if not counted:
+        return Level(article=kit, real=NONE, reserved=NONE, tracked=False)
+    real = Fraction(min(math.floor(level.real / qty) for level, qty in counted))
+    available = Fraction(min(math.floor(level.available / qty) for level, qty in counted))
+    return Level(article=kit, real=real, reserved=real - available,
+                 tracked=any(level.tracked for level, _ in components))
 
 
 def is_alert(level: Level, threshold: Decimal | None) -> bool:

@@ -102,7 +102,7 @@ async def run_shop(
                     # Reservations and subscribers outlive a restart of the actor.
                     factory = partial(StockPointActor, point.id, journal=journal, catalog=catalog, clock=clock,
                                       policy=config.shop.negative_stock, reservations={}, subscribers=set(),
-                                      peers=points)
+                                      peers=points, sell_by_warning_days=config.shop.sell_by_warning_days)
                     await middle.start(supervise, points[point.id].name, factory, point_inboxes[point.id],
                                        CORE_POLICY)
                 printers: dict[str, Address] = {}

@@ -29,6 +29,7 @@ from laneserver.protocol.views import article_view
 from laneserver.rules.auth import check_pin, hash_token
 from laneserver.rules.catalog import Ambiguous, Found
 from laneserver.server.shop import Shop
+from laneserver.server.supervisor import approving_supervisor
 from laneserver.store import reads
 from laneserver.store.ops import RecordEvent, SetSignedIn
 
@@ -163,7 +164,8 @@ class Session:
             case wire.Keyboard():
                 return encode(wire.KeyboardOk(re=request.id, pages=self.shop.keyboard))
             case (wire.StockEntry() | wire.StockExit() | wire.StockCount() | wire.StockDelete()
-                  | wire.StockTracking() | wire.StockStateRequest()):
+                  | wire.StockTracking() | wire.StockStateRequest() | wire.StockProduce()
+                  | wire.StockExpiring()):
                 return await self._stock_move(request)
             case wire.StockTransfer(from_=source, to=to):
                 if to not in self.shop.stock_points:
@@ -185,7 +187,13 @@ class Session:
         if isinstance(request, LANE_VERBS):
             if self._lane is None:
                 return error_frame(request, wire.Code.FORBIDDEN, "this device has no lane (a PDA empties baskets into a lane)")
-            return await self._lane.ask(Handle(self._caller(), request))
+            caller = self._caller()
+            if isinstance(request, wire.Discount) and request.supervisor_pin is not None and self.seller is not None:
+                approval = await self._approve(request, request.supervisor_pin)
+                if isinstance(approval, bytes):
+                    return approval
+                caller = msgspec.structs.replace(caller, approved_by=approval)
+            return await self._lane.ask(Handle(caller, request))
         return error_frame(request, wire.Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not handled here")
 
     def _caller(self) -> Caller:
@@ -257,6 +265,25 @@ class Session:
         await self._record_sign(seller.name, "SignedIn")
         self.seller, self.role = seller.name, seller.role
         return encode(wire.SignInOk(re=request.id, seller=seller.name, role=seller.role))
+
+    async def _approve(self, request: wire.Request, pin: str) -> str | bytes:
+        """The supervisor a PIN names (checked in a worker thread), or the error frame.
+
+        A wrong PIN counts against the device like a wrong sign-in PIN.
+        """
+        assert self.device is not None
+        guard = self.shop.pin_guard
+        wait = guard.locked_for(self.device.device, trio.current_time())
+        if wait > 0:
+            return error_frame(request, wire.Code.FORBIDDEN,
+                               f"too many wrong PINs on this device: try again in {int(wait) + 1} s")
+        name = await approving_supervisor(self.shop.journal, pin)
+        if name is None:
+            guard.failed(self.device.device, trio.current_time())
+            return error_frame(request, wire.Code.SUPERVISOR_REQUIRED,
+                               "that PIN is not an active supervisor's or manager's: nothing was changed")
+        guard.succeeded(self.device.device)
+        return name
 
     async def _sign_out(self, request: wire.SignOut) -> bytes:
         if self.seller is not None:

@@ -22,12 +22,17 @@ from decimal import Decimal
 
 import msgspec
 
-from laneserver.rules.catalog import Article, Barcode, Status
+from laneserver.rules.catalog import Article, Barcode, Component, Status
 
 
 class _BarcodeRow(msgspec.Struct, frozen=True, gc=False):
     code: str
     pack_qty: str = "1"
+
+
+class _ComponentRow(msgspec.Struct, frozen=True, gc=False):
+    article: str
+    qty: str = "1"
 
 
 class _ArticleRow(msgspec.Struct, frozen=True, gc=False):
@@ -51,6 +56,9 @@ class _ArticleRow(msgspec.Struct, frozen=True, gc=False):
     stock_alert: str = ""
     part_of: str = ""
     parts: int = 0
+    components: tuple[_ComponentRow, ...] = ()
+    assembly: bool = False
+    sell_by_days: int = 0
 
 
 def _defaults(cls) -> dict[str, str]:
@@ -59,7 +67,7 @@ def _defaults(cls) -> dict[str, str]:
 
 
 def _check_twins() -> None:
-    for twin, model in ((_ArticleRow, Article), (_BarcodeRow, Barcode)):
+    for twin, model in ((_ArticleRow, Article), (_BarcodeRow, Barcode), (_ComponentRow, Component)):
         if twin.__struct_fields__ != model.__struct_fields__ or _defaults(twin) != _defaults(model):
             raise TypeError(f"{__name__}.{twin.__name__} must list the fields of {model.__name__}, "
                             f"in order, with the same defaults: {model.__struct_fields__}")
@@ -98,10 +106,12 @@ def decode_articles(rows: Iterable[str | bytes]) -> list[Article]:
         if vat_rate is None:
             vat_rate = decimal(row.vat_rate)
         barcodes = tuple([Barcode(b.code, decimal(b.pack_qty)) for b in row.barcodes]) if row.barcodes else ()
+        components = tuple([Component(c.article, decimal(c.qty)) for c in row.components]) if row.components else ()
         append(Article(
             row.id, row.name, price, vat_rate, barcodes, row.supplier_refs, row.status, row.meal_voucher,
             label(row.department, row.department), label(row.family, row.family), label(row.unit, row.unit),
             label(row.location, row.location), row.ticket_text, row.zero_price_allowed, row.deposit, row.note,
-            row.negative_stock, row.stock_alert, row.part_of, row.parts,
+            row.negative_stock, row.stock_alert, row.part_of, row.parts, components, row.assembly,
+            row.sell_by_days,
         ))
     return out

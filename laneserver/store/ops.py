@@ -91,12 +91,23 @@ class PutStockArticle(msgspec.Struct, frozen=True, kw_only=True):
     average_cost: Decimal | None = None
 
 
+class RecordLot(msgspec.Struct, frozen=True, kw_only=True):
+    """A lot: ``qty`` of ``article`` received on ``received`` at a stock point (sell-by dates)."""
+
+    stock_point: str
+    article: str
+    received: dt.date
+    qty: Decimal | Fraction
+    at: dt.datetime
+    ref: str | None = None
+
+
 class SetSignedIn(msgspec.Struct, frozen=True, kw_only=True):
     device: str
     seller: str | None
 
 
-Op = Union[RecordEvent, PutLaneState, RecordSale, Remember, MoveStock, PutStockArticle, SetSignedIn]
+Op = Union[RecordEvent, PutLaneState, RecordSale, Remember, MoveStock, PutStockArticle, SetSignedIn, RecordLot]
 
 
 class SaleRecorded(msgspec.Struct, frozen=True):

@@ -3,6 +3,7 @@ the check against the fiscal anchor."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from collections.abc import Iterator
 from decimal import Decimal
@@ -26,6 +27,7 @@ from laneserver.rules.fiscal import (
     walk,
 )
 from laneserver.rules.lane import LaneState
+from laneserver.rules.sell_by import Lot
 from laneserver.rules.stock import exact, fmt_stock, to_decimal
 from laneserver.store.article_rows import decode_articles
 from laneserver.store.writes import ANCHOR_META_KEY, payment_record
@@ -72,6 +74,14 @@ def stock_levels(db: sqlite3.Connection, stock_point: str) -> dict[str, Fraction
     """Real stock per article, exact (a part of a unit is stored as ``n/d``: rules/stock.py)."""
     rows = db.execute("SELECT article, real FROM stock_levels WHERE stock_point=?", (stock_point,))
     return {article: exact(real) for article, real in rows}
+
+
+def stock_lots(db: sqlite3.Connection, stock_point: str) -> list[Lot]:
+    """A stock point's lots (migration 3), oldest received first."""
+    rows = db.execute("SELECT article, received, qty FROM stock_lots WHERE stock_point=? ORDER BY received, seq",
+                      (stock_point,))
+    return [Lot(article=article, received=dt.date.fromisoformat(received), qty=exact(qty))
+            for article, received, qty in rows]
 
 
 class StockArticleRow(msgspec.Struct, frozen=True):

@@ -127,6 +127,21 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (stock_point, article)
     );
     """,
+    # 3: lots — what each initial/delivery entry or production brought in, and when it
+    # was received (sell-by dates: rules/sell_by.py)
+    """
+    CREATE TABLE stock_lots (
+        seq INTEGER PRIMARY KEY,
+        stock_point TEXT NOT NULL,
+        article TEXT NOT NULL,
+        received TEXT NOT NULL,
+        qty TEXT NOT NULL,
+        at TEXT NOT NULL,
+        ref TEXT
+    );
+    CREATE INDEX stock_lots_article ON stock_lots(stock_point, article, received);
+    """
+    + _append_only("stock_lots"),
 )
 
 

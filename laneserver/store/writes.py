@@ -29,6 +29,7 @@ from laneserver.store.ops import (
     PutStockArticle,
     PutLaneState,
     RecordEvent,
+    RecordLot,
     RecordSale,
     Remember,
     SaleRecorded,
@@ -176,6 +177,12 @@ class Writer:
                 return None
             case SetSignedIn():
                 self.db.execute("UPDATE devices SET seller=? WHERE device=?", (op.seller, op.device))
+                return None
+            case RecordLot():
+                self.db.execute(
+                    "INSERT INTO stock_lots(stock_point, article, received, qty, at, ref) VALUES (?,?,?,?,?,?)",
+                    (op.stock_point, op.article, op.received.isoformat(), to_text(op.qty), iso(op.at), op.ref),
+                )
                 return None
         raise TypeError(f"not a journal op: {op!r}")
 

@@ -20,11 +20,14 @@ from laneserver.rules.lane import (
     AddLine,
     Applied,
     CancelTicket,
+    Discount,
+    DiscountApplied,
     Finish,
     HeldTicket,
     Hold,
     LaneState,
     LineAdded,
+    LineDiscount,
     LineRemoved,
     Pay,
     PaymentAdded,
@@ -820,3 +823,117 @@ class LaneMachine(RuleBasedStateMachine):
 
 LaneMachine.TestCase.settings = settings(max_examples=200, stateful_step_count=30, deadline=None)
 TestLaneMachine = LaneMachine.TestCase
+
+
+# --- discounts ----------------------------------------------------------------------
+
+
+def discount(**kw) -> Discount:
+    return Discount(seller=kw.pop("seller", "marie"), **kw)
+
+
+def percents_of(state: LaneState) -> list[Decimal]:
+    return [line.discount_percent for line in state.ticket.lines]
+
+
+def test_a_line_discount_in_percent_sets_the_line_and_is_journaled():
+    result = ok(with_lines(WINE, WATER), discount(line=1, percent=D(15), reason="damaged"))
+    assert percents_of(result.state) == [D(15), D(0)]
+    assert result.state.ticket.lines[0].total == D("7.57")  # 8.90 × 0.85 = 7.565 → 7.57 (half up)
+    assert result.events == (DiscountApplied(line=1, percent=D(15), amount=None, mode="replace", reason="damaged",
+                                             approved_by=None, lines=(LineDiscount(1, D(15)),)),)
+
+
+def test_two_successive_15_percent_add_to_27_75_and_replace_keeps_15():  # SPEC §12
+    state = ok(with_lines(TEN), discount(line=1, percent=D(15))).state
+    added = ok(state, discount(line=1, percent=D(15), mode="add")).state
+    assert percents_of(added) == [D("27.75")]
+    assert totals(added.ticket).total == D("7.23")  # 10 × 0.7225 = 7.225 → 7.23
+    replaced = ok(added, discount(line=1, percent=D(15))).state
+    assert percents_of(replaced) == [D(15)]
+
+
+def test_offered_line_and_removing_a_discount():
+    state = ok(with_lines(TEN, WATER), discount(line=2, percent=D(100))).state
+    assert state.ticket.lines[1].total == 0 and totals(state.ticket).total == D("10.00")
+    state = ok(state, discount(line=2, percent=D(0))).state
+    assert percents_of(state) == [D(0), D(0)]
+
+
+def test_a_line_discount_by_amount_takes_exactly_that_amount_off():
+    state = run(lane(), AddLine("marie", WATER, D(3)))  # 3.60
+    state = ok(state, discount(line=1, amount=D("0.60"))).state
+    assert state.ticket.lines[0].total == D("3.00")
+    # add: off what the line costs now; replace: off the undiscounted line.
+    assert ok(state, discount(line=1, amount=D("1.00"), mode="add")).state.ticket.lines[0].total == D("2.00")
+    assert ok(state, discount(line=1, amount=D("1.00"))).state.ticket.lines[0].total == D("2.60")
+
+
+def test_a_ticket_discount_in_percent_applies_to_every_line():
+    state = ok(with_lines(TEN, WATER), discount(line=1, percent=D(15))).state
+    assert percents_of(ok(state, discount(percent=D(15), mode="add")).state) == [D("27.75"), D(15)]
+    assert percents_of(ok(state, discount(percent=D(10))).state) == [D(10), D(10)]
+
+
+def test_a_ticket_discount_by_amount_takes_exactly_that_amount_off_the_total_with_exact_vat():
+    state = with_lines(WINE, WATER, BOOK, MEDS)  # 8.90 + 1.20 + 10 + 10 = 30.10
+    result = ok(state, discount(amount=D("3.33")))
+    ticket = result.state.ticket
+    assert totals(ticket).total == D("26.77")
+    (event,) = result.events
+    assert [l.line for l in event.lines] == [1, 2, 3, 4]
+    # Every line keeps its own rate; the VAT per rate is that of its discounted lines.
+    for row in vat_breakdown(ticket.lines):
+        assert row.vat == sum(l.vat for l in ticket.lines if l.vat_rate == row.rate)
+    assert ok(state, discount(amount=D("30.10"))).state.ticket.lines[0].total == 0
+
+
+def test_discount_refusals():
+    state = with_lines(TEN)
+    refused(state, discount(line=9, percent=D(5)), "not_found")
+    refused(state, discount(line=1), "bad_request")
+    refused(state, discount(line=1, percent=D(5), amount=D(1)), "bad_request")
+    refused(state, discount(line=1, percent=D(101)), "bad_request")
+    refused(state, discount(line=1, percent=D(-1)), "bad_request")
+    refused(state, discount(line=1, amount=D(0)), "bad_request")
+    refused(state, discount(line=1, amount=D("10.01")), "bad_request")
+    refused(state, discount(amount=D("10.01")), "bad_request")
+    refused(state, discount(line=1, percent=D(5), mode="sum"), "bad_request")  # type: ignore[arg-type]
+    refused(lane(), discount(percent=D(5)), "conflict")
+    paid = ok(state, Pay("marie", "card", D("1.00"))).state
+    refused(paid, discount(line=1, percent=D(5)), "conflict")
+    refused(paid, discount(percent=D(5)), "conflict")
+
+
+def test_above_the_cap_needs_an_approving_supervisor():
+    state = with_lines(TEN, WATER)
+    refusal = refused(state, discount(line=1, percent=D(25), cap=D(20)), "supervisor_required")
+    assert refusal.details == {"line": 1, "cap": "20"}
+    ok(state, discount(line=1, percent=D(20), cap=D(20)))
+    # Compounding counts: 15 % then 10 % added is 23.5 %.
+    fifteen = ok(state, discount(line=1, percent=D(15), cap=D(20))).state
+    refused(fifteen, discount(line=1, percent=D(10), mode="add", cap=D(20)), "supervisor_required")
+    approved = ok(state, discount(line=1, percent=D(25), cap=D(20), approved_by="sophie"))
+    assert approved.events[0].approved_by == "sophie"
+    # A line left as the supervisor approved it needs no new approval.
+    ok(approved.state, discount(line=1, percent=D(25), cap=D(20)))
+    refused(state, discount(amount=D("5.00"), cap=D(20)), "supervisor_required")
+
+
+def test_a_reason_from_the_shop_list_is_mandatory_when_there_is_a_list():
+    state = with_lines(TEN)
+    reasons = ("damaged", "staff")
+    refusal = refused(state, discount(line=1, percent=D(5), reasons=reasons), "bad_request")
+    assert "damaged, staff" in refusal.message and refusal.details == {"reasons": ["damaged", "staff"]}
+    refused(state, discount(line=1, percent=D(5), reasons=reasons, reason="because"), "bad_request")
+    ok(state, discount(line=1, percent=D(5), reasons=reasons, reason="staff"))
+    ok(state, discount(line=1, percent=D(5), reason="anything goes without a list"))
+
+
+def test_a_discounted_sale_carries_its_percents_and_vat():
+    state = ok(with_lines(TEN, BOOK), discount(percent=D(10))).state
+    state = ok(state, Pay("marie", "cash", D(18))).state
+    (sale,) = ok(state, Finish("marie")).events
+    assert [l.discount_percent for l in sale.lines] == [D(10), D(10)]
+    assert sale.total == D("18.00")
+    assert sum(row.vat for row in sale.vat) == sum(l.vat for l in sale.lines)

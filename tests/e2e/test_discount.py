@@ -1,0 +1,144 @@
+"""Discounts end to end: a real server with a 20 % cap and a reason list, real sellers."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+import trio
+
+from laneserver.store.schema import DB_NAME
+from tests.support import LiveServer, connect
+
+CATALOG = """id,name,price,vat_rate,barcodes
+T1,Article à 10,10.00,20,3000000000014
+B1,Baguette,1.20,5.5,3000000000021
+L1,Livre,10.00,5.5,3000000000038
+"""
+TEN, BAGUETTE, BOOK = "3000000000014", "3000000000021", "3000000000038"
+
+
+@pytest.fixture
+def shop(tmp_path: Path):
+    receipts = tmp_path / "receipts.bin"
+    config = tmp_path / "shop.toml"
+    config.write_text(f"""
+[shop]
+name = "Remises"
+discount_cap = "20"
+discount_reasons = ["damaged", "loyalty"]
+
+[[stock_points]]
+id = "main"
+
+[[lanes]]
+id = "1"
+stock_point = "main"
+printer = "p1"
+
+[[printers]]
+id = "p1"
+kind = "file"
+address = "{receipts}"
+""", encoding="utf-8")
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(CATALOG, encoding="utf-8")
+    server = LiveServer(tmp_path / "data", config=config)
+    server.cli("catalog", "import", str(catalog))
+    server.cli("seller", "add", "marie", "--pin", "1234", "--role", "manager")
+    server.cli("seller", "add", "sophie", "--pin", "4321", "--role", "supervisor")
+    server.cli("seller", "add", "paul", "--pin", "5678", "--role", "cashier")
+    server.start()
+    server.receipts = receipts  # type: ignore[attr-defined]
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _percents(reply) -> list[str]:
+    return [line["discount_percent"] for line in reply["ticket"]["lines"]]
+
+
+async def test_line_discounts_in_percent_and_amount_add_and_replace(shop):
+    token = shop.pair("till", "1")
+    with trio.fail_after(30):
+        async with connect(shop.ws_url, token, seller=("paul", "5678")) as till:
+            await till.ok("scan", code=TEN)
+            await till.ok("scan", code=BAGUETTE, qty=3)
+            reply = await till.ok("discount", line=1, percent="15", reason="loyalty")
+            assert _percents(reply) == ["15", "0"] and reply["ticket"]["lines"][0]["total"] == "8.50"
+            # SPEC §12: two successive 15 % line discounts are 27.75 %, not 30 %; a
+            # cashier under a 20 % cap needs a supervisor for it.
+            refusal = await till.call("discount", line=1, percent="15", mode="add", reason="loyalty")
+            assert refusal["code"] == "supervisor_required" and refusal["cap"] == "20"
+            reply = await till.ok("discount", line=1, percent="15", mode="add", reason="loyalty", supervisor_pin="4321")
+            assert _percents(reply) == ["27.75", "0"] and reply["ticket"]["lines"][0]["total"] == "7.23"
+            reply = await till.ok("discount", line=1, percent="10", reason="loyalty")  # replace
+            assert _percents(reply) == ["10", "0"]
+            # An amount: exactly that much off the line (3 × 1.20 = 3.60 → 3.00).
+            reply = await till.ok("discount", line=2, amount="0.60", reason="damaged")
+            assert reply["ticket"]["lines"][1]["total"] == "3.00"
+            assert reply["ticket"]["total"] == "12.00"
+            pushed = await till.wait_event(lambda e: e.get("type") == "ticket" and e["ticket"]["total"] == "12.00")
+            assert pushed["ticket"]["total"] == "12.00"
+
+
+async def test_ticket_discount_by_amount_then_a_sale_that_verifies_and_prints_the_discount(shop):
+    token = shop.pair("till", "1")
+    with trio.fail_after(40):
+        async with connect(shop.ws_url, token, seller=("paul", "5678")) as till:
+            await till.ok("scan", code=TEN)
+            await till.ok("scan", code=BOOK)
+            await till.ok("scan", code=BAGUETTE)  # 21.20
+            reply = await till.ok("discount", amount="2.00", reason="loyalty")
+            assert reply["ticket"]["total"] == "19.20"
+            assert all(p != "0" for p in _percents(reply))
+            reply = await till.ok("discount", percent="5", reason="loyalty")  # replaces every line's
+            assert _percents(reply) == ["5", "5", "5"] and reply["ticket"]["total"] == "20.14"
+            await till.ok("pay", mode="cash", amount="25.00")
+            finished = await till.ok("finish")
+            assert finished["total"] == "20.14" and finished["change"] == "4.86"
+    assert shop.cli("verify", check=False).returncode == 0  # the fiscal chain still verifies
+    with trio.fail_after(20):
+        while not (shop.receipts.exists() and b"Remise 5 %" in shop.receipts.read_bytes()):
+            await trio.sleep(0.05)
+
+
+async def test_cap_supervisor_pin_and_mandatory_reason(shop):
+    token = shop.pair("till", "1")
+    with trio.fail_after(40):
+        async with connect(shop.ws_url, token, seller=("paul", "5678")) as till:
+            await till.ok("scan", code=TEN)
+            before = (await till.ok("ticket"))["ticket"]
+            # No reason, or one not on the list: refused, naming the allowed ones.
+            for extra in ({}, {"reason": "because"}):
+                refusal = await till.call("discount", line=1, percent="5", **extra)
+                assert refusal["code"] == "bad_request" and "damaged, loyalty" in refusal["message"]
+                assert refusal["reasons"] == ["damaged", "loyalty"]
+            # Above the cap: no PIN, a wrong PIN, a cashier's PIN → supervisor_required.
+            for extra in ({}, {"supervisor_pin": "0000"}, {"supervisor_pin": "5678"}):
+                refusal = await till.call("discount", line=1, percent="50", reason="damaged", **extra)
+                assert refusal["code"] == "supervisor_required", (extra, refusal)
+            assert (await till.ok("ticket"))["ticket"] == before
+            # Up to the cap a cashier alone is enough; above it a supervisor or a manager.
+            await till.ok("discount", line=1, percent="20", reason="damaged")
+            await till.ok("discount", line=1, percent="50", reason="damaged", supervisor_pin="4321")
+            reply = await till.ok("discount", line=1, percent="100", reason="damaged", supervisor_pin="1234")
+            assert _percents(reply) == ["100"] and reply["ticket"]["total"] == "0.00"
+            refusal = await till.call("discount", line=7, percent="5", reason="damaged")
+            assert refusal["code"] == "not_found"
+            refusal = await till.call("discount", line=1, percent="5", amount="1.00", reason="damaged")
+            assert refusal["code"] == "bad_request"
+            refusal = await till.call("discount", line=1, percent="101", reason="damaged")
+            assert refusal["code"] == "bad_request"
+    # The approval is journaled with both sellers: the one who asked and the approver.
+    db = sqlite3.connect(shop.data / DB_NAME)
+    try:
+        rows = db.execute("SELECT seller, data FROM events WHERE kind='DiscountApplied' ORDER BY seq").fetchall()
+    finally:
+        db.close()
+    approvals = [(seller, json.loads(data)["approved_by"]) for seller, data in rows]
+    assert approvals == [("paul", None), ("paul", "sophie"), ("paul", "marie")], approvals
