@@ -18,6 +18,7 @@ FULL = Article(
     ticket_text="CREMANT", zero_price_allowed=True, deposit="C1", note="carton abîmé",
     negative_stock="warn", stock_alert="2", part_of="W1", parts=6,
     components=(Component("W1"), Component("P1", Decimal("2.5"))), assembly=True, sell_by_days=12,
+    reorder_point="6", reorder_qty="24", supplier="Cave Dupont",
 )
 
 

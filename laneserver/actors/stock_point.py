@@ -24,6 +24,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
+import msgspec
 import trio
 
 from laneserver.actors.journal import CommitFailed, commit, read
@@ -45,6 +46,7 @@ from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode
 from laneserver.protocol.codec import error_frame as _error
+from laneserver.rules import replenishment as repl
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.money import ZERO, BadValue, fmt_money, fmt_qty, parse_money, parse_qty, round_cents
 from laneserver.rules.sell_by import expiring, parse_received
@@ -64,7 +66,16 @@ from laneserver.rules.stock import (
     units_and_parts,
 )
 from laneserver.store import reads
-from laneserver.store.ops import MoveStock, PutStockArticle, RecordEvent, RecordLot, Remember, StockMoved
+from laneserver.store.ops import (
+    CreatePurchaseOrder,
+    MoveStock,
+    PutPurchaseOrder,
+    PutStockArticle,
+    RecordEvent,
+    RecordLot,
+    Remember,
+    StockMoved,
+)
 
 #: Entry reasons that bring in a lot (sell-by dates: rules/sell_by.py).
 LOT_REASONS = ("initial", "delivery")
@@ -78,7 +89,7 @@ def parts_fields(real: Any, parts: int) -> dict[str, Any]:
     return {"units": units, "parts": rest, "parts_per_unit": parts}
 
 
-def level_view(stock_point: str, level: Level, parts: int = 0) -> wire.StockPointView:
+def level_view(stock_point: str, level: Level, parts: int = 0, incoming: Decimal = ZERO) -> wire.StockPointView:
     return wire.StockPointView(
         stock_point=stock_point,
         real=fmt_stock(level.real),
@@ -86,6 +97,24 @@ def level_view(stock_point: str, level: Level, parts: int = 0) -> wire.StockPoin
         available=fmt_stock(level.available),
         **({} if level.tracked else {"tracked": False}),
         **parts_fields(level.real, parts),
+        **incoming_field(incoming),
+    )
+
+
+def incoming_field(incoming: Decimal) -> dict[str, str]:
+    """``incoming`` for a view, sent only when open purchase orders still expect some."""
+    return {"incoming": fmt_stock(incoming)} if incoming > 0 else {}
+
+
+def order_view(order: repl.PurchaseOrder, name_of: Any) -> wire.PurchaseOrderView:
+    """A purchase order for the wire; ``name_of(article id)`` gives an article's name."""
+    return wire.PurchaseOrderView(
+        order=order.number, stock_point=order.stock_point, supplier=order.supplier, status=order.status,
+        created_at=order.created_at, comment=order.comment,
+        lines=[wire.OrderLineView(article=line.article, name=name_of(line.article), ordered=fmt_stock(line.ordered),
+                                  received=fmt_stock(line.received), remaining=fmt_stock(line.remaining),
+                                  unit_cost=_fmt_cost(line.unit_cost))
+               for line in order.lines],
     )
 
 
@@ -122,6 +151,9 @@ class StockPointActor:
         self.settings: dict[str, reads.StockArticleRow] = {}
         # Stock article → the parts its stock is shown in (rules.stock.parts_per_unit).
         self.parts: dict[str, int] = {}
+        # This point's open purchase orders, by number, and what they still expect per article.
+        self.orders: dict[int, repl.PurchaseOrder] = {}
+        self.incoming: dict[str, Decimal] = {}
         self.replies = ReplyMemory(f"stock:{stock_point}")
         self.log = get_logger("stock_point", stock_point=stock_point)
 
@@ -131,6 +163,8 @@ class StockPointActor:
         untracked = {article for article, row in self.settings.items() if not row.tracked}
         self.parts = parts_per_unit(self.catalog)
         self.state = StockState(self.stock_point, real, reservations=self._reservations, untracked=untracked)
+        orders = await read(self.journal, partial(reads.purchase_orders, stock_point=self.stock_point, status="open"))
+        self._set_orders({order.number: order for order in orders})
         await self.replies.load(self.journal, self.clock.now())
         task_status.started()
         self.log.info("stock_point_started", articles=len(real))
@@ -183,7 +217,16 @@ class StockPointActor:
         return kit_level(article_id, components)
 
     def _view(self, level: Level) -> wire.StockPointView:
-        return level_view(self.stock_point, level, self.parts.get(level.article, 0))
+        return level_view(self.stock_point, level, self.parts.get(level.article, 0),
+                          self.incoming.get(level.article, ZERO))
+
+    def _set_orders(self, orders: dict[int, repl.PurchaseOrder]) -> None:
+        self.orders = {number: order for number, order in orders.items() if order.status == "open"}
+        self.incoming = repl.incoming(self.orders.values())
+
+    def _name(self, article_id: str) -> str:
+        article = self.catalog.get(article_id)
+        return article.name if article is not None else article_id
 
     def _moved(self, article: str, delta: Any) -> None:
         """Apply a journaled delta; push an alert when it brings the article to its threshold."""
@@ -213,8 +256,20 @@ class StockPointActor:
             return encode(self._state_reply(request))
         if isinstance(request, wire.StockExpiring):
             return await self._expiring(request)
+        if isinstance(request, wire.Replenishment):
+            return await self._replenishment(request)
         if caller.seller is None:
             return _error(request, wire.Code.NOT_SIGNED_IN, "no seller is signed in on this device")
+        try:
+            match request:
+                case wire.PurchaseOrderCreate():
+                    return await self._order_create(caller, request)
+                case wire.PurchaseReceive():
+                    return await self._order_receive(caller, request)
+                case wire.PurchaseCancel():
+                    return await self._order_cancel(caller, request)
+        except BadValue as error:
+            return _error(request, wire.Code.BAD_REQUEST, str(error))
         article = self.catalog.get(getattr(request, "article", ""))
         if article is None:
             return _error(request, wire.Code.NOT_FOUND, f"no article {getattr(request, 'article', '')!r}",
@@ -432,11 +487,202 @@ class StockPointActor:
         return encode(wire.StockExpiringOk(re=request.id, stock_point=self.stock_point, today=today.isoformat(),
                                            days=days, lots=views))
 
+    # --- purchase orders and replenishment (rules/replenishment.py) -------------------------
+
+    def _order_lines(self, request: Any, lines: list[wire.PurchaseLine]) -> list[repl.OrderLine] | bytes:
+        """The request's lines checked (known stocked articles, qty > 0, cost ≥ 0), or the error."""
+        if not lines:
+            return _error(request, wire.Code.BAD_REQUEST, "an order needs at least one line", field="lines")
+        out = []
+        for line in lines:
+            article = self.catalog.get(line.article)
+            if article is None:
+                return _error(request, wire.Code.NOT_FOUND, f"no article {line.article!r}", article=line.article)
+            if article.part_of or article.kit:
+                whose = article.part_of or ", ".join(c.article for c in article.components)
+                return _error(request, wire.Code.BAD_REQUEST,
+                              f"{article.id} has no stock of its own (it is taken from {whose}): order that",
+                              article=article.id, field="lines")
+            qty = _positive(line.qty)
+            unit_cost = None if line.unit_cost is None else parse_money(line.unit_cost, "unit_cost")
+            if unit_cost is not None and unit_cost < 0:
+                raise BadValue(f"unit_cost must not be negative, got {line.unit_cost}")
+            out.append(repl.OrderLine(article=article.id, ordered=qty, unit_cost=unit_cost))
+        return out
+
+    async def _order_create(self, caller: Caller, request: wire.PurchaseOrderCreate) -> bytes:
+        supplier = request.supplier.strip()
+        if not supplier:
+            return _error(request, wire.Code.BAD_REQUEST, "an order needs a supplier", field="supplier")
+        lines = self._order_lines(request, request.lines)
+        if isinstance(lines, bytes):
+            return lines
+        now = self.clock.now()
+        order = repl.PurchaseOrder(number=0, stock_point=self.stock_point, supplier=supplier, lines=tuple(lines),
+                                   created_at=now.isoformat(), comment=request.comment)
+
+        def reply(number: int) -> bytes:
+            numbered = msgspec.structs.replace(order, number=number)
+            return encode(wire.PurchaseOrderOk(re=request.id, order=order_view(numbered, self._name)))
+
+        op = CreatePurchaseOrder(order=order, at=now, device=caller.device, seller=caller.seller, key=request.key,
+                                 actor=self.replies.actor, reply=reply)
+        try:
+            [number] = await commit(self.journal, op)
+        except CommitFailed as error:
+            self.log.error("commit_failed", error=str(error))
+            return _error(request, wire.Code.INTERNAL, "the order could not be saved; nothing was changed")
+        self._set_orders({**self.orders, number: msgspec.structs.replace(order, number=number)})
+        self.log.info("purchase_order_created", order=number, supplier=supplier)
+        answer = reply(number)
+        self.replies.remember(caller.device, request.key, answer)
+        return answer
+
+    async def _open_order(self, request: Any) -> repl.PurchaseOrder | bytes:
+        """The open order a request names, or the error (unknown, or no longer open)."""
+        order = self.orders.get(request.order)
+        if order is not None:
+            return order
+        found = await read(self.journal, partial(reads.purchase_orders, number=request.order))
+        if not found or found[0].stock_point != self.stock_point:
+            return _error(request, wire.Code.NOT_FOUND, f"no purchase order {request.order}", field="order")
+        what = "fully received" if found[0].status == "received" else found[0].status
+        return _error(request, wire.Code.CONFLICT, f"purchase order {request.order} is {what}: it is no longer open",
+                      field="order")
+
+    async def _order_receive(self, caller: Caller, request: wire.PurchaseReceive) -> bytes:
+        """Each line a ``delivery`` entry (supplier, cost, lot), the order's received
+        quantities and status updated, in one unit."""
+        order = await self._open_order(request)
+        if isinstance(order, bytes):
+            return order
+        lines = self._order_lines(request, request.lines)
+        if isinstance(lines, bytes):
+            return lines
+        try:
+            received = parse_received(request.received, self.clock.now().date())
+        except ValueError as error:
+            raise BadValue(str(error)) from None
+        try:
+            after = repl.receive(order, [(line.article, line.ordered) for line in lines])
+        except repl.ReceiptError as error:
+            return _error(request, wire.Code.BAD_REQUEST, str(error), field="lines")
+        expected_cost = {line.article: line.unit_cost for line in order.lines if line.unit_cost is not None}
+        now = self.clock.now()
+        ref = f"purchase:{order.number}"
+        ops: list[Any] = []
+        moves: list[MoveStock] = []
+        settings = dict(self.settings)
+        real = {line.article: self.state.level(line.article).real for line in lines}
+        data_lines = []
+        for line in lines:
+            cost = line.unit_cost if line.unit_cost is not None else expected_cost.get(line.article)
+            move = MoveStock(at=now, stock_point=self.stock_point, article=line.article, delta=line.ordered,
+                             reason="delivery", ref=ref, device=caller.device, seller=caller.seller, unit_cost=cost,
+                             supplier=order.supplier, comment=request.comment, source=caller.source)
+            moves.append(move)
+            ops.append(move)
+            ops.append(RecordLot(stock_point=self.stock_point, article=line.article, received=received,
+                                 qty=line.ordered, at=now, ref=ref))
+            if cost is not None:
+                tracked = line.article not in self.state.untracked
+                old = settings.get(line.article, reads.StockArticleRow(tracked=tracked))
+                new = reads.StockArticleRow(tracked=old.tracked, last_cost=cost,
+                                            average_cost=average_cost(real[line.article], old.average_cost,
+                                                                      line.ordered, cost))
+                settings[line.article] = new
+                ops.append(PutStockArticle(stock_point=self.stock_point, article=line.article, tracked=new.tracked,
+                                           last_cost=new.last_cost, average_cost=new.average_cost))
+            real[line.article] += exact(line.ordered)
+            data_lines.append({"article": line.article, "qty": fmt_qty(line.ordered), "unit_cost": _fmt_cost(cost)})
+        ops.append(PutPurchaseOrder(order=after, at=now))
+        data = {"order": order.number, "stock_point": self.stock_point, "supplier": order.supplier,
+                "received": received.isoformat(), "lines": data_lines, "status": after.status}
+        reply = encode(wire.PurchaseOrderOk(re=request.id, order=order_view(after, self._name)))
+        if not await self._commit_unit(caller, request, "PurchaseReceived", ops, data, reply):
+            return _error(request, wire.Code.INTERNAL, "the receipt could not be saved; nothing was changed")
+        for move in moves:
+            self._moved(move.article, move.delta)
+        self.settings = settings
+        self._set_orders({**self.orders, order.number: after})
+        return reply
+
+    async def _order_cancel(self, caller: Caller, request: wire.PurchaseCancel) -> bytes:
+        order = await self._open_order(request)
+        if isinstance(order, bytes):
+            return order
+        after = repl.cancel(order)
+        now = self.clock.now()
+        data = {"order": order.number, "stock_point": self.stock_point, "supplier": order.supplier,
+                "comment": request.comment}
+        reply = encode(wire.PurchaseOrderOk(re=request.id, order=order_view(after, self._name)))
+        if not await self._commit_unit(caller, request, "PurchaseCancelled", [PutPurchaseOrder(order=after, at=now)],
+                                       data, reply):
+            return _error(request, wire.Code.INTERNAL, "the cancellation could not be saved; nothing was changed")
+        self._set_orders({number: o for number, o in self.orders.items() if number != order.number})
+        return reply
+
+    async def _commit_unit(self, caller: Caller, request: Any, kind: str, ops: list[Any], data: Any,
+                           reply: bytes) -> bool:
+        """Journal ``ops``, the event and (with a key) the reply in one unit; False if it failed."""
+        now = self.clock.now()
+        unit: list[Any] = [*ops, RecordEvent(at=now, source=f"stock:{self.stock_point}", kind=kind, data=data,
+                                             device=caller.device, seller=caller.seller)]
+        if request.key is not None:
+            unit.append(Remember(device=caller.device, key=request.key, actor=self.replies.actor, reply=reply, at=now))
+        try:
+            await commit(self.journal, *unit)
+        except CommitFailed as error:
+            self.log.error("commit_failed", error=str(error))
+            return False
+        self.replies.remember(caller.device, request.key, reply)
+        return True
+
+    async def _replenishment(self, request: wire.Replenishment) -> bytes:
+        """Proposed orders per supplier: by reorder point, or what was sold since a date."""
+        since = request.sold_since
+        if since is not None:
+            try:
+                if len(since) != 10:
+                    raise ValueError
+                dt.date.fromisoformat(since)
+            except ValueError:
+                return _error(request, wire.Code.BAD_REQUEST, f"sold_since must be a date as YYYY-MM-DD, got {since!r}",
+                              field="sold_since")
+            sold = await read(self.journal, partial(reads.sold_since, stock_point=self.stock_point, since=since))
+            articles = [self.catalog.get(article_id) for article_id in sold]
+        else:
+            sold = {}
+            articles = [article for article in self.catalog if article.reorder_point]
+        candidates = []
+        for article in articles:
+            if article is None or article.part_of or article.kit or article.id in self.state.untracked:
+                continue
+            candidates.append(repl.Candidate(
+                article=article.id, supplier=article.supplier, available=exact(self.state.level(article.id).available),
+                incoming=self.incoming.get(article.id, ZERO),
+                reorder_point=Decimal(article.reorder_point) if article.reorder_point else None,
+                reorder_qty=Decimal(article.reorder_qty) if article.reorder_qty else None,
+            ))
+        proposals = repl.by_sales(candidates, sold) if since is not None else repl.by_reorder_point(candidates)
+        orders = []
+        for supplier, group in repl.by_supplier(proposals):
+            orders.append(wire.ProposedOrderView(supplier=supplier, lines=[
+                wire.ProposedLineView(
+                    article=p.article, name=self._name(p.article), qty=fmt_stock(p.qty),
+                    available=fmt_stock(p.available), incoming=fmt_stock(p.incoming),
+                    reorder_point=None if p.reorder_point is None else fmt_qty(p.reorder_point),
+                    sold=None if p.sold is None else fmt_stock(p.sold),
+                    last_cost=_fmt_cost(self.settings.get(p.article, reads.StockArticleRow()).last_cost),
+                ) for p in group]))
+        return encode(wire.ReplenishmentOk(re=request.id, stock_point=self.stock_point, sold_since=since,
+                                           orders=orders))
+
     # --- the stock state -----------------------------------------------------------------
 
     def _state_reply(self, request: wire.StockStateRequest) -> wire.StockStateOk:
         rows = []
-        articles = set(self.state.articles()) | set(self.settings)
+        articles = set(self.state.articles()) | set(self.settings) | set(self.incoming)
         for article_id in sorted(articles):
             article = self.catalog.get(article_id)
             level = self.state.level(article_id)
@@ -454,6 +700,7 @@ class StockPointActor:
                 average_cost=_fmt_cost(settings.average_cost), value=fmt_money(value),
                 alert_threshold=None if threshold is None else fmt_qty(threshold), alert=alert,
                 **parts_fields(level.real, self.parts.get(article_id, 0)),
+                **incoming_field(self.incoming.get(article_id, ZERO)),
             ))
         return wire.StockStateOk(re=request.id, stock_point=self.stock_point, rows=rows)
 

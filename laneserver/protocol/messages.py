@@ -211,6 +211,50 @@ class StockHistory(Request, tag="stock_history"):
     limit: int = 100
 
 
+# --- purchase orders and replenishment ----------------------------------------------
+
+class PurchaseLine(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    article: str
+    qty: QtyIn
+    unit_cost: MoneyIn | None = None  # excl. VAT
+
+
+class PurchaseOrderCreate(Request, tag="purchase_order_create"):
+    """A purchase order to ``supplier``, delivered to ``stock_point`` (default: the device's)."""
+
+    supplier: str
+    lines: list[PurchaseLine]
+    stock_point: str | None = None
+    comment: str | None = None
+
+
+class PurchaseReceive(Request, tag="purchase_receive"):
+    """A (partial) receipt of an open order: each line a ``delivery`` entry."""
+
+    order: int
+    lines: list[PurchaseLine]
+    received: str | None = None  # the lots' date, YYYY-MM-DD; default today
+    comment: str | None = None
+
+
+class PurchaseCancel(Request, tag="purchase_cancel"):
+    order: int
+    comment: str | None = None
+
+
+class PurchaseOrders(Request, tag="purchase_orders"):
+    status: Literal["open", "received", "cancelled"] | None = None
+    supplier: str | None = None
+    stock_point: str | None = None
+
+
+class Replenishment(Request, tag="replenishment"):
+    """Proposed purchase orders per supplier: by reorder point, or what was sold since a date."""
+
+    stock_point: str | None = None
+    sold_since: str | None = None  # YYYY-MM-DD: "replace what was sold since"
+
+
 # --- PDA -----------------------------------------------------------------------------
 
 class BasketLine(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -228,7 +272,8 @@ RequestUnion = Union[
     Hello, SignIn, SignOut, Scan, Add, SetQty, RemoveLine, CancelTicket, Discount, SetCustomer,
     Hold, Held, Recall, Pay, RemovePayment, Finish, GetTicket, Stock, StockEntry, StockExit, BasketEmpty,
     Search, PriceCheck, Keyboard, StockCount, StockTransfer, StockTracking, StockDelete, StockStateRequest,
-    StockHistory, StockProduce, StockExpiring,
+    StockHistory, StockProduce, StockExpiring, PurchaseOrderCreate, PurchaseReceive, PurchaseCancel,
+    PurchaseOrders, Replenishment,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -237,7 +282,7 @@ REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore
 MUTATING = (
     Scan, Add, SetQty, RemoveLine, CancelTicket, Discount, SetCustomer, Hold, Recall, Pay,
     RemovePayment, Finish, StockEntry, StockExit, BasketEmpty, StockCount, StockTransfer, StockTracking,
-    StockDelete, StockProduce,
+    StockDelete, StockProduce, PurchaseOrderCreate, PurchaseReceive, PurchaseCancel,
 )
 
 
@@ -291,6 +336,7 @@ class StockPointView(msgspec.Struct, frozen=True):
     units: str | UnsetType = UNSET
     parts: str | UnsetType = UNSET
     parts_per_unit: int | UnsetType = UNSET
+    incoming: str | UnsetType = UNSET  # sent when open purchase orders still expect some
 
 
 class StockWarningView(msgspec.Struct, frozen=True):
@@ -316,6 +362,7 @@ class StockRowView(msgspec.Struct, frozen=True):
     units: str | UnsetType = UNSET  # as in StockPointView
     parts: str | UnsetType = UNSET
     parts_per_unit: int | UnsetType = UNSET
+    incoming: str | UnsetType = UNSET  # as in StockPointView
 
 
 class MovementView(msgspec.Struct, frozen=True):
@@ -446,6 +493,55 @@ class StockExpiringOk(Reply):
     lots: list[ExpiringLotView]
 
 
+class OrderLineView(msgspec.Struct, frozen=True):
+    article: str
+    name: str
+    ordered: str
+    received: str
+    remaining: str
+    unit_cost: str | None
+
+
+class PurchaseOrderView(msgspec.Struct, frozen=True):
+    order: int
+    stock_point: str
+    supplier: str
+    status: str  # open | received | cancelled
+    created_at: str
+    comment: str | None
+    lines: list[OrderLineView]
+
+
+class PurchaseOrderOk(Reply):
+    order: PurchaseOrderView
+
+
+class PurchaseOrdersOk(Reply):
+    orders: list[PurchaseOrderView]
+
+
+class ProposedLineView(msgspec.Struct, frozen=True):
+    article: str
+    name: str
+    qty: str
+    available: str
+    incoming: str
+    reorder_point: str | None
+    sold: str | None  # with sold_since: what was sold since
+    last_cost: str | None
+
+
+class ProposedOrderView(msgspec.Struct, frozen=True):
+    supplier: str  # the articles' usual supplier; "" for those with none
+    lines: list[ProposedLineView]
+
+
+class ReplenishmentOk(Reply):
+    stock_point: str
+    sold_since: str | None
+    orders: list[ProposedOrderView]
+
+
 class StockHistoryOk(Reply):
     movements: list[MovementView]
 
@@ -482,7 +578,8 @@ class Error(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="er
 
 REPLY_TYPES = (
     Ok, HelloOk, SignInOk, TicketOk, HoldOk, HeldOk, FinishOk, StockOk, BasketOk, SearchOk, PriceCheckOk,
-    KeyboardOk, StockStateOk, StockHistoryOk, StockExpiringOk, Error,
+    KeyboardOk, StockStateOk, StockHistoryOk, StockExpiringOk, PurchaseOrderOk, PurchaseOrdersOk, ReplenishmentOk,
+    Error,
 )
 
 

@@ -120,6 +120,10 @@ class Article(msgspec.Struct, frozen=True, gc=False):
     components: tuple[Component, ...] = ()
     assembly: bool = False
     sell_by_days: int = 0  # an entry's lot must be sold by its received date + this; 0 = no date
+    # Replenishment (rules/replenishment.py): quantities as decimal strings, "" = none.
+    reorder_point: str = ""  # propose an order when available + incoming is at or under this
+    reorder_qty: str = ""  # how much to order then; "" = enough to get back above the point
+    supplier: str = ""  # the usual supplier: proposed orders are grouped by it
 
     @property
     def kit(self) -> bool:

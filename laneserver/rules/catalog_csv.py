@@ -50,6 +50,9 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "components",
     "assembly",
     "sell_by_days",
+    "reorder_point",
+    "reorder_qty",
+    "supplier",
 )
 COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
@@ -193,6 +196,8 @@ def _article(cells: dict[str, str], vat_rates: Collection[Decimal] | None) -> Ar
         **_components(article_id, cells.get("components", ""), cells.get("assembly", ""),
                       bool(cells.get("part_of", "").strip())),
         sell_by_days=_sell_by_days(cells.get("sell_by_days", "")),
+        **_reorder(article_id, cells.get("reorder_point", ""), cells.get("reorder_qty", ""),
+                   cells.get("supplier", "")),
     )
 
 
@@ -254,6 +259,27 @@ def _sell_by_days(cell: str) -> int:
     if not (days.isascii() and days.isdigit()) or int(days) > 36_500:
         raise _RowError(f"sell_by_days {days!r} must be a whole number of days, 0 to 36500")
     return int(days)
+
+
+def _reorder(article_id: str, point_cell: str, qty_cell: str, supplier_cell: str) -> dict[str, str]:
+    """``reorder_point`` (≥ 0), ``reorder_qty`` (> 0, only with a reorder point) and the usual
+    ``supplier`` (free text)."""
+    point = ""
+    if point_cell.strip():
+        value = _number(point_cell, parse_qty, "reorder_point")
+        if value < 0:
+            raise _RowError(f"reorder_point {point_cell.strip()!r} must not be negative")
+        point = format(value, "f")
+    qty = ""
+    if qty_cell.strip():
+        value = _number(qty_cell, parse_qty, "reorder_qty")
+        if value <= 0:
+            raise _RowError(f"reorder_qty {qty_cell.strip()!r} must be positive")
+        if not point:
+            raise _RowError(f"article {article_id!r}: reorder_qty needs a reorder_point")
+        qty = format(value, "f")
+    supplier = _no_control(supplier_cell.strip(), "supplier")
+    return {"reorder_point": point, "reorder_qty": qty, "supplier": supplier}
 
 
 def _stock_alert(cell: str) -> str:
@@ -443,6 +469,9 @@ def write_catalog_csv(articles: Iterable[Article]) -> str:
                 _list_cell((_component_cell(c) for c in a.components), "component", a.id),
                 "true" if a.assembly else "false",
                 str(a.sell_by_days) if a.sell_by_days else "",
+                a.reorder_point,
+                a.reorder_qty,
+                a.supplier,
             )
         )
     return out.getvalue()

@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from laneserver.actors.journal import CommitFailed, commit, read
 from laneserver.actors.messages import Caller, GetLevel, Handle, Subscribe, Unsubscribe
 from laneserver.actors.runtime import ActorFailed, Address
+from laneserver.actors.stock_point import order_view
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import decode_request, encode, error_frame
@@ -165,8 +166,12 @@ class Session:
                 return encode(wire.KeyboardOk(re=request.id, pages=self.shop.keyboard))
             case (wire.StockEntry() | wire.StockExit() | wire.StockCount() | wire.StockDelete()
                   | wire.StockTracking() | wire.StockStateRequest() | wire.StockProduce()
-                  | wire.StockExpiring()):
+                  | wire.StockExpiring() | wire.PurchaseOrderCreate() | wire.Replenishment()):
                 return await self._stock_move(request)
+            case wire.PurchaseReceive() | wire.PurchaseCancel():
+                return await self._on_order(request)
+            case wire.PurchaseOrders():
+                return await self._purchase_orders(request)
             case wire.StockTransfer(from_=source, to=to):
                 if to not in self.shop.stock_points:
                     return error_frame(request, wire.Code.NOT_FOUND, f"no stock point {to!r}", field="to")
@@ -340,6 +345,27 @@ class Session:
         if point is None:
             return error_frame(request, wire.Code.NOT_FOUND, f"no stock point {point_id!r}", field="stock_point")
         return await point.ask(Handle(self._caller(), request))
+
+    async def _on_order(self, request: wire.PurchaseReceive | wire.PurchaseCancel) -> bytes:
+        """Hand a receipt or a cancel to the stock point the order belongs to."""
+        found = await read(self.shop.journal, partial(reads.purchase_orders, number=request.order))
+        point = self.shop.stock_points.get(found[0].stock_point) if found else None
+        if point is None:
+            return error_frame(request, wire.Code.NOT_FOUND, f"no purchase order {request.order}", field="order")
+        return await point.ask(Handle(self._caller(), request))
+
+    async def _purchase_orders(self, request: wire.PurchaseOrders) -> bytes:
+        if request.stock_point is not None and request.stock_point not in self.shop.stock_points:
+            return error_frame(request, wire.Code.NOT_FOUND, f"no stock point {request.stock_point!r}",
+                               field="stock_point")
+        orders = await read(self.shop.journal, partial(
+            reads.purchase_orders, stock_point=request.stock_point, status=request.status, supplier=request.supplier))
+
+        def name_of(article_id: str) -> str:
+            article = self.shop.catalog.get(article_id)
+            return article.name if article is not None else article_id
+
+        return encode(wire.PurchaseOrdersOk(re=request.id, orders=[order_view(o, name_of) for o in orders]))
 
     async def _stock_history(self, request: wire.StockHistory) -> bytes:
         if not 1 <= request.limit <= 1000:

@@ -59,6 +59,9 @@ class _ArticleRow(msgspec.Struct, frozen=True, gc=False):
     components: tuple[_ComponentRow, ...] = ()
     assembly: bool = False
     sell_by_days: int = 0
+    reorder_point: str = ""
+    reorder_qty: str = ""
+    supplier: str = ""
 
 
 def _defaults(cls) -> dict[str, str]:
@@ -112,6 +115,6 @@ def decode_articles(rows: Iterable[str | bytes]) -> list[Article]:
             label(row.department, row.department), label(row.family, row.family), label(row.unit, row.unit),
             label(row.location, row.location), row.ticket_text, row.zero_price_allowed, row.deposit, row.note,
             row.negative_stock, row.stock_alert, row.part_of, row.parts, components, row.assembly,
-            row.sell_by_days,
+            row.sell_by_days, row.reorder_point, row.reorder_qty, label(row.supplier, row.supplier),
         ))
     return out

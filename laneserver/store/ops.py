@@ -14,6 +14,7 @@ from typing import Any, Callable, Union
 import msgspec
 
 from laneserver.rules.lane import LaneState, SaleCompleted
+from laneserver.rules.replenishment import PurchaseOrder
 
 
 class RecordEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -102,12 +103,33 @@ class RecordLot(msgspec.Struct, frozen=True, kw_only=True):
     ref: str | None = None
 
 
+class CreatePurchaseOrder(msgspec.Struct, frozen=True, kw_only=True):
+    """A new purchase order: the journal numbers it (the next number, no gaps) and records
+    its event (``PurchaseOrderCreated``) and, with ``key``, the reply ``reply(number)``."""
+
+    order: PurchaseOrder  # its number is ignored
+    at: dt.datetime
+    device: str | None = None
+    seller: str | None = None
+    key: str | None = None
+    actor: str = ""
+    reply: Callable[[int], bytes] | None = None
+
+
+class PutPurchaseOrder(msgspec.Struct, frozen=True, kw_only=True):
+    """An existing order's status and lines as they are now (after a receipt or a cancel)."""
+
+    order: PurchaseOrder
+    at: dt.datetime
+
+
 class SetSignedIn(msgspec.Struct, frozen=True, kw_only=True):
     device: str
     seller: str | None
 
 
-Op = Union[RecordEvent, PutLaneState, RecordSale, Remember, MoveStock, PutStockArticle, SetSignedIn, RecordLot]
+Op = Union[RecordEvent, PutLaneState, RecordSale, Remember, MoveStock, PutStockArticle, SetSignedIn, RecordLot,
+           CreatePurchaseOrder, PutPurchaseOrder]
 
 
 class SaleRecorded(msgspec.Struct, frozen=True):

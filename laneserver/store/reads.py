@@ -27,6 +27,7 @@ from laneserver.rules.fiscal import (
     walk,
 )
 from laneserver.rules.lane import LaneState
+from laneserver.rules.replenishment import OrderLine, PurchaseOrder
 from laneserver.rules.sell_by import Lot
 from laneserver.rules.stock import exact, fmt_stock, to_decimal
 from laneserver.store.article_rows import decode_articles
@@ -82,6 +83,35 @@ def stock_lots(db: sqlite3.Connection, stock_point: str) -> list[Lot]:
                       (stock_point,))
     return [Lot(article=article, received=dt.date.fromisoformat(received), qty=exact(qty))
             for article, received, qty in rows]
+
+
+_order_lines = msgspec.json.Decoder(tuple[OrderLine, ...])
+
+
+def purchase_orders(db: sqlite3.Connection, *, stock_point: str | None = None, status: str | None = None,
+                    supplier: str | None = None, number: int | None = None) -> list[PurchaseOrder]:
+    """Purchase orders (migration 4), filtered, by number."""
+    where, args = [], []
+    for column, value in (("stock_point", stock_point), ("status", status), ("supplier", supplier),
+                          ("number", number)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    sql = ("SELECT number, stock_point, supplier, status, lines, comment, created_at FROM purchase_orders"
+           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY number")
+    return [PurchaseOrder(number=n, stock_point=point, supplier=sup, lines=_order_lines.decode(lines),
+                          status=st, created_at=created, comment=comment)
+            for n, point, sup, st, lines, comment, created in db.execute(sql, args)]
+
+
+def sold_since(db: sqlite3.Connection, stock_point: str, since: str) -> dict[str, Fraction]:
+    """What sales took per stock article at a stock point since ``since`` (ISO 8601 text)."""
+    rows = db.execute("SELECT article, delta FROM stock_movements WHERE stock_point=? AND reason='sale' AND at>=?",
+                      (stock_point, since))
+    sold: dict[str, Fraction] = {}
+    for article, delta in rows:
+        sold[article] = sold.get(article, Fraction(0)) - exact(delta)
+    return sold
 
 
 class StockArticleRow(msgspec.Struct, frozen=True):

@@ -142,6 +142,24 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX stock_lots_article ON stock_lots(stock_point, article, received);
     """
     + _append_only("stock_lots"),
+    # 4: purchase orders (rules/replenishment.py) — numbered without gaps across stock
+    # points; ``lines`` is JSON: [{article, ordered, received, unit_cost}]
+    """
+    CREATE TABLE purchase_orders (
+        number INTEGER PRIMARY KEY,
+        stock_point TEXT NOT NULL,
+        supplier TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('open', 'received', 'cancelled')),
+        lines TEXT NOT NULL,
+        comment TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        device TEXT,
+        seller TEXT
+    );
+    CREATE INDEX purchase_orders_point ON purchase_orders(stock_point, status);
+    CREATE INDEX stock_movements_reason ON stock_movements(stock_point, reason, at);
+    """,
 )
 
 

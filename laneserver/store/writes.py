@@ -24,10 +24,12 @@ from laneserver.rules.fiscal import GENESIS, Anchor, AnchorHead, chain_hash, enc
 from laneserver.rules.lane import SaleCompleted
 from laneserver.rules.stock import exact, to_text
 from laneserver.store.ops import (
+    CreatePurchaseOrder,
     MoveStock,
     Op,
-    PutStockArticle,
     PutLaneState,
+    PutPurchaseOrder,
+    PutStockArticle,
     RecordEvent,
     RecordLot,
     RecordSale,
@@ -184,7 +186,33 @@ class Writer:
                     (op.stock_point, op.article, op.received.isoformat(), to_text(op.qty), iso(op.at), op.ref),
                 )
                 return None
+            case CreatePurchaseOrder():
+                return self._create_order(op)
+            case PutPurchaseOrder():
+                self.db.execute("UPDATE purchase_orders SET status=?, lines=?, updated_at=? WHERE number=?",
+                                (op.order.status, encode(op.order.lines), iso(op.at), op.order.number))
+                return None
         raise TypeError(f"not a journal op: {op!r}")
+
+    def _create_order(self, op: CreatePurchaseOrder) -> int:
+        """Insert the order under the next number (inside the unit: a rollback leaves no gap)."""
+        order = op.order
+        number = self.db.execute("SELECT coalesce(max(number), 0) + 1 FROM purchase_orders").fetchone()[0]
+        self.db.execute(
+            "INSERT INTO purchase_orders(number, stock_point, supplier, status, lines, comment, created_at,"
+            " updated_at, device, seller) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (number, order.stock_point, order.supplier, order.status, encode(order.lines), order.comment,
+             order.created_at or iso(op.at), iso(op.at), op.device, op.seller),
+        )
+        data = {"order": number, "stock_point": order.stock_point, "supplier": order.supplier,
+                "lines": _builtins(order.lines), "comment": order.comment}
+        self.db.execute(
+            "INSERT INTO events(at, source, kind, device, seller, data) VALUES (?,?,?,?,?,?)",
+            (iso(op.at), f"stock:{order.stock_point}", "PurchaseOrderCreated", op.device, op.seller, encode(data)),
+        )
+        if op.key is not None and op.device is not None and op.reply is not None:
+            self._remember(op.device, op.key, op.actor, op.reply(number), iso(op.at))
+        return number
 
     def _remember(self, device: str, key: str, actor: str, reply: bytes, at: str) -> None:
         self.db.execute(

@@ -346,3 +346,19 @@ def test_stock_columns_negative_stock_and_stock_alert():
         parse_catalog_csv("id,name,price,vat_rate,barcodes,negative_stock\nW1,Vin,8.90,20,,never\n")
     with pytest.raises(CatalogCsvError, match="stock_alert"):
         parse_catalog_csv("id,name,price,vat_rate,barcodes,stock_alert\nW1,Vin,8.90,20,,lots\n")
+
+
+def test_replenishment_columns_reorder_point_qty_and_supplier():
+    text = ("id,name,price,vat_rate,barcodes,reorder_point,reorder_qty,supplier\n"
+            "W1,Vin,8.90,20,,6,24,Cave Dupont\nP1,Pâté,4.50,5.5,,\"2,5\",,\nB1,Pain,1.20,5.5,,,,Fournil\n")
+    wine, pate, bread = parse_catalog_csv(text)
+    assert (wine.reorder_point, wine.reorder_qty, wine.supplier) == ("6", "24", "Cave Dupont")
+    assert (pate.reorder_point, pate.reorder_qty, pate.supplier) == ("2.5", "", "")
+    assert (bread.reorder_point, bread.reorder_qty, bread.supplier) == ("", "", "Fournil")
+    assert parse_catalog_csv(write_catalog_csv([wine, pate, bread])) == [wine, pate, bread]
+    head = "id,name,price,vat_rate,barcodes,reorder_point,reorder_qty\n"
+    for row, match in [("W1,Vin,8.90,20,,-1,", "reorder_point '-1'"), ("W1,Vin,8.90,20,,lots,", "reorder_point"),
+                       ("W1,Vin,8.90,20,,2,0", "reorder_qty '0' must be positive"),
+                       ("W1,Vin,8.90,20,,,12", "reorder_qty needs a reorder_point")]:
+        with pytest.raises(CatalogCsvError, match=match):
+            parse_catalog_csv(head + row + "\n")
