@@ -137,6 +137,8 @@ export function describeError(error, context = {}) {
         text = t("err.balance_not_zero_x", { balance: amount(frame.balance) });
     } else if (code === "bad_request" && verb === "pay" && frame.balance !== undefined) {
         text = t("err.over_balance", { balance: amount(frame.balance) });
+    } else if (code === "out_of_stock" && frame.available !== undefined) {
+        text = t("err.out_of_stock_x", { available: frame.available, stock_point: frame.stock_point || "" });
     } else if (code === "forbidden" && verb === "sign_in") {
         text = t("err.pin_locked");
     } else if (code === "not_found") {

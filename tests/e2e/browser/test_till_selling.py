@@ -278,6 +278,7 @@ def test_page_helpers_quantities_amounts_and_messages(live_server, tills):
                 f.describeError({code: "forbidden", frame: {}}, {verb: "sign_in"}).text,
                 f.describeError({code: "some_new_code", frame: {}, message: "details"}, {}).text,
                 f.paymentLabel("meal_voucher"), f.paymentLabel("crypto_coin"),
+                f.describeError({code: "out_of_stock", frame: {available: "0", stock_point: "main"}}, {verb: "scan"}).text,
             ],
         };
         i18n.setLanguage("en");
@@ -298,5 +299,6 @@ def test_page_helpers_quantities_amounts_and_messages(live_server, tills):
         "Trop de codes PIN faux sur cette caisse : patientez quelques secondes avant de réessayer.",
         "Erreur.",
         "Titre-restaurant", "crypto coin",
+        "Stock insuffisant : 0 disponible(s) au dépôt main.",
     ]
     assert got["en"] == ["0.456", "Unknown seller or wrong PIN.", "Cash"]
