@@ -187,3 +187,13 @@ def demo_articles() -> list[dict[str, str]]:
 
     with open(REPO / "laneserver" / "demo" / "catalog.csv", encoding="utf-8") as f:
         return list(csv.DictReader(f))
+
+
+async def eventually(probe, expected, *, interval: float = 0.01) -> None:
+    """Ask ``await probe()`` again until it returns ``expected``.
+
+    The state lives in the server process, so there is no event to wait on here:
+    polling a real request is the honest way. The caller's ``trio.fail_after`` bounds it.
+    """
+    while await probe() != expected:  # noqa: ASYNC110 (remote state: see above)
+        await trio.sleep(interval)

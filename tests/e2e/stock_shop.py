@@ -4,6 +4,8 @@ negative stock (``refuse``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support import LiveServer
@@ -44,3 +46,21 @@ def stock_shop(tmp_path: Path, policy: str = "refuse", catalog_csv: str = CATALO
     server.cli("catalog", "import", str(catalog))
     server.cli("seller", "add", "marie", "--pin", "1234", "--role", "manager")
     return server
+
+
+@contextmanager
+def running_shop(tmp_path: Path, **kwargs) -> Iterator[LiveServer]:
+    """``stock_shop`` with a till on lane 1 and a PDA paired (``.till``, ``.pda``), started."""
+    server = stock_shop(tmp_path, **kwargs)
+    server.till = server.pair("till", "1")
+    server.pda = server.pair("pda")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def main_point(reply: dict) -> dict:
+    """The ``main`` stock point's entry of a ``stock`` reply."""
+    return next(p for p in reply["points"] if p["stock_point"] == "main")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import trio
 
-from tests.e2e.stock_shop import stock_shop
-from tests.support import connect
+from tests.e2e.stock_shop import main_point, running_shop
+from tests.support import connect, eventually
 
 CATALOG = """id,name,price,vat_rate,barcodes,components
 W1,Vin rouge 75 cl,8.90,20,3000000000014,
@@ -18,18 +18,11 @@ K1,Coffret cadeau,19.90,20,3000000000038,W1*1|P1*2
 
 @pytest.fixture
 def shop(tmp_path):
-    server = stock_shop(tmp_path, catalog_csv=CATALOG)
-    server.till = server.pair("till", "1")
-    server.pda = server.pair("pda")
-    server.start()
-    try:
+    with running_shop(tmp_path, catalog_csv=CATALOG) as server:
         yield server
-    finally:
-        server.stop()
 
 
-def main(reply):
-    return next(p for p in reply["points"] if p["stock_point"] == "main")
+main = main_point
 
 
 async def levels(client, article):
@@ -38,8 +31,7 @@ async def levels(client, article):
 
 
 async def until(client, article, expected):
-    while await levels(client, article) != expected:
-        await trio.sleep(0.01)
+    await eventually(lambda: levels(client, article), expected)
 
 
 async def test_selling_two_boxes_takes_two_wines_and_four_pates(shop):
@@ -101,14 +93,8 @@ A1,Panier garni,39.00,20,3000000000045,W1*1|P1*2,yes,2
 
 @pytest.fixture
 def workshop(tmp_path):
-    server = stock_shop(tmp_path, catalog_csv=ASSEMBLY_CATALOG)
-    server.till = server.pair("till", "1")
-    server.pda = server.pair("pda")
-    server.start()
-    try:
+    with running_shop(tmp_path, catalog_csv=ASSEMBLY_CATALOG) as server:
         yield server
-    finally:
-        server.stop()
 
 
 async def test_producing_an_assembly_moves_components_out_and_the_product_in(workshop):

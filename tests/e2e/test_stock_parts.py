@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import trio
 
-from tests.e2e.stock_shop import stock_shop
-from tests.support import connect
+from tests.e2e.stock_shop import main_point, running_shop
+from tests.support import connect, eventually
 
 CATALOG = """id,name,price,vat_rate,barcodes,negative_stock,stock_alert,part_of,parts
 W1,Vin rouge 75 cl,8.90,20,3000000000014,,,,
@@ -18,18 +18,11 @@ C1,Chips 150 g,1.90,5.5,3000000000045,,,,
 
 @pytest.fixture
 def shop(tmp_path):
-    server = stock_shop(tmp_path, catalog_csv=CATALOG)
-    server.till = server.pair("till", "1")
-    server.pda = server.pair("pda")
-    server.start()
-    try:
+    with running_shop(tmp_path, catalog_csv=CATALOG) as server:
         yield server
-    finally:
-        server.stop()
 
 
-def main(reply):
-    return next(p for p in reply["points"] if p["stock_point"] == "main")
+main = main_point
 
 
 async def wine(client):
@@ -44,8 +37,7 @@ async def sell(till, **line):
 
 
 async def until(client, expected):
-    while await wine(client) != expected:
-        await trio.sleep(0.01)
+    await eventually(lambda: wine(client), expected)
 
 
 async def test_glasses_and_bottles_share_the_bottles_stock(shop):

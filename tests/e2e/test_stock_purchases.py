@@ -9,8 +9,8 @@ import datetime as dt
 import pytest
 import trio
 
-from tests.e2e.stock_shop import stock_shop
-from tests.support import connect
+from tests.e2e.stock_shop import main_point, running_shop
+from tests.support import connect, eventually
 
 # G1, a glass, is 1/6 of W1.
 CATALOG = """id,name,price,vat_rate,barcodes,reorder_point,reorder_qty,supplier,part_of,parts
@@ -28,18 +28,11 @@ def day(offset: int) -> str:
 
 @pytest.fixture
 def shop(tmp_path):
-    server = stock_shop(tmp_path, catalog_csv=CATALOG)
-    server.till = server.pair("till", "1")
-    server.pda = server.pair("pda")
-    server.start()
-    try:
+    with running_shop(tmp_path, catalog_csv=CATALOG) as server:
         yield server
-    finally:
-        server.stop()
 
 
-def main(reply):
-    return next(p for p in reply["points"] if p["stock_point"] == "main")
+main = main_point
 
 
 def levels(reply):
@@ -167,8 +160,7 @@ async def test_replenishment_by_reorder_point_and_by_sales(shop):
             await till.ok("add", article="C1", qty=2)
             await till.ok("pay", mode="card")
             await till.ok("finish", receipt="none")
-            while main(await pda.ok("stock", article="W1"))["real"] != "5":
-                await trio.sleep(0.01)
+            await eventually(lambda: real(pda, "W1"), "5")
             reply = await pda.ok("replenishment")
             assert reply["sold_since"] is None and reply["stock_point"] == "main"
             assert proposals(reply) == [("Cave Dupont", [("W1", "12")]), ("Charcuterie Martin", [("P1", "1")])]
@@ -191,3 +183,7 @@ async def test_replenishment_by_reorder_point_and_by_sales(shop):
                 ("Cave Dupont", [("W1", "12")]), ("Charcuterie Martin", [("P1", "4")])]
             refused = await pda.call("replenishment", sold_since="23/11/2026")
             assert refused["code"] == "bad_request" and refused["field"] == "sold_since"
+
+
+async def real(client, article):
+    return main(await client.ok("stock", article=article))["real"]

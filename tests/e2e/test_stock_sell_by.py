@@ -10,8 +10,8 @@ import datetime as dt
 import pytest
 import trio
 
-from tests.e2e.stock_shop import stock_shop
-from tests.support import connect
+from tests.e2e.stock_shop import running_shop
+from tests.support import connect, eventually
 
 CATALOG = """id,name,price,vat_rate,barcodes,sell_by_days
 Y1,Yaourt nature x4,2.10,5.5,3000000000014,12
@@ -21,14 +21,8 @@ R1,Riz 1 kg,1.90,5.5,3000000000021,
 
 @pytest.fixture
 def shop(tmp_path):
-    server = stock_shop(tmp_path, catalog_csv=CATALOG)
-    server.till = server.pair("till", "1")
-    server.pda = server.pair("pda")
-    server.start()
-    try:
+    with running_shop(tmp_path, catalog_csv=CATALOG) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def ago(days: int) -> str:
@@ -49,8 +43,7 @@ async def test_the_oldest_lot_goes_first_and_is_listed_near_its_date(shop):
             await till.ok("add", article="Y1", qty=4)
             await till.ok("pay", mode="card")
             await till.ok("finish", receipt="none")
-            while main_real(await pda.ok("stock", article="Y1")) != "8":
-                await trio.sleep(0.01)
+            await eventually(lambda: stock_real(pda, "Y1"), "8")
             near = await pda.ok("stock_expiring")  # the shop's 3 days
             assert (near["stock_point"], near["days"], near["today"]) == ("main", 3, ago(0))
             assert lots(near) == [("Y1", "Yaourt nature x4", ago(10), ago(-2), "2")]
@@ -86,3 +79,7 @@ async def test_the_oldest_lot_goes_first_and_is_listed_near_its_date(shop):
 
 def main_real(reply):
     return next(p for p in reply["points"] if p["stock_point"] == "main")["real"]
+
+
+async def stock_real(client, article):
+    return main_real(await client.ok("stock", article=article))
