@@ -8,22 +8,12 @@ worker thread, never on the event loop; a shop has a handful of supervisors.
 
 from __future__ import annotations
 
-import sqlite3
-
 import trio
 
 from laneserver.actors.journal import read
 from laneserver.actors.runtime import Address
 from laneserver.rules.auth import check_pin
-
-APPROVING_ROLES = ("supervisor", "manager")
-
-
-def _approvers(db: sqlite3.Connection) -> list[tuple[str, str]]:
-    # A read on the journal's connection (it runs on the journal's thread).
-    return db.execute(
-        "SELECT name, pin_hash FROM sellers WHERE active=1 AND role IN (?, ?) ORDER BY name", APPROVING_ROLES
-    ).fetchall()
+from laneserver.store.reads import approvers
 
 
 def _first_match(pin: str, approvers: list[tuple[str, str]]) -> str | None:
@@ -36,5 +26,5 @@ async def approving_supervisor(journal: Address, pin: str) -> str | None:
     Raises:
         ReadFailed, ActorFailed: as ``journal.read``.
     """
-    approvers = await read(journal, _approvers)
-    return await trio.to_thread.run_sync(_first_match, pin, approvers)
+    candidates = await read(journal, approvers)
+    return await trio.to_thread.run_sync(_first_match, pin, candidates)

@@ -190,6 +190,16 @@ def seller(db: sqlite3.Connection, name: str) -> Seller | None:
     return Seller(row[0], row[1], row[2], bool(row[3])) if row else None
 
 
+APPROVING_ROLES = ("supervisor", "manager")
+
+
+def approvers(db: sqlite3.Connection) -> list[tuple[str, str]]:
+    """(name, PIN hash) of the active sellers allowed to approve, by name."""
+    return db.execute(
+        "SELECT name, pin_hash FROM sellers WHERE active=1 AND role IN (?, ?) ORDER BY name", APPROVING_ROLES
+    ).fetchall()
+
+
 def sale_count(db: sqlite3.Connection) -> int:
     return db.execute("SELECT count(*) FROM sales").fetchone()[0]
 
