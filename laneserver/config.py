@@ -16,6 +16,7 @@ from typing import Literal
 import msgspec
 
 from laneserver.rules.money import BadValue, parse_money, parse_percent
+from laneserver.rules.payment import RESERVED_MODES
 
 
 class ConfigError(Exception):
@@ -39,6 +40,25 @@ class ShopConfig(Base):
     currency: str = "EUR"
     locale: str = "fr"
     sell_by_warning_days: int = 3
+    voucher_valid_days: int = 365  # a purchase / gift voucher's validity, from its issue
+    # A pay that brings the balance to zero finishes the sale in the same request.
+    auto_finish: bool = False
+    # The cash drawers (rules/drawer.py): above this expected cash a lane is told a
+    # withdrawal is due ("" = no alert); the notes and coins a count may name.
+    drawer_alert: str = ""
+    denominations: tuple[str, ...] = (
+        "500.00", "200.00", "100.00", "50.00", "20.00", "10.00", "5.00",
+        "2.00", "1.00", "0.50", "0.20", "0.10", "0.05", "0.02", "0.01",
+    )
+
+
+class PaymentModeConfig(Base):
+    """A payment mode of the shop's own (``pay`` takes it like a built-in one);
+    ``change``: may it pay more than the balance and give change."""
+
+    id: str
+    label: str = ""
+    change: bool = False
 
 
 class StockPointConfig(Base):
@@ -50,6 +70,10 @@ class LaneConfig(Base):
     id: str
     stock_point: str | None = None
     printer: str | None = None
+    terminal: str | None = None
+    # How the cash drawer opens: "printer" (a kick through the lane's printer), a
+    # serial port ("/dev/ttyS0", "/dev/ttyUSB0:9600"), or none.
+    drawer: str | None = None
 
 
 class PrinterConfig(Base):
@@ -58,6 +82,18 @@ class PrinterConfig(Base):
     address: str
     width: int = 42
     retry_seconds: float = 2.0
+
+
+class TerminalConfig(Base):
+    """A payment terminal (card). ``simulator`` is the built-in simulated terminal
+    (outcome chosen by the amount's cents, see ``laneserver.hw.terminal``)."""
+
+    id: str
+    kind: Literal["simulator"] = "simulator"
+    # The simulator's answers: by the amount's cents (tests), or always approve (the demo).
+    outcomes: Literal["cents", "approve"] = "cents"
+    delay_seconds: float = 1.0
+    timeout_seconds: float = 60.0
 
 
 class KeyConfig(Base):
@@ -80,6 +116,8 @@ class ServerConfig(Base):
     ask_timeout: float = 10.0
     shutdown_grace: float = 5.0
     allowed_origins: tuple[str, ...] = ()
+    # Catalogs larger than this build their name-search index just after start-up.
+    search_index_at_start: int = 100_000
 
 
 class Config(Base):
@@ -88,7 +126,9 @@ class Config(Base):
     stock_points: tuple[StockPointConfig, ...] = ()
     lanes: tuple[LaneConfig, ...] = ()
     printers: tuple[PrinterConfig, ...] = ()
+    terminals: tuple[TerminalConfig, ...] = ()
     keyboard: tuple[KeyboardPageConfig, ...] = ()
+    payment_modes: tuple[PaymentModeConfig, ...] = ()
     demo: bool = False
 
     def lane(self, lane_id: str) -> LaneConfig | None:
@@ -104,17 +144,34 @@ class Config(Base):
     def printer(self, printer_id: str) -> PrinterConfig | None:
         return next((p for p in self.printers if p.id == printer_id), None)
 
+    def terminal(self, terminal_id: str) -> TerminalConfig | None:
+        return next((t for t in self.terminals if t.id == terminal_id), None)
+
+    def terminal_of(self, lane_id: str | None) -> TerminalConfig | None:
+        """The payment terminal of a lane (None: card payments are keyed in by the cashier)."""
+        lane = self.lane(lane_id) if lane_id is not None else None
+        if lane is None or lane.terminal is None:
+            return None
+        return self.terminal(lane.terminal)
+
     @property
     def vat_rates(self) -> tuple[Decimal, ...]:
         return tuple(Decimal(rate) for rate in self.shop.vat_rates)
 
 
+DEMO_TERMINAL_TIMEOUT = 15.0
+
+
 def demo_config() -> Config:
-    """The embedded demo shop: lanes 1 and 2 selling from stock point ``main``."""
+    """The embedded demo shop: lanes 1 and 2 selling from stock point ``main``,
+    each with a simulated card terminal that answers at once."""
     return Config(
         shop=ShopConfig(header=("12 quai des Pêcheurs", "17000 La Rochelle", "SIRET 123 456 789 00012")),
         stock_points=(StockPointConfig(id="main", name="Magasin"),),
-        lanes=(LaneConfig(id="1", stock_point="main"), LaneConfig(id="2", stock_point="main")),
+        lanes=(LaneConfig(id="1", stock_point="main", terminal="t1"),
+               LaneConfig(id="2", stock_point="main", terminal="t2")),
+        terminals=(TerminalConfig(id="t1", outcomes="approve", delay_seconds=0.0, timeout_seconds=DEMO_TERMINAL_TIMEOUT),
+                   TerminalConfig(id="t2", outcomes="approve", delay_seconds=0.0, timeout_seconds=DEMO_TERMINAL_TIMEOUT)),
         demo=True,
     )
 
@@ -131,6 +188,8 @@ def _check(config: Config) -> Config:
             raise BadValue("shop.meal_voucher_cap must not be negative")
         if not 0 <= shop.sell_by_warning_days <= 3650:
             raise BadValue("shop.sell_by_warning_days must be 0 to 3650 days")
+        if not 1 <= shop.voucher_valid_days <= 3650:
+            raise BadValue("shop.voucher_valid_days must be 1 to 3650 days")
         for i, rate in enumerate(shop.vat_rates):
             parse_percent(rate, f"shop.vat_rates[{i}]")
     except BadValue as error:
@@ -157,9 +216,56 @@ def _check(config: Config) -> Config:
             host, _, port = printer.address.rpartition(":")
             if not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ConfigError(f"printers[{i}].address: {printer.address!r} is not host:port")
+    _check_terminals(config)
+    _check_drawers(config)
+    _unique([m.id for m in config.payment_modes], "payment_modes")
+    for i, mode in enumerate(config.payment_modes):
+        if not re.fullmatch(r"[a-z0-9_]{1,32}", mode.id):
+            raise ConfigError(f"payment_modes[{i}].id: {mode.id!r} must be 1 to 32 of a-z, 0-9 and _")
+        if mode.id in RESERVED_MODES:
+            raise ConfigError(f"payment_modes[{i}].id: {mode.id!r} is a built-in payment mode")
     if not 0 <= config.server.port < 65536:
         raise ConfigError(f"server.port: {config.server.port} is not a port number")
     return config
+
+
+def _check_drawers(config: Config) -> None:
+    from laneserver.rules.drawer import parse_denominations, parse_threshold
+
+    try:
+        parse_threshold(config.shop.drawer_alert)
+        parse_denominations(config.shop.denominations)
+    except BadValue as error:
+        raise ConfigError(str(error)) from None
+    for i, lane in enumerate(config.lanes):
+        if lane.drawer is None:
+            continue
+        if not lane.drawer.strip():
+            raise ConfigError(f"lanes[{i}].drawer: must not be empty (leave it out for no drawer)")
+        if lane.drawer == "printer" and lane.printer is None:
+            raise ConfigError(f"lanes[{i}].drawer: \"printer\" kicks the drawer through the lane's printer, "
+                              "but the lane has no printer")
+
+
+def _check_terminals(config: Config) -> None:
+    _unique([t.id for t in config.terminals], "terminals")
+    for i, terminal in enumerate(config.terminals):
+        if not 0 <= terminal.delay_seconds <= 3600:
+            raise ConfigError(f"terminals[{i}].delay_seconds: must be 0 to 3600 seconds")
+        if not 0 < terminal.timeout_seconds <= 3600:
+            raise ConfigError(f"terminals[{i}].timeout_seconds: must be more than 0 and at most 3600 seconds")
+    served: dict[str, str] = {}
+    for i, lane in enumerate(config.lanes):
+        if lane.terminal is None:
+            continue
+        if config.terminal(lane.terminal) is None:
+            raise ConfigError(f"lanes[{i}].terminal: unknown terminal {lane.terminal!r}")
+        # One card at a time per terminal: a shared one would make a lane wait
+        # for a customer at another lane.
+        if lane.terminal in served:
+            raise ConfigError(f"lanes[{i}].terminal: terminal {lane.terminal!r} already serves lane "
+                              f"{served[lane.terminal]!r}; a terminal serves one lane")
+        served[lane.terminal] = lane.id
 
 
 def _unique(ids: list[str], key: str) -> None:

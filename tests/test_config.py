@@ -74,10 +74,14 @@ def test_demo_shop_passes_its_own_checks():
     # The demo is built in code, not parsed: make sure it would also be accepted
     # as a file, so the demo cannot drift from the rules.
     config = demo_config()
-    lanes = "".join(f'[[lanes]]\nid = "{lane.id}"\nstock_point = "{lane.stock_point}"\n' for lane in config.lanes)
-    text = '[[stock_points]]\nid = "main"\nname = "Magasin"\n' + lanes
+    lanes = "".join(f'[[lanes]]\nid = "{lane.id}"\nstock_point = "{lane.stock_point}"\nterminal = "{lane.terminal}"\n'
+                    for lane in config.lanes)
+    terminals = "".join(f'[[terminals]]\nid = "{t.id}"\nkind = "{t.kind}"\noutcomes = "{t.outcomes}"\ndelay_seconds = {t.delay_seconds}\n'
+                        f'timeout_seconds = {t.timeout_seconds}\n' for t in config.terminals)
+    text = '[[stock_points]]\nid = "main"\nname = "Magasin"\n' + lanes + terminals
     parsed = parse_config(text)
     assert parsed.lanes == config.lanes
+    assert parsed.terminals == config.terminals
 
 
 # --- real shop files -------------------------------------------------------

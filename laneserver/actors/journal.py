@@ -15,10 +15,11 @@ Commands:
 
 The fiscal anchor: after each COMMIT that moved a head of the fiscal chains,
 the worker thread rewrites ``fiscal-anchor.json`` next to the database (temp
-file, fsync, rename, fsync of the folder: one write per batch, none for batches
-without a sale). It does so once the batch's askers are answered and before the
-next batch: the anchor may lag the database by one batch anyway (a crash right
-after the COMMIT), so its fsyncs need not delay the tills' replies. At start
+file, fsync, rename, fsync of the folder; none for batches without a sale). It
+does so between batches, after the askers are answered, at most once every
+``ANCHOR_MAX_LAG`` seconds: the anchor may lag the database anyway (a crash
+right after the COMMIT), so its fsyncs need not delay the tills' replies nor
+be paid per batch. At start
 the journal refuses to run on a database that no longer holds the anchored
 heads (last records removed, older backup put back); docs/reliability.md says
 how store IT accepts a restored backup.
@@ -48,6 +49,8 @@ from laneserver.store.reads import check_anchor, is_anchored, read_anchor
 from laneserver.store.writes import Heads, Writer, anchor_of, anchor_path, mark_anchored, write_anchor
 
 MAX_BATCH = 256
+# How far (seconds) the anchor may fall behind while batches keep coming back to back.
+ANCHOR_MAX_LAG = 0.25
 FINAL_FLUSH_SECONDS = 5.0
 
 
@@ -84,6 +87,7 @@ class JournalActor:
         self.units = 0
         self.anchor_writes = 0
         self.anchor_seconds = 0.0  # time spent writing the anchor, for metrics and benches
+        self._anchor_at = float("-inf")  # trio time of the last anchor write between batches
 
     async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await trio.to_thread.run_sync(fn, *args, limiter=self._limiter)
@@ -105,9 +109,11 @@ class JournalActor:
             self._log.info("journal_started", sales=self._writer.heads.sale_number, anchor=opened)
             while True:
                 try:
-                    first = await inbox.receive()
+                    first = await self._next_unit(inbox)
                 except (trio.EndOfChannel, trio.ClosedResourceError):
                     break
+                if first is None:  # the anchor was due: written, wait again
+                    continue
                 batch = [first]
                 while len(batch) < MAX_BATCH:
                     try:
@@ -123,6 +129,28 @@ class JournalActor:
                 self._log.info("journal_closed", commits=self.commits, units=self.units,
                                anchor_writes=self.anchor_writes, anchor_ms=round(self.anchor_seconds * 1000, 1))
 
+    async def _next_unit(self, inbox: trio.MemoryReceiveChannel) -> Envelope | None:
+        """The next unit of work; or, when the anchor is behind the heads and its
+        time has come before any unit arrives, None once the anchor is written.
+
+        The anchor is rewritten between batches, at most once per
+        ``ANCHOR_MAX_LAG`` seconds: a busy shop pays its two fsyncs a few times a
+        second, not once per batch, and an idle one at most ``ANCHOR_MAX_LAG``
+        after its last sale. It may lag the database anyway (a crash right after
+        a COMMIT), so a lagging anchor is still a valid prefix of the chain for
+        ``verify`` and for the start-up check.
+        """
+        writer = self._writer
+        if writer is None or writer.heads == self._anchored:
+            return await inbox.receive()
+        wait = self._anchor_at + ANCHOR_MAX_LAG - trio.current_time()
+        if wait > 0:
+            with trio.move_on_after(wait):
+                return await inbox.receive()
+        await self._in_thread(self._anchor_if_moved)
+        self._anchor_at = trio.current_time()
+        return None
+
     async def _process(self, batch: list[Envelope]) -> None:
         with ExitStack() as stack:
             for envelope in batch:
@@ -134,12 +162,6 @@ class JournalActor:
             self.units += len(batch)
             for envelope, answer in zip(batch, answers):
                 envelope.reply(answer)
-        # After the answers: the anchor may lag the database (a crash here is
-        # like a crash right after the COMMIT), so its fsyncs need not delay
-        # the tills. Still on the worker thread, before the next batch. (The
-        # heads are only changed on that thread, which is idle here.)
-        if self._writer is not None and self._writer.heads != self._anchored:
-            await self._in_thread(self._anchor_if_moved)
 
     def _write_batch(self, commands: list[Any]) -> list[Any]:
         """Worker thread: the whole batch in one transaction, a savepoint a unit."""

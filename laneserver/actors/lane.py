@@ -16,6 +16,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
+import msgspec
 import trio
 
 from laneserver.actors.journal import CommitFailed, commit, read
@@ -29,27 +30,46 @@ from laneserver.actors.messages import (
     Taken,
     Unsubscribe,
 )
+from laneserver.actors.customers import AskHold, AskSettle, FindCustomer, Release, ReportHolds
+from laneserver.actors.drawer import SaleFinished
 from laneserver.actors.printer import PrintReceipt
+from laneserver.actors.terminal import ABORT_SECONDS, Charge
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.clock import Clock
 from laneserver.config import Config
+from laneserver.hw.terminal import TerminalResult
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode
 from laneserver.protocol.codec import error_frame as _error
 from laneserver.protocol.views import held_view, ticket_view
 from laneserver.rules import lane as rules
-from laneserver.rules.catalog import Ambiguous, Catalog, Found
+from laneserver.rules import payment as payments
+from laneserver.rules import customers as customer_rules
+from laneserver.rules.catalog import Ambiguous, Catalog, Found, Unknown
 from laneserver.rules.money import BadValue, fmt_money, parse_money, parse_percent, parse_qty
-from laneserver.rules.stock import OutOfStock, fmt_stock, stock_quantities, stock_takes_all
-from laneserver.rules.receipt import Receipt, ReceiptLine, ReceiptPayment
-from laneserver.rules.ticket import reserved_quantities
+from laneserver.rules.stock import OutOfStock, effective_policy, fmt_stock, stock_quantities, stock_takes_all
+from laneserver.rules.receipt import Receipt, ReceiptInstalment, ReceiptLine, ReceiptPayment
+from laneserver.rules.ticket import reserved_quantities, totals
 from laneserver.store import reads
-from laneserver.store.ops import PutLaneState, RecordEvent, RecordSale, Remember, SaleRecorded
+from laneserver.store.ops import IssueVoucher, PutLaneState, RecordEvent, RecordSale, Remember, SaleRecorded
 
-# The payment modes of the spine; the till-money issue adds the others.
-PAYMENT_MODES = ("cash", "card")
+# The built-in payment modes the lane handles (rules/payment.py's one table); the
+# shop's own modes ([[payment_modes]]) come on top, see ``payment_policy``.
+PAYMENT_MODES = tuple(mode.id for mode in payments.BUILTIN_MODES)
+
+
+def payment_policy(config: Config) -> payments.Policy:
+    """The shop's payment settings as the lane's rules apply them."""
+    shop = config.shop
+    own = tuple(payments.Mode(m.id, m.label or m.id, change=m.change) for m in config.payment_modes)
+    return payments.Policy(
+        cash_step=parse_money(shop.cash_rounding, "shop.cash_rounding"),
+        meal_voucher_cap=parse_money(shop.meal_voucher_cap, "shop.meal_voucher_cap"),
+        modes=payments.BUILTIN_MODES + own,
+        auto_finish=shop.auto_finish,
+    )
 
 
 class LaneActor:
@@ -64,6 +84,9 @@ class LaneActor:
         printer: Address | None,
         clock: Clock,
         subscribers: set[Any],
+        terminal: Address | None = None,
+        drawer: Address | None = None,
+        customers: Address | None = None,
     ) -> None:
         self.lane = lane
         self.config = config
@@ -71,7 +94,11 @@ class LaneActor:
         self.catalog = catalog
         self.stock = stock
         self.stock_point = config.stock_point_of(lane)
+        self.payments = payment_policy(config)
         self.printer = printer
+        self.terminal = terminal  # the lane's payment terminal actor (card), if it has one
+        self.drawer = drawer  # the lane's cash drawer actor: takes a sale's cash and opens
+        self.customers = customers  # the shop's customers actor: credit, wallet and vouchers
         self.clock = clock
         # Owned by the supervisor's closure so sessions stay subscribed across
         # a restart of this actor.
@@ -80,6 +107,8 @@ class LaneActor:
         self.replies = ReplyMemory(f"lane:{lane}")
         self.log = get_logger("lane", lane=lane)
         self.last_printer_frame: bytes | None = None
+        self._last_reserved: tuple[rules.LaneState, dict[str, Any]] | None = None
+        self._last_ticket_json: tuple[Any, msgspec.Raw] | None = None
 
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         stored = await read(self.journal, partial(reads.lane_state, lane=self.lane))
@@ -87,6 +116,7 @@ class LaneActor:
             self.state = stored
         await self.replies.load(self.journal, self.clock.now())
         await self._report_reservations()
+        await self._report_customer_holds()
         task_status.started()
         self.log.info("lane_started", lines=len(self.state.ticket.lines), held=len(self.state.held))
         self._publish_ticket()
@@ -130,14 +160,26 @@ class LaneActor:
             envelope.reply(_error(request, wire.Code.NOT_SIGNED_IN, "no seller is signed in on this device"))
             return
         try:
-            command = self._command(caller.seller, request, approved_by=caller.approved_by)
+            command = await self._customer_command(caller.seller, request)
+            if command is None:
+                command = self._command(caller.seller, request, approved_by=caller.approved_by)
         except BadValue as error:
             envelope.reply(_error(request, wire.Code.BAD_REQUEST, str(error)))
             return
         if isinstance(command, bytes):  # a refusal found while translating
             envelope.reply(command)
             return
-        await self._apply(envelope, caller, request, command)
+        drawing = self._customer_payment_numbers()
+        if self._pays_on_terminal(command):
+            await self._pay_on_terminal(envelope, caller, request, command)
+        elif self._pays_from_customer(command):
+            held = await self._pay_from_customer(envelope, caller, request, command)
+            if held is not None:
+                drawing.add(held)
+        else:
+            await self._apply(envelope, caller, request, command)
+        # Payment lines gone (removed, or written with the sale): their holds go.
+        await self._release_customer_money(drawing)
 
     def _command(self, seller: str, request: wire.Request, *,
                  approved_by: str | None = None) -> rules.Command | list[rules.Command] | bytes:
@@ -156,12 +198,14 @@ class LaneActor:
                 return rules.RemoveLine(seller, line)
             case wire.CancelTicket():
                 return rules.CancelTicket(seller)
-            case wire.Pay(mode=mode, amount=amount, reference=reference):
-                if mode not in PAYMENT_MODES:
+            case wire.Pay(mode=mode, amount=amount, reference=reference, instalments=instalments, excess=excess):
+                policy = self.payments
+                if policy.mode(mode) is None:
                     return _error(request, wire.Code.NOT_SUPPORTED,
-                                  f"payment mode {mode!r} is not available (this server takes {', '.join(PAYMENT_MODES)})")
+                                  f"payment mode {mode!r} is not available (this lane takes {', '.join(policy.mode_ids)})",
+                                  modes=policy.mode_ids)
                 value = None if amount is None else parse_money(amount)
-                return rules.Pay(seller, mode, value, reference)
+                return rules.Pay(seller, mode, value, reference, instalments=instalments, excess=excess, policy=policy)
             case wire.RemovePayment(payment=payment):
                 return rules.RemovePayment(seller, payment)
             case wire.Hold():
@@ -220,12 +264,20 @@ class LaneActor:
             events.extend(result.events)
 
         sale = next((e for e in events if isinstance(e, rules.SaleCompleted)), None)
+        # What its credit / wallet / voucher payments take, written with the sale.
+        customer_moves = await self._settle_customer_money(request, caller, sale)
+        if isinstance(customer_moves, bytes):
+            envelope.reply(customer_moves)
+            return
         # Stock: a ticket that holds back more asks the stock point first, so two
         # lanes cannot both take the last bottle when the shop refuses negative
         # stock. A finish never asks: its quantities were reserved already.
         before = self._reserved(self.state)
         after = self._reserved(state)
-        grows = sale is None and any(qty > before.get(article, 0) for article, qty in after.items())
+        # Under "allow" (the shop's or the article's) the stock point grants every
+        # growth: it is told after the commit like a release, with no round trip.
+        grows = sale is None and any(qty > before.get(article, 0) and self._checked(article)
+                                     for article, qty in after.items())
         warnings: list[wire.StockWarningView] = []
         if grows:
             try:
@@ -254,13 +306,15 @@ class LaneActor:
         ops.append(PutLaneState(state=state, at=now))
         reply: bytes | None = None
         if sale is not None:
-            build = partial(_finish_reply, request.id, sale)
+            vouchers = _remainder_vouchers(customer_moves)
+            build = partial(_finish_reply, request.id, sale, vouchers=vouchers)
             # What the sale takes from stock, line by line: a part of a unit of its stock
             # article, a kit's components.
             takes = tuple(take for line in sale.lines for take in stock_takes_all(line.article, line.qty,
                                                                                   self.catalog.get))
             ops.append(RecordSale(sale=sale, stock_point=self.stock_point, device=caller.device,
-                                  key=request.key, actor=self.replies.actor, reply=build, takes=takes))
+                                  key=request.key, actor=self.replies.actor, reply=build, takes=takes,
+                                  customer_moves=customer_moves))
         else:
             reply = encode(self._reply_for(request, state, events, warnings))
             if request.key is not None:
@@ -277,7 +331,7 @@ class LaneActor:
         self.state = state
         recorded: SaleRecorded | None = next((r for r in results if isinstance(r, SaleRecorded)), None)
         if sale is not None and recorded is not None:
-            reply = _finish_reply(request.id, sale, recorded.number)
+            reply = _finish_reply(request.id, sale, recorded.number, vouchers=_remainder_vouchers(customer_moves))
         assert reply is not None
         self.replies.remember(caller.device, request.key, reply)
         envelope.reply(reply)
@@ -288,7 +342,10 @@ class LaneActor:
             taken = stock_quantities(_quantities(sale.lines), self.catalog.get)
             await self.stock.tell(Taken(taken, lane=self.lane, reserved=after))
             self.log.info("sale_completed", number=recorded.number, total=str(sale.total), seller=sale.seller)
-            if isinstance(request, wire.Finish) and request.receipt == "ticket":
+            if self.drawer is not None:  # cash in the drawer, which opens (actors/drawer.py)
+                await self.drawer.tell(SaleFinished(recorded.number, sale.payments, sale.change))
+            # A finish, or a pay the shop's auto_finish finished.
+            if isinstance(request, (wire.Finish, wire.Pay)) and request.receipt == "ticket":
                 await self._print(recorded.number, sale)
         elif not grows and after != before:
             await self.stock.tell(Reserve(self.lane, after))
@@ -299,19 +356,30 @@ class LaneActor:
         match request:
             case wire.Hold():
                 held = next(e.held for e in events if isinstance(e, rules.TicketHeld))
-                return wire.HoldOk(re=request.id, held=held, ticket=ticket_view(state.ticket))
+                return wire.HoldOk(re=request.id, held=held, ticket=self._ticket_json(state.ticket))
             case wire.BasketEmpty(basket=basket):
                 return wire.BasketOk(re=request.id, basket=basket, lane=self.lane, lines=len(events),
-                                     ticket=ticket_view(state.ticket), **extra)
-        return wire.TicketOk(re=request.id, lane=self.lane, ticket=ticket_view(state.ticket), **extra)
+                                     ticket=self._ticket_json(state.ticket), **extra)
+        return wire.TicketOk(re=request.id, lane=self.lane, ticket=self._ticket_json(state.ticket), **extra)
+
+    def _ticket_json(self, ticket) -> Any:
+        """The ticket's view, encoded once per ticket: the reply to the request that
+        changed it and the ``ticket`` event to every session of the lane carry the
+        same bytes (``msgspec.Raw`` is spliced into each frame as it is)."""
+        last = self._last_ticket_json
+        if last is not None and last[0] is ticket:
+            return last[1]
+        raw = msgspec.Raw(encode(ticket_view(ticket)))
+        self._last_ticket_json = (ticket, raw)
+        return raw
 
     # --- after a change ------------------------------------------------------------
 
     def _ticket_ok(self, request: wire.Request) -> wire.TicketOk:
-        return wire.TicketOk(re=request.id, lane=self.lane, ticket=ticket_view(self.state.ticket))
+        return wire.TicketOk(re=request.id, lane=self.lane, ticket=self._ticket_json(self.state.ticket))
 
     def _ticket_frame(self) -> bytes:
-        return encode(wire.TicketEvent(lane=self.lane, ticket=ticket_view(self.state.ticket)))
+        return encode(wire.TicketEvent(lane=self.lane, ticket=self._ticket_json(self.state.ticket)))
 
     def _publish_ticket(self) -> None:
         self._publish(self._ticket_frame())
@@ -320,9 +388,25 @@ class LaneActor:
         for subscriber in list(self.subscribers):
             subscriber.deliver(frame, kind)
 
+    def _checked(self, stock_article: str) -> bool:
+        """Whether the stock point must be asked before this article's reservation grows."""
+        article = self.catalog.get(stock_article)
+        return effective_policy(self.config.shop.negative_stock,
+                                article.negative_stock if article is not None else "") != "allow"
+
     def _reserved(self, state: rules.LaneState) -> dict[str, Any]:
-        """What the tickets hold back, per stock article (a glass: 1/6 of its bottle)."""
-        return stock_quantities(reserved_quantities(rules.reserved_tickets(state)), self.catalog.get)
+        """What the tickets hold back, per stock article (a glass: 1/6 of its bottle).
+
+        Asked twice per request (before and after); the state before is the one the
+        previous request ended with, so the last answer is kept. States are frozen
+        values: the same object always holds the same tickets.
+        """
+        last = self._last_reserved
+        if last is not None and last[0] is state:
+            return last[1]
+        value = stock_quantities(reserved_quantities(rules.reserved_tickets(state)), self.catalog.get)
+        self._last_reserved = (state, value)
+        return value
 
     async def _report_reservations(self) -> None:
         """At start: what the lane's tickets hold (a tell: it was granted before)."""
@@ -346,13 +430,200 @@ class LaneActor:
             ),
             vat=sale.vat,
             total=sale.total,
-            payments=tuple(ReceiptPayment(mode=p.mode, amount=p.amount) for p in sale.payments),
+            payments=tuple(
+                ReceiptPayment(
+                    mode=p.mode, amount=p.amount, label=_label(self.payments, p.mode), tendered=p.tendered,
+                    instalments=tuple(ReceiptInstalment(i.due, i.amount) for i in p.instalments),
+                )
+                for p in sale.payments
+            ),
             change=sale.change,
             footer=shop.footer,
+            rounding=sale.rounding,
         )
         # The printer's mailbox is drained into its own job queue at once, so
         # this waits at most for a moment; a printer that is down keeps the job.
         await self.printer.tell(PrintReceipt(job=f"sale-{number}", receipt=receipt))
+
+    # --- card payments on the lane's terminal ---------------------------------------
+
+    def _pays_on_terminal(self, command: Any) -> bool:
+        return self.terminal is not None and isinstance(command, rules.Pay) and command.mode == "card"
+
+    async def _pay_on_terminal(self, envelope, caller: Caller, request: wire.Request, command: rules.Pay) -> None:
+        """A card payment on a lane with a terminal: the card is charged first,
+        and only an approved charge is recorded (its authorisation code as the
+        payment's ``reference``).
+
+        The payment rule is tried on the current state before the terminal is
+        asked, so a payment the rule refuses (nothing to pay, more than the
+        balance) never reaches the card; and the amount charged is the amount
+        recorded. A keyed retry never gets here: ``_handle`` answered it from
+        the reply memory, so a card is not charged twice for one request.
+
+        The lane waits for its own terminal (its requests queue meanwhile); the
+        terminal actor bounds the wait, and so does the ``move_on_at`` here in
+        case the terminal actor itself is stuck or gone.
+        """
+        trial = rules.apply(self.state, command, now=self.clock.now())
+        if isinstance(trial, rules.Refused):
+            await self._apply(envelope, caller, request, command)  # refused there, the usual way
+            return
+        payment = next(e.payment for e in trial.events if isinstance(e, rules.PaymentAdded))
+        terminal = self.config.terminal_of(self.lane)
+        timeout = terminal.timeout_seconds if terminal is not None else 60.0
+        reference = f"{self.lane}-{self.clock.now():%Y%m%d%H%M%S}-{payment.payment}"
+        deadline = trio.current_time() + timeout
+        result: TerminalResult | None = None
+        with trio.move_on_at(deadline + ABORT_SECONDS + 1):
+            try:
+                result = await self.terminal.ask(Charge(payment.amount, reference, deadline))
+            except ActorFailed:
+                result = TerminalResult(outcome="failed", message="the payment terminal did not answer")
+        if result is None:
+            result = TerminalResult(outcome="timeout", message=f"the payment terminal did not answer within {timeout:g} s")
+        if not result.approved:
+            self.log.info("card_payment_not_approved", reference=reference, outcome=result.outcome,
+                          amount=str(payment.amount))
+            envelope.reply(_error(request, wire.Code.PAYMENT_DECLINED, _declined_message(result, payment.amount),
+                                  outcome=result.outcome))
+            return
+        self.log.info("card_payment_approved", reference=reference, authorisation=result.authorisation,
+                      amount=str(payment.amount))
+        before = self.state
+        await self._apply(envelope, caller, request,
+                          msgspec.structs.replace(command, amount=payment.amount, reference=result.authorisation))
+        if self.state is before:
+            # Charged but not recorded (the journal refused the unit): the money was
+            # taken. Say so loudly, with what the terminal's own journal shows.
+            self.log.error("card_charged_not_recorded", reference=reference, authorisation=result.authorisation,
+                           amount=str(payment.amount))
+
+
+    # --- customers: the ticket's customer, credit, wallet and vouchers -------------------
+
+    async def _customer_command(self, seller: str, request: wire.Request) -> rules.SetCustomer | bytes | None:
+        """``set_customer`` (by id or card), or a scanned code that is no article but a
+        customer's card; None: not a customer request (translated the usual way)."""
+        match request:
+            case wire.SetCustomer(customer=customer_id, card=card):
+                if customer_id is None and card is None:
+                    return rules.SetCustomer(seller, None)
+                if customer_id is not None and card is not None:
+                    return _error(request, wire.Code.BAD_REQUEST, "give customer or card, not both")
+                found = await self._find_customer(request, FindCustomer(customer=customer_id, card=card))
+                if found is None:
+                    what, field = (f"customer {customer_id!r}", "customer") if card is None else (f"card {card!r}", "card")
+                    return _error(request, wire.Code.NOT_FOUND, f"no {what}", field=field)
+                return found if isinstance(found, bytes) else rules.SetCustomer(seller, found.customer)
+            case wire.Scan(code=code) if self.customers is not None and isinstance(self.catalog.lookup(code), Unknown):
+                found = await self._find_customer(request, FindCustomer(card=code))
+                return None if found is None else found if isinstance(found, bytes) else rules.SetCustomer(
+                    seller, found.customer)
+        return None
+
+    async def _find_customer(self, request: wire.Request, find: FindCustomer) -> customer_rules.Customer | bytes | None:
+        if self.customers is None:
+            return _error(request, wire.Code.NOT_SUPPORTED, "this lane has no customer directory")
+        try:
+            return await self.customers.ask(find)
+        except ActorFailed:
+            return _error(request, wire.Code.UNAVAILABLE, "the customer directory did not answer; try again")
+
+    def _customer_payment_numbers(self) -> set[int]:
+        return {p.payment for p in self.state.ticket.payments if p.mode in customer_rules.CUSTOMER_MODES}
+
+    def _pays_from_customer(self, command: Any) -> bool:
+        return isinstance(command, rules.Pay) and command.mode in customer_rules.CUSTOMER_MODES
+
+    async def _pay_from_customer(self, envelope, caller: Caller, request: wire.Request,
+                                 command: rules.Pay) -> int | None:
+        """A ``credit``, ``wallet`` or ``voucher`` payment: the customers actor holds the
+        money (or the voucher) for the payment line first, like stock for a line.
+
+        The payment rule is tried first, so a payment it refuses asks for nothing. A
+        voucher given no amount pays what it is worth, at most the balance. Returns
+        the payment number held (released by the caller if the line did not stay).
+        """
+        trial = rules.apply(self.state, command, now=self.clock.now())
+        if isinstance(trial, rules.Refused) or self.customers is None:
+            if self.customers is None:
+                envelope.reply(_error(request, wire.Code.NOT_SUPPORTED,
+                                      f"{command.mode} payments need the customer directory"))
+            else:
+                await self._apply(envelope, caller, request, command)  # refused there, the usual way
+            return None
+        payment = next(e.payment for e in trial.events if isinstance(e, rules.PaymentAdded))
+        ticket = self.state.ticket
+        wanted = None if command.mode == customer_rules.VOUCHER and command.amount is None else payment.amount
+        ask = AskHold(lane=self.lane, payment=payment.payment, mode=command.mode, amount=wanted,
+                      due=totals(ticket).balance, customer=ticket.customer, code=command.reference)
+        try:
+            granted = await self.customers.ask(ask)
+        except ActorFailed:
+            envelope.reply(_error(request, wire.Code.UNAVAILABLE,
+                                  "the customer directory did not answer; nothing was paid, try again"))
+            return None
+        if isinstance(granted, customer_rules.Refused):
+            envelope.reply(_error(request, granted.code, granted.message, **_details(granted.details)))
+            return None
+        reference = granted.code if granted.code is not None else ticket.customer
+        await self._apply(envelope, caller, request,
+                          msgspec.structs.replace(command, amount=granted.amount, reference=reference))
+        return payment.payment
+
+    async def _settle_customer_money(self, request: wire.Request, caller: Caller,
+                                     sale: rules.SaleCompleted | None) -> tuple[Any, ...] | bytes:
+        """The journal ops of a sale's credit / wallet / voucher payments (spends, voucher
+        uses, remainder vouchers), from the customers actor's holds; or an error frame."""
+        if sale is None:
+            return ()
+        drawn = tuple((p.payment, p.mode, p.amount) for p in sale.payments
+                      if p.mode in customer_rules.CUSTOMER_MODES)
+        if not drawn:
+            return ()
+        if self.customers is None:
+            return _error(request, wire.Code.NOT_SUPPORTED, "customer payments need the customer directory")
+        try:
+            settled = await self.customers.ask(AskSettle(lane=self.lane, payments=drawn, at=sale.at,
+                                                         device=caller.device, seller=sale.seller))
+        except ActorFailed:
+            return _error(request, wire.Code.UNAVAILABLE,
+                          "the customer directory did not answer; nothing was changed, try again")
+        if isinstance(settled, customer_rules.Refused):
+            return _error(request, settled.code, settled.message, **_details(settled.details))
+        return settled
+
+    async def _release_customer_money(self, drawing: set[int]) -> None:
+        gone = drawing - self._customer_payment_numbers()
+        if gone and self.customers is not None:
+            await self.customers.tell(Release(self.lane, tuple(sorted(gone))))
+
+    async def _report_customer_holds(self) -> None:
+        """At start: what the open ticket's payment lines hold (a tell: granted before).
+        Held tickets carry no payments (rules.lane refuses to hold a paid ticket)."""
+        if self.customers is None:
+            return
+        ticket = self.state.ticket
+        holds = tuple(
+            customer_rules.Hold(
+                lane=self.lane, payment=p.payment, mode=p.mode, amount=p.amount,
+                customer=ticket.customer if p.mode != customer_rules.VOUCHER else None,
+                code=p.reference if p.mode == customer_rules.VOUCHER else None,
+            )
+            for p in ticket.payments if p.mode in customer_rules.CUSTOMER_MODES
+        )
+        await self.customers.tell(ReportHolds(self.lane, holds))
+
+
+def _declined_message(result: TerminalResult, amount: Decimal) -> str:
+    what = {
+        "declined": "the card was declined",
+        "cancelled": "the card payment was cancelled on the terminal",
+        "timeout": "the payment terminal did not answer in time (the payment was cancelled on it)",
+        "failed": "the payment terminal failed",
+    }.get(result.outcome, f"the card payment ended with {result.outcome}")
+    return f"{what}: {fmt_money(amount)} not paid, the ticket is unchanged"
 
 
 def _qty(raw: Any) -> Decimal:
@@ -366,10 +637,29 @@ def _quantities(lines) -> dict[str, Decimal]:
     return taken
 
 
-def _finish_reply(re: wire.Id, sale: rules.SaleCompleted, number: int) -> bytes:
-    return encode(wire.FinishOk(re=re, number=number, total=fmt_money(sale.total), change=fmt_money(sale.change)))
+def _finish_reply(re: wire.Id, sale: rules.SaleCompleted, number: int,
+                  vouchers: tuple[wire.VoucherView, ...] = ()) -> bytes:
+    extra: dict[str, Any] = {"vouchers": list(vouchers)} if vouchers else {}
+    return encode(wire.FinishOk(re=re, number=number, total=fmt_money(sale.total), change=fmt_money(sale.change),
+                                **extra))
+
+
+def _remainder_vouchers(moves: tuple[Any, ...]) -> tuple[wire.VoucherView, ...]:
+    """The vouchers a sale issues for what used vouchers did not pay (for its reply)."""
+    return tuple(
+        wire.VoucherView(code=m.code, amount=fmt_money(m.amount), valid_until=m.valid_until.isoformat(),
+                         status="valid", customer=m.customer, origin=m.origin, issued_at=m.at.isoformat())
+        for m in moves if isinstance(m, IssueVoucher)
+    )
+
+
+def _label(policy: payments.Policy, mode: str) -> str:
+    """A shop mode's configured label ("" for a built-in one: the receipt names it)."""
+    found = policy.mode(mode)
+    return found.label if found is not None and mode not in PAYMENT_MODES else ""
 
 
 def _details(details: dict[str, Any]) -> dict[str, Any]:
-    known = {"balance", "line", "payment", "held", "article", "cap", "reasons"}
+    known = {"balance", "line", "payment", "held", "article", "cap", "reasons", "payable", "modes",
+             "available", "short", "reference"}
     return {k: v for k, v in details.items() if k in known}

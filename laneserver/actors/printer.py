@@ -38,8 +38,9 @@ import trio
 
 from laneserver.config import PrinterConfig
 from laneserver.hw.printer_io import PrinterUnavailable, Transport, open_transport
-from laneserver.hw.receipt import render_drawer_kick, render_receipt
+from laneserver.hw.receipt import render_drawer_kick, render_drawer_slip, render_receipt
 from laneserver.log import get_logger
+from laneserver.rules.drawer import DrawerSlip
 from laneserver.rules.receipt import Receipt
 
 MAX_PENDING = 500
@@ -57,11 +58,19 @@ class KickDrawer(msgspec.Struct, frozen=True):
     """Open the cash drawer wired to this printer (tell)."""
 
 
+class PrintSlip(msgspec.Struct, frozen=True):
+    """Print a cash drawer slip (tell): a movement or a closing count. Queued like a
+    receipt: a printer that is down keeps it."""
+
+    job: str
+    slip: DrawerSlip
+
+
 class GetStatus(msgspec.Struct, frozen=True):
     """Ask for the printer's ``PrinterStatus``."""
 
 
-PrinterCommand = PrintReceipt | KickDrawer | GetStatus
+PrinterCommand = PrintReceipt | KickDrawer | PrintSlip | GetStatus
 
 
 class PrinterStatus(msgspec.Struct, frozen=True):
@@ -152,6 +161,8 @@ class PrinterActor:
                 match envelope.command:
                     case PrintReceipt(job=job, receipt=receipt):
                         self._enqueue(_Job(job, render_receipt(receipt, width=self._config.width)))
+                    case PrintSlip(job=job, slip=slip):
+                        self._enqueue(_Job(job, render_drawer_slip(slip, width=self._config.width)))
                     case KickDrawer():
                         expires = trio.current_time() + KICK_MAX_AGE
                         self._enqueue(_Job("drawer_kick", render_drawer_kick(), expires))

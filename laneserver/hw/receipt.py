@@ -28,9 +28,14 @@ Layout (``width`` columns of font A, 42 by default)::
       2 x 3,50 €                      7,00 €
       Remise 10 %
     ------------------------------------------
-    TOTAL                            12,50 €  (bold, double height)
+    TOTAL                            12,52 €  (bold, double height)
+    Arrondi                          -0,02 €  (cash rounding, when not zero)
+    Chèque                            9,00 €
+      1/3 le 15/01/2026               3,00 €  (instalments, when in several)
+    Titre-restaurant                  3,00 €
+      Valeur 5,00 €, non rendu        2,00 €  (a forfeited meal voucher)
     Espèces                          20,00 €
-    Rendu                             7,50 €
+    Rendu                            19,50 €
     ------------------------------------------
     Taux            HT        TVA        TTC
     5,5 %        11,85       0,65      12,50
@@ -48,6 +53,7 @@ from decimal import Decimal
 from escpos.printer import Dummy
 
 from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
+from laneserver.rules.drawer import DrawerSlip
 from laneserver.rules.receipt import Receipt, ReceiptLine
 
 #: ESC/POS code page used for all text: Latin-1 letters plus ``€`` (unlike CP437/CP850).
@@ -58,6 +64,7 @@ PAYMENT_LABELS: dict[str, str] = {
     "cash": "Espèces",
     "card": "Carte bancaire",
     "cheque": "Chèque",
+    "meal_voucher": "Titre-restaurant",
 }
 
 #: Typographic characters shop data often contains that CP858 lacks, mapped to
@@ -180,8 +187,18 @@ def _render_totals(printer: Dummy, receipt: Receipt, width: int) -> None:
     printer.set(bold=True, double_height=True)
     printer.textln(_columns("TOTAL", format_money(receipt.total), width))
     printer.set(bold=False, normal_textsize=True)
+    if receipt.rounding != 0:
+        printer.textln(_columns("Arrondi", format_money(receipt.rounding), width))
     for payment in receipt.payments:
-        printer.textln(_columns(_plain(payment_label(payment.mode)), format_money(payment.amount), width))
+        label = payment.label or payment_label(payment.mode)
+        printer.textln(_columns(_plain(label), format_money(payment.amount), width))
+        count = len(payment.instalments)
+        for k, part in enumerate(payment.instalments, start=1):
+            due = f"  {k}/{count} le {part.due.strftime('%d/%m/%Y')}"
+            printer.textln(_columns(due, format_money(part.amount), width))
+        if payment.tendered is not None:
+            forfeited = format_money(payment.tendered - payment.amount)
+            printer.textln(_columns(f"  Valeur {format_money(payment.tendered)}, non rendu", forfeited, width))
     if receipt.change > 0:
         printer.textln(_columns("Rendu", format_money(receipt.change), width))
 
@@ -248,3 +265,56 @@ def _percent(value: Decimal) -> str:
 
 def _plain(text: str) -> str:
     return text.translate(_PLAIN)
+
+
+def render_drawer_slip(slip: DrawerSlip, *, width: int = 42) -> bytes:
+    """Render a cash drawer slip (a movement or a closing count) as one print job.
+
+    Layout: the shop's name, the lane and time, the seller (and the approving
+    supervisor), the title and amount in bold, the reason and detail, the count by
+    denomination, for a count the expected cash and the difference; feed and cut.
+
+    Raises:
+        ValueError: ``width`` is under 24 columns.
+    """
+    if width < 24:
+        raise ValueError(f"a slip needs at least 24 columns, got {width}")
+    printer = Dummy()
+    printer.hw("INIT")
+    printer.charcode(CODEPAGE)
+    printer.set(align="center", bold=True)
+    printer.textln(_plain(slip.shop_name)[:width])
+    printer.set(align="left", bold=False, normal_textsize=True)
+    printer.textln(_columns(f"Caisse {_plain(slip.lane)}", slip.at.strftime("%d/%m/%Y %H:%M"), width))
+    printer.textln(f"Vendeur : {_plain(slip.seller)}"[:width])
+    if slip.approved_by is not None:
+        printer.textln(f"Autorisé par : {_plain(slip.approved_by)}"[:width])
+    rule = "-" * width
+    printer.textln(rule)
+    printer.set(bold=True, double_height=True)
+    printer.textln(_columns(_plain(slip.title), format_money(slip.amount), width))
+    printer.set(bold=False, normal_textsize=True)
+    if slip.reason:
+        for part in textwrap.wrap(f"Motif : {_plain(slip.reason)}", width):
+            printer.textln(part)
+    if slip.detail:
+        for part in textwrap.wrap(f"Détail : {_plain(slip.detail)}", width):
+            printer.textln(part)
+    if slip.count:
+        printer.textln(rule)
+        for value, pieces in slip.count:
+            printer.textln(_columns(f"{pieces} x {format_money(value)}", format_money(value * pieces), width))
+    if slip.expected is not None:
+        printer.textln(rule)
+        printer.textln(_columns("Attendu", format_money(slip.expected), width))
+        printer.textln(_columns("Compté", format_money(slip.amount), width))
+        if slip.difference is not None:
+            printer.set(bold=True)
+            printer.textln(_columns("Écart", format_money(slip.difference), width))
+            printer.set(bold=False)
+    printer.textln(rule)
+    printer.ln()
+    printer.textln("Signature :")
+    printer.ln(2)
+    printer.cut()
+    return printer.output

@@ -77,7 +77,10 @@ class Discount(Request, tag="discount"):
 
 
 class SetCustomer(Request, tag="set_customer"):
-    customer: str | None
+    """Select the ticket's customer by id, or by ``card`` (its barcode); ``customer: null`` clears it."""
+
+    customer: str | None = None
+    card: str | None = None
 
 
 class Hold(Request, tag="hold"):
@@ -96,6 +99,9 @@ class Pay(Request, tag="pay"):
     mode: str
     amount: MoneyIn | None = None
     reference: str | None = None
+    instalments: int | None = None  # cheque: in N dated instalments, one month apart
+    excess: Literal["refuse", "forfeit"] | None = None  # meal voucher worth more than payable
+    receipt: Literal["ticket", "none"] = "ticket"  # when the shop's auto_finish finishes the sale
 
 
 class RemovePayment(Request, tag="remove_payment"):
@@ -299,14 +305,22 @@ class LineView(msgspec.Struct, frozen=True):
     total: str
 
 
+class InstalmentView(msgspec.Struct, frozen=True):
+    due: str  # ISO date
+    amount: str
+
+
 class PaymentView(msgspec.Struct, frozen=True, omit_defaults=True):
     payment: int
     mode: str
     amount: str
     reference: str | None = None
+    instalments: list[InstalmentView] = []  # cheques in instalments
+    tendered: str | None = None  # a forfeited meal voucher's face value
+    forfeited: str | None = None  # its part not paid back (tendered − amount)
 
 
-class TicketView(msgspec.Struct, frozen=True):
+class TicketView(msgspec.Struct, frozen=True, omit_defaults=True):  # ``rounding`` only when not zero
     seller: str | None
     customer: str | None
     lines: list[LineView]
@@ -315,6 +329,7 @@ class TicketView(msgspec.Struct, frozen=True):
     balance: str
     change: str
     payments: list[PaymentView]
+    rounding: str = "0.00"  # cash rounding (+/-) once cash settled: total + rounding = paid − change
 
 
 class HeldView(msgspec.Struct, frozen=True):
@@ -458,6 +473,8 @@ class FinishOk(Reply):
     number: int
     total: str
     change: str
+    # Vouchers the sale issued: what a partly used voucher did not pay (customers section).
+    vouchers: list[VoucherView] | UnsetType = UNSET
 
 
 class StockOk(Reply):
@@ -574,6 +591,11 @@ class Error(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="er
     stock_point: str | UnsetType = UNSET
     cap: str | UnsetType = UNSET  # supervisor_required: the shop's discount cap (percent)
     reasons: list[str] | UnsetType = UNSET  # bad_request: the discount reasons allowed
+    payable: str | UnsetType = UNSET  # pay: what a meal voucher (or cash, rounded) can pay
+    modes: list[str] | UnsetType = UNSET  # not_supported: the payment modes the lane takes
+    outcome: str | UnsetType = UNSET  # payment_declined: declined, cancelled, timeout or failed
+    short: str | UnsetType = UNSET  # insufficient_funds: what the account lacks (``available`` it has)
+    reference: str | UnsetType = UNSET  # a voucher's code
 
 
 REPLY_TYPES = (
@@ -613,6 +635,243 @@ class StockAlertEvent(msgspec.Struct, frozen=True, tag_field="type", tag="stock_
 EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent)
 
 
+# --- the cash drawer (rules/drawer.py) ------------------------------------------------
+# Tills only: each acts on the drawer of the till's lane.
+
+class DrawerMovement(Request, tag="drawer_movement"):
+    """Cash in or out of the drawer, not from a sale. A withdrawal needs ``destination``,
+    ``count`` (adding up to ``amount``) and ``supervisor_pin``; an expense needs ``detail``."""
+
+    kind: Literal["float", "add", "expense", "withdrawal"]
+    amount: MoneyIn
+    reason: str
+    detail: str | None = None
+    destination: Literal["bank", "safe"] | None = None
+    count: dict[str, int] | None = None  # pieces by denomination: {"50.00": 2, "0.20": 5}
+    supervisor_pin: str | None = None
+
+
+class DrawerOpen(Request, tag="drawer_open"):
+    """Open the drawer without a sale ("no sale"): a supervisor's PIN, always."""
+
+    reason: str
+    supervisor_pin: str | None = None
+
+
+class DrawerCount(Request, tag="drawer_count"):
+    """The closing count by denomination; it closes the drawer's period."""
+
+    count: dict[str, int]
+
+
+class GetDrawer(Request, tag="drawer"):
+    pass
+
+
+class DrawerMovementView(msgspec.Struct, frozen=True):
+    at: str
+    kind: str
+    amount: str
+    reason: str
+    seller: str
+    detail: str | None
+    destination: str | None
+    count: dict[str, int]
+    approved_by: str | None
+
+
+class DrawerView(msgspec.Struct, frozen=True):
+    lane: str
+    since: str | None  # the last closing count; null: never counted
+    float: str
+    added: str
+    expenses: str
+    withdrawals: str
+    cash_sales: str
+    sales: int
+    cash_in: str  # other cash received: customer top-ups, deposits, vouchers sold for cash
+    expected: str
+    alert_threshold: str | None
+    alert: bool  # expected is above alert_threshold: a withdrawal is due
+    movements: list[DrawerMovementView]
+
+
+class DrawerOk(Reply):
+    drawer: DrawerView
+
+
+class DrawerOpenOk(Reply):
+    lane: str
+    approved_by: str
+
+
+class DrawerCountOk(Reply):
+    lane: str
+    expected: str
+    counted: str
+    difference: str  # counted - expected: negative when cash is missing
+    drawer: DrawerView  # the new, empty period
+
+
+class DrawerAlertEvent(msgspec.Struct, frozen=True, tag_field="type", tag="drawer_alert"):
+    """The expected cash of a lane's drawer rose above ``[shop] drawer_alert``: a withdrawal is due."""
+
+    lane: str
+    expected: str
+    threshold: str
+
+
+RequestUnion = Union[RequestUnion, DrawerMovement, DrawerOpen, DrawerCount, GetDrawer]  # type: ignore[misc]
+REQUEST_TYPES = RequestUnion.__args__  # type: ignore[attr-defined]
+MUTATING = (*MUTATING, DrawerMovement, DrawerOpen, DrawerCount)
+REPLY_TYPES = (*REPLY_TYPES, DrawerOk, DrawerOpenOk, DrawerCountOk)
+EVENT_TYPES = (*EVENT_TYPES, DrawerAlertEvent)
+
+
+# --- customers, their money and vouchers (rules/customers.py) ------------------------
+
+class CustomerCreate(Request, tag="customer_create"):
+    name: str
+    card: str | None = None
+    business: bool = False
+    contact: str | None = None
+    notes: str | None = None
+    wallet: bool = False  # enable the wallet as a payment mode for this customer
+
+
+class GetCustomer(Request, tag="customer"):
+    customer: str
+
+
+class CustomerSearch(Request, tag="customer_search"):
+    text: str
+    limit: int = 20
+
+
+class CustomerEdit(Request, tag="customer_edit"):
+    """Change the fields given (``card``/``contact``/``notes``: null clears)."""
+
+    customer: str
+    name: str | UnsetType = UNSET
+    card: str | None | UnsetType = UNSET
+    business: bool | UnsetType = UNSET
+    contact: str | None | UnsetType = UNSET
+    notes: str | None | UnsetType = UNSET
+    wallet: bool | UnsetType = UNSET
+
+
+class CreditDeposit(Request, tag="credit_deposit"):
+    customer: str
+    amount: MoneyIn
+    mode: str
+
+
+class WalletTopup(Request, tag="wallet_topup"):
+    customer: str
+    amount: MoneyIn
+    mode: str
+
+
+class WalletTopupCancel(Request, tag="wallet_topup_cancel"):
+    topup: int
+
+
+class BalanceCorrect(Request, tag="balance_correct"):
+    """A supervisor's correction of an account: ``amount`` is added (negative: taken off)."""
+
+    customer: str
+    account: Literal["credit", "wallet"]
+    amount: MoneyIn
+    reason: str
+    supervisor_pin: str | None = None
+
+
+class VoucherIssue(Request, tag="voucher_issue"):
+    """A purchase / gift voucher bought with ``mode``: the money comes in, a code goes out."""
+
+    amount: MoneyIn
+    mode: str
+    customer: str | None = None
+    valid_days: int | None = None  # default: [shop] voucher_valid_days
+
+
+class GetVoucher(Request, tag="voucher"):
+    code: str
+
+
+class VoucherView(msgspec.Struct, frozen=True, omit_defaults=True):
+    code: str
+    amount: str
+    valid_until: str  # YYYY-MM-DD, the last day it pays
+    status: str  # valid | held | used | expired
+    customer: str | None = None
+    origin: str = "sold"  # sold | remainder | refund
+    issued_at: str = ""
+    used_at: str | None = None
+    used_amount: str | None = None
+    remainder: str | None = None  # the voucher issued for what it did not pay
+
+
+class CustomerSaleView(msgspec.Struct, frozen=True):
+    number: int
+    at: str
+    total: str
+
+
+class CustomerSummaryView(msgspec.Struct, frozen=True):
+    customer: str
+    name: str
+    card: str | None
+    business: bool
+
+
+class CustomerView(msgspec.Struct, frozen=True):
+    customer: str
+    name: str
+    card: str | None
+    business: bool
+    contact: str | None
+    notes: str | None
+    credit: str
+    wallet: str
+    wallet_enabled: bool
+    credit_available: str  # credit less what open tickets hold of it
+    wallet_available: str
+    vouchers: list[VoucherView]
+    history: list[CustomerSaleView]
+
+
+class CustomerCreatedOk(Reply):
+    customer: str
+
+
+class CustomerOk(Reply):
+    customer: CustomerView
+
+
+class CustomersOk(Reply):
+    customers: list[CustomerSummaryView]
+
+
+class TopupOk(Reply):
+    topup: int
+    customer: CustomerView
+
+
+class VoucherOk(Reply):
+    voucher: VoucherView
+
+
+RequestUnion = Union[RequestUnion, CustomerCreate, GetCustomer, CustomerSearch, CustomerEdit,  # type: ignore[misc]
+                     CreditDeposit, WalletTopup, WalletTopupCancel, BalanceCorrect, VoucherIssue, GetVoucher]
+REQUEST_TYPES = RequestUnion.__args__  # type: ignore[attr-defined]
+MUTATING = (*MUTATING, CustomerCreate, CustomerEdit, CreditDeposit, WalletTopup, WalletTopupCancel, BalanceCorrect,
+            VoucherIssue)
+REPLY_TYPES = (*REPLY_TYPES, CustomerCreatedOk, CustomerOk, CustomersOk, TopupOk, VoucherOk)
+CUSTOMER_VERBS = (CustomerCreate, GetCustomer, CustomerSearch, CustomerEdit, CreditDeposit, WalletTopup,
+                  WalletTopupCancel, BalanceCorrect, VoucherIssue, GetVoucher)
+
+
 # --- stable error codes --------------------------------------------------------------
 
 class Code:
@@ -632,3 +891,5 @@ class Code:
     OUT_OF_STOCK = "out_of_stock"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
+    PAYMENT_DECLINED = "payment_declined"
+    INSUFFICIENT_FUNDS = "insufficient_funds"

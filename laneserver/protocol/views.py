@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from laneserver.protocol.messages import ArticleView, HeldView, LineView, PaymentView, TicketView
+from laneserver.protocol.messages import ArticleView, HeldView, InstalmentView, LineView, PaymentView, TicketView
 from laneserver.rules.catalog import Article
 from laneserver.rules.lane import HeldTicket
 from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
-from laneserver.rules.ticket import Line, Ticket, totals
+from laneserver.rules.ticket import Line, Payment, Ticket, totals
 
 
 # A ticket goes out whole after every change (in the reply and in the ticket event),
@@ -53,10 +53,19 @@ def ticket_view(ticket: Ticket) -> TicketView:
         paid=fmt_money(sums.paid),
         balance=fmt_money(sums.balance),
         change=fmt_money(sums.change),
-        payments=[
-            PaymentView(payment=p.payment, mode=p.mode, amount=fmt_money(p.amount), reference=p.reference)
-            for p in ticket.payments
-        ],
+        payments=[payment_view(p) for p in ticket.payments],
+        # Left out while zero (msgspec omits a default only when it is the default itself).
+        **({"rounding": fmt_money(sums.rounding)} if sums.rounding else {}),
+    )
+
+
+def payment_view(payment: Payment) -> PaymentView:
+    tendered = payment.tendered
+    return PaymentView(
+        payment=payment.payment, mode=payment.mode, amount=fmt_money(payment.amount), reference=payment.reference,
+        instalments=[InstalmentView(due=i.due.isoformat(), amount=fmt_money(i.amount)) for i in payment.instalments],
+        tendered=None if tendered is None else fmt_money(tendered),
+        forfeited=None if tendered is None else fmt_money(payment.forfeited),
     )
 
 

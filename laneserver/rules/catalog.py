@@ -255,42 +255,28 @@ _FEW_NAMES = 256
 _POSITIONS = "I" if array("I").itemsize >= 4 else "L"
 
 
-class Catalog:
-    """The articles of a shop, indexed once for lookups by code and a search by name.
+class SearchNotReady(Exception):
+    """The catalog's name index is still being built (a large catalog builds it
+    after the server is ready, so scanning works at once)."""
 
-    Immutable once built: a changed catalog is a new ``Catalog``.
 
-    Raises:
-        ValueError: two articles have the same id (the message names it).
-    """
+class NameIndex:
+    """What ``Catalog.search`` reads: the articles' normalized names in catalog order
+    and the word index over them. Built from the catalog's articles by ``build``
+    (pure, a few seconds for a million articles: a large shop builds it in a worker
+    thread after start-up)."""
 
-    __slots__ = ("_by_id", "_by_barcode", "_by_supplier_ref", "_articles", "_search_names", "_scan_first",
-                 "_first_names", "_vocabulary", "_word_starts", "_postings")
+    __slots__ = ("search_names", "scan_first", "first_names", "vocabulary", "word_starts", "postings")
 
-    def __init__(self, articles: Iterable[Article] = ()) -> None:
-        by_id: dict[str, Article] = {}
-        by_barcode: dict[str, _Entry] = {}
-        by_supplier_ref: dict[str, _Entry] = {}
-        in_order: list[Article] = []
+    def __init__(self, articles: Iterable[Article]) -> None:
         search_names: list[str] = []
         pieces: dict[str, tuple[str, ...]] = {}
         # The word index: for each distinct word of the normalized names, the positions
         # (ascending) of the names holding it: one int, or an array when there are more.
         postings: dict[str, int | array] = {}
         # Bound methods: this loop runs once per article, a million times in a large shop.
-        keep, add_name, join = in_order.append, search_names.append, " ".join
-        by_code, by_ref, held_by = by_barcode.setdefault, by_supplier_ref.setdefault, postings.get
+        add_name, join, held_by = search_names.append, " ".join, postings.get
         for position, article in enumerate(articles):
-            by_id[article.id] = article
-            if len(by_id) <= position:  # the id was there already
-                raise ValueError(f"duplicate article id {article.id!r}")
-            keep(article)
-            for barcode in article.barcodes:
-                if by_code(barcode.code, article) is not article:
-                    _index_add(by_barcode, barcode.code, article)
-            for ref in article.supplier_refs:
-                if by_ref(ref, article) is not article:
-                    _index_add(by_supplier_ref, ref, article)
             words = _name_words(article.name, pieces)
             add_name(join(words))
             for word in words:
@@ -302,22 +288,69 @@ class Catalog:
                         postings[word] = array(_POSITIONS, (held, position))
                 elif held[-1] != position:
                     held.append(position)
+        self.search_names = search_names
+        # The names ``search`` reads in order, also as one text: a query word that is not
+        # in it is in none of them, and they need not be read one by one.
+        self.scan_first = SCAN_FIRST
+        self.first_names = "\n".join(search_names[:SCAN_FIRST])
+        # The distinct words one per line (a normalized word holds no line break), so a
+        # query word is looked for inside all of them by ``str.find``; word ``n`` starts
+        # at ``word_starts[n]`` and is held by the names at ``postings[n]``.
+        self.vocabulary = "\n".join(postings)
+        self.word_starts = array(_POSITIONS, accumulate((len(word) + 1 for word in postings), initial=0))
+        self.postings: list[int | array] = list(postings.values())
+
+
+class Catalog:
+    """The articles of a shop, indexed once for lookups by code and a search by name.
+
+    Immutable once built: a changed catalog is a new ``Catalog``. The name index is
+    built with it (``search_index=True``) or later, once, by ``set_name_index``
+    (until then ``search`` raises ``SearchNotReady``; lookups by code work).
+
+    Raises:
+        ValueError: two articles have the same id (the message names it).
+    """
+
+    __slots__ = ("_by_id", "_by_barcode", "_by_supplier_ref", "_articles", "_names")
+
+    def __init__(self, articles: Iterable[Article] = (), *, search_index: bool = True) -> None:
+        by_id: dict[str, Article] = {}
+        by_barcode: dict[str, _Entry] = {}
+        by_supplier_ref: dict[str, _Entry] = {}
+        in_order: list[Article] = []
+        keep = in_order.append
+        by_code, by_ref = by_barcode.setdefault, by_supplier_ref.setdefault
+        for position, article in enumerate(articles):
+            by_id[article.id] = article
+            if len(by_id) <= position:  # the id was there already
+                raise ValueError(f"duplicate article id {article.id!r}")
+            keep(article)
+            for barcode in article.barcodes:
+                if by_code(barcode.code, article) is not article:
+                    _index_add(by_barcode, barcode.code, article)
+            for ref in article.supplier_refs:
+                if by_ref(ref, article) is not article:
+                    _index_add(by_supplier_ref, ref, article)
         self._by_id = by_id
         self._by_barcode = by_barcode
         self._by_supplier_ref = by_supplier_ref
-        # Parallel lists, in catalog order (that of ``_by_id``).
-        self._articles = in_order
-        self._search_names = search_names
-        # The names ``search`` reads in order, also as one text: a query word that is not
-        # in it is in none of them, and they need not be read one by one.
-        self._scan_first = SCAN_FIRST
-        self._first_names = "\n".join(search_names[:SCAN_FIRST])
-        # The distinct words one per line (a normalized word holds no line break), so a
-        # query word is looked for inside all of them by ``str.find``; word ``n`` starts
-        # at ``_word_starts[n]`` and is held by the names at ``_postings[n]``.
-        self._vocabulary = "\n".join(postings)
-        self._word_starts = array(_POSITIONS, accumulate((len(word) + 1 for word in postings), initial=0))
-        self._postings: list[int | array] = list(postings.values())
+        self._articles = in_order  # catalog order (that of ``_by_id``), as the name index
+        self._names: NameIndex | None = NameIndex(in_order) if search_index else None
+
+    def build_name_index(self) -> NameIndex:
+        """The name index of these articles (pure; the caller picks the thread)."""
+        return NameIndex(self._articles)
+
+    def set_name_index(self, index: NameIndex) -> None:
+        """Attach the index ``build_name_index`` made (once; ``search`` works from now on)."""
+        if len(index.search_names) != len(self._articles):
+            raise ValueError("that name index was built for another catalog")
+        self._names = index
+
+    @property
+    def searchable(self) -> bool:
+        return self._names is not None
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -378,12 +411,15 @@ class Catalog:
         word are read. Every name returned passed the same test, in the same order, as
         in a scan of all the names, so the results are those of a full scan.
         """
+        index = self._names
+        if index is None:
+            raise SearchNotReady(f"the name index of {len(self._articles)} articles is still being built")
         words = normalize_text(text).split()
         if not words or limit <= 0:
             return []
         # Longest word first: the rarest, so most names are rejected on the first test.
         words.sort(key=len, reverse=True)
-        names, articles = self._search_names, self._articles
+        names, articles = index.search_names, self._articles
         found: list[Article] = []
 
         def take(positions: Iterable[int]) -> bool:
@@ -396,59 +432,60 @@ class Catalog:
                         return True
             return False
 
-        first = self._scan_first
-        if all(word in self._first_names for word in words) and take(range(min(first, len(names)))):
+        first = index.scan_first
+        if all(word in index.first_names for word in words) and take(range(min(first, len(names)))):
             return found
         if len(names) <= first:
             return found
-        candidates = self._candidates(words, first)
+        candidates = _candidates(index, words, first)
         take(range(first, len(names)) if candidates is None else candidates)
         return found
 
-    def _candidates(self, words: list[str], start: int) -> Iterable[int] | None:
-        """Ascending positions from ``start`` on of the names holding the query word held
-        by the fewest names (a superset of the names holding every word), or None when
-        each word is too common to narrow anything."""
-        postings = self._postings
-        best: tuple[int, list[int]] | None = None
-        for word in words:
-            numbers = self._words_containing(word)
-            if numbers is None:
-                continue
-            if not numbers:
-                return ()  # no name holds this word
-            size = sum(1 if type(postings[n]) is int else len(postings[n]) for n in numbers)
-            if best is None or size < best[0]:
-                best = (size, numbers)
-            if size <= _FEW_NAMES:
-                break  # narrow enough: looking up the shorter words would cost more
-        if best is None:
-            return None
-        if len(best[1]) == 1:
-            held = postings[best[1][0]]
-            if type(held) is int:
-                return (held,) if held >= start else ()
-            return islice(held, bisect_left(held, start), None)
-        merged: set[int] = set()
-        for number in best[1]:
-            held = postings[number]
-            if type(held) is int:
-                merged.add(held)
-            else:
-                merged.update(held)
-        ordered = sorted(merged)
-        return islice(ordered, bisect_left(ordered, start), None)
 
-    def _words_containing(self, fragment: str) -> list[int] | None:
-        """The numbers of the catalog's words that hold ``fragment`` (in vocabulary
-        order), or None when there are more than ``MAX_WORD_MATCHES``."""
-        vocabulary, starts = self._vocabulary, self._word_starts
-        numbers: list[int] = []
-        at = vocabulary.find(fragment)
-        while at != -1:
-            number = bisect_right(starts, at) - 1
-            numbers.append(number)
-            if len(numbers) > MAX_WORD_MATCHES:
-                return None
-            at = vocabulary.find(fragment, starts[number + 1])
-        return numbers
+def _candidates(index: NameIndex, words: list[str], start: int) -> Iterable[int] | None:
+    """Ascending positions from ``start`` on of the names holding the query word held
+    by the fewest names (a superset of the names holding every word), or None when
+    each word is too common to narrow anything."""
+    postings = index.postings
+    best: tuple[int, list[int]] | None = None
+    for word in words:
+        numbers = _words_containing(index, word)
+        if numbers is None:
+            continue
+        if not numbers:
+            return ()  # no name holds this word
+        size = sum(1 if type(postings[n]) is int else len(postings[n]) for n in numbers)
+        if best is None or size < best[0]:
+            best = (size, numbers)
+        if size <= _FEW_NAMES:
+            break  # narrow enough: looking up the shorter words would cost more
+    if best is None:
+        return None
+    if len(best[1]) == 1:
+        held = postings[best[1][0]]
+        if type(held) is int:
+            return (held,) if held >= start else ()
+        return islice(held, bisect_left(held, start), None)
+    merged: set[int] = set()
+    for number in best[1]:
+        held = postings[number]
+        if type(held) is int:
+            merged.add(held)
+        else:
+            merged.update(held)
+    ordered = sorted(merged)
+    return islice(ordered, bisect_left(ordered, start), None)
+
+def _words_containing(index: NameIndex, fragment: str) -> list[int] | None:
+    """The numbers of the catalog's words that hold ``fragment`` (in vocabulary
+    order), or None when there are more than ``MAX_WORD_MATCHES``."""
+    vocabulary, starts = index.vocabulary, index.word_starts
+    numbers: list[int] = []
+    at = vocabulary.find(fragment)
+    while at != -1:
+        number = bisect_right(starts, at) - 1
+        numbers.append(number)
+        if len(numbers) > MAX_WORD_MATCHES:
+            return None
+        at = vocabulary.find(fragment, starts[number + 1])
+    return numbers

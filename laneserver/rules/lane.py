@@ -18,12 +18,14 @@ Transitions (command → events):
   SetQty         → QtyChanged
   RemoveLine     → LineRemoved
   CancelTicket   → TicketCancelled
-  Pay            → PaymentAdded
-  RemovePayment  → PaymentRemoved
+  Pay            → PaymentAdded         (see rules.payment; with the shop's auto-finish,
+                                        + SaleCompleted when the balance reaches zero)
+  RemovePayment  → PaymentRemoved       (drops any cash rounding: nothing settles the rest)
   Hold           → TicketHeld           (a new empty ticket opens)
   Recall         → TicketRecalled       (only onto an empty open ticket)
   Finish         → SaleCompleted        (a new empty ticket opens)
   Discount       → DiscountApplied      (per-line percents; see rules.discount)
+  SetCustomer    → CustomerSet          (not while credit/wallet payments draw on the customer)
 """
 
 from __future__ import annotations
@@ -35,11 +37,11 @@ from typing import Any, Union
 import msgspec
 
 from laneserver.rules import discount as discounts
+from laneserver.rules import payment as payments
 from laneserver.rules.catalog import Article
 from laneserver.rules.money import HUNDRED, ZERO
 from laneserver.rules.receipt import VatRow
 from laneserver.rules.ticket import (
-    CASH,
     MAX_LINES,
     Line,
     Payment,
@@ -89,10 +91,16 @@ class CancelTicket(msgspec.Struct, frozen=True):
 
 
 class Pay(msgspec.Struct, frozen=True):
+    """A payment (see rules.payment): ``instalments`` for cheques, ``excess`` for a
+    meal voucher worth more than it can pay; ``policy`` is the shop's settings."""
+
     seller: str
     mode: str
     amount: Decimal | None = None
     reference: str | None = None
+    instalments: int | None = None
+    excess: payments.Excess | None = None
+    policy: payments.Policy = payments.Policy()
 
 
 class RemovePayment(msgspec.Struct, frozen=True):
@@ -132,7 +140,15 @@ class Discount(msgspec.Struct, frozen=True, kw_only=True):
     reasons: tuple[str, ...] = ()
 
 
-Command = Union[AddLine, SetQty, RemoveLine, CancelTicket, Pay, RemovePayment, Hold, Recall, Finish, Discount]
+class SetCustomer(msgspec.Struct, frozen=True):
+    """The ticket's customer (an id the caller checked exists), or None to clear it."""
+
+    seller: str
+    customer: str | None
+
+
+Command = Union[AddLine, SetQty, RemoveLine, CancelTicket, Pay, RemovePayment, Hold, Recall, Finish, Discount,
+                SetCustomer]
 
 
 # --- events (past tense) -----------------------------------------------------------
@@ -204,10 +220,16 @@ class SaleCompleted(msgspec.Struct, frozen=True, tag=True):
     paid: Decimal
     change: Decimal
     payments: tuple[Payment, ...]
+    # The cash rounding (+/-): total + rounding = paid − change.
+    rounding: Decimal = ZERO
+
+
+class CustomerSet(msgspec.Struct, frozen=True, tag=True):
+    customer: str | None
 
 
 Event = Union[
-    LineAdded, QtyChanged, LineRemoved, TicketCancelled, PaymentAdded, PaymentRemoved,
+    CustomerSet, LineAdded, QtyChanged, LineRemoved, TicketCancelled, PaymentAdded, PaymentRemoved,
     TicketHeld, TicketRecalled, SaleCompleted, DiscountApplied,
 ]
 
@@ -237,7 +259,7 @@ def apply(state: LaneState, command: Command, *, now: dt.datetime) -> Applied | 
         case CancelTicket():
             return _cancel(state)
         case Pay():
-            return _pay(state, command)
+            return _pay(state, command, now)
         case RemovePayment():
             return _remove_payment(state, command)
         case Hold():
@@ -248,6 +270,8 @@ def apply(state: LaneState, command: Command, *, now: dt.datetime) -> Applied | 
             return _finish(state, command, now)
         case Discount():
             return _discount(state, command)
+        case SetCustomer():
+            return _set_customer(state, command)
     raise TypeError(f"not a lane command: {command!r}")
 
 
@@ -280,6 +304,7 @@ def _add_line(state: LaneState, command: AddLine, now: dt.datetime) -> Applied |
         qty=command.qty,
         unit_price=article.price,
         vat_rate=article.vat_rate,
+        meal_voucher=article.meal_voucher,
     )
     new = msgspec.structs.replace(
         ticket,
@@ -333,33 +358,30 @@ def _cancel(state: LaneState) -> Applied | Refused:
     return _with_ticket(state, _fresh_ticket(), event)
 
 
-def _pay(state: LaneState, command: Pay) -> Applied | Refused:
+def _pay(state: LaneState, command: Pay, now: dt.datetime) -> Applied | Refused:
     ticket = state.ticket
-    if not ticket.lines:
-        return Refused("conflict", "the open ticket has no lines to pay")
-    sums = totals(ticket)
-    if sums.balance == 0:
-        return Refused("conflict", "the ticket is already paid: finish it")
-    amount = sums.balance if command.amount is None else command.amount
-    if amount <= 0:
-        return Refused("bad_request", f"a payment must be positive, got {amount}")
-    if command.mode != CASH and amount > sums.balance:
-        return Refused(
-            "bad_request",
-            f"{command.mode} cannot pay more than the balance {sums.balance}: only cash gives change",
-            {"balance": str(sums.balance)},
-        )
-    payment = Payment(payment=ticket.next_payment, mode=command.mode, amount=amount, reference=command.reference)
+    payment = payments.pay(
+        ticket, mode=command.mode, amount=command.amount, reference=command.reference,
+        instalments=command.instalments, excess=command.excess, policy=command.policy, today=now.date(),
+    )
+    if isinstance(payment, payments.Refusal):
+        return Refused(payment.code, payment.message, payment.details)
     new = msgspec.structs.replace(ticket, payments=ticket.payments + (payment,), next_payment=ticket.next_payment + 1)
-    return _with_ticket(state, new, PaymentAdded(payment))
+    paid = _with_ticket(state, new, PaymentAdded(payment))
+    if not command.policy.auto_finish or totals(new).balance != 0:
+        return paid
+    finished = _finish(paid.state, Finish(command.seller), now)
+    assert isinstance(finished, Applied), finished  # lines and a zero balance: it cannot refuse
+    return Applied(finished.state, paid.events + finished.events)
 
 
 def _remove_payment(state: LaneState, command: RemovePayment) -> Applied | Refused:
     ticket = state.ticket
     if not any(p.payment == command.payment for p in ticket.payments):
         return Refused("not_found", f"no payment {command.payment} on the open ticket", {"payment": command.payment})
-    payments = tuple(p for p in ticket.payments if p.payment != command.payment)
-    return _with_ticket(state, msgspec.structs.replace(ticket, payments=payments), PaymentRemoved(command.payment))
+    # What is left no longer settles the ticket: a cash rounding goes with the removal.
+    kept = payments.without_rounding(tuple(p for p in ticket.payments if p.payment != command.payment))
+    return _with_ticket(state, msgspec.structs.replace(ticket, payments=kept), PaymentRemoved(command.payment))
 
 
 def _hold(state: LaneState, now: dt.datetime) -> Applied | Refused:
@@ -410,6 +432,7 @@ def _finish(state: LaneState, command: Finish, now: dt.datetime) -> Applied | Re
         paid=sums.paid,
         change=sums.change,
         payments=ticket.payments,
+        rounding=sums.rounding,
     )
     return _with_ticket(state, _fresh_ticket(), sale)
 
@@ -478,6 +501,19 @@ def _discount(state: LaneState, command: Discount) -> Applied | Refused:
         lines=tuple(LineDiscount(n, p) for n, p in percents.items()),
     )
     return _with_ticket(state, msgspec.structs.replace(ticket, lines=lines), event)
+
+
+#: Payment modes that draw on the ticket's customer's accounts (rules/customers.py).
+CUSTOMER_ACCOUNT_MODES = ("credit", "wallet")
+
+
+def _set_customer(state: LaneState, command: SetCustomer) -> Applied | Refused:
+    ticket = state.ticket
+    drawing = [p.payment for p in ticket.payments if p.mode in CUSTOMER_ACCOUNT_MODES]
+    if drawing and command.customer != ticket.customer:
+        return Refused("conflict", f"payment {drawing[0]} draws on the customer's account: remove it before "
+                                   "changing the customer", {"payment": drawing[0]})
+    return _with_ticket(state, msgspec.structs.replace(ticket, customer=command.customer), CustomerSet(command.customer))
 
 
 def reserved_tickets(state: LaneState) -> list[Ticket]:

@@ -26,9 +26,17 @@ class VatRow(msgspec.Struct, frozen=True):
     total: Decimal
 
 
+class ReceiptInstalment(msgspec.Struct, frozen=True):
+    due: dt.date
+    amount: Decimal
+
+
 class ReceiptPayment(msgspec.Struct, frozen=True):
     mode: str
     amount: Decimal
+    label: str = ""  # how the shop names the mode ("" = the printer's own label)
+    instalments: tuple[ReceiptInstalment, ...] = ()  # cheques in instalments
+    tendered: Decimal | None = None  # a forfeited meal voucher's face value
 
 
 class Receipt(msgspec.Struct, frozen=True):
@@ -46,3 +54,4 @@ class Receipt(msgspec.Struct, frozen=True):
     footer: tuple[str, ...] = ()
     print_count: int = 1
     duplicate: bool = False
+    rounding: Decimal = Decimal("0.00")  # cash rounding (+/-): total + rounding = paid − change

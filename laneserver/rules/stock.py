@@ -222,15 +222,32 @@ class StockState:
         self.real: dict[str, Fraction] = {article: exact(qty) for article, qty in (real or {}).items()}
         self.reservations: dict[str, dict[str, Fraction]] = reservations if reservations is not None else {}
         self.untracked: set[str] = set(untracked or ())
+        # What all holders hold back, per article: kept in step by ``reserve`` so a
+        # level costs one probe, not a sum over every lane.
+        self._reserved: dict[str, Fraction] = {}
+        for held in self.reservations.values():
+            self._add_reserved(held, 1)
+
+    def _add_reserved(self, held: Mapping[str, Fraction], sign: int) -> None:
+        totals = self._reserved
+        for article, qty in held.items():
+            total = totals.get(article, NONE) + sign * qty
+            if total:
+                totals[article] = total
+            else:
+                totals.pop(article, None)
 
     # --- reservations -------------------------------------------------------------
 
     def reserve(self, holder: str, quantities: dict[str, Decimal]) -> None:
         """Replace what ``holder`` (a lane) holds back with ``quantities``. Never refused."""
+        old = self.reservations.pop(holder, None)
+        if old:
+            self._add_reserved(old, -1)
         if quantities:
-            self.reservations[holder] = {article: exact(qty) for article, qty in quantities.items()}
-        else:
-            self.reservations.pop(holder, None)
+            held = {article: exact(qty) for article, qty in quantities.items()}
+            self.reservations[holder] = held
+            self._add_reserved(held, 1)
 
     def ask(
         self,
@@ -256,7 +273,7 @@ class StockState:
             policy = policy_of(article)
             if policy == "allow":
                 continue
-            others = sum((held.get(article, NONE) for h, held in self.reservations.items() if h != holder), NONE)
+            others = self._reserved.get(article, NONE) - self.reservations.get(holder, {}).get(article, NONE)
             available = self.real.get(article, NONE) - others - before.get(article, NONE)
             if available - growth < 0:
                 if policy == "refuse":
@@ -295,7 +312,7 @@ class StockState:
             self.untracked.add(article)
 
     def reserved(self, article: str) -> Fraction:
-        return sum((held.get(article, NONE) for held in self.reservations.values()), NONE)
+        return self._reserved.get(article, NONE)
 
     def level(self, article: str) -> Level:
         return Level(article=article, real=self.real.get(article, NONE), reserved=self.reserved(article),
@@ -303,10 +320,7 @@ class StockState:
 
     def articles(self) -> list[str]:
         """Every article this point has a number for (real or reserved), sorted."""
-        known = set(self.real)
-        for held in self.reservations.values():
-            known.update(held)
-        return sorted(known)
+        return sorted(set(self.real) | set(self._reserved))
 
 
 def production_takes(article: Any, qty: Any, article_of: Callable[[str], Any]) -> dict[str, Fraction]:

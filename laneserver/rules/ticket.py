@@ -6,8 +6,11 @@ Invariants (checked by the property tests):
   - the ticket total is the sum of its line totals;
   - per VAT rate: ``vat`` is the sum of that rate's line VAT, ``base = total − vat``,
     and the rates' ``vat`` add up to the ticket's VAT total;
-  - ``paid`` is the sum of the payments; ``balance = max(total − paid, 0)``;
-    ``change = max(paid − total, 0)``, and only cash can create change;
+  - ``paid`` is the sum of the payments; ``rounding`` the sum of their cash
+    roundings (set only on the cash payment that settled the rest, see
+    rules.payment); what is due is ``total + rounding``;
+    ``balance = max(due − paid, 0)``, ``change = max(paid − due, 0)``, and only
+    cash (or a shop mode that gives change) can create change;
   - line and payment numbers are never reused within a ticket.
 """
 
@@ -33,6 +36,8 @@ class Line(msgspec.Struct, frozen=True, kw_only=True):
     unit_price: Decimal
     vat_rate: Decimal
     discount_percent: Decimal = Decimal(0)
+    # Copied from the article when the line is added: may a meal voucher pay it?
+    meal_voucher: bool = False
 
     @property
     def total(self) -> Decimal:
@@ -43,11 +48,30 @@ class Line(msgspec.Struct, frozen=True, kw_only=True):
         return vat_included(self.total, self.vat_rate)
 
 
+class Instalment(msgspec.Struct, frozen=True):
+    """One dated part of a payment in instalments (cheques: one cheque each)."""
+
+    due: dt.date
+    amount: Decimal
+
+
 class Payment(msgspec.Struct, frozen=True, kw_only=True):
     payment: int
     mode: str
     amount: Decimal
     reference: str | None = None
+    # The cash rounding this payment settled the ticket with (what was due in cash
+    # minus the balance): −0.02 when 10.02 is paid as 10.00. Only on cash.
+    rounding: Decimal = ZERO
+    # Cheques in instalments: the schedule, whose amounts add up to ``amount``.
+    instalments: tuple[Instalment, ...] = ()
+    # A meal voucher worth more than could be paid by it, taken anyway ("forfeit"):
+    # its face value; ``amount`` is what it counts for, the rest is not given back.
+    tendered: Decimal | None = None
+
+    @property
+    def forfeited(self) -> Decimal:
+        return ZERO if self.tendered is None else self.tendered - self.amount
 
 
 class Ticket(msgspec.Struct, frozen=True, kw_only=True):
@@ -69,6 +93,12 @@ class Totals(msgspec.Struct, frozen=True):
     paid: Decimal
     balance: Decimal
     change: Decimal
+    rounding: Decimal = ZERO
+
+    @property
+    def due(self) -> Decimal:
+        """What the payments must reach: the total plus the cash rounding."""
+        return self.total + self.rounding
 
 
 def line_total(unit_price: Decimal, qty: Decimal, discount_percent: Decimal = ZERO) -> Decimal:
@@ -83,11 +113,14 @@ def vat_included(total: Decimal, rate: Decimal) -> Decimal:
 def totals(ticket: Ticket) -> Totals:
     total = sum((line.total for line in ticket.lines), ZERO)
     paid = sum((payment.amount for payment in ticket.payments), ZERO)
+    rounding = sum((payment.rounding for payment in ticket.payments), ZERO)
+    due = total + rounding
     return Totals(
         total=total,
         paid=paid,
-        balance=max(total - paid, ZERO),
-        change=max(paid - total, ZERO),
+        balance=max(due - paid, ZERO),
+        change=max(paid - due, ZERO),
+        rounding=rounding,
     )
 
 

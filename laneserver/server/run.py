@@ -1,17 +1,19 @@
 """Starting and stopping the whole shop, in order and in layers.
 
 Start: journal → demo seed (if any) → catalog → stock points → printers →
-lanes → HTTP listener → READY=1 to systemd. Each actor is started with
+payment terminals → drawers → customers → lanes → HTTP listener → READY=1 to systemd. Each actor is started with
 ``nursery.start`` so the next one only starts once the previous is ready.
 
 Stop (SIGTERM, SIGINT, or the ``stop`` event): stop accepting websockets and
 close the listener (Hypercorn gives open connections ``shutdown_grace``
 seconds), then close the lanes' mailboxes and let them drain under a
-deadline, then stock points and printers, and last the journal, whose final
+deadline, then stock points, printers and terminals, and last the journal, whose final
 flush and close are shielded and bounded.
 """
 
 from __future__ import annotations
+
+import gc
 
 import signal
 from decimal import Decimal
@@ -25,11 +27,15 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
 from laneserver.actors.journal import JournalActor, read
-from laneserver.actors.lane import LaneActor
+from laneserver.actors.drawer import DrawerActor
+from laneserver.actors.customers import CustomersActor
+from laneserver.actors.lane import LaneActor, payment_policy
 from laneserver.actors.messages import DeviceStatus
 from laneserver.actors.printer import PrinterActor, PrinterStatus
 from laneserver.actors.runtime import CORE_POLICY, DEVICE_POLICY, Address, open_mailbox, supervise
 from laneserver.actors.stock_point import StockPointActor
+from laneserver.actors.terminal import MAILBOX as TERMINAL_MAILBOX
+from laneserver.actors.terminal import TerminalActor
 from laneserver.clock import Clock
 from laneserver.config import Config
 from laneserver.log import get_logger
@@ -85,8 +91,25 @@ async def run_shop(
                 ))
                 if seeded:
                     log.info("demo_shop_seeded", seller=DEMO_SELLER[0])
-            catalog = Catalog(await read(journal, reads.articles))
-            log.info("catalog_loaded", articles=len(catalog))
+            # A million articles are millions of objects that live as long as the
+            # process and hold no cycles: the collector would scan them again and again
+            # while they are made (seconds of a large shop's start-up) and during every
+            # full collection afterwards. So it rests while they are loaded, and they are
+            # then moved out of its sight (gc.freeze).
+            gc.disable()
+            try:
+                articles = await read(journal, reads.articles)
+                # A large catalog is ready to scan at once; its name search comes a few
+                # seconds later (searches meanwhile get `unavailable`), so a shop of a
+                # million articles starts selling without waiting for the word index.
+                catalog = Catalog(articles, search_index=len(articles) <= server_config.search_index_at_start)
+                del articles
+            finally:
+                gc.enable()
+            gc.freeze()
+            log.info("catalog_loaded", articles=len(catalog), searchable=catalog.searchable)
+            if not catalog.searchable:
+                root.start_soon(_build_name_index, catalog)
 
             # Layer 2: stock points and devices.
             lane_addresses: dict[str, Address] = {}
@@ -112,31 +135,77 @@ async def run_shop(
                     factory = partial(PrinterActor, printer, on_status=partial(_printer_status, lanes_served, config))
                     await middle.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
                     printers[printer.id] = address
+                terminals: dict[str, Address] = {}
+                for terminal in config.terminals:
+                    address, inbox = open_mailbox(f"terminal:{terminal.id}", TERMINAL_MAILBOX)
+                    await middle.start(supervise, address.name, partial(TerminalActor, terminal), inbox,
+                                       DEVICE_POLICY)
+                    terminals[terminal.id] = address
+                # A cash drawer per lane (a device: a crash restarts it, never stalls the
+                # lane). It tells the lane's sessions of alerts: the set the lane delivers to.
+                lane_subscribers: dict[str, set] = {lane.id: set() for lane in config.lanes}
+                drawers: dict[str, Address] = {}
+                for lane in config.lanes:
+                    address, inbox = open_mailbox(f"drawer:{lane.id}")
+                    factory = partial(DrawerActor, lane.id, config=config, journal=journal, clock=clock,
+                                      printer=printers.get(lane.printer) if lane.printer else None,
+                                      subscribers=lane_subscribers[lane.id])
+                    await middle.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
+                    drawers[lane.id] = address
+                # The customers actor (credit, wallet, vouchers): before the lanes, which
+                # report their holds on it when they start. Its holds outlive a restart.
+                customers, customers_inbox = open_mailbox("customers", 64)
+                factory = partial(
+                    CustomersActor, journal=journal, config=config, clock=clock,
+                    modes=tuple(payment_policy(config).mode_ids), holds={},
+                    printers={lane.id: printers[lane.printer] for lane in config.lanes
+                              if lane.printer and lane.printer in printers},
+                )
+                await middle.start(supervise, "customers", factory, customers_inbox, CORE_POLICY)
 
                 # Layer 1 (first to stop): the lanes, and the HTTP listener.
                 async with trio.open_nursery() as front:
                     for lane in config.lanes:
-                        subscribers: set = set()
+                        subscribers = lane_subscribers[lane.id]
                         factory = partial(
                             LaneActor, lane.id, config=config, journal=journal, catalog=catalog,
                             stock=points[config.stock_point_of(lane.id)],
                             printer=printers.get(lane.printer) if lane.printer else None,
                             clock=clock, subscribers=subscribers,
+                            drawer=drawers[lane.id], customers=customers,
+                            terminal=terminals.get(lane.terminal) if lane.terminal else None,
                         )
                         await front.start(supervise, f"lane:{lane.id}", factory, lane_inboxes[lane.id], CORE_POLICY)
                     shop = Shop(config=config, clock=clock, journal=journal, catalog=catalog,
-                                lanes=lane_addresses, stock_points=points)
+                                lanes=lane_addresses, stock_points=points, terminals=terminals)
                     shop.metrics.gauges["articles"] = lambda: len(catalog)
                     shop.keyboard = keyboard_views(config, catalog)
+                    shop.drawers = drawers
+                    shop.customers = customers
                     await _serve_http(shop, host or server_config.host,
                                       server_config.port if port is None else port, stop, on_ready)
                     # Listener closed: no new requests reach the lanes.
                     _close_all(lane_addresses.values(), front, server_config.shutdown_grace)
-                _close_all([*points.values(), *printers.values()], middle, server_config.shutdown_grace)
+                for drawer in drawers.values():
+                    drawer.close()
+                _close_all([customers, *points.values(), *printers.values(), *terminals.values()], middle,
+                           server_config.shutdown_grace)
             journal.close()
         root.cancel_scope.cancel()
     systemd.notify("STATUS=stopped")
     log.info("server_stopped")
+
+
+async def _build_name_index(catalog: Catalog) -> None:
+    """Build the catalog's name index in a worker thread and attach it.
+
+    Cancellation: abandoned on shutdown (the thread only computes; nothing is
+    written), so a stop never waits for it.
+    """
+    started = trio.current_time()
+    index = await trio.to_thread.run_sync(catalog.build_name_index, abandon_on_cancel=True)
+    catalog.set_name_index(index)
+    log.info("catalog_search_ready", articles=len(catalog), seconds=round(trio.current_time() - started, 2))
 
 
 def keyboard_views(config: Config, catalog: Catalog) -> list[wire.KeyboardPageView]:

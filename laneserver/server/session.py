@@ -28,7 +28,7 @@ from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import decode_request, encode, error_frame
 from laneserver.protocol.views import article_view
 from laneserver.rules.auth import check_pin, hash_token
-from laneserver.rules.catalog import Ambiguous, Found
+from laneserver.rules.catalog import Ambiguous, Found, SearchNotReady
 from laneserver.server.shop import Shop
 from laneserver.server.supervisor import approving_supervisor
 from laneserver.store import reads
@@ -136,7 +136,7 @@ class Session:
 
     async def _answer(self, request: wire.Request) -> bytes:
         try:
-            with trio.move_on_after(self.shop.config.server.ask_timeout):
+            with trio.move_on_after(self.shop.ask_timeout(request, self.device.lane if self.device else None)):
                 return await self._dispatch(request)
             return error_frame(request, wire.Code.UNAVAILABLE, "the server did not answer in time; try again")
         except ActorFailed as failed:
@@ -158,7 +158,11 @@ class Session:
             case wire.Search(text=text, limit=limit):
                 if not 1 <= limit <= 100:
                     return error_frame(request, wire.Code.BAD_REQUEST, "limit must be between 1 and 100", field="limit")
-                found = self.shop.catalog.search(text, limit=limit)
+                try:
+                    found = self.shop.catalog.search(text, limit=limit)
+                except SearchNotReady as not_ready:
+                    return error_frame(request, wire.Code.UNAVAILABLE,
+                                       f"{not_ready}: scanning works; search again in a few seconds")
                 return encode(wire.SearchOk(re=request.id, articles=[article_view(a) for a in found]))
             case wire.PriceCheck(code=code):
                 return await self._price_check(request, code)
@@ -181,6 +185,8 @@ class Session:
                 return await point.ask(Handle(self._caller(), request))
             case wire.StockHistory():
                 return await self._stock_history(request)
+            case wire.DrawerMovement() | wire.DrawerOpen() | wire.DrawerCount() | wire.GetDrawer():
+                return await self._drawer(request)
             case wire.BasketEmpty(basket=basket, lane=lane_id):
                 lane = self.shop.lanes.get(lane_id)
                 if lane is None:
@@ -189,6 +195,8 @@ class Session:
                     # Emptying a basket happens once per basket, key or not.
                     request = msgspec.structs.replace(request, key=f"basket:{basket}")
                 return await lane.ask(Handle(self._caller(), request))
+        if isinstance(request, wire.CUSTOMER_VERBS):
+            return await self._customers(request)
         if isinstance(request, LANE_VERBS):
             if self._lane is None:
                 return error_frame(request, wire.Code.FORBIDDEN, "this device has no lane (a PDA empties baskets into a lane)")
@@ -386,6 +394,39 @@ class Session:
             since=request.since, until=request.until, limit=request.limit,
         ))
         return encode(wire.StockHistoryOk(re=request.id, movements=[wire.MovementView(*row) for row in rows]))
+
+
+    async def _drawer(self, request: wire.DrawerMovement | wire.DrawerOpen | wire.DrawerCount
+                      | wire.GetDrawer) -> bytes:
+        """Hand a drawer verb to the drawer of the till's lane, with the supervisor a
+        ``supervisor_pin`` names. The PIN is always typed, even by a supervisor
+        signed in on the till: opening the drawer is a second person's decision."""
+        assert self.device is not None
+        drawer = self.shop.drawers.get(self.device.lane) if self.device.kind == "till" and self.device.lane else None
+        if drawer is None:
+            return error_frame(request, wire.Code.FORBIDDEN,
+                               "the cash drawer is a till's: this device has no lane with a drawer")
+        caller = self._caller()
+        pin = getattr(request, "supervisor_pin", None)
+        if pin is not None and self.seller is not None:
+            approval = await self._approve(request, pin)
+            if isinstance(approval, bytes):
+                return approval
+            caller = msgspec.structs.replace(caller, approved_by=approval)
+        return await drawer.ask(Handle(caller, request))
+
+    async def _customers(self, request: wire.Request) -> bytes:
+        """Hand a customer verb to the customers actor; ``balance_correct`` with the
+        supervisor its ``supervisor_pin`` names (checked here, like a discount's)."""
+        if self.shop.customers is None:
+            return error_frame(request, wire.Code.NOT_SUPPORTED, "this server has no customer directory")
+        caller = self._caller()
+        if isinstance(request, wire.BalanceCorrect) and request.supervisor_pin is not None and self.seller is not None:
+            approval = await self._approve(request, request.supervisor_pin)
+            if isinstance(approval, bytes):
+                return approval
+            caller = msgspec.structs.replace(caller, approved_by=approval)
+        return await self.shop.customers.ask(Handle(caller, request))
 
 
 _DUMMY_HASH = "scrypt$16384$8$1$00$" + "00" * 32

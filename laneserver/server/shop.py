@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from laneserver.actors.lane import PAYMENT_MODES
+from laneserver.actors.lane import payment_policy
 from laneserver.actors.runtime import Address
+from laneserver.actors.terminal import ABORT_SECONDS as TERMINAL_ABORT_SECONDS
 from laneserver.clock import Clock
 from laneserver.config import Config
 from laneserver.rules.auth import PinGuard
 from laneserver.rules.catalog import Catalog
-from laneserver.protocol.messages import KeyboardPageView
+from laneserver.protocol.messages import KeyboardPageView, Pay
 from laneserver.server.metrics import Metrics
 
 
@@ -22,6 +24,8 @@ class Shop:
     catalog: Catalog
     lanes: dict[str, Address]
     stock_points: dict[str, Address]
+    # The cash drawer actor of each lane (actors/drawer.py), by lane id.
+    drawers: dict[str, Address] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)
     pin_guard: PinGuard = field(default_factory=PinGuard)
     keyboard: list[KeyboardPageView] = field(default_factory=list)
@@ -29,12 +33,27 @@ class Shop:
     # Open sessions' cancel scopes, so shutdown can end them at once instead of
     # waiting out the grace period for browsers that never hang up.
     sessions: set = field(default_factory=set)
+    # Payment terminals by id (device actors; the lanes hold their own).
+    terminals: dict[str, Address] = field(default_factory=dict)
+    # The customers actor (actors/customers.py): directory, credit, wallet, vouchers.
+    customers: Address | None = None
 
     def close_sessions(self) -> None:
         self.accepting = False
         for scope in list(self.sessions):
             scope.cancel()
 
+    def ask_timeout(self, request: Any, lane: str | None = None) -> float:
+        """How long a session waits for ``request``: ``[server] ask_timeout``, plus
+        the lane's terminal timeout for a card payment (the customer may take a
+        while over the PIN, and the lane waits for the terminal, not for us)."""
+        base = self.config.server.ask_timeout
+        if isinstance(request, Pay) and request.mode == "card":
+            terminal = self.config.terminal_of(lane)
+            if terminal is not None:
+                return base + terminal.timeout_seconds + TERMINAL_ABORT_SECONDS
+        return base
+
     @property
     def payment_modes(self) -> list[str]:
-        return list(PAYMENT_MODES)
+        return payment_policy(self.config).mode_ids  # built-in, then the shop's own

@@ -13,6 +13,7 @@ from typing import Any, Callable, Union
 
 import msgspec
 
+from laneserver.rules.customers import Customer
 from laneserver.rules.lane import LaneState, SaleCompleted
 from laneserver.rules.replenishment import PurchaseOrder
 
@@ -52,6 +53,10 @@ class RecordSale(msgspec.Struct, frozen=True, kw_only=True):
     # differ from the lines' (an article sold by the part takes 1/parts of its stock
     # article); None: each line takes its own article and quantity.
     takes: tuple[tuple[str, Any], ...] | None = None
+    # What the sale's credit / wallet / voucher payments take from customers' money
+    # (rules/customers.py), written in the same unit; a ``ref`` left None becomes
+    # ``sale:<number>``.
+    customer_moves: tuple["MoveAccount | IssueVoucher | UseVoucher", ...] = ()
 
 
 class Remember(msgspec.Struct, frozen=True, kw_only=True):
@@ -128,8 +133,82 @@ class SetSignedIn(msgspec.Struct, frozen=True, kw_only=True):
     seller: str | None
 
 
+# --- customers (rules/customers.py) ---------------------------------------------------
+
+class PutCustomer(msgspec.Struct, frozen=True, kw_only=True):
+    """A customer's file as it is now (created or edited)."""
+
+    customer: Customer
+    at: dt.datetime
+
+
+class MoveAccount(msgspec.Struct, frozen=True, kw_only=True):
+    """A movement of a customer's ``credit`` or ``wallet``. The writer refuses (fails
+    the unit) a movement that would leave the account below zero."""
+
+    at: dt.datetime
+    customer: str
+    account: str
+    delta: Decimal
+    kind: str
+    ref: str | None = None
+    mode: str | None = None
+    lane: str | None = None
+    device: str | None = None
+    seller: str | None = None
+    approved_by: str | None = None
+    reason: str | None = None
+
+
+class IssueVoucher(msgspec.Struct, frozen=True, kw_only=True):
+    at: dt.datetime
+    code: str
+    amount: Decimal
+    valid_until: dt.date
+    origin: str  # sold | remainder | refund
+    customer: str | None = None
+    ref: str | None = None
+    mode: str | None = None
+    lane: str | None = None
+    device: str | None = None
+    seller: str | None = None
+
+
+class UseVoucher(msgspec.Struct, frozen=True, kw_only=True):
+    """A voucher used (once): ``amount`` paid, ``remainder`` the code issued for the rest."""
+
+    at: dt.datetime
+    code: str
+    amount: Decimal
+    remainder: str | None = None
+    ref: str | None = None
+    lane: str | None = None
+    device: str | None = None
+    seller: str | None = None
+
+
+class ReceiveMoney(msgspec.Struct, frozen=True, kw_only=True):
+    """Money the shop took (or gave back, negative) for a customer's account or a
+    voucher, by payment mode, so drawer and cash reports count it."""
+
+    at: dt.datetime
+    kind: str  # deposit | topup | topup_cancel | voucher
+    mode: str
+    amount: Decimal
+    customer: str | None = None
+    ref: str | None = None
+    lane: str | None = None
+    device: str | None = None
+    seller: str | None = None
+
+
+class AccountMoved(msgspec.Struct, frozen=True):
+    seq: int
+    balance: Decimal
+
+
 Op = Union[RecordEvent, PutLaneState, RecordSale, Remember, MoveStock, PutStockArticle, SetSignedIn, RecordLot,
-           CreatePurchaseOrder, PutPurchaseOrder]
+           CreatePurchaseOrder, PutPurchaseOrder, PutCustomer, MoveAccount, IssueVoucher, UseVoucher, ReceiveMoney]
 
 
 class SaleRecorded(msgspec.Struct, frozen=True):
@@ -142,3 +221,23 @@ class StockMoved(msgspec.Struct, frozen=True):
     article: str
     real: Fraction
     delta: Fraction | None = None  # set for a ``to`` movement: the delta it wrote
+
+
+# --- the cash drawers (rules/drawer.py) ------------------------------------------------
+
+class RecordDrawerMovement(msgspec.Struct, frozen=True, kw_only=True):
+    """A float, cash added, an expense or a withdrawal on a lane's drawer (append-only)."""
+
+    lane: str
+    movement: Any  # rules.drawer.Movement
+    device: str | None = None
+
+
+class RecordDrawerCount(msgspec.Struct, frozen=True, kw_only=True):
+    """A closing count (rules.drawer.DrawerCounted); it closes the lane's period."""
+
+    counted: Any  # rules.drawer.DrawerCounted
+    device: str | None = None
+
+
+DrawerOp = Union[RecordDrawerMovement, RecordDrawerCount]

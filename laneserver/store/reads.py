@@ -26,6 +26,8 @@ from laneserver.rules.fiscal import (
     decode_anchor,
     walk,
 )
+from laneserver.rules.customers import Customer, Voucher, balances_of
+from laneserver.rules.drawer import CountRows, Movement, Period, sale_cash
 from laneserver.rules.lane import LaneState
 from laneserver.rules.replenishment import OrderLine, PurchaseOrder
 from laneserver.rules.sell_by import Lot
@@ -332,3 +334,161 @@ def verify(db: sqlite3.Connection, anchor_file: Path) -> Verification:
         check = AnchorCheck(True, f"anchor: sale {anchor.sale.number} and payment {anchor.payment.number} "
                                   f"present with their anchored hashes{later}")
     return Verification(chains, check)
+
+
+# --- customers (migration 5; rules/customers.py) -----------------------------------------
+
+def customers(db: sqlite3.Connection) -> list[Customer]:
+    rows = db.execute("SELECT customer, name, card, business, contact, notes, wallet_enabled FROM customers"
+                      " ORDER BY rowid")
+    return [Customer(customer=c, name=name, card=card, business=bool(business), contact=contact, notes=notes,
+                     wallet_enabled=bool(wallet))
+            for c, name, card, business, contact, notes, wallet in rows]
+
+
+def customer_balances(db: sqlite3.Connection, customers: list[str] | None = None) -> dict[tuple[str, str], Decimal]:
+    """Every account's balance (or only ``customers``'): the sum of its movements, exact."""
+    if customers is None:
+        rows = db.execute("SELECT customer, account, delta FROM customer_movements")
+    else:
+        marks = ",".join("?" * len(customers))
+        rows = db.execute(f"SELECT customer, account, delta FROM customer_movements WHERE customer IN ({marks})",
+                          customers)
+    return balances_of((c, account, Decimal(delta)) for c, account, delta in rows)
+
+
+_VOUCHER_SELECT = (
+    "SELECT v.code, v.amount, v.issued_at, v.valid_until, v.customer, v.origin, u.at, u.amount, u.remainder"
+    " FROM vouchers v LEFT JOIN voucher_uses u ON u.code = v.code"
+)
+
+
+def _voucher(row: tuple) -> Voucher:
+    code, amount, issued_at, valid_until, customer, origin, used_at, used_amount, remainder = row
+    return Voucher(code=code, amount=Decimal(amount), issued_at=issued_at,
+                   valid_until=dt.date.fromisoformat(valid_until), customer=customer, origin=origin,
+                   used_at=used_at, used_amount=None if used_amount is None else Decimal(used_amount),
+                   remainder=remainder)
+
+
+def voucher(db: sqlite3.Connection, code: str) -> Voucher | None:
+    row = db.execute(_VOUCHER_SELECT + " WHERE v.code = ?", (code,)).fetchone()
+    return None if row is None else _voucher(row)
+
+
+def customer_vouchers(db: sqlite3.Connection, customer: str) -> list[Voucher]:
+    """A customer's vouchers not used yet, oldest first."""
+    rows = db.execute(_VOUCHER_SELECT + " WHERE v.customer = ? AND u.code IS NULL ORDER BY v.issued_at, v.code",
+                      (customer,))
+    return [_voucher(row) for row in rows]
+
+
+class AccountMovement(msgspec.Struct, frozen=True):
+    seq: int
+    at: str
+    customer: str
+    account: str
+    delta: Decimal
+    kind: str
+    ref: str | None
+    mode: str | None
+
+
+def topup_cancelled(db: sqlite3.Connection, ref: str) -> bool:
+    return db.execute("SELECT 1 FROM customer_movements WHERE kind = 'topup_cancel' AND ref = ?",
+                      (ref,)).fetchone() is not None
+
+
+def customer_history(db: sqlite3.Connection, customer: str, limit: int = 20) -> list[tuple[int, str, str]]:
+    """The customer's last sales, newest first: (number, at, total)."""
+    return list(db.execute("SELECT number, at, total FROM sales WHERE customer = ? ORDER BY number DESC LIMIT ?",
+                           (customer, limit)))
+
+
+def customer_movements(db: sqlite3.Connection, customer: str, limit: int = 50) -> list[AccountMovement]:
+    rows = db.execute("SELECT seq, at, customer, account, delta, kind, ref, mode FROM customer_movements"
+                      " WHERE customer = ? ORDER BY seq DESC LIMIT ?", (customer, limit))
+    return [AccountMovement(*row[:4], Decimal(row[4]), *row[5:]) for row in rows]
+
+
+# --- the cash drawers (migration 6) ----------------------------------------------------
+
+_count_rows = msgspec.json.Decoder(CountRows)
+
+
+class _Paid(msgspec.Struct, frozen=True):
+    mode: str
+    amount: Decimal
+
+
+def drawer_period(db: sqlite3.Connection, lane: str) -> Period:
+    """A lane's drawer since its last closing count: the movements after it and the cash
+    its sales received after the last sale the count included."""
+    row = db.execute("SELECT at, last_movement, last_sale, last_money_in FROM drawer_counts WHERE lane=?"
+                     " ORDER BY seq DESC LIMIT 1", (lane,)).fetchone()
+    since, last_movement, last_sale, last_money_in = (
+        (dt.datetime.fromisoformat(row[0]), row[1], row[2], row[3]) if row else (None, 0, 0, 0))
+    movements = tuple(
+        Movement(kind=kind, amount=Decimal(amount), reason=reason, at=dt.datetime.fromisoformat(at), seller=seller,
+                 detail=detail, destination=destination, count=_count_rows.decode(count), approved_by=approved_by)
+        for kind, amount, reason, at, seller, detail, destination, count, approved_by in db.execute(
+            "SELECT kind, amount, reason, at, seller, detail, destination, count, approved_by"
+            " FROM drawer_movements WHERE lane=? AND seq>? ORDER BY seq", (lane, last_movement))
+    )
+    cash, sales = Decimal("0.00"), 0
+    for number, change, paid in cash_sales(db, lane, after=last_sale):
+        cash += sale_cash(paid, change)
+        sales += 1
+        last_sale = number
+    cash_in = Decimal("0.00")
+    for seq, amount in cash_money_in(db, lane, after=last_money_in):
+        cash_in += amount
+        last_money_in = seq
+    return Period(lane=lane, since=since, movements=movements, cash_sales=cash, sales=sales, last_sale=last_sale,
+                  cash_in=cash_in, last_money_in=last_money_in)
+
+
+def cash_money_in(db: sqlite3.Connection, lane: str, *, after: int = 0) -> list[tuple[int, Decimal]]:
+    """Cash the lane took outside sales (``money_in``, migration 5: top-ups, deposits,
+    vouchers sold; negative when given back) numbered above ``after``: (seq, amount)."""
+    rows = db.execute("SELECT seq, amount FROM money_in WHERE lane=? AND mode='cash' AND seq>? ORDER BY seq",
+                      (lane, after))
+    return [(seq, Decimal(amount)) for seq, amount in rows]
+
+
+def cash_sales(db: sqlite3.Connection, lane: str, *, after: int = 0) -> list[tuple[int, Decimal, list[_Paid]]]:
+    """The sales of ``lane`` numbered above ``after`` that took cash: (number, change,
+    their cash payments), by number."""
+    rows = db.execute(
+        "SELECT s.number, s.change, p.amount FROM sales s JOIN payments p ON p.sale = s.number"
+        " WHERE s.lane=? AND s.number>? AND p.mode='cash' ORDER BY s.number, p.number", (lane, after))
+    found: dict[int, tuple[int, Decimal, list[_Paid]]] = {}
+    for number, change, amount in rows:
+        found.setdefault(number, (number, Decimal(change), []))[2].append(_Paid("cash", Decimal(amount)))
+    return list(found.values())
+
+
+def drawer_counts(db: sqlite3.Connection, lane: str) -> list[tuple]:
+    """A lane's closing counts, oldest first: (at, expected, counted, difference, seller)."""
+    return db.execute("SELECT at, expected, counted, difference, seller FROM drawer_counts WHERE lane=? ORDER BY seq",
+                      (lane,)).fetchall()
+
+
+def next_customer_number(db: sqlite3.Connection) -> int:
+    """Customers are ``C<n>``: the next n."""
+    row = db.execute("SELECT max(CAST(substr(customer, 2) AS INTEGER)) FROM customers"
+                     " WHERE customer LIKE 'C%'").fetchone()
+    return (row[0] or 0) + 1
+
+
+def next_topup_number(db: sqlite3.Connection) -> int:
+    """Wallet top-ups are numbered (their ``ref`` is ``topup:<n>``): the next n."""
+    row = db.execute("SELECT max(CAST(substr(ref, 7) AS INTEGER)) FROM customer_movements"
+                     " WHERE kind = 'topup'").fetchone()
+    return (row[0] or 0) + 1
+
+
+def topup(db: sqlite3.Connection, ref: str) -> AccountMovement | None:
+    row = db.execute("SELECT seq, at, customer, account, delta, kind, ref, mode FROM customer_movements"
+                     " WHERE kind = 'topup' AND ref = ?", (ref,)).fetchone()
+    return None if row is None else AccountMovement(*row[:4], Decimal(row[4]), *row[5:])

@@ -160,6 +160,122 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX purchase_orders_point ON purchase_orders(stock_point, status);
     CREATE INDEX stock_movements_reason ON stock_movements(stock_point, reason, at);
     """,
+    # 5: customers, their accounts (credit, wallet) and vouchers (rules/customers.py).
+    # An account's balance is the sum of its movements; a voucher is used once its
+    # ``voucher_uses`` row exists (one per voucher); ``money_in`` is the money the
+    # shop took for them (deposits, top-ups and their cancels, vouchers sold), by mode.
+    """
+    CREATE TABLE customers (
+        customer TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        card TEXT UNIQUE,
+        business INTEGER NOT NULL DEFAULT 0,
+        contact TEXT,
+        notes TEXT,
+        wallet_enabled INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE customer_movements (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        customer TEXT NOT NULL REFERENCES customers(customer),
+        account TEXT NOT NULL CHECK (account IN ('credit', 'wallet')),
+        delta TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        ref TEXT,
+        mode TEXT,
+        lane TEXT,
+        device TEXT,
+        seller TEXT,
+        approved_by TEXT,
+        reason TEXT
+    );
+    CREATE INDEX customer_movements_customer ON customer_movements(customer, account);
+    CREATE UNIQUE INDEX customer_movements_one_topup ON customer_movements(ref) WHERE kind = 'topup';
+    CREATE UNIQUE INDEX customer_movements_one_cancel ON customer_movements(ref) WHERE kind = 'topup_cancel';
+    CREATE TABLE vouchers (
+        code TEXT PRIMARY KEY,
+        amount TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
+        valid_until TEXT NOT NULL,
+        customer TEXT REFERENCES customers(customer),
+        origin TEXT NOT NULL,
+        ref TEXT,
+        mode TEXT,
+        lane TEXT,
+        device TEXT,
+        seller TEXT
+    );
+    CREATE TABLE voucher_uses (
+        code TEXT PRIMARY KEY REFERENCES vouchers(code),
+        at TEXT NOT NULL,
+        amount TEXT NOT NULL,
+        remainder TEXT REFERENCES vouchers(code),
+        ref TEXT,
+        lane TEXT,
+        device TEXT,
+        seller TEXT
+    );
+    CREATE TABLE money_in (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        amount TEXT NOT NULL,
+        customer TEXT,
+        ref TEXT,
+        lane TEXT,
+        device TEXT,
+        seller TEXT
+    );
+    CREATE INDEX money_in_at ON money_in(at);
+    """
+    + _append_only("customer_movements")
+    + _append_only("vouchers")
+    + _append_only("voucher_uses")
+    + _append_only("money_in"),
+    # 6: the cash drawers (rules/drawer.py) — movements (float, add, expense,
+    # withdrawal) and closing counts per lane; ``count`` is JSON [[denomination, pieces]].
+    # A count closes the lane's period: ``last_movement``, ``last_sale`` and ``last_money_in``
+    # say what it included, so the next period is the movements, the lane's sales and its
+    # cash ``money_in`` rows (migration 5) after them.
+    """
+    CREATE TABLE drawer_movements (
+        seq INTEGER PRIMARY KEY,
+        lane TEXT NOT NULL,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('float', 'add', 'expense', 'withdrawal')),
+        amount TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        detail TEXT,
+        destination TEXT,
+        count TEXT NOT NULL,
+        seller TEXT NOT NULL,
+        approved_by TEXT,
+        device TEXT
+    );
+    CREATE INDEX drawer_movements_lane ON drawer_movements(lane, seq);
+    CREATE TABLE drawer_counts (
+        seq INTEGER PRIMARY KEY,
+        lane TEXT NOT NULL,
+        at TEXT NOT NULL,
+        since TEXT,
+        expected TEXT NOT NULL,
+        counted TEXT NOT NULL,
+        difference TEXT NOT NULL,
+        count TEXT NOT NULL,
+        seller TEXT NOT NULL,
+        device TEXT,
+        last_movement INTEGER NOT NULL,
+        last_sale INTEGER NOT NULL,
+        last_money_in INTEGER NOT NULL
+    );
+    CREATE INDEX drawer_counts_lane ON drawer_counts(lane, seq);
+    CREATE INDEX sales_lane ON sales(lane, number);
+    """
+    + _append_only("drawer_movements")
+    + _append_only("drawer_counts"),
 )
 
 

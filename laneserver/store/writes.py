@@ -22,9 +22,16 @@ import msgspec
 
 from laneserver.rules.fiscal import GENESIS, Anchor, AnchorHead, chain_hash, encode_anchor
 from laneserver.rules.lane import SaleCompleted
+from laneserver.rules.payment import fiscal_rows
 from laneserver.rules.stock import exact, to_text
 from laneserver.store.ops import (
+    AccountMoved,
     CreatePurchaseOrder,
+    IssueVoucher,
+    MoveAccount,
+    PutCustomer,
+    ReceiveMoney,
+    UseVoucher,
     MoveStock,
     Op,
     PutLaneState,
@@ -38,6 +45,7 @@ from laneserver.store.ops import (
     SetSignedIn,
     StockMoved,
 )
+from laneserver.store.ops import RecordDrawerCount, RecordDrawerMovement
 
 _json = msgspec.json.Encoder(decimal_format="string")
 
@@ -72,6 +80,12 @@ def _builtins(value: Any) -> Any:
 
 def payment_record(number: int, sale: int, at: str, mode: str, amount: Decimal, reference: str | None) -> dict[str, Any]:
     return {"number": number, "sale": sale, "at": at, "mode": mode, "amount": str(amount), "reference": reference}
+
+
+def account_balance(db: sqlite3.Connection, customer: str, account: str) -> Decimal:
+    """The sum of an account's movements (exact: the deltas are decimal strings)."""
+    rows = db.execute("SELECT delta FROM customer_movements WHERE customer=? AND account=?", (customer, account))
+    return sum((Decimal(delta) for (delta,) in rows), Decimal("0.00"))
 
 
 class Heads(msgspec.Struct):
@@ -192,6 +206,10 @@ class Writer:
                 self.db.execute("UPDATE purchase_orders SET status=?, lines=?, updated_at=? WHERE number=?",
                                 (op.order.status, encode(op.order.lines), iso(op.at), op.order.number))
                 return None
+            case PutCustomer() | MoveAccount() | IssueVoucher() | UseVoucher() | ReceiveMoney():
+                return self._customers(op)
+            case RecordDrawerMovement() | RecordDrawerCount():
+                return _record_drawer(self.db, op)
         raise TypeError(f"not a journal op: {op!r}")
 
     def _create_order(self, op: CreatePurchaseOrder) -> int:
@@ -233,14 +251,16 @@ class Writer:
              record["change"], encode(record["lines"]), encode(record["vat"]), heads.sale_hash, digest),
         )
         heads.sale_number, heads.sale_hash = number, digest
-        for payment in sale.payments:
+        # One row per instalment, and the cash rounding as a row of its own
+        # (rules/payment.py fiscal_rows): the rows add up to total + change.
+        for mode, amount, reference in fiscal_rows(sale.payments, sale.rounding):
             pnumber = heads.payment_number + 1
-            precord = payment_record(pnumber, number, record["at"], payment.mode, payment.amount, payment.reference)
+            precord = payment_record(pnumber, number, record["at"], mode, amount, reference)
             phash = chain_hash(heads.payment_hash, precord)
             self.db.execute(
                 "INSERT INTO payments(number, sale, at, mode, amount, reference, prev_hash, hash)"
                 " VALUES (?,?,?,?,?,?,?,?)",
-                (pnumber, number, precord["at"], payment.mode, precord["amount"], payment.reference,
+                (pnumber, number, precord["at"], mode, precord["amount"], reference,
                  heads.payment_hash, phash),
             )
             heads.payment_number, heads.payment_hash = pnumber, phash
@@ -251,9 +271,69 @@ class Writer:
                 reason="sale", ref=f"sale:{number}", device=op.device, seller=sale.seller,
                 source=f"lane:{sale.lane}",
             ))
+        for move in op.customer_moves:
+            if move.ref is None:
+                move = msgspec.structs.replace(move, ref=f"sale:{number}")
+            self._customers(move)
         if op.key is not None and op.device is not None and op.reply is not None:
             self._remember(op.device, op.key, op.actor, op.reply(number), record["at"])
         return SaleRecorded(number=number, hash=digest)
+
+    # --- customers (migration 5) -------------------------------------------------------
+
+    def _customers(self, op: PutCustomer | MoveAccount | IssueVoucher | UseVoucher | ReceiveMoney) -> Any:
+        match op:
+            case PutCustomer(customer=c):
+                self.db.execute(
+                    "INSERT INTO customers(customer, name, card, business, contact, notes, wallet_enabled,"
+                    " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(customer) DO UPDATE SET"
+                    " name=excluded.name, card=excluded.card, business=excluded.business, contact=excluded.contact,"
+                    " notes=excluded.notes, wallet_enabled=excluded.wallet_enabled, updated_at=excluded.updated_at",
+                    (c.customer, c.name, c.card, int(c.business), c.contact, c.notes, int(c.wallet_enabled),
+                     iso(op.at), iso(op.at)),
+                )
+                return None
+            case MoveAccount():
+                cursor = self.db.execute(
+                    "INSERT INTO customer_movements(at, customer, account, delta, kind, ref, mode, lane, device,"
+                    " seller, approved_by, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (iso(op.at), op.customer, op.account, str(op.delta), op.kind, op.ref, op.mode, op.lane,
+                     op.device, op.seller, op.approved_by, op.reason),
+                )
+                balance = account_balance(self.db, op.customer, op.account)
+                if balance < 0:
+                    # The customers actor holds money before a lane may spend it, so this
+                    # is a bug: fail the unit rather than write money that is not there.
+                    raise ValueError(f"customer {op.customer}'s {op.account} would be {balance}")
+                return AccountMoved(seq=cursor.lastrowid, balance=balance)
+            case IssueVoucher():
+                self.db.execute(
+                    "INSERT INTO vouchers(code, amount, issued_at, valid_until, customer, origin, ref, mode, lane,"
+                    " device, seller) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (op.code, str(op.amount), iso(op.at), op.valid_until.isoformat(), op.customer, op.origin,
+                     op.ref, op.mode, op.lane, op.device, op.seller),
+                )
+                return None
+            case UseVoucher():
+                row = self.db.execute("SELECT amount FROM vouchers WHERE code=?", (op.code,)).fetchone()
+                if row is None or Decimal(row[0]) < op.amount:
+                    raise ValueError(f"voucher {op.code} cannot pay {op.amount}")
+                # voucher_uses.code is the primary key: a second use fails the unit.
+                self.db.execute(
+                    "INSERT INTO voucher_uses(code, at, amount, remainder, ref, lane, device, seller)"
+                    " VALUES (?,?,?,?,?,?,?,?)",
+                    (op.code, iso(op.at), str(op.amount), op.remainder, op.ref, op.lane, op.device, op.seller),
+                )
+                return None
+            case ReceiveMoney():
+                cursor = self.db.execute(
+                    "INSERT INTO money_in(at, kind, mode, amount, customer, ref, lane, device, seller)"
+                    " VALUES (?,?,?,?,?,?,?,?,?)",
+                    (iso(op.at), op.kind, op.mode, str(op.amount), op.customer, op.ref, op.lane, op.device,
+                     op.seller),
+                )
+                return cursor.lastrowid
+        raise TypeError(f"not a customer op: {op!r}")
 
     def _move_stock(self, op: MoveStock) -> StockMoved:
         row = self.db.execute(
@@ -279,3 +359,26 @@ class Writer:
 
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
+
+
+def _record_drawer(db: sqlite3.Connection, op: RecordDrawerMovement | RecordDrawerCount) -> int:
+    """Append a drawer movement or a closing count; returns its ``seq``."""
+    if isinstance(op, RecordDrawerMovement):
+        m = op.movement
+        cursor = db.execute(
+            "INSERT INTO drawer_movements(lane, at, kind, amount, reason, detail, destination, count, seller,"
+            " approved_by, device) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (op.lane, iso(m.at), m.kind, str(m.amount), m.reason, m.detail, m.destination, encode(m.count),
+             m.seller, m.approved_by, op.device),
+        )
+        return cursor.lastrowid
+    c = op.counted
+    last_movement = db.execute("SELECT coalesce(max(seq), 0) FROM drawer_movements WHERE lane=?",
+                               (c.lane,)).fetchone()[0]
+    cursor = db.execute(
+        "INSERT INTO drawer_counts(lane, at, since, expected, counted, difference, count, seller, device,"
+        " last_movement, last_sale, last_money_in) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (c.lane, iso(c.at), None if c.since is None else iso(c.since), str(c.expected), str(c.counted),
+         str(c.difference), encode(c.count), c.seller, op.device, last_movement, c.last_sale, c.last_money_in),
+    )
+    return cursor.lastrowid

@@ -432,3 +432,37 @@ async def test_the_journal_refuses_to_start_on_a_newer_database(tmp_path) -> Non
         async with trio.open_nursery() as nursery:
             with pytest.raises(RuntimeError, match="newer than this laneserver"):
                 await nursery.start(JournalActor(path).run, inbox)
+
+
+async def test_the_anchor_is_put_off_while_batches_queue_and_catches_up_when_idle(tmp_path) -> None:
+    """Sales committed back to back (a new unit always waiting) do not pay the
+    anchor's fsyncs per batch: it is rewritten at most every ANCHOR_MAX_LAG while
+    work queues, and brought to the heads as soon as the journal is idle."""
+    from laneserver.actors.journal import ANCHOR_MAX_LAG
+    from laneserver.rules.fiscal import decode_anchor
+    from laneserver.store.writes import anchor_path
+
+    path = tmp_path / "shop.sqlite3"
+    n = 60
+    with trio.fail_after(DEADLINE):
+        async with running_journal(path) as (journal, actor):
+            await commit(journal, entry("BREAD", "1000"), entry("WINE", "1000"))
+            writes0 = actor.anchor_writes
+            started = trio.current_time()
+
+            async def till(lane: str) -> None:
+                for i in range(n // 3):
+                    await commit(journal, RecordSale(sale=make_sale(1, lane=lane), stock_point=POINT))
+
+            async with trio.open_nursery() as nursery:  # three tills: a unit is nearly always waiting
+                for lane in ("1", "2", "3"):
+                    nursery.start_soon(till, lane)
+            elapsed = trio.current_time() - started
+            busy_writes = actor.anchor_writes - writes0
+            await trio.sleep(2 * ANCHOR_MAX_LAG)  # idle: the anchor catches up
+            anchored = decode_anchor(anchor_path(path).read_bytes())
+            heads = actor._writer.heads
+    assert actor.commits < n  # they did share batches, so "per batch" would be fewer than n anyway
+    # At most one write per lag window while busy, plus the idle ones between bursts.
+    assert busy_writes <= elapsed / ANCHOR_MAX_LAG + 4, (busy_writes, elapsed)
+    assert (anchored.sale.number, anchored.sale.hash) == (heads.sale_number, heads.sale_hash) == (n, heads.sale_hash)

@@ -123,12 +123,14 @@ def test_payment_labels_in_french_and_unknown_modes_as_is() -> None:
         payments=(
             ReceiptPayment(mode="cheque", amount=Decimal("5.00")),
             ReceiptPayment(mode="meal_voucher", amount=Decimal("7.50")),
+            ReceiptPayment(mode="gift_card", amount=Decimal("1.00")),
         ),
         change=Decimal("0.00"),
     )
     text = text_of(render_receipt(receipt))
     assert "Chèque" in text
-    assert "meal_voucher" in text
+    assert "Titre-restaurant" in text
+    assert "gift_card" in text
 
 
 def test_vat_breakdown_table() -> None:

@@ -104,16 +104,18 @@ async def _with_journal(db: Path, work) -> JournalActor:
     return actor
 
 
-async def test_the_journal_anchors_each_batch_that_moved_a_head(tmp_path: Path):
+async def test_the_journal_anchors_each_sale_within_the_lag(tmp_path: Path):
+    from laneserver.actors.journal import ANCHOR_MAX_LAG
     db = tmp_path / "laneserver.sqlite3"
 
     async def sell(journal) -> None:
         for n in range(1, 4):
             await commit(journal, _sale(n))
-            await read(journal, lambda _db: None)  # the next batch: the anchor of this one is written
+            await trio.sleep(ANCHOR_MAX_LAG * 1.5)  # idle: the anchor of this sale is written
             anchor = read_anchor(tmp_path / ANCHOR_NAME)
             assert anchor is not None and (anchor.sale.number, anchor.payment.number) == (n, n)
         await read(journal, lambda _db: None)  # a batch with no sale writes no anchor
+        await trio.sleep(ANCHOR_MAX_LAG * 1.5)
 
     actor = await _with_journal(db, sell)
     assert actor.anchor_writes == 3

@@ -65,3 +65,27 @@ def test_a_duplicate_id_is_refused_even_for_the_same_article_twice():
     article = Article("A", "Pain", Decimal("1.00"), Decimal("5.5"))
     with pytest.raises(ValueError, match="duplicate article id 'A'"):
         Catalog([article, article])
+
+
+def test_a_catalog_built_without_its_name_index_scans_at_once_and_searches_once_it_is_set() -> None:
+    articles = [Article(f"A{i}", name, Decimal("1.00"), Decimal("20"), barcodes=())
+                for i, name in enumerate(["Côtes du Rhône", "Vin de Savoie", "Crème fraîche"])]
+    late = Catalog(articles, search_index=False)
+    assert not late.searchable
+    assert late.get("A1") is articles[1]
+    with pytest.raises(catalog_module.SearchNotReady, match="3 articles"):
+        late.search("vin")
+    late.set_name_index(late.build_name_index())
+    assert late.searchable
+    eager = Catalog(articles)
+    for text in ("vin", "cote rhone", "CRÈME", "zz"):
+        assert late.search(text) == eager.search(text) == linear_search(articles, text)
+
+
+def test_a_name_index_of_another_catalog_is_refused() -> None:
+    one = Catalog([Article("A", "Vin", Decimal("1.00"), Decimal("20"))], search_index=False)
+    two = Catalog([Article("A", "Vin", Decimal("1.00"), Decimal("20")),
+                   Article("B", "Pain", Decimal("1.00"), Decimal("5.5"))])
+    with pytest.raises(ValueError, match="another catalog"):
+        one.set_name_index(two.build_name_index())
+    assert not one.searchable

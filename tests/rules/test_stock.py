@@ -176,6 +176,9 @@ def test_reserved_is_the_sum_of_each_holder_latest_reservation(initial, reservat
         assert level.real == initial.get(article, D(0))
         assert level.available == level.real - level.reserved
     assert set(stock.reservations) == {h for h, held in latest.items() if held}
+    # An actor restarted on the same reservations (its supervisor keeps the dict) counts the same.
+    again = StockState("main", initial, reservations=stock.reservations)
+    assert all(again.level(a) == stock.level(a) for a in ("A", "B", "C"))
 
 
 # --- asking to reserve: the negative-stock policy -------------------------------------------

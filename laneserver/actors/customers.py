@@ -1,0 +1,612 @@
+"""The customers actor: the shop's customer directory and their money.
+
+One per shop. It owns the directory and every account's balance (``credit`` and
+``wallet``, each the sum of its movements in ``customer_movements``), loaded at
+start, and the holds lanes put on that money and on vouchers
+(``rules.customers.Books``). Every change is serialised here and journaled
+durably (movement, money taken, event, remembered reply, in one unit) before
+the answer.
+
+Lanes, like with stock (``actors/stock_point.py``):
+  AskHold     a ``credit``/``wallet``/``voucher`` payment line wants money or a
+              voucher held → the ``Hold`` granted, or ``Refused``
+              (``insufficient_funds`` with ``available`` and ``short``)
+  AskSettle   at finish: the journal ops the sale writes in its own unit
+              (spends, voucher uses, remainder vouchers) → ops or ``Refused``
+  Release     payment lines gone (removed, or written with the sale): their
+              holds are dropped and those customers' balances re-read from the
+              database, which holds the sale's movements by then (tell)
+  ReportHolds at a lane's start: what its tickets hold (tell, never refused)
+  FindCustomer by id or card barcode → ``Customer`` or None
+
+A sale's spend is written by the lane, so between its commit and its
+``Release`` the in-memory balance still counts the money the hold also counts:
+``available`` is then too low for a moment, never too high. The writer refuses
+any movement that takes an account below zero, as a last line.
+
+The holds dict is owned by the supervisor's closure, so a restart of this
+actor keeps them (lanes re-report only when they themselves restart).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+import msgspec
+import trio
+
+from laneserver.actors.journal import CommitFailed, commit, read
+from laneserver.actors.messages import Caller, Handle
+from laneserver.actors.printer import PrintReceipt
+from laneserver.actors.replies import ReplyMemory
+from laneserver.actors.runtime import Address
+from laneserver.clock import Clock
+from laneserver.config import Config
+from laneserver.log import get_logger
+from laneserver.protocol import messages as wire
+from laneserver.protocol.codec import encode
+from laneserver.protocol.codec import error_frame as _error
+from laneserver.rules import customers as rules
+from laneserver.rules.money import ZERO, BadValue, fmt_money, parse_money
+from laneserver.rules.receipt import Receipt, ReceiptLine, ReceiptPayment
+from laneserver.store import reads
+from laneserver.store.ops import (
+    AccountMoved,
+    IssueVoucher,
+    MoveAccount,
+    PutCustomer,
+    ReceiveMoney,
+    RecordEvent,
+    Remember,
+    UseVoucher,
+)
+
+SOURCE = "customers"
+MAX_NAME = 200
+
+
+# --- lane ↔ customers ----------------------------------------------------------------
+
+class FindCustomer(msgspec.Struct, frozen=True):
+    customer: str | None = None
+    card: str | None = None
+
+
+class AskHold(msgspec.Struct, frozen=True, kw_only=True):
+    """Hold money for payment line ``payment`` of ``lane``: ``amount`` (None: up to
+    ``due``, the ticket's balance) from the customer's ``mode`` account, or the
+    voucher ``code``."""
+
+    lane: str
+    payment: int
+    mode: str
+    amount: Decimal | None
+    due: Decimal
+    customer: str | None = None
+    code: str | None = None
+
+
+class AskSettle(msgspec.Struct, frozen=True, kw_only=True):
+    """The journal ops a sale writes for its customer payment lines."""
+
+    lane: str
+    payments: tuple[tuple[int, str, Decimal], ...]  # (payment, mode, amount)
+    at: dt.datetime
+    device: str | None = None
+    seller: str | None = None
+
+
+class Release(msgspec.Struct, frozen=True):
+    lane: str
+    payments: tuple[int, ...]
+
+
+class ReportHolds(msgspec.Struct, frozen=True):
+    lane: str
+    holds: tuple[rules.Hold, ...]
+
+
+def new_voucher_code() -> str:
+    """A voucher's code: ``V`` and 12 random digits (scannable, not guessable in practice)."""
+    return f"V{secrets.randbelow(10**12):012d}"
+
+
+class CustomersActor:
+    def __init__(
+        self,
+        *,
+        journal: Address,
+        config: Config,
+        clock: Clock,
+        modes: tuple[str, ...],
+        printers: dict[str, Address] | None = None,
+        holds: dict[tuple[str, int], rules.Hold] | None = None,
+    ) -> None:
+        self.journal = journal
+        self.config = config
+        self.clock = clock
+        # The modes money may come in with (cash, card…: not credit, wallet or a voucher).
+        self.modes = tuple(m for m in modes if m not in rules.NOT_FOR_MONEY_IN)
+        self.printers = printers or {}  # lane → its printer
+        self.books = rules.Books(holds=holds if holds is not None else {})
+        self.directory: dict[str, rules.Customer] = {}
+        self.cards: dict[str, str] = {}
+        self.next_customer = 1
+        self.next_topup = 1
+        self.replies = ReplyMemory(SOURCE)
+        self.log = get_logger("customers")
+
+    async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        for customer in await read(self.journal, reads.customers):
+            self._put(customer)
+        self.next_customer = await read(self.journal, reads.next_customer_number)
+        self.next_topup = await read(self.journal, reads.next_topup_number)
+        self.books.balances = await read(self.journal, reads.customer_balances)
+        await self.replies.load(self.journal, self.clock.now())
+        task_status.started()
+        self.log.info("customers_started", customers=len(self.directory), holds=len(self.books.holds))
+        async for envelope in inbox:
+            with envelope:
+                match envelope.command:
+                    case FindCustomer(customer=customer_id, card=card):
+                        if customer_id is None and card is not None:
+                            customer_id = self.cards.get(card.strip())
+                        envelope.reply(None if customer_id is None else self.directory.get(customer_id))
+                    case AskHold():
+                        envelope.reply(await self._hold(envelope.command))
+                    case AskSettle():
+                        envelope.reply(await self._settle(envelope.command))
+                    case Release(lane=lane, payments=payments):
+                        await self._refresh(self.books.release(lane, payments))
+                    case ReportHolds(lane=lane, holds=holds):
+                        await self._refresh(self.books.report(lane, holds))
+                    case Handle(caller=caller, request=request):
+                        envelope.reply(await self._handle(caller, request))
+                    case other:
+                        raise TypeError(f"customers got {other!r}")
+
+    def _put(self, customer: rules.Customer) -> None:
+        old = self.directory.get(customer.customer)
+        if old is not None and old.card is not None:
+            self.cards.pop(old.card, None)
+        self.directory[customer.customer] = customer
+        if customer.card is not None:
+            self.cards[customer.card] = customer.customer
+
+    async def _refresh(self, gone: list[rules.Hold]) -> None:
+        """Re-read from the database the balances of the accounts released holds were on."""
+        touched = sorted({h.customer for h in gone if h.mode in rules.ACCOUNTS and h.customer is not None})
+        if not touched:
+            return
+        balances = await read(self.journal, partial(reads.customer_balances, customers=touched))
+        for customer in touched:
+            for account in rules.ACCOUNTS:
+                self.books.set_balance(customer, account, balances.get((customer, account), ZERO))
+
+    # --- lanes -----------------------------------------------------------------------
+
+    async def _hold(self, ask: AskHold) -> rules.Hold | rules.Refused:
+        today = self.clock.now().date()
+        if ask.mode in rules.ACCOUNTS:
+            customer = self.directory.get(ask.customer or "")
+            if customer is None:
+                return rules.Refused("conflict", f"{ask.mode} pays from the ticket's customer: select one first")
+            if ask.mode == "wallet" and not customer.wallet_enabled:
+                return rules.Refused("conflict", f"{customer.name}'s wallet is not enabled")
+            amount = ask.due if ask.amount is None else ask.amount
+            if (refusal := rules.check_amount(amount, "a payment")) is not None:
+                return refusal
+            hold = rules.Hold(lane=ask.lane, payment=ask.payment, mode=ask.mode, amount=amount,
+                              customer=customer.customer)
+        elif ask.mode == rules.VOUCHER:
+            code = (ask.code or "").strip()
+            if not code:
+                return rules.Refused("bad_request", "a voucher payment needs the voucher's code as reference")
+            voucher = await read(self.journal, partial(reads.voucher, code=code))
+            holder = self.books.voucher_holder(code)
+            held = holder is not None and holder != (ask.lane, ask.payment)
+            if (refusal := rules.voucher_refusal(voucher, code, today, held)) is not None:
+                return refusal
+            assert voucher is not None
+            split = rules.voucher_split(voucher.amount, ask.due, ask.amount)
+            if isinstance(split, rules.Refused):
+                return split
+            hold = rules.Hold(lane=ask.lane, payment=ask.payment, mode=rules.VOUCHER, amount=split[0],
+                              customer=voucher.customer, code=code, value=voucher.amount,
+                              valid_until=voucher.valid_until)
+        else:
+            raise ValueError(f"not a customer payment mode: {ask.mode!r}")
+        refusal = self.books.ask(hold)
+        return hold if refusal is None else refusal
+
+    async def _settle(self, ask: AskSettle) -> tuple[Any, ...] | rules.Refused:
+        common = dict(at=ask.at, lane=ask.lane, device=ask.device, seller=ask.seller)
+        ops: list[Any] = []
+        for payment, mode, amount in ask.payments:
+            hold = self.books.holds.get((ask.lane, payment))
+            if hold is None or hold.mode != mode or hold.amount != amount:
+                return rules.Refused("conflict", f"payment {payment} ({mode} {amount}) is not held any more: "
+                                                 "remove it and pay again", {"payment": payment})
+            if mode in rules.ACCOUNTS:
+                assert hold.customer is not None
+                ops.append(MoveAccount(customer=hold.customer, account=mode, delta=-amount, kind="spend", **common))
+                continue
+            assert hold.code is not None
+            voucher = await read(self.journal, partial(reads.voucher, code=hold.code))
+            if voucher is None or voucher.used:
+                return rules.Refused("conflict", f"voucher {hold.code} cannot be used any more",
+                                     {"payment": payment, "reference": hold.code})
+            rest = voucher.amount - amount
+            remainder = None
+            if rest > 0:
+                remainder = new_voucher_code()
+                ops.append(IssueVoucher(code=remainder, amount=rest, valid_until=voucher.valid_until,
+                                        origin="remainder", customer=voucher.customer, **common))
+            ops.append(UseVoucher(code=hold.code, amount=amount, remainder=remainder, **common))
+        return tuple(ops)
+
+    # --- requests --------------------------------------------------------------------
+
+    async def _handle(self, caller: Caller, request: wire.Request) -> bytes:
+        remembered = self.replies.recall(caller.device, request.key, request.id)
+        if remembered is not None:
+            return remembered
+        if caller.seller is None:
+            return _error(request, wire.Code.NOT_SIGNED_IN, "no seller is signed in on this device")
+        try:
+            match request:
+                case wire.GetCustomer(customer=customer_id):
+                    customer = self.directory.get(customer_id)
+                    if customer is None:
+                        return _not_found(request, customer_id)
+                    return encode(wire.CustomerOk(re=request.id, customer=await self._view(customer)))
+                case wire.CustomerSearch(text=text, limit=limit):
+                    if not 1 <= limit <= 100:
+                        return _error(request, wire.Code.BAD_REQUEST, "limit must be between 1 and 100", field="limit")
+                    found = rules.search(self.directory.values(), text, limit)
+                    return encode(wire.CustomersOk(re=request.id, customers=[
+                        wire.CustomerSummaryView(customer=c.customer, name=c.name, card=c.card, business=c.business)
+                        for c in found]))
+                case wire.GetVoucher(code=code):
+                    voucher = await read(self.journal, partial(reads.voucher, code=code.strip()))
+                    if voucher is None:
+                        return _error(request, wire.Code.NOT_FOUND, f"no voucher {code!r}", reference=code)
+                    return encode(wire.VoucherOk(re=request.id, voucher=self._voucher_view(voucher)))
+                case wire.CustomerCreate():
+                    return await self._create(caller, request)
+                case wire.CustomerEdit():
+                    return await self._edit(caller, request)
+                case wire.CreditDeposit() | wire.WalletTopup():
+                    return await self._money_in(caller, request)
+                case wire.WalletTopupCancel():
+                    return await self._cancel_topup(caller, request)
+                case wire.BalanceCorrect():
+                    return await self._correct(caller, request)
+                case wire.VoucherIssue():
+                    return await self._issue_voucher(caller, request)
+        except BadValue as error:
+            return _error(request, wire.Code.BAD_REQUEST, str(error))
+        return _error(request, wire.Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not a customer request")
+
+    async def _commit(self, caller: Caller, request: wire.Request, reply: bytes, *ops: Any) -> tuple[Any, ...] | bytes:
+        """Journal ``ops`` with the remembered reply in one unit; the results, or the error frame."""
+        now = self.clock.now()
+        all_ops = list(ops)
+        if request.key is not None:
+            all_ops.append(Remember(device=caller.device, key=request.key, actor=self.replies.actor, reply=reply,
+                                    at=now))
+        try:
+            results = await commit(self.journal, *all_ops)
+        except CommitFailed as error:
+            self.log.error("commit_failed", error=str(error), request=request.__struct_config__.tag)
+            return _error(request, wire.Code.INTERNAL, "the change could not be saved; nothing was changed")
+        self.replies.remember(caller.device, request.key, reply)
+        return results
+
+    def _event(self, caller: Caller, kind: str, data: Any) -> RecordEvent:
+        return RecordEvent(at=self.clock.now(), source=SOURCE, kind=kind, data=data, device=caller.device,
+                           seller=caller.seller)
+
+    def _mode(self, mode: str) -> str:
+        if mode not in self.modes:
+            raise BadValue(f"mode {mode!r} cannot bring money in (this shop takes {', '.join(self.modes)})")
+        return mode
+
+    def _customer(self, customer_id: str) -> rules.Customer | None:
+        return self.directory.get(customer_id)
+
+    def _card(self, card: str | None, customer_id: str | None) -> str | None:
+        if card is None:
+            return None
+        card = card.strip()
+        if not card:
+            return None
+        owner = self.cards.get(card)
+        if owner is not None and owner != customer_id:
+            raise _Conflict(f"card {card} belongs to customer {owner}")
+        return card
+
+    async def _create(self, caller: Caller, request: wire.CustomerCreate) -> bytes:
+        name = _name(request.name)
+        try:
+            card = self._card(request.card, None)
+        except _Conflict as conflict:
+            return _error(request, wire.Code.CONFLICT, str(conflict), field="card")
+        customer = rules.Customer(customer=f"C{self.next_customer}", name=name, card=card, business=request.business,
+                                  contact=_text(request.contact), notes=_text(request.notes),
+                                  wallet_enabled=request.wallet)
+        reply = encode(wire.CustomerCreatedOk(re=request.id, customer=customer.customer))
+        done = await self._commit(caller, request, reply, PutCustomer(customer=customer, at=self.clock.now()),
+                                  self._event(caller, "CustomerCreated", customer))
+        if isinstance(done, bytes):
+            return done
+        self.next_customer += 1
+        self._put(customer)
+        return reply
+
+    async def _edit(self, caller: Caller, request: wire.CustomerEdit) -> bytes:
+        customer = self._customer(request.customer)
+        if customer is None:
+            return _not_found(request, request.customer)
+        changes: dict[str, Any] = {}
+        if request.name is not msgspec.UNSET:
+            changes["name"] = _name(request.name)
+        if request.card is not msgspec.UNSET:
+            try:
+                changes["card"] = self._card(request.card, customer.customer)
+            except _Conflict as conflict:
+                return _error(request, wire.Code.CONFLICT, str(conflict), field="card")
+        for field in ("business", "contact", "notes"):
+            value = getattr(request, field)
+            if value is not msgspec.UNSET:
+                changes[field] = _text(value) if field != "business" else value
+        if request.wallet is not msgspec.UNSET:
+            changes["wallet_enabled"] = request.wallet
+        edited = msgspec.structs.replace(customer, **changes)
+        self._put(edited)  # for the view; put back below if the commit fails
+        reply = encode(wire.CustomerOk(re=request.id, customer=await self._view(edited)))
+        done = await self._commit(caller, request, reply, PutCustomer(customer=edited, at=self.clock.now()),
+                                  self._event(caller, "CustomerEdited", {"customer": edited.customer,
+                                                                         "changes": changes}))
+        if isinstance(done, bytes):
+            self._put(customer)
+            return done
+        return reply
+
+    async def _money_in(self, caller: Caller, request: wire.CreditDeposit | wire.WalletTopup) -> bytes:
+        customer = self._customer(request.customer)
+        if customer is None:
+            return _not_found(request, request.customer)
+        amount = parse_money(request.amount)
+        if (refusal := rules.check_amount(amount)) is not None:
+            return _refused(request, refusal)
+        mode = self._mode(request.mode)
+        topup = isinstance(request, wire.WalletTopup)
+        account, kind = ("wallet", "topup") if topup else ("credit", "deposit")
+        if topup and not customer.wallet_enabled:
+            return _error(request, wire.Code.CONFLICT,
+                          f"{customer.name}'s wallet is not enabled (customer_edit with wallet: true)")
+        now = self.clock.now()
+        number = self.next_topup if topup else None
+        ref = f"topup:{number}" if topup else None
+        common = dict(at=now, customer=customer.customer, lane=caller.lane, device=caller.device, seller=caller.seller)
+        ops = [
+            MoveAccount(account=account, delta=amount, kind=kind, ref=ref, mode=mode, **common),
+            ReceiveMoney(kind=kind, mode=mode, amount=amount, ref=ref, **common),
+            self._event(caller, "WalletToppedUp" if topup else "CreditDeposited",
+                        {"customer": customer.customer, "amount": amount, "mode": mode, "topup": number}),
+        ]
+        view = await self._view(customer, delta=(account, amount))
+        reply = encode(wire.TopupOk(re=request.id, topup=number, customer=view) if topup
+                       else wire.CustomerOk(re=request.id, customer=view))
+        done = await self._commit(caller, request, reply, *ops)
+        if isinstance(done, bytes):
+            return done
+        self._moved(ops, done)
+        if topup:
+            self.next_topup += 1
+            await self._print(caller, f"topup-{number}", number or 0, now, "Recharge porte-monnaie", amount, mode,
+                               (customer.name,))
+        return reply
+
+    async def _cancel_topup(self, caller: Caller, request: wire.WalletTopupCancel) -> bytes:
+        ref = f"topup:{request.topup}"
+        topup = await read(self.journal, partial(reads.topup, ref=ref))
+        if topup is None:
+            return _error(request, wire.Code.NOT_FOUND, f"no wallet top-up {request.topup}")
+        if await read(self.journal, partial(reads.topup_cancelled, ref=ref)):
+            return _error(request, wire.Code.CONFLICT, f"top-up {request.topup} was already cancelled")
+        customer = self._customer(topup.customer)
+        assert customer is not None
+        if (refusal := self.books.can_take(customer.customer, "wallet", topup.delta)) is not None:
+            return _refused(request, rules.Refused(
+                refusal.code, f"the wallet no longer holds the {topup.delta} of top-up {request.topup}: "
+                              f"{refusal.details['available']} available", refusal.details))
+        now = self.clock.now()
+        mode = topup.mode or "cash"
+        common = dict(at=now, customer=customer.customer, lane=caller.lane, device=caller.device, seller=caller.seller)
+        ops = [
+            MoveAccount(account="wallet", delta=-topup.delta, kind="topup_cancel", ref=ref, mode=mode, **common),
+            ReceiveMoney(kind="topup_cancel", mode=mode, amount=-topup.delta, ref=ref, **common),
+            self._event(caller, "WalletTopupCancelled", {"customer": customer.customer, "topup": request.topup,
+                                                         "amount": topup.delta, "mode": mode}),
+        ]
+        view = await self._view(customer, delta=("wallet", -topup.delta))
+        reply = encode(wire.CustomerOk(re=request.id, customer=view))
+        done = await self._commit(caller, request, reply, *ops)
+        if isinstance(done, bytes):
+            return done
+        self._moved(ops, done)
+        return reply
+
+    async def _correct(self, caller: Caller, request: wire.BalanceCorrect) -> bytes:
+        if caller.approved_by is None:
+            return _error(request, wire.Code.SUPERVISOR_REQUIRED,
+                          "correcting a balance needs a supervisor's PIN (supervisor_pin)")
+        customer = self._customer(request.customer)
+        if customer is None:
+            return _not_found(request, request.customer)
+        amount = parse_money(request.amount)
+        if amount == 0:
+            return _error(request, wire.Code.BAD_REQUEST, "a correction of 0.00 changes nothing", field="amount")
+        reason = request.reason.strip()
+        if not reason:
+            return _error(request, wire.Code.BAD_REQUEST, "a correction needs a reason", field="reason")
+        if amount < 0 and (refusal := self.books.can_take(customer.customer, request.account, -amount)) is not None:
+            return _refused(request, refusal)
+        now = self.clock.now()
+        ops = [
+            MoveAccount(at=now, customer=customer.customer, account=request.account, delta=amount, kind="correction",
+                        lane=caller.lane, device=caller.device, seller=caller.seller, approved_by=caller.approved_by,
+                        reason=reason),
+            self._event(caller, "BalanceCorrected", {"customer": customer.customer, "account": request.account,
+                                                     "amount": amount, "reason": reason,
+                                                     "approved_by": caller.approved_by}),
+        ]
+        view = await self._view(customer, delta=(request.account, amount))
+        reply = encode(wire.CustomerOk(re=request.id, customer=view))
+        done = await self._commit(caller, request, reply, *ops)
+        if isinstance(done, bytes):
+            return done
+        self._moved(ops, done)
+        return reply
+
+    async def _issue_voucher(self, caller: Caller, request: wire.VoucherIssue) -> bytes:
+        amount = parse_money(request.amount)
+        if (refusal := rules.check_amount(amount)) is not None:
+            return _refused(request, refusal)
+        mode = self._mode(request.mode)
+        if request.customer is not None and self._customer(request.customer) is None:
+            return _not_found(request, request.customer)
+        days = self.config.shop.voucher_valid_days if request.valid_days is None else request.valid_days
+        if not 1 <= days <= 3650:
+            return _error(request, wire.Code.BAD_REQUEST, "valid_days must be 1 to 3650", field="valid_days")
+        now = self.clock.now()
+        code = new_voucher_code()
+        until = rules.valid_until(now.date(), days)
+        common = dict(at=now, lane=caller.lane, device=caller.device, seller=caller.seller)
+        ops = [
+            IssueVoucher(code=code, amount=amount, valid_until=until, origin="sold", customer=request.customer,
+                         mode=mode, **common),
+            ReceiveMoney(kind="voucher", mode=mode, amount=amount, customer=request.customer, ref=f"voucher:{code}",
+                         **common),
+            self._event(caller, "VoucherIssued", {"code": code, "amount": amount, "mode": mode,
+                                                  "customer": request.customer, "valid_until": until}),
+        ]
+        voucher = rules.Voucher(code=code, amount=amount, issued_at=now.isoformat(), valid_until=until,
+                                customer=request.customer)
+        reply = encode(wire.VoucherOk(re=request.id, voucher=self._voucher_view(voucher)))
+        done = await self._commit(caller, request, reply, *ops)
+        if isinstance(done, bytes):
+            return done
+        await self._print(caller, f"voucher-{code}", 0, now, f"Bon d'achat {code}", amount, mode,
+                          (f"Bon d'achat n° {code}", f"Valable jusqu'au {until.isoformat()}"))
+        return reply
+
+    def _moved(self, ops: list[Any], results: tuple[Any, ...]) -> None:
+        """Take into the books the balances the journal summed after our movements
+        (results follow the ops one to one)."""
+        for op, result in zip(ops, results):
+            if isinstance(op, MoveAccount) and isinstance(result, AccountMoved):
+                self.books.set_balance(op.customer, op.account, result.balance)
+
+    # --- views -----------------------------------------------------------------------
+
+    async def _view(self, customer: rules.Customer, delta: tuple[str, Decimal] | None = None) -> wire.CustomerView:
+        """The customer's file; ``delta``: a movement about to be written, counted in."""
+        c = customer.customer
+
+        def load(db):
+            return (reads.customer_balances(db, [c]), reads.customer_vouchers(db, c), reads.customer_history(db, c))
+
+        balances, vouchers, history = await read(self.journal, load)
+        for account in rules.ACCOUNTS:
+            # The database's sum is exact: it includes sales lanes wrote and have not told yet.
+            self.books.set_balance(c, account, balances.get((c, account), ZERO))
+        if delta is not None:
+            self.books.move(c, delta[0], delta[1])
+        view = wire.CustomerView(
+            customer=c, name=customer.name, card=customer.card, business=customer.business,
+            contact=customer.contact, notes=customer.notes,
+            credit=fmt_money(self.books.balance(c, "credit")), wallet=fmt_money(self.books.balance(c, "wallet")),
+            wallet_enabled=customer.wallet_enabled,
+            credit_available=fmt_money(self._available(c, "credit")),
+            wallet_available=fmt_money(self._available(c, "wallet")),
+            vouchers=[self._voucher_view(v) for v in vouchers],
+            history=[wire.CustomerSaleView(number=n, at=at, total=total) for n, at, total in history],
+        )
+        if delta is not None:
+            # Counted for the reply only: the books take it once it is written (``_moved``).
+            self.books.move(c, delta[0], -delta[1])
+        return view
+
+    def _available(self, customer: str, account: str) -> Decimal:
+        """What open tickets have not held; a sale written but not told yet is counted
+        in both the balance and its hold, so never show less than zero."""
+        return max(self.books.available(customer, account), ZERO)
+
+    def _voucher_view(self, voucher: rules.Voucher) -> wire.VoucherView:
+        today = self.clock.now().date()
+        if voucher.used:
+            status = "used"
+        elif today > voucher.valid_until:
+            status = "expired"
+        elif self.books.voucher_holder(voucher.code) is not None:
+            status = "held"
+        else:
+            status = "valid"
+        return wire.VoucherView(
+            code=voucher.code, amount=fmt_money(voucher.amount), valid_until=voucher.valid_until.isoformat(),
+            status=status, customer=voucher.customer, origin=voucher.origin, issued_at=voucher.issued_at,
+            used_at=voucher.used_at, used_amount=None if voucher.used_amount is None else fmt_money(voucher.used_amount),
+            remainder=voucher.remainder,
+        )
+
+    async def _print(self, caller: Caller, job: str, number: int, at: dt.datetime, label: str, amount: Decimal,
+                     mode: str, footer: tuple[str, ...]) -> None:
+        printer = self.printers.get(caller.lane or "")
+        if printer is None:
+            return
+        shop = self.config.shop
+        receipt = Receipt(
+            shop_name=shop.name, header=shop.header, lane=caller.lane or "", number=number,
+            seller=caller.seller or "", at=at,
+            lines=(ReceiptLine(name=label, qty=Decimal(1), unit_price=amount, total=amount, vat_rate=ZERO),),
+            vat=(), total=amount, payments=(ReceiptPayment(mode=mode, amount=amount),), change=ZERO,
+            footer=footer + shop.footer,
+        )
+        # The printer's mailbox is drained into its job queue at once; a printer that
+        # is down keeps the job.
+        await printer.tell(PrintReceipt(job=job, receipt=receipt))
+
+
+class _Conflict(Exception):
+    pass
+
+
+def _name(raw: str) -> str:
+    name = raw.strip()
+    if not name:
+        raise BadValue("a customer needs a name")
+    if len(name) > MAX_NAME:
+        raise BadValue(f"a name has at most {MAX_NAME} characters")
+    return name
+
+
+def _text(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    return raw.strip() or None
+
+
+def _not_found(request: wire.Request, customer: str) -> bytes:
+    return _error(request, wire.Code.NOT_FOUND, f"no customer {customer!r}", field="customer")
+
+
+def _refused(request: wire.Request, refusal: rules.Refused) -> bytes:
+    known = {"available", "short", "reference", "payment", "balance"}
+    return _error(request, refusal.code, refusal.message, **{k: v for k, v in refusal.details.items() if k in known})
