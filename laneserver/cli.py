@@ -22,6 +22,8 @@ from laneserver.rules.fiscal import Broken
 
 
 EXIT_ANCHOR_REFUSED = 3
+# Seconds: how long a thread waiting for the GIL waits before the running one must let go.
+GIL_SWITCH_INTERVAL = 0.0005
 
 
 def _common() -> argparse.ArgumentParser:
@@ -133,6 +135,12 @@ def _serve(args: argparse.Namespace, config: Config, data: Path) -> int:
 
     refused: list[str] = []
     failed: list[str] = []
+    # The journal's worker thread needs the GIL back after every SQLite call; with
+    # the default 5 ms switch interval a busy event loop makes it wait up to 5 ms
+    # each time, so a batch of a few dozen statements took tens to hundreds of ms
+    # under load (docs/performance.md). A shorter interval only costs anything
+    # while another thread is actually waiting for the GIL.
+    sys.setswitchinterval(float(os.environ.get("LS_SWITCH", GIL_SWITCH_INTERVAL)))
     try:
         trio.run(lambda: run_shop(config, data, SystemClock(), host=args.host, port=args.port, on_ready=on_ready))
     except* KeyboardInterrupt:
@@ -230,7 +238,7 @@ def _verify(data: Path) -> int:
         report = verify(db, anchor_path(data / DB_NAME))
     finally:
         db.close()
-    for chain, result in zip(("sales", "payments"), report.chains):
+    for chain, result in zip(("sales", "payments", "money taken outside sales"), report.chains):
         if isinstance(result, Broken):
             print(f"BROKEN: {result}")
         else:

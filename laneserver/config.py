@@ -43,6 +43,8 @@ class ShopConfig(Base):
     voucher_valid_days: int = 365  # a purchase / gift voucher's validity, from its issue
     # A pay that brings the balance to zero finishes the sale in the same request.
     auto_finish: bool = False
+    # Deferred payment: ``finish`` with ``unpaid`` may leave a customer's balance due.
+    deferred_payment: bool = False
     # The cash drawers (rules/drawer.py): above this expected cash a lane is told a
     # withdrawal is due ("" = no alert); the notes and coins a count may name.
     drawer_alert: str = ""
@@ -50,6 +52,10 @@ class ShopConfig(Base):
         "500.00", "200.00", "100.00", "50.00", "20.00", "10.00", "5.00",
         "2.00", "1.00", "0.50", "0.20", "0.10", "0.05", "0.02", "0.01",
     )
+    # Alcohol duties (rules/alcohol.py): the shop's base rates in euros per hectolitre
+    # (of pure alcohol for tax types 2 and 3), from its customs rate sheet.
+    alcohol_excise_rate: str = "918.80"  # droits sur les boissons (accises)
+    alcohol_levy_rate: str = "551.82"  # cotisation sécurité sociale
 
 
 class PaymentModeConfig(Base):
@@ -218,6 +224,7 @@ def _check(config: Config) -> Config:
                 raise ConfigError(f"printers[{i}].address: {printer.address!r} is not host:port")
     _check_terminals(config)
     _check_drawers(config)
+    _check_alcohol(config)
     _unique([m.id for m in config.payment_modes], "payment_modes")
     for i, mode in enumerate(config.payment_modes):
         if not re.fullmatch(r"[a-z0-9_]{1,32}", mode.id):
@@ -245,6 +252,16 @@ def _check_drawers(config: Config) -> None:
         if lane.drawer == "printer" and lane.printer is None:
             raise ConfigError(f"lanes[{i}].drawer: \"printer\" kicks the drawer through the lane's printer, "
                               "but the lane has no printer")
+
+
+def _check_alcohol(config: Config) -> None:
+    from laneserver.rules.alcohol import parse_rate
+
+    try:
+        parse_rate(config.shop.alcohol_excise_rate, "shop.alcohol_excise_rate")
+        parse_rate(config.shop.alcohol_levy_rate, "shop.alcohol_levy_rate")
+    except BadValue as error:
+        raise ConfigError(str(error)) from None
 
 
 def _check_terminals(config: Config) -> None:

@@ -19,6 +19,8 @@ FULL = Article(
     negative_stock="warn", stock_alert="2", part_of="W1", parts=6,
     components=(Component("W1"), Component("P1", Decimal("2.5"))), assembly=True, sell_by_days=12,
     reorder_point="6", reorder_qty="24", supplier="Cave Dupont",
+    coupon_article="S1", coupons=10, coupon_valid_days=90,
+    volume_l="0.75", abv="12.5",
 )
 
 

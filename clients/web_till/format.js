@@ -112,6 +112,11 @@ export function paymentLabel(mode) {
     return has(key) ? t(key) : String(mode).replace(/_/g, " ");
 }
 
+// Verbs that take a supervisor's PIN: `forbidden` there means the device is locked out.
+const SUPERVISED = new Set(["discount", "drawer_movement", "drawer_open", "balance_correct"]);
+// Verbs naming a customer: their `not_found` is the customer.
+const CUSTOMER_VERBS = new Set(["customer", "customer_edit", "credit_deposit", "wallet_topup", "balance_correct", "set_customer"]);
+
 // Verbs that change the lines: refused while the ticket has payments.
 const LINE_VERBS = new Set(["scan", "add", "set_qty", "remove_line", "cancel_ticket", "hold"]);
 
@@ -121,7 +126,7 @@ const LINE_VERBS = new Set(["scan", "add", "set_qty", "remove_line", "cancel_tic
  * the server's own message as the detail.
  * @param {object} error
  * @param {object} [context] {code: the scanned code, money: Money, verb: the request's
- *        type, ticket: the ticket the page shows}
+ *        type, ticket: the ticket the page shows, mode: a payment's mode}
  */
 export function describeError(error, context = {}) {
     const code = (error && error.code) || "internal";
@@ -135,17 +140,61 @@ export function describeError(error, context = {}) {
         text = t("err.unknown_code_x", { code: context.code });
     } else if (code === "balance_not_zero" && frame.balance !== undefined) {
         text = t("err.balance_not_zero_x", { balance: amount(frame.balance) });
+    } else if (code === "bad_request" && verb === "pay" && frame.payable !== undefined) {
+        text = t("err.cash_rounded", { payable: amount(frame.payable) });
+    } else if (code === "bad_request" && verb === "pay" && frame.available !== undefined) {
+        text = t("err.voucher_worth", { available: amount(frame.available) });
     } else if (code === "bad_request" && verb === "pay" && frame.balance !== undefined) {
         text = t("err.over_balance", { balance: amount(frame.balance) });
+    } else if (code === "bad_request" && frame.field) {
+        const name = has(`field.${frame.field}`) ? t(`field.${frame.field}`) : frame.field;
+        text = frame.field === "count" && /not .*the amount|comes to/.test(error.message || "")
+            ? t("err.count_not_amount") : t("err.bad_field", { field: name });
+    } else if (code === "payment_declined") {
+        const outcome = has(`err.payment_declined_${frame.outcome}`) ? frame.outcome : "declined";
+        text = t(`err.payment_declined_${outcome}`);
+    } else if (code === "insufficient_funds" && frame.short !== undefined) {
+        text = t("err.insufficient_funds_x", {
+            short: amount(frame.short), available: amount(frame.available ?? "0"),
+            account: context.mode ? paymentLabel(context.mode) : t("err.account"),
+        });
+    } else if (code === "supervisor_required" && frame.cap !== undefined) {
+        text = t("err.supervisor_required_cap", { cap: frame.cap });
+    } else if ((code === "forbidden" || code === "supervisor_required") && frame.locked) {
+        text = t("err.pin_locked");
+    } else if (code === "forbidden" && SUPERVISED.has(verb)) {
+        text = t("err.pin_locked");
     } else if (code === "out_of_stock" && frame.available !== undefined) {
         text = t("err.out_of_stock_x", { available: frame.available, stock_point: frame.stock_point || "" });
     } else if (code === "forbidden" && verb === "sign_in") {
         text = t("err.pin_locked");
     } else if (code === "not_found") {
         if (frame.article) text = t("err.not_found_article", { article: frame.article });
+        else if (frame.reference !== undefined) text = t("err.not_found_voucher", { code: frame.reference });
+        else if (frame.field === "card") text = t("err.not_found_card");
+        else if (frame.field === "customer" || CUSTOMER_VERBS.has(verb)) text = t("err.not_found_customer");
+        else if (frame.topup !== undefined || verb === "wallet_topup_cancel") text = t("err.not_found_topup");
         else if (frame.held !== undefined) text = t("err.not_found_held");
         else if (frame.line !== undefined) text = t("err.not_found_line");
         else if (frame.payment !== undefined) text = t("err.not_found_payment");
+    } else if (code === "conflict" && frame.payable !== undefined) {
+        text = Number(frame.payable) > 0 ? t("err.meal_voucher_payable", { payable: amount(frame.payable) }) : t("err.meal_voucher_none");
+    } else if (code === "conflict" && verb === "pay" && frame.reference !== undefined) {
+        text = t("err.voucher_unusable", { code: frame.reference });
+    } else if (code === "conflict" && frame.field === "card") {
+        text = t("err.card_taken");
+    } else if (code === "conflict" && verb === "set_customer") {
+        text = t("err.customer_payment");
+    } else if (code === "conflict" && verb === "finish" && frame.payment !== undefined) {
+        text = t("err.hold_lost");
+    } else if (code === "conflict" && verb === "pay" && (context.mode === "credit" || context.mode === "wallet")) {
+        text = ticket && !ticket.customer ? t("err.no_customer") : t("err.wallet_off");
+    } else if (code === "conflict" && verb === "wallet_topup") {
+        text = t("err.wallet_off");
+    } else if (code === "conflict" && verb === "wallet_topup_cancel") {
+        text = t("err.topup_cancelled");
+    } else if (code === "conflict" && verb === "drawer_movement") {
+        text = frame.balance !== undefined ? t("err.drawer_short", { balance: amount(frame.balance) }) : t("err.drawer_float");
     } else if (code === "conflict" && ticket) {
         const empty = !ticket.lines || ticket.lines.length === 0;
         const paid = ticket.payments && ticket.payments.length > 0;

@@ -1,12 +1,12 @@
 // The panels over the selling screen: held tickets, article search, price and stock
-// of an article, and the confirmation dialog. A panel closes with its button,
+// of an article, the confirmation dialog and the supervisor's PIN prompt. A panel closes with its button,
 // Escape, a tap on the dimmed background, or the next scan (the scan still counts).
 
 import { byTestId, setText, show } from "./dom.js";
 import { t } from "./i18n.js";
 import { renderHeld, renderInfo, renderSearch } from "./render.js";
 
-class Overlay {
+export class Overlay {
     constructor(testid, { onClose = () => {}, modal = false } = {}) {
         this.el = byTestId(testid);
         this.onClose = onClose;
@@ -199,11 +199,75 @@ export function bindConfirm(app) {
     no.addEventListener("click", () => overlay.close());
     return {
         overlay,
-        ask(question, yesLabel) {
+        ask(question, yesLabel, noLabel) {
             if (settle) settle(false);
             setText(text, question);
             setText(yes, yesLabel);
+            setText(no, noLabel || t("confirm.no"));
             overlay.open();
+            return new Promise((resolve) => { settle = resolve; });
+        },
+    };
+}
+
+/**
+ * A supervisor's PIN: ask(why, error) resolves with the PIN typed (on the pad or the
+ * keyboard), or null when the cashier cancels. Used by app.approved() wherever a
+ * verb answers `supervisor_required` (drawer withdrawals and no-sale openings ask
+ * first: they always need one).
+ */
+export function bindSupervisor(app) {
+    const form = byTestId("supervisor-form");
+    const pin = byTestId("supervisor-pin");
+    const why = byTestId("supervisor-why");
+    const error = byTestId("supervisor-error");
+    let settle = null;
+    const overlay = new Overlay("supervisor-dialog", {
+        modal: true,
+        onClose: () => {
+            if (settle) settle(null);
+            settle = null;
+            pin.value = "";
+            app.refocus();
+        },
+    });
+    byTestId("supervisor-pad").addEventListener("click", (event) => {
+        const key = event.target instanceof Element ? event.target.closest("button") : null;
+        if (!key) return;
+        if (key.dataset.digit) pin.value += key.dataset.digit;
+        else if (key.dataset.pin === "clear") pin.value = "";
+        pin.focus({ preventScroll: true });
+    });
+    form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const typed = pin.value.trim();
+        if (!typed) {
+            pin.focus();
+            return;
+        }
+        const done = settle;
+        settle = null;
+        overlay.close();
+        if (done) done(typed);
+    });
+    byTestId("supervisor-cancel").addEventListener("click", () => overlay.close());
+    pin.addEventListener("keydown", (event) => {
+        if (event.key === "Escape") {
+            event.preventDefault();
+            event.stopPropagation();
+            overlay.close();
+        }
+    });
+    return {
+        overlay,
+        ask(reason, problem = "") {
+            if (settle) settle(null);
+            setText(why, reason || t("err.supervisor_required"));
+            setText(error, problem);
+            show(error, !!problem);
+            pin.value = "";
+            overlay.open();
+            pin.focus();
             return new Promise((resolve) => { settle = resolve; });
         },
     };

@@ -107,13 +107,28 @@ export function renderPayments(list, payments, money, remove) {
     list.replaceChildren(
         ...payments.map((p) =>
             h("li", { testid: "payment", dataset: { payment: p.payment, mode: p.mode } },
-                h("span", { class: "mode" }, paymentLabel(p.mode), p.reference ? h("span", { class: "ref" }, ` ${p.reference}`) : null),
+                h("span", { class: "mode" }, paymentLabel(p.mode), p.reference ? h("span", { class: "ref" }, ` ${p.reference}`) : null,
+                    paymentDetail(p, money)),
                 h("span", { class: "num" }, money.format(p.amount)),
                 h("button", {
                     type: "button", class: "small danger", testid: "remove-payment",
                     title: t("pay.remove"), "aria-label": t("pay.remove"), onclick: () => remove(p),
                 }, "✕"))),
     );
+}
+
+/** A cheque's instalments, a forfeited meal voucher's excess: one small line under the payment. */
+function paymentDetail(p, money) {
+    if (Array.isArray(p.instalments) && p.instalments.length) {
+        return h("span", { class: "detail", testid: "payment-instalments" },
+            t("pay.instalment_list", { n: p.instalments.length }),
+            p.instalments.map((part) => `${money.format(part.amount)} ${t("pay.due_on", { date: part.due })}`).join(" · "));
+    }
+    if (p.forfeited !== undefined) {
+        return h("span", { class: "detail", testid: "payment-forfeited" },
+            t("pay.forfeit_line", { tendered: money.format(p.tendered), forfeited: money.format(p.forfeited) }));
+    }
+    return null;
 }
 
 /**

@@ -9,7 +9,7 @@
 // Keyboard (with a keyboard-wedge scanner or a real keyboard):
 //   digits/letters + Enter   add by barcode or article code
 //   3 *  (or 3 x) then scan  three of the next article
-//   F2 search · F3 price check · F4 hold · F7 held tickets · F8 payment
+//   F2 search · F3 price check · F4 hold · F6 customer · F7 held tickets · F8 payment · F9 drawer
 //   + / − / Delete           quantity / removal of the selected line (code field empty)
 //   Escape                   close a panel, leave price check or payment, drop the prefix
 
@@ -58,13 +58,13 @@ export function bindSellScreen(app) {
     let latest = null;           // the row of the line added last
     let scrollPending = false;
     const active = () => app.screen === "sell";
-    const focusTarget = () => (app.pay && app.pay.isOpen ? app.pay.amountInput : code);
-    const wedgeForm = () => (app.pay && app.pay.isOpen ? app.pay.form : scanForm);
+    const focusTarget = () => (app.pay && app.pay.isOpen ? app.pay.focusField : code);
+    const wedgeForm = () => (app.pay && app.pay.isOpen ? app.pay.focusField.form || app.pay.form : scanForm);
 
     // Shortcuts first: they may take a key before the wedge capture sees it.
     document.addEventListener("keydown", onShortcut, true);
     captureWedge({ input: focusTarget, form: wedgeForm, active });
-    const refocus = keepFocus(focusTarget, () => app.screen === "sell" && !app.search.overlay.isOpen);
+    const refocus = keepFocus(focusTarget, () => app.screen === "sell" && !app.search.overlay.isOpen && !app.formPanelOpen());
 
     // --- the code field -------------------------------------------------------------
 
@@ -392,13 +392,16 @@ export function bindSellScreen(app) {
             case "F2": take(); app.search.open(); return;
             case "F3": take(); app.closePanels(); setPriceCheck(!state.priceCheck); refocus(); return;
             case "F4": take(); hold(); return;
+            case "F6": take(); app.customers.open(); return;
             case "F7": take(); byTestId("held-open").click(); return;
             case "F8": take(); if (app.pay.isOpen) app.pay.close(); else openPayment(); return;
+            case "F9": take(); app.drawer.open(); return;
             case "Escape":
                 take();
                 if (app.panelOpen()) app.closePanels();
                 else if (state.priceCheck) setPriceCheck(false);
                 else if (state.qty !== null) clearPrefix();
+                else if (app.pay.isOpen && app.pay.formOpen) app.pay.closeForm();
                 else if (app.pay.isOpen) app.pay.close();
                 else if (state.selected !== null) selectLine(state.selected);
                 refocus();

@@ -7,7 +7,8 @@
 // ticket again.
 //
 // Screens: "pair" (no token) → "wait" (hello not answered yet) → "sign-in" (no
-// seller) → "sell" (sell.js; payment mode: pay.js; panels: panels.js).
+// seller) → "sell" (sell.js; payment mode: pay.js; panels: panels.js; customers:
+// customers.js; the cash drawer: drawer.js).
 //
 // Stored in the browser: the device token and the language (localStorage), the
 // names of recent sellers (localStorage), and the mutating requests still
@@ -18,7 +19,9 @@ import { buttonsKeepFocusAway, byTestId, h, setText, show, takeToken, saveToken 
 import { Money, describeError } from "./format.js";
 import { applyI18n, language, languageOf, locale, onLanguage, setLanguage, t } from "./i18n.js";
 import { ScanMetrics } from "./metrics.js";
-import { bindConfirm, bindHeldPanel, bindInfoPanel, bindSearchPanel } from "./panels.js";
+import { bindCustomerPanel } from "./customers.js";
+import { bindDrawerPanel } from "./drawer.js";
+import { bindConfirm, bindHeldPanel, bindInfoPanel, bindSearchPanel, bindSupervisor } from "./panels.js";
 import { bindPayPanel } from "./pay.js";
 import { bindPairScreen, bindSignInScreen } from "./screens.js";
 import { bindSellScreen } from "./sell.js";
@@ -59,6 +62,7 @@ class TillApp {
             link: byTestId("link-state"),
             seller: byTestId("seller"),
             signOut: byTestId("sign-out"),
+            drawer: byTestId("drawer-open"),
             lang: byTestId("lang-toggle"),
             connection: byTestId("connection-banner"),
             connectionText: byTestId("connection-text"),
@@ -85,6 +89,9 @@ class TillApp {
         this.held = bindHeldPanel(this);
         this.search = bindSearchPanel(this, (article) => this.sell.submitArticle(article));
         this.pay = bindPayPanel(this);
+        this.supervisor = bindSupervisor(this);
+        this.customers = bindCustomerPanel(this);
+        this.drawer = bindDrawerPanel(this);
         this.sell = bindSellScreen(this);
 
         byTestId("error-close").addEventListener("click", () => this.clearMessage());
@@ -277,6 +284,10 @@ class TillApp {
                 if (this.hello && this.hello.lane && event.lane !== this.hello.lane) return;
                 this.showPrinter(event);
                 break;
+            case "drawer_alert":
+                if (this.hello && this.hello.lane && event.lane !== this.hello.lane) return;
+                this.drawer.onAlert(event);
+                break;
             case "unaddressed_error":
                 this.showError(new ServerError(event));
                 break;
@@ -292,7 +303,11 @@ class TillApp {
             return;
         }
         if (reply.ticket) this.setTicket(reply.ticket, -1);
-        if (request.type === "finish" && reply.number !== undefined) this.sell.showLastSale(reply);
+        // finish, or a pay that finished the sale (the shop's auto_finish)
+        if ((request.type === "finish" || request.type === "pay") && reply.number !== undefined) {
+            this.pay.close();
+            this.sell.showLastSale(reply);
+        }
     }
 
     // --- requests -------------------------------------------------------------------
@@ -342,6 +357,40 @@ class TillApp {
         }
     }
 
+    /**
+     * A request a supervisor may have to approve: sent, and on `supervisor_required`
+     * the supervisor's PIN is asked (again, saying why, after a wrong one) and the
+     * request sent with it. `askFirst`: the verb always needs one (drawer withdrawal,
+     * no sale), so the PIN is asked before sending. Returns the reply or null.
+     */
+    async approved(verb, fields, opts = {}, { askFirst = false, why = "" } = {}) {
+        let pin;
+        if (askFirst) {
+            pin = await this.supervisor.ask(why);
+            if (pin === null) return null;
+        }
+        for (;;) {
+            let refused = null;
+            const reply = await this.act(verb, pin === undefined ? fields : { ...fields, supervisor_pin: pin }, {
+                ...opts,
+                onError: (error) => {
+                    if (error.code === "supervisor_required") {
+                        refused = error;
+                        return true;
+                    }
+                    return opts.onError ? opts.onError(error) : false;
+                },
+            });
+            if (!refused) return reply;
+            const problem = pin === undefined ? "" : t("sup.wrong");
+            pin = await this.supervisor.ask(why || describeError(refused, { money: this.money }).text, problem);
+            if (pin === null) {
+                this.showError(refused, { verb });
+                return null;
+            }
+        }
+    }
+
     handleError(error, context = {}) {
         if (error && error.code === "connection_stopped") return; // the pairing screen says why
         if (error && error.code === "not_signed_in" && this.seller) {
@@ -365,6 +414,7 @@ class TillApp {
         this.ticket = ticket;
         this.sell.renderTicket(ticket);
         this.pay.render(ticket);
+        this.customers.onTicket(ticket);
         this.metrics.rendered(ticket, performance.now() - started);
     }
 
@@ -420,6 +470,8 @@ class TillApp {
         this.sell.redraw();
         this.pay.redraw();
         this.held.draw();
+        this.customers.redraw();
+        this.drawer.redraw();
         this.drawConnection();
         if (this.printer) this.showPrinter(this.printer);
     }
@@ -427,22 +479,32 @@ class TillApp {
     // --- panels -------------------------------------------------------------------------
 
     panelOpen() {
-        return this.held.overlay.isOpen || this.search.overlay.isOpen || this.info.overlay.isOpen || this.confirmOpen();
+        return this.held.overlay.isOpen || this.search.overlay.isOpen || this.info.overlay.isOpen
+            || this.customers.overlay.isOpen || this.drawer.overlay.isOpen || this.confirmOpen();
     }
 
+    /** A panel with its own text fields is up: the focus stays where the cashier put it. */
+    formPanelOpen() {
+        return this.customers.overlay.isOpen || this.drawer.overlay.isOpen || this.supervisor.overlay.isOpen;
+    }
+
+    /** A modal dialog (confirmation, supervisor's PIN) is up: its own buttons and keys decide. */
     confirmOpen() {
-        return this.confirmDialog.overlay.isOpen;
+        return this.confirmDialog.overlay.isOpen || this.supervisor.overlay.isOpen;
     }
 
     closePanels() {
         this.held.overlay.close();
         this.search.overlay.close();
         this.info.overlay.close();
+        this.customers.overlay.close();
+        this.drawer.overlay.close();
         this.confirmDialog.overlay.close();
+        this.supervisor.overlay.close();
     }
 
-    confirm(text, yesLabel) {
-        return this.confirmDialog.ask(text, yesLabel);
+    confirm(text, yesLabel, noLabel) {
+        return this.confirmDialog.ask(text, yesLabel, noLabel);
     }
 
     refocus() {
@@ -492,6 +554,7 @@ class TillApp {
         setText(this.el.seller, this.seller ? t("header.seller", { seller: this.seller }) : "");
         show(this.el.seller, !!this.seller);
         show(this.el.signOut, !!this.seller);
+        show(this.el.drawer, !!this.seller);
     }
 
     showPrinter(event) {

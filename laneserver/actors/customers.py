@@ -18,6 +18,13 @@ Lanes, like with stock (``actors/stock_point.py``):
               database, which holds the sale's movements by then (tell)
   ReportHolds at a lane's start: what its tickets hold (tell, never refused)
   FindCustomer by id or card barcode → ``Customer`` or None
+  CountCoupons, AskCouponHold, ReportCouponHolds, AskCouponSettle: the same for
+              coupons (rules/coupons.py): a lane's coupon lines hold its tickets'
+              customers' coupons (the lane's whole set, asked when it grows, told
+              when it shrinks); at finish the uses and subscription credits
+              (``MoveCoupons`` ops the sale writes in its own unit). Coupons are
+              read from the database when asked: a lane's uses are written before
+              it tells its holds gone, so for a moment too few show, never too many.
 
 A sale's spend is written by the lane, so between its commit and its
 ``Release`` the in-memory balance still counts the money the hold also counts:
@@ -51,6 +58,7 @@ from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode
 from laneserver.protocol.codec import error_frame as _error
 from laneserver.rules import customers as rules
+from laneserver.rules import coupons as coupon_rules
 from laneserver.rules.money import ZERO, BadValue, fmt_money, parse_money
 from laneserver.rules.receipt import Receipt, ReceiptLine, ReceiptPayment
 from laneserver.store import reads
@@ -58,6 +66,7 @@ from laneserver.store.ops import (
     AccountMoved,
     IssueVoucher,
     MoveAccount,
+    MoveCoupons,
     PutCustomer,
     ReceiveMoney,
     RecordEvent,
@@ -94,10 +103,11 @@ class AskSettle(msgspec.Struct, frozen=True, kw_only=True):
     """The journal ops a sale writes for its customer payment lines."""
 
     lane: str
-    payments: tuple[tuple[int, str, Decimal], ...]  # (payment, mode, amount)
+    payments: tuple[tuple[int, str, Decimal], ...]  # (payment, mode, amount); negative: a refund
     at: dt.datetime
     device: str | None = None
     seller: str | None = None
+    customer: str | None = None  # the sale's customer: whose account a refund goes to
 
 
 class Release(msgspec.Struct, frozen=True):
@@ -108,6 +118,67 @@ class Release(msgspec.Struct, frozen=True):
 class ReportHolds(msgspec.Struct, frozen=True):
     lane: str
     holds: tuple[rules.Hold, ...]
+
+
+class AskGiveBack(msgspec.Struct, frozen=True, kw_only=True):
+    """A cancelled sale gives its customer money back (actors/sales.py): the journal ops
+    that put each ``credit``/``wallet`` amount back on the account its payment drew on,
+    and issue a voucher (origin ``refund``) for each voucher it used. ``back`` is
+    (mode, amount, reference) per payment, amounts positive; ``customer`` the sale's."""
+
+    back: tuple[tuple[str, Decimal, str | None], ...]
+    customer: str | None
+    at: dt.datetime
+    lane: str | None = None
+    device: str | None = None
+    seller: str | None = None
+    approved_by: str | None = None
+    reason: str | None = None
+
+
+class Refresh(msgspec.Struct, frozen=True):
+    """Customers whose balances moved in a unit written by another actor (tell)."""
+
+    customers: tuple[str, ...]
+
+
+# Coupons (rules/coupons.py): a lane's coupon lines hold its tickets' customers' coupons.
+
+class CountCoupons(msgspec.Struct, frozen=True):
+    """How many coupons of ``article`` the customer has for ``lane``: those usable today
+    less those other lanes hold (→ int)."""
+
+    lane: str
+    customer: str
+    article: str
+
+
+class AskCouponHold(msgspec.Struct, frozen=True):
+    """The lane's coupon holds become ``holds`` (its whole set) → None, or ``Refused``
+    when a hold that grows is more than the customer has."""
+
+    lane: str
+    holds: dict[tuple[str, str], int]
+
+
+class ReportCouponHolds(msgspec.Struct, frozen=True):
+    """The lane's coupon holds are now ``holds`` (shrunk, or at its start): tell, never refused."""
+
+    lane: str
+    holds: dict[tuple[str, str], int]
+
+
+class AskCouponSettle(msgspec.Struct, frozen=True, kw_only=True):
+    """At finish: the journal ops (``MoveCoupons``) of a sale's coupon uses (per coupon
+    article) and subscription credits, for its ``customer`` → ops or ``Refused``."""
+
+    lane: str
+    customer: str
+    uses: dict[str, int]
+    credits: tuple[coupon_rules.Credit, ...]
+    at: dt.datetime
+    device: str | None = None
+    seller: str | None = None
 
 
 def new_voucher_code() -> str:
@@ -125,6 +196,7 @@ class CustomersActor:
         modes: tuple[str, ...],
         printers: dict[str, Address] | None = None,
         holds: dict[tuple[str, int], rules.Hold] | None = None,
+        coupon_holds: dict[str, coupon_rules.Holds] | None = None,
     ) -> None:
         self.journal = journal
         self.config = config
@@ -133,6 +205,8 @@ class CustomersActor:
         self.modes = tuple(m for m in modes if m not in rules.NOT_FOR_MONEY_IN)
         self.printers = printers or {}  # lane → its printer
         self.books = rules.Books(holds=holds if holds is not None else {})
+        # lane → its coupon holds; like ``holds``, owned by the caller to outlive a restart.
+        self.coupon_holds: dict[str, coupon_rules.Holds] = coupon_holds if coupon_holds is not None else {}
         self.directory: dict[str, rules.Customer] = {}
         self.cards: dict[str, str] = {}
         self.next_customer = 1
@@ -160,10 +234,23 @@ class CustomersActor:
                         envelope.reply(await self._hold(envelope.command))
                     case AskSettle():
                         envelope.reply(await self._settle(envelope.command))
+                    case AskGiveBack():
+                        envelope.reply(await self._give_back(envelope.command))
+                    case Refresh(customers=touched):
+                        await self._refresh([rules.Hold(lane="", payment=0, mode=account, amount=ZERO, customer=c)
+                                             for c in touched for account in rules.ACCOUNTS])
                     case Release(lane=lane, payments=payments):
                         await self._refresh(self.books.release(lane, payments))
                     case ReportHolds(lane=lane, holds=holds):
                         await self._refresh(self.books.report(lane, holds))
+                    case CountCoupons(lane=lane, customer=customer, article=article):
+                        envelope.reply(await self._coupons_for(lane, customer, article))
+                    case AskCouponHold(lane=lane, holds=holds):
+                        envelope.reply(await self._hold_coupons(lane, holds))
+                    case ReportCouponHolds(lane=lane, holds=holds):
+                        self.coupon_holds[lane] = dict(holds)
+                    case AskCouponSettle():
+                        envelope.reply(await self._settle_coupons(envelope.command))
                     case Handle(caller=caller, request=request):
                         envelope.reply(await self._handle(caller, request))
                     case other:
@@ -227,6 +314,12 @@ class CustomersActor:
         common = dict(at=ask.at, lane=ask.lane, device=ask.device, seller=ask.seller)
         ops: list[Any] = []
         for payment, mode, amount in ask.payments:
+            if amount < 0:  # a refund (returns): nothing was held, money goes to the customer
+                refund = self._refund(ask, mode, -amount, common)
+                if isinstance(refund, rules.Refused):
+                    return refund
+                ops.append(refund)
+                continue
             hold = self.books.holds.get((ask.lane, payment))
             if hold is None or hold.mode != mode or hold.amount != amount:
                 return rules.Refused("conflict", f"payment {payment} ({mode} {amount}) is not held any more: "
@@ -248,6 +341,94 @@ class CustomersActor:
                                         origin="remainder", customer=voucher.customer, **common))
             ops.append(UseVoucher(code=hold.code, amount=amount, remainder=remainder, **common))
         return tuple(ops)
+
+    # --- coupons (rules/coupons.py) ----------------------------------------------------
+
+    async def _batches(self, customer: str, article: str | None = None) -> list[coupon_rules.Batch]:
+        return await read(self.journal, partial(reads.customer_coupons, customer=customer, article=article))
+
+    async def _coupons_for(self, lane: str, customer: str, article: str) -> int:
+        left = coupon_rules.left(await self._batches(customer, article), article, self.clock.now().date())
+        return max(left - coupon_rules.held_elsewhere(self.coupon_holds, lane, (customer, article)), 0)
+
+    async def _hold_coupons(self, lane: str, holds: dict[tuple[str, str], int]) -> rules.Refused | None:
+        today = self.clock.now().date()
+        previous = self.coupon_holds.get(lane, {})
+        left_of = {}
+        for key, count in holds.items():
+            if count > previous.get(key, 0):
+                left_of[key] = coupon_rules.left(await self._batches(*key), key[1], today)
+        short = coupon_rules.grant(self.coupon_holds, lane, holds, left_of)
+        if short is not None:
+            who = self.directory.get(short.customer)
+            name = who.name if who is not None else short.customer
+            return rules.Refused("conflict", f"{name} has {short.available} coupon(s) of {short.article} left for "
+                                             f"this till: {short.wanted} wanted", {"available": str(short.available)})
+        self.coupon_holds[lane] = dict(holds)
+        return None
+
+    async def _settle_coupons(self, ask: AskCouponSettle) -> tuple[Any, ...] | rules.Refused:
+        if self.directory.get(ask.customer) is None:
+            return rules.Refused("not_found", f"no customer {ask.customer!r}")
+        today = ask.at.date()
+        common = dict(at=ask.at, customer=ask.customer, lane=ask.lane, device=ask.device, seller=ask.seller)
+        ops: list[Any] = []
+        for article, count in ask.uses.items():
+            taken = coupon_rules.take(await self._batches(ask.customer, article), article, count, today)
+            if taken is None:
+                return rules.Refused("conflict", f"the customer's coupons of {article} ran out or expired: remove "
+                                                 "the coupon line and scan it again (normal price)")
+            ops.extend(MoveCoupons(article=article, delta=-n, batch=batch, **common) for batch, n in taken)
+        for credit in ask.credits:
+            ops.append(MoveCoupons(article=credit.article, delta=credit.coupons, valid_days=credit.valid_days,
+                                   **common))
+        return tuple(ops)
+
+    def _coupon_views(self, customer: str, batches: list[coupon_rules.Batch]) -> list[wire.CouponView]:
+        return [
+            wire.CouponView(article=s.article, left=s.left,
+                            valid_until=None if s.valid_until is None else s.valid_until.isoformat(),
+                            expired=s.expired,
+                            held=sum(h.get((customer, s.article), 0) for h in self.coupon_holds.values()))
+            for s in coupon_rules.summaries(batches, self.clock.now().date())
+        ]
+
+    async def _give_back(self, ask: AskGiveBack) -> tuple[Any, ...] | rules.Refused:
+        common = dict(at=ask.at, lane=ask.lane, device=ask.device, seller=ask.seller)
+        ops: list[Any] = []
+        for mode, amount, reference in ask.back:
+            if mode in rules.ACCOUNTS:
+                customer = reference if reference in self.directory else ask.customer
+                if customer is None or customer not in self.directory:
+                    return rules.Refused("conflict", f"the {mode} payment of {amount} names no customer to give it "
+                                                     "back to")
+                ops.append(MoveAccount(customer=customer, account=mode, delta=amount, kind="sale_cancel",
+                                       approved_by=ask.approved_by, reason=ask.reason, **common))
+            elif mode == rules.VOUCHER:
+                used = await read(self.journal, partial(reads.voucher, code=reference or ""))
+                days = self.config.shop.voucher_valid_days
+                ops.append(IssueVoucher(code=new_voucher_code(), amount=amount,
+                                        valid_until=rules.valid_until(ask.at.date(), days), origin="refund",
+                                        customer=used.customer if used is not None else ask.customer, **common))
+            else:
+                raise ValueError(f"not a customer payment mode: {mode!r}")
+        return tuple(ops)
+
+    def _refund(self, ask: AskSettle, mode: str, amount: Decimal,
+                common: dict[str, Any]) -> MoveAccount | IssueVoucher | rules.Refused:
+        """A sale's refund of ``amount``: onto its customer's ``credit``/``wallet``, or a
+        new voucher (``origin`` refund, valid ``shop.voucher_valid_days``, the sale's
+        customer's if it has one)."""
+        if mode in rules.ACCOUNTS:
+            customer = self.directory.get(ask.customer or "")
+            if customer is None:
+                return rules.Refused("conflict", f"a refund by {mode} goes to the ticket's customer: select one first")
+            if mode == "wallet" and not customer.wallet_enabled:
+                return rules.Refused("conflict", f"{customer.name}'s wallet is not enabled")
+            return MoveAccount(customer=customer.customer, account=mode, delta=amount, kind="refund", **common)
+        until = rules.valid_until(ask.at.date(), self.config.shop.voucher_valid_days)
+        return IssueVoucher(code=new_voucher_code(), amount=amount, valid_until=until, origin="refund",
+                            customer=ask.customer, **common)
 
     # --- requests --------------------------------------------------------------------
 
@@ -521,9 +702,10 @@ class CustomersActor:
         c = customer.customer
 
         def load(db):
-            return (reads.customer_balances(db, [c]), reads.customer_vouchers(db, c), reads.customer_history(db, c))
+            return (reads.customer_balances(db, [c]), reads.customer_vouchers(db, c), reads.customer_history(db, c),
+                    reads.customer_coupons(db, c), sum((sale.due for sale in reads.unpaid_sales(db, c)), ZERO))
 
-        balances, vouchers, history = await read(self.journal, load)
+        balances, vouchers, history, batches, owes = await read(self.journal, load)
         for account in rules.ACCOUNTS:
             # The database's sum is exact: it includes sales lanes wrote and have not told yet.
             self.books.set_balance(c, account, balances.get((c, account), ZERO))
@@ -538,6 +720,8 @@ class CustomersActor:
             wallet_available=fmt_money(self._available(c, "wallet")),
             vouchers=[self._voucher_view(v) for v in vouchers],
             history=[wire.CustomerSaleView(number=n, at=at, total=total) for n, at, total in history],
+            coupons=self._coupon_views(c, batches),
+            owes=fmt_money(owes),
         )
         if delta is not None:
             # Counted for the reply only: the books take it once it is written (``_moved``).

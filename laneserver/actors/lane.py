@@ -31,6 +31,7 @@ from laneserver.actors.messages import (
     Unsubscribe,
 )
 from laneserver.actors.customers import AskHold, AskSettle, FindCustomer, Release, ReportHolds
+from laneserver.actors.customers import AskCouponHold, AskCouponSettle, CountCoupons, ReportCouponHolds
 from laneserver.actors.drawer import SaleFinished
 from laneserver.actors.printer import PrintReceipt
 from laneserver.actors.terminal import ABORT_SECONDS, Charge
@@ -47,7 +48,9 @@ from laneserver.protocol.views import held_view, ticket_view
 from laneserver.rules import lane as rules
 from laneserver.rules import payment as payments
 from laneserver.rules import customers as customer_rules
+from laneserver.rules import coupons as coupon_rules
 from laneserver.rules.catalog import Ambiguous, Catalog, Found, Unknown
+from laneserver.rules.costs import CostBook, unit_cost
 from laneserver.rules.money import BadValue, fmt_money, parse_money, parse_percent, parse_qty
 from laneserver.rules.stock import OutOfStock, effective_policy, fmt_stock, stock_quantities, stock_takes_all
 from laneserver.rules.receipt import Receipt, ReceiptInstalment, ReceiptLine, ReceiptPayment
@@ -87,6 +90,7 @@ class LaneActor:
         terminal: Address | None = None,
         drawer: Address | None = None,
         customers: Address | None = None,
+        costs: CostBook | None = None,
     ) -> None:
         self.lane = lane
         self.config = config
@@ -99,6 +103,9 @@ class LaneActor:
         self.terminal = terminal  # the lane's payment terminal actor (card), if it has one
         self.drawer = drawer  # the lane's cash drawer actor: takes a sale's cash and opens
         self.customers = customers  # the shop's customers actor: credit, wallet and vouchers
+        # The purchase costs of the lane's stock point (its actor writes them): read on
+        # each line added to flag a sale below cost, with no round trip (rules/costs.py).
+        self.costs = costs if costs is not None else CostBook()
         self.clock = clock
         # Owned by the supervisor's closure so sessions stay subscribed across
         # a restart of this actor.
@@ -117,6 +124,7 @@ class LaneActor:
         await self.replies.load(self.journal, self.clock.now())
         await self._report_reservations()
         await self._report_customer_holds()
+        await self._report_coupon_holds()
         task_status.started()
         self.log.info("lane_started", lines=len(self.state.ticket.lines), held=len(self.state.held))
         self._publish_ticket()
@@ -169,6 +177,10 @@ class LaneActor:
         if isinstance(command, bytes):  # a refusal found while translating
             envelope.reply(command)
             return
+        command = await self._linked(request, command)  # deposits, coupons
+        if isinstance(command, bytes):
+            envelope.reply(command)
+            return
         drawing = self._customer_payment_numbers()
         if self._pays_on_terminal(command):
             await self._pay_on_terminal(envelope, caller, request, command)
@@ -191,7 +203,7 @@ class LaneActor:
                 article = self.catalog.get(article_id)
                 if article is None:
                     return _error(request, wire.Code.NOT_FOUND, f"no article {article_id!r}", article=article_id)
-                return rules.AddLine(seller, article, _qty(qty))
+                return self._add_line(seller, article, _qty(qty))
             case wire.SetQty(line=line, qty=qty):
                 return rules.SetQty(seller, line, parse_qty(qty))
             case wire.RemoveLine(line=line):
@@ -205,17 +217,18 @@ class LaneActor:
                                   f"payment mode {mode!r} is not available (this lane takes {', '.join(policy.mode_ids)})",
                                   modes=policy.mode_ids)
                 value = None if amount is None else parse_money(amount)
-                return rules.Pay(seller, mode, value, reference, instalments=instalments, excess=excess, policy=policy)
+                return rules.Pay(seller, mode, value, reference, instalments=instalments, excess=excess, policy=policy,
+                                 approved_by=approved_by)
             case wire.RemovePayment(payment=payment):
                 return rules.RemovePayment(seller, payment)
             case wire.Hold():
                 return rules.Hold(seller)
             case wire.Recall(held=held):
                 return rules.Recall(seller, held)
-            case wire.Finish(receipt=receipt):
+            case wire.Finish(receipt=receipt, unpaid=unpaid):
                 if receipt == "invoice":
                     return _error(request, wire.Code.NOT_SUPPORTED, "invoices come with business customers; use ticket or none")
-                return rules.Finish(seller)
+                return rules.Finish(seller, unpaid=unpaid, deferred=self.config.shop.deferred_payment)
             case wire.BasketEmpty(lines=lines):
                 commands: list[rules.Command] = []
                 for i, basket_line in enumerate(lines):
@@ -243,13 +256,18 @@ class LaneActor:
         found = self.catalog.lookup(code)
         match found:
             case Found(article=article, qty=pack):
-                return rules.AddLine(seller, article, _qty(qty) * pack)
+                return self._add_line(seller, article, _qty(qty) * pack)
             case Ambiguous(candidates=candidates):
                 return _error(
                     request, wire.Code.AMBIGUOUS_CODE, f"code {code!r} matches {len(candidates)} articles: choose one",
                     candidates=[wire.Candidate(article=a.id, name=a.name) for a in candidates],
                 )
         return _error(request, wire.Code.UNKNOWN_CODE, f"unknown code {code!r}")
+
+    def _add_line(self, seller: str, article: Any, qty: Decimal) -> rules.AddLine:
+        """A line of ``article`` (``qty`` negative: returned), with its unit cost at the
+        lane's stock point so a sale below cost is flagged."""
+        return rules.AddLine(seller, article, qty, cost=unit_cost(article.id, self.catalog.get, self.costs))
 
     async def _apply(self, envelope, caller: Caller, request: wire.Request, command) -> None:
         now = self.clock.now()
@@ -269,6 +287,12 @@ class LaneActor:
         if isinstance(customer_moves, bytes):
             envelope.reply(customer_moves)
             return
+        # What its coupon lines use and its subscriptions credit, written with the sale.
+        coupon_moves = await self._settle_coupons(request, caller, sale)
+        if isinstance(coupon_moves, bytes):
+            envelope.reply(coupon_moves)
+            return
+        customer_moves = tuple(customer_moves) + coupon_moves
         # Stock: a ticket that holds back more asks the stock point first, so two
         # lanes cannot both take the last bottle when the shop refuses negative
         # stock. A finish never asks: its quantities were reserved already.
@@ -298,6 +322,18 @@ class LaneActor:
                 return
             warnings = [wire.StockWarningView(article=a, stock_point=self.stock_point, available=fmt_stock(v))
                         for a, v in decision.warnings]
+        # Coupons: lines that use more of a customer's coupons ask the customers actor
+        # first, so two lanes cannot both use the last one (rules/coupons.py).
+        coupons_before = self._coupon_holds(self.state)
+        coupons_after = self._coupon_holds(state)
+        coupons_grow = any(n > coupons_before.get(key, 0) for key, n in coupons_after.items())
+        if coupons_grow:
+            refused = await self._hold_coupons(request, coupons_after)
+            if refused is not None:
+                envelope.reply(refused)
+                if grows:  # give back what the stock point granted for nothing
+                    await self.stock.tell(Reserve(self.lane, before))
+                return
         ops: list[Any] = [
             RecordEvent(at=now, source=f"lane:{self.lane}", kind=type(e).__name__, data=e,
                         device=caller.device, seller=caller.seller)
@@ -327,6 +363,8 @@ class LaneActor:
             envelope.reply(_error(request, wire.Code.INTERNAL, "the change could not be saved; nothing was changed"))
             if grows:  # give back what the stock point granted for nothing
                 await self.stock.tell(Reserve(self.lane, before))
+            if coupons_grow:
+                await self.customers.tell(ReportCouponHolds(self.lane, coupons_before))
             return
         self.state = state
         recorded: SaleRecorded | None = next((r for r in results if isinstance(r, SaleRecorded)), None)
@@ -346,9 +384,11 @@ class LaneActor:
                 await self.drawer.tell(SaleFinished(recorded.number, sale.payments, sale.change))
             # A finish, or a pay the shop's auto_finish finished.
             if isinstance(request, (wire.Finish, wire.Pay)) and request.receipt == "ticket":
-                await self._print(recorded.number, sale)
+                await self._print(recorded.number, sale, _remainder_vouchers(customer_moves))
         elif not grows and after != before:
             await self.stock.tell(Reserve(self.lane, after))
+        if not coupons_grow and coupons_after != coupons_before and self.customers is not None:
+            await self.customers.tell(ReportCouponHolds(self.lane, coupons_after))
 
     def _reply_for(self, request: wire.Request, state: rules.LaneState, events: list[Any],
                    warnings: list[wire.StockWarningView]) -> Any:
@@ -412,10 +452,15 @@ class LaneActor:
         """At start: what the lane's tickets hold (a tell: it was granted before)."""
         await self.stock.tell(Reserve(self.lane, self._reserved(self.state)))
 
-    async def _print(self, number: int, sale: rules.SaleCompleted) -> None:
+    async def _print(self, number: int, sale: rules.SaleCompleted,
+                     vouchers: tuple[wire.VoucherView, ...] = ()) -> None:
         if self.printer is None:
             return
         shop = self.config.shop
+        # A refund by voucher: the voucher's code and validity, for the customer to keep.
+        issued = tuple(text for v in vouchers if v.origin == "refund"
+                       for text in (f"Bon d'achat n° {v.code} : {v.amount.replace('.', ',')} €",
+                                    f"Valable jusqu'au {v.valid_until}"))
         receipt = Receipt(
             shop_name=shop.name,
             header=shop.header,
@@ -438,7 +483,7 @@ class LaneActor:
                 for p in sale.payments
             ),
             change=sale.change,
-            footer=shop.footer,
+            footer=issued + shop.footer,
             rounding=sale.rounding,
         )
         # The printer's mailbox is drained into its own job queue at once, so
@@ -448,7 +493,14 @@ class LaneActor:
     # --- card payments on the lane's terminal ---------------------------------------
 
     def _pays_on_terminal(self, command: Any) -> bool:
-        return self.terminal is not None and isinstance(command, rules.Pay) and command.mode == "card"
+        # A card refund is made by the cashier on the terminal and recorded as they
+        # confirm it (like a standalone terminal's payment): the lane charges no card.
+        return (self.terminal is not None and isinstance(command, rules.Pay) and command.mode == "card"
+                and not self._refunds())
+
+    def _refunds(self) -> bool:
+        """Is a payment now a refund (returns: the shop owes the open ticket's balance)?"""
+        return totals(self.state.ticket).balance < 0
 
     async def _pay_on_terminal(self, envelope, caller: Caller, request: wire.Request, command: rules.Pay) -> None:
         """A card payment on a lane with a terminal: the card is charged first,
@@ -555,6 +607,9 @@ class LaneActor:
             return None
         payment = next(e.payment for e in trial.events if isinstance(e, rules.PaymentAdded))
         ticket = self.state.ticket
+        if payment.amount < 0:
+            await self._refund_to_customer(envelope, caller, request, command)
+            return None  # a refund holds nothing: money goes to the customer at finish
         wanted = None if command.mode == customer_rules.VOUCHER and command.amount is None else payment.amount
         ask = AskHold(lane=self.lane, payment=payment.payment, mode=command.mode, amount=wanted,
                       due=totals(ticket).balance, customer=ticket.customer, code=command.reference)
@@ -572,6 +627,27 @@ class LaneActor:
                           msgspec.structs.replace(command, amount=granted.amount, reference=reference))
         return payment.payment
 
+    async def _refund_to_customer(self, envelope, caller: Caller, request: wire.Request,
+                                  command: rules.Pay) -> None:
+        """A refund (returns) by ``credit`` or ``wallet``: onto the ticket's customer's
+        account; by ``voucher``: a voucher of the amount is issued at finish
+        (``AskSettle``, in the sale's unit). Nothing is held: no one can spend it before."""
+        ticket = self.state.ticket
+        if command.mode in customer_rules.ACCOUNTS:
+            if ticket.customer is None:
+                envelope.reply(_error(request, wire.Code.CONFLICT,
+                                      f"a refund by {command.mode} goes to the ticket's customer: select one first"))
+                return
+            found = await self._find_customer(request, FindCustomer(customer=ticket.customer))
+            if isinstance(found, bytes) or found is None:
+                envelope.reply(found or _error(request, wire.Code.NOT_FOUND, f"no customer {ticket.customer!r}"))
+                return
+            if command.mode == "wallet" and not found.wallet_enabled:
+                envelope.reply(_error(request, wire.Code.CONFLICT, f"{found.name}'s wallet is not enabled"))
+                return
+            command = msgspec.structs.replace(command, reference=ticket.customer)
+        await self._apply(envelope, caller, request, command)
+
     async def _settle_customer_money(self, request: wire.Request, caller: Caller,
                                      sale: rules.SaleCompleted | None) -> tuple[Any, ...] | bytes:
         """The journal ops of a sale's credit / wallet / voucher payments (spends, voucher
@@ -586,7 +662,8 @@ class LaneActor:
             return _error(request, wire.Code.NOT_SUPPORTED, "customer payments need the customer directory")
         try:
             settled = await self.customers.ask(AskSettle(lane=self.lane, payments=drawn, at=sale.at,
-                                                         device=caller.device, seller=sale.seller))
+                                                         device=caller.device, seller=sale.seller,
+                                                         customer=sale.customer))
         except ActorFailed:
             return _error(request, wire.Code.UNAVAILABLE,
                           "the customer directory did not answer; nothing was changed, try again")
@@ -611,9 +688,108 @@ class LaneActor:
                 customer=ticket.customer if p.mode != customer_rules.VOUCHER else None,
                 code=p.reference if p.mode == customer_rules.VOUCHER else None,
             )
-            for p in ticket.payments if p.mode in customer_rules.CUSTOMER_MODES
+            for p in ticket.payments if p.mode in customer_rules.CUSTOMER_MODES and p.amount > 0  # refunds hold nothing
         )
         await self.customers.tell(ReportHolds(self.lane, holds))
+
+
+    # --- deposits and coupons (rules/coupons.py) -------------------------------------
+
+    async def _linked(self, request: wire.Request, command: Any) -> Any:
+        """Lines that bring others: an article's deposit line, and a coupon article sold
+        to a customer who has coupons of it (at zero price, using them). A coupon
+        article without a coupon sells at its price; at price 0 (and not
+        ``zero_price_allowed``) it is refused: it is only ever given with a coupon."""
+        if isinstance(command, list):
+            linked: list[Any] = []
+            for one in command:
+                one = await self._linked_line(request, one, linked)
+                if isinstance(one, bytes):
+                    return one  # all or nothing, like the basket's codes
+                linked.append(one)
+            return linked
+        return await self._linked_line(request, command, [])
+
+    async def _linked_line(self, request: wire.Request, command: Any, earlier: list[Any]) -> Any:
+        if not isinstance(command, rules.AddLine):
+            return command
+        article = command.article
+        if article.deposit:
+            deposit = self.catalog.get(article.deposit)
+            if deposit is None:
+                return _error(request, wire.Code.NOT_FOUND,
+                              f"article {article.id}'s deposit article {article.deposit!r} is not in the catalog",
+                              article=article.id)
+            command = msgspec.structs.replace(command, deposit=deposit)
+        if not self.catalog.is_coupon_article(article.id):
+            return command
+        customer = self.state.ticket.customer
+        count = coupon_rules.whole(command.qty)
+        if customer is not None and count is not None and count > 0 and self.customers is not None:
+            try:
+                available = await self.customers.ask(CountCoupons(self.lane, customer, article.id))
+            except ActorFailed:
+                return _error(request, wire.Code.UNAVAILABLE, "the customer directory did not answer; try again")
+            # What this lane's tickets (and the lines before this one) already hold.
+            held = self._coupon_holds(self.state).get((customer, article.id), 0)
+            held += sum(int(c.qty) for c in earlier if isinstance(c, rules.AddLine) and c.coupon
+                        and c.article.id == article.id)
+            left = available - held - count
+            if left >= 0:
+                return msgspec.structs.replace(command, coupon=True, coupon_left=left)
+        if article.price == 0 and not article.zero_price_allowed:
+            who = "the ticket has no customer" if customer is None else "the customer has no coupon of it left"
+            return _error(request, wire.Code.CONFLICT,
+                          f"{article.name} is sold with a coupon only and {who}", article=article.id)
+        return command
+
+    def _coupon_holds(self, state: rules.LaneState) -> coupon_rules.Holds:
+        return coupon_rules.lane_holds(rules.reserved_tickets(state))
+
+    async def _hold_coupons(self, request: wire.Request, holds: coupon_rules.Holds) -> bytes | None:
+        if self.customers is None:
+            return _error(request, wire.Code.NOT_SUPPORTED, "coupons need the customer directory")
+        try:
+            refused = await self.customers.ask(AskCouponHold(self.lane, holds))
+        except ActorFailed:
+            return _error(request, wire.Code.UNAVAILABLE,
+                          "the customer directory did not answer; nothing was changed, try again")
+        if refused is None:
+            return None
+        return _error(request, refused.code, refused.message, **_details(refused.details))
+
+    async def _settle_coupons(self, request: wire.Request, caller: Caller,
+                              sale: rules.SaleCompleted | None) -> tuple[Any, ...] | bytes:
+        """The journal ops of a sale's coupon uses and subscription credits, or an error frame."""
+        if sale is None:
+            return ()
+        credits = coupon_rules.credits(sale.lines, self.catalog.get)
+        if isinstance(credits, str):
+            return _error(request, wire.Code.CONFLICT, credits)
+        uses = coupon_rules.uses(sale.lines)
+        if not credits and not uses:
+            return ()
+        if sale.customer is None:
+            line = credits[0].line if credits else None
+            return _error(request, wire.Code.CONFLICT, f"line {line} is a subscription: select the customer it is "
+                                                       "for before finishing", line=line)
+        if self.customers is None:
+            return _error(request, wire.Code.NOT_SUPPORTED, "subscriptions and coupons need the customer directory")
+        try:
+            settled = await self.customers.ask(AskCouponSettle(
+                lane=self.lane, customer=sale.customer, uses=uses, credits=tuple(credits), at=sale.at,
+                device=caller.device, seller=sale.seller))
+        except ActorFailed:
+            return _error(request, wire.Code.UNAVAILABLE,
+                          "the customer directory did not answer; nothing was changed, try again")
+        if isinstance(settled, customer_rules.Refused):
+            return _error(request, settled.code, settled.message, **_details(settled.details))
+        return settled
+
+    async def _report_coupon_holds(self) -> None:
+        """At start: what the lane's coupon lines hold (a tell: granted before)."""
+        if self.customers is not None:
+            await self.customers.tell(ReportCouponHolds(self.lane, self._coupon_holds(self.state)))
 
 
 def _declined_message(result: TerminalResult, amount: Decimal) -> str:
@@ -640,6 +816,8 @@ def _quantities(lines) -> dict[str, Decimal]:
 def _finish_reply(re: wire.Id, sale: rules.SaleCompleted, number: int,
                   vouchers: tuple[wire.VoucherView, ...] = ()) -> bytes:
     extra: dict[str, Any] = {"vouchers": list(vouchers)} if vouchers else {}
+    if sale.due:
+        extra["due"] = fmt_money(sale.due)  # finished unpaid (deferred payment)
     return encode(wire.FinishOk(re=re, number=number, total=fmt_money(sale.total), change=fmt_money(sale.change),
                                 **extra))
 

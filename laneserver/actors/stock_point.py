@@ -48,6 +48,7 @@ from laneserver.protocol.codec import encode
 from laneserver.protocol.codec import error_frame as _error
 from laneserver.rules import replenishment as repl
 from laneserver.rules.catalog import Catalog
+from laneserver.rules.costs import CostBook
 from laneserver.rules.money import ZERO, BadValue, fmt_money, fmt_qty, parse_money, parse_qty, round_cents
 from laneserver.rules.sell_by import expiring, parse_received
 from laneserver.rules.stock import (
@@ -135,6 +136,7 @@ class StockPointActor:
         subscribers: set[Any] | None = None,
         peers: dict[str, Address] | None = None,
         sell_by_warning_days: int = 3,
+        costs: CostBook | None = None,
     ) -> None:
         self.stock_point = stock_point
         self.journal = journal
@@ -149,6 +151,9 @@ class StockPointActor:
         self.peers = peers if peers is not None else {}
         self.state = StockState(stock_point, reservations=self._reservations)
         self.settings: dict[str, reads.StockArticleRow] = {}
+        # The costs in ``settings``, for the lanes selling from this point to read
+        # (rules/costs.py); owned by the supervisor's closure like the reservations.
+        self.costs = costs if costs is not None else CostBook()
         # Stock article → the parts its stock is shown in (rules.stock.parts_per_unit).
         self.parts: dict[str, int] = {}
         # This point's open purchase orders, by number, and what they still expect per article.
@@ -160,6 +165,7 @@ class StockPointActor:
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         real = await read(self.journal, partial(reads.stock_levels, stock_point=self.stock_point))
         self.settings = await read(self.journal, partial(reads.stock_articles, stock_point=self.stock_point))
+        self.costs.load(self.settings)
         untracked = {article for article, row in self.settings.items() if not row.tracked}
         self.parts = parts_per_unit(self.catalog)
         self.state = StockState(self.stock_point, real, reservations=self._reservations, untracked=untracked)
@@ -353,6 +359,7 @@ class StockPointActor:
         reply = await self._commit(caller, request, "StockEntered", [move, *extra], [move])
         if unit_cost is not None and not reply.startswith(b'{"type":"error"'):
             self.settings[request.article] = settings
+            self.costs.put(request.article, settings.last_cost, settings.average_cost)
         return reply
 
     async def _tracking(self, caller: Caller, request: wire.StockTracking, tracked: bool) -> bytes:
@@ -604,6 +611,7 @@ class StockPointActor:
         for move in moves:
             self._moved(move.article, move.delta)
         self.settings = settings
+        self.costs.load(settings)
         self._set_orders({**self.orders, order.number: after})
         return reply
 

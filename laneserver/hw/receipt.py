@@ -27,6 +27,9 @@ Layout (``width`` columns of font A, 42 by default)::
     Pain de campagne
       2 x 3,50 €                      7,00 €
       Remise 10 %
+    Confiture (returned: negative quantity)
+      -1 x 4,20 €                    -4,20 €
+      Retour
     ------------------------------------------
     TOTAL                            12,52 €  (bold, double height)
     Arrondi                          -0,02 €  (cash rounding, when not zero)
@@ -36,6 +39,7 @@ Layout (``width`` columns of font A, 42 by default)::
       Valeur 5,00 €, non rendu        2,00 €  (a forfeited meal voucher)
     Espèces                          20,00 €
     Rendu                            19,50 €
+    Remboursement Espèces            -4,20 €  (a refund: a negative payment)
     ------------------------------------------
     Taux            HT        TVA        TTC
     5,5 %        11,85       0,65      12,50
@@ -179,6 +183,8 @@ def _render_line(printer: Dummy, line: ReceiptLine, width: int) -> None:
     printer.textln(_columns(detail, format_money(line.total), width))
     if line.discount_percent != 0:
         printer.textln(f"  Remise {_percent(line.discount_percent)}")
+    if line.qty < 0:
+        printer.textln("  Retour")
 
 
 def _render_totals(printer: Dummy, receipt: Receipt, width: int) -> None:
@@ -191,6 +197,8 @@ def _render_totals(printer: Dummy, receipt: Receipt, width: int) -> None:
         printer.textln(_columns("Arrondi", format_money(receipt.rounding), width))
     for payment in receipt.payments:
         label = payment.label or payment_label(payment.mode)
+        if payment.amount < 0:  # returns: money given back
+            label = f"Remboursement {label}"
         printer.textln(_columns(_plain(label), format_money(payment.amount), width))
         count = len(payment.instalments)
         for k, part in enumerate(payment.instalments, start=1):

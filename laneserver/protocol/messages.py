@@ -102,6 +102,7 @@ class Pay(Request, tag="pay"):
     instalments: int | None = None  # cheque: in N dated instalments, one month apart
     excess: Literal["refuse", "forfeit"] | None = None  # meal voucher worth more than payable
     receipt: Literal["ticket", "none"] = "ticket"  # when the shop's auto_finish finishes the sale
+    supervisor_pin: str | None = None  # a refund (the balance is negative: returns) needs one
 
 
 class RemovePayment(Request, tag="remove_payment"):
@@ -110,6 +111,7 @@ class RemovePayment(Request, tag="remove_payment"):
 
 class Finish(Request, tag="finish"):
     receipt: Literal["ticket", "none", "invoice"] = "ticket"
+    unpaid: bool = False  # deferred payment: leave the balance due (shop.deferred_payment, a customer)
 
 
 class GetTicket(Request, tag="ticket"):
@@ -294,7 +296,7 @@ MUTATING = (
 
 # --- views (inside replies and events) ---------------------------------------------
 
-class LineView(msgspec.Struct, frozen=True):
+class LineView(msgspec.Struct, frozen=True, omit_defaults=True):
     line: int
     article: str
     name: str
@@ -303,6 +305,13 @@ class LineView(msgspec.Struct, frozen=True):
     discount_percent: str
     vat_rate: str
     total: str
+    # Only on the lines they concern (left out otherwise): the deposit line of line
+    # ``deposit_for``; a coupon line (zero price) and the coupons left after it.
+    deposit_for: int | None = None
+    coupon: bool = False
+    coupon_left: int | None = None
+    # Sold at a net unit price below its purchase cost at the lane's stock point.
+    below_cost: bool = False
 
 
 class InstalmentView(msgspec.Struct, frozen=True):
@@ -318,6 +327,7 @@ class PaymentView(msgspec.Struct, frozen=True, omit_defaults=True):
     instalments: list[InstalmentView] = []  # cheques in instalments
     tendered: str | None = None  # a forfeited meal voucher's face value
     forfeited: str | None = None  # its part not paid back (tendered − amount)
+    approved_by: str | None = None  # a refund: the supervisor who approved it
 
 
 class TicketView(msgspec.Struct, frozen=True, omit_defaults=True):  # ``rounding`` only when not zero
@@ -421,12 +431,22 @@ class KeyboardPageView(msgspec.Struct, frozen=True):
     keys: list[KeyView]
 
 
-class ShopView(msgspec.Struct, frozen=True):
+class PaymentModeView(msgspec.Struct, frozen=True):
+    mode: str
+    label: str
+
+
+class ShopView(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     currency: str
     locale: str
     payment_modes: list[str]
     lanes: list[str]
+    # The modes again with the shop's labels (its own modes' `label`), in the same order.
+    payment_mode_labels: list[PaymentModeView] = []
+    # The drawer's notes and coins (`shop.denominations`) and the discount reasons (`shop.discount_reasons`).
+    denominations: list[str] = []
+    discount_reasons: list[str] = []
 
 
 # --- replies -------------------------------------------------------------------------
@@ -475,6 +495,7 @@ class FinishOk(Reply):
     change: str
     # Vouchers the sale issued: what a partly used voucher did not pay (customers section).
     vouchers: list[VoucherView] | UnsetType = UNSET
+    due: str | UnsetType = UNSET  # finished unpaid: what is left to pay (deferred payment)
 
 
 class StockOk(Reply):
@@ -825,6 +846,14 @@ class CustomerSummaryView(msgspec.Struct, frozen=True):
     business: bool
 
 
+class CouponView(msgspec.Struct, frozen=True):
+    article: str  # the coupon article
+    left: int  # coupons usable now (open tickets may hold some of them: ``held``)
+    valid_until: str | None = None  # ISO date the first of them expires (None: none expires yet)
+    expired: int = 0  # coupons lost to expiry
+    held: int = 0  # of ``left``: held by coupon lines on open tickets
+
+
 class CustomerView(msgspec.Struct, frozen=True):
     customer: str
     name: str
@@ -839,6 +868,9 @@ class CustomerView(msgspec.Struct, frozen=True):
     wallet_available: str
     vouchers: list[VoucherView]
     history: list[CustomerSaleView]
+    owes: str = "0.00"  # what their sales finished unpaid still owe (deferred payment)
+    # Per coupon article (subscriptions, rules/coupons.py): the coupons left.
+    coupons: list[CouponView] = []
 
 
 class CustomerCreatedOk(Reply):
@@ -870,6 +902,143 @@ MUTATING = (*MUTATING, CustomerCreate, CustomerEdit, CreditDeposit, WalletTopup,
 REPLY_TYPES = (*REPLY_TYPES, CustomerCreatedOk, CustomerOk, CustomersOk, TopupOk, VoucherOk)
 CUSTOMER_VERBS = (CustomerCreate, GetCustomer, CustomerSearch, CustomerEdit, CreditDeposit, WalletTopup,
                   WalletTopupCancel, BalanceCorrect, VoucherIssue, GetVoucher)
+
+
+# --- alcohol duties and the price built on them (rules/alcohol.py) -------------------
+
+class AlcoholPricing(Request, tag="alcohol_price"):
+    """The duties and sale price of an alcohol: from ``volume_l`` and ``abv``, or from
+    the catalog ``article``'s (then its VAT rate too). Computes; changes nothing."""
+
+    cost: MoneyIn
+    margin: QtyIn
+    article: str | None = None
+    volume_l: QtyIn | None = None
+    abv: MoneyIn | None = None
+    vat_rate: MoneyIn | None = None
+    tax_type: int = 2
+
+
+class AlcoholPriceOk(Reply):
+    excise: str
+    levy: str
+    cost_with_duties: str
+    price: str
+    cost: str
+    margin: str
+    volume_l: str
+    abv: str
+    vat_rate: str
+    tax_type: int
+    excise_rate: str
+    levy_rate: str
+    article: str | None = None
+
+
+RequestUnion = Union[RequestUnion, AlcoholPricing]  # type: ignore[misc]
+REQUEST_TYPES = RequestUnion.__args__  # type: ignore[attr-defined]
+REPLY_TYPES = (*REPLY_TYPES, AlcoholPriceOk)
+
+
+# --- till money after the sale (rules/corrections.py) ---------------------------------
+
+class GetSale(Request, tag="sale"):
+    sale: int
+
+
+class PaymentCorrect(Request, tag="payment_correct"):
+    """Correct a finished sale's payment (its mode, its amount): an ANL and a MAJ row."""
+
+    sale: int
+    payment: int
+    reason: str
+    mode: str | None = None
+    amount: MoneyIn | None = None
+    supervisor_pin: str | None = None
+
+
+class SaleCancel(Request, tag="sale_cancel"):
+    """Cancel a finished sale by a counter-entry (its payments reversed, stock put back)."""
+
+    sale: int
+    reason: str
+    supervisor_pin: str | None = None
+
+
+class Unpaid(Request, tag="unpaid"):
+    customer: str | None = None
+
+
+class PayLater(Request, tag="pay_later"):
+    sale: int
+    mode: str
+    amount: MoneyIn | None = None  # default: all that is due
+    reference: str | None = None
+
+
+class DebtAbandon(Request, tag="debt_abandon"):
+    sale: int
+    reason: str
+    supervisor_pin: str | None = None
+
+
+class SalePaymentView(msgspec.Struct, frozen=True, omit_defaults=True):
+    payment: int
+    type: str  # PAI | MAJ | ANL | AVO | COR | ABD
+    status: str  # its type, or ANNUL once superseded
+    mode: str
+    amount: str
+    at: str
+    reference: str | None = None
+    refers: int | None = None  # the payment it supersedes or reverses
+    superseded_by: int | None = None
+
+
+class SaleView(msgspec.Struct, frozen=True, omit_defaults=True):
+    number: int
+    at: str
+    lane: str
+    seller: str
+    total: str
+    paid: str
+    change: str
+    due: str
+    payments: list[SalePaymentView]
+    customer: str | None = None
+    cancels: int | None = None  # a counter-entry: the sale it cancels
+    cancelled_by: int | None = None
+
+
+class SaleOk(Reply):
+    sale: SaleView
+
+
+class SaleCancelledOk(Reply):
+    number: int  # the counter-entry
+    sale: SaleView  # the original, now cancelled
+    given_back: dict[str, str]  # by payment mode: what goes back to the customer
+    vouchers: list[VoucherView] | UnsetType = UNSET  # vouchers issued for vouchers the sale used
+
+
+class DebtView(msgspec.Struct, frozen=True):
+    sale: int
+    at: str
+    customer: str | None
+    total: str
+    due: str
+
+
+class UnpaidOk(Reply):
+    sales: list[DebtView]
+    due: str  # all of them together
+
+
+RequestUnion = Union[RequestUnion, GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater,  # type: ignore[misc]
+                     DebtAbandon]
+REQUEST_TYPES = RequestUnion.__args__  # type: ignore[attr-defined]
+MUTATING = (*MUTATING, PaymentCorrect, SaleCancel, PayLater, DebtAbandon)
+REPLY_TYPES = (*REPLY_TYPES, SaleOk, SaleCancelledOk, UnpaidOk)
+SALES_VERBS = (GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater, DebtAbandon)
 
 
 # --- stable error codes --------------------------------------------------------------

@@ -40,6 +40,10 @@ def _format_line(line: Line) -> LineView:
         discount_percent=fmt_percent(line.discount_percent),
         vat_rate=fmt_percent(line.vat_rate),
         total=fmt_money(line.total),
+        deposit_for=line.deposit_for,
+        coupon=line.coupon,
+        coupon_left=line.coupon_left,
+        below_cost=line.below_cost,
     )
 
 
@@ -66,6 +70,7 @@ def payment_view(payment: Payment) -> PaymentView:
         instalments=[InstalmentView(due=i.due.isoformat(), amount=fmt_money(i.amount)) for i in payment.instalments],
         tendered=None if tendered is None else fmt_money(tendered),
         forfeited=None if tendered is None else fmt_money(payment.forfeited),
+        approved_by=payment.approved_by,
     )
 
 

@@ -124,6 +124,16 @@ class Article(msgspec.Struct, frozen=True, gc=False):
     reorder_point: str = ""  # propose an order when available + incoming is at or under this
     reorder_qty: str = ""  # how much to order then; "" = enough to get back above the point
     supplier: str = ""  # the usual supplier: proposed orders are grouped by it
+    # A subscription (rules/coupons.py): selling one to a customer credits them with
+    # ``coupons`` coupons of ``coupon_article``, usable ``coupon_valid_days`` days from
+    # their first use (0 = no expiry).
+    coupon_article: str = ""
+    coupons: int = 0
+    coupon_valid_days: int = 0
+    # Alcohol (rules/alcohol.py), decimal strings, "" = not given: the unit volume in
+    # litres and the strength in % vol, from which the duties are computed.
+    volume_l: str = ""
+    abv: str = ""
 
     @property
     def kit(self) -> bool:
@@ -312,7 +322,7 @@ class Catalog:
         ValueError: two articles have the same id (the message names it).
     """
 
-    __slots__ = ("_by_id", "_by_barcode", "_by_supplier_ref", "_articles", "_names")
+    __slots__ = ("_by_id", "_by_barcode", "_by_supplier_ref", "_articles", "_names", "_coupon_articles")
 
     def __init__(self, articles: Iterable[Article] = (), *, search_index: bool = True) -> None:
         by_id: dict[str, Article] = {}
@@ -321,6 +331,7 @@ class Catalog:
         in_order: list[Article] = []
         keep = in_order.append
         by_code, by_ref = by_barcode.setdefault, by_supplier_ref.setdefault
+        coupon_articles: set[str] = set()
         for position, article in enumerate(articles):
             by_id[article.id] = article
             if len(by_id) <= position:  # the id was there already
@@ -332,7 +343,10 @@ class Catalog:
             for ref in article.supplier_refs:
                 if by_ref(ref, article) is not article:
                     _index_add(by_supplier_ref, ref, article)
+            if article.coupon_article:
+                coupon_articles.add(article.coupon_article)
         self._by_id = by_id
+        self._coupon_articles = frozenset(coupon_articles)
         self._by_barcode = by_barcode
         self._by_supplier_ref = by_supplier_ref
         self._articles = in_order  # catalog order (that of ``_by_id``), as the name index
@@ -363,6 +377,10 @@ class Catalog:
 
     def get(self, article_id: str) -> Article | None:
         return self._by_id.get(article_id)
+
+    def is_coupon_article(self, article_id: str) -> bool:
+        """Whether some subscription article credits coupons of this article."""
+        return article_id in self._coupon_articles
 
     def lookup(self, code: str, *, include_inactive: bool = False) -> LookupResult:
         """Find what a scanned or typed code names (SPEC §2 order).

@@ -13,6 +13,7 @@ import io
 from collections.abc import Callable, Collection, Iterable
 from decimal import Decimal
 
+from laneserver.rules.alcohol import parse_abv, parse_volume
 from laneserver.rules.catalog import (
     ONE,
     STATUSES,
@@ -53,6 +54,11 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "reorder_point",
     "reorder_qty",
     "supplier",
+    "volume_l",
+    "abv",
+    "coupon_article",
+    "coupons",
+    "coupon_valid_days",
 )
 COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
@@ -198,7 +204,27 @@ def _article(cells: dict[str, str], vat_rates: Collection[Decimal] | None) -> Ar
         sell_by_days=_sell_by_days(cells.get("sell_by_days", "")),
         **_reorder(article_id, cells.get("reorder_point", ""), cells.get("reorder_qty", ""),
                    cells.get("supplier", "")),
+        **_alcohol(cells.get("volume_l", ""), cells.get("abv", "")),
+        **_subscription(article_id, cells.get("coupon_article", ""), cells.get("coupons", ""),
+                        cells.get("coupon_valid_days", "")),
     )
+
+
+def _subscription(article_id: str, article_cell: str, coupons_cell: str, days_cell: str) -> dict[str, object]:
+    """``coupon_article``, ``coupons`` and ``coupon_valid_days`` go together: a
+    subscription credits ``coupons`` coupons of ``coupon_article`` (rules/coupons.py)."""
+    coupon_article, coupons, days = article_cell.strip(), coupons_cell.strip(), days_cell.strip()
+    if not coupon_article:
+        if coupons or days:
+            raise _RowError(f"article {article_id!r}: coupons and coupon_valid_days need a coupon_article")
+        return {}
+    if coupon_article == article_id:
+        raise _RowError(f"article {article_id!r} cannot be its own coupon article")
+    if not (coupons.isascii() and coupons.isdigit()) or not 1 <= int(coupons) <= 10_000:
+        raise _RowError(f"coupons {coupons!r} must be a whole number of coupons, 1 to 10000")
+    if days and (not (days.isascii() and days.isdigit()) or int(days) > 36_500):
+        raise _RowError(f"coupon_valid_days {days!r} must be a whole number of days, 0 to 36500")
+    return {"coupon_article": coupon_article, "coupons": int(coupons), "coupon_valid_days": int(days or 0)}
 
 
 def _policy(cell: str) -> str:
@@ -280,6 +306,14 @@ def _reorder(article_id: str, point_cell: str, qty_cell: str, supplier_cell: str
         qty = format(value, "f")
     supplier = _no_control(supplier_cell.strip(), "supplier")
     return {"reorder_point": point, "reorder_qty": qty, "supplier": supplier}
+
+
+def _alcohol(volume_cell: str, abv_cell: str) -> dict[str, str]:
+    """``volume_l`` (litres, > 0) and ``abv`` (% vol, 0 to 100): what the alcohol duties
+    are computed from (rules/alcohol.py); kept as decimal strings, "" = not given."""
+    volume = format(_number(volume_cell, parse_volume, "volume_l"), "f") if volume_cell.strip() else ""
+    abv = format(_number(abv_cell, parse_abv, "abv"), "f") if abv_cell.strip() else ""
+    return {"volume_l": volume, "abv": abv}
 
 
 def _stock_alert(cell: str) -> str:
@@ -372,6 +406,19 @@ def parse_catalog_csv(text: str, *, vat_rates: Collection[Decimal] | None = None
         if deposit not in lines_by_id:
             raise CatalogCsvError(line, f"deposit {deposit!r} is not an article id of this file")
     by_id = {article.id: article for article in articles}
+    for line, deposit in deposits:
+        if by_id[deposit].deposit:
+            raise CatalogCsvError(line, f"deposit {deposit!r} has a deposit of its own: a deposit article "
+                                        "cannot have one")
+    for article in articles:
+        if article.coupon_article:
+            coupon = by_id.get(article.coupon_article)
+            if coupon is None:
+                raise CatalogCsvError(lines_by_id[article.id],
+                                      f"coupon_article {article.coupon_article!r} is not an article id of this file")
+            if coupon.coupon_article:
+                raise CatalogCsvError(lines_by_id[article.id], f"coupon_article {coupon.id!r} is itself a "
+                                                               "subscription: a coupon article cannot be one")
     for line, part_of in part_ofs:
         if part_of not in by_id:
             raise CatalogCsvError(line, f"part_of {part_of!r} is not an article id of this file")
@@ -472,6 +519,11 @@ def write_catalog_csv(articles: Iterable[Article]) -> str:
                 a.reorder_point,
                 a.reorder_qty,
                 a.supplier,
+                a.volume_l,
+                a.abv,
+                a.coupon_article,
+                str(a.coupons) if a.coupon_article else "",
+                str(a.coupon_valid_days) if a.coupon_article and a.coupon_valid_days else "",
             )
         )
     return out.getvalue()

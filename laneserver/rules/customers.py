@@ -42,7 +42,7 @@ CUSTOMER_MODES: tuple[str, ...] = ("credit", "wallet", VOUCHER)
 #: Modes that cannot bring money onto an account or buy a voucher.
 NOT_FOR_MONEY_IN: tuple[str, ...] = (*CUSTOMER_MODES, "meal_voucher")
 #: Movement kinds (``customer_movements.kind``).
-KINDS: tuple[str, ...] = ("deposit", "topup", "topup_cancel", "spend", "correction")
+KINDS: tuple[str, ...] = ("deposit", "topup", "topup_cancel", "spend", "correction", "refund")
 INSUFFICIENT_FUNDS = "insufficient_funds"
 
 

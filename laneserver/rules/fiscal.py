@@ -86,7 +86,8 @@ def walk(chain: str, rows: Iterable[ChainRow], *, first_number: int = 1) -> Chai
 # back, and what is left is a shorter chain that is intact as far as it goes. The
 # anchor closes that gap: the journal keeps the heads of both chains (last number
 # and hash) in a file outside the database, rewritten after every commit that
-# moved a head. The anchor may lag the database by one batch (a crash between the
+# moved a head (a third chain, ``money``, holds the money taken outside sales). The
+# anchor may lag the database by one batch (a crash between the
 # COMMIT and the anchor write), never lead it; so the check is a prefix check:
 # the database must still hold the anchored record, with the anchored hash.
 
@@ -102,6 +103,13 @@ class Anchor(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     format: int = ANCHOR_FORMAT
     sale: AnchorHead
     payment: AnchorHead
+    # The chain of the money taken outside sales (top-ups, deposits, vouchers sold:
+    # ``money_in``). An anchor written before that chain existed has none: read as
+    # nothing anchored yet.
+    money: AnchorHead = AnchorHead(0, GENESIS)
+
+    def heads(self) -> tuple[tuple[str, AnchorHead], ...]:
+        return (("sale", self.sale), ("payment", self.payment), ("money", self.money))
 
 
 class AnchorUnreadable(ValueError):
@@ -133,7 +141,7 @@ def decode_anchor(data: bytes) -> Anchor:
         raise AnchorUnreadable(f"not a fiscal anchor: {error}") from None
     if anchor.format != ANCHOR_FORMAT:
         raise AnchorUnreadable(f"anchor format {anchor.format} is not {ANCHOR_FORMAT}")
-    for head in (anchor.sale, anchor.payment):
+    for _, head in anchor.heads():
         if head.number < 0 or len(head.hash) != 64 or (head.number == 0) != (head.hash == GENESIS):
             raise AnchorUnreadable(f"not a fiscal anchor: bad head {head.number} {head.hash[:16]!r}")
     return anchor
@@ -143,7 +151,7 @@ def check_head(chain: str, head: AnchorHead, last_number: int, stored_hash: str 
     """Does the database still hold the anchored head of one chain?
 
     Args:
-        chain: ``"sale"`` or ``"payment"``.
+        chain: ``"sale"``, ``"payment"`` or ``"money"``.
         head: the anchored head of that chain.
         last_number: the number of the chain's last stored record (0 when empty).
         stored_hash: the stored hash of record ``head.number`` (None if absent;

@@ -10,20 +10,35 @@ Invariants:
     added its first line;
   - a held ticket is never empty, and its id is unique and never reused
     (``<lane>-<n>``);
-  - a ticket is finished only with lines and a zero balance;
+  - a ticket is finished only with lines and a zero balance (or, deferred payment,
+    with a customer and its balance left due);
   - a refused command leaves the state untouched (states are frozen values).
+  - returns: a line with a negative quantity is a returned line (priced, discounted
+    and taxed like a sale, so its total and VAT are negative); a quantity edit keeps
+    a line's sign; a returned line holds no stock back. A ticket whose total is
+    negative is refunded by negative payments, each approved by a supervisor (see
+    rules.payment ``refund``);
+  - below cost: a sold line whose net unit price is below its cost (the article's
+    last purchase price or weighted average at the lane's stock point, handed in
+    with ``AddLine``) is flagged ``below_cost`` (rules.ticket ``Line``), in its
+    ``LineAdded`` / ``DiscountApplied`` event too.
+  - a deposit line (``deposit_for``) comes right after its article's line, has its
+    quantity, and goes with it; it is never changed, removed or discounted on its own;
+  - a coupon line (``coupon``) is at zero price, has a whole quantity, and keeps the
+    ticket's customer (rules/coupons.py: the customers actor holds its coupons).
 
 Transitions (command → events):
-  AddLine        → LineAdded
-  SetQty         → QtyChanged
-  RemoveLine     → LineRemoved
+  AddLine        → LineAdded            (+ LineAdded of its deposit line, see below)
+  SetQty         → QtyChanged           (+ QtyChanged of its deposit line)
+  RemoveLine     → LineRemoved          (+ LineRemoved of its deposit line)
   CancelTicket   → TicketCancelled
   Pay            → PaymentAdded         (see rules.payment; with the shop's auto-finish,
                                         + SaleCompleted when the balance reaches zero)
   RemovePayment  → PaymentRemoved       (drops any cash rounding: nothing settles the rest)
   Hold           → TicketHeld           (a new empty ticket opens)
   Recall         → TicketRecalled       (only onto an empty open ticket)
-  Finish         → SaleCompleted        (a new empty ticket opens)
+  Finish         → SaleCompleted        (a new empty ticket opens; ``unpaid``: its balance
+                                        stays due, deferred payment)
   Discount       → DiscountApplied      (per-line percents; see rules.discount)
   SetCustomer    → CustomerSet          (not while credit/wallet payments draw on the customer)
 """
@@ -70,9 +85,19 @@ class LaneState(msgspec.Struct, frozen=True, kw_only=True):
 # --- commands (imperative) -------------------------------------------------------
 
 class AddLine(msgspec.Struct, frozen=True):
+    """``deposit``: the article's deposit article (consigne), whose line comes with it.
+    ``coupon``: the line uses the ticket's customer's coupons (zero price; the caller
+    checked they have them), ``coupon_left`` of them left after it.
+    ``qty`` negative: a returned line. ``cost``: the article's unit cost at the
+    lane's stock point (None: unknown), to flag a sale below cost."""
+
     seller: str
     article: Article
     qty: Decimal
+    deposit: Article | None = None
+    coupon: bool = False
+    coupon_left: int | None = None
+    cost: Decimal | None = None
 
 
 class SetQty(msgspec.Struct, frozen=True):
@@ -101,6 +126,7 @@ class Pay(msgspec.Struct, frozen=True):
     instalments: int | None = None
     excess: payments.Excess | None = None
     policy: payments.Policy = payments.Policy()
+    approved_by: str | None = None  # the supervisor whose PIN approved a refund
 
 
 class RemovePayment(msgspec.Struct, frozen=True):
@@ -118,7 +144,13 @@ class Recall(msgspec.Struct, frozen=True):
 
 
 class Finish(msgspec.Struct, frozen=True):
+    """Finish the open ticket; ``unpaid``: leave its balance due (deferred payment),
+    allowed only when the shop's ``deferred`` (``shop.deferred_payment``) is on and the
+    ticket has a customer."""
+
     seller: str
+    unpaid: bool = False
+    deferred: bool = False
 
 
 class Discount(msgspec.Struct, frozen=True, kw_only=True):
@@ -155,6 +187,7 @@ Command = Union[AddLine, SetQty, RemoveLine, CancelTicket, Pay, RemovePayment, H
 
 class LineAdded(msgspec.Struct, frozen=True, tag=True):
     line: Line
+    below_cost: bool = False  # sold below its cost (rules.ticket Line.below_cost)
 
 
 class QtyChanged(msgspec.Struct, frozen=True, tag=True):
@@ -191,6 +224,7 @@ class TicketRecalled(msgspec.Struct, frozen=True, tag=True):
 class LineDiscount(msgspec.Struct, frozen=True):
     line: int
     percent: Decimal
+    below_cost: bool = False  # the discounted line now sells below its cost
 
 
 class DiscountApplied(msgspec.Struct, frozen=True, tag=True):
@@ -222,6 +256,8 @@ class SaleCompleted(msgspec.Struct, frozen=True, tag=True):
     payments: tuple[Payment, ...]
     # The cash rounding (+/-): total + rounding = paid − change.
     rounding: Decimal = ZERO
+    # Left to pay (a sale finished unpaid, deferred payment): total + rounding = paid − change + due.
+    due: Decimal = ZERO
 
 
 class CustomerSet(msgspec.Struct, frozen=True, tag=True):
@@ -287,33 +323,59 @@ def _paid_refusal(ticket: Ticket) -> Refused | None:
 
 def _add_line(state: LaneState, command: AddLine, now: dt.datetime) -> Applied | Refused:
     ticket = state.ticket
-    if command.qty <= 0:
-        return Refused("bad_request", f"quantity must be positive, got {command.qty}")
+    if command.qty == 0:
+        return Refused("bad_request", "quantity must not be zero (negative: a returned line)")
     if len(ticket.lines) >= MAX_LINES:
         return Refused("conflict", f"a ticket holds at most {MAX_LINES} lines")
     if (refusal := _paid_refusal(ticket)) is not None:
         return refusal
     article = command.article
-    if article.status != "active":
+    if article.status != "active" and command.qty > 0:  # a customer may return what is no longer sold
         return Refused("conflict", f"article {article.id} ({article.name}) is {article.status}: it cannot be sold",
                        {"article": article.id})
+    if command.coupon and (ticket.customer is None or not _whole(command.qty) or command.qty <= 0):
+        return Refused("bad_request", "a coupon line needs the ticket's customer and a whole positive quantity")
     line = Line(
         line=ticket.next_line,
         article=article.id,
         name=article.name,
         qty=command.qty,
-        unit_price=article.price,
+        unit_price=ZERO if command.coupon else article.price,
         vat_rate=article.vat_rate,
         meal_voucher=article.meal_voucher,
+        coupon=command.coupon,
+        coupon_left=command.coupon_left if command.coupon else None,
+        cost=command.cost,
     )
+    added = (line,)
+    if command.deposit is not None:
+        # The deposit line comes right after, same quantity (and sign: a return refunds it).
+        if len(ticket.lines) + 2 > MAX_LINES:
+            return Refused("conflict", f"a ticket holds at most {MAX_LINES} lines (this one comes with its deposit)")
+        deposit = command.deposit
+        added += (Line(line=line.line + 1, article=deposit.id, name=deposit.name, qty=command.qty,
+                       unit_price=deposit.price, vat_rate=deposit.vat_rate, meal_voucher=deposit.meal_voucher,
+                       deposit_for=line.line),)
     new = msgspec.structs.replace(
         ticket,
         seller=ticket.seller or command.seller,
-        lines=ticket.lines + (line,),
-        next_line=ticket.next_line + 1,
+        lines=ticket.lines + added,
+        next_line=ticket.next_line + len(added),
         opened_at=ticket.opened_at or now,
     )
-    return _with_ticket(state, new, LineAdded(line))
+    return _with_ticket(state, new, *(LineAdded(l, below_cost=l.below_cost) for l in added))
+
+
+def _whole(qty: Decimal) -> bool:
+    return qty == qty.to_integral_value()
+
+
+def _deposit_refusal(line: Line, what: str) -> Refused | None:
+    """A deposit line follows its article's line: it is not changed on its own."""
+    if line.deposit_for is None:
+        return None
+    return Refused("conflict", f"line {line.line} is the deposit of line {line.deposit_for}: {what} that line instead",
+                   {"line": line.line})
 
 
 def _find_line(ticket: Ticket, number: int) -> Line | None:
@@ -325,22 +387,47 @@ def _set_qty(state: LaneState, command: SetQty) -> Applied | Refused:
     line = _find_line(ticket, command.line)
     if line is None:
         return Refused("not_found", f"no line {command.line} on the open ticket", {"line": command.line})
-    if command.qty <= 0:
-        return Refused("bad_request", f"quantity must be positive, got {command.qty} (use remove_line to delete)")
+    if command.qty == 0:
+        return Refused("bad_request", "quantity must not be zero (use remove_line to delete)")
+    if command.qty < 0 and not line.returned:
+        return Refused("bad_request", f"line {line.line} is sold, not returned: its quantity stays positive "
+                                      "(remove it and add the return)", {"line": line.line})
+    # The line keeps its sign: a returned line's quantity stays negative.
+    command = msgspec.structs.replace(command, qty=-abs(command.qty) if line.returned else command.qty)
     if (refusal := _paid_refusal(ticket)) is not None:
         return refusal
-    lines = tuple(msgspec.structs.replace(l, qty=command.qty) if l.line == line.line else l for l in ticket.lines)
-    return _with_ticket(state, msgspec.structs.replace(ticket, lines=lines), QtyChanged(line.line, command.qty))
+    if (refusal := _deposit_refusal(line, "change the quantity of")) is not None:
+        return refusal
+    if line.coupon and not _whole(command.qty):
+        return Refused("bad_request", f"line {line.line} uses coupons: its quantity is a whole number",
+                       {"line": line.line})
+    # The line and its deposit line, if it has one.
+    changed = {l.line for l in ticket.lines if l.line == line.line or l.deposit_for == line.line}
+    lines = tuple(_with_qty(l, command.qty) if l.line in changed else l for l in ticket.lines)
+    return _with_ticket(state, msgspec.structs.replace(ticket, lines=lines),
+                        *(QtyChanged(n, command.qty) for n in sorted(changed)))
+
+
+def _with_qty(line: Line, qty: Decimal) -> Line:
+    if line.coupon and line.coupon_left is not None:
+        # Each coupon more (or less) leaves one fewer (more) for the customer.
+        return msgspec.structs.replace(line, qty=qty, coupon_left=line.coupon_left - int(qty - line.qty))
+    return msgspec.structs.replace(line, qty=qty)
 
 
 def _remove_line(state: LaneState, command: RemoveLine) -> Applied | Refused:
     ticket = state.ticket
-    if _find_line(ticket, command.line) is None:
+    found = _find_line(ticket, command.line)
+    if found is None:
         return Refused("not_found", f"no line {command.line} on the open ticket", {"line": command.line})
     if (refusal := _paid_refusal(ticket)) is not None:
         return refusal
-    lines = tuple(l for l in ticket.lines if l.line != command.line)
-    return _with_ticket(state, msgspec.structs.replace(ticket, lines=lines), LineRemoved(command.line))
+    if (refusal := _deposit_refusal(found, "remove")) is not None:
+        return refusal
+    # The line and its deposit line, if it has one.
+    gone = [l.line for l in ticket.lines if l.line == command.line or l.deposit_for == command.line]
+    lines = tuple(l for l in ticket.lines if l.line not in gone)
+    return _with_ticket(state, msgspec.structs.replace(ticket, lines=lines), *(LineRemoved(n) for n in gone))
 
 
 def _fresh_ticket() -> Ticket:
@@ -363,6 +450,7 @@ def _pay(state: LaneState, command: Pay, now: dt.datetime) -> Applied | Refused:
     payment = payments.pay(
         ticket, mode=command.mode, amount=command.amount, reference=command.reference,
         instalments=command.instalments, excess=command.excess, policy=command.policy, today=now.date(),
+        approved_by=command.approved_by,
     )
     if isinstance(payment, payments.Refusal):
         return Refused(payment.code, payment.message, payment.details)
@@ -415,7 +503,17 @@ def _finish(state: LaneState, command: Finish, now: dt.datetime) -> Applied | Re
     if not ticket.lines:
         return Refused("conflict", "the open ticket has no lines")
     sums = totals(ticket)
-    if sums.balance != 0:
+    due = ZERO
+    if command.unpaid and sums.balance < 0:
+        return Refused("conflict", f"the shop owes {-sums.balance} (returns): refund it, a refund is never left "
+                                   "unpaid", {"balance": str(sums.balance)})
+    if command.unpaid and sums.balance != 0:
+        if not command.deferred:
+            return Refused("not_supported", "this shop does not take deferred payment (shop.deferred_payment)")
+        if ticket.customer is None:
+            return Refused("conflict", "a sale left unpaid needs a customer on the ticket: select one first")
+        due = sums.balance
+    elif sums.balance != 0:
         return Refused(
             "balance_not_zero",
             f"the balance is {sums.balance}: pay it before finishing",
@@ -433,6 +531,7 @@ def _finish(state: LaneState, command: Finish, now: dt.datetime) -> Applied | Re
         change=sums.change,
         payments=ticket.payments,
         rounding=sums.rounding,
+        due=due,
     )
     return _with_ticket(state, _fresh_ticket(), sale)
 
@@ -454,13 +553,20 @@ def _discount(state: LaneState, command: Discount) -> Applied | Refused:
         return Refused("bad_request", f"a discount needs a reason among: {', '.join(command.reasons)}",
                        {"reasons": list(command.reasons)})
     if command.line is None:
-        targets = ticket.lines
+        # A deposit is given back at its full price: a ticket discount leaves it out;
+        # so are returned lines (a ticket discount is on what it sells).
+        targets = tuple(l for l in ticket.lines if l.deposit_for is None and not l.returned)
         if not targets:
             return Refused("conflict", "the open ticket has no lines to discount")
     else:
         found = _find_line(ticket, command.line)
         if found is None:
             return Refused("not_found", f"no line {command.line} on the open ticket", {"line": command.line})
+        if found.deposit_for is not None:
+            return Refused("conflict", f"line {found.line} is a deposit: it is not discounted", {"line": found.line})
+        if found.returned and command.amount is not None:
+            return Refused("bad_request", f"line {found.line} is returned: discount it by a percent (the one it "
+                                          "was sold with)", {"line": found.line})
         targets = (found,)
     if (refusal := _paid_refusal(ticket)) is not None:
         return refusal
@@ -498,7 +604,7 @@ def _discount(state: LaneState, command: Discount) -> Applied | Refused:
     event = DiscountApplied(
         line=command.line, percent=command.percent, amount=command.amount, mode=command.mode,
         reason=command.reason, approved_by=command.approved_by,
-        lines=tuple(LineDiscount(n, p) for n, p in percents.items()),
+        lines=tuple(LineDiscount(l.line, l.discount_percent, l.below_cost) for l in lines if l.line in percents),
     )
     return _with_ticket(state, msgspec.structs.replace(ticket, lines=lines), event)
 
@@ -513,6 +619,10 @@ def _set_customer(state: LaneState, command: SetCustomer) -> Applied | Refused:
     if drawing and command.customer != ticket.customer:
         return Refused("conflict", f"payment {drawing[0]} draws on the customer's account: remove it before "
                                    "changing the customer", {"payment": drawing[0]})
+    coupons = [l.line for l in ticket.lines if l.coupon]
+    if coupons and command.customer != ticket.customer:
+        return Refused("conflict", f"line {coupons[0]} uses the customer's coupons: remove it before changing "
+                                   "the customer", {"line": coupons[0]})
     return _with_ticket(state, msgspec.structs.replace(ticket, customer=command.customer), CustomerSet(command.customer))
 
 

@@ -15,7 +15,13 @@ Invariants (checked by the property tests, tests/rules/test_payment.py):
     ticket, never more than the balance, and never give change: what can still be
     paid by voucher is ``min(min(eligible, cap) − paid by vouchers, balance)``;
   - a mode that does not give change (all but cash and the shop modes configured
-    with ``change = true``) never pays more than the balance.
+    with ``change = true``) never pays more than the balance;
+  - refunds: on a ticket whose total is negative (returns) the balance is what the
+    shop owes, and a payment is a refund, a negative amount (``None``: all of the
+    balance) that never takes more out than is owed, in any mode but meal vouchers
+    (cash rounds like a payment: ``due = balance`` rounded to the step). A refund
+    needs a supervisor's approval (``approved_by``, recorded on the payment); a
+    refund by ``voucher`` takes no reference: a new voucher is issued at finish.
 
 The modes the server itself handles are the one table ``BUILTIN_MODES``; the shop adds
 its own (``[[payment_modes]]``), and the lane's ``Policy`` holds both.
@@ -146,11 +152,13 @@ def pay(
     excess: Excess | None,
     policy: Policy,
     today: dt.date,
+    approved_by: str | None = None,
 ) -> Payment | Refusal:
     """The payment ``mode`` adds to ``ticket`` (numbered ``ticket.next_payment``), or why not.
 
     ``amount`` None means the balance (in cash: the balance rounded to the step; by
-    meal voucher: what vouchers can still pay).
+    meal voucher: what vouchers can still pay). On a ticket whose balance is negative
+    (returns) the payment is a refund (see ``refund``).
     """
     spec = policy.mode(mode)
     if spec is None:
@@ -169,6 +177,9 @@ def pay(
     if excess is not None and mode != MEAL_VOUCHER:
         return Refusal("bad_request", f"excess applies to meal vouchers only, not {mode}")
     number = ticket.next_payment
+    if balance < 0:
+        return refund(number, balance, mode=mode, amount=amount, reference=reference, instalments=instalments,
+                      step=policy.cash_step, approved_by=approved_by)
     if mode == CASH:
         return _cash(number, balance, amount, reference, policy.cash_step)
     if mode == MEAL_VOUCHER:
@@ -215,6 +226,43 @@ def _meal_voucher(number: int, ticket: Ticket, amount: Decimal | None, reference
     return Refusal("conflict", f"a meal voucher of {face} is more than the {payable} it can pay on this ticket "
                    "(meal vouchers give no change): take it with excess \"forfeit\" or use another",
                    {"payable": fmt_money(payable)})
+
+
+def refund(number: int, balance: Decimal, *, mode: str, amount: Decimal | None, reference: str | None,
+           instalments: int | None, step: Decimal, approved_by: str | None) -> Payment | Refusal:
+    """A refund of (part of) a negative ``balance``: what the shop owes after returns.
+
+    The amount is negative (None: the whole balance; in cash, the balance rounded to
+    the step, the difference being the payment's ``rounding`` as for a payment) and
+    never takes out more than is owed: a refund gives no change.
+    """
+    owed = fmt_money(-balance)
+    if mode == MEAL_VOUCHER:
+        return Refusal("bad_request", "meal vouchers are not refunded: refund in another mode")
+    if instalments is not None:
+        return Refusal("bad_request", "a refund is not paid in instalments")
+    if mode == "voucher" and reference is not None:
+        return Refusal("bad_request", "a refund by voucher issues a new voucher at finish: give no reference")
+    due = cash_due(balance, step) if mode == CASH else balance
+    value = due if amount is None else amount
+    if value > 0 or (value == 0 and due != 0):
+        return Refusal("bad_request", f"the shop owes {owed}: a refund is a negative amount, got {value}",
+                       {"balance": str(balance)})
+    if value < due:
+        return Refusal("bad_request", f"a refund of {fmt_money(-value)} is more than the {fmt_money(-due)} owed"
+                       f"{' in cash' if due != balance else ''}: a refund gives no change",
+                       {"balance": str(balance), "payable": str(due)})
+    if approved_by is None and value < 0:
+        return Refusal("supervisor_required", f"a refund ({fmt_money(-value)}) needs a supervisor's PIN "
+                       "(supervisor_pin)", {"balance": str(balance)})
+    if mode == CASH:
+        if value == due:  # settles the rest: rounded like a cash payment
+            return Payment(payment=number, mode=CASH, amount=value, reference=reference, rounding=due - balance,
+                           approved_by=approved_by)
+        if value <= balance:  # covers the balance but is not what is due in cash
+            return Refusal("bad_request", f"the balance {balance} is {due} in cash: refund {fmt_money(-due)}",
+                           {"balance": str(balance), "payable": str(due)})
+    return Payment(payment=number, mode=mode, amount=value, reference=reference, approved_by=approved_by)
 
 
 def without_rounding(payments: tuple[Payment, ...]) -> tuple[Payment, ...]:

@@ -241,13 +241,20 @@ class StockState:
 
     def reserve(self, holder: str, quantities: dict[str, Decimal]) -> None:
         """Replace what ``holder`` (a lane) holds back with ``quantities``. Never refused."""
-        old = self.reservations.pop(holder, None)
-        if old:
-            self._add_reserved(old, -1)
-        if quantities:
-            held = {article: exact(qty) for article, qty in quantities.items()}
+        old = self.reservations.pop(holder, None) or {}
+        held = {article: exact(qty) for article, qty in quantities.items()}
+        if held:
             self.reservations[holder] = held
-            self._add_reserved(held, 1)
+        # Only what changed moves the totals (a scan changes one article of many).
+        totals = self._reserved
+        for article in old.keys() | held.keys():
+            was, now = old.get(article, NONE), held.get(article, NONE)
+            if was != now:
+                total = totals.get(article, NONE) + now - was
+                if total:
+                    totals[article] = total
+                else:
+                    totals.pop(article, None)
 
     def ask(
         self,

@@ -11,6 +11,11 @@ Invariants (checked by the property tests):
     rules.payment); what is due is ``total + rounding``;
     ``balance = max(due − paid, 0)``, ``change = max(paid − due, 0)``, and only
     cash (or a shop mode that gives change) can create change;
+  - returns: a returned line has a negative quantity, so a negative
+    total and negative VAT, by the same formulas (half up rounds away from zero, so
+    a return is exactly the opposite of the same sale). A ticket whose total is
+    negative is a refund: its ``balance = due − paid`` is what the shop still owes
+    (negative, refunds are negative payments) and it gives no change;
   - line and payment numbers are never reused within a ticket.
 """
 
@@ -38,6 +43,17 @@ class Line(msgspec.Struct, frozen=True, kw_only=True):
     discount_percent: Decimal = Decimal(0)
     # Copied from the article when the line is added: may a meal voucher pay it?
     meal_voucher: bool = False
+    # The article's unit cost at the lane's stock point when the line was added (the
+    # higher of its last purchase price and its weighted average), if known.
+    cost: Decimal | None = None
+    # A deposit line (consigne) the till added with line ``deposit_for``: it follows
+    # that line's quantity and goes with it.
+    deposit_for: int | None = None
+    # A coupon line: the coupon article at zero price, using ``qty`` of the ticket's
+    # customer's coupons (rules/coupons.py); ``coupon_left``: how many they had left
+    # after it when it was added.
+    coupon: bool = False
+    coupon_left: int | None = None
 
     @property
     def total(self) -> Decimal:
@@ -46,6 +62,18 @@ class Line(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def vat(self) -> Decimal:
         return vat_included(self.total, self.vat_rate)
+
+    @property
+    def returned(self) -> bool:
+        """A returned line (return mode): its quantity is negative."""
+        return self.qty < 0
+
+    @property
+    def below_cost(self) -> bool:
+        """Sold (not returned) at a net unit price below its cost."""
+        if self.cost is None or self.qty <= 0:
+            return False
+        return self.unit_price * (HUNDRED - self.discount_percent) / HUNDRED < self.cost
 
 
 class Instalment(msgspec.Struct, frozen=True):
@@ -68,6 +96,8 @@ class Payment(msgspec.Struct, frozen=True, kw_only=True):
     # A meal voucher worth more than could be paid by it, taken anyway ("forfeit"):
     # its face value; ``amount`` is what it counts for, the rest is not given back.
     tendered: Decimal | None = None
+    # A refund (a negative amount) names the supervisor whose PIN approved it.
+    approved_by: str | None = None
 
     @property
     def forfeited(self) -> Decimal:
@@ -115,6 +145,8 @@ def totals(ticket: Ticket) -> Totals:
     paid = sum((payment.amount for payment in ticket.payments), ZERO)
     rounding = sum((payment.rounding for payment in ticket.payments), ZERO)
     due = total + rounding
+    if total < 0:  # a refund: the balance is what the shop still owes, no change
+        return Totals(total=total, paid=paid, balance=due - paid, change=ZERO, rounding=rounding)
     return Totals(
         total=total,
         paid=paid,
@@ -137,9 +169,12 @@ def vat_breakdown(lines: tuple[Line, ...]) -> tuple[VatRow, ...]:
 
 
 def reserved_quantities(tickets: list[Ticket]) -> dict[str, Decimal]:
-    """The quantity per article the given tickets hold back from stock."""
+    """The quantity per article the given tickets hold back from stock (a returned
+    line holds nothing back: it brings stock in at finish)."""
     reserved: dict[str, Decimal] = {}
     for ticket in tickets:
         for line in ticket.lines:
+            if line.qty <= 0:
+                continue
             reserved[line.article] = reserved.get(line.article, ZERO) + line.qty
     return {article: qty for article, qty in reserved.items() if qty != 0}

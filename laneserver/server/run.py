@@ -1,7 +1,7 @@
 """Starting and stopping the whole shop, in order and in layers.
 
 Start: journal → demo seed (if any) → catalog → stock points → printers →
-payment terminals → drawers → customers → lanes → HTTP listener → READY=1 to systemd. Each actor is started with
+payment terminals → drawers → customers → sales → lanes → HTTP listener → READY=1 to systemd. Each actor is started with
 ``nursery.start`` so the next one only starts once the previous is ready.
 
 Stop (SIGTERM, SIGINT, or the ``stop`` event): stop accepting websockets and
@@ -29,11 +29,13 @@ from hypercorn.trio import serve as hypercorn_serve
 from laneserver.actors.journal import JournalActor, read
 from laneserver.actors.drawer import DrawerActor
 from laneserver.actors.customers import CustomersActor
+from laneserver.actors.sales import SalesActor
 from laneserver.actors.lane import LaneActor, payment_policy
 from laneserver.actors.messages import DeviceStatus
 from laneserver.actors.printer import PrinterActor, PrinterStatus
 from laneserver.actors.runtime import CORE_POLICY, DEVICE_POLICY, Address, open_mailbox, supervise
 from laneserver.actors.stock_point import StockPointActor
+from laneserver.rules.costs import CostBook
 from laneserver.actors.terminal import MAILBOX as TERMINAL_MAILBOX
 from laneserver.actors.terminal import TerminalActor
 from laneserver.clock import Clock
@@ -119,13 +121,16 @@ async def run_shop(
             async with trio.open_nursery() as middle:
                 points: dict[str, Address] = {}
                 point_inboxes = {}
+                # Each point's purchase costs, written by it and read by its lanes (rules/costs.py).
+                costs = {point.id: CostBook() for point in config.stock_points}
                 for point in config.stock_points:
                     points[point.id], point_inboxes[point.id] = open_mailbox(f"stock:{point.id}", 64)
                 for point in config.stock_points:
                     # Reservations and subscribers outlive a restart of the actor.
                     factory = partial(StockPointActor, point.id, journal=journal, catalog=catalog, clock=clock,
                                       policy=config.shop.negative_stock, reservations={}, subscribers=set(),
-                                      peers=points, sell_by_warning_days=config.shop.sell_by_warning_days)
+                                      peers=points, sell_by_warning_days=config.shop.sell_by_warning_days,
+                                      costs=costs[point.id])
                     await middle.start(supervise, points[point.id].name, factory, point_inboxes[point.id],
                                        CORE_POLICY)
                 printers: dict[str, Address] = {}
@@ -157,11 +162,17 @@ async def run_shop(
                 customers, customers_inbox = open_mailbox("customers", 64)
                 factory = partial(
                     CustomersActor, journal=journal, config=config, clock=clock,
-                    modes=tuple(payment_policy(config).mode_ids), holds={},
+                    modes=tuple(payment_policy(config).mode_ids), holds={}, coupon_holds={},
                     printers={lane.id: printers[lane.printer] for lane in config.lanes
                               if lane.printer and lane.printer in printers},
                 )
                 await middle.start(supervise, "customers", factory, customers_inbox, CORE_POLICY)
+                # The sales actor: finished sales corrected, cancelled or paid later, from any till.
+                sales, sales_inbox = open_mailbox("sales", 64)
+                factory = partial(SalesActor, journal=journal, config=config, clock=clock,
+                                  modes=tuple(payment_policy(config).mode_ids), customers=customers,
+                                  stock_points=points, drawers=drawers)
+                await middle.start(supervise, "sales", factory, sales_inbox, CORE_POLICY)
 
                 # Layer 1 (first to stop): the lanes, and the HTTP listener.
                 async with trio.open_nursery() as front:
@@ -170,6 +181,7 @@ async def run_shop(
                         factory = partial(
                             LaneActor, lane.id, config=config, journal=journal, catalog=catalog,
                             stock=points[config.stock_point_of(lane.id)],
+                            costs=costs[config.stock_point_of(lane.id)],
                             printer=printers.get(lane.printer) if lane.printer else None,
                             clock=clock, subscribers=subscribers,
                             drawer=drawers[lane.id], customers=customers,
@@ -182,13 +194,14 @@ async def run_shop(
                     shop.keyboard = keyboard_views(config, catalog)
                     shop.drawers = drawers
                     shop.customers = customers
+                    shop.sales = sales
                     await _serve_http(shop, host or server_config.host,
                                       server_config.port if port is None else port, stop, on_ready)
                     # Listener closed: no new requests reach the lanes.
                     _close_all(lane_addresses.values(), front, server_config.shutdown_grace)
                 for drawer in drawers.values():
                     drawer.close()
-                _close_all([customers, *points.values(), *printers.values(), *terminals.values()], middle,
+                _close_all([sales, customers, *points.values(), *printers.values(), *terminals.values()], middle,
                            server_config.shutdown_grace)
             journal.close()
         root.cancel_scope.cancel()

@@ -12,6 +12,7 @@ lane's current ticket.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -19,6 +20,7 @@ import msgspec
 import trio
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from laneserver.actors.lane import payment_policy
 from laneserver.actors.journal import CommitFailed, commit, read
 from laneserver.actors.messages import Caller, GetLevel, Handle, Subscribe, Unsubscribe
 from laneserver.actors.runtime import ActorFailed, Address
@@ -27,8 +29,10 @@ from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import decode_request, encode, error_frame
 from laneserver.protocol.views import article_view
+from laneserver.rules import alcohol
 from laneserver.rules.auth import check_pin, hash_token
 from laneserver.rules.catalog import Ambiguous, Found, SearchNotReady
+from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
 from laneserver.server.shop import Shop
 from laneserver.server.supervisor import approving_supervisor
 from laneserver.store import reads
@@ -168,6 +172,8 @@ class Session:
                 return await self._price_check(request, code)
             case wire.Keyboard():
                 return encode(wire.KeyboardOk(re=request.id, pages=self.shop.keyboard))
+            case wire.AlcoholPricing():
+                return self._alcohol_price(request)
             case (wire.StockEntry() | wire.StockExit() | wire.StockCount() | wire.StockDelete()
                   | wire.StockTracking() | wire.StockStateRequest() | wire.StockProduce()
                   | wire.StockExpiring() | wire.PurchaseOrderCreate() | wire.Replenishment()):
@@ -197,11 +203,15 @@ class Session:
                 return await lane.ask(Handle(self._caller(), request))
         if isinstance(request, wire.CUSTOMER_VERBS):
             return await self._customers(request)
+        if isinstance(request, wire.SALES_VERBS):
+            return await self._sales(request)
         if isinstance(request, LANE_VERBS):
             if self._lane is None:
                 return error_frame(request, wire.Code.FORBIDDEN, "this device has no lane (a PDA empties baskets into a lane)")
             caller = self._caller()
-            if isinstance(request, wire.Discount) and request.supervisor_pin is not None and self.seller is not None:
+            # A discount above the cap, a refund (returns): a supervisor's PIN, checked here.
+            if (isinstance(request, (wire.Discount, wire.Pay)) and request.supervisor_pin is not None
+                    and self.seller is not None):
                 approval = await self._approve(request, request.supervisor_pin)
                 if isinstance(approval, bytes):
                     return approval
@@ -240,6 +250,9 @@ class Session:
         shop = wire.ShopView(
             name=config.shop.name, currency=config.shop.currency, locale=config.shop.locale,
             payment_modes=self.shop.payment_modes, lanes=[lane.id for lane in config.lanes],
+            payment_mode_labels=[wire.PaymentModeView(mode=m.id, label=m.label)
+                                 for m in payment_policy(config).modes],
+            denominations=list(config.shop.denominations), discount_reasons=list(config.shop.discount_reasons),
         )
         return encode(wire.HelloOk(re=request.id, device=device.device, kind=device.kind, lane=device.lane,
                                    seller=self.seller, role=self.role, shop=shop))
@@ -427,6 +440,47 @@ class Session:
                 return approval
             caller = msgspec.structs.replace(caller, approved_by=approval)
         return await self.shop.customers.ask(Handle(caller, request))
+
+    def _alcohol_price(self, request: wire.AlcoholPricing) -> bytes:
+        """The duties and price of an alcohol (rules/alcohol.py), with the shop's rates."""
+        article = None
+        if request.article is not None:
+            article = self.shop.catalog.get(request.article)
+            if article is None:
+                return error_frame(request, wire.Code.NOT_FOUND, f"no article {request.article!r}",
+                                   article=request.article)
+        shop = self.shop.config.shop
+        result = alcohol.quote(
+            cost=request.cost, margin=request.margin, volume_l=request.volume_l, abv=request.abv,
+            vat_rate=request.vat_rate, tax_type=request.tax_type, article=article,
+            excise_rate=Decimal(shop.alcohol_excise_rate), levy_rate=Decimal(shop.alcohol_levy_rate),
+            vat_rates=self.shop.config.vat_rates,
+        )
+        if isinstance(result, alcohol.Refused):
+            return error_frame(request, result.code, result.message, **result.details)
+        paid = result.result
+        return encode(wire.AlcoholPriceOk(
+            re=request.id, excise=fmt_money(paid.duties.excise), levy=fmt_money(paid.duties.levy),
+            cost_with_duties=fmt_money(paid.cost_with_duties), price=fmt_money(paid.price),
+            cost=fmt_money(result.cost), margin=fmt_qty(result.margin), volume_l=fmt_qty(result.volume_l),
+            abv="" if result.abv is None else fmt_percent(result.abv), vat_rate=fmt_percent(result.vat_rate),
+            tax_type=result.tax_type, excise_rate=fmt_money(result.excise_rate),
+            levy_rate=fmt_money(result.levy_rate), article=result.article,
+        ))
+
+    async def _sales(self, request: wire.Request) -> bytes:
+        """Hand a verb on finished sales to the sales actor (actors/sales.py), with the
+        supervisor a ``supervisor_pin`` names (corrections, cancels, abandoned debts)."""
+        if self.shop.sales is None:
+            return error_frame(request, wire.Code.NOT_SUPPORTED, "this server does not change finished sales")
+        caller = self._caller()
+        pin = getattr(request, "supervisor_pin", None)
+        if pin is not None and self.seller is not None:
+            approval = await self._approve(request, pin)
+            if isinstance(approval, bytes):
+                return approval
+            caller = msgspec.structs.replace(caller, approved_by=approval)
+        return await self.shop.sales.ask(Handle(caller, request))
 
 
 _DUMMY_HASH = "scrypt$16384$8$1$00$" + "00" * 32

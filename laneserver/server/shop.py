@@ -37,6 +37,8 @@ class Shop:
     terminals: dict[str, Address] = field(default_factory=dict)
     # The customers actor (actors/customers.py): directory, credit, wallet, vouchers.
     customers: Address | None = None
+    # The sales actor (actors/sales.py): corrections, cancels and debts of finished sales.
+    sales: Address | None = None
 
     def close_sessions(self) -> None:
         self.accepting = False

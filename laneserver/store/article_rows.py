@@ -62,6 +62,11 @@ class _ArticleRow(msgspec.Struct, frozen=True, gc=False):
     reorder_point: str = ""
     reorder_qty: str = ""
     supplier: str = ""
+    coupon_article: str = ""
+    coupons: int = 0
+    coupon_valid_days: int = 0
+    volume_l: str = ""
+    abv: str = ""
 
 
 def _defaults(cls) -> dict[str, str]:
@@ -116,5 +121,7 @@ def decode_articles(rows: Iterable[str | bytes]) -> list[Article]:
             label(row.location, row.location), row.ticket_text, row.zero_price_allowed, row.deposit, row.note,
             row.negative_stock, row.stock_alert, row.part_of, row.parts, components, row.assembly,
             row.sell_by_days, row.reorder_point, row.reorder_qty, label(row.supplier, row.supplier),
+            row.coupon_article, row.coupons, row.coupon_valid_days,
+            volume_l=label(row.volume_l, row.volume_l), abv=label(row.abv, row.abv),
         ))
     return out

@@ -56,7 +56,7 @@ class RecordSale(msgspec.Struct, frozen=True, kw_only=True):
     # What the sale's credit / wallet / voucher payments take from customers' money
     # (rules/customers.py), written in the same unit; a ``ref`` left None becomes
     # ``sale:<number>``.
-    customer_moves: tuple["MoveAccount | IssueVoucher | UseVoucher", ...] = ()
+    customer_moves: tuple["MoveAccount | IssueVoucher | UseVoucher | MoveCoupons", ...] = ()
 
 
 class Remember(msgspec.Struct, frozen=True, kw_only=True):
@@ -202,13 +202,31 @@ class ReceiveMoney(msgspec.Struct, frozen=True, kw_only=True):
     seller: str | None = None
 
 
+class MoveCoupons(msgspec.Struct, frozen=True, kw_only=True):
+    """Coupons (rules/coupons.py, migration 8): a credit (``batch`` None, ``delta`` > 0,
+    valid ``valid_days`` from its first use) or a use of ``-delta`` coupons of credit
+    ``batch``. The writer refuses (fails the unit) a use its batch cannot give."""
+
+    at: dt.datetime
+    customer: str
+    article: str
+    delta: int
+    batch: int | None = None
+    valid_days: int = 0
+    ref: str | None = None
+    lane: str | None = None
+    device: str | None = None
+    seller: str | None = None
+
+
 class AccountMoved(msgspec.Struct, frozen=True):
     seq: int
     balance: Decimal
 
 
 Op = Union[RecordEvent, PutLaneState, RecordSale, Remember, MoveStock, PutStockArticle, SetSignedIn, RecordLot,
-           CreatePurchaseOrder, PutPurchaseOrder, PutCustomer, MoveAccount, IssueVoucher, UseVoucher, ReceiveMoney]
+           CreatePurchaseOrder, PutPurchaseOrder, PutCustomer, MoveAccount, IssueVoucher, UseVoucher, ReceiveMoney,
+           MoveCoupons]
 
 
 class SaleRecorded(msgspec.Struct, frozen=True):
@@ -241,3 +259,63 @@ class RecordDrawerCount(msgspec.Struct, frozen=True, kw_only=True):
 
 
 DrawerOp = Union[RecordDrawerMovement, RecordDrawerCount]
+
+
+# --- till money after the sale (rules/corrections.py) ------------------------------------
+
+class PaymentRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One row of the payments chain written after a sale: its ``type`` (rules/corrections.py)
+    and the row it ``refers`` to (the one it supersedes or reverses)."""
+
+    type: str
+    mode: str
+    amount: Decimal
+    reference: str | None = None
+    refers: int | None = None
+
+
+class RecordPayments(msgspec.Struct, frozen=True, kw_only=True):
+    """Rows of the payments chain on an existing sale (a later payment, a correction, an
+    abandoned debt), chained in order; the result is their numbers. ``reply`` builds the
+    reply to remember from those numbers (in the same unit)."""
+
+    sale: int
+    at: dt.datetime
+    rows: tuple[PaymentRow, ...]
+    lane: str | None = None
+    device: str | None = None
+    seller: str | None = None
+    approved_by: str | None = None
+    reason: str | None = None
+    # Set when the rows leave the sale owing something (a correction that lowered a
+    # payment): the customer its debt is listed under (``debts``).
+    debtor: str | None = None
+    key: str | None = None
+    actor: str = ""
+    reply: Callable[[tuple[int, ...]], bytes] | None = None
+
+
+class RecordCancel(msgspec.Struct, frozen=True, kw_only=True):
+    """The counter-entry of sale ``original``: ``sale`` is the negative sale (numbered and
+    chained like any sale, referencing the original), ``rows`` its payment rows (each
+    reversing one of the original's), ``stock`` what goes back, ``customer_moves`` the
+    customers' money given back (a ``ref`` left None becomes ``sale:<number>``)."""
+
+    original: int
+    sale: SaleCompleted
+    rows: tuple[PaymentRow, ...]
+    reason: str
+    approved_by: str
+    stock: tuple[MoveStock, ...] = ()
+    customer_moves: tuple[Any, ...] = ()
+    device: str | None = None
+    key: str | None = None
+    actor: str = ""
+    # Builds the reply to remember from the counter-entry's number and its rows' numbers.
+    reply: Callable[[int, tuple[int, ...]], bytes] | None = None
+
+
+class CancelRecorded(msgspec.Struct, frozen=True):
+    number: int  # the counter-entry
+    hash: str
+    payments: tuple[int, ...]  # its payment rows

@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from laneserver.rules import corrections
 from laneserver.rules.catalog import Article
 from laneserver.rules.fiscal import (
     GENESIS,
@@ -27,13 +28,14 @@ from laneserver.rules.fiscal import (
     walk,
 )
 from laneserver.rules.customers import Customer, Voucher, balances_of
+from laneserver.rules.coupons import Batch
 from laneserver.rules.drawer import CountRows, Movement, Period, sale_cash
 from laneserver.rules.lane import LaneState
 from laneserver.rules.replenishment import OrderLine, PurchaseOrder
 from laneserver.rules.sell_by import Lot
 from laneserver.rules.stock import exact, fmt_stock, to_decimal
 from laneserver.store.article_rows import decode_articles
-from laneserver.store.writes import ANCHOR_META_KEY, payment_record
+from laneserver.store.writes import ANCHOR_META_KEY, money_record, payment_record
 
 _lane_state = msgspec.json.Decoder(LaneState)
 
@@ -208,27 +210,57 @@ def sale_count(db: sqlite3.Connection) -> int:
 
 def _sale_rows(db: sqlite3.Connection) -> Iterator[ChainRow]:
     rows = db.execute(
-        "SELECT number, at, lane, seller, customer, total, paid, change, lines, vat, prev_hash, hash"
-        " FROM sales ORDER BY number"
+        "SELECT number, at, lane, seller, customer, total, paid, change, lines, vat, prev_hash, hash,"
+        " due, cancels, reason, approved_by FROM sales ORDER BY number"
     )
-    for number, at, lane, seller_, customer, total, paid, change, lines, vat, prev_hash, digest in rows:
+    for (number, at, lane, seller_, customer, total, paid, change, lines, vat, prev_hash, digest,
+         due, cancels, reason, approved_by) in rows:
         record: dict[str, Any] = {
             "number": number, "at": at, "lane": lane, "seller": seller_, "customer": customer,
             "total": total, "paid": paid, "change": change,
             "lines": msgspec.json.decode(lines), "vat": msgspec.json.decode(vat),
         }
+        # The keys of migration 7, present only when set (store/writes.py sale_record).
+        for key, value in (("due", due), ("cancels", cancels), ("reason", reason), ("approved_by", approved_by)):
+            if value is not None:
+                record[key] = value
         yield ChainRow(number, record, prev_hash, digest)
 
 
 def _payment_rows(db: sqlite3.Connection) -> Iterator[ChainRow]:
-    rows = db.execute("SELECT number, sale, at, mode, amount, reference, prev_hash, hash FROM payments ORDER BY number")
-    for number, sale, at, mode, amount, reference, prev_hash, digest in rows:
-        yield ChainRow(number, payment_record(number, sale, at, mode, Decimal(amount), reference), prev_hash, digest)
+    rows = db.execute("SELECT number, sale, at, mode, amount, reference, prev_hash, hash, type, refers, lane, seller,"
+                      " approved_by, reason FROM payments ORDER BY number")
+    for number, sale, at, mode, amount, reference, prev_hash, digest, type_, refers, lane, seller_, by, why in rows:
+        record = payment_record(number, sale, at, mode, Decimal(amount), reference, type=type_, refers=refers,
+                                lane=lane, seller=seller_, approved_by=by, reason=why)
+        yield ChainRow(number, record, prev_hash, digest)
+
+
+def _money_rows(db: sqlite3.Connection) -> Iterator[ChainRow]:
+    rows = db.execute("SELECT number, at, kind, mode, amount, customer, ref, lane, device, seller, prev_hash, hash"
+                      " FROM money_in WHERE number IS NOT NULL ORDER BY number")
+    for number, at, kind, mode, amount, customer, ref, lane, device, seller_, prev_hash, digest in rows:
+        record = money_record(number, at, kind, mode, Decimal(amount), customer, ref, lane, device, seller_)
+        yield ChainRow(number, record, prev_hash, digest)
+
+
+def _unchained_money(db: sqlite3.Connection) -> Broken | None:
+    """A ``money_in`` row written since the money chain began but not in it (added by hand)."""
+    row = db.execute("SELECT value FROM meta WHERE key='money_chain_from'").fetchone()
+    start = int(row[0]) if row else 1
+    found = db.execute("SELECT seq FROM money_in WHERE number IS NULL AND seq >= ? ORDER BY seq LIMIT 1",
+                       (start,)).fetchone()
+    if found is None:
+        return None
+    return Broken("money", found[0], f"money_in row seq {found[0]} is not in the chain (added outside the server)")
 
 
 def verify_chains(db: sqlite3.Connection) -> list[ChainEnd | Broken]:
-    """Walk the sales chain, then the payments chain."""
-    return [walk("sale", _sale_rows(db)), walk("payment", _payment_rows(db))]
+    """Walk the sales chain, the payments chain, then the money chain (``money_in``)."""
+    money = walk("money", _money_rows(db))
+    if isinstance(money, ChainEnd):
+        money = _unchained_money(db) or money
+    return [walk("sale", _sale_rows(db)), walk("payment", _payment_rows(db)), money]
 
 
 # --- the fiscal anchor ---------------------------------------------------------------
@@ -265,10 +297,14 @@ def _stored_hash(db: sqlite3.Connection, table: str, number: int) -> str | None:
     return row[0] if row else None
 
 
+CHAIN_TABLES = {"sale": "sales", "payment": "payments", "money": "money_in"}
+
+
 def check_anchor(db: sqlite3.Connection, anchor: Anchor) -> list[AnchorProblem]:
     """The anchored heads that the database no longer holds as anchored."""
     problems = []
-    for chain, table, head in (("sale", "sales", anchor.sale), ("payment", "payments", anchor.payment)):
+    for chain, head in anchor.heads():
+        table = CHAIN_TABLES[chain]
         problem = check_head(chain, head, _chain_end(db, table), _stored_hash(db, table, head.number))
         if problem is not None:
             problems.append(problem)
@@ -307,7 +343,7 @@ def verify(db: sqlite3.Connection, anchor_file: Path) -> Verification:
     db.execute("BEGIN")
     try:
         chains = verify_chains(db)
-        sales, payments = _chain_end(db, "sales"), _chain_end(db, "payments")
+        sales, payments, money = _chain_end(db, "sales"), _chain_end(db, "payments"), _chain_end(db, "money_in")
         anchored = is_anchored(db)
         problems = check_anchor(db, anchor) if anchor is not None else []
     finally:
@@ -316,7 +352,7 @@ def verify(db: sqlite3.Connection, anchor_file: Path) -> Verification:
         check = AnchorCheck(False, f"anchor {anchor_file} is unreadable ({unreadable}): "
                                    "the end of the chains cannot be checked")
     elif anchor is None:
-        if sales == 0 and payments == 0:
+        if sales == 0 and payments == 0 and money == 0:
             check = AnchorCheck(True, "anchor: none yet, and no fiscal records to anchor")
         elif not anchored:
             check = AnchorCheck(True, "anchor: none, this database predates fiscal anchors "
@@ -329,10 +365,11 @@ def verify(db: sqlite3.Connection, anchor_file: Path) -> Verification:
         check = AnchorCheck(False, f"the database does not hold its anchored head: {problems[0]}",
                             tuple(problems))
     else:
-        ahead = (sales - anchor.sale.number) + (payments - anchor.payment.number)
+        ahead = (sales - anchor.sale.number) + (payments - anchor.payment.number) + (money - anchor.money.number)
         later = f"; {ahead} records written after it" if ahead else ""
-        check = AnchorCheck(True, f"anchor: sale {anchor.sale.number} and payment {anchor.payment.number} "
-                                  f"present with their anchored hashes{later}")
+        heads = (f"sale {anchor.sale.number} and payment {anchor.payment.number}" if not anchor.money.number else
+                 f"sale {anchor.sale.number}, payment {anchor.payment.number} and money {anchor.money.number}")
+        check = AnchorCheck(True, f"anchor: {heads} present with their anchored hashes{later}")
     return Verification(chains, check)
 
 
@@ -409,6 +446,25 @@ def customer_movements(db: sqlite3.Connection, customer: str, limit: int = 50) -
     rows = db.execute("SELECT seq, at, customer, account, delta, kind, ref, mode FROM customer_movements"
                       " WHERE customer = ? ORDER BY seq DESC LIMIT ?", (customer, limit))
     return [AccountMovement(*row[:4], Decimal(row[4]), *row[5:]) for row in rows]
+
+
+# --- coupons (migration 8; rules/coupons.py) -----------------------------------------------
+
+def customer_coupons(db: sqlite3.Connection, customer: str, article: str | None = None) -> list[Batch]:
+    """The customer's coupon batches (of ``article`` only, if given) with what was used of
+    them and when first, oldest first; used-up batches included."""
+    sql = ("SELECT c.seq, c.customer, c.article, c.delta, c.valid_days, c.at,"
+           " -coalesce(sum(u.delta), 0), min(u.at)"
+           " FROM coupon_movements c LEFT JOIN coupon_movements u ON u.batch = c.seq"
+           " WHERE c.batch IS NULL AND c.customer = ?")
+    args: list[str] = [customer]
+    if article is not None:
+        sql += " AND c.article = ?"
+        args.append(article)
+    rows = db.execute(sql + " GROUP BY c.seq ORDER BY c.seq", args)
+    return [Batch(batch=seq, customer=c, article=a, coupons=delta, used=used, valid_days=days,
+                  first_use=None if first is None else dt.datetime.fromisoformat(first).date(), credited_at=at)
+            for seq, c, a, delta, days, at, used, first in rows]
 
 
 # --- the cash drawers (migration 6) ----------------------------------------------------
@@ -492,3 +548,66 @@ def topup(db: sqlite3.Connection, ref: str) -> AccountMovement | None:
     row = db.execute("SELECT seq, at, customer, account, delta, kind, ref, mode FROM customer_movements"
                      " WHERE kind = 'topup' AND ref = ?", (ref,)).fetchone()
     return None if row is None else AccountMovement(*row[:4], Decimal(row[4]), *row[5:])
+
+
+# --- till money after the sale (migration 7; rules/corrections.py) ----------------------
+
+def sale_money(db: sqlite3.Connection, number: int) -> corrections.SaleMoney | None:
+    """A sale with its payment rows (by number) and whether it was cancelled."""
+    row = db.execute("SELECT number, at, lane, seller, customer, total, paid, change, cancels FROM sales"
+                     " WHERE number=?", (number,)).fetchone()
+    if row is None:
+        return None
+    n, at, lane, seller_, customer, total, paid, change, cancels = row
+    rows = tuple(
+        corrections.Row(number=pn, type=type_, mode=mode, amount=Decimal(amount), reference=reference,
+                        refers=refers, at=pat)
+        for pn, type_, mode, amount, reference, refers, pat in db.execute(
+            "SELECT number, type, mode, amount, reference, refers, at FROM payments WHERE sale=? ORDER BY number",
+            (number,))
+    )
+    by = db.execute("SELECT number FROM sales WHERE cancels=?", (number,)).fetchone()
+    return corrections.SaleMoney(number=n, at=at, lane=lane, seller=seller_, customer=customer,
+                                 total=Decimal(total), paid=Decimal(paid), change=Decimal(change), rows=rows,
+                                 cancels=cancels, cancelled_by=by[0] if by else None)
+
+
+def superseding(db: sqlite3.Connection, payments: list[int]) -> dict[int, tuple[int, str]]:
+    """For payment rows of a sale, the later row (of any sale: a counter-entry's ANL) that
+    supersedes each: number → (row, type)."""
+    if not payments:
+        return {}
+    marks = ",".join("?" * len(payments))
+    rows = db.execute(f"SELECT refers, number, type FROM payments WHERE type IN ('ANL', 'MAJ') AND refers IN ({marks})"
+                      " ORDER BY number", payments)
+    found: dict[int, tuple[int, str]] = {}
+    for refers, number, type_ in rows:
+        found.setdefault(refers, (number, type_))
+    return found
+
+
+def sale_lines(db: sqlite3.Connection, number: int) -> tuple[str, str] | None:
+    """A sale's stored lines and VAT rows (JSON text)."""
+    row = db.execute("SELECT lines, vat FROM sales WHERE number=?", (number,)).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def sale_takes(db: sqlite3.Connection, number: int) -> list[tuple[str, str, Fraction]]:
+    """The stock a sale took: (stock point, article, quantity taken), exact."""
+    rows = db.execute("SELECT stock_point, article, delta FROM stock_movements WHERE ref=? AND reason='sale'"
+                      " ORDER BY seq", (f"sale:{number}",))
+    return [(point, article, -exact(delta)) for point, article, delta in rows]
+
+
+def unpaid_sales(db: sqlite3.Connection, customer: str | None = None) -> list[corrections.SaleMoney]:
+    """The sales finished unpaid that still owe something, oldest first."""
+    if customer is None:
+        numbers = [n for (n,) in db.execute("SELECT sale FROM debts ORDER BY sale")]
+    else:
+        numbers = [n for (n,) in db.execute("SELECT sale FROM debts WHERE customer=? ORDER BY sale", (customer,))]
+    found = []
+    for number in numbers:
+        sale = sale_money(db, number)
+        if sale is not None and sale.due > 0:
+            found.append(sale)
+    return found

@@ -276,6 +276,60 @@ MIGRATIONS: tuple[str, ...] = (
     """
     + _append_only("drawer_movements")
     + _append_only("drawer_counts"),
+    # 7: till money after the sale (rules/corrections.py). A payment row has a ``type``
+    # (PAI original, MAJ modified, ANL cancelled, AVO credit note, COR balance correction,
+    # ABD abandoned debt) and may ``refers`` to the row it supersedes (status ANNUL: derived,
+    # nothing is updated); a cancelling sale ``cancels`` the original (once); ``due`` is
+    # what a sale finished unpaid left to pay, and ``debts`` lists those sales. ``money_in`` rows are chained from here on (``number``,
+    # ``prev_hash``, ``hash``; meta ``money_chain_from`` is the first seq chained).
+    """
+    ALTER TABLE payments ADD COLUMN type TEXT NOT NULL DEFAULT 'PAI';
+    ALTER TABLE payments ADD COLUMN refers INTEGER REFERENCES payments(number);
+    ALTER TABLE payments ADD COLUMN lane TEXT;
+    ALTER TABLE payments ADD COLUMN seller TEXT;
+    ALTER TABLE payments ADD COLUMN approved_by TEXT;
+    ALTER TABLE payments ADD COLUMN reason TEXT;
+    CREATE UNIQUE INDEX payments_one_annul ON payments(refers) WHERE type = 'ANL';
+    ALTER TABLE sales ADD COLUMN due TEXT;
+    ALTER TABLE sales ADD COLUMN cancels INTEGER REFERENCES sales(number);
+    ALTER TABLE sales ADD COLUMN reason TEXT;
+    ALTER TABLE sales ADD COLUMN approved_by TEXT;
+    CREATE UNIQUE INDEX sales_one_cancel ON sales(cancels) WHERE cancels IS NOT NULL;
+    CREATE TABLE debts (
+        sale INTEGER PRIMARY KEY REFERENCES sales(number),
+        customer TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX debts_customer ON debts(customer);
+    ALTER TABLE money_in ADD COLUMN number INTEGER;
+    ALTER TABLE money_in ADD COLUMN prev_hash TEXT;
+    ALTER TABLE money_in ADD COLUMN hash TEXT;
+    CREATE UNIQUE INDEX money_in_number ON money_in(number);
+    INSERT INTO meta(key, value) SELECT 'money_chain_from', coalesce(max(seq), 0) + 1 FROM money_in;
+    """
+    + _append_only("debts"),
+    # 8: subscriptions and coupons (rules/coupons.py). A credit (``batch`` NULL,
+    # ``delta`` > 0) is a batch of coupons of a coupon article, valid ``valid_days`` from
+    # its first use; a use (``delta`` < 0) names the credit's ``seq`` it takes from.
+    """
+    CREATE TABLE coupon_movements (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        customer TEXT NOT NULL REFERENCES customers(customer),
+        article TEXT NOT NULL,
+        delta INTEGER NOT NULL CHECK (delta != 0),
+        batch INTEGER REFERENCES coupon_movements(seq),
+        valid_days INTEGER NOT NULL DEFAULT 0,
+        ref TEXT,
+        lane TEXT,
+        device TEXT,
+        seller TEXT,
+        CHECK ((batch IS NULL) = (delta > 0))
+    );
+    CREATE INDEX coupon_movements_customer ON coupon_movements(customer, article);
+    CREATE INDEX coupon_movements_batch ON coupon_movements(batch);
+    """
+    + _append_only("coupon_movements"),
 )
 
 

@@ -11,6 +11,7 @@ unit never leaves a gap in the numbering.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sqlite3
 from decimal import Decimal
@@ -26,9 +27,11 @@ from laneserver.rules.payment import fiscal_rows
 from laneserver.rules.stock import exact, to_text
 from laneserver.store.ops import (
     AccountMoved,
+    CancelRecorded,
     CreatePurchaseOrder,
     IssueVoucher,
     MoveAccount,
+    MoveCoupons,
     PutCustomer,
     ReceiveMoney,
     UseVoucher,
@@ -37,7 +40,9 @@ from laneserver.store.ops import (
     PutLaneState,
     PutPurchaseOrder,
     PutStockArticle,
+    RecordCancel,
     RecordEvent,
+    RecordPayments,
     RecordLot,
     RecordSale,
     Remember,
@@ -58,9 +63,14 @@ def iso(at) -> str:
     return at.isoformat()
 
 
-def sale_record(number: int, sale: SaleCompleted) -> dict[str, Any]:
-    """The canonical content of a sale, as hashed (and as ``verify`` rebuilds it)."""
-    return {
+def sale_record(number: int, sale: SaleCompleted, *, cancels: int | None = None, reason: str | None = None,
+                approved_by: str | None = None) -> dict[str, Any]:
+    """The canonical content of a sale, as hashed (and as ``verify`` rebuilds it).
+
+    The keys added since the first release (``due``: left unpaid; ``cancels``,
+    ``reason``, ``approved_by``: a counter-entry) are present only when set, so the
+    records written before them keep their hashes."""
+    record = {
         "number": number,
         "at": iso(sale.at),
         "lane": sale.lane,
@@ -72,14 +82,36 @@ def sale_record(number: int, sale: SaleCompleted) -> dict[str, Any]:
         "lines": _builtins(sale.lines),
         "vat": _builtins(sale.vat),
     }
+    return _with_set(record, due=str(sale.due) if sale.due else None, cancels=cancels, reason=reason,
+                     approved_by=approved_by)
+
+
+def _with_set(record: dict[str, Any], **optional: Any) -> dict[str, Any]:
+    """``record`` with the optional keys that are set (not None)."""
+    record.update((k, v) for k, v in optional.items() if v is not None)
+    return record
 
 
 def _builtins(value: Any) -> Any:
     return msgspec.json.decode(_json.encode(value))
 
 
-def payment_record(number: int, sale: int, at: str, mode: str, amount: Decimal, reference: str | None) -> dict[str, Any]:
-    return {"number": number, "sale": sale, "at": at, "mode": mode, "amount": str(amount), "reference": reference}
+def payment_record(number: int, sale: int, at: str, mode: str, amount: Decimal, reference: str | None, *,
+                   type: str = "PAI", refers: int | None = None, lane: str | None = None, seller: str | None = None,
+                   approved_by: str | None = None, reason: str | None = None) -> dict[str, Any]:
+    """The canonical content of a payment row. A row written at finish is a ``PAI`` with
+    none of the keyword fields, and its record is the first release's (its hash holds);
+    a later row (rules/corrections.py) carries its type and what is set of the rest."""
+    record = {"number": number, "sale": sale, "at": at, "mode": mode, "amount": str(amount), "reference": reference}
+    return _with_set(record, type=None if type == "PAI" else type, refers=refers, lane=lane, seller=seller,
+                     approved_by=approved_by, reason=reason)
+
+
+def money_record(number: int, at: str, kind: str, mode: str, amount: Decimal, customer: str | None, ref: str | None,
+                 lane: str | None, device: str | None, seller: str | None) -> dict[str, Any]:
+    """The canonical content of a ``money_in`` row (the money chain)."""
+    return {"number": number, "at": at, "kind": kind, "mode": mode, "amount": str(amount), "customer": customer,
+            "ref": ref, "lane": lane, "device": device, "seller": seller}
 
 
 def account_balance(db: sqlite3.Connection, customer: str, account: str) -> Decimal:
@@ -93,6 +125,8 @@ class Heads(msgspec.Struct):
     sale_hash: str = GENESIS
     payment_number: int = 0
     payment_hash: str = GENESIS
+    money_number: int = 0
+    money_hash: str = GENESIS
 
 
 def load_heads(db: sqlite3.Connection) -> Heads:
@@ -103,6 +137,10 @@ def load_heads(db: sqlite3.Connection) -> Heads:
     row = db.execute("SELECT number, hash FROM payments ORDER BY number DESC LIMIT 1").fetchone()
     if row:
         heads.payment_number, heads.payment_hash = row
+    row = db.execute("SELECT number, hash FROM money_in WHERE number IS NOT NULL ORDER BY number DESC LIMIT 1"
+                     ).fetchone()
+    if row:
+        heads.money_number, heads.money_hash = row
     return heads
 
 
@@ -119,7 +157,8 @@ def anchor_path(db_path: Path) -> Path:
 
 def anchor_of(heads: Heads) -> Anchor:
     return Anchor(sale=AnchorHead(heads.sale_number, heads.sale_hash),
-                  payment=AnchorHead(heads.payment_number, heads.payment_hash))
+                  payment=AnchorHead(heads.payment_number, heads.payment_hash),
+                  money=AnchorHead(heads.money_number, heads.money_hash))
 
 
 def write_anchor(path: Path, heads: Heads) -> None:
@@ -154,12 +193,21 @@ class Writer:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self.heads = load_heads(db)
+        # Real stock as this writer last wrote or read it, per (stock point, article):
+        # the writer is the only one to change it while the server runs, so a
+        # movement needs no SELECT. Forgotten on any rollback and after any Read
+        # (a read function may write: the demo seed does).
+        self._levels: dict[tuple[str, str], Fraction] = {}
 
     def snapshot(self) -> Heads:
         return msgspec.structs.replace(self.heads)
 
     def restore(self, heads: Heads) -> None:
         self.heads = heads
+        self._levels.clear()
+
+    def forget_levels(self) -> None:
+        self._levels.clear()
 
     def apply(self, op: Op) -> Any:
         match op:
@@ -206,10 +254,14 @@ class Writer:
                 self.db.execute("UPDATE purchase_orders SET status=?, lines=?, updated_at=? WHERE number=?",
                                 (op.order.status, encode(op.order.lines), iso(op.at), op.order.number))
                 return None
-            case PutCustomer() | MoveAccount() | IssueVoucher() | UseVoucher() | ReceiveMoney():
+            case PutCustomer() | MoveAccount() | IssueVoucher() | UseVoucher() | ReceiveMoney() | MoveCoupons():
                 return self._customers(op)
             case RecordDrawerMovement() | RecordDrawerCount():
                 return _record_drawer(self.db, op)
+            case RecordPayments():
+                return self._record_payments(op)
+            case RecordCancel():
+                return self._record_cancel(op)
         raise TypeError(f"not a journal op: {op!r}")
 
     def _create_order(self, op: CreatePurchaseOrder) -> int:
@@ -238,39 +290,59 @@ class Writer:
             (device, key, actor, at, reply),
         )
 
-    def _record_sale(self, op: RecordSale) -> SaleRecorded:
-        sale = op.sale
+    def _insert_sale(self, sale: SaleCompleted, *, cancels: int | None = None, reason: str | None = None,
+                     approved_by: str | None = None) -> tuple[int, dict[str, Any], str]:
+        """Number and chain a sale record: (number, record, hash)."""
         heads = self.heads
         number = heads.sale_number + 1
-        record = sale_record(number, sale)
+        record = sale_record(number, sale, cancels=cancels, reason=reason, approved_by=approved_by)
         digest = chain_hash(heads.sale_hash, record)
         self.db.execute(
-            "INSERT INTO sales(number, at, lane, seller, customer, total, paid, change, lines, vat, prev_hash, hash)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO sales(number, at, lane, seller, customer, total, paid, change, lines, vat, prev_hash, hash,"
+            " due, cancels, reason, approved_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (number, record["at"], sale.lane, sale.seller, sale.customer, record["total"], record["paid"],
-             record["change"], encode(record["lines"]), encode(record["vat"]), heads.sale_hash, digest),
+             record["change"], encode(record["lines"]), encode(record["vat"]), heads.sale_hash, digest,
+             record.get("due"), cancels, reason, approved_by),
         )
         heads.sale_number, heads.sale_hash = number, digest
+        return number, record, digest
+
+    def _chain_payment(self, sale: int, at: str, mode: str, amount: Decimal, reference: str | None,
+                       **extra: Any) -> int:
+        """Number and chain one payment row (``extra``: type, refers, lane, seller, approved_by, reason)."""
+        heads = self.heads
+        pnumber = heads.payment_number + 1
+        precord = payment_record(pnumber, sale, at, mode, amount, reference, **extra)
+        phash = chain_hash(heads.payment_hash, precord)
+        self.db.execute(
+            "INSERT INTO payments(number, sale, at, mode, amount, reference, prev_hash, hash, type, refers, lane,"
+            " seller, approved_by, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (pnumber, sale, at, mode, precord["amount"], reference, heads.payment_hash, phash,
+             extra.get("type", "PAI"), extra.get("refers"), extra.get("lane"), extra.get("seller"),
+             extra.get("approved_by"), extra.get("reason")),
+        )
+        heads.payment_number, heads.payment_hash = pnumber, phash
+        return pnumber
+
+    def _record_sale(self, op: RecordSale) -> SaleRecorded:
+        sale = op.sale
+        number, record, digest = self._insert_sale(sale)
         # One row per instalment, and the cash rounding as a row of its own
-        # (rules/payment.py fiscal_rows): the rows add up to total + change.
+        # (rules/payment.py fiscal_rows): the rows add up to total + change (less
+        # what a sale finished unpaid leaves due: a debt, listed in ``debts``).
         for mode, amount, reference in fiscal_rows(sale.payments, sale.rounding):
-            pnumber = heads.payment_number + 1
-            precord = payment_record(pnumber, number, record["at"], mode, amount, reference)
-            phash = chain_hash(heads.payment_hash, precord)
-            self.db.execute(
-                "INSERT INTO payments(number, sale, at, mode, amount, reference, prev_hash, hash)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                (pnumber, number, precord["at"], mode, precord["amount"], reference,
-                 heads.payment_hash, phash),
-            )
-            heads.payment_number, heads.payment_hash = pnumber, phash
+            self._chain_payment(number, record["at"], mode, amount, reference)
+        if sale.due > 0:
+            if sale.customer is None:
+                raise ValueError(f"sale {number} is left unpaid with no customer")
+            self.db.execute("INSERT INTO debts(sale, customer, at) VALUES (?,?,?)",
+                            (number, sale.customer, record["at"]))
         takes = op.takes if op.takes is not None else tuple((line.article, line.qty) for line in sale.lines)
-        for article, qty in takes:
-            self._move_stock(MoveStock(
-                at=sale.at, stock_point=op.stock_point, article=article, delta=-exact(qty),
-                reason="sale", ref=f"sale:{number}", device=op.device, seller=sale.seller,
-                source=f"lane:{sale.lane}",
-            ))
+        self._move_stocks([MoveStock(
+            at=sale.at, stock_point=op.stock_point, article=article, delta=-exact(qty),
+            reason="sale", ref=f"sale:{number}", device=op.device, seller=sale.seller,
+            source=f"lane:{sale.lane}",
+        ) for article, qty in takes])
         for move in op.customer_moves:
             if move.ref is None:
                 move = msgspec.structs.replace(move, ref=f"sale:{number}")
@@ -278,6 +350,49 @@ class Writer:
         if op.key is not None and op.device is not None and op.reply is not None:
             self._remember(op.device, op.key, op.actor, op.reply(number), record["at"])
         return SaleRecorded(number=number, hash=digest)
+
+    # --- till money after the sale (migration 7; rules/corrections.py) -------------------
+
+    def _record_payments(self, op: RecordPayments) -> tuple[int, ...]:
+        if self.db.execute("SELECT 1 FROM sales WHERE number=?", (op.sale,)).fetchone() is None:
+            raise ValueError(f"no sale {op.sale}")
+        at = iso(op.at)
+        numbers = tuple(
+            self._chain_payment(op.sale, at, row.mode, row.amount, row.reference, type=row.type, refers=row.refers,
+                                lane=op.lane, seller=op.seller, approved_by=op.approved_by, reason=op.reason)
+            for row in op.rows
+        )
+        if op.debtor is not None:
+            self.db.execute("INSERT OR IGNORE INTO debts(sale, customer, at) VALUES (?,?,?)", (op.sale, op.debtor, at))
+        if op.key is not None and op.device is not None and op.reply is not None:
+            self._remember(op.device, op.key, op.actor, op.reply(numbers), at)
+        return numbers
+
+    def _record_cancel(self, op: RecordCancel) -> CancelRecorded:
+        """The counter-entry of a sale, its payment rows reversed, its stock put back and
+        its customers' money given back, in the caller's unit. The unique index on
+        ``sales.cancels`` refuses (fails the unit) a second cancel of the same sale."""
+        row = self.db.execute("SELECT cancels FROM sales WHERE number=?", (op.original,)).fetchone()
+        if row is None or row[0] is not None:
+            raise ValueError(f"sale {op.original} is not a sale that can be cancelled")
+        sale = op.sale
+        number, record, digest = self._insert_sale(sale, cancels=op.original, reason=op.reason,
+                                                   approved_by=op.approved_by)
+        pnumbers = tuple(
+            self._chain_payment(number, record["at"], prow.mode, prow.amount, prow.reference, type=prow.type,
+                                refers=prow.refers, lane=sale.lane, seller=sale.seller, approved_by=op.approved_by,
+                                reason=op.reason)
+            for prow in op.rows
+        )
+        for move in op.stock:
+            self._move_stock(msgspec.structs.replace(move, ref=f"sale:{number}"))
+        for move in op.customer_moves:
+            if move.ref is None:
+                move = msgspec.structs.replace(move, ref=f"sale:{number}")
+            self._customers(move)
+        if op.key is not None and op.device is not None and op.reply is not None:
+            self._remember(op.device, op.key, op.actor, op.reply(number, pnumbers), record["at"])
+        return CancelRecorded(number=number, hash=digest, payments=pnumbers)
 
     # --- customers (migration 5) -------------------------------------------------------
 
@@ -326,35 +441,93 @@ class Writer:
                 )
                 return None
             case ReceiveMoney():
+                # Chained (the money chain, migration 7) like a payment.
+                heads = self.heads
+                number = heads.money_number + 1
+                record = money_record(number, iso(op.at), op.kind, op.mode, op.amount, op.customer, op.ref, op.lane,
+                                      op.device, op.seller)
+                digest = chain_hash(heads.money_hash, record)
                 cursor = self.db.execute(
-                    "INSERT INTO money_in(at, kind, mode, amount, customer, ref, lane, device, seller)"
-                    " VALUES (?,?,?,?,?,?,?,?,?)",
-                    (iso(op.at), op.kind, op.mode, str(op.amount), op.customer, op.ref, op.lane, op.device,
-                     op.seller),
+                    "INSERT INTO money_in(at, kind, mode, amount, customer, ref, lane, device, seller, number,"
+                    " prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (record["at"], op.kind, op.mode, record["amount"], op.customer, op.ref, op.lane, op.device,
+                     op.seller, number, heads.money_hash, digest),
+                )
+                heads.money_number, heads.money_hash = number, digest
+                return cursor.lastrowid
+            case MoveCoupons():
+                if op.batch is not None:
+                    self._check_coupon_use(op)
+                cursor = self.db.execute(
+                    "INSERT INTO coupon_movements(at, customer, article, delta, batch, valid_days, ref, lane, device,"
+                    " seller) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (iso(op.at), op.customer, op.article, op.delta, op.batch, op.valid_days, op.ref, op.lane,
+                     op.device, op.seller),
                 )
                 return cursor.lastrowid
         raise TypeError(f"not a customer op: {op!r}")
 
+    def _check_coupon_use(self, op: MoveCoupons) -> None:
+        """The customers actor holds coupons before a lane uses them, so a use its batch
+        cannot give is a bug: fail the unit rather than use coupons that are not there."""
+        credit = self.db.execute("SELECT customer, article, delta, valid_days FROM coupon_movements"
+                                 " WHERE seq = ? AND batch IS NULL", (op.batch,)).fetchone()
+        if credit is None or credit[:2] != (op.customer, op.article):
+            raise ValueError(f"coupon batch {op.batch} is not {op.customer}'s {op.article}")
+        used, first = self.db.execute("SELECT -coalesce(sum(delta), 0), min(at) FROM coupon_movements"
+                                      " WHERE batch = ?", (op.batch,)).fetchone()
+        if op.delta >= 0 or used - op.delta > credit[2]:
+            raise ValueError(f"coupon batch {op.batch} has {credit[2] - used} coupons: it cannot give {-op.delta}")
+        if credit[3] and first is not None:
+            until = dt.datetime.fromisoformat(first).date() + dt.timedelta(days=credit[3])
+            if op.at.date() > until:
+                raise ValueError(f"coupon batch {op.batch} expired on {until.isoformat()}")
+
+    def _real(self, stock_point: str, article: str) -> Fraction:
+        key = (stock_point, article)
+        real = self._levels.get(key)
+        if real is None:
+            row = self.db.execute(
+                "SELECT real FROM stock_levels WHERE stock_point=? AND article=?", key
+            ).fetchone()
+            real = self._levels[key] = exact(row[0]) if row else Fraction(0)
+        return real
+
     def _move_stock(self, op: MoveStock) -> StockMoved:
-        row = self.db.execute(
-            "SELECT real FROM stock_levels WHERE stock_point=? AND article=?", (op.stock_point, op.article)
-        ).fetchone()
-        before = exact(row[0]) if row else Fraction(0)
-        delta = exact(op.delta) if op.to is None else exact(op.to) - before
-        real = before + delta
+        return self._move_stocks([op])[0]
+
+    def _move_stocks(self, ops: list[MoveStock]) -> list[StockMoved]:
+        """Write stock movements (in order) with two statements whatever their number:
+        the new levels and the movements, each as one JSON array (every SQLite call
+        costs a GIL hand-over while the event loop is busy)."""
+        levels: list[tuple[str, str, str]] = []
+        movements: list[tuple] = []
+        moved: list[StockMoved] = []
+        for op in ops:
+            before = self._real(op.stock_point, op.article)
+            delta = exact(op.delta) if op.to is None else exact(op.to) - before
+            real = self._levels[(op.stock_point, op.article)] = before + delta
+            levels.append((op.stock_point, op.article, to_text(real)))
+            movements.append((iso(op.at), op.stock_point, op.article, to_text(delta), op.reason, op.ref, op.device,
+                              op.seller, _text(op.unit_cost), op.supplier, op.comment, op.source))
+            moved.append(StockMoved(stock_point=op.stock_point, article=op.article, real=real,
+                                    delta=None if op.to is None else delta))
+        if not ops:
+            return moved
         self.db.execute(
-            "INSERT INTO stock_levels(stock_point, article, real) VALUES (?,?,?) "
-            "ON CONFLICT(stock_point, article) DO UPDATE SET real=excluded.real",
-            (op.stock_point, op.article, to_text(real)),
+            "INSERT INTO stock_levels(stock_point, article, real)"
+            " SELECT j.value->>0, j.value->>1, j.value->>2 FROM json_each(?) AS j WHERE true"
+            " ON CONFLICT(stock_point, article) DO UPDATE SET real=excluded.real",
+            (encode(levels),),
         )
         self.db.execute(
             "INSERT INTO stock_movements(at, stock_point, article, delta, reason, ref, device, seller, unit_cost,"
-            " supplier, comment, source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (iso(op.at), op.stock_point, op.article, to_text(delta), op.reason, op.ref, op.device, op.seller,
-             _text(op.unit_cost), op.supplier, op.comment, op.source),
+            " supplier, comment, source) SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4,"
+            " j.value->>5, j.value->>6, j.value->>7, j.value->>8, j.value->>9, j.value->>10, j.value->>11"
+            " FROM json_each(?) AS j ORDER BY j.key",
+            (encode(movements),),
         )
-        return StockMoved(stock_point=op.stock_point, article=op.article, real=real,
-                          delta=None if op.to is None else delta)
+        return moved
 
 
 def _text(value: Decimal | None) -> str | None:

@@ -204,6 +204,7 @@ async def test_concurrent_commits_share_few_transactions(tmp_path) -> None:
 
     assert units == n + 1
     assert commits <= 5  # one for the gate, (about) one for the 50
+    assert actor.batches_redone == 0  # no unit failed: one pass, no savepoints
     assert sorted(answers) == list(range(n))
     # Every asker got its own results; the stock moved one by one, in queue order.
     assert sorted(result[1].real for result in answers.values()) == [Decimal(k) for k in range(1, n + 1)]
@@ -239,7 +240,7 @@ async def test_a_failing_unit_does_not_sink_its_batch_and_leaves_no_gap(tmp_path
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(read, journal, gate.hold)
                 await trio.testing.wait_all_tasks_blocked()
-                commits0 = actor.commits
+                commits0, redone0 = actor.commits, actor.batches_redone
                 await queue_in_order(nursery, [
                     partial(sale, "first", 1),
                     broken_commit,
@@ -250,9 +251,12 @@ async def test_a_failing_unit_does_not_sink_its_batch_and_leaves_no_gap(tmp_path
                 ])
                 gate.open()
             assert actor.commits - commits0 <= 2  # the gate's batch, and this one
+            # Written first without savepoints, then again unit by unit once the bad unit failed.
+            assert actor.batches_redone - redone0 == 1
             assert await read(journal, reads.verify_chains) == [
                 ChainEnd(count=3, last_number=3, last_hash=got["third"][0].hash),
                 ChainEnd(count=6, last_number=6, last_hash=await read(journal, _last_payment_hash)),
+                ChainEnd(count=0, last_number=0, last_hash=GENESIS),  # no money taken outside sales
             ]
 
     assert isinstance(got["broken_commit"], CommitFailed)
@@ -339,6 +343,7 @@ async def test_record_sale_numbers_chains_and_takes_stock(tmp_path) -> None:
     assert chains == [
         ChainEnd(count=3, last_number=3, last_hash=recorded[-1].hash),
         ChainEnd(count=6, last_number=6, last_hash=payments[-1][5]),
+        ChainEnd(count=0, last_number=0, last_hash=GENESIS),  # no money taken outside sales
     ]
 
 

@@ -30,6 +30,12 @@ async def test_no_sale_without_a_signed_in_seller_and_wrong_pin(live_server):
     with trio.fail_after(20):
         async with connect(live_server.ws_url, token, seller=None) as till:
             assert till.hello["seller"] is None
+            shop = till.hello["shop"]
+            # What a till draws its payment and drawer screens from, in the server's order.
+            assert [m["mode"] for m in shop["payment_mode_labels"]] == shop["payment_modes"]
+            assert all(m["label"] for m in shop["payment_mode_labels"])
+            assert shop["denominations"][0] == "500.00" and shop["denominations"][-1] == "0.01"
+            assert shop["discount_reasons"] == []
             reply = await till.call("scan", code=GALETS)
             assert reply["code"] == "not_signed_in"
             reply = await till.call("sign_in", seller="marie", pin="9999")

@@ -24,7 +24,8 @@ from tests.support import DEMO_SELLER, WsClient, demo_articles
 
 DB_NAME = "laneserver.sqlite3"
 ANCHOR_NAME = "fiscal-anchor.json"
-FISCAL_TRIGGERS = ("sales_no_update", "sales_no_delete", "payments_no_update", "payments_no_delete")
+FISCAL_TRIGGERS = ("sales_no_update", "sales_no_delete", "payments_no_update", "payments_no_delete",
+                   "money_in_no_update", "money_in_no_delete")
 
 
 # --- the database, read from outside ---------------------------------------------------
@@ -215,11 +216,12 @@ def next_request(model: LaneModel, rng: random.Random, codes: list[str], tag: st
         roll = rng.random()
         if roll < 0.12 and len(model.held) < 3:
             return make("hold")
+        # A deposit line (consigne) follows its article's line: only those are edited.
+        own = [line["line"] for line in ticket["lines"] if not line.get("deposit_for")]
         if roll < 0.17:
-            line = rng.choice(ticket["lines"])["line"]
-            return make("set_qty", line=line, qty=rng.choice([1, 2, "3"]))
-        if roll < 0.20 and len(ticket["lines"]) > 1:
-            return make("remove_line", line=rng.choice(ticket["lines"])["line"])
+            return make("set_qty", line=rng.choice(own), qty=rng.choice([1, 2, "3"]))
+        if roll < 0.20 and len(own) > 1:
+            return make("remove_line", line=rng.choice(own))
         if roll < 0.22:
             return make("cancel_ticket")
     if balance > 0:

@@ -37,7 +37,20 @@ def test_an_anchor_survives_its_encoding():
     anchor = Anchor(sale=AnchorHead(12, H1), payment=AnchorHead(15, H2))
     assert decode_anchor(encode_anchor(anchor)) == anchor
     assert json.loads(encode_anchor(anchor)) == {"format": 1, "sale": {"number": 12, "hash": H1},
-                                                 "payment": {"number": 15, "hash": H2}}
+                                                 "payment": {"number": 15, "hash": H2},
+                                                 "money": {"number": 0, "hash": GENESIS}}
+
+
+def test_an_anchor_written_before_the_money_chain_still_reads():
+    old = b'{"format": 1, "sale": {"number": 3, "hash": "%s"}, "payment": {"number": 4, "hash": "%s"}}' % (
+        H1.encode(), H2.encode())
+    anchor = decode_anchor(old)
+    assert anchor.money == AnchorHead(0, GENESIS)
+    assert [chain for chain, _ in anchor.heads()] == ["sale", "payment", "money"]
+    with_money = Anchor(sale=AnchorHead(3, H1), payment=AnchorHead(4, H2), money=AnchorHead(2, H1))
+    assert decode_anchor(encode_anchor(with_money)) == with_money
+    with pytest.raises(AnchorUnreadable):
+        decode_anchor(encode_anchor(with_money).replace(b'"number":2', b'"number":0'))
 
 
 @pytest.mark.parametrize("text", [
@@ -73,8 +86,8 @@ def test_write_anchor_replaces_the_file_whole(tmp_path: Path):
     path = tmp_path / ANCHOR_NAME
     assert read_anchor(path) is None
     write_anchor(path, Heads(1, H1, 2, H2))
-    write_anchor(path, Heads(2, H2, 3, H1))
-    assert read_anchor(path) == Anchor(sale=AnchorHead(2, H2), payment=AnchorHead(3, H1))
+    write_anchor(path, Heads(2, H2, 3, H1, 1, H2))
+    assert read_anchor(path) == Anchor(sale=AnchorHead(2, H2), payment=AnchorHead(3, H1), money=AnchorHead(1, H2))
     assert sorted(p.name for p in tmp_path.iterdir()) == [ANCHOR_NAME]  # no temp file left
     path.write_text("{")
     with pytest.raises(AnchorUnreadable):
@@ -137,3 +150,35 @@ async def test_the_journal_refuses_a_database_behind_its_anchor(tmp_path: Path):
     assert isinstance(refusal, FiscalAnchorError)
     assert "refusing to start" in str(refusal) and "sale record 2: missing" in str(refusal)
     assert "laneserver verify" in str(refusal) and f"move {ANCHOR_NAME}" in str(refusal)
+
+
+async def test_the_journal_anchors_the_money_chain_and_refuses_a_database_that_lost_its_end(tmp_path: Path):
+    """Money taken outside sales (``money_in``) is a chain of its own: the anchor holds its head."""
+    from laneserver.actors.journal import ANCHOR_MAX_LAG
+    from laneserver.rules.customers import Customer
+    from laneserver.store.ops import PutCustomer, ReceiveMoney
+
+    db = tmp_path / "laneserver.sqlite3"
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+    async def take(journal) -> None:
+        await commit(journal, PutCustomer(customer=Customer(customer="C1", name="Ada"), at=at))
+        for n in range(1, 3):
+            await commit(journal, ReceiveMoney(at=at, kind="deposit", mode="cash", amount=Decimal(n), customer="C1"))
+        await trio.sleep(ANCHOR_MAX_LAG * 1.5)
+
+    await _with_journal(db, take)
+    anchor = read_anchor(tmp_path / ANCHOR_NAME)
+    assert anchor is not None and anchor.money.number == 2 and anchor.sale.number == 0
+    import sqlite3
+    raw = sqlite3.connect(db)
+    raw.execute("DROP TRIGGER money_in_no_delete")
+    raw.execute("DELETE FROM money_in WHERE number = 2")
+    raw.commit()
+    raw.close()
+    with pytest.raises(BaseException) as raised:
+        await _with_journal(db, take)
+    refusal = raised.value
+    while isinstance(refusal, BaseExceptionGroup):
+        refusal = refusal.exceptions[0]
+    assert isinstance(refusal, FiscalAnchorError) and "money record 2: missing" in str(refusal)

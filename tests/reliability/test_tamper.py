@@ -295,3 +295,103 @@ def test_accepting_a_restored_backup_by_moving_the_anchor_away(shop):
     code, output = verify(shop)
     assert code == 0, output
     assert anchor(shop)["sale"]["number"] == BACKUP_AFTER + 1
+
+
+# --- after the sale: corrections, a counter-entry, money taken outside sales -------------
+#
+# Sale 1 by cheque, its payment corrected to card (rows 3 ANL and 4 MAJ); sale 2 in cash,
+# cancelled (sale 3, the counter-entry, with row 5 ANL); two credit deposits (money 1, 2).
+
+
+@pytest.fixture(scope="module")
+def after_sale(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("after_sale")
+    server = LiveServer(root / "data")
+    server.cli("seller", "add", "sophie", "--pin", "4321", "--role", "supervisor")
+    server.start()
+    try:
+        token = server.pair("till", "1")
+
+        async def work() -> None:
+            with trio.fail_after(30):
+                async with connect(server.ws_url, token) as till:
+                    for mode in ("cheque", "cash"):
+                        await till.ok("scan", code=GALETS)
+                        await till.ok("pay", mode=mode)
+                        await till.ok("finish", receipt="none")
+                    await till.ok("payment_correct", sale=1, payment=1, mode="card", reason="wrong key",
+                                  supervisor_pin="4321")
+                    customer = (await till.ok("customer_create", name="Ada"))["customer"]
+                    for amount in ("10.00", "20.00"):
+                        await till.ok("credit_deposit", customer=customer, amount=amount, mode="cash")
+                    await till.ok("sale_cancel", sale=2, reason="mistake", supervisor_pin="4321")
+
+        trio.run(work)
+    finally:
+        assert server.stop() == 0
+    return root
+
+
+@pytest.fixture
+def after(after_sale, tmp_path) -> LiveServer:
+    shutil.copytree(after_sale / "data", tmp_path / "data")
+    return LiveServer(tmp_path / "data")
+
+
+def change_the_corrected_mode(shop):
+    tamper(shop.data, "UPDATE payments SET mode='cash' WHERE number=4")
+
+
+def delete_the_annulment(shop):
+    tamper(shop.data, "DELETE FROM payments WHERE number=3")
+
+
+def unlink_the_counter_entry(shop):
+    tamper(shop.data, "UPDATE sales SET cancels=NULL WHERE number=3")
+
+
+def change_a_deposit(shop):
+    tamper(shop.data, "UPDATE money_in SET amount='1.00' WHERE number=1")
+
+
+def delete_the_last_deposit(shop):
+    tamper(shop.data, "DELETE FROM money_in WHERE number=2")
+
+
+def add_an_unchained_deposit(shop):
+    tamper(shop.data, "INSERT INTO money_in(at, kind, mode, amount, customer) "
+                      "VALUES ('2026-01-01T00:00:00+00:00', 'deposit', 'cash', '-500.00', 'C1')")
+
+
+def swap_two_deposits(shop):
+    tamper(shop.data, "UPDATE money_in SET amount=CASE number WHEN 1 THEN '20.00' ELSE '10.00' END")
+
+
+AFTER_MATRIX: list[tuple[Callable, list[str]]] = [
+    (change_the_corrected_mode, ["payment record 4", "content does not match its hash"]),
+    (delete_the_annulment, ["payment record 3", "missing"]),
+    (unlink_the_counter_entry, ["sale record 3", "content does not match its hash"]),
+    (change_a_deposit, ["money record 1", "content does not match its hash"]),
+    (delete_the_last_deposit, ["money record 2", "the anchor holds money record 2 but the database ends at 1"]),
+    (add_an_unchained_deposit, ["money record 3", "is not in the chain"]),
+    (swap_two_deposits, ["money record 1", "content does not match its hash"]),
+]
+
+
+def test_the_intact_copy_after_the_sale_passes(after):
+    code, output = verify(after)
+    assert code == 0, output
+    assert "ok: 3 records, last 3" in output and "ok: 5 records, last 5" in output
+    assert "ok: 2 records, last 2, head" in output and "(money taken outside sales)" in output
+    assert "anchor: sale 3, payment 5 and money 2 present with their anchored hashes" in output
+
+
+@pytest.mark.parametrize(("damage", "words"), AFTER_MATRIX, ids=[d.__name__ for d, _ in AFTER_MATRIX])
+def test_verify_detects_after_the_sale(after, damage, words):
+    damage(after)
+    code, output = verify(after)
+    assert code == 1, output
+    for word in words:
+        assert word in output, (word, output)
+    first = next(line for line in output.splitlines() if line.startswith("BROKEN"))
+    assert words[0] in first, output

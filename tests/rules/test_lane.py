@@ -159,8 +159,8 @@ def test_the_line_copies_the_article_price_and_rate():
     assert [l.vat_rate for l in state.ticket.lines] == [D(20), D(20)]
 
 
-@pytest.mark.parametrize("qty", [D(0), D("0.000"), D(-1), D("-0.001")])
-def test_add_refuses_a_quantity_that_is_not_positive(qty):
+@pytest.mark.parametrize("qty", [D(0), D("0.000")])
+def test_add_refuses_a_zero_quantity(qty):  # negative: a returned line (tests/rules/test_returns.py)
     refused(lane(), AddLine("marie", WATER, qty), "bad_request")
     refused(with_lines(WINE), AddLine("marie", WATER, qty), "bad_request")
 
@@ -237,7 +237,7 @@ def test_set_qty_on_a_removed_line_is_not_found():
 
 
 @pytest.mark.parametrize("qty", [D(0), D(-2), D("-0.001")])
-def test_set_qty_not_positive(qty):
+def test_set_qty_not_positive(qty):  # zero, or a sold line made negative
     refused(with_lines(WATER), SetQty("marie", 1, qty), "bad_request")
 
 
@@ -640,7 +640,10 @@ class LaneMachine(RuleBasedStateMachine):
         result = apply(before, command, now=self.now)
         if isinstance(result, Refused):
             event(f"refused {type(command).__name__}: {result.code}")
-            assert result.code in {"bad_request", "conflict", "not_found", "balance_not_zero"}
+            assert result.code in {"bad_request", "conflict", "not_found", "balance_not_zero", "supervisor_required"}
+            if result.code == "supervisor_required":  # only a refund without a supervisor
+                assert isinstance(command, Pay) and command.approved_by is None
+                assert totals(before.ticket).balance < 0
             assert msgspec.json.encode(before) == snapshot
             assert msgspec.json.decode(snapshot, type=LaneState) == before
             return None
@@ -663,6 +666,10 @@ class LaneMachine(RuleBasedStateMachine):
                 assert after.ticket.next_line == before.ticket.next_line
             case PaymentAdded(payment=payment):
                 assert payment.payment == before.ticket.next_payment
+                if totals(before.ticket).total < 0:  # a refund (returns): approved, never more than owed
+                    assert totals(before.ticket).balance <= payment.amount < 0
+                    assert payment.approved_by == command.approved_by is not None
+                    return
                 assert payment.amount > 0
                 if payment.mode != "cash":
                     assert payment.amount <= totals(before.ticket).balance
@@ -737,9 +744,10 @@ class LaneMachine(RuleBasedStateMachine):
         self._apply(CancelTicket(seller))
 
     @rule(seller=st.sampled_from(SELLERS), mode=st.sampled_from(["cash", "card", "cheque"]),
-          amount=st.sampled_from([None, None, D("0.00"), D("-1.00"), D("1.00"), D("5.55"), D("50.00")]))
-    def pay(self, seller, mode, amount):
-        self._apply(Pay(seller, mode, amount))
+          amount=st.sampled_from([None, None, D("0.00"), D("-1.00"), D("1.00"), D("5.55"), D("50.00")]),
+          approver=st.sampled_from([None, "sam"]))
+    def pay(self, seller, mode, amount, approver):
+        self._apply(Pay(seller, mode, amount, approved_by=approver))
 
     @rule(seller=st.sampled_from(SELLERS), pick=st.integers(0, 4))
     def remove_payment(self, seller, pick):
@@ -767,7 +775,7 @@ class LaneMachine(RuleBasedStateMachine):
     @rule(mode=st.sampled_from(["cash", "card"]))
     def settle_and_finish(self, mode):
         # Make complete sales common, not just possible.
-        assert self._apply(Pay("marie", mode)) is not None or totals(self.state.ticket).balance == 0
+        assert self._apply(Pay("marie", mode, approved_by="sam")) is not None or totals(self.state.ticket).balance == 0
         assert self._apply(Finish("marie")) is not None
 
     # -- invariants --
@@ -782,6 +790,10 @@ class LaneMachine(RuleBasedStateMachine):
     @invariant()
     def balance_and_change(self):
         sums = totals(self.state.ticket)
+        if sums.total < 0:  # returns: the shop owes the balance, refunds are negative, no change
+            assert sums.balance == sums.total - sums.paid <= 0 and sums.change == 0
+            assert all(p.amount < 0 for p in self.state.ticket.payments)
+            return
         if sums.paid >= sums.total:
             assert sums.change == sums.paid - sums.total and sums.balance == 0
         else:
@@ -804,7 +816,7 @@ class LaneMachine(RuleBasedStateMachine):
         pays = [p.payment for p in ticket.payments]
         assert pays == sorted(set(pays))
         assert all(1 <= n < ticket.next_payment for n in pays)
-        assert all(l.qty > 0 for l in ticket.lines)
+        assert all(l.qty != 0 for l in ticket.lines)  # negative: a returned line
 
     @invariant()
     def held_tickets(self):

@@ -256,10 +256,12 @@ def test_reserved_quantities_adds_up_across_lines_and_tickets():
     assert reserved_quantities([open_ticket, held]) == {"A": D(7), "B": D("0.5"), "C": D("1.25")}
 
 
-def test_reserved_quantities_drops_articles_that_net_to_zero():
+def test_reserved_quantities_leave_returned_lines_out():
+    # A returned line holds nothing back (it brings stock in at finish), so it does not
+    # lower what the sold line of the same article holds either.
     ticket = Ticket(lines=(line(1, "1.00", qty="2", article="A"), line(2, "1.00", qty="-2", article="A"),
-                           line(3, "1.00", qty="1", article="B")))
-    assert reserved_quantities([ticket]) == {"B": D(1)}
+                           line(3, "1.00", qty="1", article="B"), line(4, "1.00", qty="-1", article="C")))
+    assert reserved_quantities([ticket]) == {"A": D(2), "B": D(1)}
 
 
 def test_reserved_quantities_of_nothing():

@@ -114,7 +114,8 @@ def _layout(till, size, articles) -> None:
     quick.nth(1).click()
     expect(till.by("payment")).to_have_count(1)
     expect(till.by("pay-change-box")).to_have_class("give due")
-    for testid in ("pay-balance", "pay-change", "cash-amount", "pay-cash", "pay-card", "finish", "finish-no-receipt", "pay-back"):
+    for testid in ("pay-balance", "pay-change", "cash-amount", "pay-cash", "pay-card", "pay-cheque", "pay-meal_voucher",
+                   "pay-credit", "pay-wallet", "pay-voucher", "finish", "finish-no-receipt", "pay-back"):
         inside(testid)
     no_scrollbars()
     till.shot("payment")

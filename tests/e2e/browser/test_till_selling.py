@@ -9,7 +9,8 @@ from decimal import Decimal
 
 from tests.e2e.browser.conftest import euros, euros_in, expect, plain_articles, sales
 
-BREAD_PRICE = Decimal("1.20")  # A100 Baguette, the custom keyboard's "Boulangerie" page
+BREAD_PRICE = Decimal("1.20")
+DEMO_MODES = ["cash", "card", "cheque", "meal_voucher", "credit", "wallet", "voucher"]  # A100 Baguette, the custom keyboard's "Boulangerie" page
 
 
 def test_full_sale_typed_by_a_wedge_scanner_paid_cash_with_change_and_printed(printer_server, tills):
@@ -93,8 +94,13 @@ def test_split_payment_cash_and_card_with_a_payment_removed(live_server, tills):
     till.scan(article["barcode"], lines=2)
 
     till.by("pay").click()
-    # The cash modes the server takes are buttons (learned from the hello reply).
-    expect(till.by("pay-modes").locator("button")).to_have_count(2)
+    # The payment modes the server takes are buttons, in its order (learned from the
+    # hello reply: the demo shop's built-in modes).
+    modes = till.by("pay-modes").locator("button")
+    expect(modes).to_have_count(len(DEMO_MODES))
+    assert [b.get_attribute("data-mode") for b in modes.all()] == DEMO_MODES
+    for button in modes.all():
+        assert button.is_visible() and button.bounding_box()["height"] >= 44
     # 10 € on the on-screen keypad, cash.
     for key in "10":
         till.page.locator(f'[data-testid="pay-keypad"] [data-key="{key}"]').click()

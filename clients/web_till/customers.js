@@ -1,0 +1,390 @@
+// Customers on the till: find one (name, card, id; a scanned card finds it too),
+// create one, put it on the ticket or take it off, and see their money: credit on
+// account, wallet, vouchers not used yet, last purchases. Money comes in here: a
+// wallet top-up or a deposit on account, in one of the lane's modes that can bring
+// money in; a top-up made on this till can be cancelled from the same card.
+//
+// The ticket's customer (ticket.customer, an id) is shown under the ticket with
+// its name and balances; the payment panel asks this module for them.
+
+import { byTestId, h, setText, show } from "./dom.js";
+import { age, paymentLabel, parseAmount } from "./format.js";
+import { t } from "./i18n.js";
+import { Overlay } from "./panels.js";
+
+// Modes that cannot bring money in (docs/protocol.md, customers).
+const NOT_IN = new Set(["credit", "wallet", "voucher", "meal_voucher"]);
+
+export function bindCustomerPanel(app) {
+    const overlay = new Overlay("customer-panel", { onClose: () => closed() });
+    const ui = {
+        searchForm: byTestId("customer-search-form"),
+        search: byTestId("customer-search-input"),
+        results: byTestId("customer-results"),
+        createForm: byTestId("customer-create-form"),
+        name: byTestId("customer-name-input"),
+        card: byTestId("customer-card-input"),
+        contact: byTestId("customer-contact-input"),
+        walletOn: byTestId("customer-wallet-input"),
+        detail: byTestId("customer-detail"),
+        shownName: byTestId("customer-name"),
+        shownId: byTestId("customer-id"),
+        select: byTestId("customer-select"),
+        unselect: byTestId("customer-unselect"),
+        credit: byTestId("customer-credit"),
+        creditAvailable: byTestId("customer-credit-available"),
+        wallet: byTestId("customer-wallet"),
+        walletAvailable: byTestId("customer-wallet-available"),
+        moneyForm: byTestId("money-form"),
+        moneyAmount: byTestId("money-amount"),
+        moneyModes: byTestId("money-modes"),
+        moneyWallet: byTestId("money-wallet"),
+        moneyCredit: byTestId("money-credit"),
+        walletOff: byTestId("money-wallet-off"),
+        topups: byTestId("customer-topups"),
+        vouchers: byTestId("customer-vouchers"),
+        history: byTestId("customer-history"),
+        strip: byTestId("ticket-customer"),
+        stripName: byTestId("ticket-customer-name"),
+        stripMoney: byTestId("ticket-customer-money"),
+    };
+    const cache = new Map();      // id → the last customer object the server sent
+    const topups = new Map();     // id → [{topup, amount, mode, cancelled}] made on this till
+    let shown = null;             // the customer on the card
+    let account = "wallet";       // where the money form puts money
+    let offer = null;             // {resolve}: a top-up offered by the payment panel
+    let searchTimer = null;
+    let asked = 0;
+    let ticketCustomer = null;    // the id drawn in the strip
+
+    // --- finding and creating -------------------------------------------------------
+
+    async function search(text) {
+        const mine = ++asked;
+        const reply = await app.act("customer_search", { text, limit: 20 }, { quiet: true });
+        if (!reply || mine !== asked) return;
+        drawResults(reply.customers || []);
+    }
+
+    function drawResults(list) {
+        if (!list.length) {
+            ui.results.replaceChildren(h("li", { class: "muted none", testid: "customer-none" }, t("customer.none")));
+            return;
+        }
+        ui.results.replaceChildren(...list.map((c) =>
+            h("li", {}, h("button", {
+                type: "button", class: "customer-result", testid: "customer-result", dataset: { customer: c.customer },
+                onclick: () => showCustomer(c.customer),
+            }, h("span", { class: "name" }, c.name), h("span", { class: "muted" }, c.card || c.customer)))));
+    }
+
+    ui.search.addEventListener("input", () => {
+        clearTimeout(searchTimer);
+        const text = ui.search.value.trim();
+        if (!text) {
+            asked++;
+            ui.results.replaceChildren();
+            return;
+        }
+        searchTimer = setTimeout(() => search(text), 150);
+    });
+
+    ui.searchForm.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const text = ui.search.value.trim();
+        if (!text) return;
+        clearTimeout(searchTimer);
+        const mine = ++asked;
+        const reply = await app.act("customer_search", { text, limit: 20 }, { quiet: true });
+        if (!reply || mine !== asked) return;
+        const list = reply.customers || [];
+        drawResults(list);
+        // An exact id or card (a scanned card) comes first: show it at once.
+        if (list.length && (list[0].customer === text || list[0].card === text)) showCustomer(list[0].customer);
+    });
+
+    byTestId("customer-new").addEventListener("click", () => {
+        show(ui.createForm, true);
+        ui.name.value = ui.search.value.trim() && !/^\d+$/.test(ui.search.value.trim()) ? ui.search.value.trim() : "";
+        ui.card.value = /^\d{6,}$/.test(ui.search.value.trim()) ? ui.search.value.trim() : "";
+        ui.name.focus();
+    });
+
+    ui.createForm.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const name = ui.name.value.trim();
+        if (!name) {
+            app.showMessage(t("customer.name_needed"), "", "bad_request");
+            ui.name.focus();
+            return;
+        }
+        const fields = { name, wallet: ui.walletOn.checked };
+        if (ui.card.value.trim()) fields.card = ui.card.value.trim();
+        if (ui.contact.value.trim()) fields.contact = ui.contact.value.trim();
+        const reply = await app.act("customer_create", fields, { mutating: true, context: { field: "card" } });
+        if (!reply) return;
+        for (const input of [ui.name, ui.card, ui.contact]) input.value = "";
+        ui.walletOn.checked = false;
+        show(ui.createForm, false);
+        app.notice(t("customer.created", { name, id: reply.customer }));
+        await select(reply.customer);
+        await showCustomer(reply.customer);
+    });
+
+    // --- one customer -----------------------------------------------------------------
+
+    async function fetchCustomer(id) {
+        const reply = await app.act("customer", { customer: id }, { quiet: true });
+        if (!reply) return null;
+        remember(reply.customer);
+        return reply.customer;
+    }
+
+    function remember(customer) {
+        if (!customer || !customer.customer) return;
+        cache.set(customer.customer, customer);
+        if (shown && shown.customer === customer.customer) {
+            shown = customer;
+            drawCard();
+        }
+        drawStrip();
+        app.pay.redrawCustomer?.();
+    }
+
+    async function showCustomer(id) {
+        const c = await fetchCustomer(id);
+        if (!c) return;
+        shown = c;
+        if (!c.wallet_enabled && account === "wallet" && !offer) account = "credit";
+        drawCard();
+        ui.moneyAmount.focus();
+    }
+
+    async function select(id) {
+        const reply = await app.act("set_customer", { customer: id }, { mutating: true });
+        if (reply) app.notice(t("customer.selected", { name: cache.get(id)?.name || id }));
+        drawCard();
+        return !!reply;
+    }
+
+    async function unselect() {
+        const reply = await app.act("set_customer", { customer: null }, { mutating: true });
+        if (reply) app.notice(t("customer.unselected"));
+        drawCard();
+    }
+
+    ui.select.addEventListener("click", () => shown && select(shown.customer));
+    ui.unselect.addEventListener("click", () => unselect());
+    byTestId("ticket-customer-clear").addEventListener("click", () => unselect());
+    byTestId("ticket-customer-show").addEventListener("click", () => {
+        if (app.ticket && app.ticket.customer) openOn(app.ticket.customer);
+    });
+    byTestId("customer-wallet-enable").addEventListener("click", async () => {
+        if (!shown) return;
+        const reply = await app.act("customer_edit", { customer: shown.customer, wallet: true }, { mutating: true });
+        if (reply) remember(reply.customer);
+    });
+
+    // --- money in ----------------------------------------------------------------------
+
+    for (const button of [ui.moneyWallet, ui.moneyCredit]) {
+        button.addEventListener("click", () => {
+            account = button.dataset.account;
+            drawCard();
+            ui.moneyAmount.focus();
+        });
+    }
+
+    ui.moneyModes.addEventListener("click", (event) => {
+        const button = event.target instanceof Element ? event.target.closest("[data-mode]") : null;
+        if (button) moneyIn(button.dataset.mode);
+    });
+
+    ui.moneyForm.addEventListener("submit", (event) => {
+        event.preventDefault();
+        moneyIn("cash"); // Enter: in cash
+    });
+
+    let moving = false;
+
+    async function moneyIn(mode) {
+        if (!shown || moving) return;
+        const value = parseAmount(ui.moneyAmount.value);
+        if (value === null || Number(value) <= 0) {
+            app.showMessage(t("msg.bad_amount"), ui.moneyAmount.value, "bad_request");
+            ui.moneyAmount.focus();
+            return;
+        }
+        const id = shown.customer;
+        const verb = account === "wallet" ? "wallet_topup" : "credit_deposit";
+        moving = true;
+        let reply;
+        try {
+            reply = await app.act(verb, { customer: id, amount: value, mode }, { mutating: true });
+        } finally {
+            moving = false;
+        }
+        if (!reply) return;
+        if (reply.topup !== undefined) {
+            const list = topups.get(id) || [];
+            list.unshift({ topup: reply.topup, amount: value, mode, cancelled: false });
+            topups.set(id, list);
+        }
+        ui.moneyAmount.value = "";
+        remember(reply.customer);
+        app.notice(t(account === "wallet" ? "customer.topped_up" : "customer.deposited",
+            { amount: app.money.format(value), mode: paymentLabel(mode) }));
+        if (offer) {
+            const done = offer;
+            offer = null;
+            overlay.close();
+            done.resolve(true);
+        }
+    }
+
+    async function cancelTopup(id, entry) {
+        const yes = await app.confirm(
+            t("customer.topup_cancel_question", { amount: app.money.format(entry.amount), mode: paymentLabel(entry.mode) }),
+            t("customer.topup_cancel_yes"));
+        if (!yes) return;
+        const reply = await app.act("wallet_topup_cancel", { topup: entry.topup }, { mutating: true });
+        if (!reply) return;
+        entry.cancelled = true;
+        remember(reply.customer);
+        app.notice(t("customer.topup_cancelled", { amount: app.money.format(entry.amount), mode: paymentLabel(entry.mode) }));
+    }
+
+    // --- drawing -----------------------------------------------------------------------
+
+    function drawCard() {
+        show(ui.detail, !!shown);
+        if (!shown) return;
+        const c = shown;
+        const onTicket = !!(app.ticket && app.ticket.customer === c.customer);
+        setText(ui.shownName, c.name);
+        setText(ui.shownId, [c.customer, c.card, c.business ? t("customer.business") : null, c.contact].filter(Boolean).join(" · "));
+        show(ui.select, !onTicket);
+        show(ui.unselect, onTicket);
+        setText(ui.credit, app.money.format(c.credit));
+        setText(ui.creditAvailable, t("customer.available", { amount: app.money.format(c.credit_available) }));
+        setText(ui.wallet, c.wallet_enabled ? app.money.format(c.wallet) : t("customer.wallet_disabled"));
+        setText(ui.walletAvailable, c.wallet_enabled ? t("customer.available", { amount: app.money.format(c.wallet_available) }) : "");
+        if (account === "wallet" && !c.wallet_enabled && !offer) account = "credit";
+        ui.moneyWallet.setAttribute("aria-pressed", account === "wallet" ? "true" : "false");
+        ui.moneyCredit.setAttribute("aria-pressed", account === "credit" ? "true" : "false");
+        show(ui.walletOff, account === "wallet" && !c.wallet_enabled);
+        const modes = app.pay.modes.filter((m) => !NOT_IN.has(m));
+        const drawnModes = modes.join(",") + "|" + t("lang.other");
+        if (ui.moneyModes.dataset.drawn !== drawnModes) {
+            ui.moneyModes.dataset.drawn = drawnModes;
+            ui.moneyModes.replaceChildren(...modes.map((mode) =>
+                h("button", { type: "button", class: `mode-${mode}`, testid: `money-mode-${mode}`, dataset: { mode } }, paymentLabel(mode))));
+        }
+        const mine = (topups.get(c.customer) || []);
+        ui.topups.replaceChildren(...mine.map((entry) =>
+            h("li", { testid: "customer-topup", dataset: { topup: entry.topup } },
+                h("span", {}, t("customer.topup_line", { topup: entry.topup, amount: app.money.format(entry.amount), mode: paymentLabel(entry.mode) })),
+                entry.cancelled
+                    ? h("span", { class: "muted" }, t("customer.topup_was_cancelled"))
+                    : h("button", { type: "button", class: "small danger", testid: "topup-cancel", onclick: () => cancelTopup(c.customer, entry) },
+                        t("customer.topup_cancel")))));
+        const vouchers = c.vouchers || [];
+        ui.vouchers.replaceChildren(...(vouchers.length ? vouchers.map((v) =>
+            h("li", { testid: "customer-voucher", dataset: { code: v.code } },
+                h("span", { class: "code" }, v.code),
+                h("span", { class: "num" }, app.money.format(v.amount)),
+                h("span", { class: "muted" }, t("customer.valid_until", { date: v.valid_until }), v.status !== "valid" ? ` · ${t(`voucher.${v.status}`)}` : "")))
+            : [h("li", { class: "muted" }, t("customer.no_vouchers"))]));
+        const history = c.history || [];
+        ui.history.replaceChildren(...(history.length ? history.map((sale) =>
+            h("li", { testid: "customer-sale" },
+                h("span", {}, t("sale.number", { number: sale.number })),
+                h("span", { class: "muted" }, age(sale.at)),
+                h("span", { class: "num" }, app.money.format(sale.total))))
+            : [h("li", { class: "muted" }, t("customer.no_history"))]));
+    }
+
+    function drawStrip() {
+        const id = app.ticket && app.ticket.customer;
+        show(ui.strip, !!id);
+        if (!id) return;
+        const c = cache.get(id);
+        setText(ui.stripName, t("customer.on_ticket", { name: c ? c.name : id }));
+        const money = [];
+        if (c) {
+            money.push(t("customer.strip_credit", { amount: app.money.format(c.credit_available) }));
+            if (c.wallet_enabled) money.push(t("customer.strip_wallet", { amount: app.money.format(c.wallet_available) }));
+        }
+        setText(ui.stripMoney, money.join(" · "));
+    }
+
+    function openOn(id) {
+        app.closePanels();
+        overlay.open();
+        show(ui.createForm, false);
+        ui.search.value = "";
+        ui.results.replaceChildren();
+        if (id) showCustomer(id);
+        else {
+            shown = null;
+            drawCard();
+            ui.search.focus();
+        }
+    }
+
+    function closed() {
+        if (offer) {
+            const done = offer;
+            offer = null;
+            done.resolve(false);
+        }
+        app.refocus();
+    }
+
+    byTestId("customer-open").addEventListener("click", () => openOn(app.ticket && app.ticket.customer));
+    byTestId("customer-close").addEventListener("click", () => overlay.close());
+
+    return {
+        overlay,
+        open() { openOn(app.ticket && app.ticket.customer); },
+        known(id) { return cache.get(id) || null; },
+        /** The ticket changed: a new customer on it is fetched (its name and money). */
+        onTicket(ticket) {
+            const id = ticket && ticket.customer;
+            if (id !== ticketCustomer) {
+                ticketCustomer = id || null;
+                if (id) fetchCustomer(id);
+            }
+            drawStrip();
+            if (overlay.isOpen) drawCard();
+        },
+        refreshTicketCustomer() {
+            const id = app.ticket && app.ticket.customer;
+            if (id) fetchCustomer(id);
+        },
+        /** A sale ended: its customer's balances and history changed. */
+        saleFinished(reply) {
+            if (ticketCustomer) fetchCustomer(ticketCustomer);
+            const vouchers = (reply && reply.vouchers) || [];
+            if (vouchers.length) {
+                app.notice(vouchers.map((v) => t("pay.remainder_voucher", {
+                    code: v.code, amount: app.money.format(v.amount), date: v.valid_until,
+                })).join(" "));
+            }
+        },
+        /**
+         * The payment panel offers money for `short`: the customer's card opens on
+         * the right account with the amount typed; resolves true once it came in.
+         */
+        topUp(id, mode, short) {
+            openOn(id);
+            account = mode === "wallet" ? "wallet" : "credit";
+            ui.moneyAmount.value = String(short).replace(".", app.money.locale.startsWith("fr") ? "," : ".");
+            return new Promise((resolve) => { offer = { resolve }; });
+        },
+        redraw() {
+            drawStrip();
+            if (overlay.isOpen) drawCard();
+        },
+    };
+}

@@ -1,0 +1,232 @@
+"""Till money after the sale: corrections, cancels and deferred payment. Pure.
+
+After a sale is finished nothing of it is ever edited: every change is a new row in
+the payments chain (store/writes.py), of a ``type``:
+
+  PAI  a payment (at finish, or later against a sale left unpaid)
+  MAJ  a payment as corrected (its mode or amount), ``refers`` to the one it replaces
+  ANL  a payment cancelled: minus its amount, ``refers`` to it
+  AVO  a credit note; COR a balance correction (types of the fiscal vocabulary that
+       other slices write: a refund, a correction of a customer's balance)
+  ABD  an abandoned debt: what was left due, forgone by the shop (mode ``debt``)
+
+A row some later ANL or MAJ refers to reads as ``ANNUL`` (derived, never stored). A
+payment corrected is an ANL of the original and a MAJ with the new mode or amount;
+a sale cancelled is a counter-entry (a negative sale that ``cancels`` it) whose rows
+are one ANL for each row of the original still standing.
+
+Invariants (tests/rules/test_corrections.py):
+  - every row counts: a sale's rows add up to ``total + change − due`` where ``due``
+    is what is left to pay (0 for a sale paid at finish, the debt of one finished
+    unpaid, less its later payments; an abandoned debt settles it);
+  - a correction never changes what the sale's rows add up to by more than the
+    amount corrected, never leaves more paid than due, and never leaves a debt on a
+    sale with no customer;
+  - a cancel's rows add up to minus the original's: the counter-entry and the
+    original together add up to nothing, and a cancelled sale owes nothing;
+  - a sale is cancelled once, a row is superseded once.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from laneserver.rules.money import ZERO
+
+PAI, MAJ, ANL, AVO, COR, ABD = "PAI", "MAJ", "ANL", "AVO", "COR", "ABD"
+TYPES = (PAI, MAJ, ANL, AVO, COR, ABD)
+ANNUL = "ANNUL"
+DEBT = "debt"  # the mode of an ABD row: no money moves
+CASH = "cash"
+ROUNDING = "rounding"
+# Modes drawn on a customer's money or a voucher: correcting them would move that money
+# too, so such a payment is put right by cancelling the sale.
+CUSTOMER_MODES = ("credit", "wallet", "voucher")
+MAX_REASON = 200
+
+
+class Row(msgspec.Struct, frozen=True, kw_only=True):
+    """One stored row of the payments chain."""
+
+    number: int
+    type: str
+    mode: str
+    amount: Decimal
+    reference: str | None = None
+    refers: int | None = None
+    at: str = ""
+
+
+class SaleMoney(msgspec.Struct, frozen=True, kw_only=True):
+    """A sale as the corrections see it: its sums and its payment rows."""
+
+    number: int
+    at: str
+    lane: str
+    seller: str
+    customer: str | None
+    total: Decimal
+    paid: Decimal
+    change: Decimal
+    rows: tuple[Row, ...] = ()
+    cancels: int | None = None  # a counter-entry: the sale it cancels
+    cancelled_by: int | None = None  # the counter-entry that cancelled it
+
+    @property
+    def settled(self) -> Decimal:
+        return sum((r.amount for r in self.rows), ZERO)
+
+    @property
+    def due(self) -> Decimal:
+        """What is left to pay (a cancelled sale, or a counter-entry, owes nothing)."""
+        if self.cancelled_by is not None or self.cancels is not None:
+            return ZERO
+        return self.total + self.change - self.settled
+
+
+class NewRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A row to write (store.ops.PaymentRow, without the store's dependency)."""
+
+    type: str
+    mode: str
+    amount: Decimal
+    reference: str | None = None
+    refers: int | None = None
+
+
+class Refused(msgspec.Struct, frozen=True):
+    code: str
+    message: str
+    details: dict[str, Any] = {}
+
+
+def statuses(rows: tuple[Row, ...]) -> dict[int, str]:
+    """Each row's status: ``ANNUL`` once a later ANL or MAJ refers to it, else its type."""
+    superseded = {r.refers for r in rows if r.type in (ANL, MAJ) and r.refers is not None}
+    return {r.number: ANNUL if r.number in superseded else r.type for r in rows}
+
+
+def standing(sale: SaleMoney, superseded: set[int] = frozenset()) -> tuple[Row, ...]:
+    """The rows a cancel reverses: every row not superseded, ANL rows aside (each
+    cancels out with the row it refers to, which is superseded)."""
+    return tuple(r for r in sale.rows if r.type != ANL and r.number not in superseded)
+
+
+def check_reason(reason: str) -> str | Refused:
+    text = reason.strip()
+    if not text:
+        return Refused("bad_request", "a reason is required")
+    if len(text) > MAX_REASON:
+        return Refused("bad_request", f"a reason has at most {MAX_REASON} characters")
+    return text
+
+
+def _open(sale: SaleMoney) -> Refused | None:
+    if sale.cancels is not None:
+        return Refused("conflict", f"sale {sale.number} is the counter-entry of sale {sale.cancels}: "
+                                   "it cannot be changed")
+    if sale.cancelled_by is not None:
+        return Refused("conflict", f"sale {sale.number} was cancelled by sale {sale.cancelled_by}")
+    return None
+
+
+def correct(sale: SaleMoney, payment: int, *, mode: str | None, amount: Decimal | None,
+            modes: tuple[str, ...]) -> tuple[NewRow, ...] | Refused:
+    """Correct payment row ``payment`` of ``sale`` (its mode, its amount or both):
+    an ANL of it and a MAJ with the new values.
+
+    ``modes``: the payment modes of the shop.
+    """
+    if (refusal := _open(sale)) is not None:
+        return refusal
+    row = next((r for r in sale.rows if r.number == payment), None)
+    if row is None:
+        return Refused("not_found", f"sale {sale.number} has no payment {payment}", {"payment": payment})
+    status = statuses(sale.rows)[row.number]
+    if status == ANNUL:
+        return Refused("conflict", f"payment {payment} was already corrected or cancelled", {"payment": payment})
+    if row.type not in (PAI, MAJ) or row.mode in (ROUNDING, DEBT):
+        return Refused("conflict", f"payment {payment} is a {row.type} {row.mode} row: only a payment can be "
+                                   "corrected", {"payment": payment})
+    if mode is None and amount is None:
+        return Refused("bad_request", "say what to correct: mode, amount or both")
+    new_mode = row.mode if mode is None else mode
+    new_amount = row.amount if amount is None else amount
+    if new_mode not in modes or new_mode == ROUNDING:
+        return Refused("not_supported", f"payment mode {new_mode!r} is not available", {"modes": list(modes)})
+    if row.mode in CUSTOMER_MODES or new_mode in CUSTOMER_MODES:
+        return Refused("conflict", "a payment drawn on a customer's account or a voucher is not corrected: "
+                                   "cancel the sale", {"payment": payment})
+    if new_amount <= 0:
+        return Refused("bad_request", f"a payment must be positive, got {new_amount}")
+    if new_mode == row.mode and new_amount == row.amount:
+        return Refused("bad_request", f"payment {payment} already is {row.mode} {row.amount}: nothing to correct")
+    if row.mode == CASH and sale.change > 0 and new_mode != CASH:
+        return Refused("conflict", f"the cash of payment {payment} gave {sale.change} change: it cannot become "
+                                   f"{new_mode} (cancel the sale and ring it again)", {"payment": payment})
+    due_after = sale.due - (new_amount - row.amount)
+    if due_after < 0:
+        return Refused("bad_request", f"{new_amount} would pay {-due_after} more than the sale's total",
+                       {"balance": str(sale.due)})
+    if due_after > 0 and sale.customer is None:
+        return Refused("conflict", f"{new_amount} would leave {due_after} due on a sale with no customer",
+                       {"balance": str(due_after)})
+    return (NewRow(type=ANL, mode=row.mode, amount=-row.amount, reference=row.reference, refers=row.number),
+            NewRow(type=MAJ, mode=new_mode, amount=new_amount, reference=row.reference, refers=row.number))
+
+
+def cancel(sale: SaleMoney) -> tuple[NewRow, ...] | Refused:
+    """The rows of the counter-entry of ``sale``: one ANL per row still standing."""
+    if (refusal := _open(sale)) is not None:
+        return refusal
+    superseded = {n for n, s in statuses(sale.rows).items() if s == ANNUL}
+    return tuple(NewRow(type=ANL, mode=r.mode, amount=-r.amount, reference=r.reference, refers=r.number)
+                 for r in standing(sale, superseded))
+
+
+def given_back(rows: tuple[NewRow, ...], change: Decimal) -> dict[str, Decimal]:
+    """What a cancel gives back, by mode (positive: out of the till or back on an account):
+    the money rows reversed, less the change the sale gave (cash). The rounding and an
+    abandoned debt are no money."""
+    back: dict[str, Decimal] = {}
+    for r in rows:
+        if r.mode in (ROUNDING, DEBT):
+            continue
+        back[r.mode] = back.get(r.mode, ZERO) - r.amount
+    if change:
+        back[CASH] = back.get(CASH, ZERO) - change
+    return {mode: amount for mode, amount in back.items() if amount != 0}
+
+
+def pay_later(sale: SaleMoney, *, mode: str, amount: Decimal | None, modes: tuple[str, ...]) -> NewRow | Refused:
+    """A payment against what a sale finished unpaid still owes (``amount`` None: all of it)."""
+    if (refusal := _open(sale)) is not None:
+        return refusal
+    due = sale.due
+    if due <= 0:
+        return Refused("conflict", f"sale {sale.number} owes nothing", {"balance": str(due)})
+    if mode not in modes or mode == ROUNDING:
+        return Refused("not_supported", f"payment mode {mode!r} is not available", {"modes": list(modes)})
+    if mode in CUSTOMER_MODES:
+        return Refused("not_supported", f"a debt is not paid by {mode}: take the money in another mode",
+                       {"modes": [m for m in modes if m not in CUSTOMER_MODES]})
+    value = due if amount is None else amount
+    if value <= 0:
+        return Refused("bad_request", f"a payment must be positive, got {value}")
+    if value > due:
+        return Refused("bad_request", f"{value} is more than the {due} sale {sale.number} owes",
+                       {"balance": str(due)})
+    return NewRow(type=PAI, mode=mode, amount=value)
+
+
+def abandon(sale: SaleMoney) -> NewRow | Refused:
+    """The shop forgoes what a sale still owes: an ABD row of that amount."""
+    if (refusal := _open(sale)) is not None:
+        return refusal
+    due = sale.due
+    if due <= 0:
+        return Refused("conflict", f"sale {sale.number} owes nothing", {"balance": str(due)})
+    return NewRow(type=ABD, mode=DEBT, amount=due)
