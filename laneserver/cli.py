@@ -140,7 +140,7 @@ def _serve(args: argparse.Namespace, config: Config, data: Path) -> int:
     # each time, so a batch of a few dozen statements took tens to hundreds of ms
     # under load (docs/performance.md). A shorter interval only costs anything
     # while another thread is actually waiting for the GIL.
-    sys.setswitchinterval(float(os.environ.get("LS_SWITCH", GIL_SWITCH_INTERVAL)))
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     try:
         trio.run(lambda: run_shop(config, data, SystemClock(), host=args.host, port=args.port, on_ready=on_ready))
     except* KeyboardInterrupt:

@@ -4,6 +4,11 @@
 // wallet top-up or a deposit on account, in one of the lane's modes that can bring
 // money in; a top-up made on this till can be cancelled from the same card.
 //
+// The card also says what the customer owes (sales finished unpaid: `owes`, with the
+// way to the unpaid list), the coupons left of their subscriptions, and lets a
+// supervisor correct a balance (`balance_correct`: account, signed amount, reason,
+// the supervisor's PIN asked first).
+//
 // The ticket's customer (ticket.customer, an id) is shown under the ticket with
 // its name and balances; the payment panel asks this module for them.
 
@@ -38,12 +43,20 @@ export function bindCustomerPanel(app) {
         moneyForm: byTestId("money-form"),
         moneyAmount: byTestId("money-amount"),
         moneyModes: byTestId("money-modes"),
+        moneyOnTicket: byTestId("money-on-ticket"),
         moneyWallet: byTestId("money-wallet"),
         moneyCredit: byTestId("money-credit"),
         walletOff: byTestId("money-wallet-off"),
         topups: byTestId("customer-topups"),
         vouchers: byTestId("customer-vouchers"),
         history: byTestId("customer-history"),
+        owesBox: byTestId("customer-owes-box"),
+        owes: byTestId("customer-owes"),
+        coupons: byTestId("customer-coupons"),
+        couponsTitle: byTestId("customer-coupons-title"),
+        correctForm: byTestId("balance-correct-form"),
+        correctAmount: byTestId("correct-balance-amount"),
+        correctReason: byTestId("correct-balance-reason"),
         strip: byTestId("ticket-customer"),
         stripName: byTestId("ticket-customer-name"),
         stripMoney: byTestId("ticket-customer-money"),
@@ -56,6 +69,7 @@ export function bindCustomerPanel(app) {
     let searchTimer = null;
     let asked = 0;
     let ticketCustomer = null;    // the id drawn in the strip
+    let correctAccount = "credit"; // the account a balance correction changes
 
     // --- finding and creating -------------------------------------------------------
 
@@ -200,6 +214,28 @@ export function bindCustomerPanel(app) {
         if (button) moneyIn(button.dataset.mode);
     });
 
+    // A wallet top-up as a line of the open ticket (`topup_line`): paid with the
+    // ticket's payments, credited when the sale is finished.
+    ui.moneyOnTicket.addEventListener("click", async () => {
+        if (!shown || moving) return;
+        const value = parseAmount(ui.moneyAmount.value);
+        if (value === null || Number(value) <= 0) {
+            app.showMessage(t("msg.bad_amount"), ui.moneyAmount.value, "bad_request");
+            ui.moneyAmount.focus();
+            return;
+        }
+        moving = true;
+        let reply;
+        try {
+            reply = await app.act("topup_line", { amount: value }, { mutating: true });
+        } finally {
+            moving = false;
+        }
+        if (!reply) return;
+        ui.moneyAmount.value = "";
+        app.notice(t("customer.topup_added", { amount: app.money.format(value) }));
+    });
+
     ui.moneyForm.addEventListener("submit", (event) => {
         event.preventDefault();
         moneyIn("cash"); // Enter: in cash
@@ -254,6 +290,56 @@ export function bindCustomerPanel(app) {
         app.notice(t("customer.topup_cancelled", { amount: app.money.format(entry.amount), mode: paymentLabel(entry.mode) }));
     }
 
+    // --- balance correction (a supervisor) ----------------------------------------------
+
+    ui.correctForm.addEventListener("click", (event) => {
+        const button = event.target instanceof Element ? event.target.closest("[data-caccount]") : null;
+        if (!button) return;
+        correctAccount = button.dataset.caccount;
+        drawCard();
+        ui.correctAmount.focus();
+    });
+
+    let correcting = false;
+
+    ui.correctForm.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        if (!shown || correcting) return;
+        const typed = ui.correctAmount.value.trim().replace(/^\+/, "");
+        const minus = /^[-−]/.test(typed);
+        const value = parseAmount(typed.replace(/^[-−]\s*/, ""));
+        if (value === null || Number(value) === 0) {
+            app.showMessage(t("msg.bad_amount"), ui.correctAmount.value, "bad_request");
+            ui.correctAmount.focus();
+            return;
+        }
+        const reason = ui.correctReason.value.trim();
+        if (!reason) {
+            app.showMessage(t("sales.reason_needed"), "", "bad_request");
+            ui.correctReason.focus();
+            return;
+        }
+        const amount = minus ? `-${value}` : value;
+        const words = { amount: (minus ? "−" : "+") + app.money.format(value), account: t(`customer.${correctAccount}`), name: shown.name };
+        correcting = true;
+        let reply;
+        try {
+            reply = await app.approved("balance_correct", { customer: shown.customer, account: correctAccount, amount, reason },
+                { mutating: true }, { askFirst: true, why: t("sup.why_correct_balance", words) });
+        } finally {
+            correcting = false;
+        }
+        if (!reply) return;
+        ui.correctAmount.value = "";
+        ui.correctReason.value = "";
+        remember(reply.customer);
+        app.notice(t("customer.corrected", words));
+    });
+
+    byTestId("customer-unpaid").addEventListener("click", () => {
+        if (shown) app.sales.open("unpaid", { customer: shown.customer });
+    });
+
     // --- drawing -----------------------------------------------------------------------
 
     function drawCard() {
@@ -273,6 +359,7 @@ export function bindCustomerPanel(app) {
         ui.moneyWallet.setAttribute("aria-pressed", account === "wallet" ? "true" : "false");
         ui.moneyCredit.setAttribute("aria-pressed", account === "credit" ? "true" : "false");
         show(ui.walletOff, account === "wallet" && !c.wallet_enabled);
+        show(ui.moneyOnTicket, account === "wallet" && c.wallet_enabled && onTicket);
         const modes = app.pay.modes.filter((m) => !NOT_IN.has(m));
         const drawnModes = modes.join(",") + "|" + t("lang.other");
         if (ui.moneyModes.dataset.drawn !== drawnModes) {
@@ -288,6 +375,25 @@ export function bindCustomerPanel(app) {
                     ? h("span", { class: "muted" }, t("customer.topup_was_cancelled"))
                     : h("button", { type: "button", class: "small danger", testid: "topup-cancel", onclick: () => cancelTopup(c.customer, entry) },
                         t("customer.topup_cancel")))));
+        const owes = Number(c.owes || 0);
+        show(ui.owesBox, owes > 0);
+        setText(ui.owes, app.money.format(c.owes || "0.00"));
+        const coupons = c.coupons || [];
+        show(ui.couponsTitle, coupons.length > 0);
+        ui.coupons.replaceChildren(...coupons.map((k) =>
+            h("li", { testid: "customer-coupon", dataset: { article: k.article, left: k.left } },
+                h("span", {}, k.name || k.article),
+                h("strong", { class: "num" }, t("customer.coupons_left", { n: k.left })),
+                h("span", { class: "muted" }, [
+                    k.held ? t("customer.coupons_held", { n: k.held }) : null,
+                    k.valid_until ? t("customer.valid_until", { date: k.valid_until }) : null,
+                    k.expired ? t("customer.coupons_expired", { n: k.expired }) : null,
+                ].filter(Boolean).join(" · ")))));
+        if (correctAccount === "wallet" && !c.wallet_enabled) correctAccount = "credit";
+        byTestId("correct-credit").setAttribute("aria-pressed", correctAccount === "credit" ? "true" : "false");
+        const walletButton = byTestId("correct-wallet");
+        walletButton.setAttribute("aria-pressed", correctAccount === "wallet" ? "true" : "false");
+        walletButton.disabled = !c.wallet_enabled;
         const vouchers = c.vouchers || [];
         ui.vouchers.replaceChildren(...(vouchers.length ? vouchers.map((v) =>
             h("li", { testid: "customer-voucher", dataset: { code: v.code } },
@@ -312,6 +418,7 @@ export function bindCustomerPanel(app) {
         setText(ui.stripName, t("customer.on_ticket", { name: c ? c.name : id }));
         const money = [];
         if (c) {
+            if (Number(c.owes || 0) > 0) money.push(t("customer.strip_owes", { amount: app.money.format(c.owes) }));
             money.push(t("customer.strip_credit", { amount: app.money.format(c.credit_available) }));
             if (c.wallet_enabled) money.push(t("customer.strip_wallet", { amount: app.money.format(c.wallet_available) }));
         }
@@ -362,15 +469,9 @@ export function bindCustomerPanel(app) {
             const id = app.ticket && app.ticket.customer;
             if (id) fetchCustomer(id);
         },
-        /** A sale ended: its customer's balances and history changed. */
-        saleFinished(reply) {
+        /** A sale ended: its customer's balances and history changed (its vouchers are in the last-sale box). */
+        saleFinished() {
             if (ticketCustomer) fetchCustomer(ticketCustomer);
-            const vouchers = (reply && reply.vouchers) || [];
-            if (vouchers.length) {
-                app.notice(vouchers.map((v) => t("pay.remainder_voucher", {
-                    code: v.code, amount: app.money.format(v.amount), date: v.valid_until,
-                })).join(" "));
-            }
         },
         /**
          * The payment panel offers money for `short`: the customer's card opens on

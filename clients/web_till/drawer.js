@@ -12,7 +12,7 @@ import { age, parseAmount } from "./format.js";
 import { t } from "./i18n.js";
 import { Overlay } from "./panels.js";
 
-// The shop's default `[shop] denominations` (euros): the hello does not list them.
+// The default `[shop] denominations` (euros), until the hello's `shop.denominations` says the shop's.
 export const DENOMINATIONS = [
     "500.00", "200.00", "100.00", "50.00", "20.00", "10.00", "5.00",
     "2.00", "1.00", "0.50", "0.20", "0.10", "0.05", "0.02", "0.01",
@@ -61,12 +61,26 @@ export function bindDrawerPanel(app) {
     let alertEvent = null;     // the last drawer_alert event, while it stands
     let result = null;         // the last closing count's reply
 
-    // The count grid: one field per denomination.
-    const countInputs = DENOMINATIONS.map((value) =>
-        h("input", { inputmode: "numeric", autocomplete: "off", testid: "drawer-count-input", dataset: { denomination: value }, "aria-label": value }));
-    const countLabels = DENOMINATIONS.map((value) => h("span", { class: "denomination" }));
-    ui.grid.replaceChildren(...DENOMINATIONS.map((value, i) =>
-        h("label", { class: "count-cell", dataset: { denomination: value } }, countLabels[i], countInputs[i])));
+    // The count grid: one field per denomination of the shop (the hello's list).
+    let denominations = DENOMINATIONS;
+    let countInputs = [];
+    let countLabels = [];
+
+    function buildGrid(list) {
+        denominations = list;
+        countInputs = list.map((value) =>
+            h("input", { inputmode: "numeric", autocomplete: "off", testid: "drawer-count-input", dataset: { denomination: value }, "aria-label": value }));
+        countLabels = list.map(() => h("span", { class: "denomination" }));
+        ui.grid.replaceChildren(...list.map((value, i) =>
+            h("label", { class: "count-cell", dataset: { denomination: value } }, countLabels[i], countInputs[i])));
+        drawLabels();
+    }
+
+    function drawLabels() {
+        for (const [i, value] of denominations.entries()) setText(countLabels[i], app.money.format(value));
+    }
+
+    buildGrid(DENOMINATIONS);
 
     function readCount() {
         const count = {};
@@ -279,7 +293,7 @@ export function bindDrawerPanel(app) {
     function open(nextKind) {
         app.closePanels();
         overlay.open();
-        for (const [i, value] of DENOMINATIONS.entries()) setText(countLabels[i], app.money.format(value));
+        drawLabels();
         setKind(nextKind || kind);
         draw();
         drawResult();
@@ -300,8 +314,13 @@ export function bindDrawerPanel(app) {
             drawAlert();
             if (overlay.isOpen) refresh();
         },
+        /** The shop's notes and coins (`shop.denominations`, largest first); the default list without it. */
+        setDenominations(list) {
+            const next = Array.isArray(list) && list.length ? list : DENOMINATIONS;
+            if (next.join(",") !== denominations.join(",")) buildGrid(next);
+        },
         redraw() {
-            for (const [i, value] of DENOMINATIONS.entries()) setText(countLabels[i], app.money.format(value));
+            drawLabels();
             setKind(kind);
             draw();
             drawResult();

@@ -106,16 +106,40 @@ export function age(iso, now = Date.now()) {
     return t("age.d", { n: Math.floor(h / 24) });
 }
 
-/** A payment mode's name for the cashier; a mode this page does not know shows as sent. */
+// The shop's names of its payment modes (`shop.payment_mode_labels` of the hello),
+// and the language they are written in.
+const shopLabels = new Map();
+let shopLabelsLanguage = null;
+
+/** The hello's `payment_mode_labels` ([{mode, label}]) in the shop's language ("fr"…). */
+export function setModeLabels(list, lang) {
+    shopLabels.clear();
+    for (const entry of Array.isArray(list) ? list : []) {
+        if (entry && entry.mode && entry.label) shopLabels.set(entry.mode, String(entry.label));
+    }
+    shopLabelsLanguage = lang || null;
+}
+
+/**
+ * A payment mode's name for the cashier: the shop's own label when the page speaks
+ * the shop's language (or knows no name for the mode), else the page's word; a mode
+ * nobody names shows as sent.
+ */
 export function paymentLabel(mode) {
     const key = `mode.${mode}`;
+    const shop = shopLabels.get(mode);
+    if (shop && (!has(key) || locale().slice(0, 2) === shopLabelsLanguage)) return shop;
     return has(key) ? t(key) : String(mode).replace(/_/g, " ");
 }
 
 // Verbs that take a supervisor's PIN: `forbidden` there means the device is locked out.
-const SUPERVISED = new Set(["discount", "drawer_movement", "drawer_open", "balance_correct"]);
+const SUPERVISED = new Set(["discount", "drawer_movement", "drawer_open", "balance_correct", "payment_correct",
+    "sale_cancel", "debt_abandon", "pay"]);
 // Verbs naming a customer: their `not_found` is the customer.
 const CUSTOMER_VERBS = new Set(["customer", "customer_edit", "credit_deposit", "wallet_topup", "balance_correct", "set_customer"]);
+
+// The verbs on finished sales: their `not_found` is the sale (or its payment).
+const SALE_VERBS = new Set(["sale", "payment_correct", "sale_cancel", "pay_later", "debt_abandon"]);
 
 // Verbs that change the lines: refused while the ticket has payments.
 const LINE_VERBS = new Set(["scan", "add", "set_qty", "remove_line", "cancel_ticket", "hold"]);
@@ -136,7 +160,10 @@ export function describeError(error, context = {}) {
     const verb = context.verb;
     const amount = (value) => (money ? money.format(value) : String(value));
     let text = has(`err.${code}`) ? t(`err.${code}`) : t("err.unknown");
-    if (code === "unknown_code" && context.code) {
+    if (code === "bad_request" && verb === "pay" && ticket && Number(ticket.balance) < 0 && frame.payable === undefined
+        && frame.balance !== undefined) {
+        text = t("err.refund_over", { balance: amount(Math.abs(Number(frame.balance)).toFixed(2)) });
+    } else if (code === "unknown_code" && context.code) {
         text = t("err.unknown_code_x", { code: context.code });
     } else if (code === "balance_not_zero" && frame.balance !== undefined) {
         text = t("err.balance_not_zero_x", { balance: amount(frame.balance) });
@@ -146,6 +173,10 @@ export function describeError(error, context = {}) {
         text = t("err.voucher_worth", { available: amount(frame.available) });
     } else if (code === "bad_request" && verb === "pay" && frame.balance !== undefined) {
         text = t("err.over_balance", { balance: amount(frame.balance) });
+    } else if (code === "bad_request" && Array.isArray(frame.reasons)) {
+        text = t("err.discount_reason", { reasons: frame.reasons.join(", ") });
+    } else if (code === "bad_request" && (verb === "pay_later") && frame.balance !== undefined) {
+        text = t("err.pay_later_over", { balance: amount(frame.balance) });
     } else if (code === "bad_request" && frame.field) {
         const name = has(`field.${frame.field}`) ? t(`field.${frame.field}`) : frame.field;
         text = frame.field === "count" && /not .*the amount|comes to/.test(error.message || "")
@@ -169,7 +200,9 @@ export function describeError(error, context = {}) {
     } else if (code === "forbidden" && verb === "sign_in") {
         text = t("err.pin_locked");
     } else if (code === "not_found") {
-        if (frame.article) text = t("err.not_found_article", { article: frame.article });
+        if (SALE_VERBS.has(verb) && frame.payment === undefined) text = t("err.not_found_sale", { sale: context.sale ?? "" });
+        else if (SALE_VERBS.has(verb)) text = t("err.not_found_sale_payment");
+        else if (frame.article) text = t("err.not_found_article", { article: frame.article });
         else if (frame.reference !== undefined) text = t("err.not_found_voucher", { code: frame.reference });
         else if (frame.field === "card") text = t("err.not_found_card");
         else if (frame.field === "customer" || CUSTOMER_VERBS.has(verb)) text = t("err.not_found_customer");
@@ -181,6 +214,22 @@ export function describeError(error, context = {}) {
         text = Number(frame.payable) > 0 ? t("err.meal_voucher_payable", { payable: amount(frame.payable) }) : t("err.meal_voucher_none");
     } else if (code === "conflict" && verb === "pay" && frame.reference !== undefined) {
         text = t("err.voucher_unusable", { code: frame.reference });
+    } else if (code === "conflict" && verb === "discount" && frame.line !== undefined) {
+        text = t("err.discount_deposit");
+    } else if (code === "conflict" && (verb === "set_qty" || verb === "remove_line") && frame.line !== undefined) {
+        text = t("err.deposit_line");
+    } else if (code === "conflict" && verb === "finish" && context.unpaid) {
+        text = t("err.unpaid_customer");
+    } else if (code === "conflict" && (verb === "pay_later" || verb === "debt_abandon")) {
+        text = t("err.owes_nothing");
+    } else if (code === "conflict" && verb === "payment_correct") {
+        text = t("err.payment_correct_conflict");
+    } else if (code === "conflict" && verb === "sale_cancel") {
+        text = t("err.sale_cancel_conflict");
+    } else if (code === "not_supported" && verb === "finish" && context.unpaid) {
+        text = t("err.unpaid_off");
+    } else if (code === "insufficient_funds" && verb === "balance_correct") {
+        text = t("err.correct_below_held");
     } else if (code === "conflict" && frame.field === "card") {
         text = t("err.card_taken");
     } else if (code === "conflict" && verb === "set_customer") {

@@ -16,6 +16,12 @@
 // A card on a lane with a terminal shows "follow the terminal" while it waits; a
 // refusal says how (declined, cancelled, timeout). A pay reply that carries a sale
 // number (the shop's auto_finish) ends the sale like finish.
+//
+// Returns: a negative balance is what the shop owes ("to refund"). Each mode then
+// refunds (a negative amount: the amount typed, or all that is owed), after the
+// supervisor's PIN, asked first; a refund by voucher issues a voucher whose code the
+// finish reply carries. With the shop's `deferred_payment` and a customer on the
+// ticket, "Leave unpaid" finishes the sale with its balance due (`finish` unpaid).
 
 import { byTestId, h, setText, show } from "./dom.js";
 import { paymentLabel, parseAmount } from "./format.js";
@@ -56,11 +62,18 @@ export function bindPayPanel(app) {
     const changeBox = byTestId("pay-change-box");
     const finish = byTestId("finish");
     const finishNone = byTestId("finish-no-receipt");
+    const finishUnpaid = byTestId("finish-unpaid");
+    const balanceLabel = byTestId("pay-balance-label");
+    const note = byTestId("pay-note");
     let open = false;
     let modeList = ["cash", "card"];
     let drawnQuick = "";
     let formMode = null;       // the mode whose form is open
     let formFields = {};       // its inputs
+
+    function refunding() {
+        return Number((app.ticket || EMPTY_TICKET).balance) < 0;
+    }
 
     function setOpen(on) {
         open = on;
@@ -98,6 +111,11 @@ export function bindPayPanel(app) {
      */
     async function pay(mode, fields = {}) {
         if (paying) return null; // a double tap or a double Enter pays once
+        const refund = refunding();
+        if (refund && mode === "meal_voucher") {
+            app.showMessage(t("pay.refund_no_meal"), "", "bad_request");
+            return null;
+        }
         paying = true;
         let reply = null;
         let waitTimer = null;
@@ -111,11 +129,19 @@ export function bindPayPanel(app) {
             }, TERMINAL_AFTER_MS);
         }
         try {
-            reply = await busy(buttons, app.act("pay", { mode, ...fields }, {
+            const opts = {
                 mutating: true,
                 context: { mode, amount: fields.amount },
                 onError: (error) => onPayError(mode, fields, error),
-            }));
+            };
+            if (refund) {
+                // A refund always needs a supervisor: the PIN is asked before sending.
+                const owed = fields.amount !== undefined ? String(fields.amount).replace(/^-/, "") : Math.abs(Number(app.ticket.balance)).toFixed(2);
+                const why = t("sup.why_refund", { amount: app.money.format(owed), mode: paymentLabel(mode) });
+                reply = await busy(buttons, app.approved("pay", { mode, ...fields }, opts, { askFirst: true, why }));
+            } else {
+                reply = await busy(buttons, app.act("pay", { mode, ...fields }, opts));
+            }
         } finally {
             paying = false;
             clearTimeout(waitTimer);
@@ -203,7 +229,7 @@ export function bindPayPanel(app) {
             return;
         }
         const value = typedAmount(amount);
-        if (value !== null) pay("cash", { amount: value });
+        if (value !== null) pay("cash", { amount: refunding() ? negative(value) : value });
     });
 
     quick.addEventListener("click", (event) => {
@@ -217,6 +243,13 @@ export function bindPayPanel(app) {
         const button = event.target instanceof Element ? event.target.closest("[data-mode]") : null;
         if (!button) return;
         const mode = button.dataset.mode;
+        if (refunding()) {
+            // A refund needs no form: the amount typed (or all that is owed), in this mode;
+            // by voucher with no code, a new voucher is issued at finish.
+            const value = typedAmount(amount);
+            if (value !== null) pay(mode, { amount: negative(value) });
+            return;
+        }
         if (WITH_FORM.has(mode)) {
             openForm(mode);
             return;
@@ -375,8 +408,24 @@ export function bindPayPanel(app) {
         draw();
     }
 
+    /** Deferred payment: the sale is finished with its balance left due by the ticket's customer. */
+    async function doneUnpaid() {
+        const ticket = app.ticket || EMPTY_TICKET;
+        if (finishUnpaid.hidden || finishUnpaid.disabled || !ticket.customer) return;
+        const who = app.customers.known(ticket.customer);
+        const yes = await app.confirm(t("pay.unpaid_question", {
+            due: app.money.format(ticket.balance), name: who ? who.name : ticket.customer,
+        }), t("pay.unpaid_yes"), t("confirm.no"));
+        if (!yes) return;
+        const reply = await busy([finish, finishNone, finishUnpaid],
+            app.act("finish", { receipt: "ticket", unpaid: true }, { mutating: true, context: { unpaid: true } }));
+        if (reply) finished(reply);
+        draw();
+    }
+
     finish.addEventListener("click", () => done("ticket"));
     finishNone.addEventListener("click", () => done("none"));
+    finishUnpaid.addEventListener("click", () => doneUnpaid());
     byTestId("pay-back").addEventListener("click", () => setOpen(false));
 
     // --- drawing -----------------------------------------------------------------------
@@ -392,7 +441,10 @@ export function bindPayPanel(app) {
 
     function draw() {
         const ticket = app.ticket || EMPTY_TICKET;
-        setText(balance, app.money.format(ticket.balance));
+        const refund = Number(ticket.balance) < 0;
+        panel.classList.toggle("refund", refund);
+        setText(balanceLabel, t(refund ? "pay.refund_balance" : "pay.balance"));
+        setText(balance, app.money.format(refund ? Math.abs(Number(ticket.balance)).toFixed(2) : ticket.balance));
         setText(change, app.money.format(ticket.change));
         const due = Number(ticket.change) > 0;
         changeBox.classList.toggle("due", due);
@@ -400,7 +452,15 @@ export function bindPayPanel(app) {
         panel.classList.toggle("paid-up", paidUp);
         finish.disabled = !paidUp;
         finishNone.disabled = !paidUp;
-        for (const button of modes.querySelectorAll("button")) button.disabled = paidUp;
+        for (const button of modes.querySelectorAll("button")) {
+            button.disabled = paidUp || (refund && button.dataset.mode === "meal_voucher");
+        }
+        const shop = (app.hello && app.hello.shop) || {};
+        show(finishUnpaid, !!shop.deferred_payment && !!ticket.customer && Number(ticket.balance) > 0);
+        panel.classList.toggle("with-unpaid", !finishUnpaid.hidden);
+        const words = refund ? t("pay.refund_note") : shop.auto_finish ? t("pay.auto_finish_note") : "";
+        setText(note, words);
+        show(note, !!words);
         if (paidUp && formMode) closeForm();
         const amounts = paidUp ? [] : quickAmounts(ticket.balance);
         const key = `${amounts.join(",")}|${app.money.locale}`;
@@ -463,6 +523,11 @@ export function bindPayPanel(app) {
             if (open) draw();
         },
     };
+}
+
+/** "10.00" → "-10.00"; undefined (all that is owed) stays undefined. */
+function negative(value) {
+    return value === undefined ? undefined : `-${value}`;
 }
 
 /** Disable buttons while a request is in flight (no double payment on a double tap). */

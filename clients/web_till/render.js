@@ -52,7 +52,8 @@ export class TicketTable {
         for (let i = lines.length - 1; i >= 0; i--) {
             const line = lines[i];
             keep.add(line.line);
-            const sig = `${line.article}|${line.name}|${line.qty}|${line.unit_price}|${line.discount_percent}|${line.total}|${line.line === selected}`;
+            const sig = `${line.article}|${line.name}|${line.qty}|${line.unit_price}|${line.discount_percent}|${line.total}|`
+                + `${line.below_cost}|${line.deposit_for}|${line.coupon}|${line.coupon_left}|${line.line === selected}`;
             let entry = this.rows.get(line.line);
             if (!entry || entry.sig !== sig) {
                 const row = lineRow(line, money, line.line === selected);
@@ -77,13 +78,35 @@ export class TicketTable {
     }
 }
 
+/**
+ * One line of the ticket. Marks: a returned line (negative quantity), a deposit line
+ * (under its article's line, `deposit_for`), a coupon line (with the coupons left), a
+ * line sold below its cost (a warning the cashier sees; nothing is refused).
+ */
 function lineRow(line, money, selected) {
     const discount = Number(line.discount_percent);
+    const returned = Number(line.qty) < 0;
+    const deposit = line.deposit_for !== undefined && line.deposit_for !== null;
+    const classes = [selected ? "selected" : null, returned ? "returned" : null, deposit ? "deposit" : null,
+        line.coupon ? "coupon" : null, line.below_cost ? "below-cost" : null].filter(Boolean).join(" ");
+    const marks = [];
+    if (returned) marks.push(h("span", { class: "mark returned", testid: "line-returned" }, t("line.returned")));
+    if (deposit) marks.push(h("span", { class: "mark deposit", testid: "line-deposit" }, t("line.deposit")));
+    if (line.coupon) {
+        marks.push(h("span", { class: "mark coupon", testid: "line-coupon" },
+            line.coupon_left !== undefined ? t("line.coupon_left", { n: line.coupon_left }) : t("line.coupon")));
+    }
+    if (line.below_cost) {
+        marks.push(h("span", { class: "mark below-cost", testid: "line-below-cost", title: t("line.below_cost_title") },
+            `⚠ ${t("line.below_cost")}`));
+    }
     return h("tr", {
-        testid: "ticket-line", class: selected ? "selected" : null,
-        dataset: { line: line.line, article: line.article }, "aria-selected": selected ? "true" : "false",
+        testid: "ticket-line", class: classes || null,
+        dataset: { line: line.line, article: line.article, ...(deposit ? { depositFor: line.deposit_for } : {}) },
+        "aria-selected": selected ? "true" : "false",
     },
-    h("td", { class: "name", testid: "line-name" }, line.name),
+    h("td", { class: "name" }, deposit ? h("span", { class: "under", "aria-hidden": "true" }, "↳ ") : null,
+        h("span", { testid: "line-name" }, line.name), ...marks),
     h("td", { class: "num qty", testid: "line-qty" }, formatQty(line.qty)),
     h("td", { class: "num", testid: "line-unit-price" }, money.format(line.unit_price)),
     h("td", { class: "num discount", testid: "line-discount" }, discount ? `−${formatQty(line.discount_percent)} %` : ""),
@@ -94,7 +117,11 @@ function lineRow(line, money, selected) {
 export function renderTotals(ui, ticket, money) {
     setText(ui.total, money.format(ticket.total));
     setText(ui.paid, money.format(ticket.paid));
-    setText(ui.balance, money.format(ticket.balance));
+    // A negative balance (returns): what the shop still owes the customer, "to refund".
+    const refund = Number(ticket.balance) < 0;
+    setText(ui.balance, money.format(refund ? Math.abs(Number(ticket.balance)).toFixed(2) : ticket.balance));
+    if (ui.balanceLabel) setText(ui.balanceLabel, t(refund ? "totals.refund" : "totals.balance"));
+    if (ui.balanceBox) ui.balanceBox.classList.toggle("refund", refund);
     setText(ui.change, money.format(ticket.change));
 }
 
@@ -123,6 +150,9 @@ function paymentDetail(p, money) {
         return h("span", { class: "detail", testid: "payment-instalments" },
             t("pay.instalment_list", { n: p.instalments.length }),
             p.instalments.map((part) => `${money.format(part.amount)} ${t("pay.due_on", { date: part.due })}`).join(" · "));
+    }
+    if (p.approved_by) {
+        return h("span", { class: "detail", testid: "payment-approved" }, t("pay.refund_line", { who: p.approved_by }));
     }
     if (p.forfeited !== undefined) {
         return h("span", { class: "detail", testid: "payment-forfeited" },

@@ -9,7 +9,8 @@
 // Keyboard (with a keyboard-wedge scanner or a real keyboard):
 //   digits/letters + Enter   add by barcode or article code
 //   3 *  (or 3 x) then scan  three of the next article
-//   F2 search · F3 price check · F4 hold · F6 customer · F7 held tickets · F8 payment · F9 drawer
+//   F1 sales · F2 search · F3 price check · F4 hold · F5 discount · F6 customer · F7 held tickets
+//   F8 payment · F9 drawer · F10 return mode (the next scans and adds are returns)
 //   + / − / Delete           quantity / removal of the selected line (code field empty)
 //   Escape                   close a panel, leave price check or payment, drop the prefix
 
@@ -41,7 +42,10 @@ export function bindSellScreen(app) {
     };
     const totals = {
         total: byTestId("total"), paid: byTestId("paid"), balance: byTestId("balance"), change: byTestId("change"),
+        balanceLabel: byTestId("balance-label"), balanceBox: byTestId("balance-box"),
     };
+    const returnButton = byTestId("return-toggle");
+    const returnBanner = byTestId("return-banner");
     const keyPages = byTestId("key-pages");
     const keysGrid = byTestId("keys");
 
@@ -53,6 +57,7 @@ export function bindSellScreen(app) {
         keysLoaded: false,
         page: 0,
         lastSale: null,       // the last finish reply shown
+        returning: false,     // return mode: the next scans and adds are returned lines
     };
     const table = new TicketTable(byTestId("ticket-lines"), byTestId("ticket-empty"), selectLine);
     let latest = null;           // the row of the line added last
@@ -135,7 +140,7 @@ export function bindSellScreen(app) {
 
     async function addByCode(value, qty, mark, prefixed = false) {
         show(candidates, false);
-        const reply = await app.act("scan", { code: value, qty: qty ?? undefined }, {
+        const reply = await app.act("scan", { code: value, qty: signed(qty) }, {
             mutating: true,
             context: { code: value },
             onError(error) {
@@ -156,9 +161,33 @@ export function bindSellScreen(app) {
     async function addArticle(article, qty) {
         show(candidates, false);
         app.closePanels();
-        await app.act("add", { article, qty: qty ?? undefined }, { mutating: true });
+        await app.act("add", { article, qty: signed(qty) }, { mutating: true });
         refocus();
     }
+
+    /** The quantity to send: in return mode, negative (one returned when none was typed). */
+    function signed(qty) {
+        if (!state.returning) return qty ?? undefined;
+        const q = qty ?? 1;
+        return typeof q === "number" ? -q : `-${q}`;
+    }
+
+    function setReturning(on) {
+        state.returning = on;
+        returnButton.setAttribute("aria-pressed", on ? "true" : "false");
+        show(returnBanner, on);
+        screen.classList.toggle("returning", on);
+    }
+
+    returnButton.addEventListener("click", () => {
+        setReturning(!state.returning);
+        refocus();
+    });
+    byTestId("return-off").addEventListener("click", () => {
+        setReturning(false);
+        refocus();
+    });
+    byTestId("discount-open").addEventListener("click", () => app.discount.open(state.selected));
 
     async function priceCheck(value) {
         show(candidates, false);
@@ -257,6 +286,9 @@ export function bindSellScreen(app) {
     // --- the ticket and its selected line -----------------------------------------------
 
     function selectLine(number) {
+        // A deposit line follows its article's line: tapping it selects that line.
+        const tapped = app.ticket && app.ticket.lines.find((line) => line.line === number);
+        if (tapped && tapped.deposit_for !== undefined && tapped.deposit_for !== null) number = tapped.deposit_for;
         state.selected = state.selected === number ? null : number;
         draw();
     }
@@ -278,7 +310,7 @@ export function bindSellScreen(app) {
         if (!line) return;
         setText(editor.name, line.name);
         setText(editor.qty, formatQty(line.qty));
-        editor.minus.disabled = !(Number(line.qty) > 1);
+        editor.minus.disabled = !(Math.abs(Number(line.qty)) > 1);
         const qty = typedQty();
         setText(editor.set, qty === null ? t("line.set_hint") : t("line.set", { qty: formatQty(qty) }));
         editor.set.classList.toggle("ready", qty !== null);
@@ -288,13 +320,19 @@ export function bindSellScreen(app) {
         await app.act("set_qty", { line: line.line, qty }, { mutating: true });
     }
 
+    // A returned line keeps its sign (set_qty): − and + count the articles returned.
     editor.minus.addEventListener("click", () => {
         const line = selectedLine();
-        if (line && Number(line.qty) > 1) changeQty(line, wireQty(String(Number(line.qty) - 1)));
+        const n = line ? Math.abs(Number(line.qty)) : 0;
+        if (n > 1) changeQty(line, wireQty(String(n - 1)));
     });
     editor.plus.addEventListener("click", () => {
         const line = selectedLine();
-        if (line) changeQty(line, wireQty(String(Number(line.qty) + 1)));
+        if (line) changeQty(line, wireQty(String(Math.abs(Number(line.qty)) + 1)));
+    });
+    byTestId("line-discount-open").addEventListener("click", () => {
+        const line = selectedLine();
+        if (line) app.discount.open(line.line);
     });
     editor.set.addEventListener("click", () => {
         const line = selectedLine();
@@ -368,11 +406,22 @@ export function bindSellScreen(app) {
         app.pay.open();
     }
 
-    function showLastSale(reply) {
+    function showLastSale(reply, fresh = true) {
         state.lastSale = reply;
+        if (fresh) setReturning(false); // a sale ended: the next one starts selling
         setText(byTestId("last-sale-number"), t("sale.number", { number: reply.number }));
         const change = Number(reply.change) > 0;
         setText(byTestId("last-sale-change"), change ? t("sale.change", { change: app.money.format(reply.change) }) : t("sale.no_change"));
+        // Finished unpaid: what is left due; a refund by voucher (or a remainder): the code to hand over.
+        const due = byTestId("last-sale-due");
+        setText(due, reply.due !== undefined && Number(reply.due) > 0 ? t("sale.due", { due: app.money.format(reply.due) }) : "");
+        show(due, reply.due !== undefined && Number(reply.due) > 0);
+        const vouchers = byTestId("last-sale-vouchers");
+        const issued = Array.isArray(reply.vouchers) ? reply.vouchers : [];
+        setText(vouchers, issued.map((v) => t("sale.voucher_to_give", {
+            code: v.code, amount: app.money.format(v.amount), date: v.valid_until,
+        })).join(" "));
+        show(vouchers, issued.length > 0);
         lastSale.dataset.number = reply.number;
         lastSale.classList.toggle("with-change", change);
         show(lastSale, true);
@@ -389,13 +438,16 @@ export function bindSellScreen(app) {
             event.stopPropagation();
         };
         switch (key) {
+            case "F1": take(); app.sales.open("sale"); return;
             case "F2": take(); app.search.open(); return;
             case "F3": take(); app.closePanels(); setPriceCheck(!state.priceCheck); refocus(); return;
             case "F4": take(); hold(); return;
+            case "F5": take(); if (!app.pay.isOpen) app.discount.open(state.selected); return;
             case "F6": take(); app.customers.open(); return;
             case "F7": take(); byTestId("held-open").click(); return;
             case "F8": take(); if (app.pay.isOpen) app.pay.close(); else openPayment(); return;
             case "F9": take(); app.drawer.open(); return;
+            case "F10": take(); app.closePanels(); setReturning(!state.returning); refocus(); return;
             case "Escape":
                 take();
                 if (app.panelOpen()) app.closePanels();
@@ -404,6 +456,7 @@ export function bindSellScreen(app) {
                 else if (app.pay.isOpen && app.pay.formOpen) app.pay.closeForm();
                 else if (app.pay.isOpen) app.pay.close();
                 else if (state.selected !== null) selectLine(state.selected);
+                else if (state.returning) setReturning(false);
                 refocus();
                 return;
             default:
@@ -458,7 +511,7 @@ export function bindSellScreen(app) {
             draw();
             if (state.keysLoaded) drawKeys();
             if (state.qty !== null) setPrefix(state.qty);
-            if (state.lastSale && !lastSale.hidden) showLastSale(state.lastSale);
+            if (state.lastSale && !lastSale.hidden) showLastSale(state.lastSale, false);
         },
         submitCode,
         /** An article picked in the search: sold (with the prefix), or looked up. */
@@ -478,6 +531,8 @@ export function bindSellScreen(app) {
             clearPrefix();
             setPriceCheck(false);
             state.selected = null;
+            setReturning(false);
         },
+        get returning() { return state.returning; },
     };
 }

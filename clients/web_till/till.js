@@ -8,7 +8,8 @@
 //
 // Screens: "pair" (no token) → "wait" (hello not answered yet) → "sign-in" (no
 // seller) → "sell" (sell.js; payment mode: pay.js; panels: panels.js; customers:
-// customers.js; the cash drawer: drawer.js).
+// customers.js; the cash drawer: drawer.js; discounts: discount.js; finished and
+// unpaid sales: sales.js).
 //
 // Stored in the browser: the device token and the language (localStorage), the
 // names of recent sellers (localStorage), and the mutating requests still
@@ -16,13 +17,15 @@
 
 import { Connection, ServerError, STATES } from "./protocol.js";
 import { buttonsKeepFocusAway, byTestId, h, setText, show, takeToken, saveToken } from "./dom.js";
-import { Money, describeError } from "./format.js";
+import { Money, describeError, setModeLabels } from "./format.js";
 import { applyI18n, language, languageOf, locale, onLanguage, setLanguage, t } from "./i18n.js";
 import { ScanMetrics } from "./metrics.js";
 import { bindCustomerPanel } from "./customers.js";
+import { bindDiscountPanel } from "./discount.js";
 import { bindDrawerPanel } from "./drawer.js";
 import { bindConfirm, bindHeldPanel, bindInfoPanel, bindSearchPanel, bindSupervisor } from "./panels.js";
 import { bindPayPanel } from "./pay.js";
+import { bindSalesPanel } from "./sales.js";
 import { bindPairScreen, bindSignInScreen } from "./screens.js";
 import { bindSellScreen } from "./sell.js";
 
@@ -63,6 +66,8 @@ class TillApp {
             seller: byTestId("seller"),
             signOut: byTestId("sign-out"),
             drawer: byTestId("drawer-open"),
+            sales: byTestId("sales-open"),
+            unpaid: byTestId("unpaid-open"),
             lang: byTestId("lang-toggle"),
             connection: byTestId("connection-banner"),
             connectionText: byTestId("connection-text"),
@@ -92,6 +97,8 @@ class TillApp {
         this.supervisor = bindSupervisor(this);
         this.customers = bindCustomerPanel(this);
         this.drawer = bindDrawerPanel(this);
+        this.discount = bindDiscountPanel(this);
+        this.sales = bindSalesPanel(this);
         this.sell = bindSellScreen(this);
 
         byTestId("error-close").addEventListener("click", () => this.clearMessage());
@@ -251,7 +258,9 @@ class TillApp {
     /** Draw what the last hello said: shop, lane, payment modes, seller, screen. */
     applyHello() {
         const shop = (this.hello && this.hello.shop) || {};
+        setModeLabels(shop.payment_mode_labels, languageOf(shop.locale));
         this.pay.setModes(shop.payment_modes);
+        this.drawer.setDenominations(shop.denominations);
         this.drawHeader();
         this.showSeller();
         this.route();
@@ -383,7 +392,9 @@ class TillApp {
             });
             if (!refused) return reply;
             const problem = pin === undefined ? "" : t("sup.wrong");
-            pin = await this.supervisor.ask(why || describeError(refused, { money: this.money }).text, problem);
+            // The first refusal says why (a discount above the cap); a wrong PIN keeps that sentence.
+            why = why || describeError(refused, { money: this.money }).text;
+            pin = await this.supervisor.ask(why, problem);
             if (pin === null) {
                 this.showError(refused, { verb });
                 return null;
@@ -472,6 +483,8 @@ class TillApp {
         this.held.draw();
         this.customers.redraw();
         this.drawer.redraw();
+        this.discount.redraw();
+        this.sales.redraw();
         this.drawConnection();
         if (this.printer) this.showPrinter(this.printer);
     }
@@ -480,12 +493,14 @@ class TillApp {
 
     panelOpen() {
         return this.held.overlay.isOpen || this.search.overlay.isOpen || this.info.overlay.isOpen
-            || this.customers.overlay.isOpen || this.drawer.overlay.isOpen || this.confirmOpen();
+            || this.customers.overlay.isOpen || this.drawer.overlay.isOpen || this.discount.overlay.isOpen
+            || this.sales.overlay.isOpen || this.confirmOpen();
     }
 
     /** A panel with its own text fields is up: the focus stays where the cashier put it. */
     formPanelOpen() {
-        return this.customers.overlay.isOpen || this.drawer.overlay.isOpen || this.supervisor.overlay.isOpen;
+        return this.customers.overlay.isOpen || this.drawer.overlay.isOpen || this.supervisor.overlay.isOpen
+            || this.discount.overlay.isOpen || this.sales.overlay.isOpen;
     }
 
     /** A modal dialog (confirmation, supervisor's PIN) is up: its own buttons and keys decide. */
@@ -499,6 +514,8 @@ class TillApp {
         this.info.overlay.close();
         this.customers.overlay.close();
         this.drawer.overlay.close();
+        this.discount.overlay.close();
+        this.sales.overlay.close();
         this.confirmDialog.overlay.close();
         this.supervisor.overlay.close();
     }
@@ -555,6 +572,8 @@ class TillApp {
         show(this.el.seller, !!this.seller);
         show(this.el.signOut, !!this.seller);
         show(this.el.drawer, !!this.seller);
+        show(this.el.sales, !!this.seller);
+        show(this.el.unpaid, !!this.seller && !!(this.hello && this.hello.shop && this.hello.shop.deferred_payment));
     }
 
     showPrinter(event) {

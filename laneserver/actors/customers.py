@@ -12,7 +12,10 @@ Lanes, like with stock (``actors/stock_point.py``):
               voucher held → the ``Hold`` granted, or ``Refused``
               (``insufficient_funds`` with ``available`` and ``short``)
   AskSettle   at finish: the journal ops the sale writes in its own unit
-              (spends, voucher uses, remainder vouchers) → ops or ``Refused``
+              (spends, voucher uses, remainder vouchers, and its top-up lines'
+              wallet top-ups and cancels) → ops or ``Refused``
+  Available   what an account has that open tickets do not hold → Decimal (a
+              top-up cancel line is checked with it before it goes on a ticket)
   Release     payment lines gone (removed, or written with the sale): their
               holds are dropped and those customers' balances re-read from the
               database, which holds the sale's movements by then (tell)
@@ -41,13 +44,14 @@ import datetime as dt
 import secrets
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, Callable
 
 import msgspec
 import trio
 
 from laneserver.actors.journal import CommitFailed, commit, read
 from laneserver.actors.messages import Caller, Handle
+from laneserver.actors.drawer import CashReceived
 from laneserver.actors.printer import PrintReceipt
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import Address
@@ -108,6 +112,19 @@ class AskSettle(msgspec.Struct, frozen=True, kw_only=True):
     device: str | None = None
     seller: str | None = None
     customer: str | None = None  # the sale's customer: whose account a refund goes to
+    # Its top-up lines (rules/lane.py AddTopup): what they put on the customer's wallet,
+    # what its cancel lines take back out (both ≥ 0), and the sale's payment mode when
+    # it has one only (kept with the movement).
+    topup: Decimal = ZERO
+    topup_cancel: Decimal = ZERO
+    topup_mode: str | None = None
+
+
+class Available(msgspec.Struct, frozen=True):
+    """What the customer's ``account`` has that open tickets do not hold (→ Decimal)."""
+
+    customer: str
+    account: str = "wallet"
 
 
 class Release(msgspec.Struct, frozen=True):
@@ -129,6 +146,7 @@ class AskGiveBack(msgspec.Struct, frozen=True, kw_only=True):
     back: tuple[tuple[str, Decimal, str | None], ...]
     customer: str | None
     at: dt.datetime
+    sale: int | None = None  # the sale cancelled: its coupons come back (rules/coupons.py cancel)
     lane: str | None = None
     device: str | None = None
     seller: str | None = None
@@ -195,15 +213,19 @@ class CustomersActor:
         clock: Clock,
         modes: tuple[str, ...],
         printers: dict[str, Address] | None = None,
+        drawers: dict[str, Address] | None = None,
         holds: dict[tuple[str, int], rules.Hold] | None = None,
         coupon_holds: dict[str, coupon_rules.Holds] | None = None,
+        article_name: Callable[[str], str] = str,
     ) -> None:
         self.journal = journal
+        self.article_name = article_name  # for the coupons a customer view lists
         self.config = config
         self.clock = clock
         # The modes money may come in with (cash, card…: not credit, wallet or a voucher).
         self.modes = tuple(m for m in modes if m not in rules.NOT_FOR_MONEY_IN)
         self.printers = printers or {}  # lane → its printer
+        self.drawers = drawers or {}  # lane → its cash drawer: told the cash taken in there
         self.books = rules.Books(holds=holds if holds is not None else {})
         # lane → its coupon holds; like ``holds``, owned by the caller to outlive a restart.
         self.coupon_holds: dict[str, coupon_rules.Holds] = coupon_holds if coupon_holds is not None else {}
@@ -234,6 +256,8 @@ class CustomersActor:
                         envelope.reply(await self._hold(envelope.command))
                     case AskSettle():
                         envelope.reply(await self._settle(envelope.command))
+                    case Available(customer=customer, account=account):
+                        envelope.reply(self._available(customer, account))
                     case AskGiveBack():
                         envelope.reply(await self._give_back(envelope.command))
                     case Refresh(customers=touched):
@@ -313,6 +337,23 @@ class CustomersActor:
     async def _settle(self, ask: AskSettle) -> tuple[Any, ...] | rules.Refused:
         common = dict(at=ask.at, lane=ask.lane, device=ask.device, seller=ask.seller)
         ops: list[Any] = []
+        cancel: MoveAccount | None = None
+        if ask.topup or ask.topup_cancel:
+            customer = self.directory.get(ask.customer or "")
+            if customer is None:
+                return rules.Refused("conflict", "a top-up line goes to the ticket's customer: select one first")
+            if not customer.wallet_enabled:
+                return rules.Refused("conflict", f"{customer.name}'s wallet is not enabled: remove the top-up line")
+            topup = dict(customer=customer.customer, account="wallet", mode=ask.topup_mode, **common)
+            if ask.topup:  # first: the money is there before anything else moves
+                ops.append(MoveAccount(delta=ask.topup, kind="topup", **topup))
+            if ask.topup_cancel:
+                refusal = self.books.can_take(customer.customer, "wallet", ask.topup_cancel)
+                if refusal is not None:
+                    return rules.Refused(refusal.code, f"the wallet no longer holds the {ask.topup_cancel} of the "
+                                                       f"top-up cancelled: {refusal.details['available']} available",
+                                         refusal.details)
+                cancel = MoveAccount(delta=-ask.topup_cancel, kind="topup_cancel", **topup)
         for payment, mode, amount in ask.payments:
             if amount < 0:  # a refund (returns): nothing was held, money goes to the customer
                 refund = self._refund(ask, mode, -amount, common)
@@ -340,6 +381,8 @@ class CustomersActor:
                 ops.append(IssueVoucher(code=remainder, amount=rest, valid_until=voucher.valid_until,
                                         origin="remainder", customer=voucher.customer, **common))
             ops.append(UseVoucher(code=hold.code, amount=amount, remainder=remainder, **common))
+        if cancel is not None:  # last: after the sale's own spends (held, so counted already)
+            ops.append(cancel)
         return tuple(ops)
 
     # --- coupons (rules/coupons.py) ----------------------------------------------------
@@ -386,7 +429,7 @@ class CustomersActor:
 
     def _coupon_views(self, customer: str, batches: list[coupon_rules.Batch]) -> list[wire.CouponView]:
         return [
-            wire.CouponView(article=s.article, left=s.left,
+            wire.CouponView(article=s.article, name=self.article_name(s.article), left=s.left,
                             valid_until=None if s.valid_until is None else s.valid_until.isoformat(),
                             expired=s.expired,
                             held=sum(h.get((customer, s.article), 0) for h in self.coupon_holds.values()))
@@ -412,7 +455,38 @@ class CustomersActor:
                                         customer=used.customer if used is not None else ask.customer, **common))
             else:
                 raise ValueError(f"not a customer payment mode: {mode!r}")
+        if ask.sale is not None:
+            coupons = await self._coupons_back(ask)
+            if isinstance(coupons, rules.Refused):
+                return coupons
+            ops.extend(coupons)
+            # Its top-up lines: a top-up goes back out of the wallet, a top-up cancel back in.
+            for customer, account, delta in await read(self.journal, partial(reads.sale_topups, number=ask.sale)):
+                if delta > 0 and (refusal := self.books.can_take(customer, account, delta)) is not None:
+                    return rules.Refused(refusal.code, f"the wallet no longer holds the {delta} this sale topped "
+                                                       f"up: {refusal.details['available']} available",
+                                         refusal.details)
+                ops.append(MoveAccount(customer=customer, account=account, delta=-delta, kind="sale_cancel",
+                                       approved_by=ask.approved_by, reason=ask.reason, **common))
         return tuple(ops)
+
+    async def _coupons_back(self, ask: AskGiveBack) -> list[MoveCoupons] | rules.Refused:
+        """A cancelled sale's coupons: those it used come back, those it credited go."""
+        assert ask.sale is not None
+        moves = await read(self.journal, partial(reads.sale_coupons, number=ask.sale))
+        if not moves:
+            return []
+        customer = moves[0].customer
+        held: dict[tuple[str, str], int] = {}
+        for holds in self.coupon_holds.values():
+            for key, count in holds.items():
+                held[key] = held.get(key, 0) + count
+        back = coupon_rules.cancel(moves, await self._batches(customer), held, ask.at.date())
+        if isinstance(back, str):
+            return rules.Refused("conflict", back)
+        common = dict(at=ask.at, lane=ask.lane, device=ask.device, seller=ask.seller)
+        return [MoveCoupons(customer=b.customer, article=b.article, valid_days=b.valid_days, batch=b.batch,
+                            delta=-b.coupons if b.batch is not None else b.coupons, **common) for b in back]
 
     def _refund(self, ask: AskSettle, mode: str, amount: Decimal,
                 common: dict[str, Any]) -> MoveAccount | IssueVoucher | rules.Refused:
@@ -588,6 +662,7 @@ class CustomersActor:
         if isinstance(done, bytes):
             return done
         self._moved(ops, done)
+        await self._cash_in(ops, done)
         if topup:
             self.next_topup += 1
             await self._print(caller, f"topup-{number}", number or 0, now, "Recharge porte-monnaie", amount, mode,
@@ -622,6 +697,10 @@ class CustomersActor:
         if isinstance(done, bytes):
             return done
         self._moved(ops, done)
+        await self._cash_in(ops, done)
+        await self._print(caller, f"topup-cancel-{request.topup}", request.topup, now,
+                          "Annulation recharge porte-monnaie", -topup.delta, mode,
+                          (customer.name, f"Annule la recharge n° {request.topup}"))
         return reply
 
     async def _correct(self, caller: Caller, request: wire.BalanceCorrect) -> bytes:
@@ -644,6 +723,9 @@ class CustomersActor:
             MoveAccount(at=now, customer=customer.customer, account=request.account, delta=amount, kind="correction",
                         lane=caller.lane, device=caller.device, seller=caller.seller, approved_by=caller.approved_by,
                         reason=reason),
+            # In the money chain as a balance correction (COR): no money moved, mode "correction".
+            ReceiveMoney(kind="COR", mode="correction", amount=amount, customer=customer.customer,
+                         ref=request.account, at=now, lane=caller.lane, device=caller.device, seller=caller.seller),
             self._event(caller, "BalanceCorrected", {"customer": customer.customer, "account": request.account,
                                                      "amount": amount, "reason": reason,
                                                      "approved_by": caller.approved_by}),
@@ -684,9 +766,20 @@ class CustomersActor:
         done = await self._commit(caller, request, reply, *ops)
         if isinstance(done, bytes):
             return done
+        await self._cash_in(ops, done)
         await self._print(caller, f"voucher-{code}", 0, now, f"Bon d'achat {code}", amount, mode,
                           (f"Bon d'achat n° {code}", f"Valable jusqu'au {until.isoformat()}"))
         return reply
+
+    async def _cash_in(self, ops: list[Any], results: tuple[Any, ...]) -> None:
+        """Tell the lane's drawer the cash its ``money_in`` rows took (or gave back): it
+        counts it, opens, and may raise its alert (a drawer also reads what it was not
+        told before each of its requests)."""
+        for op, result in zip(ops, results):
+            if isinstance(op, ReceiveMoney) and op.mode == "cash" and isinstance(result, int):
+                drawer = self.drawers.get(op.lane or "")
+                if drawer is not None:
+                    await drawer.tell(CashReceived(result, op.amount))
 
     def _moved(self, ops: list[Any], results: tuple[Any, ...]) -> None:
         """Take into the books the balances the journal summed after our movements

@@ -65,6 +65,16 @@ class CashReceived(msgspec.Struct, frozen=True):
     amount: Decimal
 
 
+class RowsWritten(msgspec.Struct, frozen=True):
+    """The sales actor wrote payment rows up to row ``number`` on a finished sale, in
+    this lane's drawer (a debt paid later, a correction, a cancel), moving ``cash``
+    (negative: given back) (tell): the drawer counts it and, for cash taken in or
+    given back, opens. Rows no one told are read before each drawer request."""
+
+    number: int
+    cash: Decimal
+
+
 class DrawerActor:
     def __init__(
         self,
@@ -128,6 +138,8 @@ class DrawerActor:
                             self._sale(number, payments, change)
                         case CashReceived(seq=seq, amount=amount):
                             self._take(rules.TakeCash(seq, amount, sale=False), f"money-in-{seq}")
+                        case RowsWritten(number=number, cash=cash):
+                            self._take(rules.TakeRows(number, cash), f"payment-{number}")
                         case Handle(caller=caller, request=request):
                             await self._handle(envelope, caller, request)
                         case other:
@@ -143,7 +155,7 @@ class DrawerActor:
             return  # no cash: the drawer stays shut
         self._take(rules.TakeCash(number, cash), f"sale-{number}")
 
-    def _take(self, command: rules.TakeCash, why: str, *, kick: bool = True) -> None:
+    def _take(self, command: rules.TakeCash | rules.TakeRows, why: str, *, kick: bool = True) -> None:
         before = self.period
         result = rules.apply(self.period, command, now=self.clock.now())
         assert isinstance(result, rules.Applied)
@@ -155,11 +167,19 @@ class DrawerActor:
         self._alert_if_crossed(rules.expected(before))
 
     async def _catch_up(self) -> None:
-        """Take the lane's cash ``money_in`` records nobody told this drawer about."""
-        found = await read(self.journal, partial(reads.cash_money_in, lane=self.lane,
-                                                 after=self.period.last_money_in))
-        for seq, amount in found:
+        """Take the lane's cash ``money_in`` records and payment rows written on finished
+        sales that nobody told this drawer about."""
+        lane, period = self.lane, self.period
+
+        def load(db):
+            return (reads.cash_money_in(db, lane, after=period.last_money_in),
+                    reads.cash_rows(db, lane, after=period.last_payment))
+
+        money_in, rows = await read(self.journal, load)
+        for seq, amount in money_in:
             self._take(rules.TakeCash(seq, amount, sale=False), f"money-in-{seq}", kick=False)
+        for number, cash in rows:
+            self._take(rules.TakeRows(number, cash), f"payment-{number}", kick=False)
 
     # --- requests ------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from functools import partial
 from typing import Any
 
 import msgspec
+from msgspec import UNSET
 import trio
 
 from laneserver.actors.journal import CommitFailed, commit, read
@@ -30,7 +31,7 @@ from laneserver.actors.messages import (
     Taken,
     Unsubscribe,
 )
-from laneserver.actors.customers import AskHold, AskSettle, FindCustomer, Release, ReportHolds
+from laneserver.actors.customers import AskHold, AskSettle, Available, FindCustomer, Refresh, Release, ReportHolds
 from laneserver.actors.customers import AskCouponHold, AskCouponSettle, CountCoupons, ReportCouponHolds
 from laneserver.actors.drawer import SaleFinished
 from laneserver.actors.printer import PrintReceipt
@@ -346,8 +347,8 @@ class LaneActor:
             build = partial(_finish_reply, request.id, sale, vouchers=vouchers)
             # What the sale takes from stock, line by line: a part of a unit of its stock
             # article, a kit's components.
-            takes = tuple(take for line in sale.lines for take in stock_takes_all(line.article, line.qty,
-                                                                                  self.catalog.get))
+            takes = tuple(take for line in sale.lines if line.article is not None  # a top-up: no stock
+                          for take in stock_takes_all(line.article, line.qty, self.catalog.get))
             ops.append(RecordSale(sale=sale, stock_point=self.stock_point, device=caller.device,
                                   key=request.key, actor=self.replies.actor, reply=build, takes=takes,
                                   customer_moves=customer_moves))
@@ -382,9 +383,13 @@ class LaneActor:
             self.log.info("sale_completed", number=recorded.number, total=str(sale.total), seller=sale.seller)
             if self.drawer is not None:  # cash in the drawer, which opens (actors/drawer.py)
                 await self.drawer.tell(SaleFinished(recorded.number, sale.payments, sale.change))
+            if sale.customer is not None and self.customers is not None and any(
+                    l.topup is not None for l in sale.lines):
+                # Its top-ups are written: the customers actor re-reads the wallet (as a Release does).
+                await self.customers.tell(Refresh((sale.customer,)))
             # A finish, or a pay the shop's auto_finish finished.
             if isinstance(request, (wire.Finish, wire.Pay)) and request.receipt == "ticket":
-                await self._print(recorded.number, sale, _remainder_vouchers(customer_moves))
+                await self._print(recorded.number, sale, _remainder_vouchers(customer_moves), recorded.balances)
         elif not grows and after != before:
             await self.stock.tell(Reserve(self.lane, after))
         if not coupons_grow and coupons_after != coupons_before and self.customers is not None:
@@ -453,14 +458,28 @@ class LaneActor:
         await self.stock.tell(Reserve(self.lane, self._reserved(self.state)))
 
     async def _print(self, number: int, sale: rules.SaleCompleted,
-                     vouchers: tuple[wire.VoucherView, ...] = ()) -> None:
+                     vouchers: tuple[wire.VoucherView, ...] = (),
+                     balances: tuple[tuple[str, str, Decimal], ...] = ()) -> None:
         if self.printer is None:
             return
         shop = self.config.shop
-        # A refund by voucher: the voucher's code and validity, for the customer to keep.
-        issued = tuple(text for v in vouchers if v.origin == "refund"
-                       for text in (f"Bon d'achat n° {v.code} : {v.amount.replace('.', ',')} €",
+        # A refund by voucher, or what a voucher did not pay (a remainder voucher): the
+        # voucher's code and validity, for the customer to keep.
+        issued = tuple(text for v in vouchers if v.origin in ("refund", "remainder")
+                       for text in (("Bon d'achat" if v.origin == "refund" else "Reste : bon d'achat")
+                                    + f" n° {v.code} : {v.amount.replace('.', ',')} €",
                                     f"Valable jusqu'au {v.valid_until}"))
+        # Coupon lines: the coupons the customer has left of each coupon article.
+        left: dict[str, str] = {}
+        for l in sale.lines:
+            if l.coupon and l.coupon_left is not None:
+                left[l.name] = f"{l.name} : {l.coupon_left} coupon(s) restant(s)"
+        issued = tuple(left.values()) + issued
+        if any(l.topup == "wallet" for l in sale.lines):
+            # Topped up (or a top-up cancelled): the wallet's new balance, as the sale left it.
+            wallet = [b for c, account, b in balances if c == sale.customer and account == "wallet"]
+            if wallet:
+                issued = (f"Porte-monnaie : nouveau solde {fmt_money(wallet[-1]).replace('.', ',')} €",) + issued
         receipt = Receipt(
             shop_name=shop.name,
             header=shop.header,
@@ -469,8 +488,9 @@ class LaneActor:
             seller=sale.seller,
             at=sale.at,
             lines=tuple(
-                ReceiptLine(name=l.name, qty=l.qty, unit_price=l.unit_price, total=l.total,
-                            vat_rate=l.vat_rate, discount_percent=l.discount_percent)
+                ReceiptLine(name=f"{l.name} (coupon)" if l.coupon else l.name, qty=l.qty,
+                            unit_price=l.unit_price, total=l.total, vat_rate=l.vat_rate,
+                            discount_percent=l.discount_percent)
                 for l in sale.lines
             ),
             vat=sale.vat,
@@ -554,11 +574,18 @@ class LaneActor:
 
     # --- customers: the ticket's customer, credit, wallet and vouchers -------------------
 
-    async def _customer_command(self, seller: str, request: wire.Request) -> rules.SetCustomer | bytes | None:
-        """``set_customer`` (by id or card), or a scanned code that is no article but a
-        customer's card; None: not a customer request (translated the usual way)."""
+    async def _customer_command(self, seller: str,
+                                request: wire.Request) -> rules.SetCustomer | rules.AddTopup | bytes | None:
+        """``set_customer`` (by id or card), a scanned code that is no article but a
+        customer's card, or a top-up line; None: not a customer request (translated the
+        usual way)."""
         match request:
             case wire.SetCustomer(customer=customer_id, card=card):
+                if customer_id is UNSET:
+                    if card is None:
+                        return _error(request, wire.Code.BAD_REQUEST,
+                                      "set_customer needs customer (an id, or null to clear it) or card", field="customer")
+                    customer_id = None
                 if customer_id is None and card is None:
                     return rules.SetCustomer(seller, None)
                 if customer_id is not None and card is not None:
@@ -568,11 +595,45 @@ class LaneActor:
                     what, field = (f"customer {customer_id!r}", "customer") if card is None else (f"card {card!r}", "card")
                     return _error(request, wire.Code.NOT_FOUND, f"no {what}", field=field)
                 return found if isinstance(found, bytes) else rules.SetCustomer(seller, found.customer)
+            case wire.TopupLine(amount=raw, qty=raw_qty):
+                return await self._topup_command(seller, request, parse_money(raw), _qty(raw_qty))
             case wire.Scan(code=code) if self.customers is not None and isinstance(self.catalog.lookup(code), Unknown):
                 found = await self._find_customer(request, FindCustomer(card=code))
                 return None if found is None else found if isinstance(found, bytes) else rules.SetCustomer(
                     seller, found.customer)
         return None
+
+    async def _topup_command(self, seller: str, request: wire.Request, amount: Decimal,
+                             qty: Decimal) -> rules.AddTopup | bytes:
+        """A top-up line (``topup_line``): the ticket's customer's wallet must be enabled; a
+        cancel (``qty`` −1) only while the wallet holds it, counting the cancel lines
+        already on the ticket (checked again at finish, in the sale's unit)."""
+        command = rules.AddTopup(seller, amount, qty)
+        trial = rules.apply(self.state, command, now=self.clock.now())
+        if isinstance(trial, rules.Refused):
+            return _error(request, trial.code, trial.message, **_details(trial.details))
+        customer_id = self.state.ticket.customer
+        found = await self._find_customer(request, FindCustomer(customer=customer_id))
+        if isinstance(found, bytes):
+            return found
+        if found is None:
+            return _error(request, wire.Code.NOT_FOUND, f"no customer {customer_id!r}", field="customer")
+        if not found.wallet_enabled:
+            return _error(request, wire.Code.CONFLICT,
+                          f"{found.name}'s wallet is not enabled (customer_edit with wallet: true)")
+        if qty < 0:
+            wanted = amount - sum((l.total for l in self.state.ticket.lines if l.topup == "wallet" and l.qty < 0),
+                                  Decimal(0))
+            try:
+                available = await self.customers.ask(Available(found.customer))
+            except ActorFailed:
+                return _error(request, wire.Code.UNAVAILABLE, "the customer directory did not answer; try again")
+            if wanted > available:
+                return _error(request, customer_rules.INSUFFICIENT_FUNDS,
+                              f"the wallet no longer holds the {fmt_money(amount)} to cancel: "
+                              f"{fmt_money(available)} available", available=fmt_money(available),
+                              short=fmt_money(wanted - available))
+        return command
 
     async def _find_customer(self, request: wire.Request, find: FindCustomer) -> customer_rules.Customer | bytes | None:
         if self.customers is None:
@@ -656,14 +717,19 @@ class LaneActor:
             return ()
         drawn = tuple((p.payment, p.mode, p.amount) for p in sale.payments
                       if p.mode in customer_rules.CUSTOMER_MODES)
-        if not drawn:
+        # Top-up lines: credited (cancels: taken back) in the sale's unit too.
+        topup = sum((l.total for l in sale.lines if l.topup == "wallet" and l.qty > 0), Decimal(0))
+        cancel = -sum((l.total for l in sale.lines if l.topup == "wallet" and l.qty < 0), Decimal(0))
+        if not drawn and not topup and not cancel:
             return ()
         if self.customers is None:
             return _error(request, wire.Code.NOT_SUPPORTED, "customer payments need the customer directory")
+        modes = {p.mode for p in sale.payments}
         try:
             settled = await self.customers.ask(AskSettle(lane=self.lane, payments=drawn, at=sale.at,
                                                          device=caller.device, seller=sale.seller,
-                                                         customer=sale.customer))
+                                                         customer=sale.customer, topup=topup, topup_cancel=cancel,
+                                                         topup_mode=modes.pop() if len(modes) == 1 else None))
         except ActorFailed:
             return _error(request, wire.Code.UNAVAILABLE,
                           "the customer directory did not answer; nothing was changed, try again")
@@ -809,6 +875,8 @@ def _qty(raw: Any) -> Decimal:
 def _quantities(lines) -> dict[str, Decimal]:
     taken: dict[str, Decimal] = {}
     for line in lines:
+        if line.article is None:  # a top-up line: no stock
+            continue
         taken[line.article] = taken.get(line.article, Decimal(0)) + line.qty
     return taken
 

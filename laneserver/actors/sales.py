@@ -29,13 +29,15 @@ import msgspec
 import trio
 
 from laneserver.actors.customers import AskGiveBack, Refresh
-from laneserver.actors.drawer import SaleFinished
+from laneserver.actors.drawer import RowsWritten
 from laneserver.actors.journal import CommitFailed, commit, read
 from laneserver.actors.messages import Caller, Handle, Moved
+from laneserver.actors.printer import PrintReceipt
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.clock import Clock
 from laneserver.config import Config
+from laneserver.hw.receipt import payment_label
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode
@@ -44,7 +46,7 @@ from laneserver.rules import corrections as rules
 from laneserver.rules.customers import Refused as CustomerRefused
 from laneserver.rules.lane import SaleCompleted
 from laneserver.rules.money import ZERO, BadValue, fmt_money, parse_money
-from laneserver.rules.receipt import VatRow
+from laneserver.rules.receipt import Receipt, ReceiptLine, ReceiptPayment, VatRow
 from laneserver.rules.ticket import Line
 from laneserver.store import reads
 from laneserver.store.ops import (
@@ -73,6 +75,7 @@ class SalesActor:
         customers: Address | None = None,
         stock_points: dict[str, Address] | None = None,
         drawers: dict[str, Address] | None = None,
+        printers: dict[str, Address] | None = None,
     ) -> None:
         self.journal = journal
         self.config = config
@@ -81,6 +84,7 @@ class SalesActor:
         self.customers = customers
         self.stock_points = stock_points or {}
         self.drawers = drawers or {}
+        self.printers = printers or {}  # lane → its printer: the slips of the changes made there
         self.replies = ReplyMemory(SOURCE)
         self.log = get_logger("sales")
 
@@ -109,13 +113,17 @@ class SalesActor:
                     if sale is None:
                         return _no_sale(request, number)
                     others = await read(self.journal, partial(reads.superseding, payments=[r.number for r in sale.rows]))
-                    return encode(wire.SaleOk(re=request.id, sale=sale_view(sale, others)))
+                    names = await read(self.journal, partial(reads.customer_names, customers=[sale.customer or ""]))
+                    return encode(wire.SaleOk(re=request.id, sale=sale_view(sale, others, names.get(sale.customer or ""))))
                 case wire.Unpaid(customer=customer):
                     found = await read(self.journal, partial(reads.unpaid_sales, customer=customer))
+                    names = await read(self.journal, partial(reads.customer_names,
+                                                             customers=[s.customer or "" for s in found]))
                     return encode(wire.UnpaidOk(
                         re=request.id, due=fmt_money(sum((s.due for s in found), ZERO)),
                         sales=[wire.DebtView(sale=s.number, at=s.at, customer=s.customer, total=fmt_money(s.total),
-                                             due=fmt_money(s.due)) for s in found]))
+                                             due=fmt_money(s.due), customer_name=names.get(s.customer or ""))
+                               for s in found]))
                 case wire.PayLater():
                     return await self._pay_later(caller, request)
                 case wire.PaymentCorrect() | wire.SaleCancel() | wire.DebtAbandon():
@@ -149,7 +157,9 @@ class SalesActor:
         if isinstance(row, rules.Refused):
             return _refused(request, row)
         row = msgspec.structs.replace(row, reference=request.reference)
-        return await self._record(caller, request, sale, (row,), "DebtPaid", reason=None)
+        # The money is taken at this till: its lane's drawer (from a PDA: the sale's lane).
+        return await self._record(caller, request, sale, (row,), "DebtPaid", reason=None,
+                                  lane=caller.lane or sale.lane)
 
     async def _correct(self, caller: Caller, request: wire.PaymentCorrect, reason: str) -> bytes:
         sale = await self._sale(request.sale)
@@ -159,7 +169,8 @@ class SalesActor:
         rows = rules.correct(sale, request.payment, mode=request.mode, amount=amount, modes=self.modes)
         if isinstance(rows, rules.Refused):
             return _refused(request, rows)
-        return await self._record(caller, request, sale, rows, "PaymentCorrected", reason=reason)
+        # A correction puts right what the sale's lane took: its drawer held the cash or not.
+        return await self._record(caller, request, sale, rows, "PaymentCorrected", reason=reason, lane=sale.lane)
 
     async def _abandon(self, caller: Caller, request: wire.DebtAbandon, reason: str) -> bytes:
         sale = await self._sale(request.sale)
@@ -168,11 +179,13 @@ class SalesActor:
         row = rules.abandon(sale)
         if isinstance(row, rules.Refused):
             return _refused(request, row)
-        return await self._record(caller, request, sale, (row,), "DebtAbandoned", reason=reason)
+        return await self._record(caller, request, sale, (row,), "DebtAbandoned", reason=reason,
+                                  lane=caller.lane or sale.lane)
 
     async def _record(self, caller: Caller, request: wire.Request, sale: rules.SaleMoney,
-                      rows: tuple[rules.NewRow, ...], kind: str, *, reason: str | None) -> bytes:
-        """Write ``rows`` on ``sale`` with the event ``kind``; the reply is the sale as it is then."""
+                      rows: tuple[rules.NewRow, ...], kind: str, *, reason: str | None, lane: str) -> bytes:
+        """Write ``rows`` on ``sale`` with the event ``kind``; the reply is the sale as it is then.
+        ``lane``: the lane whose drawer the rows' cash moves in (the rows' ``lane``)."""
         now = self.clock.now()
 
         def build(numbers: tuple[int, ...]) -> bytes:
@@ -184,7 +197,7 @@ class SalesActor:
             debtor = sale.customer  # a correction that leaves the sale owing: listed with the debts
         op = RecordPayments(
             sale=sale.number, at=now, rows=tuple(PaymentRow(**msgspec.structs.asdict(r)) for r in rows),
-            lane=caller.lane, device=caller.device, seller=caller.seller, approved_by=caller.approved_by,
+            lane=lane, device=caller.device, seller=caller.seller, approved_by=caller.approved_by,
             reason=reason, debtor=debtor, key=request.key, actor=self.replies.actor, reply=build,
         )
         event = self._event(caller, kind, {
@@ -198,6 +211,8 @@ class SalesActor:
         reply = build(numbers)
         self.replies.remember(caller.device, request.key, reply)
         self.log.info(kind, sale=sale.number, rows=len(rows), seller=caller.seller, approved_by=caller.approved_by)
+        await self._tell_drawer(lane, numbers, rows, ZERO)
+        await self._print_rows(caller, sale, rows, kind, reason, numbers)
         return reply
 
     # --- cancel ----------------------------------------------------------------------------
@@ -219,17 +234,17 @@ class SalesActor:
             lane=lane, seller=caller.seller or sale.seller, customer=sale.customer, at=now, lines=lines, vat=vat,
             total=-sale.total, paid=settled, change=-sale.change, payments=(), due=-sale.due,
         )
-        # What goes back: the customers' money through the customers actor.
+        # What goes back: the customers' money and coupons through the customers actor.
         back = tuple((r.mode, -r.amount, r.reference) for r in rows if r.mode in rules.CUSTOMER_MODES)
         customer_moves: tuple[Any, ...] = ()
-        if back:
+        if back or (sale.customer is not None and self.customers is not None):
             if self.customers is None:
                 return _error(request, wire.Code.NOT_SUPPORTED, "giving customer money back needs the customer "
                                                                 "directory")
             try:
                 given = await self.customers.ask(AskGiveBack(
                     back=back, customer=sale.customer, at=now, lane=lane, device=caller.device, seller=caller.seller,
-                    approved_by=caller.approved_by, reason=reason))
+                    approved_by=caller.approved_by, reason=reason, sale=sale.number))
             except ActorFailed:
                 return _error(request, wire.Code.UNAVAILABLE, "the customer directory did not answer; nothing was "
                                                               "changed, try again")
@@ -282,13 +297,77 @@ class SalesActor:
         touched = tuple(sorted({m.customer for m in customer_moves if getattr(m, "account", None) is not None}))
         if touched and self.customers is not None:
             await self.customers.tell(Refresh(touched))
-        drawer = self.drawers.get(lane)
-        if drawer is not None:
-            paid = tuple(_Paid(r.mode, r.amount) for r in rows)
-            await drawer.tell(SaleFinished(recorded.number, paid, counter.change))
+        await self._tell_drawer(lane, recorded.payments, rows, counter.change)
+        await self._print_cancel(caller, sale, counter, recorded.number, rules.given_back(rows, sale.change), reason)
         return reply
 
+    # --- slips ------------------------------------------------------------------------------
+
+    async def _print(self, caller: Caller, job: str, receipt: Receipt) -> None:
+        """On the printer of the till's lane, if it has one (a printer that is down keeps it)."""
+        printer = self.printers.get(caller.lane or "")
+        if printer is not None:
+            await printer.tell(PrintReceipt(job=job, receipt=receipt))
+
+    def _slip(self, caller: Caller, number: int, title: str, **fields: Any) -> Receipt:
+        shop = self.config.shop
+        base: dict[str, Any] = dict(lines=(), vat=(), total=ZERO, payments=(), change=ZERO, footer=())
+        base.update(fields)
+        base["footer"] = tuple(base["footer"]) + tuple(shop.footer)
+        return Receipt(shop_name=shop.name, header=shop.header, lane=caller.lane or "", number=number,
+                       seller=caller.seller or "", at=self.clock.now(), title=title, **base)
+
+    async def _print_rows(self, caller: Caller, sale: rules.SaleMoney, rows: tuple[rules.NewRow, ...], kind: str,
+                          reason: str | None, numbers: tuple[int, ...]) -> None:
+        """A debt paid later: a receipt of the payment and what is still due. A payment
+        corrected: the row cancelled and the row as corrected. (An abandoned debt: no money.)"""
+        visa = (f"Visa : {caller.approved_by}",) if caller.approved_by else ()
+        why = (f"Motif : {reason}",) if reason else ()
+        if kind == "DebtPaid":
+            (row,) = rows
+            due = sale.due - row.amount
+            receipt = self._slip(
+                caller, sale.number, "RÈGLEMENT",
+                lines=(ReceiptLine(name=f"Règlement de la vente n° {sale.number}", qty=Decimal(1),
+                                   unit_price=row.amount, total=row.amount, vat_rate=ZERO),),
+                total=row.amount, payments=(ReceiptPayment(mode=row.mode, amount=row.amount),),
+                footer=(f"Reste dû : {fmt_money(due).replace('.', ',')} €",))
+        elif kind == "PaymentCorrected":
+            lines = tuple(
+                ReceiptLine(name=f"{'Annulé' if r.type == rules.ANL else 'Corrigé'} : {payment_label(r.mode)}",
+                            qty=Decimal(1), unit_price=r.amount, total=r.amount, vat_rate=ZERO)
+                for r in rows)
+            receipt = self._slip(caller, sale.number, "CORRECTION DE PAIEMENT", lines=lines,
+                                 total=sum((r.amount for r in rows), ZERO),
+                                 footer=(f"Vente n° {sale.number}", *why, *visa))
+        else:
+            return
+        await self._print(caller, f"{kind}-{sale.number}-{numbers[0] if numbers else 0}", receipt)
+
+    async def _print_cancel(self, caller: Caller, sale: rules.SaleMoney, counter: SaleCompleted, number: int,
+                            given_back: dict[str, Decimal], reason: str) -> None:
+        """The counter-entry's receipt: the lines and VAT negated, what was given back."""
+        receipt = self._slip(
+            caller, number, "ANNULATION",
+            lines=tuple(ReceiptLine(name=l.name, qty=l.qty, unit_price=l.unit_price, total=l.total,
+                                    vat_rate=l.vat_rate, discount_percent=l.discount_percent)
+                        for l in counter.lines),
+            vat=counter.vat, total=counter.total,
+            payments=tuple(ReceiptPayment(mode=mode, amount=-amount) for mode, amount in given_back.items()),
+            footer=(f"Annule la vente n° {sale.number}", f"Motif : {reason}", f"Visa : {caller.approved_by}"))
+        await self._print(caller, f"cancel-{number}", receipt)
+
     # --- helpers ---------------------------------------------------------------------------
+
+    async def _tell_drawer(self, lane: str, numbers: tuple[int, ...], rows: tuple[rules.NewRow, ...],
+                           change: Decimal) -> None:
+        """The cash ``rows`` (numbered ``numbers``) moved, less ``change`` (a counter-entry's),
+        into ``lane``'s drawer, which counts it and opens (as ``reads.cash_rows`` rebuilds it)."""
+        cash = [r.amount for r in rows if r.mode == rules.CASH]
+        drawer = self.drawers.get(lane)
+        if drawer is None or not cash or not numbers:
+            return
+        await drawer.tell(RowsWritten(max(numbers), sum(cash, ZERO) - change))
 
     def _event(self, caller: Caller, kind: str, data: Any) -> RecordEvent:
         return RecordEvent(at=self.clock.now(), source=SOURCE, kind=kind, data=data, device=caller.device,
@@ -300,11 +379,6 @@ class SalesActor:
                       "the change could not be saved (the sale changed meanwhile?); nothing was changed")
 
 
-class _Paid(msgspec.Struct, frozen=True):
-    mode: str
-    amount: Decimal
-
-
 def _with_rows(sale: rules.SaleMoney, rows: tuple[rules.NewRow, ...], numbers: tuple[int, ...],
                at: dt.datetime) -> rules.SaleMoney:
     added = tuple(rules.Row(number=n, type=r.type, mode=r.mode, amount=r.amount, reference=r.reference,
@@ -312,7 +386,8 @@ def _with_rows(sale: rules.SaleMoney, rows: tuple[rules.NewRow, ...], numbers: t
     return msgspec.structs.replace(sale, rows=sale.rows + added)
 
 
-def sale_view(sale: rules.SaleMoney, others: dict[int, tuple[int, str]]) -> wire.SaleView:
+def sale_view(sale: rules.SaleMoney, others: dict[int, tuple[int, str]],
+              customer_name: str | None = None) -> wire.SaleView:
     """A sale with its rows; ``others``: rows of other sales (a counter-entry's ANL) that
     supersede some of its rows, number → (row, type)."""
     superseded = {n: row for n, (row, _) in others.items()}
@@ -329,6 +404,7 @@ def sale_view(sale: rules.SaleMoney, others: dict[int, tuple[int, str]]) -> wire
     ]
     return wire.SaleView(
         number=sale.number, at=sale.at, lane=sale.lane, seller=sale.seller, customer=sale.customer,
+        customer_name=customer_name,
         total=fmt_money(sale.total), paid=fmt_money(sale.paid), change=fmt_money(sale.change),
         due=fmt_money(sale.due), payments=payments, cancels=sale.cancels, cancelled_by=sale.cancelled_by,
     )

@@ -167,6 +167,10 @@ def _render_header(printer: Dummy, receipt: Receipt, width: int) -> None:
     printer.textln(_columns(f"Caisse {_plain(receipt.lane)}", receipt.at.strftime("%d/%m/%Y %H:%M"), width))
     printer.textln(f"Vendeur : {_plain(receipt.seller)}"[:width])
     printer.textln(f"Ticket n° {receipt.number}")
+    if receipt.title:
+        printer.set(align="center", bold=True, double_width=True, double_height=True)
+        printer.textln(_plain(receipt.title))
+        printer.set(align="left", bold=False, normal_textsize=True)
     if receipt.duplicate:
         printer.set(align="center", bold=True, double_width=True, double_height=True)
         printer.textln("DUPLICATA")

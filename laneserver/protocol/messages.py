@@ -77,9 +77,10 @@ class Discount(Request, tag="discount"):
 
 
 class SetCustomer(Request, tag="set_customer"):
-    """Select the ticket's customer by id, or by ``card`` (its barcode); ``customer: null`` clears it."""
+    """Select the ticket's customer by id, or by ``card`` (its barcode); ``customer: null`` clears it.
+    One of the two is required (``customer`` may be null, not absent, unless ``card`` is given)."""
 
-    customer: str | None = None
+    customer: str | None | UnsetType = UNSET
     card: str | None = None
 
 
@@ -298,7 +299,7 @@ MUTATING = (
 
 class LineView(msgspec.Struct, frozen=True, omit_defaults=True):
     line: int
-    article: str
+    article: str | None  # null on a top-up line
     name: str
     qty: str
     unit_price: str
@@ -312,6 +313,8 @@ class LineView(msgspec.Struct, frozen=True, omit_defaults=True):
     coupon_left: int | None = None
     # Sold at a net unit price below its purchase cost at the lane's stock point.
     below_cost: bool = False
+    # A top-up line: the customer's account it tops up ("wallet"), no article, VAT 0.
+    topup: str | None = None
 
 
 class InstalmentView(msgspec.Struct, frozen=True):
@@ -447,6 +450,9 @@ class ShopView(msgspec.Struct, frozen=True, kw_only=True):
     # The drawer's notes and coins (`shop.denominations`) and the discount reasons (`shop.discount_reasons`).
     denominations: list[str] = []
     discount_reasons: list[str] = []
+    # `shop.deferred_payment` (finish unpaid allowed) and `shop.auto_finish`.
+    deferred_payment: bool = False
+    auto_finish: bool = False
 
 
 # --- replies -------------------------------------------------------------------------
@@ -852,6 +858,7 @@ class CouponView(msgspec.Struct, frozen=True):
     valid_until: str | None = None  # ISO date the first of them expires (None: none expires yet)
     expired: int = 0  # coupons lost to expiry
     held: int = 0  # of ``left``: held by coupon lines on open tickets
+    name: str = ""  # the coupon article's name
 
 
 class CustomerView(msgspec.Struct, frozen=True):
@@ -902,6 +909,19 @@ MUTATING = (*MUTATING, CustomerCreate, CustomerEdit, CreditDeposit, WalletTopup,
 REPLY_TYPES = (*REPLY_TYPES, CustomerCreatedOk, CustomerOk, CustomersOk, TopupOk, VoucherOk)
 CUSTOMER_VERBS = (CustomerCreate, GetCustomer, CustomerSearch, CustomerEdit, CreditDeposit, WalletTopup,
                   WalletTopupCancel, BalanceCorrect, VoucherIssue, GetVoucher)
+
+
+class TopupLine(Request, tag="topup_line"):
+    """A lane verb: a wallet top-up of ``amount`` on the open ticket, for its customer,
+    paid with the ticket (``qty`` 1); ``qty: -1``: a top-up cancelled (refunded by the ticket)."""
+
+    amount: MoneyIn
+    qty: QtyIn = 1
+
+
+RequestUnion = Union[RequestUnion, TopupLine]  # type: ignore[misc]
+REQUEST_TYPES = RequestUnion.__args__  # type: ignore[attr-defined]
+MUTATING = (*MUTATING, TopupLine)
 
 
 # --- alcohol duties and the price built on them (rules/alcohol.py) -------------------
@@ -1005,6 +1025,7 @@ class SaleView(msgspec.Struct, frozen=True, omit_defaults=True):
     due: str
     payments: list[SalePaymentView]
     customer: str | None = None
+    customer_name: str | None = None
     cancels: int | None = None  # a counter-entry: the sale it cancels
     cancelled_by: int | None = None
 
@@ -1026,6 +1047,7 @@ class DebtView(msgspec.Struct, frozen=True):
     customer: str | None
     total: str
     due: str
+    customer_name: str | None = None
 
 
 class UnpaidOk(Reply):

@@ -44,6 +44,7 @@ def _format_line(line: Line) -> LineView:
         coupon=line.coupon,
         coupon_left=line.coupon_left,
         below_cost=line.below_cost,
+        topup=line.topup,
     )
 
 

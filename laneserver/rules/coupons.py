@@ -204,3 +204,60 @@ def uses(lines: Iterable[Line]) -> dict[str, int]:
         if line.coupon:
             used[line.article] = used.get(line.article, 0) + int(line.qty)
     return used
+
+
+# --- a sale cancelled ----------------------------------------------------------------
+
+class SaleCoupons(msgspec.Struct, frozen=True, kw_only=True):
+    """One coupon movement a sale wrote: a use (``batch`` set, ``delta`` < 0; ``valid_days``
+    is its batch's) or a subscription's credit (``batch`` None, ``delta`` > 0)."""
+
+    seq: int
+    customer: str
+    article: str
+    delta: int
+    batch: int | None = None
+    valid_days: int = 0
+
+
+class Back(msgspec.Struct, frozen=True):
+    """Coupons a cancel gives back (a new batch of ``coupons``, valid ``valid_days`` from its
+    first use) or takes back (a use of ``coupons`` of credit ``batch``)."""
+
+    customer: str
+    article: str
+    coupons: int
+    valid_days: int = 0
+    batch: int | None = None  # set: a subscription's credit taken back
+
+
+def cancel(moves: Iterable[SaleCoupons], batches: Iterable[Batch], held: Mapping[tuple[str, str], int],
+           today: dt.date) -> list[Back] | str:
+    """What cancelling a sale does to the coupons it moved, or why it cannot (a message).
+
+    The coupons it used come back, as a batch of their own per article and validity (it
+    runs from its first use, like any batch). The coupons its subscriptions credited are
+    taken back whole: refused once any of them was used, or when what tickets hold
+    (``held``, per customer and article, over every lane) would be more than is left."""
+    by_seq = {b.batch: b for b in batches}
+    out: list[Back] = []
+    given: dict[tuple[str, str, int], int] = {}
+    for move in moves:
+        if move.batch is not None:
+            key = (move.customer, move.article, move.valid_days)
+            given[key] = given.get(key, 0) - move.delta
+            continue
+        batch = by_seq.get(move.seq)
+        if batch is None or batch.used > 0:
+            used = batch.used if batch is not None else move.delta
+            return (f"{used} of the {move.delta} coupons of {move.article} this sale credited were used: "
+                    "the sale cannot be cancelled")
+        key2 = (move.customer, move.article)
+        left_after = left(batches, move.article, today) - batch.left if batch.usable(today) else left(
+            batches, move.article, today)
+        if held.get(key2, 0) > left_after:
+            return (f"{held[key2]} coupon(s) of {move.article} are held on open tickets: finish or remove "
+                    "those lines first")
+        out.append(Back(move.customer, move.article, batch.left, batch=batch.batch))
+    out.extend(Back(customer, article, n, valid_days=days) for (customer, article, days), n in given.items() if n)
+    return out

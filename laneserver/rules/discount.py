@@ -1,4 +1,4 @@
-"""Discounts: compounding percents, amounts turned into percents, the cap, below cost.
+"""Discounts: compounding percents, amounts turned into percents, the cap (below cost: rules.ticket ``Line``).
 
 A line carries one ``discount_percent``; everything a discount can be — a percent
 or an amount, on a line or on the whole ticket, replacing or adding to what is
@@ -101,17 +101,6 @@ def spread(amount: Decimal, bases: list[Decimal]) -> list[Decimal]:
 def above_cap(percent: Decimal, cap: Decimal) -> bool:
     """Whether a line's discount needs a supervisor's approval."""
     return percent > cap
-
-
-def below_cost(unit_price: Decimal, discount_percent: Decimal, cost: Decimal | None) -> bool:
-    """Whether a line sells below ``cost`` (a unit cost including VAT, as prices are).
-
-    ``None`` (cost unknown) is never below. Not yet wired to the lane: the cost
-    (last purchase price or weighted average) lives with the stock.
-    """
-    if cost is None:
-        return False
-    return unit_price * (HUNDRED - discount_percent) / HUNDRED < cost
 
 
 def _tidy(percent: Decimal) -> Decimal:

@@ -7,8 +7,10 @@ the lane's history before its first count). Its expected cash is::
                + other cash received (customer top-ups, deposits, vouchers sold)
 
 where the cash a sale received is its cash payments minus the change it gave
-(a cash refund is a negative payment: it takes cash out), and the other cash is
-what the journal's ``money_in`` rows of the lane took in ``cash``.
+(a cash refund is a negative payment: it takes cash out) plus the cash rows
+written on sales after they were finished (a debt paid later, a payment
+corrected from or to cash, a cancel giving cash back: ``TakeRows``), and the
+other cash is what the journal's ``money_in`` rows of the lane took in ``cash``.
 
 ``apply(period, command, now=..., denominations=...)`` returns ``Applied(period,
 events)`` or ``Refused(code, message, details)``; nothing here does I/O.
@@ -24,7 +26,8 @@ Invariants:
   - one opening float per period (more cash later is an ``add``);
   - a sale's cash is taken once: sales are numbered, and a sale at or below
     ``last_sale`` is already in (this or an earlier) period; likewise other cash
-    received, by its ``money_in`` number and ``last_money_in``;
+    received, by its ``money_in`` number and ``last_money_in``, and rows written on
+    finished sales, by their payment row number and ``last_payment``;
   - a closing count ends the period: the next one starts empty at the count's time
     (the counted cash leaves the drawer with the closing; the next float is entered
     as a movement).
@@ -33,6 +36,7 @@ Transitions (command → events):
   Move       → MovementRecorded
   Count      → DrawerCounted      (a new, empty period begins)
   TakeCash   → (none: the sale or the money received is journaled by its owner)
+  TakeRows   → (none: the rows are journaled by the sales actor)
 """
 
 from __future__ import annotations
@@ -86,6 +90,7 @@ class Period(msgspec.Struct, frozen=True, kw_only=True):
     last_sale: int = 0  # the highest sale number taken (in this or an earlier period)
     cash_in: Decimal = ZERO  # other cash received in this period (top-ups, deposits, vouchers)
     last_money_in: int = 0  # the highest ``money_in`` number taken
+    last_payment: int = 0  # the highest payment row written after its sale's finish taken
 
 
 class Totals(msgspec.Struct, frozen=True):
@@ -129,7 +134,16 @@ class TakeCash(msgspec.Struct, frozen=True):
     sale: bool = True
 
 
-Command = Union[Move, Count, TakeCash]
+class TakeRows(msgspec.Struct, frozen=True):
+    """Payment rows up to row ``number`` written on finished sales of this lane's
+    drawer (a debt paid later, a correction, a cancel) moved ``cash`` (negative:
+    cash out). Counted with the sales' cash, not as a sale."""
+
+    number: int
+    cash: Decimal
+
+
+Command = Union[Move, Count, TakeCash, TakeRows]
 
 
 # --- events -----------------------------------------------------------------------------
@@ -150,6 +164,7 @@ class DrawerCounted(msgspec.Struct, frozen=True, tag=True):
     count: CountRows
     last_sale: int
     last_money_in: int = 0
+    last_payment: int = 0
 
 
 class Applied(msgspec.Struct, frozen=True):
@@ -284,6 +299,11 @@ def apply(period: Period, command: Command, *, now: dt.datetime,
                 return Applied(period, ())
             return Applied(msgspec.structs.replace(period, cash_in=period.cash_in + cash,
                                                    last_money_in=number), ())
+        case TakeRows(number=number, cash=cash):
+            if number <= period.last_payment:
+                return Applied(period, ())
+            return Applied(msgspec.structs.replace(period, cash_sales=period.cash_sales + cash,
+                                                   last_payment=number), ())
     raise TypeError(f"not a drawer command: {command!r}")
 
 
@@ -348,9 +368,10 @@ def _count(period: Period, command: Count, now: dt.datetime, denominations: tupl
     counted = count_value(command.count)
     event = DrawerCounted(lane=period.lane, since=period.since, at=now, seller=command.seller, expected=due,
                           counted=counted, difference=counted - due, count=command.count,
-                          last_sale=period.last_sale, last_money_in=period.last_money_in)
+                          last_sale=period.last_sale, last_money_in=period.last_money_in,
+                          last_payment=period.last_payment)
     return Applied(Period(lane=period.lane, since=now, last_sale=period.last_sale,
-                          last_money_in=period.last_money_in), (event,))
+                          last_money_in=period.last_money_in, last_payment=period.last_payment), (event,))
 
 
 # --- the printed slip -------------------------------------------------------------------

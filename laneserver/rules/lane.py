@@ -26,9 +26,18 @@ Invariants:
     quantity, and goes with it; it is never changed, removed or discounted on its own;
   - a coupon line (``coupon``) is at zero price, has a whole quantity, and keeps the
     ticket's customer (rules/coupons.py: the customers actor holds its coupons).
+  - a top-up line (``topup``: "wallet") has no article, VAT rate 0 and quantity 1 (a
+    top-up, credited to the ticket's customer's wallet at finish) or −1 (a top-up
+    cancelled: taken back out, refunded by the ticket's payments); its quantity is
+    never changed and it is never discounted; it keeps the ticket's customer. Money
+    that draws on a customer (``credit``, ``wallet``, ``voucher``) pays only the goods:
+    the payments in those modes add up to at most the ticket's total less its top-ups
+    (and with the same sign), so a top-up is paid, or a cancel refunded, by cash, card,
+    cheque or a shop mode.
 
 Transitions (command → events):
   AddLine        → LineAdded            (+ LineAdded of its deposit line, see below)
+  AddTopup       → LineAdded            (a top-up line, see above)
   SetQty         → QtyChanged           (+ QtyChanged of its deposit line)
   RemoveLine     → LineRemoved          (+ LineRemoved of its deposit line)
   CancelTicket   → TicketCancelled
@@ -40,7 +49,8 @@ Transitions (command → events):
   Finish         → SaleCompleted        (a new empty ticket opens; ``unpaid``: its balance
                                         stays due, deferred payment)
   Discount       → DiscountApplied      (per-line percents; see rules.discount)
-  SetCustomer    → CustomerSet          (not while credit/wallet payments draw on the customer)
+  SetCustomer    → CustomerSet          (not while credit/wallet payments draw on the customer, nor
+                                        coupon or top-up lines use them)
 """
 
 from __future__ import annotations
@@ -61,6 +71,7 @@ from laneserver.rules.ticket import (
     Line,
     Payment,
     Ticket,
+    topup_total,
     totals,
     vat_breakdown,
 )
@@ -98,6 +109,23 @@ class AddLine(msgspec.Struct, frozen=True):
     coupon: bool = False
     coupon_left: int | None = None
     cost: Decimal | None = None
+
+
+class AddTopup(msgspec.Struct, frozen=True):
+    """A wallet top-up of ``amount`` on the open ticket (``qty`` 1), or its cancel
+    (``qty`` −1). The caller checked the ticket's customer's wallet is enabled and, for a
+    cancel, holds the amount."""
+
+    seller: str
+    amount: Decimal
+    qty: Decimal = Decimal(1)
+    account: str = "wallet"
+
+
+#: The name of a top-up line (on the ticket and the receipt).
+TOPUP_NAME = "Recharge porte-monnaie"
+#: Payment modes that draw on a customer: they pay goods, never a top-up.
+DRAWING_MODES = ("credit", "wallet", "voucher")
 
 
 class SetQty(msgspec.Struct, frozen=True):
@@ -179,7 +207,7 @@ class SetCustomer(msgspec.Struct, frozen=True):
     customer: str | None
 
 
-Command = Union[AddLine, SetQty, RemoveLine, CancelTicket, Pay, RemovePayment, Hold, Recall, Finish, Discount,
+Command = Union[AddLine, AddTopup, SetQty, RemoveLine, CancelTicket, Pay, RemovePayment, Hold, Recall, Finish, Discount,
                 SetCustomer]
 
 
@@ -288,6 +316,8 @@ def apply(state: LaneState, command: Command, *, now: dt.datetime) -> Applied | 
     match command:
         case AddLine():
             return _add_line(state, command, now)
+        case AddTopup():
+            return _add_topup(state, command, now)
         case SetQty():
             return _set_qty(state, command)
         case RemoveLine():
@@ -366,6 +396,30 @@ def _add_line(state: LaneState, command: AddLine, now: dt.datetime) -> Applied |
     return _with_ticket(state, new, *(LineAdded(l, below_cost=l.below_cost) for l in added))
 
 
+def _add_topup(state: LaneState, command: AddTopup, now: dt.datetime) -> Applied | Refused:
+    ticket = state.ticket
+    if command.amount <= 0:
+        return Refused("bad_request", f"a top-up amount must be positive, got {command.amount}")
+    if command.qty not in (1, -1):
+        return Refused("bad_request", f"a top-up line's quantity is 1 (a top-up) or -1 (a cancel), got {command.qty}")
+    if ticket.customer is None:
+        return Refused("conflict", "a top-up goes to the ticket's customer: select one first")
+    if len(ticket.lines) >= MAX_LINES:
+        return Refused("conflict", f"a ticket holds at most {MAX_LINES} lines")
+    if (refusal := _paid_refusal(ticket)) is not None:
+        return refusal
+    line = Line(line=ticket.next_line, article=None, name=TOPUP_NAME, qty=command.qty, unit_price=command.amount,
+                vat_rate=ZERO, topup=command.account)
+    new = msgspec.structs.replace(
+        ticket,
+        seller=ticket.seller or command.seller,
+        lines=ticket.lines + (line,),
+        next_line=ticket.next_line + 1,
+        opened_at=ticket.opened_at or now,
+    )
+    return _with_ticket(state, new, LineAdded(line))
+
+
 def _whole(qty: Decimal) -> bool:
     return qty == qty.to_integral_value()
 
@@ -398,6 +452,9 @@ def _set_qty(state: LaneState, command: SetQty) -> Applied | Refused:
         return refusal
     if (refusal := _deposit_refusal(line, "change the quantity of")) is not None:
         return refusal
+    if line.topup is not None:
+        return Refused("conflict", f"line {line.line} is a top-up: its quantity is not changed (remove it and add "
+                                   "the amount wanted)", {"line": line.line})
     if line.coupon and not _whole(command.qty):
         return Refused("bad_request", f"line {line.line} uses coupons: its quantity is a whole number",
                        {"line": line.line})
@@ -454,6 +511,8 @@ def _pay(state: LaneState, command: Pay, now: dt.datetime) -> Applied | Refused:
     )
     if isinstance(payment, payments.Refusal):
         return Refused(payment.code, payment.message, payment.details)
+    if (refusal := _topup_payment_refusal(ticket, payment)) is not None:
+        return refusal
     new = msgspec.structs.replace(ticket, payments=ticket.payments + (payment,), next_payment=ticket.next_payment + 1)
     paid = _with_ticket(state, new, PaymentAdded(payment))
     if not command.policy.auto_finish or totals(new).balance != 0:
@@ -461,6 +520,19 @@ def _pay(state: LaneState, command: Pay, now: dt.datetime) -> Applied | Refused:
     finished = _finish(paid.state, Finish(command.seller), now)
     assert isinstance(finished, Applied), finished  # lines and a zero balance: it cannot refuse
     return Applied(finished.state, paid.events + finished.events)
+
+
+def _topup_payment_refusal(ticket: Ticket, payment: Payment) -> Refused | None:
+    """Money drawn on a customer pays goods only: never a top-up (nor refunds a cancel)."""
+    if payment.mode not in DRAWING_MODES or not any(l.topup is not None for l in ticket.lines):
+        return None
+    goods = totals(ticket).total - topup_total(ticket.lines)
+    drawn = sum((p.amount for p in ticket.payments if p.mode in DRAWING_MODES), ZERO) + payment.amount
+    if abs(drawn) <= abs(goods) and drawn * goods >= 0:
+        return None
+    can = max(goods - (drawn - payment.amount), ZERO) if goods >= 0 else min(goods - (drawn - payment.amount), ZERO)
+    return Refused("conflict", f"{payment.mode} pays the goods, not a wallet top-up: it can pay {can} on this "
+                               "ticket (pay the top-up by cash, card, cheque…)", {"payable": str(can)})
 
 
 def _remove_payment(state: LaneState, command: RemovePayment) -> Applied | Refused:
@@ -555,7 +627,7 @@ def _discount(state: LaneState, command: Discount) -> Applied | Refused:
     if command.line is None:
         # A deposit is given back at its full price: a ticket discount leaves it out;
         # so are returned lines (a ticket discount is on what it sells).
-        targets = tuple(l for l in ticket.lines if l.deposit_for is None and not l.returned)
+        targets = tuple(l for l in ticket.lines if l.deposit_for is None and not l.returned and l.topup is None)
         if not targets:
             return Refused("conflict", "the open ticket has no lines to discount")
     else:
@@ -564,6 +636,8 @@ def _discount(state: LaneState, command: Discount) -> Applied | Refused:
             return Refused("not_found", f"no line {command.line} on the open ticket", {"line": command.line})
         if found.deposit_for is not None:
             return Refused("conflict", f"line {found.line} is a deposit: it is not discounted", {"line": found.line})
+        if found.topup is not None:
+            return Refused("conflict", f"line {found.line} is a top-up: it is not discounted", {"line": found.line})
         if found.returned and command.amount is not None:
             return Refused("bad_request", f"line {found.line} is returned: discount it by a percent (the one it "
                                           "was sold with)", {"line": found.line})
@@ -623,6 +697,10 @@ def _set_customer(state: LaneState, command: SetCustomer) -> Applied | Refused:
     if coupons and command.customer != ticket.customer:
         return Refused("conflict", f"line {coupons[0]} uses the customer's coupons: remove it before changing "
                                    "the customer", {"line": coupons[0]})
+    topups = [l.line for l in ticket.lines if l.topup is not None]
+    if topups and command.customer != ticket.customer:
+        return Refused("conflict", f"line {topups[0]} tops up the customer's wallet: remove it before changing "
+                                   "the customer", {"line": topups[0]})
     return _with_ticket(state, msgspec.structs.replace(ticket, customer=command.customer), CustomerSet(command.customer))
 
 

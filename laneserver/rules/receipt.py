@@ -55,3 +55,6 @@ class Receipt(msgspec.Struct, frozen=True):
     print_count: int = 1
     duplicate: bool = False
     rounding: Decimal = Decimal("0.00")  # cash rounding (+/-): total + rounding = paid − change
+    # What the slip is when it is not a sale's receipt ("ANNULATION", "RÈGLEMENT"…), printed
+    # large under the ticket number; "" for a sale.
+    title: str = ""

@@ -5,7 +5,10 @@ Invariants (checked by the property tests):
     to the cent; its VAT is ``total × rate / (100 + rate)`` rounded half up;
   - the ticket total is the sum of its line totals;
   - per VAT rate: ``vat`` is the sum of that rate's line VAT, ``base = total − vat``,
-    and the rates' ``vat`` add up to the ticket's VAT total;
+    and the rates' ``vat`` add up to the ticket's VAT total; a wallet top-up line
+    (``topup``) is money held for the customer, not a sale of goods: it is in the
+    ticket's total (its payments pay it) but in no VAT rate, so the rates' totals add
+    up to the ticket total less its top-up lines;
   - ``paid`` is the sum of the payments; ``rounding`` the sum of their cash
     roundings (set only on the cash payment that settled the rest, see
     rules.payment); what is due is ``total + rounding``;
@@ -35,7 +38,7 @@ CASH = "cash"
 
 class Line(msgspec.Struct, frozen=True, kw_only=True):
     line: int
-    article: str
+    article: str | None  # None: a top-up line (``topup``), no article
     name: str
     qty: Decimal
     unit_price: Decimal
@@ -54,6 +57,9 @@ class Line(msgspec.Struct, frozen=True, kw_only=True):
     # after it when it was added.
     coupon: bool = False
     coupon_left: int | None = None
+    # A top-up line: money put on the ticket's customer's ``topup`` account ("wallet")
+    # at finish (quantity 1), or a top-up cancelled (quantity −1); VAT rate 0, no stock.
+    topup: str | None = None
 
     @property
     def total(self) -> Decimal:
@@ -157,9 +163,12 @@ def totals(ticket: Ticket) -> Totals:
 
 
 def vat_breakdown(lines: tuple[Line, ...]) -> tuple[VatRow, ...]:
-    """Per rate, highest first: the sum of the lines' VAT, the base, the total."""
+    """Per rate, highest first: the sum of the lines' VAT, the base, the total (top-up
+    lines are no sale of goods: they are left out)."""
     by_rate: dict[Decimal, tuple[Decimal, Decimal]] = {}
     for line in lines:
+        if line.topup is not None:
+            continue
         vat, total = by_rate.get(line.vat_rate, (ZERO, ZERO))
         by_rate[line.vat_rate] = (vat + line.vat, total + line.total)
     return tuple(
@@ -174,7 +183,13 @@ def reserved_quantities(tickets: list[Ticket]) -> dict[str, Decimal]:
     reserved: dict[str, Decimal] = {}
     for ticket in tickets:
         for line in ticket.lines:
-            if line.qty <= 0:
+            if line.qty <= 0 or line.article is None:  # a return, a top-up: nothing held back
                 continue
             reserved[line.article] = reserved.get(line.article, ZERO) + line.qty
     return {article: qty for article, qty in reserved.items() if qty != 0}
+
+
+def topup_total(lines: tuple[Line, ...], account: str | None = None) -> Decimal:
+    """What the top-up lines put on (negative: take off) the customer's accounts, or
+    ``account`` only."""
+    return sum((l.total for l in lines if l.topup is not None and (account is None or l.topup == account)), ZERO)

@@ -165,13 +165,16 @@ async def run_shop(
                     modes=tuple(payment_policy(config).mode_ids), holds={}, coupon_holds={},
                     printers={lane.id: printers[lane.printer] for lane in config.lanes
                               if lane.printer and lane.printer in printers},
+                    drawers=drawers, article_name=partial(_article_name, catalog),
                 )
                 await middle.start(supervise, "customers", factory, customers_inbox, CORE_POLICY)
                 # The sales actor: finished sales corrected, cancelled or paid later, from any till.
                 sales, sales_inbox = open_mailbox("sales", 64)
                 factory = partial(SalesActor, journal=journal, config=config, clock=clock,
                                   modes=tuple(payment_policy(config).mode_ids), customers=customers,
-                                  stock_points=points, drawers=drawers)
+                                  stock_points=points, drawers=drawers,
+                                  printers={lane.id: printers[lane.printer] for lane in config.lanes
+                                            if lane.printer and lane.printer in printers})
                 await middle.start(supervise, "sales", factory, sales_inbox, CORE_POLICY)
 
                 # Layer 1 (first to stop): the lanes, and the HTTP listener.
@@ -207,6 +210,11 @@ async def run_shop(
         root.cancel_scope.cancel()
     systemd.notify("STATUS=stopped")
     log.info("server_stopped")
+
+
+def _article_name(catalog: Catalog, article_id: str) -> str:
+    article = catalog.get(article_id)
+    return article.name if article is not None else article_id
 
 
 async def _build_name_index(catalog: Catalog) -> None:

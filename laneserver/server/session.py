@@ -41,6 +41,7 @@ from laneserver.store.ops import RecordEvent, SetSignedIn
 LANE_VERBS = (
     wire.Scan, wire.Add, wire.SetQty, wire.RemoveLine, wire.CancelTicket, wire.Discount, wire.SetCustomer,
     wire.Hold, wire.Held, wire.Recall, wire.Pay, wire.RemovePayment, wire.Finish, wire.GetTicket,
+    wire.TopupLine,
 )
 
 
@@ -253,6 +254,7 @@ class Session:
             payment_mode_labels=[wire.PaymentModeView(mode=m.id, label=m.label)
                                  for m in payment_policy(config).modes],
             denominations=list(config.shop.denominations), discount_reasons=list(config.shop.discount_reasons),
+            deferred_payment=config.shop.deferred_payment, auto_finish=config.shop.auto_finish,
         )
         return encode(wire.HelloOk(re=request.id, device=device.device, kind=device.kind, lane=device.lane,
                                    seller=self.seller, role=self.role, shop=shop))

@@ -192,7 +192,7 @@ class ReceiveMoney(msgspec.Struct, frozen=True, kw_only=True):
     voucher, by payment mode, so drawer and cash reports count it."""
 
     at: dt.datetime
-    kind: str  # deposit | topup | topup_cancel | voucher
+    kind: str  # deposit | topup | topup_cancel | voucher | COR (a balance correction: mode "correction", no money)
     mode: str
     amount: Decimal
     customer: str | None = None
@@ -232,6 +232,9 @@ Op = Union[RecordEvent, PutLaneState, RecordSale, Remember, MoveStock, PutStockA
 class SaleRecorded(msgspec.Struct, frozen=True):
     number: int
     hash: str
+    # The balances of the accounts the sale's ``customer_moves`` moved, as summed after
+    # them: (customer, account, balance), in the order moved (a receipt prints them).
+    balances: tuple[tuple[str, str, Decimal], ...] = ()
 
 
 class StockMoved(msgspec.Struct, frozen=True):

@@ -28,7 +28,7 @@ from laneserver.rules.fiscal import (
     walk,
 )
 from laneserver.rules.customers import Customer, Voucher, balances_of
-from laneserver.rules.coupons import Batch
+from laneserver.rules.coupons import Batch, SaleCoupons
 from laneserver.rules.drawer import CountRows, Movement, Period, sale_cash
 from laneserver.rules.lane import LaneState
 from laneserver.rules.replenishment import OrderLine, PurchaseOrder
@@ -383,6 +383,15 @@ def customers(db: sqlite3.Connection) -> list[Customer]:
             for c, name, card, business, contact, notes, wallet in rows]
 
 
+def customer_names(db: sqlite3.Connection, customers: list[str]) -> dict[str, str]:
+    """The names of these customers (ids not in the directory are left out)."""
+    wanted = sorted({c for c in customers if c})
+    if not wanted:
+        return {}
+    marks = ",".join("?" * len(wanted))
+    return dict(db.execute(f"SELECT customer, name FROM customers WHERE customer IN ({marks})", wanted))
+
+
 def customer_balances(db: sqlite3.Connection, customers: list[str] | None = None) -> dict[tuple[str, str], Decimal]:
     """Every account's balance (or only ``customers``'): the sum of its movements, exact."""
     if customers is None:
@@ -467,6 +476,16 @@ def customer_coupons(db: sqlite3.Connection, customer: str, article: str | None 
             for seq, c, a, delta, days, at, used, first in rows]
 
 
+def sale_coupons(db: sqlite3.Connection, number: int) -> list[SaleCoupons]:
+    """The coupon movements sale ``number`` wrote (uses with their batch's validity, and
+    its subscriptions' credits), in order."""
+    rows = db.execute("SELECT m.seq, m.customer, m.article, m.delta, m.batch, coalesce(b.valid_days, m.valid_days)"
+                      " FROM coupon_movements m LEFT JOIN coupon_movements b ON b.seq = m.batch"
+                      " WHERE m.ref = ? ORDER BY m.seq", (f"sale:{number}",))
+    return [SaleCoupons(seq=seq, customer=c, article=a, delta=delta, batch=batch, valid_days=days)
+            for seq, c, a, delta, batch, days in rows]
+
+
 # --- the cash drawers (migration 6) ----------------------------------------------------
 
 _count_rows = msgspec.json.Decoder(CountRows)
@@ -480,10 +499,11 @@ class _Paid(msgspec.Struct, frozen=True):
 def drawer_period(db: sqlite3.Connection, lane: str) -> Period:
     """A lane's drawer since its last closing count: the movements after it and the cash
     its sales received after the last sale the count included."""
-    row = db.execute("SELECT at, last_movement, last_sale, last_money_in FROM drawer_counts WHERE lane=?"
-                     " ORDER BY seq DESC LIMIT 1", (lane,)).fetchone()
-    since, last_movement, last_sale, last_money_in = (
-        (dt.datetime.fromisoformat(row[0]), row[1], row[2], row[3]) if row else (None, 0, 0, 0))
+    row = db.execute("SELECT at, last_movement, last_sale, last_money_in, coalesce(last_payment, (SELECT"
+                     " coalesce(max(p.number), 0) FROM payments p WHERE p.at <= drawer_counts.at))"
+                     " FROM drawer_counts WHERE lane=? ORDER BY seq DESC LIMIT 1", (lane,)).fetchone()
+    since, last_movement, last_sale, last_money_in, last_payment = (
+        (dt.datetime.fromisoformat(row[0]), row[1], row[2], row[3], row[4]) if row else (None, 0, 0, 0, 0))
     movements = tuple(
         Movement(kind=kind, amount=Decimal(amount), reason=reason, at=dt.datetime.fromisoformat(at), seller=seller,
                  detail=detail, destination=destination, count=_count_rows.decode(count), approved_by=approved_by)
@@ -496,12 +516,35 @@ def drawer_period(db: sqlite3.Connection, lane: str) -> Period:
         cash += sale_cash(paid, change)
         sales += 1
         last_sale = number
+    for number, amount in cash_rows(db, lane, after=last_payment):
+        cash += amount
+        last_payment = number
     cash_in = Decimal("0.00")
     for seq, amount in cash_money_in(db, lane, after=last_money_in):
         cash_in += amount
         last_money_in = seq
     return Period(lane=lane, since=since, movements=movements, cash_sales=cash, sales=sales, last_sale=last_sale,
-                  cash_in=cash_in, last_money_in=last_money_in)
+                  cash_in=cash_in, last_money_in=last_money_in, last_payment=last_payment)
+
+
+def cash_rows(db: sqlite3.Connection, lane: str, *, after: int = 0) -> list[tuple[int, Decimal]]:
+    """The cash the payment rows written on finished sales moved in ``lane``'s drawer
+    (their ``lane``: a debt paid later, a correction, a cancel's counter-entry), rows
+    numbered above ``after``: (the last row of a sale's unit, its cash), by row. A
+    counter-entry gives back its original's change too (its own, negative, ``change``)."""
+    rows = db.execute(
+        "SELECT p.number, p.sale, p.mode, p.amount, s.cancels, s.change FROM payments p"
+        " JOIN sales s ON s.number = p.sale WHERE p.lane=? AND p.number>? ORDER BY p.number", (lane, after))
+    found: list[list] = []  # [last row, sale, cash, moved cash?]
+    for number, sale, mode, amount, cancels, change in rows:
+        if not found or found[-1][1] != sale:
+            found.append([number, sale, -Decimal(change) if cancels is not None else Decimal("0.00"), False])
+        unit = found[-1]
+        unit[0] = number
+        if mode == "cash":
+            unit[2] += Decimal(amount)
+            unit[3] = True
+    return [(number, cash) for number, _, cash, moved in found if moved]
 
 
 def cash_money_in(db: sqlite3.Connection, lane: str, *, after: int = 0) -> list[tuple[int, Decimal]]:
@@ -513,11 +556,13 @@ def cash_money_in(db: sqlite3.Connection, lane: str, *, after: int = 0) -> list[
 
 
 def cash_sales(db: sqlite3.Connection, lane: str, *, after: int = 0) -> list[tuple[int, Decimal, list[_Paid]]]:
-    """The sales of ``lane`` numbered above ``after`` that took cash: (number, change,
-    their cash payments), by number."""
+    """The sales of ``lane`` numbered above ``after`` that took cash at finish: (number,
+    change, their cash payments), by number. Rows written later (``lane`` set) are
+    ``cash_rows``'."""
     rows = db.execute(
         "SELECT s.number, s.change, p.amount FROM sales s JOIN payments p ON p.sale = s.number"
-        " WHERE s.lane=? AND s.number>? AND p.mode='cash' ORDER BY s.number, p.number", (lane, after))
+        " WHERE s.lane=? AND s.number>? AND p.mode='cash' AND p.lane IS NULL ORDER BY s.number, p.number",
+        (lane, after))
     found: dict[int, tuple[int, Decimal, list[_Paid]]] = {}
     for number, change, amount in rows:
         found.setdefault(number, (number, Decimal(change), []))[2].append(_Paid("cash", Decimal(amount)))
@@ -539,9 +584,17 @@ def next_customer_number(db: sqlite3.Connection) -> int:
 
 def next_topup_number(db: sqlite3.Connection) -> int:
     """Wallet top-ups are numbered (their ``ref`` is ``topup:<n>``): the next n."""
+    # A top-up on a ticket is referenced by its sale (``sale:<n>``): not numbered here.
     row = db.execute("SELECT max(CAST(substr(ref, 7) AS INTEGER)) FROM customer_movements"
-                     " WHERE kind = 'topup'").fetchone()
+                     " WHERE kind = 'topup' AND ref LIKE 'topup:%'").fetchone()
     return (row[0] or 0) + 1
+
+
+def sale_topups(db: sqlite3.Connection, number: int) -> list[tuple[str, str, Decimal]]:
+    """The top-ups (and top-up cancels) a sale's top-up lines wrote: (customer, account, delta)."""
+    rows = db.execute("SELECT customer, account, delta FROM customer_movements WHERE ref = ?"
+                      " AND kind IN ('topup', 'topup_cancel') ORDER BY seq", (f"sale:{number}",))
+    return [(customer, account, Decimal(delta)) for customer, account, delta in rows]
 
 
 def topup(db: sqlite3.Connection, ref: str) -> AccountMovement | None:

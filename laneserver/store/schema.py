@@ -330,6 +330,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX coupon_movements_batch ON coupon_movements(batch);
     """
     + _append_only("coupon_movements"),
+    # 9: the drawers count the payment rows written on finished sales (a debt paid later,
+    # a correction, a cancel: rows whose ``lane`` is set, the lane whose drawer the cash
+    # moved in): a closing count says up to which row it included (``last_payment``;
+    # NULL on counts made before: the rows written up to the count's time).
+    """
+    ALTER TABLE drawer_counts ADD COLUMN last_payment INTEGER;
+    """,
 )
 
 

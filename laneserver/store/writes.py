@@ -331,7 +331,9 @@ class Writer:
         # (rules/payment.py fiscal_rows): the rows add up to total + change (less
         # what a sale finished unpaid leaves due: a debt, listed in ``debts``).
         for mode, amount, reference in fiscal_rows(sale.payments, sale.rounding):
-            self._chain_payment(number, record["at"], mode, amount, reference)
+            # A refund (a negative payment on a return ticket) is a credit note, AVO.
+            refund = {"type": "AVO"} if amount < 0 and mode != "rounding" else {}
+            self._chain_payment(number, record["at"], mode, amount, reference, **refund)
         if sale.due > 0:
             if sale.customer is None:
                 raise ValueError(f"sale {number} is left unpaid with no customer")
@@ -343,13 +345,16 @@ class Writer:
             reason="sale", ref=f"sale:{number}", device=op.device, seller=sale.seller,
             source=f"lane:{sale.lane}",
         ) for article, qty in takes])
+        balances: list[tuple[str, str, Decimal]] = []
         for move in op.customer_moves:
             if move.ref is None:
                 move = msgspec.structs.replace(move, ref=f"sale:{number}")
-            self._customers(move)
+            moved = self._customers(move)
+            if isinstance(moved, AccountMoved):
+                balances.append((move.customer, move.account, moved.balance))
         if op.key is not None and op.device is not None and op.reply is not None:
             self._remember(op.device, op.key, op.actor, op.reply(number), record["at"])
-        return SaleRecorded(number=number, hash=digest)
+        return SaleRecorded(number=number, hash=digest, balances=tuple(balances))
 
     # --- till money after the sale (migration 7; rules/corrections.py) -------------------
 
@@ -550,8 +555,9 @@ def _record_drawer(db: sqlite3.Connection, op: RecordDrawerMovement | RecordDraw
                                (c.lane,)).fetchone()[0]
     cursor = db.execute(
         "INSERT INTO drawer_counts(lane, at, since, expected, counted, difference, count, seller, device,"
-        " last_movement, last_sale, last_money_in) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        " last_movement, last_sale, last_money_in, last_payment) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (c.lane, iso(c.at), None if c.since is None else iso(c.since), str(c.expected), str(c.counted),
-         str(c.difference), encode(c.count), c.seller, op.device, last_movement, c.last_sale, c.last_money_in),
+         str(c.difference), encode(c.count), c.seller, op.device, last_movement, c.last_sale, c.last_money_in,
+         c.last_payment),
     )
     return cursor.lastrowid

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.e2e.configured import configured_server, lane, stock_point, table, toml
 from tests.support import LiveServer
 
 LANES = [str(n) for n in range(1, 9)]
@@ -21,31 +22,13 @@ C1,Chips 150 g,1.90,5.5,3000000000045,,
 
 
 def shop_toml(policy: str = "refuse") -> str:
-    lanes = "".join(f'\n[[lanes]]\nid = "{lane}"\nstock_point = "main"\n' for lane in LANES)
-    return f"""
-[shop]
-name = "Cave test"
-negative_stock = "{policy}"
-
-[[stock_points]]
-id = "main"
-
-[[stock_points]]
-id = "bar"
-{lanes}
-"""
+    return toml(table("shop", name="Cave test", negative_stock=policy), stock_point("main"), stock_point("bar"),
+                *(lane(n) for n in LANES))
 
 
 def stock_shop(tmp_path: Path, policy: str = "refuse", catalog_csv: str = CATALOG) -> LiveServer:
     """A configured (not demo) server, set up through the command line; not started."""
-    config = tmp_path / "shop.toml"
-    config.write_text(shop_toml(policy), encoding="utf-8")
-    catalog = tmp_path / "catalog.csv"
-    catalog.write_text(catalog_csv, encoding="utf-8")
-    server = LiveServer(tmp_path / "data", config=config)
-    server.cli("catalog", "import", str(catalog))
-    server.cli("seller", "add", "marie", "--pin", "1234", "--role", "manager")
-    return server
+    return configured_server(tmp_path, shop_toml(policy), catalog_csv, sellers=[("marie", "1234", "manager")])
 
 
 @contextmanager

@@ -6,13 +6,12 @@ excise 1.84, levy 1.10, price 31.06.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 import trio
 
-from laneserver.store.schema import DB_NAME
+from tests.e2e.configured import configured_shop, lane, open_db, stock_point, table, toml
 from tests.support import LiveServer, connect
 
 CATALOG = """id;name;price;vat_rate;barcodes;volume_l;abv
@@ -24,34 +23,14 @@ B1;Baguette;1.20;5.5;;;
 
 @pytest.fixture
 def shop(tmp_path: Path):
-    config = tmp_path / "shop.toml"
-    config.write_text("""
-[shop]
-name = "Cave du Port"
-alcohol_excise_rate = "918.80"
-alcohol_levy_rate = "551.82"
-
-[[stock_points]]
-id = "main"
-
-[[lanes]]
-id = "1"
-stock_point = "main"
-""", encoding="utf-8")
-    catalog = tmp_path / "catalog.csv"
-    catalog.write_text(CATALOG, encoding="utf-8")
-    server = LiveServer(tmp_path / "data", config=config)
-    server.cli("catalog", "import", str(catalog))
-    server.cli("seller", "add", "paul", "--pin", "5678", "--role", "cashier")
-    server.start()
-    try:
+    config = toml(table("shop", name="Cave du Port", alcohol_excise_rate="918.80", alcohol_levy_rate="551.82"),
+                  stock_point("main"), lane("1"))
+    with configured_shop(tmp_path, config, CATALOG) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _row_counts(shop: LiveServer) -> dict[str, int]:
-    db = sqlite3.connect(shop.data / DB_NAME)
+    db = open_db(shop)
     try:
         tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         return {table: db.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] for table in tables}

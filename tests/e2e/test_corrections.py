@@ -9,13 +9,13 @@ database as it was; keyed requests apply once; ``laneserver verify`` passes afte
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 import trio
 
-from laneserver.store.schema import DB_NAME
+from tests.e2e.configured import CASHIER, PAUL, SOPHIE_PIN, SUPERVISOR, configured_shop, counts, open_db, verify
+from tests.e2e.configured import lane, stock_point, table, toml
 from tests.support import LiveServer, connect
 
 CATALOG = """id,name,price,vat_rate,barcodes
@@ -23,63 +23,24 @@ T30,Article à 30,30.00,20,3000000000304
 T10,Article à 10,10.00,20,3000000000106
 """
 A30, A10 = "3000000000304", "3000000000106"
-PAUL = ("paul", "5678")
-SOPHIE_PIN = "4321"
 
 
-def _start(tmp_path: Path, *, deferred: bool) -> LiveServer:
-    config = tmp_path / "shop.toml"
-    config.write_text(f"""
-[shop]
-name = "Après la vente"
-deferred_payment = {"true" if deferred else "false"}
-
-[[stock_points]]
-id = "main"
-
-[[lanes]]
-id = "1"
-stock_point = "main"
-
-[[lanes]]
-id = "2"
-stock_point = "main"
-""", encoding="utf-8")
-    catalog = tmp_path / "catalog.csv"
-    catalog.write_text(CATALOG, encoding="utf-8")
-    server = LiveServer(tmp_path / "data", config=config)
-    server.cli("catalog", "import", str(catalog))
-    server.cli("seller", "add", "paul", "--pin", "5678", "--role", "cashier")
-    server.cli("seller", "add", "sophie", "--pin", SOPHIE_PIN, "--role", "supervisor")
-    server.start()
-    server.tokens = {"1": server.pair("till", "1"), "2": server.pair("till", "2")}  # type: ignore[attr-defined]
-    return server
+def _shop(tmp_path: Path, *, deferred: bool):
+    config = toml(table("shop", name="Après la vente", deferred_payment=deferred), stock_point("main"), lane("1"),
+                  lane("2"))
+    return configured_shop(tmp_path, config, CATALOG, sellers=[CASHIER, SUPERVISOR], tills=("1", "2"))
 
 
 @pytest.fixture
 def shop(tmp_path: Path):
-    server = _start(tmp_path, deferred=True)
-    try:
+    with _shop(tmp_path, deferred=True) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _snapshot(server: LiveServer) -> tuple:
     """Everything a refused request must leave as it was."""
-    db = sqlite3.connect(server.data / DB_NAME)
-    try:
-        return tuple(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                     for table in ("sales", "payments", "stock_movements", "customer_movements", "money_in",
-                                   "debts", "vouchers", "replies"))
-    finally:
-        db.close()
-
-
-def _verify(server: LiveServer) -> str:
-    result = server.cli("verify", check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    return counts(server, "sales", "payments", "stock_movements", "customer_movements", "money_in", "debts", "vouchers",
+                  "replies")
 
 
 async def _sell(till, *payments: dict, codes=(A30, A10), **finish) -> dict:
@@ -141,7 +102,7 @@ async def test_correct_a_payment_mode_after_finish(shop):
             # Another till sees the same sale, read back from the database.
         async with connect(shop.ws_url, shop.tokens["2"], seller=PAUL) as other:
             assert (await other.ok("sale", sale=number))["sale"] == corrected["sale"]
-    db = sqlite3.connect(shop.data / DB_NAME)
+    db = open_db(shop)
     try:
         original = db.execute("SELECT mode, amount, type, refers FROM payments WHERE number=?",
                               (paid["payment"],)).fetchone()
@@ -150,7 +111,7 @@ async def test_correct_a_payment_mode_after_finish(shop):
         assert len(events) == 1 and events[0][0] == "paul" and '"approved_by":"sophie"' in events[0][1]
     finally:
         db.close()
-    _verify(shop)
+    verify(shop)
 
 
 async def _level(till, article: str) -> str:
@@ -212,7 +173,7 @@ async def test_cancel_a_finished_sale(shop):
             refused = await other.call("payment_correct", sale=number, payment=paid, mode="card", reason="x",
                                        supervisor_pin=SOPHIE_PIN)
             assert refused["code"] == "conflict"
-    db = sqlite3.connect(shop.data / DB_NAME)
+    db = open_db(shop)
     try:
         assert db.execute("SELECT count(*) FROM sales WHERE cancels=?", (number,)).fetchone()[0] == 1
         lines = db.execute("SELECT lines FROM sales WHERE number=?", (counter,)).fetchone()[0]
@@ -221,7 +182,7 @@ async def test_cancel_a_finished_sale(shop):
                           ).fetchall() == [("sale_cancel",), ("sale_cancel",)]
     finally:
         db.close()
-    output = _verify(shop)
+    output = verify(shop)
     assert "money taken outside sales" in output
 
 
@@ -240,7 +201,9 @@ async def test_deferred_sale_paid_later_in_two_parts(shop):
             assert finished["due"] == "35.00"
             unpaid = await till.ok("unpaid")
             assert unpaid["due"] == "35.00" and [(s["sale"], s["due"]) for s in unpaid["sales"]] == [(number, "35.00")]
-            assert (await till.ok("unpaid", customer=customer))["sales"][0]["customer"] == customer
+            debt = (await till.ok("unpaid", customer=customer))["sales"][0]
+            assert (debt["customer"], debt["customer_name"]) == (customer, "Marcel")
+            assert (await till.ok("sale", sale=number))["sale"]["customer_name"] == "Marcel"
             assert (await till.ok("customer", customer=customer))["customer"]["owes"] == "35.00"
 
             before = _snapshot(shop)
@@ -268,7 +231,7 @@ async def test_deferred_sale_paid_later_in_two_parts(shop):
             assert (await till.ok("customer", customer=customer))["customer"]["owes"] == "0.00"
             done = await till.call("pay_later", sale=number, mode="cash")
             assert done["code"] == "conflict" and "owes nothing" in done["message"]
-    _verify(shop)
+    verify(shop)
 
 
 async def test_abandoned_debt_needs_a_supervisor(shop):
@@ -296,12 +259,11 @@ async def test_abandoned_debt_needs_a_supervisor(shop):
             paid = (await _sell(till, {"mode": "card"}, codes=(A10,)))["number"]
             assert (await till.call("debt_abandon", sale=paid, reason="x", supervisor_pin=SOPHIE_PIN))["code"] == \
                 "conflict"
-    _verify(shop)
+    verify(shop)
 
 
 async def test_finish_unpaid_needs_the_shop_option(tmp_path):
-    server = _start(tmp_path, deferred=False)
-    try:
+    with _shop(tmp_path, deferred=False) as server:
         async with connect(server.ws_url, server.tokens["1"], seller=PAUL) as till:
             with trio.fail_after(30):
                 customer = (await till.ok("customer_create", name="Ana"))["customer"]
@@ -312,5 +274,3 @@ async def test_finish_unpaid_needs_the_shop_option(tmp_path):
                 assert refused["code"] == "not_supported" and "deferred_payment" in refused["message"]
                 assert _snapshot(server) == before
                 assert len((await till.ok("ticket"))["ticket"]["lines"]) == 1
-    finally:
-        server.stop()

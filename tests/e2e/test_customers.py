@@ -9,14 +9,14 @@ between pay and finish and after finish. After each, ``laneserver verify`` passe
 
 from __future__ import annotations
 
-import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import trio
 
-from laneserver.store.schema import DB_NAME
+from tests.e2e.configured import CASHIER, PAUL, SUPERVISOR, configured_shop, open_db, verify
+from tests.e2e.configured import file_printer, lane, stock_point, table, toml
 from tests.support import LiveServer, connect
 
 CATALOG = """id,name,price,vat_rate,barcodes
@@ -30,63 +30,19 @@ CARD = "9900000000011"
 
 @pytest.fixture
 def shop(tmp_path: Path):
-    receipts = tmp_path / "receipts.bin"
-    config = tmp_path / "shop.toml"
-    config.write_text(f"""
-[shop]
-name = "Clients"
-
-[[stock_points]]
-id = "main"
-
-[[lanes]]
-id = "1"
-stock_point = "main"
-printer = "p1"
-
-[[lanes]]
-id = "2"
-stock_point = "main"
-
-[[printers]]
-id = "p1"
-kind = "file"
-address = "{receipts}"
-""", encoding="utf-8")
-    catalog = tmp_path / "catalog.csv"
-    catalog.write_text(CATALOG, encoding="utf-8")
-    server = LiveServer(tmp_path / "data", config=config)
-    server.cli("catalog", "import", str(catalog))
-    server.cli("seller", "add", "paul", "--pin", "5678", "--role", "cashier")
-    server.cli("seller", "add", "sophie", "--pin", "4321", "--role", "supervisor")
-    server.start()
-    server.receipts = receipts  # type: ignore[attr-defined]
-    server.tokens = {"1": server.pair("till", "1"), "2": server.pair("till", "2")}  # type: ignore[attr-defined]
-    try:
+    config = toml(table("shop", name="Clients"), stock_point("main"), lane("1", printer="p1"), lane("2"),
+                  file_printer(tmp_path))
+    with configured_shop(tmp_path, config, CATALOG, sellers=[CASHIER, SUPERVISOR], tills=("1", "2")) as server:
         yield server
-    finally:
-        server.stop()
-
-
-PAUL = ("paul", "5678")
-
-
-def _db(server: LiveServer) -> sqlite3.Connection:
-    return sqlite3.connect(server.data / DB_NAME)
 
 
 def _sums(server: LiveServer) -> dict[tuple[str, str], Decimal]:
-    with _db(server) as db:
+    with open_db(server) as db:
         rows = db.execute("SELECT customer, account, delta FROM customer_movements").fetchall()
     sums: dict[tuple[str, str], Decimal] = {}
     for customer, account, delta in rows:
         sums[(customer, account)] = sums.get((customer, account), Decimal(0)) + Decimal(delta)
     return sums
-
-
-def _verify(server: LiveServer) -> None:
-    result = server.cli("verify", check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 async def test_directory_create_search_edit_and_card_scan(shop):
@@ -126,9 +82,11 @@ async def test_directory_create_search_edit_and_card_scan(shop):
             reply = await till.ok("set_customer", customer=other)
             assert reply["ticket"]["customer"] == other
             assert (await till.call("set_customer", customer="C999"))["code"] == "not_found"
+            neither = await till.call("set_customer")  # an absent customer is not a null one
+            assert neither["code"] == "bad_request" and neither["field"] == "customer"
             assert (await till.call("scan", code="0000000"))["code"] == "unknown_code"
     # Nothing of the refused requests was written.
-    with _db(shop) as db:
+    with open_db(shop) as db:
         assert db.execute("SELECT count(*) FROM customers").fetchone()[0] == 2
 
 
@@ -164,7 +122,7 @@ async def test_credit_100_ticket_70_leaves_30(shop):
             assert (view["credit"], view["credit_available"]) == ("30.00", "30.00")
             assert view["history"][0]["number"] == done["number"] and view["history"][0]["total"] == "70.00"
     assert _sums(shop)[(jeanne, "credit")] == Decimal("30.00")
-    _verify(shop)
+    verify(shop)
 
 
 async def test_wallet_short_topup_and_cancel(shop):
@@ -198,13 +156,13 @@ async def test_wallet_short_topup_and_cancel(shop):
             assert (await till.call("wallet_topup_cancel", topup=third["topup"]))["code"] == "conflict"
             assert (await till.call("wallet_topup_cancel", topup=999))["code"] == "not_found"
     assert _sums(shop)[(jeanne, "wallet")] == Decimal("10.00")
-    with _db(shop) as db:
+    with open_db(shop) as db:
         rows = db.execute("SELECT kind, mode, amount FROM money_in ORDER BY seq").fetchall()
     assert rows == [("topup", "cash", "20.00"), ("topup", "card", "50.00"), ("topup", "cheque", "15.00"),
                     ("topup_cancel", "cheque", "-15.00")]
     # A top-up receipt per top-up on the lane's printer.
     await _grows(shop.receipts, size_before)
-    _verify(shop)
+    verify(shop)
 
 
 async def _grows(path: Path, before: int) -> None:
@@ -244,7 +202,7 @@ async def test_voucher_partial_use_remainder_expired_and_used(shop):
             assert done["vouchers"][0]["amount"] == "10.00"
     # An expired voucher, as one issued long ago would be.
     shop.stop()
-    with _db(shop) as db:
+    with open_db(shop) as db:
         db.execute("INSERT INTO vouchers(code, amount, issued_at, valid_until, origin) "
                    "VALUES ('VOLD', '25.00', '2020-01-01T10:00:00+00:00', '2021-01-01', 'sold')")
     shop.start()
@@ -254,12 +212,12 @@ async def test_voucher_partial_use_remainder_expired_and_used(shop):
             expired = await till.call("pay", mode="voucher", reference="VOLD")
             assert expired["code"] == "conflict" and "expired" in expired["message"]
             assert (await till.ok("voucher", code="VOLD"))["voucher"]["status"] == "expired"
-    with _db(shop) as db:
+    with open_db(shop) as db:
         uses = db.execute("SELECT code, amount, remainder IS NOT NULL FROM voucher_uses ORDER BY rowid").fetchall()
         money = db.execute("SELECT kind, mode, amount FROM money_in").fetchall()
     assert uses == [(code, "30.00", 1), (rest["code"], "10.00", 1)]
     assert money == [("voucher", "cash", "50.00")]
-    _verify(shop)
+    verify(shop)
 
 
 async def test_supervisor_correction(shop):
@@ -275,7 +233,7 @@ async def test_supervisor_correction(shop):
                     )["code"] == "insufficient_funds"
             corrected = await till.ok("balance_correct", **fields, supervisor_pin="4321")
             assert corrected["customer"]["credit"] == "6.00"
-    with _db(shop) as db:
+    with open_db(shop) as db:
         row = db.execute("SELECT kind, delta, seller, approved_by, reason FROM customer_movements "
                          "WHERE kind='correction'").fetchall()
     assert row == [("correction", "-4.00", "paul", "sophie", "double deposit")]
@@ -322,11 +280,17 @@ async def test_two_lanes_top_ups_and_spends_on_one_wallet_never_lose_money(shop)
     wallet = Decimal("110.00") - spent
     assert Decimal(view["wallet"]) == wallet >= 0
     assert _sums(shop)[(jeanne, "wallet")] == wallet
-    with _db(shop) as db:
+    with open_db(shop) as db:
         spends = db.execute("SELECT count(*) FROM customer_movements WHERE kind='spend'").fetchone()[0]
         paid = db.execute("SELECT count(*) FROM payments WHERE mode='wallet'").fetchone()[0]
     assert spends == paid == len(finished)
-    _verify(shop)
+    verify(shop)
+
+
+async def _balances(till, customer: str) -> tuple[str, str, str, str]:
+    """The customer's credit, credit available, wallet and wallet available."""
+    view = (await till.ok("customer", customer=customer))["customer"]
+    return view["credit"], view["credit_available"], view["wallet"], view["wallet_available"]
 
 
 async def test_kill_9_between_pay_and_finish_and_after_finish(shop):
@@ -342,10 +306,8 @@ async def test_kill_9_between_pay_and_finish_and_after_finish(shop):
         shop.kill()
         shop.start()
         async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:
-            view = (await till.ok("customer", customer=jeanne))["customer"]
             # Still held by lane 1's open ticket after the restart: nothing spent, nothing free.
-            assert (view["credit"], view["credit_available"], view["wallet"], view["wallet_available"]) == (
-                "100.00", "50.00", "40.00", "20.00")
+            assert await _balances(till, jeanne) == ("100.00", "50.00", "40.00", "20.00")
             async with connect(shop.ws_url, shop.tokens["2"], seller=PAUL) as other:
                 await other.ok("scan", code=A70)
                 await other.ok("set_customer", customer=jeanne)
@@ -357,9 +319,7 @@ async def test_kill_9_between_pay_and_finish_and_after_finish(shop):
         shop.kill()
         shop.start()
         async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:
-            view = (await till.ok("customer", customer=jeanne))["customer"]
-            assert (view["credit"], view["credit_available"], view["wallet"], view["wallet_available"]) == (
-                "50.00", "50.00", "20.00", "20.00")
+            assert await _balances(till, jeanne) == ("50.00", "50.00", "20.00", "20.00")
     sums = _sums(shop)
     assert (sums[(jeanne, "credit")], sums[(jeanne, "wallet")]) == (Decimal("50.00"), Decimal("20.00"))
-    _verify(shop)
+    verify(shop)

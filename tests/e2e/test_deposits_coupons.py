@@ -10,14 +10,13 @@ a ticket cancelled uses nothing. ``laneserver verify`` passes after each.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 import trio
 
-from laneserver.store.schema import DB_NAME
-from tests.support import LiveServer, connect
+from tests.e2e.configured import PAUL, configured_shop, lane, open_db, stock_point, table, toml, verify
+from tests.support import connect
 
 CATALOG = """id,name,price,vat_rate,barcodes,deposit,coupon_article,coupons,coupon_valid_days
 B1,Bière 33 cl,2.90,20,3000000001004,C1,,,
@@ -29,47 +28,13 @@ PG,Carte 2 séances,15.00,10,3000000001509,,G1,2,
 """
 BEER, BOTTLE, SWIM, PASS, FREE, FREE_PASS = ("3000000001004", "3000000001103", "3000000001202", "3000000001301",
                                              "3000000001400", "3000000001509")
-PAUL = ("paul", "5678")
 
 
 @pytest.fixture
 def shop(tmp_path: Path):
-    config = tmp_path / "shop.toml"
-    config.write_text("""
-[shop]
-name = "Piscine"
-
-[[stock_points]]
-id = "main"
-
-[[lanes]]
-id = "1"
-stock_point = "main"
-
-[[lanes]]
-id = "2"
-stock_point = "main"
-""", encoding="utf-8")
-    catalog = tmp_path / "catalog.csv"
-    catalog.write_text(CATALOG, encoding="utf-8")
-    server = LiveServer(tmp_path / "data", config=config)
-    server.cli("catalog", "import", str(catalog))
-    server.cli("seller", "add", "paul", "--pin", "5678", "--role", "cashier")
-    server.start()
-    server.tokens = {"1": server.pair("till", "1"), "2": server.pair("till", "2")}  # type: ignore[attr-defined]
-    try:
+    config = toml(table("shop", name="Piscine"), stock_point("main"), lane("1"), lane("2"))
+    with configured_shop(tmp_path, config, CATALOG, tills=("1", "2")) as server:
         yield server
-    finally:
-        server.stop()
-
-
-def _db(server: LiveServer) -> sqlite3.Connection:
-    return sqlite3.connect(server.data / DB_NAME)
-
-
-def _verify(server: LiveServer) -> None:
-    result = server.cli("verify", check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _lines(reply: dict) -> list[tuple]:
@@ -102,12 +67,12 @@ async def test_deposit_line_added_follows_and_returned(shop):
             assert reply["ticket"]["total"] == "5.20"  # 5.80 + 0.40 − 1.00
             await till.ok("pay", mode="cash", amount="10.00")
             done = await till.ok("finish", receipt="none")
-    with _db(shop) as db:
+    with open_db(shop) as db:
         lines = db.execute("SELECT lines FROM sales WHERE number = ?", (done["number"],)).fetchone()[0]
         vat = db.execute("SELECT vat FROM sales WHERE number = ?", (done["number"],)).fetchone()[0]
     assert '"deposit_for":4' in lines
     assert '"rate":"5.5"' in vat  # the deposit keeps its own VAT rate
-    _verify(shop)
+    verify(shop)
 
 
 async def test_subscription_credits_coupons_used_at_zero_price(shop):
@@ -160,11 +125,11 @@ async def test_subscription_credits_coupons_used_at_zero_price(shop):
             await till.ok("finish", receipt="none")
             view = (await till.ok("customer", customer=jeanne))["customer"]
             assert _coupons(view) == {"S1": (8, until, 0), "G1": (1, None, 0)}
-    with _db(shop) as db:
+    with open_db(shop) as db:
         moves = db.execute("SELECT article, delta, batch IS NULL, ref LIKE 'sale:%' FROM coupon_movements "
                            "ORDER BY seq").fetchall()
     assert moves == [("S1", 10, 1, 1), ("S1", -2, 0, 1), ("G1", 2, 1, 1), ("G1", -1, 0, 1)]
-    _verify(shop)
+    verify(shop)
 
 
 async def test_expired_coupons_are_not_used(shop):
@@ -173,7 +138,7 @@ async def test_expired_coupons_are_not_used(shop):
             jeanne = (await till.ok("customer_create", name="Jeanne"))["customer"]
     # A pass bought long ago and first used on 2020-01-02: valid 30 days from then.
     shop.stop()
-    with _db(shop) as db:
+    with open_db(shop) as db:
         seq = db.execute("INSERT INTO coupon_movements(at, customer, article, delta, valid_days) "
                          "VALUES ('2020-01-01T10:00:00+00:00', ?, 'S1', 5, 30)", (jeanne,)).lastrowid
         db.execute("INSERT INTO coupon_movements(at, customer, article, delta, batch) "
@@ -189,9 +154,9 @@ async def test_expired_coupons_are_not_used(shop):
             assert line["total"] == "5.00" and "coupon" not in line  # the normal price
             await till.ok("pay", mode="cash")
             await till.ok("finish", receipt="none")
-    with _db(shop) as db:
+    with open_db(shop) as db:
         assert db.execute("SELECT count(*) FROM coupon_movements").fetchone()[0] == 2
-    _verify(shop)
+    verify(shop)
 
 
 async def test_two_lanes_cannot_use_the_last_coupon_twice(shop):
@@ -220,12 +185,12 @@ async def test_two_lanes_cannot_use_the_last_coupon_twice(shop):
             lost = [r for r in replies if r["type"] == "error"]
             assert len(won) == 1 and len(lost) == 1 and lost[0]["code"] == "conflict"
             view = (await one.ok("customer", customer=jeanne))["customer"]
-            assert view["coupons"][0]["held"] == 2
+            assert view["coupons"][0]["held"] == 2 and view["coupons"][0]["name"] == "Séance offerte"
             for till in (one, two):
                 await till.call("finish", receipt="none")
             view = (await one.ok("customer", customer=jeanne))["customer"]
             assert _coupons(view)["G1"][0] == 0 and view["coupons"][0]["held"] == 0
-    with _db(shop) as db:
+    with open_db(shop) as db:
         used = db.execute("SELECT -sum(delta) FROM coupon_movements WHERE batch IS NOT NULL").fetchone()[0]
     assert used == 2
-    _verify(shop)
+    verify(shop)

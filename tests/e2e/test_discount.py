@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 import trio
 
-from laneserver.store.schema import DB_NAME
-from tests.support import LiveServer, connect
+from tests.e2e.configured import CASHIER, SUPERVISOR, configured_shop, printed, rows, verify
+from tests.e2e.configured import file_printer, lane, stock_point, table, toml
+from tests.support import connect
 
 CATALOG = """id,name,price,vat_rate,barcodes
 T1,Article à 10,10.00,20,3000000000014
@@ -22,40 +22,11 @@ TEN, BAGUETTE, BOOK = "3000000000014", "3000000000021", "3000000000038"
 
 @pytest.fixture
 def shop(tmp_path: Path):
-    receipts = tmp_path / "receipts.bin"
-    config = tmp_path / "shop.toml"
-    config.write_text(f"""
-[shop]
-name = "Remises"
-discount_cap = "20"
-discount_reasons = ["damaged", "loyalty"]
-
-[[stock_points]]
-id = "main"
-
-[[lanes]]
-id = "1"
-stock_point = "main"
-printer = "p1"
-
-[[printers]]
-id = "p1"
-kind = "file"
-address = "{receipts}"
-""", encoding="utf-8")
-    catalog = tmp_path / "catalog.csv"
-    catalog.write_text(CATALOG, encoding="utf-8")
-    server = LiveServer(tmp_path / "data", config=config)
-    server.cli("catalog", "import", str(catalog))
-    server.cli("seller", "add", "marie", "--pin", "1234", "--role", "manager")
-    server.cli("seller", "add", "sophie", "--pin", "4321", "--role", "supervisor")
-    server.cli("seller", "add", "paul", "--pin", "5678", "--role", "cashier")
-    server.start()
-    server.receipts = receipts  # type: ignore[attr-defined]
-    try:
+    config = toml(table("shop", name="Remises", discount_cap="20", discount_reasons=["damaged", "loyalty"]),
+                  stock_point("main"), lane("1", printer="p1"), file_printer(tmp_path))
+    sellers = [("marie", "1234", "manager"), SUPERVISOR, CASHIER]
+    with configured_shop(tmp_path, config, CATALOG, sellers=sellers) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _percents(reply) -> list[str]:
@@ -101,10 +72,9 @@ async def test_ticket_discount_by_amount_then_a_sale_that_verifies_and_prints_th
             await till.ok("pay", mode="cash", amount="25.00")
             finished = await till.ok("finish")
             assert finished["total"] == "20.14" and finished["change"] == "4.86"
-    assert shop.cli("verify", check=False).returncode == 0  # the fiscal chain still verifies
+    verify(shop)  # the fiscal chain still verifies
     with trio.fail_after(20):
-        while not (shop.receipts.exists() and b"Remise 5 %" in shop.receipts.read_bytes()):
-            await trio.sleep(0.05)
+        await printed(shop, b"Remise 5 %")
 
 
 async def test_cap_supervisor_pin_and_mandatory_reason(shop):
@@ -135,10 +105,6 @@ async def test_cap_supervisor_pin_and_mandatory_reason(shop):
             refusal = await till.call("discount", line=1, percent="101", reason="damaged")
             assert refusal["code"] == "bad_request"
     # The approval is journaled with both sellers: the one who asked and the approver.
-    db = sqlite3.connect(shop.data / DB_NAME)
-    try:
-        rows = db.execute("SELECT seller, data FROM events WHERE kind='DiscountApplied' ORDER BY seq").fetchall()
-    finally:
-        db.close()
-    approvals = [(seller, json.loads(data)["approved_by"]) for seller, data in rows]
+    approved = rows(shop, "SELECT seller, data FROM events WHERE kind='DiscountApplied' ORDER BY seq")
+    approvals = [(seller, json.loads(data)["approved_by"]) for seller, data in approved]
     assert approvals == [("paul", None), ("paul", "sophie"), ("paul", "marie")], approvals

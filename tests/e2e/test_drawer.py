@@ -3,42 +3,21 @@ network printer (the drawer is wired to it: kicks arrive as ESC p jobs), real se
 
 from __future__ import annotations
 
-import sqlite3
-
 import trio
 
 from laneserver.hw.receipt import render_drawer_kick
-from laneserver.store.schema import DB_NAME
-from tests.e2e.test_printer_e2e import FakePrinter
-from tests.support import REPO, LiveServer, connect
+from tests.e2e.configured import CASHIER, DEMO_CATALOG, PAUL, SOPHIE_PIN, SUPERVISOR, FakePrinter
+from tests.e2e.configured import configured_shop, open_db, printer_listening, verify
+from tests.e2e.configured import lane, network_printer, stock_point, table, toml
+from tests.support import connect
 
 GALETS = "3760245001015"  # 8.90 in the demo catalog
 KICK = render_drawer_kick()
-PAUL = ("paul", "5678")  # a cashier
-SOPHIE_PIN = "4321"  # a supervisor
 
 
-def _config(path, port: int) -> None:
-    path.write_text(f"""
-[shop]
-name = "Tiroir"
-drawer_alert = "100.00"
-
-[[stock_points]]
-id = "main"
-
-[[lanes]]
-id = "1"
-stock_point = "main"
-printer = "p1"
-drawer = "printer"
-
-[[printers]]
-id = "p1"
-kind = "network"
-address = "127.0.0.1:{port}"
-retry_seconds = 0.2
-""", encoding="utf-8")
+def _config(port: int) -> str:
+    return toml(table("shop", name="Tiroir", drawer_alert="100.00"), stock_point("main"),
+                lane("1", printer="p1", drawer="printer"), network_printer(port))
 
 
 async def _quiet(printer: FakePrinter, jobs: int) -> None:
@@ -48,19 +27,8 @@ async def _quiet(printer: FakePrinter, jobs: int) -> None:
 
 
 async def test_the_drawer_of_a_lane(tmp_path):
-    printer = FakePrinter()
-    async with trio.open_nursery() as nursery:
-        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-        port = listeners[0].socket.getsockname()[1]
-        nursery.start_soon(trio.serve_listeners, printer.handle, listeners)
-        config = tmp_path / "shop.toml"
-        _config(config, port)
-        server = LiveServer(tmp_path / "data", config=config)
-        server.cli("catalog", "import", str(REPO / "laneserver" / "demo" / "catalog.csv"))
-        server.cli("seller", "add", "paul", "--pin", "5678", "--role", "cashier")
-        server.cli("seller", "add", "sophie", "--pin", SOPHIE_PIN, "--role", "supervisor")
-        server.start()
-        try:
+    async with printer_listening() as (printer, port):
+        with configured_shop(tmp_path, _config(port), DEMO_CATALOG, sellers=[CASHIER, SUPERVISOR]) as server:
             token = server.pair("till", "1")
             pda = server.pair("pda")
             with trio.fail_after(60):
@@ -144,11 +112,8 @@ async def test_the_drawer_of_a_lane(tmp_path):
                         "62.80", "62.70", "-0.10")
                     assert counted["drawer"]["expected"] == "0.00"
                     assert (await till.ok("drawer"))["drawer"]["movements"] == []
-            assert server.cli("verify", check=False).returncode == 0
-        finally:
-            server.stop()
-            nursery.cancel_scope.cancel()
-    with sqlite3.connect(tmp_path / "data" / DB_NAME) as db:
+            verify(server)
+    with open_db(server) as db:
         assert db.execute("SELECT count(*) FROM drawer_movements").fetchone()[0] == 3
         assert db.execute("SELECT counted, difference FROM drawer_counts").fetchall() == [("62.70", "-0.10")]
         events = [kind for (kind,) in db.execute("SELECT kind FROM events WHERE source='drawer:1' ORDER BY seq")]

@@ -6,55 +6,18 @@ import time
 
 import trio
 
-from tests.support import REPO, LiveServer, connect
+from tests.e2e.configured import DEMO_CATALOG, FakePrinter, configured_shop
+from tests.e2e.configured import lane, network_printer, stock_point, table, toml
+from tests.support import connect
 
 GALETS = "3760245001015"
 SHOP = "Épicerie du Port"
+LEA = ("lea", "2468", "cashier")
 
 
-def _config(path, port: int) -> None:
-    path.write_text(f"""
-[shop]
-name = "{SHOP}"
-
-[[stock_points]]
-id = "main"
-
-[[lanes]]
-id = "1"
-stock_point = "main"
-printer = "p1"
-
-[[lanes]]
-id = "2"
-stock_point = "main"
-
-[[printers]]
-id = "p1"
-kind = "network"
-address = "127.0.0.1:{port}"
-retry_seconds = 0.2
-""", encoding="utf-8")
-
-
-class FakePrinter:
-    """Collects what each connection sends until it closes: one job per connection."""
-
-    def __init__(self) -> None:
-        self.jobs: list[bytes] = []
-        self.arrived = trio.Event()
-
-    async def handle(self, stream: trio.SocketStream) -> None:
-        chunks = []
-        async for chunk in stream:
-            chunks.append(chunk)
-        self.jobs.append(b"".join(chunks))
-        self.arrived.set()
-        self.arrived = trio.Event()
-
-    async def wait_for(self, count: int) -> None:
-        while len(self.jobs) < count:
-            await self.arrived.wait()
+def _config(port: int) -> str:
+    return toml(table("shop", name=SHOP), stock_point("main"), lane("1", printer="p1"), lane("2"),
+                network_printer(port))
 
 
 async def _sale(till, amount: str = "10.00") -> dict:
@@ -78,13 +41,7 @@ async def test_receipt_reaches_the_network_printer_and_waits_while_it_is_down(tm
                 await trio.serve_listeners(printer.handle, listeners)
 
         nursery.start_soon(serve, listeners, serve_scope)
-        config = tmp_path / "shop.toml"
-        _config(config, port)
-        server = LiveServer(tmp_path / "data", config=config)
-        server.cli("catalog", "import", str(REPO / "laneserver" / "demo" / "catalog.csv"))
-        server.cli("seller", "add", "lea", "--pin", "2468", "--role", "cashier")
-        server.start()
-        try:
+        with configured_shop(tmp_path, _config(port), DEMO_CATALOG, sellers=[LEA]) as server:
             token = server.pair("till", "1")
             with trio.fail_after(30):
                 async with connect(server.ws_url, token, seller=("lea", "2468")) as till:
@@ -117,6 +74,4 @@ async def test_receipt_reaches_the_network_printer_and_waits_while_it_is_down(tm
                     await till.ok("finish", receipt="none")
                     await trio.sleep(0.5)
                     assert len(printer.jobs) == 2
-        finally:
-            server.stop()
-            nursery.cancel_scope.cancel()
+        nursery.cancel_scope.cancel()

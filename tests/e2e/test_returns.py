@@ -10,14 +10,15 @@ price. After each, ``laneserver verify`` passes.
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 import trio
 
-from laneserver.store.schema import DB_NAME
-from tests.support import LiveServer, connect
+from tests.e2e.configured import CASHIER, PAUL, SOPHIE_PIN, SUPERVISOR
+from tests.e2e.configured import configured_shop, counts, open_db, printed, verify
+from tests.e2e.configured import file_printer, lane, stock_point, table, terminal, toml
+from tests.support import connect
 
 CATALOG = """id,name,price,vat_rate,barcodes
 T70,Article à 70,70.00,20,3000000000700
@@ -26,79 +27,14 @@ T10,Article à 10,10.00,20,3000000000106
 B1,Baguette,1.20,5.5,3000000000021
 """
 A70, A30, A10, BREAD = "3000000000700", "3000000000304", "3000000000106", "3000000000021"
-PAUL = ("paul", "5678")
-SOPHIE_PIN = "4321"
 
 
 @pytest.fixture
 def shop(tmp_path: Path):
-    receipts = tmp_path / "receipts.bin"
-    config = tmp_path / "shop.toml"
-    config.write_text(f"""
-[shop]
-name = "Retours"
-
-[[stock_points]]
-id = "main"
-
-[[lanes]]
-id = "1"
-stock_point = "main"
-printer = "p1"
-
-[[lanes]]
-id = "2"
-stock_point = "main"
-terminal = "t1"
-
-[[printers]]
-id = "p1"
-kind = "file"
-address = "{receipts}"
-
-[[terminals]]
-id = "t1"
-kind = "simulator"
-delay_seconds = 0.0
-""", encoding="utf-8")
-    catalog = tmp_path / "catalog.csv"
-    catalog.write_text(CATALOG, encoding="utf-8")
-    server = LiveServer(tmp_path / "data", config=config)
-    server.cli("catalog", "import", str(catalog))
-    server.cli("seller", "add", "paul", "--pin", "5678", "--role", "cashier")
-    server.cli("seller", "add", "sophie", "--pin", SOPHIE_PIN, "--role", "supervisor")
-    server.start()
-    server.receipts = receipts  # type: ignore[attr-defined]
-    server.token = server.pair("till", "1")  # type: ignore[attr-defined]
-    try:
+    config = toml(table("shop", name="Retours"), stock_point("main"), lane("1", printer="p1"),
+                  lane("2", terminal="t1"), file_printer(tmp_path), terminal("t1", kind="simulator", delay_seconds=0.0))
+    with configured_shop(tmp_path, config, CATALOG, sellers=[CASHIER, SUPERVISOR], tills=("1",)) as server:
         yield server
-    finally:
-        server.stop()
-
-
-def _db(server: LiveServer) -> sqlite3.Connection:
-    return sqlite3.connect(server.data / DB_NAME)
-
-
-def _count(server: LiveServer, table: str) -> int:
-    with _db(server) as db:
-        return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-
-
-def _verify(server: LiveServer) -> None:
-    result = server.cli("verify", check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-async def _printed(server: LiveServer, needle: bytes) -> bytes:
-    """What the receipt printer (a file) got, once it holds ``needle`` (the caller's
-    ``trio.fail_after`` bounds the wait: the printer prints after the reply)."""
-    path: Path = server.receipts  # type: ignore[attr-defined]
-    while True:
-        data = path.read_bytes() if path.exists() else b""
-        if needle in data:
-            return data
-        await trio.sleep(0.05)  # noqa: ASYNC110 (another process writes the file)
 
 
 async def _real(till, article: str) -> str:
@@ -108,7 +44,7 @@ async def _real(till, article: str) -> str:
 
 async def test_a_cash_refund_needs_a_supervisor_and_puts_stock_back(shop):
     with trio.fail_after(60):
-        async with connect(shop.ws_url, shop.token, seller=PAUL) as till:
+        async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:
             await till.ok("stock_entry", article="T10", qty=5, reason="initial")
             await till.ok("scan", code=A10, qty=2)
             await till.ok("pay", mode="cash", amount="20.00")
@@ -127,7 +63,7 @@ async def test_a_cash_refund_needs_a_supervisor_and_puts_stock_back(shop):
             # Nothing to finish yet: the shop owes the balance.
             assert (await till.call("finish"))["code"] == "balance_not_zero"
 
-            sales, payments = _count(shop, "sales"), _count(shop, "payments")
+            sales, payments = counts(shop, "sales", "payments")
             refused = await till.call("pay", mode="cash")
             assert refused["code"] == "supervisor_required"
             refused = await till.call("pay", mode="cash", supervisor_pin="0000")
@@ -136,7 +72,7 @@ async def test_a_cash_refund_needs_a_supervisor_and_puts_stock_back(shop):
             # A positive amount, or more than is owed, is refused too.
             assert (await till.call("pay", mode="cash", amount="10.00", supervisor_pin=SOPHIE_PIN))["code"] == "bad_request"
             assert (await till.call("pay", mode="card", amount="-10.01", supervisor_pin=SOPHIE_PIN))["code"] == "bad_request"
-            assert (_count(shop, "sales"), _count(shop, "payments")) == (sales, payments)
+            assert counts(shop, "sales", "payments") == (sales, payments)
 
             reply = await till.ok("pay", mode="cash", supervisor_pin=SOPHIE_PIN)
             payment = reply["ticket"]["payments"][0]
@@ -149,10 +85,10 @@ async def test_a_cash_refund_needs_a_supervisor_and_puts_stock_back(shop):
             # The drawer counts the refund as cash out: 20.00 in, 10.00 out.
             drawer = (await till.ok("drawer"))["drawer"]
             assert drawer["cash_sales"] == "10.00"
-            receipts = await _printed(shop, b"Remboursement")
+            receipts = await printed(shop, b"Remboursement")
             assert b"Retour" in receipts
 
-    with _db(shop) as db:
+    with open_db(shop) as db:
         total, lines = db.execute("SELECT total, lines FROM sales WHERE number=?", (done["number"],)).fetchone()
         assert total == "-10.00" and json.loads(lines)[0]["qty"] == "-1"
         assert db.execute("SELECT mode, amount FROM payments WHERE sale=?", (done["number"],)).fetchall() == [
@@ -161,12 +97,12 @@ async def test_a_cash_refund_needs_a_supervisor_and_puts_stock_back(shop):
         seller, data = db.execute("SELECT seller, data FROM events WHERE kind='PaymentAdded' ORDER BY seq DESC"
                                   " LIMIT 1").fetchone()
         assert seller == "paul" and json.loads(data)["payment"]["approved_by"] == "sophie"
-    _verify(shop)
+    verify(shop)
 
 
 async def test_a_refund_by_voucher_pays_a_later_sale(shop):
     with trio.fail_after(60):
-        async with connect(shop.ws_url, shop.token, seller=PAUL) as till:
+        async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:
             await till.ok("scan", code=A30, qty=-1)
             refused = await till.call("pay", mode="voucher", reference="V000000000001", supervisor_pin=SOPHIE_PIN)
             assert refused["code"] == "bad_request"  # a refund issues a new voucher
@@ -189,14 +125,14 @@ async def test_a_refund_by_voucher_pays_a_later_sale(shop):
             await till.ok("finish")
             view = (await till.ok("voucher", code=voucher["code"]))["voucher"]
             assert view["status"] == "used"
-            receipts = await _printed(shop, voucher["code"].encode())
+            receipts = await printed(shop, voucher["code"].encode())
             assert "Bon d'achat n°".encode("cp858") in receipts
-    _verify(shop)
+    verify(shop)
 
 
 async def test_a_ticket_mixes_sold_and_returned_lines(shop):
     with trio.fail_after(60):
-        async with connect(shop.ws_url, shop.token, seller=PAUL) as till:
+        async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:
             await till.ok("scan", code=A70)
             reply = await till.ok("add", article="T30", qty="-1")
             assert reply["ticket"]["total"] == "40.00"
@@ -210,17 +146,17 @@ async def test_a_ticket_mixes_sold_and_returned_lines(shop):
             assert reply["ticket"]["payments"][0]["amount"] == "8.80"
             done = await till.ok("finish")
             assert done["total"] == "8.80"
-    with _db(shop) as db:
+    with open_db(shop) as db:
         vat = json.loads(db.execute("SELECT vat FROM sales WHERE number=?", (done["number"],)).fetchone()[0])
     # Per rate: the lines' VAT summed, sold and returned alike (20 %: 11.67 − 10.00; 5.5 %: −0.06).
     assert [(row["rate"], row["vat"], row["total"]) for row in vat] == [("20", "1.67", "10.00"),
                                                                         ("5.5", "-0.06", "-1.20")]
-    _verify(shop)
+    verify(shop)
 
 
 async def test_a_refund_onto_the_customers_account(shop):
     with trio.fail_after(60):
-        async with connect(shop.ws_url, shop.token, seller=PAUL) as till:
+        async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:
             jeanne = (await till.ok("customer_create", name="Jeanne"))["customer"]
             await till.ok("scan", code=A10, qty=-1)
             assert (await till.call("pay", mode="credit", supervisor_pin=SOPHIE_PIN))["code"] == "conflict"
@@ -235,7 +171,7 @@ async def test_a_refund_onto_the_customers_account(shop):
             await till.ok("pay", mode="credit")
             await till.ok("finish")
             assert (await till.ok("customer", customer=jeanne))["customer"]["credit"] == "0.00"
-    _verify(shop)
+    verify(shop)
 
 
 async def test_a_card_refund_on_a_lane_with_a_terminal_is_the_cashiers(shop):
@@ -253,12 +189,12 @@ async def test_a_card_refund_on_a_lane_with_a_terminal_is_the_cashiers(shop):
             assert (payment["amount"], payment["reference"]) == ("-10.00", "refund 778")
             done = await till.ok("finish", receipt="none")
             assert done["total"] == "-10.00"
-    _verify(shop)
+    verify(shop)
 
 
 async def test_a_line_sold_below_cost_is_flagged(shop):
     with trio.fail_after(60):
-        async with connect(shop.ws_url, shop.token, seller=PAUL) as till:
+        async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:
             reply = await till.ok("scan", code=A10)
             assert "below_cost" not in reply["ticket"]["lines"][0]  # no cost known yet
             await till.ok("cancel_ticket")
@@ -276,10 +212,10 @@ async def test_a_line_sold_below_cost_is_flagged(shop):
             assert "below_cost" not in reply["ticket"]["lines"][2]
             await till.ok("pay", mode="cash")
             await till.ok("finish")
-    with _db(shop) as db:
+    with open_db(shop) as db:
         flags = [json.loads(data)["below_cost"]
                  for (data,) in db.execute("SELECT data FROM events WHERE kind='LineAdded' ORDER BY seq")]
         discount = json.loads(db.execute("SELECT data FROM events WHERE kind='DiscountApplied'").fetchone()[0])
     assert flags == [False, True, False, False]
     assert discount["lines"] == [{"line": 2, "percent": "20", "below_cost": True}]
-    _verify(shop)
+    verify(shop)

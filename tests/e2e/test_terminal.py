@@ -19,6 +19,7 @@ import pytest
 import trio
 
 from laneserver.hw.terminal import authorisation_code
+from tests.e2e.configured import PAUL, configured_shop, lane, stock_point, terminal, toml
 from tests.support import LiveServer, connect
 
 CATALOG = """id,name,price,vat_rate,barcodes
@@ -28,45 +29,17 @@ W92,Vin à 8.92,8.92,20,3000000000922
 W93,Vin à 8.93,8.93,20,3000000000939
 """
 APPROVED, DECLINED, CANCELLED, SILENT = "3000000000908", "3000000000915", "3000000000922", "3000000000939"
-PAUL = ("paul", "5678")
 LANE1_TIMEOUT = 2.0
 
 
 @pytest.fixture
 def shop(tmp_path: Path):
-    config = tmp_path / "shop.toml"
-    config.write_text(f"""
-[[stock_points]]
-id = "main"
-
-[[lanes]]
-id = "1"
-terminal = "t1"
-
-[[lanes]]
-id = "2"
-terminal = "t2"
-
-[[terminals]]
-id = "t1"
-kind = "simulator"
-delay_seconds = 0.5
-timeout_seconds = {LANE1_TIMEOUT}
-
-[[terminals]]
-id = "t2"
-delay_seconds = 0.0
-""", encoding="utf-8")
-    catalog = tmp_path / "catalog.csv"
-    catalog.write_text(CATALOG, encoding="utf-8")
-    server = LiveServer(tmp_path / "data", config=config)
-    server.cli("catalog", "import", str(catalog))
-    server.cli("seller", "add", "paul", "--pin", "5678", "--role", "cashier")
-    server.start()
-    try:
+    config = toml(stock_point("main"), lane("1", stock_point=None, terminal="t1"),
+                  lane("2", stock_point=None, terminal="t2"),
+                  terminal("t1", kind="simulator", delay_seconds=0.5, timeout_seconds=LANE1_TIMEOUT),
+                  terminal("t2", delay_seconds=0.0))
+    with configured_shop(tmp_path, config, CATALOG) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def charges(server: LiveServer, lane: str) -> list[dict]:

@@ -11,13 +11,12 @@ from hypothesis import strategies as st
 from laneserver.rules.discount import (
     OFFERED,
     above_cap,
-    below_cost,
     combine,
     gross_total,
     percent_for_total,
     spread,
 )
-from laneserver.rules.ticket import line_total
+from laneserver.rules.ticket import Line, line_total
 
 D = Decimal
 
@@ -140,6 +139,12 @@ def test_above_cap():
     assert not above_cap(D(20), D(20))
     assert above_cap(D("20.01"), D(20))
     assert not above_cap(D(100), D(100))
+
+
+def below_cost(unit_price: Decimal, discount_percent: Decimal, cost: Decimal | None) -> bool:
+    """The line's own check (rules.ticket ``Line.below_cost``), for a sold line."""
+    return Line(line=1, article="A", name="A", qty=D(1), unit_price=unit_price, vat_rate=D(20),
+                discount_percent=discount_percent, cost=cost).below_cost
 
 
 def test_below_cost_compares_the_net_unit_price():

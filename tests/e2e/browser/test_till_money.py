@@ -238,6 +238,23 @@ def test_customer_created_topped_up_pays_partly_by_wallet_and_is_offered_the_top
     till.by("confirm-yes").click()
     expect(till.by("customer-wallet")).to_have_text(euros(0))
     expect(till.by("notice")).to_contain_text("Recharge annulée")
+    # A top-up put on the ticket (SPEC §3 "from a ticket"): a line of its own, paid with
+    # the ticket and credited at finish.
+    till.by("money-amount").fill("20")
+    till.by("money-on-ticket").click()
+    expect(till.lines()).to_have_count(2)
+    expect(till.lines().nth(1)).to_contain_text("Recharge porte-monnaie")
+    till.shot("ticket-with-topup")
+    till.by("customer-close").click()
+    till.by("pay").click()
+    till.by("quick-amount").first.click()  # the exact amount, in cash
+    expect(till.by("pay-balance")).to_have_text(euros(0))
+    till.by("finish-no-receipt").click()
+    expect(till.by("last-sale-number")).to_have_text("Ticket n° 2")
+    till.scan("G890", lines=1)
+    till.wedge(CARD)
+    till.by("ticket-customer-show").click()
+    expect(till.by("customer-wallet")).to_have_text(euros(20))
     # Taken off the ticket.
     till.by("customer-unselect").click()
     expect(strip).to_be_hidden()

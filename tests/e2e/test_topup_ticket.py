@@ -1,0 +1,265 @@
+"""A wallet top-up on the open ticket (``topup_line``, SPEC §3 "topped up from a ticket"),
+end to end: a real server, real websockets, a real SQLite file.
+
+Goods and a top-up paid in cash: the wallet gets the top-up only, the VAT covers the
+goods only, the receipt prints the line and the new balance, the drawer counts the cash
+once. A top-up line removed before finish credits nothing; the customer cannot change
+while it is on; a top-up cancelled by a return line (refunded in the same mode, with a
+supervisor's PIN); kill -9 between pay and finish credits once. ``laneserver verify``
+passes after each.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import trio
+
+from laneserver.store.schema import DB_NAME
+from tests.support import LiveServer, connect
+
+CATALOG = """id,name,price,vat_rate,barcodes
+T10,Article à 10,10.00,20,3000000000106
+P55,Pain,2.20,5.5,3000000000557
+"""
+A10, BREAD = "3000000000106", "3000000000557"
+PAUL = ("paul", "5678")
+
+
+@pytest.fixture
+def shop(tmp_path: Path):
+    receipts = tmp_path / "receipts.bin"
+    config = tmp_path / "shop.toml"
+    config.write_text(f"""
+[shop]
+name = "Recharges"
+
+[[stock_points]]
+id = "main"
+
+[[lanes]]
+id = "1"
+stock_point = "main"
+printer = "p1"
+
+[[printers]]
+id = "p1"
+kind = "file"
+address = "{receipts}"
+""", encoding="utf-8")
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(CATALOG, encoding="utf-8")
+    server = LiveServer(tmp_path / "data", config=config)
+    server.cli("catalog", "import", str(catalog))
+    server.cli("seller", "add", "paul", "--pin", "5678", "--role", "cashier")
+    server.cli("seller", "add", "sophie", "--pin", "4321", "--role", "supervisor")
+    server.start()
+    server.receipts = receipts  # type: ignore[attr-defined]
+    server.token = server.pair("till", "1")  # type: ignore[attr-defined]
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _db(server: LiveServer) -> sqlite3.Connection:
+    return sqlite3.connect(server.data / DB_NAME)
+
+
+def _wallet_rows(server: LiveServer) -> list[tuple[str, str, str, str | None]]:
+    with _db(server) as db:
+        return db.execute("SELECT kind, delta, ref, mode FROM customer_movements WHERE account = 'wallet'"
+                          " ORDER BY seq").fetchall()
+
+
+def _verify(server: LiveServer) -> None:
+    result = server.cli("verify", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+async def _customer(till, name: str = "Jeanne") -> str:
+    return (await till.ok("customer_create", name=name, wallet=True))["customer"]
+
+
+async def _receipt_says(path: Path, *texts: bytes) -> None:
+    with trio.fail_after(10):
+        while not (path.exists() and all(t in path.read_bytes() for t in texts)):  # noqa: ASYNC110
+            await trio.sleep(0.05)
+
+
+async def test_goods_and_a_top_up_paid_in_cash(shop):
+    with trio.fail_after(60):
+        async with connect(shop.ws_url, shop.token, seller=PAUL) as till:
+            jeanne = await _customer(till)
+            before = (await till.ok("drawer"))["drawer"]
+            await till.ok("scan", code=A10)
+            await till.ok("scan", code=BREAD)
+            # A top-up needs the customer first.
+            assert (await till.call("topup_line", amount="20.00"))["code"] == "conflict"
+            await till.ok("set_customer", customer=jeanne)
+            assert (await till.call("topup_line", amount="0"))["code"] == "bad_request"
+            assert (await till.call("topup_line", amount="5.00", qty=2))["code"] == "bad_request"
+            reply = await till.ok("topup_line", amount="20.00", key="tu-1")
+            again = await till.ok("topup_line", amount="20.00", key="tu-1")  # the key: one line
+            assert again["ticket"] == reply["ticket"]
+            ticket = reply["ticket"]
+            line = ticket["lines"][-1]
+            assert (line["article"], line["name"], line["qty"], line["total"], line["vat_rate"], line["topup"]) == (
+                None, "Recharge porte-monnaie", "1", "20.00", "0", "wallet")
+            assert ticket["total"] == "32.20"
+            number = line["line"]
+            # Its quantity is not changed, it is not discounted, the customer stays.
+            assert (await till.call("set_qty", line=number, qty=2))["code"] == "conflict"
+            assert (await till.call("discount", line=number, percent="10"))["code"] == "conflict"
+            other = await _customer(till, "Autre")
+            changed = await till.call("set_customer", customer=other)
+            assert changed["code"] == "conflict" and changed["line"] == number
+            assert (await till.call("set_customer", customer=None))["code"] == "conflict"
+            # The wallet pays goods, never the top-up.
+            refused = await till.call("pay", mode="wallet")
+            assert (refused["code"], refused["payable"]) == ("conflict", "12.20")
+            await till.ok("pay", mode="cash", amount="50.00")
+            done = await till.ok("finish", key="fin-1")
+            assert (done["total"], done["change"]) == ("32.20", "17.80")
+            view = (await till.ok("customer", customer=jeanne))["customer"]
+            assert (view["wallet"], view["wallet_available"]) == ("20.00", "20.00")
+            assert done["number"] in [h["number"] for h in view["history"]]
+            after = (await till.ok("drawer"))["drawer"]
+            # The cash of the whole ticket, once, as a sale's; nothing as other cash.
+            assert Decimal(after["cash_sales"]) - Decimal(before["cash_sales"]) == Decimal("32.20")
+            assert after["cash_in"] == before["cash_in"]
+            # Now the wallet pays goods on the next ticket.
+            await till.ok("scan", code=A10)
+            await till.ok("set_customer", customer=jeanne)
+            await till.ok("pay", mode="wallet")
+            await till.ok("finish", receipt="none")
+    with _db(shop) as db:
+        lines, vat = db.execute("SELECT lines, vat FROM sales WHERE number = ?", (done["number"],)).fetchone()
+        money_in = db.execute("SELECT count(*) FROM money_in").fetchone()[0]
+        moved = db.execute("SELECT count(*) FROM stock_movements WHERE ref = ?",
+                           (f"sale:{done['number']}",)).fetchone()[0]
+    assert json.loads(lines)[-1]["topup"] == "wallet"
+    assert sorted((r["rate"], r["total"]) for r in json.loads(vat)) == [("20", "10.00"), ("5.5", "2.20")]
+    assert money_in == 0  # the top-up's money is the sale's payments
+    assert moved == 2  # the goods only
+    assert _wallet_rows(shop) == [("topup", "20.00", f"sale:{done['number']}", "cash"),
+                                  ("spend", "-10.00", f"sale:{done['number'] + 1}", None)]
+    await _receipt_says(shop.receipts, b"Recharge porte-monnaie", b"nouveau solde 20,00")
+    _verify(shop)
+
+
+async def test_a_top_up_line_removed_before_finish_credits_nothing(shop):
+    with trio.fail_after(60):
+        async with connect(shop.ws_url, shop.token, seller=PAUL) as till:
+            jeanne = await _customer(till)
+            await till.ok("set_customer", customer=jeanne)
+            await till.ok("scan", code=A10)
+            line = (await till.ok("topup_line", amount="30.00"))["ticket"]["lines"][-1]["line"]
+            ticket = (await till.ok("remove_line", line=line))["ticket"]
+            assert ticket["total"] == "10.00" and all("topup" not in l for l in ticket["lines"])
+            # Without it, the customer may change again.
+            await till.ok("set_customer", customer=None)
+            await till.ok("pay", mode="cash")
+            await till.ok("finish", receipt="none")
+            assert (await till.ok("customer", customer=jeanne))["customer"]["wallet"] == "0.00"
+            # A ticket with only a top-up, cancelled whole: nothing either.
+            await till.ok("set_customer", customer=jeanne)
+            await till.ok("topup_line", amount="5.00")
+            await till.ok("cancel_ticket")
+            assert (await till.ok("customer", customer=jeanne))["customer"]["wallet"] == "0.00"
+    assert _wallet_rows(shop) == []
+    _verify(shop)
+
+
+async def test_a_top_up_cancelled_by_a_return_line(shop):
+    with trio.fail_after(60):
+        async with connect(shop.ws_url, shop.token, seller=PAUL) as till:
+            jeanne = await _customer(till)
+            await till.ok("set_customer", customer=jeanne)
+            await till.ok("topup_line", amount="25.00")
+            await till.ok("pay", mode="card", reference="auth-1")
+            sold = await till.ok("finish", receipt="none")
+            # More than the wallet holds: refused, nothing on the ticket.
+            await till.ok("set_customer", customer=jeanne)
+            short = await till.call("topup_line", amount="30.00", qty=-1)
+            assert (short["code"], short["available"], short["short"]) == ("insufficient_funds", "25.00", "5.00")
+            ticket = (await till.ok("topup_line", amount="25.00", qty=-1))["ticket"]
+            assert (ticket["lines"][0]["qty"], ticket["total"], ticket["balance"]) == ("-1", "-25.00", "-25.00")
+            # A second cancel line would be more than the wallet holds.
+            assert (await till.call("topup_line", amount="1.00", qty=-1))["code"] == "insufficient_funds"
+            # The refund: not onto the wallet itself; in the top-up's mode, with a supervisor's PIN.
+            assert (await till.call("pay", mode="card", reference="r-1"))["code"] == "supervisor_required"
+            assert (await till.call("pay", mode="wallet", supervisor_pin="4321"))["code"] == "conflict"
+            await till.ok("pay", mode="card", reference="r-1", supervisor_pin="4321")
+            cancelled = await till.ok("finish", receipt="none", key="fin-c")
+            assert cancelled["total"] == "-25.00"
+            assert (await till.ok("customer", customer=jeanne))["customer"]["wallet"] == "0.00"
+    assert _wallet_rows(shop) == [("topup", "25.00", f"sale:{sold['number']}", "card"),
+                                  ("topup_cancel", "-25.00", f"sale:{cancelled['number']}", "card")]
+    with _db(shop) as db:
+        rows = db.execute("SELECT mode, amount, type FROM payments WHERE sale = ?",
+                          (cancelled["number"],)).fetchall()
+    assert rows == [("card", "-25.00", "AVO")]
+    _verify(shop)
+
+
+async def test_kill_9_between_pay_and_finish_credits_once(shop):
+    with trio.fail_after(60):
+        async with connect(shop.ws_url, shop.token, seller=PAUL) as till:
+            jeanne = await _customer(till)
+            await till.ok("set_customer", customer=jeanne)
+            await till.ok("scan", code=BREAD)
+            await till.ok("topup_line", amount="40.00")
+            await till.ok("pay", mode="cash", amount="50.00")
+    shop.kill()
+    shop.start()
+    with trio.fail_after(60):
+        async with connect(shop.ws_url, shop.token, seller=PAUL) as till:
+            ticket = (await till.ok("ticket"))["ticket"]
+            assert (ticket["customer"], ticket["total"], ticket["balance"]) == (jeanne, "42.20", "0.00")
+            assert (await till.ok("customer", customer=jeanne))["customer"]["wallet"] == "0.00"
+            done = await till.ok("finish", key="fin-k")
+            assert done["change"] == "7.80"
+    shop.kill()
+    shop.start()
+    with trio.fail_after(60):
+        async with connect(shop.ws_url, shop.token, seller=PAUL) as till:
+            again = await till.ok("finish", key="fin-k")  # answered from memory: not again
+            assert again["number"] == done["number"]
+            assert (await till.ok("customer", customer=jeanne))["customer"]["wallet"] == "40.00"
+            assert (await till.call("finish"))["code"] == "conflict"  # the new ticket is empty
+    assert _wallet_rows(shop) == [("topup", "40.00", f"sale:{done['number']}", "cash")]
+    _verify(shop)
+
+
+async def test_a_sale_cancel_takes_its_top_up_back_out_of_the_wallet(shop):
+    cancel = {"reason": "erreur de caisse", "supervisor_pin": "4321"}
+    with trio.fail_after(60):
+        async with connect(shop.ws_url, shop.token, seller=PAUL) as till:
+            jeanne = await _customer(till)
+            await till.ok("set_customer", customer=jeanne)
+            await till.ok("topup_line", amount="30.00")
+            await till.ok("pay", mode="cash")
+            first = (await till.ok("finish", receipt="none"))["number"]
+            await till.ok("set_customer", customer=jeanne)
+            await till.ok("topup_line", amount="10.00")
+            await till.ok("pay", mode="cash")
+            second = (await till.ok("finish", receipt="none"))["number"]
+            # 20 of the wallet spent: the first top-up (30) is no longer there to take back.
+            await till.ok("scan", code=A10)
+            await till.ok("scan", code=A10)
+            await till.ok("set_customer", customer=jeanne)
+            await till.ok("pay", mode="wallet")
+            await till.ok("finish", receipt="none")
+            refused = await till.call("sale_cancel", sale=first, **cancel)
+            assert refused["code"] == "insufficient_funds"
+            done = await till.ok("sale_cancel", sale=second, **cancel)
+            assert done["given_back"] == {"cash": "10.00"}
+            assert (await till.ok("customer", customer=jeanne))["customer"]["wallet"] == "10.00"
+    assert [r[:2] for r in _wallet_rows(shop)] == [("topup", "30.00"), ("topup", "10.00"), ("spend", "-20.00"),
+                                                   ("sale_cancel", "-10.00")]
+    _verify(shop)
