@@ -267,7 +267,7 @@ async def test_two_lanes_top_ups_and_spends_on_one_wallet_never_lose_money(shop)
             async with connect(shop.ws_url, shop.tokens["2"], seller=PAUL) as till:
                 for _ in range(count):
                     await till.ok("wallet_topup", customer=jeanne, amount="10.00", mode="cash")
-                    await trio.sleep(0)
+                    await trio.lowlevel.checkpoint()
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(lane, shop.tokens["1"], 12)

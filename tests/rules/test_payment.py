@@ -63,7 +63,10 @@ def refused(state: LaneState, command, code: str) -> Refused:
     return result
 
 
-def pay(state: LaneState, mode: str, amount: str | None = None, policy: payments.Policy = payments.Policy(),
+DEFAULT_POLICY = payments.Policy()
+
+
+def pay(state: LaneState, mode: str, amount: str | None = None, policy: payments.Policy = DEFAULT_POLICY,
         **kw) -> Applied:
     return ok(state, Pay("marie", mode, None if amount is None else D(amount), policy=policy, **kw))
 
