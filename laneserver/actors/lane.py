@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -40,6 +41,7 @@ from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.clock import Clock
 from laneserver.config import Config
+from laneserver.hw.invoice_pdf import write_invoice
 from laneserver.hw.terminal import TerminalResult
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
@@ -50,6 +52,8 @@ from laneserver.rules import lane as rules
 from laneserver.rules import payment as payments
 from laneserver.rules import customers as customer_rules
 from laneserver.rules import coupons as coupon_rules
+from laneserver.rules import invoice as invoices
+from laneserver.rules.invoice import invoice_name
 from laneserver.rules.catalog import Ambiguous, Catalog, Found, Unknown
 from laneserver.rules.costs import CostBook, unit_cost
 from laneserver.rules.money import BadValue, fmt_money, parse_money, parse_percent, parse_qty
@@ -117,6 +121,7 @@ class LaneActor:
         self.last_printer_frame: bytes | None = None
         self._last_reserved: tuple[rules.LaneState, dict[str, Any]] | None = None
         self._last_ticket_json: tuple[Any, msgspec.Raw] | None = None
+        self._data_folder: Path | None = None  # where invoices are written (read once from the journal)
 
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         stored = await read(self.journal, partial(reads.lane_state, lane=self.lane))
@@ -227,9 +232,8 @@ class LaneActor:
             case wire.Recall(held=held):
                 return rules.Recall(seller, held)
             case wire.Finish(receipt=receipt, unpaid=unpaid):
-                if receipt == "invoice":
-                    return _error(request, wire.Code.NOT_SUPPORTED, "invoices come with business customers; use ticket or none")
-                return rules.Finish(seller, unpaid=unpaid, deferred=self.config.shop.deferred_payment)
+                return rules.Finish(seller, unpaid=unpaid, deferred=self.config.shop.deferred_payment,
+                                    invoice=receipt == "invoice")
             case wire.BasketEmpty(lines=lines):
                 commands: list[rules.Command] = []
                 for i, basket_line in enumerate(lines):
@@ -283,6 +287,11 @@ class LaneActor:
             events.extend(result.events)
 
         sale = next((e for e in events if isinstance(e, rules.SaleCompleted)), None)
+        # Finished with an invoice: what it shows, numbered in the sale's unit.
+        invoice = await self._invoice(request, sale) if _invoiced(request) and sale is not None else None
+        if isinstance(invoice, bytes):
+            envelope.reply(invoice)
+            return
         # What its credit / wallet / voucher payments take, written with the sale.
         customer_moves = await self._settle_customer_money(request, caller, sale)
         if isinstance(customer_moves, bytes):
@@ -351,7 +360,7 @@ class LaneActor:
                           for take in stock_takes_all(line.article, line.qty, self.catalog.get))
             ops.append(RecordSale(sale=sale, stock_point=self.stock_point, device=caller.device,
                                   key=request.key, actor=self.replies.actor, reply=build, takes=takes,
-                                  customer_moves=customer_moves))
+                                  customer_moves=customer_moves, invoice=invoice))
         else:
             reply = encode(self._reply_for(request, state, events, warnings))
             if request.key is not None:
@@ -370,7 +379,8 @@ class LaneActor:
         self.state = state
         recorded: SaleRecorded | None = next((r for r in results if isinstance(r, SaleRecorded)), None)
         if sale is not None and recorded is not None:
-            reply = _finish_reply(request.id, sale, recorded.number, vouchers=_remainder_vouchers(customer_moves))
+            reply = _finish_reply(request.id, sale, recorded.number, vouchers=_remainder_vouchers(customer_moves),
+                                  invoice=recorded.invoice)
         assert reply is not None
         self.replies.remember(caller.device, request.key, reply)
         envelope.reply(reply)
@@ -388,8 +398,13 @@ class LaneActor:
                 # Its top-ups are written: the customers actor re-reads the wallet (as a Release does).
                 await self.customers.tell(Refresh((sale.customer,)))
             # A finish, or a pay the shop's auto_finish finished.
-            if isinstance(request, (wire.Finish, wire.Pay)) and request.receipt == "ticket":
-                await self._print(recorded.number, sale, _remainder_vouchers(customer_moves), recorded.balances)
+            if isinstance(request, (wire.Finish, wire.Pay)) and request.receipt in ("ticket", "invoice"):
+                title = "" if recorded.invoice is None else f"FACTURE n° {invoice_name(recorded.invoice)}"
+                await self._print(recorded.number, sale, _remainder_vouchers(customer_moves), recorded.balances,
+                                  title=title)
+            if invoice is not None and recorded.invoice is not None:
+                await self._render_invoice(msgspec.structs.replace(invoice, number=recorded.invoice,
+                                                                   sale=recorded.number))
         elif not grows and after != before:
             await self.stock.tell(Reserve(self.lane, after))
         if not coupons_grow and coupons_after != coupons_before and self.customers is not None:
@@ -459,7 +474,7 @@ class LaneActor:
 
     async def _print(self, number: int, sale: rules.SaleCompleted,
                      vouchers: tuple[wire.VoucherView, ...] = (),
-                     balances: tuple[tuple[str, str, Decimal], ...] = ()) -> None:
+                     balances: tuple[tuple[str, str, Decimal], ...] = (), title: str = "") -> None:
         if self.printer is None:
             return
         shop = self.config.shop
@@ -505,10 +520,47 @@ class LaneActor:
             change=sale.change,
             footer=issued + shop.footer,
             rounding=sale.rounding,
+            title=title,
         )
         # The printer's mailbox is drained into its own job queue at once, so
         # this waits at most for a moment; a printer that is down keeps the job.
         await self.printer.tell(PrintReceipt(job=f"sale-{number}", receipt=receipt))
+
+    # --- invoices (business customers; rules/invoice.py) -------------------------------
+
+    async def _invoice(self, request: wire.Request, sale: rules.SaleCompleted) -> invoices.Invoice | bytes:
+        """What the sale's invoice shows: the customer as the directory has them now."""
+        assert sale.customer is not None  # rules.lane refuses an invoice with no customer
+        found = await self._find_customer(request, FindCustomer(customer=sale.customer))
+        if isinstance(found, bytes):
+            return found
+        if found is None:
+            return _error(request, wire.Code.NOT_FOUND, f"no customer {sale.customer!r}", field="customer")
+        shop = self.config.shop
+        return invoices.make_invoice(
+            lines=sale.lines, at=sale.at, lane=sale.lane, seller=sale.seller, customer=found.customer,
+            customer_name=found.name, customer_contact=found.contact, shop_name=shop.name, header=shop.header,
+            payments=tuple(invoices.InvoicePayment(self._mode_label(p), p.amount) for p in sale.payments),
+            change=sale.change, rounding=sale.rounding, due=sale.due,
+        )
+
+    def _mode_label(self, payment) -> str:
+        mode = self.payments.mode(payment.mode)
+        label = mode.label if mode is not None else payment.mode
+        return f"{label} ({payment.reference})" if payment.reference and payment.mode == "cheque" else label
+
+    async def _render_invoice(self, invoice: invoices.Invoice) -> None:
+        """The invoice's PDF in the data folder, in a worker thread (after the sale is
+        durable). A failure is logged and changes nothing: the ``invoice`` verb renders
+        a missing PDF again from the database."""
+        try:
+            if self._data_folder is None:
+                self._data_folder = await read(self.journal, reads.data_folder)
+            path = await trio.to_thread.run_sync(write_invoice, invoice, self._data_folder)
+        except Exception as error:  # noqa: BLE001 - never undoes the sale
+            self.log.error("invoice_render_failed", invoice=invoice.number, sale=invoice.sale, error=repr(error))
+            return
+        self.log.info("invoice_written", invoice=invoice.number, sale=invoice.sale, path=str(path))
 
     # --- card payments on the lane's terminal ---------------------------------------
 
@@ -594,13 +646,14 @@ class LaneActor:
                 if found is None:
                     what, field = (f"customer {customer_id!r}", "customer") if card is None else (f"card {card!r}", "card")
                     return _error(request, wire.Code.NOT_FOUND, f"no {what}", field=field)
-                return found if isinstance(found, bytes) else rules.SetCustomer(seller, found.customer)
+                return found if isinstance(found, bytes) else rules.SetCustomer(seller, found.customer,
+                                                                                business=found.business)
             case wire.TopupLine(amount=raw, qty=raw_qty):
                 return await self._topup_command(seller, request, parse_money(raw), _qty(raw_qty))
             case wire.Scan(code=code) if self.customers is not None and isinstance(self.catalog.lookup(code), Unknown):
                 found = await self._find_customer(request, FindCustomer(card=code))
                 return None if found is None else found if isinstance(found, bytes) else rules.SetCustomer(
-                    seller, found.customer)
+                    seller, found.customer, business=found.business)
         return None
 
     async def _topup_command(self, seller: str, request: wire.Request, amount: Decimal,
@@ -882,12 +935,18 @@ def _quantities(lines) -> dict[str, Decimal]:
 
 
 def _finish_reply(re: wire.Id, sale: rules.SaleCompleted, number: int,
-                  vouchers: tuple[wire.VoucherView, ...] = ()) -> bytes:
+                  vouchers: tuple[wire.VoucherView, ...] = (), invoice: int | None = None) -> bytes:
     extra: dict[str, Any] = {"vouchers": list(vouchers)} if vouchers else {}
     if sale.due:
         extra["due"] = fmt_money(sale.due)  # finished unpaid (deferred payment)
+    if invoice is not None:
+        extra["invoice"] = invoice
     return encode(wire.FinishOk(re=re, number=number, total=fmt_money(sale.total), change=fmt_money(sale.change),
                                 **extra))
+
+
+def _invoiced(request: wire.Request) -> bool:
+    return isinstance(request, wire.Finish) and request.receipt == "invoice"
 
 
 def _remainder_vouchers(moves: tuple[Any, ...]) -> tuple[wire.VoucherView, ...]:

@@ -343,6 +343,25 @@ class TicketView(msgspec.Struct, frozen=True, omit_defaults=True):  # ``rounding
     change: str
     payments: list[PaymentView]
     rounding: str = "0.00"  # cash rounding (+/-) once cash settled: total + rounding = paid − change
+    # Only when the ticket's customer is a business one: the ticket excluding VAT.
+    excl_vat: ExclVatView | None = None
+
+
+class VatRowView(msgspec.Struct, frozen=True):
+    rate: str
+    base: str  # excluding VAT
+    vat: str
+    total: str  # including VAT
+
+
+class ExclVatView(msgspec.Struct, frozen=True):
+    """A business customer's side of the ticket: per VAT rate the base and the VAT (the
+    receipt's breakdown), their sums; ``total_excl_vat + total_vat`` is the total of the
+    goods (the ticket's total less its top-up lines)."""
+
+    total_excl_vat: str
+    total_vat: str
+    vat: list[VatRowView]
 
 
 class HeldView(msgspec.Struct, frozen=True):
@@ -502,6 +521,7 @@ class FinishOk(Reply):
     # Vouchers the sale issued: what a partly used voucher did not pay (customers section).
     vouchers: list[VoucherView] | UnsetType = UNSET
     due: str | UnsetType = UNSET  # finished unpaid: what is left to pay (deferred payment)
+    invoice: int | UnsetType = UNSET  # finished with ``receipt: "invoice"``: the invoice's number
 
 
 class StockOk(Reply):
@@ -1061,6 +1081,32 @@ REQUEST_TYPES = RequestUnion.__args__  # type: ignore[attr-defined]
 MUTATING = (*MUTATING, PaymentCorrect, SaleCancel, PayLater, DebtAbandon)
 REPLY_TYPES = (*REPLY_TYPES, SaleOk, SaleCancelledOk, UnpaidOk)
 SALES_VERBS = (GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater, DebtAbandon)
+
+
+# --- invoices (business customers) ------------------------------------------------------
+
+class GetInvoice(Request, tag="invoice"):
+    """An invoice by its number, or the invoice of a sale: exactly one of them."""
+
+    invoice: int | None = None
+    sale: int | None = None
+
+
+class InvoiceOk(Reply):
+    invoice: int
+    name: str  # as printed: "F-000001"
+    sale: int
+    customer: str
+    customer_name: str
+    at: str
+    total_excl_vat: str
+    total: str
+    pdf: str  # the A4 PDF, base64
+
+
+RequestUnion = Union[RequestUnion, GetInvoice]  # type: ignore[misc]
+REQUEST_TYPES = RequestUnion.__args__  # type: ignore[attr-defined]
+REPLY_TYPES = (*REPLY_TYPES, InvoiceOk)
 
 
 # --- stable error codes --------------------------------------------------------------

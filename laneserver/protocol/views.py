@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from laneserver.protocol.messages import ArticleView, HeldView, InstalmentView, LineView, PaymentView, TicketView
+from laneserver.protocol.messages import (
+    ArticleView,
+    ExclVatView,
+    HeldView,
+    InstalmentView,
+    LineView,
+    PaymentView,
+    TicketView,
+    VatRowView,
+)
 from laneserver.rules.catalog import Article
+from laneserver.rules.invoice import excl_vat
 from laneserver.rules.lane import HeldTicket
 from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
 from laneserver.rules.ticket import Line, Payment, Ticket, totals
@@ -61,6 +71,17 @@ def ticket_view(ticket: Ticket) -> TicketView:
         payments=[payment_view(p) for p in ticket.payments],
         # Left out while zero (msgspec omits a default only when it is the default itself).
         **({"rounding": fmt_money(sums.rounding)} if sums.rounding else {}),
+        # A business customer's ticket: its excluding-VAT side too.
+        **({"excl_vat": excl_vat_view(ticket)} if ticket.business else {}),
+    )
+
+
+def excl_vat_view(ticket: Ticket) -> ExclVatView:
+    side = excl_vat(ticket.lines)
+    return ExclVatView(
+        total_excl_vat=fmt_money(side.total_excl_vat), total_vat=fmt_money(side.total_vat),
+        vat=[VatRowView(rate=fmt_percent(r.rate), base=fmt_money(r.base), vat=fmt_money(r.vat),
+                        total=fmt_money(r.total)) for r in side.vat],
     )
 
 

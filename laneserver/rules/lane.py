@@ -179,6 +179,9 @@ class Finish(msgspec.Struct, frozen=True):
     seller: str
     unpaid: bool = False
     deferred: bool = False
+    # Billed on an invoice (``receipt: "invoice"``): needs the ticket's customer, and no
+    # top-up line (money held for the customer is no sale of goods to invoice).
+    invoice: bool = False
 
 
 class Discount(msgspec.Struct, frozen=True, kw_only=True):
@@ -201,10 +204,12 @@ class Discount(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class SetCustomer(msgspec.Struct, frozen=True):
-    """The ticket's customer (an id the caller checked exists), or None to clear it."""
+    """The ticket's customer (an id the caller checked exists), or None to clear it;
+    ``business``: the customer is billed excluding VAT (as the caller found it)."""
 
     seller: str
     customer: str | None
+    business: bool = False
 
 
 Command = Union[AddLine, AddTopup, SetQty, RemoveLine, CancelTicket, Pay, RemovePayment, Hold, Recall, Finish, Discount,
@@ -574,6 +579,12 @@ def _finish(state: LaneState, command: Finish, now: dt.datetime) -> Applied | Re
     ticket = state.ticket
     if not ticket.lines:
         return Refused("conflict", "the open ticket has no lines")
+    if command.invoice and ticket.customer is None:
+        return Refused("conflict", "an invoice is made out to the ticket's customer: select one first")
+    if command.invoice and any(l.topup is not None for l in ticket.lines):
+        topup = next(l.line for l in ticket.lines if l.topup is not None)
+        return Refused("conflict", f"line {topup} is a wallet top-up, which is not invoiced: finish it on a ticket "
+                                   "of its own", {"line": topup})
     sums = totals(ticket)
     due = ZERO
     if command.unpaid and sums.balance < 0:
@@ -701,7 +712,9 @@ def _set_customer(state: LaneState, command: SetCustomer) -> Applied | Refused:
     if topups and command.customer != ticket.customer:
         return Refused("conflict", f"line {topups[0]} tops up the customer's wallet: remove it before changing "
                                    "the customer", {"line": topups[0]})
-    return _with_ticket(state, msgspec.structs.replace(ticket, customer=command.customer), CustomerSet(command.customer))
+    business = command.business and command.customer is not None
+    return _with_ticket(state, msgspec.structs.replace(ticket, customer=command.customer, business=business),
+                        CustomerSet(command.customer))
 
 
 def reserved_tickets(state: LaneState) -> list[Ticket]:

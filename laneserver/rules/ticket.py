@@ -113,6 +113,9 @@ class Payment(msgspec.Struct, frozen=True, kw_only=True):
 class Ticket(msgspec.Struct, frozen=True, kw_only=True):
     seller: str | None = None
     customer: str | None = None
+    # The customer is a business one (billed excluding VAT): kept from when the customer
+    # was set, so the ticket's view shows the excluding-VAT side with no round trip.
+    business: bool = False
     lines: tuple[Line, ...] = ()
     payments: tuple[Payment, ...] = ()
     next_line: int = 1

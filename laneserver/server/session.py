@@ -11,6 +11,7 @@ lane's current ticket.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from decimal import Decimal
 from functools import partial
@@ -25,6 +26,7 @@ from laneserver.actors.journal import CommitFailed, commit, read
 from laneserver.actors.messages import Caller, GetLevel, Handle, Subscribe, Unsubscribe
 from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.actors.stock_point import order_view
+from laneserver.hw.invoice_pdf import read_or_write_invoice
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import decode_request, encode, error_frame
@@ -206,6 +208,8 @@ class Session:
             return await self._customers(request)
         if isinstance(request, wire.SALES_VERBS):
             return await self._sales(request)
+        if isinstance(request, wire.GetInvoice):
+            return await self._invoice(request)
         if isinstance(request, LANE_VERBS):
             if self._lane is None:
                 return error_frame(request, wire.Code.FORBIDDEN, "this device has no lane (a PDA empties baskets into a lane)")
@@ -468,6 +472,30 @@ class Session:
             abv="" if result.abv is None else fmt_percent(result.abv), vat_rate=fmt_percent(result.vat_rate),
             tax_type=result.tax_type, excise_rate=fmt_money(result.excise_rate),
             levy_rate=fmt_money(result.levy_rate), article=result.article,
+        ))
+
+    async def _invoice(self, request: wire.GetInvoice) -> bytes:
+        """An invoice and its PDF (base64); a PDF missing from the invoices folder is
+        rendered again from the database, in a worker thread."""
+        if (request.invoice is None) == (request.sale is None):
+            return error_frame(request, wire.Code.BAD_REQUEST, "invoice needs either invoice (a number) or sale",
+                               field="invoice")
+        found = await read(self.shop.journal, partial(reads.invoice, number=request.invoice, sale=request.sale))
+        if found is None:
+            what, field = (f"invoice {request.invoice}", "invoice") if request.sale is None else (
+                f"invoice for sale {request.sale}", "sale")
+            return error_frame(request, wire.Code.NOT_FOUND, f"no {what}", field=field)
+        folder = await read(self.shop.journal, reads.data_folder)
+        try:
+            pdf = await trio.to_thread.run_sync(read_or_write_invoice, found, folder)
+        except OSError as error:
+            self.log.error("invoice_read_failed", invoice=found.number, error=str(error))
+            return error_frame(request, wire.Code.UNAVAILABLE, f"the PDF of invoice {found.name} could not be read "
+                                                               "or written; try again")
+        return encode(wire.InvoiceOk(
+            re=request.id, invoice=found.number, name=found.name, sale=found.sale, customer=found.customer,
+            customer_name=found.customer_name, at=found.at.isoformat(), total_excl_vat=fmt_money(found.total_excl_vat),
+            total=fmt_money(found.total), pdf=base64.b64encode(pdf).decode("ascii"),
         ))
 
     async def _sales(self, request: wire.Request) -> bytes:

@@ -14,6 +14,7 @@ from typing import Any, Callable, Union
 import msgspec
 
 from laneserver.rules.customers import Customer
+from laneserver.rules.invoice import Invoice
 from laneserver.rules.lane import LaneState, SaleCompleted
 from laneserver.rules.replenishment import PurchaseOrder
 
@@ -57,6 +58,10 @@ class RecordSale(msgspec.Struct, frozen=True, kw_only=True):
     # (rules/customers.py), written in the same unit; a ``ref`` left None becomes
     # ``sale:<number>``.
     customer_moves: tuple["MoveAccount | IssueVoucher | UseVoucher | MoveCoupons", ...] = ()
+    # Finished with an invoice (rules/invoice.py, its ``number`` and ``sale`` still 0): the
+    # invoice gets the next invoice number in the same unit, and ``reply`` is then called
+    # with it as the keyword ``invoice``.
+    invoice: Invoice | None = None
 
 
 class Remember(msgspec.Struct, frozen=True, kw_only=True):
@@ -235,6 +240,7 @@ class SaleRecorded(msgspec.Struct, frozen=True):
     # The balances of the accounts the sale's ``customer_moves`` moved, as summed after
     # them: (customer, account, balance), in the order moved (a receipt prints them).
     balances: tuple[tuple[str, str, Decimal], ...] = ()
+    invoice: int | None = None  # the invoice's number, if the sale has one
 
 
 class StockMoved(msgspec.Struct, frozen=True):

@@ -30,6 +30,7 @@ from laneserver.rules.fiscal import (
 from laneserver.rules.customers import Customer, Voucher, balances_of
 from laneserver.rules.coupons import Batch, SaleCoupons
 from laneserver.rules.drawer import CountRows, Movement, Period, sale_cash
+from laneserver.rules.invoice import Invoice
 from laneserver.rules.lane import LaneState
 from laneserver.rules.replenishment import OrderLine, PurchaseOrder
 from laneserver.rules.sell_by import Lot
@@ -664,3 +665,23 @@ def unpaid_sales(db: sqlite3.Connection, customer: str | None = None) -> list[co
         if sale is not None and sale.due > 0:
             found.append(sale)
     return found
+
+
+# --- invoices (migration 10; rules/invoice.py) ------------------------------------------
+
+_invoice = msgspec.json.Decoder(Invoice)
+
+
+def invoice(db: sqlite3.Connection, *, number: int | None = None, sale: int | None = None) -> Invoice | None:
+    """An invoice as it was written, by its number or by its sale's."""
+    if number is not None:
+        row = db.execute("SELECT data FROM invoices WHERE number=?", (number,)).fetchone()
+    else:
+        row = db.execute("SELECT data FROM invoices WHERE sale=?", (sale,)).fetchone()
+    return None if row is None else _invoice.decode(row[0])
+
+
+def data_folder(db: sqlite3.Connection) -> Path:
+    """The folder the database lives in (the data folder: invoices are kept under it)."""
+    row = next(r for r in db.execute("PRAGMA database_list") if r[1] == "main")
+    return Path(row[2]).parent

@@ -337,6 +337,21 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE drawer_counts ADD COLUMN last_payment INTEGER;
     """,
+    # 10: invoices of business customers, numbered with no gap in the sale's own unit
+    # (a sale has at most one); ``data``: everything the invoice shows (rules/invoice.py),
+    # so its PDF (invoices/F-000001.pdf in the data folder) can always be made again.
+    """
+    CREATE TABLE invoices (
+        number INTEGER PRIMARY KEY,
+        sale INTEGER NOT NULL UNIQUE REFERENCES sales(number),
+        customer TEXT NOT NULL,
+        at TEXT NOT NULL,
+        total_excl_vat TEXT NOT NULL,
+        total TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    """
+    + _append_only("invoices"),
 )
 
 

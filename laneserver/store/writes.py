@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from laneserver.rules.fiscal import GENESIS, Anchor, AnchorHead, chain_hash, encode_anchor
+from laneserver.rules.invoice import Invoice
 from laneserver.rules.lane import SaleCompleted
 from laneserver.rules.payment import fiscal_rows
 from laneserver.rules.stock import exact, to_text
@@ -127,6 +128,7 @@ class Heads(msgspec.Struct):
     payment_hash: str = GENESIS
     money_number: int = 0
     money_hash: str = GENESIS
+    invoice_number: int = 0  # invoices are numbered with no gap too (not chained: each names its sale)
 
 
 def load_heads(db: sqlite3.Connection) -> Heads:
@@ -141,6 +143,7 @@ def load_heads(db: sqlite3.Connection) -> Heads:
                      ).fetchone()
     if row:
         heads.money_number, heads.money_hash = row
+    heads.invoice_number = db.execute("SELECT coalesce(max(number), 0) FROM invoices").fetchone()[0]
     return heads
 
 
@@ -352,9 +355,24 @@ class Writer:
             moved = self._customers(move)
             if isinstance(moved, AccountMoved):
                 balances.append((move.customer, move.account, moved.balance))
+        invoice = self._record_invoice(op.invoice, number) if op.invoice is not None else None
         if op.key is not None and op.device is not None and op.reply is not None:
-            self._remember(op.device, op.key, op.actor, op.reply(number), record["at"])
-        return SaleRecorded(number=number, hash=digest, balances=tuple(balances))
+            reply = op.reply(number) if invoice is None else op.reply(number, invoice=invoice)
+            self._remember(op.device, op.key, op.actor, reply, record["at"])
+        return SaleRecorded(number=number, hash=digest, balances=tuple(balances), invoice=invoice)
+
+    def _record_invoice(self, invoice: Invoice, sale: int) -> int:
+        """The sale's invoice under the next invoice number (the head moves only once it
+        is written, and is restored with the others if the unit rolls back: no gap)."""
+        number = self.heads.invoice_number + 1
+        invoice = msgspec.structs.replace(invoice, number=number, sale=sale)
+        self.db.execute(
+            "INSERT INTO invoices(number, sale, customer, at, total_excl_vat, total, data) VALUES (?,?,?,?,?,?,?)",
+            (number, sale, invoice.customer, iso(invoice.at), str(invoice.total_excl_vat), str(invoice.total),
+             encode(invoice)),
+        )
+        self.heads.invoice_number = number
+        return number
 
     # --- till money after the sale (migration 7; rules/corrections.py) -------------------
 

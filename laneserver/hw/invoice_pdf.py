@@ -1,0 +1,193 @@
+"""Invoices as A4 PDF files: a rendering of ``rules.invoice.Invoice`` with fpdf2.
+
+``render_invoice`` is pure (the same invoice gives the same bytes: the PDF's
+creation date is the invoice's own date); ``write_invoice`` puts the file in the
+invoices folder atomically (a temporary file renamed over it), so a reader never
+sees half a PDF. Both are slow enough (tens of milliseconds) to run in a worker
+thread, never on the event loop.
+
+The content streams are left uncompressed: an invoice is a few kilobytes, and its
+text stays searchable by a plain ``grep`` (and by the tests).
+
+Text uses the PDF core fonts (Helvetica), whose encoding is Latin-1: every French
+letter prints, a character outside it prints as ``?`` and ``€`` is written ``EUR``.
+It never raises on shop or customer data.
+
+Layout::
+
+    ÉPICERIE DU PORT                             FACTURE F-000001
+    12 quai des Pêcheurs                         Date : 23/11/2026
+                                                 Vente n° 123
+    Facturé à : SARL Dupont (C1)
+                contact@dupont.fr
+    Désignation        Qté   PU HT   Remise  TVA   Total HT
+    Pain de campagne     2    3,32     10 %  5,5 %     5,97
+    ...
+    Taux   Base HT   TVA   Total TTC          (one row per VAT rate)
+    Total HT / Total TVA / Total TTC
+    Règlements: Espèces 20,00 EUR …
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from decimal import Decimal
+from pathlib import Path
+
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+
+from laneserver.rules.invoice import Invoice, invoice_name
+from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
+
+#: The folder, under the data folder, that holds the invoices' PDF files.
+FOLDER = "invoices"
+
+
+def pdf_path(data_folder: Path, number: int) -> Path:
+    return data_folder / FOLDER / f"{invoice_name(number)}.pdf"
+
+
+def _t(text: str) -> str:
+    """Text the core fonts can show: control characters as spaces, ``€`` as ``EUR``,
+    anything else outside Latin-1 as ``?``."""
+    text = "".join(" " if ord(c) < 32 else c for c in text).replace("€", "EUR")
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def _money(value: Decimal) -> str:
+    return fmt_money(value).replace(".", ",")
+
+
+def _percent(value: Decimal) -> str:
+    return fmt_percent(value).replace(".", ",") + " %"
+
+
+def _fit(pdf: FPDF, text: str, width: float) -> str:
+    """``text`` shortened (with "…" as "...") to fit in ``width`` mm."""
+    text = _t(text)
+    if pdf.get_string_width(text) <= width:
+        return text
+    while text and pdf.get_string_width(text + "...") > width:
+        text = text[:-1]
+    return text + "..."
+
+
+# Column widths of the lines' table (mm; A4 is 210 wide, 15 mm margins).
+_COLUMNS = (("Désignation", 70, "L"), ("Qté", 16, "R"), ("PU HT", 22, "R"), ("Remise", 18, "R"),
+            ("TVA", 16, "R"), ("Total HT", 38, "R"))
+
+
+def render_invoice(invoice: Invoice) -> bytes:
+    pdf = FPDF(orientation="P", unit="mm", format="A4")
+    pdf.set_compression(False)
+    pdf.set_creation_date(invoice.at if invoice.at.tzinfo else invoice.at.replace(tzinfo=dt.timezone.utc))
+    pdf.set_title(_t(f"Facture {invoice_name(invoice.number)}"))
+    pdf.set_author(_t(invoice.shop_name))
+    pdf.set_margins(15, 15, 15)
+    pdf.set_auto_page_break(True, margin=15)
+    pdf.add_page()
+    width = pdf.epw
+
+    # The shop (left) and the invoice (right).
+    top = pdf.get_y()
+    pdf.set_font("Helvetica", "B", 16)
+    pdf.cell(width / 2, 8, _fit(pdf, invoice.shop_name, width / 2), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("Helvetica", "", 10)
+    for line in invoice.header:
+        pdf.cell(width / 2, 5, _fit(pdf, line, width / 2), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    left_end = pdf.get_y()
+    pdf.set_xy(pdf.l_margin + width / 2, top)
+    pdf.set_font("Helvetica", "B", 16)
+    pdf.cell(width / 2, 8, _t(f"FACTURE {invoice_name(invoice.number)}"), align="R",
+             new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.set_font("Helvetica", "", 10)
+    for text in (f"Date : {invoice.at:%d/%m/%Y}", f"Vente n° {invoice.sale}",
+                 f"Caisse {invoice.lane} - vendeur {invoice.seller}"):
+        pdf.cell(width / 2, 5, _fit(pdf, text, width / 2), align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.set_xy(pdf.l_margin, max(left_end, pdf.get_y()) + 8)
+
+    # The customer.
+    pdf.set_font("Helvetica", "B", 11)
+    pdf.cell(width, 6, _fit(pdf, f"Facturé à : {invoice.customer_name} ({invoice.customer})", width),
+             new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("Helvetica", "", 10)
+    if invoice.customer_contact:
+        pdf.multi_cell(width, 5, _t(invoice.customer_contact), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(6)
+
+    # The lines, excluding VAT.
+    pdf.set_font("Helvetica", "B", 10)
+    for title, w, align in _COLUMNS:
+        pdf.cell(w, 7, _t(title), border="B", align=align)
+    pdf.ln(7)
+    pdf.set_font("Helvetica", "", 10)
+    for line in invoice.lines:
+        cells = (line.name, fmt_qty(line.qty).replace(".", ","), _money(line.unit_price_excl_vat),
+                 _percent(line.discount_percent) if line.discount_percent else "", _percent(line.vat_rate),
+                 _money(line.total_excl_vat))
+        for text, (_, w, align) in zip(cells, _COLUMNS):
+            pdf.cell(w, 6, _fit(pdf, text, w - 1), align=align)
+        pdf.ln(6)
+    pdf.ln(4)
+
+    # Per VAT rate, then the totals.
+    pdf.set_font("Helvetica", "B", 10)
+    vat_columns = (("Taux TVA", 30), ("Base HT", 35), ("TVA", 35), ("Total TTC", 35))
+    for title, w in vat_columns:
+        pdf.cell(w, 7, _t(title), border="B", align="R")
+    pdf.ln(7)
+    pdf.set_font("Helvetica", "", 10)
+    for row in invoice.vat:
+        for text, (_, w) in zip((_percent(row.rate), _money(row.base), _money(row.vat), _money(row.total)),
+                                vat_columns):
+            pdf.cell(w, 6, _t(text), align="R")
+        pdf.ln(6)
+    pdf.ln(4)
+    totals = [("Total HT", invoice.total_excl_vat), ("Total TVA", invoice.total_vat),
+              ("Total TTC", invoice.total)]
+    for label, amount in totals:
+        pdf.set_font("Helvetica", "B" if label == "Total TTC" else "", 11)
+        pdf.cell(width - 40, 6, _t(label), align="R")
+        pdf.cell(40, 6, _t(f"{_money(amount)} EUR"), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(4)
+
+    # How it was paid.
+    pdf.set_font("Helvetica", "B", 10)
+    pdf.cell(width, 6, _t("Règlements"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("Helvetica", "", 10)
+    settled = [(p.label, p.amount) for p in invoice.payments]
+    if invoice.rounding:
+        settled.append(("Arrondi", invoice.rounding))
+    if invoice.change:
+        settled.append(("Rendu", -invoice.change))
+    if invoice.due:
+        settled.append(("Reste dû", invoice.due))
+    for label, amount in settled:
+        pdf.cell(width - 40, 6, _fit(pdf, label, width - 41))
+        pdf.cell(40, 6, _t(f"{_money(amount)} EUR"), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    return bytes(pdf.output())
+
+
+def write_invoice(invoice: Invoice, data_folder: Path) -> Path:
+    """Render ``invoice`` into the invoices folder (atomically, fsynced); its path."""
+    path = pdf_path(data_folder, invoice.number)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = render_invoice(invoice)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def read_or_write_invoice(invoice: Invoice, data_folder: Path) -> bytes:
+    """The invoice's PDF from its file, rendered (and written) again if it is missing."""
+    path = pdf_path(data_folder, invoice.number)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return write_invoice(invoice, data_folder).read_bytes()
