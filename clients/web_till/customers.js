@@ -31,6 +31,7 @@ export function bindCustomerPanel(app) {
         card: byTestId("customer-card-input"),
         contact: byTestId("customer-contact-input"),
         walletOn: byTestId("customer-wallet-input"),
+        business: byTestId("customer-business-input"),
         detail: byTestId("customer-detail"),
         shownName: byTestId("customer-name"),
         shownId: byTestId("customer-id"),
@@ -132,13 +133,14 @@ export function bindCustomerPanel(app) {
             ui.name.focus();
             return;
         }
-        const fields = { name, wallet: ui.walletOn.checked };
+        const fields = { name, wallet: ui.walletOn.checked, business: ui.business.checked };
         if (ui.card.value.trim()) fields.card = ui.card.value.trim();
         if (ui.contact.value.trim()) fields.contact = ui.contact.value.trim();
         const reply = await app.act("customer_create", fields, { mutating: true, context: { field: "card" } });
         if (!reply) return;
         for (const input of [ui.name, ui.card, ui.contact]) input.value = "";
         ui.walletOn.checked = false;
+        ui.business.checked = false;
         show(ui.createForm, false);
         app.notice(t("customer.created", { name, id: reply.customer }));
         await select(reply.customer);

@@ -132,6 +132,11 @@ export function paymentLabel(mode) {
     return has(key) ? t(key) : String(mode).replace(/_/g, " ");
 }
 
+/** An invoice's name as the server prints it (rules/invoice.py: F-000001). */
+export function invoiceName(number) {
+    return `F-${String(number).padStart(6, "0")}`;
+}
+
 // Verbs that take a supervisor's PIN: `forbidden` there means the device is locked out.
 const SUPERVISED = new Set(["discount", "drawer_movement", "drawer_open", "balance_correct", "payment_correct",
     "sale_cancel", "debt_abandon", "pay"]);

@@ -63,6 +63,7 @@ export function bindPayPanel(app) {
     const finish = byTestId("finish");
     const finishNone = byTestId("finish-no-receipt");
     const finishUnpaid = byTestId("finish-unpaid");
+    const finishInvoice = byTestId("finish-invoice");
     const balanceLabel = byTestId("pay-balance-label");
     const note = byTestId("pay-note");
     let open = false;
@@ -403,7 +404,7 @@ export function bindPayPanel(app) {
 
     async function done(receipt) {
         if (finish.disabled && finishNone.disabled) return;
-        const reply = await busy([finish, finishNone], app.act("finish", { receipt }, { mutating: true }));
+        const reply = await busy([finish, finishNone, finishInvoice], app.act("finish", { receipt }, { mutating: true }));
         if (reply) finished(reply);
         draw();
     }
@@ -425,6 +426,7 @@ export function bindPayPanel(app) {
 
     finish.addEventListener("click", () => done("ticket"));
     finishNone.addEventListener("click", () => done("none"));
+    finishInvoice.addEventListener("click", () => done("invoice"));
     finishUnpaid.addEventListener("click", () => doneUnpaid());
     byTestId("pay-back").addEventListener("click", () => setOpen(false));
 
@@ -452,12 +454,18 @@ export function bindPayPanel(app) {
         panel.classList.toggle("paid-up", paidUp);
         finish.disabled = !paidUp;
         finishNone.disabled = !paidUp;
+        finishInvoice.disabled = !paidUp;
         for (const button of modes.querySelectorAll("button")) {
             button.disabled = paidUp || (refund && button.dataset.mode === "meal_voucher");
         }
         const shop = (app.hello && app.hello.shop) || {};
         show(finishUnpaid, !!shop.deferred_payment && !!ticket.customer && Number(ticket.balance) > 0);
         panel.classList.toggle("with-unpaid", !finishUnpaid.hidden);
+        // An invoice is made out to the ticket's customer (a business one is billed excl. VAT).
+        show(finishInvoice, !!ticket.customer);
+        panel.classList.toggle("with-invoice", !finishInvoice.hidden);
+        finishInvoice.classList.toggle("primary", !!ticket.excl_vat);
+        finish.classList.toggle("primary", !ticket.excl_vat);
         const words = refund ? t("pay.refund_note") : shop.auto_finish ? t("pay.auto_finish_note") : "";
         setText(note, words);
         show(note, !!words);

@@ -113,9 +113,14 @@ function lineRow(line, money, selected) {
     h("td", { class: "num total", testid: "line-total" }, money.format(line.total)));
 }
 
-/** Total, paid, balance, change into the elements of `ui`. */
+/** Total (and excluding VAT for a business customer), paid, balance, change into the elements of `ui`. */
 export function renderTotals(ui, ticket, money) {
     setText(ui.total, money.format(ticket.total));
+    // A business customer's ticket: its total excluding VAT too (billed on an invoice).
+    if (ui.exclVat) {
+        show(ui.exclVatBox, !!ticket.excl_vat);
+        setText(ui.exclVat, ticket.excl_vat ? money.format(ticket.excl_vat.total_excl_vat) : "");
+    }
     setText(ui.paid, money.format(ticket.paid));
     // A negative balance (returns): what the shop still owes the customer, "to refund".
     const refund = Number(ticket.balance) < 0;

@@ -15,7 +15,7 @@
 //   Escape                   close a panel, leave price check or payment, drop the prefix
 
 import { byTestId, captureWedge, keepFocus, onLongPress, setText, show } from "./dom.js";
-import { formatQty, parseDecimal, parseScan, wireQty } from "./format.js";
+import { formatQty, invoiceName, parseDecimal, parseScan, wireQty } from "./format.js";
 import { t } from "./i18n.js";
 import { EMPTY_TICKET, TicketTable, renderCandidates, renderKeyPages, renderKeys, renderTotals } from "./render.js";
 
@@ -42,6 +42,7 @@ export function bindSellScreen(app) {
     };
     const totals = {
         total: byTestId("total"), paid: byTestId("paid"), balance: byTestId("balance"), change: byTestId("change"),
+        exclVat: byTestId("total-excl-vat"), exclVatBox: byTestId("excl-vat-box"),
         balanceLabel: byTestId("balance-label"), balanceBox: byTestId("balance-box"),
     };
     const returnButton = byTestId("return-toggle");
@@ -406,6 +407,28 @@ export function bindSellScreen(app) {
         app.pay.open();
     }
 
+    /** The invoice's PDF, fetched over the websocket and handed to the browser as a download. */
+    async function downloadInvoice(number) {
+        const reply = await app.act("invoice", { invoice: number });
+        if (!reply) return;
+        const bytes = Uint8Array.from(atob(reply.pdf), (c) => c.charCodeAt(0));
+        const url = URL.createObjectURL(new Blob([bytes], { type: "application/pdf" }));
+        const link = document.createElement("a");
+        link.href = url;
+        link.download = `${reply.name}.pdf`;
+        link.dataset.testid = "invoice-download";
+        document.body.append(link);
+        link.click();
+        link.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 60_000);
+        app.notice(t("sale.invoice_saved", { name: reply.name, total: app.money.format(reply.total) }));
+    }
+
+    byTestId("last-sale-invoice").addEventListener("click", (event) => {
+        const number = Number(event.currentTarget.dataset.invoice);
+        if (number) downloadInvoice(number);
+    });
+
     function showLastSale(reply, fresh = true) {
         state.lastSale = reply;
         if (fresh) setReturning(false); // a sale ended: the next one starts selling
@@ -422,6 +445,11 @@ export function bindSellScreen(app) {
             code: v.code, amount: app.money.format(v.amount), date: v.valid_until,
         })).join(" "));
         show(vouchers, issued.length > 0);
+        // Billed on an invoice: a button that fetches its PDF (the `invoice` verb).
+        const invoice = byTestId("last-sale-invoice");
+        setText(invoice, reply.invoice !== undefined ? t("sale.invoice", { name: invoiceName(reply.invoice) }) : "");
+        invoice.dataset.invoice = reply.invoice !== undefined ? reply.invoice : "";
+        show(invoice, reply.invoice !== undefined);
         lastSale.dataset.number = reply.number;
         lastSale.classList.toggle("with-change", change);
         show(lastSale, true);
