@@ -141,7 +141,10 @@ export function bindPayPanel(app) {
                 const why = t("sup.why_refund", { amount: app.money.format(owed), mode: paymentLabel(mode) });
                 reply = await busy(buttons, app.approved("pay", { mode, ...fields }, opts, { askFirst: true, why }));
             } else {
-                reply = await busy(buttons, app.act("pay", { mode, ...fields }, opts));
+                // With the shop's auto_finish, a business customer's sale ends on an invoice.
+                const shop = (app.hello && app.hello.shop) || {};
+                const extra = shop.auto_finish && app.ticket && app.ticket.excl_vat ? { receipt: "invoice" } : {};
+                reply = await busy(buttons, app.act("pay", { mode, ...fields, ...extra }, opts));
             }
         } finally {
             paying = false;

@@ -4,7 +4,8 @@
 //            ANNUL once superseded); a standing payment corrected (`payment_correct`:
 //            mode and/or amount), the sale cancelled (`sale_cancel`: a counter-entry,
 //            what goes back to the customer). Both take a reason and a supervisor's PIN,
-//            always asked before sending.
+//            always asked before sending. A sale with wallet top-up lines: its top-up
+//            given back in a mode that paid it (`wallet_topup_cancel` with `sale`).
 //   Impayés  `unpaid` (all, or one customer's): each sale that still owes something,
 //            paid later (`pay_later`, all or a part, in a mode that brings money in) or
 //            its debt abandoned (`debt_abandon`: reason + supervisor's PIN).
@@ -32,6 +33,7 @@ export function bindSalesPanel(app) {
         sums: byTestId("sale-sums"),
         payments: byTestId("sale-payments"),
         cancelOpen: byTestId("sale-cancel-open"),
+        topup: byTestId("sale-topup"),
         action: byTestId("sale-action-form"),
         result: byTestId("sale-result"),
         filter: byTestId("unpaid-filter"),
@@ -126,7 +128,8 @@ export function bindSalesPanel(app) {
         const closed = state === "cancelled" || state === "counter";
         ui.payments.replaceChildren(...(s.payments || []).map((p) => paymentRow(p, closed)));
         if (!(s.payments || []).length) ui.payments.append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, t("pay.none"))));
-        show(ui.cancelOpen, !closed);
+        show(ui.cancelOpen, !closed && !s.topup_cancelled);
+        drawTopup(s, closed);
         drawAction();
         drawResult();
     }
@@ -144,6 +147,38 @@ export function bindSalesPanel(app) {
                 type: "button", class: "small", testid: "payment-correct-open",
                 onclick: () => { action = { kind: "correct", payment: p, mode: p.mode }; result = null; drawAction(); },
             }, t("sales.correct")) : null));
+    }
+
+    /** The sale's wallet top-up: a button per mode that paid it, or "given back". */
+    function drawTopup(s, closed) {
+        const amount = s.topup ? app.money.format(s.topup) : "";
+        if (!s.topup || closed) {
+            ui.topup.replaceChildren();
+        } else if (s.topup_cancelled) {
+            ui.topup.replaceChildren(h("span", { class: "muted", testid: "sale-topup-done" }, t("sales.topup_done", { amount })));
+        } else {
+            const paidBy = [...new Set((s.payments || []).filter((p) => Number(p.amount) > 0 && !NOT_LATER.has(p.mode)).map((p) => p.mode))];
+            ui.topup.replaceChildren(...paidBy.map((mode) => h("button", {
+                type: "button", testid: "sale-topup-cancel", dataset: { mode },
+                onclick: () => cancelTopup(s, mode, amount),
+            }, t("sales.topup_cancel", { amount, mode: paymentLabel(mode) }))));
+        }
+    }
+
+    async function cancelTopup(s, mode, amount) {
+        if (sending) return;
+        const yes = await app.confirm(t("sales.topup_question", { amount, mode: paymentLabel(mode), number: s.number }),
+            t("sales.topup_yes"), t("confirm.no"));
+        if (!yes) return;
+        sending = true;
+        try {
+            const reply = await app.act("wallet_topup_cancel", { sale: s.number, mode }, { mutating: true, context: { sale: s.number } });
+            if (!reply) return;
+            app.notice(t("sales.topup_given", { amount, mode: paymentLabel(mode) }));
+        } finally {
+            sending = false;
+        }
+        await lookUp(s.number);
     }
 
     ui.cancelOpen.addEventListener("click", () => {

@@ -461,6 +461,11 @@ class CustomersActor:
                 return coupons
             ops.extend(coupons)
             # Its top-up lines: a top-up goes back out of the wallet, a top-up cancel back in.
+            # A top-up already given back (wallet_topup_cancel): the sale's payments would
+            # give it back a second time.
+            if await read(self.journal, partial(reads.topup_cancelled, ref=f"sale-topup:{ask.sale}")):
+                return rules.Refused("conflict", f"the wallet top-up of sale {ask.sale} was already given back "
+                                                 "(wallet_topup_cancel): correct its payments instead")
             for customer, account, delta in await read(self.journal, partial(reads.sale_topups, number=ask.sale)):
                 if delta > 0 and (refusal := self.books.can_take(customer, account, delta)) is not None:
                     return rules.Refused(refusal.code, f"the wallet no longer holds the {delta} this sale topped "
@@ -670,38 +675,83 @@ class CustomersActor:
         return reply
 
     async def _cancel_topup(self, caller: Caller, request: wire.WalletTopupCancel) -> bytes:
-        ref = f"topup:{request.topup}"
-        topup = await read(self.journal, partial(reads.topup, ref=ref))
-        if topup is None:
-            return _error(request, wire.Code.NOT_FOUND, f"no wallet top-up {request.topup}")
+        """A top-up taken back out of the wallet and given back in the mode that paid it."""
+        if (request.topup is None) == (request.sale is None):
+            return _error(request, wire.Code.BAD_REQUEST, "wallet_topup_cancel needs either topup (a top-up's "
+                                                          "number) or sale (a sale with top-up lines)", field="topup")
+        found = await (self._directory_topup(request) if request.topup is not None else self._sale_topup(request))
+        if isinstance(found, bytes):
+            return found
+        ref, customer_id, amount, mode, what = found
         if await read(self.journal, partial(reads.topup_cancelled, ref=ref)):
-            return _error(request, wire.Code.CONFLICT, f"top-up {request.topup} was already cancelled")
-        customer = self._customer(topup.customer)
+            return _error(request, wire.Code.CONFLICT, f"{what} was already cancelled")
+        customer = self._customer(customer_id)
         assert customer is not None
-        if (refusal := self.books.can_take(customer.customer, "wallet", topup.delta)) is not None:
+        if (refusal := self.books.can_take(customer.customer, "wallet", amount)) is not None:
             return _refused(request, rules.Refused(
-                refusal.code, f"the wallet no longer holds the {topup.delta} of top-up {request.topup}: "
+                refusal.code, f"the wallet no longer holds the {amount} of {what}: "
                               f"{refusal.details['available']} available", refusal.details))
         now = self.clock.now()
-        mode = topup.mode or "cash"
         common = dict(at=now, customer=customer.customer, lane=caller.lane, device=caller.device, seller=caller.seller)
         ops = [
-            MoveAccount(account="wallet", delta=-topup.delta, kind="topup_cancel", ref=ref, mode=mode, **common),
-            ReceiveMoney(kind="topup_cancel", mode=mode, amount=-topup.delta, ref=ref, **common),
+            MoveAccount(account="wallet", delta=-amount, kind="topup_cancel", ref=ref, mode=mode, **common),
+            ReceiveMoney(kind="topup_cancel", mode=mode, amount=-amount, ref=ref, **common),
             self._event(caller, "WalletTopupCancelled", {"customer": customer.customer, "topup": request.topup,
-                                                         "amount": topup.delta, "mode": mode}),
+                                                         "sale": request.sale, "amount": amount, "mode": mode}),
         ]
-        view = await self._view(customer, delta=("wallet", -topup.delta))
+        view = await self._view(customer, delta=("wallet", -amount))
         reply = encode(wire.CustomerOk(re=request.id, customer=view))
         done = await self._commit(caller, request, reply, *ops)
         if isinstance(done, bytes):
             return done
         self._moved(ops, done)
         await self._cash_in(ops, done)
-        await self._print(caller, f"topup-cancel-{request.topup}", request.topup, now,
-                          "Annulation recharge porte-monnaie", -topup.delta, mode,
-                          (customer.name, f"Annule la recharge n° {request.topup}"))
+        number = request.topup if request.topup is not None else request.sale
+        assert number is not None
+        await self._print(caller, f"topup-cancel-{ref.replace(':', '-')}", number, now,
+                          "Annulation recharge porte-monnaie", -amount, mode,
+                          (customer.name, f"Annule la recharge n° {request.topup}" if request.topup is not None
+                           else f"Annule la recharge de la vente n° {request.sale}"))
         return reply
+
+    async def _directory_topup(self, request: wire.WalletTopupCancel) -> tuple[str, str, Decimal, str, str] | bytes:
+        """A top-up made from the customer's card: (ref, customer, amount, mode, words)."""
+        ref = f"topup:{request.topup}"
+        topup = await read(self.journal, partial(reads.topup, ref=ref))
+        if topup is None:
+            return _error(request, wire.Code.NOT_FOUND, f"no wallet top-up {request.topup}", field="topup")
+        if request.mode is not None and request.mode != (topup.mode or "cash"):
+            return _error(request, wire.Code.CONFLICT, f"top-up {request.topup} was paid by {topup.mode or 'cash'}: "
+                                                       "it is given back that way", field="mode")
+        return ref, topup.customer, topup.delta, topup.mode or "cash", f"top-up {request.topup}"
+
+    async def _sale_topup(self, request: wire.WalletTopupCancel) -> tuple[str, str, Decimal, str, str] | bytes:
+        """The top-up lines of a finished sale, given back in the mode that paid the sale
+        (or, for a sale paid by several, the one of them ``mode`` names)."""
+        assert request.sale is not None
+        sale = await read(self.journal, partial(reads.sale_money, number=request.sale))
+        if sale is None:
+            return _error(request, wire.Code.NOT_FOUND, f"no sale {request.sale}", field="sale")
+        if sale.cancelled_by is not None:
+            return _error(request, wire.Code.CONFLICT, f"sale {request.sale} was cancelled (by sale "
+                                                       f"{sale.cancelled_by}): its top-up went with it", field="sale")
+        topups = [(c, d) for c, a, d in await read(self.journal, partial(reads.sale_topups, number=request.sale))
+                  if d > 0]
+        if not topups:
+            return _error(request, wire.Code.NOT_FOUND, f"sale {request.sale} topped up no wallet", field="sale")
+        customer_id, amount = topups[0][0], sum((d for _, d in topups), ZERO)
+        # The modes that brought the money in (the customer's own money never pays a top-up).
+        modes = sorted({r.mode for r in sale.rows if r.amount > 0 and r.mode not in rules.NOT_FOR_MONEY_IN})
+        if request.mode is not None and request.mode not in modes:
+            return _error(request, wire.Code.CONFLICT, f"sale {request.sale} was paid by {', '.join(modes) or 'no money'}"
+                                                       f": its top-up is given back one of those ways", field="mode",
+                          modes=modes)
+        if request.mode is None and len(modes) != 1:
+            return _error(request, wire.Code.BAD_REQUEST, f"sale {request.sale} was paid by {', '.join(modes)}: "
+                                                          "say which gives the top-up back (mode)", field="mode",
+                          modes=modes)
+        mode = request.mode or modes[0]
+        return f"sale-topup:{request.sale}", customer_id, amount, mode, f"the top-up of sale {request.sale}"
 
     async def _correct(self, caller: Caller, request: wire.BalanceCorrect) -> bytes:
         if caller.approved_by is None:

@@ -216,7 +216,8 @@ class LaneActor:
                 return rules.RemoveLine(seller, line)
             case wire.CancelTicket():
                 return rules.CancelTicket(seller)
-            case wire.Pay(mode=mode, amount=amount, reference=reference, instalments=instalments, excess=excess):
+            case wire.Pay(mode=mode, amount=amount, reference=reference, instalments=instalments, excess=excess,
+                          receipt=receipt):
                 policy = self.payments
                 if policy.mode(mode) is None:
                     return _error(request, wire.Code.NOT_SUPPORTED,
@@ -224,7 +225,7 @@ class LaneActor:
                                   modes=policy.mode_ids)
                 value = None if amount is None else parse_money(amount)
                 return rules.Pay(seller, mode, value, reference, instalments=instalments, excess=excess, policy=policy,
-                                 approved_by=approved_by)
+                                 approved_by=approved_by, invoice=receipt == "invoice")
             case wire.RemovePayment(payment=payment):
                 return rules.RemovePayment(seller, payment)
             case wire.Hold():
@@ -946,7 +947,8 @@ def _finish_reply(re: wire.Id, sale: rules.SaleCompleted, number: int,
 
 
 def _invoiced(request: wire.Request) -> bool:
-    return isinstance(request, wire.Finish) and request.receipt == "invoice"
+    """A finish, or a pay the shop's auto_finish may finish, billed on an invoice."""
+    return isinstance(request, (wire.Finish, wire.Pay)) and request.receipt == "invoice"
 
 
 def _remainder_vouchers(moves: tuple[Any, ...]) -> tuple[wire.VoucherView, ...]:

@@ -407,6 +407,7 @@ def sale_view(sale: rules.SaleMoney, others: dict[int, tuple[int, str]],
         customer_name=customer_name,
         total=fmt_money(sale.total), paid=fmt_money(sale.paid), change=fmt_money(sale.change),
         due=fmt_money(sale.due), payments=payments, cancels=sale.cancels, cancelled_by=sale.cancelled_by,
+        topup=fmt_money(sale.topup) if sale.topup else None, topup_cancelled=sale.topup_cancelled,
     )
 
 

@@ -102,7 +102,7 @@ class Pay(Request, tag="pay"):
     reference: str | None = None
     instalments: int | None = None  # cheque: in N dated instalments, one month apart
     excess: Literal["refuse", "forfeit"] | None = None  # meal voucher worth more than payable
-    receipt: Literal["ticket", "none"] = "ticket"  # when the shop's auto_finish finishes the sale
+    receipt: Literal["ticket", "none", "invoice"] = "ticket"  # when the shop's auto_finish finishes the sale
     supervisor_pin: str | None = None  # a refund (the balance is negative: returns) needs one
 
 
@@ -820,7 +820,13 @@ class WalletTopup(Request, tag="wallet_topup"):
 
 
 class WalletTopupCancel(Request, tag="wallet_topup_cancel"):
-    topup: int
+    """A top-up taken back in the mode it was paid with: ``topup`` (a top-up from the
+    customer's card, its number) or ``sale`` (the top-up lines of a finished sale);
+    ``mode`` only for a sale paid by several modes: which of them gives it back."""
+
+    topup: int | None = None
+    sale: int | None = None
+    mode: str | None = None
 
 
 class BalanceCorrect(Request, tag="balance_correct"):
@@ -1048,6 +1054,8 @@ class SaleView(msgspec.Struct, frozen=True, omit_defaults=True):
     customer_name: str | None = None
     cancels: int | None = None  # a counter-entry: the sale it cancels
     cancelled_by: int | None = None
+    topup: str | None = None  # its wallet top-up lines (money), when it has any
+    topup_cancelled: bool = False  # that top-up given back since (wallet_topup_cancel)
 
 
 class SaleOk(Reply):

@@ -74,6 +74,8 @@ class SaleMoney(msgspec.Struct, frozen=True, kw_only=True):
     rows: tuple[Row, ...] = ()
     cancels: int | None = None  # a counter-entry: the sale it cancels
     cancelled_by: int | None = None  # the counter-entry that cancelled it
+    topup: Decimal = Decimal(0)  # what its wallet top-up lines credited
+    topup_cancelled: bool = False  # given back since (wallet_topup_cancel with this sale)
 
     @property
     def settled(self) -> Decimal:

@@ -155,6 +155,7 @@ class Pay(msgspec.Struct, frozen=True):
     excess: payments.Excess | None = None
     policy: payments.Policy = payments.Policy()
     approved_by: str | None = None  # the supervisor whose PIN approved a refund
+    invoice: bool = False  # when auto_finish finishes the sale: billed on an invoice (as Finish)
 
 
 class RemovePayment(msgspec.Struct, frozen=True):
@@ -522,8 +523,12 @@ def _pay(state: LaneState, command: Pay, now: dt.datetime) -> Applied | Refused:
     paid = _with_ticket(state, new, PaymentAdded(payment))
     if not command.policy.auto_finish or totals(new).balance != 0:
         return paid
-    finished = _finish(paid.state, Finish(command.seller), now)
-    assert isinstance(finished, Applied), finished  # lines and a zero balance: it cannot refuse
+    finished = _finish(paid.state, Finish(command.seller, invoice=command.invoice), now)
+    if isinstance(finished, Refused):
+        # Lines and a zero balance: only an invoice with no customer (or with a top-up
+        # line) refuses, and then the payment that would finish the sale is refused too.
+        assert command.invoice, finished
+        return finished
     return Applied(finished.state, paid.events + finished.events)
 
 

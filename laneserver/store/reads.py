@@ -621,9 +621,11 @@ def sale_money(db: sqlite3.Connection, number: int) -> corrections.SaleMoney | N
             (number,))
     )
     by = db.execute("SELECT number FROM sales WHERE cancels=?", (number,)).fetchone()
+    topup = sum((d for _, _, d in sale_topups(db, number) if d > 0), Decimal(0))
     return corrections.SaleMoney(number=n, at=at, lane=lane, seller=seller_, customer=customer,
                                  total=Decimal(total), paid=Decimal(paid), change=Decimal(change), rows=rows,
-                                 cancels=cancels, cancelled_by=by[0] if by else None)
+                                 cancels=cancels, cancelled_by=by[0] if by else None, topup=topup,
+                                 topup_cancelled=bool(topup) and topup_cancelled(db, f"sale-topup:{number}"))
 
 
 def superseding(db: sqlite3.Connection, payments: list[int]) -> dict[int, tuple[int, str]]:

@@ -146,3 +146,30 @@ async def test_kill_9_after_an_invoice_keeps_the_numbering_and_the_pdf(shop):
             second = await till.ok("finish", receipt="invoice")
             assert second["invoice"] == 2
     verify(shop)
+
+
+async def test_a_payment_the_shops_auto_finish_finishes_makes_out_the_invoice(tmp_path: Path):
+    config = toml(table("shop", name="Épicerie du Port", auto_finish=True), stock_point("main"), lane("1"))
+    with configured_shop(tmp_path, config, CATALOG, sellers=[CASHIER], tills=("1",)) as shop:
+        with trio.fail_after(60):
+            async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:
+                dupont = (await till.ok("customer_create", name="SARL Dupont", business=True))["customer"]
+                await _fill(till)
+                # No customer yet: the payment that would finish on an invoice is refused.
+                before = counts(shop, "sales", "invoices", "payments")
+                refused = await till.call("pay", mode="cash", amount="19.00", receipt="invoice")
+                assert refused["code"] == "conflict" and "customer" in refused["message"]
+                assert counts(shop, "sales", "invoices", "payments") == before
+                # A part of the balance does not finish: nothing is asked of the invoice yet.
+                part = await till.ok("pay", mode="cash", amount="9.00", receipt="invoice")
+                assert "number" not in part and part["ticket"]["balance"] == "10.00"
+                await till.ok("set_customer", customer=dupont)
+                done = await till.ok("pay", mode="card", amount="10.00", receipt="invoice")
+                assert done["invoice"] == 1 and done["total"] == "19.00"
+                got = await till.ok("invoice", sale=done["number"])
+                assert got["total_excl_vat"] == "16.64" and got["customer_name"] == "SARL Dupont"
+                # Without an invoice asked, an auto-finished sale takes no number.
+                await till.ok("scan", code=VIN)
+                plain = await till.ok("pay", mode="cash", amount="12.00")
+                assert plain["number"] == done["number"] + 1 and "invoice" not in plain
+        verify(shop)

@@ -263,3 +263,55 @@ async def test_a_sale_cancel_takes_its_top_up_back_out_of_the_wallet(shop):
     assert [r[:2] for r in _wallet_rows(shop)] == [("topup", "30.00"), ("topup", "10.00"), ("spend", "-20.00"),
                                                    ("sale_cancel", "-10.00")]
     _verify(shop)
+
+
+async def test_a_ticket_top_up_cancelled_later_in_the_mode_that_paid_it(shop):
+    """``wallet_topup_cancel`` with ``sale``: the top-up lines of a finished sale go back
+    in the mode that paid the sale; a sale paid by several modes names one of them."""
+    cancel = {"reason": "erreur de caisse", "supervisor_pin": "4321"}
+    with trio.fail_after(60):
+        async with connect(shop.ws_url, shop.token, seller=PAUL) as till:
+            jeanne = await _customer(till)
+            await till.ok("set_customer", customer=jeanne)
+            await till.ok("scan", code=BREAD)  # 2.20 of goods with it
+            await till.ok("topup_line", amount="20.00")
+            await till.ok("pay", mode="card", reference="a-1")
+            by_card = (await till.ok("finish", receipt="none"))["number"]
+            await till.ok("set_customer", customer=jeanne)
+            await till.ok("topup_line", amount="15.00")
+            await till.ok("pay", mode="cash", amount="5.00")
+            await till.ok("pay", mode="cheque", amount="10.00", reference="chq-1")
+            split = (await till.ok("finish", receipt="none"))["number"]
+            await till.ok("scan", code=BREAD)
+            await till.ok("pay", mode="cash")
+            plain = (await till.ok("finish", receipt="none"))["number"]
+
+            before = _wallet_rows(shop)
+            # Bad requests change nothing.
+            assert (await till.call("wallet_topup_cancel"))["code"] == "bad_request"
+            assert (await till.call("wallet_topup_cancel", topup=1, sale=by_card))["code"] == "bad_request"
+            assert (await till.call("wallet_topup_cancel", sale=9999))["code"] == "not_found"
+            assert (await till.call("wallet_topup_cancel", sale=plain))["code"] == "not_found"
+            wrong = await till.call("wallet_topup_cancel", sale=by_card, mode="cash")
+            assert (wrong["code"], wrong["field"]) == ("conflict", "mode")
+            which = await till.call("wallet_topup_cancel", sale=split)
+            assert (which["code"], which["field"], which["modes"]) == ("bad_request", "mode", ["cash", "cheque"])
+            assert _wallet_rows(shop) == before
+
+            # In the card that paid it: the wallet gives the 20.00 back, once.
+            done = await till.ok("wallet_topup_cancel", sale=by_card, key="tc-1")
+            assert done["customer"]["wallet"] == "15.00"
+            again = await till.ok("wallet_topup_cancel", sale=by_card, key="tc-1")
+            assert again["customer"]["wallet"] == "15.00"
+            assert (await till.call("wallet_topup_cancel", sale=by_card))["code"] == "conflict"
+            # Its sale can no longer be cancelled: the payments would give the top-up twice.
+            assert (await till.call("sale_cancel", sale=by_card, **cancel))["code"] == "conflict"
+            # The split sale: given back in the cash the cashier names.
+            await till.ok("wallet_topup_cancel", sale=split, mode="cash")
+            assert (await till.ok("customer", customer=jeanne))["customer"]["wallet"] == "0.00"
+    with _db(shop) as db:
+        money = db.execute("SELECT kind, mode, amount, ref FROM money_in ORDER BY seq").fetchall()
+    assert money == [("topup_cancel", "card", "-20.00", f"sale-topup:{by_card}"),
+                     ("topup_cancel", "cash", "-15.00", f"sale-topup:{split}")]
+    assert [r[:2] for r in _wallet_rows(shop)][-2:] == [("topup_cancel", "-20.00"), ("topup_cancel", "-15.00")]
+    _verify(shop)

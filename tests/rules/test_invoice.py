@@ -54,3 +54,19 @@ def test_set_customer_keeps_the_business_flag_and_clearing_drops_it():
     assert done.state.ticket.business and done.state.ticket.customer == "C1"
     cleared = rules.apply(done.state, rules.SetCustomer("s", None, business=True), now=NOW)
     assert not cleared.state.ticket.business and cleared.state.ticket.customer is None
+
+
+def test_a_payment_auto_finishing_on_an_invoice_needs_a_customer():
+    from laneserver.rules import payment as payments
+
+    policy = payments.Policy(auto_finish=True)
+    refused = rules.apply(_state(), rules.Pay("s", "cash", policy=policy, invoice=True), now=NOW)
+    assert isinstance(refused, rules.Refused) and refused.code == "conflict" and "customer" in refused.message
+    # Not finishing (a part of the balance): the invoice is not asked yet.
+    part = rules.apply(_state(), rules.Pay("s", "cash", Decimal("5.00"), policy=policy, invoice=True), now=NOW)
+    assert isinstance(part, rules.Applied) and not any(isinstance(e, rules.SaleCompleted) for e in part.events)
+    done = rules.apply(_state(customer="C1", business=True), rules.Pay("s", "cash", policy=policy, invoice=True),
+                       now=NOW)
+    assert isinstance(done, rules.Applied)
+    sale = next(e for e in done.events if isinstance(e, rules.SaleCompleted))
+    assert sale.customer == "C1" and sale.total == Decimal("12.00")

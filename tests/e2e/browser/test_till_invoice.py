@@ -3,7 +3,8 @@ created as a business one from the till, the ticket's total excluding VAT shown
 beside the total, "Finish + invoice" making out invoice F-000001, and its PDF
 downloaded from the last-sale box (fetched with the ``invoice`` verb). A customer
 who is not a business one gets no excl-VAT total, and a ticket with no customer no
-invoice button."""
+invoice button. With the shop's auto_finish, the payment that settles a business
+customer's ticket ends it on an invoice."""
 
 from __future__ import annotations
 
@@ -34,16 +35,20 @@ stock_point = "main"
 """
 
 
-@pytest.fixture
-def invoice_server(tmp_path: Path):
+def _invoice_shop(tmp_path: Path, shop: str = SHOP) -> LiveServer:
     config = tmp_path / "shop.toml"
-    config.write_text(SHOP, encoding="utf-8")
+    config.write_text(shop, encoding="utf-8")
     catalog = tmp_path / "catalog.csv"
     catalog.write_text(CATALOG, encoding="utf-8")
     server = LiveServer(tmp_path / "data", config=config)
     server.cli("catalog", "import", str(catalog))
     server.cli("seller", "add", SELLER, "--pin", PIN, "--role", "cashier")
-    server.start()
+    return server.start()
+
+
+@pytest.fixture
+def invoice_server(tmp_path: Path):
+    server = _invoice_shop(tmp_path)
     try:
         yield server
     finally:
@@ -118,3 +123,19 @@ def test_a_business_customer_is_billed_on_an_invoice_whose_pdf_the_till_download
     expect(till.by("last-sale-number")).to_have_text("Ticket n° 2")
     expect(till.by("last-sale-invoice")).to_be_hidden()
     till.expect_no_error()
+
+
+def test_with_auto_finish_a_business_customers_sale_ends_on_an_invoice(tmp_path, tills):
+    server = _invoice_shop(tmp_path, SHOP.replace('locale = "fr"', 'locale = "fr"\nauto_finish = true'))
+    try:
+        till = tills(server).start()
+        till.scan(VIN, lines=1)
+        _create_customer(till, "SARL Martin", business=True)
+        till.by("pay").click()
+        till.by("quick-amount").first.click()  # the exact amount, in cash: the sale ends
+        expect(till.by("last-sale-number")).to_have_text("Ticket n° 1")
+        expect(till.by("last-sale-invoice")).to_have_text("Facture F-000001 (PDF)")
+        assert (server.data / "invoices").is_dir()
+        till.expect_no_error()
+    finally:
+        server.stop()

@@ -425,3 +425,45 @@ def test_a_payment_that_finishes_the_sale_with_auto_finish(tmp_path, tills):
     finally:
         till.close()
         server.stop()
+
+
+def test_a_ticket_top_up_given_back_from_the_sales_screen_in_the_mode_that_paid_it(money_server, tills):
+    till = tills(money_server, "2").start()  # lane 2: no terminal, a card is recorded at once
+    till.page.keyboard.press("F6")
+    till.by("customer-new").click()
+    till.by("customer-name-input").fill("Jeanne Martin")
+    till.by("customer-wallet-input").check()
+    till.by("customer-create").click()
+    expect(till.by("customer-name")).to_have_text("Jeanne Martin")
+    till.by("money-amount").fill("20")
+    till.by("money-on-ticket").click()
+    expect(till.lines()).to_have_count(1)
+    till.by("customer-close").click()
+    till.by("pay").click()
+    till.by("pay-card").click()
+    expect(till.by("pay-balance")).to_have_text(euros(0))
+    till.by("finish-no-receipt").click()
+    expect(till.by("last-sale-number")).to_have_text("Ticket n° 1")
+
+    till.page.keyboard.press("F1")
+    expect(till.by("sales-panel")).to_be_visible()
+    till.page.keyboard.type("1")
+    till.page.keyboard.press("Enter")
+    give_back = till.by("sale-topup-cancel")
+    expect(give_back).to_have_count(1)  # paid by card only: given back by card only
+    expect(give_back).to_have_attribute("data-mode", "card")
+    expect(give_back).to_contain_text(euros_in(20))
+    give_back.click()
+    expect(till.by("confirm-text")).to_contain_text("ticket n° 1")
+    till.by("confirm-yes").click()
+    expect(till.by("sale-topup-done")).to_be_visible()
+    expect(till.by("sale-topup-cancel")).to_have_count(0)
+    expect(till.by("sale-cancel-open")).to_be_hidden()  # its payments would give the top-up twice
+    expect(till.by("notice")).to_contain_text("rendue en Carte bancaire")
+    till.shot("sales-topup-given-back")
+    till.page.keyboard.press("Escape")
+    till.page.keyboard.press("F6")
+    till.by("customer-search-input").fill("Jeanne")
+    till.by("customer-result").first.click()
+    expect(till.by("customer-wallet")).to_have_text(euros(0))
+    till.expect_no_error()
