@@ -9,6 +9,7 @@ replace with ``autojump_clock``.
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from typing import Protocol
 
 
@@ -34,3 +35,26 @@ class FixedClock:
 
     def advance(self, **delta: float) -> None:
         self._now += dt.timedelta(**delta)
+
+
+# --- the shop's day -------------------------------------------------------------------
+# Timestamps are UTC; dates that mean something to the shop (a voucher's last day, a
+# sell-by date, a cheque's cashing date) are days of the shop's own time zone.
+
+
+def shop_zone(name: str) -> dt.tzinfo:
+    """The zone ``[shop] timezone`` names; "" = the machine's local zone (as systemd
+    and the shop's other programs see it). Raises ValueError for an unknown name."""
+    if not name:
+        local = dt.datetime.now().astimezone().tzinfo
+        assert local is not None
+        return local
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as 'Europe/Paris')") from None
+
+
+def shop_day(at: dt.datetime, zone: dt.tzinfo) -> dt.date:
+    """The shop's date at the instant ``at``."""
+    return at.astimezone(zone).date()

@@ -15,6 +15,7 @@ from typing import Literal
 
 import msgspec
 
+from laneserver.clock import shop_zone
 from laneserver.rules.money import BadValue, parse_money, parse_percent
 from laneserver.rules.payment import RESERVED_MODES
 
@@ -41,6 +42,9 @@ class ShopConfig(Base):
     locale: str = "fr"
     sell_by_warning_days: int = 3
     voucher_valid_days: int = 365  # a purchase / gift voucher's validity, from its issue
+    # The shop's time zone (IANA name, e.g. "Europe/Paris"): its day decides voucher and
+    # coupon validity, sell-by dates and cheque instalments. "" = the machine's own.
+    timezone: str = ""
     # A pay that brings the balance to zero finishes the sale in the same request.
     auto_finish: bool = False
     # Deferred payment: ``finish`` with ``unpaid`` may leave a customer's balance due.
@@ -196,6 +200,10 @@ def _check(config: Config) -> Config:
             raise BadValue("shop.sell_by_warning_days must be 0 to 3650 days")
         if not 1 <= shop.voucher_valid_days <= 3650:
             raise BadValue("shop.voucher_valid_days must be 1 to 3650 days")
+        try:
+            shop_zone(shop.timezone)
+        except ValueError as error:
+            raise BadValue(f"shop.timezone: {error}") from None
         for i, rate in enumerate(shop.vat_rates):
             parse_percent(rate, f"shop.vat_rates[{i}]")
     except BadValue as error:

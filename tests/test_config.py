@@ -298,3 +298,18 @@ def test_example_printer_addresses_fit_their_kind():
 def test_sell_by_warning_days_defaults_to_3_and_is_checked():
     assert demo_config().shop.sell_by_warning_days == 3
     assert "shop.sell_by_warning_days" in refused("[shop]\nsell_by_warning_days = -1\n")
+
+
+def test_timezone_is_an_iana_name_or_the_machines_own():
+    import datetime as dt
+
+    from laneserver.clock import shop_day, shop_zone
+
+    assert demo_config().shop.timezone == ""  # the machine's own zone
+    assert parse_config('[shop]\ntimezone = "Europe/Paris"\n' + MINIMAL).shop.timezone == "Europe/Paris"
+    message = refused('[shop]\ntimezone = "Europe/Paname"\n' + MINIMAL)
+    assert "shop.timezone" in message and "Europe/Paname" in message
+    # 23:30 UTC on 31 December is already 1 January in Paris.
+    at = dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.timezone.utc)
+    assert shop_day(at, shop_zone("Europe/Paris")) == dt.date(2027, 1, 1)
+    assert shop_day(at, shop_zone("UTC")) == dt.date(2026, 12, 31)

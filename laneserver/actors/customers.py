@@ -55,7 +55,7 @@ from laneserver.actors.drawer import CashReceived
 from laneserver.actors.printer import PrintReceipt
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import Address
-from laneserver.clock import Clock
+from laneserver.clock import Clock, shop_day, shop_zone
 from laneserver.config import Config
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
@@ -222,6 +222,7 @@ class CustomersActor:
         self.article_name = article_name  # for the coupons a customer view lists
         self.config = config
         self.clock = clock
+        self.zone = shop_zone(config.shop.timezone)  # the shop's day: validity dates
         # The modes money may come in with (cash, card…: not credit, wallet or a voucher).
         self.modes = tuple(m for m in modes if m not in rules.NOT_FOR_MONEY_IN)
         self.printers = printers or {}  # lane → its printer
@@ -301,7 +302,7 @@ class CustomersActor:
     # --- lanes -----------------------------------------------------------------------
 
     async def _hold(self, ask: AskHold) -> rules.Hold | rules.Refused:
-        today = self.clock.now().date()
+        today = self._today()
         if ask.mode in rules.ACCOUNTS:
             customer = self.directory.get(ask.customer or "")
             if customer is None:
@@ -388,14 +389,19 @@ class CustomersActor:
     # --- coupons (rules/coupons.py) ----------------------------------------------------
 
     async def _batches(self, customer: str, article: str | None = None) -> list[coupon_rules.Batch]:
-        return await read(self.journal, partial(reads.customer_coupons, customer=customer, article=article))
+        return await read(self.journal, partial(reads.customer_coupons, customer=customer, article=article,
+                                                zone=self.zone))
+
+    def _today(self, at: dt.datetime | None = None) -> dt.date:
+        """The shop's date (now, or at ``at``): vouchers and coupons are valid by it."""
+        return shop_day(self.clock.now() if at is None else at, self.zone)
 
     async def _coupons_for(self, lane: str, customer: str, article: str) -> int:
-        left = coupon_rules.left(await self._batches(customer, article), article, self.clock.now().date())
+        left = coupon_rules.left(await self._batches(customer, article), article, self._today())
         return max(left - coupon_rules.held_elsewhere(self.coupon_holds, lane, (customer, article)), 0)
 
     async def _hold_coupons(self, lane: str, holds: dict[tuple[str, str], int]) -> rules.Refused | None:
-        today = self.clock.now().date()
+        today = self._today()
         previous = self.coupon_holds.get(lane, {})
         left_of = {}
         for key, count in holds.items():
@@ -413,7 +419,7 @@ class CustomersActor:
     async def _settle_coupons(self, ask: AskCouponSettle) -> tuple[Any, ...] | rules.Refused:
         if self.directory.get(ask.customer) is None:
             return rules.Refused("not_found", f"no customer {ask.customer!r}")
-        today = ask.at.date()
+        today = self._today(ask.at)
         common = dict(at=ask.at, customer=ask.customer, lane=ask.lane, device=ask.device, seller=ask.seller)
         ops: list[Any] = []
         for article, count in ask.uses.items():
@@ -433,7 +439,7 @@ class CustomersActor:
                             valid_until=None if s.valid_until is None else s.valid_until.isoformat(),
                             expired=s.expired,
                             held=sum(h.get((customer, s.article), 0) for h in self.coupon_holds.values()))
-            for s in coupon_rules.summaries(batches, self.clock.now().date())
+            for s in coupon_rules.summaries(batches, self._today())
         ]
 
     async def _give_back(self, ask: AskGiveBack) -> tuple[Any, ...] | rules.Refused:
@@ -451,7 +457,7 @@ class CustomersActor:
                 used = await read(self.journal, partial(reads.voucher, code=reference or ""))
                 days = self.config.shop.voucher_valid_days
                 ops.append(IssueVoucher(code=new_voucher_code(), amount=amount,
-                                        valid_until=rules.valid_until(ask.at.date(), days), origin="refund",
+                                        valid_until=rules.valid_until(self._today(ask.at), days), origin="refund",
                                         customer=used.customer if used is not None else ask.customer, **common))
             else:
                 raise ValueError(f"not a customer payment mode: {mode!r}")
@@ -486,7 +492,7 @@ class CustomersActor:
         for holds in self.coupon_holds.values():
             for key, count in holds.items():
                 held[key] = held.get(key, 0) + count
-        back = coupon_rules.cancel(moves, await self._batches(customer), held, ask.at.date())
+        back = coupon_rules.cancel(moves, await self._batches(customer), held, self._today(ask.at))
         if isinstance(back, str):
             return rules.Refused("conflict", back)
         common = dict(at=ask.at, lane=ask.lane, device=ask.device, seller=ask.seller)
@@ -505,7 +511,7 @@ class CustomersActor:
             if mode == "wallet" and not customer.wallet_enabled:
                 return rules.Refused("conflict", f"{customer.name}'s wallet is not enabled")
             return MoveAccount(customer=customer.customer, account=mode, delta=amount, kind="refund", **common)
-        until = rules.valid_until(ask.at.date(), self.config.shop.voucher_valid_days)
+        until = rules.valid_until(self._today(ask.at), self.config.shop.voucher_valid_days)
         return IssueVoucher(code=new_voucher_code(), amount=amount, valid_until=until, origin="refund",
                             customer=ask.customer, **common)
 
@@ -800,7 +806,7 @@ class CustomersActor:
             return _error(request, wire.Code.BAD_REQUEST, "valid_days must be 1 to 3650", field="valid_days")
         now = self.clock.now()
         code = new_voucher_code()
-        until = rules.valid_until(now.date(), days)
+        until = rules.valid_until(self._today(now), days)
         common = dict(at=now, lane=caller.lane, device=caller.device, seller=caller.seller)
         ops = [
             IssueVoucher(code=code, amount=amount, valid_until=until, origin="sold", customer=request.customer,
@@ -877,7 +883,7 @@ class CustomersActor:
         return max(self.books.available(customer, account), ZERO)
 
     def _voucher_view(self, voucher: rules.Voucher) -> wire.VoucherView:
-        today = self.clock.now().date()
+        today = self._today()
         if voucher.used:
             status = "used"
         elif today > voucher.valid_until:

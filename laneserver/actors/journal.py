@@ -34,6 +34,7 @@ import datetime as dt
 import sqlite3
 import time
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -76,8 +77,9 @@ class FiscalAnchorError(RuntimeError):
 
 
 class JournalActor:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, zone: dt.tzinfo = dt.timezone.utc) -> None:
         self.path = path
+        self.zone = zone  # the shop's time zone (the writer checks coupon validity by its days)
         self._limiter = trio.CapacityLimiter(1)
         self._writer: Writer | None = None
         self._log = get_logger("journal", db=str(path))
@@ -96,7 +98,7 @@ class JournalActor:
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         db = await self._in_thread(schema.connect, self.path)
         try:
-            self._writer = await self._in_thread(Writer, db)
+            self._writer = await self._in_thread(partial(Writer, db, zone=self.zone))
             try:
                 opened = await self._in_thread(self._open_anchor)
             except FiscalAnchorError as error:

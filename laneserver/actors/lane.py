@@ -39,7 +39,7 @@ from laneserver.actors.printer import PrintReceipt
 from laneserver.actors.terminal import ABORT_SECONDS, Charge
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import ActorFailed, Address
-from laneserver.clock import Clock
+from laneserver.clock import Clock, shop_day, shop_zone
 from laneserver.config import Config
 from laneserver.hw.invoice_pdf import write_invoice
 from laneserver.hw.terminal import TerminalResult
@@ -112,6 +112,7 @@ class LaneActor:
         # each line added to flag a sale below cost, with no round trip (rules/costs.py).
         self.costs = costs if costs is not None else CostBook()
         self.clock = clock
+        self.zone = shop_zone(config.shop.timezone)  # the shop's day (cheque instalments)
         # Owned by the supervisor's closure so sessions stay subscribed across
         # a restart of this actor.
         self.subscribers = subscribers
@@ -225,7 +226,8 @@ class LaneActor:
                                   modes=policy.mode_ids)
                 value = None if amount is None else parse_money(amount)
                 return rules.Pay(seller, mode, value, reference, instalments=instalments, excess=excess, policy=policy,
-                                 approved_by=approved_by, invoice=receipt == "invoice")
+                                 approved_by=approved_by, invoice=receipt == "invoice",
+                                 today=shop_day(self.clock.now(), self.zone))
             case wire.RemovePayment(payment=payment):
                 return rules.RemovePayment(seller, payment)
             case wire.Hold():
@@ -539,7 +541,9 @@ class LaneActor:
             return _error(request, wire.Code.NOT_FOUND, f"no customer {sale.customer!r}", field="customer")
         shop = self.config.shop
         return invoices.make_invoice(
-            lines=sale.lines, at=sale.at, lane=sale.lane, seller=sale.seller, customer=found.customer,
+            # Its date: the shop's (timestamps are UTC).
+            lines=sale.lines, at=sale.at.astimezone(self.zone), lane=sale.lane, seller=sale.seller,
+            customer=found.customer,
             customer_name=found.name, customer_contact=found.contact, shop_name=shop.name, header=shop.header,
             payments=tuple(invoices.InvoicePayment(self._mode_label(p), p.amount) for p in sale.payments),
             change=sale.change, rounding=sale.rounding, due=sale.due,

@@ -29,6 +29,7 @@ Invariants:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable
@@ -103,6 +104,7 @@ class PrinterActor:
         *,
         on_status: Callable[[PrinterStatus], None] = lambda status: None,
         transport: Transport | None = None,
+        zone: dt.tzinfo | None = None,
     ) -> None:
         """
         Args:
@@ -111,12 +113,15 @@ class PrinterActor:
                 pending, error). Called from the actor's tasks: it must be quick
                 and must not block (e.g. ``Address.tell_nowait`` to the lane).
             transport: where jobs go; ``open_transport(config)`` when omitted.
+            zone: the shop's time zone: the time printed on receipts and slips
+                (None: as the job gives it).
 
         Raises:
             ValueError: ``config.address`` does not fit ``config.kind``.
         """
         self._config = config
         self._on_status = on_status
+        self._zone = zone
         self._transport = transport if transport is not None else open_transport(config)
         self._log = get_logger("printer", printer=config.id)
         self._queue: deque[_Job] = deque()
@@ -160,8 +165,13 @@ class PrinterActor:
             with envelope:
                 match envelope.command:
                     case PrintReceipt(job=job, receipt=receipt):
+                        # Printed in the shop's time (timestamps are UTC).
+                        if self._zone is not None:
+                            receipt = msgspec.structs.replace(receipt, at=receipt.at.astimezone(self._zone))
                         self._enqueue(_Job(job, render_receipt(receipt, width=self._config.width)))
                     case PrintSlip(job=job, slip=slip):
+                        if self._zone is not None:
+                            slip = msgspec.structs.replace(slip, at=slip.at.astimezone(self._zone))
                         self._enqueue(_Job(job, render_drawer_slip(slip, width=self._config.width)))
                     case KickDrawer():
                         expires = trio.current_time() + KICK_MAX_AGE

@@ -41,7 +41,7 @@ from laneserver.actors.messages import (
 )
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import Address
-from laneserver.clock import Clock
+from laneserver.clock import Clock, shop_day
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode
@@ -137,8 +137,10 @@ class StockPointActor:
         peers: dict[str, Address] | None = None,
         sell_by_warning_days: int = 3,
         costs: CostBook | None = None,
+        zone: dt.tzinfo = dt.timezone.utc,
     ) -> None:
         self.stock_point = stock_point
+        self.zone = zone  # the shop's time zone: sell-by dates and receipts are its days
         self.journal = journal
         self.catalog = catalog
         self.clock = clock
@@ -299,7 +301,7 @@ class StockPointActor:
                     if request.received is not None and request.reason not in LOT_REASONS:
                         raise BadValue(f"received is only for initial and delivery entries, not {request.reason}")
                     try:
-                        received = parse_received(request.received, self.clock.now().date())
+                        received = parse_received(request.received, shop_day(self.clock.now(), self.zone))
                     except ValueError as error:
                         raise BadValue(str(error)) from None
                     return await self._entry(caller, request, qty, unit_cost, received)
@@ -416,7 +418,7 @@ class StockPointActor:
                               article=component)
                 for component, take in takes.items()]
         into = self._move_op(caller, request, qty, "production", ref=ref, comment=request.comment)
-        lot = RecordLot(stock_point=self.stock_point, article=article.id, received=into.at.date(), qty=qty,
+        lot = RecordLot(stock_point=self.stock_point, article=article.id, received=shop_day(into.at, self.zone), qty=qty,
                         at=into.at, ref="production")
         data = {"article": article.id, "qty": fmt_qty(qty), "stock_point": self.stock_point,
                 "components": {component: fmt_stock(take) for component, take in takes.items()}}
@@ -476,7 +478,7 @@ class StockPointActor:
         days = self.sell_by_warning_days if request.days is None else request.days
         if not 0 <= days <= 3650:
             return _error(request, wire.Code.BAD_REQUEST, f"days must be 0 to 3650, got {days}", field="days")
-        today = self.clock.now().date()
+        today = shop_day(self.clock.now(), self.zone)
         lots = await read(self.journal, partial(reads.stock_lots, stock_point=self.stock_point))
 
         def days_of(article_id: str) -> int:
@@ -567,7 +569,7 @@ class StockPointActor:
         if isinstance(lines, bytes):
             return lines
         try:
-            received = parse_received(request.received, self.clock.now().date())
+            received = parse_received(request.received, shop_day(self.clock.now(), self.zone))
         except ValueError as error:
             raise BadValue(str(error)) from None
         try:
@@ -653,11 +655,13 @@ class StockPointActor:
             try:
                 if len(since) != 10:
                     raise ValueError
-                dt.date.fromisoformat(since)
+                day = dt.date.fromisoformat(since)
             except ValueError:
                 return _error(request, wire.Code.BAD_REQUEST, f"sold_since must be a date as YYYY-MM-DD, got {since!r}",
                               field="sold_since")
-            sold = await read(self.journal, partial(reads.sold_since, stock_point=self.stock_point, since=since))
+            # From the start of that day in the shop's time zone (timestamps are UTC).
+            start = dt.datetime.combine(day, dt.time(), tzinfo=self.zone).astimezone(dt.timezone.utc).isoformat()
+            sold = await read(self.journal, partial(reads.sold_since, stock_point=self.stock_point, since=start))
             articles = [self.catalog.get(article_id) for article_id in sold]
         else:
             sold = {}

@@ -156,6 +156,7 @@ class Pay(msgspec.Struct, frozen=True):
     policy: payments.Policy = payments.Policy()
     approved_by: str | None = None  # the supervisor whose PIN approved a refund
     invoice: bool = False  # when auto_finish finishes the sale: billed on an invoice (as Finish)
+    today: dt.date | None = None  # the shop's date (cheque instalments); None: the date of ``now``
 
 
 class RemovePayment(msgspec.Struct, frozen=True):
@@ -512,7 +513,8 @@ def _pay(state: LaneState, command: Pay, now: dt.datetime) -> Applied | Refused:
     ticket = state.ticket
     payment = payments.pay(
         ticket, mode=command.mode, amount=command.amount, reference=command.reference,
-        instalments=command.instalments, excess=command.excess, policy=command.policy, today=now.date(),
+        instalments=command.instalments, excess=command.excess, policy=command.policy,
+        today=command.today or now.date(),
         approved_by=command.approved_by,
     )
     if isinstance(payment, payments.Refusal):

@@ -38,7 +38,7 @@ from laneserver.actors.stock_point import StockPointActor
 from laneserver.rules.costs import CostBook
 from laneserver.actors.terminal import MAILBOX as TERMINAL_MAILBOX
 from laneserver.actors.terminal import TerminalActor
-from laneserver.clock import Clock
+from laneserver.clock import Clock, shop_zone
 from laneserver.config import Config
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
@@ -85,7 +85,7 @@ async def run_shop(
         # Layer 3 (last to stop): the journal.
         journal, journal_inbox = open_mailbox("journal", 256)
         async with trio.open_nursery() as core:
-            await core.start(supervise, "journal", partial(JournalActor, data_dir / DB_NAME), journal_inbox, CORE_POLICY)
+            await core.start(supervise, "journal", partial(JournalActor, data_dir / DB_NAME, zone=shop_zone(config.shop.timezone)), journal_inbox, CORE_POLICY)
             if config.demo:
                 seeded = await read(journal, partial(
                     admin.seed_demo, articles=demo_articles(), seller=DEMO_SELLER,
@@ -130,14 +130,15 @@ async def run_shop(
                     factory = partial(StockPointActor, point.id, journal=journal, catalog=catalog, clock=clock,
                                       policy=config.shop.negative_stock, reservations={}, subscribers=set(),
                                       peers=points, sell_by_warning_days=config.shop.sell_by_warning_days,
-                                      costs=costs[point.id])
+                                      costs=costs[point.id], zone=shop_zone(config.shop.timezone))
                     await middle.start(supervise, points[point.id].name, factory, point_inboxes[point.id],
                                        CORE_POLICY)
                 printers: dict[str, Address] = {}
                 for printer in config.printers:
                     address, inbox = open_mailbox(f"printer:{printer.id}")
                     lanes_served = [lane_addresses[l.id] for l in config.lanes if l.printer == printer.id]
-                    factory = partial(PrinterActor, printer, on_status=partial(_printer_status, lanes_served, config))
+                    factory = partial(PrinterActor, printer, on_status=partial(_printer_status, lanes_served, config),
+                                      zone=shop_zone(config.shop.timezone))
                     await middle.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
                     printers[printer.id] = address
                 terminals: dict[str, Address] = {}

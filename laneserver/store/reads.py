@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from laneserver.clock import shop_day
 from laneserver.rules import corrections
 from laneserver.rules.catalog import Article
 from laneserver.rules.fiscal import (
@@ -460,7 +461,8 @@ def customer_movements(db: sqlite3.Connection, customer: str, limit: int = 50) -
 
 # --- coupons (migration 8; rules/coupons.py) -----------------------------------------------
 
-def customer_coupons(db: sqlite3.Connection, customer: str, article: str | None = None) -> list[Batch]:
+def customer_coupons(db: sqlite3.Connection, customer: str, article: str | None = None,
+                     zone: dt.tzinfo = dt.timezone.utc) -> list[Batch]:
     """The customer's coupon batches (of ``article`` only, if given) with what was used of
     them and when first, oldest first; used-up batches included."""
     sql = ("SELECT c.seq, c.customer, c.article, c.delta, c.valid_days, c.at,"
@@ -473,7 +475,8 @@ def customer_coupons(db: sqlite3.Connection, customer: str, article: str | None 
         args.append(article)
     rows = db.execute(sql + " GROUP BY c.seq ORDER BY c.seq", args)
     return [Batch(batch=seq, customer=c, article=a, coupons=delta, used=used, valid_days=days,
-                  first_use=None if first is None else dt.datetime.fromisoformat(first).date(), credited_at=at)
+                  first_use=None if first is None else shop_day(dt.datetime.fromisoformat(first), zone),
+                  credited_at=at)
             for seq, c, a, delta, days, at, used, first in rows]
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from laneserver.clock import shop_day
 from laneserver.rules.fiscal import GENESIS, Anchor, AnchorHead, chain_hash, encode_anchor
 from laneserver.rules.invoice import Invoice
 from laneserver.rules.lane import SaleCompleted
@@ -193,7 +194,8 @@ def mark_anchored(db: sqlite3.Connection) -> None:
 
 
 class Writer:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, zone: dt.tzinfo = dt.timezone.utc) -> None:
+        self.zone = zone  # the shop's time zone: coupon validity is counted in its days
         self.db = db
         self.heads = load_heads(db)
         # Real stock as this writer last wrote or read it, per (stock point, article):
@@ -502,8 +504,8 @@ class Writer:
         if op.delta >= 0 or used - op.delta > credit[2]:
             raise ValueError(f"coupon batch {op.batch} has {credit[2] - used} coupons: it cannot give {-op.delta}")
         if credit[3] and first is not None:
-            until = dt.datetime.fromisoformat(first).date() + dt.timedelta(days=credit[3])
-            if op.at.date() > until:
+            until = shop_day(dt.datetime.fromisoformat(first), self.zone) + dt.timedelta(days=credit[3])
+            if shop_day(op.at, self.zone) > until:
                 raise ValueError(f"coupon batch {op.batch} expired on {until.isoformat()}")
 
     def _real(self, stock_point: str, article: str) -> Fraction:

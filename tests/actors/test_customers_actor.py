@@ -3,7 +3,8 @@
 Holds are serialised by its mailbox (two lanes asking for the same wallet: one gets
 it); a sale's ops come from its holds and, once written by the journal, a
 ``Release`` makes the balance the database's sum; a restarted actor keeps the holds
-it was handed; an expired voucher is refused at the actor's clock.
+it was handed; an expired voucher is refused at the actor's clock, by the shop's
+own date (its time zone), not UTC's.
 Real time under ``trio.fail_after`` (the journal works in a thread).
 """
 
@@ -21,7 +22,7 @@ from laneserver.actors.customers import AskHold, AskSettle, CustomersActor, Find
 from laneserver.actors.journal import JournalActor, commit, read
 from laneserver.actors.messages import Caller, Handle
 from laneserver.actors.runtime import open_mailbox
-from laneserver.clock import FixedClock
+from laneserver.clock import FixedClock, shop_zone
 from laneserver.config import demo_config
 from laneserver.protocol import messages as wire
 from laneserver.rules.customers import Hold, Refused
@@ -32,13 +33,15 @@ TILL = Caller(device="till-1", seller="marie", lane="1")
 
 
 @asynccontextmanager
-async def running(path, clock: FixedClock, holds: dict | None = None):
+async def running(path, clock: FixedClock, holds: dict | None = None, timezone: str = "UTC"):
+    config = demo_config()
+    config = msgspec.structs.replace(config, shop=msgspec.structs.replace(config.shop, timezone=timezone))
     journal, journal_inbox = open_mailbox("journal", 256)
     async with trio.open_nursery() as core:
-        await core.start(JournalActor(path).run, journal_inbox)
+        await core.start(JournalActor(path, zone=shop_zone(timezone)).run, journal_inbox)
         customers, inbox = open_mailbox("customers", 64)
         async with trio.open_nursery() as middle:
-            actor = CustomersActor(journal=journal, config=demo_config(), clock=clock, modes=("cash", "card", "credit"),
+            actor = CustomersActor(journal=journal, config=config, clock=clock, modes=("cash", "card", "credit"),
                                    holds=holds if holds is not None else {})
             await middle.start(actor.run, inbox)
             yield journal, customers
@@ -110,3 +113,24 @@ async def test_holds_survive_a_restart_and_vouchers_expire(tmp_path):
             assert isinstance(expired, Refused) and "expired" in expired.message
             assert (await call(customers, "voucher", code=voucher["code"]))["voucher"]["status"] == "expired"
             assert clock.now().date() > dt.date.fromisoformat(voucher["valid_until"])
+
+
+async def test_a_voucher_lasts_until_the_end_of_the_shops_own_day(tmp_path):
+    """Auckland is UTC+13 in January: at 22:30 UTC on the 15th it is already the 16th
+    there. A 1-day voucher issued then is valid until the 17th (Auckland's date), and
+    is refused at 11:00 UTC on the 17th, when Auckland is on the 18th (UTC still says
+    the 17th: a server counting UTC days would take it)."""
+    clock = FixedClock(dt.datetime(2026, 1, 15, 22, 30, tzinfo=dt.timezone.utc))
+    with trio.fail_after(20):
+        async with running(tmp_path / "db.sqlite3", clock, timezone="Pacific/Auckland") as (_journal, customers):
+            voucher = (await call(customers, "voucher_issue", amount="10.00", mode="cash", valid_days=1))["voucher"]
+            assert voucher["valid_until"] == "2026-01-17"
+            clock.advance(hours=36)  # 2026-01-17 10:30 UTC = 23:30 on the 17th in Auckland: still valid
+            hold = await customers.ask(AskHold(lane="1", payment=1, mode="voucher", amount=None, due=D("5.00"),
+                                               code=voucher["code"]))
+            assert isinstance(hold, Hold)
+            clock.advance(hours=1)  # 11:30 UTC on the 17th = 00:30 on the 18th in Auckland
+            assert clock.now().date() == dt.date(2026, 1, 17)
+            expired = await customers.ask(AskHold(lane="1", payment=2, mode="voucher", amount=None, due=D("5.00"),
+                                                  code=voucher["code"]))
+            assert isinstance(expired, Refused) and "expired" in expired.message

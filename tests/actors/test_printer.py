@@ -162,12 +162,12 @@ async def free_port() -> int:
 
 @asynccontextmanager
 async def running_printer(
-    config: PrinterConfig, *, transport=None, status: StatusLog | None = None
+    config: PrinterConfig, *, transport=None, status: StatusLog | None = None, zone=None
 ) -> AsyncIterator[tuple[Address, StatusLog]]:
     """Start a PrinterActor; close its mailbox (and so stop it) on exit."""
     status = status if status is not None else StatusLog()
     address, inbox = open_mailbox(f"printer:{config.id}")
-    actor = PrinterActor(config, on_status=status, transport=transport)
+    actor = PrinterActor(config, on_status=status, transport=transport, zone=zone)
     async with trio.open_nursery() as nursery:
         await nursery.start(actor.run, inbox)
         yield address, status
@@ -497,3 +497,17 @@ async def test_usb_printer_absent_is_a_clear_unavailable() -> None:
     with trio.fail_after(REAL_IO_DEADLINE), pytest.raises(PrinterUnavailable) as caught:
         await transport.send(b"x")
     assert re.search(r"not found|libusb|pyusb|USB error", caught.value.reason)
+
+
+async def test_receipts_print_the_shops_time(autojump_clock) -> None:
+    """A sale stamped 22:30 UTC on 15 January prints 16/01/2026 11:30 in Auckland (UTC+13)."""
+    import datetime as dt
+    import zoneinfo
+
+    transport = FakeTransport()
+    at = dt.datetime(2026, 1, 15, 22, 30, tzinfo=dt.timezone.utc)
+    async with running_printer(fake_config(), transport=transport, zone=zoneinfo.ZoneInfo("Pacific/Auckland")) as (
+            printer, _status):
+        await printer.tell(PrintReceipt("job-1", sample_receipt(number=1, at=at)))
+        await transport.wait_sent(1)
+    assert b"16/01/2026 11:30" in transport.sent[0] and b"15/01/2026" not in transport.sent[0]
