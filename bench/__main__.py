@@ -113,6 +113,11 @@ def notes(raw: dict) -> str:
                 f"load generator CPU {s['loadgen_cpu_s']:.1f} s; "
                 f"counts {s['counts']}; errors {s['errors'] or 'none'}"
                 + (f"; STOPPED EARLY: {s['failed_devices'][:3]}" if s["failed_devices"] else ""))
+            if "floor" in data:
+                f = data["floor"]
+                lines.append(
+                    f"  protocol floor: {f['per_second']:.0f} requests/s p50 {f['p50_ms']:.2f} ms p99 {f['p99_ms']:.2f} ms "
+                    f"(a JSON request, 2 frames of {f['payload_bytes']} B back), echo process CPU {f['cpu_s']:.1f} s")
         else:
             i, b = data["in_process"], data["build"]
             lines.append(

@@ -4,6 +4,10 @@
   run as its own process on 127.0.0.1: what the transport alone costs per round trip.
   ``python -m bench.baselines echo-serve`` runs it; ``echo_load`` drives it with the
   same number of connections, and the same pacing, as the scenario it is compared to.
+* The same echo shaped like the protocol (``--shape protocol``): each JSON request is
+  decoded and answered with the two frames laneserver sends for a scan, a reply and a
+  ``ticket`` event of the size the server's own frames had in the run: what any server
+  speaking this protocol on this stack spends before doing any work (the floor).
 * SQLite in WAL mode with ``synchronous=FULL``: single-row commits on the same
   filesystem as the server's data folder: what one durable commit costs.
 """
@@ -25,11 +29,26 @@ import trio
 # --- the echo process -------------------------------------------------------------------
 
 
-def build_echo_app():
-    """A Starlette app with one websocket route that sends every text frame back."""
+def protocol_frames(request_id: object, frame_bytes: int) -> tuple[str, str]:
+    """The reply and the ``ticket`` event of a scan, each padded to ``frame_bytes``."""
+    import msgspec
+
+    reply = msgspec.json.encode({"type": "ok", "re": request_id, "lane": "1", "ticket": ""}).decode()
+    event = msgspec.json.encode({"type": "ticket", "lane": "1", "ticket": ""}).decode()
+    return (reply[:-2] + "x" * max(frame_bytes - len(reply), 0) + '"}',
+            event[:-2] + "x" * max(frame_bytes - len(event), 0) + '"}')
+
+
+def build_echo_app(shape: str = "plain", frame_bytes: int = 2000):
+    """A Starlette app with one websocket route: ``plain`` sends every text frame back;
+    ``protocol`` decodes each as a JSON request and answers with a reply and an event
+    of ``frame_bytes`` each (``protocol_frames``)."""
+    import msgspec
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
     from starlette.routing import Route, WebSocketRoute
+
+    decode = msgspec.json.Decoder(dict).decode
 
     async def echo(websocket) -> None:
         await websocket.accept()
@@ -38,10 +57,14 @@ def build_echo_app():
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text")
-            if text is not None:
-                await websocket.send_text(text)
-            else:
+            if text is None:
                 await websocket.send_bytes(message.get("bytes") or b"")
+            elif shape == "protocol":
+                reply, event = protocol_frames(decode(text).get("id"), frame_bytes)
+                await websocket.send_text(reply)
+                await websocket.send_text(event)
+            else:
+                await websocket.send_text(text)
 
     async def healthz(request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -49,7 +72,7 @@ def build_echo_app():
     return Starlette(routes=[WebSocketRoute("/ws", echo), Route("/healthz", healthz)])
 
 
-async def serve_echo(host: str = "127.0.0.1", port: int = 0) -> None:
+async def serve_echo(host: str = "127.0.0.1", port: int = 0, shape: str = "plain", frame_bytes: int = 2000) -> None:
     """Serve the echo app as laneserver serves its own (same Hypercorn settings) until
     SIGTERM or SIGINT; prints ``echo ready: URL`` once listening."""
     from hypercorn.config import Config
@@ -71,7 +94,8 @@ async def serve_echo(host: str = "127.0.0.1", port: int = 0) -> None:
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(stop_on_signal)
-        binds = await nursery.start(partial(serve, build_echo_app(), config, shutdown_trigger=stop.wait))
+        binds = await nursery.start(partial(serve, build_echo_app(shape, frame_bytes), config,
+                                            shutdown_trigger=stop.wait))
         print(f"echo ready: {binds[0]}", flush=True)
 
 
@@ -85,6 +109,7 @@ class EchoStats:
     connections: int
     payload_bytes: int
     cpu_seconds: float = float("nan")    # of the echo process, over the window
+    shape: str = "plain"                 # or "protocol": a JSON request, two frames back
     hwm_kib: int = 0
     rss_kib: int = 0
 
@@ -103,7 +128,7 @@ class EchoStats:
 
 async def echo_load(url: str, *, busy: int, paced: int = 0, think: tuple[float, float] = (0.1, 0.5),
                     duration: float, max_round_trips: int, payload_bytes: int = 200, seed: int = 1,
-                    pid: int | None = None) -> EchoStats:
+                    pid: int | None = None, shape: str = "plain") -> EchoStats:
     """``busy`` connections send back to back, ``paced`` ones wait ``think`` seconds
     (uniform) between round trips, like the tills and the PDAs of a scenario.
 
@@ -113,6 +138,8 @@ async def echo_load(url: str, *, busy: int, paced: int = 0, think: tuple[float, 
     Args:
         url: the echo's websocket URL (``ws://127.0.0.1:PORT/ws``).
         pid: the echo process, whose CPU seconds are read at the window's edges.
+        shape: ``protocol``: each round trip is a ``scan`` request and the two frames
+            it gets back (the echo process must serve that shape too).
     """
     from trio_websocket import open_websocket_url
 
@@ -122,6 +149,7 @@ async def echo_load(url: str, *, busy: int, paced: int = 0, think: tuple[float, 
     go, stop = trio.Event(), trio.Event()
     total = busy + paced
     payload = "x" * payload_bytes
+    frames_back = 2 if shape == "protocol" else 1
 
     async def connection(index: int, pace: tuple[float, float] | None, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         rng = random.Random(f"{seed}:echo:{index}")
@@ -134,9 +162,12 @@ async def echo_load(url: str, *, busy: int, paced: int = 0, think: tuple[float, 
                         await stop.wait()
                     if stop.is_set():
                         break
+                message = payload if shape != "protocol" else (
+                    f'{{"type":"scan","id":{len(rtts)},"code":"3000000000014"}}')
                 sent = time.perf_counter()
-                await ws.send_message(payload)
-                await ws.get_message()
+                await ws.send_message(message)
+                for _ in range(frames_back):
+                    await ws.get_message()
                 rtts.append(time.perf_counter() - sent)
                 if len(rtts) >= max_round_trips:
                     stop.set()
@@ -157,28 +188,32 @@ async def echo_load(url: str, *, busy: int, paced: int = 0, think: tuple[float, 
             wall = time.perf_counter() - started
             cpu_after = cpu_seconds(pid) if pid else float("nan")
     stats = EchoStats(rtts=rtts, wall=wall, connections=total, payload_bytes=payload_bytes,
-                      cpu_seconds=cpu_after - cpu_before)
+                      cpu_seconds=cpu_after - cpu_before, shape=shape)
     if pid:
         mem = memory(pid)
         stats.hwm_kib, stats.rss_kib = mem.hwm_kib, mem.rss_kib
     return stats
 
 
-def echo_process(log_path: Path):
+def echo_process(log_path: Path, shape: str = "plain", frame_bytes: int = 2000):
     import re
 
     from bench.server import UrlProcess
 
-    cmd = [sys.executable, "-m", "bench.baselines", "echo-serve"]
+    cmd = [sys.executable, "-m", "bench.baselines", "echo-serve", "--shape", shape, "--frame-bytes", str(frame_bytes)]
     return UrlProcess(cmd, re.compile(r"echo ready:\s+(http://\S+)"), log_path)
 
 
 def measure_echo(workdir: Path, *, busy: int, paced: int = 0, think: tuple[float, float] = (0.1, 0.5),
-                 duration: float, max_round_trips: int, seed: int) -> EchoStats:
-    """Start a fresh echo process, drive it, read its CPU and memory, stop it."""
-    with echo_process(workdir / f"echo-{busy}-{paced}.log").start() as echo:
-        return trio.run(partial(echo_load, echo.ws_url, busy=busy, paced=paced, think=think, duration=duration,
-                                max_round_trips=max_round_trips, seed=seed, pid=echo.pid))
+                 duration: float, max_round_trips: int, seed: int, shape: str = "plain",
+                 frame_bytes: int = 2000) -> EchoStats:
+    """Start a fresh echo process (of ``shape``), drive it, read its CPU and memory, stop it."""
+    with echo_process(workdir / f"echo-{shape}-{busy}-{paced}.log", shape, frame_bytes).start() as echo:
+        stats = trio.run(partial(echo_load, echo.ws_url, busy=busy, paced=paced, think=think, duration=duration,
+                                 max_round_trips=max_round_trips, seed=seed, pid=echo.pid, shape=shape))
+    if shape == "protocol":
+        stats.payload_bytes = frame_bytes
+    return stats
 
 
 # --- SQLite commits -------------------------------------------------------------------------
@@ -233,9 +268,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("echo-serve", help="run the websocket echo on 127.0.0.1 until SIGTERM")
     serve.add_argument("--port", type=int, default=0)
+    serve.add_argument("--shape", choices=("plain", "protocol"), default="plain",
+                       help="plain: frames sent back; protocol: a reply and an event per JSON request")
+    serve.add_argument("--frame-bytes", type=int, default=2000, help="protocol: the size of each frame back")
     args = parser.parse_args(argv)
     if args.command == "echo-serve":
-        trio.run(partial(serve_echo, "127.0.0.1", args.port))
+        trio.run(partial(serve_echo, "127.0.0.1", args.port, args.shape, args.frame_bytes))
     return 0
 
 

@@ -8,7 +8,10 @@
 
 Each load scenario first measures its baselines: SQLite commits on the same
 filesystem as the server's data folder, and a websocket echo process driven with the
-same connections and pacing as the scenario's tills and PDAs.
+same connections and pacing as the scenario's tills and PDAs. After the server's load,
+the same echo shaped like the protocol (a JSON request, a reply and an event of the
+size the server's frames had) gives the floor any server of this protocol on this stack
+starts from: the "protocol floor" rows.
 """
 
 from __future__ import annotations
@@ -93,10 +96,35 @@ def load_scenario(workdir: Path, settings: Settings, tills: int, pdas: int, log)
         server_stop = server.stop()
     if stats.failed_devices:
         log(f"[{label}] devices that stopped early: {stats.failed_devices[:5]}")
+    frame_bytes = round(stats.bytes_in / stats.frames_in) if stats.frames_in else 2000
+    log(f"[{label}] baseline: the protocol floor, echo shaped like a scan (2 frames of {frame_bytes} B back), "
+        f"{settings.echo_seconds} s")
+    floor = measure_echo(root, busy=tills, paced=pdas, think=PDA_THINK, duration=settings.echo_seconds,
+                         max_round_trips=2_000_000, seed=settings.seed, shape="protocol", frame_bytes=frame_bytes)
     rows = load_rows(label, stats, echo, commits, mem.hwm_kib, mem.rss_kib, targets=(pdas > 0))
+    rows += floor_rows(label, stats, echo, floor)
     raw = {"stats": _stats_summary(stats), "echo": _echo_summary(echo), "commits": _commit_summary(commits),
-           "server_hwm_kib": mem.hwm_kib, "server_rss_kib": mem.rss_kib, "server_exit": server_stop}
+           "floor": _echo_summary(floor), "server_hwm_kib": mem.hwm_kib, "server_rss_kib": mem.rss_kib,
+           "server_exit": server_stop}
     return rows, raw
+
+
+def floor_rows(label: str, stats: Stats, echo: EchoStats, floor: EchoStats) -> list[Row]:
+    """What the protocol's own frames cost on this stack (the floor), beside the plain
+    echo; and the server beside the floor: what is left is the server's own work."""
+    conns = f"echo, {echo.connections} connections"
+    cpu_per_request = stats.cpu_seconds / stats.requests if stats.requests else float("nan")
+    shaped = f"protocol floor ({floor.payload_bytes} B reply + event)"
+    return [
+        Row(label, "protocol floor: round trip p99 (ms)", p99(floor.rtts) * MS, p99(echo.rtts) * MS,
+            f"{conns}: round trip p99"),
+        Row(label, "protocol floor: CPU per request (ms)", floor.cpu_per_round_trip * MS,
+            echo.cpu_per_round_trip * MS, f"{conns}: CPU per round trip"),
+        Row(label, "scan → ticket event p99 (ms)", p99(stats.scan_to_event) * MS, p99(floor.rtts) * MS,
+            f"{shaped}: round trip p99"),
+        Row(label, "server CPU per request (ms)", cpu_per_request * MS, floor.cpu_per_round_trip * MS,
+            f"{shaped}: CPU per request"),
+    ]
 
 
 def load_rows(label: str, stats: Stats, echo: EchoStats, commits: CommitStats, hwm_kib: int, rss_kib: int,
@@ -247,7 +275,8 @@ def _stats_summary(stats: Stats) -> dict[str, Any]:
 def _echo_summary(echo: EchoStats) -> dict[str, Any]:
     return {"connections": echo.connections, "round_trips": echo.round_trips, "per_second": echo.per_second,
             "p50_ms": p50(echo.rtts) * MS, "p99_ms": p99(echo.rtts) * MS, "cpu_s": echo.cpu_seconds,
-            "payload_bytes": echo.payload_bytes, "hwm_kib": echo.hwm_kib, "rss_kib": echo.rss_kib}
+            "payload_bytes": echo.payload_bytes, "hwm_kib": echo.hwm_kib, "rss_kib": echo.rss_kib,
+            "shape": echo.shape}
 
 
 def _commit_summary(commits: CommitStats) -> dict[str, Any]:

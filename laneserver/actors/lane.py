@@ -57,7 +57,7 @@ from laneserver.rules.invoice import invoice_name
 from laneserver.rules.catalog import Ambiguous, Catalog, Found, Unknown
 from laneserver.rules.costs import CostBook, unit_cost
 from laneserver.rules.money import BadValue, fmt_money, parse_money, parse_percent, parse_qty
-from laneserver.rules.stock import OutOfStock, effective_policy, fmt_stock, stock_quantities, stock_takes_all
+from laneserver.rules.stock import OutOfStock, StockTakes, effective_policy, fmt_stock
 from laneserver.rules.receipt import Receipt, ReceiptInstalment, ReceiptLine, ReceiptPayment
 from laneserver.rules.ticket import reserved_quantities, totals
 from laneserver.store import reads
@@ -121,6 +121,7 @@ class LaneActor:
         self.log = get_logger("lane", lane=lane)
         self.last_printer_frame: bytes | None = None
         self._last_reserved: tuple[rules.LaneState, dict[str, Any]] | None = None
+        self._takes = StockTakes(catalog.get)  # what reserving / selling a quantity takes from stock
         self._last_ticket_json: tuple[Any, msgspec.Raw] | None = None
         self._data_folder: Path | None = None  # where invoices are written (read once from the journal)
 
@@ -360,7 +361,7 @@ class LaneActor:
             # What the sale takes from stock, line by line: a part of a unit of its stock
             # article, a kit's components.
             takes = tuple(take for line in sale.lines if line.article is not None  # a top-up: no stock
-                          for take in stock_takes_all(line.article, line.qty, self.catalog.get))
+                          for take in self._takes.takes(line.article, line.qty))
             ops.append(RecordSale(sale=sale, stock_point=self.stock_point, device=caller.device,
                                   key=request.key, actor=self.replies.actor, reply=build, takes=takes,
                                   customer_moves=customer_moves, invoice=invoice))
@@ -391,7 +392,7 @@ class LaneActor:
         self._publish_ticket()
         if sale is not None and recorded is not None:
             # One message: the stock taken and the reservation released together.
-            taken = stock_quantities(_quantities(sale.lines), self.catalog.get)
+            taken = self._takes.quantities(_quantities(sale.lines))
             await self.stock.tell(Taken(taken, lane=self.lane, reserved=after))
             self.log.info("sale_completed", number=recorded.number, total=str(sale.total), seller=sale.seller)
             if self.drawer is not None:  # cash in the drawer, which opens (actors/drawer.py)
@@ -467,7 +468,7 @@ class LaneActor:
         last = self._last_reserved
         if last is not None and last[0] is state:
             return last[1]
-        value = stock_quantities(reserved_quantities(rules.reserved_tickets(state)), self.catalog.get)
+        value = self._takes.quantities(reserved_quantities(rules.reserved_tickets(state)))
         self._last_reserved = (state, value)
         return value
 

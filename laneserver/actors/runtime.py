@@ -43,6 +43,57 @@ class ActorFailed(Exception):
         self.actor = actor
 
 
+class ReplySlot:
+    """The one-shot reply of an ``ask``: holds one value, or ends empty when closed.
+
+    What a ``trio.open_memory_channel(1)`` pair did here, at half the cost (an ask is on
+    the path of every request: docs/performance.md): the asker waits in ``receive``,
+    the actor's envelope calls ``send_nowait`` once and/or ``close``. A value sent
+    after the asker gave up (cancelled) is dropped with the slot.
+    """
+
+    __slots__ = ("_task", "_value", "_state")
+
+    _OPEN, _SENT, _CLOSED = 0, 1, 2
+
+    def __init__(self) -> None:
+        self._task: trio.lowlevel.Task | None = None
+        self._value: Any = None
+        self._state = self._OPEN
+
+    def send_nowait(self, value: Any) -> None:
+        if self._state != self._OPEN:
+            raise trio.ClosedResourceError("the reply was already sent or the slot closed")
+        self._value, self._state = value, self._SENT
+        self._wake()
+
+    def close(self) -> None:
+        if self._state == self._OPEN:
+            self._state = self._CLOSED
+            self._wake()
+
+    def _wake(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            trio.lowlevel.reschedule(task)
+
+    async def receive(self) -> Any:
+        """The value sent; ``trio.EndOfChannel`` if the slot was closed without one."""
+        if self._state == self._OPEN:
+            self._task = trio.lowlevel.current_task()
+
+            def abort(_raise_cancel: Any) -> trio.lowlevel.Abort:
+                self._task = None
+                return trio.lowlevel.Abort.SUCCEEDED
+
+            await trio.lowlevel.wait_task_rescheduled(abort)
+        else:
+            await trio.lowlevel.checkpoint()
+        if self._state == self._SENT:
+            return self._value
+        raise trio.EndOfChannel
+
+
 class Envelope(Generic[C]):
     """A command in transit, with its optional one-shot reply channel.
 
@@ -52,7 +103,7 @@ class Envelope(Generic[C]):
 
     __slots__ = ("command", "_reply")
 
-    def __init__(self, command: C, reply: trio.MemorySendChannel | None = None) -> None:
+    def __init__(self, command: C, reply: ReplySlot | trio.MemorySendChannel | None = None) -> None:
         self.command = command
         self._reply = reply
 
@@ -115,17 +166,16 @@ class Address(Generic[C]):
 
         Cancellation: safe; a reply that arrives after cancellation is dropped.
         """
-        send, recv = trio.open_memory_channel(1)
-        with recv:
-            try:
-                await self._send.send(Envelope(command, send))
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                send.close()
-                raise ActorFailed(self.name) from None
-            try:
-                return await recv.receive()
-            except trio.EndOfChannel:
-                raise ActorFailed(self.name) from None
+        slot = ReplySlot()
+        try:
+            await self._send.send(Envelope(command, slot))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            slot.close()
+            raise ActorFailed(self.name) from None
+        try:
+            return await slot.receive()
+        except trio.EndOfChannel:
+            raise ActorFailed(self.name) from None
 
     def close(self) -> None:
         """Close the mailbox: the actor drains what is queued, then stops."""

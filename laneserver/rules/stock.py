@@ -146,6 +146,39 @@ def stock_quantities(quantities: Mapping[str, Any], article_of: Callable[[str], 
     return {article: qty for article, qty in out.items() if qty != 0}
 
 
+class StockTakes:
+    """``stock_quantities`` for one catalog, with the takes of each (article, quantity)
+    kept: a lane computes its tickets' reservations after every change, over the same
+    few pairs, and a part or a kit costs exact ``Fraction`` arithmetic each time. The
+    catalog does not change while a server runs (an import is seen after a restart).
+    Bounded: cleared when full."""
+
+    KEPT = 8192
+
+    def __init__(self, article_of: Callable[[str], Any]) -> None:
+        self._article_of = article_of
+        self._kept: dict[tuple[str, Any], tuple[tuple[str, Fraction], ...]] = {}
+
+    def takes(self, article_id: str, qty: Any) -> tuple[tuple[str, Fraction], ...]:
+        key = (article_id, qty)
+        takes = self._kept.get(key)
+        if takes is None:
+            takes = stock_takes_all(article_id, qty, self._article_of)
+            if len(self._kept) >= self.KEPT:
+                self._kept.clear()
+            self._kept[key] = takes
+        return takes
+
+    def quantities(self, quantities: Mapping[str, Any]) -> dict[str, Fraction]:
+        """What ``stock_quantities(quantities, article_of)`` returns."""
+        out: dict[str, Fraction] = {}
+        for article_id, qty in quantities.items():
+            for stock_article, take in self.takes(article_id, qty):
+                before = out.get(stock_article)
+                out[stock_article] = take if before is None else before + take
+        return {article: qty for article, qty in out.items() if qty != 0}
+
+
 def parts_per_unit(articles: Iterable[Any]) -> dict[str, int]:
     """For each stock article something is sold by the part of, the parts its stock is
     shown in: the least common multiple of its part articles' ``parts`` (glasses of 6 and

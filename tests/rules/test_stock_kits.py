@@ -22,6 +22,7 @@ from laneserver.rules.stock import (
     Level,
     OutOfStock,
     StockState,
+    StockTakes,
     kit_level,
     production_takes,
     stock_quantities,
@@ -52,6 +53,21 @@ def test_a_kit_takes_its_components_times_the_quantity():
 def test_stock_quantities_add_a_kits_components_to_the_same_articles_sold_alone():
     taken = stock_quantities({"K1": D(2), "W1": D(1), "P1": D(1), "A1": D(1)}, CATALOG.get)
     assert taken == {"W1": 3, "P1": 5, "A1": 1}
+
+
+@given(st.lists(st.tuples(st.sampled_from(sorted(CATALOG) + ["UNKNOWN"]),
+                         st.sampled_from([D(1), D(2), D("2.0"), D("0.5"), D(-1), D(0), D(6), D("-0")])),
+                max_size=12))
+def test_stock_takes_kept_give_what_stock_quantities_gives(pairs):
+    """The lane's memo (StockTakes) answers as the plain function, however often the
+    same (article, quantity) comes back, equal quantities written differently too."""
+    kept = StockTakes(CATALOG.get)
+    for article, qty in pairs:
+        assert kept.takes(article, qty) == stock_takes_all(article, qty, CATALOG.get)
+    quantities: dict[str, Decimal] = {}
+    for article, qty in pairs:
+        quantities[article] = quantities.get(article, D(0)) + qty
+        assert kept.quantities(quantities) == stock_quantities(quantities, CATALOG.get)
 
 
 def test_the_refuse_policy_refuses_a_kit_when_a_component_is_short():

@@ -372,3 +372,21 @@ def test_reserved_quantities_property(line_sets):
         assert reserved.get(article, D(0)) == expected
     assert all(q != 0 for q in reserved.values())
     assert set(reserved) <= {l.article for l in every}
+
+
+_prices = st.sampled_from(["0", "-0", "0.00", "1.2", "1.20", "3.33", "-3.33", "12.5", "0.01"]).map(Decimal)
+_qtys = st.sampled_from(["1", "1.0", "-1", "2", "0.456", "-0", "0", "3"]).map(Decimal)
+_discounts = st.sampled_from(["0", "0.0", "15", "27.75", "100", "33.333"]).map(Decimal)
+
+
+@given(st.lists(st.tuples(_prices, _qtys, _discounts), min_size=1, max_size=20))
+def test_line_total_kept_results_are_the_computed_ones_to_the_digit(triples):
+    """line_total keeps its results: whatever came before, each answer is the very
+    Decimal the formula gives (same digits, same sign of zero)."""
+    from laneserver.rules.money import round_cents
+    from laneserver.rules.ticket import line_total
+
+    for price, qty, discount in triples:
+        expected = round_cents(price * qty * (Decimal(100) - discount) / Decimal(100))
+        got = line_total(price, qty, discount)
+        assert str(got) == str(expected)
