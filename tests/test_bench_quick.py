@@ -14,7 +14,8 @@ SCENARIOS = ("2 lanes", "4 lanes + 2 PDAs", "10,000 articles")
 LOAD_METRICS = (
     "scan → ticket event p50 (ms)", "scan → ticket event p99 (ms)", "finish, durable p50 (ms)",
     "finish, durable p99 (ms)", "sales/s", "server CPU s per sale", "server RSS VmHWM (MiB)",
-    "server RSS VmRSS (MiB)",
+    "server RSS VmRSS (MiB)", "protocol floor: round trip p99 (ms)", "protocol floor: CPU per request (ms)",
+    "server CPU per request (ms)",
 )
 CATALOG_METRICS = (
     "barcode lookup p99, in process (ms)", "name search p99, in process (ms)", "name search p99, websocket (ms)",
@@ -46,3 +47,13 @@ def test_quick_bench_prints_a_full_table():
     assert {(SCENARIOS[2], metric) for metric in CATALOG_METRICS} <= seen
     assert "search results differing from the linear scan: 0" in result.stdout
     assert "STOPPED EARLY" not in result.stdout
+
+
+def test_journal_batch_bench_prints_both_ways():
+    result = subprocess.run([sys.executable, "-m", "bench.journal_batch", "--batches", "5"], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-4000:]
+    for way in ("one statement a row", "deferred (json_each)"):
+        [line] = [line for line in result.stdout.splitlines() if way in line]
+        p50, p90 = (float(part.split()[0]) for part in line.split(" p50 ")[1].split(" p90 "))
+        assert 0 < p50 <= p90, line

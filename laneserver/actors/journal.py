@@ -169,11 +169,13 @@ class JournalActor:
     def _write_batch(self, commands: list[Any]) -> list[Any]:
         """Worker thread: the whole batch in one transaction.
 
-        First without savepoints: every SQLite call costs a GIL hand-over while the
-        event loop is busy, and a savepoint is two of them per unit. Units almost
-        never fail; when one does, the transaction is rolled back and the batch is
-        written again with a savepoint a unit, so only the failing unit is lost
-        (and the fiscal heads move only for the units written).
+        First without savepoints, the units' events and lane states kept back and
+        written at the end in one statement each (``Writer.defer``/``flush``): every
+        SQLite call costs a GIL hand-over while the event loop is busy, and a
+        savepoint is two of them per unit. Units almost never fail; when one does
+        (or the final rows do), the transaction is rolled back and the batch is
+        written again with a savepoint a unit and nothing kept back, so only the
+        failing unit is lost (and the fiscal heads move only for the units written).
         """
         writer = self._writer
         assert writer is not None
@@ -182,7 +184,12 @@ class JournalActor:
         db.execute("BEGIN IMMEDIATE")
         try:
             try:
+                writer.defer()  # events and lane states: one statement each, at the end
                 answers = [self._run(writer, command, unit=_write_ops) for command in commands]
+                try:
+                    writer.flush()
+                except (sqlite3.Error, ValueError, TypeError) as error:
+                    raise _UnitFailed() from error  # whose rows? the redo below tells
             except _UnitFailed:
                 db.execute("ROLLBACK")
                 writer.restore(before)

@@ -355,12 +355,20 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+# The writer inserts a batch's rows with one statement (json_each and ->>, 3.38).
+SQLITE_NEEDED = (3, 38, 0)
+
+
 def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
     """Open the database in WAL mode with ``synchronous=FULL`` and migrate it.
 
     The connection may be used from any one thread at a time (the journal hands
     it to its worker thread through a limiter of one).
     """
+    if sqlite3.sqlite_version_info < SQLITE_NEEDED:
+        raise RuntimeError(
+            f"laneserver needs SQLite {'.'.join(map(str, SQLITE_NEEDED))} or later (JSON ->> operators); this Python "
+            f"has SQLite {sqlite3.sqlite_version}: install a Python built on a newer one (Debian 12 has 3.40)")
     if not create and not path.exists():
         raise FileNotFoundError(f"no database at {path}")
     path.parent.mkdir(parents=True, exist_ok=True)

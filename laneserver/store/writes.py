@@ -65,6 +65,14 @@ def iso(at) -> str:
     return at.isoformat()
 
 
+_rows_json = msgspec.json.Encoder()
+
+
+def _rows(rows: list[tuple[Any, ...]]) -> str:
+    """Rows as one JSON array of arrays (for ``json_each``): text values, or null."""
+    return _rows_json.encode(rows).decode()
+
+
 def sale_record(number: int, sale: SaleCompleted, *, cancels: int | None = None, reason: str | None = None,
                 approved_by: str | None = None) -> dict[str, Any]:
     """The canonical content of a sale, as hashed (and as ``verify`` rebuilds it).
@@ -203,6 +211,11 @@ class Writer:
         # movement needs no SELECT. Forgotten on any rollback and after any Read
         # (a read function may write: the demo seed does).
         self._levels: dict[tuple[str, str], Fraction] = {}
+        # Rows kept back while a batch is written (``defer`` … ``flush``): the events
+        # and each lane's newest state, written at the end in one statement each.
+        self._deferring = False
+        self._events: list[tuple[Any, ...]] = []
+        self._states: dict[str, tuple[str, str, str]] = {}
 
     def snapshot(self) -> Heads:
         return msgspec.structs.replace(self.heads)
@@ -210,6 +223,43 @@ class Writer:
     def restore(self, heads: Heads) -> None:
         self.heads = heads
         self._levels.clear()
+        self._discard()
+
+    # --- a batch's events and lane states, in one statement each ----------------------
+    # The journal's worker thread gives the GIL back at every SQLite call and waits
+    # for the event loop to hand it over again; a batch of 13 scans was 26 such calls
+    # for its events and lane states alone. Deferred, they are two (json_each), and a
+    # lane's state written several times in a batch is written once, as it ended.
+
+    def defer(self) -> None:
+        """Keep events and lane states back until ``flush`` (inside the transaction)."""
+        self._discard()
+        self._deferring = True
+
+    def flush(self) -> None:
+        """Write what ``defer`` kept back; call before COMMIT."""
+        self._deferring = False
+        if self._events:
+            self.db.execute(
+                "INSERT INTO events(at, source, kind, device, seller, data) SELECT value->>0, value->>1, value->>2,"
+                " value->>3, value->>4, value->>5 FROM json_each(?)", (_rows(self._events),))
+        if self._states:
+            self.db.execute(
+                "INSERT INTO lane_states(lane, state, updated_at) SELECT value->>0, value->>1, value->>2"
+                " FROM json_each(?) WHERE true ON CONFLICT(lane) DO UPDATE SET state=excluded.state,"
+                " updated_at=excluded.updated_at", (_rows(list(self._states.values())),))
+        self._discard()
+
+    def _discard(self) -> None:
+        self._deferring = False
+        self._events.clear()
+        self._states.clear()
+
+    def _insert_event(self, row: tuple[Any, ...]) -> None:
+        if self._deferring:
+            self._events.append(row)
+        else:
+            self.db.execute("INSERT INTO events(at, source, kind, device, seller, data) VALUES (?,?,?,?,?,?)", row)
 
     def forget_levels(self) -> None:
         self._levels.clear()
@@ -217,16 +267,17 @@ class Writer:
     def apply(self, op: Op) -> Any:
         match op:
             case RecordEvent():
-                self.db.execute(
-                    "INSERT INTO events(at, source, kind, device, seller, data) VALUES (?,?,?,?,?,?)",
-                    (iso(op.at), op.source, op.kind, op.device, op.seller, encode(op.data)),
-                )
+                self._insert_event((iso(op.at), op.source, op.kind, op.device, op.seller, encode(op.data)))
                 return None
             case PutLaneState():
+                row = (op.state.lane, encode(op.state), iso(op.at))
+                if self._deferring:
+                    self._states[op.state.lane] = row
+                    return None
                 self.db.execute(
                     "INSERT INTO lane_states(lane, state, updated_at) VALUES (?,?,?) "
                     "ON CONFLICT(lane) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at",
-                    (op.state.lane, encode(op.state), iso(op.at)),
+                    row,
                 )
                 return None
             case RecordSale():
@@ -281,10 +332,8 @@ class Writer:
         )
         data = {"order": number, "stock_point": order.stock_point, "supplier": order.supplier,
                 "lines": _builtins(order.lines), "comment": order.comment}
-        self.db.execute(
-            "INSERT INTO events(at, source, kind, device, seller, data) VALUES (?,?,?,?,?,?)",
-            (iso(op.at), f"stock:{order.stock_point}", "PurchaseOrderCreated", op.device, op.seller, encode(data)),
-        )
+        self._insert_event((iso(op.at), f"stock:{order.stock_point}", "PurchaseOrderCreated", op.device, op.seller,
+                            encode(data)))
         if op.key is not None and op.device is not None and op.reply is not None:
             self._remember(op.device, op.key, op.actor, op.reply(number), iso(op.at))
         return number

@@ -471,3 +471,52 @@ async def test_the_anchor_is_put_off_while_batches_queue_and_catches_up_when_idl
     # At most one write per lag window while busy, plus the idle ones between bursts.
     assert busy_writes <= elapsed / ANCHOR_MAX_LAG + 4, (busy_writes, elapsed)
     assert (anchored.sale.number, anchored.sale.hash) == (heads.sale_number, heads.sale_hash) == (n, heads.sale_hash)
+
+
+def test_a_batch_writes_its_events_and_lane_states_at_the_end_in_order(tmp_path):
+    """``Writer.defer``/``flush`` (what a batch does): the events in the order given,
+    each lane's last state only, nulls kept; ``restore`` (a rollback) drops what was
+    kept back; and with nothing deferred the rows go at once."""
+    from laneserver.store.writes import Writer
+
+    db = schema.connect(tmp_path / "shop.sqlite3")
+    try:
+        writer = Writer(db)
+        db.execute("BEGIN IMMEDIATE")
+        writer.defer()
+        writer.apply(event("LineAdded", line=1, name='Vin "rouge" é'))
+        writer.apply(PutLaneState(state=rules.LaneState(lane="1", next_held=2), at=NOW))
+        writer.apply(RecordEvent(at=NOW, source="lane:2", kind="Held", data={"held": "2-1"}))  # no device/seller
+        writer.apply(PutLaneState(state=rules.LaneState(lane="2"), at=NOW))
+        writer.apply(PutLaneState(state=rules.LaneState(lane="1", next_held=3), at=NOW))
+        assert db.execute("SELECT count(*) FROM events").fetchone() == (0,)  # kept back
+        writer.flush()
+        db.execute("COMMIT")
+        assert db.execute("SELECT source, kind, device, seller, data FROM events ORDER BY seq").fetchall() == [
+            ("test", "LineAdded", "till-1-1", "marie", '{"line":1,"name":"Vin \\"rouge\\" é"}'),
+            ("lane:2", "Held", None, None, '{"held":"2-1"}'),
+        ]
+        states = dict(db.execute("SELECT lane, state FROM lane_states").fetchall())
+        assert msgspec.json.decode(states["1"], type=rules.LaneState).next_held == 3
+        assert msgspec.json.decode(states["2"], type=rules.LaneState) == rules.LaneState(lane="2")
+
+        db.execute("BEGIN IMMEDIATE")
+        before = writer.snapshot()
+        writer.defer()
+        writer.apply(event("LineAdded", line=2))
+        db.execute("ROLLBACK")
+        writer.restore(before)
+        writer.flush()  # nothing left to write
+        assert db.execute("SELECT count(*) FROM events").fetchone() == (2,)
+        writer.apply(event("LineAdded", line=3))  # not deferring: written at once
+        assert db.execute("SELECT count(*) FROM events").fetchone() == (3,)
+    finally:
+        db.close()
+
+
+def test_an_sqlite_too_old_is_refused_with_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.34.1")
+    with pytest.raises(RuntimeError, match=r"needs SQLite 3\.38\.0 or later.*has SQLite 3\.34\.1"):
+        schema.connect(tmp_path / "shop.sqlite3")
+    assert not (tmp_path / "shop.sqlite3").exists()  # nothing created
