@@ -63,7 +63,17 @@ class Line(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def total(self) -> Decimal:
-        return line_total(self.unit_price, self.qty, self.discount_percent)
+        # Kept per Line object (a frozen value): the ticket's totals, after every
+        # change, read the same lines' totals again. Keyed by identity, the line held
+        # in the entry so its id is not reused while the entry lives.
+        kept = _totals_of_lines.get(id(self))
+        if kept is not None and kept[0] is self:
+            return kept[1]
+        total = line_total(self.unit_price, self.qty, self.discount_percent)
+        if len(_totals_of_lines) >= _LINE_TOTALS_KEPT:
+            _totals_of_lines.clear()
+        _totals_of_lines[id(self)] = (self, total)
+        return total
 
     @property
     def vat(self) -> Decimal:
@@ -146,6 +156,7 @@ class Totals(msgspec.Struct, frozen=True):
 # the very same Decimal (a zero could carry either sign). Bounded: cleared when full.
 _LINE_TOTALS_KEPT = 8192
 _line_totals: dict[tuple[Decimal, Decimal, Decimal], Decimal] = {}
+_totals_of_lines: dict[int, tuple[Line, Decimal]] = {}
 
 
 def line_total(unit_price: Decimal, qty: Decimal, discount_percent: Decimal = ZERO) -> Decimal:
