@@ -204,6 +204,21 @@ keys = [{{ article = "{bread}" }}]
 """
 
 
+def shop_file_server(tmp_path: Path, shop: str, catalog: str,
+                     sellers: tuple[tuple[str, str, str], ...] = ((SELLER, PIN, "cashier"),)) -> LiveServer:
+    """A started server with a shop file (``shop``, TOML), a catalog (``catalog``, CSV
+    text) and ``sellers`` (name, PIN, role)."""
+    config = tmp_path / "shop.toml"
+    config.write_text(shop, encoding="utf-8")
+    catalog_file = tmp_path / "catalog.csv"
+    catalog_file.write_text(catalog, encoding="utf-8")
+    server = LiveServer(tmp_path / "data", config=config)
+    server.cli("catalog", "import", str(catalog_file))
+    for name, pin, role in sellers:
+        server.cli("seller", "add", name, "--pin", pin, "--role", role)
+    return server.start()
+
+
 def printer_shop(tmp_path: Path, printer_port: int, shop: str = "Épicerie du Port") -> LiveServer:
     """A configured shop (not the demo): lane 1 prints on a network printer, two
     stock points, a custom keyboard of two pages, the demo catalog, seller marie."""

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.browser.conftest import LARGE, PIN, SELLER, SMALL, euros, euros_in, expect, sales
-from tests.support import LiveServer
+from tests.e2e.browser.conftest import LARGE, PIN, SELLER, SMALL, euros, euros_in, expect, sales, shop_file_server
 
 SUPERVISOR, SUPERVISOR_PIN = "sophie", "4321"
 
@@ -51,15 +50,8 @@ MINUS = r"[-−]"
 
 @pytest.fixture
 def shop(tmp_path: Path):
-    config = tmp_path / "shop.toml"
-    config.write_text(SHOP, encoding="utf-8")
-    catalog = tmp_path / "catalog.csv"
-    catalog.write_text(CATALOG, encoding="utf-8")
-    server = LiveServer(tmp_path / "data", config=config)
-    server.cli("catalog", "import", str(catalog))
-    server.cli("seller", "add", SELLER, "--pin", PIN, "--role", "cashier")
-    server.cli("seller", "add", SUPERVISOR, "--pin", SUPERVISOR_PIN, "--role", "supervisor")
-    server.start()
+    server = shop_file_server(tmp_path, SHOP, CATALOG,
+                              ((SELLER, PIN, "cashier"), (SUPERVISOR, SUPERVISOR_PIN, "supervisor")))
     try:
         yield server
     finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.browser.conftest import PIN, SELLER, euros, expect
+from tests.e2e.browser.conftest import euros, expect, shop_file_server
 from tests.support import LiveServer
 
 CATALOG = """id,name,price,vat_rate,barcodes
@@ -36,14 +36,7 @@ stock_point = "main"
 
 
 def _invoice_shop(tmp_path: Path, shop: str = SHOP) -> LiveServer:
-    config = tmp_path / "shop.toml"
-    config.write_text(shop, encoding="utf-8")
-    catalog = tmp_path / "catalog.csv"
-    catalog.write_text(CATALOG, encoding="utf-8")
-    server = LiveServer(tmp_path / "data", config=config)
-    server.cli("catalog", "import", str(catalog))
-    server.cli("seller", "add", SELLER, "--pin", PIN, "--role", "cashier")
-    return server.start()
+    return shop_file_server(tmp_path, shop, CATALOG)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.browser.conftest import LARGE, SELLER, PIN, SMALL, euros, euros_in, expect, sales
+from tests.e2e.browser.conftest import LARGE, SELLER, PIN, SMALL, euros, euros_in, expect, sales, shop_file_server
 from tests.support import LiveServer
 
 SUPERVISOR, SUPERVISOR_PIN = "sophie", "4321"
@@ -57,15 +57,8 @@ timeout_seconds = 20
 
 
 def _money_shop(tmp_path: Path, shop: str = SHOP) -> LiveServer:
-    config = tmp_path / "shop.toml"
-    config.write_text(shop, encoding="utf-8")
-    catalog = tmp_path / "catalog.csv"
-    catalog.write_text(CATALOG, encoding="utf-8")
-    server = LiveServer(tmp_path / "data", config=config)
-    server.cli("catalog", "import", str(catalog))
-    server.cli("seller", "add", SELLER, "--pin", PIN, "--role", "cashier")
-    server.cli("seller", "add", SUPERVISOR, "--pin", SUPERVISOR_PIN, "--role", "supervisor")
-    return server.start()
+    return shop_file_server(tmp_path, shop, CATALOG,
+                            ((SELLER, PIN, "cashier"), (SUPERVISOR, SUPERVISOR_PIN, "supervisor")))
 
 
 @pytest.fixture
