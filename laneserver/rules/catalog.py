@@ -270,6 +270,50 @@ class SearchNotReady(Exception):
     after the server is ready, so scanning works at once)."""
 
 
+class SearchNames:
+    """The normalized names in catalog order, as a read-only sequence of ``str``: the
+    first ``SCAN_FIRST`` as strings (``search`` reads them all, often), the others as one
+    UTF-8 buffer and their offsets — a million ``str`` objects cost ~50 bytes of header
+    each, 50 MB of a large shop's memory (docs/performance.md)."""
+
+    __slots__ = ("_first", "_buffer", "_ends")
+
+    def __init__(self) -> None:
+        self._first: list[str] = []
+        self._buffer = bytearray()
+        self._ends = array("Q")  # where each buffered name ends (a newline follows it)
+
+    def append(self, name: str) -> None:
+        if len(self._first) < SCAN_FIRST:
+            self._first.append(name)
+            return
+        buffer = self._buffer
+        buffer += name.encode()
+        self._ends.append(len(buffer))
+        buffer += b"\n"
+
+    def __len__(self) -> int:
+        return len(self._first) + len(self._ends)
+
+    def __getitem__(self, position: int) -> str:
+        if position < 0:
+            position += len(self)
+        if position < SCAN_FIRST:
+            return self._first[position]
+        n = position - SCAN_FIRST
+        end = self._ends[n]  # IndexError past the last name, as a list
+        return self._buffer[(self._ends[n - 1] + 1) if n else 0:end].decode()
+
+    def __iter__(self) -> Iterator[str]:
+        for position in range(len(self)):
+            yield self[position]
+
+    @property
+    def first(self) -> list[str]:
+        """The first ``SCAN_FIRST`` names (or all of them, when fewer)."""
+        return self._first
+
+
 class NameIndex:
     """What ``Catalog.search`` reads: the articles' normalized names in catalog order
     and the word index over them. Built from the catalog's articles by ``build``
@@ -279,7 +323,7 @@ class NameIndex:
     __slots__ = ("search_names", "scan_first", "first_names", "vocabulary", "word_starts", "postings")
 
     def __init__(self, articles: Iterable[Article]) -> None:
-        search_names: list[str] = []
+        search_names = SearchNames()
         pieces: dict[str, tuple[str, ...]] = {}
         # The word index: for each distinct word of the normalized names, the positions
         # (ascending) of the names holding it: one int, or an array when there are more.
@@ -302,7 +346,7 @@ class NameIndex:
         # The names ``search`` reads in order, also as one text: a query word that is not
         # in it is in none of them, and they need not be read one by one.
         self.scan_first = SCAN_FIRST
-        self.first_names = "\n".join(search_names[:SCAN_FIRST])
+        self.first_names = "\n".join(search_names.first)
         # The distinct words one per line (a normalized word holds no line break), so a
         # query word is looked for inside all of them by ``str.find``; word ``n`` starts
         # at ``word_starts[n]`` and is held by the names at ``postings[n]``.

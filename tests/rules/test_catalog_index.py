@@ -89,3 +89,21 @@ def test_a_name_index_of_another_catalog_is_refused() -> None:
     with pytest.raises(ValueError, match="another catalog"):
         one.set_name_index(two.build_name_index())
     assert not one.searchable
+
+
+@pytest.mark.parametrize("scan_first", [0, 2, 2048])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(st.text(st.characters(blacklist_characters="\n"), max_size=12), max_size=30))
+def test_search_names_read_back_as_a_list_would(monkeypatch, scan_first, names):
+    """The names past the first SCAN_FIRST live in one UTF-8 buffer: read back one by
+    one (any characters, empty names too), they are the names given."""
+    monkeypatch.setattr(catalog_module, "SCAN_FIRST", scan_first)
+    kept = catalog_module.SearchNames()
+    for name in names:
+        kept.append(name)
+    assert len(kept) == len(names)
+    assert [kept[i] for i in range(len(names))] == names == list(kept)
+    if names:
+        assert kept[-1] == names[-1]
+    with pytest.raises(IndexError):
+        kept[len(names)]
