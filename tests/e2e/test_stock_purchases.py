@@ -22,8 +22,9 @@ G1,Verre de vin,3.00,20,,,,,W1,6
 
 
 def day(offset: int) -> str:
-    """Today + ``offset`` days by the server's clock (UTC), YYYY-MM-DD."""
-    return (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=offset)).isoformat()
+    """Today + ``offset`` days by the shop's day (no ``timezone`` set: the machine's
+    zone), YYYY-MM-DD."""
+    return (dt.datetime.now().astimezone().date() + dt.timedelta(days=offset)).isoformat()
 
 
 @pytest.fixture

@@ -26,7 +26,9 @@ def shop(tmp_path):
 
 
 def ago(days: int) -> str:
-    return (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)).isoformat()
+    """Today − ``days`` by the shop's day: this shop sets no ``timezone``, so the
+    machine's own zone (test_shop_day.py checks a shop that sets one)."""
+    return (dt.datetime.now().astimezone().date() - dt.timedelta(days=days)).isoformat()
 
 
 def lots(reply):
