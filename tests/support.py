@@ -189,6 +189,15 @@ def demo_articles() -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+async def until(check, *, interval: float = 0.05):
+    """Run ``check()`` (a plain function: a file or a log another process writes) in a
+    worker thread until it returns something true; that value is returned. The
+    caller's ``trio.fail_after`` bounds it."""
+    while not (found := await trio.to_thread.run_sync(check)):  # noqa: ASYNC110 (remote state)
+        await trio.sleep(interval)
+    return found
+
+
 async def eventually(probe, expected, *, interval: float = 0.01) -> None:
     """Ask ``await probe()`` again until it returns ``expected``.
 

@@ -41,7 +41,7 @@ from typing import Any
 import trio
 
 from laneserver.store.schema import DB_NAME
-from tests.support import REPO, LiveServer
+from tests.support import REPO, LiveServer, until
 
 PAUL = ("paul", "5678")
 SOPHIE_PIN = "4321"
@@ -186,8 +186,9 @@ async def printed(server: LiveServer, *texts: str | bytes) -> bytes:
     """The receipts file once it holds every one of ``texts`` (text is encoded as printed, cp858)."""
     wanted = [t.encode("cp858") if isinstance(t, str) else t for t in texts]
     path: Path = server.receipts  # type: ignore[attr-defined]
-    while True:
+
+    def holds_them() -> bytes | None:
         data = path.read_bytes() if path.exists() else b""
-        if all(w in data for w in wanted):
-            return data
-        await trio.sleep(0.05)  # noqa: ASYNC110 (another process writes the file)
+        return data if all(w in data for w in wanted) else None
+
+    return await until(holds_them)

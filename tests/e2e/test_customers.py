@@ -17,7 +17,7 @@ import trio
 
 from tests.e2e.configured import CASHIER, PAUL, SUPERVISOR, configured_shop, open_db, verify
 from tests.e2e.configured import file_printer, lane, stock_point, table, toml
-from tests.support import LiveServer, connect
+from tests.support import LiveServer, connect, until
 
 CATALOG = """id,name,price,vat_rate,barcodes
 T70,Article à 70,70.00,20,3000000000700
@@ -167,8 +167,7 @@ async def test_wallet_short_topup_and_cancel(shop):
 
 async def _grows(path: Path, before: int) -> None:
     with trio.fail_after(10):
-        while not path.exists() or path.stat().st_size <= before:  # noqa: ASYNC110 (a file another process writes)
-            await trio.sleep(0.05)
+        await until(lambda: path.exists() and path.stat().st_size > before)
 
 
 async def test_voucher_partial_use_remainder_expired_and_used(shop):

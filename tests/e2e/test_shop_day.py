@@ -29,7 +29,7 @@ def _days(zone: str) -> set[str]:
 
 async def _today_as_the_shop_sees_it(tmp_path: Path, zone: str) -> dict[str, str]:
     config = toml(table("shop", name="Au bout du monde", timezone=zone), stock_point("main"), lane("1"))
-    tmp_path.mkdir(parents=True, exist_ok=True)
+    await trio.Path(tmp_path).mkdir(parents=True, exist_ok=True)
     with configured_shop(tmp_path, config, CATALOG, sellers=[CASHIER], tills=("1",)) as shop:
         with trio.fail_after(60):
             async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:

@@ -20,7 +20,7 @@ import trio
 
 from laneserver.hw.terminal import authorisation_code
 from tests.e2e.configured import PAUL, configured_shop, lane, stock_point, terminal, toml
-from tests.support import LiveServer, connect
+from tests.support import LiveServer, connect, until
 
 CATALOG = """id,name,price,vat_rate,barcodes
 W90,Vin à 8.90,8.90,20,3000000000908
@@ -107,8 +107,7 @@ async def test_a_lane_waiting_for_its_terminal_does_not_block_another(shop):
             await lane1.ok("scan", code=SILENT)
             started = trio.current_time()
             await lane1.send_raw(json.dumps({"type": "pay", "id": "silent", "mode": "card"}))
-            while not charges(shop, "1"):
-                await trio.sleep(0.01)
+            await until(lambda: charges(shop, "1"), interval=0.01)
             # Lane 1's terminal is silent for 2 s: lane 2 sells by card meanwhile.
             await lane2.ok("scan", code=APPROVED)
             await lane2.ok("pay", mode="card")
@@ -127,8 +126,7 @@ async def test_a_keyed_retry_after_a_lost_reply_does_not_charge_twice(shop):
             await till.ok("scan", code=APPROVED)
             # The pay goes out, then the connection drops before the terminal answers (0.5 s).
             await till.send_raw(json.dumps({"type": "pay", "id": "lost", "mode": "card", "key": "card-1"}))
-            while not charges(shop, "1"):
-                await trio.sleep(0.01)
+            await until(lambda: charges(shop, "1"), interval=0.01)
         async with connect(shop.ws_url, token, seller=PAUL) as till:
             # The till retries with the same key: the first charge's result, not a second charge.
             retried = await till.ok("pay", id="again", mode="card", key="card-1")

@@ -20,7 +20,7 @@ import pytest
 import trio
 
 from laneserver.store.schema import DB_NAME
-from tests.support import LiveServer, connect
+from tests.support import LiveServer, connect, until
 
 CATALOG = """id,name,price,vat_rate,barcodes
 T10,Article à 10,10.00,20,3000000000106
@@ -87,8 +87,7 @@ async def _customer(till, name: str = "Jeanne") -> str:
 
 async def _receipt_says(path: Path, *texts: bytes) -> None:
     with trio.fail_after(10):
-        while not (path.exists() and all(t in path.read_bytes() for t in texts)):  # noqa: ASYNC110
-            await trio.sleep(0.05)
+        await until(lambda: path.exists() and all(t in path.read_bytes() for t in texts))
 
 
 async def test_goods_and_a_top_up_paid_in_cash(shop):
