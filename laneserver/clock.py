@@ -9,6 +9,7 @@ replace with ``autojump_clock``.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import zoneinfo
 from typing import Protocol
 
@@ -46,9 +47,7 @@ def shop_zone(name: str) -> dt.tzinfo:
     """The zone ``[shop] timezone`` names; "" = the machine's local zone (as systemd
     and the shop's other programs see it). Raises ValueError for an unknown name."""
     if not name:
-        local = dt.datetime.now().astimezone().tzinfo
-        assert local is not None
-        return local
+        return _machine_zone()
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -58,3 +57,20 @@ def shop_zone(name: str) -> dt.tzinfo:
 def shop_day(at: dt.datetime, zone: dt.tzinfo) -> dt.date:
     """The shop's date at the instant ``at``."""
     return at.astimezone(zone).date()
+
+
+def _machine_zone() -> dt.tzinfo:
+    """The machine's zone with its rules (summer time included): ``TZ`` if it names
+    one, else ``/etc/localtime``; UTC when neither is readable. (A fixed offset taken
+    at start-up would be an hour off after the next clock change.)"""
+    named = os.environ.get("TZ", "").removeprefix(":")
+    if named:
+        try:
+            return zoneinfo.ZoneInfo(named)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            pass  # not an IANA name (e.g. a POSIX rule): the system's file below
+    try:
+        with open("/etc/localtime", "rb") as rules:
+            return zoneinfo.ZoneInfo.from_file(rules, key="localtime")
+    except (OSError, ValueError):
+        return dt.timezone.utc

@@ -313,3 +313,17 @@ def test_timezone_is_an_iana_name_or_the_machines_own():
     at = dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.timezone.utc)
     assert shop_day(at, shop_zone("Europe/Paris")) == dt.date(2027, 1, 1)
     assert shop_day(at, shop_zone("UTC")) == dt.date(2026, 12, 31)
+
+
+def test_the_machines_zone_keeps_its_summer_time(monkeypatch):
+    """timezone = "" follows the machine's zone with its rules, not the offset of the
+    day the server started: 22:30 UTC is the next day in Paris in July (UTC+2), the
+    same day in January (UTC+1)."""
+    import datetime as dt
+
+    from laneserver.clock import shop_day, shop_zone
+
+    monkeypatch.setenv("TZ", "Europe/Paris")
+    zone = shop_zone("")
+    assert shop_day(dt.datetime(2026, 7, 1, 22, 30, tzinfo=dt.timezone.utc), zone) == dt.date(2026, 7, 2)
+    assert shop_day(dt.datetime(2026, 1, 1, 22, 30, tzinfo=dt.timezone.utc), zone) == dt.date(2026, 1, 1)

@@ -562,7 +562,7 @@ class LaneActor:
         try:
             if self._data_folder is None:
                 self._data_folder = await read(self.journal, reads.data_folder)
-            path = await trio.to_thread.run_sync(write_invoice, invoice, self._data_folder)
+            path, _ = await trio.to_thread.run_sync(write_invoice, invoice, self._data_folder)
         except Exception as error:  # noqa: BLE001 - never undoes the sale
             self.log.error("invoice_render_failed", invoice=invoice.number, sale=invoice.sale, error=repr(error))
             return

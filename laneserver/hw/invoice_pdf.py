@@ -31,15 +31,15 @@ Layout::
 from __future__ import annotations
 
 import datetime as dt
-import os
-from decimal import Decimal
 from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from laneserver.files import write_atomically
+# The receipt's own French formatting (12,50 / 5,5 % / 0,456), shared on purpose.
+from laneserver.hw.receipt import _amount as _money, _percent, _plain, _qty
 from laneserver.rules.invoice import Invoice, invoice_name
-from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
 
 #: The folder, under the data folder, that holds the invoices' PDF files.
 FOLDER = "invoices"
@@ -50,18 +50,10 @@ def pdf_path(data_folder: Path, number: int) -> Path:
 
 
 def _t(text: str) -> str:
-    """Text the core fonts can show: control characters as spaces, ``€`` as ``EUR``,
-    anything else outside Latin-1 as ``?``."""
-    text = "".join(" " if ord(c) < 32 else c for c in text).replace("€", "EUR")
-    return text.encode("latin-1", "replace").decode("latin-1")
-
-
-def _money(value: Decimal) -> str:
-    return fmt_money(value).replace(".", ",")
-
-
-def _percent(value: Decimal) -> str:
-    return fmt_percent(value).replace(".", ",") + " %"
+    """Text the core fonts can show: the receipt's plain text (control characters as
+    spaces, ’ “ ” … œ as a cashier would type them), ``€`` as ``EUR``, anything else
+    outside Latin-1 as ``?``."""
+    return _plain(text).replace("€", "EUR").encode("latin-1", "replace").decode("latin-1")
 
 
 def _fit(pdf: FPDF, text: str, width: float) -> str:
@@ -124,7 +116,7 @@ def render_invoice(invoice: Invoice) -> bytes:
     pdf.ln(7)
     pdf.set_font("Helvetica", "", 10)
     for line in invoice.lines:
-        cells = (line.name, fmt_qty(line.qty).replace(".", ","), _money(line.unit_price_excl_vat),
+        cells = (line.name, _qty(line.qty), _money(line.unit_price_excl_vat),
                  _percent(line.discount_percent) if line.discount_percent else "", _percent(line.vat_rate),
                  _money(line.total_excl_vat))
         for text, (_, w, align) in zip(cells, _COLUMNS):
@@ -170,18 +162,14 @@ def render_invoice(invoice: Invoice) -> bytes:
     return bytes(pdf.output())
 
 
-def write_invoice(invoice: Invoice, data_folder: Path) -> Path:
-    """Render ``invoice`` into the invoices folder (atomically, fsynced); its path."""
+def write_invoice(invoice: Invoice, data_folder: Path) -> tuple[Path, bytes]:
+    """Render ``invoice`` into the invoices folder (atomically, fsynced): its path and
+    its bytes. Two threads writing the same invoice at once each write a whole file."""
     path = pdf_path(data_folder, invoice.number)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = render_invoice(invoice)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(tmp, path)
-    return path
+    write_atomically(path, data)
+    return path, data
 
 
 def read_or_write_invoice(invoice: Invoice, data_folder: Path) -> bytes:
@@ -190,4 +178,4 @@ def read_or_write_invoice(invoice: Invoice, data_folder: Path) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        return write_invoice(invoice, data_folder).read_bytes()
+        return write_invoice(invoice, data_folder)[1]

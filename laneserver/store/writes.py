@@ -12,7 +12,6 @@ unit never leaves a gap in the numbering.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sqlite3
 from decimal import Decimal
 from fractions import Fraction
@@ -22,6 +21,7 @@ from typing import Any
 import msgspec
 
 from laneserver.clock import shop_day
+from laneserver.files import write_atomically
 from laneserver.rules.fiscal import GENESIS, Anchor, AnchorHead, chain_hash, encode_anchor
 from laneserver.rules.invoice import Invoice
 from laneserver.rules.lane import SaleCompleted
@@ -180,20 +180,7 @@ def write_anchor(path: Path, heads: Heads) -> None:
     folder is fsynced so the rename itself survives a power cut. A reader sees
     the old anchor or the new one, never a torn one.
     """
-    tmp = path.with_name(path.name + ".tmp")
-    data = encode_anchor(anchor_of(heads))
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    write_atomically(path, encode_anchor(anchor_of(heads)))
 
 
 def mark_anchored(db: sqlite3.Connection) -> None:
