@@ -281,16 +281,14 @@ class SearchNames:
     def __init__(self) -> None:
         self._first: list[str] = []
         self._buffer = bytearray()
-        self._ends = array("Q")  # where each buffered name ends (a newline follows it)
+        self._ends = array(_POSITIONS)  # where each buffered name ends (the next one starts there)
 
     def append(self, name: str) -> None:
         if len(self._first) < SCAN_FIRST:
             self._first.append(name)
             return
-        buffer = self._buffer
-        buffer += name.encode()
-        self._ends.append(len(buffer))
-        buffer += b"\n"
+        self._buffer += name.encode("utf-8", "surrogatepass")  # any str reads back as it was
+        self._ends.append(len(self._buffer))
 
     def __len__(self) -> int:
         return len(self._first) + len(self._ends)
@@ -302,7 +300,7 @@ class SearchNames:
             return self._first[position]
         n = position - SCAN_FIRST
         end = self._ends[n]  # IndexError past the last name, as a list
-        return self._buffer[(self._ends[n - 1] + 1) if n else 0:end].decode()
+        return self._buffer[self._ends[n - 1] if n else 0:end].decode("utf-8", "surrogatepass")
 
     def __iter__(self) -> Iterator[str]:
         for position in range(len(self)):

@@ -139,10 +139,16 @@ def stock_takes_all(article_id: str, qty: Any, article_of: Callable[[str], Any])
 def stock_quantities(quantities: Mapping[str, Any], article_of: Callable[[str], Any]) -> dict[str, Fraction]:
     """Quantities per sold article → quantities per stock article (see ``stock_takes_all``:
     parts and kits); zeros dropped."""
+    return _sum_takes(quantities, lambda article_id, qty: stock_takes_all(article_id, qty, article_of))
+
+
+def _sum_takes(quantities: Mapping[str, Any],
+               takes_of: Callable[[str, Any], tuple[tuple[str, Fraction], ...]]) -> dict[str, Fraction]:
     out: dict[str, Fraction] = {}
     for article_id, qty in quantities.items():
-        for stock_article, take in stock_takes_all(article_id, qty, article_of):
-            out[stock_article] = out.get(stock_article, NONE) + take
+        for stock_article, take in takes_of(article_id, qty):
+            before = out.get(stock_article)
+            out[stock_article] = take if before is None else before + take
     return {article: qty for article, qty in out.items() if qty != 0}
 
 
@@ -171,12 +177,7 @@ class StockTakes:
 
     def quantities(self, quantities: Mapping[str, Any]) -> dict[str, Fraction]:
         """What ``stock_quantities(quantities, article_of)`` returns."""
-        out: dict[str, Fraction] = {}
-        for article_id, qty in quantities.items():
-            for stock_article, take in self.takes(article_id, qty):
-                before = out.get(stock_article)
-                out[stock_article] = take if before is None else before + take
-        return {article: qty for article, qty in out.items() if qty != 0}
+        return _sum_takes(quantities, self.takes)
 
 
 def parts_per_unit(articles: Iterable[Any]) -> dict[str, int]:

@@ -151,24 +151,13 @@ class Totals(msgspec.Struct, frozen=True):
 
 
 # A ticket's totals are summed from its lines after every change (and its view, and
-# the sale at finish), always over the same few (price, qty, discount) triples: the
-# result of each is kept. Only non-zero results are kept: equal keys then always give
-# the very same Decimal (a zero could carry either sign). Bounded: cleared when full.
+# the sale at finish): ``Line.total`` keeps each line's, per Line object. Bounded.
 _LINE_TOTALS_KEPT = 8192
-_line_totals: dict[tuple[Decimal, Decimal, Decimal], Decimal] = {}
 _totals_of_lines: dict[int, tuple[Line, Decimal]] = {}
 
 
 def line_total(unit_price: Decimal, qty: Decimal, discount_percent: Decimal = ZERO) -> Decimal:
-    key = (unit_price, qty, discount_percent)
-    total = _line_totals.get(key)
-    if total is None:
-        total = round_cents(unit_price * qty * (HUNDRED - discount_percent) / HUNDRED)
-        if total:
-            if len(_line_totals) >= _LINE_TOTALS_KEPT:
-                _line_totals.clear()
-            _line_totals[key] = total
-    return total
+    return round_cents(unit_price * qty * (HUNDRED - discount_percent) / HUNDRED)
 
 
 def vat_included(total: Decimal, rate: Decimal) -> Decimal:

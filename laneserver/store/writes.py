@@ -65,14 +65,6 @@ def iso(at) -> str:
     return at.isoformat()
 
 
-_rows_json = msgspec.json.Encoder()
-
-
-def _rows(rows: list[tuple[Any, ...]]) -> str:
-    """Rows as one JSON array of arrays (for ``json_each``): text values, or null."""
-    return _rows_json.encode(rows).decode()
-
-
 def sale_record(number: int, sale: SaleCompleted, *, cancels: int | None = None, reason: str | None = None,
                 approved_by: str | None = None) -> dict[str, Any]:
     """The canonical content of a sale, as hashed (and as ``verify`` rebuilds it).
@@ -219,22 +211,24 @@ class Writer:
     # lane's state written several times in a batch is written once, as it ended.
 
     def defer(self) -> None:
-        """Keep events and lane states back until ``flush`` (inside the transaction)."""
+        """Keep events and lane states back until ``flush`` (inside the transaction).
+        Meanwhile a read of the ``events`` or ``lane_states`` tables on this connection
+        does not see them (none runs inside a batch: lane states are read at a lane's
+        start)."""
         self._discard()
         self._deferring = True
 
     def flush(self) -> None:
         """Write what ``defer`` kept back; call before COMMIT."""
-        self._deferring = False
         if self._events:
             self.db.execute(
                 "INSERT INTO events(at, source, kind, device, seller, data) SELECT value->>0, value->>1, value->>2,"
-                " value->>3, value->>4, value->>5 FROM json_each(?)", (_rows(self._events),))
+                " value->>3, value->>4, value->>5 FROM json_each(?)", (encode(self._events),))
         if self._states:
             self.db.execute(
                 "INSERT INTO lane_states(lane, state, updated_at) SELECT value->>0, value->>1, value->>2"
                 " FROM json_each(?) WHERE true ON CONFLICT(lane) DO UPDATE SET state=excluded.state,"
-                " updated_at=excluded.updated_at", (_rows(list(self._states.values())),))
+                " updated_at=excluded.updated_at", (encode(list(self._states.values())),))
         self._discard()
 
     def _discard(self) -> None:
