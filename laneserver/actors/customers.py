@@ -137,6 +137,10 @@ class ReportHolds(msgspec.Struct, frozen=True):
     holds: tuple[rules.Hold, ...]
 
 
+# A top-up found for wallet_topup_cancel: (ref, customer, amount, mode, words, given back already).
+_TopupFound = tuple[str, str, Decimal, str, str, bool]
+
+
 class AskGiveBack(msgspec.Struct, frozen=True, kw_only=True):
     """A cancelled sale gives its customer money back (actors/sales.py): the journal ops
     that put each ``credit``/``wallet`` amount back on the account its payment drew on,
@@ -152,6 +156,7 @@ class AskGiveBack(msgspec.Struct, frozen=True, kw_only=True):
     seller: str | None = None
     approved_by: str | None = None
     reason: str | None = None
+    topup_cancelled: bool = False  # the sale's top-up was given back since (wallet_topup_cancel)
 
 
 class Refresh(msgspec.Struct, frozen=True):
@@ -469,7 +474,7 @@ class CustomersActor:
             # Its top-up lines: a top-up goes back out of the wallet, a top-up cancel back in.
             # A top-up already given back (wallet_topup_cancel): the sale's payments would
             # give it back a second time.
-            if await read(self.journal, partial(reads.topup_cancelled, ref=f"sale-topup:{ask.sale}")):
+            if ask.topup_cancelled:
                 return rules.Refused("conflict", f"the wallet top-up of sale {ask.sale} was already given back "
                                                  "(wallet_topup_cancel): correct its payments instead")
             for customer, account, delta in await read(self.journal, partial(reads.sale_topups, number=ask.sale)):
@@ -688,8 +693,8 @@ class CustomersActor:
         found = await (self._directory_topup(request) if request.topup is not None else self._sale_topup(request))
         if isinstance(found, bytes):
             return found
-        ref, customer_id, amount, mode, what = found
-        if await read(self.journal, partial(reads.topup_cancelled, ref=ref)):
+        ref, customer_id, amount, mode, what, cancelled = found
+        if cancelled:
             return _error(request, wire.Code.CONFLICT, f"{what} was already cancelled")
         customer = self._customer(customer_id)
         assert customer is not None
@@ -720,8 +725,9 @@ class CustomersActor:
                            else f"Annule la recharge de la vente n° {request.sale}"))
         return reply
 
-    async def _directory_topup(self, request: wire.WalletTopupCancel) -> tuple[str, str, Decimal, str, str] | bytes:
-        """A top-up made from the customer's card: (ref, customer, amount, mode, words)."""
+    async def _directory_topup(self, request: wire.WalletTopupCancel) -> _TopupFound | bytes:
+        """A top-up made from the customer's card: (ref, customer, amount, mode, words,
+        given back already)."""
         ref = f"topup:{request.topup}"
         topup = await read(self.journal, partial(reads.topup, ref=ref))
         if topup is None:
@@ -729,23 +735,21 @@ class CustomersActor:
         if request.mode is not None and request.mode != (topup.mode or "cash"):
             return _error(request, wire.Code.CONFLICT, f"top-up {request.topup} was paid by {topup.mode or 'cash'}: "
                                                        "it is given back that way", field="mode")
-        return ref, topup.customer, topup.delta, topup.mode or "cash", f"top-up {request.topup}"
+        cancelled = await read(self.journal, partial(reads.topup_cancelled, ref=ref))
+        return ref, topup.customer, topup.delta, topup.mode or "cash", f"top-up {request.topup}", cancelled
 
-    async def _sale_topup(self, request: wire.WalletTopupCancel) -> tuple[str, str, Decimal, str, str] | bytes:
+    async def _sale_topup(self, request: wire.WalletTopupCancel) -> _TopupFound | bytes:
         """The top-up lines of a finished sale, given back in the mode that paid the sale
         (or, for a sale paid by several, the one of them ``mode`` names)."""
         assert request.sale is not None
-        sale = await read(self.journal, partial(reads.sale_money, number=request.sale))
+        sale = await read(self.journal, partial(reads.sale_money, number=request.sale, topups=True))
         if sale is None:
             return _error(request, wire.Code.NOT_FOUND, f"no sale {request.sale}", field="sale")
         if sale.cancelled_by is not None:
             return _error(request, wire.Code.CONFLICT, f"sale {request.sale} was cancelled (by sale "
                                                        f"{sale.cancelled_by}): its top-up went with it", field="sale")
-        topups = [(c, d) for c, a, d in await read(self.journal, partial(reads.sale_topups, number=request.sale))
-                  if d > 0]
-        if not topups:
+        if not sale.topup or sale.customer is None:  # a top-up goes to the sale's customer
             return _error(request, wire.Code.NOT_FOUND, f"sale {request.sale} topped up no wallet", field="sale")
-        customer_id, amount = topups[0][0], sum((d for _, d in topups), ZERO)
         # The modes that brought the money in (the customer's own money never pays a top-up).
         modes = sorted({r.mode for r in sale.rows if r.amount > 0 and r.mode not in rules.NOT_FOR_MONEY_IN})
         if request.mode is not None and request.mode not in modes:
@@ -757,7 +761,8 @@ class CustomersActor:
                                                           "say which gives the top-up back (mode)", field="mode",
                           modes=modes)
         mode = request.mode or modes[0]
-        return f"sale-topup:{request.sale}", customer_id, amount, mode, f"the top-up of sale {request.sale}"
+        return (f"sale-topup:{request.sale}", sale.customer, sale.topup, mode, f"the top-up of sale {request.sale}",
+                sale.topup_cancelled)
 
     async def _correct(self, caller: Caller, request: wire.BalanceCorrect) -> bytes:
         if caller.approved_by is None:

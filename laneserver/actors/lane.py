@@ -96,6 +96,7 @@ class LaneActor:
         drawer: Address | None = None,
         customers: Address | None = None,
         costs: CostBook | None = None,
+        data_folder: Path | None = None,
     ) -> None:
         self.lane = lane
         self.config = config
@@ -123,7 +124,7 @@ class LaneActor:
         self._last_reserved: tuple[rules.LaneState, dict[str, Any]] | None = None
         self._takes = StockTakes(catalog.get)  # what reserving / selling a quantity takes from stock
         self._last_ticket_json: tuple[Any, msgspec.Raw] | None = None
-        self._data_folder: Path | None = None  # where invoices are written (read once from the journal)
+        self.data_folder = data_folder  # where invoices are written (the server's data folder)
 
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         stored = await read(self.journal, partial(reads.lane_state, lane=self.lane))
@@ -355,8 +356,9 @@ class LaneActor:
         ]
         ops.append(PutLaneState(state=state, at=now))
         reply: bytes | None = None
+        vouchers = _remainder_vouchers(customer_moves)
+        takes: tuple[tuple[str, Any], ...] = ()
         if sale is not None:
-            vouchers = _remainder_vouchers(customer_moves)
             build = partial(_finish_reply, request.id, sale, vouchers=vouchers)
             # What the sale takes from stock, line by line: a part of a unit of its stock
             # article, a kit's components.
@@ -383,8 +385,7 @@ class LaneActor:
         self.state = state
         recorded: SaleRecorded | None = next((r for r in results if isinstance(r, SaleRecorded)), None)
         if sale is not None and recorded is not None:
-            reply = _finish_reply(request.id, sale, recorded.number, vouchers=_remainder_vouchers(customer_moves),
-                                  invoice=recorded.invoice)
+            reply = build(recorded.number, invoice=recorded.invoice)
         assert reply is not None
         self.replies.remember(caller.device, request.key, reply)
         envelope.reply(reply)
@@ -392,7 +393,7 @@ class LaneActor:
         self._publish_ticket()
         if sale is not None and recorded is not None:
             # One message: the stock taken and the reservation released together.
-            taken = self._takes.quantities(_quantities(sale.lines))
+            taken = _summed(takes)
             await self.stock.tell(Taken(taken, lane=self.lane, reserved=after))
             self.log.info("sale_completed", number=recorded.number, total=str(sale.total), seller=sale.seller)
             if self.drawer is not None:  # cash in the drawer, which opens (actors/drawer.py)
@@ -404,8 +405,7 @@ class LaneActor:
             # A finish, or a pay the shop's auto_finish finished.
             if isinstance(request, (wire.Finish, wire.Pay)) and request.receipt in ("ticket", "invoice"):
                 title = "" if recorded.invoice is None else f"FACTURE n° {invoice_name(recorded.invoice)}"
-                await self._print(recorded.number, sale, _remainder_vouchers(customer_moves), recorded.balances,
-                                  title=title)
+                await self._print(recorded.number, sale, vouchers, recorded.balances, title=title)
             if invoice is not None and recorded.invoice is not None:
                 await self._render_invoice(msgspec.structs.replace(invoice, number=recorded.invoice,
                                                                    sale=recorded.number))
@@ -559,10 +559,10 @@ class LaneActor:
         """The invoice's PDF in the data folder, in a worker thread (after the sale is
         durable). A failure is logged and changes nothing: the ``invoice`` verb renders
         a missing PDF again from the database."""
+        if self.data_folder is None:
+            return  # an actor without a data folder (tests): the invoice verb renders it
         try:
-            if self._data_folder is None:
-                self._data_folder = await read(self.journal, reads.data_folder)
-            path, _ = await trio.to_thread.run_sync(write_invoice, invoice, self._data_folder)
+            path, _ = await trio.to_thread.run_sync(write_invoice, invoice, self.data_folder)
         except Exception as error:  # noqa: BLE001 - never undoes the sale
             self.log.error("invoice_render_failed", invoice=invoice.number, sale=invoice.sale, error=repr(error))
             return
@@ -931,13 +931,13 @@ def _qty(raw: Any) -> Decimal:
     return Decimal(1) if raw is None else parse_qty(raw)
 
 
-def _quantities(lines) -> dict[str, Decimal]:
-    taken: dict[str, Decimal] = {}
-    for line in lines:
-        if line.article is None:  # a top-up line: no stock
-            continue
-        taken[line.article] = taken.get(line.article, Decimal(0)) + line.qty
-    return taken
+def _summed(takes: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """A sale's takes (stock article, exact quantity) summed per stock article, zeros
+    dropped: what the stock point is told the sale took."""
+    taken: dict[str, Any] = {}
+    for article, qty in takes:
+        taken[article] = taken.get(article, 0) + qty
+    return {article: qty for article, qty in taken.items() if qty != 0}
 
 
 def _finish_reply(re: wire.Id, sale: rules.SaleCompleted, number: int,

@@ -144,7 +144,7 @@ class SalesActor:
         return _error(request, wire.Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not a sales request")
 
     async def _sale(self, number: int) -> rules.SaleMoney | None:
-        return await read(self.journal, partial(reads.sale_money, number=number))
+        return await read(self.journal, partial(reads.sale_money, number=number, topups=True))
 
     # --- rows on a sale ------------------------------------------------------------------
 
@@ -244,7 +244,8 @@ class SalesActor:
             try:
                 given = await self.customers.ask(AskGiveBack(
                     back=back, customer=sale.customer, at=now, lane=lane, device=caller.device, seller=caller.seller,
-                    approved_by=caller.approved_by, reason=reason, sale=sale.number))
+                    approved_by=caller.approved_by, reason=reason, sale=sale.number,
+                    topup_cancelled=sale.topup_cancelled))
             except ActorFailed:
                 return _error(request, wire.Code.UNAVAILABLE, "the customer directory did not answer; nothing was "
                                                               "changed, try again")

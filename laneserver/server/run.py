@@ -190,10 +190,12 @@ async def run_shop(
                             clock=clock, subscribers=subscribers,
                             drawer=drawers[lane.id], customers=customers,
                             terminal=terminals.get(lane.terminal) if lane.terminal else None,
+                            data_folder=data_dir,
                         )
                         await front.start(supervise, f"lane:{lane.id}", factory, lane_inboxes[lane.id], CORE_POLICY)
                     shop = Shop(config=config, clock=clock, journal=journal, catalog=catalog,
-                                lanes=lane_addresses, stock_points=points, terminals=terminals)
+                                lanes=lane_addresses, stock_points=points, terminals=terminals,
+                                data_folder=data_dir)
                     shop.metrics.gauges["articles"] = lambda: len(catalog)
                     shop.keyboard = keyboard_views(config, catalog)
                     shop.drawers = drawers

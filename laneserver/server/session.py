@@ -485,9 +485,9 @@ class Session:
             what, field = (f"invoice {request.invoice}", "invoice") if request.sale is None else (
                 f"invoice for sale {request.sale}", "sale")
             return error_frame(request, wire.Code.NOT_FOUND, f"no {what}", field=field)
-        folder = await read(self.shop.journal, reads.data_folder)
+        assert self.shop.data_folder is not None  # run_shop sets it
         try:
-            pdf = await trio.to_thread.run_sync(read_or_write_invoice, found, folder)
+            pdf = await trio.to_thread.run_sync(read_or_write_invoice, found, self.shop.data_folder)
         except OSError as error:
             self.log.error("invoice_read_failed", invoice=found.number, error=str(error))
             return error_frame(request, wire.Code.UNAVAILABLE, f"the PDF of invoice {found.name} could not be read "

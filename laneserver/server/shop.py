@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from laneserver.actors.lane import payment_policy
@@ -39,6 +40,8 @@ class Shop:
     customers: Address | None = None
     # The sales actor (actors/sales.py): corrections, cancels and debts of finished sales.
     sales: Address | None = None
+    # The data folder (the database, the anchor, the invoices' PDFs under invoices/).
+    data_folder: Path | None = None
 
     def close_sessions(self) -> None:
         self.accepting = False

@@ -609,8 +609,9 @@ def topup(db: sqlite3.Connection, ref: str) -> AccountMovement | None:
 
 # --- till money after the sale (migration 7; rules/corrections.py) ----------------------
 
-def sale_money(db: sqlite3.Connection, number: int) -> corrections.SaleMoney | None:
-    """A sale with its payment rows (by number) and whether it was cancelled."""
+def sale_money(db: sqlite3.Connection, number: int, *, topups: bool = False) -> corrections.SaleMoney | None:
+    """A sale with its payment rows (by number) and whether it was cancelled; with
+    ``topups``, what its wallet top-up lines credited and whether that was given back."""
     row = db.execute("SELECT number, at, lane, seller, customer, total, paid, change, cancels FROM sales"
                      " WHERE number=?", (number,)).fetchone()
     if row is None:
@@ -624,7 +625,7 @@ def sale_money(db: sqlite3.Connection, number: int) -> corrections.SaleMoney | N
             (number,))
     )
     by = db.execute("SELECT number FROM sales WHERE cancels=?", (number,)).fetchone()
-    topup = sum((d for _, _, d in sale_topups(db, number) if d > 0), Decimal(0))
+    topup = sum((d for _, _, d in sale_topups(db, number) if d > 0), Decimal(0)) if topups else Decimal(0)
     return corrections.SaleMoney(number=n, at=at, lane=lane, seller=seller_, customer=customer,
                                  total=Decimal(total), paid=Decimal(paid), change=Decimal(change), rows=rows,
                                  cancels=cancels, cancelled_by=by[0] if by else None, topup=topup,
@@ -684,9 +685,3 @@ def invoice(db: sqlite3.Connection, *, number: int | None = None, sale: int | No
     else:
         row = db.execute("SELECT data FROM invoices WHERE sale=?", (sale,)).fetchone()
     return None if row is None else _invoice.decode(row[0])
-
-
-def data_folder(db: sqlite3.Connection) -> Path:
-    """The folder the database lives in (the data folder: invoices are kept under it)."""
-    row = next(r for r in db.execute("PRAGMA database_list") if r[1] == "main")
-    return Path(row[2]).parent
