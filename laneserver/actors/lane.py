@@ -59,7 +59,7 @@ from laneserver.rules.costs import CostBook, unit_cost
 from laneserver.rules.money import BadValue, fmt_money, parse_money, parse_percent, parse_qty
 from laneserver.rules.stock import OutOfStock, StockTakes, effective_policy, fmt_stock
 from laneserver.rules.receipt import Receipt, ReceiptInstalment, ReceiptLine, ReceiptPayment
-from laneserver.rules.ticket import reserved_quantities, totals
+from laneserver.rules.ticket import reserved_quantities, topups_in_out, totals
 from laneserver.store import reads
 from laneserver.store.ops import IssueVoucher, PutLaneState, RecordEvent, RecordSale, Remember, SaleRecorded
 
@@ -681,8 +681,7 @@ class LaneActor:
             return _error(request, wire.Code.CONFLICT,
                           f"{found.name}'s wallet is not enabled (customer_edit with wallet: true)")
         if qty < 0:
-            wanted = amount - sum((l.total for l in self.state.ticket.lines if l.topup == "wallet" and l.qty < 0),
-                                  Decimal(0))
+            wanted = amount + topups_in_out(self.state.ticket.lines)[1]  # with the cancels already on it
             try:
                 available = await self.customers.ask(Available(found.customer))
             except ActorFailed:
@@ -777,8 +776,7 @@ class LaneActor:
         drawn = tuple((p.payment, p.mode, p.amount) for p in sale.payments
                       if p.mode in customer_rules.CUSTOMER_MODES)
         # Top-up lines: credited (cancels: taken back) in the sale's unit too.
-        topup = sum((l.total for l in sale.lines if l.topup == "wallet" and l.qty > 0), Decimal(0))
-        cancel = -sum((l.total for l in sale.lines if l.topup == "wallet" and l.qty < 0), Decimal(0))
+        topup, cancel = topups_in_out(sale.lines)
         if not drawn and not topup and not cancel:
             return ()
         if self.customers is None:

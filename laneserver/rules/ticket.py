@@ -208,6 +208,14 @@ def reserved_quantities(tickets: list[Ticket]) -> dict[str, Decimal]:
     return {article: qty for article, qty in reserved.items() if qty != 0}
 
 
+def topups_in_out(lines: tuple[Line, ...], account: str = "wallet") -> tuple[Decimal, Decimal]:
+    """What the top-up lines of ``account`` put on it and take off it (top-ups and
+    top-up cancels), both positive."""
+    put = sum((l.total for l in lines if l.topup == account and l.qty > 0), ZERO)
+    taken = -sum((l.total for l in lines if l.topup == account and l.qty < 0), ZERO)
+    return put, taken
+
+
 def topup_total(lines: tuple[Line, ...], account: str | None = None) -> Decimal:
     """What the top-up lines put on (negative: take off) the customer's accounts, or
     ``account`` only."""

@@ -78,6 +78,7 @@ async def run_shop(
     """Run the shop until a signal (or ``stop``) ends it, then shut down in layers."""
     stop = stop or trio.Event()
     server_config = config.server
+    zone = shop_zone(config.shop.timezone)  # the shop's day (clock.py), for every actor that counts days
     async with trio.open_nursery() as root:
         if handle_signals:
             root.start_soon(_stop_on_signal, stop)
@@ -85,7 +86,8 @@ async def run_shop(
         # Layer 3 (last to stop): the journal.
         journal, journal_inbox = open_mailbox("journal", 256)
         async with trio.open_nursery() as core:
-            await core.start(supervise, "journal", partial(JournalActor, data_dir / DB_NAME, zone=shop_zone(config.shop.timezone)), journal_inbox, CORE_POLICY)
+            await core.start(supervise, "journal", partial(JournalActor, data_dir / DB_NAME, zone=zone), journal_inbox,
+                             CORE_POLICY)
             if config.demo:
                 seeded = await read(journal, partial(
                     admin.seed_demo, articles=demo_articles(), seller=DEMO_SELLER,
@@ -130,7 +132,7 @@ async def run_shop(
                     factory = partial(StockPointActor, point.id, journal=journal, catalog=catalog, clock=clock,
                                       policy=config.shop.negative_stock, reservations={}, subscribers=set(),
                                       peers=points, sell_by_warning_days=config.shop.sell_by_warning_days,
-                                      costs=costs[point.id], zone=shop_zone(config.shop.timezone))
+                                      costs=costs[point.id], zone=zone)
                     await middle.start(supervise, points[point.id].name, factory, point_inboxes[point.id],
                                        CORE_POLICY)
                 printers: dict[str, Address] = {}
@@ -138,7 +140,7 @@ async def run_shop(
                     address, inbox = open_mailbox(f"printer:{printer.id}")
                     lanes_served = [lane_addresses[l.id] for l in config.lanes if l.printer == printer.id]
                     factory = partial(PrinterActor, printer, on_status=partial(_printer_status, lanes_served, config),
-                                      zone=shop_zone(config.shop.timezone))
+                                      zone=zone)
                     await middle.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
                     printers[printer.id] = address
                 terminals: dict[str, Address] = {}
