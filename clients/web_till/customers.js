@@ -13,12 +13,9 @@
 // its name and balances; the payment panel asks this module for them.
 
 import { byTestId, h, setText, show } from "./dom.js";
-import { age, paymentLabel, parseAmount } from "./format.js";
+import { MODES_NOT_MONEY_IN, age, paymentLabel } from "./format.js";
 import { t } from "./i18n.js";
 import { Overlay } from "./panels.js";
-
-// Modes that cannot bring money in (docs/protocol.md, customers).
-const NOT_IN = new Set(["credit", "wallet", "voucher", "meal_voucher"]);
 
 export function bindCustomerPanel(app) {
     const overlay = new Overlay("customer-panel", { onClose: () => closed() });
@@ -178,7 +175,7 @@ export function bindCustomerPanel(app) {
 
     async function select(id) {
         const reply = await app.act("set_customer", { customer: id }, { mutating: true });
-        if (reply) app.notice(t("customer.selected", { name: cache.get(id)?.name || id }));
+        if (reply) app.notice(t("customer.selected", { name: nameOf(id) }));
         drawCard();
         return !!reply;
     }
@@ -216,26 +213,34 @@ export function bindCustomerPanel(app) {
         if (button) moneyIn(button.dataset.mode);
     });
 
-    // A wallet top-up as a line of the open ticket (`topup_line`): paid with the
-    // ticket's payments, credited when the sale is finished.
-    ui.moneyOnTicket.addEventListener("click", async () => {
-        if (!shown || moving) return;
-        const value = parseAmount(ui.moneyAmount.value);
-        if (value === null || Number(value) <= 0) {
-            app.showMessage(t("msg.bad_amount"), ui.moneyAmount.value, "bad_request");
-            ui.moneyAmount.focus();
-            return;
-        }
+    let moving = false;           // a money-in request in flight: one at a time
+
+    /**
+     * The amount typed in the money form sent with `verb` (`fieldsFor(amount)`: the
+     * request's fields), one request at a time. Returns {reply, value}, or null
+     * (nothing shown, one in flight, a bad amount said, or the request refused).
+     */
+    async function sendMoney(verb, fieldsFor) {
+        if (!shown || moving) return null;
+        const value = app.typedAmount(ui.moneyAmount);
+        if (value === null) return null;
         moving = true;
         let reply;
         try {
-            reply = await app.act("topup_line", { amount: value }, { mutating: true });
+            reply = await app.act(verb, fieldsFor(value), { mutating: true });
         } finally {
             moving = false;
         }
-        if (!reply) return;
+        return reply ? { reply, value } : null;
+    }
+
+    // A wallet top-up as a line of the open ticket (`topup_line`): paid with the
+    // ticket's payments, credited when the sale is finished.
+    ui.moneyOnTicket.addEventListener("click", async () => {
+        const sent = await sendMoney("topup_line", (amount) => ({ amount }));
+        if (!sent) return;
         ui.moneyAmount.value = "";
-        app.notice(t("customer.topup_added", { amount: app.money.format(value) }));
+        app.notice(t("customer.topup_added", { amount: app.money.format(sent.value) }));
     });
 
     ui.moneyForm.addEventListener("submit", (event) => {
@@ -243,26 +248,12 @@ export function bindCustomerPanel(app) {
         moneyIn("cash"); // Enter: in cash
     });
 
-    let moving = false;
-
     async function moneyIn(mode) {
-        if (!shown || moving) return;
-        const value = parseAmount(ui.moneyAmount.value);
-        if (value === null || Number(value) <= 0) {
-            app.showMessage(t("msg.bad_amount"), ui.moneyAmount.value, "bad_request");
-            ui.moneyAmount.focus();
-            return;
-        }
-        const id = shown.customer;
+        const id = shown && shown.customer;
         const verb = account === "wallet" ? "wallet_topup" : "credit_deposit";
-        moving = true;
-        let reply;
-        try {
-            reply = await app.act(verb, { customer: id, amount: value, mode }, { mutating: true });
-        } finally {
-            moving = false;
-        }
-        if (!reply) return;
+        const sent = await sendMoney(verb, (amount) => ({ customer: id, amount, mode }));
+        if (!sent) return;
+        const { reply, value } = sent;
         if (reply.topup !== undefined) {
             const list = topups.get(id) || [];
             list.unshift({ topup: reply.topup, amount: value, mode, cancelled: false });
@@ -307,21 +298,16 @@ export function bindCustomerPanel(app) {
     ui.correctForm.addEventListener("submit", async (event) => {
         event.preventDefault();
         if (!shown || correcting) return;
-        const typed = ui.correctAmount.value.trim().replace(/^\+/, "");
-        const minus = /^[-−]/.test(typed);
-        const value = parseAmount(typed.replace(/^[-−]\s*/, ""));
-        if (value === null || Number(value) === 0) {
-            app.showMessage(t("msg.bad_amount"), ui.correctAmount.value, "bad_request");
-            ui.correctAmount.focus();
-            return;
-        }
+        const amount = app.typedAmount(ui.correctAmount, { allowNegative: true });
+        if (amount === null) return;
+        const minus = amount.startsWith("-");
+        const value = minus ? amount.slice(1) : amount;
         const reason = ui.correctReason.value.trim();
         if (!reason) {
             app.showMessage(t("sales.reason_needed"), "", "bad_request");
             ui.correctReason.focus();
             return;
         }
-        const amount = minus ? `-${value}` : value;
         const words = { amount: (minus ? "−" : "+") + app.money.format(value), account: t(`customer.${correctAccount}`), name: shown.name };
         correcting = true;
         let reply;
@@ -362,7 +348,7 @@ export function bindCustomerPanel(app) {
         ui.moneyCredit.setAttribute("aria-pressed", account === "credit" ? "true" : "false");
         show(ui.walletOff, account === "wallet" && !c.wallet_enabled);
         show(ui.moneyOnTicket, account === "wallet" && c.wallet_enabled && onTicket);
-        const modes = app.pay.modes.filter((m) => !NOT_IN.has(m));
+        const modes = app.pay.modes.filter((m) => !MODES_NOT_MONEY_IN.has(m));
         const drawnModes = modes.join(",") + "|" + t("lang.other");
         if (ui.moneyModes.dataset.drawn !== drawnModes) {
             ui.moneyModes.dataset.drawn = drawnModes;
@@ -417,7 +403,7 @@ export function bindCustomerPanel(app) {
         show(ui.strip, !!id);
         if (!id) return;
         const c = cache.get(id);
-        setText(ui.stripName, t("customer.on_ticket", { name: c ? c.name : id }));
+        setText(ui.stripName, t("customer.on_ticket", { name: nameOf(id) }));
         const money = [];
         if (c) {
             if (Number(c.owes || 0) > 0) money.push(t("customer.strip_owes", { amount: app.money.format(c.owes) }));
@@ -425,6 +411,12 @@ export function bindCustomerPanel(app) {
             if (c.wallet_enabled) money.push(t("customer.strip_wallet", { amount: app.money.format(c.wallet_available) }));
         }
         setText(ui.stripMoney, money.join(" · "));
+    }
+
+    /** The customer's name when known (fetched), else the id itself. */
+    function nameOf(id) {
+        const c = cache.get(id);
+        return c ? c.name : id;
     }
 
     function openOn(id) {
@@ -457,6 +449,7 @@ export function bindCustomerPanel(app) {
         overlay,
         open() { openOn(app.ticket && app.ticket.customer); },
         known(id) { return cache.get(id) || null; },
+        nameOf,
         /** The ticket changed: a new customer on it is fetched (its name and money). */
         onTicket(ticket) {
             const id = ticket && ticket.customer;

@@ -7,7 +7,7 @@
 // Keyboard: the value field has the focus; Enter applies, Escape closes.
 
 import { byTestId, h, setText, show } from "./dom.js";
-import { formatQty, parseAmount, parseDecimal } from "./format.js";
+import { formatQty, parseDecimal } from "./format.js";
 import { t } from "./i18n.js";
 import { Overlay } from "./panels.js";
 
@@ -138,12 +138,8 @@ export function bindDiscountPanel(app) {
             }
             fields.percent = value;
         } else {
-            const value = parseAmount(text);
-            if (value === null || Number(value) <= 0) {
-                app.showMessage(t("msg.bad_amount"), text, "bad_request");
-                ui.value.focus();
-                return null;
-            }
+            const value = app.typedAmount(text, { focus: ui.value });
+            if (value === null) return null;
             fields.amount = value;
         }
         const reasons = reasonsList();

@@ -8,7 +8,7 @@
 // says the expected cash is back under the threshold.
 
 import { byTestId, h, setText, show } from "./dom.js";
-import { age, parseAmount } from "./format.js";
+import { age } from "./format.js";
 import { t } from "./i18n.js";
 import { Overlay } from "./panels.js";
 
@@ -165,12 +165,8 @@ export function bindDrawerPanel(app) {
         const needs = NEEDS[kind];
         const fields = {};
         if (needs.includes("amount")) {
-            const value = parseAmount(ui.amount.value);
-            if (value === null || Number(value) <= 0) {
-                app.showMessage(t("msg.bad_amount"), ui.amount.value, "bad_request");
-                ui.amount.focus();
-                return;
-            }
+            const value = app.typedAmount(ui.amount);
+            if (value === null) return;
             fields.amount = value;
         }
         if (needs.includes("reason")) {

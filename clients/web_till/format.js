@@ -121,6 +121,12 @@ export function setModeLabels(list, lang) {
 }
 
 /**
+ * Modes that cannot bring money in (a wallet top-up, a deposit, a debt paid later,
+ * a payment replaced): they draw on an account or a voucher (docs/protocol.md, customers).
+ */
+export const MODES_NOT_MONEY_IN = new Set(["credit", "wallet", "voucher", "meal_voucher"]);
+
+/**
  * A payment mode's name for the cashier: the shop's own label when the page speaks
  * the shop's language (or knows no name for the mode), else the page's word; a mode
  * nobody names shows as sent.

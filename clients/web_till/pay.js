@@ -209,7 +209,7 @@ export function bindPayPanel(app) {
     function finished(reply) {
         setOpen(false);
         app.sell.showLastSale(reply);
-        app.customers.saleFinished(reply);
+        app.customers.saleFinished();
     }
 
     form.addEventListener("submit", (event) => {
@@ -416,9 +416,8 @@ export function bindPayPanel(app) {
     async function doneUnpaid() {
         const ticket = app.ticket || EMPTY_TICKET;
         if (finishUnpaid.hidden || finishUnpaid.disabled || !ticket.customer) return;
-        const who = app.customers.known(ticket.customer);
         const yes = await app.confirm(t("pay.unpaid_question", {
-            due: app.money.format(ticket.balance), name: who ? who.name : ticket.customer,
+            due: app.money.format(ticket.balance), name: app.customers.nameOf(ticket.customer),
         }), t("pay.unpaid_yes"), t("confirm.no"));
         if (!yes) return;
         const reply = await busy([finish, finishNone, finishUnpaid],

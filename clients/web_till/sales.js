@@ -11,12 +11,10 @@
 //            its debt abandoned (`debt_abandon`: reason + supervisor's PIN).
 
 import { byTestId, h, setText, show } from "./dom.js";
-import { age, paymentLabel, parseAmount } from "./format.js";
+import { MODES_NOT_MONEY_IN, age, paymentLabel } from "./format.js";
 import { t } from "./i18n.js";
 import { Overlay } from "./panels.js";
 
-// Modes that cannot pay a debt later, nor replace a payment (they draw on an account or a voucher).
-const NOT_LATER = new Set(["credit", "wallet", "voucher", "meal_voucher"]);
 const STANDING = new Set(["PAI", "MAJ"]);
 
 export function bindSalesPanel(app) {
@@ -51,7 +49,7 @@ export function bindSalesPanel(app) {
     let sending = false;
 
     function modes() {
-        return app.pay.modes.filter((m) => !NOT_LATER.has(m));
+        return app.pay.modes.filter((m) => !MODES_NOT_MONEY_IN.has(m));
     }
 
     // --- tabs -----------------------------------------------------------------------------
@@ -104,7 +102,7 @@ export function bindSalesPanel(app) {
         if (!sale) return;
         const s = sale;
         setText(ui.head, [t("sale.number", { number: s.number }), s.at ? age(s.at) : null,
-            t("header.lane", { lane: s.lane }), s.seller, s.customer ? t("sales.customer", { customer: s.customer_name || customerName(s.customer) }) : null]
+            t("header.lane", { lane: s.lane }), s.seller, s.customer ? t("sales.customer", { customer: s.customer_name || app.customers.nameOf(s.customer) }) : null]
             .filter(Boolean).join(" · "));
         let status = "";
         let state = "ok";
@@ -157,7 +155,7 @@ export function bindSalesPanel(app) {
         } else if (s.topup_cancelled) {
             ui.topup.replaceChildren(h("span", { class: "muted", testid: "sale-topup-done" }, t("sales.topup_done", { amount })));
         } else {
-            const paidBy = [...new Set((s.payments || []).filter((p) => Number(p.amount) > 0 && !NOT_LATER.has(p.mode)).map((p) => p.mode))];
+            const paidBy = [...new Set((s.payments || []).filter((p) => Number(p.amount) > 0 && !MODES_NOT_MONEY_IN.has(p.mode)).map((p) => p.mode))];
             ui.topup.replaceChildren(...paidBy.map((mode) => h("button", {
                 type: "button", testid: "sale-topup-cancel", dataset: { mode },
                 onclick: () => cancelTopup(s, mode, amount),
@@ -262,11 +260,8 @@ export function bindSalesPanel(app) {
         const fields = { sale: sale.number, payment: p.payment, reason };
         const typed = (action.amountText ?? "").trim();
         if (typed) {
-            const value = parseAmount(typed);
-            if (value === null || Number(value) <= 0) {
-                app.showMessage(t("msg.bad_amount"), typed, "bad_request");
-                return;
-            }
+            const value = app.typedAmount(typed);
+            if (value === null) return;
             if (Number(value) !== Number(p.amount)) fields.amount = value;
         }
         if (action.mode && action.mode !== p.mode) fields.mode = action.mode;
@@ -321,11 +316,6 @@ export function bindSalesPanel(app) {
         drawUnpaid();
     }
 
-    function customerName(id) {
-        const known = app.customers.known(id);
-        return known ? known.name : id;
-    }
-
     function drawFilter() {
         const ticketCustomer = app.ticket && app.ticket.customer;
         const buttons = [h("button", {
@@ -338,7 +328,7 @@ export function bindSalesPanel(app) {
                 type: "button", class: "small", testid: "unpaid-customer", dataset: { customer: id },
                 "aria-pressed": customer === id ? "true" : "false",
                 onclick: () => { customer = id; debtAction = null; refreshUnpaid(); },
-            }, customerName(id)));
+            }, app.customers.nameOf(id)));
         }
         ui.filter.replaceChildren(h("span", { class: "muted" }, t("unpaid.filter")), ...buttons);
     }
@@ -350,7 +340,7 @@ export function bindSalesPanel(app) {
         ui.list.replaceChildren(...(list.length ? list.map((d) =>
             h("li", { testid: "unpaid-sale", dataset: { sale: d.sale, customer: d.customer || "" } },
                 h("span", { class: "what" }, t("sale.number", { number: d.sale }),
-                    h("span", { class: "muted" }, ` · ${d.customer ? (d.customer_name || customerName(d.customer)) : "—"} · ${d.at ? age(d.at) : ""}`)),
+                    h("span", { class: "muted" }, ` · ${d.customer ? (d.customer_name || app.customers.nameOf(d.customer)) : "—"} · ${d.at ? age(d.at) : ""}`)),
                 h("span", { class: "num muted" }, t("unpaid.of_total", { total: app.money.format(d.total) })),
                 h("strong", { class: "num", testid: "unpaid-due" }, app.money.format(d.due)),
                 h("button", { type: "button", class: "small primary", testid: "pay-later-open",
@@ -427,12 +417,8 @@ export function bindSalesPanel(app) {
         const fields = { sale: d.sale, mode };
         const typed = amountInput.value.trim();
         if (typed) {
-            const value = parseAmount(typed);
-            if (value === null || Number(value) <= 0) {
-                app.showMessage(t("msg.bad_amount"), typed, "bad_request");
-                amountInput.focus();
-                return;
-            }
+            const value = app.typedAmount(typed, { focus: amountInput });
+            if (value === null) return;
             fields.amount = value;
         }
         const reference = ui.unpaidAction.querySelector("[name=reference]").value.trim();
@@ -491,10 +477,6 @@ export function bindSalesPanel(app) {
             drawUnpaid();
             refreshUnpaid();
         } else {
-            if (opts.number !== undefined) {
-                ui.number.value = String(opts.number);
-                lookUp(opts.number);
-            }
             drawSale();
             ui.number.focus();
             ui.number.select();

@@ -14,7 +14,7 @@
 //   + / − / Delete           quantity / removal of the selected line (code field empty)
 //   Escape                   close a panel, leave price check or payment, drop the prefix
 
-import { byTestId, captureWedge, keepFocus, onLongPress, setText, show } from "./dom.js";
+import { byTestId, captureWedge, h, keepFocus, onLongPress, setText, show } from "./dom.js";
 import { formatQty, invoiceName, parseDecimal, parseScan, wireQty } from "./format.js";
 import { t } from "./i18n.js";
 import { EMPTY_TICKET, TicketTable, renderCandidates, renderKeyPages, renderKeys, renderTotals } from "./render.js";
@@ -413,10 +413,7 @@ export function bindSellScreen(app) {
         if (!reply) return;
         const bytes = Uint8Array.from(atob(reply.pdf), (c) => c.charCodeAt(0));
         const url = URL.createObjectURL(new Blob([bytes], { type: "application/pdf" }));
-        const link = document.createElement("a");
-        link.href = url;
-        link.download = `${reply.name}.pdf`;
-        link.dataset.testid = "invoice-download";
+        const link = h("a", { href: url, download: `${reply.name}.pdf`, testid: "invoice-download" });
         document.body.append(link);
         link.click();
         link.remove();
@@ -424,8 +421,8 @@ export function bindSellScreen(app) {
         app.notice(t("sale.invoice_saved", { name: reply.name, total: app.money.format(reply.total) }));
     }
 
-    byTestId("last-sale-invoice").addEventListener("click", (event) => {
-        const number = Number(event.currentTarget.dataset.invoice);
+    byTestId("last-sale-invoice").addEventListener("click", () => {
+        const number = Number(state.lastSale && state.lastSale.invoice);
         if (number) downloadInvoice(number);
     });
 
@@ -448,7 +445,6 @@ export function bindSellScreen(app) {
         // Billed on an invoice: a button that fetches its PDF (the `invoice` verb).
         const invoice = byTestId("last-sale-invoice");
         setText(invoice, reply.invoice !== undefined ? t("sale.invoice", { name: invoiceName(reply.invoice) }) : "");
-        invoice.dataset.invoice = reply.invoice !== undefined ? reply.invoice : "";
         show(invoice, reply.invoice !== undefined);
         lastSale.dataset.number = reply.number;
         lastSale.classList.toggle("with-change", change);
@@ -561,6 +557,5 @@ export function bindSellScreen(app) {
             state.selected = null;
             setReturning(false);
         },
-        get returning() { return state.returning; },
     };
 }

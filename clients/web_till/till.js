@@ -17,7 +17,7 @@
 
 import { Connection, ServerError, STATES } from "./protocol.js";
 import { buttonsKeepFocusAway, byTestId, h, setText, show, takeToken, saveToken } from "./dom.js";
-import { Money, describeError, setModeLabels } from "./format.js";
+import { Money, describeError, parseAmount, setModeLabels } from "./format.js";
 import { applyI18n, language, languageOf, locale, onLanguage, setLanguage, t } from "./i18n.js";
 import { ScanMetrics } from "./metrics.js";
 import { bindCustomerPanel } from "./customers.js";
@@ -602,6 +602,33 @@ class TillApp {
         show(this.el.error, true);
         show(this.el.notice, false);
         this.beep();
+    }
+
+    /**
+     * A typed amount above zero ("12,5" → "12.50"), or null after saying it is bad
+     * (msg.bad_amount) and putting the focus back in the field. `source`: the field
+     * (its value is read and shown; it takes the focus) or the text itself (then
+     * `focus`: the field to focus, if any). `allowNegative`: a leading "−" or "-"
+     * (or "+") is allowed and a negative amount comes back as "-12.50".
+     */
+    typedAmount(source, { focus = null, allowNegative = false } = {}) {
+        const text = typeof source === "string" ? source : source.value;
+        const field = typeof source === "string" ? focus : source;
+        let value;
+        let minus = false;
+        if (allowNegative) {
+            const typed = text.trim().replace(/^\+/, "");
+            minus = /^[-−]/.test(typed);
+            value = parseAmount(typed.replace(/^[-−]\s*/, ""));
+        } else {
+            value = parseAmount(text);
+        }
+        if (value === null || Number(value) <= 0) {
+            this.showMessage(t("msg.bad_amount"), text, "bad_request");
+            if (field) field.focus();
+            return null;
+        }
+        return minus ? `-${value}` : value;
     }
 
     clearMessage(notice = true) {
