@@ -20,6 +20,7 @@ import signal
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -29,26 +30,31 @@ import trio
 # --- the echo process -------------------------------------------------------------------
 
 
-def protocol_frames(request_id: object, frame_bytes: int) -> tuple[str, str]:
-    """The reply and the ``ticket`` event of a scan, each padded to ``frame_bytes``."""
-    import msgspec
+def protocol_frames(frame_bytes: int, encode: Callable[[object], bytes]) -> tuple[Callable[[object], str], str]:
+    """The frames of a scan, each padded to ``frame_bytes``: a function making the reply
+    to a request id, and the ``ticket`` event. Everything but the id is built here, once."""
+    head, middle, end = '{"type":"ok","re":', ',"lane":"1","ticket":"', '"}'
+    padding = "x" * max(frame_bytes - len(head + middle + end), 0)  # the reply's padding less its id's length
 
-    reply = msgspec.json.encode({"type": "ok", "re": request_id, "lane": "1", "ticket": ""}).decode()
-    event = msgspec.json.encode({"type": "ticket", "lane": "1", "ticket": ""}).decode()
-    return (reply[:-2] + "x" * max(frame_bytes - len(reply), 0) + '"}',
-            event[:-2] + "x" * max(frame_bytes - len(event), 0) + '"}')
+    def reply(request_id: object) -> str:
+        rid = encode(request_id).decode()
+        return head + rid + middle + padding[len(rid):] + end
+
+    event = '{"type":"ticket","lane":"1","ticket":"'
+    return reply, event + "x" * max(frame_bytes - len(event + end), 0) + end
 
 
 def build_echo_app(shape: str = "plain", frame_bytes: int = 2000):
     """A Starlette app with one websocket route: ``plain`` sends every text frame back;
     ``protocol`` decodes each as a JSON request and answers with a reply and an event
-    of ``frame_bytes`` each (``protocol_frames``)."""
+    of ``frame_bytes`` each (``protocol_frames``, built once)."""
     import msgspec
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
     from starlette.routing import Route, WebSocketRoute
 
     decode = msgspec.json.Decoder(dict).decode
+    reply_to, event = protocol_frames(frame_bytes, msgspec.json.Encoder().encode)
 
     async def echo(websocket) -> None:
         await websocket.accept()
@@ -60,8 +66,7 @@ def build_echo_app(shape: str = "plain", frame_bytes: int = 2000):
             if text is None:
                 await websocket.send_bytes(message.get("bytes") or b"")
             elif shape == "protocol":
-                reply, event = protocol_frames(decode(text).get("id"), frame_bytes)
-                await websocket.send_text(reply)
+                await websocket.send_text(reply_to(decode(text).get("id")))
                 await websocket.send_text(event)
             else:
                 await websocket.send_text(text)
@@ -208,12 +213,10 @@ def measure_echo(workdir: Path, *, busy: int, paced: int = 0, think: tuple[float
                  duration: float, max_round_trips: int, seed: int, shape: str = "plain",
                  frame_bytes: int = 2000) -> EchoStats:
     """Start a fresh echo process (of ``shape``), drive it, read its CPU and memory, stop it."""
+    sizes = {"payload_bytes": frame_bytes} if shape == "protocol" else {}  # the frames back, in that shape
     with echo_process(workdir / f"echo-{shape}-{busy}-{paced}.log", shape, frame_bytes).start() as echo:
-        stats = trio.run(partial(echo_load, echo.ws_url, busy=busy, paced=paced, think=think, duration=duration,
-                                 max_round_trips=max_round_trips, seed=seed, pid=echo.pid, shape=shape))
-    if shape == "protocol":
-        stats.payload_bytes = frame_bytes
-    return stats
+        return trio.run(partial(echo_load, echo.ws_url, busy=busy, paced=paced, think=think, duration=duration,
+                                max_round_trips=max_round_trips, seed=seed, pid=echo.pid, shape=shape, **sizes))
 
 
 # --- SQLite commits -------------------------------------------------------------------------

@@ -19,6 +19,8 @@ import threading
 import time
 from pathlib import Path
 
+from bench.stats import p50, percentile
+from laneserver.cli import GIL_SWITCH_INTERVAL
 from laneserver.rules import lane as rules
 from laneserver.store import schema
 from laneserver.store.ops import PutLaneState, RecordEvent
@@ -45,7 +47,7 @@ def write_batch(writer: Writer, deferred: bool) -> float:
 
 
 def measure(batches: int) -> dict[str, list[float]]:
-    sys.setswitchinterval(0.0005)  # as `laneserver serve` sets it
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)  # as `laneserver serve` sets it
     stop = threading.Event()
 
     def busy() -> None:  # the event loop's share of the GIL
@@ -76,9 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     times = measure(args.batches)
     print(f"a batch of {UNITS} scans (event + lane state), durable, beside a busy thread; {args.batches} each way")
     for name, samples in times.items():
-        samples.sort()
-        p50, p90 = samples[len(samples) // 2], samples[int(len(samples) * 0.9)]
-        print(f"  {name:22} p50 {p50 * 1e3:6.2f} ms   p90 {p90 * 1e3:6.2f} ms")
+        print(f"  {name:22} p50 {p50(samples) * 1e3:6.2f} ms   p90 {percentile(samples, 90) * 1e3:6.2f} ms")
     return 0
 
 

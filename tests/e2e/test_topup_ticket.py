@@ -12,87 +12,54 @@ passes after each.
 from __future__ import annotations
 
 import json
-import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import trio
 
-from laneserver.store.schema import DB_NAME
-from tests.support import LiveServer, connect, until
+from tests.e2e.configured import (
+    CASHIER,
+    PAUL,
+    SOPHIE_PIN,
+    SUPERVISOR,
+    configured_shop,
+    file_printer,
+    lane,
+    printed,
+    rows,
+    stock_point,
+    table,
+    toml,
+    verify,
+)
+from tests.support import LiveServer, connect
 
 CATALOG = """id,name,price,vat_rate,barcodes
 T10,Article à 10,10.00,20,3000000000106
 P55,Pain,2.20,5.5,3000000000557
 """
 A10, BREAD = "3000000000106", "3000000000557"
-PAUL = ("paul", "5678")
 
 
 @pytest.fixture
 def shop(tmp_path: Path):
-    receipts = tmp_path / "receipts.bin"
-    config = tmp_path / "shop.toml"
-    config.write_text(f"""
-[shop]
-name = "Recharges"
-
-[[stock_points]]
-id = "main"
-
-[[lanes]]
-id = "1"
-stock_point = "main"
-printer = "p1"
-
-[[printers]]
-id = "p1"
-kind = "file"
-address = "{receipts}"
-""", encoding="utf-8")
-    catalog = tmp_path / "catalog.csv"
-    catalog.write_text(CATALOG, encoding="utf-8")
-    server = LiveServer(tmp_path / "data", config=config)
-    server.cli("catalog", "import", str(catalog))
-    server.cli("seller", "add", "paul", "--pin", "5678", "--role", "cashier")
-    server.cli("seller", "add", "sophie", "--pin", "4321", "--role", "supervisor")
-    server.start()
-    server.receipts = receipts  # type: ignore[attr-defined]
-    server.token = server.pair("till", "1")  # type: ignore[attr-defined]
-    try:
+    config = toml(table("shop", name="Recharges"), stock_point(), lane("1", printer="p1"), file_printer(tmp_path))
+    with configured_shop(tmp_path, config, CATALOG, sellers=[CASHIER, SUPERVISOR], tills=("1",)) as server:
         yield server
-    finally:
-        server.stop()
 
 
-def _db(server: LiveServer) -> sqlite3.Connection:
-    return sqlite3.connect(server.data / DB_NAME)
-
-
-def _wallet_rows(server: LiveServer) -> list[tuple[str, str, str, str | None]]:
-    with _db(server) as db:
-        return db.execute("SELECT kind, delta, ref, mode FROM customer_movements WHERE account = 'wallet'"
-                          " ORDER BY seq").fetchall()
-
-
-def _verify(server: LiveServer) -> None:
-    result = server.cli("verify", check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
+def _wallet_rows(server: LiveServer) -> list[tuple]:
+    return rows(server, "SELECT kind, delta, ref, mode FROM customer_movements WHERE account = 'wallet' ORDER BY seq")
 
 
 async def _customer(till, name: str = "Jeanne") -> str:
     return (await till.ok("customer_create", name=name, wallet=True))["customer"]
 
 
-async def _receipt_says(path: Path, *texts: bytes) -> None:
-    with trio.fail_after(10):
-        await until(lambda: path.exists() and all(t in path.read_bytes() for t in texts))
-
-
 async def test_goods_and_a_top_up_paid_in_cash(shop):
     with trio.fail_after(60):
-        async with connect(shop.ws_url, shop.token, seller=PAUL) as till:
+        async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:
             jeanne = await _customer(till)
             before = (await till.ok("drawer"))["drawer"]
             await till.ok("scan", code=A10)
@@ -136,24 +103,23 @@ async def test_goods_and_a_top_up_paid_in_cash(shop):
             await till.ok("set_customer", customer=jeanne)
             await till.ok("pay", mode="wallet")
             await till.ok("finish", receipt="none")
-    with _db(shop) as db:
-        lines, vat = db.execute("SELECT lines, vat FROM sales WHERE number = ?", (done["number"],)).fetchone()
-        money_in = db.execute("SELECT count(*) FROM money_in").fetchone()[0]
-        moved = db.execute("SELECT count(*) FROM stock_movements WHERE ref = ?",
-                           (f"sale:{done['number']}",)).fetchone()[0]
+    lines, vat = rows(shop, "SELECT lines, vat FROM sales WHERE number = ?", done["number"])[0]
+    money_in = rows(shop, "SELECT count(*) FROM money_in")[0][0]
+    moved = rows(shop, "SELECT count(*) FROM stock_movements WHERE ref = ?", f"sale:{done['number']}")[0][0]
     assert json.loads(lines)[-1]["topup"] == "wallet"
     assert sorted((r["rate"], r["total"]) for r in json.loads(vat)) == [("20", "10.00"), ("5.5", "2.20")]
     assert money_in == 0  # the top-up's money is the sale's payments
     assert moved == 2  # the goods only
     assert _wallet_rows(shop) == [("topup", "20.00", f"sale:{done['number']}", "cash"),
                                   ("spend", "-10.00", f"sale:{done['number'] + 1}", None)]
-    await _receipt_says(shop.receipts, b"Recharge porte-monnaie", b"nouveau solde 20,00")
-    _verify(shop)
+    with trio.fail_after(10):
+        await printed(shop, b"Recharge porte-monnaie", b"nouveau solde 20,00")
+    verify(shop)
 
 
 async def test_a_top_up_line_removed_before_finish_credits_nothing(shop):
     with trio.fail_after(60):
-        async with connect(shop.ws_url, shop.token, seller=PAUL) as till:
+        async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:
             jeanne = await _customer(till)
             await till.ok("set_customer", customer=jeanne)
             await till.ok("scan", code=A10)
@@ -171,12 +137,12 @@ async def test_a_top_up_line_removed_before_finish_credits_nothing(shop):
             await till.ok("cancel_ticket")
             assert (await till.ok("customer", customer=jeanne))["customer"]["wallet"] == "0.00"
     assert _wallet_rows(shop) == []
-    _verify(shop)
+    verify(shop)
 
 
 async def test_a_top_up_cancelled_by_a_return_line(shop):
     with trio.fail_after(60):
-        async with connect(shop.ws_url, shop.token, seller=PAUL) as till:
+        async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:
             jeanne = await _customer(till)
             await till.ok("set_customer", customer=jeanne)
             await till.ok("topup_line", amount="25.00")
@@ -192,23 +158,21 @@ async def test_a_top_up_cancelled_by_a_return_line(shop):
             assert (await till.call("topup_line", amount="1.00", qty=-1))["code"] == "insufficient_funds"
             # The refund: not onto the wallet itself; in the top-up's mode, with a supervisor's PIN.
             assert (await till.call("pay", mode="card", reference="r-1"))["code"] == "supervisor_required"
-            assert (await till.call("pay", mode="wallet", supervisor_pin="4321"))["code"] == "conflict"
-            await till.ok("pay", mode="card", reference="r-1", supervisor_pin="4321")
+            assert (await till.call("pay", mode="wallet", supervisor_pin=SOPHIE_PIN))["code"] == "conflict"
+            await till.ok("pay", mode="card", reference="r-1", supervisor_pin=SOPHIE_PIN)
             cancelled = await till.ok("finish", receipt="none", key="fin-c")
             assert cancelled["total"] == "-25.00"
             assert (await till.ok("customer", customer=jeanne))["customer"]["wallet"] == "0.00"
     assert _wallet_rows(shop) == [("topup", "25.00", f"sale:{sold['number']}", "card"),
                                   ("topup_cancel", "-25.00", f"sale:{cancelled['number']}", "card")]
-    with _db(shop) as db:
-        rows = db.execute("SELECT mode, amount, type FROM payments WHERE sale = ?",
-                          (cancelled["number"],)).fetchall()
-    assert rows == [("card", "-25.00", "AVO")]
-    _verify(shop)
+    assert rows(shop, "SELECT mode, amount, type FROM payments WHERE sale = ?",
+                cancelled["number"]) == [("card", "-25.00", "AVO")]
+    verify(shop)
 
 
 async def test_kill_9_between_pay_and_finish_credits_once(shop):
     with trio.fail_after(60):
-        async with connect(shop.ws_url, shop.token, seller=PAUL) as till:
+        async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:
             jeanne = await _customer(till)
             await till.ok("set_customer", customer=jeanne)
             await till.ok("scan", code=BREAD)
@@ -217,7 +181,7 @@ async def test_kill_9_between_pay_and_finish_credits_once(shop):
     shop.kill()
     shop.start()
     with trio.fail_after(60):
-        async with connect(shop.ws_url, shop.token, seller=PAUL) as till:
+        async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:
             ticket = (await till.ok("ticket"))["ticket"]
             assert (ticket["customer"], ticket["total"], ticket["balance"]) == (jeanne, "42.20", "0.00")
             assert (await till.ok("customer", customer=jeanne))["customer"]["wallet"] == "0.00"
@@ -226,19 +190,19 @@ async def test_kill_9_between_pay_and_finish_credits_once(shop):
     shop.kill()
     shop.start()
     with trio.fail_after(60):
-        async with connect(shop.ws_url, shop.token, seller=PAUL) as till:
+        async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:
             again = await till.ok("finish", key="fin-k")  # answered from memory: not again
             assert again["number"] == done["number"]
             assert (await till.ok("customer", customer=jeanne))["customer"]["wallet"] == "40.00"
             assert (await till.call("finish"))["code"] == "conflict"  # the new ticket is empty
     assert _wallet_rows(shop) == [("topup", "40.00", f"sale:{done['number']}", "cash")]
-    _verify(shop)
+    verify(shop)
 
 
 async def test_a_sale_cancel_takes_its_top_up_back_out_of_the_wallet(shop):
-    cancel = {"reason": "erreur de caisse", "supervisor_pin": "4321"}
+    cancel = {"reason": "erreur de caisse", "supervisor_pin": SOPHIE_PIN}
     with trio.fail_after(60):
-        async with connect(shop.ws_url, shop.token, seller=PAUL) as till:
+        async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:
             jeanne = await _customer(till)
             await till.ok("set_customer", customer=jeanne)
             await till.ok("topup_line", amount="30.00")
@@ -261,15 +225,15 @@ async def test_a_sale_cancel_takes_its_top_up_back_out_of_the_wallet(shop):
             assert (await till.ok("customer", customer=jeanne))["customer"]["wallet"] == "10.00"
     assert [r[:2] for r in _wallet_rows(shop)] == [("topup", "30.00"), ("topup", "10.00"), ("spend", "-20.00"),
                                                    ("sale_cancel", "-10.00")]
-    _verify(shop)
+    verify(shop)
 
 
 async def test_a_ticket_top_up_cancelled_later_in_the_mode_that_paid_it(shop):
     """``wallet_topup_cancel`` with ``sale``: the top-up lines of a finished sale go back
     in the mode that paid the sale; a sale paid by several modes names one of them."""
-    cancel = {"reason": "erreur de caisse", "supervisor_pin": "4321"}
+    cancel = {"reason": "erreur de caisse", "supervisor_pin": SOPHIE_PIN}
     with trio.fail_after(60):
-        async with connect(shop.ws_url, shop.token, seller=PAUL) as till:
+        async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:
             jeanne = await _customer(till)
             await till.ok("set_customer", customer=jeanne)
             await till.ok("scan", code=BREAD)  # 2.20 of goods with it
@@ -308,9 +272,8 @@ async def test_a_ticket_top_up_cancelled_later_in_the_mode_that_paid_it(shop):
             # The split sale: given back in the cash the cashier names.
             await till.ok("wallet_topup_cancel", sale=split, mode="cash")
             assert (await till.ok("customer", customer=jeanne))["customer"]["wallet"] == "0.00"
-    with _db(shop) as db:
-        money = db.execute("SELECT kind, mode, amount, ref FROM money_in ORDER BY seq").fetchall()
+    money = rows(shop, "SELECT kind, mode, amount, ref FROM money_in ORDER BY seq")
     assert money == [("topup_cancel", "card", "-20.00", f"sale-topup:{by_card}"),
                      ("topup_cancel", "cash", "-15.00", f"sale-topup:{split}")]
     assert [r[:2] for r in _wallet_rows(shop)][-2:] == [("topup_cancel", "-20.00"), ("topup_cancel", "-15.00")]
-    _verify(shop)
+    verify(shop)

@@ -28,6 +28,7 @@ import pytest
 sync_api = pytest.importorskip("playwright.sync_api")
 sync_playwright, expect = sync_api.sync_playwright, sync_api.expect
 
+from tests.e2e.configured import configured_server  # noqa: E402
 from tests.support import REPO, LiveServer  # noqa: E402
 
 CATALOG = REPO / "laneserver" / "demo" / "catalog.csv"
@@ -204,31 +205,12 @@ keys = [{{ article = "{bread}" }}]
 """
 
 
-def shop_file_server(tmp_path: Path, shop: str, catalog: str,
-                     sellers: tuple[tuple[str, str, str], ...] = ((SELLER, PIN, "cashier"),)) -> LiveServer:
-    """A started server with a shop file (``shop``, TOML), a catalog (``catalog``, CSV
-    text) and ``sellers`` (name, PIN, role)."""
-    config = tmp_path / "shop.toml"
-    config.write_text(shop, encoding="utf-8")
-    catalog_file = tmp_path / "catalog.csv"
-    catalog_file.write_text(catalog, encoding="utf-8")
-    server = LiveServer(tmp_path / "data", config=config)
-    server.cli("catalog", "import", str(catalog_file))
-    for name, pin, role in sellers:
-        server.cli("seller", "add", name, "--pin", pin, "--role", role)
-    return server.start()
-
-
 def printer_shop(tmp_path: Path, printer_port: int, shop: str = "Épicerie du Port") -> LiveServer:
-    """A configured shop (not the demo): lane 1 prints on a network printer, two
-    stock points, a custom keyboard of two pages, the demo catalog, seller marie."""
+    """A configured shop (not the demo), started: lane 1 prints on a network printer,
+    two stock points, a custom keyboard of two pages, the demo catalog, seller marie."""
     bread = next(row["id"] for row in catalog_rows() if row["department"] == "Boulangerie" and row["status"] == "active")
-    config = tmp_path / "shop.toml"
-    config.write_text(SHOP_TOML.format(shop=shop, port=printer_port, bread=bread), encoding="utf-8")
-    server = LiveServer(tmp_path / "data", config=config)
-    server.cli("catalog", "import", str(CATALOG))
-    server.cli("seller", "add", SELLER, "--pin", PIN, "--role", "cashier")
-    return server.start()
+    return configured_server(tmp_path, SHOP_TOML.format(shop=shop, port=printer_port, bread=bread), CATALOG,
+                             sellers=[(SELLER, PIN, "cashier")]).start()
 
 
 @pytest.fixture
@@ -317,6 +299,23 @@ class Till:
 
     def expect_no_error(self) -> None:
         expect(self.by("error")).to_be_hidden()
+
+    def expect_inside(self, testid: str) -> None:
+        """The element is wholly inside the window."""
+        size = self.page.viewport_size
+        width, height = size["width"], size["height"]
+        box = self.by(testid).bounding_box()
+        assert box is not None, testid
+        assert box["x"] >= 0 and box["y"] >= 0, ((width, height), testid, box)
+        assert box["x"] + box["width"] <= width + 0.5 and box["y"] + box["height"] <= height + 0.5, (
+            (width, height), testid, box)
+
+    def expect_no_scrollbars(self) -> None:
+        """The page itself does not scroll either way."""
+        overflow = self.page.evaluate(
+            "[document.documentElement.scrollWidth - innerWidth, document.documentElement.scrollHeight - innerHeight]")
+        size = self.page.viewport_size
+        assert overflow[0] <= 0 and overflow[1] <= 0, ((size["width"], size["height"]), overflow)
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.browser.conftest import LARGE, PIN, SELLER, SMALL, euros, euros_in, expect, sales, shop_file_server
+from tests.e2e.browser.conftest import LARGE, PIN, SELLER, SMALL, euros, euros_in, expect, sales
+from tests.e2e.configured import configured_shop
 
 SUPERVISOR, SUPERVISOR_PIN = "sophie", "4321"
 
@@ -50,12 +51,10 @@ MINUS = r"[-−]"
 
 @pytest.fixture
 def shop(tmp_path: Path):
-    server = shop_file_server(tmp_path, SHOP, CATALOG,
-                              ((SELLER, PIN, "cashier"), (SUPERVISOR, SUPERVISOR_PIN, "supervisor")))
-    try:
+    """Asked for before ``tills``: the pages close before the server stops."""
+    with configured_shop(tmp_path, SHOP, CATALOG,
+                         sellers=[(SELLER, PIN, "cashier"), (SUPERVISOR, SUPERVISOR_PIN, "supervisor")]) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _supervisor(till, pin: str, wrong_first: bool = False) -> None:
@@ -353,18 +352,7 @@ def test_after_sale_screens_fit_at_1024x768_and_1920x1080(shop, tills):
 
 
 def _screens(till, size, number: int) -> None:
-    width, height = size
-
-    def inside(testid: str) -> None:
-        box = till.by(testid).bounding_box()
-        assert box is not None, testid
-        assert box["x"] >= 0 and box["y"] >= 0, (size, testid, box)
-        assert box["x"] + box["width"] <= width + 0.5 and box["y"] + box["height"] <= height + 0.5, (size, testid, box)
-
-    def no_scrollbars() -> None:
-        overflow = till.page.evaluate(
-            "[document.documentElement.scrollWidth - innerWidth, document.documentElement.scrollHeight - innerHeight]")
-        assert overflow[0] <= 0 and overflow[1] <= 0, (size, overflow)
+    width = size[0]
 
     # A sale to look up afterwards.
     till.scan("3000000000106", lines=1)
@@ -377,8 +365,8 @@ def _screens(till, size, number: int) -> None:
     till.by("return-toggle").click()
     till.scan("3000000000304", lines=3)
     for testid in ("return-banner", "return-toggle", "discount-open", "pay", "cancel-ticket", "balance-box"):
-        inside(testid)
-    no_scrollbars()
+        till.expect_inside(testid)
+    till.expect_no_scrollbars()
     till.shot("returns-and-deposits")
     till.by("return-off").click()
 
@@ -386,7 +374,7 @@ def _screens(till, size, number: int) -> None:
     till.lines().first.click()
     till.by("line-discount-open").click()
     expect(till.by("discount-panel")).to_be_visible()
-    inside("discount-apply")
+    till.expect_inside("discount-apply")
     till.shot("discount-screen")
     till.by("discount-close").click()
 
@@ -394,8 +382,8 @@ def _screens(till, size, number: int) -> None:
     till.by("pay").click()
     expect(till.by("pay-balance-label")).to_have_text("À rembourser")
     for testid in ("pay-balance", "pay-cash", "finish", "pay-back", "pay-note"):
-        inside(testid)
-    no_scrollbars()
+        till.expect_inside(testid)
+    till.expect_no_scrollbars()
     till.shot("refund-panel")
     till.by("pay-back").click()
 
@@ -405,11 +393,11 @@ def _screens(till, size, number: int) -> None:
     till.page.keyboard.press("Enter")
     expect(till.by("sale-detail")).to_have_attribute("data-number", str(number))
     till.by("payment-correct-open").click()
-    inside("sale-action-ok")
+    till.expect_inside("sale-action-ok")
     till.shot("sales-screen")
     till.by("sales-tab-unpaid").click()
     expect(till.by("unpaid-none")).to_be_visible()
-    inside("unpaid-filter")
+    till.expect_inside("unpaid-filter")
     till.shot("unpaid-screen")
     till.by("sales-close").click()
 

@@ -69,32 +69,19 @@ def test_layouts_sale_payment_and_hold_screens_at_1024x768_and_1920x1080(live_se
     inside the window, and nothing scrolls but the ticket, the keys and the panels."""
     articles = plain_articles()[:5]
     for lane, size in (("1", SMALL), ("2", LARGE)):
-        _layout(tills(live_server, lane, size).start(), size, articles)
+        _layout(tills(live_server, lane, size).start(), articles)
 
 
-def _layout(till, size, articles) -> None:
-    width, height = size
-
-    def inside(testid: str) -> None:
-        box = till.by(testid).bounding_box()
-        assert box is not None, testid
-        assert box["x"] >= 0 and box["y"] >= 0, (size, testid, box)
-        assert box["x"] + box["width"] <= width + 0.5 and box["y"] + box["height"] <= height + 0.5, (size, testid, box)
-
-    def no_scrollbars() -> None:
-        overflow = till.page.evaluate(
-            "[document.documentElement.scrollWidth - innerWidth, document.documentElement.scrollHeight - innerHeight]")
-        assert overflow[0] <= 0 and overflow[1] <= 0, (size, overflow)
-
+def _layout(till, articles) -> None:
     for i, article in enumerate(articles, 1):
         till.scan(article["barcode"], lines=i)
     till.lines().nth(1).click()
     expect(till.by("line-editor")).to_be_visible()
     for testid in ("code-input", "total", "pay", "hold", "held-open", "cancel-ticket", "keypad", "line-editor"):
-        inside(testid)
+        till.expect_inside(testid)
     expect(till.by("product-key").nth(5)).to_be_visible()  # the keys came with hello
-    inside("keys")
-    no_scrollbars()
+    till.expect_inside("keys")
+    till.expect_no_scrollbars()
     till.shot("sale")
 
     # hold screen: one ticket held, the list open
@@ -103,7 +90,7 @@ def _layout(till, size, articles) -> None:
     till.scan(articles[0]["barcode"], lines=1)
     till.by("held-open").click()
     expect(till.by("held-ticket")).to_have_count(1)
-    inside("held-list")
+    till.expect_inside("held-list")
     till.shot("hold")
     till.by("held-close").click()
 
@@ -116,8 +103,8 @@ def _layout(till, size, articles) -> None:
     expect(till.by("pay-change-box")).to_have_class("give due")
     for testid in ("pay-balance", "pay-change", "cash-amount", "pay-cash", "pay-card", "pay-cheque", "pay-meal_voucher",
                    "pay-credit", "pay-wallet", "pay-voucher", "finish", "finish-no-receipt", "pay-back"):
-        inside(testid)
-    no_scrollbars()
+        till.expect_inside(testid)
+    till.expect_no_scrollbars()
     till.shot("payment")
     till.by("finish-no-receipt").click()
     expect(till.by("last-sale-number")).to_be_visible()

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.browser.conftest import euros, expect, shop_file_server
-from tests.support import LiveServer
+from tests.e2e.browser.conftest import PIN, SELLER, euros, expect
+from tests.e2e.configured import configured_shop
 
 CATALOG = """id,name,price,vat_rate,barcodes
 PAIN,Pain de campagne,3.50,5.5,3000000000014
@@ -35,17 +35,16 @@ stock_point = "main"
 """
 
 
-def _invoice_shop(tmp_path: Path, shop: str = SHOP) -> LiveServer:
-    return shop_file_server(tmp_path, shop, CATALOG)
+def _invoice_shop(tmp_path: Path, shop: str = SHOP):
+    """The invoicing shop started, with its cashier; stopped at the end."""
+    return configured_shop(tmp_path, shop, CATALOG, sellers=[(SELLER, PIN, "cashier")])
 
 
 @pytest.fixture
 def invoice_server(tmp_path: Path):
-    server = _invoice_shop(tmp_path)
-    try:
+    """Asked for before ``tills``: the pages close before the server stops."""
+    with _invoice_shop(tmp_path) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _create_customer(till, name: str, business: bool) -> None:
@@ -119,16 +118,18 @@ def test_a_business_customer_is_billed_on_an_invoice_whose_pdf_the_till_download
 
 
 def test_with_auto_finish_a_business_customers_sale_ends_on_an_invoice(tmp_path, tills):
-    server = _invoice_shop(tmp_path, SHOP.replace('locale = "fr"', 'locale = "fr"\nauto_finish = true'))
-    try:
-        till = tills(server).start()
-        till.scan(VIN, lines=1)
-        _create_customer(till, "SARL Martin", business=True)
-        till.by("pay").click()
-        till.by("quick-amount").first.click()  # the exact amount, in cash: the sale ends
-        expect(till.by("last-sale-number")).to_have_text("Ticket n° 1")
-        expect(till.by("last-sale-invoice")).to_have_text("Facture F-000001 (PDF)")
-        assert (server.data / "invoices").is_dir()
-        till.expect_no_error()
-    finally:
-        server.stop()
+    shop = SHOP.replace('locale = "fr"', 'locale = "fr"\nauto_finish = true')
+    with _invoice_shop(tmp_path, shop) as server:
+        till = tills(server)
+        try:  # the page closes before the server stops
+            till.start()
+            till.scan(VIN, lines=1)
+            _create_customer(till, "SARL Martin", business=True)
+            till.by("pay").click()
+            till.by("quick-amount").first.click()  # the exact amount, in cash: the sale ends
+            expect(till.by("last-sale-number")).to_have_text("Ticket n° 1")
+            expect(till.by("last-sale-invoice")).to_have_text("Facture F-000001 (PDF)")
+            assert (server.data / "invoices").is_dir()
+            till.expect_no_error()
+        finally:
+            till.close()

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.browser.conftest import LARGE, SELLER, PIN, SMALL, euros, euros_in, expect, sales, shop_file_server
-from tests.support import LiveServer
+from tests.e2e.browser.conftest import LARGE, SELLER, PIN, SMALL, euros, euros_in, expect, sales
+from tests.e2e.configured import configured_shop
 
 SUPERVISOR, SUPERVISOR_PIN = "sophie", "4321"
 CARD = "9900000000011"  # Jeanne Martin's customer card
@@ -56,18 +56,17 @@ timeout_seconds = 20
 """
 
 
-def _money_shop(tmp_path: Path, shop: str = SHOP) -> LiveServer:
-    return shop_file_server(tmp_path, shop, CATALOG,
-                            ((SELLER, PIN, "cashier"), (SUPERVISOR, SUPERVISOR_PIN, "supervisor")))
+def _money_shop(tmp_path: Path, shop: str = SHOP):
+    """The money shop started, with its cashier and supervisor; stopped at the end."""
+    return configured_shop(tmp_path, shop, CATALOG,
+                           sellers=[(SELLER, PIN, "cashier"), (SUPERVISOR, SUPERVISOR_PIN, "supervisor")])
 
 
 @pytest.fixture
 def money_server(tmp_path: Path):
-    server = _money_shop(tmp_path)
-    try:
+    """Asked for before ``tills``: the pages close before the server stops."""
+    with _money_shop(tmp_path) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _pay_with_form(till, mode: str, **fields: str) -> None:
@@ -343,18 +342,7 @@ def test_money_screens_fit_at_1024x768_and_1920x1080(money_server, tills):
 
 
 def _screens(till, size) -> None:
-    width, height = size
-
-    def inside(testid: str) -> None:
-        box = till.by(testid).bounding_box()
-        assert box is not None, testid
-        assert box["x"] >= 0 and box["y"] >= 0, (size, testid, box)
-        assert box["x"] + box["width"] <= width + 0.5 and box["y"] + box["height"] <= height + 0.5, (size, testid, box)
-
-    def no_scrollbars() -> None:
-        overflow = till.page.evaluate(
-            "[document.documentElement.scrollWidth - innerWidth, document.documentElement.scrollHeight - innerHeight]")
-        assert overflow[0] <= 0 and overflow[1] <= 0, (size, overflow)
+    width = size[0]
 
     for code in ("M1070", "P2240", "G890"):
         till.scan(code)
@@ -367,8 +355,8 @@ def _screens(till, size) -> None:
     till.by("instalments-3").click()
     for testid in ("pay-balance", "cash-amount", "mode-form", "mode-ok", "mode-instalments", "payments-box",
                    "pay-cash", "pay-voucher", "finish", "pay-back"):
-        inside(testid)
-    no_scrollbars()
+        till.expect_inside(testid)
+    till.expect_no_scrollbars()
     till.shot("payment-modes")
     till.by("mode-cancel").click()
     expect(till.by("mode-form")).to_be_hidden()
@@ -381,43 +369,44 @@ def _screens(till, size) -> None:
     till.by("customer-create").click()
     expect(till.by("customer-detail")).to_be_visible()
     expect(till.by("ticket-customer")).to_be_visible()
-    inside("money-modes")
+    till.expect_inside("money-modes")
     till.shot("customer-card")
     till.by("customer-close").click()
     for testid in ("ticket-customer", "pay", "customer-open", "cancel-ticket"):
-        inside(testid)
-    no_scrollbars()
+        till.expect_inside(testid)
+    till.expect_no_scrollbars()
     till.shot("sale-with-customer")
 
     till.by("drawer-open").click()
     till.by("drawer-kind-withdrawal").click()
     expect(till.by("drawer-count-grid")).to_be_visible()
-    inside("drawer-submit")
+    till.expect_inside("drawer-submit")
     till.shot("drawer")
     till.by("drawer-close").click()
 
 
 def test_a_payment_that_finishes_the_sale_with_auto_finish(tmp_path, tills):
-    server = _money_shop(tmp_path, SHOP.replace('drawer_alert = "100.00"', 'drawer_alert = "100.00"\nauto_finish = true'))
-    try:
-        till = tills(server, "2").start()
-        till.scan("G890", lines=1)
-        till.by("pay").click()
-        till.page.keyboard.type("5")
-        till.by("pay-cash").click()
-        expect(till.by("payment")).to_have_count(1)  # not settled yet: still paying
-        till.page.keyboard.type("10")
-        till.page.keyboard.press("Enter")
-        # The payment that settled the ticket finished the sale: no finish button needed.
-        expect(till.by("last-sale-number")).to_have_text("Ticket n° 1")
-        expect(till.by("last-sale-change")).to_contain_text(euros_in("6.10"))
-        expect(till.by("pay-panel")).to_be_hidden()
-        expect(till.lines()).to_have_count(0)
-        till.expect_no_error()
-        assert sales(server) == 1
-    finally:
-        till.close()
-        server.stop()
+    shop = SHOP.replace('drawer_alert = "100.00"', 'drawer_alert = "100.00"\nauto_finish = true')
+    with _money_shop(tmp_path, shop) as server:
+        till = tills(server, "2")
+        try:  # the page closes before the server stops
+            till.start()
+            till.scan("G890", lines=1)
+            till.by("pay").click()
+            till.page.keyboard.type("5")
+            till.by("pay-cash").click()
+            expect(till.by("payment")).to_have_count(1)  # not settled yet: still paying
+            till.page.keyboard.type("10")
+            till.page.keyboard.press("Enter")
+            # The payment that settled the ticket finished the sale: no finish button needed.
+            expect(till.by("last-sale-number")).to_have_text("Ticket n° 1")
+            expect(till.by("last-sale-change")).to_contain_text(euros_in("6.10"))
+            expect(till.by("pay-panel")).to_be_hidden()
+            expect(till.lines()).to_have_count(0)
+            till.expect_no_error()
+            assert sales(server) == 1
+        finally:
+            till.close()
 
 
 def test_a_ticket_top_up_given_back_from_the_sales_screen_in_the_mode_that_paid_it(money_server, tills):
