@@ -26,6 +26,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from laneserver.rules.money import BadValue, parse_qty
+
 from tests.reliability.harness import WsPortal, known_codes, snapshot, unique_barcodes
 from tests.support import LiveServer
 
@@ -143,6 +145,18 @@ bad_qty = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False), no_digit_text, st.booleans(),
     st.lists(st.integers(), max_size=2),
 )
+
+
+def _a_return(qty: object) -> bool:
+    """A negative quantity the server reads: a scan of it is a returned line (valid)."""
+    try:
+        return parse_qty(qty) < 0
+    except (BadValue, TypeError):
+        return False
+
+
+# For a scan a negative quantity is a return (returns, SPEC §2), not a bad value.
+bad_scan_qty = bad_qty.filter(lambda qty: not _a_return(qty))
 bad_amount = st.one_of(
     st.integers(max_value=0), st.integers(min_value=10**7), st.sampled_from(["0", "0.00", "-5.00", "1.005",
                                                                            "1e30", "NaN", "-Infinity", ""]),
@@ -194,7 +208,8 @@ def refused_requests(draw) -> Frame:
         case "scan_unknown":
             return frame("scan", keyed({"code": draw(unknown_code)}, key), frame_id, {"unknown_code"}, case)
         case "scan_qty":
-            return frame("scan", keyed({"code": VALID_CODE, "qty": draw(bad_qty)}, key), frame_id, {"bad_request"}, case)
+            return frame("scan", keyed({"code": VALID_CODE, "qty": draw(bad_scan_qty)}, key), frame_id, {"bad_request"},
+                         case)
         case "add_unknown":
             return frame("add", keyed({"article": draw(unknown_code)}, key), frame_id, {"not_found"}, case)
         case "stock_unknown":
