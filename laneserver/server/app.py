@@ -4,7 +4,7 @@
   /healthz                 200 + JSON when the journal answers, else 503
   /metrics                 Prometheus text
   /protocol/schema.json    JSON Schema of every frame
-  /till/, /pda/            the web clients (static files shipped in clients/)
+  /till/, /pda/            the web clients (static files shipped in laneserver/clients/)
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from laneserver.server.session import Session
 from laneserver.server.shop import Shop
 from laneserver.store import reads
 
-CLIENTS = Path(__file__).resolve().parent.parent.parent / "clients"
+CLIENTS = Path(__file__).resolve().parent.parent / "clients"
 
 
 async def healthy(shop: Shop, within: float = 2.0) -> dict | None:
