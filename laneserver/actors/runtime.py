@@ -10,12 +10,19 @@ that mailbox) and never touch its state.
 * ``supervise`` runs an actor under a restart policy: a crash is logged and the
   actor is rebuilt from a factory after a backoff, as long as the restart budget
   allows; the mailbox survives restarts, so addresses handed out stay valid.
+  Past the budget the actor stays stopped and its mailbox answers every ask at
+  once with ``ActorStopped`` (``"stop"``: devices, lanes, stock points, the
+  customers and sales actors), or the crash goes up and ends the process
+  (``"raise"``: the journal only).
 
 Invariants:
   - mailboxes are bounded (``MAILBOX_SIZE`` unless the owner says otherwise);
   - an envelope's reply channel is closed once the actor is done with it, replied
     or not, so an ``ask`` never waits on an actor that died mid-command: it gets
-    ``ActorFailed`` instead.
+    ``ActorFailed`` instead;
+  - ``ActorFailed.maybe_applied`` is False only when the command cannot have been
+    applied (it never reached a working actor): the edge may then say "nothing
+    was changed".
 """
 
 from __future__ import annotations
@@ -36,11 +43,37 @@ log = structlog.get_logger("laneserver.runtime")
 
 
 class ActorFailed(Exception):
-    """The actor asked went away (crashed or stopped) before it replied."""
+    """The actor asked went away (crashed or stopped) before it replied.
 
-    def __init__(self, actor: str) -> None:
+    ``maybe_applied`` says whether the command reached a running actor: True when
+    the actor took it and crashed on it (what it made durable before the crash
+    stays), False when it never got there (mailbox closed, actor out of service).
+    """
+
+    def __init__(self, actor: str, *, maybe_applied: bool = True) -> None:
         super().__init__(f"actor {actor!r} did not reply")
         self.actor = actor
+        self.maybe_applied = maybe_applied
+
+
+class ActorStopped(ActorFailed):
+    """The actor is out of service: it crashed past its restart budget and stays
+    stopped; its mailbox answers every ask with this. Nothing was applied."""
+
+    def __init__(self, actor: str, reason: str) -> None:
+        super().__init__(actor, maybe_applied=False)
+        self.args = (f"actor {actor!r} is out of service: {reason}",)
+        self.reason = reason
+
+
+class OutOfService:
+    """The reply a stopped actor's mailbox gives every ask; ``ask`` turns it into
+    ``ActorStopped`` (a value, not an error frame: the edge words the error)."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
 class ReplySlot:
@@ -161,8 +194,11 @@ class Address(Generic[C]):
         """Send ``command`` and wait for the actor's one reply.
 
         Raises:
+            ActorStopped: the actor is out of service (past its restart budget);
+                the command was not applied.
             ActorFailed: the actor finished with the command without replying
-                (it crashed, or is shutting down).
+                (it crashed on it: ``maybe_applied``), or its mailbox is closed
+                (shutting down: not ``maybe_applied``).
 
         Cancellation: safe; a reply that arrives after cancellation is dropped.
         """
@@ -171,11 +207,14 @@ class Address(Generic[C]):
             await self._send.send(Envelope(command, slot))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             slot.close()
-            raise ActorFailed(self.name) from None
+            raise ActorFailed(self.name, maybe_applied=False) from None
         try:
-            return await slot.receive()
+            value = await slot.receive()
         except trio.EndOfChannel:
             raise ActorFailed(self.name) from None
+        if value.__class__ is OutOfService:
+            raise ActorStopped(self.name, value.reason)
+        return value
 
     def close(self) -> None:
         """Close the mailbox: the actor drains what is queued, then stops."""
@@ -201,9 +240,12 @@ class RestartPolicy:
     restarts it waits ``initial_backoff`` seconds, doubled each time up to
     ``max_backoff``, reset after ``window`` seconds without a crash.
     ``give_up`` says what happens when the budget is spent: ``"stop"`` leaves
-    the actor stopped (a device: the lane goes on without it), ``"raise"``
-    propagates the crash (a lane or the journal: the process stops and systemd
-    restarts it from the durable state).
+    the actor stopped, its mailbox answering every ask with ``ActorStopped`` (a
+    device: the lane goes on without it; a lane: the other lanes sell on; a stock
+    point, the customers or the sales actor: the verbs that need it are refused,
+    the rest of the shop goes on); ``"raise"`` propagates the crash and ends the
+    process (the journal: without it nothing can be made durable, so systemd
+    restarts the whole server from the durable state).
     """
 
     max_restarts: int = 5
@@ -214,7 +256,9 @@ class RestartPolicy:
 
 
 DEVICE_POLICY = RestartPolicy(give_up="stop")
-CORE_POLICY = RestartPolicy(max_restarts=3, window=60.0, initial_backoff=0.1, max_backoff=2.0)
+# Lanes, stock points, customers, sales: a bug in one must never end the process.
+CORE_POLICY = RestartPolicy(max_restarts=3, window=60.0, initial_backoff=0.1, max_backoff=2.0, give_up="stop")
+JOURNAL_POLICY = RestartPolicy(max_restarts=3, window=60.0, initial_backoff=0.1, max_backoff=2.0, give_up="raise")
 
 
 async def supervise(
@@ -224,6 +268,7 @@ async def supervise(
     policy: RestartPolicy = CORE_POLICY,
     *,
     on_crash: Callable[[str, BaseException], Awaitable[None] | None] | None = None,
+    on_stopped: Callable[[str, BaseException], Awaitable[None] | None] | None = None,
     task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run ``factory()``'s actor on ``inbox``; restart it on a crash.
@@ -232,6 +277,11 @@ async def supervise(
     ``task_status.started()``, so ``await nursery.start(supervise, ...)`` starts
     actors in order. The actor returns normally when its inbox is closed and
     drained; the supervisor then returns too.
+
+    Past the restart budget under a ``"stop"`` policy, ``on_stopped(name, crash)``
+    is called once (awaited if it returns an awaitable: a journal entry, the
+    tills told), then the mailbox answers every ask with ``ActorStopped`` until
+    it is closed.
 
     Cancellation: passes straight through (it is not a crash).
     """
@@ -268,9 +318,16 @@ async def supervise(
                 await maybe
         if first or len(restarts) >= policy.max_restarts:
             if policy.give_up == "stop" and not first:
-                bound.error("actor_gave_up", restarts=len(restarts))
-                # Keep the mailbox drained so nobody blocks on a dead device.
-                await _drain_forever(inbox)
+                reason = (f"{len(restarts) + 1} crashes within {policy.window:g} s, the last "
+                          f"{type(crash).__name__}: {crash}")
+                bound.error("actor_gave_up", restarts=len(restarts), reason=reason)
+                if on_stopped is not None:
+                    maybe = on_stopped(name, crash)
+                    if maybe is not None:
+                        await maybe
+                # Keep answering, so nobody blocks on a dead actor and every asker
+                # learns at once that it is out of service.
+                await _out_of_service(inbox, reason)
                 return
             raise crash
         restarts.append(now)
@@ -282,7 +339,8 @@ async def _run_actor(actor: Actor, inbox: trio.MemoryReceiveChannel, *, task_sta
     await actor.run(inbox, task_status=task_status)
 
 
-async def _drain_forever(inbox: trio.MemoryReceiveChannel) -> None:
+async def _out_of_service(inbox: trio.MemoryReceiveChannel, reason: str) -> None:
+    stopped = OutOfService(reason)
     async for envelope in inbox:
         with envelope:
-            pass
+            envelope.reply(stopped)

@@ -19,7 +19,9 @@ import trio
 from laneserver.actors.runtime import (
     CORE_POLICY,
     DEVICE_POLICY,
+    JOURNAL_POLICY,
     ActorFailed,
+    ActorStopped,
     Envelope,
     RestartPolicy,
     open_mailbox,
@@ -303,23 +305,94 @@ async def test_backoff_resets_after_a_window_without_crash(autojump_clock) -> No
             address.close()
 
 
-async def test_core_policy_reraises_once_the_restart_budget_is_spent(autojump_clock) -> None:
+async def test_journal_policy_reraises_once_the_restart_budget_is_spent(autojump_clock) -> None:
+    # The journal alone ends the process past its budget: without it nothing can be
+    # made durable, so systemd restarts the whole server from the durable state.
     recorder = Recorder()
     crashes = CrashLog()
-    address, inbox = open_mailbox("lane")
-    for _ in range(CORE_POLICY.max_restarts + 2):
+    address, inbox = open_mailbox("journal")
+    for _ in range(JOURNAL_POLICY.max_restarts + 2):
         assert address.tell_nowait("crash")
     t0 = trio.current_time()
     with trio.fail_after(10), pytest.raises(Boom, match="generation 4"):
-        await supervise("lane", recorder, inbox, CORE_POLICY, on_crash=crashes)
+        await supervise("journal", recorder, inbox, JOURNAL_POLICY, on_crash=crashes)
     # One start plus max_restarts restarts; the crash after that goes up.
-    assert len(recorder.starts) == 1 + CORE_POLICY.max_restarts
-    assert len(crashes.crashes) == 1 + CORE_POLICY.max_restarts
+    assert len(recorder.starts) == 1 + JOURNAL_POLICY.max_restarts
+    assert len(crashes.crashes) == 1 + JOURNAL_POLICY.max_restarts
     expected = [0.1, 0.2, 0.4]
     assert deltas(recorder.starts) == pytest.approx(expected, abs=1e-9)
     assert trio.current_time() - t0 == pytest.approx(sum(expected), abs=1e-9)
     # The last crash was not waited on: it propagated at once.
     assert crashes.crashes[-1][0] == recorder.starts[-1]
+
+
+async def test_core_policy_stops_the_actor_past_its_budget_and_its_mailbox_answers_out_of_service(
+    autojump_clock,
+) -> None:
+    """A lane (or stock point, customers, sales) with a bug: past its restart budget
+    the supervisor does not raise (the process and the other lanes go on); it tells
+    ``on_stopped`` once, then every ask gets ``ActorStopped`` at once, for ever."""
+    recorder = Recorder()
+    crashes = CrashLog()
+    stopped: list[tuple[float, str, BaseException]] = []
+    address, inbox = open_mailbox("lane:1", 4)
+
+    async def on_stopped(name: str, error: BaseException) -> None:
+        await trio.sleep(1)  # e.g. a journal write: the mailbox waits for it
+        stopped.append((trio.current_time(), name, error))
+
+    returned = trio.Event()
+
+    async def supervisor(task_status=trio.TASK_STATUS_IGNORED) -> None:
+        await supervise("lane:1", recorder, inbox, CORE_POLICY, on_crash=crashes, on_stopped=on_stopped,
+                        task_status=task_status)
+        returned.set()
+
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(supervisor)
+            t0 = trio.current_time()
+            for _ in range(CORE_POLICY.max_restarts + 1):
+                await address.tell("crash")  # each generation takes one and dies at once
+            with trio.fail_after(10), pytest.raises(ActorStopped) as out:
+                await address.ask("scan")
+            assert out.value.actor == "lane:1" and not out.value.maybe_applied
+            assert "4 crashes" in out.value.reason and "Boom" in out.value.reason
+            assert len(recorder.starts) == 1 + CORE_POLICY.max_restarts
+            assert [(name, type(error)) for _, name, error in stopped] == [("lane:1", Boom)]
+            assert stopped[0][0] == t0 + 0.1 + 0.2 + 0.4 + 1
+            t = trio.current_time()
+            with trio.fail_after(1):
+                for _ in range(10):  # far more than the mailbox holds: asks never wait
+                    with pytest.raises(ActorStopped):
+                        await address.ask("scan")
+                    await address.tell("ping")
+            assert trio.current_time() == t
+            assert len(recorder.starts) == 1 + CORE_POLICY.max_restarts  # no more restarts
+            assert len(stopped) == 1
+            assert not returned.is_set()
+            address.close()  # the mailbox closed (shutdown): supervise returns
+        assert returned.is_set()
+
+
+async def test_an_ask_that_never_reached_the_actor_could_not_have_changed_anything(autojump_clock) -> None:
+    address, inbox = open_mailbox("lane:1", 2)
+    address.close()
+    with trio.fail_after(1), pytest.raises(ActorFailed) as failed:
+        await address.ask("scan")
+    assert not failed.value.maybe_applied and not isinstance(failed.value, ActorStopped)
+
+
+async def test_an_ask_whose_actor_crashed_on_it_may_have_been_applied(autojump_clock) -> None:
+    recorder = Recorder()
+    address, inbox = open_mailbox("lane:1")
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(supervise, "lane:1", recorder, inbox, CORE_POLICY)
+            with trio.fail_after(5), pytest.raises(ActorFailed) as failed:
+                await address.ask("crash")
+            assert failed.value.maybe_applied and not isinstance(failed.value, ActorStopped)
+            address.close()
 
 
 async def test_crashes_spread_wider_than_the_window_do_not_spend_the_budget(autojump_clock) -> None:

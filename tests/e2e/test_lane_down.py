@@ -1,0 +1,116 @@
+"""A bug in one lane never takes the shop down (issue 11, "Hardening").
+
+The shop runs in this process (``run_shop`` on a loopback port, the demo shop, a
+real SQLite file) and is reached through real websockets. Lane 1's actor has a
+bug injected through its factory (no natural input crashes a lane, so the fault
+is planted: a scan of ``BUG_CODE`` raises inside the actor, the shape of any bug
+in a command's handling). Past its restart budget lane 1 stops serving: its tills
+get a ``lane_status`` event and every request a clear ``unavailable``; the
+technical journal says so; lane 2 sells on and the process stays up.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import urllib.request
+from functools import partial
+from pathlib import Path
+
+import trio
+
+from laneserver.actors.lane import LaneActor
+from laneserver.actors.runtime import CORE_POLICY
+from laneserver.clock import SystemClock
+from laneserver.config import demo_config
+from laneserver.server import run as run_module
+from laneserver.server.run import run_shop
+from laneserver.store.admin import pair_device
+from laneserver.store.schema import DB_NAME, connect as connect_db
+from tests.support import connect
+
+GALETS = "3760245001015"
+BUG_CODE = "0000000000666"
+
+
+class BuggyLane(LaneActor):
+    """Lane 1 with a bug on one code: the actor raises while handling it."""
+
+    async def _handle(self, envelope, caller, request) -> None:
+        if self.lane == "1" and getattr(request, "code", None) == BUG_CODE:
+            raise KeyError("a bug in lane 1")
+        await super()._handle(envelope, caller, request)
+
+
+def _pair(data: Path, lane: str) -> str:
+    db = connect_db(data / DB_NAME, create=True)
+    try:
+        return pair_device(db, "till", lane, SystemClock().now(), ["1", "2"])[1]
+    finally:
+        db.close()
+
+
+def _journal_rows(data: Path, kind: str) -> list[tuple[str, str]]:
+    db = sqlite3.connect(data / DB_NAME)
+    try:
+        return db.execute("SELECT source, data FROM events WHERE kind = ?", (kind,)).fetchall()
+    finally:
+        db.close()
+
+
+def _healthz(url: str) -> int:
+    with urllib.request.urlopen(url + "/healthz", timeout=10) as response:
+        return response.status
+
+
+async def test_a_lane_past_its_restart_budget_stops_serving_and_the_other_lanes_sell_on(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_module, "LaneActor", BuggyLane)
+    data = tmp_path / "data"
+    data.mkdir()
+    stop = trio.Event()
+    urls: list[str] = []
+    ready = trio.Event()
+
+    def on_ready(shop, binds: list[str]) -> None:
+        urls.extend(binds)
+        ready.set()
+
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(partial(run_shop, demo_config(), data, SystemClock(), host="127.0.0.1", port=0,
+                                       stop=stop, on_ready=on_ready, handle_signals=False))
+            await ready.wait()
+            url = urls[0]
+            ws_url = url.replace("http://", "ws://") + "/ws"
+            token1 = await trio.to_thread.run_sync(_pair, data, "1")
+            token2 = await trio.to_thread.run_sync(_pair, data, "2")
+            async with connect(ws_url, token1) as till1, connect(ws_url, token2) as till2:
+                await till1.ok("scan", code=GALETS)
+                # Each crash answers the request that met the bug, then the lane restarts.
+                for _ in range(CORE_POLICY.max_restarts + 1):
+                    reply = await till1.call("scan", code=BUG_CODE)
+                    assert reply["type"] == "error" and reply["code"] == "internal", reply
+                    assert "lane 1" in reply["message"] and "check the ticket" in reply["message"]
+                status = await till1.wait_event(lambda e: e["type"] == "lane_status")
+                assert status == {"type": "lane_status", "lane": "1", "serving": False,
+                                  "reason": status["reason"]}
+                assert "out of service" in status["reason"]
+                for verb, fields in (("scan", {"code": GALETS}), ("ticket", {}), ("finish", {})):
+                    reply = await till1.call(verb, **fields)
+                    assert reply["type"] == "error" and reply["code"] == "unavailable", reply
+                    assert reply["message"].startswith("lane 1 is out of service after repeated failures")
+                    assert "the other lanes sell on" in reply["message"]
+                # Lane 2 sells on, in the same process.
+                await till2.ok("scan", code=GALETS)
+                ticket = await till2.ok("ticket")
+                assert len(ticket["ticket"]["lines"]) == 1
+                assert not [e for e in till2.events if e["type"] == "lane_status"]
+            assert await trio.to_thread.run_sync(_healthz, url) == 200
+            entries = await trio.to_thread.run_sync(_journal_rows, data, "actor_stopped")
+            assert [source for source, _ in entries] == ["lane:1"]
+            assert "KeyError" in json.loads(entries[0][1])["error"]
+            # A new connection of lane 1's till hears at once that the lane is down.
+            async with connect(ws_url, None) as again:
+                reply = await again.call("hello", token=token1)
+                assert reply["code"] == "unavailable" and "lane 1 is out of service" in reply["message"]
+            stop.set()
