@@ -775,6 +775,21 @@ REPLY_TYPES = (*REPLY_TYPES, DrawerOk, DrawerOpenOk, DrawerCountOk)
 EVENT_TYPES = (*EVENT_TYPES, DrawerAlertEvent)
 
 
+class LaneStatusEvent(msgspec.Struct, frozen=True, tag_field="type", tag="lane_status"):
+    """A lane stopped serving: its actor crashed past its restart budget (runtime.supervise).
+
+    Sent to the lane's tills; every request on that lane then gets ``unavailable``
+    until the service is restarted. The other lanes sell on.
+    """
+
+    lane: str
+    serving: bool
+    reason: str
+
+
+EVENT_TYPES = (*EVENT_TYPES, LaneStatusEvent)
+
+
 # --- customers, their money and vouchers (rules/customers.py) ------------------------
 
 class CustomerCreate(Request, tag="customer_create"):

@@ -26,14 +26,15 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
-from laneserver.actors.journal import JournalActor, read
+from laneserver.actors.journal import CommitFailed, JournalActor, commit, read
 from laneserver.actors.drawer import DrawerActor
 from laneserver.actors.customers import CustomersActor
 from laneserver.actors.sales import SalesActor
 from laneserver.actors.lane import LaneActor, payment_policy
 from laneserver.actors.messages import DeviceStatus
 from laneserver.actors.printer import PrinterActor, PrinterStatus
-from laneserver.actors.runtime import CORE_POLICY, DEVICE_POLICY, Address, open_mailbox, supervise
+from laneserver.actors.runtime import (CORE_POLICY, DEVICE_POLICY, JOURNAL_POLICY, ActorFailed, Address,
+                                       open_mailbox, supervise)
 from laneserver.actors.stock_point import StockPointActor
 from laneserver.rules.costs import CostBook
 from laneserver.actors.terminal import MAILBOX as TERMINAL_MAILBOX
@@ -49,8 +50,10 @@ from laneserver.rules.keyboard import configured_pages, department_pages
 from laneserver.rules.money import fmt_money
 from laneserver.server import systemd
 from laneserver.server.app import build_app, healthy
+from laneserver.server.session import out_of_service_message
 from laneserver.server.shop import Shop
 from laneserver.store import admin, reads
+from laneserver.store.ops import RecordEvent
 from laneserver.store.schema import DB_NAME
 
 DEMO_SELLER = ("marie", "1234", "manager")
@@ -76,7 +79,7 @@ async def run_shop(
     handle_signals: bool = True,
 ) -> None:
     """Run the shop until a signal (or ``stop``) ends it, then shut down in layers."""
-    stop = stop or trio.Event()
+    stop = stop if stop is not None else trio.Event()
     server_config = config.server
     zone = shop_zone(config.shop.timezone)  # the shop's day (clock.py), for every actor that counts days
     async with trio.open_nursery() as root:
@@ -86,8 +89,11 @@ async def run_shop(
         # Layer 3 (last to stop): the journal.
         journal, journal_inbox = open_mailbox("journal", 256)
         async with trio.open_nursery() as core:
+            # The journal alone ends the process past its restart budget (JOURNAL_POLICY):
+            # without it nothing can be made durable. Every other core actor stays
+            # stopped and out of service (_actor_stopped), and the rest of the shop goes on.
             await core.start(supervise, "journal", partial(JournalActor, data_dir / DB_NAME, zone=zone), journal_inbox,
-                             CORE_POLICY)
+                             JOURNAL_POLICY)
             if config.demo:
                 seeded = await read(journal, partial(
                     admin.seed_demo, articles=demo_articles(), seller=DEMO_SELLER,
@@ -133,8 +139,8 @@ async def run_shop(
                                       policy=config.shop.negative_stock, reservations={}, subscribers=set(),
                                       peers=points, sell_by_warning_days=config.shop.sell_by_warning_days,
                                       costs=costs[point.id], zone=zone)
-                    await middle.start(supervise, points[point.id].name, factory, point_inboxes[point.id],
-                                       CORE_POLICY)
+                    await middle.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock, None)),
+                                       points[point.id].name, factory, point_inboxes[point.id], CORE_POLICY)
                 printers: dict[str, Address] = {}
                 for printer in config.printers:
                     address, inbox = open_mailbox(f"printer:{printer.id}")
@@ -170,7 +176,8 @@ async def run_shop(
                               if lane.printer and lane.printer in printers},
                     drawers=drawers, article_name=partial(_article_name, catalog),
                 )
-                await middle.start(supervise, "customers", factory, customers_inbox, CORE_POLICY)
+                await middle.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock, None)),
+                                   "customers", factory, customers_inbox, CORE_POLICY)
                 # The sales actor: finished sales corrected, cancelled or paid later, from any till.
                 sales, sales_inbox = open_mailbox("sales", 64)
                 factory = partial(SalesActor, journal=journal, config=config, clock=clock,
@@ -178,7 +185,8 @@ async def run_shop(
                                   stock_points=points, drawers=drawers,
                                   printers={lane.id: printers[lane.printer] for lane in config.lanes
                                             if lane.printer and lane.printer in printers})
-                await middle.start(supervise, "sales", factory, sales_inbox, CORE_POLICY)
+                await middle.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock, None)),
+                                   "sales", factory, sales_inbox, CORE_POLICY)
 
                 # Layer 1 (first to stop): the lanes, and the HTTP listener.
                 async with trio.open_nursery() as front:
@@ -194,7 +202,9 @@ async def run_shop(
                             terminal=terminals.get(lane.terminal) if lane.terminal else None,
                             data_folder=data_dir,
                         )
-                        await front.start(supervise, f"lane:{lane.id}", factory, lane_inboxes[lane.id], CORE_POLICY)
+                        stopped = partial(_actor_stopped, journal, clock, subscribers)
+                        await front.start(partial(supervise, on_stopped=stopped), f"lane:{lane.id}", factory,
+                                          lane_inboxes[lane.id], CORE_POLICY)
                     shop = Shop(config=config, clock=clock, journal=journal, catalog=catalog,
                                 lanes=lane_addresses, stock_points=points, terminals=terminals,
                                 data_folder=data_dir)
@@ -215,6 +225,27 @@ async def run_shop(
         root.cancel_scope.cancel()
     systemd.notify("STATUS=stopped")
     log.info("server_stopped")
+
+
+async def _actor_stopped(journal: Address, clock: Clock, subscribers: set | None, name: str,
+                         error: BaseException) -> None:
+    """A core actor crashed past its restart budget and stays stopped (runtime.supervise).
+
+    A lane's tills (``subscribers``) are told with a ``lane_status`` event; a
+    technical-journal entry (``actor_stopped``) says which actor and why. Its mailbox
+    then answers every request ``unavailable`` (session.py) until the service restarts.
+    """
+    if subscribers is not None:
+        frame = encode(wire.LaneStatusEvent(lane=name.partition(":")[2], serving=False,
+                                            reason=out_of_service_message(name)))
+        for subscriber in list(subscribers):
+            subscriber.deliver(frame, "lane_status")
+    try:
+        with trio.fail_after(5):
+            await commit(journal, RecordEvent(at=clock.now(), source=name, kind="actor_stopped",
+                                              data={"actor": name, "error": repr(error)}))
+    except (CommitFailed, ActorFailed, trio.TooSlowError) as failed:
+        log.error("actor_stopped_not_journaled", actor=name, error=repr(failed))
 
 
 def _article_name(catalog: Catalog, article_id: str) -> str:

@@ -24,7 +24,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from laneserver.actors.lane import payment_policy
 from laneserver.actors.journal import CommitFailed, commit, read
 from laneserver.actors.messages import Caller, GetLevel, Handle, Subscribe, Unsubscribe
-from laneserver.actors.runtime import ActorFailed, Address
+from laneserver.actors.runtime import ActorFailed, ActorStopped, Address
 from laneserver.actors.stock_point import order_view
 from laneserver.hw.invoice_pdf import read_or_write_invoice
 from laneserver.log import get_logger
@@ -146,9 +146,22 @@ class Session:
             with trio.move_on_after(self.shop.ask_timeout(request, self.device.lane if self.device else None)):
                 return await self._dispatch(request)
             return error_frame(request, wire.Code.UNAVAILABLE, "the server did not answer in time; try again")
+        except ActorStopped as stopped:  # past its restart budget: the request was not applied
+            return error_frame(request, wire.Code.UNAVAILABLE, out_of_service_message(stopped.actor))
         except ActorFailed as failed:
+            what = actor_words(failed.actor)
+            if not failed.maybe_applied:  # it never reached the actor: the server is stopping
+                return error_frame(request, wire.Code.UNAVAILABLE,
+                                   f"{what} did not take the request (the server is stopping); nothing was "
+                                   "changed: try again in a moment")
+            # A bug: the actor crashed on this request and restarts from what it had
+            # saved. Whatever the request saved before the crash stays.
             self.log.error("actor_failed", actor=failed.actor)
-            return error_frame(request, wire.Code.INTERNAL, "the request failed inside the server; nothing was changed")
+            check = "the ticket" if failed.actor.startswith("lane:") else "the result"
+            return error_frame(request, wire.Code.INTERNAL,
+                               f"a fault inside the server interrupted this request; {what} restarted from what it "
+                               f"had saved, so the request may or may not have been applied: check {check} before "
+                               "trying again")
 
     async def _dispatch(self, request: wire.Request) -> bytes:
         if isinstance(request, wire.Hello):
@@ -511,6 +524,23 @@ class Session:
                 return approval
             caller = msgspec.structs.replace(caller, approved_by=approval)
         return await self.shop.sales.ask(Handle(caller, request))
+
+
+def actor_words(actor: str) -> str:
+    """An actor's mailbox name in words for a cashier: ``lane:1`` → ``lane 1``."""
+    kind, _, ident = actor.partition(":")
+    return {
+        "lane": f"lane {ident}", "stock": f"stock point {ident}", "drawer": f"the cash drawer of lane {ident}",
+        "printer": f"printer {ident}", "terminal": f"payment terminal {ident}",
+        "customers": "the customer directory", "sales": "the finished sales service", "journal": "the journal",
+    }.get(kind, actor)
+
+
+def out_of_service_message(actor: str) -> str:
+    """The error (and ``lane_status`` reason) for an actor stopped past its restart budget."""
+    others = "the other lanes sell on" if actor.startswith("lane:") else "the rest of the shop goes on"
+    return (f"{actor_words(actor)} is out of service after repeated failures; nothing was changed; {others}; "
+            "store IT: see the log and restart the service")
 
 
 _DUMMY_HASH = "scrypt$16384$8$1$00$" + "00" * 32
