@@ -126,6 +126,12 @@ class ServerConfig(Base):
     ask_timeout: float = 10.0
     shutdown_grace: float = 5.0
     allowed_origins: tuple[str, ...] = ()
+    # Host names requests may name besides localhost, the machine's name and the bound
+    # address (IP addresses always pass): a DNS-rebinding page names its own.
+    allowed_hosts: tuple[str, ...] = ()
+    # A websocket must say hello within this many seconds; at most this many may wait.
+    hello_timeout: float = 10.0
+    max_unauthenticated: int = 64
     # Catalogs larger than this build their name-search index just after start-up.
     search_index_at_start: int = 100_000
 
@@ -241,6 +247,10 @@ def _check(config: Config) -> Config:
             raise ConfigError(f"payment_modes[{i}].id: {mode.id!r} is a built-in payment mode")
     if not 0 <= config.server.port < 65536:
         raise ConfigError(f"server.port: {config.server.port} is not a port number")
+    if not config.server.hello_timeout > 0:
+        raise ConfigError(f"server.hello_timeout: {config.server.hello_timeout} is not a positive number of seconds")
+    if config.server.max_unauthenticated < 1:
+        raise ConfigError(f"server.max_unauthenticated: {config.server.max_unauthenticated} must be at least 1")
     return config
 
 

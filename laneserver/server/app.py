@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urlsplit
 
 import trio
@@ -23,6 +24,7 @@ from starlette.websockets import WebSocket
 from laneserver.actors.journal import read
 from laneserver.actors.runtime import ActorFailed
 from laneserver.protocol.schema import protocol_schema
+from laneserver.server.http_edge import Edge, Unauthenticated, guard
 from laneserver.server.session import Session
 from laneserver.server.shop import Shop
 from laneserver.store import reads
@@ -54,19 +56,44 @@ def origin_allowed(shop: Shop, websocket: WebSocket) -> bool:
     return urlsplit(origin).netloc == websocket.headers.get("host")
 
 
-def build_app(shop: Shop) -> Starlette:
+def build_app(shop: Shop, edge: Edge, host_names: frozenset[str]) -> Callable:
+    """The ASGI app of the port: the routes below behind ``http_edge.guard``."""
+    hello_timeout = shop.config.server.hello_timeout
+
     async def ws_endpoint(websocket: WebSocket) -> None:
-        if not shop.accepting or not origin_allowed(shop, websocket):
-            await websocket.close(code=1008 if shop.accepting else 1001)
-            return
-        await websocket.accept()
-        await Session(shop, websocket).run()
         if not shop.accepting:
-            with trio.move_on_after(1):
-                try:
-                    await websocket.close(code=1001)  # going away: the till reconnects
-                except (RuntimeError, OSError):
-                    pass  # the connection is already gone
+            await websocket.close(code=1001)
+            return
+        if not origin_allowed(shop, websocket):
+            # Refused before the websocket opens: HTTP 403 with a plain reason.
+            origin = websocket.headers.get("origin", "")[:200]
+            await websocket.send_denial_response(PlainTextResponse(
+                f"origin not allowed: {origin} (see [server] allowed_origins)\n", status_code=403))
+            return
+        place = edge.websocket_opened(websocket.scope.get("client"))
+        await websocket.accept()
+        if place is None:
+            await _close(websocket, 1013, "too many connections waiting for hello; try again")
+            return
+        session = Session(shop, websocket)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(hello_deadline, session, websocket, place, nursery.cancel_scope)
+                await session.run()
+                nursery.cancel_scope.cancel()
+        finally:
+            place.release(said_hello=False)
+        if not shop.accepting:
+            await _close(websocket, 1001, "")  # going away: the till reconnects
+
+    async def hello_deadline(session: Session, websocket: WebSocket, place: Unauthenticated,
+                             connection: trio.CancelScope) -> None:
+        with trio.move_on_after(hello_timeout):
+            await session.said_hello.wait()
+            place.release(said_hello=True)
+            return
+        await _close(websocket, 1008, f"say hello within {hello_timeout:g} s")
+        connection.cancel()
 
     async def healthz(request: Request) -> Response:
         body = await healthy(shop)
@@ -94,4 +121,13 @@ def build_app(shop: Shop) -> Starlette:
         Mount("/till", StaticFiles(directory=CLIENTS / "web_till", html=True), name="till"),
         Mount("/pda", StaticFiles(directory=CLIENTS / "pda", html=True), name="pda"),
     ]
-    return Starlette(routes=routes)
+    return guard(Starlette(routes=routes), host_names)
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    """Close a websocket within a second, whether or not the peer still reads."""
+    with trio.move_on_after(1):
+        try:
+            await websocket.close(code=code, reason=reason)
+        except (RuntimeError, OSError):
+            pass  # the connection is already gone

@@ -50,6 +50,8 @@ from laneserver.rules.keyboard import configured_pages, department_pages
 from laneserver.rules.money import fmt_money
 from laneserver.server import systemd
 from laneserver.server.app import build_app, healthy
+from laneserver.server.http_edge import Edge, connection_capacity, host_names
+from laneserver.server.http_edge import serve as serve_http
 from laneserver.server.session import out_of_service_message
 from laneserver.server.shop import Shop
 from laneserver.store import admin, reads
@@ -298,12 +300,21 @@ def _printer_status(lanes: list[Address], config: Config, status: PrinterStatus)
 
 async def _serve_http(shop: Shop, host: str, port: int, stop: trio.Event,
                       on_ready: Callable[[Shop, list[str]], None] | None) -> None:
+    server_config = shop.config.server
     hconfig = HypercornConfig()
     hconfig.bind = [f"{host}:{port}"]
-    hconfig.graceful_timeout = shop.config.server.shutdown_grace
-    hconfig.websocket_max_message_size = max(shop.config.server.max_frame_bytes * 16, 1 << 20)
+    hconfig.graceful_timeout = server_config.shutdown_grace
+    # What one connection may buffer: a websocket message a little over the largest
+    # frame the session accepts (which answers a larger one with bad_request), and the
+    # HTTP request head.
+    hconfig.websocket_max_message_size = server_config.max_frame_bytes + 1024
+    hconfig.h11_max_incomplete_size = 16 * 1024
     hconfig.accesslog = None
     hconfig.errorlog = None
+    # Each connection runs inside the edge (http_edge.py): its failures stay in it, and
+    # the open-file limit (raised to the hard limit here) bounds how many are open.
+    edge = Edge(capacity=connection_capacity(), max_unauthenticated=server_config.max_unauthenticated)
+    app = build_app(shop, edge, host_names(server_config.allowed_hosts, host))
 
     async def shutdown_trigger() -> None:
         await stop.wait()
@@ -317,7 +328,7 @@ async def _serve_http(shop: Shop, host: str, port: int, stop: trio.Event,
 
     async def http_task(*, task_status=trio.TASK_STATUS_IGNORED) -> None:
         try:
-            await hypercorn_serve(build_app(shop), hconfig, shutdown_trigger=shutdown_trigger, task_status=task_status)
+            await serve_http(app, hconfig, edge, shutdown_trigger=shutdown_trigger, task_status=task_status)
         finally:
             http_done.set()
 
@@ -326,7 +337,7 @@ async def _serve_http(shop: Shop, host: str, port: int, stop: trio.Event,
         await http.start(systemd.watchdog, partial(_is_healthy, shop))
         systemd.notify("READY=1")
         systemd.notify(f"STATUS=serving {', '.join(binds)}")
-        log.info("server_ready", urls=binds)
+        log.info("server_ready", urls=binds, connections=edge.capacity)
         if on_ready is not None:
             on_ready(shop, binds)
         # Hypercorn returns once ``stop`` is set, its listener is closed and

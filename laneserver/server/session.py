@@ -52,6 +52,8 @@ class Session:
         self.shop = shop
         self.ws = websocket
         self.device: reads.Device | None = None
+        # Set once a device token is accepted: the HTTP edge's hello deadline (app.py).
+        self.said_hello = trio.Event()
         self.seller: str | None = None
         self.role: str | None = None
         self._lane: Address | None = None
@@ -247,6 +249,7 @@ class Session:
             return error_frame(request, wire.Code.UNAUTHENTICATED, "unknown or revoked device token: pair this device again")
         await self._leave_lane()
         self.device = device
+        self.said_hello.set()
         self.seller, self.role = None, None
         if device.seller is not None:
             seller = await read(self.shop.journal, partial(reads.seller, name=device.seller))
@@ -544,5 +547,3 @@ def out_of_service_message(actor: str) -> str:
 
 
 _DUMMY_HASH = "scrypt$16384$8$1$00$" + "00" * 32
-
-

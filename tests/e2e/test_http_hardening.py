@@ -1,0 +1,208 @@
+"""The HTTP edge, attacked through the public port: malformed HTTP, sockets that never
+say hello, foreign Host names, the pages' security headers.
+
+Every test talks to a real server process on a loopback port with raw sockets or a
+real websocket client, and ends by checking that the process still serves.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.error
+import urllib.request
+
+import trio
+from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
+
+from tests.e2e.configured import CASHIER, DEMO_CATALOG, PAUL, configured_shop, lane, stock_point, table, toml
+from tests.support import connect
+
+GALETS = "3760245001015"
+
+
+def _get(url: str, headers: dict[str, str] | None = None, timeout: float = 10) -> tuple[int, dict[str, str], str]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read().decode()
+
+
+def _raw(port: int, data: bytes, *, shut: bool = True, timeout: float = 3.0) -> bytes:
+    """Send ``data`` on a fresh connection and read what comes back until the server
+    closes (or ``timeout``)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        try:
+            sock.sendall(data)
+            if shut:
+                sock.shutdown(socket.SHUT_WR)
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except OSError:
+            pass  # reset or timed out: the server's answer is whatever came first
+        return b"".join(chunks) if "chunks" in locals() else b""
+
+
+def _still_serving(server) -> None:
+    assert server.proc.poll() is None, "\n".join(server.output[-40:])
+    status, _, body = _get(server.url + "/healthz")
+    assert status == 200 and json.loads(body)["status"] == "ok"
+
+
+# --- one connection's protocol error stays in that connection ---------------------------
+
+BODY_WITHOUT_LENGTH = [
+    b"POST /till/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" + b"x" * 1000,
+    b"POST /till/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + b"x" * 100_000,
+    b"POST /till/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" + b"x" * 1000,
+]
+
+
+def test_a_body_without_length_does_not_end_the_server(live_server):
+    """h11 "Got data when expecting EOF" made Hypercorn send a 400 while another task
+    was sending (BusyResourceError), and that error ended the whole process."""
+    for attempt in range(4):
+        for request in BODY_WITHOUT_LENGTH:
+            _raw(live_server.port, request)
+    _still_serving(live_server)
+    assert any('"connection_failed"' in line for line in live_server.output)
+
+
+# --- websockets that never say hello --------------------------------------------------------
+
+HELLO_TIMEOUT = 1.0
+MAX_UNAUTHENTICATED = 3
+
+
+def _guarded_shop(tmp_path, **server_keys):
+    config = toml(table("server", hello_timeout=HELLO_TIMEOUT, max_unauthenticated=MAX_UNAUTHENTICATED,
+                        **server_keys), stock_point(), lane("1"))
+    return configured_shop(tmp_path, config, DEMO_CATALOG, sellers=(CASHIER,), tills=("1",))
+
+
+async def _close_code(ws) -> int | None:
+    """Wait until the server closes ``ws``; its close code."""
+    try:
+        while True:
+            await ws.get_message()
+    except ConnectionClosed as closed:
+        return closed.reason.code
+
+
+async def test_a_websocket_that_never_says_hello_is_closed_and_the_cap_holds(tmp_path):
+    """Before: 300 of 300 silent websockets were still open after 90 s. Now each is
+    closed 1008 after ``hello_timeout``; past ``max_unauthenticated`` waiting at once a
+    new one is closed 1013 (try again), while a signed-in till sells on and a till that
+    connects once the silent ones are gone gets in."""
+    with _guarded_shop(tmp_path) as server, trio.fail_after(30):
+        async with connect(server.ws_url, server.tokens["1"], seller=PAUL) as till:
+            async with open_websocket_url(server.ws_url) as a, open_websocket_url(server.ws_url) as b, \
+                    open_websocket_url(server.ws_url) as c:
+                started = trio.current_time()
+                async with open_websocket_url(server.ws_url) as refused:
+                    assert await _close_code(refused) == 1013
+                await till.ok("scan", code=GALETS)  # the signed-in till is not held up
+                codes = [await _close_code(ws) for ws in (a, b, c)]
+                waited = trio.current_time() - started
+            assert codes == [1008, 1008, 1008], codes
+            assert HELLO_TIMEOUT * 0.8 <= waited <= HELLO_TIMEOUT + 3, waited
+            async with connect(server.ws_url, server.tokens["1"], seller=PAUL) as second:
+                reply = await second.ok("scan", code=GALETS)
+                assert len(reply["ticket"]["lines"]) >= 1
+        _still_serving(server)
+
+
+async def test_a_websocket_message_is_bounded_before_hello(tmp_path):
+    """Before: a socket that never said hello could make the server buffer ~1.1 MB
+    of a half-sent message. Now a message past max_frame_bytes (+1 KiB) closes it (1009)."""
+    with _guarded_shop(tmp_path, max_frame_bytes=4096) as server, trio.fail_after(20):
+        async with open_websocket_url(server.ws_url) as ws:
+            await ws.send_message("x" * 200_000)
+            assert await _close_code(ws) == 1009
+        _still_serving(server)
+
+
+def test_idle_sockets_cannot_use_up_the_open_files(tmp_path, monkeypatch):
+    """Before: with 256 open files, 244 idle sockets stopped /healthz and every till.
+    Now the server counts connections against its open-file limit (less a reserve) and
+    closes the oldest that is not a signed-in till to make room: with 300 idle sockets
+    open, /healthz answers and a signed-in till sells."""
+    import resource
+    import subprocess
+
+    def at_most_256_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    popen = subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: popen(*a, preexec_fn=at_most_256_files, **k))
+    with _guarded_shop(tmp_path) as server:
+        monkeypatch.undo()
+
+        async def attack() -> None:
+            with trio.fail_after(60):
+                async with connect(server.ws_url, server.tokens["1"], seller=PAUL) as till:
+                    idle = []
+                    try:
+                        for _ in range(300):
+                            idle.append(await trio.open_tcp_stream("127.0.0.1", server.port))
+                        # at once: not after Hypercorn's 5 s keep-alive has closed idle ones
+                        status, _, body = await trio.to_thread.run_sync(
+                            lambda: _get(server.url + "/healthz", timeout=2))
+                        assert status == 200, body
+                        reply = await till.ok("scan", code=GALETS)
+                        assert len(reply["ticket"]["lines"]) == 1
+                    finally:
+                        for stream in idle:
+                            await stream.aclose()
+
+        trio.run(attack)
+        _still_serving(server)
+        assert not any("EMFILE" in line or "Too many open files" in line for line in server.output)
+        assert any('"connection_refused"' in line or "server_ready" in line for line in server.output)
+
+
+# --- Host and Origin ------------------------------------------------------------------------
+
+def test_a_foreign_host_name_is_refused(tmp_path):
+    """DNS rebinding: a page of evil.example whose name now points at the shop's
+    server sends Host: evil.example (and its own Origin). Before: accepted."""
+    with _guarded_shop(tmp_path, allowed_hosts=["till.shop.lan"]) as server:
+        port = server.port
+        for path in ("/healthz", "/till/"):
+            status, headers, body = _get(server.url + path, {"Host": f"evil.example:{port}"})
+            assert status == 400 and "host not allowed: evil.example" in body, (status, body)
+            assert headers["content-type"].startswith("text/plain")
+        answer = _raw(port, (f"GET /ws HTTP/1.1\r\nHost: evil.example:{port}\r\nOrigin: http://evil.example:{port}\r\n"
+                             "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").encode())
+        assert answer.startswith(b"HTTP/1.1 400") and b"host not allowed" in answer, answer[:300]
+        for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "till.shop.lan",
+                     f"{socket.gethostname()}:{port}"):
+            status, _, body = _get(server.url + "/healthz", {"Host": host})
+            assert status == 200, (host, body)
+        _still_serving(server)
+
+
+def test_a_foreign_origin_gets_403_with_a_reason(live_server):
+    port = live_server.port
+    answer = _raw(port, (f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://evil.example\r\n"
+                         "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").encode())
+    assert answer.startswith(b"HTTP/1.1 403") and b"origin not allowed: http://evil.example" in answer, answer[:300]
+
+
+# --- security headers ------------------------------------------------------------------------
+
+def test_pages_and_answers_carry_the_security_headers(live_server):
+    """Before: no Content-Security-Policy, nosniff or Referrer-Policy on any page."""
+    for path in ("/till/", "/till/till.js", "/till/till.css", "/pda/", "/pda/pda.js", "/healthz", "/metrics",
+                 "/protocol/schema.json", "/till/missing.js"):
+        status, headers, _ = _get(live_server.url + path)
+        assert status in (200, 404), (path, status)
+        csp = headers.get("content-security-policy", "")
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp, path
+        assert headers.get("x-content-type-options") == "nosniff", path
+        assert headers.get("referrer-policy") == "no-referrer", path
