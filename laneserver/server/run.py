@@ -24,7 +24,6 @@ from typing import Callable
 
 import trio
 from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve as hypercorn_serve
 
 from laneserver.actors.journal import CommitFailed, JournalActor, commit, read
 from laneserver.actors.drawer import DrawerActor
@@ -50,6 +49,8 @@ from laneserver.rules.keyboard import configured_pages, department_pages
 from laneserver.rules.money import fmt_money
 from laneserver.server import systemd
 from laneserver.server.app import build_app, healthy
+from laneserver.server.http_edge import Edge, connection_capacity, host_names
+from laneserver.server.http_edge import serve as serve_http
 from laneserver.server.http_edge import Edge, connection_capacity, host_names
 from laneserver.server.http_edge import serve as serve_http
 from laneserver.server.session import out_of_service_message

@@ -250,6 +250,7 @@ class Session:
         await self._leave_lane()
         self.device = device
         self.said_hello.set()
+        self.said_hello.set()
         self.seller, self.role = None, None
         if device.seller is not None:
             seller = await read(self.shop.journal, partial(reads.seller, name=device.seller))
@@ -547,3 +548,5 @@ def out_of_service_message(actor: str) -> str:
 
 
 _DUMMY_HASH = "scrypt$16384$8$1$00$" + "00" * 32
+
+
