@@ -251,10 +251,6 @@ def _check(config: Config) -> Config:
         raise ConfigError(f"server.hello_timeout: {config.server.hello_timeout} is not a positive number of seconds")
     if config.server.max_unauthenticated < 1:
         raise ConfigError(f"server.max_unauthenticated: {config.server.max_unauthenticated} must be at least 1")
-    if not config.server.hello_timeout > 0:
-        raise ConfigError(f"server.hello_timeout: {config.server.hello_timeout} is not a positive number of seconds")
-    if config.server.max_unauthenticated < 1:
-        raise ConfigError(f"server.max_unauthenticated: {config.server.max_unauthenticated} must be at least 1")
     return config
 
 

@@ -51,8 +51,6 @@ from laneserver.server import systemd
 from laneserver.server.app import build_app, healthy
 from laneserver.server.http_edge import Edge, connection_capacity, host_names
 from laneserver.server.http_edge import serve as serve_http
-from laneserver.server.http_edge import Edge, connection_capacity, host_names
-from laneserver.server.http_edge import serve as serve_http
 from laneserver.server.session import out_of_service_message
 from laneserver.server.shop import Shop
 from laneserver.store import admin, reads

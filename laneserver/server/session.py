@@ -250,7 +250,6 @@ class Session:
         await self._leave_lane()
         self.device = device
         self.said_hello.set()
-        self.said_hello.set()
         self.seller, self.role = None, None
         if device.seller is not None:
             seller = await read(self.shop.journal, partial(reads.seller, name=device.seller))
