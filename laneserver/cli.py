@@ -2,8 +2,9 @@
 
 Exit codes: 0 done; 1 the check or the command failed (``verify`` found a broken
 chain, a CSV row is bad, a seller exists already, …); 2 bad usage or
-configuration; 3 ``serve`` refused to start because the database is behind its
-fiscal anchor (see docs/operations.md, Backups).
+configuration; 3 ``serve`` refused to start on the books: the database is behind
+its fiscal anchor, a fiscal chain is broken, or SQLite finds the file damaged
+(docs/operations.md, "A refused start-up"; the unit does not restart it).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from laneserver.config import Config, ConfigError, load_config
 from laneserver.rules.fiscal import Broken
 
 
-EXIT_ANCHOR_REFUSED = 3
+EXIT_BOOKS_REFUSED = 3
 # Seconds: how long a thread waiting for the GIL waits before the running one must let go.
 GIL_SWITCH_INTERVAL = 0.0005
 
@@ -131,7 +132,7 @@ def _serve(args: argparse.Namespace, config: Config, data: Path) -> int:
             lines.append(f"  demo seller:  {DEMO_SELLER[0]}, PIN {DEMO_SELLER[1]}")
         print("\n".join(lines), flush=True)
 
-    from laneserver.actors.journal import FiscalAnchorError
+    from laneserver.actors.journal import BooksRefused
 
     refused: list[str] = []
     failed: list[str] = []
@@ -145,13 +146,13 @@ def _serve(args: argparse.Namespace, config: Config, data: Path) -> int:
         trio.run(lambda: run_shop(config, data, SystemClock(), host=args.host, port=args.port, on_ready=on_ready))
     except* KeyboardInterrupt:
         pass
-    except* FiscalAnchorError as group:
+    except* BooksRefused as group:
         refused.extend(str(error) for error in _leaves(group))
     except* OSError as group:
         failed.extend(str(error) for error in _leaves(group))
     if refused:
         # Exit 3 is in the unit's RestartPreventExitStatus: retrying cannot help.
-        return _fail(refused[0], EXIT_ANCHOR_REFUSED)
+        return _fail(refused[0], EXIT_BOOKS_REFUSED)
     if failed:
         return _fail(f"cannot serve: {failed[0]}", 1)
     return 0
@@ -226,6 +227,9 @@ def _catalog_import(args: argparse.Namespace, data: Path) -> int:
 
 
 def _verify(data: Path) -> int:
+    import sqlite3
+
+    from laneserver.store.books_check import integrity_check
     from laneserver.store.reads import verify
     from laneserver.store.schema import DB_NAME
     from laneserver.store.writes import anchor_path
@@ -234,10 +238,29 @@ def _verify(data: Path) -> int:
         db = _open(data, create=False)
     except FileNotFoundError as error:
         return _fail(str(error))
+    except sqlite3.DatabaseError as error:
+        print(f"BROKEN: SQLite integrity check: {error}")
+        return _fail(f"database damaged: {error} (docs/operations.md, \"A refused start-up\")")
+    report = None
     try:
-        report = verify(db, anchor_path(data / DB_NAME))
+        # SQLite's own check: a damaged index or page (``replies``, an index) leaves
+        # the chains readable and intact, and only this finds it.
+        try:
+            damage = integrity_check(db)
+        except sqlite3.DatabaseError as error:
+            damage = [str(error)]
+        try:
+            report = verify(db, anchor_path(data / DB_NAME))
+        except sqlite3.DatabaseError as error:
+            damage.append(f"the fiscal chains cannot be read: {error}")
     finally:
         db.close()
+    for finding in damage:
+        print(f"BROKEN: SQLite integrity check: {finding}")
+    if not damage:
+        print("ok: SQLite integrity check")
+    if report is None:
+        return _fail(f"database damaged: {damage[-1]} (docs/operations.md, \"A refused start-up\")")
     for chain, result in zip(("sales", "payments", "money taken outside sales"), report.chains):
         if isinstance(result, Broken):
             print(f"BROKEN: {result}")
@@ -252,6 +275,10 @@ def _verify(data: Path) -> int:
         return _fail(f"fiscal chain broken at {broken[0]}")
     if not anchor.ok:
         return _fail(f"fiscal anchor check failed: {anchor.summary}")
+    if damage:
+        return _fail(f"database damaged: SQLite's integrity check found {len(damage)} problem(s), the first: "
+                     f"{damage[0]} (the fiscal chains themselves are intact; docs/operations.md, "
+                     "\"A refused start-up\")")
     print("fiscal chains intact")
     return 0
 
@@ -259,6 +286,9 @@ def _verify(data: Path) -> int:
 def _backup(args: argparse.Namespace, data: Path) -> int:
     from laneserver.store.admin import AdminError, backup
 
+    if not args.dest.parent.is_dir():
+        return _fail(f"no folder {args.dest.parent} to write the backup in: create it (and check where the "
+                     "backups go) first")
     try:
         db = _open(data, create=False)
     except FileNotFoundError as error:
@@ -292,9 +322,15 @@ def _stock_export(args: argparse.Namespace, config: Config, data: Path) -> int:
     finally:
         db.close()
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(("stock_point", "article", "name", "real", "tracked", "last_cost", "average_cost", "value",
-                     "alert_threshold", "alert"))
-    writer.writerows(rows)
+    try:
+        writer.writerow(("stock_point", "article", "name", "real", "tracked", "last_cost", "average_cost", "value",
+                         "alert_threshold", "alert"))
+        writer.writerows(rows)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``| head``): not an error. Point stdout at /dev/null
+        # so the interpreter's own flush at exit does not complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

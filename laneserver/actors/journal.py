@@ -22,7 +22,10 @@ right after the COMMIT), so its fsyncs need not delay the tills' replies nor
 be paid per batch. At start
 the journal refuses to run on a database that no longer holds the anchored
 heads (last records removed, older backup put back); docs/reliability.md says
-how store IT accepts a restored backup.
+how store IT accepts a restored backup. Before that it runs SQLite's
+``PRAGMA quick_check`` and walks the fiscal chains from where the last start
+left off (store/books_check.py): a damaged file or a broken chain refuses the
+start too (``BooksRefused``: exit 3, docs/operations.md "A refused start-up").
 
 Shutdown: when the mailbox is closed the loop drains what is queued, then
 checkpoints and closes the database under a shielded, bounded scope.
@@ -44,7 +47,8 @@ import trio
 from laneserver.actors.runtime import Address, Envelope
 from laneserver.log import get_logger
 from laneserver.rules.fiscal import AnchorUnreadable
-from laneserver.store import schema
+from laneserver.rules.fiscal import Broken
+from laneserver.store import books_check, schema
 from laneserver.store.ops import Op, RecordEvent
 from laneserver.store.reads import check_anchor, is_anchored, read_anchor
 from laneserver.store.writes import Heads, Writer, anchor_of, anchor_path, mark_anchored, write_anchor
@@ -71,9 +75,24 @@ class CommitFailed(Exception):
     """A unit of work was rolled back; nothing of it was written."""
 
 
-class FiscalAnchorError(RuntimeError):
-    """The database does not hold the heads its anchor file records: the journal
-    will not write on it (that would bury the evidence under new records)."""
+class BooksRefused(RuntimeError):
+    """The journal will not open the books: writing on them would bury the evidence
+    under new records. ``serve`` exits 3 (the unit does not restart it)."""
+
+
+class FiscalAnchorError(BooksRefused):
+    """The database does not hold the heads its anchor file records."""
+
+
+class FiscalChainBroken(BooksRefused):
+    """A fiscal record written since the last start no longer matches its chain."""
+
+
+class DatabaseDamaged(BooksRefused):
+    """SQLite finds the database file malformed."""
+
+
+RECOVERY = "docs/operations.md, \"A refused start-up\""
 
 
 class JournalActor:
@@ -96,14 +115,22 @@ class JournalActor:
         return await trio.to_thread.run_sync(fn, *args, limiter=self._limiter)
 
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        db = await self._in_thread(schema.connect, self.path)
         try:
+            db = await self._in_thread(schema.connect, self.path)
+        except sqlite3.DatabaseError as error:
+            if not _damaged(error):
+                raise
+            self._log.error("database_damaged", message=str(error))
+            raise DatabaseDamaged(self._damaged([str(error)])) from None
+        try:
+            ends = await self._in_thread(self._check_books, db)
             self._writer = await self._in_thread(partial(Writer, db, zone=self.zone))
             try:
                 opened = await self._in_thread(self._open_anchor)
             except FiscalAnchorError as error:
                 self._log.error("fiscal_anchor_refused", anchor=str(self.anchor_file), message=str(error))
                 raise
+            await self._in_thread(books_check.mark_checked, db, ends)
             if opened == "reset":
                 self._log.warning("fiscal_anchor_reset", anchor=str(self.anchor_file),
                                   sales=self._writer.heads.sale_number,
@@ -299,8 +326,53 @@ class JournalActor:
             f"{self.anchor_file} ({problem}). Records were removed, or an older backup was restored. "
             f"Run `laneserver verify` to see what is wrong. To accept a deliberately restored backup, move "
             f"{self.anchor_file.name} out of {self.anchor_file.parent} (keep it with the shop's fiscal records) "
-            "and start again: the server then anchors the restored database as it is."
+            f"and start again: the server then anchors the restored database as it is ({RECOVERY})."
         )
+
+    def _check_books(self, db: sqlite3.Connection) -> list[Any]:
+        """At start, before anything is written: SQLite's quick check of the file, then
+        the fiscal chains walked from where the last start left off. Returns the
+        chains' ends (``books_check.mark_checked`` notes them once the start is sure).
+
+        Raises:
+            DatabaseDamaged: the file is malformed.
+            FiscalChainBroken: a record since the last checked point breaks its chain.
+        """
+        started = time.perf_counter()
+        try:
+            findings = books_check.quick_check(db)
+        except sqlite3.DatabaseError as error:
+            if not _damaged(error):
+                raise
+            findings = [str(error)]
+        if findings:
+            self._log.error("database_damaged", findings=findings[:5])
+            raise DatabaseDamaged(self._damaged(findings))
+        checked = time.perf_counter()
+        try:
+            ends = books_check.checked_since(db)
+        except sqlite3.DatabaseError as error:
+            if not _damaged(error):
+                raise
+            self._log.error("database_damaged", message=str(error))
+            raise DatabaseDamaged(self._damaged([str(error)])) from None
+        broken = [end for end in ends if isinstance(end, Broken)]
+        if broken:
+            self._log.error("fiscal_chain_refused", record=str(broken[0]))
+            raise FiscalChainBroken(
+                f"refusing to start: the fiscal chain is broken at {broken[0]} (in {self.path}); new records "
+                "would be chained after it. Run `laneserver verify` to see every finding, keep a copy of the "
+                f"data folder as it is, and put back the last backup that verifies ({RECOVERY}).")
+        self._log.info("startup_check", quick_check_ms=round((checked - started) * 1000, 1),
+                       chains_ms=round((time.perf_counter() - checked) * 1000, 1),
+                       checked={chain: end.count for (chain, _), end in zip(books_check.CHAINS, ends)})
+        return ends
+
+    def _damaged(self, findings: list[str]) -> str:
+        shown = "; ".join(findings[:3]) + (f" (and {len(findings) - 3} more)" if len(findings) > 3 else "")
+        return (f"refusing to start: the database {self.path} is damaged (PRAGMA quick_check: {shown}). "
+                "Run `laneserver verify` on it, keep a copy of the data folder as it is, and put back the last "
+                f"backup that verifies ({RECOVERY}).")
 
     @staticmethod
     def _write_unit(writer: Writer, ops: tuple[Op, ...]) -> CommitResult | CommitFailed:
@@ -331,6 +403,11 @@ def _write_ops(writer: Writer, ops: tuple[Op, ...]) -> CommitResult:
         return CommitResult(tuple(writer.apply(op) for op in ops))
     except (sqlite3.Error, ValueError, TypeError) as error:
         raise _UnitFailed() from error
+
+
+def _damaged(error: sqlite3.DatabaseError) -> bool:
+    """SQLite says the file is not a (well-formed) database."""
+    return getattr(error, "sqlite_errorcode", None) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def _close(db: sqlite3.Connection) -> None:

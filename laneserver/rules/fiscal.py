@@ -61,9 +61,14 @@ class ChainEnd(msgspec.Struct, frozen=True):
     last_hash: str
 
 
-def walk(chain: str, rows: Iterable[ChainRow], *, first_number: int = 1) -> ChainEnd | Broken:
-    """Check a chain in number order. Returns its end, or the first broken record."""
-    prev = GENESIS
+def walk(chain: str, rows: Iterable[ChainRow], *, first_number: int = 1,
+         prev_hash: str = GENESIS) -> ChainEnd | Broken:
+    """Check a chain in number order. Returns its end, or the first broken record.
+
+    ``first_number`` and ``prev_hash`` start the walk after a record already checked
+    (its number + 1 and its hash); ``count`` is then the number of records walked.
+    """
+    prev = prev_hash
     expected = first_number
     count = 0
     for row in rows:

@@ -210,10 +210,10 @@ def sale_count(db: sqlite3.Connection) -> int:
     return db.execute("SELECT count(*) FROM sales").fetchone()[0]
 
 
-def _sale_rows(db: sqlite3.Connection) -> Iterator[ChainRow]:
+def _sale_rows(db: sqlite3.Connection, after: int = 0) -> Iterator[ChainRow]:
     rows = db.execute(
         "SELECT number, at, lane, seller, customer, total, paid, change, lines, vat, prev_hash, hash,"
-        " due, cancels, reason, approved_by FROM sales ORDER BY number"
+        " due, cancels, reason, approved_by FROM sales WHERE number > ? ORDER BY number", (after,)
     )
     for (number, at, lane, seller_, customer, total, paid, change, lines, vat, prev_hash, digest,
          due, cancels, reason, approved_by) in rows:
@@ -229,27 +229,28 @@ def _sale_rows(db: sqlite3.Connection) -> Iterator[ChainRow]:
         yield ChainRow(number, record, prev_hash, digest)
 
 
-def _payment_rows(db: sqlite3.Connection) -> Iterator[ChainRow]:
+def _payment_rows(db: sqlite3.Connection, after: int = 0) -> Iterator[ChainRow]:
     rows = db.execute("SELECT number, sale, at, mode, amount, reference, prev_hash, hash, type, refers, lane, seller,"
-                      " approved_by, reason FROM payments ORDER BY number")
+                      " approved_by, reason FROM payments WHERE number > ? ORDER BY number", (after,))
     for number, sale, at, mode, amount, reference, prev_hash, digest, type_, refers, lane, seller_, by, why in rows:
         record = payment_record(number, sale, at, mode, Decimal(amount), reference, type=type_, refers=refers,
                                 lane=lane, seller=seller_, approved_by=by, reason=why)
         yield ChainRow(number, record, prev_hash, digest)
 
 
-def _money_rows(db: sqlite3.Connection) -> Iterator[ChainRow]:
+def _money_rows(db: sqlite3.Connection, after: int = 0) -> Iterator[ChainRow]:
     rows = db.execute("SELECT number, at, kind, mode, amount, customer, ref, lane, device, seller, prev_hash, hash"
-                      " FROM money_in WHERE number IS NOT NULL ORDER BY number")
+                      " FROM money_in WHERE number > ? ORDER BY number", (after,))
     for number, at, kind, mode, amount, customer, ref, lane, device, seller_, prev_hash, digest in rows:
         record = money_record(number, at, kind, mode, Decimal(amount), customer, ref, lane, device, seller_)
         yield ChainRow(number, record, prev_hash, digest)
 
 
-def _unchained_money(db: sqlite3.Connection) -> Broken | None:
-    """A ``money_in`` row written since the money chain began but not in it (added by hand)."""
+def _unchained_money(db: sqlite3.Connection, after_seq: int = 0) -> Broken | None:
+    """A ``money_in`` row written since the money chain began (and after row ``after_seq``)
+    but not in it (added by hand)."""
     row = db.execute("SELECT value FROM meta WHERE key='money_chain_from'").fetchone()
-    start = int(row[0]) if row else 1
+    start = max(int(row[0]) if row else 1, after_seq + 1)
     found = db.execute("SELECT seq FROM money_in WHERE number IS NULL AND seq >= ? ORDER BY seq LIMIT 1",
                        (start,)).fetchone()
     if found is None:

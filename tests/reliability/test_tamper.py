@@ -259,8 +259,8 @@ def test_the_server_refuses_to_start_on_a_database_behind_its_anchor(shop, damag
     before = rows(shop, "SELECT count(*), (SELECT count(*) FROM events) FROM sales")
     anchor_text = (shop.data / ANCHOR_NAME).read_text()
     result = _serve_expecting_refusal(shop)
-    assert result.returncode != 0
-    for words in ("refusing to start", "laneserver verify", "fiscal-anchor.json", "move"):
+    assert result.returncode == 3, result.stderr[-2000:]
+    for words in ("refusing to start", "laneserver verify", "fiscal-anchor.json", "move", "docs/operations.md"):
         assert words in result.stderr, (words, result.stderr[-2000:])
     assert "fiscal_anchor_refused" in result.stderr
     # Nothing was written: not a record, not the anchor.
@@ -395,3 +395,85 @@ def test_verify_detects_after_the_sale(after, damage, words):
         assert word in output, (word, output)
     first = next(line for line in output.splitlines() if line.startswith("BROKEN"))
     assert words[0] in first, output
+
+
+# --- the start-up check: a broken chain refuses the start -------------------------------
+#
+# The shop was checked at its first (empty) start, so every record above is "since the
+# last check": the start walks them all (tests/e2e/test_startup_check.py shows it walks
+# only the new ones).
+
+
+@pytest.mark.parametrize(("damage", "words"), [MATRIX[1], MATRIX[5], MATRIX[8]],
+                         ids=[MATRIX[i][0].__name__ for i in (1, 5, 8)])
+def test_the_server_refuses_to_start_on_a_broken_chain(shop, damage, words):
+    damage(shop)
+    before = rows(shop, "SELECT count(*), (SELECT count(*) FROM events) FROM sales")
+    anchor_text = (shop.data / ANCHOR_NAME).read_text()
+    result = _serve_expecting_refusal(shop)
+    assert result.returncode == 3, result.stderr[-2000:]
+    for word in ("refusing to start: the fiscal chain is broken at", *words, "laneserver verify",
+                 "docs/operations.md"):
+        assert word in result.stderr, (word, result.stderr[-2000:])
+    assert "fiscal_chain_refused" in result.stderr and "Traceback" not in result.stderr
+    assert rows(shop, "SELECT count(*), (SELECT count(*) FROM events) FROM sales") == before
+    assert (shop.data / ANCHOR_NAME).read_text() == anchor_text
+
+
+@pytest.mark.parametrize(("damage", "words"), [AFTER_MATRIX[3], AFTER_MATRIX[5]],
+                         ids=[AFTER_MATRIX[i][0].__name__ for i in (3, 5)])
+def test_the_server_refuses_to_start_on_a_broken_money_chain(after, damage, words):
+    damage(after)
+    result = _serve_expecting_refusal(after)
+    assert result.returncode == 3, result.stderr[-2000:]
+    for word in words:
+        assert word in result.stderr, (word, result.stderr[-2000:])
+
+
+# --- SQLite's own integrity check in verify --------------------------------------------
+
+
+def _root_page(shop: LiveServer, name: str) -> tuple[int, int]:
+    db = open_db(shop.data)
+    try:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        [(page_size,)] = db.execute("PRAGMA page_size").fetchall()
+        [(root,)] = db.execute("SELECT rootpage FROM sqlite_master WHERE name=?", (name,)).fetchall()
+        return root, page_size
+    finally:
+        db.close()
+
+
+def overwrite_an_index_page(shop):
+    root, page_size = _root_page(shop, "payments_sale")
+    with open(shop.data / DB_NAME, "r+b") as file:
+        file.seek((root - 1) * page_size)
+        file.write(b"\xff" * 12)
+
+
+def overwrite_a_replies_page(shop):
+    root, page_size = _root_page(shop, "replies")
+    with open(shop.data / DB_NAME, "r+b") as file:
+        file.seek((root - 1) * page_size)
+        file.write(b"\x00" * 8)  # not a b-tree page any more
+
+
+def an_index_that_no_longer_matches_its_table(shop):
+    """Well formed for ``PRAGMA quick_check``; only the integrity check compares."""
+    db = open_db(shop.data)
+    try:
+        db.execute("PRAGMA writable_schema=ON")
+        db.execute("UPDATE sqlite_master SET sql='CREATE INDEX payments_sale ON payments(mode)'"
+                   " WHERE name='payments_sale'")
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("damage", [overwrite_an_index_page, overwrite_a_replies_page,
+                                    an_index_that_no_longer_matches_its_table])
+def test_verify_reports_a_damaged_database(shop, damage):
+    damage(shop)
+    code, output = verify(shop)
+    assert code == 1, output
+    assert "BROKEN: SQLite integrity check" in output and "database damaged" in output, output
+    assert "fiscal chains intact" not in output and "Traceback" not in output, output
