@@ -134,6 +134,13 @@ class ServerConfig(Base):
     max_unauthenticated: int = 64
     # Catalogs larger than this build their name-search index just after start-up.
     search_index_at_start: int = 100_000
+    # Wrong PINs (rules/auth.py PinPolicy): tries per seller and per device before a
+    # lock-out, its first length (doubling on each further one) and its longest, seconds.
+    pin_failures: int = 5
+    pin_lockout: float = 60.0
+    pin_lockout_max: float = 3600.0
+    # Seconds a page's resume secret stays valid unused (its seller kept across reconnects).
+    resume_idle: float = 8 * 3600.0
 
 
 class Config(Base):
@@ -247,6 +254,13 @@ def _check(config: Config) -> Config:
             raise ConfigError(f"payment_modes[{i}].id: {mode.id!r} is a built-in payment mode")
     if not 0 <= config.server.port < 65536:
         raise ConfigError(f"server.port: {config.server.port} is not a port number")
+    if not 1 <= config.server.pin_failures <= 100:
+        raise ConfigError(f"server.pin_failures: {config.server.pin_failures} is not between 1 and 100")
+    if not 1 <= config.server.pin_lockout <= config.server.pin_lockout_max <= 7 * 86400:
+        raise ConfigError("server.pin_lockout and pin_lockout_max: need 1 <= pin_lockout <= pin_lockout_max "
+                          "<= 604800 seconds")
+    if not 60 <= config.server.resume_idle <= 7 * 86400:
+        raise ConfigError(f"server.resume_idle: {config.server.resume_idle} is not between 60 and 604800 seconds")
     if not config.server.hello_timeout > 0:
         raise ConfigError(f"server.hello_timeout: {config.server.hello_timeout} is not a positive number of seconds")
     if config.server.max_unauthenticated < 1:

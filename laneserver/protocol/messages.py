@@ -31,6 +31,8 @@ class Request(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", forbi
 
 class Hello(Request, tag="hello"):
     token: str
+    # The page's resume secret (``sign_in``'s ``resume``): the seller it signed in comes back.
+    resume: str | None = None
 
 
 class SignIn(Request, tag="sign_in"):
@@ -497,6 +499,8 @@ class HelloOk(Reply):
 class SignInOk(Reply):
     seller: str
     role: str
+    # A secret the page keeps in memory only and sends in ``hello`` when it reconnects.
+    resume: str | None = None
 
 
 class TicketOk(Reply):
@@ -643,6 +647,8 @@ class Error(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="er
     outcome: str | UnsetType = UNSET  # payment_declined: declined, cancelled, timeout or failed
     short: str | UnsetType = UNSET  # insufficient_funds: what the account lacks (``available`` it has)
     reference: str | UnsetType = UNSET  # a voucher's code
+    tries_left: int | UnsetType = UNSET  # wrong_pin, supervisor_required: PINs left before a lock-out
+    locked_seconds: int | UnsetType = UNSET  # forbidden, wrong_pin, supervisor_required: how long PINs are locked
 
 
 REPLY_TYPES = (
@@ -773,6 +779,16 @@ REQUEST_TYPES = RequestUnion.__args__  # type: ignore[attr-defined]
 MUTATING = (*MUTATING, DrawerMovement, DrawerOpen, DrawerCount)
 REPLY_TYPES = (*REPLY_TYPES, DrawerOk, DrawerOpenOk, DrawerCountOk)
 EVENT_TYPES = (*EVENT_TYPES, DrawerAlertEvent)
+
+
+class SignedOutEvent(msgspec.Struct, frozen=True, tag_field="type", tag="signed_out"):
+    """The session's seller was signed out by the server (``laneserver seller disable``)."""
+
+    seller: str
+    reason: str
+
+
+EVENT_TYPES = (*EVENT_TYPES, SignedOutEvent)
 
 
 class LaneStatusEvent(msgspec.Struct, frozen=True, tag_field="type", tag="lane_status"):

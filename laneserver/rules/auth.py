@@ -8,10 +8,14 @@ worker thread.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
+import math
 import re
 import secrets
+import unicodedata
+from dataclasses import dataclass, replace
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 PIN_PATTERN = re.compile(r"^[0-9]{4,8}$")
@@ -54,29 +58,95 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class PinGuard:
-    """Limits wrong PINs: after ``max_failures`` in a row on one device, that
-    device is locked out for ``lockout`` seconds. Times are monotonic seconds
-    passed in by the caller."""
+def new_resume_secret() -> str:
+    """A page's resume secret (32 random bytes, URL-safe): it keeps the seller signed in
+    across the page's own reconnects. Stored hashed (``hash_token``), like a token."""
+    return secrets.token_urlsafe(32)
 
-    def __init__(self, max_failures: int = 5, lockout: float = 60.0) -> None:
-        self.max_failures = max_failures
-        self.lockout = lockout
-        self._failures: dict[str, int] = {}
-        self._locked_until: dict[str, float] = {}
 
-    def locked_for(self, device: str, now: float) -> float:
-        """Seconds the device must still wait (0 when it may try)."""
-        until = self._locked_until.get(device, 0.0)
-        return max(0.0, until - now)
+# --- seller names --------------------------------------------------------------------------
 
-    def failed(self, device: str, now: float) -> None:
-        count = self._failures.get(device, 0) + 1
-        if count >= self.max_failures:
-            self._locked_until[device] = now + self.lockout
-            count = 0
-        self._failures[device] = count
+SELLER_NAME_MAX = 40
 
-    def succeeded(self, device: str) -> None:
-        self._failures.pop(device, None)
-        self._locked_until.pop(device, None)
+
+def seller_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a seller's name, or None when it can.
+
+    A name is shown on the till, printed on receipts and written in logs and the event
+    journal: no control characters (newlines, tabs, escapes; Unicode category C:
+    format characters such as bidi overrides too), no spaces at either end, 1 to
+    ``SELLER_NAME_MAX`` characters.
+    """
+    if not name:
+        return "a seller needs a name"
+    if len(name) > SELLER_NAME_MAX:
+        return f"a seller's name has at most {SELLER_NAME_MAX} characters ({len(name)} given)"
+    bad = next((c for c in name if unicodedata.category(c).startswith("C")), None)
+    if bad is not None:
+        return f"a seller's name cannot hold control characters (U+{ord(bad):04X} found)"
+    if name != name.strip():
+        return "a seller's name cannot start or end with a space"
+    return None
+
+
+# --- wrong PINs ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PinPolicy:
+    """How wrong PINs are limited (``[server] pin_failures``, ``pin_lockout``,
+    ``pin_lockout_max``).
+
+    After ``max_failures`` wrong PINs counted on one key (a seller, a device), the key
+    is locked for ``lockout`` seconds; each further lock-out of the same key doubles
+    it, up to ``lockout_max``. A key with no wrong PIN for ``forget`` seconds (and not
+    locked) starts again from nothing.
+    """
+
+    max_failures: int = 5
+    lockout: float = 60.0
+    lockout_max: float = 3600.0
+    forget: float = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class PinRecord:
+    """The wrong PINs counted on one key: ``failures`` since the last lock-out,
+    ``lockouts`` in a row, the lock's end and the last wrong PIN (UTC datetimes)."""
+
+    failures: int = 0
+    lockouts: int = 0
+    locked_until: dt.datetime | None = None
+    last_failure: dt.datetime | None = None
+
+
+def pin_current(record: PinRecord | None, now: dt.datetime, policy: PinPolicy) -> PinRecord:
+    """``record`` as it stands at ``now``: forgotten after ``policy.forget`` quiet seconds."""
+    if record is None:
+        return PinRecord()
+    if locked_seconds(record, now) > 0:
+        return record
+    if record.last_failure is None or (now - record.last_failure).total_seconds() >= policy.forget:
+        return PinRecord()
+    return record
+
+
+def locked_seconds(record: PinRecord, now: dt.datetime) -> int:
+    """Whole seconds ``record`` is still locked (0: it may try), rounded up."""
+    if record.locked_until is None:
+        return 0
+    left = (record.locked_until - now).total_seconds()
+    return max(0, math.ceil(left))
+
+
+def tries_left(record: PinRecord, policy: PinPolicy) -> int:
+    return max(0, policy.max_failures - record.failures)
+
+
+def pin_failed(record: PinRecord, now: dt.datetime, policy: PinPolicy) -> tuple[PinRecord, bool]:
+    """``record`` after one more wrong PIN at ``now``, and whether that locked it."""
+    failures = record.failures + 1
+    if failures < policy.max_failures:
+        return replace(record, failures=failures, last_failure=now), False
+    seconds = min(policy.lockout * 2 ** min(record.lockouts, 32), policy.lockout_max)
+    return PinRecord(failures=0, lockouts=record.lockouts + 1, locked_until=now + dt.timedelta(seconds=seconds),
+                     last_failure=now), True

@@ -48,6 +48,7 @@ from laneserver.rules.catalog_csv import parse_catalog_csv
 from laneserver.rules.keyboard import configured_pages, department_pages
 from laneserver.rules.money import fmt_money
 from laneserver.server import systemd
+from laneserver.server.access import watch_access
 from laneserver.server.app import build_app, healthy
 from laneserver.server.http_edge import Edge, connection_capacity, host_names
 from laneserver.server.http_edge import serve as serve_http
@@ -214,8 +215,11 @@ async def run_shop(
                     shop.drawers = drawers
                     shop.customers = customers
                     shop.sales = sales
-                    await _serve_http(shop, host or server_config.host,
-                                      server_config.port if port is None else port, stop, on_ready)
+                    async with trio.open_nursery() as watching:  # revoke / disable reach open sessions
+                        watching.start_soon(watch_access, shop)
+                        await _serve_http(shop, host or server_config.host,
+                                          server_config.port if port is None else port, stop, on_ready)
+                        watching.cancel_scope.cancel()
                     # Listener closed: no new requests reach the lanes.
                     _close_all(lane_addresses.values(), front, server_config.shutdown_grace)
                 for drawer in drawers.values():

@@ -22,7 +22,7 @@ import trio
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from laneserver.actors.lane import payment_policy
-from laneserver.actors.journal import CommitFailed, commit, read
+from laneserver.actors.journal import CommitFailed, ReadFailed, commit, read
 from laneserver.actors.messages import Caller, GetLevel, Handle, Subscribe, Unsubscribe
 from laneserver.actors.runtime import ActorFailed, ActorStopped, Address
 from laneserver.actors.stock_point import order_view
@@ -32,13 +32,13 @@ from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import decode_request, encode, error_frame
 from laneserver.protocol.views import article_view
 from laneserver.rules import alcohol
-from laneserver.rules.auth import check_pin, hash_token
+from laneserver.rules.auth import hash_token, new_resume_secret
 from laneserver.rules.catalog import Ambiguous, Found, SearchNotReady
 from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
+from laneserver.server.pins import PinRefused
 from laneserver.server.shop import Shop
-from laneserver.server.supervisor import approving_supervisor
 from laneserver.store import reads
-from laneserver.store.ops import RecordEvent, SetSignedIn
+from laneserver.store.ops import DropResume, PutResume, RecordEvent, SeenDevice, SetSignedIn, TouchResume
 
 LANE_VERBS = (
     wire.Scan, wire.Add, wire.SetQty, wire.RemoveLine, wire.CancelTicket, wire.Discount, wire.SetCustomer,
@@ -56,6 +56,11 @@ class Session:
         self.said_hello = trio.Event()
         self.seller: str | None = None
         self.role: str | None = None
+        # The hash of this page's resume secret (sign_in's ``resume``), while signed in.
+        self.resume_hash: str | None = None
+        # Set when the server ends the session (a revoked device): the close's reason.
+        self._closing: str | None = None
+        self._scope: trio.CancelScope | None = None
         self._lane: Address | None = None
         # Stock points whose ``stock_alert`` events this session receives.
         self._points: list[Address] = []
@@ -90,15 +95,51 @@ class Session:
         metrics.sessions_total += 1
         try:
             async with trio.open_nursery() as nursery:
+                self._scope = nursery.cancel_scope
                 self.shop.sessions.add(nursery.cancel_scope)
+                self.shop.open_sessions.add(self)
                 nursery.start_soon(self._writer)
                 await self._reader()
                 nursery.cancel_scope.cancel()
         finally:
             self.shop.sessions.discard(nursery.cancel_scope)
+            self.shop.open_sessions.discard(self)
             metrics.sessions_open -= 1
             with trio.CancelScope(shield=True):
                 await self._leave_lane()
+                await self._left()
+
+    # --- ended or changed by the server (server/access.py) --------------------------------
+
+    def close_revoked(self, reason: str) -> None:
+        """End the session at once and close the websocket with 1008 and ``reason``."""
+        self._closing = reason
+        if self._scope is not None:
+            self._scope.cancel()
+
+    def sign_out_disabled(self, reason: str) -> None:
+        """Sign the seller out and tell the page (a ``signed_out`` event)."""
+        if self.seller is None:
+            return
+        seller, self.seller, self.role, self.resume_hash = self.seller, None, None, None
+        self.deliver(encode(wire.SignedOutEvent(seller=seller, reason=reason)), kind="signed_out")
+
+    async def _left(self) -> None:
+        """Shielded, bounded: the websocket closed for a revoke; the resume secret's idle
+        time starts now (a page that comes back within ``resume_idle`` keeps its seller)."""
+        if self._closing is not None:
+            with trio.move_on_after(1):
+                try:
+                    await self.ws.close(code=1008, reason=self._closing)
+                except (RuntimeError, OSError, WebSocketDisconnect):
+                    pass  # the connection is already gone
+        if self.resume_hash is not None and self._closing is None:
+            with trio.move_on_after(2):
+                try:
+                    await commit(self.shop.journal, TouchResume(secret_hashes=(self.resume_hash,),
+                                                                at=self.shop.clock.now()))
+                except (CommitFailed, ActorFailed) as error:
+                    self.log.error("resume_touch_failed", error=str(error))
 
     async def _writer(self) -> None:
         try:
@@ -250,11 +291,23 @@ class Session:
         await self._leave_lane()
         self.device = device
         self.said_hello.set()
-        self.seller, self.role = None, None
-        if device.seller is not None:
-            seller = await read(self.shop.journal, partial(reads.seller, name=device.seller))
-            if seller is not None and seller.active:
-                self.seller, self.role = seller.name, seller.role
+        # A token alone never signs anyone in (a copied token must type a PIN): only the
+        # page's own resume secret, used within ``resume_idle``, brings its seller back.
+        self.seller, self.role, self.resume_hash = None, None, None
+        now = self.shop.clock.now()
+        ops: list = [SeenDevice(device=device.device, at=now)]
+        if request.resume is not None:
+            secret_hash = hash_token(request.resume)
+            used_since = now - dt.timedelta(seconds=self.shop.config.server.resume_idle)
+            seller = await read(self.shop.journal, partial(
+                reads.resumed_seller, secret_hash=secret_hash, device=device.device, used_since=used_since.isoformat()))
+            if seller is not None:
+                self.seller, self.role, self.resume_hash = seller.name, seller.role, secret_hash
+                ops.append(TouchResume(secret_hashes=(secret_hash,), at=now))
+        try:
+            await commit(self.shop.journal, *ops)
+        except CommitFailed as error:  # only bookkeeping: the hello still holds
+            self.log.error("device_seen_failed", error=str(error))
         if device.kind == "till" and device.lane in self.shop.lanes:
             self._lane = self.shop.lanes[device.lane]
             await self._lane.ask(Subscribe(self))
@@ -296,62 +349,65 @@ class Session:
                     pass
 
     async def _sign_in(self, request: wire.SignIn) -> bytes:
+        """Checked and counted by the shop's PIN gate (server/pins.py); a good PIN gets
+        a new resume secret (its hash stored, the secret only in the reply)."""
         assert self.device is not None
-        guard = self.shop.pin_guard
-        wait = guard.locked_for(self.device.device, trio.current_time())
-        if wait > 0:
-            return error_frame(request, wire.Code.FORBIDDEN,
-                               f"too many wrong PINs on this device: try again in {int(wait) + 1} s")
-        seller = await read(self.shop.journal, partial(reads.seller, name=request.seller))
-        # Hash even for an unknown seller, so timing does not tell which names exist.
-        stored = seller.pin_hash if seller is not None else _DUMMY_HASH
-        good = await trio.to_thread.run_sync(check_pin, request.pin, stored)
-        if seller is None or not seller.active or not good:
-            guard.failed(self.device.device, trio.current_time())
-            return error_frame(request, wire.Code.WRONG_PIN, "unknown seller or wrong PIN")
-        guard.succeeded(self.device.device)
-        await self._record_sign(seller.name, "SignedIn")
-        self.seller, self.role = seller.name, seller.role
-        return encode(wire.SignInOk(re=request.id, seller=seller.name, role=seller.role))
+        try:
+            checked = await self.shop.pins.check_sign_in(self.device.device, request.seller, request.pin)
+        except (ReadFailed, CommitFailed) as error:
+            self.log.error("pin_check_failed", error=str(error))
+            return error_frame(request, wire.Code.UNAVAILABLE, "the PIN could not be checked; try again")
+        if isinstance(checked, PinRefused):
+            return _pin_refusal(request, checked, wire.Code.WRONG_PIN, "unknown seller or wrong PIN")
+        resume = new_resume_secret()
+        await self._record_sign(checked.name, "SignedIn", resume=hash_token(resume))
+        self.seller, self.role = checked.name, checked.role
+        return encode(wire.SignInOk(re=request.id, seller=checked.name, role=checked.role, resume=resume))
 
     async def _approve(self, request: wire.Request, pin: str) -> str | bytes:
         """The supervisor a PIN names (checked in a worker thread), or the error frame.
 
-        A wrong PIN counts against the device like a wrong sign-in PIN.
+        Every supervisor PIN comes here (discount, refund, drawer, balance correction,
+        sales corrections) and is counted like a sign-in's (server/pins.py).
         """
         assert self.device is not None
-        guard = self.shop.pin_guard
-        wait = guard.locked_for(self.device.device, trio.current_time())
-        if wait > 0:
-            return error_frame(request, wire.Code.FORBIDDEN,
-                               f"too many wrong PINs on this device: try again in {int(wait) + 1} s")
-        name = await approving_supervisor(self.shop.journal, pin)
-        if name is None:
-            guard.failed(self.device.device, trio.current_time())
-            return error_frame(request, wire.Code.SUPERVISOR_REQUIRED,
-                               "that PIN is not an active supervisor's or manager's: nothing was changed")
-        guard.succeeded(self.device.device)
-        return name
+        try:
+            checked = await self.shop.pins.check_supervisor(self.device.device, pin)
+        except (ReadFailed, CommitFailed) as error:
+            self.log.error("pin_check_failed", error=str(error))
+            return error_frame(request, wire.Code.UNAVAILABLE, "the PIN could not be checked; nothing was changed")
+        if isinstance(checked, PinRefused):
+            return _pin_refusal(request, checked, wire.Code.SUPERVISOR_REQUIRED,
+                                "that PIN is not an active supervisor's or manager's: nothing was changed")
+        return checked
 
     async def _sign_out(self, request: wire.SignOut) -> bytes:
         if self.seller is not None:
             await self._record_sign(None, "SignedOut")
-        self.seller, self.role = None, None
+        self.seller, self.role, self.resume_hash = None, None, None
         return encode(wire.Ok(re=request.id))
 
-    async def _record_sign(self, seller: str | None, kind: str) -> None:
+    async def _record_sign(self, seller: str | None, kind: str, *, resume: str | None = None) -> None:
+        """Journal a sign-in (with its resume secret's hash) or a sign-out (the session's
+        resume secret forgotten: the page must sign in again)."""
         assert self.device is not None
         now = self.shop.clock.now()
         who = seller or self.seller
+        ops: list = [SetSignedIn(device=self.device.device, seller=seller),
+                     RecordEvent(at=now, source="session", kind=kind, data={"seller": who},
+                                 device=self.device.device, seller=who)]
+        if self.resume_hash is not None:
+            ops.append(DropResume(secret_hash=self.resume_hash))
+        self.resume_hash = None
+        if seller is not None and resume is not None:
+            ops.append(PutResume(secret_hash=resume, device=self.device.device, seller=seller, at=now))
         try:
-            await commit(
-                self.shop.journal,
-                SetSignedIn(device=self.device.device, seller=seller),
-                RecordEvent(at=now, source="session", kind=kind, data={"seller": who},
-                            device=self.device.device, seller=who),
-            )
-        except CommitFailed as error:  # the sign-in still holds for this session
+            await commit(self.shop.journal, *ops)
+        except CommitFailed as error:  # the sign-in still holds for this session (no resume)
             self.log.error("sign_record_failed", error=str(error))
+            return
+        if seller is not None:
+            self.resume_hash = resume
 
     async def _stock(self, request: wire.Stock, article: str) -> bytes:
         known = self.shop.catalog.get(article)
@@ -546,6 +602,16 @@ def out_of_service_message(actor: str) -> str:
             "store IT: see the log and restart the service")
 
 
-_DUMMY_HASH = "scrypt$16384$8$1$00$" + "00" * 32
+def _pin_refusal(request: wire.Request, refused: PinRefused, code: str, message: str) -> bytes:
+    """The error frame of a PIN not accepted: locked (``forbidden``) or wrong (``code``),
+    with the tries left and how long the lock lasts."""
+    if refused.locked:
+        return error_frame(request, wire.Code.FORBIDDEN,
+                           f"too many wrong PINs: PINs are locked for {refused.locked_seconds} s",
+                           tries_left=0, locked_seconds=refused.locked_seconds)
+    if refused.locked_seconds:
+        return error_frame(request, code, f"{message}; too many wrong PINs: locked for {refused.locked_seconds} s",
+                           tries_left=0, locked_seconds=refused.locked_seconds)
+    return error_frame(request, code, f"{message} ({refused.tries_left} tries left)", tries_left=refused.tries_left)
 
 

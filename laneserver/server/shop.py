@@ -11,10 +11,11 @@ from laneserver.actors.runtime import Address
 from laneserver.actors.terminal import ABORT_SECONDS as TERMINAL_ABORT_SECONDS
 from laneserver.clock import Clock
 from laneserver.config import Config
-from laneserver.rules.auth import PinGuard
+from laneserver.rules.auth import PinPolicy
 from laneserver.rules.catalog import Catalog
 from laneserver.protocol.messages import KeyboardPageView, Pay
 from laneserver.server.metrics import Metrics
+from laneserver.server.pins import PinGate
 
 
 @dataclass
@@ -28,12 +29,15 @@ class Shop:
     # The cash drawer actor of each lane (actors/drawer.py), by lane id.
     drawers: dict[str, Address] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)
-    pin_guard: PinGuard = field(default_factory=PinGuard)
+    # Every PIN check (server/pins.py); made from [server] pin_* in __post_init__.
+    pins: PinGate = field(init=False)
     keyboard: list[KeyboardPageView] = field(default_factory=list)
     accepting: bool = True
     # Open sessions' cancel scopes, so shutdown can end them at once instead of
     # waiting out the grace period for browsers that never hang up.
     sessions: set = field(default_factory=set)
+    # The open sessions themselves (server/access.py ends or signs out some of them).
+    open_sessions: set = field(default_factory=set)
     # Payment terminals by id (device actors; the lanes hold their own).
     terminals: dict[str, Address] = field(default_factory=dict)
     # The customers actor (actors/customers.py): directory, credit, wallet, vouchers.
@@ -42,6 +46,11 @@ class Shop:
     sales: Address | None = None
     # The data folder (the database, the anchor, the invoices' PDFs under invoices/).
     data_folder: Path | None = None
+
+    def __post_init__(self) -> None:
+        server = self.config.server
+        self.pins = PinGate(self.journal, self.clock, PinPolicy(
+            max_failures=server.pin_failures, lockout=server.pin_lockout, lockout_max=server.pin_lockout_max))
 
     def close_sessions(self) -> None:
         self.accepting = False

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 
-from laneserver.rules.auth import ROLES, hash_pin, hash_token, new_token, valid_pin
+from laneserver.rules.auth import ROLES, hash_pin, hash_token, new_token, seller_name_problem, valid_pin
 from laneserver.rules.catalog import Article
 from laneserver.store.writes import encode
 
@@ -35,9 +35,9 @@ def transaction(db: sqlite3.Connection):
 
 
 def add_seller(db: sqlite3.Connection, name: str, pin: str, role: str, now: dt.datetime) -> None:
-    name = name.strip()
-    if not name:
-        raise AdminError("a seller needs a name")
+    problem = seller_name_problem(name)
+    if problem is not None:
+        raise AdminError(f"{problem}: nothing was added")
     if role not in ROLES:
         raise AdminError(f"role {role!r} is not one of {', '.join(ROLES)}")
     if not valid_pin(pin):
@@ -73,6 +73,45 @@ def pair_device(db: sqlite3.Connection, kind: str, lane: str | None, now: dt.dat
             (device, kind, lane, hash_token(token), now.isoformat()),
         )
     return device, token
+
+
+def revoke_device(db: sqlite3.Connection, device: str, now: dt.datetime) -> bool:
+    """Refuse ``device``'s token from now on and forget its resume secrets; False when it
+    was revoked already. A running server closes the device's open sessions within a
+    second (server/access.py)."""
+    with transaction(db):
+        row = db.execute("SELECT revoked FROM devices WHERE device=?", (device,)).fetchone()
+        if row is None:
+            raise AdminError(f"no device {device!r} (see laneserver device list)")
+        db.execute("DELETE FROM resume_secrets WHERE device=?", (device,))
+        if row[0]:
+            return False
+        db.execute("UPDATE devices SET revoked=1, seller=NULL WHERE device=?", (device,))
+        _record(db, now, "device_revoked", device=device)
+    return True
+
+
+def disable_seller(db: sqlite3.Connection, name: str, now: dt.datetime) -> bool:
+    """``name`` can no longer sign in and loses every resume secret; False when disabled
+    already. A running server signs the seller out of open sessions within a second."""
+    with transaction(db):
+        row = db.execute("SELECT active FROM sellers WHERE name=?", (name,)).fetchone()
+        if row is None:
+            raise AdminError(f"no seller {name!r}")
+        db.execute("DELETE FROM resume_secrets WHERE seller=?", (name,))
+        db.execute("UPDATE devices SET seller=NULL WHERE seller=?", (name,))
+        if not row[0]:
+            return False
+        db.execute("UPDATE sellers SET active=0 WHERE name=?", (name,))
+        _record(db, now, "seller_disabled", seller=name)
+    return True
+
+
+def _record(db: sqlite3.Connection, now: dt.datetime, kind: str, *, device: str | None = None,
+            seller: str | None = None) -> None:
+    """A store IT decision in the event journal (source ``cli``)."""
+    db.execute("INSERT INTO events(at, source, kind, device, seller, data) VALUES (?,?,?,?,?,?)",
+               (now.isoformat(), "cli", kind, device, seller, encode({"device": device, "seller": seller})))
 
 
 def import_articles(db: sqlite3.Connection, articles: list[Article]) -> int:

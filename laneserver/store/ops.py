@@ -138,6 +138,42 @@ class SetSignedIn(msgspec.Struct, frozen=True, kw_only=True):
     seller: str | None
 
 
+# --- PINs, resume secrets, devices (rules/auth.py) --------------------------------------
+
+class PutPinRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """The wrong PINs counted on a seller or a device (``scope``) as they are now; a
+    ``record`` of None forgets them (a seller's good PIN)."""
+
+    scope: str  # seller | device
+    name: str
+    record: Any  # rules.auth.PinRecord | None
+
+
+class PutResume(msgspec.Struct, frozen=True, kw_only=True):
+    """A page's resume secret, by its hash: it brings ``seller`` back on ``device``."""
+
+    secret_hash: str
+    device: str
+    seller: str
+    at: dt.datetime
+
+
+class DropResume(msgspec.Struct, frozen=True, kw_only=True):
+    secret_hash: str
+
+
+class TouchResume(msgspec.Struct, frozen=True, kw_only=True):
+    """Resume secrets still in use at ``at`` (their idle time starts again)."""
+
+    secret_hashes: tuple[str, ...]
+    at: dt.datetime
+
+
+class SeenDevice(msgspec.Struct, frozen=True, kw_only=True):
+    device: str
+    at: dt.datetime
+
+
 # --- customers (rules/customers.py) ---------------------------------------------------
 
 class PutCustomer(msgspec.Struct, frozen=True, kw_only=True):
@@ -229,7 +265,8 @@ class AccountMoved(msgspec.Struct, frozen=True):
     balance: Decimal
 
 
-Op = Union[RecordEvent, PutLaneState, RecordSale, Remember, MoveStock, PutStockArticle, SetSignedIn, RecordLot,
+Op = Union[RecordEvent, PutLaneState, RecordSale, Remember, MoveStock, PutStockArticle, SetSignedIn, PutPinRecord,
+           PutResume, DropResume, TouchResume, SeenDevice, RecordLot,
            CreatePurchaseOrder, PutPurchaseOrder, PutCustomer, MoveAccount, IssueVoucher, UseVoucher, ReceiveMoney,
            MoveCoupons]
 

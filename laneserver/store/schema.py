@@ -352,6 +352,30 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """
     + _append_only("invoices"),
+    # 11: wrong PINs counted durably per seller and per device (rules/auth.py PinRecord;
+    # ``scope`` 'seller' or 'device'); the pages' resume secrets, hashed (a page that
+    # reconnects keeps its seller); when a device was last seen.
+    """
+    CREATE TABLE pin_failures (
+        scope TEXT NOT NULL CHECK (scope IN ('seller', 'device')),
+        name TEXT NOT NULL,
+        failures INTEGER NOT NULL,
+        lockouts INTEGER NOT NULL,
+        locked_until TEXT,
+        last_failure TEXT,
+        PRIMARY KEY (scope, name)
+    );
+    CREATE TABLE resume_secrets (
+        secret_hash TEXT PRIMARY KEY,
+        device TEXT NOT NULL REFERENCES devices(device),
+        seller TEXT NOT NULL REFERENCES sellers(name),
+        created_at TEXT NOT NULL,
+        last_used TEXT NOT NULL
+    );
+    CREATE INDEX resume_secrets_device ON resume_secrets(device);
+    CREATE INDEX resume_secrets_seller ON resume_secrets(seller);
+    ALTER TABLE devices ADD COLUMN last_seen TEXT;
+    """,
 )
 
 

@@ -52,6 +52,7 @@ from laneserver.store.ops import (
     SetSignedIn,
     StockMoved,
 )
+from laneserver.store.ops import DropResume, PutPinRecord, PutResume, SeenDevice, TouchResume
 from laneserver.store.ops import RecordDrawerCount, RecordDrawerMovement
 
 _json = msgspec.json.Encoder(decimal_format="string")
@@ -278,6 +279,9 @@ class Writer:
                 return None
             case SetSignedIn():
                 self.db.execute("UPDATE devices SET seller=? WHERE device=?", (op.seller, op.device))
+                return None
+            case PutPinRecord() | PutResume() | DropResume() | TouchResume() | SeenDevice():
+                _access(self.db, op)
                 return None
             case RecordLot():
                 self.db.execute(
@@ -611,3 +615,33 @@ def _record_drawer(db: sqlite3.Connection, op: RecordDrawerMovement | RecordDraw
          c.last_payment),
     )
     return cursor.lastrowid
+
+
+def _access(db: sqlite3.Connection, op: PutPinRecord | PutResume | DropResume | TouchResume | SeenDevice) -> None:
+    """Wrong-PIN counts, resume secrets and devices' last contact (migration 11)."""
+    match op:
+        case PutPinRecord(record=None):
+            db.execute("DELETE FROM pin_failures WHERE scope=? AND name=?", (op.scope, op.name))
+        case PutPinRecord(record=record):
+            db.execute(
+                "INSERT INTO pin_failures(scope, name, failures, lockouts, locked_until, last_failure)"
+                " VALUES (?,?,?,?,?,?) ON CONFLICT(scope, name) DO UPDATE SET failures=excluded.failures,"
+                " lockouts=excluded.lockouts, locked_until=excluded.locked_until,"
+                " last_failure=excluded.last_failure",
+                (op.scope, op.name, record.failures, record.lockouts, _iso_or_none(record.locked_until),
+                 _iso_or_none(record.last_failure)),
+            )
+        case PutResume():
+            db.execute("INSERT INTO resume_secrets(secret_hash, device, seller, created_at, last_used)"
+                       " VALUES (?,?,?,?,?)", (op.secret_hash, op.device, op.seller, iso(op.at), iso(op.at)))
+        case DropResume():
+            db.execute("DELETE FROM resume_secrets WHERE secret_hash=?", (op.secret_hash,))
+        case TouchResume():
+            db.executemany("UPDATE resume_secrets SET last_used=? WHERE secret_hash=?",
+                           ((iso(op.at), h) for h in op.secret_hashes))
+        case SeenDevice():
+            db.execute("UPDATE devices SET last_seen=? WHERE device=?", (iso(op.at), op.device))
+
+
+def _iso_or_none(at: dt.datetime | None) -> str | None:
+    return None if at is None else iso(at)

@@ -1,18 +1,34 @@
-"""Seller PINs, device tokens and the wrong-PIN lockout.
+"""Seller PINs, device tokens, resume secrets, seller names and the wrong-PIN lockout.
 
-Pure and synchronous: no I/O, no mocks. Times given to ``PinGuard`` are plain
-monotonic seconds. Hashing a PIN is deliberately slow (scrypt), so the hashes are
+Pure and synchronous: no I/O, no mocks. Times are plain UTC datetimes. Hashing a PIN is deliberately slow (scrypt), so the hashes are
 made once per module.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 
 import pytest
 
-from laneserver.rules.auth import ROLES, PinGuard, check_pin, hash_pin, hash_token, new_token, valid_pin
+from laneserver.rules.auth import (
+    ROLES,
+    SELLER_NAME_MAX,
+    PinPolicy,
+    PinRecord,
+    check_pin,
+    hash_pin,
+    hash_token,
+    locked_seconds,
+    new_resume_secret,
+    new_token,
+    pin_current,
+    pin_failed,
+    seller_name_problem,
+    tries_left,
+    valid_pin,
+)
 
 SALT = bytes(range(16))
 
@@ -145,94 +161,102 @@ def test_hash_token_differs_per_token():
     assert hash_token(a) != a
 
 
-# --- PinGuard ---------------------------------------------------------------------------------
+# --- wrong PINs (PinPolicy, PinRecord) --------------------------------------------------------
+
+T0 = dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.timezone.utc)
+POLICY = PinPolicy()
 
 
-def test_a_new_device_may_try():
-    assert PinGuard().locked_for("pda-1", 0.0) == 0.0
+def at(seconds: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
 
 
-def test_four_failures_do_not_lock():
-    guard = PinGuard()
-    for t in range(4):
-        guard.failed("till-1", float(t))
-    assert guard.locked_for("till-1", 4.0) == 0.0
+def fail(record: PinRecord, times: int, start: float = 0.0, policy: PinPolicy = POLICY) -> tuple[PinRecord, bool]:
+    locked = False
+    for n in range(times):
+        record, locked = pin_failed(pin_current(record, at(start + n), policy), at(start + n), policy)
+    return record, locked
 
 
-def test_five_failures_lock_for_60_seconds_then_allow_again():
-    guard = PinGuard()
-    for t in (0.0, 1.0, 2.0, 3.0, 10.0):
-        guard.failed("till-1", t)
-    assert guard.locked_for("till-1", 10.0) == 60.0
-    assert guard.locked_for("till-1", 40.0) == 30.0
-    assert guard.locked_for("till-1", 69.5) == 0.5
-    assert guard.locked_for("till-1", 70.0) == 0.0
-    assert guard.locked_for("till-1", 500.0) == 0.0
+def test_a_new_key_may_try_five_times():
+    fresh = pin_current(None, T0, POLICY)
+    assert locked_seconds(fresh, T0) == 0 and tries_left(fresh, POLICY) == 5
 
 
-def test_after_a_lockout_the_count_starts_again():
-    guard = PinGuard()
-    for _ in range(5):
-        guard.failed("till-1", 0.0)
-    for t in range(4):
-        guard.failed("till-1", 100.0 + t)
-    assert guard.locked_for("till-1", 104.0) == 0.0
-    guard.failed("till-1", 104.0)
-    assert guard.locked_for("till-1", 104.0) == 60.0
+def test_four_failures_do_not_lock_and_say_what_is_left():
+    record, locked = fail(PinRecord(), 4)
+    assert not locked and tries_left(record, POLICY) == 1 and locked_seconds(record, at(4)) == 0
 
 
-def test_success_resets_the_count():
-    guard = PinGuard()
-    for t in range(4):
-        guard.failed("till-1", float(t))
-    guard.succeeded("till-1")
-    for t in range(4):
-        guard.failed("till-1", 10.0 + t)
-    assert guard.locked_for("till-1", 14.0) == 0.0
-    guard.failed("till-1", 14.0)
-    assert guard.locked_for("till-1", 14.0) == 60.0
+def test_the_fifth_failure_locks_for_60_seconds_then_allows_again():
+    record, locked = fail(PinRecord(), 5)
+    assert locked and record.failures == 0 and record.lockouts == 1
+    assert locked_seconds(record, at(4)) == 60
+    assert locked_seconds(record, at(33.5)) == 31  # rounded up
+    assert locked_seconds(record, at(64)) == 0
+    assert tries_left(pin_current(record, at(64), POLICY), POLICY) == 5
 
 
-def test_success_clears_a_lockout():
-    guard = PinGuard()
-    for _ in range(5):
-        guard.failed("till-1", 0.0)
-    guard.succeeded("till-1")
-    assert guard.locked_for("till-1", 1.0) == 0.0
+def test_each_further_lock_out_doubles_up_to_the_longest():
+    record = PinRecord()
+    lengths = []
+    start = 0.0
+    for _ in range(8):
+        record, locked = fail(record, 5, start)
+        assert locked
+        lengths.append(locked_seconds(record, at(start + 4)))
+        start += 4 + lengths[-1]
+    assert lengths == [60, 120, 240, 480, 960, 1920, 3600, 3600]
 
 
-def test_success_on_an_unknown_device_is_harmless():
-    guard = PinGuard()
-    guard.succeeded("never-seen")
-    assert guard.locked_for("never-seen", 0.0) == 0.0
+def test_a_quiet_day_forgets_the_count_and_the_escalation():
+    record, _ = fail(PinRecord(), 5)
+    record, _ = fail(record, 3, 100)
+    assert pin_current(record, at(102 + 86399), POLICY) == record
+    assert pin_current(record, at(102 + 86400), POLICY) == PinRecord()
 
 
-def test_devices_are_counted_apart():
-    guard = PinGuard()
-    for _ in range(4):
-        guard.failed("till-1", 0.0)
-        guard.failed("till-2", 0.0)
-    guard.failed("till-1", 1.0)
-    assert guard.locked_for("till-1", 1.0) == 60.0
-    assert guard.locked_for("till-2", 1.0) == 0.0
-    guard.succeeded("till-2")
-    assert guard.locked_for("till-1", 1.0) == 60.0
+def test_a_lock_is_never_forgotten_while_it_runs():
+    policy = PinPolicy(max_failures=1, lockout=7200, lockout_max=7200, forget=60)
+    record, locked = fail(PinRecord(), 1, 0, policy)
+    assert locked and pin_current(record, at(3600), policy) == record
 
 
 def test_custom_limits():
-    guard = PinGuard(max_failures=2, lockout=5.0)
-    guard.failed("pda", 0.0)
-    assert guard.locked_for("pda", 0.0) == 0.0
-    guard.failed("pda", 1.0)
-    assert guard.locked_for("pda", 1.0) == 5.0
-    assert guard.locked_for("pda", 6.0) == 0.0
+    policy = PinPolicy(max_failures=2, lockout=5)
+    record, locked = fail(PinRecord(), 1, 0, policy)
+    assert not locked and tries_left(record, policy) == 1
+    record, locked = fail(record, 1, 1, policy)
+    assert locked and locked_seconds(record, at(1)) == 5
 
 
-def test_failures_while_locked_extend_nothing_until_the_fifth():
-    # Callers refuse to check a PIN while locked; if failures are still reported, a
-    # new lockout only starts after another full run of failures.
-    guard = PinGuard()
-    for _ in range(5):
-        guard.failed("till-1", 0.0)
-    guard.failed("till-1", 30.0)
-    assert guard.locked_for("till-1", 30.0) == 30.0
+# --- seller names -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["marie", "Jean-Pierre", "Zoë Ørsted", "李小龍", "o'brien", "a" * SELLER_NAME_MAX])
+def test_ordinary_names_are_accepted(name):
+    assert seller_name_problem(name) is None
+
+
+@pytest.mark.parametrize("name,problem", [
+    ("", "needs a name"),
+    ("marie\nroot", "control characters (U+000A"),
+    ("marie\r", "control characters"),
+    ("tab\there", "control characters"),
+    ("esc\x1b[31m", "control characters (U+001B"),
+    ("nul\x00", "control characters"),
+    ("del\x7f", "control characters"),
+    ("bidi\u202eevil", "control characters (U+202E"),
+    ("zero\u200bwidth", "control characters"),
+    ("a" * (SELLER_NAME_MAX + 1), "at most 40"),
+    (" marie", "start or end with a space"),
+    ("marie ", "start or end with a space"),
+])
+def test_names_that_would_break_a_receipt_or_a_log_are_refused(name, problem):
+    found = seller_name_problem(name)
+    assert found is not None and problem in found
+
+
+def test_a_resume_secret_is_32_random_bytes():
+    a, b = new_resume_secret(), new_resume_secret()
+    assert a != b and len(a) == 43 and re.fullmatch(r"[A-Za-z0-9_-]+", a)

@@ -1,0 +1,159 @@
+"""PINs and sessions end to end, as an attacker on the shop's network would try them:
+a real server process, real websockets, the real SQLite file.
+
+- wrong PINs are counted per seller and per device, durably (a restart keeps the lock),
+  atomically (parallel connections get no more tries than allowed), on every path that
+  checks a PIN (``sign_in`` and every ``supervisor_pin``), and a good PIN of someone else
+  resets nothing;
+- the error says how many tries are left and how long the lock lasts; each lock-out is
+  an event (``pin_locked``);
+- a copied token opens a connection that is not signed in: only the page's own resume
+  secret (kept in its memory) brings the seller back, through a restart too, and
+  ``sign_out`` ends it.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from tests.e2e.configured import rows
+from tests.support import DEMO_SELLER, connect
+
+GALETS = "3760245001015"
+SOPHIE = ("sophie", "4321")
+LIMIT = 5  # [server] pin_failures, default
+
+
+def _add_sophie(server) -> None:
+    server.cli("seller", "add", SOPHIE[0], "--pin", SOPHIE[1], "--role", "supervisor")
+
+
+async def test_parallel_connections_get_no_more_guesses_than_allowed(live_server):
+    """20 connections guessing at once: at most 5 wrong PINs are even checked; then the
+    right PIN is refused too, with the lock's length."""
+    _add_sophie(live_server)
+    token = live_server.pair("till", "1")
+    replies: list[dict] = []
+
+    async def guess(pin: str) -> None:
+        async with connect(live_server.ws_url, token, seller=None) as till:
+            replies.append(await till.call("sign_in", seller=SOPHIE[0], pin=pin))
+
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            for n in range(20):
+                nursery.start_soon(guess, f"{1000 + n}")
+        wrong = [r for r in replies if r["code"] == "wrong_pin"]
+        locked = [r for r in replies if r["code"] == "forbidden"]
+        assert len(wrong) == LIMIT and len(locked) == 20 - LIMIT, replies
+        assert sorted(r["tries_left"] for r in wrong) == [0, 1, 2, 3, 4]
+        assert all(0 < r["locked_seconds"] <= 60 for r in locked)
+        async with connect(live_server.ws_url, token, seller=None) as till:
+            refused = await till.call("sign_in", seller=SOPHIE[0], pin=SOPHIE[1])
+            assert refused["code"] == "forbidden" and refused["locked_seconds"] > 0, refused
+    events = rows(live_server, "SELECT data->>'scope', device, seller FROM events WHERE kind='pin_locked'")
+    assert sorted(events) == [("device", "till-1-1", "sophie"), ("seller", "till-1-1", "sophie")], events
+
+
+async def test_a_good_sign_in_of_someone_else_resets_nothing(live_server):
+    """A cashier who knows her own PIN cannot reset the count between guesses at a
+    supervisor's: the device locks after 5 wrong PINs whatever succeeded in between."""
+    _add_sophie(live_server)
+    token = live_server.pair("till", "1")
+    with trio.fail_after(30):
+        async with connect(live_server.ws_url, token, seller=None) as till:
+            for n in range(LIMIT):
+                await till.ok("sign_in", seller=DEMO_SELLER[0], pin=DEMO_SELLER[1])
+                wrong = await till.call("sign_in", seller=SOPHIE[0], pin=f"{5000 + n}")
+                assert wrong["code"] == "wrong_pin" and wrong["tries_left"] == LIMIT - 1 - n, wrong
+            refused = await till.call("sign_in", seller=DEMO_SELLER[0], pin=DEMO_SELLER[1])
+            assert refused["code"] == "forbidden" and refused["locked_seconds"] > 0, refused
+
+
+async def test_a_seller_locked_on_one_device_is_locked_on_every_device(live_server):
+    _add_sophie(live_server)
+    first, second = live_server.pair("till", "1"), live_server.pair("pda")
+    with trio.fail_after(30):
+        async with connect(live_server.ws_url, first, seller=None) as till:
+            for n in range(LIMIT - 1):
+                assert (await till.call("sign_in", seller=SOPHIE[0], pin=f"{6000 + n}"))["code"] == "wrong_pin"
+        async with connect(live_server.ws_url, second, seller=None) as pda:
+            last = await pda.call("sign_in", seller=SOPHIE[0], pin="6100")
+            assert last["code"] == "wrong_pin" and last["tries_left"] == 0 and last["locked_seconds"] > 0, last
+            refused = await pda.call("sign_in", seller=SOPHIE[0], pin=SOPHIE[1])
+            assert refused["code"] == "forbidden", refused
+            # The PDA itself is not locked: another seller signs in on it.
+            await pda.ok("sign_in", seller=DEMO_SELLER[0], pin=DEMO_SELLER[1])
+
+
+async def test_a_restart_keeps_the_lock(live_server):
+    _add_sophie(live_server)
+    token = live_server.pair("till", "1")
+    with trio.fail_after(60):
+        async with connect(live_server.ws_url, token, seller=None) as till:
+            for n in range(LIMIT):
+                assert (await till.call("sign_in", seller=SOPHIE[0], pin=f"{7000 + n}"))["code"] == "wrong_pin"
+        await trio.to_thread.run_sync(live_server.kill)
+        await trio.to_thread.run_sync(live_server.restart)
+        async with connect(live_server.ws_url, token, seller=None) as till:
+            refused = await till.call("sign_in", seller=SOPHIE[0], pin=SOPHIE[1])
+            assert refused["code"] == "forbidden" and refused["locked_seconds"] > 0, refused
+
+
+async def test_every_supervisor_pin_counts_against_the_device(live_server):
+    """Wrong supervisor PINs (a discount above the cap, a drawer withdrawal) count like
+    wrong sign-in PINs; once locked, even the right one waits."""
+    _add_sophie(live_server)
+    token = live_server.pair("till", "1")
+    with trio.fail_after(30):
+        async with connect(live_server.ws_url, token) as till:
+            await till.ok("scan", code=GALETS)
+            for n in range(LIMIT - 1):
+                wrong = await till.call("discount", percent="50", supervisor_pin=f"{8000 + n}")
+                assert wrong["code"] == "supervisor_required" and wrong["tries_left"] == LIMIT - 1 - n, wrong
+            wrong = await till.call("drawer_movement", kind="withdrawal", amount="10.00", reason="bank",
+                                    destination="bank", count={"10.00": 1}, supervisor_pin="8100")
+            assert wrong["code"] == "supervisor_required" and wrong["locked_seconds"] > 0, wrong
+            refused = await till.call("discount", percent="50", supervisor_pin=SOPHIE[1])
+            assert refused["code"] == "forbidden" and refused["locked_seconds"] > 0, refused
+            assert (await till.ok("ticket"))["ticket"]["lines"][0].get("discount") in (None, "0.00")
+    events = rows(live_server, "SELECT data->>'scope', device, seller FROM events WHERE kind='pin_locked'")
+    assert events == [("device", "till-1-1", None)], events
+
+
+async def test_a_copied_token_is_not_signed_in(live_server):
+    """Another connection with the same token (a copied token) must type a PIN."""
+    token = live_server.pair("till", "1")
+    with trio.fail_after(30):
+        async with connect(live_server.ws_url, token) as till:
+            await till.ok("scan", code=GALETS)
+            async with connect(live_server.ws_url, token, seller=None) as thief:
+                assert thief.hello["seller"] is None
+                assert (await thief.call("scan", code=GALETS))["code"] == "not_signed_in"
+                wrong = await thief.call("hello", token=token, resume="x" * 43)
+                assert wrong["type"] == "ok" and wrong["seller"] is None
+
+
+async def test_the_resume_secret_keeps_the_seller_through_a_restart(live_server):
+    token = live_server.pair("till", "1")
+    with trio.fail_after(60):
+        async with connect(live_server.ws_url, token, seller=None) as till:
+            signed = await till.ok("sign_in", seller=DEMO_SELLER[0], pin=DEMO_SELLER[1])
+            resume = signed["resume"]
+            assert len(resume) >= 43
+            await till.ok("scan", code=GALETS)
+        stored = rows(live_server, "SELECT secret_hash, device, seller FROM resume_secrets")
+        assert [(d, s) for _, d, s in stored] == [("till-1-1", "marie")] and resume not in stored[0][0]
+        await trio.to_thread.run_sync(live_server.stop)
+        await trio.to_thread.run_sync(live_server.restart)
+        async with connect(live_server.ws_url, None) as till:
+            back = await till.ok("hello", token=token, resume=resume)
+            assert back["seller"] == "marie" and back["role"] == "manager"
+            await till.ok("scan", code=GALETS)
+            # Another device's token with this secret gets nothing.
+            other = live_server.pair("pda")
+            assert (await till.ok("hello", token=other, resume=resume))["seller"] is None
+            await till.ok("hello", token=token, resume=resume)
+            await till.ok("sign_out")
+        async with connect(live_server.ws_url, None) as till:
+            assert (await till.ok("hello", token=token, resume=resume))["seller"] is None
