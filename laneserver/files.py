@@ -8,7 +8,11 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomically(path: Path, data: bytes, mode: int = 0o640) -> None:
+# Files in the data folder (the anchor, the invoices): the service user's only.
+PRIVATE = 0o600
+
+
+def write_atomically(path: Path, data: bytes, mode: int = PRIVATE) -> None:
     """Replace ``path`` with ``data``, atomically and durably.
 
     The bytes go to a temporary file of a name of its own in the same folder (two

@@ -166,7 +166,7 @@ def write_invoice(invoice: Invoice, data_folder: Path) -> tuple[Path, bytes]:
     """Render ``invoice`` into the invoices folder (atomically, fsynced): its path and
     its bytes. Two threads writing the same invoice at once each write a whole file."""
     path = pdf_path(data_folder, invoice.number)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
     data = render_invoice(invoice)
     write_atomically(path, data)
     return path, data

@@ -8,10 +8,16 @@ UPDATE or DELETE on them.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
 DB_NAME = "laneserver.sqlite3"
+# The database holds sales, PIN hashes and token hashes: its owner only. SQLite gives
+# the -wal and -shm files the database file's mode. The data folder: owner and group
+# (the unit's StateDirectoryMode=0750 says the same).
+DB_MODE = 0o600
+DATA_FOLDER_MODE = 0o750
 
 
 def _append_only(table: str) -> str:
@@ -395,7 +401,8 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
             f"has SQLite {sqlite3.sqlite_version}: install a Python built on a newer one (Debian 12 has 3.40)")
     if not create and not path.exists():
         raise FileNotFoundError(f"no database at {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=DATA_FOLDER_MODE, parents=True, exist_ok=True)
+    private_file(path)
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
@@ -407,6 +414,24 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+def private_file(path: Path) -> None:
+    """Create the database file ``DB_MODE`` before SQLite does (whatever the umask), or
+    take group and other access away from an existing one (and its -wal and -shm) of
+    ours: a database from a version that left it 0644."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, DB_MODE))
+        return
+    except FileExistsError:
+        pass
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            status = file.stat()
+            if status.st_mode & 0o077 and status.st_uid == os.geteuid():
+                file.chmod(status.st_mode & DB_MODE)
+        except FileNotFoundError:
+            continue
 
 
 def migrate(db: sqlite3.Connection) -> int:

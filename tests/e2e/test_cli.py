@@ -115,3 +115,63 @@ def test_serve_on_a_port_in_use_says_so(tmp_path):
         serve = subprocess.run([sys.executable, "-m", "laneserver", "serve", "--data", str(tmp_path / "d"),
                                 "--port", str(port)], capture_output=True, text=True, timeout=30, cwd=REPO)
     assert serve.returncode == 1 and "Address already in use" in serve.stderr and "Traceback" not in serve.stderr
+
+
+def _mode(path) -> str:
+    return oct(path.stat().st_mode & 0o777)
+
+
+def test_the_database_its_anchor_and_backups_are_private(tmp_path):
+    """Created 0600 whatever the umask (the shell's 022 here): sales, PIN hashes and
+    token hashes are not for every local user. A database left 0644 by an older
+    version is tightened at the next open."""
+    server = _server(tmp_path)
+    server.cli("pair", "pda")
+    db = server.data / "laneserver.sqlite3"
+    assert _mode(db) == "0o600" and _mode(server.data) == "0o750"
+    db.chmod(0o644)
+    server.start()
+    try:
+        for name in ("laneserver.sqlite3", "laneserver.sqlite3-wal", "laneserver.sqlite3-shm", "fiscal-anchor.json"):
+            assert _mode(server.data / name) == "0o600", name
+        server.cli("backup", str(tmp_path / "backup.sqlite3"))
+        assert _mode(tmp_path / "backup.sqlite3") == "0o600"
+    finally:
+        server.stop()
+
+
+def test_backup_refuses_a_folder_that_does_not_exist(tmp_path):
+    server = _server(tmp_path)
+    server.cli("pair", "pda")
+    result = server.cli("backup", str(tmp_path / "no" / "such" / "folder" / "b.sqlite3"), check=False)
+    assert result.returncode == 1 and "no folder" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "no").exists()
+    again = server.cli("backup", str(tmp_path / "b.sqlite3"))
+    assert again.returncode == 0 and (tmp_path / "b.sqlite3").exists()
+    exists = server.cli("backup", str(tmp_path / "b.sqlite3"), check=False)
+    assert exists.returncode == 1 and "already exists" in exists.stderr
+
+
+def test_stock_export_into_a_pipe_closed_early_exits_quietly(tmp_path):
+    """``laneserver stock export | head -1``: the reader leaves after one line."""
+    import subprocess
+    import sys
+
+    server = _server(tmp_path)
+    server.cli("pair", "pda")
+    # More rows than a pipe holds (64 KiB), so the export is still writing when the
+    # reader leaves.
+    db = sqlite3.connect(server.data / "laneserver.sqlite3")
+    with db:
+        db.executemany("INSERT INTO stock_levels(stock_point, article, real) VALUES ('main', ?, '12')",
+                       ((f"ARTICLE-{n:06d}-WITH-A-LONG-ENOUGH-ID",) for n in range(4000)))
+    db.close()
+    cmd = [sys.executable, "-m", "laneserver", "stock", "export", "--data", str(server.data)]
+    # A real pipe whose reader reads one line and closes it, as head -1 does.
+    export = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    first = export.stdout.readline()
+    export.stdout.close()
+    stderr = export.stderr.read().decode()
+    assert export.wait(30) == 0, stderr
+    assert first.startswith(b"stock_point,article,")
+    assert stderr == "", stderr

@@ -106,6 +106,9 @@ async def test_business_ticket_shows_excl_vat_and_invoices_are_numbered_without_
                          b"Vente n\xb0 " + str(done["number"]).encode()):
                 assert text in pdf, text
             assert pdf == _pdf_path(shop, 1).read_bytes()
+            # The service user's only (docs/operations.md, Security).
+            assert oct(_pdf_path(shop, 1).stat().st_mode & 0o777) == "0o600"
+            assert oct(_pdf_path(shop, 1).parent.stat().st_mode & 0o777) == "0o750"
             by_sale = await till.ok("invoice", sale=second["number"])
             assert by_sale["invoice"] == 2 and b"F-000002" in base64.b64decode(by_sale["pdf"])
 
