@@ -120,8 +120,8 @@ async def test_a_lost_finish_reply_survives_a_kill_9_before_the_retry(live_serve
 
 
 async def _raw_send_and_vanish(port: int, token: str, frame: dict, how: str) -> None:
-    """A bare websocket client (wsproto over TCP): hello, then ``frame``, then the
-    socket goes away without reading anything more — RST, FIN, or a close frame."""
+    """A bare websocket client (wsproto over TCP): hello and sign_in (a token alone signs
+    no one in), then ``frame``, then the socket goes away without reading anything more — RST, FIN, or a close frame."""
     stream = await trio.open_tcp_stream("127.0.0.1", port)
     ws = WSConnection(ConnectionType.CLIENT)
     await stream.send_all(ws.send(Request(host=f"127.0.0.1:{port}", target="/ws")))
@@ -136,7 +136,9 @@ async def _raw_send_and_vanish(port: int, token: str, frame: dict, how: str) -> 
                 if isinstance(event, AcceptConnection):
                     accepted = True
                     await stream.send_all(ws.send(TextMessage(json.dumps({"type": "hello", "id": "h", "token": token}))))
-                elif isinstance(event, TextMessage) and '"re":"h"' in event.data:
+                    await stream.send_all(ws.send(TextMessage(json.dumps(
+                        {"type": "sign_in", "id": "s", "seller": "marie", "pin": "1234"}))))
+                elif isinstance(event, TextMessage) and '"re":"s"' in event.data:
                     replies.append(json.loads(event.data))
     assert replies[0]["type"] == "ok" and replies[0]["seller"] == "marie", replies
     await stream.send_all(ws.send(TextMessage(json.dumps(frame))))

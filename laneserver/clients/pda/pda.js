@@ -21,6 +21,7 @@ class PdaApp {
         this.token = null;
         this.hello = null;
         this.seller = null;
+        this.resume = null; // sign_in's resume secret: in memory only
         this.money = new Money("EUR", "fr-FR");
         this.screen = null;
         this.tab = "basket";
@@ -95,7 +96,9 @@ class PdaApp {
     async handshake(conn) {
         let reply;
         try {
-            reply = await conn.request("hello", { token: this.token }, { handshake: true });
+            // The resume secret is in this page's memory only (see the till page).
+            const fields = this.resume ? { token: this.token, resume: this.resume } : { token: this.token };
+            reply = await conn.request("hello", fields, { handshake: true });
         } catch (error) {
             if (error instanceof ServerError && error.code === "unauthenticated") this.unpair(error);
             throw error;
@@ -121,6 +124,7 @@ class PdaApp {
         document.title = `PDA — ${shop.name || "laneserver"}`;
         this.setLanes(shop.lanes || []);
         this.setSeller(reply.seller || null);
+        if (!reply.seller) this.resume = null;
         this.route();
     }
 
@@ -190,7 +194,8 @@ class PdaApp {
         this.showError(error);
     }
 
-    signedIn(seller) {
+    signedIn(seller, role = null, resume = null) {
+        this.resume = resume;
         this.setSeller(seller);
         this.route();
     }
@@ -198,6 +203,7 @@ class PdaApp {
     async signOut() {
         const reply = await this.act("sign_out", {});
         if (reply) {
+            this.resume = null;
             this.setSeller(null);
             this.route();
         }

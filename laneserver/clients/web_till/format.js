@@ -202,8 +202,9 @@ export function describeError(error, context = {}) {
         });
     } else if (code === "supervisor_required" && frame.cap !== undefined) {
         text = t("err.supervisor_required_cap", { cap: frame.cap });
-    } else if ((code === "forbidden" || code === "supervisor_required") && frame.locked) {
-        text = t("err.pin_locked");
+    } else if (frame.locked_seconds > 0) {
+        // locked now (forbidden), or this wrong PIN locked it (wrong_pin, supervisor_required)
+        text = t("err.pin_locked_for", { wait: waitText(frame.locked_seconds) });
     } else if (code === "forbidden" && SUPERVISED.has(verb)) {
         text = t("err.pin_locked");
     } else if (code === "out_of_stock" && frame.available !== undefined) {
@@ -263,6 +264,14 @@ export function describeError(error, context = {}) {
         else if (["pay", "hold", "finish", "cancel_ticket"].includes(verb) && empty) text = t("err.conflict_empty");
         else if (verb === "pay" && Number(ticket.balance) === 0) text = t("err.conflict_paid");
     }
+    if (frame.tries_left > 0 && !(frame.locked_seconds > 0)) {
+        text = `${text} ${t("err.pin_tries_left", { tries: frame.tries_left })}`;
+    }
     const detail = (error && error.message) || "";
     return { code, text, detail };
+}
+
+/** A PIN lock's length as the cashier reads it: "45 s", "2 min" (rounded up). */
+function waitText(seconds) {
+    return seconds < 60 ? `${seconds} s` : `${Math.ceil(seconds / 60)} min`;
 }

@@ -46,7 +46,7 @@ export function bindSignInScreen(app) {
             const reply = await app.act("sign_in", { seller: name, pin: code });
             if (reply) {
                 seller.value = ""; // "Changer de vendeur" starts from a blank form
-                app.signedIn(reply.seller, reply.role);
+                app.signedIn(reply.seller, reply.role, reply.resume || null);
             }
         } finally {
             button.disabled = false;

@@ -42,6 +42,7 @@ class TillApp {
         this.token = null;
         this.hello = null;            // the last hello reply
         this.seller = null;
+        this.resume = null;           // sign_in's resume secret: in memory only, never stored
         this.role = null;
         this.ticket = null;
         this.ticketEvents = 0;        // counts ticket events, to tell stale reply tickets
@@ -143,7 +144,10 @@ class TillApp {
      */
     async handshake(conn) {
         this.synced = false;
-        const hello = conn.request("hello", { token: this.token }, { handshake: true });
+        // The resume secret lives in this page's memory only: a reconnect of this page
+        // keeps its seller, a reload (or a copied token) must type the PIN again.
+        const helloFields = this.resume ? { token: this.token, resume: this.resume } : { token: this.token };
+        const hello = conn.request("hello", helloFields, { handshake: true });
         if (!this.keyboardLoaded) {
             conn.request("keyboard", {}, { handshake: true }).then(
                 (reply) => this.applyKeyboard(reply),
@@ -172,6 +176,7 @@ class TillApp {
         this.hello = reply;
         this.seller = reply.seller || null;
         this.role = reply.role || null;
+        if (!this.seller) this.resume = null; // expired, or voided by sign_out / store IT
         this.helloToDraw = true;
     }
 
@@ -296,6 +301,15 @@ class TillApp {
             case "drawer_alert":
                 if (this.hello && this.hello.lane && event.lane !== this.hello.lane) return;
                 this.drawer.onAlert(event);
+                break;
+            case "signed_out":
+                // store IT disabled this seller: the server signed the page out
+                this.seller = null;
+                this.role = null;
+                this.resume = null;
+                this.showSeller();
+                this.route();
+                this.showMessage(t("msg.signed_out_disabled", { seller: event.seller }));
                 break;
             case "unaddressed_error":
                 this.showError(new ServerError(event));
@@ -451,9 +465,10 @@ class TillApp {
         this.showError(error);
     }
 
-    signedIn(seller, role) {
+    signedIn(seller, role, resume = null) {
         this.seller = seller;
         this.role = role;
+        this.resume = resume;
         if (this.hello) this.hello = { ...this.hello, seller, role };
         rememberSeller(seller);
         this.showSeller();
@@ -465,6 +480,7 @@ class TillApp {
         const reply = await this.act("sign_out", {});
         if (reply) {
             this.seller = null;
+            this.resume = null;
             this.role = null;
             this.showSeller();
             this.route();

@@ -30,8 +30,14 @@ def test_pda_basket_into_lane_then_on_the_till(live_server, browser, tills):
         expect(basket).to_have_count(1)
         expect(basket.first.get_by_test_id("basket-line-qty")).to_have_text("2")
 
-        # a reload keeps the basket (localStorage)
+        # a reload keeps the basket (localStorage) but asks for the PIN again: the
+        # resume secret lived in the old page's memory only
         pda.reload()
+        expect(pda.get_by_test_id("sign-in-screen")).to_be_visible()
+        pda.get_by_test_id("seller-input").fill(SELLER)
+        pda.get_by_test_id("pin-input").fill(PIN)
+        pda.get_by_test_id("sign-in-button").click()
+        expect(pda.get_by_test_id("seller")).to_contain_text(SELLER)
         expect(pda.get_by_test_id("basket-line")).to_have_count(1)
         expect(pda.get_by_test_id("lane-select").locator("option")).to_have_count(2)
         pda.get_by_test_id("lane-select").select_option("1")
