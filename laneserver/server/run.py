@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Callable
 
 import trio
-from hypercorn.config import Config as HypercornConfig
 
 from laneserver.actors.journal import CommitFailed, JournalActor, commit, read
 from laneserver.actors.drawer import DrawerActor
@@ -52,6 +51,7 @@ from laneserver.server.access import watch_access
 from laneserver.server.app import build_app, healthy
 from laneserver.server.http_edge import Edge, connection_capacity, host_names
 from laneserver.server.http_edge import serve as serve_http
+from laneserver.server.send_timeout import SendBoundedConfig
 from laneserver.server.session import out_of_service_message
 from laneserver.server.shop import Shop
 from laneserver.store import admin, reads
@@ -304,7 +304,9 @@ def _printer_status(lanes: list[Address], config: Config, status: PrinterStatus)
 async def _serve_http(shop: Shop, host: str, port: int, stop: trio.Event,
                       on_ready: Callable[[Shop, list[str]], None] | None) -> None:
     server_config = shop.config.server
-    hconfig = HypercornConfig()
+    # Its listening sockets carry the send deadline: a peer that never reads is let go
+    # (send_timeout.py: Hypercorn's sends cannot be cancelled).
+    hconfig = SendBoundedConfig()
     hconfig.bind = [f"{host}:{port}"]
     hconfig.graceful_timeout = server_config.shutdown_grace
     # What one connection may buffer: a websocket message a little over the largest
