@@ -1,4 +1,5 @@
-"""The HTTP side: one Starlette app on one port (served by Hypercorn's trio worker).
+"""The HTTP side: one Starlette app on one port (Hypercorn's HTTP and websocket
+protocols, run per connection by http_edge.serve).
 
   /ws                      the websocket protocol (one Session per connection)
   /healthz                 200 + JSON when the journal answers, else 503

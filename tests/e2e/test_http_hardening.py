@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 
 import trio
-from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
+from trio_websocket import ConnectionClosed, open_websocket_url
 
 from tests.e2e.configured import CASHIER, DEMO_CATALOG, PAUL, configured_shop, lane, stock_point, table, toml
 from tests.support import connect
