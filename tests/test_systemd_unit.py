@@ -5,8 +5,11 @@ systemd logs "ignoring" and carries on), so any output on stdout or stderr fails
 the test, not only the exit code.
 
 verify also checks that the ExecStart binary exists and is executable; the unit
-names the installed path (/opt/laneserver/venv/bin/laneserver), so the test
-verifies a copy pointing at the ``laneserver`` script of the running environment.
+names the installed path (/opt/laneserver/venv/bin/laneserver), so these tests
+verify a copy pointing at the ``laneserver`` script of the running environment.
+The unit as shipped, installed the documented way (docs/operations.md: the venv at
+/opt/laneserver/venv, the unit under /etc/systemd/system), is verified by
+tests/e2e/test_install.py, in a private mount namespace.
 """
 
 from __future__ import annotations
@@ -184,3 +187,21 @@ def test_sysusers_file_creates_the_units_user(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert f"Creating user '{user}'" in output, output
+
+
+def test_the_unit_the_sysusers_file_and_the_docs_name_one_sysusers_path():
+    """The unit's comment once said /usr/lib/sysusers.d, the docs /etc/sysusers.d."""
+    docs = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    named = set()
+    for text in (UNIT.read_text(encoding="utf-8"), SYSUSERS.read_text(encoding="utf-8"), docs):
+        named |= set(re.findall(r"/[\w/.]*sysusers\.d/[\w.]+", text))
+    assert named == {"/etc/sysusers.d/laneserver.conf"}, named
+    assert "install -m 0644 systemd/laneserver.sysusers /etc/sysusers.d/laneserver.conf" in docs
+
+
+def test_a_refused_start_is_not_restarted():
+    """serve exits 3 when it refuses the books (laneserver/cli.py EXIT_BOOKS_REFUSED)."""
+    from laneserver.cli import EXIT_BOOKS_REFUSED
+
+    settings = service_settings(UNIT.read_text(encoding="utf-8"))
+    assert str(EXIT_BOOKS_REFUSED) in settings["RestartPreventExitStatus"][-1].split()
