@@ -58,6 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--pin", required=True, help="4 to 8 digits")
     add.add_argument("--role", default="cashier", choices=["cashier", "supervisor", "manager"])
+    disable = seller_sub.add_parser("disable", parents=[common],
+                                    help="the seller can no longer sign in; open sessions are signed out")
+    disable.add_argument("name")
+
+    device = sub.add_parser("device", parents=[common], help="paired devices")
+    device_sub = device.add_subparsers(dest="device_command", required=True, metavar="ACTION")
+    device_sub.add_parser("list", parents=[common], help="the paired devices")
+    revoke = device_sub.add_parser("revoke", parents=[common],
+                                   help="refuse a device's token; its open sessions are closed")
+    revoke.add_argument("device")
 
     catalog = sub.add_parser("catalog", parents=[common], help="the article catalog")
     catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
@@ -98,8 +108,12 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args, config, data)
         case "pair":
             return _pair(args, config, data)
+        case "seller" if args.seller_command == "disable":
+            return _seller_disable(args, data)
         case "seller":
             return _seller_add(args, data)
+        case "device":
+            return _device(args, data)
         case "catalog":
             return _catalog_import(args, data)
         case "verify":
@@ -203,6 +217,57 @@ def _seller_add(args: argparse.Namespace, data: Path) -> int:
         db.close()
     print(f"seller {args.name.strip()} added ({args.role})")
     return 0
+
+
+def _seller_disable(args: argparse.Namespace, data: Path) -> int:
+    from laneserver.store.admin import AdminError, disable_seller
+
+    try:
+        db = _open(data, create=False)
+    except FileNotFoundError as error:
+        return _fail(str(error))
+    try:
+        changed = disable_seller(db, args.name, SystemClock().now())
+    except AdminError as error:
+        return _fail(str(error))
+    finally:
+        db.close()
+    print(f"seller {args.name} disabled; a running server signs them out within a second" if changed
+          else f"seller {args.name} was already disabled")
+    return 0
+
+
+def _device(args: argparse.Namespace, data: Path) -> int:
+    from laneserver.store.admin import AdminError, revoke_device
+    from laneserver.store.reads import devices
+
+    try:
+        db = _open(data, create=False)
+    except FileNotFoundError as error:
+        return _fail(str(error))
+    try:
+        if args.device_command == "list":
+            rows = [("device", "kind", "lane", "paired at", "last seen", "revoked")]
+            rows += [(d.device, d.kind, d.lane or "-", _seconds(d.paired_at), _seconds(d.last_seen),
+                      "yes" if d.revoked else "no") for d in devices(db)]
+            widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+            for row in rows:
+                print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+            return 0
+        try:
+            changed = revoke_device(db, args.device, SystemClock().now())
+        except AdminError as error:
+            return _fail(str(error))
+    finally:
+        db.close()
+    print(f"device {args.device} revoked; a running server closes its sessions within a second" if changed
+          else f"device {args.device} was already revoked")
+    return 0
+
+
+def _seconds(at: str | None) -> str:
+    """An ISO time to the second, UTC as stored (``-`` for none)."""
+    return "-" if at is None else at[:19] + "Z"
 
 
 def _catalog_import(args: argparse.Namespace, data: Path) -> int:

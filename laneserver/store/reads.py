@@ -15,6 +15,7 @@ import msgspec
 
 from laneserver.clock import shop_day
 from laneserver.rules import corrections
+from laneserver.rules.auth import PinRecord
 from laneserver.rules.catalog import Article
 from laneserver.rules.fiscal import (
     GENESIS,
@@ -194,6 +195,52 @@ def device_by_token_hash(db: sqlite3.Connection, token_hash: str) -> Device | No
 def seller(db: sqlite3.Connection, name: str) -> Seller | None:
     row = db.execute("SELECT name, role, pin_hash, active FROM sellers WHERE name=?", (name,)).fetchone()
     return Seller(row[0], row[1], row[2], bool(row[3])) if row else None
+
+
+def pin_records(db: sqlite3.Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], PinRecord]:
+    """The wrong PINs counted on each (scope, name) of ``keys`` that has a record."""
+    found = {}
+    for scope, name in keys:
+        row = db.execute("SELECT failures, lockouts, locked_until, last_failure FROM pin_failures"
+                         " WHERE scope=? AND name=?", (scope, name)).fetchone()
+        if row is not None:
+            found[(scope, name)] = PinRecord(row[0], row[1], _datetime_or_none(row[2]), _datetime_or_none(row[3]))
+    return found
+
+
+def _datetime_or_none(text: str | None) -> dt.datetime | None:
+    return None if text is None else dt.datetime.fromisoformat(text)
+
+
+def resumed_seller(db: sqlite3.Connection, secret_hash: str, device: str, used_since: str) -> Seller | None:
+    """The active seller a resume secret brings back on ``device``, if it was used at or
+    after ``used_since`` (ISO UTC) — else None (unknown, another device's, idle too long)."""
+    row = db.execute(
+        "SELECT s.name, s.role, s.pin_hash, s.active FROM resume_secrets r JOIN sellers s ON s.name = r.seller"
+        " WHERE r.secret_hash=? AND r.device=? AND r.last_used>=? AND s.active=1", (secret_hash, device, used_since),
+    ).fetchone()
+    return Seller(row[0], row[1], row[2], bool(row[3])) if row else None
+
+
+def access_state(db: sqlite3.Connection) -> tuple[frozenset[str], frozenset[str]]:
+    """(revoked devices, disabled sellers): what open sessions must lose at once."""
+    revoked = frozenset(d for (d,) in db.execute("SELECT device FROM devices WHERE revoked=1"))
+    disabled = frozenset(n for (n,) in db.execute("SELECT name FROM sellers WHERE active=0"))
+    return revoked, disabled
+
+
+class DeviceRow(msgspec.Struct, frozen=True):
+    device: str
+    kind: str
+    lane: str | None
+    paired_at: str
+    last_seen: str | None
+    revoked: bool
+
+
+def devices(db: sqlite3.Connection) -> list[DeviceRow]:
+    return [DeviceRow(d, k, lane, created, seen, bool(revoked)) for d, k, lane, created, seen, revoked in db.execute(
+        "SELECT device, kind, lane, created_at, last_seen, revoked FROM devices ORDER BY created_at, device")]
 
 
 APPROVING_ROLES = ("supervisor", "manager")
