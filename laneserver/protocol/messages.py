@@ -10,20 +10,35 @@ strings out, an integer or a decimal string in.
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Annotated, Literal, Union
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from laneserver.rules.money import MAX_DECIMAL_CHARS, MAX_INTEGER_DIGITS, MAX_PLACES
+
 PROTOCOL_VERSION = "1"
 
-Id = Union[str, int, None]
-QtyIn = Union[int, str]
-MoneyIn = Union[int, str]
+Id = Union[str, int, None]  # a reply's ``re``: None when the request's id could not be read
+RequestId = Union[str, int]
+
+# Every decimal a request carries is one of these. ``extra={"decimal": True}`` marks it
+# for the edge (codec.py), which bounds it when the frame is decoded (rules/money.py
+# ``bounded``): a value past the bounds is ``bad_request`` naming the field before any
+# actor sees it. Integers in other fields are bounded to 64 bits there too.
+_DECIMAL = msgspec.Meta(extra={"decimal": True}, description=(
+    f"an integer or a decimal string of at most {MAX_DECIMAL_CHARS} characters, under 10^{MAX_INTEGER_DIGITS} "
+    f"in size, with at most {MAX_PLACES} decimals"))
+QtyIn = Annotated[Union[int, str], _DECIMAL]
+MoneyIn = Annotated[Union[int, str], _DECIMAL]
+Denomination = Annotated[str, _DECIMAL]  # a drawer count's key: "50.00"
 
 
 class Request(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", forbid_unknown_fields=True):
-    id: Id = None
+    # Required on the wire (codec.py refuses a frame without one, naming it; the JSON
+    # Schema says so): its reply echoes it as ``re``. None only for requests built in
+    # process (tests, tools).
+    id: RequestId | None = None
     key: str | None = None
 
 
@@ -700,7 +715,7 @@ class DrawerMovement(Request, tag="drawer_movement"):
     reason: str
     detail: str | None = None
     destination: Literal["bank", "safe"] | None = None
-    count: dict[str, int] | None = None  # pieces by denomination: {"50.00": 2, "0.20": 5}
+    count: dict[Denomination, int] | None = None  # pieces by denomination: {"50.00": 2, "0.20": 5}
     supervisor_pin: str | None = None
 
 
@@ -714,7 +729,7 @@ class DrawerOpen(Request, tag="drawer_open"):
 class DrawerCount(Request, tag="drawer_count"):
     """The closing count by denomination; it closes the drawer's period."""
 
-    count: dict[str, int]
+    count: dict[Denomination, int]
 
 
 class GetDrawer(Request, tag="drawer"):

@@ -14,6 +14,12 @@ def protocol_schema() -> dict[str, Any]:
     types = (*REQUEST_TYPES, *REPLY_TYPES, *EVENT_TYPES)
     refs, components = msgspec.json.schema_components(types)
     by_name = {t.__name__: ref for t, ref in zip(types, refs)}
+    for request in REQUEST_TYPES:
+        # ``id`` has a default only for requests built in process: on the wire every
+        # request needs one (codec.py refuses a frame without it).
+        component = components[request.__name__]
+        component["required"] = sorted({*component.get("required", ()), "id"})
+        component["properties"]["id"] = {"anyOf": [{"type": "string"}, {"type": "integer"}]}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "laneserver websocket protocol",

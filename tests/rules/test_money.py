@@ -17,6 +17,7 @@ from laneserver.rules.money import (
     MAX_QTY,
     ZERO,
     BadValue,
+    bounded,
     fmt_money,
     fmt_percent,
     fmt_qty,
@@ -25,7 +26,9 @@ from laneserver.rules.money import (
     parse_qty,
     round_cents,
     round_step,
+    shown,
 )
+from laneserver.rules import alcohol
 
 D = Decimal
 
@@ -194,7 +197,7 @@ def test_parse_percent_accepts_0_to_100(raw, expected):
     assert parse_percent(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["-0.01", "-1", "100.01", "101", 1000, "1e30"])
+@pytest.mark.parametrize("raw", ["-0.01", "-1", "100.01", "101", 1000, "1e11"])
 def test_parse_percent_refuses_out_of_range(raw):
     with pytest.raises(BadValue, match="between 0 and 100"):
         parse_percent(raw)
@@ -342,3 +345,86 @@ def test_fmt_qty_round_trips_through_parse_qty(qty):
 
 def test_zero_constant_has_two_places():
     assert ZERO == 0 and str(ZERO) == "0.00"
+
+
+# --- bounds: no value from outside raises anything but BadValue --------------------------
+
+HOSTILE = ["1e999999999", "1E+999999", "-1e-999999", "1" * 5000, "0." + "0" * 5000 + "1", 10**400, -(10**5000),
+           "1e-99999999999999999", "9" * 41, "0.0000000000001", "1e12", 10**12, "sNaN", "-sNaN12", "NaN123",
+           "1e9999999999999999999999", " " * 41, "١٢٣٤٥٦٧٨٩٠١٢٣", "\ud800", "1_0e9_9999999"]
+PARSERS = [parse_money, parse_qty, parse_percent, bounded, alcohol.parse_volume, alcohol.parse_abv,
+           alcohol.parse_margin, alcohol.parse_cost, alcohol.parse_rate]
+
+
+@pytest.mark.parametrize("raw", HOSTILE, ids=lambda raw: shown(raw)[:30])
+@pytest.mark.parametrize("parse", PARSERS, ids=lambda parse: parse.__name__)
+def test_hostile_values_are_refused_with_a_short_message(parse, raw):
+    """``"1e999999999"`` once raised decimal.Overflow out of ``abs()`` in parse_qty and
+    parse_money: the lane actor crashed (and the server exited after three)."""
+    with pytest.raises(BadValue) as refused:
+        parse(raw, "qty")
+    assert str(refused.value).startswith("qty ") and len(str(refused.value)) < 160
+
+
+@pytest.mark.parametrize(("raw", "why"), [
+    ("1" * 41, "too long"), ("1e12", "too large"), (10**12, "too large"), ("-1000000000000.5", "too large"),
+    ("0.0000000000001", "too many decimals"), ("1e-13", "too many decimals"),
+])
+def test_bounded_says_which_bound(raw, why):
+    with pytest.raises(BadValue, match=why):
+        bounded(raw, "amount")
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("999999999999", "999999999999"), (-999999999999, "-999999999999"), ("0.000000000001", "1E-12"),
+    ("2.000000000000000000", "2.000000000000"), (" 12.50 ", "12.50"), ("0e999999999", "0"), ("1e11", "1E+11"),
+])
+def test_bounded_keeps_what_is_within(raw, expected):
+    assert str(bounded(raw, "qty")) == expected
+
+
+def test_the_message_does_not_echo_a_long_value():
+    with pytest.raises(BadValue) as refused:
+        parse_qty("7" * 5000)
+    assert "7" * 50 not in str(refused.value) and "5002 characters" in str(refused.value)
+    assert shown(10**400) == "an integer of 1329 bits"
+
+
+any_number = st.one_of(
+    st.text(max_size=60), st.text(alphabet="0123456789eE+-._ ", max_size=45), st.integers(),
+    st.integers(min_value=10**11, max_value=10**500), st.decimals(), st.floats(), st.none(), st.booleans(),
+    st.from_regex(r"\A[+-]?\d{0,30}(\.\d{0,30})?([eE][+-]?\d{1,12})?\Z"),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(raw=any_number)
+def test_any_value_is_a_bounded_decimal_or_bad_value(raw):
+    """Whatever arrives, every parser gives a Decimal within the bounds or BadValue; and
+    the arithmetic the rules then do on a money amount, a quantity and a percentage
+    (a line's total, its discount, rounding) cannot fail."""
+    parsed = {}
+    for parse in PARSERS:
+        try:
+            value = parse(raw, "x")
+        except BadValue:
+            continue
+        assert value.is_finite() and abs(value) < 10**12
+        assert value == value.quantize(D(1).scaleb(-12))
+        fmt_money(value), fmt_qty(value)
+        parsed[parse] = value
+    price, qty, percent = (parsed.get(p, D(1)) for p in (parse_money, parse_qty, parse_percent))
+    round_cents(price * qty * (1 - percent / 100) * D("1000"))
+
+
+@settings(max_examples=400, deadline=None)
+@given(cost=any_number, margin=any_number, volume_l=any_number, abv=any_number, vat_rate=any_number,
+       tax_type=st.one_of(st.integers(), st.sampled_from([1, 2, 3])))
+def test_an_alcohol_quote_of_any_values_is_a_quote_or_a_refusal(cost, margin, volume_l, abv, vat_rate, tax_type):
+    """``alcohol_price`` once closed the connection (1011) on ``"1e999999999"``: the
+    session computes the quote itself, so an exception there ended the session."""
+    result = alcohol.quote(cost=cost, margin=margin, volume_l=volume_l, abv=abv, vat_rate=vat_rate,
+                           tax_type=tax_type, excise_rate=D("918.80"), levy_rate=D("551.82"))
+    assert isinstance(result, (alcohol.Quote, alcohol.Refused))
+    if isinstance(result, alcohol.Refused):
+        assert result.code == "bad_request" and result.details["field"]
