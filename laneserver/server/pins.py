@@ -7,7 +7,8 @@ journal), with the pure rules of ``rules/auth.py`` (``PinPolicy``):
 
 - the **device** the PIN was typed on: every wrong PIN, whatever the name (an unknown
   name, a supervisor PIN that matches no one);
-- the **seller** named by a sign-in (an existing seller): a lock follows the seller to
+- the **seller** named by a sign-in (the name typed, whether such a seller exists or
+  not, so the count does not tell which names exist): a lock follows the seller to
   every device.
 
 A good PIN forgets that seller's own count and nothing else: never the device's count,
@@ -40,6 +41,7 @@ from laneserver.rules.auth import (
     locked_seconds,
     pin_current,
     pin_failed,
+    seller_name_problem,
     tries_left,
 )
 from laneserver.server.supervisor import approving_supervisor
@@ -98,7 +100,11 @@ class PinGate:
             ReadFailed, CommitFailed, ActorFailed: the journal could not read or count.
         """
         seller = await read(self.journal, partial(reads.seller, name=name))
-        keys = [("device", device)] + ([("seller", seller.name)] if seller is not None else [])
+        # Counted under the name typed whether or not such a seller exists, so that
+        # ``tries_left`` does not tell which names exist; a name no seller can have
+        # (rules/auth.py) is counted on the device only.
+        named = seller_name_problem(name) is None
+        keys = [("device", device)] + ([("seller", name)] if named else [])
         async with AsyncExitStack() as held:
             for scope, key in keys:  # device first: see the module's docstring
                 await held.enter_async_context(self._locks.hold(f"{scope}:{key}"))
@@ -109,7 +115,7 @@ class PinGate:
             stored = seller.pin_hash if seller is not None else _DUMMY_HASH
             good = await trio.to_thread.run_sync(check_pin, pin, stored)
             if seller is None or not seller.active or not good:
-                return await self._failed(records, device=device, seller=seller.name if seller else None)
+                return await self._failed(records, device=device, seller=name if named else None)
             await self._succeeded(seller.name)
             return seller
 

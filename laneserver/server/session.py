@@ -400,7 +400,9 @@ class Session:
             ops.append(DropResume(secret_hash=self.resume_hash))
         self.resume_hash = None
         if seller is not None and resume is not None:
-            ops.append(PutResume(secret_hash=resume, device=self.device.device, seller=seller, at=now))
+            expired = now - dt.timedelta(seconds=self.shop.config.server.resume_idle)
+            ops.append(PutResume(secret_hash=resume, device=self.device.device, seller=seller, at=now,
+                                 expired_before=expired))
         try:
             await commit(self.shop.journal, *ops)
         except CommitFailed as error:  # the sign-in still holds for this session (no resume)

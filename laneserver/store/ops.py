@@ -156,6 +156,9 @@ class PutResume(msgspec.Struct, frozen=True, kw_only=True):
     device: str
     seller: str
     at: dt.datetime
+    # Secrets unused since before this are deleted in the same unit (they can no longer
+    # resume anything: ``[server] resume_idle``).
+    expired_before: dt.datetime | None = None
 
 
 class DropResume(msgspec.Struct, frozen=True, kw_only=True):

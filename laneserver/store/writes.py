@@ -632,6 +632,8 @@ def _access(db: sqlite3.Connection, op: PutPinRecord | PutResume | DropResume | 
                  _iso_or_none(record.last_failure)),
             )
         case PutResume():
+            if op.expired_before is not None:
+                db.execute("DELETE FROM resume_secrets WHERE last_used < ?", (iso(op.expired_before),))
             db.execute("INSERT INTO resume_secrets(secret_hash, device, seller, created_at, last_used)"
                        " VALUES (?,?,?,?,?)", (op.secret_hash, op.device, op.seller, iso(op.at), iso(op.at)))
         case DropResume():

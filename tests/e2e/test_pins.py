@@ -157,3 +157,18 @@ async def test_the_resume_secret_keeps_the_seller_through_a_restart(live_server)
             await till.ok("sign_out")
         async with connect(live_server.ws_url, None) as till:
             assert (await till.ok("hello", token=token, resume=resume))["seller"] is None
+
+
+async def test_tries_left_does_not_tell_which_names_exist(live_server):
+    """Wrong PINs are counted under the name typed, existing or not: from a second device
+    an unknown name and a real seller show the same tries left."""
+    _add_sophie(live_server)
+    first, second = live_server.pair("till", "1"), live_server.pair("till", "2")
+    with trio.fail_after(30):
+        async with connect(live_server.ws_url, first, seller=None) as till:
+            for name in ("ghost", "sophie", "ghost", "sophie"):
+                assert (await till.call("sign_in", seller=name, pin="9090"))["code"] == "wrong_pin"
+        async with connect(live_server.ws_url, second, seller=None) as till:
+            ghost = await till.call("sign_in", seller="ghost", pin="9091")
+            real = await till.call("sign_in", seller="sophie", pin="9091")
+            assert ghost["tries_left"] == real["tries_left"] == 2, (ghost, real)
