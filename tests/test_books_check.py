@@ -92,3 +92,19 @@ def test_a_record_changed_before_the_point_is_verifys_to_find(db):
 
 def test_sqlites_checks_say_ok_on_a_sound_file(db):
     assert books_check.quick_check(db) == [] and books_check.integrity_check(db) == []
+
+
+def test_the_bench_runs_small(tmp_path):
+    """``python -m bench.startup_check`` (docs/performance.md) on 3,000 sales."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.support import REPO
+
+    result = subprocess.run([sys.executable, "-m", "bench.startup_check", "--sales", "3000", "--since", "500",
+                             "--dir", str(tmp_path)], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["chained_records"] == 6000 and figures["since_records"] == 1000
+    assert figures["start_up_check_s"] < figures["start_up_check_before_s"]
