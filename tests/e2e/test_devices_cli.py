@@ -24,8 +24,9 @@ async def _cli(server, *args: str):
 async def _ask(ws, request: dict) -> dict:
     """The reply to ``request`` (pushed events before it are skipped)."""
     await ws.send_message(json.dumps(request))
-    while (frame := json.loads(await ws.get_message())).get("re") != request["id"]:
-        pass
+    frame = json.loads(await ws.get_message())
+    while frame.get("re") != request["id"]:
+        frame = json.loads(await ws.get_message())
     return frame
 
 
