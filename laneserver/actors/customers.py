@@ -523,7 +523,7 @@ class CustomersActor:
     # --- requests --------------------------------------------------------------------
 
     async def _handle(self, caller: Caller, request: wire.Request) -> bytes:
-        remembered = self.replies.recall(caller.device, request.key, request.id)
+        remembered = self.replies.recall(caller.device, request)
         if remembered is not None:
             return remembered
         if caller.seller is None:
@@ -569,13 +569,14 @@ class CustomersActor:
         all_ops = list(ops)
         if request.key is not None:
             all_ops.append(Remember(device=caller.device, key=request.key, actor=self.replies.actor, reply=reply,
+                                    fingerprint=self.replies.fingerprint(request),
                                     at=now))
         try:
             results = await commit(self.journal, *all_ops)
         except CommitFailed as error:
             self.log.error("commit_failed", error=str(error), request=request.__struct_config__.tag)
             return _error(request, wire.Code.INTERNAL, "the change could not be saved; nothing was changed")
-        self.replies.remember(caller.device, request.key, reply)
+        self.replies.remember(caller.device, request, reply)
         return results
 
     def _event(self, caller: Caller, kind: str, data: Any) -> RecordEvent:

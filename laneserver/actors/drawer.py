@@ -184,7 +184,7 @@ class DrawerActor:
     # --- requests ------------------------------------------------------------------------
 
     async def _handle(self, envelope, caller: Caller, request: wire.Request) -> None:
-        remembered = self.replies.recall(caller.device, request.key, request.id)
+        remembered = self.replies.recall(caller.device, request)
         if remembered is not None:
             envelope.reply(remembered)
             return
@@ -290,7 +290,8 @@ class DrawerActor:
         now = self.clock.now()
         reply = build()
         if request.key is not None:
-            ops.append(Remember(device=caller.device, key=request.key, actor=self.replies.actor, reply=reply, at=now))
+            ops.append(Remember(device=caller.device, key=request.key, actor=self.replies.actor, reply=reply, at=now,
+                                fingerprint=self.replies.fingerprint(request)))
         try:
             await commit(self.journal, *ops)
         except CommitFailed as error:
@@ -298,7 +299,7 @@ class DrawerActor:
             envelope.reply(_error(request, wire.Code.INTERNAL, "the change could not be saved; nothing was changed"))
             return False
         self.period = period
-        self.replies.remember(caller.device, request.key, reply)
+        self.replies.remember(caller.device, request, reply)
         envelope.reply(reply)
         return True
 

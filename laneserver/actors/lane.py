@@ -161,7 +161,7 @@ class LaneActor:
     # --- requests ------------------------------------------------------------------
 
     async def _handle(self, envelope, caller: Caller, request: wire.Request) -> None:
-        remembered = self.replies.recall(caller.device, request.key, request.id)
+        remembered = self.replies.recall(caller.device, request)
         if remembered is not None:
             envelope.reply(remembered)
             return
@@ -366,11 +366,13 @@ class LaneActor:
                           for take in self._takes.takes(line.article, line.qty))
             ops.append(RecordSale(sale=sale, stock_point=self.stock_point, device=caller.device,
                                   key=request.key, actor=self.replies.actor, reply=build, takes=takes,
+                                  fingerprint=self.replies.fingerprint(request),
                                   customer_moves=customer_moves, invoice=invoice))
         else:
             reply = encode(self._reply_for(request, state, events, warnings))
             if request.key is not None:
                 ops.append(Remember(device=caller.device, key=request.key, actor=self.replies.actor,
+                                    fingerprint=self.replies.fingerprint(request),
                                     reply=reply, at=now))
         try:
             results = await commit(self.journal, *ops)
@@ -387,7 +389,7 @@ class LaneActor:
         if sale is not None and recorded is not None:
             reply = build(recorded.number, invoice=recorded.invoice)
         assert reply is not None
-        self.replies.remember(caller.device, request.key, reply)
+        self.replies.remember(caller.device, request, reply)
         envelope.reply(reply)
         # After the answer: what others learn from it. None of it can undo the sale.
         self._publish_ticket()

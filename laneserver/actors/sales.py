@@ -101,7 +101,7 @@ class SalesActor:
                         raise TypeError(f"sales got {other!r}")
 
     async def _handle(self, caller: Caller, request: wire.Request) -> bytes:
-        remembered = self.replies.recall(caller.device, request.key, request.id)
+        remembered = self.replies.recall(caller.device, request)
         if remembered is not None:
             return remembered
         if caller.seller is None:
@@ -199,6 +199,7 @@ class SalesActor:
             sale=sale.number, at=now, rows=tuple(PaymentRow(**msgspec.structs.asdict(r)) for r in rows),
             lane=lane, device=caller.device, seller=caller.seller, approved_by=caller.approved_by,
             reason=reason, debtor=debtor, key=request.key, actor=self.replies.actor, reply=build,
+            fingerprint=self.replies.fingerprint(request),
         )
         event = self._event(caller, kind, {
             "sale": sale.number, "rows": [msgspec.structs.asdict(r) for r in rows], "reason": reason,
@@ -209,7 +210,7 @@ class SalesActor:
         except CommitFailed as error:
             return self._failed(request, error)
         reply = build(numbers)
-        self.replies.remember(caller.device, request.key, reply)
+        self.replies.remember(caller.device, request, reply)
         self.log.info(kind, sale=sale.number, rows=len(rows), seller=caller.seller, approved_by=caller.approved_by)
         await self._tell_drawer(lane, numbers, rows, ZERO)
         await self._print_rows(caller, sale, rows, kind, reason, numbers)
@@ -276,6 +277,7 @@ class SalesActor:
             original=sale.number, sale=counter, rows=tuple(PaymentRow(**msgspec.structs.asdict(r)) for r in rows),
             reason=reason, approved_by=caller.approved_by or "", stock=stock, customer_moves=customer_moves,
             device=caller.device, key=request.key, actor=self.replies.actor, reply=build,
+            fingerprint=self.replies.fingerprint(request),
         )
         event = self._event(caller, "SaleCancelled", {
             "sale": sale.number, "total": sale.total, "given_back": given_back, "reason": reason,
@@ -287,7 +289,7 @@ class SalesActor:
             return self._failed(request, error)
         assert isinstance(recorded, CancelRecorded)
         reply = build(recorded.number, recorded.payments)
-        self.replies.remember(caller.device, request.key, reply)
+        self.replies.remember(caller.device, request, reply)
         self.log.info("sale_cancelled", sale=sale.number, counter=recorded.number, seller=caller.seller,
                       approved_by=caller.approved_by)
         # After the answer: what others hold in memory learns of it.

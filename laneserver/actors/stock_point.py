@@ -257,7 +257,7 @@ class StockPointActor:
     # --- requests ----------------------------------------------------------------------
 
     async def _handle(self, caller: Caller, request: wire.Request) -> bytes:
-        remembered = self.replies.recall(caller.device, request.key, request.id)
+        remembered = self.replies.recall(caller.device, request)
         if remembered is not None:
             return remembered
         if isinstance(request, wire.StockStateRequest):
@@ -443,7 +443,8 @@ class StockPointActor:
                             data=data if data is not None else ops[0], device=caller.device, seller=caller.seller)
         unit: list[Any] = [*ops, event]
         if request.key is not None and reply is not None:
-            unit.append(Remember(device=caller.device, key=request.key, actor=self.replies.actor, reply=reply, at=now))
+            unit.append(Remember(device=caller.device, key=request.key, actor=self.replies.actor, reply=reply, at=now,
+                                 fingerprint=self.replies.fingerprint(request)))
         try:
             results = await commit(self.journal, *unit)
         except CommitFailed as error:
@@ -465,10 +466,11 @@ class StockPointActor:
                 # the same result: both set an absolute quantity).
                 try:
                     await commit(self.journal, Remember(device=caller.device, key=request.key,
-                                                        actor=self.replies.actor, reply=reply, at=now))
+                                                        actor=self.replies.actor, reply=reply, at=now,
+                                                        fingerprint=self.replies.fingerprint(request)))
                 except CommitFailed as error:
                     self.log.error("remember_failed", error=str(error))
-        self.replies.remember(caller.device, request.key, reply)
+        self.replies.remember(caller.device, request, reply)
         return reply
 
     # --- sell-by dates ---------------------------------------------------------------------
@@ -535,7 +537,7 @@ class StockPointActor:
             return encode(wire.PurchaseOrderOk(re=request.id, order=order_view(numbered, self._name)))
 
         op = CreatePurchaseOrder(order=order, at=now, device=caller.device, seller=caller.seller, key=request.key,
-                                 actor=self.replies.actor, reply=reply)
+                                 fingerprint=self.replies.fingerprint(request), actor=self.replies.actor, reply=reply)
         try:
             [number] = await commit(self.journal, op)
         except CommitFailed as error:
@@ -544,7 +546,7 @@ class StockPointActor:
         self._set_orders({**self.orders, number: msgspec.structs.replace(order, number=number)})
         self.log.info("purchase_order_created", order=number, supplier=supplier)
         answer = reply(number)
-        self.replies.remember(caller.device, request.key, answer)
+        self.replies.remember(caller.device, request, answer)
         return answer
 
     async def _open_order(self, request: Any) -> repl.PurchaseOrder | bytes:
@@ -639,13 +641,14 @@ class StockPointActor:
         unit: list[Any] = [*ops, RecordEvent(at=now, source=f"stock:{self.stock_point}", kind=kind, data=data,
                                              device=caller.device, seller=caller.seller)]
         if request.key is not None:
-            unit.append(Remember(device=caller.device, key=request.key, actor=self.replies.actor, reply=reply, at=now))
+            unit.append(Remember(device=caller.device, key=request.key, actor=self.replies.actor, reply=reply, at=now,
+                                 fingerprint=self.replies.fingerprint(request)))
         try:
             await commit(self.journal, *unit)
         except CommitFailed as error:
             self.log.error("commit_failed", error=str(error))
             return False
-        self.replies.remember(caller.device, request.key, reply)
+        self.replies.remember(caller.device, request, reply)
         return True
 
     async def _replenishment(self, request: wire.Replenishment) -> bytes:

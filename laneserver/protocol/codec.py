@@ -7,6 +7,7 @@ is answered and the connection stays open.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -185,6 +186,22 @@ def _field_of(detail: str) -> str | None:
 
 def encode(message: Any) -> bytes:
     return _encoder.encode(message)
+
+
+# What a fingerprint leaves out: the request's address (``id``), its idempotency key,
+# and a supervisor's PIN (an approval, not part of what is asked; a hash of a 4-digit
+# PIN would also be cheap to reverse from the replies table).
+_NOT_FINGERPRINTED = ("id", "key", "supervisor_pin")
+
+
+def fingerprint(request: Request) -> str:
+    """What a request asks, as a SHA-256 hex digest: its verb and fields (all but
+    ``_NOT_FINGERPRINTED``), defaults filled in, encoded with sorted keys. The same key
+    again must come with the same fingerprint (actors/replies.py)."""
+    fields = msgspec.to_builtins(request)
+    for name in _NOT_FINGERPRINTED:
+        fields.pop(name, None)
+    return hashlib.sha256(msgspec.json.encode(fields, order="sorted")).hexdigest()
 
 
 def with_re(reply: bytes, re: Id) -> bytes:

@@ -662,6 +662,7 @@ class Error(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="er
     outcome: str | UnsetType = UNSET  # payment_declined: declined, cancelled, timeout or failed
     short: str | UnsetType = UNSET  # insufficient_funds: what the account lacks (``available`` it has)
     reference: str | UnsetType = UNSET  # a voucher's code
+    key_reused: bool | UnsetType = UNSET  # conflict: the request's key was used for a different request
     tries_left: int | UnsetType = UNSET  # wrong_pin, supervisor_required: PINs left before a lock-out
     locked_seconds: int | UnsetType = UNSET  # forbidden, wrong_pin, supervisor_required: how long PINs are locked
 

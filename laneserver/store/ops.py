@@ -48,6 +48,7 @@ class RecordSale(msgspec.Struct, frozen=True, kw_only=True):
     stock_point: str
     device: str | None = None
     key: str | None = None
+    fingerprint: str | None = None  # of the keyed request (actors/replies.py)
     actor: str = ""
     reply: Callable[[int], bytes] | None = None
     # The stock movements the sale writes, (stock article, quantity) per line, when they
@@ -72,6 +73,7 @@ class Remember(msgspec.Struct, frozen=True, kw_only=True):
     actor: str
     reply: bytes
     at: dt.datetime
+    fingerprint: str | None = None  # of the keyed request: the same key must come with the same one
 
 
 class MoveStock(msgspec.Struct, frozen=True, kw_only=True):
@@ -122,6 +124,7 @@ class CreatePurchaseOrder(msgspec.Struct, frozen=True, kw_only=True):
     device: str | None = None
     seller: str | None = None
     key: str | None = None
+    fingerprint: str | None = None  # of the keyed request (actors/replies.py)
     actor: str = ""
     reply: Callable[[int], bytes] | None = None
 
@@ -340,6 +343,7 @@ class RecordPayments(msgspec.Struct, frozen=True, kw_only=True):
     # payment): the customer its debt is listed under (``debts``).
     debtor: str | None = None
     key: str | None = None
+    fingerprint: str | None = None  # of the keyed request (actors/replies.py)
     actor: str = ""
     reply: Callable[[tuple[int, ...]], bytes] | None = None
 
@@ -359,6 +363,7 @@ class RecordCancel(msgspec.Struct, frozen=True, kw_only=True):
     customer_moves: tuple[Any, ...] = ()
     device: str | None = None
     key: str | None = None
+    fingerprint: str | None = None  # of the keyed request (actors/replies.py)
     actor: str = ""
     # Builds the reply to remember from the counter-entry's number and its rows' numbers.
     reply: Callable[[int, tuple[int, ...]], bytes] | None = None

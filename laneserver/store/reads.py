@@ -63,9 +63,11 @@ def lane_state(db: sqlite3.Connection, lane: str) -> LaneState | None:
     return _lane_state.decode(row[0]) if row else None
 
 
-def replies(db: sqlite3.Connection, actor: str, since: str) -> dict[tuple[str, str], bytes]:
-    rows = db.execute("SELECT device, key, reply FROM replies WHERE actor=? AND at>=?", (actor, since))
-    return {(device, key): bytes(reply) for device, key, reply in rows}
+def replies(db: sqlite3.Connection, actor: str, since: str) -> dict[tuple[str, str], tuple[str | None, bytes]]:
+    """(device, key) → (the keyed request's fingerprint, None on rows older than
+    migration 12; the reply) for ``actor`` since ``since``."""
+    rows = db.execute("SELECT device, key, fingerprint, reply FROM replies WHERE actor=? AND at>=?", (actor, since))
+    return {(device, key): (fingerprint, bytes(reply)) for device, key, fingerprint, reply in rows}
 
 
 def articles(db: sqlite3.Connection) -> list[Article]:

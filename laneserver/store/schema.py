@@ -382,6 +382,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX resume_secrets_seller ON resume_secrets(seller);
     ALTER TABLE devices ADD COLUMN last_seen TEXT;
     """,
+    # 12: a keyed request's fingerprint (SHA-256 of its verb and fields, protocol/codec.py)
+    # beside its reply: the same key with a different request is a conflict. NULL on the
+    # rows written before (they replay as they did).
+    """
+    ALTER TABLE replies ADD COLUMN fingerprint TEXT;
+    """,
 )
 
 

@@ -265,7 +265,7 @@ class Writer:
             case RecordSale():
                 return self._record_sale(op)
             case Remember():
-                self._remember(op.device, op.key, op.actor, op.reply, iso(op.at))
+                self._remember(op.device, op.key, op.actor, op.reply, iso(op.at), op.fingerprint)
                 return None
             case MoveStock():
                 return self._move_stock(op)
@@ -320,13 +320,14 @@ class Writer:
         self._insert_event((iso(op.at), f"stock:{order.stock_point}", "PurchaseOrderCreated", op.device, op.seller,
                             encode(data)))
         if op.key is not None and op.device is not None and op.reply is not None:
-            self._remember(op.device, op.key, op.actor, op.reply(number), iso(op.at))
+            self._remember(op.device, op.key, op.actor, op.reply(number), iso(op.at), op.fingerprint)
         return number
 
-    def _remember(self, device: str, key: str, actor: str, reply: bytes, at: str) -> None:
+    def _remember(self, device: str, key: str, actor: str, reply: bytes, at: str,
+                  fingerprint: str | None = None) -> None:
         self.db.execute(
-            "INSERT OR IGNORE INTO replies(device, key, actor, at, reply) VALUES (?,?,?,?,?)",
-            (device, key, actor, at, reply),
+            "INSERT OR IGNORE INTO replies(device, key, actor, at, reply, fingerprint) VALUES (?,?,?,?,?,?)",
+            (device, key, actor, at, reply, fingerprint),
         )
 
     def _insert_sale(self, sale: SaleCompleted, *, cancels: int | None = None, reason: str | None = None,
@@ -394,7 +395,7 @@ class Writer:
         invoice = self._record_invoice(op.invoice, number) if op.invoice is not None else None
         if op.key is not None and op.device is not None and op.reply is not None:
             reply = op.reply(number) if invoice is None else op.reply(number, invoice=invoice)
-            self._remember(op.device, op.key, op.actor, reply, record["at"])
+            self._remember(op.device, op.key, op.actor, reply, record["at"], op.fingerprint)
         return SaleRecorded(number=number, hash=digest, balances=tuple(balances), invoice=invoice)
 
     def _record_invoice(self, invoice: Invoice, sale: int) -> int:
@@ -424,7 +425,7 @@ class Writer:
         if op.debtor is not None:
             self.db.execute("INSERT OR IGNORE INTO debts(sale, customer, at) VALUES (?,?,?)", (op.sale, op.debtor, at))
         if op.key is not None and op.device is not None and op.reply is not None:
-            self._remember(op.device, op.key, op.actor, op.reply(numbers), at)
+            self._remember(op.device, op.key, op.actor, op.reply(numbers), at, op.fingerprint)
         return numbers
 
     def _record_cancel(self, op: RecordCancel) -> CancelRecorded:
@@ -450,7 +451,7 @@ class Writer:
                 move = msgspec.structs.replace(move, ref=f"sale:{number}")
             self._customers(move)
         if op.key is not None and op.device is not None and op.reply is not None:
-            self._remember(op.device, op.key, op.actor, op.reply(number, pnumbers), record["at"])
+            self._remember(op.device, op.key, op.actor, op.reply(number, pnumbers), record["at"], op.fingerprint)
         return CancelRecorded(number=number, hash=digest, payments=pnumbers)
 
     # --- customers (migration 5) -------------------------------------------------------

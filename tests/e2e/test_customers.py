@@ -51,8 +51,11 @@ async def test_directory_create_search_edit_and_card_scan(shop):
             created = await till.ok("customer_create", name="Jeanne Martin", card=CARD, contact="06 12 34 56 78",
                                     key="c1")
             jeanne = created["customer"]
-            again = await till.ok("customer_create", name="Jeanne Martin", card=CARD, key="c1")
+            again = await till.ok("customer_create", name="Jeanne Martin", card=CARD, contact="06 12 34 56 78",
+                                  key="c1")
             assert again["customer"] == jeanne  # the key: created once
+            reused = await till.call("customer_create", name="Jeanne Martin", card=CARD, key="c1")
+            assert (reused["code"], reused["key_reused"]) == ("conflict", True)  # other fields: not a repeat
             other = (await till.ok("customer_create", name="Société Dupont", business=True))["customer"]
             assert other != jeanne
             refused = await till.call("customer_create", name="Double", card=CARD)

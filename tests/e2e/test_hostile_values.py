@@ -114,7 +114,7 @@ async def _send_all(shop: LiveServer, cases, values) -> None:
                 connect(shop.ws_url, shop.tokens["pda"]) as pda:
             await till.ok("scan", code=GALETS)
             ticket = (await till.ok("ticket"))["ticket"]
-            before = snapshot(shop.data)
+            before = await trio.to_thread.run_sync(snapshot, shop.data)
             clients = {"till": till, "pda": pda}
             for value in values:
                 for verb, fields, field, who in cases:
@@ -125,7 +125,7 @@ async def _send_all(shop: LiveServer, cases, values) -> None:
                     assert (reply["code"], reply.get("field")) == ("bad_request", field), (shown, reply)
                     assert len(reply["message"]) < 300, reply  # the value is not echoed whole
             assert (await till.ok("ticket"))["ticket"] == ticket
-            assert snapshot(shop.data) == before
+            assert await trio.to_thread.run_sync(snapshot, shop.data) == before
     _alive(shop)
 
 
@@ -147,3 +147,19 @@ async def test_in_range_values_still_work(shop):
             refused = await till.call("pay", mode="cash", amount="999999999999")
             assert refused["code"] == "bad_request" and "too large" in refused["message"], refused
     _alive(shop)
+
+
+async def test_a_request_without_an_id_is_told_so_and_not_carried_out(shop):
+    """Before: a scan without ``id`` was applied and answered ``"re": null``; with
+    ``"id": true`` the error said only that the type was wrong."""
+    with trio.fail_after(30):
+        async with connect(shop.ws_url, shop.tokens["till"]) as till:
+            ticket = (await till.ok("ticket"))["ticket"]
+            scan = {"type": "scan", "code": GALETS}
+            for frame in (scan, {**scan, "id": None}, {**scan, "id": True}, {**scan, "id": {"n": 1}},
+                          {**scan, "id": 1.5}, {"type": "ticket"}):
+                await till.send_raw(json.dumps(frame))
+                reply = await till.next_unaddressed_error()
+                assert (reply["type"], reply["code"], reply.get("field")) == ("error", "bad_request", "id"), reply
+                assert 'every request needs an "id", a string or an integer' in reply["message"], reply
+            assert (await till.ok("ticket"))["ticket"] == ticket
