@@ -21,8 +21,10 @@ from typing import Any
 
 import pytest
 import trio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tests.reliability.harness import snapshot
+from tests.reliability.harness import WsPortal, snapshot
 from tests.support import LiveServer, connect
 
 GALETS = "3760245001015"
@@ -163,3 +165,38 @@ async def test_a_request_without_an_id_is_told_so_and_not_carried_out(shop):
                 assert (reply["type"], reply["code"], reply.get("field")) == ("error", "bad_request", "id"), reply
                 assert 'every request needs an "id", a string or an integer' in reply["message"], reply
             assert (await till.ok("ticket"))["ticket"] == ticket
+
+
+# --- any value, any decimal field, through dispatch --------------------------------------
+
+any_number = st.one_of(
+    st.text(max_size=45), st.text(alphabet="0123456789eE+-.", max_size=45), st.integers(),
+    st.integers(min_value=-(10**50), max_value=10**50), st.sampled_from(HOSTILE),
+    # Mostly in range: these reach the actors.
+    st.from_regex(r"\A-?\d{1,6}(\.\d{1,4})?\Z"), st.from_regex(r"\A\d{1,2}(\.\d{1,2})?\Z"), st.integers(-5, 50),
+)
+EXAMPLES = settings(max_examples=200, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+def test_any_number_in_any_decimal_field_is_answered_never_internal(shop):
+    """Values within the bounds go on to the actors (the lane, the stock point, the
+    drawer, the customers and sales actors, the session's alcohol quote): every reply is
+    an ``ok`` or a clean refusal, never ``internal`` or ``unavailable``, and afterwards
+    the server is alive with no actor crashed."""
+    portals = {"till": WsPortal(shop.ws_url, shop.tokens["till"]).start(),
+               "pda": WsPortal(shop.ws_url, shop.tokens["pda"]).start()}
+    try:
+        @EXAMPLES
+        @given(case=st.sampled_from(CASES), value=any_number, request_id=st.integers(0, 2**40))
+        def one(case, value, request_id):
+            verb, fields, _field, who = case
+            reply = portals[who].exchange(json.dumps({"type": verb, "id": request_id, **_with(fields, value)}))
+            assert reply.get("re") == request_id, reply
+            assert reply["type"] == "ok" or reply["code"] not in ("internal", "unavailable"), (verb, value, reply)
+
+        one()
+    finally:
+        for portal in portals.values():
+            portal.close()
+    _alive(shop)
