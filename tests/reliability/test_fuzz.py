@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 import urllib.request
 from typing import Any
 
@@ -73,10 +74,33 @@ def till(server):
         portal.close()
 
 
+class Anonymous:
+    """A socket that never says hello, opened again before the server's hello deadline
+    (``[server] hello_timeout``, 10 s) closes it, so a long run
+    (LANESERVER_FUZZ_EXAMPLES) keeps testing frames, not that deadline."""
+
+    RENEW_AFTER = 7.0  # seconds
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.portal = WsPortal(url).start()
+        self.opened = time.monotonic()
+
+    def exchange(self, frame: str | bytes, timeout: float = 10.0) -> dict[str, Any]:
+        if time.monotonic() - self.opened > self.RENEW_AFTER:
+            self.portal.close()
+            self.portal = WsPortal(self.url).start()
+            self.opened = time.monotonic()
+        return self.portal.exchange(frame, timeout)
+
+    def close(self) -> None:
+        self.portal.close()
+
+
 @pytest.fixture(scope="module")
 def anonymous(server):
     """A socket that never says hello."""
-    portal = WsPortal(server.ws_url).start()
+    portal = Anonymous(server.ws_url)
     try:
         yield portal
     finally:
@@ -471,7 +495,7 @@ def valid_reads(draw) -> Frame:
 # --- the checks ---------------------------------------------------------------------------
 
 
-def check_answer(portal: WsPortal, sent: Frame) -> None:
+def check_answer(portal: WsPortal | Anonymous, sent: Frame) -> None:
     reply = portal.exchange(sent.raw)
     if sent.valid:
         assert reply["type"] == "ok" and reply["re"] == sent.re, (sent, reply)
