@@ -72,12 +72,13 @@ def build_app(shop: Shop, edge: Edge, host_names: frozenset[str]) -> Callable:
                 f"origin not allowed: {origin} (see [server] allowed_origins)\n", status_code=403))
             return
         place = edge.websocket_opened(websocket.scope.get("client"))
-        await websocket.accept()
         if place is None:
+            await websocket.accept()
             await _close(websocket, 1013, "too many connections waiting for hello; try again")
             return
-        session = Session(shop, websocket)
-        try:
+        try:  # from here on, whatever ends this (its connection failing too) gives the place back
+            await websocket.accept()
+            session = Session(shop, websocket)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(hello_deadline, session, websocket, place, nursery.cancel_scope)
                 await session.run()

@@ -19,7 +19,7 @@ Hypercorn parses HTTP and websockets; this module owns everything around it:
   DNS-rebinding page names a foreign host) and the security headers of every response.
 
 Invariants: every accepted connection is in ``Edge._open`` exactly while its task
-runs; a connection's exception never leaves ``Edge.handle`` (``Cancelled`` does:
+runs, and ends at most ``PEER_GONE_GRACE`` seconds after its peer is gone; a connection's exception never leaves ``Edge.handle`` (``Cancelled`` does:
 it belongs to the server's shutdown); ``Edge.unauthenticated`` counts the websockets
 admitted by ``websocket_opened`` and not yet released (hello said, or closed).
 """
@@ -51,6 +51,9 @@ log = get_logger("http")
 FD_RESERVE = 64
 # At most this many ``connection_failed`` lines a second (a flood logs a count).
 FAILURES_LOGGED_PER_SECOND = 10
+# Seconds a connection may go on once its peer is gone (a reset, an end of stream):
+# Hypercorn can wait for ever on a pipelined request whose response could not be sent.
+PEER_GONE_GRACE = 5.0
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-security-policy",
@@ -148,7 +151,7 @@ class Edge:
         failure: BaseException | None = None
         try:
             with connection.scope:
-                await self._serve(stream)
+                await self._serve(_Watched(stream, partial(_peer_gone, connection.scope)))
         except* Exception as group:
             failure = group
         finally:
@@ -189,6 +192,46 @@ class Edge:
             self._log_window = (second, logged + 1, 0)
         else:
             self._log_window = (second, logged, suppressed + 1)
+
+
+class _Watched:
+    """The connection's stream as Hypercorn's ``TCPServer`` uses it, telling ``on_gone``
+    when the peer is gone (end of stream, reset, broken pipe). Anything else is the
+    stream's own (``socket``; no ``do_handshake``: not TLS)."""
+
+    def __init__(self, stream: trio.SocketStream, on_gone: Callable[[], None]) -> None:
+        self._stream = stream
+        self._on_gone = on_gone
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        try:
+            data = await self._stream.receive_some(max_bytes)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._on_gone()
+            raise
+        if not data:
+            self._on_gone()
+        return data
+
+    async def send_all(self, data: bytes) -> None:
+        try:
+            await self._stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._on_gone()
+            raise
+
+    async def send_eof(self) -> None:
+        await self._stream.send_eof()
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+def _peer_gone(scope: trio.CancelScope) -> None:
+    scope.deadline = min(scope.deadline, trio.current_time() + PEER_GONE_GRACE)
 
 
 class Unauthenticated:

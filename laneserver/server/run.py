@@ -320,6 +320,9 @@ async def _serve_http(shop: Shop, host: str, port: int, stop: trio.Event,
     # the open-file limit (raised to the hard limit here) bounds how many are open.
     edge = Edge(capacity=connection_capacity(), max_unauthenticated=server_config.max_unauthenticated)
     app = build_app(shop, edge, host_names(server_config.allowed_hosts, host))
+    shop.metrics.gauges.update(connections_open=lambda: edge.open, connections_failed=lambda: edge.failed,
+                               connections_shed=lambda: edge.shed,
+                               websockets_unauthenticated=lambda: edge.unauthenticated)
 
     async def shutdown_trigger() -> None:
         await stop.wait()

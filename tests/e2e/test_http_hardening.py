@@ -8,7 +8,10 @@ real websocket client, and ends by checking that the process still serves.
 from __future__ import annotations
 
 import json
+import re
 import socket
+import struct
+import time
 import urllib.error
 import urllib.request
 
@@ -206,3 +209,42 @@ def test_pages_and_answers_carry_the_security_headers(live_server):
         assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp, path
         assert headers.get("x-content-type-options") == "nosniff", path
         assert headers.get("referrer-policy") == "no-referrer", path
+
+
+async def test_handshakes_that_fail_do_not_use_up_the_places_waiting_for_hello(tmp_path):
+    """Found by the long HTTP fuzz run: a handshake sent together with a frame wsproto
+    refuses (a length of 2**63 - 1) failed the connection while the app was accepting
+    the websocket; its place among those waiting for hello was never given back, and
+    after 64 of them every new till got 1013."""
+    upgrade = ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").encode()
+    bad_frame = b"\x81\xff\x7f\xff\xff\xff\xff\xff\xff\xff\x01\x02\x03\x04"
+    with _guarded_shop(tmp_path) as server, trio.fail_after(30):
+        for _ in range(3 * MAX_UNAUTHENTICATED):
+            _raw(server.port, upgrade + bad_frame)
+        async with connect(server.ws_url, server.tokens["1"], seller=PAUL) as till:
+            await till.ok("scan", code=GALETS)
+        _still_serving(server)
+
+
+def _gauge(server, name: str) -> float:
+    _, _, text = _get(server.url + "/metrics")
+    return float(re.search(rf"^laneserver_{name} (\S+)$", text, re.M).group(1))
+
+
+def test_a_connection_whose_peer_is_gone_ends(live_server):
+    """Found by the HTTP fuzz: pipelined requests, then a reset. Hypercorn waited for
+    ever to send the responses, so each such connection held a file and its memory
+    for good. Now a connection ends at most PEER_GONE_GRACE (5 s) after its peer left."""
+    pipelined = (b"GET /till/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 3
+                 + b"POST /till/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\nabc" * 2)
+    for _ in range(20):
+        sock = socket.create_connection(("127.0.0.1", live_server.port), timeout=3)
+        sock.sendall(pipelined)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+    deadline = time.monotonic() + 10
+    while (still_open := _gauge(live_server, "connections_open")) > 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert still_open <= 1, still_open  # the /metrics request itself
+    _still_serving(live_server)

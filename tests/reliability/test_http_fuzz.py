@@ -213,6 +213,12 @@ def _healthz(server: LiveServer) -> dict:
         return json.loads(response.read())
 
 
+def _gauges(server: LiveServer) -> dict[str, float]:
+    with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {name: float(value) for name, value in re.findall(r"^laneserver_(\w+) (\S+)$", text, re.M)}
+
+
 def test_http_fuzz_leaves_the_server_serving(server):
     counts: Counter[str] = Counter()
 
@@ -232,6 +238,15 @@ def test_http_fuzz_leaves_the_server_serving(server):
     one_connection()
     assert server.proc.poll() is None, "\n".join(server.output[-40:])
     assert _healthz(server)["status"] == "ok"
+    # Every connection is gone, and with it every place among the websockets waiting
+    # for hello (within the 10 s hello deadline at most).
+    gauges = _gauges(server)
+    for _ in range(120):
+        if gauges["websockets_unauthenticated"] == 0 and gauges["connections_open"] <= 1:
+            break
+        trio.run(trio.sleep, 0.1)
+        gauges = _gauges(server)
+    assert gauges["websockets_unauthenticated"] == 0 and gauges["connections_open"] <= 1, gauges
     token = server.pair("till", "1")
 
     async def sell() -> None:
@@ -244,6 +259,7 @@ def test_http_fuzz_leaves_the_server_serving(server):
     failed = sum(1 for line in server.output if '"connection_failed"' in line)
     crashes = sum(1 for line in server.output if "Traceback" in line)
     print(f"\nhttp fuzz: {counts['connections']} connections, {counts['answers']} answers "
-          f"({counts['error answers']} errors 4xx), {failed} connection_failed logged, crashes: 0; "
+          f"({counts['error answers']} errors 4xx), {gauges['connections_failed']:.0f} connections failed "
+          f"({failed} connection_failed lines logged), crashes: 0; "
           + ", ".join(f"{k[5:]} {v}" for k, v in sorted(counts.items()) if k.startswith("case:")))
     assert crashes == 0, "\n".join(server.output[-60:])
