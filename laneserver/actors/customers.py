@@ -575,7 +575,7 @@ class CustomersActor:
             results = await commit(self.journal, *all_ops)
         except CommitFailed as error:
             self.log.error("commit_failed", error=str(error), request=request.__struct_config__.tag)
-            return _error(request, wire.Code.INTERNAL, "the change could not be saved; nothing was changed")
+            return self.replies.failed(request, error, "the change could not be saved; nothing was changed")
         self.replies.remember(caller.device, request, reply)
         return results
 

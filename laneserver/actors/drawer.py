@@ -296,7 +296,7 @@ class DrawerActor:
             await commit(self.journal, *ops)
         except CommitFailed as error:
             self.log.error("commit_failed", error=str(error), request=request.__struct_config__.tag)
-            envelope.reply(_error(request, wire.Code.INTERNAL, "the change could not be saved; nothing was changed"))
+            envelope.reply(self.replies.failed(request, error, "the change could not be saved; nothing was changed"))
             return False
         self.period = period
         self.replies.remember(caller.device, request, reply)

@@ -51,7 +51,7 @@ from laneserver.rules.fiscal import Broken
 from laneserver.store import books_check, schema
 from laneserver.store.ops import Op, RecordEvent
 from laneserver.store.reads import check_anchor, is_anchored, read_anchor
-from laneserver.store.writes import Heads, Writer, anchor_of, anchor_path, mark_anchored, write_anchor
+from laneserver.store.writes import Heads, KeyReused, Writer, anchor_of, anchor_path, mark_anchored, write_anchor
 
 MAX_BATCH = 256
 # How far (seconds) the anchor may fall behind while batches keep coming back to back.
@@ -72,7 +72,15 @@ class CommitResult(msgspec.Struct, frozen=True):
 
 
 class CommitFailed(Exception):
-    """A unit of work was rolled back; nothing of it was written."""
+    """A unit of work was rolled back; nothing of it was written.
+
+    ``key_reused``: it failed because its idempotency key was already used by the
+    same device for another request (store/writes.py ``KeyReused``).
+    """
+
+    def __init__(self, message: str, *, key_reused: bool = False) -> None:
+        super().__init__(message)
+        self.key_reused = key_reused
 
 
 class BooksRefused(RuntimeError):
@@ -385,7 +393,7 @@ class JournalActor:
             db.execute("ROLLBACK TO unit")
             db.execute("RELEASE unit")
             writer.restore(heads)
-            return CommitFailed(repr(error))
+            return CommitFailed(repr(error), key_reused=isinstance(error, KeyReused))
         db.execute("RELEASE unit")
         return CommitResult(results)
 

@@ -378,7 +378,7 @@ class LaneActor:
             results = await commit(self.journal, *ops)
         except CommitFailed as error:
             self.log.error("commit_failed", error=str(error), request=request.__struct_config__.tag)
-            envelope.reply(_error(request, wire.Code.INTERNAL, "the change could not be saved; nothing was changed"))
+            envelope.reply(self.replies.failed(request, error, "the change could not be saved; nothing was changed"))
             if grows:  # give back what the stock point granted for nothing
                 await self.stock.tell(Reserve(self.lane, before))
             if coupons_grow:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import partial
 
-from laneserver.actors.journal import read
+from laneserver.actors.journal import CommitFailed, read
 from laneserver.actors.runtime import Address
 from laneserver.protocol.codec import error_frame, fingerprint, with_re
 from laneserver.protocol.messages import Code, Request
@@ -52,6 +52,19 @@ class ReplyMemory:
                 f"key {request.key!r} was already used for a different request on this device; nothing was "
                 "applied: send a new request with a new key", key_reused=True)
         return with_re(reply, request.id)
+
+    @staticmethod
+    def failed(request: Request, error: CommitFailed, message: str, code: str = Code.INTERNAL) -> bytes:
+        """The answer to a request whose unit was rolled back: ``conflict`` with
+        ``key_reused`` when its key was already used by this device for another
+        request (on another lane or stock point, or too long ago to be in memory),
+        else ``code`` with ``message``. Either way nothing was applied."""
+        if error.key_reused:
+            return error_frame(
+                request, Code.CONFLICT,
+                f"key {request.key!r} was already used by this device for another request; nothing was applied: "
+                "send a new request with a new key", key_reused=True)
+        return error_frame(request, code, message)
 
     def fingerprint(self, request: Request) -> str | None:
         """What is journaled with a keyed request's reply (None without a key)."""

@@ -378,8 +378,9 @@ class SalesActor:
 
     def _failed(self, request: wire.Request, error: CommitFailed) -> bytes:
         self.log.error("commit_failed", error=str(error), request=request.__struct_config__.tag)
-        return _error(request, wire.Code.CONFLICT if "UNIQUE" in str(error) else wire.Code.INTERNAL,
-                      "the change could not be saved (the sale changed meanwhile?); nothing was changed")
+        return self.replies.failed(request, error,
+                                   "the change could not be saved (the sale changed meanwhile?); nothing was changed",
+                                   wire.Code.CONFLICT if "UNIQUE" in str(error) else wire.Code.INTERNAL)
 
 
 def _with_rows(sale: rules.SaleMoney, rows: tuple[rules.NewRow, ...], numbers: tuple[int, ...],

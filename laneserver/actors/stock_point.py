@@ -449,7 +449,7 @@ class StockPointActor:
             results = await commit(self.journal, *unit)
         except CommitFailed as error:
             self.log.error("commit_failed", error=str(error))
-            return _error(request, wire.Code.INTERNAL, "the movement could not be saved; nothing was changed")
+            return self.replies.failed(request, error, "the movement could not be saved; nothing was changed")
         applied = exact(0)
         for op, result in zip(ops, results):
             if isinstance(op, MoveStock) and op.stock_point == self.stock_point and isinstance(result, StockMoved):
@@ -542,7 +542,7 @@ class StockPointActor:
             [number] = await commit(self.journal, op)
         except CommitFailed as error:
             self.log.error("commit_failed", error=str(error))
-            return _error(request, wire.Code.INTERNAL, "the order could not be saved; nothing was changed")
+            return self.replies.failed(request, error, "the order could not be saved; nothing was changed")
         self._set_orders({**self.orders, number: msgspec.structs.replace(order, number=number)})
         self.log.info("purchase_order_created", order=number, supplier=supplier)
         answer = reply(number)
@@ -610,8 +610,10 @@ class StockPointActor:
         data = {"order": order.number, "stock_point": self.stock_point, "supplier": order.supplier,
                 "received": received.isoformat(), "lines": data_lines, "status": after.status}
         reply = encode(wire.PurchaseOrderOk(re=request.id, order=order_view(after, self._name)))
-        if not await self._commit_unit(caller, request, "PurchaseReceived", ops, data, reply):
-            return _error(request, wire.Code.INTERNAL, "the receipt could not be saved; nothing was changed")
+        failed = await self._commit_unit(caller, request, "PurchaseReceived", ops, data, reply,
+                                         "the receipt could not be saved; nothing was changed")
+        if failed is not None:
+            return failed
         for move in moves:
             self._moved(move.article, move.delta)
         self.settings = settings
@@ -628,15 +630,17 @@ class StockPointActor:
         data = {"order": order.number, "stock_point": self.stock_point, "supplier": order.supplier,
                 "comment": request.comment}
         reply = encode(wire.PurchaseOrderOk(re=request.id, order=order_view(after, self._name)))
-        if not await self._commit_unit(caller, request, "PurchaseCancelled", [PutPurchaseOrder(order=after, at=now)],
-                                       data, reply):
-            return _error(request, wire.Code.INTERNAL, "the cancellation could not be saved; nothing was changed")
+        failed = await self._commit_unit(caller, request, "PurchaseCancelled", [PutPurchaseOrder(order=after, at=now)],
+                                         data, reply, "the cancellation could not be saved; nothing was changed")
+        if failed is not None:
+            return failed
         self._set_orders({number: o for number, o in self.orders.items() if number != order.number})
         return reply
 
     async def _commit_unit(self, caller: Caller, request: Any, kind: str, ops: list[Any], data: Any,
-                           reply: bytes) -> bool:
-        """Journal ``ops``, the event and (with a key) the reply in one unit; False if it failed."""
+                           reply: bytes, failure: str) -> bytes | None:
+        """Journal ``ops``, the event and (with a key) the reply in one unit; None when
+        written, else the error to answer (``failure``, or the key's conflict)."""
         now = self.clock.now()
         unit: list[Any] = [*ops, RecordEvent(at=now, source=f"stock:{self.stock_point}", kind=kind, data=data,
                                              device=caller.device, seller=caller.seller)]
@@ -647,9 +651,9 @@ class StockPointActor:
             await commit(self.journal, *unit)
         except CommitFailed as error:
             self.log.error("commit_failed", error=str(error))
-            return False
+            return self.replies.failed(request, error, failure)
         self.replies.remember(caller.device, request, reply)
-        return True
+        return None
 
     async def _replenishment(self, request: wire.Replenishment) -> bytes:
         """Proposed orders per supplier: by reorder point, or what was sold since a date."""

@@ -123,6 +123,10 @@ def account_balance(db: sqlite3.Connection, customer: str, account: str) -> Deci
     return sum((Decimal(delta) for (delta,) in rows), Decimal("0.00"))
 
 
+class KeyReused(ValueError):
+    """A unit's idempotency key was already used by the same device."""
+
+
 class Heads(msgspec.Struct):
     sale_number: int = 0
     sale_hash: str = GENESIS
@@ -325,10 +329,17 @@ class Writer:
 
     def _remember(self, device: str, key: str, actor: str, reply: bytes, at: str,
                   fingerprint: str | None = None) -> None:
-        self.db.execute(
-            "INSERT OR IGNORE INTO replies(device, key, actor, at, reply, fingerprint) VALUES (?,?,?,?,?,?)",
-            (device, key, actor, at, reply, fingerprint),
-        )
+        """Keep a keyed request's reply with its effect. A key names one request of a
+        device, whichever actor carried it out: a key this device already used (on
+        another lane or stock point, or so long ago that its actor no longer holds it
+        in memory) fails the whole unit, so the second request applies nothing."""
+        try:
+            self.db.execute(
+                "INSERT INTO replies(device, key, actor, at, reply, fingerprint) VALUES (?,?,?,?,?,?)",
+                (device, key, actor, at, reply, fingerprint),
+            )
+        except sqlite3.IntegrityError:
+            raise KeyReused(key) from None
 
     def _insert_sale(self, sale: SaleCompleted, *, cancels: int | None = None, reason: str | None = None,
                      approved_by: str | None = None) -> tuple[int, dict[str, Any], str]:

@@ -143,3 +143,25 @@ async def test_the_fingerprint_is_stored_with_the_key(live_server):
             await till.ok("scan", code=GALETS, key="fp-1")
         [(fingerprint, reply)] = await trio.to_thread.run_sync(_stored, live_server, "fp-1")
     assert len(fingerprint) == 64 and json.loads(reply)["type"] == "ok"
+
+
+async def test_a_key_reused_on_another_lane_or_stock_point_is_a_conflict_and_applies_nothing(live_server):
+    """Each lane and stock point keeps its own keys in memory; the database keeps one
+    row per (device, key). A PDA's key used on lane 1 and then on lane 2 or on a stock
+    point: before, the second request was applied (its reply silently not kept, so a
+    retry of it after a restart was applied once more); now it is a conflict."""
+    pda = live_server.pair("pda")
+    with trio.fail_after(60):
+        async with connect(live_server.ws_url, pda) as handheld:
+            await handheld.ok("basket_empty", basket="b-9", lane="1", lines=[{"code": GALETS, "qty": 1}],
+                              key="pda-1")
+            before = await trio.to_thread.run_sync(snapshot, live_server.data)
+            _conflict(await handheld.call("basket_empty", basket="b-10", lane="2",
+                                          lines=[{"code": GALETS, "qty": 1}], key="pda-1"), "pda-1")
+            _conflict(await handheld.call("stock_entry", article="A001", qty=5, reason="delivery", key="pda-1"),
+                      "pda-1")
+            assert await trio.to_thread.run_sync(snapshot, live_server.data) == before
+            # The first request's own retry still gets its first reply.
+            again = await handheld.ok("basket_empty", basket="b-9", lane="1", lines=[{"code": GALETS, "qty": 1}],
+                                      key="pda-1")
+            assert again["type"] == "ok"
