@@ -133,7 +133,9 @@ def test_split_payment_cash_and_card_with_a_payment_removed(live_server, tills):
 def test_unknown_barcode_and_wrong_pin_show_readable_errors(live_server, tills):
     till = tills(live_server).open()
     till.sign_in(pin="9999")
-    expect(till.by("error-text")).to_have_text("Vendeur inconnu ou code PIN incorrect.")
+    # 5 tries per seller and device ([server] pin_failures): one wrong PIN leaves 4.
+    expect(till.by("error-text")).to_have_text(
+        "Vendeur inconnu ou code PIN incorrect. Encore 4 essais avant le blocage des codes.")
     expect(till.by("sign-in-screen")).to_be_visible()
     till.sign_in().signed_in()
     till.expect_no_error()
