@@ -16,6 +16,8 @@ end the process is alive, ``/healthz`` answers 200 and no actor crashed.
 
 from __future__ import annotations
 
+import collections
+
 import json
 import math
 import os
@@ -495,8 +497,26 @@ def valid_reads(draw) -> Frame:
 # --- the checks ---------------------------------------------------------------------------
 
 
+# What the module's fuzz sent and got, printed at its end (``pytest -s``) for the
+# long runs recorded in docs/reliability.md.
+TALLY: collections.Counter[str] = collections.Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tally():
+    TALLY.clear()
+    yield TALLY
+    print(f"\nwebsocket fuzz: {TALLY['frames']} frames tried, {TALLY['error']} errors answered, "
+          f"{TALLY['ok']} ok (valid reads), {TALLY['internal']} internal (crashes and partial writes fail "
+          "the tests: the process, /healthz, the log and every batch's rows are checked)")
+
+
 def check_answer(portal: WsPortal | Anonymous, sent: Frame) -> None:
     reply = portal.exchange(sent.raw)
+    TALLY["frames"] += 1
+    TALLY[reply.get("type", "?")] += 1
+    if reply.get("code") == "internal":
+        TALLY["internal"] += 1
     if sent.valid:
         assert reply["type"] == "ok" and reply["re"] == sent.re, (sent, reply)
         return
