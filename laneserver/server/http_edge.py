@@ -37,10 +37,12 @@ from typing import Any
 
 import trio
 from hypercorn.config import Config as HypercornConfig
+from hypercorn.protocol import ws_stream
 from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import ConnectionState
 from hypercorn.utils import parse_socket_addr, repr_socket_addr, wrap_app
+from wsproto.extensions import PerMessageDeflate
 
 from laneserver.log import get_logger
 
@@ -286,6 +288,7 @@ async def serve(app: Any, config: HypercornConfig, edge: Edge, *, shutdown_trigg
 
     Returns: once the listeners are closed and every connection has ended.
     """
+    decline_websocket_compression()
     context = WorkerContext(None)
     asgi = wrap_app(app, config.wsgi_max_body_size, "asgi")
     edge.bind(lambda stream: TCPServer(asgi, config, context, ConnectionState({}), stream).run())
@@ -307,6 +310,29 @@ async def serve(app: Any, config: HypercornConfig, edge: Edge, *, shutdown_trigg
         finally:
             await context.terminated.set()
             connections.cancel_scope.deadline = trio.current_time() + config.graceful_timeout
+
+
+# --- websocket compression -----------------------------------------------------------------
+
+class _Declined(PerMessageDeflate):
+    """permessage-deflate, never agreed to: a client's offer gets no answer, so its
+    compressed frames are protocol errors (the connection is dropped)."""
+
+    def accept(self, offer: str) -> None:
+        return None
+
+
+def decline_websocket_compression() -> None:
+    """Make Hypercorn decline permessage-deflate (browsers offer it on every socket).
+
+    Hypercorn 0.18 accepts it unconditionally and wsproto inflates each received
+    chunk whole before the message size is checked: one 62 KB frame of deflate became
+    a 64 MB text message (the server's peak memory +185 MB), before ``hello``, on
+    every socket allowed to wait for it. Frames here are small JSON; compression buys
+    nothing. Hypercorn has no setting for it: its handshake names the extension class
+    at module level, which this replaces (tests/e2e/test_http_hardening.py pins it).
+    """
+    ws_stream.PerMessageDeflate = _Declined
 
 
 # --- hosts and headers ----------------------------------------------------------------------

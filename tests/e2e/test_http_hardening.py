@@ -248,3 +248,66 @@ def test_a_connection_whose_peer_is_gone_ends(live_server):
         time.sleep(0.2)
     assert still_open <= 1, still_open  # the /metrics request itself
     _still_serving(live_server)
+
+
+# --- compressed websocket messages --------------------------------------------------------
+
+def _vm(pid: int, field: str) -> int:
+    """A memory figure of a process in KiB (``VmHWM``, ``VmRSS``: /proc/PID/status)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(field)
+
+
+def _deflate_bomb(payload_bytes: int) -> bytes:
+    """One masked text frame, RSV1 set (permessage-deflate), of ``payload_bytes`` of
+    raw deflate that inflates about a thousand times (spaces)."""
+    import zlib
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = b""
+    while len(data) < payload_bytes:
+        data += compressor.compress(b" " * 1_000_000)
+    data += compressor.flush(zlib.Z_SYNC_FLUSH)
+    mask = b"\x01\x02\x03\x04"
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+    length = b"\xfe" + struct.pack("!H", len(masked)) if len(masked) < 65536 else b"\xff" + struct.pack("!Q", len(masked))
+    return b"\xc1" + length + mask + masked  # FIN, RSV1, text; masked, shortest length form
+
+
+def test_websocket_compression_is_not_offered_so_a_deflate_bomb_inflates_nothing(live_server):
+    """A browser offers permessage-deflate; Hypercorn 0.18 accepted it and wsproto inflates
+    each received chunk whole before the message size is checked: 64 KiB of deflate
+    became ~64 MB in the server per read, before `hello`, on as many sockets as may wait
+    for it. The server now declines compression (frames are small JSON): the offer is
+    not accepted and a compressed frame is a protocol error that closes the socket."""
+    handshake = (b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                 b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n")
+    pid = live_server.proc.pid
+    before = _vm(pid, "VmHWM")
+    bomb = _deflate_bomb(60_000)
+    answers = []
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", live_server.port), timeout=5) as sock:
+            sock.sendall(handshake)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                head += chunk
+            answers.append(head.split(b"\r\n\r\n", 1)[0].lower())
+            try:
+                sock.sendall(bomb)
+                while sock.recv(65536):
+                    pass
+            except OSError:
+                pass  # closed on us: what we want
+    for head in answers:
+        assert head.startswith(b"http/1.1 101"), head
+        assert b"sec-websocket-extensions" not in head, head
+    grown_mib = (_vm(pid, "VmHWM") - before) / 1024
+    assert grown_mib < 20, f"the server's peak memory grew {grown_mib:.0f} MiB on three 60 KiB frames"
+    _still_serving(live_server)
