@@ -74,6 +74,7 @@ class TillApp {
             connectionText: byTestId("connection-text"),
             reconnect: byTestId("reconnect-now"),
             printer: byTestId("printer-banner"),
+            laneDown: byTestId("lane-banner"),
             error: byTestId("error"),
             errorText: byTestId("error-text"),
             errorDetail: byTestId("error-detail"),
@@ -262,6 +263,7 @@ class TillApp {
 
     /** Draw what the last hello said: shop, lane, payment modes, seller, screen. */
     applyHello() {
+        show(this.el.laneDown, false); // a new hello: the lane answered it
         const shop = (this.hello && this.hello.shop) || {};
         setModeLabels(shop.payment_mode_labels, languageOf(shop.locale));
         this.pay.setModes(shop.payment_modes);
@@ -297,6 +299,14 @@ class TillApp {
             case "printer":
                 if (this.hello && this.hello.lane && event.lane !== this.hello.lane) return;
                 this.showPrinter(event);
+                break;
+            case "lane_status":
+                // the lane stopped serving (repeated failures inside the server):
+                // every request on it is refused until store IT restarts the service
+                if (this.hello && this.hello.lane && event.lane !== this.hello.lane) return;
+                setText(this.el.laneDown, t("lane.out_of_service", { lane: event.lane }));
+                this.el.laneDown.title = event.reason || "";
+                show(this.el.laneDown, !event.serving);
                 break;
             case "drawer_alert":
                 if (this.hello && this.hello.lane && event.lane !== this.hello.lane) return;
