@@ -123,6 +123,10 @@ async def run_shop(
             if not catalog.searchable:
                 root.start_soon(_build_name_index, catalog)
 
+            # The core actors that crashed past their restart budget and stay out of
+            # service (_actor_stopped): /healthz and /metrics name them.
+            out_of_service: set[str] = set()
+
             # Layer 2: stock points and devices.
             lane_addresses: dict[str, Address] = {}
             lane_inboxes = {}
@@ -141,7 +145,7 @@ async def run_shop(
                                       policy=config.shop.negative_stock, reservations={}, subscribers=set(),
                                       peers=points, sell_by_warning_days=config.shop.sell_by_warning_days,
                                       costs=costs[point.id], zone=zone)
-                    await middle.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock, None)),
+                    await middle.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock, out_of_service, None)),
                                        points[point.id].name, factory, point_inboxes[point.id], CORE_POLICY)
                 printers: dict[str, Address] = {}
                 for printer in config.printers:
@@ -178,7 +182,7 @@ async def run_shop(
                               if lane.printer and lane.printer in printers},
                     drawers=drawers, article_name=partial(_article_name, catalog),
                 )
-                await middle.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock, None)),
+                await middle.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock, out_of_service, None)),
                                    "customers", factory, customers_inbox, CORE_POLICY)
                 # The sales actor: finished sales corrected, cancelled or paid later, from any till.
                 sales, sales_inbox = open_mailbox("sales", 64)
@@ -187,7 +191,7 @@ async def run_shop(
                                   stock_points=points, drawers=drawers,
                                   printers={lane.id: printers[lane.printer] for lane in config.lanes
                                             if lane.printer and lane.printer in printers})
-                await middle.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock, None)),
+                await middle.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock, out_of_service, None)),
                                    "sales", factory, sales_inbox, CORE_POLICY)
 
                 # Layer 1 (first to stop): the lanes, and the HTTP listener.
@@ -204,13 +208,14 @@ async def run_shop(
                             terminal=terminals.get(lane.terminal) if lane.terminal else None,
                             data_folder=data_dir,
                         )
-                        stopped = partial(_actor_stopped, journal, clock, subscribers)
+                        stopped = partial(_actor_stopped, journal, clock, out_of_service, subscribers)
                         await front.start(partial(supervise, on_stopped=stopped), f"lane:{lane.id}", factory,
                                           lane_inboxes[lane.id], CORE_POLICY)
                     shop = Shop(config=config, clock=clock, journal=journal, catalog=catalog,
                                 lanes=lane_addresses, stock_points=points, terminals=terminals,
-                                data_folder=data_dir)
+                                data_folder=data_dir, out_of_service=out_of_service)
                     shop.metrics.gauges["articles"] = lambda: len(catalog)
+                    shop.metrics.gauges["actors_out_of_service"] = lambda: len(out_of_service)
                     shop.keyboard = keyboard_views(config, catalog)
                     shop.drawers = drawers
                     shop.customers = customers
@@ -232,14 +237,16 @@ async def run_shop(
     log.info("server_stopped")
 
 
-async def _actor_stopped(journal: Address, clock: Clock, subscribers: set | None, name: str,
-                         error: BaseException) -> None:
+async def _actor_stopped(journal: Address, clock: Clock, out_of_service: set[str], subscribers: set | None,
+                         name: str, error: BaseException) -> None:
     """A core actor crashed past its restart budget and stays stopped (runtime.supervise).
 
-    A lane's tills (``subscribers``) are told with a ``lane_status`` event; a
-    technical-journal entry (``actor_stopped``) says which actor and why. Its mailbox
-    then answers every request ``unavailable`` (session.py) until the service restarts.
+    It joins ``out_of_service`` (``/healthz``, ``/metrics``); a lane's tills
+    (``subscribers``) are told with a ``lane_status`` event; a technical-journal entry
+    (``actor_stopped``) says which actor and why. Its mailbox then answers every
+    request ``unavailable`` (session.py) until the service restarts.
     """
+    out_of_service.add(name)
     if subscribers is not None:
         frame = encode(wire.LaneStatusEvent(lane=name.partition(":")[2], serving=False,
                                             reason=out_of_service_message(name)))

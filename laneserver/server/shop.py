@@ -46,6 +46,8 @@ class Shop:
     sales: Address | None = None
     # The data folder (the database, the anchor, the invoices' PDFs under invoices/).
     data_folder: Path | None = None
+    # Core actors out of service after repeated failures ("lane:1", "stock:main", …).
+    out_of_service: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         server = self.config.server

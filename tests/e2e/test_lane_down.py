@@ -58,9 +58,14 @@ def _journal_rows(data: Path, kind: str) -> list[tuple[str, str]]:
         db.close()
 
 
-def _healthz(url: str) -> int:
+def _healthz(url: str) -> tuple[int, dict]:
     with urllib.request.urlopen(url + "/healthz", timeout=10) as response:
-        return response.status
+        return response.status, json.loads(response.read())
+
+
+def _metric(url: str, name: str) -> str:
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
+        return next(line for line in response.read().decode().splitlines() if line.startswith(name + " "))
 
 
 async def test_a_lane_past_its_restart_budget_stops_serving_and_the_other_lanes_sell_on(tmp_path, monkeypatch):
@@ -105,7 +110,10 @@ async def test_a_lane_past_its_restart_budget_stops_serving_and_the_other_lanes_
                 ticket = await till2.ok("ticket")
                 assert len(ticket["ticket"]["lines"]) == 1
                 assert not [e for e in till2.events if e["type"] == "lane_status"]
-            assert await trio.to_thread.run_sync(_healthz, url) == 200
+            status, body = await trio.to_thread.run_sync(_healthz, url)
+            assert status == 200 and body["status"] == "degraded" and body["out_of_service"] == ["lane:1"], body
+            assert await trio.to_thread.run_sync(_metric, url, "laneserver_actors_out_of_service") == \
+                "laneserver_actors_out_of_service 1"
             entries = await trio.to_thread.run_sync(_journal_rows, data, "actor_stopped")
             assert [source for source, _ in entries] == ["lane:1"]
             assert "KeyError" in json.loads(entries[0][1])["error"]
