@@ -556,10 +556,18 @@ def _remove_payment(state: LaneState, command: RemovePayment) -> Applied | Refus
     return _with_ticket(state, msgspec.structs.replace(ticket, payments=kept), PaymentRemoved(command.payment))
 
 
+# Held tickets a lane keeps at once: a queue at a till is a handful; the bound keeps a
+# hostile or broken client from growing the lane's state (journaled with every change).
+MAX_HELD = 50
+
+
 def _hold(state: LaneState, now: dt.datetime) -> Applied | Refused:
     ticket = state.ticket
     if not ticket.lines:
         return Refused("conflict", "the open ticket is empty: nothing to hold")
+    if len(state.held) >= MAX_HELD:
+        return Refused("conflict", f"a lane holds at most {MAX_HELD} tickets: recall one (and finish or cancel it) "
+                                   "before holding another")
     if ticket.payments:
         return Refused("conflict", "the ticket has payments: remove them or finish before holding it")
     held_id = f"{state.lane}-{state.next_held}"

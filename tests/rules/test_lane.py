@@ -950,3 +950,17 @@ def test_a_discounted_sale_carries_its_percents_and_vat():
     assert [l.discount_percent for l in sale.lines] == [D(10), D(10)]
     assert sale.total == D("18.00")
     assert sum(row.vat for row in sale.vat) == sum(l.vat for l in sale.lines)
+
+
+def test_a_lane_holds_at_most_max_held_tickets():
+    """A till that holds ticket after ticket (a broken or hostile client) would grow the
+    lane's state, journaled with every change, without end."""
+    from laneserver.rules.lane import MAX_HELD
+
+    state = lane()
+    for _ in range(MAX_HELD):
+        state = run(state, AddLine("marie", WATER, D(1)), Hold("marie"))
+    assert len(state.held) == MAX_HELD
+    state = run(state, AddLine("marie", WATER, D(1)))
+    result = refused(state, Hold("marie"), "conflict")
+    assert f"at most {MAX_HELD}" in result.message
