@@ -132,6 +132,8 @@ class ServerConfig(Base):
     # A websocket must say hello within this many seconds; at most this many may wait.
     hello_timeout: float = 10.0
     max_unauthenticated: int = 64
+    # Websockets one paired device may hold at once (the oldest is closed past it).
+    max_sessions_per_device: int = 4
     # Catalogs larger than this build their name-search index just after start-up.
     search_index_at_start: int = 100_000
     # Wrong PINs (rules/auth.py PinPolicy): tries per seller and per device before a
@@ -263,6 +265,9 @@ def _check(config: Config) -> Config:
         raise ConfigError(f"server.resume_idle: {config.server.resume_idle} is not between 60 and 604800 seconds")
     if not config.server.hello_timeout > 0:
         raise ConfigError(f"server.hello_timeout: {config.server.hello_timeout} is not a positive number of seconds")
+    if config.server.max_sessions_per_device < 1:
+        raise ConfigError(
+            f"server.max_sessions_per_device: {config.server.max_sessions_per_device} must be at least 1")
     if config.server.max_unauthenticated < 1:
         raise ConfigError(f"server.max_unauthenticated: {config.server.max_unauthenticated} must be at least 1")
     return config

@@ -47,11 +47,16 @@ LANE_VERBS = (
 )
 
 
+TOO_MANY_SESSIONS = "a newer connection of this device took this one's place (at most [server] max_sessions_per_device)"
+
+
 class Session:
     def __init__(self, shop: Shop, websocket: WebSocket) -> None:
         self.shop = shop
         self.ws = websocket
         self.device: reads.Device | None = None
+        # When the device said hello (the oldest of a device's sessions goes first).
+        self.hello_at = 0.0
         # Set once a device token is accepted: the HTTP edge's hello deadline (app.py).
         self.said_hello = trio.Event()
         self.seller: str | None = None
@@ -290,7 +295,9 @@ class Session:
             return error_frame(request, wire.Code.UNAUTHENTICATED, "unknown or revoked device token: pair this device again")
         await self._leave_lane()
         self.device = device
+        self.hello_at = trio.current_time()
         self.said_hello.set()
+        self._make_room(device.device)
         # A token alone never signs anyone in (a copied token must type a PIN): only the
         # page's own resume secret, used within ``resume_idle``, brings its seller back.
         self.seller, self.role, self.resume_hash = None, None, None
@@ -331,6 +338,18 @@ class Session:
         )
         return encode(wire.HelloOk(re=request.id, device=device.device, kind=device.kind, lane=device.lane,
                                    seller=self.seller, role=self.role, shop=shop))
+
+    def _make_room(self, device: str) -> None:
+        """A device keeps at most ``[server] max_sessions_per_device`` sessions: the
+        oldest others are closed (1008). A page that reconnects before its old socket
+        is known dead gets in; a copied token cannot open sessions without end, each one
+        receiving every event of the lane."""
+        others = sorted((s for s in self.shop.open_sessions
+                         if s is not self and s.device is not None and s.device.device == device),
+                        key=lambda s: s.hello_at)
+        excess = len(others) + 1 - self.shop.config.server.max_sessions_per_device
+        for old in others[:max(0, excess)]:
+            old.close_revoked(TOO_MANY_SESSIONS)
 
     async def _leave_lane(self) -> None:
         points, self._points = self._points, []

@@ -29,20 +29,22 @@ def _add_sophie(server) -> None:
 
 
 async def test_parallel_connections_get_no_more_guesses_than_allowed(live_server):
-    """20 connections guessing at once: at most 5 wrong PINs are even checked; then the
-    right PIN is refused too, with the lock's length."""
+    """Connections guessing at once (as many as a device may hold, [server]
+    max_sessions_per_device: 4), 20 guesses in all: at most 5 wrong PINs are even
+    checked; then the right PIN is refused too, with the lock's length."""
     _add_sophie(live_server)
     token = live_server.pair("till", "1")
     replies: list[dict] = []
 
-    async def guess(pin: str) -> None:
+    async def guess(first: int) -> None:
         async with connect(live_server.ws_url, token, seller=None) as till:
-            replies.append(await till.call("sign_in", seller=SOPHIE[0], pin=pin))
+            for n in range(first, first + 5):
+                replies.append(await till.call("sign_in", seller=SOPHIE[0], pin=f"{1000 + n}"))
 
     with trio.fail_after(60):
         async with trio.open_nursery() as nursery:
-            for n in range(20):
-                nursery.start_soon(guess, f"{1000 + n}")
+            for connection in range(4):
+                nursery.start_soon(guess, connection * 5)
         wrong = [r for r in replies if r["code"] == "wrong_pin"]
         locked = [r for r in replies if r["code"] == "forbidden"]
         assert len(wrong) == LIMIT and len(locked) == 20 - LIMIT, replies
