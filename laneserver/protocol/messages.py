@@ -359,6 +359,9 @@ class TicketView(msgspec.Struct, frozen=True, omit_defaults=True):  # ``rounding
     balance: str
     change: str
     payments: list[PaymentView]
+    # One more with each change of the lane's open ticket, never back (kept through a
+    # restart): a client applies a ticket only when newer, and asks ``ticket`` on a gap.
+    rev: int
     rounding: str = "0.00"  # cash rounding (+/-) once cash settled: total + rounding = paid − change
     # Only when the ticket's customer is a business one: the ticket excluding VAT.
     excl_vat: ExclVatView | None = None

@@ -44,6 +44,7 @@ from laneserver.rules.lane import (
     TicketRecalled,
     apply,
     reserved_tickets,
+    revised,
 )
 from laneserver.rules.receipt import VatRow
 from laneserver.rules.ticket import MAX_LINES, Line, Payment, Ticket, totals, vat_breakdown
@@ -950,3 +951,22 @@ def test_a_discounted_sale_carries_its_percents_and_vat():
     assert [l.discount_percent for l in sale.lines] == [D(10), D(10)]
     assert sale.total == D("18.00")
     assert sum(row.vat for row in sale.vat) == sum(l.vat for l in sale.lines)
+
+
+# --- revisions (the ticket object's rev) -----------------------------------------
+
+
+def test_a_request_is_one_revision_however_many_commands_it_took():
+    start = LaneState(lane="1", rev=41)
+    basket = run(start, AddLine("marie", WATER, D(1)), AddLine("marie", WINE, D(2)))
+    assert basket.rev == 41  # the rules never move it
+    scanned = revised(start, basket)
+    assert scanned.rev == 42
+    held = revised(scanned, ok(scanned, Hold("marie")).state)
+    assert held.rev == 43 and held.ticket.lines == ()
+    assert revised(held, held) is held  # nothing changed: no new revision
+
+
+def test_a_state_journaled_before_revisions_reads_as_rev_0():
+    old = msgspec.json.encode({"lane": "1", "next_held": 3})
+    assert msgspec.json.decode(old, type=LaneState) == LaneState(lane="1", next_held=3, rev=0)
