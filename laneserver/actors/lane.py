@@ -362,7 +362,7 @@ class LaneActor:
         vouchers = _remainder_vouchers(customer_moves)
         takes: tuple[tuple[str, Any], ...] = ()
         if sale is not None:
-            build = partial(_finish_reply, request.id, sale, vouchers=vouchers)
+            build = partial(_finish_reply, request.id, sale, vouchers=vouchers, ticket=self._ticket_json(state))
             # What the sale takes from stock, line by line: a part of a unit of its stock
             # article, a kit's components.
             takes = tuple(take for line in sale.lines if line.article is not None  # a top-up: no stock
@@ -949,14 +949,16 @@ def _summed(takes: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
 
 
 def _finish_reply(re: wire.Id, sale: rules.SaleCompleted, number: int,
-                  vouchers: tuple[wire.VoucherView, ...] = (), invoice: int | None = None) -> bytes:
+                  vouchers: tuple[wire.VoucherView, ...] = (), invoice: int | None = None,
+                  ticket: Any = UNSET) -> bytes:
+    """``ticket``: the new open ticket's view (encoded, ``msgspec.Raw``)."""
     extra: dict[str, Any] = {"vouchers": list(vouchers)} if vouchers else {}
     if sale.due:
         extra["due"] = fmt_money(sale.due)  # finished unpaid (deferred payment)
     if invoice is not None:
         extra["invoice"] = invoice
     return encode(wire.FinishOk(re=re, number=number, total=fmt_money(sale.total), change=fmt_money(sale.change),
-                                **extra))
+                                ticket=ticket, **extra))
 
 
 def _invoiced(request: wire.Request) -> bool:

@@ -544,6 +544,9 @@ class FinishOk(Reply):
     vouchers: list[VoucherView] | UnsetType = UNSET
     due: str | UnsetType = UNSET  # finished unpaid: what is left to pay (deferred payment)
     invoice: int | UnsetType = UNSET  # finished with ``receipt: "invoice"``: the invoice's number
+    # The lane's new (empty) open ticket, with its rev: the finishing session gets no ticket
+    # event for its own change (docs/protocol.md, "The ticket object").
+    ticket: TicketView | UnsetType = UNSET
 
 
 class StockOk(Reply):

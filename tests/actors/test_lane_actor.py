@@ -160,7 +160,9 @@ async def test_a_sale_end_to_end(tmp_path) -> None:
                 "20.00", "0.00", "4.70")
 
             reply = await ok(shop, wire.Finish(id=4, receipt="ticket"))
-            assert reply == {"type": "ok", "re": 4, "number": 1, "total": "15.30", "change": "4.70"}
+            assert reply == {"type": "ok", "re": 4, "number": 1, "total": "15.30", "change": "4.70",
+                             "ticket": reply["ticket"]}
+            assert reply["ticket"]["lines"] == []  # the new open ticket
 
             after = await ok(shop, wire.GetTicket(id=5))
             assert after["ticket"]["lines"] == [] and after["ticket"]["payments"] == []

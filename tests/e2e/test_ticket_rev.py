@@ -57,9 +57,9 @@ async def test_the_sender_gets_its_reply_and_every_other_session_the_event(live_
             assert held["ticket"]["rev"] == n + 4 and held["ticket"]["lines"] == []
             assert (await a.ok("recall", held=held["held"]))["ticket"]["rev"] == n + 5
             assert (await a.ok("pay", mode="cash", amount="50.00"))["ticket"]["rev"] == n + 6
-            await a.ok("finish", receipt="none")
-            empty = (await a.ok("ticket"))["ticket"]
-            assert empty["rev"] == n + 7 and empty["lines"] == []
+            done = await a.ok("finish", receipt="none")
+            assert done["ticket"]["rev"] == n + 7 and done["ticket"]["lines"] == []  # the new empty ticket
+            assert (await a.ok("ticket"))["ticket"] == done["ticket"]
             await b.wait_event(at_rev(n + 7))
             assert tickets(b) == [n, n + 1, n + 3, n + 4, n + 5, n + 6, n + 7]
             assert tickets(a) == [n, n + 2]
