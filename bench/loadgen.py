@@ -8,8 +8,11 @@ a basket of 1–4 lines into a random lane (``basket_empty``). Only the public p
 is used (PROTOCOL.md).
 
 Measured, from raw samples:
-  * scan → ticket event: from sending ``scan`` to receiving the pushed ``ticket``
-    event that holds the new line (its number is read from the scan's reply);
+  * scan → ticket event: from sending ``scan`` to the till having the ticket that holds
+    the new line. Since ticket revisions (PROTOCOL.md) the session that made a change
+    gets the ticket in its reply and no ``ticket`` event for it, so this is the
+    scan's reply (the events a till still gets are other sessions' changes: a PDA's
+    basket);
   * finish: from sending ``finish`` to its ``ok`` (sent once the sale is durable);
   * the reply times of ``scan``, ``basket_empty`` and ``stock``; sales; requests.
 
@@ -25,7 +28,7 @@ import itertools
 import random
 import resource
 import time
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
@@ -85,8 +88,8 @@ class Stats:
 
 
 class Device:
-    """One websocket connection: requests matched to replies by id; ticket events kept
-    with their arrival time until the next scan."""
+    """One websocket connection: requests matched to replies by id; pushed events
+    (other sessions' changes) counted in ``frames_in`` and dropped."""
 
     def __init__(self, name: str, ws, stats: Stats) -> None:
         self.name = name
@@ -95,8 +98,6 @@ class Device:
         self.counting = False
         self._ids = itertools.count(1)
         self._waiting: dict[int, list[Any]] = {}   # id → [trio.Event, frame, arrival]
-        self.tickets: deque[tuple[float, dict[str, Any]]] = deque()
-        self._ticket_arrived = trio.Event()
         self.closed = False
 
     async def pump(self) -> None:
@@ -113,9 +114,6 @@ class Device:
                 if slot is not None:
                     slot[1], slot[2] = frame, arrived
                     slot[0].set()
-                elif frame.get("type") == "ticket":
-                    self.tickets.append((arrived, frame["ticket"]))
-                    self._ticket_arrived.set()
                 elif frame.get("type") == "error":
                     self.stats.errors[f"unaddressed:{frame.get('code')}"] += 1
         except ConnectionClosed:
@@ -124,7 +122,6 @@ class Device:
             self.closed = True
             for slot in self._waiting.values():
                 slot[0].set()
-            self._ticket_arrived.set()
 
     async def call(self, verb: str, **fields: Any) -> tuple[dict[str, Any], float, float]:
         """Send one request; returns (reply, sent at, reply arrived at).
@@ -158,21 +155,6 @@ class Device:
         if reply.get("type") != "ok":
             raise RequestFailed(f"{self.name}: {verb} refused: {reply}")
         return reply
-
-    async def ticket_event_with_line(self, since: float, line: int) -> float:
-        """Arrival time of the first ticket event received after ``since`` that holds
-        line number ``line``."""
-        with trio.fail_after(REQUEST_SECONDS):
-            while True:
-                while self.tickets:
-                    arrived, ticket = self.tickets[0]
-                    if arrived >= since and any(l["line"] == line for l in reversed(ticket["lines"])):
-                        return arrived
-                    self.tickets.popleft()
-                if self.closed:
-                    raise RequestFailed(f"{self.name}: connection closed before the ticket event")
-                self._ticket_arrived = trio.Event()
-                await self._ticket_arrived.wait()
 
 
 # --- a till ---------------------------------------------------------------------------------
@@ -217,17 +199,14 @@ class Till:
                 await self.pay_and_finish()
 
     async def scan(self, code: str, qty: int | None) -> None:
-        self.device.tickets.clear()  # events before this scan cannot hold its line
         fields: dict[str, Any] = {"code": code} if qty is None else {"code": code, "qty": qty}
         reply, sent, answered = await self.device.call("scan", **fields)
         if reply.get("type") != "ok":
             return
         self.ticket = reply["ticket"]
-        # Lines are appended: the reply's last line is the one this scan added.
-        line = self.ticket["lines"][-1]["line"]
-        arrived = await self.device.ticket_event_with_line(sent, line)
+        # The reply carries the ticket with the new line: no event comes for our own scan.
         self.stats.scan_reply.append(answered - sent)
-        self.stats.scan_to_event.append(arrived - sent)
+        self.stats.scan_to_event.append(answered - sent)
 
     async def pay_and_finish(self) -> None:
         device, stats = self.device, self.stats

@@ -2,8 +2,10 @@
 
 A thin loop around ``rules.lane.apply``: receive a request, translate it into a
 rule command, apply it, journal the events and the new state (durably, before
-answering), answer, then publish the ticket to every session of the lane, report
-reservations to the stock point and hand a receipt to the printer.
+answering), answer, then publish the ticket to every other session of the lane (the
+one that asked has it in its reply: ``Caller.origin``), report reservations to the
+stock point and hand a receipt to the printer. Each change is one more ``rev`` of the
+open ticket (``rules.lane.revised``), journaled with the state.
 
 The lane's state lives in the journal (``lane_states``), so a restart — of the
 actor by its supervisor, or of the whole process after ``kill -9`` — rebuilds it
@@ -290,6 +292,7 @@ class LaneActor:
                 return
             state = result.state
             events.extend(result.events)
+        state = rules.revised(self.state, state)  # one request, one change: rev + 1
 
         sale = next((e for e in events if isinstance(e, rules.SaleCompleted)), None)
         # Finished with an invoice: what it shows, numbered in the sale's unit.
@@ -359,7 +362,7 @@ class LaneActor:
         vouchers = _remainder_vouchers(customer_moves)
         takes: tuple[tuple[str, Any], ...] = ()
         if sale is not None:
-            build = partial(_finish_reply, request.id, sale, vouchers=vouchers)
+            build = partial(_finish_reply, request.id, sale, vouchers=vouchers, ticket=self._ticket_json(state))
             # What the sale takes from stock, line by line: a part of a unit of its stock
             # article, a kit's components.
             takes = tuple(take for line in sale.lines if line.article is not None  # a top-up: no stock
@@ -392,7 +395,8 @@ class LaneActor:
         self.replies.remember(caller.device, request, reply)
         envelope.reply(reply)
         # After the answer: what others learn from it. None of it can undo the sale.
-        self._publish_ticket()
+        # The session that asked has the ticket in its reply: it gets no event for it.
+        self._publish_ticket(skip=caller.origin)
         if sale is not None and recorded is not None:
             # One message: the stock taken and the reservation released together.
             taken = _summed(takes)
@@ -422,37 +426,41 @@ class LaneActor:
         match request:
             case wire.Hold():
                 held = next(e.held for e in events if isinstance(e, rules.TicketHeld))
-                return wire.HoldOk(re=request.id, held=held, ticket=self._ticket_json(state.ticket))
+                return wire.HoldOk(re=request.id, held=held, ticket=self._ticket_json(state))
             case wire.BasketEmpty(basket=basket):
                 return wire.BasketOk(re=request.id, basket=basket, lane=self.lane, lines=len(events),
-                                     ticket=self._ticket_json(state.ticket), **extra)
-        return wire.TicketOk(re=request.id, lane=self.lane, ticket=self._ticket_json(state.ticket), **extra)
+                                     ticket=self._ticket_json(state), **extra)
+        return wire.TicketOk(re=request.id, lane=self.lane, ticket=self._ticket_json(state), **extra)
 
-    def _ticket_json(self, ticket) -> Any:
-        """The ticket's view, encoded once per ticket: the reply to the request that
-        changed it and the ``ticket`` event to every session of the lane carry the
-        same bytes (``msgspec.Raw`` is spliced into each frame as it is)."""
+    def _ticket_json(self, state: rules.LaneState) -> Any:
+        """The open ticket's view (with its ``rev``), encoded once per state: the reply
+        to the request that changed it and the ``ticket`` event to the other sessions
+        of the lane carry the same bytes (``msgspec.Raw`` is spliced into each frame as
+        it is). States are frozen values: the same object always shows the same ticket."""
         last = self._last_ticket_json
-        if last is not None and last[0] is ticket:
+        if last is not None and last[0] is state:
             return last[1]
-        raw = msgspec.Raw(encode(ticket_view(ticket)))
-        self._last_ticket_json = (ticket, raw)
+        raw = msgspec.Raw(encode(ticket_view(state.ticket, rev=state.rev)))
+        self._last_ticket_json = (state, raw)
         return raw
 
     # --- after a change ------------------------------------------------------------
 
     def _ticket_ok(self, request: wire.Request) -> wire.TicketOk:
-        return wire.TicketOk(re=request.id, lane=self.lane, ticket=self._ticket_json(self.state.ticket))
+        return wire.TicketOk(re=request.id, lane=self.lane, ticket=self._ticket_json(self.state))
 
     def _ticket_frame(self) -> bytes:
-        return encode(wire.TicketEvent(lane=self.lane, ticket=self._ticket_json(self.state.ticket)))
+        return encode(wire.TicketEvent(lane=self.lane, ticket=self._ticket_json(self.state)))
 
-    def _publish_ticket(self) -> None:
-        self._publish(self._ticket_frame())
+    def _publish_ticket(self, *, skip: object = None) -> None:
+        """The open ticket to the lane's sessions, but ``skip`` (the session whose
+        request made the change: its reply carries the ticket)."""
+        self._publish(self._ticket_frame(), skip=skip)
 
-    def _publish(self, frame: bytes, kind: str = "ticket") -> None:
+    def _publish(self, frame: bytes, kind: str = "ticket", *, skip: object = None) -> None:
         for subscriber in list(self.subscribers):
-            subscriber.deliver(frame, kind)
+            if subscriber is not skip:
+                subscriber.deliver(frame, kind)
 
     def _checked(self, stock_article: str) -> bool:
         """Whether the stock point must be asked before this article's reservation grows."""
@@ -941,14 +949,16 @@ def _summed(takes: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
 
 
 def _finish_reply(re: wire.Id, sale: rules.SaleCompleted, number: int,
-                  vouchers: tuple[wire.VoucherView, ...] = (), invoice: int | None = None) -> bytes:
+                  vouchers: tuple[wire.VoucherView, ...] = (), invoice: int | None = None,
+                  ticket: Any = UNSET) -> bytes:
+    """``ticket``: the new open ticket's view (encoded, ``msgspec.Raw``)."""
     extra: dict[str, Any] = {"vouchers": list(vouchers)} if vouchers else {}
     if sale.due:
         extra["due"] = fmt_money(sale.due)  # finished unpaid (deferred payment)
     if invoice is not None:
         extra["invoice"] = invoice
     return encode(wire.FinishOk(re=re, number=number, total=fmt_money(sale.total), change=fmt_money(sale.change),
-                                **extra))
+                                ticket=ticket, **extra))
 
 
 def _invoiced(request: wire.Request) -> bool:

@@ -23,6 +23,9 @@ class Caller(msgspec.Struct, frozen=True):
     lane: str | None = None
     # The supervisor whose PIN the session checked for this one request (a discount above the cap).
     approved_by: str | None = None
+    # Opaque: the subscriber (session) that sent the request, or None. The lane gets its
+    # reply to it and leaves it out of the ``ticket`` event of that change.
+    origin: object = None
 
     @property
     def source(self) -> str:

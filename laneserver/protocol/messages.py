@@ -359,6 +359,9 @@ class TicketView(msgspec.Struct, frozen=True, omit_defaults=True):  # ``rounding
     balance: str
     change: str
     payments: list[PaymentView]
+    # One more with each change of the lane's open ticket, never back (kept through a
+    # restart): a client applies a ticket only when newer, and asks ``ticket`` on a gap.
+    rev: int
     rounding: str = "0.00"  # cash rounding (+/-) once cash settled: total + rounding = paid − change
     # Only when the ticket's customer is a business one: the ticket excluding VAT.
     excl_vat: ExclVatView | None = None
@@ -541,6 +544,9 @@ class FinishOk(Reply):
     vouchers: list[VoucherView] | UnsetType = UNSET
     due: str | UnsetType = UNSET  # finished unpaid: what is left to pay (deferred payment)
     invoice: int | UnsetType = UNSET  # finished with ``receipt: "invoice"``: the invoice's number
+    # The lane's new (empty) open ticket, with its rev: the finishing session gets no ticket
+    # event for its own change (docs/protocol.md, "The ticket object").
+    ticket: TicketView | UnsetType = UNSET
 
 
 class StockOk(Reply):

@@ -58,7 +58,8 @@ def _format_line(line: Line) -> LineView:
     )
 
 
-def ticket_view(ticket: Ticket) -> TicketView:
+def ticket_view(ticket: Ticket, *, rev: int) -> TicketView:
+    """The open ticket's view; ``rev``: its revision (the lane state's)."""
     sums = totals(ticket)
     return TicketView(
         seller=ticket.seller,
@@ -69,6 +70,7 @@ def ticket_view(ticket: Ticket) -> TicketView:
         balance=fmt_money(sums.balance),
         change=fmt_money(sums.change),
         payments=[payment_view(p) for p in ticket.payments],
+        rev=rev,
         # Left out while zero (msgspec omits a default only when it is the default itself).
         **({"rounding": fmt_money(sums.rounding)} if sums.rounding else {}),
         # A business customer's ticket: its excluding-VAT side too.

@@ -13,6 +13,8 @@ Invariants:
   - a ticket is finished only with lines and a zero balance (or, deferred payment,
     with a customer and its balance left due);
   - a refused command leaves the state untouched (states are frozen values).
+  - ``rev`` counts the changes of the open ticket: one more per request that changed it
+    (``revised``: a basket of five lines is one change), kept with the state, never back.
   - returns: a line with a negative quantity is a returned line (priced, discounted
     and taxed like a sale, so its total and VAT are negative); a quantity edit keeps
     a line's sign; a returned line holds no stock back. A ticket whose total is
@@ -88,6 +90,9 @@ class LaneState(msgspec.Struct, frozen=True, kw_only=True):
     ticket: Ticket = Ticket()
     held: tuple[HeldTicket, ...] = ()
     next_held: int = 1
+    # The open ticket's revision, sent as the ticket object's ``rev`` (a default: states
+    # journaled before it read as 0). Only ``revised`` moves it.
+    rev: int = 0
 
     def held_ticket(self, held_id: str) -> HeldTicket | None:
         return next((h for h in self.held if h.held == held_id), None)
@@ -346,6 +351,16 @@ def apply(state: LaneState, command: Command, *, now: dt.datetime) -> Applied | 
         case SetCustomer():
             return _set_customer(state, command)
     raise TypeError(f"not a lane command: {command!r}")
+
+
+def revised(before: LaneState, after: LaneState) -> LaneState:
+    """``after``, the state one request's commands left, as one change of ``before``'s
+    open ticket: its ``rev`` one more. A request is one change however many commands it
+    took (a basket's lines), so a client that sees rev skip knows it missed a change.
+    Nothing changed (``after is before``): ``after`` as it is."""
+    if after is before:
+        return after
+    return msgspec.structs.replace(after, rev=before.rev + 1)
 
 
 def _with_ticket(state: LaneState, ticket: Ticket, *events: Any) -> Applied:

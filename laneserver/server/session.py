@@ -287,7 +287,10 @@ class Session:
 
     def _caller(self) -> Caller:
         assert self.device is not None
-        return Caller(device=self.device.device, seller=self.seller, role=self.role, lane=self.device.lane)
+        # origin: this session, so the lane leaves it out of the ticket event of a change it
+        # made (the reply carries the ticket).
+        return Caller(device=self.device.device, seller=self.seller, role=self.role, lane=self.device.lane,
+                      origin=self)
 
     async def _hello(self, request: wire.Hello) -> bytes:
         device = await read(self.shop.journal, partial(reads.device_by_token_hash, token_hash=hash_token(request.token)))

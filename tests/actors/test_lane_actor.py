@@ -160,7 +160,9 @@ async def test_a_sale_end_to_end(tmp_path) -> None:
                 "20.00", "0.00", "4.70")
 
             reply = await ok(shop, wire.Finish(id=4, receipt="ticket"))
-            assert reply == {"type": "ok", "re": 4, "number": 1, "total": "15.30", "change": "4.70"}
+            assert reply == {"type": "ok", "re": 4, "number": 1, "total": "15.30", "change": "4.70",
+                             "ticket": reply["ticket"]}
+            assert reply["ticket"]["lines"] == []  # the new open ticket
 
             after = await ok(shop, wire.GetTicket(id=5))
             assert after["ticket"]["lines"] == [] and after["ticket"]["payments"] == []
@@ -308,18 +310,19 @@ async def test_a_new_lane_actor_rebuilds_the_lane_from_the_journal(tmp_path) -> 
             assert await level(shop, "WINE") == ("6", "3")
             # And the held ticket can be taken up where it was left.
             await ok(shop, wire.RemovePayment(id=8, payment=1))
-            await ok(shop, wire.Hold(id=9))
+            hold = await ok(shop, wire.Hold(id=9))
             recalled = await ok(shop, wire.Recall(id=10, held=held["held"]))
-            assert recalled["ticket"] == held_ticket_view(held_before, held["held"])
+            assert recalled["ticket"] == held_ticket_view(held_before, held["held"], rev=hold["ticket"]["rev"] + 1)
 
 
-def held_ticket_view(held_reply: bytes, held_id: str) -> dict[str, Any]:
-    """The ticket view a recalled held ticket should show (no payments on a held ticket)."""
+def held_ticket_view(held_reply: bytes, held_id: str, *, rev: int) -> dict[str, Any]:
+    """The ticket view a recalled held ticket should show (no payments on a held ticket),
+    at revision ``rev``."""
     [held] = [h for h in msgspec.json.decode(held_reply)["tickets"] if h["held"] == held_id]
     lines = held["lines"]
     return {
         "seller": held["seller"], "customer": None, "lines": lines, "total": held["total"],
-        "paid": "0.00", "balance": held["total"], "change": "0.00", "payments": [],
+        "paid": "0.00", "balance": held["total"], "change": "0.00", "payments": [], "rev": rev,
     }
 
 

@@ -44,6 +44,7 @@ from laneserver.rules.lane import (
     TicketRecalled,
     apply,
     reserved_tickets,
+    revised,
 )
 from laneserver.rules.receipt import VatRow
 from laneserver.rules.ticket import MAX_LINES, Line, Payment, Ticket, totals, vat_breakdown
@@ -964,3 +965,22 @@ def test_a_lane_holds_at_most_max_held_tickets():
     state = run(state, AddLine("marie", WATER, D(1)))
     result = refused(state, Hold("marie"), "conflict")
     assert f"at most {MAX_HELD}" in result.message
+
+
+# --- revisions (the ticket object's rev) -----------------------------------------
+
+
+def test_a_request_is_one_revision_however_many_commands_it_took():
+    start = LaneState(lane="1", rev=41)
+    basket = run(start, AddLine("marie", WATER, D(1)), AddLine("marie", WINE, D(2)))
+    assert basket.rev == 41  # the rules never move it
+    scanned = revised(start, basket)
+    assert scanned.rev == 42
+    held = revised(scanned, ok(scanned, Hold("marie")).state)
+    assert held.rev == 43 and held.ticket.lines == ()
+    assert revised(held, held) is held  # nothing changed: no new revision
+
+
+def test_a_state_journaled_before_revisions_reads_as_rev_0():
+    old = msgspec.json.encode({"lane": "1", "next_held": 3})
+    assert msgspec.json.decode(old, type=LaneState) == LaneState(lane="1", next_held=3, rev=0)

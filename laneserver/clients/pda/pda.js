@@ -143,7 +143,9 @@ class PdaApp {
 
     onEvent(event) {
         if (event.type === "unaddressed_error") this.showError(new ServerError(event));
-        // A PDA has no lane: no ticket or printer events are expected.
+        // A PDA has no lane: no ticket or printer events are expected. (Its basket_empty
+        // reply carries the lane's ticket, with its rev; the PDA does not show it, the
+        // lane's tills get the ticket event.)
     }
 
     /** Send a request; returns the `ok` reply, or null after showing the error. */

@@ -13,8 +13,9 @@
 //                            script   = ms the page spent drawing that ticket
 //                            ms       = painted − sent (scan → line rendered)
 //
-// A scan's line may be drawn by the ticket event that the server pushes just before
-// the reply, or by the reply itself: the first render that showed the line counts.
+// A scan's line is drawn by its reply (the server sends the page no ticket event for
+// its own changes); should a newer ticket from another session (an event) show it
+// first, the first render that showed the line counts.
 
 const MAX_SAMPLES = 1000;
 

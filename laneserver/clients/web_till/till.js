@@ -6,6 +6,12 @@
 // connection re-send what was in flight (same idempotency keys), then asks for the
 // ticket again.
 //
+// Tickets carry `rev`, one more with each change of the lane's ticket. This page's own
+// changes come back in their replies (the server sends it no `ticket` event for them);
+// other sessions' changes (another tab, a PDA's basket) come as `ticket` events. A
+// ticket is drawn only if it is not older than the one drawn; an event whose rev skips
+// one (a change this page did not see) makes the page ask `ticket`.
+//
 // Screens: "pair" (no token) → "wait" (hello not answered yet) → "sign-in" (no
 // seller) → "sell" (sell.js; payment mode: pay.js; panels: panels.js; customers:
 // customers.js; the cash drawer: drawer.js; discounts: discount.js; finished and
@@ -45,7 +51,8 @@ class TillApp {
         this.resume = null;           // sign_in's resume secret: in memory only, never stored
         this.role = null;
         this.ticket = null;
-        this.ticketEvents = 0;        // counts ticket events, to tell stale reply tickets
+        this.rev = -1;                // the rev of the ticket drawn (-1: none since the last hello)
+        this.askingTicket = false;    // a `ticket` asked after a gap in rev, not answered yet
         this.synced = false;          // the ticket was fetched since the last hello
         this.keyboardLoaded = false;
         this.printer = null;          // the last printer event
@@ -145,6 +152,9 @@ class TillApp {
      */
     async handshake(conn) {
         this.synced = false;
+        // A new connection: its first ticket (pushed at hello) is drawn whatever its rev,
+        // and every reply or event after it is compared with that one.
+        this.rev = -1;
         // The resume secret lives in this page's memory only: a reconnect of this page
         // keeps its seller, a reload (or a copied token) must type the PIN again.
         const helloFields = this.resume ? { token: this.token, resume: this.resume } : { token: this.token };
@@ -237,7 +247,7 @@ class TillApp {
     }
 
     /** After hello (and the re-sends): the server's view replaces ours. (act()
-     *  draws the reply's ticket unless a ticket event, as new or newer, came first.) */
+     *  draws the reply's ticket unless a newer one, by rev, was drawn first.) */
     async resync() {
         const asks = [this.act("ticket", {}, { quiet: true })];
         if (this.seller) asks.push(this.held.refresh());
@@ -287,8 +297,7 @@ class TillApp {
         switch (event.type) {
             case "ticket":
                 if (this.hello && this.hello.lane && event.lane !== this.hello.lane) return;
-                this.ticketEvents++;
-                this.setTicket(event.ticket, -1);
+                this.onTicketEvent(event.ticket);
                 // The server pushes the lane's ticket as soon as hello subscribes the
                 // page: the page is in sync from then on (the resync request confirms).
                 if (!this.synced) {
@@ -335,7 +344,7 @@ class TillApp {
             if (reply.code !== "connection_stopped") this.showError(new ServerError(reply), { code: request.code, verb: request.type });
             return;
         }
-        if (reply.ticket) this.setTicket(reply.ticket, -1);
+        if (reply.ticket) this.setTicket(reply.ticket);
         // finish, or a pay that finished the sale (the shop's auto_finish)
         if ((request.type === "finish" || request.type === "pay") && reply.number !== undefined) {
             this.pay.close();
@@ -347,7 +356,7 @@ class TillApp {
 
     /**
      * Send a request; returns the `ok` reply, or null after showing the error.
-     * A reply carrying a ticket updates the view (unless a newer ticket event came).
+     * A reply carrying a ticket updates the view (unless a newer ticket, by rev, was drawn).
      * @param {string} verb
      * @param {object} fields
      * @param {object} [opts] mutating, context (for messages), quiet (do not clear
@@ -356,14 +365,13 @@ class TillApp {
     async act(verb, fields = {}, opts = {}) {
         if (!this.conn) return null;
         if (!opts.quiet) this.clearMessage(false);
-        const seen = this.ticketEvents;
         const mutating = !!opts.mutating;
         if (mutating) this.startSending();
         try {
             const pending = this.conn.request(verb, fields, { mutating });
             if (mutating && this.conn.state !== STATES.READY) this.drawConnection(); // "n waiting to be sent"
             const reply = await pending;
-            if (reply.ticket) this.setTicket(reply.ticket, seen);
+            if (reply.ticket) this.setTicket(reply.ticket);
             return reply;
         } catch (error) {
             if (opts.onError && error instanceof ServerError && opts.onError(error)) return null;
@@ -439,12 +447,33 @@ class TillApp {
     // --- state changes --------------------------------------------------------------
 
     /**
+     * A `ticket` event: another session changed the lane's ticket (this page's own
+     * changes come in its replies). Drawn only when newer than the ticket drawn; a rev
+     * that skips one means a change was missed (or its reply is still on the way): the
+     * page asks `ticket`, one at a time.
      * @param {object} ticket
-     * @param {number} seenEvents the event count when the request left (-1: an event
-     *        itself, or a resync): a reply is stale if a ticket event came since
      */
-    setTicket(ticket, seenEvents) {
-        if (seenEvents >= 0 && seenEvents !== this.ticketEvents) return;
+    onTicketEvent(ticket) {
+        const rev = ticket.rev;
+        if (typeof rev === "number" && rev <= this.rev) return; // drawn already, or older
+        const gap = typeof rev === "number" && this.rev >= 0 && rev > this.rev + 1;
+        this.setTicket(ticket);
+        if (gap && !this.askingTicket) {
+            this.askingTicket = true;
+            this.act("ticket", {}, { quiet: true }).finally(() => { this.askingTicket = false; });
+        }
+    }
+
+    /**
+     * Draw a ticket (a reply's, an event's), unless the one drawn is newer: a reply
+     * that arrives after a newer event is stale.
+     * @param {object} ticket
+     */
+    setTicket(ticket) {
+        if (typeof ticket.rev === "number") {
+            if (ticket.rev < this.rev) return;
+            this.rev = ticket.rev;
+        }
         const started = performance.now();
         this.ticket = ticket;
         this.sell.renderTicket(ticket);

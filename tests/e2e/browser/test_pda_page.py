@@ -1,6 +1,7 @@
 """The PDA page (it shares the till's protocol, DOM, format and sign-in modules):
 a basket kept across a reload and emptied into a lane, a stock lookup, and the
-lane's till showing the basket's line. (Moved here from tests/e2e/test_pages_smoke.py.)"""
+lane's till, open meanwhile, showing the basket's line (a ticket event: the PDA made the
+change, the till hears it). (Moved here from tests/e2e/test_pages_smoke.py.)"""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from tests.e2e.browser.conftest import PIN, SELLER, SCREENSHOTS, WAIT, euros, ex
 def test_pda_basket_into_lane_then_on_the_till(live_server, browser, tills):
     article = plain_articles()[0]
     errors: list[str] = []
+    till = tills(live_server, "1").start()
+    expect(till.lines()).to_have_count(0)
     context = browser.new_context(viewport={"width": 480, "height": 800})
     try:
         pda = context.new_page()
@@ -59,8 +62,7 @@ def test_pda_basket_into_lane_then_on_the_till(live_server, browser, tills):
         context.close()
     assert not errors, errors
 
-    # the lane's open ticket now holds the basket's line
-    till = tills(live_server, "1").start()
+    # the lane's open ticket now holds the basket's line: the open till drew the event
     lines = till.lines()
     expect(lines).to_have_count(1)
     expect(lines.first).to_contain_text(article["name"])
