@@ -22,9 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import report, scenarios
+from bench import growth, report, scenarios, store
 
-SCENARIOS = ("lanes8", "lanes64", "catalog")
+SCENARIOS = ("lanes8", "lanes64", "catalog", "ticket_growth", "store")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=1, help="seed of every random choice (default 1)")
     parser.add_argument("--duration", type=float, default=None,
                         help="at most this many seconds of selling per load scenario (default 45, quick 20)")
+    parser.add_argument("--store-n", type=_counts, default=None,
+                        help="store: tills per step of the capacity curve, e.g. 100,250,500 (PDAs: a fifth; "
+                             "default 100,250,500,1000,2000, quick 20)")
+    parser.add_argument("--store-duration", type=float, default=None,
+                        help="store: seconds of selling per step (default 40, quick 8)")
+    parser.add_argument("--store-procs", type=int, default=None,
+                        help="store: load generator processes (default: one per 1,000 devices)")
     parser.add_argument("--workdir", type=Path, default=None, help="where to put data folders (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, databases)")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
@@ -45,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     chosen = SCENARIOS if not args.scenario or "all" in args.scenario else tuple(dict.fromkeys(args.scenario))
     settings = scenarios.settings_for(args.quick, seed=args.seed, duration=args.duration)
+    settings = scenarios.replace(settings, **{k: v for k, v in (
+        ("store_n", args.store_n), ("store_duration", args.store_duration), ("store_procs", args.store_procs))
+        if v is not None})
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="laneserver-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -63,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
                 got, data = scenarios.load_scenario(workdir, settings, *settings.lanes8, log)
             elif name == "lanes64":
                 got, data = scenarios.load_scenario(workdir, settings, *settings.lanes64, log)
+            elif name == "ticket_growth":
+                got, data = growth.growth_scenario(workdir, settings, log)
+            elif name == "store":
+                got, data = store.store_scenario(workdir, settings, log)
             else:
                 got, data = scenarios.catalog_scenario(workdir, settings, log)
             rows += got
@@ -87,6 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps({**raw, "rows": [r.cells() for r in rows]}, indent=2, default=str))
     return 0
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    counts = tuple(int(part) for part in text.split(",") if part.strip())
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: positive counts separated by commas")
+    return counts
 
 
 def _load_average() -> str:
@@ -118,6 +139,10 @@ def notes(raw: dict) -> str:
                 lines.append(
                     f"  protocol floor: {f['per_second']:.0f} requests/s p50 {f['p50_ms']:.2f} ms p99 {f['p99_ms']:.2f} ms "
                     f"(a JSON request, 2 frames of {f['payload_bytes']} B back), echo process CPU {f['cpu_s']:.1f} s")
+        elif name == "ticket_growth":
+            lines.append(growth.notes(data))
+        elif name == "store":
+            lines.append(store.notes(data))
         else:
             i, b = data["in_process"], data["build"]
             lines.append(
