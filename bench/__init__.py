@@ -8,6 +8,8 @@ Run from the repository root::
 Modules:
   loadgen         N tills and M PDAs over websockets against a real server process
   baselines       a Hypercorn + Starlette websocket echo process, and SQLite commits
+  growth          ticket_growth: a scan on a long ticket, beside held tickets (issue 12)
+  store           a whole store at human pace, its capacity curve, a reconnect storm (issue 12)
   catalog_million a generated catalog of a million articles, measured in process
   server          starting, preparing and watching server processes (/proc readings)
   scenarios       the scenarios of a run, each with the baselines it is compared to

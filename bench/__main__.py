@@ -1,8 +1,10 @@
 """``python -m bench``: run the scenarios and print one table (see docs/performance.md).
 
-    python -m bench                       # full run: 8 lanes; 64 lanes + 32 PDAs; 1,000,000 articles
+    python -m bench                       # full run: 8 lanes; 64 lanes + 32 PDAs; 1,000,000 articles;
+                                          # ticket growth; a whole store (N = 100 … 2,000)
     python -m bench --quick               # the same, small (2 lanes × 5 sales, 10,000 articles…)
     python -m bench --scenario catalog    # one scenario (repeatable)
+    python -m bench --scenario store --store-n 100,250,500   # the store's capacity curve
 
 Everything runs on 127.0.0.1, in a temporary folder removed at the end (``--keep``
 keeps it), and stops by itself: every load is bounded in sales and in seconds.

@@ -55,9 +55,9 @@ class Settings:
     catalog_sales: int = 40           # sales of the one till on the catalog servers
     websocket_searches: int = 200     # of the in-process queries, sent as `search` requests
     catalog_duration: float = 30.0
-    growth_tickets: int = 10          # ticket_growth: tickets scanned to 200 lines
-    growth_cycles: int = 3            # … cycles of no held / 20 held tickets
-    growth_rounds: int = 5            # … tickets of 20 scans on each side of a cycle
+    growth_tickets: int = 16          # ticket_growth: tickets scanned to 200 lines
+    growth_cycles: int = 4            # … cycles of no held / 20 held tickets
+    growth_rounds: int = 6            # … tickets of 20 scans on each side of a cycle
     store_n: tuple[int, ...] = (100, 250, 500, 1000, 2000)   # store: tills (PDAs: a fifth)
     store_duration: float = 40.0      # store: seconds of selling per N
     store_pace: float = 1.0           # store: human think times × this (quick: faster, to see finishes)

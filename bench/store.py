@@ -510,12 +510,23 @@ def store_scenario(workdir: Path, settings, log) -> tuple[list[Row], dict[str, A
                     f"the target ({TARGET_N:,} tills + {TARGET_N // 5} PDAs); tried {', '.join(map(str, settings.store_n))}",
                     Target("ratio_min", 1)))
     raw = {"steps": [{k: v for k, v in step.items() if k not in ("selling", "storm")} | {
-        "selling_counts": {k: v for k, v in step["selling"].items() if not isinstance(v, list) or k.endswith("_each")},
+        "selling_counts": {k: v for k, v in step["selling"].items()
+                           if not isinstance(v, list) or k.endswith("_each") or k in ("not_in", "failed")},
         "storm_counts": {k: v for k, v in step["storm"].items() if not isinstance(v, list) or k.endswith("_each")},
     } for step in steps], "largest_n": largest, "settings": {
         "n": settings.store_n, "duration": settings.store_duration, "pace": settings.store_pace,
         "signin_rate": settings.store_signin_rate}}
     return rows, raw
+
+
+def _refusal_words(counts: dict[str, Any]) -> str:
+    """The refusals of a step by kind: connections and sign-ins, then other requests'
+    error replies (those of hello and sign_in are in the first already)."""
+    kinds = dict(counts.get("refusals") or {})
+    kinds.update({k: v for k, v in (counts.get("errors") or {}).items() if not k.startswith(("hello:", "sign_in:"))})
+    kinds["devices never in"] = len(counts.get("not_in") or [])
+    kinds["devices stopped"] = len(counts.get("failed") or [])
+    return str({k: v for k, v in kinds.items() if v}) if any(kinds.values()) else ""
 
 
 def notes(data: dict[str, Any]) -> str:
@@ -527,8 +538,8 @@ def notes(data: dict[str, Any]) -> str:
             f"  {step['label']}: {'HOLDS' if holds(s) else 'does not hold'}; scan p50/p99 {s['scan_p50_ms']:.1f}/"
             f"{s['scan_p99_ms']:.1f} ms (n={s['scans']}), finish p50/p99 {s['finish_p50_ms']:.1f}/"
             f"{s['finish_p99_ms']:.1f} ms (n={s['finishes']}), stock p99 {s['stock_p99_ms']:.1f} ms "
-            f"(n={s['stocks']}), refused {s['refused']} {step['selling_counts'].get('refusals') or ''}"
-            f"{step['selling_counts'].get('errors') or ''}; sign-in: all {s['signed_in']} in after "
+            f"(n={s['stocks']}), refused {s['refused']} {_refusal_words(step['selling_counts'])}; sign-in: "
+            f"{s['signed_in']}/{s['devices']} in after "
             f"{step['signin_all_s']:.1f} s, p99 {s['signin_p99_ms']:.0f} ms; server CPU {s['server_cpu_share']:.0%} of "
             f"a core over the {s['window_s']:.1f} s window; load generator {step['procs']} process(es), "
             f"{s['client_cpu_s']:.1f} CPU s, busiest {s['client_cpu_max_share']:.0%} of a core"
