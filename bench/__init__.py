@@ -2,8 +2,8 @@
 
 Run from the repository root::
 
-    python -m bench            # the full run (3–4 minutes on 2 cores)
-    python -m bench --quick    # small counts, about 15 s (the test suite runs it)
+    python -m bench            # the full run (about 15 minutes on 2 cores, the store's curve most of it)
+    python -m bench --quick    # small counts, about 40 s (the test suite runs it)
 
 Modules:
   loadgen         N tills and M PDAs over websockets against a real server process
