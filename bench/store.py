@@ -166,7 +166,8 @@ async def _client(job: dict[str, Any], lines) -> dict[str, Any]:
 
     async def attempt(dev: dict[str, Any]) -> bool:
         """One connection: in, then (store) sells until the end. False: refused, retry."""
-        async with open_websocket_url(url, max_message_size=16 << 20, connect_timeout=30) as ws:
+        connect_within = max(1.0, min(30.0, dev["deadline"] - trio.current_time()))
+        async with open_websocket_url(url, max_message_size=16 << 20, connect_timeout=connect_within) as ws:
             device = Device(dev["name"], ws, stats)
             async with trio.open_nursery() as inner:
                 inner.start_soon(device.pump)
@@ -179,23 +180,29 @@ async def _client(job: dict[str, Any], lines) -> dict[str, Any]:
         fields = {"token": dev["token"]}
         if storm and dev.get("resume"):
             fields["resume"] = dev["resume"]
+        # Getting in is bounded by the device's deadline (an attempt could otherwise
+        # outlive it: connect 30 s + hello 30 s + sign_in 30 s).
         try:
-            reply, _, _ = await device.call("hello", **fields)
-            if reply.get("type") != "ok":
-                refusals[f"hello:{reply.get('code')}"] += 1
-                return False
-            if reply.get("seller") is None:
-                reply, _, _ = await device.call("sign_in", seller=dev["seller"][0], pin=dev["seller"][1])
+            with trio.move_on_at(dev["deadline"]) as bounded:
+                reply, _, _ = await device.call("hello", **fields)
                 if reply.get("type") != "ok":
-                    refusals[f"sign_in:{reply.get('code')}"] += 1
+                    refusals[f"hello:{reply.get('code')}"] += 1
                     return False
-                resumes[dev["name"]] = reply["resume"]
-                resumed["pin"] += 1
-            else:
-                resumed["resume"] += 1
+                if reply.get("seller") is None:
+                    reply, _, _ = await device.call("sign_in", seller=dev["seller"][0], pin=dev["seller"][1])
+                    if reply.get("type") != "ok":
+                        refusals[f"sign_in:{reply.get('code')}"] += 1
+                        return False
+                    resumes[dev["name"]] = reply["resume"]
+                    resumed["pin"] += 1
+                else:
+                    resumed["resume"] += 1
         except RequestFailed:
             closed = ws.closed
             refusals[f"closed:{closed.code}" if closed is not None else "no_reply"] += 1
+            return False
+        if bounded.cancelled_caught:
+            refusals["no_reply_by_deadline"] += 1
             return False
         in_at.append(trio.current_time() - window["t0"])
         signin_s.append(trio.current_time() - dev["turn"])
@@ -219,7 +226,7 @@ async def _client(job: dict[str, Any], lines) -> dict[str, Any]:
         dev["turn"] = window["t0"] + (0 if storm else dev["index"] / job["rate"])
         await trio.sleep_until(dev["turn"])
         rng = random.Random(f"{seed}:retry:{dev['name']}")
-        deadline = dev["turn"] + (STORM_DEADLINE if storm else SIGNIN_DEADLINE)
+        deadline = dev["deadline"] = dev["turn"] + (STORM_DEADLINE if storm else SIGNIN_DEADLINE)
         while True:
             try:
                 if await attempt(dev):
@@ -242,6 +249,7 @@ async def _client(job: dict[str, Any], lines) -> dict[str, Any]:
                 nursery.start_soon(device_task, dev)
             await all_in.wait()
             window["all_in"] = trio.current_time() - window["t0"]
+            window["ready"] = True
             if storm:
                 print(json.dumps({"ready": True}), flush=True)
                 await lines.receive()  # "go": every process is done
@@ -259,6 +267,8 @@ async def _client(job: dict[str, Any], lines) -> dict[str, Any]:
             window["cpu"] = _own_cpu() - cpu0
     if hard_scope.cancelled_caught:
         failed.append("hard deadline reached")
+        if not window.get("ready"):  # the parent reads a ready line, then the result
+            print(json.dumps({"ready": True, "hard_deadline": True}), flush=True)
     return {
         "signin_s": signin_s, "in_at": in_at, "all_in_s": window.get("all_in", float("nan")),
         "not_in": not_in, "refusals": dict(refusals), "resumed": dict(resumed), "resumes": resumes,
@@ -333,8 +343,11 @@ class Clients:
 
     def say(self, word: str) -> None:
         for proc in self.procs:
-            proc.stdin.write(word + "\n")
-            proc.stdin.flush()
+            try:
+                proc.stdin.write(word + "\n")
+                proc.stdin.flush()
+            except OSError:  # it ended (its hard deadline): its result is read all the same
+                pass
 
     def close(self) -> None:
         for proc in self.procs:
