@@ -1,8 +1,10 @@
 """``python -m bench``: run the scenarios and print one table (see docs/performance.md).
 
-    python -m bench                       # full run: 8 lanes; 64 lanes + 32 PDAs; 1,000,000 articles
+    python -m bench                       # full run: 8 lanes; 64 lanes + 32 PDAs; 1,000,000 articles;
+                                          # ticket growth; a whole store (N = 100 … 2,000)
     python -m bench --quick               # the same, small (2 lanes × 5 sales, 10,000 articles…)
     python -m bench --scenario catalog    # one scenario (repeatable)
+    python -m bench --scenario store --store-n 100,250,500   # the store's capacity curve
 
 Everything runs on 127.0.0.1, in a temporary folder removed at the end (``--keep``
 keeps it), and stops by itself: every load is bounded in sales and in seconds.
@@ -22,9 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import report, scenarios
+from bench import growth, report, scenarios, store
 
-SCENARIOS = ("lanes8", "lanes64", "catalog")
+SCENARIOS = ("lanes8", "lanes64", "catalog", "ticket_growth", "store")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=1, help="seed of every random choice (default 1)")
     parser.add_argument("--duration", type=float, default=None,
                         help="at most this many seconds of selling per load scenario (default 45, quick 20)")
+    parser.add_argument("--store-n", type=_counts, default=None,
+                        help="store: tills per step of the capacity curve, e.g. 100,250,500 (PDAs: a fifth; "
+                             "default 100,250,500,1000,2000, quick 20)")
+    parser.add_argument("--store-duration", type=float, default=None,
+                        help="store: seconds of selling per step (default 40, quick 8)")
+    parser.add_argument("--store-procs", type=int, default=None,
+                        help="store: load generator processes (default: one per 1,000 devices)")
     parser.add_argument("--workdir", type=Path, default=None, help="where to put data folders (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, databases)")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
@@ -45,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     chosen = SCENARIOS if not args.scenario or "all" in args.scenario else tuple(dict.fromkeys(args.scenario))
     settings = scenarios.settings_for(args.quick, seed=args.seed, duration=args.duration)
+    settings = scenarios.replace(settings, **{k: v for k, v in (
+        ("store_n", args.store_n), ("store_duration", args.store_duration), ("store_procs", args.store_procs))
+        if v is not None})
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="laneserver-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -63,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
                 got, data = scenarios.load_scenario(workdir, settings, *settings.lanes8, log)
             elif name == "lanes64":
                 got, data = scenarios.load_scenario(workdir, settings, *settings.lanes64, log)
+            elif name == "ticket_growth":
+                got, data = growth.growth_scenario(workdir, settings, log)
+            elif name == "store":
+                got, data = store.store_scenario(workdir, settings, log)
             else:
                 got, data = scenarios.catalog_scenario(workdir, settings, log)
             rows += got
@@ -87,6 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps({**raw, "rows": [r.cells() for r in rows]}, indent=2, default=str))
     return 0
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    counts = tuple(int(part) for part in text.split(",") if part.strip())
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: positive counts separated by commas")
+    return counts
 
 
 def _load_average() -> str:
@@ -118,6 +141,10 @@ def notes(raw: dict) -> str:
                 lines.append(
                     f"  protocol floor: {f['per_second']:.0f} requests/s p50 {f['p50_ms']:.2f} ms p99 {f['p99_ms']:.2f} ms "
                     f"(a JSON request, 2 frames of {f['payload_bytes']} B back), echo process CPU {f['cpu_s']:.1f} s")
+        elif name == "ticket_growth":
+            lines.append(growth.notes(data))
+        elif name == "store":
+            lines.append(store.notes(data))
         else:
             i, b = data["in_process"], data["build"]
             lines.append(

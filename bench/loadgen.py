@@ -323,14 +323,26 @@ async def run_load(
     async def open_device(name: str, token: str, seller: tuple[str, str], role, *,
                           task_status=trio.TASK_STATUS_IGNORED) -> None:
         nonlocal tills_left
+        # The connection is opened inside the limiter too: the server closes (1013) a
+        # websocket beyond ``[server] max_unauthenticated`` (64) waiting for its hello.
+        await signed_in.acquire()
+        holding = [True]
+
+        def release() -> None:
+            if holding[0]:
+                holding[0] = False
+                signed_in.release()
+
         try:
             async with open_websocket_url(url, max_message_size=16 << 20) as ws:
                 device = Device(name, ws, stats)
                 async with trio.open_nursery() as inner:
                     inner.start_soon(device.pump)
-                    async with signed_in:
+                    try:
                         await device.ok("hello", token=token)
                         await device.ok("sign_in", seller=seller[0], pin=seller[1])
+                    finally:
+                        release()
                     task_status.started()
                     await go.wait()
                     device.counting = True
@@ -340,6 +352,7 @@ async def run_load(
                         stats.failed_devices.append(str(error))
                     inner.cancel_scope.cancel()
         finally:
+            release()
             if name.startswith("till"):
                 tills_left -= 1
                 if tills_left == 0:

@@ -15,20 +15,26 @@ HEADER = ("scenario", "metric", "value", "baseline", "baseline is", "ratio", "ta
 @dataclass(frozen=True)
 class Target:
     """``kind``: "ratio_max" (value ÷ baseline ≤ bound), "ratio_min" (≥ bound) or
-    "value_max" (value ≤ bound, in the row's unit)."""
+    "value_max" (value ≤ bound, in the row's unit).
+
+    ``info``: an old target kept for information (issue 12 replaced it): shown as
+    "info: …" with "info" as the result, never PASS/MISS and not in the verdicts."""
 
     kind: str
     bound: float
+    info: bool = False
 
     def describe(self) -> str:
         match self.kind:
             case "ratio_max":
-                return f"ratio ≤ {fmt(self.bound)}"
+                text = f"ratio ≤ {fmt(self.bound)}"
             case "ratio_min":
-                return f"ratio ≥ {fmt(self.bound)}"
+                text = f"ratio ≥ {fmt(self.bound)}"
             case "value_max":
-                return f"≤ {fmt(self.bound)}"
-        raise ValueError(self.kind)
+                text = f"≤ {fmt(self.bound)}"
+            case _:
+                raise ValueError(self.kind)
+        return f"info: {text}" if self.info else text
 
     def met(self, value: float, baseline: float) -> bool:
         match self.kind:
@@ -58,6 +64,8 @@ class Row:
     def result(self) -> str:
         if self.target is None:
             return ""
+        if self.target.info:
+            return "info"
         if math.isnan(self.value) or math.isnan(self.baseline):
             return "MISS"
         return "PASS" if self.target.met(self.value, self.baseline) else "MISS"
@@ -87,4 +95,4 @@ def render(rows: list[Row]) -> str:
 def verdicts(rows: list[Row]) -> list[str]:
     return [f"{row.result}: {row.scenario} — {row.metric} {fmt(row.value)} ({row.target.describe()}, "
             f"baseline {fmt(row.baseline)} = {row.baseline_is})"
-            for row in rows if row.target is not None]
+            for row in rows if row.target is not None and not row.target.info]
