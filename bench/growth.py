@@ -79,8 +79,7 @@ async def run_growth(url: str, token: str, seller: tuple[str, str], codes: list[
             await device.ok("sign_in", seller=seller[0], pin=seller[1])
 
             async def scan() -> tuple[int, float]:
-                """One scan: (lines on the ticket after it, reply time); events dropped."""
-                device.tickets.clear()
+                """One scan: (lines on the ticket after it, reply time); no event comes for our own change."""
                 reply, sent, answered = await device.call("scan", code=rng.choice(codes))
                 if reply.get("type") != "ok":
                     raise RequestFailed(f"scan refused: {reply}")
@@ -88,7 +87,6 @@ async def run_growth(url: str, token: str, seller: tuple[str, str], codes: list[
 
             async def cancel() -> None:
                 await device.ok("cancel_ticket")
-                device.tickets.clear()
 
             async def short_ticket(into: list[float]) -> None:
                 for _ in range(HELD_LINES):
@@ -116,7 +114,6 @@ async def run_growth(url: str, token: str, seller: tuple[str, str], codes: list[
                     for _ in range(HELD_LINES):
                         await scan()
                     held.append((await device.ok("hold"))["held"])
-                    device.tickets.clear()
                 for _ in range(rounds):
                     await short_ticket(out.beside_held)
                 for held_id in held:

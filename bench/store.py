@@ -132,9 +132,7 @@ async def _client(job: dict[str, Any], lines) -> dict[str, Any]:
                 await trio.sleep_until(min(trio.current_time() + rng.uniform(*TILL_THINK) * pace, stop))
                 if trio.current_time() >= stop:
                     return
-                device.tickets.clear()
                 reply, sent, answered = await device.call("scan", code=rng.choice(codes))
-                device.tickets.clear()
                 if reply.get("type") == "ok":
                     scan_s.append(answered - sent)
                     ticket = reply["ticket"]
@@ -152,7 +150,6 @@ async def _client(job: dict[str, Any], lines) -> dict[str, Any]:
             if reply.get("type") == "ok":
                 finish_s.append(answered - sent)
                 stats.sales += 1
-            device.tickets.clear()
 
     async def pda(device: Device, rng: random.Random, stop: float) -> None:
         articles = job["articles"]

@@ -184,7 +184,7 @@ def apply_reply(model: LaneModel, pending: Pending, reply: dict[str, Any]) -> No
     match pending.verb:
         case "finish":
             model.finished.append(Finished(model.lane, pending.key, reply["number"], reply["total"], reply["change"]))
-            model.ticket = dict(EMPTY_TICKET)
+            model.ticket = reply["ticket"]  # the new empty ticket, with its rev
         case "hold":
             assert pending.before is not None
             model.held[reply["held"]] = {"held": reply["held"], "seller": pending.before["seller"],
