@@ -26,7 +26,6 @@ import socket
 import subprocess
 import threading
 import urllib.request
-from pathlib import Path
 
 import pytest
 

@@ -13,7 +13,6 @@ real page against it.
 from __future__ import annotations
 
 import threading
-from functools import partial
 from pathlib import Path
 
 import pytest
