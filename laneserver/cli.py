@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import trio
@@ -103,6 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         return _fail(f"configuration refused: {error}", 2)
     data = _data_dir(args)
+    try:
+        return _run(args, config, data)
+    except _Refused as refused:
+        return _fail(str(refused))
+
+
+def _run(args: argparse.Namespace, config: Config, data: Path) -> int:
     match args.command:
         case "serve":
             return _serve(args, config, data)
@@ -187,18 +197,35 @@ def _open(data: Path, *, create: bool = True):
     return connect(data / DB_NAME, create=create)
 
 
+class _Refused(Exception):
+    """A store IT command refused (exit 1 with this message, from ``main``)."""
+
+
+@contextmanager
+def _admin_db(data: Path, *, create: bool = True) -> Iterator[sqlite3.Connection]:
+    """The database for one store IT command, closed after it; a missing database
+    (``create=False``) or an ``AdminError`` becomes ``_Refused``."""
+    from laneserver.store.admin import AdminError
+
+    try:
+        db = _open(data, create=create)
+    except FileNotFoundError as error:
+        raise _Refused(str(error)) from None
+    try:
+        yield db
+    except AdminError as error:
+        raise _Refused(str(error)) from None
+    finally:
+        db.close()
+
+
 def _pair(args: argparse.Namespace, config: Config, data: Path) -> int:
-    from laneserver.store.admin import AdminError, pair_device
+    from laneserver.store.admin import pair_device
 
     if args.kind == "till" and not args.lane:
         return _fail("a till is paired with a lane: laneserver pair till --lane LANE", 2)
-    db = _open(data)
-    try:
+    with _admin_db(data) as db:
         device, token = pair_device(db, args.kind, args.lane, SystemClock().now(), [l.id for l in config.lanes])
-    except AdminError as error:
-        return _fail(str(error))
-    finally:
-        db.close()
     where = f" on lane {args.lane}" if args.kind == "till" else ""
     print(f"paired {args.kind} {device}{where}; its token (shown once, keep it on the device):")
     print(token)
@@ -206,46 +233,29 @@ def _pair(args: argparse.Namespace, config: Config, data: Path) -> int:
 
 
 def _seller_add(args: argparse.Namespace, data: Path) -> int:
-    from laneserver.store.admin import AdminError, add_seller
+    from laneserver.store.admin import add_seller
 
-    db = _open(data)
-    try:
+    with _admin_db(data) as db:
         add_seller(db, args.name, args.pin, args.role, SystemClock().now())
-    except AdminError as error:
-        return _fail(str(error))
-    finally:
-        db.close()
     print(f"seller {args.name.strip()} added ({args.role})")
     return 0
 
 
 def _seller_disable(args: argparse.Namespace, data: Path) -> int:
-    from laneserver.store.admin import AdminError, disable_seller
+    from laneserver.store.admin import disable_seller
 
-    try:
-        db = _open(data, create=False)
-    except FileNotFoundError as error:
-        return _fail(str(error))
-    try:
+    with _admin_db(data, create=False) as db:
         changed = disable_seller(db, args.name, SystemClock().now())
-    except AdminError as error:
-        return _fail(str(error))
-    finally:
-        db.close()
     print(f"seller {args.name} disabled; a running server signs them out within a second" if changed
           else f"seller {args.name} was already disabled")
     return 0
 
 
 def _device(args: argparse.Namespace, data: Path) -> int:
-    from laneserver.store.admin import AdminError, revoke_device
+    from laneserver.store.admin import revoke_device
     from laneserver.store.reads import devices
 
-    try:
-        db = _open(data, create=False)
-    except FileNotFoundError as error:
-        return _fail(str(error))
-    try:
+    with _admin_db(data, create=False) as db:
         if args.device_command == "list":
             rows = [("device", "kind", "lane", "paired at", "last seen", "revoked")]
             rows += [(d.device, d.kind, d.lane or "-", _seconds(d.paired_at), _seconds(d.last_seen),
@@ -254,12 +264,7 @@ def _device(args: argparse.Namespace, data: Path) -> int:
             for row in rows:
                 print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
             return 0
-        try:
-            changed = revoke_device(db, args.device, SystemClock().now())
-        except AdminError as error:
-            return _fail(str(error))
-    finally:
-        db.close()
+        changed = revoke_device(db, args.device, SystemClock().now())
     print(f"device {args.device} revoked; a running server closes its sessions within a second" if changed
           else f"device {args.device} was already revoked")
     return 0

@@ -428,16 +428,14 @@ def private_file(path: Path) -> None:
     ours: a database from a version that left it 0644."""
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, DB_MODE))
-        return
     except FileExistsError:
-        pass
-    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        try:
-            status = file.stat()
-            if status.st_mode & 0o077 and status.st_uid == os.geteuid():
-                file.chmod(status.st_mode & DB_MODE)
-        except FileNotFoundError:
-            continue
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            try:
+                status = file.stat()
+                if status.st_mode & 0o077 and status.st_uid == os.geteuid():
+                    file.chmod(status.st_mode & DB_MODE)
+            except FileNotFoundError:
+                continue
 
 
 def migrate(db: sqlite3.Connection) -> int:
