@@ -14,19 +14,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import urllib.request
-from functools import partial
 from pathlib import Path
 
 import trio
 
 from laneserver.actors.lane import LaneActor
 from laneserver.actors.runtime import CORE_POLICY
-from laneserver.clock import SystemClock
-from laneserver.config import demo_config
 from laneserver.server import run as run_module
-from laneserver.server.run import run_shop
-from laneserver.store.admin import pair_device
-from laneserver.store.schema import DB_NAME, connect as connect_db
+from laneserver.store.schema import DB_NAME
+from tests.e2e.in_process import pair_till, serving
 from tests.support import connect
 
 GALETS = "3760245001015"
@@ -40,14 +36,6 @@ class BuggyLane(LaneActor):
         if self.lane == "1" and getattr(request, "code", None) == BUG_CODE:
             raise KeyError("a bug in lane 1")
         await super()._handle(envelope, caller, request)
-
-
-def _pair(data: Path, lane: str) -> str:
-    db = connect_db(data / DB_NAME, create=True)
-    try:
-        return pair_device(db, "till", lane, SystemClock().now(), ["1", "2"])[1]
-    finally:
-        db.close()
 
 
 def _journal_rows(data: Path, kind: str) -> list[tuple[str, str]]:
@@ -72,23 +60,11 @@ async def test_a_lane_past_its_restart_budget_stops_serving_and_the_other_lanes_
     monkeypatch.setattr(run_module, "LaneActor", BuggyLane)
     data = tmp_path / "data"
     data.mkdir()
-    stop = trio.Event()
-    urls: list[str] = []
-    ready = trio.Event()
-
-    def on_ready(shop, binds: list[str]) -> None:
-        urls.extend(binds)
-        ready.set()
-
     with trio.fail_after(60):
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(partial(run_shop, demo_config(), data, SystemClock(), host="127.0.0.1", port=0,
-                                       stop=stop, on_ready=on_ready, handle_signals=False))
-            await ready.wait()
-            url = urls[0]
-            ws_url = url.replace("http://", "ws://") + "/ws"
-            token1 = await trio.to_thread.run_sync(_pair, data, "1")
-            token2 = await trio.to_thread.run_sync(_pair, data, "2")
+        async with serving(data) as running:
+            url, ws_url = running.url, running.ws_url
+            token1 = await trio.to_thread.run_sync(pair_till, data, "1")
+            token2 = await trio.to_thread.run_sync(pair_till, data, "2")
             async with connect(ws_url, token1) as till1, connect(ws_url, token2) as till2:
                 await till1.ok("scan", code=GALETS)
                 # Each crash answers the request that met the bug, then the lane restarts.
@@ -121,4 +97,3 @@ async def test_a_lane_past_its_restart_budget_stops_serving_and_the_other_lanes_
             async with connect(ws_url, None) as again:
                 reply = await again.call("hello", token=token1)
                 assert reply["code"] == "unavailable" and "lane 1 is out of service" in reply["message"]
-            stop.set()

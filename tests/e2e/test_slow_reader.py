@@ -13,31 +13,17 @@ from __future__ import annotations
 
 import json
 import socket
-from functools import partial
-from pathlib import Path
 
 import trio
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Message, Request
 
-from laneserver.clock import SystemClock
-from laneserver.config import demo_config
 from laneserver.server import send_timeout
-from laneserver.server.run import run_shop
-from laneserver.store.admin import pair_device
-from laneserver.store.schema import DB_NAME, connect as connect_db
+from tests.e2e.in_process import pair_till, serving
 from tests.support import connect
 
 GALETS = "3760245001015"
 SCANS = 120
-
-
-def _pair(data: Path, lane: str) -> str:
-    db = connect_db(data / DB_NAME, create=True)
-    try:
-        return pair_device(db, "till", lane, SystemClock().now(), ["1", "2"])[1]
-    finally:
-        db.close()
 
 
 def _stalled_session(host: str, port: int, token: str) -> socket.socket:
@@ -62,26 +48,14 @@ async def test_a_session_that_never_reads_is_closed_after_the_send_deadline_and_
     monkeypatch.setattr(send_timeout, "SEND_TIMEOUT", 1.0)
     data = tmp_path / "data"
     data.mkdir()
-    stop = trio.Event()
-    ready: list = []
-    started = trio.Event()
-
-    def on_ready(shop, binds: list[str]) -> None:
-        ready.extend((shop, binds[0]))
-        started.set()
-
     with trio.fail_after(60):
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(partial(run_shop, demo_config(), data, SystemClock(), host="127.0.0.1", port=0,
-                                       stop=stop, on_ready=on_ready, handle_signals=False))
-            await started.wait()
-            shop, url = ready
-            host, port = url.split("//", 1)[1].split(":")
-            token = await trio.to_thread.run_sync(_pair, data, "1")
-            stalled_token = await trio.to_thread.run_sync(_pair, data, "1")
-            stalled = await trio.to_thread.run_sync(_stalled_session, host, int(port), stalled_token)
+        async with serving(data) as running:
+            shop = running.shop
+            token = await trio.to_thread.run_sync(pair_till, data, "1")
+            stalled_token = await trio.to_thread.run_sync(pair_till, data, "1")
+            stalled = await trio.to_thread.run_sync(_stalled_session, *running.address, stalled_token)
             try:
-                async with connect(url.replace("http://", "ws://") + "/ws", token) as till:
+                async with connect(running.ws_url, token) as till:
                     # The ticket grows with every scan: its events soon fill the stalled
                     # socket; every scan is still answered.
                     for _ in range(SCANS):
@@ -97,5 +71,4 @@ async def test_a_session_that_never_reads_is_closed_after_the_send_deadline_and_
                     await till.ok("scan", code=GALETS)
             finally:
                 stalled.close()
-            # Shutdown is not held up by a stuck send any more.
-            stop.set()
+            # Leaving the block stops the shop: shutdown is not held up by a stuck send any more.

@@ -20,11 +20,9 @@ import trio
 from playwright.sync_api import expect
 
 from laneserver.actors.runtime import CORE_POLICY
-from laneserver.clock import SystemClock
-from laneserver.config import demo_config
 from laneserver.server import run as run_module
-from laneserver.server.run import run_shop
-from tests.e2e.test_lane_down import BUG_CODE, BuggyLane, _pair
+from tests.e2e.in_process import pair_till, serving
+from tests.e2e.test_lane_down import BUG_CODE, BuggyLane
 
 GALETS = "3760245001015"
 
@@ -44,13 +42,10 @@ class InProcessShop:
     async def _main(self) -> None:
         self._token = trio.lowlevel.current_trio_token()
         self._stop = trio.Event()
-
-        def on_ready(shop, binds: list[str]) -> None:
-            self.url = binds[0]
+        async with serving(self.data) as running:
+            self.url = running.url
             self._ready.set()
-
-        await run_shop(demo_config(), self.data, SystemClock(), host="127.0.0.1", port=0, stop=self._stop,
-                       on_ready=on_ready, handle_signals=False)
+            await self._stop.wait()
 
     def start(self) -> "InProcessShop":
         self._thread.start()
@@ -59,7 +54,7 @@ class InProcessShop:
 
     def pair(self, kind: str, lane: str) -> str:
         assert kind == "till"
-        return _pair(self.data, lane)
+        return pair_till(self.data, lane)
 
     def stop(self) -> None:
         if self._token is not None and self._stop is not None:
