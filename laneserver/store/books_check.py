@@ -17,11 +17,10 @@ from __future__ import annotations
 import sqlite3
 
 from laneserver.rules.fiscal import GENESIS, Broken, ChainEnd, walk
-from laneserver.store.reads import (CHAIN_TABLES, _money_rows, _payment_rows, _sale_rows, _stored_hash,
-                                    _unchained_money)
+from laneserver.store.reads import CHAIN_TABLES, money_rows, payment_rows, sale_rows, stored_hash, unchained_money
 
 CHECKED_KEY = "chain_checked:{}"
-CHAINS = (("sale", _sale_rows), ("payment", _payment_rows), ("money", _money_rows))
+CHAINS = (("sale", sale_rows), ("payment", payment_rows), ("money", money_rows))
 # Findings of an integrity check shown at most (SQLite stops there).
 MAX_FINDINGS = 20
 
@@ -65,12 +64,12 @@ def checked_since(db: sqlite3.Connection) -> list[ChainEnd | Broken]:
     results: list[ChainEnd | Broken] = []
     for chain, rows in CHAINS:
         after, prev = heads.get(chain, (0, GENESIS))
-        if after and _stored_hash(db, CHAIN_TABLES[chain], after) != prev:
+        if after and stored_hash(db, CHAIN_TABLES[chain], after) != prev:
             after, prev = 0, GENESIS
         result = walk(chain, rows(db, after), first_number=after + 1, prev_hash=prev)
         if chain == "money" and isinstance(result, ChainEnd):
             seq = db.execute("SELECT seq FROM money_in WHERE number=?", (after,)).fetchone() if after else None
-            result = _unchained_money(db, seq[0] if seq else 0) or result
+            result = unchained_money(db, seq[0] if seq else 0) or result
         results.append(result)
     return results
 

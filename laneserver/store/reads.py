@@ -259,7 +259,7 @@ def sale_count(db: sqlite3.Connection) -> int:
     return db.execute("SELECT count(*) FROM sales").fetchone()[0]
 
 
-def _sale_rows(db: sqlite3.Connection, after: int = 0) -> Iterator[ChainRow]:
+def sale_rows(db: sqlite3.Connection, after: int = 0) -> Iterator[ChainRow]:
     rows = db.execute(
         "SELECT number, at, lane, seller, customer, total, paid, change, lines, vat, prev_hash, hash,"
         " due, cancels, reason, approved_by FROM sales WHERE number > ? ORDER BY number", (after,)
@@ -278,7 +278,7 @@ def _sale_rows(db: sqlite3.Connection, after: int = 0) -> Iterator[ChainRow]:
         yield ChainRow(number, record, prev_hash, digest)
 
 
-def _payment_rows(db: sqlite3.Connection, after: int = 0) -> Iterator[ChainRow]:
+def payment_rows(db: sqlite3.Connection, after: int = 0) -> Iterator[ChainRow]:
     rows = db.execute("SELECT number, sale, at, mode, amount, reference, prev_hash, hash, type, refers, lane, seller,"
                       " approved_by, reason FROM payments WHERE number > ? ORDER BY number", (after,))
     for number, sale, at, mode, amount, reference, prev_hash, digest, type_, refers, lane, seller_, by, why in rows:
@@ -287,7 +287,7 @@ def _payment_rows(db: sqlite3.Connection, after: int = 0) -> Iterator[ChainRow]:
         yield ChainRow(number, record, prev_hash, digest)
 
 
-def _money_rows(db: sqlite3.Connection, after: int = 0) -> Iterator[ChainRow]:
+def money_rows(db: sqlite3.Connection, after: int = 0) -> Iterator[ChainRow]:
     rows = db.execute("SELECT number, at, kind, mode, amount, customer, ref, lane, device, seller, prev_hash, hash"
                       " FROM money_in WHERE number > ? ORDER BY number", (after,))
     for number, at, kind, mode, amount, customer, ref, lane, device, seller_, prev_hash, digest in rows:
@@ -295,7 +295,7 @@ def _money_rows(db: sqlite3.Connection, after: int = 0) -> Iterator[ChainRow]:
         yield ChainRow(number, record, prev_hash, digest)
 
 
-def _unchained_money(db: sqlite3.Connection, after_seq: int = 0) -> Broken | None:
+def unchained_money(db: sqlite3.Connection, after_seq: int = 0) -> Broken | None:
     """A ``money_in`` row written since the money chain began (and after row ``after_seq``)
     but not in it (added by hand)."""
     row = db.execute("SELECT value FROM meta WHERE key='money_chain_from'").fetchone()
@@ -309,10 +309,10 @@ def _unchained_money(db: sqlite3.Connection, after_seq: int = 0) -> Broken | Non
 
 def verify_chains(db: sqlite3.Connection) -> list[ChainEnd | Broken]:
     """Walk the sales chain, the payments chain, then the money chain (``money_in``)."""
-    money = walk("money", _money_rows(db))
+    money = walk("money", money_rows(db))
     if isinstance(money, ChainEnd):
-        money = _unchained_money(db) or money
-    return [walk("sale", _sale_rows(db)), walk("payment", _payment_rows(db)), money]
+        money = unchained_money(db) or money
+    return [walk("sale", sale_rows(db)), walk("payment", payment_rows(db)), money]
 
 
 # --- the fiscal anchor ---------------------------------------------------------------
@@ -342,7 +342,7 @@ def _chain_end(db: sqlite3.Connection, table: str) -> int:
     return db.execute(f"SELECT coalesce(max(number), 0) FROM {table}").fetchone()[0]
 
 
-def _stored_hash(db: sqlite3.Connection, table: str, number: int) -> str | None:
+def stored_hash(db: sqlite3.Connection, table: str, number: int) -> str | None:
     if number == 0:
         return GENESIS
     row = db.execute(f"SELECT hash FROM {table} WHERE number=?", (number,)).fetchone()
@@ -357,7 +357,7 @@ def check_anchor(db: sqlite3.Connection, anchor: Anchor) -> list[AnchorProblem]:
     problems = []
     for chain, head in anchor.heads():
         table = CHAIN_TABLES[chain]
-        problem = check_head(chain, head, _chain_end(db, table), _stored_hash(db, table, head.number))
+        problem = check_head(chain, head, _chain_end(db, table), stored_hash(db, table, head.number))
         if problem is not None:
             problems.append(problem)
     return problems
