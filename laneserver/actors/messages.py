@@ -40,10 +40,24 @@ class Subscriber(Protocol):
 
 
 class Handle(msgspec.Struct, frozen=True):
-    """A client request for an actor; the reply is the encoded frame (bytes)."""
+    """A client request for an actor; the reply is the encoded frame (bytes).
+    Being replaced by ``Do``: an actor converted to domain commands takes ``Do``."""
 
     caller: Caller
     request: Request
+
+
+class Do(msgspec.Struct, frozen=True):
+    """A domain command for an actor, from the edge (laneserver/server/): the actor
+    answers a domain result — a result value of its domain, or ``rules.outcome.Refused``
+    — which the edge encodes. ``key`` and ``fingerprint`` are the request's idempotency
+    key and what it asks (computed by the edge: protocol/codec.py ``fingerprint``): the
+    actor journals its result under the key with the effect (actors/replies.py)."""
+
+    caller: Caller
+    command: object
+    key: str | None = None
+    fingerprint: str | None = None
 
 
 class Subscribe(msgspec.Struct, frozen=True):

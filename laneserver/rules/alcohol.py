@@ -34,6 +34,7 @@ import msgspec
 
 from laneserver.rules.catalog import Article
 from laneserver.rules.money import HUNDRED, BadValue, parse_money, parse_percent, parse_qty, round_cents
+from laneserver.rules.outcome import Refused
 
 TaxType = Literal[1, 2, 3]
 TAX_TYPES: tuple[int, ...] = (1, 2, 3)
@@ -163,12 +164,6 @@ class Quote(msgspec.Struct, frozen=True):
     levy_rate: Decimal
     result: AlcoholPrice
     article: str | None = None
-
-
-class Refused(msgspec.Struct, frozen=True):
-    code: str
-    message: str
-    details: dict[str, Any] = {}
 
 
 def _bad(field: str, message: str) -> Refused:

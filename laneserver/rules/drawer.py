@@ -49,6 +49,7 @@ from typing import Any, Literal, Union
 import msgspec
 
 from laneserver.rules.money import MAX_MONEY, ZERO, BadValue, parse_money
+from laneserver.rules.outcome import Refused
 
 #: Euro notes and coins, largest first.
 EURO_DENOMINATIONS: tuple[str, ...] = (
@@ -170,12 +171,6 @@ class DrawerCounted(msgspec.Struct, frozen=True, tag=True):
 class Applied(msgspec.Struct, frozen=True):
     period: Period
     events: tuple[Any, ...]
-
-
-class Refused(msgspec.Struct, frozen=True):
-    code: str
-    message: str
-    details: dict[str, Any] = {}
 
 
 # --- values from outside --------------------------------------------------------------
