@@ -1,11 +1,14 @@
 """The lane actor: one checkout's open ticket and held tickets.
 
-A thin loop around ``rules.lane.apply``: receive a request, translate it into a
-rule command, apply it, journal the events and the new state (durably, before
-answering), answer, then publish the ticket to every other session of the lane (the
-one that asked has it in its reply: ``Caller.origin``), report reservations to the
-stock point and hand a receipt to the printer. Each change is one more ``rev`` of the
-open ticket (``rules.lane.revised``), journaled with the state.
+A thin loop around ``rules.lane.apply``: receive a domain command (``Do`` with a rule
+command of rules/lane.py or one of actors/lane_messages.py's), apply it, journal the
+events and the new state (durably, before answering), answer a domain result
+(lane_messages: ``TicketChanged``, ``SaleDone``…, or ``Refused``), then deliver the
+ticket to every other session of the lane (the one that asked has it in its reply:
+``Caller.origin``), report reservations to the stock point and hand a receipt to the
+printer. Each change is one more ``rev`` of the open ticket (``rules.lane.revised``),
+journaled with the state. The wire is the edge's (server/edge_lane.py): it builds
+the commands from requests and encodes the results.
 
 The lane's state lives in the journal (``lane_states``), so a restart — of the
 actor by its supervisor, or of the whole process after ``kill -9`` — rebuilds it
@@ -20,15 +23,31 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from msgspec import UNSET
 import trio
 
 from laneserver.actors.journal import CommitFailed, commit, read
+from laneserver.actors.lane_messages import (
+    Basket,
+    BasketAdded,
+    ChooseCustomer,
+    GetHeld,
+    GetTicket,
+    HeldTickets,
+    IssuedVoucher,
+    LaneResult,
+    LaneTicket,
+    Receipted,
+    SaleDone,
+    ScanCard,
+    StockWarning,
+    TicketChanged,
+    TicketHeld,
+)
 from laneserver.actors.messages import (
     AskReserve,
     Caller,
     DeviceStatus,
-    Handle,
+    Do,
     Reserve,
     Subscribe,
     Taken,
@@ -41,25 +60,22 @@ from laneserver.actors.printer import PrintReceipt
 from laneserver.actors.terminal import ABORT_SECONDS, Charge
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import ActorFailed, Address
-from laneserver.clock import Clock, shop_day, shop_zone
+from laneserver.clock import Clock, shop_zone
 from laneserver.config import Config
 from laneserver.hw.invoice_pdf import write_invoice
 from laneserver.hw.terminal import TerminalResult
 from laneserver.log import get_logger
-from laneserver.protocol import messages as wire
-from laneserver.protocol.codec import encode
-from laneserver.protocol.codec import error_frame as _error
-from laneserver.protocol.views import held_view, ticket_view
 from laneserver.rules import lane as rules
 from laneserver.rules import payment as payments
 from laneserver.rules import customers as customer_rules
 from laneserver.rules import coupons as coupon_rules
 from laneserver.rules import invoice as invoices
 from laneserver.rules.invoice import invoice_name
-from laneserver.rules.catalog import Ambiguous, Catalog, Found, Unknown
+from laneserver.rules.catalog import Catalog
 from laneserver.rules.costs import CostBook, unit_cost
-from laneserver.rules.money import BadValue, fmt_money, parse_money, parse_percent, parse_qty
-from laneserver.rules.stock import OutOfStock, StockTakes, effective_policy, fmt_stock
+from laneserver.rules.money import fmt_money, parse_money
+from laneserver.rules.outcome import Code, Refused, refused
+from laneserver.rules.stock import OutOfStock, StockTakes, effective_policy, exact, fmt_stock
 from laneserver.rules.receipt import Receipt, ReceiptInstalment, ReceiptLine, ReceiptPayment
 from laneserver.rules.ticket import reserved_quantities, topups_in_out, totals
 from laneserver.store import reads
@@ -80,6 +96,19 @@ def payment_policy(config: Config) -> payments.Policy:
         modes=payments.BUILTIN_MODES + own,
         auto_finish=shop.auto_finish,
     )
+
+
+class _Asked(msgspec.Struct, frozen=True):
+    """A command as the edge sent it (``Receipted``, ``Basket``, a rule command…), with
+    its idempotency key and fingerprint: what the result and its journaling depend on."""
+
+    command: Any
+    key: str | None = None
+    fingerprint: str | None = None
+
+    @property
+    def receipt(self) -> str | None:
+        return self.command.receipt if isinstance(self.command, Receipted) else None
 
 
 class LaneActor:
@@ -120,12 +149,13 @@ class LaneActor:
         # a restart of this actor.
         self.subscribers = subscribers
         self.state = rules.LaneState(lane=lane)
-        self.replies = ReplyMemory(f"lane:{lane}")
+        self.replies = ReplyMemory(f"lane:{lane}", LaneResult)
         self.log = get_logger("lane", lane=lane)
         self.last_printer_frame: bytes | None = None
         self._last_reserved: tuple[rules.LaneState, dict[str, Any]] | None = None
         self._takes = StockTakes(catalog.get)  # what reserving / selling a quantity takes from stock
-        self._last_ticket_json: tuple[Any, msgspec.Raw] | None = None
+        self._last_ticket: LaneTicket | None = None
+        self._last_ticket_state: rules.LaneState | None = None
         self.data_folder = data_folder  # where invoices are written (the server's data folder)
 
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
@@ -142,11 +172,11 @@ class LaneActor:
         async for envelope in inbox:
             with envelope:
                 match envelope.command:
-                    case Handle(caller=caller, request=request):
-                        await self._handle(envelope, caller, request)
+                    case Do(caller=caller, command=command, key=key, fingerprint=fingerprint):
+                        await self._do(envelope, caller, _Asked(command, key, fingerprint))
                     case Subscribe(subscriber=subscriber):
                         self.subscribers.add(subscriber)
-                        subscriber.deliver(self._ticket_frame())
+                        subscriber.deliver_ticket(self.ticket(self.state))
                         if self.last_printer_frame is not None:
                             subscriber.deliver(self.last_printer_frame, "printer")
                         envelope.reply(None)
@@ -160,135 +190,69 @@ class LaneActor:
                         raise TypeError(f"lane {self.lane} got {other!r}")
         self.log.info("lane_stopped")
 
-    # --- requests ------------------------------------------------------------------
+    # --- commands --------------------------------------------------------------------
 
-    async def _handle(self, envelope, caller: Caller, request: wire.Request) -> None:
-        remembered = self.replies.recall(caller.device, request)
+    async def _do(self, envelope, caller: Caller, asked: _Asked) -> None:
+        remembered = self.replies.recall_result(caller.device, asked.key, asked.fingerprint)
         if remembered is not None:
             envelope.reply(remembered)
             return
-        match request:
-            case wire.GetTicket():
-                envelope.reply(encode(self._ticket_ok(request)))
+        match asked.command:
+            case Refused():  # refused by the edge; keyed, it came here to be recalled first
+                envelope.reply(asked.command)
                 return
-            case wire.Held():
-                tickets = [held_view(h) for h in self.state.held]
-                envelope.reply(encode(wire.HeldOk(re=request.id, tickets=tickets)))
+            case GetTicket():
+                envelope.reply(self.ticket(self.state))
                 return
-        if caller.seller is None:
-            envelope.reply(_error(request, wire.Code.NOT_SIGNED_IN, "no seller is signed in on this device"))
-            return
-        try:
-            command = await self._customer_command(caller.seller, request)
-            if command is None:
-                command = self._command(caller.seller, request, approved_by=caller.approved_by)
-        except BadValue as error:
-            envelope.reply(_error(request, wire.Code.BAD_REQUEST, str(error)))
-            return
-        if isinstance(command, bytes):  # a refusal found while translating
+            case GetHeld():
+                envelope.reply(HeldTickets(self.state.held))
+                return
+            case Receipted(command=command):
+                pass
+            case Basket(lines=lines):
+                if not lines:
+                    envelope.reply(refused(Code.BAD_REQUEST, "the basket has no lines"))
+                    return
+                command = list(lines)
+            case command:
+                pass
+        command = await self._customer_command(command)
+        if isinstance(command, Refused):  # a refusal found while looking the customer up
             envelope.reply(command)
             return
-        command = await self._linked(request, command)  # deposits, coupons
-        if isinstance(command, bytes):
+        command = await self._linked(self._costed(command))  # costs, deposits, coupons
+        if isinstance(command, Refused):
             envelope.reply(command)
             return
         drawing = self._customer_payment_numbers()
         if self._pays_on_terminal(command):
-            await self._pay_on_terminal(envelope, caller, request, command)
+            await self._pay_on_terminal(envelope, caller, asked, command)
         elif self._pays_from_customer(command):
-            held = await self._pay_from_customer(envelope, caller, request, command)
+            held = await self._pay_from_customer(envelope, caller, asked, command)
             if held is not None:
                 drawing.add(held)
         else:
-            await self._apply(envelope, caller, request, command)
+            await self._apply(envelope, caller, asked, command)
         # Payment lines gone (removed, or written with the sale): their holds go.
         await self._release_customer_money(drawing)
 
-    def _command(self, seller: str, request: wire.Request, *,
-                 approved_by: str | None = None) -> rules.Command | list[rules.Command] | bytes:
-        """Translate a wire request into rule commands (or an error frame)."""
-        match request:
-            case wire.Scan(code=code, qty=qty):
-                return self._add_by_code(seller, request, code, qty)
-            case wire.Add(article=article_id, qty=qty):
-                article = self.catalog.get(article_id)
-                if article is None:
-                    return _error(request, wire.Code.NOT_FOUND, f"no article {article_id!r}", article=article_id)
-                return self._add_line(seller, article, _qty(qty))
-            case wire.SetQty(line=line, qty=qty):
-                return rules.SetQty(seller, line, parse_qty(qty))
-            case wire.RemoveLine(line=line):
-                return rules.RemoveLine(seller, line)
-            case wire.CancelTicket():
-                return rules.CancelTicket(seller)
-            case wire.Pay(mode=mode, amount=amount, reference=reference, instalments=instalments, excess=excess,
-                          receipt=receipt):
-                policy = self.payments
-                if policy.mode(mode) is None:
-                    return _error(request, wire.Code.NOT_SUPPORTED,
-                                  f"payment mode {mode!r} is not available (this lane takes {', '.join(policy.mode_ids)})",
-                                  modes=policy.mode_ids)
-                value = None if amount is None else parse_money(amount)
-                return rules.Pay(seller, mode, value, reference, instalments=instalments, excess=excess, policy=policy,
-                                 approved_by=approved_by, invoice=receipt == "invoice",
-                                 today=shop_day(self.clock.now(), self.zone))
-            case wire.RemovePayment(payment=payment):
-                return rules.RemovePayment(seller, payment)
-            case wire.Hold():
-                return rules.Hold(seller)
-            case wire.Recall(held=held):
-                return rules.Recall(seller, held)
-            case wire.Finish(receipt=receipt, unpaid=unpaid):
-                return rules.Finish(seller, unpaid=unpaid, deferred=self.config.shop.deferred_payment,
-                                    invoice=receipt == "invoice")
-            case wire.BasketEmpty(lines=lines):
-                commands: list[rules.Command] = []
-                for i, basket_line in enumerate(lines):
-                    one = self._add_by_code(seller, request, basket_line.code, basket_line.qty)
-                    if isinstance(one, bytes):
-                        return one  # all or nothing: one bad code refuses the basket
-                    commands.append(one)
-                if not commands:
-                    return _error(request, wire.Code.BAD_REQUEST, "the basket has no lines")
-                return commands
-            case wire.Discount(line=line, percent=percent, amount=amount, mode=mode, reason=reason):
-                shop = self.config.shop
-                return rules.Discount(
-                    seller=seller, line=line, mode=mode, reason=reason, approved_by=approved_by,
-                    percent=None if percent is None else parse_percent(percent),
-                    amount=None if amount is None else parse_money(amount),
-                    cap=parse_percent(shop.discount_cap, "shop.discount_cap"), reasons=shop.discount_reasons,
-                )
-            case wire.SetCustomer():
-                return _error(request, wire.Code.NOT_SUPPORTED,
-                              f"{request.__struct_config__.tag} is not available on this server yet")
-        return _error(request, wire.Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not a lane request")
+    def _costed(self, command: Any) -> Any:
+        """Lines with their unit cost at the lane's stock point, so a sale below cost is
+        flagged (``AddLine.cost``)."""
+        if isinstance(command, list):
+            return [self._costed(one) for one in command]
+        if isinstance(command, rules.AddLine):
+            return msgspec.structs.replace(command, cost=unit_cost(command.article.id, self.catalog.get, self.costs))
+        return command
 
-    def _add_by_code(self, seller: str, request: wire.Request, code: str, qty: Any) -> rules.AddLine | bytes:
-        found = self.catalog.lookup(code)
-        match found:
-            case Found(article=article, qty=pack):
-                return self._add_line(seller, article, _qty(qty) * pack)
-            case Ambiguous(candidates=candidates):
-                return _error(
-                    request, wire.Code.AMBIGUOUS_CODE, f"code {code!r} matches {len(candidates)} articles: choose one",
-                    candidates=[wire.Candidate(article=a.id, name=a.name) for a in candidates],
-                )
-        return _error(request, wire.Code.UNKNOWN_CODE, f"unknown code {code!r}")
-
-    def _add_line(self, seller: str, article: Any, qty: Decimal) -> rules.AddLine:
-        """A line of ``article`` (``qty`` negative: returned), with its unit cost at the
-        lane's stock point so a sale below cost is flagged."""
-        return rules.AddLine(seller, article, qty, cost=unit_cost(article.id, self.catalog.get, self.costs))
-
-    async def _apply(self, envelope, caller: Caller, request: wire.Request, command) -> None:
+    async def _apply(self, envelope, caller: Caller, asked: _Asked, command) -> None:
         now = self.clock.now()
         state = self.state
         events: list[Any] = []
         for one in command if isinstance(command, list) else [command]:
             result = rules.apply(state, one, now=now)
-            if isinstance(result, rules.Refused):
-                envelope.reply(_error(request, result.code, result.message, **_details(result.details)))
+            if isinstance(result, Refused):
+                envelope.reply(_filtered(result))
                 return
             state = result.state
             events.extend(result.events)
@@ -296,18 +260,18 @@ class LaneActor:
 
         sale = next((e for e in events if isinstance(e, rules.SaleCompleted)), None)
         # Finished with an invoice: what it shows, numbered in the sale's unit.
-        invoice = await self._invoice(request, sale) if _invoiced(request) and sale is not None else None
-        if isinstance(invoice, bytes):
+        invoice = await self._invoice(sale) if asked.receipt == "invoice" and sale is not None else None
+        if isinstance(invoice, Refused):
             envelope.reply(invoice)
             return
         # What its credit / wallet / voucher payments take, written with the sale.
-        customer_moves = await self._settle_customer_money(request, caller, sale)
-        if isinstance(customer_moves, bytes):
+        customer_moves = await self._settle_customer_money(caller, sale)
+        if isinstance(customer_moves, Refused):
             envelope.reply(customer_moves)
             return
         # What its coupon lines use and its subscriptions credit, written with the sale.
-        coupon_moves = await self._settle_coupons(request, caller, sale)
-        if isinstance(coupon_moves, bytes):
+        coupon_moves = await self._settle_coupons(caller, sale)
+        if isinstance(coupon_moves, Refused):
             envelope.reply(coupon_moves)
             return
         customer_moves = tuple(customer_moves) + coupon_moves
@@ -320,35 +284,34 @@ class LaneActor:
         # growth: it is told after the commit like a release, with no round trip.
         grows = sale is None and any(qty > before.get(article, 0) and self._checked(article)
                                      for article, qty in after.items())
-        warnings: list[wire.StockWarningView] = []
+        warnings: tuple[StockWarning, ...] = ()
         if grows:
             try:
                 decision = await self.stock.ask(AskReserve(self.lane, before, after))
             except ActorFailed:
-                envelope.reply(_error(request, wire.Code.UNAVAILABLE,
-                                      "the stock point did not answer; nothing was changed, try again"))
+                envelope.reply(refused(Code.UNAVAILABLE, "the stock point did not answer; nothing was changed, try again"))
                 return
             if isinstance(decision, OutOfStock):
                 article = self.catalog.get(decision.article)
                 name = f" ({article.name})" if article is not None else ""
-                envelope.reply(_error(
-                    request, wire.Code.OUT_OF_STOCK,
+                envelope.reply(refused(
+                    Code.OUT_OF_STOCK,
                     f"only {fmt_stock(decision.available)} of {decision.article}{name} available at "
                     f"{self.stock_point}: this shop does not sell below zero stock",
                     article=decision.article, available=fmt_stock(decision.available), stock_point=self.stock_point,
                 ))
                 return
-            warnings = [wire.StockWarningView(article=a, stock_point=self.stock_point, available=fmt_stock(v))
-                        for a, v in decision.warnings]
+            warnings = tuple(StockWarning(article=a, stock_point=self.stock_point, available=exact(v))
+                             for a, v in decision.warnings)
         # Coupons: lines that use more of a customer's coupons ask the customers actor
         # first, so two lanes cannot both use the last one (rules/coupons.py).
         coupons_before = self._coupon_holds(self.state)
         coupons_after = self._coupon_holds(state)
         coupons_grow = any(n > coupons_before.get(key, 0) for key, n in coupons_after.items())
         if coupons_grow:
-            refused = await self._hold_coupons(request, coupons_after)
-            if refused is not None:
-                envelope.reply(refused)
+            refusal = await self._hold_coupons(coupons_after)
+            if refusal is not None:
+                envelope.reply(refusal)
                 if grows:  # give back what the stock point granted for nothing
                     await self.stock.tell(Reserve(self.lane, before))
                 return
@@ -358,30 +321,32 @@ class LaneActor:
             for e in events
         ]
         ops.append(PutLaneState(state=state, at=now))
-        reply: bytes | None = None
         vouchers = _remainder_vouchers(customer_moves)
         takes: tuple[tuple[str, Any], ...] = ()
         if sale is not None:
-            build = partial(_finish_reply, request.id, sale, vouchers=vouchers, ticket=self._ticket_json(state))
+            # Its numbers come from the journal's unit, which sets them in the stored result.
+            done: LaneResult = SaleDone(number=0, total=sale.total, change=sale.change, due=sale.due,
+                                        vouchers=vouchers, now=self.ticket(state))
             # What the sale takes from stock, line by line: a part of a unit of its stock
             # article, a kit's components.
             takes = tuple(take for line in sale.lines if line.article is not None  # a top-up: no stock
                           for take in self._takes.takes(line.article, line.qty))
             ops.append(RecordSale(sale=sale, stock_point=self.stock_point, device=caller.device,
-                                  key=request.key, actor=self.replies.actor, reply=build, takes=takes,
-                                  fingerprint=self.replies.fingerprint(request),
+                                  key=asked.key, actor=self.replies.actor, takes=takes,
+                                  reply=None if asked.key is None else self.replies.stored(done),
+                                  fingerprint=asked.fingerprint,
                                   customer_moves=customer_moves, invoice=invoice))
         else:
-            reply = encode(self._reply_for(request, state, events, warnings))
-            if request.key is not None:
-                ops.append(Remember(device=caller.device, key=request.key, actor=self.replies.actor,
-                                    fingerprint=self.replies.fingerprint(request),
-                                    reply=reply, at=now))
+            done = self._result(asked, state, events, warnings)
+            if asked.key is not None:
+                ops.append(Remember(device=caller.device, key=asked.key, actor=self.replies.actor,
+                                    fingerprint=asked.fingerprint, reply=self.replies.stored(done), at=now))
         try:
             results = await commit(self.journal, *ops)
         except CommitFailed as error:
-            self.log.error("commit_failed", error=str(error), request=request.__struct_config__.tag)
-            envelope.reply(self.replies.failed(request, error, "the change could not be saved; nothing was changed"))
+            self.log.error("commit_failed", error=str(error), command=type(asked.command).__name__)
+            envelope.reply(self.replies.failed_result(error, asked.key,
+                                                      "the change could not be saved; nothing was changed"))
             if grows:  # give back what the stock point granted for nothing
                 await self.stock.tell(Reserve(self.lane, before))
             if coupons_grow:
@@ -390,10 +355,9 @@ class LaneActor:
         self.state = state
         recorded: SaleRecorded | None = next((r for r in results if isinstance(r, SaleRecorded)), None)
         if sale is not None and recorded is not None:
-            reply = build(recorded.number, invoice=recorded.invoice)
-        assert reply is not None
-        self.replies.remember(caller.device, request, reply)
-        envelope.reply(reply)
+            done = msgspec.structs.replace(done, number=recorded.number, invoice=recorded.invoice)
+        self.replies.remember_result(caller.device, asked.key, asked.fingerprint, done)
+        envelope.reply(done)
         # After the answer: what others learn from it. None of it can undo the sale.
         # The session that asked has the ticket in its reply: it gets no event for it.
         self._publish_ticket(skip=caller.origin)
@@ -409,7 +373,7 @@ class LaneActor:
                 # Its top-ups are written: the customers actor re-reads the wallet (as a Release does).
                 await self.customers.tell(Refresh((sale.customer,)))
             # A finish, or a pay the shop's auto_finish finished.
-            if isinstance(request, (wire.Finish, wire.Pay)) and request.receipt in ("ticket", "invoice"):
+            if asked.receipt in ("ticket", "invoice"):
                 title = "" if recorded.invoice is None else f"FACTURE n° {invoice_name(recorded.invoice)}"
                 await self._print(recorded.number, sale, vouchers, recorded.balances, title=title)
             if invoice is not None and recorded.invoice is not None:
@@ -420,44 +384,38 @@ class LaneActor:
         if not coupons_grow and coupons_after != coupons_before and self.customers is not None:
             await self.customers.tell(ReportCouponHolds(self.lane, coupons_after))
 
-    def _reply_for(self, request: wire.Request, state: rules.LaneState, events: list[Any],
-                   warnings: list[wire.StockWarningView]) -> Any:
-        extra: dict[str, Any] = {"stock_warnings": warnings} if warnings else {}
-        match request:
-            case wire.Hold():
+    def _result(self, asked: _Asked, state: rules.LaneState, events: list[Any],
+                warnings: tuple[StockWarning, ...]) -> LaneResult:
+        match asked.command:
+            case rules.Hold():
                 held = next(e.held for e in events if isinstance(e, rules.TicketHeld))
-                return wire.HoldOk(re=request.id, held=held, ticket=self._ticket_json(state))
-            case wire.BasketEmpty(basket=basket):
-                return wire.BasketOk(re=request.id, basket=basket, lane=self.lane, lines=len(events),
-                                     ticket=self._ticket_json(state), **extra)
-        return wire.TicketOk(re=request.id, lane=self.lane, ticket=self._ticket_json(state), **extra)
+                return TicketHeld(held=held, now=self.ticket(state))
+            case Basket(basket=basket):
+                return BasketAdded(basket=basket, lines=len(events), now=self.ticket(state), warnings=warnings)
+        return TicketChanged(now=self.ticket(state), warnings=warnings)
 
-    def _ticket_json(self, state: rules.LaneState) -> Any:
-        """The open ticket's view (with its ``rev``), encoded once per state: the reply
-        to the request that changed it and the ``ticket`` event to the other sessions
-        of the lane carry the same bytes (``msgspec.Raw`` is spliced into each frame as
-        it is). States are frozen values: the same object always shows the same ticket."""
-        last = self._last_ticket_json
-        if last is not None and last[0] is state:
-            return last[1]
-        raw = msgspec.Raw(encode(ticket_view(state.ticket, rev=state.rev)))
-        self._last_ticket_json = (state, raw)
-        return raw
+    def ticket(self, state: rules.LaneState) -> LaneTicket:
+        """The open ticket of ``state`` with its ``rev``: one value per state, shared by
+        the reply to the change and the ``ticket`` event to the other sessions (the
+        edge encodes it once). States are frozen values: the same object always shows
+        the same ticket."""
+        if self._last_ticket is not None and self._last_ticket_state is state:
+            return self._last_ticket
+        value = LaneTicket(lane=self.lane, ticket=state.ticket, rev=state.rev)
+        self._last_ticket, self._last_ticket_state = value, state
+        return value
 
     # --- after a change ------------------------------------------------------------
-
-    def _ticket_ok(self, request: wire.Request) -> wire.TicketOk:
-        return wire.TicketOk(re=request.id, lane=self.lane, ticket=self._ticket_json(self.state))
-
-    def _ticket_frame(self) -> bytes:
-        return encode(wire.TicketEvent(lane=self.lane, ticket=self._ticket_json(self.state)))
 
     def _publish_ticket(self, *, skip: object = None) -> None:
         """The open ticket to the lane's sessions, but ``skip`` (the session whose
         request made the change: its reply carries the ticket)."""
-        self._publish(self._ticket_frame(), skip=skip)
+        now = self.ticket(self.state)
+        for subscriber in list(self.subscribers):
+            if subscriber is not skip:
+                subscriber.deliver_ticket(now)
 
-    def _publish(self, frame: bytes, kind: str = "ticket", *, skip: object = None) -> None:
+    def _publish(self, frame: bytes, kind: str, *, skip: object = None) -> None:
         for subscriber in list(self.subscribers):
             if subscriber is not skip:
                 subscriber.deliver(frame, kind)
@@ -487,7 +445,7 @@ class LaneActor:
         await self.stock.tell(Reserve(self.lane, self._reserved(self.state)))
 
     async def _print(self, number: int, sale: rules.SaleCompleted,
-                     vouchers: tuple[wire.VoucherView, ...] = (),
+                     vouchers: tuple[IssuedVoucher, ...] = (),
                      balances: tuple[tuple[str, str, Decimal], ...] = (), title: str = "") -> None:
         if self.printer is None:
             return
@@ -496,8 +454,8 @@ class LaneActor:
         # voucher's code and validity, for the customer to keep.
         issued = tuple(text for v in vouchers if v.origin in ("refund", "remainder")
                        for text in (("Bon d'achat" if v.origin == "refund" else "Reste : bon d'achat")
-                                    + f" n° {v.code} : {v.amount.replace('.', ',')} €",
-                                    f"Valable jusqu'au {v.valid_until}"))
+                                    + f" n° {v.code} : {fmt_money(v.amount).replace('.', ',')} €",
+                                    f"Valable jusqu'au {v.valid_until.isoformat()}"))
         # Coupon lines: the coupons the customer has left of each coupon article.
         left: dict[str, str] = {}
         for l in sale.lines:
@@ -542,14 +500,14 @@ class LaneActor:
 
     # --- invoices (business customers; rules/invoice.py) -------------------------------
 
-    async def _invoice(self, request: wire.Request, sale: rules.SaleCompleted) -> invoices.Invoice | bytes:
+    async def _invoice(self, sale: rules.SaleCompleted) -> invoices.Invoice | Refused:
         """What the sale's invoice shows: the customer as the directory has them now."""
         assert sale.customer is not None  # rules.lane refuses an invoice with no customer
-        found = await self._find_customer(request, FindCustomer(customer=sale.customer))
-        if isinstance(found, bytes):
+        found = await self._find_customer(FindCustomer(customer=sale.customer))
+        if isinstance(found, Refused):
             return found
         if found is None:
-            return _error(request, wire.Code.NOT_FOUND, f"no customer {sale.customer!r}", field="customer")
+            return refused(Code.NOT_FOUND, f"no customer {sale.customer!r}", field="customer")
         shop = self.config.shop
         return invoices.make_invoice(
             # Its date: the shop's (timestamps are UTC).
@@ -590,7 +548,7 @@ class LaneActor:
         """Is a payment now a refund (returns: the shop owes the open ticket's balance)?"""
         return totals(self.state.ticket).balance < 0
 
-    async def _pay_on_terminal(self, envelope, caller: Caller, request: wire.Request, command: rules.Pay) -> None:
+    async def _pay_on_terminal(self, envelope, caller: Caller, asked: _Asked, command: rules.Pay) -> None:
         """A card payment on a lane with a terminal: the card is charged first,
         and only an approved charge is recorded (its authorisation code as the
         payment's ``reference``).
@@ -598,7 +556,7 @@ class LaneActor:
         The payment rule is tried on the current state before the terminal is
         asked, so a payment the rule refuses (nothing to pay, more than the
         balance) never reaches the card; and the amount charged is the amount
-        recorded. A keyed retry never gets here: ``_handle`` answered it from
+        recorded. A keyed retry never gets here: ``_do`` answered it from
         the reply memory, so a card is not charged twice for one request.
 
         The lane waits for its own terminal (its requests queue meanwhile); the
@@ -607,7 +565,7 @@ class LaneActor:
         """
         trial = rules.apply(self.state, command, now=self.clock.now())
         if isinstance(trial, rules.Refused):
-            await self._apply(envelope, caller, request, command)  # refused there, the usual way
+            await self._apply(envelope, caller, asked, command)  # refused there, the usual way
             return
         payment = next(e.payment for e in trial.events if isinstance(e, rules.PaymentAdded))
         terminal = self.config.terminal_of(self.lane)
@@ -625,13 +583,13 @@ class LaneActor:
         if not result.approved:
             self.log.info("card_payment_not_approved", reference=reference, outcome=result.outcome,
                           amount=str(payment.amount))
-            envelope.reply(_error(request, wire.Code.PAYMENT_DECLINED, _declined_message(result, payment.amount),
+            envelope.reply(refused(Code.PAYMENT_DECLINED, _declined_message(result, payment.amount),
                                   outcome=result.outcome))
             return
         self.log.info("card_payment_approved", reference=reference, authorisation=result.authorisation,
                       amount=str(payment.amount))
         before = self.state
-        await self._apply(envelope, caller, request,
+        await self._apply(envelope, caller, asked,
                           msgspec.structs.replace(command, amount=payment.amount, reference=result.authorisation))
         if self.state is before:
             # Charged but not recorded (the journal refused the unit): the money was
@@ -642,74 +600,66 @@ class LaneActor:
 
     # --- customers: the ticket's customer, credit, wallet and vouchers -------------------
 
-    async def _customer_command(self, seller: str,
-                                request: wire.Request) -> rules.SetCustomer | rules.AddTopup | bytes | None:
-        """``set_customer`` (by id or card), a scanned code that is no article but a
-        customer's card, or a top-up line; None: not a customer request (translated the
-        usual way)."""
-        match request:
-            case wire.SetCustomer(customer=customer_id, card=card):
-                if customer_id is UNSET:
-                    if card is None:
-                        return _error(request, wire.Code.BAD_REQUEST,
-                                      "set_customer needs customer (an id, or null to clear it) or card", field="customer")
-                    customer_id = None
-                if customer_id is None and card is None:
-                    return rules.SetCustomer(seller, None)
-                if customer_id is not None and card is not None:
-                    return _error(request, wire.Code.BAD_REQUEST, "give customer or card, not both")
-                found = await self._find_customer(request, FindCustomer(customer=customer_id, card=card))
+    async def _customer_command(self, command: Any) -> Any:
+        """A customer chosen by id or card (``ChooseCustomer``), a scanned code that is
+        no article (``ScanCard``: a customer's card, or ``unknown_code``), or a top-up
+        line (checked against the customer's wallet) as the rule command to apply, or
+        their refusal; any other command as it is."""
+        match command:
+            case ChooseCustomer(seller=seller, customer=customer_id, card=card):
+                found = await self._find_customer(FindCustomer(customer=customer_id, card=card))
                 if found is None:
                     what, field = (f"customer {customer_id!r}", "customer") if card is None else (f"card {card!r}", "card")
-                    return _error(request, wire.Code.NOT_FOUND, f"no {what}", field=field)
-                return found if isinstance(found, bytes) else rules.SetCustomer(seller, found.customer,
-                                                                                business=found.business)
-            case wire.TopupLine(amount=raw, qty=raw_qty):
-                return await self._topup_command(seller, request, parse_money(raw), _qty(raw_qty))
-            case wire.Scan(code=code) if self.customers is not None and isinstance(self.catalog.lookup(code), Unknown):
-                found = await self._find_customer(request, FindCustomer(card=code))
-                return None if found is None else found if isinstance(found, bytes) else rules.SetCustomer(
-                    seller, found.customer, business=found.business)
-        return None
+                    return refused(Code.NOT_FOUND, f"no {what}", field=field)
+                return found if isinstance(found, Refused) else rules.SetCustomer(seller, found.customer,
+                                                                                  business=found.business)
+            case ScanCard(seller=seller, code=code):
+                found = await self._find_customer(FindCustomer(card=code)) if self.customers is not None else None
+                if found is None:
+                    return refused(Code.UNKNOWN_CODE, f"unknown code {code!r}")
+                return found if isinstance(found, Refused) else rules.SetCustomer(seller, found.customer,
+                                                                                  business=found.business)
+            case rules.AddTopup():
+                return await self._topup_command(command)
+        return command
 
-    async def _topup_command(self, seller: str, request: wire.Request, amount: Decimal,
-                             qty: Decimal) -> rules.AddTopup | bytes:
+    async def _topup_command(self, command: rules.AddTopup) -> rules.AddTopup | Refused:
         """A top-up line (``topup_line``): the ticket's customer's wallet must be enabled; a
         cancel (``qty`` −1) only while the wallet holds it, counting the cancel lines
         already on the ticket (checked again at finish, in the sale's unit)."""
-        command = rules.AddTopup(seller, amount, qty)
+        amount, qty = command.amount, command.qty
         trial = rules.apply(self.state, command, now=self.clock.now())
         if isinstance(trial, rules.Refused):
-            return _error(request, trial.code, trial.message, **_details(trial.details))
+            return _filtered(trial)
         customer_id = self.state.ticket.customer
-        found = await self._find_customer(request, FindCustomer(customer=customer_id))
-        if isinstance(found, bytes):
+        found = await self._find_customer(FindCustomer(customer=customer_id))
+        if isinstance(found, Refused):
             return found
         if found is None:
-            return _error(request, wire.Code.NOT_FOUND, f"no customer {customer_id!r}", field="customer")
+            return refused(Code.NOT_FOUND, f"no customer {customer_id!r}", field="customer")
         if not found.wallet_enabled:
-            return _error(request, wire.Code.CONFLICT,
+            return refused(Code.CONFLICT,
                           f"{found.name}'s wallet is not enabled (customer_edit with wallet: true)")
         if qty < 0:
             wanted = amount + topups_in_out(self.state.ticket.lines)[1]  # with the cancels already on it
             try:
                 available = await self.customers.ask(Available(found.customer))
             except ActorFailed:
-                return _error(request, wire.Code.UNAVAILABLE, "the customer directory did not answer; try again")
+                return refused(Code.UNAVAILABLE, "the customer directory did not answer; try again")
             if wanted > available:
-                return _error(request, customer_rules.INSUFFICIENT_FUNDS,
+                return refused(customer_rules.INSUFFICIENT_FUNDS,
                               f"the wallet no longer holds the {fmt_money(amount)} to cancel: "
                               f"{fmt_money(available)} available", available=fmt_money(available),
                               short=fmt_money(wanted - available))
         return command
 
-    async def _find_customer(self, request: wire.Request, find: FindCustomer) -> customer_rules.Customer | bytes | None:
+    async def _find_customer(self, find: FindCustomer) -> customer_rules.Customer | Refused | None:
         if self.customers is None:
-            return _error(request, wire.Code.NOT_SUPPORTED, "this lane has no customer directory")
+            return refused(Code.NOT_SUPPORTED, "this lane has no customer directory")
         try:
             return await self.customers.ask(find)
         except ActorFailed:
-            return _error(request, wire.Code.UNAVAILABLE, "the customer directory did not answer; try again")
+            return refused(Code.UNAVAILABLE, "the customer directory did not answer; try again")
 
     def _customer_payment_numbers(self) -> set[int]:
         return {p.payment for p in self.state.ticket.payments if p.mode in customer_rules.CUSTOMER_MODES}
@@ -717,7 +667,7 @@ class LaneActor:
     def _pays_from_customer(self, command: Any) -> bool:
         return isinstance(command, rules.Pay) and command.mode in customer_rules.CUSTOMER_MODES
 
-    async def _pay_from_customer(self, envelope, caller: Caller, request: wire.Request,
+    async def _pay_from_customer(self, envelope, caller: Caller, asked: _Asked,
                                  command: rules.Pay) -> int | None:
         """A ``credit``, ``wallet`` or ``voucher`` payment: the customers actor holds the
         money (or the voucher) for the payment line first, like stock for a line.
@@ -729,15 +679,15 @@ class LaneActor:
         trial = rules.apply(self.state, command, now=self.clock.now())
         if isinstance(trial, rules.Refused) or self.customers is None:
             if self.customers is None:
-                envelope.reply(_error(request, wire.Code.NOT_SUPPORTED,
+                envelope.reply(refused(Code.NOT_SUPPORTED,
                                       f"{command.mode} payments need the customer directory"))
             else:
-                await self._apply(envelope, caller, request, command)  # refused there, the usual way
+                await self._apply(envelope, caller, asked, command)  # refused there, the usual way
             return None
         payment = next(e.payment for e in trial.events if isinstance(e, rules.PaymentAdded))
         ticket = self.state.ticket
         if payment.amount < 0:
-            await self._refund_to_customer(envelope, caller, request, command)
+            await self._refund_to_customer(envelope, caller, asked, command)
             return None  # a refund holds nothing: money goes to the customer at finish
         wanted = None if command.mode == customer_rules.VOUCHER and command.amount is None else payment.amount
         ask = AskHold(lane=self.lane, payment=payment.payment, mode=command.mode, amount=wanted,
@@ -745,18 +695,18 @@ class LaneActor:
         try:
             granted = await self.customers.ask(ask)
         except ActorFailed:
-            envelope.reply(_error(request, wire.Code.UNAVAILABLE,
+            envelope.reply(refused(Code.UNAVAILABLE,
                                   "the customer directory did not answer; nothing was paid, try again"))
             return None
         if isinstance(granted, customer_rules.Refused):
-            envelope.reply(_error(request, granted.code, granted.message, **_details(granted.details)))
+            envelope.reply(_filtered(granted))
             return None
         reference = granted.code if granted.code is not None else ticket.customer
-        await self._apply(envelope, caller, request,
+        await self._apply(envelope, caller, asked,
                           msgspec.structs.replace(command, amount=granted.amount, reference=reference))
         return payment.payment
 
-    async def _refund_to_customer(self, envelope, caller: Caller, request: wire.Request,
+    async def _refund_to_customer(self, envelope, caller: Caller, asked: _Asked,
                                   command: rules.Pay) -> None:
         """A refund (returns) by ``credit`` or ``wallet``: onto the ticket's customer's
         account; by ``voucher``: a voucher of the amount is issued at finish
@@ -764,23 +714,23 @@ class LaneActor:
         ticket = self.state.ticket
         if command.mode in customer_rules.ACCOUNTS:
             if ticket.customer is None:
-                envelope.reply(_error(request, wire.Code.CONFLICT,
+                envelope.reply(refused(Code.CONFLICT,
                                       f"a refund by {command.mode} goes to the ticket's customer: select one first"))
                 return
-            found = await self._find_customer(request, FindCustomer(customer=ticket.customer))
-            if isinstance(found, bytes) or found is None:
-                envelope.reply(found or _error(request, wire.Code.NOT_FOUND, f"no customer {ticket.customer!r}"))
+            found = await self._find_customer(FindCustomer(customer=ticket.customer))
+            if isinstance(found, Refused) or found is None:
+                envelope.reply(found or refused(Code.NOT_FOUND, f"no customer {ticket.customer!r}"))
                 return
             if command.mode == "wallet" and not found.wallet_enabled:
-                envelope.reply(_error(request, wire.Code.CONFLICT, f"{found.name}'s wallet is not enabled"))
+                envelope.reply(refused(Code.CONFLICT, f"{found.name}'s wallet is not enabled"))
                 return
             command = msgspec.structs.replace(command, reference=ticket.customer)
-        await self._apply(envelope, caller, request, command)
+        await self._apply(envelope, caller, asked, command)
 
-    async def _settle_customer_money(self, request: wire.Request, caller: Caller,
-                                     sale: rules.SaleCompleted | None) -> tuple[Any, ...] | bytes:
+    async def _settle_customer_money(self, caller: Caller,
+                                     sale: rules.SaleCompleted | None) -> tuple[Any, ...] | Refused:
         """The journal ops of a sale's credit / wallet / voucher payments (spends, voucher
-        uses, remainder vouchers), from the customers actor's holds; or an error frame."""
+        uses, remainder vouchers), from the customers actor's holds; or the refusal."""
         if sale is None:
             return ()
         drawn = tuple((p.payment, p.mode, p.amount) for p in sale.payments
@@ -790,7 +740,7 @@ class LaneActor:
         if not drawn and not topup and not cancel:
             return ()
         if self.customers is None:
-            return _error(request, wire.Code.NOT_SUPPORTED, "customer payments need the customer directory")
+            return refused(Code.NOT_SUPPORTED, "customer payments need the customer directory")
         modes = {p.mode for p in sale.payments}
         try:
             settled = await self.customers.ask(AskSettle(lane=self.lane, payments=drawn, at=sale.at,
@@ -798,10 +748,10 @@ class LaneActor:
                                                          customer=sale.customer, topup=topup, topup_cancel=cancel,
                                                          topup_mode=modes.pop() if len(modes) == 1 else None))
         except ActorFailed:
-            return _error(request, wire.Code.UNAVAILABLE,
+            return refused(Code.UNAVAILABLE,
                           "the customer directory did not answer; nothing was changed, try again")
         if isinstance(settled, customer_rules.Refused):
-            return _error(request, settled.code, settled.message, **_details(settled.details))
+            return _filtered(settled)
         return settled
 
     async def _release_customer_money(self, drawing: set[int]) -> None:
@@ -828,7 +778,7 @@ class LaneActor:
 
     # --- deposits and coupons (rules/coupons.py) -------------------------------------
 
-    async def _linked(self, request: wire.Request, command: Any) -> Any:
+    async def _linked(self, command: Any) -> Any:
         """Lines that bring others: an article's deposit line, and a coupon article sold
         to a customer who has coupons of it (at zero price, using them). A coupon
         article without a coupon sells at its price; at price 0 (and not
@@ -836,21 +786,21 @@ class LaneActor:
         if isinstance(command, list):
             linked: list[Any] = []
             for one in command:
-                one = await self._linked_line(request, one, linked)
-                if isinstance(one, bytes):
+                one = await self._linked_line(one, linked)
+                if isinstance(one, Refused):
                     return one  # all or nothing, like the basket's codes
                 linked.append(one)
             return linked
-        return await self._linked_line(request, command, [])
+        return await self._linked_line(command, [])
 
-    async def _linked_line(self, request: wire.Request, command: Any, earlier: list[Any]) -> Any:
+    async def _linked_line(self, command: Any, earlier: list[Any]) -> Any:
         if not isinstance(command, rules.AddLine):
             return command
         article = command.article
         if article.deposit:
             deposit = self.catalog.get(article.deposit)
             if deposit is None:
-                return _error(request, wire.Code.NOT_FOUND,
+                return refused(Code.NOT_FOUND,
                               f"article {article.id}'s deposit article {article.deposit!r} is not in the catalog",
                               article=article.id)
             command = msgspec.structs.replace(command, deposit=deposit)
@@ -862,7 +812,7 @@ class LaneActor:
             try:
                 available = await self.customers.ask(CountCoupons(self.lane, customer, article.id))
             except ActorFailed:
-                return _error(request, wire.Code.UNAVAILABLE, "the customer directory did not answer; try again")
+                return refused(Code.UNAVAILABLE, "the customer directory did not answer; try again")
             # What this lane's tickets (and the lines before this one) already hold.
             held = self._coupon_holds(self.state).get((customer, article.id), 0)
             held += sum(int(c.qty) for c in earlier if isinstance(c, rules.AddLine) and c.coupon
@@ -872,51 +822,48 @@ class LaneActor:
                 return msgspec.structs.replace(command, coupon=True, coupon_left=left)
         if article.price == 0 and not article.zero_price_allowed:
             who = "the ticket has no customer" if customer is None else "the customer has no coupon of it left"
-            return _error(request, wire.Code.CONFLICT,
+            return refused(Code.CONFLICT,
                           f"{article.name} is sold with a coupon only and {who}", article=article.id)
         return command
 
     def _coupon_holds(self, state: rules.LaneState) -> coupon_rules.Holds:
         return coupon_rules.lane_holds(rules.reserved_tickets(state))
 
-    async def _hold_coupons(self, request: wire.Request, holds: coupon_rules.Holds) -> bytes | None:
+    async def _hold_coupons(self, holds: coupon_rules.Holds) -> Refused | None:
         if self.customers is None:
-            return _error(request, wire.Code.NOT_SUPPORTED, "coupons need the customer directory")
+            return refused(Code.NOT_SUPPORTED, "coupons need the customer directory")
         try:
-            refused = await self.customers.ask(AskCouponHold(self.lane, holds))
+            refusal = await self.customers.ask(AskCouponHold(self.lane, holds))
         except ActorFailed:
-            return _error(request, wire.Code.UNAVAILABLE,
-                          "the customer directory did not answer; nothing was changed, try again")
-        if refused is None:
-            return None
-        return _error(request, refused.code, refused.message, **_details(refused.details))
+            return refused(Code.UNAVAILABLE, "the customer directory did not answer; nothing was changed, try again")
+        return None if refusal is None else _filtered(refusal)
 
-    async def _settle_coupons(self, request: wire.Request, caller: Caller,
-                              sale: rules.SaleCompleted | None) -> tuple[Any, ...] | bytes:
-        """The journal ops of a sale's coupon uses and subscription credits, or an error frame."""
+    async def _settle_coupons(self, caller: Caller,
+                              sale: rules.SaleCompleted | None) -> tuple[Any, ...] | Refused:
+        """The journal ops of a sale's coupon uses and subscription credits, or the refusal."""
         if sale is None:
             return ()
         credits = coupon_rules.credits(sale.lines, self.catalog.get)
         if isinstance(credits, str):
-            return _error(request, wire.Code.CONFLICT, credits)
+            return refused(Code.CONFLICT, credits)
         uses = coupon_rules.uses(sale.lines)
         if not credits and not uses:
             return ()
         if sale.customer is None:
             line = credits[0].line if credits else None
-            return _error(request, wire.Code.CONFLICT, f"line {line} is a subscription: select the customer it is "
+            return refused(Code.CONFLICT, f"line {line} is a subscription: select the customer it is "
                                                        "for before finishing", line=line)
         if self.customers is None:
-            return _error(request, wire.Code.NOT_SUPPORTED, "subscriptions and coupons need the customer directory")
+            return refused(Code.NOT_SUPPORTED, "subscriptions and coupons need the customer directory")
         try:
             settled = await self.customers.ask(AskCouponSettle(
                 lane=self.lane, customer=sale.customer, uses=uses, credits=tuple(credits), at=sale.at,
                 device=caller.device, seller=sale.seller))
         except ActorFailed:
-            return _error(request, wire.Code.UNAVAILABLE,
+            return refused(Code.UNAVAILABLE,
                           "the customer directory did not answer; nothing was changed, try again")
         if isinstance(settled, customer_rules.Refused):
-            return _error(request, settled.code, settled.message, **_details(settled.details))
+            return _filtered(settled)
         return settled
 
     async def _report_coupon_holds(self) -> None:
@@ -935,10 +882,6 @@ def _declined_message(result: TerminalResult, amount: Decimal) -> str:
     return f"{what}: {fmt_money(amount)} not paid, the ticket is unchanged"
 
 
-def _qty(raw: Any) -> Decimal:
-    return Decimal(1) if raw is None else parse_qty(raw)
-
-
 def _summed(takes: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
     """A sale's takes (stock article, exact quantity) summed per stock article, zeros
     dropped: what the stock point is told the sale took."""
@@ -948,29 +891,11 @@ def _summed(takes: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
     return {article: qty for article, qty in taken.items() if qty != 0}
 
 
-def _finish_reply(re: wire.Id, sale: rules.SaleCompleted, number: int,
-                  vouchers: tuple[wire.VoucherView, ...] = (), invoice: int | None = None,
-                  ticket: Any = UNSET) -> bytes:
-    """``ticket``: the new open ticket's view (encoded, ``msgspec.Raw``)."""
-    extra: dict[str, Any] = {"vouchers": list(vouchers)} if vouchers else {}
-    if sale.due:
-        extra["due"] = fmt_money(sale.due)  # finished unpaid (deferred payment)
-    if invoice is not None:
-        extra["invoice"] = invoice
-    return encode(wire.FinishOk(re=re, number=number, total=fmt_money(sale.total), change=fmt_money(sale.change),
-                                ticket=ticket, **extra))
-
-
-def _invoiced(request: wire.Request) -> bool:
-    """A finish, or a pay the shop's auto_finish may finish, billed on an invoice."""
-    return isinstance(request, (wire.Finish, wire.Pay)) and request.receipt == "invoice"
-
-
-def _remainder_vouchers(moves: tuple[Any, ...]) -> tuple[wire.VoucherView, ...]:
+def _remainder_vouchers(moves: tuple[Any, ...]) -> tuple[IssuedVoucher, ...]:
     """The vouchers a sale issues for what used vouchers did not pay (for its reply)."""
     return tuple(
-        wire.VoucherView(code=m.code, amount=fmt_money(m.amount), valid_until=m.valid_until.isoformat(),
-                         status="valid", customer=m.customer, origin=m.origin, issued_at=m.at.isoformat())
+        IssuedVoucher(code=m.code, amount=m.amount, valid_until=m.valid_until, origin=m.origin, issued_at=m.at,
+                      customer=m.customer)
         for m in moves if isinstance(m, IssueVoucher)
     )
 
@@ -981,7 +906,9 @@ def _label(policy: payments.Policy, mode: str) -> str:
     return found.label if found is not None and mode not in PAYMENT_MODES else ""
 
 
-def _details(details: dict[str, Any]) -> dict[str, Any]:
+def _filtered(refusal: Refused) -> Refused:
+    """A rule's (or the customers actor's) refusal with the details a cashier is told."""
     known = {"balance", "line", "payment", "held", "article", "cap", "reasons", "payable", "modes",
              "available", "short", "reference"}
-    return {k: v for k, v in details.items() if k in known}
+    details = {k: v for k, v in refusal.details.items() if k in known}
+    return refusal if details == refusal.details else Refused(refusal.code, refusal.message, details)

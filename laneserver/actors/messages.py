@@ -38,6 +38,10 @@ class Subscriber(Protocol):
         """Queue a pushed event frame of ``kind``; must never block: a slow
         subscriber keeps only the newest frame of each kind."""
 
+    def deliver_ticket(self, ticket: object) -> None:
+        """A lane's open ticket (``lane_messages.LaneTicket``), as a domain value: the
+        subscriber (the session) encodes it; must never block either."""
+
 
 class Handle(msgspec.Struct, frozen=True):
     """A client request for an actor; the reply is the encoded frame (bytes).

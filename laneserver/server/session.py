@@ -23,6 +23,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from laneserver.actors.lane import payment_policy
 from laneserver.actors.journal import CommitFailed, ReadFailed, commit, read
+from laneserver.actors.lane_messages import LaneTicket
 from laneserver.actors.messages import Caller, GetLevel, Handle, Subscribe, Unsubscribe
 from laneserver.actors.runtime import ActorFailed, ActorStopped, Address
 from laneserver.actors.stock_point import order_view
@@ -35,17 +36,11 @@ from laneserver.rules import alcohol
 from laneserver.rules.auth import hash_token, new_resume_secret
 from laneserver.rules.catalog import Ambiguous, Found, SearchNotReady
 from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
+from laneserver.server import edge_lane
 from laneserver.server.pins import PinRefused
 from laneserver.server.shop import Shop
 from laneserver.store import reads
 from laneserver.store.ops import DropResume, PutResume, RecordEvent, SeenDevice, SetSignedIn, TouchResume
-
-LANE_VERBS = (
-    wire.Scan, wire.Add, wire.SetQty, wire.RemoveLine, wire.CancelTicket, wire.Discount, wire.SetCustomer,
-    wire.Hold, wire.Held, wire.Recall, wire.Pay, wire.RemovePayment, wire.Finish, wire.GetTicket,
-    wire.TopupLine,
-)
-
 
 TOO_MANY_SESSIONS = "a newer connection of this device took this one's place (at most [server] max_sessions_per_device)"
 
@@ -91,6 +86,11 @@ class Session:
             self.shop.metrics.events_conflated += 1
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
+
+    def deliver_ticket(self, ticket: LaneTicket) -> None:
+        """The lane's open ticket changed (or was asked for on subscribing): its
+        ``ticket`` event, encoded once for every session of the lane (server/edge_lane.py)."""
+        self.deliver(edge_lane.ticket_event(ticket), "ticket")
 
     # --- the session's life ------------------------------------------------------------
 
@@ -264,14 +264,14 @@ class Session:
                 if request.key is None:
                     # Emptying a basket happens once per basket, key or not.
                     request = msgspec.structs.replace(request, key=f"basket:{basket}")
-                return await lane.ask(Handle(self._caller(), request))
+                return await edge_lane.handle(lane, self._caller(), request, self.shop)
         if isinstance(request, wire.CUSTOMER_VERBS):
             return await self._customers(request)
         if isinstance(request, wire.SALES_VERBS):
             return await self._sales(request)
         if isinstance(request, wire.GetInvoice):
             return await self._invoice(request)
-        if isinstance(request, LANE_VERBS):
+        if isinstance(request, edge_lane.LANE_REQUESTS):
             if self._lane is None:
                 return error_frame(request, wire.Code.FORBIDDEN, "this device has no lane (a PDA empties baskets into a lane)")
             caller = self._caller()
@@ -282,7 +282,7 @@ class Session:
                 if isinstance(approval, bytes):
                     return approval
                 caller = msgspec.structs.replace(caller, approved_by=approval)
-            return await self._lane.ask(Handle(caller, request))
+            return await edge_lane.handle(self._lane, caller, request, self.shop)
         return error_frame(request, wire.Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not handled here")
 
     def _caller(self) -> Caller:

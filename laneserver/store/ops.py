@@ -41,7 +41,9 @@ class RecordSale(msgspec.Struct, frozen=True, kw_only=True):
     """A completed sale: numbered, chained, its payments chained, stock taken.
 
     ``reply`` builds the reply to remember from the sale's number, so the
-    idempotency record and the sale are written in one transaction.
+    idempotency record and the sale are written in one transaction; or it is the
+    result to remember, a MessagePack map (actors/replies.py ``stored``) whose
+    ``number`` and ``invoice`` entries the unit sets.
     """
 
     sale: SaleCompleted
@@ -50,7 +52,7 @@ class RecordSale(msgspec.Struct, frozen=True, kw_only=True):
     key: str | None = None
     fingerprint: str | None = None  # of the keyed request (actors/replies.py)
     actor: str = ""
-    reply: Callable[[int], bytes] | None = None
+    reply: Callable[[int], bytes] | bytes | None = None
     # The stock movements the sale writes, (stock article, quantity) per line, when they
     # differ from the lines' (an article sold by the part takes 1/parts of its stock
     # article); None: each line takes its own article and quantity.

@@ -1,6 +1,10 @@
 """The lane actor with its real neighbours: a JournalActor on a temp SQLite file
 and a StockPointActor. No mocks of our components; no printer (``printer=None``).
 
+The lane speaks the domain: it is asked ``Do(caller, command)`` with rule commands
+(rules/lane.py) and actors/lane_messages.py's, and answers domain results or
+``Refused`` — no JSON here (the wire is server/edge_lane.py's, tested end to end).
+
 The journal works in a thread, so these tests run in real time (no
 ``autojump_clock``) under ``trio.fail_after``. The shop is started in layers as
 ``server/run.py`` does it — journal, then stock point, then lane — and stopped in
@@ -19,14 +23,25 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, AsyncIterator
 
 import msgspec
 import trio
 
 from laneserver.actors.journal import JournalActor, commit, read
-from laneserver.actors.lane import LaneActor
-from laneserver.actors.messages import Caller, GetLevel, Handle, Subscribe, Unsubscribe
+from laneserver.actors.lane import LaneActor, payment_policy
+from laneserver.actors.lane_messages import (
+    GetHeld,
+    GetTicket,
+    HeldTickets,
+    LaneTicket,
+    Receipted,
+    SaleDone,
+    TicketChanged,
+    TicketHeld,
+)
+from laneserver.actors.messages import Caller, Do, GetLevel, Subscribe, Unsubscribe
 from laneserver.actors.runtime import Address, open_mailbox
 from laneserver.actors.stock_point import StockPointActor
 from laneserver.clock import FixedClock
@@ -34,6 +49,9 @@ from laneserver.config import Config, LaneConfig, StockPointConfig
 from laneserver.protocol import messages as wire
 from laneserver.rules import lane as rules
 from laneserver.rules.catalog import Article, Barcode, Catalog
+from laneserver.rules.money import parse_money
+from laneserver.rules.outcome import Code, Refused
+from laneserver.server import edge_lane
 from laneserver.store import reads
 from laneserver.store.ops import MoveStock
 
@@ -53,7 +71,24 @@ CONFIG = Config(
     stock_points=(StockPointConfig(id=POINT),),
     lanes=(LaneConfig(id=LANE, stock_point=POINT),),
 )
+POLICY = payment_policy(CONFIG)
 INITIAL_STOCK = {"BREAD": Decimal(20), "WINE": Decimal(6)}
+D = Decimal
+
+
+# -- commands ------------------------------------------------------------------------
+
+
+def add(article: str, qty: Any = 1, seller: str = "marie") -> rules.AddLine:
+    return rules.AddLine(seller, CATALOG.get(article), D(qty))
+
+
+def pay(mode: str, amount: str | None = None) -> Receipted:
+    return Receipted(rules.Pay("marie", mode, None if amount is None else parse_money(amount), policy=POLICY))
+
+
+def finish(receipt: str = "none") -> Receipted:
+    return Receipted(rules.Finish("marie"), receipt)
 
 
 # -- harness -----------------------------------------------------------------------
@@ -67,24 +102,27 @@ class Shop(msgspec.Struct):
 
 
 class Screen:
-    """A subscriber: a session's outbox, as the lane sees it (never blocks)."""
+    """A subscriber: a session, as the lane sees it (never blocks). The lane delivers
+    its ticket as a domain value; the session would encode it."""
 
     def __init__(self) -> None:
-        self.frames: list[dict[str, Any]] = []
+        self.tickets: list[LaneTicket] = []
 
     def deliver(self, frame: bytes, kind: str = "ticket") -> None:
-        decoded = msgspec.json.decode(frame)
-        assert decoded["type"] == kind, (kind, decoded)
-        self.frames.append(decoded)
+        raise AssertionError(f"no {kind} frame expected without a printer")
 
-    def ticket_lines(self) -> list[list[tuple[str, str]]]:
-        """For each ticket event received: its lines as (article, qty)."""
-        return [[(l["article"], l["qty"]) for l in f["ticket"]["lines"]] for f in self.frames if f["type"] == "ticket"]
+    def deliver_ticket(self, ticket: LaneTicket) -> None:
+        assert isinstance(ticket, LaneTicket)
+        self.tickets.append(ticket)
+
+    def ticket_lines(self) -> list[list[tuple[str, Decimal]]]:
+        """For each ticket delivered: its lines as (article, qty)."""
+        return [[(l.article, l.qty) for l in t.ticket.lines] for t in self.tickets]
 
 
 @asynccontextmanager
-async def running_shop(path: Path, *, clock: FixedClock | None = None,
-                       subscribers: set | None = None) -> AsyncIterator[Shop]:
+async def running_shop(path: Path, *, clock: FixedClock | None = None, subscribers: set | None = None,
+                       config: Config = CONFIG) -> AsyncIterator[Shop]:
     """Journal, stock point and lane on ``path``; the stock seeded on a new file."""
     clock = clock or FixedClock()
     journal, journal_inbox = open_mailbox("journal", 256)
@@ -97,9 +135,10 @@ async def running_shop(path: Path, *, clock: FixedClock | None = None,
             ))
         stock, stock_inbox = open_mailbox(f"stock:{POINT}", 64)
         async with trio.open_nursery() as middle:
-            await middle.start(StockPointActor(POINT, journal=journal, catalog=CATALOG, clock=clock).run, stock_inbox)
+            await middle.start(StockPointActor(POINT, journal=journal, catalog=CATALOG, clock=clock,
+                                               policy=config.shop.negative_stock).run, stock_inbox)
             lane, lane_inbox = open_mailbox(f"lane:{LANE}")
-            actor = LaneActor(LANE, config=CONFIG, journal=journal, catalog=CATALOG, stock=stock, printer=None,
+            actor = LaneActor(LANE, config=config, journal=journal, catalog=CATALOG, stock=stock, printer=None,
                               clock=clock, subscribers=set() if subscribers is None else subscribers)
             async with trio.open_nursery() as front:
                 await front.start(actor.run, lane_inbox)
@@ -109,26 +148,22 @@ async def running_shop(path: Path, *, clock: FixedClock | None = None,
         journal.close()
 
 
-async def raw(shop: Shop, request: wire.Request, caller: Caller = MARIE) -> bytes:
-    reply = await shop.lane.ask(Handle(caller, request))
-    assert isinstance(reply, bytes)
-    return reply
+async def do(shop: Shop, command: Any, caller: Caller = MARIE, *, key: str | None = None,
+             fingerprint: str | None = None) -> Any:
+    if key is not None and fingerprint is None:
+        fingerprint = f"fp:{command!r}"  # what the edge computes from the request
+    return await shop.lane.ask(Do(caller, command, key, fingerprint))
 
 
-async def call(shop: Shop, request: wire.Request, caller: Caller = MARIE) -> dict[str, Any]:
-    return msgspec.json.decode(await raw(shop, request, caller))
-
-
-async def ok(shop: Shop, request: wire.Request, caller: Caller = MARIE) -> dict[str, Any]:
-    reply = await call(shop, request, caller)
-    assert reply["type"] == "ok", reply
-    assert reply["re"] == request.id
-    return reply
+async def ok(shop: Shop, command: Any, caller: Caller = MARIE, **keyed: Any) -> Any:
+    result = await do(shop, command, caller, **keyed)
+    assert not isinstance(result, Refused), result
+    return result
 
 
 async def level(shop: Shop, article: str) -> tuple[str, str]:
     """(real, reserved) at the stock point, after everything the lane told it so far."""
-    await ok(shop, wire.GetTicket(id="sync"))  # the lane is past its last tell
+    await ok(shop, GetTicket())  # the lane is past its last tell
     view = await shop.stock.ask(GetLevel(article))
     return view.real, view.reserved
 
@@ -148,24 +183,24 @@ async def test_a_sale_end_to_end(tmp_path) -> None:
     path = tmp_path / "shop.sqlite3"
     with trio.fail_after(DEADLINE):
         async with running_shop(path) as shop:
-            reply = await ok(shop, wire.Scan(id=1, code=BREAD_CODE, qty=2))
-            assert reply["lane"] == LANE
-            assert [(l["article"], l["qty"], l["total"]) for l in reply["ticket"]["lines"]] == [("BREAD", "2", "6.40")]
-            reply = await ok(shop, wire.Scan(id=2, code=WINE_CODE))
-            assert reply["ticket"]["total"] == "15.30"
-            assert reply["ticket"]["seller"] == "marie"
+            changed = await ok(shop, add("BREAD", 2))
+            assert isinstance(changed, TicketChanged) and changed.warnings == ()
+            assert changed.now.lane == LANE and changed.now.rev == 1
+            assert [(l.article, l.qty, l.total) for l in changed.now.ticket.lines] == [("BREAD", 2, D("6.40"))]
+            changed = await ok(shop, add("WINE"))
+            assert changed.now.ticket.seller == "marie" and changed.now.rev == 2
 
-            reply = await ok(shop, wire.Pay(id=3, mode="cash", amount="20"))
-            assert (reply["ticket"]["paid"], reply["ticket"]["balance"], reply["ticket"]["change"]) == (
-                "20.00", "0.00", "4.70")
+            paid = await ok(shop, pay("cash", "20"))
+            assert [(p.mode, p.amount) for p in paid.now.ticket.payments] == [("cash", D("20.00"))]
 
-            reply = await ok(shop, wire.Finish(id=4, receipt="ticket"))
-            assert reply == {"type": "ok", "re": 4, "number": 1, "total": "15.30", "change": "4.70",
-                             "ticket": reply["ticket"]}
-            assert reply["ticket"]["lines"] == []  # the new open ticket
+            done = await ok(shop, finish("ticket"))
+            assert isinstance(done, SaleDone)
+            assert (done.number, done.total, done.change, done.due, done.vouchers, done.invoice) == (
+                1, D("15.30"), D("4.70"), 0, (), None)
+            assert done.now.ticket.lines == () and done.now.rev == 4  # the new open ticket
 
-            after = await ok(shop, wire.GetTicket(id=5))
-            assert after["ticket"]["lines"] == [] and after["ticket"]["payments"] == []
+            after = await ok(shop, GetTicket())
+            assert after is done.now  # one value per revision
             assert await read(shop.journal, reads.sale_count) == 1
 
     assert db_rows(path, "SELECT number, lane, seller, total, paid, change FROM sales") == [
@@ -181,32 +216,34 @@ async def test_subscribers_get_the_ticket_on_subscribe_and_after_each_change(tmp
     screen = Screen()
     with trio.fail_after(DEADLINE):
         async with running_shop(tmp_path / "shop.sqlite3") as shop:
-            await ok(shop, wire.Scan(id=1, code=BREAD_CODE))
+            await ok(shop, add("BREAD"))
             assert await shop.lane.ask(Subscribe(screen)) is None
             # On subscribe: the ticket as it is now, and nothing else.
-            assert screen.frames == [{"type": "ticket", "lane": LANE, "ticket": screen.frames[0]["ticket"]}]
-            assert screen.ticket_lines() == [[("BREAD", "1")]]
+            assert screen.ticket_lines() == [[("BREAD", 1)]]
 
-            await ok(shop, wire.Scan(id=2, code=WINE_CODE))
-            await ok(shop, wire.SetQty(id=3, line=1, qty=3))
-            refused = await call(shop, wire.SetQty(id=4, line=99, qty=1))  # refused: nothing to publish
-            assert refused["code"] == wire.Code.NOT_FOUND
-            await ok(shop, wire.GetTicket(id=5))  # a read: nothing to publish either
+            changed = await ok(shop, add("WINE"))
+            assert screen.tickets[-1] is changed.now  # the reply's value, encoded once by the edge
+            await ok(shop, rules.SetQty("marie", 1, D(3)))
+            refused = await do(shop, rules.SetQty("marie", 99, D(1)))  # refused: nothing to deliver
+            assert isinstance(refused, Refused) and refused.code == Code.NOT_FOUND
+            await ok(shop, GetTicket())  # a read: nothing to deliver either
             assert screen.ticket_lines() == [
-                [("BREAD", "1")],
-                [("BREAD", "1"), ("WINE", "1")],
-                [("BREAD", "3"), ("WINE", "1")],
+                [("BREAD", 1)],
+                [("BREAD", 1), ("WINE", 1)],
+                [("BREAD", 3), ("WINE", 1)],
             ]
 
-            await ok(shop, wire.Pay(id=6, mode="card"))
-            await ok(shop, wire.Finish(id=7, receipt="none"))
+            # The session that asked (Caller.origin) has the ticket in its reply: no delivery to it.
+            await ok(shop, pay("card"), Caller(device="till-1-1", seller="marie", origin=screen))
+            assert len(screen.tickets) == 3
+            await ok(shop, finish())
             assert screen.ticket_lines()[-1] == []  # the fresh ticket after the sale
-            assert screen.frames[-1]["ticket"]["total"] == "0.00"
+            assert [t.rev for t in screen.tickets] == [1, 2, 3, 5]
 
             assert await shop.lane.ask(Unsubscribe(screen)) is None
-            count = len(screen.frames)
-            await ok(shop, wire.Scan(id=8, code=BREAD_CODE))
-            assert len(screen.frames) == count
+            count = len(screen.tickets)
+            await ok(shop, add("BREAD"))
+            assert len(screen.tickets) == count
 
 
 # -- stock ---------------------------------------------------------------------------------
@@ -217,17 +254,18 @@ async def test_the_lane_reserves_at_the_stock_point_and_a_sale_takes_the_stock(t
     with trio.fail_after(DEADLINE):
         async with running_shop(path) as shop:
             assert await level(shop, "BREAD") == ("20", "0")
-            await ok(shop, wire.Scan(id=1, code=BREAD_CODE, qty=2))
-            await ok(shop, wire.Scan(id=2, code=WINE_CODE))
+            await ok(shop, add("BREAD", 2))
+            await ok(shop, add("WINE"))
             assert await level(shop, "BREAD") == ("20", "2")
             assert await level(shop, "WINE") == ("6", "1")
 
-            await ok(shop, wire.Hold(id=3))  # a held ticket still holds its stock back
-            await ok(shop, wire.Scan(id=4, code=BREAD_CODE))
+            held = await ok(shop, rules.Hold("marie"))  # a held ticket still holds its stock back
+            assert isinstance(held, TicketHeld) and held.now.ticket.lines == ()
+            await ok(shop, add("BREAD"))
             assert await level(shop, "BREAD") == ("20", "3")
 
-            await ok(shop, wire.Pay(id=5, mode="cash", amount="5"))
-            assert (await ok(shop, wire.Finish(id=6, receipt="none")))["number"] == 1
+            await ok(shop, pay("cash", "5"))
+            assert (await ok(shop, finish())).number == 1
             # The sale took 1 bread; the held ticket still holds 2 back.
             assert await level(shop, "BREAD") == ("19", "2")
             assert await level(shop, "WINE") == ("6", "1")
@@ -238,26 +276,40 @@ async def test_the_lane_reserves_at_the_stock_point_and_a_sale_takes_the_stock(t
     ]
 
 
+async def test_a_line_above_the_stock_is_refused_out_of_stock_under_refuse(tmp_path) -> None:
+    config = msgspec.structs.replace(CONFIG, shop=msgspec.structs.replace(CONFIG.shop, negative_stock="refuse"))
+    with trio.fail_after(DEADLINE):
+        async with running_shop(tmp_path / "shop.sqlite3", config=config) as shop:
+            refused = await do(shop, add("WINE", 7))
+            assert refused == Refused(Code.OUT_OF_STOCK,
+                                      "only 6 of WINE (Côtes du Rhône) available at main: this shop does not sell "
+                                      "below zero stock", {"article": "WINE", "available": "6", "stock_point": POINT})
+            assert (await ok(shop, GetTicket())).ticket.lines == ()
+            assert await level(shop, "WINE") == ("6", "0")
+
+
 # -- idempotency ---------------------------------------------------------------------------
 
 
-async def test_a_repeated_key_gets_the_same_reply_and_applies_nothing_twice(tmp_path) -> None:
+async def test_a_repeated_key_gets_the_same_result_and_applies_nothing_twice(tmp_path) -> None:
     path = tmp_path / "shop.sqlite3"
     with trio.fail_after(DEADLINE):
         async with running_shop(path) as shop:
-            first = await raw(shop, wire.Scan(id=1, key="scan-1", code=BREAD_CODE))
-            again = await raw(shop, wire.Scan(id=2, key="scan-1", code=BREAD_CODE))
-            assert again == first.replace(b'"re":1', b'"re":2')
-            ticket = await ok(shop, wire.GetTicket(id=3))
-            assert [l["article"] for l in ticket["ticket"]["lines"]] == ["BREAD"]
+            first = await ok(shop, add("BREAD"), key="scan-1")
+            assert await ok(shop, add("BREAD"), key="scan-1") == first
+            assert [l.article for l in (await ok(shop, GetTicket())).ticket.lines] == ["BREAD"]
 
-            await ok(shop, wire.Pay(id=4, key="pay-1", mode="cash", amount="10"))
-            await ok(shop, wire.Pay(id=5, key="pay-1", mode="cash", amount="10"))
-            finish = await raw(shop, wire.Finish(id=6, key="fin-1", receipt="none"))
-            finish_again = await raw(shop, wire.Finish(id="six", key="fin-1", receipt="none"))
-            assert msgspec.json.decode(finish)["number"] == 1
-            assert msgspec.json.decode(finish_again) == {**msgspec.json.decode(finish), "re": "six"}
+            await ok(shop, pay("cash", "10"), key="pay-1")
+            await ok(shop, pay("cash", "10"), key="pay-1")
+            done = await ok(shop, finish(), key="fin-1")
+            assert done.number == 1
+            assert await ok(shop, finish(), key="fin-1") == done
             assert await level(shop, "BREAD") == ("19", "0")  # taken once
+
+            # The same key for another command: refused, nothing applied.
+            reused = await do(shop, add("WINE"), key="scan-1")
+            assert reused.code == Code.CONFLICT and reused.details == {"key_reused": True}
+            assert (await ok(shop, GetTicket())).ticket.lines == ()
 
     assert db_rows(path, "SELECT count(*) FROM sales") == [(1,)]
     assert db_rows(path, "SELECT amount FROM payments") == [("10.00",)]
@@ -268,10 +320,22 @@ async def test_a_repeated_key_gets_the_same_reply_and_applies_nothing_twice(tmp_
 async def test_the_same_key_from_another_device_is_another_request(tmp_path) -> None:
     with trio.fail_after(DEADLINE):
         async with running_shop(tmp_path / "shop.sqlite3") as shop:
-            await ok(shop, wire.Scan(id=1, key="k", code=BREAD_CODE))
-            await ok(shop, wire.Scan(id=2, key="k", code=BREAD_CODE), Caller(device="pda-1", seller="marie"))
-            ticket = await ok(shop, wire.GetTicket(id=3))
-            assert len(ticket["ticket"]["lines"]) == 2
+            await ok(shop, add("BREAD"), key="k")
+            await ok(shop, add("BREAD"), Caller(device="pda-1", seller="marie"), key="k")
+            assert len((await ok(shop, GetTicket())).ticket.lines) == 2
+
+
+async def test_a_keyed_refusal_from_the_edge_is_answered_after_the_recall(tmp_path) -> None:
+    """The edge sends a keyed request it refused while translating (an article gone
+    from the catalog since): a retry of a request the lane already answered gets that
+    answer; a new one gets the refusal."""
+    gone = Refused(Code.NOT_FOUND, "no article 'BREAD'", {"article": "BREAD"})
+    with trio.fail_after(DEADLINE):
+        async with running_shop(tmp_path / "shop.sqlite3") as shop:
+            first = await ok(shop, add("BREAD"), key="k1", fingerprint="f1")
+            assert await do(shop, gone, key="k1", fingerprint="f1") == first
+            assert await do(shop, gone, key="k2", fingerprint="f2") == gone
+            assert await do(shop, gone) == gone
 
 
 # -- restart ------------------------------------------------------------------------------
@@ -282,62 +346,74 @@ async def test_a_new_lane_actor_rebuilds_the_lane_from_the_journal(tmp_path) -> 
     clock = FixedClock()
     with trio.fail_after(DEADLINE):
         async with running_shop(path, clock=clock) as shop:
-            await ok(shop, wire.Scan(id=1, code=BREAD_CODE, qty=3))
-            await ok(shop, wire.Scan(id=2, code=WINE_CODE))
-            held = await ok(shop, wire.Hold(id=3))
+            await ok(shop, add("BREAD", 3))
+            await ok(shop, add("WINE"))
+            held = await ok(shop, rules.Hold("marie"))
             clock.advance(minutes=2)
-            await ok(shop, wire.Scan(id=4, key="open-1", code=WINE_CODE, qty=2))
-            await ok(shop, wire.Pay(id=5, mode="card", amount="5"))
+            opened = await ok(shop, add("WINE", 2), key="open-1")
+            await ok(shop, pay("card", "5"))
             state_before = shop.actor.state
-            ticket_before = await raw(shop, wire.GetTicket(id="t"))
-            held_before = await raw(shop, wire.Held(id="h"))
+            ticket_before = await ok(shop, GetTicket())
+            held_before = await ok(shop, GetHeld())
             first_actor = shop.actor
 
         screen = Screen()
         async with running_shop(path, clock=clock, subscribers={screen}) as shop:
             assert shop.actor is not first_actor
             assert shop.actor.state == state_before
-            assert await raw(shop, wire.GetTicket(id="t")) == ticket_before
-            assert await raw(shop, wire.Held(id="h")) == held_before
+            assert await ok(shop, GetTicket()) == ticket_before
+            assert await ok(shop, GetHeld()) == held_before
+            assert isinstance(held_before, HeldTickets) and [h.held for h in held_before.tickets] == [held.held]
             # The sessions still subscribed hear the rebuilt ticket at once.
-            assert screen.ticket_lines() == [[("WINE", "2")]]
-            # The remembered replies are back too: a retry after the restart applies nothing.
-            await ok(shop, wire.Scan(id=6, key="open-1", code=WINE_CODE, qty=2))
-            assert (await ok(shop, wire.GetTicket(id=7)))["ticket"]["lines"][0]["qty"] == "2"
+            assert screen.ticket_lines() == [[("WINE", 2)]]
+            # The remembered results are back too (read from the journal): a retry after
+            # the restart applies nothing and gets the first result.
+            assert await ok(shop, add("WINE", 2), key="open-1") == opened
             assert len(shop.actor.state.ticket.lines) == 1
             # It reports its reservations again (they are not journaled).
             assert await level(shop, "BREAD") == ("20", "3")
             assert await level(shop, "WINE") == ("6", "3")
             # And the held ticket can be taken up where it was left.
-            await ok(shop, wire.RemovePayment(id=8, payment=1))
-            hold = await ok(shop, wire.Hold(id=9))
-            recalled = await ok(shop, wire.Recall(id=10, held=held["held"]))
-            assert recalled["ticket"] == held_ticket_view(held_before, held["held"], rev=hold["ticket"]["rev"] + 1)
+            await ok(shop, rules.RemovePayment("marie", 1))
+            hold = await ok(shop, rules.Hold("marie"))
+            recalled = await ok(shop, rules.Recall("marie", held.held))
+            [kept] = held_before.tickets
+            assert recalled.now.ticket.lines == kept.ticket.lines
+            assert recalled.now.rev == hold.now.rev + 1
 
 
-def held_ticket_view(held_reply: bytes, held_id: str, *, rev: int) -> dict[str, Any]:
-    """The ticket view a recalled held ticket should show (no payments on a held ticket),
-    at revision ``rev``."""
-    [held] = [h for h in msgspec.json.decode(held_reply)["tickets"] if h["held"] == held_id]
-    lines = held["lines"]
-    return {
-        "seller": held["seller"], "customer": None, "lines": lines, "total": held["total"],
-        "paid": "0.00", "balance": held["total"], "change": "0.00", "payments": [], "rev": rev,
-    }
+async def test_a_finish_replayed_after_a_restart_has_the_numbers_the_journal_gave_it(tmp_path) -> None:
+    """A sale's result is journaled before its number exists: the journal's unit sets
+    ``number`` in the stored result (store/writes.py), so a retry after a restart gets
+    the sale's own number."""
+    path = tmp_path / "shop.sqlite3"
+    with trio.fail_after(DEADLINE):
+        async with running_shop(path) as shop:
+            for n in (1, 2):
+                await ok(shop, add("BREAD", n))
+                await ok(shop, pay("cash", "10"))
+                done = await ok(shop, finish(), key=f"fin-{n}")
+            assert done.number == 2
+        async with running_shop(path) as shop:
+            again = await ok(shop, finish(), key="fin-2")
+            assert again == done and again is not done
+    assert db_rows(path, "SELECT count(*) FROM sales") == [(2,)]
 
 
 # -- refusals -------------------------------------------------------------------------
 
 
-async def test_a_request_without_a_seller_is_refused_and_changes_nothing(tmp_path) -> None:
+async def test_a_request_without_a_seller_is_refused_at_the_edge_and_changes_nothing(tmp_path) -> None:
     path = tmp_path / "shop.sqlite3"
+    edge = SimpleNamespace(config=CONFIG, catalog=CATALOG, customers=None, clock=FixedClock())
     with trio.fail_after(DEADLINE):
         async with running_shop(path) as shop:
-            reply = await call(shop, wire.Scan(id=1, code=BREAD_CODE), NOBODY)
+            reply = msgspec.json.decode(await edge_lane.handle(shop.lane, NOBODY, wire.Scan(id=1, code=BREAD_CODE),
+                                                               edge))
             assert reply["type"] == "error" and reply["re"] == 1
             assert reply["code"] == wire.Code.NOT_SIGNED_IN
             # Reading the ticket needs no seller.
-            ticket = await ok(shop, wire.GetTicket(id=2), NOBODY)
+            ticket = msgspec.json.decode(await edge_lane.handle(shop.lane, NOBODY, wire.GetTicket(id=2), edge))
             assert ticket["ticket"]["lines"] == []
             assert await level(shop, "BREAD") == ("20", "0")
     assert db_rows(path, "SELECT count(*) FROM events WHERE source='lane:1'") == [(0,)]
@@ -348,23 +424,22 @@ async def test_a_commit_failure_answers_internal_and_leaves_the_lane_unchanged(t
     path = tmp_path / "shop.sqlite3"
     with trio.fail_after(DEADLINE):
         async with running_shop(path) as shop:
-            await ok(shop, wire.Scan(id=1, code=BREAD_CODE))
+            await ok(shop, add("BREAD"))
             # The disk refuses this lane's next event (a trigger, created through
             # the journal's own connection): the whole unit is rolled back.
             await read(shop.journal, lambda db: db.execute(
                 "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.kind = 'LineAdded'"
                 " BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
             ))
-            reply = await call(shop, wire.Scan(id=2, key="k2", code=WINE_CODE))
-            assert reply["type"] == "error" and reply["code"] == wire.Code.INTERNAL
-            ticket = await ok(shop, wire.GetTicket(id=3))
-            assert [l["article"] for l in ticket["ticket"]["lines"]] == ["BREAD"]
+            refused = await do(shop, add("WINE"), key="k2")
+            assert isinstance(refused, Refused) and refused.code == Code.INTERNAL
+            assert [l.article for l in (await ok(shop, GetTicket())).ticket.lines] == ["BREAD"]
             assert await level(shop, "WINE") == ("6", "0")
 
             await read(shop.journal, lambda db: db.execute("DROP TRIGGER refuse"))
             # The key was not remembered with the failure: a retry is applied.
-            reply = await ok(shop, wire.Scan(id=4, key="k2", code=WINE_CODE))
-            assert [(l["line"], l["article"]) for l in reply["ticket"]["lines"]] == [(1, "BREAD"), (2, "WINE")]
+            changed = await ok(shop, add("WINE"), key="k2")
+            assert [(l.line, l.article) for l in changed.now.ticket.lines] == [(1, "BREAD"), (2, "WINE")]
     [(state,)] = db_rows(path, "SELECT state FROM lane_states")
     assert [line.article for line in msgspec.json.decode(state, type=rules.LaneState).ticket.lines] == [
         "BREAD", "WINE"

@@ -22,15 +22,18 @@ import pytest
 import trio
 
 from laneserver.actors.journal import JournalActor, commit, read
-from laneserver.actors.lane import LaneActor
-from laneserver.actors.messages import Caller, Handle
+from laneserver.actors.lane import LaneActor, payment_policy
+from laneserver.actors.lane_messages import GetTicket, Receipted, SaleDone, TicketChanged
+from laneserver.actors.messages import Caller, Do
 from laneserver.actors.runtime import DEVICE_POLICY, ActorFailed, Address, open_mailbox, supervise
 from laneserver.actors.stock_point import StockPointActor
 from laneserver.actors.terminal import ABORT_SECONDS, Charge, TerminalActor
 from laneserver.clock import FixedClock
 from laneserver.config import Config, LaneConfig, StockPointConfig, TerminalConfig
 from laneserver.hw.terminal import SimulatedTerminal, TerminalResult, TerminalUnavailable, authorisation_code, open_driver
-from laneserver.protocol import messages as wire
+from laneserver.rules import lane as rules
+from laneserver.rules.money import parse_money
+from laneserver.rules.outcome import Refused
 from laneserver.store import reads
 from laneserver.store.ops import MoveStock
 
@@ -221,6 +224,8 @@ LANE_CONFIG = Config(
                TerminalConfig(id="t2", delay_seconds=0.05, timeout_seconds=2.0)),
 )
 
+POLICY = payment_policy(LANE_CONFIG)
+
 
 class LaneShop(msgspec.Struct):
     journal: Address
@@ -261,77 +266,88 @@ async def lane_shop(path: Path) -> AsyncIterator[LaneShop]:
         journal.close()
 
 
-async def call(shop: LaneShop, lane: str, request: wire.Request, caller: Caller = MARIE) -> dict[str, Any]:
-    return msgspec.json.decode(await shop.lanes[lane].ask(Handle(caller, request)))
+async def do(shop: LaneShop, lane: str, command: Any, caller: Caller = MARIE, key: str | None = None) -> Any:
+    """Ask a lane a domain command (as the edge does: ``Do``)."""
+    return await shop.lanes[lane].ask(Do(caller, command, key, None if key is None else f"fp:{command!r}"))
+
+
+def scan(code: str, qty: Any = 1, seller: str = "marie") -> rules.AddLine:
+    found = CATALOG.lookup(code)
+    return rules.AddLine(seller, found.article, D(qty))
+
+
+def card(amount: str | None = None, seller: str = "marie") -> Receipted:
+    return Receipted(rules.Pay(seller, "card", None if amount is None else parse_money(amount), policy=POLICY))
 
 
 async def test_lane_records_an_approved_card_payment_with_its_authorisation(tmp_path):
     with trio.fail_after(DEADLINE):
         async with lane_shop(tmp_path / "shop.db") as shop:
-            await call(shop, "1", wire.Scan(id=1, code="3012345678900", qty="2"))
-            reply = await call(shop, "1", wire.Pay(id=2, mode="card"))
-            assert reply["type"] == "ok", reply
-            [payment] = reply["ticket"]["payments"]
+            await do(shop, "1", scan("3012345678900", 2))
+            changed = await do(shop, "1", card())
+            assert isinstance(changed, TicketChanged), changed
+            [payment] = changed.now.ticket.payments
             [reference] = shop.sims["t1"].charges
-            assert payment == {"payment": 1, "mode": "card", "amount": "6.40",
-                               "reference": authorisation_code(D("6.40"), reference)}
+            assert (payment.payment, payment.mode, payment.amount, payment.reference) == (
+                1, "card", D("6.40"), authorisation_code(D("6.40"), reference))
             assert reference.startswith("1-") and reference.endswith("-1")
-            assert (await call(shop, "1", wire.Finish(id=3, receipt="none")))["type"] == "ok"
+            assert isinstance(await do(shop, "1", Receipted(rules.Finish("marie"), "none")), SaleDone)
 
 
 @pytest.mark.parametrize(("code", "outcome"), [("91", "declined"), ("92", "cancelled"), ("93", "timeout")])
 async def test_lane_refuses_a_card_the_terminal_did_not_approve(tmp_path, code, outcome):
     with trio.fail_after(DEADLINE):
         async with lane_shop(tmp_path / "shop.db") as shop:
-            before = await call(shop, "1", wire.Scan(id=1, code=code))
+            before = await do(shop, "1", scan(code))
             state = shop.actors["1"].state
             start = trio.current_time()
-            reply = await call(shop, "1", wire.Pay(id=2, mode="card", key="pay-1"))
+            refused = await do(shop, "1", card(), key="pay-1")
             took = trio.current_time() - start
-            assert (reply["type"], reply["code"], reply["outcome"]) == ("error", "payment_declined", outcome), reply
-            assert "8.9" in reply["message"] and "not paid" in reply["message"]
+            assert isinstance(refused, Refused), refused
+            assert (refused.code, refused.details) == ("payment_declined", {"outcome": outcome})
+            assert "8.9" in refused.message and "not paid" in refused.message
             assert shop.actors["1"].state is state  # nothing changed
             assert await read(shop.journal, partial(reads.lane_state, lane="1")) == state
-            assert (await call(shop, "1", wire.GetTicket(id=3)))["ticket"] == before["ticket"]
+            assert await do(shop, "1", GetTicket()) == before.now
             if outcome == "timeout":
                 assert 2.0 <= took < 3.0 and shop.sims["t1"].aborts == 1
             # A refusal is not remembered: the same key asks the terminal again.
-            await call(shop, "1", wire.Pay(id=4, mode="card", key="pay-1"))
+            await do(shop, "1", card(), key="pay-1")
             assert len(shop.sims["t1"].charges) == 2
 
 
 async def test_lane_keyed_retry_does_not_charge_the_card_twice(tmp_path):
     with trio.fail_after(DEADLINE):
         async with lane_shop(tmp_path / "shop.db") as shop:
-            await call(shop, "1", wire.Scan(id=1, code="3012345678900"))
-            first = await call(shop, "1", wire.Pay(id=2, mode="card", amount="1.00", key="k-1"))
-            again = await call(shop, "1", wire.Pay(id=3, mode="card", amount="1.00", key="k-1"))
-            assert first["type"] == "ok" and {**again, "re": 2} == first
+            await do(shop, "1", scan("3012345678900"))
+            first = await do(shop, "1", card("1.00"), key="k-1")
+            again = await do(shop, "1", card("1.00"), key="k-1")
+            assert isinstance(first, TicketChanged) and again == first
             assert len(shop.sims["t1"].charges) == 1
-            assert len((await call(shop, "1", wire.GetTicket(id=4)))["ticket"]["payments"]) == 1
+            assert len((await do(shop, "1", GetTicket())).ticket.payments) == 1
 
 
 async def test_lane_checks_the_payment_before_the_card(tmp_path):
     with trio.fail_after(DEADLINE):
         async with lane_shop(tmp_path / "shop.db") as shop:
-            empty = await call(shop, "1", wire.Pay(id=1, mode="card"))
-            assert empty["code"] == "conflict"
-            await call(shop, "1", wire.Scan(id=2, code="3012345678900"))
-            above = await call(shop, "1", wire.Pay(id=3, mode="card", amount="50.00"))
-            assert above["code"] == "bad_request" and above["balance"] == "3.20"
-            cash = await call(shop, "1", wire.Pay(id=4, mode="cash", amount="1.00"))
-            assert cash["type"] == "ok"
+            empty = await do(shop, "1", card())
+            assert empty.code == "conflict"
+            await do(shop, "1", scan("3012345678900"))
+            above = await do(shop, "1", card("50.00"))
+            assert above.code == "bad_request" and above.details["balance"] == "3.20"
+            cash = await do(shop, "1", Receipted(rules.Pay("marie", "cash", D("1.00"), policy=POLICY)))
+            assert isinstance(cash, TicketChanged)
             assert shop.sims["t1"].charges == []  # refused payments and cash never reach the terminal
 
 
 async def test_a_lane_waiting_for_its_terminal_does_not_block_the_other(tmp_path):
     with trio.fail_after(DEADLINE):
         async with lane_shop(tmp_path / "shop.db") as shop:
-            await call(shop, "1", wire.Scan(id=1, code="93"))
-            declined: dict[str, Any] = {}
+            await do(shop, "1", scan("93"))
+            declined: list[Any] = []
 
             async def pay_lane_1() -> None:
-                declined.update(await call(shop, "1", wire.Pay(id=2, mode="card")))
+                declined.append(await do(shop, "1", card()))
 
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(pay_lane_1)
@@ -339,13 +355,14 @@ async def test_a_lane_waiting_for_its_terminal_does_not_block_the_other(tmp_path
                     while not shop.sims["t1"].charges:
                         await trio.sleep(0.01)
                     start = trio.current_time()
-                    await call(shop, "2", wire.Scan(id=1, code="3012345678900"), PAUL)
-                    paid = await call(shop, "2", wire.Pay(id=2, mode="card"), PAUL)
-                    done = await call(shop, "2", wire.Finish(id=3, receipt="none"), PAUL)
-                    assert paid["type"] == "ok" and done["type"] == "ok"
+                    await do(shop, "2", scan("3012345678900", seller="paul"), PAUL)
+                    paid = await do(shop, "2", card(seller="paul"), PAUL)
+                    done = await do(shop, "2", Receipted(rules.Finish("paul"), "none"), PAUL)
+                    assert isinstance(paid, TicketChanged) and isinstance(done, SaleDone)
                     assert trio.current_time() - start < 1.0
                     assert not declined  # lane 1 is still waiting
-            assert declined["outcome"] == "timeout"
+            [refused] = declined
+            assert refused.details["outcome"] == "timeout"
 
 
 async def test_the_demo_simulator_approves_every_amount() -> None:

@@ -32,10 +32,11 @@ BUG_CODE = "0000000000666"
 class BuggyLane(LaneActor):
     """Lane 1 with a bug on one code: the actor raises while handling it."""
 
-    async def _handle(self, envelope, caller, request) -> None:
-        if self.lane == "1" and getattr(request, "code", None) == BUG_CODE:
+    async def _do(self, envelope, caller, asked) -> None:
+        # The code scanned is no article's: the edge asks the lane whether it is a card.
+        if self.lane == "1" and getattr(asked.command, "code", None) == BUG_CODE:
             raise KeyError("a bug in lane 1")
-        await super()._handle(envelope, caller, request)
+        await super()._do(envelope, caller, asked)
 
 
 def _journal_rows(data: Path, kind: str) -> list[tuple[str, str]]:

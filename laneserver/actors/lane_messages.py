@@ -1,0 +1,139 @@
+"""The lane's domain vocabulary beside the rule commands (rules/lane.py).
+
+The edge (server/edge_lane.py) asks a lane ``Do(caller, command, key, fingerprint)``
+with a rule command (``AddLine``, ``SetQty``, ``Pay``, ``Finish``…) or one of the
+commands here, and turns what the lane answers — one of the results here, or
+``rules.outcome.Refused`` — into a wire frame. Nothing here knows the wire.
+
+The results a keyed request can get are journaled with its effect (MessagePack,
+actors/replies.py) and decoded again with ``LaneResult`` after a restart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from fractions import Fraction
+from typing import Literal
+
+import msgspec
+
+from laneserver.rules import lane as rules
+from laneserver.rules.outcome import Refused
+from laneserver.rules.ticket import Ticket
+
+# --- commands (besides rules.lane's) ----------------------------------------------------
+
+
+class GetTicket(msgspec.Struct, frozen=True):
+    """The open ticket as it is now (answered ``LaneTicket``)."""
+
+
+class GetHeld(msgspec.Struct, frozen=True):
+    """The held tickets (answered ``HeldTickets``)."""
+
+
+class ScanCard(msgspec.Struct, frozen=True):
+    """A scanned code no article has: a customer's card sets the ticket's customer;
+    any other code is refused ``unknown_code``."""
+
+    seller: str
+    code: str
+
+
+class ChooseCustomer(msgspec.Struct, frozen=True):
+    """``set_customer`` by id or by card (one of them): the customer directory is asked
+    for the customer (and whether they are a business)."""
+
+    seller: str
+    customer: str | None = None
+    card: str | None = None
+
+
+class Basket(msgspec.Struct, frozen=True):
+    """A PDA's basket emptied into the lane: its lines, added all or none."""
+
+    basket: str
+    lines: tuple[rules.AddLine, ...]
+
+
+Receipt = Literal["ticket", "none", "invoice"]
+
+
+class Receipted(msgspec.Struct, frozen=True):
+    """A ``Finish``, or a ``Pay`` the shop's auto_finish may finish, with the receipt it
+    asks for: ``ticket`` and ``invoice`` print one (``invoice`` bills the customer)."""
+
+    command: rules.Pay | rules.Finish
+    receipt: Receipt = "ticket"
+
+
+# --- results ------------------------------------------------------------------------------
+
+
+class LaneTicket(msgspec.Struct, frozen=True, tag="lane_ticket"):
+    """The lane's open ticket at revision ``rev``: the reply to a change, the answer to
+    ``GetTicket`` and what subscribers are delivered (``deliver_ticket``). One value per
+    revision, shared by every reply and event of it (the edge encodes it once)."""
+
+    lane: str
+    ticket: Ticket
+    rev: int
+
+
+class StockWarning(msgspec.Struct, frozen=True):
+    """An article this change takes below zero stock (the shop or article warns)."""
+
+    article: str
+    stock_point: str
+    available: Fraction
+
+
+class TicketChanged(msgspec.Struct, frozen=True, tag="changed"):
+    now: LaneTicket
+    warnings: tuple[StockWarning, ...] = ()
+
+
+class TicketHeld(msgspec.Struct, frozen=True, tag="held"):
+    held: str
+    now: LaneTicket
+
+
+class BasketAdded(msgspec.Struct, frozen=True, tag="basket"):
+    basket: str
+    lines: int  # the lines it added (deposits included)
+    now: LaneTicket
+    warnings: tuple[StockWarning, ...] = ()
+
+
+class IssuedVoucher(msgspec.Struct, frozen=True):
+    """A voucher a sale issued (a refund by voucher, what a voucher did not pay)."""
+
+    code: str
+    amount: Decimal
+    valid_until: dt.date
+    origin: str
+    issued_at: dt.datetime
+    customer: str | None = None
+
+
+class SaleDone(msgspec.Struct, frozen=True, tag="sale"):
+    """A sale written: its ``number`` (and ``invoice``'s), and the new open ticket.
+    Journaled with the sale before it has its numbers: the journal's unit sets the
+    ``number`` and ``invoice`` entries of the stored map (store/writes.py)."""
+
+    number: int
+    total: Decimal
+    change: Decimal
+    now: LaneTicket
+    due: Decimal = Decimal(0)
+    vouchers: tuple[IssuedVoucher, ...] = ()
+    invoice: int | None = None
+
+
+class HeldTickets(msgspec.Struct, frozen=True, tag="held_tickets"):
+    tickets: tuple[rules.HeldTicket, ...]
+
+
+# What a keyed request's result can be (ReplyMemory's ``result_type``).
+LaneResult = TicketChanged | TicketHeld | BasketAdded | SaleDone | Refused
