@@ -36,8 +36,9 @@ from laneserver.rules import alcohol
 from laneserver.rules.auth import hash_token, new_resume_secret
 from laneserver.rules.catalog import Ambiguous, Found, SearchNotReady
 from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
-from laneserver.server import edge_lane
+from laneserver.server import edge_lane, routes
 from laneserver.server.pins import PinRefused
+from laneserver.server.routes import actor_words, out_of_service_message  # noqa: F401 (run.py, tests)
 from laneserver.server.shop import Shop
 from laneserver.store import reads
 from laneserver.store.ops import DropResume, PutResume, RecordEvent, SeenDevice, SetSignedIn, TouchResume
@@ -193,97 +194,78 @@ class Session:
         try:
             with trio.move_on_after(self.shop.ask_timeout(request, self.device.lane if self.device else None)):
                 return await self._dispatch(request)
-            return error_frame(request, wire.Code.UNAVAILABLE, "the server did not answer in time; try again")
-        except ActorStopped as stopped:  # past its restart budget: the request was not applied
-            return error_frame(request, wire.Code.UNAVAILABLE, out_of_service_message(stopped.actor))
-        except ActorFailed as failed:
-            what = actor_words(failed.actor)
-            if not failed.maybe_applied:  # it never reached the actor: the server is stopping
-                return error_frame(request, wire.Code.UNAVAILABLE,
-                                   f"{what} did not take the request (the server is stopping); nothing was "
-                                   "changed: try again in a moment")
-            # A bug: the actor crashed on this request and restarts from what it had
-            # saved. Whatever the request saved before the crash stays.
-            self.log.error("actor_failed", actor=failed.actor)
-            check = "the ticket" if failed.actor.startswith("lane:") else "the result"
-            return error_frame(request, wire.Code.INTERNAL,
-                               f"a fault inside the server interrupted this request; {what} restarted from what it "
-                               f"had saved, so the request may or may not have been applied: check {check} before "
-                               "trying again")
+            return routes.failure_frame(request, routes.TimedOut())
+        except (ActorStopped, ActorFailed) as problem:
+            if isinstance(problem, ActorFailed) and problem.maybe_applied:
+                self.log.error("actor_failed", actor=problem.actor)
+            return routes.failure_frame(request, problem)
 
     async def _dispatch(self, request: wire.Request) -> bytes:
-        if isinstance(request, wire.Hello):
-            return await self._hello(request)
-        if self.device is None:
+        """The request's route (server/routes.py): its handler, once the device is known."""
+        route = routes.route_of(request)
+        if self.device is None and (route is None or route.needs_device):
             return error_frame(request, wire.Code.UNAUTHENTICATED, "say hello with the device's token first")
-        match request:
-            case wire.SignIn():
-                return await self._sign_in(request)
-            case wire.SignOut():
-                return await self._sign_out(request)
-            case wire.Stock(article=article):
-                return await self._stock(request, article)
-            case wire.Search(text=text, limit=limit):
-                if not 1 <= limit <= 100:
-                    return error_frame(request, wire.Code.BAD_REQUEST, "limit must be between 1 and 100", field="limit")
-                try:
-                    found = self.shop.catalog.search(text, limit=limit)
-                except SearchNotReady as not_ready:
-                    return error_frame(request, wire.Code.UNAVAILABLE,
-                                       f"{not_ready}: scanning works; search again in a few seconds")
-                return encode(wire.SearchOk(re=request.id, articles=[article_view(a) for a in found]))
-            case wire.PriceCheck(code=code):
-                return await self._price_check(request, code)
-            case wire.Keyboard():
-                return encode(wire.KeyboardOk(re=request.id, pages=self.shop.keyboard))
-            case wire.AlcoholPricing():
-                return self._alcohol_price(request)
-            case (wire.StockEntry() | wire.StockExit() | wire.StockCount() | wire.StockDelete()
-                  | wire.StockTracking() | wire.StockStateRequest() | wire.StockProduce()
-                  | wire.StockExpiring() | wire.PurchaseOrderCreate() | wire.Replenishment()):
-                return await self._stock_move(request)
-            case wire.PurchaseReceive() | wire.PurchaseCancel():
-                return await self._on_order(request)
-            case wire.PurchaseOrders():
-                return await self._purchase_orders(request)
-            case wire.StockTransfer(from_=source, to=to):
-                if to not in self.shop.stock_points:
-                    return error_frame(request, wire.Code.NOT_FOUND, f"no stock point {to!r}", field="to")
-                point = self.shop.stock_points.get(source)
-                if point is None:
-                    return error_frame(request, wire.Code.NOT_FOUND, f"no stock point {source!r}", field="from")
-                return await point.ask(Handle(self._caller(), request))
-            case wire.StockHistory():
-                return await self._stock_history(request)
-            case wire.DrawerMovement() | wire.DrawerOpen() | wire.DrawerCount() | wire.GetDrawer():
-                return await self._drawer(request)
-            case wire.BasketEmpty(basket=basket, lane=lane_id):
-                lane = self.shop.lanes.get(lane_id)
-                if lane is None:
-                    return error_frame(request, wire.Code.NOT_FOUND, f"no lane {lane_id!r}")
-                if request.key is None:
-                    # Emptying a basket happens once per basket, key or not.
-                    request = msgspec.structs.replace(request, key=f"basket:{basket}")
-                return await edge_lane.handle(lane, self._caller(), request, self.shop)
-        if isinstance(request, wire.CUSTOMER_VERBS):
-            return await self._customers(request)
-        if isinstance(request, wire.SALES_VERBS):
-            return await self._sales(request)
-        if isinstance(request, wire.GetInvoice):
-            return await self._invoice(request)
-        if isinstance(request, edge_lane.LANE_REQUESTS):
-            if self._lane is None:
-                return error_frame(request, wire.Code.FORBIDDEN, "this device has no lane (a PDA empties baskets into a lane)")
-            caller = self._caller()
-            # A discount above the cap, a refund (returns): a supervisor's PIN, checked here.
-            if (isinstance(request, (wire.Discount, wire.Pay)) and request.supervisor_pin is not None
-                    and self.seller is not None):
-                approval = await self._approve(request, request.supervisor_pin)
-                if isinstance(approval, bytes):
-                    return approval
-                caller = msgspec.structs.replace(caller, approved_by=approval)
-            return await edge_lane.handle(self._lane, caller, request, self.shop)
-        return error_frame(request, wire.Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not handled here")
+        if route is None:
+            return error_frame(request, wire.Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not handled here")
+        handler = getattr(self, route.handler)
+        return await handler(request, *(getattr(request, name) for name in route.fields))
+
+    async def _approved_caller(self, request: wire.Request) -> Caller | bytes:
+        """The caller, with the supervisor a ``supervisor_pin`` names when the request's
+        route asks for approval (checked here, never by the actor); or the PIN's refusal."""
+        caller = self._caller()
+        route = routes.route_of(request)
+        pin = getattr(request, "supervisor_pin", None)
+        if route is not None and route.approval and pin is not None and self.seller is not None:
+            approval = await self._approve(request, pin)
+            if isinstance(approval, bytes):
+                return approval
+            caller = msgspec.structs.replace(caller, approved_by=approval)
+        return caller
+
+    # --- the lane (server/edge_lane.py) -------------------------------------------------
+
+    async def _lane_request(self, request: wire.Request) -> bytes:
+        """A till's request on its own lane."""
+        if self._lane is None:
+            return error_frame(request, wire.Code.FORBIDDEN, "this device has no lane (a PDA empties baskets into a lane)")
+        caller = await self._approved_caller(request)
+        if isinstance(caller, bytes):
+            return caller
+        return await edge_lane.handle(self._lane, caller, request, self.shop)
+
+    async def _basket_empty(self, request: wire.BasketEmpty) -> bytes:
+        """A PDA's basket into the lane it names."""
+        lane = self.shop.lanes.get(request.lane)
+        if lane is None:
+            return error_frame(request, wire.Code.NOT_FOUND, f"no lane {request.lane!r}")
+        if request.key is None:
+            # Emptying a basket happens once per basket, key or not.
+            request = msgspec.structs.replace(request, key=f"basket:{request.basket}")
+        return await edge_lane.handle(lane, self._caller(), request, self.shop)
+
+    # --- catalog queries ----------------------------------------------------------------
+
+    async def _search(self, request: wire.Search) -> bytes:
+        if not 1 <= request.limit <= 100:
+            return error_frame(request, wire.Code.BAD_REQUEST, "limit must be between 1 and 100", field="limit")
+        try:
+            found = self.shop.catalog.search(request.text, limit=request.limit)
+        except SearchNotReady as not_ready:
+            return error_frame(request, wire.Code.UNAVAILABLE,
+                               f"{not_ready}: scanning works; search again in a few seconds")
+        return encode(wire.SearchOk(re=request.id, articles=[article_view(a) for a in found]))
+
+    async def _keyboard(self, request: wire.Keyboard) -> bytes:
+        return encode(wire.KeyboardOk(re=request.id, pages=self.shop.keyboard))
+
+    async def _stock_transfer(self, request: wire.StockTransfer) -> bytes:
+        if request.to not in self.shop.stock_points:
+            return error_frame(request, wire.Code.NOT_FOUND, f"no stock point {request.to!r}", field="to")
+        point = self.shop.stock_points.get(request.from_)
+        if point is None:
+            return error_frame(request, wire.Code.NOT_FOUND, f"no stock point {request.from_!r}", field="from")
+        return await point.ask(Handle(self._caller(), request))
 
     def _caller(self) -> Caller:
         assert self.device is not None
@@ -543,7 +525,7 @@ class Session:
             caller = msgspec.structs.replace(caller, approved_by=approval)
         return await self.shop.customers.ask(Handle(caller, request))
 
-    def _alcohol_price(self, request: wire.AlcoholPricing) -> bytes:
+    async def _alcohol_price(self, request: wire.AlcoholPricing) -> bytes:
         """The duties and price of an alcohol (rules/alcohol.py), with the shop's rates."""
         article = None
         if request.article is not None:
@@ -607,23 +589,6 @@ class Session:
                 return approval
             caller = msgspec.structs.replace(caller, approved_by=approval)
         return await self.shop.sales.ask(Handle(caller, request))
-
-
-def actor_words(actor: str) -> str:
-    """An actor's mailbox name in words for a cashier: ``lane:1`` → ``lane 1``."""
-    kind, _, ident = actor.partition(":")
-    return {
-        "lane": f"lane {ident}", "stock": f"stock point {ident}", "drawer": f"the cash drawer of lane {ident}",
-        "printer": f"printer {ident}", "terminal": f"payment terminal {ident}",
-        "customers": "the customer directory", "sales": "the finished sales service", "journal": "the journal",
-    }.get(kind, actor)
-
-
-def out_of_service_message(actor: str) -> str:
-    """The error (and ``lane_status`` reason) for an actor stopped past its restart budget."""
-    others = "the other lanes sell on" if actor.startswith("lane:") else "the rest of the shop goes on"
-    return (f"{actor_words(actor)} is out of service after repeated failures; nothing was changed; {others}; "
-            "store IT: see the log and restart the service")
 
 
 def _pin_refusal(request: wire.Request, refused: PinRefused, code: str, message: str) -> bytes:
