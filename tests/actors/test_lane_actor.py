@@ -42,6 +42,7 @@ from laneserver.actors.lane_messages import (
     TicketHeld,
 )
 from laneserver.actors.messages import Caller, Do, GetLevel, Subscribe, Unsubscribe
+from laneserver.actors.replies import Replayed
 from laneserver.actors.runtime import Address, open_mailbox
 from laneserver.actors.stock_point import StockPointActor
 from laneserver.clock import FixedClock
@@ -53,7 +54,7 @@ from laneserver.rules.money import parse_money
 from laneserver.rules.outcome import Code, Refused
 from laneserver.server import edge_lane
 from laneserver.store import reads
-from laneserver.store.ops import MoveStock
+from laneserver.store.ops import MoveStock, Remember
 
 DEADLINE = 10
 LANE = "1"
@@ -336,6 +337,23 @@ async def test_a_keyed_refusal_from_the_edge_is_answered_after_the_recall(tmp_pa
             assert await do(shop, gone, key="k1", fingerprint="f1") == first
             assert await do(shop, gone, key="k2", fingerprint="f2") == gone
             assert await do(shop, gone) == gone
+
+
+async def test_a_reply_journaled_as_a_frame_before_the_lane_spoke_the_domain_is_replayed(tmp_path) -> None:
+    """A keyed reply written by the lane of before (an encoded frame) comes back as
+    ``Replayed`` after the upgrade; the edge sends it again, addressed to the retry."""
+    path = tmp_path / "shop.sqlite3"
+    frame = b'{"type":"ok","re":1,"lane":"1","ticket":{"lines":[]}}'
+    with trio.fail_after(DEADLINE):
+        async with running_shop(path) as shop:
+            await commit(shop.journal, Remember(device=MARIE.device, key="old", actor=f"lane:{LANE}", reply=frame,
+                                                at=FixedClock().now(), fingerprint="f-old"))
+        async with running_shop(path) as shop:
+            replayed = await do(shop, add("BREAD"), key="old", fingerprint="f-old")
+            assert replayed == Replayed(frame)
+            assert edge_lane.answer(wire.Scan(id="again", code=BREAD_CODE), replayed) == frame.replace(
+                b'"re":1', b'"re":"again"')
+            assert (await ok(shop, GetTicket())).ticket.lines == ()  # nothing applied
 
 
 # -- restart ------------------------------------------------------------------------------
