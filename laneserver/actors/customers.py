@@ -22,12 +22,9 @@ Lanes, like with stock (``actors/stock_point.py``):
   ReportHolds at a lane's start: what its tickets hold (tell, never refused)
   FindCustomer by id or card barcode → ``Customer`` or None
   CountCoupons, AskCouponHold, ReportCouponHolds, AskCouponSettle: the same for
-              coupons (rules/coupons.py): a lane's coupon lines hold its tickets'
-              customers' coupons (the lane's whole set, asked when it grows, told
-              when it shrinks); at finish the uses and subscription credits
-              (``MoveCoupons`` ops the sale writes in its own unit). Coupons are
-              read from the database when asked: a lane's uses are written before
-              it tells its holds gone, so for a moment too few show, never too many.
+              coupons, carried out by its ``Coupons`` part (actors/coupons.py).
+
+The messages are in actors/customers_messages.py (imported from here too).
 
 A sale's spend is written by the lane, so between its commit and its
 ``Release`` the in-memory balance still counts the money the hold also counts:
@@ -49,6 +46,21 @@ from typing import Any, Callable
 import msgspec
 import trio
 
+from laneserver.actors.coupons import Coupons
+from laneserver.actors.customers_messages import (
+    AskCouponHold,
+    AskCouponSettle,
+    AskGiveBack,
+    AskHold,
+    AskSettle,
+    Available,
+    CountCoupons,
+    FindCustomer,
+    Refresh,
+    Release,
+    ReportCouponHolds,
+    ReportHolds,
+)
 from laneserver.actors.journal import CommitFailed, commit, read
 from laneserver.actors.messages import Caller, Handle
 from laneserver.actors.drawer import CashReceived
@@ -70,7 +82,6 @@ from laneserver.store.ops import (
     AccountMoved,
     IssueVoucher,
     MoveAccount,
-    MoveCoupons,
     PutCustomer,
     ReceiveMoney,
     RecordEvent,
@@ -82,126 +93,8 @@ SOURCE = "customers"
 MAX_NAME = 200
 
 
-# --- lane ↔ customers ----------------------------------------------------------------
-
-class FindCustomer(msgspec.Struct, frozen=True):
-    customer: str | None = None
-    card: str | None = None
-
-
-class AskHold(msgspec.Struct, frozen=True, kw_only=True):
-    """Hold money for payment line ``payment`` of ``lane``: ``amount`` (None: up to
-    ``due``, the ticket's balance) from the customer's ``mode`` account, or the
-    voucher ``code``."""
-
-    lane: str
-    payment: int
-    mode: str
-    amount: Decimal | None
-    due: Decimal
-    customer: str | None = None
-    code: str | None = None
-
-
-class AskSettle(msgspec.Struct, frozen=True, kw_only=True):
-    """The journal ops a sale writes for its customer payment lines."""
-
-    lane: str
-    payments: tuple[tuple[int, str, Decimal], ...]  # (payment, mode, amount); negative: a refund
-    at: dt.datetime
-    device: str | None = None
-    seller: str | None = None
-    customer: str | None = None  # the sale's customer: whose account a refund goes to
-    # Its top-up lines (rules/lane.py AddTopup): what they put on the customer's wallet,
-    # what its cancel lines take back out (both ≥ 0), and the sale's payment mode when
-    # it has one only (kept with the movement).
-    topup: Decimal = ZERO
-    topup_cancel: Decimal = ZERO
-    topup_mode: str | None = None
-
-
-class Available(msgspec.Struct, frozen=True):
-    """What the customer's ``account`` has that open tickets do not hold (→ Decimal)."""
-
-    customer: str
-    account: str = "wallet"
-
-
-class Release(msgspec.Struct, frozen=True):
-    lane: str
-    payments: tuple[int, ...]
-
-
-class ReportHolds(msgspec.Struct, frozen=True):
-    lane: str
-    holds: tuple[rules.Hold, ...]
-
-
 # A top-up found for wallet_topup_cancel: (ref, customer, amount, mode, words, given back already).
 _TopupFound = tuple[str, str, Decimal, str, str, bool]
-
-
-class AskGiveBack(msgspec.Struct, frozen=True, kw_only=True):
-    """A cancelled sale gives its customer money back (actors/sales.py): the journal ops
-    that put each ``credit``/``wallet`` amount back on the account its payment drew on,
-    and issue a voucher (origin ``refund``) for each voucher it used. ``back`` is
-    (mode, amount, reference) per payment, amounts positive; ``customer`` the sale's."""
-
-    back: tuple[tuple[str, Decimal, str | None], ...]
-    customer: str | None
-    at: dt.datetime
-    sale: int | None = None  # the sale cancelled: its coupons come back (rules/coupons.py cancel)
-    lane: str | None = None
-    device: str | None = None
-    seller: str | None = None
-    approved_by: str | None = None
-    reason: str | None = None
-    topup_cancelled: bool = False  # the sale's top-up was given back since (wallet_topup_cancel)
-
-
-class Refresh(msgspec.Struct, frozen=True):
-    """Customers whose balances moved in a unit written by another actor (tell)."""
-
-    customers: tuple[str, ...]
-
-
-# Coupons (rules/coupons.py): a lane's coupon lines hold its tickets' customers' coupons.
-
-class CountCoupons(msgspec.Struct, frozen=True):
-    """How many coupons of ``article`` the customer has for ``lane``: those usable today
-    less those other lanes hold (→ int)."""
-
-    lane: str
-    customer: str
-    article: str
-
-
-class AskCouponHold(msgspec.Struct, frozen=True):
-    """The lane's coupon holds become ``holds`` (its whole set) → None, or ``Refused``
-    when a hold that grows is more than the customer has."""
-
-    lane: str
-    holds: dict[tuple[str, str], int]
-
-
-class ReportCouponHolds(msgspec.Struct, frozen=True):
-    """The lane's coupon holds are now ``holds`` (shrunk, or at its start): tell, never refused."""
-
-    lane: str
-    holds: dict[tuple[str, str], int]
-
-
-class AskCouponSettle(msgspec.Struct, frozen=True, kw_only=True):
-    """At finish: the journal ops (``MoveCoupons``) of a sale's coupon uses (per coupon
-    article) and subscription credits, for its ``customer`` → ops or ``Refused``."""
-
-    lane: str
-    customer: str
-    uses: dict[str, int]
-    credits: tuple[coupon_rules.Credit, ...]
-    at: dt.datetime
-    device: str | None = None
-    seller: str | None = None
 
 
 def new_voucher_code() -> str:
@@ -233,8 +126,8 @@ class CustomersActor:
         self.printers = printers or {}  # lane → its printer
         self.drawers = drawers or {}  # lane → its cash drawer: told the cash taken in there
         self.books = rules.Books(holds=holds if holds is not None else {})
-        # lane → its coupon holds; like ``holds``, owned by the caller to outlive a restart.
-        self.coupon_holds: dict[str, coupon_rules.Holds] = coupon_holds if coupon_holds is not None else {}
+        # Its coupons part; like ``holds``, its holds are owned by the caller to outlive a restart.
+        self.coupons = Coupons(journal=journal, zone=self.zone, today=self._today, holds=coupon_holds)
         self.directory: dict[str, rules.Customer] = {}
         self.cards: dict[str, str] = {}
         self.next_customer = 1
@@ -274,11 +167,11 @@ class CustomersActor:
                     case ReportHolds(lane=lane, holds=holds):
                         await self._refresh(self.books.report(lane, holds))
                     case CountCoupons(lane=lane, customer=customer, article=article):
-                        envelope.reply(await self._coupons_for(lane, customer, article))
+                        envelope.reply(await self.coupons.count(lane, customer, article))
                     case AskCouponHold(lane=lane, holds=holds):
-                        envelope.reply(await self._hold_coupons(lane, holds))
+                        envelope.reply(await self.coupons.hold(lane, holds, self._name_of))
                     case ReportCouponHolds(lane=lane, holds=holds):
-                        self.coupon_holds[lane] = dict(holds)
+                        self.coupons.report(lane, holds)
                     case AskCouponSettle():
                         envelope.reply(await self._settle_coupons(envelope.command))
                     case Handle(caller=caller, request=request):
@@ -391,59 +284,25 @@ class CustomersActor:
             ops.append(cancel)
         return tuple(ops)
 
-    # --- coupons (rules/coupons.py) ----------------------------------------------------
-
-    async def _batches(self, customer: str, article: str | None = None) -> list[coupon_rules.Batch]:
-        return await read(self.journal, partial(reads.customer_coupons, customer=customer, article=article,
-                                                zone=self.zone))
-
     def _today(self, at: dt.datetime | None = None) -> dt.date:
         """The shop's date (now, or at ``at``): vouchers and coupons are valid by it."""
         return shop_day(self.clock.now() if at is None else at, self.zone)
 
-    async def _coupons_for(self, lane: str, customer: str, article: str) -> int:
-        left = coupon_rules.left(await self._batches(customer, article), article, self._today())
-        return max(left - coupon_rules.held_elsewhere(self.coupon_holds, lane, (customer, article)), 0)
-
-    async def _hold_coupons(self, lane: str, holds: dict[tuple[str, str], int]) -> rules.Refused | None:
-        today = self._today()
-        previous = self.coupon_holds.get(lane, {})
-        left_of = {}
-        for key, count in holds.items():
-            if count > previous.get(key, 0):
-                left_of[key] = coupon_rules.left(await self._batches(*key), key[1], today)
-        short = coupon_rules.grant(self.coupon_holds, lane, holds, left_of)
-        if short is not None:
-            who = self.directory.get(short.customer)
-            name = who.name if who is not None else short.customer
-            return rules.Refused("conflict", f"{name} has {short.available} coupon(s) of {short.article} left for "
-                                             f"this till: {short.wanted} wanted", {"available": str(short.available)})
-        self.coupon_holds[lane] = dict(holds)
-        return None
+    def _name_of(self, customer: str) -> str:
+        who = self.directory.get(customer)
+        return who.name if who is not None else customer
 
     async def _settle_coupons(self, ask: AskCouponSettle) -> tuple[Any, ...] | rules.Refused:
         if self.directory.get(ask.customer) is None:
             return rules.Refused("not_found", f"no customer {ask.customer!r}")
-        today = self._today(ask.at)
-        common = dict(at=ask.at, customer=ask.customer, lane=ask.lane, device=ask.device, seller=ask.seller)
-        ops: list[Any] = []
-        for article, count in ask.uses.items():
-            taken = coupon_rules.take(await self._batches(ask.customer, article), article, count, today)
-            if taken is None:
-                return rules.Refused("conflict", f"the customer's coupons of {article} ran out or expired: remove "
-                                                 "the coupon line and scan it again (normal price)")
-            ops.extend(MoveCoupons(article=article, delta=-n, batch=batch, **common) for batch, n in taken)
-        for credit in ask.credits:
-            ops.append(MoveCoupons(article=credit.article, delta=credit.coupons, valid_days=credit.valid_days,
-                                   **common))
-        return tuple(ops)
+        return await self.coupons.settle(ask)
 
     def _coupon_views(self, customer: str, batches: list[coupon_rules.Batch]) -> list[wire.CouponView]:
         return [
             wire.CouponView(article=s.article, name=self.article_name(s.article), left=s.left,
                             valid_until=None if s.valid_until is None else s.valid_until.isoformat(),
                             expired=s.expired,
-                            held=sum(h.get((customer, s.article), 0) for h in self.coupon_holds.values()))
+                            held=self.coupons.held(customer, s.article))
             for s in coupon_rules.summaries(batches, self._today())
         ]
 
@@ -467,7 +326,7 @@ class CustomersActor:
             else:
                 raise ValueError(f"not a customer payment mode: {mode!r}")
         if ask.sale is not None:
-            coupons = await self._coupons_back(ask)
+            coupons = await self.coupons.back(ask)
             if isinstance(coupons, rules.Refused):
                 return coupons
             ops.extend(coupons)
@@ -485,24 +344,6 @@ class CustomersActor:
                 ops.append(MoveAccount(customer=customer, account=account, delta=-delta, kind="sale_cancel",
                                        approved_by=ask.approved_by, reason=ask.reason, **common))
         return tuple(ops)
-
-    async def _coupons_back(self, ask: AskGiveBack) -> list[MoveCoupons] | rules.Refused:
-        """A cancelled sale's coupons: those it used come back, those it credited go."""
-        assert ask.sale is not None
-        moves = await read(self.journal, partial(reads.sale_coupons, number=ask.sale))
-        if not moves:
-            return []
-        customer = moves[0].customer
-        held: dict[tuple[str, str], int] = {}
-        for holds in self.coupon_holds.values():
-            for key, count in holds.items():
-                held[key] = held.get(key, 0) + count
-        back = coupon_rules.cancel(moves, await self._batches(customer), held, self._today(ask.at))
-        if isinstance(back, str):
-            return rules.Refused("conflict", back)
-        common = dict(at=ask.at, lane=ask.lane, device=ask.device, seller=ask.seller)
-        return [MoveCoupons(customer=b.customer, article=b.article, valid_days=b.valid_days, batch=b.batch,
-                            delta=-b.coupons if b.batch is not None else b.coupons, **common) for b in back]
 
     def _refund(self, ask: AskSettle, mode: str, amount: Decimal,
                 common: dict[str, Any]) -> MoveAccount | IssueVoucher | rules.Refused:
