@@ -45,6 +45,7 @@ from typing import Any, Callable
 
 import msgspec
 import trio
+from msgspec import UNSET
 
 from laneserver.actors.coupons import Coupons
 from laneserver.actors.customers_messages import (
@@ -54,15 +55,33 @@ from laneserver.actors.customers_messages import (
     AskHold,
     AskSettle,
     Available,
+    CancelTopup,
+    CorrectBalance,
     CountCoupons,
+    CreateCustomer,
+    CustomerCreated,
+    CustomerFile,
+    CustomersFound,
+    CustomersResult,
+    CouponsLeft,
+    DepositCredit,
+    EditCustomer,
     FindCustomer,
     Refresh,
     Release,
     ReportCouponHolds,
     ReportHolds,
+    SaleSeen,
+    SearchCustomers,
+    SellVoucher,
+    ShowCustomer,
+    ShowVoucher,
+    ToppedUp,
+    TopUpWallet,
+    VoucherState,
 )
 from laneserver.actors.journal import CommitFailed, commit, read
-from laneserver.actors.messages import Caller, Handle
+from laneserver.actors.messages import Caller, Do
 from laneserver.actors.drawer import CashReceived
 from laneserver.actors.printer import PrintReceipt
 from laneserver.actors.replies import ReplyMemory
@@ -70,12 +89,10 @@ from laneserver.actors.runtime import Address
 from laneserver.clock import Clock, shop_day, shop_zone
 from laneserver.config import Config
 from laneserver.log import get_logger
-from laneserver.protocol import messages as wire
-from laneserver.protocol.codec import encode
-from laneserver.protocol.codec import error_frame as _error
 from laneserver.rules import customers as rules
 from laneserver.rules import coupons as coupon_rules
-from laneserver.rules.money import ZERO, BadValue, fmt_money, parse_money
+from laneserver.rules.money import ZERO, BadValue
+from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.receipt import Receipt, ReceiptLine, ReceiptPayment
 from laneserver.store import reads
 from laneserver.store.ops import (
@@ -95,6 +112,8 @@ MAX_NAME = 200
 
 # A top-up found for wallet_topup_cancel: (ref, customer, amount, mode, words, given back already).
 _TopupFound = tuple[str, str, Decimal, str, str, bool]
+# A command's idempotency key and fingerprint (``Do``): its result is journaled under them.
+_Keyed = tuple[str | None, str | None]
 
 
 def new_voucher_code() -> str:
@@ -132,7 +151,7 @@ class CustomersActor:
         self.cards: dict[str, str] = {}
         self.next_customer = 1
         self.next_topup = 1
-        self.replies = ReplyMemory(SOURCE)
+        self.replies = ReplyMemory(SOURCE, CustomersResult)
         self.log = get_logger("customers")
 
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
@@ -174,8 +193,8 @@ class CustomersActor:
                         self.coupons.report(lane, holds)
                     case AskCouponSettle():
                         envelope.reply(await self._settle_coupons(envelope.command))
-                    case Handle(caller=caller, request=request):
-                        envelope.reply(await self._handle(caller, request))
+                    case Do():
+                        envelope.reply(await self._do(envelope.command))
                     case other:
                         raise TypeError(f"customers got {other!r}")
 
@@ -297,15 +316,6 @@ class CustomersActor:
             return rules.Refused("not_found", f"no customer {ask.customer!r}")
         return await self.coupons.settle(ask)
 
-    def _coupon_views(self, customer: str, batches: list[coupon_rules.Batch]) -> list[wire.CouponView]:
-        return [
-            wire.CouponView(article=s.article, name=self.article_name(s.article), left=s.left,
-                            valid_until=None if s.valid_until is None else s.valid_until.isoformat(),
-                            expired=s.expired,
-                            held=self.coupons.held(customer, s.article))
-            for s in coupon_rules.summaries(batches, self._today())
-        ]
-
     async def _give_back(self, ask: AskGiveBack) -> tuple[Any, ...] | rules.Refused:
         common = dict(at=ask.at, lane=ask.lane, device=ask.device, seller=ask.seller)
         ops: list[Any] = []
@@ -361,63 +371,63 @@ class CustomersActor:
         return IssueVoucher(code=new_voucher_code(), amount=amount, valid_until=until, origin="refund",
                             customer=ask.customer, **common)
 
-    # --- requests --------------------------------------------------------------------
+    # --- devices' commands (from the edge, in ``Do``) ---------------------------------
 
-    async def _handle(self, caller: Caller, request: wire.Request) -> bytes:
-        remembered = self.replies.recall(caller.device, request)
+    async def _do(self, do: Do) -> CustomersResult:
+        remembered = self.replies.recall_result(do.caller.device, do.key, do.fingerprint)
         if remembered is not None:
             return remembered
+        caller, command = do.caller, do.command
         if caller.seller is None:
-            return _error(request, wire.Code.NOT_SIGNED_IN, "no seller is signed in on this device")
+            return refused(Code.NOT_SIGNED_IN, "no seller is signed in on this device")
+        keyed = (do.key, do.fingerprint)
         try:
-            match request:
-                case wire.GetCustomer(customer=customer_id):
+            match command:
+                case ShowCustomer(customer=customer_id):
                     customer = self.directory.get(customer_id)
                     if customer is None:
-                        return _not_found(request, customer_id)
-                    return encode(wire.CustomerOk(re=request.id, customer=await self._view(customer)))
-                case wire.CustomerSearch(text=text, limit=limit):
+                        return _not_found(customer_id)
+                    return await self._file(customer)
+                case SearchCustomers(text=text, limit=limit):
                     if not 1 <= limit <= 100:
-                        return _error(request, wire.Code.BAD_REQUEST, "limit must be between 1 and 100", field="limit")
-                    found = rules.search(self.directory.values(), text, limit)
-                    return encode(wire.CustomersOk(re=request.id, customers=[
-                        wire.CustomerSummaryView(customer=c.customer, name=c.name, card=c.card, business=c.business)
-                        for c in found]))
-                case wire.GetVoucher(code=code):
+                        return refused(Code.BAD_REQUEST, "limit must be between 1 and 100", field="limit")
+                    return CustomersFound(tuple(rules.search(self.directory.values(), text, limit)))
+                case ShowVoucher(code=code):
                     voucher = await read(self.journal, partial(reads.voucher, code=code.strip()))
                     if voucher is None:
-                        return _error(request, wire.Code.NOT_FOUND, f"no voucher {code!r}", reference=code)
-                    return encode(wire.VoucherOk(re=request.id, voucher=self._voucher_view(voucher)))
-                case wire.CustomerCreate():
-                    return await self._create(caller, request)
-                case wire.CustomerEdit():
-                    return await self._edit(caller, request)
-                case wire.CreditDeposit() | wire.WalletTopup():
-                    return await self._money_in(caller, request)
-                case wire.WalletTopupCancel():
-                    return await self._cancel_topup(caller, request)
-                case wire.BalanceCorrect():
-                    return await self._correct(caller, request)
-                case wire.VoucherIssue():
-                    return await self._issue_voucher(caller, request)
+                        return refused(Code.NOT_FOUND, f"no voucher {code!r}", reference=code)
+                    return self._voucher_state(voucher)
+                case CreateCustomer():
+                    return await self._create(caller, keyed, command)
+                case EditCustomer():
+                    return await self._edit(caller, keyed, command)
+                case DepositCredit() | TopUpWallet():
+                    return await self._money_in(caller, keyed, command)
+                case CancelTopup():
+                    return await self._cancel_topup(caller, keyed, command)
+                case CorrectBalance():
+                    return await self._correct(caller, keyed, command)
+                case SellVoucher():
+                    return await self._sell_voucher(caller, keyed, command)
         except BadValue as error:
-            return _error(request, wire.Code.BAD_REQUEST, str(error))
-        return _error(request, wire.Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not a customer request")
+            return refused(Code.BAD_REQUEST, str(error))
+        raise TypeError(f"customers got the command {command!r}")
 
-    async def _commit(self, caller: Caller, request: wire.Request, reply: bytes, *ops: Any) -> tuple[Any, ...] | bytes:
-        """Journal ``ops`` with the remembered reply in one unit; the results, or the error frame."""
-        now = self.clock.now()
+    async def _commit(self, caller: Caller, keyed: _Keyed, result: CustomersResult,
+                      *ops: Any) -> tuple[Any, ...] | Refused:
+        """Journal ``ops`` with the result remembered under the command's key, in one
+        unit; the journal's results, or ``Refused`` (nothing was written)."""
+        key, fingerprint = keyed
         all_ops = list(ops)
-        if request.key is not None:
-            all_ops.append(Remember(device=caller.device, key=request.key, actor=self.replies.actor, reply=reply,
-                                    fingerprint=self.replies.fingerprint(request),
-                                    at=now))
+        if key is not None:
+            all_ops.append(Remember(device=caller.device, key=key, actor=self.replies.actor,
+                                    reply=self.replies.stored(result), fingerprint=fingerprint, at=self.clock.now()))
         try:
             results = await commit(self.journal, *all_ops)
         except CommitFailed as error:
-            self.log.error("commit_failed", error=str(error), request=request.__struct_config__.tag)
-            return self.replies.failed(request, error, "the change could not be saved; nothing was changed")
-        self.replies.remember(caller.device, request, reply)
+            self.log.error("commit_failed", error=str(error), result=type(result).__name__)
+            return self.replies.failed_result(error, key, "the change could not be saved; nothing was changed")
+        self.replies.remember_result(caller.device, key, fingerprint, result)
         return results
 
     def _event(self, caller: Caller, kind: str, data: Any) -> RecordEvent:
@@ -443,66 +453,65 @@ class CustomersActor:
             raise _Conflict(f"card {card} belongs to customer {owner}")
         return card
 
-    async def _create(self, caller: Caller, request: wire.CustomerCreate) -> bytes:
-        name = _name(request.name)
+    async def _create(self, caller: Caller, keyed: _Keyed, command: CreateCustomer) -> CustomersResult:
+        name = _name(command.name)
         try:
-            card = self._card(request.card, None)
+            card = self._card(command.card, None)
         except _Conflict as conflict:
-            return _error(request, wire.Code.CONFLICT, str(conflict), field="card")
-        customer = rules.Customer(customer=f"C{self.next_customer}", name=name, card=card, business=request.business,
-                                  contact=_text(request.contact), notes=_text(request.notes),
-                                  wallet_enabled=request.wallet)
-        reply = encode(wire.CustomerCreatedOk(re=request.id, customer=customer.customer))
-        done = await self._commit(caller, request, reply, PutCustomer(customer=customer, at=self.clock.now()),
+            return refused(Code.CONFLICT, str(conflict), field="card")
+        customer = rules.Customer(customer=f"C{self.next_customer}", name=name, card=card, business=command.business,
+                                  contact=_text(command.contact), notes=_text(command.notes),
+                                  wallet_enabled=command.wallet)
+        result = CustomerCreated(customer.customer)
+        done = await self._commit(caller, keyed, result, PutCustomer(customer=customer, at=self.clock.now()),
                                   self._event(caller, "CustomerCreated", customer))
-        if isinstance(done, bytes):
+        if isinstance(done, Refused):
             return done
         self.next_customer += 1
         self._put(customer)
-        return reply
+        return result
 
-    async def _edit(self, caller: Caller, request: wire.CustomerEdit) -> bytes:
-        customer = self._customer(request.customer)
+    async def _edit(self, caller: Caller, keyed: _Keyed, command: EditCustomer) -> CustomersResult:
+        customer = self._customer(command.customer)
         if customer is None:
-            return _not_found(request, request.customer)
+            return _not_found(command.customer)
         changes: dict[str, Any] = {}
-        if request.name is not msgspec.UNSET:
-            changes["name"] = _name(request.name)
-        if request.card is not msgspec.UNSET:
+        if command.name is not UNSET:
+            changes["name"] = _name(command.name)
+        if command.card is not UNSET:
             try:
-                changes["card"] = self._card(request.card, customer.customer)
+                changes["card"] = self._card(command.card, customer.customer)
             except _Conflict as conflict:
-                return _error(request, wire.Code.CONFLICT, str(conflict), field="card")
+                return refused(Code.CONFLICT, str(conflict), field="card")
         for field in ("business", "contact", "notes"):
-            value = getattr(request, field)
-            if value is not msgspec.UNSET:
+            value = getattr(command, field)
+            if value is not UNSET:
                 changes[field] = _text(value) if field != "business" else value
-        if request.wallet is not msgspec.UNSET:
-            changes["wallet_enabled"] = request.wallet
+        if command.wallet is not UNSET:
+            changes["wallet_enabled"] = command.wallet
         edited = msgspec.structs.replace(customer, **changes)
-        self._put(edited)  # for the view; put back below if the commit fails
-        reply = encode(wire.CustomerOk(re=request.id, customer=await self._view(edited)))
-        done = await self._commit(caller, request, reply, PutCustomer(customer=edited, at=self.clock.now()),
+        self._put(edited)  # for the file; put back below if the commit fails
+        result = await self._file(edited)
+        done = await self._commit(caller, keyed, result, PutCustomer(customer=edited, at=self.clock.now()),
                                   self._event(caller, "CustomerEdited", {"customer": edited.customer,
                                                                          "changes": changes}))
-        if isinstance(done, bytes):
+        if isinstance(done, Refused):
             self._put(customer)
             return done
-        return reply
+        return result
 
-    async def _money_in(self, caller: Caller, request: wire.CreditDeposit | wire.WalletTopup) -> bytes:
-        customer = self._customer(request.customer)
+    async def _money_in(self, caller: Caller, keyed: _Keyed, command: DepositCredit | TopUpWallet) -> CustomersResult:
+        customer = self._customer(command.customer)
         if customer is None:
-            return _not_found(request, request.customer)
-        amount = parse_money(request.amount)
+            return _not_found(command.customer)
+        amount = command.amount
         if (refusal := rules.check_amount(amount)) is not None:
-            return _refused(request, refusal)
-        mode = self._mode(request.mode)
-        topup = isinstance(request, wire.WalletTopup)
+            return refusal
+        mode = self._mode(command.mode)
+        topup = isinstance(command, TopUpWallet)
         account, kind = ("wallet", "topup") if topup else ("credit", "deposit")
         if topup and not customer.wallet_enabled:
-            return _error(request, wire.Code.CONFLICT,
-                          f"{customer.name}'s wallet is not enabled (customer_edit with wallet: true)")
+            return refused(Code.CONFLICT, f"{customer.name}'s wallet is not enabled (customer_edit with wallet: true)")
         now = self.clock.now()
         number = self.next_topup if topup else None
         ref = f"topup:{number}" if topup else None
@@ -513,166 +522,159 @@ class CustomersActor:
             self._event(caller, "WalletToppedUp" if topup else "CreditDeposited",
                         {"customer": customer.customer, "amount": amount, "mode": mode, "topup": number}),
         ]
-        view = await self._view(customer, delta=(account, amount))
-        reply = encode(wire.TopupOk(re=request.id, topup=number, customer=view) if topup
-                       else wire.CustomerOk(re=request.id, customer=view))
-        done = await self._commit(caller, request, reply, *ops)
-        if isinstance(done, bytes):
+        file = await self._file(customer, delta=(account, amount))
+        result: CustomersResult = ToppedUp(number, file) if number is not None else file
+        done = await self._commit(caller, keyed, result, *ops)
+        if isinstance(done, Refused):
             return done
         self._moved(ops, done)
         await self._cash_in(ops, done)
-        if topup:
+        if number is not None:
             self.next_topup += 1
-            await self._print(caller, f"topup-{number}", number or 0, now, "Recharge porte-monnaie", amount, mode,
-                               (customer.name,))
-        return reply
+            await self._print(caller, f"topup-{number}", number, now, "Recharge porte-monnaie", amount, mode,
+                              (customer.name,))
+        return result
 
-    async def _cancel_topup(self, caller: Caller, request: wire.WalletTopupCancel) -> bytes:
+    async def _cancel_topup(self, caller: Caller, keyed: _Keyed, command: CancelTopup) -> CustomersResult:
         """A top-up taken back out of the wallet and given back in the mode that paid it."""
-        if (request.topup is None) == (request.sale is None):
-            return _error(request, wire.Code.BAD_REQUEST, "wallet_topup_cancel needs either topup (a top-up's "
-                                                          "number) or sale (a sale with top-up lines)", field="topup")
-        found = await (self._directory_topup(request) if request.topup is not None else self._sale_topup(request))
-        if isinstance(found, bytes):
+        if (command.topup is None) == (command.sale is None):
+            return refused(Code.BAD_REQUEST, "wallet_topup_cancel needs either topup (a top-up's number) or sale "
+                                             "(a sale with top-up lines)", field="topup")
+        found = await (self._directory_topup(command) if command.topup is not None else self._sale_topup(command))
+        if isinstance(found, Refused):
             return found
         ref, customer_id, amount, mode, what, cancelled = found
         if cancelled:
-            return _error(request, wire.Code.CONFLICT, f"{what} was already cancelled")
+            return refused(Code.CONFLICT, f"{what} was already cancelled")
         customer = self._customer(customer_id)
         assert customer is not None
         if (refusal := self.books.can_take(customer.customer, "wallet", amount)) is not None:
-            return _refused(request, rules.Refused(
-                refusal.code, f"the wallet no longer holds the {amount} of {what}: "
-                              f"{refusal.details['available']} available", refusal.details))
+            return Refused(refusal.code, f"the wallet no longer holds the {amount} of {what}: "
+                                         f"{refusal.details['available']} available", refusal.details)
         now = self.clock.now()
         common = dict(at=now, customer=customer.customer, lane=caller.lane, device=caller.device, seller=caller.seller)
         ops = [
             MoveAccount(account="wallet", delta=-amount, kind="topup_cancel", ref=ref, mode=mode, **common),
             ReceiveMoney(kind="topup_cancel", mode=mode, amount=-amount, ref=ref, **common),
-            self._event(caller, "WalletTopupCancelled", {"customer": customer.customer, "topup": request.topup,
-                                                         "sale": request.sale, "amount": amount, "mode": mode}),
+            self._event(caller, "WalletTopupCancelled", {"customer": customer.customer, "topup": command.topup,
+                                                         "sale": command.sale, "amount": amount, "mode": mode}),
         ]
-        view = await self._view(customer, delta=("wallet", -amount))
-        reply = encode(wire.CustomerOk(re=request.id, customer=view))
-        done = await self._commit(caller, request, reply, *ops)
-        if isinstance(done, bytes):
+        result = await self._file(customer, delta=("wallet", -amount))
+        done = await self._commit(caller, keyed, result, *ops)
+        if isinstance(done, Refused):
             return done
         self._moved(ops, done)
         await self._cash_in(ops, done)
-        number = request.topup if request.topup is not None else request.sale
+        number = command.topup if command.topup is not None else command.sale
         assert number is not None
         await self._print(caller, f"topup-cancel-{ref.replace(':', '-')}", number, now,
                           "Annulation recharge porte-monnaie", -amount, mode,
-                          (customer.name, f"Annule la recharge n° {request.topup}" if request.topup is not None
-                           else f"Annule la recharge de la vente n° {request.sale}"))
-        return reply
+                          (customer.name, f"Annule la recharge n° {command.topup}" if command.topup is not None
+                           else f"Annule la recharge de la vente n° {command.sale}"))
+        return result
 
-    async def _directory_topup(self, request: wire.WalletTopupCancel) -> _TopupFound | bytes:
+    async def _directory_topup(self, command: CancelTopup) -> _TopupFound | Refused:
         """A top-up made from the customer's card: (ref, customer, amount, mode, words,
         given back already)."""
-        ref = f"topup:{request.topup}"
+        ref = f"topup:{command.topup}"
         topup = await read(self.journal, partial(reads.topup, ref=ref))
         if topup is None:
-            return _error(request, wire.Code.NOT_FOUND, f"no wallet top-up {request.topup}", field="topup")
-        if request.mode is not None and request.mode != (topup.mode or "cash"):
-            return _error(request, wire.Code.CONFLICT, f"top-up {request.topup} was paid by {topup.mode or 'cash'}: "
-                                                       "it is given back that way", field="mode")
+            return refused(Code.NOT_FOUND, f"no wallet top-up {command.topup}", field="topup")
+        if command.mode is not None and command.mode != (topup.mode or "cash"):
+            return refused(Code.CONFLICT, f"top-up {command.topup} was paid by {topup.mode or 'cash'}: "
+                                          "it is given back that way", field="mode")
         cancelled = await read(self.journal, partial(reads.topup_cancelled, ref=ref))
-        return ref, topup.customer, topup.delta, topup.mode or "cash", f"top-up {request.topup}", cancelled
+        return ref, topup.customer, topup.delta, topup.mode or "cash", f"top-up {command.topup}", cancelled
 
-    async def _sale_topup(self, request: wire.WalletTopupCancel) -> _TopupFound | bytes:
+    async def _sale_topup(self, command: CancelTopup) -> _TopupFound | Refused:
         """The top-up lines of a finished sale, given back in the mode that paid the sale
         (or, for a sale paid by several, the one of them ``mode`` names)."""
-        assert request.sale is not None
-        sale = await read(self.journal, partial(reads.sale_money, number=request.sale, topups=True))
+        assert command.sale is not None
+        sale = await read(self.journal, partial(reads.sale_money, number=command.sale, topups=True))
         if sale is None:
-            return _error(request, wire.Code.NOT_FOUND, f"no sale {request.sale}", field="sale")
+            return refused(Code.NOT_FOUND, f"no sale {command.sale}", field="sale")
         if sale.cancelled_by is not None:
-            return _error(request, wire.Code.CONFLICT, f"sale {request.sale} was cancelled (by sale "
-                                                       f"{sale.cancelled_by}): its top-up went with it", field="sale")
+            return refused(Code.CONFLICT, f"sale {command.sale} was cancelled (by sale {sale.cancelled_by}): its "
+                                          "top-up went with it", field="sale")
         if not sale.topup or sale.customer is None:  # a top-up goes to the sale's customer
-            return _error(request, wire.Code.NOT_FOUND, f"sale {request.sale} topped up no wallet", field="sale")
+            return refused(Code.NOT_FOUND, f"sale {command.sale} topped up no wallet", field="sale")
         # The modes that brought the money in (the customer's own money never pays a top-up).
         modes = sorted({r.mode for r in sale.rows if r.amount > 0 and r.mode not in rules.NOT_FOR_MONEY_IN})
-        if request.mode is not None and request.mode not in modes:
-            return _error(request, wire.Code.CONFLICT, f"sale {request.sale} was paid by {', '.join(modes) or 'no money'}"
-                                                       f": its top-up is given back one of those ways", field="mode",
-                          modes=modes)
-        if request.mode is None and len(modes) != 1:
-            return _error(request, wire.Code.BAD_REQUEST, f"sale {request.sale} was paid by {', '.join(modes)}: "
-                                                          "say which gives the top-up back (mode)", field="mode",
-                          modes=modes)
-        mode = request.mode or modes[0]
-        return (f"sale-topup:{request.sale}", sale.customer, sale.topup, mode, f"the top-up of sale {request.sale}",
+        if command.mode is not None and command.mode not in modes:
+            return refused(Code.CONFLICT, f"sale {command.sale} was paid by {', '.join(modes) or 'no money'}: its "
+                                          "top-up is given back one of those ways", field="mode", modes=modes)
+        if command.mode is None and len(modes) != 1:
+            return refused(Code.BAD_REQUEST, f"sale {command.sale} was paid by {', '.join(modes)}: say which gives "
+                                             "the top-up back (mode)", field="mode", modes=modes)
+        mode = command.mode or modes[0]
+        return (f"sale-topup:{command.sale}", sale.customer, sale.topup, mode, f"the top-up of sale {command.sale}",
                 sale.topup_cancelled)
 
-    async def _correct(self, caller: Caller, request: wire.BalanceCorrect) -> bytes:
+    async def _correct(self, caller: Caller, keyed: _Keyed, command: CorrectBalance) -> CustomersResult:
         if caller.approved_by is None:
-            return _error(request, wire.Code.SUPERVISOR_REQUIRED,
-                          "correcting a balance needs a supervisor's PIN (supervisor_pin)")
-        customer = self._customer(request.customer)
+            return refused(Code.SUPERVISOR_REQUIRED, "correcting a balance needs a supervisor's PIN (supervisor_pin)")
+        customer = self._customer(command.customer)
         if customer is None:
-            return _not_found(request, request.customer)
-        amount = parse_money(request.amount)
+            return _not_found(command.customer)
+        amount = command.amount
         if amount == 0:
-            return _error(request, wire.Code.BAD_REQUEST, "a correction of 0.00 changes nothing", field="amount")
-        reason = request.reason.strip()
+            return refused(Code.BAD_REQUEST, "a correction of 0.00 changes nothing", field="amount")
+        reason = command.reason.strip()
         if not reason:
-            return _error(request, wire.Code.BAD_REQUEST, "a correction needs a reason", field="reason")
-        if amount < 0 and (refusal := self.books.can_take(customer.customer, request.account, -amount)) is not None:
-            return _refused(request, refusal)
+            return refused(Code.BAD_REQUEST, "a correction needs a reason", field="reason")
+        if amount < 0 and (refusal := self.books.can_take(customer.customer, command.account, -amount)) is not None:
+            return refusal
         now = self.clock.now()
         ops = [
-            MoveAccount(at=now, customer=customer.customer, account=request.account, delta=amount, kind="correction",
+            MoveAccount(at=now, customer=customer.customer, account=command.account, delta=amount, kind="correction",
                         lane=caller.lane, device=caller.device, seller=caller.seller, approved_by=caller.approved_by,
                         reason=reason),
             # In the money chain as a balance correction (COR): no money moved, mode "correction".
             ReceiveMoney(kind="COR", mode="correction", amount=amount, customer=customer.customer,
-                         ref=request.account, at=now, lane=caller.lane, device=caller.device, seller=caller.seller),
-            self._event(caller, "BalanceCorrected", {"customer": customer.customer, "account": request.account,
+                         ref=command.account, at=now, lane=caller.lane, device=caller.device, seller=caller.seller),
+            self._event(caller, "BalanceCorrected", {"customer": customer.customer, "account": command.account,
                                                      "amount": amount, "reason": reason,
                                                      "approved_by": caller.approved_by}),
         ]
-        view = await self._view(customer, delta=(request.account, amount))
-        reply = encode(wire.CustomerOk(re=request.id, customer=view))
-        done = await self._commit(caller, request, reply, *ops)
-        if isinstance(done, bytes):
+        result = await self._file(customer, delta=(command.account, amount))
+        done = await self._commit(caller, keyed, result, *ops)
+        if isinstance(done, Refused):
             return done
         self._moved(ops, done)
-        return reply
+        return result
 
-    async def _issue_voucher(self, caller: Caller, request: wire.VoucherIssue) -> bytes:
-        amount = parse_money(request.amount)
+    async def _sell_voucher(self, caller: Caller, keyed: _Keyed, command: SellVoucher) -> CustomersResult:
+        amount = command.amount
         if (refusal := rules.check_amount(amount)) is not None:
-            return _refused(request, refusal)
-        mode = self._mode(request.mode)
-        if request.customer is not None and self._customer(request.customer) is None:
-            return _not_found(request, request.customer)
-        days = self.config.shop.voucher_valid_days if request.valid_days is None else request.valid_days
+            return refusal
+        mode = self._mode(command.mode)
+        if command.customer is not None and self._customer(command.customer) is None:
+            return _not_found(command.customer)
+        days = self.config.shop.voucher_valid_days if command.valid_days is None else command.valid_days
         if not 1 <= days <= 3650:
-            return _error(request, wire.Code.BAD_REQUEST, "valid_days must be 1 to 3650", field="valid_days")
+            return refused(Code.BAD_REQUEST, "valid_days must be 1 to 3650", field="valid_days")
         now = self.clock.now()
         code = new_voucher_code()
         until = rules.valid_until(self._today(now), days)
         common = dict(at=now, lane=caller.lane, device=caller.device, seller=caller.seller)
         ops = [
-            IssueVoucher(code=code, amount=amount, valid_until=until, origin="sold", customer=request.customer,
+            IssueVoucher(code=code, amount=amount, valid_until=until, origin="sold", customer=command.customer,
                          mode=mode, **common),
-            ReceiveMoney(kind="voucher", mode=mode, amount=amount, customer=request.customer, ref=f"voucher:{code}",
+            ReceiveMoney(kind="voucher", mode=mode, amount=amount, customer=command.customer, ref=f"voucher:{code}",
                          **common),
             self._event(caller, "VoucherIssued", {"code": code, "amount": amount, "mode": mode,
-                                                  "customer": request.customer, "valid_until": until}),
+                                                  "customer": command.customer, "valid_until": until}),
         ]
         voucher = rules.Voucher(code=code, amount=amount, issued_at=now.isoformat(), valid_until=until,
-                                customer=request.customer)
-        reply = encode(wire.VoucherOk(re=request.id, voucher=self._voucher_view(voucher)))
-        done = await self._commit(caller, request, reply, *ops)
-        if isinstance(done, bytes):
+                                customer=command.customer)
+        result = self._voucher_state(voucher)
+        done = await self._commit(caller, keyed, result, *ops)
+        if isinstance(done, Refused):
             return done
         await self._cash_in(ops, done)
         await self._print(caller, f"voucher-{code}", 0, now, f"Bon d'achat {code}", amount, mode,
                           (f"Bon d'achat n° {code}", f"Valable jusqu'au {until.isoformat()}"))
-        return reply
+        return result
 
     async def _cash_in(self, ops: list[Any], results: tuple[Any, ...]) -> None:
         """Tell the lane's drawer the cash its ``money_in`` rows took (or gave back): it
@@ -691,9 +693,9 @@ class CustomersActor:
             if isinstance(op, MoveAccount) and isinstance(result, AccountMoved):
                 self.books.set_balance(op.customer, op.account, result.balance)
 
-    # --- views -----------------------------------------------------------------------
+    # --- what a device is shown (the edge makes views of it) ----------------------------
 
-    async def _view(self, customer: rules.Customer, delta: tuple[str, Decimal] | None = None) -> wire.CustomerView:
+    async def _file(self, customer: rules.Customer, delta: tuple[str, Decimal] | None = None) -> CustomerFile:
         """The customer's file; ``delta``: a movement about to be written, counted in."""
         c = customer.customer
 
@@ -707,44 +709,42 @@ class CustomersActor:
             self.books.set_balance(c, account, balances.get((c, account), ZERO))
         if delta is not None:
             self.books.move(c, delta[0], delta[1])
-        view = wire.CustomerView(
-            customer=c, name=customer.name, card=customer.card, business=customer.business,
-            contact=customer.contact, notes=customer.notes,
-            credit=fmt_money(self.books.balance(c, "credit")), wallet=fmt_money(self.books.balance(c, "wallet")),
-            wallet_enabled=customer.wallet_enabled,
-            credit_available=fmt_money(self._available(c, "credit")),
-            wallet_available=fmt_money(self._available(c, "wallet")),
-            vouchers=[self._voucher_view(v) for v in vouchers],
-            history=[wire.CustomerSaleView(number=n, at=at, total=total) for n, at, total in history],
-            coupons=self._coupon_views(c, batches),
-            owes=fmt_money(owes),
+        file = CustomerFile(
+            customer=customer,
+            credit=self.books.balance(c, "credit"), wallet=self.books.balance(c, "wallet"),
+            credit_available=self._available(c, "credit"), wallet_available=self._available(c, "wallet"),
+            vouchers=tuple(self._voucher_state(v) for v in vouchers),
+            history=tuple(SaleSeen(number=n, at=at, total=total) for n, at, total in history),
+            coupons=self._coupons_left(c, batches),
+            owes=owes,
         )
         if delta is not None:
             # Counted for the reply only: the books take it once it is written (``_moved``).
             self.books.move(c, delta[0], -delta[1])
-        return view
+        return file
+
+    def _coupons_left(self, customer: str, batches: list[coupon_rules.Batch]) -> tuple[CouponsLeft, ...]:
+        return tuple(
+            CouponsLeft(article=s.article, name=self.article_name(s.article), left=s.left, valid_until=s.valid_until,
+                        expired=s.expired, held=self.coupons.held(customer, s.article))
+            for s in coupon_rules.summaries(batches, self._today())
+        )
 
     def _available(self, customer: str, account: str) -> Decimal:
         """What open tickets have not held; a sale written but not told yet is counted
         in both the balance and its hold, so never show less than zero."""
         return max(self.books.available(customer, account), ZERO)
 
-    def _voucher_view(self, voucher: rules.Voucher) -> wire.VoucherView:
-        today = self._today()
+    def _voucher_state(self, voucher: rules.Voucher) -> VoucherState:
         if voucher.used:
             status = "used"
-        elif today > voucher.valid_until:
+        elif self._today() > voucher.valid_until:
             status = "expired"
         elif self.books.voucher_holder(voucher.code) is not None:
             status = "held"
         else:
             status = "valid"
-        return wire.VoucherView(
-            code=voucher.code, amount=fmt_money(voucher.amount), valid_until=voucher.valid_until.isoformat(),
-            status=status, customer=voucher.customer, origin=voucher.origin, issued_at=voucher.issued_at,
-            used_at=voucher.used_at, used_amount=None if voucher.used_amount is None else fmt_money(voucher.used_amount),
-            remainder=voucher.remainder,
-        )
+        return VoucherState(voucher, status)
 
     async def _print(self, caller: Caller, job: str, number: int, at: dt.datetime, label: str, amount: Decimal,
                      mode: str, footer: tuple[str, ...]) -> None:
@@ -783,10 +783,5 @@ def _text(raw: str | None) -> str | None:
     return raw.strip() or None
 
 
-def _not_found(request: wire.Request, customer: str) -> bytes:
-    return _error(request, wire.Code.NOT_FOUND, f"no customer {customer!r}", field="customer")
-
-
-def _refused(request: wire.Request, refusal: rules.Refused) -> bytes:
-    known = {"available", "short", "reference", "payment", "balance"}
-    return _error(request, refusal.code, refusal.message, **{k: v for k, v in refusal.details.items() if k in known})
+def _not_found(customer: str) -> Refused:
+    return refused(Code.NOT_FOUND, f"no customer {customer!r}", field="customer")

@@ -35,6 +35,7 @@ from laneserver.rules import alcohol
 from laneserver.rules.auth import hash_token, new_resume_secret
 from laneserver.rules.catalog import Ambiguous, Found, SearchNotReady
 from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
+from laneserver.server import edge_customers
 from laneserver.server.pins import PinRefused
 from laneserver.server.shop import Shop
 from laneserver.store import reads
@@ -541,7 +542,7 @@ class Session:
             if isinstance(approval, bytes):
                 return approval
             caller = msgspec.structs.replace(caller, approved_by=approval)
-        return await self.shop.customers.ask(Handle(caller, request))
+        return await edge_customers.handle(self.shop.customers, caller, request)
 
     def _alcohol_price(self, request: wire.AlcoholPricing) -> bytes:
         """The duties and price of an alcohol (rules/alcohol.py), with the shop's rates."""
