@@ -11,6 +11,8 @@ journaled as a frame before the actor took domain commands comes back re-address
 
 from __future__ import annotations
 
+import sys
+
 from laneserver.actors.customers_messages import (
     CancelTopup,
     CorrectBalance,
@@ -123,9 +125,13 @@ def customer_view(file: CustomerFile) -> wire.CustomerView:
 
 def voucher_view(state: VoucherState) -> wire.VoucherView:
     v = state.voucher
+    # ``VoucherView`` omits its defaults, and msgspec tells a default by identity: an
+    # origin "sold" read back (from the database, or a result journaled as MessagePack)
+    # is equal to the default but another object, so it went out where a fresh one did
+    # not. Interned, it is the default's own object: "sold" is always left out.
     return wire.VoucherView(
         code=v.code, amount=fmt_money(v.amount), valid_until=v.valid_until.isoformat(), status=state.status,
-        customer=v.customer, origin=v.origin, issued_at=v.issued_at, used_at=v.used_at,
+        customer=v.customer, origin=sys.intern(v.origin), issued_at=v.issued_at, used_at=v.used_at,
         used_amount=None if v.used_amount is None else fmt_money(v.used_amount), remainder=v.remainder,
     )
 
