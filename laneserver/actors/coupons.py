@@ -16,8 +16,9 @@ when they themselves restart).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from laneserver.actors.customers_messages import AskCouponSettle, AskGiveBack
 from laneserver.actors.journal import read

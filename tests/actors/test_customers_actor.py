@@ -24,7 +24,13 @@ from functools import partial
 import msgspec
 import trio
 
-from laneserver.actors.customers import AskHold, AskSettle, CustomersActor, FindCustomer, Release
+from laneserver.actors.customers import (
+    AskHold,
+    AskSettle,
+    CustomersActor,
+    FindCustomer,
+    Release,
+)
 from laneserver.actors.customers_messages import (
     CorrectBalance,
     CreateCustomer,
@@ -210,7 +216,7 @@ async def test_a_reply_journaled_as_a_frame_before_the_move_is_replayed(tmp_path
 async def test_refusals_change_nothing(tmp_path):
     clock = FixedClock()
     with trio.fail_after(20):
-        async with running(tmp_path / "db.sqlite3", clock) as (journal, customers):
+        async with running(tmp_path / "db.sqlite3", clock) as (_journal, customers):
             jeanne = (await do(customers, CreateCustomer(name="Jeanne", card="42"))).customer
             signed_out = await do(customers, ShowCustomer(jeanne), caller=Caller(device="till-1", lane="1"))
             assert (signed_out.code, signed_out.message) == ("not_signed_in", "no seller is signed in on this device")
