@@ -24,7 +24,15 @@ Lanes, like with stock (``actors/stock_point.py``):
   CountCoupons, AskCouponHold, ReportCouponHolds, AskCouponSettle: the same for
               coupons, carried out by its ``Coupons`` part (actors/coupons.py).
 
-The messages are in actors/customers_messages.py (imported from here too).
+Devices (through the edge, server/edge_customers.py): domain commands in ``Do``
+(``ShowCustomer``, ``CreateCustomer``, ``DepositCredit``, ``TopUpWallet``,
+``CancelTopup``, ``CorrectBalance``, ``SellVoucher``…) answered with domain results
+(``CustomerFile``, ``ToppedUp``, ``VoucherState``…) or ``Refused``; nothing here
+knows the wire. A keyed command's result is journaled with its effect and answered
+again for the same key (actors/replies.py).
+
+The messages are in actors/customers_messages.py (imported from here too: lanes and
+the sales actor import them from this module).
 
 A sale's spend is written by the lane, so between its commit and its
 ``Release`` the in-memory balance still counts the money the hold also counts:
