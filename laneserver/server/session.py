@@ -35,6 +35,8 @@ from laneserver.rules import alcohol
 from laneserver.rules.auth import hash_token, new_resume_secret
 from laneserver.rules.catalog import Ambiguous, Found, SearchNotReady
 from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
+from laneserver.server import edge_drawer
+from laneserver.server.edge_events import event_frame
 from laneserver.server.pins import PinRefused
 from laneserver.server.shop import Shop
 from laneserver.store import reads
@@ -77,7 +79,9 @@ class Session:
 
     # --- pushed events (called from lane actors; never blocks) -------------------------
 
-    def deliver(self, frame: bytes, kind: str = "ticket") -> None:
+    def deliver(self, frame: Any, kind: str = "ticket") -> None:
+        if not isinstance(frame, bytes):  # a domain value (an alert): its frame, encoded once for all sessions
+            frame = event_frame(frame)
         if kind in self._pending:
             # Already behind on this kind: keep only the newest, in order after
             # what is queued.
@@ -528,7 +532,7 @@ class Session:
             if isinstance(approval, bytes):
                 return approval
             caller = msgspec.structs.replace(caller, approved_by=approval)
-        return await drawer.ask(Handle(caller, request))
+        return await edge_drawer.handle(drawer, caller, request)
 
     async def _customers(self, request: wire.Request) -> bytes:
         """Hand a customer verb to the customers actor; ``balance_correct`` with the
