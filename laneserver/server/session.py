@@ -35,7 +35,7 @@ from laneserver.rules import alcohol
 from laneserver.rules.auth import hash_token, new_resume_secret
 from laneserver.rules.catalog import Ambiguous, Found, SearchNotReady
 from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
-from laneserver.server import edge_drawer
+from laneserver.server import edge_drawer, edge_sales
 from laneserver.server.edge_events import event_frame
 from laneserver.server.pins import PinRefused
 from laneserver.server.shop import Shop
@@ -610,7 +610,7 @@ class Session:
             if isinstance(approval, bytes):
                 return approval
             caller = msgspec.structs.replace(caller, approved_by=approval)
-        return await self.shop.sales.ask(Handle(caller, request))
+        return await edge_sales.handle(self.shop.sales, caller, request)
 
 
 def actor_words(actor: str) -> str:
