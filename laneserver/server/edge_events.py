@@ -11,13 +11,16 @@ from functools import lru_cache
 from typing import Any
 
 from laneserver.actors.drawer_messages import DrawerAlert
-from laneserver.server import edge_drawer
+from laneserver.actors.stock_messages import StockAlert
+from laneserver.server import edge_drawer, edge_stock
 
 
 @lru_cache(maxsize=256)
 def event_frame(value: Any) -> bytes:
     """The event frame of a value an actor delivered."""
     match value:
+        case StockAlert():
+            return edge_stock.alert_frame(value)
         case DrawerAlert():
             return edge_drawer.alert_frame(value)
     raise TypeError(f"no event frame for {value!r}")
