@@ -51,7 +51,7 @@ from laneserver.store.ops import RecordSale
 from tests.actors.test_printer import FakeTransport, pty_pair
 
 D = Decimal
-JUMP_AFTER = 0.5  # real seconds every task must have waited before virtual time jumps
+JUMP_AFTER = 1.0  # real seconds every task must have waited before virtual time jumps
 
 
 @pytest.fixture

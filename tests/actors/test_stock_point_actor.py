@@ -52,7 +52,7 @@ from laneserver.store.ops import MoveStock
 
 D = Decimal
 DEADLINE = 10
-JUMP_AFTER = 0.5  # real seconds every task must have waited before virtual time jumps
+JUMP_AFTER = 1.0  # real seconds every task must have waited before virtual time jumps
 CATALOG = Catalog([
     Article("WINE", "Côtes du Rhône", D("8.90"), D("20"), stock_alert="0"),
     Article("BREAD", "Pain", D("1.20"), D("5.5"), negative_stock="allow"),
