@@ -39,7 +39,15 @@ from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.sell_by import parse_received
 from laneserver.rules.stock import average_cost, exact
 from laneserver.store import reads
-from laneserver.store.ops import CreatePurchaseOrder, MoveStock, PutPurchaseOrder, PutStockArticle, RecordEvent, RecordLot, Remember
+from laneserver.store.ops import (
+    CreatePurchaseOrder,
+    MoveStock,
+    PutPurchaseOrder,
+    PutStockArticle,
+    RecordEvent,
+    RecordLot,
+    Remember,
+)
 
 if TYPE_CHECKING:
     from laneserver.actors.stock_point import StockPointActor

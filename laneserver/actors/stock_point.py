@@ -415,8 +415,8 @@ class StockPointActor:
         outs = [self._move_op(caller, component, -take, "production", ref=ref, comment=comment)
                 for component, take in takes.items()]
         into = self._move_op(caller, article.id, qty, "production", ref=ref, comment=comment)
-        lot = RecordLot(stock_point=self.stock_point, article=article.id, received=shop_day(into.at, self.zone), qty=qty,
-                        at=into.at, ref="production")
+        lot = RecordLot(stock_point=self.stock_point, article=article.id, received=shop_day(into.at, self.zone),
+                        qty=qty, at=into.at, ref="production")
         data = {"article": article.id, "qty": fmt_qty(qty), "stock_point": self.stock_point,
                 "components": {component: fmt_stock(take) for component, take in takes.items()}}
         return await self._commit(caller, keyed, article.id, "StockProduced", [*outs, into, lot], [into], data=data)

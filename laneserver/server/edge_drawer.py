@@ -69,7 +69,8 @@ def answer(request: wire.Request, result: Any) -> bytes:
 def refusal(request: wire.Request, result: Refused) -> bytes:
     """A drawer refusal: a ``balance`` detail (money) as the wire writes it."""
     if isinstance(result.details.get("balance"), Decimal):
-        result = Refused(result.code, result.message, {**result.details, "balance": fmt_money(result.details["balance"])})
+        details = {**result.details, "balance": fmt_money(result.details["balance"])}
+        result = Refused(result.code, result.message, details)
     return refusal_frame(request, result)
 
 
