@@ -56,6 +56,7 @@ from laneserver.actors.messages import (
 from laneserver.actors.customers import AskHold, AskSettle, Available, FindCustomer, Refresh, Release, ReportHolds
 from laneserver.actors.customers import AskCouponHold, AskCouponSettle, CountCoupons, ReportCouponHolds
 from laneserver.actors.drawer import SaleFinished
+from laneserver.actors.stock_messages import CostsChanged
 from laneserver.actors.printer import PrintReceipt
 from laneserver.actors.terminal import ABORT_SECONDS, Charge
 from laneserver.actors.replies import ReplyMemory
@@ -183,6 +184,8 @@ class LaneActor:
                     case Unsubscribe(subscriber=subscriber):
                         self.subscribers.discard(subscriber)
                         envelope.reply(None)
+                    case CostsChanged(costs=costs, whole=whole):  # from the stock point (rules/costs.py)
+                        self.costs.update(costs, whole=whole)
                     case DeviceStatus(frame=frame, kind=kind):
                         self.last_printer_frame = frame
                         self._publish(frame, kind)

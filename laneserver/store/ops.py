@@ -40,10 +40,9 @@ class PutLaneState(msgspec.Struct, frozen=True, kw_only=True):
 class RecordSale(msgspec.Struct, frozen=True, kw_only=True):
     """A completed sale: numbered, chained, its payments chained, stock taken.
 
-    ``reply`` builds the reply to remember from the sale's number, so the
-    idempotency record and the sale are written in one transaction; or it is the
-    result to remember, a MessagePack map (actors/replies.py ``stored``) whose
-    ``number`` and ``invoice`` entries the unit sets.
+    ``reply`` is the result to remember (a MessagePack map, actors/replies.py
+    ``stored``) whose ``number`` and ``invoice`` entries the unit sets, so the
+    idempotency record and the sale are written in one transaction.
     """
 
     sale: SaleCompleted
@@ -52,7 +51,7 @@ class RecordSale(msgspec.Struct, frozen=True, kw_only=True):
     key: str | None = None
     fingerprint: str | None = None  # of the keyed request (actors/replies.py)
     actor: str = ""
-    reply: Callable[[int], bytes] | bytes | None = None
+    reply: bytes | None = None
     # The stock movements the sale writes, (stock article, quantity) per line, when they
     # differ from the lines' (an article sold by the part takes 1/parts of its stock
     # article); None: each line takes its own article and quantity.
@@ -62,8 +61,7 @@ class RecordSale(msgspec.Struct, frozen=True, kw_only=True):
     # ``sale:<number>``.
     customer_moves: tuple["MoveAccount | IssueVoucher | UseVoucher | MoveCoupons", ...] = ()
     # Finished with an invoice (rules/invoice.py, its ``number`` and ``sale`` still 0): the
-    # invoice gets the next invoice number in the same unit, and ``reply`` is then called
-    # with it as the keyword ``invoice``.
+    # invoice gets the next invoice number in the same unit (set in ``reply`` too).
     invoice: Invoice | None = None
 
 

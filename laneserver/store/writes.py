@@ -405,10 +405,8 @@ class Writer:
                 balances.append((move.customer, move.account, moved.balance))
         invoice = self._record_invoice(op.invoice, number) if op.invoice is not None else None
         if op.key is not None and op.device is not None and op.reply is not None:
-            if isinstance(op.reply, bytes):  # a stored result: its numbers set here (actors/lane_messages.py SaleDone)
-                reply = msgspec.msgpack.encode({**msgspec.msgpack.decode(op.reply), "number": number, "invoice": invoice})
-            else:
-                reply = op.reply(number) if invoice is None else op.reply(number, invoice=invoice)
+            # The lane's stored result (actors/lane_messages.py SaleDone), its numbers set here.
+            reply = msgspec.msgpack.encode({**msgspec.msgpack.decode(op.reply), "number": number, "invoice": invoice})
             self._remember(op.device, op.key, op.actor, reply, record["at"], op.fingerprint)
         return SaleRecorded(number=number, hash=digest, balances=tuple(balances), invoice=invoice)
 

@@ -306,7 +306,7 @@ async def test_record_sale_numbers_chains_and_takes_stock(tmp_path) -> None:
             for i, sale in enumerate(sales, start=1):
                 [result] = await commit(journal, RecordSale(
                     sale=sale, stock_point=POINT, device="till-1-1", key=f"k{i}", actor="lane:1",
-                    reply=lambda number: f"finished {number}".encode(),
+                    reply=msgspec.msgpack.encode({"type": "sale", "number": 0, "invoice": None, "total": "x"}),
                 ))
                 recorded.append(result)
             chains = await read(journal, reads.verify_chains)
@@ -336,9 +336,11 @@ async def test_record_sale_numbers_chains_and_takes_stock(tmp_path) -> None:
         ("BREAD", "-3", "sale", "sale:3", "till-1-1", "marie"), ("WINE", "-1", "sale", "sale:3", "till-1-1", "marie"),
     ]
     assert dict(rows(path, "SELECT article, real FROM stock_levels")) == {"BREAD": "4", "WINE": "7"}
-    # The idempotency record of each sale is written with it, built from its number.
-    assert rows(path, "SELECT device, key, actor, reply FROM replies ORDER BY key") == [
-        ("till-1-1", f"k{n}", "lane:1", f"finished {n}".encode()) for n in (1, 2, 3)
+    # The idempotency record of each sale is written with it: the stored result, with
+    # the number the unit gave the sale.
+    assert [(d, k, a, msgspec.msgpack.decode(r)) for d, k, a, r in rows(
+        path, "SELECT device, key, actor, reply FROM replies ORDER BY key")] == [
+        ("till-1-1", f"k{n}", "lane:1", {"type": "sale", "number": n, "invoice": None, "total": "x"}) for n in (1, 2, 3)
     ]
     assert chains == [
         ChainEnd(count=3, last_number=3, last_hash=recorded[-1].hash),

@@ -51,6 +51,7 @@ from laneserver.protocol import messages as wire
 from laneserver.rules import lane as rules
 from laneserver.rules.catalog import Article, Barcode, Catalog
 from laneserver.rules.money import parse_money
+from laneserver.rules.stock import fmt_stock
 from laneserver.rules.outcome import Code, Refused
 from laneserver.server import edge_lane
 from laneserver.store import reads
@@ -165,8 +166,8 @@ async def ok(shop: Shop, command: Any, caller: Caller = MARIE, **keyed: Any) -> 
 async def level(shop: Shop, article: str) -> tuple[str, str]:
     """(real, reserved) at the stock point, after everything the lane told it so far."""
     await ok(shop, GetTicket())  # the lane is past its last tell
-    view = await shop.stock.ask(GetLevel(article))
-    return view.real, view.reserved
+    level = (await shop.stock.ask(GetLevel(article))).level
+    return fmt_stock(level.real), fmt_stock(level.reserved)
 
 
 def db_rows(path: Path, sql: str) -> list[tuple]:
