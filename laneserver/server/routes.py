@@ -54,12 +54,14 @@ def _table() -> dict[type, Route]:
     add(wire.PurchaseOrders, Route("_purchase_orders", "journal"))
     add(wire.StockTransfer, Route("_stock_transfer", "stock"))
     add(wire.StockHistory, Route("_stock_history", "journal"))
-    # The drawer, customers and sales handlers check their supervisor PIN themselves
-    # (after finding their actor), as before the table.
-    add((wire.DrawerMovement, wire.DrawerOpen, wire.DrawerCount, wire.GetDrawer), Route("_drawer", "drawer"))
+    # ``approval``: the handler finds its actor first (no drawer, no directory: refused
+    # before any PIN is counted), then asks the session for the approved caller.
+    add((wire.DrawerMovement, wire.DrawerOpen, wire.DrawerCount, wire.GetDrawer),
+        Route("_drawer", "drawer", approval=True))
     add(wire.BasketEmpty, Route("_basket_empty", "lane"))
+    add(wire.BalanceCorrect, Route("_customers", "customers", approval=True))
     add(wire.CUSTOMER_VERBS, Route("_customers", "customers"))
-    add(wire.SALES_VERBS, Route("_sales", "sales"))
+    add(wire.SALES_VERBS, Route("_sales", "sales", approval=True))
     add(wire.GetInvoice, Route("_invoice", "journal"))
     # A discount above the cap, a refund (returns): a supervisor's PIN.
     add((wire.Discount, wire.Pay), Route("_lane_request", "lane", approval=True))

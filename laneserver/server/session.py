@@ -11,9 +11,7 @@ lane's current ticket.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -26,16 +24,11 @@ from laneserver.actors.journal import CommitFailed, ReadFailed, commit, read
 from laneserver.actors.lane_messages import LaneTicket
 from laneserver.actors.messages import Caller, Subscribe, Unsubscribe
 from laneserver.actors.runtime import ActorFailed, ActorStopped, Address
-from laneserver.hw.invoice_pdf import read_or_write_invoice
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import decode_request, encode, error_frame
-from laneserver.protocol.views import article_view
-from laneserver.rules import alcohol
 from laneserver.rules.auth import hash_token, new_resume_secret
-from laneserver.rules.catalog import Ambiguous, Found, SearchNotReady
-from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
-from laneserver.server import edge_lane, routes
+from laneserver.server import edge_lane, queries, routes
 from laneserver.server import edge_customers, edge_drawer, edge_sales, edge_stock
 from laneserver.server.edge_events import event_frame
 from laneserver.server.pins import PinRefused
@@ -250,17 +243,10 @@ class Session:
     # --- catalog queries ----------------------------------------------------------------
 
     async def _search(self, request: wire.Search) -> bytes:
-        if not 1 <= request.limit <= 100:
-            return error_frame(request, wire.Code.BAD_REQUEST, "limit must be between 1 and 100", field="limit")
-        try:
-            found = self.shop.catalog.search(request.text, limit=request.limit)
-        except SearchNotReady as not_ready:
-            return error_frame(request, wire.Code.UNAVAILABLE,
-                               f"{not_ready}: scanning works; search again in a few seconds")
-        return encode(wire.SearchOk(re=request.id, articles=[article_view(a) for a in found]))
+        return await queries.search(self.shop, request)
 
     async def _keyboard(self, request: wire.Keyboard) -> bytes:
-        return encode(wire.KeyboardOk(re=request.id, pages=self.shop.keyboard))
+        return await queries.keyboard(self.shop, request)
 
     async def _stock_transfer(self, request: wire.StockTransfer) -> bytes:
         if request.to not in self.shop.stock_points:
@@ -421,22 +407,9 @@ class Session:
     async def _stock(self, request: wire.Stock, article: str) -> bytes:
         return await edge_stock.stock(self.shop, request)
 
-    async def _levels(self, article: str) -> list[wire.StockPointView]:
-        """Every point's level of ``article``; for one sold by the part, its stock article's."""
-        return await edge_stock.levels(self.shop, article)
-
     async def _price_check(self, request: wire.PriceCheck, code: str) -> bytes:
         """The article a code names, its price and stock; the ticket is not touched."""
-        match self.shop.catalog.lookup(code):
-            case Found(article=article):
-                return encode(wire.PriceCheckOk(re=request.id, article=article_view(article),
-                                                points=await self._levels(article.id)))
-            case Ambiguous(candidates=candidates):
-                return error_frame(
-                    request, wire.Code.AMBIGUOUS_CODE, f"code {code!r} matches {len(candidates)} articles: choose one",
-                    candidates=[wire.Candidate(article=a.id, name=a.name) for a in candidates],
-                )
-        return error_frame(request, wire.Code.UNKNOWN_CODE, f"unknown code {code!r}")
+        return await queries.price_check(self.shop, request)
 
     async def _stock_move(self, request: Any) -> bytes:
         assert self.device is not None
@@ -463,91 +436,36 @@ class Session:
         if drawer is None:
             return error_frame(request, wire.Code.FORBIDDEN,
                                "the cash drawer is a till's: this device has no lane with a drawer")
-        caller = self._caller()
-        pin = getattr(request, "supervisor_pin", None)
-        if pin is not None and self.seller is not None:
-            approval = await self._approve(request, pin)
-            if isinstance(approval, bytes):
-                return approval
-            caller = msgspec.structs.replace(caller, approved_by=approval)
+        caller = await self._approved_caller(request)  # the route's supervisor_pin
+        if isinstance(caller, bytes):
+            return caller
         return await edge_drawer.handle(drawer, caller, request)
 
     async def _customers(self, request: wire.Request) -> bytes:
         """Hand a customer verb to the customers actor; ``balance_correct`` with the
-        supervisor its ``supervisor_pin`` names (checked here, like a discount's)."""
+        supervisor its ``supervisor_pin`` names (checked here, like a discount's: its
+        route asks for approval)."""
         if self.shop.customers is None:
             return error_frame(request, wire.Code.NOT_SUPPORTED, "this server has no customer directory")
-        caller = self._caller()
-        if isinstance(request, wire.BalanceCorrect) and request.supervisor_pin is not None and self.seller is not None:
-            approval = await self._approve(request, request.supervisor_pin)
-            if isinstance(approval, bytes):
-                return approval
-            caller = msgspec.structs.replace(caller, approved_by=approval)
+        caller = await self._approved_caller(request)  # the route's supervisor_pin
+        if isinstance(caller, bytes):
+            return caller
         return await edge_customers.handle(self.shop.customers, caller, request)
 
     async def _alcohol_price(self, request: wire.AlcoholPricing) -> bytes:
-        """The duties and price of an alcohol (rules/alcohol.py), with the shop's rates."""
-        article = None
-        if request.article is not None:
-            article = self.shop.catalog.get(request.article)
-            if article is None:
-                return error_frame(request, wire.Code.NOT_FOUND, f"no article {request.article!r}",
-                                   article=request.article)
-        shop = self.shop.config.shop
-        result = alcohol.quote(
-            cost=request.cost, margin=request.margin, volume_l=request.volume_l, abv=request.abv,
-            vat_rate=request.vat_rate, tax_type=request.tax_type, article=article,
-            excise_rate=Decimal(shop.alcohol_excise_rate), levy_rate=Decimal(shop.alcohol_levy_rate),
-            vat_rates=self.shop.config.vat_rates,
-        )
-        if isinstance(result, alcohol.Refused):
-            return error_frame(request, result.code, result.message, **result.details)
-        paid = result.result
-        return encode(wire.AlcoholPriceOk(
-            re=request.id, excise=fmt_money(paid.duties.excise), levy=fmt_money(paid.duties.levy),
-            cost_with_duties=fmt_money(paid.cost_with_duties), price=fmt_money(paid.price),
-            cost=fmt_money(result.cost), margin=fmt_qty(result.margin), volume_l=fmt_qty(result.volume_l),
-            abv="" if result.abv is None else fmt_percent(result.abv), vat_rate=fmt_percent(result.vat_rate),
-            tax_type=result.tax_type, excise_rate=fmt_money(result.excise_rate),
-            levy_rate=fmt_money(result.levy_rate), article=result.article,
-        ))
+        return queries.alcohol_price(self.shop, request)
 
     async def _invoice(self, request: wire.GetInvoice) -> bytes:
-        """An invoice and its PDF (base64); a PDF missing from the invoices folder is
-        rendered again from the database, in a worker thread."""
-        if (request.invoice is None) == (request.sale is None):
-            return error_frame(request, wire.Code.BAD_REQUEST, "invoice needs either invoice (a number) or sale",
-                               field="invoice")
-        found = await read(self.shop.journal, partial(reads.invoice, number=request.invoice, sale=request.sale))
-        if found is None:
-            what, field = (f"invoice {request.invoice}", "invoice") if request.sale is None else (
-                f"invoice for sale {request.sale}", "sale")
-            return error_frame(request, wire.Code.NOT_FOUND, f"no {what}", field=field)
-        assert self.shop.data_folder is not None  # run_shop sets it
-        try:
-            pdf = await trio.to_thread.run_sync(read_or_write_invoice, found, self.shop.data_folder)
-        except OSError as error:
-            self.log.error("invoice_read_failed", invoice=found.number, error=str(error))
-            return error_frame(request, wire.Code.UNAVAILABLE, f"the PDF of invoice {found.name} could not be read "
-                                                               "or written; try again")
-        return encode(wire.InvoiceOk(
-            re=request.id, invoice=found.number, name=found.name, sale=found.sale, customer=found.customer,
-            customer_name=found.customer_name, at=found.at.isoformat(), total_excl_vat=fmt_money(found.total_excl_vat),
-            total=fmt_money(found.total), pdf=base64.b64encode(pdf).decode("ascii"),
-        ))
+        return await queries.invoice(self.shop, request)
 
     async def _sales(self, request: wire.Request) -> bytes:
         """Hand a verb on finished sales to the sales actor (actors/sales.py), with the
         supervisor a ``supervisor_pin`` names (corrections, cancels, abandoned debts)."""
         if self.shop.sales is None:
             return error_frame(request, wire.Code.NOT_SUPPORTED, "this server does not change finished sales")
-        caller = self._caller()
-        pin = getattr(request, "supervisor_pin", None)
-        if pin is not None and self.seller is not None:
-            approval = await self._approve(request, pin)
-            if isinstance(approval, bytes):
-                return approval
-            caller = msgspec.structs.replace(caller, approved_by=approval)
+        caller = await self._approved_caller(request)  # the route's supervisor_pin
+        if isinstance(caller, bytes):
+            return caller
         return await edge_sales.handle(self.shop.sales, caller, request)
 
 
