@@ -1,7 +1,8 @@
 """In-process envelopes between the session layer and the actors.
 
 These carry context a wire frame does not (which device, which seller) and are
-never sent over the network; the wire vocabulary is ``laneserver.protocol``.
+never sent over the network; the wire vocabulary is laneserver/protocol/, which
+nothing under ``laneserver/actors/`` imports (the edge, laneserver/server/, translates).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import msgspec
 
 # The stock point's messages live in actors/stock_messages.py; still importable from here.
 from laneserver.actors.stock_messages import AskReserve, GetLevel, Moved, Reserve, Taken  # noqa: F401
-from laneserver.protocol.messages import Request
 
 
 class Caller(msgspec.Struct, frozen=True):
@@ -43,14 +43,6 @@ class Subscriber(Protocol):
     def deliver_ticket(self, ticket: object) -> None:
         """A lane's open ticket (``lane_messages.LaneTicket``), as a domain value: the
         subscriber (the session) encodes it; must never block either."""
-
-
-class Handle(msgspec.Struct, frozen=True):
-    """A client request for an actor; the reply is the encoded frame (bytes).
-    Being replaced by ``Do``: an actor converted to domain commands takes ``Do``."""
-
-    caller: Caller
-    request: Request
 
 
 class Do(msgspec.Struct, frozen=True):

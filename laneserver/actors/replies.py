@@ -12,13 +12,11 @@ new payment was taken. Rows written before fingerprints were kept (NULL) replay 
 before. Rows older than ``KEEP`` are not loaded (a client does not retry a request for
 a week).
 
-Two forms, while the actors move to domain commands (issue 12): an actor that still
-takes wire requests (``Handle``) remembers encoded reply frames (``recall``,
-``remember``); an actor that takes domain commands (``Do``) remembers its domain
-results (``recall_result``, ``remember_result``; journaled as MessagePack by
-``stored``, decoded with the actor's result type) and the edge encodes them again for
-the repeated request. A row journaled as a frame, before its actor moved, comes back
-as ``Replayed``: the edge re-addresses it.
+Every actor takes domain commands (``Do``, issue 12) and remembers its domain results
+(``recall_result``, ``remember_result``; journaled as MessagePack by ``stored``,
+decoded with the actor's result type); the edge encodes them again for the repeated
+request. A row journaled as an encoded frame, before its actor spoke the domain, comes
+back as ``Replayed``: the edge re-addresses it.
 """
 
 from __future__ import annotations
@@ -32,9 +30,7 @@ import msgspec
 
 from laneserver.actors.journal import CommitFailed, read
 from laneserver.actors.runtime import Address
-from laneserver.protocol.codec import error_frame, fingerprint, with_re
-from laneserver.protocol.messages import Code, Request
-from laneserver.rules.outcome import Refused
+from laneserver.rules.outcome import Code, Refused
 from laneserver.store import reads
 
 KEEP = dt.timedelta(days=7)
@@ -108,52 +104,18 @@ class ReplyMemory:
 
     @staticmethod
     def failed_result(error: CommitFailed, key: str | None, message: str, code: str = Code.INTERNAL) -> Refused:
-        """``failed``'s domain form: ``conflict``/``key_reused`` or ``code`` with ``message``."""
+        """The refusal of a request whose unit was rolled back: ``conflict`` with
+        ``key_reused`` when its key was already used by this device for another
+        request (on another lane or stock point, or too long ago to be in memory),
+        else ``code`` with ``message``. Either way nothing was applied."""
         if error.key_reused and key is not None:
             return Refused(Code.CONFLICT,
                            f"key {key!r} was already used by this device for another request; nothing was applied: "
                            "send a new request with a new key", {"key_reused": True})
         return Refused(code, message)
 
-    # --- encoded frames (actors that still take ``Handle``) -----------------------------
+    # --- loading ---------------------------------------------------------------------------
 
     async def load(self, journal: Address, now: dt.datetime) -> None:
         since = (now - KEEP).isoformat()
         self._replies = await read(journal, partial(reads.replies, actor=self.actor, since=since))
-
-    def recall(self, device: str, request: Request) -> bytes | None:
-        """The first reply again (addressed to this request's ``id``), a ``conflict``
-        when the key answered a different request, or None: a new request."""
-        if request.key is None:
-            return None
-        stored = self._replies.get((device, request.key))
-        if stored is None:
-            return None
-        first, reply = stored
-        if first is not None and first != fingerprint(request):
-            return error_frame(
-                request, Code.CONFLICT,
-                f"key {request.key!r} was already used for a different request on this device; nothing was "
-                "applied: send a new request with a new key", key_reused=True)
-        return with_re(reply, request.id)
-
-    @staticmethod
-    def failed(request: Request, error: CommitFailed, message: str, code: str = Code.INTERNAL) -> bytes:
-        """The answer to a request whose unit was rolled back: ``conflict`` with
-        ``key_reused`` when its key was already used by this device for another
-        request (on another lane or stock point, or too long ago to be in memory),
-        else ``code`` with ``message``. Either way nothing was applied."""
-        if error.key_reused:
-            return error_frame(
-                request, Code.CONFLICT,
-                f"key {request.key!r} was already used by this device for another request; nothing was applied: "
-                "send a new request with a new key", key_reused=True)
-        return error_frame(request, code, message)
-
-    def fingerprint(self, request: Request) -> str | None:
-        """What is journaled with a keyed request's reply (None without a key)."""
-        return None if request.key is None else fingerprint(request)
-
-    def remember(self, device: str, request: Request, reply: bytes) -> None:
-        if request.key is not None:
-            self._replies[(device, request.key)] = (fingerprint(request), reply)
