@@ -28,6 +28,8 @@ from laneserver.rules.fiscal import Broken
 EXIT_BOOKS_REFUSED = 3
 # Seconds: how long a thread waiting for the GIL waits before the running one must let go.
 GIL_SWITCH_INTERVAL = 0.0005
+# ``verify``'s name for each fiscal chain, in the order it walks them (store.reads.verify_chains).
+VERIFY_CHAINS = ("sales", "payments", "money taken outside sales")
 
 
 def _common() -> argparse.ArgumentParser:
@@ -331,7 +333,7 @@ def _verify(data: Path) -> int:
         print("ok: SQLite integrity check")
     if report is None:
         return _fail(f"database damaged: {damage[-1]} (docs/operations.md, \"A refused start-up\")")
-    for chain, result in zip(("sales", "payments", "money taken outside sales"), report.chains):
+    for chain, result in zip(VERIFY_CHAINS, report.chains, strict=True):
         if isinstance(result, Broken):
             print(f"BROKEN: {result}")
         else:

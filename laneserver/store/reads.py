@@ -381,7 +381,7 @@ class Verification(msgspec.Struct, frozen=True):
 
 
 def verify(db: sqlite3.Connection, anchor_file: Path) -> Verification:
-    """Walk both chains and check their heads against the anchor file.
+    """Walk the three chains and check their heads against the anchor file.
 
     The anchor is read first: the journal rewrites it only after a commit, so a
     database read after it holds at least what it anchors, even while the
