@@ -28,7 +28,7 @@ from laneserver.rules.fiscal import Broken
 EXIT_BOOKS_REFUSED = 3
 # Seconds: how long a thread waiting for the GIL waits before the running one must let go.
 GIL_SWITCH_INTERVAL = 0.0005
-# ``verify``'s name for each fiscal chain, in the order it walks them (store.reads.verify_chains).
+# ``verify``'s name for each fiscal chain, in the order it walks them (store.fiscal.verify_chains).
 VERIFY_CHAINS = ("sales", "payments", "money taken outside sales")
 
 
@@ -302,9 +302,8 @@ def _verify(data: Path) -> int:
     import sqlite3
 
     from laneserver.store.books_check import integrity_check
-    from laneserver.store.reads import verify
+    from laneserver.store.fiscal import anchor_path, verify
     from laneserver.store.schema import DB_NAME
-    from laneserver.store.writes import anchor_path
 
     try:
         db = _open(data, create=False)
