@@ -11,6 +11,7 @@ implemented yet" list.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,10 @@ import pytest
 from laneserver.cli import VERIFY_CHAINS, build_parser
 from laneserver.protocol.messages import EVENT_TYPES, REPLY_TYPES, REQUEST_TYPES, Code
 from laneserver.store.books_check import CHAINS
+from laneserver.store.schema import migrate
 
 PROTOCOL_MD = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
+ARCHITECTURE_MD = PROTOCOL_MD.with_name("architecture.md")
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +117,21 @@ def test_what_is_not_done_yet_is_listed_in_one_place(doc):
     body = doc.replace(_section(doc, "## Not implemented yet"), "")
     assert "not yet" not in body.lower(), (
         'a "not yet" in docs/protocol.md outside its "Not implemented yet" list')
+
+
+def _tables() -> list[str]:
+    db = sqlite3.connect(":memory:")
+    try:
+        migrate(db)
+        return [name for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("table", _tables())
+def test_every_table_is_in_the_architecture(table):
+    """docs/architecture.md, "Where state lives", names every table the migrations make
+    (it said the PIN lock-outs were in memory only after they had a table)."""
+    state = _section(ARCHITECTURE_MD.read_text(encoding="utf-8"), "## Where state lives")
+    assert f"`{table}`" in state, f"table {table} is missing from \"Where state lives\" in docs/architecture.md"
