@@ -90,7 +90,7 @@ from laneserver.actors.customers_messages import (
 )
 from laneserver.actors.journal import CommitFailed, commit, read
 from laneserver.actors.messages import Caller, Do
-from laneserver.actors.drawer import CashReceived
+from laneserver.actors.drawer_messages import CashReceived
 from laneserver.actors.printer import PrintReceipt
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import Address

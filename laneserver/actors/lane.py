@@ -36,7 +36,7 @@ from laneserver.actors.messages import (
 )
 from laneserver.actors.customers import AskHold, AskSettle, Available, FindCustomer, Refresh, Release, ReportHolds
 from laneserver.actors.customers import AskCouponHold, AskCouponSettle, CountCoupons, ReportCouponHolds
-from laneserver.actors.drawer import SaleFinished
+from laneserver.actors.drawer_messages import SaleFinished
 from laneserver.actors.stock_messages import CostsChanged
 from laneserver.actors.printer import PrintReceipt
 from laneserver.actors.terminal import ABORT_SECONDS, Charge

@@ -29,7 +29,7 @@ import msgspec
 import trio
 
 from laneserver.actors.customers import AskGiveBack, Refresh
-from laneserver.actors.drawer import RowsWritten
+from laneserver.actors.drawer_messages import RowsWritten
 from laneserver.actors.journal import CommitFailed, commit, read
 from laneserver.actors.messages import Caller, Do, Moved
 from laneserver.actors.printer import PrintReceipt
