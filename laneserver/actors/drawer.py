@@ -43,7 +43,7 @@ from laneserver.actors.drawer_messages import (
 )
 from laneserver.actors.journal import CommitFailed, commit, read
 from laneserver.actors.messages import Caller, Do
-from laneserver.actors.printer import KickDrawer, PrintSlip
+from laneserver.actors.printer_messages import KickDrawer, PrintSlip
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import Address
 from laneserver.clock import Clock

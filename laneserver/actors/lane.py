@@ -38,7 +38,7 @@ from laneserver.actors.customers import AskHold, AskSettle, Available, FindCusto
 from laneserver.actors.customers import AskCouponHold, AskCouponSettle, CountCoupons, ReportCouponHolds
 from laneserver.actors.drawer_messages import SaleFinished
 from laneserver.actors.stock_messages import CostsChanged
-from laneserver.actors.printer import PrintReceipt
+from laneserver.actors.printer_messages import PrintReceipt
 from laneserver.actors.terminal import ABORT_SECONDS, Charge
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import ActorFailed, Address

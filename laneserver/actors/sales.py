@@ -32,7 +32,7 @@ from laneserver.actors.customers import AskGiveBack, Refresh
 from laneserver.actors.drawer_messages import RowsWritten
 from laneserver.actors.journal import CommitFailed, commit, read
 from laneserver.actors.messages import Caller, Do, Moved
-from laneserver.actors.printer import PrintReceipt
+from laneserver.actors.printer_messages import PrintReceipt
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.sales_messages import (
     AbandonDebt,

@@ -30,7 +30,8 @@ from laneserver.actors.customers import CustomersActor
 from laneserver.actors.sales import SalesActor
 from laneserver.actors.lane import LaneActor, payment_policy
 from laneserver.actors.messages import DeviceStatus
-from laneserver.actors.printer import PrinterActor, PrinterStatus
+from laneserver.actors.printer import PrinterActor
+from laneserver.actors.printer_messages import PrinterStatus
 from laneserver.actors.runtime import (CORE_POLICY, DEVICE_POLICY, JOURNAL_POLICY, ActorFailed, Address,
                                        open_mailbox, supervise)
 from laneserver.actors.stock_point import StockPointActor
