@@ -39,7 +39,8 @@ from laneserver.actors.customers import AskCouponHold, AskCouponSettle, CountCou
 from laneserver.actors.drawer_messages import SaleFinished
 from laneserver.actors.stock_messages import CostsChanged
 from laneserver.actors.printer_messages import PrintReceipt
-from laneserver.actors.terminal import ABORT_SECONDS, Charge
+from laneserver.actors.terminal import ABORT_SECONDS
+from laneserver.actors.terminal_messages import Charge
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.clock import Clock, shop_day, shop_zone
