@@ -23,26 +23,17 @@ import msgspec
 from msgspec import UNSET
 import trio
 
-from laneserver.actors.journal import CommitFailed, commit, read
-from laneserver.actors.messages import (
-    AskReserve,
-    Caller,
-    DeviceStatus,
-    Handle,
-    Reserve,
-    Subscribe,
-    Taken,
-    Unsubscribe,
-)
-from laneserver.actors.customers import AskHold, AskSettle, Available, FindCustomer, Refresh, Release, ReportHolds
-from laneserver.actors.customers import AskCouponHold, AskCouponSettle, CountCoupons, ReportCouponHolds
+from laneserver.actors.customers_messages import AskHold, AskSettle, Available, FindCustomer, Refresh, Release, ReportHolds
+from laneserver.actors.customers_messages import AskCouponHold, AskCouponSettle, CountCoupons, ReportCouponHolds
 from laneserver.actors.drawer_messages import SaleFinished
-from laneserver.actors.stock_messages import CostsChanged
+from laneserver.actors.journal import CommitFailed, commit, read
+from laneserver.actors.messages import Caller, DeviceStatus, Handle, Subscribe, Unsubscribe
 from laneserver.actors.printer_messages import PrintReceipt
-from laneserver.actors.terminal import ABORT_SECONDS
-from laneserver.actors.terminal_messages import Charge
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import ActorFailed, Address
+from laneserver.actors.stock_messages import AskReserve, CostsChanged, Reserve, Taken
+from laneserver.actors.terminal import ABORT_SECONDS
+from laneserver.actors.terminal_messages import Charge
 from laneserver.clock import Clock, shop_day, shop_zone
 from laneserver.config import Config
 from laneserver.hw.invoice_pdf import write_invoice

@@ -26,8 +26,9 @@ import trio
 
 from laneserver.actors.journal import JournalActor, commit, read
 from laneserver.actors.lane import LaneActor
-from laneserver.actors.messages import Caller, GetLevel, Handle, Subscribe, Unsubscribe
+from laneserver.actors.messages import Caller, Handle, Subscribe, Unsubscribe
 from laneserver.actors.runtime import Address, open_mailbox
+from laneserver.actors.stock_messages import GetLevel
 from laneserver.actors.stock_point import StockPointActor
 from laneserver.clock import FixedClock
 from laneserver.config import Config, LaneConfig, StockPointConfig
