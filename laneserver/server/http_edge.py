@@ -188,7 +188,7 @@ class Edge:
 
     # --- websockets (called by the app, with the ASGI scope's ``client``) ----------------
 
-    async def websocket_place(self, client: Any, within: float) -> "Unauthenticated | None":
+    async def websocket_place(self, client: Any, within: float) -> Unauthenticated | None:
         """A websocket is about to be accepted: its place among those waiting for
         ``hello``, waited for (first come, first served) when ``max_unauthenticated``
         hold one; None when none came within ``within`` seconds.

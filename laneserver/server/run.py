@@ -331,7 +331,8 @@ async def _serve_http(shop: Shop, host: str, port: int, stop: trio.Event,
                                connections_shed=lambda: edge.shed,
                                websockets_unauthenticated=lambda: edge.unauthenticated,
                                websockets_waiting=lambda: edge.waiting,
-                               websockets_waited_out=lambda: edge.waited_out)
+                               websockets_waited_out=lambda: edge.waited_out,
+                               sign_ins_recalled=lambda: shop.pins.recalled)
 
     async def shutdown_trigger() -> None:
         await stop.wait()
