@@ -63,6 +63,11 @@ log = get_logger("http")
 FD_RESERVE = 64
 # At most this many ``connection_failed`` lines a second (a flood logs a count).
 FAILURES_LOGGED_PER_SECOND = 10
+# Connections the kernel queues before they are accepted (Hypercorn's default is 100;
+# Linux caps it at net.core.somaxconn, 4096 by default). A reconnect storm, every till
+# and PDA of a large store at once after a restart, must not lose its SYNs: a client
+# whose SYN finds the queue full retries only after 1, 3, 7, 15, 31 s.
+LISTEN_BACKLOG = 4096
 # Seconds a connection may go on once its peer is gone (a reset, an end of stream):
 # Hypercorn can wait for ever on a pipelined request whose response could not be sent.
 PEER_GONE_GRACE = 5.0
@@ -327,7 +332,7 @@ async def serve(app: Any, config: HypercornConfig, edge: Edge, *, shutdown_trigg
         listeners = []
         binds = []
         for sock in sockets.insecure_sockets:
-            sock.listen(config.backlog)
+            sock.listen(max(config.backlog, LISTEN_BACKLOG))
             listeners.append(trio.SocketListener(trio.socket.from_stdlib_socket(sock)))
             binds.append(f"http://{repr_socket_addr(sock.family, sock.getsockname())}")
         task_status.started(binds)
