@@ -80,8 +80,8 @@ HELLO_TIMEOUT = 1.0
 MAX_UNAUTHENTICATED = 3
 
 
-def _guarded_shop(tmp_path, **server_keys):
-    config = toml(table("server", hello_timeout=HELLO_TIMEOUT, max_unauthenticated=MAX_UNAUTHENTICATED,
+def _guarded_shop(tmp_path, hello_timeout=HELLO_TIMEOUT, **server_keys):
+    config = toml(table("server", hello_timeout=hello_timeout, max_unauthenticated=MAX_UNAUTHENTICATED,
                         **server_keys), stock_point(), lane("1"))
     return configured_shop(tmp_path, config, DEMO_CATALOG, sellers=(CASHIER,), tills=("1",))
 
@@ -104,7 +104,8 @@ async def test_a_websocket_that_never_says_hello_is_closed_and_the_cap_holds(tmp
     waiting socket at most ``hello_timeout``, while a signed-in till sells on and a till
     that connects once the silent ones are gone gets in."""
     waiters = 2 * MAX_UNAUTHENTICATED
-    with _guarded_shop(tmp_path) as server, trio.fail_after(30):
+    timeout = 2 * HELLO_TIMEOUT  # room to open the waiters before the first places are freed
+    with _guarded_shop(tmp_path, hello_timeout=timeout) as server, trio.fail_after(40):
         async with connect(server.ws_url, server.tokens["1"], seller=PAUL) as till:
             codes: list[int | None] = []
 
@@ -118,21 +119,23 @@ async def test_a_websocket_that_never_says_hello_is_closed_and_the_cap_holds(tmp
                 async with trio.open_nursery() as nursery:
                     for _ in range(waiters):
                         nursery.start_soon(silent_waiter)
-                    while _gauge(server, "websockets_waiting") < waiters:
+                    while (_gauge(server, "websockets_waiting") < waiters
+                           and trio.current_time() - started < timeout / 2):
                         await trio.sleep(0.05)
+                    assert _gauge(server, "websockets_waiting") == waiters
                     assert _gauge(server, "websockets_unauthenticated") == MAX_UNAUTHENTICATED
                     await till.ok("scan", code=GALETS)  # the signed-in till is not held up
                     first = [await _close_code(ws) for ws in (a, b, c)]
                     waited = trio.current_time() - started
                 everyone = trio.current_time() - started
             assert first == [1008, 1008, 1008], first
-            assert HELLO_TIMEOUT * 0.8 <= waited <= HELLO_TIMEOUT + 3, waited
+            assert timeout * 0.8 <= waited <= timeout + 3, waited
             # The waiters: admitted as places came free, then closed 1008 like any
             # silent socket, or closed 1013 after waiting ``hello_timeout`` in vain (at
             # least those behind the first three freed places).
             assert sorted(set(codes)) <= [1008, 1013] and len(codes) == waiters, codes
             assert codes.count(1013) >= waiters - MAX_UNAUTHENTICATED, codes
-            assert everyone <= 2 * HELLO_TIMEOUT + 3, everyone
+            assert everyone <= 2 * timeout + 3, everyone
             assert _gauge(server, "websockets_waiting") == 0
             assert _gauge(server, "websockets_waited_out") == codes.count(1013)
             async with connect(server.ws_url, server.tokens["1"], seller=PAUL) as second:
