@@ -7,9 +7,11 @@ one that asked has it in its reply: ``Caller.origin``), report reservations to t
 stock point and hand a receipt to the printer. Each change is one more ``rev`` of the
 open ticket (``rules.lane.revised``), journaled with the state.
 
-The lane's state lives in the journal (``lane_states``), so a restart — of the
-actor by its supervisor, or of the whole process after ``kill -9`` — rebuilds it
-exactly as the last acknowledged request left it.
+The lane's state lives in the journal (each request appends what it changed to
+``lane_changes``, rules/lane_journal.py; now and then the state is written whole to
+``lane_states``), so a restart — of the actor by its supervisor, or of the whole
+process after ``kill -9`` — rebuilds it exactly as the last acknowledged request left
+it.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from laneserver.rules import payment as payments
 from laneserver.rules import customers as customer_rules
 from laneserver.rules import coupons as coupon_rules
 from laneserver.rules import invoice as invoices
+from laneserver.rules import lane_journal
 from laneserver.rules.invoice import invoice_name
 from laneserver.rules.catalog import Ambiguous, Catalog, Found, Unknown
 from laneserver.rules.costs import CostBook, unit_cost
@@ -63,7 +66,7 @@ from laneserver.rules.stock import OutOfStock, StockTakes, effective_policy, fmt
 from laneserver.rules.receipt import Receipt, ReceiptInstalment, ReceiptLine, ReceiptPayment
 from laneserver.rules.ticket import reserved_quantities, topups_in_out, totals
 from laneserver.store import reads
-from laneserver.store.ops import IssueVoucher, PutLaneState, RecordEvent, RecordSale, Remember, SaleRecorded
+from laneserver.store.ops import AppendLaneChange, IssueVoucher, RecordEvent, RecordSale, Remember, SaleRecorded
 
 # The built-in payment modes the lane handles (rules/payment.py's one table); the
 # shop's own modes ([[payment_modes]]) come on top, see ``payment_policy``.
@@ -357,7 +360,7 @@ class LaneActor:
                         device=caller.device, seller=caller.seller)
             for e in events
         ]
-        ops.append(PutLaneState(state=state, at=now))
+        ops.append(AppendLaneChange(change=lane_journal.diff(self.state, state), state=state, at=now))
         reply: bytes | None = None
         vouchers = _remainder_vouchers(customer_moves)
         takes: tuple[tuple[str, Any], ...] = ()
