@@ -10,10 +10,25 @@ from hypothesis import strategies as st
 
 from laneserver.rules import lane as rules
 from laneserver.rules.coupons import lane_holds
-from laneserver.rules.lane_sums import LaneSums, coupon_contributions, stock_contributions, summed, ticket_customer
+from laneserver.rules.lane_sums import (
+    LaneSums,
+    coupon_contributions,
+    stock_contributions,
+    summed,
+    ticket_customer,
+)
 from laneserver.rules.stock import StockTakes
 from laneserver.rules.ticket import reserved_quantities
-from tests.rules.lane_history import CATALOG, GLASS, NOW, PICNIC, SELLER, WATER, WINE, histories
+from tests.rules.lane_history import (
+    CATALOG,
+    GLASS,
+    NOW,
+    PICNIC,
+    SELLER,
+    WATER,
+    WINE,
+    histories,
+)
 
 D = Decimal
 
