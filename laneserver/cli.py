@@ -28,6 +28,8 @@ from laneserver.rules.fiscal import Broken
 EXIT_BOOKS_REFUSED = 3
 # Seconds: how long a thread waiting for the GIL waits before the running one must let go.
 GIL_SWITCH_INTERVAL = 0.0005
+# ``verify``'s name for each fiscal chain, in the order it walks them (store.fiscal.verify_chains).
+VERIFY_CHAINS = ("sales", "payments", "money taken outside sales")
 
 
 def _common() -> argparse.ArgumentParser:
@@ -300,9 +302,8 @@ def _verify(data: Path) -> int:
     import sqlite3
 
     from laneserver.store.books_check import integrity_check
-    from laneserver.store.reads import verify
+    from laneserver.store.fiscal import anchor_path, verify
     from laneserver.store.schema import DB_NAME
-    from laneserver.store.writes import anchor_path
 
     try:
         db = _open(data, create=False)
@@ -331,7 +332,7 @@ def _verify(data: Path) -> int:
         print("ok: SQLite integrity check")
     if report is None:
         return _fail(f"database damaged: {damage[-1]} (docs/operations.md, \"A refused start-up\")")
-    for chain, result in zip(("sales", "payments", "money taken outside sales"), report.chains):
+    for chain, result in zip(VERIFY_CHAINS, report.chains, strict=True):
         if isinstance(result, Broken):
             print(f"BROKEN: {result}")
         else:

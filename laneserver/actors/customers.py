@@ -22,12 +22,17 @@ Lanes, like with stock (``actors/stock_point.py``):
   ReportHolds at a lane's start: what its tickets hold (tell, never refused)
   FindCustomer by id or card barcode → ``Customer`` or None
   CountCoupons, AskCouponHold, ReportCouponHolds, AskCouponSettle: the same for
-              coupons (rules/coupons.py): a lane's coupon lines hold its tickets'
-              customers' coupons (the lane's whole set, asked when it grows, told
-              when it shrinks); at finish the uses and subscription credits
-              (``MoveCoupons`` ops the sale writes in its own unit). Coupons are
-              read from the database when asked: a lane's uses are written before
-              it tells its holds gone, so for a moment too few show, never too many.
+              coupons, carried out by its ``Coupons`` part (actors/coupons.py).
+
+Devices (through the edge, server/edge_customers.py): domain commands in ``Do``
+(``ShowCustomer``, ``CreateCustomer``, ``DepositCredit``, ``TopUpWallet``,
+``CancelTopup``, ``CorrectBalance``, ``SellVoucher``…) answered with domain results
+(``CustomerFile``, ``ToppedUp``, ``VoucherState``…) or ``Refused``; nothing here
+knows the wire. A keyed command's result is journaled with its effect and answered
+again for the same key (actors/replies.py).
+
+The messages are in actors/customers_messages.py (imported from here too: lanes and
+the sales actor import them from this module).
 
 A sale's spend is written by the lane, so between its commit and its
 ``Release`` the in-memory balance still counts the money the hold also counts:
@@ -48,29 +53,60 @@ from typing import Any, Callable
 
 import msgspec
 import trio
+from msgspec import UNSET
 
+from laneserver.actors.coupons import Coupons
+from laneserver.actors.customers_messages import (
+    AskCouponHold,
+    AskCouponSettle,
+    AskGiveBack,
+    AskHold,
+    AskSettle,
+    Available,
+    CancelTopup,
+    CorrectBalance,
+    CountCoupons,
+    CreateCustomer,
+    CustomerCreated,
+    CustomerFile,
+    CustomersFound,
+    CustomersResult,
+    CouponsLeft,
+    DepositCredit,
+    EditCustomer,
+    FindCustomer,
+    Refresh,
+    Release,
+    ReportCouponHolds,
+    ReportHolds,
+    SaleSeen,
+    SearchCustomers,
+    SellVoucher,
+    ShowCustomer,
+    ShowVoucher,
+    ToppedUp,
+    TopUpWallet,
+    VoucherState,
+)
 from laneserver.actors.journal import CommitFailed, commit, read
-from laneserver.actors.messages import Caller, Handle
-from laneserver.actors.drawer import CashReceived
-from laneserver.actors.printer import PrintReceipt
+from laneserver.actors.messages import Caller, Do
+from laneserver.actors.drawer_messages import CashReceived
+from laneserver.actors.printer_messages import PrintReceipt
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import Address
 from laneserver.clock import Clock, shop_day, shop_zone
 from laneserver.config import Config
 from laneserver.log import get_logger
-from laneserver.protocol import messages as wire
-from laneserver.protocol.codec import encode
-from laneserver.protocol.codec import error_frame as _error
 from laneserver.rules import customers as rules
 from laneserver.rules import coupons as coupon_rules
-from laneserver.rules.money import ZERO, BadValue, fmt_money, parse_money
+from laneserver.rules.money import ZERO, BadValue
+from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.receipt import Receipt, ReceiptLine, ReceiptPayment
 from laneserver.store import reads
 from laneserver.store.ops import (
     AccountMoved,
     IssueVoucher,
     MoveAccount,
-    MoveCoupons,
     PutCustomer,
     ReceiveMoney,
     RecordEvent,
@@ -82,126 +118,10 @@ SOURCE = "customers"
 MAX_NAME = 200
 
 
-# --- lane ↔ customers ----------------------------------------------------------------
-
-class FindCustomer(msgspec.Struct, frozen=True):
-    customer: str | None = None
-    card: str | None = None
-
-
-class AskHold(msgspec.Struct, frozen=True, kw_only=True):
-    """Hold money for payment line ``payment`` of ``lane``: ``amount`` (None: up to
-    ``due``, the ticket's balance) from the customer's ``mode`` account, or the
-    voucher ``code``."""
-
-    lane: str
-    payment: int
-    mode: str
-    amount: Decimal | None
-    due: Decimal
-    customer: str | None = None
-    code: str | None = None
-
-
-class AskSettle(msgspec.Struct, frozen=True, kw_only=True):
-    """The journal ops a sale writes for its customer payment lines."""
-
-    lane: str
-    payments: tuple[tuple[int, str, Decimal], ...]  # (payment, mode, amount); negative: a refund
-    at: dt.datetime
-    device: str | None = None
-    seller: str | None = None
-    customer: str | None = None  # the sale's customer: whose account a refund goes to
-    # Its top-up lines (rules/lane.py AddTopup): what they put on the customer's wallet,
-    # what its cancel lines take back out (both ≥ 0), and the sale's payment mode when
-    # it has one only (kept with the movement).
-    topup: Decimal = ZERO
-    topup_cancel: Decimal = ZERO
-    topup_mode: str | None = None
-
-
-class Available(msgspec.Struct, frozen=True):
-    """What the customer's ``account`` has that open tickets do not hold (→ Decimal)."""
-
-    customer: str
-    account: str = "wallet"
-
-
-class Release(msgspec.Struct, frozen=True):
-    lane: str
-    payments: tuple[int, ...]
-
-
-class ReportHolds(msgspec.Struct, frozen=True):
-    lane: str
-    holds: tuple[rules.Hold, ...]
-
-
 # A top-up found for wallet_topup_cancel: (ref, customer, amount, mode, words, given back already).
 _TopupFound = tuple[str, str, Decimal, str, str, bool]
-
-
-class AskGiveBack(msgspec.Struct, frozen=True, kw_only=True):
-    """A cancelled sale gives its customer money back (actors/sales.py): the journal ops
-    that put each ``credit``/``wallet`` amount back on the account its payment drew on,
-    and issue a voucher (origin ``refund``) for each voucher it used. ``back`` is
-    (mode, amount, reference) per payment, amounts positive; ``customer`` the sale's."""
-
-    back: tuple[tuple[str, Decimal, str | None], ...]
-    customer: str | None
-    at: dt.datetime
-    sale: int | None = None  # the sale cancelled: its coupons come back (rules/coupons.py cancel)
-    lane: str | None = None
-    device: str | None = None
-    seller: str | None = None
-    approved_by: str | None = None
-    reason: str | None = None
-    topup_cancelled: bool = False  # the sale's top-up was given back since (wallet_topup_cancel)
-
-
-class Refresh(msgspec.Struct, frozen=True):
-    """Customers whose balances moved in a unit written by another actor (tell)."""
-
-    customers: tuple[str, ...]
-
-
-# Coupons (rules/coupons.py): a lane's coupon lines hold its tickets' customers' coupons.
-
-class CountCoupons(msgspec.Struct, frozen=True):
-    """How many coupons of ``article`` the customer has for ``lane``: those usable today
-    less those other lanes hold (→ int)."""
-
-    lane: str
-    customer: str
-    article: str
-
-
-class AskCouponHold(msgspec.Struct, frozen=True):
-    """The lane's coupon holds become ``holds`` (its whole set) → None, or ``Refused``
-    when a hold that grows is more than the customer has."""
-
-    lane: str
-    holds: dict[tuple[str, str], int]
-
-
-class ReportCouponHolds(msgspec.Struct, frozen=True):
-    """The lane's coupon holds are now ``holds`` (shrunk, or at its start): tell, never refused."""
-
-    lane: str
-    holds: dict[tuple[str, str], int]
-
-
-class AskCouponSettle(msgspec.Struct, frozen=True, kw_only=True):
-    """At finish: the journal ops (``MoveCoupons``) of a sale's coupon uses (per coupon
-    article) and subscription credits, for its ``customer`` → ops or ``Refused``."""
-
-    lane: str
-    customer: str
-    uses: dict[str, int]
-    credits: tuple[coupon_rules.Credit, ...]
-    at: dt.datetime
-    device: str | None = None
-    seller: str | None = None
+# A command's idempotency key and fingerprint (``Do``): its result is journaled under them.
+_Keyed = tuple[str | None, str | None]
 
 
 def new_voucher_code() -> str:
@@ -233,13 +153,13 @@ class CustomersActor:
         self.printers = printers or {}  # lane → its printer
         self.drawers = drawers or {}  # lane → its cash drawer: told the cash taken in there
         self.books = rules.Books(holds=holds if holds is not None else {})
-        # lane → its coupon holds; like ``holds``, owned by the caller to outlive a restart.
-        self.coupon_holds: dict[str, coupon_rules.Holds] = coupon_holds if coupon_holds is not None else {}
+        # Its coupons part; like ``holds``, its holds are owned by the caller to outlive a restart.
+        self.coupons = Coupons(journal=journal, zone=self.zone, today=self._today, holds=coupon_holds)
         self.directory: dict[str, rules.Customer] = {}
         self.cards: dict[str, str] = {}
         self.next_customer = 1
         self.next_topup = 1
-        self.replies = ReplyMemory(SOURCE)
+        self.replies = ReplyMemory(SOURCE, CustomersResult)
         self.log = get_logger("customers")
 
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
@@ -274,15 +194,15 @@ class CustomersActor:
                     case ReportHolds(lane=lane, holds=holds):
                         await self._refresh(self.books.report(lane, holds))
                     case CountCoupons(lane=lane, customer=customer, article=article):
-                        envelope.reply(await self._coupons_for(lane, customer, article))
+                        envelope.reply(await self.coupons.count(lane, customer, article))
                     case AskCouponHold(lane=lane, holds=holds):
-                        envelope.reply(await self._hold_coupons(lane, holds))
+                        envelope.reply(await self.coupons.hold(lane, holds, self._name_of))
                     case ReportCouponHolds(lane=lane, holds=holds):
-                        self.coupon_holds[lane] = dict(holds)
+                        self.coupons.report(lane, holds)
                     case AskCouponSettle():
                         envelope.reply(await self._settle_coupons(envelope.command))
-                    case Handle(caller=caller, request=request):
-                        envelope.reply(await self._handle(caller, request))
+                    case Do():
+                        envelope.reply(await self._do(envelope.command))
                     case other:
                         raise TypeError(f"customers got {other!r}")
 
@@ -391,61 +311,18 @@ class CustomersActor:
             ops.append(cancel)
         return tuple(ops)
 
-    # --- coupons (rules/coupons.py) ----------------------------------------------------
-
-    async def _batches(self, customer: str, article: str | None = None) -> list[coupon_rules.Batch]:
-        return await read(self.journal, partial(reads.customer_coupons, customer=customer, article=article,
-                                                zone=self.zone))
-
     def _today(self, at: dt.datetime | None = None) -> dt.date:
         """The shop's date (now, or at ``at``): vouchers and coupons are valid by it."""
         return shop_day(self.clock.now() if at is None else at, self.zone)
 
-    async def _coupons_for(self, lane: str, customer: str, article: str) -> int:
-        left = coupon_rules.left(await self._batches(customer, article), article, self._today())
-        return max(left - coupon_rules.held_elsewhere(self.coupon_holds, lane, (customer, article)), 0)
-
-    async def _hold_coupons(self, lane: str, holds: dict[tuple[str, str], int]) -> rules.Refused | None:
-        today = self._today()
-        previous = self.coupon_holds.get(lane, {})
-        left_of = {}
-        for key, count in holds.items():
-            if count > previous.get(key, 0):
-                left_of[key] = coupon_rules.left(await self._batches(*key), key[1], today)
-        short = coupon_rules.grant(self.coupon_holds, lane, holds, left_of)
-        if short is not None:
-            who = self.directory.get(short.customer)
-            name = who.name if who is not None else short.customer
-            return rules.Refused("conflict", f"{name} has {short.available} coupon(s) of {short.article} left for "
-                                             f"this till: {short.wanted} wanted", {"available": str(short.available)})
-        self.coupon_holds[lane] = dict(holds)
-        return None
+    def _name_of(self, customer: str) -> str:
+        who = self.directory.get(customer)
+        return who.name if who is not None else customer
 
     async def _settle_coupons(self, ask: AskCouponSettle) -> tuple[Any, ...] | rules.Refused:
         if self.directory.get(ask.customer) is None:
             return rules.Refused("not_found", f"no customer {ask.customer!r}")
-        today = self._today(ask.at)
-        common = dict(at=ask.at, customer=ask.customer, lane=ask.lane, device=ask.device, seller=ask.seller)
-        ops: list[Any] = []
-        for article, count in ask.uses.items():
-            taken = coupon_rules.take(await self._batches(ask.customer, article), article, count, today)
-            if taken is None:
-                return rules.Refused("conflict", f"the customer's coupons of {article} ran out or expired: remove "
-                                                 "the coupon line and scan it again (normal price)")
-            ops.extend(MoveCoupons(article=article, delta=-n, batch=batch, **common) for batch, n in taken)
-        for credit in ask.credits:
-            ops.append(MoveCoupons(article=credit.article, delta=credit.coupons, valid_days=credit.valid_days,
-                                   **common))
-        return tuple(ops)
-
-    def _coupon_views(self, customer: str, batches: list[coupon_rules.Batch]) -> list[wire.CouponView]:
-        return [
-            wire.CouponView(article=s.article, name=self.article_name(s.article), left=s.left,
-                            valid_until=None if s.valid_until is None else s.valid_until.isoformat(),
-                            expired=s.expired,
-                            held=sum(h.get((customer, s.article), 0) for h in self.coupon_holds.values()))
-            for s in coupon_rules.summaries(batches, self._today())
-        ]
+        return await self.coupons.settle(ask)
 
     async def _give_back(self, ask: AskGiveBack) -> tuple[Any, ...] | rules.Refused:
         common = dict(at=ask.at, lane=ask.lane, device=ask.device, seller=ask.seller)
@@ -467,7 +344,7 @@ class CustomersActor:
             else:
                 raise ValueError(f"not a customer payment mode: {mode!r}")
         if ask.sale is not None:
-            coupons = await self._coupons_back(ask)
+            coupons = await self.coupons.back(ask)
             if isinstance(coupons, rules.Refused):
                 return coupons
             ops.extend(coupons)
@@ -486,24 +363,6 @@ class CustomersActor:
                                        approved_by=ask.approved_by, reason=ask.reason, **common))
         return tuple(ops)
 
-    async def _coupons_back(self, ask: AskGiveBack) -> list[MoveCoupons] | rules.Refused:
-        """A cancelled sale's coupons: those it used come back, those it credited go."""
-        assert ask.sale is not None
-        moves = await read(self.journal, partial(reads.sale_coupons, number=ask.sale))
-        if not moves:
-            return []
-        customer = moves[0].customer
-        held: dict[tuple[str, str], int] = {}
-        for holds in self.coupon_holds.values():
-            for key, count in holds.items():
-                held[key] = held.get(key, 0) + count
-        back = coupon_rules.cancel(moves, await self._batches(customer), held, self._today(ask.at))
-        if isinstance(back, str):
-            return rules.Refused("conflict", back)
-        common = dict(at=ask.at, lane=ask.lane, device=ask.device, seller=ask.seller)
-        return [MoveCoupons(customer=b.customer, article=b.article, valid_days=b.valid_days, batch=b.batch,
-                            delta=-b.coupons if b.batch is not None else b.coupons, **common) for b in back]
-
     def _refund(self, ask: AskSettle, mode: str, amount: Decimal,
                 common: dict[str, Any]) -> MoveAccount | IssueVoucher | rules.Refused:
         """A sale's refund of ``amount``: onto its customer's ``credit``/``wallet``, or a
@@ -520,63 +379,63 @@ class CustomersActor:
         return IssueVoucher(code=new_voucher_code(), amount=amount, valid_until=until, origin="refund",
                             customer=ask.customer, **common)
 
-    # --- requests --------------------------------------------------------------------
+    # --- devices' commands (from the edge, in ``Do``) ---------------------------------
 
-    async def _handle(self, caller: Caller, request: wire.Request) -> bytes:
-        remembered = self.replies.recall(caller.device, request)
+    async def _do(self, do: Do) -> CustomersResult:
+        remembered = self.replies.recall_result(do.caller.device, do.key, do.fingerprint)
         if remembered is not None:
             return remembered
+        caller, command = do.caller, do.command
         if caller.seller is None:
-            return _error(request, wire.Code.NOT_SIGNED_IN, "no seller is signed in on this device")
+            return refused(Code.NOT_SIGNED_IN, "no seller is signed in on this device")
+        keyed = (do.key, do.fingerprint)
         try:
-            match request:
-                case wire.GetCustomer(customer=customer_id):
+            match command:
+                case ShowCustomer(customer=customer_id):
                     customer = self.directory.get(customer_id)
                     if customer is None:
-                        return _not_found(request, customer_id)
-                    return encode(wire.CustomerOk(re=request.id, customer=await self._view(customer)))
-                case wire.CustomerSearch(text=text, limit=limit):
+                        return _not_found(customer_id)
+                    return await self._file(customer)
+                case SearchCustomers(text=text, limit=limit):
                     if not 1 <= limit <= 100:
-                        return _error(request, wire.Code.BAD_REQUEST, "limit must be between 1 and 100", field="limit")
-                    found = rules.search(self.directory.values(), text, limit)
-                    return encode(wire.CustomersOk(re=request.id, customers=[
-                        wire.CustomerSummaryView(customer=c.customer, name=c.name, card=c.card, business=c.business)
-                        for c in found]))
-                case wire.GetVoucher(code=code):
+                        return refused(Code.BAD_REQUEST, "limit must be between 1 and 100", field="limit")
+                    return CustomersFound(tuple(rules.search(self.directory.values(), text, limit)))
+                case ShowVoucher(code=code):
                     voucher = await read(self.journal, partial(reads.voucher, code=code.strip()))
                     if voucher is None:
-                        return _error(request, wire.Code.NOT_FOUND, f"no voucher {code!r}", reference=code)
-                    return encode(wire.VoucherOk(re=request.id, voucher=self._voucher_view(voucher)))
-                case wire.CustomerCreate():
-                    return await self._create(caller, request)
-                case wire.CustomerEdit():
-                    return await self._edit(caller, request)
-                case wire.CreditDeposit() | wire.WalletTopup():
-                    return await self._money_in(caller, request)
-                case wire.WalletTopupCancel():
-                    return await self._cancel_topup(caller, request)
-                case wire.BalanceCorrect():
-                    return await self._correct(caller, request)
-                case wire.VoucherIssue():
-                    return await self._issue_voucher(caller, request)
+                        return refused(Code.NOT_FOUND, f"no voucher {code!r}", reference=code)
+                    return self._voucher_state(voucher)
+                case CreateCustomer():
+                    return await self._create(caller, keyed, command)
+                case EditCustomer():
+                    return await self._edit(caller, keyed, command)
+                case DepositCredit() | TopUpWallet():
+                    return await self._money_in(caller, keyed, command)
+                case CancelTopup():
+                    return await self._cancel_topup(caller, keyed, command)
+                case CorrectBalance():
+                    return await self._correct(caller, keyed, command)
+                case SellVoucher():
+                    return await self._sell_voucher(caller, keyed, command)
         except BadValue as error:
-            return _error(request, wire.Code.BAD_REQUEST, str(error))
-        return _error(request, wire.Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not a customer request")
+            return refused(Code.BAD_REQUEST, str(error))
+        raise TypeError(f"customers got the command {command!r}")
 
-    async def _commit(self, caller: Caller, request: wire.Request, reply: bytes, *ops: Any) -> tuple[Any, ...] | bytes:
-        """Journal ``ops`` with the remembered reply in one unit; the results, or the error frame."""
-        now = self.clock.now()
+    async def _commit(self, caller: Caller, keyed: _Keyed, result: CustomersResult,
+                      *ops: Any) -> tuple[Any, ...] | Refused:
+        """Journal ``ops`` with the result remembered under the command's key, in one
+        unit; the journal's results, or ``Refused`` (nothing was written)."""
+        key, fingerprint = keyed
         all_ops = list(ops)
-        if request.key is not None:
-            all_ops.append(Remember(device=caller.device, key=request.key, actor=self.replies.actor, reply=reply,
-                                    fingerprint=self.replies.fingerprint(request),
-                                    at=now))
+        if key is not None:
+            all_ops.append(Remember(device=caller.device, key=key, actor=self.replies.actor,
+                                    reply=self.replies.stored(result), fingerprint=fingerprint, at=self.clock.now()))
         try:
             results = await commit(self.journal, *all_ops)
         except CommitFailed as error:
-            self.log.error("commit_failed", error=str(error), request=request.__struct_config__.tag)
-            return self.replies.failed(request, error, "the change could not be saved; nothing was changed")
-        self.replies.remember(caller.device, request, reply)
+            self.log.error("commit_failed", error=str(error), result=type(result).__name__)
+            return self.replies.failed_result(error, key, "the change could not be saved; nothing was changed")
+        self.replies.remember_result(caller.device, key, fingerprint, result)
         return results
 
     def _event(self, caller: Caller, kind: str, data: Any) -> RecordEvent:
@@ -602,66 +461,65 @@ class CustomersActor:
             raise _Conflict(f"card {card} belongs to customer {owner}")
         return card
 
-    async def _create(self, caller: Caller, request: wire.CustomerCreate) -> bytes:
-        name = _name(request.name)
+    async def _create(self, caller: Caller, keyed: _Keyed, command: CreateCustomer) -> CustomersResult:
+        name = _name(command.name)
         try:
-            card = self._card(request.card, None)
+            card = self._card(command.card, None)
         except _Conflict as conflict:
-            return _error(request, wire.Code.CONFLICT, str(conflict), field="card")
-        customer = rules.Customer(customer=f"C{self.next_customer}", name=name, card=card, business=request.business,
-                                  contact=_text(request.contact), notes=_text(request.notes),
-                                  wallet_enabled=request.wallet)
-        reply = encode(wire.CustomerCreatedOk(re=request.id, customer=customer.customer))
-        done = await self._commit(caller, request, reply, PutCustomer(customer=customer, at=self.clock.now()),
+            return refused(Code.CONFLICT, str(conflict), field="card")
+        customer = rules.Customer(customer=f"C{self.next_customer}", name=name, card=card, business=command.business,
+                                  contact=_text(command.contact), notes=_text(command.notes),
+                                  wallet_enabled=command.wallet)
+        result = CustomerCreated(customer.customer)
+        done = await self._commit(caller, keyed, result, PutCustomer(customer=customer, at=self.clock.now()),
                                   self._event(caller, "CustomerCreated", customer))
-        if isinstance(done, bytes):
+        if isinstance(done, Refused):
             return done
         self.next_customer += 1
         self._put(customer)
-        return reply
+        return result
 
-    async def _edit(self, caller: Caller, request: wire.CustomerEdit) -> bytes:
-        customer = self._customer(request.customer)
+    async def _edit(self, caller: Caller, keyed: _Keyed, command: EditCustomer) -> CustomersResult:
+        customer = self._customer(command.customer)
         if customer is None:
-            return _not_found(request, request.customer)
+            return _not_found(command.customer)
         changes: dict[str, Any] = {}
-        if request.name is not msgspec.UNSET:
-            changes["name"] = _name(request.name)
-        if request.card is not msgspec.UNSET:
+        if command.name is not UNSET:
+            changes["name"] = _name(command.name)
+        if command.card is not UNSET:
             try:
-                changes["card"] = self._card(request.card, customer.customer)
+                changes["card"] = self._card(command.card, customer.customer)
             except _Conflict as conflict:
-                return _error(request, wire.Code.CONFLICT, str(conflict), field="card")
+                return refused(Code.CONFLICT, str(conflict), field="card")
         for field in ("business", "contact", "notes"):
-            value = getattr(request, field)
-            if value is not msgspec.UNSET:
+            value = getattr(command, field)
+            if value is not UNSET:
                 changes[field] = _text(value) if field != "business" else value
-        if request.wallet is not msgspec.UNSET:
-            changes["wallet_enabled"] = request.wallet
+        if command.wallet is not UNSET:
+            changes["wallet_enabled"] = command.wallet
         edited = msgspec.structs.replace(customer, **changes)
-        self._put(edited)  # for the view; put back below if the commit fails
-        reply = encode(wire.CustomerOk(re=request.id, customer=await self._view(edited)))
-        done = await self._commit(caller, request, reply, PutCustomer(customer=edited, at=self.clock.now()),
+        self._put(edited)  # for the file; put back below if the commit fails
+        result = await self._file(edited)
+        done = await self._commit(caller, keyed, result, PutCustomer(customer=edited, at=self.clock.now()),
                                   self._event(caller, "CustomerEdited", {"customer": edited.customer,
                                                                          "changes": changes}))
-        if isinstance(done, bytes):
+        if isinstance(done, Refused):
             self._put(customer)
             return done
-        return reply
+        return result
 
-    async def _money_in(self, caller: Caller, request: wire.CreditDeposit | wire.WalletTopup) -> bytes:
-        customer = self._customer(request.customer)
+    async def _money_in(self, caller: Caller, keyed: _Keyed, command: DepositCredit | TopUpWallet) -> CustomersResult:
+        customer = self._customer(command.customer)
         if customer is None:
-            return _not_found(request, request.customer)
-        amount = parse_money(request.amount)
+            return _not_found(command.customer)
+        amount = command.amount
         if (refusal := rules.check_amount(amount)) is not None:
-            return _refused(request, refusal)
-        mode = self._mode(request.mode)
-        topup = isinstance(request, wire.WalletTopup)
+            return refusal
+        mode = self._mode(command.mode)
+        topup = isinstance(command, TopUpWallet)
         account, kind = ("wallet", "topup") if topup else ("credit", "deposit")
         if topup and not customer.wallet_enabled:
-            return _error(request, wire.Code.CONFLICT,
-                          f"{customer.name}'s wallet is not enabled (customer_edit with wallet: true)")
+            return refused(Code.CONFLICT, f"{customer.name}'s wallet is not enabled (customer_edit with wallet: true)")
         now = self.clock.now()
         number = self.next_topup if topup else None
         ref = f"topup:{number}" if topup else None
@@ -672,166 +530,159 @@ class CustomersActor:
             self._event(caller, "WalletToppedUp" if topup else "CreditDeposited",
                         {"customer": customer.customer, "amount": amount, "mode": mode, "topup": number}),
         ]
-        view = await self._view(customer, delta=(account, amount))
-        reply = encode(wire.TopupOk(re=request.id, topup=number, customer=view) if topup
-                       else wire.CustomerOk(re=request.id, customer=view))
-        done = await self._commit(caller, request, reply, *ops)
-        if isinstance(done, bytes):
+        file = await self._file(customer, delta=(account, amount))
+        result: CustomersResult = ToppedUp(number, file) if number is not None else file
+        done = await self._commit(caller, keyed, result, *ops)
+        if isinstance(done, Refused):
             return done
         self._moved(ops, done)
         await self._cash_in(ops, done)
-        if topup:
+        if number is not None:
             self.next_topup += 1
-            await self._print(caller, f"topup-{number}", number or 0, now, "Recharge porte-monnaie", amount, mode,
-                               (customer.name,))
-        return reply
+            await self._print(caller, f"topup-{number}", number, now, "Recharge porte-monnaie", amount, mode,
+                              (customer.name,))
+        return result
 
-    async def _cancel_topup(self, caller: Caller, request: wire.WalletTopupCancel) -> bytes:
+    async def _cancel_topup(self, caller: Caller, keyed: _Keyed, command: CancelTopup) -> CustomersResult:
         """A top-up taken back out of the wallet and given back in the mode that paid it."""
-        if (request.topup is None) == (request.sale is None):
-            return _error(request, wire.Code.BAD_REQUEST, "wallet_topup_cancel needs either topup (a top-up's "
-                                                          "number) or sale (a sale with top-up lines)", field="topup")
-        found = await (self._directory_topup(request) if request.topup is not None else self._sale_topup(request))
-        if isinstance(found, bytes):
+        if (command.topup is None) == (command.sale is None):
+            return refused(Code.BAD_REQUEST, "wallet_topup_cancel needs either topup (a top-up's number) or sale "
+                                             "(a sale with top-up lines)", field="topup")
+        found = await (self._directory_topup(command) if command.topup is not None else self._sale_topup(command))
+        if isinstance(found, Refused):
             return found
         ref, customer_id, amount, mode, what, cancelled = found
         if cancelled:
-            return _error(request, wire.Code.CONFLICT, f"{what} was already cancelled")
+            return refused(Code.CONFLICT, f"{what} was already cancelled")
         customer = self._customer(customer_id)
         assert customer is not None
         if (refusal := self.books.can_take(customer.customer, "wallet", amount)) is not None:
-            return _refused(request, rules.Refused(
-                refusal.code, f"the wallet no longer holds the {amount} of {what}: "
-                              f"{refusal.details['available']} available", refusal.details))
+            return Refused(refusal.code, f"the wallet no longer holds the {amount} of {what}: "
+                                         f"{refusal.details['available']} available", refusal.details)
         now = self.clock.now()
         common = dict(at=now, customer=customer.customer, lane=caller.lane, device=caller.device, seller=caller.seller)
         ops = [
             MoveAccount(account="wallet", delta=-amount, kind="topup_cancel", ref=ref, mode=mode, **common),
             ReceiveMoney(kind="topup_cancel", mode=mode, amount=-amount, ref=ref, **common),
-            self._event(caller, "WalletTopupCancelled", {"customer": customer.customer, "topup": request.topup,
-                                                         "sale": request.sale, "amount": amount, "mode": mode}),
+            self._event(caller, "WalletTopupCancelled", {"customer": customer.customer, "topup": command.topup,
+                                                         "sale": command.sale, "amount": amount, "mode": mode}),
         ]
-        view = await self._view(customer, delta=("wallet", -amount))
-        reply = encode(wire.CustomerOk(re=request.id, customer=view))
-        done = await self._commit(caller, request, reply, *ops)
-        if isinstance(done, bytes):
+        result = await self._file(customer, delta=("wallet", -amount))
+        done = await self._commit(caller, keyed, result, *ops)
+        if isinstance(done, Refused):
             return done
         self._moved(ops, done)
         await self._cash_in(ops, done)
-        number = request.topup if request.topup is not None else request.sale
+        number = command.topup if command.topup is not None else command.sale
         assert number is not None
         await self._print(caller, f"topup-cancel-{ref.replace(':', '-')}", number, now,
                           "Annulation recharge porte-monnaie", -amount, mode,
-                          (customer.name, f"Annule la recharge n° {request.topup}" if request.topup is not None
-                           else f"Annule la recharge de la vente n° {request.sale}"))
-        return reply
+                          (customer.name, f"Annule la recharge n° {command.topup}" if command.topup is not None
+                           else f"Annule la recharge de la vente n° {command.sale}"))
+        return result
 
-    async def _directory_topup(self, request: wire.WalletTopupCancel) -> _TopupFound | bytes:
+    async def _directory_topup(self, command: CancelTopup) -> _TopupFound | Refused:
         """A top-up made from the customer's card: (ref, customer, amount, mode, words,
         given back already)."""
-        ref = f"topup:{request.topup}"
+        ref = f"topup:{command.topup}"
         topup = await read(self.journal, partial(reads.topup, ref=ref))
         if topup is None:
-            return _error(request, wire.Code.NOT_FOUND, f"no wallet top-up {request.topup}", field="topup")
-        if request.mode is not None and request.mode != (topup.mode or "cash"):
-            return _error(request, wire.Code.CONFLICT, f"top-up {request.topup} was paid by {topup.mode or 'cash'}: "
-                                                       "it is given back that way", field="mode")
+            return refused(Code.NOT_FOUND, f"no wallet top-up {command.topup}", field="topup")
+        if command.mode is not None and command.mode != (topup.mode or "cash"):
+            return refused(Code.CONFLICT, f"top-up {command.topup} was paid by {topup.mode or 'cash'}: "
+                                          "it is given back that way", field="mode")
         cancelled = await read(self.journal, partial(reads.topup_cancelled, ref=ref))
-        return ref, topup.customer, topup.delta, topup.mode or "cash", f"top-up {request.topup}", cancelled
+        return ref, topup.customer, topup.delta, topup.mode or "cash", f"top-up {command.topup}", cancelled
 
-    async def _sale_topup(self, request: wire.WalletTopupCancel) -> _TopupFound | bytes:
+    async def _sale_topup(self, command: CancelTopup) -> _TopupFound | Refused:
         """The top-up lines of a finished sale, given back in the mode that paid the sale
         (or, for a sale paid by several, the one of them ``mode`` names)."""
-        assert request.sale is not None
-        sale = await read(self.journal, partial(reads.sale_money, number=request.sale, topups=True))
+        assert command.sale is not None
+        sale = await read(self.journal, partial(reads.sale_money, number=command.sale, topups=True))
         if sale is None:
-            return _error(request, wire.Code.NOT_FOUND, f"no sale {request.sale}", field="sale")
+            return refused(Code.NOT_FOUND, f"no sale {command.sale}", field="sale")
         if sale.cancelled_by is not None:
-            return _error(request, wire.Code.CONFLICT, f"sale {request.sale} was cancelled (by sale "
-                                                       f"{sale.cancelled_by}): its top-up went with it", field="sale")
+            return refused(Code.CONFLICT, f"sale {command.sale} was cancelled (by sale {sale.cancelled_by}): its "
+                                          "top-up went with it", field="sale")
         if not sale.topup or sale.customer is None:  # a top-up goes to the sale's customer
-            return _error(request, wire.Code.NOT_FOUND, f"sale {request.sale} topped up no wallet", field="sale")
+            return refused(Code.NOT_FOUND, f"sale {command.sale} topped up no wallet", field="sale")
         # The modes that brought the money in (the customer's own money never pays a top-up).
         modes = sorted({r.mode for r in sale.rows if r.amount > 0 and r.mode not in rules.NOT_FOR_MONEY_IN})
-        if request.mode is not None and request.mode not in modes:
-            return _error(request, wire.Code.CONFLICT, f"sale {request.sale} was paid by {', '.join(modes) or 'no money'}"
-                                                       f": its top-up is given back one of those ways", field="mode",
-                          modes=modes)
-        if request.mode is None and len(modes) != 1:
-            return _error(request, wire.Code.BAD_REQUEST, f"sale {request.sale} was paid by {', '.join(modes)}: "
-                                                          "say which gives the top-up back (mode)", field="mode",
-                          modes=modes)
-        mode = request.mode or modes[0]
-        return (f"sale-topup:{request.sale}", sale.customer, sale.topup, mode, f"the top-up of sale {request.sale}",
+        if command.mode is not None and command.mode not in modes:
+            return refused(Code.CONFLICT, f"sale {command.sale} was paid by {', '.join(modes) or 'no money'}: its "
+                                          "top-up is given back one of those ways", field="mode", modes=modes)
+        if command.mode is None and len(modes) != 1:
+            return refused(Code.BAD_REQUEST, f"sale {command.sale} was paid by {', '.join(modes)}: say which gives "
+                                             "the top-up back (mode)", field="mode", modes=modes)
+        mode = command.mode or modes[0]
+        return (f"sale-topup:{command.sale}", sale.customer, sale.topup, mode, f"the top-up of sale {command.sale}",
                 sale.topup_cancelled)
 
-    async def _correct(self, caller: Caller, request: wire.BalanceCorrect) -> bytes:
+    async def _correct(self, caller: Caller, keyed: _Keyed, command: CorrectBalance) -> CustomersResult:
         if caller.approved_by is None:
-            return _error(request, wire.Code.SUPERVISOR_REQUIRED,
-                          "correcting a balance needs a supervisor's PIN (supervisor_pin)")
-        customer = self._customer(request.customer)
+            return refused(Code.SUPERVISOR_REQUIRED, "correcting a balance needs a supervisor's PIN (supervisor_pin)")
+        customer = self._customer(command.customer)
         if customer is None:
-            return _not_found(request, request.customer)
-        amount = parse_money(request.amount)
+            return _not_found(command.customer)
+        amount = command.amount
         if amount == 0:
-            return _error(request, wire.Code.BAD_REQUEST, "a correction of 0.00 changes nothing", field="amount")
-        reason = request.reason.strip()
+            return refused(Code.BAD_REQUEST, "a correction of 0.00 changes nothing", field="amount")
+        reason = command.reason.strip()
         if not reason:
-            return _error(request, wire.Code.BAD_REQUEST, "a correction needs a reason", field="reason")
-        if amount < 0 and (refusal := self.books.can_take(customer.customer, request.account, -amount)) is not None:
-            return _refused(request, refusal)
+            return refused(Code.BAD_REQUEST, "a correction needs a reason", field="reason")
+        if amount < 0 and (refusal := self.books.can_take(customer.customer, command.account, -amount)) is not None:
+            return refusal
         now = self.clock.now()
         ops = [
-            MoveAccount(at=now, customer=customer.customer, account=request.account, delta=amount, kind="correction",
+            MoveAccount(at=now, customer=customer.customer, account=command.account, delta=amount, kind="correction",
                         lane=caller.lane, device=caller.device, seller=caller.seller, approved_by=caller.approved_by,
                         reason=reason),
             # In the money chain as a balance correction (COR): no money moved, mode "correction".
             ReceiveMoney(kind="COR", mode="correction", amount=amount, customer=customer.customer,
-                         ref=request.account, at=now, lane=caller.lane, device=caller.device, seller=caller.seller),
-            self._event(caller, "BalanceCorrected", {"customer": customer.customer, "account": request.account,
+                         ref=command.account, at=now, lane=caller.lane, device=caller.device, seller=caller.seller),
+            self._event(caller, "BalanceCorrected", {"customer": customer.customer, "account": command.account,
                                                      "amount": amount, "reason": reason,
                                                      "approved_by": caller.approved_by}),
         ]
-        view = await self._view(customer, delta=(request.account, amount))
-        reply = encode(wire.CustomerOk(re=request.id, customer=view))
-        done = await self._commit(caller, request, reply, *ops)
-        if isinstance(done, bytes):
+        result = await self._file(customer, delta=(command.account, amount))
+        done = await self._commit(caller, keyed, result, *ops)
+        if isinstance(done, Refused):
             return done
         self._moved(ops, done)
-        return reply
+        return result
 
-    async def _issue_voucher(self, caller: Caller, request: wire.VoucherIssue) -> bytes:
-        amount = parse_money(request.amount)
+    async def _sell_voucher(self, caller: Caller, keyed: _Keyed, command: SellVoucher) -> CustomersResult:
+        amount = command.amount
         if (refusal := rules.check_amount(amount)) is not None:
-            return _refused(request, refusal)
-        mode = self._mode(request.mode)
-        if request.customer is not None and self._customer(request.customer) is None:
-            return _not_found(request, request.customer)
-        days = self.config.shop.voucher_valid_days if request.valid_days is None else request.valid_days
+            return refusal
+        mode = self._mode(command.mode)
+        if command.customer is not None and self._customer(command.customer) is None:
+            return _not_found(command.customer)
+        days = self.config.shop.voucher_valid_days if command.valid_days is None else command.valid_days
         if not 1 <= days <= 3650:
-            return _error(request, wire.Code.BAD_REQUEST, "valid_days must be 1 to 3650", field="valid_days")
+            return refused(Code.BAD_REQUEST, "valid_days must be 1 to 3650", field="valid_days")
         now = self.clock.now()
         code = new_voucher_code()
         until = rules.valid_until(self._today(now), days)
         common = dict(at=now, lane=caller.lane, device=caller.device, seller=caller.seller)
         ops = [
-            IssueVoucher(code=code, amount=amount, valid_until=until, origin="sold", customer=request.customer,
+            IssueVoucher(code=code, amount=amount, valid_until=until, origin="sold", customer=command.customer,
                          mode=mode, **common),
-            ReceiveMoney(kind="voucher", mode=mode, amount=amount, customer=request.customer, ref=f"voucher:{code}",
+            ReceiveMoney(kind="voucher", mode=mode, amount=amount, customer=command.customer, ref=f"voucher:{code}",
                          **common),
             self._event(caller, "VoucherIssued", {"code": code, "amount": amount, "mode": mode,
-                                                  "customer": request.customer, "valid_until": until}),
+                                                  "customer": command.customer, "valid_until": until}),
         ]
         voucher = rules.Voucher(code=code, amount=amount, issued_at=now.isoformat(), valid_until=until,
-                                customer=request.customer)
-        reply = encode(wire.VoucherOk(re=request.id, voucher=self._voucher_view(voucher)))
-        done = await self._commit(caller, request, reply, *ops)
-        if isinstance(done, bytes):
+                                customer=command.customer)
+        result = self._voucher_state(voucher)
+        done = await self._commit(caller, keyed, result, *ops)
+        if isinstance(done, Refused):
             return done
         await self._cash_in(ops, done)
         await self._print(caller, f"voucher-{code}", 0, now, f"Bon d'achat {code}", amount, mode,
                           (f"Bon d'achat n° {code}", f"Valable jusqu'au {until.isoformat()}"))
-        return reply
+        return result
 
     async def _cash_in(self, ops: list[Any], results: tuple[Any, ...]) -> None:
         """Tell the lane's drawer the cash its ``money_in`` rows took (or gave back): it
@@ -850,9 +701,9 @@ class CustomersActor:
             if isinstance(op, MoveAccount) and isinstance(result, AccountMoved):
                 self.books.set_balance(op.customer, op.account, result.balance)
 
-    # --- views -----------------------------------------------------------------------
+    # --- what a device is shown (the edge makes views of it) ----------------------------
 
-    async def _view(self, customer: rules.Customer, delta: tuple[str, Decimal] | None = None) -> wire.CustomerView:
+    async def _file(self, customer: rules.Customer, delta: tuple[str, Decimal] | None = None) -> CustomerFile:
         """The customer's file; ``delta``: a movement about to be written, counted in."""
         c = customer.customer
 
@@ -866,44 +717,42 @@ class CustomersActor:
             self.books.set_balance(c, account, balances.get((c, account), ZERO))
         if delta is not None:
             self.books.move(c, delta[0], delta[1])
-        view = wire.CustomerView(
-            customer=c, name=customer.name, card=customer.card, business=customer.business,
-            contact=customer.contact, notes=customer.notes,
-            credit=fmt_money(self.books.balance(c, "credit")), wallet=fmt_money(self.books.balance(c, "wallet")),
-            wallet_enabled=customer.wallet_enabled,
-            credit_available=fmt_money(self._available(c, "credit")),
-            wallet_available=fmt_money(self._available(c, "wallet")),
-            vouchers=[self._voucher_view(v) for v in vouchers],
-            history=[wire.CustomerSaleView(number=n, at=at, total=total) for n, at, total in history],
-            coupons=self._coupon_views(c, batches),
-            owes=fmt_money(owes),
+        file = CustomerFile(
+            customer=customer,
+            credit=self.books.balance(c, "credit"), wallet=self.books.balance(c, "wallet"),
+            credit_available=self._available(c, "credit"), wallet_available=self._available(c, "wallet"),
+            vouchers=tuple(self._voucher_state(v) for v in vouchers),
+            history=tuple(SaleSeen(number=n, at=at, total=total) for n, at, total in history),
+            coupons=self._coupons_left(c, batches),
+            owes=owes,
         )
         if delta is not None:
             # Counted for the reply only: the books take it once it is written (``_moved``).
             self.books.move(c, delta[0], -delta[1])
-        return view
+        return file
+
+    def _coupons_left(self, customer: str, batches: list[coupon_rules.Batch]) -> tuple[CouponsLeft, ...]:
+        return tuple(
+            CouponsLeft(article=s.article, name=self.article_name(s.article), left=s.left, valid_until=s.valid_until,
+                        expired=s.expired, held=self.coupons.held(customer, s.article))
+            for s in coupon_rules.summaries(batches, self._today())
+        )
 
     def _available(self, customer: str, account: str) -> Decimal:
         """What open tickets have not held; a sale written but not told yet is counted
         in both the balance and its hold, so never show less than zero."""
         return max(self.books.available(customer, account), ZERO)
 
-    def _voucher_view(self, voucher: rules.Voucher) -> wire.VoucherView:
-        today = self._today()
+    def _voucher_state(self, voucher: rules.Voucher) -> VoucherState:
         if voucher.used:
             status = "used"
-        elif today > voucher.valid_until:
+        elif self._today() > voucher.valid_until:
             status = "expired"
         elif self.books.voucher_holder(voucher.code) is not None:
             status = "held"
         else:
             status = "valid"
-        return wire.VoucherView(
-            code=voucher.code, amount=fmt_money(voucher.amount), valid_until=voucher.valid_until.isoformat(),
-            status=status, customer=voucher.customer, origin=voucher.origin, issued_at=voucher.issued_at,
-            used_at=voucher.used_at, used_amount=None if voucher.used_amount is None else fmt_money(voucher.used_amount),
-            remainder=voucher.remainder,
-        )
+        return VoucherState(voucher, status)
 
     async def _print(self, caller: Caller, job: str, number: int, at: dt.datetime, label: str, amount: Decimal,
                      mode: str, footer: tuple[str, ...]) -> None:
@@ -942,10 +791,5 @@ def _text(raw: str | None) -> str | None:
     return raw.strip() or None
 
 
-def _not_found(request: wire.Request, customer: str) -> bytes:
-    return _error(request, wire.Code.NOT_FOUND, f"no customer {customer!r}", field="customer")
-
-
-def _refused(request: wire.Request, refusal: rules.Refused) -> bytes:
-    known = {"available", "short", "reference", "payment", "balance"}
-    return _error(request, refusal.code, refusal.message, **{k: v for k, v in refusal.details.items() if k in known})
+def _not_found(customer: str) -> Refused:
+    return refused(Code.NOT_FOUND, f"no customer {customer!r}", field="customer")

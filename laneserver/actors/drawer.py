@@ -25,12 +25,25 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-import msgspec
 import trio
 
+from laneserver.actors.drawer_messages import (
+    CashReceived,
+    CountDrawer,
+    Counted,
+    DrawerAlert,
+    DrawerNow,
+    DrawerResult,
+    MoveCash,
+    OpenedWithoutSale,
+    OpenWithoutSale,
+    RowsWritten,
+    SaleFinished,
+    ShowDrawer,
+)
 from laneserver.actors.journal import CommitFailed, commit, read
-from laneserver.actors.messages import Caller, Handle
-from laneserver.actors.printer import KickDrawer, PrintSlip
+from laneserver.actors.messages import Caller, Do
+from laneserver.actors.printer_messages import KickDrawer, PrintSlip
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import Address
 from laneserver.clock import Clock
@@ -38,41 +51,10 @@ from laneserver.config import Config
 from laneserver.hw.printer_io import PrinterUnavailable, SerialTransport, Transport
 from laneserver.hw.receipt import render_drawer_kick
 from laneserver.log import get_logger
-from laneserver.protocol import messages as wire
-from laneserver.protocol.codec import encode
-from laneserver.protocol.codec import error_frame as _error
 from laneserver.rules import drawer as rules
-from laneserver.rules.money import BadValue, fmt_money, parse_money
+from laneserver.rules.outcome import Applied, Code, Refused, refused
 from laneserver.store import reads
 from laneserver.store.ops import RecordDrawerCount, RecordDrawerMovement, RecordEvent, Remember
-
-
-class SaleFinished(msgspec.Struct, frozen=True):
-    """The lane journaled sale ``number`` (tell): its cash goes in the drawer, which opens."""
-
-    number: int
-    payments: tuple[Any, ...]  # objects with ``mode`` and ``amount``
-    change: Decimal
-
-
-class CashReceived(msgspec.Struct, frozen=True):
-    """The journal's ``money_in`` record ``seq`` of this lane took ``amount`` in cash
-    (a customer top-up, a deposit, a voucher sold; negative: given back) (tell): the
-    drawer counts it and opens. Records no one told are read from the journal before
-    each drawer request, so the drawer's sums never miss one."""
-
-    seq: int
-    amount: Decimal
-
-
-class RowsWritten(msgspec.Struct, frozen=True):
-    """The sales actor wrote payment rows up to row ``number`` on a finished sale, in
-    this lane's drawer (a debt paid later, a correction, a cancel), moving ``cash``
-    (negative: given back) (tell): the drawer counts it and, for cash taken in or
-    given back, opens. Rows no one told are read before each drawer request."""
-
-    number: int
-    cash: Decimal
 
 
 class DrawerActor:
@@ -115,7 +97,7 @@ class DrawerActor:
         self.denominations = rules.parse_denominations(config.shop.denominations)
         self.threshold = rules.parse_threshold(config.shop.drawer_alert)
         self.period = rules.Period(lane=lane)
-        self.replies = ReplyMemory(f"drawer:{lane}")
+        self.replies = ReplyMemory(f"drawer:{lane}", DrawerResult)
         self.log = get_logger("drawer", lane=lane)
         self._kicks_send, self._kicks = trio.open_memory_channel[None](1)
 
@@ -140,8 +122,8 @@ class DrawerActor:
                             self._take(rules.TakeCash(seq, amount, sale=False), f"money-in-{seq}")
                         case RowsWritten(number=number, cash=cash):
                             self._take(rules.TakeRows(number, cash), f"payment-{number}")
-                        case Handle(caller=caller, request=request):
-                            await self._handle(envelope, caller, request)
+                        case Do(caller=caller, command=command, key=key, fingerprint=fingerprint):
+                            envelope.reply(await self._do(caller, command, key, fingerprint))
                         case other:
                             raise TypeError(f"drawer {self.lane} got {other!r}")
             nursery.cancel_scope.cancel()
@@ -158,8 +140,8 @@ class DrawerActor:
     def _take(self, command: rules.TakeCash | rules.TakeRows, why: str, *, kick: bool = True) -> None:
         before = self.period
         result = rules.apply(self.period, command, now=self.clock.now())
-        assert isinstance(result, rules.Applied)
-        self.period = result.period
+        assert isinstance(result, Applied)
+        self.period = result.state
         if self.period is before:
             return  # already counted (read from the journal before it was told)
         if kick:
@@ -181,127 +163,109 @@ class DrawerActor:
         for number, cash in rows:
             self._take(rules.TakeRows(number, cash), f"payment-{number}", kick=False)
 
-    # --- requests ------------------------------------------------------------------------
+    # --- commands from the edge (server/edge_drawer.py) ------------------------------------
 
-    async def _handle(self, envelope, caller: Caller, request: wire.Request) -> None:
-        remembered = self.replies.recall(caller.device, request)
+    async def _do(self, caller: Caller, command: Any, key: str | None, fingerprint: str | None) -> Any:
+        """Answer a ``Do``: a ``DrawerResult`` (what was applied, or the refusal)."""
+        remembered = self.replies.recall_result(caller.device, key, fingerprint)
         if remembered is not None:
-            envelope.reply(remembered)
-            return
+            return remembered
         if caller.seller is None:
-            envelope.reply(_error(request, wire.Code.NOT_SIGNED_IN, "no seller is signed in on this device"))
-            return
+            return refused(Code.NOT_SIGNED_IN, "no seller is signed in on this device")
         await self._catch_up()
-        match request:
-            case wire.GetDrawer():
-                envelope.reply(encode(wire.DrawerOk(re=request.id, drawer=self.view())))
-            case wire.DrawerMovement():
-                await self._movement(envelope, caller, request)
-            case wire.DrawerOpen():
-                await self._open(envelope, caller, request)
-            case wire.DrawerCount():
-                await self._count(envelope, caller, request)
-            case _:
-                envelope.reply(_error(request, wire.Code.BAD_REQUEST,
-                                      f"{request.__struct_config__.tag} is not a drawer request"))
+        match command:
+            case ShowDrawer():
+                return self.now()
+            case MoveCash():
+                return await self._movement(caller, command, key, fingerprint)
+            case OpenWithoutSale():
+                return await self._open(caller, command, key, fingerprint)
+            case CountDrawer():
+                return await self._count(caller, command, key, fingerprint)
+        return refused(Code.BAD_REQUEST, f"{type(command).__name__} is not a drawer command")
 
-    async def _movement(self, envelope, caller: Caller, request: wire.DrawerMovement) -> None:
-        try:
-            amount = parse_money(request.amount)
-        except BadValue as error:
-            envelope.reply(_error(request, wire.Code.BAD_REQUEST, str(error), field="amount"))
-            return
+    async def _movement(self, caller: Caller, command: MoveCash, key: str | None, fingerprint: str | None) -> Any:
         count = None
-        if request.count is not None:
-            count = rules.parse_count(request.count, self.denominations)
-            if isinstance(count, rules.Refused):
-                envelope.reply(_refusal(request, count))
-                return
+        if command.count is not None:
+            count = rules.parse_count(command.count, self.denominations)
+            if isinstance(count, Refused):
+                return count
         assert caller.seller is not None
-        command = rules.Move(seller=caller.seller, kind=request.kind, amount=amount, reason=request.reason,
-                             detail=request.detail, destination=request.destination, count=count,
-                             approved_by=caller.approved_by)
-        result = rules.apply(self.period, command, now=self.clock.now())
-        if isinstance(result, rules.Refused):
-            envelope.reply(_refusal(request, result))
-            return
+        move = rules.Move(seller=caller.seller, kind=command.kind, amount=command.amount, reason=command.reason,
+                          detail=command.detail, destination=command.destination, count=count,
+                          approved_by=caller.approved_by)
+        result = rules.apply(self.period, move, now=self.clock.now())
+        if isinstance(result, Refused):
+            return result
         (event,) = result.events
         ops: list[Any] = [
             RecordDrawerMovement(lane=self.lane, movement=event.movement, device=caller.device),
             self._event(caller, "DrawerMovementRecorded", event),
         ]
         before = rules.expected(self.period)
-        if not await self._commit(envelope, caller, request, ops, result.period,
-                                  lambda: encode(wire.DrawerOk(re=request.id, drawer=self.view(result.period)))):
-            return
-        self.log.info("drawer_movement", kind=request.kind, amount=str(amount), seller=caller.seller,
+        answer = self.now(result.state)
+        failed = await self._commit(caller, ops, result.state, answer, key, fingerprint)
+        if failed is not None:
+            return failed
+        self.log.info("drawer_movement", kind=command.kind, amount=str(command.amount), seller=caller.seller,
                       approved_by=caller.approved_by)
-        self._print(f"drawer-{request.kind}", rules.movement_slip(self.config.shop.name, self.lane, event.movement))
+        self._print(f"drawer-{command.kind}", rules.movement_slip(self.config.shop.name, self.lane, event.movement))
         self._alert_if_crossed(before)
+        return answer
 
-    async def _open(self, envelope, caller: Caller, request: wire.DrawerOpen) -> None:
-        reason = request.reason.strip()
+    async def _open(self, caller: Caller, command: OpenWithoutSale, key: str | None, fingerprint: str | None) -> Any:
+        reason = command.reason.strip()
         if not reason or len(reason) > rules.MAX_TEXT:
-            envelope.reply(_error(request, wire.Code.BAD_REQUEST,
-                                  f"reason is required (at most {rules.MAX_TEXT} characters)", field="reason"))
-            return
+            return refused(Code.BAD_REQUEST, f"reason is required (at most {rules.MAX_TEXT} characters)",
+                           field="reason")
         if caller.approved_by is None:
-            envelope.reply(_error(request, wire.Code.SUPERVISOR_REQUIRED,
-                                  "opening the drawer without a sale needs a supervisor's PIN"))
-            return
+            return refused(Code.SUPERVISOR_REQUIRED, "opening the drawer without a sale needs a supervisor's PIN")
         data = {"lane": self.lane, "reason": reason, "seller": caller.seller, "approved_by": caller.approved_by}
-        ops: list[Any] = [self._event(caller, "DrawerOpenedWithoutSale", data)]
-        reply = encode(wire.DrawerOpenOk(re=request.id, lane=self.lane, approved_by=caller.approved_by))
-        if not await self._commit(envelope, caller, request, ops, self.period, lambda: reply):
-            return
+        answer = OpenedWithoutSale(lane=self.lane, approved_by=caller.approved_by)
+        failed = await self._commit(caller, [self._event(caller, "DrawerOpenedWithoutSale", data)], self.period,
+                                    answer, key, fingerprint)
+        if failed is not None:
+            return failed
         self.log.info("drawer_opened_without_sale", seller=caller.seller, approved_by=caller.approved_by)
         self._kick("no-sale")
+        return answer
 
-    async def _count(self, envelope, caller: Caller, request: wire.DrawerCount) -> None:
-        count = rules.parse_count(request.count, self.denominations)
-        if isinstance(count, rules.Refused):
-            envelope.reply(_refusal(request, count))
-            return
+    async def _count(self, caller: Caller, command: CountDrawer, key: str | None, fingerprint: str | None) -> Any:
+        count = rules.parse_count(command.count, self.denominations)
+        if isinstance(count, Refused):
+            return count
         assert caller.seller is not None
         result = rules.apply(self.period, rules.Count(seller=caller.seller, count=count), now=self.clock.now(),
                              denominations=self.denominations)
-        if isinstance(result, rules.Refused):
-            envelope.reply(_refusal(request, result))
-            return
+        if isinstance(result, Refused):
+            return result
         (counted,) = result.events
         ops: list[Any] = [RecordDrawerCount(counted=counted, device=caller.device),
                           self._event(caller, "DrawerCounted", counted)]
-
-        def reply() -> bytes:
-            return encode(wire.DrawerCountOk(
-                re=request.id, lane=self.lane, expected=fmt_money(counted.expected),
-                counted=fmt_money(counted.counted), difference=fmt_money(counted.difference),
-                drawer=self.view(result.period)))
-
-        if not await self._commit(envelope, caller, request, ops, result.period, reply):
-            return
+        answer = Counted(counted=counted, period=result.state, threshold=self.threshold)
+        failed = await self._commit(caller, ops, result.state, answer, key, fingerprint)
+        if failed is not None:
+            return failed
         self.log.info("drawer_counted", expected=str(counted.expected), counted=str(counted.counted),
                       difference=str(counted.difference), seller=caller.seller)
         self._print("drawer-count", rules.count_slip(self.config.shop.name, counted))
+        return answer
 
-    async def _commit(self, envelope, caller: Caller, request: wire.Request, ops: list[Any],
-                      period: rules.Period, build) -> bool:
-        """Journal ``ops`` (with the reply for a keyed request), then take ``period`` and answer."""
-        now = self.clock.now()
-        reply = build()
-        if request.key is not None:
-            ops.append(Remember(device=caller.device, key=request.key, actor=self.replies.actor, reply=reply, at=now,
-                                fingerprint=self.replies.fingerprint(request)))
+    async def _commit(self, caller: Caller, ops: list[Any], period: rules.Period, answer: Any, key: str | None,
+                      fingerprint: str | None) -> Refused | None:
+        """Journal ``ops`` (with the answer for a keyed command), then take ``period``;
+        None when written, else the refusal (nothing was changed)."""
+        if key is not None:
+            ops.append(Remember(device=caller.device, key=key, actor=self.replies.actor,
+                                reply=ReplyMemory.stored(answer), at=self.clock.now(), fingerprint=fingerprint))
         try:
             await commit(self.journal, *ops)
         except CommitFailed as error:
-            self.log.error("commit_failed", error=str(error), request=request.__struct_config__.tag)
-            envelope.reply(self.replies.failed(request, error, "the change could not be saved; nothing was changed"))
-            return False
+            self.log.error("commit_failed", error=str(error), command=type(answer).__name__)
+            return ReplyMemory.failed_result(error, key, "the change could not be saved; nothing was changed")
         self.period = period
-        self.replies.remember(caller.device, request, reply)
-        envelope.reply(reply)
-        return True
+        self.replies.remember_result(caller.device, key, fingerprint, answer)
+        return None
 
     def _event(self, caller: Caller, kind: str, data: Any) -> RecordEvent:
         return RecordEvent(at=self.clock.now(), source=f"drawer:{self.lane}", kind=kind, data=data,
@@ -309,8 +273,8 @@ class DrawerActor:
 
     # --- after a change -------------------------------------------------------------------
 
-    def view(self, period: rules.Period | None = None) -> wire.DrawerView:
-        return drawer_view(period or self.period, self.threshold)
+    def now(self, period: rules.Period | None = None) -> DrawerNow:
+        return DrawerNow(period=period or self.period, threshold=self.threshold)
 
     def _alert_if_crossed(self, before: Decimal) -> None:
         after = rules.expected(self.period)
@@ -318,10 +282,9 @@ class DrawerActor:
             return
         assert self.threshold is not None
         self.log.warning("drawer_alert", expected=str(after), threshold=str(self.threshold))
-        frame = encode(wire.DrawerAlertEvent(lane=self.lane, expected=fmt_money(after),
-                                             threshold=fmt_money(self.threshold)))
+        alert = DrawerAlert(lane=self.lane, expected=after, threshold=self.threshold)
         for subscriber in list(self.subscribers):
-            subscriber.deliver(frame, "drawer_alert")
+            subscriber.deliver(alert, "drawer_alert")
 
     def _kick(self, why: str) -> None:
         """Open the drawer; never waits (see the module's invariants)."""
@@ -351,37 +314,3 @@ class DrawerActor:
             else:
                 self.log.info("drawer_kicked")
 
-
-def drawer_view(period: rules.Period, threshold: Decimal | None) -> wire.DrawerView:
-    totals = rules.totals(period)
-    return wire.DrawerView(
-        lane=period.lane,
-        since=None if period.since is None else period.since.isoformat(),
-        float=fmt_money(totals.float),
-        added=fmt_money(totals.added),
-        expenses=fmt_money(totals.expenses),
-        withdrawals=fmt_money(totals.withdrawals),
-        cash_sales=fmt_money(totals.cash_sales),
-        sales=period.sales,
-        cash_in=fmt_money(totals.cash_in),
-        expected=fmt_money(totals.expected),
-        alert_threshold=None if threshold is None else fmt_money(threshold),
-        alert=threshold is not None and totals.expected > threshold,
-        movements=[
-            wire.DrawerMovementView(
-                at=m.at.isoformat(), kind=m.kind, amount=fmt_money(m.amount), reason=m.reason, seller=m.seller,
-                detail=m.detail, destination=m.destination, count=count_view(m.count), approved_by=m.approved_by)
-            for m in period.movements
-        ],
-    )
-
-
-def count_view(count: rules.CountRows) -> dict[str, int]:
-    return {fmt_money(value): pieces for value, pieces in count}
-
-
-def _refusal(request: wire.Request, refused: rules.Refused) -> bytes:
-    details = {k: v for k, v in refused.details.items() if k in ("field",)}
-    if "balance" in refused.details:
-        details["balance"] = fmt_money(refused.details["balance"])
-    return _error(request, refused.code, refused.message, **details)

@@ -25,24 +25,17 @@ import msgspec
 from msgspec import UNSET
 import trio
 
+from laneserver.actors.customers_messages import AskHold, AskSettle, Available, FindCustomer, Refresh, Release, ReportHolds
+from laneserver.actors.customers_messages import AskCouponHold, AskCouponSettle, CountCoupons, ReportCouponHolds
+from laneserver.actors.drawer_messages import SaleFinished
 from laneserver.actors.journal import CommitFailed, commit, read
-from laneserver.actors.messages import (
-    AskReserve,
-    Caller,
-    DeviceStatus,
-    Handle,
-    Reserve,
-    Subscribe,
-    Taken,
-    Unsubscribe,
-)
-from laneserver.actors.customers import AskHold, AskSettle, Available, FindCustomer, Refresh, Release, ReportHolds
-from laneserver.actors.customers import AskCouponHold, AskCouponSettle, CountCoupons, ReportCouponHolds
-from laneserver.actors.drawer import SaleFinished
-from laneserver.actors.printer import PrintReceipt
-from laneserver.actors.terminal import ABORT_SECONDS, Charge
+from laneserver.actors.messages import Caller, DeviceStatus, Handle, Subscribe, Unsubscribe
+from laneserver.actors.printer_messages import PrintReceipt
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import ActorFailed, Address
+from laneserver.actors.stock_messages import AskReserve, CostsChanged, Reserve, Taken
+from laneserver.actors.terminal import ABORT_SECONDS
+from laneserver.actors.terminal_messages import Charge
 from laneserver.clock import Clock, shop_day, shop_zone
 from laneserver.config import Config
 from laneserver.hw.invoice_pdf import write_invoice
@@ -160,6 +153,8 @@ class LaneActor:
                     case Unsubscribe(subscriber=subscriber):
                         self.subscribers.discard(subscriber)
                         envelope.reply(None)
+                    case CostsChanged(costs=costs, whole=whole):  # from the stock point (rules/costs.py)
+                        self.costs.update(costs, whole=whole)
                     case DeviceStatus(frame=frame, kind=kind):
                         self.last_printer_frame = frame
                         self._publish(frame, kind)

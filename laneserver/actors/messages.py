@@ -6,11 +6,12 @@ never sent over the network; the wire vocabulary is ``laneserver.protocol``.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Protocol
 
 import msgspec
 
+# The stock point's messages live in actors/stock_messages.py; still importable from here.
+from laneserver.actors.stock_messages import AskReserve, GetLevel, Moved, Reserve, Taken  # noqa: F401
 from laneserver.protocol.messages import Request
 
 
@@ -34,16 +35,31 @@ class Caller(msgspec.Struct, frozen=True):
 
 
 class Subscriber(Protocol):
-    def deliver(self, frame: bytes, kind: str = "ticket") -> None:
-        """Queue a pushed event frame of ``kind``; must never block: a slow
+    def deliver(self, frame: object, kind: str = "ticket") -> None:
+        """Queue a pushed event of ``kind`` (an encoded frame, or a domain value the
+        session encodes: a stock or drawer alert); must never block: a slow
         subscriber keeps only the newest frame of each kind."""
 
 
 class Handle(msgspec.Struct, frozen=True):
-    """A client request for an actor; the reply is the encoded frame (bytes)."""
+    """A client request for an actor; the reply is the encoded frame (bytes).
+    Being replaced by ``Do``: an actor converted to domain commands takes ``Do``."""
 
     caller: Caller
     request: Request
+
+
+class Do(msgspec.Struct, frozen=True):
+    """A domain command for an actor, from the edge (laneserver/server/): the actor
+    answers a domain result — a result value of its domain, or ``rules.outcome.Refused``
+    — which the edge encodes. ``key`` and ``fingerprint`` are the request's idempotency
+    key and what it asks (computed by the edge: protocol/codec.py ``fingerprint``): the
+    actor journals its result under the key with the effect (actors/replies.py)."""
+
+    caller: Caller
+    command: object
+    key: str | None = None
+    fingerprint: str | None = None
 
 
 class Subscribe(msgspec.Struct, frozen=True):
@@ -52,45 +68,6 @@ class Subscribe(msgspec.Struct, frozen=True):
 
 class Unsubscribe(msgspec.Struct, frozen=True):
     subscriber: object
-
-
-# --- lane → stock point -----------------------------------------------------------
-
-class Reserve(msgspec.Struct, frozen=True):
-    """What the lane's tickets hold back now (a tell, never refused: a release,
-    or the lane re-reporting after a restart)."""
-
-    lane: str
-    quantities: dict[str, Decimal]
-
-
-class AskReserve(msgspec.Struct, frozen=True):
-    """The lane wants to go from holding ``before`` to ``after`` (an ask: some
-    article grows). Answered with ``rules.stock.Granted`` or ``OutOfStock``."""
-
-    lane: str
-    before: dict[str, Decimal]
-    after: dict[str, Decimal]
-
-
-class Taken(msgspec.Struct, frozen=True):
-    """Stock a committed sale took (already journaled by the lane), and what the
-    lane holds back after it (``reserved``), applied together."""
-
-    quantities: dict[str, Decimal]
-    lane: str | None = None
-    reserved: dict[str, Decimal] | None = None
-
-
-class Moved(msgspec.Struct, frozen=True):
-    """A movement another stock point already journaled into this one (a transfer)."""
-
-    article: str
-    delta: Decimal
-
-
-class GetLevel(msgspec.Struct, frozen=True):
-    article: str
 
 
 # --- device → lane --------------------------------------------------------------------

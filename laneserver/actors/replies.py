@@ -11,27 +11,111 @@ nothing either: an integration that reset its key counter must not be told that 
 new payment was taken. Rows written before fingerprints were kept (NULL) replay as
 before. Rows older than ``KEEP`` are not loaded (a client does not retry a request for
 a week).
+
+Two forms, while the actors move to domain commands (issue 12): an actor that still
+takes wire requests (``Handle``) remembers encoded reply frames (``recall``,
+``remember``); an actor that takes domain commands (``Do``) remembers its domain
+results (``recall_result``, ``remember_result``; journaled as MessagePack by
+``stored``, decoded with the actor's result type) and the edge encodes them again for
+the repeated request. A row journaled as a frame, before its actor moved, comes back
+as ``Replayed``: the edge re-addresses it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from fractions import Fraction
 from functools import partial
+from typing import Any
+
+import msgspec
 
 from laneserver.actors.journal import CommitFailed, read
 from laneserver.actors.runtime import Address
 from laneserver.protocol.codec import error_frame, fingerprint, with_re
 from laneserver.protocol.messages import Code, Request
+from laneserver.rules.outcome import Refused
 from laneserver.store import reads
 
 KEEP = dt.timedelta(days=7)
 
 
+class Replayed(msgspec.Struct, frozen=True):
+    """A reply journaled as a wire frame: the edge sends it again, re-addressed."""
+
+    frame: bytes
+
+
+def _enc_hook(value: Any) -> Any:
+    if isinstance(value, Fraction):  # exact stock quantities
+        return f"{value.numerator}/{value.denominator}"
+    raise NotImplementedError(f"cannot store a {type(value).__name__} in a remembered result")
+
+
+def _dec_hook(kind: type, value: Any) -> Any:
+    if kind is Fraction and isinstance(value, str):
+        return Fraction(value)
+    raise NotImplementedError(f"cannot read a {kind!r} from a remembered result")
+
+
+_encoder = msgspec.msgpack.Encoder(enc_hook=_enc_hook)
+
+
+def key_reused(key: str) -> Refused:
+    """The refusal of a key this device already used for a different request."""
+    return Refused(Code.CONFLICT,
+                   f"key {key!r} was already used for a different request on this device; nothing was applied: "
+                   "send a new request with a new key", {"key_reused": True})
+
+
 class ReplyMemory:
-    def __init__(self, actor: str) -> None:
+    def __init__(self, actor: str, result_type: Any = None) -> None:
         self.actor = actor
-        # (device, key) → (the fingerprint of the request it answered or None, the reply)
-        self._replies: dict[tuple[str, str], tuple[str | None, bytes]] = {}
+        # (device, key) → (the fingerprint of the request it answered or None, the reply:
+        # an encoded frame or a stored result as journaled, or a domain result)
+        self._replies: dict[tuple[str, str], tuple[str | None, Any]] = {}
+        # The actor's domain results (a tagged union), for ``recall_result``.
+        self._decoder = None if result_type is None else msgspec.msgpack.Decoder(result_type, dec_hook=_dec_hook)
+
+    # --- domain results (actors that take ``Do``) -------------------------------------
+
+    def recall_result(self, device: str, key: str | None, fingerprint: str | None) -> Any:
+        """The first result again, ``Replayed`` (a frame journaled before), a ``Refused``
+        (``conflict``, ``key_reused``) when the key answered a different request, or
+        None: a new request."""
+        if key is None:
+            return None
+        stored = self._replies.get((device, key))
+        if stored is None:
+            return None
+        first, result = stored
+        if first is not None and first != fingerprint:
+            return key_reused(key)
+        if isinstance(result, bytes):
+            if result[:1] == b"{" or self._decoder is None:
+                return Replayed(result)
+            return self._decoder.decode(result)
+        return result
+
+    def remember_result(self, device: str, key: str | None, fingerprint: str | None, result: Any) -> None:
+        if key is not None:
+            self._replies[(device, key)] = (fingerprint, result)
+
+    @staticmethod
+    def stored(result: Any) -> bytes:
+        """A domain result as the journal keeps it (``Remember.reply``, ``RecordSale.reply``)."""
+        return _encoder.encode(result)
+
+    @staticmethod
+    def failed_result(error: CommitFailed, key: str | None, message: str, code: str = Code.INTERNAL) -> Refused:
+        """``failed``'s domain form: ``conflict``/``key_reused`` or ``code`` with ``message``."""
+        if error.key_reused and key is not None:
+            return Refused(Code.CONFLICT,
+                           f"key {key!r} was already used by this device for another request; nothing was applied: "
+                           "send a new request with a new key", {"key_reused": True})
+        return Refused(code, message)
+
+    # --- encoded frames (actors that still take ``Handle``) -----------------------------
 
     async def load(self, journal: Address, now: dt.datetime) -> None:
         since = (now - KEEP).isoformat()

@@ -28,24 +28,35 @@ from typing import Any
 import msgspec
 import trio
 
-from laneserver.actors.customers import AskGiveBack, Refresh
-from laneserver.actors.drawer import RowsWritten
+from laneserver.actors.customers_messages import AskGiveBack, Refresh
+from laneserver.actors.drawer_messages import RowsWritten
 from laneserver.actors.journal import CommitFailed, commit, read
-from laneserver.actors.messages import Caller, Handle, Moved
-from laneserver.actors.printer import PrintReceipt
+from laneserver.actors.messages import Caller, Do
+from laneserver.actors.printer_messages import PrintReceipt
 from laneserver.actors.replies import ReplyMemory
+from laneserver.actors.sales_messages import (
+    AbandonDebt,
+    CancelSale,
+    CorrectPayment,
+    Debts,
+    ListDebts,
+    PayDebt,
+    SaleCancelled,
+    SaleNow,
+    SalesResult,
+    ShowSale,
+    VoucherIssued,
+)
 from laneserver.actors.runtime import ActorFailed, Address
+from laneserver.actors.stock_messages import Moved
 from laneserver.clock import Clock
 from laneserver.config import Config
 from laneserver.hw.receipt import payment_label
 from laneserver.log import get_logger
-from laneserver.protocol import messages as wire
-from laneserver.protocol.codec import encode
-from laneserver.protocol.codec import error_frame as _error
 from laneserver.rules import corrections as rules
-from laneserver.rules.customers import Refused as CustomerRefused
 from laneserver.rules.lane import SaleCompleted
-from laneserver.rules.money import ZERO, BadValue, fmt_money, parse_money
+from laneserver.rules.money import ZERO, fmt_money
+from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.receipt import Receipt, ReceiptLine, ReceiptPayment, VatRow
 from laneserver.rules.ticket import Line
 from laneserver.store import reads
@@ -85,7 +96,7 @@ class SalesActor:
         self.stock_points = stock_points or {}
         self.drawers = drawers or {}
         self.printers = printers or {}  # lane → its printer: the slips of the changes made there
-        self.replies = ReplyMemory(SOURCE)
+        self.replies = ReplyMemory(SOURCE, SalesResult)
         self.log = get_logger("sales")
 
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
@@ -95,102 +106,94 @@ class SalesActor:
         async for envelope in inbox:
             with envelope:
                 match envelope.command:
-                    case Handle(caller=caller, request=request):
-                        envelope.reply(await self._handle(caller, request))
+                    case Do(caller=caller, command=command, key=key, fingerprint=fingerprint):
+                        envelope.reply(await self._do(caller, command, key, fingerprint))
                     case other:
                         raise TypeError(f"sales got {other!r}")
 
-    async def _handle(self, caller: Caller, request: wire.Request) -> bytes:
-        remembered = self.replies.recall(caller.device, request)
+    async def _do(self, caller: Caller, command: Any, key: str | None, fingerprint: str | None) -> Any:
+        """Answer a ``Do``: a ``SalesResult`` (what was read or applied, or the refusal)."""
+        remembered = self.replies.recall_result(caller.device, key, fingerprint)
         if remembered is not None:
             return remembered
         if caller.seller is None:
-            return _error(request, wire.Code.NOT_SIGNED_IN, "no seller is signed in on this device")
-        try:
-            match request:
-                case wire.GetSale(sale=number):
-                    sale = await self._sale(number)
-                    if sale is None:
-                        return _no_sale(request, number)
-                    others = await read(self.journal, partial(reads.superseding, payments=[r.number for r in sale.rows]))
-                    names = await read(self.journal, partial(reads.customer_names, customers=[sale.customer or ""]))
-                    return encode(wire.SaleOk(re=request.id, sale=sale_view(sale, others, names.get(sale.customer or ""))))
-                case wire.Unpaid(customer=customer):
-                    found = await read(self.journal, partial(reads.unpaid_sales, customer=customer))
-                    names = await read(self.journal, partial(reads.customer_names,
-                                                             customers=[s.customer or "" for s in found]))
-                    return encode(wire.UnpaidOk(
-                        re=request.id, due=fmt_money(sum((s.due for s in found), ZERO)),
-                        sales=[wire.DebtView(sale=s.number, at=s.at, customer=s.customer, total=fmt_money(s.total),
-                                             due=fmt_money(s.due), customer_name=names.get(s.customer or ""))
-                               for s in found]))
-                case wire.PayLater():
-                    return await self._pay_later(caller, request)
-                case wire.PaymentCorrect() | wire.SaleCancel() | wire.DebtAbandon():
-                    if caller.approved_by is None:
-                        return _error(request, wire.Code.SUPERVISOR_REQUIRED,
-                                      f"{request.__struct_config__.tag} needs a supervisor's PIN (supervisor_pin)")
-                    reason = rules.check_reason(request.reason)
-                    if isinstance(reason, rules.Refused):
-                        return _error(request, reason.code, reason.message, field="reason")
-                    match request:
-                        case wire.PaymentCorrect():
-                            return await self._correct(caller, request, reason)
-                        case wire.SaleCancel():
-                            return await self._cancel(caller, request, reason)
-                    return await self._abandon(caller, request, reason)
-        except BadValue as error:
-            return _error(request, wire.Code.BAD_REQUEST, str(error))
-        return _error(request, wire.Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not a sales request")
+            return refused(Code.NOT_SIGNED_IN, "no seller is signed in on this device")
+        keyed = Keyed(key, fingerprint)
+        match command:
+            case ShowSale(sale=number):
+                sale = await self._sale(number)
+                if sale is None:
+                    return _no_sale(number)
+                others = await read(self.journal, partial(reads.superseding, payments=[r.number for r in sale.rows]))
+                names = await read(self.journal, partial(reads.customer_names, customers=[sale.customer or ""]))
+                return SaleNow(sale, others, names.get(sale.customer or ""))
+            case ListDebts(customer=customer):
+                found = await read(self.journal, partial(reads.unpaid_sales, customer=customer))
+                names = await read(self.journal, partial(reads.customer_names,
+                                                         customers=[s.customer or "" for s in found]))
+                return Debts(tuple(found), names)
+            case PayDebt():
+                return await self._pay_later(caller, command, keyed)
+            case CorrectPayment() | CancelSale() | AbandonDebt():
+                if caller.approved_by is None:
+                    return refused(Code.SUPERVISOR_REQUIRED,
+                                   f"{VERBS[type(command)]} needs a supervisor's PIN (supervisor_pin)")
+                reason = rules.check_reason(command.reason)
+                if isinstance(reason, Refused):
+                    return refused(reason.code, reason.message, field="reason")
+                match command:
+                    case CorrectPayment():
+                        return await self._correct(caller, command, reason, keyed)
+                    case CancelSale():
+                        return await self._cancel(caller, command, reason, keyed)
+                return await self._abandon(caller, command, reason, keyed)
+        return refused(Code.BAD_REQUEST, f"{type(command).__name__} is not a sales command")
 
     async def _sale(self, number: int) -> rules.SaleMoney | None:
         return await read(self.journal, partial(reads.sale_money, number=number, topups=True))
 
     # --- rows on a sale ------------------------------------------------------------------
 
-    async def _pay_later(self, caller: Caller, request: wire.PayLater) -> bytes:
-        sale = await self._sale(request.sale)
+    async def _pay_later(self, caller: Caller, command: PayDebt, keyed: Keyed) -> Any:
+        sale = await self._sale(command.sale)
         if sale is None:
-            return _no_sale(request, request.sale)
-        amount = None if request.amount is None else parse_money(request.amount)
-        row = rules.pay_later(sale, mode=request.mode, amount=amount, modes=self.modes)
-        if isinstance(row, rules.Refused):
-            return _refused(request, row)
-        row = msgspec.structs.replace(row, reference=request.reference)
+            return _no_sale(command.sale)
+        row = rules.pay_later(sale, mode=command.mode, amount=command.amount, modes=self.modes)
+        if isinstance(row, Refused):
+            return row
+        row = msgspec.structs.replace(row, reference=command.reference)
         # The money is taken at this till: its lane's drawer (from a PDA: the sale's lane).
-        return await self._record(caller, request, sale, (row,), "DebtPaid", reason=None,
+        return await self._record(caller, keyed, sale, (row,), "DebtPaid", reason=None,
                                   lane=caller.lane or sale.lane)
 
-    async def _correct(self, caller: Caller, request: wire.PaymentCorrect, reason: str) -> bytes:
-        sale = await self._sale(request.sale)
+    async def _correct(self, caller: Caller, command: CorrectPayment, reason: str, keyed: Keyed) -> Any:
+        sale = await self._sale(command.sale)
         if sale is None:
-            return _no_sale(request, request.sale)
-        amount = None if request.amount is None else parse_money(request.amount)
-        rows = rules.correct(sale, request.payment, mode=request.mode, amount=amount, modes=self.modes)
-        if isinstance(rows, rules.Refused):
-            return _refused(request, rows)
+            return _no_sale(command.sale)
+        rows = rules.correct(sale, command.payment, mode=command.mode, amount=command.amount, modes=self.modes)
+        if isinstance(rows, Refused):
+            return rows
         # A correction puts right what the sale's lane took: its drawer held the cash or not.
-        return await self._record(caller, request, sale, rows, "PaymentCorrected", reason=reason, lane=sale.lane)
+        return await self._record(caller, keyed, sale, rows, "PaymentCorrected", reason=reason, lane=sale.lane)
 
-    async def _abandon(self, caller: Caller, request: wire.DebtAbandon, reason: str) -> bytes:
-        sale = await self._sale(request.sale)
+    async def _abandon(self, caller: Caller, command: AbandonDebt, reason: str, keyed: Keyed) -> Any:
+        sale = await self._sale(command.sale)
         if sale is None:
-            return _no_sale(request, request.sale)
+            return _no_sale(command.sale)
         row = rules.abandon(sale)
-        if isinstance(row, rules.Refused):
-            return _refused(request, row)
-        return await self._record(caller, request, sale, (row,), "DebtAbandoned", reason=reason,
+        if isinstance(row, Refused):
+            return row
+        return await self._record(caller, keyed, sale, (row,), "DebtAbandoned", reason=reason,
                                   lane=caller.lane or sale.lane)
 
-    async def _record(self, caller: Caller, request: wire.Request, sale: rules.SaleMoney,
-                      rows: tuple[rules.NewRow, ...], kind: str, *, reason: str | None, lane: str) -> bytes:
-        """Write ``rows`` on ``sale`` with the event ``kind``; the reply is the sale as it is then.
+    async def _record(self, caller: Caller, keyed: Keyed, sale: rules.SaleMoney,
+                      rows: tuple[rules.NewRow, ...], kind: str, *, reason: str | None, lane: str) -> Any:
+        """Write ``rows`` on ``sale`` with the event ``kind``; the answer is the sale as it is then.
         ``lane``: the lane whose drawer the rows' cash moves in (the rows' ``lane``)."""
         now = self.clock.now()
 
-        def build(numbers: tuple[int, ...]) -> bytes:
-            after = _with_rows(sale, rows, numbers, now)
-            return encode(wire.SaleOk(re=request.id, sale=sale_view(after, {})))
+        def result(numbers: tuple[int, ...]) -> SaleNow:
+            return SaleNow(_with_rows(sale, rows, numbers, now))
 
         debtor = None
         if sale.due - sum((r.amount for r in rows), ZERO) > 0:
@@ -198,8 +201,10 @@ class SalesActor:
         op = RecordPayments(
             sale=sale.number, at=now, rows=tuple(PaymentRow(**msgspec.structs.asdict(r)) for r in rows),
             lane=lane, device=caller.device, seller=caller.seller, approved_by=caller.approved_by,
-            reason=reason, debtor=debtor, key=request.key, actor=self.replies.actor, reply=build,
-            fingerprint=self.replies.fingerprint(request),
+            reason=reason, debtor=debtor, key=keyed.key, actor=self.replies.actor,
+            # The row numbers come from the writer: the result is stored from them in the same unit.
+            reply=lambda numbers: ReplyMemory.stored(result(numbers)),
+            fingerprint=keyed.fingerprint,
         )
         event = self._event(caller, kind, {
             "sale": sale.number, "rows": [msgspec.structs.asdict(r) for r in rows], "reason": reason,
@@ -208,23 +213,23 @@ class SalesActor:
         try:
             [numbers, _] = await commit(self.journal, op, event)
         except CommitFailed as error:
-            return self._failed(request, error)
-        reply = build(numbers)
-        self.replies.remember(caller.device, request, reply)
+            return self._failed(kind, keyed, error)
+        answer = result(numbers)
+        self.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, answer)
         self.log.info(kind, sale=sale.number, rows=len(rows), seller=caller.seller, approved_by=caller.approved_by)
         await self._tell_drawer(lane, numbers, rows, ZERO)
         await self._print_rows(caller, sale, rows, kind, reason, numbers)
-        return reply
+        return answer
 
     # --- cancel ----------------------------------------------------------------------------
 
-    async def _cancel(self, caller: Caller, request: wire.SaleCancel, reason: str) -> bytes:
-        sale = await self._sale(request.sale)
+    async def _cancel(self, caller: Caller, command: CancelSale, reason: str, keyed: Keyed) -> Any:
+        sale = await self._sale(command.sale)
         if sale is None:
-            return _no_sale(request, request.sale)
+            return _no_sale(command.sale)
         rows = rules.cancel(sale)
-        if isinstance(rows, rules.Refused):
-            return _refused(request, rows)
+        if isinstance(rows, Refused):
+            return rows
         now = self.clock.now()
         lane = caller.lane or sale.lane
         stored_lines, stored_vat = await read(self.journal, partial(reads.sale_lines, number=sale.number))
@@ -240,18 +245,17 @@ class SalesActor:
         customer_moves: tuple[Any, ...] = ()
         if back or (sale.customer is not None and self.customers is not None):
             if self.customers is None:
-                return _error(request, wire.Code.NOT_SUPPORTED, "giving customer money back needs the customer "
-                                                                "directory")
+                return refused(Code.NOT_SUPPORTED, "giving customer money back needs the customer directory")
             try:
                 given = await self.customers.ask(AskGiveBack(
                     back=back, customer=sale.customer, at=now, lane=lane, device=caller.device, seller=caller.seller,
                     approved_by=caller.approved_by, reason=reason, sale=sale.number,
                     topup_cancelled=sale.topup_cancelled))
             except ActorFailed:
-                return _error(request, wire.Code.UNAVAILABLE, "the customer directory did not answer; nothing was "
-                                                              "changed, try again")
-            if isinstance(given, CustomerRefused):
-                return _error(request, given.code, given.message)
+                return refused(Code.UNAVAILABLE, "the customer directory did not answer; nothing was changed, "
+                                                 "try again")
+            if isinstance(given, Refused):
+                return Refused(given.code, given.message)
             customer_moves = given
         takes = await read(self.journal, partial(reads.sale_takes, number=sale.number))
         stock = tuple(
@@ -259,37 +263,39 @@ class SalesActor:
                       device=caller.device, seller=caller.seller, source=caller.source)
             for point, article, qty in takes
         )
-        given_back = {mode: fmt_money(amount) for mode, amount in rules.given_back(rows, sale.change).items()}
-        vouchers = [
-            wire.VoucherView(code=m.code, amount=fmt_money(m.amount), valid_until=m.valid_until.isoformat(),
-                             status="valid", customer=m.customer, origin=m.origin, issued_at=m.at.isoformat())
+        given_back = rules.given_back(rows, sale.change)
+        vouchers = tuple(
+            VoucherIssued(code=m.code, amount=m.amount, valid_until=m.valid_until, at=m.at, origin=m.origin,
+                          customer=m.customer)
             for m in customer_moves if isinstance(m, IssueVoucher)
-        ]
+        )
 
-        def build(number: int, numbers: tuple[int, ...]) -> bytes:
+        def result(number: int, numbers: tuple[int, ...]) -> SaleCancelled:
             original = msgspec.structs.replace(sale, cancelled_by=number)
             others = {r.refers: (n, r.type) for r, n in zip(rows, numbers) if r.refers is not None}
-            extra: dict[str, Any] = {"vouchers": vouchers} if vouchers else {}
-            return encode(wire.SaleCancelledOk(re=request.id, number=number, sale=sale_view(original, others),
-                                               given_back=given_back, **extra))
+            return SaleCancelled(number=number, sale=original, others=others, given_back=given_back,
+                                 vouchers=vouchers)
 
         op = RecordCancel(
             original=sale.number, sale=counter, rows=tuple(PaymentRow(**msgspec.structs.asdict(r)) for r in rows),
             reason=reason, approved_by=caller.approved_by or "", stock=stock, customer_moves=customer_moves,
-            device=caller.device, key=request.key, actor=self.replies.actor, reply=build,
-            fingerprint=self.replies.fingerprint(request),
+            device=caller.device, key=keyed.key, actor=self.replies.actor,
+            # The numbers come from the writer: the result is stored from them in the same unit.
+            reply=lambda number, numbers: ReplyMemory.stored(result(number, numbers)),
+            fingerprint=keyed.fingerprint,
         )
         event = self._event(caller, "SaleCancelled", {
-            "sale": sale.number, "total": sale.total, "given_back": given_back, "reason": reason,
+            "sale": sale.number, "total": sale.total,
+            "given_back": {mode: fmt_money(amount) for mode, amount in given_back.items()}, "reason": reason,
             "approved_by": caller.approved_by,
         })
         try:
             [recorded, _] = await commit(self.journal, op, event)
         except CommitFailed as error:
-            return self._failed(request, error)
+            return self._failed("SaleCancelled", keyed, error)
         assert isinstance(recorded, CancelRecorded)
-        reply = build(recorded.number, recorded.payments)
-        self.replies.remember(caller.device, request, reply)
+        answer = result(recorded.number, recorded.payments)
+        self.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, answer)
         self.log.info("sale_cancelled", sale=sale.number, counter=recorded.number, seller=caller.seller,
                       approved_by=caller.approved_by)
         # After the answer: what others hold in memory learns of it.
@@ -301,8 +307,8 @@ class SalesActor:
         if touched and self.customers is not None:
             await self.customers.tell(Refresh(touched))
         await self._tell_drawer(lane, recorded.payments, rows, counter.change)
-        await self._print_cancel(caller, sale, counter, recorded.number, rules.given_back(rows, sale.change), reason)
-        return reply
+        await self._print_cancel(caller, sale, counter, recorded.number, given_back, reason)
+        return answer
 
     # --- slips ------------------------------------------------------------------------------
 
@@ -376,11 +382,22 @@ class SalesActor:
         return RecordEvent(at=self.clock.now(), source=SOURCE, kind=kind, data=data, device=caller.device,
                            seller=caller.seller)
 
-    def _failed(self, request: wire.Request, error: CommitFailed) -> bytes:
-        self.log.error("commit_failed", error=str(error), request=request.__struct_config__.tag)
-        return self.replies.failed(request, error,
-                                   "the change could not be saved (the sale changed meanwhile?); nothing was changed",
-                                   wire.Code.CONFLICT if "UNIQUE" in str(error) else wire.Code.INTERNAL)
+    def _failed(self, kind: str, keyed: Keyed, error: CommitFailed) -> Refused:
+        self.log.error("commit_failed", error=str(error), command=kind)
+        return ReplyMemory.failed_result(
+            error, keyed.key, "the change could not be saved (the sale changed meanwhile?); nothing was changed",
+            Code.CONFLICT if "UNIQUE" in str(error) else Code.INTERNAL)
+
+
+class Keyed(msgspec.Struct, frozen=True):
+    """A command's idempotency key and fingerprint (from its ``Do``)."""
+
+    key: str | None
+    fingerprint: str | None
+
+
+#: The verbs, for messages that name them.
+VERBS = {CorrectPayment: "payment_correct", CancelSale: "sale_cancel", AbandonDebt: "debt_abandon"}
 
 
 def _with_rows(sale: rules.SaleMoney, rows: tuple[rules.NewRow, ...], numbers: tuple[int, ...],
@@ -390,35 +407,6 @@ def _with_rows(sale: rules.SaleMoney, rows: tuple[rules.NewRow, ...], numbers: t
     return msgspec.structs.replace(sale, rows=sale.rows + added)
 
 
-def sale_view(sale: rules.SaleMoney, others: dict[int, tuple[int, str]],
-              customer_name: str | None = None) -> wire.SaleView:
-    """A sale with its rows; ``others``: rows of other sales (a counter-entry's ANL) that
-    supersede some of its rows, number → (row, type)."""
-    superseded = {n: row for n, (row, _) in others.items()}
-    for r in sale.rows:  # the first row that refers to one supersedes it (an ANL, then its MAJ)
-        if r.type in (rules.ANL, rules.MAJ) and r.refers is not None:
-            superseded.setdefault(r.refers, r.number)
-    payments = [
-        wire.SalePaymentView(
-            payment=r.number, type=r.type, status=rules.ANNUL if r.number in superseded else r.type, mode=r.mode,
-            amount=fmt_money(r.amount), at=r.at, reference=r.reference, refers=r.refers,
-            superseded_by=superseded.get(r.number),
-        )
-        for r in sale.rows
-    ]
-    return wire.SaleView(
-        number=sale.number, at=sale.at, lane=sale.lane, seller=sale.seller, customer=sale.customer,
-        customer_name=customer_name,
-        total=fmt_money(sale.total), paid=fmt_money(sale.paid), change=fmt_money(sale.change),
-        due=fmt_money(sale.due), payments=payments, cancels=sale.cancels, cancelled_by=sale.cancelled_by,
-        topup=fmt_money(sale.topup) if sale.topup else None, topup_cancelled=sale.topup_cancelled,
-    )
 
-
-def _no_sale(request: wire.Request, number: int) -> bytes:
-    return _error(request, wire.Code.NOT_FOUND, f"no sale {number}", field="sale")
-
-
-def _refused(request: wire.Request, refusal: rules.Refused) -> bytes:
-    known = {"payment", "balance", "modes"}
-    return _error(request, refusal.code, refusal.message, **{k: v for k, v in refusal.details.items() if k in known})
+def _no_sale(number: int) -> Refused:
+    return refused(Code.NOT_FOUND, f"no sale {number}", field="sale")

@@ -34,6 +34,7 @@ import msgspec
 
 from laneserver.rules.catalog import Article
 from laneserver.rules.money import HUNDRED, BadValue, parse_money, parse_percent, parse_qty, round_cents
+from laneserver.rules.outcome import Refused
 
 TaxType = Literal[1, 2, 3]
 TAX_TYPES: tuple[int, ...] = (1, 2, 3)
@@ -165,12 +166,6 @@ class Quote(msgspec.Struct, frozen=True):
     article: str | None = None
 
 
-class Refused(msgspec.Struct, frozen=True):
-    code: str
-    message: str
-    details: dict[str, Any] = {}
-
-
 def _bad(field: str, message: str) -> Refused:
     return Refused("bad_request", message, {"field": field})
 
@@ -186,6 +181,9 @@ def quote(*, cost: object, margin: object, volume_l: object = None, abv: object 
     """
     if isinstance(tax_type, bool) or tax_type not in TAX_TYPES:
         return _bad("tax_type", f"tax_type {tax_type!r} must be 1, 2 or 3")
+    for name, given in (("cost", cost), ("margin", margin)):
+        if given is None:
+            return _bad(name, f"{name} is required")
     if article is not None:
         for name, given in (("volume_l", volume_l), ("abv", abv), ("vat_rate", vat_rate)):
             if given is not None:

@@ -1,7 +1,7 @@
 """Till money after the sale: corrections, cancels and deferred payment. Pure.
 
 After a sale is finished nothing of it is ever edited: every change is a new row in
-the payments chain (store/writes.py), of a ``type``:
+the payments chain (store/fiscal.py), of a ``type``:
 
   PAI  a payment (at finish, or later against a sale left unpaid)
   MAJ  a payment as corrected (its mode or amount), ``refers`` to the one it replaces
@@ -30,11 +30,11 @@ Invariants (tests/rules/test_corrections.py):
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import msgspec
 
 from laneserver.rules.money import ZERO
+from laneserver.rules.outcome import Refused
 
 PAI, MAJ, ANL, AVO, COR, ABD = "PAI", "MAJ", "ANL", "AVO", "COR", "ABD"
 TYPES = (PAI, MAJ, ANL, AVO, COR, ABD)
@@ -97,12 +97,6 @@ class NewRow(msgspec.Struct, frozen=True, kw_only=True):
     amount: Decimal
     reference: str | None = None
     refers: int | None = None
-
-
-class Refused(msgspec.Struct, frozen=True):
-    code: str
-    message: str
-    details: dict[str, Any] = {}
 
 
 def statuses(rows: tuple[Row, ...]) -> dict[int, str]:

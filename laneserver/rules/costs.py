@@ -4,8 +4,9 @@ A stock point knows, per stock article, its last purchase price and its weighted
 average cost (rules.stock ``average_cost``, written by entries and deliveries). The
 lanes selling from it need them on every line they add, and must never wait for
 them: so each stock point keeps a ``CostBook`` that only its actor writes (after
-the entry that changed a cost is journaled) and its lanes read. Everything runs on
-one Trio thread, so a lane always reads the last journaled cost.
+the entry that changed a cost is journaled), and tells each lane it serves what
+changed (``actors.stock_messages.CostsChanged``); the lane applies it to its own
+copy (``update``), read with no round trip. No book is shared between actors.
 
 What a line costs (``unit_cost``): per unit of the sold article, what each stock
 article it takes costs (``rules.stock.stock_takes_all``: a glass takes 1/6 of its
@@ -42,6 +43,17 @@ class CostBook:
             self._costs.pop(article, None)
         else:
             self._costs[article] = (last, average)
+
+    def all(self) -> dict[str, tuple[Decimal | None, Decimal | None]]:
+        """Every article's ``(last, average)`` (a copy: for a lane's own book)."""
+        return dict(self._costs)
+
+    def update(self, costs: Mapping[str, tuple[Decimal | None, Decimal | None]], *, whole: bool = False) -> None:
+        """Take ``costs`` (article → ``(last, average)``); with ``whole``, they are all of them."""
+        if whole:
+            self._costs = {}
+        for article, (last, average) in costs.items():
+            self.put(article, last, average)
 
     def cost(self, stock_article: str) -> Decimal | None:
         """The higher of the article's last purchase price and its average, if any."""

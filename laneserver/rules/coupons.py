@@ -11,7 +11,8 @@ still usable, the one expiring first first, then the unstarted ones, oldest firs
 Holds: a coupon line on a lane's ticket (open or held) holds that many of the
 ticket's customer's coupons until the sale is written or the line goes, exactly
 as a line holds stock back. A lane's holds are its whole set (``lane_holds``),
-asked for when they grow and told when they shrink (actors/customers.py).
+asked for when they grow and told when they shrink (actors/coupons.py, a part of the
+customers actor).
 
 Invariants (checked by the tests):
   - ``left(batches, article, today)`` is the sum of the usable batches' ``left``;

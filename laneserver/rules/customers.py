@@ -28,11 +28,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 
 from laneserver.rules.money import ZERO
+from laneserver.rules.outcome import Refused
 
 Account = Literal["credit", "wallet"]
 ACCOUNTS: tuple[str, ...] = ("credit", "wallet")
@@ -85,12 +86,6 @@ class Hold(msgspec.Struct, frozen=True, kw_only=True):
     code: str | None = None  # voucher: its code
     value: Decimal | None = None  # voucher: its whole value (amount + remainder)
     valid_until: dt.date | None = None  # voucher: carried over to the remainder voucher
-
-
-class Refused(msgspec.Struct, frozen=True):
-    code: str
-    message: str
-    details: dict[str, Any] = {}
 
 
 def valid_until(today: dt.date, days: int) -> dt.date:

@@ -12,7 +12,7 @@ written on sales after they were finished (a debt paid later, a payment
 corrected from or to cash, a cancel giving cash back: ``TakeRows``), and the
 other cash is what the journal's ``money_in`` rows of the lane took in ``cash``.
 
-``apply(period, command, now=..., denominations=...)`` returns ``Applied(period,
+``apply(period, command, now=..., denominations=...)`` returns ``Applied(state,
 events)`` or ``Refused(code, message, details)``; nothing here does I/O.
 
 Invariants:
@@ -49,6 +49,7 @@ from typing import Any, Literal, Union
 import msgspec
 
 from laneserver.rules.money import MAX_MONEY, ZERO, BadValue, parse_money
+from laneserver.rules.outcome import Applied, Refused
 
 #: Euro notes and coins, largest first.
 EURO_DENOMINATIONS: tuple[str, ...] = (
@@ -165,17 +166,6 @@ class DrawerCounted(msgspec.Struct, frozen=True, tag=True):
     last_sale: int
     last_money_in: int = 0
     last_payment: int = 0
-
-
-class Applied(msgspec.Struct, frozen=True):
-    period: Period
-    events: tuple[Any, ...]
-
-
-class Refused(msgspec.Struct, frozen=True):
-    code: str
-    message: str
-    details: dict[str, Any] = {}
 
 
 # --- values from outside --------------------------------------------------------------

@@ -67,6 +67,7 @@ from laneserver.rules import discount as discounts
 from laneserver.rules import payment as payments
 from laneserver.rules.catalog import Article
 from laneserver.rules.money import HUNDRED, ZERO
+from laneserver.rules.outcome import Applied, Refused
 from laneserver.rules.receipt import VatRow
 from laneserver.rules.ticket import (
     MAX_LINES,
@@ -311,17 +312,6 @@ Event = Union[
 
 
 # --- results --------------------------------------------------------------------
-
-class Applied(msgspec.Struct, frozen=True):
-    state: LaneState
-    events: tuple[Any, ...]
-
-
-class Refused(msgspec.Struct, frozen=True):
-    code: str
-    message: str
-    details: dict[str, Any] = {}
-
 
 def apply(state: LaneState, command: Command, *, now: dt.datetime) -> Applied | Refused:
     """Apply one command to the lane. Pure: same inputs, same answer."""

@@ -44,7 +44,7 @@ from laneserver.rules.auth import (
     seller_name_problem,
     tries_left,
 )
-from laneserver.server.supervisor import approving_supervisor
+from laneserver.server.supervisor_pins import approving_supervisor
 from laneserver.store import reads
 from laneserver.store.ops import Op, PutPinRecord, RecordEvent
 

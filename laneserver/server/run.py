@@ -30,7 +30,8 @@ from laneserver.actors.customers import CustomersActor
 from laneserver.actors.sales import SalesActor
 from laneserver.actors.lane import LaneActor, payment_policy
 from laneserver.actors.messages import DeviceStatus
-from laneserver.actors.printer import PrinterActor, PrinterStatus
+from laneserver.actors.printer import PrinterActor
+from laneserver.actors.printer_messages import PrinterStatus
 from laneserver.actors.runtime import (CORE_POLICY, DEVICE_POLICY, JOURNAL_POLICY, ActorFailed, Address,
                                        open_mailbox, supervise)
 from laneserver.actors.stock_point import StockPointActor
@@ -135,8 +136,9 @@ async def run_shop(
             async with trio.open_nursery() as middle:
                 points: dict[str, Address] = {}
                 point_inboxes = {}
-                # Each point's purchase costs, written by it and read by its lanes (rules/costs.py).
-                costs = {point.id: CostBook() for point in config.stock_points}
+                # Each lane's copy of its point's purchase costs (rules/costs.py): the point tells
+                # it what changed, the lane writes it; it outlives a restart of the lane.
+                lane_costs = {lane.id: CostBook() for lane in config.lanes}
                 for point in config.stock_points:
                     points[point.id], point_inboxes[point.id] = open_mailbox(f"stock:{point.id}", 64)
                 for point in config.stock_points:
@@ -144,7 +146,9 @@ async def run_shop(
                     factory = partial(StockPointActor, point.id, journal=journal, catalog=catalog, clock=clock,
                                       policy=config.shop.negative_stock, reservations={}, subscribers=set(),
                                       peers=points, sell_by_warning_days=config.shop.sell_by_warning_days,
-                                      costs=costs[point.id], zone=zone)
+                                      lanes=[lane_addresses[lane.id] for lane in config.lanes
+                                             if config.stock_point_of(lane.id) == point.id],
+                                      zone=zone)
                     await middle.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock, out_of_service, None)),
                                        points[point.id].name, factory, point_inboxes[point.id], CORE_POLICY)
                 printers: dict[str, Address] = {}
@@ -201,7 +205,7 @@ async def run_shop(
                         factory = partial(
                             LaneActor, lane.id, config=config, journal=journal, catalog=catalog,
                             stock=points[config.stock_point_of(lane.id)],
-                            costs=costs[config.stock_point_of(lane.id)],
+                            costs=lane_costs[lane.id],
                             printer=printers.get(lane.printer) if lane.printer else None,
                             clock=clock, subscribers=subscribers,
                             drawer=drawers[lane.id], customers=customers,

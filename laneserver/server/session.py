@@ -23,9 +23,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from laneserver.actors.lane import payment_policy
 from laneserver.actors.journal import CommitFailed, ReadFailed, commit, read
-from laneserver.actors.messages import Caller, GetLevel, Handle, Subscribe, Unsubscribe
+from laneserver.actors.messages import Caller, Handle, Subscribe, Unsubscribe
 from laneserver.actors.runtime import ActorFailed, ActorStopped, Address
-from laneserver.actors.stock_point import order_view
 from laneserver.hw.invoice_pdf import read_or_write_invoice
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
@@ -35,6 +34,8 @@ from laneserver.rules import alcohol
 from laneserver.rules.auth import hash_token, new_resume_secret
 from laneserver.rules.catalog import Ambiguous, Found, SearchNotReady
 from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
+from laneserver.server import edge_customers, edge_drawer, edge_sales, edge_stock
+from laneserver.server.edge_events import event_frame
 from laneserver.server.pins import PinRefused
 from laneserver.server.shop import Shop
 from laneserver.store import reads
@@ -77,7 +78,9 @@ class Session:
 
     # --- pushed events (called from lane actors; never blocks) -------------------------
 
-    def deliver(self, frame: bytes, kind: str = "ticket") -> None:
+    def deliver(self, frame: Any, kind: str = "ticket") -> None:
+        if not isinstance(frame, bytes):  # a domain value (an alert): its frame, encoded once for all sessions
+            frame = event_frame(frame)
         if kind in self._pending:
             # Already behind on this kind: keep only the newest, in order after
             # what is queued.
@@ -252,7 +255,7 @@ class Session:
                 point = self.shop.stock_points.get(source)
                 if point is None:
                     return error_frame(request, wire.Code.NOT_FOUND, f"no stock point {source!r}", field="from")
-                return await point.ask(Handle(self._caller(), request))
+                return await edge_stock.handle(point, self._caller(), request)
             case wire.StockHistory():
                 return await self._stock_history(request)
             case wire.DrawerMovement() | wire.DrawerOpen() | wire.DrawerCount() | wire.GetDrawer():
@@ -434,19 +437,11 @@ class Session:
             self.resume_hash = resume
 
     async def _stock(self, request: wire.Stock, article: str) -> bytes:
-        known = self.shop.catalog.get(article)
-        if known is None:
-            return error_frame(request, wire.Code.NOT_FOUND, f"no article {article!r}", article=article)
-        if known.part_of:  # sold by the part: the stock is its stock article's
-            article = known.part_of
-        return encode(wire.StockOk(re=request.id, article=article, points=await self._levels(article)))
+        return await edge_stock.stock(self.shop, request)
 
     async def _levels(self, article: str) -> list[wire.StockPointView]:
         """Every point's level of ``article``; for one sold by the part, its stock article's."""
-        known = self.shop.catalog.get(article)
-        if known is not None and known.part_of:
-            article = known.part_of
-        return [await point.ask(GetLevel(article)) for point in self.shop.stock_points.values()]
+        return await edge_stock.levels(self.shop, article)
 
     async def _price_check(self, request: wire.PriceCheck, code: str) -> bytes:
         """The article a code names, its price and stock; the ticket is not touched."""
@@ -463,52 +458,17 @@ class Session:
 
     async def _stock_move(self, request: Any) -> bytes:
         assert self.device is not None
-        point_id = request.stock_point or self.shop.config.stock_point_of(self.device.lane)
-        point = self.shop.stock_points.get(point_id)
-        if point is None:
-            return error_frame(request, wire.Code.NOT_FOUND, f"no stock point {point_id!r}", field="stock_point")
-        return await point.ask(Handle(self._caller(), request))
+        return await edge_stock.move(self.shop, self._caller(), request, self.device.lane)
 
     async def _on_order(self, request: wire.PurchaseReceive | wire.PurchaseCancel) -> bytes:
         """Hand a receipt or a cancel to the stock point the order belongs to."""
-        found = await read(self.shop.journal, partial(reads.purchase_orders, number=request.order))
-        point = self.shop.stock_points.get(found[0].stock_point) if found else None
-        if point is None:
-            return error_frame(request, wire.Code.NOT_FOUND, f"no purchase order {request.order}", field="order")
-        return await point.ask(Handle(self._caller(), request))
+        return await edge_stock.on_order(self.shop, self._caller(), request)
 
     async def _purchase_orders(self, request: wire.PurchaseOrders) -> bytes:
-        if request.stock_point is not None and request.stock_point not in self.shop.stock_points:
-            return error_frame(request, wire.Code.NOT_FOUND, f"no stock point {request.stock_point!r}",
-                               field="stock_point")
-        orders = await read(self.shop.journal, partial(
-            reads.purchase_orders, stock_point=request.stock_point, status=request.status, supplier=request.supplier))
-
-        def name_of(article_id: str) -> str:
-            article = self.shop.catalog.get(article_id)
-            return article.name if article is not None else article_id
-
-        return encode(wire.PurchaseOrdersOk(re=request.id, orders=[order_view(o, name_of) for o in orders]))
+        return await edge_stock.purchase_orders(self.shop, request)
 
     async def _stock_history(self, request: wire.StockHistory) -> bytes:
-        if not 1 <= request.limit <= 1000:
-            return error_frame(request, wire.Code.BAD_REQUEST, "limit must be between 1 and 1000", field="limit")
-        for name in ("since", "until"):
-            value = getattr(request, name)
-            if value is not None:
-                try:
-                    dt.datetime.fromisoformat(value)
-                except ValueError:
-                    return error_frame(request, wire.Code.BAD_REQUEST,
-                                       f"{name} {value!r} is not an ISO 8601 date or time", field=name)
-        if request.stock_point is not None and request.stock_point not in self.shop.stock_points:
-            return error_frame(request, wire.Code.NOT_FOUND, f"no stock point {request.stock_point!r}",
-                               field="stock_point")
-        rows = await read(self.shop.journal, partial(
-            reads.stock_history, article=request.article, stock_point=request.stock_point, reason=request.reason,
-            since=request.since, until=request.until, limit=request.limit,
-        ))
-        return encode(wire.StockHistoryOk(re=request.id, movements=[wire.MovementView(*row) for row in rows]))
+        return await edge_stock.history(self.shop, request)
 
 
     async def _drawer(self, request: wire.DrawerMovement | wire.DrawerOpen | wire.DrawerCount
@@ -528,7 +488,7 @@ class Session:
             if isinstance(approval, bytes):
                 return approval
             caller = msgspec.structs.replace(caller, approved_by=approval)
-        return await drawer.ask(Handle(caller, request))
+        return await edge_drawer.handle(drawer, caller, request)
 
     async def _customers(self, request: wire.Request) -> bytes:
         """Hand a customer verb to the customers actor; ``balance_correct`` with the
@@ -541,7 +501,7 @@ class Session:
             if isinstance(approval, bytes):
                 return approval
             caller = msgspec.structs.replace(caller, approved_by=approval)
-        return await self.shop.customers.ask(Handle(caller, request))
+        return await edge_customers.handle(self.shop.customers, caller, request)
 
     def _alcohol_price(self, request: wire.AlcoholPricing) -> bytes:
         """The duties and price of an alcohol (rules/alcohol.py), with the shop's rates."""
@@ -606,7 +566,7 @@ class Session:
             if isinstance(approval, bytes):
                 return approval
             caller = msgspec.structs.replace(caller, approved_by=approval)
-        return await self.shop.sales.ask(Handle(caller, request))
+        return await edge_sales.handle(self.shop.sales, caller, request)
 
 
 def actor_words(actor: str) -> str:

@@ -1,12 +1,9 @@
 """Writing journal operations to SQLite (called from the journal's worker thread).
 
-``Writer`` keeps the heads of the fiscal chains (last number and hash) in
-memory. They only move once the record is written inside the current savepoint,
-and ``restore`` puts them back when a unit of work is rolled back, so a failed
-unit never leaves a gap in the numbering.
-
-``write_anchor`` keeps those heads outside the database too, in
-``fiscal-anchor.json`` next to it (see ``rules/fiscal.py`` for why).
+``Writer`` keeps the heads of the fiscal chains (store/fiscal.py: last number and
+hash) in memory. They only move once the record is written inside the current
+savepoint, and ``restore`` puts them back when a unit of work is rolled back, so a
+failed unit never leaves a gap in the numbering.
 """
 
 from __future__ import annotations
@@ -15,19 +12,17 @@ import datetime as dt
 import sqlite3
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from laneserver.clock import shop_day
-from laneserver.files import write_atomically
-from laneserver.rules.fiscal import GENESIS, Anchor, AnchorHead, chain_hash, encode_anchor
 from laneserver.rules.invoice import Invoice
-from laneserver.rules.lane import LaneState, SaleCompleted
+from laneserver.rules.lane import LaneState
 from laneserver.rules.lane_journal import snapshot_due
 from laneserver.rules.payment import fiscal_rows
 from laneserver.rules.stock import exact, to_text
+from laneserver.store.fiscal import Heads, chain_money, chain_payment, insert_sale, load_heads
 from laneserver.store.ops import (
     AccountMoved,
     AppendLaneChange,
@@ -68,55 +63,8 @@ def iso(at) -> str:
     return at.isoformat()
 
 
-def sale_record(number: int, sale: SaleCompleted, *, cancels: int | None = None, reason: str | None = None,
-                approved_by: str | None = None) -> dict[str, Any]:
-    """The canonical content of a sale, as hashed (and as ``verify`` rebuilds it).
-
-    The keys added since the first release (``due``: left unpaid; ``cancels``,
-    ``reason``, ``approved_by``: a counter-entry) are present only when set, so the
-    records written before them keep their hashes."""
-    record = {
-        "number": number,
-        "at": iso(sale.at),
-        "lane": sale.lane,
-        "seller": sale.seller,
-        "customer": sale.customer,
-        "total": str(sale.total),
-        "paid": str(sale.paid),
-        "change": str(sale.change),
-        "lines": _builtins(sale.lines),
-        "vat": _builtins(sale.vat),
-    }
-    return _with_set(record, due=str(sale.due) if sale.due else None, cancels=cancels, reason=reason,
-                     approved_by=approved_by)
-
-
-def _with_set(record: dict[str, Any], **optional: Any) -> dict[str, Any]:
-    """``record`` with the optional keys that are set (not None)."""
-    record.update((k, v) for k, v in optional.items() if v is not None)
-    return record
-
-
 def _builtins(value: Any) -> Any:
     return msgspec.json.decode(_json.encode(value))
-
-
-def payment_record(number: int, sale: int, at: str, mode: str, amount: Decimal, reference: str | None, *,
-                   type: str = "PAI", refers: int | None = None, lane: str | None = None, seller: str | None = None,
-                   approved_by: str | None = None, reason: str | None = None) -> dict[str, Any]:
-    """The canonical content of a payment row. A row written at finish is a ``PAI`` with
-    none of the keyword fields, and its record is the first release's (its hash holds);
-    a later row (rules/corrections.py) carries its type and what is set of the rest."""
-    record = {"number": number, "sale": sale, "at": at, "mode": mode, "amount": str(amount), "reference": reference}
-    return _with_set(record, type=None if type == "PAI" else type, refers=refers, lane=lane, seller=seller,
-                     approved_by=approved_by, reason=reason)
-
-
-def money_record(number: int, at: str, kind: str, mode: str, amount: Decimal, customer: str | None, ref: str | None,
-                 lane: str | None, device: str | None, seller: str | None) -> dict[str, Any]:
-    """The canonical content of a ``money_in`` row (the money chain)."""
-    return {"number": number, "at": at, "kind": kind, "mode": mode, "amount": str(amount), "customer": customer,
-            "ref": ref, "lane": lane, "device": device, "seller": seller}
 
 
 def account_balance(db: sqlite3.Connection, customer: str, account: str) -> Decimal:
@@ -127,64 +75,6 @@ def account_balance(db: sqlite3.Connection, customer: str, account: str) -> Deci
 
 class KeyReused(ValueError):
     """A unit's idempotency key was already used by the same device."""
-
-
-class Heads(msgspec.Struct):
-    sale_number: int = 0
-    sale_hash: str = GENESIS
-    payment_number: int = 0
-    payment_hash: str = GENESIS
-    money_number: int = 0
-    money_hash: str = GENESIS
-    invoice_number: int = 0  # invoices are numbered with no gap too (not chained: each names its sale)
-
-
-def load_heads(db: sqlite3.Connection) -> Heads:
-    heads = Heads()
-    row = db.execute("SELECT number, hash FROM sales ORDER BY number DESC LIMIT 1").fetchone()
-    if row:
-        heads.sale_number, heads.sale_hash = row
-    row = db.execute("SELECT number, hash FROM payments ORDER BY number DESC LIMIT 1").fetchone()
-    if row:
-        heads.payment_number, heads.payment_hash = row
-    row = db.execute("SELECT number, hash FROM money_in WHERE number IS NOT NULL ORDER BY number DESC LIMIT 1"
-                     ).fetchone()
-    if row:
-        heads.money_number, heads.money_hash = row
-    heads.invoice_number = db.execute("SELECT coalesce(max(number), 0) FROM invoices").fetchone()[0]
-    return heads
-
-
-ANCHOR_NAME = "fiscal-anchor.json"
-# meta key set once the journal has anchored this database: from then on a
-# missing anchor file is a finding, not an old database.
-ANCHOR_META_KEY = "fiscal_anchor"
-
-
-def anchor_path(db_path: Path) -> Path:
-    """The anchor lives next to the database, in the same data folder."""
-    return db_path.with_name(ANCHOR_NAME)
-
-
-def anchor_of(heads: Heads) -> Anchor:
-    return Anchor(sale=AnchorHead(heads.sale_number, heads.sale_hash),
-                  payment=AnchorHead(heads.payment_number, heads.payment_hash),
-                  money=AnchorHead(heads.money_number, heads.money_hash))
-
-
-def write_anchor(path: Path, heads: Heads) -> None:
-    """Replace the anchor file atomically and durably with ``heads``.
-
-    A temporary file is written and fsynced, renamed over the anchor, then the
-    folder is fsynced so the rename itself survives a power cut. A reader sees
-    the old anchor or the new one, never a torn one.
-    """
-    write_atomically(path, encode_anchor(anchor_of(heads)))
-
-
-def mark_anchored(db: sqlite3.Connection) -> None:
-    """Note in the database that it is anchored (once; in its own statement)."""
-    db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (ANCHOR_META_KEY, ANCHOR_NAME))
 
 
 class Writer:
@@ -395,50 +285,16 @@ class Writer:
         except sqlite3.IntegrityError:
             raise KeyReused(key) from None
 
-    def _insert_sale(self, sale: SaleCompleted, *, cancels: int | None = None, reason: str | None = None,
-                     approved_by: str | None = None) -> tuple[int, dict[str, Any], str]:
-        """Number and chain a sale record: (number, record, hash)."""
-        heads = self.heads
-        number = heads.sale_number + 1
-        record = sale_record(number, sale, cancels=cancels, reason=reason, approved_by=approved_by)
-        digest = chain_hash(heads.sale_hash, record)
-        self.db.execute(
-            "INSERT INTO sales(number, at, lane, seller, customer, total, paid, change, lines, vat, prev_hash, hash,"
-            " due, cancels, reason, approved_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (number, record["at"], sale.lane, sale.seller, sale.customer, record["total"], record["paid"],
-             record["change"], encode(record["lines"]), encode(record["vat"]), heads.sale_hash, digest,
-             record.get("due"), cancels, reason, approved_by),
-        )
-        heads.sale_number, heads.sale_hash = number, digest
-        return number, record, digest
-
-    def _chain_payment(self, sale: int, at: str, mode: str, amount: Decimal, reference: str | None,
-                       **extra: Any) -> int:
-        """Number and chain one payment row (``extra``: type, refers, lane, seller, approved_by, reason)."""
-        heads = self.heads
-        pnumber = heads.payment_number + 1
-        precord = payment_record(pnumber, sale, at, mode, amount, reference, **extra)
-        phash = chain_hash(heads.payment_hash, precord)
-        self.db.execute(
-            "INSERT INTO payments(number, sale, at, mode, amount, reference, prev_hash, hash, type, refers, lane,"
-            " seller, approved_by, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (pnumber, sale, at, mode, precord["amount"], reference, heads.payment_hash, phash,
-             extra.get("type", "PAI"), extra.get("refers"), extra.get("lane"), extra.get("seller"),
-             extra.get("approved_by"), extra.get("reason")),
-        )
-        heads.payment_number, heads.payment_hash = pnumber, phash
-        return pnumber
-
     def _record_sale(self, op: RecordSale) -> SaleRecorded:
         sale = op.sale
-        number, record, digest = self._insert_sale(sale)
+        number, record, digest = insert_sale(self.db, self.heads, sale)
         # One row per instalment, and the cash rounding as a row of its own
         # (rules/payment.py fiscal_rows): the rows add up to total + change (less
         # what a sale finished unpaid leaves due: a debt, listed in ``debts``).
         for mode, amount, reference in fiscal_rows(sale.payments, sale.rounding):
             # A refund (a negative payment on a return ticket) is a credit note, AVO.
             refund = {"type": "AVO"} if amount < 0 and mode != "rounding" else {}
-            self._chain_payment(number, record["at"], mode, amount, reference, **refund)
+            chain_payment(self.db, self.heads, number, record["at"], mode, amount, reference, **refund)
         if sale.due > 0:
             if sale.customer is None:
                 raise ValueError(f"sale {number} is left unpaid with no customer")
@@ -483,7 +339,7 @@ class Writer:
             raise ValueError(f"no sale {op.sale}")
         at = iso(op.at)
         numbers = tuple(
-            self._chain_payment(op.sale, at, row.mode, row.amount, row.reference, type=row.type, refers=row.refers,
+            chain_payment(self.db, self.heads, op.sale, at, row.mode, row.amount, row.reference, type=row.type, refers=row.refers,
                                 lane=op.lane, seller=op.seller, approved_by=op.approved_by, reason=op.reason)
             for row in op.rows
         )
@@ -501,10 +357,10 @@ class Writer:
         if row is None or row[0] is not None:
             raise ValueError(f"sale {op.original} is not a sale that can be cancelled")
         sale = op.sale
-        number, record, digest = self._insert_sale(sale, cancels=op.original, reason=op.reason,
+        number, record, digest = insert_sale(self.db, self.heads, sale, cancels=op.original, reason=op.reason,
                                                    approved_by=op.approved_by)
         pnumbers = tuple(
-            self._chain_payment(number, record["at"], prow.mode, prow.amount, prow.reference, type=prow.type,
+            chain_payment(self.db, self.heads, number, record["at"], prow.mode, prow.amount, prow.reference, type=prow.type,
                                 refers=prow.refers, lane=sale.lane, seller=sale.seller, approved_by=op.approved_by,
                                 reason=op.reason)
             for prow in op.rows
@@ -567,19 +423,8 @@ class Writer:
                 return None
             case ReceiveMoney():
                 # Chained (the money chain, migration 7) like a payment.
-                heads = self.heads
-                number = heads.money_number + 1
-                record = money_record(number, iso(op.at), op.kind, op.mode, op.amount, op.customer, op.ref, op.lane,
-                                      op.device, op.seller)
-                digest = chain_hash(heads.money_hash, record)
-                cursor = self.db.execute(
-                    "INSERT INTO money_in(at, kind, mode, amount, customer, ref, lane, device, seller, number,"
-                    " prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (record["at"], op.kind, op.mode, record["amount"], op.customer, op.ref, op.lane, op.device,
-                     op.seller, number, heads.money_hash, digest),
-                )
-                heads.money_number, heads.money_hash = number, digest
-                return cursor.lastrowid
+                return chain_money(self.db, self.heads, iso(op.at), op.kind, op.mode, op.amount, op.customer, op.ref,
+                                   op.lane, op.device, op.seller)
             case MoveCoupons():
                 if op.batch is not None:
                     self._check_coupon_use(op)

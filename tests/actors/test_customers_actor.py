@@ -1,11 +1,17 @@
-"""The customers actor with a real JournalActor on a temp SQLite file.
+"""The customers actor with a real JournalActor on a temp SQLite file, driven with
+domain commands (``Do`` and the commands of actors/customers_messages.py): no JSON,
+no wire frames; its answers are domain results or ``Refused``.
 
 Holds are serialised by its mailbox (two lanes asking for the same wallet: one gets
 it); a sale's ops come from its holds and, once written by the journal, a
 ``Release`` makes the balance the database's sum; a restarted actor keeps the holds
 it was handed; an expired voucher is refused at the actor's clock, by the shop's
-own date (its time zone), not UTC's.
-Real time under ``trio.fail_after`` (the journal works in a thread).
+own date (its time zone), not UTC's. A keyed command is carried out once: its
+result is journaled with its effect and answered again, also after a restart; the
+same key for another command is refused and applies nothing; a reply journaled as a
+frame before the actor took domain commands comes back as ``Replayed``.
+The shop's time is a ``FixedClock`` (exact); trio's time is real, under
+``trio.fail_after`` (the journal works in a thread).
 """
 
 from __future__ import annotations
@@ -18,15 +24,36 @@ from functools import partial
 import msgspec
 import trio
 
-from laneserver.actors.customers import AskHold, AskSettle, CustomersActor, FindCustomer, Release
+from laneserver.actors.customers import CustomersActor
+from laneserver.actors.customers_messages import (
+    AskHold,
+    AskSettle,
+    CorrectBalance,
+    CreateCustomer,
+    CustomerCreated,
+    CustomerFile,
+    CustomersFound,
+    DepositCredit,
+    EditCustomer,
+    FindCustomer,
+    Release,
+    SearchCustomers,
+    SellVoucher,
+    ShowCustomer,
+    ShowVoucher,
+    ToppedUp,
+    TopUpWallet,
+    VoucherState,
+)
 from laneserver.actors.journal import JournalActor, commit, read
-from laneserver.actors.messages import Caller, Handle
+from laneserver.actors.messages import Caller, Do
+from laneserver.actors.replies import Replayed
 from laneserver.actors.runtime import open_mailbox
 from laneserver.clock import FixedClock, shop_zone
 from laneserver.config import demo_config
-from laneserver.protocol import messages as wire
 from laneserver.rules.customers import Hold, Refused
 from laneserver.store import reads
+from laneserver.store.ops import Remember
 
 D = Decimal
 TILL = Caller(device="till-1", seller="marie", lane="1")
@@ -49,20 +76,21 @@ async def running(path, clock: FixedClock, holds: dict | None = None, timezone: 
         journal.close()
 
 
-async def call(customers, verb, **fields):
-    request = msgspec.convert({"type": verb, **fields}, wire.RequestUnion)
-    return msgspec.json.decode(await customers.ask(Handle(TILL, request)))
+async def do(customers, command, caller: Caller = TILL, key: str | None = None, fingerprint: str | None = None):
+    return await customers.ask(Do(caller, command, key, fingerprint))
 
 
 async def test_two_lanes_one_wallet_one_hold_wins_and_the_sale_settles(tmp_path):
     clock = FixedClock()
     with trio.fail_after(10):
         async with running(tmp_path / "db.sqlite3", clock) as (journal, customers):
-            jeanne = (await call(customers, "customer_create", name="Jeanne", wallet=True))["customer"]
-            topped = await call(customers, "wallet_topup", customer=jeanne, amount="50.00", mode="cash")
-            assert topped["customer"]["wallet"] == "50.00"
-            assert (await call(customers, "wallet_topup", customer=jeanne, amount="5.00", mode="credit"))["code"] \
-                == "bad_request"  # not a mode money comes in with
+            created = await do(customers, CreateCustomer(name="Jeanne", wallet=True))
+            assert isinstance(created, CustomerCreated)
+            jeanne = created.customer
+            topped = await do(customers, TopUpWallet(customer=jeanne, amount=D("50.00"), mode="cash"))
+            assert isinstance(topped, ToppedUp) and topped.topup == 1 and topped.file.wallet == D("50.00")
+            wrong_mode = await do(customers, TopUpWallet(customer=jeanne, amount=D("5.00"), mode="credit"))
+            assert isinstance(wrong_mode, Refused) and wrong_mode.code == "bad_request"  # not a mode money comes in with
             answers = {}
 
             async def ask(lane):
@@ -83,8 +111,9 @@ async def test_two_lanes_one_wallet_one_hold_wins_and_the_sale_settles(tmp_path)
             assert isinstance(wrong, Refused)
             await commit(journal, *ops)  # as the lane's RecordSale would
             await customers.tell(Release(winner, (1,)))
-            view = (await call(customers, "customer", customer=jeanne))["customer"]
-            assert (view["wallet"], view["wallet_available"]) == ("20.00", "20.00")
+            file = await do(customers, ShowCustomer(jeanne))
+            assert isinstance(file, CustomerFile)
+            assert (file.wallet, file.wallet_available) == (D("20.00"), D("20.00"))
             balances = await read(journal, partial(reads.customer_balances, customers=[jeanne]))
             assert balances[(jeanne, "wallet")] == D("20.00")
             found = await customers.ask(FindCustomer(customer=jeanne))
@@ -97,22 +126,24 @@ async def test_holds_survive_a_restart_and_vouchers_expire(tmp_path):
     path = tmp_path / "db.sqlite3"
     with trio.fail_after(20):
         async with running(path, clock, holds) as (_journal, customers):
-            jeanne = (await call(customers, "customer_create", name="Jeanne", card="123"))["customer"]
-            await call(customers, "credit_deposit", customer=jeanne, amount="100.00", mode="cash")
+            jeanne = (await do(customers, CreateCustomer(name="Jeanne", card="123"))).customer
+            await do(customers, DepositCredit(customer=jeanne, amount=D("100.00"), mode="cash"))
             hold = await customers.ask(AskHold(lane="1", payment=1, mode="credit", amount=None, due=D("70.00"),
                                                customer=jeanne))
             assert hold.amount == D("70.00")
-            voucher = (await call(customers, "voucher_issue", amount="10.00", mode="cash", valid_days=1))["voucher"]
+            voucher = await do(customers, SellVoucher(amount=D("10.00"), mode="cash", valid_days=1))
+            assert isinstance(voucher, VoucherState) and voucher.status == "valid"
+            code = voucher.voucher.code
         async with running(path, clock, holds) as (_journal, customers):
-            view = (await call(customers, "customer", customer=jeanne))["customer"]
-            assert (view["credit"], view["credit_available"]) == ("100.00", "30.00")
+            file = await do(customers, ShowCustomer(jeanne))
+            assert (file.credit, file.credit_available) == (D("100.00"), D("30.00"))
             assert (await customers.ask(FindCustomer(card="123"))).customer == jeanne
             clock.advance(days=2)
             expired = await customers.ask(AskHold(lane="2", payment=1, mode="voucher", amount=None, due=D("5.00"),
-                                                  code=voucher["code"]))
+                                                  code=code))
             assert isinstance(expired, Refused) and "expired" in expired.message
-            assert (await call(customers, "voucher", code=voucher["code"]))["voucher"]["status"] == "expired"
-            assert clock.now().date() > dt.date.fromisoformat(voucher["valid_until"])
+            assert (await do(customers, ShowVoucher(code))).status == "expired"
+            assert clock.now().date() > voucher.voucher.valid_until
 
 
 async def test_a_voucher_lasts_until_the_end_of_the_shops_own_day(tmp_path):
@@ -123,14 +154,90 @@ async def test_a_voucher_lasts_until_the_end_of_the_shops_own_day(tmp_path):
     clock = FixedClock(dt.datetime(2026, 1, 15, 22, 30, tzinfo=dt.timezone.utc))
     with trio.fail_after(20):
         async with running(tmp_path / "db.sqlite3", clock, timezone="Pacific/Auckland") as (_journal, customers):
-            voucher = (await call(customers, "voucher_issue", amount="10.00", mode="cash", valid_days=1))["voucher"]
-            assert voucher["valid_until"] == "2026-01-17"
+            voucher = (await do(customers, SellVoucher(amount=D("10.00"), mode="cash", valid_days=1))).voucher
+            assert voucher.valid_until == dt.date(2026, 1, 17)
             clock.advance(hours=36)  # 2026-01-17 10:30 UTC = 23:30 on the 17th in Auckland: still valid
             hold = await customers.ask(AskHold(lane="1", payment=1, mode="voucher", amount=None, due=D("5.00"),
-                                               code=voucher["code"]))
+                                               code=voucher.code))
             assert isinstance(hold, Hold)
             clock.advance(hours=1)  # 11:30 UTC on the 17th = 00:30 on the 18th in Auckland
             assert clock.now().date() == dt.date(2026, 1, 17)
             expired = await customers.ask(AskHold(lane="1", payment=2, mode="voucher", amount=None, due=D("5.00"),
-                                                  code=voucher["code"]))
+                                                  code=voucher.code))
             assert isinstance(expired, Refused) and "expired" in expired.message
+
+
+async def test_a_keyed_command_is_carried_out_once_and_answered_again_after_a_restart(tmp_path):
+    clock = FixedClock()
+    path = tmp_path / "db.sqlite3"
+    with trio.fail_after(20):
+        async with running(path, clock) as (journal, customers):
+            jeanne = (await do(customers, CreateCustomer(name="Jeanne"))).customer
+            first = await do(customers, DepositCredit(customer=jeanne, amount=D("25.00"), mode="cash"),
+                             key="d1", fingerprint="f1")
+            assert isinstance(first, CustomerFile) and first.credit == D("25.00")
+            again = await do(customers, DepositCredit(customer=jeanne, amount=D("25.00"), mode="cash"),
+                             key="d1", fingerprint="f1")
+            assert again == first
+            other = await do(customers, DepositCredit(customer=jeanne, amount=D("30.00"), mode="cash"),
+                             key="d1", fingerprint="f2")
+            assert isinstance(other, Refused) and (other.code, other.details) == ("conflict", {"key_reused": True})
+            # Another device's key is its own.
+            elsewhere = await do(customers, DepositCredit(customer=jeanne, amount=D("5.00"), mode="cash"),
+                                 caller=Caller(device="till-2", seller="paul", lane="2"), key="d1", fingerprint="f3")
+            assert elsewhere.credit == D("30.00")
+            balances = await read(journal, partial(reads.customer_balances, customers=[jeanne]))
+            assert balances[(jeanne, "credit")] == D("30.00")  # 25 once, and 5
+        clock.advance(hours=1)
+        async with running(path, clock) as (journal, customers):
+            # Read back from the journal (MessagePack): the same result, the file as it was then.
+            assert await do(customers, DepositCredit(customer=jeanne, amount=D("25.00"), mode="cash"),
+                            key="d1", fingerprint="f1") == first
+            balances = await read(journal, partial(reads.customer_balances, customers=[jeanne]))
+            assert balances[(jeanne, "credit")] == D("30.00")
+
+
+async def test_a_reply_journaled_as_a_frame_before_the_move_is_replayed(tmp_path):
+    clock = FixedClock()
+    path = tmp_path / "db.sqlite3"
+    frame = b'{"type":"customer_created","re":7,"customer":"C1"}'
+    with trio.fail_after(20):
+        async with running(path, clock) as (journal, _customers):
+            await commit(journal, Remember(device=TILL.device, key="c1", actor="customers", reply=frame,
+                                           fingerprint="f1", at=clock.now()))
+        async with running(path, clock) as (_journal, customers):
+            replayed = await do(customers, CreateCustomer(name="Jeanne"), key="c1", fingerprint="f1")
+            assert replayed == Replayed(frame)
+            assert await do(customers, SearchCustomers("Jeanne")) == CustomersFound(())  # not created again
+
+
+async def test_refusals_change_nothing(tmp_path):
+    clock = FixedClock()
+    with trio.fail_after(20):
+        async with running(tmp_path / "db.sqlite3", clock) as (_journal, customers):
+            jeanne = (await do(customers, CreateCustomer(name="Jeanne", card="42"))).customer
+            signed_out = await do(customers, ShowCustomer(jeanne), caller=Caller(device="till-1", lane="1"))
+            assert (signed_out.code, signed_out.message) == ("not_signed_in", "no seller is signed in on this device")
+            unknown = await do(customers, ShowCustomer("C99"))
+            assert (unknown.code, unknown.details) == ("not_found", {"field": "customer"})
+            taken = await do(customers, CreateCustomer(name="Paul", card="42"))
+            assert (taken.code, taken.details) == ("conflict", {"field": "card"})
+            nameless = await do(customers, EditCustomer(customer=jeanne, name="  "))
+            assert (nameless.code, nameless.message) == ("bad_request", "a customer needs a name")
+            wallet_off = await do(customers, TopUpWallet(customer=jeanne, amount=D("5.00"), mode="cash"))
+            assert wallet_off.code == "conflict"
+            unapproved = await do(customers, CorrectBalance(customer=jeanne, account="credit", amount=D("5.00"),
+                                                            reason="typo"))
+            assert unapproved.code == "supervisor_required"
+            approved = Caller(device="till-1", seller="marie", lane="1", approved_by="sophie")
+            too_much = await do(customers, CorrectBalance(customer=jeanne, account="credit", amount=D("-5.00"),
+                                                          reason="typo"), caller=approved)
+            assert (too_much.code, too_much.details) == ("insufficient_funds", {"available": "0.00", "short": "5.00"})
+            bad_limit = await do(customers, SearchCustomers("J", limit=0))
+            assert (bad_limit.code, bad_limit.details) == ("bad_request", {"field": "limit"})
+            file = await do(customers, ShowCustomer(jeanne))
+            assert (file.customer.name, file.credit, file.wallet) == ("Jeanne", D("0.00"), D("0.00"))
+            assert await do(customers, SearchCustomers("Paul")) == CustomersFound(())
+            corrected = await do(customers, CorrectBalance(customer=jeanne, account="credit", amount=D("5.00"),
+                                                           reason="typo"), caller=approved)
+            assert corrected.credit == D("5.00")

@@ -1,8 +1,12 @@
 """The drawer actor with its real neighbours: a JournalActor on a temp SQLite file and
 a PrinterActor whose transport records the bytes (the hardware is the only fake).
 
-Real time under ``trio.fail_after`` (the journal works in a thread). The serial drawer
-is tested over a socat pty pair, like the serial printer.
+Driven as the edge drives it: ``Do`` with the domain commands of
+actors/drawer_messages.py, answered with domain results (no JSON). Trio's clock is
+virtual (``virtual_clock``): it jumps to the next deadline once every task has
+waited ``JUMP_AFTER`` of real time, so the journal's thread (real time) normally
+finishes first, sleeps and restarts happen at exact virtual times, and a hang fails
+at once. The serial drawer is tested over a socat pty pair, like the serial printer.
 """
 
 from __future__ import annotations
@@ -19,20 +23,42 @@ from typing import Any, AsyncIterator
 import msgspec
 import pytest
 import trio
+from trio.testing import MockClock
 
-from laneserver.actors.drawer import DrawerActor, SaleFinished
+from laneserver.actors.drawer import DrawerActor
+from laneserver.actors.drawer_messages import (
+    CountDrawer,
+    Counted,
+    DrawerAlert,
+    DrawerNow,
+    MoveCash,
+    OpenedWithoutSale,
+    OpenWithoutSale,
+    SaleFinished,
+    ShowDrawer,
+)
 from laneserver.actors.journal import JournalActor, commit
-from laneserver.actors.messages import Caller, Handle
+from laneserver.actors.messages import Caller, Do
 from laneserver.actors.printer import PrinterActor
 from laneserver.actors.runtime import DEVICE_POLICY, Address, open_mailbox, supervise
 from laneserver.clock import FixedClock
 from laneserver.config import Config, LaneConfig, PrinterConfig, ShopConfig, StockPointConfig
 from laneserver.hw.receipt import render_drawer_kick
-from laneserver.protocol import messages as wire
+from laneserver.rules.drawer import Period, totals
 from laneserver.rules.lane import SaleCompleted
+from laneserver.rules.outcome import Refused
 from laneserver.rules.ticket import Payment
 from laneserver.store.ops import RecordSale
 from tests.actors.test_printer import FakeTransport, pty_pair
+
+D = Decimal
+JUMP_AFTER = 1.0  # real seconds every task must have waited before virtual time jumps
+
+
+@pytest.fixture
+def virtual_clock() -> MockClock:
+    return MockClock(autojump_threshold=JUMP_AFTER)
+
 
 DEADLINE = 10
 KICK = render_drawer_kick()
@@ -51,13 +77,13 @@ def config(drawer: str | None = "printer", alert: str = "") -> Config:
 
 
 class Screen:
-    def __init__(self) -> None:
-        self.frames: list[dict[str, Any]] = []
+    """A subscriber: keeps the domain values the drawer delivers (the edge encodes them)."""
 
-    def deliver(self, frame: bytes, kind: str = "ticket") -> None:
-        decoded = msgspec.json.decode(frame)
-        assert decoded["type"] == kind
-        self.frames.append(decoded)
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+
+    def deliver(self, value: Any, kind: str = "ticket") -> None:
+        self.events.append((kind, value))
 
 
 class Till(msgspec.Struct):
@@ -66,13 +92,18 @@ class Till(msgspec.Struct):
     printed: FakeTransport
     clock: FixedClock
 
-    async def call(self, caller: Caller, request: wire.Request) -> dict[str, Any]:
-        return msgspec.json.decode(await self.drawer.ask(Handle(caller, request)))
+    async def call(self, caller: Caller, command: Any, key: str | None = None, fingerprint: str = "f") -> Any:
+        return await self.drawer.ask(Do(caller, command, key, fingerprint if key else None))
 
-    async def ok(self, caller: Caller, request: wire.Request) -> dict[str, Any]:
-        reply = await self.call(caller, request)
-        assert reply["type"] == "ok", reply
-        return reply
+    async def ok(self, caller: Caller, command: Any, key: str | None = None, fingerprint: str = "f") -> Any:
+        result = await self.call(caller, command, key, fingerprint)
+        assert not isinstance(result, Refused), result
+        return result
+
+    async def period(self) -> Period:
+        now = await self.ok(MARIE, ShowDrawer())
+        assert isinstance(now, DrawerNow)
+        return now.period
 
 
 @asynccontextmanager
@@ -118,19 +149,22 @@ def rows(path: Path, sql: str) -> list[tuple]:
         return db.execute(sql).fetchall()
 
 
-FLOAT = wire.DrawerMovement(id=1, kind="float", amount="150.00", reason="ouverture", count={"50.00": 2, "10.00": 5})
+def money(period: Period) -> dict[str, Decimal]:
+    """The period's sums by name (``rules.drawer.totals``)."""
+    return msgspec.structs.asdict(totals(period))
 
 
-async def test_movements_are_journaled_printed_and_survive_a_restart(tmp_path):
+FLOAT = MoveCash(kind="float", amount=D("150.00"), reason="ouverture", count={"50.00": 2, "10.00": 5})
+
+
+async def test_movements_are_journaled_printed_and_survive_a_restart(tmp_path, virtual_clock):
     path = tmp_path / "db.sqlite3"
     with trio.fail_after(DEADLINE):
         async with running_till(path) as till:
-            reply = await till.ok(MARIE, FLOAT)
-            drawer = reply["drawer"]
-            assert (drawer["float"], drawer["expected"], drawer["since"]) == ("150.00", "150.00", None)
-            assert drawer["movements"][0]["count"] == {"50.00": 2, "10.00": 5}
-            await till.ok(MARIE, wire.DrawerMovement(kind="expense", amount="12.30", reason="poste",
-                                                     detail="timbres"))
+            period = (await till.ok(MARIE, FLOAT)).period
+            assert (money(period)["float"], money(period)["expected"], period.since) == (D("150.00"), D("150.00"), None)
+            assert period.movements[0].count == ((D("50.00"), 2), (D("10.00"), 5))
+            await till.ok(MARIE, MoveCash(kind="expense", amount=D("12.30"), reason="poste", detail="timbres"))
             await till.printed.wait_sent(2)
             assert "FOND DE CAISSE".encode("cp858") in till.printed.sent[0]
             assert "Détail : timbres".encode("cp858") in till.printed.sent[1]
@@ -138,11 +172,12 @@ async def test_movements_are_journaled_printed_and_survive_a_restart(tmp_path):
         assert rows(path, "SELECT kind, amount, seller FROM drawer_movements ORDER BY seq") == [
             ("float", "150.00", "marie"), ("expense", "12.30", "marie")]
         async with running_till(path) as till:
-            drawer = (await till.ok(MARIE, wire.GetDrawer()))["drawer"]
-            assert (drawer["float"], drawer["expenses"], drawer["expected"]) == ("150.00", "12.30", "137.70")
+            sums = money(await till.period())
+            assert (sums["float"], sums["expenses"], sums["expected"]) == (D("150.00"), D("12.30"), D("137.70"))
+    assert trio.current_time() == 0  # nothing waited on a deadline
 
 
-async def test_cash_sale_kicks_and_counts_card_sale_does_not(tmp_path):
+async def test_cash_sale_kicks_and_counts_card_sale_does_not(tmp_path, virtual_clock):
     path = tmp_path / "db.sqlite3"
     with trio.fail_after(DEADLINE):
         async with running_till(path) as till:
@@ -151,30 +186,31 @@ async def test_cash_sale_kicks_and_counts_card_sale_does_not(tmp_path):
             await till.printed.wait_sent(2)
             assert till.printed.sent[1] == KICK
             await sell(till, cash_sale(2, "8.90", mode="card"))
-            drawer = (await till.ok(MARIE, wire.GetDrawer()))["drawer"]
-            assert (drawer["cash_sales"], drawer["sales"], drawer["expected"]) == ("8.90", 1, "158.90")
+            period = await till.period()
+            assert (period.cash_sales, period.sales, money(period)["expected"]) == (D("8.90"), 1, D("158.90"))
             await trio.sleep(0.2)
+            assert trio.current_time() == 0.2
             assert till.printed.sent.count(KICK) == 1
         # restarted: the cash sales come back from the sales and payments tables
         async with running_till(path) as till:
-            drawer = (await till.ok(MARIE, wire.GetDrawer()))["drawer"]
-            assert (drawer["cash_sales"], drawer["sales"], drawer["expected"]) == ("8.90", 1, "158.90")
+            period = await till.period()
+            assert (period.cash_sales, period.sales, money(period)["expected"]) == (D("8.90"), 1, D("158.90"))
 
 
-async def test_withdrawal_needs_approval_and_its_count(tmp_path):
+async def test_withdrawal_needs_approval_and_its_count(tmp_path, virtual_clock):
     path = tmp_path / "db.sqlite3"
     with trio.fail_after(DEADLINE):
         async with running_till(path) as till:
             await till.ok(MARIE, FLOAT)
-            take = wire.DrawerMovement(kind="withdrawal", amount="100.00", reason="coffre", destination="safe",
-                                       count={"50.00": 2})
+            take = MoveCash(kind="withdrawal", amount=D("100.00"), reason="coffre", destination="safe",
+                            count={"50.00": 2})
             refused = await till.call(MARIE, take)
-            assert refused["code"] == "supervisor_required"
+            assert refused.code == "supervisor_required"
             wrong = await till.call(APPROVED, msgspec.structs.replace(take, count={"50.00": 1}))
-            assert wrong["code"] == "bad_request" and wrong["field"] == "count"
-            reply = await till.ok(APPROVED, take)
-            assert reply["drawer"]["expected"] == "50.00"
-            assert reply["drawer"]["movements"][-1]["approved_by"] == "sophie"
+            assert (wrong.code, wrong.details) == ("bad_request", {"field": "count"})
+            period = (await till.ok(APPROVED, take)).period
+            assert money(period)["expected"] == D("50.00")
+            assert period.movements[-1].approved_by == "sophie"
             await till.printed.wait_sent(2)
             assert "RETRAIT (coffre)".encode("cp858") in till.printed.sent[1]
             assert "Autorisé par : sophie".encode("cp858") in till.printed.sent[1]
@@ -184,85 +220,87 @@ async def test_withdrawal_needs_approval_and_its_count(tmp_path):
         assert '"approved_by":"sophie"' in data[0] and '"seller":"marie"' in data[0]
 
 
-async def test_no_sale_opening(tmp_path):
+async def test_no_sale_opening(tmp_path, virtual_clock):
     path = tmp_path / "db.sqlite3"
     with trio.fail_after(DEADLINE):
         async with running_till(path) as till:
-            refused = await till.call(MARIE, wire.DrawerOpen(reason="monnaie"))
-            assert refused["code"] == "supervisor_required"
-            assert (await till.call(APPROVED, wire.DrawerOpen(reason=" ")))["code"] == "bad_request"
-            reply = await till.ok(APPROVED, wire.DrawerOpen(id=5, reason="monnaie", key="k1"))
-            assert reply == {"type": "ok", "re": 5, "lane": "1", "approved_by": "sophie"}
+            refused = await till.call(MARIE, OpenWithoutSale("monnaie"))
+            assert refused.code == "supervisor_required"
+            assert (await till.call(APPROVED, OpenWithoutSale(" "))).code == "bad_request"
+            opened = await till.ok(APPROVED, OpenWithoutSale("monnaie"), key="k1")
+            assert opened == OpenedWithoutSale(lane="1", approved_by="sophie")
             await till.printed.wait_sent(1)
             assert till.printed.sent == [KICK]
-            again = await till.ok(APPROVED, wire.DrawerOpen(id=6, reason="monnaie", key="k1"))
-            assert again["re"] == 6
+            assert await till.ok(APPROVED, OpenWithoutSale("monnaie"), key="k1") == opened
             await trio.sleep(0.2)
             assert till.printed.sent == [KICK]  # a repeated key opens nothing twice
+            reused = await till.call(APPROVED, OpenWithoutSale("monnaie"), key="k1", fingerprint="other")
+            assert (reused.code, reused.details) == ("conflict", {"key_reused": True})
         (event,) = rows(path, "SELECT seller, data FROM events WHERE kind='DrawerOpenedWithoutSale'")
         assert event[0] == "marie" and '"approved_by":"sophie"' in event[1] and "monnaie" in event[1]
 
 
-async def test_closing_count_and_the_next_period(tmp_path):
+async def test_closing_count_and_the_next_period(tmp_path, virtual_clock):
     path = tmp_path / "db.sqlite3"
     with trio.fail_after(DEADLINE):
         async with running_till(path) as till:
             await till.ok(MARIE, FLOAT)
             await sell(till, cash_sale(1, "23.40"))
-            bad = await till.call(MARIE, wire.DrawerCount(count={"0.03": 1}))
-            assert bad["code"] == "bad_request"
-            reply = await till.ok(MARIE, wire.DrawerCount(count={"100.00": 1, "50.00": 1, "20.00": 1, "2.00": 1,
-                                                                 "0.20": 1, "0.10": 1}))
-            assert (reply["expected"], reply["counted"], reply["difference"]) == ("173.40", "172.30", "-1.10")
-            assert reply["drawer"]["expected"] == "0.00" and reply["drawer"]["since"] is not None
+            bad = await till.call(MARIE, CountDrawer({"0.03": 1}))
+            assert bad.code == "bad_request"
+            result = await till.ok(MARIE, CountDrawer({"100.00": 1, "50.00": 1, "20.00": 1, "2.00": 1,
+                                                       "0.20": 1, "0.10": 1}))
+            assert isinstance(result, Counted)
+            counted = result.counted
+            assert (counted.expected, counted.counted, counted.difference) == (D("173.40"), D("172.30"), D("-1.10"))
+            assert money(result.period)["expected"] == D("0.00") and result.period.since is not None
             await sell(till, cash_sale(2, "5.00"))
-            await till.ok(MARIE, wire.DrawerMovement(kind="float", amount="100.00", reason="jour 2"))
+            await till.ok(MARIE, MoveCash(kind="float", amount=D("100.00"), reason="jour 2"))
         assert rows(path, "SELECT expected, counted, difference, last_sale FROM drawer_counts") == [
             ("173.40", "172.30", "-1.10", 1)]
         async with running_till(path) as till:
-            drawer = (await till.ok(MARIE, wire.GetDrawer()))["drawer"]
-            assert (drawer["float"], drawer["cash_sales"], drawer["expected"]) == ("100.00", "5.00", "105.00")
+            period = await till.period()
+            assert (money(period)["float"], period.cash_sales, money(period)["expected"]) == (
+                D("100.00"), D("5.00"), D("105.00"))
 
 
-async def test_alert_when_expected_rises_above_the_threshold(tmp_path):
+async def test_alert_when_expected_rises_above_the_threshold(tmp_path, virtual_clock):
     screen = Screen()
     with trio.fail_after(DEADLINE):
         async with running_till(tmp_path / "db.sqlite3", shop=config(alert="200.00"), subscribers={screen}) as till:
             await till.ok(MARIE, FLOAT)
             await sell(till, cash_sale(1, "50.00"))  # 200.00: not above
-            drawer = (await till.ok(MARIE, wire.GetDrawer()))["drawer"]
-            assert drawer["alert"] is False and screen.frames == []
+            now = await till.ok(MARIE, ShowDrawer())
+            assert now.threshold == D("200.00") and money(now.period)["expected"] == D("200.00")
+            assert screen.events == []
             await sell(till, cash_sale(2, "0.01"))
-            await till.ok(MARIE, wire.GetDrawer())
-            assert screen.frames == [{"type": "drawer_alert", "lane": "1", "expected": "200.01",
-                                      "threshold": "200.00"}]
-            await till.ok(MARIE, wire.DrawerMovement(kind="add", amount="10.00", reason="monnaie"))
-            assert len(screen.frames) == 1  # already above: told once
-            drawer = (await till.ok(MARIE, wire.GetDrawer()))["drawer"]
-            assert drawer["alert"] is True and drawer["alert_threshold"] == "200.00"
+            await till.ok(MARIE, ShowDrawer())
+            assert screen.events == [("drawer_alert", DrawerAlert(lane="1", expected=D("200.01"),
+                                                                  threshold=D("200.00")))]
+            await till.ok(MARIE, MoveCash(kind="add", amount=D("10.00"), reason="monnaie"))
+            assert len(screen.events) == 1  # already above: told once
 
 
-async def test_idempotent_movement_and_seller_required(tmp_path):
+async def test_idempotent_movement_and_seller_required(tmp_path, virtual_clock):
     path = tmp_path / "db.sqlite3"
     with trio.fail_after(DEADLINE):
         async with running_till(path) as till:
-            assert (await till.call(NOBODY, FLOAT))["code"] == "not_signed_in"
-            add = wire.DrawerMovement(id=1, kind="add", amount="5.00", reason="monnaie", key="add-1")
-            first = await till.ok(MARIE, add)
-            second = await till.ok(MARIE, msgspec.structs.replace(add, id=2))
-            assert second == {**first, "re": 2}
-        async with running_till(path) as till:  # remembered across a restart too
-            third = await till.ok(MARIE, msgspec.structs.replace(add, id=3))
-            assert third["drawer"]["added"] == "5.00"
+            assert (await till.call(NOBODY, FLOAT)).code == "not_signed_in"
+            add = MoveCash(kind="add", amount=D("5.00"), reason="monnaie")
+            first = await till.ok(MARIE, add, key="add-1")
+            assert await till.ok(MARIE, add, key="add-1") == first
+        async with running_till(path) as till:  # remembered across a restart too (journaled, read back)
+            third = await till.ok(MARIE, add, key="add-1")
+            assert third == first and money(third.period)["added"] == D("5.00")
         assert len(rows(path, "SELECT * FROM drawer_movements")) == 1
 
 
-async def test_drawer_tables_are_append_only(tmp_path):
+async def test_drawer_tables_are_append_only(tmp_path, virtual_clock):
     path = tmp_path / "db.sqlite3"
     with trio.fail_after(DEADLINE):
         async with running_till(path) as till:
             await till.ok(MARIE, FLOAT)
-            await till.ok(MARIE, wire.DrawerCount(count={"50.00": 3}))
+            await till.ok(MARIE, CountDrawer({"50.00": 3}))
     with sqlite3.connect(path) as db:
         for sql in ("UPDATE drawer_movements SET amount='1.00'", "DELETE FROM drawer_movements",
                     "UPDATE drawer_counts SET counted='0.00'", "DELETE FROM drawer_counts"):
@@ -270,13 +308,15 @@ async def test_drawer_tables_are_append_only(tmp_path):
                 db.execute(sql)
 
 
-async def test_a_crash_restarts_the_drawer_with_its_period(tmp_path):
+async def test_a_crash_restarts_the_drawer_with_its_period(tmp_path, virtual_clock):
     with trio.fail_after(DEADLINE):
         async with running_till(tmp_path / "db.sqlite3") as till:
             await till.ok(MARIE, FLOAT)
+            crashed_at = trio.current_time()
             await till.drawer.tell("not a command")  # a bug: the actor crashes
-            drawer = (await till.ok(MARIE, wire.GetDrawer()))["drawer"]  # answered by the restarted actor
-            assert drawer["expected"] == "150.00"
+            period = await till.period()  # answered by the restarted actor
+            assert money(period)["expected"] == D("150.00")
+            assert trio.current_time() - crashed_at == DEVICE_POLICY.initial_backoff
 
 
 @pytest.mark.skipif(shutil.which("socat") is None, reason="socat is not installed: it provides the pty pair")
@@ -286,7 +326,7 @@ async def test_serial_drawer_port_gets_the_kick(tmp_path):
             far = trio.lowlevel.FdStream(os.open(far_end, os.O_RDONLY | os.O_NOCTTY))
             async with far:
                 async with running_till(tmp_path / "db.sqlite3", shop=config(drawer=drawer_end)) as till:
-                    await till.ok(APPROVED, wire.DrawerOpen(reason="monnaie"))
+                    await till.ok(APPROVED, OpenWithoutSale("monnaie"))
                     received = b""
                     while len(received) < len(KICK):
                         received += await far.receive_some()
@@ -294,13 +334,13 @@ async def test_serial_drawer_port_gets_the_kick(tmp_path):
                     assert KICK not in till.printed.sent  # not through the printer
 
 
-async def test_an_unplugged_serial_drawer_never_blocks(tmp_path):
+async def test_an_unplugged_serial_drawer_never_blocks(tmp_path, virtual_clock):
     with trio.fail_after(DEADLINE):
         async with running_till(tmp_path / "db.sqlite3", shop=config(drawer=str(tmp_path / "ttyNONE"))) as till:
             for n in range(5):
-                await till.ok(APPROVED, wire.DrawerOpen(reason="monnaie"))
+                await till.ok(APPROVED, OpenWithoutSale("monnaie"))
             await sell(till, cash_sale(1, "5.00"))
-            assert (await till.ok(MARIE, wire.GetDrawer()))["drawer"]["cash_sales"] == "5.00"
+            assert (await till.period()).cash_sales == D("5.00")
 
 
 def test_slip_rendering_is_deterministic_and_complete():
@@ -321,8 +361,8 @@ def test_slip_rendering_is_deterministic_and_complete():
         render_drawer_slip(slip, width=20)
 
 
-async def test_cash_received_outside_sales_is_in_the_drawer(tmp_path):
-    from laneserver.actors.drawer import CashReceived
+async def test_cash_received_outside_sales_is_in_the_drawer(tmp_path, virtual_clock):
+    from laneserver.actors.drawer_messages import CashReceived
     from laneserver.store.ops import ReceiveMoney
 
     path = tmp_path / "db.sqlite3"
@@ -336,19 +376,19 @@ async def test_cash_received_outside_sales_is_in_the_drawer(tmp_path):
             await till.ok(MARIE, FLOAT)
             # Journaled by someone who does not tell the drawer: read before the next request.
             await commit(till.journal, topup("30.00"), topup("99.00", mode="card"), topup("7.00", lane="2"))
-            drawer = (await till.ok(MARIE, wire.GetDrawer()))["drawer"]
-            assert (drawer["cash_in"], drawer["expected"]) == ("30.00", "180.00")
+            period = await till.period()
+            assert (period.cash_in, money(period)["expected"]) == (D("30.00"), D("180.00"))
             # Told: counted once, and the drawer opens.
             await commit(till.journal, topup("20.00"))
             seq = rows(path, "SELECT max(seq) FROM money_in")[0][0]
             await till.drawer.tell(CashReceived(seq, Decimal("20.00")))
             await till.drawer.tell(CashReceived(seq, Decimal("20.00")))
-            drawer = (await till.ok(MARIE, wire.GetDrawer()))["drawer"]
-            assert (drawer["cash_in"], drawer["expected"]) == ("50.00", "200.00")
+            period = await till.period()
+            assert (period.cash_in, money(period)["expected"]) == (D("50.00"), D("200.00"))
             await till.printed.wait_sent(2)
             assert till.printed.sent[1] == KICK
-            counted = await till.ok(MARIE, wire.DrawerCount(count={"100.00": 2}))
-            assert counted["difference"] == "0.00" and counted["drawer"]["cash_in"] == "0.00"
+            counted = await till.ok(MARIE, CountDrawer({"100.00": 2}))
+            assert counted.counted.difference == D("0.00") and counted.period.cash_in == D("0.00")
         async with running_till(path) as till:
-            drawer = (await till.ok(MARIE, wire.GetDrawer()))["drawer"]
-            assert (drawer["cash_in"], drawer["expected"]) == ("0.00", "0.00")
+            period = await till.period()
+            assert (period.cash_in, money(period)["expected"]) == (D("0.00"), D("0.00"))

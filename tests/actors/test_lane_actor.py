@@ -26,14 +26,16 @@ import trio
 
 from laneserver.actors.journal import JournalActor, commit, read
 from laneserver.actors.lane import LaneActor
-from laneserver.actors.messages import Caller, GetLevel, Handle, Subscribe, Unsubscribe
+from laneserver.actors.messages import Caller, Handle, Subscribe, Unsubscribe
 from laneserver.actors.runtime import Address, open_mailbox
+from laneserver.actors.stock_messages import GetLevel
 from laneserver.actors.stock_point import StockPointActor
 from laneserver.clock import FixedClock
 from laneserver.config import Config, LaneConfig, StockPointConfig
 from laneserver.protocol import messages as wire
 from laneserver.rules import lane as rules
 from laneserver.rules.catalog import Article, Barcode, Catalog
+from laneserver.rules.stock import fmt_stock
 from laneserver.store import reads
 from laneserver.store.ops import MoveStock
 
@@ -129,8 +131,8 @@ async def ok(shop: Shop, request: wire.Request, caller: Caller = MARIE) -> dict[
 async def level(shop: Shop, article: str) -> tuple[str, str]:
     """(real, reserved) at the stock point, after everything the lane told it so far."""
     await ok(shop, wire.GetTicket(id="sync"))  # the lane is past its last tell
-    view = await shop.stock.ask(GetLevel(article))
-    return view.real, view.reserved
+    level = (await shop.stock.ask(GetLevel(article))).level
+    return fmt_stock(level.real), fmt_stock(level.reserved)
 
 
 def db_rows(path: Path, sql: str) -> list[tuple]:

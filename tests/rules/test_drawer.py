@@ -47,7 +47,7 @@ def run(period: Period, *commands) -> Period:
         assert isinstance(result, Applied), result
         if isinstance(command, (TakeRows, TakeCash)):
             assert result.events == ()  # journaled by their owners, not by the drawer
-        period = result.period
+        period = result.state
     return period
 
 
@@ -225,10 +225,10 @@ def test_closing_count_gives_the_difference_and_starts_a_new_period():
     (counted,) = result.events
     assert (counted.expected, counted.counted, counted.difference) == (D("123.40"), D("122.30"), D("-1.10"))
     assert counted.last_sale == 7 and counted.since is None and counted.at == NOW
-    assert result.period == Period(lane="1", since=NOW, last_sale=7)
-    assert totals(result.period).expected == D("0.00")
+    assert result.state == Period(lane="1", since=NOW, last_sale=7)
+    assert totals(result.state).expected == D("0.00")
     # a sale already counted is not counted again in the new period
-    assert run(result.period, TakeCash(7, D("23.40"))).cash_sales == D("0.00")
+    assert run(result.state, TakeCash(7, D("23.40"))).cash_sales == D("0.00")
 
 
 def test_count_refuses_unknown_denominations():
@@ -294,7 +294,7 @@ def test_expected_is_the_sum_of_what_was_accepted(steps, opening):
             # only taking out more than is there is refused, and it changes nothing
             assert result.code == "conflict" and amount > totals(period).expected
             continue
-        period = result.period
+        period = result.state
         signed += -amount if kind in ("expense", "withdrawal") else amount
         assert totals(period).expected == signed
         assert totals(period).expected >= 0
@@ -310,8 +310,8 @@ def test_other_cash_received_counts_once_and_survives_the_count():
     assert (period.last_money_in, period.last_sale) == (5, 2)
     result = apply(period, Count(seller="m", count=()), now=NOW)
     assert isinstance(result, Applied)
-    assert result.events[0].last_money_in == 5 and result.period.last_money_in == 5
-    assert run(result.period, TakeCash(5, D("1.00"), sale=False)).cash_in == D("0.00")
+    assert result.events[0].last_money_in == 5 and result.state.last_money_in == 5
+    assert run(result.state, TakeCash(5, D("1.00"), sale=False)).cash_in == D("0.00")
 
 
 # --- cash moved on sales after their finish (TakeRows) ------------------------------------
@@ -337,7 +337,7 @@ def test_rows_survive_a_closing_count_as_taken():
     assert isinstance(result, Applied)
     (counted,) = result.events
     assert counted.expected == D("30.00") and counted.last_payment == 9
-    after = result.period
+    after = result.state
     assert after.last_payment == 9 and after.cash_sales == D("0.00")
     assert run(after, TakeRows(9, D("30.00"))).cash_sales == D("0.00")  # reloaded: not again
     assert run(after, TakeRows(10, D("-30.00"))).cash_sales == D("-30.00")

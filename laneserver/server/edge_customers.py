@@ -1,0 +1,142 @@
+"""The customer verbs at the edge: wire requests in, domain commands to the customers
+actor (actors/customers.py), its domain results out as wire replies.
+
+``build`` turns a request (``wire.CUSTOMER_VERBS``) into its command (money parsed
+here: a bad amount is ``bad_request`` before the actor sees it); ``answer`` turns the
+actor's result into the reply (the views: Decimals and dates as the wire's strings);
+``handle`` does both around the ask, with the request's idempotency key and
+fingerprint. A ``Refused`` becomes an ``error`` frame in server/outcomes.py; a reply
+journaled as a frame before the actor took domain commands comes back re-addressed.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from laneserver.actors.customers_messages import (
+    CancelTopup,
+    CorrectBalance,
+    CouponsLeft,
+    CreateCustomer,
+    CustomerCreated,
+    CustomerFile,
+    CustomersFound,
+    DepositCredit,
+    EditCustomer,
+    SearchCustomers,
+    SellVoucher,
+    ShowCustomer,
+    ShowVoucher,
+    ToppedUp,
+    TopUpWallet,
+    VoucherState,
+)
+from laneserver.actors.messages import Caller, Do
+from laneserver.actors.replies import Replayed
+from laneserver.actors.runtime import Address
+from laneserver.protocol import messages as wire
+from laneserver.protocol.codec import encode, fingerprint
+from laneserver.rules.money import BadValue, fmt_money, parse_money
+from laneserver.rules.outcome import Code, Refused, refused
+from laneserver.server.outcomes import refusal_frame, replayed_frame
+
+
+def build(request: wire.Request) -> object:
+    """The domain command of a customer verb, or ``Refused`` (a bad amount)."""
+    try:
+        match request:
+            case wire.GetCustomer(customer=customer):
+                return ShowCustomer(customer)
+            case wire.CustomerSearch(text=text, limit=limit):
+                return SearchCustomers(text, limit)
+            case wire.GetVoucher(code=code):
+                return ShowVoucher(code)
+            case wire.CustomerCreate():
+                return CreateCustomer(name=request.name, card=request.card, business=request.business,
+                                      contact=request.contact, notes=request.notes, wallet=request.wallet)
+            case wire.CustomerEdit():
+                return EditCustomer(customer=request.customer, name=request.name, card=request.card,
+                                    business=request.business, contact=request.contact, notes=request.notes,
+                                    wallet=request.wallet)
+            case wire.CreditDeposit():
+                return DepositCredit(customer=request.customer, amount=parse_money(request.amount), mode=request.mode)
+            case wire.WalletTopup():
+                return TopUpWallet(customer=request.customer, amount=parse_money(request.amount), mode=request.mode)
+            case wire.WalletTopupCancel():
+                return CancelTopup(topup=request.topup, sale=request.sale, mode=request.mode)
+            case wire.BalanceCorrect():
+                return CorrectBalance(customer=request.customer, account=request.account,
+                                      amount=parse_money(request.amount), reason=request.reason)
+            case wire.VoucherIssue():
+                return SellVoucher(amount=parse_money(request.amount), mode=request.mode, customer=request.customer,
+                                   valid_days=request.valid_days)
+    except BadValue as error:
+        return refused(Code.BAD_REQUEST, str(error))
+    return refused(Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not a customer request")
+
+
+def answer(request: wire.Request, result: object) -> bytes:
+    """The reply to ``request`` carrying the actor's ``result``."""
+    match result:
+        case CustomerFile():
+            return encode(wire.CustomerOk(re=request.id, customer=customer_view(result)))
+        case ToppedUp(topup=topup, file=file):
+            return encode(wire.TopupOk(re=request.id, topup=topup, customer=customer_view(file)))
+        case CustomerCreated(customer=customer):
+            return encode(wire.CustomerCreatedOk(re=request.id, customer=customer))
+        case CustomersFound(customers=found):
+            return encode(wire.CustomersOk(re=request.id, customers=[
+                wire.CustomerSummaryView(customer=c.customer, name=c.name, card=c.card, business=c.business)
+                for c in found]))
+        case VoucherState():
+            return encode(wire.VoucherOk(re=request.id, voucher=voucher_view(result)))
+    raise TypeError(f"the customers actor answered {result!r}")
+
+
+async def handle(address: Address, caller: Caller, request: wire.Request) -> bytes:
+    """Ask the customers actor at ``address`` to carry out ``request`` for ``caller``."""
+    command = build(request)
+    if isinstance(command, Refused):
+        return refusal_frame(request, command)
+    key = request.key
+    result = await address.ask(Do(caller, command, key, None if key is None else fingerprint(request)))
+    if isinstance(result, Refused):
+        return refusal_frame(request, result)
+    if isinstance(result, Replayed):
+        return replayed_frame(request, result)
+    return answer(request, result)
+
+
+# --- views ---------------------------------------------------------------------------
+
+def customer_view(file: CustomerFile) -> wire.CustomerView:
+    customer = file.customer
+    return wire.CustomerView(
+        customer=customer.customer, name=customer.name, card=customer.card, business=customer.business,
+        contact=customer.contact, notes=customer.notes,
+        credit=fmt_money(file.credit), wallet=fmt_money(file.wallet), wallet_enabled=customer.wallet_enabled,
+        credit_available=fmt_money(file.credit_available), wallet_available=fmt_money(file.wallet_available),
+        vouchers=[voucher_view(v) for v in file.vouchers],
+        history=[wire.CustomerSaleView(number=s.number, at=s.at, total=s.total) for s in file.history],
+        coupons=[coupon_view(c) for c in file.coupons],
+        owes=fmt_money(file.owes),
+    )
+
+
+def voucher_view(state: VoucherState) -> wire.VoucherView:
+    v = state.voucher
+    # ``VoucherView`` omits its defaults, and msgspec tells a default by identity: an
+    # origin "sold" read back (from the database, or a result journaled as MessagePack)
+    # is equal to the default but another object, so it went out where a fresh one did
+    # not. Interned, it is the default's own object: "sold" is always left out.
+    return wire.VoucherView(
+        code=v.code, amount=fmt_money(v.amount), valid_until=v.valid_until.isoformat(), status=state.status,
+        customer=v.customer, origin=sys.intern(v.origin), issued_at=v.issued_at, used_at=v.used_at,
+        used_amount=None if v.used_amount is None else fmt_money(v.used_amount), remainder=v.remainder,
+    )
+
+
+def coupon_view(left: CouponsLeft) -> wire.CouponView:
+    return wire.CouponView(article=left.article, name=left.name, left=left.left,
+                           valid_until=None if left.valid_until is None else left.valid_until.isoformat(),
+                           expired=left.expired, held=left.held)

@@ -1,0 +1,121 @@
+"""The verbs on finished sales at the edge: wire requests in, the sales actor's results out.
+
+``build`` turns a request into a command of actors/sales_messages.py (amounts parsed
+here), ``answer`` a ``SalesResult`` into the reply frame, and ``handle`` asks the
+sales actor in between (the session has checked the supervisor's PIN).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from laneserver.actors.messages import Caller, Do
+from laneserver.actors.replies import Replayed
+from laneserver.actors.runtime import Address
+from laneserver.actors.sales_messages import (
+    AbandonDebt,
+    CancelSale,
+    CorrectPayment,
+    Debts,
+    ListDebts,
+    PayDebt,
+    SaleCancelled,
+    SaleNow,
+    ShowSale,
+)
+from laneserver.protocol import messages as wire
+from laneserver.protocol.codec import encode, fingerprint
+from laneserver.rules import corrections as rules
+from laneserver.rules.money import ZERO, BadValue, fmt_money, parse_money
+from laneserver.rules.outcome import Code, Refused, refused
+from laneserver.server.outcomes import refusal_frame, replayed_frame
+
+
+def build(request: wire.Request) -> Any:
+    """The sales command for ``request``, or ``Refused`` (a bad amount)."""
+    try:
+        match request:
+            case wire.GetSale(sale=number):
+                return ShowSale(number)
+            case wire.Unpaid(customer=customer):
+                return ListDebts(customer)
+            case wire.PayLater():
+                return PayDebt(sale=request.sale, mode=request.mode, amount=_money(request.amount),
+                               reference=request.reference)
+            case wire.PaymentCorrect():
+                return CorrectPayment(sale=request.sale, payment=request.payment, reason=request.reason,
+                                      mode=request.mode, amount=_money(request.amount))
+            case wire.SaleCancel():
+                return CancelSale(sale=request.sale, reason=request.reason)
+            case wire.DebtAbandon():
+                return AbandonDebt(sale=request.sale, reason=request.reason)
+    except BadValue as error:
+        return refused(Code.BAD_REQUEST, str(error))
+    return refused(Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not a sales request")
+
+
+def _money(raw: str | None) -> Any:
+    return None if raw is None else parse_money(raw)
+
+
+def answer(request: wire.Request, result: Any) -> bytes:
+    """The reply frame for a sales result."""
+    match result:
+        case SaleNow(sale=sale, others=others, customer_name=name):
+            return encode(wire.SaleOk(re=request.id, sale=sale_view(sale, others, name)))
+        case Debts(sales=sales, names=names):
+            return encode(wire.UnpaidOk(
+                re=request.id, due=fmt_money(sum((s.due for s in sales), ZERO)),
+                sales=[wire.DebtView(sale=s.number, at=s.at, customer=s.customer, total=fmt_money(s.total),
+                                     due=fmt_money(s.due), customer_name=names.get(s.customer or ""))
+                       for s in sales]))
+        case SaleCancelled():
+            vouchers = [
+                wire.VoucherView(code=v.code, amount=fmt_money(v.amount), valid_until=v.valid_until.isoformat(),
+                                 status="valid", customer=v.customer, origin=v.origin, issued_at=v.at.isoformat())
+                for v in result.vouchers
+            ]
+            extra: dict[str, Any] = {"vouchers": vouchers} if vouchers else {}
+            return encode(wire.SaleCancelledOk(
+                re=request.id, number=result.number, sale=sale_view(result.sale, result.others),
+                given_back={mode: fmt_money(amount) for mode, amount in result.given_back.items()}, **extra))
+    raise TypeError(f"the sales actor answered {result!r}")
+
+
+async def handle(address: Address, caller: Caller, request: wire.Request) -> bytes:
+    """Ask the sales actor at ``address`` for ``request`` on behalf of ``caller``; the reply frame."""
+    command = build(request)
+    if isinstance(command, Refused):
+        return refusal_frame(request, command)
+    key = request.key
+    result = await address.ask(Do(caller, command, key, None if key is None else fingerprint(request)))
+    if isinstance(result, Refused):
+        return refusal_frame(request, result)
+    if isinstance(result, Replayed):
+        return replayed_frame(request, result)
+    return answer(request, result)
+
+
+def sale_view(sale: rules.SaleMoney, others: dict[int, tuple[int, str]],
+              customer_name: str | None = None) -> wire.SaleView:
+    """A sale with its rows; ``others``: rows of other sales (a counter-entry's ANL) that
+    supersede some of its rows, number → (row, type)."""
+    superseded = {n: row for n, (row, _) in others.items()}
+    for r in sale.rows:  # the first row that refers to one supersedes it (an ANL, then its MAJ)
+        if r.type in (rules.ANL, rules.MAJ) and r.refers is not None:
+            superseded.setdefault(r.refers, r.number)
+    payments = [
+        wire.SalePaymentView(
+            payment=r.number, type=r.type, status=rules.ANNUL if r.number in superseded else r.type, mode=r.mode,
+            amount=fmt_money(r.amount), at=r.at, reference=r.reference, refers=r.refers,
+            superseded_by=superseded.get(r.number),
+        )
+        for r in sale.rows
+    ]
+    return wire.SaleView(
+        number=sale.number, at=sale.at, lane=sale.lane, seller=sale.seller, customer=sale.customer,
+        customer_name=customer_name,
+        total=fmt_money(sale.total), paid=fmt_money(sale.paid), change=fmt_money(sale.change),
+        due=fmt_money(sale.due), payments=payments, cancels=sale.cancels, cancelled_by=sale.cancelled_by,
+        topup=fmt_money(sale.topup) if sale.topup else None, topup_cancelled=sale.topup_cancelled,
+    )
