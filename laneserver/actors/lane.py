@@ -7,9 +7,11 @@ one that asked has it in its reply: ``Caller.origin``), report reservations to t
 stock point and hand a receipt to the printer. Each change is one more ``rev`` of the
 open ticket (``rules.lane.revised``), journaled with the state.
 
-The lane's state lives in the journal (``lane_states``), so a restart — of the
-actor by its supervisor, or of the whole process after ``kill -9`` — rebuilds it
-exactly as the last acknowledged request left it.
+The lane's state lives in the journal (each request appends what it changed to
+``lane_changes``, rules/lane_journal.py; now and then the state is written whole to
+``lane_states``), so a restart — of the actor by its supervisor, or of the whole
+process after ``kill -9`` — rebuilds it exactly as the last acknowledged request left
+it.
 """
 
 from __future__ import annotations
@@ -42,21 +44,23 @@ from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode
 from laneserver.protocol.codec import error_frame as _error
-from laneserver.protocol.views import held_view, ticket_view
+from laneserver.protocol.views import TicketEncoder, held_view
 from laneserver.rules import lane as rules
 from laneserver.rules import payment as payments
 from laneserver.rules import customers as customer_rules
 from laneserver.rules import coupons as coupon_rules
 from laneserver.rules import invoice as invoices
+from laneserver.rules import lane_journal
 from laneserver.rules.invoice import invoice_name
 from laneserver.rules.catalog import Ambiguous, Catalog, Found, Unknown
 from laneserver.rules.costs import CostBook, unit_cost
 from laneserver.rules.money import BadValue, fmt_money, parse_money, parse_percent, parse_qty
 from laneserver.rules.stock import OutOfStock, StockTakes, effective_policy, fmt_stock
 from laneserver.rules.receipt import Receipt, ReceiptInstalment, ReceiptLine, ReceiptPayment
-from laneserver.rules.ticket import reserved_quantities, topups_in_out, totals
+from laneserver.rules.lane_sums import LaneSums, coupon_contributions, stock_contributions, ticket_customer
+from laneserver.rules.ticket import topups_in_out, totals
 from laneserver.store import reads
-from laneserver.store.ops import IssueVoucher, PutLaneState, RecordEvent, RecordSale, Remember, SaleRecorded
+from laneserver.store.ops import AppendLaneChange, IssueVoucher, RecordEvent, RecordSale, Remember, SaleRecorded
 
 # The built-in payment modes the lane handles (rules/payment.py's one table); the
 # shop's own modes ([[payment_modes]]) come on top, see ``payment_policy``.
@@ -116,9 +120,12 @@ class LaneActor:
         self.replies = ReplyMemory(f"lane:{lane}")
         self.log = get_logger("lane", lane=lane)
         self.last_printer_frame: bytes | None = None
-        self._last_reserved: tuple[rules.LaneState, dict[str, Any]] | None = None
         self._takes = StockTakes(catalog.get)  # what reserving / selling a quantity takes from stock
+        # What the tickets hold (stock, coupons), kept from one state to the next (rules/lane_sums.py).
+        self._reservations: LaneSums[str] = LaneSums(stock_contributions(self._takes.takes))
+        self._coupons: LaneSums[tuple[str, str]] = LaneSums(coupon_contributions, context=ticket_customer)
         self._last_ticket_json: tuple[Any, msgspec.Raw] | None = None
+        self._ticket_encoder = TicketEncoder()  # the open ticket's JSON, kept line by line
         self.data_folder = data_folder  # where invoices are written (the server's data folder)
 
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
@@ -352,7 +359,7 @@ class LaneActor:
                         device=caller.device, seller=caller.seller)
             for e in events
         ]
-        ops.append(PutLaneState(state=state, at=now))
+        ops.append(AppendLaneChange(change=lane_journal.diff(self.state, state), state=state, at=now))
         reply: bytes | None = None
         vouchers = _remainder_vouchers(customer_moves)
         takes: tuple[tuple[str, Any], ...] = ()
@@ -431,11 +438,13 @@ class LaneActor:
         """The open ticket's view (with its ``rev``), encoded once per state: the reply
         to the request that changed it and the ``ticket`` event to the other sessions
         of the lane carry the same bytes (``msgspec.Raw`` is spliced into each frame as
-        it is). States are frozen values: the same object always shows the same ticket."""
+        it is). States are frozen values: the same object always shows the same ticket.
+        Only the lines a change touched are encoded again (protocol/views.py
+        ``TicketEncoder``)."""
         last = self._last_ticket_json
         if last is not None and last[0] is state:
             return last[1]
-        raw = msgspec.Raw(encode(ticket_view(state.ticket, rev=state.rev)))
+        raw = msgspec.Raw(self._ticket_encoder.encode(state.ticket, rev=state.rev))
         self._last_ticket_json = (state, raw)
         return raw
 
@@ -467,15 +476,10 @@ class LaneActor:
         """What the tickets hold back, per stock article (a glass: 1/6 of its bottle).
 
         Asked twice per request (before and after); the state before is the one the
-        previous request ended with, so the last answer is kept. States are frozen
-        values: the same object always holds the same tickets.
+        previous request ended with, so the last answer is kept, and a scan only adds
+        its line to it (rules/lane_sums.py: not every line of every ticket again).
         """
-        last = self._last_reserved
-        if last is not None and last[0] is state:
-            return last[1]
-        value = self._takes.quantities(reserved_quantities(rules.reserved_tickets(state)))
-        self._last_reserved = (state, value)
-        return value
+        return self._reservations.of(state)
 
     async def _report_reservations(self) -> None:
         """At start: what the lane's tickets hold (a tell: it was granted before)."""
@@ -872,7 +876,8 @@ class LaneActor:
         return command
 
     def _coupon_holds(self, state: rules.LaneState) -> coupon_rules.Holds:
-        return coupon_rules.lane_holds(rules.reserved_tickets(state))
+        """What the coupon lines hold (rules/coupons.py ``lane_holds``), kept like ``_reserved``."""
+        return self._coupons.of(state)
 
     async def _hold_coupons(self, request: wire.Request, holds: coupon_rules.Holds) -> bytes | None:
         if self.customers is None:

@@ -19,12 +19,14 @@ from laneserver.rules.coupons import Batch, SaleCoupons
 from laneserver.rules.drawer import CountRows, Movement, Period, sale_cash
 from laneserver.rules.invoice import Invoice
 from laneserver.rules.lane import LaneState
+from laneserver.rules.lane_journal import LaneChange, replay
 from laneserver.rules.replenishment import OrderLine, PurchaseOrder
 from laneserver.rules.sell_by import Lot
 from laneserver.rules.stock import exact, fmt_stock, to_decimal
 from laneserver.store.article_rows import decode_articles
 
 _lane_state = msgspec.json.Decoder(LaneState)
+_lane_change = msgspec.json.Decoder(LaneChange)
 
 
 class Device(msgspec.Struct, frozen=True):
@@ -43,8 +45,16 @@ class Seller(msgspec.Struct, frozen=True):
 
 
 def lane_state(db: sqlite3.Connection, lane: str) -> LaneState | None:
+    """The lane's state as its last change left it: its last snapshot (``lane_states``;
+    none yet: an empty lane) with the changes made since replayed (``lane_changes``,
+    rules/lane_journal.py); None when the lane never changed. Raises
+    ``lane_journal.JournalGap`` if a change does not follow."""
     row = db.execute("SELECT state FROM lane_states WHERE lane=?", (lane,)).fetchone()
-    return _lane_state.decode(row[0]) if row else None
+    changes = [_lane_change.decode(change) for (change,) in
+               db.execute("SELECT change FROM lane_changes WHERE lane=? ORDER BY seq", (lane,))]
+    if row is None and not changes:
+        return None
+    return replay(_lane_state.decode(row[0]) if row else LaneState(lane=lane), changes)
 
 
 def replies(db: sqlite3.Connection, actor: str, since: str) -> dict[tuple[str, str], tuple[str | None, bytes]]:

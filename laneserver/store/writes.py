@@ -18,11 +18,14 @@ import msgspec
 
 from laneserver.clock import shop_day
 from laneserver.rules.invoice import Invoice
+from laneserver.rules.lane import LaneState
+from laneserver.rules.lane_journal import snapshot_due
 from laneserver.rules.payment import fiscal_rows
 from laneserver.rules.stock import exact, to_text
 from laneserver.store.fiscal import Heads, chain_money, chain_payment, insert_sale, load_heads
 from laneserver.store.ops import (
     AccountMoved,
+    AppendLaneChange,
     CancelRecorded,
     CreatePurchaseOrder,
     IssueVoucher,
@@ -84,11 +87,17 @@ class Writer:
         # movement needs no SELECT. Forgotten on any rollback and after any Read
         # (a read function may write: the demo seed does).
         self._levels: dict[tuple[str, str], Fraction] = {}
-        # Rows kept back while a batch is written (``defer`` … ``flush``): the events
-        # and each lane's newest state, written at the end in one statement each.
+        # Rows kept back while a batch is written (``defer`` … ``flush``): the events,
+        # the lanes' changes and each lane's newest snapshot, written at the end in one
+        # statement each.
         self._deferring = False
         self._events: list[tuple[Any, ...]] = []
         self._states: dict[str, tuple[str, str, str]] = {}
+        self._changes: list[tuple[str, int, str, str]] = []
+        # Per lane: [characters of its last snapshot, characters of the changes kept
+        # since], read from the tables at the lane's first change and kept up to date
+        # (``snapshot_due``). Forgotten on a rollback.
+        self._lane_logs: dict[str, list[int]] = {}
 
     def snapshot(self) -> Heads:
         return msgspec.structs.replace(self.heads)
@@ -96,39 +105,48 @@ class Writer:
     def restore(self, heads: Heads) -> None:
         self.heads = heads
         self._levels.clear()
+        self._lane_logs.clear()
         self._discard()
 
-    # --- a batch's events and lane states, in one statement each ----------------------
+    # --- a batch's events and lane changes, in one statement each ---------------------
     # The journal's worker thread gives the GIL back at every SQLite call and waits
     # for the event loop to hand it over again; a batch of 13 scans was 26 such calls
     # for its events and lane states alone. Deferred, they are two (json_each), and a
-    # lane's state written several times in a batch is written once, as it ended.
+    # lane's snapshot written several times in a batch is written once, as it ended.
 
     def defer(self) -> None:
-        """Keep events and lane states back until ``flush`` (inside the transaction).
-        Meanwhile a read of the ``events`` or ``lane_states`` tables on this connection
-        does not see them (none runs inside a batch: lane states are read at a lane's
-        start)."""
+        """Keep events, lane changes and snapshots back until ``flush`` (inside the
+        transaction). Meanwhile a read of the ``events``, ``lane_changes`` or
+        ``lane_states`` tables on this connection does not see them (none runs inside a
+        batch: lane states are read at a lane's start)."""
         self._discard()
         self._deferring = True
 
     def flush(self) -> None:
-        """Write what ``defer`` kept back; call before COMMIT."""
+        """Write what ``defer`` kept back; call before COMMIT. A lane's snapshot drops
+        its changes written before this batch (those kept back after it come after)."""
         if self._events:
             self.db.execute(
                 "INSERT INTO events(at, source, kind, device, seller, data) SELECT value->>0, value->>1, value->>2,"
                 " value->>3, value->>4, value->>5 FROM json_each(?)", (encode(self._events),))
         if self._states:
+            rows = encode(list(self._states.values()))
+            self.db.execute("DELETE FROM lane_changes WHERE lane IN (SELECT value->>0 FROM json_each(?))", (rows,))
             self.db.execute(
                 "INSERT INTO lane_states(lane, state, updated_at) SELECT value->>0, value->>1, value->>2"
                 " FROM json_each(?) WHERE true ON CONFLICT(lane) DO UPDATE SET state=excluded.state,"
-                " updated_at=excluded.updated_at", (encode(list(self._states.values())),))
+                " updated_at=excluded.updated_at", (rows,))
+        if self._changes:
+            self.db.execute(
+                "INSERT INTO lane_changes(lane, seq, at, change) SELECT value->>0, value->>1, value->>2, value->>3"
+                " FROM json_each(?)", (encode(self._changes),))
         self._discard()
 
     def _discard(self) -> None:
         self._deferring = False
         self._events.clear()
         self._states.clear()
+        self._changes.clear()
 
     def _insert_event(self, row: tuple[Any, ...]) -> None:
         if self._deferring:
@@ -144,16 +162,11 @@ class Writer:
             case RecordEvent():
                 self._insert_event((iso(op.at), op.source, op.kind, op.device, op.seller, encode(op.data)))
                 return None
+            case AppendLaneChange():
+                self._lane_change(op)
+                return None
             case PutLaneState():
-                row = (op.state.lane, encode(op.state), iso(op.at))
-                if self._deferring:
-                    self._states[op.state.lane] = row
-                    return None
-                self.db.execute(
-                    "INSERT INTO lane_states(lane, state, updated_at) VALUES (?,?,?) "
-                    "ON CONFLICT(lane) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at",
-                    row,
-                )
+                self._lane_snapshot(op.state, op.at)
                 return None
             case RecordSale():
                 return self._record_sale(op)
@@ -197,6 +210,48 @@ class Writer:
             case RecordCancel():
                 return self._record_cancel(op)
         raise TypeError(f"not a journal op: {op!r}")
+
+    # --- lane states: changes and snapshots (rules/lane_journal.py) ----------------------
+
+    def _lane_log(self, lane: str) -> list[int]:
+        log = self._lane_logs.get(lane)
+        if log is None:
+            snapshot = self.db.execute("SELECT length(state) FROM lane_states WHERE lane=?", (lane,)).fetchone()
+            changes = self.db.execute("SELECT coalesce(sum(length(change)), 0) FROM lane_changes WHERE lane=?",
+                                      (lane,)).fetchone()
+            log = self._lane_logs[lane] = [snapshot[0] if snapshot else 0, changes[0]]
+        return log
+
+    def _lane_change(self, op: AppendLaneChange) -> None:
+        lane = op.state.lane
+        log = self._lane_log(lane)
+        data = encode(op.change)
+        if snapshot_due(log[1] + len(data), log[0]):
+            self._lane_snapshot(op.state, op.at)
+            return
+        log[1] += len(data)
+        row = (lane, op.change.rev, iso(op.at), data)
+        if self._deferring:
+            self._changes.append(row)
+        else:
+            self.db.execute("INSERT INTO lane_changes(lane, seq, at, change) VALUES (?,?,?,?)", row)
+
+    def _lane_snapshot(self, state: LaneState, at: dt.datetime) -> None:
+        """``state`` whole: the lane's snapshot, its earlier changes dropped."""
+        lane = state.lane
+        row = (lane, encode(state), iso(at))
+        self._lane_logs[lane] = [len(row[1]), 0]
+        if self._deferring:
+            self._states[lane] = row
+            if self._changes:  # kept back in this batch, before the snapshot: in it
+                self._changes[:] = [r for r in self._changes if r[0] != lane]
+            return
+        self.db.execute("DELETE FROM lane_changes WHERE lane=?", (lane,))
+        self.db.execute(
+            "INSERT INTO lane_states(lane, state, updated_at) VALUES (?,?,?) "
+            "ON CONFLICT(lane) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at",
+            row,
+        )
 
     def _create_order(self, op: CreatePurchaseOrder) -> int:
         """Insert the order under the next number (inside the unit: a rollback leaves no gap)."""

@@ -367,7 +367,10 @@ async def test_a_commit_failure_answers_internal_and_leaves_the_lane_unchanged(t
             # The key was not remembered with the failure: a retry is applied.
             reply = await ok(shop, wire.Scan(id=4, key="k2", code=WINE_CODE))
             assert [(l["line"], l["article"]) for l in reply["ticket"]["lines"]] == [(1, "BREAD"), (2, "WINE")]
-    [(state,)] = db_rows(path, "SELECT state FROM lane_states")
-    assert [line.article for line in msgspec.json.decode(state, type=rules.LaneState).ticket.lines] == [
-        "BREAD", "WINE"
-    ]
+    # What a restart reads back (the lane's snapshot and changes, store/reads.py).
+    db = sqlite3.connect(path)
+    try:
+        stored = reads.lane_state(db, "1")
+    finally:
+        db.close()
+    assert [line.article for line in stored.ticket.lines] == ["BREAD", "WINE"]
