@@ -33,7 +33,6 @@ from laneserver.actors.stock_point import StockPointActor
 from laneserver.clock import FixedClock
 from laneserver.config import Config, LaneConfig, StockPointConfig
 from laneserver.protocol import messages as wire
-from laneserver.rules import lane as rules
 from laneserver.rules.catalog import Article, Barcode, Catalog
 from laneserver.rules.stock import fmt_stock
 from laneserver.store import reads
