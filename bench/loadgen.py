@@ -323,8 +323,8 @@ async def run_load(
     async def open_device(name: str, token: str, seller: tuple[str, str], role, *,
                           task_status=trio.TASK_STATUS_IGNORED) -> None:
         nonlocal tills_left
-        # The connection is opened inside the limiter too: the server closes (1013) a
-        # websocket beyond ``[server] max_unauthenticated`` (64) waiting for its hello.
+        # The connection is opened inside the limiter too: the server makes a websocket
+        # beyond ``[server] max_unauthenticated`` (64) wait for its place before hello.
         await signed_in.acquire()
         holding = [True]
 

@@ -5,9 +5,9 @@ last start checked (``store/books_check.py``), so a start pays for the records
 written since the last start, not for the whole history. This bench builds a
 database of ``--sales`` sales with one payment each (default 1,000,000 sales: 2 M
 chained records, hashed with the project's own ``rules.fiscal.chain_hash`` over the
-records ``store.reads`` rebuilds), then times on it:
+records ``store.fiscal`` rebuilds), then times on it:
 
-  * the full chain walk (``store.reads.verify_chains``: what ``laneserver verify`` and
+  * the full chain walk (``store.fiscal.verify_chains``: what ``laneserver verify`` and
     a first start do), ``PRAGMA quick_check`` and ``PRAGMA integrity_check``;
   * the incremental walk (``books_check.checked_since``) with the checked point
     ``--since`` sales (and their payments) behind the heads: a day of a busy shop;
@@ -33,9 +33,8 @@ from pathlib import Path
 import msgspec
 
 from laneserver.rules.fiscal import GENESIS, ChainEnd, chain_hash
-from laneserver.store import books_check, reads
+from laneserver.store import books_check, fiscal
 from laneserver.store.schema import DB_NAME, connect
-from laneserver.store.writes import payment_record
 
 CHUNK = 20_000
 AMOUNT = Decimal("17.55")
@@ -66,7 +65,7 @@ def build(path: Path, sales: int) -> float:
             sale_rows.append((number, at, record["lane"], "marie", None, "17.55", "17.55", "0.00", lines, vat,
                               sale_prev, digest))
             sale_prev = digest
-            payment = payment_record(number, number, at, "card", AMOUNT, None)
+            payment = fiscal.payment_record(number, number, at, "card", AMOUNT, None)
             digest = chain_hash(payment_prev, payment)
             payment_rows.append((number, number, at, "card", "17.55", None, payment_prev, digest))
             payment_prev = digest
@@ -112,7 +111,7 @@ def main() -> None:
         built = round(build(path, args.sales), 1)
     db = connect(path, create=False)
     try:
-        full, full_s = timed(reads.verify_chains, db)
+        full, full_s = timed(fiscal.verify_chains, db)
         assert all(isinstance(end, ChainEnd) for end in full), full
         quick, quick_s = timed(books_check.quick_check, db)
         integrity, integrity_s = timed(books_check.integrity_check, db)

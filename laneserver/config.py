@@ -129,7 +129,8 @@ class ServerConfig(Base):
     # Host names requests may name besides localhost, the machine's name and the bound
     # address (IP addresses always pass): a DNS-rebinding page names its own.
     allowed_hosts: tuple[str, ...] = ()
-    # A websocket must say hello within this many seconds; at most this many may wait.
+    # A websocket must say hello within this many seconds; at most this many may be open
+    # without it at once (more wait for a place as long, server/http_edge.py).
     hello_timeout: float = 10.0
     max_unauthenticated: int = 64
     # Websockets one paired device may hold at once (the oldest is closed past it).

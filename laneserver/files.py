@@ -1,4 +1,4 @@
-"""Files replaced whole: the fiscal anchor (store/writes.py) and the invoices' PDFs
+"""Files replaced whole: the fiscal anchor (store/fiscal.py) and the invoices' PDFs
 (hw/invoice_pdf.py)."""
 
 from __future__ import annotations

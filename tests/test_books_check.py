@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from laneserver.rules.fiscal import GENESIS, Broken, ChainEnd, chain_hash
-from laneserver.store import books_check, reads
+from laneserver.store import books_check, fiscal
 from laneserver.store.schema import connect
 
 
@@ -87,7 +87,7 @@ def test_a_record_changed_before_the_point_is_verifys_to_find(db):
     books_check.mark_checked(db, books_check.checked_since(db))
     change_total(db, 2)
     assert isinstance(sale_end(db), ChainEnd)
-    assert reads.verify_chains(db)[0] == Broken("sale", 2, "content does not match its hash (a field was changed)")
+    assert fiscal.verify_chains(db)[0] == Broken("sale", 2, "content does not match its hash (a field was changed)")
 
 
 def test_sqlites_checks_say_ok_on_a_sound_file(db):

@@ -90,8 +90,8 @@ from laneserver.actors.customers_messages import (
 )
 from laneserver.actors.journal import CommitFailed, commit, read
 from laneserver.actors.messages import Caller, Do
-from laneserver.actors.drawer import CashReceived
-from laneserver.actors.printer import PrintReceipt
+from laneserver.actors.drawer_messages import CashReceived
+from laneserver.actors.printer_messages import PrintReceipt
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import Address
 from laneserver.clock import Clock, shop_day, shop_zone

@@ -25,10 +25,10 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-import msgspec
 import trio
 
 from laneserver.actors.drawer_messages import (
+    CashReceived,
     CountDrawer,
     Counted,
     DrawerAlert,
@@ -37,11 +37,13 @@ from laneserver.actors.drawer_messages import (
     MoveCash,
     OpenedWithoutSale,
     OpenWithoutSale,
+    RowsWritten,
+    SaleFinished,
     ShowDrawer,
 )
 from laneserver.actors.journal import CommitFailed, commit, read
 from laneserver.actors.messages import Caller, Do
-from laneserver.actors.printer import KickDrawer, PrintSlip
+from laneserver.actors.printer_messages import KickDrawer, PrintSlip
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import Address
 from laneserver.clock import Clock
@@ -53,34 +55,6 @@ from laneserver.rules import drawer as rules
 from laneserver.rules.outcome import Applied, Code, Refused, refused
 from laneserver.store import reads
 from laneserver.store.ops import RecordDrawerCount, RecordDrawerMovement, RecordEvent, Remember
-
-
-class SaleFinished(msgspec.Struct, frozen=True):
-    """The lane journaled sale ``number`` (tell): its cash goes in the drawer, which opens."""
-
-    number: int
-    payments: tuple[Any, ...]  # objects with ``mode`` and ``amount``
-    change: Decimal
-
-
-class CashReceived(msgspec.Struct, frozen=True):
-    """The journal's ``money_in`` record ``seq`` of this lane took ``amount`` in cash
-    (a customer top-up, a deposit, a voucher sold; negative: given back) (tell): the
-    drawer counts it and opens. Records no one told are read from the journal before
-    each drawer request, so the drawer's sums never miss one."""
-
-    seq: int
-    amount: Decimal
-
-
-class RowsWritten(msgspec.Struct, frozen=True):
-    """The sales actor wrote payment rows up to row ``number`` on a finished sale, in
-    this lane's drawer (a debt paid later, a correction, a cancel), moving ``cash``
-    (negative: given back) (tell): the drawer counts it and, for cash taken in or
-    given back, opens. Rows no one told are read before each drawer request."""
-
-    number: int
-    cash: Decimal
 
 
 class DrawerActor:

@@ -1,4 +1,5 @@
-"""What the edge asks of a lane's drawer actor, and what it answers (domain values).
+"""What the edge asks of a lane's drawer actor, and what it answers (domain values);
+and what the other actors tell it when cash moved in its lane.
 
 The edge (server/edge_drawer.py) turns the till's drawer verbs into these commands,
 sent in ``Do``; the drawer answers one of ``DrawerResult`` and the edge encodes it.
@@ -9,6 +10,8 @@ are tagged msgspec Structs in one union with ``Refused``.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
+
 import msgspec
 
 from laneserver.rules.drawer import DrawerCounted, Period
@@ -80,3 +83,34 @@ class DrawerAlert(msgspec.Struct, frozen=True):
     lane: str
     expected: Decimal
     threshold: Decimal
+
+
+# --- told by the other actors (lane, customers, sales): cash moved in the lane ------------
+
+
+class SaleFinished(msgspec.Struct, frozen=True):
+    """The lane journaled sale ``number`` (tell): its cash goes in the drawer, which opens."""
+
+    number: int
+    payments: tuple[Any, ...]  # objects with ``mode`` and ``amount``
+    change: Decimal
+
+
+class CashReceived(msgspec.Struct, frozen=True):
+    """The journal's ``money_in`` record ``seq`` of this lane took ``amount`` in cash
+    (a customer top-up, a deposit, a voucher sold; negative: given back) (tell): the
+    drawer counts it and opens. Records no one told are read from the journal before
+    each drawer request, so the drawer's sums never miss one."""
+
+    seq: int
+    amount: Decimal
+
+
+class RowsWritten(msgspec.Struct, frozen=True):
+    """The sales actor wrote payment rows up to row ``number`` on a finished sale, in
+    this lane's drawer (a debt paid later, a correction, a cancel), moving ``cash``
+    (negative: given back) (tell): the drawer counts it and, for cash taken in or
+    given back, opens. Rows no one told are read before each drawer request."""
+
+    number: int
+    cash: Decimal

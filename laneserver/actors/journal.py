@@ -50,8 +50,17 @@ from laneserver.rules.fiscal import AnchorUnreadable
 from laneserver.rules.fiscal import Broken
 from laneserver.store import books_check, schema
 from laneserver.store.ops import Op, RecordEvent
-from laneserver.store.reads import check_anchor, is_anchored, read_anchor
-from laneserver.store.writes import Heads, KeyReused, Writer, anchor_of, anchor_path, mark_anchored, write_anchor
+from laneserver.store.fiscal import (
+    Heads,
+    anchor_of,
+    anchor_path,
+    check_anchor,
+    is_anchored,
+    mark_anchored,
+    read_anchor,
+    write_anchor,
+)
+from laneserver.store.writes import KeyReused, Writer
 
 MAX_BATCH = 256
 # How far (seconds) the anchor may fall behind while batches keep coming back to back.

@@ -10,9 +10,11 @@ printer. Each change is one more ``rev`` of the open ticket (``rules.lane.revise
 journaled with the state. The wire is the edge's (server/edge_lane.py): it builds
 the commands from requests and encodes the results.
 
-The lane's state lives in the journal (``lane_states``), so a restart — of the
-actor by its supervisor, or of the whole process after ``kill -9`` — rebuilds it
-exactly as the last acknowledged request left it.
+The lane's state lives in the journal (each request appends what it changed to
+``lane_changes``, rules/lane_journal.py; now and then the state is written whole to
+``lane_states``), so a restart — of the actor by its supervisor, or of the whole
+process after ``kill -9`` — rebuilds it exactly as the last acknowledged request left
+it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from typing import Any
 import msgspec
 import trio
 
+from laneserver.actors.customers_messages import AskHold, AskSettle, Available, FindCustomer, Refresh, Release, ReportHolds
+from laneserver.actors.customers_messages import AskCouponHold, AskCouponSettle, CountCoupons, ReportCouponHolds
+from laneserver.actors.drawer_messages import SaleFinished
 from laneserver.actors.journal import CommitFailed, commit, read
 from laneserver.actors.lane_messages import (
     Basket,
@@ -43,24 +48,13 @@ from laneserver.actors.lane_messages import (
     TicketChanged,
     TicketHeld,
 )
-from laneserver.actors.messages import (
-    AskReserve,
-    Caller,
-    DeviceStatus,
-    Do,
-    Reserve,
-    Subscribe,
-    Taken,
-    Unsubscribe,
-)
-from laneserver.actors.customers import AskHold, AskSettle, Available, FindCustomer, Refresh, Release, ReportHolds
-from laneserver.actors.customers import AskCouponHold, AskCouponSettle, CountCoupons, ReportCouponHolds
-from laneserver.actors.drawer import SaleFinished
-from laneserver.actors.stock_messages import CostsChanged
-from laneserver.actors.printer import PrintReceipt
-from laneserver.actors.terminal import ABORT_SECONDS, Charge
+from laneserver.actors.messages import Caller, DeviceStatus, Do, Subscribe, Unsubscribe
+from laneserver.actors.printer_messages import PrintReceipt
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import ActorFailed, Address
+from laneserver.actors.stock_messages import AskReserve, CostsChanged, Reserve, Taken
+from laneserver.actors.terminal import ABORT_SECONDS
+from laneserver.actors.terminal_messages import Charge
 from laneserver.clock import Clock, shop_zone
 from laneserver.config import Config
 from laneserver.hw.invoice_pdf import write_invoice
@@ -71,6 +65,7 @@ from laneserver.rules import payment as payments
 from laneserver.rules import customers as customer_rules
 from laneserver.rules import coupons as coupon_rules
 from laneserver.rules import invoice as invoices
+from laneserver.rules import lane_journal
 from laneserver.rules.invoice import invoice_name
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.costs import CostBook, unit_cost
@@ -78,9 +73,10 @@ from laneserver.rules.money import fmt_money, parse_money
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.stock import OutOfStock, StockTakes, effective_policy, exact, fmt_stock
 from laneserver.rules.receipt import Receipt, ReceiptInstalment, ReceiptLine, ReceiptPayment
-from laneserver.rules.ticket import reserved_quantities, topups_in_out, totals
+from laneserver.rules.lane_sums import LaneSums, coupon_contributions, stock_contributions, ticket_customer
+from laneserver.rules.ticket import topups_in_out, totals
 from laneserver.store import reads
-from laneserver.store.ops import IssueVoucher, PutLaneState, RecordEvent, RecordSale, Remember, SaleRecorded
+from laneserver.store.ops import AppendLaneChange, IssueVoucher, RecordEvent, RecordSale, Remember, SaleRecorded
 
 # The built-in payment modes the lane handles (rules/payment.py's one table); the
 # shop's own modes ([[payment_modes]]) come on top, see ``payment_policy``.
@@ -153,8 +149,10 @@ class LaneActor:
         self.replies = ReplyMemory(f"lane:{lane}", LaneResult)
         self.log = get_logger("lane", lane=lane)
         self.last_printer_frame: bytes | None = None
-        self._last_reserved: tuple[rules.LaneState, dict[str, Any]] | None = None
         self._takes = StockTakes(catalog.get)  # what reserving / selling a quantity takes from stock
+        # What the tickets hold (stock, coupons), kept from one state to the next (rules/lane_sums.py).
+        self._reservations: LaneSums[str] = LaneSums(stock_contributions(self._takes.takes))
+        self._coupons: LaneSums[tuple[str, str]] = LaneSums(coupon_contributions, context=ticket_customer)
         self._last_ticket: LaneTicket | None = None
         self._last_ticket_state: rules.LaneState | None = None
         self.data_folder = data_folder  # where invoices are written (the server's data folder)
@@ -323,7 +321,7 @@ class LaneActor:
                         device=caller.device, seller=caller.seller)
             for e in events
         ]
-        ops.append(PutLaneState(state=state, at=now))
+        ops.append(AppendLaneChange(change=lane_journal.diff(self.state, state), state=state, at=now))
         vouchers = _remainder_vouchers(customer_moves)
         takes: tuple[tuple[str, Any], ...] = ()
         if sale is not None:
@@ -433,15 +431,10 @@ class LaneActor:
         """What the tickets hold back, per stock article (a glass: 1/6 of its bottle).
 
         Asked twice per request (before and after); the state before is the one the
-        previous request ended with, so the last answer is kept. States are frozen
-        values: the same object always holds the same tickets.
+        previous request ended with, so the last answer is kept, and a scan only adds
+        its line to it (rules/lane_sums.py: not every line of every ticket again).
         """
-        last = self._last_reserved
-        if last is not None and last[0] is state:
-            return last[1]
-        value = self._takes.quantities(reserved_quantities(rules.reserved_tickets(state)))
-        self._last_reserved = (state, value)
-        return value
+        return self._reservations.of(state)
 
     async def _report_reservations(self) -> None:
         """At start: what the lane's tickets hold (a tell: it was granted before)."""
@@ -830,7 +823,8 @@ class LaneActor:
         return command
 
     def _coupon_holds(self, state: rules.LaneState) -> coupon_rules.Holds:
-        return coupon_rules.lane_holds(rules.reserved_tickets(state))
+        """What the coupon lines hold (rules/coupons.py ``lane_holds``), kept like ``_reserved``."""
+        return self._coupons.of(state)
 
     async def _hold_coupons(self, holds: coupon_rules.Holds) -> Refused | None:
         if self.customers is None:

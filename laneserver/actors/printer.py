@@ -37,55 +37,21 @@ from typing import Callable
 import msgspec
 import trio
 
+# The messages it takes and the status it reports (re-exported here for their importers).
+from laneserver.actors.printer_messages import (
+    GetStatus,
+    KickDrawer,
+    PrinterStatus,
+    PrintReceipt,
+    PrintSlip,
+)
 from laneserver.config import PrinterConfig
 from laneserver.hw.printer_io import PrinterUnavailable, Transport, open_transport
 from laneserver.hw.receipt import render_drawer_kick, render_drawer_slip, render_receipt
 from laneserver.log import get_logger
-from laneserver.rules.drawer import DrawerSlip
-from laneserver.rules.receipt import Receipt
 
 MAX_PENDING = 500
 KICK_MAX_AGE = 30.0
-
-
-class PrintReceipt(msgspec.Struct, frozen=True):
-    """Print ``receipt`` (tell). ``job`` names the job in logs, e.g. ``"1-000123"``."""
-
-    job: str
-    receipt: Receipt
-
-
-class KickDrawer(msgspec.Struct, frozen=True):
-    """Open the cash drawer wired to this printer (tell)."""
-
-
-class PrintSlip(msgspec.Struct, frozen=True):
-    """Print a cash drawer slip (tell): a movement or a closing count. Queued like a
-    receipt: a printer that is down keeps it."""
-
-    job: str
-    slip: DrawerSlip
-
-
-class GetStatus(msgspec.Struct, frozen=True):
-    """Ask for the printer's ``PrinterStatus``."""
-
-
-PrinterCommand = PrintReceipt | KickDrawer | PrintSlip | GetStatus
-
-
-class PrinterStatus(msgspec.Struct, frozen=True):
-    """How a printer is doing, as the lane shows it on the tills.
-
-    ``online`` is False from a failed send until the next successful one (it is
-    True at start: nothing has failed yet). ``error`` is the last failure's
-    reason while offline. ``pending`` counts jobs not yet printed.
-    """
-
-    printer: str
-    online: bool
-    pending: int
-    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

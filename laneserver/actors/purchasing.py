@@ -13,12 +13,13 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import msgspec
 
 from laneserver.actors.journal import CommitFailed, commit, read
 from laneserver.actors.messages import Caller
+from laneserver.actors.runtime import Address
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.stock_messages import (
     CancelOrder,
@@ -49,12 +50,30 @@ from laneserver.store.ops import (
     Remember,
 )
 
-if TYPE_CHECKING:
-    from laneserver.actors.stock_point import StockPointActor
+class Point(Protocol):
+    """What purchasing uses of the stock point that owns it (actors/stock_point.py):
+    its journal, clock, levels and settings, and the two ways it applies what a
+    receipt journaled. Named here so this module does not import the actor's."""
+
+    catalog: Any
+    clock: Any
+    journal: Address
+    log: Any
+    replies: ReplyMemory
+    settings: dict[str, reads.StockArticleRow]
+    state: Any
+    stock_point: str
+    zone: Any
+
+    def name(self, article_id: str) -> str: ...
+
+    def moved(self, article: str, delta: Any) -> None: ...
+
+    def set_costs(self, settings: dict[str, reads.StockArticleRow]) -> None: ...
 
 
 class Purchasing:
-    def __init__(self, point: StockPointActor) -> None:
+    def __init__(self, point: Point) -> None:
         self.point = point
         # This point's open purchase orders, by number, and what they still expect per article.
         self.orders: dict[int, repl.PurchaseOrder] = {}

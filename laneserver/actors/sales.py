@@ -28,11 +28,11 @@ from typing import Any
 import msgspec
 import trio
 
-from laneserver.actors.customers import AskGiveBack, Refresh
-from laneserver.actors.drawer import RowsWritten
+from laneserver.actors.customers_messages import AskGiveBack, Refresh
+from laneserver.actors.drawer_messages import RowsWritten
 from laneserver.actors.journal import CommitFailed, commit, read
-from laneserver.actors.messages import Caller, Do, Moved
-from laneserver.actors.printer import PrintReceipt
+from laneserver.actors.messages import Caller, Do
+from laneserver.actors.printer_messages import PrintReceipt
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.sales_messages import (
     AbandonDebt,
@@ -48,6 +48,7 @@ from laneserver.actors.sales_messages import (
     VoucherIssued,
 )
 from laneserver.actors.runtime import ActorFailed, Address
+from laneserver.actors.stock_messages import Moved
 from laneserver.clock import Clock
 from laneserver.config import Config
 from laneserver.hw.receipt import payment_label

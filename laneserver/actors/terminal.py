@@ -25,11 +25,10 @@ Invariants:
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-import msgspec
 import trio
 
+# The message it takes (re-exported here for its importers).
+from laneserver.actors.terminal_messages import Charge
 from laneserver.config import TerminalConfig
 from laneserver.hw.terminal import TerminalDriver, TerminalResult, TerminalUnavailable, open_driver
 from laneserver.log import get_logger
@@ -38,22 +37,6 @@ from laneserver.log import get_logger
 ABORT_SECONDS = 2.0
 #: The terminal's mailbox: the lane waits for each answer, so one is pending at most.
 MAILBOX = 4
-
-
-class Charge(msgspec.Struct, frozen=True):
-    """Take ``amount`` from a card (ask; the reply is a ``TerminalResult``).
-
-    ``reference`` names the payment for the terminal's own journal (lane and
-    payment number), never the customer. ``deadline`` is the trio clock time
-    at which the asker stops waiting: the charge is bounded by it too.
-    """
-
-    amount: Decimal
-    reference: str
-    deadline: float | None = None
-
-
-TerminalCommand = Charge
 
 
 class TerminalActor:

@@ -181,6 +181,9 @@ def quote(*, cost: object, margin: object, volume_l: object = None, abv: object 
     """
     if isinstance(tax_type, bool) or tax_type not in TAX_TYPES:
         return _bad("tax_type", f"tax_type {tax_type!r} must be 1, 2 or 3")
+    for name, given in (("cost", cost), ("margin", margin)):
+        if given is None:
+            return _bad(name, f"{name} is required")
     if article is not None:
         for name, given in (("volume_l", volume_l), ("abv", abv), ("vat_rate", vat_rate)):
             if given is not None:

@@ -3,7 +3,8 @@
 PINs are short, so they get a slow, salted, memory-hard hash (scrypt). Device
 tokens are long random strings, so a plain SHA-256 is enough to store them.
 Hashing a PIN costs tens of milliseconds: callers on an event loop run it in a
-worker thread.
+worker thread, and remember a good PIN in memory only (``PinMemory``, a keyed hash)
+so the same seller signing in again with the same PIN costs microseconds.
 """
 
 from __future__ import annotations
@@ -48,6 +49,54 @@ def check_pin(pin: str, stored: str) -> bool:
         return False
     # As bytes: compare_digest raises TypeError on non-ASCII str.
     return hmac.compare_digest(candidate.hex().encode(), digest.encode())
+
+
+class PinMemory:
+    """Good PINs remembered in memory only, so a seller signing in again with the same
+    PIN is checked in microseconds instead of a scrypt (~45 ms of CPU).
+
+    After a successful scrypt check of ``pin`` against the seller's ``stored`` hash,
+    ``remember`` keeps HMAC-SHA256(key, seller, stored, pin) under the seller's name,
+    with ``key`` random per process (never stored, never sent): the PIN itself is not
+    kept, and the value is worthless outside this process. ``recalls`` is true only
+    for the very same seller, stored hash and PIN:
+
+    - a changed PIN (or any new hash of it: a new salt) is a different ``stored``,
+      so the old entry never answers for it; an entry is per seller, so at most one
+      per seller exists (the newest good PIN);
+    - a wrong PIN is not recalled: the caller checks it with the full scrypt, so
+      guessing costs what it cost before, and the lock-out counts it as before;
+    - whether the seller may sign in (active, role) is not decided here: the caller
+      reads the seller's row each time.
+
+    Not thread-safe: used from the event loop only (a dict's get and set).
+    """
+
+    def __init__(self, key: bytes | None = None, *, max_sellers: int = 10_000) -> None:
+        self._key = key if key is not None else secrets.token_bytes(32)
+        self._max = max_sellers
+        self._known: dict[str, bytes] = {}
+
+    def _mac(self, seller: str, stored: str, pin: str) -> bytes:
+        message = "\x00".join((seller, stored, pin)).encode()
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def recalls(self, seller: str, stored: str, pin: str) -> bool:
+        """True when ``pin`` was remembered as good for ``seller`` with this ``stored`` hash."""
+        known = self._known.get(seller)
+        return known is not None and hmac.compare_digest(known, self._mac(seller, stored, pin))
+
+    def remember(self, seller: str, stored: str, pin: str) -> None:
+        """``pin`` was just checked good against ``stored`` (by scrypt): remember it."""
+        if seller not in self._known and len(self._known) >= self._max:
+            self._known.pop(next(iter(self._known)))  # the oldest seller remembered
+        self._known[seller] = self._mac(seller, stored, pin)
+
+    def forget(self, seller: str) -> None:
+        self._known.pop(seller, None)
+
+    def __len__(self) -> int:
+        return len(self._known)
 
 
 def new_token() -> str:

@@ -1,7 +1,7 @@
 """Till money after the sale: corrections, cancels and deferred payment. Pure.
 
 After a sale is finished nothing of it is ever edited: every change is a new row in
-the payments chain (store/writes.py), of a ``type``:
+the payments chain (store/fiscal.py), of a ``type``:
 
   PAI  a payment (at finish, or later against a sale left unpaid)
   MAJ  a payment as corrected (its mode or amount), ``refers`` to the one it replaces

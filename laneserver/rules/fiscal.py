@@ -89,9 +89,9 @@ def walk(chain: str, rows: Iterable[ChainRow], *, first_number: int = 1,
 # A chain proves that no record inside it was changed, removed or moved, but not
 # that none is missing at its END: drop the last records, or put an older backup
 # back, and what is left is a shorter chain that is intact as far as it goes. The
-# anchor closes that gap: the journal keeps the heads of both chains (last number
-# and hash) in a file outside the database, rewritten after every commit that
-# moved a head (a third chain, ``money``, holds the money taken outside sales). The
+# anchor closes that gap: the journal keeps the heads of the three chains (sale,
+# payment, and money: the money taken outside sales; last number and hash) in a file
+# outside the database, rewritten after every commit that moved a head. The
 # anchor may lag the database by one batch (a crash between the
 # COMMIT and the anchor write), never lead it; so the check is a prefix check:
 # the database must still hold the anchored record, with the anchored hash.

@@ -165,8 +165,10 @@ def vat_included(total: Decimal, rate: Decimal) -> Decimal:
     return round_cents(total * rate / (HUNDRED + rate))
 
 
-def totals(ticket: Ticket) -> Totals:
-    total = sum((line.total for line in ticket.lines), ZERO)
+def totals(ticket: Ticket, *, lines_total: Decimal | None = None) -> Totals:
+    """The ticket's totals; ``lines_total``: the sum of its lines' totals when the caller
+    keeps it (protocol/views.py ``TicketEncoder``, from change to change)."""
+    total = sum((line.total for line in ticket.lines), ZERO) if lines_total is None else lines_total
     paid = sum((payment.amount for payment in ticket.payments), ZERO)
     rounding = sum((payment.rounding for payment in ticket.payments), ZERO)
     due = total + rounding

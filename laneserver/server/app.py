@@ -76,10 +76,23 @@ def build_app(shop: Shop, edge: Edge, host_names: frozenset[str]) -> Callable:
             await websocket.send_denial_response(PlainTextResponse(
                 f"origin not allowed: {origin} (see [server] allowed_origins)\n", status_code=403))
             return
-        place = edge.websocket_opened(websocket.scope.get("client"))
+        # Beyond ``max_unauthenticated`` not yet past hello, the handshake waits for a
+        # place (http_edge.py): a reconnect storm gets in at the pace hellos are
+        # checked. The server's stop ends the wait (1001, the page reconnects).
+        place: Unauthenticated | None = None
+        with trio.CancelScope() as waiting:
+            shop.sessions.add(waiting)
+            try:
+                place = await edge.websocket_place(websocket.scope.get("client"), within=hello_timeout)
+            finally:
+                shop.sessions.discard(waiting)
+        if waiting.cancelled_caught:  # a wait cancelled took no place
+            await websocket.close(code=1001)
+            return
         if place is None:
             await websocket.accept()
-            await _close(websocket, 1013, "too many connections waiting for hello; try again")
+            await _close(websocket, 1013, f"too many connections waiting for hello for {hello_timeout:g} s; "
+                                          "try again")
             return
         try:  # from here on, whatever ends this (its connection failing too) gives the place back
             await websocket.accept()

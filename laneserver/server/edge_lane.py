@@ -41,7 +41,7 @@ from laneserver.clock import shop_day, shop_zone
 from laneserver.config import Config
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode, fingerprint
-from laneserver.protocol.views import held_view, ticket_view
+from laneserver.protocol.views import TicketEncoder, held_view
 from laneserver.rules import lane as rules
 from laneserver.rules import payment as payments
 from laneserver.rules.catalog import Ambiguous, Article, Found
@@ -256,6 +256,9 @@ def voucher_view(voucher: IssuedVoucher) -> wire.VoucherView:
 # frame as it is) and its ``ticket`` event frame. Keyed by identity: the lane makes one
 # value per revision and hands that same object to the reply and to every subscriber.
 _encoded: dict[str, tuple[LaneTicket, msgspec.Raw, bytes | None]] = {}
+# Per lane: its ticket's JSON kept line by line from one revision to the next
+# (protocol/views.py ``TicketEncoder``: only the lines a change touched are encoded).
+_encoders: dict[str, TicketEncoder] = {}
 
 
 def ticket_json(value: LaneTicket) -> msgspec.Raw:
@@ -263,7 +266,10 @@ def ticket_json(value: LaneTicket) -> msgspec.Raw:
     kept = _encoded.get(value.lane)
     if kept is not None and kept[0] is value:
         return kept[1]
-    raw = msgspec.Raw(encode(ticket_view(value.ticket, rev=value.rev)))
+    encoder = _encoders.get(value.lane)
+    if encoder is None:
+        encoder = _encoders[value.lane] = TicketEncoder()
+    raw = msgspec.Raw(encoder.encode(value.ticket, rev=value.rev))
     _encoded[value.lane] = (value, raw, None)
     return raw
 

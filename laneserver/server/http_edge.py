@@ -13,15 +13,25 @@ Hypercorn parses HTTP and websockets; this module owns everything around it:
   at start, a reserve kept for the database, printers and logs): at capacity the
   oldest connection that is not a signed-in websocket is closed to make room, so a
   flood of idle sockets can neither exhaust the process's files nor lock out
-  ``/healthz`` and the tills. It also counts websockets that have not said ``hello``
-  (``[server] max_unauthenticated``).
+  ``/healthz`` and the tills. It also bounds the websockets that have not said
+  ``hello`` (``[server] max_unauthenticated`` at once): one beyond the bound waits,
+  before its handshake is answered, for a place (first come, first served) for at
+  most ``hello_timeout``; only then is it closed with 1013. A reconnect storm of
+  legitimate devices (a restart: every till at once) is let in at the pace hellos
+  are checked, none refused; a flood of sockets that never say hello holds at most
+  ``max_unauthenticated`` places, each for ``hello_timeout``, and its waiting
+  sockets are bounded in number by the open files (the oldest shed first) and in
+  time by ``hello_timeout``. A socket waiting for its place holds only its parsed
+  handshake (≤ 16 KiB): Hypercorn answers data sent before the handshake's answer
+  with 400 and closes.
 * ``guard`` is the ASGI middleware in front of the app: the Host allow-list (a
   DNS-rebinding page names a foreign host) and the security headers of every response.
 
 Invariants: every accepted connection is in ``Edge._open`` exactly while its task
 runs, and ends at most ``PEER_GONE_GRACE`` seconds after its peer is gone; a connection's exception never leaves ``Edge.handle`` (``Cancelled`` does:
 it belongs to the server's shutdown); ``Edge.unauthenticated`` counts the websockets
-admitted by ``websocket_opened`` and not yet released (hello said, or closed).
+given a place by ``websocket_place`` and not yet released (hello said, or closed), never
+more than ``max_unauthenticated``; ``Edge.waiting`` those waiting for a place.
 """
 
 from __future__ import annotations
@@ -53,6 +63,11 @@ log = get_logger("http")
 FD_RESERVE = 64
 # At most this many ``connection_failed`` lines a second (a flood logs a count).
 FAILURES_LOGGED_PER_SECOND = 10
+# Connections the kernel queues before they are accepted (Hypercorn's default is 100;
+# Linux caps it at net.core.somaxconn, 4096 by default). A reconnect storm, every till
+# and PDA of a large store at once after a restart, must not lose its SYNs: a client
+# whose SYN finds the queue full retries only after 1, 3, 7, 15, 31 s.
+LISTEN_BACKLOG = 4096
 # Seconds a connection may go on once its peer is gone (a reset, an end of stream):
 # Hypercorn can wait for ever on a pipelined request whose response could not be sent.
 PEER_GONE_GRACE = 5.0
@@ -112,13 +127,17 @@ class Edge:
 
     Args:
         capacity: connections open at once (see ``connection_capacity``).
-        max_unauthenticated: websockets open at once that have not said ``hello``.
+        max_unauthenticated: websockets open at once that have not said ``hello``
+            (more wait for a place, see ``websocket_place``).
     """
 
     def __init__(self, *, capacity: int, max_unauthenticated: int) -> None:
         self.capacity = capacity
         self.max_unauthenticated = max_unauthenticated
         self.unauthenticated = 0
+        self.waiting = 0           # websockets waiting for a place (handshake not answered)
+        self.waited_out = 0        # websockets that waited ``within`` seconds in vain (closed 1013)
+        self._places = trio.Semaphore(max_unauthenticated)  # FIFO: the first to come is the first in
         self.failed = 0   # connections that ended on an exception (contained)
         self.shed = 0     # connections closed to make room for a new one
         self.refused = 0  # connections refused: full of signed-in websockets
@@ -174,11 +193,26 @@ class Edge:
 
     # --- websockets (called by the app, with the ASGI scope's ``client``) ----------------
 
-    def websocket_opened(self, client: Any) -> "Unauthenticated | None":
+    async def websocket_place(self, client: Any, within: float) -> Unauthenticated | None:
         """A websocket is about to be accepted: its place among those waiting for
-        ``hello``, or None when ``max_unauthenticated`` are already waiting."""
-        if self.unauthenticated >= self.max_unauthenticated:
-            return None
+        ``hello``, waited for (first come, first served) when ``max_unauthenticated``
+        hold one; None when none came within ``within`` seconds.
+
+        Cancellation: a wait cancelled takes no place.
+        """
+        try:
+            self._places.acquire_nowait()
+        except trio.WouldBlock:
+            self.waiting += 1
+            try:
+                with trio.move_on_after(within) as waited:
+                    await self._places.acquire()
+                if waited.cancelled_caught:
+                    self.waited_out += 1
+                    self._log_limited("websocket_waited_out", waited=within, waiting=self.waiting)
+                    return None
+            finally:
+                self.waiting -= 1
         self.unauthenticated += 1
         return Unauthenticated(self, tuple(client) if client else None)
 
@@ -250,6 +284,7 @@ class Unauthenticated:
             return
         self._released = True
         self._edge.unauthenticated -= 1
+        self._edge._places.release()
         connection = self._edge._by_peer.get(self._peer) if self._peer else None
         if said_hello and connection is not None:
             connection.signed_in = True
@@ -297,7 +332,7 @@ async def serve(app: Any, config: HypercornConfig, edge: Edge, *, shutdown_trigg
         listeners = []
         binds = []
         for sock in sockets.insecure_sockets:
-            sock.listen(config.backlog)
+            sock.listen(max(config.backlog, LISTEN_BACKLOG))
             listeners.append(trio.SocketListener(trio.socket.from_stdlib_socket(sock)))
             binds.append(f"http://{repr_socket_addr(sock.family, sock.getsockname())}")
         task_status.started(binds)

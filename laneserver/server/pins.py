@@ -19,6 +19,11 @@ from reading the count to writing it, so parallel connections wait for each othe
 together get no more tries than one would. Locks are taken device first, then seller
 (a seller's lock is only ever taken while holding a device's), so two checks cannot wait
 on each other. One server owns a data folder, so locks in this process are enough.
+
+A good sign-in PIN is remembered in memory (``rules/auth.py`` ``PinMemory``: a keyed
+hash of the seller, the stored hash and the PIN), so the same seller signing in again
+costs microseconds, not a scrypt; it is looked at only once the locks are held and the
+key is not locked out, exactly where the scrypt was, so the lock-out counts the same.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from laneserver.actors.runtime import Address
 from laneserver.clock import Clock
 from laneserver.log import get_logger
 from laneserver.rules.auth import (
+    PinMemory,
     PinPolicy,
     PinRecord,
     check_pin,
@@ -44,7 +50,7 @@ from laneserver.rules.auth import (
     seller_name_problem,
     tries_left,
 )
-from laneserver.server.supervisor import approving_supervisor
+from laneserver.server.supervisor_pins import approving_supervisor
 from laneserver.store import reads
 from laneserver.store.ops import Op, PutPinRecord, RecordEvent
 
@@ -91,6 +97,9 @@ class PinGate:
         self.clock = clock
         self.policy = policy
         self._locks = _KeyedLocks()
+        # Good sign-in PINs, remembered as a keyed hash in this process only.
+        self.memory = PinMemory()
+        self.recalled = 0  # sign-ins checked by ``memory`` (no scrypt)
         self.log = get_logger("pins")
 
     async def check_sign_in(self, device: str, name: str, pin: str) -> reads.Seller | PinRefused:
@@ -113,7 +122,16 @@ class PinGate:
             if refused is not None:
                 return refused
             stored = seller.pin_hash if seller is not None else _DUMMY_HASH
-            good = await trio.to_thread.run_sync(check_pin, pin, stored)
+            # A seller signing in again with the PIN last checked good against this very
+            # hash: a keyed hash in memory, microseconds. Anything else (a wrong PIN
+            # included, so guessing costs what it did) is the full scrypt.
+            good = seller is not None and seller.active and self.memory.recalls(seller.name, stored, pin)
+            if good:
+                self.recalled += 1
+            else:
+                good = await trio.to_thread.run_sync(check_pin, pin, stored)
+                if good and seller is not None:
+                    self.memory.remember(seller.name, stored, pin)
             if seller is None or not seller.active or not good:
                 return await self._failed(records, device=device, seller=name if named else None)
             await self._succeeded(seller.name)

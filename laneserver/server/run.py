@@ -30,7 +30,8 @@ from laneserver.actors.customers import CustomersActor
 from laneserver.actors.sales import SalesActor
 from laneserver.actors.lane import LaneActor, payment_policy
 from laneserver.actors.messages import DeviceStatus
-from laneserver.actors.printer import PrinterActor, PrinterStatus
+from laneserver.actors.printer import PrinterActor
+from laneserver.actors.printer_messages import PrinterStatus
 from laneserver.actors.runtime import (CORE_POLICY, DEVICE_POLICY, JOURNAL_POLICY, ActorFailed, Address,
                                        open_mailbox, supervise)
 from laneserver.actors.stock_point import StockPointActor
@@ -332,7 +333,10 @@ async def _serve_http(shop: Shop, host: str, port: int, stop: trio.Event,
     app = build_app(shop, edge, host_names(server_config.allowed_hosts, host))
     shop.metrics.gauges.update(connections_open=lambda: edge.open, connections_failed=lambda: edge.failed,
                                connections_shed=lambda: edge.shed,
-                               websockets_unauthenticated=lambda: edge.unauthenticated)
+                               websockets_unauthenticated=lambda: edge.unauthenticated,
+                               websockets_waiting=lambda: edge.waiting,
+                               websockets_waited_out=lambda: edge.waited_out,
+                               sign_ins_recalled=lambda: shop.pins.recalled)
 
     async def shutdown_trigger() -> None:
         await stop.wait()

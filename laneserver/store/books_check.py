@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlite3
 
 from laneserver.rules.fiscal import GENESIS, Broken, ChainEnd, walk
-from laneserver.store.reads import CHAIN_TABLES, money_rows, payment_rows, sale_rows, stored_hash, unchained_money
+from laneserver.store.fiscal import CHAIN_TABLES, money_rows, payment_rows, sale_rows, stored_hash, unchained_money
 
 CHECKED_KEY = "chain_checked:{}"
 CHAINS = (("sale", sale_rows), ("payment", payment_rows), ("money", money_rows))

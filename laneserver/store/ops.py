@@ -16,6 +16,7 @@ import msgspec
 from laneserver.rules.customers import Customer
 from laneserver.rules.invoice import Invoice
 from laneserver.rules.lane import LaneState, SaleCompleted
+from laneserver.rules.lane_journal import LaneChange
 from laneserver.rules.replenishment import PurchaseOrder
 
 
@@ -31,8 +32,21 @@ class RecordEvent(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PutLaneState(msgspec.Struct, frozen=True, kw_only=True):
-    """The lane's whole state (open and held tickets) as it is now."""
+    """The lane's whole state (open and held tickets) as it is now: a snapshot, the
+    lane's earlier changes dropped (``lane_states``, ``lane_changes``)."""
 
+    state: LaneState
+    at: dt.datetime
+
+
+class AppendLaneChange(msgspec.Struct, frozen=True, kw_only=True):
+    """One change of a lane's state (rules/lane_journal.py), appended to
+    ``lane_changes``; or, when the changes kept since the lane's last snapshot have
+    grown as large as it (``snapshot_due``), ``state`` written whole instead, as a
+    ``PutLaneState``. ``state``: the state after the change (nothing is encoded of it
+    unless it is written)."""
+
+    change: LaneChange
     state: LaneState
     at: dt.datetime
 
@@ -271,7 +285,7 @@ class AccountMoved(msgspec.Struct, frozen=True):
     balance: Decimal
 
 
-Op = Union[RecordEvent, PutLaneState, RecordSale, Remember, MoveStock, PutStockArticle, SetSignedIn, PutPinRecord,
+Op = Union[RecordEvent, PutLaneState, AppendLaneChange, RecordSale, Remember, MoveStock, PutStockArticle, SetSignedIn, PutPinRecord,
            PutResume, DropResume, TouchResume, SeenDevice, RecordLot,
            CreatePurchaseOrder, PutPurchaseOrder, PutCustomer, MoveAccount, IssueVoucher, UseVoucher, ReceiveMoney,
            MoveCoupons]

@@ -1,15 +1,12 @@
-"""Reading state back from SQLite: start-up loads, lookups, the chain walk and
-the check against the fiscal anchor."""
+"""Reading state back from SQLite: start-up loads and lookups (the fiscal chains and
+their anchor are read back in store/fiscal.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
-from typing import Any
 
 import msgspec
 
@@ -17,30 +14,19 @@ from laneserver.clock import shop_day
 from laneserver.rules import corrections
 from laneserver.rules.auth import PinRecord
 from laneserver.rules.catalog import Article
-from laneserver.rules.fiscal import (
-    GENESIS,
-    Anchor,
-    AnchorProblem,
-    AnchorUnreadable,
-    Broken,
-    ChainEnd,
-    ChainRow,
-    check_head,
-    decode_anchor,
-    walk,
-)
 from laneserver.rules.customers import Customer, Voucher, balances_of
 from laneserver.rules.coupons import Batch, SaleCoupons
 from laneserver.rules.drawer import CountRows, Movement, Period, sale_cash
 from laneserver.rules.invoice import Invoice
 from laneserver.rules.lane import LaneState
+from laneserver.rules.lane_journal import LaneChange, replay
 from laneserver.rules.replenishment import OrderLine, PurchaseOrder
 from laneserver.rules.sell_by import Lot
 from laneserver.rules.stock import exact, fmt_stock, to_decimal
 from laneserver.store.article_rows import decode_articles
-from laneserver.store.writes import ANCHOR_META_KEY, money_record, payment_record
 
 _lane_state = msgspec.json.Decoder(LaneState)
+_lane_change = msgspec.json.Decoder(LaneChange)
 
 
 class Device(msgspec.Struct, frozen=True):
@@ -59,8 +45,16 @@ class Seller(msgspec.Struct, frozen=True):
 
 
 def lane_state(db: sqlite3.Connection, lane: str) -> LaneState | None:
+    """The lane's state as its last change left it: its last snapshot (``lane_states``;
+    none yet: an empty lane) with the changes made since replayed (``lane_changes``,
+    rules/lane_journal.py); None when the lane never changed. Raises
+    ``lane_journal.JournalGap`` if a change does not follow."""
     row = db.execute("SELECT state FROM lane_states WHERE lane=?", (lane,)).fetchone()
-    return _lane_state.decode(row[0]) if row else None
+    changes = [_lane_change.decode(change) for (change,) in
+               db.execute("SELECT change FROM lane_changes WHERE lane=? ORDER BY seq", (lane,))]
+    if row is None and not changes:
+        return None
+    return replay(_lane_state.decode(row[0]) if row else LaneState(lane=lane), changes)
 
 
 def replies(db: sqlite3.Connection, actor: str, since: str) -> dict[tuple[str, str], tuple[str | None, bytes]]:
@@ -257,172 +251,6 @@ def approvers(db: sqlite3.Connection) -> list[tuple[str, str]]:
 
 def sale_count(db: sqlite3.Connection) -> int:
     return db.execute("SELECT count(*) FROM sales").fetchone()[0]
-
-
-def sale_rows(db: sqlite3.Connection, after: int = 0) -> Iterator[ChainRow]:
-    rows = db.execute(
-        "SELECT number, at, lane, seller, customer, total, paid, change, lines, vat, prev_hash, hash,"
-        " due, cancels, reason, approved_by FROM sales WHERE number > ? ORDER BY number", (after,)
-    )
-    for (number, at, lane, seller_, customer, total, paid, change, lines, vat, prev_hash, digest,
-         due, cancels, reason, approved_by) in rows:
-        record: dict[str, Any] = {
-            "number": number, "at": at, "lane": lane, "seller": seller_, "customer": customer,
-            "total": total, "paid": paid, "change": change,
-            "lines": msgspec.json.decode(lines), "vat": msgspec.json.decode(vat),
-        }
-        # The keys of migration 7, present only when set (store/writes.py sale_record).
-        for key, value in (("due", due), ("cancels", cancels), ("reason", reason), ("approved_by", approved_by)):
-            if value is not None:
-                record[key] = value
-        yield ChainRow(number, record, prev_hash, digest)
-
-
-def payment_rows(db: sqlite3.Connection, after: int = 0) -> Iterator[ChainRow]:
-    rows = db.execute("SELECT number, sale, at, mode, amount, reference, prev_hash, hash, type, refers, lane, seller,"
-                      " approved_by, reason FROM payments WHERE number > ? ORDER BY number", (after,))
-    for number, sale, at, mode, amount, reference, prev_hash, digest, type_, refers, lane, seller_, by, why in rows:
-        record = payment_record(number, sale, at, mode, Decimal(amount), reference, type=type_, refers=refers,
-                                lane=lane, seller=seller_, approved_by=by, reason=why)
-        yield ChainRow(number, record, prev_hash, digest)
-
-
-def money_rows(db: sqlite3.Connection, after: int = 0) -> Iterator[ChainRow]:
-    rows = db.execute("SELECT number, at, kind, mode, amount, customer, ref, lane, device, seller, prev_hash, hash"
-                      " FROM money_in WHERE number > ? ORDER BY number", (after,))
-    for number, at, kind, mode, amount, customer, ref, lane, device, seller_, prev_hash, digest in rows:
-        record = money_record(number, at, kind, mode, Decimal(amount), customer, ref, lane, device, seller_)
-        yield ChainRow(number, record, prev_hash, digest)
-
-
-def unchained_money(db: sqlite3.Connection, after_seq: int = 0) -> Broken | None:
-    """A ``money_in`` row written since the money chain began (and after row ``after_seq``)
-    but not in it (added by hand)."""
-    row = db.execute("SELECT value FROM meta WHERE key='money_chain_from'").fetchone()
-    start = max(int(row[0]) if row else 1, after_seq + 1)
-    found = db.execute("SELECT seq FROM money_in WHERE number IS NULL AND seq >= ? ORDER BY seq LIMIT 1",
-                       (start,)).fetchone()
-    if found is None:
-        return None
-    return Broken("money", found[0], f"money_in row seq {found[0]} is not in the chain (added outside the server)")
-
-
-def verify_chains(db: sqlite3.Connection) -> list[ChainEnd | Broken]:
-    """Walk the sales chain, the payments chain, then the money chain (``money_in``)."""
-    money = walk("money", money_rows(db))
-    if isinstance(money, ChainEnd):
-        money = unchained_money(db) or money
-    return [walk("sale", sale_rows(db)), walk("payment", payment_rows(db)), money]
-
-
-# --- the fiscal anchor ---------------------------------------------------------------
-
-def read_anchor(path: Path) -> Anchor | None:
-    """The anchor file's content; None when there is none.
-
-    Raises:
-        AnchorUnreadable: the file exists but is not a well-formed anchor (or
-            cannot be read).
-    """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        raise AnchorUnreadable(f"cannot read {path}: {error}") from None
-    return decode_anchor(data)
-
-
-def is_anchored(db: sqlite3.Connection) -> bool:
-    """Has an anchor-aware journal ever served this database?"""
-    return db.execute("SELECT 1 FROM meta WHERE key=?", (ANCHOR_META_KEY,)).fetchone() is not None
-
-
-def _chain_end(db: sqlite3.Connection, table: str) -> int:
-    return db.execute(f"SELECT coalesce(max(number), 0) FROM {table}").fetchone()[0]
-
-
-def stored_hash(db: sqlite3.Connection, table: str, number: int) -> str | None:
-    if number == 0:
-        return GENESIS
-    row = db.execute(f"SELECT hash FROM {table} WHERE number=?", (number,)).fetchone()
-    return row[0] if row else None
-
-
-CHAIN_TABLES = {"sale": "sales", "payment": "payments", "money": "money_in"}
-
-
-def check_anchor(db: sqlite3.Connection, anchor: Anchor) -> list[AnchorProblem]:
-    """The anchored heads that the database no longer holds as anchored."""
-    problems = []
-    for chain, head in anchor.heads():
-        table = CHAIN_TABLES[chain]
-        problem = check_head(chain, head, _chain_end(db, table), stored_hash(db, table, head.number))
-        if problem is not None:
-            problems.append(problem)
-    return problems
-
-
-class AnchorCheck(msgspec.Struct, frozen=True):
-    """What ``verify`` found about the anchor: ``ok`` and one line saying why."""
-
-    ok: bool
-    summary: str
-    problems: tuple[AnchorProblem, ...] = ()
-
-
-class Verification(msgspec.Struct, frozen=True):
-    chains: list[ChainEnd | Broken]
-    anchor: AnchorCheck
-
-    @property
-    def ok(self) -> bool:
-        return self.anchor.ok and not any(isinstance(c, Broken) for c in self.chains)
-
-
-def verify(db: sqlite3.Connection, anchor_file: Path) -> Verification:
-    """Walk both chains and check their heads against the anchor file.
-
-    The anchor is read first: the journal rewrites it only after a commit, so a
-    database read after it holds at least what it anchors, even while the
-    server keeps selling. The walk and the anchor check share one read
-    transaction (one snapshot).
-    """
-    try:
-        anchor, unreadable = read_anchor(anchor_file), None
-    except AnchorUnreadable as error:
-        anchor, unreadable = None, error
-    db.execute("BEGIN")
-    try:
-        chains = verify_chains(db)
-        sales, payments, money = _chain_end(db, "sales"), _chain_end(db, "payments"), _chain_end(db, "money_in")
-        anchored = is_anchored(db)
-        problems = check_anchor(db, anchor) if anchor is not None else []
-    finally:
-        db.execute("ROLLBACK")
-    if unreadable is not None:
-        check = AnchorCheck(False, f"anchor {anchor_file} is unreadable ({unreadable}): "
-                                   "the end of the chains cannot be checked")
-    elif anchor is None:
-        if sales == 0 and payments == 0 and money == 0:
-            check = AnchorCheck(True, "anchor: none yet, and no fiscal records to anchor")
-        elif not anchored:
-            check = AnchorCheck(True, "anchor: none, this database predates fiscal anchors "
-                                      "(the server writes one at its next start)")
-        else:
-            check = AnchorCheck(False, f"anchor {anchor_file} is missing: the end of the chains cannot be "
-                                       "checked (if it was moved away to accept a restored backup, start the "
-                                       "server: it anchors the database as it is)")
-    elif problems:
-        check = AnchorCheck(False, f"the database does not hold its anchored head: {problems[0]}",
-                            tuple(problems))
-    else:
-        ahead = (sales - anchor.sale.number) + (payments - anchor.payment.number) + (money - anchor.money.number)
-        later = f"; {ahead} records written after it" if ahead else ""
-        heads = (f"sale {anchor.sale.number} and payment {anchor.payment.number}" if not anchor.money.number else
-                 f"sale {anchor.sale.number}, payment {anchor.payment.number} and money {anchor.money.number}")
-        check = AnchorCheck(True, f"anchor: {heads} present with their anchored hashes{later}")
-    return Verification(chains, check)
 
 
 # --- customers (migration 5; rules/customers.py) -----------------------------------------

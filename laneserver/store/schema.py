@@ -388,6 +388,19 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE replies ADD COLUMN fingerprint TEXT;
     """,
+    # 13: a lane's state is journaled as what changed (rules/lane_journal.py): a change
+    # per request, appended, and now and then the whole state in ``lane_states`` (a
+    # snapshot, which drops the lane's changes). ``seq``: the state's ``rev`` after the
+    # change. A ``lane_states`` row written before is the lane's first snapshot as it is.
+    """
+    CREATE TABLE lane_changes (
+        lane TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        change TEXT NOT NULL,
+        PRIMARY KEY (lane, seq)
+    );
+    """,
 )
 
 

@@ -1,12 +1,9 @@
 """Writing journal operations to SQLite (called from the journal's worker thread).
 
-``Writer`` keeps the heads of the fiscal chains (last number and hash) in
-memory. They only move once the record is written inside the current savepoint,
-and ``restore`` puts them back when a unit of work is rolled back, so a failed
-unit never leaves a gap in the numbering.
-
-``write_anchor`` keeps those heads outside the database too, in
-``fiscal-anchor.json`` next to it (see ``rules/fiscal.py`` for why).
+``Writer`` keeps the heads of the fiscal chains (store/fiscal.py: last number and
+hash) in memory. They only move once the record is written inside the current
+savepoint, and ``restore`` puts them back when a unit of work is rolled back, so a
+failed unit never leaves a gap in the numbering.
 """
 
 from __future__ import annotations
@@ -15,20 +12,20 @@ import datetime as dt
 import sqlite3
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from laneserver.clock import shop_day
-from laneserver.files import write_atomically
-from laneserver.rules.fiscal import GENESIS, Anchor, AnchorHead, chain_hash, encode_anchor
 from laneserver.rules.invoice import Invoice
-from laneserver.rules.lane import SaleCompleted
+from laneserver.rules.lane import LaneState
+from laneserver.rules.lane_journal import snapshot_due
 from laneserver.rules.payment import fiscal_rows
 from laneserver.rules.stock import exact, to_text
+from laneserver.store.fiscal import Heads, chain_money, chain_payment, insert_sale, load_heads
 from laneserver.store.ops import (
     AccountMoved,
+    AppendLaneChange,
     CancelRecorded,
     CreatePurchaseOrder,
     IssueVoucher,
@@ -66,55 +63,8 @@ def iso(at) -> str:
     return at.isoformat()
 
 
-def sale_record(number: int, sale: SaleCompleted, *, cancels: int | None = None, reason: str | None = None,
-                approved_by: str | None = None) -> dict[str, Any]:
-    """The canonical content of a sale, as hashed (and as ``verify`` rebuilds it).
-
-    The keys added since the first release (``due``: left unpaid; ``cancels``,
-    ``reason``, ``approved_by``: a counter-entry) are present only when set, so the
-    records written before them keep their hashes."""
-    record = {
-        "number": number,
-        "at": iso(sale.at),
-        "lane": sale.lane,
-        "seller": sale.seller,
-        "customer": sale.customer,
-        "total": str(sale.total),
-        "paid": str(sale.paid),
-        "change": str(sale.change),
-        "lines": _builtins(sale.lines),
-        "vat": _builtins(sale.vat),
-    }
-    return _with_set(record, due=str(sale.due) if sale.due else None, cancels=cancels, reason=reason,
-                     approved_by=approved_by)
-
-
-def _with_set(record: dict[str, Any], **optional: Any) -> dict[str, Any]:
-    """``record`` with the optional keys that are set (not None)."""
-    record.update((k, v) for k, v in optional.items() if v is not None)
-    return record
-
-
 def _builtins(value: Any) -> Any:
     return msgspec.json.decode(_json.encode(value))
-
-
-def payment_record(number: int, sale: int, at: str, mode: str, amount: Decimal, reference: str | None, *,
-                   type: str = "PAI", refers: int | None = None, lane: str | None = None, seller: str | None = None,
-                   approved_by: str | None = None, reason: str | None = None) -> dict[str, Any]:
-    """The canonical content of a payment row. A row written at finish is a ``PAI`` with
-    none of the keyword fields, and its record is the first release's (its hash holds);
-    a later row (rules/corrections.py) carries its type and what is set of the rest."""
-    record = {"number": number, "sale": sale, "at": at, "mode": mode, "amount": str(amount), "reference": reference}
-    return _with_set(record, type=None if type == "PAI" else type, refers=refers, lane=lane, seller=seller,
-                     approved_by=approved_by, reason=reason)
-
-
-def money_record(number: int, at: str, kind: str, mode: str, amount: Decimal, customer: str | None, ref: str | None,
-                 lane: str | None, device: str | None, seller: str | None) -> dict[str, Any]:
-    """The canonical content of a ``money_in`` row (the money chain)."""
-    return {"number": number, "at": at, "kind": kind, "mode": mode, "amount": str(amount), "customer": customer,
-            "ref": ref, "lane": lane, "device": device, "seller": seller}
 
 
 def account_balance(db: sqlite3.Connection, customer: str, account: str) -> Decimal:
@@ -127,64 +77,6 @@ class KeyReused(ValueError):
     """A unit's idempotency key was already used by the same device."""
 
 
-class Heads(msgspec.Struct):
-    sale_number: int = 0
-    sale_hash: str = GENESIS
-    payment_number: int = 0
-    payment_hash: str = GENESIS
-    money_number: int = 0
-    money_hash: str = GENESIS
-    invoice_number: int = 0  # invoices are numbered with no gap too (not chained: each names its sale)
-
-
-def load_heads(db: sqlite3.Connection) -> Heads:
-    heads = Heads()
-    row = db.execute("SELECT number, hash FROM sales ORDER BY number DESC LIMIT 1").fetchone()
-    if row:
-        heads.sale_number, heads.sale_hash = row
-    row = db.execute("SELECT number, hash FROM payments ORDER BY number DESC LIMIT 1").fetchone()
-    if row:
-        heads.payment_number, heads.payment_hash = row
-    row = db.execute("SELECT number, hash FROM money_in WHERE number IS NOT NULL ORDER BY number DESC LIMIT 1"
-                     ).fetchone()
-    if row:
-        heads.money_number, heads.money_hash = row
-    heads.invoice_number = db.execute("SELECT coalesce(max(number), 0) FROM invoices").fetchone()[0]
-    return heads
-
-
-ANCHOR_NAME = "fiscal-anchor.json"
-# meta key set once the journal has anchored this database: from then on a
-# missing anchor file is a finding, not an old database.
-ANCHOR_META_KEY = "fiscal_anchor"
-
-
-def anchor_path(db_path: Path) -> Path:
-    """The anchor lives next to the database, in the same data folder."""
-    return db_path.with_name(ANCHOR_NAME)
-
-
-def anchor_of(heads: Heads) -> Anchor:
-    return Anchor(sale=AnchorHead(heads.sale_number, heads.sale_hash),
-                  payment=AnchorHead(heads.payment_number, heads.payment_hash),
-                  money=AnchorHead(heads.money_number, heads.money_hash))
-
-
-def write_anchor(path: Path, heads: Heads) -> None:
-    """Replace the anchor file atomically and durably with ``heads``.
-
-    A temporary file is written and fsynced, renamed over the anchor, then the
-    folder is fsynced so the rename itself survives a power cut. A reader sees
-    the old anchor or the new one, never a torn one.
-    """
-    write_atomically(path, encode_anchor(anchor_of(heads)))
-
-
-def mark_anchored(db: sqlite3.Connection) -> None:
-    """Note in the database that it is anchored (once; in its own statement)."""
-    db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (ANCHOR_META_KEY, ANCHOR_NAME))
-
-
 class Writer:
     def __init__(self, db: sqlite3.Connection, zone: dt.tzinfo = dt.timezone.utc) -> None:
         self.zone = zone  # the shop's time zone: coupon validity is counted in its days
@@ -195,11 +87,17 @@ class Writer:
         # movement needs no SELECT. Forgotten on any rollback and after any Read
         # (a read function may write: the demo seed does).
         self._levels: dict[tuple[str, str], Fraction] = {}
-        # Rows kept back while a batch is written (``defer`` … ``flush``): the events
-        # and each lane's newest state, written at the end in one statement each.
+        # Rows kept back while a batch is written (``defer`` … ``flush``): the events,
+        # the lanes' changes and each lane's newest snapshot, written at the end in one
+        # statement each.
         self._deferring = False
         self._events: list[tuple[Any, ...]] = []
         self._states: dict[str, tuple[str, str, str]] = {}
+        self._changes: list[tuple[str, int, str, str]] = []
+        # Per lane: [characters of its last snapshot, characters of the changes kept
+        # since], read from the tables at the lane's first change and kept up to date
+        # (``snapshot_due``). Forgotten on a rollback.
+        self._lane_logs: dict[str, list[int]] = {}
 
     def snapshot(self) -> Heads:
         return msgspec.structs.replace(self.heads)
@@ -207,39 +105,48 @@ class Writer:
     def restore(self, heads: Heads) -> None:
         self.heads = heads
         self._levels.clear()
+        self._lane_logs.clear()
         self._discard()
 
-    # --- a batch's events and lane states, in one statement each ----------------------
+    # --- a batch's events and lane changes, in one statement each ---------------------
     # The journal's worker thread gives the GIL back at every SQLite call and waits
     # for the event loop to hand it over again; a batch of 13 scans was 26 such calls
     # for its events and lane states alone. Deferred, they are two (json_each), and a
-    # lane's state written several times in a batch is written once, as it ended.
+    # lane's snapshot written several times in a batch is written once, as it ended.
 
     def defer(self) -> None:
-        """Keep events and lane states back until ``flush`` (inside the transaction).
-        Meanwhile a read of the ``events`` or ``lane_states`` tables on this connection
-        does not see them (none runs inside a batch: lane states are read at a lane's
-        start)."""
+        """Keep events, lane changes and snapshots back until ``flush`` (inside the
+        transaction). Meanwhile a read of the ``events``, ``lane_changes`` or
+        ``lane_states`` tables on this connection does not see them (none runs inside a
+        batch: lane states are read at a lane's start)."""
         self._discard()
         self._deferring = True
 
     def flush(self) -> None:
-        """Write what ``defer`` kept back; call before COMMIT."""
+        """Write what ``defer`` kept back; call before COMMIT. A lane's snapshot drops
+        its changes written before this batch (those kept back after it come after)."""
         if self._events:
             self.db.execute(
                 "INSERT INTO events(at, source, kind, device, seller, data) SELECT value->>0, value->>1, value->>2,"
                 " value->>3, value->>4, value->>5 FROM json_each(?)", (encode(self._events),))
         if self._states:
+            rows = encode(list(self._states.values()))
+            self.db.execute("DELETE FROM lane_changes WHERE lane IN (SELECT value->>0 FROM json_each(?))", (rows,))
             self.db.execute(
                 "INSERT INTO lane_states(lane, state, updated_at) SELECT value->>0, value->>1, value->>2"
                 " FROM json_each(?) WHERE true ON CONFLICT(lane) DO UPDATE SET state=excluded.state,"
-                " updated_at=excluded.updated_at", (encode(list(self._states.values())),))
+                " updated_at=excluded.updated_at", (rows,))
+        if self._changes:
+            self.db.execute(
+                "INSERT INTO lane_changes(lane, seq, at, change) SELECT value->>0, value->>1, value->>2, value->>3"
+                " FROM json_each(?)", (encode(self._changes),))
         self._discard()
 
     def _discard(self) -> None:
         self._deferring = False
         self._events.clear()
         self._states.clear()
+        self._changes.clear()
 
     def _insert_event(self, row: tuple[Any, ...]) -> None:
         if self._deferring:
@@ -255,16 +162,11 @@ class Writer:
             case RecordEvent():
                 self._insert_event((iso(op.at), op.source, op.kind, op.device, op.seller, encode(op.data)))
                 return None
+            case AppendLaneChange():
+                self._lane_change(op)
+                return None
             case PutLaneState():
-                row = (op.state.lane, encode(op.state), iso(op.at))
-                if self._deferring:
-                    self._states[op.state.lane] = row
-                    return None
-                self.db.execute(
-                    "INSERT INTO lane_states(lane, state, updated_at) VALUES (?,?,?) "
-                    "ON CONFLICT(lane) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at",
-                    row,
-                )
+                self._lane_snapshot(op.state, op.at)
                 return None
             case RecordSale():
                 return self._record_sale(op)
@@ -309,6 +211,48 @@ class Writer:
                 return self._record_cancel(op)
         raise TypeError(f"not a journal op: {op!r}")
 
+    # --- lane states: changes and snapshots (rules/lane_journal.py) ----------------------
+
+    def _lane_log(self, lane: str) -> list[int]:
+        log = self._lane_logs.get(lane)
+        if log is None:
+            snapshot = self.db.execute("SELECT length(state) FROM lane_states WHERE lane=?", (lane,)).fetchone()
+            changes = self.db.execute("SELECT coalesce(sum(length(change)), 0) FROM lane_changes WHERE lane=?",
+                                      (lane,)).fetchone()
+            log = self._lane_logs[lane] = [snapshot[0] if snapshot else 0, changes[0]]
+        return log
+
+    def _lane_change(self, op: AppendLaneChange) -> None:
+        lane = op.state.lane
+        log = self._lane_log(lane)
+        data = encode(op.change)
+        if snapshot_due(log[1] + len(data), log[0]):
+            self._lane_snapshot(op.state, op.at)
+            return
+        log[1] += len(data)
+        row = (lane, op.change.rev, iso(op.at), data)
+        if self._deferring:
+            self._changes.append(row)
+        else:
+            self.db.execute("INSERT INTO lane_changes(lane, seq, at, change) VALUES (?,?,?,?)", row)
+
+    def _lane_snapshot(self, state: LaneState, at: dt.datetime) -> None:
+        """``state`` whole: the lane's snapshot, its earlier changes dropped."""
+        lane = state.lane
+        row = (lane, encode(state), iso(at))
+        self._lane_logs[lane] = [len(row[1]), 0]
+        if self._deferring:
+            self._states[lane] = row
+            if self._changes:  # kept back in this batch, before the snapshot: in it
+                self._changes[:] = [r for r in self._changes if r[0] != lane]
+            return
+        self.db.execute("DELETE FROM lane_changes WHERE lane=?", (lane,))
+        self.db.execute(
+            "INSERT INTO lane_states(lane, state, updated_at) VALUES (?,?,?) "
+            "ON CONFLICT(lane) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at",
+            row,
+        )
+
     def _create_order(self, op: CreatePurchaseOrder) -> int:
         """Insert the order under the next number (inside the unit: a rollback leaves no gap)."""
         order = op.order
@@ -341,50 +285,16 @@ class Writer:
         except sqlite3.IntegrityError:
             raise KeyReused(key) from None
 
-    def _insert_sale(self, sale: SaleCompleted, *, cancels: int | None = None, reason: str | None = None,
-                     approved_by: str | None = None) -> tuple[int, dict[str, Any], str]:
-        """Number and chain a sale record: (number, record, hash)."""
-        heads = self.heads
-        number = heads.sale_number + 1
-        record = sale_record(number, sale, cancels=cancels, reason=reason, approved_by=approved_by)
-        digest = chain_hash(heads.sale_hash, record)
-        self.db.execute(
-            "INSERT INTO sales(number, at, lane, seller, customer, total, paid, change, lines, vat, prev_hash, hash,"
-            " due, cancels, reason, approved_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (number, record["at"], sale.lane, sale.seller, sale.customer, record["total"], record["paid"],
-             record["change"], encode(record["lines"]), encode(record["vat"]), heads.sale_hash, digest,
-             record.get("due"), cancels, reason, approved_by),
-        )
-        heads.sale_number, heads.sale_hash = number, digest
-        return number, record, digest
-
-    def _chain_payment(self, sale: int, at: str, mode: str, amount: Decimal, reference: str | None,
-                       **extra: Any) -> int:
-        """Number and chain one payment row (``extra``: type, refers, lane, seller, approved_by, reason)."""
-        heads = self.heads
-        pnumber = heads.payment_number + 1
-        precord = payment_record(pnumber, sale, at, mode, amount, reference, **extra)
-        phash = chain_hash(heads.payment_hash, precord)
-        self.db.execute(
-            "INSERT INTO payments(number, sale, at, mode, amount, reference, prev_hash, hash, type, refers, lane,"
-            " seller, approved_by, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (pnumber, sale, at, mode, precord["amount"], reference, heads.payment_hash, phash,
-             extra.get("type", "PAI"), extra.get("refers"), extra.get("lane"), extra.get("seller"),
-             extra.get("approved_by"), extra.get("reason")),
-        )
-        heads.payment_number, heads.payment_hash = pnumber, phash
-        return pnumber
-
     def _record_sale(self, op: RecordSale) -> SaleRecorded:
         sale = op.sale
-        number, record, digest = self._insert_sale(sale)
+        number, record, digest = insert_sale(self.db, self.heads, sale)
         # One row per instalment, and the cash rounding as a row of its own
         # (rules/payment.py fiscal_rows): the rows add up to total + change (less
         # what a sale finished unpaid leaves due: a debt, listed in ``debts``).
         for mode, amount, reference in fiscal_rows(sale.payments, sale.rounding):
             # A refund (a negative payment on a return ticket) is a credit note, AVO.
             refund = {"type": "AVO"} if amount < 0 and mode != "rounding" else {}
-            self._chain_payment(number, record["at"], mode, amount, reference, **refund)
+            chain_payment(self.db, self.heads, number, record["at"], mode, amount, reference, **refund)
         if sale.due > 0:
             if sale.customer is None:
                 raise ValueError(f"sale {number} is left unpaid with no customer")
@@ -430,7 +340,7 @@ class Writer:
             raise ValueError(f"no sale {op.sale}")
         at = iso(op.at)
         numbers = tuple(
-            self._chain_payment(op.sale, at, row.mode, row.amount, row.reference, type=row.type, refers=row.refers,
+            chain_payment(self.db, self.heads, op.sale, at, row.mode, row.amount, row.reference, type=row.type, refers=row.refers,
                                 lane=op.lane, seller=op.seller, approved_by=op.approved_by, reason=op.reason)
             for row in op.rows
         )
@@ -448,10 +358,10 @@ class Writer:
         if row is None or row[0] is not None:
             raise ValueError(f"sale {op.original} is not a sale that can be cancelled")
         sale = op.sale
-        number, record, digest = self._insert_sale(sale, cancels=op.original, reason=op.reason,
+        number, record, digest = insert_sale(self.db, self.heads, sale, cancels=op.original, reason=op.reason,
                                                    approved_by=op.approved_by)
         pnumbers = tuple(
-            self._chain_payment(number, record["at"], prow.mode, prow.amount, prow.reference, type=prow.type,
+            chain_payment(self.db, self.heads, number, record["at"], prow.mode, prow.amount, prow.reference, type=prow.type,
                                 refers=prow.refers, lane=sale.lane, seller=sale.seller, approved_by=op.approved_by,
                                 reason=op.reason)
             for prow in op.rows
@@ -514,19 +424,8 @@ class Writer:
                 return None
             case ReceiveMoney():
                 # Chained (the money chain, migration 7) like a payment.
-                heads = self.heads
-                number = heads.money_number + 1
-                record = money_record(number, iso(op.at), op.kind, op.mode, op.amount, op.customer, op.ref, op.lane,
-                                      op.device, op.seller)
-                digest = chain_hash(heads.money_hash, record)
-                cursor = self.db.execute(
-                    "INSERT INTO money_in(at, kind, mode, amount, customer, ref, lane, device, seller, number,"
-                    " prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (record["at"], op.kind, op.mode, record["amount"], op.customer, op.ref, op.lane, op.device,
-                     op.seller, number, heads.money_hash, digest),
-                )
-                heads.money_number, heads.money_hash = number, digest
-                return cursor.lastrowid
+                return chain_money(self.db, self.heads, iso(op.at), op.kind, op.mode, op.amount, op.customer, op.ref,
+                                   op.lane, op.device, op.seller)
             case MoveCoupons():
                 if op.batch is not None:
                     self._check_coupon_use(op)

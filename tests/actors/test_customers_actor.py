@@ -24,14 +24,10 @@ from functools import partial
 import msgspec
 import trio
 
-from laneserver.actors.customers import (
+from laneserver.actors.customers import CustomersActor
+from laneserver.actors.customers_messages import (
     AskHold,
     AskSettle,
-    CustomersActor,
-    FindCustomer,
-    Release,
-)
-from laneserver.actors.customers_messages import (
     CorrectBalance,
     CreateCustomer,
     CustomerCreated,
@@ -39,6 +35,8 @@ from laneserver.actors.customers_messages import (
     CustomersFound,
     DepositCredit,
     EditCustomer,
+    FindCustomer,
+    Release,
     SearchCustomers,
     SellVoucher,
     ShowCustomer,

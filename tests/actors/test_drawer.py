@@ -25,7 +25,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from laneserver.actors.drawer import DrawerActor, SaleFinished
+from laneserver.actors.drawer import DrawerActor
 from laneserver.actors.drawer_messages import (
     CountDrawer,
     Counted,
@@ -34,6 +34,7 @@ from laneserver.actors.drawer_messages import (
     MoveCash,
     OpenedWithoutSale,
     OpenWithoutSale,
+    SaleFinished,
     ShowDrawer,
 )
 from laneserver.actors.journal import JournalActor, commit
@@ -361,7 +362,7 @@ def test_slip_rendering_is_deterministic_and_complete():
 
 
 async def test_cash_received_outside_sales_is_in_the_drawer(tmp_path, virtual_clock):
-    from laneserver.actors.drawer import CashReceived
+    from laneserver.actors.drawer_messages import CashReceived
     from laneserver.store.ops import ReceiveMoney
 
     path = tmp_path / "db.sqlite3"

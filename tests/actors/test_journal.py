@@ -32,7 +32,7 @@ from laneserver.actors.runtime import Address, open_mailbox
 from laneserver.rules import lane as rules
 from laneserver.rules.catalog import Article
 from laneserver.rules.fiscal import GENESIS, ChainEnd, chain_hash
-from laneserver.store import reads, schema
+from laneserver.store import fiscal, reads, schema
 from laneserver.store.ops import (
     MoveStock,
     PutLaneState,
@@ -41,7 +41,7 @@ from laneserver.store.ops import (
     SaleRecorded,
     StockMoved,
 )
-from laneserver.store.writes import sale_record
+from laneserver.store.fiscal import sale_record
 
 DEADLINE = 10
 NOW = dt.datetime(2026, 1, 15, 9, 30, tzinfo=dt.timezone.utc)
@@ -253,7 +253,7 @@ async def test_a_failing_unit_does_not_sink_its_batch_and_leaves_no_gap(tmp_path
             assert actor.commits - commits0 <= 2  # the gate's batch, and this one
             # Written first without savepoints, then again unit by unit once the bad unit failed.
             assert actor.batches_redone - redone0 == 1
-            assert await read(journal, reads.verify_chains) == [
+            assert await read(journal, fiscal.verify_chains) == [
                 ChainEnd(count=3, last_number=3, last_hash=got["third"][0].hash),
                 ChainEnd(count=6, last_number=6, last_hash=await read(journal, _last_payment_hash)),
                 ChainEnd(count=0, last_number=0, last_hash=GENESIS),  # no money taken outside sales
@@ -309,7 +309,7 @@ async def test_record_sale_numbers_chains_and_takes_stock(tmp_path) -> None:
                     reply=msgspec.msgpack.encode({"type": "sale", "number": 0, "invoice": None, "total": "x"}),
                 ))
                 recorded.append(result)
-            chains = await read(journal, reads.verify_chains)
+            chains = await read(journal, fiscal.verify_chains)
 
     assert [r.number for r in recorded] == [1, 2, 3]
     stored = rows(path, "SELECT number, prev_hash, hash, total, paid, change FROM sales ORDER BY number")
@@ -356,7 +356,7 @@ async def test_numbering_and_chains_continue_after_a_restart(tmp_path) -> None:
             first = [(await commit(journal, RecordSale(sale=make_sale(n), stock_point=POINT)))[0] for n in (1, 2)]
         async with running_journal(path) as (journal, actor):
             [third] = await commit(journal, RecordSale(sale=make_sale(3), stock_point=POINT))
-            chains = await read(journal, reads.verify_chains)
+            chains = await read(journal, fiscal.verify_chains)
     assert [r.number for r in first] == [1, 2]
     assert third.number == 3
     assert rows(path, "SELECT prev_hash FROM sales WHERE number=3") == [(first[-1].hash,)]
@@ -447,7 +447,7 @@ async def test_the_anchor_is_put_off_while_batches_queue_and_catches_up_when_idl
     work queues, and brought to the heads as soon as the journal is idle."""
     from laneserver.actors.journal import ANCHOR_MAX_LAG
     from laneserver.rules.fiscal import decode_anchor
-    from laneserver.store.writes import anchor_path
+    from laneserver.store.fiscal import anchor_path
 
     path = tmp_path / "shop.sqlite3"
     n = 60

@@ -41,9 +41,10 @@ from laneserver.actors.lane_messages import (
     TicketChanged,
     TicketHeld,
 )
-from laneserver.actors.messages import Caller, Do, GetLevel, Subscribe, Unsubscribe
+from laneserver.actors.messages import Caller, Do, Subscribe, Unsubscribe
 from laneserver.actors.replies import Replayed
 from laneserver.actors.runtime import Address, open_mailbox
+from laneserver.actors.stock_messages import GetLevel
 from laneserver.actors.stock_point import StockPointActor
 from laneserver.clock import FixedClock
 from laneserver.config import Config, LaneConfig, StockPointConfig
@@ -459,7 +460,10 @@ async def test_a_commit_failure_answers_internal_and_leaves_the_lane_unchanged(t
             # The key was not remembered with the failure: a retry is applied.
             changed = await ok(shop, add("WINE"), key="k2")
             assert [(l.line, l.article) for l in changed.now.ticket.lines] == [(1, "BREAD"), (2, "WINE")]
-    [(state,)] = db_rows(path, "SELECT state FROM lane_states")
-    assert [line.article for line in msgspec.json.decode(state, type=rules.LaneState).ticket.lines] == [
-        "BREAD", "WINE"
-    ]
+    # What a restart reads back (the lane's snapshot and changes, store/reads.py).
+    db = sqlite3.connect(path)
+    try:
+        stored = reads.lane_state(db, "1")
+    finally:
+        db.close()
+    assert [line.article for line in stored.ticket.lines] == ["BREAD", "WINE"]

@@ -23,7 +23,8 @@ import pytest
 import trio
 
 import laneserver.actors.printer as printer_module
-from laneserver.actors.printer import GetStatus, KickDrawer, PrinterActor, PrinterStatus, PrintReceipt
+from laneserver.actors.printer import PrinterActor
+from laneserver.actors.printer_messages import GetStatus, KickDrawer, PrinterStatus, PrintReceipt
 from laneserver.actors.runtime import DEVICE_POLICY, Address, open_mailbox, supervise
 from laneserver.config import PrinterConfig
 from laneserver.hw.printer_io import (

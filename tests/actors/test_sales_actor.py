@@ -20,7 +20,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from laneserver.actors.drawer import RowsWritten
+from laneserver.actors.drawer_messages import RowsWritten
 from laneserver.actors.journal import JournalActor, commit
 from laneserver.actors.messages import Caller, Do
 from laneserver.actors.runtime import Address, open_mailbox

@@ -27,7 +27,8 @@ from laneserver.actors.lane_messages import GetTicket, Receipted, SaleDone, Tick
 from laneserver.actors.messages import Caller, Do
 from laneserver.actors.runtime import DEVICE_POLICY, ActorFailed, Address, open_mailbox, supervise
 from laneserver.actors.stock_point import StockPointActor
-from laneserver.actors.terminal import ABORT_SECONDS, Charge, TerminalActor
+from laneserver.actors.terminal import ABORT_SECONDS, TerminalActor
+from laneserver.actors.terminal_messages import Charge
 from laneserver.clock import FixedClock
 from laneserver.config import Config, LaneConfig, StockPointConfig, TerminalConfig
 from laneserver.hw.terminal import SimulatedTerminal, TerminalResult, TerminalUnavailable, authorisation_code, open_driver

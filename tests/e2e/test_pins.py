@@ -14,9 +14,13 @@ a real server process, real websockets, the real SQLite file.
 
 from __future__ import annotations
 
+import re
+import urllib.request
+
 import trio
 
-from tests.e2e.configured import rows
+from laneserver.rules.auth import hash_pin
+from tests.e2e.configured import open_db, rows
 from tests.support import DEMO_SELLER, connect
 
 GALETS = "3760245001015"
@@ -174,3 +178,47 @@ async def test_tries_left_does_not_tell_which_names_exist(live_server):
             ghost = await till.call("sign_in", seller="ghost", pin="9091")
             real = await till.call("sign_in", seller="sophie", pin="9091")
             assert ghost["tries_left"] == real["tries_left"] == 2, (ghost, real)
+
+
+def _recalled(server) -> int:
+    """Sign-ins whose PIN was recalled from memory (no scrypt): the /metrics gauge."""
+    with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return int(float(re.search(r"^laneserver_sign_ins_recalled (\S+)$", text, re.MULTILINE).group(1)))
+
+
+async def test_signing_in_again_is_recalled_but_a_changed_pin_or_a_disabled_seller_is_not(live_server):
+    """Issue 12: every sign-in cost a scrypt (~45 ms of CPU), 1,200 of them ~54 s of a
+    core. A seller signing in again with the PIN last checked good is now checked
+    from memory (a keyed hash); a changed PIN is a new stored hash, so the old PIN is
+    refused and the new one takes the full check once; a disabled seller (the CLI) is
+    refused whatever the memory holds."""
+    marie, pin = DEMO_SELLER
+    token = live_server.pair("till", "1")
+    with trio.fail_after(60):
+        async with connect(live_server.ws_url, token, seller=None) as till:
+            await till.ok("sign_in", seller=marie, pin=pin)
+            assert _recalled(live_server) == 0  # the first one: scrypt
+            await till.ok("sign_out")
+            await till.ok("sign_in", seller=marie, pin=pin)
+            assert _recalled(live_server) == 1
+            wrong = await till.call("sign_in", seller=marie, pin="9999")
+            assert wrong["code"] == "wrong_pin" and wrong["tries_left"] == LIMIT - 1, wrong
+            # The PIN changed (what a PIN change writes: a new scrypt hash in the row).
+            db = open_db(live_server)
+            try:
+                with db:
+                    db.execute("UPDATE sellers SET pin_hash=? WHERE name=?", (hash_pin("8642"), marie))
+            finally:
+                db.close()
+            old = await till.call("sign_in", seller=marie, pin=pin)
+            assert old["code"] == "wrong_pin", old
+            await till.ok("sign_in", seller=marie, pin="8642")
+            assert _recalled(live_server) == 1  # checked by scrypt against the new hash
+            await till.ok("sign_in", seller=marie, pin="8642")
+            assert _recalled(live_server) == 2
+        await trio.to_thread.run_sync(live_server.cli, "seller", "disable", marie)
+        async with connect(live_server.ws_url, token, seller=None) as till:
+            refused = await till.call("sign_in", seller=marie, pin="8642")
+            assert refused["code"] == "wrong_pin", refused
+            assert _recalled(live_server) == 2

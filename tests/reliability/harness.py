@@ -42,6 +42,7 @@ SNAPSHOT_TABLES = {
     "sales": "SELECT * FROM sales ORDER BY number",
     "payments": "SELECT * FROM payments ORDER BY number",
     "lane_states": "SELECT * FROM lane_states ORDER BY lane",
+    "lane_changes": "SELECT * FROM lane_changes ORDER BY lane, seq",
     "stock_levels": "SELECT * FROM stock_levels ORDER BY stock_point, article",
     "stock_movements": "SELECT count(*), max(seq) FROM stock_movements",
     "replies": "SELECT device, key, actor, at, reply FROM replies ORDER BY device, key",

@@ -23,9 +23,8 @@ from laneserver.rules.fiscal import (
 )
 from laneserver.rules.lane import SaleCompleted
 from laneserver.rules.ticket import Line, Payment, vat_breakdown
+from laneserver.store.fiscal import ANCHOR_NAME, Heads, read_anchor, write_anchor
 from laneserver.store.ops import RecordSale
-from laneserver.store.reads import read_anchor
-from laneserver.store.writes import ANCHOR_NAME, Heads, write_anchor
 
 H1, H2 = "1" * 64, "2" * 64
 

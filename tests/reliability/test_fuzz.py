@@ -9,7 +9,7 @@ never said hello). For every frame:
   read-only requests (mixed in on purpose) get an ``ok``;
 - the connection stays open.
 
-Around each batch the rows of sales, payments, lane_states, stock_levels,
+Around each batch the rows of sales, payments, lane_states, lane_changes, stock_levels,
 stock_movements and replies are compared: rejected frames change nothing. At the
 end the process is alive, ``/healthz`` answers 200 and no actor crashed.
 """

@@ -247,6 +247,7 @@ def test_http_fuzz_leaves_the_server_serving(server):
         trio.run(trio.sleep, 0.1)
         gauges = _gauges(server)
     assert gauges["websockets_unauthenticated"] == 0 and gauges["connections_open"] <= 1, gauges
+    assert gauges["websockets_waiting"] == 0, gauges
     token = server.pair("till", "1")
 
     async def sell() -> None:

@@ -142,7 +142,7 @@ def swap_two_payments(shop):
 def rewrite_the_tail_and_rehash_it(shop):
     """A careful forger: change sale 4 and recompute the hashes of 4 and 5, so the
     chain itself is intact again. Only the anchor can tell."""
-    from laneserver.store.reads import sale_rows
+    from laneserver.store.fiscal import sale_rows
 
     db = open_db(shop.data)
     try:

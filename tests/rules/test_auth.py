@@ -15,6 +15,7 @@ import pytest
 from laneserver.rules.auth import (
     ROLES,
     SELLER_NAME_MAX,
+    PinMemory,
     PinPolicy,
     PinRecord,
     check_pin,
@@ -41,6 +42,57 @@ def stored() -> str:
 @pytest.fixture(scope="module")
 def stored_again() -> str:
     return hash_pin("1234")
+
+
+# --- good PINs remembered in memory -----------------------------------------------------
+
+
+def test_a_remembered_pin_is_recalled_for_the_same_seller_and_hash(stored):
+    memory = PinMemory()
+    assert not memory.recalls("paul", stored, "1234")  # nothing remembered yet
+    memory.remember("paul", stored, "1234")
+    assert memory.recalls("paul", stored, "1234")
+
+
+@pytest.mark.parametrize("seller, pin", [("paul", "1235"), ("paul", ""), ("marie", "1234"), ("paul ", "1234")])
+def test_another_pin_or_seller_is_not_recalled(stored, seller, pin):
+    memory = PinMemory()
+    memory.remember("paul", stored, "1234")
+    assert not memory.recalls(seller, stored, pin)
+
+
+def test_a_changed_hash_is_not_served_from_memory(stored, stored_again):
+    """A PIN changed (or the same PIN hashed again: a new salt) is a new stored hash:
+    the entry made for the old one never answers for it."""
+    memory = PinMemory()
+    memory.remember("paul", stored, "1234")
+    assert not memory.recalls("paul", stored_again, "1234")
+    assert not memory.recalls("paul", hash_pin("9999", salt=SALT), "9999")
+
+
+def test_the_memory_keeps_no_pin_and_depends_on_its_key(stored):
+    """The PIN itself is not kept; what is kept is worthless to another process (its
+    own random key): the same seller, hash and PIN are not recalled there."""
+    memory, other = PinMemory(), PinMemory()
+    memory.remember("paul", stored, "1234")
+    assert b"1234" not in b"".join(memory._known.values())
+    assert memory._known["paul"] != hashlib.sha256(b"paul\x001234").digest()
+    assert not other.recalls("paul", stored, "1234")
+    assert PinMemory(key=b"k" * 32)._mac("paul", stored, "1234") == PinMemory(key=b"k" * 32)._mac(
+        "paul", stored, "1234")
+
+
+def test_one_entry_per_seller_the_newest_pin_and_a_bounded_size(stored, stored_again):
+    memory = PinMemory(max_sellers=2)
+    memory.remember("paul", stored, "1234")
+    memory.remember("paul", stored_again, "1234")
+    assert len(memory) == 1 and memory.recalls("paul", stored_again, "1234")
+    assert not memory.recalls("paul", stored, "1234")
+    memory.remember("marie", stored, "1234")
+    memory.remember("sophie", stored, "1234")  # past the bound: the oldest seller goes
+    assert len(memory) == 2 and not memory.recalls("paul", stored_again, "1234")
+    memory.forget("sophie")
+    assert len(memory) == 1 and memory.recalls("marie", stored, "1234")
 
 
 # --- PIN hashing ------------------------------------------------------------------------

@@ -428,3 +428,14 @@ def test_an_alcohol_quote_of_any_values_is_a_quote_or_a_refusal(cost, margin, vo
     assert isinstance(result, (alcohol.Quote, alcohol.Refused))
     if isinstance(result, alcohol.Refused):
         assert result.code == "bad_request" and result.details["field"]
+
+
+@pytest.mark.parametrize("missing", ["cost", "margin"])
+def test_an_alcohol_quote_without_its_cost_or_margin_is_refused_naming_it(missing):
+    """A quote given ``None`` for its cost or margin once raised TypeError in the sum
+    (hypothesis found it): the session computes quotes itself, so it must be a refusal."""
+    given = {"cost": "10.00", "margin": "1.5", missing: None}
+    result = alcohol.quote(**given, volume_l="0.75", abv="12", vat_rate="20", excise_rate=D("918.80"),
+                           levy_rate=D("551.82"))
+    assert isinstance(result, alcohol.Refused)
+    assert result.code == "bad_request" and result.details["field"] == missing

@@ -1,0 +1,51 @@
+"""The messages a printer's device actor takes (actors/printer.py handles them): print
+a receipt or a drawer slip, kick the drawer wired to it, and ask its status; and the
+``PrinterStatus`` it reports (to the lane, which shows it on the tills).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from laneserver.rules.drawer import DrawerSlip
+from laneserver.rules.receipt import Receipt
+
+
+class PrintReceipt(msgspec.Struct, frozen=True):
+    """Print ``receipt`` (tell). ``job`` names the job in logs, e.g. ``"1-000123"``."""
+
+    job: str
+    receipt: Receipt
+
+
+class KickDrawer(msgspec.Struct, frozen=True):
+    """Open the cash drawer wired to this printer (tell)."""
+
+
+class PrintSlip(msgspec.Struct, frozen=True):
+    """Print a cash drawer slip (tell): a movement or a closing count. Queued like a
+    receipt: a printer that is down keeps it."""
+
+    job: str
+    slip: DrawerSlip
+
+
+class GetStatus(msgspec.Struct, frozen=True):
+    """Ask for the printer's ``PrinterStatus``."""
+
+
+PrinterCommand = PrintReceipt | KickDrawer | PrintSlip | GetStatus
+
+
+class PrinterStatus(msgspec.Struct, frozen=True):
+    """How a printer is doing, as the lane shows it on the tills.
+
+    ``online`` is False from a failed send until the next successful one (it is
+    True at start: nothing has failed yet). ``error`` is the last failure's
+    reason while offline. ``pending`` counts jobs not yet printed.
+    """
+
+    printer: str
+    online: bool
+    pending: int
+    error: str | None = None

@@ -1,0 +1,78 @@
+"""What every frame shares: the ``Request`` base (its ``id`` and idempotency ``key``),
+the ``ok`` and ``error`` replies, the request id echoed as ``re``, and the decimal
+fields a request carries (bounded by the edge, codec.py).
+
+The verbs, their replies and events live in one module per domain (``wire_*.py``);
+protocol/messages.py assembles them into the unions once.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Union
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from laneserver.rules.money import MAX_DECIMAL_CHARS, MAX_INTEGER_DIGITS, MAX_PLACES
+
+PROTOCOL_VERSION = "1"
+
+Id = Union[str, int, None]  # a reply's ``re``: None when the request's id could not be read
+RequestId = Union[str, int]
+
+# Every decimal a request carries is one of these. ``extra={"decimal": True}`` marks it
+# for the edge (codec.py), which bounds it when the frame is decoded (rules/money.py
+# ``bounded``): a value past the bounds is ``bad_request`` naming the field before any
+# actor sees it. Integers in other fields are bounded to 64 bits there too.
+_DECIMAL = msgspec.Meta(extra={"decimal": True}, description=(
+    f"an integer or a decimal string of at most {MAX_DECIMAL_CHARS} characters, under 10^{MAX_INTEGER_DIGITS} "
+    f"in size, with at most {MAX_PLACES} decimals"))
+QtyIn = Annotated[Union[int, str], _DECIMAL]
+MoneyIn = Annotated[Union[int, str], _DECIMAL]
+Denomination = Annotated[str, _DECIMAL]  # a drawer count's key: "50.00"
+
+
+class Request(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", forbid_unknown_fields=True):
+    # Required on the wire (codec.py refuses a frame without one, naming it; the JSON
+    # Schema says so): its reply echoes it as ``re``. None only for requests built in
+    # process (tests, tools).
+    id: RequestId | None = None
+    key: str | None = None
+
+
+class Reply(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="ok"):
+    re: Id = None
+
+
+class Ok(Reply):
+    pass
+
+
+class Candidate(msgspec.Struct, frozen=True):
+    article: str
+    name: str
+
+
+class Error(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="error", omit_defaults=True):
+    re: Id = None
+    code: str
+    message: str
+    candidates: list[Candidate] | UnsetType = UNSET
+    balance: str | UnsetType = UNSET
+    line: int | UnsetType = UNSET
+    payment: int | UnsetType = UNSET
+    held: str | UnsetType = UNSET
+    article: str | UnsetType = UNSET
+    field: str | UnsetType = UNSET
+    available: str | UnsetType = UNSET
+    stock_point: str | UnsetType = UNSET
+    cap: str | UnsetType = UNSET  # supervisor_required: the shop's discount cap (percent)
+    reasons: list[str] | UnsetType = UNSET  # bad_request: the discount reasons allowed
+    payable: str | UnsetType = UNSET  # pay: what a meal voucher (or cash, rounded) can pay
+    modes: list[str] | UnsetType = UNSET  # not_supported: the payment modes the lane takes
+    outcome: str | UnsetType = UNSET  # payment_declined: declined, cancelled, timeout or failed
+    short: str | UnsetType = UNSET  # insufficient_funds: what the account lacks (``available`` it has)
+    reference: str | UnsetType = UNSET  # a voucher's code
+    key_reused: bool | UnsetType = UNSET  # conflict: the request's key was used for a different request
+    tries_left: int | UnsetType = UNSET  # wrong_pin, supervisor_required: PINs left before a lock-out
+    locked_seconds: int | UnsetType = UNSET  # forbidden, wrong_pin, supervisor_required: how long PINs are locked
