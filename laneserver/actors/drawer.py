@@ -44,6 +44,7 @@ from laneserver.actors.drawer_messages import (
 from laneserver.actors.journal import CommitFailed, commit, read
 from laneserver.actors.messages import Caller, Do
 from laneserver.actors.printer_messages import KickDrawer, PrintSlip
+from laneserver.actors.publisher import Publisher
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import Address
 from laneserver.clock import Clock
@@ -66,7 +67,7 @@ class DrawerActor:
         journal: Address,
         clock: Clock,
         printer: Address | None = None,
-        subscribers: set[Any],
+        publisher: Publisher | None = None,
         transport: Transport | None = None,
     ) -> None:
         """
@@ -77,7 +78,8 @@ class DrawerActor:
             clock: the wall clock.
             printer: the lane's printer actor: slips, and the kick when ``lanes.drawer``
                 is ``"printer"``.
-            subscribers: the lane's sessions (the set the lane actor delivers to).
+            publisher: the lane's sessions (actors/publisher.py, shared with the lane actor,
+                which alone holds them): told each alert.
             transport: where a serial kick goes; built from ``lanes.drawer`` when omitted.
 
         Raises:
@@ -88,7 +90,7 @@ class DrawerActor:
         self.journal = journal
         self.clock = clock
         self.printer = printer
-        self.subscribers = subscribers
+        self.publisher = publisher if publisher is not None else Publisher(f"drawer:{lane}")
         lane_config = config.lane(lane)
         self.kick_by = lane_config.drawer if lane_config is not None else None
         if transport is None and self.kick_by not in (None, "printer"):
@@ -283,8 +285,7 @@ class DrawerActor:
         assert self.threshold is not None
         self.log.warning("drawer_alert", expected=str(after), threshold=str(self.threshold))
         alert = DrawerAlert(lane=self.lane, expected=after, threshold=self.threshold)
-        for subscriber in list(self.subscribers):
-            subscriber.deliver(alert, "drawer_alert")
+        self.publisher.publish(alert, "drawer_alert")
 
     def _kick(self, why: str) -> None:
         """Open the drawer; never waits (see the module's invariants)."""

@@ -48,8 +48,9 @@ from laneserver.actors.lane_messages import (
     TicketChanged,
     TicketHeld,
 )
-from laneserver.actors.messages import Caller, DeviceStatus, Do, Subscribe, Unsubscribe
+from laneserver.actors.messages import Caller, DeviceStatus, Do
 from laneserver.actors.printer_messages import PrintReceipt
+from laneserver.actors.publisher import Publisher
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.actors.stock_messages import AskReserve, CostsChanged, Reserve, Taken
@@ -119,7 +120,7 @@ class LaneActor:
         stock: Address,
         printer: Address | None,
         clock: Clock,
-        subscribers: set[Any],
+        publisher: Publisher | None = None,
         terminal: Address | None = None,
         drawer: Address | None = None,
         customers: Address | None = None,
@@ -142,13 +143,12 @@ class LaneActor:
         self.costs = costs if costs is not None else CostBook()
         self.clock = clock
         self.zone = shop_zone(config.shop.timezone)  # the shop's day (cheque instalments)
-        # Owned by the supervisor's closure so sessions stay subscribed across
-        # a restart of this actor.
-        self.subscribers = subscribers
+        # The lane's sessions (actors/publisher.py): made by the shop, it outlives a
+        # restart of this actor; the lane only tells it each new ticket and device status.
+        self.publisher = publisher if publisher is not None else Publisher(f"lane:{lane}")
         self.state = rules.LaneState(lane=lane)
         self.replies = ReplyMemory(f"lane:{lane}", LaneResult)
         self.log = get_logger("lane", lane=lane)
-        self.last_printer_frame: bytes | None = None
         self._takes = StockTakes(catalog.get)  # what reserving / selling a quantity takes from stock
         # What the tickets hold (stock, coupons), kept from one state to the next (rules/lane_sums.py).
         self._reservations: LaneSums[str] = LaneSums(stock_contributions(self._takes.takes))
@@ -173,20 +173,10 @@ class LaneActor:
                 match envelope.command:
                     case Do(caller=caller, command=command, key=key, fingerprint=fingerprint):
                         await self._do(envelope, caller, _Asked(command, key, fingerprint))
-                    case Subscribe(subscriber=subscriber):
-                        self.subscribers.add(subscriber)
-                        subscriber.deliver_ticket(self.ticket(self.state))
-                        if self.last_printer_frame is not None:
-                            subscriber.deliver(self.last_printer_frame, "printer")
-                        envelope.reply(None)
-                    case Unsubscribe(subscriber=subscriber):
-                        self.subscribers.discard(subscriber)
-                        envelope.reply(None)
                     case CostsChanged(costs=costs, whole=whole):  # from the stock point (rules/costs.py)
                         self.costs.update(costs, whole=whole)
-                    case DeviceStatus(frame=frame, kind=kind):
-                        self.last_printer_frame = frame
-                        self._publish(frame, kind)
+                    case DeviceStatus(frame=frame, kind=kind):  # the publisher keeps the newest for newcomers
+                        self.publisher.publish(frame, kind)
                     case other:
                         raise TypeError(f"lane {self.lane} got {other!r}")
         self.log.info("lane_stopped")
@@ -411,15 +401,7 @@ class LaneActor:
     def _publish_ticket(self, *, skip: object = None) -> None:
         """The open ticket to the lane's sessions, but ``skip`` (the session whose
         request made the change: its reply carries the ticket)."""
-        now = self.ticket(self.state)
-        for subscriber in list(self.subscribers):
-            if subscriber is not skip:
-                subscriber.deliver_ticket(now)
-
-    def _publish(self, frame: bytes, kind: str, *, skip: object = None) -> None:
-        for subscriber in list(self.subscribers):
-            if subscriber is not skip:
-                subscriber.deliver(frame, kind)
+        self.publisher.publish(self.ticket(self.state), "ticket", skip=skip)
 
     def _checked(self, stock_article: str) -> bool:
         """Whether the stock point must be asked before this article's reservation grows."""

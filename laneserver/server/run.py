@@ -32,6 +32,7 @@ from laneserver.actors.lane import LaneActor, payment_policy
 from laneserver.actors.messages import DeviceStatus
 from laneserver.actors.printer import PrinterActor
 from laneserver.actors.printer_messages import PrinterStatus
+from laneserver.actors.publisher import Publisher
 from laneserver.actors.runtime import (CORE_POLICY, DEVICE_POLICY, JOURNAL_POLICY, ActorFailed, Address,
                                        open_mailbox, supervise)
 from laneserver.actors.stock_point import StockPointActor
@@ -165,15 +166,18 @@ async def run_shop(
                     await middle.start(supervise, address.name, partial(TerminalActor, terminal), inbox,
                                        DEVICE_POLICY)
                     terminals[terminal.id] = address
+                # Each lane's sessions have one owner, its publisher (actors/publisher.py):
+                # sessions tell it subscribe / unsubscribe; the lane, its drawer and the
+                # supervisor tell it what to publish. It outlives every restart of them.
+                publishers = {lane.id: Publisher(f"lane:{lane.id}") for lane in config.lanes}
                 # A cash drawer per lane (a device: a crash restarts it, never stalls the
-                # lane). It tells the lane's sessions of alerts: the set the lane delivers to.
-                lane_subscribers: dict[str, set] = {lane.id: set() for lane in config.lanes}
+                # lane). It tells the lane's sessions of alerts (through the publisher).
                 drawers: dict[str, Address] = {}
                 for lane in config.lanes:
                     address, inbox = open_mailbox(f"drawer:{lane.id}")
                     factory = partial(DrawerActor, lane.id, config=config, journal=journal, clock=clock,
                                       printer=printers.get(lane.printer) if lane.printer else None,
-                                      subscribers=lane_subscribers[lane.id])
+                                      publisher=publishers[lane.id])
                     await middle.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
                     drawers[lane.id] = address
                 # The customers actor (credit, wallet, vouchers): before the lanes, which
@@ -201,23 +205,22 @@ async def run_shop(
                 # Layer 1 (first to stop): the lanes, and the HTTP listener.
                 async with trio.open_nursery() as front:
                     for lane in config.lanes:
-                        subscribers = lane_subscribers[lane.id]
                         factory = partial(
                             LaneActor, lane.id, config=config, journal=journal, catalog=catalog,
                             stock=points[config.stock_point_of(lane.id)],
                             costs=lane_costs[lane.id],
                             printer=printers.get(lane.printer) if lane.printer else None,
-                            clock=clock, subscribers=subscribers,
+                            clock=clock, publisher=publishers[lane.id],
                             drawer=drawers[lane.id], customers=customers,
                             terminal=terminals.get(lane.terminal) if lane.terminal else None,
                             data_folder=data_dir,
                         )
-                        stopped = partial(_actor_stopped, journal, clock, out_of_service, subscribers)
+                        stopped = partial(_actor_stopped, journal, clock, out_of_service, publishers[lane.id])
                         await front.start(partial(supervise, on_stopped=stopped), f"lane:{lane.id}", factory,
                                           lane_inboxes[lane.id], CORE_POLICY)
                     shop = Shop(config=config, clock=clock, journal=journal, catalog=catalog,
                                 lanes=lane_addresses, stock_points=points, terminals=terminals,
-                                data_folder=data_dir, out_of_service=out_of_service)
+                                data_folder=data_dir, out_of_service=out_of_service, publishers=publishers)
                     shop.metrics.gauges["articles"] = lambda: len(catalog)
                     shop.metrics.gauges["actors_out_of_service"] = lambda: len(out_of_service)
                     shop.keyboard = keyboard_views(config, catalog)
@@ -241,21 +244,19 @@ async def run_shop(
     log.info("server_stopped")
 
 
-async def _actor_stopped(journal: Address, clock: Clock, out_of_service: set[str], subscribers: set | None,
+async def _actor_stopped(journal: Address, clock: Clock, out_of_service: set[str], publisher: Publisher | None,
                          name: str, error: BaseException) -> None:
     """A core actor crashed past its restart budget and stays stopped (runtime.supervise).
 
     It joins ``out_of_service`` (``/healthz``, ``/metrics``); a lane's tills
-    (``subscribers``) are told with a ``lane_status`` event; a technical-journal entry
+    (its ``publisher``) are told with a ``lane_status`` event; a technical-journal entry
     (``actor_stopped``) says which actor and why. Its mailbox then answers every
     request ``unavailable`` (session.py) until the service restarts.
     """
     out_of_service.add(name)
-    if subscribers is not None:
-        frame = encode(wire.LaneStatusEvent(lane=name.partition(":")[2], serving=False,
-                                            reason=out_of_service_message(name)))
-        for subscriber in list(subscribers):
-            subscriber.deliver(frame, "lane_status")
+    if publisher is not None:
+        publisher.publish(encode(wire.LaneStatusEvent(lane=name.partition(":")[2], serving=False,
+                                                      reason=out_of_service_message(name))), "lane_status")
     try:
         with trio.fail_after(5):
             await commit(journal, RecordEvent(at=clock.now(), source=name, kind="actor_stopped",

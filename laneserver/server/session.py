@@ -23,6 +23,7 @@ from laneserver.actors.lane import payment_policy
 from laneserver.actors.journal import CommitFailed, ReadFailed, commit, read
 from laneserver.actors.lane_messages import LaneTicket
 from laneserver.actors.messages import Caller, Subscribe, Unsubscribe
+from laneserver.actors.publisher import Publisher
 from laneserver.actors.runtime import ActorFailed, ActorStopped, Address
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
@@ -57,6 +58,8 @@ class Session:
         self._closing: str | None = None
         self._scope: trio.CancelScope | None = None
         self._lane: Address | None = None
+        # The lane's publisher (actors/publisher.py) this session is subscribed to.
+        self._publisher: Publisher | None = None
         # Stock points whose ``stock_alert`` events this session receives.
         self._points: list[Address] = []
         size = shop.config.server.session_outbox
@@ -290,8 +293,12 @@ class Session:
         except CommitFailed as error:  # only bookkeeping: the hello still holds
             self.log.error("device_seen_failed", error=str(error))
         if device.kind == "till" and device.lane in self.shop.lanes:
-            self._lane = self.shop.lanes[device.lane]
-            await self._lane.ask(Subscribe(self))
+            lane = self.shop.lanes[device.lane]
+            if lane.name in self.shop.out_of_service:  # past its restart budget: say so at once
+                raise ActorStopped(lane.name, "out of service")
+            self._lane, self._publisher = lane, self.shop.publishers.get(device.lane)
+            if self._publisher is not None:  # the lane's ticket and printer status, then each change
+                self._publisher.subscribe(self)
         # Stock alerts: a till hears its lane's stock point, a PDA every point.
         if device.kind == "till" and device.lane in self.shop.lanes:
             point = self.shop.stock_points.get(self.shop.config.stock_point_of(device.lane))
@@ -324,13 +331,10 @@ class Session:
                     await point.ask(Unsubscribe(self))
                 except ActorFailed:
                     pass
-        if self._lane is not None:
-            lane, self._lane = self._lane, None
-            with trio.move_on_after(2):
-                try:
-                    await lane.ask(Unsubscribe(self))
-                except ActorFailed:
-                    pass
+        self._lane = None
+        if self._publisher is not None:
+            publisher, self._publisher = self._publisher, None
+            publisher.unsubscribe(self)
 
     async def _sign_in(self, request: wire.SignIn) -> bytes:
         """Checked and counted by the shop's PIN gate (server/pins.py); a good PIN gets

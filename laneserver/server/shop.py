@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from laneserver.actors.lane import payment_policy
+from laneserver.actors.publisher import Publisher
 from laneserver.actors.runtime import Address
 from laneserver.actors.terminal import ABORT_SECONDS as TERMINAL_ABORT_SECONDS
 from laneserver.clock import Clock
@@ -48,6 +49,8 @@ class Shop:
     data_folder: Path | None = None
     # Core actors out of service after repeated failures ("lane:1", "stock:main", …).
     out_of_service: set[str] = field(default_factory=set)
+    # Each lane's publisher (actors/publisher.py), by lane id: its sessions subscribe there.
+    publishers: dict[str, Publisher] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         server = self.config.server

@@ -49,6 +49,7 @@ from laneserver.rules.lane import SaleCompleted
 from laneserver.rules.outcome import Refused
 from laneserver.rules.ticket import Payment
 from laneserver.store.ops import RecordSale
+from tests.actors.subscribed import subscribed
 from tests.actors.test_printer import FakeTransport, pty_pair
 
 D = Decimal
@@ -120,7 +121,7 @@ async def running_till(path: Path, *, shop: Config | None = None, subscribers: s
         async with trio.open_nursery() as middle:
             await middle.start(PrinterActor(shop.printers[0], transport=printed).run, printer_inbox)
             factory = lambda: DrawerActor("1", config=shop, journal=journal, clock=clock, printer=printer,  # noqa: E731
-                                          subscribers=set() if subscribers is None else subscribers,
+                                          publisher=subscribed("lane:1", subscribers),
                                           transport=transport)
             await middle.start(supervise, "drawer:1", factory, drawer_inbox, DEVICE_POLICY)
             yield Till(journal=journal, drawer=drawer, printed=printed, clock=clock)

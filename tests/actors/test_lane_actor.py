@@ -41,7 +41,7 @@ from laneserver.actors.lane_messages import (
     TicketChanged,
     TicketHeld,
 )
-from laneserver.actors.messages import Caller, Do, Subscribe, Unsubscribe
+from laneserver.actors.messages import Caller, Do
 from laneserver.actors.replies import Replayed
 from laneserver.actors.runtime import Address, open_mailbox
 from laneserver.actors.stock_messages import GetLevel
@@ -57,6 +57,7 @@ from laneserver.rules.outcome import Code, Refused
 from laneserver.server import edge_lane
 from laneserver.store import reads
 from laneserver.store.ops import MoveStock, Remember
+from tests.actors.subscribed import subscribed
 
 DEADLINE = 10
 LANE = "1"
@@ -142,7 +143,7 @@ async def running_shop(path: Path, *, clock: FixedClock | None = None, subscribe
                                                policy=config.shop.negative_stock).run, stock_inbox)
             lane, lane_inbox = open_mailbox(f"lane:{LANE}")
             actor = LaneActor(LANE, config=config, journal=journal, catalog=CATALOG, stock=stock, printer=None,
-                              clock=clock, subscribers=set() if subscribers is None else subscribers)
+                              clock=clock, publisher=subscribed(f"lane:{LANE}", subscribers))
             async with trio.open_nursery() as front:
                 await front.start(actor.run, lane_inbox)
                 yield Shop(journal=journal, stock=stock, lane=lane, actor=actor)
@@ -220,7 +221,7 @@ async def test_subscribers_get_the_ticket_on_subscribe_and_after_each_change(tmp
     with trio.fail_after(DEADLINE):
         async with running_shop(tmp_path / "shop.sqlite3") as shop:
             await ok(shop, add("BREAD"))
-            assert await shop.lane.ask(Subscribe(screen)) is None
+            shop.actor.publisher.subscribe(screen)
             # On subscribe: the ticket as it is now, and nothing else.
             assert screen.ticket_lines() == [[("BREAD", 1)]]
 
@@ -243,7 +244,7 @@ async def test_subscribers_get_the_ticket_on_subscribe_and_after_each_change(tmp
             assert screen.ticket_lines()[-1] == []  # the fresh ticket after the sale
             assert [t.rev for t in screen.tickets] == [1, 2, 3, 5]
 
-            assert await shop.lane.ask(Unsubscribe(screen)) is None
+            shop.actor.publisher.unsubscribe(screen)
             count = len(screen.tickets)
             await ok(shop, add("BREAD"))
             assert len(screen.tickets) == count

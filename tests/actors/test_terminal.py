@@ -256,7 +256,7 @@ async def lane_shop(path: Path) -> AsyncIterator[LaneShop]:
                 for lane in LANE_CONFIG.lanes:
                     lanes[lane.id], inbox = open_mailbox(f"lane:{lane.id}")
                     actors[lane.id] = LaneActor(lane.id, config=LANE_CONFIG, journal=journal, catalog=CATALOG,
-                                                stock=stock, printer=None, clock=clock, subscribers=set(),
+                                                stock=stock, printer=None, clock=clock,
                                                 terminal=terminals[lane.terminal])
                     await front.start(actors[lane.id].run, inbox)
                 yield LaneShop(journal=journal, lanes=lanes, sims=sims, actors=actors)
