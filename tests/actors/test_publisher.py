@@ -162,6 +162,12 @@ async def test_a_lane_restart_keeps_its_sessions_and_a_newcomer_gets_the_ticket_
             assert before.got[-1] == meanwhile.got[-1] == ("ticket", changed.now)
             assert before.revs() == [0, 1, 1, 2] and meanwhile.revs() == [1, 1, 2]
             assert before.lines()[-1] == ["BREAD", "WINE"]
+            # A session that comes after the restart still learns the printer's status
+            # (the lane that heard it is gone; the publisher kept it).
+            after = Session()
+            publisher.subscribe(after)
+            assert after.got == [("ticket", changed.now), ("printer", PRINTER_ONLINE)]
+            publisher.unsubscribe(after)
             assert len(publisher) == 2
             # The lane holds no set of its own: only the publisher it tells.
             assert not hasattr(made[1], "subscribers") and made[1].publisher is publisher

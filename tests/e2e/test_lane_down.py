@@ -98,3 +98,26 @@ async def test_a_lane_past_its_restart_budget_stops_serving_and_the_other_lanes_
             async with connect(ws_url, None) as again:
                 reply = await again.call("hello", token=token1)
                 assert reply["code"] == "unavailable" and "lane 1 is out of service" in reply["message"]
+
+
+async def test_a_lane_restart_keeps_its_tills_hearing_each_others_changes(tmp_path, monkeypatch):
+    """The lane's sessions are its publisher's (actors/publisher.py), not the lane's: a
+    crash and restart of the lane leaves both tills of lane 1 subscribed, and each
+    hears the other's changes after it with no new hello."""
+    monkeypatch.setattr(run_module, "LaneActor", BuggyLane)
+    data = tmp_path / "data"
+    data.mkdir()
+    with trio.fail_after(60):
+        async with serving(data) as running:
+            token_a = await trio.to_thread.run_sync(pair_till, data, "1")
+            token_b = await trio.to_thread.run_sync(pair_till, data, "1")
+            async with connect(running.ws_url, token_a) as till_a, connect(running.ws_url, token_b) as till_b:
+                first = await till_a.ok("scan", code=GALETS)
+                await till_b.wait_event(lambda e: e["type"] == "ticket" and e["ticket"] == first["ticket"])
+                reply = await till_a.call("scan", code=BUG_CODE)
+                assert reply["type"] == "error" and reply["code"] == "internal", reply
+                # The restarted lane tells both its rebuilt ticket, then the changes after it.
+                again = await till_b.ok("scan", code=GALETS)
+                assert again["ticket"]["rev"] == first["ticket"]["rev"] + 1
+                await till_a.wait_event(lambda e: e["type"] == "ticket" and e["ticket"] == again["ticket"])
+                assert not [e for e in till_a.events + till_b.events if e["type"] == "lane_status"]
