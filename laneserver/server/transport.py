@@ -1,0 +1,118 @@
+"""A session's websocket: the frames in, the bounded outbox, the writer, and the
+pushed events (``deliver``) that must never block.
+
+Everything the session sends goes through the outbox. Replies wait for room (that
+only slows this session's own reader); pushed events never wait: when the outbox is
+full the newest event of each kind is kept aside and sent once the outbox has drained
+(earlier ones of that kind are superseded by it), so a slow or gone browser never
+blocks its lane and always ends on the lane's current ticket and printer status.
+
+The transport is what a lane's publisher and the stock points deliver to (the
+``Subscriber`` of actors/messages.py), and the ``Caller.origin`` of the session's
+requests: the lane leaves it out of the ``ticket`` event of a change it made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+import trio
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from laneserver.actors.lane_messages import LaneTicket
+from laneserver.protocol import messages as wire
+from laneserver.protocol.codec import decode_request
+from laneserver.server import edge_lane
+from laneserver.server.edge_events import event_frame
+from laneserver.server.metrics import Metrics
+
+
+class Transport:
+    def __init__(self, websocket: WebSocket, metrics: Metrics, *, outbox: int, max_frame_bytes: int) -> None:
+        self.ws = websocket
+        self.metrics = metrics
+        self.max_frame_bytes = max_frame_bytes
+        self._out_send, self._out_recv = trio.open_memory_channel[bytes](outbox)
+        # Newest pushed frame of each kind that found the outbox full.
+        self._pending: dict[str, bytes] = {}
+
+    # --- pushed events (from the publisher, the stock points, the edge; never blocks) ------
+
+    def deliver(self, frame: Any, kind: str = "ticket") -> None:
+        if not isinstance(frame, bytes):  # a domain value (an alert): its frame, encoded once for all sessions
+            frame = event_frame(frame)
+        if kind in self._pending:
+            # Already behind on this kind: keep only the newest, in order after
+            # what is queued.
+            self._pending[kind] = frame
+            self.metrics.events_conflated += 1
+            return
+        try:
+            self._out_send.send_nowait(frame)
+        except trio.WouldBlock:
+            self._pending[kind] = frame
+            self.metrics.events_conflated += 1
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+
+    def deliver_ticket(self, ticket: LaneTicket) -> None:
+        """The lane's open ticket changed (or was asked for on subscribing): its
+        ``ticket`` event, encoded once for every session of the lane (server/edge_lane.py)."""
+        self.deliver(edge_lane.ticket_event(ticket), "ticket")
+
+    # --- the two sides -------------------------------------------------------------------
+
+    async def requests(self) -> AsyncIterator[wire.Request | wire.Error]:
+        """Each frame the browser sends, decoded (a ``wire.Error`` for one that is not a
+        request), until it disconnects."""
+        while True:
+            try:
+                message = await self.ws.receive()
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            self.metrics.frames_in += 1
+            raw = message.get("text")
+            if raw is None:
+                raw = message.get("bytes") or b""
+            request = decode_request(raw, max_bytes=self.max_frame_bytes)
+            if not isinstance(request, wire.Error):
+                self.metrics.requests[request.__struct_config__.tag] += 1
+            yield request
+
+    async def reply(self, frame: bytes) -> bool:
+        """Queue a reply, waiting for room; False once the session is closing."""
+        if frame.startswith(b'{"type":"error"'):
+            code = msgspec.json.decode(frame).get("code", "?")
+            self.metrics.errors[code] += 1
+        try:
+            await self._out_send.send(frame)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return False
+        return True
+
+    async def writer(self) -> None:
+        """Owns the socket's send side: the outbox in order, then what was kept aside."""
+        try:
+            async for frame in self._out_recv:
+                await self._send(frame)
+                while self._pending and self._out_recv.statistics().current_buffer_used == 0:
+                    kind = next(iter(self._pending))
+                    await self._send(self._pending.pop(kind))
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            pass  # the browser is gone: the reader sees it too and ends the session
+
+    async def _send(self, frame: bytes) -> None:
+        await self.ws.send_text(frame.decode())
+        self.metrics.frames_out += 1
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close the websocket (bounded: a gone peer is not waited for)."""
+        with trio.move_on_after(1):
+            try:
+                await self.ws.close(code=code, reason=reason)
+            except (RuntimeError, OSError, WebSocketDisconnect):
+                pass  # the connection is already gone
