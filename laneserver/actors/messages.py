@@ -11,9 +11,6 @@ from typing import Protocol
 
 import msgspec
 
-# The stock point's messages live in actors/stock_messages.py; still importable from here.
-from laneserver.actors.stock_messages import AskReserve, GetLevel, Moved, Reserve, Taken  # noqa: F401
-
 
 class Caller(msgspec.Struct, frozen=True):
     """Who sent a request: the paired device and the seller signed in on it."""
@@ -54,6 +51,14 @@ class Do(msgspec.Struct, frozen=True):
 
     caller: Caller
     command: object
+    key: str | None = None
+    fingerprint: str | None = None
+
+
+class Keyed(msgspec.Struct, frozen=True):
+    """A ``Do``'s idempotency key and fingerprint, handed along inside the actor that
+    took it (the stock point, the sales actor): its result is journaled under them."""
+
     key: str | None = None
     fingerprint: str | None = None
 

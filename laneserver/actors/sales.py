@@ -31,7 +31,7 @@ import trio
 from laneserver.actors.customers_messages import AskGiveBack, Refresh
 from laneserver.actors.drawer_messages import RowsWritten
 from laneserver.actors.journal import CommitFailed, commit, read
-from laneserver.actors.messages import Caller, Do
+from laneserver.actors.messages import Caller, Do, Keyed
 from laneserver.actors.printer_messages import PrintReceipt
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.sales_messages import (
@@ -387,13 +387,6 @@ class SalesActor:
         return ReplyMemory.failed_result(
             error, keyed.key, "the change could not be saved (the sale changed meanwhile?); nothing was changed",
             Code.CONFLICT if "UNIQUE" in str(error) else Code.INTERNAL)
-
-
-class Keyed(msgspec.Struct, frozen=True):
-    """A command's idempotency key and fingerprint (from its ``Do``)."""
-
-    key: str | None
-    fingerprint: str | None
 
 
 #: The verbs, for messages that name them.

@@ -20,6 +20,7 @@ from fractions import Fraction
 
 import msgspec
 
+from laneserver.actors.messages import Keyed  # noqa: F401 (the point's modules take it from here)
 from laneserver.rules.outcome import Refused
 from laneserver.rules.replenishment import PurchaseOrder
 from laneserver.rules.stock import Level
@@ -165,13 +166,6 @@ class ProposeOrders(msgspec.Struct, frozen=True):
     """Proposed orders by reorder point, or (``sold_since``) what was sold since that day."""
 
     sold_since: dt.date | None = None
-
-
-class Keyed(msgspec.Struct, frozen=True):
-    """A ``Do``'s idempotency key and fingerprint, handed along inside the point."""
-
-    key: str | None = None
-    fingerprint: str | None = None
 
 
 # --- results ----------------------------------------------------------------------------

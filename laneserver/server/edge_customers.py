@@ -31,14 +31,13 @@ from laneserver.actors.customers_messages import (
     TopUpWallet,
     VoucherState,
 )
-from laneserver.actors.messages import Caller, Do
-from laneserver.actors.replies import Replayed
+from laneserver.actors.messages import Caller
 from laneserver.actors.runtime import Address
 from laneserver.protocol import messages as wire
-from laneserver.protocol.codec import encode, fingerprint
+from laneserver.protocol.codec import encode
 from laneserver.rules.money import BadValue, fmt_money, parse_money
-from laneserver.rules.outcome import Code, Refused, refused
-from laneserver.server.outcomes import refusal_frame, replayed_frame
+from laneserver.rules.outcome import Code, refused
+from laneserver.server import outcomes
 
 
 def build(request: wire.Request) -> object:
@@ -95,16 +94,7 @@ def answer(request: wire.Request, result: object) -> bytes:
 
 async def handle(address: Address, caller: Caller, request: wire.Request) -> bytes:
     """Ask the customers actor at ``address`` to carry out ``request`` for ``caller``."""
-    command = build(request)
-    if isinstance(command, Refused):
-        return refusal_frame(request, command)
-    key = request.key
-    result = await address.ask(Do(caller, command, key, None if key is None else fingerprint(request)))
-    if isinstance(result, Refused):
-        return refusal_frame(request, result)
-    if isinstance(result, Replayed):
-        return replayed_frame(request, result)
-    return answer(request, result)
+    return await outcomes.ask(address, caller, request, build(request), answer)
 
 
 # --- views ---------------------------------------------------------------------------

@@ -20,15 +20,15 @@ from laneserver.actors.drawer_messages import (
     OpenWithoutSale,
     ShowDrawer,
 )
-from laneserver.actors.messages import Caller, Do
-from laneserver.actors.replies import Replayed
+from laneserver.actors.messages import Caller
 from laneserver.actors.runtime import Address
 from laneserver.protocol import messages as wire
-from laneserver.protocol.codec import encode, fingerprint
+from laneserver.protocol.codec import encode
 from laneserver.rules import drawer as rules
 from laneserver.rules.money import BadValue, fmt_money, parse_money
 from laneserver.rules.outcome import Code, Refused, refused
-from laneserver.server.outcomes import refusal_frame, replayed_frame
+from laneserver.server import outcomes
+from laneserver.server.outcomes import refusal_frame
 
 
 def build(request: wire.Request) -> Any:
@@ -76,16 +76,7 @@ def refusal(request: wire.Request, result: Refused) -> bytes:
 
 async def handle(address: Address, caller: Caller, request: wire.Request) -> bytes:
     """Ask the drawer at ``address`` for ``request`` on behalf of ``caller``; the reply frame."""
-    command = build(request)
-    if isinstance(command, Refused):
-        return refusal(request, command)
-    key = request.key
-    result = await address.ask(Do(caller, command, key, None if key is None else fingerprint(request)))
-    if isinstance(result, Refused):
-        return refusal(request, result)
-    if isinstance(result, Replayed):
-        return replayed_frame(request, result)
-    return answer(request, result)
+    return await outcomes.ask(address, caller, request, build(request), answer, refusal=refusal)
 
 
 def alert_frame(alert: DrawerAlert) -> bytes:

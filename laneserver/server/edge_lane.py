@@ -34,13 +34,13 @@ from laneserver.actors.lane_messages import (
     TicketChanged,
     TicketHeld,
 )
-from laneserver.actors.messages import Caller, Do
+from laneserver.actors.messages import Caller
 from laneserver.actors.replies import Replayed
 from laneserver.actors.runtime import Address
 from laneserver.clock import shop_day, shop_zone
 from laneserver.config import Config
 from laneserver.protocol import messages as wire
-from laneserver.protocol.codec import encode, fingerprint
+from laneserver.protocol.codec import encode
 from laneserver.protocol.views import TicketEncoder, held_view
 from laneserver.rules import lane as rules
 from laneserver.rules import payment as payments
@@ -54,6 +54,7 @@ from laneserver.rules.money import (
 )
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.stock import fmt_stock
+from laneserver.server import outcomes
 from laneserver.server.outcomes import refusal_frame, replayed_frame
 
 # The requests a lane answers (a till's own lane; ``basket_empty`` names its lane).
@@ -68,12 +69,7 @@ async def handle(lane: Address, caller: Caller, request: wire.Request, shop: Any
     """Ask ``lane`` what ``request`` asks; the reply frame. A refusal found while
     translating a keyed request goes to the lane all the same: a retry of a request it
     already answered gets that answer again (the catalog may have changed since)."""
-    command = build(request, caller, shop)
-    if isinstance(command, Refused) and request.key is None:
-        return refusal_frame(request, command)
-    key = request.key
-    result = await lane.ask(Do(caller, command, key, None if key is None else fingerprint(request)))
-    return answer(request, result)
+    return await outcomes.ask(lane, caller, request, build(request, caller, shop), answer, keyed_refusals_asked=True)
 
 
 # --- wire → domain ------------------------------------------------------------------------

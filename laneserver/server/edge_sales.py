@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from laneserver.actors.messages import Caller, Do
-from laneserver.actors.replies import Replayed
+from laneserver.actors.messages import Caller
 from laneserver.actors.runtime import Address
 from laneserver.actors.sales_messages import (
     AbandonDebt,
@@ -24,11 +23,11 @@ from laneserver.actors.sales_messages import (
     ShowSale,
 )
 from laneserver.protocol import messages as wire
-from laneserver.protocol.codec import encode, fingerprint
+from laneserver.protocol.codec import encode
 from laneserver.rules import corrections as rules
 from laneserver.rules.money import ZERO, BadValue, fmt_money, parse_money
-from laneserver.rules.outcome import Code, Refused, refused
-from laneserver.server.outcomes import refusal_frame, replayed_frame
+from laneserver.rules.outcome import Code, refused
+from laneserver.server import outcomes
 
 
 def build(request: wire.Request) -> Any:
@@ -84,16 +83,7 @@ def answer(request: wire.Request, result: Any) -> bytes:
 
 async def handle(address: Address, caller: Caller, request: wire.Request) -> bytes:
     """Ask the sales actor at ``address`` for ``request`` on behalf of ``caller``; the reply frame."""
-    command = build(request)
-    if isinstance(command, Refused):
-        return refusal_frame(request, command)
-    key = request.key
-    result = await address.ask(Do(caller, command, key, None if key is None else fingerprint(request)))
-    if isinstance(result, Refused):
-        return refusal_frame(request, result)
-    if isinstance(result, Replayed):
-        return replayed_frame(request, result)
-    return answer(request, result)
+    return await outcomes.ask(address, caller, request, build(request), answer)
 
 
 def sale_view(sale: rules.SaleMoney, others: dict[int, tuple[int, str]],

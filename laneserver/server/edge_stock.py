@@ -15,8 +15,7 @@ from functools import partial
 from typing import Any
 
 from laneserver.actors.journal import read
-from laneserver.actors.messages import Caller, Do
-from laneserver.actors.replies import Replayed
+from laneserver.actors.messages import Caller
 from laneserver.actors.runtime import Address
 from laneserver.actors.stock_messages import (
     CancelOrder,
@@ -43,12 +42,12 @@ from laneserver.actors.stock_messages import (
     TransferStock,
 )
 from laneserver.protocol import messages as wire
-from laneserver.protocol.codec import encode, error_frame, fingerprint
+from laneserver.protocol.codec import encode, error_frame
 from laneserver.rules import replenishment as repl
 from laneserver.rules.money import ZERO, BadValue, fmt_money, fmt_qty, parse_money, parse_qty
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.stock import fmt_stock, units_and_parts
-from laneserver.server.outcomes import refusal_frame, replayed_frame
+from laneserver.server import outcomes
 from laneserver.server.shop import Shop
 from laneserver.store import reads
 
@@ -172,16 +171,7 @@ def answer(request: wire.Request, result: Any) -> bytes:
 
 async def handle(address: Address, caller: Caller, request: wire.Request) -> bytes:
     """Ask the stock point at ``address`` for ``request`` on behalf of ``caller``; the reply frame."""
-    command = build(request)
-    if isinstance(command, Refused):
-        return refusal_frame(request, command)
-    key = request.key
-    result = await address.ask(Do(caller, command, key, None if key is None else fingerprint(request)))
-    if isinstance(result, Refused):
-        return refusal_frame(request, result)
-    if isinstance(result, Replayed):
-        return replayed_frame(request, result)
-    return answer(request, result)
+    return await outcomes.ask(address, caller, request, build(request), answer)
 
 
 # --- the session's stock verbs (server/session.py) -------------------------------------------

@@ -1,4 +1,5 @@
-"""Domain outcomes as wire frames: the one place a ``Refused`` becomes an ``error``.
+"""Domain outcomes as wire frames: the one place a ``Refused`` becomes an ``error``,
+and the one ask every domain's edge makes (``ask``).
 
 Actors answer domain values (rules/outcome.py); the edge encodes them. A refusal's
 ``details`` are the ``error`` frame's optional fields (``line``, ``article``,
@@ -7,11 +8,16 @@ Actors answer domain values (rules/outcome.py); the edge encodes them. A refusal
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import msgspec
 
+from laneserver.actors.messages import Caller, Do
 from laneserver.actors.replies import Replayed
+from laneserver.actors.runtime import Address
 from laneserver.protocol import messages as wire
-from laneserver.protocol.codec import error_frame, with_re
+from laneserver.protocol.codec import error_frame, fingerprint, with_re
 from laneserver.rules.outcome import Refused
 
 # The error frame's optional fields: what a refusal's details may set.
@@ -27,3 +33,28 @@ def refusal_frame(request: wire.Request | None, refused: Refused) -> bytes:
 def replayed_frame(request: wire.Request, replayed: Replayed) -> bytes:
     """A reply journaled as a frame (before its actor took domain commands), re-addressed."""
     return with_re(replayed.frame, request.id)
+
+
+async def ask(address: Address, caller: Caller, request: wire.Request, command: Any,
+              answer: Callable[[wire.Request, Any], bytes], *,
+              refusal: Callable[[wire.Request, Refused], bytes] = refusal_frame,
+              keyed_refusals_asked: bool = False) -> bytes:
+    """THE round trip of a domain's edge (server/edge_<domain>.py ``handle``): the
+    ``command`` built from ``request`` (or its ``Refused``) asked of the actor at
+    ``address`` in a ``Do`` with the request's key and fingerprint; its result as the
+    reply frame — ``refusal`` for a ``Refused``, the journaled frame re-addressed for a
+    ``Replayed``, else ``answer(request, result)``.
+
+    ``keyed_refusals_asked``: a refusal found while translating a keyed request goes
+    to the actor all the same (the lane: a retry of a request it already answered gets
+    that answer again, though the catalog may have changed since).
+    """
+    key = request.key
+    if isinstance(command, Refused) and not (keyed_refusals_asked and key is not None):
+        return refusal(request, command)
+    result = await address.ask(Do(caller, command, key, None if key is None else fingerprint(request)))
+    if isinstance(result, Refused):
+        return refusal(request, result)
+    if isinstance(result, Replayed):
+        return replayed_frame(request, result)
+    return answer(request, result)
