@@ -164,16 +164,21 @@ class Session:
             caller = msgspec.structs.replace(caller, approved_by=approval)
         return caller
 
+    async def _approved(self, request: wire.Request, handle: Any, address: Address, *more: Any) -> bytes:
+        """``handle(address, caller, request, *more)`` (a domain's edge) with the approved
+        caller — the route's ``supervisor_pin`` checked first — or the PIN's refusal."""
+        caller = await self._approved_caller(request)
+        if isinstance(caller, bytes):
+            return caller
+        return await handle(address, caller, request, *more)
+
     # --- the lane (server/edge_lane.py) -------------------------------------------------
 
     async def _lane_request(self, request: wire.Request) -> bytes:
         """A till's request on its own lane."""
         if self._lane is None:
             return error_frame(request, wire.Code.FORBIDDEN, "this device has no lane (a PDA empties baskets into a lane)")
-        caller = await self._approved_caller(request)
-        if isinstance(caller, bytes):
-            return caller
-        return await edge_lane.handle(self._lane, caller, request, self.shop)
+        return await self._approved(request, edge_lane.handle, self._lane, self.shop)
 
     async def _basket_empty(self, request: wire.BasketEmpty) -> bytes:
         """A PDA's basket into the lane it names."""
@@ -300,10 +305,7 @@ class Session:
         if drawer is None:
             return error_frame(request, wire.Code.FORBIDDEN,
                                "the cash drawer is a till's: this device has no lane with a drawer")
-        caller = await self._approved_caller(request)  # the route's supervisor_pin
-        if isinstance(caller, bytes):
-            return caller
-        return await edge_drawer.handle(drawer, caller, request)
+        return await self._approved(request, edge_drawer.handle, drawer)
 
     async def _customers(self, request: wire.Request) -> bytes:
         """Hand a customer verb to the customers actor; ``balance_correct`` with the
@@ -311,10 +313,7 @@ class Session:
         route asks for approval)."""
         if self.shop.customers is None:
             return error_frame(request, wire.Code.NOT_SUPPORTED, "this server has no customer directory")
-        caller = await self._approved_caller(request)  # the route's supervisor_pin
-        if isinstance(caller, bytes):
-            return caller
-        return await edge_customers.handle(self.shop.customers, caller, request)
+        return await self._approved(request, edge_customers.handle, self.shop.customers)
 
     async def _alcohol_price(self, request: wire.AlcoholPricing) -> bytes:
         return queries.alcohol_price(self.shop, request)
@@ -327,8 +326,5 @@ class Session:
         supervisor a ``supervisor_pin`` names (corrections, cancels, abandoned debts)."""
         if self.shop.sales is None:
             return error_frame(request, wire.Code.NOT_SUPPORTED, "this server does not change finished sales")
-        caller = await self._approved_caller(request)  # the route's supervisor_pin
-        if isinstance(caller, bytes):
-            return caller
-        return await edge_sales.handle(self.shop.sales, caller, request)
+        return await self._approved(request, edge_sales.handle, self.shop.sales)
 
