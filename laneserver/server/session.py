@@ -220,14 +220,15 @@ class Session:
         device = await self.auth.identify(request.token)
         if device is None:
             return error_frame(request, wire.Code.UNAUTHENTICATED, "unknown or revoked device token: pair this device again")
+        lane = self.shop.lanes.get(device.lane) if device.kind == "till" and device.lane else None
+        if lane is not None and lane.name in self.shop.out_of_service:
+            # Past its restart budget: said at once, and the connection stays as it was.
+            raise ActorStopped(lane.name, "out of service")
         await self._leave_lane()
         self.auth.accept(device)
         self._make_room(device.device)
         await self.auth.resume(request.resume)
-        if device.kind == "till" and device.lane in self.shop.lanes:
-            lane = self.shop.lanes[device.lane]
-            if lane.name in self.shop.out_of_service:  # past its restart budget: say so at once
-                raise ActorStopped(lane.name, "out of service")
+        if lane is not None:
             self._lane, self._publisher = lane, self.shop.publishers.get(device.lane)
             if self._publisher is not None:
                 self._publisher.subscribe(self.transport)

@@ -98,6 +98,9 @@ async def test_a_lane_past_its_restart_budget_stops_serving_and_the_other_lanes_
             async with connect(ws_url, None) as again:
                 reply = await again.call("hello", token=token1)
                 assert reply["code"] == "unavailable" and "lane 1 is out of service" in reply["message"]
+                # A failed hello leaves the connection as it was (protocol.md): no device yet.
+                reply = await again.call("search", text="galets")
+                assert reply["code"] == "unauthenticated", reply
 
 
 async def test_a_lane_restart_keeps_its_tills_hearing_each_others_changes(tmp_path, monkeypatch):
