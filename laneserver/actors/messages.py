@@ -63,14 +63,6 @@ class Keyed(msgspec.Struct, frozen=True):
     fingerprint: str | None = None
 
 
-class Subscribe(msgspec.Struct, frozen=True):
-    subscriber: object
-
-
-class Unsubscribe(msgspec.Struct, frozen=True):
-    subscriber: object
-
-
 # --- device → lane --------------------------------------------------------------------
 
 class DeviceStatus(msgspec.Struct, frozen=True):

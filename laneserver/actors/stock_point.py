@@ -21,8 +21,8 @@ serves gets them told (``CostsChanged``: the whole book at start, then what an
 entry or a delivery changed) and keeps its own copy; a lane whose mailbox had no
 room is told the whole book again at its next message to the point.
 
-Sessions of the lanes this point serves, and PDAs, subscribe to it and receive a
-``StockAlert`` (the session encodes the ``stock_alert`` event) when an article falls
+Sessions of the lanes this point serves, and PDAs, subscribe to its publisher
+(actors/publisher.py, the one owner of its sessions) and receive a ``StockAlert`` (the session encodes the ``stock_alert`` event) when an article falls
 to its alert threshold.
 """
 
@@ -37,7 +37,8 @@ from typing import Any
 import trio
 
 from laneserver.actors.journal import CommitFailed, commit, read
-from laneserver.actors.messages import Caller, Do, Subscribe, Unsubscribe
+from laneserver.actors.messages import Caller, Do
+from laneserver.actors.publisher import Publisher
 from laneserver.actors.purchasing import Purchasing
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import Address
@@ -109,7 +110,7 @@ class StockPointActor:
         clock: Clock,
         policy: str = "allow",
         reservations: dict[str, dict[str, Decimal]] | None = None,
-        subscribers: set[Any] | None = None,
+        publisher: Publisher | None = None,
         peers: dict[str, Address] | None = None,
         lanes: Sequence[Address] = (),
         sell_by_warning_days: int = 3,
@@ -124,7 +125,8 @@ class StockPointActor:
             policy: the shop's negative-stock policy (``allow``, ``warn``, ``refuse``).
             reservations: what each lane holds back, owned by the supervisor's closure
                 (it survives a restart of this actor).
-            subscribers: the sessions told of stock alerts (owned likewise).
+            publisher: the point's sessions (actors/publisher.py: made by the shop, it
+                alone holds them; sessions subscribe there): told each stock alert.
             peers: every stock point by id (transfers tell the receiving one).
             lanes: the lanes selling from this point: told the purchase costs.
             sell_by_warning_days: the default of ``ShowExpiring``.
@@ -140,7 +142,7 @@ class StockPointActor:
         # Owned by the supervisor's closure: they survive a restart of this actor
         # (the lanes re-report only when they themselves start).
         self._reservations = reservations if reservations is not None else {}
-        self.subscribers = subscribers if subscribers is not None else set()
+        self.publisher = publisher if publisher is not None else Publisher(f"stock:{stock_point}", sticky=())
         self.peers = peers if peers is not None else {}
         self.lanes = tuple(lanes)
         self.state = StockState(stock_point, reservations=self._reservations)
@@ -187,12 +189,6 @@ class StockPointActor:
                         self.moved(article, delta)
                     case GetLevel(article=article):
                         envelope.reply(self.point_level(self._level(article)))
-                    case Subscribe(subscriber=subscriber):
-                        self.subscribers.add(subscriber)
-                        envelope.reply(None)
-                    case Unsubscribe(subscriber=subscriber):
-                        self.subscribers.discard(subscriber)
-                        envelope.reply(None)
                     case Do(caller=caller, command=command, key=key, fingerprint=fingerprint):
                         envelope.reply(await self._do(caller, command, Keyed(key, fingerprint)))
                     case other:
@@ -238,8 +234,7 @@ class StockPointActor:
             alert = StockAlert(stock_point=self.stock_point, article=article, name=self.name(article), level=level,
                                threshold=threshold)
             self.log.info("stock_alert", article=article, available=str(level.available))
-            for subscriber in list(self.subscribers):
-                subscriber.deliver(alert, "stock_alert")
+            self.publisher.publish(alert, "stock_alert")
 
     def set_costs(self, settings: dict[str, reads.StockArticleRow]) -> None:
         """Take journaled settings; tell the lanes the costs that changed."""

@@ -139,13 +139,22 @@ async def run_shop(
                 point_inboxes = {}
                 # Each lane's copy of its point's purchase costs (rules/costs.py): the point tells
                 # it what changed, the lane writes it; it outlives a restart of the lane.
+                # The sessions of each lane and of each stock point have one owner, a publisher
+                # (actors/publisher.py), by the actor's name: sessions tell it subscribe /
+                # unsubscribe; the actor (and the lane's drawer, and the supervisor) tell it
+                # what to publish. It outlives every restart of them.
                 lane_costs = {lane.id: CostBook() for lane in config.lanes}
                 for point in config.stock_points:
                     points[point.id], point_inboxes[point.id] = open_mailbox(f"stock:{point.id}", 64)
+                # A point's alerts are events only; a lane's ticket and printer status are
+                # given to each newcomer (sticky, the default).
+                publishers = {address.name: Publisher(address.name, sticky=()) for address in points.values()}
+                publishers.update((address.name, Publisher(address.name)) for address in lane_addresses.values())
                 for point in config.stock_points:
-                    # Reservations and subscribers outlive a restart of the actor.
+                    # Reservations (and the publisher) outlive a restart of the actor.
                     factory = partial(StockPointActor, point.id, journal=journal, catalog=catalog, clock=clock,
-                                      policy=config.shop.negative_stock, reservations={}, subscribers=set(),
+                                      policy=config.shop.negative_stock, reservations={},
+                                      publisher=publishers[points[point.id].name],
                                       peers=points, sell_by_warning_days=config.shop.sell_by_warning_days,
                                       lanes=[lane_addresses[lane.id] for lane in config.lanes
                                              if config.stock_point_of(lane.id) == point.id],
@@ -166,10 +175,6 @@ async def run_shop(
                     await middle.start(supervise, address.name, partial(TerminalActor, terminal), inbox,
                                        DEVICE_POLICY)
                     terminals[terminal.id] = address
-                # Each lane's sessions have one owner, its publisher (actors/publisher.py):
-                # sessions tell it subscribe / unsubscribe; the lane, its drawer and the
-                # supervisor tell it what to publish. It outlives every restart of them.
-                publishers = {lane.id: Publisher(f"lane:{lane.id}") for lane in config.lanes}
                 # A cash drawer per lane (a device: a crash restarts it, never stalls the
                 # lane). It tells the lane's sessions of alerts (through the publisher).
                 drawers: dict[str, Address] = {}
@@ -177,7 +182,7 @@ async def run_shop(
                     address, inbox = open_mailbox(f"drawer:{lane.id}")
                     factory = partial(DrawerActor, lane.id, config=config, journal=journal, clock=clock,
                                       printer=printers.get(lane.printer) if lane.printer else None,
-                                      publisher=publishers[lane.id])
+                                      publisher=publishers[lane_addresses[lane.id].name])
                     await middle.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
                     drawers[lane.id] = address
                 # The customers actor (credit, wallet, vouchers): before the lanes, which
@@ -205,17 +210,18 @@ async def run_shop(
                 # Layer 1 (first to stop): the lanes, and the HTTP listener.
                 async with trio.open_nursery() as front:
                     for lane in config.lanes:
+                        publisher = publishers[lane_addresses[lane.id].name]
                         factory = partial(
                             LaneActor, lane.id, config=config, journal=journal, catalog=catalog,
                             stock=points[config.stock_point_of(lane.id)],
                             costs=lane_costs[lane.id],
                             printer=printers.get(lane.printer) if lane.printer else None,
-                            clock=clock, publisher=publishers[lane.id],
+                            clock=clock, publisher=publisher,
                             drawer=drawers[lane.id], customers=customers,
                             terminal=terminals.get(lane.terminal) if lane.terminal else None,
                             data_folder=data_dir,
                         )
-                        stopped = partial(_actor_stopped, journal, clock, out_of_service, publishers[lane.id])
+                        stopped = partial(_actor_stopped, journal, clock, out_of_service, publisher)
                         await front.start(partial(supervise, on_stopped=stopped), f"lane:{lane.id}", factory,
                                           lane_inboxes[lane.id], CORE_POLICY)
                     shop = Shop(config=config, clock=clock, journal=journal, catalog=catalog,

@@ -18,7 +18,7 @@ import msgspec
 import trio
 from starlette.websockets import WebSocket
 
-from laneserver.actors.messages import Caller, Subscribe, Unsubscribe
+from laneserver.actors.messages import Caller
 from laneserver.actors.publisher import Publisher
 from laneserver.actors.runtime import ActorFailed, ActorStopped, Address
 from laneserver.protocol import messages as wire
@@ -44,10 +44,9 @@ class Session:
         self._closing: str | None = None
         self._scope: trio.CancelScope | None = None
         self._lane: Address | None = None
-        # The lane's publisher (actors/publisher.py) this session's transport is subscribed to.
-        self._publisher: Publisher | None = None
-        # Stock points whose ``stock_alert`` events this session receives.
-        self._points: list[Address] = []
+        # The publishers (actors/publisher.py) this session's transport is subscribed to:
+        # its lane's (a till) and the stock points' whose ``stock_alert`` events it receives.
+        self._subscribed: list[Publisher] = []
 
     # --- who (server/auth.py), as the server sees it (access.py, app.py) ----------------------
 
@@ -98,7 +97,7 @@ class Session:
             self.shop.open_sessions.discard(self)
             metrics.sessions_open -= 1
             with trio.CancelScope(shield=True):
-                await self._leave_lane()
+                self._unsubscribe()
                 await self._left()
 
     async def _reader(self) -> None:
@@ -224,22 +223,22 @@ class Session:
         if lane is not None and lane.name in self.shop.out_of_service:
             # Past its restart budget: said at once, and the connection stays as it was.
             raise ActorStopped(lane.name, "out of service")
-        await self._leave_lane()
+        self._unsubscribe()
         self.auth.accept(device)
         self._make_room(device.device)
         await self.auth.resume(request.resume)
+        # A till hears its lane and its lane's stock point, a PDA every stock point's alerts.
+        # The publishers are the shop's, not the actors': a lane or stock point that
+        # restarts (or is out of service) keeps no session out.
         if lane is not None:
-            self._lane, self._publisher = lane, self.shop.publishers.get(device.lane)
-            if self._publisher is not None:
-                self._publisher.subscribe(self.transport)
-        # Stock alerts: a till hears its lane's stock point, a PDA every point.
-        if device.kind == "till" and device.lane in self.shop.lanes:
+            self._lane = lane
             point = self.shop.stock_points.get(self.shop.config.stock_point_of(device.lane))
-            self._points = [point] if point is not None else []
-        elif device.kind == "pda":
-            self._points = list(self.shop.stock_points.values())
-        for point in self._points:
-            await point.ask(Subscribe(self.transport))
+            heard = [lane] + ([point] if point is not None else [])
+        else:
+            heard = list(self.shop.stock_points.values()) if device.kind == "pda" else []
+        self._subscribed = [self.shop.publishers[a.name] for a in heard if a.name in self.shop.publishers]
+        for publisher in self._subscribed:  # a lane's: its ticket and printer status at once, then each change
+            publisher.subscribe(self.transport)
         return encode(wire.HelloOk(re=request.id, device=device.device, kind=device.kind, lane=device.lane,
                                    seller=self.seller, role=self.role, shop=shop_view(self.shop)))
 
@@ -255,17 +254,10 @@ class Session:
         for old in others[:max(0, excess)]:
             old.close_revoked(TOO_MANY_SESSIONS)
 
-    async def _leave_lane(self) -> None:
-        points, self._points = self._points, []
-        for point in points:
-            with trio.move_on_after(2):
-                try:
-                    await point.ask(Unsubscribe(self.transport))
-                except ActorFailed:
-                    pass
-        self._lane = None
-        if self._publisher is not None:
-            publisher, self._publisher = self._publisher, None
+    def _unsubscribe(self) -> None:
+        """Leave every publisher (a new hello, or the session's end)."""
+        subscribed, self._subscribed, self._lane = self._subscribed, [], None
+        for publisher in subscribed:
             publisher.unsubscribe(self.transport)
 
     async def _sign_in(self, request: wire.SignIn) -> bytes:

@@ -49,7 +49,8 @@ class Shop:
     data_folder: Path | None = None
     # Core actors out of service after repeated failures ("lane:1", "stock:main", …).
     out_of_service: set[str] = field(default_factory=set)
-    # Each lane's publisher (actors/publisher.py), by lane id: its sessions subscribe there.
+    # The publishers (actors/publisher.py) of the lanes and stock points, by actor name
+    # (``lane:1``, ``stock:main``): their sessions subscribe there.
     publishers: dict[str, Publisher] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

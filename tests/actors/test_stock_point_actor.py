@@ -24,7 +24,8 @@ import trio
 from trio.testing import MockClock
 
 from laneserver.actors.journal import JournalActor, commit, read
-from laneserver.actors.messages import Caller, Do, Subscribe
+from laneserver.actors.messages import Caller, Do
+from laneserver.actors.publisher import Publisher
 from laneserver.actors.runtime import Address, open_mailbox
 from laneserver.actors.stock_messages import (
     AskReserve,
@@ -77,7 +78,7 @@ class Screen:
 
 
 @asynccontextmanager
-async def points(path, *, lanes: tuple[Address, ...] = ()):
+async def points(path, *, lanes: tuple[Address, ...] = (), publishers: dict[str, Publisher] | None = None):
     clock = FixedClock()
     journal, journal_inbox = open_mailbox("journal", 256)
     async with trio.open_nursery() as core:
@@ -90,7 +91,8 @@ async def points(path, *, lanes: tuple[Address, ...] = ()):
         async with trio.open_nursery() as middle:
             for name, inbox in (("main", main_inbox), ("bar", bar_inbox)):
                 actor = StockPointActor(name, journal=journal, catalog=CATALOG, clock=clock, policy="refuse",
-                                        peers=peers, lanes=lanes if name == "main" else ())
+                                        peers=peers, lanes=lanes if name == "main" else (),
+                                        publisher=(publishers or {}).get(name))
                 await middle.start(actor.run, inbox)
             yield journal, main, bar
             main.close()
@@ -115,7 +117,8 @@ def told(inbox: trio.MemoryReceiveChannel) -> list[Any]:
 
 async def test_the_last_bottle_goes_to_one_lane_only(tmp_path, virtual_clock):
     with trio.fail_after(DEADLINE):
-        async with points(tmp_path / "db.sqlite3") as (_, main, _bar):
+        publisher = Publisher("stock:main", sticky=())
+        async with points(tmp_path / "db.sqlite3", publishers={"main": publisher}) as (_, main, _bar):
             answers = {}
 
             async def lane(name):
@@ -128,7 +131,7 @@ async def test_the_last_bottle_goes_to_one_lane_only(tmp_path, virtual_clock):
             assert await main.ask(AskReserve("4", {}, {"BREAD": D(5)})) == Granted()  # the article allows it
             winner = next(name for name, a in answers.items() if isinstance(a, Granted))
             screen = Screen()
-            await main.ask(Subscribe(screen))
+            publisher.subscribe(screen)
             await main.tell(Taken({"WINE": D(1)}, lane=winner, reserved={}))
             level = (await main.ask(GetLevel("WINE"))).level
             assert (level.real, level.reserved, level.available) == (0, 0, 0)

@@ -20,6 +20,7 @@ import trio
 
 from laneserver.actors.lane import LaneActor
 from laneserver.actors.runtime import CORE_POLICY
+from laneserver.actors.stock_point import StockPointActor
 from laneserver.server import run as run_module
 from laneserver.store.schema import DB_NAME
 from tests.e2e.in_process import pair_till, serving
@@ -27,6 +28,7 @@ from tests.support import connect
 
 GALETS = "3760245001015"
 BUG_CODE = "0000000000666"
+GALETS_ID = "A001"
 
 
 class BuggyLane(LaneActor):
@@ -37,6 +39,15 @@ class BuggyLane(LaneActor):
         if self.lane == "1" and getattr(asked.command, "code", None) == BUG_CODE:
             raise KeyError("a bug in lane 1")
         await super()._do(envelope, caller, asked)
+
+
+class BuggyPoint(StockPointActor):
+    """The stock point with a bug on one article: reading its level raises inside the actor."""
+
+    def point_level(self, level):
+        if level.article == GALETS_ID:
+            raise KeyError("a bug in the stock point")
+        return super().point_level(level)
 
 
 def _journal_rows(data: Path, kind: str) -> list[tuple[str, str]]:
@@ -124,3 +135,27 @@ async def test_a_lane_restart_keeps_its_tills_hearing_each_others_changes(tmp_pa
                 assert again["ticket"]["rev"] == first["ticket"]["rev"] + 1
                 await till_a.wait_event(lambda e: e["type"] == "ticket" and e["ticket"] == again["ticket"])
                 assert not [e for e in till_a.events + till_b.events if e["type"] == "lane_status"]
+
+
+async def test_a_stock_point_out_of_service_keeps_no_till_from_saying_hello(tmp_path, monkeypatch):
+    """Sessions subscribe to the stock point's publisher (actors/publisher.py), not to
+    the point: past its restart budget, a till that connects still says hello and sells
+    on its lane (before, hello asked the stopped point and got ``unavailable``)."""
+    monkeypatch.setattr(run_module, "StockPointActor", BuggyPoint)
+    data = tmp_path / "data"
+    data.mkdir()
+    with trio.fail_after(60):
+        async with serving(data) as running:
+            token = await trio.to_thread.run_sync(pair_till, data, "1")
+            async with connect(running.ws_url, token) as till:
+                for _ in range(CORE_POLICY.max_restarts + 1):
+                    reply = await till.call("stock", article=GALETS_ID)
+                    assert reply["type"] == "error" and reply["code"] == "internal", reply
+                reply = await till.call("stock", article=GALETS_ID)
+                assert reply["code"] == "unavailable" and "stock point main is out of service" in reply["message"]
+            async with connect(running.ws_url, None) as again:
+                hello = await again.call("hello", token=token)
+                assert hello["type"] == "ok" and hello["device"] == "till-1-1", hello
+                await again.wait_event(lambda e: e["type"] == "ticket")
+                ticket = await again.ok("ticket")
+                assert ticket["lane"] == "1"
