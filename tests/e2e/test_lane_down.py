@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import urllib.request
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import trio
@@ -114,48 +115,49 @@ async def test_a_lane_past_its_restart_budget_stops_serving_and_the_other_lanes_
                 assert reply["code"] == "unauthenticated", reply
 
 
+@asynccontextmanager
+async def buggy_shop(tmp_path, monkeypatch, actor: str, buggy: type, *lanes: str):
+    """The demo shop in this process with ``actor`` (a name in run.py) replaced by
+    ``buggy``, and a till paired on each of ``lanes``: the shop and the tills' tokens."""
+    monkeypatch.setattr(run_module, actor, buggy)
+    data = tmp_path / "data"
+    data.mkdir()
+    with trio.fail_after(60):
+        async with serving(data) as running:
+            yield running, [await trio.to_thread.run_sync(pair_till, data, lane) for lane in lanes]
+
+
 async def test_a_lane_restart_keeps_its_tills_hearing_each_others_changes(tmp_path, monkeypatch):
     """The lane's sessions are its publisher's (actors/publisher.py), not the lane's: a
     crash and restart of the lane leaves both tills of lane 1 subscribed, and each
     hears the other's changes after it with no new hello."""
-    monkeypatch.setattr(run_module, "LaneActor", BuggyLane)
-    data = tmp_path / "data"
-    data.mkdir()
-    with trio.fail_after(60):
-        async with serving(data) as running:
-            token_a = await trio.to_thread.run_sync(pair_till, data, "1")
-            token_b = await trio.to_thread.run_sync(pair_till, data, "1")
-            async with connect(running.ws_url, token_a) as till_a, connect(running.ws_url, token_b) as till_b:
-                first = await till_a.ok("scan", code=GALETS)
-                await till_b.wait_event(lambda e: e["type"] == "ticket" and e["ticket"] == first["ticket"])
-                reply = await till_a.call("scan", code=BUG_CODE)
-                assert reply["type"] == "error" and reply["code"] == "internal", reply
-                # The restarted lane tells both its rebuilt ticket, then the changes after it.
-                again = await till_b.ok("scan", code=GALETS)
-                assert again["ticket"]["rev"] == first["ticket"]["rev"] + 1
-                await till_a.wait_event(lambda e: e["type"] == "ticket" and e["ticket"] == again["ticket"])
-                assert not [e for e in till_a.events + till_b.events if e["type"] == "lane_status"]
+    async with buggy_shop(tmp_path, monkeypatch, "LaneActor", BuggyLane, "1", "1") as (running, (token_a, token_b)):
+        async with connect(running.ws_url, token_a) as till_a, connect(running.ws_url, token_b) as till_b:
+            first = await till_a.ok("scan", code=GALETS)
+            await till_b.wait_event(lambda e: e["type"] == "ticket" and e["ticket"] == first["ticket"])
+            reply = await till_a.call("scan", code=BUG_CODE)
+            assert reply["type"] == "error" and reply["code"] == "internal", reply
+            # The restarted lane tells both its rebuilt ticket, then the changes after it.
+            again = await till_b.ok("scan", code=GALETS)
+            assert again["ticket"]["rev"] == first["ticket"]["rev"] + 1
+            await till_a.wait_event(lambda e: e["type"] == "ticket" and e["ticket"] == again["ticket"])
+            assert not [e for e in till_a.events + till_b.events if e["type"] == "lane_status"]
 
 
 async def test_a_stock_point_out_of_service_keeps_no_till_from_saying_hello(tmp_path, monkeypatch):
     """Sessions subscribe to the stock point's publisher (actors/publisher.py), not to
-    the point: past its restart budget, a till that connects still says hello and sells
-    on its lane (before, hello asked the stopped point and got ``unavailable``)."""
-    monkeypatch.setattr(run_module, "StockPointActor", BuggyPoint)
-    data = tmp_path / "data"
-    data.mkdir()
-    with trio.fail_after(60):
-        async with serving(data) as running:
-            token = await trio.to_thread.run_sync(pair_till, data, "1")
-            async with connect(running.ws_url, token) as till:
-                for _ in range(CORE_POLICY.max_restarts + 1):
-                    reply = await till.call("stock", article=GALETS_ID)
-                    assert reply["type"] == "error" and reply["code"] == "internal", reply
+    the point: past its restart budget, a till that connects still says hello and its
+    lane answers it (before, hello asked the stopped point and got ``unavailable``)."""
+    async with buggy_shop(tmp_path, monkeypatch, "StockPointActor", BuggyPoint, "1") as (running, (token,)):
+        async with connect(running.ws_url, token) as till:
+            for _ in range(CORE_POLICY.max_restarts + 1):
                 reply = await till.call("stock", article=GALETS_ID)
-                assert reply["code"] == "unavailable" and "stock point main is out of service" in reply["message"]
-            async with connect(running.ws_url, None) as again:
-                hello = await again.call("hello", token=token)
-                assert hello["type"] == "ok" and hello["device"] == "till-1-1", hello
-                await again.wait_event(lambda e: e["type"] == "ticket")
-                ticket = await again.ok("ticket")
-                assert ticket["lane"] == "1"
+                assert reply["type"] == "error" and reply["code"] == "internal", reply
+            reply = await till.call("stock", article=GALETS_ID)
+            assert reply["code"] == "unavailable" and "stock point main is out of service" in reply["message"]
+        async with connect(running.ws_url, None) as again:
+            hello = await again.call("hello", token=token)
+            assert hello["type"] == "ok" and hello["device"] == "till-1-1", hello
+            await again.wait_event(lambda e: e["type"] == "ticket")
+            ticket = await again.ok("ticket")
+            assert ticket["lane"] == "1"
