@@ -101,7 +101,7 @@ class Session:
                 await self._left()
 
     async def _reader(self) -> None:
-        async for request in self.transport.requests():
+        while (request := await self.transport.receive()) is not None:
             reply = encode(request) if isinstance(request, wire.Error) else await self._answer(request)
             if not await self.transport.reply(reply):
                 return

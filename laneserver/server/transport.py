@@ -14,7 +14,6 @@ requests: the lane leaves it out of the ``ticket`` event of a change it made.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -64,24 +63,23 @@ class Transport:
 
     # --- the two sides -------------------------------------------------------------------
 
-    async def requests(self) -> AsyncIterator[wire.Request | wire.Error]:
-        """Each frame the browser sends, decoded (a ``wire.Error`` for one that is not a
-        request), until it disconnects."""
-        while True:
-            try:
-                message = await self.ws.receive()
-            except (WebSocketDisconnect, RuntimeError, OSError):
-                return
-            if message["type"] == "websocket.disconnect":
-                return
-            self.metrics.frames_in += 1
-            raw = message.get("text")
-            if raw is None:
-                raw = message.get("bytes") or b""
-            request = decode_request(raw, max_bytes=self.max_frame_bytes)
-            if not isinstance(request, wire.Error):
-                self.metrics.requests[request.__struct_config__.tag] += 1
-            yield request
+    async def receive(self) -> wire.Request | wire.Error | None:
+        """The next frame the browser sends, decoded (a ``wire.Error`` for one that is not
+        a request); None once it has disconnected."""
+        try:
+            message = await self.ws.receive()
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return None
+        if message["type"] == "websocket.disconnect":
+            return None
+        self.metrics.frames_in += 1
+        raw = message.get("text")
+        if raw is None:
+            raw = message.get("bytes") or b""
+        request = decode_request(raw, max_bytes=self.max_frame_bytes)
+        if not isinstance(request, wire.Error):
+            self.metrics.requests[request.__struct_config__.tag] += 1
+        return request
 
     async def reply(self, frame: bytes) -> bool:
         """Queue a reply, waiting for room; False once the session is closing."""
