@@ -78,8 +78,8 @@ class DrawerActor:
             clock: the wall clock.
             printer: the lane's printer actor: slips, and the kick when ``lanes.drawer``
                 is ``"printer"``.
-            publisher: the lane's sessions (actors/publisher.py, shared with the lane actor,
-                which alone holds them): told each alert.
+            publisher: the lane's publisher (actors/publisher.py), which alone holds the
+                lane's sessions; the lane tells it too. Told each alert.
             transport: where a serial kick goes; built from ``lanes.drawer`` when omitted.
 
         Raises:
