@@ -20,18 +20,18 @@ it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import partial
 from typing import Any
 
 import msgspec
 import trio
 
-from laneserver.actors.customers_messages import AskHold, AskSettle, Available, FindCustomer, Refresh, Release, ReportHolds
+from laneserver.actors.customers_messages import AskSettle, Available, FindCustomer, Refresh, Release
 from laneserver.actors.customers_messages import AskCouponHold, AskCouponSettle, CountCoupons, ReportCouponHolds
 from laneserver.actors.drawer_messages import SaleFinished
 from laneserver.actors.invoice_messages import RenderInvoice
 from laneserver.actors.journal import CommitFailed, commit, read
+from laneserver.actors.lane_payments import LanePayments, filtered, find_customer
 from laneserver.actors.lane_messages import (
     Basket,
     BasketAdded,
@@ -54,11 +54,8 @@ from laneserver.actors.printer_messages import PrintReceipt
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.actors.stock_messages import AskReserve, CostsChanged, Reserve, Taken
-from laneserver.actors.terminal import ABORT_SECONDS
-from laneserver.actors.terminal_messages import Charge
 from laneserver.clock import Clock, shop_zone
 from laneserver.config import Config
-from laneserver.hw.terminal import TerminalResult
 from laneserver.log import get_logger
 from laneserver.rules import lane as rules
 from laneserver.rules import payment as payments
@@ -73,7 +70,7 @@ from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.stock import OutOfStock, StockTakes, effective_policy, exact, fmt_stock
 from laneserver.rules.sale_receipt import sale_receipt
 from laneserver.rules.lane_sums import LaneSums, coupon_contributions, stock_contributions, ticket_customer
-from laneserver.rules.ticket import topups_in_out, totals
+from laneserver.rules.ticket import topups_in_out
 from laneserver.store import reads
 from laneserver.store.ops import AppendLaneChange, IssueVoucher, RecordEvent, RecordSale, Remember, SaleRecorded
 
@@ -167,6 +164,9 @@ class LaneActor:
         self.state = rules.LaneState(lane=lane)
         self.replies = ReplyMemory(f"lane:{lane}", LaneResult)
         self.log = get_logger("lane", lane=lane)
+        # Its card terminal and customers' money: what a payment is charged or held first.
+        self.paying = LanePayments(lane, config=config, clock=clock, terminal=terminal, customers=customers,
+                                   log=self.log)
         self.last_printer_frame: bytes | None = None
         self._takes = StockTakes(catalog.get)  # what reserving / selling a quantity takes from stock
         # What the tickets hold (stock, coupons), kept from one state to the next (rules/lane_sums.py).
@@ -182,7 +182,7 @@ class LaneActor:
             self.state = stored
         await self.replies.load(self.journal, self.clock.now())
         await self._report_reservations()
-        await self._report_customer_holds()
+        await self.paying.report_holds(self.state)
         await self._report_coupon_holds()
         task_status.started()
         self.log.info("lane_started", lines=len(self.state.ticket.lines), held=len(self.state.held))
@@ -244,12 +244,22 @@ class LaneActor:
         if isinstance(command, Refused):
             envelope.reply(command)
             return
-        if self._pays_on_terminal(command):
-            await self._pay_on_terminal(envelope, caller, asked, command)
-        elif self._pays_from_customer(command):
-            await self._pay_from_customer(envelope, caller, asked, command)
-        else:
+        if not self.paying.handles(self.state, command):
             await self._apply(envelope, caller, asked, command)
+            return
+        # A card charged, or a customer's money held, first (actors/lane_payments.py).
+        prepared = await self.paying.prepare(self.state, command)
+        if isinstance(prepared, Refused):
+            envelope.reply(prepared)
+            return
+        before = self.state
+        await self._apply(envelope, caller, asked, prepared.command, holding=prepared.holding)
+        charged = prepared.charged
+        if charged is not None and self.state is before:
+            # Charged but not recorded (the journal refused the unit): the money was
+            # taken. Say so loudly, with what the terminal's own journal shows.
+            self.log.error("card_charged_not_recorded", reference=charged.reference,
+                           authorisation=charged.authorisation, amount=str(charged.amount))
 
     def _costed(self, command: Any) -> Any:
         """Lines with their unit cost at the lane's stock point, so a sale below cost is
@@ -270,7 +280,7 @@ class LaneActor:
         for one in command if isinstance(command, list) else [command]:
             result = rules.apply(state, one, now=now)
             if isinstance(result, Refused):
-                envelope.reply(_filtered(result))
+                envelope.reply(filtered(result))
                 await self._tell_all(lane_plan.not_made(holding))
                 return
             state = result.state
@@ -397,7 +407,7 @@ class LaneActor:
         except ActorFailed:
             return refused(Code.UNAVAILABLE, "the customer directory did not answer; nothing was changed, try again")
         if isinstance(answer, Refused):
-            return _filtered(answer)
+            return filtered(answer)
         if answer is not None:
             granted.moves.extend(answer)
         return None
@@ -515,7 +525,7 @@ class LaneActor:
 
     async def _invoice(self, sale: rules.SaleCompleted, customer: str) -> invoices.Invoice | Refused:
         """What the sale's invoice shows: the customer as the directory has them now."""
-        found = await self._find_customer(FindCustomer(customer=customer))
+        found = await find_customer(self.customers, FindCustomer(customer=customer))
         if isinstance(found, Refused):
             return found
         if found is None:
@@ -547,68 +557,6 @@ class LaneActor:
         if not self.invoices.tell_nowait(RenderInvoice(invoice)):
             self.log.warning("invoice_render_deferred", invoice=number, sale=written.recorded.number)
 
-    # --- card payments on the lane's terminal ---------------------------------------
-
-    def _pays_on_terminal(self, command: Any) -> bool:
-        # A card refund is made by the cashier on the terminal and recorded as they
-        # confirm it (like a standalone terminal's payment): the lane charges no card.
-        return (self.terminal is not None and isinstance(command, rules.Pay) and command.mode == "card"
-                and not self._refunds())
-
-    def _refunds(self) -> bool:
-        """Is a payment now a refund (returns: the shop owes the open ticket's balance)?"""
-        return totals(self.state.ticket).balance < 0
-
-    async def _pay_on_terminal(self, envelope, caller: Caller, asked: _Asked, command: rules.Pay) -> None:
-        """A card payment on a lane with a terminal: the card is charged first,
-        and only an approved charge is recorded (its authorisation code as the
-        payment's ``reference``).
-
-        The payment rule is tried on the current state before the terminal is
-        asked, so a payment the rule refuses (nothing to pay, more than the
-        balance) never reaches the card; and the amount charged is the amount
-        recorded. A keyed retry never gets here: ``_do`` answered it from
-        the reply memory, so a card is not charged twice for one request.
-
-        The lane waits for its own terminal (its requests queue meanwhile); the
-        terminal actor bounds the wait, and so does the ``move_on_at`` here in
-        case the terminal actor itself is stuck or gone.
-        """
-        trial = rules.apply(self.state, command, now=self.clock.now())
-        if isinstance(trial, rules.Refused):
-            await self._apply(envelope, caller, asked, command)  # refused there, the usual way
-            return
-        payment = next(e.payment for e in trial.events if isinstance(e, rules.PaymentAdded))
-        terminal = self.config.terminal_of(self.lane)
-        timeout = terminal.timeout_seconds if terminal is not None else 60.0
-        reference = f"{self.lane}-{self.clock.now():%Y%m%d%H%M%S}-{payment.payment}"
-        deadline = trio.current_time() + timeout
-        result: TerminalResult | None = None
-        with trio.move_on_at(deadline + ABORT_SECONDS + 1):
-            try:
-                result = await self.terminal.ask(Charge(payment.amount, reference, deadline))
-            except ActorFailed:
-                result = TerminalResult(outcome="failed", message="the payment terminal did not answer")
-        if result is None:
-            result = TerminalResult(outcome="timeout", message=f"the payment terminal did not answer within {timeout:g} s")
-        if not result.approved:
-            self.log.info("card_payment_not_approved", reference=reference, outcome=result.outcome,
-                          amount=str(payment.amount))
-            envelope.reply(refused(Code.PAYMENT_DECLINED, _declined_message(result, payment.amount),
-                                  outcome=result.outcome))
-            return
-        self.log.info("card_payment_approved", reference=reference, authorisation=result.authorisation,
-                      amount=str(payment.amount))
-        before = self.state
-        await self._apply(envelope, caller, asked,
-                          msgspec.structs.replace(command, amount=payment.amount, reference=result.authorisation))
-        if self.state is before:
-            # Charged but not recorded (the journal refused the unit): the money was
-            # taken. Say so loudly, with what the terminal's own journal shows.
-            self.log.error("card_charged_not_recorded", reference=reference, authorisation=result.authorisation,
-                           amount=str(payment.amount))
-
-
     # --- customers: the ticket's customer, credit, wallet and vouchers -------------------
 
     async def _customer_command(self, command: Any) -> Any:
@@ -618,14 +566,14 @@ class LaneActor:
         their refusal; any other command as it is."""
         match command:
             case ChooseCustomer(seller=seller, customer=customer_id, card=card):
-                found = await self._find_customer(FindCustomer(customer=customer_id, card=card))
+                found = await find_customer(self.customers, FindCustomer(customer=customer_id, card=card))
                 if found is None:
                     what, field = (f"customer {customer_id!r}", "customer") if card is None else (f"card {card!r}", "card")
                     return refused(Code.NOT_FOUND, f"no {what}", field=field)
                 return found if isinstance(found, Refused) else rules.SetCustomer(seller, found.customer,
                                                                                   business=found.business)
             case ScanCard(seller=seller, code=code):
-                found = await self._find_customer(FindCustomer(card=code)) if self.customers is not None else None
+                found = await find_customer(self.customers, FindCustomer(card=code)) if self.customers is not None else None
                 if found is None:
                     return refused(Code.UNKNOWN_CODE, f"unknown code {code!r}")
                 return found if isinstance(found, Refused) else rules.SetCustomer(seller, found.customer,
@@ -641,9 +589,9 @@ class LaneActor:
         amount, qty = command.amount, command.qty
         trial = rules.apply(self.state, command, now=self.clock.now())
         if isinstance(trial, rules.Refused):
-            return _filtered(trial)
+            return filtered(trial)
         customer_id = self.state.ticket.customer
-        found = await self._find_customer(FindCustomer(customer=customer_id))
+        found = await find_customer(self.customers, FindCustomer(customer=customer_id))
         if isinstance(found, Refused):
             return found
         if found is None:
@@ -663,93 +611,6 @@ class LaneActor:
                               f"{fmt_money(available)} available", available=fmt_money(available),
                               short=fmt_money(wanted - available))
         return command
-
-    async def _find_customer(self, find: FindCustomer) -> customer_rules.Customer | Refused | None:
-        if self.customers is None:
-            return refused(Code.NOT_SUPPORTED, "this lane has no customer directory")
-        try:
-            return await self.customers.ask(find)
-        except ActorFailed:
-            return refused(Code.UNAVAILABLE, "the customer directory did not answer; try again")
-
-    def _pays_from_customer(self, command: Any) -> bool:
-        return isinstance(command, rules.Pay) and command.mode in customer_rules.CUSTOMER_MODES
-
-    async def _pay_from_customer(self, envelope, caller: Caller, asked: _Asked, command: rules.Pay) -> None:
-        """A ``credit``, ``wallet`` or ``voucher`` payment: the customers actor holds the
-        money (or the voucher) for the payment line first, like stock for a line.
-
-        The payment rule is tried first, so a payment it refuses asks for nothing. A
-        voucher given no amount pays what it is worth, at most the balance. The hold
-        is let go if the change is not made (``_apply``'s ``holding``).
-        """
-        trial = rules.apply(self.state, command, now=self.clock.now())
-        if isinstance(trial, rules.Refused) or self.customers is None:
-            if self.customers is None:
-                envelope.reply(refused(Code.NOT_SUPPORTED,
-                                      f"{command.mode} payments need the customer directory"))
-            else:
-                await self._apply(envelope, caller, asked, command)  # refused there, the usual way
-            return
-        payment = next(e.payment for e in trial.events if isinstance(e, rules.PaymentAdded))
-        ticket = self.state.ticket
-        if payment.amount < 0:
-            await self._refund_to_customer(envelope, caller, asked, command)
-            return  # a refund holds nothing: money goes to the customer at finish
-        wanted = None if command.mode == customer_rules.VOUCHER and command.amount is None else payment.amount
-        ask = AskHold(lane=self.lane, payment=payment.payment, mode=command.mode, amount=wanted,
-                      due=totals(ticket).balance, customer=ticket.customer, code=command.reference)
-        try:
-            granted = await self.customers.ask(ask)
-        except ActorFailed:
-            envelope.reply(refused(Code.UNAVAILABLE,
-                                  "the customer directory did not answer; nothing was paid, try again"))
-            return
-        if isinstance(granted, customer_rules.Refused):
-            envelope.reply(_filtered(granted))
-            return
-        reference = granted.code if granted.code is not None else ticket.customer
-        await self._apply(envelope, caller, asked,
-                          msgspec.structs.replace(command, amount=granted.amount, reference=reference),
-                          holding=payment.payment)
-
-    async def _refund_to_customer(self, envelope, caller: Caller, asked: _Asked,
-                                  command: rules.Pay) -> None:
-        """A refund (returns) by ``credit`` or ``wallet``: onto the ticket's customer's
-        account; by ``voucher``: a voucher of the amount is issued at finish
-        (``AskSettle``, in the sale's unit). Nothing is held: no one can spend it before."""
-        ticket = self.state.ticket
-        if command.mode in customer_rules.ACCOUNTS:
-            if ticket.customer is None:
-                envelope.reply(refused(Code.CONFLICT,
-                                      f"a refund by {command.mode} goes to the ticket's customer: select one first"))
-                return
-            found = await self._find_customer(FindCustomer(customer=ticket.customer))
-            if isinstance(found, Refused) or found is None:
-                envelope.reply(found or refused(Code.NOT_FOUND, f"no customer {ticket.customer!r}"))
-                return
-            if command.mode == "wallet" and not found.wallet_enabled:
-                envelope.reply(refused(Code.CONFLICT, f"{found.name}'s wallet is not enabled"))
-                return
-            command = msgspec.structs.replace(command, reference=ticket.customer)
-        await self._apply(envelope, caller, asked, command)
-
-    async def _report_customer_holds(self) -> None:
-        """At start: what the open ticket's payment lines hold (a tell: granted before).
-        Held tickets carry no payments (rules.lane refuses to hold a paid ticket)."""
-        if self.customers is None:
-            return
-        ticket = self.state.ticket
-        holds = tuple(
-            customer_rules.Hold(
-                lane=self.lane, payment=p.payment, mode=p.mode, amount=p.amount,
-                customer=ticket.customer if p.mode != customer_rules.VOUCHER else None,
-                code=p.reference if p.mode == customer_rules.VOUCHER else None,
-            )
-            for p in ticket.payments if p.mode in customer_rules.CUSTOMER_MODES and p.amount > 0  # refunds hold nothing
-        )
-        await self.customers.tell(ReportHolds(self.lane, holds))
-
 
     # --- deposits and coupons (rules/coupons.py) -------------------------------------
 
@@ -811,16 +672,6 @@ class LaneActor:
             await self.customers.tell(ReportCouponHolds(self.lane, self._coupon_holds(self.state)))
 
 
-def _declined_message(result: TerminalResult, amount: Decimal) -> str:
-    what = {
-        "declined": "the card was declined",
-        "cancelled": "the card payment was cancelled on the terminal",
-        "timeout": "the payment terminal did not answer in time (the payment was cancelled on it)",
-        "failed": "the payment terminal failed",
-    }.get(result.outcome, f"the card payment ended with {result.outcome}")
-    return f"{what}: {fmt_money(amount)} not paid, the ticket is unchanged"
-
-
 def _remainder_vouchers(moves: tuple[Any, ...]) -> tuple[IssuedVoucher, ...]:
     """The vouchers a sale issues for what used vouchers did not pay (for its reply)."""
     return tuple(
@@ -828,11 +679,3 @@ def _remainder_vouchers(moves: tuple[Any, ...]) -> tuple[IssuedVoucher, ...]:
                       customer=m.customer)
         for m in moves if isinstance(m, IssueVoucher)
     )
-
-
-def _filtered(refusal: Refused) -> Refused:
-    """A rule's (or the customers actor's) refusal with the details a cashier is told."""
-    known = {"balance", "line", "payment", "held", "article", "cap", "reasons", "payable", "modes",
-             "available", "short", "reference"}
-    details = {k: v for k, v in refusal.details.items() if k in known}
-    return refusal if details == refusal.details else Refused(refusal.code, refusal.message, details)
