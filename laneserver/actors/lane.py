@@ -5,10 +5,20 @@ command of rules/lane.py or one of actors/lane_messages.py's), apply it, journal
 events and the new state (durably, before answering), answer a domain result
 (lane_messages: ``TicketChanged``, ``SaleDone``…, or ``Refused``), then deliver the
 ticket to every other session of the lane (the one that asked has it in its reply:
-``Caller.origin``), report reservations to the stock point and hand a receipt to the
-printer. Each change is one more ``rev`` of the open ticket (``rules.lane.revised``),
-journaled with the state. The wire is the edge's (server/edge_lane.py): it builds
-the commands from requests and encodes the results.
+``Caller.origin``), then tell the others what the change did. Each change is one more
+``rev`` of the open ticket (``rules.lane.revised``), journaled with the state. The wire
+is the edge's (server/edge_lane.py): it builds the commands from requests and encodes
+the results.
+
+What a change needs from the lane's neighbours — stock reserved, coupons and money
+held, a sale's settles, what it took, the drawer, the receipt, the invoice — is a plan
+computed by a pure function (rules/lane_plan.py) from the states before and after; the
+actor executes any plan the same way (``_ask_all``, the commit, ``_tell_all``), giving
+back what was granted when the change is not made. A payment charged on the lane's
+card terminal or held on a customer's account is prepared first by the lane's
+payments part (actors/lane_payments.py). A sale's receipt is built in
+rules/sale_receipt.py; its invoice's PDF is written by the invoices actor
+(actors/invoices.py), off this task.
 
 The lane's state lives in the journal (each request appends what it changed to
 ``lane_changes``, rules/lane_journal.py; now and then the state is written whole to
@@ -150,7 +160,6 @@ class LaneActor:
         self.stock_point = config.stock_point_of(lane)
         self.payments = payment_policy(config)
         self.printer = printer
-        self.terminal = terminal  # the lane's payment terminal actor (card), if it has one
         self.drawer = drawer  # the lane's cash drawer actor: takes a sale's cash and opens
         self.customers = customers  # the shop's customers actor: credit, wallet and vouchers
         # The purchase costs of the lane's stock point (its actor writes them): read on
