@@ -54,7 +54,7 @@ from laneserver.rules.lane_sums import (
     stock_contributions,
 )
 from laneserver.rules.outcome import Code, Refused, refused
-from laneserver.rules.ticket import Payment, Ticket, topups_in_out
+from laneserver.rules.ticket import Line, Payment, Ticket, topups_in_out
 
 # --- asks: before the commit --------------------------------------------------------------
 
@@ -190,22 +190,32 @@ class Change(msgspec.Struct, frozen=True, kw_only=True):
     holding: int | None = None
 
 
-def touched(before: LaneState, after: LaneState, contributions: Contributions,
-            context: Callable[[Ticket], Any] = lambda ticket: None) -> set[Any] | None:
-    """The keys whose sums (rules/lane_sums.py) a change may have moved: those of the
-    open ticket's lines it replaced, added or took away. None (any key may have moved)
-    when the held tickets changed or ``context`` of the open ticket did (a coupon's
-    holder is the ticket's customer). Costs the lines the change touched, plus one
-    identity pass over the open ticket's lines (``bounds``, in C)."""
+def changed_lines(before: LaneState, after: LaneState) -> tuple[tuple[Ticket, tuple[Line, ...]], ...] | None:
+    """The open ticket's lines a change replaced, added or took away, each with its
+    ticket (the one before for a line taken away); None when the held tickets changed
+    (any line may have moved). Costs those lines, plus one identity pass over the open
+    ticket's lines (``bounds``, in C)."""
     if after.held is not before.held:
         return None
     old, new = before.ticket, after.ticket
-    if context(old) != context(new):
-        return None
     head, tail = bounds(old.lines, new.lines)
+    return (old, old.lines[head:len(old.lines) - tail]), (new, new.lines[head:len(new.lines) - tail])
+
+
+def touched(before: LaneState, after: LaneState, contributions: Contributions,
+            context: Callable[[Ticket], Any] = lambda ticket: None,
+            lines: tuple[tuple[Ticket, tuple[Line, ...]], ...] | None | bool = False) -> set[Any] | None:
+    """The keys whose sums (rules/lane_sums.py) a change may have moved: those of the
+    lines it touched (``changed_lines``, passed in when known). None (any key may have
+    moved) when the held tickets changed or ``context`` of the open ticket did (a
+    coupon's holder is the ticket's customer)."""
+    if lines is False:
+        lines = changed_lines(before, after)
+    if lines is None or context(before.ticket) != context(after.ticket):
+        return None
     keys: set[Any] = set()
-    for ticket, lines in ((old, old.lines[head:len(old.lines) - tail]), (new, new.lines[head:len(new.lines) - tail])):
-        for line in lines:
+    for ticket, some in lines:
+        for line in some:
             keys.update(key for key, _ in contributions(ticket, line))
     return keys
 
@@ -285,12 +295,13 @@ def plan(change: Change, *, takes: Callable[[str, Any], Iterable[tuple[str, Any]
                                           seller=sale.seller)))
     # Stock: only the articles of the lines the change touched can have moved.
     reserved_before, reserved_after = change.reserved_before, change.reserved_after
-    stock_keys = touched(change.before, change.after, stock_contributions(takes))
+    lines = changed_lines(change.before, change.after)
+    stock_keys = touched(change.before, change.after, stock_contributions(takes), lines=lines)
     grows = sale is None and _grows(reserved_before, reserved_after, stock_keys, checked)
     if grows:
         asks.append(Ask(ReserveStock(reserved_before, reserved_after), SetReservations(reserved_before)))
     coupons_before, coupons_after = change.coupons_before, change.coupons_after
-    coupon_keys = touched(change.before, change.after, coupon_contributions, _customer)
+    coupon_keys = touched(change.before, change.after, coupon_contributions, _customer, lines=lines)
     coupons_grow = _grows(coupons_before, coupons_after, coupon_keys)
     if coupons_grow:
         asks.append(Ask(HoldCoupons(coupons_after), SetCouponHolds(coupons_before)))
