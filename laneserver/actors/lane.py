@@ -5,10 +5,20 @@ command of rules/lane.py or one of actors/lane_messages.py's), apply it, journal
 events and the new state (durably, before answering), answer a domain result
 (lane_messages: ``TicketChanged``, ``SaleDone``…, or ``Refused``), then deliver the
 ticket to every other session of the lane (the one that asked has it in its reply:
-``Caller.origin``), report reservations to the stock point and hand a receipt to the
-printer. Each change is one more ``rev`` of the open ticket (``rules.lane.revised``),
-journaled with the state. The wire is the edge's (server/edge_lane.py): it builds
-the commands from requests and encodes the results.
+``Caller.origin``), then tell the others what the change did. Each change is one more
+``rev`` of the open ticket (``rules.lane.revised``), journaled with the state. The wire
+is the edge's (server/edge_lane.py): it builds the commands from requests and encodes
+the results.
+
+What a change needs from the lane's neighbours — stock reserved, coupons and money
+held, a sale's settles, what it took, the drawer, the receipt, the invoice — is a plan
+computed by a pure function (rules/lane_plan.py) from the states before and after; the
+actor executes any plan the same way (``_ask_all``, the commit, ``_tell_all``), giving
+back what was granted when the change is not made. A payment charged on the lane's
+card terminal or held on a customer's account is prepared first by the lane's
+payments part (actors/lane_payments.py). A sale's receipt is built in
+rules/sale_receipt.py; its invoice's PDF is written by the invoices actor
+(actors/invoices.py), off this task.
 
 The lane's state lives in the journal (each request appends what it changed to
 ``lane_changes``, rules/lane_journal.py; now and then the state is written whole to
@@ -19,18 +29,19 @@ it.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import msgspec
 import trio
 
-from laneserver.actors.customers_messages import AskHold, AskSettle, Available, FindCustomer, Refresh, Release, ReportHolds
+from laneserver.actors.customers_messages import AskSettle, Available, FindCustomer, Refresh, Release
 from laneserver.actors.customers_messages import AskCouponHold, AskCouponSettle, CountCoupons, ReportCouponHolds
 from laneserver.actors.drawer_messages import SaleFinished
+from laneserver.actors.invoice_messages import RenderInvoice
 from laneserver.actors.journal import CommitFailed, commit, read
+from laneserver.actors.lane_payments import LanePayments, filtered, find_customer
 from laneserver.actors.lane_messages import (
     Basket,
     BasketAdded,
@@ -54,28 +65,23 @@ from laneserver.actors.publisher import Publisher
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.actors.stock_messages import AskReserve, CostsChanged, Reserve, Taken
-from laneserver.actors.terminal import ABORT_SECONDS
-from laneserver.actors.terminal_messages import Charge
 from laneserver.clock import Clock, shop_zone
 from laneserver.config import Config
-from laneserver.hw.invoice_pdf import write_invoice
-from laneserver.hw.terminal import TerminalResult
 from laneserver.log import get_logger
 from laneserver.rules import lane as rules
 from laneserver.rules import payment as payments
 from laneserver.rules import customers as customer_rules
 from laneserver.rules import coupons as coupon_rules
 from laneserver.rules import invoice as invoices
-from laneserver.rules import lane_journal
-from laneserver.rules.invoice import invoice_name
+from laneserver.rules import lane_journal, lane_plan
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.costs import CostBook, unit_cost
 from laneserver.rules.money import fmt_money, parse_money
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.stock import OutOfStock, StockTakes, effective_policy, exact, fmt_stock
-from laneserver.rules.receipt import Receipt, ReceiptInstalment, ReceiptLine, ReceiptPayment
+from laneserver.rules.sale_receipt import sale_receipt
 from laneserver.rules.lane_sums import LaneSums, coupon_contributions, stock_contributions, ticket_customer
-from laneserver.rules.ticket import topups_in_out, totals
+from laneserver.rules.ticket import topups_in_out
 from laneserver.store import reads
 from laneserver.store.ops import AppendLaneChange, IssueVoucher, RecordEvent, RecordSale, Remember, SaleRecorded
 
@@ -109,6 +115,26 @@ class _Asked(msgspec.Struct, frozen=True):
         return self.command.receipt if isinstance(self.command, Receipted) else None
 
 
+class _Granted:
+    """What a plan's asks granted: the invoice (``Bill``), the journal ops of a sale's
+    settles, the stock warnings of a reservation."""
+
+    def __init__(self) -> None:
+        self.invoice: invoices.Invoice | None = None
+        self.moves: list[Any] = []
+        self.warnings: tuple[StockWarning, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """A sale the journal wrote, as the tells after it need it."""
+
+    sale: rules.SaleCompleted
+    recorded: SaleRecorded
+    vouchers: tuple[IssuedVoucher, ...]
+    invoice: invoices.Invoice | None
+
+
 class LaneActor:
     def __init__(
         self,
@@ -125,7 +151,7 @@ class LaneActor:
         drawer: Address | None = None,
         customers: Address | None = None,
         costs: CostBook | None = None,
-        data_folder: Path | None = None,
+        invoices: Address | None = None,
     ) -> None:
         self.lane = lane
         self.config = config
@@ -135,7 +161,6 @@ class LaneActor:
         self.stock_point = config.stock_point_of(lane)
         self.payments = payment_policy(config)
         self.printer = printer
-        self.terminal = terminal  # the lane's payment terminal actor (card), if it has one
         self.drawer = drawer  # the lane's cash drawer actor: takes a sale's cash and opens
         self.customers = customers  # the shop's customers actor: credit, wallet and vouchers
         # The purchase costs of the lane's stock point (its actor writes them): read on
@@ -149,13 +174,16 @@ class LaneActor:
         self.state = rules.LaneState(lane=lane)
         self.replies = ReplyMemory(f"lane:{lane}", LaneResult)
         self.log = get_logger("lane", lane=lane)
+        # Its card terminal and customers' money: what a payment is charged or held first.
+        self.paying = LanePayments(lane, config=config, clock=clock, terminal=terminal, customers=customers,
+                                   log=self.log)
         self._takes = StockTakes(catalog.get)  # what reserving / selling a quantity takes from stock
         # What the tickets hold (stock, coupons), kept from one state to the next (rules/lane_sums.py).
         self._reservations: LaneSums[str] = LaneSums(stock_contributions(self._takes.takes))
         self._coupons: LaneSums[tuple[str, str]] = LaneSums(coupon_contributions, context=ticket_customer)
         self._last_ticket: LaneTicket | None = None
         self._last_ticket_state: rules.LaneState | None = None
-        self.data_folder = data_folder  # where invoices are written (the server's data folder)
+        self.invoices = invoices  # the invoices actor: writes an invoice's PDF off this task
 
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         stored = await read(self.journal, partial(reads.lane_state, lane=self.lane))
@@ -163,7 +191,7 @@ class LaneActor:
             self.state = stored
         await self.replies.load(self.journal, self.clock.now())
         await self._report_reservations()
-        await self._report_customer_holds()
+        await self.paying.report_holds(self.state)
         await self._report_coupon_holds()
         task_status.started()
         self.log.info("lane_started", lines=len(self.state.ticket.lines), held=len(self.state.held))
@@ -215,17 +243,22 @@ class LaneActor:
         if isinstance(command, Refused):
             envelope.reply(command)
             return
-        drawing = self._customer_payment_numbers()
-        if self._pays_on_terminal(command):
-            await self._pay_on_terminal(envelope, caller, asked, command)
-        elif self._pays_from_customer(command):
-            held = await self._pay_from_customer(envelope, caller, asked, command)
-            if held is not None:
-                drawing.add(held)
-        else:
+        if not self.paying.handles(self.state, command):
             await self._apply(envelope, caller, asked, command)
-        # Payment lines gone (removed, or written with the sale): their holds go.
-        await self._release_customer_money(drawing)
+            return
+        # A card charged, or a customer's money held, first (actors/lane_payments.py).
+        prepared = await self.paying.prepare(self.state, command)
+        if isinstance(prepared, Refused):
+            envelope.reply(prepared)
+            return
+        before = self.state
+        await self._apply(envelope, caller, asked, prepared.command, holding=prepared.holding)
+        charged = prepared.charged
+        if charged is not None and self.state is before:
+            # Charged but not recorded (the journal refused the unit): the money was
+            # taken. Say so loudly, with what the terminal's own journal shows.
+            self.log.error("card_charged_not_recorded", reference=charged.reference,
+                           authorisation=charged.authorisation, amount=str(charged.amount))
 
     def _costed(self, command: Any) -> Any:
         """Lines with their unit cost at the lane's stock point, so a sale below cost is
@@ -236,99 +269,57 @@ class LaneActor:
             return msgspec.structs.replace(command, cost=unit_cost(command.article.id, self.catalog.get, self.costs))
         return command
 
-    async def _apply(self, envelope, caller: Caller, asked: _Asked, command) -> None:
+    async def _apply(self, envelope, caller: Caller, asked: _Asked, command, *, holding: int | None = None) -> None:
+        """Apply ``command``, then run its plan (rules/lane_plan.py): the asks, the
+        commit, the answer, the tells. ``holding``: a customer payment held for it
+        (``_pay_from_customer``), let go if the change is not made."""
         now = self.clock.now()
         state = self.state
         events: list[Any] = []
         for one in command if isinstance(command, list) else [command]:
             result = rules.apply(state, one, now=now)
             if isinstance(result, Refused):
-                envelope.reply(_filtered(result))
+                envelope.reply(filtered(result))
+                await self._tell_all(lane_plan.not_made(holding))
                 return
             state = result.state
             events.extend(result.events)
         state = rules.revised(self.state, state)  # one request, one change: rev + 1
-
         sale = next((e for e in events if isinstance(e, rules.SaleCompleted)), None)
-        # Finished with an invoice: what it shows, numbered in the sale's unit.
-        invoice = await self._invoice(sale) if asked.receipt == "invoice" and sale is not None else None
-        if isinstance(invoice, Refused):
-            envelope.reply(invoice)
+        plan = lane_plan.plan(
+            lane_plan.Change(before=self.state, after=state, sale=sale,
+                             reserved_before=self._reserved(self.state), reserved_after=self._reserved(state),
+                             coupons_before=self._coupon_holds(self.state), coupons_after=self._coupon_holds(state),
+                             receipt=asked.receipt, holding=holding),
+            takes=self._takes.takes, checked=self._checked, article=self.catalog.get,
+        )
+        if isinstance(plan, Refused):
+            envelope.reply(plan)
+            await self._tell_all(lane_plan.not_made(holding))
             return
-        # What its credit / wallet / voucher payments take, written with the sale.
-        customer_moves = await self._settle_customer_money(caller, sale)
-        if isinstance(customer_moves, Refused):
-            envelope.reply(customer_moves)
+        granted = await self._ask_all(plan, caller, sale)
+        if isinstance(granted, Refused):
+            envelope.reply(granted)
             return
-        # What its coupon lines use and its subscriptions credit, written with the sale.
-        coupon_moves = await self._settle_coupons(caller, sale)
-        if isinstance(coupon_moves, Refused):
-            envelope.reply(coupon_moves)
-            return
-        customer_moves = tuple(customer_moves) + coupon_moves
-        # Stock: a ticket that holds back more asks the stock point first, so two
-        # lanes cannot both take the last bottle when the shop refuses negative
-        # stock. A finish never asks: its quantities were reserved already.
-        before = self._reserved(self.state)
-        after = self._reserved(state)
-        # Under "allow" (the shop's or the article's) the stock point grants every
-        # growth: it is told after the commit like a release, with no round trip.
-        grows = sale is None and any(qty > before.get(article, 0) and self._checked(article)
-                                     for article, qty in after.items())
-        warnings: tuple[StockWarning, ...] = ()
-        if grows:
-            try:
-                decision = await self.stock.ask(AskReserve(self.lane, before, after))
-            except ActorFailed:
-                envelope.reply(refused(Code.UNAVAILABLE, "the stock point did not answer; nothing was changed, try again"))
-                return
-            if isinstance(decision, OutOfStock):
-                article = self.catalog.get(decision.article)
-                name = f" ({article.name})" if article is not None else ""
-                envelope.reply(refused(
-                    Code.OUT_OF_STOCK,
-                    f"only {fmt_stock(decision.available)} of {decision.article}{name} available at "
-                    f"{self.stock_point}: this shop does not sell below zero stock",
-                    article=decision.article, available=fmt_stock(decision.available), stock_point=self.stock_point,
-                ))
-                return
-            warnings = tuple(StockWarning(article=a, stock_point=self.stock_point, available=exact(v))
-                             for a, v in decision.warnings)
-        # Coupons: lines that use more of a customer's coupons ask the customers actor
-        # first, so two lanes cannot both use the last one (rules/coupons.py).
-        coupons_before = self._coupon_holds(self.state)
-        coupons_after = self._coupon_holds(state)
-        coupons_grow = any(n > coupons_before.get(key, 0) for key, n in coupons_after.items())
-        if coupons_grow:
-            refusal = await self._hold_coupons(coupons_after)
-            if refusal is not None:
-                envelope.reply(refusal)
-                if grows:  # give back what the stock point granted for nothing
-                    await self.stock.tell(Reserve(self.lane, before))
-                return
         ops: list[Any] = [
             RecordEvent(at=now, source=f"lane:{self.lane}", kind=type(e).__name__, data=e,
                         device=caller.device, seller=caller.seller)
             for e in events
         ]
         ops.append(AppendLaneChange(change=lane_journal.diff(self.state, state), state=state, at=now))
-        vouchers = _remainder_vouchers(customer_moves)
-        takes: tuple[tuple[str, Any], ...] = ()
+        moves = tuple(granted.moves)
+        vouchers = _remainder_vouchers(moves)
         if sale is not None:
             # Its numbers come from the journal's unit, which sets them in the stored result.
             done: LaneResult = SaleDone(number=0, total=sale.total, change=sale.change, due=sale.due,
                                         vouchers=vouchers, now=self.ticket(state))
-            # What the sale takes from stock, line by line: a part of a unit of its stock
-            # article, a kit's components.
-            takes = tuple(take for line in sale.lines if line.article is not None  # a top-up: no stock
-                          for take in self._takes.takes(line.article, line.qty))
             ops.append(RecordSale(sale=sale, stock_point=self.stock_point, device=caller.device,
-                                  key=asked.key, actor=self.replies.actor, takes=takes,
+                                  key=asked.key, actor=self.replies.actor, takes=plan.takes,
                                   reply=None if asked.key is None else self.replies.stored(done),
                                   fingerprint=asked.fingerprint,
-                                  customer_moves=customer_moves, invoice=invoice))
+                                  customer_moves=moves, invoice=granted.invoice))
         else:
-            done = self._result(asked, state, events, warnings)
+            done = self._result(asked, state, events, granted.warnings)
             if asked.key is not None:
                 ops.append(Remember(device=caller.device, key=asked.key, actor=self.replies.actor,
                                     fingerprint=asked.fingerprint, reply=self.replies.stored(done), at=now))
@@ -338,42 +329,128 @@ class LaneActor:
             self.log.error("commit_failed", error=str(error), command=type(asked.command).__name__)
             envelope.reply(self.replies.failed_result(error, asked.key,
                                                       "the change could not be saved; nothing was changed"))
-            if grows:  # give back what the stock point granted for nothing
-                await self.stock.tell(Reserve(self.lane, before))
-            if coupons_grow:
-                await self.customers.tell(ReportCouponHolds(self.lane, coupons_before))
+            await self._tell_all(plan.give_backs())  # what was granted for nothing
             return
         self.state = state
         recorded: SaleRecorded | None = next((r for r in results if isinstance(r, SaleRecorded)), None)
+        written: _Written | None = None
         if sale is not None and recorded is not None:
             done = msgspec.structs.replace(done, number=recorded.number, invoice=recorded.invoice)
+            written = _Written(sale, recorded, vouchers, granted.invoice)
+            self.log.info("sale_completed", number=recorded.number, total=str(sale.total), seller=sale.seller)
         self.replies.remember_result(caller.device, asked.key, asked.fingerprint, done)
         envelope.reply(done)
-        # After the answer: what others learn from it. None of it can undo the sale.
+        # After the answer: what others learn from it. None of it can undo the change.
         # The session that asked has the ticket in its reply: it gets no event for it.
         self._publish_ticket(skip=caller.origin)
-        if sale is not None and recorded is not None:
-            # One message: the stock taken and the reservation released together.
-            taken = _summed(takes)
-            await self.stock.tell(Taken(taken, lane=self.lane, reserved=after))
-            self.log.info("sale_completed", number=recorded.number, total=str(sale.total), seller=sale.seller)
-            if self.drawer is not None:  # cash in the drawer, which opens (actors/drawer.py)
-                await self.drawer.tell(SaleFinished(recorded.number, sale.payments, sale.change))
-            if sale.customer is not None and self.customers is not None and any(
-                    l.topup is not None for l in sale.lines):
-                # Its top-ups are written: the customers actor re-reads the wallet (as a Release does).
-                await self.customers.tell(Refresh((sale.customer,)))
-            # A finish, or a pay the shop's auto_finish finished.
-            if asked.receipt in ("ticket", "invoice"):
-                title = "" if recorded.invoice is None else f"FACTURE n° {invoice_name(recorded.invoice)}"
-                await self._print(recorded.number, sale, vouchers, recorded.balances, title=title)
-            if invoice is not None and recorded.invoice is not None:
-                await self._render_invoice(msgspec.structs.replace(invoice, number=recorded.invoice,
-                                                                   sale=recorded.number))
-        elif not grows and after != before:
-            await self.stock.tell(Reserve(self.lane, after))
-        if not coupons_grow and coupons_after != coupons_before and self.customers is not None:
-            await self.customers.tell(ReportCouponHolds(self.lane, coupons_after))
+        await self._tell_all(plan.tells, written)
+
+    # --- the plan's steps (rules/lane_plan.py): which neighbour, which message ----------
+
+    async def _ask_all(self, plan: lane_plan.Plan, caller: Caller,
+                       sale: rules.SaleCompleted | None) -> _Granted | Refused:
+        """The plan's asks in order; on a refusal, what the earlier ones granted is
+        given back (``Plan.give_backs``) and the refusal returned."""
+        granted = _Granted()
+        for done, ask in enumerate(plan.asks):
+            answer = await self._ask(ask.step, caller, sale, granted)
+            if isinstance(answer, Refused):
+                await self._tell_all(plan.give_backs(done))
+                return answer
+        return granted
+
+    async def _ask(self, step: Any, caller: Caller, sale: rules.SaleCompleted | None,
+                   granted: _Granted) -> Refused | None:
+        """One ask: its answer added to ``granted``, or its refusal (a neighbour that
+        did not answer: ``unavailable``, nothing changed)."""
+        match step:
+            case lane_plan.Bill(customer=customer):
+                assert sale is not None
+                invoice = await self._invoice(sale, customer)
+                if isinstance(invoice, Refused):
+                    return invoice
+                granted.invoice = invoice
+            case lane_plan.ReserveStock(before=before, after=after):
+                try:
+                    decision = await self.stock.ask(AskReserve(self.lane, before, after))
+                except ActorFailed:
+                    return refused(Code.UNAVAILABLE, "the stock point did not answer; nothing was changed, try again")
+                if isinstance(decision, OutOfStock):
+                    return self._out_of_stock(decision)
+                granted.warnings = tuple(StockWarning(article=a, stock_point=self.stock_point, available=exact(v))
+                                         for a, v in decision.warnings)
+            case lane_plan.HoldCoupons(holds=holds):
+                return await self._ask_customers(AskCouponHold(self.lane, holds), granted,
+                                                 "coupons need the customer directory")
+            case lane_plan.SettleAccounts():
+                return await self._ask_customers(
+                    AskSettle(lane=self.lane, payments=step.payments, at=step.at, device=caller.device,
+                              seller=step.seller, customer=step.customer, topup=step.topup,
+                              topup_cancel=step.topup_cancel, topup_mode=step.topup_mode),
+                    granted, "customer payments need the customer directory")
+            case lane_plan.SettleCoupons():
+                return await self._ask_customers(
+                    AskCouponSettle(lane=self.lane, customer=step.customer, uses=step.uses, credits=step.credits,
+                                    at=step.at, device=caller.device, seller=step.seller),
+                    granted, "subscriptions and coupons need the customer directory")
+            case other:
+                raise TypeError(f"lane {self.lane}: no ask for {other!r}")
+        return None
+
+    async def _ask_customers(self, message: Any, granted: _Granted, missing: str) -> Refused | None:
+        """Ask the customers actor: None (a hold) or journal ops (a settle) granted."""
+        if self.customers is None:
+            return refused(Code.NOT_SUPPORTED, missing)
+        try:
+            answer = await self.customers.ask(message)
+        except ActorFailed:
+            return refused(Code.UNAVAILABLE, "the customer directory did not answer; nothing was changed, try again")
+        if isinstance(answer, Refused):
+            return filtered(answer)
+        if answer is not None:
+            granted.moves.extend(answer)
+        return None
+
+    def _out_of_stock(self, decision: OutOfStock) -> Refused:
+        article = self.catalog.get(decision.article)
+        name = f" ({article.name})" if article is not None else ""
+        return refused(
+            Code.OUT_OF_STOCK,
+            f"only {fmt_stock(decision.available)} of {decision.article}{name} available at "
+            f"{self.stock_point}: this shop does not sell below zero stock",
+            article=decision.article, available=fmt_stock(decision.available), stock_point=self.stock_point,
+        )
+
+    async def _tell_all(self, steps: tuple[Any, ...], written: _Written | None = None) -> None:
+        """The tells in order (after a commit: ``written`` is the sale it wrote, if any).
+        A step for a neighbour the lane does not have is skipped."""
+        for step in steps:
+            match step:
+                case lane_plan.SetReservations(quantities=quantities):
+                    await self.stock.tell(Reserve(self.lane, quantities))
+                case lane_plan.TakeStock(taken=taken, reserved=reserved):
+                    if written is not None:
+                        await self.stock.tell(Taken(taken, lane=self.lane, reserved=reserved))
+                case lane_plan.SetCouponHolds(holds=holds):
+                    if self.customers is not None:
+                        await self.customers.tell(ReportCouponHolds(self.lane, holds))
+                case lane_plan.ReleasePayments(payments=numbers):
+                    if self.customers is not None:
+                        await self.customers.tell(Release(self.lane, numbers))
+                case lane_plan.RefreshWallets(customers=touched):
+                    if self.customers is not None and written is not None:
+                        await self.customers.tell(Refresh(touched))
+                case lane_plan.DrawSale(payments=paid, change=change):
+                    if self.drawer is not None and written is not None:  # cash in the drawer, which opens
+                        await self.drawer.tell(SaleFinished(written.recorded.number, paid, change))
+                case lane_plan.PrintReceipt():
+                    if written is not None:
+                        await self._print(written)
+                case lane_plan.WriteInvoice():
+                    if written is not None:
+                        self._write_invoice(written)
+                case other:
+                    raise TypeError(f"lane {self.lane}: no tell for {other!r}")
 
     def _result(self, asked: _Asked, state: rules.LaneState, events: list[Any],
                 warnings: tuple[StockWarning, ...]) -> LaneResult:
@@ -422,70 +499,28 @@ class LaneActor:
         """At start: what the lane's tickets hold (a tell: it was granted before)."""
         await self.stock.tell(Reserve(self.lane, self._reserved(self.state)))
 
-    async def _print(self, number: int, sale: rules.SaleCompleted,
-                     vouchers: tuple[IssuedVoucher, ...] = (),
-                     balances: tuple[tuple[str, str, Decimal], ...] = (), title: str = "") -> None:
+    async def _print(self, written: _Written) -> None:
+        """The sale's receipt to the lane's printer (rules/sale_receipt.py)."""
         if self.printer is None:
             return
         shop = self.config.shop
-        # A refund by voucher, or what a voucher did not pay (a remainder voucher): the
-        # voucher's code and validity, for the customer to keep.
-        issued = tuple(text for v in vouchers if v.origin in ("refund", "remainder")
-                       for text in (("Bon d'achat" if v.origin == "refund" else "Reste : bon d'achat")
-                                    + f" n° {v.code} : {fmt_money(v.amount).replace('.', ',')} €",
-                                    f"Valable jusqu'au {v.valid_until.isoformat()}"))
-        # Coupon lines: the coupons the customer has left of each coupon article.
-        left: dict[str, str] = {}
-        for l in sale.lines:
-            if l.coupon and l.coupon_left is not None:
-                left[l.name] = f"{l.name} : {l.coupon_left} coupon(s) restant(s)"
-        issued = tuple(left.values()) + issued
-        if any(l.topup == "wallet" for l in sale.lines):
-            # Topped up (or a top-up cancelled): the wallet's new balance, as the sale left it.
-            wallet = [b for c, account, b in balances if c == sale.customer and account == "wallet"]
-            if wallet:
-                issued = (f"Porte-monnaie : nouveau solde {fmt_money(wallet[-1]).replace('.', ',')} €",) + issued
-        receipt = Receipt(
-            shop_name=shop.name,
-            header=shop.header,
-            lane=self.lane,
-            number=number,
-            seller=sale.seller,
-            at=sale.at,
-            lines=tuple(
-                ReceiptLine(name=f"{l.name} (coupon)" if l.coupon else l.name, qty=l.qty,
-                            unit_price=l.unit_price, total=l.total, vat_rate=l.vat_rate,
-                            discount_percent=l.discount_percent)
-                for l in sale.lines
-            ),
-            vat=sale.vat,
-            total=sale.total,
-            payments=tuple(
-                ReceiptPayment(
-                    mode=p.mode, amount=p.amount, label=_label(self.payments, p.mode), tendered=p.tendered,
-                    instalments=tuple(ReceiptInstalment(i.due, i.amount) for i in p.instalments),
-                )
-                for p in sale.payments
-            ),
-            change=sale.change,
-            footer=issued + shop.footer,
-            rounding=sale.rounding,
-            title=title,
-        )
+        number = written.recorded.number
+        receipt = sale_receipt(written.sale, number=number, shop_name=shop.name, header=shop.header,
+                               footer=shop.footer, policy=self.payments, vouchers=written.vouchers,
+                               balances=written.recorded.balances, invoice=written.recorded.invoice)
         # The printer's mailbox is drained into its own job queue at once, so
         # this waits at most for a moment; a printer that is down keeps the job.
         await self.printer.tell(PrintReceipt(job=f"sale-{number}", receipt=receipt))
 
     # --- invoices (business customers; rules/invoice.py) -------------------------------
 
-    async def _invoice(self, sale: rules.SaleCompleted) -> invoices.Invoice | Refused:
+    async def _invoice(self, sale: rules.SaleCompleted, customer: str) -> invoices.Invoice | Refused:
         """What the sale's invoice shows: the customer as the directory has them now."""
-        assert sale.customer is not None  # rules.lane refuses an invoice with no customer
-        found = await self._find_customer(FindCustomer(customer=sale.customer))
+        found = await find_customer(self.customers, FindCustomer(customer=customer))
         if isinstance(found, Refused):
             return found
         if found is None:
-            return refused(Code.NOT_FOUND, f"no customer {sale.customer!r}", field="customer")
+            return refused(Code.NOT_FOUND, f"no customer {customer!r}", field="customer")
         shop = self.config.shop
         return invoices.make_invoice(
             # Its date: the shop's (timestamps are UTC).
@@ -501,80 +536,17 @@ class LaneActor:
         label = mode.label if mode is not None else payment.mode
         return f"{label} ({payment.reference})" if payment.reference and payment.mode == "cheque" else label
 
-    async def _render_invoice(self, invoice: invoices.Invoice) -> None:
-        """The invoice's PDF in the data folder, in a worker thread (after the sale is
-        durable). A failure is logged and changes nothing: the ``invoice`` verb renders
-        a missing PDF again from the database."""
-        if self.data_folder is None:
-            return  # an actor without a data folder (tests): the invoice verb renders it
-        try:
-            path, _ = await trio.to_thread.run_sync(write_invoice, invoice, self.data_folder)
-        except Exception as error:  # noqa: BLE001 - never undoes the sale
-            self.log.error("invoice_render_failed", invoice=invoice.number, sale=invoice.sale, error=repr(error))
+    def _write_invoice(self, written: _Written) -> None:
+        """The invoice's PDF, written by the invoices actor (actors/invoices.py) off the
+        lane's task once the sale is durable. Never waits: a full mailbox (or no
+        invoices actor: tests) leaves it to the ``invoice`` request, which renders a
+        missing PDF from the database."""
+        invoice, number = written.invoice, written.recorded.invoice
+        if self.invoices is None or invoice is None or number is None:
             return
-        self.log.info("invoice_written", invoice=invoice.number, sale=invoice.sale, path=str(path))
-
-    # --- card payments on the lane's terminal ---------------------------------------
-
-    def _pays_on_terminal(self, command: Any) -> bool:
-        # A card refund is made by the cashier on the terminal and recorded as they
-        # confirm it (like a standalone terminal's payment): the lane charges no card.
-        return (self.terminal is not None and isinstance(command, rules.Pay) and command.mode == "card"
-                and not self._refunds())
-
-    def _refunds(self) -> bool:
-        """Is a payment now a refund (returns: the shop owes the open ticket's balance)?"""
-        return totals(self.state.ticket).balance < 0
-
-    async def _pay_on_terminal(self, envelope, caller: Caller, asked: _Asked, command: rules.Pay) -> None:
-        """A card payment on a lane with a terminal: the card is charged first,
-        and only an approved charge is recorded (its authorisation code as the
-        payment's ``reference``).
-
-        The payment rule is tried on the current state before the terminal is
-        asked, so a payment the rule refuses (nothing to pay, more than the
-        balance) never reaches the card; and the amount charged is the amount
-        recorded. A keyed retry never gets here: ``_do`` answered it from
-        the reply memory, so a card is not charged twice for one request.
-
-        The lane waits for its own terminal (its requests queue meanwhile); the
-        terminal actor bounds the wait, and so does the ``move_on_at`` here in
-        case the terminal actor itself is stuck or gone.
-        """
-        trial = rules.apply(self.state, command, now=self.clock.now())
-        if isinstance(trial, rules.Refused):
-            await self._apply(envelope, caller, asked, command)  # refused there, the usual way
-            return
-        payment = next(e.payment for e in trial.events if isinstance(e, rules.PaymentAdded))
-        terminal = self.config.terminal_of(self.lane)
-        timeout = terminal.timeout_seconds if terminal is not None else 60.0
-        reference = f"{self.lane}-{self.clock.now():%Y%m%d%H%M%S}-{payment.payment}"
-        deadline = trio.current_time() + timeout
-        result: TerminalResult | None = None
-        with trio.move_on_at(deadline + ABORT_SECONDS + 1):
-            try:
-                result = await self.terminal.ask(Charge(payment.amount, reference, deadline))
-            except ActorFailed:
-                result = TerminalResult(outcome="failed", message="the payment terminal did not answer")
-        if result is None:
-            result = TerminalResult(outcome="timeout", message=f"the payment terminal did not answer within {timeout:g} s")
-        if not result.approved:
-            self.log.info("card_payment_not_approved", reference=reference, outcome=result.outcome,
-                          amount=str(payment.amount))
-            envelope.reply(refused(Code.PAYMENT_DECLINED, _declined_message(result, payment.amount),
-                                  outcome=result.outcome))
-            return
-        self.log.info("card_payment_approved", reference=reference, authorisation=result.authorisation,
-                      amount=str(payment.amount))
-        before = self.state
-        await self._apply(envelope, caller, asked,
-                          msgspec.structs.replace(command, amount=payment.amount, reference=result.authorisation))
-        if self.state is before:
-            # Charged but not recorded (the journal refused the unit): the money was
-            # taken. Say so loudly, with what the terminal's own journal shows.
-            self.log.error("card_charged_not_recorded", reference=reference, authorisation=result.authorisation,
-                           amount=str(payment.amount))
-
+        invoice = msgspec.structs.replace(invoice, number=number, sale=written.recorded.number)
+        if not self.invoices.tell_nowait(RenderInvoice(invoice)):
+            self.log.warning("invoice_render_deferred", invoice=number, sale=written.recorded.number)
 
     # --- customers: the ticket's customer, credit, wallet and vouchers -------------------
 
@@ -585,14 +557,14 @@ class LaneActor:
         their refusal; any other command as it is."""
         match command:
             case ChooseCustomer(seller=seller, customer=customer_id, card=card):
-                found = await self._find_customer(FindCustomer(customer=customer_id, card=card))
+                found = await find_customer(self.customers, FindCustomer(customer=customer_id, card=card))
                 if found is None:
                     what, field = (f"customer {customer_id!r}", "customer") if card is None else (f"card {card!r}", "card")
                     return refused(Code.NOT_FOUND, f"no {what}", field=field)
                 return found if isinstance(found, Refused) else rules.SetCustomer(seller, found.customer,
                                                                                   business=found.business)
             case ScanCard(seller=seller, code=code):
-                found = await self._find_customer(FindCustomer(card=code)) if self.customers is not None else None
+                found = await find_customer(self.customers, FindCustomer(card=code)) if self.customers is not None else None
                 if found is None:
                     return refused(Code.UNKNOWN_CODE, f"unknown code {code!r}")
                 return found if isinstance(found, Refused) else rules.SetCustomer(seller, found.customer,
@@ -608,9 +580,9 @@ class LaneActor:
         amount, qty = command.amount, command.qty
         trial = rules.apply(self.state, command, now=self.clock.now())
         if isinstance(trial, rules.Refused):
-            return _filtered(trial)
+            return filtered(trial)
         customer_id = self.state.ticket.customer
-        found = await self._find_customer(FindCustomer(customer=customer_id))
+        found = await find_customer(self.customers, FindCustomer(customer=customer_id))
         if isinstance(found, Refused):
             return found
         if found is None:
@@ -630,129 +602,6 @@ class LaneActor:
                               f"{fmt_money(available)} available", available=fmt_money(available),
                               short=fmt_money(wanted - available))
         return command
-
-    async def _find_customer(self, find: FindCustomer) -> customer_rules.Customer | Refused | None:
-        if self.customers is None:
-            return refused(Code.NOT_SUPPORTED, "this lane has no customer directory")
-        try:
-            return await self.customers.ask(find)
-        except ActorFailed:
-            return refused(Code.UNAVAILABLE, "the customer directory did not answer; try again")
-
-    def _customer_payment_numbers(self) -> set[int]:
-        return {p.payment for p in self.state.ticket.payments if p.mode in customer_rules.CUSTOMER_MODES}
-
-    def _pays_from_customer(self, command: Any) -> bool:
-        return isinstance(command, rules.Pay) and command.mode in customer_rules.CUSTOMER_MODES
-
-    async def _pay_from_customer(self, envelope, caller: Caller, asked: _Asked,
-                                 command: rules.Pay) -> int | None:
-        """A ``credit``, ``wallet`` or ``voucher`` payment: the customers actor holds the
-        money (or the voucher) for the payment line first, like stock for a line.
-
-        The payment rule is tried first, so a payment it refuses asks for nothing. A
-        voucher given no amount pays what it is worth, at most the balance. Returns
-        the payment number held (released by the caller if the line did not stay).
-        """
-        trial = rules.apply(self.state, command, now=self.clock.now())
-        if isinstance(trial, rules.Refused) or self.customers is None:
-            if self.customers is None:
-                envelope.reply(refused(Code.NOT_SUPPORTED,
-                                      f"{command.mode} payments need the customer directory"))
-            else:
-                await self._apply(envelope, caller, asked, command)  # refused there, the usual way
-            return None
-        payment = next(e.payment for e in trial.events if isinstance(e, rules.PaymentAdded))
-        ticket = self.state.ticket
-        if payment.amount < 0:
-            await self._refund_to_customer(envelope, caller, asked, command)
-            return None  # a refund holds nothing: money goes to the customer at finish
-        wanted = None if command.mode == customer_rules.VOUCHER and command.amount is None else payment.amount
-        ask = AskHold(lane=self.lane, payment=payment.payment, mode=command.mode, amount=wanted,
-                      due=totals(ticket).balance, customer=ticket.customer, code=command.reference)
-        try:
-            granted = await self.customers.ask(ask)
-        except ActorFailed:
-            envelope.reply(refused(Code.UNAVAILABLE,
-                                  "the customer directory did not answer; nothing was paid, try again"))
-            return None
-        if isinstance(granted, customer_rules.Refused):
-            envelope.reply(_filtered(granted))
-            return None
-        reference = granted.code if granted.code is not None else ticket.customer
-        await self._apply(envelope, caller, asked,
-                          msgspec.structs.replace(command, amount=granted.amount, reference=reference))
-        return payment.payment
-
-    async def _refund_to_customer(self, envelope, caller: Caller, asked: _Asked,
-                                  command: rules.Pay) -> None:
-        """A refund (returns) by ``credit`` or ``wallet``: onto the ticket's customer's
-        account; by ``voucher``: a voucher of the amount is issued at finish
-        (``AskSettle``, in the sale's unit). Nothing is held: no one can spend it before."""
-        ticket = self.state.ticket
-        if command.mode in customer_rules.ACCOUNTS:
-            if ticket.customer is None:
-                envelope.reply(refused(Code.CONFLICT,
-                                      f"a refund by {command.mode} goes to the ticket's customer: select one first"))
-                return
-            found = await self._find_customer(FindCustomer(customer=ticket.customer))
-            if isinstance(found, Refused) or found is None:
-                envelope.reply(found or refused(Code.NOT_FOUND, f"no customer {ticket.customer!r}"))
-                return
-            if command.mode == "wallet" and not found.wallet_enabled:
-                envelope.reply(refused(Code.CONFLICT, f"{found.name}'s wallet is not enabled"))
-                return
-            command = msgspec.structs.replace(command, reference=ticket.customer)
-        await self._apply(envelope, caller, asked, command)
-
-    async def _settle_customer_money(self, caller: Caller,
-                                     sale: rules.SaleCompleted | None) -> tuple[Any, ...] | Refused:
-        """The journal ops of a sale's credit / wallet / voucher payments (spends, voucher
-        uses, remainder vouchers), from the customers actor's holds; or the refusal."""
-        if sale is None:
-            return ()
-        drawn = tuple((p.payment, p.mode, p.amount) for p in sale.payments
-                      if p.mode in customer_rules.CUSTOMER_MODES)
-        # Top-up lines: credited (cancels: taken back) in the sale's unit too.
-        topup, cancel = topups_in_out(sale.lines)
-        if not drawn and not topup and not cancel:
-            return ()
-        if self.customers is None:
-            return refused(Code.NOT_SUPPORTED, "customer payments need the customer directory")
-        modes = {p.mode for p in sale.payments}
-        try:
-            settled = await self.customers.ask(AskSettle(lane=self.lane, payments=drawn, at=sale.at,
-                                                         device=caller.device, seller=sale.seller,
-                                                         customer=sale.customer, topup=topup, topup_cancel=cancel,
-                                                         topup_mode=modes.pop() if len(modes) == 1 else None))
-        except ActorFailed:
-            return refused(Code.UNAVAILABLE,
-                          "the customer directory did not answer; nothing was changed, try again")
-        if isinstance(settled, customer_rules.Refused):
-            return _filtered(settled)
-        return settled
-
-    async def _release_customer_money(self, drawing: set[int]) -> None:
-        gone = drawing - self._customer_payment_numbers()
-        if gone and self.customers is not None:
-            await self.customers.tell(Release(self.lane, tuple(sorted(gone))))
-
-    async def _report_customer_holds(self) -> None:
-        """At start: what the open ticket's payment lines hold (a tell: granted before).
-        Held tickets carry no payments (rules.lane refuses to hold a paid ticket)."""
-        if self.customers is None:
-            return
-        ticket = self.state.ticket
-        holds = tuple(
-            customer_rules.Hold(
-                lane=self.lane, payment=p.payment, mode=p.mode, amount=p.amount,
-                customer=ticket.customer if p.mode != customer_rules.VOUCHER else None,
-                code=p.reference if p.mode == customer_rules.VOUCHER else None,
-            )
-            for p in ticket.payments if p.mode in customer_rules.CUSTOMER_MODES and p.amount > 0  # refunds hold nothing
-        )
-        await self.customers.tell(ReportHolds(self.lane, holds))
-
 
     # --- deposits and coupons (rules/coupons.py) -------------------------------------
 
@@ -808,66 +657,10 @@ class LaneActor:
         """What the coupon lines hold (rules/coupons.py ``lane_holds``), kept like ``_reserved``."""
         return self._coupons.of(state)
 
-    async def _hold_coupons(self, holds: coupon_rules.Holds) -> Refused | None:
-        if self.customers is None:
-            return refused(Code.NOT_SUPPORTED, "coupons need the customer directory")
-        try:
-            refusal = await self.customers.ask(AskCouponHold(self.lane, holds))
-        except ActorFailed:
-            return refused(Code.UNAVAILABLE, "the customer directory did not answer; nothing was changed, try again")
-        return None if refusal is None else _filtered(refusal)
-
-    async def _settle_coupons(self, caller: Caller,
-                              sale: rules.SaleCompleted | None) -> tuple[Any, ...] | Refused:
-        """The journal ops of a sale's coupon uses and subscription credits, or the refusal."""
-        if sale is None:
-            return ()
-        credits = coupon_rules.credits(sale.lines, self.catalog.get)
-        if isinstance(credits, str):
-            return refused(Code.CONFLICT, credits)
-        uses = coupon_rules.uses(sale.lines)
-        if not credits and not uses:
-            return ()
-        if sale.customer is None:
-            line = credits[0].line if credits else None
-            return refused(Code.CONFLICT, f"line {line} is a subscription: select the customer it is "
-                                                       "for before finishing", line=line)
-        if self.customers is None:
-            return refused(Code.NOT_SUPPORTED, "subscriptions and coupons need the customer directory")
-        try:
-            settled = await self.customers.ask(AskCouponSettle(
-                lane=self.lane, customer=sale.customer, uses=uses, credits=tuple(credits), at=sale.at,
-                device=caller.device, seller=sale.seller))
-        except ActorFailed:
-            return refused(Code.UNAVAILABLE,
-                          "the customer directory did not answer; nothing was changed, try again")
-        if isinstance(settled, customer_rules.Refused):
-            return _filtered(settled)
-        return settled
-
     async def _report_coupon_holds(self) -> None:
         """At start: what the lane's coupon lines hold (a tell: granted before)."""
         if self.customers is not None:
             await self.customers.tell(ReportCouponHolds(self.lane, self._coupon_holds(self.state)))
-
-
-def _declined_message(result: TerminalResult, amount: Decimal) -> str:
-    what = {
-        "declined": "the card was declined",
-        "cancelled": "the card payment was cancelled on the terminal",
-        "timeout": "the payment terminal did not answer in time (the payment was cancelled on it)",
-        "failed": "the payment terminal failed",
-    }.get(result.outcome, f"the card payment ended with {result.outcome}")
-    return f"{what}: {fmt_money(amount)} not paid, the ticket is unchanged"
-
-
-def _summed(takes: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
-    """A sale's takes (stock article, exact quantity) summed per stock article, zeros
-    dropped: what the stock point is told the sale took."""
-    taken: dict[str, Any] = {}
-    for article, qty in takes:
-        taken[article] = taken.get(article, 0) + qty
-    return {article: qty for article, qty in taken.items() if qty != 0}
 
 
 def _remainder_vouchers(moves: tuple[Any, ...]) -> tuple[IssuedVoucher, ...]:
@@ -877,17 +670,3 @@ def _remainder_vouchers(moves: tuple[Any, ...]) -> tuple[IssuedVoucher, ...]:
                       customer=m.customer)
         for m in moves if isinstance(m, IssueVoucher)
     )
-
-
-def _label(policy: payments.Policy, mode: str) -> str:
-    """A shop mode's configured label ("" for a built-in one: the receipt names it)."""
-    found = policy.mode(mode)
-    return found.label if found is not None and mode not in PAYMENT_MODES else ""
-
-
-def _filtered(refusal: Refused) -> Refused:
-    """A rule's (or the customers actor's) refusal with the details a cashier is told."""
-    known = {"balance", "line", "payment", "held", "article", "cap", "reasons", "payable", "modes",
-             "available", "short", "reference"}
-    details = {k: v for k, v in refusal.details.items() if k in known}
-    return refusal if details == refusal.details else Refused(refusal.code, refusal.message, details)

@@ -1,4 +1,5 @@
-"""What a receipt says, as plain data (rendering to printer bytes lives in ``hw``)."""
+"""What a receipt says, as plain data (rendering to printer bytes lives in ``hw``; a
+sale's receipt is built from the sale in rules/sale_receipt.py)."""
 
 from __future__ import annotations
 
@@ -58,3 +59,4 @@ class Receipt(msgspec.Struct, frozen=True):
     # What the slip is when it is not a sale's receipt ("ANNULATION", "RÈGLEMENT"…), printed
     # large under the ticket number; "" for a sale.
     title: str = ""
+

@@ -1,7 +1,7 @@
 """Starting and stopping the whole shop, in order and in layers.
 
 Start: journal → demo seed (if any) → catalog → stock points → printers →
-payment terminals → drawers → customers → sales → lanes → HTTP listener → READY=1 to systemd. Each actor is started with
+payment terminals → invoices → drawers → customers → sales → lanes → HTTP listener → READY=1 to systemd. Each actor is started with
 ``nursery.start`` so the next one only starts once the previous is ready.
 
 Stop (SIGTERM, SIGINT, or the ``stop`` event): stop accepting websockets and
@@ -30,6 +30,8 @@ from laneserver.actors.customers import CustomersActor
 from laneserver.actors.sales import SalesActor
 from laneserver.actors.lane import LaneActor, payment_policy
 from laneserver.actors.messages import DeviceStatus
+from laneserver.actors.invoices import MAILBOX as INVOICES_MAILBOX
+from laneserver.actors.invoices import InvoicesActor
 from laneserver.actors.printer import PrinterActor
 from laneserver.actors.printer_messages import PrinterStatus
 from laneserver.actors.publisher import Publisher
@@ -139,13 +141,13 @@ async def run_shop(
                 point_inboxes = {}
                 # Each lane's copy of its point's purchase costs (rules/costs.py): the point tells
                 # it what changed, the lane writes it; it outlives a restart of the lane.
+                lane_costs = {lane.id: CostBook() for lane in config.lanes}
+                for point in config.stock_points:
+                    points[point.id], point_inboxes[point.id] = open_mailbox(f"stock:{point.id}", 64)
                 # The sessions of each lane and of each stock point have one owner, a publisher
                 # (actors/publisher.py), by the actor's name: sessions tell it subscribe /
                 # unsubscribe; the actor (and the lane's drawer, and the supervisor) tell it
                 # what to publish. It outlives every restart of them.
-                lane_costs = {lane.id: CostBook() for lane in config.lanes}
-                for point in config.stock_points:
-                    points[point.id], point_inboxes[point.id] = open_mailbox(f"stock:{point.id}", 64)
                 # A point's alerts are events only; a lane's ticket and printer status are
                 # given to each newcomer (sticky, the default).
                 publishers = {address.name: Publisher(address.name, sticky=()) for address in points.values()}
@@ -175,6 +177,11 @@ async def run_shop(
                     await middle.start(supervise, address.name, partial(TerminalActor, terminal), inbox,
                                        DEVICE_POLICY)
                     terminals[terminal.id] = address
+                # Invoices' PDFs, written off the lanes' tasks (a device: the invoice request
+                # renders a PDF that is missing from the database).
+                invoices, invoices_inbox = open_mailbox("invoices", INVOICES_MAILBOX)
+                await middle.start(supervise, "invoices", partial(InvoicesActor, data_dir), invoices_inbox,
+                                   DEVICE_POLICY)
                 # A cash drawer per lane (a device: a crash restarts it, never stalls the
                 # lane). It tells the lane's sessions of alerts (through the publisher).
                 drawers: dict[str, Address] = {}
@@ -219,7 +226,7 @@ async def run_shop(
                             clock=clock, publisher=publisher,
                             drawer=drawers[lane.id], customers=customers,
                             terminal=terminals.get(lane.terminal) if lane.terminal else None,
-                            data_folder=data_dir,
+                            invoices=invoices,
                         )
                         stopped = partial(_actor_stopped, journal, clock, out_of_service, publisher)
                         await front.start(partial(supervise, on_stopped=stopped), f"lane:{lane.id}", factory,
@@ -242,7 +249,7 @@ async def run_shop(
                     _close_all(lane_addresses.values(), front, server_config.shutdown_grace)
                 for drawer in drawers.values():
                     drawer.close()
-                _close_all([sales, customers, *points.values(), *printers.values(), *terminals.values()], middle,
+                _close_all([sales, customers, invoices, *points.values(), *printers.values(), *terminals.values()], middle,
                            server_config.shutdown_grace)
             journal.close()
         root.cancel_scope.cancel()

@@ -1,0 +1,205 @@
+"""Payments made outside the ticket: the part of a lane that charges its card terminal
+and holds a customer's credit, wallet or voucher before a payment line is applied.
+
+Not an actor of its own: the lane actor owns it and awaits it from its loop
+(actors/lane.py ``_do``), so a lane's payment and its change stay one request. It
+only prepares: given the lane's state and a ``Pay``, it returns the ``Pay`` to apply
+— with the amount charged and the terminal's authorisation, or the amount and the
+voucher the customers actor held — and the payment held for it (let go if the change
+is not made: ``rules/lane_plan.py`` ``not_made``), or the refusal. The lane applies it
+as any other change.
+
+A payment the rule refuses (nothing to pay, more than the balance) asks nothing of
+the terminal or the customers actor: the payment rule is tried first, and such a
+payment is handed back unchanged for the lane to refuse the usual way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+import trio
+
+from laneserver.actors.customers_messages import AskHold, FindCustomer, ReportHolds
+from laneserver.actors.runtime import ActorFailed, Address
+from laneserver.actors.terminal import ABORT_SECONDS
+from laneserver.actors.terminal_messages import Charge
+from laneserver.clock import Clock
+from laneserver.config import Config
+from laneserver.hw.terminal import TerminalResult
+from laneserver.rules import customers as customer_rules
+from laneserver.rules import lane as rules
+from laneserver.rules.money import fmt_money
+from laneserver.rules.outcome import Code, Refused, refused
+from laneserver.rules.ticket import totals
+
+
+@dataclass(frozen=True, slots=True)
+class Charged:
+    """A card the terminal charged for a payment: logged loudly if the lane then fails
+    to record it (the money was taken)."""
+
+    reference: str
+    authorisation: str | None
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """The ``Pay`` to apply, what was held for it and the card charged for it."""
+
+    command: rules.Pay
+    holding: int | None = None
+    charged: Charged | None = None
+
+
+async def find_customer(customers: Address | None, find: FindCustomer) -> customer_rules.Customer | Refused | None:
+    """The customer (None: no such customer) as the customers actor has them."""
+    if customers is None:
+        return refused(Code.NOT_SUPPORTED, "this lane has no customer directory")
+    try:
+        return await customers.ask(find)
+    except ActorFailed:
+        return refused(Code.UNAVAILABLE, "the customer directory did not answer; try again")
+
+
+def filtered(refusal: Refused) -> Refused:
+    """A rule's (or the customers actor's) refusal with the details a cashier is told."""
+    known = {"balance", "line", "payment", "held", "article", "cap", "reasons", "payable", "modes",
+             "available", "short", "reference"}
+    details = {k: v for k, v in refusal.details.items() if k in known}
+    return refusal if details == refusal.details else Refused(refusal.code, refusal.message, details)
+
+
+class LanePayments:
+    def __init__(self, lane: str, *, config: Config, clock: Clock, terminal: Address | None,
+                 customers: Address | None, log: Any) -> None:
+        self.lane = lane
+        self.config = config
+        self.clock = clock
+        self.terminal = terminal  # the lane's payment terminal actor (card), if it has one
+        self.customers = customers  # the shop's customers actor: credit, wallet and vouchers
+        self.log = log
+
+    def handles(self, state: rules.LaneState, command: Any) -> bool:
+        """Whether ``command`` is a payment this part prepares."""
+        if not isinstance(command, rules.Pay):
+            return False
+        return self._on_terminal(state, command) or command.mode in customer_rules.CUSTOMER_MODES
+
+    async def prepare(self, state: rules.LaneState, command: rules.Pay) -> Prepared | Refused:
+        if self._on_terminal(state, command):
+            return await self._charge_card(state, command)
+        return await self._from_customer(state, command)
+
+    def _on_terminal(self, state: rules.LaneState, command: rules.Pay) -> bool:
+        # A card refund is made by the cashier on the terminal and recorded as they
+        # confirm it (like a standalone terminal's payment): the lane charges no card.
+        return self.terminal is not None and command.mode == "card" and not totals(state.ticket).balance < 0
+
+    async def _charge_card(self, state: rules.LaneState, command: rules.Pay) -> Prepared | Refused:
+        """A card payment on a lane with a terminal: the card is charged first, and only
+        an approved charge is recorded (its authorisation code as the payment's
+        ``reference``), for the amount charged.
+
+        A keyed retry never gets here: the lane answered it from its reply memory, so a
+        card is not charged twice for one request. The lane waits for its own terminal
+        (its requests queue meanwhile); the terminal actor bounds the wait, and so does
+        the ``move_on_at`` here in case the terminal actor itself is stuck or gone.
+        """
+        assert self.terminal is not None
+        trial = rules.apply(state, command, now=self.clock.now())
+        if isinstance(trial, rules.Refused):
+            return Prepared(command)  # refused by the lane, the usual way
+        payment = next(e.payment for e in trial.events if isinstance(e, rules.PaymentAdded))
+        terminal = self.config.terminal_of(self.lane)
+        timeout = terminal.timeout_seconds if terminal is not None else 60.0
+        reference = f"{self.lane}-{self.clock.now():%Y%m%d%H%M%S}-{payment.payment}"
+        deadline = trio.current_time() + timeout
+        result: TerminalResult | None = None
+        with trio.move_on_at(deadline + ABORT_SECONDS + 1):
+            try:
+                result = await self.terminal.ask(Charge(payment.amount, reference, deadline))
+            except ActorFailed:
+                result = TerminalResult(outcome="failed", message="the payment terminal did not answer")
+        if result is None:
+            result = TerminalResult(outcome="timeout", message=f"the payment terminal did not answer within {timeout:g} s")
+        if not result.approved:
+            self.log.info("card_payment_not_approved", reference=reference, outcome=result.outcome,
+                          amount=str(payment.amount))
+            return refused(Code.PAYMENT_DECLINED, _declined_message(result, payment.amount), outcome=result.outcome)
+        self.log.info("card_payment_approved", reference=reference, authorisation=result.authorisation,
+                      amount=str(payment.amount))
+        return Prepared(msgspec.structs.replace(command, amount=payment.amount, reference=result.authorisation),
+                        charged=Charged(reference, result.authorisation, payment.amount))
+
+    async def _from_customer(self, state: rules.LaneState, command: rules.Pay) -> Prepared | Refused:
+        """A ``credit``, ``wallet`` or ``voucher`` payment: the customers actor holds the
+        money (or the voucher) for the payment line first, like stock for a line. A
+        voucher given no amount pays what it is worth, at most the balance."""
+        if self.customers is None:
+            return refused(Code.NOT_SUPPORTED, f"{command.mode} payments need the customer directory")
+        trial = rules.apply(state, command, now=self.clock.now())
+        if isinstance(trial, rules.Refused):
+            return Prepared(command)  # refused by the lane, the usual way
+        payment = next(e.payment for e in trial.events if isinstance(e, rules.PaymentAdded))
+        ticket = state.ticket
+        if payment.amount < 0:
+            return await self._refund_to_customer(state, command)
+        wanted = None if command.mode == customer_rules.VOUCHER and command.amount is None else payment.amount
+        ask = AskHold(lane=self.lane, payment=payment.payment, mode=command.mode, amount=wanted,
+                      due=totals(ticket).balance, customer=ticket.customer, code=command.reference)
+        try:
+            granted = await self.customers.ask(ask)
+        except ActorFailed:
+            return refused(Code.UNAVAILABLE, "the customer directory did not answer; nothing was paid, try again")
+        if isinstance(granted, customer_rules.Refused):
+            return filtered(granted)
+        reference = granted.code if granted.code is not None else ticket.customer
+        return Prepared(msgspec.structs.replace(command, amount=granted.amount, reference=reference),
+                        holding=payment.payment)
+
+    async def _refund_to_customer(self, state: rules.LaneState, command: rules.Pay) -> Prepared | Refused:
+        """A refund (returns) by ``credit`` or ``wallet``: onto the ticket's customer's
+        account; by ``voucher``: a voucher of the amount is issued at finish
+        (``AskSettle``, in the sale's unit). Nothing is held: no one can spend it before."""
+        ticket = state.ticket
+        if command.mode in customer_rules.ACCOUNTS:
+            if ticket.customer is None:
+                return refused(Code.CONFLICT, f"a refund by {command.mode} goes to the ticket's customer: select one first")
+            found = await find_customer(self.customers, FindCustomer(customer=ticket.customer))
+            if isinstance(found, Refused) or found is None:
+                return found or refused(Code.NOT_FOUND, f"no customer {ticket.customer!r}")
+            if command.mode == "wallet" and not found.wallet_enabled:
+                return refused(Code.CONFLICT, f"{found.name}'s wallet is not enabled")
+            command = msgspec.structs.replace(command, reference=ticket.customer)
+        return Prepared(command)
+
+    async def report_holds(self, state: rules.LaneState) -> None:
+        """At start: what the open ticket's payment lines hold (a tell: granted before).
+        Held tickets carry no payments (rules.lane refuses to hold a paid ticket)."""
+        if self.customers is None:
+            return
+        ticket = state.ticket
+        holds = tuple(
+            customer_rules.Hold(
+                lane=self.lane, payment=p.payment, mode=p.mode, amount=p.amount,
+                customer=ticket.customer if p.mode != customer_rules.VOUCHER else None,
+                code=p.reference if p.mode == customer_rules.VOUCHER else None,
+            )
+            for p in ticket.payments if p.mode in customer_rules.CUSTOMER_MODES and p.amount > 0  # refunds hold nothing
+        )
+        await self.customers.tell(ReportHolds(self.lane, holds))
+
+
+def _declined_message(result: TerminalResult, amount: Decimal) -> str:
+    what = {
+        "declined": "the card was declined",
+        "cancelled": "the card payment was cancelled on the terminal",
+        "timeout": "the payment terminal did not answer in time (the payment was cancelled on it)",
+        "failed": "the payment terminal failed",
+    }.get(result.outcome, f"the card payment ended with {result.outcome}")
+    return f"{what}: {fmt_money(amount)} not paid, the ticket is unchanged"
