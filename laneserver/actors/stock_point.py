@@ -22,8 +22,9 @@ entry or a delivery changed) and keeps its own copy; a lane whose mailbox had no
 room is told the whole book again at its next message to the point.
 
 Sessions of the lanes this point serves, and PDAs, subscribe to its publisher
-(actors/publisher.py, the one owner of its sessions) and receive a ``StockAlert`` (the session encodes the ``stock_alert`` event) when an article falls
-to its alert threshold.
+(actors/publisher.py, the one owner of its sessions) and receive a ``StockAlert``
+(the session encodes the ``stock_alert`` event) when an article falls to its alert
+threshold.
 """
 
 from __future__ import annotations
