@@ -204,13 +204,34 @@ def fingerprint(request: Request) -> str:
     return hashlib.sha256(msgspec.json.encode(fields, order="sorted")).hexdigest()
 
 
+class ErrorFrame(bytes):
+    """An encoded ``error`` reply that says its ``code``: the session counts error
+    replies by code (``laneserver_errors_total``) without reading the bytes again."""
+
+    code: str
+
+    def __new__(cls, frame: bytes, code: str) -> ErrorFrame:
+        made = super().__new__(cls, frame)
+        made.code = code
+        return made
+
+
 def with_re(reply: bytes, re: Id) -> bytes:
     """A remembered reply, re-addressed to a repeated request's ``id``."""
     loose = _loose_decoder.decode(reply)
     loose["re"] = re
-    return _encoder.encode(loose)
+    frame = _encoder.encode(loose)
+    if loose.get("type") == "error":
+        return ErrorFrame(frame, str(loose.get("code", "?")))
+    return frame
 
 
-def error_frame(request: Request | None, code: str, message: str, **details: Any) -> bytes:
+def encode_error(error: Error) -> ErrorFrame:
+    """An ``error`` the decoder made (a frame that is not a request), encoded."""
+    return ErrorFrame(_encoder.encode(error), error.code)
+
+
+def error_frame(request: Request | None, code: str, message: str, **details: Any) -> ErrorFrame:
     """An encoded ``error`` reply to ``request`` (``details`` are Error fields)."""
-    return _encoder.encode(Error(re=None if request is None else request.id, code=code, message=message, **details))
+    frame = _encoder.encode(Error(re=None if request is None else request.id, code=code, message=message, **details))
+    return ErrorFrame(frame, code)

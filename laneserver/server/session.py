@@ -22,7 +22,7 @@ from laneserver.actors.messages import Caller
 from laneserver.actors.publisher import Publisher
 from laneserver.actors.runtime import ActorFailed, ActorStopped, Address
 from laneserver.protocol import messages as wire
-from laneserver.protocol.codec import encode, error_frame
+from laneserver.protocol.codec import encode, encode_error, error_frame
 from laneserver.server import edge_customers, edge_drawer, edge_lane, edge_sales, edge_stock, queries, routes
 from laneserver.server.auth import Auth, shop_view
 from laneserver.server.routes import actor_words, out_of_service_message  # noqa: F401 (run.py, tests)
@@ -102,7 +102,7 @@ class Session:
 
     async def _reader(self) -> None:
         while (request := await self.transport.receive()) is not None:
-            reply = encode(request) if isinstance(request, wire.Error) else await self._answer(request)
+            reply = encode_error(request) if isinstance(request, wire.Error) else await self._answer(request)
             if not await self.transport.reply(reply):
                 return
 

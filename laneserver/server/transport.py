@@ -16,13 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 import trio
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from laneserver.actors.lane_messages import LaneTicket
 from laneserver.protocol import messages as wire
-from laneserver.protocol.codec import decode_request
+from laneserver.protocol.codec import ErrorFrame, decode_request
 from laneserver.server import edge_lane
 from laneserver.server.edge_events import event_frame
 from laneserver.server.metrics import Metrics
@@ -83,9 +82,8 @@ class Transport:
 
     async def reply(self, frame: bytes) -> bool:
         """Queue a reply, waiting for room; False once the session is closing."""
-        if frame.startswith(b'{"type":"error"'):
-            code = msgspec.json.decode(frame).get("code", "?")
-            self.metrics.errors[code] += 1
+        if isinstance(frame, ErrorFrame):  # every error reply is made by codec.error_frame / with_re
+            self.metrics.errors[frame.code] += 1
         try:
             await self._out_send.send(frame)
         except (trio.BrokenResourceError, trio.ClosedResourceError):

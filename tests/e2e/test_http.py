@@ -51,6 +51,13 @@ async def test_foreign_origin_is_refused(live_server):
         async with open_websocket_url(live_server.ws_url, extra_headers=[("Origin", f"http://{host}")]) as ws:
             await ws.send_message('{"type": "ticket", "id": 1}')
             assert json.loads(await ws.get_message())["code"] == "unauthenticated"
+            await ws.send_message('{"type": "scan", "id": 2, "code": 7}')  # not a request: bad_request
+            assert json.loads(await ws.get_message())["code"] == "bad_request"
+    # Every error reply is counted by its code, whoever made it (the edge, the decoder).
+    _, _, body = await trio.to_thread.run_sync(_get, live_server.url + "/metrics")
+    counted = {line.split('"')[1]: float(line.split()[-1]) for line in body.splitlines()
+               if line.startswith("laneserver_errors_total{")}
+    assert counted.get("unauthenticated", 0) >= 1 and counted.get("bad_request", 0) >= 1
 
 
 async def test_a_session_that_never_reads_does_not_block_its_lane(live_server):
