@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Union
 
+from laneserver.rules.outcome import Code as _OutcomeCode
 from laneserver.protocol.frames import (
     PROTOCOL_VERSION,
     Candidate,
@@ -218,25 +219,8 @@ SALES_VERBS = (GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater, DebtAbando
 
 # --- stable error codes --------------------------------------------------------------
 
-class Code:
-    UNAUTHENTICATED = "unauthenticated"
-    FORBIDDEN = "forbidden"
-    BAD_REQUEST = "bad_request"
-    UNKNOWN_CODE = "unknown_code"
-    AMBIGUOUS_CODE = "ambiguous_code"
-    NOT_FOUND = "not_found"
-    CONFLICT = "conflict"
-    BALANCE_NOT_ZERO = "balance_not_zero"
-    SUPERVISOR_REQUIRED = "supervisor_required"
-    NOT_SIGNED_IN = "not_signed_in"
-    WRONG_PIN = "wrong_pin"
-    TOO_LARGE = "too_large"
-    NOT_SUPPORTED = "not_supported"
-    OUT_OF_STOCK = "out_of_stock"
-    UNAVAILABLE = "unavailable"
-    INTERNAL = "internal"
-    PAYMENT_DECLINED = "payment_declined"
-    INSUFFICIENT_FUNDS = "insufficient_funds"
+# The codes are the domain's (rules/outcome.py): one list, the wire's names.
+Code = _OutcomeCode
 
 
 __all__ = [

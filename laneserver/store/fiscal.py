@@ -51,7 +51,9 @@ from laneserver.rules.lane import SaleCompleted
 _json = msgspec.json.Encoder(decimal_format="string")
 
 
-def _encode(value: Any) -> str:
+def encode(value: Any) -> str:
+    """A value as the store writes it: JSON text, decimals as strings (store/writes.py
+    writes every row's data with this too)."""
     return _json.encode(value).decode()
 
 
@@ -73,8 +75,8 @@ def sale_record(number: int, sale: SaleCompleted, *, cancels: int | None = None,
         "total": str(sale.total),
         "paid": str(sale.paid),
         "change": str(sale.change),
-        "lines": _builtins(sale.lines),
-        "vat": _builtins(sale.vat),
+        "lines": builtins(sale.lines),
+        "vat": builtins(sale.vat),
     }
     return _with_set(record, due=str(sale.due) if sale.due else None, cancels=cancels, reason=reason,
                      approved_by=approved_by)
@@ -86,7 +88,8 @@ def _with_set(record: dict[str, Any], **optional: Any) -> dict[str, Any]:
     return record
 
 
-def _builtins(value: Any) -> Any:
+def builtins(value: Any) -> Any:
+    """A value as plain JSON types, as the store writes it (decimals as strings)."""
     return msgspec.json.decode(_json.encode(value))
 
 
@@ -147,7 +150,7 @@ def insert_sale(db: sqlite3.Connection, heads: Heads, sale: SaleCompleted, *, ca
         "INSERT INTO sales(number, at, lane, seller, customer, total, paid, change, lines, vat, prev_hash, hash,"
         " due, cancels, reason, approved_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (number, record["at"], sale.lane, sale.seller, sale.customer, record["total"], record["paid"],
-         record["change"], _encode(record["lines"]), _encode(record["vat"]), heads.sale_hash, digest,
+         record["change"], encode(record["lines"]), encode(record["vat"]), heads.sale_hash, digest,
          record.get("due"), cancels, reason, approved_by),
     )
     heads.sale_number, heads.sale_hash = number, digest

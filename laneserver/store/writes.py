@@ -22,7 +22,7 @@ from laneserver.rules.lane import LaneState
 from laneserver.rules.lane_journal import snapshot_due
 from laneserver.rules.payment import fiscal_rows
 from laneserver.rules.stock import exact, to_text
-from laneserver.store.fiscal import Heads, chain_money, chain_payment, insert_sale, load_heads
+from laneserver.store.fiscal import Heads, builtins, chain_money, chain_payment, encode, insert_sale, load_heads
 from laneserver.store.ops import (
     AccountMoved,
     AppendLaneChange,
@@ -52,19 +52,10 @@ from laneserver.store.ops import (
 from laneserver.store.ops import DropResume, PutPinRecord, PutResume, SeenDevice, TouchResume
 from laneserver.store.ops import RecordDrawerCount, RecordDrawerMovement
 
-_json = msgspec.json.Encoder(decimal_format="string")
-
-
-def encode(value: Any) -> str:
-    return _json.encode(value).decode()
 
 
 def iso(at) -> str:
     return at.isoformat()
-
-
-def _builtins(value: Any) -> Any:
-    return msgspec.json.decode(_json.encode(value))
 
 
 def account_balance(db: sqlite3.Connection, customer: str, account: str) -> Decimal:
@@ -264,7 +255,7 @@ class Writer:
              order.created_at or iso(op.at), iso(op.at), op.device, op.seller),
         )
         data = {"order": number, "stock_point": order.stock_point, "supplier": order.supplier,
-                "lines": _builtins(order.lines), "comment": order.comment}
+                "lines": builtins(order.lines), "comment": order.comment}
         self._insert_event((iso(op.at), f"stock:{order.stock_point}", "PurchaseOrderCreated", op.device, op.seller,
                             encode(data)))
         if op.key is not None and op.device is not None and op.reply is not None:
