@@ -230,6 +230,9 @@ class StockPointActor:
     def moved(self, article: str, delta: Any) -> None:
         """Apply a journaled delta; push an alert when it brings the article to its threshold."""
         threshold = self.threshold_of(article)
+        if threshold is None:  # no alert to push (most articles): no levels to build
+            self.state.move(article, delta)
+            return
         was = is_alert(self.state.level(article), threshold)
         self.state.move(article, delta)
         level = self.state.level(article)
