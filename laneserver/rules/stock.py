@@ -45,6 +45,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
+from itertools import compress
+from operator import is_not
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any, Literal
@@ -282,21 +284,41 @@ class StockState:
         # (rules/lane_sums.py): those are skipped on identity, without a Fraction
         # comparison (Python code, ~1 µs each, on the path of every scan).
         moved: list[tuple[str, Fraction]] = []
-        for article, qty in quantities.items():
-            if type(qty) is not Fraction:
-                qty = Fraction(qty)
-            held[article] = qty
-            was = old.get(article)
-            if was is qty:
-                continue
-            if was is None:
-                if qty:
-                    moved.append((article, qty))
-            elif was != qty:
-                moved.append((article, qty - was))
-        for article, was in old.items():
-            if was and article not in held:
-                moved.append((article, -was))
+        keys = list(quantities)
+        known = list(old)
+        if old and keys[:len(known)] == known:
+            # The usual case: the same articles in the same order, maybe new ones after
+            # them. The untouched ones are found without a Python step each (map and
+            # compress run in C), and they are Fractions already (kept from before).
+            held.update(quantities)
+            fresh = list(compress(known, map(is_not, quantities.values(), old.values())))
+            fresh.extend(keys[len(known):])
+            for article in fresh:
+                qty = held[article]
+                if type(qty) is not Fraction:
+                    qty = held[article] = Fraction(qty)
+                was = old.get(article)
+                if was is None:
+                    if qty:
+                        moved.append((article, qty))
+                elif was != qty:
+                    moved.append((article, qty - was))
+        else:
+            for article, qty in quantities.items():
+                if type(qty) is not Fraction:
+                    qty = Fraction(qty)
+                held[article] = qty
+                was = old.get(article)
+                if was is qty:
+                    continue
+                if was is None:
+                    if qty:
+                        moved.append((article, qty))
+                elif was != qty:
+                    moved.append((article, qty - was))
+            for article, was in old.items():
+                if was and article not in held:
+                    moved.append((article, -was))
         if held:
             self.reservations[holder] = held
         totals = self._reserved

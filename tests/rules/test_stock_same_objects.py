@@ -20,16 +20,20 @@ amounts = st.one_of(
     st.integers(min_value=-500, max_value=2000).map(lambda n: D(n).scaleb(-2)),
 )
 # A step: a holder, and per article either "keep the very object it sent last" or a new amount.
+# A step: a holder, per article either "keep the very object it sent last" or a new
+# amount, and the order the articles come in (a lane keeps its order and appends;
+# any other order takes the general path).
 steps = st.lists(
     st.tuples(st.sampled_from(HOLDERS),
-              st.dictionaries(st.sampled_from(ARTICLES), st.one_of(st.just("same"), amounts), max_size=4)),
+              st.dictionaries(st.sampled_from(ARTICLES), st.one_of(st.just("same"), amounts), max_size=4),
+              st.permutations(ARTICLES) | st.just(ARTICLES)),
     max_size=25,
 )
 
 
-def _next(last: dict[str, object], change: dict[str, object]) -> dict[str, object]:
+def _next(last: dict[str, object], change: dict[str, object], order=ARTICLES) -> dict[str, object]:
     out: dict[str, object] = {}
-    for article in ARTICLES:
+    for article in order:
         if article in change:
             value = change[article]
             if value == "same":
@@ -49,8 +53,8 @@ def _expected(latest: dict[str, dict[str, object]], article: str) -> Fraction:
 def test_reserve_with_shared_objects_keeps_the_sum_of_latest_reservations(steps):
     stock = StockState("main", {"A": D(10)})
     latest: dict[str, dict[str, object]] = {}
-    for holder, change in steps:
-        quantities = _next(latest.get(holder, {}), change)
+    for holder, change, order in steps:
+        quantities = _next(latest.get(holder, {}), change, order)
         stock.reserve(holder, quantities)
         latest[holder] = quantities
         for article in ARTICLES:
@@ -84,9 +88,9 @@ def _naive_ask(stock: StockState, holder, before, after, policy_of):
 def test_ask_with_shared_objects_decides_as_by_value(steps, policy):
     stock = StockState("main", {"A": D(3), "B": D("1.5"), "C": D(0)}, untracked={"D"})
     held: dict[str, dict[str, object]] = {}
-    for holder, change in steps:
+    for holder, change, order in steps:
         before = held.get(holder, {})
-        after = _next(before, change)
+        after = _next(before, change, order)
         expected = _naive_ask(stock, holder, before, after, lambda _a: policy)
         decision = stock.ask(holder, before, after, lambda _a: policy)
         assert decision == expected
