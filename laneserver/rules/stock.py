@@ -45,10 +45,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from itertools import compress
-from operator import is_not
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from itertools import compress
+from operator import is_not
 from typing import Any, Literal
 
 import msgspec
