@@ -227,6 +227,9 @@ class StockPointActor:
     def moved(self, article: str, delta: Any) -> None:
         """Apply a journaled delta; push an alert when it brings the article to its threshold."""
         threshold = self.threshold_of(article)
+        if threshold is None:  # no alert to push (most articles): no levels to build
+            self.state.move(article, delta)
+            return
         was = is_alert(self.state.level(article), threshold)
         self.state.move(article, delta)
         level = self.state.level(article)
@@ -250,6 +253,8 @@ class StockPointActor:
     def _tell_costs(self, changed: dict[str, tuple[Decimal | None, Decimal | None]]) -> None:
         """Tell each lane ``changed``, or the whole book to a lane that missed a tell.
         Never waits: a lane waiting on this point's answer must not wait on it in turn."""
+        if not changed and not self._stale_lanes:
+            return  # after every reservation: nothing to tell (64 lanes not walked for nothing)
         for lane in self.lanes:
             if lane.name in self._stale_lanes:
                 told = lane.tell_nowait(CostsChanged(self.costs.all(), whole=True))
