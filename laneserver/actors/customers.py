@@ -89,7 +89,7 @@ from laneserver.actors.customers_messages import (
     VoucherState,
 )
 from laneserver.actors.journal import CommitFailed, commit, read
-from laneserver.actors.messages import Caller, Do
+from laneserver.actors.messages import Caller, Do, Keyed
 from laneserver.actors.drawer_messages import CashReceived
 from laneserver.actors.printer_messages import PrintReceipt
 from laneserver.actors.replies import ReplyMemory
@@ -120,8 +120,6 @@ MAX_NAME = 200
 
 # A top-up found for wallet_topup_cancel: (ref, customer, amount, mode, words, given back already).
 _TopupFound = tuple[str, str, Decimal, str, str, bool]
-# A command's idempotency key and fingerprint (``Do``): its result is journaled under them.
-_Keyed = tuple[str | None, str | None]
 
 
 def new_voucher_code() -> str:
@@ -388,7 +386,7 @@ class CustomersActor:
         caller, command = do.caller, do.command
         if caller.seller is None:
             return refused(Code.NOT_SIGNED_IN, "no seller is signed in on this device")
-        keyed = (do.key, do.fingerprint)
+        keyed = Keyed(do.key, do.fingerprint)
         try:
             match command:
                 case ShowCustomer(customer=customer_id):
@@ -421,11 +419,11 @@ class CustomersActor:
             return refused(Code.BAD_REQUEST, str(error))
         raise TypeError(f"customers got the command {command!r}")
 
-    async def _commit(self, caller: Caller, keyed: _Keyed, result: CustomersResult,
+    async def _commit(self, caller: Caller, keyed: Keyed, result: CustomersResult,
                       *ops: Any) -> tuple[Any, ...] | Refused:
         """Journal ``ops`` with the result remembered under the command's key, in one
         unit; the journal's results, or ``Refused`` (nothing was written)."""
-        key, fingerprint = keyed
+        key, fingerprint = keyed.key, keyed.fingerprint
         all_ops = list(ops)
         if key is not None:
             all_ops.append(Remember(device=caller.device, key=key, actor=self.replies.actor,
@@ -461,7 +459,7 @@ class CustomersActor:
             raise _Conflict(f"card {card} belongs to customer {owner}")
         return card
 
-    async def _create(self, caller: Caller, keyed: _Keyed, command: CreateCustomer) -> CustomersResult:
+    async def _create(self, caller: Caller, keyed: Keyed, command: CreateCustomer) -> CustomersResult:
         name = _name(command.name)
         try:
             card = self._card(command.card, None)
@@ -479,7 +477,7 @@ class CustomersActor:
         self._put(customer)
         return result
 
-    async def _edit(self, caller: Caller, keyed: _Keyed, command: EditCustomer) -> CustomersResult:
+    async def _edit(self, caller: Caller, keyed: Keyed, command: EditCustomer) -> CustomersResult:
         customer = self._customer(command.customer)
         if customer is None:
             return _not_found(command.customer)
@@ -508,7 +506,7 @@ class CustomersActor:
             return done
         return result
 
-    async def _money_in(self, caller: Caller, keyed: _Keyed, command: DepositCredit | TopUpWallet) -> CustomersResult:
+    async def _money_in(self, caller: Caller, keyed: Keyed, command: DepositCredit | TopUpWallet) -> CustomersResult:
         customer = self._customer(command.customer)
         if customer is None:
             return _not_found(command.customer)
@@ -543,7 +541,7 @@ class CustomersActor:
                               (customer.name,))
         return result
 
-    async def _cancel_topup(self, caller: Caller, keyed: _Keyed, command: CancelTopup) -> CustomersResult:
+    async def _cancel_topup(self, caller: Caller, keyed: Keyed, command: CancelTopup) -> CustomersResult:
         """A top-up taken back out of the wallet and given back in the mode that paid it."""
         if (command.topup is None) == (command.sale is None):
             return refused(Code.BAD_REQUEST, "wallet_topup_cancel needs either topup (a top-up's number) or sale "
@@ -618,7 +616,7 @@ class CustomersActor:
         return (f"sale-topup:{command.sale}", sale.customer, sale.topup, mode, f"the top-up of sale {command.sale}",
                 sale.topup_cancelled)
 
-    async def _correct(self, caller: Caller, keyed: _Keyed, command: CorrectBalance) -> CustomersResult:
+    async def _correct(self, caller: Caller, keyed: Keyed, command: CorrectBalance) -> CustomersResult:
         if caller.approved_by is None:
             return refused(Code.SUPERVISOR_REQUIRED, "correcting a balance needs a supervisor's PIN (supervisor_pin)")
         customer = self._customer(command.customer)
@@ -651,7 +649,7 @@ class CustomersActor:
         self._moved(ops, done)
         return result
 
-    async def _sell_voucher(self, caller: Caller, keyed: _Keyed, command: SellVoucher) -> CustomersResult:
+    async def _sell_voucher(self, caller: Caller, keyed: Keyed, command: SellVoucher) -> CustomersResult:
         amount = command.amount
         if (refusal := rules.check_amount(amount)) is not None:
             return refusal

@@ -35,7 +35,6 @@ from laneserver.actors.lane_messages import (
     TicketHeld,
 )
 from laneserver.actors.messages import Caller
-from laneserver.actors.replies import Replayed
 from laneserver.actors.runtime import Address
 from laneserver.clock import shop_day, shop_zone
 from laneserver.config import Config
@@ -55,7 +54,6 @@ from laneserver.rules.money import (
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.stock import fmt_stock
 from laneserver.server import outcomes
-from laneserver.server.outcomes import refusal_frame, replayed_frame
 
 # The requests a lane answers (a till's own lane; ``basket_empty`` names its lane).
 LANE_REQUESTS = (
@@ -202,10 +200,6 @@ def _policy(config: Config) -> payments.Policy:
 def answer(request: wire.Request, result: Any) -> bytes:
     """The reply frame to ``request`` for the lane's ``result``."""
     match result:
-        case Refused():
-            return refusal_frame(request, result)
-        case Replayed():
-            return replayed_frame(request, result)
         case LaneTicket():
             return encode(wire.TicketOk(re=request.id, lane=result.lane, ticket=ticket_json(result)))
         case TicketChanged(now=now, warnings=warnings):

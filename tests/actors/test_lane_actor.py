@@ -54,6 +54,7 @@ from laneserver.rules.catalog import Article, Barcode, Catalog
 from laneserver.rules.money import parse_money
 from laneserver.rules.stock import fmt_stock
 from laneserver.rules.outcome import Code, Refused
+from laneserver.server.outcomes import replayed_frame
 from laneserver.server import edge_lane
 from laneserver.store import reads
 from laneserver.store.ops import MoveStock, Remember
@@ -354,7 +355,7 @@ async def test_a_reply_journaled_as_a_frame_before_the_lane_spoke_the_domain_is_
         async with running_shop(path) as shop:
             replayed = await do(shop, add("BREAD"), key="old", fingerprint="f-old")
             assert replayed == Replayed(frame)
-            assert edge_lane.answer(wire.Scan(id="again", code=BREAD_CODE), replayed) == frame.replace(
+            assert replayed_frame(wire.Scan(id="again", code=BREAD_CODE), replayed) == frame.replace(
                 b'"re":1', b'"re":"again"')
             assert (await ok(shop, GetTicket())).ticket.lines == ()  # nothing applied
 
