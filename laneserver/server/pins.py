@@ -150,7 +150,7 @@ class PinGate:
             refused = self._locked(records)
             if refused is not None:
                 return refused
-            name = await approving_supervisor(self.journal, pin)
+            name = await approving_supervisor(self.journal, pin, self.memory)
             if name is None:
                 return await self._failed(records, device=device, seller=None)
         async with self._locks.hold(f"seller:{name}"):
