@@ -166,6 +166,9 @@ class LaneActor:
         # The purchase costs of the lane's stock point (its actor writes them): read on
         # each line added to flag a sale below cost, with no round trip (rules/costs.py).
         self.costs = costs if costs is not None else CostBook()
+        # One unit's cost per article (``unit_cost``: its stock articles' costs, its kit's
+        # components), worked out on its first line and kept until the costs change.
+        self._unit_costs: dict[str, Any] = {}
         self.clock = clock
         self.zone = shop_zone(config.shop.timezone)  # the shop's day (cheque instalments)
         # The lane's sessions (actors/publisher.py): made by the shop, it outlives a
@@ -203,6 +206,7 @@ class LaneActor:
                         await self._do(envelope, caller, _Asked(command, key, fingerprint))
                     case CostsChanged(costs=costs, whole=whole):  # from the stock point (rules/costs.py)
                         self.costs.update(costs, whole=whole)
+                        self._unit_costs.clear()
                     case DeviceStatus(frame=frame, kind=kind):  # the publisher keeps the newest for newcomers
                         self.publisher.publish(frame, kind)
                     case other:
@@ -266,7 +270,13 @@ class LaneActor:
         if isinstance(command, list):
             return [self._costed(one) for one in command]
         if isinstance(command, rules.AddLine):
-            return msgspec.structs.replace(command, cost=unit_cost(command.article.id, self.catalog.get, self.costs))
+            article = command.article.id
+            kept = self._unit_costs
+            if article in kept:
+                cost = kept[article]
+            else:
+                cost = kept[article] = unit_cost(article, self.catalog.get, self.costs)
+            return msgspec.structs.replace(command, cost=cost)
         return command
 
     async def _apply(self, envelope, caller: Caller, asked: _Asked, command, *, holding: int | None = None) -> None:
