@@ -37,6 +37,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import suppress
 from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Any
@@ -340,18 +341,15 @@ class Clients:
 
     def say(self, word: str) -> None:
         for proc in self.procs:
-            try:
+            # A client that ended (its hard deadline) is told nothing more; its result is read all the same.
+            with suppress(OSError):
                 proc.stdin.write(word + "\n")
                 proc.stdin.flush()
-            except OSError:  # it ended (its hard deadline): its result is read all the same
-                pass
 
     def close(self) -> None:
         for proc in self.procs:
-            try:
+            with suppress(OSError):  # already ended
                 proc.stdin.close()
-            except OSError:
-                pass
             try:
                 proc.wait(20)
             except subprocess.TimeoutExpired:

@@ -220,9 +220,10 @@ class LaneActor:
         if remembered is not None:
             envelope.reply(remembered)
             return
-        match asked.command:
+        command = asked.command
+        match command:
             case Refused():  # refused by the edge; keyed, it came here to be recalled first
-                envelope.reply(asked.command)
+                envelope.reply(command)
                 return
             case GetTicket():
                 envelope.reply(self.ticket(self.state))
@@ -230,15 +231,13 @@ class LaneActor:
             case GetHeld():
                 envelope.reply(HeldTickets(self.state.held))
                 return
-            case Receipted(command=command):
-                pass
+            case Receipted():  # a pay or finish with the receipt asked for: the rule command inside
+                command = command.command
             case Basket(lines=lines):
                 if not lines:
                     envelope.reply(refused(Code.BAD_REQUEST, "the basket has no lines"))
                     return
                 command = list(lines)
-            case command:
-                pass
         command = await self._customer_command(command)
         if isinstance(command, Refused):  # a refusal found while looking the customer up
             envelope.reply(command)

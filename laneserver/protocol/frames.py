@@ -45,7 +45,7 @@ class Reply(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="ok
 
 
 class Ok(Reply):
-    pass
+    """``ok``: the request was done; nothing more to say."""
 
 
 class Candidate(msgspec.Struct, frozen=True):

@@ -19,7 +19,7 @@ class PriceCheck(Request, tag="price_check"):
 
 
 class Keyboard(Request, tag="keyboard"):
-    pass
+    """``keyboard``: the till's pages of article keys."""
 
 
 class ArticleView(msgspec.Struct, frozen=True):

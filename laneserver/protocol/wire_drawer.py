@@ -38,7 +38,7 @@ class DrawerCount(Request, tag="drawer_count"):
 
 
 class GetDrawer(Request, tag="drawer"):
-    pass
+    """``drawer``: the lane's cash drawer as it stands."""
 
 
 class DrawerMovementView(msgspec.Struct, frozen=True):

@@ -35,7 +35,7 @@ class RemoveLine(Request, tag="remove_line"):
 
 
 class CancelTicket(Request, tag="cancel_ticket"):
-    pass
+    """``cancel_ticket``: empty the open ticket (nothing sold)."""
 
 
 class Discount(Request, tag="discount"):
@@ -56,11 +56,11 @@ class SetCustomer(Request, tag="set_customer"):
 
 
 class Hold(Request, tag="hold"):
-    pass
+    """``hold``: put the open ticket aside and start a new one."""
 
 
 class Held(Request, tag="held"):
-    pass
+    """``held``: the lane's held tickets."""
 
 
 class Recall(Request, tag="recall"):
@@ -87,7 +87,7 @@ class Finish(Request, tag="finish"):
 
 
 class GetTicket(Request, tag="ticket"):
-    pass
+    """``ticket``: the lane's open ticket (asked after a gap in ``rev``)."""
 
 
 class TopupLine(Request, tag="topup_line"):

@@ -22,7 +22,7 @@ class SignIn(Request, tag="sign_in"):
 
 
 class SignOut(Request, tag="sign_out"):
-    pass
+    """``sign_out``: the seller leaves this device."""
 
 
 class PaymentModeView(msgspec.Struct, frozen=True):

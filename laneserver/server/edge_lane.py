@@ -11,15 +11,12 @@ session of the lane gets (``ticket_event``) splice the same bytes.
 
 from __future__ import annotations
 
-import datetime as dt
-import os
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 from msgspec import UNSET
 
-from laneserver.actors.lane import payment_policy
 from laneserver.actors.lane_messages import (
     Basket,
     BasketAdded,
@@ -44,7 +41,6 @@ from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode
 from laneserver.protocol.views import TicketEncoder, held_view
 from laneserver.rules import lane as rules
-from laneserver.rules import payment as payments
 from laneserver.rules.catalog import Ambiguous, Article, Found
 from laneserver.rules.money import (
     BadValue,
@@ -109,13 +105,13 @@ def _command(request: wire.Request, seller: str, caller: Caller, shop: Any) -> A
             return rules.CancelTicket(seller)
         case wire.Pay(mode=mode, amount=amount, reference=reference, instalments=instalments, excess=excess,
                       receipt=receipt):
-            policy = _policy(config)
+            policy = shop.payments
             if policy.mode(mode) is None:
                 return refused(Code.NOT_SUPPORTED,
                                f"payment mode {mode!r} is not available (this lane takes {', '.join(policy.mode_ids)})",
                                modes=policy.mode_ids)
             value = None if amount is None else parse_money(amount)
-            today = shop_day(shop.clock.now(), _zone(config.shop.timezone))
+            today = shop_day(shop.clock.now(), shop_zone(config.shop.timezone))
             return Receipted(rules.Pay(seller, mode, value, reference, instalments=instalments, excess=excess,
                                        policy=policy, approved_by=caller.approved_by, invoice=receipt == "invoice",
                                        today=today), receipt)
@@ -183,41 +179,6 @@ def _line(seller: str, article: Article, qty: Decimal) -> rules.AddLine:
 
 def _qty(raw: Any) -> Decimal:
     return Decimal(1) if raw is None else parse_qty(raw)
-
-
-# The machine's zone (``[shop] timezone = ""``), read again only when what it is read
-# from changes: ``TZ``, or the file /etc/localtime is (or links to). Reading and
-# parsing it is ~23 µs, a ``stat`` ~3 µs, and a till pays once a sale.
-_machine: tuple[Any, dt.tzinfo] | None = None
-
-
-def _zone(name: str) -> dt.tzinfo:
-    """``clock.shop_zone(name)``; the machine's zone kept while its sources are unchanged."""
-    global _machine
-    if name:
-        return shop_zone(name)  # zoneinfo keeps its own cache
-    try:
-        found = os.stat("/etc/localtime")
-        source: Any = (os.environ.get("TZ"), found.st_dev, found.st_ino, found.st_mtime_ns, found.st_size)
-    except OSError:
-        source = (os.environ.get("TZ"), None)
-    kept = _machine
-    if kept is not None and kept[0] == source:
-        return kept[1]
-    zone = shop_zone(name)
-    _machine = (source, zone)
-    return zone
-
-
-_policies: dict[int, tuple[Config, payments.Policy]] = {}
-
-
-def _policy(config: Config) -> payments.Policy:
-    """The shop's payment policy, made once per configuration."""
-    kept = _policies.get(id(config))
-    if kept is None or kept[0] is not config:
-        kept = _policies[id(config)] = (config, payment_policy(config))
-    return kept[1]
 
 
 # --- domain → wire ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from laneserver.clock import Clock
 from laneserver.config import Config
 from laneserver.rules.auth import PinPolicy
 from laneserver.rules.catalog import Catalog
+from laneserver.rules.payment import Policy as PaymentPolicy
 from laneserver.protocol.messages import KeyboardPageView, Pay
 from laneserver.server.metrics import Metrics
 from laneserver.server.pins import PinGate
@@ -32,6 +33,8 @@ class Shop:
     metrics: Metrics = field(default_factory=Metrics)
     # Every PIN check (server/pins.py); made from [server] pin_* in __post_init__.
     pins: PinGate = field(init=False)
+    # The shop's payment policy (actors/lane.py ``payment_policy``); made in __post_init__.
+    payments: PaymentPolicy = field(init=False)
     keyboard: list[KeyboardPageView] = field(default_factory=list)
     accepting: bool = True
     # Open sessions' cancel scopes, so shutdown can end them at once instead of
@@ -54,6 +57,7 @@ class Shop:
     publishers: dict[str, Publisher] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.payments = payment_policy(self.config)  # the lanes' payment modes and rules, made once
         server = self.config.server
         self.pins = PinGate(self.journal, self.clock, PinPolicy(
             max_failures=server.pin_failures, lockout=server.pin_lockout, lockout_max=server.pin_lockout_max))
@@ -76,4 +80,4 @@ class Shop:
 
     @property
     def payment_modes(self) -> list[str]:
-        return payment_policy(self.config).mode_ids  # built-in, then the shop's own
+        return self.payments.mode_ids  # built-in, then the shop's own

@@ -62,7 +62,7 @@ class Transport:
             self._pending[kind] = frame
             self.metrics.events_conflated += 1
         except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
+            return  # the session is closing: nobody will read the event
 
     def deliver_ticket(self, ticket: LaneTicket) -> None:
         """The lane's open ticket changed (or was asked for on subscribing): its
