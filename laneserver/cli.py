@@ -111,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     stock_sub = stock.add_subparsers(dest="stock_command", required=True, metavar="ACTION")
     export = stock_sub.add_parser("export", parents=[common], help="the stock state as CSV on standard output")
     export.add_argument("--stock-point", help="only this stock point (default: all)")
+
+    accounting = sub.add_parser("export", parents=[common], help="accounting export (read-only)")
+    accounting_sub = accounting.add_subparsers(dest="export_command", required=True, metavar="FORMAT")
+    fec = accounting_sub.add_parser("fec", parents=[common],
+                                    help="a month's sales, VAT, payments and cash journals as a FEC file")
+    fec.add_argument("--period", required=True, help="the month, YYYY-MM (its shop days, in the shop's time zone)")
+    fec.add_argument("--out", required=True, type=Path, help="the file to write (replaced whole)")
+    fec.add_argument("--format", default="fec", choices=["fec", "csv"],
+                     help="fec: tab-separated, as article A47 A-1 LPF asks (default); csv: the same, comma-separated")
     return parser
 
 
@@ -161,6 +170,8 @@ def _run(args: argparse.Namespace, config: Config, data: Path) -> int:
             return _archive_verify(args)
         case "archive":
             return _archive(args, config, data)
+        case "export":
+            return _export_fec(args, config, data)
     return _fail(f"unknown command {args.command}", 2)
 
 
@@ -488,6 +499,47 @@ def _stock_export(args: argparse.Namespace, config: Config, data: Path) -> int:
         # The reader went away (``| head``): not an error. Point stdout at /dev/null
         # so the interpreter's own flush at exit does not complain again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _export_fec(args: argparse.Namespace, config: Config, data: Path) -> int:
+    """``export fec``: read-only (the database opened ``mode=ro``, nothing appended), so
+    it runs beside a server; the file is written whole or not at all."""
+    from laneserver.clock import shop_day, shop_zone
+    from laneserver.config import fec_accounts
+    from laneserver.files import write_atomically
+    from laneserver.rules.fec import PeriodError, parse_period, render, unbalanced
+    from laneserver.store.fec import ExportRefused, entries, open_read_only
+    from laneserver.store.schema import DB_NAME
+
+    zone = shop_zone(config.shop.timezone)
+    try:
+        first, last = parse_period(args.period, shop_day(SystemClock().now(), zone))
+    except PeriodError as error:
+        return _fail(f"export fec: {error}; nothing was written", 2)
+    if not args.out.parent.is_dir():
+        return _fail(f"export fec: no folder {args.out.parent} to write {args.out.name} in; nothing was written", 2)
+    try:
+        db = open_read_only(data / DB_NAME)
+    except ExportRefused as error:
+        return _fail(f"export fec: {error}; nothing was written")
+    try:
+        found = entries(db, first, last, zone, fec_accounts(config))
+    except sqlite3.DatabaseError as error:
+        return _fail(f"export fec: the database cannot be read: {error}; nothing was written")
+    finally:
+        db.close()
+    if (wrong := unbalanced(found)):
+        return _fail(f"export fec: entry {wrong[0].number} does not balance ({wrong[0].debit} debit, "
+                     f"{wrong[0].credit} credit); nothing was written")
+    try:
+        write_atomically(args.out, render(found, format=args.format).encode("utf-8"), 0o640)
+    except OSError as error:
+        return _fail(f"export fec: cannot write {args.out}: {error}")
+    lines = sum(len(entry.lines) for entry in found)
+    debit = sum((entry.debit for entry in found), 0)
+    print(f"{args.format.upper()} of {args.period} ({first.isoformat()} to {last.isoformat()}) written to {args.out}: "
+          f"{len(found)} entries, {lines} lines, debits = credits = {debit:.2f}")
     return 0
 
 
