@@ -125,6 +125,10 @@ def _rate_suffix(rate: Decimal) -> str:
     return f"{int((Decimal(rate) * 100).to_integral_value()):04d}"
 
 
+def _french(number: str) -> str:
+    return number.replace(".", ",")
+
+
 class Accounts(msgspec.Struct, frozen=True, kw_only=True):
     """Where each kind of amount goes; the shop file's ``[accounting]`` table overrides
     any of them (config.py checks the numbers)."""
@@ -140,11 +144,11 @@ class Accounts(msgspec.Struct, frozen=True, kw_only=True):
 
     def sales_account(self, rate: Decimal) -> tuple[str, str]:
         key = rate_key(rate)
-        return self.sales.get(key, "707" + _rate_suffix(rate)), f"Ventes de marchandises TVA {key} %"
+        return self.sales.get(key, "707" + _rate_suffix(rate)), f"Ventes de marchandises TVA {_french(key)} %"
 
     def vat_account(self, rate: Decimal) -> tuple[str, str]:
         key = rate_key(rate)
-        return self.vat.get(key, "44571" + _rate_suffix(rate)), f"TVA collectée {key} %"
+        return self.vat.get(key, "44571" + _rate_suffix(rate)), f"TVA collectée {_french(key)} %"
 
     def mode_account(self, mode: str) -> tuple[str, str]:
         default, label = DEFAULT_MODES.get(mode, (OTHER_MODE_ACCOUNT, ""))
@@ -190,6 +194,7 @@ class PaymentRow(msgspec.Struct, frozen=True, kw_only=True):
     amount: Decimal
     sale_at: str  # the chained time of its sale: rows written with it settle the change
     sale_change: Decimal
+    sale_cancels: int | None = None  # its sale is the counter-entry of that one
     customer: str | None = None
     customer_name: str | None = None
 
@@ -319,7 +324,10 @@ def payment_entry(rows: list[PaymentRow], accounts: Accounts) -> tuple[str, dt.d
         _line(accounts.customer_account(), settled - change, debit=False, **aux),
     )
     kinds = {row.type for row in rows}
-    what = ("Annulation des règlements" if kinds == {"ANL"} else
+    if first.sale_cancels is not None and first.at == first.sale_at:
+        label = f"Annulation des règlements du ticket {first.sale_cancels} (ticket {first.sale})"
+        return PAYMENTS, first.day, _piece(first.sale), label, lines
+    what = ("Annulation de règlement" if kinds == {"ANL"} else
             "Correction de règlement" if "MAJ" in kinds else
             "Créance abandonnée" if kinds == {"ABD"} else
             "Remboursement" if settled < 0 else "Règlement")

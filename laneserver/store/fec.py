@@ -87,15 +87,16 @@ def read_rows(db: sqlite3.Connection, first: dt.date, last: dt.date, zone: dt.tz
                                       vat=_vat.decode(vat), customer=customer, customer_name=names.get(customer),
                                       cancels=cancels))
         payments = []
-        for number, sale, at, type_, mode, amount, sale_at, sale_change, customer in db.execute(
-                "SELECT p.number, p.sale, p.at, p.type, p.mode, p.amount, s.at, s.change, s.customer"
+        for number, sale, at, type_, mode, amount, sale_at, sale_change, cancels, customer in db.execute(
+                "SELECT p.number, p.sale, p.at, p.type, p.mode, p.amount, s.at, s.change, s.cancels, s.customer"
                 " FROM payments p JOIN sales s ON s.number = p.sale WHERE p.at >= ? AND p.at < ?"
                 " ORDER BY p.number", (low, high)):
             day = _day(at, zone)
             if first <= day <= last:
                 payments.append(fec.PaymentRow(number=number, sale=sale, at=at, day=day, type=type_, mode=mode,
                                                amount=Decimal(amount), sale_at=sale_at,
-                                               sale_change=Decimal(sale_change), customer=customer,
+                                               sale_change=Decimal(sale_change), sale_cancels=cancels,
+                                               customer=customer,
                                                customer_name=names.get(customer)))
         money = []
         for number, at, kind, mode, amount, customer, ref in db.execute(

@@ -52,8 +52,9 @@ def sale(number: int, lines, *, change="0.00", customer=None, cancels=None, topu
 
 def pay(number: int, of: Sale, mode: str, amount: str, *, type="PAI", at=None) -> PaymentRow:
     at = at or of.at
-    return PaymentRow(number=number, sale=of.number, at=at, day=dt.date.fromisoformat(at[:10]), type=type, mode=mode, amount=D(amount),
-                      sale_at=of.at, sale_change=of.change, customer=of.customer,
+    return PaymentRow(number=number, sale=of.number, at=at, day=dt.date.fromisoformat(at[:10]), type=type, mode=mode,
+                      amount=D(amount), sale_at=of.at, sale_change=of.change, sale_cancels=of.cancels,
+                      customer=of.customer,
                       customer_name=of.customer and f"Nom {of.customer}")
 
 
@@ -118,7 +119,7 @@ def test_a_cancelled_sale_and_its_counter_entry_leave_nothing_on_any_account():
     cancel = [e for e in entries if e.piece == "T000002"]
     assert [(e.journal, e.label) for e in cancel] == [
         ("VE", "Annulation du ticket 1 (ticket 2)"), ("TV", "TVA annulation du ticket 1 (ticket 2)"),
-        ("RG", "Annulation des règlements ticket 2")]
+        ("RG", "Annulation des règlements du ticket 1 (ticket 2)")]
     # The counter-entry credits the customers account and debits the sales account.
     assert lines_of(cancel, "VE") == [("VE", "411", "0.00", "25.00", ""), ("VE", "7072000", "25.00", "0.00", "")]
     # It takes the 50.00 back out of the drawer and puts the 20.00 change back in.
@@ -370,3 +371,24 @@ def test_every_entry_balances_and_the_sales_journals_add_up_to_the_tickets(ticke
         if any(r.sale == s.number and r.at == s.at for r in payments):
             by_mode["cash"] = by_mode.get("cash", D(0)) - s.change
     assert totals.by_mode == {mode: amount for mode, amount in sorted(by_mode.items()) if amount}
+
+
+money_st = st.lists(st.builds(
+    lambda n, kind, mode, cents, customer: MoneyRow(
+        number=n, day=DAY, kind=kind, mode="correction" if kind == "COR" else mode,
+        amount=D(cents) / 100 * (-1 if kind == "topup_cancel" else 1), customer=customer,
+        ref="wallet" if kind == "COR" else None),
+    st.integers(1, 10**6), st.sampled_from(["deposit", "topup", "topup_cancel", "voucher", "COR"]),
+    st.sampled_from(MODES), st.integers(-5000, 50000), st.sampled_from([None, "C1"])), max_size=10)
+
+
+@given(money_st)
+def test_every_cash_entry_balances_and_adds_up_by_mode(money):
+    entries = fec.build([], [], money, ACCOUNTS)
+    check_balanced(entries)
+    assert all(e.journal == "CA" for e in entries)
+    expected: dict[str, Decimal] = {}
+    for row in money:
+        if row.mode != "correction":
+            expected[row.mode] = expected.get(row.mode, D(0)) + row.amount
+    assert fec.totals([], [], money, ACCOUNTS).money_by_mode == {m: a for m, a in sorted(expected.items()) if a}
