@@ -519,6 +519,11 @@ def _export_fec(args: argparse.Namespace, config: Config, data: Path) -> int:
         return _fail(f"export fec: {error}; nothing was written", 2)
     if not args.out.parent.is_dir():
         return _fail(f"export fec: no folder {args.out.parent} to write {args.out.name} in; nothing was written", 2)
+    if args.out.resolve().is_relative_to(data.resolve()):
+        # The data folder holds the books (the database, its anchor): an export written
+        # there could replace one of them.
+        return _fail(f"export fec: {args.out} is in the data folder {data}: write the export elsewhere; "
+                     "nothing was written", 2)
     try:
         db = open_read_only(data / DB_NAME)
     except ExportRefused as error:

@@ -202,3 +202,13 @@ def test_a_missing_folder_or_database_writes_nothing(shop: Path, tmp_path: Path,
     code = cli.main(["export", "fec", "--period", "2026-02", "--out", str(shop / "fec.txt"), "--data", str(empty)])
     assert code == 1 and "no database" in capsys.readouterr().err
     assert not (shop / "fec.txt").exists() and list(empty.iterdir()) == []
+
+
+def test_the_export_never_writes_into_the_data_folder(shop: Path, capsys):
+    database = shop / "data" / schema.DB_NAME
+    before = _digest(database)
+    for out in (database, shop / "data" / "fec.txt", shop / "data" / ".." / "data" / "fiscal-anchor.json"):
+        assert _export(shop, "--period", "2026-02", "--out", str(out)) == 2
+        assert "in the data folder" in capsys.readouterr().err
+    assert _digest(database) == before
+    assert not (shop / "data" / "fec.txt").exists()

@@ -161,6 +161,18 @@ def test_mixed_modes_and_a_customer_account_payment():
                                                           "meal_voucher": D("10.70")}
 
 
+def test_a_corrected_payment_moves_the_money_from_one_mode_to_the_other():
+    s = sale(10, [("40.00", 1, "20")])
+    fixed = [pay(2, s, "cheque", "-40.00", type="ANL", at=LATER), pay(3, s, "card", "40.00", type="MAJ", at=LATER)]
+    entries = fec.build([s], [pay(1, s, "cheque", "40.00"), *fixed], [], ACCOUNTS)
+    check_balanced(entries)
+    correction = entries[-1]
+    assert correction.label == "Correction de règlement ticket 10"
+    # Nothing more was paid: no line on 411.
+    assert lines_of([correction]) == [("RG", "5112", "0.00", "40.00", ""), ("RG", "5115", "40.00", "0.00", "")]
+    assert fec.totals([s], [pay(1, s, "cheque", "40.00"), *fixed], [], ACCOUNTS).by_mode == {"card": D("40.00")}
+
+
 def test_zero_rate_vat_has_a_sales_line_and_no_vat_entry():
     s = sale(5, [("4.00", 3, "0")])
     entries = fec.build([s], [pay(1, s, "cheque", "12.00")], [], ACCOUNTS)
