@@ -139,8 +139,8 @@ async def test_the_fec_of_a_month_balances_and_adds_up_to_the_sales_and_payments
         assert running.returncode == 0, running.stderr
         assert counts(server, "sales", "payments", "money_in", "events") == before
         beside = out.read_text(encoding="utf-8")
-        # Hostile periods: a clear message, exit 2, nothing written.
-        for bad in ("2026-13", "13-2026", "2999-01", "1999-12", "'; DROP TABLE sales;--", "2026-1x"):
+        # Hostile periods: a clear message, exit 2, nothing written (more in tests/test_fec_store.py).
+        for bad in ("2026-13", "2999-01", "'; DROP TABLE sales;--"):
             refused = server.cli("export", "fec", "--period", bad, "--out", str(tmp_path / "export" / "bad.txt"),
                                  check=False)
             assert refused.returncode == 2, (bad, refused.stderr)
