@@ -396,6 +396,7 @@ def _verify(data: Path) -> int:
 
 def _archive(args: argparse.Namespace, config: Config, data: Path) -> int:
     from laneserver.clock import shop_zone
+    from laneserver.rules.periods import PeriodError
     from laneserver.store.archive import ArchiveRefused, write_archive
     from laneserver.store.schema import DB_NAME
 
@@ -405,11 +406,15 @@ def _archive(args: argparse.Namespace, config: Config, data: Path) -> int:
         return _fail("archive: --period YYYY-MM and --out FILE are both needed", 2)
     if not args.out.parent.is_dir():
         return _fail(f"archive: the folder of --out {args.out} does not exist", 2)
+    if args.out.resolve().is_relative_to(data.resolve()):
+        return _fail(f"archive: {args.out} is in the data folder {data}: write the archive elsewhere", 2)
     try:
         done = write_archive(data / DB_NAME, args.out, args.period, shop_zone(config.shop.timezone),
                              SystemClock().now(), config.shop.name)
+    except PeriodError as error:
+        return _fail(f"archive: {error}", 2)
     except ArchiveRefused as error:
-        return _fail(f"archive refused: {error}", 2 if "--period" in str(error) else 1)
+        return _fail(f"archive refused: {error}")
     except OSError as error:
         return _fail(f"archive: cannot write {args.out}: {error}")
     header = done["header"]
@@ -508,7 +513,8 @@ def _export_fec(args: argparse.Namespace, config: Config, data: Path) -> int:
     from laneserver.clock import shop_day, shop_zone
     from laneserver.config import fec_accounts
     from laneserver.files import write_atomically
-    from laneserver.rules.fec import PeriodError, parse_period, render, unbalanced
+    from laneserver.rules.fec import render, unbalanced
+    from laneserver.rules.periods import PeriodError, parse_period
     from laneserver.store.fec import ExportRefused, entries, open_read_only
     from laneserver.store.schema import DB_NAME
 

@@ -3,7 +3,6 @@ every single byte changed in it refused."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import pytest
@@ -11,10 +10,7 @@ import pytest
 from laneserver.rules import archive
 from laneserver.rules.fiscal import GENESIS, chain_hash
 from laneserver.store import shop_key
-from laneserver.store.archive import ArchiveRefused, check_file, parse_period
-
-TODAY = dt.date(2026, 12, 6)
-
+from laneserver.store.archive import check_file
 
 def rows(chain: str, first: int, count: int, prev: str) -> list[archive.ArchiveRow]:
     out = []
@@ -96,19 +92,6 @@ def test_a_rebuilt_archive_signed_by_another_key_is_refused(key, tmp_path):
     lines[0] = archive.line(header)
     with pytest.raises(archive.Problem, match="line 1: the header was changed"):
         checked(b"".join(lines))
-
-
-@pytest.mark.parametrize("text, why", [("2026-13", "not a month"), ("26-11", "YYYY-MM"), ("2027-01", "not begun"),
-                                       ("2026-1x", "YYYY-MM"), ("", "YYYY-MM"), ("1999-12", "from 2000")])
-def test_a_bad_period_is_refused(text, why):
-    with pytest.raises(ArchiveRefused, match=why):
-        parse_period(text, TODAY)
-
-
-def test_periods_have_their_days():
-    assert parse_period("2026-02", TODAY) == (dt.date(2026, 2, 1), dt.date(2026, 2, 28))
-    assert parse_period("2024-02", TODAY)[1] == dt.date(2024, 2, 29)
-    assert parse_period("2026-12", TODAY) == (dt.date(2026, 12, 1), dt.date(2026, 12, 31))
 
 
 @pytest.mark.parametrize("content", [b"", b"\x00\xff" * 10, b"[]\n", b'{"type":"archive","format":1}\n'])

@@ -22,39 +22,20 @@ from laneserver.clock import shop_day
 from laneserver.files import write_atomically
 from laneserver.rules import archive
 from laneserver.rules.fiscal import GENESIS
+from laneserver.rules.periods import parse_period
 from laneserver.store import shop_key
+from laneserver.store.fec import ExportRefused, open_read_only
 from laneserver.store.fiscal import ALL_CHAINS, chain_rows, hash_of
+
+# The schema that holds every chain (migration 14: ``fiscal_records``).
+FISCAL_RECORDS_SCHEMA = 14
 
 # The ``at`` of each chain's records, by table: the month's records are found by it.
 _AT = {"sale": ("sales", None), "payment": ("payments", None), "money": ("money_in", "number IS NOT NULL")}
 
 
 class ArchiveRefused(Exception):
-    """No archive can be made (no key, a bad period, …): the message says why."""
-
-
-def parse_period(text: str, today: dt.date) -> tuple[dt.date, dt.date]:
-    """``YYYY-MM`` → (first day, last day). A month after ``today``'s is refused.
-
-    Raises:
-        ArchiveRefused: not a month, or one that has not begun.
-    """
-    if len(text) != 7 or text[4] != "-" or not (text[:4] + text[5:]).isdigit():
-        raise ArchiveRefused(f"--period {text[:20]!r} is not a month written YYYY-MM")
-    year, month = int(text[:4]), int(text[5:])
-    if not 1 <= month <= 12 or year < 2000:
-        raise ArchiveRefused(f"--period {text!r} is not a month (YYYY-MM, from 2000)")
-    first = dt.date(year, month, 1)
-    if first > today:
-        raise ArchiveRefused(f"--period {text} has not begun (today is {today.isoformat()})")
-    last = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
-    return first, last
-
-
-def open_read_only(path: Path) -> sqlite3.Connection:
-    if not path.exists():
-        raise ArchiveRefused(f"no database at {path}")
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    """No archive can be made (no key, no database, …): the message says why."""
 
 
 def _ats(db: sqlite3.Connection, chain: str) -> Iterator[tuple[int, str]]:
@@ -92,10 +73,11 @@ def write_archive(db_path: Path, out: Path, period: str, zone: dt.tzinfo, now: d
     """Write the archive of ``period`` (YYYY-MM) to ``out``; returns its header and counts.
 
     Raises:
-        ArchiveRefused: no shop key yet, a bad period, no database.
+        PeriodError: ``period`` is not a month that has begun.
+        ArchiveRefused: no shop key yet, no database (or one too old to hold every chain).
     """
     first, last = parse_period(period, shop_day(now, zone))
-    if not db_path.exists():
+    if not db_path.is_file():
         raise ArchiveRefused(f"no database at {db_path}")
     try:
         key = shop_key.load_key(shop_key.key_path(db_path))
@@ -103,7 +85,10 @@ def write_archive(db_path: Path, out: Path, period: str, zone: dt.tzinfo, now: d
         raise ArchiveRefused(str(error)) from None
     if key is None:
         raise ArchiveRefused(f"no shop key in {db_path.parent} yet: the server makes it at its first start")
-    db = open_read_only(db_path)
+    try:
+        db = open_read_only(db_path, FISCAL_RECORDS_SCHEMA, "the archive")
+    except ExportRefused as error:
+        raise ArchiveRefused(str(error)) from None
     try:
         db.execute("BEGIN")  # one snapshot for the whole archive
         closed = _month_closed(db, period)
