@@ -509,3 +509,61 @@ def closure_of(number: int, at: str, record: Mapping[str, Any], digest: str) -> 
                    grand=GrandTotals(Decimal(record["gt"]), Decimal(record["gt_abs"]),
                                      msgspec.convert(record["lanes_gt"], dict[str, Pair], strict=False)),
                    hash=digest)
+
+
+# --- the printed X and Z ------------------------------------------------------------------------
+
+RULE = "-"
+KIND_TITLES = {DAY: "Z JOURNALIER", MONTH: "Z MENSUEL", YEAR: "Z ANNUEL"}
+MODE_LABELS = {"cash": "Espèces", "card": "Carte bancaire", "cheque": "Chèque", "meal_voucher": "Titre-restaurant",
+               "rounding": "Arrondi"}
+MOVEMENT_LABELS = {"float": "Fond de caisse", "add": "Apport", "expense": "Dépenses", "withdrawal": "Retraits"}
+
+
+class Sheet(msgspec.Struct, frozen=True, kw_only=True):
+    """An X or a Z as printed (hw/closure_sheet.py renders it): a title, then rows of a
+    label and a value (money as Decimal, a count as int, None for a heading); a row
+    labelled ``RULE`` is a rule across the paper."""
+
+    shop_name: str
+    title: str
+    at: dt.datetime
+    lane: str | None
+    rows: tuple[tuple[str, Decimal | int | str | None], ...]
+
+
+def _rows(t: Totals, grand: GrandTotals, lane: str | None) -> list[tuple[str, Decimal | int | str | None]]:
+    rows: list[tuple[str, Decimal | int | str | None]] = [
+        ("Tickets", t.tickets), ("Ventes", t.sales), ("Retours", -t.returns), ("TOTAL NET", t.net),
+        ("Remises", t.discounts), (f"Annulations ({t.cancellations.count})", t.cancellations.total),
+        (f"Remboursements ({t.refunds.count})", t.refunds.total), (RULE, None), ("Par taux de TVA", None)]
+    for rate, part in t.by_vat.items():
+        rows += [(f"  {rate.replace('.', ',')} % TTC", part.total), ("    HT", part.base), ("    TVA", part.vat)]
+    rows += [(RULE, None), ("Par mode de paiement", None)]
+    rows += [(f"  {MODE_LABELS.get(mode, mode)}", amount) for mode, amount in t.by_mode.items()]
+    rows += [(RULE, None), ("Par vendeur", None)]
+    rows += [(f"  {seller} ({c.count})", c.total) for seller, c in t.by_seller.items()]
+    if lane is None:
+        rows += [(RULE, None), ("Par caisse", None)]
+        rows += [(f"  Caisse {name} ({c.count})", c.total) for name, c in t.by_lane.items()]
+    if t.cash_movements or t.money_in:
+        rows += [(RULE, None), ("Mouvements d'espèces", None)]
+        rows += [(f"  {MOVEMENT_LABELS.get(kind, kind)}", amount) for kind, amount in t.cash_movements.items()]
+        rows += [(f"  Encaissé hors vente : {kind}", amount) for kind, amount in t.money_in.items()]
+    pair = grand.lanes.get(lane, Pair()) if lane is not None else Pair(grand.gt, grand.gt_abs)
+    rows += [(RULE, None), ("Grand total (GT)", pair.gt), ("GT absolu", pair.gt_abs)]
+    return rows
+
+
+def closure_sheet(closure: Closure, shop_name: str) -> Sheet:
+    rows = [("Période", closure.period), ("Numéro", closure.number), (RULE, None),
+            *_rows(closure.totals, closure.grand, None)]
+    if closure.hash:
+        rows.append(("Empreinte", closure.hash[:16]))
+    return Sheet(shop_name=shop_name, title=KIND_TITLES[closure.kind], at=closure.at, lane=None, rows=tuple(rows))
+
+
+def report_sheet(report: Report, shop_name: str) -> Sheet:
+    since = report.since or "-"
+    rows = [("Depuis le Z du", since), (RULE, None), *_rows(report.totals, report.grand, report.lane)]
+    return Sheet(shop_name=shop_name, title="RAPPORT X", at=report.at, lane=report.lane, rows=tuple(rows))
