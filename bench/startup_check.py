@@ -118,7 +118,7 @@ def main() -> None:
         assert quick == [] and integrity == [], (quick, integrity)
         check_point(db, args.sales - args.since)
         since, since_s = timed(books_check.checked_since, db)
-        assert [end.count for end in since] == [args.since, args.since, 0], since
+        assert [end.count for end in since][:3] == [args.since, args.since, 0], since
 
         def start_up_check():
             return books_check.quick_check(db), books_check.checked_since(db)

@@ -30,7 +30,9 @@ EXIT_BOOKS_REFUSED = 3
 # Seconds: how long a thread waiting for the GIL waits before the running one must let go.
 GIL_SWITCH_INTERVAL = 0.0005
 # ``verify``'s name for each fiscal chain, in the order it walks them (store.fiscal.verify_chains).
-VERIFY_CHAINS = ("sales", "payments", "money taken outside sales")
+# The chains as verify names them, in store/fiscal.py ALL_CHAINS order.
+VERIFY_CHAINS = ("sales", "payments", "money taken outside sales", "closures", "copies", "invoices",
+                 "drawer movements and counts", "customer account movements", "technical event journal")
 # The collector's thresholds while serving (CPython's default: 700, 10, 10). A store of
 # 1,000 tills holds ~500,000 objects that live as long as their connections (sessions,
 # tasks, lanes) and makes almost no cyclic garbage: with the default, 10 full
@@ -344,7 +346,8 @@ def _verify(data: Path) -> int:
         print("ok: SQLite integrity check")
     if report is None:
         return _fail(f"database damaged: {damage[-1]} (docs/operations.md, \"A refused start-up\")")
-    for chain, result in zip(VERIFY_CHAINS, report.chains, strict=True):
+    for index, result in enumerate(report.chains):
+        chain = VERIFY_CHAINS[index] if index < len(VERIFY_CHAINS) else "not a laneserver chain"
         if isinstance(result, Broken):
             print(f"BROKEN: {result}")
         else:

@@ -97,6 +97,7 @@ def walk(chain: str, rows: Iterable[ChainRow], *, first_number: int = 1,
 # the database must still hold the anchored record, with the anchored hash.
 
 ANCHOR_FORMAT = 1
+MAX_ANCHORED_CHAINS = 32
 
 
 class AnchorHead(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -112,9 +113,12 @@ class Anchor(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     # ``money_in``). An anchor written before that chain existed has none: read as
     # nothing anchored yet.
     money: AnchorHead = AnchorHead(0, GENESIS)
+    # The heads of the chains added with the closures (store/fiscal.py FISCAL_CHAINS),
+    # by name; an anchor written before them has none.
+    chains: dict[str, AnchorHead] = {}
 
     def heads(self) -> tuple[tuple[str, AnchorHead], ...]:
-        return (("sale", self.sale), ("payment", self.payment), ("money", self.money))
+        return (("sale", self.sale), ("payment", self.payment), ("money", self.money), *sorted(self.chains.items()))
 
 
 class AnchorUnreadable(ValueError):
@@ -144,6 +148,9 @@ def decode_anchor(data: bytes) -> Anchor:
         anchor = _anchor_decoder.decode(data)
     except msgspec.DecodeError as error:
         raise AnchorUnreadable(f"not a fiscal anchor: {error}") from None
+    if len(anchor.chains) > MAX_ANCHORED_CHAINS or any(not name.isascii() or not name.isalpha() or len(name) > 32
+                                                        for name in anchor.chains):
+        raise AnchorUnreadable("not a fiscal anchor: bad chain names")
     if anchor.format != ANCHOR_FORMAT:
         raise AnchorUnreadable(f"anchor format {anchor.format} is not {ANCHOR_FORMAT}")
     for _, head in anchor.heads():

@@ -15,12 +15,13 @@ by the start. docs/operations.md, "A refused start-up"; figures in docs/performa
 from __future__ import annotations
 
 import sqlite3
+from functools import partial
 
 from laneserver.rules.fiscal import GENESIS, Broken, ChainEnd, walk
-from laneserver.store.fiscal import CHAIN_TABLES, money_rows, payment_rows, sale_rows, stored_hash, unchained_money
+from laneserver.store.fiscal import ALL_CHAINS, chain_rows, hash_of, unchained_money, unknown_chains
 
 CHECKED_KEY = "chain_checked:{}"
-CHAINS = (("sale", sale_rows), ("payment", payment_rows), ("money", money_rows))
+CHAINS = tuple((chain, partial(chain_rows, chain=chain)) for chain in ALL_CHAINS)
 # Findings of an integrity check shown at most (SQLite stops there).
 MAX_FINDINGS = 20
 
@@ -54,7 +55,7 @@ def checked_heads(db: sqlite3.Connection) -> dict[str, tuple[int, str]]:
 
 
 def checked_since(db: sqlite3.Connection) -> list[ChainEnd | Broken]:
-    """Walk each chain (sale, payment, money) from the last record a start checked.
+    """Walk each chain (store/fiscal.py ALL_CHAINS) from the last record a start checked.
 
     Returns, per chain, its end (``count``: the records walked now) or the first
     broken record. A checked point whose record is missing or has another hash
@@ -64,13 +65,16 @@ def checked_since(db: sqlite3.Connection) -> list[ChainEnd | Broken]:
     results: list[ChainEnd | Broken] = []
     for chain, rows in CHAINS:
         after, prev = heads.get(chain, (0, GENESIS))
-        if after and stored_hash(db, CHAIN_TABLES[chain], after) != prev:
+        if after and hash_of(db, chain, after) != prev:
             after, prev = 0, GENESIS
-        result = walk(chain, rows(db, after), first_number=after + 1, prev_hash=prev)
+        result = walk(chain, rows(db, after=after), first_number=after + 1, prev_hash=prev)
         if chain == "money" and isinstance(result, ChainEnd):
             seq = db.execute("SELECT seq FROM money_in WHERE number=?", (after,)).fetchone() if after else None
             result = unchained_money(db, seq[0] if seq else 0) or result
         results.append(result)
+    stray = unknown_chains(db)
+    if stray is not None:
+        results.append(stray)
     return results
 
 

@@ -33,6 +33,7 @@ from laneserver.files import write_atomically
 from laneserver.rules.fiscal import (
     GENESIS,
     Anchor,
+    canonical,
     AnchorHead,
     AnchorProblem,
     AnchorUnreadable,
@@ -120,7 +121,24 @@ class Heads(msgspec.Struct):
     payment_hash: str = GENESIS
     money_number: int = 0
     money_hash: str = GENESIS
-    invoice_number: int = 0  # invoices are numbered with no gap too (not chained: each names its sale)
+    invoice_number: int = 0  # invoices are numbered with no gap too (their records: chain ``invoice``)
+    # The heads of the chains kept in ``fiscal_records`` (FISCAL_CHAINS): (number, hash).
+    chains: dict[str, tuple[int, str]] = msgspec.field(default_factory=dict)
+
+    def copy(self) -> "Heads":
+        """A copy a writer can put back after a rollback (``chains`` copied too)."""
+        return msgspec.structs.replace(self, chains=dict(self.chains))
+
+    def head(self, chain: str) -> tuple[int, str]:
+        """(number, hash) of the last record of ``chain`` (0 and GENESIS: none yet)."""
+        match chain:
+            case "sale":
+                return self.sale_number, self.sale_hash
+            case "payment":
+                return self.payment_number, self.payment_hash
+            case "money":
+                return self.money_number, self.money_hash
+        return self.chains.get(chain, (0, GENESIS))
 
 
 def load_heads(db: sqlite3.Connection) -> Heads:
@@ -137,7 +155,49 @@ def load_heads(db: sqlite3.Connection) -> Heads:
     if row:
         heads.money_number, heads.money_hash = row
     heads.invoice_number = db.execute("SELECT coalesce(max(number), 0) FROM invoices").fetchone()[0]
+    for chain, number, digest in db.execute(
+            "SELECT chain, number, hash FROM fiscal_records WHERE (chain, number) IN"
+            " (SELECT chain, max(number) FROM fiscal_records GROUP BY chain)"):
+        heads.chains[chain] = (number, digest)
     return heads
+
+
+# --- the chains kept in ``fiscal_records``: one record format for all of them ---------
+
+# Each is numbered from 1 with no gap and chained like the first three; a record is a
+# dict of business content (names, amounts as strings, the numbers of other chains'
+# records; never a database id) to which the writer adds its ``number`` and ``at``.
+FISCAL_CHAINS = ("closure", "copy", "invoice", "drawer", "account", "jet")
+
+
+class UnknownChain(ValueError):
+    """A record for a chain that is not one of FISCAL_CHAINS."""
+
+
+def append_record(db: sqlite3.Connection, heads: Heads, chain: str, at: str,
+                  record: dict[str, Any]) -> tuple[int, str]:
+    """Number and chain one record of ``chain`` (one of FISCAL_CHAINS): (number, hash).
+
+    ``record`` is the business content; the stored and hashed record is it with
+    ``number`` and ``at`` (ISO 8601) added. ``heads`` moves once it is written."""
+    if chain not in FISCAL_CHAINS:
+        raise UnknownChain(f"no fiscal chain {chain!r} (chains: {', '.join(FISCAL_CHAINS)})")
+    last, prev = heads.chains.get(chain, (0, GENESIS))
+    number = last + 1
+    content = builtins({**record, "number": number, "at": at})
+    digest = chain_hash(prev, content)
+    db.execute("INSERT INTO fiscal_records(chain, number, at, record, prev_hash, hash) VALUES (?,?,?,?,?,?)",
+               (chain, number, at, canonical(content).decode(), prev, digest))
+    heads.chains[chain] = (number, digest)
+    return number, digest
+
+
+def records(db: sqlite3.Connection, chain: str, after: int = 0) -> Iterator[ChainRow]:
+    """The records of ``chain`` (one of FISCAL_CHAINS) after number ``after``, in order."""
+    rows = db.execute("SELECT number, record, prev_hash, hash FROM fiscal_records WHERE chain=? AND number > ?"
+                      " ORDER BY number", (chain, after))
+    for number, record, prev_hash, digest in rows:
+        yield ChainRow(number, msgspec.json.decode(record), prev_hash, digest)
 
 
 def insert_sale(db: sqlite3.Connection, heads: Heads, sale: SaleCompleted, *, cancels: int | None = None,
@@ -193,6 +253,8 @@ def chain_money(db: sqlite3.Connection, heads: Heads, at: str, kind: str, mode: 
 # --- reading the chains back ----------------------------------------------------------
 
 CHAIN_TABLES = {"sale": "sales", "payment": "payments", "money": "money_in"}
+# Every chain, in the order verify walks them.
+ALL_CHAINS = (*CHAIN_TABLES, *FISCAL_CHAINS)
 
 
 def chain_end(db: sqlite3.Connection, table: str) -> int:
@@ -205,6 +267,42 @@ def stored_hash(db: sqlite3.Connection, table: str, number: int) -> str | None:
         return GENESIS
     row = db.execute(f"SELECT hash FROM {table} WHERE number=?", (number,)).fetchone()
     return row[0] if row else None
+
+
+def last_number(db: sqlite3.Connection, chain: str) -> int:
+    """The number of the last stored record of any chain (0: none yet)."""
+    if chain in CHAIN_TABLES:
+        return chain_end(db, CHAIN_TABLES[chain])
+    return db.execute("SELECT coalesce(max(number), 0) FROM fiscal_records WHERE chain=?", (chain,)).fetchone()[0]
+
+
+def hash_of(db: sqlite3.Connection, chain: str, number: int) -> str | None:
+    """The stored hash of record ``number`` of any chain (GENESIS for 0; None: absent)."""
+    if chain in CHAIN_TABLES:
+        return stored_hash(db, CHAIN_TABLES[chain], number)
+    if number == 0:
+        return GENESIS
+    row = db.execute("SELECT hash FROM fiscal_records WHERE chain=? AND number=?", (chain, number)).fetchone()
+    return row[0] if row else None
+
+
+def chain_rows(db: sqlite3.Connection, chain: str, after: int = 0) -> Iterator[ChainRow]:
+    """The records of any chain after number ``after``, in order."""
+    match chain:
+        case "sale":
+            return sale_rows(db, after)
+        case "payment":
+            return payment_rows(db, after)
+        case "money":
+            return money_rows(db, after)
+    return records(db, chain, after)
+
+
+def unknown_chains(db: sqlite3.Connection) -> Broken | None:
+    """A ``fiscal_records`` row of a chain this laneserver does not know (added by hand)."""
+    row = db.execute(f"SELECT chain, number FROM fiscal_records WHERE chain NOT IN ({','.join('?' * len(FISCAL_CHAINS))})"
+                     " ORDER BY chain, number LIMIT 1", FISCAL_CHAINS).fetchone()
+    return None if row is None else Broken(str(row[0]), row[1], "a record of a chain laneserver does not write")
 
 
 def sale_rows(db: sqlite3.Connection, after: int = 0) -> Iterator[ChainRow]:
@@ -256,11 +354,18 @@ def unchained_money(db: sqlite3.Connection, after_seq: int = 0) -> Broken | None
 
 
 def verify_chains(db: sqlite3.Connection) -> list[ChainEnd | Broken]:
-    """Walk the sales chain, the payments chain, then the money chain (``money_in``)."""
-    money = walk("money", money_rows(db))
-    if isinstance(money, ChainEnd):
-        money = unchained_money(db) or money
-    return [walk("sale", sale_rows(db)), walk("payment", payment_rows(db)), money]
+    """Walk every chain, in ALL_CHAINS order: sale, payment, money (``money_in``), then
+    those of ``fiscal_records``; a record of an unknown chain is a finding too."""
+    results: list[ChainEnd | Broken] = []
+    for chain in ALL_CHAINS:
+        result = walk(chain, chain_rows(db, chain))
+        if chain == "money" and isinstance(result, ChainEnd):
+            result = unchained_money(db) or result
+        results.append(result)
+    stray = unknown_chains(db)
+    if stray is not None:
+        results.append(stray)
+    return results
 
 
 # --- the fiscal anchor ----------------------------------------------------------------
@@ -279,7 +384,8 @@ def anchor_path(db_path: Path) -> Path:
 def anchor_of(heads: Heads) -> Anchor:
     return Anchor(sale=AnchorHead(heads.sale_number, heads.sale_hash),
                   payment=AnchorHead(heads.payment_number, heads.payment_hash),
-                  money=AnchorHead(heads.money_number, heads.money_hash))
+                  money=AnchorHead(heads.money_number, heads.money_hash),
+                  chains={chain: AnchorHead(*head) for chain, head in sorted(heads.chains.items())})
 
 
 def write_anchor(path: Path, heads: Heads) -> None:
@@ -322,8 +428,7 @@ def check_anchor(db: sqlite3.Connection, anchor: Anchor) -> list[AnchorProblem]:
     """The anchored heads that the database no longer holds as anchored."""
     problems = []
     for chain, head in anchor.heads():
-        table = CHAIN_TABLES[chain]
-        problem = check_head(chain, head, chain_end(db, table), stored_hash(db, table, head.number))
+        problem = check_head(chain, head, last_number(db, chain), hash_of(db, chain, head.number))
         if problem is not None:
             problems.append(problem)
     return problems
@@ -361,7 +466,7 @@ def verify(db: sqlite3.Connection, anchor_file: Path) -> Verification:
     db.execute("BEGIN")
     try:
         chains = verify_chains(db)
-        sales, payments, money = chain_end(db, "sales"), chain_end(db, "payments"), chain_end(db, "money_in")
+        ends = {chain: last_number(db, chain) for chain in ALL_CHAINS}
         anchored = is_anchored(db)
         problems = check_anchor(db, anchor) if anchor is not None else []
     finally:
@@ -370,7 +475,7 @@ def verify(db: sqlite3.Connection, anchor_file: Path) -> Verification:
         check = AnchorCheck(False, f"anchor {anchor_file} is unreadable ({unreadable}): "
                                    "the end of the chains cannot be checked")
     elif anchor is None:
-        if sales == 0 and payments == 0 and money == 0:
+        if not any(ends.values()):
             check = AnchorCheck(True, "anchor: none yet, and no fiscal records to anchor")
         elif not anchored:
             check = AnchorCheck(True, "anchor: none, this database predates fiscal anchors "
@@ -383,9 +488,11 @@ def verify(db: sqlite3.Connection, anchor_file: Path) -> Verification:
         check = AnchorCheck(False, f"the database does not hold its anchored head: {problems[0]}",
                             tuple(problems))
     else:
-        ahead = (sales - anchor.sale.number) + (payments - anchor.payment.number) + (money - anchor.money.number)
+        anchored_heads = dict(anchor.heads())
+        ahead = sum(end - anchored_heads[chain].number if chain in anchored_heads else end
+                    for chain, end in ends.items())
         later = f"; {ahead} records written after it" if ahead else ""
-        heads = (f"sale {anchor.sale.number} and payment {anchor.payment.number}" if not anchor.money.number else
-                 f"sale {anchor.sale.number}, payment {anchor.payment.number} and money {anchor.money.number}")
+        named = [f"{chain} {head.number}" for chain, head in anchor.heads() if head.number or chain in ("sale", "payment")]
+        heads = " and ".join(named) if len(named) <= 2 else f"{', '.join(named[:-1])} and {named[-1]}"
         check = AnchorCheck(True, f"anchor: {heads} present with their anchored hashes{later}")
     return Verification(chains, check)

@@ -285,10 +285,27 @@ class AccountMoved(msgspec.Struct, frozen=True):
     balance: Decimal
 
 
+class ChainRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A record for one of the fiscal chains kept in ``fiscal_records`` (store/fiscal.py
+    FISCAL_CHAINS: closure, copy, invoice, drawer, account, jet): ``record`` is its
+    business content (plain JSON types, decimals as strings, no database id); the
+    writer adds its ``number`` and ``at`` and chains it. Result: ``ChainAppended``."""
+
+    chain: str
+    at: dt.datetime
+    record: dict[str, Any]
+
+
+class ChainAppended(msgspec.Struct, frozen=True):
+    chain: str
+    number: int
+    hash: str
+
+
 Op = Union[RecordEvent, PutLaneState, AppendLaneChange, RecordSale, Remember, MoveStock, PutStockArticle, SetSignedIn, PutPinRecord,
            PutResume, DropResume, TouchResume, SeenDevice, RecordLot,
            CreatePurchaseOrder, PutPurchaseOrder, PutCustomer, MoveAccount, IssueVoucher, UseVoucher, ReceiveMoney,
-           MoveCoupons]
+           MoveCoupons, ChainRecord]
 
 
 class SaleRecorded(msgspec.Struct, frozen=True):

@@ -401,6 +401,22 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (lane, seq)
     );
     """,
+    # 14: the fiscal chains added with the closures (store/fiscal.py FISCAL_CHAINS):
+    # closures, copies, invoices, drawer movements and counts, customer account
+    # movements and the technical event journal, each numbered from 1 with no gap and
+    # chained as the first three are; ``record`` is the canonical content hashed.
+    """
+    CREATE TABLE fiscal_records (
+        chain TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        record TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (chain, number)
+    ) WITHOUT ROWID;
+    """
+    + _append_only("fiscal_records"),
 )
 
 

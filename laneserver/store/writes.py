@@ -22,11 +22,22 @@ from laneserver.rules.lane import LaneState
 from laneserver.rules.lane_journal import snapshot_due
 from laneserver.rules.payment import fiscal_rows
 from laneserver.rules.stock import exact, to_text
-from laneserver.store.fiscal import Heads, builtins, chain_money, chain_payment, encode, insert_sale, load_heads
+from laneserver.store.fiscal import (
+    Heads,
+    append_record,
+    builtins,
+    chain_money,
+    chain_payment,
+    encode,
+    insert_sale,
+    load_heads,
+)
 from laneserver.store.ops import (
     AccountMoved,
     AppendLaneChange,
     CancelRecorded,
+    ChainAppended,
+    ChainRecord,
     CreatePurchaseOrder,
     IssueVoucher,
     MoveAccount,
@@ -91,7 +102,7 @@ class Writer:
         self._lane_logs: dict[str, list[int]] = {}
 
     def snapshot(self) -> Heads:
-        return msgspec.structs.replace(self.heads)
+        return self.heads.copy()
 
     def restore(self, heads: Heads) -> None:
         self.heads = heads
@@ -200,6 +211,8 @@ class Writer:
                 return self._record_payments(op)
             case RecordCancel():
                 return self._record_cancel(op)
+            case ChainRecord():
+                return ChainAppended(op.chain, *append_record(self.db, self.heads, op.chain, iso(op.at), op.record))
         raise TypeError(f"not a journal op: {op!r}")
 
     # --- lane states: changes and snapshots (rules/lane_journal.py) ----------------------

@@ -257,6 +257,7 @@ async def test_a_failing_unit_does_not_sink_its_batch_and_leaves_no_gap(tmp_path
                 ChainEnd(count=3, last_number=3, last_hash=got["third"][0].hash),
                 ChainEnd(count=6, last_number=6, last_hash=await read(journal, _last_payment_hash)),
                 ChainEnd(count=0, last_number=0, last_hash=GENESIS),  # no money taken outside sales
+                *[ChainEnd(count=0, last_number=0, last_hash=GENESIS)] * len(fiscal.FISCAL_CHAINS),  # nor closures …
             ]
 
     assert isinstance(got["broken_commit"], CommitFailed)
@@ -346,6 +347,7 @@ async def test_record_sale_numbers_chains_and_takes_stock(tmp_path) -> None:
         ChainEnd(count=3, last_number=3, last_hash=recorded[-1].hash),
         ChainEnd(count=6, last_number=6, last_hash=payments[-1][5]),
         ChainEnd(count=0, last_number=0, last_hash=GENESIS),  # no money taken outside sales
+        *[ChainEnd(count=0, last_number=0, last_hash=GENESIS)] * len(fiscal.FISCAL_CHAINS),  # nor closures …
     ]
 
 

@@ -37,7 +37,7 @@ def test_an_anchor_survives_its_encoding():
     assert decode_anchor(encode_anchor(anchor)) == anchor
     assert json.loads(encode_anchor(anchor)) == {"format": 1, "sale": {"number": 12, "hash": H1},
                                                  "payment": {"number": 15, "hash": H2},
-                                                 "money": {"number": 0, "hash": GENESIS}}
+                                                 "money": {"number": 0, "hash": GENESIS}, "chains": {}}
 
 
 def test_an_anchor_written_before_the_money_chain_still_reads():
