@@ -25,7 +25,13 @@ from typing import Any
 import msgspec
 import trio
 
-from laneserver.actors.fiscal_messages import AskReport, Closed, CloseNow, ClosureList, ListClosures
+from laneserver.actors.fiscal_messages import (
+    AskReport,
+    Closed,
+    CloseNow,
+    ClosureList,
+    ListClosures,
+)
 from laneserver.actors.journal import CommitFailed, commit, read
 from laneserver.actors.lane_messages import LaneWork, OpenWork
 from laneserver.actors.messages import Caller, Do

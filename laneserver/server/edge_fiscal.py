@@ -6,7 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from laneserver.actors.fiscal_messages import AskReport, CloseNow, ClosureList, ListClosures
+from laneserver.actors.fiscal_messages import (
+    AskReport,
+    CloseNow,
+    ClosureList,
+    ListClosures,
+)
 from laneserver.actors.messages import Caller
 from laneserver.actors.runtime import Address
 from laneserver.protocol import messages as wire

@@ -64,7 +64,8 @@ def _table() -> dict[type, Route]:
     add(wire.SALES_VERBS, Route("_sales", "sales", approval=True))
     add(wire.GetInvoice, Route("_invoice", "journal"))
     # Closing (rules/closures.py): ``close`` by a manager, or with a supervisor's PIN.
-    add(wire.FISCAL_VERBS, Route("_fiscal", "fiscal", approval=True))
+    add(wire.Close, Route("_fiscal", "fiscal", approval=True))
+    add(wire.FISCAL_VERBS, Route("_fiscal", "fiscal"))
     # A discount above the cap, a refund (returns): a supervisor's PIN.
     add((wire.Discount, wire.Pay), Route("_lane_request", "lane", approval=True))
     add(LANE_REQUESTS, Route("_lane_request", "lane"))
