@@ -12,6 +12,7 @@ import zoneinfo
 from decimal import Decimal
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -374,3 +375,23 @@ def test_a_closure_record_reads_back_the_same():
     text = msgspec.json.encode(record)
     again = z.closure_of(7, at.isoformat(), msgspec.json.decode(text), "h")
     assert again == msgspec.structs.replace(closure, hash="h")
+
+
+def test_the_printed_z_and_x():
+    from laneserver.hw.closure_sheet import render_sheet
+
+    at = utc(2026, 1, 15, 17)
+    records = Records(sales=(sale(1, at, "8.90", vat=(VatPart(D(20), D("7.42"), D("1.48"), D("8.90")),)),),
+                      payments=(pay(1, at, "cash", "8.90"),))
+    zday = closed(z.close(DAY, "2026-01-15", records=records, closures=[], today=dt.date(2026, 1, 15), zone=PARIS,
+                          at=at), 1)
+    printed = render_sheet(z.closure_sheet(msgspec.structs.replace(zday, hash="ab" * 32), "Épicerie\x1b du Port"))
+    assert printed.startswith(b"\x1b@")  # ESC @: nothing inherited from the job before
+    text = printed.decode("cp858", errors="replace")
+    assert "Z JOURNALIER" in text and "Période" in text and "2026-01-15" in text and "Espèces" in text
+    assert "8,90 €" in text and "20 % TTC" in text and "abababababababab" in text
+    assert "\x1b du Port" not in text  # a control character in shop data never reaches the printer
+    x = z.x_report(records, [], lane="1", at=at)
+    assert "RAPPORT X" in render_sheet(z.report_sheet(x, "Shop"), width=32).decode("cp858")
+    with pytest.raises(ValueError):
+        render_sheet(z.report_sheet(x, "Shop"), width=20)
