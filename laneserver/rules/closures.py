@@ -16,8 +16,8 @@ Invariants (tests/rules/test_closures.py, partly by hypothesis):
   - a day Z covers the uncovered records whose shop day (in the shop's zone) is on or
     before its day, as a prefix of each chain (``positions`` notes its last numbers), so
     the records after it — a sale made after today's Z — are the next period's;
-  - a day is closed once, in order, never before it has begun; a month once its last
-    day has begun and none of its records is left uncovered by a day Z; a year once its
+  - a day is closed once, in order, never before it has begun nor once its month (or
+    year) is closed; a month once its last day has begun and none of its records is left uncovered by a day Z; a year once its
     last day has begun, no record of it is uncovered and each of its months that had a
     day Z is closed. A month's totals are the sum of its days' Zs, a year's of its
     months'; each carries the grand totals of the last day Z it includes.
@@ -417,6 +417,10 @@ def close(kind: str, period: str, *, records: Records, closures: Iterable[Closur
     if first_day(kind, period) > today:
         return Refused("conflict", f"the {kind} {period} has not begun (today is {today.isoformat()})",
                        {"period": period})
+    for outer, key in ((MONTH, period[:7]), (YEAR, period[:4])):
+        if KINDS.index(outer) > KINDS.index(kind) and any(c.kind == outer and c.period == key for c in closures):
+            return Refused("conflict", f"the {outer} {key} is already closed: what is left of the {kind} {period} "
+                                       "goes into the next day's Z", {"period": period})
     last = last_day_z(closures)
     before = last.grand if last else GrandTotals()
     if kind == DAY:

@@ -146,7 +146,7 @@ def _split(records: Records, cut: int) -> tuple[Records, Records]:
             Records(records.sales[cut:], records.payments[cut:], (), records.drawer[cut:]))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(record_sets(), st.integers(0, 30))
 def test_totals_of_a_split_add_up_to_the_whole(records, cut):
     first, second = _split(records, cut)
@@ -155,7 +155,7 @@ def test_totals_of_a_split_add_up_to_the_whole(records, cut):
     assert z.add(z.EMPTY, z.totals(records)) == z.totals(records)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(record_sets(), st.integers(0, 30), st.integers(0, 30))
 def test_add_is_associative(records, one, two):
     a, rest = _split(records, min(one, two))
@@ -164,7 +164,7 @@ def test_add_is_associative(records, one, two):
     assert z.add(z.add(ta, tb), tc) == z.add(ta, z.add(tb, tc))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(record_sets(), st.integers(0, 30), money, money)
 def test_grand_totals_carry_through_any_split(records, cut, gt, extra):
     start = GrandTotals(gt, abs(gt) + abs(extra))
@@ -187,7 +187,7 @@ def _close_every_day(records: Records, zone: dt.tzinfo, today: dt.date) -> list[
     return z.auto_closures(records, [], today=today, zone=zone, at=utc(2026, 3, 1))
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(record_sets())
 def test_a_month_is_the_sum_of_its_days(records):
     zone = PARIS
@@ -330,8 +330,16 @@ def test_closing_refusals_say_why():
     assert jan.totals == d12.totals
     year = z.close(YEAR, "2026", records=Records(), closures=[d12], today=dt.date(2026, 12, 31), zone=PARIS, at=at)
     assert isinstance(year, Refused) and year.details == {"months": ["2026-01"]}
-    assert isinstance(z.close(YEAR, "2026", records=Records(), closures=[d12, jan], today=dt.date(2026, 12, 31),
-                              zone=PARIS, at=at), Closure)
+    year = closed(z.close(YEAR, "2026", records=Records(), closures=[d12, jan], today=dt.date(2026, 12, 31),
+                          zone=PARIS, at=at), 3)
+    assert year.totals == jan.totals
+    # a month closed on its last day: that day's later sales wait for the next day's Z
+    late = z.close(DAY, "2026-01-31", records=Records(), closures=[d12, jan], today=dt.date(2026, 1, 31), zone=PARIS,
+                   at=at)
+    assert isinstance(late, Refused) and "month 2026-01 is already closed" in late.message
+    feb = z.close(MONTH, "2026-02", records=Records(), closures=[d12, jan, year], today=dt.date(2027, 1, 1),
+                  zone=PARIS, at=at)
+    assert isinstance(feb, Refused) and "year 2026 is already closed" in feb.message
 
 
 def test_parse_period():
@@ -395,3 +403,14 @@ def test_the_printed_z_and_x():
     assert "RAPPORT X" in render_sheet(z.report_sheet(x, "Shop"), width=32).decode("cp858")
     with pytest.raises(ValueError):
         render_sheet(z.report_sheet(x, "Shop"), width=20)
+
+
+def test_a_cancelled_sale_and_its_counter_entry_add_up_to_nothing_but_count_in_gt_abs():
+    at = utc(2026, 1, 15, 10)
+    records = Records(
+        sales=(sale(1, at, "12.40", change="7.60"), sale(2, at, "-12.40", change="-7.60", cancels=1)),
+        payments=(pay(1, at, "cash", "20.00"), pay(2, at, "cash", "-20.00", type="ANL")))
+    t = z.totals(records)
+    assert t.by_mode == {"cash": D("0.00")} and t.net == D("0.00") and t.cancellations == Count(1, D("-12.40"))
+    grand = z.carry(GrandTotals(), records)
+    assert (grand.gt, grand.gt_abs) == (D("0.00"), D("24.80"))
