@@ -196,8 +196,7 @@ def add_all(many: Iterable[Totals]) -> Totals:
 
 def rate_key(rate: Decimal) -> str:
     """A VAT rate as a map key: "20", "5.5" (trailing zeros left out)."""
-    text = format(rate.normalize(), "f")
-    return text
+    return format(rate.normalize(), "f")
 
 
 def discount_of(line: SaleLine) -> Decimal:
@@ -494,11 +493,10 @@ _builtins = msgspec.json.Encoder(decimal_format="string")
 def closure_record(closure: Closure) -> dict[str, Any]:
     """A closure's business content as chained (no database ids; money as strings; the
     writer adds ``number`` and ``at``)."""
-    content = {"kind": closure.kind, "period": closure.period,
+    return {"kind": closure.kind, "period": closure.period,
                "positions": msgspec.to_builtins(closure.positions),
                "totals": _plain(closure.totals), "gt": str(closure.grand.gt), "gt_abs": str(closure.grand.gt_abs),
                "lanes_gt": _plain(closure.grand.lanes)}
-    return content
 
 
 def _plain(value: Any) -> Any:
