@@ -493,10 +493,9 @@ _builtins = msgspec.json.Encoder(decimal_format="string")
 def closure_record(closure: Closure) -> dict[str, Any]:
     """A closure's business content as chained (no database ids; money as strings; the
     writer adds ``number`` and ``at``)."""
-    return {"kind": closure.kind, "period": closure.period,
-               "positions": msgspec.to_builtins(closure.positions),
-               "totals": _plain(closure.totals), "gt": str(closure.grand.gt), "gt_abs": str(closure.grand.gt_abs),
-               "lanes_gt": _plain(closure.grand.lanes)}
+    return {"kind": closure.kind, "period": closure.period, "positions": msgspec.to_builtins(closure.positions),
+            "totals": _plain(closure.totals), "gt": str(closure.grand.gt), "gt_abs": str(closure.grand.gt_abs),
+            "lanes_gt": _plain(closure.grand.lanes)}
 
 
 def _plain(value: Any) -> Any:
