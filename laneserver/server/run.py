@@ -26,6 +26,7 @@ import trio
 
 from laneserver.actors.journal import CommitFailed, JournalActor, commit, read
 from laneserver.actors.drawer import DrawerActor
+from laneserver.actors.fiscal import FiscalActor
 from laneserver.actors.customers import CustomersActor
 from laneserver.actors.sales import SalesActor
 from laneserver.actors.lane import LaneActor, payment_policy
@@ -231,6 +232,16 @@ async def run_shop(
                         stopped = partial(_actor_stopped, journal, clock, out_of_service, publisher)
                         await front.start(partial(supervise, on_stopped=stopped), f"lane:{lane.id}", factory,
                                           lane_inboxes[lane.id], CORE_POLICY)
+                    # Closing (X, Z): after the lanes, which it asks before a day's Z. At start
+                    # it closes the earlier days left unclosed (each its own Z).
+                    fiscal, fiscal_inbox = open_mailbox("fiscal", 16)
+                    factory = partial(FiscalActor, config=config, journal=journal, clock=clock, zone=zone,
+                                      lanes=lane_addresses,
+                                      printers={lane.id: printers[lane.printer] for lane in config.lanes
+                                                if lane.printer and lane.printer in printers})
+                    await front.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock,
+                                                                            out_of_service, None)),
+                                      "fiscal", factory, fiscal_inbox, CORE_POLICY)
                     shop = Shop(config=config, clock=clock, journal=journal, catalog=catalog,
                                 lanes=lane_addresses, stock_points=points, terminals=terminals,
                                 data_folder=data_dir, out_of_service=out_of_service, publishers=publishers)
@@ -240,13 +251,14 @@ async def run_shop(
                     shop.drawers = drawers
                     shop.customers = customers
                     shop.sales = sales
+                    shop.fiscal = fiscal
                     async with trio.open_nursery() as watching:  # revoke / disable reach open sessions
                         watching.start_soon(watch_access, shop)
                         await _serve_http(shop, host or server_config.host,
                                           server_config.port if port is None else port, stop, on_ready)
                         watching.cancel_scope.cancel()
                     # Listener closed: no new requests reach the lanes.
-                    _close_all(lane_addresses.values(), front, server_config.shutdown_grace)
+                    _close_all([*lane_addresses.values(), fiscal], front, server_config.shutdown_grace)
                 for drawer in drawers.values():
                     drawer.close()
                 _close_all([sales, customers, invoices, *points.values(), *printers.values(), *terminals.values()], middle,
