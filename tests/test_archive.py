@@ -100,3 +100,33 @@ def test_garbage_files_are_refused_with_a_reason(tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(archive.Problem):
         check_file(path)
+
+
+def test_a_month_holds_what_its_day_zs_cover_and_its_closures(tmp_path):
+    """A sale rung after the Z of Nov 30 is closed with Dec 1: it goes in December's
+    archive, as in the Zs; November's holds its closures and what its day Zs cover."""
+    import datetime as dt
+
+    from laneserver.store.archive import month_spans
+    from laneserver.store.fiscal import append_record, load_heads
+    from laneserver.store.schema import connect
+    from tests.test_books_check import add_sales
+
+    db = connect(tmp_path / "shop.sqlite3")
+    add_sales(db, 1, 6)  # their days do not matter once Zs cover them
+    heads = load_heads(db)
+
+    def z(kind: str, period: str, sale: int) -> None:
+        append_record(db, heads, "closure", "2026-12-01T08:00:00+00:00",
+                      {"kind": kind, "period": period, "positions": {"sale": sale, "payment": 0, "money": 0}})
+
+    z("day", "2026-10-31", 1)
+    z("day", "2026-11-02", 3)
+    z("day", "2026-11-30", 4)
+    z("month", "2026-11", 4)
+    z("day", "2026-12-01", 6)
+    utc = dt.timezone.utc
+    spans, closed = month_spans(db, "2026-11", dt.date(2026, 11, 1), dt.date(2026, 11, 30), utc)
+    assert closed and spans["sale"] == (2, 4) and spans["closure"] == (2, 4)
+    spans, closed = month_spans(db, "2026-12", dt.date(2026, 12, 1), dt.date(2026, 12, 31), utc)
+    assert not closed and spans["sale"] == (5, 6) and spans["closure"] == (5, 5)

@@ -2,8 +2,9 @@
 
 ``write_archive`` reads the database read-only (it works while a server runs on the
 data folder: it never appends to a chain) and writes every chain's records of the
-month's shop days, with the closures and the technical event journal (they are chains
-too), as rules/archive.py lays them out, signed with the shop's key.
+month (``month_spans``: what its day Zs cover, its closures, the rest by shop day),
+with the closures and the technical event journal (they are chains too), as
+rules/archive.py lays them out, signed with the shop's key.
 
 ``check_file`` needs neither a database nor a data folder: the file and, optionally, a
 public key the auditor holds.
@@ -60,12 +61,49 @@ def month_range(db: sqlite3.Connection, chain: str, first: dt.date, last: dt.dat
     return None if low is None else (low, high)
 
 
-def _month_closed(db: sqlite3.Connection, period: str) -> bool:
-    """Is there a month closure for ``period`` (the closure chain's records)?"""
+class Spans(dict):
+    """Per chain, the numbers (from, to) of the month's records; a chain absent: none."""
+
+
+def month_spans(db: sqlite3.Connection, period: str, first: dt.date, last: dt.date,
+                zone: dt.tzinfo) -> tuple[Spans, bool]:
+    """Which records of each chain the archive of ``period`` holds, and whether the
+    month is closed (a month Z for it).
+
+    Sales, payments and money taken outside sales: what the month's day Zs cover (from
+    the positions the last day Z before them reached to those the month's last day Z
+    reached), so a sale rung after a day's Z goes with the next day, as in the Zs;
+    before any day Z of the month, by shop day. Closures: those of the month's days and
+    of the month itself. Every other chain: by shop day."""
+    days: list[dict[str, Any]] = []
+    before: dict[str, Any] | None = None
+    closure_numbers: list[int] = []
+    closed = False
     for row in chain_rows(db, "closure"):
-        if row.record.get("kind") == "month" and row.record.get("period") == period:
-            return True
-    return False
+        kind, of = row.record.get("kind"), str(row.record.get("period", ""))
+        if of == period or of.startswith(period + "-"):
+            closure_numbers.append(row.number)
+            closed = closed or kind == "month"
+        if kind == "day" and isinstance(row.record.get("positions"), dict):
+            if of.startswith(period + "-"):
+                days.append(row.record["positions"])
+            elif of < period and not days:
+                before = row.record["positions"]
+    spans = Spans()
+    for chain in ALL_CHAINS:
+        if chain in ("sale", "payment", "money") and days:
+            low = int((before or {}).get(chain, 0)) + 1
+            high = int(days[-1].get(chain, 0))
+            if high >= low:
+                spans[chain] = (low, high)
+        elif chain == "closure":
+            if closure_numbers:
+                spans[chain] = (closure_numbers[0], closure_numbers[-1])
+        else:
+            span = month_range(db, chain, first, last, zone)
+            if span is not None:
+                spans[chain] = span
+    return spans, closed
 
 
 def write_archive(db_path: Path, out: Path, period: str, zone: dt.tzinfo, now: dt.datetime,
@@ -91,7 +129,7 @@ def write_archive(db_path: Path, out: Path, period: str, zone: dt.tzinfo, now: d
         raise ArchiveRefused(str(error)) from None
     try:
         db.execute("BEGIN")  # one snapshot for the whole archive
-        closed = _month_closed(db, period)
+        spans, closed = month_spans(db, period, first, last, zone)
         month_over = last < shop_day(now, zone)
         why = None if closed else ("the month is not over yet" if not month_over else "the month is not closed")
         public = shop_key.public_hex(key)
@@ -103,7 +141,7 @@ def write_archive(db_path: Path, out: Path, period: str, zone: dt.tzinfo, now: d
         counts: dict[str, int] = {}
         sections = []
         for chain in ALL_CHAINS:
-            span = month_range(db, chain, first, last, zone)
+            span = spans.get(chain)
             after, upto = (0, 0) if span is None else (span[0] - 1, span[1])
             counts[chain] = upto - after
             sections.append((chain, after, hash_of(db, chain, after) or GENESIS,
