@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                              help="put a backup back in place (the server stopped); the replaced database is kept")
     restore.add_argument("backup", type=Path)
 
+    sub.add_parser("systemd-devices", parents=[common],
+                   help="print the unit's drop-in allowing the shop file's devices (DeviceAllow=)")
+
     stock = sub.add_parser("stock", parents=[common], help="stock points")
     stock_sub = stock.add_subparsers(dest="stock_command", required=True, metavar="ACTION")
     export = stock_sub.add_parser("export", parents=[common], help="the stock state as CSV on standard output")
@@ -151,6 +154,8 @@ def _run(args: argparse.Namespace, config: Config, data: Path) -> int:
             return _restore(args, data)
         case "stock":
             return _stock_export(args, config, data)
+        case "systemd-devices":
+            return _systemd_devices(config)
     return _fail(f"unknown command {args.command}", 2)
 
 
@@ -432,6 +437,16 @@ def _restore(args: argparse.Namespace, data: Path) -> int:
     if not done.backup_anchor:
         print("note: the backup had no anchor beside it; it is anchored at its own last records")
     print("start the server: systemctl start laneserver")
+    return 0
+
+
+def _systemd_devices(config: Config) -> int:
+    from laneserver.server.systemd_devices import drop_in
+
+    def resolve(node: str) -> str | None:
+        return os.path.realpath(node) if os.path.exists(node) else None
+
+    sys.stdout.write(drop_in(config, resolve))
     return 0
 
 
