@@ -60,29 +60,44 @@ def _tamper(path) -> None:
     db.close()
 
 
+class _CommitBetweenSteps:
+    """Stands in for ``abort`` (asked after every step of the copy): another connection
+    commits a row each time, the busiest writer there can be."""
+
+    def __init__(self, path, limit: int) -> None:
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.execute("PRAGMA synchronous=OFF")  # the copy is under test, not the disk
+        self.calls, self.limit = 0, limit
+
+    def is_set(self) -> bool:
+        self.calls += 1
+        if self.calls > self.limit:
+            raise AssertionError(f"the copy was restarted over and over ({self.limit} steps)")
+        self.db.execute("INSERT INTO filler VALUES (randomblob(100))")
+        return False
+
+
 def test_a_copy_under_a_busy_writer_is_one_snapshot(data, tmp_path):
-    writer = sqlite3.connect(data / DB_NAME, isolation_level=None, check_same_thread=False)
-    writer.execute("CREATE TABLE filler (x BLOB)")
-    writer.executemany("INSERT INTO filler VALUES (randomblob(2000))", [()] * 3000)
-    stop = threading.Event()
-
-    def write() -> None:
-        while not stop.is_set():
-            writer.execute("INSERT INTO filler VALUES (randomblob(2000))")
-
-    thread = threading.Thread(target=write)
+    """One page a step and a commit by another connection after every step: without the
+    read transaction held across the steps SQLite restarts the copy at each commit and it
+    never ends; with it, the copy ends and is the database as it was when it began."""
+    db = sqlite3.connect(data / DB_NAME, isolation_level=None)
+    db.execute("CREATE TABLE filler (x BLOB)")
+    db.execute("INSERT INTO filler SELECT randomblob(2000) FROM json_each(json_array(1,2,3,4,5,6,7,8,9,10))")
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    db.close()
+    busy = _CommitBetweenSteps(data / DB_NAME, limit=10 * pages)
     source = read_only(data / DB_NAME)
-    thread.start()
     try:
-        copy_database(source, tmp_path / "copy.sqlite3")
+        copy_database(source, tmp_path / "copy.sqlite3", abort=busy, pages=1)  # type: ignore[arg-type]
     finally:
-        stop.set()
-        thread.join()
         source.close()
-        writer.close()
+        busy.db.close()
+    assert busy.calls >= pages
     copy = sqlite3.connect(tmp_path / "copy.sqlite3")
     assert copy.execute("PRAGMA quick_check").fetchone() == ("ok",)
-    assert copy.execute("SELECT count(*) FROM filler").fetchone()[0] >= 3000
+    assert copy.execute("SELECT count(*) FROM filler").fetchone()[0] == 10
+    copy.close()
 
 
 def test_a_backup_is_checked_and_anchored_before_it_gets_its_name(data, tmp_path):
@@ -207,3 +222,16 @@ def test_backup_keys():
     config = parse_config('[[stock_points]]\nid = "main"\n[[lanes]]\nid = "1"\n[backup]\nevery = "1h30m"\n')
     assert (config.backup.every_seconds, config.backup.keep, config.backup.folder) == (5400.0, 7, "backups")
     assert parse_config('[[stock_points]]\nid = "m"\n[[lanes]]\nid = "1"\n').backup.every_seconds is None
+
+
+def test_an_abandoned_backup_leaves_nothing(data, tmp_path):
+    """A stopping server sets ``abort``: the copy stops at its next step."""
+    abort = threading.Event()
+    abort.set()
+    source = read_only(data / DB_NAME)
+    try:
+        with pytest.raises(BackupFailed, match="abandoned"):
+            write_backup(source, tmp_path / "b.sqlite3", abort=abort)
+    finally:
+        source.close()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("b.")]

@@ -97,8 +97,10 @@ def read_only(path: Path) -> sqlite3.Connection:
     return db
 
 
-def copy_database(source: sqlite3.Connection, dest: Path, *, abort: threading.Event | None = None) -> None:
-    """Copy ``source`` into the new file ``dest`` (0600; refused if it exists) as one snapshot.
+def copy_database(source: sqlite3.Connection, dest: Path, *, abort: threading.Event | None = None,
+                  pages: int = STEP_PAGES) -> None:
+    """Copy ``source`` into the new file ``dest`` (0600; refused if it exists) as one snapshot,
+    ``pages`` pages a step.
 
     Raises:
         BackupFailed: ``dest`` exists or cannot be created, or ``abort`` was set.
@@ -121,7 +123,7 @@ def copy_database(source: sqlite3.Connection, dest: Path, *, abort: threading.Ev
         source.execute("BEGIN")
         try:
             source.execute("SELECT count(*) FROM sqlite_schema").fetchone()
-            source.backup(target, pages=STEP_PAGES, progress=progress)
+            source.backup(target, pages=pages, progress=progress)
         finally:
             source.execute("ROLLBACK")
         target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
