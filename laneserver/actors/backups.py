@@ -109,19 +109,18 @@ class BackupsActor:
     async def _take(self) -> Backup | BackupFailed:
         now = self.clock.now()
         abort = threading.Event()
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(_abort_when_cancelled, abort)
-                try:
-                    backup, removed = await trio.to_thread.run_sync(self._write, now, abort, limiter=self._limiter)
-                finally:
-                    nursery.cancel_scope.cancel()
-        except (BackupFailed, OSError, sqlite3.Error) as error:
-            failed = error if isinstance(error, BackupFailed) else BackupFailed(f"{type(error).__name__}: {error}")
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_abort_when_cancelled, abort)
+            try:
+                done = await trio.to_thread.run_sync(self._write, now, abort, limiter=self._limiter)
+            finally:
+                nursery.cancel_scope.cancel()
+        if isinstance(done, BackupFailed):
             self.status.failures += 1
-            self.status.last_error = str(failed)
-            self._log.error("backup_failed", error=str(failed), failures=self.status.failures)
-            return failed
+            self.status.last_error = str(done)
+            self._log.error("backup_failed", error=str(done), failures=self.status.failures)
+            return done
+        backup, removed = done
         self.status.last, self.status.last_at = backup, now
         self._log.info("backup_written", file=str(backup.path), sales=backup.heads.sale_number,
                        size=backup.size, seconds=round(backup.seconds, 3), removed=[p.name for p in removed])
@@ -136,19 +135,25 @@ class BackupsActor:
             self._log.warning("backup_not_journaled", file=str(backup.path), error=repr(error))
         return backup
 
-    def _write(self, now: dt.datetime, abort: threading.Event) -> tuple[Backup, list[Path]]:
-        """Worker thread: copy, check, anchor, then prune to the ``keep`` newest."""
-        if self.create_folder:
-            self.folder.mkdir(mode=DATA_FOLDER_MODE, parents=True, exist_ok=True)
-        elif not self.folder.is_dir():
-            raise BackupFailed(f"no folder {self.folder} to write the backups in: create it (owned by the "
-                               "service's user) or fix backup.folder")
-        source = read_only(self.database)
+    def _write(self, now: dt.datetime, abort: threading.Event) -> tuple[Backup, list[Path]] | BackupFailed:
+        """Worker thread: copy, check, anchor, then prune to the ``keep`` newest. A failure
+        is returned, not raised (the caller counts it and goes on)."""
         try:
-            backup = write_backup(source, self.folder / backup_name(now), abort=abort)
-        finally:
-            source.close()
-        return backup, prune(self.folder, self.keep)
+            if self.create_folder:
+                self.folder.mkdir(mode=DATA_FOLDER_MODE, parents=True, exist_ok=True)
+            elif not self.folder.is_dir():
+                raise BackupFailed(f"no folder {self.folder} to write the backups in: create it (owned by the "
+                                   "service's user) or fix backup.folder")
+            source = read_only(self.database)
+            try:
+                backup = write_backup(source, self.folder / backup_name(now), abort=abort)
+            finally:
+                source.close()
+            return backup, prune(self.folder, self.keep)
+        except BackupFailed as failed:
+            return failed
+        except (OSError, sqlite3.Error) as error:
+            return BackupFailed(f"{type(error).__name__}: {error}")
 
 
 async def _abort_when_cancelled(abort: threading.Event) -> None:

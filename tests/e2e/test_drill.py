@@ -7,7 +7,9 @@ restored database, under its number; the server starts on it and sells on."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sqlite3
+import urllib.request
 
 import trio
 
@@ -50,6 +52,11 @@ def test_backup_under_load_kill_delete_restore_verify(tmp_path):
         trio.run(load)
         backups = sorted((server.data / "backups").glob("laneserver-*.sqlite3"))
         assert 1 <= len(backups) <= 3, backups  # keep = 3
+        with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+        assert "laneserver_backups_failed 0" in metrics
+        age = float(re.search(r"^laneserver_backup_age_seconds (\S+)$", metrics, re.M)[1])
+        assert 0 <= age < 30
     finally:
         server.kill()
     last_ack = acknowledged[-1][0]
