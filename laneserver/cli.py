@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument("--out", type=Path, help="the archive file to write")
     archive.add_argument("--key", type=Path, help="a file holding the shop's public key (64 hex digits or PEM): "
                                                   "the archive must be signed by it")
+    restore = sub.add_parser("restore", parents=[common],
+                             help="put a backup back in place (the server stopped); the replaced database is kept")
+    restore.add_argument("backup", type=Path)
+
+    sub.add_parser("systemd-devices", parents=[common],
+                   help="print the unit's drop-in allowing the shop file's devices (DeviceAllow=)")
 
     stock = sub.add_parser("stock", parents=[common], help="stock points")
     stock_sub = stock.add_subparsers(dest="stock_command", required=True, metavar="ACTION")
@@ -164,6 +170,8 @@ def _run(args: argparse.Namespace, config: Config, data: Path) -> int:
             return _verify(data)
         case "backup":
             return _backup(args, data)
+        case "restore":
+            return _restore(args, data)
         case "stock":
             return _stock_export(args, config, data)
         case "archive" if args.action == "verify":
@@ -172,6 +180,8 @@ def _run(args: argparse.Namespace, config: Config, data: Path) -> int:
             return _archive(args, config, data)
         case "export":
             return _export_fec(args, config, data)
+        case "systemd-devices":
+            return _systemd_devices(config)
     return _fail(f"unknown command {args.command}", 2)
 
 
@@ -197,7 +207,15 @@ def _serve(args: argparse.Namespace, config: Config, data: Path) -> int:
         print("\n".join(lines), flush=True)
 
     from laneserver.actors.journal import BooksRefused
+    from laneserver.store.data_lock import DataFolderBusy, DataFolderLock
+    from laneserver.store.schema import SchemaTooNew
 
+    # Held while the server runs (the kernel lets go when the process ends, however):
+    # ``restore`` and a second server on the same folder are refused.
+    try:
+        lock = DataFolderLock(data).acquire("a second server")
+    except DataFolderBusy as busy:
+        return _fail(f"cannot serve: {busy}", 1)
     refused: list[str] = []
     failed: list[str] = []
     # The journal's worker thread needs the GIL back after every SQLite call; with
@@ -211,10 +229,12 @@ def _serve(args: argparse.Namespace, config: Config, data: Path) -> int:
         trio.run(lambda: run_shop(config, data, SystemClock(), host=args.host, port=args.port, on_ready=on_ready))
     except* KeyboardInterrupt:
         pass
-    except* BooksRefused as group:
+    except* (BooksRefused, SchemaTooNew) as group:
         refused.extend(str(error) for error in _leaves(group))
     except* OSError as group:
         failed.extend(str(error) for error in _leaves(group))
+    finally:
+        lock.release()
     if refused:
         # Exit 3 is in the unit's RestartPreventExitStatus: retrying cannot help.
         return _fail(refused[0], EXIT_BOOKS_REFUSED)
@@ -233,9 +253,12 @@ def _leaves(error: BaseException):
 
 
 def _open(data: Path, *, create: bool = True):
-    from laneserver.store.schema import DB_NAME, connect
+    from laneserver.store.schema import DB_NAME, SchemaTooNew, connect
 
-    return connect(data / DB_NAME, create=create)
+    try:
+        return connect(data / DB_NAME, create=create)
+    except SchemaTooNew as error:
+        raise _Refused(str(error)) from None
 
 
 class _Refused(Exception):
@@ -473,6 +496,46 @@ def _backup(args: argparse.Namespace, data: Path) -> int:
     finally:
         db.close()
     print(f"backup written to {args.dest}")
+    return 0
+
+
+def _restore(args: argparse.Namespace, data: Path) -> int:
+    from laneserver.store.backups import RestoreRefused, restore
+    from laneserver.store.data_lock import DataFolderBusy, DataFolderLock
+
+    try:
+        lock = DataFolderLock(data).acquire("restore")
+    except DataFolderBusy as busy:
+        return _fail(f"restore refused: {busy}")
+    with lock:
+        try:
+            done = restore(data, args.backup, SystemClock().now())
+        except RestoreRefused as refused:
+            return _fail(f"restore refused, nothing was changed: {refused}")
+    heads = done.heads
+    print(f"restored {args.backup}: sale {heads.sale_number}, payment {heads.payment_number}, "
+          f"money {heads.money_number}; integrity and fiscal chains checked")
+    if done.database_aside is not None:
+        print(f"the replaced database is kept as {done.database_aside}")
+    if done.anchor_aside is not None:
+        print(f"the replaced fiscal anchor is kept as {done.anchor_aside}: keep it with the shop's fiscal records")
+    replaced = done.replaced_heads
+    if replaced is not None and replaced.sale_number > heads.sale_number:
+        print(f"sales {heads.sale_number + 1} to {replaced.sale_number} were issued after this backup: their "
+              "numbers will be issued again (tell the accountant; event backup_restored)")
+    if not done.backup_anchor:
+        print("note: the backup had no anchor beside it; it is anchored at its own last records")
+    print("start the server: systemctl start laneserver")
+    return 0
+
+
+def _systemd_devices(config: Config) -> int:
+    from laneserver.server.systemd_devices import drop_in
+
+    def resolve(node: str) -> str | None:
+        return os.path.realpath(node) if os.path.exists(node) else None
+
+    sys.stdout.write(drop_in(config, resolve))
     return 0
 
 

@@ -25,6 +25,8 @@ from typing import Callable
 import trio
 
 from laneserver.actors.journal import CommitFailed, JournalActor, commit, read
+from laneserver.actors.backups import MAILBOX as BACKUPS_MAILBOX
+from laneserver.actors.backups import BackupsActor, BackupStatus
 from laneserver.actors.drawer import DrawerActor
 from laneserver.actors.fiscal import FiscalActor
 from laneserver.actors.customers import CustomersActor
@@ -183,6 +185,15 @@ async def run_shop(
                 invoices, invoices_inbox = open_mailbox("invoices", INVOICES_MAILBOX)
                 await middle.start(supervise, "invoices", partial(InvoicesActor, data_dir), invoices_inbox,
                                    DEVICE_POLICY)
+                # Scheduled backups ([backup] every): a worker thread and a connection of their own.
+                backup_status = BackupStatus()
+                backups, backups_inbox = open_mailbox("backups", BACKUPS_MAILBOX)
+                if config.backup.every_seconds is not None:
+                    folder = Path(config.backup.folder)
+                    factory = partial(BackupsActor, data_dir / DB_NAME, folder=data_dir / folder,
+                                      every=config.backup.every_seconds, keep=config.backup.keep, journal=journal,
+                                      clock=clock, status=backup_status, create_folder=not folder.is_absolute())
+                    await middle.start(supervise, "backups", factory, backups_inbox, DEVICE_POLICY)
                 # A cash drawer per lane (a device: a crash restarts it, never stalls the
                 # lane). It tells the lane's sessions of alerts (through the publisher).
                 drawers: dict[str, Address] = {}
@@ -247,6 +258,8 @@ async def run_shop(
                                 data_folder=data_dir, out_of_service=out_of_service, publishers=publishers)
                     shop.metrics.gauges["articles"] = lambda: len(catalog)
                     shop.metrics.gauges["actors_out_of_service"] = lambda: len(out_of_service)
+                    shop.metrics.gauges["backup_age_seconds"] = partial(_backup_age, backup_status, clock)
+                    shop.metrics.gauges["backups_failed"] = lambda: backup_status.failures
                     shop.keyboard = keyboard_views(config, catalog)
                     shop.drawers = drawers
                     shop.customers = customers
@@ -261,7 +274,7 @@ async def run_shop(
                     _close_all([*lane_addresses.values(), fiscal], front, server_config.shutdown_grace)
                 for drawer in drawers.values():
                     drawer.close()
-                _close_all([sales, customers, invoices, *points.values(), *printers.values(), *terminals.values()], middle,
+                _close_all([sales, customers, invoices, backups, *points.values(), *printers.values(), *terminals.values()], middle,
                            server_config.shutdown_grace)
             journal.close()
         root.cancel_scope.cancel()
@@ -288,6 +301,13 @@ async def _actor_stopped(journal: Address, clock: Clock, out_of_service: set[str
                                               data={"actor": name, "error": repr(error)}))
     except (CommitFailed, ActorFailed, trio.TooSlowError) as failed:
         log.error("actor_stopped_not_journaled", actor=name, error=repr(failed))
+
+
+def _backup_age(status: BackupStatus, clock: Clock) -> float:
+    """Seconds since the last good backup began (-1: none since the server started)."""
+    if status.last_at is None:
+        return -1.0
+    return round((clock.now() - status.last_at).total_seconds(), 1)
 
 
 def _article_name(catalog: Catalog, article_id: str) -> str:
