@@ -95,6 +95,19 @@ def build_parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", parents=[common], help="consistent online copy of the database")
     backup.add_argument("dest", type=Path)
 
+    tls = sub.add_parser("tls", parents=[common], help="the shop's own certificate authority and HTTPS certificate")
+    tls_sub = tls.add_subparsers(dest="tls_command", required=True, metavar="ACTION")
+    tls_init = tls_sub.add_parser("init", parents=[common],
+                                  help="make a shop CA and a server certificate for this box in the data folder's tls/")
+    tls_init.add_argument("--name", action="append", default=[], metavar="NAME",
+                          help="another DNS name the tills use for this box (repeatable)")
+    tls_init.add_argument("--ip", action="append", default=[], metavar="ADDRESS",
+                          help="another IP address the tills use for this box (repeatable)")
+    tls_init.add_argument("--force", action="store_true",
+                          help="replace an existing shop CA (every till must then trust the new one)")
+    tls_init.add_argument("--server-only", action="store_true",
+                          help="keep the CA, sign a new server certificate (new address, renewal)")
+
     stock = sub.add_parser("stock", parents=[common], help="stock points")
     stock_sub = stock.add_subparsers(dest="stock_command", required=True, metavar="ACTION")
     export = stock_sub.add_parser("export", parents=[common], help="the stock state as CSV on standard output")
@@ -145,6 +158,8 @@ def _run(args: argparse.Namespace, config: Config, data: Path) -> int:
             return _backup(args, data)
         case "stock":
             return _stock_export(args, config, data)
+        case "tls":
+            return _tls_init(args, config, data)
     return _fail(f"unknown command {args.command}", 2)
 
 
@@ -170,9 +185,11 @@ def _serve(args: argparse.Namespace, config: Config, data: Path) -> int:
         print("\n".join(lines), flush=True)
 
     from laneserver.actors.journal import BooksRefused
+    from laneserver.tls import TlsError
 
     refused: list[str] = []
     failed: list[str] = []
+    unusable: list[str] = []  # [server] tls without its files
     # The journal's worker thread needs the GIL back after every SQLite call; with
     # the default 5 ms switch interval a busy event loop makes it wait up to 5 ms
     # each time, so a batch of a few dozen statements took tens to hundreds of ms
@@ -186,8 +203,12 @@ def _serve(args: argparse.Namespace, config: Config, data: Path) -> int:
         pass
     except* BooksRefused as group:
         refused.extend(str(error) for error in _leaves(group))
+    except* TlsError as group:
+        unusable.extend(str(error) for error in _leaves(group))
     except* OSError as group:
         failed.extend(str(error) for error in _leaves(group))
+    if unusable:
+        return _fail(unusable[0], 2)
     if refused:
         # Exit 3 is in the unit's RestartPreventExitStatus: retrying cannot help.
         return _fail(refused[0], EXIT_BOOKS_REFUSED)
@@ -383,6 +404,28 @@ def _backup(args: argparse.Namespace, data: Path) -> int:
     finally:
         db.close()
     print(f"backup written to {args.dest}")
+    return 0
+
+
+def _tls_init(args: argparse.Namespace, config: Config, data: Path) -> int:
+    from laneserver.tls import TlsError, init
+
+    if args.force and args.server_only:
+        return _fail("--force makes a new CA, --server-only keeps it: give one of them", 2)
+    try:
+        issued = init(data, names=args.name, addresses=args.ip, force=args.force, server_only=args.server_only,
+                      shop=config.shop.name)
+    except TlsError as error:
+        return _fail(str(error))
+    files = issued.files
+    if issued.new_ca:
+        print(f"shop CA: {files.ca_cert} (its key {files.ca_key}, 0600)")
+    print(f"server certificate: {files.cert} (its key {files.key}, 0600), valid until "
+          f"{issued.not_after:%Y-%m-%d}")
+    print(f"  names: {', '.join(issued.names)}")
+    print(f"  addresses: {', '.join(issued.addresses)}")
+    print("next: set `tls = true` under [server] in the shop file and restart; make each till and PDA trust "
+          f"{files.ca_cert} (docs/operations.md, \"TLS\")")
     return 0
 
 

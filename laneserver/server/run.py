@@ -61,6 +61,7 @@ from laneserver.server.shop import Shop
 from laneserver.store import admin, reads
 from laneserver.store.ops import RecordEvent
 from laneserver.store.schema import DB_NAME
+from laneserver.tls import server_files
 
 DEMO_SELLER = ("marie", "1234", "manager")
 DEMO_INITIAL_STOCK = Decimal(24)
@@ -87,6 +88,9 @@ async def run_shop(
     """Run the shop until a signal (or ``stop``) ends it, then shut down in layers."""
     stop = stop if stop is not None else trio.Event()
     server_config = config.server
+    # [server] tls: the certificate and key, checked before anything starts (TlsError
+    # names the command that makes them).
+    tls_files = server_files(data_dir, server_config.tls_cert, server_config.tls_key) if server_config.tls else None
     zone = shop_zone(config.shop.timezone)  # the shop's day (clock.py), for every actor that counts days
     async with trio.open_nursery() as root:
         if handle_signals:
@@ -243,7 +247,7 @@ async def run_shop(
                     async with trio.open_nursery() as watching:  # revoke / disable reach open sessions
                         watching.start_soon(watch_access, shop)
                         await _serve_http(shop, host or server_config.host,
-                                          server_config.port if port is None else port, stop, on_ready)
+                                          server_config.port if port is None else port, stop, on_ready, tls_files)
                         watching.cancel_scope.cancel()
                     # Listener closed: no new requests reach the lanes.
                     _close_all(lane_addresses.values(), front, server_config.shutdown_grace)
@@ -327,12 +331,15 @@ def _printer_status(lanes: list[Address], config: Config, status: PrinterStatus)
 
 
 async def _serve_http(shop: Shop, host: str, port: int, stop: trio.Event,
-                      on_ready: Callable[[Shop, list[str]], None] | None) -> None:
+                      on_ready: Callable[[Shop, list[str]], None] | None,
+                      tls_files: tuple[Path, Path] | None = None) -> None:
     server_config = shop.config.server
     # Its listening sockets carry the send deadline: a peer that never reads is let go
     # (send_timeout.py: Hypercorn's sends cannot be cancelled).
     hconfig = SendBoundedConfig()
     hconfig.bind = [f"{host}:{port}"]
+    if tls_files is not None:  # HTTPS and WSS on the same port (Hypercorn's SSL context, TLS 1.2 at least)
+        hconfig.certfile, hconfig.keyfile = (str(path) for path in tls_files)
     hconfig.graceful_timeout = server_config.shutdown_grace
     # What one connection may buffer: a websocket message a little over the largest
     # frame the session accepts (which answers a larger one with bad_request), and the
