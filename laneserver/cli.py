@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     tls_init.add_argument("--server-only", action="store_true",
                           help="keep the CA, sign a new server certificate (new address, renewal)")
 
+    status = sub.add_parser("status", parents=[common], help="the server's state for store IT")
+    status.add_argument("--host", help="where the server listens (default from config; asked on loopback)")
+    status.add_argument("--port", type=int, help="its port (default from config)")
+
     stock = sub.add_parser("stock", parents=[common], help="stock points")
     stock_sub = stock.add_subparsers(dest="stock_command", required=True, metavar="ACTION")
     export = stock_sub.add_parser("export", parents=[common], help="the stock state as CSV on standard output")
@@ -160,6 +164,8 @@ def _run(args: argparse.Namespace, config: Config, data: Path) -> int:
             return _stock_export(args, config, data)
         case "tls":
             return _tls_init(args, config, data)
+        case "status":
+            return _status(args, config, data)
     return _fail(f"unknown command {args.command}", 2)
 
 
@@ -426,6 +432,46 @@ def _tls_init(args: argparse.Namespace, config: Config, data: Path) -> int:
     print(f"  addresses: {', '.join(issued.addresses)}")
     print("next: set `tls = true` under [server] in the shop file and restart; make each till and PDA trust "
           f"{files.ca_cert} (docs/operations.md, \"TLS\")")
+    return 0
+
+
+def _status(args: argparse.Namespace, config: Config, data: Path) -> int:
+    import json
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    from laneserver.server.status import format_status, offline_status
+    from laneserver.tls import files_of
+
+    host = args.host or config.server.host
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"  # bound to every address: ask on loopback
+    port = args.port if args.port is not None else config.server.port
+    scheme = "https" if config.server.tls else "http"
+    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    context = None
+    if config.server.tls:
+        # The box asking itself: its own CA when there is one (127.0.0.1 is in the certificate).
+        ca = files_of(data).ca_cert
+        context = ssl.create_default_context(cafile=str(ca)) if ca.is_file() and not config.server.tls_cert else \
+            ssl._create_unverified_context()
+    url = f"{scheme}://{netloc}/status"
+    try:
+        with urllib.request.urlopen(url, timeout=10, context=context) as response:
+            status = json.loads(response.read())
+        print(format_status(status, url))
+        return 0
+    except urllib.error.HTTPError as error:
+        return _fail(f"the server at {url} answered {error.code}: {error.read().decode(errors='replace').strip()}")
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        where = f"nothing answers at {url}: {reason}"
+    try:
+        status = offline_status(config, data)
+    except FileNotFoundError as error:
+        return _fail(f"{where}; and {error}")
+    print(format_status(status, where))
     return 0
 
 

@@ -13,6 +13,7 @@ flush and close are shielded and bounded.
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 
 import signal
@@ -24,7 +25,7 @@ from typing import Callable
 
 import trio
 
-from laneserver.actors.journal import CommitFailed, JournalActor, commit, read
+from laneserver.actors.journal import CommitFailed, JournalActor, JournalStats, commit, read
 from laneserver.actors.drawer import DrawerActor
 from laneserver.actors.customers import CustomersActor
 from laneserver.actors.sales import SalesActor
@@ -58,6 +59,7 @@ from laneserver.server.http_edge import serve as serve_http
 from laneserver.server.send_timeout import SendBoundedConfig
 from laneserver.server.session import out_of_service_message
 from laneserver.server.shop import Shop
+from laneserver.server.status import register_metrics
 from laneserver.store import admin, reads
 from laneserver.store.ops import RecordEvent
 from laneserver.store.schema import DB_NAME
@@ -98,12 +100,16 @@ async def run_shop(
 
         # Layer 3 (last to stop): the journal.
         journal, journal_inbox = open_mailbox("journal", 256)
+        journal_stats = JournalStats()  # its batches, for /metrics; outlives a restart of the journal
+        started = trio.current_time()
+        printers_online = {printer.id: True for printer in config.printers}  # True until a job fails
         async with trio.open_nursery() as core:
             # The journal alone ends the process past its restart budget (JOURNAL_POLICY):
             # without it nothing can be made durable. Every other core actor stays
             # stopped and out of service (_actor_stopped), and the rest of the shop goes on.
-            await core.start(supervise, "journal", partial(JournalActor, data_dir / DB_NAME, zone=zone), journal_inbox,
-                             JOURNAL_POLICY)
+            await core.start(supervise, "journal",
+                             partial(JournalActor, data_dir / DB_NAME, zone=zone, stats=journal_stats),
+                             journal_inbox, JOURNAL_POLICY)
             if config.demo:
                 seeded = await read(journal, partial(
                     admin.seed_demo, articles=demo_articles(), seller=DEMO_SELLER,
@@ -171,7 +177,8 @@ async def run_shop(
                 for printer in config.printers:
                     address, inbox = open_mailbox(f"printer:{printer.id}")
                     lanes_served = [lane_addresses[l.id] for l in config.lanes if l.printer == printer.id]
-                    factory = partial(PrinterActor, printer, on_status=partial(_printer_status, lanes_served, config),
+                    factory = partial(PrinterActor, printer,
+                                      on_status=partial(_printer_status, lanes_served, config, printers_online),
                                       zone=zone)
                     await middle.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
                     printers[printer.id] = address
@@ -244,6 +251,12 @@ async def run_shop(
                     shop.drawers = drawers
                     shop.customers = customers
                     shop.sales = sales
+                    shop.started = started
+                    shop.started_at = clock.now().astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+                    shop.printers_online = printers_online
+                    register_metrics(shop, journal_stats, {a.name: a for a in (
+                        journal, customers, sales, invoices, *lane_addresses.values(), *points.values(),
+                        *printers.values(), *terminals.values(), *drawers.values())})
                     async with trio.open_nursery() as watching:  # revoke / disable reach open sessions
                         watching.start_soon(watch_access, shop)
                         await _serve_http(shop, host or server_config.host,
@@ -323,7 +336,8 @@ def _close_all(addresses, nursery: trio.Nursery, grace: float) -> None:
     nursery.cancel_scope.deadline = trio.current_time() + grace
 
 
-def _printer_status(lanes: list[Address], config: Config, status: PrinterStatus) -> None:
+def _printer_status(lanes: list[Address], config: Config, online: dict[str, bool], status: PrinterStatus) -> None:
+    online[status.printer] = status.online
     for lane in lanes:
         frame = encode(wire.PrinterEvent(lane=lane.name.split(":", 1)[1], printer=status.printer,
                                          online=status.online, pending=status.pending, error=status.error))
@@ -381,6 +395,7 @@ async def _serve_http(shop: Shop, host: str, port: int, stop: trio.Event,
         systemd.notify("READY=1")
         systemd.notify(f"STATUS=serving {', '.join(binds)}")
         log.info("server_ready", urls=binds, connections=edge.capacity)
+        shop.urls = list(binds)
         if on_ready is not None:
             on_ready(shop, binds)
         # Hypercorn returns once ``stop`` is set, its listener is closed and

@@ -18,6 +18,7 @@ from pathlib import Path
 from laneserver.rules.auth import ROLES, hash_pin, hash_token, new_token, seller_name_problem, valid_pin
 from laneserver.rules.catalog import Article
 from laneserver.store.schema import DB_MODE
+from laneserver.store.status import note_backup
 from laneserver.store.writes import encode
 
 
@@ -142,6 +143,9 @@ def backup(db: sqlite3.Connection, dest: Path) -> None:
         db.backup(target)
     finally:
         target.close()
+    # For ``laneserver status`` and /metrics (the backup's age): after the copy, so it
+    # is not in it.
+    note_backup(db, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), dest.resolve())
 
 
 def seed_demo(db: sqlite3.Connection, articles: list[Article], seller: tuple[str, str, str],
