@@ -354,6 +354,9 @@ async def _serve_http(shop: Shop, host: str, port: int, stop: trio.Event,
     hconfig.bind = [f"{host}:{port}"]
     if tls_files is not None:  # HTTPS and WSS on the same port (Hypercorn's SSL context, TLS 1.2 at least)
         hconfig.certfile, hconfig.keyfile = (str(path) for path in tls_files)
+        # A connection that never finishes its handshake holds a file as long as this
+        # (Hypercorn's default is 60 s): as long as a websocket may wait for hello.
+        hconfig.ssl_handshake_timeout = server_config.hello_timeout
     hconfig.graceful_timeout = server_config.shutdown_grace
     # What one connection may buffer: a websocket message a little over the largest
     # frame the session accepts (which answers a larger one with bad_request), and the

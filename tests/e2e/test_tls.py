@@ -20,6 +20,7 @@ from tests.support import LiveServer
 SHOP = """
 [server]
 tls = true
+hello_timeout = 2.0
 
 [[stock_points]]
 id = "main"
@@ -83,6 +84,13 @@ async def test_https_and_wss_on_one_port_trusted_through_the_shop_ca(tmp_path):
             with pytest.raises(trio.BrokenResourceError) as failed:
                 await _get_over_tls(server.port, "/readyz", ssl.create_default_context())
             assert isinstance(failed.value.__cause__, ssl.SSLCertVerificationError)
+            # A connection that never starts its handshake is closed after hello_timeout.
+            silent = await trio.open_tcp_stream("127.0.0.1", server.port)
+            async with silent:
+                opened = trio.current_time()
+                with trio.fail_after(6):
+                    assert await silent.receive_some(1024) == b""
+                assert trio.current_time() - opened >= 1.5  # the handshake's deadline, not anything sooner
             # And the server goes on serving the till that trusts it.
             status, _ = await _get_over_tls(server.port, "/readyz", trusting)
             assert status.split()[1] == "200"
