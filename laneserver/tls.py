@@ -233,15 +233,17 @@ def fingerprint(public_raw: bytes) -> str:
 
 
 def shop_key_fingerprint(data: Path) -> str | None:
-    """The fingerprint of the shop's Ed25519 signing key (``shop-key.pem``), or None
-    when there is none yet (or it cannot be read as one)."""
+    """The fingerprint of the shop's Ed25519 signing key (``shop-key.pem``), None when
+    there is none yet, or ``unreadable: …`` when the file is there but is not one."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     path = data / "shop-key.pem"
+    if not path.exists():
+        return None
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError):
-        return None
+    except (OSError, ValueError, TypeError) as error:
+        return f"unreadable: {getattr(error, 'strerror', None) or error}"
     if not isinstance(key, Ed25519PrivateKey):
-        return None
+        return f"unreadable: {path.name} holds no Ed25519 key"
     return fingerprint(key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
