@@ -144,6 +144,12 @@ class ServerConfig(Base):
     pin_lockout_max: float = 3600.0
     # Seconds a page's resume secret stays valid unused (its seller kept across reconnects).
     resume_idle: float = 8 * 3600.0
+    # HTTPS and WSS on the same port (laneserver/tls.py, docs/operations.md "TLS"): with
+    # the certificate ``laneserver tls init`` made, or ``tls_cert`` / ``tls_key`` (PEM
+    # files, relative to the data folder or absolute) when both are set.
+    tls: bool = False
+    tls_cert: str = ""
+    tls_key: str = ""
 
 
 class AccountingConfig(Base):
@@ -324,6 +330,7 @@ def _check(config: Config) -> Config:
             f"server.max_sessions_per_device: {config.server.max_sessions_per_device} must be at least 1")
     if config.server.max_unauthenticated < 1:
         raise ConfigError(f"server.max_unauthenticated: {config.server.max_unauthenticated} must be at least 1")
+    _check_tls(config.server)
     return config
 
 
@@ -371,6 +378,11 @@ def fec_accounts(config: Config):
         mode_labels={m.id: m.label for m in config.payment_modes if m.label},
         loss=accounting.loss, gain=accounting.gain, bad_debts=accounting.bad_debts,
     )
+def _check_tls(server: ServerConfig) -> None:
+    if bool(server.tls_cert.strip()) != bool(server.tls_key.strip()):
+        raise ConfigError("server.tls_cert and server.tls_key: set both (a certificate and its key) or neither")
+    if server.tls_cert.strip() and not server.tls:
+        raise ConfigError("server.tls_cert: set, but server.tls is false: add `tls = true` to serve HTTPS")
 
 
 def _check_drawers(config: Config) -> None:

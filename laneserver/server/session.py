@@ -12,6 +12,9 @@ publisher and its stock points, and being ended by the server.
 
 from __future__ import annotations
 
+import logging
+import secrets
+from time import perf_counter
 from typing import Any
 
 import msgspec
@@ -21,6 +24,7 @@ from starlette.websockets import WebSocket
 from laneserver.actors.messages import Caller
 from laneserver.actors.publisher import Publisher
 from laneserver.actors.runtime import ActorFailed, ActorStopped, Address
+from laneserver.log import request_id
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode, encode_error, error_frame
 from laneserver.server import (edge_customers, edge_drawer, edge_fiscal, edge_lane, edge_sales, edge_stock, queries,
@@ -48,6 +52,11 @@ class Session:
         # The publishers (actors/publisher.py) this session's transport is subscribed to:
         # its lane's (a till) and the stock points' whose ``stock_alert`` events it receives.
         self._subscribed: list[Publisher] = []
+        # Request ids (laneserver/log.py): this session's tag, then its requests' count.
+        self._tag = secrets.token_hex(4)
+        self._requests = 0
+        # Asked once: a lazy structlog logger binds anew at each call, even to do nothing.
+        self._debug = self.auth.log.is_enabled_for(logging.DEBUG)
 
     # --- who (server/auth.py), as the server sees it (access.py, app.py) ----------------------
 
@@ -102,8 +111,22 @@ class Session:
                 await self._left()
 
     async def _reader(self) -> None:
+        metrics = self.shop.metrics
         while (request := await self.transport.receive()) is not None:
-            reply = encode_error(request) if isinstance(request, wire.Error) else await self._answer(request)
+            # Every line logged on this request's path, here and in the actors it
+            # reaches (the envelopes carry it), names it.
+            self._requests += 1
+            request_id.set(f"{self._tag}-{self._requests}")
+            if isinstance(request, wire.Error):
+                reply = encode_error(request)
+            else:
+                started = perf_counter()
+                reply = await self._answer(request)
+                seconds = perf_counter() - started
+                verb = request.__struct_config__.tag
+                metrics.observe(verb, seconds)
+                if self._debug:
+                    self.log.debug("request_answered", verb=verb, re=request.id, ms=round(seconds * 1000, 2))
             if not await self.transport.reply(reply):
                 return
 

@@ -18,6 +18,7 @@ from laneserver.rules.payment import Policy as PaymentPolicy
 from laneserver.protocol.messages import KeyboardPageView, Pay
 from laneserver.server.metrics import Metrics
 from laneserver.server.pins import PinGate
+from laneserver.store.status import Facts
 
 
 @dataclass
@@ -57,6 +58,13 @@ class Shop:
     # The publishers (actors/publisher.py) of the lanes and stock points, by actor name
     # (``lane:1``, ``stock:main``): their sessions subscribe there.
     publishers: dict[str, Publisher] = field(default_factory=dict)
+    # For store IT (server/status.py): when it started (trio time and ISO UTC), the URLs
+    # it serves, each printer's last state (True: online), the books' facts as last read.
+    started: float = 0.0
+    started_at: str = ""
+    urls: list[str] = field(default_factory=list)
+    printers_online: dict[str, bool] = field(default_factory=dict)
+    facts: Facts = field(default_factory=Facts)
 
     def __post_init__(self) -> None:
         self.payments = payment_policy(self.config)  # the lanes' payment modes and rules, made once

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from laneserver.rules.auth import ROLES, hash_pin, hash_token, new_token, seller_name_problem, valid_pin
 from laneserver.rules.catalog import Article
+from laneserver.store.status import note_backup
 from laneserver.store.writes import encode
 
 
@@ -134,6 +135,9 @@ def backup(db: sqlite3.Connection, dest: Path) -> None:
         write_backup(db, dest)
     except BackupFailed as error:
         raise AdminError(str(error)) from None
+    # For ``laneserver status`` and /metrics (the backup's age): after the copy, so it
+    # is not in it.
+    note_backup(db, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), dest.resolve())
 
 
 def seed_demo(db: sqlite3.Connection, articles: list[Article], seller: tuple[str, str, str],
