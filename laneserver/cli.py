@@ -562,6 +562,9 @@ def _systemd_devices(config: Config) -> int:
         return os.path.realpath(node) if os.path.exists(node) else None
 
     sys.stdout.write(drop_in(config, resolve))
+    return 0
+
+
 def _tls_init(args: argparse.Namespace, config: Config, data: Path) -> int:
     from laneserver.tls import TlsError, init
 
