@@ -155,6 +155,9 @@ class Config(Base):
     terminals: tuple[TerminalConfig, ...] = ()
     keyboard: tuple[KeyboardPageConfig, ...] = ()
     payment_modes: tuple[PaymentModeConfig, ...] = ()
+    # Which role each verb needs, where the shop differs from rules/roles.py's table:
+    # ``verb = "cashier" | "supervisor" | "manager"`` (docs/operations.md, "Roles").
+    roles: dict[str, object] = msgspec.field(default_factory=dict)
     demo: bool = False
 
     def lane(self, lane_id: str) -> LaneConfig | None:
@@ -271,7 +274,17 @@ def _check(config: Config) -> Config:
             f"server.max_sessions_per_device: {config.server.max_sessions_per_device} must be at least 1")
     if config.server.max_unauthenticated < 1:
         raise ConfigError(f"server.max_unauthenticated: {config.server.max_unauthenticated} must be at least 1")
+    _check_roles(config)
     return config
+
+
+def _check_roles(config: Config) -> None:
+    from laneserver.rules.roles import RoleTableError, role_table
+
+    try:
+        role_table(config.roles)
+    except RoleTableError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _check_drawers(config: Config) -> None:

@@ -76,3 +76,4 @@ class Error(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="er
     key_reused: bool | UnsetType = UNSET  # conflict: the request's key was used for a different request
     tries_left: int | UnsetType = UNSET  # wrong_pin, supervisor_required: PINs left before a lock-out
     locked_seconds: int | UnsetType = UNSET  # forbidden, wrong_pin, supervisor_required: how long PINs are locked
+    role: str | UnsetType = UNSET  # forbidden, supervisor_required, not_signed_in: the role the verb needs

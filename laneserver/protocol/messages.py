@@ -35,6 +35,22 @@ from laneserver.protocol.frames import (
     Request,
     RequestId,
 )
+from laneserver.protocol.wire_admin import (
+    DeviceOk,
+    DeviceRevoke,
+    Devices,
+    DevicesOk,
+    DeviceView,
+    Pair,
+    PairOk,
+    SellerAdd,
+    SellerDisable,
+    SellerOk,
+    SellerPin,
+    Sellers,
+    SellersOk,
+    SellerView,
+)
 from laneserver.protocol.wire_catalog import (
     AlcoholPriceOk,
     AlcoholPricing,
@@ -187,6 +203,7 @@ RequestUnion = Union[
     DrawerMovement, DrawerOpen, DrawerCount, GetDrawer, CustomerCreate, GetCustomer, CustomerSearch, CustomerEdit,
     CreditDeposit, WalletTopup, WalletTopupCancel, BalanceCorrect, VoucherIssue, GetVoucher, TopupLine,
     AlcoholPricing, GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater, DebtAbandon, GetInvoice,
+    Pair, Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -205,6 +222,7 @@ REPLY_TYPES = (
     KeyboardOk, StockStateOk, StockHistoryOk, StockExpiringOk, PurchaseOrderOk, PurchaseOrdersOk, ReplenishmentOk,
     Error, DrawerOk, DrawerOpenOk, DrawerCountOk, CustomerCreatedOk, CustomerOk, CustomersOk, TopupOk, VoucherOk,
     AlcoholPriceOk, SaleOk, SaleCancelledOk, UnpaidOk, InvoiceOk,
+    PairOk, SellersOk, SellerOk, DevicesOk, DeviceOk,
 )
 
 EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent)
@@ -215,6 +233,8 @@ CUSTOMER_VERBS = (
     BalanceCorrect, VoucherIssue, GetVoucher,
 )
 SALES_VERBS = (GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater, DebtAbandon)
+# A manager's verbs on sellers and devices (server/edge_admin.py).
+ADMIN_VERBS = (Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke)
 
 
 # --- stable error codes --------------------------------------------------------------
@@ -224,7 +244,9 @@ Code = _OutcomeCode
 
 
 __all__ = [
-    "CUSTOMER_VERBS", "EVENT_TYPES", "MUTATING", "PROTOCOL_VERSION", "REPLY_TYPES", "REQUEST_TYPES", "SALES_VERBS",
+    "ADMIN_VERBS", "CUSTOMER_VERBS", "DeviceOk", "DeviceRevoke", "DeviceView", "Devices", "DevicesOk", "Pair",
+    "PairOk", "SellerAdd", "SellerDisable", "SellerOk", "SellerPin", "SellerView", "Sellers", "SellersOk",
+    "EVENT_TYPES", "MUTATING", "PROTOCOL_VERSION", "REPLY_TYPES", "REQUEST_TYPES", "SALES_VERBS",
     "Add", "AlcoholPriceOk", "AlcoholPricing", "ArticleView", "BalanceCorrect", "BasketEmpty", "BasketLine",
     "BasketOk", "CancelTicket", "Candidate", "Code", "CouponView", "CreditDeposit", "CustomerCreate",
     "CustomerCreatedOk", "CustomerEdit", "CustomerOk", "CustomerSaleView", "CustomerSearch", "CustomerSummaryView",

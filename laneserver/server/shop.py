@@ -17,7 +17,9 @@ from laneserver.rules.catalog import Catalog
 from laneserver.rules.payment import Policy as PaymentPolicy
 from laneserver.protocol.messages import KeyboardPageView, Pay
 from laneserver.server.metrics import Metrics
+from laneserver.server.pairing import PairingGate
 from laneserver.server.pins import PinGate
+from laneserver.rules.roles import role_table
 
 
 @dataclass
@@ -33,6 +35,10 @@ class Shop:
     metrics: Metrics = field(default_factory=Metrics)
     # Every PIN check (server/pins.py); made from [server] pin_* in __post_init__.
     pins: PinGate = field(init=False)
+    # ``pair`` with a one-time code (server/pairing.py); made in __post_init__.
+    pairing: PairingGate = field(init=False)
+    # Which role each verb needs (rules/roles.py, with the shop's ``[roles]``).
+    roles: Any = field(init=False)
     # The shop's payment policy (actors/lane.py ``payment_policy``); made in __post_init__.
     payments: PaymentPolicy = field(init=False)
     keyboard: list[KeyboardPageView] = field(default_factory=list)
@@ -61,6 +67,8 @@ class Shop:
         server = self.config.server
         self.pins = PinGate(self.journal, self.clock, PinPolicy(
             max_failures=server.pin_failures, lockout=server.pin_lockout, lockout_max=server.pin_lockout_max))
+        self.pairing = PairingGate(self.journal, self.clock)
+        self.roles = role_table(self.config.roles)
 
     def close_sessions(self) -> None:
         self.accepting = False

@@ -51,6 +51,7 @@ from laneserver.store.ops import (
 )
 from laneserver.store.ops import DropResume, PutPinRecord, PutResume, SeenDevice, TouchResume
 from laneserver.store.ops import RecordDrawerCount, RecordDrawerMovement
+from laneserver.store import access
 
 
 
@@ -200,6 +201,8 @@ class Writer:
                 return self._record_payments(op)
             case RecordCancel():
                 return self._record_cancel(op)
+            case access.AccessOp():  # devices, sellers, pairing codes (store/access.py)
+                return access.apply(self.db, op)
         raise TypeError(f"not a journal op: {op!r}")
 
     # --- lane states: changes and snapshots (rules/lane_journal.py) ----------------------
