@@ -316,8 +316,8 @@ class Session:
     async def _drawer(self, request: wire.DrawerMovement | wire.DrawerOpen | wire.DrawerCount
                       | wire.GetDrawer) -> bytes:
         """Hand a drawer verb to the drawer of the till's lane, with the supervisor a
-        ``supervisor_pin`` names. The PIN is always typed, even by a supervisor
-        signed in on the till: opening the drawer is a second person's decision."""
+        ``supervisor_pin`` names, or the supervisor or manager signed in on it
+        (rules/roles.py ``self_approves``)."""
         assert self.device is not None
         drawer = self.shop.drawers.get(self.device.lane) if self.device.kind == "till" and self.device.lane else None
         if drawer is None:
