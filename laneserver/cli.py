@@ -163,9 +163,10 @@ def _serve(args: argparse.Namespace, config: Config, data: Path) -> int:
             f"laneserver: {kind} \"{config.shop.name}\" ready, data in {data.resolve()}",
             f"  till page:  {base}/till/",
             f"  PDA page:   {base}/pda/",
-            f"  pair a till:  laneserver pair till --lane {config.lanes[0].id} --data {data}"
+            f"  pair a till:  laneserver pair till --lane {config.lanes[0].id} --code --data {data}"
             + (f" --config {args.config}" if getattr(args, "config", None) else ""),
-            "                then open the till page and enter the token (or add #token=TOKEN to its URL)",
+            "                then open the till page and type the 6-digit code (without --code: a token,"
+            " typed or added as #token=TOKEN to its URL)",
         ]
         if config.demo:
             lines.append(f"  demo seller:  {DEMO_SELLER[0]}, PIN {DEMO_SELLER[1]}")

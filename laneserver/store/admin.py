@@ -18,7 +18,7 @@ from pathlib import Path
 from laneserver.rules.auth import ROLES, hash_pin, hash_token, new_token, seller_name_problem, valid_pin
 from laneserver.rules.catalog import Article
 from laneserver.rules.pairing import expires, hash_code, new_code
-from laneserver.store.access import disable, insert_device, insert_pairing_code, revoke
+from laneserver.store.access import disable, insert_device, insert_pairing_code, record, revoke
 from laneserver.store.schema import DB_MODE
 from laneserver.store.writes import encode
 
@@ -76,7 +76,7 @@ def issue_pairing_code(db: sqlite3.Connection, kind: str, lane: str | None, now:
     code = new_code()
     with transaction(db):
         insert_pairing_code(db, hash_code(code), kind, lane, now, expires(now))
-        _record(db, now, "pairing_code_issued", device=None)
+        record(db, now, "cli", "pairing_code_issued", data={"kind": kind, "lane": lane})
     return code
 
 

@@ -56,6 +56,21 @@ async def test_a_code_pairs_once_wrong_codes_burn_it_and_an_old_one_is_refused(l
             hello = await client.ok("hello", token=paired["token"])
             assert (hello["device"], hello["kind"], hello["lane"]) == (paired["device"], "till", "1")
 
+            # Two devices typing the same code at once: one token, one refusal.
+            shared = _code(live_server, "pda")
+            async with open_websocket_url(live_server.ws_url) as ws2:
+                second = WsClient(ws2)
+                nursery.start_soon(second._pump)
+                answers: list[dict] = []
+
+                async def typed(who: WsClient) -> None:
+                    answers.append(await who.call("pair", code=shared))
+
+                async with trio.open_nursery() as both:
+                    both.start_soon(typed, client)
+                    both.start_soon(typed, second)
+                assert sorted(a["type"] if a["type"] == "ok" else a["code"] for a in answers) == ["ok", "wrong_code"]
+
             # A code older than 10 minutes is refused like a wrong one.
             db = open_db(live_server.data / DB_NAME)
             try:
@@ -69,7 +84,7 @@ async def test_a_code_pairs_once_wrong_codes_burn_it_and_an_old_one_is_refused(l
         "SELECT code_hash, wrong, used_at IS NOT NULL, device FROM pairing_codes ORDER BY id").fetchall()
     assert all(code not in row[0] and burnt not in row[0] for row in rows)
     assert [(wrong_count, used, device) for _, wrong_count, used, device in rows] == [
-        (5, 0, None), (0, 1, paired["device"]), (0, 0, None)]
+        (5, 0, None), (0, 1, paired["device"]), (0, 1, "pda-1"), (0, 0, None)]
 
 
 async def test_roles_and_the_manager_verbs(live_server):
