@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,11 @@ from laneserver.config import Config
 from laneserver.rules.auth import PinPolicy
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.payment import Policy as PaymentPolicy
+from laneserver.rules.roles import role_table
 from laneserver.protocol.messages import KeyboardPageView, Pay
 from laneserver.server.metrics import Metrics
 from laneserver.server.pairing import PairingGate
 from laneserver.server.pins import PinGate
-from laneserver.rules.roles import role_table
 
 
 @dataclass
@@ -38,7 +39,7 @@ class Shop:
     # ``pair`` with a one-time code (server/pairing.py); made in __post_init__.
     pairing: PairingGate = field(init=False)
     # Which role each verb needs (rules/roles.py, with the shop's ``[roles]``).
-    roles: Any = field(init=False)
+    roles: Mapping[str, str] = field(init=False)
     # The shop's payment policy (actors/lane.py ``payment_policy``); made in __post_init__.
     payments: PaymentPolicy = field(init=False)
     keyboard: list[KeyboardPageView] = field(default_factory=list)

@@ -16,7 +16,8 @@ import trio
 from trio_websocket import open_websocket_url
 
 from laneserver.store.admin import issue_pairing_code
-from laneserver.store.schema import DB_NAME, connect as open_db
+from laneserver.store.schema import DB_NAME
+from laneserver.store.schema import connect as open_db
 from tests.support import WsClient, connect
 
 

@@ -9,7 +9,15 @@ import pytest
 from laneserver.config import ConfigError, parse_config
 from laneserver.protocol.messages import REQUEST_TYPES
 from laneserver.rules import pairing
-from laneserver.rules.roles import DEFAULT_ROLES, ROLES, RoleTableError, at_least, check, role_table, self_approves
+from laneserver.rules.roles import (
+    DEFAULT_ROLES,
+    ROLES,
+    RoleTableError,
+    at_least,
+    check,
+    role_table,
+    self_approves,
+)
 
 TABLE = role_table()
 FISCAL = ("x_report", "close", "closures", "events", "reprint")

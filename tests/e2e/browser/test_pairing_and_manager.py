@@ -104,4 +104,4 @@ def test_the_manager_screen(live_server, tills):
 
     # What the server says of it, seen from the database the CLI reads.
     listing = live_server.cli("device", "list").stdout
-    assert re.search(r"pda-1\s.*\syes$", listing, re.M), listing
+    assert re.search(r"pda-1\s.*\syes$", listing, re.MULTILINE), listing
