@@ -14,6 +14,9 @@ class Pair(Request, tag="pair"):
     """``pair``: the 6-digit code ``laneserver pair … --code`` printed."""
 
     code: str
+    # The kind of device the page is (a till page, a PDA page): a code made for the other
+    # kind is refused (``conflict``) and stays unspent.
+    kind: Literal["till", "pda"] | None = None
 
 
 class PairOk(Reply):

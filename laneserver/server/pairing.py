@@ -73,6 +73,12 @@ class PairingGate:
                         await commit(self.journal, access.CountWrongCode(at=now))
                     self.log.warning("pairing_code_wrong", live_codes=len(codes))
                     return error_frame(request, wire.Code.WRONG_CODE, WRONG), True
+                if request.kind is not None and request.kind != found.kind:
+                    # The right code on the wrong page: said, and the code stays for the right one.
+                    return error_frame(request, wire.Code.CONFLICT,
+                                       f"this code pairs a {found.kind}, not a {request.kind}: open the "
+                                       f"{'till' if found.kind == 'till' else 'PDA'} page to type it",
+                                       field="kind"), False
                 token = new_token()
                 (device,) = await commit(self.journal, access.PairWithCode(at=now, code=found.id,
                                                                            token_hash=hash_token(token)))

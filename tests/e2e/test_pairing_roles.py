@@ -18,6 +18,18 @@ from trio_websocket import open_websocket_url
 from laneserver.store.admin import issue_pairing_code
 from laneserver.store.schema import DB_NAME
 from laneserver.store.schema import connect as open_db
+from tests.e2e.configured import (
+    CASHIER,
+    DEMO_CATALOG,
+    PAUL,
+    SOPHIE_PIN,
+    SUPERVISOR,
+    configured_shop,
+    lane,
+    stock_point,
+    table,
+    toml,
+)
 from tests.support import WsClient, connect
 
 
@@ -57,6 +69,12 @@ async def test_a_code_pairs_once_wrong_codes_burn_it_and_an_old_one_is_refused(l
             hello = await client.ok("hello", token=paired["token"])
             assert (hello["device"], hello["kind"], hello["lane"]) == (paired["device"], "till", "1")
 
+            # A code typed on the wrong kind of page is said, and stays for the right one.
+            pda_code = _code(live_server, "pda")
+            wrong_page = await client.call("pair", code=pda_code, kind="till")
+            assert (wrong_page["code"], wrong_page["field"]) == ("conflict", "kind"), wrong_page
+            assert (await client.ok("pair", code=pda_code, kind="pda"))["device"] == "pda-1"
+
             # Two devices typing the same code at once: one token, one refusal.
             shared = _code(live_server, "pda")
             async with open_websocket_url(live_server.ws_url) as ws2:
@@ -85,7 +103,7 @@ async def test_a_code_pairs_once_wrong_codes_burn_it_and_an_old_one_is_refused(l
         "SELECT code_hash, wrong, used_at IS NOT NULL, device FROM pairing_codes ORDER BY id").fetchall()
     assert all(code not in row[0] and burnt not in row[0] for row in rows)
     assert [(wrong_count, used, device) for _, wrong_count, used, device in rows] == [
-        (5, 0, None), (0, 1, paired["device"]), (0, 1, "pda-1"), (0, 0, None)]
+        (5, 0, None), (0, 1, paired["device"]), (0, 1, "pda-1"), (0, 1, "pda-2"), (0, 0, None)]
 
 
 async def test_roles_and_the_manager_verbs(live_server):
@@ -139,3 +157,18 @@ async def test_roles_and_the_manager_verbs(live_server):
             nursery.start_soon(client._pump)
             assert (await client.call("hello", token=other))["code"] == "unauthenticated"
             nursery.cancel_scope.cancel()
+
+
+async def test_the_shop_file_changes_the_roles_table(tmp_path):
+    """``[roles]``: stock entries kept for managers, sellers opened to supervisors."""
+    config = toml(table("roles", stock_entry="manager", sellers="supervisor"), stock_point("main"), lane("1"))
+    with configured_shop(tmp_path, config, DEMO_CATALOG, sellers=[CASHIER, SUPERVISOR], tills=("1",)) as shop:
+        with trio.fail_after(30):
+            async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:
+                refused = await till.call("stock_entry", article="A001", qty=1, reason="delivery")
+                assert (refused["code"], refused["role"]) == ("forbidden", "manager"), refused
+                assert (await till.call("sellers"))["role"] == "supervisor"
+                await till.ok("sign_in", seller="sophie", pin=SOPHIE_PIN)
+                assert {s["seller"] for s in (await till.ok("sellers"))["sellers"]} == {"paul", "sophie"}
+                assert (await till.call("stock_entry", article="A001", qty=1, reason="delivery"))["role"] == "manager"
+                assert (await till.call("devices"))["role"] == "manager"  # the default stays

@@ -9,12 +9,13 @@ const PAIR_TIMEOUT_MS = 10000;
 
 /**
  * The `ok` reply ({token, device, kind, lane}) to `pair` with `code`, or a ServerError
- * (`wrong_code`, `bad_request`, `forbidden`, or `unavailable` when the server cannot
- * be reached).
+ * (`wrong_code`, `bad_request`, `forbidden`, `conflict` — a code made for the other kind
+ * of device — or `unavailable` when the server cannot be reached).
  * @param {string} code
+ * @param {"till"|"pda"} kind  the kind of device this page is
  * @param {string} [url]
  */
-export function pairWithCode(code, url = defaultUrl()) {
+export function pairWithCode(code, kind, url = defaultUrl()) {
     return new Promise((resolve, reject) => {
         let done = false;
         let ws;
@@ -33,7 +34,7 @@ export function pairWithCode(code, url = defaultUrl()) {
             unreachable();
             return;
         }
-        ws.onopen = () => ws.send(JSON.stringify({ type: "pair", id: "pair", code }));
+        ws.onopen = () => ws.send(JSON.stringify({ type: "pair", id: "pair", code, kind }));
         ws.onmessage = (message) => {
             let frame;
             try { frame = JSON.parse(message.data); } catch (_) { return; }

@@ -31,7 +31,7 @@ export function bindPairScreen(app) {
         codeButton.disabled = true;
         app.clearMessage();
         try {
-            const reply = await pairWithCode(digits);
+            const reply = await pairWithCode(digits, app.deviceKind);
             code.value = "";
             app.pair(reply.token);
         } catch (error) {

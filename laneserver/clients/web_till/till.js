@@ -46,6 +46,7 @@ const SENDING_AFTER_MS = 250;
 
 class TillApp {
     constructor() {
+        this.deviceKind = "till";     // what `pair` asks a code to be made for
         this.token = null;
         this.hello = null;            // the last hello reply
         this.seller = null;
