@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     pair = sub.add_parser("pair", parents=[common], help="register a till or a PDA; prints its token last")
     pair.add_argument("kind", choices=["till", "pda"])
     pair.add_argument("--lane", help="the lane of a till")
+    pair.add_argument("--code", action="store_true",
+                      help="print a one-time 6-digit code (10 minutes) the device types, instead of its token")
 
     seller = sub.add_parser("seller", parents=[common], help="manage sellers")
     seller_sub = seller.add_subparsers(dest="seller_command", required=True, metavar="ACTION")
@@ -218,9 +220,10 @@ def _serve(args: argparse.Namespace, config: Config, data: Path) -> int:
             f"laneserver: {kind} \"{config.shop.name}\" ready, data in {data.resolve()}",
             f"  till page:  {base}/till/",
             f"  PDA page:   {base}/pda/",
-            f"  pair a till:  laneserver pair till --lane {config.lanes[0].id} --data {data}"
+            f"  pair a till:  laneserver pair till --lane {config.lanes[0].id} --code --data {data}"
             + (f" --config {args.config}" if getattr(args, "config", None) else ""),
-            "                then open the till page and enter the token (or add #token=TOKEN to its URL)",
+            "                then open the till page and type the 6-digit code (without --code: a token,"
+            " typed or added as #token=TOKEN to its URL)",
         ]
         if config.demo:
             lines.append(f"  demo seller:  {DEMO_SELLER[0]}, PIN {DEMO_SELLER[1]}")
@@ -314,11 +317,26 @@ def _pair(args: argparse.Namespace, config: Config, data: Path) -> int:
 
     if args.kind == "till" and not args.lane:
         return _fail("a till is paired with a lane: laneserver pair till --lane LANE", 2)
+    if args.code:
+        return _pair_code(args, config, data)
     with _admin_db(data) as db:
         device, token = pair_device(db, args.kind, args.lane, SystemClock().now(), [l.id for l in config.lanes])
     where = f" on lane {args.lane}" if args.kind == "till" else ""
     print(f"paired {args.kind} {device}{where}; its token (shown once, keep it on the device):")
     print(token)
+    return 0
+
+
+def _pair_code(args: argparse.Namespace, config: Config, data: Path) -> int:
+    from laneserver.rules.pairing import MAX_WRONG, VALID_SECONDS
+    from laneserver.store.admin import issue_pairing_code
+
+    with _admin_db(data) as db:
+        code = issue_pairing_code(db, args.kind, args.lane, SystemClock().now(), [l.id for l in config.lanes])
+    where = f" on lane {args.lane}" if args.kind == "till" else ""
+    print(f"a {args.kind}{where}: open its page and enter this code within {VALID_SECONDS // 60} minutes "
+          f"(one use; {MAX_WRONG} wrong codes burn it):")
+    print(code)
     return 0
 
 

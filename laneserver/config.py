@@ -212,6 +212,9 @@ class Config(Base):
     keyboard: tuple[KeyboardPageConfig, ...] = ()
     payment_modes: tuple[PaymentModeConfig, ...] = ()
     accounting: AccountingConfig = AccountingConfig()
+    # Which role each verb needs, where the shop differs from rules/roles.py's table:
+    # ``verb = "cashier" | "supervisor" | "manager"`` (docs/operations.md, "Roles").
+    roles: dict[str, object] = msgspec.field(default_factory=dict)
     demo: bool = False
 
     def lane(self, lane_id: str) -> LaneConfig | None:
@@ -331,6 +334,7 @@ def _check(config: Config) -> Config:
     if config.server.max_unauthenticated < 1:
         raise ConfigError(f"server.max_unauthenticated: {config.server.max_unauthenticated} must be at least 1")
     _check_tls(config.server)
+    _check_roles(config)
     return config
 
 
@@ -378,11 +382,22 @@ def fec_accounts(config: Config):
         mode_labels={m.id: m.label for m in config.payment_modes if m.label},
         loss=accounting.loss, gain=accounting.gain, bad_debts=accounting.bad_debts,
     )
+
+
 def _check_tls(server: ServerConfig) -> None:
     if bool(server.tls_cert.strip()) != bool(server.tls_key.strip()):
         raise ConfigError("server.tls_cert and server.tls_key: set both (a certificate and its key) or neither")
     if server.tls_cert.strip() and not server.tls:
         raise ConfigError("server.tls_cert: set, but server.tls is false: add `tls = true` to serve HTTPS")
+
+
+def _check_roles(config: Config) -> None:
+    from laneserver.rules.roles import RoleTableError, role_table
+
+    try:
+        role_table(config.roles)
+    except RoleTableError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _check_drawers(config: Config) -> None:

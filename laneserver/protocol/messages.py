@@ -36,6 +36,22 @@ from laneserver.protocol.frames import (
     Request,
     RequestId,
 )
+from laneserver.protocol.wire_admin import (
+    DeviceOk,
+    DeviceRevoke,
+    Devices,
+    DevicesOk,
+    DeviceView,
+    Pair,
+    PairOk,
+    SellerAdd,
+    SellerDisable,
+    SellerOk,
+    SellerPin,
+    Sellers,
+    SellersOk,
+    SellerView,
+)
 from laneserver.protocol.wire_catalog import (
     AlcoholPriceOk,
     AlcoholPricing,
@@ -203,6 +219,7 @@ RequestUnion = Union[
     CreditDeposit, WalletTopup, WalletTopupCancel, BalanceCorrect, VoucherIssue, GetVoucher, TopupLine,
     AlcoholPricing, GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater, DebtAbandon, GetInvoice,
     XReport, Close, Closures,
+    Pair, Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -223,6 +240,7 @@ REPLY_TYPES = (
     Error, DrawerOk, DrawerOpenOk, DrawerCountOk, CustomerCreatedOk, CustomerOk, CustomersOk, TopupOk, VoucherOk,
     AlcoholPriceOk, SaleOk, SaleCancelledOk, UnpaidOk, InvoiceOk,
     XReportOk, CloseOk, ClosuresOk,
+    PairOk, SellersOk, SellerOk, DevicesOk, DeviceOk,
 )
 
 EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent)
@@ -235,6 +253,8 @@ CUSTOMER_VERBS = (
 SALES_VERBS = (GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater, DebtAbandon)
 # The verbs the session hands to the fiscal actor (closures).
 FISCAL_VERBS = (XReport, Close, Closures)
+# A manager's verbs on sellers and devices (server/edge_admin.py).
+ADMIN_VERBS = (Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke)
 
 
 # --- stable error codes --------------------------------------------------------------
@@ -244,7 +264,9 @@ Code = _OutcomeCode
 
 
 __all__ = [
-    "CUSTOMER_VERBS", "EVENT_TYPES", "MUTATING", "PROTOCOL_VERSION", "REPLY_TYPES", "REQUEST_TYPES", "SALES_VERBS",
+    "ADMIN_VERBS", "CUSTOMER_VERBS", "DeviceOk", "DeviceRevoke", "DeviceView", "Devices", "DevicesOk", "Pair",
+    "PairOk", "SellerAdd", "SellerDisable", "SellerOk", "SellerPin", "SellerView", "Sellers", "SellersOk",
+    "EVENT_TYPES", "MUTATING", "PROTOCOL_VERSION", "REPLY_TYPES", "REQUEST_TYPES", "SALES_VERBS",
     "Add", "AlcoholPriceOk", "AlcoholPricing", "ArticleView", "BalanceCorrect", "BasketEmpty", "BasketLine",
     "BasketOk", "CancelTicket", "Candidate", "Code", "CouponView", "CreditDeposit", "CustomerCreate",
     "CustomerCreatedOk", "CustomerEdit", "CustomerOk", "CustomerSaleView", "CustomerSearch", "CustomerSummaryView",
