@@ -34,15 +34,13 @@ _SUPERVISOR_VERBS = (
     "payment_correct",  # a finished sale's payment corrected
     "debt_abandon",     # an unpaid sale's debt written off
     "balance_correct",  # a customer's credit or wallet corrected
-    "x_report",         # the open period's totals (shift change)
-    "reprint",          # a copy of a receipt (a duplicate is counted and printed as such)
+    "closures",         # the closures' list
 )
 _MANAGER_VERBS = (
     "stock_count",      # an inventory count sets the real stock
     "stock_delete",     # an article's stock record removed
     "stock_tracking",   # stock tracking switched on or off
-    "close",            # a day, month or year closed (fiscal)
-    "closures",         # the closures' list
+    "close",            # a day, month or year closed (fiscal; or a supervisor's PIN on the spot)
     "events",           # the technical event journal (JET)
     "sellers", "seller_add", "seller_disable", "seller_pin",
     "devices", "device_revoke",
@@ -55,6 +53,9 @@ _CASHIER_VERBS = (
     "purchase_cancel", "purchase_orders", "replenishment", "drawer", "drawer_movement", "drawer_count",
     "customer_create", "customer", "customer_search", "customer_edit", "credit_deposit", "wallet_topup",
     "wallet_topup_cancel", "voucher_issue", "voucher", "topup_line", "sale", "unpaid", "pay_later", "invoice",
+    # The open period's totals: a cashier's own lane only (server/edge_fiscal.py); a copy of
+    # a receipt: a duplicate is counted, chained and printed "DUPLICATA", a proof once.
+    "x_report", "reprint",
 )
 
 # Every verb the server knows, with the role it needs unless the shop's ``[roles]`` says

@@ -32,8 +32,8 @@ def test_every_verb_of_the_wire_and_the_fiscal_verbs_have_a_role():
 
 
 @pytest.mark.parametrize("verb, role", [
-    ("close", "manager"), ("closures", "manager"), ("events", "manager"), ("x_report", "supervisor"),
-    ("reprint", "supervisor"), ("sellers", "manager"), ("seller_add", "manager"), ("device_revoke", "manager"),
+    ("close", "manager"), ("closures", "supervisor"), ("events", "manager"), ("x_report", "cashier"),
+    ("reprint", "cashier"), ("sellers", "manager"), ("seller_add", "manager"), ("device_revoke", "manager"),
     ("stock_count", "manager"), ("drawer_open", "supervisor"), ("sale_cancel", "supervisor"),
     # Open to any seller, as PROTOCOL.md's core verbs are unless the shop restricts them.
     ("scan", "cashier"), ("cancel_ticket", "cashier"), ("stock_entry", "cashier"), ("stock_exit", "cashier"),
