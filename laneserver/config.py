@@ -84,6 +84,9 @@ class LaneConfig(Base):
     # How the cash drawer opens: "printer" (a kick through the lane's printer), a
     # serial port ("/dev/ttyS0", "/dev/ttyUSB0:9600"), or none.
     drawer: str | None = None
+    # The lane's customer display ([[displays]] id) and its scanners ([[scanners]] ids).
+    display: str | None = None
+    scanners: tuple[str, ...] = ()
 
 
 class PrinterConfig(Base):
@@ -104,6 +107,29 @@ class TerminalConfig(Base):
     outcomes: Literal["cents", "approve"] = "cents"
     delay_seconds: float = 1.0
     timeout_seconds: float = 60.0
+
+
+class DisplayConfig(Base):
+    """A customer pole display (2 × 20) on a serial port: ``protocol`` is its command
+    set (hw/pole_display.py: CD5220 writes PC437, Epson ESC/POS selects PC850)."""
+
+    id: str
+    address: str  # "/dev/ttyUSB1" or "/dev/ttyUSB1:9600"
+    kind: Literal["serial"] = "serial"
+    protocol: Literal["cd5220", "epson"] = "cd5220"
+
+
+class ScannerConfig(Base):
+    """A barcode scanner bound to a lane: a serial one (a code ends with ``suffix``;
+    ``framing = "stx_etx"``: each code between STX and ETX) or a USB HID POS one
+    (``address`` = ``vendor:product``)."""
+
+    id: str
+    address: str
+    kind: Literal["serial", "usb"] = "serial"
+    suffix: str = "\r"
+    framing: Literal["none", "stx_etx"] = "none"
+    max_length: int = 64  # longer codes are refused (counted), never kept
 
 
 class KeyConfig(Base):
@@ -209,6 +235,8 @@ class Config(Base):
     lanes: tuple[LaneConfig, ...] = ()
     printers: tuple[PrinterConfig, ...] = ()
     terminals: tuple[TerminalConfig, ...] = ()
+    displays: tuple[DisplayConfig, ...] = ()
+    scanners: tuple[ScannerConfig, ...] = ()
     keyboard: tuple[KeyboardPageConfig, ...] = ()
     payment_modes: tuple[PaymentModeConfig, ...] = ()
     accounting: AccountingConfig = AccountingConfig()
@@ -229,6 +257,12 @@ class Config(Base):
 
     def printer(self, printer_id: str) -> PrinterConfig | None:
         return next((p for p in self.printers if p.id == printer_id), None)
+
+    def display(self, display_id: str) -> DisplayConfig | None:
+        return next((d for d in self.displays if d.id == display_id), None)
+
+    def scanner(self, scanner_id: str) -> ScannerConfig | None:
+        return next((s for s in self.scanners if s.id == scanner_id), None)
 
     def terminal(self, terminal_id: str) -> TerminalConfig | None:
         return next((t for t in self.terminals if t.id == terminal_id), None)
@@ -307,6 +341,7 @@ def _check(config: Config) -> Config:
             if not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ConfigError(f"printers[{i}].address: {printer.address!r} is not host:port")
     _check_terminals(config)
+    _check_displays_and_scanners(config)
     _check_drawers(config)
     _check_backup(config.backup)
     _check_alcohol(config)
@@ -457,6 +492,54 @@ def _check_terminals(config: Config) -> None:
             raise ConfigError(f"lanes[{i}].terminal: terminal {lane.terminal!r} already serves lane "
                               f"{served[lane.terminal]!r}; a terminal serves one lane")
         served[lane.terminal] = lane.id
+
+
+# A serial address: a port, then ":BAUD" optionally; a USB one: "vendor:product" in hex.
+_SERIAL_ADDRESS = re.compile(r"[^\s:][^\s]*?(:[1-9][0-9]{0,6})?")
+_USB_ADDRESS = re.compile(r"(0x)?[0-9a-fA-F]{1,4}:(0x)?[0-9a-fA-F]{1,4}")
+SCANNER_SUFFIXES = ("\r", "\n", "\r\n", "\t")
+
+
+def _check_displays_and_scanners(config: Config) -> None:
+    """[[displays]] and [[scanners]] (docs/configuration.md): each one's address, and
+    each bound to one lane at most (a display shows one lane's ticket; a scanner's codes
+    go to one lane)."""
+    _unique([d.id for d in config.displays], "displays")
+    _unique([s.id for s in config.scanners], "scanners")
+    for i, display in enumerate(config.displays):
+        if not _SERIAL_ADDRESS.fullmatch(display.address):
+            raise ConfigError(f"displays[{i}].address: {display.address!r} is not a serial port "
+                              "(\"/dev/ttyUSB1\" or \"/dev/ttyUSB1:9600\")")
+    for i, scanner in enumerate(config.scanners):
+        pattern = _USB_ADDRESS if scanner.kind == "usb" else _SERIAL_ADDRESS
+        if not pattern.fullmatch(scanner.address):
+            shape = "vendor:product, e.g. 0x05e0:0x1200" if scanner.kind == "usb" else "a serial port"
+            raise ConfigError(f"scanners[{i}].address: {scanner.address!r} is not {shape}")
+        if scanner.suffix not in SCANNER_SUFFIXES and not (scanner.suffix == "" and scanner.framing == "stx_etx"):
+            raise ConfigError(f"scanners[{i}].suffix: {scanner.suffix!r} is not one of \"\\r\", \"\\n\", "
+                              "\"\\r\\n\", \"\\t\" (or \"\" with framing = \"stx_etx\")")
+        if not 1 <= scanner.max_length <= 4096:
+            raise ConfigError(f"scanners[{i}].max_length: {scanner.max_length} is not between 1 and 4096")
+    shown: dict[str, str] = {}
+    bound: dict[str, str] = {}
+    for i, lane in enumerate(config.lanes):
+        if lane.display is not None:
+            if config.display(lane.display) is None:
+                raise ConfigError(f"lanes[{i}].display: unknown display {lane.display!r}")
+            if lane.display in shown:
+                raise ConfigError(f"lanes[{i}].display: display {lane.display!r} already shows lane "
+                                  f"{shown[lane.display]!r}; a display shows one lane")
+            shown[lane.display] = lane.id
+        for scanner_id in lane.scanners:
+            if config.scanner(scanner_id) is None:
+                raise ConfigError(f"lanes[{i}].scanners: unknown scanner {scanner_id!r}")
+            if scanner_id in bound:
+                raise ConfigError(f"lanes[{i}].scanners: scanner {scanner_id!r} is already lane "
+                                  f"{bound[scanner_id]!r}'s; a scanner scans for one lane")
+            bound[scanner_id] = lane.id
+    for i, scanner in enumerate(config.scanners):
+        if scanner.id not in bound:
+            raise ConfigError(f"scanners[{i}]: scanner {scanner.id!r} is on no lane (name it in a lane's scanners)")
 
 
 def _unique(ids: list[str], key: str) -> None:

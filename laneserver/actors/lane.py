@@ -38,6 +38,7 @@ import trio
 
 from laneserver.actors.customers_messages import AskSettle, Available, FindCustomer, Refresh, Release
 from laneserver.actors.customers_messages import AskCouponHold, AskCouponSettle, CountCoupons, ReportCouponHolds
+from laneserver.actors.device_messages import ShowTicket
 from laneserver.actors.drawer_messages import SaleFinished
 from laneserver.actors.invoice_messages import RenderInvoice
 from laneserver.actors.journal import CommitFailed, commit, read
@@ -78,6 +79,7 @@ from laneserver.rules import invoice as invoices
 from laneserver.rules import lane_journal, lane_plan
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.costs import CostBook, unit_cost
+from laneserver.rules.customer_display import Sale
 from laneserver.rules.money import fmt_money, parse_money
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.stock import OutOfStock, StockTakes, effective_policy, exact, fmt_stock
@@ -154,6 +156,7 @@ class LaneActor:
         customers: Address | None = None,
         costs: CostBook | None = None,
         invoices: Address | None = None,
+        display: Address | None = None,
     ) -> None:
         self.lane = lane
         self.config = config
@@ -189,6 +192,7 @@ class LaneActor:
         self._last_ticket: LaneTicket | None = None
         self._last_ticket_state: rules.LaneState | None = None
         self.invoices = invoices  # the invoices actor: writes an invoice's PDF off this task
+        self.display = display  # the lane's customer display (actors/display.py): told, never waited on
 
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         stored = await read(self.journal, partial(reads.lane_state, lane=self.lane))
@@ -201,6 +205,7 @@ class LaneActor:
         task_status.started()
         self.log.info("lane_started", lines=len(self.state.ticket.lines), held=len(self.state.held))
         self._publish_ticket()
+        self._show()
         async for envelope in inbox:
             with envelope:
                 match envelope.command:
@@ -359,6 +364,7 @@ class LaneActor:
         # After the answer: what others learn from it. None of it can undo the change.
         # The session that asked has the ticket in its reply: it gets no event for it.
         self._publish_ticket(skip=caller.origin)
+        self._show(sale)
         await self._tell_all(plan.tells, written)
 
     # --- the plan's steps (rules/lane_plan.py): which neighbour, which message ----------
@@ -495,6 +501,17 @@ class LaneActor:
         """The open ticket to the lane's sessions, but ``skip`` (the session whose
         request made the change: its reply carries the ticket)."""
         self.publisher.publish(self.ticket(self.state), "ticket", skip=skip)
+
+    def _show(self, sale: rules.SaleCompleted | None = None) -> None:
+        """The open ticket (and the sale the change finished) to the lane's customer
+        display, which works out what to show (rules/customer_display.py). Never waits:
+        a display that is slow or gone leaves its mailbox full, and the display shows
+        only the newest anyway (a restarted one starts from the publisher's ticket)."""
+        if self.display is None:
+            return
+        shown = ShowTicket(self.state.ticket, None if sale is None else Sale(sale.total, sale.change))
+        if not self.display.tell_nowait(shown):
+            self.log.debug("display_update_dropped")
 
     def _checked(self, stock_article: str) -> bool:
         """Whether the stock point must be asked before this article's reservation grows."""

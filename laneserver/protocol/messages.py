@@ -139,6 +139,7 @@ from laneserver.protocol.wire_lane import (
     RemoveLine,
     RemovePayment,
     Scan,
+    ScanRefusedEvent,
     SetCustomer,
     SetQty,
     TicketEvent,
@@ -243,7 +244,8 @@ REPLY_TYPES = (
     PairOk, SellersOk, SellerOk, DevicesOk, DeviceOk,
 )
 
-EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent)
+EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent,
+               ScanRefusedEvent)
 
 # The verbs the session hands to the customers actor, and to the sales actor.
 CUSTOMER_VERBS = (
@@ -289,4 +291,5 @@ __all__ = [
     "VoucherView", "WalletTopup", "WalletTopupCancel",
     "FISCAL_VERBS", "Close", "CloseOk", "ClosureView", "Closures", "ClosuresOk", "CountView", "GrandView",
     "OpenTicketView", "ReportView", "TotalsView", "VatTotalView", "XReport", "XReportOk",
+    "ScanRefusedEvent",
 ]

@@ -246,3 +246,15 @@ class LaneStatusEvent(msgspec.Struct, frozen=True, tag_field="type", tag="lane_s
     lane: str
     serving: bool
     reason: str
+
+
+class ScanRefusedEvent(msgspec.Struct, frozen=True, tag_field="type", tag="scan_refused"):
+    """A code read by one of the lane's scanners did not make a line (docs/protocol.md):
+    sent to the lane's tills, which show ``message``. ``error`` is the error code a
+    till's own ``scan`` of it would have had (``not_signed_in``, ``unknown_code``…)."""
+
+    lane: str
+    scanner: str
+    code: str
+    error: str
+    message: str

@@ -28,6 +28,9 @@ import trio
 from laneserver.actors.backups import MAILBOX as BACKUPS_MAILBOX
 from laneserver.actors.backups import BackupsActor, BackupStatus
 from laneserver.actors.journal import CommitFailed, JournalActor, JournalStats, commit, read
+from laneserver.actors.device_messages import LaneOpen
+from laneserver.actors.display import MAILBOX as DISPLAY_MAILBOX
+from laneserver.actors.display import DisplayActor
 from laneserver.actors.drawer import DrawerActor
 from laneserver.actors.fiscal import FiscalActor
 from laneserver.actors.customers import CustomersActor
@@ -41,6 +44,8 @@ from laneserver.actors.printer_messages import PrinterStatus
 from laneserver.actors.publisher import Publisher
 from laneserver.actors.runtime import (CORE_POLICY, DEVICE_POLICY, JOURNAL_POLICY, ActorFailed, Address,
                                        open_mailbox, supervise)
+from laneserver.actors.scanner import MAILBOX as SCANNER_MAILBOX
+from laneserver.actors.scanner import ScannerActor
 from laneserver.actors.stock_point import StockPointActor
 from laneserver.rules.costs import CostBook
 from laneserver.actors.terminal import MAILBOX as TERMINAL_MAILBOX
@@ -57,6 +62,7 @@ from laneserver.rules.money import fmt_money
 from laneserver.server import systemd
 from laneserver.server.access import watch_access
 from laneserver.server.app import build_app, healthy
+from laneserver.server.devices import deliver_code, keep_state, lane_seller, register_device_metrics
 from laneserver.server.http_edge import Edge, connection_capacity, host_names
 from laneserver.server.http_edge import serve as serve_http
 from laneserver.server.send_timeout import SendBoundedConfig
@@ -106,6 +112,11 @@ async def run_shop(
         journal_stats = JournalStats()  # its batches, for /metrics; outlives a restart of the journal
         started = trio.current_time()
         printers_online = {printer.id: True for printer in config.printers}  # True until a job fails
+        # The open websocket sessions (the shop's, made here so a display restarted before
+        # the listener opens asks them who is signed in: server/devices.py), and each
+        # display's and scanner's newest state (written by its actor's on_state).
+        open_sessions: set = set()
+        device_states: dict = {}
         async with trio.open_nursery() as core:
             # The journal alone ends the process past its restart budget (JOURNAL_POLICY):
             # without it nothing can be made durable. Every other core actor stays
@@ -205,6 +216,20 @@ async def run_shop(
                                       every=config.backup.every_seconds, keep=config.backup.keep, journal=journal,
                                       clock=clock, status=backup_status, create_folder=not folder.is_absolute())
                     await middle.start(supervise, "backups", factory, backups_inbox, DEVICE_POLICY)
+                # A customer display per lane that names one (a device: the lane tells it
+                # each change without waiting; it shows only the newest: actors/display.py).
+                displays: dict[str, Address] = {}
+                for lane in config.lanes:
+                    display = config.display(lane.display) if lane.display else None
+                    if display is None:
+                        continue
+                    address, inbox = open_mailbox(f"display:{display.id}", DISPLAY_MAILBOX)
+                    factory = partial(DisplayActor, display, lane=lane.id, shop_name=config.shop.name,
+                                      locale=config.shop.locale, publisher=publishers[lane_addresses[lane.id].name],
+                                      is_open=partial(_lane_open, open_sessions, lane.id),
+                                      on_state=partial(keep_state, device_states))
+                    await middle.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
+                    displays[lane.id] = address
                 # A cash drawer per lane (a device: a crash restarts it, never stalls the
                 # lane). It tells the lane's sessions of alerts (through the publisher).
                 drawers: dict[str, Address] = {}
@@ -249,9 +274,10 @@ async def run_shop(
                             clock=clock, publisher=publisher,
                             drawer=drawers[lane.id], customers=customers,
                             terminal=terminals.get(lane.terminal) if lane.terminal else None,
-                            invoices=invoices,
+                            invoices=invoices, display=displays.get(lane.id),
                         )
-                        stopped = partial(_actor_stopped, journal, clock, out_of_service, publisher)
+                        stopped = partial(_lane_stopped, displays.get(lane.id),
+                                          partial(_actor_stopped, journal, clock, out_of_service, publisher))
                         await front.start(partial(supervise, on_stopped=stopped), f"lane:{lane.id}", factory,
                                           lane_inboxes[lane.id], CORE_POLICY)
                     # Closing (X, Z): after the lanes, which it asks before a day's Z. At start
@@ -266,7 +292,8 @@ async def run_shop(
                                       "fiscal", factory, fiscal_inbox, CORE_POLICY)
                     shop = Shop(config=config, clock=clock, journal=journal, catalog=catalog,
                                 lanes=lane_addresses, stock_points=points, terminals=terminals,
-                                data_folder=data_dir, out_of_service=out_of_service, publishers=publishers)
+                                data_folder=data_dir, out_of_service=out_of_service, publishers=publishers,
+                                open_sessions=open_sessions, displays=displays, device_states=device_states)
                     shop.metrics.gauges["articles"] = lambda: len(catalog)
                     shop.metrics.gauges["actors_out_of_service"] = lambda: len(out_of_service)
                     shop.metrics.gauges["backups_failed"] = lambda: backup_status.failures
@@ -278,19 +305,34 @@ async def run_shop(
                     shop.started = started
                     shop.started_at = clock.now().astimezone(dt.timezone.utc).isoformat(timespec="seconds")
                     shop.printers_online = printers_online
+                    # The lanes' scanners: once the shop is there (a code goes to the lane
+                    # through the edge, server/devices.py), before the listener.
+                    scanners: list[Address] = []
+                    for lane in config.lanes:
+                        for scanner_id in lane.scanners:
+                            scanner = config.scanner(scanner_id)
+                            assert scanner is not None  # config.py checks each lane's scanners
+                            address, inbox = open_mailbox(f"scanner:{scanner.id}", SCANNER_MAILBOX)
+                            factory = partial(ScannerActor, scanner, lane=lane.id,
+                                              deliver=partial(deliver_code, shop, lane.id, scanner.id),
+                                              on_state=partial(keep_state, device_states))
+                            await front.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
+                            scanners.append(address)
+                    register_device_metrics(shop)
                     register_metrics(shop, journal_stats, {a.name: a for a in (
                         journal, customers, sales, invoices, *lane_addresses.values(), *points.values(),
-                        *printers.values(), *terminals.values(), *drawers.values())})
+                        *printers.values(), *terminals.values(), *drawers.values(), *displays.values(), *scanners)})
                     async with trio.open_nursery() as watching:  # revoke / disable reach open sessions
                         watching.start_soon(watch_access, shop)
                         await _serve_http(shop, host or server_config.host,
                                           server_config.port if port is None else port, stop, on_ready, tls_files)
                         watching.cancel_scope.cancel()
                     # Listener closed: no new requests reach the lanes.
-                    _close_all([*lane_addresses.values(), fiscal], front, server_config.shutdown_grace)
+                    _close_all([*scanners, *lane_addresses.values(), fiscal], front, server_config.shutdown_grace)
                 for drawer in drawers.values():
                     drawer.close()
-                _close_all([sales, customers, invoices, backups, *points.values(), *printers.values(), *terminals.values()], middle,
+                _close_all([sales, customers, invoices, backups, *points.values(), *printers.values(), *terminals.values(),
+                            *displays.values()], middle,
                            server_config.shutdown_grace)
             journal.close()
         root.cancel_scope.cancel()
@@ -317,6 +359,18 @@ async def _actor_stopped(journal: Address, clock: Clock, out_of_service: set[str
                                               data={"actor": name, "error": repr(error)}))
     except (CommitFailed, ActorFailed, trio.TooSlowError) as failed:
         log.error("actor_stopped_not_journaled", actor=name, error=repr(failed))
+
+
+def _lane_open(sessions: set, lane: str) -> bool:
+    """Whether a seller is signed in on one of ``lane``'s tills (a display's ``is_open``)."""
+    return lane_seller(sessions, lane) is not None
+
+
+async def _lane_stopped(display: Address | None, stopped: Callable, name: str, error: BaseException) -> None:
+    """A lane out of service: its display says the lane is closed, then ``_actor_stopped``."""
+    if display is not None:
+        display.tell_nowait(LaneOpen(False))
+    await stopped(name, error)
 
 
 def _article_name(catalog: Catalog, article_id: str) -> str:

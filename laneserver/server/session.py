@@ -28,8 +28,8 @@ from laneserver.log import request_id
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode, encode_error, error_frame
 from laneserver.rules import roles
-from laneserver.server import (edge_admin, edge_customers, edge_drawer, edge_fiscal, edge_lane, edge_sales, edge_stock,
-                               queries, routes)
+from laneserver.server import (devices, edge_admin, edge_customers, edge_drawer, edge_fiscal, edge_lane, edge_sales,
+                               edge_stock, queries, routes)
 from laneserver.server.auth import Auth, shop_view
 from laneserver.server.routes import actor_words, out_of_service_message  # noqa: F401 (run.py, tests)
 from laneserver.server.shop import Shop
@@ -108,6 +108,7 @@ class Session:
         finally:
             self.shop.sessions.discard(nursery.cancel_scope)
             self.shop.open_sessions.discard(self)
+            self._presence_changed()
             metrics.sessions_open -= 1
             with trio.CancelScope(shield=True):
                 self._unsubscribe()
@@ -146,6 +147,13 @@ class Session:
         event = self.auth.sign_out_disabled(reason)
         if event is not None:
             self.transport.deliver(event, kind="signed_out")
+            self._presence_changed()
+
+    def _presence_changed(self) -> None:
+        """A till's seller came or went: its lane's display is told (server/devices.py)."""
+        device = self.device
+        if device is not None and device.kind == "till":
+            devices.presence_changed(self.shop, device.lane)
 
     async def _left(self) -> None:
         """Shielded, bounded: the websocket closed for a revoke; the resume secret's idle
@@ -277,6 +285,7 @@ class Session:
         self._subscribed = [self.shop.publishers[a.name] for a in heard if a.name in self.shop.publishers]
         for publisher in self._subscribed:  # a lane's: its ticket and printer status at once, then each change
             publisher.subscribe(self.transport)
+        self._presence_changed()
         return encode(wire.HelloOk(re=request.id, device=device.device, kind=device.kind, lane=device.lane,
                                    seller=self.seller, role=self.role, shop=shop_view(self.shop)))
 
@@ -310,10 +319,14 @@ class Session:
         return await edge_admin.handle(self.shop, request, device=self.device.device, seller=self.seller)
 
     async def _sign_in(self, request: wire.SignIn) -> bytes:
-        return await self.auth.sign_in(request)
+        frame = await self.auth.sign_in(request)
+        self._presence_changed()
+        return frame
 
     async def _sign_out(self, request: wire.SignOut) -> bytes:
-        return await self.auth.sign_out(request)
+        frame = await self.auth.sign_out(request)
+        self._presence_changed()
+        return frame
 
     async def _stock(self, request: wire.Stock, article: str) -> bytes:
         return await edge_stock.stock(self.shop, request)

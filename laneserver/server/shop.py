@@ -72,6 +72,11 @@ class Shop:
     urls: list[str] = field(default_factory=list)
     printers_online: dict[str, bool] = field(default_factory=dict)
     facts: Facts = field(default_factory=Facts)
+    # The customer display actor of each lane that has one (actors/display.py), by lane
+    # id, and every display's and scanner's newest state by "display:ID" / "scanner:ID"
+    # (server/devices.py: /status, device list, /metrics).
+    displays: dict[str, Address] = field(default_factory=dict)
+    device_states: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.payments = payment_policy(self.config)  # the lanes' payment modes and rules, made once
