@@ -29,12 +29,17 @@ Invariants:
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import msgspec
 import trio
 
-from laneserver.actors.device_messages import DeviceState, GetDeviceState, LaneOpen, ShowTicket
+from laneserver.actors.device_messages import (
+    DeviceState,
+    GetDeviceState,
+    LaneOpen,
+    ShowTicket,
+)
 from laneserver.actors.publisher import Publisher
 from laneserver.config import DisplayConfig
 from laneserver.hw.device_links import Link, LinkDown, SerialLink

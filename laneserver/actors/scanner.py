@@ -24,7 +24,7 @@ Invariants:
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import msgspec
 import trio
@@ -152,7 +152,7 @@ class ScannerActor:
             self._second, self._in_second = now, 0
         self._in_second += 1
         if self._in_second > MAX_CODES_PER_SECOND:
-            self._dropped("more than %d codes in a second" % MAX_CODES_PER_SECOND)
+            self._dropped(f"more than {MAX_CODES_PER_SECOND} codes in a second")
             return
         try:
             self._codes_send.send_nowait(event.text)

@@ -23,7 +23,8 @@ fed in, and it can be unplugged and plugged back.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import serial
 import trio

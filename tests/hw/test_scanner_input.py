@@ -6,7 +6,13 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from laneserver.hw.scanner_input import Code, HidAssembler, Refused, SerialFramer, parse_hid_report
+from laneserver.hw.scanner_input import (
+    Code,
+    HidAssembler,
+    Refused,
+    SerialFramer,
+    parse_hid_report,
+)
 
 EAN = "3760245001015"
 
@@ -81,7 +87,7 @@ def test_hid_pos_reports():
 def test_codes_cut_anywhere_come_out_the_same(found, cuts, suffix, framed):
     stream = b"".join((b"\x02" + c.encode() + b"\x03" if framed else c.encode()) + suffix.encode() for c in found)
     pieces, last = [], 0
-    for cut in sorted(set(min(c, len(stream)) for c in cuts)):
+    for cut in sorted({min(c, len(stream)) for c in cuts}):
         pieces.append(stream[last:cut])
         last = cut
     pieces.append(stream[last:])

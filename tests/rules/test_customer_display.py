@@ -19,7 +19,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from laneserver.hw.pole_display import CODECS, opening, render
-from laneserver.rules.customer_display import WIDTH, Sale, Screen, Shown, fold, screen, shown_after
+from laneserver.rules.customer_display import (
+    WIDTH,
+    Sale,
+    Screen,
+    Shown,
+    fold,
+    screen,
+    shown_after,
+)
 from laneserver.rules.ticket import Line, Payment, Ticket
 
 SHOP = "Épicerie du Port"
@@ -34,7 +42,7 @@ def cash(n: int, amount: str) -> Payment:
 
 
 def ticket(*lines: Line, payments: tuple[Payment, ...] = ()) -> Ticket:
-    return Ticket(lines=lines, payments=payments, opened_at=dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.timezone.utc))
+    return Ticket(lines=lines, payments=payments, opened_at=dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC))
 
 
 def rows(shown: Shown, protocol: str = "cd5220", locale: str = "fr") -> tuple[str, str]:
@@ -87,7 +95,7 @@ def test_a_finished_sale_shows_its_change_until_the_next_line():
     assert rows(shown_after(shown, ticket(), None)) == rows(shown)  # the lane restarts: still there
     assert rows(shown_after(shown, ticket(line(1, "Pain", "1.20")), None)) == ("Pain            1,20",
                                                                                "TOTAL           1,20")
-    exact = shown_after(Shown(), ticket(), Sale(total=D("3.00"), change=D("0")))
+    exact = shown_after(Shown(), ticket(), Sale(total=D("3.00"), change=D(0)))
     assert rows(exact) == ("TOTAL           3,00", "       Merci        ")
 
 

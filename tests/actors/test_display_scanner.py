@@ -1,0 +1,291 @@
+"""The customer display and scanner actors (actors/display.py, actors/scanner.py) with a
+``MemoryLink`` (hw/device_links.py: a link with no device behind it, which can be
+unplugged and plugged back) under virtual time, and with real serial ports: a socat
+pty pair, the far end read or written by the test."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal as D
+from functools import partial
+
+import pytest
+import trio
+
+from laneserver.actors import display as display_actor
+from laneserver.actors import scanner as scanner_actor
+from laneserver.actors.device_messages import (
+    DeviceState,
+    GetDeviceState,
+    LaneOpen,
+    ShowTicket,
+)
+from laneserver.actors.display import DisplayActor
+from laneserver.actors.runtime import DEVICE_POLICY, Address, open_mailbox, supervise
+from laneserver.actors.scanner import ScannerActor
+from laneserver.config import DisplayConfig, ScannerConfig
+from laneserver.hw.device_links import MemoryLink
+from laneserver.hw.pole_display import opening, render
+from laneserver.rules.customer_display import Sale, Screen
+from laneserver.rules.ticket import Line, Payment, Ticket
+from tests.actors.test_printer import pty_pair
+
+SHOP = "Epicerie"
+DISPLAY = DisplayConfig(id="d1", address="/dev/ttyUSB1", protocol="cd5220")
+GREETING = Screen("      Epicerie      ", "     Bienvenue      ")
+CLOSED = Screen("      Epicerie      ", "   Caisse fermée    ")
+EAN = "3760245001015"
+REAL_IO = 10
+
+
+def ticket(*prices: str, paid: str | None = None) -> Ticket:
+    lines = tuple(Line(line=n, article=f"A{n}", name=f"Article {n}", qty=D(1), unit_price=D(p), vat_rate=D(20))
+                  for n, p in enumerate(prices, 1))
+    payments = (Payment(payment=1, mode="cash", amount=D(paid)),) if paid else ()
+    return Ticket(lines=lines, payments=payments, opened_at=dt.datetime(2026, 3, 2, tzinfo=dt.UTC))
+
+
+class States:
+    def __init__(self) -> None:
+        self.all: list[DeviceState] = []
+        self.changed = trio.Event()
+
+    def __call__(self, state: DeviceState) -> None:
+        self.all.append(state)
+        self.changed.set()
+        self.changed = trio.Event()
+
+    @property
+    def now(self) -> DeviceState:
+        return self.all[-1]
+
+    async def wait_for(self, check) -> DeviceState:
+        while not self.all or not check(self.all[-1]):
+            await self.changed.wait()
+        return self.all[-1]
+
+
+async def written(link: MemoryLink, data: bytes) -> None:
+    while not bytes(link.written).endswith(data):
+        await link.wrote.wait()
+
+
+@asynccontextmanager
+async def running(factory, name: str, size: int) -> AsyncIterator[Address]:
+    address, inbox = open_mailbox(name, size)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(supervise, name, factory, inbox, DEVICE_POLICY)
+        yield address
+        address.close()
+
+
+def display(link, states, **more):
+    return running(partial(DisplayActor, DISPLAY, lane="1", shop_name=SHOP, link=link, on_state=states, **more),
+                   "display:d1", display_actor.MAILBOX)
+
+
+# --- the display ------------------------------------------------------------------------
+
+async def test_display_greets_then_shows_each_change_and_says_closed_when_stopped(autojump_clock):
+    link, states = MemoryLink(), States()
+    with trio.fail_after(60):
+        async with display(link, states) as address:
+            await written(link, opening("cd5220") + render(GREETING, "cd5220"))
+            assert states.now.up and states.now.screens == 1
+            assert address.tell_nowait(ShowTicket(ticket("1.20")))
+            await written(link, render(Screen("Article 1       1,20", "TOTAL           1,20"), "cd5220"))
+            assert address.tell_nowait(ShowTicket(ticket("1.20", "2.00", paid="5.00")))
+            await written(link, render(Screen("TOTAL           3,20", "RENDU           1,80"), "cd5220"))
+            assert address.tell_nowait(ShowTicket(ticket(), Sale(D("3.20"), D("1.80"))))
+            assert address.tell_nowait(LaneOpen(False))
+            await written(link, render(CLOSED, "cd5220"))
+            assert address.tell_nowait(LaneOpen(True))
+            await written(link, render(Screen("TOTAL           3,20", "RENDU           1,80"), "cd5220"))
+            state = await address.ask(GetDeviceState())
+            assert state.kind == "display" and state.up and state.error is None
+        assert bytes(link.written).endswith(render(CLOSED, "cd5220"))  # the server stops: "closed"
+
+
+async def test_a_display_absent_at_start_gets_only_the_newest_screen_when_plugged(autojump_clock):
+    link, states = MemoryLink(), States()
+    link.unplug()
+    with trio.fail_after(120):
+        async with display(link, states) as address:
+            down = await states.wait_for(lambda s: s.error is not None)
+            assert not down.up and "unplugged" in down.error
+            for n in range(1, 201):  # the lane tells without waiting; nothing queues
+                assert address.tell_nowait(ShowTicket(ticket(*["1.00"] * n)))
+                await trio.sleep(0.01)
+            await states.wait_for(lambda s: s.skipped >= 199)
+            link.plug()
+            newest = render(Screen("Article 200     1,00", "TOTAL         200,00"), "cd5220")
+            await written(link, opening("cd5220") + newest)
+            assert bytes(link.written) == opening("cd5220") + newest  # not one stale screen
+            assert states.now.up
+
+
+async def test_a_display_pulled_mid_use_is_reopened_with_the_current_screen(autojump_clock):
+    link, states = MemoryLink(), States()
+    with trio.fail_after(120):
+        async with display(link, states, refresh=5.0) as address:
+            await written(link, render(GREETING, "cd5220"))
+            link.unplug()
+            address.tell_nowait(ShowTicket(ticket("4.00")))
+            await states.wait_for(lambda s: not s.up)
+            started = trio.current_time()
+            await trio.sleep(3)
+            link.plug()
+            shown = render(Screen("Article 1       4,00", "TOTAL           4,00"), "cd5220")
+            await written(link, opening("cd5220") + shown)
+            assert link.opened == 2 and trio.current_time() - started < display_actor.RETRY_MAX_SECONDS + 3
+            # Nothing changes: the same screen again every ``refresh`` seconds (a display
+            # switched off and on shows the lane again).
+            before = len(link.written)
+            await trio.sleep(5.5)
+            assert bytes(link.written[before:]) == shown
+
+
+async def test_a_restarted_display_starts_from_the_lanes_newest_ticket(autojump_clock):
+    from laneserver.actors.lane_messages import LaneTicket
+    from laneserver.actors.publisher import Publisher
+
+    publisher = Publisher("lane:1")
+    publisher.publish(LaneTicket(lane="1", ticket=ticket("2.50"), rev=3))
+    link, states = MemoryLink(), States()
+    with trio.fail_after(60):
+        async with display(link, states, publisher=publisher, is_open=lambda: True):
+            await written(link, opening("cd5220") + render(Screen("Article 1       2,50", "TOTAL           2,50"),
+                                                             "cd5220"))
+
+
+@pytest.mark.skipif(shutil.which("socat") is None, reason="socat is not installed: it provides the pty pair")
+async def test_a_serial_display_over_a_pty_pair_gets_the_epson_bytes():
+    with trio.fail_after(REAL_IO):
+        async with pty_pair() as (display_end, far_end):
+            far = trio.lowlevel.FdStream(os.open(far_end, os.O_RDONLY | os.O_NOCTTY))
+            async with far:
+                config = DisplayConfig(id="d1", address=f"{display_end}:19200", protocol="epson")
+                expected = opening("epson") + render(
+                    Screen("      Epicerie      ", "     Bienvenue      "), "epson")
+                factory = partial(DisplayActor, config, lane="1", shop_name=SHOP)
+                async with running(factory, "display:d1", display_actor.MAILBOX):
+                    received = b""
+                    while len(received) < len(expected):
+                        received += await far.receive_some()
+                assert received == expected
+
+
+# --- the scanner --------------------------------------------------------------------------
+
+class Lane:
+    """What ``deliver`` does for the scanner: here, keeps the codes (or holds them)."""
+
+    def __init__(self) -> None:
+        self.codes: list[str] = []
+        self.arrived = trio.Event()
+        self.hold = trio.Event()
+        self.hold.set()
+
+    async def deliver(self, code: str) -> None:
+        await self.hold.wait()
+        self.codes.append(code)
+        self.arrived.set()
+        self.arrived = trio.Event()
+
+    async def wait_for(self, count: int) -> None:
+        while len(self.codes) < count:
+            await self.arrived.wait()
+
+
+def scanner(link, lane: Lane, states, config: ScannerConfig | None = None):
+    config = config or ScannerConfig(id="s1", address="/dev/ttyACM0")
+    return running(partial(ScannerActor, config, lane="1", deliver=lane.deliver, link=link, on_state=states),
+                   "scanner:s1", scanner_actor.MAILBOX)
+
+
+async def test_codes_reach_the_lane_whole_and_hostile_bytes_are_refused(autojump_clock):
+    link, lane, states = MemoryLink(), Lane(), States()
+    with trio.fail_after(60):
+        async with scanner(link, lane, states) as address:
+            await states.wait_for(lambda s: s.up)
+            link.feed(EAN[:6].encode())
+            link.feed(EAN[6:].encode() + b"\r\n")
+            link.feed(b"12\x1b34\r" + bytes(range(0x0E, 0x100)) + b"\r" + b"9" * 5000 + b"\r" + b"42\r")
+            await lane.wait_for(2)
+            assert lane.codes == [EAN, "42"]
+            state = await address.ask(GetDeviceState())
+            assert state.codes == 2 and state.refused == 3 and state.dropped == 0
+
+
+async def test_a_flooding_scanner_is_bounded_and_counted(autojump_clock):
+    link, lane, states = MemoryLink(), Lane(), States()
+    lane.hold = trio.Event()  # the lane is busy
+    with trio.fail_after(60):
+        async with scanner(link, lane, states):
+            await states.wait_for(lambda s: s.up)
+            link.feed(b"".join(b"%d\r" % n for n in range(1000)))
+            flooded = await states.wait_for(lambda s: s.dropped >= 1000 - scanner_actor.QUEUE - 1)
+            assert flooded.up
+            lane.hold.set()
+            await lane.wait_for(scanner_actor.QUEUE + 1)
+            await trio.sleep(1)
+            assert lane.codes == [str(n) for n in range(scanner_actor.QUEUE + 1)]
+            # Past the flood, a code in a new second goes through.
+            link.feed(EAN.encode() + b"\r")
+            await lane.wait_for(scanner_actor.QUEUE + 2)
+            assert lane.codes[-1] == EAN
+
+
+async def test_a_scanner_pulled_out_is_reopened_and_a_half_code_is_dropped(autojump_clock):
+    link, lane, states = MemoryLink(), Lane(), States()
+    with trio.fail_after(60):
+        async with scanner(link, lane, states):
+            await states.wait_for(lambda s: s.up)
+            link.feed(b"123")
+            await trio.sleep(0.5)
+            link.unplug()
+            await states.wait_for(lambda s: not s.up)
+            link.plug()
+            await states.wait_for(lambda s: s.up)
+            link.feed(b"456\r")
+            await lane.wait_for(1)
+            assert lane.codes == ["456"] and link.opened == 2
+
+
+async def test_a_usb_hid_pos_scanner_reports(autojump_clock):
+    link, lane, states = MemoryLink(), Lane(), States()
+    config = ScannerConfig(id="s1", kind="usb", address="05e0:1200")
+
+    def report(data: bytes, continued: bool = False) -> bytes:
+        return (bytes([2, len(data)]) + b"]E0" + data).ljust(63, b"\x00") + bytes([int(continued)])
+
+    with trio.fail_after(60):
+        async with scanner(link, lane, states, config):
+            await states.wait_for(lambda s: s.up)
+            link.feed(report(EAN.encode()))
+            link.feed(report(b"A" * 56, continued=True))
+            link.feed(report(b"B" * 4))
+            await lane.wait_for(2)
+            assert lane.codes == [EAN, "A" * 56 + "BBBB"]
+
+
+@pytest.mark.skipif(shutil.which("socat") is None, reason="socat is not installed: it provides the pty pair")
+async def test_a_serial_scanner_over_a_pty_pair():
+    lane, states = Lane(), States()
+    with trio.fail_after(REAL_IO):
+        async with pty_pair() as (scanner_end, far_end):
+            far = trio.lowlevel.FdStream(os.open(far_end, os.O_WRONLY | os.O_NOCTTY))
+            async with far:
+                config = ScannerConfig(id="s1", address=scanner_end, framing="stx_etx", suffix="")
+                async with running(partial(ScannerActor, config, lane="1", deliver=lane.deliver, on_state=states),
+                                   "scanner:s1", scanner_actor.MAILBOX):
+                    await states.wait_for(lambda s: s.up)
+                    await far.send_all(b"\x02" + EAN[:4].encode())
+                    await trio.sleep(0.3)  # the code cut across two reads
+                    await far.send_all(EAN[4:].encode() + b"\x03\r\n")
+                    await lane.wait_for(1)
+            assert lane.codes == [EAN]
