@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -84,7 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     device = sub.add_parser("device", parents=[common], help="paired devices")
     device_sub = device.add_subparsers(dest="device_command", required=True, metavar="ACTION")
-    device_sub.add_parser("list", parents=[common], help="the paired devices")
+    device_list = device_sub.add_parser("list", parents=[common],
+                                        help="the paired devices, then the displays and scanners with their state")
+    device_list.add_argument("--host", help="where the server listens, asked for the devices' state "
+                                            "(default from config; asked on loopback)")
+    device_list.add_argument("--port", type=int, help="its port (default from config)")
     revoke = device_sub.add_parser("revoke", parents=[common],
                                    help="refuse a device's token; its open sessions are closed")
     revoke.add_argument("device")
@@ -181,7 +186,7 @@ def _run(args: argparse.Namespace, config: Config, data: Path) -> int:
         case "seller":
             return _seller_add(args, data)
         case "device":
-            return _device(args, data)
+            return _device(args, data, config)
         case "catalog":
             return _catalog_import(args, data)
         case "verify":
@@ -359,7 +364,7 @@ def _seller_disable(args: argparse.Namespace, data: Path) -> int:
     return 0
 
 
-def _device(args: argparse.Namespace, data: Path) -> int:
+def _device(args: argparse.Namespace, data: Path, config: Config) -> int:
     from laneserver.store.admin import revoke_device
     from laneserver.store.reads import devices
 
@@ -368,14 +373,53 @@ def _device(args: argparse.Namespace, data: Path) -> int:
             rows = [("device", "kind", "lane", "paired at", "last seen", "revoked")]
             rows += [(d.device, d.kind, d.lane or "-", _seconds(d.paired_at), _seconds(d.last_seen),
                       "yes" if d.revoked else "no") for d in devices(db)]
-            widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-            for row in rows:
-                print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+            _print_table(rows)
+            _print_hardware(args, config, data)
             return 0
         changed = revoke_device(db, args.device, SystemClock().now())
     print(f"device {args.device} revoked; a running server closes its sessions within a second" if changed
           else f"device {args.device} was already revoked")
     return 0
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _print_hardware(args: argparse.Namespace, config: Config, data: Path) -> None:
+    """The shop file's displays and scanners, with their state now from the running
+    server's ``/status`` (``hardware``), or "not running" (server/devices.py)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from laneserver.server.devices import configured_rows
+
+    if not config.displays and not config.scanners:
+        return
+    url, context = _status_request(args, config, data)
+    try:
+        with urllib.request.urlopen(url, timeout=5, context=context) as response:
+            hardware = json.loads(response.read()).get("hardware", [])
+        where = f"live, from {url}"
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        hardware = configured_rows(config)
+        where = f"from the shop file: nothing answers at {url} ({getattr(error, 'reason', error)})"
+    print(f"\ndisplays and scanners ({where}):")
+    rows = [("device", "kind", "lane", "address", "state", "detail")]
+    for row in hardware:
+        if row.get("error"):
+            detail = row["error"]
+        elif row["kind"] == "display" and "screens" in row:
+            detail = f"{row['screens']} screens, {row['skipped']} skipped"
+        elif "codes" in row:
+            detail = f"{row['codes']} codes, {row['refused']} refused, {row['dropped']} dropped"
+        else:
+            detail = ""
+        rows.append((row["device"], row["kind"], row["lane"], row["address"], row["state"], detail))
+    _print_table(rows)
 
 
 def _seconds(at: str | None) -> str:
@@ -607,26 +651,12 @@ def _tls_init(args: argparse.Namespace, config: Config, data: Path) -> int:
 
 def _status(args: argparse.Namespace, config: Config, data: Path) -> int:
     import json
-    import ssl
     import urllib.error
     import urllib.request
 
     from laneserver.server.status import format_status, offline_status
-    from laneserver.tls import files_of
 
-    host = args.host or config.server.host
-    if host in ("0.0.0.0", "", "::"):
-        host = "127.0.0.1"  # bound to every address: ask on loopback
-    port = args.port if args.port is not None else config.server.port
-    scheme = "https" if config.server.tls else "http"
-    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    context = None
-    if config.server.tls:
-        # The box asking itself: its own CA when there is one (127.0.0.1 is in the certificate).
-        ca = files_of(data).ca_cert
-        context = ssl.create_default_context(cafile=str(ca)) if ca.is_file() and not config.server.tls_cert else \
-            ssl._create_unverified_context()
-    url = f"{scheme}://{netloc}/status"
+    url, context = _status_request(args, config, data)
     try:
         with urllib.request.urlopen(url, timeout=10, context=context) as response:
             status = json.loads(response.read())
@@ -643,6 +673,28 @@ def _status(args: argparse.Namespace, config: Config, data: Path) -> int:
         return _fail(f"{where}; and {error}")
     print(format_status(status, where))
     return 0
+
+
+def _status_request(args: argparse.Namespace, config: Config, data: Path) -> tuple[str, Any]:
+    """The running server's ``/status`` URL (on loopback when it listens everywhere) and
+    the TLS context to ask it with (None for HTTP)."""
+    import ssl
+
+    from laneserver.tls import files_of
+
+    host = getattr(args, "host", None) or config.server.host
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"  # bound to every address: ask on loopback
+    port = args.port if getattr(args, "port", None) is not None else config.server.port
+    scheme = "https" if config.server.tls else "http"
+    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    context = None
+    if config.server.tls:
+        # The box asking itself: its own CA when there is one (127.0.0.1 is in the certificate).
+        ca = files_of(data).ca_cert
+        context = ssl.create_default_context(cafile=str(ca)) if ca.is_file() and not config.server.tls_cert else \
+            ssl._create_unverified_context()
+    return f"{scheme}://{netloc}/status", context
 
 
 def _stock_export(args: argparse.Namespace, config: Config, data: Path) -> int:
