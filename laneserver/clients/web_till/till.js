@@ -334,6 +334,11 @@ class TillApp {
                 this.route();
                 this.showMessage(t("msg.signed_out_disabled", { seller: event.seller }));
                 break;
+            case "scan_refused":
+                // a code read by a scanner attached to the server made no line
+                if (this.hello && this.hello.lane && event.lane !== this.hello.lane) return;
+                this.showError(new ServerError({ code: event.error, message: event.message }), { code: event.code });
+                break;
             case "unaddressed_error":
                 this.showError(new ServerError(event));
                 break;
