@@ -289,3 +289,46 @@ async def test_a_serial_scanner_over_a_pty_pair():
                     await far.send_all(EAN[4:].encode() + b"\x03\r\n")
                     await lane.wait_for(1)
             assert lane.codes == [EAN]
+
+
+# --- the lane tells its display -------------------------------------------------------------
+
+async def test_the_lane_tells_its_display_each_change_and_never_waits_for_it(tmp_path):
+    from laneserver.actors.journal import JournalActor
+    from laneserver.actors.lane import LaneActor
+    from laneserver.actors.messages import Do
+    from laneserver.actors.stock_point import StockPointActor
+    from laneserver.clock import FixedClock
+    from tests.actors.test_lane_actor import CATALOG, CONFIG, MARIE, add, finish, pay
+
+    clock = FixedClock()
+    journal, journal_inbox = open_mailbox("journal", 256)
+    stuck, stuck_inbox = open_mailbox("display:d1", 1)  # a display actor that never reads
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(JournalActor(tmp_path / "db.sqlite3").run, journal_inbox)
+            stock, stock_inbox = open_mailbox("stock:main", 64)
+            await nursery.start(StockPointActor("main", journal=journal, catalog=CATALOG, clock=clock).run,
+                                stock_inbox)
+            lane, lane_inbox = open_mailbox("lane:1")
+            actor = LaneActor("1", config=CONFIG, journal=journal, catalog=CATALOG, stock=stock, printer=None,
+                              clock=clock, display=stuck)
+            await nursery.start(actor.run, lane_inbox)
+            started = trio.current_time()
+            for _ in range(30):  # the display's mailbox is full from the first change on
+                assert not isinstance(await lane.ask(Do(MARIE, add("BREAD"))), Exception)
+            assert trio.current_time() - started < 5
+            first = stuck_inbox.receive_nowait().command  # the ticket at the lane's start
+            assert first == ShowTicket(first.ticket) and not first.ticket.lines
+            await lane.ask(Do(MARIE, add("WINE")))
+            shown = stuck_inbox.receive_nowait().command
+            assert [line.article for line in shown.ticket.lines][-2:] == ["BREAD", "WINE"] and shown.sale is None
+            await lane.ask(Do(MARIE, pay("cash", "200.00")))
+            stuck_inbox.receive_nowait()
+            await lane.ask(Do(MARIE, finish()))
+            done = stuck_inbox.receive_nowait().command
+            assert done.sale == Sale(total=D("104.90"), change=D("95.10")) and not done.ticket.lines
+            lane.close()
+            stock.close()
+            journal.close()
+            stuck.close()
