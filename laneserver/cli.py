@@ -26,6 +26,7 @@ from laneserver.clock import SystemClock
 from laneserver.config import Config, ConfigError, load_config
 from laneserver.rules.fiscal import Broken
 
+
 EXIT_BOOKS_REFUSED = 3
 # Seconds: how long a thread waiting for the GIL waits before the running one must let go.
 GIL_SWITCH_INTERVAL = 0.0005

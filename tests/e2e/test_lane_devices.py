@@ -23,17 +23,8 @@ import trio
 from laneserver.hw.pole_display import opening, render
 from laneserver.rules.customer_display import Screen
 from tests.actors.test_printer import pty_pair
-from tests.e2e.configured import (
-    CASHIER,
-    DEMO_CATALOG,
-    PAUL,
-    configured_shop,
-    entry,
-    lane,
-    stock_point,
-    table,
-    toml,
-)
+from tests.e2e.configured import CASHIER, DEMO_CATALOG, PAUL, configured_shop
+from tests.e2e.configured import entry, lane, stock_point, table, toml
 from tests.support import connect
 
 GALETS = "3760245001015"  # Côtes du Rhône « Les Galets » 2022 75 cl, 8.90
@@ -50,7 +41,7 @@ pytestmark = pytest.mark.skipif(shutil.which("socat") is None, reason="socat is 
 @asynccontextmanager
 async def display_cable(port: Path) -> AsyncIterator[Far]:
     """A pty pair whose server end is ``port`` (a symlink, as udev would make) and whose
-    far end the test reads, until the block ends or ``pull`` kills it."""
+    far end the test reads, until the block ends or the test kills its socat (the cable pulled)."""
     far_link = port.with_name(port.name + "-far")
     process = await trio.lowlevel.open_process(
         ["socat", "pty,raw,echo=0,link=" + str(port), "pty,raw,echo=0,link=" + str(far_link)],
