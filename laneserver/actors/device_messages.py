@@ -34,7 +34,8 @@ class DeviceState(msgspec.Struct, frozen=True, kw_only=True):
     Counters since the server started: a display's ``screens`` written and ``skipped``
     (updates replaced by a newer one before they were shown); a scanner's ``codes``
     passed to the lane, ``refused`` (too long, not printable, noise) and ``dropped``
-    (more than the lane could take: a flood)."""
+    (more than the lane could take: a flood), and ``waiting`` (codes read, not yet
+    taken by the lane: its queue's length now)."""
 
     device: str
     kind: str  # "display" or "scanner"
@@ -47,3 +48,4 @@ class DeviceState(msgspec.Struct, frozen=True, kw_only=True):
     codes: int = 0
     refused: int = 0
     dropped: int = 0
+    waiting: int = 0

@@ -158,6 +158,8 @@ class ScannerActor:
             self._codes_send.send_nowait(event.text)
         except trio.WouldBlock:
             self._dropped("the lane has not taken the codes before it")
+            return
+        self._set_state(waiting=self._codes_send.statistics().current_buffer_used)
 
     def _dropped(self, why: str) -> None:
         self._set_state(dropped=self._state.dropped + 1)
@@ -165,6 +167,7 @@ class ScannerActor:
 
     async def _deliverer(self) -> None:
         async for code in self._codes:
+            self._set_state(waiting=self._codes_send.statistics().current_buffer_used)
             await self._deliver(code)
             self._set_state(codes=self._state.codes + 1)
 

@@ -145,6 +145,8 @@ def register_device_metrics(shop: Shop) -> None:
                                          ("kind", "device", "lane"), lambda: by("scanner", lambda s: s.codes))
     metrics.labelled["scanner_codes_refused"] = ("Codes refused by the framer: too long, not printable, noise.",
                                                  ("kind", "device", "lane"), lambda: by("scanner", lambda s: s.refused))
+    metrics.labelled["scanner_codes_waiting"] = ("Codes a scanner read that its lane has not taken yet (its queue).",
+                                                 ("kind", "device", "lane"), lambda: by("scanner", lambda s: s.waiting))
     metrics.labelled["scanner_codes_dropped"] = ("Codes dropped: more than the lane could take (a flood).",
                                                  ("kind", "device", "lane"), lambda: by("scanner", lambda s: s.dropped))
 

@@ -332,3 +332,18 @@ async def test_the_lane_tells_its_display_each_change_and_never_waits_for_it(tmp
             stock.close()
             journal.close()
             stuck.close()
+
+
+async def test_a_crashed_display_is_restarted_and_shows_the_next_change(autojump_clock):
+    link, states = MemoryLink(), States()
+    with trio.fail_after(60):
+        async with display(link, states) as address:
+            await written(link, render(GREETING, "cd5220"))
+            link.written.clear()
+            crashed_at = trio.current_time()
+            await address.tell("not a command")  # a bug: the actor crashes, its supervisor restarts it
+            await written(link, opening("cd5220") + render(GREETING, "cd5220"))
+            assert trio.current_time() - crashed_at >= DEVICE_POLICY.initial_backoff
+            address.tell_nowait(ShowTicket(ticket("5.00")))
+            await written(link, render(Screen("Article 1       5,00", "TOTAL           5,00"), "cd5220"))
+            assert link.opened == 2
