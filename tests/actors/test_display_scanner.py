@@ -347,3 +347,37 @@ async def test_a_crashed_display_is_restarted_and_shows_the_next_change(autojump
             address.tell_nowait(ShowTicket(ticket("5.00")))
             await written(link, render(Screen("Article 1       5,00", "TOTAL           5,00"), "cd5220"))
             assert link.opened == 2
+
+
+# --- the edge's part (server/devices.py, server/run.py) ---------------------------------------
+
+def test_the_lanes_signed_in_seller_is_on_the_till_that_said_hello_last():
+    from types import SimpleNamespace
+
+    from laneserver.server.devices import lane_seller
+
+    def session(device: str, kind: str, lane: str | None, seller: str | None, hello_at: float):
+        return SimpleNamespace(device=SimpleNamespace(device=device, kind=kind, lane=lane), seller=seller,
+                               role="cashier" if seller else None, hello_at=hello_at)
+
+    sessions = [session("till-1-1", "till", "1", "paul", 1.0), session("till-1-2", "till", "1", "lea", 2.0),
+                session("till-1-3", "till", "1", None, 3.0), session("pda-1", "pda", None, "marie", 4.0),
+                session("till-2-1", "till", "2", "sophie", 5.0), SimpleNamespace(device=None, seller=None)]
+    assert lane_seller(sessions, "1") == ("lea", "cashier")
+    assert lane_seller(sessions, "2") == ("sophie", "cashier")
+    assert lane_seller(sessions, "3") is None
+
+
+async def test_a_lane_out_of_service_closes_its_display():
+    from laneserver.server.run import _lane_stopped
+
+    display_address, inbox = open_mailbox("display:d1", 1)
+    stopped: list[str] = []
+
+    async def actor_stopped(name: str, error: BaseException) -> None:
+        stopped.append(name)
+
+    await _lane_stopped(display_address, actor_stopped, "lane:1", RuntimeError("bug"))
+    assert inbox.receive_nowait().command == LaneOpen(False) and stopped == ["lane:1"]
+    await _lane_stopped(None, actor_stopped, "lane:2", RuntimeError("bug"))  # a lane with no display
+    assert stopped == ["lane:1", "lane:2"]
