@@ -139,6 +139,8 @@ from laneserver.protocol.wire_sales import (
     InvoiceOk,
     PayLater,
     PaymentCorrect,
+    Reprint,
+    ReprintOk,
     SaleCancel,
     SaleCancelledOk,
     SaleOk,
@@ -203,6 +205,7 @@ RequestUnion = Union[
     CreditDeposit, WalletTopup, WalletTopupCancel, BalanceCorrect, VoucherIssue, GetVoucher, TopupLine,
     AlcoholPricing, GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater, DebtAbandon, GetInvoice,
     XReport, Close, Closures,
+    Reprint,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -215,6 +218,7 @@ MUTATING = (
     CustomerEdit, CreditDeposit, WalletTopup, WalletTopupCancel, BalanceCorrect, VoucherIssue, TopupLine,
     PaymentCorrect, SaleCancel, PayLater, DebtAbandon,
     Close,
+    Reprint,
 )
 
 REPLY_TYPES = (
@@ -223,6 +227,7 @@ REPLY_TYPES = (
     Error, DrawerOk, DrawerOpenOk, DrawerCountOk, CustomerCreatedOk, CustomerOk, CustomersOk, TopupOk, VoucherOk,
     AlcoholPriceOk, SaleOk, SaleCancelledOk, UnpaidOk, InvoiceOk,
     XReportOk, CloseOk, ClosuresOk,
+    ReprintOk,
 )
 
 EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent)
@@ -265,6 +270,7 @@ __all__ = [
     "StockStateRequest", "StockTracking", "StockTransfer", "StockWarningView", "TicketEvent", "TicketOk",
     "TicketView", "TopupLine", "TopupOk", "Unpaid", "UnpaidOk", "VatRowView", "VoucherIssue", "VoucherOk",
     "VoucherView", "WalletTopup", "WalletTopupCancel",
+    "Reprint", "ReprintOk",
     "FISCAL_VERBS", "Close", "CloseOk", "ClosureView", "Closures", "ClosuresOk", "CountView", "GrandView",
     "OpenTicketView", "ReportView", "TotalsView", "VatTotalView", "XReport", "XReportOk",
 ]
