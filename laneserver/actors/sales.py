@@ -332,13 +332,14 @@ class SalesActor:
         sale = await read(self.journal, partial(sale_copy, number=command.sale))
         if sale is None:
             return _no_sale(command.sale)
+        if caller.lane is None:
+            return refused(Code.FORBIDDEN, "a copy is printed on a till's printer: this device has no lane")
         if caller.role == "cashier" and sale.lane != caller.lane:
             return refused(Code.FORBIDDEN, f"sale {sale.number} was made on lane {sale.lane}: a cashier reprints the "
                                            "sales of their own lane (a supervisor or a manager any sale)", field="sale")
-        printer = self.printers.get(caller.lane or "")
+        printer = self.printers.get(caller.lane)
         if printer is None:
-            return refused(Code.NOT_SUPPORTED, f"lane {caller.lane} has no printer to print the copy on"
-                           if caller.lane else "a copy is printed on a till's printer: this device has no lane")
+            return refused(Code.NOT_SUPPORTED, f"lane {caller.lane} has no printer to print the copy on")
         counter = copies.next_print(sale.prints, command.kind)
         if isinstance(counter, Refused):
             return counter

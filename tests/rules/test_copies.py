@@ -16,23 +16,23 @@ from laneserver.rules.receipt import VatRow
 from laneserver.rules.ticket import Line
 
 D = Decimal
-AT = dt.datetime(2026, 11, 23, 10, 42, tzinfo=dt.timezone.utc)
-LATER = dt.datetime(2026, 11, 24, 9, 10, tzinfo=dt.timezone.utc)
+AT = dt.datetime(2026, 11, 23, 10, 42, tzinfo=dt.UTC)
+LATER = dt.datetime(2026, 11, 24, 9, 10, tzinfo=dt.UTC)
 HASH = "1a2b3c4d" + "e" * 56
 
 
 def sale(**changes) -> copies.SaleCopy:
     """Two loaves and a tart (12,50 €), paid 2,50 € by card and 20,00 € cash, 10,00 € change."""
-    fields = dict(
-        number=12, at=AT, lane="1", seller="Hélène", customer=None,
-        lines=(Line(line=1, article="A1", name="Pain de campagne", qty=D(2), unit_price=D("3.50"), vat_rate=D("5.5")),
+    fields = {
+        "number": 12, "at": AT, "lane": "1", "seller": "Hélène", "customer": None,
+        "lines": (Line(line=1, article="A1", name="Pain de campagne", qty=D(2), unit_price=D("3.50"), vat_rate=D("5.5")),
                Line(line=2, article="A2", name="Tarte aux pommes", qty=D(1), unit_price=D("5.50"), vat_rate=D("20"))),
-        vat=(VatRow(rate=D("5.5"), base=D("6.64"), vat=D("0.36"), total=D("7.00")),
+        "vat": (VatRow(rate=D("5.5"), base=D("6.64"), vat=D("0.36"), total=D("7.00")),
              VatRow(rate=D("20"), base=D("4.58"), vat=D("0.92"), total=D("5.50"))),
-        total=D("12.50"), change=D("10.00"),
-        rows=(Row(number=30, type="PAI", mode="card", amount=D("2.50"), at=AT.isoformat()),
+        "total": D("12.50"), "change": D("10.00"),
+        "rows": (Row(number=30, type="PAI", mode="card", amount=D("2.50"), at=AT.isoformat()),
               Row(number=31, type="PAI", mode="cash", amount=D("20.00"), at=AT.isoformat())),
-        hash=HASH, prints=("original",))
+        "hash": HASH, "prints": ("original",)}
     fields.update(changes)
     return copies.SaleCopy(**fields)
 
