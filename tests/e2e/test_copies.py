@@ -55,7 +55,7 @@ async def test_reprints_count_every_print_and_the_proof_prints_once(tmp_path: Pa
                   file_printer(tmp_path))
     server = configured_server(tmp_path, config, CATALOG, sellers=[CASHIER, SUPERVISOR]).start()
     try:
-        one, two = server.pair("till", "1"), server.pair("till", "2")
+        one, two, pda = server.pair("till", "1"), server.pair("till", "2"), server.pair("pda")
         with trio.fail_after(90):
             async with connect(server.ws_url, one, seller=PAUL) as till, \
                     connect(server.ws_url, two, seller=PAUL) as other:
@@ -97,6 +97,8 @@ async def test_reprints_count_every_print_and_the_proof_prints_once(tmp_path: Pa
                 elsewhere = (await other.ok("finish"))["number"]
                 assert _copies(server, elsewhere) == []  # no printer: no print
                 assert (await other.call("reprint", sale=elsewhere))["code"] == "not_supported"
+                async with connect(server.ws_url, pda, seller=PAUL) as handheld:  # no lane, no printer
+                    assert (await handheld.call("reprint", sale=sale))["code"] == "forbidden"
                 await trio.sleep(0.3)
                 assert (server.receipts.read_bytes(), _copies(server, sale)) == before
 
