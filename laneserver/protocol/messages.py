@@ -155,6 +155,8 @@ from laneserver.protocol.wire_sales import (
     InvoiceOk,
     PayLater,
     PaymentCorrect,
+    Reprint,
+    ReprintOk,
     SaleCancel,
     SaleCancelledOk,
     SaleOk,
@@ -220,6 +222,7 @@ RequestUnion = Union[
     AlcoholPricing, GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater, DebtAbandon, GetInvoice,
     XReport, Close, Closures,
     Pair, Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke,
+    Reprint,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -232,6 +235,7 @@ MUTATING = (
     CustomerEdit, CreditDeposit, WalletTopup, WalletTopupCancel, BalanceCorrect, VoucherIssue, TopupLine,
     PaymentCorrect, SaleCancel, PayLater, DebtAbandon,
     Close,
+    Reprint,
 )
 
 REPLY_TYPES = (
@@ -241,6 +245,7 @@ REPLY_TYPES = (
     AlcoholPriceOk, SaleOk, SaleCancelledOk, UnpaidOk, InvoiceOk,
     XReportOk, CloseOk, ClosuresOk,
     PairOk, SellersOk, SellerOk, DevicesOk, DeviceOk,
+    ReprintOk,
 )
 
 EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent)
@@ -287,6 +292,7 @@ __all__ = [
     "StockStateRequest", "StockTracking", "StockTransfer", "StockWarningView", "TicketEvent", "TicketOk",
     "TicketView", "TopupLine", "TopupOk", "Unpaid", "UnpaidOk", "VatRowView", "VoucherIssue", "VoucherOk",
     "VoucherView", "WalletTopup", "WalletTopupCancel",
+    "Reprint", "ReprintOk",
     "FISCAL_VERBS", "Close", "CloseOk", "ClosureView", "Closures", "ClosuresOk", "CountView", "GrandView",
     "OpenTicketView", "ReportView", "TotalsView", "VatTotalView", "XReport", "XReportOk",
 ]

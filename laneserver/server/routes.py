@@ -62,6 +62,9 @@ def _table() -> dict[type, Route]:
     add(wire.BasketEmpty, Route("_basket_empty", "lane"))
     add(wire.BalanceCorrect, Route("_customers", "customers", approval=True))
     add(wire.CUSTOMER_VERBS, Route("_customers", "customers"))
+    # A copy of a receipt (rules/copies.py): a cashier's, for a sale of their lane (the
+    # sales actor checks the lane and the role); no PIN.
+    add(wire.Reprint, Route("_sales", "sales"))
     add(wire.SALES_VERBS, Route("_sales", "sales", approval=True))
     add(wire.GetInvoice, Route("_invoice", "journal"))
     # Closing (rules/closures.py): ``close`` by a manager, or with a supervisor's PIN.

@@ -433,6 +433,11 @@ MIGRATIONS: tuple[str, ...] = (
         device TEXT
     );
     """,
+    # 16 (issue 13, copies): the ``copy`` chain's records of one sale, found by an
+    # expression index rather than by reading the chain (store/copies.py prints_of).
+    """
+    CREATE INDEX fiscal_copies_of_sale ON fiscal_records(json_extract(record, '$.sale')) WHERE chain = 'copy';
+    """,
 )
 
 
