@@ -133,7 +133,10 @@ class LanePayments:
             return refused(Code.PAYMENT_DECLINED, _declined_message(result, payment.amount), outcome=result.outcome)
         self.log.info("card_payment_approved", reference=reference, authorisation=result.authorisation,
                       amount=str(payment.amount))
-        return Prepared(msgspec.structs.replace(command, amount=payment.amount, reference=result.authorisation),
+        # The authorisation code, or what the driver records instead (Caisse-AP: the
+        # authorisation and the masked card).
+        recorded = result.reference or result.authorisation
+        return Prepared(msgspec.structs.replace(command, amount=payment.amount, reference=recorded),
                         charged=Charged(reference, result.authorisation, payment.amount))
 
     async def _from_customer(self, state: rules.LaneState, command: rules.Pay) -> Prepared | Refused:
@@ -201,5 +204,10 @@ def _declined_message(result: TerminalResult, amount: Decimal) -> str:
         "cancelled": "the card payment was cancelled on the terminal",
         "timeout": "the payment terminal did not answer in time (the payment was cancelled on it)",
         "failed": "the payment terminal failed",
+        # The answer to an earlier charge was lost and the terminal has not said how it
+        # ended (hw/caisse_ap_terminal.py): nothing new is charged until it has.
+        "unknown": "the payment terminal has not said how the last card payment ended",
     }.get(result.outcome, f"the card payment ended with {result.outcome}")
+    if result.outcome == "unknown" and result.message:
+        what = f"{what} ({result.message})"
     return f"{what}: {fmt_money(amount)} not paid, the ticket is unchanged"
