@@ -35,8 +35,16 @@ terminal echoes in CF, or, when it echoes none, by amount (CB):
     another one (an older transaction)      the unsettled debit never ran: same
     no answer, busy (AE 01, no CB nor CF)   still unsettled: refused ``unknown``, nothing
                                             is sent ("finish or cancel it on the terminal,
-                                            then try again")
+                                            then try again"); past ``UNSETTLED_HOLD``
+                                            (10 minutes) the cashier is told once to check
+                                            the terminal's journal (logged
+                                            ``terminal_charge_unsettled_given_up``) and
+                                            card payments go on
     ======================================  =============================================
+
+Right after a lost connection the terminal may still be finishing the payment
+(the customer typing the PIN): it is expected to answer a duplicata then with
+"not performed" (busy), and the driver asks again.
 
 Invariants:
   - a second debit is never sent while the previous one's result is unknown;
@@ -70,6 +78,11 @@ RETRY_SECONDS = 1.0
 ANSWER_GAP = 0.05
 #: Bytes read at once.
 CHUNK = 4096
+#: How long an unsettled debit blocks new ones while the terminal shows nothing of it
+#: (a terminal restarted since has no last transaction to show; one that cannot do a
+#: duplicata never will). Far longer than a terminal waits for a card or a PIN: then
+#: the shop is told (and the log keeps it) once, and card payments go on.
+UNSETTLED_HOLD = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +91,7 @@ class Unsettled:
 
     amount: Decimal
     reference: str
+    since: float  # trio clock time the debit was sent
 
 
 class Lost(Exception):
@@ -88,7 +102,8 @@ class CaisseApTerminal:
     """A payment terminal speaking Caisse-AP over IP (see the module doc)."""
 
     def __init__(self, address: str, *, register: str, protocol_id: str, terminal: str = "",
-                 connect_seconds: float = CONNECT_SECONDS, retry_seconds: float = RETRY_SECONDS) -> None:
+                 connect_seconds: float = CONNECT_SECONDS, retry_seconds: float = RETRY_SECONDS,
+                 unsettled_hold: float = UNSETTLED_HOLD) -> None:
         """
         Args:
             address: the terminal's ``host:port``.
@@ -102,6 +117,7 @@ class CaisseApTerminal:
         self.protocol_id = protocol_id
         self.connect_seconds = connect_seconds
         self.retry_seconds = retry_seconds
+        self.unsettled_hold = unsettled_hold
         #: The debit whose answer was lost, until the terminal says how it ended.
         self.unsettled: Unsettled | None = None
         self._stream: trio.SocketStream | None = None
@@ -130,7 +146,7 @@ class CaisseApTerminal:
         stream = await self._connect()
         try:
             # From the first byte sent, the terminal may take the money.
-            self.unsettled = Unsettled(amount, reference)
+            self.unsettled = Unsettled(amount, reference, trio.current_time())
             self._log.info("caisse_ap_debit_sent", reference=reference, amount=str(amount))
             reply: Answer | Lost = await self._exchange(stream, message)
         except Lost as error:
@@ -186,8 +202,14 @@ class CaisseApTerminal:
             self._log.warning("caisse_ap_still_unsettled", reference=unsettled.reference, error=str(error))
             return _unknown(f"the terminal cannot say how the payment of {unsettled.amount} ended ({error})")
         if found is None:
-            self._log.warning("caisse_ap_still_unsettled", reference=unsettled.reference, error="terminal busy")
-            return _unknown(f"the terminal cannot say yet how the payment of {unsettled.amount} ended")
+            if trio.current_time() - unsettled.since < self.unsettled_hold:
+                self._log.warning("caisse_ap_still_unsettled", reference=unsettled.reference, error="terminal busy")
+                return _unknown(f"the terminal cannot say yet how the payment of {unsettled.amount} ended")
+            self.unsettled = None
+            self._log.error("terminal_charge_unsettled_given_up", reference=unsettled.reference,
+                            amount=str(unsettled.amount))
+            return _unknown(f"the terminal never said how the payment of {unsettled.amount} ended: check its "
+                            f"journal for reference {unsettled.reference}; the next card payment is charged")
         ours, reply = found
         self.unsettled = None
         if not ours or not reply.performed:

@@ -143,6 +143,7 @@ class CaisseApPeer:
                         await stream.send_all(tlv(("AK", "A" * 900)) * 8)
             case "old_version":
                 self.charged.append((request["CB"], request.get("CF")))
+                self.last = approved
                 await stream.send_all(tlv(("CZ", "0200"), *head[1:], *approved))
             case other:
                 raise AssertionError(f"no behaviour {other!r}")
