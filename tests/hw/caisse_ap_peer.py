@@ -13,6 +13,7 @@ empty):
     silent         never answers (until the client closes)
     drop           charges the card, then closes the connection without answering
     drop_before    closes the connection without charging
+    vanish         charges the card, closes without answering, and goes ``down``
     garbage        bytes that are not Caisse-AP
     non_ascii      a field whose value is not ASCII
     bad_length     a length that is not three digits
@@ -117,9 +118,10 @@ class CaisseApPeer:
         approved = [*echo, ("AE", "10"), ("AF", "01"), ("AC", APPROVAL), ("AA", PAN), ("AL", "1"), ("CI", "2"),
                     *private]
         match behaviour:
-            case "approve" | "drop":
+            case "approve" | "drop" | "vanish":
                 self.charged.append((request["CB"], request.get("CF")))
                 self.last = approved
+                self.down = behaviour == "vanish"
                 if behaviour == "approve":
                     await stream.send_all(tlv(*head, *approved))
             case "refuse" | "abandon":
