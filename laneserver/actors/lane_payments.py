@@ -206,7 +206,7 @@ def _declined_message(result: TerminalResult, amount: Decimal) -> str:
         "failed": "the payment terminal failed",
         # The answer to an earlier charge was lost and the terminal has not said how it
         # ended (hw/caisse_ap_terminal.py): nothing new is charged until it has.
-        "unknown": "the payment terminal has not said how the last card payment ended",
+        "unknown": "the payment terminal has not said how the card payment ended",
     }.get(result.outcome, f"the card payment ended with {result.outcome}")
     if result.outcome == "unknown" and result.message:
         what = f"{what} ({result.message})"

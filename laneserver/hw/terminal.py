@@ -9,6 +9,11 @@ A driver has two methods:
 * ``async def abort(self) -> None``: tell the terminal to stop waiting for a
   card (the server gave up on the charge: its timeout ran out).
 
+A driver may also have an ``unsettled`` attribute: not None while a charge it sent
+may have been taken but its result is unknown (the Caisse-AP driver,
+``hw/caisse_ap_terminal.py``); a charge that times out then is answered
+``unknown``, not ``timeout``.
+
 Invariants:
   - card data never reaches the server: a driver hands back the outcome, the
     terminal's authorisation code and at most a *masked* card label
