@@ -96,9 +96,15 @@ class LanePayments:
         return await self._from_customer(state, command)
 
     def _on_terminal(self, state: rules.LaneState, command: rules.Pay) -> bool:
-        # A card refund is made by the cashier on the terminal and recorded as they
-        # confirm it (like a standalone terminal's payment): the lane charges no card.
-        return self.terminal is not None and command.mode == "card" and not totals(state.ticket).balance < 0
+        if self.terminal is None or command.mode != "card":
+            return False
+        if not totals(state.ticket).balance < 0:
+            return True
+        # A card refund: a Caisse-AP terminal is asked for it (action 1, credit); on
+        # others it is made by the cashier on the terminal and recorded as they confirm
+        # it (like a standalone terminal's payment): the lane charges no card.
+        terminal = self.config.terminal_of(self.lane)
+        return terminal is not None and terminal.kind == "caisse-ap"
 
     async def _charge_card(self, state: rules.LaneState, command: rules.Pay) -> Prepared | Refused:
         """A card payment on a lane with a terminal: the card is charged first, and only

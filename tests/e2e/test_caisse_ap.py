@@ -16,7 +16,10 @@ import trio
 
 from laneserver.hw.caisse_ap import VERSION
 from tests.e2e.configured import (
+    CASHIER,
     PAUL,
+    SOPHIE_PIN,
+    SUPERVISOR,
     configured_shop,
     lane,
     rows,
@@ -40,7 +43,7 @@ async def shop_with_terminal(tmp_path: Path) -> AsyncIterator[tuple[LiveServer, 
         peer: CaisseApPeer = await nursery.start(CaisseApPeer().run)
         config = toml(stock_point("main"), lane("1", terminal="t1"),
                       terminal("t1", kind="caisse-ap", address=peer.address, timeout_seconds=TIMEOUT))
-        with configured_shop(tmp_path, config, CATALOG) as server:
+        with configured_shop(tmp_path, config, CATALOG, sellers=(CASHIER, SUPERVISOR)) as server:
             yield server, peer
         nursery.cancel_scope.cancel()
 
@@ -49,7 +52,7 @@ def card_payments(server: LiveServer) -> list[tuple]:
     return rows(server, "SELECT amount, reference FROM payments WHERE mode = 'card' ORDER BY rowid")
 
 
-async def test_approved_is_recorded_with_authorisation_and_masked_card_refused_records_nothing(tmp_path):
+async def test_approved_is_recorded_with_authorisation_and_masked_card_refused_records_nothing_refunds_too(tmp_path):
     with trio.fail_after(60):
         async with shop_with_terminal(tmp_path) as (shop, peer):
             token = shop.pair("till", "1")
@@ -67,11 +70,18 @@ async def test_approved_is_recorded_with_authorisation_and_masked_card_refused_r
                                    "reference": f"{APPROVAL} ****0674"}
                 done = await till.ok("finish", receipt="none")
                 assert done["total"] == "17.80"
-            # What went over the wire: two debits of 17.80, in protocol 0300, on register 1.
+                # A return refunded by card: the terminal is asked for a credit (action 1).
+                await till.ok("scan", code=WINE, qty=-1)
+                reply = await till.ok("pay", mode="card", supervisor_pin=SOPHIE_PIN, key="refund-1")
+                [payment] = reply["ticket"]["payments"]
+                assert (payment["amount"], payment["reference"]) == ("-8.90", f"{APPROVAL} ****0674")
+                assert (await till.ok("finish", receipt="none"))["total"] == "-8.90"
+            # What went over the wire: two debits of 17.80 then a refund of 8.90, in
+            # protocol 0300, on cash register 1 (the lane's number), in euros.
             assert [(r["CZ"], r["CA"], r["CB"], r["CD"], r["CE"]) for r in peer.requests] == \
-                [(VERSION, "1", "1780", "0", "978")] * 2
-            assert len(peer.charged) == 1
-            assert card_payments(shop) == [("17.80", f"{APPROVAL} ****0674")]
+                [(VERSION, "1", "1780", "0", "978")] * 2 + [(VERSION, "1", "890", "1", "978")]
+            assert len(peer.charged) == 2
+            assert card_payments(shop) == [("17.80", f"{APPROVAL} ****0674"), ("-8.90", f"{APPROVAL} ****0674")]
             assert shop.cli("verify", check=False).returncode == 0
 
 
