@@ -17,6 +17,7 @@ empty):
     garbage        bytes that are not Caisse-AP
     non_ascii      a field whose value is not ASCII
     bad_length     a length that is not three digits
+    overlong       a length longer than what follows, then silence
     flood          valid-looking fields without a status, without end
     old_version    a whole approval, in protocol version 0200
     =============  ===============================================================
@@ -139,6 +140,10 @@ class CaisseApPeer:
                 await stream.send_all(tlv(*head) + b"AE0021\xe9")
             case "bad_length":
                 await stream.send_all(tlv(*head) + b"AE0x210")
+            case "overlong":
+                await stream.send_all(tlv(*head) + b"AE99910")
+                while await stream.receive_some(4096):
+                    pass
             case "flood":
                 with trio.move_on_after(10):
                     while True:

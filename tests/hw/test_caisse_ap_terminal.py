@@ -164,6 +164,15 @@ async def test_hostile_answers_are_refused_with_a_reason_and_left_unsettled(beha
             assert [r["CD"] for r in peer.requests] == ["0", "0", "3"] + ([] if charged else ["0"])
 
 
+async def test_a_length_longer_than_the_answer_is_bounded_by_the_charges_time():
+    with trio.fail_after(10):
+        async with terminal_and_peer(timeout=0.5) as (terminal, peer, driver):
+            peer.script = ["overlong"]
+            result = await charge(terminal, "2.00")
+            assert result.outcome == "unknown" and "did not answer within 0.5 s" in result.message
+            assert driver.unsettled is not None
+
+
 async def test_a_terminal_that_never_shows_the_lost_debit_blocks_card_payments_for_a_while_only():
     with trio.fail_after(15):
         async with terminal_and_peer(timeout=0.5, hold=1.0) as (terminal, peer, _driver):
