@@ -236,9 +236,13 @@ def request(action: str, *, amount: Decimal | None, register: str, protocol_id: 
     if amount is not None:
         fields.append(("CE", currency))
     if private:
-        text = "".join(c if " " <= c <= "~" else "?" for c in private)[:99]
-        fields.append(("CF", text))
+        fields.append(("CF", private_field(private)))
     return encode(fields)
+
+
+def private_field(text: str) -> str:
+    """``text`` as CF holds it: printable ASCII (others become ``?``), at most 99."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text)[:99]
 
 
 def debit(amount: Decimal, **keys: str | None) -> bytes:

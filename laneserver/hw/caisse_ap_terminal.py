@@ -271,9 +271,13 @@ class CaisseApTerminal:
         finally:
             await self._close(stream)
         if reply.private is not None:
-            return reply.private == unsettled.reference[:99], reply
+            return reply.private == caisse_ap.private_field(unsettled.reference), reply
         if reply.amount_cents is not None:
-            return reply.amount_cents == int(unsettled.amount.copy_abs() * 100), reply
+            # No CF echoed: the same amount, and the same action when it says (a refund
+            # of 8.90 is not the debit of 8.90).
+            action = caisse_ap.REFUND if unsettled.amount < 0 else caisse_ap.DEBIT
+            same = reply.amount_cents == int(unsettled.amount.copy_abs() * 100) and reply.action in (None, action)
+            return same, reply
         return None
 
     # --- the socket ----------------------------------------------------------------

@@ -188,6 +188,23 @@ async def test_a_terminal_that_never_shows_the_lost_debit_blocks_card_payments_f
             assert [r["CD"] for r in peer.requests].count("0") == 2
 
 
+async def test_without_cf_echoed_the_lost_debit_is_matched_by_amount_and_action():
+    with trio.fail_after(10):
+        async with terminal_and_peer() as (terminal, peer, driver):
+            peer.script = ["drop"]
+            await charge(terminal, "1.00", "1-x-0")  # settled at once: an approval
+            # The terminal's journal: a refund of 3.00, no CF. A lost debit of 3.00 is not it.
+            peer.last = [("CB", "300"), ("CD", "1"), ("AE", "10"), ("AC", "R1")]
+            peer.script = ["drop_before"]
+            result = await charge(terminal, "3.00", "1-x-1")
+            assert result.outcome == "failed" and driver.unsettled is None
+            # A debit of 3.00 is.
+            peer.script = ["drop_before"]
+            peer.last = [("CB", "300"), ("CD", "0"), ("AE", "10"), ("AC", "D1")]
+            result = await charge(terminal, "3.00", "1-x-2")
+            assert (result.outcome, result.authorisation) == ("approved", "D1")
+
+
 def test_open_driver_builds_a_caisse_ap_terminal():
     driver = open_driver(TerminalConfig(id="t1", kind="caisse-ap", address="10.0.0.7:8888", cash_register="02",
                                         protocol_id="323540032810"))
