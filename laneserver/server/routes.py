@@ -63,6 +63,7 @@ def _table() -> dict[type, Route]:
     add(wire.CUSTOMER_VERBS, Route("_customers", "customers"))
     add(wire.SALES_VERBS, Route("_sales", "sales", approval=True))
     add(wire.GetInvoice, Route("_invoice", "journal"))
+    add(wire.Events, Route("_events", "journal"))  # the technical event journal (server/edge_jet.py), manager
     # A discount above the cap, a refund (returns): a supervisor's PIN.
     add((wire.Discount, wire.Pay), Route("_lane_request", "lane", approval=True))
     add(LANE_REQUESTS, Route("_lane_request", "lane"))

@@ -24,7 +24,8 @@ from typing import Callable
 
 import trio
 
-from laneserver.actors.journal import CommitFailed, JournalActor, commit, read
+from laneserver import __version__
+from laneserver.actors.journal import CommitFailed, JetStart, JournalActor, commit, read
 from laneserver.actors.drawer import DrawerActor
 from laneserver.actors.customers import CustomersActor
 from laneserver.actors.sales import SalesActor
@@ -46,6 +47,7 @@ from laneserver.config import Config
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode
+from laneserver.rules import jet as jet_rules
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.catalog_csv import parse_catalog_csv
 from laneserver.rules.keyboard import configured_pages, department_pages
@@ -98,8 +100,10 @@ async def run_shop(
             # The journal alone ends the process past its restart budget (JOURNAL_POLICY):
             # without it nothing can be made durable. Every other core actor stays
             # stopped and out of service (_actor_stopped), and the rest of the shop goes on.
-            await core.start(supervise, "journal", partial(JournalActor, data_dir / DB_NAME, zone=zone), journal_inbox,
-                             JOURNAL_POLICY)
+            # The technical event journal's start: this version and the configuration as loaded.
+            jet = JetStart(version=__version__, config=jet_rules.digest(config))
+            await core.start(supervise, "journal", partial(JournalActor, data_dir / DB_NAME, zone=zone, jet=jet,
+                                                           clock=clock), journal_inbox, JOURNAL_POLICY)
             if config.demo:
                 seeded = await read(journal, partial(
                     admin.seed_demo, articles=demo_articles(), seller=DEMO_SELLER,
@@ -168,7 +172,8 @@ async def run_shop(
                     address, inbox = open_mailbox(f"printer:{printer.id}")
                     lanes_served = [lane_addresses[l.id] for l in config.lanes if l.printer == printer.id]
                     factory = partial(PrinterActor, printer, on_status=partial(_printer_status, lanes_served, config),
-                                      zone=zone)
+                                      zone=zone, journal=journal, clock=clock,
+                                      lanes=tuple(l.id for l in config.lanes if l.printer == printer.id))
                     await middle.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
                     printers[printer.id] = address
                 terminals: dict[str, Address] = {}

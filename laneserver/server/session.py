@@ -23,7 +23,7 @@ from laneserver.actors.publisher import Publisher
 from laneserver.actors.runtime import ActorFailed, ActorStopped, Address
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode, encode_error, error_frame
-from laneserver.server import edge_customers, edge_drawer, edge_lane, edge_sales, edge_stock, queries, routes
+from laneserver.server import edge_customers, edge_drawer, edge_jet, edge_lane, edge_sales, edge_stock, queries, routes
 from laneserver.server.auth import Auth, shop_view
 from laneserver.server.routes import actor_words, out_of_service_message  # noqa: F401 (run.py, tests)
 from laneserver.server.shop import Shop
@@ -315,6 +315,10 @@ class Session:
 
     async def _invoice(self, request: wire.GetInvoice) -> bytes:
         return await queries.invoice(self.shop, request)
+
+    async def _events(self, request: wire.Events) -> bytes:
+        """The technical event journal (server/edge_jet.py), for a manager signed in here."""
+        return await edge_jet.events(self.shop, request, seller=self.seller, role=self.role)
 
     async def _sales(self, request: wire.Request) -> bytes:
         """Hand a verb on finished sales to the sales actor (actors/sales.py), with the

@@ -417,6 +417,17 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     """
     + _append_only("fiscal_records"),
+    # 15: the technical event journal's inbox (store/jet.py): a JET entry written by a
+    # command-line tool (``laneserver archive``), which must not append to a chain a
+    # running server owns; the journal chains each row (chain ``jet``) and deletes it,
+    # in one transaction, at its next start and every minute while it runs.
+    """
+    CREATE TABLE jet_inbox (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        record TEXT NOT NULL
+    );
+    """,
 )
 
 
