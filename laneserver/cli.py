@@ -97,6 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", parents=[common], help="consistent online copy of the database")
     backup.add_argument("dest", type=Path)
 
+    archive = sub.add_parser(
+        "archive", parents=[common], help="write a month's signed archive, or check one (archive verify FILE)",
+        usage="laneserver archive --period YYYY-MM --out FILE | laneserver archive verify FILE [--key PUBFILE]")
+    archive.add_argument("action", nargs="?", choices=["verify"], help="check an archive file, offline")
+    archive.add_argument("file", nargs="?", type=Path, help="the archive to check")
+    archive.add_argument("--period", help="the month to archive, YYYY-MM")
+    archive.add_argument("--out", type=Path, help="the archive file to write")
+    archive.add_argument("--key", type=Path, help="a file holding the shop's public key (64 hex digits or PEM): "
+                                                  "the archive must be signed by it")
+
     stock = sub.add_parser("stock", parents=[common], help="stock points")
     stock_sub = stock.add_subparsers(dest="stock_command", required=True, metavar="ACTION")
     export = stock_sub.add_parser("export", parents=[common], help="the stock state as CSV on standard output")
@@ -147,6 +157,10 @@ def _run(args: argparse.Namespace, config: Config, data: Path) -> int:
             return _backup(args, data)
         case "stock":
             return _stock_export(args, config, data)
+        case "archive" if args.action == "verify":
+            return _archive_verify(args)
+        case "archive":
+            return _archive(args, config, data)
     return _fail(f"unknown command {args.command}", 2)
 
 
@@ -366,6 +380,63 @@ def _verify(data: Path) -> int:
                      f"{damage[0]} (the fiscal chains themselves are intact; docs/operations.md, "
                      "\"A refused start-up\")")
     print("fiscal chains intact")
+    return 0
+
+
+def _archive(args: argparse.Namespace, config: Config, data: Path) -> int:
+    from laneserver.clock import shop_zone
+    from laneserver.store.archive import ArchiveRefused, write_archive
+    from laneserver.store.schema import DB_NAME
+
+    if args.file is not None or args.key is not None:
+        return _fail("archive: a FILE or --key goes with `archive verify FILE`", 2)
+    if not args.period or not args.out:
+        return _fail("archive: --period YYYY-MM and --out FILE are both needed", 2)
+    if not args.out.parent.is_dir():
+        return _fail(f"archive: the folder of --out {args.out} does not exist", 2)
+    try:
+        done = write_archive(data / DB_NAME, args.out, args.period, shop_zone(config.shop.timezone),
+                             SystemClock().now(), config.shop.name)
+    except ArchiveRefused as error:
+        return _fail(f"archive refused: {error}", 2 if "--period" in str(error) else 1)
+    except OSError as error:
+        return _fail(f"archive: cannot write {args.out}: {error}")
+    header = done["header"]
+    counts = ", ".join(f"{chain} {count}" for chain, count in done["records"].items() if count)
+    print(f"archive of {header['period']} written to {args.out} ({done['bytes']} bytes; {counts or 'no records'})")
+    if header["partial"]:
+        print(f"partial: {header['why_partial']}")
+    print(f"signed by the shop key {header['fingerprint']} (public key {header['public_key']})")
+    return 0
+
+
+def _archive_verify(args: argparse.Namespace) -> int:
+    from laneserver.rules.archive import Problem
+    from laneserver.store.archive import ArchiveRefused, check_file
+
+    if args.file is None:
+        return _fail("archive verify: which FILE?", 2)
+    if args.period or args.out:
+        return _fail("archive verify: --period and --out go with writing an archive", 2)
+    key = None
+    if args.key is not None:
+        try:
+            key = args.key.read_text(encoding="ascii", errors="replace")[:4096]
+        except OSError as error:
+            return _fail(f"archive verify: cannot read --key {args.key}: {error}", 2)
+    try:
+        checked = check_file(args.file, key)
+    except ArchiveRefused as error:
+        return _fail(f"archive verify: {error}", 2)
+    except Problem as problem:
+        print(f"BROKEN: {args.file}: {problem}")
+        return _fail(f"archive refused at {problem}")
+    header = checked.header
+    counts = ", ".join(f"{chain} {count}" for chain, count in checked.records.items() if count)
+    print(f"ok: archive of {header.get('period')} for {header.get('shop')!r}"
+          f"{' (partial: ' + str(header.get('why_partial')) + ')' if header.get('partial') else ''}; "
+          f"{counts or 'no records'}")
+    print(f"signed by {checked.signed_by} (fingerprint {header.get('fingerprint')})")
     return 0
 
 
