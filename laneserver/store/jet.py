@@ -22,12 +22,15 @@ so an entry is durable exactly when its change is. What lives here:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from laneserver.rules.jet import KINDS, START, BadJetRecord
+from laneserver.rules.jet import ARCHIVE_EXPORT, KINDS, START, BadJetRecord, jet_record
+from laneserver.store import schema
 from laneserver.store.fiscal import Heads, append_record
 
 CHAIN = "jet"
@@ -60,6 +63,24 @@ def post(db: sqlite3.Connection, at: dt.datetime, record: dict[str, Any]) -> int
     with db:
         cursor = db.execute("INSERT INTO jet_inbox(at, record) VALUES (?, ?)", (at.isoformat(), text))
     return int(cursor.lastrowid or 0)
+
+
+def note_archive_export(db_path: Path, at: dt.datetime, period: str, out: Path, records: int,
+                        partial: bool) -> None:
+    """``laneserver archive`` wrote ``out``: its ``archive_export`` entry (the file's
+    SHA-256 with it) left in the inbox of the database at ``db_path``.
+
+    Raises:
+        OSError: the archive cannot be read back.
+        sqlite3.Error: the database cannot take the row (busy past its timeout).
+    """
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    db = schema.connect(db_path, create=False)
+    try:
+        post(db, at, jet_record(ARCHIVE_EXPORT, period=period, file=str(out), records=records, partial=partial,
+                                sha256=digest))
+    finally:
+        db.close()
 
 
 def chain_inbox(db: sqlite3.Connection, heads: Heads) -> int:

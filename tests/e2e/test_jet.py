@@ -1,14 +1,19 @@
 """The technical event journal (JET) end to end: a real server, a real websocket client,
 the real SQLite file. Start, sign-in, a wrong PIN, an approved no-sale, sign-out and a
 clean stop come back from ``events`` in order with their kinds; a start after ``kill -9``
-adds a ``recovery`` entry; ``verify`` walks the chain."""
+adds a ``recovery`` entry; ``laneserver archive`` leaves an ``archive_export`` the journal
+chains; ``verify`` walks the chain."""
 
 from __future__ import annotations
+
+import datetime as dt
+import json
 
 import trio
 
 from laneserver.rules.jet import KIND_NAMES
-from tests.e2e.configured import verify
+from laneserver.store import shop_key
+from tests.e2e.configured import rows, verify
 from tests.support import LiveServer, connect
 
 CASHIER = ("paul", "5678")
@@ -66,7 +71,17 @@ async def test_events_returns_the_journal_in_order_and_a_kill_is_a_recovery(tmp_
                 tail = (await till.ok("events", since=11))["events"]  # after paul's sign-in
                 assert [e["kind"] for e in tail][:2] == ["start", "recovery"]
                 assert tail[1]["previous_start"] == 9  # the start the kill interrupted
+        # ``laneserver archive`` while the server runs: its entry waits in the inbox, and
+        # the journal chains it (here at its stop, before the ``stop`` entry).
+        shop_key.load_or_create(server.data / shop_key.KEY_NAME)
+        month = dt.date.today().strftime("%Y-%m")
+        server.cli("archive", "--period", month, "--out", str(tmp_path / "archive.jsonl"))
     finally:
-        server.stop()
+        assert server.stop() == 0
+    last = [json.loads(record) for (record,) in rows(
+        server, "SELECT record FROM fiscal_records WHERE chain='jet' ORDER BY number DESC LIMIT 2")]
+    assert [e["kind"] for e in last] == ["stop", "archive_export"]
+    assert last[1]["period"] == month and last[1]["file"].endswith("archive.jsonl") and len(last[1]["sha256"]) == 64
+    assert rows(server, "SELECT count(*) FROM jet_inbox") == [(0,)]
     report = verify(server)
     assert "(technical event journal)" in report and "BROKEN" not in report
