@@ -41,6 +41,8 @@ from typing import Callable
 import msgspec
 import trio
 
+from laneserver.actors.journal import CommitFailed, commit
+
 # The messages it takes and the status it reports (re-exported here for their importers).
 from laneserver.actors.printer_messages import (
     GetStatus,
@@ -49,7 +51,6 @@ from laneserver.actors.printer_messages import (
     PrintReceipt,
     PrintSlip,
 )
-from laneserver.actors.journal import CommitFailed, commit
 from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.clock import Clock, SystemClock
 from laneserver.config import PrinterConfig

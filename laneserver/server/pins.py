@@ -39,6 +39,7 @@ from laneserver.actors.journal import commit, read
 from laneserver.actors.runtime import Address
 from laneserver.clock import Clock
 from laneserver.log import get_logger
+from laneserver.rules import jet
 from laneserver.rules.auth import (
     PinMemory,
     PinPolicy,
@@ -52,7 +53,6 @@ from laneserver.rules.auth import (
 )
 from laneserver.server.supervisor_pins import approving_supervisor
 from laneserver.store import reads
-from laneserver.rules import jet
 from laneserver.store.ops import ChainRecord, Op, PutPinRecord, RecordEvent
 
 # Hashed for an unknown seller too, so the answer's timing does not tell which names exist.

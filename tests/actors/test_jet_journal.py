@@ -1,28 +1,38 @@
 """The journal keeping the technical event journal (JET) on a real SQLite file, in
 virtual time (``mock_clock``: the monotonic clock moves only when a test jumps it, and
 the wall clock is a ``FixedClock`` moved by hand): start, stop, recovery after an
-unclean stop, configuration changes, clock jumps, and the inbox of command-line tools."""
+unclean stop, configuration changes, clock jumps, and the inbox of command-line tools.
+Then, in real time, the entries the actors and the PIN gate write through it: a printer
+going down, wrong PINs, lock-outs and an approval."""
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
-from typing import AsyncIterator
 
 import trio
+import trio.lowlevel
 
 from laneserver.actors.journal import JetStart, JournalActor, commit, read
+from laneserver.actors.printer import PrinterActor
+from laneserver.actors.printer_messages import KickDrawer
 from laneserver.actors.runtime import Address, open_mailbox
 from laneserver.clock import FixedClock
+from laneserver.config import PrinterConfig
 from laneserver.rules import jet
-from laneserver.store import fiscal
+from laneserver.rules.auth import PinPolicy
+from laneserver.server.pins import PinGate, PinRefused
+from laneserver.store import admin, fiscal
 from laneserver.store import jet as jet_store
 from laneserver.store.ops import ChainRecord
 from laneserver.store.schema import connect
+from tests.actors.test_printer import FakeTransport
 
-AT = dt.datetime(2026, 12, 6, 9, 30, tzinfo=dt.timezone.utc)
+AT = dt.datetime(2026, 12, 6, 9, 30, tzinfo=dt.UTC)
 CONFIG_A, CONFIG_B = "a" * 64, "b" * 64
 
 
@@ -139,9 +149,73 @@ async def test_the_inbox_of_a_tool_is_chained_at_start_and_while_running(tmp_pat
             if any(e["period"] == "2026-10" for e in (await read(address, jet_store.entries))[0]
                    if e.record["kind"] == "archive_export" for e in [e.record]):
                 break
-            await trio.sleep(0)
+            await trio.lowlevel.checkpoint()
     found = entries(path)
     assert [e["kind"] for e in found] == ["archive_export", "start", "config", "archive_export", "stop"]
     assert found[0]["at"] == (AT - dt.timedelta(hours=1)).isoformat() and found[3]["period"] == "2026-10"
     # A row that is not a JET record is left where it is, never chained.
     assert db.execute("SELECT record FROM jet_inbox").fetchall() == [('{"kind": "sale"}',)]
+
+
+@asynccontextmanager
+async def plain_journal(path: Path) -> AsyncIterator[Address]:
+    """A journal without its own start and stop entries: only what the test's actors write."""
+    address, inbox = open_mailbox("journal", 16)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(JournalActor(path).run, inbox)
+        yield address
+        address.close()
+
+
+async def until_entries(address: Address, kind: str, count: int) -> list[dict]:
+    while True:
+        found = [e.record for e in (await read(address, partial(jet_store.entries, kind=kind)))[0]]
+        if len(found) >= count:
+            return found
+        await trio.sleep(0.01)
+
+
+async def test_a_printer_going_down_is_one_device_failure_per_failure(tmp_path):
+    transport = FakeTransport(down="no paper")
+    config = PrinterConfig(id="p1", kind="file", address="/unused", retry_seconds=0.02)
+    with trio.fail_after(10):
+        async with plain_journal(tmp_path / "shop.sqlite3") as address:
+            printer, inbox = open_mailbox("printer:p1")
+            async with trio.open_nursery() as nursery:
+                actor = PrinterActor(config, transport=transport, journal=address, clock=FixedClock(AT), lanes=("1",))
+                await nursery.start(actor.run, inbox)
+                printer.tell_nowait(KickDrawer())
+                (first,) = await until_entries(address, "device_failure", 1)
+                while len(transport.attempts) < 5:  # retried, and still one entry
+                    await trio.sleep(0.01)
+                transport.down = None
+                await transport.wait_sent(1)
+                transport.down = "cover open"
+                printer.tell_nowait(KickDrawer())
+                found = await until_entries(address, "device_failure", 2)
+                printer.close()
+    assert first == {"kind": "device_failure", "device": "printer:p1", "reason": "no paper", "lanes": ["1"],
+                     "number": 1, "at": AT.isoformat()}
+    assert [e["reason"] for e in found] == ["no paper", "cover open"]
+
+
+async def test_wrong_pins_lock_outs_and_an_approval_are_entries(tmp_path):
+    clock, path = FixedClock(AT), tmp_path / "shop.sqlite3"
+    db = connect(path)
+    admin.add_seller(db, "marie", "1234", "manager", AT)  # as `laneserver seller add` does
+    db.close()
+    with trio.fail_after(20):
+        async with plain_journal(path) as address:
+            gate = PinGate(address, clock, PinPolicy(max_failures=2))
+            for _ in range(2):
+                assert isinstance(await gate.check_sign_in("till-1", "marie", "0000"), PinRefused)
+            assert isinstance(await gate.check_supervisor("till-2", "9999", request="drawer_open"), PinRefused)
+            assert await gate.check_supervisor("till-3", "1234", request="drawer_open", seller="paul") == "marie"
+            found = [e.record for e in (await read(address, jet_store.entries))[0]]
+    assert [(e["kind"], e.get("scope")) for e in found] == [
+        ("pin_failed", None), ("pin_failed", None), ("pin_locked", "device"), ("pin_locked", "seller"),
+        ("pin_failed", None), ("approval", None)]
+    assert found[0] | {"device": "till-1", "purpose": "sign_in", "seller": "marie"} == found[0]
+    assert found[3] | {"name": "marie", "seconds": PinPolicy().lockout} == found[3]
+    assert found[4] | {"device": "till-2", "purpose": "approval"} == found[4] and "seller" not in found[4]
+    assert found[5] | {"device": "till-3", "supervisor": "marie", "request": "drawer_open", "seller": "paul"} == found[5]

@@ -35,6 +35,7 @@ async def test_events_returns_the_journal_in_order_and_a_kill_is_a_recovery(tmp_
                 assert wrong["code"] == "wrong_pin"
                 await till.ok("sign_in", seller="marie", pin="1234")
                 await till.ok("drawer_open", reason="change for the bakery", supervisor_pin="1234")
+                await till.ok("drawer_movement", kind="float", amount="150.00", reason="opening")
                 await till.ok("sign_out")
         assert server.stop() == 0
         server.restart()
@@ -42,10 +43,13 @@ async def test_events_returns_the_journal_in_order_and_a_kill_is_a_recovery(tmp_
             async with connect(server.ws_url, token) as till:  # marie, a manager
                 reply = await till.ok("events")
                 assert kinds(reply) == ["start", "config", "pin_failed", "sign_in", "approval", "no_sale",
-                                        "sign_out", "stop", "start", "sign_in"]
+                                        "cash_movement", "sign_out", "stop", "start", "sign_in"]
                 assert reply["more"] is False
                 events = reply["events"]
-                assert [e["seq"] for e in events] == list(range(1, 11))
+                assert [e["seq"] for e in events] == list(range(1, 12))
+                assert events[6] | {"movement": "float", "amount": "150.00", "lane": "1", "reason": "opening"} \
+                    == events[6]
+                del events[6]  # the rest as numbered before the float
                 start, config = events[0], events[1]
                 assert start["version"] and len(start["config"]) == 64 and config["config"] == start["config"]
                 assert "previous" not in config  # the first start: no configuration before it
@@ -56,8 +60,8 @@ async def test_events_returns_the_journal_in_order_and_a_kill_is_a_recovery(tmp_
                 assert all(e["at"].endswith("+00:00") for e in events)
                 # Filtered, paged, and what is refused.
                 only = await till.ok("events", kind="sign_in", since=4)
-                assert [e["seq"] for e in only["events"]] == [10]
-                assert kinds(await till.ok("events", since=8)) == ["start", "sign_in"]
+                assert [e["seq"] for e in only["events"]] == [11]
+                assert kinds(await till.ok("events", since=9)) == ["start", "sign_in"]
                 for bad, field in ({"kind": "sale"}, "kind"), ({"since": -1}, "since"):
                     refused = await till.call("events", **bad)
                     assert (refused["code"], refused["field"]) == ("bad_request", field)
@@ -68,9 +72,9 @@ async def test_events_returns_the_journal_in_order_and_a_kill_is_a_recovery(tmp_
         server.restart()
         with trio.fail_after(60):
             async with connect(server.ws_url, token) as till:
-                tail = (await till.ok("events", since=11))["events"]  # after paul's sign-in
+                tail = (await till.ok("events", since=12))["events"]  # after paul's sign-in
                 assert [e["kind"] for e in tail][:2] == ["start", "recovery"]
-                assert tail[1]["previous_start"] == 9  # the start the kill interrupted
+                assert tail[1]["previous_start"] == 10  # the start the kill interrupted
         # ``laneserver archive`` while the server runs: its entry waits in the inbox, and
         # the journal chains it (here at its stop, before the ``stop`` entry).
         shop_key.load_or_create(server.data / shop_key.KEY_NAME)

@@ -9,9 +9,15 @@ from decimal import Decimal
 import pytest
 
 from laneserver.rules import jet
-from laneserver.rules.jet import BadJetRecord, ClockJump, ClockWatch, jet_record, jump_across_restart
+from laneserver.rules.jet import (
+    BadJetRecord,
+    ClockJump,
+    ClockWatch,
+    jet_record,
+    jump_across_restart,
+)
 
-AT = dt.datetime(2026, 12, 6, 9, 30, tzinfo=dt.timezone.utc)
+AT = dt.datetime(2026, 12, 6, 9, 30, tzinfo=dt.UTC)
 
 
 def test_a_record_is_its_kind_and_its_plain_fields():
