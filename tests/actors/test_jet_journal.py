@@ -219,3 +219,25 @@ async def test_wrong_pins_lock_outs_and_an_approval_are_entries(tmp_path):
     assert found[3] | {"name": "marie", "seconds": PinPolicy().lockout} == found[3]
     assert found[4] | {"device": "till-2", "purpose": "approval"} == found[4] and "seller" not in found[4]
     assert found[5] | {"device": "till-3", "supervisor": "marie", "request": "drawer_open", "seller": "paul"} == found[5]
+
+
+def test_entries_come_500_at_a_time_and_by_kind_through_the_index(tmp_path):
+    db = connect(tmp_path / "shop.sqlite3")
+    heads = fiscal.load_heads(db)
+    db.execute("BEGIN")  # one transaction, as the journal's
+    for n in range(1, 1204):
+        kind = jet.START if n % 100 == 1 else jet.SIGN_IN
+        record = jet.jet_record(kind, version="1", config=f"{n:064d}") if kind == jet.START else \
+            jet.jet_record(kind, device="till-1", seller="marie")
+        fiscal.append_record(db, heads, "jet", AT.isoformat(), record)
+    db.execute("COMMIT")
+    found, more = jet_store.entries(db)
+    assert (len(found), more, found[0].number, found[-1].number) == (500, True, 1, 500)
+    found, more = jet_store.entries(db, since=1000)
+    assert (len(found), more, found[-1].number) == (203, False, 1203)
+    starts, more = jet_store.entries(db, kind=jet.START, since=1)
+    assert [e.number for e in starts] == list(range(101, 1202, 100)) and not more
+    assert jet_store.last_start_config(db) == f"{1201:064d}"
+    plan = db.execute("EXPLAIN QUERY PLAN SELECT 1 FROM fiscal_records INDEXED BY fiscal_records_jet_kind"
+                      " WHERE chain='jet' AND json_extract(record, '$.kind') = 'start'").fetchall()
+    assert "fiscal_records_jet_kind" in str(plan)
