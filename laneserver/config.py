@@ -144,17 +144,77 @@ class ServerConfig(Base):
     pin_lockout_max: float = 3600.0
     # Seconds a page's resume secret stays valid unused (its seller kept across reconnects).
     resume_idle: float = 8 * 3600.0
+    # HTTPS and WSS on the same port (laneserver/tls.py, docs/operations.md "TLS"): with
+    # the certificate ``laneserver tls init`` made, or ``tls_cert`` / ``tls_key`` (PEM
+    # files, relative to the data folder or absolute) when both are set.
+    tls: bool = False
+    tls_cert: str = ""
+    tls_key: str = ""
+
+
+class AccountingConfig(Base):
+    """The accounts of the accounting export (``laneserver export fec``, rules/fec.py):
+    each a number of the shop's chart; what is left out keeps its default."""
+
+    customers: str = "411"
+    # Per VAT rate ("20", "5.5", "0"): a rate left out goes to 707 / 44571 followed by
+    # the rate in hundredths on four digits (20 → 7072000, 445712000).
+    sales: dict[str, str] = {}
+    vat: dict[str, str] = {}
+    # Per payment mode (built-in or the shop's own): see docs/fiscal.md for the defaults.
+    modes: dict[str, str] = {}
+    loss: str = "658"
+    gain: str = "758"
+    bad_debts: str = "654"
+class BackupConfig(Base):
+    """Scheduled online backups (store/backups.py, actors/backups.py)."""
+
+    # How often: a duration such as "6h", "1d", "30m", "1h30m" ("" = no scheduled backups).
+    every: str = ""
+    # How many of the newest backups are kept in ``folder`` (older ones are removed).
+    keep: int = 7
+    # Where: a folder of its own; a relative path is inside the data folder (created there),
+    # an absolute one must exist (and be writable by the service: docs/operations.md).
+    folder: str = "backups"
+
+    @property
+    def every_seconds(self) -> float | None:
+        """The period in seconds; None when scheduled backups are off."""
+        return parse_duration(self.every, "backup.every") if self.every else None
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"(?:\d+[smhd])+")
+# The shortest and longest backup period (seconds): one a second (tests, a drill) to a week.
+BACKUP_EVERY_MIN, BACKUP_EVERY_MAX = 1, 7 * 86400
+
+
+def parse_duration(text: str, key: str) -> float:
+    """``"1h30m"`` → 5400.0 seconds: whole numbers of d, h, m, s, largest first or not.
+
+    Raises:
+        ConfigError: not such a duration (the message names ``key``).
+    """
+    compact = text.strip().replace(" ", "")
+    if not _DURATION.fullmatch(compact):
+        raise ConfigError(f"{key}: {text!r} is not a duration such as \"30m\", \"6h\", \"1d\" or \"1h30m\"")
+    return float(sum(int(number) * _DURATION_UNITS[unit] for number, unit in re.findall(r"(\d+)([smhd])", compact)))
 
 
 class Config(Base):
     shop: ShopConfig = ShopConfig()
     server: ServerConfig = ServerConfig()
+    backup: BackupConfig = BackupConfig()
     stock_points: tuple[StockPointConfig, ...] = ()
     lanes: tuple[LaneConfig, ...] = ()
     printers: tuple[PrinterConfig, ...] = ()
     terminals: tuple[TerminalConfig, ...] = ()
     keyboard: tuple[KeyboardPageConfig, ...] = ()
     payment_modes: tuple[PaymentModeConfig, ...] = ()
+    accounting: AccountingConfig = AccountingConfig()
+    # Which role each verb needs, where the shop differs from rules/roles.py's table:
+    # ``verb = "cashier" | "supervisor" | "manager"`` (docs/operations.md, "Roles").
+    roles: dict[str, object] = msgspec.field(default_factory=dict)
     demo: bool = False
 
     def lane(self, lane_id: str) -> LaneConfig | None:
@@ -248,6 +308,7 @@ def _check(config: Config) -> Config:
                 raise ConfigError(f"printers[{i}].address: {printer.address!r} is not host:port")
     _check_terminals(config)
     _check_drawers(config)
+    _check_backup(config.backup)
     _check_alcohol(config)
     _unique([m.id for m in config.payment_modes], "payment_modes")
     for i, mode in enumerate(config.payment_modes):
@@ -255,6 +316,7 @@ def _check(config: Config) -> Config:
             raise ConfigError(f"payment_modes[{i}].id: {mode.id!r} must be 1 to 32 of a-z, 0-9 and _")
         if mode.id in RESERVED_MODES:
             raise ConfigError(f"payment_modes[{i}].id: {mode.id!r} is a built-in payment mode")
+    _check_accounting(config)
     if not 0 <= config.server.port < 65536:
         raise ConfigError(f"server.port: {config.server.port} is not a port number")
     if not 1 <= config.server.pin_failures <= 100:
@@ -271,7 +333,71 @@ def _check(config: Config) -> Config:
             f"server.max_sessions_per_device: {config.server.max_sessions_per_device} must be at least 1")
     if config.server.max_unauthenticated < 1:
         raise ConfigError(f"server.max_unauthenticated: {config.server.max_unauthenticated} must be at least 1")
+    _check_tls(config.server)
+    _check_roles(config)
     return config
+
+
+def _check_accounting(config: Config) -> None:
+    from laneserver.rules.fec import ACCOUNT, DEFAULT_MODES, rate_key
+
+    accounting = config.accounting
+
+    def account(key: str, value: str) -> None:
+        if not ACCOUNT.fullmatch(value):
+            raise ConfigError(f"accounting.{key}: {value!r} is not an account number (a digit, then up to 19 "
+                              "letters or digits)")
+
+    for key in ("customers", "loss", "gain", "bad_debts"):
+        account(key, getattr(accounting, key))
+    for table in ("sales", "vat"):
+        seen: dict[str, str] = {}
+        for rate, value in getattr(accounting, table).items():
+            try:
+                key = rate_key(parse_percent(rate, f"accounting.{table}.{rate}"))
+            except BadValue as error:
+                raise ConfigError(f"{error} (a key of accounting.{table} is a VAT rate such as \"20\" or \"5.5\")"
+                                  ) from None
+            if key in seen:
+                raise ConfigError(f"accounting.{table}.{rate}: the same rate as {seen[key]!r}")
+            seen[key] = rate
+            account(f"{table}.{rate}", value)
+    modes = set(DEFAULT_MODES) | {m.id for m in config.payment_modes}
+    for mode, value in accounting.modes.items():
+        if mode not in modes:
+            raise ConfigError(f"accounting.modes.{mode}: not a payment mode of the shop ({', '.join(sorted(modes))})")
+        account(f"modes.{mode}", value)
+
+
+def fec_accounts(config: Config):
+    """The accounts of the accounting export (rules/fec.py ``Accounts``) from ``[accounting]``."""
+    from laneserver.rules.fec import Accounts, rate_key
+
+    accounting = config.accounting
+    return Accounts(
+        customers=accounting.customers,
+        sales={rate_key(Decimal(rate)): value for rate, value in accounting.sales.items()},
+        vat={rate_key(Decimal(rate)): value for rate, value in accounting.vat.items()},
+        modes=dict(accounting.modes),
+        mode_labels={m.id: m.label for m in config.payment_modes if m.label},
+        loss=accounting.loss, gain=accounting.gain, bad_debts=accounting.bad_debts,
+    )
+
+
+def _check_tls(server: ServerConfig) -> None:
+    if bool(server.tls_cert.strip()) != bool(server.tls_key.strip()):
+        raise ConfigError("server.tls_cert and server.tls_key: set both (a certificate and its key) or neither")
+    if server.tls_cert.strip() and not server.tls:
+        raise ConfigError("server.tls_cert: set, but server.tls is false: add `tls = true` to serve HTTPS")
+
+
+def _check_roles(config: Config) -> None:
+    from laneserver.rules.roles import RoleTableError, role_table
+
+    try:
+        role_table(config.roles)
+    except RoleTableError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _check_drawers(config: Config) -> None:
@@ -290,6 +416,16 @@ def _check_drawers(config: Config) -> None:
         if lane.drawer == "printer" and lane.printer is None:
             raise ConfigError(f"lanes[{i}].drawer: \"printer\" kicks the drawer through the lane's printer, "
                               "but the lane has no printer")
+
+
+def _check_backup(backup: BackupConfig) -> None:
+    every = backup.every_seconds
+    if every is not None and not BACKUP_EVERY_MIN <= every <= BACKUP_EVERY_MAX:
+        raise ConfigError(f"backup.every: {backup.every!r} is not between 1 second and 7 days")
+    if not 1 <= backup.keep <= 10_000:
+        raise ConfigError(f"backup.keep: {backup.keep} is not between 1 and 10000 backups")
+    if not backup.folder.strip() or "\0" in backup.folder:
+        raise ConfigError("backup.folder: must name a folder (a relative one is inside the data folder)")
 
 
 def _check_alcohol(config: Config) -> None:

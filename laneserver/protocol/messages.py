@@ -28,12 +28,29 @@ from laneserver.protocol.frames import (
     Denomination,
     Error,
     Id,
+    OpenTicketView,
     MoneyIn,
     Ok,
     QtyIn,
     Reply,
     Request,
     RequestId,
+)
+from laneserver.protocol.wire_admin import (
+    DeviceOk,
+    DeviceRevoke,
+    Devices,
+    DevicesOk,
+    DeviceView,
+    Pair,
+    PairOk,
+    SellerAdd,
+    SellerDisable,
+    SellerOk,
+    SellerPin,
+    Sellers,
+    SellersOk,
+    SellerView,
 )
 from laneserver.protocol.wire_catalog import (
     AlcoholPriceOk,
@@ -82,6 +99,22 @@ from laneserver.protocol.wire_drawer import (
     DrawerView,
     GetDrawer,
 )
+from laneserver.protocol.wire_fiscal import (
+    Close,
+    CloseOk,
+    ClosureView,
+    Closures,
+    ClosuresOk,
+    CountView,
+    Events,
+    EventsOk,
+    GrandView,
+    ReportView,
+    TotalsView,
+    VatTotalView,
+    XReport,
+    XReportOk,
+)
 from laneserver.protocol.wire_lane import (
     Add,
     BasketEmpty,
@@ -116,7 +149,6 @@ from laneserver.protocol.wire_lane import (
     TopupLine,
     VatRowView,
 )
-from laneserver.protocol.wire_fiscal import Events, EventsOk
 from laneserver.protocol.wire_sales import (
     DebtAbandon,
     DebtView,
@@ -188,6 +220,8 @@ RequestUnion = Union[
     DrawerMovement, DrawerOpen, DrawerCount, GetDrawer, CustomerCreate, GetCustomer, CustomerSearch, CustomerEdit,
     CreditDeposit, WalletTopup, WalletTopupCancel, BalanceCorrect, VoucherIssue, GetVoucher, TopupLine,
     AlcoholPricing, GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater, DebtAbandon, GetInvoice,
+    XReport, Close, Closures,
+    Pair, Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke,
     Events,
 ]
 
@@ -200,6 +234,7 @@ MUTATING = (
     PurchaseOrderCreate, PurchaseReceive, PurchaseCancel, DrawerMovement, DrawerOpen, DrawerCount, CustomerCreate,
     CustomerEdit, CreditDeposit, WalletTopup, WalletTopupCancel, BalanceCorrect, VoucherIssue, TopupLine,
     PaymentCorrect, SaleCancel, PayLater, DebtAbandon,
+    Close,
 )
 
 REPLY_TYPES = (
@@ -207,6 +242,8 @@ REPLY_TYPES = (
     KeyboardOk, StockStateOk, StockHistoryOk, StockExpiringOk, PurchaseOrderOk, PurchaseOrdersOk, ReplenishmentOk,
     Error, DrawerOk, DrawerOpenOk, DrawerCountOk, CustomerCreatedOk, CustomerOk, CustomersOk, TopupOk, VoucherOk,
     AlcoholPriceOk, SaleOk, SaleCancelledOk, UnpaidOk, InvoiceOk,
+    XReportOk, CloseOk, ClosuresOk,
+    PairOk, SellersOk, SellerOk, DevicesOk, DeviceOk,
     EventsOk,
 )
 
@@ -218,6 +255,10 @@ CUSTOMER_VERBS = (
     BalanceCorrect, VoucherIssue, GetVoucher,
 )
 SALES_VERBS = (GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater, DebtAbandon)
+# The verbs the session hands to the fiscal actor (closures).
+FISCAL_VERBS = (XReport, Close, Closures)
+# A manager's verbs on sellers and devices (server/edge_admin.py).
+ADMIN_VERBS = (Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke)
 
 
 # --- stable error codes --------------------------------------------------------------
@@ -227,13 +268,16 @@ Code = _OutcomeCode
 
 
 __all__ = [
-    "CUSTOMER_VERBS", "EVENT_TYPES", "MUTATING", "PROTOCOL_VERSION", "REPLY_TYPES", "REQUEST_TYPES", "SALES_VERBS",
+    "ADMIN_VERBS", "CUSTOMER_VERBS", "DeviceOk", "DeviceRevoke", "DeviceView", "Devices", "DevicesOk", "Pair",
+    "PairOk", "SellerAdd", "SellerDisable", "SellerOk", "SellerPin", "SellerView", "Sellers", "SellersOk",
+    "EVENT_TYPES", "MUTATING", "PROTOCOL_VERSION", "REPLY_TYPES", "REQUEST_TYPES", "SALES_VERBS",
     "Add", "AlcoholPriceOk", "AlcoholPricing", "ArticleView", "BalanceCorrect", "BasketEmpty", "BasketLine",
     "BasketOk", "CancelTicket", "Candidate", "Code", "CouponView", "CreditDeposit", "CustomerCreate",
     "CustomerCreatedOk", "CustomerEdit", "CustomerOk", "CustomerSaleView", "CustomerSearch", "CustomerSummaryView",
     "CustomerView", "CustomersOk", "DebtAbandon", "DebtView", "Denomination", "Discount", "DrawerAlertEvent",
     "DrawerCount", "DrawerCountOk", "DrawerMovement", "DrawerMovementView", "DrawerOk", "DrawerOpen",
-    "DrawerOpenOk", "DrawerView", "Error", "Events", "EventsOk", "ExclVatView", "ExpiringLotView", "Finish", "FinishOk", "GetCustomer",
+    "DrawerOpenOk", "DrawerView", "Error", "Events", "EventsOk", "ExclVatView", "ExpiringLotView", "Finish",
+    "FinishOk", "GetCustomer",
     "GetDrawer", "GetInvoice", "GetSale", "GetTicket", "GetVoucher", "Held", "HeldOk", "HeldView", "Hello",
     "HelloOk", "Hold", "HoldOk", "Id", "InstalmentView", "InvoiceOk", "KeyView", "Keyboard", "KeyboardOk",
     "KeyboardPageView", "LaneStatusEvent", "LineView", "MoneyIn", "MovementView", "Ok", "OrderLineView", "Pay",
@@ -248,4 +292,6 @@ __all__ = [
     "StockStateRequest", "StockTracking", "StockTransfer", "StockWarningView", "TicketEvent", "TicketOk",
     "TicketView", "TopupLine", "TopupOk", "Unpaid", "UnpaidOk", "VatRowView", "VoucherIssue", "VoucherOk",
     "VoucherView", "WalletTopup", "WalletTopupCancel",
+    "FISCAL_VERBS", "Close", "CloseOk", "ClosureView", "Closures", "ClosuresOk", "CountView", "GrandView",
+    "OpenTicketView", "ReportView", "TotalsView", "VatTotalView", "XReport", "XReportOk",
 ]

@@ -66,8 +66,10 @@ KINDS: dict[str, Fields] = {
     ARCHIVE_EXPORT: Fields(("period", "file"), ("records", "partial", "sha256")),
     RECOVERY: Fields((), ("previous_start", "last_entry_at")),
     CLOCK_JUMP: Fields(("seconds", "expected", "found"), ("across_restart",)),
-    AUTO_CLOSE: Fields(("period", "date"), ("number", "hash", "reason")),
-    CLOSE: Fields(("period", "date"), ("number", "hash", "seller", "device", "approved_by")),
+    # Written by the fiscal actor (actors/fiscal.py) with the closure it records: ``period``
+    # the closed day, month or year, ``closure`` its number in the chain ``closure``.
+    AUTO_CLOSE: Fields(("period", "closure"), ("closure_kind",)),
+    CLOSE: Fields(("period", "closure_kind", "closure"), ("seller", "approved_by", "device")),
 }
 
 # Every kind, in the order docs/fiscal.md explains them (the ``events`` verb's ``kind``).

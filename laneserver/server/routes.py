@@ -40,6 +40,7 @@ def _table() -> dict[type, Route]:
             table.setdefault(kind, route)  # the first route of a type wins
 
     add(wire.Hello, Route("_hello", needs_device=False))
+    add(wire.Pair, Route("_pair", needs_device=False))
     add(wire.SignIn, Route("_sign_in"))
     add(wire.SignOut, Route("_sign_out"))
     add(wire.Stock, Route("_stock", "stock", fields=("article",)))
@@ -63,6 +64,10 @@ def _table() -> dict[type, Route]:
     add(wire.CUSTOMER_VERBS, Route("_customers", "customers"))
     add(wire.SALES_VERBS, Route("_sales", "sales", approval=True))
     add(wire.GetInvoice, Route("_invoice", "journal"))
+    # Closing (rules/closures.py): ``close`` by a manager, or with a supervisor's PIN.
+    add(wire.Close, Route("_fiscal", "fiscal", approval=True))
+    add(wire.FISCAL_VERBS, Route("_fiscal", "fiscal"))
+    add(wire.ADMIN_VERBS, Route("_admin", "journal"))
     add(wire.Events, Route("_events", "journal"))  # the technical event journal (server/edge_jet.py), manager
     # A discount above the cap, a refund (returns): a supervisor's PIN.
     add((wire.Discount, wire.Pay), Route("_lane_request", "lane", approval=True))
@@ -120,6 +125,7 @@ def actor_words(actor: str) -> str:
         "lane": f"lane {ident}", "stock": f"stock point {ident}", "drawer": f"the cash drawer of lane {ident}",
         "printer": f"printer {ident}", "terminal": f"payment terminal {ident}",
         "customers": "the customer directory", "sales": "the finished sales service", "journal": "the journal",
+        "fiscal": "the closing service",
     }.get(kind, actor)
 
 

@@ -417,7 +417,23 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     """
     + _append_only("fiscal_records"),
-    # 15: the technical event journal's inbox (store/jet.py): a JET entry written by a
+    # 15: one-time pairing codes (rules/pairing.py): written by ``laneserver pair … --code``,
+    # spent by the server's ``pair`` verb. Only a salted hash of the digits is kept; a
+    # spent code keeps its row (``used_at``, the device it paired).
+    """
+    CREATE TABLE pairing_codes (
+        id INTEGER PRIMARY KEY,
+        code_hash TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('till', 'pda')),
+        lane TEXT,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        wrong INTEGER NOT NULL DEFAULT 0,
+        used_at TEXT,
+        device TEXT
+    );
+    """,
+    # 16: the technical event journal's inbox (store/jet.py): a JET entry written by a
     # command-line tool (``laneserver archive``), which must not append to a chain a
     # running server owns; the journal chains each row (chain ``jet``) and deletes it,
     # in one transaction, at its next start and every minute while it runs. The index:
@@ -482,12 +498,24 @@ def private_file(path: Path) -> None:
                 continue
 
 
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer laneserver (a downgrade): this code does not
+    know its schema, so it neither reads nor writes it (docs/operations.md, "Rolling back
+    an upgrade")."""
+
+
 def migrate(db: sqlite3.Connection) -> int:
-    """Apply the migrations not applied yet, each in its own transaction."""
+    """Apply the migrations not applied yet, each in its own transaction.
+
+    Raises:
+        SchemaTooNew: the database's schema is newer than this code's.
+    """
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > len(MIGRATIONS):
-        raise RuntimeError(
-            f"the database is at schema {version}, newer than this laneserver knows ({len(MIGRATIONS)})"
+        raise SchemaTooNew(
+            f"the database is at schema {version}, newer than this laneserver knows ({len(MIGRATIONS)}): it was "
+            "written by a newer version. Install that version again, or put back the backup taken before the "
+            "upgrade (docs/operations.md, \"Rolling back an upgrade\")"
         )
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         db.execute("BEGIN IMMEDIATE")
