@@ -485,6 +485,15 @@ def _archive(args: argparse.Namespace, config: Config, data: Path) -> int:
     except OSError as error:
         return _fail(f"archive: cannot write {args.out}: {error}")
     header = done["header"]
+    # The technical event journal's ``archive_export``, left for the journal to chain (store/jet.py).
+    from laneserver.store.jet import note_archive_export
+
+    try:
+        note_archive_export(data / DB_NAME, SystemClock().now(), header["period"], args.out,
+                            sum(done["records"].values()), bool(header["partial"]))
+    except (OSError, sqlite3.Error) as error:
+        return _fail(f"archive: {args.out} written, but its export could not be noted in the technical "
+                     f"event journal ({error}): run the command again")
     counts = ", ".join(f"{chain} {count}" for chain, count in done["records"].items() if count)
     print(f"archive of {header['period']} written to {args.out} ({done['bytes']} bytes; {counts or 'no records'})")
     if header["partial"]:

@@ -106,6 +106,8 @@ from laneserver.protocol.wire_fiscal import (
     Closures,
     ClosuresOk,
     CountView,
+    Events,
+    EventsOk,
     GrandView,
     ReportView,
     TotalsView,
@@ -223,6 +225,7 @@ RequestUnion = Union[
     XReport, Close, Closures,
     Pair, Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke,
     Reprint,
+    Events,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -246,6 +249,7 @@ REPLY_TYPES = (
     XReportOk, CloseOk, ClosuresOk,
     PairOk, SellersOk, SellerOk, DevicesOk, DeviceOk,
     ReprintOk,
+    EventsOk,
 )
 
 EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent)
@@ -277,7 +281,8 @@ __all__ = [
     "CustomerCreatedOk", "CustomerEdit", "CustomerOk", "CustomerSaleView", "CustomerSearch", "CustomerSummaryView",
     "CustomerView", "CustomersOk", "DebtAbandon", "DebtView", "Denomination", "Discount", "DrawerAlertEvent",
     "DrawerCount", "DrawerCountOk", "DrawerMovement", "DrawerMovementView", "DrawerOk", "DrawerOpen",
-    "DrawerOpenOk", "DrawerView", "Error", "ExclVatView", "ExpiringLotView", "Finish", "FinishOk", "GetCustomer",
+    "DrawerOpenOk", "DrawerView", "Error", "Events", "EventsOk", "ExclVatView", "ExpiringLotView", "Finish",
+    "FinishOk", "GetCustomer",
     "GetDrawer", "GetInvoice", "GetSale", "GetTicket", "GetVoucher", "Held", "HeldOk", "HeldView", "Hello",
     "HelloOk", "Hold", "HoldOk", "Id", "InstalmentView", "InvoiceOk", "KeyView", "Keyboard", "KeyboardOk",
     "KeyboardPageView", "LaneStatusEvent", "LineView", "MoneyIn", "MovementView", "Ok", "OrderLineView", "Pay",
