@@ -9,7 +9,7 @@ so an entry is durable exactly when its change is. What lives here:
   ``RUNNING_KEY``, set in the start's transaction and deleted in the stop's: found
   set at a start, the server before did not stop cleanly (a crash, a power cut,
   ``kill -9``): the start is followed by a ``recovery`` entry;
-- the **inbox** (table ``jet_inbox``, migration 16): the journal is the only writer
+- the **inbox** (table ``jet_inbox``, migration 17): the journal is the only writer
   of chain heads, so a command-line tool (``laneserver archive``) never appends to
   the chain, even with no server running. It ``post``s its entry into the inbox (an
   ordinary table, in its own short transaction: SQLite serialises it with a running
@@ -39,7 +39,7 @@ RUNNING_KEY = "jet_running"
 INBOX_EVERY = 60.0
 # At most this many entries in one ``events`` reply.
 MAX_ENTRIES = 500
-# The entries by kind (migration 16), named: the planner would walk the whole chain
+# The entries by kind (migration 17), named: the planner would walk the whole chain
 # backwards for "the last start" (0.14 s at 300,000 entries, in the journal's thread).
 # Its ``chain = 'jet'`` is a literal in each query, as the partial index needs.
 BY_KIND = "INDEXED BY fiscal_records_jet_kind"
