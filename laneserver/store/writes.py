@@ -24,13 +24,19 @@ from laneserver.rules.payment import fiscal_rows
 from laneserver.rules.stock import exact, to_text
 from laneserver.store.fiscal import (
     Heads,
+    account_record,
     append_record,
     builtins,
     chain_money,
     chain_payment,
+    drawer_count_record,
+    drawer_movement_record,
     encode,
     insert_sale,
+    invoice_record,
     load_heads,
+    voucher_issued_record,
+    voucher_used_record,
 )
 from laneserver.store.ops import (
     AccountMoved,
@@ -206,7 +212,7 @@ class Writer:
             case PutCustomer() | MoveAccount() | IssueVoucher() | UseVoucher() | ReceiveMoney() | MoveCoupons():
                 return self._customers(op)
             case RecordDrawerMovement() | RecordDrawerCount():
-                return _record_drawer(self.db, op)
+                return _record_drawer(self.db, self.heads, op)
             case RecordPayments():
                 return self._record_payments(op)
             case RecordCancel():
@@ -334,6 +340,7 @@ class Writer:
             (number, sale, invoice.customer, iso(invoice.at), str(invoice.total_excl_vat), str(invoice.total),
              encode(invoice)),
         )
+        append_record(self.db, self.heads, "invoice", iso(invoice.at), invoice_record(invoice))
         self.heads.invoice_number = number
         return number
 
@@ -406,6 +413,8 @@ class Writer:
                     # The customers actor holds money before a lane may spend it, so this
                     # is a bug: fail the unit rather than write money that is not there.
                     raise ValueError(f"customer {op.customer}'s {op.account} would be {balance}")
+                append_record(self.db, self.heads, "account", iso(op.at), account_record(
+                    op, self._customer_name(op.customer), balance))
                 return AccountMoved(seq=cursor.lastrowid, balance=balance)
             case IssueVoucher():
                 self.db.execute(
@@ -414,6 +423,8 @@ class Writer:
                     (op.code, str(op.amount), iso(op.at), op.valid_until.isoformat(), op.customer, op.origin,
                      op.ref, op.mode, op.lane, op.device, op.seller),
                 )
+                append_record(self.db, self.heads, "account", iso(op.at), voucher_issued_record(
+                    op, None if op.customer is None else self._customer_name(op.customer)))
                 return None
             case UseVoucher():
                 row = self.db.execute("SELECT amount FROM vouchers WHERE code=?", (op.code,)).fetchone()
@@ -425,6 +436,7 @@ class Writer:
                     " VALUES (?,?,?,?,?,?,?,?)",
                     (op.code, iso(op.at), str(op.amount), op.remainder, op.ref, op.lane, op.device, op.seller),
                 )
+                append_record(self.db, self.heads, "account", iso(op.at), voucher_used_record(op))
                 return None
             case ReceiveMoney():
                 # Chained (the money chain, migration 7) like a payment.
@@ -441,6 +453,10 @@ class Writer:
                 )
                 return cursor.lastrowid
         raise TypeError(f"not a customer op: {op!r}")
+
+    def _customer_name(self, customer: str) -> str | None:
+        row = self.db.execute("SELECT name FROM customers WHERE customer=?", (customer,)).fetchone()
+        return None if row is None else row[0]
 
     def _check_coupon_use(self, op: MoveCoupons) -> None:
         """The customers actor holds coupons before a lane uses them, so a use its batch
@@ -509,8 +525,9 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _record_drawer(db: sqlite3.Connection, op: RecordDrawerMovement | RecordDrawerCount) -> int:
-    """Append a drawer movement or a closing count; returns its ``seq``."""
+def _record_drawer(db: sqlite3.Connection, heads: Heads, op: RecordDrawerMovement | RecordDrawerCount) -> int:
+    """Append a drawer movement or a closing count, and its record in the ``drawer``
+    chain (same unit); returns its ``seq``."""
     if isinstance(op, RecordDrawerMovement):
         m = op.movement
         cursor = db.execute(
@@ -519,6 +536,7 @@ def _record_drawer(db: sqlite3.Connection, op: RecordDrawerMovement | RecordDraw
             (op.lane, iso(m.at), m.kind, str(m.amount), m.reason, m.detail, m.destination, encode(m.count),
              m.seller, m.approved_by, op.device),
         )
+        append_record(db, heads, "drawer", iso(m.at), drawer_movement_record(op))
         return cursor.lastrowid
     c = op.counted
     last_movement = db.execute("SELECT coalesce(max(seq), 0) FROM drawer_movements WHERE lane=?",
@@ -530,6 +548,7 @@ def _record_drawer(db: sqlite3.Connection, op: RecordDrawerMovement | RecordDraw
          str(c.difference), encode(c.count), c.seller, op.device, last_movement, c.last_sale, c.last_money_in,
          c.last_payment),
     )
+    append_record(db, heads, "drawer", iso(c.at), drawer_count_record(op))
     return cursor.lastrowid
 
 

@@ -22,6 +22,8 @@ import pytest
 import trio
 
 from laneserver.rules.fiscal import chain_hash
+from laneserver.store.fiscal import Heads, write_anchor
+from laneserver.store.shop_key import KEY_NAME, load_key
 from tests.reliability.harness import ANCHOR_NAME, DB_NAME, open_db, tamper
 from tests.support import REPO, LiveServer, connect
 
@@ -219,8 +221,10 @@ def test_a_lagging_anchor_is_a_crash_between_commit_and_anchor_not_tampering(sho
     behind: verify accepts it, and the next start brings it up to date."""
     [(sale_hash,)] = rows(shop, "SELECT hash FROM sales WHERE number=4")
     [(payment, payment_hash)] = rows(shop, "SELECT max(number), hash FROM payments WHERE sale<=4")
-    behind = {"format": 1, "sale": {"number": 4, "hash": sale_hash}, "payment": {"number": payment, "hash": payment_hash}}
-    (shop.data / ANCHOR_NAME).write_text(json.dumps(behind))
+    key = load_key(shop.data / KEY_NAME)
+    assert key is not None
+    write_anchor(shop.data / ANCHOR_NAME, Heads(sale_number=4, sale_hash=sale_hash, payment_number=payment,
+                                                payment_hash=payment_hash), key)  # as the journal signs it
     code, output = verify(shop)
     assert code == 0 and "records written after it" in output, output
     shop.start()
