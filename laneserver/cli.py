@@ -102,10 +102,29 @@ def build_parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", parents=[common], help="consistent online copy of the database")
     backup.add_argument("dest", type=Path)
 
+    archive = sub.add_parser(
+        "archive", parents=[common], help="write a month's signed archive, or check one (archive verify FILE)",
+        usage="laneserver archive --period YYYY-MM --out FILE | laneserver archive verify FILE [--key PUBFILE]")
+    archive.add_argument("action", nargs="?", choices=["verify"], help="check an archive file, offline")
+    archive.add_argument("file", nargs="?", type=Path, help="the archive to check")
+    archive.add_argument("--period", help="the month to archive, YYYY-MM")
+    archive.add_argument("--out", type=Path, help="the archive file to write")
+    archive.add_argument("--key", type=Path, help="a file holding the shop's public key (64 hex digits or PEM): "
+                                                  "the archive must be signed by it")
+
     stock = sub.add_parser("stock", parents=[common], help="stock points")
     stock_sub = stock.add_subparsers(dest="stock_command", required=True, metavar="ACTION")
     export = stock_sub.add_parser("export", parents=[common], help="the stock state as CSV on standard output")
     export.add_argument("--stock-point", help="only this stock point (default: all)")
+
+    accounting = sub.add_parser("export", parents=[common], help="accounting export (read-only)")
+    accounting_sub = accounting.add_subparsers(dest="export_command", required=True, metavar="FORMAT")
+    fec = accounting_sub.add_parser("fec", parents=[common],
+                                    help="a month's sales, VAT, payments and cash journals as a FEC file")
+    fec.add_argument("--period", required=True, help="the month, YYYY-MM (its shop days, in the shop's time zone)")
+    fec.add_argument("--out", required=True, type=Path, help="the file to write (replaced whole)")
+    fec.add_argument("--format", default="fec", choices=["fec", "csv"],
+                     help="fec: tab-separated, as article A47 A-1 LPF asks (default); csv: the same, comma-separated")
     return parser
 
 
@@ -152,6 +171,12 @@ def _run(args: argparse.Namespace, config: Config, data: Path) -> int:
             return _backup(args, data)
         case "stock":
             return _stock_export(args, config, data)
+        case "archive" if args.action == "verify":
+            return _archive_verify(args)
+        case "archive":
+            return _archive(args, config, data)
+        case "export":
+            return _export_fec(args, config, data)
     return _fail(f"unknown command {args.command}", 2)
 
 
@@ -383,6 +408,63 @@ def _verify(data: Path, key_file: Path | None = None) -> int:
     return 0
 
 
+def _archive(args: argparse.Namespace, config: Config, data: Path) -> int:
+    from laneserver.clock import shop_zone
+    from laneserver.store.archive import ArchiveRefused, write_archive
+    from laneserver.store.schema import DB_NAME
+
+    if args.file is not None or args.key is not None:
+        return _fail("archive: a FILE or --key goes with `archive verify FILE`", 2)
+    if not args.period or not args.out:
+        return _fail("archive: --period YYYY-MM and --out FILE are both needed", 2)
+    if not args.out.parent.is_dir():
+        return _fail(f"archive: the folder of --out {args.out} does not exist", 2)
+    try:
+        done = write_archive(data / DB_NAME, args.out, args.period, shop_zone(config.shop.timezone),
+                             SystemClock().now(), config.shop.name)
+    except ArchiveRefused as error:
+        return _fail(f"archive refused: {error}", 2 if "--period" in str(error) else 1)
+    except OSError as error:
+        return _fail(f"archive: cannot write {args.out}: {error}")
+    header = done["header"]
+    counts = ", ".join(f"{chain} {count}" for chain, count in done["records"].items() if count)
+    print(f"archive of {header['period']} written to {args.out} ({done['bytes']} bytes; {counts or 'no records'})")
+    if header["partial"]:
+        print(f"partial: {header['why_partial']}")
+    print(f"signed by the shop key {header['fingerprint']} (public key {header['public_key']})")
+    return 0
+
+
+def _archive_verify(args: argparse.Namespace) -> int:
+    from laneserver.rules.archive import Problem
+    from laneserver.store.archive import ArchiveRefused, check_file
+
+    if args.file is None:
+        return _fail("archive verify: which FILE?", 2)
+    if args.period or args.out:
+        return _fail("archive verify: --period and --out go with writing an archive", 2)
+    key = None
+    if args.key is not None:
+        try:
+            key = args.key.read_text(encoding="ascii", errors="replace")[:4096]
+        except OSError as error:
+            return _fail(f"archive verify: cannot read --key {args.key}: {error}", 2)
+    try:
+        checked = check_file(args.file, key)
+    except ArchiveRefused as error:
+        return _fail(f"archive verify: {error}", 2)
+    except Problem as problem:
+        print(f"BROKEN: {args.file}: {problem}")
+        return _fail(f"archive refused at {problem}")
+    header = checked.header
+    counts = ", ".join(f"{chain} {count}" for chain, count in checked.records.items() if count)
+    print(f"ok: archive of {header.get('period')} for {header.get('shop')!r}"
+          f"{' (partial: ' + str(header.get('why_partial')) + ')' if header.get('partial') else ''}; "
+          f"{counts or 'no records'}")
+    print(f"signed by {checked.signed_by} (fingerprint {header.get('fingerprint')})")
+    return 0
+
+
 def _backup(args: argparse.Namespace, data: Path) -> int:
     from laneserver.store.admin import AdminError, backup
 
@@ -431,6 +513,52 @@ def _stock_export(args: argparse.Namespace, config: Config, data: Path) -> int:
         # The reader went away (``| head``): not an error. Point stdout at /dev/null
         # so the interpreter's own flush at exit does not complain again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _export_fec(args: argparse.Namespace, config: Config, data: Path) -> int:
+    """``export fec``: read-only (the database opened ``mode=ro``, nothing appended), so
+    it runs beside a server; the file is written whole or not at all."""
+    from laneserver.clock import shop_day, shop_zone
+    from laneserver.config import fec_accounts
+    from laneserver.files import write_atomically
+    from laneserver.rules.fec import PeriodError, parse_period, render, unbalanced
+    from laneserver.store.fec import ExportRefused, entries, open_read_only
+    from laneserver.store.schema import DB_NAME
+
+    zone = shop_zone(config.shop.timezone)
+    try:
+        first, last = parse_period(args.period, shop_day(SystemClock().now(), zone))
+    except PeriodError as error:
+        return _fail(f"export fec: {error}; nothing was written", 2)
+    if not args.out.parent.is_dir():
+        return _fail(f"export fec: no folder {args.out.parent} to write {args.out.name} in; nothing was written", 2)
+    if args.out.resolve().is_relative_to(data.resolve()):
+        # The data folder holds the books (the database, its anchor): an export written
+        # there could replace one of them.
+        return _fail(f"export fec: {args.out} is in the data folder {data}: write the export elsewhere; "
+                     "nothing was written", 2)
+    try:
+        db = open_read_only(data / DB_NAME)
+    except ExportRefused as error:
+        return _fail(f"export fec: {error}; nothing was written")
+    try:
+        found = entries(db, first, last, zone, fec_accounts(config))
+    except sqlite3.DatabaseError as error:
+        return _fail(f"export fec: the database cannot be read: {error}; nothing was written")
+    finally:
+        db.close()
+    if (wrong := unbalanced(found)):
+        return _fail(f"export fec: entry {wrong[0].number} does not balance ({wrong[0].debit} debit, "
+                     f"{wrong[0].credit} credit); nothing was written")
+    try:
+        write_atomically(args.out, render(found, format=args.format).encode("utf-8"), 0o640)
+    except OSError as error:
+        return _fail(f"export fec: cannot write {args.out}: {error}")
+    lines = sum(len(entry.lines) for entry in found)
+    debit = sum((entry.debit for entry in found), 0)
+    print(f"{args.format.upper()} of {args.period} ({first.isoformat()} to {last.isoformat()}) written to {args.out}: "
+          f"{len(found)} entries, {lines} lines, debits = credits = {debit:.2f}")
     return 0
 
 

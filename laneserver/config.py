@@ -146,6 +146,22 @@ class ServerConfig(Base):
     resume_idle: float = 8 * 3600.0
 
 
+class AccountingConfig(Base):
+    """The accounts of the accounting export (``laneserver export fec``, rules/fec.py):
+    each a number of the shop's chart; what is left out keeps its default."""
+
+    customers: str = "411"
+    # Per VAT rate ("20", "5.5", "0"): a rate left out goes to 707 / 44571 followed by
+    # the rate in hundredths on four digits (20 → 7072000, 445712000).
+    sales: dict[str, str] = {}
+    vat: dict[str, str] = {}
+    # Per payment mode (built-in or the shop's own): see docs/fiscal.md for the defaults.
+    modes: dict[str, str] = {}
+    loss: str = "658"
+    gain: str = "758"
+    bad_debts: str = "654"
+
+
 class Config(Base):
     shop: ShopConfig = ShopConfig()
     server: ServerConfig = ServerConfig()
@@ -155,6 +171,7 @@ class Config(Base):
     terminals: tuple[TerminalConfig, ...] = ()
     keyboard: tuple[KeyboardPageConfig, ...] = ()
     payment_modes: tuple[PaymentModeConfig, ...] = ()
+    accounting: AccountingConfig = AccountingConfig()
     demo: bool = False
 
     def lane(self, lane_id: str) -> LaneConfig | None:
@@ -255,6 +272,7 @@ def _check(config: Config) -> Config:
             raise ConfigError(f"payment_modes[{i}].id: {mode.id!r} must be 1 to 32 of a-z, 0-9 and _")
         if mode.id in RESERVED_MODES:
             raise ConfigError(f"payment_modes[{i}].id: {mode.id!r} is a built-in payment mode")
+    _check_accounting(config)
     if not 0 <= config.server.port < 65536:
         raise ConfigError(f"server.port: {config.server.port} is not a port number")
     if not 1 <= config.server.pin_failures <= 100:
@@ -272,6 +290,52 @@ def _check(config: Config) -> Config:
     if config.server.max_unauthenticated < 1:
         raise ConfigError(f"server.max_unauthenticated: {config.server.max_unauthenticated} must be at least 1")
     return config
+
+
+def _check_accounting(config: Config) -> None:
+    from laneserver.rules.fec import ACCOUNT, DEFAULT_MODES, rate_key
+
+    accounting = config.accounting
+
+    def account(key: str, value: str) -> None:
+        if not ACCOUNT.fullmatch(value):
+            raise ConfigError(f"accounting.{key}: {value!r} is not an account number (a digit, then up to 19 "
+                              "letters or digits)")
+
+    for key in ("customers", "loss", "gain", "bad_debts"):
+        account(key, getattr(accounting, key))
+    for table in ("sales", "vat"):
+        seen: dict[str, str] = {}
+        for rate, value in getattr(accounting, table).items():
+            try:
+                key = rate_key(parse_percent(rate, f"accounting.{table}.{rate}"))
+            except BadValue as error:
+                raise ConfigError(f"{error} (a key of accounting.{table} is a VAT rate such as \"20\" or \"5.5\")"
+                                  ) from None
+            if key in seen:
+                raise ConfigError(f"accounting.{table}.{rate}: the same rate as {seen[key]!r}")
+            seen[key] = rate
+            account(f"{table}.{rate}", value)
+    modes = set(DEFAULT_MODES) | {m.id for m in config.payment_modes}
+    for mode, value in accounting.modes.items():
+        if mode not in modes:
+            raise ConfigError(f"accounting.modes.{mode}: not a payment mode of the shop ({', '.join(sorted(modes))})")
+        account(f"modes.{mode}", value)
+
+
+def fec_accounts(config: Config):
+    """The accounts of the accounting export (rules/fec.py ``Accounts``) from ``[accounting]``."""
+    from laneserver.rules.fec import Accounts, rate_key
+
+    accounting = config.accounting
+    return Accounts(
+        customers=accounting.customers,
+        sales={rate_key(Decimal(rate)): value for rate, value in accounting.sales.items()},
+        vat={rate_key(Decimal(rate)): value for rate, value in accounting.vat.items()},
+        modes=dict(accounting.modes),
+        mode_labels={m.id: m.label for m in config.payment_modes if m.label},
+        loss=accounting.loss, gain=accounting.gain, bad_debts=accounting.bad_debts,
+    )
 
 
 def _check_drawers(config: Config) -> None:
