@@ -6,6 +6,7 @@ describe, with business content only."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import sqlite3
@@ -86,6 +87,7 @@ def test_the_first_start_makes_the_key_records_it_and_signs_the_anchor(data, cap
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     public = shop_key.public_hex(the_key(data))
     assert fiscal_shop.rows(data, "SELECT value FROM meta WHERE key='shop_key'") == [(public,)]
+    assert fiscal_shop.rows(data, "SELECT count(*) FROM events WHERE kind='ShopKeyRecorded'") == [(0,)]  # no books yet
     written = anchor(data)
     assert written["format"] == 2 and written["key"] == public and len(written["signature"]) == 128
     assert written["chains"].keys() == {"invoice", "drawer", "account"}
@@ -156,6 +158,8 @@ def test_an_unsigned_anchor_of_an_earlier_release_is_accepted_once_then_signed(d
     trio.run(_start, data)
     written = anchor(data)
     assert written["format"] == 2 and written["key"] == shop_key.public_hex(the_key(data))
+    [(event,)] = fiscal_shop.rows(data, "SELECT data FROM events WHERE kind='ShopKeyRecorded'")
+    assert json.loads(event)["key"] == written["key"]  # recorded on existing books: in the audit trail
     assert verify(data, capsys=capsys)[0] == 0
     # From now on an unsigned anchor is a forgery.
     _forge_anchor(data, None)
@@ -243,3 +247,28 @@ def test_a_failed_unit_leaves_no_record_and_no_gap(data, capsys):
         (1,), (2,), (3,), (4,), (5,)]
     code, output = verify(data, capsys=capsys)
     assert code == 0, output
+
+
+def test_a_key_lost_for_good_is_replaced_only_by_store_its_documented_steps(data, capsys):
+    """docs/operations.md "A refused start-up": forget the recorded key, move the anchor
+    aside; the start makes a new key, anchors the books as they are, and journals both."""
+    (data / shop_key.KEY_NAME).unlink()
+    assert isinstance(refusal(data), FiscalAnchorError)
+    fiscal_shop.tamper(data, "DELETE FROM meta WHERE key='shop_key'")
+    assert isinstance(refusal(data), FiscalAnchorError)  # the anchor is signed by the lost key
+    (data / fiscal.ANCHOR_NAME).rename(data.parent / "fiscal-anchor.json.replaced")
+    trio.run(_start, data)
+    kinds = fiscal_shop.rows(data, "SELECT kind FROM events WHERE source='journal' ORDER BY seq")
+    assert kinds == [("FiscalAnchorReset",), ("ShopKeyRecorded",)]
+    assert anchor(data)["key"] == shop_key.public_hex(the_key(data))
+    assert verify(data, capsys=capsys)[0] == 0
+
+
+def test_an_archive_is_not_signed_with_a_replaced_key(data, tmp_path):
+    from laneserver.store.archive import ArchiveRefused, write_archive
+
+    (data / shop_key.KEY_NAME).unlink()
+    shop_key.load_or_create(data / shop_key.KEY_NAME)
+    with pytest.raises(ArchiveRefused, match="is not the key this database recorded"):
+        write_archive(data / DB_NAME, tmp_path / "a.jsonl", "2026-12", dt.UTC, AT, "Demo")
+    assert not (tmp_path / "a.jsonl").exists()

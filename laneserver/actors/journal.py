@@ -356,6 +356,10 @@ class JournalActor:
         # verify treats like any anchor; the mark alone would read as "missing".
         mark_anchored(db)
         if record_key(db, public):
+            if any(writer.heads.head(chain)[0] for chain in ALL_CHAINS):
+                # Recorded on existing books (the first start of a release that signs, or a
+                # new key after a lost one: docs/operations.md): the audit trail says so.
+                self._event("ShopKeyRecorded", {"key": public, "fingerprint": shop_key.fingerprint(public)})
             self._log.info("shop_key_recorded", key=str(self.key_file), fingerprint=shop_key.fingerprint(public))
         return opened
 

@@ -23,7 +23,7 @@ from laneserver.files import write_atomically
 from laneserver.rules import archive
 from laneserver.rules.fiscal import GENESIS
 from laneserver.store import shop_key
-from laneserver.store.fiscal import ALL_CHAINS, chain_rows, hash_of
+from laneserver.store.fiscal import ALL_CHAINS, chain_rows, hash_of, recorded_key, replaced_key
 
 # The ``at`` of each chain's records, by table: the month's records are found by it.
 _AT = {"sale": ("sales", None), "payment": ("payments", None), "money": ("money_in", "number IS NOT NULL")}
@@ -106,6 +106,9 @@ def write_archive(db_path: Path, out: Path, period: str, zone: dt.tzinfo, now: d
     db = open_read_only(db_path)
     try:
         db.execute("BEGIN")  # one snapshot for the whole archive
+        recorded = recorded_key(db)
+        if recorded is not None and recorded != shop_key.public_hex(key):  # a replaced key signs nothing
+            raise ArchiveRefused(replaced_key(shop_key.key_path(db_path), shop_key.public_hex(key), recorded))
         closed = _month_closed(db, period)
         month_over = last < shop_day(now, zone)
         why = None if closed else ("the month is not over yet" if not month_over else "the month is not closed")
