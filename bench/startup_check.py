@@ -9,7 +9,7 @@ records ``store.fiscal`` rebuilds) and ``--records`` records of the chains kept 
 ``fiscal_records`` (default 1,000,000: a third each of invoices, drawer movements and
 counts, customer account movements, as store/fiscal.py writes them), then times on it:
 
-  * the full chain walk (``store.fiscal.verify_chains``: what ``laneserver verify`` and
+  * the full chain walk (``store.fiscal.walk_chains``: what ``laneserver verify`` and
     a first start do), ``PRAGMA quick_check`` and ``PRAGMA integrity_check``;
   * the incremental walk (``books_check.checked_since``) with the checked point
     ``--since`` sales (and their payments) behind the heads: a day of a busy shop;
@@ -190,7 +190,9 @@ def main() -> None:
     walked.update((chain, min(args.since, args.records // len(RECORD_CHAINS))) for chain in RECORD_CHAINS)
     db = connect(path, create=False)
     try:
-        full, full_s = timed(fiscal.verify_chains, db)
+        # The walk of every chain (the bench's records of the invoice, drawer and account
+        # chains have no rows behind them: verify's check of those rows is not timed here).
+        full, full_s = timed(fiscal.walk_chains, db)
         assert all(isinstance(end, ChainEnd) for end in full), full
         quick, quick_s = timed(books_check.quick_check, db)
         integrity, integrity_s = timed(books_check.integrity_check, db)

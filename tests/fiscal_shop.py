@@ -38,8 +38,9 @@ AT = dt.datetime(2026, 12, 6, 9, 30, tzinfo=dt.UTC)
 CHAINS = ("invoice", "drawer", "account")
 RECORDS = 4
 BACKUP_AFTER = 2
-FISCAL_TRIGGERS = ("fiscal_records_no_update", "fiscal_records_no_delete", "sales_no_update", "sales_no_delete",
-                   "payments_no_update", "payments_no_delete")
+FISCAL_TRIGGERS = tuple(f"{table}_no_{what}" for table in (
+    "fiscal_records", "sales", "payments", "invoices", "drawer_movements", "drawer_counts", "customer_movements",
+    "vouchers", "voucher_uses") for what in ("update", "delete"))
 
 
 def _sale(n: int, *, invoice: bool) -> RecordSale:

@@ -139,8 +139,8 @@ def drawer_movement_record(op: RecordDrawerMovement) -> dict[str, Any]:
     m = op.movement
     return _with_set({"type": "movement", "lane": op.lane, "kind": m.kind, "amount": str(m.amount),
                       "reason": m.reason, "seller": m.seller},
-                     detail=m.detail, destination=m.destination, count=builtins(m.count) if m.count else None,
-                     approved_by=m.approved_by, device=op.device)
+                     detail=m.detail, destination=m.destination, count=builtins(m.count), approved_by=m.approved_by,
+                     device=op.device)
 
 
 def drawer_count_record(op: RecordDrawerCount) -> dict[str, Any]:
@@ -416,7 +416,109 @@ def unchained_money(db: sqlite3.Connection, after_seq: int = 0) -> Broken | None
     return Broken("money", found[0], f"money_in row seq {found[0]} is not in the chain (added outside the server)")
 
 
+# --- the rows the invoice, drawer and account chains describe ---------------------------
+#
+# Their records are written with the rows (store/writes.py), so the rows can be checked
+# against them: ``verify`` rebuilds what each row says and compares it with its record.
+# A record names no row id: the writer notes in ``meta`` (``ROWS_FROM_KEY``) the first
+# row of each table it chained, and from that row on the table's rows and the chain's
+# records of that type go one for one, in order. A row changed, removed or added outside
+# the server no longer says what its record does. The rows written before (by a release
+# that did not chain them) are not checked.
+
+ROWS_FROM_KEY = "chained_rows_from:{}"
+# chain: {record type (None: every record of the chain): (table, its rows from a first
+# one, in write order, as the record's keys)}
+_ROW_SOURCES: dict[str, dict[str | None, tuple[str, str]]] = {
+    "invoice": {None: ("invoices", "SELECT data FROM invoices WHERE number >= ? ORDER BY number")},
+    "drawer": {
+        "movement": ("drawer_movements", "SELECT at, lane, kind, amount, reason, detail, destination, count, seller,"
+                                         " approved_by, device FROM drawer_movements WHERE seq >= ? ORDER BY seq"),
+        "count": ("drawer_counts", "SELECT at, lane, since, expected, counted, difference, count, seller, device,"
+                                   " last_sale, last_money_in, last_payment FROM drawer_counts WHERE seq >= ?"
+                                   " ORDER BY seq"),
+    },
+    "account": {
+        "account": ("customer_movements", "SELECT at, customer, account, delta, kind, ref, mode, lane, device, seller,"
+                                          " approved_by, reason FROM customer_movements WHERE seq >= ? ORDER BY seq"),
+        "voucher_issued": ("vouchers", "SELECT issued_at AS at, code AS voucher, amount, valid_until, origin, customer,"
+                                       " ref, mode, lane, device, seller FROM vouchers WHERE rowid >= ? ORDER BY rowid"),
+        "voucher_used": ("voucher_uses", "SELECT at, code AS voucher, amount, remainder, ref, lane, device, seller"
+                                         " FROM voucher_uses WHERE rowid >= ? ORDER BY rowid"),
+    },
+}
+_invoice_decoder = msgspec.json.Decoder(Invoice)
+_NO_ROW = 2**62  # a table whose first chained row is not noted: no row is taken as chained
+
+
+def chained_tables(db: sqlite3.Connection) -> set[str]:
+    """The tables whose first chained row is noted already."""
+    prefix = ROWS_FROM_KEY.format("")
+    return {key[len(prefix):] for (key,) in db.execute("SELECT key FROM meta WHERE key LIKE ?", (prefix + "%",))}
+
+
+def note_rows_from(db: sqlite3.Connection, table: str, row: int) -> None:
+    """Note ``row`` (its rowid, or an invoice's number) as the first chained row of ``table``."""
+    db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (ROWS_FROM_KEY.format(table), str(row)))
+
+
+def _row_content(columns: list[str], row: tuple) -> dict[str, Any]:
+    """What a row says, as its record's keys (None: the key is absent from the record)."""
+    if columns == ["data"]:
+        invoice = _invoice_decoder.decode(row[0])
+        return {**invoice_record(invoice), "at": invoice.at.isoformat()}
+    content = dict(zip(columns, row, strict=True))
+    if "count" in content:
+        content["count"] = msgspec.json.decode(content["count"])
+    return content
+
+
+def _says(record: dict[str, Any], content: dict[str, Any]) -> bool:
+    return all(record.get(k) == v if v is not None else k not in record for k, v in content.items())
+
+
+def unmatched_rows(db: sqlite3.Connection) -> list[Broken]:
+    """For each of the invoice, drawer and account chains, the first record whose row no
+    longer says what it records, or a row after the chain's end (changed, removed or
+    added outside the server). The chain is read once, in order, beside one cursor per
+    table."""
+    found = []
+    for chain, sources in _ROW_SOURCES.items():
+        cursors = {}
+        for kind, (table, sql) in sources.items():
+            row = db.execute("SELECT value FROM meta WHERE key=?", (ROWS_FROM_KEY.format(table),)).fetchone()
+            cursor = db.cursor().execute(sql, (int(row[0]) if row else _NO_ROW,))
+            cursors[kind] = (table, [c[0] for c in cursor.description], cursor)
+        broken = None
+        for record in records(db, chain):
+            table, columns, cursor = cursors.get(None) or cursors.get(record.record.get("type"), ("?", [], None))
+            stored = cursor.fetchone() if cursor is not None else None
+            if stored is None or not _says(record.record, _row_content(columns, stored)):
+                broken = Broken(chain, record.number, f"its {table} row does not say what it records (the row was "
+                                                      "changed, removed or added outside the server)")
+                break
+        else:
+            extra = next((table for table, _, cursor in cursors.values() if cursor.fetchone() is not None), None)
+            if extra is not None:
+                broken = Broken(chain, last_number(db, chain) + 1,
+                                f"a row of {extra} after the chain's last record is not in the chain (added "
+                                "outside the server, or its record removed)")
+        if broken is not None:
+            found.append(broken)
+    return found
+
+
 def verify_chains(db: sqlite3.Connection) -> list[ChainEnd | Broken]:
+    """Walk every chain (``walk_chains``), then check the rows the invoice, drawer and
+    account chains describe against their records (``unmatched_rows``): a chain that is
+    intact but whose rows do not match is broken at its first record that does not."""
+    results = walk_chains(db)
+    unmatched = {broken.chain: broken for broken in unmatched_rows(db)}
+    return [unmatched.get(chain, result) if isinstance(result, ChainEnd) else result
+            for chain, result in zip((*ALL_CHAINS, None), results)]
+
+
+def walk_chains(db: sqlite3.Connection) -> list[ChainEnd | Broken]:
     """Walk every chain, in ALL_CHAINS order: sale, payment, money (``money_in``), then
     those of ``fiscal_records``; a record of an unknown chain is a finding too."""
     results: list[ChainEnd | Broken] = []

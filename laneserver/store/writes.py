@@ -27,6 +27,7 @@ from laneserver.store.fiscal import (
     account_record,
     append_record,
     builtins,
+    chained_tables,
     chain_money,
     chain_payment,
     drawer_count_record,
@@ -35,6 +36,7 @@ from laneserver.store.fiscal import (
     insert_sale,
     invoice_record,
     load_heads,
+    note_rows_from,
     voucher_issued_record,
     voucher_used_record,
 )
@@ -90,6 +92,9 @@ class Writer:
         self.zone = zone  # the shop's time zone: coupon validity is counted in its days
         self.db = db
         self.heads = load_heads(db)
+        # The tables whose first chained row is noted in ``meta`` (store/fiscal.py
+        # ``note_rows_from``): one statement the first time only. Read again on a rollback.
+        self._chained_tables = chained_tables(db)
         # Real stock as this writer last wrote or read it, per (stock point, article):
         # the writer is the only one to change it while the server runs, so a
         # movement needs no SELECT. Forgotten on any rollback and after any Read
@@ -112,6 +117,7 @@ class Writer:
 
     def restore(self, heads: Heads) -> None:
         self.heads = heads
+        self._chained_tables = chained_tables(self.db)
         self._levels.clear()
         self._lane_logs.clear()
         self._discard()
@@ -161,6 +167,12 @@ class Writer:
             self._events.append(row)
         else:
             self.db.execute("INSERT INTO events(at, source, kind, device, seller, data) VALUES (?,?,?,?,?,?)", row)
+
+    def _chained(self, table: str, row: int) -> None:
+        """``row`` of ``table`` is chained: note it if it is the table's first."""
+        if table not in self._chained_tables:
+            note_rows_from(self.db, table, row)
+            self._chained_tables.add(table)
 
     def forget_levels(self) -> None:
         self._levels.clear()
@@ -212,7 +224,9 @@ class Writer:
             case PutCustomer() | MoveAccount() | IssueVoucher() | UseVoucher() | ReceiveMoney() | MoveCoupons():
                 return self._customers(op)
             case RecordDrawerMovement() | RecordDrawerCount():
-                return _record_drawer(self.db, self.heads, op)
+                seq = _record_drawer(self.db, self.heads, op)
+                self._chained("drawer_movements" if isinstance(op, RecordDrawerMovement) else "drawer_counts", seq)
+                return seq
             case RecordPayments():
                 return self._record_payments(op)
             case RecordCancel():
@@ -341,6 +355,7 @@ class Writer:
              encode(invoice)),
         )
         append_record(self.db, self.heads, "invoice", iso(invoice.at), invoice_record(invoice))
+        self._chained("invoices", number)
         self.heads.invoice_number = number
         return number
 
@@ -415,9 +430,10 @@ class Writer:
                     raise ValueError(f"customer {op.customer}'s {op.account} would be {balance}")
                 append_record(self.db, self.heads, "account", iso(op.at), account_record(
                     op, self._customer_name(op.customer), balance))
+                self._chained("customer_movements", cursor.lastrowid)
                 return AccountMoved(seq=cursor.lastrowid, balance=balance)
             case IssueVoucher():
-                self.db.execute(
+                cursor = self.db.execute(
                     "INSERT INTO vouchers(code, amount, issued_at, valid_until, customer, origin, ref, mode, lane,"
                     " device, seller) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (op.code, str(op.amount), iso(op.at), op.valid_until.isoformat(), op.customer, op.origin,
@@ -425,18 +441,20 @@ class Writer:
                 )
                 append_record(self.db, self.heads, "account", iso(op.at), voucher_issued_record(
                     op, None if op.customer is None else self._customer_name(op.customer)))
+                self._chained("vouchers", cursor.lastrowid)
                 return None
             case UseVoucher():
                 row = self.db.execute("SELECT amount FROM vouchers WHERE code=?", (op.code,)).fetchone()
                 if row is None or Decimal(row[0]) < op.amount:
                     raise ValueError(f"voucher {op.code} cannot pay {op.amount}")
                 # voucher_uses.code is the primary key: a second use fails the unit.
-                self.db.execute(
+                cursor = self.db.execute(
                     "INSERT INTO voucher_uses(code, at, amount, remainder, ref, lane, device, seller)"
                     " VALUES (?,?,?,?,?,?,?,?)",
                     (op.code, iso(op.at), str(op.amount), op.remainder, op.ref, op.lane, op.device, op.seller),
                 )
                 append_record(self.db, self.heads, "account", iso(op.at), voucher_used_record(op))
+                self._chained("voucher_uses", cursor.lastrowid)
                 return None
             case ReceiveMoney():
                 # Chained (the money chain, migration 7) like a payment.

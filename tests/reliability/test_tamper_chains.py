@@ -32,6 +32,13 @@ from tests.fiscal_shop import CHAINS, RECORDS, rows, tamper
 
 # A hashed field of record 2 of each chain (an invoice, a closing count, an account spend).
 FIELD = {"invoice": "total", "drawer": "counted", "account": "delta"}
+# The same field changed to "1.00" in the row record 2 describes.
+ROW_EDIT = {
+    "invoice": "UPDATE invoices SET data=json_set(data, '$.total', '1.00'), total='1.00' WHERE number=2",
+    "drawer": "UPDATE drawer_counts SET counted='1.00' WHERE seq=(SELECT min(seq) FROM drawer_counts)",
+    "account": "UPDATE customer_movements SET delta='1.00' WHERE seq=(SELECT min(seq) + 1 FROM customer_movements)",
+}
+TABLE = {"invoice": "invoices", "drawer": "drawer_counts", "account": "customer_movements"}
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +67,10 @@ def verify(data: Path, capsys, *extra: str) -> tuple[int, str]:
 def edit_a_hashed_field(data, chain):
     tamper(data, (f"UPDATE fiscal_records SET record=json_set(record, '$.{FIELD[chain]}', '1.00')"
                   " WHERE chain=? AND number=2", (chain,)))
+
+
+def edit_the_row_it_records(data, chain):
+    tamper(data, ROW_EDIT[chain])
 
 
 def delete_the_middle(data, chain):
@@ -114,15 +125,25 @@ def forge_anchor(data: Path, key: Ed25519PrivateKey) -> None:
     (data / fiscal.ANCHOR_NAME).write_bytes(encode_anchor(fiscal.signed_anchor(heads, key)))
 
 
-def rewrite_database_and_anchor_without_the_key(data, chain):
+def rewrite(data: Path, chain: str) -> None:
+    """Record 2's row, the record and every hash after it rewritten consistently."""
+    tamper(data, ROW_EDIT[chain])
     rehash_from(data, chain, 2, FIELD[chain], "1.00")
+
+
+def rewrite_database_and_anchor_without_the_key(data, chain):
+    """The books rewritten consistently, and an anchor of the result signed with the
+    forger's own key."""
+    rewrite(data, chain)
     forge_anchor(data, Ed25519PrivateKey.generate())
 
 
 MATRIX: list[tuple[Callable, Callable[[str], list[str]]]] = [
     (edit_a_hashed_field, lambda c: [f"{c} record 2: content does not match its hash"]),
+    (edit_the_row_it_records, lambda c: [f"{c} record 2: its {TABLE[c]} row does not say what it records"]),
     (delete_the_middle, lambda c: [f"{c} record 2: missing (next stored record is 3)"]),
-    (delete_the_tail, lambda c: [f"{c} record 4: missing: the anchor holds {c} record 4 but the database ends at 3"]),
+    # Its row is still there: a row after the chain's end, and the anchored head is missing.
+    (delete_the_tail, lambda c: [f"{c} record 4: a row of", f"the anchor holds {c} record 4 but the database ends at 3"]),
     (reorder, lambda c: [f"{c} record 1: previous-hash link broken"]),
     (restore_an_older_backup, lambda c: ["the database does not hold its anchored head",
                                          f"{c} record 4: missing: the anchor holds {c} record 4 but the database "
@@ -157,7 +178,7 @@ def test_verify_detects(data, damage, words, chain, capsys):
 
 
 def rewrite_with_an_unsigned_anchor(data):
-    rehash_from(data, "invoice", 3, "customer_name", "Someone Else")
+    rewrite(data, "invoice")
     db = sqlite3.connect(data / DB_NAME)
     heads = fiscal.load_heads(db)
     db.close()
@@ -168,7 +189,7 @@ def rewrite_with_an_unsigned_anchor(data):
 def rewrite_and_replace_the_key_file(data):
     """The forger makes a key of their own, signs with it and puts it in place of the
     shop's: the database recorded the shop's."""
-    rehash_from(data, "account", 2, "delta", "-1.00")
+    rewrite(data, "account")
     (data / shop_key.KEY_NAME).unlink()
     forge_anchor(data, shop_key.load_or_create(data / shop_key.KEY_NAME))
 
