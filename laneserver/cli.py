@@ -111,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument("--out", type=Path, help="the archive file to write")
     archive.add_argument("--key", type=Path, help="a file holding the shop's public key (64 hex digits or PEM): "
                                                   "the archive must be signed by it")
+    restore = sub.add_parser("restore", parents=[common],
+                             help="put a backup back in place (the server stopped); the replaced database is kept")
+    restore.add_argument("backup", type=Path)
+
+    sub.add_parser("systemd-devices", parents=[common],
+                   help="print the unit's drop-in allowing the shop file's devices (DeviceAllow=)")
 
     stock = sub.add_parser("stock", parents=[common], help="stock points")
     stock_sub = stock.add_subparsers(dest="stock_command", required=True, metavar="ACTION")
@@ -169,6 +175,8 @@ def _run(args: argparse.Namespace, config: Config, data: Path) -> int:
             return _verify(data, args.key)
         case "backup":
             return _backup(args, data)
+        case "restore":
+            return _restore(args, data)
         case "stock":
             return _stock_export(args, config, data)
         case "archive" if args.action == "verify":
@@ -177,6 +185,8 @@ def _run(args: argparse.Namespace, config: Config, data: Path) -> int:
             return _archive(args, config, data)
         case "export":
             return _export_fec(args, config, data)
+        case "systemd-devices":
+            return _systemd_devices(config)
     return _fail(f"unknown command {args.command}", 2)
 
 
@@ -202,7 +212,15 @@ def _serve(args: argparse.Namespace, config: Config, data: Path) -> int:
         print("\n".join(lines), flush=True)
 
     from laneserver.actors.journal import BooksRefused
+    from laneserver.store.data_lock import DataFolderBusy, DataFolderLock
+    from laneserver.store.schema import SchemaTooNew
 
+    # Held while the server runs (the kernel lets go when the process ends, however):
+    # ``restore`` and a second server on the same folder are refused.
+    try:
+        lock = DataFolderLock(data).acquire("a second server")
+    except DataFolderBusy as busy:
+        return _fail(f"cannot serve: {busy}", 1)
     refused: list[str] = []
     failed: list[str] = []
     # The journal's worker thread needs the GIL back after every SQLite call; with
@@ -216,10 +234,12 @@ def _serve(args: argparse.Namespace, config: Config, data: Path) -> int:
         trio.run(lambda: run_shop(config, data, SystemClock(), host=args.host, port=args.port, on_ready=on_ready))
     except* KeyboardInterrupt:
         pass
-    except* BooksRefused as group:
+    except* (BooksRefused, SchemaTooNew) as group:
         refused.extend(str(error) for error in _leaves(group))
     except* OSError as group:
         failed.extend(str(error) for error in _leaves(group))
+    finally:
+        lock.release()
     if refused:
         # Exit 3 is in the unit's RestartPreventExitStatus: retrying cannot help.
         return _fail(refused[0], EXIT_BOOKS_REFUSED)
@@ -238,9 +258,12 @@ def _leaves(error: BaseException):
 
 
 def _open(data: Path, *, create: bool = True):
-    from laneserver.store.schema import DB_NAME, connect
+    from laneserver.store.schema import DB_NAME, SchemaTooNew, connect
 
-    return connect(data / DB_NAME, create=create)
+    try:
+        return connect(data / DB_NAME, create=create)
+    except SchemaTooNew as error:
+        raise _Refused(str(error)) from None
 
 
 class _Refused(Exception):
@@ -410,6 +433,7 @@ def _verify(data: Path, key_file: Path | None = None) -> int:
 
 def _archive(args: argparse.Namespace, config: Config, data: Path) -> int:
     from laneserver.clock import shop_zone
+    from laneserver.rules.periods import PeriodError
     from laneserver.store.archive import ArchiveRefused, write_archive
     from laneserver.store.schema import DB_NAME
 
@@ -419,11 +443,15 @@ def _archive(args: argparse.Namespace, config: Config, data: Path) -> int:
         return _fail("archive: --period YYYY-MM and --out FILE are both needed", 2)
     if not args.out.parent.is_dir():
         return _fail(f"archive: the folder of --out {args.out} does not exist", 2)
+    if args.out.resolve().is_relative_to(data.resolve()):
+        return _fail(f"archive: {args.out} is in the data folder {data}: write the archive elsewhere", 2)
     try:
         done = write_archive(data / DB_NAME, args.out, args.period, shop_zone(config.shop.timezone),
                              SystemClock().now(), config.shop.name)
+    except PeriodError as error:
+        return _fail(f"archive: {error}", 2)
     except ArchiveRefused as error:
-        return _fail(f"archive refused: {error}", 2 if "--period" in str(error) else 1)
+        return _fail(f"archive refused: {error}")
     except OSError as error:
         return _fail(f"archive: cannot write {args.out}: {error}")
     header = done["header"]
@@ -485,6 +513,46 @@ def _backup(args: argparse.Namespace, data: Path) -> int:
     return 0
 
 
+def _restore(args: argparse.Namespace, data: Path) -> int:
+    from laneserver.store.backups import RestoreRefused, restore
+    from laneserver.store.data_lock import DataFolderBusy, DataFolderLock
+
+    try:
+        lock = DataFolderLock(data).acquire("restore")
+    except DataFolderBusy as busy:
+        return _fail(f"restore refused: {busy}")
+    with lock:
+        try:
+            done = restore(data, args.backup, SystemClock().now())
+        except RestoreRefused as refused:
+            return _fail(f"restore refused, nothing was changed: {refused}")
+    heads = done.heads
+    print(f"restored {args.backup}: sale {heads.sale_number}, payment {heads.payment_number}, "
+          f"money {heads.money_number}; integrity and fiscal chains checked")
+    if done.database_aside is not None:
+        print(f"the replaced database is kept as {done.database_aside}")
+    if done.anchor_aside is not None:
+        print(f"the replaced fiscal anchor is kept as {done.anchor_aside}: keep it with the shop's fiscal records")
+    replaced = done.replaced_heads
+    if replaced is not None and replaced.sale_number > heads.sale_number:
+        print(f"sales {heads.sale_number + 1} to {replaced.sale_number} were issued after this backup: their "
+              "numbers will be issued again (tell the accountant; event backup_restored)")
+    if not done.backup_anchor:
+        print("note: the backup had no anchor beside it; it is anchored at its own last records")
+    print("start the server: systemctl start laneserver")
+    return 0
+
+
+def _systemd_devices(config: Config) -> int:
+    from laneserver.server.systemd_devices import drop_in
+
+    def resolve(node: str) -> str | None:
+        return os.path.realpath(node) if os.path.exists(node) else None
+
+    sys.stdout.write(drop_in(config, resolve))
+    return 0
+
+
 def _stock_export(args: argparse.Namespace, config: Config, data: Path) -> int:
     import csv
 
@@ -522,7 +590,8 @@ def _export_fec(args: argparse.Namespace, config: Config, data: Path) -> int:
     from laneserver.clock import shop_day, shop_zone
     from laneserver.config import fec_accounts
     from laneserver.files import write_atomically
-    from laneserver.rules.fec import PeriodError, parse_period, render, unbalanced
+    from laneserver.rules.fec import render, unbalanced
+    from laneserver.rules.periods import PeriodError, parse_period
     from laneserver.store.fec import ExportRefused, entries, open_read_only
     from laneserver.store.schema import DB_NAME
 

@@ -160,11 +160,45 @@ class AccountingConfig(Base):
     loss: str = "658"
     gain: str = "758"
     bad_debts: str = "654"
+class BackupConfig(Base):
+    """Scheduled online backups (store/backups.py, actors/backups.py)."""
+
+    # How often: a duration such as "6h", "1d", "30m", "1h30m" ("" = no scheduled backups).
+    every: str = ""
+    # How many of the newest backups are kept in ``folder`` (older ones are removed).
+    keep: int = 7
+    # Where: a folder of its own; a relative path is inside the data folder (created there),
+    # an absolute one must exist (and be writable by the service: docs/operations.md).
+    folder: str = "backups"
+
+    @property
+    def every_seconds(self) -> float | None:
+        """The period in seconds; None when scheduled backups are off."""
+        return parse_duration(self.every, "backup.every") if self.every else None
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"(?:\d+[smhd])+")
+# The shortest and longest backup period (seconds): one a second (tests, a drill) to a week.
+BACKUP_EVERY_MIN, BACKUP_EVERY_MAX = 1, 7 * 86400
+
+
+def parse_duration(text: str, key: str) -> float:
+    """``"1h30m"`` → 5400.0 seconds: whole numbers of d, h, m, s, largest first or not.
+
+    Raises:
+        ConfigError: not such a duration (the message names ``key``).
+    """
+    compact = text.strip().replace(" ", "")
+    if not _DURATION.fullmatch(compact):
+        raise ConfigError(f"{key}: {text!r} is not a duration such as \"30m\", \"6h\", \"1d\" or \"1h30m\"")
+    return float(sum(int(number) * _DURATION_UNITS[unit] for number, unit in re.findall(r"(\d+)([smhd])", compact)))
 
 
 class Config(Base):
     shop: ShopConfig = ShopConfig()
     server: ServerConfig = ServerConfig()
+    backup: BackupConfig = BackupConfig()
     stock_points: tuple[StockPointConfig, ...] = ()
     lanes: tuple[LaneConfig, ...] = ()
     printers: tuple[PrinterConfig, ...] = ()
@@ -265,6 +299,7 @@ def _check(config: Config) -> Config:
                 raise ConfigError(f"printers[{i}].address: {printer.address!r} is not host:port")
     _check_terminals(config)
     _check_drawers(config)
+    _check_backup(config.backup)
     _check_alcohol(config)
     _unique([m.id for m in config.payment_modes], "payment_modes")
     for i, mode in enumerate(config.payment_modes):
@@ -354,6 +389,16 @@ def _check_drawers(config: Config) -> None:
         if lane.drawer == "printer" and lane.printer is None:
             raise ConfigError(f"lanes[{i}].drawer: \"printer\" kicks the drawer through the lane's printer, "
                               "but the lane has no printer")
+
+
+def _check_backup(backup: BackupConfig) -> None:
+    every = backup.every_seconds
+    if every is not None and not BACKUP_EVERY_MIN <= every <= BACKUP_EVERY_MAX:
+        raise ConfigError(f"backup.every: {backup.every!r} is not between 1 second and 7 days")
+    if not 1 <= backup.keep <= 10_000:
+        raise ConfigError(f"backup.keep: {backup.keep} is not between 1 and 10000 backups")
+    if not backup.folder.strip() or "\0" in backup.folder:
+        raise ConfigError("backup.folder: must name a folder (a relative one is inside the data folder)")
 
 
 def _check_alcohol(config: Config) -> None:

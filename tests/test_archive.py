@@ -3,7 +3,6 @@ every single byte changed in it refused."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import pytest
@@ -11,10 +10,7 @@ import pytest
 from laneserver.rules import archive
 from laneserver.rules.fiscal import GENESIS, chain_hash
 from laneserver.store import shop_key
-from laneserver.store.archive import ArchiveRefused, check_file, parse_period
-
-TODAY = dt.date(2026, 12, 6)
-
+from laneserver.store.archive import check_file
 
 def rows(chain: str, first: int, count: int, prev: str) -> list[archive.ArchiveRow]:
     out = []
@@ -98,22 +94,39 @@ def test_a_rebuilt_archive_signed_by_another_key_is_refused(key, tmp_path):
         checked(b"".join(lines))
 
 
-@pytest.mark.parametrize("text, why", [("2026-13", "not a month"), ("26-11", "YYYY-MM"), ("2027-01", "not begun"),
-                                       ("2026-1x", "YYYY-MM"), ("", "YYYY-MM"), ("1999-12", "from 2000")])
-def test_a_bad_period_is_refused(text, why):
-    with pytest.raises(ArchiveRefused, match=why):
-        parse_period(text, TODAY)
-
-
-def test_periods_have_their_days():
-    assert parse_period("2026-02", TODAY) == (dt.date(2026, 2, 1), dt.date(2026, 2, 28))
-    assert parse_period("2024-02", TODAY)[1] == dt.date(2024, 2, 29)
-    assert parse_period("2026-12", TODAY) == (dt.date(2026, 12, 1), dt.date(2026, 12, 31))
-
-
 @pytest.mark.parametrize("content", [b"", b"\x00\xff" * 10, b"[]\n", b'{"type":"archive","format":1}\n'])
 def test_garbage_files_are_refused_with_a_reason(tmp_path, content):
     path = tmp_path / "a.jsonl"
     path.write_bytes(content)
     with pytest.raises(archive.Problem):
         check_file(path)
+
+
+def test_a_month_holds_what_its_day_zs_cover_and_its_closures(tmp_path):
+    """A sale rung after the Z of Nov 30 is closed with Dec 1: it goes in December's
+    archive, as in the Zs; November's holds its closures and what its day Zs cover."""
+    import datetime as dt
+
+    from laneserver.store.archive import month_spans
+    from laneserver.store.fiscal import append_record, load_heads
+    from laneserver.store.schema import connect
+    from tests.test_books_check import add_sales
+
+    db = connect(tmp_path / "shop.sqlite3")
+    add_sales(db, 1, 6)  # their days do not matter once Zs cover them
+    heads = load_heads(db)
+
+    def z(kind: str, period: str, sale: int) -> None:
+        append_record(db, heads, "closure", "2026-12-01T08:00:00+00:00",
+                      {"kind": kind, "period": period, "positions": {"sale": sale, "payment": 0, "money": 0}})
+
+    z("day", "2026-10-31", 1)
+    z("day", "2026-11-02", 3)
+    z("day", "2026-11-30", 4)
+    z("month", "2026-11", 4)
+    z("day", "2026-12-01", 6)
+    utc = dt.timezone.utc
+    spans, closed = month_spans(db, "2026-11", dt.date(2026, 11, 1), dt.date(2026, 11, 30), utc)
+    assert closed and spans["sale"] == (2, 4) and spans["closure"] == (2, 4)
+    spans, closed = month_spans(db, "2026-12", dt.date(2026, 12, 1), dt.date(2026, 12, 31), utc)
+    assert not closed and spans["sale"] == (5, 6) and spans["closure"] == (5, 5)

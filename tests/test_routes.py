@@ -25,7 +25,7 @@ def test_only_hello_comes_before_the_device_and_which_requests_take_a_supervisor
     assert [k for k, r in routes.ROUTES.items() if not r.needs_device] == [wire.Hello]
     assert {k for k, r in routes.ROUTES.items() if r.approval} == {
         wire.Discount, wire.Pay, wire.BalanceCorrect, *wire.SALES_VERBS,
-        wire.DrawerMovement, wire.DrawerOpen, wire.DrawerCount, wire.GetDrawer}
+        wire.DrawerMovement, wire.DrawerOpen, wire.DrawerCount, wire.GetDrawer, wire.Close}
     assert {k for k, r in routes.ROUTES.items() if r.handler == "_lane_request"} == set(LANE_REQUESTS)
     assert routes.ROUTES[wire.BasketEmpty].target == "lane"
 

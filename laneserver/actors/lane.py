@@ -49,6 +49,8 @@ from laneserver.actors.lane_messages import (
     GetHeld,
     GetTicket,
     HeldTickets,
+    LaneWork,
+    OpenWork,
     IssuedVoucher,
     LaneResult,
     LaneTicket,
@@ -230,6 +232,11 @@ class LaneActor:
                 return
             case GetHeld():
                 envelope.reply(HeldTickets(self.state.held))
+                return
+            case OpenWork():
+                ticket = self.state.ticket
+                envelope.reply(LaneWork(self.lane, len(ticket.lines), len(ticket.payments),
+                                        tuple(h.held for h in self.state.held)))
                 return
             case Receipted():  # a pay or finish with the receipt asked for: the rule command inside
                 command = command.command

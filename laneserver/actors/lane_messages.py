@@ -33,6 +33,23 @@ class GetHeld(msgspec.Struct, frozen=True):
     """The held tickets (answered ``HeldTickets``)."""
 
 
+class OpenWork(msgspec.Struct, frozen=True):
+    """Is a ticket in progress on this lane (answered ``LaneWork``)? Asked before a day's Z."""
+
+
+class LaneWork(msgspec.Struct, frozen=True):
+    """The lane's open ticket's lines and payments, and its held tickets."""
+
+    lane: str
+    lines: int
+    payments: int
+    held: tuple[str, ...]
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.lines or self.payments or self.held)
+
+
 class ScanCard(msgspec.Struct, frozen=True):
     """A scanned code no article has: a customer's card sets the ticket's customer;
     any other code is refused ``unknown_code``."""

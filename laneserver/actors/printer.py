@@ -43,9 +43,11 @@ from laneserver.actors.printer_messages import (
     KickDrawer,
     PrinterStatus,
     PrintReceipt,
+    PrintSheet,
     PrintSlip,
 )
 from laneserver.config import PrinterConfig
+from laneserver.hw.closure_sheet import render_sheet
 from laneserver.hw.printer_io import PrinterUnavailable, Transport, open_transport
 from laneserver.hw.receipt import render_drawer_kick, render_drawer_slip, render_receipt
 from laneserver.log import get_logger
@@ -139,6 +141,10 @@ class PrinterActor:
                         if self._zone is not None:
                             slip = msgspec.structs.replace(slip, at=slip.at.astimezone(self._zone))
                         self._enqueue(_Job(job, render_drawer_slip(slip, width=self._config.width)))
+                    case PrintSheet(job=job, sheet=sheet):  # an X or a Z
+                        if self._zone is not None:
+                            sheet = msgspec.structs.replace(sheet, at=sheet.at.astimezone(self._zone))
+                        self._enqueue(_Job(job, render_sheet(sheet, width=self._config.width)))
                     case KickDrawer():
                         expires = trio.current_time() + KICK_MAX_AGE
                         self._enqueue(_Job("drawer_kick", render_drawer_kick(), expires))

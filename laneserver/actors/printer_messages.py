@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import msgspec
 
+from laneserver.rules.closures import Sheet
 from laneserver.rules.drawer import DrawerSlip
 from laneserver.rules.receipt import Receipt
 
@@ -30,11 +31,18 @@ class PrintSlip(msgspec.Struct, frozen=True):
     slip: DrawerSlip
 
 
+class PrintSheet(msgspec.Struct, frozen=True):
+    """Print an X report or a Z closure (tell), queued like a receipt."""
+
+    job: str
+    sheet: Sheet
+
+
 class GetStatus(msgspec.Struct, frozen=True):
     """Ask for the printer's ``PrinterStatus``."""
 
 
-PrinterCommand = PrintReceipt | KickDrawer | PrintSlip | GetStatus
+PrinterCommand = PrintReceipt | KickDrawer | PrintSlip | PrintSheet | GetStatus
 
 
 class PrinterStatus(msgspec.Struct, frozen=True):

@@ -53,6 +53,15 @@ class Candidate(msgspec.Struct, frozen=True):
     name: str
 
 
+class OpenTicketView(msgspec.Struct, frozen=True):
+    """In a ``close`` refused ``conflict``: a lane with a ticket in progress."""
+
+    lane: str
+    lines: int  # the open ticket's lines
+    payments: int  # the open ticket's payments
+    held: list[str]  # the held tickets' ids
+
+
 class Error(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="error", omit_defaults=True):
     re: Id = None
     code: str
@@ -76,3 +85,7 @@ class Error(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="er
     key_reused: bool | UnsetType = UNSET  # conflict: the request's key was used for a different request
     tries_left: int | UnsetType = UNSET  # wrong_pin, supervisor_required: PINs left before a lock-out
     locked_seconds: int | UnsetType = UNSET  # forbidden, wrong_pin, supervisor_required: how long PINs are locked
+    lanes: list[OpenTicketView] | UnsetType = UNSET  # close: the lanes with a ticket in progress
+    days: list[str] | UnsetType = UNSET  # close: the days to close before the month
+    months: list[str] | UnsetType = UNSET  # close: the months to close before the year
+    period: str | UnsetType = UNSET  # close: the period refused

@@ -28,6 +28,7 @@ from laneserver.protocol.frames import (
     Denomination,
     Error,
     Id,
+    OpenTicketView,
     MoneyIn,
     Ok,
     QtyIn,
@@ -81,6 +82,20 @@ from laneserver.protocol.wire_drawer import (
     DrawerOpenOk,
     DrawerView,
     GetDrawer,
+)
+from laneserver.protocol.wire_fiscal import (
+    Close,
+    CloseOk,
+    ClosureView,
+    Closures,
+    ClosuresOk,
+    CountView,
+    GrandView,
+    ReportView,
+    TotalsView,
+    VatTotalView,
+    XReport,
+    XReportOk,
 )
 from laneserver.protocol.wire_lane import (
     Add,
@@ -187,6 +202,7 @@ RequestUnion = Union[
     DrawerMovement, DrawerOpen, DrawerCount, GetDrawer, CustomerCreate, GetCustomer, CustomerSearch, CustomerEdit,
     CreditDeposit, WalletTopup, WalletTopupCancel, BalanceCorrect, VoucherIssue, GetVoucher, TopupLine,
     AlcoholPricing, GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater, DebtAbandon, GetInvoice,
+    XReport, Close, Closures,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -198,6 +214,7 @@ MUTATING = (
     PurchaseOrderCreate, PurchaseReceive, PurchaseCancel, DrawerMovement, DrawerOpen, DrawerCount, CustomerCreate,
     CustomerEdit, CreditDeposit, WalletTopup, WalletTopupCancel, BalanceCorrect, VoucherIssue, TopupLine,
     PaymentCorrect, SaleCancel, PayLater, DebtAbandon,
+    Close,
 )
 
 REPLY_TYPES = (
@@ -205,6 +222,7 @@ REPLY_TYPES = (
     KeyboardOk, StockStateOk, StockHistoryOk, StockExpiringOk, PurchaseOrderOk, PurchaseOrdersOk, ReplenishmentOk,
     Error, DrawerOk, DrawerOpenOk, DrawerCountOk, CustomerCreatedOk, CustomerOk, CustomersOk, TopupOk, VoucherOk,
     AlcoholPriceOk, SaleOk, SaleCancelledOk, UnpaidOk, InvoiceOk,
+    XReportOk, CloseOk, ClosuresOk,
 )
 
 EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent)
@@ -215,6 +233,8 @@ CUSTOMER_VERBS = (
     BalanceCorrect, VoucherIssue, GetVoucher,
 )
 SALES_VERBS = (GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater, DebtAbandon)
+# The verbs the session hands to the fiscal actor (closures).
+FISCAL_VERBS = (XReport, Close, Closures)
 
 
 # --- stable error codes --------------------------------------------------------------
@@ -245,4 +265,6 @@ __all__ = [
     "StockStateRequest", "StockTracking", "StockTransfer", "StockWarningView", "TicketEvent", "TicketOk",
     "TicketView", "TopupLine", "TopupOk", "Unpaid", "UnpaidOk", "VatRowView", "VoucherIssue", "VoucherOk",
     "VoucherView", "WalletTopup", "WalletTopupCancel",
+    "FISCAL_VERBS", "Close", "CloseOk", "ClosureView", "Closures", "ClosuresOk", "CountView", "GrandView",
+    "OpenTicketView", "ReportView", "TotalsView", "VatTotalView", "XReport", "XReportOk",
 ]

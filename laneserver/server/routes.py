@@ -63,6 +63,9 @@ def _table() -> dict[type, Route]:
     add(wire.CUSTOMER_VERBS, Route("_customers", "customers"))
     add(wire.SALES_VERBS, Route("_sales", "sales", approval=True))
     add(wire.GetInvoice, Route("_invoice", "journal"))
+    # Closing (rules/closures.py): ``close`` by a manager, or with a supervisor's PIN.
+    add(wire.Close, Route("_fiscal", "fiscal", approval=True))
+    add(wire.FISCAL_VERBS, Route("_fiscal", "fiscal"))
     # A discount above the cap, a refund (returns): a supervisor's PIN.
     add((wire.Discount, wire.Pay), Route("_lane_request", "lane", approval=True))
     add(LANE_REQUESTS, Route("_lane_request", "lane"))
@@ -119,6 +122,7 @@ def actor_words(actor: str) -> str:
         "lane": f"lane {ident}", "stock": f"stock point {ident}", "drawer": f"the cash drawer of lane {ident}",
         "printer": f"printer {ident}", "terminal": f"payment terminal {ident}",
         "customers": "the customer directory", "sales": "the finished sales service", "journal": "the journal",
+        "fiscal": "the closing service",
     }.get(kind, actor)
 
 

@@ -25,7 +25,10 @@ from typing import Callable
 import trio
 
 from laneserver.actors.journal import CommitFailed, JournalActor, commit, read
+from laneserver.actors.backups import MAILBOX as BACKUPS_MAILBOX
+from laneserver.actors.backups import BackupsActor, BackupStatus
 from laneserver.actors.drawer import DrawerActor
+from laneserver.actors.fiscal import FiscalActor
 from laneserver.actors.customers import CustomersActor
 from laneserver.actors.sales import SalesActor
 from laneserver.actors.lane import LaneActor, payment_policy
@@ -182,6 +185,15 @@ async def run_shop(
                 invoices, invoices_inbox = open_mailbox("invoices", INVOICES_MAILBOX)
                 await middle.start(supervise, "invoices", partial(InvoicesActor, data_dir), invoices_inbox,
                                    DEVICE_POLICY)
+                # Scheduled backups ([backup] every): a worker thread and a connection of their own.
+                backup_status = BackupStatus()
+                backups, backups_inbox = open_mailbox("backups", BACKUPS_MAILBOX)
+                if config.backup.every_seconds is not None:
+                    folder = Path(config.backup.folder)
+                    factory = partial(BackupsActor, data_dir / DB_NAME, folder=data_dir / folder,
+                                      every=config.backup.every_seconds, keep=config.backup.keep, journal=journal,
+                                      clock=clock, status=backup_status, create_folder=not folder.is_absolute())
+                    await middle.start(supervise, "backups", factory, backups_inbox, DEVICE_POLICY)
                 # A cash drawer per lane (a device: a crash restarts it, never stalls the
                 # lane). It tells the lane's sessions of alerts (through the publisher).
                 drawers: dict[str, Address] = {}
@@ -231,25 +243,38 @@ async def run_shop(
                         stopped = partial(_actor_stopped, journal, clock, out_of_service, publisher)
                         await front.start(partial(supervise, on_stopped=stopped), f"lane:{lane.id}", factory,
                                           lane_inboxes[lane.id], CORE_POLICY)
+                    # Closing (X, Z): after the lanes, which it asks before a day's Z. At start
+                    # it closes the earlier days left unclosed (each its own Z).
+                    fiscal, fiscal_inbox = open_mailbox("fiscal", 16)
+                    factory = partial(FiscalActor, config=config, journal=journal, clock=clock, zone=zone,
+                                      lanes=lane_addresses,
+                                      printers={lane.id: printers[lane.printer] for lane in config.lanes
+                                                if lane.printer and lane.printer in printers})
+                    await front.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock,
+                                                                            out_of_service, None)),
+                                      "fiscal", factory, fiscal_inbox, CORE_POLICY)
                     shop = Shop(config=config, clock=clock, journal=journal, catalog=catalog,
                                 lanes=lane_addresses, stock_points=points, terminals=terminals,
                                 data_folder=data_dir, out_of_service=out_of_service, publishers=publishers)
                     shop.metrics.gauges["articles"] = lambda: len(catalog)
                     shop.metrics.gauges["actors_out_of_service"] = lambda: len(out_of_service)
+                    shop.metrics.gauges["backup_age_seconds"] = partial(_backup_age, backup_status, clock)
+                    shop.metrics.gauges["backups_failed"] = lambda: backup_status.failures
                     shop.keyboard = keyboard_views(config, catalog)
                     shop.drawers = drawers
                     shop.customers = customers
                     shop.sales = sales
+                    shop.fiscal = fiscal
                     async with trio.open_nursery() as watching:  # revoke / disable reach open sessions
                         watching.start_soon(watch_access, shop)
                         await _serve_http(shop, host or server_config.host,
                                           server_config.port if port is None else port, stop, on_ready)
                         watching.cancel_scope.cancel()
                     # Listener closed: no new requests reach the lanes.
-                    _close_all(lane_addresses.values(), front, server_config.shutdown_grace)
+                    _close_all([*lane_addresses.values(), fiscal], front, server_config.shutdown_grace)
                 for drawer in drawers.values():
                     drawer.close()
-                _close_all([sales, customers, invoices, *points.values(), *printers.values(), *terminals.values()], middle,
+                _close_all([sales, customers, invoices, backups, *points.values(), *printers.values(), *terminals.values()], middle,
                            server_config.shutdown_grace)
             journal.close()
         root.cancel_scope.cancel()
@@ -276,6 +301,13 @@ async def _actor_stopped(journal: Address, clock: Clock, out_of_service: set[str
                                               data={"actor": name, "error": repr(error)}))
     except (CommitFailed, ActorFailed, trio.TooSlowError) as failed:
         log.error("actor_stopped_not_journaled", actor=name, error=repr(failed))
+
+
+def _backup_age(status: BackupStatus, clock: Clock) -> float:
+    """Seconds since the last good backup began (-1: none since the server started)."""
+    if status.last_at is None:
+        return -1.0
+    return round((clock.now() - status.last_at).total_seconds(), 1)
 
 
 def _article_name(catalog: Catalog, article_id: str) -> str:

@@ -23,7 +23,8 @@ from laneserver.actors.publisher import Publisher
 from laneserver.actors.runtime import ActorFailed, ActorStopped, Address
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode, encode_error, error_frame
-from laneserver.server import edge_customers, edge_drawer, edge_lane, edge_sales, edge_stock, queries, routes
+from laneserver.server import (edge_customers, edge_drawer, edge_fiscal, edge_lane, edge_sales, edge_stock, queries,
+                               routes)
 from laneserver.server.auth import Auth, shop_view
 from laneserver.server.routes import actor_words, out_of_service_message  # noqa: F401 (run.py, tests)
 from laneserver.server.shop import Shop
@@ -322,4 +323,11 @@ class Session:
         if self.shop.sales is None:
             return error_frame(request, wire.Code.NOT_SUPPORTED, "this server does not change finished sales")
         return await self._approved(request, edge_sales.handle, self.shop.sales)
+
+    async def _fiscal(self, request: wire.Request) -> bytes:
+        """Hand a closing verb (``x_report``, ``close``, ``closures``) to the fiscal actor
+        (actors/fiscal.py), with the supervisor a ``close``'s ``supervisor_pin`` names."""
+        if self.shop.fiscal is None:
+            return error_frame(request, wire.Code.NOT_SUPPORTED, "this server does not close periods")
+        return await self._approved(request, edge_fiscal.handle, self.shop.fiscal)
 

@@ -48,6 +48,8 @@ class Shop:
     customers: Address | None = None
     # The sales actor (actors/sales.py): corrections, cancels and debts of finished sales.
     sales: Address | None = None
+    # The fiscal actor (actors/fiscal.py): X reports and Z closures.
+    fiscal: Address | None = None
     # The data folder (the database, the anchor, the invoices' PDFs under invoices/).
     data_folder: Path | None = None
     # Core actors out of service after repeated failures ("lane:1", "stock:main", …).

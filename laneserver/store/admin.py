@@ -7,7 +7,6 @@ journal's thread (the demo seed). Each function is one transaction.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sqlite3
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -17,7 +16,6 @@ from pathlib import Path
 
 from laneserver.rules.auth import ROLES, hash_pin, hash_token, new_token, seller_name_problem, valid_pin
 from laneserver.rules.catalog import Article
-from laneserver.store.schema import DB_MODE
 from laneserver.store.writes import encode
 
 
@@ -128,20 +126,14 @@ def import_articles(db: sqlite3.Connection, articles: list[Article]) -> int:
 
 def backup(db: sqlite3.Connection, dest: Path) -> None:
     """A consistent copy through SQLite's online backup API (readers and the
-    writer keep going while it runs)."""
-    # Created here, owner-only (DB_MODE) and only if it does not exist yet; the folder
-    # must exist (the CLI says so): a typo in it must not scatter backups around.
+    writer keep going while it runs), checked, its anchor beside it
+    (store/backups.py ``write_backup``)."""
+    from laneserver.store.backups import BackupFailed, write_backup
+
     try:
-        os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, DB_MODE))
-    except FileExistsError:
-        raise AdminError(f"{dest} already exists: choose a new file") from None
-    except OSError as error:
-        raise AdminError(f"cannot create {dest}: {error.strerror}") from None
-    target = sqlite3.connect(dest)
-    try:
-        db.backup(target)
-    finally:
-        target.close()
+        write_backup(db, dest)
+    except BackupFailed as error:
+        raise AdminError(str(error)) from None
 
 
 def seed_demo(db: sqlite3.Connection, articles: list[Article], seller: tuple[str, str, str],

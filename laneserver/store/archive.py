@@ -2,8 +2,9 @@
 
 ``write_archive`` reads the database read-only (it works while a server runs on the
 data folder: it never appends to a chain) and writes every chain's records of the
-month's shop days, with the closures and the technical event journal (they are chains
-too), as rules/archive.py lays them out, signed with the shop's key.
+month (``month_spans``: what its day Zs cover, its closures, the rest by shop day),
+with the closures and the technical event journal (they are chains too), as
+rules/archive.py lays them out, signed with the shop's key.
 
 ``check_file`` needs neither a database nor a data folder: the file and, optionally, a
 public key the auditor holds.
@@ -22,39 +23,20 @@ from laneserver.clock import shop_day
 from laneserver.files import write_atomically
 from laneserver.rules import archive
 from laneserver.rules.fiscal import GENESIS
+from laneserver.rules.periods import parse_period
 from laneserver.store import shop_key
+from laneserver.store.fec import ExportRefused, open_read_only
 from laneserver.store.fiscal import ALL_CHAINS, chain_rows, hash_of, recorded_key, replaced_key
+
+# The schema that holds every chain (migration 14: ``fiscal_records``).
+FISCAL_RECORDS_SCHEMA = 14
 
 # The ``at`` of each chain's records, by table: the month's records are found by it.
 _AT = {"sale": ("sales", None), "payment": ("payments", None), "money": ("money_in", "number IS NOT NULL")}
 
 
 class ArchiveRefused(Exception):
-    """No archive can be made (no key, a bad period, …): the message says why."""
-
-
-def parse_period(text: str, today: dt.date) -> tuple[dt.date, dt.date]:
-    """``YYYY-MM`` → (first day, last day). A month after ``today``'s is refused.
-
-    Raises:
-        ArchiveRefused: not a month, or one that has not begun.
-    """
-    if len(text) != 7 or text[4] != "-" or not (text[:4] + text[5:]).isdigit():
-        raise ArchiveRefused(f"--period {text[:20]!r} is not a month written YYYY-MM")
-    year, month = int(text[:4]), int(text[5:])
-    if not 1 <= month <= 12 or year < 2000:
-        raise ArchiveRefused(f"--period {text!r} is not a month (YYYY-MM, from 2000)")
-    first = dt.date(year, month, 1)
-    if first > today:
-        raise ArchiveRefused(f"--period {text} has not begun (today is {today.isoformat()})")
-    last = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
-    return first, last
-
-
-def open_read_only(path: Path) -> sqlite3.Connection:
-    if not path.exists():
-        raise ArchiveRefused(f"no database at {path}")
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    """No archive can be made (no key, no database, …): the message says why."""
 
 
 def _ats(db: sqlite3.Connection, chain: str) -> Iterator[tuple[int, str]]:
@@ -79,12 +61,49 @@ def month_range(db: sqlite3.Connection, chain: str, first: dt.date, last: dt.dat
     return None if low is None else (low, high)
 
 
-def _month_closed(db: sqlite3.Connection, period: str) -> bool:
-    """Is there a month closure for ``period`` (the closure chain's records)?"""
+class Spans(dict):
+    """Per chain, the numbers (from, to) of the month's records; a chain absent: none."""
+
+
+def month_spans(db: sqlite3.Connection, period: str, first: dt.date, last: dt.date,
+                zone: dt.tzinfo) -> tuple[Spans, bool]:
+    """Which records of each chain the archive of ``period`` holds, and whether the
+    month is closed (a month Z for it).
+
+    Sales, payments and money taken outside sales: what the month's day Zs cover (from
+    the positions the last day Z before them reached to those the month's last day Z
+    reached), so a sale rung after a day's Z goes with the next day, as in the Zs;
+    before any day Z of the month, by shop day. Closures: those of the month's days and
+    of the month itself. Every other chain: by shop day."""
+    days: list[dict[str, Any]] = []
+    before: dict[str, Any] | None = None
+    closure_numbers: list[int] = []
+    closed = False
     for row in chain_rows(db, "closure"):
-        if row.record.get("kind") == "month" and row.record.get("period") == period:
-            return True
-    return False
+        kind, of = row.record.get("kind"), str(row.record.get("period", ""))
+        if of == period or of.startswith(period + "-"):
+            closure_numbers.append(row.number)
+            closed = closed or kind == "month"
+        if kind == "day" and isinstance(row.record.get("positions"), dict):
+            if of.startswith(period + "-"):
+                days.append(row.record["positions"])
+            elif of < period and not days:
+                before = row.record["positions"]
+    spans = Spans()
+    for chain in ALL_CHAINS:
+        if chain in ("sale", "payment", "money") and days:
+            low = int((before or {}).get(chain, 0)) + 1
+            high = int(days[-1].get(chain, 0))
+            if high >= low:
+                spans[chain] = (low, high)
+        elif chain == "closure":
+            if closure_numbers:
+                spans[chain] = (closure_numbers[0], closure_numbers[-1])
+        else:
+            span = month_range(db, chain, first, last, zone)
+            if span is not None:
+                spans[chain] = span
+    return spans, closed
 
 
 def write_archive(db_path: Path, out: Path, period: str, zone: dt.tzinfo, now: dt.datetime,
@@ -92,10 +111,11 @@ def write_archive(db_path: Path, out: Path, period: str, zone: dt.tzinfo, now: d
     """Write the archive of ``period`` (YYYY-MM) to ``out``; returns its header and counts.
 
     Raises:
-        ArchiveRefused: no shop key yet, a bad period, no database.
+        PeriodError: ``period`` is not a month that has begun.
+        ArchiveRefused: no shop key yet, no database (or one too old to hold every chain).
     """
     first, last = parse_period(period, shop_day(now, zone))
-    if not db_path.exists():
+    if not db_path.is_file():
         raise ArchiveRefused(f"no database at {db_path}")
     try:
         key = shop_key.load_key(shop_key.key_path(db_path))
@@ -103,13 +123,16 @@ def write_archive(db_path: Path, out: Path, period: str, zone: dt.tzinfo, now: d
         raise ArchiveRefused(str(error)) from None
     if key is None:
         raise ArchiveRefused(f"no shop key in {db_path.parent} yet: the server makes it at its first start")
-    db = open_read_only(db_path)
+    try:
+        db = open_read_only(db_path, FISCAL_RECORDS_SCHEMA, "the archive")
+    except ExportRefused as error:
+        raise ArchiveRefused(str(error)) from None
     try:
         db.execute("BEGIN")  # one snapshot for the whole archive
         recorded = recorded_key(db)
         if recorded is not None and recorded != shop_key.public_hex(key):  # a replaced key signs nothing
             raise ArchiveRefused(replaced_key(shop_key.key_path(db_path), shop_key.public_hex(key), recorded))
-        closed = _month_closed(db, period)
+        spans, closed = month_spans(db, period, first, last, zone)
         month_over = last < shop_day(now, zone)
         why = None if closed else ("the month is not over yet" if not month_over else "the month is not closed")
         public = shop_key.public_hex(key)
@@ -121,7 +144,7 @@ def write_archive(db_path: Path, out: Path, period: str, zone: dt.tzinfo, now: d
         counts: dict[str, int] = {}
         sections = []
         for chain in ALL_CHAINS:
-            span = month_range(db, chain, first, last, zone)
+            span = spans.get(chain)
             after, upto = (0, 0) if span is None else (span[0] - 1, span[1])
             counts[chain] = upto - after
             sections.append((chain, after, hash_of(db, chain, after) or GENESIS,

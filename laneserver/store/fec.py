@@ -30,12 +30,12 @@ class ExportRefused(Exception):
     """The database cannot be exported (missing, or from before the money chain)."""
 
 
-def open_read_only(path: Path) -> sqlite3.Connection:
+def open_read_only(path: Path, needs: int = NEEDS_SCHEMA, what: str = "the accounting export") -> sqlite3.Connection:
     """The database at ``path``, read-only (no migration, no write of any kind).
 
     Raises:
-        ExportRefused: there is no database there, or it predates the fiscal columns
-            the export reads (start the server once to bring it up to date).
+        ExportRefused: there is no database there, or it predates schema ``needs`` that
+            ``what`` reads (start the server once to bring it up to date).
     """
     if not path.is_file():
         raise ExportRefused(f"no database at {path}")
@@ -47,10 +47,10 @@ def open_read_only(path: Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as error:
         db.close()
         raise ExportRefused(f"cannot read {path}: {error}") from None
-    if version < NEEDS_SCHEMA:
+    if version < needs:
         db.close()
-        raise ExportRefused(f"the database at {path} is at schema {version}, older than the accounting export reads "
-                            f"({NEEDS_SCHEMA}): start the server once to bring it up to date")
+        raise ExportRefused(f"the database at {path} is at schema {version}, older than {what} reads "
+                            f"({needs}): start the server once to bring it up to date")
     return db
 
 

@@ -41,6 +41,7 @@ from laneserver.rules.fiscal import (
     AnchorProblem,
     AnchorUnreadable,
     Broken,
+    UNSIGNED_FORMAT,
     ChainEnd,
     ChainRow,
     chain_hash,
@@ -568,14 +569,27 @@ def signature_checks(anchor: Anchor, public: str) -> bool:
     return shop_key.signed_by(shop_key.parse_public(public), signed_bytes(anchor), anchor.signature)
 
 
-def write_anchor(path: Path, heads: Heads, key: Ed25519PrivateKey) -> None:
-    """Replace the anchor file atomically and durably with ``heads``, signed with ``key``.
+def write_anchor(path: Path, heads: Heads, key: Ed25519PrivateKey | None) -> None:
+    """Replace the anchor file atomically and durably with ``heads``, signed with ``key``
+    (the journal always signs; None: unsigned, format 1, for a database whose data
+    folder has no shop key yet: a backup of it, store/backups.py).
 
     A temporary file is written and fsynced, renamed over the anchor, then the
     folder is fsynced so the rename itself survives a power cut. A reader sees
     the old anchor or the new one, never a torn one.
     """
-    write_atomically(path, encode_anchor(signed_anchor(heads, key)))
+    anchor = msgspec.structs.replace(anchor_of(heads), format=UNSIGNED_FORMAT) if key is None \
+        else signed_anchor(heads, key)
+    write_atomically(path, encode_anchor(anchor))
+
+
+def shop_key_of(db_path: Path) -> Ed25519PrivateKey | None:
+    """The shop key in the data folder of ``db_path``; None when there is none or it is
+    unreadable (the journal's start says which, and refuses)."""
+    try:
+        return shop_key.load_key(shop_key.key_path(db_path))
+    except shop_key.KeyUnreadable:
+        return None
 
 
 # meta key of the shop key's public part (hex), recorded at the first start of a release

@@ -467,12 +467,24 @@ def private_file(path: Path) -> None:
                 continue
 
 
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer laneserver (a downgrade): this code does not
+    know its schema, so it neither reads nor writes it (docs/operations.md, "Rolling back
+    an upgrade")."""
+
+
 def migrate(db: sqlite3.Connection) -> int:
-    """Apply the migrations not applied yet, each in its own transaction."""
+    """Apply the migrations not applied yet, each in its own transaction.
+
+    Raises:
+        SchemaTooNew: the database's schema is newer than this code's.
+    """
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > len(MIGRATIONS):
-        raise RuntimeError(
-            f"the database is at schema {version}, newer than this laneserver knows ({len(MIGRATIONS)})"
+        raise SchemaTooNew(
+            f"the database is at schema {version}, newer than this laneserver knows ({len(MIGRATIONS)}): it was "
+            "written by a newer version. Install that version again, or put back the backup taken before the "
+            "upgrade (docs/operations.md, \"Rolling back an upgrade\")"
         )
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         db.execute("BEGIN IMMEDIATE")

@@ -62,8 +62,10 @@ def test_a_month_is_archived_while_selling_and_checked_offline(tmp_path):
 def test_bad_arguments_are_refused_and_write_nothing(tmp_path):
     out = tmp_path / "a.jsonl"
     data = ["--data", str(tmp_path / "data")]
+    (tmp_path / "data").mkdir()
     for args, words in [
-        (["archive", "--period", "2026-13", "--out", str(out)], "not a month"),
+        (["archive", "--period", "2026-13", "--out", str(out)], "no month 13"),
+        (["archive", "--period", "2026-11", "--out", str(tmp_path / "data" / "laneserver.sqlite3")], "data folder"),
         (["archive", "--period", "2026-11"], "--out FILE are both needed"),
         (["archive", "--period", "2026-11", "--out", str(tmp_path / "no" / "a.jsonl")], "does not exist"),
         (["archive", "verify"], "which FILE"),

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from laneserver.rules import fec
+from laneserver.rules import fec, periods
 from laneserver.rules.fec import Accounts, MoneyRow, PaymentRow, Sale, VatPart
 from laneserver.rules.ticket import line_total, vat_included
 
@@ -290,13 +290,13 @@ def test_the_file_has_the_18_columns_tabs_comma_decimals_and_dates():
     ("9999-12", "has not begun"),
 ])
 def test_a_bad_period_is_refused_saying_why(period, message):
-    with pytest.raises(fec.PeriodError, match=message):
-        fec.parse_period(period, DAY)
+    with pytest.raises(periods.PeriodError, match=message):
+        periods.parse_period(period, DAY)
 
 
 def test_a_period_is_its_first_and_last_days():
-    assert fec.parse_period("2026-03", DAY) == (dt.date(2026, 3, 1), dt.date(2026, 3, 31))
-    assert fec.parse_period("2024-02", DAY) == (dt.date(2024, 2, 1), dt.date(2024, 2, 29))
+    assert periods.parse_period("2026-03", DAY) == (dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+    assert periods.parse_period("2024-02", DAY) == (dt.date(2024, 2, 1), dt.date(2024, 2, 29))
 
 
 # --- the property ---------------------------------------------------------------------
