@@ -199,7 +199,7 @@ def main() -> None:
         assert quick == [] and integrity == [], (quick, integrity)
         check_point(db, args.since)
         since, since_s = timed(books_check.checked_since, db)
-        counts = {chain: end.count for (chain, _), end in zip(books_check.CHAINS, since)}
+        counts = {chain: end.count for (chain, _), end in zip(books_check.CHAINS, since, strict=False)}
         assert all(counts[chain] == count for chain, count in walked.items()), since
 
         def start_up_check():

@@ -524,7 +524,7 @@ def verify_chains(db: sqlite3.Connection) -> list[ChainEnd | Broken]:
     results = walk_chains(db)
     unmatched = {broken.chain: broken for broken in unmatched_rows(db)}
     return [unmatched.get(chain, result) if isinstance(result, ChainEnd) else result
-            for chain, result in zip((*ALL_CHAINS, None), results)]
+            for chain, result in zip((*ALL_CHAINS, None), results, strict=False)]
 
 
 def walk_chains(db: sqlite3.Connection) -> list[ChainEnd | Broken]:
