@@ -34,6 +34,7 @@ from laneserver.actors.journal import CommitFailed, commit
 from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.clock import Clock
 from laneserver.log import get_logger
+from laneserver.store.status import note_backup
 from laneserver.store.backups import Backup, BackupFailed, backup_name, backups_in, prune, read_only, write_backup
 from laneserver.store.ops import RecordEvent
 from laneserver.store.schema import DATA_FOLDER_MODE
@@ -147,6 +148,9 @@ class BackupsActor:
             source = read_only(self.database)
             try:
                 backup = write_backup(source, self.folder / backup_name(now), abort=abort)
+                # For ``laneserver status`` and /metrics: the meta row ``laneserver
+                # backup`` writes too (not fiscal; a one-row write beside the journal's).
+                note_backup(source, now.astimezone(dt.timezone.utc).isoformat(timespec="seconds"), backup.path)
             finally:
                 source.close()
             return backup, prune(self.folder, self.keep)

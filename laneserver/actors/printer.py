@@ -135,7 +135,10 @@ class PrinterActor:
                     case PrintReceipt(job=job, receipt=receipt):
                         # Printed in the shop's time (timestamps are UTC).
                         if self._zone is not None:
-                            receipt = msgspec.structs.replace(receipt, at=receipt.at.astimezone(self._zone))
+                            printed = receipt.printed_at  # a copy's time of printing
+                            receipt = msgspec.structs.replace(
+                                receipt, at=receipt.at.astimezone(self._zone),
+                                printed_at=None if printed is None else printed.astimezone(self._zone))
                         self._enqueue(_Job(job, render_receipt(receipt, width=self._config.width)))
                     case PrintSlip(job=job, slip=slip):
                         if self._zone is not None:

@@ -13,6 +13,7 @@ flush and close are shielded and bounded.
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 
 import signal
@@ -24,9 +25,9 @@ from typing import Callable
 
 import trio
 
-from laneserver.actors.journal import CommitFailed, JournalActor, commit, read
 from laneserver.actors.backups import MAILBOX as BACKUPS_MAILBOX
 from laneserver.actors.backups import BackupsActor, BackupStatus
+from laneserver.actors.journal import CommitFailed, JournalActor, JournalStats, commit, read
 from laneserver.actors.drawer import DrawerActor
 from laneserver.actors.fiscal import FiscalActor
 from laneserver.actors.customers import CustomersActor
@@ -61,9 +62,11 @@ from laneserver.server.http_edge import serve as serve_http
 from laneserver.server.send_timeout import SendBoundedConfig
 from laneserver.server.session import out_of_service_message
 from laneserver.server.shop import Shop
+from laneserver.server.status import register_metrics
 from laneserver.store import admin, reads
 from laneserver.store.ops import RecordEvent
 from laneserver.store.schema import DB_NAME
+from laneserver.tls import server_files
 
 DEMO_SELLER = ("marie", "1234", "manager")
 DEMO_INITIAL_STOCK = Decimal(24)
@@ -90,6 +93,9 @@ async def run_shop(
     """Run the shop until a signal (or ``stop``) ends it, then shut down in layers."""
     stop = stop if stop is not None else trio.Event()
     server_config = config.server
+    # [server] tls: the certificate and key, checked before anything starts (TlsError
+    # names the command that makes them).
+    tls_files = server_files(data_dir, server_config.tls_cert, server_config.tls_key) if server_config.tls else None
     zone = shop_zone(config.shop.timezone)  # the shop's day (clock.py), for every actor that counts days
     async with trio.open_nursery() as root:
         if handle_signals:
@@ -97,12 +103,16 @@ async def run_shop(
 
         # Layer 3 (last to stop): the journal.
         journal, journal_inbox = open_mailbox("journal", 256)
+        journal_stats = JournalStats()  # its batches, for /metrics; outlives a restart of the journal
+        started = trio.current_time()
+        printers_online = {printer.id: True for printer in config.printers}  # True until a job fails
         async with trio.open_nursery() as core:
             # The journal alone ends the process past its restart budget (JOURNAL_POLICY):
             # without it nothing can be made durable. Every other core actor stays
             # stopped and out of service (_actor_stopped), and the rest of the shop goes on.
-            await core.start(supervise, "journal", partial(JournalActor, data_dir / DB_NAME, zone=zone), journal_inbox,
-                             JOURNAL_POLICY)
+            await core.start(supervise, "journal",
+                             partial(JournalActor, data_dir / DB_NAME, zone=zone, stats=journal_stats),
+                             journal_inbox, JOURNAL_POLICY)
             if config.demo:
                 seeded = await read(journal, partial(
                     admin.seed_demo, articles=demo_articles(), seller=DEMO_SELLER,
@@ -170,7 +180,8 @@ async def run_shop(
                 for printer in config.printers:
                     address, inbox = open_mailbox(f"printer:{printer.id}")
                     lanes_served = [lane_addresses[l.id] for l in config.lanes if l.printer == printer.id]
-                    factory = partial(PrinterActor, printer, on_status=partial(_printer_status, lanes_served, config),
+                    factory = partial(PrinterActor, printer,
+                                      on_status=partial(_printer_status, lanes_served, config, printers_online),
                                       zone=zone)
                     await middle.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
                     printers[printer.id] = address
@@ -258,17 +269,22 @@ async def run_shop(
                                 data_folder=data_dir, out_of_service=out_of_service, publishers=publishers)
                     shop.metrics.gauges["articles"] = lambda: len(catalog)
                     shop.metrics.gauges["actors_out_of_service"] = lambda: len(out_of_service)
-                    shop.metrics.gauges["backup_age_seconds"] = partial(_backup_age, backup_status, clock)
                     shop.metrics.gauges["backups_failed"] = lambda: backup_status.failures
                     shop.keyboard = keyboard_views(config, catalog)
                     shop.drawers = drawers
                     shop.customers = customers
                     shop.sales = sales
                     shop.fiscal = fiscal
+                    shop.started = started
+                    shop.started_at = clock.now().astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+                    shop.printers_online = printers_online
+                    register_metrics(shop, journal_stats, {a.name: a for a in (
+                        journal, customers, sales, invoices, *lane_addresses.values(), *points.values(),
+                        *printers.values(), *terminals.values(), *drawers.values())})
                     async with trio.open_nursery() as watching:  # revoke / disable reach open sessions
                         watching.start_soon(watch_access, shop)
                         await _serve_http(shop, host or server_config.host,
-                                          server_config.port if port is None else port, stop, on_ready)
+                                          server_config.port if port is None else port, stop, on_ready, tls_files)
                         watching.cancel_scope.cancel()
                     # Listener closed: no new requests reach the lanes.
                     _close_all([*lane_addresses.values(), fiscal], front, server_config.shutdown_grace)
@@ -301,13 +317,6 @@ async def _actor_stopped(journal: Address, clock: Clock, out_of_service: set[str
                                               data={"actor": name, "error": repr(error)}))
     except (CommitFailed, ActorFailed, trio.TooSlowError) as failed:
         log.error("actor_stopped_not_journaled", actor=name, error=repr(failed))
-
-
-def _backup_age(status: BackupStatus, clock: Clock) -> float:
-    """Seconds since the last good backup began (-1: none since the server started)."""
-    if status.last_at is None:
-        return -1.0
-    return round((clock.now() - status.last_at).total_seconds(), 1)
 
 
 def _article_name(catalog: Catalog, article_id: str) -> str:
@@ -351,7 +360,8 @@ def _close_all(addresses, nursery: trio.Nursery, grace: float) -> None:
     nursery.cancel_scope.deadline = trio.current_time() + grace
 
 
-def _printer_status(lanes: list[Address], config: Config, status: PrinterStatus) -> None:
+def _printer_status(lanes: list[Address], config: Config, online: dict[str, bool], status: PrinterStatus) -> None:
+    online[status.printer] = status.online
     for lane in lanes:
         frame = encode(wire.PrinterEvent(lane=lane.name.split(":", 1)[1], printer=status.printer,
                                          online=status.online, pending=status.pending, error=status.error))
@@ -359,12 +369,18 @@ def _printer_status(lanes: list[Address], config: Config, status: PrinterStatus)
 
 
 async def _serve_http(shop: Shop, host: str, port: int, stop: trio.Event,
-                      on_ready: Callable[[Shop, list[str]], None] | None) -> None:
+                      on_ready: Callable[[Shop, list[str]], None] | None,
+                      tls_files: tuple[Path, Path] | None = None) -> None:
     server_config = shop.config.server
     # Its listening sockets carry the send deadline: a peer that never reads is let go
     # (send_timeout.py: Hypercorn's sends cannot be cancelled).
     hconfig = SendBoundedConfig()
     hconfig.bind = [f"{host}:{port}"]
+    if tls_files is not None:  # HTTPS and WSS on the same port (Hypercorn's SSL context, TLS 1.2 at least)
+        hconfig.certfile, hconfig.keyfile = (str(path) for path in tls_files)
+        # A connection that never finishes its handshake holds a file as long as this
+        # (Hypercorn's default is 60 s): as long as a websocket may wait for hello.
+        hconfig.ssl_handshake_timeout = server_config.hello_timeout
     hconfig.graceful_timeout = server_config.shutdown_grace
     # What one connection may buffer: a websocket message a little over the largest
     # frame the session accepts (which answers a larger one with bad_request), and the
@@ -406,6 +422,7 @@ async def _serve_http(shop: Shop, host: str, port: int, stop: trio.Event,
         systemd.notify("READY=1")
         systemd.notify(f"STATUS=serving {', '.join(binds)}")
         log.info("server_ready", urls=binds, connections=edge.capacity)
+        shop.urls = list(binds)
         if on_ready is not None:
             on_ready(shop, binds)
         # Hypercorn returns once ``stop`` is set, its listener is closed and

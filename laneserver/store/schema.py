@@ -417,6 +417,27 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     """
     + _append_only("fiscal_records"),
+    # 15: one-time pairing codes (rules/pairing.py): written by ``laneserver pair … --code``,
+    # spent by the server's ``pair`` verb. Only a salted hash of the digits is kept; a
+    # spent code keeps its row (``used_at``, the device it paired).
+    """
+    CREATE TABLE pairing_codes (
+        id INTEGER PRIMARY KEY,
+        code_hash TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('till', 'pda')),
+        lane TEXT,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        wrong INTEGER NOT NULL DEFAULT 0,
+        used_at TEXT,
+        device TEXT
+    );
+    """,
+    # 16 (issue 13, copies): the ``copy`` chain's records of one sale, found by an
+    # expression index rather than by reading the chain (store/copies.py prints_of).
+    """
+    CREATE INDEX fiscal_copies_of_sale ON fiscal_records(json_extract(record, '$.sale')) WHERE chain = 'copy';
+    """,
 )
 
 
