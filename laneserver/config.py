@@ -99,10 +99,17 @@ class PrinterConfig(Base):
 
 class TerminalConfig(Base):
     """A payment terminal (card). ``simulator`` is the built-in simulated terminal
-    (outcome chosen by the amount's cents, see ``laneserver.hw.terminal``)."""
+    (outcome chosen by the amount's cents, see ``laneserver.hw.terminal``);
+    ``caisse-ap`` a terminal speaking Caisse-AP over IP (``laneserver.hw.caisse_ap``)."""
 
     id: str
-    kind: Literal["simulator"] = "simulator"
+    kind: Literal["simulator", "caisse-ap"] = "simulator"
+    # caisse-ap: the terminal's host:port; the cash register number sent in CA (1 or 2
+    # digits; "" = the number of the lane it serves); the cash register protocol
+    # identifier sent in CJ (12 digits).
+    address: str = ""
+    cash_register: str = ""
+    protocol_id: str = "000000000000"
     # The simulator's answers: by the amount's cents (tests), or always approve (the demo).
     outcomes: Literal["cents", "approve"] = "cents"
     delay_seconds: float = 1.0
@@ -340,7 +347,7 @@ def _check(config: Config) -> Config:
             host, _, port = printer.address.rpartition(":")
             if not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ConfigError(f"printers[{i}].address: {printer.address!r} is not host:port")
-    _check_terminals(config)
+    config = _check_terminals(config)
     _check_displays_and_scanners(config)
     _check_drawers(config)
     _check_backup(config.backup)
@@ -473,7 +480,8 @@ def _check_alcohol(config: Config) -> None:
         raise ConfigError(str(error)) from None
 
 
-def _check_terminals(config: Config) -> None:
+def _check_terminals(config: Config) -> Config:
+    """The terminals checked; a Caisse-AP terminal's ``cash_register`` filled in."""
     _unique([t.id for t in config.terminals], "terminals")
     for i, terminal in enumerate(config.terminals):
         if not 0 <= terminal.delay_seconds <= 3600:
@@ -492,6 +500,36 @@ def _check_terminals(config: Config) -> None:
             raise ConfigError(f"lanes[{i}].terminal: terminal {lane.terminal!r} already serves lane "
                               f"{served[lane.terminal]!r}; a terminal serves one lane")
         served[lane.terminal] = lane.id
+    terminals = tuple(_check_caisse_ap(i, t, served.get(t.id)) for i, t in enumerate(config.terminals))
+    return msgspec.structs.replace(config, terminals=terminals) if terminals != config.terminals else config
+
+
+def _check_caisse_ap(i: int, terminal: TerminalConfig, lane: str | None) -> TerminalConfig:
+    from laneserver.hw.caisse_ap import parse_address
+
+    key = f"terminals[{i}]"
+    if terminal.kind != "caisse-ap":
+        for name in ("address", "cash_register"):
+            if getattr(terminal, name):
+                raise ConfigError(f"{key}.{name}: only for kind = \"caisse-ap\"")
+        return terminal
+    if not terminal.address.strip():
+        raise ConfigError(f"{key}.address: required for kind = \"caisse-ap\" (the terminal's host:port)")
+    try:
+        parse_address(terminal.address)
+    except ValueError as error:
+        raise ConfigError(f"{key}.address: {error}") from None
+    if not re.fullmatch(r"[0-9]{12}", terminal.protocol_id):
+        raise ConfigError(f"{key}.protocol_id: {terminal.protocol_id!r} is not 12 digits")
+    register = terminal.cash_register
+    if register and not re.fullmatch(r"[0-9]{1,2}", register):
+        raise ConfigError(f"{key}.cash_register: {register!r} is not a cash register number of 1 or 2 digits")
+    if not register:
+        if lane is not None and not re.fullmatch(r"[0-9]{1,2}", lane):
+            raise ConfigError(f"{key}.cash_register: required: lane {lane!r} it serves is not a number of 1 or "
+                              "2 digits")
+        register = lane if lane is not None else "01"
+    return msgspec.structs.replace(terminal, cash_register=register)
 
 
 # A serial address: a port, then ":BAUD" optionally; a USB one: "vendor:product" in hex.

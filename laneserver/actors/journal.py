@@ -15,13 +15,16 @@ Commands:
 
 The fiscal anchor: after each COMMIT that moved a head of the fiscal chains,
 the worker thread rewrites ``fiscal-anchor.json`` next to the database (temp
-file, fsync, rename, fsync of the folder; none for batches without a sale). It
+file, fsync, rename, fsync of the folder; none for batches without a sale),
+signed with the shop's Ed25519 key (``shop-key.pem``, made at the first start,
+its public part recorded in ``meta``; store/shop_key.py). It
 does so between batches, after the askers are answered, at most once every
 ``ANCHOR_MAX_LAG`` seconds: the anchor may lag the database anyway (a crash
 right after the COMMIT), so its fsyncs need not delay the tills' replies nor
 be paid per batch. At start
 the journal refuses to run on a database that no longer holds the anchored
-heads (last records removed, older backup put back); docs/reliability.md says
+heads (last records removed, older backup put back), whose anchor is not
+signed by the shop key, or whose key file is missing or replaced; docs/reliability.md says
 how store IT accepts a restored backup. Before that it runs SQLite's
 ``PRAGMA quick_check`` and walks the fiscal chains from where the last start
 left off (store/books_check.py): a damaged file or a broken chain refuses the
@@ -29,6 +32,17 @@ start too (``BooksRefused``: exit 3, docs/operations.md "A refused start-up").
 
 Shutdown: when the mailbox is closed the loop drains what is queued, then
 checkpoints and closes the database under a shielded, bounded scope.
+
+The technical event journal (JET, chain ``jet``; store/jet.py), when the journal is
+given ``jet`` (the running shop's version and configuration digest; tests of other
+parts leave it out): at start, in one transaction before it answers anyone, the
+entries a command-line tool left in the inbox, ``start``, ``recovery`` when the
+server before did not stop cleanly, ``clock_jump`` when the wall clock is behind the
+last entry, ``config`` when the configuration is not the last start's. At a clean
+stop (the mailbox drained), ``stop``. Every batch that carries a JET entry passes the
+clock watch (rules/jet.py ``ClockWatch``): a wall clock that moved more than a minute
+against the monotonic one since the last entry gets a ``clock_jump`` entry first. The
+inbox is chained again every ``INBOX_EVERY`` seconds.
 """
 
 from __future__ import annotations
@@ -46,20 +60,30 @@ import msgspec
 import trio
 
 from laneserver.actors.runtime import Address, Envelope
+from laneserver.clock import Clock, SystemClock
 from laneserver.histogram import BATCH_BOUNDS, LATENCY_BOUNDS, Histogram
 from laneserver.log import get_logger
+from laneserver.rules import jet as jet_rules
 from laneserver.rules.fiscal import AnchorUnreadable
 from laneserver.rules.fiscal import Broken
-from laneserver.store import books_check, schema
-from laneserver.store.ops import Op, RecordEvent
+from laneserver.store import books_check, schema, shop_key
+from laneserver.store import jet as jet_store
+from laneserver.store.ops import ChainRecord, Op, RecordEvent
 from laneserver.store.fiscal import (
+    ALL_CHAINS,
     Heads,
     anchor_of,
+    append_record,
     anchor_path,
     check_anchor,
     is_anchored,
     mark_anchored,
+    missing_key,
     read_anchor,
+    record_key,
+    recorded_key,
+    replaced_key,
+    signature_checks,
     write_anchor,
 )
 from laneserver.store.writes import KeyReused, Writer
@@ -72,6 +96,14 @@ FINAL_FLUSH_SECONDS = 5.0
 
 class Commit(msgspec.Struct, frozen=True):
     ops: tuple[Op, ...]
+
+
+class JetStart(msgspec.Struct, frozen=True):
+    """What the ``start`` entry says: the software's version and the digest of the
+    configuration as loaded (rules/jet.py ``digest``)."""
+
+    version: str
+    config: str
 
 
 class Read(msgspec.Struct, frozen=True):
@@ -125,14 +157,22 @@ class JournalStats:
 
 
 class JournalActor:
-    def __init__(self, path: Path, zone: dt.tzinfo = dt.timezone.utc, stats: JournalStats | None = None) -> None:
+    def __init__(self, path: Path, zone: dt.tzinfo = dt.timezone.utc, stats: JournalStats | None = None, *,
+                 jet: JetStart | None = None, clock: Clock | None = None) -> None:
         self.path = path
         self.stats = stats if stats is not None else JournalStats()
         self.zone = zone  # the shop's time zone (the writer checks coupon validity by its days)
+        # The JET's start, stop, recovery, clock jumps and inbox (None: not kept by this journal).
+        self.jet = jet
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self._clock_watch = jet_rules.ClockWatch()
+        self._inbox_at = float("-inf")  # trio time the inbox was last chained
         self._limiter = trio.CapacityLimiter(1)
         self._writer: Writer | None = None
         self._log = get_logger("journal", db=str(path))
         self.anchor_file = anchor_path(path)
+        self.key_file = shop_key.key_path(path)
+        self._key: shop_key.Ed25519PrivateKey | None = None  # the shop's signing key, loaded at start
         self._anchored: Heads | None = None  # what the anchor file holds
         self.commits = 0
         self.units = 0
@@ -152,6 +192,7 @@ class JournalActor:
                 raise
             self._log.error("database_damaged", message=str(error))
             raise DatabaseDamaged(self._damaged([str(error)])) from None
+        drained = False  # the mailbox was closed and emptied: a clean stop
         try:
             ends = await self._in_thread(self._check_books, db)
             self._writer = await self._in_thread(partial(Writer, db, zone=self.zone))
@@ -161,6 +202,11 @@ class JournalActor:
                 self._log.error("fiscal_anchor_refused", anchor=str(self.anchor_file), message=str(error))
                 raise
             await self._in_thread(books_check.mark_checked, db, ends)
+            if self.jet is not None:
+                now = self.clock.now()
+                self._clock_watch.observe(now, trio.current_time())
+                await self._in_thread(self._jet_start, self.jet, now)
+                self._inbox_at = trio.current_time()
             if opened == "reset":
                 self._log.warning("fiscal_anchor_reset", anchor=str(self.anchor_file),
                                   sales=self._writer.heads.sale_number,
@@ -171,6 +217,7 @@ class JournalActor:
                 try:
                     first = await self._next_unit(inbox)
                 except (trio.EndOfChannel, trio.ClosedResourceError):
+                    drained = True
                     break
                 if first is None:  # the anchor was due: written, wait again
                     continue
@@ -183,6 +230,8 @@ class JournalActor:
                 await self._process(batch)
         finally:
             with trio.CancelScope(shield=True, deadline=trio.current_time() + FINAL_FLUSH_SECONDS):
+                if drained and self.jet is not None and self._writer is not None:
+                    await self._in_thread(self._jet_stop, self.jet, self.clock.now())
                 if self._anchored is not None:
                     await self._in_thread(self._anchor_if_moved)
                 await self._in_thread(_close, db)
@@ -201,14 +250,22 @@ class JournalActor:
         ``verify`` and for the start-up check.
         """
         writer = self._writer
-        if writer is None or writer.heads == self._anchored:
+        anchor_due = writer is not None and writer.heads != self._anchored
+        due = self._anchor_at + ANCHOR_MAX_LAG if anchor_due else float("inf")
+        if self.jet is not None:
+            due = min(due, self._inbox_at + jet_store.INBOX_EVERY)
+        if due == float("inf"):
             return await inbox.receive()
-        wait = self._anchor_at + ANCHOR_MAX_LAG - trio.current_time()
+        wait = due - trio.current_time()
         if wait > 0:
             with trio.move_on_after(wait):
                 return await inbox.receive()
-        await self._in_thread(self._anchor_if_moved)
-        self._anchor_at = trio.current_time()
+        if self.jet is not None and trio.current_time() >= self._inbox_at + jet_store.INBOX_EVERY:
+            await self._in_thread(self._chain_inbox)
+            self._inbox_at = trio.current_time()
+        if anchor_due and trio.current_time() >= self._anchor_at + ANCHOR_MAX_LAG:
+            await self._in_thread(self._anchor_if_moved)
+            self._anchor_at = trio.current_time()
         return None
 
     async def _process(self, batch: list[Envelope]) -> None:
@@ -218,9 +275,15 @@ class JournalActor:
                 # an asker never waits on a batch whose transaction failed. (Not
                 # ``with envelope``: that would make one unit's request id the batch's.)
                 stack.callback(envelope.done)
+            commands = [e.command for e in batch]
+            jump = self._clock_jump(commands)
+            if jump is not None:  # chained before the entry that found it; its answer is nobody's
+                commands.insert(0, Commit((jump,)))
             started = time.perf_counter()
-            answers = await self._in_thread(self._write_batch, [e.command for e in batch])
+            answers = await self._in_thread(self._write_batch, commands)
             seconds = time.perf_counter() - started
+            if jump is not None:
+                answers.pop(0)
             self.commits += 1
             self.units += len(batch)
             self.stats.batch_size.observe(len(batch))
@@ -230,6 +293,86 @@ class JournalActor:
             if self._log.is_enabled_for(logging.DEBUG):
                 self._log.debug("batch_committed", units=len(batch), ms=round(seconds * 1000, 2),
                                 request_ids=[e.request_id for e in batch if e.request_id is not None])
+
+    def _clock_jump(self, commands: list[Any]) -> ChainRecord | None:
+        """The ``clock_jump`` entry to write first when the batch carries a JET entry and
+        the wall clock moved more than a minute against the monotonic one since the
+        last JET entry (rules/jet.py ``ClockWatch``)."""
+        if self.jet is None or not any(isinstance(c, Commit) and any(
+                isinstance(op, ChainRecord) and op.chain == jet_store.CHAIN for op in c.ops) for c in commands):
+            return None
+        jump = self._clock_watch.observe(self.clock.now(), trio.current_time())
+        if jump is None:
+            return None
+        self._log.warning("clock_jump", seconds=jump.seconds, expected=jump.expected.isoformat(),
+                          found=jump.found.isoformat())
+        return ChainRecord(chain=jet_store.CHAIN, at=jump.found, record=jump.record())
+
+    # --- the technical event journal (worker thread) ---------------------------------
+
+    def _jet_start(self, jet: JetStart, now: dt.datetime) -> None:
+        """The entries of a start, in one transaction (see the module's docstring)."""
+        at = now.isoformat()
+
+        def write(db: sqlite3.Connection, heads: Heads) -> tuple[int, int | None, str | None, int]:
+            crashed = jet_store.running_since(db)
+            last_at = jet_store.last_entry_at(db)
+            previous = jet_store.last_start_config(db)
+            left = jet_store.chain_inbox(db, heads)
+
+            def add(record: dict[str, Any]) -> int:
+                return append_record(db, heads, jet_store.CHAIN, at, record)[0]
+
+            number = add(jet_rules.jet_record(jet_rules.START, version=jet.version, config=jet.config))
+            if crashed is not None:
+                add(jet_rules.jet_record(jet_rules.RECOVERY, previous_start=crashed, last_entry_at=last_at))
+            jump = jet_rules.jump_across_restart(last_at, now)
+            if jump is not None:
+                add(jump.record(across_restart=True))
+            if previous != jet.config:
+                add(jet_rules.jet_record(jet_rules.CONFIG, config=jet.config, previous=previous))
+            jet_store.mark_running(db, number)
+            return number, crashed, previous, left
+
+        number, crashed, previous, left = self._jet_unit(write)
+        self._log.info("jet_started", start=number, recovered=crashed is not None, inbox=left,
+                       config_changed=previous != jet.config)
+        if crashed is not None:
+            self._log.warning("recovered_unclean_stop", previous_start=crashed)
+
+    def _jet_stop(self, jet: JetStart, now: dt.datetime) -> None:
+        """A clean stop: the inbox, then ``stop``, and the running mark cleared."""
+
+        def write(db: sqlite3.Connection, heads: Heads) -> None:
+            jet_store.chain_inbox(db, heads)
+            append_record(db, heads, jet_store.CHAIN, now.isoformat(),
+                          jet_rules.jet_record(jet_rules.STOP, version=jet.version))
+            jet_store.mark_stopped(db)
+
+        self._jet_unit(write)
+
+    def _chain_inbox(self) -> None:
+        """Chain what tools left in the inbox (a look first: usually nothing)."""
+        writer = self._writer
+        if writer is not None and jet_store.inbox_waiting(writer.db):
+            self._jet_unit(jet_store.chain_inbox)
+
+    def _jet_unit(self, write: Callable[[sqlite3.Connection, Heads], Any]) -> Any:
+        """``write(db, heads)`` in one transaction of its own; the heads put back if it fails."""
+        writer = self._writer
+        assert writer is not None
+        db = writer.db
+        before = writer.snapshot()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = write(db, writer.heads)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            writer.restore(before)
+            raise
+        return result
 
     def _write_batch(self, commands: list[Any]) -> list[Any]:
         """Worker thread: the whole batch in one transaction.
@@ -297,9 +440,10 @@ class JournalActor:
         if writer is None or writer.heads == self._anchored:
             return
         heads = writer.snapshot()
+        assert self._key is not None
         started = time.perf_counter()
         try:
-            write_anchor(self.anchor_file, heads)
+            write_anchor(self.anchor_file, heads, self._key)
         except OSError as error:
             self._log.error("fiscal_anchor_write_failed", anchor=str(self.anchor_file), error=str(error))
             return
@@ -308,55 +452,104 @@ class JournalActor:
         self._anchored = heads
 
     def _open_anchor(self) -> str:
-        """At start: check the database against its anchor, then bring the anchor
-        up to date. Returns what was done: ``checked``, ``created`` (first start
-        of an empty or pre-anchor database) or ``reset`` (the anchor file was
-        missing on an anchored database: store IT moved it away).
+        """At start: load (or, on a database that recorded none, make) the shop key,
+        check the database against its anchor and the anchor's signature, then bring
+        the anchor up to date, signed. Returns what was done: ``checked``,
+        ``created`` (first start of an empty or pre-anchor database) or ``reset``
+        (the anchor file was missing on an anchored database: store IT moved it away).
+
+        An unsigned (format-1) anchor, from a release that did not sign, is accepted
+        only while the database has recorded no shop key: at the first start of a
+        release that signs. It is then replaced by a signed one and the key recorded.
 
         Raises:
-            FiscalAnchorError: the anchor is unreadable, or the database does
-                not hold the anchored heads.
+            FiscalAnchorError: the shop key is unreadable, missing or replaced; the
+                anchor is unreadable, unsigned or not signed by the shop key; or the
+                database does not hold the anchored heads.
         """
         writer = self._writer
         assert writer is not None
         db = writer.db
+        recorded = recorded_key(db)
+        key = self._load_key(recorded)
+        public = shop_key.public_hex(key)
         try:
             anchor = read_anchor(self.anchor_file)
         except AnchorUnreadable as error:
             raise FiscalAnchorError(self._refusal(str(error))) from None
         if anchor is not None:
+            if (anchor.signed or recorded is not None) and not signature_checks(anchor, public):
+                raise FiscalAnchorError(
+                    f"refusing to start: the fiscal anchor {self.anchor_file} is "
+                    f"{'signed' if anchor.signed else 'not signed'}, and not by the shop key (fingerprint "
+                    f"{shop_key.fingerprint(public)}): it was written without the shop key, so the database and the "
+                    "anchor may have been rewritten together. Run `laneserver verify`, keep a copy of the data "
+                    f"folder as it is, and put back the last backup that verifies ({RECOVERY}).")
             problems = check_anchor(db, anchor)
             if problems:
                 raise FiscalAnchorError(self._refusal("; ".join(map(str, problems))))
             opened = "checked"
-            self._anchored = writer.snapshot() if anchor == anchor_of(writer.heads) else None
+            current = anchor.signed and anchor.same_heads(anchor_of(writer.heads))
+            self._anchored = writer.snapshot() if current else None
         else:
-            had_records = (writer.heads.sale_number > 0 or writer.heads.payment_number > 0
-                           or writer.heads.money_number > 0)
+            had_records = any(writer.heads.head(chain)[0] for chain in ALL_CHAINS)
             opened = "reset" if had_records and is_anchored(db) else "created"
             if had_records:
                 # The audit trail of an anchor (re)created on existing records.
                 kind = "FiscalAnchorReset" if opened == "reset" else "FiscalAnchorCreated"
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    writer.apply(RecordEvent(
-                        at=dt.datetime.now(dt.timezone.utc), source="journal", kind=kind,
-                        data={"anchor": self.anchor_file.name, "sale": writer.heads.sale_number,
-                              "sale_hash": writer.heads.sale_hash, "payment": writer.heads.payment_number,
-                              "payment_hash": writer.heads.payment_hash, "money": writer.heads.money_number,
-                              "money_hash": writer.heads.money_hash},
-                    ))
-                    db.execute("COMMIT")
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
+                self._event(kind, {"anchor": self.anchor_file.name, "sale": writer.heads.sale_number,
+                                   "sale_hash": writer.heads.sale_hash, "payment": writer.heads.payment_number,
+                                   "payment_hash": writer.heads.payment_hash, "money": writer.heads.money_number,
+                                   "money_hash": writer.heads.money_hash})
         if self._anchored is None:
-            write_anchor(self.anchor_file, writer.heads)  # an OSError here stops the start: say so loudly
+            # An OSError here stops the start: say so loudly.
+            write_anchor(self.anchor_file, writer.heads, key)
             self._anchored = writer.snapshot()
         # After the file: a crash in between leaves an anchor and no mark, which
         # verify treats like any anchor; the mark alone would read as "missing".
         mark_anchored(db)
+        if record_key(db, public):
+            if any(writer.heads.head(chain)[0] for chain in ALL_CHAINS):
+                # Recorded on existing books (the first start of a release that signs, or a
+                # new key after a lost one: docs/operations.md): the audit trail says so.
+                self._event("ShopKeyRecorded", {"key": public, "fingerprint": shop_key.fingerprint(public)})
+            self._log.info("shop_key_recorded", key=str(self.key_file), fingerprint=shop_key.fingerprint(public))
         return opened
+
+    def _load_key(self, recorded: str | None) -> shop_key.Ed25519PrivateKey:
+        """The shop's signing key; made at the first start (before any anchor is
+        signed), never replaced: a database that recorded a key refuses another."""
+        try:
+            key = shop_key.load_key(self.key_file)
+        except shop_key.KeyUnreadable as error:
+            raise FiscalAnchorError(self._key_refusal(f"{error}; put back the shop key from the data folder's "
+                                                      "backup")) from None
+        if key is None:
+            if recorded is not None:
+                raise FiscalAnchorError(self._key_refusal(missing_key(self.key_file, recorded)))
+            key = shop_key.load_or_create(self.key_file)
+            self._log.info("shop_key_created", key=str(self.key_file),
+                           fingerprint=shop_key.fingerprint(shop_key.public_hex(key)))
+        elif recorded is not None and shop_key.public_hex(key) != recorded:
+            raise FiscalAnchorError(self._key_refusal(replaced_key(self.key_file, shop_key.public_hex(key),
+                                                                   recorded)))
+        self._key = key
+        return key
+
+    def _event(self, kind: str, data: dict[str, Any]) -> None:
+        """One journal event, in a transaction of its own (at start)."""
+        writer = self._writer
+        assert writer is not None
+        writer.db.execute("BEGIN IMMEDIATE")
+        try:
+            writer.apply(RecordEvent(at=dt.datetime.now(dt.timezone.utc), source="journal", kind=kind, data=data))
+            writer.db.execute("COMMIT")
+        except BaseException:
+            writer.db.execute("ROLLBACK")
+            raise
+
+    def _key_refusal(self, problem: str) -> str:
+        return (f"refusing to start: {problem}. Run `laneserver verify` to see what is wrong ({RECOVERY}).")
 
     def _refusal(self, problem: str) -> str:
         return (

@@ -22,6 +22,10 @@ Invariants:
   - a drawer kick that could not be sent within ``KICK_MAX_AGE`` seconds is
     dropped (``drawer_kick_expired``): a drawer springing open when the printer
     comes back an hour later, with nobody at the till, is a hazard;
+  - a printer that goes down (from up) is a ``device_failure`` entry of the technical
+    event journal when the actor is given the ``journal``: written by the pump, bounded
+    (``FAILURE_RECORD_SECONDS``), never holding up the command loop; a journal that
+    cannot take it is logged, and printing goes on;
   - the queue lives in the actor: a crash or a stop loses pending jobs (the
     count is logged). On a crash that is deliberate, since the job being sent
     may be what makes the transport fail, and replaying it would crash again.
@@ -37,6 +41,8 @@ from typing import Callable
 import msgspec
 import trio
 
+from laneserver.actors.journal import CommitFailed, commit
+
 # The messages it takes and the status it reports (re-exported here for their importers).
 from laneserver.actors.printer_messages import (
     GetStatus,
@@ -46,14 +52,19 @@ from laneserver.actors.printer_messages import (
     PrintSheet,
     PrintSlip,
 )
+from laneserver.actors.runtime import ActorFailed, Address
+from laneserver.clock import Clock, SystemClock
 from laneserver.config import PrinterConfig
 from laneserver.hw.closure_sheet import render_sheet
 from laneserver.hw.printer_io import PrinterUnavailable, Transport, open_transport
 from laneserver.hw.receipt import render_drawer_kick, render_drawer_slip, render_receipt
 from laneserver.log import get_logger
+from laneserver.rules import jet
+from laneserver.store.ops import ChainRecord
 
 MAX_PENDING = 500
 KICK_MAX_AGE = 30.0
+FAILURE_RECORD_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +84,9 @@ class PrinterActor:
         on_status: Callable[[PrinterStatus], None] = lambda status: None,
         transport: Transport | None = None,
         zone: dt.tzinfo | None = None,
+        journal: Address | None = None,
+        clock: Clock | None = None,
+        lanes: tuple[str, ...] = (),
     ) -> None:
         """
         Args:
@@ -83,6 +97,8 @@ class PrinterActor:
             transport: where jobs go; ``open_transport(config)`` when omitted.
             zone: the shop's time zone: the time printed on receipts and slips
                 (None: as the job gives it).
+            journal: where a ``device_failure`` entry goes when the printer goes down
+                (None: not recorded); ``clock`` its time; ``lanes`` the lanes it serves.
 
         Raises:
             ValueError: ``config.address`` does not fit ``config.kind``.
@@ -97,6 +113,9 @@ class PrinterActor:
         self._online = True
         self._error: str | None = None
         self._published: PrinterStatus | None = None
+        self._journal = journal
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._lanes = lanes
 
     @property
     def status(self) -> PrinterStatus:
@@ -135,7 +154,10 @@ class PrinterActor:
                     case PrintReceipt(job=job, receipt=receipt):
                         # Printed in the shop's time (timestamps are UTC).
                         if self._zone is not None:
-                            receipt = msgspec.structs.replace(receipt, at=receipt.at.astimezone(self._zone))
+                            printed = receipt.printed_at  # a copy's time of printing
+                            receipt = msgspec.structs.replace(
+                                receipt, at=receipt.at.astimezone(self._zone),
+                                printed_at=None if printed is None else printed.astimezone(self._zone))
                         self._enqueue(_Job(job, render_receipt(receipt, width=self._config.width)))
                     case PrintSlip(job=job, slip=slip):
                         if self._zone is not None:
@@ -181,7 +203,10 @@ class PrinterActor:
             try:
                 await self._transport.send(job.data)
             except PrinterUnavailable as error:
+                was_online = self._online
                 self._went_offline(error.reason)
+                if was_online:
+                    await self._record_failure(error.reason)
                 with trio.move_on_after(self._config.retry_seconds):
                     await self._job_added.wait()
                 continue
@@ -196,6 +221,20 @@ class PrinterActor:
         self._online = False
         self._error = reason
         self._publish()
+
+    async def _record_failure(self, reason: str) -> None:
+        """The technical event journal's ``device_failure`` (bounded; see the invariants)."""
+        if self._journal is None:
+            return
+        record = jet.jet_record(jet.DEVICE_FAILURE, device=f"printer:{self._config.id}", reason=reason,
+                                lanes=list(self._lanes) or None)
+        with trio.move_on_after(FAILURE_RECORD_SECONDS) as waited:
+            try:
+                await commit(self._journal, ChainRecord(chain="jet", at=self._clock.now(), record=record))
+            except (CommitFailed, ActorFailed) as error:
+                self._log.error("device_failure_not_journaled", error=str(error))
+        if waited.cancelled_caught:
+            self._log.error("device_failure_not_journaled", error="the journal did not answer in time")
 
     def _came_online(self) -> None:
         if not self._online:

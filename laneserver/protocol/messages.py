@@ -106,6 +106,8 @@ from laneserver.protocol.wire_fiscal import (
     Closures,
     ClosuresOk,
     CountView,
+    Events,
+    EventsOk,
     GrandView,
     ReportView,
     TotalsView,
@@ -156,6 +158,8 @@ from laneserver.protocol.wire_sales import (
     InvoiceOk,
     PayLater,
     PaymentCorrect,
+    Reprint,
+    ReprintOk,
     SaleCancel,
     SaleCancelledOk,
     SaleOk,
@@ -221,6 +225,8 @@ RequestUnion = Union[
     AlcoholPricing, GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater, DebtAbandon, GetInvoice,
     XReport, Close, Closures,
     Pair, Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke,
+    Reprint,
+    Events,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -233,6 +239,7 @@ MUTATING = (
     CustomerEdit, CreditDeposit, WalletTopup, WalletTopupCancel, BalanceCorrect, VoucherIssue, TopupLine,
     PaymentCorrect, SaleCancel, PayLater, DebtAbandon,
     Close,
+    Reprint,
 )
 
 REPLY_TYPES = (
@@ -242,6 +249,8 @@ REPLY_TYPES = (
     AlcoholPriceOk, SaleOk, SaleCancelledOk, UnpaidOk, InvoiceOk,
     XReportOk, CloseOk, ClosuresOk,
     PairOk, SellersOk, SellerOk, DevicesOk, DeviceOk,
+    ReprintOk,
+    EventsOk,
 )
 
 EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent,
@@ -274,7 +283,8 @@ __all__ = [
     "CustomerCreatedOk", "CustomerEdit", "CustomerOk", "CustomerSaleView", "CustomerSearch", "CustomerSummaryView",
     "CustomerView", "CustomersOk", "DebtAbandon", "DebtView", "Denomination", "Discount", "DrawerAlertEvent",
     "DrawerCount", "DrawerCountOk", "DrawerMovement", "DrawerMovementView", "DrawerOk", "DrawerOpen",
-    "DrawerOpenOk", "DrawerView", "Error", "ExclVatView", "ExpiringLotView", "Finish", "FinishOk", "GetCustomer",
+    "DrawerOpenOk", "DrawerView", "Error", "Events", "EventsOk", "ExclVatView", "ExpiringLotView", "Finish",
+    "FinishOk", "GetCustomer",
     "GetDrawer", "GetInvoice", "GetSale", "GetTicket", "GetVoucher", "Held", "HeldOk", "HeldView", "Hello",
     "HelloOk", "Hold", "HoldOk", "Id", "InstalmentView", "InvoiceOk", "KeyView", "Keyboard", "KeyboardOk",
     "KeyboardPageView", "LaneStatusEvent", "LineView", "MoneyIn", "MovementView", "Ok", "OrderLineView", "Pay",
@@ -289,6 +299,7 @@ __all__ = [
     "StockStateRequest", "StockTracking", "StockTransfer", "StockWarningView", "TicketEvent", "TicketOk",
     "TicketView", "TopupLine", "TopupOk", "Unpaid", "UnpaidOk", "VatRowView", "VoucherIssue", "VoucherOk",
     "VoucherView", "WalletTopup", "WalletTopupCancel",
+    "Reprint", "ReprintOk",
     "FISCAL_VERBS", "Close", "CloseOk", "ClosureView", "Closures", "ClosuresOk", "CountView", "GrandView",
     "OpenTicketView", "ReportView", "TotalsView", "VatTotalView", "XReport", "XReportOk",
     "ScanRefusedEvent",

@@ -25,9 +25,10 @@ from typing import Callable
 
 import trio
 
+from laneserver import __version__
 from laneserver.actors.backups import MAILBOX as BACKUPS_MAILBOX
 from laneserver.actors.backups import BackupsActor, BackupStatus
-from laneserver.actors.journal import CommitFailed, JournalActor, JournalStats, commit, read
+from laneserver.actors.journal import CommitFailed, JetStart, JournalActor, JournalStats, commit, read
 from laneserver.actors.device_messages import LaneOpen
 from laneserver.actors.display import MAILBOX as DISPLAY_MAILBOX
 from laneserver.actors.display import DisplayActor
@@ -55,6 +56,7 @@ from laneserver.config import Config
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode
+from laneserver.rules import jet as jet_rules
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.catalog_csv import parse_catalog_csv
 from laneserver.rules.keyboard import configured_pages, department_pages
@@ -121,8 +123,11 @@ async def run_shop(
             # The journal alone ends the process past its restart budget (JOURNAL_POLICY):
             # without it nothing can be made durable. Every other core actor stays
             # stopped and out of service (_actor_stopped), and the rest of the shop goes on.
+            # The technical event journal's start: this version and the configuration as loaded.
+            jet = JetStart(version=__version__, config=jet_rules.digest(config))
             await core.start(supervise, "journal",
-                             partial(JournalActor, data_dir / DB_NAME, zone=zone, stats=journal_stats),
+                             partial(JournalActor, data_dir / DB_NAME, zone=zone, stats=journal_stats, jet=jet,
+                                     clock=clock),
                              journal_inbox, JOURNAL_POLICY)
             if config.demo:
                 seeded = await read(journal, partial(
@@ -193,7 +198,8 @@ async def run_shop(
                     lanes_served = [lane_addresses[l.id] for l in config.lanes if l.printer == printer.id]
                     factory = partial(PrinterActor, printer,
                                       on_status=partial(_printer_status, lanes_served, config, printers_online),
-                                      zone=zone)
+                                      zone=zone, journal=journal, clock=clock,
+                                      lanes=tuple(l.id for l in config.lanes if l.printer == printer.id))
                     await middle.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
                     printers[printer.id] = address
                 terminals: dict[str, Address] = {}

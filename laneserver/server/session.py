@@ -28,8 +28,8 @@ from laneserver.log import request_id
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode, encode_error, error_frame
 from laneserver.rules import roles
-from laneserver.server import (devices, edge_admin, edge_customers, edge_drawer, edge_fiscal, edge_lane, edge_sales,
-                               edge_stock, queries, routes)
+from laneserver.server import (devices, edge_admin, edge_customers, edge_drawer, edge_fiscal, edge_jet, edge_lane,
+                               edge_sales, edge_stock, queries, routes)
 from laneserver.server.auth import Auth, shop_view
 from laneserver.server.routes import actor_words, out_of_service_message  # noqa: F401 (run.py, tests)
 from laneserver.server.shop import Shop
@@ -375,6 +375,10 @@ class Session:
 
     async def _invoice(self, request: wire.GetInvoice) -> bytes:
         return await queries.invoice(self.shop, request)
+
+    async def _events(self, request: wire.Events) -> bytes:
+        """The technical event journal (server/edge_jet.py); the roles table let the seller ask."""
+        return await edge_jet.events(self.shop, request, seller=self.seller)
 
     async def _sales(self, request: wire.Request) -> bytes:
         """Hand a verb on finished sales to the sales actor (actors/sales.py), with the

@@ -433,6 +433,26 @@ MIGRATIONS: tuple[str, ...] = (
         device TEXT
     );
     """,
+    # 16 (issue 13, copies): the ``copy`` chain's records of one sale, found by an
+    # expression index rather than by reading the chain (store/copies.py prints_of).
+    """
+    CREATE INDEX fiscal_copies_of_sale ON fiscal_records(json_extract(record, '$.sale')) WHERE chain = 'copy';
+    """,
+    # 17: the technical event journal's inbox (store/jet.py): a JET entry written by a
+    # command-line tool (``laneserver archive``), which must not append to a chain a
+    # running server owns; the journal chains each row (chain ``jet``) and deletes it,
+    # in one transaction, at its next start and every minute while it runs. The index:
+    # the JET's entries by kind (``events`` with ``kind``, the last ``start``) without
+    # reading the whole chain.
+    """
+    CREATE TABLE jet_inbox (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        record TEXT NOT NULL
+    );
+    CREATE INDEX fiscal_records_jet_kind ON fiscal_records(json_extract(record, '$.kind'), number)
+        WHERE chain = 'jet';
+    """,
 )
 
 
