@@ -14,7 +14,9 @@ Invariants:
   - only the newest screen is ever written: updates that come while the display is
     busy or down replace each other (counted in ``skipped``), they never queue;
   - a display that is absent or pulled out is a state (``up`` False, its reason in
-    ``error``), never an exception: the port is opened again after a backoff
+    ``error``), never an exception, and one ``device_failure`` entry of the technical
+    event journal (actors/device_failure.py; not one per retry): the port is opened
+    again after a backoff
     (``RETRY_SECONDS`` doubling to ``RETRY_MAX_SECONDS``), and when it comes back it
     gets the opening bytes and the current screen at once;
   - the screen is written again every ``refresh`` seconds while nothing changes: a
@@ -34,13 +36,11 @@ from collections.abc import Callable
 import msgspec
 import trio
 
-from laneserver.actors.device_messages import (
-    DeviceState,
-    GetDeviceState,
-    LaneOpen,
-    ShowTicket,
-)
+from laneserver.actors.device_failure import record_device_failure
+from laneserver.actors.device_messages import DeviceState, GetDeviceState, LaneOpen, ShowTicket
 from laneserver.actors.publisher import Publisher
+from laneserver.actors.runtime import Address
+from laneserver.clock import Clock, SystemClock
 from laneserver.config import DisplayConfig
 from laneserver.hw.device_links import Link, LinkDown, SerialLink
 from laneserver.hw.pole_display import CODECS, opening, render
@@ -70,6 +70,8 @@ class DisplayActor:
         on_state: Callable[[DeviceState], None] = lambda state: None,
         refresh: float = REFRESH_SECONDS,
         retry: float = RETRY_SECONDS,
+        journal: Address | None = None,
+        clock: Clock | None = None,
     ) -> None:
         """
         Args:
@@ -84,8 +86,13 @@ class DisplayActor:
             on_state: called with the new state at each change; quick, never blocking.
             refresh: seconds between two writes of an unchanged screen.
             retry: the first backoff before opening the port again.
+            journal: where a failure is recorded (the JET's ``device_failure``); none: not recorded.
+            clock: the wall clock of those entries.
         """
         self._config = config
+        self._journal = journal
+        self._clock = clock if clock is not None else SystemClock()
+        self._failure_recorded = False  # this failure's entry is written: no more until it is up again
         self._protocol = config.protocol
         self._codec = CODECS[config.protocol]
         self._lane = lane
@@ -167,6 +174,10 @@ class DisplayActor:
             except LinkDown as down:
                 self._went_down(down.reason)
                 await self._link.close()
+                if not self._failure_recorded:
+                    self._failure_recorded = True
+                    await record_device_failure(self._journal, self._clock, device=f"display:{self._config.id}",
+                                                reason=down.reason, lane=self._lane, log=self._log)
                 await trio.sleep(backoff)
                 backoff = min(backoff * 2, RETRY_MAX_SECONDS)
 
@@ -204,6 +215,7 @@ class DisplayActor:
     def _came_up(self) -> None:
         if not self._state.up:
             self._log.info("display_up")
+        self._failure_recorded = False
         self._set_state(up=True, error=None, screens=self._state.screens + 1)
 
     def _went_down(self, reason: str) -> None:

@@ -18,7 +18,8 @@ Invariants:
   - hostile input (a code too long, control bytes, binary noise) is refused by the
     framer and counted (``refused``), never passed on, never a crash;
   - a scanner absent at start or pulled out is a state (``up`` False), never an
-    exception: it is opened again after a backoff; what a pulled scanner had half
+    exception, and one ``device_failure`` entry of the technical event journal
+    (actors/device_failure.py; not one per retry): it is opened again after a backoff; what a pulled scanner had half
     sent is dropped with its framer.
 """
 
@@ -29,7 +30,10 @@ from collections.abc import Awaitable, Callable
 import msgspec
 import trio
 
+from laneserver.actors.device_failure import record_device_failure
 from laneserver.actors.device_messages import DeviceState, GetDeviceState
+from laneserver.actors.runtime import Address
+from laneserver.clock import Clock, SystemClock
 from laneserver.config import ScannerConfig
 from laneserver.hw.device_links import Link, LinkDown, SerialLink, UsbHidLink
 from laneserver.hw.scanner_input import Code, HidAssembler, Refused, SerialFramer
@@ -59,6 +63,8 @@ class ScannerActor:
         link: Link | None = None,
         on_state: Callable[[DeviceState], None] = lambda state: None,
         retry: float = RETRY_SECONDS,
+        journal: Address | None = None,
+        clock: Clock | None = None,
     ) -> None:
         """
         Args:
@@ -70,8 +76,13 @@ class ScannerActor:
             link: its port; built from ``config`` when omitted.
             on_state: called with the new state at each change; quick, never blocking.
             retry: the first backoff before opening the scanner again.
+            journal: where a failure is recorded (the JET's ``device_failure``); none: not recorded.
+            clock: the wall clock of those entries.
         """
         self._config = config
+        self._journal = journal
+        self._clock = clock if clock is not None else SystemClock()
+        self._failure_recorded = False  # this failure's entry is written: no more until it is up again
         self._deliver = deliver
         self._link = link if link is not None else open_link(config)
         self._on_state = on_state
@@ -139,6 +150,10 @@ class ScannerActor:
             except LinkDown as down:
                 self._went_down(down.reason)
                 await self._link.close()
+                if not self._failure_recorded:
+                    self._failure_recorded = True
+                    await record_device_failure(self._journal, self._clock, device=f"scanner:{self._config.id}",
+                                                reason=down.reason, lane=self._state.lane, log=self._log)
                 await trio.sleep(backoff)
                 backoff = min(backoff * 2, RETRY_MAX_SECONDS)
 
@@ -182,6 +197,7 @@ class ScannerActor:
     def _came_up(self) -> None:
         if not self._state.up:
             self._log.info("scanner_up")
+        self._failure_recorded = False
         self._set_state(up=True, error=None)
 
     def _went_down(self, reason: str) -> None:

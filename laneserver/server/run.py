@@ -233,7 +233,7 @@ async def run_shop(
                     factory = partial(DisplayActor, display, lane=lane.id, shop_name=config.shop.name,
                                       locale=config.shop.locale, publisher=publishers[lane_addresses[lane.id].name],
                                       is_open=partial(_lane_open, open_sessions, lane.id),
-                                      on_state=partial(keep_state, device_states))
+                                      on_state=partial(keep_state, device_states), journal=journal, clock=clock)
                     await middle.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
                     displays[lane.id] = address
                 # A cash drawer per lane (a device: a crash restarts it, never stalls the
@@ -321,7 +321,8 @@ async def run_shop(
                             address, inbox = open_mailbox(f"scanner:{scanner.id}", SCANNER_MAILBOX)
                             factory = partial(ScannerActor, scanner, lane=lane.id,
                                               deliver=partial(deliver_code, shop, lane.id, scanner.id),
-                                              on_state=partial(keep_state, device_states))
+                                              on_state=partial(keep_state, device_states), journal=journal,
+                                              clock=clock)
                             await front.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
                             scanners.append(address)
                     register_device_metrics(shop)

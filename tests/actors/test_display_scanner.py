@@ -381,3 +381,30 @@ async def test_a_lane_out_of_service_closes_its_display():
     assert inbox.receive_nowait().command == LaneOpen(False) and stopped == ["lane:1"]
     await _lane_stopped(None, actor_stopped, "lane:2", RuntimeError("bug"))  # a lane with no display
     assert stopped == ["lane:1", "lane:2"]
+
+
+async def test_a_display_or_scanner_going_down_is_one_device_failure_per_failure(tmp_path):
+    from laneserver.clock import FixedClock
+    from tests.actors.test_jet_journal import AT, plain_journal, until_entries
+
+    display_link, scanner_link, states, lane = MemoryLink(), MemoryLink(), States(), Lane()
+    display_link.unplug()  # absent at start: one entry, not one per retry
+    with trio.fail_after(20):
+        async with plain_journal(tmp_path / "shop.sqlite3") as journal:
+            jet = {"journal": journal, "clock": FixedClock(AT), "retry": 0.01}
+            async with display(display_link, States(), **jet), \
+                    running(partial(ScannerActor, ScannerConfig(id="s1", address="/dev/ttyACM0"), lane="1",
+                                    deliver=lane.deliver, link=scanner_link, on_state=states, **jet),
+                            "scanner:s1", scanner_actor.MAILBOX):
+                (first,) = await until_entries(journal, "device_failure", 1)
+                await trio.sleep(0.2)  # retried many times meanwhile
+                assert len(await until_entries(journal, "device_failure", 1)) == 1
+                await states.wait_for(lambda s: s.up)
+                scanner_link.unplug()
+                found = await until_entries(journal, "device_failure", 2)
+                display_link.plug()
+                await trio.sleep(0.2)
+                assert len(await until_entries(journal, "device_failure", 2)) == 2
+    assert first == {"kind": "device_failure", "device": "display:d1", "reason": "memory: unplugged", "lanes": ["1"],
+                     "number": 1, "at": AT.isoformat()}
+    assert found[1]["device"] == "scanner:s1" and found[1]["lanes"] == ["1"]
