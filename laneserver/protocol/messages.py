@@ -73,6 +73,7 @@ from laneserver.protocol.wire_customers import (
 )
 from laneserver.protocol.wire_drawer import (
     DrawerAlertEvent,
+    DrawerEvent,
     DrawerCount,
     DrawerCountOk,
     DrawerMovement,
@@ -225,7 +226,8 @@ REPLY_TYPES = (
     XReportOk, CloseOk, ClosuresOk,
 )
 
-EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent)
+EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent,
+               DrawerEvent)
 
 # The verbs the session hands to the customers actor, and to the sales actor.
 CUSTOMER_VERBS = (
@@ -248,7 +250,7 @@ __all__ = [
     "Add", "AlcoholPriceOk", "AlcoholPricing", "ArticleView", "BalanceCorrect", "BasketEmpty", "BasketLine",
     "BasketOk", "CancelTicket", "Candidate", "Code", "CouponView", "CreditDeposit", "CustomerCreate",
     "CustomerCreatedOk", "CustomerEdit", "CustomerOk", "CustomerSaleView", "CustomerSearch", "CustomerSummaryView",
-    "CustomerView", "CustomersOk", "DebtAbandon", "DebtView", "Denomination", "Discount", "DrawerAlertEvent",
+    "CustomerView", "CustomersOk", "DebtAbandon", "DebtView", "Denomination", "Discount", "DrawerAlertEvent", "DrawerEvent",
     "DrawerCount", "DrawerCountOk", "DrawerMovement", "DrawerMovementView", "DrawerOk", "DrawerOpen",
     "DrawerOpenOk", "DrawerView", "Error", "ExclVatView", "ExpiringLotView", "Finish", "FinishOk", "GetCustomer",
     "GetDrawer", "GetInvoice", "GetSale", "GetTicket", "GetVoucher", "Held", "HeldOk", "HeldView", "Hello",

@@ -62,6 +62,7 @@ from laneserver.store.ops import (
 )
 from laneserver.store.ops import DropResume, PutPinRecord, PutResume, SeenDevice, TouchResume
 from laneserver.store.ops import RecordDrawerCount, RecordDrawerMovement
+from laneserver.store.ops import PrintJobDone, PrintJobTried, QueuePrintJob
 
 
 
@@ -213,6 +214,8 @@ class Writer:
                 return self._record_cancel(op)
             case ChainRecord():
                 return ChainAppended(op.chain, *append_record(self.db, self.heads, op.chain, iso(op.at), op.record))
+            case QueuePrintJob() | PrintJobTried() | PrintJobDone():
+                return _print_job(self.db, op)
         raise TypeError(f"not a journal op: {op!r}")
 
     # --- lane states: changes and snapshots (rules/lane_journal.py) ----------------------
@@ -563,3 +566,17 @@ def _access(db: sqlite3.Connection, op: PutPinRecord | PutResume | DropResume | 
 
 def _iso_or_none(at: dt.datetime | None) -> str | None:
     return None if at is None else iso(at)
+
+
+def _print_job(db: sqlite3.Connection, op: QueuePrintJob | PrintJobTried | PrintJobDone) -> int | None:
+    """The printers' durable queues: a job queued (returns its ``id``), tried, or done."""
+    match op:
+        case QueuePrintJob():
+            cursor = db.execute("INSERT INTO print_jobs(printer, name, data, queued_at) VALUES (?,?,?,?)",
+                                (op.printer, op.name, op.data, iso(op.at)))
+            return cursor.lastrowid
+        case PrintJobTried():
+            db.execute("UPDATE print_jobs SET attempts = attempts + 1 WHERE id=?", (op.id,))
+        case PrintJobDone():
+            db.execute("DELETE FROM print_jobs WHERE id=?", (op.id,))
+    return None

@@ -29,6 +29,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 sync_playwright, expect = sync_api.sync_playwright, sync_api.expect
 
 from tests.e2e.configured import configured_server  # noqa: E402
+from tests.escpos_peer import strip_status_requests  # noqa: E402
 from tests.support import REPO, LiveServer  # noqa: E402
 
 CATALOG = REPO / "laneserver" / "demo" / "catalog.csv"
@@ -128,8 +129,11 @@ class FakePrinter:
                     if not chunk:
                         break
                     chunks.append(chunk)
+                job = strip_status_requests(b"".join(chunks))
+                if not job:
+                    return  # DLE EOT status requests only (a poll it does not answer): no job
                 with printer._changed:
-                    printer.jobs.append(b"".join(chunks))
+                    printer.jobs.append(job)
                     printer._changed.notify_all()
 
         self._handler = Handler
