@@ -82,6 +82,7 @@ from laneserver.store.ops import PrintJobDone, PrintJobTried, QueuePrintJob
 MAX_PENDING = 500
 KICK_MAX_AGE = 30.0
 MAX_RUNS_PER_JOB = 3
+CONFIRM_BYTES_PER_SECOND = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,7 +343,10 @@ class PrinterActor:
         if not self.reports_status:
             await self._transport.send(job.data)
             return True
-        reply = await self._ask(job.data + rules.CONFIRM, 1, self._config.reply_seconds)
+        # The answer comes once the printer has read the job: a printer whose buffer is
+        # full reads on as it prints, so a long job gets longer (a second per kilobyte).
+        wait = self._config.reply_seconds + len(job.data) / CONFIRM_BYTES_PER_SECOND
+        reply = await self._ask(job.data + rules.CONFIRM, 1, wait)
         if rules.confirmed(reply):
             self._unanswered = False
             return True

@@ -174,12 +174,12 @@ PULSE_UNIT_MS = 2
 MAX_PULSE_MS = 255 * PULSE_UNIT_MS
 
 
-def drawer_kick(pin: int = 2, on_ms: int = 50, off_ms: int = 500) -> bytes:
+def drawer_kick(pin: int = 2, on_ms: int = 100, off_ms: int = 100) -> bytes:
     """The ``ESC p m t1 t2`` bytes that open a drawer wired to connector pin 2 or 5.
 
     ``m`` is 0 for pin 2 and 1 for pin 5; ``t1`` and ``t2`` are the on and off times in
     units of 2 ms, rounded up (a pulse shorter than asked may not release the latch),
-    at least 1 unit each. The defaults are python-escpos's (``ESC p 0 25 250``).
+    at least 1 unit each. The defaults are python-escpos's pin 2 kick (``ESC p 0 50 50``).
 
     Raises:
         ValueError: a pin other than 2 or 5, or a time outside 1 to 510 ms.

@@ -148,16 +148,17 @@ class FakePrinter:
         chunks = []
         async for chunk in stream:
             chunks.append(chunk)
-            if answers is not None:
-                answers.replies = self.replies if self.replies is not None else answers.replies
-                if reply := answers.feed(chunk):
-                    await stream.send_all(reply)
             if self.die_after is not None and len(strip_status_requests(b"".join(chunks))) >= self.die_after:
+                # Before answering what came with these bytes: the power is gone.
                 self.die_after = None
                 self.torn += 1
                 self.died.set()
                 await stream.aclose()
                 return
+            if answers is not None:
+                answers.replies = self.replies if self.replies is not None else answers.replies
+                if reply := answers.feed(chunk):
+                    await stream.send_all(reply)
         job = strip_status_requests(b"".join(chunks))
         if not job:
             self.polls += 1
