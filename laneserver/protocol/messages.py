@@ -73,7 +73,7 @@ from laneserver.protocol.wire_customers import (
 )
 from laneserver.protocol.wire_drawer import (
     DrawerAlertEvent,
-    DrawerEvent,
+    DrawerSensorEvent,
     DrawerCount,
     DrawerCountOk,
     DrawerMovement,
@@ -227,7 +227,7 @@ REPLY_TYPES = (
 )
 
 EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent,
-               DrawerEvent)
+               DrawerSensorEvent)
 
 # The verbs the session hands to the customers actor, and to the sales actor.
 CUSTOMER_VERBS = (
@@ -250,7 +250,7 @@ __all__ = [
     "Add", "AlcoholPriceOk", "AlcoholPricing", "ArticleView", "BalanceCorrect", "BasketEmpty", "BasketLine",
     "BasketOk", "CancelTicket", "Candidate", "Code", "CouponView", "CreditDeposit", "CustomerCreate",
     "CustomerCreatedOk", "CustomerEdit", "CustomerOk", "CustomerSaleView", "CustomerSearch", "CustomerSummaryView",
-    "CustomerView", "CustomersOk", "DebtAbandon", "DebtView", "Denomination", "Discount", "DrawerAlertEvent", "DrawerEvent",
+    "CustomerView", "CustomersOk", "DebtAbandon", "DebtView", "Denomination", "Discount", "DrawerAlertEvent", "DrawerSensorEvent",
     "DrawerCount", "DrawerCountOk", "DrawerMovement", "DrawerMovementView", "DrawerOk", "DrawerOpen",
     "DrawerOpenOk", "DrawerView", "Error", "ExclVatView", "ExpiringLotView", "Finish", "FinishOk", "GetCustomer",
     "GetDrawer", "GetInvoice", "GetSale", "GetTicket", "GetVoucher", "Held", "HeldOk", "HeldView", "Hello",

@@ -86,7 +86,7 @@ class DrawerCountOk(Reply):
     drawer: DrawerView  # the new, empty period
 
 
-class DrawerEvent(msgspec.Struct, frozen=True, tag_field="type", tag="drawer"):
+class DrawerSensorEvent(msgspec.Struct, frozen=True, tag_field="type", tag="drawer_sensor"):
     """The lane's drawer sensor (read through its printer, DLE EOT 1): ``open`` (None:
     not known) and ``left_open`` once it has stayed open ``drawer_left_open_seconds``."""
 

@@ -152,7 +152,7 @@ async def run_shop(
                 # A point's alerts are events only; a lane's ticket and printer status are
                 # given to each newcomer (sticky, the default).
                 publishers = {address.name: Publisher(address.name, sticky=()) for address in points.values()}
-                publishers.update((address.name, Publisher(address.name, sticky=(TICKET, "printer", "drawer")))
+                publishers.update((address.name, Publisher(address.name, sticky=(TICKET, "printer", "drawer_sensor")))
                                   for address in lane_addresses.values())
                 for point in config.stock_points:
                     # Reservations (and the publisher) outlive a restart of the actor.
@@ -342,7 +342,7 @@ def _close_all(addresses, nursery: trio.Nursery, grace: float) -> None:
 def _printer_status(lanes: list[Address], config: Config, drawer_lane: Address | None, last: dict,
                     status: PrinterStatus) -> None:
     """A printer's status to the lanes it serves (``printer`` events), and its drawer
-    sensor to the lane whose drawer it reads, when that changed (``drawer`` events).
+    sensor to the lane whose drawer it reads, when that changed (``drawer_sensor`` events).
     ``last`` keeps the drawer state last told (one dict per printer)."""
     for lane in lanes:
         frame = encode(wire.PrinterEvent(lane=lane.name.split(":", 1)[1], printer=status.printer,
@@ -354,9 +354,9 @@ def _printer_status(lanes: list[Address], config: Config, drawer_lane: Address |
     drawer = (status.drawer_open, status.drawer_left_open)
     if last.get("drawer") != drawer:
         last["drawer"] = drawer
-        frame = encode(wire.DrawerEvent(lane=drawer_lane.name.split(":", 1)[1], open=status.drawer_open,
+        frame = encode(wire.DrawerSensorEvent(lane=drawer_lane.name.split(":", 1)[1], open=status.drawer_open,
                                         left_open=status.drawer_left_open))
-        drawer_lane.tell_nowait(DeviceStatus(frame, kind="drawer"))
+        drawer_lane.tell_nowait(DeviceStatus(frame, kind="drawer_sensor"))
 
 
 async def _serve_http(shop: Shop, host: str, port: int, stop: trio.Event,
