@@ -83,6 +83,7 @@ MAX_PENDING = 500
 KICK_MAX_AGE = 30.0
 MAX_RUNS_PER_JOB = 3
 CONFIRM_BYTES_PER_SECOND = 1000
+SILENT_POLLS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +150,7 @@ class PrinterActor:
         # What the printer reports: None until it has answered a DLE EOT once.
         self._state: rules.PrinterState | None = None
         self._unanswered = False  # it answered before and has stopped answering
+        self._silent = 0  # polls reached it but got no answer, before it ever answered
         self._drawer = rules.DrawerSensor()
         self.garbage = 0  # status bytes ignored (fixed bits wrong), since the start
 
@@ -176,8 +178,9 @@ class PrinterActor:
             ExceptionGroup: a bug (in rendering or in a transport), so the
                 supervisor restarts the actor. Never for a printer that is down.
 
-        Cancellation: stops at once; pending jobs are lost and counted in the
-        ``printer_stopped`` log line.
+        Cancellation: stops at once; pending jobs are counted in the
+        ``printer_stopped`` log line: kept in ``print_jobs`` with a journal, lost
+        without one.
         """
         self._log.info("printer_started", kind=self._config.kind, address=self._config.address,
                        profile=self._profile.name or None)
@@ -292,7 +295,7 @@ class PrinterActor:
             polled = polls and trio.current_time() >= next_poll
             if polled:
                 await self._poll()
-                next_poll = trio.current_time() + self._config.poll_seconds
+                next_poll = trio.current_time() + self._poll_interval()
             if not self._queue:
                 with trio.move_on_at(next_poll if polls else float("inf")):
                     await self._job_added.wait()
@@ -307,7 +310,7 @@ class PrinterActor:
                 # Before a job: the status now, not the one from the last poll.
                 if not polled:
                     await self._poll()
-                    next_poll = trio.current_time() + self._config.poll_seconds
+                    next_poll = trio.current_time() + self._poll_interval()
                 if not self._online or self._unanswered or not self._state.printable:
                     # Paper out, cover open, offline: the job waits for the next poll.
                     with trio.move_on_at(next_poll):
@@ -334,6 +337,14 @@ class PrinterActor:
             self._log.info("print_job_printed", job=job.name, pending=len(self._queue))
             self._came_online()
 
+    def _poll_interval(self) -> float:
+        """``poll_seconds``; ten times as long for a printer that has stayed silent
+        ``SILENT_POLLS`` times without ever answering (a model without DLE EOT): it is
+        still asked now and then, in case it was only switched off."""
+        if not self.reports_status and self._silent >= SILENT_POLLS:
+            return self._config.poll_seconds * 10
+        return self._config.poll_seconds
+
     async def _send(self, job: _Job) -> bool:
         """Send ``job``; True once the printer has taken it.
 
@@ -359,6 +370,7 @@ class PrinterActor:
         try:
             reply = await self._ask(rules.POLL, len(rules.STATUS_REQUESTS), self._config.reply_seconds)
         except PrinterUnavailable as error:
+            self._sense_drawer(None)  # not known while the printer cannot be reached
             self._went_offline(error.reason)
             return
         state = rules.parse_poll(reply)
@@ -368,8 +380,10 @@ class PrinterActor:
         if state is None:
             if self.reports_status:  # it answered before: silence now means it is off
                 self._unanswered = True
+                self._sense_drawer(None)
                 self._went_offline("no answer to the status request")
             else:
+                self._silent += 1
                 self._came_online()  # reachable; its status is just not known
             return
         self._unanswered = False

@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
 
 import pytest
 import trio
@@ -25,7 +25,14 @@ from laneserver.actors.runtime import open_mailbox
 from laneserver.config import PrinterConfig
 from laneserver.store.schema import DB_NAME
 from tests.actors.test_journal import running_journal
-from tests.actors.test_printer import FakeNetworkPrinter, StatusLog, job_of, pty_pair, receipt_no, serve_printer
+from tests.actors.test_printer import (
+    FakeNetworkPrinter,
+    StatusLog,
+    job_of,
+    pty_pair,
+    receipt_no,
+    serve_printer,
+)
 from tests.escpos_peer import (
     COVER_OPEN_2,
     DRAWER_PIN3_HIGH_1,
@@ -155,7 +162,7 @@ async def test_drawer_sensor_open_then_left_open_then_closed() -> None:
             fake = FakeNetworkPrinter(replies=fine())
             port = await serve_printer(nursery, fake)
             sensor = DrawerSensorConfig(polarity="high", left_open_after=0.3)
-            async with running(net_config(port), drawer=sensor) as (printer, status, _):
+            async with running(net_config(port), drawer=sensor) as (_, status, _):
                 assert (await status.wait_for(lambda s: s.status == "ok")).drawer_open is False
                 fake.replies[1] = DRAWER_PIN3_HIGH_1
                 opened = await status.wait_for(lambda s: s.drawer_open)

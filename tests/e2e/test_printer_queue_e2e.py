@@ -21,8 +21,17 @@ import time
 
 import trio
 
-from tests.e2e.configured import DEMO_CATALOG, FakePrinter, PrinterPlug, configured_server, entry
-from tests.e2e.configured import lane, stock_point, table, toml
+from tests.e2e.configured import (
+    DEMO_CATALOG,
+    FakePrinter,
+    PrinterPlug,
+    configured_server,
+    entry,
+    lane,
+    stock_point,
+    table,
+    toml,
+)
 from tests.escpos_peer import fine
 from tests.support import connect
 

@@ -8,9 +8,22 @@ from decimal import Decimal
 
 import pytest
 
-from tests.e2e.browser.conftest import CATALOG, PIN, SELLER, FakePrinter, expect, plain_articles
+from tests.e2e.browser.conftest import (
+    CATALOG,
+    PIN,
+    SELLER,
+    FakePrinter,
+    expect,
+    plain_articles,
+)
 from tests.e2e.configured import configured_server
-from tests.escpos_peer import DRAWER_PIN3_HIGH_1, FINE, PAPER_END_STOP_2, PAPER_OUT_4, fine
+from tests.escpos_peer import (
+    DRAWER_PIN3_HIGH_1,
+    FINE,
+    PAPER_END_STOP_2,
+    PAPER_OUT_4,
+    fine,
+)
 
 SHOP = """
 [shop]
