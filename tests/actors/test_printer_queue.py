@@ -9,6 +9,7 @@ queue. Real time with short poll and retry periods, each test under
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import sqlite3
@@ -19,11 +20,21 @@ from pathlib import Path
 import pytest
 import trio
 
-from laneserver.actors.printer import DrawerSensorConfig, PrinterActor
+from laneserver.actors.drawer_messages import OpenWithoutSale
+from laneserver.actors.journal import commit
+from laneserver.actors.printer import MAX_RUNS_PER_JOB, DrawerSensorConfig, PrinterActor
 from laneserver.actors.printer_messages import GetStatus, KickDrawer, PrintReceipt
 from laneserver.actors.runtime import open_mailbox
-from laneserver.config import PrinterConfig
+from laneserver.config import (
+    Config,
+    LaneConfig,
+    PrinterConfig,
+    ShopConfig,
+    StockPointConfig,
+)
+from laneserver.store.ops import PrintJobTried, QueuePrintJob
 from laneserver.store.schema import DB_NAME
+from tests.actors.test_drawer import APPROVED, running_till
 from tests.actors.test_journal import running_journal
 from tests.actors.test_printer import (
     FakeNetworkPrinter,
@@ -249,3 +260,55 @@ async def test_serial_printer_status_over_a_pty_pair() -> None:
                     await status.wait_for(lambda s: s.status == "ok" and s.pending == 0)
                 assert strip_status_requests(bytes(received)) == job_of(1)
                 nursery.cancel_scope.cancel()
+
+
+async def test_a_job_that_several_runs_could_not_finish_is_abandoned(tmp_path) -> None:
+    """A job whose sending crashed the actor three runs in a row is dropped at the next
+    start (print_job_abandoned); the job after it prints."""
+    db = tmp_path / DB_NAME
+    at = dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.UTC)
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            fake = FakeNetworkPrinter(replies=fine())
+            port = await serve_printer(nursery, fake)
+            async with running_journal(db) as (journal, _):
+                (poison,) = await commit(journal, QueuePrintJob(printer="p1", name="job-1", data=job_of(1), at=at))
+                await commit(journal, QueuePrintJob(printer="p1", name="job-2", data=job_of(2), at=at))
+                for _ in range(MAX_RUNS_PER_JOB):
+                    await commit(journal, PrintJobTried(id=poison))
+                async with running(net_config(port), journal=journal) as (_, status, _):
+                    assert await fake.wait_jobs(1) == [job_of(2)]
+                    await status.wait_for(lambda s: s.pending == 0)
+            assert _pending(db) == []
+            nursery.cancel_scope.cancel()
+
+
+def _drawer_shop(drawer: str) -> Config:
+    return Config(shop=ShopConfig(name="Caisse test"), stock_points=(StockPointConfig(id="main"),),
+                  lanes=(LaneConfig(id="1", printer="p1", drawer=drawer, drawer_pin=5, drawer_on_ms=60,
+                                    drawer_off_ms=200),),
+                  printers=(PrinterConfig(id="p1", kind="file", address="/unused"),))
+
+
+PIN_5_KICK = b"\x1bp\x01\x1e\x64"  # ESC p 1 30 100: pin 5, 60 ms on, 200 ms off
+
+
+async def test_the_lanes_pin_and_pulse_reach_the_printer(tmp_path) -> None:
+    with trio.fail_after(DEADLINE):
+        async with running_till(tmp_path / "db.sqlite3", shop=_drawer_shop("printer")) as till:
+            await till.ok(APPROVED, OpenWithoutSale("monnaie"))
+            await till.printed.wait_sent(1)
+            assert till.printed.sent == [PIN_5_KICK]
+
+
+@pytest.mark.skipif(shutil.which("socat") is None, reason="socat is not installed: it provides the pty pair")
+async def test_the_lanes_pin_and_pulse_reach_a_serial_drawer(tmp_path) -> None:
+    with trio.fail_after(DEADLINE):
+        async with pty_pair() as (drawer_end, far_end):
+            far = trio.lowlevel.FdStream(os.open(far_end, os.O_RDONLY | os.O_NOCTTY))
+            async with far, running_till(tmp_path / "db.sqlite3", shop=_drawer_shop(drawer_end)) as till:
+                await till.ok(APPROVED, OpenWithoutSale("monnaie"))
+                received = b""
+                while len(received) < len(PIN_5_KICK):
+                    received += await far.receive_some()
+                assert received == PIN_5_KICK
