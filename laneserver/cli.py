@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     pair = sub.add_parser("pair", parents=[common], help="register a till or a PDA; prints its token last")
     pair.add_argument("kind", choices=["till", "pda"])
     pair.add_argument("--lane", help="the lane of a till")
+    pair.add_argument("--code", action="store_true",
+                      help="print a one-time 6-digit code (10 minutes) the device types, instead of its token")
 
     seller = sub.add_parser("seller", parents=[common], help="manage sellers")
     seller_sub = seller.add_subparsers(dest="seller_command", required=True, metavar="ACTION")
@@ -106,6 +108,28 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument("--out", type=Path, help="the archive file to write")
     archive.add_argument("--key", type=Path, help="a file holding the shop's public key (64 hex digits or PEM): "
                                                   "the archive must be signed by it")
+    restore = sub.add_parser("restore", parents=[common],
+                             help="put a backup back in place (the server stopped); the replaced database is kept")
+    restore.add_argument("backup", type=Path)
+
+    sub.add_parser("systemd-devices", parents=[common],
+                   help="print the unit's drop-in allowing the shop file's devices (DeviceAllow=)")
+    tls = sub.add_parser("tls", parents=[common], help="the shop's own certificate authority and HTTPS certificate")
+    tls_sub = tls.add_subparsers(dest="tls_command", required=True, metavar="ACTION")
+    tls_init = tls_sub.add_parser("init", parents=[common],
+                                  help="make a shop CA and a server certificate for this box in the data folder's tls/")
+    tls_init.add_argument("--name", action="append", default=[], metavar="NAME",
+                          help="another DNS name the tills use for this box (repeatable)")
+    tls_init.add_argument("--ip", action="append", default=[], metavar="ADDRESS",
+                          help="another IP address the tills use for this box (repeatable)")
+    tls_init.add_argument("--force", action="store_true",
+                          help="replace an existing shop CA (every till must then trust the new one)")
+    tls_init.add_argument("--server-only", action="store_true",
+                          help="keep the CA, sign a new server certificate (new address, renewal)")
+
+    status = sub.add_parser("status", parents=[common], help="the server's state for store IT")
+    status.add_argument("--host", help="where the server listens (default from config; asked on loopback)")
+    status.add_argument("--port", type=int, help="its port (default from config)")
 
     stock = sub.add_parser("stock", parents=[common], help="stock points")
     stock_sub = stock.add_subparsers(dest="stock_command", required=True, metavar="ACTION")
@@ -164,6 +188,8 @@ def _run(args: argparse.Namespace, config: Config, data: Path) -> int:
             return _verify(data)
         case "backup":
             return _backup(args, data)
+        case "restore":
+            return _restore(args, data)
         case "stock":
             return _stock_export(args, config, data)
         case "archive" if args.action == "verify":
@@ -172,6 +198,12 @@ def _run(args: argparse.Namespace, config: Config, data: Path) -> int:
             return _archive(args, config, data)
         case "export":
             return _export_fec(args, config, data)
+        case "systemd-devices":
+            return _systemd_devices(config)
+        case "tls":
+            return _tls_init(args, config, data)
+        case "status":
+            return _status(args, config, data)
     return _fail(f"unknown command {args.command}", 2)
 
 
@@ -188,18 +220,29 @@ def _serve(args: argparse.Namespace, config: Config, data: Path) -> int:
             f"laneserver: {kind} \"{config.shop.name}\" ready, data in {data.resolve()}",
             f"  till page:  {base}/till/",
             f"  PDA page:   {base}/pda/",
-            f"  pair a till:  laneserver pair till --lane {config.lanes[0].id} --data {data}"
+            f"  pair a till:  laneserver pair till --lane {config.lanes[0].id} --code --data {data}"
             + (f" --config {args.config}" if getattr(args, "config", None) else ""),
-            "                then open the till page and enter the token (or add #token=TOKEN to its URL)",
+            "                then open the till page and type the 6-digit code (without --code: a token,"
+            " typed or added as #token=TOKEN to its URL)",
         ]
         if config.demo:
             lines.append(f"  demo seller:  {DEMO_SELLER[0]}, PIN {DEMO_SELLER[1]}")
         print("\n".join(lines), flush=True)
 
     from laneserver.actors.journal import BooksRefused
+    from laneserver.store.data_lock import DataFolderBusy, DataFolderLock
+    from laneserver.store.schema import SchemaTooNew
+    from laneserver.tls import TlsError
 
+    # Held while the server runs (the kernel lets go when the process ends, however):
+    # ``restore`` and a second server on the same folder are refused.
+    try:
+        lock = DataFolderLock(data).acquire("a second server")
+    except DataFolderBusy as busy:
+        return _fail(f"cannot serve: {busy}", 1)
     refused: list[str] = []
     failed: list[str] = []
+    unusable: list[str] = []  # [server] tls without its files
     # The journal's worker thread needs the GIL back after every SQLite call; with
     # the default 5 ms switch interval a busy event loop makes it wait up to 5 ms
     # each time, so a batch of a few dozen statements took tens to hundreds of ms
@@ -211,10 +254,16 @@ def _serve(args: argparse.Namespace, config: Config, data: Path) -> int:
         trio.run(lambda: run_shop(config, data, SystemClock(), host=args.host, port=args.port, on_ready=on_ready))
     except* KeyboardInterrupt:
         pass
-    except* BooksRefused as group:
+    except* (BooksRefused, SchemaTooNew) as group:
         refused.extend(str(error) for error in _leaves(group))
+    except* TlsError as group:
+        unusable.extend(str(error) for error in _leaves(group))
     except* OSError as group:
         failed.extend(str(error) for error in _leaves(group))
+    finally:
+        lock.release()
+    if unusable:
+        return _fail(unusable[0], 2)
     if refused:
         # Exit 3 is in the unit's RestartPreventExitStatus: retrying cannot help.
         return _fail(refused[0], EXIT_BOOKS_REFUSED)
@@ -233,9 +282,12 @@ def _leaves(error: BaseException):
 
 
 def _open(data: Path, *, create: bool = True):
-    from laneserver.store.schema import DB_NAME, connect
+    from laneserver.store.schema import DB_NAME, SchemaTooNew, connect
 
-    return connect(data / DB_NAME, create=create)
+    try:
+        return connect(data / DB_NAME, create=create)
+    except SchemaTooNew as error:
+        raise _Refused(str(error)) from None
 
 
 class _Refused(Exception):
@@ -265,11 +317,26 @@ def _pair(args: argparse.Namespace, config: Config, data: Path) -> int:
 
     if args.kind == "till" and not args.lane:
         return _fail("a till is paired with a lane: laneserver pair till --lane LANE", 2)
+    if args.code:
+        return _pair_code(args, config, data)
     with _admin_db(data) as db:
         device, token = pair_device(db, args.kind, args.lane, SystemClock().now(), [l.id for l in config.lanes])
     where = f" on lane {args.lane}" if args.kind == "till" else ""
     print(f"paired {args.kind} {device}{where}; its token (shown once, keep it on the device):")
     print(token)
+    return 0
+
+
+def _pair_code(args: argparse.Namespace, config: Config, data: Path) -> int:
+    from laneserver.rules.pairing import MAX_WRONG, VALID_SECONDS
+    from laneserver.store.admin import issue_pairing_code
+
+    with _admin_db(data) as db:
+        code = issue_pairing_code(db, args.kind, args.lane, SystemClock().now(), [l.id for l in config.lanes])
+    where = f" on lane {args.lane}" if args.kind == "till" else ""
+    print(f"a {args.kind}{where}: open its page and enter this code within {VALID_SECONDS // 60} minutes "
+          f"(one use; {MAX_WRONG} wrong codes burn it):")
+    print(code)
     return 0
 
 
@@ -418,6 +485,15 @@ def _archive(args: argparse.Namespace, config: Config, data: Path) -> int:
     except OSError as error:
         return _fail(f"archive: cannot write {args.out}: {error}")
     header = done["header"]
+    # The technical event journal's ``archive_export``, left for the journal to chain (store/jet.py).
+    from laneserver.store.jet import note_archive_export
+
+    try:
+        note_archive_export(data / DB_NAME, SystemClock().now(), header["period"], args.out,
+                            sum(done["records"].values()), bool(header["partial"]))
+    except (OSError, sqlite3.Error) as error:
+        return _fail(f"archive: {args.out} written, but its export could not be noted in the technical "
+                     f"event journal ({error}): run the command again")
     counts = ", ".join(f"{chain} {count}" for chain, count in done["records"].items() if count)
     print(f"archive of {header['period']} written to {args.out} ({done['bytes']} bytes; {counts or 'no records'})")
     if header["partial"]:
@@ -473,6 +549,108 @@ def _backup(args: argparse.Namespace, data: Path) -> int:
     finally:
         db.close()
     print(f"backup written to {args.dest}")
+    return 0
+
+
+def _restore(args: argparse.Namespace, data: Path) -> int:
+    from laneserver.store.backups import RestoreRefused, restore
+    from laneserver.store.data_lock import DataFolderBusy, DataFolderLock
+
+    try:
+        lock = DataFolderLock(data).acquire("restore")
+    except DataFolderBusy as busy:
+        return _fail(f"restore refused: {busy}")
+    with lock:
+        try:
+            done = restore(data, args.backup, SystemClock().now())
+        except RestoreRefused as refused:
+            return _fail(f"restore refused, nothing was changed: {refused}")
+    heads = done.heads
+    print(f"restored {args.backup}: sale {heads.sale_number}, payment {heads.payment_number}, "
+          f"money {heads.money_number}; integrity and fiscal chains checked")
+    if done.database_aside is not None:
+        print(f"the replaced database is kept as {done.database_aside}")
+    if done.anchor_aside is not None:
+        print(f"the replaced fiscal anchor is kept as {done.anchor_aside}: keep it with the shop's fiscal records")
+    replaced = done.replaced_heads
+    if replaced is not None and replaced.sale_number > heads.sale_number:
+        print(f"sales {heads.sale_number + 1} to {replaced.sale_number} were issued after this backup: their "
+              "numbers will be issued again (tell the accountant; event backup_restored)")
+    if not done.backup_anchor:
+        print("note: the backup had no anchor beside it; it is anchored at its own last records")
+    print("start the server: systemctl start laneserver")
+    return 0
+
+
+def _systemd_devices(config: Config) -> int:
+    from laneserver.server.systemd_devices import drop_in
+
+    def resolve(node: str) -> str | None:
+        return os.path.realpath(node) if os.path.exists(node) else None
+
+    sys.stdout.write(drop_in(config, resolve))
+    return 0
+
+
+def _tls_init(args: argparse.Namespace, config: Config, data: Path) -> int:
+    from laneserver.tls import TlsError, init
+
+    if args.force and args.server_only:
+        return _fail("--force makes a new CA, --server-only keeps it: give one of them", 2)
+    try:
+        issued = init(data, names=args.name, addresses=args.ip, force=args.force, server_only=args.server_only,
+                      shop=config.shop.name)
+    except TlsError as error:
+        return _fail(str(error))
+    files = issued.files
+    if issued.new_ca:
+        print(f"shop CA: {files.ca_cert} (its key {files.ca_key}, 0600)")
+    print(f"server certificate: {files.cert} (its key {files.key}, 0600), valid until "
+          f"{issued.not_after:%Y-%m-%d}")
+    print(f"  names: {', '.join(issued.names)}")
+    print(f"  addresses: {', '.join(issued.addresses)}")
+    print("next: set `tls = true` under [server] in the shop file and restart; make each till and PDA trust "
+          f"{files.ca_cert} (docs/operations.md, \"TLS\")")
+    return 0
+
+
+def _status(args: argparse.Namespace, config: Config, data: Path) -> int:
+    import json
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    from laneserver.server.status import format_status, offline_status
+    from laneserver.tls import files_of
+
+    host = args.host or config.server.host
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"  # bound to every address: ask on loopback
+    port = args.port if args.port is not None else config.server.port
+    scheme = "https" if config.server.tls else "http"
+    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    context = None
+    if config.server.tls:
+        # The box asking itself: its own CA when there is one (127.0.0.1 is in the certificate).
+        ca = files_of(data).ca_cert
+        context = ssl.create_default_context(cafile=str(ca)) if ca.is_file() and not config.server.tls_cert else \
+            ssl._create_unverified_context()
+    url = f"{scheme}://{netloc}/status"
+    try:
+        with urllib.request.urlopen(url, timeout=10, context=context) as response:
+            status = json.loads(response.read())
+        print(format_status(status, url))
+        return 0
+    except urllib.error.HTTPError as error:
+        return _fail(f"the server at {url} answered {error.code}: {error.read().decode(errors='replace').strip()}")
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        where = f"nothing answers at {url}: {reason}"
+    try:
+        status = offline_status(config, data)
+    except FileNotFoundError as error:
+        return _fail(f"{where}; and {error}")
+    print(format_status(status, where))
     return 0
 
 

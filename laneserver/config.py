@@ -124,10 +124,17 @@ class PrinterConfig(Base):
 
 class TerminalConfig(Base):
     """A payment terminal (card). ``simulator`` is the built-in simulated terminal
-    (outcome chosen by the amount's cents, see ``laneserver.hw.terminal``)."""
+    (outcome chosen by the amount's cents, see ``laneserver.hw.terminal``);
+    ``caisse-ap`` a terminal speaking Caisse-AP over IP (``laneserver.hw.caisse_ap``)."""
 
     id: str
-    kind: Literal["simulator"] = "simulator"
+    kind: Literal["simulator", "caisse-ap"] = "simulator"
+    # caisse-ap: the terminal's host:port; the cash register number sent in CA (1 or 2
+    # digits; "" = the number of the lane it serves); the cash register protocol
+    # identifier sent in CJ (12 digits).
+    address: str = ""
+    cash_register: str = ""
+    protocol_id: str = "000000000000"
     # The simulator's answers: by the amount's cents (tests), or always approve (the demo).
     outcomes: Literal["cents", "approve"] = "cents"
     delay_seconds: float = 1.0
@@ -172,6 +179,12 @@ class ServerConfig(Base):
     pin_lockout_max: float = 3600.0
     # Seconds a page's resume secret stays valid unused (its seller kept across reconnects).
     resume_idle: float = 8 * 3600.0
+    # HTTPS and WSS on the same port (laneserver/tls.py, docs/operations.md "TLS"): with
+    # the certificate ``laneserver tls init`` made, or ``tls_cert`` / ``tls_key`` (PEM
+    # files, relative to the data folder or absolute) when both are set.
+    tls: bool = False
+    tls_cert: str = ""
+    tls_key: str = ""
 
 
 class AccountingConfig(Base):
@@ -188,11 +201,45 @@ class AccountingConfig(Base):
     loss: str = "658"
     gain: str = "758"
     bad_debts: str = "654"
+class BackupConfig(Base):
+    """Scheduled online backups (store/backups.py, actors/backups.py)."""
+
+    # How often: a duration such as "6h", "1d", "30m", "1h30m" ("" = no scheduled backups).
+    every: str = ""
+    # How many of the newest backups are kept in ``folder`` (older ones are removed).
+    keep: int = 7
+    # Where: a folder of its own; a relative path is inside the data folder (created there),
+    # an absolute one must exist (and be writable by the service: docs/operations.md).
+    folder: str = "backups"
+
+    @property
+    def every_seconds(self) -> float | None:
+        """The period in seconds; None when scheduled backups are off."""
+        return parse_duration(self.every, "backup.every") if self.every else None
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"(?:\d+[smhd])+")
+# The shortest and longest backup period (seconds): one a second (tests, a drill) to a week.
+BACKUP_EVERY_MIN, BACKUP_EVERY_MAX = 1, 7 * 86400
+
+
+def parse_duration(text: str, key: str) -> float:
+    """``"1h30m"`` → 5400.0 seconds: whole numbers of d, h, m, s, largest first or not.
+
+    Raises:
+        ConfigError: not such a duration (the message names ``key``).
+    """
+    compact = text.strip().replace(" ", "")
+    if not _DURATION.fullmatch(compact):
+        raise ConfigError(f"{key}: {text!r} is not a duration such as \"30m\", \"6h\", \"1d\" or \"1h30m\"")
+    return float(sum(int(number) * _DURATION_UNITS[unit] for number, unit in re.findall(r"(\d+)([smhd])", compact)))
 
 
 class Config(Base):
     shop: ShopConfig = ShopConfig()
     server: ServerConfig = ServerConfig()
+    backup: BackupConfig = BackupConfig()
     stock_points: tuple[StockPointConfig, ...] = ()
     lanes: tuple[LaneConfig, ...] = ()
     printers: tuple[PrinterConfig, ...] = ()
@@ -200,6 +247,9 @@ class Config(Base):
     keyboard: tuple[KeyboardPageConfig, ...] = ()
     payment_modes: tuple[PaymentModeConfig, ...] = ()
     accounting: AccountingConfig = AccountingConfig()
+    # Which role each verb needs, where the shop differs from rules/roles.py's table:
+    # ``verb = "cashier" | "supervisor" | "manager"`` (docs/operations.md, "Roles").
+    roles: dict[str, object] = msgspec.field(default_factory=dict)
     demo: bool = False
 
     def lane(self, lane_id: str) -> LaneConfig | None:
@@ -291,9 +341,10 @@ def _check(config: Config) -> Config:
             host, _, port = printer.address.rpartition(":")
             if not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ConfigError(f"printers[{i}].address: {printer.address!r} is not host:port")
-    _check_terminals(config)
+    config = _check_terminals(config)
     _check_drawers(config)
     _check_printers(config)
+    _check_backup(config.backup)
     _check_alcohol(config)
     _unique([m.id for m in config.payment_modes], "payment_modes")
     for i, mode in enumerate(config.payment_modes):
@@ -318,6 +369,8 @@ def _check(config: Config) -> Config:
             f"server.max_sessions_per_device: {config.server.max_sessions_per_device} must be at least 1")
     if config.server.max_unauthenticated < 1:
         raise ConfigError(f"server.max_unauthenticated: {config.server.max_unauthenticated} must be at least 1")
+    _check_tls(config.server)
+    _check_roles(config)
     return config
 
 
@@ -367,6 +420,22 @@ def fec_accounts(config: Config):
     )
 
 
+def _check_tls(server: ServerConfig) -> None:
+    if bool(server.tls_cert.strip()) != bool(server.tls_key.strip()):
+        raise ConfigError("server.tls_cert and server.tls_key: set both (a certificate and its key) or neither")
+    if server.tls_cert.strip() and not server.tls:
+        raise ConfigError("server.tls_cert: set, but server.tls is false: add `tls = true` to serve HTTPS")
+
+
+def _check_roles(config: Config) -> None:
+    from laneserver.rules.roles import RoleTableError, role_table
+
+    try:
+        role_table(config.roles)
+    except RoleTableError as error:
+        raise ConfigError(str(error)) from None
+
+
 def _check_drawers(config: Config) -> None:
     from laneserver.rules.drawer import parse_denominations, parse_threshold
 
@@ -412,6 +481,14 @@ def _check_printers(config: Config) -> None:
                               "it needs drawer = \"printer\"")
         if not 1 <= lane.drawer_left_open_seconds <= 86400:
             raise ConfigError(f"lanes[{i}].drawer_left_open_seconds: must be 1 to 86400 seconds")
+def _check_backup(backup: BackupConfig) -> None:
+    every = backup.every_seconds
+    if every is not None and not BACKUP_EVERY_MIN <= every <= BACKUP_EVERY_MAX:
+        raise ConfigError(f"backup.every: {backup.every!r} is not between 1 second and 7 days")
+    if not 1 <= backup.keep <= 10_000:
+        raise ConfigError(f"backup.keep: {backup.keep} is not between 1 and 10000 backups")
+    if not backup.folder.strip() or "\0" in backup.folder:
+        raise ConfigError("backup.folder: must name a folder (a relative one is inside the data folder)")
 
 
 def _check_alcohol(config: Config) -> None:
@@ -424,7 +501,8 @@ def _check_alcohol(config: Config) -> None:
         raise ConfigError(str(error)) from None
 
 
-def _check_terminals(config: Config) -> None:
+def _check_terminals(config: Config) -> Config:
+    """The terminals checked; a Caisse-AP terminal's ``cash_register`` filled in."""
     _unique([t.id for t in config.terminals], "terminals")
     for i, terminal in enumerate(config.terminals):
         if not 0 <= terminal.delay_seconds <= 3600:
@@ -443,6 +521,36 @@ def _check_terminals(config: Config) -> None:
             raise ConfigError(f"lanes[{i}].terminal: terminal {lane.terminal!r} already serves lane "
                               f"{served[lane.terminal]!r}; a terminal serves one lane")
         served[lane.terminal] = lane.id
+    terminals = tuple(_check_caisse_ap(i, t, served.get(t.id)) for i, t in enumerate(config.terminals))
+    return msgspec.structs.replace(config, terminals=terminals) if terminals != config.terminals else config
+
+
+def _check_caisse_ap(i: int, terminal: TerminalConfig, lane: str | None) -> TerminalConfig:
+    from laneserver.hw.caisse_ap import parse_address
+
+    key = f"terminals[{i}]"
+    if terminal.kind != "caisse-ap":
+        for name in ("address", "cash_register"):
+            if getattr(terminal, name):
+                raise ConfigError(f"{key}.{name}: only for kind = \"caisse-ap\"")
+        return terminal
+    if not terminal.address.strip():
+        raise ConfigError(f"{key}.address: required for kind = \"caisse-ap\" (the terminal's host:port)")
+    try:
+        parse_address(terminal.address)
+    except ValueError as error:
+        raise ConfigError(f"{key}.address: {error}") from None
+    if not re.fullmatch(r"[0-9]{12}", terminal.protocol_id):
+        raise ConfigError(f"{key}.protocol_id: {terminal.protocol_id!r} is not 12 digits")
+    register = terminal.cash_register
+    if register and not re.fullmatch(r"[0-9]{1,2}", register):
+        raise ConfigError(f"{key}.cash_register: {register!r} is not a cash register number of 1 or 2 digits")
+    if not register:
+        if lane is not None and not re.fullmatch(r"[0-9]{1,2}", lane):
+            raise ConfigError(f"{key}.cash_register: required: lane {lane!r} it serves is not a number of 1 or "
+                              "2 digits")
+        register = lane if lane is not None else "01"
+    return msgspec.structs.replace(terminal, cash_register=register)
 
 
 def _unique(ids: list[str], key: str) -> None:

@@ -28,9 +28,11 @@ DEMO_SELLER = ("marie", "1234")
 
 
 class LiveServer:
-    def __init__(self, data: Path, *, config: Path | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data: Path, *, config: Path | None = None, env: dict[str, str] | None = None,
+                 serve_args: tuple[str, ...] = ()) -> None:
         self.data = data
         self.config = config
+        self.serve_args = serve_args  # e.g. ("--log-level", "debug")
         self.env = {**os.environ, **(env or {})}
         self.port = 0
         self.proc: subprocess.Popen | None = None
@@ -44,7 +46,8 @@ class LiveServer:
         return args
 
     def start(self, timeout: float = 30.0) -> "LiveServer":
-        cmd = [sys.executable, "-m", "laneserver", "serve", *self._base_args(), "--port", str(self.port)]
+        cmd = [sys.executable, "-m", "laneserver", "serve", *self._base_args(), "--port", str(self.port),
+               *self.serve_args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      cwd=REPO, env=self.env)
         ready = threading.Event()
@@ -53,7 +56,7 @@ class LiveServer:
         def pump_stdout(stream) -> None:
             for line in stream:
                 lines.append(line.rstrip("\n"))
-                match = re.search(r"till page:\s+(http://\S+)/till/", line)
+                match = re.search(r"till page:\s+(https?://\S+)/till/", line)
                 if match:
                     self.url = match.group(1)
                     ready.set()
@@ -72,7 +75,7 @@ class LiveServer:
 
     @property
     def ws_url(self) -> str:
-        return self.url.replace("http://", "ws://") + "/ws"
+        return self.url.replace("http", "ws", 1) + "/ws"  # https → wss
 
     def kill(self) -> None:
         """kill -9: no shutdown, no flush."""

@@ -274,10 +274,10 @@ def test_configuration_doc_shows_the_example_file():
 def test_configuration_doc_names_every_key():
     import msgspec
 
-    from laneserver.config import LaneConfig, PrinterConfig, ServerConfig, ShopConfig, StockPointConfig
+    from laneserver.config import BackupConfig, LaneConfig, PrinterConfig, ServerConfig, ShopConfig, StockPointConfig
 
     doc = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
-    for struct in (Config, ShopConfig, ServerConfig, StockPointConfig, LaneConfig, PrinterConfig):
+    for struct in (Config, ShopConfig, ServerConfig, StockPointConfig, LaneConfig, PrinterConfig, BackupConfig):
         for field in msgspec.structs.fields(struct):
             assert f"| `{field.name}` |" in doc, f"{struct.__name__}.{field.name} is not documented"
 

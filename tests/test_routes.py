@@ -22,7 +22,8 @@ def test_every_request_type_has_a_route_to_a_session_method() -> None:
 
 
 def test_only_hello_comes_before_the_device_and_which_requests_take_a_supervisor_pin() -> None:
-    assert [k for k, r in routes.ROUTES.items() if not r.needs_device] == [wire.Hello]
+    # ``pair`` too (issue 14): a device with no token yet gets one with a one-time code.
+    assert [k for k, r in routes.ROUTES.items() if not r.needs_device] == [wire.Hello, wire.Pair]
     assert {k for k, r in routes.ROUTES.items() if r.approval} == {
         wire.Discount, wire.Pay, wire.BalanceCorrect, *wire.SALES_VERBS,
         wire.DrawerMovement, wire.DrawerOpen, wire.DrawerCount, wire.GetDrawer, wire.Close}

@@ -205,3 +205,109 @@ def test_a_refused_start_is_not_restarted():
 
     settings = service_settings(UNIT.read_text(encoding="utf-8"))
     assert str(EXIT_BOOKS_REFUSED) in settings["RestartPreventExitStatus"][-1].split()
+
+
+# --- hardening: the devices and the exposure ------------------------------------------
+
+SECURITY_TARGET = 2.5  # systemd-analyze security's overall exposure (0 best, 10 worst)
+
+
+def exposure(unit: Path) -> float:
+    """``systemd-analyze security --offline=yes`` of a unit file: its overall exposure."""
+    result = subprocess.run(
+        [SYSTEMD_ANALYZE, "security", "--offline=yes", "--no-pager", str(unit)],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={"PATH": os.environ.get("PATH", ""), "LC_ALL": "C", "SYSTEMD_LOG_COLOR": "0", "SYSTEMD_PAGER": "cat"},
+    )
+    found = re.search(r"Overall exposure level for \S+: (\d+\.\d)", result.stdout)
+    assert found, result.stdout[-2000:] + result.stderr
+    return float(found[1])
+
+
+SHOP = """
+[[stock_points]]
+id = "main"
+
+[[printers]]
+id = "serial"
+kind = "serial"
+address = "/dev/ttyUSB0:19200"
+
+[[printers]]
+id = "usb"
+kind = "usb"
+address = "0x04b8:0x0202"
+
+[[printers]]
+id = "usblp"
+kind = "file"
+address = "/dev/usb/lp0"
+
+[[printers]]
+id = "linked"
+kind = "serial"
+address = "/dev/laneserver/printer-1"
+
+[[printers]]
+id = "spool"
+kind = "file"
+address = "/var/lib/laneserver/receipts.bin"
+
+[[lanes]]
+id = "1"
+printer = "serial"
+drawer = "/dev/ttyS0:9600"
+
+[[lanes]]
+id = "2"
+printer = "linked"
+"""
+
+
+def test_the_unit_closes_the_devices_but_the_shop_classes():
+    one = service_settings(UNIT.read_text(encoding="utf-8"))
+    assert one["DevicePolicy"] == ["closed"]
+    assert {"char-ttyS rw", "char-ttyUSB rw", "char-ttyACM rw", "char-usb rw", "char-usb_device rw"} <= set(
+        one["DeviceAllow"])
+    assert set(one["SupplementaryGroups"][-1].split()) == {"dialout", "lp"}
+
+
+def test_the_drop_in_allows_the_shop_files_devices_only():
+    from laneserver.config import parse_config
+    from laneserver.server.systemd_devices import drop_in
+
+    links = {"/dev/laneserver/printer-1": "/dev/ttyACM0"}
+    allowed = service_settings(drop_in(parse_config(SHOP), links.get))["DeviceAllow"]
+    assert allowed == ["", "/dev/ttyUSB0 rw", "char-ttyUSB rw", "char-usb_device rw", "/dev/usb/lp0 rw",
+                       "char-usb rw", "/dev/laneserver/printer-1 rw", "char-ttyACM rw", "/dev/ttyS0 rw",
+                       "char-ttyS rw"]
+    unplugged = drop_in(parse_config(SHOP), lambda node: None)
+    assert "/dev/laneserver/printer-1 is not plugged in now" in unplugged
+    assert "char-ttyACM" not in unplugged
+
+
+@needs_systemd_analyze
+def test_the_exposure_is_at_most_the_target_with_and_without_the_drop_in(tmp_path):
+    from laneserver.config import parse_config
+    from laneserver.server.systemd_devices import drop_in
+
+    shipped = local_copy(tmp_path)
+    assert exposure(shipped) <= SECURITY_TARGET
+    # The drop-in's lines after the unit's (what systemd does with a drop-in): still
+    # verifies without a word, and no worse.
+    narrowed = tmp_path / "narrowed" / "laneserver.service"
+    narrowed.parent.mkdir()
+    narrowed.write_text(shipped.read_text(encoding="utf-8") + "\n" + drop_in(parse_config(SHOP)), encoding="utf-8")
+    assert verify(narrowed) == ""
+    assert exposure(narrowed) <= exposure(shipped)
+
+
+def test_laneserver_systemd_devices_prints_the_drop_in(tmp_path, capsys):
+    from laneserver.cli import main
+
+    shop = tmp_path / "shop.toml"
+    shop.write_text(SHOP, encoding="utf-8")
+    assert main(["systemd-devices", "--config", str(shop)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("# The devices this shop's laneserver may open")
+    assert "DeviceAllow=/dev/ttyUSB0 rw" in printed

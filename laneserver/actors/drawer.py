@@ -53,9 +53,10 @@ from laneserver.hw.printer_io import PrinterUnavailable, SerialTransport, Transp
 from laneserver.hw.receipt import render_drawer_kick
 from laneserver.log import get_logger
 from laneserver.rules import drawer as rules
+from laneserver.rules import jet
 from laneserver.rules.outcome import Applied, Code, Refused, refused
 from laneserver.store import reads
-from laneserver.store.ops import RecordDrawerCount, RecordDrawerMovement, RecordEvent, Remember
+from laneserver.store.ops import ChainRecord, RecordDrawerCount, RecordDrawerMovement, RecordEvent, Remember
 
 
 class DrawerActor:
@@ -206,6 +207,10 @@ class DrawerActor:
         ops: list[Any] = [
             RecordDrawerMovement(lane=self.lane, movement=event.movement, device=caller.device),
             self._event(caller, "DrawerMovementRecorded", event),
+            ChainRecord(chain="jet", at=event.movement.at, record=jet.jet_record(
+                jet.CASH_MOVEMENT, lane=self.lane, seller=caller.seller, movement=command.kind,
+                amount=event.movement.amount, reason=event.movement.reason, approved_by=caller.approved_by,
+                device=caller.device)),
         ]
         before = rules.expected(self.period)
         answer = self.now(result.state)
@@ -227,8 +232,11 @@ class DrawerActor:
             return refused(Code.SUPERVISOR_REQUIRED, "opening the drawer without a sale needs a supervisor's PIN")
         data = {"lane": self.lane, "reason": reason, "seller": caller.seller, "approved_by": caller.approved_by}
         answer = OpenedWithoutSale(lane=self.lane, approved_by=caller.approved_by)
-        failed = await self._commit(caller, [self._event(caller, "DrawerOpenedWithoutSale", data)], self.period,
-                                    answer, key, fingerprint)
+        no_sale = ChainRecord(chain="jet", at=self.clock.now(), record=jet.jet_record(
+            jet.NO_SALE, lane=self.lane, seller=caller.seller, approved_by=caller.approved_by, reason=reason,
+            device=caller.device))
+        failed = await self._commit(caller, [self._event(caller, "DrawerOpenedWithoutSale", data), no_sale],
+                                    self.period, answer, key, fingerprint)
         if failed is not None:
             return failed
         self.log.info("drawer_opened_without_sale", seller=caller.seller, approved_by=caller.approved_by)
@@ -315,6 +323,18 @@ class DrawerActor:
                 await self.transport.send(data)
             except PrinterUnavailable as error:
                 self.log.warning("drawer_kick_failed", reason=error.reason)
+                await self._record_failure(error.reason)
             else:
                 self.log.info("drawer_kicked")
 
+    async def _record_failure(self, reason: str) -> None:
+        """A kick that failed: the technical event journal's ``device_failure`` (bounded;
+        a journal that cannot take it is logged, the drawer goes on)."""
+        record = jet.jet_record(jet.DEVICE_FAILURE, device=f"drawer:{self.lane}", reason=reason, lanes=[self.lane])
+        with trio.move_on_after(5) as waited:
+            try:
+                await commit(self.journal, ChainRecord(chain="jet", at=self.clock.now(), record=record))
+            except CommitFailed as error:
+                self.log.error("device_failure_not_journaled", error=str(error))
+        if waited.cancelled_caught:
+            self.log.error("device_failure_not_journaled", error="the journal did not answer in time")

@@ -43,6 +43,7 @@ from laneserver.config import Config
 from laneserver.log import get_logger
 from laneserver.rules import closures as rules
 from laneserver.rules.closures import Closure
+from laneserver.rules.jet import jet_record
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.store import closures as store
 from laneserver.store.ops import ChainAppended, ChainRecord, Remember
@@ -197,7 +198,7 @@ class FiscalActor:
         """
         now = self.clock.now()
         ops: list[Any] = [ChainRecord(chain=store.CLOSURE_CHAIN, at=closure.at, record=rules.closure_record(closure))]
-        ops.append(ChainRecord(chain="jet", at=now, record={**_plain(jet), "closure": closure.number}))
+        ops.append(ChainRecord(chain="jet", at=now, record=jet_record(**_plain(jet), closure=closure.number)))
         if key is not None and caller is not None:
             ops.append(Remember(device=caller.device, key=key, actor=ACTOR,
                                 reply=ReplyMemory.stored(Closed(closure.number)), at=now, fingerprint=fingerprint))

@@ -29,11 +29,23 @@ start too (``BooksRefused``: exit 3, docs/operations.md "A refused start-up").
 
 Shutdown: when the mailbox is closed the loop drains what is queued, then
 checkpoints and closes the database under a shielded, bounded scope.
+
+The technical event journal (JET, chain ``jet``; store/jet.py), when the journal is
+given ``jet`` (the running shop's version and configuration digest; tests of other
+parts leave it out): at start, in one transaction before it answers anyone, the
+entries a command-line tool left in the inbox, ``start``, ``recovery`` when the
+server before did not stop cleanly, ``clock_jump`` when the wall clock is behind the
+last entry, ``config`` when the configuration is not the last start's. At a clean
+stop (the mailbox drained), ``stop``. Every batch that carries a JET entry passes the
+clock watch (rules/jet.py ``ClockWatch``): a wall clock that moved more than a minute
+against the monotonic one since the last entry gets a ``clock_jump`` entry first. The
+inbox is chained again every ``INBOX_EVERY`` seconds.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sqlite3
 import time
 from contextlib import ExitStack
@@ -45,14 +57,19 @@ import msgspec
 import trio
 
 from laneserver.actors.runtime import Address, Envelope
+from laneserver.clock import Clock, SystemClock
+from laneserver.histogram import BATCH_BOUNDS, LATENCY_BOUNDS, Histogram
 from laneserver.log import get_logger
+from laneserver.rules import jet as jet_rules
 from laneserver.rules.fiscal import AnchorUnreadable
 from laneserver.rules.fiscal import Broken
 from laneserver.store import books_check, schema
-from laneserver.store.ops import Op, RecordEvent
+from laneserver.store import jet as jet_store
+from laneserver.store.ops import ChainRecord, Op, RecordEvent
 from laneserver.store.fiscal import (
     Heads,
     anchor_of,
+    append_record,
     anchor_path,
     check_anchor,
     is_anchored,
@@ -70,6 +87,14 @@ FINAL_FLUSH_SECONDS = 5.0
 
 class Commit(msgspec.Struct, frozen=True):
     ops: tuple[Op, ...]
+
+
+class JetStart(msgspec.Struct, frozen=True):
+    """What the ``start`` entry says: the software's version and the digest of the
+    configuration as loaded (rules/jet.py ``digest``)."""
+
+    version: str
+    config: str
 
 
 class Read(msgspec.Struct, frozen=True):
@@ -112,10 +137,27 @@ class DatabaseDamaged(BooksRefused):
 RECOVERY = "docs/operations.md, \"A refused start-up\""
 
 
+class JournalStats:
+    """What ``/metrics`` shows of the journal's batches: units per transaction and the
+    seconds each took to write and commit (the worker thread's time, fsync included).
+    Made by the server and handed to each journal it starts, so it outlives restarts."""
+
+    def __init__(self) -> None:
+        self.batch_size = Histogram(BATCH_BOUNDS)
+        self.commit_seconds = Histogram(LATENCY_BOUNDS)
+
+
 class JournalActor:
-    def __init__(self, path: Path, zone: dt.tzinfo = dt.timezone.utc) -> None:
+    def __init__(self, path: Path, zone: dt.tzinfo = dt.timezone.utc, stats: JournalStats | None = None, *,
+                 jet: JetStart | None = None, clock: Clock | None = None) -> None:
         self.path = path
+        self.stats = stats if stats is not None else JournalStats()
         self.zone = zone  # the shop's time zone (the writer checks coupon validity by its days)
+        # The JET's start, stop, recovery, clock jumps and inbox (None: not kept by this journal).
+        self.jet = jet
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self._clock_watch = jet_rules.ClockWatch()
+        self._inbox_at = float("-inf")  # trio time the inbox was last chained
         self._limiter = trio.CapacityLimiter(1)
         self._writer: Writer | None = None
         self._log = get_logger("journal", db=str(path))
@@ -139,6 +181,7 @@ class JournalActor:
                 raise
             self._log.error("database_damaged", message=str(error))
             raise DatabaseDamaged(self._damaged([str(error)])) from None
+        drained = False  # the mailbox was closed and emptied: a clean stop
         try:
             ends = await self._in_thread(self._check_books, db)
             self._writer = await self._in_thread(partial(Writer, db, zone=self.zone))
@@ -148,6 +191,11 @@ class JournalActor:
                 self._log.error("fiscal_anchor_refused", anchor=str(self.anchor_file), message=str(error))
                 raise
             await self._in_thread(books_check.mark_checked, db, ends)
+            if self.jet is not None:
+                now = self.clock.now()
+                self._clock_watch.observe(now, trio.current_time())
+                await self._in_thread(self._jet_start, self.jet, now)
+                self._inbox_at = trio.current_time()
             if opened == "reset":
                 self._log.warning("fiscal_anchor_reset", anchor=str(self.anchor_file),
                                   sales=self._writer.heads.sale_number,
@@ -158,6 +206,7 @@ class JournalActor:
                 try:
                     first = await self._next_unit(inbox)
                 except (trio.EndOfChannel, trio.ClosedResourceError):
+                    drained = True
                     break
                 if first is None:  # the anchor was due: written, wait again
                     continue
@@ -170,6 +219,8 @@ class JournalActor:
                 await self._process(batch)
         finally:
             with trio.CancelScope(shield=True, deadline=trio.current_time() + FINAL_FLUSH_SECONDS):
+                if drained and self.jet is not None and self._writer is not None:
+                    await self._in_thread(self._jet_stop, self.jet, self.clock.now())
                 if self._anchored is not None:
                     await self._in_thread(self._anchor_if_moved)
                 await self._in_thread(_close, db)
@@ -188,27 +239,129 @@ class JournalActor:
         ``verify`` and for the start-up check.
         """
         writer = self._writer
-        if writer is None or writer.heads == self._anchored:
+        anchor_due = writer is not None and writer.heads != self._anchored
+        due = self._anchor_at + ANCHOR_MAX_LAG if anchor_due else float("inf")
+        if self.jet is not None:
+            due = min(due, self._inbox_at + jet_store.INBOX_EVERY)
+        if due == float("inf"):
             return await inbox.receive()
-        wait = self._anchor_at + ANCHOR_MAX_LAG - trio.current_time()
+        wait = due - trio.current_time()
         if wait > 0:
             with trio.move_on_after(wait):
                 return await inbox.receive()
-        await self._in_thread(self._anchor_if_moved)
-        self._anchor_at = trio.current_time()
+        if self.jet is not None and trio.current_time() >= self._inbox_at + jet_store.INBOX_EVERY:
+            await self._in_thread(self._chain_inbox)
+            self._inbox_at = trio.current_time()
+        if anchor_due and trio.current_time() >= self._anchor_at + ANCHOR_MAX_LAG:
+            await self._in_thread(self._anchor_if_moved)
+            self._anchor_at = trio.current_time()
         return None
 
     async def _process(self, batch: list[Envelope]) -> None:
         with ExitStack() as stack:
             for envelope in batch:
                 # Closes every reply channel on the way out, answered or not, so
-                # an asker never waits on a batch whose transaction failed.
-                stack.enter_context(envelope)
-            answers = await self._in_thread(self._write_batch, [e.command for e in batch])
+                # an asker never waits on a batch whose transaction failed. (Not
+                # ``with envelope``: that would make one unit's request id the batch's.)
+                stack.callback(envelope.done)
+            commands = [e.command for e in batch]
+            jump = self._clock_jump(commands)
+            if jump is not None:  # chained before the entry that found it; its answer is nobody's
+                commands.insert(0, Commit((jump,)))
+            started = time.perf_counter()
+            answers = await self._in_thread(self._write_batch, commands)
+            seconds = time.perf_counter() - started
+            if jump is not None:
+                answers.pop(0)
             self.commits += 1
             self.units += len(batch)
+            self.stats.batch_size.observe(len(batch))
+            self.stats.commit_seconds.observe(seconds)
             for envelope, answer in zip(batch, answers):
                 envelope.reply(answer)
+            if self._log.is_enabled_for(logging.DEBUG):
+                self._log.debug("batch_committed", units=len(batch), ms=round(seconds * 1000, 2),
+                                request_ids=[e.request_id for e in batch if e.request_id is not None])
+
+    def _clock_jump(self, commands: list[Any]) -> ChainRecord | None:
+        """The ``clock_jump`` entry to write first when the batch carries a JET entry and
+        the wall clock moved more than a minute against the monotonic one since the
+        last JET entry (rules/jet.py ``ClockWatch``)."""
+        if self.jet is None or not any(isinstance(c, Commit) and any(
+                isinstance(op, ChainRecord) and op.chain == jet_store.CHAIN for op in c.ops) for c in commands):
+            return None
+        jump = self._clock_watch.observe(self.clock.now(), trio.current_time())
+        if jump is None:
+            return None
+        self._log.warning("clock_jump", seconds=jump.seconds, expected=jump.expected.isoformat(),
+                          found=jump.found.isoformat())
+        return ChainRecord(chain=jet_store.CHAIN, at=jump.found, record=jump.record())
+
+    # --- the technical event journal (worker thread) ---------------------------------
+
+    def _jet_start(self, jet: JetStart, now: dt.datetime) -> None:
+        """The entries of a start, in one transaction (see the module's docstring)."""
+        at = now.isoformat()
+
+        def write(db: sqlite3.Connection, heads: Heads) -> tuple[int, int | None, str | None, int]:
+            crashed = jet_store.running_since(db)
+            last_at = jet_store.last_entry_at(db)
+            previous = jet_store.last_start_config(db)
+            left = jet_store.chain_inbox(db, heads)
+
+            def add(record: dict[str, Any]) -> int:
+                return append_record(db, heads, jet_store.CHAIN, at, record)[0]
+
+            number = add(jet_rules.jet_record(jet_rules.START, version=jet.version, config=jet.config))
+            if crashed is not None:
+                add(jet_rules.jet_record(jet_rules.RECOVERY, previous_start=crashed, last_entry_at=last_at))
+            jump = jet_rules.jump_across_restart(last_at, now)
+            if jump is not None:
+                add(jump.record(across_restart=True))
+            if previous != jet.config:
+                add(jet_rules.jet_record(jet_rules.CONFIG, config=jet.config, previous=previous))
+            jet_store.mark_running(db, number)
+            return number, crashed, previous, left
+
+        number, crashed, previous, left = self._jet_unit(write)
+        self._log.info("jet_started", start=number, recovered=crashed is not None, inbox=left,
+                       config_changed=previous != jet.config)
+        if crashed is not None:
+            self._log.warning("recovered_unclean_stop", previous_start=crashed)
+
+    def _jet_stop(self, jet: JetStart, now: dt.datetime) -> None:
+        """A clean stop: the inbox, then ``stop``, and the running mark cleared."""
+
+        def write(db: sqlite3.Connection, heads: Heads) -> None:
+            jet_store.chain_inbox(db, heads)
+            append_record(db, heads, jet_store.CHAIN, now.isoformat(),
+                          jet_rules.jet_record(jet_rules.STOP, version=jet.version))
+            jet_store.mark_stopped(db)
+
+        self._jet_unit(write)
+
+    def _chain_inbox(self) -> None:
+        """Chain what tools left in the inbox (a look first: usually nothing)."""
+        writer = self._writer
+        if writer is not None and jet_store.inbox_waiting(writer.db):
+            self._jet_unit(jet_store.chain_inbox)
+
+    def _jet_unit(self, write: Callable[[sqlite3.Connection, Heads], Any]) -> Any:
+        """``write(db, heads)`` in one transaction of its own; the heads put back if it fails."""
+        writer = self._writer
+        assert writer is not None
+        db = writer.db
+        before = writer.snapshot()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = write(db, writer.heads)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            writer.restore(before)
+            raise
+        return result
 
     def _write_batch(self, commands: list[Any]) -> list[Any]:
         """Worker thread: the whole batch in one transaction.

@@ -81,11 +81,12 @@ from laneserver.rules.costs import CostBook, unit_cost
 from laneserver.rules.money import fmt_money, parse_money
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.stock import OutOfStock, StockTakes, effective_policy, exact, fmt_stock
+from laneserver.rules.copies import signature
 from laneserver.rules.sale_receipt import sale_receipt
 from laneserver.rules.lane_sums import LaneSums, coupon_contributions, stock_contributions, ticket_customer
 from laneserver.rules.ticket import topups_in_out
 from laneserver.store import reads
-from laneserver.store.ops import AppendLaneChange, IssueVoucher, RecordEvent, RecordSale, Remember, SaleRecorded
+from laneserver.store.ops import AppendLaneChange, IssueVoucher, Printed, RecordEvent, RecordSale, Remember, SaleRecorded
 
 # The built-in payment modes the lane handles (rules/payment.py's one table); the
 # shop's own modes ([[payment_modes]]) come on top, see ``payment_policy``.
@@ -333,7 +334,8 @@ class LaneActor:
                                   key=asked.key, actor=self.replies.actor, takes=plan.takes,
                                   reply=None if asked.key is None else self.replies.stored(done),
                                   fingerprint=asked.fingerprint,
-                                  customer_moves=moves, invoice=granted.invoice))
+                                  customer_moves=moves, invoice=granted.invoice,
+                                  printed=self._printed(plan, caller)))
         else:
             done = self._result(asked, state, events, granted.warnings)
             if asked.key is not None:
@@ -515,6 +517,13 @@ class LaneActor:
         """At start: what the lane's tickets hold (a tell: it was granted before)."""
         await self.stock.tell(Reserve(self.lane, self._reserved(self.state)))
 
+    def _printed(self, plan: lane_plan.Plan, caller: Caller) -> Printed | None:
+        """Whether the sale's receipt is printed after its commit: then the sale's unit
+        writes its first print in the ``copy`` chain (rules/copies.py), counter 1."""
+        if self.printer is None or not any(isinstance(t, lane_plan.PrintReceipt) for t in plan.tells):
+            return None
+        return Printed(lane=self.lane, device=caller.device, seller=caller.seller)
+
     async def _print(self, written: _Written) -> None:
         """The sale's receipt to the lane's printer (rules/sale_receipt.py)."""
         if self.printer is None:
@@ -523,7 +532,8 @@ class LaneActor:
         number = written.recorded.number
         receipt = sale_receipt(written.sale, number=number, shop_name=shop.name, header=shop.header,
                                footer=shop.footer, policy=self.payments, vouchers=written.vouchers,
-                               balances=written.recorded.balances, invoice=written.recorded.invoice)
+                               balances=written.recorded.balances, invoice=written.recorded.invoice,
+                               signature=signature(written.recorded.hash))
         # The printer's mailbox is drained into its own job queue at once, so
         # this waits at most for a moment; a printer that is down keeps the job.
         await self.printer.tell(PrintReceipt(job=f"sale-{number}", receipt=receipt))

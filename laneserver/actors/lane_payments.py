@@ -96,9 +96,15 @@ class LanePayments:
         return await self._from_customer(state, command)
 
     def _on_terminal(self, state: rules.LaneState, command: rules.Pay) -> bool:
-        # A card refund is made by the cashier on the terminal and recorded as they
-        # confirm it (like a standalone terminal's payment): the lane charges no card.
-        return self.terminal is not None and command.mode == "card" and not totals(state.ticket).balance < 0
+        if self.terminal is None or command.mode != "card":
+            return False
+        if not totals(state.ticket).balance < 0:
+            return True
+        # A card refund: a Caisse-AP terminal is asked for it (action 1, credit); on
+        # others it is made by the cashier on the terminal and recorded as they confirm
+        # it (like a standalone terminal's payment): the lane charges no card.
+        terminal = self.config.terminal_of(self.lane)
+        return terminal is not None and terminal.kind == "caisse-ap"
 
     async def _charge_card(self, state: rules.LaneState, command: rules.Pay) -> Prepared | Refused:
         """A card payment on a lane with a terminal: the card is charged first, and only
@@ -133,7 +139,10 @@ class LanePayments:
             return refused(Code.PAYMENT_DECLINED, _declined_message(result, payment.amount), outcome=result.outcome)
         self.log.info("card_payment_approved", reference=reference, authorisation=result.authorisation,
                       amount=str(payment.amount))
-        return Prepared(msgspec.structs.replace(command, amount=payment.amount, reference=result.authorisation),
+        # The authorisation code, or what the driver records instead (Caisse-AP: the
+        # authorisation and the masked card).
+        recorded = result.reference or result.authorisation
+        return Prepared(msgspec.structs.replace(command, amount=payment.amount, reference=recorded),
                         charged=Charged(reference, result.authorisation, payment.amount))
 
     async def _from_customer(self, state: rules.LaneState, command: rules.Pay) -> Prepared | Refused:
@@ -201,5 +210,10 @@ def _declined_message(result: TerminalResult, amount: Decimal) -> str:
         "cancelled": "the card payment was cancelled on the terminal",
         "timeout": "the payment terminal did not answer in time (the payment was cancelled on it)",
         "failed": "the payment terminal failed",
+        # The answer to an earlier charge was lost and the terminal has not said how it
+        # ended (hw/caisse_ap_terminal.py): nothing new is charged until it has.
+        "unknown": "the payment terminal has not said how the card payment ended",
     }.get(result.outcome, f"the card payment ended with {result.outcome}")
+    if result.outcome == "unknown" and result.message:
+        what = f"{what} ({result.message})"
     return f"{what}: {fmt_money(amount)} not paid, the ticket is unchanged"

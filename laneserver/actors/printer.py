@@ -22,6 +22,10 @@ Invariants:
   - a drawer kick that could not be sent within ``KICK_MAX_AGE`` seconds is
     dropped (``drawer_kick_expired``): a drawer springing open when the printer
     comes back an hour later, with nobody at the till, is a hazard;
+  - a printer that goes down (from up) is a ``device_failure`` entry of the technical
+    event journal when the actor is given the ``journal``: written by the pump, bounded
+    (``FAILURE_RECORD_SECONDS``), never holding up the command loop; a journal that
+    cannot take it is logged, and printing goes on;
   - with a journal (the server always gives one) the queue is durable: a job is
     written (``print_jobs``) before it is queued and deleted once the printer has
     taken it, so a restart, a crash or a kill -9 loses nothing queued; a restarted
@@ -69,18 +73,21 @@ from laneserver.actors.printer_messages import (
     PrintSlip,
 )
 from laneserver.actors.runtime import ActorFailed, Address
+from laneserver.clock import Clock, SystemClock
 from laneserver.config import PrinterConfig
 from laneserver.hw.closure_sheet import render_sheet
 from laneserver.hw.printer_io import PrinterUnavailable, Transport, open_transport
 from laneserver.hw.profiles import profile as printer_profile
 from laneserver.hw.receipt import render_drawer_kick, render_drawer_slip, render_receipt
 from laneserver.log import get_logger
+from laneserver.rules import jet
 from laneserver.rules import printer_status as rules
 from laneserver.store import reads
-from laneserver.store.ops import PrintJobDone, PrintJobTried, QueuePrintJob
+from laneserver.store.ops import ChainRecord, PrintJobDone, PrintJobTried, QueuePrintJob
 
 MAX_PENDING = 500
 KICK_MAX_AGE = 30.0
+FAILURE_RECORD_SECONDS = 5.0
 MAX_RUNS_PER_JOB = 3
 CONFIRM_BYTES_PER_SECOND = 1000
 SILENT_POLLS = 3
@@ -115,6 +122,8 @@ class PrinterActor:
         zone: dt.tzinfo | None = None,
         journal: Address | None = None,
         drawer: DrawerSensorConfig | None = None,
+        clock: Clock | None = None,
+        lanes: tuple[str, ...] = (),
     ) -> None:
         """
         Args:
@@ -125,8 +134,10 @@ class PrinterActor:
             transport: where jobs go; ``open_transport(config)`` when omitted.
             zone: the shop's time zone: the time printed on receipts and slips
                 (None: as the job gives it).
-            journal: the journal actor: the queue is durable (``print_jobs``); None
-                keeps it in memory only.
+            journal: the journal actor: the queue is durable (``print_jobs``), and a
+                printer that goes down is a ``device_failure`` entry; None keeps the
+                queue in memory only and records nothing. ``clock``: the time of both;
+                ``lanes``: the lanes it serves.
             drawer: the drawer sensor read through this printer's status, if any.
 
         Raises:
@@ -153,6 +164,8 @@ class PrinterActor:
         self._silent = 0  # polls reached it but got no answer, before it ever answered
         self._drawer = rules.DrawerSensor()
         self.garbage = 0  # status bytes ignored (fixed bits wrong), since the start
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._lanes = lanes
 
     @property
     def reports_status(self) -> bool:
@@ -204,7 +217,10 @@ class PrinterActor:
                     case PrintReceipt(job=job, receipt=receipt):
                         # Printed in the shop's time (timestamps are UTC).
                         if self._zone is not None:
-                            receipt = msgspec.structs.replace(receipt, at=receipt.at.astimezone(self._zone))
+                            printed = receipt.printed_at  # a copy's time of printing
+                            receipt = msgspec.structs.replace(
+                                receipt, at=receipt.at.astimezone(self._zone),
+                                printed_at=None if printed is None else printed.astimezone(self._zone))
                         await self._enqueue(_Job(job, render_receipt(receipt, width=self._config.width,
                                                                      profile=self._profile)))
                     case PrintSlip(job=job, slip=slip):
@@ -245,7 +261,7 @@ class PrinterActor:
         if self._journal is not None and job.expires == float("inf"):  # never a drawer kick
             try:
                 (ident,) = await commit(self._journal, QueuePrintJob(printer=self._config.id, name=job.name,
-                                                                    data=job.data, at=dt.datetime.now(dt.UTC)))
+                                                                    data=job.data, at=self._clock.now()))
                 job = dataclasses.replace(job, id=ident)
             except (CommitFailed, ActorFailed) as error:
                 # Printed all the same, but not kept across a restart.
@@ -320,14 +336,14 @@ class PrinterActor:
             try:
                 taken = await self._send(job)
             except PrinterUnavailable as error:
-                self._went_offline(error.reason)
+                await self._down(error.reason)
                 with trio.move_on_after(self._config.retry_seconds):
                     await self._job_added.wait()
                 continue
             if not taken:
                 # Sent, but the printer did not say it had it all: not done, sent again.
                 self._unanswered = True
-                self._went_offline("no answer after the job")
+                await self._down("no answer after the job")
                 with trio.move_on_after(self._config.retry_seconds):
                     await self._job_added.wait()
                 continue
@@ -371,7 +387,7 @@ class PrinterActor:
             reply = await self._ask(rules.POLL, len(rules.STATUS_REQUESTS), self._config.reply_seconds)
         except PrinterUnavailable as error:
             self._sense_drawer(None)  # not known while the printer cannot be reached
-            self._went_offline(error.reason)
+            await self._down(error.reason)
             return
         state = rules.parse_poll(reply)
         garbage = len(reply) if state is None else state.garbage
@@ -381,7 +397,7 @@ class PrinterActor:
             if self.reports_status:  # it answered before: silence now means it is off
                 self._unanswered = True
                 self._sense_drawer(None)
-                self._went_offline("no answer to the status request")
+                await self._down("no answer to the status request")
             else:
                 self._silent += 1
                 self._came_online()  # reachable; its status is just not known
@@ -406,12 +422,33 @@ class PrinterActor:
         self.garbage += count
         self._log.warning("printer_status_garbage", bytes=count, total=self.garbage)
 
+    async def _down(self, reason: str) -> None:
+        """Offline for ``reason``; from online, also a ``device_failure`` entry."""
+        was_online = self._online
+        self._went_offline(reason)
+        if was_online:
+            await self._record_failure(reason)
+
     def _went_offline(self, reason: str) -> None:
         if self._online or reason != self._error:
             self._log.warning("printer_offline", reason=reason, pending=len(self._queue))
         self._online = False
         self._error = reason
         self._publish()
+
+    async def _record_failure(self, reason: str) -> None:
+        """The technical event journal's ``device_failure`` (bounded; see the invariants)."""
+        if self._journal is None:
+            return
+        record = jet.jet_record(jet.DEVICE_FAILURE, device=f"printer:{self._config.id}", reason=reason,
+                                lanes=list(self._lanes) or None)
+        with trio.move_on_after(FAILURE_RECORD_SECONDS) as waited:
+            try:
+                await commit(self._journal, ChainRecord(chain="jet", at=self._clock.now(), record=record))
+            except (CommitFailed, ActorFailed) as error:
+                self._log.error("device_failure_not_journaled", error=str(error))
+        if waited.cancelled_caught:
+            self._log.error("device_failure_not_journaled", error="the journal did not answer in time")
 
     def _came_online(self) -> None:
         if not self._online:

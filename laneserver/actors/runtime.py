@@ -34,6 +34,8 @@ from typing import Any, Awaitable, Callable, Generic, Protocol, TypeVar
 import structlog
 import trio
 
+from laneserver.log import request_id
+
 MAILBOX_SIZE = 16
 
 C = TypeVar("C")
@@ -128,17 +130,22 @@ class ReplySlot:
 
 
 class Envelope(Generic[C]):
-    """A command in transit, with its optional one-shot reply channel.
+    """A command in transit, with its optional one-shot reply channel and the id of
+    the request it serves (laneserver/log.py ``request_id``, as the sender had it).
 
-    Used as a context manager by the actor loop: on exit the reply channel is
-    closed, so an asker is never left waiting on a command that crashed.
+    Used as a context manager by the actor loop: inside, the request id is the
+    actor task's (its log lines carry it, and what it sends on carries it further);
+    on exit the reply channel is closed, so an asker is never left waiting on a
+    command that crashed.
     """
 
-    __slots__ = ("command", "_reply")
+    __slots__ = ("command", "_reply", "request_id")
 
-    def __init__(self, command: C, reply: ReplySlot | trio.MemorySendChannel | None = None) -> None:
+    def __init__(self, command: C, reply: ReplySlot | trio.MemorySendChannel | None = None,
+                 request: str | None = None) -> None:
         self.command = command
         self._reply = reply
+        self.request_id = request
 
     @property
     def wants_reply(self) -> bool:
@@ -157,9 +164,18 @@ class Envelope(Generic[C]):
             self._reply = None
 
     def __enter__(self) -> "Envelope[C]":
+        if self.request_id is not None:
+            request_id.set(self.request_id)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.done()
+        if self.request_id is not None:
+            request_id.set(None)
+
+    def done(self) -> None:
+        """Close the reply channel (answered or not); the request id is left alone
+        (the journal closes a whole batch's envelopes this way)."""
         if self._reply is not None:
             self._reply.close()
             self._reply = None
@@ -181,7 +197,7 @@ class Address(Generic[C]):
         while it waits for room; with room it hands over without a pass through the
         scheduler (a lane tells its stock point after every scan: docs/performance.md).
         """
-        envelope = Envelope(command)
+        envelope = Envelope(command, None, request_id.get())
         await trio.lowlevel.checkpoint_if_cancelled()
         try:
             self._send.send_nowait(envelope)
@@ -195,7 +211,7 @@ class Address(Generic[C]):
         a device): the caller decides what a full mailbox means.
         """
         try:
-            self._send.send_nowait(Envelope(command))
+            self._send.send_nowait(Envelope(command, None, request_id.get()))
         except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
             return False
         return True
@@ -213,7 +229,7 @@ class Address(Generic[C]):
         Cancellation: safe; a reply that arrives after cancellation is dropped.
         """
         slot = ReplySlot()
-        envelope = Envelope(command, slot)
+        envelope = Envelope(command, slot, request_id.get())
         # ``send`` less its last step: with room in the mailbox it would pass through
         # the scheduler once more (a cancel-shielded checkpoint) only for this task to
         # wait on the reply right after, which is a checkpoint already. Every request
@@ -238,6 +254,11 @@ class Address(Generic[C]):
     def close(self) -> None:
         """Close the mailbox: the actor drains what is queued, then stops."""
         self._send.close()
+
+    @property
+    def depth(self) -> int:
+        """Messages waiting in the mailbox now (``/metrics``)."""
+        return self._send.statistics().current_buffer_used
 
 
 def open_mailbox(name: str, size: int = MAILBOX_SIZE) -> tuple[Address, trio.MemoryReceiveChannel]:

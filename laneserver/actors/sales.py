@@ -41,6 +41,8 @@ from laneserver.actors.sales_messages import (
     Debts,
     ListDebts,
     PayDebt,
+    Reprint,
+    Reprinted,
     SaleCancelled,
     SaleNow,
     SalesResult,
@@ -53,21 +55,27 @@ from laneserver.clock import Clock
 from laneserver.config import Config
 from laneserver.hw.receipt import payment_label
 from laneserver.log import get_logger
+from laneserver.rules import copies
 from laneserver.rules import corrections as rules
+from laneserver.rules import payment as payment_rules
 from laneserver.rules.lane import SaleCompleted
 from laneserver.rules.money import ZERO, fmt_money
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.receipt import Receipt, ReceiptLine, ReceiptPayment, VatRow
 from laneserver.rules.ticket import Line
 from laneserver.store import reads
+from laneserver.store.copies import sale_copy
 from laneserver.store.ops import (
     CancelRecorded,
+    ChainRecord,
     IssueVoucher,
     MoveStock,
     PaymentRow,
+    Printed,
     RecordCancel,
     RecordEvent,
     RecordPayments,
+    Remember,
 )
 
 SOURCE = "sales"
@@ -134,6 +142,8 @@ class SalesActor:
                 return Debts(tuple(found), names)
             case PayDebt():
                 return await self._pay_later(caller, command, keyed)
+            case Reprint():
+                return await self._reprint(caller, command, keyed)
             case CorrectPayment() | CancelSale() | AbandonDebt():
                 if caller.approved_by is None:
                     return refused(Code.SUPERVISOR_REQUIRED,
@@ -276,8 +286,11 @@ class SalesActor:
             return SaleCancelled(number=number, sale=original, others=others, given_back=given_back,
                                  vouchers=vouchers)
 
+        # The counter-entry's receipt prints on the till's printer: its first print.
+        printed = Printed(lane=lane, device=caller.device, seller=caller.seller) \
+            if caller.lane in self.printers else None
         op = RecordCancel(
-            original=sale.number, sale=counter, rows=tuple(PaymentRow(**msgspec.structs.asdict(r)) for r in rows),
+            original=sale.number, printed=printed, sale=counter, rows=tuple(PaymentRow(**msgspec.structs.asdict(r)) for r in rows),
             reason=reason, approved_by=caller.approved_by or "", stock=stock, customer_moves=customer_moves,
             device=caller.device, key=keyed.key, actor=self.replies.actor,
             # The numbers come from the writer: the result is stored from them in the same unit.
@@ -307,8 +320,54 @@ class SalesActor:
         if touched and self.customers is not None:
             await self.customers.tell(Refresh(touched))
         await self._tell_drawer(lane, recorded.payments, rows, counter.change)
-        await self._print_cancel(caller, sale, counter, recorded.number, given_back, reason)
+        await self._print_cancel(caller, sale, counter, recorded, given_back, reason)
         return answer
+
+    # --- copies (rules/copies.py) ------------------------------------------------------------
+
+    async def _reprint(self, caller: Caller, command: Reprint, keyed: Keyed) -> Any:
+        """A copy of a sale's receipt on the till's printer: its ``copy`` record (the print
+        counter) committed first, then the job told to the printer. A cashier reprints
+        the sales of their own lane; a supervisor or a manager any sale."""
+        sale = await read(self.journal, partial(sale_copy, number=command.sale))
+        if sale is None:
+            return _no_sale(command.sale)
+        if caller.lane is None:
+            return refused(Code.FORBIDDEN, "a copy is printed on a till's printer: this device has no lane")
+        if caller.role == "cashier" and sale.lane != caller.lane:
+            return refused(Code.FORBIDDEN, f"sale {sale.number} was made on lane {sale.lane}: a cashier reprints the "
+                                           "sales of their own lane (a supervisor or a manager any sale)", field="sale")
+        printer = self.printers.get(caller.lane)
+        if printer is None:
+            return refused(Code.NOT_SUPPORTED, f"lane {caller.lane} has no printer to print the copy on")
+        counter = copies.next_print(sale.prints, command.kind)
+        if isinstance(counter, Refused):
+            return counter
+        now = self.clock.now()
+        answer = Reprinted(sale=sale.number, kind=command.kind, copy=counter)
+        record = copies.copy_record(sale=sale.number, kind=command.kind, counter=counter, lane=caller.lane or "",
+                                    device=caller.device, seller=caller.seller)
+        ops: list[Any] = [ChainRecord(chain="copy", at=now, record=record),
+                          self._event(caller, "SaleReprinted", record)]
+        if keyed.key is not None:
+            ops.append(Remember(device=caller.device, key=keyed.key, actor=self.replies.actor,
+                                fingerprint=keyed.fingerprint, reply=ReplyMemory.stored(answer), at=now))
+        try:
+            await commit(self.journal, *ops)
+        except CommitFailed as error:
+            return self._failed("SaleReprinted", keyed, error)
+        self.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, answer)
+        self.log.info("sale_reprinted", sale=sale.number, kind=command.kind, copy=counter, seller=caller.seller)
+        shop = self.config.shop
+        receipt = copies.copy_receipt(sale, command.kind, counter, printed_at=now, shop_name=shop.name,
+                                      header=tuple(shop.header), footer=tuple(shop.footer), labels=self._labels())
+        await printer.tell(PrintReceipt(job=f"copy-{sale.number}-{counter}", receipt=receipt))
+        return answer
+
+    def _labels(self) -> dict[str, str]:
+        """The shop's own payment modes' labels (a built-in mode: the printer names it)."""
+        builtin = {mode.id for mode in payment_rules.BUILTIN_MODES}
+        return {m.id: m.label or m.id for m in self.config.payment_modes if m.id not in builtin}
 
     # --- slips ------------------------------------------------------------------------------
 
@@ -353,11 +412,13 @@ class SalesActor:
             return
         await self._print(caller, f"{kind}-{sale.number}-{numbers[0] if numbers else 0}", receipt)
 
-    async def _print_cancel(self, caller: Caller, sale: rules.SaleMoney, counter: SaleCompleted, number: int,
-                            given_back: dict[str, Decimal], reason: str) -> None:
-        """The counter-entry's receipt: the lines and VAT negated, what was given back."""
+    async def _print_cancel(self, caller: Caller, sale: rules.SaleMoney, counter: SaleCompleted,
+                            recorded: CancelRecorded, given_back: dict[str, Decimal], reason: str) -> None:
+        """The counter-entry's receipt: the lines and VAT negated, what was given back,
+        and the footer of a sale's receipt (the software, its record's hash)."""
+        number = recorded.number
         receipt = self._slip(
-            caller, number, "ANNULATION",
+            caller, number, "ANNULATION", software=copies.SOFTWARE, signature=copies.signature(recorded.hash),
             lines=tuple(ReceiptLine(name=l.name, qty=l.qty, unit_price=l.unit_price, total=l.total,
                                     vat_rate=l.vat_rate, discount_percent=l.discount_percent)
                         for l in counter.lines),

@@ -62,6 +62,14 @@ class AbandonDebt(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
 
 
+class Reprint(msgspec.Struct, frozen=True, kw_only=True):
+    """Print a copy of sale ``sale``'s receipt on the till's printer (rules/copies.py
+    KINDS: ``duplicate``, ``gift``, ``proof``)."""
+
+    sale: int
+    kind: str = "duplicate"
+
+
 # --- results ----------------------------------------------------------------------------
 
 
@@ -102,4 +110,12 @@ class SaleCancelled(msgspec.Struct, frozen=True, tag="cancelled", kw_only=True):
     vouchers: tuple[VoucherIssued, ...] = ()
 
 
-SalesResult = SaleNow | Debts | SaleCancelled | Refused
+class Reprinted(msgspec.Struct, frozen=True, tag="reprinted", kw_only=True):
+    """A copy of sale ``sale`` printed: its ``kind`` and its print counter ``copy``."""
+
+    sale: int
+    kind: str
+    copy: int
+
+
+SalesResult = SaleNow | Debts | SaleCancelled | Reprinted | Refused

@@ -10,8 +10,9 @@ Invariants:
   - every charge ends: the actor itself bounds the driver's ``charge`` by the
     terminal's ``timeout_seconds`` and by the asker's ``deadline``, and answers
     ``timeout`` when it runs out (after asking the terminal to ``abort``, for at
-    most ``ABORT_SECONDS``). A terminal that never answers cannot keep a lane
-    waiting forever;
+    most ``ABORT_SECONDS``; ``unknown`` when the driver keeps the charge as
+    ``unsettled``: sent, and maybe taken). A terminal that never answers cannot
+    keep a lane waiting forever;
   - a charge whose ``deadline`` has already passed when the actor gets to it is
     not started (answered ``timeout``): its lane stopped waiting, and a card
     charged with nobody to record the payment is money taken for nothing;
@@ -107,9 +108,14 @@ class TerminalActor:
             # waiting for a card; tell it to stop (shielded), then go on stopping.
             await self._abort(charge.reference)
             raise
-        # Timed out: same, and answer ``timeout``.
+        # Timed out: same, and answer ``timeout`` — or ``unknown`` when the driver says
+        # the charge was sent and may still be taken (``unsettled``, the Caisse-AP
+        # driver): it asks the terminal how it ended before any new charge.
         self._log.warning("terminal_timeout", reference=charge.reference, waited=limit - now)
         await self._abort(charge.reference)
+        if getattr(self._driver, "unsettled", None) is not None:
+            return TerminalResult(outcome="unknown", message=f"the payment terminal did not answer within "
+                                  f"{limit - now:g} s; it is asked how the payment ended before the next one")
         return TerminalResult(outcome="timeout", message=f"the payment terminal did not answer within {limit - now:g} s")
 
     async def _abort(self, reference: str) -> None:

@@ -22,7 +22,9 @@ Layout (``width`` columns of font A, 42 by default)::
     Caisse 1            23/11/2026 10:42
     Vendeur : Marie
     Ticket n° 123
-             DUPLICATA                (reprints only, with the print counter)
+             DUPLICATA                (a duplicate only)
+          Impression n° 2             (copies: the print counter and when)
+        Imprimé le 24/11/2026 09:10
     ------------------------------------------
     Pain de campagne
       2 x 3,50 €                      7,00 €
@@ -45,8 +47,14 @@ Layout (``width`` columns of font A, 42 by default)::
     5,5 %        11,85       0,65      12,50
     ------------------------------------------
          Merci de votre visite !      (footer lines, centred)
+            laneserver 0.1.0          (the software, and the start of the
+          Empreinte : 1a2b3c4d         sale record's hash in the sale chain)
             |||||||||||||||           (CODE128 of the ticket number)
     (feed and cut)
+
+A gift receipt (``layout="gift"``) has its lines with their quantities only (``Qté : 2``)
+and no totals, payments or VAT table; a payment proof (``layout="proof"``) has, instead
+of lines, the amounts paid by mode and ``TOTAL PAYÉ``.
 """
 
 from __future__ import annotations
@@ -144,13 +152,17 @@ def render_receipt(receipt: Receipt, *, width: int = 42, profile: Profile = DEFA
     _render_header(printer, receipt, width)
     rule = "-" * width
     printer.textln(rule)
-    for line in receipt.lines:
-        _render_line(printer, line, width)
+    if receipt.layout == "proof":  # what was paid, by mode: no line, no VAT
+        _render_proof(printer, receipt, width)
+    else:
+        for line in receipt.lines:
+            _render_line(printer, line, width, prices=receipt.layout != "gift")
     printer.textln(rule)
-    _render_totals(printer, receipt, width)
-    printer.textln(rule)
-    _render_vat(printer, receipt, width)
-    printer.textln(rule)
+    if receipt.layout == "sale":  # a gift receipt shows no price, no total, no VAT
+        _render_totals(printer, receipt, width)
+        printer.textln(rule)
+        _render_vat(printer, receipt, width)
+        printer.textln(rule)
     _render_footer(printer, receipt)
     printer.cut()
     return printer.output
@@ -198,15 +210,23 @@ def _render_header(printer: Paper, receipt: Receipt, width: int) -> None:
     if receipt.duplicate:
         printer.set(align="center", bold=True, double_width=True, double_height=True)
         printer.textln("DUPLICATA")
+    if receipt.duplicate or receipt.printed_at is not None:  # a copy: its print counter
         printer.set(align="center", bold=False, normal_textsize=True)
         printer.textln(f"Impression n° {receipt.print_count}")
+        if receipt.printed_at is not None:
+            printer.textln(f"Imprimé le {receipt.printed_at.strftime('%d/%m/%Y %H:%M')}")
         printer.set(align="left")
 
 
-def _render_line(printer: Dummy, line: ReceiptLine, width: int) -> None:
+def _render_line(printer: Dummy, line: ReceiptLine, width: int, *, prices: bool = True) -> None:
     # Long names wrap rather than being cut: the customer must recognise the item.
     for part in textwrap.wrap(_plain(line.name), width) or [""]:
         printer.textln(part)
+    if not prices:  # a gift receipt: the quantity, nothing that tells a price
+        printer.textln(f"  Qté : {_qty(line.qty)}")
+        if line.qty < 0:
+            printer.textln("  Retour")
+        return
     detail = f"  {_qty(line.qty)} x {format_money(line.unit_price)}"
     printer.textln(_columns(detail, format_money(line.total), width))
     if line.discount_percent != 0:
@@ -239,6 +259,19 @@ def _render_totals(printer: Dummy, receipt: Receipt, width: int) -> None:
         printer.textln(_columns("Rendu", format_money(receipt.change), width))
 
 
+def _render_proof(printer: Dummy, receipt: Receipt, width: int) -> None:
+    """A payment proof: what the sale was paid, by mode, and the sum."""
+    printer.textln("Justificatif de paiement"[:width])
+    printer.textln(f"de la vente n° {receipt.number} du {receipt.at.strftime('%d/%m/%Y')}"[:width])
+    printer.ln()
+    for payment in receipt.payments:
+        label = payment.label or payment_label(payment.mode)
+        printer.textln(_columns(_plain(label), format_money(payment.amount), width))
+    printer.set(bold=True, double_height=True)
+    printer.textln(_columns("TOTAL PAYÉ", format_money(receipt.total), width))
+    printer.set(bold=False, normal_textsize=True)
+
+
 def _render_vat(printer: Dummy, receipt: Receipt, width: int) -> None:
     # Three equal amount columns, the rate takes what is left (9 of 42 columns).
     amount_width = (width - 7) // 3
@@ -257,6 +290,12 @@ def _render_footer(printer: Dummy, receipt: Receipt) -> None:
     printer.set(align="center")
     for line in receipt.footer:
         printer.textln(_plain(line))
+    # Which software printed it, and the start of the sale record's hash: the paper
+    # points at its record in the chain (docs/fiscal.md, "Copies").
+    if receipt.software:
+        printer.textln(_plain(receipt.software))
+    if receipt.signature:
+        printer.textln(f"Empreinte : {_plain(receipt.signature)}")
     printer.ln()
     # CODE128 (function B, GS k 73) in code set B: any digit string, no fixed
     # length, no checksum to compute. ESC/POS wants the code set selector "{B"

@@ -9,6 +9,11 @@ A driver has two methods:
 * ``async def abort(self) -> None``: tell the terminal to stop waiting for a
   card (the server gave up on the charge: its timeout ran out).
 
+A driver may also have an ``unsettled`` attribute: not None while a charge it sent
+may have been taken but its result is unknown (the Caisse-AP driver,
+``hw/caisse_ap_terminal.py``); a charge that times out then is answered
+``unknown``, not ``timeout``.
+
 Invariants:
   - card data never reaches the server: a driver hands back the outcome, the
     terminal's authorisation code and at most a *masked* card label
@@ -51,7 +56,10 @@ import trio
 
 from laneserver.config import TerminalConfig
 
-Outcome = Literal["approved", "declined", "cancelled", "timeout", "failed"]
+#: ``unknown``: the terminal's answer was lost after the charge was sent, and the
+#: terminal could not yet say how it ended (Caisse-AP, hw/caisse_ap_terminal.py):
+#: nothing is recorded, and the driver asks the terminal before any new charge.
+Outcome = Literal["approved", "declined", "cancelled", "timeout", "failed", "unknown"]
 
 #: The cents of an amount that make the simulated terminal do something other than approve.
 SIM_DECLINED = 91
@@ -64,14 +72,17 @@ class TerminalResult(msgspec.Struct, frozen=True, kw_only=True):
     """What a terminal answered to one charge.
 
     ``authorisation`` is set when ``outcome`` is ``approved``: it becomes the
-    payment's ``reference``. ``card`` is a masked label at most. ``message``
-    says why, for people, when the charge was not approved.
+    payment's ``reference`` unless the driver gives ``reference`` (the Caisse-AP
+    driver: the authorisation and the masked card, ``A00395 ****0674``). ``card``
+    is a masked label at most. ``message`` says why, for people, when the charge
+    was not approved.
     """
 
     outcome: Outcome
     authorisation: str | None = None
     card: str | None = None
     message: str = ""
+    reference: str | None = None
 
     @property
     def approved(self) -> bool:
@@ -141,4 +152,10 @@ def open_driver(config: TerminalConfig) -> TerminalDriver:
     match config.kind:
         case "simulator":
             return SimulatedTerminal(delay=config.delay_seconds, outcomes=config.outcomes)
+        case "caisse-ap":
+            # Imported here: it imports this module.
+            from laneserver.hw.caisse_ap_terminal import CaisseApTerminal
+
+            return CaisseApTerminal(config.address, register=config.cash_register or "01",
+                                    protocol_id=config.protocol_id, terminal=config.id)
     raise ValueError(f"terminal {config.id!r}: unknown kind {config.kind!r}")

@@ -89,3 +89,4 @@ class Error(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="er
     days: list[str] | UnsetType = UNSET  # close: the days to close before the month
     months: list[str] | UnsetType = UNSET  # close: the months to close before the year
     period: str | UnsetType = UNSET  # close: the period refused
+    role: str | UnsetType = UNSET  # forbidden, supervisor_required, not_signed_in: the role the verb needs

@@ -36,6 +36,22 @@ from laneserver.protocol.frames import (
     Request,
     RequestId,
 )
+from laneserver.protocol.wire_admin import (
+    DeviceOk,
+    DeviceRevoke,
+    Devices,
+    DevicesOk,
+    DeviceView,
+    Pair,
+    PairOk,
+    SellerAdd,
+    SellerDisable,
+    SellerOk,
+    SellerPin,
+    Sellers,
+    SellersOk,
+    SellerView,
+)
 from laneserver.protocol.wire_catalog import (
     AlcoholPriceOk,
     AlcoholPricing,
@@ -91,6 +107,8 @@ from laneserver.protocol.wire_fiscal import (
     Closures,
     ClosuresOk,
     CountView,
+    Events,
+    EventsOk,
     GrandView,
     ReportView,
     TotalsView,
@@ -140,6 +158,8 @@ from laneserver.protocol.wire_sales import (
     InvoiceOk,
     PayLater,
     PaymentCorrect,
+    Reprint,
+    ReprintOk,
     SaleCancel,
     SaleCancelledOk,
     SaleOk,
@@ -204,6 +224,9 @@ RequestUnion = Union[
     CreditDeposit, WalletTopup, WalletTopupCancel, BalanceCorrect, VoucherIssue, GetVoucher, TopupLine,
     AlcoholPricing, GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater, DebtAbandon, GetInvoice,
     XReport, Close, Closures,
+    Pair, Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke,
+    Reprint,
+    Events,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -216,6 +239,7 @@ MUTATING = (
     CustomerEdit, CreditDeposit, WalletTopup, WalletTopupCancel, BalanceCorrect, VoucherIssue, TopupLine,
     PaymentCorrect, SaleCancel, PayLater, DebtAbandon,
     Close,
+    Reprint,
 )
 
 REPLY_TYPES = (
@@ -224,6 +248,9 @@ REPLY_TYPES = (
     Error, DrawerOk, DrawerOpenOk, DrawerCountOk, CustomerCreatedOk, CustomerOk, CustomersOk, TopupOk, VoucherOk,
     AlcoholPriceOk, SaleOk, SaleCancelledOk, UnpaidOk, InvoiceOk,
     XReportOk, CloseOk, ClosuresOk,
+    PairOk, SellersOk, SellerOk, DevicesOk, DeviceOk,
+    ReprintOk,
+    EventsOk,
 )
 
 EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent,
@@ -237,6 +264,8 @@ CUSTOMER_VERBS = (
 SALES_VERBS = (GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater, DebtAbandon)
 # The verbs the session hands to the fiscal actor (closures).
 FISCAL_VERBS = (XReport, Close, Closures)
+# A manager's verbs on sellers and devices (server/edge_admin.py).
+ADMIN_VERBS = (Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke)
 
 
 # --- stable error codes --------------------------------------------------------------
@@ -246,13 +275,16 @@ Code = _OutcomeCode
 
 
 __all__ = [
-    "CUSTOMER_VERBS", "EVENT_TYPES", "MUTATING", "PROTOCOL_VERSION", "REPLY_TYPES", "REQUEST_TYPES", "SALES_VERBS",
+    "ADMIN_VERBS", "CUSTOMER_VERBS", "DeviceOk", "DeviceRevoke", "DeviceView", "Devices", "DevicesOk", "Pair",
+    "PairOk", "SellerAdd", "SellerDisable", "SellerOk", "SellerPin", "SellerView", "Sellers", "SellersOk",
+    "EVENT_TYPES", "MUTATING", "PROTOCOL_VERSION", "REPLY_TYPES", "REQUEST_TYPES", "SALES_VERBS",
     "Add", "AlcoholPriceOk", "AlcoholPricing", "ArticleView", "BalanceCorrect", "BasketEmpty", "BasketLine",
     "BasketOk", "CancelTicket", "Candidate", "Code", "CouponView", "CreditDeposit", "CustomerCreate",
     "CustomerCreatedOk", "CustomerEdit", "CustomerOk", "CustomerSaleView", "CustomerSearch", "CustomerSummaryView",
     "CustomerView", "CustomersOk", "DebtAbandon", "DebtView", "Denomination", "Discount", "DrawerAlertEvent", "DrawerSensorEvent",
     "DrawerCount", "DrawerCountOk", "DrawerMovement", "DrawerMovementView", "DrawerOk", "DrawerOpen",
-    "DrawerOpenOk", "DrawerView", "Error", "ExclVatView", "ExpiringLotView", "Finish", "FinishOk", "GetCustomer",
+    "DrawerOpenOk", "DrawerView", "Error", "Events", "EventsOk", "ExclVatView", "ExpiringLotView", "Finish",
+    "FinishOk", "GetCustomer",
     "GetDrawer", "GetInvoice", "GetSale", "GetTicket", "GetVoucher", "Held", "HeldOk", "HeldView", "Hello",
     "HelloOk", "Hold", "HoldOk", "Id", "InstalmentView", "InvoiceOk", "KeyView", "Keyboard", "KeyboardOk",
     "KeyboardPageView", "LaneStatusEvent", "LineView", "MoneyIn", "MovementView", "Ok", "OrderLineView", "Pay",
@@ -267,6 +299,7 @@ __all__ = [
     "StockStateRequest", "StockTracking", "StockTransfer", "StockWarningView", "TicketEvent", "TicketOk",
     "TicketView", "TopupLine", "TopupOk", "Unpaid", "UnpaidOk", "VatRowView", "VoucherIssue", "VoucherOk",
     "VoucherView", "WalletTopup", "WalletTopupCancel",
+    "Reprint", "ReprintOk",
     "FISCAL_VERBS", "Close", "CloseOk", "ClosureView", "Closures", "ClosuresOk", "CountView", "GrandView",
     "OpenTicketView", "ReportView", "TotalsView", "VatTotalView", "XReport", "XReportOk",
 ]

@@ -1,10 +1,11 @@
 """Closing the day, the month and the year (rules/closures.py): the X report, the Z
 closures and their list. Money as strings; the maps' keys are a VAT rate ("20",
-"5.5"), a payment mode, a seller, a lane or a kind of movement."""
+"5.5"), a payment mode, a seller, a lane or a kind of movement. Then, in a block of its
+own, the technical event journal's ``events`` (rules/jet.py)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -102,3 +103,25 @@ class CloseOk(Reply):
 class ClosuresOk(Reply):
     closures: list[ClosureView]
 
+
+# --- the technical event journal (JET): ``events`` ------------------------------------
+
+
+class Events(Request, tag="events"):
+    """The technical event journal, oldest first: the entries numbered above ``since``
+    (0: from the first), of ``kind`` only when given (rules/jet.py ``KINDS``). Manager."""
+
+    since: int = 0
+    kind: str | None = None
+
+
+class EventsOk(Reply):
+    """At most 500 entries (store/jet.py ``MAX_ENTRIES``), each ``{seq, at, kind, …}`` (``seq``: its number in
+    the chain ``jet``; the other keys are its kind's fields); ``more``: entries follow the
+    last one (ask again with ``since`` = its ``seq``)."""
+
+    events: list[dict[str, Any]]
+    more: bool = False
+
+
+# --- end of the JET block ---------------------------------------------------------------

@@ -4,6 +4,8 @@ invoices (rules/invoice.py)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 from msgspec import UNSET, UnsetType
 
@@ -123,3 +125,18 @@ class InvoiceOk(Reply):
     total_excl_vat: str
     total: str
     pdf: str  # the A4 PDF, base64
+
+
+class Reprint(Request, tag="reprint"):
+    """Print a copy of a finished sale's receipt on the till's printer: ``duplicate``
+    ("DUPLICATA" and the print counter), ``gift`` (no prices) or ``proof`` (the payment
+    proof, once per sale)."""
+
+    sale: int
+    kind: Literal["duplicate", "gift", "proof"] = "duplicate"
+
+
+class ReprintOk(Reply):
+    copy: int  # the print counter: 1 for the first print of the sale, then 2, 3…
+    sale: int
+    kind: str

@@ -29,6 +29,7 @@ class Code:
     SUPERVISOR_REQUIRED = "supervisor_required"
     NOT_SIGNED_IN = "not_signed_in"
     WRONG_PIN = "wrong_pin"
+    WRONG_CODE = "wrong_code"  # pair: an unknown, expired, spent or burnt pairing code
     TOO_LARGE = "too_large"
     NOT_SUPPORTED = "not_supported"
     OUT_OF_STOCK = "out_of_stock"

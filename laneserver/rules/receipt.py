@@ -59,4 +59,13 @@ class Receipt(msgspec.Struct, frozen=True):
     # What the slip is when it is not a sale's receipt ("ANNULATION", "RÈGLEMENT"…), printed
     # large under the ticket number; "" for a sale.
     title: str = ""
+    # What the paper shows of the sale (rules/copies.py): ``sale`` (lines, prices, VAT),
+    # ``gift`` (lines and quantities, no price or total) or ``proof`` (the amounts paid by
+    # mode: a payment proof). A copy (duplicate, gift, proof) says when it was printed.
+    layout: str = "sale"
+    printed_at: dt.datetime | None = None
+    # The footer every receipt ends with: the software's name and version, and a short
+    # extract of the sale record's hash in the sale chain ("" on slips that are no sale's).
+    software: str = ""
+    signature: str = ""
 

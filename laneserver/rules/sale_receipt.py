@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from laneserver.rules import payment as payments
+from laneserver.rules.copies import SOFTWARE
 from laneserver.rules.invoice import invoice_name
 from laneserver.rules.lane import SaleCompleted
 from laneserver.rules.money import fmt_money
@@ -63,10 +64,12 @@ def sale_footer(sale: SaleCompleted, vouchers: Iterable[IssuedNote] = (),
 
 def sale_receipt(sale: SaleCompleted, *, number: int, shop_name: str, header: tuple[str, ...],
                  footer: tuple[str, ...], policy: payments.Policy, vouchers: Iterable[IssuedNote] = (),
-                 balances: Iterable[tuple[str, str, Decimal]] = (), invoice: int | None = None) -> Receipt:
+                 balances: Iterable[tuple[str, str, Decimal]] = (), invoice: int | None = None,
+                 signature: str = "") -> Receipt:
     """The receipt of sale ``number`` (``invoice``: the number of its invoice, the
     slip's title). A shop's own payment mode is named by its configured label; a
-    built-in one by the printer's."""
+    built-in one by the printer's. It ends with the software's name and version
+    (rules/copies.py SOFTWARE) and ``signature``, the start of the sale record's hash."""
     return Receipt(
         shop_name=shop_name,
         header=header,
@@ -90,6 +93,8 @@ def sale_receipt(sale: SaleCompleted, *, number: int, shop_name: str, header: tu
         footer=sale_footer(sale, vouchers, balances) + footer,
         rounding=sale.rounding,
         title="" if invoice is None else f"FACTURE n° {invoice_name(invoice)}",
+        software=SOFTWARE,
+        signature=signature,
     )
 
 

@@ -3,7 +3,9 @@ protocols, run per connection by http_edge.serve).
 
   /ws                      the websocket protocol (one Session per connection)
   /healthz                 200 + JSON when the journal answers, else 503
-  /metrics                 Prometheus text
+  /readyz                  200 only once every lane and the journal answer, else 503 (server/status.py)
+  /metrics                 Prometheus text (docs/operations.md, "Metrics")
+  /status                  store IT's status as JSON (``laneserver status``), to the box itself only
   /protocol/schema.json    JSON Schema of every frame
   /till/, /pda/            the web clients (static files shipped in laneserver/clients/)
 """
@@ -28,6 +30,7 @@ from laneserver.protocol.schema import protocol_schema
 from laneserver.server.http_edge import Edge, Unauthenticated, guard
 from laneserver.server.session import Session
 from laneserver.server.shop import Shop
+from laneserver.server.status import live_status, local_client, readiness, refresh_facts
 from laneserver.store import reads
 
 CLIENTS = Path(__file__).resolve().parent.parent / "clients"
@@ -121,8 +124,21 @@ def build_app(shop: Shop, edge: Edge, host_names: frozenset[str]) -> Callable:
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse(body)
 
+    async def readyz(request: Request) -> Response:
+        answers = await readiness(shop)
+        ready = shop.accepting and all(answer == "ok" for answer in answers.values())
+        return JSONResponse({"status": "ready" if ready else "not ready", "answers": answers},
+                            status_code=200 if ready else 503)
+
     async def metrics(request: Request) -> Response:
+        await refresh_facts(shop)  # the books' part: paired devices, last backup, last closure
         return PlainTextResponse(shop.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    async def status(request: Request) -> Response:
+        if not local_client(request.scope.get("client"), request.scope.get("server")):
+            return PlainTextResponse("the status is for the box itself: run `laneserver status` on it\n",
+                                     status_code=403)
+        return JSONResponse(await live_status(shop))
 
     schema = protocol_schema()
 
@@ -135,7 +151,9 @@ def build_app(shop: Shop, edge: Edge, host_names: frozenset[str]) -> Callable:
     routes = [
         Route("/", root),
         Route("/healthz", healthz),
+        Route("/readyz", readyz),
         Route("/metrics", metrics),
+        Route("/status", status),
         Route("/protocol/schema.json", schema_json),
         WebSocketRoute("/ws", ws_endpoint),
         Mount("/till", StaticFiles(directory=CLIENTS / "web_till", html=True), name="till"),

@@ -26,7 +26,8 @@ from laneserver.rules.auth import hash_token, new_resume_secret
 from laneserver.server.pins import PinRefused
 from laneserver.server.shop import Shop
 from laneserver.store import reads
-from laneserver.store.ops import DropResume, PutResume, RecordEvent, SeenDevice, SetSignedIn, TouchResume
+from laneserver.rules import jet
+from laneserver.store.ops import ChainRecord, DropResume, PutResume, RecordEvent, SeenDevice, SetSignedIn, TouchResume
 
 
 class Auth:
@@ -132,6 +133,9 @@ class Auth:
         ops: list = [SetSignedIn(device=self.device.device, seller=seller),
                      RecordEvent(at=now, source="session", kind=kind, data={"seller": who},
                                  device=self.device.device, seller=who)]
+        if who is not None:  # the technical event journal: in the same unit as the sign-in itself
+            ops.append(ChainRecord(chain="jet", at=now, record=jet.jet_record(
+                jet.SIGN_IN if seller is not None else jet.SIGN_OUT, device=self.device.device, seller=who)))
         if self.resume_hash is not None:
             ops.append(DropResume(secret_hash=self.resume_hash))
         self.resume_hash = None
@@ -157,7 +161,8 @@ class Auth:
         """
         assert self.device is not None
         try:
-            checked = await self.shop.pins.check_supervisor(self.device.device, pin)
+            checked = await self.shop.pins.check_supervisor(self.device.device, pin,
+                                                            request=request.__struct_config__.tag, seller=self.seller)
         except (ReadFailed, CommitFailed) as error:
             self.log.error("pin_check_failed", error=str(error))
             return error_frame(request, wire.Code.UNAVAILABLE, "the PIN could not be checked; nothing was changed")

@@ -18,6 +18,8 @@ from laneserver.actors.sales_messages import (
     Debts,
     ListDebts,
     PayDebt,
+    Reprint,
+    Reprinted,
     SaleCancelled,
     SaleNow,
     ShowSale,
@@ -48,6 +50,8 @@ def build(request: wire.Request) -> Any:
                 return CancelSale(sale=request.sale, reason=request.reason)
             case wire.DebtAbandon():
                 return AbandonDebt(sale=request.sale, reason=request.reason)
+            case wire.Reprint():
+                return Reprint(sale=request.sale, kind=request.kind)
     except BadValue as error:
         return refused(Code.BAD_REQUEST, str(error))
     return refused(Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not a sales request")
@@ -78,6 +82,8 @@ def answer(request: wire.Request, result: Any) -> bytes:
             return encode(wire.SaleCancelledOk(
                 re=request.id, number=result.number, sale=sale_view(result.sale, result.others),
                 given_back={mode: fmt_money(amount) for mode, amount in result.given_back.items()}, **extra))
+        case Reprinted(sale=sale, kind=kind, copy=copy):
+            return encode(wire.ReprintOk(re=request.id, copy=copy, sale=sale, kind=kind))
     raise TypeError(f"the sales actor answered {result!r}")
 
 

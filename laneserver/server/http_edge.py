@@ -233,7 +233,9 @@ class Edge:
 class _Watched:
     """The connection's stream as Hypercorn's ``TCPServer`` uses it, telling ``on_gone``
     when the peer is gone (end of stream, reset, broken pipe). Anything else is the
-    stream's own (``socket``; no ``do_handshake``: not TLS)."""
+    stream's own: ``socket`` of a plain one; ``do_handshake``, ``transport_stream`` of
+    a TLS one (Hypercorn tells them apart by ``do_handshake``, and a TLS stream's
+    missing ``send_eof`` is the ``AttributeError`` it expects)."""
 
     def __init__(self, stream: trio.SocketStream, on_gone: Callable[[], None]) -> None:
         self._stream = stream
@@ -290,9 +292,9 @@ class Unauthenticated:
             connection.signed_in = True
 
 
-def _peer(stream: trio.SocketStream) -> Peer | None:
+def _peer(stream: trio.SocketStream | trio.SSLStream) -> Peer | None:
     try:
-        sock = stream.socket
+        sock = stream.transport_stream.socket if isinstance(stream, trio.SSLStream) else stream.socket
         return parse_socket_addr(sock.family, sock.getpeername())
     except (AttributeError, OSError):
         return None
@@ -316,9 +318,10 @@ async def serve(app: Any, config: HypercornConfig, edge: Edge, *, shutdown_trigg
     """Serve ``app`` on ``config.bind`` until ``shutdown_trigger`` returns.
 
     Hypercorn's trio ``worker_serve`` without its per-connection weakness: the
-    listener hands each connection to ``edge.handle``. Plain HTTP only (no TLS, no
-    QUIC; the port is for the shop's own network) and no ASGI lifespan (the app has
-    none). Shutdown in layers: the listeners close, idle keep-alive connections are
+    listener hands each connection to ``edge.handle``. HTTP, or HTTPS and WSS when
+    ``config`` has a certificate and key (``[server] tls``: Hypercorn's own SSL
+    context, the handshake made by its ``TCPServer``); no QUIC and no ASGI lifespan
+    (the app has none). Shutdown in layers: the listeners close, idle keep-alive connections are
     told to end, open connections get ``config.graceful_timeout`` seconds.
 
     Returns: once the listeners are closed and every connection has ended.
@@ -329,8 +332,14 @@ async def serve(app: Any, config: HypercornConfig, edge: Edge, *, shutdown_trigg
     edge.bind(lambda stream: TCPServer(asgi, config, context, ConnectionState({}), stream).run())
     async with trio.open_nursery() as connections:
         sockets = config.create_sockets()
-        listeners = []
+        listeners: list[trio.abc.Listener] = []
         binds = []
+        ssl_context = config.create_ssl_context()
+        for sock in sockets.secure_sockets:
+            sock.listen(max(config.backlog, LISTEN_BACKLOG))
+            listeners.append(trio.SSLListener(trio.SocketListener(trio.socket.from_stdlib_socket(sock)), ssl_context,
+                                              https_compatible=True))
+            binds.append(f"https://{repr_socket_addr(sock.family, sock.getsockname())}")
         for sock in sockets.insecure_sockets:
             sock.listen(max(config.backlog, LISTEN_BACKLOG))
             listeners.append(trio.SocketListener(trio.socket.from_stdlib_socket(sock)))

@@ -39,6 +39,7 @@ from laneserver.actors.journal import commit, read
 from laneserver.actors.runtime import Address
 from laneserver.clock import Clock
 from laneserver.log import get_logger
+from laneserver.rules import jet
 from laneserver.rules.auth import (
     PinMemory,
     PinPolicy,
@@ -52,7 +53,7 @@ from laneserver.rules.auth import (
 )
 from laneserver.server.supervisor_pins import approving_supervisor
 from laneserver.store import reads
-from laneserver.store.ops import Op, PutPinRecord, RecordEvent
+from laneserver.store.ops import ChainRecord, Op, PutPinRecord, RecordEvent
 
 # Hashed for an unknown seller too, so the answer's timing does not tell which names exist.
 _DUMMY_HASH = "scrypt$16384$8$1$00$" + "00" * 32
@@ -133,13 +134,18 @@ class PinGate:
                 if good and seller is not None:
                     self.memory.remember(seller.name, stored, pin)
             if seller is None or not seller.active or not good:
-                return await self._failed(records, device=device, seller=name if named else None)
+                return await self._failed(records, device=device, seller=name if named else None, purpose="sign_in")
             await self._succeeded(seller.name)
             return seller
 
-    async def check_supervisor(self, device: str, pin: str) -> str | PinRefused:
+    async def check_supervisor(self, device: str, pin: str, *, request: str | None = None,
+                               seller: str | None = None) -> str | PinRefused:
         """The active supervisor or manager whose PIN ``pin`` is, else why not. A PIN that
         matches no one counts against the device only (it names no seller).
+
+        ``request``: the verb approved (with ``seller``, who asked): a good PIN writes
+        the JET's ``approval`` entry with it, in the unit that forgets the supervisor's
+        wrong PINs.
 
         Raises:
             ReadFailed, CommitFailed, ActorFailed: the journal could not read or count.
@@ -152,9 +158,11 @@ class PinGate:
                 return refused
             name = await approving_supervisor(self.journal, pin, self.memory)
             if name is None:
-                return await self._failed(records, device=device, seller=None)
+                return await self._failed(records, device=device, seller=None, purpose="approval")
+        approval = None if request is None else ChainRecord(chain="jet", at=self.clock.now(), record=jet.jet_record(
+            jet.APPROVAL, device=device, supervisor=name, request=request, seller=seller))
         async with self._locks.hold(f"seller:{name}"):
-            await self._succeeded(name)
+            await self._succeeded(name, approval)
         return name
 
     async def _records(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], PinRecord]:
@@ -170,9 +178,12 @@ class PinGate:
         return None
 
     async def _failed(self, records: dict[tuple[str, str], PinRecord], *, device: str,
-                      seller: str | None) -> PinRefused:
+                      seller: str | None, purpose: str) -> PinRefused:
+        """Count a wrong PIN (``purpose``: ``sign_in`` or ``approval``) on every key, with
+        its JET entries (``pin_failed``, and ``pin_locked`` per key it locks) in the same unit."""
         now = self.clock.now()
-        ops: list[Op] = []
+        ops: list[Op] = [ChainRecord(chain="jet", at=now, record=jet.jet_record(
+            jet.PIN_FAILED, device=device, purpose=purpose, seller=seller))]
         left, wait = self.policy.max_failures, 0
         for (scope, name), record in records.items():
             after, locked = pin_failed(record, now, self.policy)
@@ -184,9 +195,11 @@ class PinGate:
                 ops.append(RecordEvent(at=now, source="pins", kind="pin_locked", device=device, seller=seller,
                                        data={"scope": scope, "name": name, "seconds": seconds,
                                              "lockouts": after.lockouts}))
+                ops.append(ChainRecord(chain="jet", at=now, record=jet.jet_record(
+                    jet.PIN_LOCKED, device=device, scope=scope, name=name, seconds=seconds)))
                 self.log.warning("pin_locked", scope=scope, name=name, device=device, seconds=seconds)
         await commit(self.journal, *ops)
         return PinRefused(locked=False, tries_left=left, locked_seconds=wait)
 
-    async def _succeeded(self, seller: str) -> None:
-        await commit(self.journal, PutPinRecord(scope="seller", name=seller, record=None))
+    async def _succeeded(self, seller: str, *also: Op) -> None:
+        await commit(self.journal, PutPinRecord(scope="seller", name=seller, record=None), *also)

@@ -40,6 +40,7 @@ def _table() -> dict[type, Route]:
             table.setdefault(kind, route)  # the first route of a type wins
 
     add(wire.Hello, Route("_hello", needs_device=False))
+    add(wire.Pair, Route("_pair", needs_device=False))
     add(wire.SignIn, Route("_sign_in"))
     add(wire.SignOut, Route("_sign_out"))
     add(wire.Stock, Route("_stock", "stock", fields=("article",)))
@@ -61,11 +62,16 @@ def _table() -> dict[type, Route]:
     add(wire.BasketEmpty, Route("_basket_empty", "lane"))
     add(wire.BalanceCorrect, Route("_customers", "customers", approval=True))
     add(wire.CUSTOMER_VERBS, Route("_customers", "customers"))
+    # A copy of a receipt (rules/copies.py): a cashier's, for a sale of their lane (the
+    # sales actor checks the lane and the role); no PIN.
+    add(wire.Reprint, Route("_sales", "sales"))
     add(wire.SALES_VERBS, Route("_sales", "sales", approval=True))
     add(wire.GetInvoice, Route("_invoice", "journal"))
     # Closing (rules/closures.py): ``close`` by a manager, or with a supervisor's PIN.
     add(wire.Close, Route("_fiscal", "fiscal", approval=True))
     add(wire.FISCAL_VERBS, Route("_fiscal", "fiscal"))
+    add(wire.ADMIN_VERBS, Route("_admin", "journal"))
+    add(wire.Events, Route("_events", "journal"))  # the technical event journal (server/edge_jet.py), manager
     # A discount above the cap, a refund (returns): a supervisor's PIN.
     add((wire.Discount, wire.Pay), Route("_lane_request", "lane", approval=True))
     add(LANE_REQUESTS, Route("_lane_request", "lane"))

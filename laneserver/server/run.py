@@ -13,6 +13,7 @@ flush and close are shielded and bounded.
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 
 import signal
@@ -24,7 +25,10 @@ from typing import Callable
 
 import trio
 
-from laneserver.actors.journal import CommitFailed, JournalActor, commit, read
+from laneserver import __version__
+from laneserver.actors.backups import MAILBOX as BACKUPS_MAILBOX
+from laneserver.actors.backups import BackupsActor, BackupStatus
+from laneserver.actors.journal import CommitFailed, JetStart, JournalActor, JournalStats, commit, read
 from laneserver.actors.drawer import DrawerActor
 from laneserver.actors.fiscal import FiscalActor
 from laneserver.actors.customers import CustomersActor
@@ -47,6 +51,7 @@ from laneserver.config import Config
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode
+from laneserver.rules import jet as jet_rules
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.catalog_csv import parse_catalog_csv
 from laneserver.rules.keyboard import configured_pages, department_pages
@@ -59,9 +64,11 @@ from laneserver.server.http_edge import serve as serve_http
 from laneserver.server.send_timeout import SendBoundedConfig
 from laneserver.server.session import out_of_service_message
 from laneserver.server.shop import Shop
+from laneserver.server.status import register_metrics
 from laneserver.store import admin, reads
 from laneserver.store.ops import RecordEvent
 from laneserver.store.schema import DB_NAME
+from laneserver.tls import server_files
 
 DEMO_SELLER = ("marie", "1234", "manager")
 DEMO_INITIAL_STOCK = Decimal(24)
@@ -88,6 +95,9 @@ async def run_shop(
     """Run the shop until a signal (or ``stop``) ends it, then shut down in layers."""
     stop = stop if stop is not None else trio.Event()
     server_config = config.server
+    # [server] tls: the certificate and key, checked before anything starts (TlsError
+    # names the command that makes them).
+    tls_files = server_files(data_dir, server_config.tls_cert, server_config.tls_key) if server_config.tls else None
     zone = shop_zone(config.shop.timezone)  # the shop's day (clock.py), for every actor that counts days
     async with trio.open_nursery() as root:
         if handle_signals:
@@ -95,12 +105,19 @@ async def run_shop(
 
         # Layer 3 (last to stop): the journal.
         journal, journal_inbox = open_mailbox("journal", 256)
+        journal_stats = JournalStats()  # its batches, for /metrics; outlives a restart of the journal
+        started = trio.current_time()
+        printers_online = {printer.id: True for printer in config.printers}  # True until a job fails
         async with trio.open_nursery() as core:
             # The journal alone ends the process past its restart budget (JOURNAL_POLICY):
             # without it nothing can be made durable. Every other core actor stays
             # stopped and out of service (_actor_stopped), and the rest of the shop goes on.
-            await core.start(supervise, "journal", partial(JournalActor, data_dir / DB_NAME, zone=zone), journal_inbox,
-                             JOURNAL_POLICY)
+            # The technical event journal's start: this version and the configuration as loaded.
+            jet = JetStart(version=__version__, config=jet_rules.digest(config))
+            await core.start(supervise, "journal",
+                             partial(JournalActor, data_dir / DB_NAME, zone=zone, stats=journal_stats, jet=jet,
+                                     clock=clock),
+                             journal_inbox, JOURNAL_POLICY)
             if config.demo:
                 seeded = await read(journal, partial(
                     admin.seed_demo, articles=demo_articles(), seller=DEMO_SELLER,
@@ -176,8 +193,10 @@ async def run_shop(
                               if sensing is not None else None)
                     drawer_lane = lane_addresses[sensing.id] if sensing is not None else None
                     factory = partial(PrinterActor, printer,
-                                      on_status=partial(_printer_status, lanes_served, config, drawer_lane, {}),
-                                      zone=zone, journal=journal, drawer=drawer)
+                                      on_status=partial(_printer_status, lanes_served, config, printers_online,
+                                                        drawer_lane, {}),
+                                      zone=zone, journal=journal, clock=clock, drawer=drawer,
+                                      lanes=tuple(l.id for l in config.lanes if l.printer == printer.id))
                     await middle.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
                     printers[printer.id] = address
                 terminals: dict[str, Address] = {}
@@ -191,6 +210,15 @@ async def run_shop(
                 invoices, invoices_inbox = open_mailbox("invoices", INVOICES_MAILBOX)
                 await middle.start(supervise, "invoices", partial(InvoicesActor, data_dir), invoices_inbox,
                                    DEVICE_POLICY)
+                # Scheduled backups ([backup] every): a worker thread and a connection of their own.
+                backup_status = BackupStatus()
+                backups, backups_inbox = open_mailbox("backups", BACKUPS_MAILBOX)
+                if config.backup.every_seconds is not None:
+                    folder = Path(config.backup.folder)
+                    factory = partial(BackupsActor, data_dir / DB_NAME, folder=data_dir / folder,
+                                      every=config.backup.every_seconds, keep=config.backup.keep, journal=journal,
+                                      clock=clock, status=backup_status, create_folder=not folder.is_absolute())
+                    await middle.start(supervise, "backups", factory, backups_inbox, DEVICE_POLICY)
                 # A cash drawer per lane (a device: a crash restarts it, never stalls the
                 # lane). It tells the lane's sessions of alerts (through the publisher).
                 drawers: dict[str, Address] = {}
@@ -255,21 +283,28 @@ async def run_shop(
                                 data_folder=data_dir, out_of_service=out_of_service, publishers=publishers)
                     shop.metrics.gauges["articles"] = lambda: len(catalog)
                     shop.metrics.gauges["actors_out_of_service"] = lambda: len(out_of_service)
+                    shop.metrics.gauges["backups_failed"] = lambda: backup_status.failures
                     shop.keyboard = keyboard_views(config, catalog)
                     shop.drawers = drawers
                     shop.customers = customers
                     shop.sales = sales
                     shop.fiscal = fiscal
+                    shop.started = started
+                    shop.started_at = clock.now().astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+                    shop.printers_online = printers_online
+                    register_metrics(shop, journal_stats, {a.name: a for a in (
+                        journal, customers, sales, invoices, *lane_addresses.values(), *points.values(),
+                        *printers.values(), *terminals.values(), *drawers.values())})
                     async with trio.open_nursery() as watching:  # revoke / disable reach open sessions
                         watching.start_soon(watch_access, shop)
                         await _serve_http(shop, host or server_config.host,
-                                          server_config.port if port is None else port, stop, on_ready)
+                                          server_config.port if port is None else port, stop, on_ready, tls_files)
                         watching.cancel_scope.cancel()
                     # Listener closed: no new requests reach the lanes.
                     _close_all([*lane_addresses.values(), fiscal], front, server_config.shutdown_grace)
                 for drawer in drawers.values():
                     drawer.close()
-                _close_all([sales, customers, invoices, *points.values(), *printers.values(), *terminals.values()], middle,
+                _close_all([sales, customers, invoices, backups, *points.values(), *printers.values(), *terminals.values()], middle,
                            server_config.shutdown_grace)
             journal.close()
         root.cancel_scope.cancel()
@@ -339,11 +374,12 @@ def _close_all(addresses, nursery: trio.Nursery, grace: float) -> None:
     nursery.cancel_scope.deadline = trio.current_time() + grace
 
 
-def _printer_status(lanes: list[Address], config: Config, drawer_lane: Address | None, last: dict,
-                    status: PrinterStatus) -> None:
+def _printer_status(lanes: list[Address], config: Config, online: dict[str, bool], drawer_lane: Address | None,
+                    last: dict, status: PrinterStatus) -> None:
     """A printer's status to the lanes it serves (``printer`` events), and its drawer
     sensor to the lane whose drawer it reads, when that changed (``drawer_sensor`` events).
     ``last`` keeps the drawer state last told (one dict per printer)."""
+    online[status.printer] = status.online
     for lane in lanes:
         frame = encode(wire.PrinterEvent(lane=lane.name.split(":", 1)[1], printer=status.printer,
                                          online=status.online, pending=status.pending, error=status.error,
@@ -360,12 +396,18 @@ def _printer_status(lanes: list[Address], config: Config, drawer_lane: Address |
 
 
 async def _serve_http(shop: Shop, host: str, port: int, stop: trio.Event,
-                      on_ready: Callable[[Shop, list[str]], None] | None) -> None:
+                      on_ready: Callable[[Shop, list[str]], None] | None,
+                      tls_files: tuple[Path, Path] | None = None) -> None:
     server_config = shop.config.server
     # Its listening sockets carry the send deadline: a peer that never reads is let go
     # (send_timeout.py: Hypercorn's sends cannot be cancelled).
     hconfig = SendBoundedConfig()
     hconfig.bind = [f"{host}:{port}"]
+    if tls_files is not None:  # HTTPS and WSS on the same port (Hypercorn's SSL context, TLS 1.2 at least)
+        hconfig.certfile, hconfig.keyfile = (str(path) for path in tls_files)
+        # A connection that never finishes its handshake holds a file as long as this
+        # (Hypercorn's default is 60 s): as long as a websocket may wait for hello.
+        hconfig.ssl_handshake_timeout = server_config.hello_timeout
     hconfig.graceful_timeout = server_config.shutdown_grace
     # What one connection may buffer: a websocket message a little over the largest
     # frame the session accepts (which answers a larger one with bad_request), and the
@@ -407,6 +449,7 @@ async def _serve_http(shop: Shop, host: str, port: int, stop: trio.Event,
         systemd.notify("READY=1")
         systemd.notify(f"STATUS=serving {', '.join(binds)}")
         log.info("server_ready", urls=binds, connections=edge.capacity)
+        shop.urls = list(binds)
         if on_ready is not None:
             on_ready(shop, binds)
         # Hypercorn returns once ``stop`` is set, its listener is closed and

@@ -47,7 +47,7 @@ class SendBoundedConfig(HypercornConfig):
 
     def create_sockets(self) -> Sockets:
         sockets = super().create_sockets()
-        for sock in sockets.insecure_sockets:
+        for sock in [*sockets.secure_sockets, *sockets.insecure_sockets]:
             if not bound_sends(sock, SEND_TIMEOUT):
                 log.warning("send_timeout_unsupported", reason="no TCP_USER_TIMEOUT on this system")
         return sockets

@@ -12,6 +12,9 @@ publisher and its stock points, and being ended by the server.
 
 from __future__ import annotations
 
+import logging
+import secrets
+from time import perf_counter
 from typing import Any
 
 import msgspec
@@ -21,10 +24,12 @@ from starlette.websockets import WebSocket
 from laneserver.actors.messages import Caller
 from laneserver.actors.publisher import Publisher
 from laneserver.actors.runtime import ActorFailed, ActorStopped, Address
+from laneserver.log import request_id
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode, encode_error, error_frame
-from laneserver.server import (edge_customers, edge_drawer, edge_fiscal, edge_lane, edge_sales, edge_stock, queries,
-                               routes)
+from laneserver.rules import roles
+from laneserver.server import (edge_admin, edge_customers, edge_drawer, edge_fiscal, edge_jet, edge_lane, edge_sales,
+                               edge_stock, queries, routes)
 from laneserver.server.auth import Auth, shop_view
 from laneserver.server.routes import actor_words, out_of_service_message  # noqa: F401 (run.py, tests)
 from laneserver.server.shop import Shop
@@ -48,6 +53,13 @@ class Session:
         # The publishers (actors/publisher.py) this session's transport is subscribed to:
         # its lane's (a till) and the stock points' whose ``stock_alert`` events it receives.
         self._subscribed: list[Publisher] = []
+        # Request ids (laneserver/log.py): this session's tag, then its requests' count.
+        self._tag = secrets.token_hex(4)
+        self._requests = 0
+        # Asked once: a lazy structlog logger binds anew at each call, even to do nothing.
+        self._debug = self.auth.log.is_enabled_for(logging.DEBUG)
+        # Wrong pairing codes typed on this connection (server/pairing.py bounds them).
+        self._wrong_codes = 0
 
     # --- who (server/auth.py), as the server sees it (access.py, app.py) ----------------------
 
@@ -102,8 +114,22 @@ class Session:
                 await self._left()
 
     async def _reader(self) -> None:
+        metrics = self.shop.metrics
         while (request := await self.transport.receive()) is not None:
-            reply = encode_error(request) if isinstance(request, wire.Error) else await self._answer(request)
+            # Every line logged on this request's path, here and in the actors it
+            # reaches (the envelopes carry it), names it.
+            self._requests += 1
+            request_id.set(f"{self._tag}-{self._requests}")
+            if isinstance(request, wire.Error):
+                reply = encode_error(request)
+            else:
+                started = perf_counter()
+                reply = await self._answer(request)
+                seconds = perf_counter() - started
+                verb = request.__struct_config__.tag
+                metrics.observe(verb, seconds)
+                if self._debug:
+                    self.log.debug("request_answered", verb=verb, re=request.id, ms=round(seconds * 1000, 2))
             if not await self.transport.reply(reply):
                 return
 
@@ -148,6 +174,12 @@ class Session:
             return error_frame(request, wire.Code.UNAUTHENTICATED, "say hello with the device's token first")
         if route is None:
             return error_frame(request, wire.Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not handled here")
+        if route.needs_device:
+            # Who may send it: the roles table (rules/roles.py), before any actor or PIN check.
+            denied = roles.check(self.shop.roles, request.__struct_config__.tag, self.role, takes_pin=route.approval,
+                                 pin_given=getattr(request, "supervisor_pin", None) is not None)
+            if denied is not None:
+                return error_frame(request, denied.code, denied.message, role=denied.role)
         handler = getattr(self, route.handler)
         return await handler(request, *(getattr(request, name) for name in route.fields))
 
@@ -162,6 +194,9 @@ class Session:
             if isinstance(approval, bytes):
                 return approval
             caller = msgspec.structs.replace(caller, approved_by=approval)
+        elif route is not None and route.approval and roles.self_approves(self.role):
+            # A supervisor or a manager signed in approves it himself (rules/roles.py).
+            caller = msgspec.structs.replace(caller, approved_by=self.seller)
         return caller
 
     async def _approved(self, request: wire.Request, handle: Any, address: Address, *more: Any) -> bytes:
@@ -263,6 +298,17 @@ class Session:
         for publisher in subscribed:
             publisher.unsubscribe(self.transport)
 
+    async def _pair(self, request: wire.Pair) -> bytes:
+        """A one-time code for a device token (server/pairing.py), before ``hello``."""
+        frame, wrong = await self.shop.pairing.pair(request, self._wrong_codes)
+        self._wrong_codes += wrong
+        return frame
+
+    async def _admin(self, request: wire.Request) -> bytes:
+        """A manager's verb on sellers and devices (server/edge_admin.py)."""
+        assert self.device is not None
+        return await edge_admin.handle(self.shop, request, device=self.device.device, seller=self.seller)
+
     async def _sign_in(self, request: wire.SignIn) -> bytes:
         return await self.auth.sign_in(request)
 
@@ -294,8 +340,8 @@ class Session:
     async def _drawer(self, request: wire.DrawerMovement | wire.DrawerOpen | wire.DrawerCount
                       | wire.GetDrawer) -> bytes:
         """Hand a drawer verb to the drawer of the till's lane, with the supervisor a
-        ``supervisor_pin`` names. The PIN is always typed, even by a supervisor
-        signed in on the till: opening the drawer is a second person's decision."""
+        ``supervisor_pin`` names, or the supervisor or manager signed in on it
+        (rules/roles.py ``self_approves``)."""
         assert self.device is not None
         drawer = self.shop.drawers.get(self.device.lane) if self.device.kind == "till" and self.device.lane else None
         if drawer is None:
@@ -316,6 +362,10 @@ class Session:
 
     async def _invoice(self, request: wire.GetInvoice) -> bytes:
         return await queries.invoice(self.shop, request)
+
+    async def _events(self, request: wire.Events) -> bytes:
+        """The technical event journal (server/edge_jet.py); the roles table let the seller ask."""
+        return await edge_jet.events(self.shop, request, seller=self.seller)
 
     async def _sales(self, request: wire.Request) -> bytes:
         """Hand a verb on finished sales to the sales actor (actors/sales.py), with the

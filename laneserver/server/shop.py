@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,12 @@ from laneserver.config import Config
 from laneserver.rules.auth import PinPolicy
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.payment import Policy as PaymentPolicy
+from laneserver.rules.roles import role_table
 from laneserver.protocol.messages import KeyboardPageView, Pay
 from laneserver.server.metrics import Metrics
+from laneserver.server.pairing import PairingGate
 from laneserver.server.pins import PinGate
+from laneserver.store.status import Facts
 
 
 @dataclass
@@ -33,6 +37,10 @@ class Shop:
     metrics: Metrics = field(default_factory=Metrics)
     # Every PIN check (server/pins.py); made from [server] pin_* in __post_init__.
     pins: PinGate = field(init=False)
+    # ``pair`` with a one-time code (server/pairing.py); made in __post_init__.
+    pairing: PairingGate = field(init=False)
+    # Which role each verb needs (rules/roles.py, with the shop's ``[roles]``).
+    roles: Mapping[str, str] = field(init=False)
     # The shop's payment policy (actors/lane.py ``payment_policy``); made in __post_init__.
     payments: PaymentPolicy = field(init=False)
     keyboard: list[KeyboardPageView] = field(default_factory=list)
@@ -57,12 +65,21 @@ class Shop:
     # The publishers (actors/publisher.py) of the lanes and stock points, by actor name
     # (``lane:1``, ``stock:main``): their sessions subscribe there.
     publishers: dict[str, Publisher] = field(default_factory=dict)
+    # For store IT (server/status.py): when it started (trio time and ISO UTC), the URLs
+    # it serves, each printer's last state (True: online), the books' facts as last read.
+    started: float = 0.0
+    started_at: str = ""
+    urls: list[str] = field(default_factory=list)
+    printers_online: dict[str, bool] = field(default_factory=dict)
+    facts: Facts = field(default_factory=Facts)
 
     def __post_init__(self) -> None:
         self.payments = payment_policy(self.config)  # the lanes' payment modes and rules, made once
         server = self.config.server
         self.pins = PinGate(self.journal, self.clock, PinPolicy(
             max_failures=server.pin_failures, lockout=server.pin_lockout, lockout_max=server.pin_lockout_max))
+        self.pairing = PairingGate(self.journal, self.clock)
+        self.roles = role_table(self.config.roles)
 
     def close_sessions(self) -> None:
         self.accepting = False

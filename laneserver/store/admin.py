@@ -7,7 +7,6 @@ journal's thread (the demo seed). Each function is one transaction.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sqlite3
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -17,7 +16,9 @@ from pathlib import Path
 
 from laneserver.rules.auth import ROLES, hash_pin, hash_token, new_token, seller_name_problem, valid_pin
 from laneserver.rules.catalog import Article
-from laneserver.store.schema import DB_MODE
+from laneserver.store.status import note_backup
+from laneserver.rules.pairing import expires, hash_code, new_code
+from laneserver.store.access import disable, insert_device, insert_pairing_code, record, revoke
 from laneserver.store.writes import encode
 
 
@@ -58,23 +59,35 @@ def pair_device(db: sqlite3.Connection, kind: str, lane: str | None, now: dt.dat
 
     Only the token's hash is stored: the token is shown once, to store IT.
     """
+    lane = _device_lane(kind, lane, known_lanes)
+    token = new_token()
+    with transaction(db):
+        device = insert_device(db, kind, lane, hash_token(token), now)
+    return device, token
+
+
+def issue_pairing_code(db: sqlite3.Connection, kind: str, lane: str | None, now: dt.datetime,
+                       known_lanes: Iterable[str]) -> str:
+    """A one-time code (rules/pairing.py) that pairs a till on ``lane`` or a PDA when a
+    device sends it in ``pair`` within 10 minutes; only its salted hash is stored. A
+    running server reads it from the database when the code is typed."""
+    lane = _device_lane(kind, lane, known_lanes)
+    code = new_code()
+    with transaction(db):
+        insert_pairing_code(db, hash_code(code), kind, lane, now, expires(now))
+        record(db, now, "cli", "pairing_code_issued", data={"kind": kind, "lane": lane})
+    return code
+
+
+def _device_lane(kind: str, lane: str | None, known_lanes: Iterable[str]) -> str | None:
     if kind == "till":
         lanes = list(known_lanes)
         if lane not in lanes:
             raise AdminError(f"unknown lane {lane!r} (lanes: {', '.join(lanes)})")
-    elif kind == "pda":
-        lane = None
-    else:
-        raise AdminError(f"device kind {kind!r} is not till or pda")
-    token = new_token()
-    with transaction(db):
-        count = db.execute("SELECT count(*) FROM devices WHERE kind=?", (kind,)).fetchone()[0]
-        device = f"{kind}-{lane}-{count + 1}" if lane else f"{kind}-{count + 1}"
-        db.execute(
-            "INSERT INTO devices(device, kind, lane, token_hash, created_at) VALUES (?,?,?,?,?)",
-            (device, kind, lane, hash_token(token), now.isoformat()),
-        )
-    return device, token
+        return lane
+    if kind == "pda":
+        return None
+    raise AdminError(f"device kind {kind!r} is not till or pda")
 
 
 def revoke_device(db: sqlite3.Connection, device: str, now: dt.datetime) -> bool:
@@ -82,31 +95,24 @@ def revoke_device(db: sqlite3.Connection, device: str, now: dt.datetime) -> bool
     was revoked already. A running server closes the device's open sessions within a
     second (server/access.py)."""
     with transaction(db):
-        row = db.execute("SELECT revoked FROM devices WHERE device=?", (device,)).fetchone()
-        if row is None:
+        changed = revoke(db, device)
+        if changed is None:
             raise AdminError(f"no device {device!r} (see laneserver device list)")
-        db.execute("DELETE FROM resume_secrets WHERE device=?", (device,))
-        if row[0]:
-            return False
-        db.execute("UPDATE devices SET revoked=1, seller=NULL WHERE device=?", (device,))
-        _record(db, now, "device_revoked", device=device)
-    return True
+        if changed:
+            _record(db, now, "device_revoked", device=device)
+    return changed
 
 
 def disable_seller(db: sqlite3.Connection, name: str, now: dt.datetime) -> bool:
     """``name`` can no longer sign in and loses every resume secret; False when disabled
     already. A running server signs the seller out of open sessions within a second."""
     with transaction(db):
-        row = db.execute("SELECT active FROM sellers WHERE name=?", (name,)).fetchone()
-        if row is None:
+        changed = disable(db, name)
+        if changed is None:
             raise AdminError(f"no seller {name!r}")
-        db.execute("DELETE FROM resume_secrets WHERE seller=?", (name,))
-        db.execute("UPDATE devices SET seller=NULL WHERE seller=?", (name,))
-        if not row[0]:
-            return False
-        db.execute("UPDATE sellers SET active=0 WHERE name=?", (name,))
-        _record(db, now, "seller_disabled", seller=name)
-    return True
+        if changed:
+            _record(db, now, "seller_disabled", seller=name)
+    return changed
 
 
 def _record(db: sqlite3.Connection, now: dt.datetime, kind: str, *, device: str | None = None,
@@ -128,20 +134,17 @@ def import_articles(db: sqlite3.Connection, articles: list[Article]) -> int:
 
 def backup(db: sqlite3.Connection, dest: Path) -> None:
     """A consistent copy through SQLite's online backup API (readers and the
-    writer keep going while it runs)."""
-    # Created here, owner-only (DB_MODE) and only if it does not exist yet; the folder
-    # must exist (the CLI says so): a typo in it must not scatter backups around.
+    writer keep going while it runs), checked, its anchor beside it
+    (store/backups.py ``write_backup``)."""
+    from laneserver.store.backups import BackupFailed, write_backup
+
     try:
-        os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, DB_MODE))
-    except FileExistsError:
-        raise AdminError(f"{dest} already exists: choose a new file") from None
-    except OSError as error:
-        raise AdminError(f"cannot create {dest}: {error.strerror}") from None
-    target = sqlite3.connect(dest)
-    try:
-        db.backup(target)
-    finally:
-        target.close()
+        write_backup(db, dest)
+    except BackupFailed as error:
+        raise AdminError(str(error)) from None
+    # For ``laneserver status`` and /metrics (the backup's age): after the copy, so it
+    # is not in it.
+    note_backup(db, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), dest.resolve())
 
 
 def seed_demo(db: sqlite3.Connection, articles: list[Article], seller: tuple[str, str, str],

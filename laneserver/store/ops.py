@@ -51,6 +51,16 @@ class AppendLaneChange(msgspec.Struct, frozen=True, kw_only=True):
     at: dt.datetime
 
 
+class Printed(msgspec.Struct, frozen=True, kw_only=True):
+    """The sale's receipt is printed once it is written (at finish; a counter-entry's at
+    its cancel): the unit writes its ``original`` record in the ``copy`` chain, counter 1
+    (rules/copies.py), so the print counter is durable with the sale."""
+
+    lane: str
+    device: str | None = None
+    seller: str | None = None
+
+
 class RecordSale(msgspec.Struct, frozen=True, kw_only=True):
     """A completed sale: numbered, chained, its payments chained, stock taken.
 
@@ -77,6 +87,7 @@ class RecordSale(msgspec.Struct, frozen=True, kw_only=True):
     # Finished with an invoice (rules/invoice.py, its ``number`` and ``sale`` still 0): the
     # invoice gets the next invoice number in the same unit (set in ``reply`` too).
     invoice: Invoice | None = None
+    printed: Printed | None = None  # its receipt is printed: the copy chain's original record
 
 
 class Remember(msgspec.Struct, frozen=True, kw_only=True):
@@ -424,6 +435,7 @@ class RecordCancel(msgspec.Struct, frozen=True, kw_only=True):
     actor: str = ""
     # Builds the reply to remember from the counter-entry's number and its rows' numbers.
     reply: Callable[[int, tuple[int, ...]], bytes] | None = None
+    printed: Printed | None = None  # its receipt is printed: the copy chain's original record
 
 
 class CancelRecorded(msgspec.Struct, frozen=True):

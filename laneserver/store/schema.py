@@ -417,7 +417,43 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     """
     + _append_only("fiscal_records"),
-    # 15: the printers' durable queues (actors/printer.py): a job is written when it is
+    # 15: one-time pairing codes (rules/pairing.py): written by ``laneserver pair … --code``,
+    # spent by the server's ``pair`` verb. Only a salted hash of the digits is kept; a
+    # spent code keeps its row (``used_at``, the device it paired).
+    """
+    CREATE TABLE pairing_codes (
+        id INTEGER PRIMARY KEY,
+        code_hash TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('till', 'pda')),
+        lane TEXT,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        wrong INTEGER NOT NULL DEFAULT 0,
+        used_at TEXT,
+        device TEXT
+    );
+    """,
+    # 16 (issue 13, copies): the ``copy`` chain's records of one sale, found by an
+    # expression index rather than by reading the chain (store/copies.py prints_of).
+    """
+    CREATE INDEX fiscal_copies_of_sale ON fiscal_records(json_extract(record, '$.sale')) WHERE chain = 'copy';
+    """,
+    # 17: the technical event journal's inbox (store/jet.py): a JET entry written by a
+    # command-line tool (``laneserver archive``), which must not append to a chain a
+    # running server owns; the journal chains each row (chain ``jet``) and deletes it,
+    # in one transaction, at its next start and every minute while it runs. The index:
+    # the JET's entries by kind (``events`` with ``kind``, the last ``start``) without
+    # reading the whole chain.
+    """
+    CREATE TABLE jet_inbox (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        record TEXT NOT NULL
+    );
+    CREATE INDEX fiscal_records_jet_kind ON fiscal_records(json_extract(record, '$.kind'), number)
+        WHERE chain = 'jet';
+    """,
+    # 18: the printers' durable queues (actors/printer.py): a job is written when it is
     # queued and deleted once the printer has taken it, so what is here is what is still
     # to print, in ``id`` order. ``attempts``: the runs of the printer actor that began
     # sending it (a job that crashes the actor is dropped after a few).
@@ -482,12 +518,24 @@ def private_file(path: Path) -> None:
                 continue
 
 
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer laneserver (a downgrade): this code does not
+    know its schema, so it neither reads nor writes it (docs/operations.md, "Rolling back
+    an upgrade")."""
+
+
 def migrate(db: sqlite3.Connection) -> int:
-    """Apply the migrations not applied yet, each in its own transaction."""
+    """Apply the migrations not applied yet, each in its own transaction.
+
+    Raises:
+        SchemaTooNew: the database's schema is newer than this code's.
+    """
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > len(MIGRATIONS):
-        raise RuntimeError(
-            f"the database is at schema {version}, newer than this laneserver knows ({len(MIGRATIONS)})"
+        raise SchemaTooNew(
+            f"the database is at schema {version}, newer than this laneserver knows ({len(MIGRATIONS)}): it was "
+            "written by a newer version. Install that version again, or put back the backup taken before the "
+            "upgrade (docs/operations.md, \"Rolling back an upgrade\")"
         )
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         db.execute("BEGIN IMMEDIATE")

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from laneserver.clock import shop_day
+from laneserver.rules.copies import ORIGINAL, copy_record
 from laneserver.rules.invoice import Invoice
 from laneserver.rules.lane import LaneState
 from laneserver.rules.lane_journal import snapshot_due
@@ -54,6 +55,7 @@ from laneserver.store.ops import (
     RecordEvent,
     RecordPayments,
     RecordLot,
+    Printed,
     RecordSale,
     Remember,
     SaleRecorded,
@@ -63,6 +65,7 @@ from laneserver.store.ops import (
 from laneserver.store.ops import DropResume, PutPinRecord, PutResume, SeenDevice, TouchResume
 from laneserver.store.ops import RecordDrawerCount, RecordDrawerMovement
 from laneserver.store.ops import PrintJobDone, PrintJobTried, QueuePrintJob
+from laneserver.store import access
 
 
 
@@ -214,6 +217,8 @@ class Writer:
                 return self._record_cancel(op)
             case ChainRecord():
                 return ChainAppended(op.chain, *append_record(self.db, self.heads, op.chain, iso(op.at), op.record))
+            case access.AccessOp():  # devices, sellers, pairing codes (store/access.py)
+                return access.apply(self.db, op)
             case QueuePrintJob() | PrintJobTried() | PrintJobDone():
                 return _print_job(self.db, op)
         raise TypeError(f"not a journal op: {op!r}")
@@ -321,6 +326,7 @@ class Writer:
             if isinstance(moved, AccountMoved):
                 balances.append((move.customer, move.account, moved.balance))
         invoice = self._record_invoice(op.invoice, number) if op.invoice is not None else None
+        self._record_original(number, record["at"], op.printed)
         if op.key is not None and op.device is not None and op.reply is not None:
             # The lane's stored result (actors/lane_messages.py SaleDone), its numbers set here.
             reply = msgspec.msgpack.encode({**msgspec.msgpack.decode(op.reply), "number": number, "invoice": invoice})
@@ -357,6 +363,13 @@ class Writer:
             self._remember(op.device, op.key, op.actor, op.reply(numbers), at, op.fingerprint)
         return numbers
 
+    def _record_original(self, sale: int, at: str, printed: Printed | None) -> None:
+        """The first print of a sale just written (rules/copies.py): counter 1."""
+        if printed is not None:
+            append_record(self.db, self.heads, "copy", at, copy_record(
+                sale=sale, kind=ORIGINAL, counter=1, lane=printed.lane, device=printed.device,
+                seller=printed.seller))
+
     def _record_cancel(self, op: RecordCancel) -> CancelRecorded:
         """The counter-entry of a sale, its payment rows reversed, its stock put back and
         its customers' money given back, in the caller's unit. The unique index on
@@ -373,6 +386,7 @@ class Writer:
                                 reason=op.reason)
             for prow in op.rows
         )
+        self._record_original(number, record["at"], op.printed)
         for move in op.stock:
             self._move_stock(msgspec.structs.replace(move, ref=f"sale:{number}"))
         for move in op.customer_moves:

@@ -18,6 +18,7 @@ const UNSURE = new Set(["unavailable", "internal"]);
 
 class PdaApp {
     constructor() {
+        this.deviceKind = "pda"; // what `pair` asks a code to be made for
         this.token = null;
         this.hello = null;
         this.seller = null;

@@ -205,6 +205,11 @@ export function describeError(error, context = {}) {
     } else if (frame.locked_seconds > 0) {
         // locked now (forbidden), or this wrong PIN locked it (wrong_pin, supervisor_required)
         text = t("err.pin_locked_for", { wait: waitText(frame.locked_seconds) });
+    } else if (code === "conflict" && verb === "pair") {
+        text = t("err.pair_kind");
+    } else if ((code === "forbidden" || code === "not_signed_in") && frame.role) {
+        // the roles table (docs/operations.md): the role the verb needs
+        text = t("err.role_needed", { role: has(`role.${frame.role}`) ? t(`role.${frame.role}`).toLowerCase() : frame.role });
     } else if (code === "forbidden" && SUPERVISED.has(verb)) {
         text = t("err.pin_locked");
     } else if (code === "out_of_stock" && frame.available !== undefined) {

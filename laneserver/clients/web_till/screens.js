@@ -4,11 +4,19 @@
 // which shows errors itself. (The till's selling screen is sell.js and pay.js.)
 
 import { byTestId } from "./dom.js";
+import { pairWithCode } from "./pairing.js";
 
-/** The pairing form: a device token typed in (or pasted). */
+/**
+ * The pairing screen: the one-time code store IT read out (6 digits, `pair`), or the
+ * device token itself typed in (or pasted). A page opened with no token starts here,
+ * the focus in the code.
+ */
 export function bindPairScreen(app) {
     const form = byTestId("pair-form");
     const input = byTestId("token-input");
+    const codeForm = byTestId("pair-code-form");
+    const code = byTestId("pair-code-input");
+    const codeButton = byTestId("pair-code-button");
     form.addEventListener("submit", (event) => {
         event.preventDefault();
         const token = input.value.trim();
@@ -16,8 +24,26 @@ export function bindPairScreen(app) {
         input.value = "";
         app.pair(token);
     });
+    codeForm.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const digits = code.value.replace(/\s+/g, "");
+        if (!digits) return;
+        codeButton.disabled = true;
+        app.clearMessage();
+        try {
+            const reply = await pairWithCode(digits, app.deviceKind);
+            code.value = "";
+            app.pair(reply.token);
+        } catch (error) {
+            app.showError(error, { verb: "pair" });
+            code.select();
+            code.focus();
+        } finally {
+            codeButton.disabled = false;
+        }
+    });
     return {
-        focus() { input.focus(); },
+        focus() { code.focus(); },
     };
 }
 

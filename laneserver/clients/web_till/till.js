@@ -31,6 +31,7 @@ import { bindDiscountPanel } from "./discount.js";
 import { bindDrawerPanel } from "./drawer.js";
 import { bindConfirm, bindHeldPanel, bindInfoPanel, bindSearchPanel, bindSupervisor } from "./panels.js";
 import { bindPayPanel } from "./pay.js";
+import { bindManagerPanel } from "./manager.js";
 import { bindSalesPanel } from "./sales.js";
 import { bindPairScreen, bindSignInScreen } from "./screens.js";
 import { bindSellScreen } from "./sell.js";
@@ -45,6 +46,7 @@ const SENDING_AFTER_MS = 250;
 
 class TillApp {
     constructor() {
+        this.deviceKind = "till";     // what `pair` asks a code to be made for
         this.token = null;
         this.hello = null;            // the last hello reply
         this.seller = null;
@@ -77,6 +79,7 @@ class TillApp {
             drawer: byTestId("drawer-open"),
             sales: byTestId("sales-open"),
             unpaid: byTestId("unpaid-open"),
+            manager: byTestId("manager-open"),
             lang: byTestId("lang-toggle"),
             connection: byTestId("connection-banner"),
             connectionText: byTestId("connection-text"),
@@ -110,6 +113,7 @@ class TillApp {
         this.drawer = bindDrawerPanel(this);
         this.discount = bindDiscountPanel(this);
         this.sales = bindSalesPanel(this);
+        this.manager = bindManagerPanel(this);
         this.sell = bindSellScreen(this);
 
         byTestId("error-close").addEventListener("click", () => this.clearMessage());
@@ -412,7 +416,9 @@ class TillApp {
      */
     async approved(verb, fields, opts = {}, { askFirst = false, why = "" } = {}) {
         let pin;
-        if (askFirst) {
+        // A supervisor or a manager signed in approves it himself (the roles table):
+        // no PIN asked first; a refusal still asks for one below.
+        if (askFirst && this.role !== "supervisor" && this.role !== "manager") {
             pin = await this.supervisor.ask(why);
             if (pin === null) return null;
         }
@@ -546,6 +552,7 @@ class TillApp {
         this.drawer.redraw();
         this.discount.redraw();
         this.sales.redraw();
+        this.manager.redraw();
         this.drawConnection();
         if (this.printer) this.showPrinter(this.printer);
         if (this.drawerSensor) this.showDrawerSensor(this.drawerSensor);
@@ -556,13 +563,13 @@ class TillApp {
     panelOpen() {
         return this.held.overlay.isOpen || this.search.overlay.isOpen || this.info.overlay.isOpen
             || this.customers.overlay.isOpen || this.drawer.overlay.isOpen || this.discount.overlay.isOpen
-            || this.sales.overlay.isOpen || this.confirmOpen();
+            || this.sales.overlay.isOpen || this.manager.overlay.isOpen || this.confirmOpen();
     }
 
     /** A panel with its own text fields is up: the focus stays where the cashier put it. */
     formPanelOpen() {
         return this.customers.overlay.isOpen || this.drawer.overlay.isOpen || this.supervisor.overlay.isOpen
-            || this.discount.overlay.isOpen || this.sales.overlay.isOpen;
+            || this.discount.overlay.isOpen || this.sales.overlay.isOpen || this.manager.overlay.isOpen;
     }
 
     /** A modal dialog (confirmation, supervisor's PIN) is up: its own buttons and keys decide. */
@@ -578,6 +585,7 @@ class TillApp {
         this.drawer.overlay.close();
         this.discount.overlay.close();
         this.sales.overlay.close();
+        this.manager.overlay.close();
         this.confirmDialog.overlay.close();
         this.supervisor.overlay.close();
     }
@@ -636,6 +644,7 @@ class TillApp {
         show(this.el.drawer, !!this.seller);
         show(this.el.sales, !!this.seller);
         show(this.el.unpaid, !!this.seller && !!(this.hello && this.hello.shop && this.hello.shop.deferred_payment));
+        show(this.el.manager, !!this.seller && this.role === "manager"); // the server checks the role again
     }
 
     showPrinter(event) {
