@@ -2,10 +2,12 @@
 
 Two tasks share the actor's state, both in the actor's own nursery:
 
-* the command loop reads the mailbox, renders receipts (pure, fast) and appends
-  jobs to the queue; it never waits on the printer, so a lane that tells a
-  printer something is never held up by paper or cables;
-* the pump sends the queued jobs, oldest first, through the transport.
+* the command loop reads the mailbox, renders receipts (pure, fast), writes each
+  job to the journal (one SQLite commit) and appends it to the queue; it never
+  waits on the printer, so a lane that tells a printer something is never held
+  up by paper or cables;
+* the pump polls the printer's status and sends the queued jobs, oldest first,
+  through the transport.
 
 Invariants:
   - jobs print in the order they were told, each exactly once unless dropped;
@@ -48,6 +50,9 @@ Invariants:
     SQLite commit); after the restart that receipt prints a second time. A printer
     switched off after taking a job but before printing it loses it (its buffer);
     the status poll then says offline, and the cashier reprints (docs/operations.md).
+    And a receipt is written here a moment after its sale was (the lane tells the
+    printer once the sale is durable): a kill -9 in between loses the receipt,
+    never the sale.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ async def _sale(till) -> int:
     await till.ok("pay", mode="cash", amount="10.00")
     started = time.monotonic()
     done = await till.ok("finish")
-    assert time.monotonic() - started < 1.0, "the printer delayed the sale"
+    assert time.monotonic() - started < 2.0, "the printer delayed the sale"
     return done["number"]
 
 
