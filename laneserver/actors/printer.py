@@ -40,7 +40,8 @@ Invariants:
   - a printer that answers ``DLE EOT`` (network, serial, USB; rules/printer_status.py)
     is polled every ``poll_seconds`` and before each job; a job is sent only while
     its status is printable (``ok``, ``paper_near_end``) and waits while the paper is
-    out or the cover open. The job is followed by ``DLE EOT 1``, whose answer proves
+    out or the cover open; a drawer kick does not wait: it is sent at once as the
+    real-time pulse DLE DC4 1, which a stopped printer still executes. The job is followed by ``DLE EOT 1``, whose answer proves
     the printer received every byte before it (real-time requests are answered in
     the order they arrive): only then is the job done. A printer that has never
     answered is sent jobs as before (done once the bytes are written);
@@ -105,6 +106,7 @@ class _Job:
     expires: float = float("inf")  # trio clock time after which it is not worth sending
     id: int | None = None  # its row in print_jobs (None: not durable)
     tried: bool = False  # this run of the actor has written its attempt
+    realtime: bytes | None = None  # a drawer kick's real-time form (DLE DC4), sent past a stopped printer
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +242,8 @@ class PrinterActor:
                                                                    profile=self._profile)))
                     case KickDrawer(pin=pin, on_ms=on_ms, off_ms=off_ms):
                         expires = trio.current_time() + KICK_MAX_AGE
-                        await self._enqueue(_Job("drawer_kick", render_drawer_kick(pin, on_ms, off_ms), expires))
+                        await self._enqueue(_Job("drawer_kick", render_drawer_kick(pin, on_ms, off_ms), expires,
+                                                 realtime=rules.drawer_pulse_now(pin, on_ms)))
                     case GetStatus():
                         envelope.reply(self.status)
                     case other:
@@ -334,6 +337,9 @@ class PrinterActor:
                     next_poll = trio.current_time() + self._poll_interval()
                 if not self._online or self._unanswered or not self._state.printable:
                     # Paper out, cover open, offline: the job waits for the next poll.
+                    # A drawer kick does not: the cashier needs the drawer to give change.
+                    if self._online and not self._unanswered:
+                        await self._kick_now()
                     with trio.move_on_at(next_poll):
                         await trio.sleep_forever()
                     continue
@@ -357,6 +363,20 @@ class PrinterActor:
             await self._forget(job)
             self._log.info("print_job_printed", job=job.name, pending=len(self._queue))
             self._came_online()
+
+    async def _kick_now(self) -> None:
+        """Send the queued drawer kicks now, as real-time pulses (DLE DC4 1), past the
+        jobs held by paper or cover: the printer executes them even while stopped."""
+        for job in [job for job in self._queue if job.realtime is not None]:
+            try:
+                await self._transport.send(job.realtime)
+            except PrinterUnavailable as error:
+                await self._down(error.reason)
+                return
+            if job in self._queue:
+                self._queue.remove(job)
+            self._log.info("drawer_kicked_in_real_time", status=self.status.status)
+            self._publish()
 
     def _poll_interval(self) -> float:
         """``poll_seconds``; ten times as long for a printer that has stayed silent

@@ -194,6 +194,21 @@ def drawer_kick(pin: int = 2, on_ms: int = 100, off_ms: int = 100) -> bytes:
     return b"\x1bp" + bytes([0 if pin == 2 else 1, t1, t2])
 
 
+def drawer_pulse_now(pin: int = 2, on_ms: int = 100) -> bytes:
+    """The real-time kick ``DLE DC4 1 m t`` (``10 14 01 m t``): executed as soon as the
+    printer receives it, even offline (paper out, cover open) or with its buffer full,
+    where ``ESC p`` waits in the buffer. ``t`` is the on (and off) time in units of
+    100 ms, 1 to 8: ``on_ms`` rounded up, within those bounds.
+
+    Raises:
+        ValueError: a pin other than 2 or 5.
+    """
+    if pin not in DRAWER_PINS:
+        raise ValueError(f"drawer pin must be 2 or 5, not {pin}")
+    t = min(8, max(1, -(-on_ms // 100)))
+    return b"\x10\x14\x01" + bytes([0 if pin == 2 else 1, t])
+
+
 SensorPolarity = Literal["", "high", "low"]
 
 

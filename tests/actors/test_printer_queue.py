@@ -196,6 +196,24 @@ async def test_kick_uses_the_lanes_pin_and_pulse() -> None:
             nursery.cancel_scope.cancel()
 
 
+async def test_a_drawer_kick_passes_receipts_held_by_paper_out_in_real_time() -> None:
+    """Paper out holds the receipts, not the drawer: the kick goes as DLE DC4 1 (a
+    real-time pulse the printer executes while stopped), the receipt prints later."""
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            fake = FakeNetworkPrinter(replies={**fine(), 4: PAPER_OUT_4})
+            port = await serve_printer(nursery, fake)
+            async with running(net_config(port)) as (printer, status, _):
+                await status.wait_for(lambda s: s.status == "paper_out")
+                await printer.tell(PrintReceipt("job-1", receipt_no(1)))
+                await printer.tell(KickDrawer(pin=5, on_ms=250))
+                assert await fake.wait_jobs(1) == [b"\x10\x14\x01\x01\x03"]  # pin 5, 300 ms
+                await status.wait_for(lambda s: s.pending == 1)  # the receipt still waits
+                fake.replies[4] = FINE
+                assert await fake.wait_jobs(2) == [b"\x10\x14\x01\x01\x03", job_of(1)]
+            nursery.cancel_scope.cancel()
+
+
 def _pending(path: Path) -> list[str]:
     db = sqlite3.connect(path)
     try:

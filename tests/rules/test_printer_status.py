@@ -154,3 +154,13 @@ def test_drawer_left_open_after_the_delay():
     sensor = ps.drawer_seen(sensor, True, now=200.0, left_open_after=60)
     assert sensor.since == 200.0 and not sensor.left_open
     assert ps.drawer_seen(sensor, None, now=300.0, left_open_after=60) == ps.DrawerSensor(open=None)
+
+
+def test_real_time_drawer_pulse_bytes():
+    # DLE DC4 fn=1 m t: t in 100 ms units, 1 to 8.
+    assert ps.drawer_pulse_now() == b"\x10\x14\x01\x00\x01"
+    assert ps.drawer_pulse_now(5, 250) == b"\x10\x14\x01\x01\x03"
+    assert ps.drawer_pulse_now(2, 1) == b"\x10\x14\x01\x00\x01"
+    assert ps.drawer_pulse_now(2, 510) == b"\x10\x14\x01\x00\x06"
+    with pytest.raises(ValueError):
+        ps.drawer_pulse_now(3)
