@@ -32,9 +32,10 @@ Invariants:
     written (``print_jobs``) before it is queued and deleted once the printer has
     taken it, so a restart, a crash or a kill -9 loses nothing queued; a restarted
     actor starts with the jobs left, in order. A job that several runs of the actor
-    began sending and never finished (it may be what crashes the transport) is
-    dropped after ``MAX_RUNS_PER_JOB`` runs (``print_job_abandoned``), so one bad
-    job cannot keep the printer down. Drawer kicks are never written: a drawer
+    crashes (a bug in a transport: anything but ``PrinterUnavailable``) is counted
+    before the crash goes on, and dropped at the start after ``MAX_CRASHES_PER_JOB``
+    (``print_job_abandoned``), so one bad job cannot keep the printer down; a
+    printer that is down, or a server killed and restarted, counts nothing. Drawer kicks are never written: a drawer
     springing open after a restart is the hazard ``KICK_MAX_AGE`` avoids. Without
     a journal (tests) the queue lives in the actor and a stop loses it;
   - a printer that answers ``DLE EOT`` (network, serial, USB; rules/printer_status.py)
@@ -89,12 +90,12 @@ from laneserver.log import get_logger
 from laneserver.rules import jet
 from laneserver.rules import printer_status as rules
 from laneserver.store import reads
-from laneserver.store.ops import ChainRecord, PrintJobDone, PrintJobTried, QueuePrintJob
+from laneserver.store.ops import ChainRecord, PrintJobCrashed, PrintJobDone, QueuePrintJob
 
 MAX_PENDING = 500
 KICK_MAX_AGE = 30.0
 FAILURE_RECORD_SECONDS = 5.0
-MAX_RUNS_PER_JOB = 3
+MAX_CRASHES_PER_JOB = 3
 CONFIRM_BYTES_PER_SECOND = 1000
 SILENT_POLLS = 3
 
@@ -105,7 +106,6 @@ class _Job:
     data: bytes
     expires: float = float("inf")  # trio clock time after which it is not worth sending
     id: int | None = None  # its row in print_jobs (None: not durable)
-    tried: bool = False  # this run of the actor has written its attempt
     realtime: bytes | None = None  # a drawer kick's real-time form (DLE DC4), sent past a stopped printer
 
 
@@ -256,9 +256,9 @@ class PrinterActor:
         except ActorFailed as error:
             self._log.error("print_queue_not_read", error=str(error))
             return
-        for ident, name, data, attempts in rows:
-            if attempts >= MAX_RUNS_PER_JOB:
-                self._log.error("print_job_abandoned", job=name, runs=attempts)
+        for ident, name, data, crashes in rows:
+            if crashes >= MAX_CRASHES_PER_JOB:
+                self._log.error("print_job_abandoned", job=name, crashes=crashes)
                 await self._forget(_Job(name, data, id=ident))
                 continue
             self._queue.append(_Job(name, data, id=ident))
@@ -295,19 +295,16 @@ class PrinterActor:
             # Left in the table: printed again after a restart (at least once).
             self._log.error("print_job_not_cleared", job=job.name, error=str(error))
 
-    async def _tried(self, job: _Job) -> _Job:
-        """Write that this run begins sending ``job`` (once per run): a job that crashes
-        the actor again and again is dropped after ``MAX_RUNS_PER_JOB`` runs."""
-        if self._journal is None or job.id is None or job.tried:
-            return job
-        try:
-            await commit(self._journal, PrintJobTried(id=job.id))
-        except (CommitFailed, ActorFailed) as error:
-            self._log.error("print_job_not_kept", job=job.name, error=str(error))
-        tried = dataclasses.replace(job, tried=True)
-        if self._queue and self._queue[0] is job:
-            self._queue[0] = tried
-        return tried
+    async def _crashed_on(self, job: _Job) -> None:
+        """Count a crash while sending ``job`` (see the module's invariants), bounded in
+        time: the crash goes on whatever the journal does."""
+        if self._journal is None or job.id is None:
+            return
+        with trio.move_on_after(FAILURE_RECORD_SECONDS):
+            try:
+                await commit(self._journal, PrintJobCrashed(id=job.id))
+            except (CommitFailed, ActorFailed) as error:
+                self._log.error("print_job_crash_not_counted", job=job.name, error=str(error))
 
     async def _pump(self) -> None:
         next_poll = trio.current_time()
@@ -343,7 +340,6 @@ class PrinterActor:
                     with trio.move_on_at(next_poll):
                         await trio.sleep_forever()
                     continue
-            job = await self._tried(job)
             try:
                 taken = await self._send(job)
             except PrinterUnavailable as error:
@@ -351,6 +347,9 @@ class PrinterActor:
                 with trio.move_on_after(self._config.retry_seconds):
                     await self._job_added.wait()
                 continue
+            except Exception:
+                await self._crashed_on(job)  # a bug: counted, then the actor crashes
+                raise
             if not taken:
                 # Sent, but the printer did not say it had it all: not done, sent again.
                 self._unanswered = True

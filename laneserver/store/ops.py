@@ -330,8 +330,8 @@ class QueuePrintJob(msgspec.Struct, frozen=True, kw_only=True):
     at: dt.datetime
 
 
-class PrintJobTried(msgspec.Struct, frozen=True, kw_only=True):
-    """A run of the printer actor begins sending job ``id`` (``attempts`` + 1)."""
+class PrintJobCrashed(msgspec.Struct, frozen=True, kw_only=True):
+    """Sending job ``id`` crashed the printer actor (``crashes`` + 1)."""
 
     id: int
 
@@ -342,7 +342,7 @@ class PrintJobDone(msgspec.Struct, frozen=True, kw_only=True):
     id: int
 
 
-PrintOp = Union[QueuePrintJob, PrintJobTried, PrintJobDone]
+PrintOp = Union[QueuePrintJob, PrintJobCrashed, PrintJobDone]
 
 
 class SaleRecorded(msgspec.Struct, frozen=True):

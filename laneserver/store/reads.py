@@ -567,6 +567,6 @@ def invoice(db: sqlite3.Connection, *, number: int | None = None, sale: int | No
 
 def print_jobs(db: sqlite3.Connection, printer: str) -> list[tuple[int, str, bytes, int]]:
     """A printer's durable queue (store/schema.py ``print_jobs``), oldest first:
-    ``(id, name, data, attempts)`` of each job not yet taken by the printer."""
-    return [(ident, name, bytes(data), attempts) for ident, name, data, attempts in db.execute(
-        "SELECT id, name, data, attempts FROM print_jobs WHERE printer=? ORDER BY id", (printer,))]
+    ``(id, name, data, crashes)`` of each job not yet taken by the printer."""
+    return [(ident, name, bytes(data), crashes) for ident, name, data, crashes in db.execute(
+        "SELECT id, name, data, crashes FROM print_jobs WHERE printer=? ORDER BY id", (printer,))]

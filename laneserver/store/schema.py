@@ -455,8 +455,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 18: the printers' durable queues (actors/printer.py): a job is written when it is
     # queued and deleted once the printer has taken it, so what is here is what is still
-    # to print, in ``id`` order. ``attempts``: the runs of the printer actor that began
-    # sending it (a job that crashes the actor is dropped after a few).
+    # to print, in ``id`` order. ``crashes``: the sends of it that crashed the printer
+    # actor (a bug, not a printer that is down); a job is dropped after a few.
     """
     CREATE TABLE print_jobs (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -464,7 +464,7 @@ MIGRATIONS: tuple[str, ...] = (
         name TEXT NOT NULL,
         data BLOB NOT NULL,
         queued_at TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0
+        crashes INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX print_jobs_printer ON print_jobs(printer, id);
     """,

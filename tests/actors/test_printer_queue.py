@@ -22,7 +22,7 @@ import trio
 
 from laneserver.actors.drawer_messages import OpenWithoutSale
 from laneserver.actors.journal import commit
-from laneserver.actors.printer import MAX_RUNS_PER_JOB, DrawerSensorConfig, PrinterActor
+from laneserver.actors.printer import MAX_CRASHES_PER_JOB, DrawerSensorConfig, PrinterActor
 from laneserver.actors.printer_messages import GetStatus, KickDrawer, PrintReceipt
 from laneserver.actors.runtime import open_mailbox
 from laneserver.config import (
@@ -32,7 +32,7 @@ from laneserver.config import (
     ShopConfig,
     StockPointConfig,
 )
-from laneserver.store.ops import PrintJobTried, QueuePrintJob
+from laneserver.store.ops import PrintJobCrashed, QueuePrintJob
 from laneserver.store.schema import DB_NAME
 from tests.actors.test_drawer import APPROVED, running_till
 from tests.actors.test_journal import running_journal
@@ -281,8 +281,8 @@ async def test_serial_printer_status_over_a_pty_pair() -> None:
 
 
 async def test_a_job_that_several_runs_could_not_finish_is_abandoned(tmp_path) -> None:
-    """A job whose sending crashed the actor three runs in a row is dropped at the next
-    start (print_job_abandoned); the job after it prints."""
+    """A job whose sending crashed the actor three times is dropped at the next start
+    (print_job_abandoned); the job after it prints."""
     db = tmp_path / DB_NAME
     at = dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.UTC)
     with trio.fail_after(DEADLINE):
@@ -292,13 +292,67 @@ async def test_a_job_that_several_runs_could_not_finish_is_abandoned(tmp_path) -
             async with running_journal(db) as (journal, _):
                 (poison,) = await commit(journal, QueuePrintJob(printer="p1", name="job-1", data=job_of(1), at=at))
                 await commit(journal, QueuePrintJob(printer="p1", name="job-2", data=job_of(2), at=at))
-                for _ in range(MAX_RUNS_PER_JOB):
-                    await commit(journal, PrintJobTried(id=poison))
+                for _ in range(MAX_CRASHES_PER_JOB):
+                    await commit(journal, PrintJobCrashed(id=poison))
                 async with running(net_config(port), journal=journal) as (_, status, _):
                     assert await fake.wait_jobs(1) == [job_of(2)]
                     await status.wait_for(lambda s: s.pending == 0)
             assert _pending(db) == []
             nursery.cancel_scope.cancel()
+
+
+class BuggyTransport:
+    """A transport with a bug: every send raises something other than PrinterUnavailable."""
+
+    async def send(self, data: bytes) -> None:
+        await trio.lowlevel.checkpoint()
+        raise RuntimeError("transport bug")
+
+
+async def test_a_crash_while_sending_is_counted_against_the_job(tmp_path) -> None:
+    db = tmp_path / DB_NAME
+    with trio.fail_after(DEADLINE):
+        async with running_journal(db) as (journal, _):
+            address, inbox = open_mailbox("printer:p1")
+            actor = PrinterActor(net_config(1), transport=BuggyTransport(), journal=journal)
+            with pytest.raises(BaseExceptionGroup) as crash:
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(actor.run, inbox)
+                    await address.tell(PrintReceipt("job-1", receipt_no(1)))
+            assert crash.value.subgroup(RuntimeError) is not None
+            assert await trio.to_thread.run_sync(_crashes, db) == [("job-1", 1)]
+
+
+async def test_restarts_with_the_printer_down_abandon_nothing(tmp_path) -> None:
+    """Only crashes count: a server restarted again and again while its printer is off
+    keeps the receipt, which prints once the printer is back."""
+    db = tmp_path / DB_NAME
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+            port = listeners[0].socket.getsockname()[1]
+            for listener in listeners:
+                await listener.aclose()  # the printer is off
+            async with running_journal(db) as (journal, _):
+                for run in range(MAX_CRASHES_PER_JOB + 2):
+                    async with running(net_config(port), journal=journal) as (printer, status, _):
+                        if run == 0:
+                            await printer.tell(PrintReceipt("job-1", receipt_no(1)))
+                        await status.wait_for(lambda s: not s.online and s.pending == 1)
+                assert await trio.to_thread.run_sync(_crashes, db) == [("job-1", 0)]
+                fake = FakeNetworkPrinter(replies=fine())
+                await serve_printer(nursery, fake, port)
+                async with running(net_config(port), journal=journal) as (_, status, _):
+                    assert await fake.wait_jobs(1) == [job_of(1)]
+            nursery.cancel_scope.cancel()
+
+
+def _crashes(path: Path) -> list[tuple[str, int]]:
+    db = sqlite3.connect(path)
+    try:
+        return list(db.execute("SELECT name, crashes FROM print_jobs ORDER BY id"))
+    finally:
+        db.close()
 
 
 def _drawer_shop(drawer: str) -> Config:
