@@ -384,3 +384,12 @@ async def test_the_lanes_pin_and_pulse_reach_a_serial_drawer(tmp_path) -> None:
                 while len(received) < len(PIN_5_KICK):
                     received += await far.receive_some()
                 assert received == PIN_5_KICK
+
+
+async def test_usb_status_request_without_the_printer_is_a_clear_unavailable() -> None:
+    from laneserver.hw.printer_io import PrinterUnavailable, UsbTransport
+    from laneserver.rules.printer_status import POLL
+
+    with trio.fail_after(DEADLINE), pytest.raises(PrinterUnavailable) as error:
+        await UsbTransport("0x04b8:0x0202", timeout=2).ask(POLL, 4, 0.2)
+    assert "0x04b8:0x0202" in error.value.reason
