@@ -87,14 +87,42 @@ class LaneConfig(Base):
     # The lane's customer display ([[displays]] id) and its scanners ([[scanners]] ids).
     display: str | None = None
     scanners: tuple[str, ...] = ()
+    # The kick (ESC p m t1 t2, rules/printer_status.py): connector pin 2 or 5, the pulse's
+    # on and off times in milliseconds (2 to 510, in steps of 2).
+    drawer_pin: int = 2
+    drawer_on_ms: int = 100
+    drawer_off_ms: int = 100
+    # The open / closed sensor, read through the printer (DLE EOT 1 bit 2, connector pin
+    # 3; drawer = "printer" only): the level that means open, "high" or "low"; "" = no
+    # sensor. Open this many seconds: the lane's tills are told it is left open.
+    drawer_sensor: Literal["", "high", "low"] = ""
+    drawer_left_open_seconds: float = 60.0
 
 
 class PrinterConfig(Base):
     id: str
     kind: Literal["network", "serial", "usb", "file"]
     address: str
-    width: int = 42
+    # Columns of font A; 0 = the profile's (42 with no profile).
+    width: int = 0
     retry_seconds: float = 2.0
+    # The model, a python-escpos capabilities profile ("TM-T88V", hw/profiles.py): its
+    # columns, the code page French prints in, its cutter. "" = 42 columns, CP858, a cutter.
+    profile: str = ""
+    # Seconds between two DLE EOT status polls (network, serial and USB printers that
+    # answer them), and the longest wait for a reply.
+    poll_seconds: float = 3.0
+    reply_seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.width == 0:
+            from laneserver.hw.profiles import DEFAULT, profile
+
+            try:
+                columns = profile(self.profile).columns
+            except ValueError:
+                columns = DEFAULT.columns  # _check_printers names the bad profile
+            msgspec.structs.force_setattr(self, "width", columns)
 
 
 class TerminalConfig(Base):
@@ -350,6 +378,7 @@ def _check(config: Config) -> Config:
     config = _check_terminals(config)
     _check_displays_and_scanners(config)
     _check_drawers(config)
+    _check_printers(config)
     _check_backup(config.backup)
     _check_alcohol(config)
     _unique([m.id for m in config.payment_modes], "payment_modes")
@@ -460,6 +489,33 @@ def _check_drawers(config: Config) -> None:
                               "but the lane has no printer")
 
 
+def _check_printers(config: Config) -> None:
+    """Profiles, widths and poll times (printers); drawer pins, pulses and sensors (lanes)."""
+    from laneserver.hw.profiles import profile
+    from laneserver.rules.printer_status import drawer_kick
+
+    for i, printer in enumerate(config.printers):
+        try:
+            profile(printer.profile)
+        except ValueError as error:
+            raise ConfigError(f"printers[{i}].profile: {error}") from None
+        if not 24 <= printer.width <= 255:
+            raise ConfigError(f"printers[{i}].width: {printer.width} columns; a receipt needs 24 to 255")
+        if not 0.1 <= printer.poll_seconds <= 3600:
+            raise ConfigError(f"printers[{i}].poll_seconds: must be 0.1 to 3600 seconds")
+        if not 0.05 <= printer.reply_seconds <= 60:
+            raise ConfigError(f"printers[{i}].reply_seconds: must be 0.05 to 60 seconds")
+    for i, lane in enumerate(config.lanes):
+        try:
+            drawer_kick(lane.drawer_pin, lane.drawer_on_ms, lane.drawer_off_ms)
+        except ValueError as error:
+            key = "drawer_pin" if "pin" in str(error) else ("drawer_on_ms" if " on " in str(error) else "drawer_off_ms")
+            raise ConfigError(f"lanes[{i}].{key}: {error}") from None
+        if lane.drawer_sensor and lane.drawer != "printer":
+            raise ConfigError(f"lanes[{i}].drawer_sensor: the sensor is read through the printer; "
+                              "it needs drawer = \"printer\"")
+        if not 1 <= lane.drawer_left_open_seconds <= 86400:
+            raise ConfigError(f"lanes[{i}].drawer_left_open_seconds: must be 1 to 86400 seconds")
 def _check_backup(backup: BackupConfig) -> None:
     every = backup.every_seconds
     if every is not None and not BACKUP_EVERY_MIN <= every <= BACKUP_EVERY_MAX:

@@ -89,6 +89,7 @@ from laneserver.protocol.wire_customers import (
 )
 from laneserver.protocol.wire_drawer import (
     DrawerAlertEvent,
+    DrawerSensorEvent,
     DrawerCount,
     DrawerCountOk,
     DrawerMovement,
@@ -254,7 +255,7 @@ REPLY_TYPES = (
 )
 
 EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent,
-               ScanRefusedEvent)
+               ScanRefusedEvent, DrawerSensorEvent)
 
 # The verbs the session hands to the customers actor, and to the sales actor.
 CUSTOMER_VERBS = (
@@ -281,7 +282,7 @@ __all__ = [
     "Add", "AlcoholPriceOk", "AlcoholPricing", "ArticleView", "BalanceCorrect", "BasketEmpty", "BasketLine",
     "BasketOk", "CancelTicket", "Candidate", "Code", "CouponView", "CreditDeposit", "CustomerCreate",
     "CustomerCreatedOk", "CustomerEdit", "CustomerOk", "CustomerSaleView", "CustomerSearch", "CustomerSummaryView",
-    "CustomerView", "CustomersOk", "DebtAbandon", "DebtView", "Denomination", "Discount", "DrawerAlertEvent",
+    "CustomerView", "CustomersOk", "DebtAbandon", "DebtView", "Denomination", "Discount", "DrawerAlertEvent", "DrawerSensorEvent",
     "DrawerCount", "DrawerCountOk", "DrawerMovement", "DrawerMovementView", "DrawerOk", "DrawerOpen",
     "DrawerOpenOk", "DrawerView", "Error", "Events", "EventsOk", "ExclVatView", "ExpiringLotView", "Finish",
     "FinishOk", "GetCustomer",

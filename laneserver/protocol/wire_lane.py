@@ -234,6 +234,8 @@ class PrinterEvent(msgspec.Struct, frozen=True, tag_field="type", tag="printer")
     online: bool
     pending: int
     error: str | None = None
+    # ok | offline | paper_out | paper_near_end | cover_open (DLE EOT, rules/printer_status.py)
+    status: str = "ok"
 
 
 class LaneStatusEvent(msgspec.Struct, frozen=True, tag_field="type", tag="lane_status"):

@@ -40,9 +40,9 @@ from laneserver.actors.lane import LaneActor, payment_policy
 from laneserver.actors.messages import DeviceStatus
 from laneserver.actors.invoices import MAILBOX as INVOICES_MAILBOX
 from laneserver.actors.invoices import InvoicesActor
-from laneserver.actors.printer import PrinterActor
-from laneserver.actors.printer_messages import PrinterStatus
-from laneserver.actors.publisher import Publisher
+from laneserver.actors.printer import DrawerSensorConfig, PrinterActor
+from laneserver.actors.printer_messages import PrinterStatus, wire_status
+from laneserver.actors.publisher import TICKET, Publisher
 from laneserver.actors.runtime import (CORE_POLICY, DEVICE_POLICY, JOURNAL_POLICY, ActorFailed, Address,
                                        open_mailbox, supervise)
 from laneserver.actors.scanner import MAILBOX as SCANNER_MAILBOX
@@ -180,7 +180,8 @@ async def run_shop(
                 # A point's alerts are events only; a lane's ticket and printer status are
                 # given to each newcomer (sticky, the default).
                 publishers = {address.name: Publisher(address.name, sticky=()) for address in points.values()}
-                publishers.update((address.name, Publisher(address.name)) for address in lane_addresses.values())
+                publishers.update((address.name, Publisher(address.name, sticky=(TICKET, "printer", "drawer_sensor")))
+                                  for address in lane_addresses.values())
                 for point in config.stock_points:
                     # Reservations (and the publisher) outlive a restart of the actor.
                     factory = partial(StockPointActor, point.id, journal=journal, catalog=catalog, clock=clock,
@@ -196,9 +197,16 @@ async def run_shop(
                 for printer in config.printers:
                     address, inbox = open_mailbox(f"printer:{printer.id}")
                     lanes_served = [lane_addresses[l.id] for l in config.lanes if l.printer == printer.id]
+                    # The drawer whose sensor this printer reads (a lane kicking through it).
+                    sensing = next((l for l in config.lanes if l.printer == printer.id and l.drawer == "printer"
+                                    and l.drawer_sensor), None)
+                    drawer = (DrawerSensorConfig(sensing.drawer_sensor, sensing.drawer_left_open_seconds)
+                              if sensing is not None else None)
+                    drawer_lane = lane_addresses[sensing.id] if sensing is not None else None
                     factory = partial(PrinterActor, printer,
-                                      on_status=partial(_printer_status, lanes_served, config, printers_online),
-                                      zone=zone, journal=journal, clock=clock,
+                                      on_status=partial(_printer_status, lanes_served, config, printers_online,
+                                                        drawer_lane, {}),
+                                      zone=zone, journal=journal, clock=clock, drawer=drawer,
                                       lanes=tuple(l.id for l in config.lanes if l.printer == printer.id))
                     await middle.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
                     printers[printer.id] = address
@@ -421,12 +429,25 @@ def _close_all(addresses, nursery: trio.Nursery, grace: float) -> None:
     nursery.cancel_scope.deadline = trio.current_time() + grace
 
 
-def _printer_status(lanes: list[Address], config: Config, online: dict[str, bool], status: PrinterStatus) -> None:
+def _printer_status(lanes: list[Address], config: Config, online: dict[str, bool], drawer_lane: Address | None,
+                    last: dict, status: PrinterStatus) -> None:
+    """A printer's status to the lanes it serves (``printer`` events), and its drawer
+    sensor to the lane whose drawer it reads, when that changed (``drawer_sensor`` events).
+    ``last`` keeps the drawer state last told (one dict per printer)."""
     online[status.printer] = status.online
     for lane in lanes:
         frame = encode(wire.PrinterEvent(lane=lane.name.split(":", 1)[1], printer=status.printer,
-                                         online=status.online, pending=status.pending, error=status.error))
+                                         online=status.online, pending=status.pending, error=status.error,
+                                         status=wire_status(status)))
         lane.tell_nowait(DeviceStatus(frame))
+    if drawer_lane is None:
+        return
+    drawer = (status.drawer_open, status.drawer_left_open)
+    if last.get("drawer") != drawer:
+        last["drawer"] = drawer
+        frame = encode(wire.DrawerSensorEvent(lane=drawer_lane.name.split(":", 1)[1], open=status.drawer_open,
+                                        left_open=status.drawer_left_open))
+        drawer_lane.tell_nowait(DeviceStatus(frame, kind="drawer_sensor"))
 
 
 async def _serve_http(shop: Shop, host: str, port: int, stop: trio.Event,

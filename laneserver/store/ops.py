@@ -319,6 +319,32 @@ Op = Union[RecordEvent, PutLaneState, AppendLaneChange, RecordSale, Remember, Mo
            MoveCoupons, ChainRecord]
 
 
+# --- the printers' durable queues (actors/printer.py, table print_jobs) -------------------
+
+class QueuePrintJob(msgspec.Struct, frozen=True, kw_only=True):
+    """A print job to keep until the printer has taken it; the result is its ``id``."""
+
+    printer: str
+    name: str
+    data: bytes
+    at: dt.datetime
+
+
+class PrintJobCrashed(msgspec.Struct, frozen=True, kw_only=True):
+    """Sending job ``id`` crashed the printer actor (``crashes`` + 1)."""
+
+    id: int
+
+
+class PrintJobDone(msgspec.Struct, frozen=True, kw_only=True):
+    """Job ``id`` is off the queue: printed (the printer took it), dropped or expired."""
+
+    id: int
+
+
+PrintOp = Union[QueuePrintJob, PrintJobCrashed, PrintJobDone]
+
+
 class SaleRecorded(msgspec.Struct, frozen=True):
     number: int
     hash: str

@@ -563,3 +563,10 @@ def invoice(db: sqlite3.Connection, *, number: int | None = None, sale: int | No
     else:
         row = db.execute("SELECT data FROM invoices WHERE sale=?", (sale,)).fetchone()
     return None if row is None else _invoice.decode(row[0])
+
+
+def print_jobs(db: sqlite3.Connection, printer: str) -> list[tuple[int, str, bytes, int]]:
+    """A printer's durable queue (store/schema.py ``print_jobs``), oldest first:
+    ``(id, name, data, crashes)`` of each job not yet taken by the printer."""
+    return [(ident, name, bytes(data), crashes) for ident, name, data, crashes in db.execute(
+        "SELECT id, name, data, crashes FROM print_jobs WHERE printer=? ORDER BY id", (printer,))]

@@ -453,6 +453,21 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX fiscal_records_jet_kind ON fiscal_records(json_extract(record, '$.kind'), number)
         WHERE chain = 'jet';
     """,
+    # 18: the printers' durable queues (actors/printer.py): a job is written when it is
+    # queued and deleted once the printer has taken it, so what is here is what is still
+    # to print, in ``id`` order. ``crashes``: the sends of it that crashed the printer
+    # actor (a bug, not a printer that is down); a job is dropped after a few.
+    """
+    CREATE TABLE print_jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        printer TEXT NOT NULL,
+        name TEXT NOT NULL,
+        data BLOB NOT NULL,
+        queued_at TEXT NOT NULL,
+        crashes INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX print_jobs_printer ON print_jobs(printer, id);
+    """,
 )
 
 

@@ -72,6 +72,7 @@ from laneserver.store.ops import (
 )
 from laneserver.store.ops import DropResume, PutPinRecord, PutResume, SeenDevice, TouchResume
 from laneserver.store.ops import RecordDrawerCount, RecordDrawerMovement
+from laneserver.store.ops import PrintJobDone, PrintJobCrashed, QueuePrintJob
 from laneserver.store import access
 
 
@@ -238,6 +239,8 @@ class Writer:
                 return ChainAppended(op.chain, *append_record(self.db, self.heads, op.chain, iso(op.at), op.record))
             case access.AccessOp():  # devices, sellers, pairing codes (store/access.py)
                 return access.apply(self.db, op)
+            case QueuePrintJob() | PrintJobCrashed() | PrintJobDone():
+                return _print_job(self.db, op)
         raise TypeError(f"not a journal op: {op!r}")
 
     # --- lane states: changes and snapshots (rules/lane_journal.py) ----------------------
@@ -614,3 +617,17 @@ def _access(db: sqlite3.Connection, op: PutPinRecord | PutResume | DropResume | 
 
 def _iso_or_none(at: dt.datetime | None) -> str | None:
     return None if at is None else iso(at)
+
+
+def _print_job(db: sqlite3.Connection, op: QueuePrintJob | PrintJobCrashed | PrintJobDone) -> int | None:
+    """The printers' durable queues: a job queued (returns its ``id``), crashed on, or done."""
+    match op:
+        case QueuePrintJob():
+            cursor = db.execute("INSERT INTO print_jobs(printer, name, data, queued_at) VALUES (?,?,?,?)",
+                                (op.printer, op.name, op.data, iso(op.at)))
+            return cursor.lastrowid
+        case PrintJobCrashed():
+            db.execute("UPDATE print_jobs SET crashes = crashes + 1 WHERE id=?", (op.id,))
+        case PrintJobDone():
+            db.execute("DELETE FROM print_jobs WHERE id=?", (op.id,))
+    return None
