@@ -28,6 +28,7 @@ from laneserver.protocol.frames import (
     Denomination,
     Error,
     Id,
+    LineProblemView,
     OpenTicketView,
     MoneyIn,
     Ok,
@@ -116,8 +117,12 @@ from laneserver.protocol.wire_fiscal import (
 from laneserver.protocol.wire_lane import (
     Add,
     BasketEmpty,
+    BasketEvent,
     BasketLine,
     BasketOk,
+    BasketPark,
+    BasketParkOk,
+    LineFromView,
     CancelTicket,
     Discount,
     ExclVatView,
@@ -220,6 +225,7 @@ RequestUnion = Union[
     AlcoholPricing, GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater, DebtAbandon, GetInvoice,
     XReport, Close, Closures,
     Pair, Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke,
+    BasketPark,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -232,6 +238,7 @@ MUTATING = (
     CustomerEdit, CreditDeposit, WalletTopup, WalletTopupCancel, BalanceCorrect, VoucherIssue, TopupLine,
     PaymentCorrect, SaleCancel, PayLater, DebtAbandon,
     Close,
+    BasketPark,
 )
 
 REPLY_TYPES = (
@@ -241,9 +248,11 @@ REPLY_TYPES = (
     AlcoholPriceOk, SaleOk, SaleCancelledOk, UnpaidOk, InvoiceOk,
     XReportOk, CloseOk, ClosuresOk,
     PairOk, SellersOk, SellerOk, DevicesOk, DeviceOk,
+    BasketParkOk,
 )
 
-EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent)
+EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent,
+               BasketEvent)
 
 # The verbs the session hands to the customers actor, and to the sales actor.
 CUSTOMER_VERBS = (
@@ -289,4 +298,5 @@ __all__ = [
     "VoucherView", "WalletTopup", "WalletTopupCancel",
     "FISCAL_VERBS", "Close", "CloseOk", "ClosureView", "Closures", "ClosuresOk", "CountView", "GrandView",
     "OpenTicketView", "ReportView", "TotalsView", "VatTotalView", "XReport", "XReportOk",
+    "BasketEvent", "BasketPark", "BasketParkOk", "LineFromView", "LineProblemView",
 ]

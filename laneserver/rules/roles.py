@@ -48,7 +48,7 @@ _MANAGER_VERBS = (
 _CASHIER_VERBS = (
     "hello", "pair", "sign_in", "sign_out", "scan", "add", "set_qty", "remove_line", "cancel_ticket", "discount",
     "set_customer", "hold", "held", "recall", "pay", "remove_payment", "finish", "ticket", "stock", "stock_entry",
-    "stock_exit", "basket_empty", "search", "price_check", "keyboard", "alcohol_price", "stock_transfer",
+    "stock_exit", "basket_empty", "basket_park", "search", "price_check", "keyboard", "alcohol_price", "stock_transfer",
     "stock_state", "stock_history", "stock_produce", "stock_expiring", "purchase_order_create", "purchase_receive",
     "purchase_cancel", "purchase_orders", "replenishment", "drawer", "drawer_movement", "drawer_count",
     "customer_create", "customer", "customer_search", "customer_edit", "credit_deposit", "wallet_topup",

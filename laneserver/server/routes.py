@@ -59,7 +59,7 @@ def _table() -> dict[type, Route]:
     # before any PIN is counted), then asks the session for the approved caller.
     add((wire.DrawerMovement, wire.DrawerOpen, wire.DrawerCount, wire.GetDrawer),
         Route("_drawer", "drawer", approval=True))
-    add(wire.BasketEmpty, Route("_basket_empty", "lane"))
+    add((wire.BasketEmpty, wire.BasketPark), Route("_basket_empty", "lane"))
     add(wire.BalanceCorrect, Route("_customers", "customers", approval=True))
     add(wire.CUSTOMER_VERBS, Route("_customers", "customers"))
     add(wire.SALES_VERBS, Route("_sales", "sales", approval=True))

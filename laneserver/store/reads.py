@@ -64,6 +64,13 @@ def replies(db: sqlite3.Connection, actor: str, since: str) -> dict[tuple[str, s
     return {(device, key): (fingerprint, bytes(reply)) for device, key, fingerprint, reply in rows}
 
 
+def reply_actor(db: sqlite3.Connection, device: str, key: str) -> str | None:
+    """The actor that answered ``device``'s request keyed ``key`` (``lane:1``…), if any
+    (a PDA's basket: which lane took it)."""
+    row = db.execute("SELECT actor FROM replies WHERE device=? AND key=?", (device, key)).fetchone()
+    return None if row is None else row[0]
+
+
 def articles(db: sqlite3.Connection) -> list[Article]:
     # Shared Decimals and labels: see store/article_rows.py (a million articles at start-up).
     # As bytes: the decoder reads UTF-8, so no str is built only to be encoded again.
