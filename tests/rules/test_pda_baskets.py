@@ -18,12 +18,12 @@ from laneserver.rules.lane import (
     EmptyBasket,
     GiveParked,
     LaneState,
+    Park,
     ParkedGiven,
     ParkedRestored,
     ParkedTaken,
-    Park,
-    Refused,
     RecallParked,
+    Refused,
     RestoreParked,
     TakeParked,
     apply,
@@ -34,7 +34,7 @@ from laneserver.rules.lane import (
 from laneserver.rules.ticket import LineSource, reserved_quantities
 
 D = Decimal
-NOW = dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.UTC)
 WINE = Article("V1", "Côtes du Rhône", D("8.90"), D("20"))
 BOTTLE = Article("BT", "Bière 33 cl", D("2.00"), D("20"), deposit="DP")
 DEPOSIT = Article("DP", "Consigne", D("0.20"), D("0"))

@@ -321,6 +321,13 @@ class TillApp {
                 this.el.laneDown.title = event.reason || "";
                 show(this.el.laneDown, !event.serving);
                 break;
+            case "basket":
+                // a PDA's basket went into this lane's ticket (its ticket event came first):
+                // say whose, so the cashier knows where the lines came from
+                if (this.hello && this.hello.lane && event.lane !== this.hello.lane) return;
+                this.notice(t(event.appended ? "notice.basket_appended" : "notice.basket",
+                              { device: event.device, seller: event.seller, lines: event.lines }));
+                break;
             case "drawer_alert":
                 if (this.hello && this.hello.lane && event.lane !== this.hello.lane) return;
                 this.drawer.onAlert(event);
