@@ -179,6 +179,19 @@ from laneserver.protocol.wire_session import (
     SignOut,
 )
 from laneserver.protocol.wire_stock import (
+    AdjustmentView,
+    CountedLine,
+    CountRowView,
+    LabelRequest,
+    LabelRequestOk,
+    LabelRequests,
+    LabelRequestsOk,
+    LabelRequestView,
+    StockCountOk,
+    StockCounts,
+    StockCountValidate,
+    StockCountValidateOk,
+    StockCountZone,
     ExpiringLotView,
     MovementView,
     OrderLineView,
@@ -225,7 +238,7 @@ RequestUnion = Union[
     AlcoholPricing, GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater, DebtAbandon, GetInvoice,
     XReport, Close, Closures,
     Pair, Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke,
-    BasketPark,
+    BasketPark, StockCountZone, StockCounts, StockCountValidate, LabelRequest, LabelRequests,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -238,7 +251,7 @@ MUTATING = (
     CustomerEdit, CreditDeposit, WalletTopup, WalletTopupCancel, BalanceCorrect, VoucherIssue, TopupLine,
     PaymentCorrect, SaleCancel, PayLater, DebtAbandon,
     Close,
-    BasketPark,
+    BasketPark, StockCountZone, StockCountValidate, LabelRequest,
 )
 
 REPLY_TYPES = (
@@ -248,7 +261,7 @@ REPLY_TYPES = (
     AlcoholPriceOk, SaleOk, SaleCancelledOk, UnpaidOk, InvoiceOk,
     XReportOk, CloseOk, ClosuresOk,
     PairOk, SellersOk, SellerOk, DevicesOk, DeviceOk,
-    BasketParkOk,
+    BasketParkOk, StockCountOk, StockCountValidateOk, LabelRequestOk, LabelRequestsOk,
 )
 
 EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent,
@@ -299,4 +312,7 @@ __all__ = [
     "FISCAL_VERBS", "Close", "CloseOk", "ClosureView", "Closures", "ClosuresOk", "CountView", "GrandView",
     "OpenTicketView", "ReportView", "TotalsView", "VatTotalView", "XReport", "XReportOk",
     "BasketEvent", "BasketPark", "BasketParkOk", "LineFromView", "LineProblemView",
+    "AdjustmentView", "CountedLine", "CountRowView", "LabelRequest", "LabelRequestOk", "LabelRequests",
+    "LabelRequestsOk", "LabelRequestView", "StockCountOk", "StockCounts", "StockCountValidate",
+    "StockCountValidateOk", "StockCountZone",
 ]

@@ -345,6 +345,18 @@ class Session:
         assert self.device is not None
         return await edge_stock.move(self.shop, self._caller(), request, self.device.lane)
 
+    async def _stock_pda(self, request: Any) -> bytes:
+        """A PDA's stock work (server/edge_stock.py ``pda``); validating a count with the
+        supervisor its ``supervisor_pin`` names, or the supervisor signed in."""
+        assert self.device is not None
+        caller = await self._approved_caller(request)
+        if isinstance(caller, bytes):
+            return caller
+        return await edge_stock.pda(self.shop, caller, request, self.device.lane)
+
+    async def _label_requests(self, request: wire.LabelRequests) -> bytes:
+        return await edge_stock.label_requests(self.shop, request)
+
     async def _on_order(self, request: wire.PurchaseReceive | wire.PurchaseCancel) -> bytes:
         """Hand a receipt or a cancel to the stock point the order belongs to."""
         return await edge_stock.on_order(self.shop, self._caller(), request)
