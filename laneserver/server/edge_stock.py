@@ -236,7 +236,7 @@ def find_article(shop: Shop, text: str, *, by_name: bool = True, inactive: bool 
     if lower is not None and (inactive or lower.active):
         return lower
     if not by_name:
-        return refused(Code.UNKNOWN_CODE, f"unknown code {text!r}")
+        return refused(Code.NOT_FOUND, f"no article {text!r}", article=text[:64])
     try:
         named = catalog.search(text, limit=NAME_CANDIDATES + 1)
     except SearchNotReady as not_ready:
@@ -251,8 +251,8 @@ def find_article(shop: Shop, text: str, *, by_name: bool = True, inactive: bool 
 
 async def stock(shop: Shop, request: wire.Stock) -> bytes:
     """``stock``: an article's level at every point; ``article`` is an id (any case), a
-    barcode, a supplier reference or words of its name (``find_article``)."""
-    known = find_article(shop, request.article)
+    barcode or a supplier reference (``find_article``; a name: ``search`` first)."""
+    known = find_article(shop, request.article, by_name=False)
     if isinstance(known, Refused):
         return outcomes.refusal_frame(request, known)
     article = known.part_of or known.id  # sold by the part: the stock is its stock article's

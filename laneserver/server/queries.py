@@ -22,7 +22,6 @@ from laneserver.rules.catalog import Ambiguous, Found, SearchNotReady
 from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
 from laneserver.rules.outcome import Refused
 from laneserver.server import edge_stock
-from laneserver.server.outcomes import refusal_frame
 from laneserver.store import reads
 
 log = get_logger("session")
@@ -55,12 +54,10 @@ async def price_check(shop: Any, request: wire.PriceCheck) -> bytes:
                 request, wire.Code.AMBIGUOUS_CODE, f"code {code!r} matches {len(candidates)} articles: choose one",
                 candidates=[wire.Candidate(article=a.id, name=a.name) for a in candidates],
             )
-    # Not a code: an id in lower case, or words of a name (a PDA's look-up, docs/protocol.md).
-    found = edge_stock.find_article(shop, code, inactive=False)
+    # Not a code as ``scan`` reads it: an id in lower case (names: ``search`` first).
+    found = edge_stock.find_article(shop, code, by_name=False, inactive=False)
     if isinstance(found, Refused):
-        if found.code == wire.Code.NOT_FOUND:
-            return error_frame(request, wire.Code.UNKNOWN_CODE, f"unknown code {code!r}")
-        return refusal_frame(request, found)
+        return error_frame(request, wire.Code.UNKNOWN_CODE, f"unknown code {code!r}")
     return encode(wire.PriceCheckOk(re=request.id, article=article_view(found),
                                     points=await edge_stock.levels(shop, found.id)))
 
