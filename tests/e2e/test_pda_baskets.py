@@ -130,3 +130,27 @@ async def test_a_parked_basket_reserves_and_is_recalled_by_its_barcode_on_anothe
             await two.ok("finish", receipt="none")
             while await _reserved(pda) != ("6", "0", "6"):
                 await trio.sleep(0.01)
+            # Two tills scan one parked basket at once: exactly one of them gets it.
+            await pda.ok("basket_park", basket="p-3", lines=[{"code": C1, "qty": 2}])
+            answers = {}
+
+            async def scan(name, till):
+                answers[name] = await till.call("scan", code="PB1-2")
+
+            async with trio.open_nursery() as both:
+                both.start_soon(scan, "1", one)
+                both.start_soon(scan, "2", two)
+            assert sorted(a["type"] for a in answers.values()) == ["error", "ok"], answers
+            assert [a["code"] for a in answers.values() if a["type"] == "error"] in (["not_found"], ["conflict"])
+            assert await _reserved(pda, "C1") == ("10", "2", "8")
+            await pda.ok("basket_park", basket="p-4", lines=[{"code": C1}])
+    # A parked basket survives a restart (held, with its barcode, still reserving).
+    shop.kill()
+    shop.restart()
+    with trio.fail_after(60):
+        async with connect(shop.ws_url, shop.tokens["2"]) as two, connect(shop.ws_url, shop.pda) as pda:
+            assert await _reserved(pda, "C1") == ("10", "3", "7")
+            if (await two.ok("ticket"))["ticket"]["lines"]:  # lane 2 won the race above
+                await two.ok("cancel_ticket")
+            recalled = await two.ok("scan", code="PB1-3")
+            assert [(l["article"], l["qty"]) for l in recalled["ticket"]["lines"]] == [("C1", "1")]
