@@ -249,9 +249,11 @@ class LaneActor:
             case Receipted():  # a pay or finish with the receipt asked for: the rule command inside
                 command = command.command
             case Basket(lines=lines):
-                if not lines or command.source is None:
+                if not lines:
                     envelope.reply(refused(Code.BAD_REQUEST, "the basket has no lines"))
                     return
+                if command.source is None:  # the edge tags every basket (server/edge_lane.py)
+                    raise TypeError(f"lane {self.lane}: a basket without its source")
                 command = list(lines)
         command = await self._customer_command(command)
         if isinstance(command, Refused):  # a refusal found while looking the customer up
