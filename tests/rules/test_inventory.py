@@ -9,7 +9,14 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from laneserver.rules.inventory import MAX_ZONE, Adjustment, CountBook, CountLine, adjustments, zone_problem
+from laneserver.rules.inventory import (
+    MAX_ZONE,
+    Adjustment,
+    CountBook,
+    CountLine,
+    adjustments,
+    zone_problem,
+)
 
 D = Decimal
 
