@@ -13,16 +13,19 @@ import json
 import pytest
 import trio
 
-from tests.e2e.stock_shop import main_point, stock_shop
+from tests.e2e.stock_shop import CATALOG, main_point, stock_shop
 from tests.support import connect
 
 W1 = "3000000000014"  # Vin rouge 75 cl, 8.90
 C1 = "3000000000045"  # Chips 150 g, 1.90
+# The parking test's own articles (one server for the module: each test its own stock).
+W2, C2 = "3000000000052", "3000000000069"
+ARTICLES = CATALOG + "W2,Vin blanc 75 cl,8.90,20,3000000000052,,\nC2,Cacahuètes,1.90,5.5,3000000000069,,\n"
 
 
-@pytest.fixture
-def shop(tmp_path):
-    server = stock_shop(tmp_path)
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    server = stock_shop(tmp_path_factory.mktemp("baskets"), catalog_csv=ARTICLES)
     server.tokens = {lane: server.pair("till", lane) for lane in ("1", "2")}
     server.pda = server.pair("pda")
     server.start()
@@ -99,20 +102,20 @@ async def test_a_parked_basket_reserves_and_is_recalled_by_its_barcode_on_anothe
     with trio.fail_after(60):
         async with connect(shop.ws_url, shop.tokens["1"]) as one, connect(shop.ws_url, shop.tokens["2"]) as two, \
                 connect(shop.ws_url, shop.pda) as pda:
-            await pda.ok("stock_entry", article="W1", qty=10, reason="initial")
-            await pda.ok("stock_entry", article="C1", qty=10, reason="initial")
-            parked = await pda.ok("basket_park", basket="p-1", lines=[{"code": W1, "qty": 4}])
+            await pda.ok("stock_entry", article="W2", qty=10, reason="initial")
+            await pda.ok("stock_entry", article="C2", qty=10, reason="initial")
+            parked = await pda.ok("basket_park", basket="p-1", lines=[{"code": W2, "qty": 4}])
             assert (parked["lane"], parked["held"], parked["barcode"], parked["lines"], parked["total"]) == (
                 "1", "1-1", "PB1-1", 1, "35.60")
-            assert await _reserved(pda) == ("10", "4", "6")  # parked lines hold stock back
-            assert (await pda.ok("basket_park", basket="p-1", lines=[{"code": W1, "qty": 4}]))["held"] == "1-1"
+            assert await _reserved(pda, "W2") == ("10", "4", "6")  # parked lines hold stock back
+            assert (await pda.ok("basket_park", basket="p-1", lines=[{"code": W2, "qty": 4}]))["held"] == "1-1"
             held = (await one.ok("held"))["tickets"]
             assert [(h["held"], h["barcode"]) for h in held] == [("1-1", "PB1-1")]
             # Out of stock (the shop refuses negative stock): not parked, nothing held.
-            short = await pda.call("basket_park", basket="p-2", lines=[{"code": W1, "qty": 7}])
+            short = await pda.call("basket_park", basket="p-2", lines=[{"code": W2, "qty": 7}])
             assert short["code"] == "out_of_stock"
             # Lane 2's ticket has a line: the scan is refused and the basket stays on lane 1.
-            await two.ok("scan", code=C1)
+            await two.ok("scan", code=C2)
             busy = await two.call("scan", code="PB1-1")
             assert busy["code"] == "conflict"
             await two.ok("cancel_ticket")
@@ -120,18 +123,18 @@ async def test_a_parked_basket_reserves_and_is_recalled_by_its_barcode_on_anothe
             # (same key: its reply lost) gets the same ticket, nothing moves twice.
             recalled = await two.ok("scan", code="PB1-1", key="s-1")
             lines = recalled["ticket"]["lines"]
-            assert [(l["article"], l["qty"], l["from"]["basket"]) for l in lines] == [("W1", "4", "p-1")]
+            assert [(l["article"], l["qty"], l["from"]["basket"]) for l in lines] == [("W2", "4", "p-1")]
             assert (await two.ok("scan", code="PB1-1", key="s-1"))["ticket"] == recalled["ticket"]
             assert (await one.ok("held"))["tickets"] == []
-            assert await _reserved(pda) == ("10", "4", "6")  # moved, still reserved once
+            assert await _reserved(pda, "W2") == ("10", "4", "6")  # moved, still reserved once
             gone = await one.call("scan", code="PB1-1")
             assert gone["code"] == "not_found"
             await two.ok("pay", mode="card")
             await two.ok("finish", receipt="none")
-            while await _reserved(pda) != ("6", "0", "6"):
+            while await _reserved(pda, "W2") != ("6", "0", "6"):
                 await trio.sleep(0.01)
             # Two tills scan one parked basket at once: exactly one of them gets it.
-            await pda.ok("basket_park", basket="p-3", lines=[{"code": C1, "qty": 2}])
+            await pda.ok("basket_park", basket="p-3", lines=[{"code": C2, "qty": 2}])
             answers = {}
 
             async def scan(name, till):
@@ -142,15 +145,15 @@ async def test_a_parked_basket_reserves_and_is_recalled_by_its_barcode_on_anothe
                 both.start_soon(scan, "2", two)
             assert sorted(a["type"] for a in answers.values()) == ["error", "ok"], answers
             assert [a["code"] for a in answers.values() if a["type"] == "error"] in (["not_found"], ["conflict"])
-            assert await _reserved(pda, "C1") == ("10", "2", "8")
-            await pda.ok("basket_park", basket="p-4", lines=[{"code": C1}])
+            assert await _reserved(pda, "C2") == ("10", "2", "8")
+            await pda.ok("basket_park", basket="p-4", lines=[{"code": C2}])
     # A parked basket survives a restart (held, with its barcode, still reserving).
     shop.kill()
     shop.restart()
     with trio.fail_after(60):
         async with connect(shop.ws_url, shop.tokens["2"]) as two, connect(shop.ws_url, shop.pda) as pda:
-            assert await _reserved(pda, "C1") == ("10", "3", "7")
+            assert await _reserved(pda, "C2") == ("10", "3", "7")
             if (await two.ok("ticket"))["ticket"]["lines"]:  # lane 2 won the race above
                 await two.ok("cancel_ticket")
             recalled = await two.ok("scan", code="PB1-3")
-            assert [(l["article"], l["qty"]) for l in recalled["ticket"]["lines"]] == [("C1", "1")]
+            assert [(l["article"], l["qty"]) for l in recalled["ticket"]["lines"]] == [("C2", "1")]
