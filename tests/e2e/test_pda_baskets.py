@@ -153,6 +153,8 @@ async def test_a_parked_basket_reserves_and_is_recalled_by_its_barcode_on_anothe
     with trio.fail_after(60):
         async with connect(shop.ws_url, shop.tokens["2"]) as two, connect(shop.ws_url, shop.pda) as pda:
             assert await _reserved(pda, "C2") == ("10", "3", "7")
+            again = await pda.ok("basket_park", basket="p-4", lines=[{"code": C2}])  # its first reply, from the database
+            assert (again["held"], again["barcode"], again["total"]) == ("1-3", "PB1-3", "1.90")
             if (await two.ok("ticket"))["ticket"]["lines"]:  # lane 2 won the race above
                 await two.ok("cancel_ticket")
             recalled = await two.ok("scan", code="PB1-3")
