@@ -143,7 +143,7 @@ class RecordLot(msgspec.Struct, frozen=True, kw_only=True):
 # Where the numbers a unit hands out go in a result to remember: (which number, the
 # path of keys and indexes to it in the result's MessagePack map). The writer fills
 # them in (store/writes.py ``filled``) without running the caller's code.
-Holes = tuple[tuple[int, tuple[Union[str, int], ...]], ...]
+Holes = tuple[tuple[int, tuple[str | int, ...]], ...]
 
 
 class CreatePurchaseOrder(msgspec.Struct, frozen=True, kw_only=True):

@@ -18,10 +18,10 @@ waits on a deadline, so each test ends at virtual time 0 exactly.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from functools import partial
-from typing import Iterator
 
 import msgspec
 import pytest
