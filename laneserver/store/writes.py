@@ -82,6 +82,24 @@ def iso(at) -> str:
     return at.isoformat()
 
 
+_plain = msgspec.msgpack.Encoder()
+
+
+def filled(reply: bytes, holes: tuple[tuple[int, tuple[str | int, ...]], ...], numbers: tuple[int, ...]) -> bytes:
+    """A result to remember (MessagePack, actors/replies.py ``stored``) with the numbers
+    the unit handed out put where ``holes`` says: (which number, its path of map keys and
+    list indexes). Plain data in and out: no caller's code runs in this thread."""
+    if not holes:
+        return reply
+    tree = msgspec.msgpack.decode(reply)
+    for which, path in holes:
+        node = tree
+        for step in path[:-1]:
+            node = node[step]
+        node[path[-1]] = numbers[which]
+    return _plain.encode(tree)
+
+
 def account_balance(db: sqlite3.Connection, customer: str, account: str) -> Decimal:
     """The sum of an account's movements (exact: the deltas are decimal strings)."""
     rows = db.execute("SELECT delta FROM customer_movements WHERE customer=? AND account=?", (customer, account))
@@ -317,7 +335,8 @@ class Writer:
         self._insert_event((iso(op.at), f"stock:{order.stock_point}", "PurchaseOrderCreated", op.device, op.seller,
                             encode(data)))
         if op.key is not None and op.device is not None and op.reply is not None:
-            self._remember(op.device, op.key, op.actor, op.reply(number), iso(op.at), op.fingerprint)
+            self._remember(op.device, op.key, op.actor, filled(op.reply, op.holes, (number,)), iso(op.at),
+                           op.fingerprint)
         return number
 
     def _remember(self, device: str, key: str, actor: str, reply: bytes, at: str,
@@ -399,7 +418,7 @@ class Writer:
         if op.debtor is not None:
             self.db.execute("INSERT OR IGNORE INTO debts(sale, customer, at) VALUES (?,?,?)", (op.sale, op.debtor, at))
         if op.key is not None and op.device is not None and op.reply is not None:
-            self._remember(op.device, op.key, op.actor, op.reply(numbers), at, op.fingerprint)
+            self._remember(op.device, op.key, op.actor, filled(op.reply, op.holes, numbers), at, op.fingerprint)
         return numbers
 
     def _record_original(self, sale: int, at: str, printed: Printed | None) -> None:
@@ -433,7 +452,8 @@ class Writer:
                 move = msgspec.structs.replace(move, ref=f"sale:{number}")
             self._customers(move)
         if op.key is not None and op.device is not None and op.reply is not None:
-            self._remember(op.device, op.key, op.actor, op.reply(number, pnumbers), record["at"], op.fingerprint)
+            self._remember(op.device, op.key, op.actor, filled(op.reply, op.holes, (number, *pnumbers)), record["at"],
+                           op.fingerprint)
         return CancelRecorded(number=number, hash=digest, payments=pnumbers)
 
     # --- customers (migration 5) -------------------------------------------------------
