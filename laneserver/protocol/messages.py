@@ -58,12 +58,16 @@ from laneserver.protocol.wire_catalog import (
     ArticleView,
     Keyboard,
     KeyboardOk,
+    KeyboardPageIn,
     KeyboardPageView,
+    KeyboardSave,
+    KeyIn,
     KeyView,
     PriceCheck,
     PriceCheckOk,
     Search,
     SearchOk,
+    VariantView,
 )
 from laneserver.protocol.wire_customers import (
     BalanceCorrect,
@@ -223,6 +227,7 @@ RequestUnion = Union[
     XReport, Close, Closures,
     Pair, Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke,
     Reprint,
+    KeyboardSave,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -236,6 +241,7 @@ MUTATING = (
     PaymentCorrect, SaleCancel, PayLater, DebtAbandon,
     Close,
     Reprint,
+    KeyboardSave,
 )
 
 REPLY_TYPES = (
@@ -292,6 +298,7 @@ __all__ = [
     "StockStateRequest", "StockTracking", "StockTransfer", "StockWarningView", "TicketEvent", "TicketOk",
     "TicketView", "TopupLine", "TopupOk", "Unpaid", "UnpaidOk", "VatRowView", "VoucherIssue", "VoucherOk",
     "VoucherView", "WalletTopup", "WalletTopupCancel",
+    "VariantView", "KeyboardSave", "KeyIn", "KeyboardPageIn",
     "Reprint", "ReprintOk",
     "FISCAL_VERBS", "Close", "CloseOk", "ClosureView", "Closures", "ClosuresOk", "CountView", "GrandView",
     "OpenTicketView", "ReportView", "TotalsView", "VatTotalView", "XReport", "XReportOk",

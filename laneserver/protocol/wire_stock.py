@@ -163,6 +163,7 @@ class ExpiringLotView(msgspec.Struct, frozen=True):
 class StockOk(Reply):
     article: str
     points: list[StockPointView]
+    location: str = ""  # ``stock``: where the article is on the shelves (catalog ``location``)
 
 
 class StockStateOk(Reply):

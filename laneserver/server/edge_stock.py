@@ -209,7 +209,8 @@ async def stock(shop: Shop, request: wire.Stock) -> bytes:
     if known is None:
         return error_frame(request, wire.Code.NOT_FOUND, f"no article {request.article!r}", article=request.article)
     article = known.part_of or request.article  # sold by the part: the stock is its stock article's
-    return encode(wire.StockOk(re=request.id, article=article, points=await levels(shop, article)))
+    return encode(wire.StockOk(re=request.id, article=article, points=await levels(shop, article),
+                               location=known.location))
 
 
 async def purchase_orders(shop: Shop, request: wire.PurchaseOrders) -> bytes:

@@ -64,7 +64,7 @@ from laneserver.store.ops import (
 )
 from laneserver.store.ops import DropResume, PutPinRecord, PutResume, SeenDevice, TouchResume
 from laneserver.store.ops import RecordDrawerCount, RecordDrawerMovement
-from laneserver.store import access
+from laneserver.store import access, catalog_meta
 
 
 
@@ -218,6 +218,8 @@ class Writer:
                 return ChainAppended(op.chain, *append_record(self.db, self.heads, op.chain, iso(op.at), op.record))
             case access.AccessOp():  # devices, sellers, pairing codes (store/access.py)
                 return access.apply(self.db, op)
+            case catalog_meta.SaveKeyboard():  # the till's keyboard (store/catalog_meta.py)
+                return catalog_meta.apply(self.db, op)
         raise TypeError(f"not a journal op: {op!r}")
 
     # --- lane states: changes and snapshots (rules/lane_journal.py) ----------------------
