@@ -69,6 +69,19 @@ class PageSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     keys: tuple[KeySpec, ...] = ()
 
 
+def default_labels(pages: Iterable[PageSpec], catalog: Catalog) -> tuple[PageSpec, ...]:
+    """The layout with the label of each article key that is its article's name left
+    empty (the default): a till sends back the labels ``keyboard`` gave it, and a long
+    name is no label the manager typed."""
+    def key(spec: KeySpec) -> KeySpec:
+        article = catalog.get(spec.article) if spec.article else None
+        if article is not None and spec.label == article.name:
+            return msgspec.structs.replace(spec, label="")
+        return spec
+
+    return tuple(msgspec.structs.replace(page, keys=tuple(key(k) for k in page.keys)) for page in pages)
+
+
 def check_layout(pages: Iterable[PageSpec], catalog: Catalog, modes: Collection[str]) -> str | None:
     """What is wrong with a layout a manager saves (the first fault, naming its key
     as ``pages[i].keys[j]``), or None."""

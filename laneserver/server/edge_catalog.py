@@ -31,6 +31,7 @@ from laneserver.rules.keyboard import (
     PageSpec,
     check_layout,
     configured_pages,
+    default_labels,
     department_pages,
     saved_pages,
 )
@@ -72,13 +73,13 @@ def keyboard_views(config: Config, catalog: Catalog,
 
 async def save_keyboard(shop: Any, request: wire.KeyboardSave, *, device: str, seller: str | None) -> bytes:
     """``keyboard_save``: checked, written, then served; a bad layout changes nothing."""
-    layout = tuple(
+    layout = default_labels((
         PageSpec(name=page.name.strip(), keys=tuple(
             KeySpec(label=key.label.strip(), article=key.article.strip(), function=key.function.strip(),
                     mode=key.mode.strip())
             for key in page.keys))
         for page in request.pages
-    )
+    ), shop.catalog)
     problem = check_layout(layout, shop.catalog, shop.payments.mode_ids)
     if problem is not None:
         field = problem.partition(":")[0]

@@ -66,3 +66,15 @@ def test_a_saved_key_whose_article_left_the_catalog_is_left_out():
     (page,), missing = saved_pages(layout, Catalog([BREAD]))
     assert [k.article.id for k in page.keys] == ["A100"] and missing == ["A001"]
     assert "hold" in FUNCTIONS and "pay" in FUNCTIONS
+
+
+def test_an_article_key_labelled_with_its_article_s_name_keeps_the_default_label():
+    long_name = Article("A200", "Bordeaux Supérieur Château Lamothe 2020 75 cl, caisse bois", Decimal("99"),
+                        Decimal("20"))
+    catalog = Catalog([BREAD, long_name])
+    from laneserver.rules.keyboard import default_labels
+
+    layout = default_labels((PageSpec("P", (KeySpec(label=long_name.name, article="A200"),
+                                            KeySpec(label="Pain", article="A100"))),), catalog)
+    assert [k.label for k in layout[0].keys] == ["", "Pain"]
+    assert check_layout(layout, catalog, MODES) is None
