@@ -70,7 +70,11 @@ class VariantView(msgspec.Struct, frozen=True):
     barcodes: list[str] = []
 
 
-class KeyView(msgspec.Struct, frozen=True):
+class KeyView(msgspec.Struct, frozen=True, omit_defaults=True):
+    """An article key (``label``, ``article``, ``price``), a function key (``label``,
+    ``function``) or a payment key (``label``, ``mode``): what a key does not have is
+    left out."""
+
     label: str
     article: str = ""  # an article key: its id and price
     price: str = ""

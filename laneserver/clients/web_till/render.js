@@ -274,8 +274,12 @@ export function renderSearch(list, articles, money, choose) {
  * @param {string} fallbackName
  * @param {Array<object>} points
  */
-export function renderInfo(ui, article, fallbackName, points, money) {
+export function renderInfo(ui, article, fallbackName, points, money, location = "") {
     setText(ui.name, article ? article.name : fallbackName);
+    // The shelf location (catalog `location`): the price check's article, or `stock`'s reply.
+    const where = (article && article.location) || location || "";
+    setText(ui.location, where ? t("info.location", { location: where }) : "");
+    show(ui.location, !!where);
     setText(ui.price, article ? money.format(article.price) : "");
     show(ui.price, !!article);
     const codes = article && Array.isArray(article.barcodes) ? article.barcodes : [];

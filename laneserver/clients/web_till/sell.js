@@ -232,7 +232,7 @@ export function bindSellScreen(app) {
     // A function key does what the screen's own button does (the same code runs).
     const FUNCTION_BUTTONS = {
         qty: "keypad-times", hold: "hold", recall: "held-open", cancel_ticket: "cancel-ticket",
-        discount: "discount-open", customer: "customer-open", price_check: "price-mode", search: "search-open",
+        discount: "discount-open", customer: "customer-open", price_check: "price-check", search: "search-open",
         pay: "pay", drawer_open: "drawer-open",
     };
 
@@ -242,7 +242,7 @@ export function bindSellScreen(app) {
         if (special) {
             const press = (testid) => {
                 const button = testid ? document.querySelector(`[data-testid="${CSS.escape(testid)}"]`) : null;
-                if (button && !button.disabled) button.click();
+                if (button && !button.disabled && !button.closest("[hidden]")) button.click();  // none: not on this till
             };
             if (special.dataset.function) {
                 press(FUNCTION_BUTTONS[special.dataset.function]);
@@ -267,7 +267,7 @@ export function bindSellScreen(app) {
         const article = key.dataset.article;
         const label = key.querySelector(".label")?.textContent || article;
         const reply = await app.act("stock", { article }, { context: { article } });
-        if (reply) app.info.show(null, label, reply.points);
+        if (reply) app.info.show(null, label, reply.points, reply.location || "");
     });
 
     function drawKeys() {

@@ -1,6 +1,7 @@
 """The till's keyboard edited by a manager on the till (issue 17, "custom keyboards"):
 a page of an article key, a function key and a payment key, moved and saved from the
-manager's screen; the sell screen shows it at once and its keys work."""
+manager's screen; the sell screen shows it at once and its keys work. The price check
+shows the article's shelf location."""
 
 from __future__ import annotations
 
@@ -38,3 +39,8 @@ def test_a_manager_edits_and_saves_the_keyboard(live_server, tills):
     till.by("function-key").click()  # hold
     expect(till.lines()).to_have_count(0)
     expect(till.by("held-count")).to_have_text("1")
+
+    # The shelf location on the price check (catalog `location`).
+    till.by("price-check").click()
+    till.scan(article["barcode"])
+    expect(till.by("info-location")).to_have_text(f"Emplacement : {article['location']}")
