@@ -1,8 +1,20 @@
 from decimal import Decimal
+
 import pytest
 
 from laneserver.rules.catalog import Article, Catalog
-from laneserver.rules.keyboard import configured_pages, department_pages
+from laneserver.rules.keyboard import (
+    FUNCTIONS,
+    MAX_KEYS,
+    MAX_PAGES,
+    KeySpec,
+    PageSpec,
+    check_layout,
+    configured_pages,
+    default_labels,
+    department_pages,
+    saved_pages,
+)
 
 BREAD = Article("A100", "Baguette", Decimal("1.20"), Decimal("5.5"), department="Boulangerie")
 WINE = Article("A001", "Côtes du Rhône", Decimal("8.90"), Decimal("20"), department="Vins")
@@ -27,7 +39,6 @@ def test_department_pages_group_active_articles_and_cap_the_page():
 
 # --- layouts a manager saves (keyboard_save) ------------------------------------------------
 
-from laneserver.rules.keyboard import FUNCTIONS, MAX_KEYS, MAX_PAGES, KeySpec, PageSpec, check_layout, saved_pages  # noqa: E402
 
 MODES = ("cash", "card")
 
@@ -72,8 +83,6 @@ def test_an_article_key_labelled_with_its_article_s_name_keeps_the_default_label
     long_name = Article("A200", "Bordeaux Supérieur Château Lamothe 2020 75 cl, caisse bois", Decimal("99"),
                         Decimal("20"))
     catalog = Catalog([BREAD, long_name])
-    from laneserver.rules.keyboard import default_labels
-
     layout = default_labels((PageSpec("P", (KeySpec(label=long_name.name, article="A200"),
                                             KeySpec(label="Pain", article="A100"))),), catalog)
     assert [k.label for k in layout[0].keys] == ["", "Pain"]

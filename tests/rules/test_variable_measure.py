@@ -1,6 +1,7 @@
 """GS1 variable-measure codes (rules/variable_measure.py) and EAN check digits, the
 latter cross-checked against python-stdnum."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -153,3 +154,16 @@ def test_an_inactive_or_shared_article_part():
 def test_ordinary_codes_resolve_as_before(code):
     catalog = Catalog([Article("A001", "Vin", Decimal("8.90"), Decimal("20"), barcodes=(Barcode("3760245001015"),))])
     assert resolve(catalog, code, MEASURES) == catalog.lookup(code)
+
+
+def test_the_shop_file_s_variable_measure_entries_are_checked_at_start():
+    from laneserver.config import ConfigError, parse_config
+
+    base = '[[stock_points]]\nid = "main"\n[[lanes]]\nid = "1"\n'
+    config = parse_config(base + '[[variable_measure]]\nprefix = "22"\nkind = "weight"\n')
+    assert [(m.prefix, m.kind) for m in config.variable_measure] == [("22", "weight")]
+    for entry, named in (('prefix = "30"\nkind = "price"', "variable_measure[0].prefix"),
+                         ('prefix = "21"\nkind = "volume"', "kind"),
+                         ('prefix = "21"', "kind")):
+        with pytest.raises(ConfigError, match=re.escape(named)):
+            parse_config(base + "[[variable_measure]]\n" + entry + "\n")
