@@ -241,7 +241,6 @@ MUTATING = (
     PaymentCorrect, SaleCancel, PayLater, DebtAbandon,
     Close,
     Reprint,
-    KeyboardSave,
 )
 
 REPLY_TYPES = (

@@ -15,8 +15,11 @@
 
 from __future__ import annotations
 
+import sqlite3
+from decimal import InvalidOperation
 from typing import Any
 
+import msgspec
 import trio
 
 from laneserver.actors.journal import CommitFailed, ReadFailed, commit, read
@@ -36,7 +39,8 @@ from laneserver.rules.keyboard import (
     saved_pages,
 )
 from laneserver.rules.money import fmt_money
-from laneserver.store import catalog_meta, reads
+from laneserver.store import catalog_meta
+from laneserver.store.schema import DB_NAME
 
 CHECK_SECONDS = 1.0
 
@@ -102,13 +106,19 @@ async def save_keyboard(shop: Any, request: wire.KeyboardSave, *, device: str, s
 async def reload_catalog(shop: Any) -> int:
     """Load the articles again and put them behind ``shop.catalog``; the version loaded.
 
+    The articles are read and the new catalog built in a worker thread, on a read-only
+    connection of its own: the journal keeps committing meanwhile (a million articles
+    take seconds), and selling goes on from the catalog as it was until the swap.
+
     Raises:
-        ReadFailed, ActorFailed: the database did not answer (nothing changed).
+        sqlite3.Error: the database could not be read (nothing changed).
+        msgspec.ValidationError, decimal.InvalidOperation: a row is no article (nothing changed).
     """
-    version = await read(shop.journal, catalog_meta.catalog_version)
-    articles = await read(shop.journal, reads.articles)
+    assert shop.data_folder is not None  # run_shop sets it
+    version, articles = await trio.to_thread.run_sync(catalog_meta.read_catalog, shop.data_folder / DB_NAME,
+                                                      abandon_on_cancel=True)
     articles, waiting = live_articles(shop.catalog, articles)
-    newer = await trio.to_thread.run_sync(Catalog, articles)  # with its name index: seconds for a million
+    newer = await trio.to_thread.run_sync(Catalog, articles, abandon_on_cancel=True)  # with its name index
     shop.catalog.replace_with(newer)
     shop.catalog_version = version
     shop.keyboard = keyboard_views(shop.config, shop.catalog, shop.keyboard_layout)
@@ -132,5 +142,7 @@ async def watch_catalog(shop: Any) -> None:
             version = await read(shop.journal, catalog_meta.catalog_version)
             if version != shop.catalog_version:
                 await reload_catalog(shop)
-        except (ReadFailed, ActorFailed) as error:
-            log.error("catalog_check_failed", error=str(error))
+        except (ReadFailed, ActorFailed, sqlite3.Error, msgspec.ValidationError, InvalidOperation) as error:
+            # The database could not be read, or holds an article this code cannot
+            # decode: selling goes on from the catalog as it was; tried again next tick.
+            log.error("catalog_reload_failed", error=str(error))

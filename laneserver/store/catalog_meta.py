@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from pathlib import Path
+from urllib.parse import quote
 
 import msgspec
 
+from laneserver.rules.catalog import Article
 from laneserver.rules.keyboard import PageSpec
 from laneserver.store.access import record
+from laneserver.store.reads import articles
 
 CATALOG_VERSION = "catalog_version"
 KEYBOARD = "keyboard"
@@ -53,6 +57,23 @@ def catalog_version(db: sqlite3.Connection) -> int:
     """How many imports the catalog has had (0: none since this was added)."""
     row = db.execute("SELECT value FROM meta WHERE key=?", (CATALOG_VERSION,)).fetchone()
     return 0 if row is None else int(row[0])
+
+
+def read_catalog(path: Path) -> tuple[int, list[Article]]:
+    """The catalog's version and articles, read together (one read transaction) on a
+    read-only connection of its own: a server's live reload, in a worker thread, so the
+    journal — the only writer — goes on committing sales while a large catalog is read."""
+    db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, isolation_level=None,
+                         timeout=10.0)
+    try:
+        db.execute("PRAGMA busy_timeout=10000")
+        db.execute("BEGIN")
+        try:
+            return catalog_version(db), articles(db)
+        finally:
+            db.execute("COMMIT")
+    finally:
+        db.close()
 
 
 def bump_catalog_version(db: sqlite3.Connection) -> int:
