@@ -394,17 +394,24 @@ def _seconds(at: str | None) -> str:
 
 class _Progress:
     """How far a long import is, on standard error (standard output stays one result
-    line, for scripts): a line rewritten in place on a terminal, else a line every
-    ``rules.catalog_csv.PROGRESS_EVERY`` rows (a log, a pipe)."""
+    line, for scripts): a bar rewritten in place on a terminal, else a line every
+    ``rules.catalog_csv.PROGRESS_EVERY`` rows (a log, a pipe). ``total``: about how
+    many rows (the file's lines)."""
 
-    def __init__(self, stream=None) -> None:
+    WIDTH = 30
+
+    def __init__(self, total: int = 0, stream=None) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.terminal = self.stream.isatty()
+        self.total = total
         self.shown = False
 
     def __call__(self, rows: int, what: str = "checked") -> None:
         if self.terminal:
-            self.stream.write(f"\r{rows:>10} rows {what}…")
+            share = min(rows / self.total, 1.0) if self.total else 0.0
+            filled = round(share * self.WIDTH)
+            bar = "#" * filled + "." * (self.WIDTH - filled)
+            self.stream.write(f"\r[{bar}] {share:4.0%} {rows}/{self.total} rows {what}")
             self.shown = True
         else:
             self.stream.write(f"laneserver: {rows} rows {what}\n")
@@ -425,7 +432,7 @@ def _catalog_import(args: argparse.Namespace, config: Config, data: Path) -> int
         text = args.file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         return _fail(f"cannot read {args.file}: {error}")
-    progress = _Progress()
+    progress = _Progress(total=max(text.count("\n") - 1, 0))
     checked = check_catalog_csv(text, vat_rates=config.vat_rates, progress=progress)
     progress.done()
     if checked.errors:

@@ -69,3 +69,21 @@ def test_a_large_import_tells_its_progress_on_stderr_only(tmp_path: Path):
         f"20000 articles imported from {big} (a running server sells them within a few seconds)"]
     assert result.stderr.splitlines() == ["laneserver: 10000 rows checked", "laneserver: 20000 rows checked",
                                           "laneserver: 10000 rows written", "laneserver: 20000 rows written"]
+
+
+def test_on_a_terminal_the_progress_is_a_bar_rewritten_in_place():
+    import io
+
+    from laneserver.cli import _Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    progress = _Progress(total=20_000, stream=stream)
+    progress(10_000)
+    progress(20_000, "written")
+    progress.done()
+    assert stream.getvalue() == ("\r[###############...............]  50% 10000/20000 rows checked"
+                                 "\r[##############################] 100% 20000/20000 rows written\n")
