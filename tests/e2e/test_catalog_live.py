@@ -6,7 +6,6 @@ check and the PDA's stock look-up; a manager saves the till's keyboard."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import trio
@@ -32,8 +31,12 @@ def weight_code(plu: str, grams: int) -> str:
     return first12 + ean_check_digit(first12)
 
 
-@pytest.fixture
-def shop(tmp_path: Path):
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    """One server for the module (a start, an import, two sellers and two pairings cost
+    seconds): each test leaves the till's ticket empty and its own articles as it found
+    them."""
+    tmp_path = tmp_path_factory.mktemp("catalog_live")
     config = toml(stock_point("main"), lane("1"),
                   entry("variable_measure", prefix="22", kind="weight"),
                   entry("variable_measure", prefix="21", kind="price"))
@@ -92,7 +95,7 @@ async def test_location_and_variants_on_the_price_check_and_the_pda(shop):
 
 
 async def test_a_manager_saves_the_keyboard_a_cashier_cannot(shop):
-    layout = [{"name": "Caisse", "keys": [{"article": "W1"}, {"label": "Attente", "function": "hold"},
+    layout = [{"name": "Caisse", "keys": [{"article": "T1"}, {"label": "Attente", "function": "hold"},
                                           {"label": "CB", "mode": "card"}]}]
     with trio.fail_after(30):
         async with connect(shop.ws_url, shop.tokens["1"], seller=("paul", "5678")) as till:
@@ -104,10 +107,11 @@ async def test_a_manager_saves_the_keyboard_a_cashier_cannot(shop):
             assert bad["code"] == "bad_request" and bad["field"] == "pages[0].keys[0].function"
             saved = await till.ok("keyboard_save", pages=layout)
             expected = [{"name": "Caisse", "keys": [
-                {"label": "Vin rouge 75 cl", "article": "W1", "price": "8.90"},
+                {"label": "T-shirt S rouge", "article": "T1", "price": "15.00"},
                 {"label": "Attente", "function": "hold"}, {"label": "CB", "mode": "card"}]}]
             assert saved["pages"] == expected
             assert (await till.ok("keyboard"))["pages"] == expected
+            await till.ok("sign_out")
     db = open_db(shop)
     try:
         assert db.execute("SELECT count(*) FROM meta WHERE key='keyboard'").fetchone()[0] == 1
