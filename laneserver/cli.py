@@ -16,6 +16,7 @@ import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     catalog = sub.add_parser("catalog", parents=[common], help="the article catalog")
     catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
-    imp = catalog_sub.add_parser("import", parents=[common], help="import articles from a CSV file")
+    imp = catalog_sub.add_parser("import", parents=[common], help="import articles from a CSV file "
+                                 "(a running server sells them within seconds)")
     imp.add_argument("file", type=Path)
+    imp.add_argument("--dry-run", action="store_true",
+                     help="check the file and list every bad row; import nothing")
+    exp = catalog_sub.add_parser("export", parents=[common], help="write the catalog to a CSV file "
+                                 "(the columns import reads: docs/catalog.md)")
+    exp.add_argument("file", type=Path, help="the CSV file to write (- for standard output)")
 
     verify = sub.add_parser("verify", parents=[common], help="check the fiscal chains")
     verify.add_argument("--key", type=Path, metavar="PUBFILE",
@@ -192,8 +199,10 @@ def _run(args: argparse.Namespace, config: Config, data: Path) -> int:
             return _seller_add(args, data)
         case "device":
             return _device(args, data, config)
+        case "catalog" if args.catalog_command == "export":
+            return _catalog_export(args, data)
         case "catalog":
-            return _catalog_import(args, data)
+            return _catalog_import(args, config, data)
         case "verify":
             return _verify(data, args.key)
         case "backup":
@@ -432,24 +441,89 @@ def _seconds(at: str | None) -> str:
     return "-" if at is None else at[:19] + "Z"
 
 
-def _catalog_import(args: argparse.Namespace, data: Path) -> int:
-    from laneserver.rules.catalog_csv import CatalogCsvError, parse_catalog_csv
+class _Progress:
+    """How far a long import is, on standard error (standard output stays one result
+    line, for scripts): a bar rewritten in place on a terminal, else a line every
+    ``rules.catalog_csv.PROGRESS_EVERY`` rows (a log, a pipe). ``total``: about how
+    many rows (the file's lines)."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int = 0, stream=None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.terminal = self.stream.isatty()
+        self.total = total
+        self.shown = False
+
+    def __call__(self, rows: int, what: str = "checked") -> None:
+        if self.terminal:
+            share = min(rows / self.total, 1.0) if self.total else 0.0
+            filled = round(share * self.WIDTH)
+            bar = "#" * filled + "." * (self.WIDTH - filled)
+            self.stream.write(f"\r[{bar}] {share:4.0%} {rows}/{self.total} rows {what}")
+            self.shown = True
+        else:
+            self.stream.write(f"laneserver: {rows} rows {what}\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.shown = False
+
+
+def _catalog_import(args: argparse.Namespace, config: Config, data: Path) -> int:
+    from laneserver.rules.catalog_csv import check_catalog_csv
     from laneserver.store.admin import import_articles
 
     try:
         text = args.file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         return _fail(f"cannot read {args.file}: {error}")
-    try:
-        articles = parse_catalog_csv(text)
-    except CatalogCsvError as error:
-        return _fail(f"{args.file}: {error} — nothing was imported")
+    progress = _Progress(total=max(text.count("\n") - 1, 0))
+    checked = check_catalog_csv(text, vat_rates=config.vat_rates, progress=progress)
+    progress.done()
+    if checked.errors:
+        for error in checked.errors:
+            print(f"{args.file}: {error}", file=sys.stderr)
+        faults = len(checked.errors)
+        return _fail(f"{args.file}: {faults} fault{'s' if faults > 1 else ''} in {checked.rows} rows — "
+                     "nothing was imported")
+    if args.dry_run:
+        print(f"{len(checked.articles)} articles checked in {args.file}, no fault (dry run: nothing was imported)")
+        return 0
     db = _open(data)
     try:
-        count = import_articles(db, articles)
+        count = import_articles(db, checked.articles, progress=partial(progress, what="written"))
     finally:
         db.close()
-    print(f"{count} articles imported from {args.file} (a running server sees them after a restart)")
+        progress.done()
+    print(f"{count} articles imported from {args.file} (a running server sells them within a few seconds)")
+    return 0
+
+
+def _catalog_export(args: argparse.Namespace, data: Path) -> int:
+    from laneserver.rules.catalog_csv import write_catalog_csv
+    from laneserver.store.reads import articles
+
+    try:
+        db = _open(data, create=False)
+    except FileNotFoundError as error:
+        return _fail(str(error))
+    try:
+        found = articles(db)
+    finally:
+        db.close()
+    text = write_catalog_csv(found)
+    if str(args.file) == "-":
+        sys.stdout.write(text)
+        return 0
+    try:
+        args.file.write_text(text, encoding="utf-8", newline="")
+    except OSError as error:
+        return _fail(f"cannot write {args.file}: {error}")
+    print(f"{len(found)} articles exported to {args.file}")
     return 0
 
 

@@ -18,6 +18,7 @@ import msgspec
 from laneserver.clock import shop_zone
 from laneserver.rules.money import BadValue, parse_money, parse_percent
 from laneserver.rules.payment import RESERVED_MODES
+from laneserver.rules.variable_measure import check_measures
 
 
 class ConfigError(Exception):
@@ -179,6 +180,15 @@ class KeyboardPageConfig(Base):
     keys: tuple[KeyConfig, ...] = ()
 
 
+class VariableMeasureConfig(Base):
+    """``[[variable_measure]]``: EAN-13 codes starting with ``prefix`` (GS1 20–29) carry
+    a price in cents (``kind = "price"``) or a weight in grams (``"weight"``) in their
+    digits 8 to 12 (rules/variable_measure.py)."""
+
+    prefix: str
+    kind: Literal["price", "weight"]
+
+
 class ServerConfig(Base):
     host: str = "127.0.0.1"
     port: int = 8080
@@ -273,6 +283,7 @@ class Config(Base):
     displays: tuple[DisplayConfig, ...] = ()
     scanners: tuple[ScannerConfig, ...] = ()
     keyboard: tuple[KeyboardPageConfig, ...] = ()
+    variable_measure: tuple[VariableMeasureConfig, ...] = ()
     payment_modes: tuple[PaymentModeConfig, ...] = ()
     accounting: AccountingConfig = AccountingConfig()
     # Which role each verb needs, where the shop differs from rules/roles.py's table:
@@ -355,6 +366,9 @@ def _check(config: Config) -> Config:
         raise ConfigError(str(error)) from None
     if not shop.vat_rates:
         raise ConfigError("shop.vat_rates: at least one VAT rate is needed")
+    problems = check_measures(config.variable_measure)
+    if problems:
+        raise ConfigError(problems[0])
     if not config.stock_points:
         raise ConfigError("stock_points: at least one stock point is needed")
     if not config.lanes:

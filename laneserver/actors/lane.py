@@ -571,6 +571,11 @@ class LaneActor:
             return None
         return Printed(lane=self.lane, device=caller.device, seller=caller.seller)
 
+    def _ticket_text(self, article_id: str) -> str:
+        """The text the catalog prints under an article's lines ("" for none)."""
+        article = self.catalog.get(article_id)
+        return article.ticket_text if article is not None else ""
+
     async def _print(self, written: _Written) -> None:
         """The sale's receipt to the lane's printer (rules/sale_receipt.py)."""
         if self.printer is None:
@@ -580,7 +585,7 @@ class LaneActor:
         receipt = sale_receipt(written.sale, number=number, shop_name=shop.name, header=shop.header,
                                footer=shop.footer, policy=self.payments, vouchers=written.vouchers,
                                balances=written.recorded.balances, invoice=written.recorded.invoice,
-                               signature=signature(written.recorded.hash))
+                               signature=signature(written.recorded.hash), ticket_text=self._ticket_text)
         # The printer's mailbox is drained into its own job queue at once, so
         # this waits at most for a moment; a printer that is down keeps the job.
         await self.printer.tell(PrintReceipt(job=f"sale-{number}", receipt=receipt))

@@ -222,6 +222,8 @@ def _render_line(printer: Dummy, line: ReceiptLine, width: int, *, prices: bool 
     # Long names wrap rather than being cut: the customer must recognise the item.
     for part in textwrap.wrap(_plain(line.name), width) or [""]:
         printer.textln(part)
+    for part in textwrap.wrap(_plain(line.text), width - 2):  # the catalog's ticket_text
+        printer.textln(f"  {part}")
     if not prices:  # a gift receipt: the quantity, nothing that tells a price
         printer.textln(f"  Qté : {_qty(line.qty)}")
         if line.qty < 0:

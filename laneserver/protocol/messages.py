@@ -59,12 +59,16 @@ from laneserver.protocol.wire_catalog import (
     ArticleView,
     Keyboard,
     KeyboardOk,
+    KeyboardPageIn,
     KeyboardPageView,
+    KeyboardSave,
+    KeyIn,
     KeyView,
     PriceCheck,
     PriceCheckOk,
     Search,
     SearchOk,
+    VariantView,
 )
 from laneserver.protocol.wire_customers import (
     BalanceCorrect,
@@ -247,6 +251,7 @@ RequestUnion = Union[
     Reprint,
     Events,
     BasketPark, StockCountZone, StockCounts, StockCountValidate, LabelRequest, LabelRequests,
+    KeyboardSave,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -321,6 +326,7 @@ __all__ = [
     "StockStateRequest", "StockTracking", "StockTransfer", "StockWarningView", "TicketEvent", "TicketOk",
     "TicketView", "TopupLine", "TopupOk", "Unpaid", "UnpaidOk", "VatRowView", "VoucherIssue", "VoucherOk",
     "VoucherView", "WalletTopup", "WalletTopupCancel",
+    "VariantView", "KeyboardSave", "KeyIn", "KeyboardPageIn",
     "Reprint", "ReprintOk",
     "FISCAL_VERBS", "Close", "CloseOk", "ClosureView", "Closures", "ClosuresOk", "CountView", "GrandView",
     "OpenTicketView", "ReportView", "TotalsView", "VatTotalView", "XReport", "XReportOk",

@@ -45,6 +45,7 @@ _MANAGER_VERBS = (
     "events",           # the technical event journal (JET)
     "sellers", "seller_add", "seller_disable", "seller_pin",
     "devices", "device_revoke",
+    "keyboard_save",    # the till's keyboard layout (rules/keyboard.py)
 )
 _CASHIER_VERBS = (
     "hello", "pair", "sign_in", "sign_out", "scan", "add", "set_qty", "remove_line", "cancel_ticket", "discount",

@@ -57,6 +57,8 @@ from laneserver.rules.money import (
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.stock import fmt_stock
 from laneserver.rules.ticket import LineSource
+from laneserver.rules.variable_measure import BadCheckDigit, Measured, resolve
+from laneserver.rules.variable_measure import BadValue as BadMeasure
 from laneserver.server import outcomes
 
 # The requests a lane answers (a till's own lane; ``basket_empty`` names its lane).
@@ -248,17 +250,30 @@ def basket_command(shop: Any, caller: Caller, basket: str, lines: list[Any], *, 
 
 
 def _scan(shop: Any, seller: str, code: str, qty: Any, *, cards: bool) -> Any:
-    """A line of the article ``code`` names (``qty`` of it, times its pack's); with
+    """A line of the article ``code`` names (``qty`` of it, times its pack's, or its
+    GS1 variable-measure code's weight or price: rules/variable_measure.py); with
     ``cards``, a code no article has may be a customer's card (the lane looks)."""
-    match shop.catalog.lookup(code):
+    match resolve(shop.catalog, code, shop.config.variable_measure):
         case Found(article=article, qty=pack):
             return _line(seller, article, _qty(qty) * pack)
+        case Measured(article=article, qty=measure):
+            return _line(seller, article, _qty(qty) * measure)
+        case BadCheckDigit() | BadMeasure() as bad:
+            return refused(Code.BAD_REQUEST, measure_refusal(bad), field="code")
         case Ambiguous(candidates=candidates):
             return refused(Code.AMBIGUOUS_CODE, f"code {code!r} matches {len(candidates)} articles: choose one",
                            candidates=[wire.Candidate(article=a.id, name=a.name) for a in candidates])
     if cards:
         return ScanCard(seller, code)
     return refused(Code.UNKNOWN_CODE, f"unknown code {code!r}")
+
+
+def measure_refusal(bad: BadCheckDigit | BadMeasure) -> str:
+    """Why a variable-measure code is refused, for the cashier."""
+    if isinstance(bad, BadCheckDigit):
+        return (f"code {bad.code!r} has a wrong check digit (it should end in {bad.expected}): "
+                "scan the label again or type the code")
+    return f"code {bad.code!r} carries a {bad.kind} of zero: weigh or price the article again"
 
 
 def _line(seller: str, article: Article, qty: Decimal) -> rules.AddLine:

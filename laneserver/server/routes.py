@@ -47,6 +47,7 @@ def _table() -> dict[type, Route]:
     add(wire.Search, Route("_search"))
     add(wire.PriceCheck, Route("_price_check", "stock", fields=("code",)))
     add(wire.Keyboard, Route("_keyboard"))
+    add(wire.KeyboardSave, Route("_keyboard_save", "journal"))
     add(wire.AlcoholPricing, Route("_alcohol_price"))
     add((wire.StockEntry, wire.StockExit, wire.StockCount, wire.StockDelete, wire.StockTracking,
          wire.StockStateRequest, wire.StockProduce, wire.StockExpiring, wire.PurchaseOrderCreate,

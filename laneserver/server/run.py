@@ -59,8 +59,6 @@ from laneserver.protocol.codec import encode
 from laneserver.rules import jet as jet_rules
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.catalog_csv import parse_catalog_csv
-from laneserver.rules.keyboard import configured_pages, department_pages
-from laneserver.rules.money import fmt_money
 from laneserver.server import systemd
 from laneserver.server.access import watch_access
 from laneserver.server.app import build_app, healthy
@@ -71,7 +69,8 @@ from laneserver.server.send_timeout import SendBoundedConfig
 from laneserver.server.session import out_of_service_message
 from laneserver.server.shop import Shop
 from laneserver.server.status import register_metrics
-from laneserver.store import admin, reads
+from laneserver.server.edge_catalog import keyboard_views, watch_catalog
+from laneserver.store import admin, catalog_meta, reads
 from laneserver.store.ops import RecordEvent
 from laneserver.store.schema import DB_NAME
 from laneserver.tls import server_files
@@ -143,6 +142,7 @@ async def run_shop(
             # then moved out of its sight (gc.freeze).
             gc.disable()
             try:
+                catalog_version = await read(journal, catalog_meta.catalog_version)
                 articles = await read(journal, reads.articles)
                 # A large catalog is ready to scan at once; its name search comes a few
                 # seconds later (searches meanwhile get `unavailable`), so a shop of a
@@ -311,7 +311,9 @@ async def run_shop(
                     shop.metrics.gauges["articles"] = lambda: len(catalog)
                     shop.metrics.gauges["actors_out_of_service"] = lambda: len(out_of_service)
                     shop.metrics.gauges["backups_failed"] = lambda: backup_status.failures
-                    shop.keyboard = keyboard_views(config, catalog)
+                    shop.keyboard_layout = await read(journal, catalog_meta.keyboard)
+                    shop.keyboard = keyboard_views(config, catalog, shop.keyboard_layout)
+                    shop.catalog_version = catalog_version
                     shop.drawers = drawers
                     shop.customers = customers
                     shop.sales = sales
@@ -339,6 +341,7 @@ async def run_shop(
                         *printers.values(), *terminals.values(), *drawers.values(), *displays.values(), *scanners)})
                     async with trio.open_nursery() as watching:  # revoke / disable reach open sessions
                         watching.start_soon(watch_access, shop)
+                        watching.start_soon(watch_catalog, shop)  # a live `catalog import`
                         await _serve_http(shop, host or server_config.host,
                                           server_config.port if port is None else port, stop, on_ready, tls_files)
                         watching.cancel_scope.cancel()
@@ -400,27 +403,12 @@ async def _build_name_index(catalog: Catalog) -> None:
     written), so a stop never waits for it.
     """
     started = trio.current_time()
+    version = catalog.version
     index = await trio.to_thread.run_sync(catalog.build_name_index, abandon_on_cancel=True)
+    if catalog.version != version:
+        return  # a live import replaced the catalog meanwhile, with an index of its own
     catalog.set_name_index(index)
     log.info("catalog_search_ready", articles=len(catalog), seconds=round(trio.current_time() - started, 2))
-
-
-def keyboard_views(config: Config, catalog: Catalog) -> list[wire.KeyboardPageView]:
-    if config.keyboard:
-        pages, missing = configured_pages(
-            ((page.name, ((key.label, key.article) for key in page.keys)) for page in config.keyboard), catalog
-        )
-        if missing:
-            log.warning("keyboard_keys_left_out", articles=sorted(set(missing)))
-    else:
-        pages = department_pages(catalog) if config.demo else []
-    return [
-        wire.KeyboardPageView(name=page.name, keys=[
-            wire.KeyView(label=key.label, article=key.article.id, price=fmt_money(key.article.price))
-            for key in page.keys
-        ])
-        for page in pages
-    ]
 
 
 def _close_all(addresses, nursery: trio.Nursery, grace: float) -> None:

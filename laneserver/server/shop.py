@@ -44,6 +44,10 @@ class Shop:
     # The shop's payment policy (actors/lane.py ``payment_policy``); made in __post_init__.
     payments: PaymentPolicy = field(init=False)
     keyboard: list[KeyboardPageView] = field(default_factory=list)
+    # The layout a manager saved (``keyboard_save``), or None: the shop file's pages.
+    keyboard_layout: Any = None
+    # The catalog version loaded (store/catalog_meta.py; server/edge_catalog.py watches it).
+    catalog_version: int = 0
     accepting: bool = True
     # Open sessions' cancel scopes, so shutdown can end them at once instead of
     # waiting out the grace period for browsers that never hang up.

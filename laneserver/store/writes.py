@@ -74,7 +74,7 @@ from laneserver.store.ops import DropResume, PutPinRecord, PutResume, SeenDevice
 from laneserver.store.ops import RecordDrawerCount, RecordDrawerMovement
 from laneserver.store.ops import PrintJobDone, PrintJobCrashed, QueuePrintJob
 from laneserver.store.ops import AddCountLines, CloseCount, RequestLabels
-from laneserver.store import access
+from laneserver.store import access, catalog_meta
 
 
 
@@ -276,6 +276,8 @@ class Writer:
                     "INSERT INTO label_requests(stock_point, article, copies, at, device, seller) VALUES (?,?,?,?,?,?)",
                     (op.stock_point, op.article, op.copies, iso(op.at), op.device, op.seller))
                 return cursor.lastrowid
+            case catalog_meta.SaveKeyboard():  # the till's keyboard (store/catalog_meta.py)
+                return catalog_meta.apply(self.db, op)
         raise TypeError(f"not a journal op: {op!r}")
 
     # --- lane states: changes and snapshots (rules/lane_journal.py) ----------------------
