@@ -38,6 +38,15 @@ import trio
 
 from laneserver.actors.customers_messages import AskSettle, Available, FindCustomer, Refresh, Release
 from laneserver.actors.customers_messages import AskCouponHold, AskCouponSettle, CountCoupons, ReportCouponHolds
+from laneserver.actors.documents_messages import (
+    CloseDocuments,
+    DocumentMade,
+    FindDocument,
+    InvoiceNotes,
+    IssueDocument,
+    MakeDocument,
+    RecallDocument,
+)
 from laneserver.actors.drawer_messages import SaleFinished
 from laneserver.actors.invoice_messages import RenderInvoice
 from laneserver.actors.journal import CommitFailed, commit, read
@@ -67,7 +76,7 @@ from laneserver.actors.publisher import Publisher
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.actors.stock_messages import AskReserve, CostsChanged, Reserve, Taken
-from laneserver.clock import Clock, shop_zone
+from laneserver.clock import Clock, shop_day, shop_zone
 from laneserver.config import Config
 from laneserver.log import get_logger
 from laneserver.rules import lane as rules
@@ -75,6 +84,7 @@ from laneserver.rules import payment as payments
 from laneserver.rules import customers as customer_rules
 from laneserver.rules import coupons as coupon_rules
 from laneserver.rules import invoice as invoices
+from laneserver.rules import documents
 from laneserver.rules import lane_journal, lane_plan
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.costs import CostBook, unit_cost
@@ -155,6 +165,7 @@ class LaneActor:
         customers: Address | None = None,
         costs: CostBook | None = None,
         invoices: Address | None = None,
+        documents: Address | None = None,
     ) -> None:
         self.lane = lane
         self.config = config
@@ -190,6 +201,7 @@ class LaneActor:
         self._last_ticket: LaneTicket | None = None
         self._last_ticket_state: rules.LaneState | None = None
         self.invoices = invoices  # the invoices actor: writes an invoice's PDF off this task
+        self.documents = documents  # quotes, orders, delivery notes (actors/documents.py)
 
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         stored = await read(self.journal, partial(reads.lane_state, lane=self.lane))
@@ -241,6 +253,9 @@ class LaneActor:
                 return
             case Receipted():  # a pay or finish with the receipt asked for: the rule command inside
                 command = command.command
+            case MakeDocument() | RecallDocument() | InvoiceNotes():
+                await self._document(envelope, caller, command)
+                return
             case Basket(lines=lines):
                 if not lines:
                     envelope.reply(refused(Code.BAD_REQUEST, "the basket has no lines"))
@@ -573,6 +588,107 @@ class LaneActor:
         invoice = msgspec.structs.replace(invoice, number=number, sale=written.recorded.number)
         if not self.invoices.tell_nowait(RenderInvoice(invoice)):
             self.log.warning("invoice_render_deferred", invoice=number, sale=written.recorded.number)
+
+    # --- documents: quotes, orders, delivery notes (rules/documents.py) ----------------
+
+    async def _document(self, envelope, caller: Caller, command: Any) -> None:
+        """The open ticket made a document, or a document made the open ticket: the
+        lane's new state is written by the documents actor in the same unit as the
+        document's records (actors/documents.py), then the plan's tells run."""
+        if self.documents is None:
+            envelope.reply(refused(Code.NOT_SUPPORTED, "this server keeps no documents"))
+            return
+        now = self.clock.now()
+        if isinstance(command, MakeDocument):
+            made = documents.issue(
+                self.state.ticket, kind=command.kind, at=now, lane=self.lane, seller=command.seller,
+                stock_point=self.stock_point, zone_day=shop_day(now, self.zone), valid_months=command.valid_months,
+                deposit=command.deposit, due=command.due, delivery=command.delivery, address=command.address,
+                shipping=command.shipping)
+            if isinstance(made, Refused):
+                envelope.reply(made)
+                return
+            ticket = rules.Ticket()
+        else:
+            found = await self._documents_to_recall(command)
+            if isinstance(found, Refused):
+                envelope.reply(found)
+                return
+            ticket = found
+        state = rules.revised(self.state, msgspec.structs.replace(self.state, ticket=ticket))
+        plan = lane_plan.plan(
+            lane_plan.Change(before=self.state, after=state, sale=None,
+                             reserved_before=self._reserved(self.state), reserved_after=self._reserved(state),
+                             coupons_before=self._coupon_holds(self.state), coupons_after=self._coupon_holds(state),
+                             receipt=None, holding=None),
+            takes=self._takes.takes, checked=self._checked, article=self.catalog.get,
+        )
+        if isinstance(plan, Refused):
+            envelope.reply(plan)
+            return
+        granted = await self._ask_all(plan, caller, None)
+        if isinstance(granted, Refused):
+            envelope.reply(granted)
+            return
+        ops = (AppendLaneChange(change=lane_journal.diff(self.state, state), state=state, at=now),)
+        try:
+            if isinstance(command, MakeDocument):
+                stock: dict[str, Any] = {}
+                if made.kind == "delivery_note":
+                    for line in made.lines:
+                        if line.article is not None:
+                            for article, qty in self._takes.takes(line.article, line.qty):
+                                stock[article] = stock.get(article, 0) + qty
+                answer = await self.documents.ask(IssueDocument(made, ops, tuple(stock.items()), caller.device))
+            else:
+                keys = ((command.kind, command.number),) if isinstance(command, RecallDocument) else tuple(
+                    ("delivery_note", n) for n in command.notes)
+                event = "recalled" if isinstance(command, RecallDocument) and command.kind != "delivery_note" \
+                    else "invoiced"
+                answer = await self.documents.ask(CloseDocuments(keys, event, self.lane, command.seller, ops))
+        except ActorFailed:
+            answer = refused(Code.UNAVAILABLE, "the documents did not answer; nothing was changed, try again")
+        if isinstance(answer, Refused):
+            await self._tell_all(plan.give_backs())
+            envelope.reply(answer)
+            return
+        self.state = state
+        result: Any = (DocumentMade(answer, self.ticket(state)) if isinstance(command, MakeDocument)
+                              else TicketChanged(now=self.ticket(state), warnings=granted.warnings))
+        envelope.reply(result)
+        self._publish_ticket(skip=caller.origin)
+        await self._tell_all(plan.tells)
+
+    async def _documents_to_recall(self, command: RecallDocument | InvoiceNotes) -> rules.Ticket | Refused:
+        """The ticket a recalled quote or order, or delivery notes to invoice, become."""
+        if not self.state.ticket.is_empty:
+            return refused(Code.CONFLICT, "the open ticket is not empty: finish or hold it before recalling a document")
+        wanted = ((command.kind, command.number),) if isinstance(command, RecallDocument) else tuple(
+            ("delivery_note", n) for n in command.notes)
+        found = []
+        for kind, number in wanted:
+            try:
+                opened = await self.documents.ask(FindDocument(kind, number))
+            except ActorFailed:
+                return refused(Code.UNAVAILABLE, "the documents did not answer; nothing was changed, try again")
+            if opened is None:
+                return refused(Code.NOT_FOUND, f"no document {documents.name(kind, number)}",
+                               document=documents.name(kind, number))
+            if opened.status != "open":
+                return refused(Code.CONFLICT, f"{opened.document.name} is {opened.status}",
+                               document=opened.document.name, status=opened.status)
+            found.append(opened.document)
+        business = False
+        customer = found[0].customer
+        if customer is not None and self.customers is not None:
+            who = await find_customer(self.customers, FindCustomer(customer=customer))
+            if isinstance(who, Refused):
+                return who
+            business = who is not None and who.business
+        if isinstance(command, InvoiceNotes) or found[0].kind == "delivery_note":
+            return documents.notes_ticket(tuple(found), command.seller, business)
+        ticket = documents.recalled_ticket(found[0], command.seller)
+        return msgspec.structs.replace(ticket, business=business, opened_at=self.clock.now())
 
     # --- customers: the ticket's customer, credit, wallet and vouchers -------------------
 

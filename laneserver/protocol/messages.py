@@ -87,6 +87,19 @@ from laneserver.protocol.wire_customers import (
     WalletTopup,
     WalletTopupCancel,
 )
+from laneserver.protocol.wire_documents import (
+    DeliveryNote,
+    DocumentCancel,
+    DocumentCancelledOk,
+    DocumentInvoice,
+    DocumentLineView,
+    DocumentOk,
+    Documents,
+    DocumentsOk,
+    DocumentView,
+    Order,
+    Quote,
+)
 from laneserver.protocol.wire_drawer import (
     DrawerAlertEvent,
     DrawerCount,
@@ -226,6 +239,7 @@ RequestUnion = Union[
     Pair, Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke,
     Reprint,
     Events,
+    Quote, Order, DeliveryNote, Documents, DocumentCancel, DocumentInvoice,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -239,6 +253,7 @@ MUTATING = (
     PaymentCorrect, SaleCancel, PayLater, DebtAbandon,
     Close,
     Reprint,
+    Quote, Order, DeliveryNote, DocumentCancel, DocumentInvoice,
 )
 
 REPLY_TYPES = (
@@ -250,6 +265,7 @@ REPLY_TYPES = (
     PairOk, SellersOk, SellerOk, DevicesOk, DeviceOk,
     ReprintOk,
     EventsOk,
+    DocumentOk, DocumentsOk, DocumentCancelledOk,
 )
 
 EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent)
@@ -264,6 +280,10 @@ SALES_VERBS = (GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater, DebtAbando
 FISCAL_VERBS = (XReport, Close, Closures)
 # A manager's verbs on sellers and devices (server/edge_admin.py).
 ADMIN_VERBS = (Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke)
+# Documents (rules/documents.py): made from and recalled into a lane's ticket, or kept
+# by the documents actor (list, cancel).
+DOCUMENT_LANE_VERBS = (Quote, Order, DeliveryNote, DocumentInvoice)
+DOCUMENT_VERBS = (Documents, DocumentCancel)
 
 
 # --- stable error codes --------------------------------------------------------------
@@ -300,4 +320,7 @@ __all__ = [
     "Reprint", "ReprintOk",
     "FISCAL_VERBS", "Close", "CloseOk", "ClosureView", "Closures", "ClosuresOk", "CountView", "GrandView",
     "OpenTicketView", "ReportView", "TotalsView", "VatTotalView", "XReport", "XReportOk",
+    "DOCUMENT_LANE_VERBS", "DOCUMENT_VERBS", "DeliveryNote", "DocumentCancel", "DocumentCancelledOk",
+    "DocumentInvoice", "DocumentLineView", "DocumentOk", "DocumentView", "Documents", "DocumentsOk", "Order",
+    "Quote",
 ]

@@ -35,6 +35,7 @@ _SUPERVISOR_VERBS = (
     "debt_abandon",     # an unpaid sale's debt written off
     "balance_correct",  # a customer's credit or wallet corrected
     "closures",         # the closures' list
+    "document_cancel",  # a quote or order cancelled, an order's deposit refunded or kept
 )
 _MANAGER_VERBS = (
     "stock_count",      # an inventory count sets the real stock
@@ -56,6 +57,8 @@ _CASHIER_VERBS = (
     # The open period's totals: a cashier's own lane only (server/edge_fiscal.py); a copy of
     # a receipt: a duplicate is counted, chained and printed "DUPLICATA", a proof once.
     "x_report", "reprint",
+    # Documents (rules/documents.py): made from the open ticket, listed, delivery notes invoiced.
+    "quote", "order", "delivery_note", "documents", "document_invoice",
 )
 
 # Every verb the server knows, with the role it needs unless the shop's ``[roles]`` says

@@ -37,6 +37,7 @@ from laneserver.actors.lane import LaneActor, payment_policy
 from laneserver.actors.messages import DeviceStatus
 from laneserver.actors.invoices import MAILBOX as INVOICES_MAILBOX
 from laneserver.actors.invoices import InvoicesActor
+from laneserver.actors.documents import DocumentsActor
 from laneserver.actors.printer import PrinterActor
 from laneserver.actors.printer_messages import PrinterStatus
 from laneserver.actors.publisher import Publisher
@@ -44,6 +45,7 @@ from laneserver.actors.runtime import (CORE_POLICY, DEVICE_POLICY, JOURNAL_POLIC
                                        open_mailbox, supervise)
 from laneserver.actors.stock_point import StockPointActor
 from laneserver.rules.costs import CostBook
+from laneserver.rules.stock import StockTakes
 from laneserver.actors.terminal import MAILBOX as TERMINAL_MAILBOX
 from laneserver.actors.terminal import TerminalActor
 from laneserver.clock import Clock, shop_zone
@@ -243,6 +245,14 @@ async def run_shop(
                 await middle.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock, out_of_service, None)),
                                    "sales", factory, sales_inbox, CORE_POLICY)
 
+                # Quotes, orders, delivery notes (actors/documents.py): before the lanes, which
+                # hand it their tickets; it tells the stock points what the open orders hold.
+                documents, documents_inbox = open_mailbox("documents", 64)
+                factory = partial(DocumentsActor, journal=journal, clock=clock, points=points,
+                                  takes=StockTakes(catalog.get).takes, zone=zone)
+                await middle.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock, out_of_service, None)),
+                                   "documents", factory, documents_inbox, CORE_POLICY)
+
                 # Layer 1 (first to stop): the lanes, and the HTTP listener.
                 async with trio.open_nursery() as front:
                     for lane in config.lanes:
@@ -255,7 +265,7 @@ async def run_shop(
                             clock=clock, publisher=publisher,
                             drawer=drawers[lane.id], customers=customers,
                             terminal=terminals.get(lane.terminal) if lane.terminal else None,
-                            invoices=invoices,
+                            invoices=invoices, documents=documents,
                         )
                         stopped = partial(_actor_stopped, journal, clock, out_of_service, publisher)
                         await front.start(partial(supervise, on_stopped=stopped), f"lane:{lane.id}", factory,
@@ -281,6 +291,7 @@ async def run_shop(
                     shop.customers = customers
                     shop.sales = sales
                     shop.fiscal = fiscal
+                    shop.documents = documents
                     shop.started = started
                     shop.started_at = clock.now().astimezone(dt.timezone.utc).isoformat(timespec="seconds")
                     shop.printers_online = printers_online
@@ -296,7 +307,7 @@ async def run_shop(
                     _close_all([*lane_addresses.values(), fiscal], front, server_config.shutdown_grace)
                 for drawer in drawers.values():
                     drawer.close()
-                _close_all([sales, customers, invoices, backups, *points.values(), *printers.values(), *terminals.values()], middle,
+                _close_all([documents, sales, customers, invoices, backups, *points.values(), *printers.values(), *terminals.values()], middle,
                            server_config.shutdown_grace)
             journal.close()
         root.cancel_scope.cancel()
