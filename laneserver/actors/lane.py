@@ -49,7 +49,7 @@ from laneserver.actors.documents_messages import (
 )
 from laneserver.actors.drawer_messages import SaleFinished
 from laneserver.actors.invoice_messages import RenderInvoice
-from laneserver.actors.journal import CommitFailed, commit, read
+from laneserver.actors.journal import CommitFailed, ReadFailed, commit, read
 from laneserver.actors.lane_payments import LanePayments, filtered, find_customer
 from laneserver.actors.lane_messages import (
     Basket,
@@ -96,7 +96,8 @@ from laneserver.rules.sale_receipt import sale_receipt
 from laneserver.rules.lane_sums import LaneSums, coupon_contributions, stock_contributions, ticket_customer
 from laneserver.rules.ticket import topups_in_out
 from laneserver.store import reads
-from laneserver.store.ops import AppendLaneChange, IssueVoucher, Printed, RecordEvent, RecordSale, Remember, SaleRecorded
+from laneserver.store.documents import invoice_of_return
+from laneserver.store.ops import AppendLaneChange, ChainRecord, IssueVoucher, Printed, RecordEvent, RecordSale, Remember, SaleRecorded
 
 # The built-in payment modes the lane handles (rules/payment.py's one table); the
 # shop's own modes ([[payment_modes]]) come on top, see ``payment_policy``.
@@ -341,6 +342,20 @@ class LaneActor:
         ops.append(AppendLaneChange(change=lane_journal.diff(self.state, state), state=state, at=now))
         moves = tuple(granted.moves)
         vouchers = _remainder_vouchers(moves)
+        if sale is not None and granted.invoice is not None and sale.total < 0 and sale.customer is not None:
+            # A return billed to a customer: a credit note referring to their invoice (rules/documents.py).
+            returned = frozenset(l.article for l in sale.lines if l.qty < 0 and l.article is not None)
+            try:
+                refers = await read(self.journal, partial(invoice_of_return, customer=sale.customer,
+                                                          articles=returned))
+            except (ReadFailed, ActorFailed):
+                envelope.reply(refused(Code.UNAVAILABLE, "the invoices could not be read; nothing was changed, "
+                                                         "try again"))
+                await self._tell_all(plan.give_backs())
+                return
+            ops.append(ChainRecord(chain="credit_note", at=now, record=documents.credit_note_record(
+                customer=sale.customer, lane=self.lane, seller=sale.seller, lines=sale.lines, total=sale.total,
+                refers=refers)))
         if sale is not None:
             # Its numbers come from the journal's unit, which sets them in the stored result.
             done: LaneResult = SaleDone(number=0, total=sale.total, change=sale.change, due=sale.due,

@@ -368,6 +368,20 @@ def cancel_refusal(opened: Opened, deposit: str | None) -> Refused | None:
     return None
 
 
+def credit_note_record(*, customer: str | None, lane: str, seller: str, lines: tuple[Line, ...],
+                       total: Decimal, refers: int | None) -> dict[str, Any]:
+    """A credit note ("A" series) for a return billed to a customer: what is returned and
+    the invoice it refers to (the customer's latest invoice of those articles)."""
+    from laneserver.rules.invoice import invoice_name
+
+    return {
+        "refers": None if refers is None else invoice_name(refers), "customer": customer, "lane": lane,
+        "seller": seller, "total": str(total), "reason": "return",
+        "lines": [{"article": l.article, "name": l.name, "qty": str(l.qty), "total": str(l.total),
+                   "vat_rate": str(l.vat_rate)} for l in lines if l.qty < 0],
+    }
+
+
 def due_today(opened: Opened, day: dt.date) -> bool:
     d = opened.document
     return d.kind == "order" and opened.status == "open" and d.due is not None and d.due <= day

@@ -185,3 +185,27 @@ async def test_delivery_notes_take_real_stock_then_one_invoice_for_two(shop):
     assert rows(shop, "SELECT reason, delta, ref FROM stock_movements WHERE reason='delivery_note' ORDER BY seq") == [
         ("delivery_note", "-5", "L-000001"), ("delivery_note", "-2", "L-000002")]
     assert "fiscal chains intact" in verify(shop)
+
+
+async def test_a_return_on_an_invoiced_sale_makes_a_credit_note_referring_to_the_invoice(shop):
+    with trio.fail_after(60):
+        async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as one, \
+                connect(shop.ws_url, shop.pda, seller=PAUL) as pda:
+            await pda.ok("stock_entry", article="C1", qty=30, reason="initial")
+            bistro = (await one.ok("customer_create", name="Bistrot du Quai", business=True))["customer"]
+            await one.ok("add", article="C1", qty=3)
+            await one.ok("set_customer", customer=bistro)
+            await one.ok("pay", mode="card")
+            sold = await one.ok("finish", receipt="invoice")
+            assert sold["invoice"] == 1
+            await one.ok("add", article="C1", qty=-1)  # one bottle brought back
+            await one.ok("set_customer", customer=bistro)
+            await one.ok("pay", mode="card", supervisor_pin=SOPHIE_PIN)
+            returned = await one.ok("finish", receipt="invoice")
+            assert returned["total"] == "-30.00"
+    [(record,)] = rows(shop, "SELECT record FROM fiscal_records WHERE chain='credit_note'")
+    note = __import__("json").loads(record)
+    assert (note["number"], note["refers"], note["customer"], note["total"], note["reason"]) == (
+        1, "F-000001", bistro, "-30.00", "return")
+    assert [(l["article"], l["qty"]) for l in note["lines"]] == [("C1", "-1")]
+    assert "fiscal chains intact" in verify(shop)
