@@ -209,3 +209,84 @@ async def test_a_return_on_an_invoiced_sale_makes_a_credit_note_referring_to_the
         1, "F-000001", bistro, "-30.00", "return")
     assert [(l["article"], l["qty"]) for l in note["lines"]] == [("C1", "-1")]
     assert "fiscal chains intact" in verify(shop)
+
+
+async def _killed_during(shop, verb: str, delay: float, **fields) -> None:
+    """Send ``verb`` on lane 1 and kill -9 the server ``delay`` s later, whether or not it
+    answered; then start it again."""
+    async with connect(shop.ws_url, shop.tokens["1"], seller=SOPHIE) as till:
+        await till.send_raw(__import__("json").dumps({"type": verb, "id": "k", **fields}))
+        await trio.sleep(delay)
+        shop.kill()
+    shop.restart()
+
+
+async def test_kill_9_in_the_middle_of_each_conversion_leaves_it_whole_or_not_done(shop):
+    """Each conversion is one unit (the lane's ticket and the document's records): after
+    a kill -9 at any point it is done or not, never half, and stock agrees."""
+    import random
+
+    rng = random.Random(18)
+    with trio.fail_after(120):
+        async with connect(shop.ws_url, shop.pda, seller=PAUL) as pda, \
+                connect(shop.ws_url, shop.tokens["1"], seller=SOPHIE) as till:
+            await pda.ok("stock_entry", article="C1", qty=30, reason="initial")
+            bistro = (await till.ok("customer_create", name="Bistrot du Quai", business=True))["customer"]
+            await till.ok("add", article="C1", qty=4)
+            await till.ok("pay", mode="cash", amount="40.00")
+        order = {"delivery": "take_away", "deposit": "40.00"}
+
+        async def state() -> tuple[list[tuple[str, str]], dict, tuple[str, str, str]]:
+            async with connect(shop.ws_url, shop.tokens["1"], seller=SOPHIE) as till, \
+                    connect(shop.ws_url, shop.pda, seller=PAUL) as pda:
+                docs = [(d["name"], d["status"]) for d in (await till.ok("documents"))["documents"]]
+                return docs, (await till.ok("ticket"))["ticket"], await level(pda)
+
+        async def step(verb: str, fields: dict, done, not_done) -> None:
+            await _killed_during(shop, verb, rng.uniform(0, 0.03), **fields)
+            docs, ticket, stock = await state()
+            if done(docs, ticket):
+                return
+            assert not_done(docs, ticket), (verb, docs, ticket)
+            async with connect(shop.ws_url, shop.tokens["1"], seller=SOPHIE) as till:
+                await till.ok(verb, **fields)
+
+        # The order with its deposit: reserved 4 either way (the open ticket reserves too).
+        await step("order", order, lambda d, t: d == [("O-000001", "open")] and t["lines"] == [],
+                   lambda d, t: d == [] and len(t["lines"]) == 1 and t["paid"] == "40.00")
+        assert (await state())[2] == ("30", "4", "26")
+        # Recalled by its barcode.
+        await step("scan", {"code": "DO000001"},
+                   lambda d, t: d == [("O-000001", "recalled")] and t["balance"] == "80.00",
+                   lambda d, t: d == [("O-000001", "open")] and t["lines"] == [])
+        assert (await state())[2] == ("30", "4", "26")
+        async with connect(shop.ws_url, shop.tokens["1"], seller=SOPHIE) as till:
+            await till.ok("pay", mode="card")
+            await till.ok("finish")
+            await till.ok("add", article="C1", qty=2)
+            await till.ok("set_customer", customer=bistro)
+        # A delivery note: real stock out with it, or still reserved by the ticket.
+        await step("delivery_note", {},
+                   lambda d, t: ("L-000001", "open") in d and t["lines"] == [],
+                   lambda d, t: ("L-000001", "open") not in d and len(t["lines"]) == 1)
+        with trio.fail_after(10):
+            while (await state())[2] != ("24", "0", "24"):
+                await trio.sleep(0.05)
+        # Its invoice.
+        await step("document_invoice", {"documents": ["DL000001"]},
+                   lambda d, t: ("L-000001", "invoiced") in d and t["total"] == "60.00",
+                   lambda d, t: ("L-000001", "open") in d and t["lines"] == [])
+        async with connect(shop.ws_url, shop.tokens["1"], seller=SOPHIE) as till:
+            await till.ok("pay", mode="card")
+            await till.ok("finish", receipt="invoice")
+            await till.ok("add", article="C1", qty=1)
+            await till.ok("pay", mode="cash", amount="10.00")
+            await till.ok("order", delivery="on_site", deposit="10.00")
+        # A cancel with the deposit refunded: the refund and the credit note with it, or neither.
+        await step("document_cancel", {"document": "O-000002", "deposit": "refund"},
+                   lambda d, t: ("O-000002", "cancelled") in d, lambda d, t: ("O-000002", "open") in d)
+        assert (await state())[2] == ("24", "0", "24")
+    assert rows(shop, "SELECT kind, amount FROM money_in ORDER BY seq") == [
+        ("order_deposit", "40.00"), ("order_deposit", "10.00"), ("order_deposit_refund", "-10.00")]
+    assert rows(shop, "SELECT count(*) FROM fiscal_records WHERE chain='credit_note'") == [(1,)]
+    assert "fiscal chains intact" in verify(shop)
