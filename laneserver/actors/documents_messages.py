@@ -11,7 +11,6 @@ import msgspec
 
 from laneserver.rules.documents import Document, Opened
 
-
 # --- to the documents actor -------------------------------------------------------------
 
 class IssueDocument(msgspec.Struct, frozen=True):

@@ -29,7 +29,14 @@ import msgspec
 from laneserver.rules.money import ZERO, round_cents
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.payment import add_months
-from laneserver.rules.ticket import Line, Payment, Ticket, totals, vat_breakdown, vat_included
+from laneserver.rules.ticket import (
+    Line,
+    Payment,
+    Ticket,
+    totals,
+    vat_breakdown,
+    vat_included,
+)
 
 Kind = Literal["quote", "order", "delivery_note"]
 KINDS: tuple[str, ...] = ("quote", "order", "delivery_note")

@@ -98,7 +98,9 @@ def _command(request: wire.Request, shop: Any) -> Any:
 
 
 def answer(request: wire.Request, result: Any) -> bytes:
-    from laneserver.server.edge_lane import ticket_json  # the open ticket, encoded once per revision
+    from laneserver.server.edge_lane import (
+        ticket_json,  # the open ticket, encoded once per revision
+    )
     match result:
         case DocumentMade(document=document, now=now):
             return encode(wire.DocumentOk(re=request.id, document=view(rules.Opened(document)), ticket=ticket_json(now)))

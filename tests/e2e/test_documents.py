@@ -17,8 +17,19 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.e2e.configured import CASHIER, PAUL, SOPHIE_PIN, SUPERVISOR, configured_shop, lane, rows, stock_point
-from tests.e2e.configured import table, toml, verify
+from tests.e2e.configured import (
+    CASHIER,
+    PAUL,
+    SOPHIE_PIN,
+    SUPERVISOR,
+    configured_shop,
+    lane,
+    rows,
+    stock_point,
+    table,
+    toml,
+    verify,
+)
 from tests.support import connect
 
 CATALOG = """id,name,price,vat_rate,barcodes
@@ -42,7 +53,7 @@ async def level(client) -> tuple[str, str, str]:
 
 async def settled(client, expected: tuple[str, str, str]) -> None:
     """The stock point hears of a change after its reply (a tell): wait for it."""
-    while await level(client) != expected:  # noqa: ASYNC110 (remote state)
+    while await level(client) != expected:
         await trio.sleep(0.01)
 
 
@@ -244,7 +255,7 @@ async def test_kill_9_in_the_middle_of_each_conversion_leaves_it_whole_or_not_do
 
         async def step(verb: str, fields: dict, done, not_done) -> None:
             await _killed_during(shop, verb, rng.uniform(0, 0.03), **fields)
-            docs, ticket, stock = await state()
+            docs, ticket, _ = await state()
             if done(docs, ticket):
                 return
             assert not_done(docs, ticket), (verb, docs, ticket)

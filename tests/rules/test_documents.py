@@ -8,15 +8,16 @@ import datetime as dt
 from decimal import Decimal
 
 import msgspec
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from laneserver.rules import documents as docs
 from laneserver.rules.outcome import Refused
 from laneserver.rules.ticket import Line, Payment, Ticket, totals
 
-NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 DAY = NOW.date()
-RATES = [Decimal("20"), Decimal("10"), Decimal("5.5"), Decimal("0")]
+RATES = [Decimal(20), Decimal(10), Decimal("5.5"), Decimal(0)]
 
 
 def _line(n: int, price: str, qty: int = 1, rate: str = "20", article: str | None = "C1") -> Line:
