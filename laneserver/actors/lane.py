@@ -641,6 +641,13 @@ class LaneActor:
         if isinstance(plan, Refused):
             envelope.reply(plan)
             return
+        if isinstance(command, RecallDocument) and command.kind == "order":
+            # The order's stock is reserved already (by the documents actor, which lets go
+            # of it in the recall's unit): the ticket takes that reservation over unasked,
+            # so a shop that refuses to sell below zero never refuses its own order.
+            plan = msgspec.structs.replace(
+                plan, asks=tuple(a for a in plan.asks if not isinstance(a.step, lane_plan.ReserveStock)),
+                tells=(*plan.tells, lane_plan.SetReservations(self._reserved(state))))
         granted = await self._ask_all(plan, caller, None)
         if isinstance(granted, Refused):
             envelope.reply(granted)

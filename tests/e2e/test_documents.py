@@ -40,7 +40,9 @@ SOPHIE = ("sophie", SOPHIE_PIN)
 
 @pytest.fixture
 def shop(tmp_path: Path):
-    config = toml(table("shop", name="Cave du Port"), stock_point("main"), lane("1"), lane("2"))
+    # A shop that never sells below zero: an order's own stock is never refused to it.
+    config = toml(table("shop", name="Cave du Port", negative_stock="refuse"), stock_point("main"), lane("1"),
+                  lane("2"))
     with configured_shop(tmp_path, config, CATALOG, sellers=[CASHIER, SUPERVISOR], tills=("1", "2")) as server:
         server.pda = server.pair("pda")  # type: ignore[attr-defined]
         yield server
@@ -105,13 +107,19 @@ async def test_the_worked_order_quote_order_deposit_delivered_invoiced(shop):
             assert [d["name"] for d in soon["documents"]] == ["O-000001"]
             assert (await two.ok("documents", due="today"))["documents"] == []
 
+            # Lane 1 takes the other 20: nothing is left, yet the order is its customer's.
+            await one.ok("add", article="C1", qty=20)
+            assert (await one.call("add", article="C1"))["code"] == "out_of_stock"
+            await settled(pda, ("30", "30", "0"))
             # Picked up at lane 2: scanned, the deposit deducted, invoiced.
             ticket = (await two.ok("scan", code="DO000001"))["ticket"]
             assert ticket["total"] == "315.00" and ticket["balance"] == "215.00"
             assert [(p["mode"], p["amount"]) for p in ticket["payments"]] == [("deposit", "100.00")]
             assert (await two.call("remove_payment", payment=1))["code"] == "conflict"
             assert (await one.call("scan", code="DO000001"))["code"] == "conflict"  # recalled already
-            await settled(pda, ("30", "10", "20"))  # the reservation is now the sale's
+            await settled(pda, ("30", "30", "0"))  # the reservation is now the sale's
+            await one.ok("cancel_ticket")
+            await settled(pda, ("30", "10", "20"))
             await two.ok("pay", mode="card", amount="215.00")
             done = await two.ok("finish", receipt="invoice")
             assert done["invoice"] == 1 and done["total"] == "315.00"
