@@ -103,7 +103,7 @@ async def test_the_worked_order_quote_order_deposit_delivered_invoiced(shop):
             assert [(d["name"], d["status"]) for d in listed] == [("O-000001", "open")]
             assert [d["name"] for d in (await two.ok("documents", kind="quote"))["documents"]] == ["Q-000001"]
             assert (await two.ok("documents", kind="quote"))["documents"][0]["status"] == "recalled"
-            soon = await two.ok("documents", due=due)
+            soon = await pda.ok("documents", due=due)  # the PDA lists the orders due too
             assert [d["name"] for d in soon["documents"]] == ["O-000001"]
             assert (await two.ok("documents", due="today"))["documents"] == []
 
