@@ -88,7 +88,9 @@ from laneserver.rules import documents
 from laneserver.rules import lane_journal, lane_plan
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.costs import CostBook, unit_cost
-from laneserver.rules.money import fmt_money, parse_money
+from laneserver.rules.money import ZERO, fmt_money, parse_money
+from laneserver.rules.receipt import Receipt, ReceiptLine, ReceiptPayment
+from laneserver.rules.ticket import vat_breakdown
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.stock import OutOfStock, StockTakes, effective_policy, exact, fmt_stock
 from laneserver.rules.copies import signature
@@ -680,6 +682,38 @@ class LaneActor:
         envelope.reply(result)
         self._publish_ticket(skip=caller.origin)
         await self._tell_all(plan.tells)
+        if isinstance(command, MakeDocument):
+            await self._print_document(answer)
+
+    async def _print_document(self, document: documents.Document) -> None:
+        """A document on the lane's receipt printer: its title, number, lines, total,
+        deposit, and its barcode (scanned to recall it)."""
+        if self.printer is None:
+            return
+        shop = self.config.shop
+        footer = [f"{documents.TITLES[document.kind]} {document.name}"]
+        if document.valid_until is not None:
+            footer.append(f"Valable jusqu'au {document.valid_until.strftime('%d/%m/%Y')}")
+        if document.due is not None:
+            footer.append(f"Pour le {document.due.strftime('%d/%m/%Y')}")
+        if document.address:
+            footer.append(f"Livraison : {document.address}")
+        if document.deposit > 0:
+            footer.append(f"Acompte {fmt_money(document.deposit)} (facture d'acompte "
+                          f"{documents.name('deposit_invoice', document.deposit_invoice or 0)})")
+            footer.append(f"Reste à payer : {fmt_money(documents.left_to_pay(document))}")
+        receipt = Receipt(
+            shop_name=shop.name, header=shop.header, lane=self.lane, number=document.number, seller=document.seller,
+            at=document.at.astimezone(self.zone),
+            lines=tuple(ReceiptLine(name=l.name, qty=l.qty, unit_price=l.unit_price, total=l.total,
+                                    vat_rate=l.vat_rate, discount_percent=l.discount_percent)
+                        for l in document.lines),
+            vat=vat_breakdown(document.lines), total=document.total,
+            payments=tuple(ReceiptPayment(mode=p.mode, amount=p.amount) for p in document.deposit_payments),
+            change=ZERO, footer=(*footer, *shop.footer), title=documents.TITLES[document.kind],
+            document=document.name, code=document.barcode,
+        )
+        await self.printer.tell(PrintReceipt(job=f"document-{document.name}", receipt=receipt))
 
     async def _documents_to_recall(self, command: RecallDocument | InvoiceNotes) -> rules.Ticket | Refused:
         """The ticket a recalled quote or order, or delivery notes to invoice, become."""

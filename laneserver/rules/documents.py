@@ -41,6 +41,8 @@ from laneserver.rules.ticket import (
 Kind = Literal["quote", "order", "delivery_note"]
 KINDS: tuple[str, ...] = ("quote", "order", "delivery_note")
 DELIVERY = ("on_site", "take_away", "delivered")
+# What a document is called on paper.
+TITLES = {"quote": "DEVIS", "order": "COMMANDE", "delivery_note": "BON DE LIVRAISON"}
 # The payment mode of a recalled order's deposit on its ticket, and of its sale's
 # payment row: money taken earlier (a ``money_in`` row of kind ``order_deposit``).
 DEPOSIT_MODE = "deposit"

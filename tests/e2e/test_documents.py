@@ -23,7 +23,9 @@ from tests.e2e.configured import (
     SOPHIE_PIN,
     SUPERVISOR,
     configured_shop,
+    file_printer,
     lane,
+    printed,
     rows,
     stock_point,
     table,
@@ -41,8 +43,8 @@ SOPHIE = ("sophie", SOPHIE_PIN)
 @pytest.fixture
 def shop(tmp_path: Path):
     # A shop that never sells below zero: an order's own stock is never refused to it.
-    config = toml(table("shop", name="Cave du Port", negative_stock="refuse"), stock_point("main"), lane("1"),
-                  lane("2"))
+    config = toml(table("shop", name="Cave du Port", negative_stock="refuse"), stock_point("main"),
+                  lane("1", printer="p1"), lane("2"), file_printer(tmp_path))
     with configured_shop(tmp_path, config, CATALOG, sellers=[CASHIER, SUPERVISOR], tills=("1", "2")) as server:
         server.pda = server.pair("pda")  # type: ignore[attr-defined]
         yield server
@@ -76,6 +78,8 @@ async def test_the_worked_order_quote_order_deposit_delivered_invoiced(shop):
             made = dt.date.fromisoformat(doc["at"][:10])
             assert dt.date.fromisoformat(doc["valid_until"]) > made
             assert quote["ticket"]["lines"] == []
+            # Printed on the lane's receipt printer with the barcode that recalls it.
+            await printed(shop, "DEVIS", "N° Q-000001", "Valable jusqu'au", b"{BDQ000001")
             await settled(pda, ("30", "0", "30"))
 
             # Scanned back at the till: the quote becomes the open ticket again.
@@ -96,6 +100,7 @@ async def test_the_worked_order_quote_order_deposit_delivered_invoiced(shop):
                 "order", "O-000001", "DO000001", "C-000001")
             assert (doc["total"], doc["deposit"], doc["left_to_pay"]) == ("315.00", "100.00", "215.00")
             assert doc["lines"][-1]["name"] == "Frais de port" and doc["lines"][-1]["total"] == "15.00"
+            await printed(shop, "COMMANDE", "N° O-000001", "Reste à payer : 215.00", b"{BDO000001")
             # Reserved: available falls, real does not, and the other lane sees it.
             await settled(pda, ("30", "10", "20"))
             assert await level(two) == ("30", "10", "20")
