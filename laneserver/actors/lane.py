@@ -348,8 +348,9 @@ class LaneActor:
             # A return billed to a customer: a credit note referring to their invoice (rules/documents.py).
             returned = frozenset(l.article for l in sale.lines if l.qty < 0 and l.article is not None)
             try:
+                names = frozenset(l.name for l in sale.lines if l.qty < 0)
                 refers = await read(self.journal, partial(invoice_of_return, customer=sale.customer,
-                                                          articles=returned))
+                                                          articles=returned, names=names))
             except (ReadFailed, ActorFailed):
                 envelope.reply(refused(Code.UNAVAILABLE, "the invoices could not be read; nothing was changed, "
                                                          "try again"))
