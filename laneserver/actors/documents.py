@@ -15,7 +15,6 @@ documents are read back from their chains (their state from the ``document`` cha
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import msgspec
@@ -66,13 +65,11 @@ def load(db) -> tuple[dict[tuple[str, int], rules.Opened], dict[str, int]]:
 
 
 class DocumentsActor:
-    def __init__(self, *, journal: Address, clock: Clock, points: dict[str, Address], takes: Any,
-                 zone: dt.tzinfo) -> None:
+    def __init__(self, *, journal: Address, clock: Clock, points: dict[str, Address], takes: Any) -> None:
         self.journal = journal
         self.clock = clock
         self.points = points
         self.takes = takes  # (article, qty) → what it takes from stock (rules/stock.py StockTakes)
-        self.zone = zone
         self.documents: dict[tuple[str, int], rules.Opened] = {}
         self.heads: dict[str, int] = {}
         self.log = get_logger("documents")
@@ -224,14 +221,13 @@ class DocumentsActor:
         return DocumentCancelled(after, credit_note, document.deposit if outcome == "refund" else rules.ZERO)
 
     def _list(self, command: ListDocuments) -> DocumentsNow:
-        day = self.clock.now().astimezone(self.zone).date()
         shown = []
         for (kind, _), opened in sorted(self.documents.items(), key=lambda item: (item[0][0], item[0][1])):
             if command.kind is not None and kind != command.kind:
                 continue
             if command.open is not None and (opened.status == "open") != command.open:
                 continue
-            if command.due_by is not None and not rules.due_today(opened, command.due_by or day):
+            if command.due_by is not None and not rules.due_today(opened, command.due_by):
                 continue
             shown.append(opened)
         return DocumentsNow(tuple(shown))

@@ -249,7 +249,7 @@ async def run_shop(
                 # hand it their tickets; it tells the stock points what the open orders hold.
                 documents, documents_inbox = open_mailbox("documents", 64)
                 factory = partial(DocumentsActor, journal=journal, clock=clock, points=points,
-                                  takes=StockTakes(catalog.get).takes, zone=zone)
+                                  takes=StockTakes(catalog.get).takes)
                 await middle.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock, out_of_service, None)),
                                    "documents", factory, documents_inbox, CORE_POLICY)
 
