@@ -36,7 +36,9 @@ GIL_SWITCH_INTERVAL = 0.0005
 # ``verify``'s name for each fiscal chain, in the order it walks them (store.fiscal.verify_chains).
 # The chains as verify names them, in store/fiscal.py ALL_CHAINS order.
 VERIFY_CHAINS = ("sales", "payments", "money taken outside sales", "closures", "copies", "invoices",
-                 "drawer movements and counts", "customer account movements", "technical event journal")
+                 "drawer movements and counts", "customer account movements", "technical event journal",
+                 "quotes", "customer orders", "delivery notes", "deposit invoices", "credit notes",
+                 "changes of documents")
 # The collector's thresholds while serving (CPython's default: 700, 10, 10). A store of
 # 1,000 tills holds ~500,000 objects that live as long as their connections (sessions,
 # tasks, lanes) and makes almost no cyclic garbage: with the default, 10 full

@@ -92,6 +92,19 @@ from laneserver.protocol.wire_customers import (
     WalletTopup,
     WalletTopupCancel,
 )
+from laneserver.protocol.wire_documents import (
+    DeliveryNote,
+    DocumentCancel,
+    DocumentCancelledOk,
+    DocumentInvoice,
+    DocumentLineView,
+    DocumentOk,
+    Documents,
+    DocumentsOk,
+    DocumentView,
+    Order,
+    Quote,
+)
 from laneserver.protocol.wire_drawer import (
     DrawerAlertEvent,
     DrawerSensorEvent,
@@ -252,6 +265,7 @@ RequestUnion = Union[
     Events,
     BasketPark, StockCountZone, StockCounts, StockCountValidate, LabelRequest, LabelRequests,
     KeyboardSave,
+    Quote, Order, DeliveryNote, Documents, DocumentCancel, DocumentInvoice,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -266,6 +280,7 @@ MUTATING = (
     Close,
     Reprint,
     BasketPark, StockCountZone, StockCountValidate, LabelRequest,
+    Quote, Order, DeliveryNote, DocumentCancel, DocumentInvoice,
 )
 
 REPLY_TYPES = (
@@ -278,6 +293,7 @@ REPLY_TYPES = (
     ReprintOk,
     EventsOk,
     BasketParkOk, StockCountOk, StockCountValidateOk, LabelRequestOk, LabelRequestsOk,
+    DocumentOk, DocumentsOk, DocumentCancelledOk,
 )
 
 EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent,
@@ -293,6 +309,10 @@ SALES_VERBS = (GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater, DebtAbando
 FISCAL_VERBS = (XReport, Close, Closures)
 # A manager's verbs on sellers and devices (server/edge_admin.py).
 ADMIN_VERBS = (Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke)
+# Documents (rules/documents.py): made from and recalled into a lane's ticket, or kept
+# by the documents actor (list, cancel).
+DOCUMENT_LANE_VERBS = (Quote, Order, DeliveryNote, DocumentInvoice)
+DOCUMENT_VERBS = (Documents, DocumentCancel)
 
 
 # --- stable error codes --------------------------------------------------------------
@@ -335,4 +355,7 @@ __all__ = [
     "AdjustmentView", "CountedLine", "CountRowView", "LabelRequest", "LabelRequestOk", "LabelRequests",
     "LabelRequestsOk", "LabelRequestView", "StockCountOk", "StockCounts", "StockCountValidate",
     "StockCountValidateOk", "StockCountZone",
+    "DOCUMENT_LANE_VERBS", "DOCUMENT_VERBS", "DeliveryNote", "DocumentCancel", "DocumentCancelledOk",
+    "DocumentInvoice", "DocumentLineView", "DocumentOk", "DocumentView", "Documents", "DocumentsOk", "Order",
+    "Quote",
 ]

@@ -70,4 +70,8 @@ class Receipt(msgspec.Struct, frozen=True):
     # extract of the sale record's hash in the sale chain ("" on slips that are no sale's).
     software: str = ""
     signature: str = ""
+    # A document's printed number and barcode (rules/documents.py: "Q-000001", "DQ000001");
+    # "" for a sale, whose barcode is its number.
+    document: str = ""
+    code: str = ""
 

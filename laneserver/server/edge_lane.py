@@ -37,6 +37,7 @@ from laneserver.actors.lane_messages import (
     TicketChanged,
     TicketHeld,
 )
+from laneserver.actors.documents_messages import DocumentMade
 from laneserver.actors.messages import Caller, Do
 from laneserver.actors.runtime import Address
 from laneserver.clock import shop_day, shop_zone
@@ -59,13 +60,13 @@ from laneserver.rules.stock import fmt_stock
 from laneserver.rules.ticket import LineSource
 from laneserver.rules.variable_measure import BadCheckDigit, Measured, resolve
 from laneserver.rules.variable_measure import BadValue as BadMeasure
-from laneserver.server import outcomes
+from laneserver.server import edge_documents, outcomes
 
 # The requests a lane answers (a till's own lane; ``basket_empty`` names its lane).
 LANE_REQUESTS = (
     wire.Scan, wire.Add, wire.SetQty, wire.RemoveLine, wire.CancelTicket, wire.Discount, wire.SetCustomer,
     wire.Hold, wire.Held, wire.Recall, wire.Pay, wire.RemovePayment, wire.Finish, wire.GetTicket,
-    wire.TopupLine,
+    wire.TopupLine, *wire.DOCUMENT_LANE_VERBS,
 )
 
 
@@ -145,6 +146,9 @@ def _command(request: wire.Request, seller: str, caller: Caller, shop: Any) -> A
     config: Config = shop.config
     match request:
         case wire.Scan(code=code, qty=qty):
+            recalled = edge_documents.scanned(code, seller)  # a quote's, order's or delivery note's barcode
+            if recalled is not None:
+                return recalled
             return _scan(shop, seller, code, qty, cards=shop.customers is not None)
         case wire.Add(article=article_id, qty=qty):
             article = shop.catalog.get(article_id)
@@ -203,6 +207,8 @@ def _command(request: wire.Request, seller: str, caller: Caller, shop: Any) -> A
             return ChooseCustomer(seller, customer_id, card)
         case wire.TopupLine(amount=raw, qty=raw_qty):
             return rules.AddTopup(seller, parse_money(raw), _qty(raw_qty))
+        case wire.Quote() | wire.Order() | wire.DeliveryNote() | wire.DocumentInvoice():
+            return edge_documents.lane_command(request, seller)
     return refused(Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not a lane request")
 
 
@@ -308,6 +314,8 @@ def answer(request: wire.Request, result: Any) -> bytes:
             return _finish_reply(request.id, result)
         case HeldTickets(tickets=tickets):
             return encode(wire.HeldOk(re=request.id, tickets=[held_view(h) for h in tickets]))
+        case DocumentMade():
+            return edge_documents.answer(request, result)
     raise TypeError(f"a lane answered {result!r}")
 
 

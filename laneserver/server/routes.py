@@ -80,6 +80,9 @@ def _table() -> dict[type, Route]:
     # A discount above the cap, a refund (returns): a supervisor's PIN.
     add((wire.Discount, wire.Pay), Route("_lane_request", "lane", approval=True))
     add(LANE_REQUESTS, Route("_lane_request", "lane"))
+    # Documents (rules/documents.py): listed and cancelled by the documents actor; a
+    # cancel that refunds or keeps a deposit names the seller (any role the table allows).
+    add(wire.DOCUMENT_VERBS, Route("_documents", "documents"))
     return table
 
 

@@ -40,6 +40,7 @@ from laneserver.actors.lane import LaneActor, payment_policy
 from laneserver.actors.messages import DeviceStatus
 from laneserver.actors.invoices import MAILBOX as INVOICES_MAILBOX
 from laneserver.actors.invoices import InvoicesActor
+from laneserver.actors.documents import DocumentsActor
 from laneserver.actors.printer import DrawerSensorConfig, PrinterActor
 from laneserver.actors.printer_messages import PrinterStatus, wire_status
 from laneserver.actors.publisher import TICKET, Publisher
@@ -49,6 +50,7 @@ from laneserver.actors.scanner import MAILBOX as SCANNER_MAILBOX
 from laneserver.actors.scanner import ScannerActor
 from laneserver.actors.stock_point import StockPointActor
 from laneserver.rules.costs import CostBook
+from laneserver.rules.stock import StockTakes
 from laneserver.actors.terminal import MAILBOX as TERMINAL_MAILBOX
 from laneserver.actors.terminal import TerminalActor
 from laneserver.clock import Clock, shop_zone
@@ -276,6 +278,14 @@ async def run_shop(
                 await middle.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock, out_of_service, None)),
                                    "sales", factory, sales_inbox, CORE_POLICY)
 
+                # Quotes, orders, delivery notes (actors/documents.py): before the lanes, which
+                # hand it their tickets; it tells the stock points what the open orders hold.
+                documents, documents_inbox = open_mailbox("documents", 64)
+                factory = partial(DocumentsActor, journal=journal, clock=clock, points=points,
+                                  takes=StockTakes(catalog.get).takes)
+                await middle.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock, out_of_service, None)),
+                                   "documents", factory, documents_inbox, CORE_POLICY)
+
                 # Layer 1 (first to stop): the lanes, and the HTTP listener.
                 async with trio.open_nursery() as front:
                     for lane in config.lanes:
@@ -288,7 +298,7 @@ async def run_shop(
                             clock=clock, publisher=publisher,
                             drawer=drawers[lane.id], customers=customers,
                             terminal=terminals.get(lane.terminal) if lane.terminal else None,
-                            invoices=invoices, display=displays.get(lane.id),
+                            invoices=invoices, display=displays.get(lane.id), documents=documents,
                         )
                         stopped = partial(_lane_stopped, displays.get(lane.id),
                                           partial(_actor_stopped, journal, clock, out_of_service, publisher))
@@ -318,6 +328,7 @@ async def run_shop(
                     shop.customers = customers
                     shop.sales = sales
                     shop.fiscal = fiscal
+                    shop.documents = documents
                     shop.started = started
                     shop.started_at = clock.now().astimezone(dt.timezone.utc).isoformat(timespec="seconds")
                     shop.printers_online = printers_online
@@ -349,7 +360,7 @@ async def run_shop(
                     _close_all([*scanners, *lane_addresses.values(), fiscal], front, server_config.shutdown_grace)
                 for drawer in drawers.values():
                     drawer.close()
-                _close_all([sales, customers, invoices, backups, *points.values(), *printers.values(), *terminals.values(),
+                _close_all([documents, sales, customers, invoices, backups, *points.values(), *printers.values(), *terminals.values(),
                             *displays.values()], middle,
                            server_config.shutdown_grace)
             journal.close()

@@ -62,6 +62,8 @@ class Shop:
     sales: Address | None = None
     # The fiscal actor (actors/fiscal.py): X reports and Z closures.
     fiscal: Address | None = None
+    # The documents actor (actors/documents.py): quotes, orders, delivery notes.
+    documents: Address | None = None
     # The data folder (the database, the anchor, the invoices' PDFs under invoices/).
     data_folder: Path | None = None
     # Core actors out of service after repeated failures ("lane:1", "stock:main", …).
