@@ -42,6 +42,8 @@ from laneserver.actors.printer_messages import PrinterStatus
 from laneserver.actors.publisher import Publisher
 from laneserver.actors.runtime import (CORE_POLICY, DEVICE_POLICY, JOURNAL_POLICY, ActorFailed, Address,
                                        open_mailbox, supervise)
+from laneserver.actors.shipper import MAILBOX as SHIPPER_MAILBOX
+from laneserver.actors.shipper import ShipperActor, ShipperStats
 from laneserver.actors.stock_point import StockPointActor
 from laneserver.rules.costs import CostBook
 from laneserver.actors.terminal import MAILBOX as TERMINAL_MAILBOX
@@ -64,8 +66,8 @@ from laneserver.server.http_edge import serve as serve_http
 from laneserver.server.send_timeout import SendBoundedConfig
 from laneserver.server.session import out_of_service_message
 from laneserver.server.shop import Shop
-from laneserver.server.status import register_metrics
-from laneserver.store import admin, reads
+from laneserver.server.status import register_metrics, register_shipper_metrics
+from laneserver.store import admin, outbox, reads
 from laneserver.store.ops import RecordEvent
 from laneserver.store.schema import DB_NAME
 from laneserver.tls import server_files
@@ -211,6 +213,14 @@ async def run_shop(
                                       every=config.backup.every_seconds, keep=config.backup.keep, journal=journal,
                                       clock=clock, status=backup_status, create_folder=not folder.is_absolute())
                     await middle.start(supervise, "backups", factory, backups_inbox, DEVICE_POLICY)
+                # Shipping the journal to head office ([head_office] dsn): its own thread and
+                # connections; a device (a crash restarts it, nothing waits on it).
+                shipper_stats = ShipperStats()
+                shipper, shipper_inbox = open_mailbox("shipper", SHIPPER_MAILBOX)
+                if config.head_office.dsn:
+                    factory = partial(ShipperActor, data_dir, config.head_office, journal=journal, clock=clock,
+                                      stats=shipper_stats, apply_catalog=outbox.apply_catalog)
+                    await middle.start(supervise, "shipper", factory, shipper_inbox, DEVICE_POLICY)
                 # A cash drawer per lane (a device: a crash restarts it, never stalls the
                 # lane). It tells the lane's sessions of alerts (through the publisher).
                 drawers: dict[str, Address] = {}
@@ -276,6 +286,8 @@ async def run_shop(
                     shop.metrics.gauges["articles"] = lambda: len(catalog)
                     shop.metrics.gauges["actors_out_of_service"] = lambda: len(out_of_service)
                     shop.metrics.gauges["backups_failed"] = lambda: backup_status.failures
+                    if config.head_office.dsn:
+                        register_shipper_metrics(shop, shipper_stats)
                     shop.keyboard = keyboard_views(config, catalog)
                     shop.drawers = drawers
                     shop.customers = customers
@@ -296,7 +308,7 @@ async def run_shop(
                     _close_all([*lane_addresses.values(), fiscal], front, server_config.shutdown_grace)
                 for drawer in drawers.values():
                     drawer.close()
-                _close_all([sales, customers, invoices, backups, *points.values(), *printers.values(), *terminals.values()], middle,
+                _close_all([sales, customers, invoices, backups, shipper, *points.values(), *printers.values(), *terminals.values()], middle,
                            server_config.shutdown_grace)
             journal.close()
         root.cancel_scope.cancel()

@@ -1,0 +1,361 @@
+"""Head office's side of the journal shipping: a PostgreSQL database that holds every
+shop's fiscal chains and business events, exactly once (docs/head_office.md).
+
+One raw table, ``records``, keyed by (shop, chain, sequence): a shop ships each record
+with ``INSERT … ON CONFLICT DO NOTHING``, so a batch sent again after a crash or a cut
+of the WAN changes nothing the first one wrote. ``record`` is the canonical JSON text
+the shop hashed (rules/fiscal.py ``canonical``), kept byte for byte so ``verify`` can
+rebuild every hash; ``body`` is the same as ``jsonb`` for the readable views. ``anchors``
+holds each shop's last shipped anchor file (bytes as written) and public key.
+
+Readable views over ``records``: ``sales`` (shop, number, total, …), ``sale_lines``,
+``payments``, ``money_in``, ``closures``, ``stock_movements``, ``events``; the
+consolidated closures ``z_shop`` (each shop's day Zs) and ``z_chain`` (the chain's, per
+shop day), ``x_shop`` / ``x_chain`` (sales per shop day as shipped, Z or not).
+``catalog_versions``: what head office publishes to the shops (downstream).
+
+Everything here is synchronous psycopg (the shop's shipper calls it from a worker
+thread; the command line directly). ``SCHEMA`` is a tuple of numbered migrations
+(``hq_schema.version`` is how many are applied), append only, as the shop's own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
+
+import msgspec
+import psycopg
+
+from laneserver.rules.fiscal import (
+    GENESIS,
+    AnchorUnreadable,
+    Broken,
+    ChainEnd,
+    ChainRow,
+    check_head,
+    decode_anchor,
+    walk,
+)
+from laneserver.store.fiscal import ALL_CHAINS
+
+# Business events shipped besides the fiscal chains: the event journal (``events``)
+# and the stock movements, numbered by their ``seq`` (append-only tables at the shop).
+EVENT_CHAINS = ("event", "stock")
+SHIPPED_CHAINS = (*ALL_CHAINS, *EVENT_CHAINS)
+
+CONNECT_TIMEOUT = 5  # seconds to reach head office before the shipper backs off
+STATEMENT_TIMEOUT_MS = 30_000
+
+
+class Shipped(NamedTuple):
+    """One record as shipped: the shop's record of ``chain`` number ``sequence``."""
+
+    chain: str
+    sequence: int
+    at: str  # ISO 8601
+    record: str  # canonical JSON text (what the shop hashed, for the chained ones)
+    prev_hash: str | None
+    hash: str | None
+
+
+SCHEMA: tuple[str, ...] = (
+    # 1: the raw records, the anchors, the catalog published to the shops
+    """
+    CREATE TABLE records (
+        shop text NOT NULL,
+        chain text NOT NULL,
+        sequence bigint NOT NULL,
+        at timestamptz NOT NULL,
+        record text NOT NULL,
+        prev_hash text,
+        hash text,
+        body jsonb GENERATED ALWAYS AS (record::jsonb) STORED,
+        received_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (shop, chain, sequence)
+    );
+    CREATE TABLE anchors (
+        shop text PRIMARY KEY,
+        anchor bytea NOT NULL,
+        public_key text,
+        shipped_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE catalog_versions (
+        version bigserial PRIMARY KEY,
+        published_at timestamptz NOT NULL DEFAULT now(),
+        kind text NOT NULL DEFAULT 'catalog' CHECK (kind IN ('catalog', 'prices', 'customers')),
+        shop text,
+        content text NOT NULL
+    );
+    """,
+)
+
+# The readable views, made again by every ``hq init`` (a view holds no data).
+VIEWS = """
+DROP VIEW IF EXISTS x_chain, x_shop, z_chain, z_shop, sale_lines, sales, payments, money_in, closures,
+    stock_movements, events, positions CASCADE;
+CREATE VIEW sales AS
+    SELECT shop, sequence AS number, at, body->>'lane' AS lane, body->>'seller' AS seller,
+           body->>'customer' AS customer, (body->>'total')::numeric AS total, (body->>'paid')::numeric AS paid,
+           (body->>'change')::numeric AS change, (body->>'due')::numeric AS due,
+           (body->>'cancels')::bigint AS cancels, body->'lines' AS lines, body->'vat' AS vat, hash
+    FROM records WHERE chain = 'sale';
+CREATE VIEW sale_lines AS
+    SELECT r.shop, r.sequence AS sale, r.at, (l->>'line')::int AS line, l->>'article' AS article,
+           l->>'name' AS name, (l->>'qty')::numeric AS qty, (l->>'unit_price')::numeric AS unit_price,
+           (l->>'vat_rate')::numeric AS vat_rate, (l->>'discount_percent')::numeric AS discount_percent
+    FROM records r CROSS JOIN LATERAL jsonb_array_elements(r.body->'lines') AS l
+    WHERE r.chain = 'sale';
+CREATE VIEW payments AS
+    SELECT shop, sequence AS number, (body->>'sale')::bigint AS sale, at, body->>'mode' AS mode,
+           (body->>'amount')::numeric AS amount, coalesce(body->>'type', 'PAI') AS type,
+           (body->>'refers')::bigint AS refers, body->>'reference' AS reference
+    FROM records WHERE chain = 'payment';
+CREATE VIEW money_in AS
+    SELECT shop, sequence AS number, at, body->>'kind' AS kind, body->>'mode' AS mode,
+           (body->>'amount')::numeric AS amount, body->>'customer' AS customer, body->>'lane' AS lane
+    FROM records WHERE chain = 'money';
+CREATE VIEW closures AS
+    SELECT shop, sequence AS number, at, body->>'kind' AS kind, body->>'period' AS period, body
+    FROM records WHERE chain = 'closure';
+CREATE VIEW stock_movements AS
+    SELECT shop, sequence AS seq, at, body->>'stock_point' AS stock_point, body->>'article' AS article,
+           (body->>'delta')::numeric AS delta, body->>'reason' AS reason, body->>'ref' AS ref,
+           (body->>'unit_cost')::numeric AS unit_cost
+    FROM records WHERE chain = 'stock';
+CREATE VIEW events AS
+    SELECT shop, sequence AS seq, at, body->>'source' AS source, body->>'kind' AS kind, body->'data' AS data
+    FROM records WHERE chain = 'event';
+CREATE VIEW positions AS
+    SELECT shop, chain, max(sequence) AS last, count(*) AS records, max(received_at) AS last_received
+    FROM records GROUP BY shop, chain;
+CREATE VIEW z_shop AS
+    SELECT shop, number, at, period, body->'totals' AS totals, body->>'gt' AS gt, body->>'gt_abs' AS gt_abs, body
+    FROM closures WHERE kind = 'day';
+CREATE VIEW z_chain AS
+    SELECT period, count(*) AS shops, sum((totals->>'tickets')::bigint) AS tickets,
+           sum((totals->>'sales')::numeric) AS sales, sum((totals->>'returns')::numeric) AS returns,
+           sum((totals->>'net')::numeric) AS net, sum(gt::numeric) AS gt
+    FROM z_shop GROUP BY period;
+CREATE VIEW x_shop AS
+    SELECT shop, (at AT TIME ZONE 'UTC')::date AS day, count(*) AS tickets, sum(total) AS total,
+           sum(abs(total)) AS total_abs
+    FROM sales GROUP BY shop, (at AT TIME ZONE 'UTC')::date;
+CREATE VIEW x_chain AS
+    SELECT day, count(DISTINCT shop) AS shops, sum(tickets) AS tickets, sum(total) AS total
+    FROM x_shop GROUP BY day;
+"""
+
+
+def connect(dsn: str) -> psycopg.Connection:
+    """A connection to head office, bounded: ``CONNECT_TIMEOUT`` to reach it, TCP
+    keepalives so a cut WAN is noticed, and a statement timeout. In autocommit: every
+    unit of work here opens its own ``conn.transaction()``.
+
+    Raises:
+        psycopg.Error: head office cannot be reached or refused us.
+    """
+    return psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT, autocommit=True,
+                           keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3,
+                           options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}")
+
+
+def init(conn: psycopg.Connection) -> tuple[int, int]:
+    """Create or upgrade head office's schema: (version before, version after).
+
+    Each migration and the views are applied in one transaction, under an advisory
+    lock so two ``hq init`` at once do not both apply the same migration."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(19190019)")
+        conn.execute("CREATE TABLE IF NOT EXISTS hq_schema (version integer NOT NULL)")
+        row = conn.execute("SELECT version FROM hq_schema").fetchone()
+        if row is None:
+            conn.execute("INSERT INTO hq_schema(version) VALUES (0)")
+            before = 0
+        else:
+            before = row[0]
+        if before > len(SCHEMA):
+            raise SchemaTooNew(f"head office's schema is at {before}, newer than this laneserver knows "
+                               f"({len(SCHEMA)})")
+        for script in SCHEMA[before:]:
+            conn.execute(script)
+        conn.execute("UPDATE hq_schema SET version = %s", (len(SCHEMA),))
+        conn.execute(VIEWS)
+    return before, len(SCHEMA)
+
+
+class SchemaTooNew(RuntimeError):
+    """Head office's schema was made by a newer laneserver."""
+
+
+class NotInitialised(RuntimeError):
+    """Head office has no schema (``laneserver hq init`` was not run)."""
+
+
+def schema_version(conn: psycopg.Connection) -> int:
+    """The migrations applied at head office (0: none, ``hq init`` not run)."""
+    row = conn.execute("SELECT to_regclass('hq_schema') IS NOT NULL").fetchone()
+    if not row[0]:
+        return 0
+    found = conn.execute("SELECT version FROM hq_schema").fetchone()
+    return found[0] if found else 0
+
+
+# --- the shop's side: shipping -------------------------------------------------------
+
+def positions(conn: psycopg.Connection, shop: str) -> dict[str, int]:
+    """What head office holds of ``shop``: the last sequence of each chain (a chain
+    shipped in order, each batch in one transaction, has no gap below it)."""
+    with conn.transaction():
+        rows = conn.execute("SELECT chain, max(sequence) FROM records WHERE shop = %s GROUP BY chain",
+                            (shop,)).fetchall()
+    return {chain: last for chain, last in rows}
+
+
+def ship(conn: psycopg.Connection, shop: str, batch: Iterable[Shipped], anchor: bytes | None = None,
+         public_key: str | None = None) -> int:
+    """Write one batch in one transaction: each record unless head office holds it
+    already, and the anchor (replacing the shop's last) when given. Returns how many
+    records were new.
+
+    Raises:
+        psycopg.Error: nothing of the batch is written (the transaction rolled back).
+    """
+    rows = [(shop, item.chain, item.sequence, item.at, item.record, item.prev_hash, item.hash) for item in batch]
+    new = 0
+    with conn.transaction():
+        with conn.cursor() as cursor:
+            if rows:
+                cursor.executemany(
+                    "INSERT INTO records(shop, chain, sequence, at, record, prev_hash, hash)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (shop, chain, sequence) DO NOTHING",
+                    rows)
+                new = max(cursor.rowcount, 0)
+            if anchor is not None:
+                cursor.execute(
+                    "INSERT INTO anchors(shop, anchor, public_key, shipped_at) VALUES (%s, %s, %s, now())"
+                    " ON CONFLICT (shop) DO UPDATE SET anchor = excluded.anchor,"
+                    " public_key = coalesce(excluded.public_key, anchors.public_key), shipped_at = now()",
+                    (shop, anchor, public_key))
+    return new
+
+
+def latest_catalog(conn: psycopg.Connection, shop: str, after: int) -> tuple[int, str] | None:
+    """The newest catalog version published for every shop or for ``shop`` after
+    ``after``: (version, CSV text); None when there is none newer."""
+    with conn.transaction():
+        row = conn.execute("SELECT version, content FROM catalog_versions WHERE kind = 'catalog'"
+                           " AND (shop IS NULL OR shop = %s) AND version > %s ORDER BY version DESC LIMIT 1",
+                           (shop, after)).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def publish_catalog(conn: psycopg.Connection, content: str, shop: str | None = None) -> int:
+    """Publish a catalog (CSV text, the shops' import format) to every shop or one: its version."""
+    with conn.transaction():
+        row = conn.execute("INSERT INTO catalog_versions(kind, shop, content) VALUES ('catalog', %s, %s)"
+                           " RETURNING version", (shop, content)).fetchone()
+    return row[0]
+
+
+# --- head office's check of a shop's shipped chains -----------------------------------
+
+class Report(msgspec.Struct, frozen=True):
+    shop: str
+    chains: list[ChainEnd | Broken]
+    counts: dict[str, int]
+    anchor_ok: bool
+    anchor: str  # one line saying what was found of the anchor
+
+    @property
+    def ok(self) -> bool:
+        return self.anchor_ok and not any(isinstance(c, Broken) for c in self.chains)
+
+
+def _rows(conn: psycopg.Connection, shop: str, chain: str) -> Iterator[ChainRow]:
+    with conn.cursor(name=f"walk_{chain}") as cursor:  # server-side: a long chain is streamed
+        cursor.itersize = 2000
+        cursor.execute("SELECT sequence, record, prev_hash, hash FROM records WHERE shop = %s AND chain = %s"
+                       " ORDER BY sequence", (shop, chain))
+        for sequence, record, prev_hash, digest in cursor:
+            yield ChainRow(sequence, msgspec.json.decode(record), prev_hash or "", digest or "")
+
+
+def verify(conn: psycopg.Connection, shop: str) -> Report:
+    """Walk every chain head office holds of ``shop`` (rebuilding each hash), and check
+    the shop's shipped anchor: every anchored head present with its hash, the anchor's
+    signature good (when it is signed and its key was shipped)."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        counts = {chain: n for chain, n in conn.execute(
+            "SELECT chain, count(*) FROM records WHERE shop = %s GROUP BY chain", (shop,))}
+        results: list[ChainEnd | Broken] = []
+        for chain in ALL_CHAINS:
+            if counts.get(chain):
+                results.append(walk(chain, _rows(conn, shop, chain)))
+        for chain in sorted(set(counts) - set(SHIPPED_CHAINS)):
+            results.append(Broken(chain, 0, "records of a chain laneserver does not ship"))
+        for chain in EVENT_CHAINS:
+            first, last, n = conn.execute("SELECT min(sequence), max(sequence), count(*) FROM records"
+                                          " WHERE shop = %s AND chain = %s", (shop, chain)).fetchone()
+            if n and last - first + 1 != n:
+                results.append(Broken(chain, 0, f"{last - first + 1 - n} sequence numbers missing between "
+                                                f"{first} and {last}"))
+        row = conn.execute("SELECT anchor, public_key FROM anchors WHERE shop = %s", (shop,)).fetchone()
+        anchor_ok, said = _check_anchor(conn, shop, row, counts)
+    return Report(shop, results, counts, anchor_ok, said)
+
+
+def _check_anchor(conn: psycopg.Connection, shop: str, row: tuple[bytes, str | None] | None,
+                  counts: dict[str, int]) -> tuple[bool, str]:
+    if row is None:
+        if not counts:
+            return False, f"head office holds nothing of shop {shop!r}"
+        return False, "no anchor shipped yet: the end of the chains cannot be checked"
+    data, public_key = bytes(row[0]), row[1]
+    try:
+        anchor = decode_anchor(data)
+    except AnchorUnreadable as error:
+        return False, f"the shipped anchor is unreadable: {error}"
+    signature = _signature(anchor, public_key)
+    if signature is not None and not signature[0]:
+        return False, signature[1]
+    problems = []
+    for chain, head in anchor.heads():
+        last = conn.execute("SELECT coalesce(max(sequence), 0) FROM records WHERE shop = %s AND chain = %s",
+                            (shop, chain)).fetchone()[0]
+        found = conn.execute("SELECT hash FROM records WHERE shop = %s AND chain = %s AND sequence = %s",
+                             (shop, chain, head.number)).fetchone()
+        stored = GENESIS if head.number == 0 else (found[0] if found else None)
+        problem = check_head(chain, head, last, stored)
+        if problem is not None:
+            problems.append(problem)
+    if problems:
+        return False, f"head office does not hold the anchored head: {problems[0]}"
+    heads = ", ".join(f"{chain} {head.number}" for chain, head in anchor.heads() if head.number)
+    signed = f"; {signature[1]}" if signature is not None else ""
+    return True, f"anchor: {heads or 'nothing anchored yet'} held with their anchored hashes{signed}"
+
+
+def _signature(anchor: Any, public_key: str | None) -> tuple[bool, str] | None:
+    """(good, why) for a signed anchor (format 2, the fiscal signing release); None for
+    an unsigned one. A signed anchor's key must be the key the shop shipped."""
+    signature = getattr(anchor, "signature", "")
+    if not signature:
+        return None
+    from laneserver.rules import fiscal as rules
+    from laneserver.store import shop_key
+
+    if public_key is not None and public_key != anchor.key:
+        return False, "the anchor is signed by a key that is not the shop's shipped public key"
+    key = shop_key.parse_public(anchor.key)
+    if not shop_key.signed_by(key, rules.signed_bytes(anchor), signature):
+        return False, "the anchor's signature does not match its heads (edited after it was signed)"
+    return True, f"signed by {shop_key.fingerprint(anchor.key)}"
+
+
+def parse_at(text: str) -> dt.datetime:
+    """A record's ISO 8601 time (naive ones are UTC, as the store writes them)."""
+    when = dt.datetime.fromisoformat(text)
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.timezone.utc)

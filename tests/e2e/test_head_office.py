@@ -1,0 +1,173 @@
+"""Head office end to end (issue 19): real shop server processes ship their journal to
+a real PostgreSQL this module starts itself (tests/pg_cluster.py: Debian's binaries, a
+cluster in a temporary folder, run as ``postgres``, on loopback).
+
+* one shop sells, head office is stopped (``pg_ctl stop``) while it sells on, comes
+  back; the shop is killed (-9) while it ships its backlog, restarts → head office holds
+  exactly the shop's journal (every chain, every record once) and ``hq verify`` passes;
+* two shops (two processes, two data folders) ship into the same head office at once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+import trio
+
+from laneserver.store import outbox
+from laneserver.store.schema import DB_NAME
+from tests.pg_cluster import Cluster
+from tests.support import REPO, LiveServer, connect, until
+
+WINE = "3760245001015"  # demo catalog: A001, 8.90
+
+
+@pytest.fixture(scope="module")
+def pg():
+    cluster = Cluster().init().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        cluster.remove()
+
+
+def hq_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "laneserver", "hq", *args], capture_output=True, text=True,
+                          cwd=REPO, timeout=60)
+
+
+def head_office(pg: Cluster, name: str) -> str:
+    dsn = pg.create_database(name)
+    result = hq_cli("init", "--dsn", dsn)
+    assert result.returncode == 0, result.stderr
+    return dsn
+
+
+def shop_server(tmp_path: Path, shop: str, dsn: str, batch: int = 500) -> LiveServer:
+    config = tmp_path / f"{shop}.toml"
+    config.write_text(
+        'demo = true\n[[stock_points]]\nid = "main"\n[[lanes]]\nid = "1"\nstock_point = "main"\n'
+        f'[head_office]\nshop = "{shop}"\ndsn = "{dsn}"\nevery = 0.1\nbackoff_max = 0.3\nbatch = {batch}\n'
+        'lag_warning = 1\n', encoding="utf-8")
+    return LiveServer(tmp_path / shop, config=config)
+
+
+async def sell(url: str, token: str, count: int) -> None:
+    async with connect(url, token) as till:
+        for _ in range(count):
+            await till.ok("scan", code=WINE)
+            await till.ok("pay", mode="cash", amount="10.00")
+            await till.ok("finish")
+
+
+def shop_ends(server: LiveServer) -> dict[str, int]:
+    """The last number of every chain the shop holds (what head office must hold)."""
+    db = sqlite3.connect(server.data / DB_NAME)
+    try:
+        ends = outbox.lag(db, {}, outbox.parse_at("2000-01-01T00:00:00+00:00"))
+        return {chain: lag.records for chain, lag in ends.items() if lag.records}
+    finally:
+        db.close()
+
+
+def hq_positions(dsn: str, shop: str) -> dict[str, int]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT chain, max(sequence), count(*) FROM records WHERE shop = %s GROUP BY chain",
+                            (shop,)).fetchall()
+    assert all(last == n for _, last, n in rows), rows  # no gap, nothing twice
+    return {chain: last for chain, last, _ in rows}
+
+
+def hq_sales(dsn: str, shop: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT count(*) FROM sales WHERE shop = %s", (shop,)).fetchone()[0]
+
+
+def caught_up(server: LiveServer, dsn: str, shop: str) -> bool:
+    """Head office holds exactly the shop's journal and ``hq verify`` passes (the anchor
+    shipped after the last records)."""
+    if hq_positions(dsn, shop) != shop_ends(server):
+        return False
+    return hq_cli("verify", "--dsn", dsn, "--shop", shop).returncode == 0
+
+
+async def test_head_office_cut_and_shop_killed_while_shipping_holds_the_journal_exactly_once(tmp_path, pg):
+    dsn = head_office(pg, "cut")
+    server = shop_server(tmp_path, "S001", dsn, batch=3).start()
+    try:
+        token = server.pair("till", "1")
+        with trio.fail_after(90):
+            await sell(server.ws_url, token, 3)
+            await until(lambda: hq_sales(dsn, "S001") == 3)
+            pg.stop()  # head office cut: the shop sells on
+            await sell(server.ws_url, token, 12)
+            status = server.cli("status").stdout
+            assert "records not yet at head office" in status, status
+            assert "head office: shop S001" in status
+            pg.start()
+            # Killed while it ships its backlog (batches of 3 records): some of it is at
+            # head office, not all.
+            await until(lambda: 3 < hq_sales(dsn, "S001"), interval=0.005)
+            server.kill()
+            shipped_before = hq_sales(dsn, "S001")
+            assert shipped_before < 15
+            server.restart()
+            await until(lambda: caught_up(server, dsn, "S001"))
+        assert hq_sales(dsn, "S001") == 15
+        report = hq_cli("verify", "--dsn", dsn, "--shop", "S001")
+        assert report.returncode == 0 and "OK" in report.stdout and "anchor: sale 15" in report.stdout, report.stdout
+        with psycopg.connect(dsn) as conn:
+            total = conn.execute("SELECT sum(total) FROM sales WHERE shop = 'S001'").fetchone()[0]
+            tickets = conn.execute("SELECT sum(tickets) FROM x_chain").fetchone()[0]
+        assert str(total) == "133.50" and tickets == 15
+        metrics = server.cli("status").stdout
+        assert "head office: shop S001, up to date" in metrics, metrics
+    finally:
+        server.stop()
+
+
+async def test_two_shops_ship_into_one_head_office_at_once(tmp_path, pg):
+    dsn = head_office(pg, "two")
+    one = shop_server(tmp_path, "S001", dsn).start()
+    two = shop_server(tmp_path, "S002", dsn).start()
+    try:
+        tokens = one.pair("till", "1"), two.pair("till", "1")
+        with trio.fail_after(60):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(sell, one.ws_url, tokens[0], 6)
+                nursery.start_soon(sell, two.ws_url, tokens[1], 4)
+            await until(lambda: caught_up(one, dsn, "S001") and caught_up(two, dsn, "S002"))
+        with psycopg.connect(dsn) as conn:
+            by_shop = dict(conn.execute("SELECT shop, count(*) FROM sales GROUP BY shop").fetchall())
+        assert by_shop == {"S001": 6, "S002": 4}
+        async with trio.open_nursery():
+            pass
+        page = await trio.to_thread.run_sync(_metrics, one)
+        assert 'laneserver_head_office_lag_records{chain="sale"} 0' in page
+        assert "laneserver_head_office_connected 1" in page
+    finally:
+        one.stop()
+        two.stop()
+
+
+def _metrics(server: LiveServer) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
+        return response.read().decode()
+
+
+def test_hq_verify_finds_a_record_changed_at_head_office_and_init_twice_is_an_upgrade(pg, tmp_path):
+    dsn = head_office(pg, "tamper")
+    again = hq_cli("init", "--dsn", dsn)
+    assert again.returncode == 0 and "up to date" in again.stdout
+    empty = hq_cli("verify", "--dsn", dsn, "--shop", "nobody")
+    assert empty.returncode == 1 and "holds nothing" in empty.stdout
+    unreachable = hq_cli("verify", "--dsn", "postgresql://postgres@127.0.0.1:1/x", "--shop", "S")
+    assert unreachable.returncode == 1 and "head office:" in unreachable.stderr
