@@ -30,7 +30,7 @@ def _bin(name: str) -> str:
     if found is None:
         raise MissingPostgres(
             f"PostgreSQL's {name} is not installed: the head-office tests need Debian's postgresql package "
-            "(apt-get install postgresql; README, \"Install\")")
+            "(apt-get install postgresql; README, \"Set up\")")
     return found
 
 

@@ -117,10 +117,10 @@ def register_shipper_metrics(shop: Shop, stats: Any) -> None:
     and seconds, head office reachable, records shipped."""
     metrics = shop.metrics
     metrics.labelled["head_office_lag_records"] = (
-        "Records of each chain not yet acknowledged by head office.", ("chain",),
+        "Records of each chain head office has not acknowledged.", ("chain",),
         lambda: {chain: lag.records for chain, lag in stats.lag.items()})
     metrics.labelled["head_office_lag_seconds"] = (
-        "Age in seconds of each chain's oldest record not yet acknowledged by head office (0: none).", ("chain",),
+        "Age in seconds of each chain's oldest record head office has not acknowledged (0: none).", ("chain",),
         lambda: {chain: lag.seconds for chain, lag in stats.lag.items()})
     metrics.gauges["head_office_connected"] = lambda: int(stats.connected)
     metrics.gauges["head_office_records_shipped"] = lambda: stats.shipped

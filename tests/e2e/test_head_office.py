@@ -19,7 +19,7 @@ import psycopg
 import pytest
 import trio
 
-from laneserver.store import outbox
+from laneserver.store import hq, outbox
 from laneserver.store.schema import DB_NAME
 from tests.pg_cluster import Cluster
 from tests.support import REPO, LiveServer, connect, until
@@ -94,12 +94,13 @@ def caught_up(server: LiveServer, dsn: str, shop: str) -> bool:
     shipped after the last records)."""
     if hq_positions(dsn, shop) != shop_ends(server):
         return False
-    return hq_cli("verify", "--dsn", dsn, "--shop", shop).returncode == 0
+    with hq.connect(dsn) as conn:
+        return hq.verify(conn, shop).ok
 
 
 async def test_head_office_cut_and_shop_killed_while_shipping_holds_the_journal_exactly_once(tmp_path, pg):
     dsn = head_office(pg, "cut")
-    server = shop_server(tmp_path, "S001", dsn, batch=3).start()
+    server = shop_server(tmp_path, "S001", dsn, batch=2).start()
     try:
         token = server.pair("till", "1")
         with trio.fail_after(90):
@@ -111,12 +112,12 @@ async def test_head_office_cut_and_shop_killed_while_shipping_holds_the_journal_
             assert "records not yet at head office" in status, status
             assert "head office: shop S001" in status
             pg.start()
-            # Killed while it ships its backlog (batches of 3 records): some of it is at
-            # head office, not all.
-            await until(lambda: 3 < hq_sales(dsn, "S001"), interval=0.005)
+            # Killed while it ships its backlog (batches of 2 records, each noted in the
+            # shop's meta): some of it is at head office, not all.
+            before = sum(hq_positions(dsn, "S001").values())
+            await until(lambda: sum(hq_positions(dsn, "S001").values()) > before, interval=0.002)
             server.kill()
-            shipped_before = hq_sales(dsn, "S001")
-            assert shipped_before < 15
+            assert sum(hq_positions(dsn, "S001").values()) < sum(shop_ends(server).values())
             server.restart()
             await until(lambda: caught_up(server, dsn, "S001"))
         assert hq_sales(dsn, "S001") == 15
@@ -146,14 +147,21 @@ async def test_two_shops_ship_into_one_head_office_at_once(tmp_path, pg):
         with psycopg.connect(dsn) as conn:
             by_shop = dict(conn.execute("SELECT shop, count(*) FROM sales GROUP BY shop").fetchall())
         assert by_shop == {"S001": 6, "S002": 4}
-        async with trio.open_nursery():
-            pass
         page = await trio.to_thread.run_sync(_metrics, one)
         assert 'laneserver_head_office_lag_records{chain="sale"} 0' in page
         assert "laneserver_head_office_connected 1" in page
     finally:
         one.stop()
         two.stop()
+    # Changed or removed at head office: hq verify says which shop, which record.
+    with psycopg.connect(dsn) as conn:
+        conn.execute("UPDATE records SET record = replace(record, '8.90', '0.89')"
+                     " WHERE shop = 'S002' AND chain = 'sale' AND sequence = 2")
+        conn.execute("DELETE FROM records WHERE shop = 'S001' AND chain = 'sale' AND sequence = 6")
+    changed = hq_cli("verify", "--dsn", dsn, "--shop", "S002")
+    assert changed.returncode == 1 and "BROKEN: sale record 2: content does not match its hash" in changed.stdout
+    cut = hq_cli("verify", "--dsn", dsn, "--shop", "S001")
+    assert cut.returncode == 1 and "BROKEN: head office does not hold the anchored head: sale record 6" in cut.stdout
 
 
 def _metrics(server: LiveServer) -> str:
@@ -163,7 +171,7 @@ def _metrics(server: LiveServer) -> str:
         return response.read().decode()
 
 
-def test_hq_verify_finds_a_record_changed_at_head_office_and_init_twice_is_an_upgrade(pg, tmp_path):
+def test_hq_init_twice_verify_of_an_unknown_shop_and_an_unreachable_head_office(pg):
     dsn = head_office(pg, "tamper")
     again = hq_cli("init", "--dsn", dsn)
     assert again.returncode == 0 and "up to date" in again.stdout
