@@ -64,7 +64,7 @@ class Cluster:
             self.log.touch()
             shutil.chown(self.log, "postgres", "postgres")
 
-    def init(self) -> "Cluster":
+    def init(self) -> Cluster:
         self.socket.mkdir(exist_ok=True)
         self._own()
         subprocess.run(_as_postgres(_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
@@ -72,7 +72,7 @@ class Cluster:
                        check=True, capture_output=True, timeout=120)
         return self
 
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         options = (f"-p {self.port} -k {self.socket} -h 127.0.0.1 -c max_connections=200"
                    + ("" if self.fsync else " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"))
         subprocess.run(_as_postgres(_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
@@ -81,7 +81,7 @@ class Cluster:
 
     def stop(self, mode: str = "fast") -> None:
         subprocess.run(_as_postgres(_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"),
-                       capture_output=True, timeout=90)
+                       check=False, capture_output=True, timeout=90)
 
     def dsn(self, db: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{db}"

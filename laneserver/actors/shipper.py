@@ -29,10 +29,11 @@ from __future__ import annotations
 import datetime as dt
 import random
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import psycopg
 import trio
@@ -213,7 +214,7 @@ class ShipperActor:
         """Head office acknowledged up to ``position``: note it in ``meta`` (through the
         journal, the one writer). A failure here loses nothing: head office is asked
         again at the next connection."""
-        at = self.clock.now().astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+        at = self.clock.now().astimezone(dt.UTC).isoformat(timespec="seconds")
         try:
             with trio.fail_after(10):
                 await read(self.journal, partial(outbox.note_position, shop=self.config.shop, chains=position, at=at))

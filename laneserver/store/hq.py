@@ -224,20 +224,19 @@ def ship(conn: psycopg.Connection, shop: str, batch: Iterable[Shipped], anchor: 
     """
     rows = [(shop, item.chain, item.sequence, item.at, item.record, item.prev_hash, item.hash) for item in batch]
     new = 0
-    with conn.transaction():
-        with conn.cursor() as cursor:
-            if rows:
-                cursor.executemany(
-                    "INSERT INTO records(shop, chain, sequence, at, record, prev_hash, hash)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (shop, chain, sequence) DO NOTHING",
-                    rows)
-                new = max(cursor.rowcount, 0)
-            if anchor is not None:
-                cursor.execute(
-                    "INSERT INTO anchors(shop, anchor, public_key, shipped_at) VALUES (%s, %s, %s, now())"
-                    " ON CONFLICT (shop) DO UPDATE SET anchor = excluded.anchor,"
-                    " public_key = coalesce(excluded.public_key, anchors.public_key), shipped_at = now()",
-                    (shop, anchor, public_key))
+    with conn.transaction(), conn.cursor() as cursor:
+        if rows:
+            cursor.executemany(
+                "INSERT INTO records(shop, chain, sequence, at, record, prev_hash, hash)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (shop, chain, sequence) DO NOTHING",
+                rows)
+            new = max(cursor.rowcount, 0)
+        if anchor is not None:
+            cursor.execute(
+                "INSERT INTO anchors(shop, anchor, public_key, shipped_at) VALUES (%s, %s, %s, now())"
+                " ON CONFLICT (shop) DO UPDATE SET anchor = excluded.anchor,"
+                " public_key = coalesce(excluded.public_key, anchors.public_key), shipped_at = now()",
+                (shop, anchor, public_key))
     return new
 
 
@@ -358,4 +357,4 @@ def _signature(anchor: Any, public_key: str | None) -> tuple[bool, str] | None:
 def parse_at(text: str) -> dt.datetime:
     """A record's ISO 8601 time (naive ones are UTC, as the store writes them)."""
     when = dt.datetime.fromisoformat(text)
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.timezone.utc)
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)

@@ -38,7 +38,7 @@ def pg():
 
 
 def hq_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "laneserver", "hq", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "laneserver", "hq", *args], check=False, capture_output=True, text=True,
                           cwd=REPO, timeout=60)
 
 
@@ -179,3 +179,33 @@ def test_hq_init_twice_verify_of_an_unknown_shop_and_an_unreachable_head_office(
     assert empty.returncode == 1 and "holds nothing" in empty.stdout
     unreachable = hq_cli("verify", "--dsn", "postgresql://postgres@127.0.0.1:1/x", "--shop", "S")
     assert unreachable.returncode == 1 and "head office:" in unreachable.stderr
+
+
+def test_a_catalog_published_by_head_office_is_applied_once_and_a_bad_one_changes_nothing(pg, tmp_path):
+    from laneserver.store import schema
+
+    dsn = head_office(pg, "catalog")
+    catalog = tmp_path / "catalog.csv"
+    demo = (REPO / "laneserver" / "demo" / "catalog.csv").read_text(encoding="utf-8")
+    catalog.write_text(demo, encoding="utf-8")
+    published = hq_cli("publish", "--dsn", dsn, "--catalog", str(catalog), "--shop", "S001")
+    assert published.returncode == 0 and "catalog version 1 published" in published.stdout, published.stderr
+    db = schema.connect(tmp_path / DB_NAME)
+    try:
+        with hq.connect(dsn) as conn:
+            assert hq.latest_catalog(conn, "S002", 0) is None  # published to S001 only
+            version, content = hq.latest_catalog(conn, "S001", outbox.read_catalog_version(db))
+            written = outbox.apply_catalog(db, version, content)
+            assert written == len(demo.splitlines()) - 1
+            assert outbox.read_catalog_version(db) == 1
+            assert hq.latest_catalog(conn, "S001", outbox.read_catalog_version(db)) is None
+            assert hq.publish_catalog(conn, "not;a;catalog\n") == 2  # refused by hq publish; here forced in
+            version, content = hq.latest_catalog(conn, "S001", 1)
+            assert outbox.apply_catalog(db, version, content) == 0
+        assert outbox.read_catalog_version(db) == 2
+        assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == written
+    finally:
+        db.close()
+    catalog.write_text("id;name\n", encoding="utf-8")
+    refused = hq_cli("publish", "--dsn", dsn, "--catalog", str(catalog))
+    assert refused.returncode == 1 and "nothing was published" in refused.stderr
