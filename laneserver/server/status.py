@@ -271,7 +271,8 @@ def format_status(status: dict[str, Any], where: str) -> str:
     if head_office:
         behind = head_office["records_behind"]
         state = ("up to date" if not behind else
-                 f"{behind} records not yet at head office, the oldest {_ago(head_office['oldest_seconds'])}")
+                 f"{behind} record{'s' if behind > 1 else ''} not yet at head office, the oldest "
+                 f"{_ago(head_office['oldest_seconds'])}")
         if head_office["lagging"]:
             state += f" — LAGGING (over the {head_office['lag_warning']:g} s warning)"
         lines.append(f"head office: shop {head_office['shop']}, {state}")
