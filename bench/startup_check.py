@@ -5,19 +5,23 @@ last start checked (``store/books_check.py``), so a start pays for the records
 written since the last start, not for the whole history. This bench builds a
 database of ``--sales`` sales with one payment each (default 1,000,000 sales: 2 M
 chained records, hashed with the project's own ``rules.fiscal.chain_hash`` over the
-records ``store.fiscal`` rebuilds), then times on it:
+records ``store.fiscal`` rebuilds) and ``--records`` records of the chains kept in
+``fiscal_records`` (default 1,000,000: a third each of invoices, drawer movements and
+counts, customer account movements, as store/fiscal.py writes them), then times on it:
 
-  * the full chain walk (``store.fiscal.verify_chains``: what ``laneserver verify`` and
+  * the full chain walk (``store.fiscal.walk_chains``: what ``laneserver verify`` and
     a first start do), ``PRAGMA quick_check`` and ``PRAGMA integrity_check``;
   * the incremental walk (``books_check.checked_since``) with the checked point
     ``--since`` sales (and their payments) behind the heads: a day of a busy shop;
-  * the whole start-up check as the journal runs it (quick check + incremental walk).
+  * the whole start-up check as the journal runs it (quick check + incremental walk);
+  * the signed anchor: one Ed25519 signature of the heads, and a whole anchor write
+    (sign, temp file, fsync, rename, fsync of the folder) as the journal does it.
 
 The database is kept in ``--dir`` (built once; ``--rebuild`` to start again). The page
 cache is warm (the database was just built or read): a cold start reads the file from
 disk once more. Prints one JSON object.
 
-    .venv/bin/python -m bench.startup_check [--sales 1000000] [--since 2000] [--dir DIR]
+    .venv/bin/python -m bench.startup_check [--sales 1000000] [--records 1000000] [--since 2000] [--dir DIR]
 """
 
 from __future__ import annotations
@@ -32,9 +36,16 @@ from pathlib import Path
 
 import msgspec
 
-from laneserver.rules.fiscal import GENESIS, ChainEnd, chain_hash
-from laneserver.store import books_check, fiscal
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from laneserver.rules.fiscal import GENESIS, ChainEnd, chain_hash, signed_bytes
+from laneserver.store import books_check, fiscal, shop_key
 from laneserver.store.schema import DB_NAME, connect
+
+# The chains the bench fills in ``fiscal_records`` (``--records``, a third each).
+RECORD_CHAINS = ("invoice", "drawer", "account")
+ANCHOR_WRITES = 50
+SIGNATURES = 2_000
 
 CHUNK = 20_000
 AMOUNT = Decimal("17.55")
@@ -80,59 +91,133 @@ def build(path: Path, sales: int) -> float:
     return time.perf_counter() - started
 
 
+def _chain_record(chain: str, n: int) -> dict:
+    """Business content like the writer's (store/fiscal.py ``invoice_record``, …)."""
+    match chain:
+        case "invoice":
+            return {"invoice": n, "name": f"F{n:06d}", "sale": n, "lane": str(1 + n % 8), "seller": "marie",
+                    "customer": f"C{n % 5000}", "customer_name": "SARL Martin et Fils", "total_excl_vat": "15.62",
+                    "total_vat": "1.93", "total": "17.55", "vat": VAT}
+        case "drawer" if n % 2:
+            return {"type": "movement", "lane": str(1 + n % 8), "kind": "withdrawal", "amount": "200.00",
+                    "reason": "banque", "seller": "marie", "device": "till-3"}
+        case "drawer":
+            return {"type": "count", "lane": str(1 + n % 8), "expected": "412.30", "counted": "412.30",
+                    "difference": "0.00", "count": [["20.00", 12], ["10.00", 9], ["0.10", 3]], "seller": "marie",
+                    "last_sale": n, "last_money_in": 0, "last_payment": n, "since": "2026-03-01T19:02:00+00:00",
+                    "device": "till-3"}
+    return {"type": "account", "customer": f"C{n % 5000}", "account": "credit", "delta": "-12.50",
+            "balance": "37.50", "kind": "spend", "customer_name": "Ada Lovelace", "ref": f"sale:{n}",
+            "lane": str(1 + n % 8), "device": "till-3", "seller": "marie"}
+
+
+def build_records(path: Path, records: int) -> float:
+    """``records`` chained records of RECORD_CHAINS (a third each), in transactions of ``CHUNK``."""
+    started = time.perf_counter()
+    db = connect(path)
+    for chain in RECORD_CHAINS:
+        count = records // len(RECORD_CHAINS)
+        prev = GENESIS
+        for first in range(1, count + 1, CHUNK):
+            rows = []
+            for number in range(first, min(first + CHUNK, count + 1)):
+                at = f"2026-{1 + number % 12:02d}-{1 + number % 28:02d}T10:{number % 60:02d}:00+00:00"
+                record = {**_chain_record(chain, number), "number": number, "at": at}
+                digest = chain_hash(prev, record)
+                rows.append((chain, number, at, fiscal.canonical(record).decode(), prev, digest))
+                prev = digest
+            db.execute("BEGIN")
+            db.executemany("INSERT INTO fiscal_records(chain, number, at, record, prev_hash, hash)"
+                           " VALUES (?,?,?,?,?,?)", rows)
+            db.execute("COMMIT")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    return time.perf_counter() - started
+
+
+def anchor_costs(db: sqlite3.Connection, folder: Path) -> dict:
+    """One signature of the heads, and a whole signed anchor write, as the journal does them."""
+    heads = fiscal.load_heads(db)
+    key = Ed25519PrivateKey.generate()
+    message = signed_bytes(fiscal.anchor_of(heads, shop_key.public_hex(key)))
+    started = time.perf_counter()
+    for _ in range(SIGNATURES):
+        shop_key.sign(key, message)
+    sign_us = (time.perf_counter() - started) / SIGNATURES * 1e6
+    writes = []
+    for _ in range(ANCHOR_WRITES):
+        started = time.perf_counter()
+        fiscal.write_anchor(folder / fiscal.ANCHOR_NAME, heads, key)
+        writes.append(time.perf_counter() - started)
+    writes.sort()
+    return {"anchor_bytes": (folder / fiscal.ANCHOR_NAME).stat().st_size, "anchor_sign_us": round(sign_us, 1),
+            "anchor_write_ms_p50": round(writes[len(writes) // 2] * 1000, 2),
+            "anchor_write_ms_max": round(writes[-1] * 1000, 2)}
+
+
 def timed(fn, *args):
     started = time.perf_counter()
     value = fn(*args)
     return value, round(time.perf_counter() - started, 3)
 
 
-def check_point(db: sqlite3.Connection, sales: int) -> None:
-    """Put the checked point of the sale and payment chains at record ``sales``."""
+def check_point(db: sqlite3.Connection, since: int) -> None:
+    """Put the checked point of every chain ``since`` records behind its head."""
     ends = []
-    for table in ("sales", "payments"):
-        row = db.execute(f"SELECT number, hash FROM {table} WHERE number=?", (sales,)).fetchone()
-        ends.append(ChainEnd(count=0, last_number=row[0], last_hash=row[1]) if row else ChainEnd(0, 0, GENESIS))
-    ends.append(ChainEnd(0, 0, GENESIS))
+    for chain, _ in books_check.CHAINS:
+        number = max(fiscal.last_number(db, chain) - since, 0)
+        ends.append(ChainEnd(count=0, last_number=number, last_hash=fiscal.hash_of(db, chain, number) or GENESIS))
     books_check.mark_checked(db, ends)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sales", type=int, default=1_000_000)
-    parser.add_argument("--since", type=int, default=2_000, help="sales written since the last start")
+    parser.add_argument("--records", type=int, default=1_000_000,
+                        help="records of the invoice, drawer and account chains (a third each)")
+    parser.add_argument("--since", type=int, default=2_000, help="records of each chain written since the last start")
     parser.add_argument("--dir", type=Path, default=Path("test-artifacts/startup_check"))
     parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args()
-    path = args.dir / f"{args.sales}" / DB_NAME
+    path = args.dir / f"{args.sales}-{args.records}" / DB_NAME
     built = None
     if args.rebuild or not path.exists():
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
-        built = round(build(path, args.sales), 1)
+        built = round(build(path, args.sales) + build_records(path, args.records), 1)
+    records = args.records // len(RECORD_CHAINS) * len(RECORD_CHAINS)
+    walked = {chain: args.since for chain in ("sale", "payment")}
+    walked.update((chain, min(args.since, args.records // len(RECORD_CHAINS))) for chain in RECORD_CHAINS)
     db = connect(path, create=False)
     try:
-        full, full_s = timed(fiscal.verify_chains, db)
+        # The walk of every chain (the bench's records of the invoice, drawer and account
+        # chains have no rows behind them: verify's check of those rows is not timed here).
+        full, full_s = timed(fiscal.walk_chains, db)
         assert all(isinstance(end, ChainEnd) for end in full), full
         quick, quick_s = timed(books_check.quick_check, db)
         integrity, integrity_s = timed(books_check.integrity_check, db)
         assert quick == [] and integrity == [], (quick, integrity)
-        check_point(db, args.sales - args.since)
+        check_point(db, args.since)
         since, since_s = timed(books_check.checked_since, db)
-        assert [end.count for end in since][:3] == [args.since, args.since, 0], since
+        counts = {chain: end.count for (chain, _), end in zip(books_check.CHAINS, since, strict=False)}
+        assert all(counts[chain] == count for chain, count in walked.items()), since
 
         def start_up_check():
             return books_check.quick_check(db), books_check.checked_since(db)
 
         _, start_s = timed(start_up_check)
+        anchor = anchor_costs(db, path.parent)
     finally:
         db.close()
+    total = 2 * args.sales + records
     print(json.dumps({
-        "sales": args.sales, "chained_records": 2 * args.sales, "database_mb": round(os.path.getsize(path) / 2**20),
-        "build_s": built,
-        "full_chain_walk_s": full_s, "full_records_per_s": round(2 * args.sales / full_s),
+        "sales": args.sales, "records": records, "chained_records": total,
+        "database_mb": round(os.path.getsize(path) / 2**20), "build_s": built,
+        "full_chain_walk_s": full_s, "full_records_per_s": round(total / full_s),
         "quick_check_s": quick_s, "integrity_check_s": integrity_s,
-        "since_records": 2 * args.since, "incremental_walk_s": since_s,
+        "since_records": sum(walked.values()), "incremental_walk_s": since_s,
         "start_up_check_s": start_s, "start_up_check_before_s": round(quick_s + full_s, 3),
+        **anchor,
     }, indent=2))
 
 

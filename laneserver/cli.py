@@ -27,6 +27,8 @@ from laneserver.rules.fiscal import Broken
 
 
 EXIT_BOOKS_REFUSED = 3
+# ``verify --key PUBFILE`` reads at most this much of the file (a PEM public key is ~113 bytes).
+PUBLIC_KEY_MAX_BYTES = 4096
 # Seconds: how long a thread waiting for the GIL waits before the running one must let go.
 GIL_SWITCH_INTERVAL = 0.0005
 # ``verify``'s name for each fiscal chain, in the order it walks them (store.fiscal.verify_chains).
@@ -94,7 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp = catalog_sub.add_parser("import", parents=[common], help="import articles from a CSV file")
     imp.add_argument("file", type=Path)
 
-    sub.add_parser("verify", parents=[common], help="check the fiscal chains")
+    verify = sub.add_parser("verify", parents=[common], help="check the fiscal chains")
+    verify.add_argument("--key", type=Path, metavar="PUBFILE",
+                        help="check the anchor's signature with this public key (64 hex digits or a PEM public "
+                             "key, held by an auditor) instead of the shop key in the data folder")
 
     backup = sub.add_parser("backup", parents=[common], help="consistent online copy of the database")
     backup.add_argument("dest", type=Path)
@@ -198,7 +203,7 @@ def _run(args: argparse.Namespace, config: Config, data: Path) -> int:
         case "catalog":
             return _catalog_import(args, data)
         case "verify":
-            return _verify(data)
+            return _verify(data, args.key)
         case "backup":
             return _backup(args, data)
         case "restore":
@@ -467,13 +472,22 @@ def _catalog_import(args: argparse.Namespace, data: Path) -> int:
     return 0
 
 
-def _verify(data: Path) -> int:
+def _verify(data: Path, key_file: Path | None = None) -> int:
     import sqlite3
 
+    from laneserver.store import shop_key
     from laneserver.store.books_check import integrity_check
     from laneserver.store.fiscal import anchor_path, verify
     from laneserver.store.schema import DB_NAME
 
+    public = None
+    if key_file is not None:
+        try:
+            with key_file.open("rb") as file:  # a public key is a few hundred bytes at most
+                text = file.read(PUBLIC_KEY_MAX_BYTES).decode("ascii", "replace")
+            public = shop_key.public_hex(shop_key.parse_public(text))
+        except (OSError, ValueError) as error:
+            return _fail(f"--key {key_file}: {error}", 2)
     try:
         db = _open(data, create=False)
     except FileNotFoundError as error:
@@ -490,7 +504,7 @@ def _verify(data: Path) -> int:
         except sqlite3.DatabaseError as error:
             damage = [str(error)]
         try:
-            report = verify(db, anchor_path(data / DB_NAME))
+            report = verify(db, anchor_path(data / DB_NAME), public=public)
         except sqlite3.DatabaseError as error:
             damage.append(f"the fiscal chains cannot be read: {error}")
     finally:

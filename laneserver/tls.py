@@ -223,27 +223,3 @@ def server_files(data: Path, cert: str = "", key: str = "") -> tuple[Path, Path]
             raise TlsError(f"[server] tls = true but there is no {path}: run `laneserver tls init --data {data}` "
                            "(docs/operations.md, \"TLS\"), or set [server] tls_cert and tls_key")
     return chosen
-
-
-def fingerprint(public_raw: bytes) -> str:
-    """A key's short fingerprint: the first 16 hex digits of the sha256 of its raw bytes."""
-    import hashlib
-
-    return hashlib.sha256(public_raw).hexdigest()[:16]
-
-
-def shop_key_fingerprint(data: Path) -> str | None:
-    """The fingerprint of the shop's Ed25519 signing key (``shop-key.pem``), None when
-    there is none yet, or ``unreadable: …`` when the file is there but is not one."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    path = data / "shop-key.pem"
-    if not path.exists():
-        return None
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as error:
-        return f"unreadable: {getattr(error, 'strerror', None) or error}"
-    if not isinstance(key, Ed25519PrivateKey):
-        return f"unreadable: {path.name} holds no Ed25519 key"
-    return fingerprint(key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))

@@ -39,7 +39,7 @@ def data(tmp_path):
     folder.mkdir()
     old_database.build(folder / DB_NAME, len(MIGRATIONS))
     db = connect(folder / DB_NAME)
-    write_anchor(folder / ANCHOR_NAME, load_heads(db))
+    write_anchor(folder / ANCHOR_NAME, load_heads(db), None)  # no shop key yet: unsigned
     db.close()
     return folder
 

@@ -95,16 +95,18 @@ def test_sqlites_checks_say_ok_on_a_sound_file(db):
 
 
 def test_the_bench_runs_small(tmp_path):
-    """``python -m bench.startup_check`` (docs/performance.md) on 3,000 sales."""
+    """``python -m bench.startup_check`` (docs/performance.md) on 3,000 sales and 1,500 records of the
+    invoice, drawer and account chains."""
     import json
     import subprocess
     import sys
 
     from tests.support import REPO
 
-    result = subprocess.run([sys.executable, "-m", "bench.startup_check", "--sales", "3000", "--since", "500",
+    result = subprocess.run([sys.executable, "-m", "bench.startup_check", "--sales", "3000", "--records", "1500", "--since", "500",
                              "--dir", str(tmp_path)], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
-    assert figures["chained_records"] == 6000 and figures["since_records"] == 1000
+    assert figures["chained_records"] == 7500 and figures["since_records"] == 2500
+    assert figures["anchor_sign_us"] > 0 and figures["anchor_write_ms_p50"] > 0
     assert figures["start_up_check_s"] < figures["start_up_check_before_s"]

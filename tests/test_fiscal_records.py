@@ -95,6 +95,10 @@ def tampered(tmp_path: Path, sql: str) -> sqlite3.Connection:
      Broken("jet", 2, "missing (next stored record is 3)")),
     ("INSERT INTO fiscal_records VALUES ('cash', 1, '2026', '{}', '" + GENESIS + "', 'x')",
      Broken("cash", 1, "a record of a chain laneserver does not write")),
+    ("INSERT INTO fiscal_records VALUES (7, 2, '2026', '{}', '" + GENESIS + "', 'x')",
+     Broken("7", 2, "a record of a chain laneserver does not write")),
+    ("INSERT INTO fiscal_records VALUES (x'6a6574', 1, '2026', '{}', '" + GENESIS + "', 'x')",
+     Broken("b'jet'", 1, "a record of a chain laneserver does not write")),
 ])
 async def test_tampering_is_found_by_verify_and_refuses_the_start(tmp_path, sql, finding):
     path = tmp_path / "shop.sqlite3"

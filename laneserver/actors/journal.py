@@ -15,13 +15,16 @@ Commands:
 
 The fiscal anchor: after each COMMIT that moved a head of the fiscal chains,
 the worker thread rewrites ``fiscal-anchor.json`` next to the database (temp
-file, fsync, rename, fsync of the folder; none for batches without a sale). It
+file, fsync, rename, fsync of the folder; none for batches without a sale),
+signed with the shop's Ed25519 key (``shop-key.pem``, made at the first start,
+its public part recorded in ``meta``; store/shop_key.py). It
 does so between batches, after the askers are answered, at most once every
 ``ANCHOR_MAX_LAG`` seconds: the anchor may lag the database anyway (a crash
 right after the COMMIT), so its fsyncs need not delay the tills' replies nor
 be paid per batch. At start
 the journal refuses to run on a database that no longer holds the anchored
-heads (last records removed, older backup put back); docs/reliability.md says
+heads (last records removed, older backup put back), whose anchor is not
+signed by the shop key, or whose key file is missing or replaced; docs/reliability.md says
 how store IT accepts a restored backup. Before that it runs SQLite's
 ``PRAGMA quick_check`` and walks the fiscal chains from where the last start
 left off (store/books_check.py): a damaged file or a broken chain refuses the
@@ -63,10 +66,11 @@ from laneserver.log import get_logger
 from laneserver.rules import jet as jet_rules
 from laneserver.rules.fiscal import AnchorUnreadable
 from laneserver.rules.fiscal import Broken
-from laneserver.store import books_check, schema
+from laneserver.store import books_check, schema, shop_key
 from laneserver.store import jet as jet_store
 from laneserver.store.ops import ChainRecord, Op, RecordEvent
 from laneserver.store.fiscal import (
+    ALL_CHAINS,
     Heads,
     anchor_of,
     append_record,
@@ -74,7 +78,12 @@ from laneserver.store.fiscal import (
     check_anchor,
     is_anchored,
     mark_anchored,
+    missing_key,
     read_anchor,
+    record_key,
+    recorded_key,
+    replaced_key,
+    signature_checks,
     write_anchor,
 )
 from laneserver.store.writes import KeyReused, Writer
@@ -162,6 +171,8 @@ class JournalActor:
         self._writer: Writer | None = None
         self._log = get_logger("journal", db=str(path))
         self.anchor_file = anchor_path(path)
+        self.key_file = shop_key.key_path(path)
+        self._key: shop_key.Ed25519PrivateKey | None = None  # the shop's signing key, loaded at start
         self._anchored: Heads | None = None  # what the anchor file holds
         self.commits = 0
         self.units = 0
@@ -429,9 +440,10 @@ class JournalActor:
         if writer is None or writer.heads == self._anchored:
             return
         heads = writer.snapshot()
+        assert self._key is not None
         started = time.perf_counter()
         try:
-            write_anchor(self.anchor_file, heads)
+            write_anchor(self.anchor_file, heads, self._key)
         except OSError as error:
             self._log.error("fiscal_anchor_write_failed", anchor=str(self.anchor_file), error=str(error))
             return
@@ -440,55 +452,104 @@ class JournalActor:
         self._anchored = heads
 
     def _open_anchor(self) -> str:
-        """At start: check the database against its anchor, then bring the anchor
-        up to date. Returns what was done: ``checked``, ``created`` (first start
-        of an empty or pre-anchor database) or ``reset`` (the anchor file was
-        missing on an anchored database: store IT moved it away).
+        """At start: load (or, on a database that recorded none, make) the shop key,
+        check the database against its anchor and the anchor's signature, then bring
+        the anchor up to date, signed. Returns what was done: ``checked``,
+        ``created`` (first start of an empty or pre-anchor database) or ``reset``
+        (the anchor file was missing on an anchored database: store IT moved it away).
+
+        An unsigned (format-1) anchor, from a release that did not sign, is accepted
+        only while the database has recorded no shop key: at the first start of a
+        release that signs. It is then replaced by a signed one and the key recorded.
 
         Raises:
-            FiscalAnchorError: the anchor is unreadable, or the database does
-                not hold the anchored heads.
+            FiscalAnchorError: the shop key is unreadable, missing or replaced; the
+                anchor is unreadable, unsigned or not signed by the shop key; or the
+                database does not hold the anchored heads.
         """
         writer = self._writer
         assert writer is not None
         db = writer.db
+        recorded = recorded_key(db)
+        key = self._load_key(recorded)
+        public = shop_key.public_hex(key)
         try:
             anchor = read_anchor(self.anchor_file)
         except AnchorUnreadable as error:
             raise FiscalAnchorError(self._refusal(str(error))) from None
         if anchor is not None:
+            if (anchor.signed or recorded is not None) and not signature_checks(anchor, public):
+                raise FiscalAnchorError(
+                    f"refusing to start: the fiscal anchor {self.anchor_file} is "
+                    f"{'signed' if anchor.signed else 'not signed'}, and not by the shop key (fingerprint "
+                    f"{shop_key.fingerprint(public)}): it was written without the shop key, so the database and the "
+                    "anchor may have been rewritten together. Run `laneserver verify`, keep a copy of the data "
+                    f"folder as it is, and put back the last backup that verifies ({RECOVERY}).")
             problems = check_anchor(db, anchor)
             if problems:
                 raise FiscalAnchorError(self._refusal("; ".join(map(str, problems))))
             opened = "checked"
-            self._anchored = writer.snapshot() if anchor == anchor_of(writer.heads) else None
+            current = anchor.signed and anchor.same_heads(anchor_of(writer.heads))
+            self._anchored = writer.snapshot() if current else None
         else:
-            had_records = (writer.heads.sale_number > 0 or writer.heads.payment_number > 0
-                           or writer.heads.money_number > 0)
+            had_records = any(writer.heads.head(chain)[0] for chain in ALL_CHAINS)
             opened = "reset" if had_records and is_anchored(db) else "created"
             if had_records:
                 # The audit trail of an anchor (re)created on existing records.
                 kind = "FiscalAnchorReset" if opened == "reset" else "FiscalAnchorCreated"
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    writer.apply(RecordEvent(
-                        at=dt.datetime.now(dt.timezone.utc), source="journal", kind=kind,
-                        data={"anchor": self.anchor_file.name, "sale": writer.heads.sale_number,
-                              "sale_hash": writer.heads.sale_hash, "payment": writer.heads.payment_number,
-                              "payment_hash": writer.heads.payment_hash, "money": writer.heads.money_number,
-                              "money_hash": writer.heads.money_hash},
-                    ))
-                    db.execute("COMMIT")
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
+                self._event(kind, {"anchor": self.anchor_file.name, "sale": writer.heads.sale_number,
+                                   "sale_hash": writer.heads.sale_hash, "payment": writer.heads.payment_number,
+                                   "payment_hash": writer.heads.payment_hash, "money": writer.heads.money_number,
+                                   "money_hash": writer.heads.money_hash})
         if self._anchored is None:
-            write_anchor(self.anchor_file, writer.heads)  # an OSError here stops the start: say so loudly
+            # An OSError here stops the start: say so loudly.
+            write_anchor(self.anchor_file, writer.heads, key)
             self._anchored = writer.snapshot()
         # After the file: a crash in between leaves an anchor and no mark, which
         # verify treats like any anchor; the mark alone would read as "missing".
         mark_anchored(db)
+        if record_key(db, public):
+            if any(writer.heads.head(chain)[0] for chain in ALL_CHAINS):
+                # Recorded on existing books (the first start of a release that signs, or a
+                # new key after a lost one: docs/operations.md): the audit trail says so.
+                self._event("ShopKeyRecorded", {"key": public, "fingerprint": shop_key.fingerprint(public)})
+            self._log.info("shop_key_recorded", key=str(self.key_file), fingerprint=shop_key.fingerprint(public))
         return opened
+
+    def _load_key(self, recorded: str | None) -> shop_key.Ed25519PrivateKey:
+        """The shop's signing key; made at the first start (before any anchor is
+        signed), never replaced: a database that recorded a key refuses another."""
+        try:
+            key = shop_key.load_key(self.key_file)
+        except shop_key.KeyUnreadable as error:
+            raise FiscalAnchorError(self._key_refusal(f"{error}; put back the shop key from the data folder's "
+                                                      "backup")) from None
+        if key is None:
+            if recorded is not None:
+                raise FiscalAnchorError(self._key_refusal(missing_key(self.key_file, recorded)))
+            key = shop_key.load_or_create(self.key_file)
+            self._log.info("shop_key_created", key=str(self.key_file),
+                           fingerprint=shop_key.fingerprint(shop_key.public_hex(key)))
+        elif recorded is not None and shop_key.public_hex(key) != recorded:
+            raise FiscalAnchorError(self._key_refusal(replaced_key(self.key_file, shop_key.public_hex(key),
+                                                                   recorded)))
+        self._key = key
+        return key
+
+    def _event(self, kind: str, data: dict[str, Any]) -> None:
+        """One journal event, in a transaction of its own (at start)."""
+        writer = self._writer
+        assert writer is not None
+        writer.db.execute("BEGIN IMMEDIATE")
+        try:
+            writer.apply(RecordEvent(at=dt.datetime.now(dt.timezone.utc), source="journal", kind=kind, data=data))
+            writer.db.execute("COMMIT")
+        except BaseException:
+            writer.db.execute("ROLLBACK")
+            raise
+
+    def _key_refusal(self, problem: str) -> str:
+        return (f"refusing to start: {problem}. Run `laneserver verify` to see what is wrong ({RECOVERY}).")
 
     def _refusal(self, problem: str) -> str:
         return (

@@ -96,7 +96,14 @@ def walk(chain: str, rows: Iterable[ChainRow], *, first_number: int = 1,
 # COMMIT and the anchor write), never lead it; so the check is a prefix check:
 # the database must still hold the anchored record, with the anchored hash.
 
-ANCHOR_FORMAT = 1
+# Format 2 (this release) signs the heads: ``key`` is the signer's Ed25519 public key
+# (64 hex digits) and ``signature`` its signature (128 hex digits) of ``signed_bytes``,
+# the canonical encoding of the format, the key and every head. Rewriting the database
+# and the anchor together then needs the shop's private key (store/shop_key.py). A
+# format-1 anchor (unsigned, from an earlier release) still reads: the journal accepts
+# it once, at the first start of a release that signs, and replaces it with a signed one.
+ANCHOR_FORMAT = 2
+UNSIGNED_FORMAT = 1
 MAX_ANCHORED_CHAINS = 32
 
 
@@ -116,9 +123,33 @@ class Anchor(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     # The heads of the chains added with the closures (store/fiscal.py FISCAL_CHAINS),
     # by name; an anchor written before them has none.
     chains: dict[str, AnchorHead] = {}
+    # Format 2: the signer's public key (hex) and its signature of ``signed_bytes``;
+    # empty in a format-1 anchor.
+    key: str = ""
+    signature: str = ""
 
     def heads(self) -> tuple[tuple[str, AnchorHead], ...]:
         return (("sale", self.sale), ("payment", self.payment), ("money", self.money), *sorted(self.chains.items()))
+
+    @property
+    def signed(self) -> bool:
+        return self.format >= ANCHOR_FORMAT
+
+    def same_heads(self, other: "Anchor") -> bool:
+        """Do both anchor the same heads (whatever their format and signature)?"""
+        return _heads_map(self) == _heads_map(other)
+
+
+def _heads_map(anchor: Anchor) -> dict[str, tuple[int, str]]:
+    return {chain: (head.number, head.hash) for chain, head in anchor.heads() if head.number}
+
+
+def signed_bytes(anchor: Anchor) -> bytes:
+    """What the anchor's signature covers: its format, its key and every head, in the
+    canonical encoding (sorted keys). An empty chain (number 0) is left out, so an
+    anchor means the same whether or not it names chains that have no record yet."""
+    heads = {chain: {"number": number, "hash": digest} for chain, (number, digest) in _heads_map(anchor).items()}
+    return canonical({"format": anchor.format, "key": anchor.key, "heads": heads})
 
 
 class AnchorUnreadable(ValueError):
@@ -136,6 +167,7 @@ class AnchorProblem(msgspec.Struct, frozen=True):
 
 _anchor_decoder = msgspec.json.Decoder(Anchor)
 _anchor_encoder = msgspec.json.Encoder()
+_HEX = frozenset("0123456789abcdef")
 
 
 def encode_anchor(anchor: Anchor) -> bytes:
@@ -143,7 +175,9 @@ def encode_anchor(anchor: Anchor) -> bytes:
 
 
 def decode_anchor(data: bytes) -> Anchor:
-    """Raises ``AnchorUnreadable`` for anything but a well-formed anchor."""
+    """Raises ``AnchorUnreadable`` for anything but a well-formed anchor (format 2,
+    signed; or format 1, unsigned). Whether the signature checks is the reader's
+    business (it needs the shop's public key)."""
     try:
         anchor = _anchor_decoder.decode(data)
     except msgspec.DecodeError as error:
@@ -151,12 +185,23 @@ def decode_anchor(data: bytes) -> Anchor:
     if len(anchor.chains) > MAX_ANCHORED_CHAINS or any(not name.isascii() or not name.isalpha() or len(name) > 32
                                                         for name in anchor.chains):
         raise AnchorUnreadable("not a fiscal anchor: bad chain names")
-    if anchor.format != ANCHOR_FORMAT:
-        raise AnchorUnreadable(f"anchor format {anchor.format} is not {ANCHOR_FORMAT}")
+    if anchor.format == UNSIGNED_FORMAT:
+        if anchor.key or anchor.signature:
+            raise AnchorUnreadable("not a fiscal anchor: a format-1 anchor carries no signature")
+    elif anchor.format == ANCHOR_FORMAT:
+        if not (_is_hex(anchor.key, 64) and _is_hex(anchor.signature, 128)):
+            raise AnchorUnreadable("not a fiscal anchor: a format-2 anchor needs its key (64 hex digits) and "
+                                   "signature (128 hex digits)")
+    else:
+        raise AnchorUnreadable(f"anchor format {anchor.format} is not {ANCHOR_FORMAT} (or {UNSIGNED_FORMAT})")
     for _, head in anchor.heads():
         if head.number < 0 or len(head.hash) != 64 or (head.number == 0) != (head.hash == GENESIS):
             raise AnchorUnreadable(f"not a fiscal anchor: bad head {head.number} {head.hash[:16]!r}")
     return anchor
+
+
+def _is_hex(text: str, digits: int) -> bool:
+    return len(text) == digits and set(text) <= _HEX
 
 
 def check_head(chain: str, head: AnchorHead, last_number: int, stored_hash: str | None) -> AnchorProblem | None:

@@ -31,7 +31,7 @@ from laneserver.server.shop import Shop
 from laneserver.store import outbox
 from laneserver.store import status as books
 from laneserver.store.schema import DB_NAME
-from laneserver.tls import shop_key_fingerprint
+from laneserver.store.shop_key import describe as describe_shop_key
 
 READY_WITHIN = 2.0
 READY_CALLER = Caller(device="readyz")
@@ -184,7 +184,7 @@ def _books_part(facts: books.Facts, data: Path) -> dict[str, Any]:
                                                       "kind": closure.kind},
         "sales": facts.sales,
         "schema_version": facts.schema_version,
-        "shop_key": shop_key_fingerprint(data),
+        "shop_key": describe_shop_key(data),
     }
 
 

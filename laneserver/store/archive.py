@@ -26,7 +26,7 @@ from laneserver.rules.fiscal import GENESIS
 from laneserver.rules.periods import parse_period
 from laneserver.store import shop_key
 from laneserver.store.fec import ExportRefused, open_read_only
-from laneserver.store.fiscal import ALL_CHAINS, chain_rows, hash_of
+from laneserver.store.fiscal import ALL_CHAINS, chain_rows, hash_of, recorded_key, replaced_key
 
 # The schema that holds every chain (migration 14: ``fiscal_records``).
 FISCAL_RECORDS_SCHEMA = 14
@@ -129,6 +129,9 @@ def write_archive(db_path: Path, out: Path, period: str, zone: dt.tzinfo, now: d
         raise ArchiveRefused(str(error)) from None
     try:
         db.execute("BEGIN")  # one snapshot for the whole archive
+        recorded = recorded_key(db)
+        if recorded is not None and recorded != shop_key.public_hex(key):  # a replaced key signs nothing
+            raise ArchiveRefused(replaced_key(shop_key.key_path(db_path), shop_key.public_hex(key), recorded))
         spans, closed = month_spans(db, period, first, last, zone)
         month_over = last < shop_day(now, zone)
         why = None if closed else ("the month is not over yet" if not month_over else "the month is not closed")

@@ -19,6 +19,8 @@ A backup ``laneserver-….sqlite3`` is written as ``….partial``, checked
 (``check_copy``: ``PRAGMA quick_check`` and every fiscal chain walked), given its
 anchor ``….sqlite3.fiscal-anchor.json`` (the heads of the copy itself, store/fiscal.py)
 and only then renamed to its name: a file without ``.partial`` is a checked backup.
+Both anchors (beside a backup, and the one ``restore`` writes) are signed with the shop
+key of the data folder (unsigned when it has none yet).
 
 ``restore`` puts one back on a stopped server (docs/operations.md, "Restoring a
 backup").
@@ -46,6 +48,7 @@ from laneserver.store.fiscal import (
     encode,
     load_heads,
     read_anchor,
+    shop_key_of,
     verify_chains,
     write_anchor,
 )
@@ -95,6 +98,11 @@ def read_only(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
     db.execute("PRAGMA busy_timeout=10000")
     return db
+
+
+def database_file(db: sqlite3.Connection) -> Path:
+    """The file of a connection's main database (its data folder holds the shop key)."""
+    return Path(db.execute("PRAGMA database_list").fetchone()[2])
 
 
 def copy_database(source: sqlite3.Connection, dest: Path, *, abort: threading.Event | None = None,
@@ -205,7 +213,7 @@ def write_backup(source: sqlite3.Connection, dest: Path, *, abort: threading.Eve
         if findings:
             raise BackupFailed(f"the copy did not pass its check: {findings[0]}"
                                + (f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""))
-        write_anchor(anchor, heads)
+        write_anchor(anchor, heads, shop_key_of(database_file(source)))
         os.rename(partial, dest)
         _fsync(dest.parent)
     except BaseException:
@@ -312,7 +320,7 @@ def restore(data: Path, backup: Path, now: dt.datetime) -> Restored:
             })))
     finally:
         db.close()
-    write_anchor(anchor_file, heads)
+    write_anchor(anchor_file, heads, shop_key_of(database))  # signed: the next start checks it
     return Restored(heads, database_aside, anchor_aside, replaced_heads, has_anchor)
 
 

@@ -15,8 +15,10 @@ written, and the writer (store/writes.py) puts the heads back when a unit is rol
 back, so a failed unit never leaves a gap in the numbering.
 
 ``write_anchor`` keeps the heads outside the database too, in ``fiscal-anchor.json``
-next to it (see rules/fiscal.py for why); ``verify`` and the journal's start check the
-database against it.
+next to it (see rules/fiscal.py for why), signed with the shop's Ed25519 key
+(store/shop_key.py; its public part recorded in ``meta`` at the first signed start);
+``verify`` and the journal's start check the database against it and its signature
+against the shop's key.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from laneserver.files import write_atomically
 from laneserver.rules.fiscal import (
@@ -38,15 +41,20 @@ from laneserver.rules.fiscal import (
     AnchorProblem,
     AnchorUnreadable,
     Broken,
+    UNSIGNED_FORMAT,
     ChainEnd,
     ChainRow,
     chain_hash,
     check_head,
     decode_anchor,
     encode_anchor,
+    signed_bytes,
     walk,
 )
+from laneserver.rules.invoice import Invoice
 from laneserver.rules.lane import SaleCompleted
+from laneserver.store import shop_key
+from laneserver.store.ops import IssueVoucher, MoveAccount, RecordDrawerCount, RecordDrawerMovement, UseVoucher
 
 # Decimals as strings, as everywhere in the store: the canonical form of a record.
 _json = msgspec.json.Encoder(decimal_format="string")
@@ -110,6 +118,62 @@ def money_record(number: int, at: str, kind: str, mode: str, amount: Decimal, cu
     """The canonical content of a ``money_in`` row (the money chain)."""
     return {"number": number, "at": at, "kind": kind, "mode": mode, "amount": str(amount), "customer": customer,
             "ref": ref, "lane": lane, "device": device, "seller": seller}
+
+
+# The records of the ``invoice``, ``drawer`` and ``account`` chains (kept in
+# ``fiscal_records``), written by the writer (store/writes.py) in the unit that writes
+# the row they describe: business content only (numbers, names, amounts as strings),
+# the keys left unset (None) left out. ``append_record`` adds ``number`` and ``at``.
+
+def invoice_record(invoice: Invoice) -> dict[str, Any]:
+    """An invoice as issued: its number, the sale's, who, and its totals by VAT rate."""
+    return _with_set({
+        "invoice": invoice.number, "name": invoice.name, "sale": invoice.sale, "lane": invoice.lane,
+        "seller": invoice.seller, "customer": invoice.customer, "customer_name": invoice.customer_name,
+        "total_excl_vat": str(invoice.total_excl_vat), "total_vat": str(invoice.total_vat),
+        "total": str(invoice.total), "vat": builtins(invoice.vat),
+    }, due=str(invoice.due) if invoice.due else None)
+
+
+def drawer_movement_record(op: RecordDrawerMovement) -> dict[str, Any]:
+    """A float, cash added, an expense or a withdrawal on a lane's drawer."""
+    m = op.movement
+    return _with_set({"type": "movement", "lane": op.lane, "kind": m.kind, "amount": str(m.amount),
+                      "reason": m.reason, "seller": m.seller},
+                     detail=m.detail, destination=m.destination, count=builtins(m.count), approved_by=m.approved_by,
+                     device=op.device)
+
+
+def drawer_count_record(op: RecordDrawerCount) -> dict[str, Any]:
+    """A closing count: what was expected, counted, the difference, and the last sale,
+    money and payment records it covers (their numbers in their chains)."""
+    c = op.counted
+    return _with_set({"type": "count", "lane": c.lane, "expected": str(c.expected), "counted": str(c.counted),
+                      "difference": str(c.difference), "count": builtins(c.count), "seller": c.seller,
+                      "last_sale": c.last_sale, "last_money_in": c.last_money_in, "last_payment": c.last_payment},
+                     since=None if c.since is None else c.since.isoformat(), device=op.device)
+
+
+def account_record(op: MoveAccount, customer_name: str | None, balance: Decimal) -> dict[str, Any]:
+    """A movement of a customer's ``credit`` or ``wallet``, and the balance it leaves."""
+    return _with_set({"type": "account", "customer": op.customer, "account": op.account, "delta": str(op.delta),
+                      "balance": str(balance), "kind": op.kind},
+                     customer_name=customer_name, ref=op.ref, mode=op.mode, lane=op.lane, device=op.device,
+                     seller=op.seller, approved_by=op.approved_by, reason=op.reason)
+
+
+def voucher_issued_record(op: IssueVoucher, customer_name: str | None) -> dict[str, Any]:
+    """A voucher issued (sold, a remainder, a refund): money the shop owes its bearer."""
+    return _with_set({"type": "voucher_issued", "voucher": op.code, "amount": str(op.amount),
+                      "valid_until": op.valid_until.isoformat(), "origin": op.origin},
+                     customer=op.customer, customer_name=customer_name, ref=op.ref, mode=op.mode, lane=op.lane,
+                     device=op.device, seller=op.seller)
+
+
+def voucher_used_record(op: UseVoucher) -> dict[str, Any]:
+    """A voucher used (once), and the code issued for what it had left."""
+    return _with_set({"type": "voucher_used", "voucher": op.code, "amount": str(op.amount)},
+                     remainder=op.remainder, ref=op.ref, lane=op.lane, device=op.device, seller=op.seller)
 
 
 # --- the heads, and writing a record into its chain ----------------------------------
@@ -299,10 +363,18 @@ def chain_rows(db: sqlite3.Connection, chain: str, after: int = 0) -> Iterator[C
 
 
 def unknown_chains(db: sqlite3.Connection) -> Broken | None:
-    """A ``fiscal_records`` row of a chain this laneserver does not know (added by hand)."""
-    row = db.execute(f"SELECT chain, number FROM fiscal_records WHERE chain NOT IN ({','.join('?' * len(FISCAL_CHAINS))})"
-                     " ORDER BY chain, number LIMIT 1", FISCAL_CHAINS).fetchone()
-    return None if row is None else Broken(str(row[0]), row[1], "a record of a chain laneserver does not write")
+    """A ``fiscal_records`` row of a chain this laneserver does not know (added by hand).
+
+    One seek on the primary key per chain present (not a scan of every record: the
+    start-up check runs this on millions of them)."""
+    row = db.execute("SELECT chain FROM fiscal_records ORDER BY chain LIMIT 1").fetchone()  # a number comes first
+    while row is not None:
+        chain = row[0]
+        if chain not in FISCAL_CHAINS:
+            number = db.execute("SELECT min(number) FROM fiscal_records WHERE chain=?", (chain,)).fetchone()[0]
+            return Broken(str(chain), number, "a record of a chain laneserver does not write")
+        row = db.execute("SELECT chain FROM fiscal_records WHERE chain > ? ORDER BY chain LIMIT 1", (chain,)).fetchone()
+    return None
 
 
 def sale_rows(db: sqlite3.Connection, after: int = 0) -> Iterator[ChainRow]:
@@ -353,7 +425,109 @@ def unchained_money(db: sqlite3.Connection, after_seq: int = 0) -> Broken | None
     return Broken("money", found[0], f"money_in row seq {found[0]} is not in the chain (added outside the server)")
 
 
+# --- the rows the invoice, drawer and account chains describe ---------------------------
+#
+# Their records are written with the rows (store/writes.py), so the rows can be checked
+# against them: ``verify`` rebuilds what each row says and compares it with its record.
+# A record names no row id: the writer notes in ``meta`` (``ROWS_FROM_KEY``) the first
+# row of each table it chained, and from that row on the table's rows and the chain's
+# records of that type go one for one, in order. A row changed, removed or added outside
+# the server no longer says what its record does. The rows written before (by a release
+# that did not chain them) are not checked.
+
+ROWS_FROM_KEY = "chained_rows_from:{}"
+# chain: {record type (None: every record of the chain): (table, its rows from a first
+# one, in write order, as the record's keys)}
+_ROW_SOURCES: dict[str, dict[str | None, tuple[str, str]]] = {
+    "invoice": {None: ("invoices", "SELECT data FROM invoices WHERE number >= ? ORDER BY number")},
+    "drawer": {
+        "movement": ("drawer_movements", "SELECT at, lane, kind, amount, reason, detail, destination, count, seller,"
+                                         " approved_by, device FROM drawer_movements WHERE seq >= ? ORDER BY seq"),
+        "count": ("drawer_counts", "SELECT at, lane, since, expected, counted, difference, count, seller, device,"
+                                   " last_sale, last_money_in, last_payment FROM drawer_counts WHERE seq >= ?"
+                                   " ORDER BY seq"),
+    },
+    "account": {
+        "account": ("customer_movements", "SELECT at, customer, account, delta, kind, ref, mode, lane, device, seller,"
+                                          " approved_by, reason FROM customer_movements WHERE seq >= ? ORDER BY seq"),
+        "voucher_issued": ("vouchers", "SELECT issued_at AS at, code AS voucher, amount, valid_until, origin, customer,"
+                                       " ref, mode, lane, device, seller FROM vouchers WHERE rowid >= ? ORDER BY rowid"),
+        "voucher_used": ("voucher_uses", "SELECT at, code AS voucher, amount, remainder, ref, lane, device, seller"
+                                         " FROM voucher_uses WHERE rowid >= ? ORDER BY rowid"),
+    },
+}
+_invoice_decoder = msgspec.json.Decoder(Invoice)
+_NO_ROW = 2**62  # a table whose first chained row is not noted: no row is taken as chained
+
+
+def chained_tables(db: sqlite3.Connection) -> set[str]:
+    """The tables whose first chained row is noted already."""
+    prefix = ROWS_FROM_KEY.format("")
+    return {key[len(prefix):] for (key,) in db.execute("SELECT key FROM meta WHERE key LIKE ?", (prefix + "%",))}
+
+
+def note_rows_from(db: sqlite3.Connection, table: str, row: int) -> None:
+    """Note ``row`` (its rowid, or an invoice's number) as the first chained row of ``table``."""
+    db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (ROWS_FROM_KEY.format(table), str(row)))
+
+
+def _row_content(columns: list[str], row: tuple) -> dict[str, Any]:
+    """What a row says, as its record's keys (None: the key is absent from the record)."""
+    if columns == ["data"]:
+        invoice = _invoice_decoder.decode(row[0])
+        return {**invoice_record(invoice), "at": invoice.at.isoformat()}
+    content = dict(zip(columns, row, strict=True))
+    if "count" in content:
+        content["count"] = msgspec.json.decode(content["count"])
+    return content
+
+
+def _says(record: dict[str, Any], content: dict[str, Any]) -> bool:
+    return all(record.get(k) == v if v is not None else k not in record for k, v in content.items())
+
+
+def unmatched_rows(db: sqlite3.Connection) -> list[Broken]:
+    """For each of the invoice, drawer and account chains, the first record whose row no
+    longer says what it records, or a row after the chain's end (changed, removed or
+    added outside the server). The chain is read once, in order, beside one cursor per
+    table."""
+    found = []
+    for chain, sources in _ROW_SOURCES.items():
+        cursors = {}
+        for kind, (table, sql) in sources.items():
+            row = db.execute("SELECT value FROM meta WHERE key=?", (ROWS_FROM_KEY.format(table),)).fetchone()
+            cursor = db.cursor().execute(sql, (int(row[0]) if row else _NO_ROW,))
+            cursors[kind] = (table, [c[0] for c in cursor.description], cursor)
+        broken = None
+        for record in records(db, chain):
+            table, columns, cursor = cursors.get(None) or cursors.get(record.record.get("type"), ("?", [], None))
+            stored = cursor.fetchone() if cursor is not None else None
+            if stored is None or not _says(record.record, _row_content(columns, stored)):
+                broken = Broken(chain, record.number, f"its {table} row does not say what it records (the row was "
+                                                      "changed, removed or added outside the server)")
+                break
+        else:
+            extra = next((table for table, _, cursor in cursors.values() if cursor.fetchone() is not None), None)
+            if extra is not None:
+                broken = Broken(chain, last_number(db, chain) + 1,
+                                f"a row of {extra} after the chain's last record is not in the chain (added "
+                                "outside the server, or its record removed)")
+        if broken is not None:
+            found.append(broken)
+    return found
+
+
 def verify_chains(db: sqlite3.Connection) -> list[ChainEnd | Broken]:
+    """Walk every chain (``walk_chains``), then check the rows the invoice, drawer and
+    account chains describe against their records (``unmatched_rows``): a chain that is
+    intact but whose rows do not match is broken at its first record that does not."""
+    results = walk_chains(db)
+    unmatched = {broken.chain: broken for broken in unmatched_rows(db)}
+    return [unmatched.get(chain, result) if isinstance(result, ChainEnd) else result
+            for chain, result in zip((*ALL_CHAINS, None), results, strict=False)]
+
+
+def walk_chains(db: sqlite3.Connection) -> list[ChainEnd | Broken]:
     """Walk every chain, in ALL_CHAINS order: sale, payment, money (``money_in``), then
     those of ``fiscal_records``; a record of an unknown chain is a finding too."""
     results: list[ChainEnd | Broken] = []
@@ -381,21 +555,82 @@ def anchor_path(db_path: Path) -> Path:
     return db_path.with_name(ANCHOR_NAME)
 
 
-def anchor_of(heads: Heads) -> Anchor:
+def anchor_of(heads: Heads, key: str = "") -> Anchor:
+    """The (unsigned) anchor of ``heads``; ``key``: the public key (hex) that will sign it."""
     return Anchor(sale=AnchorHead(heads.sale_number, heads.sale_hash),
                   payment=AnchorHead(heads.payment_number, heads.payment_hash),
                   money=AnchorHead(heads.money_number, heads.money_hash),
-                  chains={chain: AnchorHead(*head) for chain, head in sorted(heads.chains.items())})
+                  chains={chain: AnchorHead(*head) for chain, head in sorted(heads.chains.items())},
+                  key=key)
 
 
-def write_anchor(path: Path, heads: Heads) -> None:
-    """Replace the anchor file atomically and durably with ``heads``.
+def signed_anchor(heads: Heads, key: Ed25519PrivateKey) -> Anchor:
+    """The anchor of ``heads`` signed with the shop's key (one Ed25519 signature)."""
+    unsigned = anchor_of(heads, shop_key.public_hex(key))
+    return msgspec.structs.replace(unsigned, signature=shop_key.sign(key, signed_bytes(unsigned)))
+
+
+def signature_checks(anchor: Anchor, public: str) -> bool:
+    """Is ``anchor`` signed by the key whose public part is ``public`` (hex)?"""
+    if not anchor.signed or anchor.key != public:
+        return False
+    return shop_key.signed_by(shop_key.parse_public(public), signed_bytes(anchor), anchor.signature)
+
+
+def write_anchor(path: Path, heads: Heads, key: Ed25519PrivateKey | None) -> None:
+    """Replace the anchor file atomically and durably with ``heads``, signed with ``key``
+    (the journal always signs; None: unsigned, format 1, for a database whose data
+    folder has no shop key yet: a backup of it, store/backups.py).
 
     A temporary file is written and fsynced, renamed over the anchor, then the
     folder is fsynced so the rename itself survives a power cut. A reader sees
     the old anchor or the new one, never a torn one.
     """
-    write_atomically(path, encode_anchor(anchor_of(heads)))
+    anchor = msgspec.structs.replace(anchor_of(heads), format=UNSIGNED_FORMAT) if key is None \
+        else signed_anchor(heads, key)
+    write_atomically(path, encode_anchor(anchor))
+
+
+def shop_key_of(db_path: Path) -> Ed25519PrivateKey | None:
+    """The shop key in the data folder of ``db_path``; None when there is none or it is
+    unreadable (the journal's start says which, and refuses)."""
+    try:
+        return shop_key.load_key(shop_key.key_path(db_path))
+    except shop_key.KeyUnreadable:
+        return None
+
+
+# meta key of the shop key's public part (hex), recorded at the first start of a release
+# that signs: from then on every anchor must be signed by that key, and a key file whose
+# public part differs is a replaced key (the journal refuses to start, verify says BROKEN).
+SHOP_KEY_META = "shop_key"
+
+
+def recorded_key(db: sqlite3.Connection) -> str | None:
+    """The public key (hex) this database recorded for its shop key; None: none yet."""
+    row = db.execute("SELECT value FROM meta WHERE key=?", (SHOP_KEY_META,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def record_key(db: sqlite3.Connection, public: str) -> bool:
+    """Record the shop key's public part (once; in its own statement). True: recorded now."""
+    cursor = db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (SHOP_KEY_META, public))
+    return cursor.rowcount == 1
+
+
+def replaced_key(path: Path, found: str, recorded: str) -> str:
+    """What a replaced key means, for store IT."""
+    return (f"the shop key {path} (fingerprint {shop_key.fingerprint(found)}) is not the key this database "
+            f"recorded at its first signed start (fingerprint {shop_key.fingerprint(recorded)}): the key file "
+            "was replaced (or the data folder mixes two shops' files). The fiscal anchor and the archives are "
+            f"signed with the recorded key: put back the original {path.name} from the data folder's backup "
+            "(laneserver never replaces it)")
+
+
+def missing_key(path: Path, recorded: str) -> str:
+    return (f"the shop key {path} is missing, but this database recorded one (fingerprint "
+            f"{shop_key.fingerprint(recorded)}): put back {path.name} from the data folder's backup "
+            "(laneserver never makes a second key for a database that has one)")
 
 
 def mark_anchored(db: sqlite3.Connection) -> None:
@@ -451,12 +686,58 @@ class Verification(msgspec.Struct, frozen=True):
         return self.anchor.ok and not any(isinstance(c, Broken) for c in self.chains)
 
 
-def verify(db: sqlite3.Connection, anchor_file: Path) -> Verification:
-    """Walk the three chains and check their heads against the anchor file.
+class _Keys(msgspec.Struct, frozen=True):
+    """The public key an anchor must be signed by (None: no key anywhere yet, an
+    unsigned anchor is still accepted), and what is wrong with the keys."""
 
-    The anchor is read first: the journal rewrites it only after a commit, so a
-    database read after it holds at least what it anchors, even while the
-    server keeps selling. The walk and the anchor check share one read
+    public: str | None
+    problem: str | None = None
+
+
+def _keys(key_file: Path, recorded: str | None, auditor: str | None) -> _Keys:
+    if auditor is not None:
+        if recorded is not None and recorded != auditor:
+            return _Keys(auditor, f"the database recorded another shop key (fingerprint "
+                                  f"{shop_key.fingerprint(recorded)}) than the one given (fingerprint "
+                                  f"{shop_key.fingerprint(auditor)})")
+        return _Keys(auditor)
+    try:
+        key = shop_key.load_key(key_file)
+    except shop_key.KeyUnreadable as error:
+        return _Keys(recorded, f"the shop key is unreadable ({error})")
+    if key is None:
+        return _Keys(recorded, None if recorded is None else missing_key(key_file, recorded))
+    found = shop_key.public_hex(key)
+    if recorded is not None and recorded != found:
+        return _Keys(recorded, replaced_key(key_file, found, recorded))
+    return _Keys(found)
+
+
+def _signature_problem(anchor: Anchor, anchor_file: Path, public: str | None) -> str | None:
+    """Why the anchor's signature is not the shop key's (None: it is, or no key exists yet)."""
+    if public is None:
+        return None  # a database no signing laneserver has served yet: an unsigned anchor
+    if not anchor.signed:
+        return (f"anchor {anchor_file} is not signed, but this shop signs its anchors (key fingerprint "
+                f"{shop_key.fingerprint(public)}): it was written without the shop key")
+    if anchor.key != public:
+        return (f"anchor {anchor_file} is signed by another key (fingerprint {shop_key.fingerprint(anchor.key)}) "
+                f"than the shop's (fingerprint {shop_key.fingerprint(public)}): it was written without the shop key")
+    if not signature_checks(anchor, public):
+        return (f"anchor {anchor_file} has a signature that does not check with the shop key (fingerprint "
+                f"{shop_key.fingerprint(public)}): the anchor was changed, or written without the shop key")
+    return None
+
+
+def verify(db: sqlite3.Connection, anchor_file: Path, *, public: str | None = None) -> Verification:
+    """Walk every chain, check their heads against the anchor file and the anchor's
+    signature against the shop's key.
+
+    The key is the shop key file next to the anchor (``shop-key.pem``), which must be
+    the one the database recorded; ``public`` (hex), an auditor-held public key,
+    replaces it. The anchor is read first: the journal rewrites it only after a
+    commit, so a database read after it holds at least what it anchors, even while
+    the server keeps selling. The walk and the anchor check share one read
     transaction (one snapshot).
     """
     try:
@@ -468,12 +749,17 @@ def verify(db: sqlite3.Connection, anchor_file: Path) -> Verification:
         chains = verify_chains(db)
         ends = {chain: last_number(db, chain) for chain in ALL_CHAINS}
         anchored = is_anchored(db)
+        recorded = recorded_key(db)
         problems = check_anchor(db, anchor) if anchor is not None else []
     finally:
         db.execute("ROLLBACK")
+    keys = _keys(anchor_file.with_name(shop_key.KEY_NAME), recorded, public)
+    signature = _signature_problem(anchor, anchor_file, keys.public) if anchor is not None else None
     if unreadable is not None:
         check = AnchorCheck(False, f"anchor {anchor_file} is unreadable ({unreadable}): "
                                    "the end of the chains cannot be checked")
+    elif keys.problem is not None:
+        check = AnchorCheck(False, keys.problem)
     elif anchor is None:
         if not any(ends.values()):
             check = AnchorCheck(True, "anchor: none yet, and no fiscal records to anchor")
@@ -484,6 +770,8 @@ def verify(db: sqlite3.Connection, anchor_file: Path) -> Verification:
             check = AnchorCheck(False, f"anchor {anchor_file} is missing: the end of the chains cannot be "
                                        "checked (if it was moved away to accept a restored backup, start the "
                                        "server: it anchors the database as it is)")
+    elif signature is not None:
+        check = AnchorCheck(False, signature)
     elif problems:
         check = AnchorCheck(False, f"the database does not hold its anchored head: {problems[0]}",
                             tuple(problems))
@@ -494,5 +782,7 @@ def verify(db: sqlite3.Connection, anchor_file: Path) -> Verification:
         later = f"; {ahead} records written after it" if ahead else ""
         named = [f"{chain} {head.number}" for chain, head in anchor.heads() if head.number or chain in ("sale", "payment")]
         heads = " and ".join(named) if len(named) <= 2 else f"{', '.join(named[:-1])} and {named[-1]}"
-        check = AnchorCheck(True, f"anchor: {heads} present with their anchored hashes{later}")
+        signed = (f"; signed by the shop key {shop_key.fingerprint(anchor.key)}" if anchor.signed
+                  else "; not signed yet (the server signs it at its next start)")
+        check = AnchorCheck(True, f"anchor: {heads} present with their anchored hashes{later}{signed}")
     return Verification(chains, check)

@@ -80,6 +80,20 @@ def fingerprint(public: str) -> str:
     return hashlib.sha256(bytes.fromhex(public)).hexdigest()[:16]
 
 
+def describe(data: Path) -> str | None:
+    """The shop key in the data folder ``data`` as ``laneserver status`` shows it: its
+    fingerprint and public key; None when there is none yet, ``unreadable: …`` when the
+    file is not an Ed25519 key."""
+    try:
+        key = load_key(data / KEY_NAME)
+    except KeyUnreadable as error:
+        return f"unreadable: {error}"
+    if key is None:
+        return None
+    public = public_hex(key)
+    return f"{fingerprint(public)} (public key {public})"
+
+
 def sign(key: Ed25519PrivateKey, message: bytes) -> str:
     """An Ed25519 signature of ``message``, as 128 hex digits."""
     return key.sign(message).hex()

@@ -25,13 +25,21 @@ from laneserver.rules.payment import fiscal_rows
 from laneserver.rules.stock import exact, to_text
 from laneserver.store.fiscal import (
     Heads,
+    account_record,
     append_record,
     builtins,
+    chained_tables,
     chain_money,
     chain_payment,
+    drawer_count_record,
+    drawer_movement_record,
     encode,
     insert_sale,
+    invoice_record,
     load_heads,
+    note_rows_from,
+    voucher_issued_record,
+    voucher_used_record,
 )
 from laneserver.store.ops import (
     AccountMoved,
@@ -87,6 +95,9 @@ class Writer:
         self.zone = zone  # the shop's time zone: coupon validity is counted in its days
         self.db = db
         self.heads = load_heads(db)
+        # The tables whose first chained row is noted in ``meta`` (store/fiscal.py
+        # ``note_rows_from``): one statement the first time only. Read again on a rollback.
+        self._chained_tables = chained_tables(db)
         # Real stock as this writer last wrote or read it, per (stock point, article):
         # the writer is the only one to change it while the server runs, so a
         # movement needs no SELECT. Forgotten on any rollback and after any Read
@@ -109,6 +120,7 @@ class Writer:
 
     def restore(self, heads: Heads) -> None:
         self.heads = heads
+        self._chained_tables = chained_tables(self.db)
         self._levels.clear()
         self._lane_logs.clear()
         self._discard()
@@ -158,6 +170,12 @@ class Writer:
             self._events.append(row)
         else:
             self.db.execute("INSERT INTO events(at, source, kind, device, seller, data) VALUES (?,?,?,?,?,?)", row)
+
+    def _chained(self, table: str, row: int) -> None:
+        """``row`` of ``table`` is chained: note it if it is the table's first."""
+        if table not in self._chained_tables:
+            note_rows_from(self.db, table, row)
+            self._chained_tables.add(table)
 
     def forget_levels(self) -> None:
         self._levels.clear()
@@ -209,7 +227,9 @@ class Writer:
             case PutCustomer() | MoveAccount() | IssueVoucher() | UseVoucher() | ReceiveMoney() | MoveCoupons():
                 return self._customers(op)
             case RecordDrawerMovement() | RecordDrawerCount():
-                return _record_drawer(self.db, op)
+                seq = _record_drawer(self.db, self.heads, op)
+                self._chained("drawer_movements" if isinstance(op, RecordDrawerMovement) else "drawer_counts", seq)
+                return seq
             case RecordPayments():
                 return self._record_payments(op)
             case RecordCancel():
@@ -340,6 +360,8 @@ class Writer:
             (number, sale, invoice.customer, iso(invoice.at), str(invoice.total_excl_vat), str(invoice.total),
              encode(invoice)),
         )
+        append_record(self.db, self.heads, "invoice", iso(invoice.at), invoice_record(invoice))
+        self._chained("invoices", number)
         self.heads.invoice_number = number
         return number
 
@@ -420,25 +442,33 @@ class Writer:
                     # The customers actor holds money before a lane may spend it, so this
                     # is a bug: fail the unit rather than write money that is not there.
                     raise ValueError(f"customer {op.customer}'s {op.account} would be {balance}")
+                append_record(self.db, self.heads, "account", iso(op.at), account_record(
+                    op, self._customer_name(op.customer), balance))
+                self._chained("customer_movements", cursor.lastrowid)
                 return AccountMoved(seq=cursor.lastrowid, balance=balance)
             case IssueVoucher():
-                self.db.execute(
+                cursor = self.db.execute(
                     "INSERT INTO vouchers(code, amount, issued_at, valid_until, customer, origin, ref, mode, lane,"
                     " device, seller) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (op.code, str(op.amount), iso(op.at), op.valid_until.isoformat(), op.customer, op.origin,
                      op.ref, op.mode, op.lane, op.device, op.seller),
                 )
+                append_record(self.db, self.heads, "account", iso(op.at), voucher_issued_record(
+                    op, None if op.customer is None else self._customer_name(op.customer)))
+                self._chained("vouchers", cursor.lastrowid)
                 return None
             case UseVoucher():
                 row = self.db.execute("SELECT amount FROM vouchers WHERE code=?", (op.code,)).fetchone()
                 if row is None or Decimal(row[0]) < op.amount:
                     raise ValueError(f"voucher {op.code} cannot pay {op.amount}")
                 # voucher_uses.code is the primary key: a second use fails the unit.
-                self.db.execute(
+                cursor = self.db.execute(
                     "INSERT INTO voucher_uses(code, at, amount, remainder, ref, lane, device, seller)"
                     " VALUES (?,?,?,?,?,?,?,?)",
                     (op.code, iso(op.at), str(op.amount), op.remainder, op.ref, op.lane, op.device, op.seller),
                 )
+                append_record(self.db, self.heads, "account", iso(op.at), voucher_used_record(op))
+                self._chained("voucher_uses", cursor.lastrowid)
                 return None
             case ReceiveMoney():
                 # Chained (the money chain, migration 7) like a payment.
@@ -455,6 +485,10 @@ class Writer:
                 )
                 return cursor.lastrowid
         raise TypeError(f"not a customer op: {op!r}")
+
+    def _customer_name(self, customer: str) -> str | None:
+        row = self.db.execute("SELECT name FROM customers WHERE customer=?", (customer,)).fetchone()
+        return None if row is None else row[0]
 
     def _check_coupon_use(self, op: MoveCoupons) -> None:
         """The customers actor holds coupons before a lane uses them, so a use its batch
@@ -523,8 +557,9 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _record_drawer(db: sqlite3.Connection, op: RecordDrawerMovement | RecordDrawerCount) -> int:
-    """Append a drawer movement or a closing count; returns its ``seq``."""
+def _record_drawer(db: sqlite3.Connection, heads: Heads, op: RecordDrawerMovement | RecordDrawerCount) -> int:
+    """Append a drawer movement or a closing count, and its record in the ``drawer``
+    chain (same unit); returns its ``seq``."""
     if isinstance(op, RecordDrawerMovement):
         m = op.movement
         cursor = db.execute(
@@ -533,6 +568,7 @@ def _record_drawer(db: sqlite3.Connection, op: RecordDrawerMovement | RecordDraw
             (op.lane, iso(m.at), m.kind, str(m.amount), m.reason, m.detail, m.destination, encode(m.count),
              m.seller, m.approved_by, op.device),
         )
+        append_record(db, heads, "drawer", iso(m.at), drawer_movement_record(op))
         return cursor.lastrowid
     c = op.counted
     last_movement = db.execute("SELECT coalesce(max(seq), 0) FROM drawer_movements WHERE lane=?",
@@ -544,6 +580,7 @@ def _record_drawer(db: sqlite3.Connection, op: RecordDrawerMovement | RecordDraw
          str(c.difference), encode(c.count), c.seller, op.device, last_movement, c.last_sale, c.last_money_in,
          c.last_payment),
     )
+    append_record(db, heads, "drawer", iso(c.at), drawer_count_record(op))
     return cursor.lastrowid
 
 

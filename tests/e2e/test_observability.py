@@ -11,7 +11,6 @@ import urllib.request
 
 import trio
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from laneserver.server.status import local_client
 from tests.support import LiveServer, connect, until
@@ -80,18 +79,20 @@ async def test_request_ids_metrics_readyz_and_status(tmp_path):
         running = server.cli("status", "--port", str(server.port)).stdout
         assert "server: running since" in running and server.url in running, running
         assert "lanes: 1, 2" in running and "devices: till: 1 active" in running
-        assert "first.sqlite3" in running and "sales: 1" in running and "shop key: no key yet" in running
+        # The journal made the shop key at its first start: its fingerprint and public key.
+        key = serialization.load_pem_private_key((server.data / "shop-key.pem").read_bytes(), password=None)
+        raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        shown = f"shop key: {hashlib.sha256(raw).hexdigest()[:16]} (public key {raw.hex()})"
+        assert "first.sqlite3" in running and "sales: 1" in running and shown in running, running
     finally:
         assert server.stop() == 0
 
-    key = Ed25519PrivateKey.generate()
-    (server.data / "shop-key.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     stopped = server.cli("status", "--port", str(server.port)).stdout
     assert re.search(r"server: not running \(nothing answers at http://127\.0\.0\.1:\d+/status", stopped), stopped
     assert "devices: till: 1 active" in stopped and "first.sqlite3" in stopped and "sales: 1" in stopped
-    assert f"shop key: {hashlib.sha256(raw).hexdigest()[:16]}" in stopped
+    assert shown in stopped
+    (server.data / "shop-key.pem").write_bytes(b"not a key")
+    assert "shop key: unreadable" in server.cli("status", "--port", str(server.port)).stdout
 
 
 def test_status_is_answered_to_the_box_only():

@@ -7,8 +7,10 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pytest
 import trio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from laneserver.actors.journal import FiscalAnchorError, JournalActor, commit, read
 from laneserver.actors.runtime import open_mailbox
@@ -20,10 +22,12 @@ from laneserver.rules.fiscal import (
     check_head,
     decode_anchor,
     encode_anchor,
+    signed_bytes,
 )
 from laneserver.rules.lane import SaleCompleted
 from laneserver.rules.ticket import Line, Payment, vat_breakdown
-from laneserver.store.fiscal import ANCHOR_NAME, Heads, read_anchor, write_anchor
+from laneserver.store.fiscal import ANCHOR_NAME, Heads, read_anchor, signature_checks, write_anchor
+from laneserver.store.shop_key import key_path, load_key, public_hex
 from laneserver.store.ops import RecordSale
 
 H1, H2 = "1" * 64, "2" * 64
@@ -32,21 +36,40 @@ H1, H2 = "1" * 64, "2" * 64
 # --- rules ---------------------------------------------------------------------------------
 
 
+KEY, SIGNATURE = "a" * 64, "b" * 128
+
+
 def test_an_anchor_survives_its_encoding():
-    anchor = Anchor(sale=AnchorHead(12, H1), payment=AnchorHead(15, H2))
+    anchor = Anchor(sale=AnchorHead(12, H1), payment=AnchorHead(15, H2), key=KEY, signature=SIGNATURE)
     assert decode_anchor(encode_anchor(anchor)) == anchor
-    assert json.loads(encode_anchor(anchor)) == {"format": 1, "sale": {"number": 12, "hash": H1},
+    assert json.loads(encode_anchor(anchor)) == {"format": 2, "sale": {"number": 12, "hash": H1},
                                                  "payment": {"number": 15, "hash": H2},
-                                                 "money": {"number": 0, "hash": GENESIS}, "chains": {}}
+                                                 "money": {"number": 0, "hash": GENESIS}, "chains": {},
+                                                 "key": KEY, "signature": SIGNATURE}
 
 
-def test_an_anchor_written_before_the_money_chain_still_reads():
+def test_the_signature_covers_the_format_the_key_and_every_head_with_a_record():
+    anchor = Anchor(sale=AnchorHead(12, H1), payment=AnchorHead(15, H2), chains={"invoice": AnchorHead(1, H2)},
+                    key=KEY)
+    assert json.loads(signed_bytes(anchor)) == {"format": 2, "key": KEY, "heads": {
+        "sale": {"number": 12, "hash": H1}, "payment": {"number": 15, "hash": H2},
+        "invoice": {"number": 1, "hash": H2}}}
+    # An empty chain named or not: the same anchor, the same signed bytes.
+    assert signed_bytes(msgspec.structs.replace(anchor, chains={**anchor.chains, "jet": AnchorHead(0, GENESIS)})
+                        ) == signed_bytes(anchor)
+    for changed in (msgspec.structs.replace(anchor, sale=AnchorHead(11, H1)),
+                    msgspec.structs.replace(anchor, chains={"invoice": AnchorHead(1, H1)}),
+                    msgspec.structs.replace(anchor, key="c" * 64), msgspec.structs.replace(anchor, format=1)):
+        assert signed_bytes(changed) != signed_bytes(anchor)
+
+
+def test_an_unsigned_anchor_of_an_earlier_release_still_reads():
     old = b'{"format": 1, "sale": {"number": 3, "hash": "%s"}, "payment": {"number": 4, "hash": "%s"}}' % (
         H1.encode(), H2.encode())
     anchor = decode_anchor(old)
-    assert anchor.money == AnchorHead(0, GENESIS)
+    assert anchor.money == AnchorHead(0, GENESIS) and not anchor.signed
     assert [chain for chain, _ in anchor.heads()] == ["sale", "payment", "money"]
-    with_money = Anchor(sale=AnchorHead(3, H1), payment=AnchorHead(4, H2), money=AnchorHead(2, H1))
+    with_money = Anchor(format=1, sale=AnchorHead(3, H1), payment=AnchorHead(4, H2), money=AnchorHead(2, H1))
     assert decode_anchor(encode_anchor(with_money)) == with_money
     with pytest.raises(AnchorUnreadable):
         decode_anchor(encode_anchor(with_money).replace(b'"number":2', b'"number":0'))
@@ -55,6 +78,14 @@ def test_an_anchor_written_before_the_money_chain_still_reads():
 @pytest.mark.parametrize("text", [
     "", "not json", "[]", '{"format": 1}',
     '{"format": 2, "sale": {"number": 1, "hash": "%s"}, "payment": {"number": 0, "hash": "%s"}}' % (H1, GENESIS),
+    '{"format": 3, "sale": {"number": 1, "hash": "%s"}, "payment": {"number": 0, "hash": "%s"}, "key": "%s",'
+    ' "signature": "%s"}' % (H1, GENESIS, KEY, SIGNATURE),
+    '{"format": 2, "sale": {"number": 1, "hash": "%s"}, "payment": {"number": 0, "hash": "%s"}, "key": "%s",'
+    ' "signature": "%s"}' % (H1, GENESIS, KEY, SIGNATURE[:-2]),
+    '{"format": 2, "sale": {"number": 1, "hash": "%s"}, "payment": {"number": 0, "hash": "%s"}, "key": "%s",'
+    ' "signature": "%s"}' % (H1, GENESIS, KEY.upper(), SIGNATURE),
+    '{"format": 1, "sale": {"number": 1, "hash": "%s"}, "payment": {"number": 0, "hash": "%s"},'
+    ' "signature": "%s"}' % (H1, GENESIS, SIGNATURE),
     '{"format": 1, "sale": {"number": -1, "hash": "%s"}, "payment": {"number": 0, "hash": "%s"}}' % (H1, GENESIS),
     '{"format": 1, "sale": {"number": 1, "hash": "abc"}, "payment": {"number": 0, "hash": "%s"}}' % GENESIS,
     '{"format": 1, "sale": {"number": 0, "hash": "%s"}, "payment": {"number": 0, "hash": "%s"}}' % (H1, GENESIS),
@@ -81,12 +112,20 @@ def test_check_head_is_a_prefix_check():
 # --- the file ------------------------------------------------------------------------------
 
 
-def test_write_anchor_replaces_the_file_whole(tmp_path: Path):
+def test_write_anchor_replaces_the_file_whole_and_signs_it(tmp_path: Path):
     path = tmp_path / ANCHOR_NAME
+    key, other = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
     assert read_anchor(path) is None
-    write_anchor(path, Heads(1, H1, 2, H2))
-    write_anchor(path, Heads(2, H2, 3, H1, 1, H2))
-    assert read_anchor(path) == Anchor(sale=AnchorHead(2, H2), payment=AnchorHead(3, H1), money=AnchorHead(1, H2))
+    write_anchor(path, Heads(1, H1, 2, H2), key)
+    write_anchor(path, Heads(2, H2, 3, H1, 1, H2), key)
+    anchor = read_anchor(path)
+    assert anchor is not None and anchor.same_heads(
+        Anchor(sale=AnchorHead(2, H2), payment=AnchorHead(3, H1), money=AnchorHead(1, H2)))
+    assert anchor.key == public_hex(key) and signature_checks(anchor, public_hex(key))
+    assert not signature_checks(anchor, public_hex(other))
+    forged = msgspec.structs.replace(anchor, sale=AnchorHead(1, H1))
+    assert not signature_checks(forged, public_hex(key))
+    assert not signature_checks(msgspec.structs.replace(anchor, format=1, key="", signature=""), public_hex(key))
     assert sorted(p.name for p in tmp_path.iterdir()) == [ANCHOR_NAME]  # no temp file left
     path.write_text("{")
     with pytest.raises(AnchorUnreadable):
@@ -140,7 +179,9 @@ async def test_the_journal_refuses_a_database_behind_its_anchor(tmp_path: Path):
         await commit(journal, _sale(1))
 
     await _with_journal(db, sell)
-    write_anchor(tmp_path / ANCHOR_NAME, Heads(2, H1, 2, H2))  # as if sale 2 had been removed
+    key = load_key(key_path(db))
+    assert key is not None
+    write_anchor(tmp_path / ANCHOR_NAME, Heads(2, H1, 2, H2), key)  # as if sale 2 had been removed
     with pytest.raises(BaseException) as raised:
         await _with_journal(db, sell)
     refusal = raised.value

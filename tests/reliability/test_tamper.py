@@ -23,6 +23,8 @@ import pytest
 import trio
 
 from laneserver.rules.fiscal import chain_hash
+from laneserver.store.fiscal import Heads, write_anchor
+from laneserver.store.shop_key import KEY_NAME, load_key
 from tests.reliability.harness import ANCHOR_NAME, DB_NAME, open_db, tamper
 from tests.support import REPO, LiveServer, connect
 
@@ -221,8 +223,10 @@ def test_a_lagging_anchor_is_a_crash_between_commit_and_anchor_not_tampering(sho
     behind: verify accepts it, and the next start brings it up to date."""
     [(sale_hash,)] = rows(shop, "SELECT hash FROM sales WHERE number=4")
     [(payment, payment_hash)] = rows(shop, "SELECT max(number), hash FROM payments WHERE sale<=4")
-    behind = {"format": 1, "sale": {"number": 4, "hash": sale_hash}, "payment": {"number": payment, "hash": payment_hash}}
-    (shop.data / ANCHOR_NAME).write_text(json.dumps(behind))
+    key = load_key(shop.data / KEY_NAME)
+    assert key is not None
+    write_anchor(shop.data / ANCHOR_NAME, Heads(sale_number=4, sale_hash=sale_hash, payment_number=payment,
+                                                payment_hash=payment_hash), key)  # as the journal signs it
     code, output = verify(shop)
     assert code == 0 and "records written after it" in output, output
     shop.start()
@@ -385,7 +389,10 @@ def test_the_intact_copy_after_the_sale_passes(after):
     assert code == 0, output
     assert "ok: 3 records, last 3" in output and "ok: 5 records, last 5" in output
     assert "ok: 2 records, last 2, head" in output and "(money taken outside sales)" in output
-    assert re.search(r"anchor: sale 3, payment 5, money 2 and jet \d+ present with their anchored hashes", output), output
+    # The two deposits are customer account movements too (the account chain).
+    assert re.search(r"anchor: sale 3, payment 5, money 2, account 2 and jet \d+ present with their anchored hashes",
+                     output), output
+    assert "ok: 2 records, last 2, head" in output and "(customer account movements)" in output
 
 
 @pytest.mark.parametrize(("damage", "words"), AFTER_MATRIX, ids=[d.__name__ for d, _ in AFTER_MATRIX])
