@@ -23,21 +23,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import msgspec
 import psycopg
 
 from laneserver.rules.fiscal import (
     GENESIS,
+    Anchor,
     AnchorUnreadable,
     Broken,
     ChainEnd,
     ChainRow,
     check_head,
     decode_anchor,
+    signed_bytes,
     walk,
 )
+from laneserver.store import shop_key
 from laneserver.store.fiscal import ALL_CHAINS
 
 # Business events shipped besides the fiscal chains: the event journal (``events``)
@@ -337,19 +340,15 @@ def _check_anchor(conn: psycopg.Connection, shop: str, row: tuple[bytes, str | N
     return True, f"anchor: {heads or 'nothing anchored yet'} held with their anchored hashes{signed}"
 
 
-def _signature(anchor: Any, public_key: str | None) -> tuple[bool, str] | None:
-    """(good, why) for a signed anchor (format 2, the fiscal signing release); None for
-    an unsigned one. A signed anchor's key must be the key the shop shipped."""
-    signature = getattr(anchor, "signature", "")
-    if not signature:
+def _signature(anchor: Anchor, public_key: str | None) -> tuple[bool, str] | None:
+    """(good, why) for a signed anchor (format 2); None for an unsigned one (format 1,
+    from before the signing release). A signed anchor's key must be the key the shop
+    shipped beside it."""
+    if not anchor.signed:
         return None
-    from laneserver.rules import fiscal as rules
-    from laneserver.store import shop_key
-
     if public_key is not None and public_key != anchor.key:
         return False, "the anchor is signed by a key that is not the shop's shipped public key"
-    key = shop_key.parse_public(anchor.key)
-    if not shop_key.signed_by(key, rules.signed_bytes(anchor), signature):
+    if not shop_key.signed_by(shop_key.parse_public(anchor.key), signed_bytes(anchor), anchor.signature):
         return False, "the anchor's signature does not match its heads (edited after it was signed)"
     return True, f"signed by {shop_key.fingerprint(anchor.key)}"
 

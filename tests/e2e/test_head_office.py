@@ -123,6 +123,7 @@ async def test_head_office_cut_and_shop_killed_while_shipping_holds_the_journal_
         assert hq_sales(dsn, "S001") == 15
         report = hq_cli("verify", "--dsn", dsn, "--shop", "S001")
         assert report.returncode == 0 and "OK" in report.stdout and "anchor: sale 15" in report.stdout, report.stdout
+        assert "signed by " in report.stdout  # the shop's key, shipped with its signed anchor
         with psycopg.connect(dsn) as conn:
             total = conn.execute("SELECT sum(total) FROM sales WHERE shop = 'S001'").fetchone()[0]
             tickets = conn.execute("SELECT sum(tickets) FROM x_chain").fetchone()[0]
@@ -158,8 +159,10 @@ async def test_two_shops_ship_into_one_head_office_at_once(tmp_path, pg):
         conn.execute("UPDATE records SET record = replace(record, '8.90', '0.89')"
                      " WHERE shop = 'S002' AND chain = 'sale' AND sequence = 2")
         conn.execute("DELETE FROM records WHERE shop = 'S001' AND chain = 'sale' AND sequence = 6")
+        conn.execute("UPDATE anchors SET public_key = %s WHERE shop = 'S002'", ("ab" * 32,))
     changed = hq_cli("verify", "--dsn", dsn, "--shop", "S002")
     assert changed.returncode == 1 and "BROKEN: sale record 2: content does not match its hash" in changed.stdout
+    assert "BROKEN: the anchor is signed by a key that is not the shop's shipped public key" in changed.stdout
     cut = hq_cli("verify", "--dsn", dsn, "--shop", "S001")
     assert cut.returncode == 1 and "BROKEN: head office does not hold the anchored head: sale record 6" in cut.stdout
 
