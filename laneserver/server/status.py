@@ -133,7 +133,7 @@ async def _head_office(shop: Shop, within: float = 2.0) -> dict[str, Any] | None
         return None
     with trio.move_on_after(within):
         try:
-            found = await read(shop.journal, partial(outbox.summary, now=dt.datetime.now(dt.timezone.utc)))
+            found = await read(shop.journal, partial(outbox.summary, now=dt.datetime.now(dt.UTC)))
         except (ActorFailed, ReadFailed):
             return None
         return _head_office_part(shop.config, found)
@@ -217,7 +217,7 @@ def offline_status(config: Config, data: Path) -> dict[str, Any]:
     db = books.open_read_only(data / DB_NAME)
     try:
         facts = books.facts(db)
-        shipped = (_head_office_part(config, outbox.summary(db, dt.datetime.now(dt.timezone.utc)))
+        shipped = (_head_office_part(config, outbox.summary(db, dt.datetime.now(dt.UTC)))
                    if config.head_office.dsn else None)
     finally:
         db.close()

@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from typing import NamedTuple
 
 import msgspec
 import psycopg
 
+from laneserver.clock import shop_day
+from laneserver.rules import fec
 from laneserver.rules.fiscal import (
     GENESIS,
     Anchor,
@@ -357,3 +360,76 @@ def parse_at(text: str) -> dt.datetime:
     """A record's ISO 8601 time (naive ones are UTC, as the store writes them)."""
     when = dt.datetime.fromisoformat(text)
     return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
+# --- the chain's FEC (rules/fec.py over head office's rows) ----------------------------
+
+_vat = msgspec.json.Decoder(tuple[fec.VatPart, ...])
+
+
+def _fec_rows(conn: psycopg.Connection, shop: str, first: dt.date, last: dt.date,
+              zone: dt.tzinfo) -> tuple[list[fec.Sale], list[fec.PaymentRow], list[fec.MoneyRow]]:
+    """One shop's sales, payment and money rows of the shop days ``first``..``last``, as
+    store/fec.py reads them from a shop's database (the chained text of each record)."""
+    low = dt.datetime.combine(first - dt.timedelta(days=1), dt.time(), dt.UTC)
+    high = dt.datetime.combine(last + dt.timedelta(days=2), dt.time(), dt.UTC)
+
+    def day_of(at: str) -> dt.date | None:
+        day = shop_day(parse_at(at), zone)
+        return day if first <= day <= last else None
+
+    sales, payments, money = [], [], []
+    for number, record in conn.execute(
+            "SELECT sequence, record FROM records WHERE shop = %s AND chain = 'sale' AND at >= %s AND at < %s"
+            " ORDER BY sequence", (shop, low, high)):
+        body = msgspec.json.decode(record)
+        if (day := day_of(body["at"])) is not None:
+            sales.append(fec.Sale(number=number, at=body["at"], day=day, total=Decimal(body["total"]),
+                                  change=Decimal(body["change"]), vat=_vat.decode(msgspec.json.encode(body["vat"])),
+                                  customer=body.get("customer"), cancels=body.get("cancels")))
+    for number, record, sale in conn.execute(
+            "SELECT p.sequence, p.record, s.record FROM records p JOIN records s ON s.shop = p.shop"
+            " AND s.chain = 'sale' AND s.sequence = (p.body->>'sale')::bigint"
+            " WHERE p.shop = %s AND p.chain = 'payment' AND p.at >= %s AND p.at < %s ORDER BY p.sequence",
+            (shop, low, high)):
+        body, of = msgspec.json.decode(record), msgspec.json.decode(sale)
+        if (day := day_of(body["at"])) is not None:
+            payments.append(fec.PaymentRow(number=number, sale=body["sale"], at=body["at"], day=day,
+                                           type=body.get("type", "PAI"), mode=body["mode"],
+                                           amount=Decimal(body["amount"]), sale_at=of["at"],
+                                           sale_change=Decimal(of["change"]), sale_cancels=of.get("cancels"),
+                                           customer=of.get("customer")))
+    for number, record in conn.execute(
+            "SELECT sequence, record FROM records WHERE shop = %s AND chain = 'money' AND at >= %s AND at < %s"
+            " ORDER BY sequence", (shop, low, high)):
+        body = msgspec.json.decode(record)
+        if (day := day_of(body["at"])) is not None:
+            money.append(fec.MoneyRow(number=number, day=day, kind=body["kind"], mode=body["mode"],
+                                      amount=Decimal(body["amount"]), customer=body.get("customer"),
+                                      ref=body.get("ref")))
+    return sales, payments, money
+
+
+def chain_fec(conn: psycopg.Connection, first: dt.date, last: dt.date, zone: dt.tzinfo,
+              accounts: fec.Accounts, shops: list[str] | None = None) -> list[fec.Entry]:
+    """The FEC entries of every shop (or ``shops``) for the shop days ``first``..``last``:
+    each shop's built by rules/fec.py as its own export builds them, then merged in date
+    order and numbered again per journal across the chain (EcritureNum continuous); a
+    piece and a label name their shop (``S001-T000012``)."""
+    order = {code: i for i, code in enumerate(fec.JOURNALS)}
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        if shops is None:
+            shops = [row[0] for row in conn.execute("SELECT DISTINCT shop FROM records ORDER BY shop")]
+        merged = []
+        for shop in shops:
+            for entry in fec.build(*_fec_rows(conn, shop, first, last, zone), accounts):
+                merged.append(((entry.day, order[entry.journal], shop, entry.number), shop, entry))
+    merged.sort(key=lambda item: item[0])
+    counters = dict.fromkeys(fec.JOURNALS, 0)
+    out = []
+    for _, shop, entry in merged:
+        counters[entry.journal] += 1
+        out.append(msgspec.structs.replace(entry, number=f"{entry.journal}{counters[entry.journal]:06d}",
+                                           piece=f"{shop}-{entry.piece}", label=f"{shop} {entry.label}"))
+    return out

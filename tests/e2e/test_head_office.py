@@ -10,9 +10,11 @@ cluster in a temporary folder, run as ``postgres``, on loopback).
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -148,6 +150,17 @@ async def test_two_shops_ship_into_one_head_office_at_once(tmp_path, pg):
         with psycopg.connect(dsn) as conn:
             by_shop = dict(conn.execute("SELECT shop, count(*) FROM sales GROUP BY shop").fetchall())
         assert by_shop == {"S001": 6, "S002": 4}
+        # The chain's FEC from head office: each shop's own export, merged.
+        month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
+        own = [server.cli("export", "fec", "--period", month, "--out", str(tmp_path / f"{i}.fec")).stdout
+               for i, server in enumerate((one, two))]
+        chain = hq_cli("fec", "--dsn", dsn, "--period", month, "--out", str(tmp_path / "chain.fec"))
+        assert chain.returncode == 0, chain.stderr
+        assert _debits(chain.stdout) == _debits(own[0]) + _debits(own[1]) > 0
+        entries = (tmp_path / "chain.fec").read_text(encoding="utf-8").splitlines()[1:]
+        assert sum(len((tmp_path / f"{i}.fec").read_text(encoding="utf-8").splitlines()) - 1 for i in (0, 1)) \
+            == len(entries)
+        assert any("\tS002-T000004\t" in line for line in entries)
         page = await trio.to_thread.run_sync(_metrics, one)
         assert 'laneserver_head_office_lag_records{chain="sale"} 0' in page
         assert "laneserver_head_office_connected 1" in page
@@ -165,6 +178,10 @@ async def test_two_shops_ship_into_one_head_office_at_once(tmp_path, pg):
     assert "BROKEN: the anchor is signed by a key that is not the shop's shipped public key" in changed.stdout
     cut = hq_cli("verify", "--dsn", dsn, "--shop", "S001")
     assert cut.returncode == 1 and "BROKEN: head office does not hold the anchored head: sale record 6" in cut.stdout
+
+
+def _debits(said: str) -> Decimal:
+    return Decimal(said.rsplit("debits = credits = ", 1)[1].split()[0])
 
 
 def _metrics(server: LiveServer) -> str:
