@@ -114,7 +114,8 @@ class _Round:
         send_anchor = anchor if found.complete and anchor is not None and anchor != self.anchor_sent else None
         new = 0
         if found.records or send_anchor is not None:
-            new = hq.ship(self.pg, self.config.shop, found.records, send_anchor, _public_key(self.db_path))
+            key = _public_key(self.db_path) if send_anchor is not None else None
+            new = hq.ship(self.pg, self.config.shop, found.records, send_anchor, key)
         for item in found.records:
             self.position[item.chain] = max(self.position.get(item.chain, 0), item.sequence)
         if send_anchor is not None:
