@@ -42,8 +42,6 @@ from laneserver.actors.printer_messages import PrinterStatus
 from laneserver.actors.publisher import Publisher
 from laneserver.actors.runtime import (CORE_POLICY, DEVICE_POLICY, JOURNAL_POLICY, ActorFailed, Address,
                                        open_mailbox, supervise)
-from laneserver.actors.shipper import MAILBOX as SHIPPER_MAILBOX
-from laneserver.actors.shipper import ShipperActor, ShipperStats
 from laneserver.actors.stock_point import StockPointActor
 from laneserver.rules.costs import CostBook
 from laneserver.actors.terminal import MAILBOX as TERMINAL_MAILBOX
@@ -215,12 +213,18 @@ async def run_shop(
                     await middle.start(supervise, "backups", factory, backups_inbox, DEVICE_POLICY)
                 # Shipping the journal to head office ([head_office] dsn): its own thread and
                 # connections; a device (a crash restarts it, nothing waits on it).
-                shipper_stats = ShipperStats()
-                shipper, shipper_inbox = open_mailbox("shipper", SHIPPER_MAILBOX)
+                # psycopg is imported only then (half a second of a start-up on a busy box).
+                shippers: list[Address] = []
                 if config.head_office.dsn:
+                    from laneserver.actors.shipper import MAILBOX as SHIPPER_MAILBOX
+                    from laneserver.actors.shipper import ShipperActor, ShipperStats
+
+                    shipper_stats = ShipperStats()
+                    shipper, shipper_inbox = open_mailbox("shipper", SHIPPER_MAILBOX)
                     factory = partial(ShipperActor, data_dir, config.head_office, journal=journal, clock=clock,
                                       stats=shipper_stats, apply_catalog=outbox.apply_catalog)
                     await middle.start(supervise, "shipper", factory, shipper_inbox, DEVICE_POLICY)
+                    shippers.append(shipper)
                 # A cash drawer per lane (a device: a crash restarts it, never stalls the
                 # lane). It tells the lane's sessions of alerts (through the publisher).
                 drawers: dict[str, Address] = {}
@@ -286,7 +290,7 @@ async def run_shop(
                     shop.metrics.gauges["articles"] = lambda: len(catalog)
                     shop.metrics.gauges["actors_out_of_service"] = lambda: len(out_of_service)
                     shop.metrics.gauges["backups_failed"] = lambda: backup_status.failures
-                    if config.head_office.dsn:
+                    if shippers:
                         register_shipper_metrics(shop, shipper_stats)
                     shop.keyboard = keyboard_views(config, catalog)
                     shop.drawers = drawers
@@ -308,7 +312,7 @@ async def run_shop(
                     _close_all([*lane_addresses.values(), fiscal], front, server_config.shutdown_grace)
                 for drawer in drawers.values():
                     drawer.close()
-                _close_all([sales, customers, invoices, backups, shipper, *points.values(), *printers.values(), *terminals.values()], middle,
+                _close_all([sales, customers, invoices, backups, *shippers, *points.values(), *printers.values(), *terminals.values()], middle,
                            server_config.shutdown_grace)
             journal.close()
         root.cancel_scope.cancel()

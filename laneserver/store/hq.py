@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
-from typing import NamedTuple
 
 import msgspec
 import psycopg
@@ -45,25 +44,10 @@ from laneserver.rules.fiscal import (
 )
 from laneserver.store import shop_key
 from laneserver.store.fiscal import ALL_CHAINS
-
-# Business events shipped besides the fiscal chains: the event journal (``events``)
-# and the stock movements, numbered by their ``seq`` (append-only tables at the shop).
-EVENT_CHAINS = ("event", "stock")
-SHIPPED_CHAINS = (*ALL_CHAINS, *EVENT_CHAINS)
+from laneserver.store.outbox import EVENT_CHAINS, SHIPPED_CHAINS, Shipped, parse_at
 
 CONNECT_TIMEOUT = 5  # seconds to reach head office before the shipper backs off
 STATEMENT_TIMEOUT_MS = 30_000
-
-
-class Shipped(NamedTuple):
-    """One record as shipped: the shop's record of ``chain`` number ``sequence``."""
-
-    chain: str
-    sequence: int
-    at: str  # ISO 8601
-    record: str  # canonical JSON text (what the shop hashed, for the chained ones)
-    prev_hash: str | None
-    hash: str | None
 
 
 SCHEMA: tuple[str, ...] = (
@@ -354,12 +338,6 @@ def _signature(anchor: Anchor, public_key: str | None) -> tuple[bool, str] | Non
     if not shop_key.signed_by(shop_key.parse_public(anchor.key), signed_bytes(anchor), anchor.signature):
         return False, "the anchor's signature does not match its heads (edited after it was signed)"
     return True, f"signed by {shop_key.fingerprint(anchor.key)}"
-
-
-def parse_at(text: str) -> dt.datetime:
-    """A record's ISO 8601 time (naive ones are UTC, as the store writes them)."""
-    when = dt.datetime.fromisoformat(text)
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 # --- the chain's FEC (rules/fec.py over head office's rows) ----------------------------

@@ -25,7 +25,29 @@ from typing import NamedTuple
 
 from laneserver.rules.fiscal import canonical
 from laneserver.store.fiscal import ALL_CHAINS, chain_rows, last_number
-from laneserver.store.hq import SHIPPED_CHAINS, Shipped, parse_at
+
+# Business events shipped besides the fiscal chains: the event journal (``events``)
+# and the stock movements, numbered by their ``seq`` (append-only tables at the shop).
+EVENT_CHAINS = ("event", "stock")
+SHIPPED_CHAINS = (*ALL_CHAINS, *EVENT_CHAINS)
+
+
+class Shipped(NamedTuple):
+    """One record as shipped: the shop's record of ``chain`` number ``sequence``."""
+
+    chain: str
+    sequence: int
+    at: str  # ISO 8601
+    record: str  # canonical JSON text (what the shop hashed, for the chained ones)
+    prev_hash: str | None
+    hash: str | None
+
+
+def parse_at(text: str) -> dt.datetime:
+    """A record's ISO 8601 time (naive ones are UTC, as the store writes them)."""
+    when = dt.datetime.fromisoformat(text)
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
 
 POSITION_KEY = "head_office_position"
 CATALOG_KEY = "head_office_catalog_version"
