@@ -84,7 +84,7 @@ SCHEMA: tuple[str, ...] = (
 # The readable views, made again by every ``hq init`` (a view holds no data).
 VIEWS = """
 DROP VIEW IF EXISTS x_chain, x_shop, z_chain, z_shop, sale_lines, sales, payments, money_in, closures,
-    stock_movements, events, positions CASCADE;
+    stock_movements, events, positions, account_movements, account_balances, account_balances_chain CASCADE;
 CREATE VIEW sales AS
     SELECT shop, sequence AS number, at, body->>'lane' AS lane, body->>'seller' AS seller,
            body->>'customer' AS customer, (body->>'total')::numeric AS total, (body->>'paid')::numeric AS paid,
@@ -132,6 +132,17 @@ CREATE VIEW x_shop AS
     SELECT shop, (at AT TIME ZONE 'UTC')::date AS day, count(*) AS tickets, sum(total) AS total,
            sum(abs(total)) AS total_abs
     FROM sales GROUP BY shop, (at AT TIME ZONE 'UTC')::date;
+CREATE VIEW account_movements AS
+    SELECT shop, sequence AS number, at, body->>'customer' AS customer, body->>'account' AS account,
+           (body->>'delta')::numeric AS delta, (body->>'balance')::numeric AS shop_balance, body->>'kind' AS kind,
+           body->>'ref' AS ref
+    FROM records WHERE chain = 'account' AND body->>'type' = 'account';
+CREATE VIEW account_balances AS
+    SELECT shop, customer, account, sum(delta) AS balance, count(*) AS movements, max(at) AS last_at
+    FROM account_movements GROUP BY shop, customer, account;
+CREATE VIEW account_balances_chain AS
+    SELECT customer, account, sum(delta) AS balance, count(DISTINCT shop) AS shops, max(at) AS last_at
+    FROM account_movements GROUP BY customer, account;
 CREATE VIEW x_chain AS
     SELECT day, count(DISTINCT shop) AS shops, sum(tickets) AS tickets, sum(total) AS total
     FROM x_shop GROUP BY day;
