@@ -161,6 +161,7 @@ class ShipperActor:
         self._round = _Round(data_dir / DB_NAME, config)
         self._backoff = Backoff(first=min(1.0, config.backoff_max), cap=config.backoff_max)
         self._log = get_logger("shipper", shop=config.shop)
+        self._catalog_applied: int | None = None  # the catalog version the shop applied last
 
     async def _hop(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await trio.to_thread.run_sync(fn, *args, limiter=self._limiter, abandon_on_cancel=True)
@@ -227,9 +228,12 @@ class ShipperActor:
         through the journal (``apply_catalog``)."""
         if self._apply_catalog is None:
             return
+        version = None
         try:
             with trio.fail_after(30):
-                applied = await read(self.journal, outbox.read_catalog_version)
+                if self._catalog_applied is None:  # read once; this actor writes it afterwards
+                    self._catalog_applied = await read(self.journal, outbox.read_catalog_version)
+                applied = self._catalog_applied
                 found = await self._hop(self._round.catalog, applied)
                 if found is None:
                     self.stats.catalog_version = applied
@@ -242,5 +246,5 @@ class ShipperActor:
         except ReadFailed as error:
             self._log.error("head_office_catalog_refused", version=version, error=repr(error.__cause__ or error))
             return
-        self.stats.catalog_version = version
+        self.stats.catalog_version = self._catalog_applied = version
         self._log.info("head_office_catalog_applied", version=version)

@@ -205,15 +205,23 @@ def apply_catalog(db: sqlite3.Connection, version: int, content: str) -> int:
     articles up at its next start, or through the live catalog import when present:
     docs/head_office.md)."""
     from laneserver.rules.catalog_csv import CatalogCsvError, parse_catalog_csv
-    from laneserver.store.admin import encode, transaction
+    from laneserver.store.admin import encode
 
     try:
         articles = parse_catalog_csv(content)
     except CatalogCsvError:
         articles = []
-    with transaction(db):
+    # A savepoint, not BEGIN: on the journal's thread this runs inside its batch's
+    # transaction (and commits with it); on a connection of its own it is the transaction.
+    db.execute("SAVEPOINT apply_catalog")
+    try:
         db.executemany("INSERT INTO articles(id, data) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET data=excluded.data",
                        ((a.id, encode(a)) for a in articles))
         db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                    (CATALOG_KEY, str(version)))
+    except BaseException:
+        db.execute("ROLLBACK TO apply_catalog")
+        db.execute("RELEASE apply_catalog")
+        raise
+    db.execute("RELEASE apply_catalog")
     return len(articles)

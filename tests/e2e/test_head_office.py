@@ -141,6 +141,9 @@ async def test_head_office_cut_and_shop_killed_while_shipping_holds_the_journal_
 
 async def test_two_shops_ship_into_one_head_office_at_once(tmp_path, pg):
     dsn = head_office(pg, "two")
+    with hq.connect(dsn) as conn:  # a catalog for S001 only, with one article more
+        demo = (REPO / "laneserver" / "demo" / "catalog.csv").read_text(encoding="utf-8")
+        hq.publish_catalog(conn, demo + "Z999,Nouveauté,3.50,20,,,active,false,,,,,,false,,\n", "S001")
     one = shop_server(tmp_path, "S001", dsn).start()
     two = shop_server(tmp_path, "S002", dsn).start()
     try:
@@ -153,6 +156,10 @@ async def test_two_shops_ship_into_one_head_office_at_once(tmp_path, pg):
         with psycopg.connect(dsn) as conn:
             by_shop = dict(conn.execute("SELECT shop, count(*) FROM sales GROUP BY shop").fetchall())
         assert by_shop == {"S001": 6, "S002": 4}
+        # Applied by S001's shipper through its journal; S002 was not sent it.
+        with trio.fail_after(20):
+            await until(lambda: _article(one, "Z999"))
+        assert not _article(two, "Z999")
         # The chain's FEC from head office: each shop's own export, merged.
         month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
         own = [server.cli("export", "fec", "--period", month, "--out", str(tmp_path / f"{i}.fec")).stdout
@@ -181,6 +188,14 @@ async def test_two_shops_ship_into_one_head_office_at_once(tmp_path, pg):
     assert "BROKEN: the anchor is signed by a key that is not the shop's shipped public key" in changed.stdout
     cut = hq_cli("verify", "--dsn", dsn, "--shop", "S001")
     assert cut.returncode == 1 and "BROKEN: head office does not hold the anchored head: sale record 6" in cut.stdout
+
+
+def _article(server: LiveServer, article: str) -> bool:
+    db = sqlite3.connect(server.data / DB_NAME)
+    try:
+        return db.execute("SELECT 1 FROM articles WHERE id = ?", (article,)).fetchone() is not None
+    finally:
+        db.close()
 
 
 def _debits(said: str) -> Decimal:
