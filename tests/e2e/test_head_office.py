@@ -162,15 +162,13 @@ async def test_two_shops_ship_into_one_head_office_at_once(tmp_path, pg):
         assert not _article(two, "Z999")
         # The chain's FEC from head office: each shop's own export, merged.
         month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
-        own = [server.cli("export", "fec", "--period", month, "--out", str(tmp_path / f"{i}.fec")).stdout
-               for i, server in enumerate((one, two))]
+        own = [_shop_fec(server, month) for server in (one, two)]
         chain = hq_cli("fec", "--dsn", dsn, "--period", month, "--out", str(tmp_path / "chain.fec"))
         assert chain.returncode == 0, chain.stderr
-        assert _debits(chain.stdout) == _debits(own[0]) + _debits(own[1]) > 0
-        entries = (tmp_path / "chain.fec").read_text(encoding="utf-8").splitlines()[1:]
-        assert sum(len((tmp_path / f"{i}.fec").read_text(encoding="utf-8").splitlines()) - 1 for i in (0, 1)) \
-            == len(entries)
-        assert any("\tS002-T000004\t" in line for line in entries)
+        assert _debits(chain.stdout) == sum(entry.debit for entries in own for entry in entries) > 0
+        lines = (tmp_path / "chain.fec").read_text(encoding="utf-8").splitlines()[1:]
+        assert len(lines) == sum(len(entry.lines) for entries in own for entry in entries)
+        assert any("\tS002-T000004\t" in line for line in lines)
         page = await trio.to_thread.run_sync(_metrics, one)
         assert 'laneserver_head_office_lag_records{chain="sale"} 0' in page
         assert "laneserver_head_office_connected 1" in page
@@ -194,6 +192,23 @@ def _article(server: LiveServer, article: str) -> bool:
     db = sqlite3.connect(server.data / DB_NAME)
     try:
         return db.execute("SELECT 1 FROM articles WHERE id = ?", (article,)).fetchone() is not None
+    finally:
+        db.close()
+
+
+def _shop_fec(server: LiveServer, month: str) -> list:
+    """The shop's own FEC entries of ``month`` (what ``laneserver export fec`` writes)."""
+    from laneserver.clock import shop_zone
+    from laneserver.config import demo_config, fec_accounts
+    from laneserver.rules.periods import parse_period
+    from laneserver.store import fec as store_fec
+
+    config = demo_config()
+    zone = shop_zone(config.shop.timezone)
+    first, last = parse_period(month, dt.datetime.now(zone).date())
+    db = store_fec.open_read_only(server.data / DB_NAME)
+    try:
+        return store_fec.entries(db, first, last, zone, fec_accounts(config))
     finally:
         db.close()
 
