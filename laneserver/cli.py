@@ -16,7 +16,9 @@ import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -86,15 +88,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     device = sub.add_parser("device", parents=[common], help="paired devices")
     device_sub = device.add_subparsers(dest="device_command", required=True, metavar="ACTION")
-    device_sub.add_parser("list", parents=[common], help="the paired devices")
+    device_list = device_sub.add_parser("list", parents=[common],
+                                        help="the paired devices, then the displays and scanners with their state")
+    device_list.add_argument("--host", help="where the server listens, asked for the devices' state "
+                                            "(default from config; asked on loopback)")
+    device_list.add_argument("--port", type=int, help="its port (default from config)")
     revoke = device_sub.add_parser("revoke", parents=[common],
                                    help="refuse a device's token; its open sessions are closed")
     revoke.add_argument("device")
 
     catalog = sub.add_parser("catalog", parents=[common], help="the article catalog")
     catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
-    imp = catalog_sub.add_parser("import", parents=[common], help="import articles from a CSV file")
+    imp = catalog_sub.add_parser("import", parents=[common], help="import articles from a CSV file "
+                                 "(a running server sells them within seconds)")
     imp.add_argument("file", type=Path)
+    imp.add_argument("--dry-run", action="store_true",
+                     help="check the file and list every bad row; import nothing")
+    exp = catalog_sub.add_parser("export", parents=[common], help="write the catalog to a CSV file "
+                                 "(the columns import reads: docs/catalog.md)")
+    exp.add_argument("file", type=Path, help="the CSV file to write (- for standard output)")
 
     verify = sub.add_parser("verify", parents=[common], help="check the fiscal chains")
     verify.add_argument("--key", type=Path, metavar="PUBFILE",
@@ -206,9 +218,11 @@ def _run(args: argparse.Namespace, config: Config, data: Path) -> int:
         case "seller":
             return _seller_add(args, data)
         case "device":
-            return _device(args, data)
+            return _device(args, data, config)
+        case "catalog" if args.catalog_command == "export":
+            return _catalog_export(args, data)
         case "catalog":
-            return _catalog_import(args, data)
+            return _catalog_import(args, config, data)
         case "verify":
             return _verify(data, args.key)
         case "backup":
@@ -386,7 +400,7 @@ def _seller_disable(args: argparse.Namespace, data: Path) -> int:
     return 0
 
 
-def _device(args: argparse.Namespace, data: Path) -> int:
+def _device(args: argparse.Namespace, data: Path, config: Config) -> int:
     from laneserver.store.admin import revoke_device
     from laneserver.store.reads import devices
 
@@ -395,14 +409,53 @@ def _device(args: argparse.Namespace, data: Path) -> int:
             rows = [("device", "kind", "lane", "paired at", "last seen", "revoked")]
             rows += [(d.device, d.kind, d.lane or "-", _seconds(d.paired_at), _seconds(d.last_seen),
                       "yes" if d.revoked else "no") for d in devices(db)]
-            widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-            for row in rows:
-                print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+            _print_table(rows)
+            _print_hardware(args, config, data)
             return 0
         changed = revoke_device(db, args.device, SystemClock().now())
     print(f"device {args.device} revoked; a running server closes its sessions within a second" if changed
           else f"device {args.device} was already revoked")
     return 0
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _print_hardware(args: argparse.Namespace, config: Config, data: Path) -> None:
+    """The shop file's displays and scanners, with their state now from the running
+    server's ``/status`` (``hardware``), or "not running" (server/devices.py)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from laneserver.server.devices import configured_rows
+
+    if not config.displays and not config.scanners:
+        return
+    url, context = _status_request(args, config, data)
+    try:
+        with urllib.request.urlopen(url, timeout=5, context=context) as response:
+            hardware = json.loads(response.read()).get("hardware", [])
+        where = f"live, from {url}"
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        hardware = configured_rows(config)
+        where = f"from the shop file: nothing answers at {url} ({getattr(error, 'reason', error)})"
+    print(f"\ndisplays and scanners ({where}):")
+    rows = [("device", "kind", "lane", "address", "state", "detail")]
+    for row in hardware:
+        if row.get("error"):
+            detail = row["error"]
+        elif row["kind"] == "display" and "screens" in row:
+            detail = f"{row['screens']} screens, {row['skipped']} skipped"
+        elif "codes" in row:
+            detail = f"{row['codes']} codes, {row['refused']} refused, {row['dropped']} dropped"
+        else:
+            detail = ""
+        rows.append((row["device"], row["kind"], row["lane"], row["address"], row["state"], detail))
+    _print_table(rows)
 
 
 def _seconds(at: str | None) -> str:
@@ -489,24 +542,89 @@ def _hq_fec(args: argparse.Namespace, config: Config, conn) -> int:
     return 0
 
 
-def _catalog_import(args: argparse.Namespace, data: Path) -> int:
-    from laneserver.rules.catalog_csv import CatalogCsvError, parse_catalog_csv
+class _Progress:
+    """How far a long import is, on standard error (standard output stays one result
+    line, for scripts): a bar rewritten in place on a terminal, else a line every
+    ``rules.catalog_csv.PROGRESS_EVERY`` rows (a log, a pipe). ``total``: about how
+    many rows (the file's lines)."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int = 0, stream=None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.terminal = self.stream.isatty()
+        self.total = total
+        self.shown = False
+
+    def __call__(self, rows: int, what: str = "checked") -> None:
+        if self.terminal:
+            share = min(rows / self.total, 1.0) if self.total else 0.0
+            filled = round(share * self.WIDTH)
+            bar = "#" * filled + "." * (self.WIDTH - filled)
+            self.stream.write(f"\r[{bar}] {share:4.0%} {rows}/{self.total} rows {what}")
+            self.shown = True
+        else:
+            self.stream.write(f"laneserver: {rows} rows {what}\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.shown = False
+
+
+def _catalog_import(args: argparse.Namespace, config: Config, data: Path) -> int:
+    from laneserver.rules.catalog_csv import check_catalog_csv
     from laneserver.store.admin import import_articles
 
     try:
         text = args.file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         return _fail(f"cannot read {args.file}: {error}")
-    try:
-        articles = parse_catalog_csv(text)
-    except CatalogCsvError as error:
-        return _fail(f"{args.file}: {error} — nothing was imported")
+    progress = _Progress(total=max(text.count("\n") - 1, 0))
+    checked = check_catalog_csv(text, vat_rates=config.vat_rates, progress=progress)
+    progress.done()
+    if checked.errors:
+        for error in checked.errors:
+            print(f"{args.file}: {error}", file=sys.stderr)
+        faults = len(checked.errors)
+        return _fail(f"{args.file}: {faults} fault{'s' if faults > 1 else ''} in {checked.rows} rows — "
+                     "nothing was imported")
+    if args.dry_run:
+        print(f"{len(checked.articles)} articles checked in {args.file}, no fault (dry run: nothing was imported)")
+        return 0
     db = _open(data)
     try:
-        count = import_articles(db, articles)
+        count = import_articles(db, checked.articles, progress=partial(progress, what="written"))
     finally:
         db.close()
-    print(f"{count} articles imported from {args.file} (a running server sees them after a restart)")
+        progress.done()
+    print(f"{count} articles imported from {args.file} (a running server sells them within a few seconds)")
+    return 0
+
+
+def _catalog_export(args: argparse.Namespace, data: Path) -> int:
+    from laneserver.rules.catalog_csv import write_catalog_csv
+    from laneserver.store.reads import articles
+
+    try:
+        db = _open(data, create=False)
+    except FileNotFoundError as error:
+        return _fail(str(error))
+    try:
+        found = articles(db)
+    finally:
+        db.close()
+    text = write_catalog_csv(found)
+    if str(args.file) == "-":
+        sys.stdout.write(text)
+        return 0
+    try:
+        args.file.write_text(text, encoding="utf-8", newline="")
+    except OSError as error:
+        return _fail(f"cannot write {args.file}: {error}")
+    print(f"{len(found)} articles exported to {args.file}")
     return 0
 
 
@@ -731,26 +849,12 @@ def _tls_init(args: argparse.Namespace, config: Config, data: Path) -> int:
 
 def _status(args: argparse.Namespace, config: Config, data: Path) -> int:
     import json
-    import ssl
     import urllib.error
     import urllib.request
 
     from laneserver.server.status import format_status, offline_status
-    from laneserver.tls import files_of
 
-    host = args.host or config.server.host
-    if host in ("0.0.0.0", "", "::"):
-        host = "127.0.0.1"  # bound to every address: ask on loopback
-    port = args.port if args.port is not None else config.server.port
-    scheme = "https" if config.server.tls else "http"
-    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    context = None
-    if config.server.tls:
-        # The box asking itself: its own CA when there is one (127.0.0.1 is in the certificate).
-        ca = files_of(data).ca_cert
-        context = ssl.create_default_context(cafile=str(ca)) if ca.is_file() and not config.server.tls_cert else \
-            ssl._create_unverified_context()
-    url = f"{scheme}://{netloc}/status"
+    url, context = _status_request(args, config, data)
     try:
         with urllib.request.urlopen(url, timeout=10, context=context) as response:
             status = json.loads(response.read())
@@ -767,6 +871,28 @@ def _status(args: argparse.Namespace, config: Config, data: Path) -> int:
         return _fail(f"{where}; and {error}")
     print(format_status(status, where))
     return 0
+
+
+def _status_request(args: argparse.Namespace, config: Config, data: Path) -> tuple[str, Any]:
+    """The running server's ``/status`` URL (on loopback when it listens everywhere) and
+    the TLS context to ask it with (None for HTTP)."""
+    import ssl
+
+    from laneserver.tls import files_of
+
+    host = getattr(args, "host", None) or config.server.host
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"  # bound to every address: ask on loopback
+    port = args.port if getattr(args, "port", None) is not None else config.server.port
+    scheme = "https" if config.server.tls else "http"
+    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    context = None
+    if config.server.tls:
+        # The box asking itself: its own CA when there is one (127.0.0.1 is in the certificate).
+        ca = files_of(data).ca_cert
+        context = ssl.create_default_context(cafile=str(ca)) if ca.is_file() and not config.server.tls_cert else \
+            ssl._create_unverified_context()
+    return f"{scheme}://{netloc}/status", context
 
 
 def _stock_export(args: argparse.Namespace, config: Config, data: Path) -> int:

@@ -18,6 +18,7 @@ import msgspec
 from laneserver.clock import shop_zone
 from laneserver.rules.money import BadValue, parse_money, parse_percent
 from laneserver.rules.payment import RESERVED_MODES
+from laneserver.rules.variable_measure import check_measures
 
 
 class ConfigError(Exception):
@@ -84,14 +85,45 @@ class LaneConfig(Base):
     # How the cash drawer opens: "printer" (a kick through the lane's printer), a
     # serial port ("/dev/ttyS0", "/dev/ttyUSB0:9600"), or none.
     drawer: str | None = None
+    # The lane's customer display ([[displays]] id) and its scanners ([[scanners]] ids).
+    display: str | None = None
+    scanners: tuple[str, ...] = ()
+    # The kick (ESC p m t1 t2, rules/printer_status.py): connector pin 2 or 5, the pulse's
+    # on and off times in milliseconds (2 to 510, in steps of 2).
+    drawer_pin: int = 2
+    drawer_on_ms: int = 100
+    drawer_off_ms: int = 100
+    # The open / closed sensor, read through the printer (DLE EOT 1 bit 2, connector pin
+    # 3; drawer = "printer" only): the level that means open, "high" or "low"; "" = no
+    # sensor. Open this many seconds: the lane's tills are told it is left open.
+    drawer_sensor: Literal["", "high", "low"] = ""
+    drawer_left_open_seconds: float = 60.0
 
 
 class PrinterConfig(Base):
     id: str
     kind: Literal["network", "serial", "usb", "file"]
     address: str
-    width: int = 42
+    # Columns of font A; 0 = the profile's (42 with no profile).
+    width: int = 0
     retry_seconds: float = 2.0
+    # The model, a python-escpos capabilities profile ("TM-T88V", hw/profiles.py): its
+    # columns, the code page French prints in, its cutter. "" = 42 columns, CP858, a cutter.
+    profile: str = ""
+    # Seconds between two DLE EOT status polls (network, serial and USB printers that
+    # answer them), and the longest wait for a reply.
+    poll_seconds: float = 3.0
+    reply_seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.width == 0:
+            from laneserver.hw.profiles import DEFAULT, profile
+
+            try:
+                columns = profile(self.profile).columns
+            except ValueError:
+                columns = DEFAULT.columns  # _check_printers names the bad profile
+            msgspec.structs.force_setattr(self, "width", columns)
 
 
 class TerminalConfig(Base):
@@ -113,6 +145,29 @@ class TerminalConfig(Base):
     timeout_seconds: float = 60.0
 
 
+class DisplayConfig(Base):
+    """A customer pole display (2 × 20) on a serial port: ``protocol`` is its command
+    set (hw/pole_display.py: CD5220 writes PC437, Epson ESC/POS selects PC850)."""
+
+    id: str
+    address: str  # "/dev/ttyUSB1" or "/dev/ttyUSB1:9600"
+    kind: Literal["serial"] = "serial"
+    protocol: Literal["cd5220", "epson"] = "cd5220"
+
+
+class ScannerConfig(Base):
+    """A barcode scanner bound to a lane: a serial one (a code ends with ``suffix``;
+    ``framing = "stx_etx"``: each code between STX and ETX) or a USB HID POS one
+    (``address`` = ``vendor:product``)."""
+
+    id: str
+    address: str
+    kind: Literal["serial", "usb"] = "serial"
+    suffix: str = "\r"
+    framing: Literal["none", "stx_etx"] = "none"
+    max_length: int = 64  # longer codes are refused (counted), never kept
+
+
 class KeyConfig(Base):
     """One key of a custom keyboard: sells ``article`` (label defaults to its name)."""
 
@@ -123,6 +178,15 @@ class KeyConfig(Base):
 class KeyboardPageConfig(Base):
     name: str
     keys: tuple[KeyConfig, ...] = ()
+
+
+class VariableMeasureConfig(Base):
+    """``[[variable_measure]]``: EAN-13 codes starting with ``prefix`` (GS1 20–29) carry
+    a price in cents (``kind = "price"``) or a weight in grams (``"weight"``) in their
+    digits 8 to 12 (rules/variable_measure.py)."""
+
+    prefix: str
+    kind: Literal["price", "weight"]
 
 
 class ServerConfig(Base):
@@ -232,7 +296,10 @@ class Config(Base):
     lanes: tuple[LaneConfig, ...] = ()
     printers: tuple[PrinterConfig, ...] = ()
     terminals: tuple[TerminalConfig, ...] = ()
+    displays: tuple[DisplayConfig, ...] = ()
+    scanners: tuple[ScannerConfig, ...] = ()
     keyboard: tuple[KeyboardPageConfig, ...] = ()
+    variable_measure: tuple[VariableMeasureConfig, ...] = ()
     payment_modes: tuple[PaymentModeConfig, ...] = ()
     accounting: AccountingConfig = AccountingConfig()
     # Which role each verb needs, where the shop differs from rules/roles.py's table:
@@ -252,6 +319,12 @@ class Config(Base):
 
     def printer(self, printer_id: str) -> PrinterConfig | None:
         return next((p for p in self.printers if p.id == printer_id), None)
+
+    def display(self, display_id: str) -> DisplayConfig | None:
+        return next((d for d in self.displays if d.id == display_id), None)
+
+    def scanner(self, scanner_id: str) -> ScannerConfig | None:
+        return next((s for s in self.scanners if s.id == scanner_id), None)
 
     def terminal(self, terminal_id: str) -> TerminalConfig | None:
         return next((t for t in self.terminals if t.id == terminal_id), None)
@@ -309,6 +382,9 @@ def _check(config: Config) -> Config:
         raise ConfigError(str(error)) from None
     if not shop.vat_rates:
         raise ConfigError("shop.vat_rates: at least one VAT rate is needed")
+    problems = check_measures(config.variable_measure)
+    if problems:
+        raise ConfigError(problems[0])
     if not config.stock_points:
         raise ConfigError("stock_points: at least one stock point is needed")
     if not config.lanes:
@@ -330,7 +406,9 @@ def _check(config: Config) -> Config:
             if not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ConfigError(f"printers[{i}].address: {printer.address!r} is not host:port")
     config = _check_terminals(config)
+    _check_displays_and_scanners(config)
     _check_drawers(config)
+    _check_printers(config)
     _check_backup(config.backup)
     _check_head_office(config.head_office)
     _check_alcohol(config)
@@ -442,6 +520,33 @@ def _check_drawers(config: Config) -> None:
                               "but the lane has no printer")
 
 
+def _check_printers(config: Config) -> None:
+    """Profiles, widths and poll times (printers); drawer pins, pulses and sensors (lanes)."""
+    from laneserver.hw.profiles import profile
+    from laneserver.rules.printer_status import drawer_kick
+
+    for i, printer in enumerate(config.printers):
+        try:
+            profile(printer.profile)
+        except ValueError as error:
+            raise ConfigError(f"printers[{i}].profile: {error}") from None
+        if not 24 <= printer.width <= 255:
+            raise ConfigError(f"printers[{i}].width: {printer.width} columns; a receipt needs 24 to 255")
+        if not 0.1 <= printer.poll_seconds <= 3600:
+            raise ConfigError(f"printers[{i}].poll_seconds: must be 0.1 to 3600 seconds")
+        if not 0.05 <= printer.reply_seconds <= 60:
+            raise ConfigError(f"printers[{i}].reply_seconds: must be 0.05 to 60 seconds")
+    for i, lane in enumerate(config.lanes):
+        try:
+            drawer_kick(lane.drawer_pin, lane.drawer_on_ms, lane.drawer_off_ms)
+        except ValueError as error:
+            key = "drawer_pin" if "pin" in str(error) else ("drawer_on_ms" if " on " in str(error) else "drawer_off_ms")
+            raise ConfigError(f"lanes[{i}].{key}: {error}") from None
+        if lane.drawer_sensor and lane.drawer != "printer":
+            raise ConfigError(f"lanes[{i}].drawer_sensor: the sensor is read through the printer; "
+                              "it needs drawer = \"printer\"")
+        if not 1 <= lane.drawer_left_open_seconds <= 86400:
+            raise ConfigError(f"lanes[{i}].drawer_left_open_seconds: must be 1 to 86400 seconds")
 def _check_backup(backup: BackupConfig) -> None:
     every = backup.every_seconds
     if every is not None and not BACKUP_EVERY_MIN <= every <= BACKUP_EVERY_MAX:
@@ -525,6 +630,54 @@ def _check_caisse_ap(i: int, terminal: TerminalConfig, lane: str | None) -> Term
                               "2 digits")
         register = lane if lane is not None else "01"
     return msgspec.structs.replace(terminal, cash_register=register)
+
+
+# A serial address: a port, then ":BAUD" optionally; a USB one: "vendor:product" in hex.
+_SERIAL_ADDRESS = re.compile(r"[^\s:][^\s]*?(:[1-9][0-9]{0,6})?")
+_USB_ADDRESS = re.compile(r"(0x)?[0-9a-fA-F]{1,4}:(0x)?[0-9a-fA-F]{1,4}")
+SCANNER_SUFFIXES = ("\r", "\n", "\r\n", "\t")
+
+
+def _check_displays_and_scanners(config: Config) -> None:
+    """[[displays]] and [[scanners]] (docs/configuration.md): each one's address, and
+    each bound to one lane at most (a display shows one lane's ticket; a scanner's codes
+    go to one lane)."""
+    _unique([d.id for d in config.displays], "displays")
+    _unique([s.id for s in config.scanners], "scanners")
+    for i, display in enumerate(config.displays):
+        if not _SERIAL_ADDRESS.fullmatch(display.address):
+            raise ConfigError(f"displays[{i}].address: {display.address!r} is not a serial port "
+                              "(\"/dev/ttyUSB1\" or \"/dev/ttyUSB1:9600\")")
+    for i, scanner in enumerate(config.scanners):
+        pattern = _USB_ADDRESS if scanner.kind == "usb" else _SERIAL_ADDRESS
+        if not pattern.fullmatch(scanner.address):
+            shape = "vendor:product, e.g. 0x05e0:0x1200" if scanner.kind == "usb" else "a serial port"
+            raise ConfigError(f"scanners[{i}].address: {scanner.address!r} is not {shape}")
+        if scanner.suffix not in SCANNER_SUFFIXES and not (scanner.suffix == "" and scanner.framing == "stx_etx"):
+            raise ConfigError(f"scanners[{i}].suffix: {scanner.suffix!r} is not one of \"\\r\", \"\\n\", "
+                              "\"\\r\\n\", \"\\t\" (or \"\" with framing = \"stx_etx\")")
+        if not 1 <= scanner.max_length <= 4096:
+            raise ConfigError(f"scanners[{i}].max_length: {scanner.max_length} is not between 1 and 4096")
+    shown: dict[str, str] = {}
+    bound: dict[str, str] = {}
+    for i, lane in enumerate(config.lanes):
+        if lane.display is not None:
+            if config.display(lane.display) is None:
+                raise ConfigError(f"lanes[{i}].display: unknown display {lane.display!r}")
+            if lane.display in shown:
+                raise ConfigError(f"lanes[{i}].display: display {lane.display!r} already shows lane "
+                                  f"{shown[lane.display]!r}; a display shows one lane")
+            shown[lane.display] = lane.id
+        for scanner_id in lane.scanners:
+            if config.scanner(scanner_id) is None:
+                raise ConfigError(f"lanes[{i}].scanners: unknown scanner {scanner_id!r}")
+            if scanner_id in bound:
+                raise ConfigError(f"lanes[{i}].scanners: scanner {scanner_id!r} is already lane "
+                                  f"{bound[scanner_id]!r}'s; a scanner scans for one lane")
+            bound[scanner_id] = lane.id
+    for i, scanner in enumerate(config.scanners):
+        if scanner.id not in bound:
+            raise ConfigError(f"scanners[{i}]: scanner {scanner.id!r} is on no lane (name it in a lane's scanners)")
 
 
 def _unique(ids: list[str], key: str) -> None:

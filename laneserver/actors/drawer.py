@@ -94,6 +94,9 @@ class DrawerActor:
         self.publisher = publisher if publisher is not None else Publisher(f"drawer:{lane}")
         lane_config = config.lane(lane)
         self.kick_by = lane_config.drawer if lane_config is not None else None
+        # ESC p on the lane's pin with its pulse times (rules/printer_status.py drawer_kick).
+        self.kick = (KickDrawer(pin=lane_config.drawer_pin, on_ms=lane_config.drawer_on_ms,
+                                off_ms=lane_config.drawer_off_ms) if lane_config is not None else KickDrawer())
         if transport is None and self.kick_by not in (None, "printer"):
             transport = SerialTransport(self.kick_by)
         self.transport = transport if self.kick_by != "printer" else None
@@ -300,7 +303,7 @@ class DrawerActor:
         if self.kick_by is None:
             return
         if self.kick_by == "printer":
-            if self.printer is None or not self.printer.tell_nowait(KickDrawer()):
+            if self.printer is None or not self.printer.tell_nowait(self.kick):
                 self.log.warning("drawer_kick_not_sent", why=why, reason="the printer is busy or absent")
             return
         try:
@@ -314,7 +317,7 @@ class DrawerActor:
 
     async def _kicker(self) -> None:
         assert self.transport is not None
-        data = render_drawer_kick()
+        data = render_drawer_kick(self.kick.pin, self.kick.on_ms, self.kick.off_ms)
         async for _ in self._kicks:
             try:
                 await self.transport.send(data)

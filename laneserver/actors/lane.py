@@ -38,6 +38,7 @@ import trio
 
 from laneserver.actors.customers_messages import AskSettle, Available, FindCustomer, Refresh, Release
 from laneserver.actors.customers_messages import AskCouponHold, AskCouponSettle, CountCoupons, ReportCouponHolds
+from laneserver.actors.device_messages import ShowTicket
 from laneserver.actors.drawer_messages import SaleFinished
 from laneserver.actors.invoice_messages import RenderInvoice
 from laneserver.actors.journal import CommitFailed, commit, read
@@ -45,6 +46,9 @@ from laneserver.actors.lane_payments import LanePayments, filtered, find_custome
 from laneserver.actors.lane_messages import (
     Basket,
     BasketAdded,
+    BasketArrived,
+    BasketParkedResult,
+    CanTakeParked,
     ChooseCustomer,
     GetHeld,
     GetTicket,
@@ -52,6 +56,7 @@ from laneserver.actors.lane_messages import (
     LaneWork,
     OpenWork,
     IssuedVoucher,
+    ParkedHandOver,
     LaneResult,
     LaneTicket,
     Receipted,
@@ -78,6 +83,7 @@ from laneserver.rules import invoice as invoices
 from laneserver.rules import lane_journal, lane_plan
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.costs import CostBook, unit_cost
+from laneserver.rules.customer_display import Sale
 from laneserver.rules.money import fmt_money, parse_money
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.stock import OutOfStock, StockTakes, effective_policy, exact, fmt_stock
@@ -155,6 +161,7 @@ class LaneActor:
         customers: Address | None = None,
         costs: CostBook | None = None,
         invoices: Address | None = None,
+        display: Address | None = None,
     ) -> None:
         self.lane = lane
         self.config = config
@@ -190,6 +197,7 @@ class LaneActor:
         self._last_ticket: LaneTicket | None = None
         self._last_ticket_state: rules.LaneState | None = None
         self.invoices = invoices  # the invoices actor: writes an invoice's PDF off this task
+        self.display = display  # the lane's customer display (actors/display.py): told, never waited on
 
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         stored = await read(self.journal, partial(reads.lane_state, lane=self.lane))
@@ -202,6 +210,7 @@ class LaneActor:
         task_status.started()
         self.log.info("lane_started", lines=len(self.state.ticket.lines), held=len(self.state.held))
         self._publish_ticket()
+        self._show()
         async for envelope in inbox:
             with envelope:
                 match envelope.command:
@@ -234,6 +243,10 @@ class LaneActor:
             case GetHeld():
                 envelope.reply(HeldTickets(self.state.held))
                 return
+            case CanTakeParked():
+                envelope.reply(None if self.state.ticket.is_empty else refused(
+                    Code.CONFLICT, "the open ticket is not empty: hold or finish it before recalling a parked basket"))
+                return
             case OpenWork():
                 ticket = self.state.ticket
                 envelope.reply(LaneWork(self.lane, len(ticket.lines), len(ticket.payments),
@@ -245,15 +258,25 @@ class LaneActor:
                 if not lines:
                     envelope.reply(refused(Code.BAD_REQUEST, "the basket has no lines"))
                     return
+                if command.source is None:  # the edge tags every basket (server/edge_lane.py)
+                    raise TypeError(f"lane {self.lane}: a basket without its source")
                 command = list(lines)
         command = await self._customer_command(command)
         if isinstance(command, Refused):  # a refusal found while looking the customer up
             envelope.reply(command)
             return
-        command = await self._linked(self._costed(command))  # costs, deposits, coupons
+        basket = asked.command if isinstance(asked.command, Basket) else None
+        # costs, deposits, coupons (a parked basket has no customer: no coupon of the open ticket's)
+        command = await self._linked(self._costed(command), with_customer=basket is None or not basket.park)
         if isinstance(command, Refused):
             envelope.reply(command)
             return
+        if basket is not None:  # the basket's lines as one rule command (rules/lane.py)
+            assert basket.source is not None
+            lines = tuple(command)
+            command = (rules.Park(seller=basket.source.seller, source=basket.source, lines=lines) if basket.park
+                       else rules.EmptyBasket(seller=basket.source.seller, source=basket.source, lines=lines,
+                                              append=basket.append))
         if not self.paying.handles(self.state, command):
             await self._apply(envelope, caller, asked, command)
             return
@@ -361,6 +384,12 @@ class LaneActor:
         # After the answer: what others learn from it. None of it can undo the change.
         # The session that asked has the ticket in its reply: it gets no event for it.
         self._publish_ticket(skip=caller.origin)
+        self._show(sale)
+        for event in events:  # the till's banner: a PDA's basket is on its ticket
+            if isinstance(event, rules.BasketEmptied):
+                self.publisher.publish(BasketArrived(lane=self.lane, basket=event.basket, device=event.device,
+                                                     seller=event.seller, lines=event.lines,
+                                                     appended=event.appended), "basket")
         await self._tell_all(plan.tells, written)
 
     # --- the plan's steps (rules/lane_plan.py): which neighbour, which message ----------
@@ -476,8 +505,15 @@ class LaneActor:
             case rules.Hold():
                 held = next(e.held for e in events if isinstance(e, rules.TicketHeld))
                 return TicketHeld(held=held, now=self.ticket(state))
-            case Basket(basket=basket):
-                return BasketAdded(basket=basket, lines=len(events), now=self.ticket(state), warnings=warnings)
+            case Basket(basket=basket, lines=lines, park=False):
+                return BasketAdded(basket=basket, lines=len(lines), now=self.ticket(state), warnings=warnings)
+            case Basket(basket=basket, lines=lines, park=True):
+                parked = next(e for e in events if isinstance(e, rules.BasketParked))
+                return BasketParkedResult(basket=basket, lane=self.lane, held=parked.held, barcode=parked.barcode,
+                                          lines=len(lines), total=parked.total, warnings=warnings)
+            case rules.GiveParked():
+                given = next(e for e in events if isinstance(e, rules.ParkedGiven))
+                return ParkedHandOver(held=given.held)
         return TicketChanged(now=self.ticket(state), warnings=warnings)
 
     def ticket(self, state: rules.LaneState) -> LaneTicket:
@@ -497,6 +533,17 @@ class LaneActor:
         """The open ticket to the lane's sessions, but ``skip`` (the session whose
         request made the change: its reply carries the ticket)."""
         self.publisher.publish(self.ticket(self.state), "ticket", skip=skip)
+
+    def _show(self, sale: rules.SaleCompleted | None = None) -> None:
+        """The open ticket (and the sale the change finished) to the lane's customer
+        display, which works out what to show (rules/customer_display.py). Never waits:
+        a display that is slow or gone leaves its mailbox full, and the display shows
+        only the newest anyway (a restarted one starts from the publisher's ticket)."""
+        if self.display is None:
+            return
+        shown = ShowTicket(self.state.ticket, None if sale is None else Sale(sale.total, sale.change))
+        if not self.display.tell_nowait(shown):
+            self.log.debug("display_update_dropped")
 
     def _checked(self, stock_article: str) -> bool:
         """Whether the stock point must be asked before this article's reservation grows."""
@@ -524,6 +571,11 @@ class LaneActor:
             return None
         return Printed(lane=self.lane, device=caller.device, seller=caller.seller)
 
+    def _ticket_text(self, article_id: str) -> str:
+        """The text the catalog prints under an article's lines ("" for none)."""
+        article = self.catalog.get(article_id)
+        return article.ticket_text if article is not None else ""
+
     async def _print(self, written: _Written) -> None:
         """The sale's receipt to the lane's printer (rules/sale_receipt.py)."""
         if self.printer is None:
@@ -533,7 +585,7 @@ class LaneActor:
         receipt = sale_receipt(written.sale, number=number, shop_name=shop.name, header=shop.header,
                                footer=shop.footer, policy=self.payments, vouchers=written.vouchers,
                                balances=written.recorded.balances, invoice=written.recorded.invoice,
-                               signature=signature(written.recorded.hash))
+                               signature=signature(written.recorded.hash), ticket_text=self._ticket_text)
         # The printer's mailbox is drained into its own job queue at once, so
         # this waits at most for a moment; a printer that is down keeps the job.
         await self.printer.tell(PrintReceipt(job=f"sale-{number}", receipt=receipt))
@@ -631,7 +683,7 @@ class LaneActor:
 
     # --- deposits and coupons (rules/coupons.py) -------------------------------------
 
-    async def _linked(self, command: Any) -> Any:
+    async def _linked(self, command: Any, *, with_customer: bool = True) -> Any:
         """Lines that bring others: an article's deposit line, and a coupon article sold
         to a customer who has coupons of it (at zero price, using them). A coupon
         article without a coupon sells at its price; at price 0 (and not
@@ -639,14 +691,14 @@ class LaneActor:
         if isinstance(command, list):
             linked: list[Any] = []
             for one in command:
-                one = await self._linked_line(one, linked)
+                one = await self._linked_line(one, linked, with_customer=with_customer)
                 if isinstance(one, Refused):
                     return one  # all or nothing, like the basket's codes
                 linked.append(one)
             return linked
         return await self._linked_line(command, [])
 
-    async def _linked_line(self, command: Any, earlier: list[Any]) -> Any:
+    async def _linked_line(self, command: Any, earlier: list[Any], *, with_customer: bool = True) -> Any:
         if not isinstance(command, rules.AddLine):
             return command
         article = command.article
@@ -659,7 +711,7 @@ class LaneActor:
             command = msgspec.structs.replace(command, deposit=deposit)
         if not self.catalog.is_coupon_article(article.id):
             return command
-        customer = self.state.ticket.customer
+        customer = self.state.ticket.customer if with_customer else None
         count = coupon_rules.whole(command.qty)
         if customer is not None and count is not None and count > 0 and self.customers is not None:
             try:

@@ -20,7 +20,12 @@ class PrintReceipt(msgspec.Struct, frozen=True):
 
 
 class KickDrawer(msgspec.Struct, frozen=True):
-    """Open the cash drawer wired to this printer (tell)."""
+    """Open the cash drawer wired to this printer (tell): ESC p on connector ``pin`` (2
+    or 5), the pulse ``on_ms`` long then ``off_ms`` off (the lane's ``drawer_*`` keys)."""
+
+    pin: int = 2
+    on_ms: int = 100
+    off_ms: int = 100
 
 
 class PrintSlip(msgspec.Struct, frozen=True):
@@ -51,9 +56,27 @@ class PrinterStatus(msgspec.Struct, frozen=True):
     ``online`` is False from a failed send until the next successful one (it is
     True at start: nothing has failed yet). ``error`` is the last failure's
     reason while offline. ``pending`` counts jobs not yet printed.
+
+    ``status`` is what the printer reports (rules/printer_status.py, DLE EOT): ``ok``,
+    ``offline`` (also while it cannot be reached or has stopped answering),
+    ``paper_out``, ``paper_near_end``, ``cover_open``; None for a printer that has
+    not answered (a file printer, a model without DLE EOT): the wire then says
+    ``ok`` or ``offline`` from ``online`` (``wire_status``).
+    ``drawer_open``: the drawer's sensor (None: no sensor, or not read);
+    ``drawer_left_open``: open longer than the lane's ``drawer_left_open_seconds``.
     """
 
     printer: str
     online: bool
     pending: int
     error: str | None = None
+    status: str | None = None
+    drawer_open: bool | None = None
+    drawer_left_open: bool = False
+
+
+def wire_status(status: PrinterStatus) -> str:
+    """The ``printer`` event's ``status``: the reported one, else from ``online``."""
+    if status.status is not None:
+        return status.status
+    return "ok" if status.online else "offline"

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from escpos.printer import Dummy
-
-from laneserver.hw.receipt import CODEPAGE, format_money
+from laneserver.hw.profiles import DEFAULT, Profile
+from laneserver.hw.receipt import format_money, start_job
 from laneserver.rules.closures import RULE, Sheet
 
 
-def render_sheet(sheet: Sheet, *, width: int = 42) -> bytes:
+def render_sheet(sheet: Sheet, *, width: int = 42, profile: Profile = DEFAULT) -> bytes:
     """Render an X or a Z as one print job.
 
     Raises:
@@ -34,9 +33,7 @@ def render_sheet(sheet: Sheet, *, width: int = 42) -> bytes:
     """
     if width < 24:
         raise ValueError(f"a closure needs at least 24 columns, got {width}")
-    printer = Dummy()
-    printer.hw("INIT")
-    printer.charcode(CODEPAGE)
+    printer = start_job(profile)  # initialise, the profile's code page
     printer.set(align="center", bold=True)
     printer.textln(_plain(sheet.shop_name)[:width])
     printer.set(align="center", bold=True, double_height=True)

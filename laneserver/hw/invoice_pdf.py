@@ -38,7 +38,8 @@ from fpdf.enums import XPos, YPos
 
 from laneserver.files import write_atomically
 # The receipt's own French formatting (12,50 / 5,5 % / 0,456), shared on purpose.
-from laneserver.hw.receipt import _amount as _money, _percent, _plain, _qty
+from laneserver.hw.receipt import _amount as _money, _percent, _qty
+from laneserver.hw.receipt import plain_without_ligatures as _plain
 from laneserver.rules.invoice import Invoice, invoice_name
 
 #: The folder, under the data folder, that holds the invoices' PDF files.

@@ -19,6 +19,14 @@ Invariants:
 
 A job cut short by a failure may have printed in part; it is sent again whole.
 A torn receipt followed by a complete one is the lesser evil next to a lost one.
+
+Transports that can read the printer's answers (network, serial, USB) also have
+``async def ask(self, data: bytes, count: int, wait: float) -> bytes``: send ``data``
+(a job followed by a status request, or status requests alone) and return the up
+to ``count`` bytes the printer answers within ``wait`` seconds of the send (fewer,
+or none, when it does not answer: a printer that does not speak ``DLE EOT``, or one
+that went away after the send). It raises ``PrinterUnavailable`` as ``send`` does.
+The file transport cannot read: a file printer's status is never known.
 """
 
 from __future__ import annotations
@@ -48,6 +56,10 @@ class PrinterUnavailable(Exception):
 
 class Transport(Protocol):
     async def send(self, data: bytes) -> None: ...
+
+
+class AskingTransport(Transport, Protocol):
+    async def ask(self, data: bytes, count: int, wait: float) -> bytes: ...
 
 
 def open_transport(config: PrinterConfig) -> Transport:
@@ -161,6 +173,37 @@ class NetworkTransport:
         except (OSError, trio.BrokenResourceError) as error:
             raise PrinterUnavailable(f"{self.address}: {_describe(error)}") from error
 
+    async def ask(self, data: bytes, count: int, wait: float) -> bytes:
+        """Connect, send ``data``, read up to ``count`` reply bytes for ``wait`` seconds, close.
+
+        Raises:
+            PrinterUnavailable: refused, unreachable, reset during the send, or the
+                send not done within ``timeout`` seconds. A connection closed by the
+                printer after the send is not an error: the reply is what came.
+
+        Cancellation: safe; the connection is closed.
+        """
+        try:
+            with trio.fail_after(self.timeout + wait):
+                stream = await trio.open_tcp_stream(self.host, self.port)
+                async with stream:
+                    await stream.send_all(data)
+                    reply = b""
+                    with trio.move_on_after(wait):
+                        while len(reply) < count:
+                            try:
+                                chunk = await stream.receive_some(count - len(reply))
+                            except (OSError, trio.BrokenResourceError):
+                                break  # reset after the send: what came is the answer
+                            if not chunk:
+                                break
+                            reply += chunk
+                    return reply
+        except trio.TooSlowError:
+            raise PrinterUnavailable(f"{self.address}: no answer within {self.timeout:g} s") from None
+        except (OSError, trio.BrokenResourceError) as error:
+            raise PrinterUnavailable(f"{self.address}: {_describe(error)}") from error
+
 
 class _ThreadedTransport:
     """Runs one blocking write at a time in a worker thread, bounded in time."""
@@ -191,6 +234,16 @@ class _ThreadedTransport:
         except trio.TooSlowError:
             raise PrinterUnavailable(f"{self.address}: write not done within {self.timeout:g} s") from None
         except OSError as error:  # serial.SerialException is an OSError too
+            raise PrinterUnavailable(f"{self.address}: {_describe(error)}") from error
+
+    async def _run_reading(self, exchange: Callable[[], bytes], wait: float) -> bytes:
+        """``_run`` for an exchange that reads back: bounded by ``timeout + wait``."""
+        try:
+            with trio.fail_after(self.timeout + wait):
+                return await trio.to_thread.run_sync(exchange, limiter=self._limiter, abandon_on_cancel=True)
+        except trio.TooSlowError:
+            raise PrinterUnavailable(f"{self.address}: write not done within {self.timeout:g} s") from None
+        except OSError as error:
             raise PrinterUnavailable(f"{self.address}: {_describe(error)}") from error
 
 
@@ -248,6 +301,16 @@ class SerialTransport(_ThreadedTransport):
         """
         await self._run(lambda: _write_serial(self.port, self.baudrate, data, self.timeout))
 
+    async def ask(self, data: bytes, count: int, wait: float) -> bytes:
+        """Open the port, drop stale input, write ``data``, read up to ``count`` bytes
+        for ``wait`` seconds, close.
+
+        Raises:
+            PrinterUnavailable: the port is missing or busy, or the write timed out.
+        """
+        return await self._run_reading(
+            lambda: _ask_serial(self.port, self.baudrate, data, count, wait, self.timeout), wait)
+
 
 class UsbTransport(_ThreadedTransport):
     """A printer speaking USB natively, through python-escpos and pyusb (libusb)."""
@@ -275,6 +338,17 @@ class UsbTransport(_ThreadedTransport):
         """
         await self._run(lambda: _write_usb(self.address, self.vendor, self.product, data, self.timeout))
 
+    async def ask(self, data: bytes, count: int, wait: float) -> bytes:
+        """Write ``data`` and read up to ``count`` bytes from the printer's IN endpoint
+        for ``wait`` seconds (python-escpos ``Usb._read``); a model without one answers
+        nothing, and its status stays unknown.
+
+        Raises:
+            PrinterUnavailable: as ``send``.
+        """
+        return await self._run_reading(
+            lambda: _write_usb(self.address, self.vendor, self.product, data, self.timeout, read=(count, wait)), wait)
+
 
 # -- the blocking parts, run in worker threads -----------------------------------
 
@@ -292,7 +366,17 @@ def _write_serial(port: str, baudrate: int, data: bytes, timeout: float) -> None
         link.flush()
 
 
-def _write_usb(address: str, vendor: int, product: int, data: bytes, timeout: float) -> None:
+def _ask_serial(port: str, baudrate: int, data: bytes, count: int, wait: float, timeout: float) -> bytes:
+    # pyserial's read timeout bounds the whole read(count) call.
+    with serial.Serial(port, baudrate, write_timeout=timeout, timeout=wait) as link:
+        link.reset_input_buffer()  # a late answer to an earlier request is not this one's
+        link.write(data)
+        link.flush()
+        return link.read(count)
+
+
+def _write_usb(address: str, vendor: int, product: int, data: bytes, timeout: float,
+               read: tuple[int, float] | None = None) -> bytes:
     try:
         import usb.core  # pyusb: optional at run time, only USB printers need it
         from escpos.exceptions import DeviceNotFoundError
@@ -305,6 +389,7 @@ def _write_usb(address: str, vendor: int, product: int, data: bytes, timeout: fl
         printer.open(raise_not_found=True)
         try:
             printer._raw(data)  # python-escpos's raw write: the job is already ESC/POS
+            return _read_usb(printer, *read) if read is not None else b""
         finally:
             printer.close()
     except usb.core.NoBackendError:
@@ -313,6 +398,23 @@ def _write_usb(address: str, vendor: int, product: int, data: bytes, timeout: fl
         raise PrinterUnavailable(f"{address}: USB printer not found, unplugged, or not accessible") from None
     except usb.core.USBError as error:
         raise PrinterUnavailable(f"{address}: USB error: {error}") from None
+
+
+def _read_usb(printer, count: int, wait: float) -> bytes:
+    import time
+
+    import usb.core
+
+    reply = b""
+    deadline = time.monotonic() + wait
+    while len(reply) < count and time.monotonic() < deadline:
+        try:
+            reply += bytes(printer._read())
+        except usb.core.USBTimeoutError:
+            continue
+        except (usb.core.USBError, AttributeError):
+            break  # no IN endpoint, or the read is refused: nothing to tell
+    return reply[:count]
 
 
 def _describe(error: BaseException) -> str:

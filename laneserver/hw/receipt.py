@@ -64,8 +64,10 @@ from decimal import Decimal
 
 from escpos.printer import Dummy
 
+from laneserver.hw.profiles import DEFAULT, Profile, spell_for
 from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
 from laneserver.rules.drawer import DrawerSlip
+from laneserver.rules.printer_status import drawer_kick
 from laneserver.rules.receipt import Receipt, ReceiptLine
 
 #: ESC/POS code page used for all text: Latin-1 letters plus ``€`` (unlike CP437/CP850).
@@ -92,8 +94,6 @@ _PLAIN = str.maketrans(
         "\u2026": "...",  # …
         "\u00a0": " ",  # no-break space
         "\u202f": " ",  # narrow no-break space (French thousands / before ":")
-        "\u0153": "oe",  # œ
-        "\u0152": "OE",  # Œ
         # C0 controls and DEL: a name must not carry printer commands.
         **{chr(code): " " for code in (*range(32), 127)},
     }
@@ -103,13 +103,38 @@ _BARCODE_HEIGHT = 64  # dots, about 8 mm at 203 dpi: scans well, costs little pa
 _BARCODE_MODULE = 2  # narrowest module width the command accepts; fits 42 columns
 
 
-def render_receipt(receipt: Receipt, *, width: int = 42) -> bytes:
+class Paper(Dummy):
+    """python-escpos's in-memory printer, writing text in one fixed code page; what
+    the page lacks among ``œ Œ €`` is spelled out (hw/profiles.py)."""
+
+    def __init__(self, profile: Profile = DEFAULT) -> None:
+        super().__init__(profile=profile.name or None)
+        self.codepage = profile.codepage
+
+    def text(self, txt: str) -> None:
+        super().text(spell_for(self.codepage, str(txt)))
+
+
+def start_job(profile: Profile = DEFAULT) -> Paper:
+    """A new job: ESC @ (initialise), then ESC t for the profile's code page.
+
+    Forced rather than python-escpos's "magic" auto-selection: one ESC t for the
+    whole job and the same bytes for the same text, whichever letters it uses.
+    """
+    printer = Paper(profile)
+    printer.hw("INIT")
+    printer.charcode(profile.codepage)
+    return printer
+
+
+def render_receipt(receipt: Receipt, *, width: int = 42, profile: Profile = DEFAULT) -> bytes:
     """Render ``receipt`` as the ESC/POS bytes of one print job.
 
     Args:
         receipt: what the receipt says (amounts already computed by the rules).
         width: printable columns in font A (``PrinterConfig.width``); 42 fits most
             80 mm printers, 32 fits 58 mm ones.
+        profile: the printer's model (hw/profiles.py): its code page and cutter.
 
     Returns:
         The complete job: initialise, text, VAT table, barcode, feed and cut.
@@ -122,11 +147,7 @@ def render_receipt(receipt: Receipt, *, width: int = 42) -> bytes:
     """
     if width < 24:
         raise ValueError(f"a receipt needs at least 24 columns, got {width}")
-    printer = Dummy()
-    printer.hw("INIT")
-    # Forced rather than "magic" auto-selection: one ESC t for the whole job and
-    # the same bytes for the same text, whichever letters a receipt happens to use.
-    printer.charcode(CODEPAGE)
+    printer = start_job(profile)
 
     _render_header(printer, receipt, width)
     rule = "-" * width
@@ -147,15 +168,18 @@ def render_receipt(receipt: Receipt, *, width: int = 42) -> bytes:
     return printer.output
 
 
-def render_drawer_kick() -> bytes:
-    """The ESC p pulse that opens a cash drawer wired to the printer (pin 2).
+def render_drawer_kick(pin: int = 2, on_ms: int = 100, off_ms: int = 100) -> bytes:
+    """The ESC p m t1 t2 pulse that opens a cash drawer wired to the printer
+    (rules/printer_status.py ``drawer_kick``; the defaults are python-escpos's pin 2
+    kick, ``ESC p 0 50 50``).
 
     Returns:
         The command bytes; sent as a job of their own.
+
+    Raises:
+        ValueError: a pin other than 2 or 5, or a pulse time out of range.
     """
-    printer = Dummy()
-    printer.cashdraw(2)
-    return printer.output
+    return drawer_kick(pin, on_ms, off_ms)
 
 
 def format_money(value: Decimal) -> str:
@@ -168,7 +192,7 @@ def payment_label(mode: str) -> str:
     return PAYMENT_LABELS.get(mode, mode)
 
 
-def _render_header(printer: Dummy, receipt: Receipt, width: int) -> None:
+def _render_header(printer: Paper, receipt: Receipt, width: int) -> None:
     printer.set(align="center", bold=True, double_width=True, double_height=True)
     printer.textln(_plain(receipt.shop_name))
     printer.set(align="center", bold=False, normal_textsize=True)
@@ -198,6 +222,8 @@ def _render_line(printer: Dummy, line: ReceiptLine, width: int, *, prices: bool 
     # Long names wrap rather than being cut: the customer must recognise the item.
     for part in textwrap.wrap(_plain(line.name), width) or [""]:
         printer.textln(part)
+    for part in textwrap.wrap(_plain(line.text), width - 2):  # the catalog's ticket_text
+        printer.textln(f"  {part}")
     if not prices:  # a gift receipt: the quantity, nothing that tells a price
         printer.textln(f"  Qté : {_qty(line.qty)}")
         if line.qty < 0:
@@ -318,7 +344,13 @@ def _plain(text: str) -> str:
     return text.translate(_PLAIN)
 
 
-def render_drawer_slip(slip: DrawerSlip, *, width: int = 42) -> bytes:
+def plain_without_ligatures(text: str) -> str:
+    """``_plain`` with ``œ`` and ``Œ`` written ``oe`` and ``OE`` (for Latin-1 output:
+    the invoice PDF's core fonts). On paper the code page decides (``Paper``)."""
+    return _plain(text).replace("\u0153", "oe").replace("\u0152", "OE")
+
+
+def render_drawer_slip(slip: DrawerSlip, *, width: int = 42, profile: Profile = DEFAULT) -> bytes:
     """Render a cash drawer slip (a movement or a closing count) as one print job.
 
     Layout: the shop's name, the lane and time, the seller (and the approving
@@ -330,9 +362,7 @@ def render_drawer_slip(slip: DrawerSlip, *, width: int = 42) -> bytes:
     """
     if width < 24:
         raise ValueError(f"a slip needs at least 24 columns, got {width}")
-    printer = Dummy()
-    printer.hw("INIT")
-    printer.charcode(CODEPAGE)
+    printer = start_job(profile)
     printer.set(align="center", bold=True)
     printer.textln(_plain(slip.shop_name)[:width])
     printer.set(align="left", bold=False, normal_textsize=True)

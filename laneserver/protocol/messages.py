@@ -28,6 +28,7 @@ from laneserver.protocol.frames import (
     Denomination,
     Error,
     Id,
+    LineProblemView,
     OpenTicketView,
     MoneyIn,
     Ok,
@@ -58,12 +59,16 @@ from laneserver.protocol.wire_catalog import (
     ArticleView,
     Keyboard,
     KeyboardOk,
+    KeyboardPageIn,
     KeyboardPageView,
+    KeyboardSave,
+    KeyIn,
     KeyView,
     PriceCheck,
     PriceCheckOk,
     Search,
     SearchOk,
+    VariantView,
 )
 from laneserver.protocol.wire_customers import (
     BalanceCorrect,
@@ -89,6 +94,7 @@ from laneserver.protocol.wire_customers import (
 )
 from laneserver.protocol.wire_drawer import (
     DrawerAlertEvent,
+    DrawerSensorEvent,
     DrawerCount,
     DrawerCountOk,
     DrawerMovement,
@@ -118,8 +124,12 @@ from laneserver.protocol.wire_fiscal import (
 from laneserver.protocol.wire_lane import (
     Add,
     BasketEmpty,
+    BasketEvent,
     BasketLine,
     BasketOk,
+    BasketPark,
+    BasketParkOk,
+    LineFromView,
     CancelTicket,
     Discount,
     ExclVatView,
@@ -141,6 +151,7 @@ from laneserver.protocol.wire_lane import (
     RemoveLine,
     RemovePayment,
     Scan,
+    ScanRefusedEvent,
     SetCustomer,
     SetQty,
     TicketEvent,
@@ -178,6 +189,19 @@ from laneserver.protocol.wire_session import (
     SignOut,
 )
 from laneserver.protocol.wire_stock import (
+    AdjustmentView,
+    CountedLine,
+    CountRowView,
+    LabelRequest,
+    LabelRequestOk,
+    LabelRequests,
+    LabelRequestsOk,
+    LabelRequestView,
+    StockCountOk,
+    StockCounts,
+    StockCountValidate,
+    StockCountValidateOk,
+    StockCountZone,
     ExpiringLotView,
     MovementView,
     OrderLineView,
@@ -226,6 +250,8 @@ RequestUnion = Union[
     Pair, Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke,
     Reprint,
     Events,
+    BasketPark, StockCountZone, StockCounts, StockCountValidate, LabelRequest, LabelRequests,
+    KeyboardSave,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -239,6 +265,7 @@ MUTATING = (
     PaymentCorrect, SaleCancel, PayLater, DebtAbandon,
     Close,
     Reprint,
+    BasketPark, StockCountZone, StockCountValidate, LabelRequest,
 )
 
 REPLY_TYPES = (
@@ -250,9 +277,11 @@ REPLY_TYPES = (
     PairOk, SellersOk, SellerOk, DevicesOk, DeviceOk,
     ReprintOk,
     EventsOk,
+    BasketParkOk, StockCountOk, StockCountValidateOk, LabelRequestOk, LabelRequestsOk,
 )
 
-EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent)
+EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent,
+               ScanRefusedEvent, DrawerSensorEvent, BasketEvent)
 
 # The verbs the session hands to the customers actor, and to the sales actor.
 CUSTOMER_VERBS = (
@@ -279,7 +308,7 @@ __all__ = [
     "Add", "AlcoholPriceOk", "AlcoholPricing", "ArticleView", "BalanceCorrect", "BasketEmpty", "BasketLine",
     "BasketOk", "CancelTicket", "Candidate", "Code", "CouponView", "CreditDeposit", "CustomerCreate",
     "CustomerCreatedOk", "CustomerEdit", "CustomerOk", "CustomerSaleView", "CustomerSearch", "CustomerSummaryView",
-    "CustomerView", "CustomersOk", "DebtAbandon", "DebtView", "Denomination", "Discount", "DrawerAlertEvent",
+    "CustomerView", "CustomersOk", "DebtAbandon", "DebtView", "Denomination", "Discount", "DrawerAlertEvent", "DrawerSensorEvent",
     "DrawerCount", "DrawerCountOk", "DrawerMovement", "DrawerMovementView", "DrawerOk", "DrawerOpen",
     "DrawerOpenOk", "DrawerView", "Error", "Events", "EventsOk", "ExclVatView", "ExpiringLotView", "Finish",
     "FinishOk", "GetCustomer",
@@ -297,7 +326,13 @@ __all__ = [
     "StockStateRequest", "StockTracking", "StockTransfer", "StockWarningView", "TicketEvent", "TicketOk",
     "TicketView", "TopupLine", "TopupOk", "Unpaid", "UnpaidOk", "VatRowView", "VoucherIssue", "VoucherOk",
     "VoucherView", "WalletTopup", "WalletTopupCancel",
+    "VariantView", "KeyboardSave", "KeyIn", "KeyboardPageIn",
     "Reprint", "ReprintOk",
     "FISCAL_VERBS", "Close", "CloseOk", "ClosureView", "Closures", "ClosuresOk", "CountView", "GrandView",
     "OpenTicketView", "ReportView", "TotalsView", "VatTotalView", "XReport", "XReportOk",
+    "ScanRefusedEvent",
+    "BasketEvent", "BasketPark", "BasketParkOk", "LineFromView", "LineProblemView",
+    "AdjustmentView", "CountedLine", "CountRowView", "LabelRequest", "LabelRequestOk", "LabelRequests",
+    "LabelRequestsOk", "LabelRequestView", "StockCountOk", "StockCounts", "StockCountValidate",
+    "StockCountValidateOk", "StockCountZone",
 ]

@@ -86,6 +86,15 @@ class DrawerCountOk(Reply):
     drawer: DrawerView  # the new, empty period
 
 
+class DrawerSensorEvent(msgspec.Struct, frozen=True, tag_field="type", tag="drawer_sensor"):
+    """The lane's drawer sensor (read through its printer, DLE EOT 1): ``open`` (None:
+    not known) and ``left_open`` once it has stayed open ``drawer_left_open_seconds``."""
+
+    lane: str
+    open: bool | None
+    left_open: bool = False
+
+
 class DrawerAlertEvent(msgspec.Struct, frozen=True, tag_field="type", tag="drawer_alert"):
     """The expected cash of a lane's drawer rose above ``[shop] drawer_alert``: a withdrawal is due."""
 

@@ -16,6 +16,8 @@ class ReceiptLine(msgspec.Struct, frozen=True):
     total: Decimal
     vat_rate: Decimal
     discount_percent: Decimal = Decimal(0)
+    # The article's extra text printed under its line (catalog ``ticket_text``).
+    text: str = ""
 
 
 class VatRow(msgspec.Struct, frozen=True):

@@ -29,6 +29,9 @@ from laneserver import __version__
 from laneserver.actors.backups import MAILBOX as BACKUPS_MAILBOX
 from laneserver.actors.backups import BackupsActor, BackupStatus
 from laneserver.actors.journal import CommitFailed, JetStart, JournalActor, JournalStats, commit, read
+from laneserver.actors.device_messages import LaneOpen
+from laneserver.actors.display import MAILBOX as DISPLAY_MAILBOX
+from laneserver.actors.display import DisplayActor
 from laneserver.actors.drawer import DrawerActor
 from laneserver.actors.fiscal import FiscalActor
 from laneserver.actors.customers import CustomersActor
@@ -37,11 +40,13 @@ from laneserver.actors.lane import LaneActor, payment_policy
 from laneserver.actors.messages import DeviceStatus
 from laneserver.actors.invoices import MAILBOX as INVOICES_MAILBOX
 from laneserver.actors.invoices import InvoicesActor
-from laneserver.actors.printer import PrinterActor
-from laneserver.actors.printer_messages import PrinterStatus
-from laneserver.actors.publisher import Publisher
+from laneserver.actors.printer import DrawerSensorConfig, PrinterActor
+from laneserver.actors.printer_messages import PrinterStatus, wire_status
+from laneserver.actors.publisher import TICKET, Publisher
 from laneserver.actors.runtime import (CORE_POLICY, DEVICE_POLICY, JOURNAL_POLICY, ActorFailed, Address,
                                        open_mailbox, supervise)
+from laneserver.actors.scanner import MAILBOX as SCANNER_MAILBOX
+from laneserver.actors.scanner import ScannerActor
 from laneserver.actors.stock_point import StockPointActor
 from laneserver.rules.costs import CostBook
 from laneserver.actors.terminal import MAILBOX as TERMINAL_MAILBOX
@@ -54,18 +59,18 @@ from laneserver.protocol.codec import encode
 from laneserver.rules import jet as jet_rules
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.catalog_csv import parse_catalog_csv
-from laneserver.rules.keyboard import configured_pages, department_pages
-from laneserver.rules.money import fmt_money
 from laneserver.server import systemd
 from laneserver.server.access import watch_access
 from laneserver.server.app import build_app, healthy
+from laneserver.server.devices import deliver_code, keep_state, lane_seller, register_device_metrics
 from laneserver.server.http_edge import Edge, connection_capacity, host_names
 from laneserver.server.http_edge import serve as serve_http
 from laneserver.server.send_timeout import SendBoundedConfig
 from laneserver.server.session import out_of_service_message
 from laneserver.server.shop import Shop
 from laneserver.server.status import register_metrics, register_shipper_metrics
-from laneserver.store import admin, outbox, reads
+from laneserver.server.edge_catalog import keyboard_views, watch_catalog
+from laneserver.store import admin, catalog_meta, outbox, reads
 from laneserver.store.ops import RecordEvent
 from laneserver.store.schema import DB_NAME
 from laneserver.tls import server_files
@@ -108,6 +113,11 @@ async def run_shop(
         journal_stats = JournalStats()  # its batches, for /metrics; outlives a restart of the journal
         started = trio.current_time()
         printers_online = {printer.id: True for printer in config.printers}  # True until a job fails
+        # The open websocket sessions (the shop's, made here so a display restarted before
+        # the listener opens asks them who is signed in: server/devices.py), and each
+        # display's and scanner's newest state (written by its actor's on_state).
+        open_sessions: set = set()
+        device_states: dict = {}
         async with trio.open_nursery() as core:
             # The journal alone ends the process past its restart budget (JOURNAL_POLICY):
             # without it nothing can be made durable. Every other core actor stays
@@ -132,6 +142,7 @@ async def run_shop(
             # then moved out of its sight (gc.freeze).
             gc.disable()
             try:
+                catalog_version = await read(journal, catalog_meta.catalog_version)
                 articles = await read(journal, reads.articles)
                 # A large catalog is ready to scan at once; its name search comes a few
                 # seconds later (searches meanwhile get `unavailable`), so a shop of a
@@ -169,7 +180,8 @@ async def run_shop(
                 # A point's alerts are events only; a lane's ticket and printer status are
                 # given to each newcomer (sticky, the default).
                 publishers = {address.name: Publisher(address.name, sticky=()) for address in points.values()}
-                publishers.update((address.name, Publisher(address.name)) for address in lane_addresses.values())
+                publishers.update((address.name, Publisher(address.name, sticky=(TICKET, "printer", "drawer_sensor")))
+                                  for address in lane_addresses.values())
                 for point in config.stock_points:
                     # Reservations (and the publisher) outlive a restart of the actor.
                     factory = partial(StockPointActor, point.id, journal=journal, catalog=catalog, clock=clock,
@@ -185,9 +197,16 @@ async def run_shop(
                 for printer in config.printers:
                     address, inbox = open_mailbox(f"printer:{printer.id}")
                     lanes_served = [lane_addresses[l.id] for l in config.lanes if l.printer == printer.id]
+                    # The drawer whose sensor this printer reads (a lane kicking through it).
+                    sensing = next((l for l in config.lanes if l.printer == printer.id and l.drawer == "printer"
+                                    and l.drawer_sensor), None)
+                    drawer = (DrawerSensorConfig(sensing.drawer_sensor, sensing.drawer_left_open_seconds)
+                              if sensing is not None else None)
+                    drawer_lane = lane_addresses[sensing.id] if sensing is not None else None
                     factory = partial(PrinterActor, printer,
-                                      on_status=partial(_printer_status, lanes_served, config, printers_online),
-                                      zone=zone, journal=journal, clock=clock,
+                                      on_status=partial(_printer_status, lanes_served, config, printers_online,
+                                                        drawer_lane, {}),
+                                      zone=zone, journal=journal, clock=clock, drawer=drawer,
                                       lanes=tuple(l.id for l in config.lanes if l.printer == printer.id))
                     await middle.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
                     printers[printer.id] = address
@@ -225,6 +244,20 @@ async def run_shop(
                                       stats=shipper_stats, apply_catalog=outbox.apply_catalog)
                     await middle.start(supervise, "shipper", factory, shipper_inbox, DEVICE_POLICY)
                     shippers.append(shipper)
+                # A customer display per lane that names one (a device: the lane tells it
+                # each change without waiting; it shows only the newest: actors/display.py).
+                displays: dict[str, Address] = {}
+                for lane in config.lanes:
+                    display = config.display(lane.display) if lane.display else None
+                    if display is None:
+                        continue
+                    address, inbox = open_mailbox(f"display:{display.id}", DISPLAY_MAILBOX)
+                    factory = partial(DisplayActor, display, lane=lane.id, shop_name=config.shop.name,
+                                      locale=config.shop.locale, publisher=publishers[lane_addresses[lane.id].name],
+                                      is_open=partial(_lane_open, open_sessions, lane.id),
+                                      on_state=partial(keep_state, device_states), journal=journal, clock=clock)
+                    await middle.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
+                    displays[lane.id] = address
                 # A cash drawer per lane (a device: a crash restarts it, never stalls the
                 # lane). It tells the lane's sessions of alerts (through the publisher).
                 drawers: dict[str, Address] = {}
@@ -269,9 +302,10 @@ async def run_shop(
                             clock=clock, publisher=publisher,
                             drawer=drawers[lane.id], customers=customers,
                             terminal=terminals.get(lane.terminal) if lane.terminal else None,
-                            invoices=invoices,
+                            invoices=invoices, display=displays.get(lane.id),
                         )
-                        stopped = partial(_actor_stopped, journal, clock, out_of_service, publisher)
+                        stopped = partial(_lane_stopped, displays.get(lane.id),
+                                          partial(_actor_stopped, journal, clock, out_of_service, publisher))
                         await front.start(partial(supervise, on_stopped=stopped), f"lane:{lane.id}", factory,
                                           lane_inboxes[lane.id], CORE_POLICY)
                     # Closing (X, Z): after the lanes, which it asks before a day's Z. At start
@@ -286,13 +320,16 @@ async def run_shop(
                                       "fiscal", factory, fiscal_inbox, CORE_POLICY)
                     shop = Shop(config=config, clock=clock, journal=journal, catalog=catalog,
                                 lanes=lane_addresses, stock_points=points, terminals=terminals,
-                                data_folder=data_dir, out_of_service=out_of_service, publishers=publishers)
+                                data_folder=data_dir, out_of_service=out_of_service, publishers=publishers,
+                                open_sessions=open_sessions, displays=displays, device_states=device_states)
                     shop.metrics.gauges["articles"] = lambda: len(catalog)
                     shop.metrics.gauges["actors_out_of_service"] = lambda: len(out_of_service)
                     shop.metrics.gauges["backups_failed"] = lambda: backup_status.failures
                     if shippers:
                         register_shipper_metrics(shop, shipper_stats)
-                    shop.keyboard = keyboard_views(config, catalog)
+                    shop.keyboard_layout = await read(journal, catalog_meta.keyboard)
+                    shop.keyboard = keyboard_views(config, catalog, shop.keyboard_layout)
+                    shop.catalog_version = catalog_version
                     shop.drawers = drawers
                     shop.customers = customers
                     shop.sales = sales
@@ -300,19 +337,36 @@ async def run_shop(
                     shop.started = started
                     shop.started_at = clock.now().astimezone(dt.timezone.utc).isoformat(timespec="seconds")
                     shop.printers_online = printers_online
+                    # The lanes' scanners: once the shop is there (a code goes to the lane
+                    # through the edge, server/devices.py), before the listener.
+                    scanners: list[Address] = []
+                    for lane in config.lanes:
+                        for scanner_id in lane.scanners:
+                            scanner = config.scanner(scanner_id)
+                            assert scanner is not None  # config.py checks each lane's scanners
+                            address, inbox = open_mailbox(f"scanner:{scanner.id}", SCANNER_MAILBOX)
+                            factory = partial(ScannerActor, scanner, lane=lane.id,
+                                              deliver=partial(deliver_code, shop, lane.id, scanner.id),
+                                              on_state=partial(keep_state, device_states), journal=journal,
+                                              clock=clock)
+                            await front.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
+                            scanners.append(address)
+                    register_device_metrics(shop)
                     register_metrics(shop, journal_stats, {a.name: a for a in (
                         journal, customers, sales, invoices, *lane_addresses.values(), *points.values(),
-                        *printers.values(), *terminals.values(), *drawers.values())})
+                        *printers.values(), *terminals.values(), *drawers.values(), *displays.values(), *scanners)})
                     async with trio.open_nursery() as watching:  # revoke / disable reach open sessions
                         watching.start_soon(watch_access, shop)
+                        watching.start_soon(watch_catalog, shop)  # a live `catalog import`
                         await _serve_http(shop, host or server_config.host,
                                           server_config.port if port is None else port, stop, on_ready, tls_files)
                         watching.cancel_scope.cancel()
                     # Listener closed: no new requests reach the lanes.
-                    _close_all([*lane_addresses.values(), fiscal], front, server_config.shutdown_grace)
+                    _close_all([*scanners, *lane_addresses.values(), fiscal], front, server_config.shutdown_grace)
                 for drawer in drawers.values():
                     drawer.close()
-                _close_all([sales, customers, invoices, backups, *shippers, *points.values(), *printers.values(), *terminals.values()], middle,
+                _close_all([sales, customers, invoices, backups, *shippers, *points.values(), *printers.values(), *terminals.values(),
+                            *displays.values()], middle,
                            server_config.shutdown_grace)
             journal.close()
         root.cancel_scope.cancel()
@@ -341,6 +395,18 @@ async def _actor_stopped(journal: Address, clock: Clock, out_of_service: set[str
         log.error("actor_stopped_not_journaled", actor=name, error=repr(failed))
 
 
+def _lane_open(sessions: set, lane: str) -> bool:
+    """Whether a seller is signed in on one of ``lane``'s tills (a display's ``is_open``)."""
+    return lane_seller(sessions, lane) is not None
+
+
+async def _lane_stopped(display: Address | None, stopped: Callable, name: str, error: BaseException) -> None:
+    """A lane out of service: its display says the lane is closed, then ``_actor_stopped``."""
+    if display is not None:
+        display.tell_nowait(LaneOpen(False))
+    await stopped(name, error)
+
+
 def _article_name(catalog: Catalog, article_id: str) -> str:
     article = catalog.get(article_id)
     return article.name if article is not None else article_id
@@ -353,27 +419,12 @@ async def _build_name_index(catalog: Catalog) -> None:
     written), so a stop never waits for it.
     """
     started = trio.current_time()
+    version = catalog.version
     index = await trio.to_thread.run_sync(catalog.build_name_index, abandon_on_cancel=True)
+    if catalog.version != version:
+        return  # a live import replaced the catalog meanwhile, with an index of its own
     catalog.set_name_index(index)
     log.info("catalog_search_ready", articles=len(catalog), seconds=round(trio.current_time() - started, 2))
-
-
-def keyboard_views(config: Config, catalog: Catalog) -> list[wire.KeyboardPageView]:
-    if config.keyboard:
-        pages, missing = configured_pages(
-            ((page.name, ((key.label, key.article) for key in page.keys)) for page in config.keyboard), catalog
-        )
-        if missing:
-            log.warning("keyboard_keys_left_out", articles=sorted(set(missing)))
-    else:
-        pages = department_pages(catalog) if config.demo else []
-    return [
-        wire.KeyboardPageView(name=page.name, keys=[
-            wire.KeyView(label=key.label, article=key.article.id, price=fmt_money(key.article.price))
-            for key in page.keys
-        ])
-        for page in pages
-    ]
 
 
 def _close_all(addresses, nursery: trio.Nursery, grace: float) -> None:
@@ -382,12 +433,25 @@ def _close_all(addresses, nursery: trio.Nursery, grace: float) -> None:
     nursery.cancel_scope.deadline = trio.current_time() + grace
 
 
-def _printer_status(lanes: list[Address], config: Config, online: dict[str, bool], status: PrinterStatus) -> None:
+def _printer_status(lanes: list[Address], config: Config, online: dict[str, bool], drawer_lane: Address | None,
+                    last: dict, status: PrinterStatus) -> None:
+    """A printer's status to the lanes it serves (``printer`` events), and its drawer
+    sensor to the lane whose drawer it reads, when that changed (``drawer_sensor`` events).
+    ``last`` keeps the drawer state last told (one dict per printer)."""
     online[status.printer] = status.online
     for lane in lanes:
         frame = encode(wire.PrinterEvent(lane=lane.name.split(":", 1)[1], printer=status.printer,
-                                         online=status.online, pending=status.pending, error=status.error))
+                                         online=status.online, pending=status.pending, error=status.error,
+                                         status=wire_status(status)))
         lane.tell_nowait(DeviceStatus(frame))
+    if drawer_lane is None:
+        return
+    drawer = (status.drawer_open, status.drawer_left_open)
+    if last.get("drawer") != drawer:
+        last["drawer"] = drawer
+        frame = encode(wire.DrawerSensorEvent(lane=drawer_lane.name.split(":", 1)[1], open=status.drawer_open,
+                                        left_open=status.drawer_left_open))
+        drawer_lane.tell_nowait(DeviceStatus(frame, kind="drawer_sensor"))
 
 
 async def _serve_http(shop: Shop, host: str, port: int, stop: trio.Event,

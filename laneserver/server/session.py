@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from functools import partial
 from time import perf_counter
 from typing import Any
 
@@ -21,6 +22,7 @@ import msgspec
 import trio
 from starlette.websockets import WebSocket
 
+from laneserver.actors.journal import read
 from laneserver.actors.messages import Caller
 from laneserver.actors.publisher import Publisher
 from laneserver.actors.runtime import ActorFailed, ActorStopped, Address
@@ -28,8 +30,8 @@ from laneserver.log import request_id
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode, encode_error, error_frame
 from laneserver.rules import roles
-from laneserver.server import (edge_admin, edge_customers, edge_drawer, edge_fiscal, edge_jet, edge_lane, edge_sales,
-                               edge_stock, queries, routes)
+from laneserver.server import (devices, edge_admin, edge_catalog, edge_customers, edge_drawer, edge_fiscal, edge_jet,
+                               edge_lane, edge_sales, edge_stock, queries, routes)
 from laneserver.server.auth import Auth, shop_view
 from laneserver.server.routes import actor_words, out_of_service_message  # noqa: F401 (run.py, tests)
 from laneserver.server.shop import Shop
@@ -108,6 +110,7 @@ class Session:
         finally:
             self.shop.sessions.discard(nursery.cancel_scope)
             self.shop.open_sessions.discard(self)
+            self._presence_changed()
             metrics.sessions_open -= 1
             with trio.CancelScope(shield=True):
                 self._unsubscribe()
@@ -146,6 +149,13 @@ class Session:
         event = self.auth.sign_out_disabled(reason)
         if event is not None:
             self.transport.deliver(event, kind="signed_out")
+            self._presence_changed()
+
+    def _presence_changed(self) -> None:
+        """A till's seller came or went: its lane's display is told (server/devices.py)."""
+        device = self.device
+        if device is not None and device.kind == "till":
+            devices.presence_changed(self.shop, device.lane)
 
     async def _left(self) -> None:
         """Shielded, bounded: the websocket closed for a revoke; the resume secret's idle
@@ -217,14 +227,31 @@ class Session:
             return await edge_lane.handle(self._lane, self._caller(), request, self.shop)
         return await self._approved(request, edge_lane.handle, self._lane, self.shop)
 
-    async def _basket_empty(self, request: wire.BasketEmpty) -> bytes:
-        """A PDA's basket into the lane it names."""
-        lane = self.shop.lanes.get(request.lane)
+    async def _basket_empty(self, request: wire.BasketEmpty | wire.BasketPark) -> bytes:
+        """A PDA's basket into the lane it names (``basket_empty``), or parked on a lane
+        (``basket_park``: the one it names, or the shop's first). Exactly once per basket:
+        the basket's id is the request's key (``basket:<id>``, unless the request brings
+        its own ``key``), so the lane that took it answers a repeat with its first reply; a basket
+        another lane already took is refused ``conflict`` naming that ``lane`` (and the
+        journal's key is unique per device: two lanes never both take it)."""
+        name = request.lane if request.lane is not None else self.shop.config.lanes[0].id
+        lane = self.shop.lanes.get(name)
         if lane is None:
-            return error_frame(request, wire.Code.NOT_FOUND, f"no lane {request.lane!r}")
-        if request.key is None:
-            # Emptying a basket happens once per basket, key or not.
-            request = msgspec.structs.replace(request, key=f"basket:{request.basket}")
+            return error_frame(request, wire.Code.NOT_FOUND, f"no lane {name!r}", field="lane")
+        if not request.basket or len(request.basket) > edge_lane.MAX_BASKET_ID:
+            return error_frame(request, wire.Code.BAD_REQUEST,
+                               f"basket must be an id of 1 to {edge_lane.MAX_BASKET_ID} characters", field="basket")
+        if request.key is not None:  # the client's own key: a reuse of it is a conflict (key_reused)
+            return await edge_lane.handle(lane, self._caller(), request, self.shop)
+        key = f"basket:{request.basket}"
+        request = msgspec.structs.replace(request, key=key)
+        assert self.device is not None
+        taken_by = await read(self.shop.journal, partial(reads.reply_actor, device=self.device.device, key=key))
+        if taken_by is not None and taken_by != f"lane:{name}":
+            other = taken_by.partition(":")[2]
+            return error_frame(request, wire.Code.CONFLICT,
+                               f"basket {request.basket!r} was already taken by lane {other}: nothing was changed",
+                               lane=other)
         return await edge_lane.handle(lane, self._caller(), request, self.shop)
 
     # --- catalog queries ----------------------------------------------------------------
@@ -234,6 +261,11 @@ class Session:
 
     async def _keyboard(self, request: wire.Keyboard) -> bytes:
         return await queries.keyboard(self.shop, request)
+
+    async def _keyboard_save(self, request: wire.KeyboardSave) -> bytes:
+        """A manager's keyboard layout (server/edge_catalog.py)."""
+        assert self.device is not None
+        return await edge_catalog.save_keyboard(self.shop, request, device=self.device.device, seller=self.seller)
 
     async def _stock_transfer(self, request: wire.StockTransfer) -> bytes:
         if request.to not in self.shop.stock_points:
@@ -277,6 +309,7 @@ class Session:
         self._subscribed = [self.shop.publishers[a.name] for a in heard if a.name in self.shop.publishers]
         for publisher in self._subscribed:  # a lane's: its ticket and printer status at once, then each change
             publisher.subscribe(self.transport)
+        self._presence_changed()
         return encode(wire.HelloOk(re=request.id, device=device.device, kind=device.kind, lane=device.lane,
                                    seller=self.seller, role=self.role, shop=shop_view(self.shop)))
 
@@ -310,10 +343,14 @@ class Session:
         return await edge_admin.handle(self.shop, request, device=self.device.device, seller=self.seller)
 
     async def _sign_in(self, request: wire.SignIn) -> bytes:
-        return await self.auth.sign_in(request)
+        frame = await self.auth.sign_in(request)
+        self._presence_changed()
+        return frame
 
     async def _sign_out(self, request: wire.SignOut) -> bytes:
-        return await self.auth.sign_out(request)
+        frame = await self.auth.sign_out(request)
+        self._presence_changed()
+        return frame
 
     async def _stock(self, request: wire.Stock, article: str) -> bytes:
         return await edge_stock.stock(self.shop, request)
@@ -325,6 +362,18 @@ class Session:
     async def _stock_move(self, request: Any) -> bytes:
         assert self.device is not None
         return await edge_stock.move(self.shop, self._caller(), request, self.device.lane)
+
+    async def _stock_pda(self, request: Any) -> bytes:
+        """A PDA's stock work (server/edge_stock.py ``pda``); validating a count with the
+        supervisor its ``supervisor_pin`` names, or the supervisor signed in."""
+        assert self.device is not None
+        caller = await self._approved_caller(request)
+        if isinstance(caller, bytes):
+            return caller
+        return await edge_stock.pda(self.shop, caller, request, self.device.lane)
+
+    async def _label_requests(self, request: wire.LabelRequests) -> bytes:
+        return await edge_stock.label_requests(self.shop, request)
 
     async def _on_order(self, request: wire.PurchaseReceive | wire.PurchaseCancel) -> bytes:
         """Hand a receipt or a cancel to the stock point the order belongs to."""

@@ -44,6 +44,10 @@ class Shop:
     # The shop's payment policy (actors/lane.py ``payment_policy``); made in __post_init__.
     payments: PaymentPolicy = field(init=False)
     keyboard: list[KeyboardPageView] = field(default_factory=list)
+    # The layout a manager saved (``keyboard_save``), or None: the shop file's pages.
+    keyboard_layout: Any = None
+    # The catalog version loaded (store/catalog_meta.py; server/edge_catalog.py watches it).
+    catalog_version: int = 0
     accepting: bool = True
     # Open sessions' cancel scopes, so shutdown can end them at once instead of
     # waiting out the grace period for browsers that never hang up.
@@ -72,6 +76,11 @@ class Shop:
     urls: list[str] = field(default_factory=list)
     printers_online: dict[str, bool] = field(default_factory=dict)
     facts: Facts = field(default_factory=Facts)
+    # The customer display actor of each lane that has one (actors/display.py), by lane
+    # id, and every display's and scanner's newest state by "display:ID" / "scanner:ID"
+    # (server/devices.py: /status, device list, /metrics).
+    displays: dict[str, Address] = field(default_factory=dict)
+    device_states: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.payments = payment_policy(self.config)  # the lanes' payment modes and rules, made once

@@ -27,6 +27,7 @@ from laneserver.actors.lane_messages import GetTicket
 from laneserver.actors.messages import Caller, Do
 from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.config import Config
+from laneserver.server.devices import configured_rows, device_rows
 from laneserver.server.shop import Shop
 from laneserver.store import outbox
 from laneserver.store import status as books
@@ -203,6 +204,7 @@ async def live_status(shop: Shop) -> dict[str, Any]:
         "out_of_service": sorted(shop.out_of_service),
         "sessions": _sessions_by_kind(shop),
         "printers": {p: "online" if up else "offline" for p, up in sorted(shop.printers_online.items())},
+        "hardware": device_rows(shop),  # displays and scanners (server/devices.py)
         **_books_part(shop.facts, shop.data_folder or Path(".")),
         "head_office": await _head_office(shop),
     }
@@ -226,6 +228,7 @@ def offline_status(config: Config, data: Path) -> dict[str, Any]:
         "version": __version__,
         "tls": config.server.tls,
         "lanes": [{"id": lane.id, "serving": None} for lane in config.lanes],
+        "hardware": configured_rows(config),
         **_books_part(facts, data),
         "head_office": shipped,
     }
@@ -257,6 +260,9 @@ def format_status(status: dict[str, Any], where: str) -> str:
         lines.append(f"connected: {sessions['till']} till, {sessions['pda']} PDA, {sessions['none']} before hello")
         if status["printers"]:
             lines.append("printers: " + ", ".join(f"{p} {s}" for p, s in status["printers"].items()))
+        if status.get("hardware"):
+            lines.append("displays and scanners: " + ", ".join(
+                f"{row['kind']} {row['device']} {row['state']}" for row in status["hardware"]))
     lines += [
         "last backup: " + ("none" if backup is None else
                            f"{backup['at']} ({_ago(backup['age_seconds'])}), {backup['path']}"),

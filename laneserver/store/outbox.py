@@ -201,11 +201,12 @@ def apply_catalog(db: sqlite3.Connection, version: int, content: str) -> int:
     noted, in one transaction. A catalog that does not parse is noted as seen (so it is
     not fetched again) and changes no article. Returns the articles written.
 
-    Runs on the journal's thread (a running server's catalog in memory picks the
-    articles up at its next start, or through the live catalog import when present:
-    docs/head_office.md)."""
+    Runs on the journal's thread. It raises the catalog's version as ``laneserver catalog
+    import`` does (store/catalog_meta.py), so the running server's live reload
+    (server/edge_catalog.py ``watch_catalog``) sells the new articles within seconds."""
     from laneserver.rules.catalog_csv import CatalogCsvError, parse_catalog_csv
     from laneserver.store.admin import encode
+    from laneserver.store.catalog_meta import bump_catalog_version
 
     try:
         articles = parse_catalog_csv(content)
@@ -217,6 +218,8 @@ def apply_catalog(db: sqlite3.Connection, version: int, content: str) -> int:
     try:
         db.executemany("INSERT INTO articles(id, data) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET data=excluded.data",
                        ((a.id, encode(a)) for a in articles))
+        if articles:
+            bump_catalog_version(db)  # the live catalog import's signal: the server reloads within seconds
         db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                    (CATALOG_KEY, str(version)))
     except BaseException:

@@ -453,6 +453,48 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX fiscal_records_jet_kind ON fiscal_records(json_extract(record, '$.kind'), number)
         WHERE chain = 'jet';
     """,
+    # 18: the printers' durable queues (actors/printer.py): a job is written when it is
+    # queued and deleted once the printer has taken it, so what is here is what is still
+    # to print, in ``id`` order. ``crashes``: the sends of it that crashed the printer
+    # actor (a bug, not a printer that is down); a job is dropped after a few.
+    """
+    CREATE TABLE print_jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        printer TEXT NOT NULL,
+        name TEXT NOT NULL,
+        data BLOB NOT NULL,
+        queued_at TEXT NOT NULL,
+        crashes INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX print_jobs_printer ON print_jobs(printer, id);
+    """,
+    # 19: PDA stock work (issue 16, rules/inventory.py): the quantities counted by zone in a
+    # stock point's open inventory count (added up; ``validated`` set when a supervisor's
+    # validation applied them), and the shelf-label reprints asked for from the floor.
+    """
+    CREATE TABLE stock_count_lines (
+        seq INTEGER PRIMARY KEY,
+        stock_point TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        article TEXT NOT NULL,
+        qty TEXT NOT NULL,
+        at TEXT NOT NULL,
+        device TEXT,
+        seller TEXT,
+        validated TEXT
+    );
+    CREATE INDEX stock_count_lines_open ON stock_count_lines(stock_point, validated);
+    CREATE TABLE label_requests (
+        seq INTEGER PRIMARY KEY,
+        stock_point TEXT NOT NULL,
+        article TEXT NOT NULL,
+        copies INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        device TEXT,
+        seller TEXT
+    );
+    CREATE INDEX label_requests_point ON label_requests(stock_point, seq);
+    """,
 )
 
 

@@ -72,12 +72,32 @@ from laneserver.store.ops import (
 )
 from laneserver.store.ops import DropResume, PutPinRecord, PutResume, SeenDevice, TouchResume
 from laneserver.store.ops import RecordDrawerCount, RecordDrawerMovement
-from laneserver.store import access
+from laneserver.store.ops import PrintJobDone, PrintJobCrashed, QueuePrintJob
+from laneserver.store.ops import AddCountLines, CloseCount, RequestLabels
+from laneserver.store import access, catalog_meta
 
 
 
 def iso(at) -> str:
     return at.isoformat()
+
+
+_plain = msgspec.msgpack.Encoder()
+
+
+def filled(reply: bytes, holes: tuple[tuple[int, tuple[str | int, ...]], ...], numbers: tuple[int, ...]) -> bytes:
+    """A result to remember (MessagePack, actors/replies.py ``stored``) with the numbers
+    the unit handed out put where ``holes`` says: (which number, its path of map keys and
+    list indexes). Plain data in and out: no caller's code runs in this thread."""
+    if not holes:
+        return reply
+    tree = msgspec.msgpack.decode(reply)
+    for which, path in holes:
+        node = tree
+        for step in path[:-1]:
+            node = node[step]
+        node[path[-1]] = numbers[which]
+    return _plain.encode(tree)
 
 
 def account_balance(db: sqlite3.Connection, customer: str, account: str) -> Decimal:
@@ -238,6 +258,26 @@ class Writer:
                 return ChainAppended(op.chain, *append_record(self.db, self.heads, op.chain, iso(op.at), op.record))
             case access.AccessOp():  # devices, sellers, pairing codes (store/access.py)
                 return access.apply(self.db, op)
+            case QueuePrintJob() | PrintJobCrashed() | PrintJobDone():
+                return _print_job(self.db, op)
+            case AddCountLines():
+                self.db.executemany(
+                    "INSERT INTO stock_count_lines(stock_point, zone, article, qty, at, device, seller)"
+                    " VALUES (?,?,?,?,?,?,?)",
+                    [(op.stock_point, zone, article, str(qty), iso(op.at), op.device, op.seller)
+                     for zone, article, qty in op.lines])
+                return None
+            case CloseCount():
+                self.db.execute("UPDATE stock_count_lines SET validated=? WHERE stock_point=? AND validated IS NULL",
+                                (iso(op.at), op.stock_point))
+                return None
+            case RequestLabels():
+                cursor = self.db.execute(
+                    "INSERT INTO label_requests(stock_point, article, copies, at, device, seller) VALUES (?,?,?,?,?,?)",
+                    (op.stock_point, op.article, op.copies, iso(op.at), op.device, op.seller))
+                return cursor.lastrowid
+            case catalog_meta.SaveKeyboard():  # the till's keyboard (store/catalog_meta.py)
+                return catalog_meta.apply(self.db, op)
         raise TypeError(f"not a journal op: {op!r}")
 
     # --- lane states: changes and snapshots (rules/lane_journal.py) ----------------------
@@ -297,7 +337,8 @@ class Writer:
         self._insert_event((iso(op.at), f"stock:{order.stock_point}", "PurchaseOrderCreated", op.device, op.seller,
                             encode(data)))
         if op.key is not None and op.device is not None and op.reply is not None:
-            self._remember(op.device, op.key, op.actor, op.reply(number), iso(op.at), op.fingerprint)
+            self._remember(op.device, op.key, op.actor, filled(op.reply, op.holes, (number,)), iso(op.at),
+                           op.fingerprint)
         return number
 
     def _remember(self, device: str, key: str, actor: str, reply: bytes, at: str,
@@ -379,7 +420,7 @@ class Writer:
         if op.debtor is not None:
             self.db.execute("INSERT OR IGNORE INTO debts(sale, customer, at) VALUES (?,?,?)", (op.sale, op.debtor, at))
         if op.key is not None and op.device is not None and op.reply is not None:
-            self._remember(op.device, op.key, op.actor, op.reply(numbers), at, op.fingerprint)
+            self._remember(op.device, op.key, op.actor, filled(op.reply, op.holes, numbers), at, op.fingerprint)
         return numbers
 
     def _record_original(self, sale: int, at: str, printed: Printed | None) -> None:
@@ -413,7 +454,8 @@ class Writer:
                 move = msgspec.structs.replace(move, ref=f"sale:{number}")
             self._customers(move)
         if op.key is not None and op.device is not None and op.reply is not None:
-            self._remember(op.device, op.key, op.actor, op.reply(number, pnumbers), record["at"], op.fingerprint)
+            self._remember(op.device, op.key, op.actor, filled(op.reply, op.holes, (number, *pnumbers)), record["at"],
+                           op.fingerprint)
         return CancelRecorded(number=number, hash=digest, payments=pnumbers)
 
     # --- customers (migration 5) -------------------------------------------------------
@@ -614,3 +656,17 @@ def _access(db: sqlite3.Connection, op: PutPinRecord | PutResume | DropResume | 
 
 def _iso_or_none(at: dt.datetime | None) -> str | None:
     return None if at is None else iso(at)
+
+
+def _print_job(db: sqlite3.Connection, op: QueuePrintJob | PrintJobCrashed | PrintJobDone) -> int | None:
+    """The printers' durable queues: a job queued (returns its ``id``), crashed on, or done."""
+    match op:
+        case QueuePrintJob():
+            cursor = db.execute("INSERT INTO print_jobs(printer, name, data, queued_at) VALUES (?,?,?,?)",
+                                (op.printer, op.name, op.data, iso(op.at)))
+            return cursor.lastrowid
+        case PrintJobCrashed():
+            db.execute("UPDATE print_jobs SET crashes = crashes + 1 WHERE id=?", (op.id,))
+        case PrintJobDone():
+            db.execute("DELETE FROM print_jobs WHERE id=?", (op.id,))
+    return None

@@ -39,6 +39,7 @@ from laneserver.hw.printer_io import (
     parse_usb_address,
 )
 from laneserver.hw.receipt import render_drawer_kick, render_receipt
+from tests.escpos_peer import StatusAnswers, strip_status_requests
 from tests.hw.test_receipt import sample_receipt
 
 REAL_IO_DEADLINE = 10
@@ -122,10 +123,13 @@ class Counting:
 
 
 class FakeNetworkPrinter:
-    """A raw-TCP printer: one connection per job, the job ends at EOF."""
+    """A raw-TCP printer: one connection per job, the job ends at EOF. It prints what
+    it is sent but the ``DLE EOT`` requests; a connection of requests only (a status
+    poll) is no job. Silent (it answers no request) unless given ``replies``."""
 
-    def __init__(self) -> None:
-        self.jobs: list[bytes | None] = []
+    def __init__(self, replies: dict[int, int] | None = None) -> None:
+        self.jobs: list[bytes | bool | None] = []
+        self.replies = replies
         self._changed = trio.Event()
 
     async def handle(self, stream: trio.SocketStream) -> None:
@@ -133,18 +137,21 @@ class FakeNetworkPrinter:
         # even if two handlers finish reading out of order.
         slot = len(self.jobs)
         self.jobs.append(None)
+        answers = StatusAnswers(self.replies) if self.replies is not None else None
         chunks = []
         async with stream:
             async for chunk in stream:
                 chunks.append(chunk)
-        self.jobs[slot] = b"".join(chunks)
+                if answers is not None and (reply := answers.feed(chunk)):
+                    await stream.send_all(reply)
+        self.jobs[slot] = strip_status_requests(b"".join(chunks)) or False
         self._changed.set()
         self._changed = trio.Event()
 
     async def wait_jobs(self, count: int) -> list[bytes]:
-        while sum(job is not None for job in self.jobs) < count:
+        while sum(isinstance(job, bytes) for job in self.jobs) < count:
             await self._changed.wait()
-        return [job for job in self.jobs if job is not None]
+        return [job for job in self.jobs if isinstance(job, bytes)]
 
 
 async def serve_printer(nursery: trio.Nursery, printer: FakeNetworkPrinter, port: int = 0) -> int:
@@ -429,9 +436,10 @@ async def test_serial_printer_over_a_pty_pair() -> None:
                 async with running_printer(config) as (printer, _):
                     await printer.tell(PrintReceipt("job-1", receipt_no(1)))
                     received = b""
-                    while len(received) < len(expected):
+                    while len(strip_status_requests(received)) < len(expected):
                         received += await far.receive_some()
-                assert received == expected
+                # A silent serial printer is polled (DLE EOT) too: it prints the rest.
+                assert strip_status_requests(received) == expected
 
 
 # -- transports on their own ----------------------------------------------------------

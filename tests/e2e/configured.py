@@ -41,6 +41,7 @@ from typing import Any
 import trio
 
 from laneserver.store.schema import DB_NAME
+from tests.escpos_peer import StatusAnswers, strip_status_requests
 from tests.support import REPO, LiveServer, until
 
 PAUL = ("paul", "5678")
@@ -120,23 +121,87 @@ def network_printer(port: int, printer: str = "p1") -> str:
 
 
 class FakePrinter:
-    """Collects what each connection sends until it closes: one job per connection."""
+    """Collects what each connection sends until it closes: one job per connection.
 
-    def __init__(self) -> None:
+    Like a real printer it does not print ``DLE EOT`` status requests (tests/escpos_peer.py):
+    they are left out of the job, and a connection of requests only (a status poll) is
+    no job. It answers none of them (a printer without status, as before) unless given
+    ``replies`` (DLE EOT n → the status byte; ``escpos_peer.fine()``), which a test may
+    change at any time (paper out, cover open, drawer open).
+
+    ``die_after``: the next job connection to carry that many bytes of print data loses
+    power there: nothing of it is kept (``torn`` counts it), the connection is dropped
+    and ``died`` is set (the test then pulls the printer: ``PrinterPlug``).
+    """
+
+    def __init__(self, replies: dict[int, int] | None = None) -> None:
         self.jobs: list[bytes] = []
         self.arrived = trio.Event()
+        self.replies = replies
+        self.polls = 0  # connections that were status requests only
+        self.die_after: int | None = None
+        self.died = trio.Event()
+        self.torn = 0
 
     async def handle(self, stream: trio.SocketStream) -> None:
+        answers = StatusAnswers(self.replies) if self.replies is not None else None
         chunks = []
         async for chunk in stream:
             chunks.append(chunk)
-        self.jobs.append(b"".join(chunks))
+            if self.die_after is not None and len(strip_status_requests(b"".join(chunks))) >= self.die_after:
+                # Before answering what came with these bytes: the power is gone.
+                self.die_after = None
+                self.torn += 1
+                self.died.set()
+                await stream.aclose()
+                return
+            if answers is not None:
+                answers.replies = self.replies if self.replies is not None else answers.replies
+                if reply := answers.feed(chunk):
+                    await stream.send_all(reply)
+        job = strip_status_requests(b"".join(chunks))
+        if not job:
+            self.polls += 1
+            return
+        self.jobs.append(job)
         self.arrived.set()
         self.arrived = trio.Event()
 
     async def wait_for(self, count: int) -> None:
         while len(self.jobs) < count:
             await self.arrived.wait()
+
+
+class PrinterPlug:
+    """A ``FakePrinter`` listening on a loopback port that a test can pull and plug back
+    in (the same port): ``await plug()``, ``pull()``, ``await plug()`` again. Pulling cancels the open
+    connections too, as a cable pulled mid-job would."""
+
+    def __init__(self, printer: FakePrinter, nursery: trio.Nursery) -> None:
+        self.printer = printer
+        self.port = 0
+        self._nursery = nursery
+        self._scope: trio.CancelScope | None = None
+
+    async def plug(self) -> int:
+        listeners = await trio.open_tcp_listeners(self.port, host="127.0.0.1")
+        self.port = listeners[0].socket.getsockname()[1]
+        self._scope = trio.CancelScope()
+        self._nursery.start_soon(self._serve, listeners, self._scope)
+        return self.port
+
+    async def _serve(self, listeners, scope: trio.CancelScope) -> None:
+        with scope:
+            try:
+                await trio.serve_listeners(self.printer.handle, listeners)
+            finally:
+                for listener in listeners:
+                    await listener.aclose()
+
+    def pull(self) -> None:
+        if self._scope is not None:
+            self._scope.cancel()
+            self._scope = None
 
 
 @asynccontextmanager

@@ -58,6 +58,7 @@ class TillApp {
         this.synced = false;          // the ticket was fetched since the last hello
         this.keyboardLoaded = false;
         this.printer = null;          // the last printer event
+        this.drawerSensor = null;     // the last drawer_sensor event
         this.screen = null;
         this.conn = null;
         this.wasLost = false;
@@ -84,6 +85,7 @@ class TillApp {
             connectionText: byTestId("connection-text"),
             reconnect: byTestId("reconnect-now"),
             printer: byTestId("printer-banner"),
+            drawerSensor: byTestId("drawer-sensor"),
             laneDown: byTestId("lane-banner"),
             error: byTestId("error"),
             errorText: byTestId("error-text"),
@@ -321,6 +323,16 @@ class TillApp {
                 this.el.laneDown.title = event.reason || "";
                 show(this.el.laneDown, !event.serving);
                 break;
+            case "drawer_sensor":
+                if (this.hello && this.hello.lane && event.lane !== this.hello.lane) return;
+                this.showDrawerSensor(event);
+            case "basket":
+                // a PDA's basket went into this lane's ticket (its ticket event came first):
+                // say whose, so the cashier knows where the lines came from
+                if (this.hello && this.hello.lane && event.lane !== this.hello.lane) return;
+                this.notice(t(event.appended ? "notice.basket_appended" : "notice.basket",
+                              { device: event.device, seller: event.seller, lines: event.lines }));
+                break;
             case "drawer_alert":
                 if (this.hello && this.hello.lane && event.lane !== this.hello.lane) return;
                 this.drawer.onAlert(event);
@@ -333,6 +345,11 @@ class TillApp {
                 this.showSeller();
                 this.route();
                 this.showMessage(t("msg.signed_out_disabled", { seller: event.seller }));
+                break;
+            case "scan_refused":
+                // a code read by a scanner attached to the server made no line
+                if (this.hello && this.hello.lane && event.lane !== this.hello.lane) return;
+                this.showError(new ServerError({ code: event.error, message: event.message }), { code: event.code });
                 break;
             case "unaddressed_error":
                 this.showError(new ServerError(event));
@@ -549,6 +566,7 @@ class TillApp {
         this.manager.redraw();
         this.drawConnection();
         if (this.printer) this.showPrinter(this.printer);
+        if (this.drawerSensor) this.showDrawerSensor(this.drawerSensor);
     }
 
     // --- panels -------------------------------------------------------------------------
@@ -643,14 +661,36 @@ class TillApp {
     showPrinter(event) {
         this.printer = event;
         const banner = this.el.printer;
-        if (event.online) {
+        // `status` (DLE EOT): paper and cover as well as offline; older servers send none.
+        const status = event.status || (event.online ? "ok" : "offline");
+        if (event.online && status === "ok") {
             show(banner, false);
             return;
         }
         const pending = Number(event.pending) || 0;
-        setText(banner, pending ? t("printer.offline", { n: pending }) : t("printer.offline_none"));
+        const text = status === "offline" || !event.online
+            ? (pending ? t("printer.offline", { n: pending }) : t("printer.offline_none"))
+            : t(`printer.${status}`, { n: pending });
+        setText(banner, text);
+        banner.dataset.status = status;
         banner.title = event.error || "";
         banner.dataset.printer = event.printer || "";
+        show(banner, true);
+    }
+
+    showDrawerSensor(event) {
+        // The drawer's switch, read through the printer: a banner while it is open,
+        // an alarm once it has been left open.
+        this.drawerSensor = event;
+        const banner = this.el.drawerSensor;
+        if (!event.open) {
+            show(banner, false);
+            return;
+        }
+        setText(banner, event.left_open ? t("drawer.left_open") : t("drawer.open"));
+        banner.classList.toggle("down", !!event.left_open);
+        banner.classList.toggle("warn", !event.left_open);
+        banner.dataset.state = event.left_open ? "left_open" : "open";
         show(banner, true);
     }
 

@@ -29,6 +29,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 sync_playwright, expect = sync_api.sync_playwright, sync_api.expect
 
 from tests.e2e.configured import configured_server  # noqa: E402
+from tests.escpos_peer import StatusAnswers, strip_status_requests  # noqa: E402
 from tests.support import REPO, LiveServer  # noqa: E402
 
 CATALOG = REPO / "laneserver" / "demo" / "catalog.csv"
@@ -113,23 +114,32 @@ def sales(server: LiveServer) -> int:
 
 class FakePrinter:
     """A network receipt printer: a TCP listener in a thread; one job per connection.
-    ``unplug()`` closes the listener, ``plug()`` listens again on the same port."""
+    ``unplug()`` closes the listener, ``plug()`` listens again on the same port.
+    Silent to DLE EOT status requests unless given ``replies`` (tests/escpos_peer.py),
+    which a test may change at any time."""
 
-    def __init__(self) -> None:
+    def __init__(self, replies: dict[int, int] | None = None) -> None:
         self.jobs: list[bytes] = []
+        self.replies = replies
         self._changed = threading.Condition()
         printer = self
 
         class Handler(socketserver.BaseRequestHandler):
             def handle(self) -> None:
                 chunks = []
+                answers = StatusAnswers(printer.replies) if printer.replies is not None else None
                 while True:
                     chunk = self.request.recv(65536)
                     if not chunk:
                         break
                     chunks.append(chunk)
+                    if answers is not None and (reply := answers.feed(chunk)):
+                        self.request.sendall(reply)
+                job = strip_status_requests(b"".join(chunks))
+                if not job:
+                    return  # DLE EOT status requests only (a poll it does not answer): no job
                 with printer._changed:
-                    printer.jobs.append(b"".join(chunks))
+                    printer.jobs.append(job)
                     printer._changed.notify_all()
 
         self._handler = Handler
