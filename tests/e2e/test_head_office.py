@@ -160,7 +160,7 @@ async def test_two_shops_ship_into_one_head_office_at_once(tmp_path, pg):
         with trio.fail_after(20):
             await until(lambda: _article(one, "Z999"))
             async with connect(one.ws_url, tokens[0]) as till:  # the live reload sells it
-                while (await till.call("add", article="Z999")).get("type") == "error":  # noqa: ASYNC110
+                while (await till.call("add", article="Z999")).get("type") == "error":  # reloaded within ~1 s
                     await trio.sleep(0.2)
                 await till.ok("cancel_ticket")
         assert not _article(two, "Z999")
