@@ -163,6 +163,26 @@ def build_parser() -> argparse.ArgumentParser:
     fec.add_argument("--out", required=True, type=Path, help="the file to write (replaced whole)")
     fec.add_argument("--format", default="fec", choices=["fec", "csv"],
                      help="fec: tab-separated, as article A47 A-1 LPF asks (default); csv: the same, comma-separated")
+    hq = sub.add_parser("hq", parents=[common], help="head office's PostgreSQL (docs/head_office.md)")
+    hq_sub = hq.add_subparsers(dest="hq_command", required=True, metavar="ACTION")
+    hq_init = hq_sub.add_parser("init", parents=[common], help="create or upgrade head office's schema")
+    hq_init.add_argument("--dsn", required=True, help="head office's PostgreSQL (libpq string or URI)")
+    hq_verify = hq_sub.add_parser("verify", parents=[common],
+                                  help="check a shop's shipped chains against its shipped anchor")
+    hq_verify.add_argument("--dsn", required=True, help="head office's PostgreSQL (libpq string or URI)")
+    hq_verify.add_argument("--shop", required=True, help="the shop's id ([head_office] shop)")
+    hq_fec = hq_sub.add_parser("fec", parents=[common],
+                               help="the chain's FEC of a month from head office's rows (every shop, or one)")
+    hq_fec.add_argument("--dsn", required=True, help="head office's PostgreSQL (libpq string or URI)")
+    hq_fec.add_argument("--period", required=True, help="the month, YYYY-MM (shop days in [shop] timezone)")
+    hq_fec.add_argument("--out", required=True, type=Path, help="the file to write (replaced whole)")
+    hq_fec.add_argument("--shop", action="append", help="one shop (repeatable; default: every shop)")
+    hq_fec.add_argument("--format", default="fec", choices=["fec", "csv"], help="as export fec")
+    hq_publish = hq_sub.add_parser("publish", parents=[common],
+                                   help="publish a catalog (CSV, the import format) to the shops")
+    hq_publish.add_argument("--dsn", required=True, help="head office's PostgreSQL (libpq string or URI)")
+    hq_publish.add_argument("--catalog", required=True, type=Path, help="the CSV file")
+    hq_publish.add_argument("--shop", help="one shop only (default: every shop)")
     return parser
 
 
@@ -225,6 +245,8 @@ def _run(args: argparse.Namespace, config: Config, data: Path) -> int:
             return _tls_init(args, config, data)
         case "status":
             return _status(args, config, data)
+        case "hq":
+            return _hq(args, config)
     return _fail(f"unknown command {args.command}", 2)
 
 
@@ -441,6 +463,85 @@ def _print_hardware(args: argparse.Namespace, config: Config, data: Path) -> Non
 def _seconds(at: str | None) -> str:
     """An ISO time to the second, UTC as stored (``-`` for none)."""
     return "-" if at is None else at[:19] + "Z"
+
+
+def _hq(args: argparse.Namespace, config: Config) -> int:
+    """``laneserver hq init | verify | fec | publish``: head office's side (store/hq.py)."""
+    import psycopg
+
+    from laneserver.rules.catalog_csv import CatalogCsvError, parse_catalog_csv
+    from laneserver.store import hq
+
+    try:
+        with hq.connect(args.dsn) as conn:
+            match args.hq_command:
+                case "init":
+                    before, after = hq.init(conn)
+                    print(f"head office schema: {before} → {after}" if before != after
+                          else f"head office schema: {after}, up to date (views made again)")
+                    return 0
+                case "verify":
+                    if hq.schema_version(conn) == 0:
+                        return _fail("head office has no schema: run laneserver hq init --dsn DSN first")
+                    report = hq.verify(conn, args.shop)
+                    for chain in report.chains:
+                        if isinstance(chain, hq.Broken):
+                            print(f"BROKEN: {chain}")
+                    held = ", ".join(f"{chain} {n}" for chain, n in sorted(report.counts.items())) or "nothing"
+                    print(f"shop {args.shop}: {held}")
+                    print(("" if report.anchor_ok else "BROKEN: ") + report.anchor)
+                    print("OK" if report.ok else "BROKEN")
+                    return 0 if report.ok else 1
+                case "fec":
+                    return _hq_fec(args, config, conn)
+                case "publish":
+                    try:
+                        content = args.catalog.read_text(encoding="utf-8-sig")
+                    except (OSError, UnicodeDecodeError) as error:
+                        return _fail(f"cannot read {args.catalog}: {error}")
+                    try:
+                        articles = parse_catalog_csv(content)
+                    except CatalogCsvError as error:
+                        return _fail(f"{args.catalog}: {error} — nothing was published")
+                    version = hq.publish_catalog(conn, content, args.shop)
+                    print(f"catalog version {version} published ({len(articles)} articles) to "
+                          + (f"shop {args.shop}" if args.shop else "every shop"))
+                    return 0
+    except hq.SchemaTooNew as error:
+        return _fail(str(error))
+    except psycopg.Error as error:
+        return _fail(f"head office: {str(error).strip() or repr(error)}")
+    return _fail(f"unknown hq action {args.hq_command}", 2)
+
+
+def _hq_fec(args: argparse.Namespace, config: Config, conn) -> int:
+    """``hq fec``: rules/fec.py over head office's rows of every shop (store/hq.py
+    ``chain_fec``), the shop days in ``[shop] timezone`` of the configuration given."""
+    from laneserver.clock import shop_day, shop_zone
+    from laneserver.config import fec_accounts
+    from laneserver.files import write_atomically
+    from laneserver.rules.fec import render, unbalanced
+    from laneserver.rules.periods import PeriodError, parse_period
+    from laneserver.store import hq
+
+    zone = shop_zone(config.shop.timezone)
+    try:
+        first, last = parse_period(args.period, shop_day(SystemClock().now(), zone))
+    except PeriodError as error:
+        return _fail(f"hq fec: {error}; nothing was written", 2)
+    if not args.out.parent.is_dir():
+        return _fail(f"hq fec: no folder {args.out.parent} to write {args.out.name} in; nothing was written", 2)
+    found = hq.chain_fec(conn, first, last, zone, fec_accounts(config), args.shop)
+    if (wrong := unbalanced(found)):
+        return _fail(f"hq fec: entry {wrong[0].number} does not balance; nothing was written")
+    try:
+        write_atomically(args.out, render(found, format=args.format).encode("utf-8"), 0o640)
+    except OSError as error:
+        return _fail(f"hq fec: cannot write {args.out}: {error}")
+    debit = sum((entry.debit for entry in found), 0)
+    print(f"{args.format.upper()} of {args.period} for {', '.join(args.shop) if args.shop else 'every shop'} "
+          f"written to {args.out}: {len(found)} entries, debits = credits = {debit:.2f}")
+    return 0
 
 
 class _Progress:

@@ -70,9 +70,9 @@ from laneserver.server.http_edge import serve as serve_http
 from laneserver.server.send_timeout import SendBoundedConfig
 from laneserver.server.session import out_of_service_message
 from laneserver.server.shop import Shop
-from laneserver.server.status import register_metrics
+from laneserver.server.status import register_metrics, register_shipper_metrics
 from laneserver.server.edge_catalog import keyboard_views, watch_catalog
-from laneserver.store import admin, catalog_meta, reads
+from laneserver.store import admin, catalog_meta, outbox, reads
 from laneserver.store.ops import RecordEvent
 from laneserver.store.schema import DB_NAME
 from laneserver.tls import server_files
@@ -232,6 +232,20 @@ async def run_shop(
                                       every=config.backup.every_seconds, keep=config.backup.keep, journal=journal,
                                       clock=clock, status=backup_status, create_folder=not folder.is_absolute())
                     await middle.start(supervise, "backups", factory, backups_inbox, DEVICE_POLICY)
+                # Shipping the journal to head office ([head_office] dsn): its own thread and
+                # connections; a device (a crash restarts it, nothing waits on it).
+                # psycopg is imported only then (half a second of a start-up on a busy box).
+                shippers: list[Address] = []
+                if config.head_office.dsn:
+                    from laneserver.actors.shipper import MAILBOX as SHIPPER_MAILBOX
+                    from laneserver.actors.shipper import ShipperActor, ShipperStats
+
+                    shipper_stats = ShipperStats()
+                    shipper, shipper_inbox = open_mailbox("shipper", SHIPPER_MAILBOX)
+                    factory = partial(ShipperActor, data_dir, config.head_office, journal=journal, clock=clock,
+                                      stats=shipper_stats, apply_catalog=outbox.apply_catalog)
+                    await middle.start(supervise, "shipper", factory, shipper_inbox, DEVICE_POLICY)
+                    shippers.append(shipper)
                 # A customer display per lane that names one (a device: the lane tells it
                 # each change without waiting; it shows only the newest: actors/display.py).
                 displays: dict[str, Address] = {}
@@ -321,6 +335,8 @@ async def run_shop(
                     shop.metrics.gauges["articles"] = lambda: len(catalog)
                     shop.metrics.gauges["actors_out_of_service"] = lambda: len(out_of_service)
                     shop.metrics.gauges["backups_failed"] = lambda: backup_status.failures
+                    if shippers:
+                        register_shipper_metrics(shop, shipper_stats)
                     shop.keyboard_layout = await read(journal, catalog_meta.keyboard)
                     shop.keyboard = keyboard_views(config, catalog, shop.keyboard_layout)
                     shop.catalog_version = catalog_version
@@ -360,7 +376,7 @@ async def run_shop(
                     _close_all([*scanners, *lane_addresses.values(), fiscal], front, server_config.shutdown_grace)
                 for drawer in drawers.values():
                     drawer.close()
-                _close_all([documents, sales, customers, invoices, backups, *points.values(), *printers.values(), *terminals.values(),
+                _close_all([documents, sales, customers, invoices, backups, *shippers, *points.values(), *printers.values(), *terminals.values(),
                             *displays.values()], middle,
                            server_config.shutdown_grace)
             journal.close()
