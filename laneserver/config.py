@@ -16,6 +16,7 @@ from typing import Literal
 import msgspec
 
 from laneserver.clock import shop_zone
+from laneserver.rules.confirm import parse_limits
 from laneserver.rules.money import BadValue, parse_money, parse_percent
 from laneserver.rules.payment import RESERVED_MODES
 
@@ -60,6 +61,10 @@ class ShopConfig(Base):
     # (of pure alcohol for tax types 2 and 3), from its customs rate sheet.
     alcohol_excise_rate: str = "918.80"  # droits sur les boissons (accises)
     alcohol_levy_rate: str = "551.82"  # cotisation sécurité sociale
+    # The largest quantity and line total (either sign) a line gets without the
+    # cashier's confirmation (rules/confirm.py); "" = no limit.
+    confirm_qty: str = ""
+    confirm_line_total: str = ""
 
 
 class PaymentModeConfig(Base):
@@ -277,6 +282,7 @@ def _check(config: Config) -> Config:
         if rounding <= 0:
             raise BadValue("shop.cash_rounding must be positive")
         parse_percent(shop.discount_cap, "shop.discount_cap")
+        parse_limits(shop.confirm_qty, shop.confirm_line_total)
         if parse_money(shop.meal_voucher_cap, "shop.meal_voucher_cap") < 0:
             raise BadValue("shop.meal_voucher_cap must not be negative")
         if not 0 <= shop.sell_by_warning_days <= 3650:

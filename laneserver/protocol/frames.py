@@ -90,3 +90,9 @@ class Error(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="er
     months: list[str] | UnsetType = UNSET  # close: the months to close before the year
     period: str | UnsetType = UNSET  # close: the period refused
     role: str | UnsetType = UNSET  # forbidden, supervisor_required, not_signed_in: the role the verb needs
+    name: str | UnsetType = UNSET  # unknown_code: the article not for sale that answers to the code
+    status: str | UnsetType = UNSET  # unknown_code: that article's status (dormant, blocked, abandoned)
+    qty: str | UnsetType = UNSET  # confirm_required: the line's quantity
+    line_total: str | UnsetType = UNSET  # confirm_required: the line's total
+    confirm_qty: str | UnsetType = UNSET  # confirm_required: the shop's limit crossed (quantity)
+    confirm_line_total: str | UnsetType = UNSET  # confirm_required: the shop's limit crossed (line total)

@@ -18,16 +18,19 @@ from laneserver.protocol.wire_stock import StockWarningView
 class Scan(Request, tag="scan"):
     code: str
     qty: QtyIn | None = None
+    confirm: bool = False  # the cashier confirmed a line above [shop] confirm_qty / confirm_line_total
 
 
 class Add(Request, tag="add"):
     article: str
     qty: QtyIn | None = None
+    confirm: bool = False  # as scan's
 
 
 class SetQty(Request, tag="set_qty"):
     line: int
     qty: QtyIn
+    confirm: bool = False  # as scan's
 
 
 class RemoveLine(Request, tag="remove_line"):

@@ -63,9 +63,11 @@ from typing import Any, Union
 
 import msgspec
 
+from laneserver.rules import confirm
 from laneserver.rules import discount as discounts
 from laneserver.rules import payment as payments
 from laneserver.rules.catalog import Article
+from laneserver.rules.confirm import NO_LIMITS, ConfirmLimits
 from laneserver.rules.money import HUNDRED, ZERO
 from laneserver.rules.outcome import Applied, Refused
 from laneserver.rules.receipt import VatRow
@@ -115,6 +117,8 @@ class AddLine(msgspec.Struct, frozen=True):
     coupon: bool = False
     coupon_left: int | None = None
     cost: Decimal | None = None
+    limits: ConfirmLimits = NO_LIMITS  # above them, ``confirmed`` is needed (rules/confirm.py)
+    confirmed: bool = False
 
 
 class AddTopup(msgspec.Struct, frozen=True):
@@ -138,6 +142,8 @@ class SetQty(msgspec.Struct, frozen=True):
     seller: str
     line: int
     qty: Decimal
+    limits: ConfirmLimits = NO_LIMITS  # above them, ``confirmed`` is needed (rules/confirm.py)
+    confirmed: bool = False
 
 
 class RemoveLine(msgspec.Struct, frozen=True):
@@ -377,6 +383,9 @@ def _add_line(state: LaneState, command: AddLine, now: dt.datetime) -> Applied |
                        {"article": article.id})
     if command.coupon and (ticket.customer is None or not _whole(command.qty) or command.qty <= 0):
         return Refused("bad_request", "a coupon line needs the ticket's customer and a whole positive quantity")
+    price = ZERO if command.coupon else article.price
+    if (refusal := confirm.check(command.limits, command.qty, price, confirmed=command.confirmed)) is not None:
+        return refusal
     line = Line(
         line=ticket.next_line,
         article=article.id,
@@ -470,6 +479,9 @@ def _set_qty(state: LaneState, command: SetQty) -> Applied | Refused:
     if line.coupon and not _whole(command.qty):
         return Refused("bad_request", f"line {line.line} uses coupons: its quantity is a whole number",
                        {"line": line.line})
+    if abs(command.qty) > abs(line.qty) and (refusal := confirm.check(
+            command.limits, command.qty, line.unit_price, confirmed=command.confirmed, line=line.line)) is not None:
+        return refusal
     # The line and its deposit line, if it has one.
     changed = {l.line for l in ticket.lines if l.line == line.line or l.deposit_for == line.line}
     lines = tuple(_with_qty(l, command.qty) if l.line in changed else l for l in ticket.lines)

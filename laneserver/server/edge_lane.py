@@ -42,6 +42,7 @@ from laneserver.protocol.codec import encode
 from laneserver.protocol.views import TicketEncoder, held_view
 from laneserver.rules import lane as rules
 from laneserver.rules.catalog import Ambiguous, Article, Found
+from laneserver.rules.confirm import ConfirmLimits, parse_limits
 from laneserver.rules.money import (
     BadValue,
     fmt_money,
@@ -90,15 +91,15 @@ def build(request: wire.Request, caller: Caller, shop: Any) -> Any:
 def _command(request: wire.Request, seller: str, caller: Caller, shop: Any) -> Any:
     config: Config = shop.config
     match request:
-        case wire.Scan(code=code, qty=qty):
-            return _scan(shop, seller, code, qty, cards=shop.customers is not None)
-        case wire.Add(article=article_id, qty=qty):
+        case wire.Scan(code=code, qty=qty, confirm=confirm):
+            return _confirming(_scan(shop, seller, code, qty, cards=shop.customers is not None), config, confirm)
+        case wire.Add(article=article_id, qty=qty, confirm=confirm):
             article = shop.catalog.get(article_id)
             if article is None:
                 return refused(Code.NOT_FOUND, f"no article {article_id!r}", article=article_id)
-            return _line(seller, article, _qty(qty))
-        case wire.SetQty(line=line, qty=qty):
-            return rules.SetQty(seller, line, parse_qty(qty))
+            return _confirming(_line(seller, article, _qty(qty)), config, confirm)
+        case wire.SetQty(line=line, qty=qty, confirm=confirm):
+            return rules.SetQty(seller, line, parse_qty(qty), limits=confirm_limits(config), confirmed=confirm)
         case wire.RemoveLine(line=line):
             return rules.RemoveLine(seller, line)
         case wire.CancelTicket():
@@ -167,14 +168,47 @@ def _scan(shop: Any, seller: str, code: str, qty: Any, *, cards: bool) -> Any:
         case Ambiguous(candidates=candidates):
             return refused(Code.AMBIGUOUS_CODE, f"code {code!r} matches {len(candidates)} articles: choose one",
                            candidates=[wire.Candidate(article=a.id, name=a.name) for a in candidates])
+    if (blocked := _not_sold(shop, code)) is not None:
+        return blocked
     if cards:
         return ScanCard(seller, code)
     return refused(Code.UNKNOWN_CODE, f"unknown code {code!r}")
 
 
+def _not_sold(shop: Any, code: str) -> Refused | None:
+    """An article that answers to ``code`` but is not active (dormant, blocked,
+    abandoned): still ``unknown_code`` (no active article answers), but saying which
+    article and why (``article``, ``name``, ``status``), so the till tells the cashier
+    it is not for sale rather than unknown."""
+    match shop.catalog.lookup(code, include_inactive=True):
+        case Found(article=article):
+            pass
+        case Ambiguous(candidates=candidates):
+            article = candidates[0]
+        case _:
+            return None
+    if article.status == "active":
+        return None
+    return refused(Code.UNKNOWN_CODE, f"code {code!r} is article {article.id} ({article.name}), which is "
+                                      f"{article.status}: it cannot be sold",
+                   article=article.id, name=article.name, status=article.status)
+
+
 def _line(seller: str, article: Article, qty: Decimal) -> rules.AddLine:
     """A line of ``article`` (``qty`` negative: returned); the lane sets its unit cost."""
     return rules.AddLine(seller, article, qty)
+
+
+def confirm_limits(config: Config) -> ConfirmLimits:
+    """The shop's limits above which a line needs ``confirm: true`` (checked at start)."""
+    return parse_limits(config.shop.confirm_qty, config.shop.confirm_line_total)
+
+
+def _confirming(command: Any, config: Config, confirmed: bool) -> Any:
+    """An added line with the shop's confirmation limits (any other result as it is)."""
+    if isinstance(command, rules.AddLine):
+        return msgspec.structs.replace(command, limits=confirm_limits(config), confirmed=confirmed)
+    return command
 
 
 def _qty(raw: Any) -> Decimal:

@@ -174,6 +174,12 @@ export function describeError(error, context = {}) {
     if (code === "bad_request" && verb === "pay" && ticket && Number(ticket.balance) < 0 && frame.payable === undefined
         && frame.balance !== undefined) {
         text = t("err.refund_over", { balance: amount(Math.abs(Number(frame.balance)).toFixed(2)) });
+    } else if (code === "unknown_code" && frame.status) {
+        // an article that is not for sale (dormant, sale blocked, abandoned): which, and why
+        const why = has(`status.${frame.status}`) ? t(`status.${frame.status}`) : frame.status;
+        text = t("err.not_for_sale", { name: frame.name || frame.article || context.code || "", why });
+    } else if (code === "confirm_required") {
+        text = t("err.confirm_required", { qty: frame.qty ?? "", total: amount(frame.line_total ?? "0") });
     } else if (code === "unknown_code" && context.code) {
         text = t("err.unknown_code_x", { code: context.code });
     } else if (code === "balance_not_zero" && frame.balance !== undefined) {

@@ -197,6 +197,15 @@ export function bindConfirm(app) {
         if (done) done(true);
     });
     no.addEventListener("click", () => overlay.close());
+    // The keyboard: Enter says yes, Escape no (before any other key handler).
+    document.addEventListener("keydown", (event) => {
+        if (!overlay.isOpen || event.ctrlKey || event.metaKey || event.altKey) return;
+        if (event.key !== "Enter" && event.key !== "Escape") return;
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        if (event.key === "Enter") yes.click();
+        else overlay.close();
+    }, true);
     return {
         overlay,
         ask(question, yesLabel, noLabel) {

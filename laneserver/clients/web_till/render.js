@@ -39,7 +39,7 @@ export class TicketTable {
      * @param {number|null} selected the selected line number
      * @returns {HTMLElement[]} the rows added by this call
      */
-    render(lines, money, selected) {
+    render(lines, money, selected, warnings = new Map()) {
         const stamp = `${money.locale}|${t("lang.other")}`;
         if (stamp !== this.stamp) {
             this.rows.clear();
@@ -53,10 +53,11 @@ export class TicketTable {
             const line = lines[i];
             keep.add(line.line);
             const sig = `${line.article}|${line.name}|${line.qty}|${line.unit_price}|${line.discount_percent}|${line.total}|`
-                + `${line.below_cost}|${line.deposit_for}|${line.coupon}|${line.coupon_left}|${line.line === selected}`;
+                + `${line.below_cost}|${line.deposit_for}|${line.coupon}|${line.coupon_left}|${line.line === selected}|`
+                + `${warnings.get(line.article) ?? ""}`;
             let entry = this.rows.get(line.line);
             if (!entry || entry.sig !== sig) {
-                const row = lineRow(line, money, line.line === selected);
+                const row = lineRow(line, money, line.line === selected, warnings.get(line.article));
                 if (entry) entry.row.replaceWith(row);
                 else added.push(row);
                 entry = { row, sig };
@@ -83,7 +84,7 @@ export class TicketTable {
  * (under its article's line, `deposit_for`), a coupon line (with the coupons left), a
  * line sold below its cost (a warning the cashier sees; nothing is refused).
  */
-function lineRow(line, money, selected) {
+function lineRow(line, money, selected, stockLeft) {
     const discount = Number(line.discount_percent);
     const returned = Number(line.qty) < 0;
     const deposit = line.deposit_for !== undefined && line.deposit_for !== null;
@@ -99,6 +100,12 @@ function lineRow(line, money, selected) {
     if (line.below_cost) {
         marks.push(h("span", { class: "mark below-cost", testid: "line-below-cost", title: t("line.below_cost_title") },
             `⚠ ${t("line.below_cost")}`));
+    }
+    // The shop sells below zero stock with a warning (negative_stock = "warn"): the
+    // stock left after the line, on the line, until the sale ends.
+    if (stockLeft !== undefined && !deposit) {
+        marks.push(h("span", { class: "mark stock-warning", testid: "line-stock-warning" },
+            `⚠ ${t("line.stock_left", { n: formatQty(stockLeft) })}`));
     }
     return h("tr", {
         testid: "ticket-line", class: classes || null,

@@ -59,6 +59,7 @@ export function bindSellScreen(app) {
         page: 0,
         lastSale: null,       // the last finish reply shown
         returning: false,     // return mode: the next scans and adds are returned lines
+        warnings: new Map(),  // article → stock left below zero (negative_stock = "warn"), this ticket
     };
     const table = new TicketTable(byTestId("ticket-lines"), byTestId("ticket-empty"), selectLine);
     let latest = null;           // the row of the line added last
@@ -139,9 +140,42 @@ export function bindSellScreen(app) {
 
     // --- adding lines -------------------------------------------------------------
 
+    /**
+     * A line change (scan, add, set_qty) that the shop may want confirmed: on
+     * `confirm_required` the cashier is asked (quantity and line total) and, on yes,
+     * the same request goes again with `confirm: true`. The stock warnings of the
+     * reply (negative_stock = "warn") are kept for the lines.
+     */
+    async function lineChange(verb, fields, opts = {}) {
+        let asked = null;
+        const reply = await app.act(verb, fields, {
+            ...opts,
+            onError(error) {
+                if (error.code === "confirm_required" && !fields.confirm) {
+                    asked = error;
+                    return true;
+                }
+                return opts.onError ? opts.onError(error) : false;
+            },
+        });
+        if (asked) {
+            const frame = asked.frame || {};
+            const yes = await app.confirm(t("confirm.large_line", {
+                qty: formatQty(frame.qty ?? ""), total: app.money.format(frame.line_total ?? "0"),
+            }), t("confirm.large_yes"), t("confirm.large_no"));
+            if (!yes) return null;
+            return lineChange(verb, { ...fields, confirm: true }, opts);
+        }
+        if (reply && Array.isArray(reply.stock_warnings) && reply.stock_warnings.length) {
+            for (const w of reply.stock_warnings) state.warnings.set(w.article, w.available);
+            draw();
+        }
+        return reply;
+    }
+
     async function addByCode(value, qty, mark, prefixed = false) {
         show(candidates, false);
-        const reply = await app.act("scan", { code: value, qty: signed(qty) }, {
+        const reply = await lineChange("scan", { code: value, qty: signed(qty) }, {
             mutating: true,
             context: { code: value },
             onError(error) {
@@ -162,7 +196,7 @@ export function bindSellScreen(app) {
     async function addArticle(article, qty) {
         show(candidates, false);
         app.closePanels();
-        await app.act("add", { article, qty: signed(qty) }, { mutating: true });
+        await lineChange("add", { article, qty: signed(qty) }, { mutating: true });
         refocus();
     }
 
@@ -318,7 +352,7 @@ export function bindSellScreen(app) {
     }
 
     async function changeQty(line, qty) {
-        await app.act("set_qty", { line: line.line, qty }, { mutating: true });
+        await lineChange("set_qty", { line: line.line, qty }, { mutating: true });
     }
 
     // A returned line keeps its sign (set_qty): − and + count the articles returned.
@@ -499,7 +533,8 @@ export function bindSellScreen(app) {
     function draw() {
         const ticket = app.ticket || EMPTY_TICKET;
         if (state.selected !== null && !ticket.lines.some((line) => line.line === state.selected)) state.selected = null;
-        const added = table.render(ticket.lines, app.money, state.selected);
+        if (!ticket.lines.length) state.warnings.clear(); // a new sale: the warnings were the last one's
+        const added = table.render(ticket.lines, app.money, state.selected, state.warnings);
         renderTotals(totals, ticket, app.money);
         screen.classList.toggle("has-payments", ticket.payments.length > 0);
         if (added.length) {
