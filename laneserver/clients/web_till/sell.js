@@ -506,6 +506,9 @@ export function bindSellScreen(app) {
             case "F8": take(); if (app.pay.isOpen) app.pay.close(); else openPayment(); return;
             case "F9": take(); app.drawer.open(); return;
             case "F10": take(); app.closePanels(); setReturning(!state.returning); refocus(); return;
+            case "?":
+                if (isTyping(event)) break;
+                take(); app.closePanels(); app.help.open(); return;
             case "Escape":
                 take();
                 if (app.panelOpen()) app.closePanels();
@@ -523,11 +526,32 @@ export function bindSellScreen(app) {
         // Line editing from the keyboard: only with an empty code field, so a code
         // being typed is never taken for a command.
         const line = selectedLine();
-        if (!line || code.value !== "" || app.pay.isOpen || app.panelOpen()) return;
+        if (code.value !== "" || app.pay.isOpen || app.panelOpen()) return;
         if (event.target instanceof Element && event.target !== code && event.target.matches("input, textarea")) return;
+        if (key === "ArrowDown" || key === "ArrowUp") { take(); stepLine(key === "ArrowDown" ? 1 : -1); return; }
+        if (!line) return;
         if (key === "+") { take(); editor.plus.click(); }
         else if (key === "-") { take(); editor.minus.click(); }
         else if (key === "Delete") { take(); removeLine(line); }
+    }
+
+    /** A "?" typed in a text field other than the code field is text, not the help. */
+    function isTyping(event) {
+        const target = event.target;
+        return target instanceof Element && target !== code && target.matches("input, textarea") && target.type !== "button";
+    }
+
+    /** The arrow keys: the next (or previous) line is selected (a deposit line goes with its article's). */
+    function stepLine(step) {
+        const ticket = app.ticket || EMPTY_TICKET;
+        const lines = ticket.lines.filter((l) => l.deposit_for === undefined || l.deposit_for === null);
+        if (!lines.length) return;
+        const at = lines.findIndex((l) => l.line === state.selected);
+        const next = at < 0 ? (step > 0 ? 0 : lines.length - 1) : Math.min(lines.length - 1, Math.max(0, at + step));
+        state.selected = lines[next].line;
+        draw();
+        const row = table.rows.get(state.selected);
+        if (row) row.row.scrollIntoView({ block: "nearest" });
     }
 
     function draw() {

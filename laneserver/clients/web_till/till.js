@@ -29,7 +29,7 @@ import { ScanMetrics } from "./metrics.js";
 import { bindCustomerPanel } from "./customers.js";
 import { bindDiscountPanel } from "./discount.js";
 import { bindDrawerPanel } from "./drawer.js";
-import { bindConfirm, bindHeldPanel, bindInfoPanel, bindSearchPanel, bindSupervisor } from "./panels.js";
+import { bindConfirm, bindHelpPanel, bindHeldPanel, bindInfoPanel, bindSearchPanel, bindSupervisor } from "./panels.js";
 import { bindPayPanel } from "./pay.js";
 import { bindManagerPanel } from "./manager.js";
 import { bindSalesPanel } from "./sales.js";
@@ -103,6 +103,7 @@ class TillApp {
         this.signInScreen = bindSignInScreen(this);
         this.confirmDialog = bindConfirm(this);
         this.info = bindInfoPanel(this);
+        this.help = bindHelpPanel(this);
         this.held = bindHeldPanel(this);
         this.search = bindSearchPanel(this, (article) => this.sell.submitArticle(article));
         this.pay = bindPayPanel(this);
@@ -534,6 +535,7 @@ class TillApp {
 
     languageChanged() {
         applyI18n();
+        this.help.redraw();
         const shop = (this.hello && this.hello.shop) || {};
         this.money = new Money(shop.currency || "EUR", locale());
         this.drawHeader();
@@ -554,7 +556,7 @@ class TillApp {
     // --- panels -------------------------------------------------------------------------
 
     panelOpen() {
-        return this.held.overlay.isOpen || this.search.overlay.isOpen || this.info.overlay.isOpen
+        return this.held.overlay.isOpen || this.search.overlay.isOpen || this.info.overlay.isOpen || this.help.overlay.isOpen
             || this.customers.overlay.isOpen || this.drawer.overlay.isOpen || this.discount.overlay.isOpen
             || this.sales.overlay.isOpen || this.manager.overlay.isOpen || this.confirmOpen();
     }
@@ -571,6 +573,7 @@ class TillApp {
     }
 
     closePanels() {
+        this.help.overlay.close();
         this.held.overlay.close();
         this.search.overlay.close();
         this.info.overlay.close();

@@ -109,3 +109,101 @@ def test_large_lines_are_asked_stock_below_zero_is_shown_and_blocked_articles_sa
     till.by("cancel-ticket").click()
     till.page.keyboard.press("Enter")
     expect(till.lines()).to_have_count(0)
+
+
+BORDEAUX = "3451203000279"  # A002, 12.50 €
+
+
+def tab_to(till: Till, testid: str, most: int = 25) -> None:
+    """Tab until the element has the focus: the keyboard leaves the amount field."""
+    target = till.by(testid)
+    for _ in range(most):
+        till.page.keyboard.press("Tab")
+        if target.evaluate("e => e === document.activeElement"):
+            return
+    raise AssertionError(f"{most} Tabs never reached {testid}")
+
+
+def test_a_whole_sale_without_the_mouse(till):
+    till.start()
+    keys = till.page.keyboard
+    # The keys, listed on screen: "?" opens the help, Escape closes it.
+    keys.type("?")
+    expect(till.by("help-panel")).to_be_visible()
+    assert till.by("help-key").count() >= 20
+    expect(till.by("help-keys")).to_contain_text("F8")
+    expect(till.by("help-keys")).to_contain_text("payer")
+    keys.press("Escape")
+    expect(till.by("help-panel")).to_be_hidden()
+
+    # Scan, quantity, line selection with the arrows, + on the chosen line.
+    till.scan(GALETS, lines=1)
+    keys.type("2*")
+    till.scan(BORDEAUX, lines=2)
+    keys.press("ArrowUp")
+    expect(till.lines().nth(1)).to_have_attribute("aria-selected", "true")
+    keys.press("+")
+    expect(till.lines().nth(1).get_by_test_id("line-qty")).to_have_text("3")
+    keys.press("ArrowUp")
+    expect(till.lines().nth(0)).to_have_attribute("aria-selected", "true")
+    # A discount on the chosen line: F5, the percentage, Enter.
+    keys.press("F5")
+    expect(till.by("discount-panel")).to_be_visible()
+    keys.type("10")
+    keys.press("Enter")
+    expect(till.by("discount-panel")).to_be_hidden()
+    expect(till.lines().nth(0).get_by_test_id("line-discount")).to_have_text("−10 %")
+
+    # Hold (F4), then the held tickets (F7): the arrows choose one, Enter recalls it.
+    keys.press("F4")
+    expect(till.lines()).to_have_count(0)
+    till.scan(GALETS, lines=1)
+    keys.press("F4")
+    expect(till.lines()).to_have_count(0)
+    keys.press("F7")
+    expect(till.by("held-ticket")).to_have_count(2)
+    keys.press("ArrowDown")
+    expect(till.by("recall").nth(0)).to_be_focused()
+    keys.press("ArrowDown")
+    expect(till.by("recall").nth(1)).to_be_focused()
+    keys.press("ArrowUp")
+    expect(till.by("recall").nth(0)).to_be_focused()
+    target_total = till.by("held-total").nth(0).inner_text()
+    keys.press("Enter")
+    expect(till.by("held-panel")).to_be_hidden()
+    expect(till.by("total")).to_have_text(target_total)
+
+    # Payment (F8): cash typed + Enter; then Tab leaves the amount for each mode, Enter pays.
+    keys.press("F8")
+    expect(till.by("cash-amount")).to_be_focused()
+    keys.type("5")
+    keys.press("Enter")
+    expect(till.by("payment")).to_have_count(1)
+    keys.type("3")
+    tab_to(till, "pay-card")
+    keys.press("Enter")
+    expect(till.by("payment")).to_have_count(2)
+    keys.type("2")
+    tab_to(till, "pay-cheque")
+    keys.press("Enter")
+    expect(till.by("mode-form")).to_be_visible()
+    expect(till.by("mode-reference")).to_be_focused()
+    keys.type("1234567")
+    keys.press("Enter")
+    expect(till.by("payment")).to_have_count(3)
+    # A mode form closes with Escape, back in the amount field.
+    tab_to(till, "pay-voucher")
+    keys.press("Enter")
+    expect(till.by("mode-form")).to_be_visible()
+    keys.press("Escape")
+    expect(till.by("mode-form")).to_be_hidden()
+    expect(till.by("cash-amount")).to_be_focused()
+    # The rest by card, then Enter on the paid ticket finishes it.
+    tab_to(till, "pay-card")
+    keys.press("Enter")
+    expect(till.by("pay-balance")).to_have_text(re.compile(r"^0,00"))
+    expect(till.by("cash-amount")).to_be_focused()
+    keys.press("Enter")
+    expect(till.by("last-sale-number")).to_be_visible()
+    expect(till.by("pay-panel")).to_be_hidden()
+    expect(till.by("code-input")).to_be_focused()
