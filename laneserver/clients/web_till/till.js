@@ -659,10 +659,16 @@ class TillApp {
 
     showError(error, context = {}) {
         const { code, text, detail } = describeError(error, { ...context, money: this.money, ticket: this.ticket });
-        this.showMessage(text, detail === text ? "" : detail, code);
+        // One language at a time: the server's own message (English, for the logs and
+        // support) is kept on the message as its tooltip, not written beside it.
+        this.showMessage(text, "", code);
+        this.el.error.title = detail === text ? "" : detail;
+        this.el.error.dataset.serverMessage = detail;
     }
 
     showMessage(text, detail = "", code = "") {
+        this.el.error.title = "";
+        delete this.el.error.dataset.serverMessage;
         setText(this.el.errorText, text);
         setText(this.el.errorDetail, detail);
         this.el.error.dataset.code = code;

@@ -207,3 +207,29 @@ def test_a_whole_sale_without_the_mouse(till):
     expect(till.by("last-sale-number")).to_be_visible()
     expect(till.by("pay-panel")).to_be_hidden()
     expect(till.by("code-input")).to_be_focused()
+
+
+def test_wrong_pins_say_the_tries_left_and_the_real_wait_in_one_language(browser, shop):
+    """Lane 2's till (a device of its own: its lock does not stop the other tests)."""
+    errors: list[str] = []
+    till = Till(browser, shop, "2", errors=errors)
+    try:
+        till.open()
+        message = till.by("error")
+        for left in (4, 3, 2, 1):
+            till.sign_in(seller="nobody", pin="0000")
+            expected = f"Encore {left} essai" + ("s" if left > 1 else "")
+            expect(till.by("error-text")).to_contain_text(expected)
+            # French only: the server's English message is the tooltip, not shown text.
+            expect(till.by("error-detail")).to_have_text("")
+            assert "tries" in (message.get_attribute("title") or "")
+        till.sign_in(seller="nobody", pin="0000")
+        expect(till.by("error-text")).to_have_text("Trop de codes PIN faux : codes bloqués pendant 1 min. Réessayez ensuite.")
+        english(till)
+        till.sign_in(seller="nobody", pin="0000")
+        expect(till.by("error-text")).to_have_text(re.compile(r"^Too many wrong PINs: PINs are locked for (\d+ s|1 min)\. "))
+        expect(till.by("error-detail")).to_have_text("")
+        assert "Réessayez" not in message.inner_text() and "bloqués" not in message.inner_text()
+    finally:
+        till.close()
+    assert not errors, errors
