@@ -48,9 +48,10 @@ class Ok(Reply):
     """``ok``: the request was done; nothing more to say."""
 
 
-class Candidate(msgspec.Struct, frozen=True):
+class Candidate(msgspec.Struct, frozen=True, omit_defaults=True):
     article: str
     name: str
+    price: str | UnsetType = UNSET  # its price, so the cashier tells two vintages apart
 
 
 class OpenTicketView(msgspec.Struct, frozen=True):

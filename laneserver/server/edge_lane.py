@@ -167,7 +167,7 @@ def _scan(shop: Any, seller: str, code: str, qty: Any, *, cards: bool) -> Any:
             return _line(seller, article, _qty(qty) * pack)
         case Ambiguous(candidates=candidates):
             return refused(Code.AMBIGUOUS_CODE, f"code {code!r} matches {len(candidates)} articles: choose one",
-                           candidates=[wire.Candidate(article=a.id, name=a.name) for a in candidates])
+                           candidates=[wire.Candidate(article=a.id, name=a.name, price=fmt_money(a.price)) for a in candidates])
     if (blocked := _not_sold(shop, code)) is not None:
         return blocked
     if cards:

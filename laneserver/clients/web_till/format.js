@@ -286,3 +286,16 @@ export function describeError(error, context = {}) {
 function waitText(seconds) {
     return seconds < 60 ? `${seconds} s` : `${Math.ceil(seconds / 60)} min`;
 }
+
+// The end of an article's name that tells it from its neighbours: a vintage, a size
+// ("… Fonbelle 2018 75 cl" → "2018 75 cl"). Shown whole on a product key, under the
+// name that may be cut.
+const VARIANT = /\s((?:(?:19|20)\d{2})(?:\s+\d+(?:[.,]\d+)?\s?(?:cl|ml|l|L|g|kg))?|\d+(?:[.,]\d+)?\s?(?:cl|ml|l|L|g|kg))$/;
+
+/** `{base, variant}`: the name without its distinguishing end, and that end ("" when none). */
+export function splitVariant(name) {
+    const text = String(name || "");
+    const m = VARIANT.exec(text);
+    if (!m || m.index === 0) return { base: text, variant: "" };
+    return { base: text.slice(0, m.index), variant: m[1] };
+}

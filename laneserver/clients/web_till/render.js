@@ -3,7 +3,7 @@
 // through textContent only (dom.js h()).
 
 import { h, setText, show } from "./dom.js";
-import { age, formatQty, paymentLabel } from "./format.js";
+import { age, formatQty, paymentLabel, splitVariant } from "./format.js";
 import { t } from "./i18n.js";
 
 export const EMPTY_TICKET = Object.freeze({
@@ -206,14 +206,15 @@ export function renderHeld(list, tickets, money, recall) {
  * @param {Array<{article: string, name: string}>} candidates
  * @param {(candidate: object) => void} choose
  */
-export function renderCandidates(box, candidates, choose) {
+export function renderCandidates(box, candidates, choose, money = null) {
     box.replaceChildren(
         h("p", {}, t("candidates.title")),
         ...candidates.map((c) =>
             h("button", {
                 type: "button", class: "candidate", testid: "candidate", dataset: { article: c.article },
                 onclick: () => choose(c),
-            }, c.name, h("span", { class: "muted" }, ` (${c.article})`))),
+            }, c.name, h("span", { class: "muted" }, ` (${c.article})`),
+            c.price !== undefined && money ? h("strong", { class: "price", testid: "candidate-price" }, ` ${money.format(c.price)}`) : null)),
     );
     show(box, candidates.length > 0);
 }
@@ -242,9 +243,17 @@ export function renderKeys(grid, page, money) {
                 type: "button", class: "product-key", testid: "product-key",
                 dataset: { article: key.article }, title: `${key.label} — ${t("keys.hold_hint")}`,
             },
-            h("span", { class: "label" }, key.label),
-            h("span", { class: "price" }, money.format(key.price)))),
+            ...keyLabel(key.label),
+            h("span", { class: "price", testid: "key-price" }, money.format(key.price)))),
     );
+}
+
+/** A key's name, and on a line of its own the part that tells it from its neighbours (vintage, size). */
+function keyLabel(label) {
+    const { base, variant } = splitVariant(label);
+    if (!variant) return [h("span", { class: "label" }, label)];
+    return [h("span", { class: "label", title: label }, base),
+        h("span", { class: "variant", testid: "key-variant" }, variant)];
 }
 
 /** Search results: name, id, price; a tap chooses one. */

@@ -183,7 +183,7 @@ export function bindSellScreen(app) {
                 // scanned next still sells that many.
                 if (prefixed && error.code !== "ambiguous_code" && state.qty === null) setPrefix(qty);
                 if (error.code === "ambiguous_code" && Array.isArray(error.frame.candidates)) {
-                    renderCandidates(candidates, error.frame.candidates, (c) => addArticle(c.article, qty));
+                    renderCandidates(candidates, error.frame.candidates, (c) => addArticle(c.article, qty), app.money);
                     app.beep();
                     return true; // the candidates are the message
                 }
@@ -233,7 +233,7 @@ export function bindSellScreen(app) {
                     renderCandidates(candidates, error.frame.candidates, (c) => {
                         show(candidates, false);
                         priceCheck(c.article);
-                    });
+                    }, app.money);
                     return true;
                 }
                 return false;
@@ -288,7 +288,21 @@ export function bindSellScreen(app) {
             drawKeys();
         });
         renderKeys(keysGrid, state.pages[state.page], app.money);
+        const active = keyPages.querySelector("button.active");
+        if (active) active.scrollIntoView({ block: "nearest", inline: "nearest" });
+        drawMoreTabs();
     }
+
+    // More department tabs than the row shows: an arrow (and a fade) on the side that has more.
+    const moreLeft = byTestId("key-pages-more-left");
+    const moreRight = byTestId("key-pages-more");
+    function drawMoreTabs() {
+        const over = !keyPages.hidden && keyPages.scrollWidth > keyPages.clientWidth + 1;
+        show(moreLeft, over && keyPages.scrollLeft > 1);
+        show(moreRight, over && keyPages.scrollLeft + keyPages.clientWidth < keyPages.scrollWidth - 1);
+    }
+    keyPages.addEventListener("scroll", drawMoreTabs, { passive: true });
+    new ResizeObserver(drawMoreTabs).observe(keyPages); // shown, resized, its tabs changed
 
     // --- the on-screen keypad -------------------------------------------------------
 

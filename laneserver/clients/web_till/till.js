@@ -125,6 +125,11 @@ class TillApp {
         });
         window.addEventListener("online", () => this.conn && this.conn.retryNow());
         onLanguage(() => this.languageChanged());
+        // The banners float just under the header, whatever its height.
+        const bar = document.querySelector("header.bar");
+        const barHeight = () => document.documentElement.style.setProperty("--bar-height", `${bar.offsetHeight}px`);
+        new ResizeObserver(barHeight).observe(bar);
+        barHeight();
         this.pay.setModes(["cash", "card"]);
         this.sell.renderTicket(null);
     }

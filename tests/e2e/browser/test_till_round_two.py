@@ -35,6 +35,62 @@ stock_point = "main"
 [[lanes]]
 id = "2"
 stock_point = "main"
+
+[[keyboard]]
+name = "Vins rouges"
+keys = [{ article = "A001" }, { article = "A002" }, { article = "A003" }, { article = "A004" }]
+
+[[keyboard]]
+name = "Vins blancs"
+keys = [{ article = "A011" }]
+
+[[keyboard]]
+name = "Champagnes & bulles"
+keys = [{ article = "A021" }]
+
+[[keyboard]]
+name = "Spiritueux"
+keys = [{ article = "A031" }]
+
+[[keyboard]]
+name = "Bières"
+keys = [{ article = "A041" }]
+
+[[keyboard]]
+name = "Épicerie salée"
+keys = [{ article = "A051" }]
+
+[[keyboard]]
+name = "Épicerie sucrée"
+keys = [{ article = "A061" }]
+
+[[keyboard]]
+name = "Crèmerie/fromages"
+keys = [{ article = "A071" }]
+
+[[keyboard]]
+name = "Fruits & légumes"
+keys = [{ article = "A081" }]
+
+[[keyboard]]
+name = "Boissons sans alcool"
+keys = [{ article = "A091" }]
+
+[[keyboard]]
+name = "Boulangerie"
+keys = [{ article = "A100" }]
+
+[[keyboard]]
+name = "Apéritif"
+keys = [{ article = "A012" }]
+
+[[keyboard]]
+name = "Cadeaux"
+keys = [{ article = "A022" }]
+
+[[keyboard]]
+name = "Dégustation"
+keys = [{ article = "A032" }]
 """
 
 GALETS = "3760245001015"  # A001, 8.90 €
@@ -230,6 +286,100 @@ def test_wrong_pins_say_the_tries_left_and_the_real_wait_in_one_language(browser
         expect(till.by("error-text")).to_have_text(re.compile(r"^Too many wrong PINs: PINs are locked for (\d+ s|1 min)\. "))
         expect(till.by("error-detail")).to_have_text("")
         assert "Réessayez" not in message.inner_text() and "bloqués" not in message.inner_text()
+    finally:
+        till.close()
+    assert not errors, errors
+
+
+SIZES = [(1280, 800), (1024, 768)]
+FONBELLE = "3390117002187"  # A003 (2018, 29.90 €) and A004 (2019, 31.50 €) share it
+
+SMALL_TARGETS = """() => [...document.querySelectorAll("button, input, [role=button]")]
+    .filter((e) => e.offsetParent !== null && getComputedStyle(e).visibility !== "hidden")
+    .map((e) => [e.dataset.testid || e.textContent.trim().slice(0, 20) || e.outerHTML.slice(0, 60), e.getBoundingClientRect()])
+    .filter(([, r]) => r.width > 0 && (r.width < 43.5 || r.height < 43.5))
+    .map(([name, r]) => `${name} ${Math.round(r.width)}×${Math.round(r.height)}`)"""
+
+
+def small_targets(till: Till) -> list[str]:
+    return till.page.evaluate(SMALL_TARGETS)
+
+
+def box(till: Till, testid: str) -> tuple[float, float]:
+    b = till.by(testid).bounding_box()
+    assert b is not None, testid
+    return round(b["x"]), round(b["y"])
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_layout_keys_and_touch_targets(browser, shop, size):
+    """5. Banners float over the screen; the quick amounts fit; the department tabs say
+    they scroll; every touch target is at least 44 px. 6. Product keys show the
+    vintage and size and the price; the shared-barcode chooser shows prices. The
+    selling, payment and after-sale screens are kept as screenshots."""
+    errors: list[str] = []
+    till = Till(browser, shop, "1", size=size, errors=errors)
+    try:
+        till.start()
+        expect(till.by("key-page")).to_have_count(14)
+        # 6. Two Saint-Émilion keys differ by their vintage, each with its price.
+        keys = till.by("product-key")
+        expect(keys.nth(2).get_by_test_id("key-variant")).to_have_text("2018 75 cl")
+        expect(keys.nth(3).get_by_test_id("key-variant")).to_have_text("2019 75 cl")
+        expect(keys.nth(2).get_by_test_id("key-price")).to_have_text(re.compile(r"^29,90"))
+        for key in keys.all():
+            assert key.get_by_test_id("key-variant").evaluate("e => e.scrollWidth <= e.clientWidth + 1")
+        # The department tabs scroll, and say so: an arrow on the side that has more.
+        more = till.by("key-pages-more")
+        expect(more).to_be_visible()
+        expect(till.by("key-pages-more-left")).to_be_hidden()
+        till.by("key-pages").evaluate("e => { e.scrollLeft = e.scrollWidth; }")
+        expect(till.by("key-pages-more-left")).to_be_visible()
+        expect(more).to_be_hidden()
+        till.by("key-pages").evaluate("e => { e.scrollLeft = 0; }")
+        expect(more).to_be_visible()
+        # The shared barcode: the chooser shows each vintage's price.
+        till.scan(FONBELLE)
+        expect(till.by("candidate")).to_have_count(2)
+        expect(till.by("candidate-price").nth(0)).to_have_text(re.compile(r"29,90"))
+        expect(till.by("candidate-price").nth(1)).to_have_text(re.compile(r"31,50"))
+        # English too: the prices stay, the title speaks English.
+        english(till)
+        till.scan(FONBELLE)
+        expect(till.by("candidates")).to_contain_text("which one?")
+        expect(till.by("candidate-price").nth(1)).to_have_text(re.compile(r"31\.50"))
+        till.by("lang-toggle").click()
+        till.by("candidate").nth(1).click()
+        expect(till.lines()).to_have_count(1)
+
+        # 5. A banner (an error message) floats: nothing under it moves.
+        before = {t: box(till, t) for t in ("code-input", "pay", "ticket", "keys")}
+        till.scan("0000000000000")
+        expect(till.by("error")).to_be_visible()
+        assert {t: box(till, t) for t in before} == before
+        till.expect_no_scrollbars()
+        assert small_targets(till) == []
+        till.shot("round2-selling")
+
+        # The payment screen: the quick amounts fit their buttons, all targets ≥ 44 px.
+        till.page.keyboard.press("F8")
+        expect(till.by("pay-panel")).to_be_visible()
+        quick = till.by("quick-amount")
+        expect(quick.first).to_be_visible()
+        for button in quick.all():
+            assert button.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), button.inner_text()
+            till.expect_inside("quick-amounts")
+        till.page.keyboard.type("10")
+        till.page.keyboard.press("Enter")
+        expect(till.by("payment")).to_have_count(1)
+        till.expect_no_scrollbars()
+        assert small_targets(till) == []
+        till.shot("round2-payment")
+        till.by("pay-card").click()
+        till.by("finish").click()
+        expect(till.by("last-sale-number")).to_be_visible()
+        assert small_targets(till) == []
+        till.shot("round2-after-sale")
     finally:
         till.close()
     assert not errors, errors
