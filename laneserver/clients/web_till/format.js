@@ -138,6 +138,12 @@ export function paymentLabel(mode) {
     return has(key) ? t(key) : String(mode).replace(/_/g, " ");
 }
 
+/** A discount reason of the shop (`discount_reasons`) in the page's language; an id with no words: as it is. */
+export function reasonLabel(reason) {
+    const key = `reason.${reason}`;
+    return has(key) ? t(key) : String(reason).replace(/_/g, " ");
+}
+
 /** An invoice's name as the server prints it (rules/invoice.py: F-000001). */
 export function invoiceName(number) {
     return `F-${String(number).padStart(6, "0")}`;
@@ -191,7 +197,7 @@ export function describeError(error, context = {}) {
     } else if (code === "bad_request" && verb === "pay" && frame.balance !== undefined) {
         text = t("err.over_balance", { balance: amount(frame.balance) });
     } else if (code === "bad_request" && Array.isArray(frame.reasons)) {
-        text = t("err.discount_reason", { reasons: frame.reasons.join(", ") });
+        text = t("err.discount_reason", { reasons: frame.reasons.map(reasonLabel).join(", ") });
     } else if (code === "bad_request" && (verb === "pay_later") && frame.balance !== undefined) {
         text = t("err.pay_later_over", { balance: amount(frame.balance) });
     } else if (code === "bad_request" && frame.field) {

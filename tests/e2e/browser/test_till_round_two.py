@@ -24,6 +24,7 @@ locale = "fr"
 negative_stock = "warn"
 confirm_qty = "99"
 confirm_line_total = "1000"
+discount_reasons = ["damaged", "staff", "loyalty"]
 
 [[stock_points]]
 id = "main"
@@ -170,9 +171,10 @@ def test_large_lines_are_asked_stock_below_zero_is_shown_and_blocked_articles_sa
 BORDEAUX = "3451203000279"  # A002, 12.50 €
 
 
-def tab_to(till: Till, testid: str, most: int = 25) -> None:
-    """Tab until the element has the focus: the keyboard leaves the amount field."""
-    target = till.by(testid)
+def tab_to(till: Till, testid, most: int = 25) -> None:
+    """Tab until the element (a test id, or a locator) has the focus: the keyboard
+    leaves the amount field."""
+    target = till.by(testid) if isinstance(testid, str) else testid
     for _ in range(most):
         till.page.keyboard.press("Tab")
         if target.evaluate("e => e === document.activeElement"):
@@ -206,6 +208,10 @@ def test_a_whole_sale_without_the_mouse(till):
     keys.press("F5")
     expect(till.by("discount-panel")).to_be_visible()
     keys.type("10")
+    tab_to(till, till.by("discount-reason").nth(1))  # the reason, by Tab and Enter
+    keys.press("Enter")
+    expect(till.by("discount-reason").nth(1)).to_have_attribute("aria-pressed", "true")
+    expect(till.by("discount-value")).to_be_focused()
     keys.press("Enter")
     expect(till.by("discount-panel")).to_be_hidden()
     expect(till.lines().nth(0).get_by_test_id("line-discount")).to_have_text("−10 %")
@@ -383,3 +389,58 @@ def test_layout_keys_and_touch_targets(browser, shop, size):
     finally:
         till.close()
     assert not errors, errors
+
+
+def test_a_ticket_discount_over_line_discounts_asks_and_reasons_are_words(till):
+    """7. The ticket-wide discount that would replace the lines' own says so and asks;
+    the shop's reasons (ids damaged / staff / loyalty) read as words, in both languages."""
+    till.start()
+    keys = till.page.keyboard
+    till.scan(GALETS, lines=1)
+    till.scan(BORDEAUX, lines=2)
+    keys.press("ArrowUp")
+    keys.press("F5")
+    expect(till.by("discount-reason")).to_have_text(["Article abîmé", "Personnel", "Fidélité"])
+    keys.type("20")
+    till.by("discount-reason").nth(0).click()
+    till.by("discount-apply").click()
+    expect(till.lines().nth(1).get_by_test_id("line-discount")).to_have_text("−20 %")
+    # The whole ticket, replacing: asked first; No keeps the line's discount.
+    keys.press("Escape")  # no line selected: the discount goes to the ticket
+    keys.press("F5")
+    expect(till.by("discount-target-ticket")).to_have_attribute("aria-pressed", "true")
+    keys.type("5")
+    till.by("discount-reason").nth(2).click()
+    till.by("discount-apply").click()
+    expect(till.by("confirm-text")).to_have_text(
+        "Une ligne a déjà sa remise : la remise du ticket la remplace. Continuer ?")
+    keys.press("Escape")
+    expect(till.by("confirm-dialog")).to_be_hidden()
+    expect(till.by("discount-panel")).to_be_visible()
+    expect(till.lines().nth(1).get_by_test_id("line-discount")).to_have_text("−20 %")
+    till.by("discount-apply").click()
+    keys.press("Enter")
+    expect(till.by("discount-panel")).to_be_hidden()
+    expect(till.lines().nth(1).get_by_test_id("line-discount")).to_have_text("−5 %")
+    expect(till.lines().nth(0).get_by_test_id("line-discount")).to_have_text("−5 %")
+    # English: the reasons and the question.
+    english(till)
+    keys.press("ArrowDown")
+    keys.press("F5")
+    expect(till.by("discount-reason")).to_have_text(["Damaged", "Staff", "Loyalty"])
+    keys.type("10")
+    till.by("discount-reason").nth(1).click()
+    till.by("discount-apply").click()
+    expect(till.lines().nth(0).get_by_test_id("line-discount")).to_have_text("−10 %")
+    keys.press("Escape")
+    keys.press("F5")
+    till.page.keyboard.type("3")
+    till.by("discount-reason").nth(1).click()
+    till.by("discount-apply").click()
+    expect(till.by("confirm-text")).to_have_text(
+        "2 lines have their own discount: the ticket's discount replaces them. Go on?")
+    keys.press("Escape")
+    keys.press("Escape")
+    till.by("cancel-ticket").click()
+    keys.press("Enter")
+    expect(till.lines()).to_have_count(0)
