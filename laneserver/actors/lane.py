@@ -82,6 +82,7 @@ from laneserver.rules.money import fmt_money, parse_money
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.stock import OutOfStock, StockTakes, effective_policy, exact, fmt_stock
 from laneserver.rules.copies import signature
+from laneserver.rules.receipt import Receipt
 from laneserver.rules.sale_receipt import sale_receipt
 from laneserver.rules.lane_sums import LaneSums, coupon_contributions, stock_contributions, ticket_customer
 from laneserver.rules.ticket import topups_in_out
@@ -355,6 +356,7 @@ class LaneActor:
         if sale is not None and recorded is not None:
             done = msgspec.structs.replace(done, number=recorded.number, invoice=recorded.invoice)
             written = _Written(sale, recorded, vouchers, granted.invoice)
+            done = msgspec.structs.replace(done, receipt=self._receipt(written, local=True))
             self.log.info("sale_completed", number=recorded.number, total=str(sale.total), seller=sale.seller)
         self.replies.remember_result(caller.device, asked.key, asked.fingerprint, done)
         envelope.reply(done)
@@ -528,15 +530,23 @@ class LaneActor:
         """The sale's receipt to the lane's printer (rules/sale_receipt.py)."""
         if self.printer is None:
             return
-        shop = self.config.shop
         number = written.recorded.number
-        receipt = sale_receipt(written.sale, number=number, shop_name=shop.name, header=shop.header,
-                               footer=shop.footer, policy=self.payments, vouchers=written.vouchers,
-                               balances=written.recorded.balances, invoice=written.recorded.invoice,
-                               signature=signature(written.recorded.hash))
+        receipt = self._receipt(written)
         # The printer's mailbox is drained into its own job queue at once, so
         # this waits at most for a moment; a printer that is down keeps the job.
         await self.printer.tell(PrintReceipt(job=f"sale-{number}", receipt=receipt))
+
+    def _receipt(self, written: _Written, *, local: bool = False) -> Receipt:
+        """The sale's receipt (rules/sale_receipt.py); ``local``: its time in the shop's
+        zone, as the printer prints it (the finish reply carries its text)."""
+        shop = self.config.shop
+        receipt = sale_receipt(written.sale, number=written.recorded.number, shop_name=shop.name, header=shop.header,
+                               footer=shop.footer, policy=self.payments, vouchers=written.vouchers,
+                               balances=written.recorded.balances, invoice=written.recorded.invoice,
+                               signature=signature(written.recorded.hash))
+        if local:
+            receipt = msgspec.structs.replace(receipt, at=receipt.at.astimezone(self.zone))
+        return receipt
 
     # --- invoices (business customers; rules/invoice.py) -------------------------------
 

@@ -20,6 +20,7 @@ import msgspec
 
 from laneserver.rules import lane as rules
 from laneserver.rules.outcome import Refused
+from laneserver.rules.receipt import Receipt as ReceiptSlip
 from laneserver.rules.ticket import Ticket
 
 # --- commands (besides rules.lane's) ----------------------------------------------------
@@ -146,6 +147,7 @@ class SaleDone(msgspec.Struct, frozen=True, tag="sale"):
     due: Decimal = Decimal(0)
     vouchers: tuple[IssuedVoucher, ...] = ()
     invoice: int | None = None
+    receipt: ReceiptSlip | None = None  # the receipt as the printer gets it (rules/sale_receipt.py)
 
 
 class HeldTickets(msgspec.Struct, frozen=True, tag="held_tickets"):

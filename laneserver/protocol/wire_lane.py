@@ -213,6 +213,7 @@ class FinishOk(Reply):
     vouchers: list[VoucherView] | UnsetType = UNSET
     due: str | UnsetType = UNSET  # finished unpaid: what is left to pay (deferred payment)
     invoice: int | UnsetType = UNSET  # finished with ``receipt: "invoice"``: the invoice's number
+    receipt_text: str | UnsetType = UNSET  # the sale's receipt as text, line by line: what its printer gets
     # The lane's new (empty) open ticket, with its rev: the finishing session gets no ticket
     # event for its own change (docs/protocol.md, "The ticket object").
     ticket: TicketView | UnsetType = UNSET

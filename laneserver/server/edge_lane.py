@@ -37,6 +37,7 @@ from laneserver.actors.messages import Caller
 from laneserver.actors.runtime import Address
 from laneserver.clock import shop_day, shop_zone
 from laneserver.config import Config
+from laneserver.hw.receipt import receipt_text
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode
 from laneserver.protocol.views import TicketEncoder, held_view
@@ -250,6 +251,8 @@ def _finish_reply(re: wire.Id, sale: SaleDone) -> bytes:
         extra["due"] = fmt_money(sale.due)  # finished unpaid (deferred payment)
     if sale.invoice is not None:
         extra["invoice"] = sale.invoice
+    if sale.receipt is not None:
+        extra["receipt_text"] = receipt_text(sale.receipt)  # the text its printer gets (or would)
     return encode(wire.FinishOk(re=re, number=sale.number, total=fmt_money(sale.total), change=fmt_money(sale.change),
                                 ticket=ticket_json(sale.now), **extra))
 

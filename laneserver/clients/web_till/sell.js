@@ -48,6 +48,8 @@ export function bindSellScreen(app) {
     const returnButton = byTestId("return-toggle");
     const returnBanner = byTestId("return-banner");
     const keyPages = byTestId("key-pages");
+    const receiptText = byTestId("last-sale-receipt");
+    const emptyTicket = byTestId("ticket-empty");
     const keysGrid = byTestId("keys");
 
     const state = {
@@ -497,7 +499,21 @@ export function bindSellScreen(app) {
         lastSale.dataset.number = reply.number;
         lastSale.classList.toggle("with-change", change);
         show(lastSale, true);
+        // The receipt on screen, as the printer gets it, with its copies (`reprint`).
+        setText(receiptText, reply.receipt_text || "");
+        show(receiptText, !!reply.receipt_text && !(app.ticket && app.ticket.lines.length));
+        if (!receiptText.hidden) show(emptyTicket, false);
+        show(byTestId("last-sale-reprints"), true);
     }
+
+    async function reprint(kind) {
+        const number = Number(state.lastSale && state.lastSale.number);
+        if (!number) return;
+        const reply = await app.act("reprint", { sale: number, kind }, { mutating: true, context: { sale: number } });
+        if (reply) app.notice(t(kind === "gift" ? "sale.gift_printed" : "sale.duplicate_printed", { copy: reply.copy }));
+    }
+    byTestId("reprint-duplicate").addEventListener("click", () => reprint("duplicate"));
+    byTestId("reprint-gift").addEventListener("click", () => reprint("gift"));
 
     // --- keyboard shortcuts ------------------------------------------------------------
 
@@ -573,6 +589,8 @@ export function bindSellScreen(app) {
         if (state.selected !== null && !ticket.lines.some((line) => line.line === state.selected)) state.selected = null;
         if (!ticket.lines.length) state.warnings.clear(); // a new sale: the warnings were the last one's
         const added = table.render(ticket.lines, app.money, state.selected, state.warnings);
+        if (ticket.lines.length) show(receiptText, false);
+        if (!receiptText.hidden) show(emptyTicket, false); // the last sale's receipt takes its place
         renderTotals(totals, ticket, app.money);
         screen.classList.toggle("has-payments", ticket.payments.length > 0);
         if (added.length) {

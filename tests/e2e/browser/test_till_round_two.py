@@ -11,11 +11,12 @@ asked above 99 units or 1,000 € (``confirm_qty``, ``confirm_line_total``), a c
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
 from tests.e2e.browser.conftest import CATALOG, PIN, SELLER, Till, expect
-from tests.e2e.configured import SUPERVISOR, configured_server
+from tests.e2e.configured import RECEIPTS, SUPERVISOR, configured_server
 
 SHOP = """
 [shop]
@@ -32,6 +33,12 @@ id = "main"
 [[lanes]]
 id = "1"
 stock_point = "main"
+printer = "p1"
+
+[[printers]]
+id = "p1"
+kind = "file"
+address = "@RECEIPTS@"
 
 [[lanes]]
 id = "2"
@@ -101,8 +108,9 @@ BEAUJOLAIS = "A006"  # dormant (its barcode now sells A007)
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
-    server = configured_server(tmp_path_factory.mktemp("round_two"), SHOP, CATALOG,
-                               sellers=[(SELLER, PIN, "cashier"), SUPERVISOR]).start()
+    folder = tmp_path_factory.mktemp("round_two")
+    shop_file = SHOP.replace("@RECEIPTS@", str(folder / RECEIPTS))
+    server = configured_server(folder, shop_file, CATALOG, sellers=[(SELLER, PIN, "cashier"), SUPERVISOR]).start()
     try:
         yield server
     finally:
@@ -441,6 +449,83 @@ def test_a_ticket_discount_over_line_discounts_asks_and_reasons_are_words(till):
         "2 lines have their own discount: the ticket's discount replaces them. Go on?")
     keys.press("Escape")
     keys.press("Escape")
+    till.by("cancel-ticket").click()
+    keys.press("Enter")
+    expect(till.lines()).to_have_count(0)
+
+
+def printed(shop, text: str, timeout: float = 10.0) -> str:
+    """The receipts file once it holds ``text`` (the printer prints after the reply)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        path = shop.receipts
+        got = path.read_bytes().decode("cp858", errors="replace") if path.exists() else ""
+        if text in got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} not printed: {got[-500:]!r}")
+        time.sleep(0.05)
+
+
+def test_after_the_sale_the_receipt_on_screen_copies_and_the_sales_lines(till, shop):
+    """8. The change as soon as the amount is typed; after the sale its receipt on
+    screen (the printer's text) with a duplicate and a gift receipt; the sales screen
+    lists the sale's lines. French, then English."""
+    till.start()
+    keys = till.page.keyboard
+    till.scan(GALETS, lines=1)
+    till.scan(BORDEAUX, lines=2)
+    keys.press("F8")
+    keys.type("50")
+    # 50 − 21,40: the change is there before Enter.
+    expect(till.by("pay-change")).to_have_text(re.compile(r"^28,60"))
+    expect(till.by("payment")).to_have_count(0)
+    keys.press("Enter")
+    expect(till.by("pay-change")).to_have_text(re.compile(r"^28,60"))
+    keys.press("Enter")
+    expect(till.by("last-sale-number")).to_be_visible()
+    number = int(re.search(r"\d+", till.by("last-sale-number").inner_text()).group())
+    receipt = till.by("last-sale-receipt")
+    expect(receipt).to_be_visible()
+    expect(receipt).to_contain_text(f"Ticket n° {number}")
+    text = receipt.inner_text()
+    assert re.search(r"TOTAL\s+21,40 €", text) and re.search(r"Rendu\s+28,60 €", text), text
+    # The very text the printer got, line for line.
+    job = printed(shop, f"Ticket n° {number}")
+    start = job.rfind(f"Ticket n° {number}")
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("|| ") and not line.startswith("Cave du Port"):
+            assert line in job[max(0, start - 200):], line
+    expect(till.by("ticket-empty")).to_be_hidden()
+    till.shot("round2-receipt")
+
+    # Copies: a duplicate, a gift receipt (no prices).
+    till.by("reprint-duplicate").click()
+    expect(till.by("notice")).to_have_text("Duplicata imprimé (impression n° 2).")
+    printed(shop, "DUPLICATA")
+    till.by("reprint-gift").click()
+    expect(till.by("notice")).to_have_text("Ticket cadeau imprimé (impression n° 3).")
+    printed(shop, "TICKET CADEAU")
+
+    # The sales screen (F1): the sale's lines.
+    keys.press("F1")
+    expect(till.by("sales-panel")).to_be_visible()
+    till.by("sale-number-input").fill(str(number))
+    keys.press("Enter")
+    expect(till.by("sale-line")).to_have_count(2)
+    expect(till.by("sale-line-name")).to_have_text(
+        ["Côtes du Rhône « Les Galets » 2022 75 cl", "Bordeaux Supérieur Château Lamothe 2020 75 cl"])
+    expect(till.by("sale-line-total").nth(1)).to_have_text(re.compile(r"^12,50"))
+    keys.press("Escape")
+
+    # English: the buttons and the notice; a new scan puts the ticket back.
+    english(till)
+    expect(till.by("reprint-duplicate")).to_have_text("Duplicate")
+    till.by("reprint-duplicate").click()
+    expect(till.by("notice")).to_have_text("Duplicate printed (print no. 4).")
+    till.scan(GALETS, lines=1)
+    expect(receipt).to_be_hidden()
+    expect(till.by("last-sale")).to_be_hidden()
     till.by("cancel-ticket").click()
     keys.press("Enter")
     expect(till.lines()).to_have_count(0)
