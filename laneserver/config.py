@@ -65,6 +65,12 @@ class ShopConfig(Base):
     # cashier's confirmation (rules/confirm.py); "" = no limit.
     confirm_qty: str = ""
     confirm_line_total: str = ""
+    # Identical lines merged: a scan of an article already on the ticket (same price, no
+    # discount) adds to its line (rules/lane.py AddLine.merge).
+    merge_lines: bool = False
+    # A line's unit price changed by more than this percentage needs a supervisor's PIN
+    # (set_price); "0": every change does.
+    price_override_cap: str = "0"
 
 
 class PaymentModeConfig(Base):
@@ -283,6 +289,7 @@ def _check(config: Config) -> Config:
             raise BadValue("shop.cash_rounding must be positive")
         parse_percent(shop.discount_cap, "shop.discount_cap")
         parse_limits(shop.confirm_qty, shop.confirm_line_total)
+        parse_percent(shop.price_override_cap, "shop.price_override_cap")
         if parse_money(shop.meal_voucher_cap, "shop.meal_voucher_cap") < 0:
             raise BadValue("shop.meal_voucher_cap must not be negative")
         if not 0 <= shop.sell_by_warning_days <= 3650:

@@ -142,7 +142,10 @@ from laneserver.protocol.wire_lane import (
     RemovePayment,
     Scan,
     SetCustomer,
+    SetPrice,
     SetQty,
+    Subtotal,
+    SubtotalView,
     TicketEvent,
     TicketOk,
     TicketView,
@@ -227,6 +230,7 @@ RequestUnion = Union[
     Pair, Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke,
     Reprint,
     Events,
+    SetPrice, Subtotal,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -240,6 +244,7 @@ MUTATING = (
     PaymentCorrect, SaleCancel, PayLater, DebtAbandon,
     Close,
     Reprint,
+    SetPrice, Subtotal,
 )
 
 REPLY_TYPES = (
@@ -292,7 +297,7 @@ __all__ = [
     "PurchaseOrderOk", "PurchaseOrderView", "PurchaseOrders", "PurchaseOrdersOk", "PurchaseReceive", "QtyIn",
     "Recall", "RemoveLine", "RemovePayment", "Replenishment", "ReplenishmentOk", "Reply", "Request", "RequestId",
     "RequestUnion", "SaleCancel", "SaleCancelledOk", "SaleLineView", "SaleOk", "SalePaymentView", "SaleView", "Scan", "Search",
-    "SearchOk", "SetCustomer", "SetQty", "ShopView", "SignIn", "SignInOk", "SignOut", "SignedOutEvent", "Stock",
+    "SearchOk", "SetCustomer", "SetPrice", "SetQty", "Subtotal", "SubtotalView", "ShopView", "SignIn", "SignInOk", "SignOut", "SignedOutEvent", "Stock",
     "StockAlertEvent", "StockCount", "StockDelete", "StockEntry", "StockExit", "StockExpiring", "StockExpiringOk",
     "StockHistory", "StockHistoryOk", "StockOk", "StockPointView", "StockProduce", "StockRowView", "StockStateOk",
     "StockStateRequest", "StockTracking", "StockTransfer", "StockWarningView", "TicketEvent", "TicketOk",

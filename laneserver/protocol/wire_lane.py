@@ -93,6 +93,25 @@ class GetTicket(Request, tag="ticket"):
     """``ticket``: the lane's open ticket (asked after a gap in ``rev``)."""
 
 
+class SetPrice(Request, tag="set_price"):
+    """A line's unit price overridden; above ``[shop] price_override_cap`` (percent of
+    the line's price) a supervisor's PIN. Journaled (``PriceChanged``)."""
+
+    line: int
+    price: MoneyIn
+    reason: str | None = None
+    supervisor_pin: str | None = None
+
+
+class Subtotal(Request, tag="subtotal"):
+    """A subtotal marker after the open ticket's last line."""
+
+
+class SubtotalView(msgspec.Struct, frozen=True):
+    after: int  # the line the marker follows
+    total: str  # the running total there
+
+
 class TopupLine(Request, tag="topup_line"):
     """A lane verb: a wallet top-up of ``amount`` on the open ticket, for its customer,
     paid with the ticket (``qty`` 1); ``qty: -1``: a top-up cancelled (refunded by the ticket)."""
@@ -163,6 +182,7 @@ class TicketView(msgspec.Struct, frozen=True, omit_defaults=True):  # ``rounding
     rounding: str = "0.00"  # cash rounding (+/-) once cash settled: total + rounding = paid − change
     # Only when the ticket's customer is a business one: the ticket excluding VAT.
     excl_vat: ExclVatView | None = None
+    subtotals: list[SubtotalView] = []  # the subtotal markers (``subtotal``), in ticket order
 
 
 class VatRowView(msgspec.Struct, frozen=True):

@@ -56,6 +56,9 @@ _CASHIER_VERBS = (
     # The open period's totals: a cashier's own lane only (server/edge_fiscal.py); a copy of
     # a receipt: a duplicate is counted, chained and printed "DUPLICATA", a proof once.
     "x_report", "reprint",
+    # The till's second round (issue 17): a line's price overridden (a supervisor's PIN above
+    # [shop] price_override_cap) and a subtotal marker.
+    "set_price", "subtotal",
 )
 
 # Every verb the server knows, with the role it needs unless the shop's ``[roles]`` says

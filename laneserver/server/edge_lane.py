@@ -59,7 +59,7 @@ from laneserver.server import outcomes
 LANE_REQUESTS = (
     wire.Scan, wire.Add, wire.SetQty, wire.RemoveLine, wire.CancelTicket, wire.Discount, wire.SetCustomer,
     wire.Hold, wire.Held, wire.Recall, wire.Pay, wire.RemovePayment, wire.Finish, wire.GetTicket,
-    wire.TopupLine,
+    wire.TopupLine, wire.SetPrice, wire.Subtotal,
 )
 
 
@@ -155,6 +155,12 @@ def _command(request: wire.Request, seller: str, caller: Caller, shop: Any) -> A
             if customer_id is not None and card is not None:
                 return refused(Code.BAD_REQUEST, "give customer or card, not both")
             return ChooseCustomer(seller, customer_id, card)
+        case wire.SetPrice(line=line, price=raw, reason=reason):
+            return rules.SetPrice(seller=seller, line=line, price=parse_money(raw, "price"), reason=reason,
+                                  approved_by=caller.approved_by,
+                                  cap=parse_percent(config.shop.price_override_cap, "shop.price_override_cap"))
+        case wire.Subtotal():
+            return rules.Subtotal(seller)
         case wire.TopupLine(amount=raw, qty=raw_qty):
             return rules.AddTopup(seller, parse_money(raw), _qty(raw_qty))
     return refused(Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not a lane request")
@@ -206,9 +212,11 @@ def confirm_limits(config: Config) -> ConfirmLimits:
 
 
 def _confirming(command: Any, config: Config, confirmed: bool) -> Any:
-    """An added line with the shop's confirmation limits (any other result as it is)."""
+    """An added line with the shop's confirmation limits and line merging (any other
+    result as it is)."""
     if isinstance(command, rules.AddLine):
-        return msgspec.structs.replace(command, limits=confirm_limits(config), confirmed=confirmed)
+        return msgspec.structs.replace(command, limits=confirm_limits(config), confirmed=confirmed,
+                                       merge=config.shop.merge_lines)
     return command
 
 

@@ -35,7 +35,7 @@ export class Overlay {
 /** Every key of the till, in the page's language: the help overlay (`?`). */
 export const HELP_KEYS = [
     ["help.k_scan", "help.scan"], ["help.k_qty", "help.qty"], ["help.k_arrows", "help.arrows"],
-    ["help.k_plusminus", "help.plusminus"], ["help.k_delete", "help.delete"], ["F1", "help.f1"],
+    ["help.k_plusminus", "help.plusminus"], ["help.k_delete", "help.delete"], ["help.k_subtotal", "help.subtotal"], ["F1", "help.f1"],
     ["F2", "help.f2"], ["F3", "help.f3"], ["F4", "help.f4"], ["F5", "help.f5"], ["F6", "help.f6"],
     ["F7", "help.f7"], ["F8", "help.f8"], ["F9", "help.f9"], ["F10", "help.f10"],
     ["help.k_pay_enter", "help.pay_enter"], ["help.k_tab", "help.tab"], ["help.k_enter", "help.enter"],

@@ -79,6 +79,18 @@ export class TicketTable {
     }
 }
 
+/** The subtotal markers: a row under each marked line with the running total there. */
+TicketTable.prototype.renderSubtotals = function renderSubtotals(subtotals, money) {
+    for (const row of this.tbody.querySelectorAll("tr.subtotal")) row.remove();
+    for (const mark of subtotals) {
+        const entry = this.rows.get(mark.after);
+        if (!entry) continue;
+        entry.row.after(h("tr", { class: "subtotal", testid: "subtotal-row", dataset: { after: mark.after } },
+            h("td", { colspan: 4 }, t("ticket.subtotal")),
+            h("td", { class: "num total", testid: "subtotal-amount" }, money.format(mark.total))));
+    }
+};
+
 /**
  * One line of the ticket. Marks: a returned line (negative quantity), a deposit line
  * (under its article's line, `deposit_for`), a coupon line (with the coupons left), a

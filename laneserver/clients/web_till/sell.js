@@ -15,7 +15,7 @@
 //   Escape                   close a panel, leave price check or payment, drop the prefix
 
 import { byTestId, captureWedge, h, keepFocus, onLongPress, setText, show } from "./dom.js";
-import { formatQty, invoiceName, parseDecimal, parseScan, wireQty } from "./format.js";
+import { formatQty, invoiceName, parseAmount, parseDecimal, parseScan, wireQty } from "./format.js";
 import { t } from "./i18n.js";
 import { EMPTY_TICKET, TicketTable, renderCandidates, renderKeyPages, renderKeys, renderTotals } from "./render.js";
 
@@ -381,6 +381,30 @@ export function bindSellScreen(app) {
         const line = selectedLine();
         if (line) changeQty(line, wireQty(String(Math.abs(Number(line.qty)) + 1)));
     });
+    // A line's unit price: the new price typed in the code field, then "Prix" (a
+    // supervisor's PIN above the shop's price_override_cap: app.approved asks it).
+    byTestId("line-price").addEventListener("click", async () => {
+        const line = selectedLine();
+        if (!line) return;
+        const typed = code.value.trim();
+        const price = typed ? parseAmount(typed) : null;
+        if (price === null) {
+            app.showMessage(t("line.type_price"), typed);
+            return;
+        }
+        code.value = "";
+        drawEditor();
+        await app.approved("set_price", { line: line.line, price }, { mutating: true },
+            { why: t("sup.why_price", { name: line.name, price: app.money.format(price) }) });
+        refocus();
+    });
+    byTestId("subtotal").addEventListener("click", () => subtotal());
+
+    async function subtotal() {
+        const reply = await app.act("subtotal", {}, { mutating: true });
+        if (reply) refocus();
+    }
+
     byTestId("line-discount-open").addEventListener("click", () => {
         const line = selectedLine();
         if (line) app.discount.open(line.line);
@@ -559,6 +583,7 @@ export function bindSellScreen(app) {
         if (code.value !== "" || app.pay.isOpen || app.panelOpen()) return;
         if (event.target instanceof Element && event.target !== code && event.target.matches("input, textarea")) return;
         if (key === "ArrowDown" || key === "ArrowUp") { take(); stepLine(key === "ArrowDown" ? 1 : -1); return; }
+        if (key === "=") { take(); subtotal(); return; }
         if (!line) return;
         if (key === "+") { take(); editor.plus.click(); }
         else if (key === "-") { take(); editor.minus.click(); }
@@ -589,6 +614,7 @@ export function bindSellScreen(app) {
         if (state.selected !== null && !ticket.lines.some((line) => line.line === state.selected)) state.selected = null;
         if (!ticket.lines.length) state.warnings.clear(); // a new sale: the warnings were the last one's
         const added = table.render(ticket.lines, app.money, state.selected, state.warnings);
+        table.renderSubtotals(ticket.subtotals || [], app.money);
         if (ticket.lines.length) show(receiptText, false);
         if (!receiptText.hidden) show(emptyTicket, false); // the last sale's receipt takes its place
         renderTotals(totals, ticket, app.money);

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from tests.e2e.browser.conftest import CATALOG, PIN, SELLER, Till, expect
-from tests.e2e.configured import RECEIPTS, SUPERVISOR, configured_server
+from tests.e2e.configured import RECEIPTS, SUPERVISOR, configured_server, rows
 
 SHOP = """
 [shop]
@@ -26,6 +26,8 @@ negative_stock = "warn"
 confirm_qty = "99"
 confirm_line_total = "1000"
 discount_reasons = ["damaged", "staff", "loyalty"]
+merge_lines = true
+price_override_cap = "10"
 
 [[stock_points]]
 id = "main"
@@ -103,6 +105,7 @@ keys = [{ article = "A032" }]
 
 GALETS = "3760245001015"  # A001, 8.90 €
 SIROP = "3051276009492"  # A094, blocked (a supplier's recall)
+BORDEAUX = "3451203000279"  # A002, 12.50 €
 BEAUJOLAIS = "A006"  # dormant (its barcode now sells A007)
 
 
@@ -154,7 +157,7 @@ def test_large_lines_are_asked_stock_below_zero_is_shown_and_blocked_articles_sa
     expect(till.lines().first.get_by_test_id("line-qty")).to_have_text("120")
     expect(till.lines().first.get_by_test_id("line-stock-warning")).to_have_text("⚠ Stock : -120")
     # A small line goes through with no question.
-    till.scan(GALETS, lines=2)
+    till.scan(BORDEAUX, lines=2)
     expect(dialog).to_be_hidden()
 
     # 3. A blocked article is not "unknown": it says which and why.
@@ -168,15 +171,14 @@ def test_large_lines_are_asked_stock_below_zero_is_shown_and_blocked_articles_sa
     expect(till.by("error-text")).to_have_text("Sirop de menthe 70 cl is not for sale: sale blocked.")
     till.page.keyboard.type("500*")
     till.scan(GALETS)
-    expect(till.by("confirm-text")).to_have_text(re.compile(r"^Really 500\? The line comes to"))
+    # Merged with the line of 120 (merge_lines): the question is about the line it makes.
+    expect(till.by("confirm-text")).to_have_text(re.compile(r"^Really 620\? The line comes to"))
     till.page.keyboard.press("Escape")
     expect(till.lines()).to_have_count(2)
     till.by("cancel-ticket").click()
     till.page.keyboard.press("Enter")
     expect(till.lines()).to_have_count(0)
 
-
-BORDEAUX = "3451203000279"  # A002, 12.50 €
 
 
 def tab_to(till: Till, testid, most: int = 25) -> None:
@@ -526,6 +528,48 @@ def test_after_the_sale_the_receipt_on_screen_copies_and_the_sales_lines(till, s
     till.scan(GALETS, lines=1)
     expect(receipt).to_be_hidden()
     expect(till.by("last-sale")).to_be_hidden()
+    till.by("cancel-ticket").click()
+    keys.press("Enter")
+    expect(till.lines()).to_have_count(0)
+
+
+def test_merged_lines_a_price_override_and_subtotals(till, shop):
+    """9. The shop merges identical lines; a line's price changed (a supervisor's PIN
+    beyond 10 %, journaled); subtotal markers. French, then English."""
+    till.start()
+    keys = till.page.keyboard
+    till.scan(GALETS, lines=1)
+    till.scan(GALETS, lines=1)  # merged: one line of two
+    expect(till.lines().first.get_by_test_id("line-qty")).to_have_text("2")
+    keys.press("ArrowUp")
+    # 8,90 → 8,50: under the shop's 10 %, no PIN.
+    keys.type("8,50")
+    till.by("line-price").click()
+    expect(till.lines().first.get_by_test_id("line-unit-price")).to_have_text(re.compile(r"^8,50"))
+    # 8,50 → 5,00: beyond it, the supervisor's PIN.
+    keys.type("5")
+    till.by("line-price").click()
+    expect(till.by("supervisor-dialog")).to_be_visible()
+    expect(till.by("supervisor-why")).to_contain_text("5,00")
+    keys.type("4321")
+    keys.press("Enter")
+    expect(till.by("supervisor-dialog")).to_be_hidden()
+    expect(till.lines().first.get_by_test_id("line-unit-price")).to_have_text(re.compile(r"^5,00"))
+    expect(till.lines().first.get_by_test_id("line-total")).to_have_text(re.compile(r"^10,00"))
+    kept = rows(shop, "SELECT seller, data FROM events WHERE kind = 'PriceChanged' ORDER BY rowid")
+    assert len(kept) >= 2 and '"approved_by":"sophie"' in kept[-1][1], kept
+    # Subtotals: "=" (code field empty), then the button.
+    keys.press("Escape")
+    keys.press("=")
+    expect(till.by("subtotal-row")).to_have_count(1)
+    expect(till.by("subtotal-row")).to_contain_text("Sous-total")
+    expect(till.by("subtotal-amount")).to_have_text(re.compile(r"^10,00"))
+    till.scan(BORDEAUX, lines=2)
+    till.by("subtotal").click()
+    expect(till.by("subtotal-amount")).to_have_text([re.compile(r"^10,00"), re.compile(r"^22,50")])
+    english(till)
+    expect(till.by("subtotal-row").first).to_contain_text("Subtotal")
+    expect(till.by("line-price")).to_be_hidden()
     till.by("cancel-ticket").click()
     keys.press("Enter")
     expect(till.lines()).to_have_count(0)
