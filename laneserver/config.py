@@ -71,6 +71,9 @@ class ShopConfig(Base):
     # A line's unit price changed by more than this percentage needs a supervisor's PIN
     # (set_price); "0": every change does.
     price_override_cap: str = "0"
+    # The wallet ("Cagnotte client", seed 004) is one of the shop's payment modes: every
+    # customer's wallet is open (credited, spent) with no per-customer enabling.
+    wallet: bool = False
 
 
 class PaymentModeConfig(Base):

@@ -77,6 +77,10 @@ PAYMENT_LABELS: dict[str, str] = {
     "card": "Carte bancaire",
     "cheque": "Chèque",
     "meal_voucher": "Titre-restaurant",
+    # The customer modes, as rules/payment.py names them (they printed as their ids).
+    "credit": "Compte client",
+    "wallet": "Porte-monnaie",
+    "voucher": "Bon d'achat",
 }
 
 #: Typographic characters shop data often contains that CP858 lacks, mapped to

@@ -28,6 +28,7 @@ confirm_line_total = "1000"
 discount_reasons = ["damaged", "staff", "loyalty"]
 merge_lines = true
 price_override_cap = "10"
+wallet = true
 
 [[stock_points]]
 id = "main"
@@ -573,3 +574,36 @@ def test_merged_lines_a_price_override_and_subtotals(till, shop):
     till.by("cancel-ticket").click()
     keys.press("Enter")
     expect(till.lines()).to_have_count(0)
+
+
+def test_the_wallet_is_the_shop_s_any_customer_is_credited_and_pays(till):
+    """10. The wallet ("Cagnotte client", seed 004) enabled for the shop: a new
+    customer, with nothing enabled on them, is credited and pays from it."""
+    till.start()
+    till.scan(GALETS, lines=1)  # 8,90
+    till.page.keyboard.press("F6")
+    expect(till.by("customer-panel")).to_be_visible()
+    till.by("customer-new").click()
+    expect(till.by("customer-wallet-input")).to_be_hidden()  # nothing to enable per customer
+    till.by("customer-name-input").fill("Jeanne Martin")
+    till.by("customer-create").click()
+    expect(till.by("customer-name")).to_have_text("Jeanne Martin")
+    expect(till.by("money-wallet")).to_have_attribute("aria-pressed", "true")
+    till.by("money-amount").fill("5")
+    till.by("money-mode-cash").click()
+    expect(till.by("customer-wallet")).to_have_text(re.compile(r"^5,00"))
+    till.by("customer-close").click()
+    till.page.keyboard.press("F8")
+    till.by("pay-wallet").click()
+    expect(till.by("mode-form")).to_have_attribute("data-mode", "wallet")
+    expect(till.by("mode-customer")).to_contain_text("Jeanne Martin")
+    till.by("mode-amount").fill("3")
+    till.by("mode-ok").click()
+    expect(till.by("payment")).to_have_count(1)
+    expect(till.by("payment")).to_have_attribute("data-mode", "wallet")
+    expect(till.by("pay-balance")).to_have_text(re.compile(r"^5,90"))
+    till.by("pay-card").click()
+    expect(till.by("pay-balance")).to_have_text(re.compile(r"^0,00"))
+    till.by("finish").click()
+    expect(till.by("last-sale-number")).to_be_visible()
+    expect(till.by("last-sale-receipt")).to_contain_text("Porte-monnaie")
