@@ -47,6 +47,7 @@ from laneserver.actors.lane_messages import (
     BasketAdded,
     ChooseCustomer,
     GetHeld,
+    GetReceipt,
     GetTicket,
     HeldTickets,
     LaneWork,
@@ -56,6 +57,7 @@ from laneserver.actors.lane_messages import (
     LaneTicket,
     Receipted,
     SaleDone,
+    SaleReceipt,
     ScanCard,
     StockWarning,
     TicketChanged,
@@ -139,6 +141,10 @@ class _Written:
     invoice: invoices.Invoice | None
 
 
+#: How many of its last sales' receipts a lane keeps for ``receipt`` (the till asks right after finish).
+RECEIPTS_KEPT = 20
+
+
 class LaneActor:
     def __init__(
         self,
@@ -175,6 +181,7 @@ class LaneActor:
         self._unit_costs: dict[str, Any] = {}
         self.clock = clock
         self.zone = shop_zone(config.shop.timezone)  # the shop's day (cheque instalments)
+        self._receipts: dict[int, Receipt] = {}  # the last sales' receipts, for the till's screen
         # The lane's sessions (actors/publisher.py): made by the shop, it outlives a
         # restart of this actor; the lane only tells it each new ticket and device status.
         self.publisher = publisher if publisher is not None else Publisher(f"lane:{lane}")
@@ -231,6 +238,12 @@ class LaneActor:
                 return
             case GetTicket():
                 envelope.reply(self.ticket(self.state))
+                return
+            case GetReceipt(sale=number):
+                receipt = self._receipts.get(number)
+                envelope.reply(SaleReceipt(number, receipt) if receipt is not None else refused(
+                    Code.NOT_FOUND, f"sale {number} is not one of lane {self.lane}'s last sales since it started",
+                    field="sale"))
                 return
             case GetHeld():
                 envelope.reply(HeldTickets(self.state.held))
@@ -356,7 +369,10 @@ class LaneActor:
         if sale is not None and recorded is not None:
             done = msgspec.structs.replace(done, number=recorded.number, invoice=recorded.invoice)
             written = _Written(sale, recorded, vouchers, granted.invoice)
-            done = msgspec.structs.replace(done, receipt=self._receipt(written, local=True))
+            # Its receipt, for the till's screen (``receipt``): the last few sales' only.
+            self._receipts[recorded.number] = self._receipt(written, local=True)
+            while len(self._receipts) > RECEIPTS_KEPT:
+                del self._receipts[next(iter(self._receipts))]
             self.log.info("sale_completed", number=recorded.number, total=str(sale.total), seller=sale.seller)
         self.replies.remember_result(caller.device, asked.key, asked.fingerprint, done)
         envelope.reply(done)

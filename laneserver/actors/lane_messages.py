@@ -34,6 +34,20 @@ class GetHeld(msgspec.Struct, frozen=True):
     """The held tickets (answered ``HeldTickets``)."""
 
 
+class GetReceipt(msgspec.Struct, frozen=True):
+    """The receipt of sale ``sale``, one of the lane's last ones since it started
+    (answered ``SaleReceipt``, or ``not_found``)."""
+
+    sale: int
+
+
+class SaleReceipt(msgspec.Struct, frozen=True, tag="sale_receipt"):
+    """A sale's receipt as its printer gets it (rules/sale_receipt.py), in shop time."""
+
+    sale: int
+    receipt: ReceiptSlip
+
+
 class OpenWork(msgspec.Struct, frozen=True):
     """Is a ticket in progress on this lane (answered ``LaneWork``)? Asked before a day's Z."""
 
@@ -147,7 +161,6 @@ class SaleDone(msgspec.Struct, frozen=True, tag="sale"):
     due: Decimal = Decimal(0)
     vouchers: tuple[IssuedVoucher, ...] = ()
     invoice: int | None = None
-    receipt: ReceiptSlip | None = None  # the receipt as the printer gets it (rules/sale_receipt.py)
 
 
 class HeldTickets(msgspec.Struct, frozen=True, tag="held_tickets"):

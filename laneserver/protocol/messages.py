@@ -141,6 +141,8 @@ from laneserver.protocol.wire_lane import (
     RemoveLine,
     RemovePayment,
     Scan,
+    GetReceipt,
+    ReceiptOk,
     SetCustomer,
     SetPrice,
     SetQty,
@@ -230,7 +232,7 @@ RequestUnion = Union[
     Pair, Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke,
     Reprint,
     Events,
-    SetPrice, Subtotal,
+    SetPrice, Subtotal, GetReceipt,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -256,6 +258,7 @@ REPLY_TYPES = (
     PairOk, SellersOk, SellerOk, DevicesOk, DeviceOk,
     ReprintOk,
     EventsOk,
+    ReceiptOk,
 )
 
 EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent)
@@ -297,7 +300,7 @@ __all__ = [
     "PurchaseOrderOk", "PurchaseOrderView", "PurchaseOrders", "PurchaseOrdersOk", "PurchaseReceive", "QtyIn",
     "Recall", "RemoveLine", "RemovePayment", "Replenishment", "ReplenishmentOk", "Reply", "Request", "RequestId",
     "RequestUnion", "SaleCancel", "SaleCancelledOk", "SaleLineView", "SaleOk", "SalePaymentView", "SaleView", "Scan", "Search",
-    "SearchOk", "SetCustomer", "SetPrice", "SetQty", "Subtotal", "SubtotalView", "ShopView", "SignIn", "SignInOk", "SignOut", "SignedOutEvent", "Stock",
+    "SearchOk", "GetReceipt", "ReceiptOk", "SetCustomer", "SetPrice", "SetQty", "Subtotal", "SubtotalView", "ShopView", "SignIn", "SignInOk", "SignOut", "SignedOutEvent", "Stock",
     "StockAlertEvent", "StockCount", "StockDelete", "StockEntry", "StockExit", "StockExpiring", "StockExpiringOk",
     "StockHistory", "StockHistoryOk", "StockOk", "StockPointView", "StockProduce", "StockRowView", "StockStateOk",
     "StockStateRequest", "StockTracking", "StockTransfer", "StockWarningView", "TicketEvent", "TicketOk",

@@ -93,6 +93,17 @@ class GetTicket(Request, tag="ticket"):
     """``ticket``: the lane's open ticket (asked after a gap in ``rev``)."""
 
 
+class GetReceipt(Request, tag="receipt"):
+    """The receipt of one of the lane's last sales, as text: what its printer gets."""
+
+    sale: int
+
+
+class ReceiptOk(Reply):
+    sale: int
+    text: str  # line by line, each ending with "\n" (42 columns)
+
+
 class SetPrice(Request, tag="set_price"):
     """A line's unit price overridden; above ``[shop] price_override_cap`` (percent of
     the line's price) a supervisor's PIN. Journaled (``PriceChanged``)."""
@@ -233,7 +244,6 @@ class FinishOk(Reply):
     vouchers: list[VoucherView] | UnsetType = UNSET
     due: str | UnsetType = UNSET  # finished unpaid: what is left to pay (deferred payment)
     invoice: int | UnsetType = UNSET  # finished with ``receipt: "invoice"``: the invoice's number
-    receipt_text: str | UnsetType = UNSET  # the sale's receipt as text, line by line: what its printer gets
     # The lane's new (empty) open ticket, with its rev: the finishing session gets no ticket
     # event for its own change (docs/protocol.md, "The ticket object").
     ticket: TicketView | UnsetType = UNSET

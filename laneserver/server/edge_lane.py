@@ -22,12 +22,14 @@ from laneserver.actors.lane_messages import (
     BasketAdded,
     ChooseCustomer,
     GetHeld,
+    GetReceipt,
     GetTicket,
     HeldTickets,
     IssuedVoucher,
     LaneTicket,
     Receipted,
     SaleDone,
+    SaleReceipt,
     ScanCard,
     StockWarning,
     TicketChanged,
@@ -59,7 +61,7 @@ from laneserver.server import outcomes
 LANE_REQUESTS = (
     wire.Scan, wire.Add, wire.SetQty, wire.RemoveLine, wire.CancelTicket, wire.Discount, wire.SetCustomer,
     wire.Hold, wire.Held, wire.Recall, wire.Pay, wire.RemovePayment, wire.Finish, wire.GetTicket,
-    wire.TopupLine, wire.SetPrice, wire.Subtotal,
+    wire.TopupLine, wire.SetPrice, wire.Subtotal, wire.GetReceipt,
 )
 
 
@@ -80,6 +82,8 @@ def build(request: wire.Request, caller: Caller, shop: Any) -> Any:
             return GetTicket()
         case wire.Held():
             return GetHeld()
+        case wire.GetReceipt(sale=number):
+            return GetReceipt(number)
     seller = caller.seller
     if seller is None:
         return refused(Code.NOT_SIGNED_IN, "no seller is signed in on this device")
@@ -241,6 +245,8 @@ def answer(request: wire.Request, result: Any) -> bytes:
                                         ticket=ticket_json(now), **_warned(warnings)))
         case SaleDone():
             return _finish_reply(request.id, result)
+        case SaleReceipt(sale=number, receipt=receipt):
+            return encode(wire.ReceiptOk(re=request.id, sale=number, text=receipt_text(receipt)))
         case HeldTickets(tickets=tickets):
             return encode(wire.HeldOk(re=request.id, tickets=[held_view(h) for h in tickets]))
     raise TypeError(f"a lane answered {result!r}")
@@ -259,8 +265,6 @@ def _finish_reply(re: wire.Id, sale: SaleDone) -> bytes:
         extra["due"] = fmt_money(sale.due)  # finished unpaid (deferred payment)
     if sale.invoice is not None:
         extra["invoice"] = sale.invoice
-    if sale.receipt is not None:
-        extra["receipt_text"] = receipt_text(sale.receipt)  # the text its printer gets (or would)
     return encode(wire.FinishOk(re=re, number=sale.number, total=fmt_money(sale.total), change=fmt_money(sale.change),
                                 ticket=ticket_json(sale.now), **extra))
 

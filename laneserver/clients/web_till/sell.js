@@ -523,11 +523,22 @@ export function bindSellScreen(app) {
         lastSale.dataset.number = reply.number;
         lastSale.classList.toggle("with-change", change);
         show(lastSale, true);
-        // The receipt on screen, as the printer gets it, with its copies (`reprint`).
-        setText(receiptText, reply.receipt_text || "");
-        show(receiptText, !!reply.receipt_text && !(app.ticket && app.ticket.lines.length));
-        if (!receiptText.hidden) show(emptyTicket, false);
+        // The receipt on screen, as the printer gets it (`receipt`), with its copies (`reprint`).
         show(byTestId("last-sale-reprints"), true);
+        if (fresh) {
+            setText(receiptText, "");
+            show(receiptText, false);
+            showReceipt(reply.number);
+        }
+    }
+
+    async function showReceipt(number) {
+        const reply = await app.act("receipt", { sale: number }, { quiet: true, onError: () => true });
+        const current = state.lastSale && Number(state.lastSale.number) === Number(number);
+        if (!reply || !current || lastSale.hidden || (app.ticket && app.ticket.lines.length)) return;
+        setText(receiptText, reply.text);
+        show(receiptText, true);
+        show(emptyTicket, false);
     }
 
     async function reprint(kind) {
