@@ -484,6 +484,7 @@ def test_after_the_sale_the_receipt_on_screen_copies_and_the_sales_lines(till, s
     expect(till.by("pay-change")).to_have_text(re.compile(r"^28,60"))
     expect(till.by("payment")).to_have_count(0)
     keys.press("Enter")
+    expect(till.by("payment")).to_have_count(1)
     expect(till.by("pay-change")).to_have_text(re.compile(r"^28,60"))
     keys.press("Enter")
     expect(till.by("last-sale-number")).to_be_visible()
