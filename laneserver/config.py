@@ -16,6 +16,7 @@ from typing import Literal
 import msgspec
 
 from laneserver.clock import shop_zone
+from laneserver.rules.confirm import parse_limits
 from laneserver.rules.money import BadValue, parse_money, parse_percent
 from laneserver.rules.payment import RESERVED_MODES
 from laneserver.rules.variable_measure import check_measures
@@ -61,6 +62,19 @@ class ShopConfig(Base):
     # (of pure alcohol for tax types 2 and 3), from its customs rate sheet.
     alcohol_excise_rate: str = "918.80"  # droits sur les boissons (accises)
     alcohol_levy_rate: str = "551.82"  # cotisation sécurité sociale
+    # The largest quantity and line total (either sign) a line gets without the
+    # cashier's confirmation (rules/confirm.py); "" = no limit.
+    confirm_qty: str = ""
+    confirm_line_total: str = ""
+    # Identical lines merged: a scan of an article already on the ticket (same price, no
+    # discount) adds to its line (rules/lane.py AddLine.merge).
+    merge_lines: bool = False
+    # A line's unit price changed by more than this percentage needs a supervisor's PIN
+    # (set_price); "0": every change does.
+    price_override_cap: str = "0"
+    # The wallet ("Cagnotte client", seed 004) is one of the shop's payment modes: every
+    # customer's wallet is open (credited, spent) with no per-customer enabling.
+    wallet: bool = False
 
 
 class PaymentModeConfig(Base):
@@ -366,6 +380,8 @@ def _check(config: Config) -> Config:
         if rounding <= 0:
             raise BadValue("shop.cash_rounding must be positive")
         parse_percent(shop.discount_cap, "shop.discount_cap")
+        parse_limits(shop.confirm_qty, shop.confirm_line_total)
+        parse_percent(shop.price_override_cap, "shop.price_override_cap")
         if parse_money(shop.meal_voucher_cap, "shop.meal_voucher_cap") < 0:
             raise BadValue("shop.meal_voucher_cap must not be negative")
         if not 0 <= shop.sell_by_warning_days <= 3650:

@@ -175,7 +175,7 @@ class CustomersActor:
                     case FindCustomer(customer=customer_id, card=card):
                         if customer_id is None and card is not None:
                             customer_id = self.cards.get(card.strip())
-                        envelope.reply(None if customer_id is None else self.directory.get(customer_id))
+                        envelope.reply(None if customer_id is None else self._opened(self.directory.get(customer_id)))
                     case AskHold():
                         envelope.reply(await self._hold(envelope.command))
                     case AskSettle():
@@ -230,7 +230,7 @@ class CustomersActor:
             customer = self.directory.get(ask.customer or "")
             if customer is None:
                 return rules.Refused("conflict", f"{ask.mode} pays from the ticket's customer: select one first")
-            if ask.mode == "wallet" and not customer.wallet_enabled:
+            if ask.mode == "wallet" and not self._opened(customer).wallet_enabled:
                 return rules.Refused("conflict", f"{customer.name}'s wallet is not enabled")
             amount = ask.due if ask.amount is None else ask.amount
             if (refusal := rules.check_amount(amount, "a payment")) is not None:
@@ -266,7 +266,7 @@ class CustomersActor:
             customer = self.directory.get(ask.customer or "")
             if customer is None:
                 return rules.Refused("conflict", "a top-up line goes to the ticket's customer: select one first")
-            if not customer.wallet_enabled:
+            if not self._opened(customer).wallet_enabled:
                 return rules.Refused("conflict", f"{customer.name}'s wallet is not enabled: remove the top-up line")
             topup = dict(customer=customer.customer, account="wallet", mode=ask.topup_mode, **common)
             if ask.topup:  # first: the money is there before anything else moves
@@ -370,7 +370,7 @@ class CustomersActor:
             customer = self.directory.get(ask.customer or "")
             if customer is None:
                 return rules.Refused("conflict", f"a refund by {mode} goes to the ticket's customer: select one first")
-            if mode == "wallet" and not customer.wallet_enabled:
+            if mode == "wallet" and not self._opened(customer).wallet_enabled:
                 return rules.Refused("conflict", f"{customer.name}'s wallet is not enabled")
             return MoveAccount(customer=customer.customer, account=mode, delta=amount, kind="refund", **common)
         until = rules.valid_until(self._today(ask.at), self.config.shop.voucher_valid_days)
@@ -516,7 +516,7 @@ class CustomersActor:
         mode = self._mode(command.mode)
         topup = isinstance(command, TopUpWallet)
         account, kind = ("wallet", "topup") if topup else ("credit", "deposit")
-        if topup and not customer.wallet_enabled:
+        if topup and not self._opened(customer).wallet_enabled:
             return refused(Code.CONFLICT, f"{customer.name}'s wallet is not enabled (customer_edit with wallet: true)")
         now = self.clock.now()
         number = self.next_topup if topup else None
@@ -716,7 +716,7 @@ class CustomersActor:
         if delta is not None:
             self.books.move(c, delta[0], delta[1])
         file = CustomerFile(
-            customer=customer,
+            customer=self._opened(customer),
             credit=self.books.balance(c, "credit"), wallet=self.books.balance(c, "wallet"),
             credit_available=self._available(c, "credit"), wallet_available=self._available(c, "wallet"),
             vouchers=tuple(self._voucher_state(v) for v in vouchers),
@@ -735,6 +735,11 @@ class CustomersActor:
                         expired=s.expired, held=self.coupons.held(customer, s.article))
             for s in coupon_rules.summaries(batches, self._today())
         )
+
+    def _opened(self, customer: rules.Customer | None) -> rules.Customer | None:
+        """``customer`` with their wallet open when the shop takes the wallet for every
+        customer (``[shop] wallet``, rules/customers.py ``wallet_opened``)."""
+        return None if customer is None else rules.wallet_opened(customer, self.config.shop.wallet)
 
     def _available(self, customer: str, account: str) -> Decimal:
         """What open tickets have not held; a sale written but not told yet is counted

@@ -60,6 +60,7 @@ from laneserver.actors.lane_messages import (
     CanTakeParked,
     ChooseCustomer,
     GetHeld,
+    GetReceipt,
     GetTicket,
     HeldTickets,
     LaneWork,
@@ -70,6 +71,7 @@ from laneserver.actors.lane_messages import (
     LaneTicket,
     Receipted,
     SaleDone,
+    SaleReceipt,
     ScanCard,
     StockWarning,
     TicketChanged,
@@ -157,6 +159,10 @@ class _Written:
     invoice: invoices.Invoice | None
 
 
+#: How many of its last sales' receipts a lane keeps for ``receipt`` (the till asks right after finish).
+RECEIPTS_KEPT = 20
+
+
 class LaneActor:
     def __init__(
         self,
@@ -195,6 +201,7 @@ class LaneActor:
         self._unit_costs: dict[str, Any] = {}
         self.clock = clock
         self.zone = shop_zone(config.shop.timezone)  # the shop's day (cheque instalments)
+        self._receipts: dict[int, Receipt] = {}  # the last sales' receipts, for the till's screen
         # The lane's sessions (actors/publisher.py): made by the shop, it outlives a
         # restart of this actor; the lane only tells it each new ticket and device status.
         self.publisher = publisher if publisher is not None else Publisher(f"lane:{lane}")
@@ -254,6 +261,12 @@ class LaneActor:
                 return
             case GetTicket():
                 envelope.reply(self.ticket(self.state))
+                return
+            case GetReceipt(sale=number):
+                receipt = self._receipts.get(number)
+                envelope.reply(SaleReceipt(number, receipt) if receipt is not None else refused(
+                    Code.NOT_FOUND, f"sale {number} is not one of lane {self.lane}'s last sales since it started",
+                    field="sale"))
                 return
             case GetHeld():
                 envelope.reply(HeldTickets(self.state.held))
@@ -411,6 +424,10 @@ class LaneActor:
         if sale is not None and recorded is not None:
             done = msgspec.structs.replace(done, number=recorded.number, invoice=recorded.invoice)
             written = _Written(sale, recorded, vouchers, granted.invoice)
+            # Its receipt, for the till's screen (``receipt``): the last few sales' only.
+            self._receipts[recorded.number] = self._receipt(written, local=True)
+            while len(self._receipts) > RECEIPTS_KEPT:
+                del self._receipts[next(iter(self._receipts))]
             self.log.info("sale_completed", number=recorded.number, total=str(sale.total), seller=sale.seller)
         self.replies.remember_result(caller.device, asked.key, asked.fingerprint, done)
         envelope.reply(done)
@@ -613,15 +630,23 @@ class LaneActor:
         """The sale's receipt to the lane's printer (rules/sale_receipt.py)."""
         if self.printer is None:
             return
-        shop = self.config.shop
         number = written.recorded.number
-        receipt = sale_receipt(written.sale, number=number, shop_name=shop.name, header=shop.header,
-                               footer=shop.footer, policy=self.payments, vouchers=written.vouchers,
-                               balances=written.recorded.balances, invoice=written.recorded.invoice,
-                               signature=signature(written.recorded.hash), ticket_text=self._ticket_text)
+        receipt = self._receipt(written)
         # The printer's mailbox is drained into its own job queue at once, so
         # this waits at most for a moment; a printer that is down keeps the job.
         await self.printer.tell(PrintReceipt(job=f"sale-{number}", receipt=receipt))
+
+    def _receipt(self, written: _Written, *, local: bool = False) -> Receipt:
+        """The sale's receipt (rules/sale_receipt.py); ``local``: its time in the shop's
+        zone, as the printer prints it (the finish reply carries its text)."""
+        shop = self.config.shop
+        receipt = sale_receipt(written.sale, number=written.recorded.number, shop_name=shop.name, header=shop.header,
+                               footer=shop.footer, policy=self.payments, vouchers=written.vouchers,
+                               balances=written.recorded.balances, invoice=written.recorded.invoice,
+                               signature=signature(written.recorded.hash), ticket_text=self._ticket_text)
+        if local:
+            receipt = msgspec.structs.replace(receipt, at=receipt.at.astimezone(self.zone))
+        return receipt
 
     # --- invoices (business customers; rules/invoice.py) -------------------------------
 

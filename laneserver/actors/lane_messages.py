@@ -20,6 +20,7 @@ import msgspec
 
 from laneserver.rules import lane as rules
 from laneserver.rules.outcome import Refused
+from laneserver.rules.receipt import Receipt as ReceiptSlip
 from laneserver.rules.ticket import LineSource, Ticket
 
 # --- commands (besides rules.lane's) ----------------------------------------------------
@@ -31,6 +32,20 @@ class GetTicket(msgspec.Struct, frozen=True):
 
 class GetHeld(msgspec.Struct, frozen=True):
     """The held tickets (answered ``HeldTickets``)."""
+
+
+class GetReceipt(msgspec.Struct, frozen=True):
+    """The receipt of sale ``sale``, one of the lane's last ones since it started
+    (answered ``SaleReceipt``, or ``not_found``)."""
+
+    sale: int
+
+
+class SaleReceipt(msgspec.Struct, frozen=True, tag="sale_receipt"):
+    """A sale's receipt as its printer gets it (rules/sale_receipt.py), in shop time."""
+
+    sale: int
+    receipt: ReceiptSlip
 
 
 class OpenWork(msgspec.Struct, frozen=True):

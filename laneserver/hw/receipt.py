@@ -79,6 +79,10 @@ PAYMENT_LABELS: dict[str, str] = {
     "card": "Carte bancaire",
     "cheque": "Chèque",
     "meal_voucher": "Titre-restaurant",
+    # The customer modes, as rules/payment.py names them (they printed as their ids).
+    "credit": "Compte client",
+    "wallet": "Porte-monnaie",
+    "voucher": "Bon d'achat",
 }
 
 #: Typographic characters shop data often contains that CP858 lacks, mapped to
@@ -148,7 +152,50 @@ def render_receipt(receipt: Receipt, *, width: int = 42, profile: Profile = DEFA
     if width < 24:
         raise ValueError(f"a receipt needs at least 24 columns, got {width}")
     printer = start_job(profile)
+    _render(printer, receipt, width)
+    return printer.output
 
+
+class _TextPage:
+    """The printer's text, without its commands: what ``receipt_text`` collects by
+    running the very same layout functions as ``render_receipt``."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def textln(self, text: str = "") -> None:
+        self.lines.append(text)
+
+    def ln(self, count: int = 1) -> None:
+        self.lines.extend([""] * count)
+
+    def set(self, **_: object) -> None:
+        """Bold, size, alignment: not text."""
+
+    def cut(self) -> None:
+        """The cut: not text."""
+
+    def _hw_barcode(self, code: str, *_: object, **__: object) -> None:
+        self.lines.append(f"|| {code.removeprefix('{B')} ||")  # the barcode, as its human-readable line
+
+
+def receipt_text(receipt: Receipt, *, width: int = 42) -> str:
+    """The text ``render_receipt`` prints for ``receipt``, line by line (the till shows
+    it on screen after the sale): the same layout, without the printer's commands; the
+    CODE128 barcode as its number. Lines end with ``\n``.
+
+    Raises:
+        ValueError: ``width`` is too small to lay out a receipt (under 24).
+    """
+    if width < 24:
+        raise ValueError(f"a receipt needs at least 24 columns, got {width}")
+    page = _TextPage()
+    _render(page, receipt, width)  # type: ignore[arg-type]
+    return "".join(f"{line}\n" for line in page.lines)
+
+
+def _render(printer: Dummy, receipt: Receipt, width: int) -> None:
+    """The receipt's layout, on a printer (``Dummy``) or a text page (``_TextPage``)."""
     _render_header(printer, receipt, width)
     rule = "-" * width
     printer.textln(rule)
@@ -165,7 +212,6 @@ def render_receipt(receipt: Receipt, *, width: int = 42, profile: Profile = DEFA
         printer.textln(rule)
     _render_footer(printer, receipt)
     printer.cut()
-    return printer.output
 
 
 def render_drawer_kick(pin: int = 2, on_ms: int = 100, off_ms: int = 100) -> bytes:

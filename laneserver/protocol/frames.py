@@ -48,9 +48,10 @@ class Ok(Reply):
     """``ok``: the request was done; nothing more to say."""
 
 
-class Candidate(msgspec.Struct, frozen=True):
+class Candidate(msgspec.Struct, frozen=True, omit_defaults=True):
     article: str
     name: str
+    price: str | UnsetType = UNSET  # its price, so the cashier tells two vintages apart
 
 
 class OpenTicketView(msgspec.Struct, frozen=True):
@@ -104,3 +105,9 @@ class Error(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="er
     index: int | UnsetType = UNSET  # basket_empty, basket_park: the basket line a rule refused (from 0)
     ticket_not_empty: bool | UnsetType = UNSET  # basket_empty: the open ticket has lines (send append: true)
     lane: str | UnsetType = UNSET  # basket_*: the lane that already took this basket
+    name: str | UnsetType = UNSET  # unknown_code: the article not for sale that answers to the code
+    status: str | UnsetType = UNSET  # unknown_code: that article's status (dormant, blocked, abandoned)
+    qty: str | UnsetType = UNSET  # confirm_required: the line's quantity
+    line_total: str | UnsetType = UNSET  # confirm_required: the line's total
+    confirm_qty: str | UnsetType = UNSET  # confirm_required: the shop's limit crossed (quantity)
+    confirm_line_total: str | UnsetType = UNSET  # confirm_required: the shop's limit crossed (line total)

@@ -165,8 +165,13 @@ from laneserver.protocol.wire_lane import (
     RemovePayment,
     Scan,
     ScanRefusedEvent,
+    GetReceipt,
+    ReceiptOk,
     SetCustomer,
+    SetPrice,
     SetQty,
+    Subtotal,
+    SubtotalView,
     TicketEvent,
     TicketOk,
     TicketView,
@@ -185,6 +190,7 @@ from laneserver.protocol.wire_sales import (
     ReprintOk,
     SaleCancel,
     SaleCancelledOk,
+    SaleLineView,
     SaleOk,
     SalePaymentView,
     SaleView,
@@ -266,6 +272,7 @@ RequestUnion = Union[
     BasketPark, StockCountZone, StockCounts, StockCountValidate, LabelRequest, LabelRequests,
     KeyboardSave,
     Quote, Order, DeliveryNote, Documents, DocumentCancel, DocumentInvoice,
+    SetPrice, Subtotal, GetReceipt,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -281,6 +288,7 @@ MUTATING = (
     Reprint,
     BasketPark, StockCountZone, StockCountValidate, LabelRequest,
     Quote, Order, DeliveryNote, DocumentCancel, DocumentInvoice,
+    SetPrice, Subtotal,
 )
 
 REPLY_TYPES = (
@@ -294,6 +302,7 @@ REPLY_TYPES = (
     EventsOk,
     BasketParkOk, StockCountOk, StockCountValidateOk, LabelRequestOk, LabelRequestsOk,
     DocumentOk, DocumentsOk, DocumentCancelledOk,
+    ReceiptOk,
 )
 
 EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent,
@@ -339,8 +348,8 @@ __all__ = [
     "ProposedLineView", "ProposedOrderView", "PurchaseCancel", "PurchaseLine", "PurchaseOrderCreate",
     "PurchaseOrderOk", "PurchaseOrderView", "PurchaseOrders", "PurchaseOrdersOk", "PurchaseReceive", "QtyIn",
     "Recall", "RemoveLine", "RemovePayment", "Replenishment", "ReplenishmentOk", "Reply", "Request", "RequestId",
-    "RequestUnion", "SaleCancel", "SaleCancelledOk", "SaleOk", "SalePaymentView", "SaleView", "Scan", "Search",
-    "SearchOk", "SetCustomer", "SetQty", "ShopView", "SignIn", "SignInOk", "SignOut", "SignedOutEvent", "Stock",
+    "RequestUnion", "SaleCancel", "SaleCancelledOk", "SaleLineView", "SaleOk", "SalePaymentView", "SaleView", "Scan", "Search",
+    "SearchOk", "GetReceipt", "ReceiptOk", "SetCustomer", "SetPrice", "SetQty", "Subtotal", "SubtotalView", "ShopView", "SignIn", "SignInOk", "SignOut", "SignedOutEvent", "Stock",
     "StockAlertEvent", "StockCount", "StockDelete", "StockEntry", "StockExit", "StockExpiring", "StockExpiringOk",
     "StockHistory", "StockHistoryOk", "StockOk", "StockPointView", "StockProduce", "StockRowView", "StockStateOk",
     "StockStateRequest", "StockTracking", "StockTransfer", "StockWarningView", "TicketEvent", "TicketOk",

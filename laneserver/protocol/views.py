@@ -15,6 +15,7 @@ from laneserver.protocol.messages import (
     LineFromView,
     LineView,
     PaymentView,
+    SubtotalView,
     TicketView,
     VatRowView,
 )
@@ -87,7 +88,20 @@ def ticket_view(ticket: Ticket, *, rev: int, lines: msgspec.Raw | None = None,
         **({"rounding": fmt_money(sums.rounding)} if sums.rounding else {}),
         # A business customer's ticket: its excluding-VAT side too.
         **({"excl_vat": excl_vat_view(ticket)} if ticket.business else {}),
+        **({"subtotals": subtotal_views(ticket)} if ticket.subtotals else {}),
     )
+
+
+def subtotal_views(ticket: Ticket) -> list[SubtotalView]:
+    """The subtotal markers under lines still on the ticket, each with the running
+    total down to its line."""
+    marks = set(ticket.subtotals)
+    views, running = [], ZERO
+    for line in ticket.lines:
+        running += line.total
+        if line.line in marks:
+            views.append(SubtotalView(after=line.line, total=fmt_money(running)))
+    return views
 
 
 class TicketEncoder:

@@ -18,16 +18,19 @@ from laneserver.protocol.wire_stock import StockWarningView
 class Scan(Request, tag="scan"):
     code: str
     qty: QtyIn | None = None
+    confirm: bool = False  # the cashier confirmed a line above [shop] confirm_qty / confirm_line_total
 
 
 class Add(Request, tag="add"):
     article: str
     qty: QtyIn | None = None
+    confirm: bool = False  # as scan's
 
 
 class SetQty(Request, tag="set_qty"):
     line: int
     qty: QtyIn
+    confirm: bool = False  # as scan's
 
 
 class RemoveLine(Request, tag="remove_line"):
@@ -88,6 +91,36 @@ class Finish(Request, tag="finish"):
 
 class GetTicket(Request, tag="ticket"):
     """``ticket``: the lane's open ticket (asked after a gap in ``rev``)."""
+
+
+class GetReceipt(Request, tag="receipt"):
+    """The receipt of one of the lane's last sales, as text: what its printer gets."""
+
+    sale: int
+
+
+class ReceiptOk(Reply):
+    sale: int
+    text: str  # line by line, each ending with "\n" (42 columns)
+
+
+class SetPrice(Request, tag="set_price"):
+    """A line's unit price overridden; above ``[shop] price_override_cap`` (percent of
+    the line's price) a supervisor's PIN. Journaled (``PriceChanged``)."""
+
+    line: int
+    price: MoneyIn
+    reason: str | None = None
+    supervisor_pin: str | None = None
+
+
+class Subtotal(Request, tag="subtotal"):
+    """A subtotal marker after the open ticket's last line."""
+
+
+class SubtotalView(msgspec.Struct, frozen=True):
+    after: int  # the line the marker follows
+    total: str  # the running total there
 
 
 class TopupLine(Request, tag="topup_line"):
@@ -183,6 +216,7 @@ class TicketView(msgspec.Struct, frozen=True, omit_defaults=True):  # ``rounding
     rounding: str = "0.00"  # cash rounding (+/-) once cash settled: total + rounding = paid − change
     # Only when the ticket's customer is a business one: the ticket excluding VAT.
     excl_vat: ExclVatView | None = None
+    subtotals: list[SubtotalView] = []  # the subtotal markers (``subtotal``), in ticket order
 
 
 class VatRowView(msgspec.Struct, frozen=True):

@@ -65,6 +65,18 @@ class SalePaymentView(msgspec.Struct, frozen=True, omit_defaults=True):
     superseded_by: int | None = None
 
 
+class SaleLineView(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A line of a finished sale, as sold."""
+
+    line: int
+    article: str | None
+    name: str
+    qty: str
+    unit_price: str
+    discount_percent: str
+    total: str
+
+
 class SaleView(msgspec.Struct, frozen=True, omit_defaults=True):
     number: int
     at: str
@@ -81,6 +93,7 @@ class SaleView(msgspec.Struct, frozen=True, omit_defaults=True):
     cancelled_by: int | None = None
     topup: str | None = None  # its wallet top-up lines (money), when it has any
     topup_cancelled: bool = False  # that top-up given back since (wallet_topup_cancel)
+    lines: list[SaleLineView] = []  # its lines as sold
 
 
 class SaleOk(Reply):

@@ -44,6 +44,8 @@ class ShopView(msgspec.Struct, frozen=True, kw_only=True):
     # `shop.deferred_payment` (finish unpaid allowed) and `shop.auto_finish`.
     deferred_payment: bool = False
     auto_finish: bool = False
+    # `shop.wallet`: every customer's wallet is open (no per-customer enabling).
+    wallet: bool = False
 
 
 class HelloOk(Reply):

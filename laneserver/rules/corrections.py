@@ -35,6 +35,7 @@ import msgspec
 
 from laneserver.rules.money import ZERO
 from laneserver.rules.outcome import Refused
+from laneserver.rules.ticket import Line
 
 PAI, MAJ, ANL, AVO, COR, ABD = "PAI", "MAJ", "ANL", "AVO", "COR", "ABD"
 TYPES = (PAI, MAJ, ANL, AVO, COR, ABD)
@@ -76,6 +77,7 @@ class SaleMoney(msgspec.Struct, frozen=True, kw_only=True):
     cancelled_by: int | None = None  # the counter-entry that cancelled it
     topup: Decimal = Decimal(0)  # what its wallet top-up lines credited
     topup_cancelled: bool = False  # given back since (wallet_topup_cancel with this sale)
+    lines: tuple[Line, ...] = ()  # its lines as sold (the till's sales screen shows them)
 
     @property
     def settled(self) -> Decimal:

@@ -57,6 +57,15 @@ class Customer(msgspec.Struct, frozen=True, kw_only=True):
     wallet_enabled: bool = False
 
 
+def wallet_opened(customer: Customer, shop_wide: bool) -> Customer:
+    """The customer as the wallet rules see them: with the shop's wallet payment mode on
+    (``[shop] wallet = true``, the "Cagnotte client" of seed 004), every customer's
+    wallet is open — credited and spent without enabling it customer by customer."""
+    if shop_wide and not customer.wallet_enabled:
+        return msgspec.structs.replace(customer, wallet_enabled=True)
+    return customer
+
+
 class Voucher(msgspec.Struct, frozen=True, kw_only=True):
     """A purchase / gift voucher as stored, with its use if it was used."""
 

@@ -82,9 +82,11 @@ from typing import Any, Union
 
 import msgspec
 
+from laneserver.rules import confirm
 from laneserver.rules import discount as discounts
 from laneserver.rules import payment as payments
 from laneserver.rules.catalog import Article
+from laneserver.rules.confirm import NO_LIMITS, ConfirmLimits
 from laneserver.rules.money import HUNDRED, ZERO
 from laneserver.rules.outcome import Applied, Refused
 from laneserver.rules.receipt import VatRow
@@ -139,6 +141,11 @@ class AddLine(msgspec.Struct, frozen=True):
     coupon_left: int | None = None
     cost: Decimal | None = None
     source: LineSource | None = None  # a PDA basket's line: its PDA, staff member and basket
+    limits: ConfirmLimits = NO_LIMITS  # above them, ``confirmed`` is needed (rules/confirm.py)
+    confirmed: bool = False
+    # The shop merges identical lines ([shop] merge_lines): the same article at the same
+    # price, with no discount, deposit or coupon, adds to the line already there.
+    merge: bool = False
 
 
 class AddTopup(msgspec.Struct, frozen=True):
@@ -162,6 +169,8 @@ class SetQty(msgspec.Struct, frozen=True):
     seller: str
     line: int
     qty: Decimal
+    limits: ConfirmLimits = NO_LIMITS  # above them, ``confirmed`` is needed (rules/confirm.py)
+    confirmed: bool = False
 
 
 class RemoveLine(msgspec.Struct, frozen=True):
@@ -301,8 +310,28 @@ class RestoreParked(msgspec.Struct, frozen=True):
     held: HeldTicket
 
 
+class SetPrice(msgspec.Struct, frozen=True, kw_only=True):
+    """A line's unit price overridden. A change of more than ``cap`` percent of the
+    line's price (``[shop] price_override_cap``) needs ``approved_by``, a supervisor;
+    the ``PriceChanged`` event keeps who, from what, to what and why."""
+
+    seller: str
+    line: int
+    price: Decimal
+    reason: str | None = None
+    approved_by: str | None = None
+    cap: Decimal = ZERO
+
+
+class Subtotal(msgspec.Struct, frozen=True):
+    """A subtotal marker after the ticket's last line."""
+
+    seller: str
+
+
+
 Command = Union[AddLine, AddTopup, SetQty, RemoveLine, CancelTicket, Pay, RemovePayment, Hold, Recall, Finish, Discount,
-                SetCustomer, EmptyBasket, Park, RecallParked, GiveParked, TakeParked, RestoreParked]
+                SetCustomer, EmptyBasket, Park, RecallParked, GiveParked, TakeParked, RestoreParked, SetPrice, Subtotal]
 
 
 # --- events (past tense) -----------------------------------------------------------
@@ -429,12 +458,26 @@ class ParkedTaken(msgspec.Struct, frozen=True, tag=True):
 class ParkedRestored(msgspec.Struct, frozen=True, tag=True):
     held: str
     barcode: str
+class PriceChanged(msgspec.Struct, frozen=True, tag=True):
+    """A line's unit price overridden (journaled: who asked is the event's seller)."""
+
+    line: int
+    article: str | None
+    before: Decimal
+    after: Decimal
+    reason: str | None
+    approved_by: str | None
+
+
+class SubtotalMarked(msgspec.Struct, frozen=True, tag=True):
+    after: int  # the line the marker follows
+    total: Decimal  # the running total there
 
 
 Event = Union[
     CustomerSet, LineAdded, QtyChanged, LineRemoved, TicketCancelled, PaymentAdded, PaymentRemoved,
     TicketHeld, TicketRecalled, SaleCompleted, DiscountApplied, BasketEmptied, BasketParked, ParkedGiven,
-    ParkedTaken, ParkedRestored,
+    ParkedTaken, ParkedRestored, PriceChanged, SubtotalMarked,
 ]
 
 
@@ -479,6 +522,10 @@ def apply(state: LaneState, command: Command, *, now: dt.datetime) -> Applied | 
             return _take_parked(state, command)
         case RestoreParked():
             return _restore_parked(state, command)
+        case SetPrice():
+            return _set_price(state, command)
+        case Subtotal():
+            return _subtotal(state)
     raise TypeError(f"not a lane command: {command!r}")
 
 
@@ -516,6 +563,16 @@ def _add_line(state: LaneState, command: AddLine, now: dt.datetime) -> Applied |
                        {"article": article.id})
     if command.coupon and (ticket.customer is None or not _whole(command.qty) or command.qty <= 0):
         return Refused("bad_request", "a coupon line needs the ticket's customer and a whole positive quantity")
+    price = ZERO if command.coupon else article.price
+    if command.merge and (same := _same_line(ticket, command)) is not None:
+        qty = same.qty + command.qty
+        if (refusal := confirm.check(command.limits, qty, same.unit_price, confirmed=command.confirmed,
+                                     line=same.line)) is not None:
+            return refusal
+        lines = tuple(_with_qty(l, qty) if l is same else l for l in ticket.lines)
+        return _with_ticket(state, msgspec.structs.replace(ticket, lines=lines), QtyChanged(same.line, qty))
+    if (refusal := confirm.check(command.limits, command.qty, price, confirmed=command.confirmed)) is not None:
+        return refusal
     line = Line(
         line=ticket.next_line,
         article=article.id,
@@ -572,6 +629,62 @@ def _add_topup(state: LaneState, command: AddTopup, now: dt.datetime) -> Applied
     return _with_ticket(state, new, LineAdded(line))
 
 
+def _same_line(ticket: Ticket, command: AddLine) -> Line | None:
+    """The line an added line merges into: the last one of the same article at the
+    same price, sold (or returned) like it, with no discount, deposit, coupon or
+    top-up; None when there is none or the new line brings a deposit or a coupon."""
+    if command.deposit is not None or command.coupon:
+        return None
+    for line in reversed(ticket.lines):
+        if (line.article == command.article.id and line.unit_price == command.article.price
+                and line.discount_percent == 0 and line.deposit_for is None and not line.coupon
+                and line.topup is None and (line.qty > 0) == (command.qty > 0)
+                and not any(l.deposit_for == line.line for l in ticket.lines)):
+            return line
+    return None
+
+
+def _set_price(state: LaneState, command: SetPrice) -> Applied | Refused:
+    ticket = state.ticket
+    line = _find_line(ticket, command.line)
+    if line is None:
+        return Refused("not_found", f"no line {command.line} on the open ticket", {"line": command.line})
+    if command.price < 0:
+        return Refused("bad_request", f"a unit price is not negative, got {command.price}", {"field": "price"})
+    if (refusal := _paid_refusal(ticket)) is not None:
+        return refusal
+    if (refusal := _deposit_refusal(line, "change the price of")) is not None:
+        return refusal
+    if line.topup is not None or line.coupon:
+        return Refused("conflict", f"line {line.line} is a {'top-up' if line.topup else 'coupon'} line: its price "
+                                   "is not changed", {"line": line.line})
+    if command.price == line.unit_price:
+        return Refused("bad_request", f"line {line.line} is already at {command.price}", {"line": line.line})
+    if command.approved_by is None:
+        change = abs(command.price - line.unit_price) * HUNDRED / line.unit_price if line.unit_price else HUNDRED
+        if change > command.cap:
+            return Refused("supervisor_required",
+                           f"changing line {line.line}'s price by more than {command.cap} % needs a supervisor",
+                           {"line": line.line, "cap": str(command.cap)})
+    new = msgspec.structs.replace(line, unit_price=command.price)
+    lines = tuple(new if l is line else l for l in ticket.lines)
+    return _with_ticket(state, msgspec.structs.replace(ticket, lines=lines),
+                        PriceChanged(line.line, line.article, line.unit_price, command.price, command.reason,
+                                     command.approved_by))
+
+
+def _subtotal(state: LaneState) -> Applied | Refused:
+    ticket = state.ticket
+    if not ticket.lines:
+        return Refused("conflict", "the ticket has no lines to make a subtotal of")
+    last = ticket.lines[-1].line
+    if ticket.subtotals and ticket.subtotals[-1] == last:
+        return Refused("conflict", f"line {last} already has a subtotal under it", {"line": last})
+    running = sum((l.total for l in ticket.lines), ZERO)
+    return _with_ticket(state, msgspec.structs.replace(ticket, subtotals=ticket.subtotals + (last,)),
+                        SubtotalMarked(last, running))
+
+
 def _whole(qty: Decimal) -> bool:
     return qty == qty.to_integral_value()
 
@@ -610,6 +723,9 @@ def _set_qty(state: LaneState, command: SetQty) -> Applied | Refused:
     if line.coupon and not _whole(command.qty):
         return Refused("bad_request", f"line {line.line} uses coupons: its quantity is a whole number",
                        {"line": line.line})
+    if abs(command.qty) > abs(line.qty) and (refusal := confirm.check(
+            command.limits, command.qty, line.unit_price, confirmed=command.confirmed, line=line.line)) is not None:
+        return refusal
     # The line and its deposit line, if it has one.
     changed = {l.line for l in ticket.lines if l.line == line.line or l.deposit_for == line.line}
     lines = tuple(_with_qty(l, command.qty) if l.line in changed else l for l in ticket.lines)

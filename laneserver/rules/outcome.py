@@ -37,6 +37,7 @@ class Code:
     INTERNAL = "internal"
     PAYMENT_DECLINED = "payment_declined"
     INSUFFICIENT_FUNDS = "insufficient_funds"
+    CONFIRM_REQUIRED = "confirm_required"  # a quantity or line total above the shop's limits, unconfirmed
 
 
 class Applied(msgspec.Struct, frozen=True):

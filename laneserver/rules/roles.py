@@ -63,6 +63,10 @@ _CASHIER_VERBS = (
     "stock_count_zone", "stock_counts", "label_request", "label_requests",
     # Documents (rules/documents.py): made from the open ticket, listed, delivery notes invoiced.
     "quote", "order", "delivery_note", "documents", "document_invoice",
+    # The till's second round (issue 17): a line's price overridden (a supervisor's PIN above
+    # [shop] price_override_cap) and a subtotal marker.
+    "set_price", "subtotal",
+    "receipt",          # the receipt of one of the lane's last sales, as text (the till shows it)
 )
 
 # Every verb the server knows, with the role it needs unless the shop's ``[roles]`` says

@@ -143,6 +143,9 @@ class Ticket(msgspec.Struct, frozen=True, kw_only=True):
     next_line: int = 1
     next_payment: int = 1
     opened_at: dt.datetime | None = None
+    # Subtotal markers (``subtotal``): the line numbers after which the till shows the
+    # running total so far.
+    subtotals: tuple[int, ...] = ()
 
     @property
     def is_empty(self) -> bool:

@@ -25,6 +25,7 @@ from laneserver.actors.lane_messages import (
     CanTakeParked,
     ChooseCustomer,
     GetHeld,
+    GetReceipt,
     GetTicket,
     HeldTickets,
     IssuedVoucher,
@@ -32,6 +33,7 @@ from laneserver.actors.lane_messages import (
     ParkedHandOver,
     Receipted,
     SaleDone,
+    SaleReceipt,
     ScanCard,
     StockWarning,
     TicketChanged,
@@ -43,11 +45,13 @@ from laneserver.actors.runtime import Address
 from laneserver.clock import shop_day, shop_zone
 from laneserver.config import Config
 from laneserver.log import get_logger
+from laneserver.hw.receipt import receipt_text
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode, fingerprint
 from laneserver.protocol.views import TicketEncoder, held_view
 from laneserver.rules import lane as rules
 from laneserver.rules.catalog import Ambiguous, Article, Found
+from laneserver.rules.confirm import ConfirmLimits, parse_limits
 from laneserver.rules.money import (
     BadValue,
     fmt_money,
@@ -66,7 +70,7 @@ from laneserver.server import edge_documents, outcomes
 LANE_REQUESTS = (
     wire.Scan, wire.Add, wire.SetQty, wire.RemoveLine, wire.CancelTicket, wire.Discount, wire.SetCustomer,
     wire.Hold, wire.Held, wire.Recall, wire.Pay, wire.RemovePayment, wire.Finish, wire.GetTicket,
-    wire.TopupLine, *wire.DOCUMENT_LANE_VERBS,
+    wire.TopupLine, wire.SetPrice, wire.Subtotal, wire.GetReceipt, *wire.DOCUMENT_LANE_VERBS,
 )
 
 
@@ -133,6 +137,8 @@ def build(request: wire.Request, caller: Caller, shop: Any) -> Any:
             return GetTicket()
         case wire.Held():
             return GetHeld()
+        case wire.GetReceipt(sale=number):
+            return GetReceipt(number)
     seller = caller.seller
     if seller is None:
         return refused(Code.NOT_SIGNED_IN, "no seller is signed in on this device")
@@ -145,18 +151,18 @@ def build(request: wire.Request, caller: Caller, shop: Any) -> Any:
 def _command(request: wire.Request, seller: str, caller: Caller, shop: Any) -> Any:
     config: Config = shop.config
     match request:
-        case wire.Scan(code=code, qty=qty):
+        case wire.Scan(code=code, qty=qty, confirm=confirm):
             recalled = edge_documents.scanned(code, seller)  # a quote's, order's or delivery note's barcode
             if recalled is not None:
                 return recalled
-            return _scan(shop, seller, code, qty, cards=shop.customers is not None)
-        case wire.Add(article=article_id, qty=qty):
+            return _confirming(_scan(shop, seller, code, qty, cards=shop.customers is not None), config, confirm)
+        case wire.Add(article=article_id, qty=qty, confirm=confirm):
             article = shop.catalog.get(article_id)
             if article is None:
                 return refused(Code.NOT_FOUND, f"no article {article_id!r}", article=article_id)
-            return _line(seller, article, _qty(qty))
-        case wire.SetQty(line=line, qty=qty):
-            return rules.SetQty(seller, line, parse_qty(qty))
+            return _confirming(_line(seller, article, _qty(qty)), config, confirm)
+        case wire.SetQty(line=line, qty=qty, confirm=confirm):
+            return rules.SetQty(seller, line, parse_qty(qty), limits=confirm_limits(config), confirmed=confirm)
         case wire.RemoveLine(line=line):
             return rules.RemoveLine(seller, line)
         case wire.CancelTicket():
@@ -205,6 +211,12 @@ def _command(request: wire.Request, seller: str, caller: Caller, shop: Any) -> A
             if customer_id is not None and card is not None:
                 return refused(Code.BAD_REQUEST, "give customer or card, not both")
             return ChooseCustomer(seller, customer_id, card)
+        case wire.SetPrice(line=line, price=raw, reason=reason):
+            return rules.SetPrice(seller=seller, line=line, price=parse_money(raw, "price"), reason=reason,
+                                  approved_by=caller.approved_by,
+                                  cap=parse_percent(config.shop.price_override_cap, "shop.price_override_cap"))
+        case wire.Subtotal():
+            return rules.Subtotal(seller)
         case wire.TopupLine(amount=raw, qty=raw_qty):
             return rules.AddTopup(seller, parse_money(raw), _qty(raw_qty))
         case wire.Quote() | wire.Order() | wire.DeliveryNote() | wire.DocumentInvoice():
@@ -268,7 +280,9 @@ def _scan(shop: Any, seller: str, code: str, qty: Any, *, cards: bool) -> Any:
             return refused(Code.BAD_REQUEST, measure_refusal(bad), field="code")
         case Ambiguous(candidates=candidates):
             return refused(Code.AMBIGUOUS_CODE, f"code {code!r} matches {len(candidates)} articles: choose one",
-                           candidates=[wire.Candidate(article=a.id, name=a.name) for a in candidates])
+                           candidates=[wire.Candidate(article=a.id, name=a.name, price=fmt_money(a.price)) for a in candidates])
+    if (blocked := _not_sold(shop, code)) is not None:
+        return blocked
     if cards:
         return ScanCard(seller, code)
     return refused(Code.UNKNOWN_CODE, f"unknown code {code!r}")
@@ -282,9 +296,42 @@ def measure_refusal(bad: BadCheckDigit | BadMeasure) -> str:
     return f"code {bad.code!r} carries a {bad.kind} of zero: weigh or price the article again"
 
 
+def _not_sold(shop: Any, code: str) -> Refused | None:
+    """An article that answers to ``code`` but is not active (dormant, blocked,
+    abandoned): still ``unknown_code`` (no active article answers), but saying which
+    article and why (``article``, ``name``, ``status``), so the till tells the cashier
+    it is not for sale rather than unknown."""
+    match shop.catalog.lookup(code, include_inactive=True):
+        case Found(article=article):
+            pass
+        case Ambiguous(candidates=candidates):
+            article = candidates[0]
+        case _:
+            return None
+    if article.status == "active":
+        return None
+    return refused(Code.UNKNOWN_CODE, f"code {code!r} is article {article.id} ({article.name}), which is "
+                                      f"{article.status}: it cannot be sold",
+                   article=article.id, name=article.name, status=article.status)
+
+
 def _line(seller: str, article: Article, qty: Decimal) -> rules.AddLine:
     """A line of ``article`` (``qty`` negative: returned); the lane sets its unit cost."""
     return rules.AddLine(seller, article, qty)
+
+
+def confirm_limits(config: Config) -> ConfirmLimits:
+    """The shop's limits above which a line needs ``confirm: true`` (checked at start)."""
+    return parse_limits(config.shop.confirm_qty, config.shop.confirm_line_total)
+
+
+def _confirming(command: Any, config: Config, confirmed: bool) -> Any:
+    """An added line with the shop's confirmation limits and line merging (any other
+    result as it is)."""
+    if isinstance(command, rules.AddLine):
+        return msgspec.structs.replace(command, limits=confirm_limits(config), confirmed=confirmed,
+                                       merge=config.shop.merge_lines)
+    return command
 
 
 def _qty(raw: Any) -> Decimal:
@@ -312,6 +359,8 @@ def answer(request: wire.Request, result: Any) -> bytes:
                                         ticket=ticket_json(now), **_warned(warnings)))
         case SaleDone():
             return _finish_reply(request.id, result)
+        case SaleReceipt(sale=number, receipt=receipt):
+            return encode(wire.ReceiptOk(re=request.id, sale=number, text=receipt_text(receipt)))
         case HeldTickets(tickets=tickets):
             return encode(wire.HeldOk(re=request.id, tickets=[held_view(h) for h in tickets]))
         case DocumentMade():

@@ -27,7 +27,7 @@ from laneserver.actors.sales_messages import (
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode
 from laneserver.rules import corrections as rules
-from laneserver.rules.money import ZERO, BadValue, fmt_money, parse_money
+from laneserver.rules.money import ZERO, BadValue, fmt_money, fmt_percent, fmt_qty, parse_money
 from laneserver.rules.outcome import Code, refused
 from laneserver.server import outcomes
 
@@ -114,4 +114,7 @@ def sale_view(sale: rules.SaleMoney, others: dict[int, tuple[int, str]],
         total=fmt_money(sale.total), paid=fmt_money(sale.paid), change=fmt_money(sale.change),
         due=fmt_money(sale.due), payments=payments, cancels=sale.cancels, cancelled_by=sale.cancelled_by,
         topup=fmt_money(sale.topup) if sale.topup else None, topup_cancelled=sale.topup_cancelled,
+        lines=[wire.SaleLineView(line=l.line, article=l.article, name=l.name, qty=fmt_qty(l.qty),
+                                 unit_price=fmt_money(l.unit_price), discount_percent=fmt_percent(l.discount_percent),
+                                 total=fmt_money(l.total)) for l in sale.lines],
     )

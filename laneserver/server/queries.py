@@ -60,7 +60,7 @@ async def price_check(shop: Any, request: wire.PriceCheck) -> bytes:
         case Ambiguous(candidates=candidates):
             return error_frame(
                 request, wire.Code.AMBIGUOUS_CODE, f"code {code!r} matches {len(candidates)} articles: choose one",
-                candidates=[wire.Candidate(article=a.id, name=a.name) for a in candidates],
+                candidates=[wire.Candidate(article=a.id, name=a.name, price=fmt_money(a.price)) for a in candidates],
             )
     # Not a code as ``scan`` reads it: an id in lower case (names: ``search`` first).
     found = edge_stock.find_article(shop, code, by_name=False, inactive=False)

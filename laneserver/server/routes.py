@@ -78,7 +78,7 @@ def _table() -> dict[type, Route]:
     add(wire.ADMIN_VERBS, Route("_admin", "journal"))
     add(wire.Events, Route("_events", "journal"))  # the technical event journal (server/edge_jet.py), manager
     # A discount above the cap, a refund (returns): a supervisor's PIN.
-    add((wire.Discount, wire.Pay), Route("_lane_request", "lane", approval=True))
+    add((wire.Discount, wire.Pay, wire.SetPrice), Route("_lane_request", "lane", approval=True))
     add(LANE_REQUESTS, Route("_lane_request", "lane"))
     # Documents (rules/documents.py): listed and cancelled by the documents actor; a
     # cancel that refunds or keeps a deposit names the seller (any role the table allows).

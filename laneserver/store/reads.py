@@ -12,6 +12,7 @@ import msgspec
 
 from laneserver.clock import shop_day
 from laneserver.rules import corrections
+from laneserver.rules.ticket import Line
 from laneserver.rules.auth import PinRecord
 from laneserver.rules.catalog import Article
 from laneserver.rules.customers import Customer, Voucher, balances_of
@@ -522,14 +523,17 @@ def topup(db: sqlite3.Connection, ref: str) -> AccountMovement | None:
 
 # --- till money after the sale (migration 7; rules/corrections.py) ----------------------
 
+_sale_lines = msgspec.json.Decoder(tuple[Line, ...])
+
+
 def sale_money(db: sqlite3.Connection, number: int, *, topups: bool = False) -> corrections.SaleMoney | None:
     """A sale with its payment rows (by number) and whether it was cancelled; with
     ``topups``, what its wallet top-up lines credited and whether that was given back."""
-    row = db.execute("SELECT number, at, lane, seller, customer, total, paid, change, cancels FROM sales"
+    row = db.execute("SELECT number, at, lane, seller, customer, total, paid, change, cancels, lines FROM sales"
                      " WHERE number=?", (number,)).fetchone()
     if row is None:
         return None
-    n, at, lane, seller_, customer, total, paid, change, cancels = row
+    n, at, lane, seller_, customer, total, paid, change, cancels, lines = row
     rows = tuple(
         corrections.Row(number=pn, type=type_, mode=mode, amount=Decimal(amount), reference=reference,
                         refers=refers, at=pat)
@@ -542,7 +546,8 @@ def sale_money(db: sqlite3.Connection, number: int, *, topups: bool = False) -> 
     return corrections.SaleMoney(number=n, at=at, lane=lane, seller=seller_, customer=customer,
                                  total=Decimal(total), paid=Decimal(paid), change=Decimal(change), rows=rows,
                                  cancels=cancels, cancelled_by=by[0] if by else None, topup=topup,
-                                 topup_cancelled=bool(topup) and topup_cancelled(db, f"sale-topup:{number}"))
+                                 topup_cancelled=bool(topup) and topup_cancelled(db, f"sale-topup:{number}"),
+                                 lines=_sale_lines.decode(lines) if lines else ())
 
 
 def superseding(db: sqlite3.Connection, payments: list[int]) -> dict[int, tuple[int, str]]:

@@ -116,6 +116,9 @@ export function bindCustomerPanel(app) {
     });
 
     byTestId("customer-new").addEventListener("click", () => {
+        // The shop takes the wallet for every customer ([shop] wallet): nothing to enable.
+        const shopWallet = !!(app.hello && app.hello.shop && app.hello.shop.wallet);
+        show(ui.walletOn.closest("label"), !shopWallet);
         show(ui.createForm, true);
         ui.name.value = ui.search.value.trim() && !/^\d+$/.test(ui.search.value.trim()) ? ui.search.value.trim() : "";
         ui.card.value = /^\d{6,}$/.test(ui.search.value.trim()) ? ui.search.value.trim() : "";

@@ -7,7 +7,7 @@
 // Keyboard: the value field has the focus; Enter applies, Escape closes.
 
 import { byTestId, h, setText, show } from "./dom.js";
-import { formatQty, parseDecimal } from "./format.js";
+import { formatQty, parseDecimal, reasonLabel } from "./format.js";
 import { t } from "./i18n.js";
 import { Overlay } from "./panels.js";
 
@@ -59,7 +59,7 @@ export function bindDiscountPanel(app) {
             h("button", {
                 type: "button", class: "chip", testid: "discount-reason", dataset: { reason },
                 "aria-pressed": reason === state.reason ? "true" : "false",
-            }, reason)));
+            }, reasonLabel(reason))));
         const current = state.target === "line" && chosen ? Number(chosen.discount_percent) : null;
         setText(ui.current, current ? t("discount.current", { percent: formatQty(chosen.discount_percent) }) : "");
         show(ui.current, !!current);
@@ -103,6 +103,20 @@ export function bindDiscountPanel(app) {
         if (sending) return;
         const fields = read();
         if (!fields) return;
+        // A ticket-wide discount that replaces the lines' own: said, and asked first.
+        const discounted = fields.line === undefined && fields.mode === "replace" && app.ticket
+            ? app.ticket.lines.filter((l) => Number(l.discount_percent) > 0).length : 0;
+        if (discounted > 0) {
+            sending = true;
+            const yes = await app.confirm(t("discount.replace_lines_q", { n: discounted }),
+                t("discount.replace_lines_yes"), t("discount.replace_lines_no"));
+            sending = false;
+            if (!overlay.isOpen) overlay.open();
+            if (!yes) {
+                ui.value.focus();
+                return;
+            }
+        }
         sending = true;
         ui.apply.disabled = true;
         try {

@@ -67,6 +67,27 @@ export function saveToken(storageKey, token) {
     } catch (_) { /* private mode: the token lives for this page only */ }
 }
 
+// Keyboard navigation: a button the cashier reached with Tab (or the arrow keys of a
+// list) keeps the focus, and Enter presses it, until a character is typed or the
+// screen is touched; then the scanner's keys go back to the code field.
+let keyboardNav = false;
+const NAV_KEYS = new Set(["Tab", "ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight"]);
+document.addEventListener("keydown", (event) => {
+    if (NAV_KEYS.has(event.key)) keyboardNav = true;
+    else if (event.key.length === 1 && event.key !== " ") keyboardNav = false;
+}, true);
+document.addEventListener("pointerdown", () => { keyboardNav = false; }, true);
+
+/** A button (or link) that has the focus because the cashier moved it there by keyboard. */
+export function navigatedTo(el) {
+    return keyboardNav && !!el && el !== document.body && el.matches("button, a[href]") && el.offsetParent !== null;
+}
+
+/** Mark the focus as moved by the keyboard (a list's arrow keys). */
+export function markKeyboardNav() {
+    keyboardNav = true;
+}
+
 function isEditable(el) {
     if (!el || el === document.body) return false;
     if (el.isContentEditable) return true;
@@ -94,7 +115,7 @@ export function captureWedge({ input, form, active }) {
         const el = field();
         if (!el || target === el || isEditable(target)) return;
         if (event.key === "Enter") {
-            if (!el.value.trim()) return; // leave Enter to the focused button
+            if (!el.value.trim() || navigatedTo(target)) return; // leave Enter to the focused button
             event.preventDefault();
             owner().requestSubmit();
         } else if (event.key === "Backspace") {
@@ -124,6 +145,7 @@ export function keepFocus(input, active) {
         if (!el || !active() || el.disabled || el.offsetParent === null) return;
         const focused = document.activeElement;
         if (focused === el || (isEditable(focused) && focused.offsetParent !== null)) return;
+        if (navigatedTo(focused)) return; // Tab moved it there: it stays
         el.focus({ preventScroll: true });
     };
     document.addEventListener("focusout", () => setTimeout(refocus, 0));

@@ -138,6 +138,12 @@ export function paymentLabel(mode) {
     return has(key) ? t(key) : String(mode).replace(/_/g, " ");
 }
 
+/** A discount reason of the shop (`discount_reasons`) in the page's language; an id with no words: as it is. */
+export function reasonLabel(reason) {
+    const key = `reason.${reason}`;
+    return has(key) ? t(key) : String(reason).replace(/_/g, " ");
+}
+
 /** An invoice's name as the server prints it (rules/invoice.py: F-000001). */
 export function invoiceName(number) {
     return `F-${String(number).padStart(6, "0")}`;
@@ -174,6 +180,12 @@ export function describeError(error, context = {}) {
     if (code === "bad_request" && verb === "pay" && ticket && Number(ticket.balance) < 0 && frame.payable === undefined
         && frame.balance !== undefined) {
         text = t("err.refund_over", { balance: amount(Math.abs(Number(frame.balance)).toFixed(2)) });
+    } else if (code === "unknown_code" && frame.status) {
+        // an article that is not for sale (dormant, sale blocked, abandoned): which, and why
+        const why = has(`status.${frame.status}`) ? t(`status.${frame.status}`) : frame.status;
+        text = t("err.not_for_sale", { name: frame.name || frame.article || context.code || "", why });
+    } else if (code === "confirm_required") {
+        text = t("err.confirm_required", { qty: frame.qty ?? "", total: amount(frame.line_total ?? "0") });
     } else if (code === "unknown_code" && context.code) {
         text = t("err.unknown_code_x", { code: context.code });
     } else if (code === "balance_not_zero" && frame.balance !== undefined) {
@@ -185,7 +197,7 @@ export function describeError(error, context = {}) {
     } else if (code === "bad_request" && verb === "pay" && frame.balance !== undefined) {
         text = t("err.over_balance", { balance: amount(frame.balance) });
     } else if (code === "bad_request" && Array.isArray(frame.reasons)) {
-        text = t("err.discount_reason", { reasons: frame.reasons.join(", ") });
+        text = t("err.discount_reason", { reasons: frame.reasons.map(reasonLabel).join(", ") });
     } else if (code === "bad_request" && (verb === "pay_later") && frame.balance !== undefined) {
         text = t("err.pay_later_over", { balance: amount(frame.balance) });
     } else if (code === "bad_request" && frame.field) {
@@ -279,4 +291,17 @@ export function describeError(error, context = {}) {
 /** A PIN lock's length as the cashier reads it: "45 s", "2 min" (rounded up). */
 function waitText(seconds) {
     return seconds < 60 ? `${seconds} s` : `${Math.ceil(seconds / 60)} min`;
+}
+
+// The end of an article's name that tells it from its neighbours: a vintage, a size
+// ("… Fonbelle 2018 75 cl" → "2018 75 cl"). Shown whole on a product key, under the
+// name that may be cut.
+const VARIANT = /\s((?:(?:19|20)\d{2})(?:\s+\d+(?:[.,]\d+)?\s?(?:cl|ml|l|L|g|kg))?|\d+(?:[.,]\d+)?\s?(?:cl|ml|l|L|g|kg))$/;
+
+/** `{base, variant}`: the name without its distinguishing end, and that end ("" when none). */
+export function splitVariant(name) {
+    const text = String(name || "");
+    const m = VARIANT.exec(text);
+    if (!m || m.index === 0) return { base: text, variant: "" };
+    return { base: text.slice(0, m.index), variant: m[1] };
 }

@@ -2,7 +2,7 @@
 // of an article, the confirmation dialog and the supervisor's PIN prompt. A panel closes with its button,
 // Escape, a tap on the dimmed background, or the next scan (the scan still counts).
 
-import { byTestId, setText, show } from "./dom.js";
+import { byTestId, h, markKeyboardNav, setText, show } from "./dom.js";
 import { t } from "./i18n.js";
 import { renderHeld, renderInfo, renderSearch } from "./render.js";
 
@@ -32,12 +32,55 @@ export class Overlay {
     }
 }
 
+/** Every key of the till, in the page's language: the help overlay (`?`). */
+export const HELP_KEYS = [
+    ["help.k_scan", "help.scan"], ["help.k_qty", "help.qty"], ["help.k_arrows", "help.arrows"],
+    ["help.k_plusminus", "help.plusminus"], ["help.k_delete", "help.delete"], ["help.k_subtotal", "help.subtotal"], ["F1", "help.f1"],
+    ["F2", "help.f2"], ["F3", "help.f3"], ["F4", "help.f4"], ["F5", "help.f5"], ["F6", "help.f6"],
+    ["F7", "help.f7"], ["F8", "help.f8"], ["F9", "help.f9"], ["F10", "help.f10"],
+    ["help.k_pay_enter", "help.pay_enter"], ["help.k_tab", "help.tab"], ["help.k_enter", "help.enter"],
+    ["help.k_escape", "help.escape"], ["?", "help.help"],
+];
+
+export function bindHelpPanel(app) {
+    const body = byTestId("help-keys").querySelector("tbody");
+    const overlay = new Overlay("help-panel", { onClose: () => app.refocus() });
+    byTestId("help-close").addEventListener("click", () => overlay.close());
+    function draw() {
+        body.replaceChildren(...HELP_KEYS.map(([key, what]) =>
+            h("tr", { testid: "help-key" },
+                h("th", {}, h("kbd", {}, key.startsWith("help.") ? t(key) : key)),
+                h("td", {}, t(what)))));
+    }
+    return {
+        overlay,
+        open() {
+            draw();
+            overlay.open();
+        },
+        redraw() { if (overlay.isOpen) draw(); },
+    };
+}
+
 /** Held tickets of this lane: seller, total, age; a tap recalls. */
 export function bindHeldPanel(app) {
     const list = byTestId("held-list");
     const count = byTestId("held-count");
     const overlay = new Overlay("held-panel", { onClose: () => app.refocus() });
     let tickets = [];
+    // The arrow keys go through the held tickets; Enter recalls the one with the focus.
+    document.addEventListener("keydown", (event) => {
+        if (!overlay.isOpen || (event.key !== "ArrowDown" && event.key !== "ArrowUp")) return;
+        const buttons = [...list.querySelectorAll('[data-testid="recall"]')];
+        if (!buttons.length) return;
+        event.preventDefault();
+        event.stopPropagation();
+        const at = buttons.indexOf(document.activeElement);
+        const next = at < 0 ? (event.key === "ArrowDown" ? 0 : buttons.length - 1)
+            : Math.min(buttons.length - 1, Math.max(0, at + (event.key === "ArrowDown" ? 1 : -1)));
+        markKeyboardNav();
+        buttons[next].focus();
+    }, true);
 
     async function refresh() {
         const reply = await app.act("held", {}, { quiet: true });
@@ -198,6 +241,15 @@ export function bindConfirm(app) {
         if (done) done(true);
     });
     no.addEventListener("click", () => overlay.close());
+    // The keyboard: Enter says yes, Escape no (before any other key handler).
+    document.addEventListener("keydown", (event) => {
+        if (!overlay.isOpen || event.ctrlKey || event.metaKey || event.altKey) return;
+        if (event.key !== "Enter" && event.key !== "Escape") return;
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        if (event.key === "Enter") yes.click();
+        else overlay.close();
+    }, true);
     return {
         overlay,
         ask(question, yesLabel, noLabel) {

@@ -212,6 +212,8 @@ export function bindPayPanel(app) {
         app.customers.saleFinished();
     }
 
+    amount.addEventListener("input", () => draw());
+
     form.addEventListener("submit", (event) => {
         event.preventDefault();
         const typed = amount.value.trim();
@@ -272,6 +274,7 @@ export function bindPayPanel(app) {
         if (k === "back") target.value = target.value.slice(0, -1);
         else target.value += k;
         target.focus({ preventScroll: true });
+        if (target === amount) draw();
     });
 
     async function removePayment(payment) {
@@ -449,9 +452,14 @@ export function bindPayPanel(app) {
         panel.classList.toggle("refund", refund);
         setText(balanceLabel, t(refund ? "pay.refund_balance" : "pay.balance"));
         setText(balance, app.money.format(refund ? Math.abs(Number(ticket.balance)).toFixed(2) : ticket.balance));
-        setText(change, app.money.format(ticket.change));
-        const due = Number(ticket.change) > 0;
+        // The change as soon as an amount is typed (cash above the balance), before it is paid.
+        const typed = !refund && !formMode ? parseAmount(amount.value.trim()) : null;
+        const preview = typed !== null && Number(ticket.balance) > 0 && Number(typed) > Number(ticket.balance)
+            ? (Math.round(Number(typed) * 100) - Math.round(Number(ticket.balance) * 100)) / 100 : null;
+        setText(change, app.money.format(preview !== null ? preview.toFixed(2) : ticket.change));
+        const due = preview !== null || Number(ticket.change) > 0;
         changeBox.classList.toggle("due", due);
+        changeBox.classList.toggle("preview", preview !== null);
         const paidUp = ticket.lines.length > 0 && Number(ticket.balance) === 0;
         panel.classList.toggle("paid-up", paidUp);
         finish.disabled = !paidUp;

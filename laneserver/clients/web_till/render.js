@@ -3,7 +3,7 @@
 // through textContent only (dom.js h()).
 
 import { h, setText, show } from "./dom.js";
-import { age, formatQty, paymentLabel } from "./format.js";
+import { age, formatQty, paymentLabel, splitVariant } from "./format.js";
 import { t } from "./i18n.js";
 
 export const EMPTY_TICKET = Object.freeze({
@@ -39,7 +39,7 @@ export class TicketTable {
      * @param {number|null} selected the selected line number
      * @returns {HTMLElement[]} the rows added by this call
      */
-    render(lines, money, selected) {
+    render(lines, money, selected, warnings = new Map()) {
         const stamp = `${money.locale}|${t("lang.other")}`;
         if (stamp !== this.stamp) {
             this.rows.clear();
@@ -53,10 +53,11 @@ export class TicketTable {
             const line = lines[i];
             keep.add(line.line);
             const sig = `${line.article}|${line.name}|${line.qty}|${line.unit_price}|${line.discount_percent}|${line.total}|`
-                + `${line.below_cost}|${line.deposit_for}|${line.coupon}|${line.coupon_left}|${line.line === selected}`;
+                + `${line.below_cost}|${line.deposit_for}|${line.coupon}|${line.coupon_left}|${line.line === selected}|`
+                + `${warnings.get(line.article) ?? ""}`;
             let entry = this.rows.get(line.line);
             if (!entry || entry.sig !== sig) {
-                const row = lineRow(line, money, line.line === selected);
+                const row = lineRow(line, money, line.line === selected, warnings.get(line.article));
                 if (entry) entry.row.replaceWith(row);
                 else added.push(row);
                 entry = { row, sig };
@@ -78,12 +79,24 @@ export class TicketTable {
     }
 }
 
+/** The subtotal markers: a row under each marked line with the running total there. */
+TicketTable.prototype.renderSubtotals = function renderSubtotals(subtotals, money) {
+    for (const row of this.tbody.querySelectorAll("tr.subtotal")) row.remove();
+    for (const mark of subtotals) {
+        const entry = this.rows.get(mark.after);
+        if (!entry) continue;
+        entry.row.after(h("tr", { class: "subtotal", testid: "subtotal-row", dataset: { after: mark.after } },
+            h("td", { colspan: 4 }, t("ticket.subtotal")),
+            h("td", { class: "num total", testid: "subtotal-amount" }, money.format(mark.total))));
+    }
+};
+
 /**
  * One line of the ticket. Marks: a returned line (negative quantity), a deposit line
  * (under its article's line, `deposit_for`), a coupon line (with the coupons left), a
  * line sold below its cost (a warning the cashier sees; nothing is refused).
  */
-function lineRow(line, money, selected) {
+function lineRow(line, money, selected, stockLeft) {
     const discount = Number(line.discount_percent);
     const returned = Number(line.qty) < 0;
     const deposit = line.deposit_for !== undefined && line.deposit_for !== null;
@@ -99,6 +112,12 @@ function lineRow(line, money, selected) {
     if (line.below_cost) {
         marks.push(h("span", { class: "mark below-cost", testid: "line-below-cost", title: t("line.below_cost_title") },
             `⚠ ${t("line.below_cost")}`));
+    }
+    // The shop sells below zero stock with a warning (negative_stock = "warn"): the
+    // stock left after the line, on the line, until the sale ends.
+    if (stockLeft !== undefined && !deposit) {
+        marks.push(h("span", { class: "mark stock-warning", testid: "line-stock-warning" },
+            `⚠ ${t("line.stock_left", { n: formatQty(stockLeft) })}`));
     }
     return h("tr", {
         testid: "ticket-line", class: classes || null,
@@ -199,14 +218,15 @@ export function renderHeld(list, tickets, money, recall) {
  * @param {Array<{article: string, name: string}>} candidates
  * @param {(candidate: object) => void} choose
  */
-export function renderCandidates(box, candidates, choose) {
+export function renderCandidates(box, candidates, choose, money = null) {
     box.replaceChildren(
         h("p", {}, t("candidates.title")),
         ...candidates.map((c) =>
             h("button", {
                 type: "button", class: "candidate", testid: "candidate", dataset: { article: c.article },
                 onclick: () => choose(c),
-            }, c.name, h("span", { class: "muted" }, ` (${c.article})`))),
+            }, c.name, h("span", { class: "muted" }, ` (${c.article})`),
+            c.price !== undefined && money ? h("strong", { class: "price", testid: "candidate-price" }, ` ${money.format(c.price)}`) : null)),
     );
     show(box, candidates.length > 0);
 }
@@ -245,10 +265,18 @@ export function renderKeys(grid, page, money) {
                 type: "button", class: "product-key", testid: "product-key",
                 dataset: { article: key.article }, title: `${key.label} — ${t("keys.hold_hint")}`,
             },
-            h("span", { class: "label" }, key.label),
-            h("span", { class: "price" }, money.format(key.price)));
+            ...keyLabel(key.label),
+            h("span", { class: "price", testid: "key-price" }, money.format(key.price)));
         }),
     );
+}
+
+/** A key's name, and on a line of its own the part that tells it from its neighbours (vintage, size). */
+function keyLabel(label) {
+    const { base, variant } = splitVariant(label);
+    if (!variant) return [h("span", { class: "label" }, label)];
+    return [h("span", { class: "label", title: label }, base),
+        h("span", { class: "variant", testid: "key-variant" }, variant)];
 }
 
 /** Search results: name, id, price; a tap chooses one. */

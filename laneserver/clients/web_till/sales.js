@@ -11,7 +11,7 @@
 //            its debt abandoned (`debt_abandon`: reason + supervisor's PIN).
 
 import { byTestId, h, setText, show } from "./dom.js";
-import { MODES_NOT_MONEY_IN, age, paymentLabel } from "./format.js";
+import { MODES_NOT_MONEY_IN, age, formatQty, paymentLabel } from "./format.js";
 import { t } from "./i18n.js";
 import { Overlay } from "./panels.js";
 
@@ -124,6 +124,14 @@ export function bindSalesPanel(app) {
             ...[["total", s.total], ["paid", s.paid], ["change", s.change], ["due", s.due]].map(([key, value]) =>
                 h("div", {}, h("dt", {}, t(`sales.sum.${key}`)), h("dd", { testid: `sale-${key}` }, app.money.format(value)))));
         const closed = state === "cancelled" || state === "counter";
+        // Its lines, as sold.
+        byTestId("sale-lines").replaceChildren(...(s.lines || []).map((l) =>
+            h("tr", { testid: "sale-line", dataset: { line: l.line, article: l.article || "" } },
+                h("td", { testid: "sale-line-name" }, l.name),
+                h("td", { class: "num" }, formatQty(l.qty)),
+                h("td", { class: "num" }, app.money.format(l.unit_price)),
+                h("td", { class: "num" }, Number(l.discount_percent) ? `−${formatQty(l.discount_percent)} %` : ""),
+                h("td", { class: "num", testid: "sale-line-total" }, app.money.format(l.total)))));
         ui.payments.replaceChildren(...(s.payments || []).map((p) => paymentRow(p, closed)));
         if (!(s.payments || []).length) ui.payments.append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, t("pay.none"))));
         show(ui.cancelOpen, !closed && !s.topup_cancelled);

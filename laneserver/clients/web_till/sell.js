@@ -15,7 +15,7 @@
 //   Escape                   close a panel, leave price check or payment, drop the prefix
 
 import { byTestId, captureWedge, h, keepFocus, onLongPress, setText, show } from "./dom.js";
-import { formatQty, invoiceName, parseDecimal, parseScan, wireQty } from "./format.js";
+import { formatQty, invoiceName, parseAmount, parseDecimal, parseScan, wireQty } from "./format.js";
 import { t } from "./i18n.js";
 import { EMPTY_TICKET, TicketTable, renderCandidates, renderKeyPages, renderKeys, renderTotals } from "./render.js";
 
@@ -48,6 +48,8 @@ export function bindSellScreen(app) {
     const returnButton = byTestId("return-toggle");
     const returnBanner = byTestId("return-banner");
     const keyPages = byTestId("key-pages");
+    const receiptText = byTestId("last-sale-receipt");
+    const emptyTicket = byTestId("ticket-empty");
     const keysGrid = byTestId("keys");
 
     const state = {
@@ -59,6 +61,7 @@ export function bindSellScreen(app) {
         page: 0,
         lastSale: null,       // the last finish reply shown
         returning: false,     // return mode: the next scans and adds are returned lines
+        warnings: new Map(),  // article → stock left below zero (negative_stock = "warn"), this ticket
     };
     const table = new TicketTable(byTestId("ticket-lines"), byTestId("ticket-empty"), selectLine);
     let latest = null;           // the row of the line added last
@@ -139,9 +142,42 @@ export function bindSellScreen(app) {
 
     // --- adding lines -------------------------------------------------------------
 
+    /**
+     * A line change (scan, add, set_qty) that the shop may want confirmed: on
+     * `confirm_required` the cashier is asked (quantity and line total) and, on yes,
+     * the same request goes again with `confirm: true`. The stock warnings of the
+     * reply (negative_stock = "warn") are kept for the lines.
+     */
+    async function lineChange(verb, fields, opts = {}) {
+        let asked = null;
+        const reply = await app.act(verb, fields, {
+            ...opts,
+            onError(error) {
+                if (error.code === "confirm_required" && !fields.confirm) {
+                    asked = error;
+                    return true;
+                }
+                return opts.onError ? opts.onError(error) : false;
+            },
+        });
+        if (asked) {
+            const frame = asked.frame || {};
+            const yes = await app.confirm(t("confirm.large_line", {
+                qty: formatQty(frame.qty ?? ""), total: app.money.format(frame.line_total ?? "0"),
+            }), t("confirm.large_yes"), t("confirm.large_no"));
+            if (!yes) return null;
+            return lineChange(verb, { ...fields, confirm: true }, opts);
+        }
+        if (reply && Array.isArray(reply.stock_warnings) && reply.stock_warnings.length) {
+            for (const w of reply.stock_warnings) state.warnings.set(w.article, w.available);
+            draw();
+        }
+        return reply;
+    }
+
     async function addByCode(value, qty, mark, prefixed = false) {
         show(candidates, false);
-        const reply = await app.act("scan", { code: value, qty: signed(qty) }, {
+        const reply = await lineChange("scan", { code: value, qty: signed(qty) }, {
             mutating: true,
             context: { code: value },
             onError(error) {
@@ -149,7 +185,7 @@ export function bindSellScreen(app) {
                 // scanned next still sells that many.
                 if (prefixed && error.code !== "ambiguous_code" && state.qty === null) setPrefix(qty);
                 if (error.code === "ambiguous_code" && Array.isArray(error.frame.candidates)) {
-                    renderCandidates(candidates, error.frame.candidates, (c) => addArticle(c.article, qty));
+                    renderCandidates(candidates, error.frame.candidates, (c) => addArticle(c.article, qty), app.money);
                     app.beep();
                     return true; // the candidates are the message
                 }
@@ -162,7 +198,7 @@ export function bindSellScreen(app) {
     async function addArticle(article, qty) {
         show(candidates, false);
         app.closePanels();
-        await app.act("add", { article, qty: signed(qty) }, { mutating: true });
+        await lineChange("add", { article, qty: signed(qty) }, { mutating: true });
         refocus();
     }
 
@@ -199,7 +235,7 @@ export function bindSellScreen(app) {
                     renderCandidates(candidates, error.frame.candidates, (c) => {
                         show(candidates, false);
                         priceCheck(c.article);
-                    });
+                    }, app.money);
                     return true;
                 }
                 return false;
@@ -277,7 +313,21 @@ export function bindSellScreen(app) {
             drawKeys();
         });
         renderKeys(keysGrid, state.pages[state.page], app.money);
+        const active = keyPages.querySelector("button.active");
+        if (active) active.scrollIntoView({ block: "nearest", inline: "nearest" });
+        drawMoreTabs();
     }
+
+    // More department tabs than the row shows: an arrow (and a fade) on the side that has more.
+    const moreLeft = byTestId("key-pages-more-left");
+    const moreRight = byTestId("key-pages-more");
+    function drawMoreTabs() {
+        const over = !keyPages.hidden && keyPages.scrollWidth > keyPages.clientWidth + 1;
+        show(moreLeft, over && keyPages.scrollLeft > 1);
+        show(moreRight, over && keyPages.scrollLeft + keyPages.clientWidth < keyPages.scrollWidth - 1);
+    }
+    keyPages.addEventListener("scroll", drawMoreTabs, { passive: true });
+    new ResizeObserver(drawMoreTabs).observe(keyPages); // shown, resized, its tabs changed
 
     // --- the on-screen keypad -------------------------------------------------------
 
@@ -341,7 +391,7 @@ export function bindSellScreen(app) {
     }
 
     async function changeQty(line, qty) {
-        await app.act("set_qty", { line: line.line, qty }, { mutating: true });
+        await lineChange("set_qty", { line: line.line, qty }, { mutating: true });
     }
 
     // A returned line keeps its sign (set_qty): − and + count the articles returned.
@@ -354,6 +404,30 @@ export function bindSellScreen(app) {
         const line = selectedLine();
         if (line) changeQty(line, wireQty(String(Math.abs(Number(line.qty)) + 1)));
     });
+    // A line's unit price: the new price typed in the code field, then "Prix" (a
+    // supervisor's PIN above the shop's price_override_cap: app.approved asks it).
+    byTestId("line-price").addEventListener("click", async () => {
+        const line = selectedLine();
+        if (!line) return;
+        const typed = code.value.trim();
+        const price = typed ? parseAmount(typed) : null;
+        if (price === null) {
+            app.showMessage(t("line.type_price"), typed);
+            return;
+        }
+        code.value = "";
+        drawEditor();
+        await app.approved("set_price", { line: line.line, price }, { mutating: true },
+            { why: t("sup.why_price", { name: line.name, price: app.money.format(price) }) });
+        refocus();
+    });
+    byTestId("subtotal").addEventListener("click", () => subtotal());
+
+    async function subtotal() {
+        const reply = await app.act("subtotal", {}, { mutating: true });
+        if (reply) refocus();
+    }
+
     byTestId("line-discount-open").addEventListener("click", () => {
         const line = selectedLine();
         if (line) app.discount.open(line.line);
@@ -472,7 +546,32 @@ export function bindSellScreen(app) {
         lastSale.dataset.number = reply.number;
         lastSale.classList.toggle("with-change", change);
         show(lastSale, true);
+        // The receipt on screen, as the printer gets it (`receipt`), with its copies (`reprint`).
+        show(byTestId("last-sale-reprints"), true);
+        if (fresh) {
+            setText(receiptText, "");
+            show(receiptText, false);
+            showReceipt(reply.number);
+        }
     }
+
+    async function showReceipt(number) {
+        const reply = await app.act("receipt", { sale: number }, { quiet: true, onError: () => true });
+        const current = state.lastSale && Number(state.lastSale.number) === Number(number);
+        if (!reply || !current || lastSale.hidden || (app.ticket && app.ticket.lines.length)) return;
+        setText(receiptText, reply.text);
+        show(receiptText, true);
+        show(emptyTicket, false);
+    }
+
+    async function reprint(kind) {
+        const number = Number(state.lastSale && state.lastSale.number);
+        if (!number) return;
+        const reply = await app.act("reprint", { sale: number, kind }, { mutating: true, context: { sale: number } });
+        if (reply) app.notice(t(kind === "gift" ? "sale.gift_printed" : "sale.duplicate_printed", { copy: reply.copy }));
+    }
+    byTestId("reprint-duplicate").addEventListener("click", () => reprint("duplicate"));
+    byTestId("reprint-gift").addEventListener("click", () => reprint("gift"));
 
     // --- keyboard shortcuts ------------------------------------------------------------
 
@@ -495,6 +594,9 @@ export function bindSellScreen(app) {
             case "F8": take(); if (app.pay.isOpen) app.pay.close(); else openPayment(); return;
             case "F9": take(); app.drawer.open(); return;
             case "F10": take(); app.closePanels(); setReturning(!state.returning); refocus(); return;
+            case "?":
+                if (isTyping(event)) break;
+                take(); app.closePanels(); app.help.open(); return;
             case "Escape":
                 take();
                 if (app.panelOpen()) app.closePanels();
@@ -512,17 +614,43 @@ export function bindSellScreen(app) {
         // Line editing from the keyboard: only with an empty code field, so a code
         // being typed is never taken for a command.
         const line = selectedLine();
-        if (!line || code.value !== "" || app.pay.isOpen || app.panelOpen()) return;
+        if (code.value !== "" || app.pay.isOpen || app.panelOpen()) return;
         if (event.target instanceof Element && event.target !== code && event.target.matches("input, textarea")) return;
+        if (key === "ArrowDown" || key === "ArrowUp") { take(); stepLine(key === "ArrowDown" ? 1 : -1); return; }
+        if (key === "=") { take(); subtotal(); return; }
+        if (!line) return;
         if (key === "+") { take(); editor.plus.click(); }
         else if (key === "-") { take(); editor.minus.click(); }
         else if (key === "Delete") { take(); removeLine(line); }
     }
 
+    /** A "?" typed in a text field other than the code field is text, not the help. */
+    function isTyping(event) {
+        const target = event.target;
+        return target instanceof Element && target !== code && target.matches("input, textarea") && target.type !== "button";
+    }
+
+    /** The arrow keys: the next (or previous) line is selected (a deposit line goes with its article's). */
+    function stepLine(step) {
+        const ticket = app.ticket || EMPTY_TICKET;
+        const lines = ticket.lines.filter((l) => l.deposit_for === undefined || l.deposit_for === null);
+        if (!lines.length) return;
+        const at = lines.findIndex((l) => l.line === state.selected);
+        const next = at < 0 ? (step > 0 ? 0 : lines.length - 1) : Math.min(lines.length - 1, Math.max(0, at + step));
+        state.selected = lines[next].line;
+        draw();
+        const row = table.rows.get(state.selected);
+        if (row) row.row.scrollIntoView({ block: "nearest" });
+    }
+
     function draw() {
         const ticket = app.ticket || EMPTY_TICKET;
         if (state.selected !== null && !ticket.lines.some((line) => line.line === state.selected)) state.selected = null;
-        const added = table.render(ticket.lines, app.money, state.selected);
+        if (!ticket.lines.length) state.warnings.clear(); // a new sale: the warnings were the last one's
+        const added = table.render(ticket.lines, app.money, state.selected, state.warnings);
+        table.renderSubtotals(ticket.subtotals || [], app.money);
+        if (ticket.lines.length) show(receiptText, false);
+        if (!receiptText.hidden) show(emptyTicket, false); // the last sale's receipt takes its place
         renderTotals(totals, ticket, app.money);
         screen.classList.toggle("has-payments", ticket.payments.length > 0);
         if (added.length) {

@@ -29,7 +29,7 @@ import { ScanMetrics } from "./metrics.js";
 import { bindCustomerPanel } from "./customers.js";
 import { bindDiscountPanel } from "./discount.js";
 import { bindDrawerPanel } from "./drawer.js";
-import { bindConfirm, bindHeldPanel, bindInfoPanel, bindSearchPanel, bindSupervisor } from "./panels.js";
+import { bindConfirm, bindHelpPanel, bindHeldPanel, bindInfoPanel, bindSearchPanel, bindSupervisor } from "./panels.js";
 import { bindPayPanel } from "./pay.js";
 import { bindManagerPanel } from "./manager.js";
 import { bindDocumentsPanel } from "./documents.js";
@@ -106,6 +106,7 @@ class TillApp {
         this.signInScreen = bindSignInScreen(this);
         this.confirmDialog = bindConfirm(this);
         this.info = bindInfoPanel(this);
+        this.help = bindHelpPanel(this);
         this.held = bindHeldPanel(this);
         this.search = bindSearchPanel(this, (article) => this.sell.submitArticle(article));
         this.pay = bindPayPanel(this);
@@ -128,6 +129,11 @@ class TillApp {
         });
         window.addEventListener("online", () => this.conn && this.conn.retryNow());
         onLanguage(() => this.languageChanged());
+        // The banners float just under the header, whatever its height.
+        const bar = document.querySelector("header.bar");
+        const barHeight = () => document.documentElement.style.setProperty("--bar-height", `${bar.offsetHeight}px`);
+        new ResizeObserver(barHeight).observe(bar);
+        barHeight();
         this.pay.setModes(["cash", "card"]);
         this.sell.renderTicket(null);
     }
@@ -553,6 +559,7 @@ class TillApp {
 
     languageChanged() {
         applyI18n();
+        this.help.redraw();
         const shop = (this.hello && this.hello.shop) || {};
         this.money = new Money(shop.currency || "EUR", locale());
         this.drawHeader();
@@ -574,7 +581,7 @@ class TillApp {
     // --- panels -------------------------------------------------------------------------
 
     panelOpen() {
-        return this.held.overlay.isOpen || this.search.overlay.isOpen || this.info.overlay.isOpen
+        return this.held.overlay.isOpen || this.search.overlay.isOpen || this.info.overlay.isOpen || this.help.overlay.isOpen
             || this.customers.overlay.isOpen || this.drawer.overlay.isOpen || this.discount.overlay.isOpen
             || this.sales.overlay.isOpen || this.manager.overlay.isOpen || this.documents.overlay.isOpen
             || this.confirmOpen();
@@ -593,6 +600,7 @@ class TillApp {
     }
 
     closePanels() {
+        this.help.overlay.close();
         this.held.overlay.close();
         this.search.overlay.close();
         this.info.overlay.close();
@@ -702,10 +710,16 @@ class TillApp {
 
     showError(error, context = {}) {
         const { code, text, detail } = describeError(error, { ...context, money: this.money, ticket: this.ticket });
-        this.showMessage(text, detail === text ? "" : detail, code);
+        // One language at a time: the server's own message (English, for the logs and
+        // support) is kept on the message as its tooltip, not written beside it.
+        this.showMessage(text, "", code);
+        this.el.error.title = detail === text ? "" : detail;
+        this.el.error.dataset.serverMessage = detail;
     }
 
     showMessage(text, detail = "", code = "") {
+        this.el.error.title = "";
+        delete this.el.error.dataset.serverMessage;
         setText(this.el.errorText, text);
         setText(this.el.errorDetail, detail);
         this.el.error.dataset.code = code;

@@ -304,7 +304,7 @@ def test_page_helpers_quantities_amounts_and_messages(live_server, tills):
         "Le ticket a des paiements : retirez-les avant de modifier les lignes.",
         "Le ticket en cours n'est pas vide : mettez-le en attente ou terminez-le d'abord.",
         "Ce ticket en attente n'existe plus (déjà repris ?).",
-        "Trop de codes PIN faux sur cette caisse : patientez quelques secondes avant de réessayer.",
+        "Trop de codes PIN faux sur cette caisse : codes bloqués, réessayez plus tard.",
         "Erreur.",
         "Titre-restaurant", "crypto coin",
         "Stock insuffisant : 0 disponible(s) au dépôt main.",
