@@ -179,6 +179,8 @@ class PdaApp {
         const banner = this.el.connectionBanner;
         if (state === STATES.READY) {
             show(banner, false);
+            // an unsure answer (timeout) before: sent again as is, on the new connection
+            for (const action of this.store.queue) delete action.error;
             this.loadStockPoints();
             this.lookUpMissing();
             this.pump();

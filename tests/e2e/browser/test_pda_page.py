@@ -128,7 +128,7 @@ class Pda:
 
     def shot(self, name: str) -> None:
         SHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SHOTS / f"{name}-412x915.png"), full_page=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}-412x915.png"), animations="disabled")
 
     def close(self) -> None:
         self.context.close()
