@@ -15,9 +15,11 @@ import re
 from decimal import Decimal
 
 import pytest
+import trio
 
 from tests.e2e.browser.conftest import CATALOG, PIN, REPO, SELLER, WAIT, euros, expect, plain_articles
 from tests.e2e.configured import configured_server
+from tests.support import connect
 
 SHOTS = REPO / "test-artifacts" / "screenshots" / "pda"
 PHONE = {"width": 412, "height": 915}
@@ -150,6 +152,14 @@ def pdas(browser, shop):
     assert not errors, errors
 
 
+async def _purchase_order(server, article: str) -> int:
+    with trio.fail_after(10):
+        async with connect(server.ws_url, server.pair("pda"), seller=(SELLER, PIN)) as client:
+            reply = await client.ok("purchase_order_create", supplier="Cave Dupont", key="po-pda-test",
+                                    lines=[{"article": article, "qty": 6, "unit_cost": "3.00"}])
+            return reply["order"]["order"]
+
+
 def units(till) -> Decimal:
     return sum((Decimal(q.replace(",", ".")) for q in till.by("line-qty").all_inner_texts()), Decimal(0))
 
@@ -234,6 +244,9 @@ def test_parked_basket_is_recalled_on_lane_2(shop, pdas, tills):
     assert re.fullmatch(r"PB1-\d+", barcode), barcode
     assert pda.by("park-barcode").locator("rect").count() > 20  # drawn as Code 128 bars
     pda.shot("park-barcode")
+    # the bars are Code 128 set B with its check symbol (PB1-3: checksum 6)
+    values = pda.page.evaluate("async () => (await import('/pda/barcode.js')).code128Values('PB1-3')")
+    assert values == [104, 48, 34, 17, 13, 19, 6, 106]
     pda.by("park-close").click()
     expect(pda.by("basket-line")).to_have_count(0)
 
@@ -312,19 +325,26 @@ def test_count_by_zone_from_two_pdas_then_stock_tasks(shop, pdas):
     first.go("labels-send")
     expect(first.by("notice")).to_contain_text(f"2 × {d['name']}")
     first.shot("labels")
+    # receipts: free, then against a purchase order (made by the back office)
     first.go("nav-tasks", "task-receipt")
     first.by("receipt-article").fill(d["barcode"])
     first.by("receipt-qty").fill("4")
     first.by("receipt-cost").fill("3,20")
     first.by("receipt-supplier").fill("Cave Dupont")
-    first.go("receipt-orders")
-    expect(first.by("receipt-order-list")).to_contain_text("Aucune commande ouverte")
-    first.shot("receipt")
     first.go("receipt-free-send")
+    expect(first.by("notice")).to_have_text("Réception enregistrée.")
+    order = trio.run(_purchase_order, shop, d["id"])
+    first.go("receipt-orders")
+    first.page.locator(f'[data-testid="receipt-order"][data-order="{order}"]').click()
+    line = first.page.locator(f'[data-testid="receipt-line"][data-article="{d["id"]}"]')
+    expect(line.get_by_test_id("receipt-line-qty")).to_have_value("6")
+    line.get_by_test_id("receipt-line-qty").fill("2")
+    first.shot("receipt")
+    first.go("receipt-send")
     expect(first.by("notice")).to_have_text("Réception enregistrée.")
     first.go("nav-lookup")
     first.scan(d["barcode"])
-    expect(first.page.locator('[data-testid="stock-row"][data-stock-point="main"]').get_by_test_id("stock-real")).to_have_text("7")
+    expect(first.page.locator('[data-testid="stock-row"][data-stock-point="main"]').get_by_test_id("stock-real")).to_have_text("9")
     expect(first.page.locator('[data-testid="stock-row"][data-stock-point="reserve"]').get_by_test_id("stock-real")).to_have_text("1")
 
     # English, like the till
@@ -332,5 +352,14 @@ def test_count_by_zone_from_two_pdas_then_stock_tasks(shop, pdas):
     expect(first.by("nav-basket")).to_have_text("Basket")
     first.go("nav-basket")
     expect(first.by("empty-basket")).to_have_text("Empty into lane")
+    expect(first.by("queue-title")).to_have_text("Nothing pending.")
     first.shot("basket-english")
     assert first.page.evaluate("document.documentElement.lang") == "en"
+    keys = first.page.evaluate("async () => (await import('/pda/i18n.js')).keys()")
+    assert keys["fr"] == keys["en"]
+    # one hand: every visible button at least 48 px high, nothing wider than the phone
+    small = first.page.evaluate("""() => [...document.querySelectorAll('button')]
+        .filter((b) => b.offsetParent !== null && b.getBoundingClientRect().height < 48)
+        .map((b) => b.dataset.testid || b.textContent)""")
+    assert small == [], small
+    assert first.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
