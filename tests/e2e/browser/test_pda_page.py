@@ -103,11 +103,11 @@ class Pda:
     def by(self, testid: str):
         return self.page.get_by_test_id(testid)
 
-    def start(self) -> "Pda":
+    def start(self) -> Pda:
         self.page.goto(f"{self.server.url}/pda/#token={self.server.pair('pda')}")
         return self.sign_in()
 
-    def sign_in(self, seller: str = SELLER, pin: str = PIN) -> "Pda":
+    def sign_in(self, seller: str = SELLER, pin: str = PIN) -> Pda:
         expect(self.by("sign-in-screen")).to_be_visible()
         self.by("seller-input").fill(seller)
         self.by("pin-input").fill(pin)
