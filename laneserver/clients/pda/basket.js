@@ -22,6 +22,7 @@ import { newKey } from "../till/protocol.js";
 
 const DB_NAME = "laneserver-pda";
 const STORE = "kv";
+const OLD_KEY = "laneserver.pda.basket"; // the localStorage basket of the page before
 
 function openDb() {
     return new Promise((resolve, reject) => {
@@ -64,7 +65,34 @@ export class DeviceStore {
             console.warn("IndexedDB unavailable: the baskets live in this page only", error);
             db = null;
         }
-        return new DeviceStore(db, saved, articles);
+        const store = new DeviceStore(db, saved, articles);
+        if (!saved) store.adoptOldBasket();
+        return store;
+    }
+
+    /**
+     * The page before IndexedDB kept one basket and its outbox in localStorage
+     * ("laneserver.pda.basket"): a device updated in the middle of a basket keeps it —
+     * its lines, and its sealed baskets queued again under their ids.
+     */
+    adoptOldBasket(storage = globalThis.localStorage) {
+        let old = null;
+        try { old = JSON.parse(storage.getItem(OLD_KEY) || "null"); } catch (_) { old = null; }
+        if (!old || typeof old !== "object") return;
+        for (const entry of Array.isArray(old.outbox) ? old.outbox : []) {
+            if (!entry || !entry.basket || !entry.lane || !Array.isArray(entry.lines)) continue;
+            const basket = { id: entry.basket, name: null, number: ++this.state.names, state: "open", created: Date.now(),
+                lines: entry.lines.filter((l) => l && l.code).map((l) => ({ code: l.code, qty: String(l.qty) })) };
+            this.state.baskets.push(basket);
+            const lines = basket.lines.map((l) => ({ code: l.code, qty: wireQuantity(l.qty) }));
+            this.enqueue("basket_empty", { basket: basket.id, lane: entry.lane, lines }, { basket, label: { name: null, lane: entry.lane } });
+        }
+        const current = this.current;
+        for (const line of Array.isArray(old.lines) ? old.lines : []) {
+            if (line && line.code) this.add(current, line.code, String(line.qty || "1"));
+        }
+        try { storage.removeItem(OLD_KEY); } catch (_) { /* nothing to remove */ }
+        this.save();
     }
 
     constructor(db, saved, articles) {

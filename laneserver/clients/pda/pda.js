@@ -709,9 +709,10 @@ class PdaApp {
             else priced = false;
             return this.lineItem(basket, line, info, problem);
         }));
-        setText(e.basketSummary, `${this.basketName(basket)} : ${t("basket.summary", {
-            n: basket.lines.length, units: formatQty(units), total: basket.lines.length && priced ? this.money.format(total.toFixed(2)) : "",
-        })}`);
+        setText(e.basketSummary, t("basket.summary", {
+            name: this.basketName(basket), n: basket.lines.length, units: formatQty(units),
+            total: basket.lines.length && priced ? this.money.format(total.toFixed(2)) : "",
+        }));
         setText(e.basketState, basket.state === "queued" ? `(${t("basket.state_queued")})` : "");
         show(e.basketEmptyHint, basket.lines.length === 0);
         show(e.basketAsk, basket.state === "ask");
@@ -765,7 +766,7 @@ class PdaApp {
         }));
         e.failureList.replaceChildren(...this.store.failures.map((failure) =>
             h("li", { testid: "failure-entry", class: "err" },
-                h("span", {}, `${this.actionLabel(failure)} — ${t("queue.failed")} : ${failure.text} `),
+                h("span", {}, `${this.actionLabel(failure)} — ${t("queue.failed")} — ${failure.text} `),
                 h("button", { type: "button", class: "small", testid: "failure-dismiss",
                     onclick: () => { this.store.dismiss(failure.n); this.renderQueue(); } }, t("queue.dismiss")))));
         this.renderBaskets();
@@ -774,8 +775,10 @@ class PdaApp {
     actionLabel(action) {
         const f = action.fields || {};
         const label = action.label || {};
+        const basket = action.basket ? this.store.basket(action.basket) : null;
         const params = {
             ...f, ...label,
+            name: basket ? this.basketName(basket) : label.name || "",
             n: Array.isArray(f.lines) ? f.lines.length : 0,
             article: label.article || f.article || "",
         };

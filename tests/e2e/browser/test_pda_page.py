@@ -228,8 +228,12 @@ def test_offline_basket_empties_once_and_never_onto_another_ticket(shop, pdas, t
 
 def test_parked_basket_is_recalled_on_lane_2(shop, pdas, tills):
     b, c = plain_articles()[1:3]
-    pda = pdas().start()
-    pda.scan(b["barcode"])
+    pda = pdas()
+    # a device that had the page before IndexedDB: its localStorage basket is taken over
+    old = {"basket": "old-1", "lines": [{"code": b["barcode"], "qty": "1"}], "outbox": []}
+    pda.context.add_init_script(f"localStorage.setItem('laneserver.pda.basket', {json.dumps(json.dumps(old))})")
+    pda.start()
+    expect(pda.line(b["barcode"])).to_have_count(1)
     pda.scan(f"2*{c['barcode']}")
     expect(pda.by("basket-line")).to_have_count(2)
     # the basket is on the device (IndexedDB): a reload keeps it (the PIN is asked again)
