@@ -7,7 +7,8 @@
 
 import { language, t as tillT } from "../till/i18n.js";
 
-const plural = (n, one, many) => (Number(n) > 1 ? many : one);
+// French says "0 ligne, 1 ligne, 2 lignes"; English "0 lines, 1 line, 2 lines".
+const plural = (n, one, many) => ((language() === "en" ? Number(n) !== 1 : Number(n) > 1) ? many : one);
 
 const FR = {
     "lang.other": "EN",

@@ -297,14 +297,13 @@ class PdaApp {
             event.preventDefault();
             const scanned = this.takeScan(e.basketCode);
             if (!scanned) return;
-            const basket = this.store.current;
-            if (basket.state === "queued") {
-                this.showMessage(t("basket.queued"));
-                return;
-            }
+            let basket = this.store.current;
+            // the basket on its way to a lane is locked: scanning goes on in a new one
+            if (basket.state === "queued") basket = this.store.newBasket();
             if (basket.state === "ask") basket.state = "open";
             show(e.basketDone, false);
             this.store.add(basket, scanned.code, String(scanned.qty ?? "1"));
+            this.renderBaskets();
             this.renderBasket();
             this.lookUp(scanned.code);
         });
@@ -740,7 +739,7 @@ class PdaApp {
         return h("li", { class: problem ? "flagged" : "", testid: "basket-line", dataset: { code: line.code, flagged: problem ? "1" : "0" } },
             h("div", { class: "info" },
                 h("span", { class: "name", testid: "line-name" }, info && info.name ? info.name : line.code),
-                h("span", { class: "code", testid: "basket-line-code" }, line.code),
+                info && info.name ? h("span", { class: "code", testid: "basket-line-code" }, line.code) : null,
                 meta),
             h("div", { class: "qtybox" },
                 h("button", { type: "button", class: "small", testid: "basket-line-minus", "aria-label": t("line.minus"), disabled: locked,

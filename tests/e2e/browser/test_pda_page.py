@@ -184,6 +184,10 @@ def test_offline_basket_empties_once_and_never_onto_another_ticket(shop, pdas, t
     expect(pda.by("queue-entry")).to_have_count(1)
     expect(pda.by("queue-entry")).to_contain_text("caisse 1")
     pda.shot("basket-offline-queued")
+    # the queued basket is locked: the next scan starts another one
+    pda.scan(c["barcode"])
+    expect(pda.by("basket-line")).to_have_count(1)
+    expect(pda.by("basket-select").locator("option")).to_have_count(2)
 
     # back online: the queue goes; the server names the unknown line, takes nothing
     pda.context.set_offline(False)
