@@ -5,8 +5,8 @@
 //   t("held.lines", {n: 3})          → "3 lignes" / "3 lines"
 //   setLanguage("en")                → every later t() speaks English
 //
-// French is the default (the demo shop's locale is "fr"); the PDA never calls
-// setLanguage and stays French. A missing key falls back to French, then to the key.
+// French is the default (the demo shop's locale is "fr"); the PDA page switches it
+// too (its own words: ../pda/i18n.js). A missing key falls back to French, then to the key.
 
 const FR = {
     "lang.other": "EN",
