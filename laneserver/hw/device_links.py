@@ -106,11 +106,13 @@ class _Threaded:
 
 
 class SerialLink(_Threaded):
-    """A serial port (8N1, no flow control), kept open."""
+    """A serial port (8 data bits, 1 stop bit, no parity unless ``parity`` says
+    ``"odd"`` or ``"even"``; no flow control), kept open."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, *, parity: str = "none") -> None:
         super().__init__(address)
         self.port, self.baudrate = serial_port(address)
+        self.parity = {"none": serial.PARITY_NONE, "odd": serial.PARITY_ODD, "even": serial.PARITY_EVEN}[parity]
         self._link: serial.Serial | None = None
 
     async def open(self) -> None:
@@ -118,7 +120,8 @@ class SerialLink(_Threaded):
         self._link = await self._call(self._open)
 
     def _open(self) -> serial.Serial:
-        return serial.Serial(self.port, self.baudrate, timeout=READ_SECONDS, write_timeout=WRITE_SECONDS)
+        return serial.Serial(self.port, self.baudrate, parity=self.parity, timeout=READ_SECONDS,
+                             write_timeout=WRITE_SECONDS)
 
     async def write(self, data: bytes) -> None:
         link = self._opened()

@@ -23,12 +23,13 @@ from typing import Any
 
 import trio
 
+from laneserver.actors.cradle import Outcome
 from laneserver.actors.device_messages import DeviceState, LaneOpen
 from laneserver.actors.messages import Caller, Do
 from laneserver.actors.runtime import ActorFailed
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
-from laneserver.protocol.codec import encode
+from laneserver.protocol.codec import encode, fingerprint
 from laneserver.rules import roles
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.server import edge_lane
@@ -94,6 +95,50 @@ async def deliver_code(shop: Shop, lane: str, scanner: str, code: str) -> None:
         if publisher is not None:
             publisher.publish(encode(wire.ScanRefusedEvent(lane=lane, scanner=scanner, code=code, error=result.code,
                                                           message=result.message)), SCAN_REFUSED)
+
+
+# --- a cradle's basket (actors/cradle.py) --------------------------------------------------
+
+# A refusal that waiting cannot change: the basket is kept in the journal, marked refused.
+FINAL_REFUSALS = frozenset({Code.UNKNOWN_CODE, Code.AMBIGUOUS_CODE, Code.BAD_REQUEST, Code.NOT_FOUND})
+
+
+async def deliver_basket(shop: Shop, cradle: Any, lane: str, basket: str,
+                         lines: tuple[tuple[str, int], ...]) -> Outcome:
+    """A cradle's upload as a PDA's basket on ``lane`` by its signed-in seller: emptied
+    into its open ticket (``basket_empty``), or parked (``cradle.park``: ``park_basket``).
+    Exactly once per ``basket``: it is the request's key (``basket:<id>``, the caller
+    ``cradle:ID``), so the lane answers a basket handed again with its first reply.
+    Bounded by ``[server] ask_timeout``; never raises."""
+    signed = lane_seller(shop.open_sessions, lane)
+    if signed is None:
+        return Outcome(False, error=f"no seller is signed in on lane {lane}")
+    seller, role = signed
+    denied = roles.check(shop.roles, "basket_empty", role, takes_pin=False, pin_given=False)
+    if denied is not None:
+        return Outcome(False, error=denied.message)
+    caller = Caller(device=f"cradle:{cradle.id}", seller=seller, role=role, lane=lane)
+    request = wire.BasketEmpty(basket=basket, lane=lane, key=f"basket:{basket}",
+                               lines=[wire.BasketLine(code=code, qty=qty) for code, qty in lines])
+    command = park_basket(shop, caller, request) if cradle.park else edge_lane.build(request, caller, shop)
+    result: Any = command
+    address = shop.lanes[lane]
+    if not isinstance(command, Refused):
+        with trio.move_on_after(shop.config.server.ask_timeout) as waited:
+            try:
+                result = await address.ask(Do(caller, command, request.key, fingerprint(request)))
+            except ActorFailed as failed:
+                return Outcome(False, error=f"lane {lane} did not answer: {failed}")
+        if waited.cancelled_caught:
+            return Outcome(False, error=f"lane {lane} did not answer in time")
+    if isinstance(result, Refused):
+        return Outcome(False, final=result.code in FINAL_REFUSALS, error=f"{result.code}: {result.message}")
+    return Outcome(True)
+
+
+def park_basket(shop: Shop, caller: Caller, request: wire.BasketEmpty) -> Any:
+    """The lane command that parks a cradle's basket as a held ticket (PDA ``basket_park``)."""
+    return refused(Code.NOT_SUPPORTED, "parking a basket needs basket_park, which this server does not have yet")
 
 
 # --- states: /status, device list, /metrics -------------------------------------------------

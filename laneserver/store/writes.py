@@ -73,7 +73,7 @@ from laneserver.store.ops import (
 from laneserver.store.ops import DropResume, PutPinRecord, PutResume, SeenDevice, TouchResume
 from laneserver.store.ops import RecordDrawerCount, RecordDrawerMovement
 from laneserver.store.ops import PrintJobDone, PrintJobCrashed, QueuePrintJob
-from laneserver.store import access
+from laneserver.store import access, cradles
 
 
 
@@ -241,6 +241,8 @@ class Writer:
                 return access.apply(self.db, op)
             case QueuePrintJob() | PrintJobCrashed() | PrintJobDone():
                 return _print_job(self.db, op)
+            case cradles.JournalUpload() | cradles.UploadCleared() | cradles.UploadSettled():
+                return cradles.apply(self.db, op)
         raise TypeError(f"not a journal op: {op!r}")
 
     # --- lane states: changes and snapshots (rules/lane_journal.py) ----------------------
