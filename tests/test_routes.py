@@ -26,7 +26,8 @@ def test_only_hello_comes_before_the_device_and_which_requests_take_a_supervisor
     assert [k for k, r in routes.ROUTES.items() if not r.needs_device] == [wire.Hello, wire.Pair]
     assert {k for k, r in routes.ROUTES.items() if r.approval} == {
         wire.Discount, wire.Pay, wire.BalanceCorrect, *wire.SALES_VERBS,
-        wire.DrawerMovement, wire.DrawerOpen, wire.DrawerCount, wire.GetDrawer, wire.Close}
+        wire.DrawerMovement, wire.DrawerOpen, wire.DrawerCount, wire.GetDrawer, wire.Close,
+        wire.StockCountValidate}  # issue 16: an inventory count applied by a supervisor, or with a PIN
     assert {k for k, r in routes.ROUTES.items() if r.handler == "_lane_request"} == set(LANE_REQUESTS)
     assert routes.ROUTES[wire.BasketEmpty].target == "lane"
 

@@ -46,6 +46,9 @@ from laneserver.actors.lane_payments import LanePayments, filtered, find_custome
 from laneserver.actors.lane_messages import (
     Basket,
     BasketAdded,
+    BasketArrived,
+    BasketParkedResult,
+    CanTakeParked,
     ChooseCustomer,
     GetHeld,
     GetTicket,
@@ -53,6 +56,7 @@ from laneserver.actors.lane_messages import (
     LaneWork,
     OpenWork,
     IssuedVoucher,
+    ParkedHandOver,
     LaneResult,
     LaneTicket,
     Receipted,
@@ -239,6 +243,10 @@ class LaneActor:
             case GetHeld():
                 envelope.reply(HeldTickets(self.state.held))
                 return
+            case CanTakeParked():
+                envelope.reply(None if self.state.ticket.is_empty else refused(
+                    Code.CONFLICT, "the open ticket is not empty: hold or finish it before recalling a parked basket"))
+                return
             case OpenWork():
                 ticket = self.state.ticket
                 envelope.reply(LaneWork(self.lane, len(ticket.lines), len(ticket.payments),
@@ -250,15 +258,25 @@ class LaneActor:
                 if not lines:
                     envelope.reply(refused(Code.BAD_REQUEST, "the basket has no lines"))
                     return
+                if command.source is None:  # the edge tags every basket (server/edge_lane.py)
+                    raise TypeError(f"lane {self.lane}: a basket without its source")
                 command = list(lines)
         command = await self._customer_command(command)
         if isinstance(command, Refused):  # a refusal found while looking the customer up
             envelope.reply(command)
             return
-        command = await self._linked(self._costed(command))  # costs, deposits, coupons
+        basket = asked.command if isinstance(asked.command, Basket) else None
+        # costs, deposits, coupons (a parked basket has no customer: no coupon of the open ticket's)
+        command = await self._linked(self._costed(command), with_customer=basket is None or not basket.park)
         if isinstance(command, Refused):
             envelope.reply(command)
             return
+        if basket is not None:  # the basket's lines as one rule command (rules/lane.py)
+            assert basket.source is not None
+            lines = tuple(command)
+            command = (rules.Park(seller=basket.source.seller, source=basket.source, lines=lines) if basket.park
+                       else rules.EmptyBasket(seller=basket.source.seller, source=basket.source, lines=lines,
+                                              append=basket.append))
         if not self.paying.handles(self.state, command):
             await self._apply(envelope, caller, asked, command)
             return
@@ -367,6 +385,11 @@ class LaneActor:
         # The session that asked has the ticket in its reply: it gets no event for it.
         self._publish_ticket(skip=caller.origin)
         self._show(sale)
+        for event in events:  # the till's banner: a PDA's basket is on its ticket
+            if isinstance(event, rules.BasketEmptied):
+                self.publisher.publish(BasketArrived(lane=self.lane, basket=event.basket, device=event.device,
+                                                     seller=event.seller, lines=event.lines,
+                                                     appended=event.appended), "basket")
         await self._tell_all(plan.tells, written)
 
     # --- the plan's steps (rules/lane_plan.py): which neighbour, which message ----------
@@ -482,8 +505,15 @@ class LaneActor:
             case rules.Hold():
                 held = next(e.held for e in events if isinstance(e, rules.TicketHeld))
                 return TicketHeld(held=held, now=self.ticket(state))
-            case Basket(basket=basket):
-                return BasketAdded(basket=basket, lines=len(events), now=self.ticket(state), warnings=warnings)
+            case Basket(basket=basket, lines=lines, park=False):
+                return BasketAdded(basket=basket, lines=len(lines), now=self.ticket(state), warnings=warnings)
+            case Basket(basket=basket, lines=lines, park=True):
+                parked = next(e for e in events if isinstance(e, rules.BasketParked))
+                return BasketParkedResult(basket=basket, lane=self.lane, held=parked.held, barcode=parked.barcode,
+                                          lines=len(lines), total=parked.total, warnings=warnings)
+            case rules.GiveParked():
+                given = next(e for e in events if isinstance(e, rules.ParkedGiven))
+                return ParkedHandOver(held=given.held)
         return TicketChanged(now=self.ticket(state), warnings=warnings)
 
     def ticket(self, state: rules.LaneState) -> LaneTicket:
@@ -648,7 +678,7 @@ class LaneActor:
 
     # --- deposits and coupons (rules/coupons.py) -------------------------------------
 
-    async def _linked(self, command: Any) -> Any:
+    async def _linked(self, command: Any, *, with_customer: bool = True) -> Any:
         """Lines that bring others: an article's deposit line, and a coupon article sold
         to a customer who has coupons of it (at zero price, using them). A coupon
         article without a coupon sells at its price; at price 0 (and not
@@ -656,14 +686,14 @@ class LaneActor:
         if isinstance(command, list):
             linked: list[Any] = []
             for one in command:
-                one = await self._linked_line(one, linked)
+                one = await self._linked_line(one, linked, with_customer=with_customer)
                 if isinstance(one, Refused):
                     return one  # all or nothing, like the basket's codes
                 linked.append(one)
             return linked
         return await self._linked_line(command, [])
 
-    async def _linked_line(self, command: Any, earlier: list[Any]) -> Any:
+    async def _linked_line(self, command: Any, earlier: list[Any], *, with_customer: bool = True) -> Any:
         if not isinstance(command, rules.AddLine):
             return command
         article = command.article
@@ -676,7 +706,7 @@ class LaneActor:
             command = msgspec.structs.replace(command, deposit=deposit)
         if not self.catalog.is_coupon_article(article.id):
             return command
-        customer = self.state.ticket.customer
+        customer = self.state.ticket.customer if with_customer else None
         count = coupon_rules.whole(command.qty)
         if customer is not None and count is not None and count > 0 and self.customers is not None:
             try:

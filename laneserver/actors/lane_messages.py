@@ -20,7 +20,7 @@ import msgspec
 
 from laneserver.rules import lane as rules
 from laneserver.rules.outcome import Refused
-from laneserver.rules.ticket import Ticket
+from laneserver.rules.ticket import LineSource, Ticket
 
 # --- commands (besides rules.lane's) ----------------------------------------------------
 
@@ -68,10 +68,22 @@ class ChooseCustomer(msgspec.Struct, frozen=True):
 
 
 class Basket(msgspec.Struct, frozen=True):
-    """A PDA's basket emptied into the lane: its lines, added all or none."""
+    """A PDA's basket emptied into the lane (``rules.EmptyBasket``: its lines, added all or
+    none; ``append``: into a ticket that has lines), or parked on it (``park``:
+    ``rules.Park``, a held ticket with a barcode). ``source``: the PDA, its staff member
+    and the basket, tagged on every line."""
 
     basket: str
     lines: tuple[rules.AddLine, ...]
+    source: LineSource | None = None
+    append: bool = False
+    park: bool = False
+
+
+class CanTakeParked(msgspec.Struct, frozen=True):
+    """Before another lane gives this one a parked basket: is the open ticket empty?
+    Answered None, or ``conflict``. Sent with the recalling scan's key: a repeat of a
+    scan that already recalled it gets that first answer (the lane's replies)."""
 
 
 Receipt = Literal["ticket", "none", "invoice"]
@@ -118,9 +130,39 @@ class TicketHeld(msgspec.Struct, frozen=True, tag="held"):
 
 class BasketAdded(msgspec.Struct, frozen=True, tag="basket"):
     basket: str
-    lines: int  # the lines it added (deposits included)
+    lines: int  # the basket's lines it took, all of them (the deposit lines they brought are not counted)
     now: LaneTicket
     warnings: tuple[StockWarning, ...] = ()
+
+
+class BasketParkedResult(msgspec.Struct, frozen=True, tag="parked"):
+    """A basket parked on ``lane`` as ``held``, recalled by scanning ``barcode``."""
+
+    basket: str
+    lane: str
+    held: str
+    barcode: str
+    lines: int  # the basket's lines
+    total: Decimal
+    warnings: tuple[StockWarning, ...] = ()
+
+
+class ParkedHandOver(msgspec.Struct, frozen=True, tag="handed_over"):
+    """A parked basket this lane gave away (``rules.GiveParked``), for the lane recalling it."""
+
+    held: rules.HeldTicket
+
+
+class BasketArrived(msgspec.Struct, frozen=True):
+    """Told to a lane's tills when a PDA's basket was emptied into its open ticket (the
+    banner: "basket from PDA <device> (staff <seller>): <lines> lines")."""
+
+    lane: str
+    basket: str
+    device: str
+    seller: str
+    lines: int
+    appended: bool
 
 
 class IssuedVoucher(msgspec.Struct, frozen=True):
@@ -153,4 +195,4 @@ class HeldTickets(msgspec.Struct, frozen=True, tag="held_tickets"):
 
 
 # What a keyed request's result can be (ReplyMemory's ``result_type``).
-LaneResult = TicketChanged | TicketHeld | BasketAdded | SaleDone | Refused
+LaneResult = TicketChanged | TicketHeld | BasketAdded | BasketParkedResult | ParkedHandOver | SaleDone | Refused

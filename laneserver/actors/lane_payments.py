@@ -69,7 +69,7 @@ async def find_customer(customers: Address | None, find: FindCustomer) -> custom
 def filtered(refusal: Refused) -> Refused:
     """A rule's (or the customers actor's) refusal with the details a cashier is told."""
     known = {"balance", "line", "payment", "held", "article", "cap", "reasons", "payable", "modes",
-             "available", "short", "reference"}
+             "available", "short", "reference", "ticket_not_empty", "index", "field"}
     details = {k: v for k, v in refusal.details.items() if k in known}
     return refusal if details == refusal.details else Refused(refusal.code, refusal.message, details)
 

@@ -168,6 +168,31 @@ class ProposeOrders(msgspec.Struct, frozen=True):
     sold_since: dt.date | None = None
 
 
+class CountZone(msgspec.Struct, frozen=True, kw_only=True):
+    """Quantities counted in ``zone`` (articles resolved by the edge): added to the open
+    inventory count (rules/inventory.py), never replacing what another PDA counted."""
+
+    zone: str
+    lines: tuple[tuple[str, Decimal], ...]  # (article, qty)
+
+
+class ShowCount(msgspec.Struct, frozen=True):
+    """The open count: counted vs expected, ``zone``'s lines only or every zone's."""
+
+    zone: str | None = None
+
+
+class ValidateCount(msgspec.Struct, frozen=True):
+    """Apply the open count (a supervisor approved it: ``Caller.approved_by``) and close it."""
+
+
+class LabelRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """``copies`` shelf labels of ``article`` asked for at this point (recorded)."""
+
+    article: str
+    copies: int
+
+
 # --- results ----------------------------------------------------------------------------
 
 
@@ -250,7 +275,47 @@ class Proposals(msgspec.Struct, frozen=True, tag="proposals"):
     orders: tuple[ProposedOrder, ...]
 
 
-StockResult = StockNow | StockRows | ExpiringLots | OrderNow | Proposals | PointLevel | Refused
+class CountRow(msgspec.Struct, frozen=True):
+    """One (zone, article) of a count: what was counted there (all PDAs added up); the
+    article's real stock at the point (``expected``) and its count over every zone."""
+
+    zone: str
+    article: str
+    name: str
+    counted: Decimal
+    expected: Fraction
+    article_counted: Decimal
+
+
+class CountNow(msgspec.Struct, frozen=True, tag="count"):
+    stock_point: str
+    zones: tuple[str, ...]
+    rows: tuple[CountRow, ...]
+
+
+class CountAdjusted(msgspec.Struct, frozen=True):
+    article: str
+    name: str
+    expected: Fraction
+    counted: Decimal
+
+
+class CountValidated(msgspec.Struct, frozen=True, tag="count_validated"):
+    stock_point: str
+    approved_by: str
+    adjustments: tuple[CountAdjusted, ...]
+
+
+class LabelsRequested(msgspec.Struct, frozen=True, tag="labels"):
+    stock_point: str
+    request: int
+    article: str
+    name: str
+    copies: int
+
+
+StockResult = (StockNow | StockRows | ExpiringLots | OrderNow | Proposals | PointLevel | CountNow | CountValidated
+               | LabelsRequested | Refused)
 
 
 # --- pushed to subscribers (sessions) -------------------------------------------------------

@@ -47,7 +47,12 @@ from laneserver.actors.stock_messages import (
     AskReserve,
     CancelOrder,
     CostsChanged,
+    CountAdjusted,
+    CountNow,
+    CountRow,
     CountStock,
+    CountValidated,
+    CountZone,
     CreateOrder,
     DeleteStock,
     EnterStock,
@@ -56,12 +61,15 @@ from laneserver.actors.stock_messages import (
     ExpiringLots,
     GetLevel,
     Keyed,
+    LabelRequest,
+    LabelsRequested,
     Moved,
     PointLevel,
     ProduceStock,
     ProposeOrders,
     ReceiveOrder,
     Reserve,
+    ShowCount,
     ShowExpiring,
     ShowStock,
     StockAlert,
@@ -72,11 +80,13 @@ from laneserver.actors.stock_messages import (
     Taken,
     TrackStock,
     TransferStock,
+    ValidateCount,
 )
 from laneserver.clock import Clock, shop_day
 from laneserver.log import get_logger
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.costs import CostBook
+from laneserver.rules.inventory import CountBook, CountLine, adjustments
 from laneserver.rules.money import ZERO, fmt_qty, round_cents
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.sell_by import expiring, parse_received
@@ -95,7 +105,17 @@ from laneserver.rules.stock import (
     to_decimal,
 )
 from laneserver.store import reads
-from laneserver.store.ops import MoveStock, PutStockArticle, RecordEvent, RecordLot, Remember, StockMoved
+from laneserver.store.ops import (
+    AddCountLines,
+    CloseCount,
+    MoveStock,
+    PutStockArticle,
+    RecordEvent,
+    RecordLot,
+    Remember,
+    RequestLabels,
+    StockMoved,
+)
 
 #: Entry reasons that bring in a lot (sell-by dates: rules/sell_by.py).
 LOT_REASONS = ("initial", "delivery")
@@ -155,6 +175,8 @@ class StockPointActor:
         # Stock article → the parts its stock is shown in (rules.stock.parts_per_unit).
         self.parts: dict[str, int] = {}
         self.purchasing = Purchasing(self)
+        # The open inventory count by zone (rules/inventory.py), loaded at start.
+        self.counts = CountBook()
         self.replies = ReplyMemory(f"stock:{stock_point}", StockResult)
         self.log = get_logger("stock_point", stock_point=stock_point)
 
@@ -166,6 +188,8 @@ class StockPointActor:
         self.parts = parts_per_unit(self.catalog)
         self.state = StockState(self.stock_point, real, reservations=self._reservations, untracked=untracked)
         await self.purchasing.load()
+        counted = await read(self.journal, partial(reads.open_count_lines, stock_point=self.stock_point))
+        self.counts = CountBook(CountLine(zone, article, qty) for zone, article, qty in counted)
         await self.replies.load(self.journal, self.clock.now())
         self._stale_lanes = {lane.name for lane in self.lanes}
         self._tell_costs({})
@@ -281,9 +305,17 @@ class StockPointActor:
                 return await self._expiring(days)
             case ProposeOrders():
                 return await self.purchasing.propose(command)
+            case ShowCount(zone=zone):
+                return self._count_now(zone)
         if caller.seller is None:
             return refused(Code.NOT_SIGNED_IN, "no seller is signed in on this device")
         match command:
+            case CountZone():
+                return await self._count_zone(caller, command, keyed)
+            case ValidateCount():
+                return await self._validate_count(caller, keyed)
+            case LabelRequest():
+                return await self._labels(caller, command, keyed)
             case CreateOrder():
                 return await self.purchasing.create(caller, command, keyed)
             case ReceiveOrder():
@@ -469,6 +501,104 @@ class StockPointActor:
                                                         at=now, fingerprint=keyed.fingerprint))
                 except CommitFailed as error:
                     self.log.error("remember_failed", error=str(error))
+        self.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, result)
+        return result
+
+    # --- inventory by zone (rules/inventory.py) --------------------------------------------
+
+    def _count_now(self, zone: str | None, book: CountBook | None = None) -> CountNow:
+        book = self.counts if book is None else book
+        totals = book.counted()
+        rows = tuple(CountRow(zone=z, article=a, name=self.name(a), counted=q, expected=self.state.level(a).real,
+                              article_counted=totals[a]) for z, a, q in book.rows(zone))
+        return CountNow(self.stock_point, tuple(book.zones()), rows)
+
+    async def _count_zone(self, caller: Caller, command: CountZone, keyed: Keyed) -> CountNow | Refused:
+        """Quantities counted in a zone, added to the open count (never replacing)."""
+        lines = [CountLine(command.zone, article, qty) for article, qty in command.lines]
+        if not self.counts.room_for(lines):
+            return refused(Code.CONFLICT, f"the open count of {self.stock_point} is full: validate it first")
+        after = CountBook(CountLine(z, a, q) for z, a, q in self.counts.rows())
+        after.add(lines)
+        result = self._count_now(command.zone, after)
+        now = self.clock.now()
+        unit: list[Any] = [
+            AddCountLines(stock_point=self.stock_point, lines=tuple((l.zone, l.article, l.qty) for l in lines), at=now,
+                          device=caller.device, seller=caller.seller),
+            RecordEvent(at=now, source=f"stock:{self.stock_point}", kind="StockZoneCounted",
+                        data={"zone": command.zone, "lines": [[a, str(q)] for a, q in command.lines]},
+                        device=caller.device, seller=caller.seller),
+        ]
+        if keyed.key is not None:
+            unit.append(Remember(device=caller.device, key=keyed.key, actor=self.replies.actor,
+                                 reply=ReplyMemory.stored(result), at=now, fingerprint=keyed.fingerprint))
+        try:
+            await commit(self.journal, *unit)
+        except CommitFailed as error:
+            self.log.error("commit_failed", error=str(error))
+            return ReplyMemory.failed_result(error, keyed.key, "the count could not be saved; nothing was changed")
+        self.counts.add(lines)
+        self.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, result)
+        return result
+
+    async def _validate_count(self, caller: Caller, keyed: Keyed) -> CountValidated | Refused:
+        """The open count applied: each counted article's real stock set to its count (an
+        ``inventory`` movement of the difference), the count closed. A supervisor's."""
+        if caller.approved_by is None:
+            return refused(Code.SUPERVISOR_REQUIRED, "validating an inventory count needs a supervisor (or a "
+                                                     "supervisor's PIN: supervisor_pin): nothing was changed")
+        if not len(self.counts):
+            return refused(Code.CONFLICT, f"nothing was counted at {self.stock_point} since the last validation")
+        changes = adjustments(self.counts.counted(), lambda article: self.state.level(article).real)
+        now = self.clock.now()
+        ref = f"count:{now.isoformat()}"
+        moves = [self._move_op(caller, a.article, ZERO, "inventory", to=a.counted, ref=ref,
+                               comment=f"inventory by zone, validated by {caller.approved_by}") for a in changes]
+        result = CountValidated(self.stock_point, caller.approved_by, tuple(
+            CountAdjusted(article=a.article, name=self.name(a.article), expected=a.expected, counted=a.counted)
+            for a in changes))
+        unit: list[Any] = [*moves, CloseCount(stock_point=self.stock_point, at=now),
+                           RecordEvent(at=now, source=f"stock:{self.stock_point}", kind="StockCountValidated",
+                                       data={"approved_by": caller.approved_by, "adjustments": [
+                                           [a.article, fmt_stock(a.expected), str(a.counted)] for a in changes]},
+                                       device=caller.device, seller=caller.seller)]
+        if keyed.key is not None:
+            unit.append(Remember(device=caller.device, key=keyed.key, actor=self.replies.actor,
+                                 reply=ReplyMemory.stored(result), at=now, fingerprint=keyed.fingerprint))
+        try:
+            written = await commit(self.journal, *unit)
+        except CommitFailed as error:
+            self.log.error("commit_failed", error=str(error))
+            return ReplyMemory.failed_result(error, keyed.key, "the validation could not be saved; nothing was changed")
+        for op, done in zip(moves, written):
+            if isinstance(done, StockMoved):
+                self.moved(op.article, done.delta if done.delta is not None else exact(op.delta))
+        self.counts.clear()
+        self.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, result)
+        self.log.info("count_validated", articles=len(changes), approved_by=caller.approved_by)
+        return result
+
+    async def _labels(self, caller: Caller, command: LabelRequest, keyed: Keyed) -> LabelsRequested | Refused:
+        """Shelf labels asked for from the floor: recorded (``label_requests`` lists them)."""
+        now = self.clock.now()
+        op = RequestLabels(stock_point=self.stock_point, article=command.article, copies=command.copies, at=now,
+                           device=caller.device, seller=caller.seller)
+        event = RecordEvent(at=now, source=f"stock:{self.stock_point}", kind="LabelsRequested",
+                            data={"article": command.article, "copies": command.copies},
+                            device=caller.device, seller=caller.seller)
+        try:
+            number, _ = await commit(self.journal, op, event)
+        except CommitFailed as error:
+            self.log.error("commit_failed", error=str(error))
+            return ReplyMemory.failed_result(error, keyed.key, "the request could not be saved; nothing was changed")
+        result = LabelsRequested(self.stock_point, number, command.article, self.name(command.article), command.copies)
+        if keyed.key is not None:
+            try:
+                await commit(self.journal, Remember(device=caller.device, key=keyed.key, actor=self.replies.actor,
+                                                    reply=ReplyMemory.stored(result), at=now,
+                                                    fingerprint=keyed.fingerprint))
+            except CommitFailed as error:
+                self.log.error("remember_failed", error=str(error))
         self.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, result)
         return result
 

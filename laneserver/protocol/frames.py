@@ -62,6 +62,16 @@ class OpenTicketView(msgspec.Struct, frozen=True):
     held: list[str]  # the held tickets' ids
 
 
+class LineProblemView(msgspec.Struct, frozen=True):
+    """A basket line that was not taken: its position in the request's ``lines`` (from 0),
+    its code, and why (``unknown_code``, ``ambiguous_code``, ``bad_request``…)."""
+
+    index: int
+    code: str
+    problem: str
+    message: str
+
+
 class Error(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="error", omit_defaults=True):
     re: Id = None
     code: str
@@ -90,3 +100,7 @@ class Error(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="er
     months: list[str] | UnsetType = UNSET  # close: the months to close before the year
     period: str | UnsetType = UNSET  # close: the period refused
     role: str | UnsetType = UNSET  # forbidden, supervisor_required, not_signed_in: the role the verb needs
+    lines: list[LineProblemView] | UnsetType = UNSET  # basket_empty, basket_park: each line not taken
+    index: int | UnsetType = UNSET  # basket_empty, basket_park: the basket line a rule refused (from 0)
+    ticket_not_empty: bool | UnsetType = UNSET  # basket_empty: the open ticket has lines (send append: true)
+    lane: str | UnsetType = UNSET  # basket_*: the lane that already took this basket

@@ -28,6 +28,7 @@ from laneserver.protocol.frames import (
     Denomination,
     Error,
     Id,
+    LineProblemView,
     OpenTicketView,
     MoneyIn,
     Ok,
@@ -119,8 +120,12 @@ from laneserver.protocol.wire_fiscal import (
 from laneserver.protocol.wire_lane import (
     Add,
     BasketEmpty,
+    BasketEvent,
     BasketLine,
     BasketOk,
+    BasketPark,
+    BasketParkOk,
+    LineFromView,
     CancelTicket,
     Discount,
     ExclVatView,
@@ -180,6 +185,19 @@ from laneserver.protocol.wire_session import (
     SignOut,
 )
 from laneserver.protocol.wire_stock import (
+    AdjustmentView,
+    CountedLine,
+    CountRowView,
+    LabelRequest,
+    LabelRequestOk,
+    LabelRequests,
+    LabelRequestsOk,
+    LabelRequestView,
+    StockCountOk,
+    StockCounts,
+    StockCountValidate,
+    StockCountValidateOk,
+    StockCountZone,
     ExpiringLotView,
     MovementView,
     OrderLineView,
@@ -228,6 +246,7 @@ RequestUnion = Union[
     Pair, Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke,
     Reprint,
     Events,
+    BasketPark, StockCountZone, StockCounts, StockCountValidate, LabelRequest, LabelRequests,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -241,6 +260,7 @@ MUTATING = (
     PaymentCorrect, SaleCancel, PayLater, DebtAbandon,
     Close,
     Reprint,
+    BasketPark, StockCountZone, StockCountValidate, LabelRequest,
 )
 
 REPLY_TYPES = (
@@ -252,10 +272,11 @@ REPLY_TYPES = (
     PairOk, SellersOk, SellerOk, DevicesOk, DeviceOk,
     ReprintOk,
     EventsOk,
+    BasketParkOk, StockCountOk, StockCountValidateOk, LabelRequestOk, LabelRequestsOk,
 )
 
 EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent,
-               ScanRefusedEvent, DrawerSensorEvent)
+               ScanRefusedEvent, DrawerSensorEvent, BasketEvent)
 
 # The verbs the session hands to the customers actor, and to the sales actor.
 CUSTOMER_VERBS = (
@@ -304,4 +325,8 @@ __all__ = [
     "FISCAL_VERBS", "Close", "CloseOk", "ClosureView", "Closures", "ClosuresOk", "CountView", "GrandView",
     "OpenTicketView", "ReportView", "TotalsView", "VatTotalView", "XReport", "XReportOk",
     "ScanRefusedEvent",
+    "BasketEvent", "BasketPark", "BasketParkOk", "LineFromView", "LineProblemView",
+    "AdjustmentView", "CountedLine", "CountRowView", "LabelRequest", "LabelRequestOk", "LabelRequests",
+    "LabelRequestsOk", "LabelRequestView", "StockCountOk", "StockCounts", "StockCountValidate",
+    "StockCountValidateOk", "StockCountZone",
 ]

@@ -12,6 +12,7 @@ from laneserver.protocol.messages import (
     ExclVatView,
     HeldView,
     InstalmentView,
+    LineFromView,
     LineView,
     PaymentView,
     TicketView,
@@ -61,6 +62,8 @@ def _format_line(line: Line) -> LineView:
         coupon_left=line.coupon_left,
         below_cost=line.below_cost,
         topup=line.topup,
+        from_=None if line.source is None else LineFromView(device=line.source.device, seller=line.source.seller,
+                                                            basket=line.source.basket),
     )
 
 
@@ -149,6 +152,7 @@ def held_view(held: HeldTicket) -> HeldView:
         total=fmt_money(totals(held.ticket).total),
         lines=[line_view(line) for line in held.ticket.lines],
         held_at=held.held_at.isoformat(),
+        barcode=held.barcode,
     )
 
 

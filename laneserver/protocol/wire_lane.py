@@ -104,9 +104,30 @@ class BasketLine(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class BasketEmpty(Request, tag="basket_empty"):
+    """A PDA's basket into ``lane``'s open ticket, exactly once per ``basket`` (its key);
+    refused ``conflict`` (``ticket_not_empty``) into a ticket with lines unless ``append``."""
+
     basket: str
     lane: str
     lines: list[BasketLine]
+    append: bool = False
+
+
+class BasketPark(Request, tag="basket_park"):
+    """A PDA's basket parked as a held ticket of ``lane`` (default: the shop's first lane)
+    with a barcode any till scans to recall it; exactly once per ``basket``."""
+
+    basket: str
+    lines: list[BasketLine]
+    lane: str | None = None
+
+
+class LineFromView(msgspec.Struct, frozen=True):
+    """A line added from a PDA's basket: the PDA (device id), its staff member, the basket."""
+
+    device: str
+    seller: str
+    basket: str
 
 
 class LineView(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -127,6 +148,8 @@ class LineView(msgspec.Struct, frozen=True, omit_defaults=True):
     below_cost: bool = False
     # A top-up line: the customer's account it tops up ("wallet"), no article, VAT 0.
     topup: str | None = None
+    # A line from a PDA's basket (``basket_empty``, ``basket_park``): who brought it.
+    from_: LineFromView | None = msgspec.field(default=None, name="from")
 
 
 class InstalmentView(msgspec.Struct, frozen=True):
@@ -179,12 +202,13 @@ class ExclVatView(msgspec.Struct, frozen=True):
     vat: list[VatRowView]
 
 
-class HeldView(msgspec.Struct, frozen=True):
+class HeldView(msgspec.Struct, frozen=True, omit_defaults=True):  # ``barcode`` only on a parked basket
     held: str
     seller: str | None
     total: str
     lines: list[LineView]
     held_at: str
+    barcode: str | None = None  # a parked PDA basket: scanned at any till with an empty ticket, it is recalled
 
 
 class TicketOk(Reply):
@@ -221,6 +245,28 @@ class BasketOk(Reply):
     lines: int
     ticket: TicketView
     stock_warnings: list[StockWarningView] | UnsetType = UNSET
+
+
+class BasketParkOk(Reply):
+    basket: str
+    lane: str  # the lane holding it
+    held: str
+    barcode: str  # Code 128 text (``PB<lane>-<n>``): shown big on the PDA, printable
+    lines: int
+    total: str
+    stock_warnings: list[StockWarningView] | UnsetType = UNSET
+
+
+class BasketEvent(msgspec.Struct, frozen=True, tag_field="type", tag="basket"):
+    """To a lane's tills after a PDA's basket went into its open ticket (the ticket event
+    comes first): the banner "basket from PDA <device> (staff <seller>): <lines> lines"."""
+
+    lane: str
+    basket: str
+    device: str
+    seller: str
+    lines: int
+    appended: bool
 
 
 class TicketEvent(msgspec.Struct, frozen=True, tag_field="type", tag="ticket"):

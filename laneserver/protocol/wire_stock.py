@@ -44,6 +44,48 @@ class StockCount(Request, tag="stock_count"):
     comment: str | None = None
 
 
+class CountedLine(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    code: str  # a barcode, an id, a supplier reference (as ``scan``)
+    counted: QtyIn  # added to what was counted in the zone (negative: a correction)
+
+
+class StockCountZone(Request, tag="stock_count_zone"):
+    """Quantities counted in ``zone``, ADDED to the stock point's open inventory count."""
+
+    zone: str
+    lines: list[CountedLine]
+    stock_point: str | None = None
+
+
+class StockCounts(Request, tag="stock_counts"):
+    """The open inventory count: counted vs expected (``zone``: that one only)."""
+
+    zone: str | None = None
+    stock_point: str | None = None
+
+
+class StockCountValidate(Request, tag="stock_count_validate"):
+    """Apply the open inventory count (a supervisor, or ``supervisor_pin``) and close it."""
+
+    stock_point: str | None = None
+    supervisor_pin: str | None = None
+
+
+class LabelRequest(Request, tag="label_request"):
+    """Ask for ``copies`` shelf labels of an article (by code, id or name): recorded."""
+
+    article: str
+    copies: int = 1
+    stock_point: str | None = None
+
+
+class LabelRequests(Request, tag="label_requests"):
+    """The latest label requests, newest first."""
+
+    stock_point: str | None = None
+    limit: int = 100
+
+
 class StockTransfer(Request, tag="stock_transfer"):
     article: str
     qty: QtyIn
@@ -179,6 +221,59 @@ class StockExpiringOk(Reply):
 
 class StockHistoryOk(Reply):
     movements: list[MovementView]
+
+
+class CountRowView(msgspec.Struct, frozen=True):
+    zone: str
+    article: str
+    name: str
+    counted: str  # in this zone, every PDA's counts added up
+    article_counted: str  # the article over every zone
+    expected: str  # the real stock at the point now
+    difference: str  # article_counted − expected: what validating would move
+
+
+class StockCountOk(Reply):
+    stock_point: str
+    zones: list[str]
+    lines: list[CountRowView]
+
+
+class AdjustmentView(msgspec.Struct, frozen=True):
+    article: str
+    name: str
+    expected: str
+    counted: str
+    difference: str
+
+
+class StockCountValidateOk(Reply):
+    stock_point: str
+    approved_by: str
+    adjustments: list[AdjustmentView]
+
+
+class LabelRequestView(msgspec.Struct, frozen=True):
+    request: int
+    stock_point: str
+    article: str
+    name: str
+    copies: int
+    at: str | None = None
+    device: str | None = None
+    seller: str | None = None
+
+
+class LabelRequestOk(Reply):
+    request: int
+    stock_point: str
+    article: str
+    name: str
+    copies: int
+
+
+class LabelRequestsOk(Reply):
+    requests: list[LabelRequestView]
 
 
 class StockAlertEvent(msgspec.Struct, frozen=True, tag_field="type", tag="stock_alert"):

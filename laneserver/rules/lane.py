@@ -53,6 +53,25 @@ Transitions (command → events):
   Discount       → DiscountApplied      (per-line percents; see rules.discount)
   SetCustomer    → CustomerSet          (not while credit/wallet payments draw on the customer, nor
                                         coupon or top-up lines use them)
+  EmptyBasket    → LineAdded… + BasketEmptied   (a PDA's basket: all its lines or none; into
+                                        an open ticket that is not empty only with ``append``)
+  Park           → BasketParked         (a PDA's basket becomes a held ticket with a barcode;
+                                        the open ticket is not touched)
+  RecallParked   → TicketRecalled       (a parked basket held on this lane, by its barcode)
+  GiveParked     → ParkedGiven          (a parked basket leaves this lane for another's till)
+  TakeParked     → ParkedTaken          (a parked basket from another lane becomes the open
+                                        ticket, only onto an empty one)
+  RestoreParked  → ParkedRestored       (a parked basket given away comes back, as it was)
+
+PDA baskets (SPEC §9):
+  - a basket's lines carry their ``source`` (rules.ticket ``LineSource``: the PDA, its
+    staff member, the basket), the deposit lines too;
+  - ``EmptyBasket`` never merges into an open ticket that has lines or payments unless
+    ``append`` (the till agreed): otherwise ``conflict`` with ``ticket_not_empty``;
+  - a parked basket is a held ticket with a ``barcode`` (``parked_barcode``: ``PB`` and
+    its held id, so the barcode names the lane holding it); it holds stock back like any
+    held ticket; it leaves its lane only whole (``GiveParked``), and a lane takes it
+    (``TakeParked``) only onto an empty open ticket.
 """
 
 from __future__ import annotations
@@ -72,6 +91,7 @@ from laneserver.rules.receipt import VatRow
 from laneserver.rules.ticket import (
     MAX_LINES,
     Line,
+    LineSource,
     Payment,
     Ticket,
     topup_total,
@@ -84,6 +104,9 @@ class HeldTicket(msgspec.Struct, frozen=True, kw_only=True):
     held: str
     ticket: Ticket
     held_at: dt.datetime
+    # A parked PDA basket (``Park``): the barcode any till scans to recall it, its basket.
+    barcode: str | None = None
+    basket: str | None = None
 
 
 class LaneState(msgspec.Struct, frozen=True, kw_only=True):
@@ -115,6 +138,7 @@ class AddLine(msgspec.Struct, frozen=True):
     coupon: bool = False
     coupon_left: int | None = None
     cost: Decimal | None = None
+    source: LineSource | None = None  # a PDA basket's line: its PDA, staff member and basket
 
 
 class AddTopup(msgspec.Struct, frozen=True):
@@ -220,8 +244,65 @@ class SetCustomer(msgspec.Struct, frozen=True):
     business: bool = False
 
 
+#: The most lines a PDA basket may bring (a ticket holds ``MAX_LINES`` at most anyway).
+MAX_BASKET_LINES = 500
+#: A parked basket's barcode: this prefix and its held id (``<lane>-<n>``).
+PARKED_PREFIX = "PB"
+
+
+class EmptyBasket(msgspec.Struct, frozen=True, kw_only=True):
+    """A PDA's basket into the open ticket: its ``lines`` (each with its ``source``),
+    added all or none. ``append``: the till agreed to add them to a ticket that is not
+    empty (otherwise refused ``conflict``, ``ticket_not_empty``)."""
+
+    seller: str
+    source: LineSource
+    lines: tuple[AddLine, ...]
+    append: bool = False
+
+
+class Park(msgspec.Struct, frozen=True, kw_only=True):
+    """A PDA's basket parked as a held ticket of this lane, with a barcode; the open
+    ticket is not touched."""
+
+    seller: str
+    source: LineSource
+    lines: tuple[AddLine, ...]
+
+
+class RecallParked(msgspec.Struct, frozen=True):
+    """A parked basket this lane holds, by its barcode, as the open ticket (``Recall``)."""
+
+    seller: str
+    barcode: str
+
+
+class GiveParked(msgspec.Struct, frozen=True):
+    """The parked basket of ``barcode`` leaves this lane for lane ``to`` (whose open ticket
+    is empty): answered with the held ticket (``ParkedGiven``)."""
+
+    seller: str
+    barcode: str
+    to: str
+
+
+class TakeParked(msgspec.Struct, frozen=True):
+    """A parked basket another lane gave (``GiveParked``) as this lane's open ticket."""
+
+    seller: str
+    held: HeldTicket
+    source_lane: str
+
+
+class RestoreParked(msgspec.Struct, frozen=True):
+    """A parked basket given away that the other lane could not take, held here again."""
+
+    seller: str
+    held: HeldTicket
+
+
 Command = Union[AddLine, AddTopup, SetQty, RemoveLine, CancelTicket, Pay, RemovePayment, Hold, Recall, Finish, Discount,
-                SetCustomer]
+                SetCustomer, EmptyBasket, Park, RecallParked, GiveParked, TakeParked, RestoreParked]
 
 
 # --- events (past tense) -----------------------------------------------------------
@@ -305,9 +386,55 @@ class CustomerSet(msgspec.Struct, frozen=True, tag=True):
     customer: str | None
 
 
+class BasketEmptied(msgspec.Struct, frozen=True, tag=True):
+    """A PDA's basket added to the open ticket: ``lines`` basket lines (``added`` ticket
+    lines: deposit lines included), onto a ticket that had lines when ``appended``."""
+
+    basket: str
+    device: str
+    seller: str
+    lines: int
+    added: int
+    appended: bool = False
+
+
+class BasketParked(msgspec.Struct, frozen=True, tag=True):
+    """A PDA's basket held on this lane as ``held`` with its ``barcode``, its lines whole."""
+
+    basket: str
+    device: str
+    seller: str
+    held: str
+    barcode: str
+    total: Decimal
+    lines: tuple[Line, ...]
+
+
+class ParkedGiven(msgspec.Struct, frozen=True, tag=True):
+    """A parked basket left this lane for lane ``to``'s till: the held ticket whole (until
+    that lane journals it, this event is where it is)."""
+
+    held: HeldTicket
+    to: str
+
+
+class ParkedTaken(msgspec.Struct, frozen=True, tag=True):
+    """A parked basket of lane ``source_lane`` became this lane's open ticket."""
+
+    held: str
+    barcode: str
+    source_lane: str
+
+
+class ParkedRestored(msgspec.Struct, frozen=True, tag=True):
+    held: str
+    barcode: str
+
+
 Event = Union[
     CustomerSet, LineAdded, QtyChanged, LineRemoved, TicketCancelled, PaymentAdded, PaymentRemoved,
-    TicketHeld, TicketRecalled, SaleCompleted, DiscountApplied,
+    TicketHeld, TicketRecalled, SaleCompleted, DiscountApplied, BasketEmptied, BasketParked, ParkedGiven,
+    ParkedTaken, ParkedRestored,
 ]
 
 
@@ -340,6 +467,18 @@ def apply(state: LaneState, command: Command, *, now: dt.datetime) -> Applied | 
             return _discount(state, command)
         case SetCustomer():
             return _set_customer(state, command)
+        case EmptyBasket():
+            return _empty_basket(state, command, now)
+        case Park():
+            return _park(state, command, now)
+        case RecallParked():
+            return _recall_parked(state, command)
+        case GiveParked():
+            return _give_parked(state, command)
+        case TakeParked():
+            return _take_parked(state, command)
+        case RestoreParked():
+            return _restore_parked(state, command)
     raise TypeError(f"not a lane command: {command!r}")
 
 
@@ -388,6 +527,7 @@ def _add_line(state: LaneState, command: AddLine, now: dt.datetime) -> Applied |
         coupon=command.coupon,
         coupon_left=command.coupon_left if command.coupon else None,
         cost=command.cost,
+        source=command.source,
     )
     added = (line,)
     if command.deposit is not None:
@@ -397,7 +537,7 @@ def _add_line(state: LaneState, command: AddLine, now: dt.datetime) -> Applied |
         deposit = command.deposit
         added += (Line(line=line.line + 1, article=deposit.id, name=deposit.name, qty=command.qty,
                        unit_price=deposit.price, vat_rate=deposit.vat_rate, meal_voucher=deposit.meal_voucher,
-                       deposit_for=line.line),)
+                       deposit_for=line.line, source=command.source),)
     new = msgspec.structs.replace(
         ticket,
         seller=ticket.seller or command.seller,
@@ -742,3 +882,114 @@ def reserved_tickets(state: LaneState) -> list[Ticket]:
     return [state.ticket, *(h.ticket for h in state.held)]
 
 
+
+
+# --- PDA baskets (SPEC §9) ---------------------------------------------------------
+
+
+def parked_barcode(held: str) -> str:
+    """The barcode of a parked basket held as ``held`` (``<lane>-<n>``): ``PB<lane>-<n>``."""
+    return f"{PARKED_PREFIX}{held}"
+
+
+def parked_lane(code: str) -> str | None:
+    """The lane a parked basket's barcode names (``PB<lane>-<n>``), or None: not one."""
+    if not code.startswith(PARKED_PREFIX):
+        return None
+    lane, dash, number = code[len(PARKED_PREFIX):].rpartition("-")
+    if not dash or not lane or not number.isdigit():
+        return None
+    return lane
+
+
+def _basket_lines(ticket: Ticket, command: EmptyBasket | Park, now: dt.datetime) -> tuple[Ticket, list[Any]] | Refused:
+    """``ticket`` with the basket's lines added (each tagged with its source), and their
+    events; or the first line's refusal, naming the basket line (``index``, from 0)."""
+    if not command.lines:
+        return Refused("bad_request", "the basket has no lines")
+    if len(command.lines) > MAX_BASKET_LINES:
+        return Refused("bad_request", f"a basket holds at most {MAX_BASKET_LINES} lines, got {len(command.lines)}",
+                       {"field": "lines"})
+    scratch = LaneState(lane="", ticket=ticket)
+    events: list[Any] = []
+    for index, one in enumerate(command.lines):
+        result = _add_line(scratch, msgspec.structs.replace(one, source=command.source), now)
+        if isinstance(result, Refused):
+            return Refused(result.code, f"basket line {index}: {result.message}", {**result.details, "index": index})
+        scratch = result.state
+        events.extend(result.events)
+    return scratch.ticket, events
+
+
+def _empty_basket(state: LaneState, command: EmptyBasket, now: dt.datetime) -> Applied | Refused:
+    ticket = state.ticket
+    if not ticket.is_empty and not command.append:
+        return Refused("conflict", f"the open ticket of lane {state.lane} already has {len(ticket.lines)} lines "
+                                   "(another customer's?): finish or hold it, or send the basket with append: true "
+                                   "once the till agrees", {"ticket_not_empty": True})
+    added = _basket_lines(ticket, command, now)
+    if isinstance(added, Refused):
+        return added
+    new, events = added
+    source = command.source
+    events.append(BasketEmptied(basket=source.basket, device=source.device, seller=source.seller,
+                                lines=len(command.lines), added=len(new.lines) - len(ticket.lines),
+                                appended=bool(ticket.lines)))
+    return Applied(msgspec.structs.replace(state, ticket=new), tuple(events))
+
+
+def _park(state: LaneState, command: Park, now: dt.datetime) -> Applied | Refused:
+    if len(state.held) >= MAX_HELD:
+        return Refused("conflict", f"lane {state.lane} holds {MAX_HELD} tickets already: park the basket on another "
+                                   "lane, or recall one first")
+    added = _basket_lines(Ticket(), command, now)
+    if isinstance(added, Refused):
+        return added
+    ticket, _ = added
+    held_id = f"{state.lane}-{state.next_held}"
+    barcode = parked_barcode(held_id)
+    source = command.source
+    held = HeldTicket(held=held_id, ticket=ticket, held_at=now, barcode=barcode, basket=source.basket)
+    new = msgspec.structs.replace(state, held=state.held + (held,), next_held=state.next_held + 1)
+    return Applied(new, (BasketParked(basket=source.basket, device=source.device, seller=source.seller,
+                                      held=held_id, barcode=barcode, total=totals(ticket).total,
+                                      lines=ticket.lines),))
+
+
+def _parked(state: LaneState, barcode: str) -> HeldTicket | Refused:
+    held = next((h for h in state.held if h.barcode is not None and h.barcode == barcode), None)
+    if held is None:
+        return Refused("not_found", f"no parked basket {barcode!r} on lane {state.lane} (recalled already?)",
+                       {"held": barcode})
+    return held
+
+
+def _recall_parked(state: LaneState, command: RecallParked) -> Applied | Refused:
+    held = _parked(state, command.barcode)
+    if isinstance(held, Refused):
+        return held
+    return _recall(state, Recall(command.seller, held.held))
+
+
+def _give_parked(state: LaneState, command: GiveParked) -> Applied | Refused:
+    held = _parked(state, command.barcode)
+    if isinstance(held, Refused):
+        return held
+    new = msgspec.structs.replace(state, held=tuple(h for h in state.held if h is not held))
+    return Applied(new, (ParkedGiven(held=held, to=command.to),))
+
+
+def _take_parked(state: LaneState, command: TakeParked) -> Applied | Refused:
+    if not state.ticket.is_empty:
+        return Refused("conflict", "the open ticket is not empty: hold or finish it before recalling a parked basket")
+    held = command.held
+    new = msgspec.structs.replace(state, ticket=held.ticket)
+    return Applied(new, (ParkedTaken(held=held.held, barcode=held.barcode or "", source_lane=command.source_lane),))
+
+
+def _restore_parked(state: LaneState, command: RestoreParked) -> Applied | Refused:
+    held = command.held
+    if state.held_ticket(held.held) is not None:
+        return Refused("conflict", f"lane {state.lane} already holds {held.held}")
+    new = msgspec.structs.replace(state, held=state.held + (held,))
+    return Applied(new, (ParkedRestored(held=held.held, barcode=held.barcode or ""),))

@@ -35,6 +35,7 @@ _SUPERVISOR_VERBS = (
     "debt_abandon",     # an unpaid sale's debt written off
     "balance_correct",  # a customer's credit or wallet corrected
     "closures",         # the closures' list
+    "stock_count_validate",  # an inventory counted by zone applied to the stock (or a supervisor's PIN)
 )
 _MANAGER_VERBS = (
     "stock_count",      # an inventory count sets the real stock
@@ -48,7 +49,7 @@ _MANAGER_VERBS = (
 _CASHIER_VERBS = (
     "hello", "pair", "sign_in", "sign_out", "scan", "add", "set_qty", "remove_line", "cancel_ticket", "discount",
     "set_customer", "hold", "held", "recall", "pay", "remove_payment", "finish", "ticket", "stock", "stock_entry",
-    "stock_exit", "basket_empty", "search", "price_check", "keyboard", "alcohol_price", "stock_transfer",
+    "stock_exit", "basket_empty", "basket_park", "search", "price_check", "keyboard", "alcohol_price", "stock_transfer",
     "stock_state", "stock_history", "stock_produce", "stock_expiring", "purchase_order_create", "purchase_receive",
     "purchase_cancel", "purchase_orders", "replenishment", "drawer", "drawer_movement", "drawer_count",
     "customer_create", "customer", "customer_search", "customer_edit", "credit_deposit", "wallet_topup",
@@ -56,6 +57,8 @@ _CASHIER_VERBS = (
     # The open period's totals: a cashier's own lane only (server/edge_fiscal.py); a copy of
     # a receipt: a duplicate is counted, chained and printed "DUPLICATA", a proof once.
     "x_report", "reprint",
+    # A PDA's stock work (issue 16): counting by zone, the open count, shelf-label requests.
+    "stock_count_zone", "stock_counts", "label_request", "label_requests",
 )
 
 # Every verb the server knows, with the role it needs unless the shop's ``[roles]`` says

@@ -36,6 +36,16 @@ MAX_LINES = 500
 CASH = "cash"
 
 
+class LineSource(msgspec.Struct, frozen=True):
+    """Where a line came from when the till did not add it: a PDA's basket (``device``:
+    the PDA, ``seller``: the staff member signed in on it, ``basket``: the basket's id).
+    Kept on the line (and its deposit line) through hold, recall and the sale."""
+
+    device: str
+    seller: str
+    basket: str
+
+
 class Line(msgspec.Struct, frozen=True, kw_only=True):
     line: int
     article: str | None  # None: a top-up line (``topup``), no article
@@ -60,6 +70,8 @@ class Line(msgspec.Struct, frozen=True, kw_only=True):
     # A top-up line: money put on the ticket's customer's ``topup`` account ("wallet")
     # at finish (quantity 1), or a top-up cancelled (quantity −1); VAT rate 0, no stock.
     topup: str | None = None
+    # Added from a PDA's basket (``basket_empty``, ``basket_park``): which PDA, staff, basket.
+    source: LineSource | None = None
 
     @property
     def total(self) -> Decimal:

@@ -11,8 +11,9 @@ from functools import lru_cache
 from typing import Any
 
 from laneserver.actors.drawer_messages import DrawerAlert
+from laneserver.actors.lane_messages import BasketArrived
 from laneserver.actors.stock_messages import StockAlert
-from laneserver.server import edge_drawer, edge_stock
+from laneserver.server import edge_drawer, edge_lane, edge_stock
 
 
 @lru_cache(maxsize=256)
@@ -23,4 +24,6 @@ def event_frame(value: Any) -> bytes:
             return edge_stock.alert_frame(value)
         case DrawerAlert():
             return edge_drawer.alert_frame(value)
+        case BasketArrived():
+            return edge_lane.basket_event(value)
     raise TypeError(f"no event frame for {value!r}")

@@ -20,12 +20,16 @@ from msgspec import UNSET
 from laneserver.actors.lane_messages import (
     Basket,
     BasketAdded,
+    BasketArrived,
+    BasketParkedResult,
+    CanTakeParked,
     ChooseCustomer,
     GetHeld,
     GetTicket,
     HeldTickets,
     IssuedVoucher,
     LaneTicket,
+    ParkedHandOver,
     Receipted,
     SaleDone,
     ScanCard,
@@ -33,12 +37,13 @@ from laneserver.actors.lane_messages import (
     TicketChanged,
     TicketHeld,
 )
-from laneserver.actors.messages import Caller
+from laneserver.actors.messages import Caller, Do
 from laneserver.actors.runtime import Address
 from laneserver.clock import shop_day, shop_zone
 from laneserver.config import Config
+from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
-from laneserver.protocol.codec import encode
+from laneserver.protocol.codec import encode, fingerprint
 from laneserver.protocol.views import TicketEncoder, held_view
 from laneserver.rules import lane as rules
 from laneserver.rules.catalog import Ambiguous, Article, Found
@@ -51,6 +56,7 @@ from laneserver.rules.money import (
 )
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.stock import fmt_stock
+from laneserver.rules.ticket import LineSource
 from laneserver.server import outcomes
 
 # The requests a lane answers (a till's own lane; ``basket_empty`` names its lane).
@@ -65,7 +71,53 @@ async def handle(lane: Address, caller: Caller, request: wire.Request, shop: Any
     """Ask ``lane`` what ``request`` asks; the reply frame. A refusal found while
     translating a keyed request goes to the lane all the same: a retry of a request it
     already answered gets that answer again (the catalog may have changed since)."""
+    if isinstance(request, wire.Scan) and rules.parked_lane(request.code) is not None \
+            and not isinstance(shop.catalog.lookup(request.code), (Found, Ambiguous)):
+        return await recall_parked(lane, caller, request, shop)
     return await outcomes.ask(lane, caller, request, build(request, caller, shop), answer, keyed_refusals_asked=True)
+
+
+async def recall_parked(lane: Address, caller: Caller, request: wire.Scan, shop: Any) -> bytes:
+    """A parked basket's barcode scanned at a till (``PB<lane>-<n>``, rules/lane.py): its
+    held ticket becomes the open ticket, only onto an empty one.
+
+    Held on this till's lane: a recall (``RecallParked``). Held on another lane: moved
+    through the two lanes' actors, which never ask each other (no two lanes wait on one
+    another): this lane is asked whether its ticket is empty (``CanTakeParked``, with
+    the scan's key: a repeated scan that already recalled it gets that reply again),
+    the other gives the held ticket away (``GiveParked``: atomic there, so two tills
+    scanning it at once cannot both have it), this lane takes it (``TakeParked``, with
+    the scan's key); if it cannot (its ticket got lines meanwhile, out of stock) the
+    other lane holds it again as it was (``RestoreParked``). Between the give and the
+    take the held ticket is in the giving lane's journal (event ``ParkedGiven``, whole).
+    """
+    seller = caller.seller
+    if seller is None:
+        return outcomes.refusal_frame(request, refused(Code.NOT_SIGNED_IN, "no seller is signed in on this device"))
+    code = request.code
+    source_name = rules.parked_lane(code)
+    source = shop.lanes.get(source_name)
+    if source is None or caller.lane is None:
+        return outcomes.refusal_frame(request, refused(Code.UNKNOWN_CODE, f"unknown code {code!r}"))
+    if source_name == caller.lane:
+        return await outcomes.ask(lane, caller, request, rules.RecallParked(seller, code), answer,
+                                  keyed_refusals_asked=True)
+    key = request.key
+    mark = None if key is None else fingerprint(request)
+    ready = await lane.ask(Do(caller, CanTakeParked(), key, mark))
+    if ready is not None:  # not empty, or this scan's first answer again
+        return outcomes.refusal_frame(request, ready) if isinstance(ready, Refused) else answer(request, ready)
+    given = await source.ask(Do(caller, rules.GiveParked(seller, code, caller.lane), None, None))
+    if isinstance(given, Refused):
+        return outcomes.refusal_frame(request, given)
+    assert isinstance(given, ParkedHandOver)
+    taken = await lane.ask(Do(caller, rules.TakeParked(seller, given.held, source_name), key, mark))
+    if isinstance(taken, Refused):
+        back = await source.ask(Do(caller, rules.RestoreParked(seller, given.held), None, None))
+        if isinstance(back, Refused):
+            get_logger("lane", lane=caller.lane).error("parked_basket_not_restored", barcode=code, reason=back.message)
+        return outcomes.refusal_frame(request, taken)
+    return answer(request, taken)
 
 
 # --- wire → domain ------------------------------------------------------------------------
@@ -124,16 +176,10 @@ def _command(request: wire.Request, seller: str, caller: Caller, shop: Any) -> A
         case wire.Finish(receipt=receipt, unpaid=unpaid):
             return Receipted(rules.Finish(seller, unpaid=unpaid, deferred=config.shop.deferred_payment,
                                           invoice=receipt == "invoice"), receipt)
-        case wire.BasketEmpty(basket=basket, lines=lines):
-            added: list[rules.AddLine] = []
-            for basket_line in lines:
-                one = _scan(shop, seller, basket_line.code, basket_line.qty, cards=False)
-                if isinstance(one, Refused):
-                    return one  # all or nothing: one bad code refuses the basket
-                added.append(one)
-            if not added:
-                return refused(Code.BAD_REQUEST, "the basket has no lines")
-            return Basket(basket, tuple(added))
+        case wire.BasketEmpty(basket=basket, lines=lines, append=append):
+            return basket_command(shop, caller, basket, lines, append=append)
+        case wire.BasketPark(basket=basket, lines=lines):
+            return basket_command(shop, caller, basket, lines, park=True)
         case wire.Discount(line=line, percent=percent, amount=amount, mode=mode, reason=reason):
             shop_config = config.shop
             return rules.Discount(
@@ -156,6 +202,49 @@ def _command(request: wire.Request, seller: str, caller: Caller, shop: Any) -> A
         case wire.TopupLine(amount=raw, qty=raw_qty):
             return rules.AddTopup(seller, parse_money(raw), _qty(raw_qty))
     return refused(Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not a lane request")
+
+
+#: A basket id's longest (the PDA chooses it: a uuid is 36).
+MAX_BASKET_ID = 64
+
+
+def basket_command(shop: Any, caller: Caller, basket: str, lines: list[Any], *, append: bool = False,
+                   park: bool = False) -> Basket | Refused:
+    """A PDA's basket as the lane's ``Basket``: every line looked up. All or none: a
+    line that is not taken (unknown or ambiguous code, bad quantity) refuses the whole
+    basket, every such line named in the refusal's ``lines`` (``index``, ``code``,
+    ``problem``), so the PDA flags them and sends the basket again (same id); a till never
+    gets part of a basket without knowing it (docs/protocol.md, "PDA baskets")."""
+    seller = caller.seller
+    assert seller is not None
+    if not basket or len(basket) > MAX_BASKET_ID:
+        return refused(Code.BAD_REQUEST, f"basket must be an id of 1 to {MAX_BASKET_ID} characters", field="basket")
+    if not lines:
+        return refused(Code.BAD_REQUEST, "the basket has no lines", field="lines")
+    if len(lines) > rules.MAX_BASKET_LINES:
+        return refused(Code.BAD_REQUEST, f"a basket holds at most {rules.MAX_BASKET_LINES} lines, got {len(lines)}",
+                       field="lines")
+    added: list[rules.AddLine] = []
+    problems: list[wire.LineProblemView] = []
+    for index, basket_line in enumerate(lines):
+        try:
+            one = _scan(shop, seller, basket_line.code, basket_line.qty, cards=False)
+        except BadValue as error:
+            one = refused(Code.BAD_REQUEST, str(error))
+        if isinstance(one, rules.AddLine) and one.qty <= 0:
+            one = refused(Code.BAD_REQUEST, f"a basket line's quantity must be positive, got {basket_line.qty}")
+        if isinstance(one, Refused):
+            problems.append(wire.LineProblemView(index=index, code=basket_line.code[:64], problem=one.code,
+                                                 message=one.message))
+        else:
+            added.append(one)
+    if problems:
+        first = problems[0]
+        many = f"{len(problems)} lines of the basket were" if len(problems) > 1 else "a line of the basket was"
+        return refused(first.problem, f"{many} not taken, nothing was: line {first.index}: {first.message}",
+                       lines=problems)
+    source = LineSource(device=caller.device, seller=seller, basket=basket)
+    return Basket(basket, tuple(added), source=source, append=append, park=park)
 
 
 def _scan(shop: Any, seller: str, code: str, qty: Any, *, cards: bool) -> Any:
@@ -193,6 +282,10 @@ def answer(request: wire.Request, result: Any) -> bytes:
             return encode(wire.TicketOk(re=request.id, lane=now.lane, ticket=ticket_json(now), **_warned(warnings)))
         case TicketHeld(held=held, now=now):
             return encode(wire.HoldOk(re=request.id, held=held, ticket=ticket_json(now)))
+        case BasketParkedResult(basket=basket, lane=lane, held=held, barcode=barcode, lines=lines, total=total,
+                                warnings=warnings):
+            return encode(wire.BasketParkOk(re=request.id, basket=basket, lane=lane, held=held, barcode=barcode,
+                                            lines=lines, total=fmt_money(total), **_warned(warnings)))
         case BasketAdded(basket=basket, lines=lines, now=now, warnings=warnings):
             return encode(wire.BasketOk(re=request.id, basket=basket, lane=now.lane, lines=lines,
                                         ticket=ticket_json(now), **_warned(warnings)))
@@ -261,3 +354,9 @@ def ticket_event(value: LaneTicket) -> bytes:
     if kept[0] is value:
         _encoded[value.lane] = (value, raw, frame)
     return frame
+
+
+def basket_event(value: BasketArrived) -> bytes:
+    """The ``basket`` event (the till's banner) of a basket emptied into its lane."""
+    return encode(wire.BasketEvent(lane=value.lane, basket=value.basket, device=value.device, seller=value.seller,
+                                   lines=value.lines, appended=value.appended))

@@ -19,13 +19,18 @@ from laneserver.actors.messages import Caller
 from laneserver.actors.runtime import Address
 from laneserver.actors.stock_messages import (
     CancelOrder,
+    CountNow,
     CountStock,
+    CountValidated,
+    CountZone,
     CreateOrder,
     DeleteStock,
     EnterStock,
     ExitStock,
     ExpiringLots,
     GetLevel,
+    LabelRequest,
+    LabelsRequested,
     OrderLine,
     OrderNow,
     PointLevel,
@@ -33,6 +38,7 @@ from laneserver.actors.stock_messages import (
     Proposals,
     ProposeOrders,
     ReceiveOrder,
+    ShowCount,
     ShowExpiring,
     ShowStock,
     StockAlert,
@@ -40,13 +46,16 @@ from laneserver.actors.stock_messages import (
     StockRows,
     TrackStock,
     TransferStock,
+    ValidateCount,
 )
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode, error_frame
+from laneserver.rules import inventory
 from laneserver.rules import replenishment as repl
+from laneserver.rules.catalog import Ambiguous, Article, Found, SearchNotReady
 from laneserver.rules.money import ZERO, BadValue, fmt_money, fmt_qty, parse_money, parse_qty
 from laneserver.rules.outcome import Code, Refused, refused
-from laneserver.rules.stock import fmt_stock, units_and_parts
+from laneserver.rules.stock import exact, fmt_stock, units_and_parts
 from laneserver.server import outcomes
 from laneserver.server.shop import Shop
 from laneserver.store import reads
@@ -203,12 +212,50 @@ async def levels(shop: Shop, article: str) -> list[wire.StockPointView]:
     return [level_view(await point.ask(GetLevel(article))) for point in shop.stock_points.values()]
 
 
+#: The most articles a name look-up offers to choose from.
+NAME_CANDIDATES = 10
+
+
+def find_article(shop: Shop, text: str, *, by_name: bool = True, inactive: bool = True) -> Article | Refused:
+    """The article ``text`` names, as a PDA's stock look-up takes it: its id, a barcode
+    or supplier reference (catalog ``lookup``: an id in any case too, dormant and
+    blocked articles included unless not ``inactive``: stock is counted for them), else (``by_name``) the one
+    active article whose name holds every word; several: ``ambiguous_code`` with the
+    candidates (at most ``NAME_CANDIDATES``)."""
+    catalog = shop.catalog
+    known = catalog.get(text)
+    if known is not None and (inactive or known.active):
+        return known
+    match catalog.lookup(text, include_inactive=inactive):
+        case Found(article=article):
+            return article
+        case Ambiguous(candidates=candidates):
+            return refused(Code.AMBIGUOUS_CODE, f"{text!r} matches {len(candidates)} articles: choose one",
+                           candidates=[wire.Candidate(article=a.id, name=a.name) for a in candidates])
+    lower = catalog.get(text.strip().lower())
+    if lower is not None and (inactive or lower.active):
+        return lower
+    if not by_name:
+        return refused(Code.NOT_FOUND, f"no article {text!r}", article=text[:64])
+    try:
+        named = catalog.search(text, limit=NAME_CANDIDATES + 1)
+    except SearchNotReady as not_ready:
+        return refused(Code.UNAVAILABLE, f"{not_ready}: look up by barcode or id, or again in a few seconds")
+    if len(named) == 1:
+        return named[0]
+    if named:
+        return refused(Code.AMBIGUOUS_CODE, f"{text!r} names several articles: choose one",
+                       candidates=[wire.Candidate(article=a.id, name=a.name) for a in named[:NAME_CANDIDATES]])
+    return refused(Code.NOT_FOUND, f"no article {text!r} (by id, barcode or name)", article=text[:64])
+
+
 async def stock(shop: Shop, request: wire.Stock) -> bytes:
-    """``stock``: an article's level at every point."""
-    known = shop.catalog.get(request.article)
-    if known is None:
-        return error_frame(request, wire.Code.NOT_FOUND, f"no article {request.article!r}", article=request.article)
-    article = known.part_of or request.article  # sold by the part: the stock is its stock article's
+    """``stock``: an article's level at every point; ``article`` is an id (any case), a
+    barcode or a supplier reference (``find_article``; a name: ``search`` first)."""
+    known = find_article(shop, request.article, by_name=False)
+    if isinstance(known, Refused):
+        return outcomes.refusal_frame(request, known)
+    article = known.part_of or known.id  # sold by the part: the stock is its stock article's
     return encode(wire.StockOk(re=request.id, article=article, points=await levels(shop, article)))
 
 
@@ -299,3 +346,123 @@ def alert_frame(alert: StockAlert) -> bytes:
 
 def _fmt_cost(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
+
+
+# --- a PDA's stock work: inventory by zone, label requests (issue 16) -------------------------
+
+
+def _counted_article(shop: Shop, code: str) -> tuple[Article, Decimal] | Refused:
+    """The stock article a counted code names and how many units one count of it is (a
+    pack's barcode counts its pack); an article sold by the part or a kit is refused
+    (count its stock article, its components)."""
+    match shop.catalog.lookup(code, include_inactive=True):
+        case Found(article=article, qty=pack):
+            found, units = article, pack
+        case Ambiguous(candidates=candidates):
+            return refused(Code.AMBIGUOUS_CODE, f"code {code!r} matches {len(candidates)} articles: choose one")
+        case _:
+            lower = shop.catalog.get(code.strip().lower())
+            if lower is None:
+                return refused(Code.UNKNOWN_CODE, f"unknown code {code!r}")
+            found, units = lower, Decimal(1)
+    if found.part_of:
+        return refused(Code.BAD_REQUEST, f"{found.id} is sold by the part of {found.part_of}: count {found.part_of}")
+    if found.kit:
+        return refused(Code.BAD_REQUEST, f"{found.id} is a kit: count its components")
+    return found, units
+
+
+def pda_command(shop: Shop, request: wire.Request) -> Any:
+    """The stock point command of a PDA's stock verb, or its ``Refused`` (every bad line
+    of a count named in ``lines``, as a basket's: nothing of the request is taken)."""
+    match request:
+        case wire.StockCounts(zone=zone):
+            if zone is not None and (problem := inventory.zone_problem(zone)) is not None:
+                return refused(Code.BAD_REQUEST, problem, field="zone")
+            return ShowCount(None if zone is None else zone.strip())
+        case wire.StockCountValidate():
+            return ValidateCount()
+        case wire.LabelRequest(article=text, copies=copies):
+            if not 1 <= copies <= MAX_LABEL_COPIES:
+                return refused(Code.BAD_REQUEST, f"copies must be 1 to {MAX_LABEL_COPIES}, got {copies}",
+                               field="copies")
+            found = find_article(shop, text)
+            return found if isinstance(found, Refused) else LabelRequest(article=found.id, copies=copies)
+        case wire.StockCountZone(zone=zone, lines=lines):
+            if (problem := inventory.zone_problem(zone)) is not None:
+                return refused(Code.BAD_REQUEST, problem, field="zone")
+            if not lines or len(lines) > inventory.MAX_COUNT_LINES:
+                return refused(Code.BAD_REQUEST, f"a count brings 1 to {inventory.MAX_COUNT_LINES} lines, "
+                                                 f"got {len(lines)}", field="lines")
+            counted: list[tuple[str, Decimal]] = []
+            problems: list[wire.LineProblemView] = []
+            for index, line in enumerate(lines):
+                try:
+                    qty = parse_qty(line.counted, "counted")
+                    found = _counted_article(shop, line.code)
+                except BadValue as error:
+                    found = refused(Code.BAD_REQUEST, str(error))
+                if isinstance(found, Refused):
+                    problems.append(wire.LineProblemView(index=index, code=line.code[:64], problem=found.code,
+                                                         message=found.message))
+                else:
+                    counted.append((found[0].id, qty * found[1]))
+            if problems:
+                first = problems[0]
+                return refused(first.problem, f"{len(problems)} line(s) of the count were not taken, nothing was: "
+                                              f"line {first.index}: {first.message}", lines=problems)
+            return CountZone(zone=zone.strip(), lines=tuple(counted))
+    return refused(Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not a PDA stock request")
+
+
+#: The most labels one request may ask for.
+MAX_LABEL_COPIES = 100
+
+
+def pda_answer(request: wire.Request, result: Any) -> bytes:
+    match result:
+        case CountNow(stock_point=point, zones=zones, rows=rows):
+            return encode(wire.StockCountOk(re=request.id, stock_point=point, zones=list(zones), lines=[
+                wire.CountRowView(zone=r.zone, article=r.article, name=r.name, counted=fmt_qty(r.counted),
+                                  article_counted=fmt_qty(r.article_counted), expected=fmt_stock(r.expected),
+                                  difference=fmt_stock(exact(r.article_counted) - r.expected))
+                for r in rows]))
+        case CountValidated(stock_point=point, approved_by=approved_by, adjustments=adjusted):
+            return encode(wire.StockCountValidateOk(re=request.id, stock_point=point, approved_by=approved_by,
+                                                    adjustments=[
+                wire.AdjustmentView(article=a.article, name=a.name, expected=fmt_stock(a.expected),
+                                    counted=fmt_qty(a.counted), difference=fmt_stock(exact(a.counted) - a.expected))
+                for a in adjusted]))
+        case LabelsRequested():
+            return encode(wire.LabelRequestOk(re=request.id, request=result.request, stock_point=result.stock_point,
+                                              article=result.article, name=result.name, copies=result.copies))
+    raise TypeError(f"the stock point answered {result!r}")
+
+
+async def pda(shop: Shop, caller: Caller, request: Any, lane: str | None) -> bytes:
+    """A PDA's stock verb for the point it names, else the one ``lane`` sells from (a PDA
+    has no lane: the shop's first point)."""
+    point_id = request.stock_point or shop.config.stock_point_of(lane)
+    point = shop.stock_points.get(point_id)
+    if point is None:
+        return error_frame(request, wire.Code.NOT_FOUND, f"no stock point {point_id!r}", field="stock_point")
+    return await outcomes.ask(point, caller, request, pda_command(shop, request), pda_answer)
+
+
+async def label_requests(shop: Shop, request: wire.LabelRequests) -> bytes:
+    if not 1 <= request.limit <= 1000:
+        return error_frame(request, wire.Code.BAD_REQUEST, "limit must be between 1 and 1000", field="limit")
+    if request.stock_point is not None and request.stock_point not in shop.stock_points:
+        return error_frame(request, wire.Code.NOT_FOUND, f"no stock point {request.stock_point!r}",
+                           field="stock_point")
+    rows = await read(shop.journal, partial(reads.label_requests, stock_point=request.stock_point,
+                                            limit=request.limit))
+
+    def name_of(article_id: str) -> str:
+        article = shop.catalog.get(article_id)
+        return article.name if article is not None else article_id
+
+    return encode(wire.LabelRequestsOk(re=request.id, requests=[
+        wire.LabelRequestView(request=r.request, stock_point=r.stock_point, article=r.article,
+                              name=name_of(r.article), copies=r.copies, at=r.at, device=r.device, seller=r.seller)
+        for r in rows]))

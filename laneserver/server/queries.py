@@ -20,6 +20,7 @@ from laneserver.protocol.views import article_view
 from laneserver.rules import alcohol
 from laneserver.rules.catalog import Ambiguous, Found, SearchNotReady
 from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
+from laneserver.rules.outcome import Refused
 from laneserver.server import edge_stock
 from laneserver.store import reads
 
@@ -53,7 +54,12 @@ async def price_check(shop: Any, request: wire.PriceCheck) -> bytes:
                 request, wire.Code.AMBIGUOUS_CODE, f"code {code!r} matches {len(candidates)} articles: choose one",
                 candidates=[wire.Candidate(article=a.id, name=a.name) for a in candidates],
             )
-    return error_frame(request, wire.Code.UNKNOWN_CODE, f"unknown code {code!r}")
+    # Not a code as ``scan`` reads it: an id in lower case (names: ``search`` first).
+    found = edge_stock.find_article(shop, code, by_name=False, inactive=False)
+    if isinstance(found, Refused):
+        return error_frame(request, wire.Code.UNKNOWN_CODE, f"unknown code {code!r}")
+    return encode(wire.PriceCheckOk(re=request.id, article=article_view(found),
+                                    points=await edge_stock.levels(shop, found.id)))
 
 
 def alcohol_price(shop: Any, request: wire.AlcoholPricing) -> bytes:

@@ -54,12 +54,16 @@ def _table() -> dict[type, Route]:
     add((wire.PurchaseReceive, wire.PurchaseCancel), Route("_on_order", "stock"))
     add(wire.PurchaseOrders, Route("_purchase_orders", "journal"))
     add(wire.StockTransfer, Route("_stock_transfer", "stock"))
+    # A PDA's stock work (issue 16): counting by zone, validating (a supervisor or a PIN), labels.
+    add(wire.StockCountValidate, Route("_stock_pda", "stock", approval=True))
+    add((wire.StockCountZone, wire.StockCounts, wire.LabelRequest), Route("_stock_pda", "stock"))
+    add(wire.LabelRequests, Route("_label_requests", "journal"))
     add(wire.StockHistory, Route("_stock_history", "journal"))
     # ``approval``: the handler finds its actor first (no drawer, no directory: refused
     # before any PIN is counted), then asks the session for the approved caller.
     add((wire.DrawerMovement, wire.DrawerOpen, wire.DrawerCount, wire.GetDrawer),
         Route("_drawer", "drawer", approval=True))
-    add(wire.BasketEmpty, Route("_basket_empty", "lane"))
+    add((wire.BasketEmpty, wire.BasketPark), Route("_basket_empty", "lane"))
     add(wire.BalanceCorrect, Route("_customers", "customers", approval=True))
     add(wire.CUSTOMER_VERBS, Route("_customers", "customers"))
     # A copy of a receipt (rules/copies.py): a cashier's, for a sale of their lane (the

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from functools import partial
 from time import perf_counter
 from typing import Any
 
@@ -21,6 +22,7 @@ import msgspec
 import trio
 from starlette.websockets import WebSocket
 
+from laneserver.actors.journal import read
 from laneserver.actors.messages import Caller
 from laneserver.actors.publisher import Publisher
 from laneserver.actors.runtime import ActorFailed, ActorStopped, Address
@@ -225,14 +227,31 @@ class Session:
             return await edge_lane.handle(self._lane, self._caller(), request, self.shop)
         return await self._approved(request, edge_lane.handle, self._lane, self.shop)
 
-    async def _basket_empty(self, request: wire.BasketEmpty) -> bytes:
-        """A PDA's basket into the lane it names."""
-        lane = self.shop.lanes.get(request.lane)
+    async def _basket_empty(self, request: wire.BasketEmpty | wire.BasketPark) -> bytes:
+        """A PDA's basket into the lane it names (``basket_empty``), or parked on a lane
+        (``basket_park``: the one it names, or the shop's first). Exactly once per basket:
+        the basket's id is the request's key (``basket:<id>``, unless the request brings
+        its own ``key``), so the lane that took it answers a repeat with its first reply; a basket
+        another lane already took is refused ``conflict`` naming that ``lane`` (and the
+        journal's key is unique per device: two lanes never both take it)."""
+        name = request.lane if request.lane is not None else self.shop.config.lanes[0].id
+        lane = self.shop.lanes.get(name)
         if lane is None:
-            return error_frame(request, wire.Code.NOT_FOUND, f"no lane {request.lane!r}")
-        if request.key is None:
-            # Emptying a basket happens once per basket, key or not.
-            request = msgspec.structs.replace(request, key=f"basket:{request.basket}")
+            return error_frame(request, wire.Code.NOT_FOUND, f"no lane {name!r}", field="lane")
+        if not request.basket or len(request.basket) > edge_lane.MAX_BASKET_ID:
+            return error_frame(request, wire.Code.BAD_REQUEST,
+                               f"basket must be an id of 1 to {edge_lane.MAX_BASKET_ID} characters", field="basket")
+        if request.key is not None:  # the client's own key: a reuse of it is a conflict (key_reused)
+            return await edge_lane.handle(lane, self._caller(), request, self.shop)
+        key = f"basket:{request.basket}"
+        request = msgspec.structs.replace(request, key=key)
+        assert self.device is not None
+        taken_by = await read(self.shop.journal, partial(reads.reply_actor, device=self.device.device, key=key))
+        if taken_by is not None and taken_by != f"lane:{name}":
+            other = taken_by.partition(":")[2]
+            return error_frame(request, wire.Code.CONFLICT,
+                               f"basket {request.basket!r} was already taken by lane {other}: nothing was changed",
+                               lane=other)
         return await edge_lane.handle(lane, self._caller(), request, self.shop)
 
     # --- catalog queries ----------------------------------------------------------------
@@ -338,6 +357,18 @@ class Session:
     async def _stock_move(self, request: Any) -> bytes:
         assert self.device is not None
         return await edge_stock.move(self.shop, self._caller(), request, self.device.lane)
+
+    async def _stock_pda(self, request: Any) -> bytes:
+        """A PDA's stock work (server/edge_stock.py ``pda``); validating a count with the
+        supervisor its ``supervisor_pin`` names, or the supervisor signed in."""
+        assert self.device is not None
+        caller = await self._approved_caller(request)
+        if isinstance(caller, bytes):
+            return caller
+        return await edge_stock.pda(self.shop, caller, request, self.device.lane)
+
+    async def _label_requests(self, request: wire.LabelRequests) -> bytes:
+        return await edge_stock.label_requests(self.shop, request)
 
     async def _on_order(self, request: wire.PurchaseReceive | wire.PurchaseCancel) -> bytes:
         """Hand a receipt or a cancel to the stock point the order belongs to."""

@@ -140,6 +140,36 @@ class RecordLot(msgspec.Struct, frozen=True, kw_only=True):
     ref: str | None = None
 
 
+class AddCountLines(msgspec.Struct, frozen=True, kw_only=True):
+    """Quantities counted by zone into a stock point's open inventory count
+    (rules/inventory.py): ``lines`` of (zone, article, qty), added up, never replacing."""
+
+    stock_point: str
+    lines: tuple[tuple[str, str, Decimal], ...]
+    at: dt.datetime
+    device: str | None = None
+    seller: str | None = None
+
+
+class CloseCount(msgspec.Struct, frozen=True, kw_only=True):
+    """A stock point's open count validated: its lines are marked with ``at``."""
+
+    stock_point: str
+    at: dt.datetime
+
+
+class RequestLabels(msgspec.Struct, frozen=True, kw_only=True):
+    """``copies`` shelf labels of ``article`` asked for at a stock point (a PDA's request,
+    listed by ``label_requests`` for whoever prints them); answered with its number."""
+
+    stock_point: str
+    article: str
+    copies: int
+    at: dt.datetime
+    device: str | None = None
+    seller: str | None = None
+
+
 class CreatePurchaseOrder(msgspec.Struct, frozen=True, kw_only=True):
     """A new purchase order: the journal numbers it (the next number, no gaps) and records
     its event (``PurchaseOrderCreated``) and, with ``key``, the reply ``reply(number)``."""
@@ -316,7 +346,7 @@ class ChainAppended(msgspec.Struct, frozen=True):
 Op = Union[RecordEvent, PutLaneState, AppendLaneChange, RecordSale, Remember, MoveStock, PutStockArticle, SetSignedIn, PutPinRecord,
            PutResume, DropResume, TouchResume, SeenDevice, RecordLot,
            CreatePurchaseOrder, PutPurchaseOrder, PutCustomer, MoveAccount, IssueVoucher, UseVoucher, ReceiveMoney,
-           MoveCoupons, ChainRecord]
+           MoveCoupons, ChainRecord, AddCountLines, CloseCount, RequestLabels]
 
 
 # --- the printers' durable queues (actors/printer.py, table print_jobs) -------------------

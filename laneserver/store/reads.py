@@ -64,6 +64,13 @@ def replies(db: sqlite3.Connection, actor: str, since: str) -> dict[tuple[str, s
     return {(device, key): (fingerprint, bytes(reply)) for device, key, fingerprint, reply in rows}
 
 
+def reply_actor(db: sqlite3.Connection, device: str, key: str) -> str | None:
+    """The actor that answered ``device``'s request keyed ``key`` (``lane:1``…), if any
+    (a PDA's basket: which lane took it)."""
+    row = db.execute("SELECT actor FROM replies WHERE device=? AND key=?", (device, key)).fetchone()
+    return None if row is None else row[0]
+
+
 def articles(db: sqlite3.Connection) -> list[Article]:
     # Shared Decimals and labels: see store/article_rows.py (a million articles at start-up).
     # As bytes: the decoder reads UTF-8, so no str is built only to be encoded again.
@@ -86,6 +93,34 @@ def stock_lots(db: sqlite3.Connection, stock_point: str) -> list[Lot]:
                       (stock_point,))
     return [Lot(article=article, received=dt.date.fromisoformat(received), qty=exact(qty))
             for article, received, qty in rows]
+
+
+def open_count_lines(db: sqlite3.Connection, stock_point: str) -> list[tuple[str, str, Decimal]]:
+    """A stock point's open inventory count (migration 16): (zone, article, qty) as counted."""
+    rows = db.execute("SELECT zone, article, qty FROM stock_count_lines WHERE stock_point=? AND validated IS NULL "
+                      "ORDER BY seq", (stock_point,))
+    return [(zone, article, Decimal(qty)) for zone, article, qty in rows]
+
+
+class LabelRequestRow(msgspec.Struct, frozen=True):
+    request: int
+    stock_point: str
+    article: str
+    copies: int
+    at: str
+    device: str | None
+    seller: str | None
+
+
+def label_requests(db: sqlite3.Connection, stock_point: str | None, limit: int) -> list[LabelRequestRow]:
+    """The latest shelf-label requests (migration 16), newest first."""
+    sql = "SELECT seq, stock_point, article, copies, at, device, seller FROM label_requests"
+    args: tuple = ()
+    if stock_point is not None:
+        sql += " WHERE stock_point=?"
+        args = (stock_point,)
+    rows = db.execute(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit))
+    return [LabelRequestRow(*row) for row in rows]
 
 
 _order_lines = msgspec.json.Decoder(tuple[OrderLine, ...])

@@ -468,7 +468,34 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX print_jobs_printer ON print_jobs(printer, id);
     """,
-    # Batch scanners in a cradle (store/cradles.py, actors/cradle.py): each upload read
+    # 19: PDA stock work (issue 16, rules/inventory.py): the quantities counted by zone in a
+    # stock point's open inventory count (added up; ``validated`` set when a supervisor's
+    # validation applied them), and the shelf-label reprints asked for from the floor.
+    """
+    CREATE TABLE stock_count_lines (
+        seq INTEGER PRIMARY KEY,
+        stock_point TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        article TEXT NOT NULL,
+        qty TEXT NOT NULL,
+        at TEXT NOT NULL,
+        device TEXT,
+        seller TEXT,
+        validated TEXT
+    );
+    CREATE INDEX stock_count_lines_open ON stock_count_lines(stock_point, validated);
+    CREATE TABLE label_requests (
+        seq INTEGER PRIMARY KEY,
+        stock_point TEXT NOT NULL,
+        article TEXT NOT NULL,
+        copies INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        device TEXT,
+        seller TEXT
+    );
+    CREATE INDEX label_requests_point ON label_requests(stock_point, seq);
+    """,
+    # 20: batch scanners in a cradle (store/cradles.py, actors/cradle.py): each upload read
     # from a device, journaled before the device is cleared, and its records, unique by
     # (device serial, time stamp, code, seq): a re-read after a crash inserts nothing.
     # ``state``: read (journaled) → cleared (the device forgot it) → done (the lane took

@@ -73,6 +73,7 @@ from laneserver.store.ops import (
 from laneserver.store.ops import DropResume, PutPinRecord, PutResume, SeenDevice, TouchResume
 from laneserver.store.ops import RecordDrawerCount, RecordDrawerMovement
 from laneserver.store.ops import PrintJobDone, PrintJobCrashed, QueuePrintJob
+from laneserver.store.ops import AddCountLines, CloseCount, RequestLabels
 from laneserver.store import access, cradles
 
 
@@ -241,6 +242,22 @@ class Writer:
                 return access.apply(self.db, op)
             case QueuePrintJob() | PrintJobCrashed() | PrintJobDone():
                 return _print_job(self.db, op)
+            case AddCountLines():
+                self.db.executemany(
+                    "INSERT INTO stock_count_lines(stock_point, zone, article, qty, at, device, seller)"
+                    " VALUES (?,?,?,?,?,?,?)",
+                    [(op.stock_point, zone, article, str(qty), iso(op.at), op.device, op.seller)
+                     for zone, article, qty in op.lines])
+                return None
+            case CloseCount():
+                self.db.execute("UPDATE stock_count_lines SET validated=? WHERE stock_point=? AND validated IS NULL",
+                                (iso(op.at), op.stock_point))
+                return None
+            case RequestLabels():
+                cursor = self.db.execute(
+                    "INSERT INTO label_requests(stock_point, article, copies, at, device, seller) VALUES (?,?,?,?,?,?)",
+                    (op.stock_point, op.article, op.copies, iso(op.at), op.device, op.seller))
+                return cursor.lastrowid
             case cradles.JournalUpload() | cradles.UploadCleared() | cradles.UploadSettled():
                 return cradles.apply(self.db, op)
         raise TypeError(f"not a journal op: {op!r}")

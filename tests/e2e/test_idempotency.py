@@ -100,7 +100,9 @@ async def test_same_key_same_request_replays_across_a_reconnect_and_a_restart(li
         async with connect(live_server.ws_url, token) as till, connect(live_server.ws_url, pda) as handheld:
             scanned = await till.ok("scan", code=GALETS, key="r-1")
             entry = await handheld.ok("stock_entry", article="A001", qty=12, reason="delivery", key="dlv-1")
-            basket = await handheld.ok("basket_empty", basket="b-1", lane="1", lines=[{"code": BAGUETTE, "qty": 2}])
+            # The till's ticket has a line: the basket goes on it only with append (the till agreed).
+            basket = await handheld.ok("basket_empty", basket="b-1", lane="1", lines=[{"code": BAGUETTE, "qty": 2}],
+                                       append=True)
         async with connect(live_server.ws_url, token) as till:  # a reconnect
             assert (await till.ok("scan", code=GALETS, key="r-1"))["ticket"] == scanned["ticket"]
             _conflict(await till.call("scan", code=BAGUETTE, key="r-1"), "r-1")
@@ -115,10 +117,11 @@ async def test_same_key_same_request_replays_across_a_reconnect_and_a_restart(li
             _conflict(await handheld.call("stock_entry", article="A001", qty=13, reason="delivery", key="dlv-1"),
                       "dlv-1")
             # basket_empty: the basket id is its key; other lines under it are a conflict.
-            again = await handheld.ok("basket_empty", basket="b-1", lane="1", lines=[{"code": BAGUETTE, "qty": 2}])
+            again = await handheld.ok("basket_empty", basket="b-1", lane="1", lines=[{"code": BAGUETTE, "qty": 2}],
+                                      append=True)
             assert again["ticket"] == basket["ticket"]
             _conflict(await handheld.call("basket_empty", basket="b-1", lane="1",
-                                          lines=[{"code": BAGUETTE, "qty": 3}]), "basket:b-1")
+                                          lines=[{"code": BAGUETTE, "qty": 3}], append=True), "basket:b-1")
             assert await trio.to_thread.run_sync(snapshot, live_server.data) == before
 
 

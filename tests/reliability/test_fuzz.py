@@ -336,15 +336,15 @@ def refused_requests(draw) -> Frame:
             return frame("stock_entry", keyed(fields, key), frame_id, {"not_found"}, case)
         case "basket_lane":
             lane = draw(st.text(max_size=10).filter(lambda p: p not in ("1", "2")))
-            fields = {"basket": draw(st.text(max_size=10)), "lane": lane, "lines": [{"code": GALETS}]}
+            fields = {"basket": draw(st.text(min_size=1, max_size=10)), "lane": lane, "lines": [{"code": GALETS}]}
             return frame("basket_empty", keyed(fields, key), frame_id, {"not_found"}, case)
         case "basket_code":
             lines = draw(st.lists(st.fixed_dictionaries({"code": st.just(GALETS)}), max_size=3))
             lines.insert(draw(st.integers(0, len(lines))), {"code": draw(unknown_code)})
-            fields = {"basket": draw(st.text(max_size=10)), "lane": "1", "lines": lines}
+            fields = {"basket": draw(st.text(min_size=1, max_size=10)), "lane": "1", "lines": lines}
             return frame("basket_empty", keyed(fields, key), frame_id, {"unknown_code"}, case)
         case "basket_empty_lines":
-            fields = {"basket": draw(st.text(max_size=10)), "lane": "1", "lines": []}
+            fields = {"basket": draw(st.text(min_size=1, max_size=10)), "lane": "1", "lines": []}
             return frame("basket_empty", keyed(fields, key), frame_id, {"bad_request"}, case)
         case "hello_token":
             return frame("hello", {"token": draw(st.text(max_size=40))}, frame_id, {"unauthenticated"}, case)

@@ -326,6 +326,12 @@ class TillApp {
             case "drawer_sensor":
                 if (this.hello && this.hello.lane && event.lane !== this.hello.lane) return;
                 this.showDrawerSensor(event);
+            case "basket":
+                // a PDA's basket went into this lane's ticket (its ticket event came first):
+                // say whose, so the cashier knows where the lines came from
+                if (this.hello && this.hello.lane && event.lane !== this.hello.lane) return;
+                this.notice(t(event.appended ? "notice.basket_appended" : "notice.basket",
+                              { device: event.device, seller: event.seller, lines: event.lines }));
                 break;
             case "drawer_alert":
                 if (this.hello && this.hello.lane && event.lane !== this.hello.lane) return;

@@ -48,6 +48,9 @@ def test_pda_basket_into_lane_then_on_the_till(live_server, browser, tills):
         pda.screenshot(path=str(SCREENSHOTS / "pda-basket-480x800.png"))
         pda.get_by_test_id("empty-basket").click()
         expect(pda.get_by_test_id("basket-done")).to_contain_text("caisse 1")
+        # the till says where the lines came from (the `basket` event): PDA, staff, count
+        expect(till.by("notice")).to_contain_text("PDA")
+        expect(till.by("notice")).to_contain_text(f"{SELLER}) : 1 ligne")
         expect(pda.get_by_test_id("basket-line")).to_have_count(0)
         expect(pda.get_by_test_id("outbox-entry")).to_have_count(0)
         expect(pda.get_by_test_id("error")).to_be_hidden()
