@@ -47,7 +47,12 @@ from laneserver.hw import opn
 from laneserver.hw.device_links import Link, LinkDown, SerialLink
 from laneserver.log import get_logger
 from laneserver.store import cradles
-from laneserver.store.cradles import JournalUpload, UploadCleared, UploadRecord, UploadSettled
+from laneserver.store.cradles import (
+    JournalUpload,
+    UploadCleared,
+    UploadRecord,
+    UploadSettled,
+)
 
 MAILBOX = 4
 ANSWER_SECONDS = 1.0  # a short answer (interrogate, clear, set the clock)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from typing import Union
 
 import msgspec
 
@@ -54,7 +53,7 @@ class UploadSettled(msgspec.Struct, frozen=True, kw_only=True):
     error: str | None = None
 
 
-CradleOp = Union[JournalUpload, UploadCleared, UploadSettled]
+CradleOp = JournalUpload | UploadCleared | UploadSettled
 
 
 class PendingUpload(msgspec.Struct, frozen=True):
