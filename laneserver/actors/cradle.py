@@ -204,7 +204,7 @@ class CradleActor:
             await self._ask(opn.set_time(now_local(self._clock.now())), opn.FrameDecoder(opn.SET_TIME), ANSWER_SECONDS)
         upload = await self._ask(opn.frame(opn.UPLOAD), opn.UploadDecoder(), UPLOAD_SECONDS)
         if upload is None:
-            self._refused("cradle_upload_refused", opn.Bad("silent", f"no whole upload within {UPLOAD_SECONDS:g} s"))
+            self._refused("cradle_upload_refused", opn.Bad("silent", "the upload stopped before its end"))
             return
         if isinstance(upload, opn.Bad):
             self._refused("cradle_upload_refused", upload)
@@ -239,7 +239,9 @@ class CradleActor:
         self._step("cleared")
 
     async def _ask(self, command: bytes, decoder, seconds: float):
-        """Send ``command``; the decoder's answer, or None when none came within ``seconds``.
+        """Send ``command``; the decoder's answer, or None when none came within
+        ``seconds``, or when the device fell silent for ``ANSWER_SECONDS`` (lifted out
+        of the cradle mid-answer).
 
         Raises:
             LinkDown: the port failed.
@@ -248,9 +250,11 @@ class CradleActor:
             await self._drain()
         await self._link.write(command)
         with trio.move_on_after(seconds):
-            while True:
+            heard = trio.current_time()
+            while trio.current_time() - heard < ANSWER_SECONDS:
                 chunk = await self._link.read()
                 if chunk:
+                    heard = trio.current_time()
                     result = decoder.feed(chunk)
                     if result is not None:
                         if isinstance(result, opn.Bad):
