@@ -23,6 +23,7 @@ fed in, and it can be unplugged and plugged back.
 
 from __future__ import annotations
 
+import termios
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
@@ -85,8 +86,10 @@ class _Threaded:
         """``function(*args)`` in a worker thread.
 
         Raises:
-            LinkDown: it raised ``OSError`` (pyserial's ``SerialException`` is one) or
-                pyusb's ``USBError``, or took longer than ``WRITE_SECONDS`` + 1.
+            LinkDown: it raised ``OSError`` (pyserial's ``SerialException`` is one),
+                ``termios.error`` (a port setting refused: pyserial does not wrap it
+                when it reconfigures the port it opens) or pyusb's ``USBError``, or took
+                longer than ``WRITE_SECONDS`` + 1.
 
         Cancellation: immediate; the thread finishes on its own (each call is bounded)
         and holds the limiter until it does.
@@ -99,6 +102,8 @@ class _Threaded:
             raise LinkDown(f"{self.address}: no answer within {WRITE_SECONDS + 1:g} s") from None
         except OSError as error:
             raise LinkDown(f"{self.address}: {_describe(error)}") from error
+        except termios.error as error:  # pyserial lets a refused port setting through as is
+            raise LinkDown(f"{self.address}: the port refused its settings: {error}") from error
         except Exception as error:
             if type(error).__module__.startswith("usb"):  # usb.core.USBError, NoBackendError
                 raise LinkDown(f"{self.address}: USB: {error}") from error

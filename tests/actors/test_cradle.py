@@ -6,6 +6,7 @@ of an upload (``on_step``) under its supervisor: the basket is still taken once.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from laneserver.actors.cradle import CradleActor, Outcome
 from laneserver.actors.journal import read
 from laneserver.actors.runtime import DEVICE_POLICY, open_mailbox, supervise
 from laneserver.config import CradleConfig
+from laneserver.hw.device_links import LinkDown, SerialLink
 from laneserver.store import cradles
 from tests.actors.test_display_scanner import States
 from tests.actors.test_jet_journal import plain_journal
@@ -184,3 +186,20 @@ async def test_a_basket_the_lane_cannot_take_now_waits_and_one_it_never_can_is_k
             while await uploads(journal) != {"refused": 1}:
                 await trio.sleep(0.05)
     assert lane.baskets == {}
+
+
+async def test_a_port_that_refuses_its_settings_is_down_not_a_crash():
+    # A Linux pty takes odd parity once, then refuses it (termios EINVAL), as a port may
+    # refuse a setting: pyserial raises termios.error, not an OSError. It crashed the
+    # device actor (restarted until its budget ran out); now it is LinkDown.
+    with trio.fail_after(IO):
+        async with pty_pair() as (port, far):
+            held = os.open(port, os.O_RDWR | os.O_NOCTTY)
+            try:
+                link = SerialLink(port, parity="odd")
+                await link.open()
+                await link.close()
+                with pytest.raises(LinkDown, match="refused its settings"):
+                    await link.open()
+            finally:
+                os.close(held)
