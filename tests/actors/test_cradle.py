@@ -111,7 +111,7 @@ async def test_an_upload_is_journaled_then_cleared_then_one_basket_in_the_lane(t
 async def test_a_crash_after_any_step_neither_doubles_nor_loses_the_basket(tmp_path, step):
     scanner, lane, crash = ScannerInCradle(CODES), Lane(), CrashOnce(step)
     with trio.fail_after(IO):
-        async with cradle(tmp_path, scanner, lane, step=crash) as (journal, states):
+        async with cradle(tmp_path, scanner, lane, step=crash) as (journal, _states):
             await lane.wait_for(1)
             await scanner.wait_for(lambda s: s.cleared >= 1)
             while await uploads(journal) != {"done": 1}:
@@ -156,7 +156,7 @@ async def test_hostile_answers_are_refused_counted_and_change_nothing(tmp_path):
     scanner, lane = ScannerInCradle(CODES), Lane()
     scanner.corrupt, scanner.garbage = True, True
     with trio.fail_after(IO):
-        async with cradle(tmp_path, scanner, lane) as (journal, states):
+        async with cradle(tmp_path, scanner, lane) as (_journal, states):
             await lane.wait_for(1)  # after the garbage and the bad CRC: the good upload
             state = states.now
     assert state.refused >= 2 and state.up
@@ -193,7 +193,7 @@ async def test_a_port_that_refuses_its_settings_is_down_not_a_crash():
     # refuse a setting: pyserial raises termios.error, not an OSError. It crashed the
     # device actor (restarted until its budget ran out); now it is LinkDown.
     with trio.fail_after(IO):
-        async with pty_pair() as (port, far):
+        async with pty_pair() as (port, _far):
             held = os.open(port, os.O_RDWR | os.O_NOCTTY)
             try:
                 link = SerialLink(port, parity="odd")

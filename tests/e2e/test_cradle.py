@@ -14,7 +14,18 @@ import trio
 
 from tests.actors.test_printer import pty_pair
 from tests.cradle_peer import SERIAL, ScannerInCradle, in_cradle
-from tests.e2e.configured import CASHIER, DEMO_CATALOG, PAUL, configured_shop, entry, lane, rows, stock_point, toml
+from tests.e2e.configured import (
+    CASHIER,
+    DEMO_CATALOG,
+    PAUL,
+    configured_shop,
+    entry,
+    lane,
+    rows,
+    stock_point,
+    terminal,
+    toml,
+)
 from tests.support import connect
 
 GALETS = "3760245001015"  # A001, 8.90
@@ -35,7 +46,7 @@ async def test_a_cradle_upload_is_one_basket_in_the_lane_even_when_the_server_is
         # Held open here too (never read): a killed server's port is not hung up, so
         # socat (the cable) outlives it, as a USB-serial adapter outlives a process.
         held = os.open(port, os.O_RDWR | os.O_NOCTTY)
-        config = toml(stock_point("main"), lane("1"), lane("2"),
+        config = toml(stock_point("main"), lane("1", terminal="t1"), lane("2"), terminal("t1"),
                       entry("cradles", id="c1", kind="serial", address=port, lane="1", poll_seconds=0.3,
                             parity="none"))  # a pty takes no parity (see tests/actors/test_cradle.py)
         with configured_shop(tmp_path, config, DEMO_CATALOG, sellers=[CASHIER], tills=["1"]) as server:
@@ -68,7 +79,9 @@ async def test_a_cradle_upload_is_one_basket_in_the_lane_even_when_the_server_is
     found = {row.split()[0]: row.split() for row in listed.stdout.splitlines() if row}
     assert found["c1"][1:5] == ["cradle", "1", port, "up"]
     assert "scanner in it" in listed.stdout
+    assert found["t1"][1:] == ["terminal", "1", "simulator", "up", "0", "charges"]  # the card terminal, live
     assert 'laneserver_device_up{kind="cradle",device="c1",lane="1"} 1' in metrics
+    assert 'laneserver_device_up{kind="terminal",device="t1",lane="1"} 1' in metrics
     assert 'laneserver_cradle_baskets_waiting{kind="cradle",device="c1",lane="1"} 0' in metrics
 
 
