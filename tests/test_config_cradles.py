@@ -35,10 +35,10 @@ def test_a_cradle_on_a_lane_and_one_that_parks():
     ('[[cradles]]\nid = "c1"\naddress = "/dev/ttyUSB3"\nlane = "9"\n', "cradles[0].lane: unknown lane '9'"),
     ('[[cradles]]\nid = "c1"\naddress = "not a port"\nlane = "1"\n', "cradles[0].address"),
     ('[[cradles]]\nid = "c1"\naddress = "/dev/ttyUSB3"\nlane = "1"\npoll_seconds = 0\n', "cradles[0].poll_seconds"),
-    ('[[cradles]]\nid = "c1"\naddress = "/dev/ttyUSB3"\nlane = "1"\n'
-     '[[cradles]]\nid = "c1"\naddress = "/dev/ttyUSB4"\nlane = "1"\n', "cradles"),
-    ('[[scanners]]\nid = "s1"\naddress = "/dev/ttyUSB3:9600"\n'
-     '[[cradles]]\nid = "c1"\naddress = "/dev/ttyUSB3"\nlane = "1"\n', "cradles[0].address"),
+    (('[[cradles]]\nid = "c1"\naddress = "/dev/ttyUSB3"\nlane = "1"\n'
+      '[[cradles]]\nid = "c1"\naddress = "/dev/ttyUSB4"\nlane = "1"\n'), "cradles"),
+    (('[[scanners]]\nid = "s1"\naddress = "/dev/ttyUSB3:9600"\n'
+      '[[cradles]]\nid = "c1"\naddress = "/dev/ttyUSB3"\nlane = "1"\n'), "cradles[0].address"),
     ('[[cradles]]\nid = "c1"\naddress = "/dev/ttyUSB3"\nlane = "1"\nparity = "mark"\n', "parity"),
 ])
 def test_a_wrong_cradle_is_refused_naming_its_key(cradles, key):
