@@ -16,6 +16,7 @@ import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,9 @@ GIL_SWITCH_INTERVAL = 0.0005
 # ``verify``'s name for each fiscal chain, in the order it walks them (store.fiscal.verify_chains).
 # The chains as verify names them, in store/fiscal.py ALL_CHAINS order.
 VERIFY_CHAINS = ("sales", "payments", "money taken outside sales", "closures", "copies", "invoices",
-                 "drawer movements and counts", "customer account movements", "technical event journal")
+                 "drawer movements and counts", "customer account movements", "technical event journal",
+                 "quotes", "customer orders", "delivery notes", "deposit invoices", "credit notes",
+                 "changes of documents")
 # The collector's thresholds while serving (CPython's default: 700, 10, 10). A store of
 # 1,000 tills holds ~500,000 objects that live as long as their connections (sessions,
 # tasks, lanes) and makes almost no cyclic garbage: with the default, 10 full
@@ -98,8 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     catalog = sub.add_parser("catalog", parents=[common], help="the article catalog")
     catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
-    imp = catalog_sub.add_parser("import", parents=[common], help="import articles from a CSV file")
+    imp = catalog_sub.add_parser("import", parents=[common], help="import articles from a CSV file "
+                                 "(a running server sells them within seconds)")
     imp.add_argument("file", type=Path)
+    imp.add_argument("--dry-run", action="store_true",
+                     help="check the file and list every bad row; import nothing")
+    exp = catalog_sub.add_parser("export", parents=[common], help="write the catalog to a CSV file "
+                                 "(the columns import reads: docs/catalog.md)")
+    exp.add_argument("file", type=Path, help="the CSV file to write (- for standard output)")
 
     verify = sub.add_parser("verify", parents=[common], help="check the fiscal chains")
     verify.add_argument("--key", type=Path, metavar="PUBFILE",
@@ -154,6 +163,26 @@ def build_parser() -> argparse.ArgumentParser:
     fec.add_argument("--out", required=True, type=Path, help="the file to write (replaced whole)")
     fec.add_argument("--format", default="fec", choices=["fec", "csv"],
                      help="fec: tab-separated, as article A47 A-1 LPF asks (default); csv: the same, comma-separated")
+    hq = sub.add_parser("hq", parents=[common], help="head office's PostgreSQL (docs/head_office.md)")
+    hq_sub = hq.add_subparsers(dest="hq_command", required=True, metavar="ACTION")
+    hq_init = hq_sub.add_parser("init", parents=[common], help="create or upgrade head office's schema")
+    hq_init.add_argument("--dsn", required=True, help="head office's PostgreSQL (libpq string or URI)")
+    hq_verify = hq_sub.add_parser("verify", parents=[common],
+                                  help="check a shop's shipped chains against its shipped anchor")
+    hq_verify.add_argument("--dsn", required=True, help="head office's PostgreSQL (libpq string or URI)")
+    hq_verify.add_argument("--shop", required=True, help="the shop's id ([head_office] shop)")
+    hq_fec = hq_sub.add_parser("fec", parents=[common],
+                               help="the chain's FEC of a month from head office's rows (every shop, or one)")
+    hq_fec.add_argument("--dsn", required=True, help="head office's PostgreSQL (libpq string or URI)")
+    hq_fec.add_argument("--period", required=True, help="the month, YYYY-MM (shop days in [shop] timezone)")
+    hq_fec.add_argument("--out", required=True, type=Path, help="the file to write (replaced whole)")
+    hq_fec.add_argument("--shop", action="append", help="one shop (repeatable; default: every shop)")
+    hq_fec.add_argument("--format", default="fec", choices=["fec", "csv"], help="as export fec")
+    hq_publish = hq_sub.add_parser("publish", parents=[common],
+                                   help="publish a catalog (CSV, the import format) to the shops")
+    hq_publish.add_argument("--dsn", required=True, help="head office's PostgreSQL (libpq string or URI)")
+    hq_publish.add_argument("--catalog", required=True, type=Path, help="the CSV file")
+    hq_publish.add_argument("--shop", help="one shop only (default: every shop)")
     return parser
 
 
@@ -192,8 +221,10 @@ def _run(args: argparse.Namespace, config: Config, data: Path) -> int:
             return _seller_add(args, data)
         case "device":
             return _device(args, data, config)
+        case "catalog" if args.catalog_command == "export":
+            return _catalog_export(args, data)
         case "catalog":
-            return _catalog_import(args, data)
+            return _catalog_import(args, config, data)
         case "verify":
             return _verify(data, args.key)
         case "backup":
@@ -214,6 +245,8 @@ def _run(args: argparse.Namespace, config: Config, data: Path) -> int:
             return _tls_init(args, config, data)
         case "status":
             return _status(args, config, data)
+        case "hq":
+            return _hq(args, config)
     return _fail(f"unknown command {args.command}", 2)
 
 
@@ -437,24 +470,168 @@ def _seconds(at: str | None) -> str:
     return "-" if at is None else at[:19] + "Z"
 
 
-def _catalog_import(args: argparse.Namespace, data: Path) -> int:
+def _hq(args: argparse.Namespace, config: Config) -> int:
+    """``laneserver hq init | verify | fec | publish``: head office's side (store/hq.py)."""
+    import psycopg
+
     from laneserver.rules.catalog_csv import CatalogCsvError, parse_catalog_csv
+    from laneserver.store import hq
+
+    try:
+        with hq.connect(args.dsn) as conn:
+            match args.hq_command:
+                case "init":
+                    before, after = hq.init(conn)
+                    print(f"head office schema: {before} → {after}" if before != after
+                          else f"head office schema: {after}, up to date (views made again)")
+                    return 0
+                case "verify":
+                    if hq.schema_version(conn) == 0:
+                        return _fail("head office has no schema: run laneserver hq init --dsn DSN first")
+                    report = hq.verify(conn, args.shop)
+                    for chain in report.chains:
+                        if isinstance(chain, hq.Broken):
+                            print(f"BROKEN: {chain}")
+                    held = ", ".join(f"{chain} {n}" for chain, n in sorted(report.counts.items())) or "nothing"
+                    print(f"shop {args.shop}: {held}")
+                    print(("" if report.anchor_ok else "BROKEN: ") + report.anchor)
+                    print("OK" if report.ok else "BROKEN")
+                    return 0 if report.ok else 1
+                case "fec":
+                    return _hq_fec(args, config, conn)
+                case "publish":
+                    try:
+                        content = args.catalog.read_text(encoding="utf-8-sig")
+                    except (OSError, UnicodeDecodeError) as error:
+                        return _fail(f"cannot read {args.catalog}: {error}")
+                    try:
+                        articles = parse_catalog_csv(content)
+                    except CatalogCsvError as error:
+                        return _fail(f"{args.catalog}: {error} — nothing was published")
+                    version = hq.publish_catalog(conn, content, args.shop)
+                    print(f"catalog version {version} published ({len(articles)} articles) to "
+                          + (f"shop {args.shop}" if args.shop else "every shop"))
+                    return 0
+    except hq.SchemaTooNew as error:
+        return _fail(str(error))
+    except psycopg.Error as error:
+        return _fail(f"head office: {str(error).strip() or repr(error)}")
+    return _fail(f"unknown hq action {args.hq_command}", 2)
+
+
+def _hq_fec(args: argparse.Namespace, config: Config, conn) -> int:
+    """``hq fec``: rules/fec.py over head office's rows of every shop (store/hq.py
+    ``chain_fec``), the shop days in ``[shop] timezone`` of the configuration given."""
+    from laneserver.clock import shop_day, shop_zone
+    from laneserver.config import fec_accounts
+    from laneserver.files import write_atomically
+    from laneserver.rules.fec import render, unbalanced
+    from laneserver.rules.periods import PeriodError, parse_period
+    from laneserver.store import hq
+
+    zone = shop_zone(config.shop.timezone)
+    try:
+        first, last = parse_period(args.period, shop_day(SystemClock().now(), zone))
+    except PeriodError as error:
+        return _fail(f"hq fec: {error}; nothing was written", 2)
+    if not args.out.parent.is_dir():
+        return _fail(f"hq fec: no folder {args.out.parent} to write {args.out.name} in; nothing was written", 2)
+    found = hq.chain_fec(conn, first, last, zone, fec_accounts(config), args.shop)
+    if (wrong := unbalanced(found)):
+        return _fail(f"hq fec: entry {wrong[0].number} does not balance; nothing was written")
+    try:
+        write_atomically(args.out, render(found, format=args.format).encode("utf-8"), 0o640)
+    except OSError as error:
+        return _fail(f"hq fec: cannot write {args.out}: {error}")
+    debit = sum((entry.debit for entry in found), 0)
+    print(f"{args.format.upper()} of {args.period} for {', '.join(args.shop) if args.shop else 'every shop'} "
+          f"written to {args.out}: {len(found)} entries, debits = credits = {debit:.2f}")
+    return 0
+
+
+class _Progress:
+    """How far a long import is, on standard error (standard output stays one result
+    line, for scripts): a bar rewritten in place on a terminal, else a line every
+    ``rules.catalog_csv.PROGRESS_EVERY`` rows (a log, a pipe). ``total``: about how
+    many rows (the file's lines)."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int = 0, stream=None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.terminal = self.stream.isatty()
+        self.total = total
+        self.shown = False
+
+    def __call__(self, rows: int, what: str = "checked") -> None:
+        if self.terminal:
+            share = min(rows / self.total, 1.0) if self.total else 0.0
+            filled = round(share * self.WIDTH)
+            bar = "#" * filled + "." * (self.WIDTH - filled)
+            self.stream.write(f"\r[{bar}] {share:4.0%} {rows}/{self.total} rows {what}")
+            self.shown = True
+        else:
+            self.stream.write(f"laneserver: {rows} rows {what}\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.shown = False
+
+
+def _catalog_import(args: argparse.Namespace, config: Config, data: Path) -> int:
+    from laneserver.rules.catalog_csv import check_catalog_csv
     from laneserver.store.admin import import_articles
 
     try:
         text = args.file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         return _fail(f"cannot read {args.file}: {error}")
-    try:
-        articles = parse_catalog_csv(text)
-    except CatalogCsvError as error:
-        return _fail(f"{args.file}: {error} — nothing was imported")
+    progress = _Progress(total=max(text.count("\n") - 1, 0))
+    checked = check_catalog_csv(text, vat_rates=config.vat_rates, progress=progress)
+    progress.done()
+    if checked.errors:
+        for error in checked.errors:
+            print(f"{args.file}: {error}", file=sys.stderr)
+        faults = len(checked.errors)
+        return _fail(f"{args.file}: {faults} fault{'s' if faults > 1 else ''} in {checked.rows} rows — "
+                     "nothing was imported")
+    if args.dry_run:
+        print(f"{len(checked.articles)} articles checked in {args.file}, no fault (dry run: nothing was imported)")
+        return 0
     db = _open(data)
     try:
-        count = import_articles(db, articles)
+        count = import_articles(db, checked.articles, progress=partial(progress, what="written"))
     finally:
         db.close()
-    print(f"{count} articles imported from {args.file} (a running server sees them after a restart)")
+        progress.done()
+    print(f"{count} articles imported from {args.file} (a running server sells them within a few seconds)")
+    return 0
+
+
+def _catalog_export(args: argparse.Namespace, data: Path) -> int:
+    from laneserver.rules.catalog_csv import write_catalog_csv
+    from laneserver.store.reads import articles
+
+    try:
+        db = _open(data, create=False)
+    except FileNotFoundError as error:
+        return _fail(str(error))
+    try:
+        found = articles(db)
+    finally:
+        db.close()
+    text = write_catalog_csv(found)
+    if str(args.file) == "-":
+        sys.stdout.write(text)
+        return 0
+    try:
+        args.file.write_text(text, encoding="utf-8", newline="")
+    except OSError as error:
+        return _fail(f"cannot write {args.file}: {error}")
+    print(f"{len(found)} articles exported to {args.file}")
     return 0
 
 

@@ -18,6 +18,7 @@ import msgspec
 from laneserver.clock import shop_zone
 from laneserver.rules.money import BadValue, parse_money, parse_percent
 from laneserver.rules.payment import RESERVED_MODES
+from laneserver.rules.variable_measure import check_measures
 
 
 class ConfigError(Exception):
@@ -196,6 +197,15 @@ class KeyboardPageConfig(Base):
     keys: tuple[KeyConfig, ...] = ()
 
 
+class VariableMeasureConfig(Base):
+    """``[[variable_measure]]``: EAN-13 codes starting with ``prefix`` (GS1 20–29) carry
+    a price in cents (``kind = "price"``) or a weight in grams (``"weight"``) in their
+    digits 8 to 12 (rules/variable_measure.py)."""
+
+    prefix: str
+    kind: Literal["price", "weight"]
+
+
 class ServerConfig(Base):
     host: str = "127.0.0.1"
     port: int = 8080
@@ -261,6 +271,21 @@ class BackupConfig(Base):
         return parse_duration(self.every, "backup.every") if self.every else None
 
 
+class HeadOfficeConfig(Base):
+    """Shipping the journal to head office's PostgreSQL (docs/head_office.md); off
+    while ``dsn`` is empty."""
+
+    shop: str = ""  # this shop's id in the chain
+    dsn: str = ""  # head office's PostgreSQL (a libpq connection string or URI)
+    # A shop whose oldest record not at head office is older than this says so in
+    # ``laneserver status``.
+    lag_warning: float = 900.0
+    batch: int = 500  # records per batch (one PostgreSQL transaction)
+    batch_bytes: int = 2_000_000  # about this much record text per batch at most
+    every: float = 1.0  # seconds between two looks at the outbox when it is empty
+    backoff_max: float = 60.0  # the longest wait before trying head office again
+
+
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"(?:\d+[smhd])+")
 # The shortest and longest backup period (seconds): one a second (tests, a drill) to a week.
@@ -283,6 +308,7 @@ class Config(Base):
     shop: ShopConfig = ShopConfig()
     server: ServerConfig = ServerConfig()
     backup: BackupConfig = BackupConfig()
+    head_office: HeadOfficeConfig = HeadOfficeConfig()
     stock_points: tuple[StockPointConfig, ...] = ()
     lanes: tuple[LaneConfig, ...] = ()
     printers: tuple[PrinterConfig, ...] = ()
@@ -291,6 +317,7 @@ class Config(Base):
     scanners: tuple[ScannerConfig, ...] = ()
     cradles: tuple[CradleConfig, ...] = ()
     keyboard: tuple[KeyboardPageConfig, ...] = ()
+    variable_measure: tuple[VariableMeasureConfig, ...] = ()
     payment_modes: tuple[PaymentModeConfig, ...] = ()
     accounting: AccountingConfig = AccountingConfig()
     # Which role each verb needs, where the shop differs from rules/roles.py's table:
@@ -373,6 +400,9 @@ def _check(config: Config) -> Config:
         raise ConfigError(str(error)) from None
     if not shop.vat_rates:
         raise ConfigError("shop.vat_rates: at least one VAT rate is needed")
+    problems = check_measures(config.variable_measure)
+    if problems:
+        raise ConfigError(problems[0])
     if not config.stock_points:
         raise ConfigError("stock_points: at least one stock point is needed")
     if not config.lanes:
@@ -399,6 +429,7 @@ def _check(config: Config) -> Config:
     _check_drawers(config)
     _check_printers(config)
     _check_backup(config.backup)
+    _check_head_office(config.head_office)
     _check_alcohol(config)
     _unique([m.id for m in config.payment_modes], "payment_modes")
     for i, mode in enumerate(config.payment_modes):
@@ -543,6 +574,19 @@ def _check_backup(backup: BackupConfig) -> None:
         raise ConfigError(f"backup.keep: {backup.keep} is not between 1 and 10000 backups")
     if not backup.folder.strip() or "\0" in backup.folder:
         raise ConfigError("backup.folder: must name a folder (a relative one is inside the data folder)")
+
+
+def _check_head_office(hq: HeadOfficeConfig) -> None:
+    if hq.dsn and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", hq.shop):
+        raise ConfigError(f"head_office.shop: {hq.shop!r} must be 1 to 64 of A-Z, a-z, 0-9, '_', '.', '-' "
+                          "(this shop's id at head office; needed with head_office.dsn)")
+    if not 1 <= hq.batch <= 100_000:
+        raise ConfigError(f"head_office.batch: {hq.batch} is not between 1 and 100000 records")
+    if not 10_000 <= hq.batch_bytes <= 100_000_000:
+        raise ConfigError(f"head_office.batch_bytes: {hq.batch_bytes} is not between 10000 and 100000000")
+    if not 0.05 <= hq.every <= 3600 or not 0.1 <= hq.backoff_max <= 3600 or hq.lag_warning <= 0:
+        raise ConfigError("head_office.every, backoff_max (seconds, 0.05 to 3600) and lag_warning (seconds, "
+                          "positive) are out of range")
 
 
 def _check_alcohol(config: Config) -> None:

@@ -39,9 +39,18 @@ import trio
 from laneserver.actors.customers_messages import AskSettle, Available, FindCustomer, Refresh, Release
 from laneserver.actors.customers_messages import AskCouponHold, AskCouponSettle, CountCoupons, ReportCouponHolds
 from laneserver.actors.device_messages import ShowTicket
+from laneserver.actors.documents_messages import (
+    CloseDocuments,
+    DocumentMade,
+    FindDocument,
+    InvoiceNotes,
+    IssueDocument,
+    MakeDocument,
+    RecallDocument,
+)
 from laneserver.actors.drawer_messages import SaleFinished
 from laneserver.actors.invoice_messages import RenderInvoice
-from laneserver.actors.journal import CommitFailed, commit, read
+from laneserver.actors.journal import CommitFailed, ReadFailed, commit, read
 from laneserver.actors.lane_payments import LanePayments, filtered, find_customer
 from laneserver.actors.lane_messages import (
     Basket,
@@ -72,7 +81,7 @@ from laneserver.actors.publisher import Publisher
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.actors.stock_messages import AskReserve, CostsChanged, Reserve, Taken
-from laneserver.clock import Clock, shop_zone
+from laneserver.clock import Clock, shop_day, shop_zone
 from laneserver.config import Config
 from laneserver.log import get_logger
 from laneserver.rules import lane as rules
@@ -80,11 +89,14 @@ from laneserver.rules import payment as payments
 from laneserver.rules import customers as customer_rules
 from laneserver.rules import coupons as coupon_rules
 from laneserver.rules import invoice as invoices
+from laneserver.rules import documents
 from laneserver.rules import lane_journal, lane_plan
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.costs import CostBook, unit_cost
 from laneserver.rules.customer_display import Sale
-from laneserver.rules.money import fmt_money, parse_money
+from laneserver.rules.money import ZERO, fmt_money, parse_money
+from laneserver.rules.receipt import Receipt, ReceiptLine, ReceiptPayment
+from laneserver.rules.ticket import vat_breakdown
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.stock import OutOfStock, StockTakes, effective_policy, exact, fmt_stock
 from laneserver.rules.copies import signature
@@ -92,7 +104,8 @@ from laneserver.rules.sale_receipt import sale_receipt
 from laneserver.rules.lane_sums import LaneSums, coupon_contributions, stock_contributions, ticket_customer
 from laneserver.rules.ticket import topups_in_out
 from laneserver.store import reads
-from laneserver.store.ops import AppendLaneChange, IssueVoucher, Printed, RecordEvent, RecordSale, Remember, SaleRecorded
+from laneserver.store.documents import invoice_of_return
+from laneserver.store.ops import AppendLaneChange, ChainRecord, IssueVoucher, Printed, RecordEvent, RecordSale, Remember, SaleRecorded
 
 # The built-in payment modes the lane handles (rules/payment.py's one table); the
 # shop's own modes ([[payment_modes]]) come on top, see ``payment_policy``.
@@ -162,6 +175,7 @@ class LaneActor:
         costs: CostBook | None = None,
         invoices: Address | None = None,
         display: Address | None = None,
+        documents: Address | None = None,
     ) -> None:
         self.lane = lane
         self.config = config
@@ -198,6 +212,7 @@ class LaneActor:
         self._last_ticket_state: rules.LaneState | None = None
         self.invoices = invoices  # the invoices actor: writes an invoice's PDF off this task
         self.display = display  # the lane's customer display (actors/display.py): told, never waited on
+        self.documents = documents  # quotes, orders, delivery notes (actors/documents.py)
 
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         stored = await read(self.journal, partial(reads.lane_state, lane=self.lane))
@@ -254,6 +269,9 @@ class LaneActor:
                 return
             case Receipted():  # a pay or finish with the receipt asked for: the rule command inside
                 command = command.command
+            case MakeDocument() | RecallDocument() | InvoiceNotes():
+                await self._document(envelope, caller, command)
+                return
             case Basket(lines=lines):
                 if not lines:
                     envelope.reply(refused(Code.BAD_REQUEST, "the basket has no lines"))
@@ -349,6 +367,21 @@ class LaneActor:
         ops.append(AppendLaneChange(change=lane_journal.diff(self.state, state), state=state, at=now))
         moves = tuple(granted.moves)
         vouchers = _remainder_vouchers(moves)
+        if sale is not None and granted.invoice is not None and sale.total < 0 and sale.customer is not None:
+            # A return billed to a customer: a credit note referring to their invoice (rules/documents.py).
+            returned = frozenset(l.article for l in sale.lines if l.qty < 0 and l.article is not None)
+            try:
+                names = frozenset(l.name for l in sale.lines if l.qty < 0)
+                refers = await read(self.journal, partial(invoice_of_return, customer=sale.customer,
+                                                          articles=returned, names=names))
+            except (ReadFailed, ActorFailed):
+                envelope.reply(refused(Code.UNAVAILABLE, "the invoices could not be read; nothing was changed, "
+                                                         "try again"))
+                await self._tell_all(plan.give_backs())
+                return
+            ops.append(ChainRecord(chain="credit_note", at=now, record=documents.credit_note_record(
+                customer=sale.customer, lane=self.lane, seller=sale.seller, lines=sale.lines, total=sale.total,
+                refers=refers)))
         if sale is not None:
             # Its numbers come from the journal's unit, which sets them in the stored result.
             done: LaneResult = SaleDone(number=0, total=sale.total, change=sale.change, due=sale.due,
@@ -571,6 +604,11 @@ class LaneActor:
             return None
         return Printed(lane=self.lane, device=caller.device, seller=caller.seller)
 
+    def _ticket_text(self, article_id: str) -> str:
+        """The text the catalog prints under an article's lines ("" for none)."""
+        article = self.catalog.get(article_id)
+        return article.ticket_text if article is not None else ""
+
     async def _print(self, written: _Written) -> None:
         """The sale's receipt to the lane's printer (rules/sale_receipt.py)."""
         if self.printer is None:
@@ -580,7 +618,7 @@ class LaneActor:
         receipt = sale_receipt(written.sale, number=number, shop_name=shop.name, header=shop.header,
                                footer=shop.footer, policy=self.payments, vouchers=written.vouchers,
                                balances=written.recorded.balances, invoice=written.recorded.invoice,
-                               signature=signature(written.recorded.hash))
+                               signature=signature(written.recorded.hash), ticket_text=self._ticket_text)
         # The printer's mailbox is drained into its own job queue at once, so
         # this waits at most for a moment; a printer that is down keeps the job.
         await self.printer.tell(PrintReceipt(job=f"sale-{number}", receipt=receipt))
@@ -620,6 +658,146 @@ class LaneActor:
         invoice = msgspec.structs.replace(invoice, number=number, sale=written.recorded.number)
         if not self.invoices.tell_nowait(RenderInvoice(invoice)):
             self.log.warning("invoice_render_deferred", invoice=number, sale=written.recorded.number)
+
+    # --- documents: quotes, orders, delivery notes (rules/documents.py) ----------------
+
+    async def _document(self, envelope, caller: Caller, command: Any) -> None:
+        """The open ticket made a document, or a document made the open ticket: the
+        lane's new state is written by the documents actor in the same unit as the
+        document's records (actors/documents.py), then the plan's tells run."""
+        if self.documents is None:
+            envelope.reply(refused(Code.NOT_SUPPORTED, "this server keeps no documents"))
+            return
+        now = self.clock.now()
+        if isinstance(command, MakeDocument):
+            made = documents.issue(
+                self.state.ticket, kind=command.kind, at=now, lane=self.lane, seller=command.seller,
+                stock_point=self.stock_point, zone_day=shop_day(now, self.zone), valid_months=command.valid_months,
+                deposit=command.deposit, due=command.due, delivery=command.delivery, address=command.address,
+                shipping=command.shipping)
+            if isinstance(made, Refused):
+                envelope.reply(made)
+                return
+            ticket = rules.Ticket()
+        else:
+            found = await self._documents_to_recall(command)
+            if isinstance(found, Refused):
+                envelope.reply(found)
+                return
+            ticket = found
+        state = rules.revised(self.state, msgspec.structs.replace(self.state, ticket=ticket))
+        plan = lane_plan.plan(
+            lane_plan.Change(before=self.state, after=state, sale=None,
+                             reserved_before=self._reserved(self.state), reserved_after=self._reserved(state),
+                             coupons_before=self._coupon_holds(self.state), coupons_after=self._coupon_holds(state),
+                             receipt=None, holding=None),
+            takes=self._takes.takes, checked=self._checked, article=self.catalog.get,
+        )
+        if isinstance(plan, Refused):
+            envelope.reply(plan)
+            return
+        if isinstance(command, RecallDocument) and command.kind == "order":
+            # The order's stock is reserved already (by the documents actor, which lets go
+            # of it in the recall's unit): the ticket takes that reservation over unasked,
+            # so a shop that refuses to sell below zero never refuses its own order.
+            plan = msgspec.structs.replace(
+                plan, asks=tuple(a for a in plan.asks if not isinstance(a.step, lane_plan.ReserveStock)),
+                tells=(*plan.tells, lane_plan.SetReservations(self._reserved(state))))
+        granted = await self._ask_all(plan, caller, None)
+        if isinstance(granted, Refused):
+            envelope.reply(granted)
+            return
+        ops = (AppendLaneChange(change=lane_journal.diff(self.state, state), state=state, at=now),)
+        try:
+            if isinstance(command, MakeDocument):
+                stock: dict[str, Any] = {}
+                if made.kind == "delivery_note":
+                    for line in made.lines:
+                        if line.article is not None:
+                            for article, qty in self._takes.takes(line.article, line.qty):
+                                stock[article] = stock.get(article, 0) + qty
+                answer = await self.documents.ask(IssueDocument(made, ops, tuple(stock.items()), caller.device))
+            else:
+                keys = ((command.kind, command.number),) if isinstance(command, RecallDocument) else tuple(
+                    ("delivery_note", n) for n in command.notes)
+                event = "recalled" if isinstance(command, RecallDocument) and command.kind != "delivery_note" \
+                    else "invoiced"
+                answer = await self.documents.ask(CloseDocuments(keys, event, self.lane, command.seller, ops))
+        except ActorFailed:
+            answer = refused(Code.UNAVAILABLE, "the documents did not answer; nothing was changed, try again")
+        if isinstance(answer, Refused):
+            await self._tell_all(plan.give_backs())
+            envelope.reply(answer)
+            return
+        self.state = state
+        result: Any = (DocumentMade(answer, self.ticket(state)) if isinstance(command, MakeDocument)
+                              else TicketChanged(now=self.ticket(state), warnings=granted.warnings))
+        envelope.reply(result)
+        self._publish_ticket(skip=caller.origin)
+        await self._tell_all(plan.tells)
+        if isinstance(command, MakeDocument):
+            await self._print_document(answer)
+
+    async def _print_document(self, document: documents.Document) -> None:
+        """A document on the lane's receipt printer: its title, number, lines, total,
+        deposit, and its barcode (scanned to recall it)."""
+        if self.printer is None:
+            return
+        shop = self.config.shop
+        footer = [f"{documents.TITLES[document.kind]} {document.name}"]
+        if document.valid_until is not None:
+            footer.append(f"Valable jusqu'au {document.valid_until.strftime('%d/%m/%Y')}")
+        if document.due is not None:
+            footer.append(f"Pour le {document.due.strftime('%d/%m/%Y')}")
+        if document.address:
+            footer.append(f"Livraison : {document.address}")
+        if document.deposit > 0:
+            footer.append(f"Acompte {fmt_money(document.deposit)} (facture d'acompte "
+                          f"{documents.name('deposit_invoice', document.deposit_invoice or 0)})")
+            footer.append(f"Reste à payer : {fmt_money(documents.left_to_pay(document))}")
+        receipt = Receipt(
+            shop_name=shop.name, header=shop.header, lane=self.lane, number=document.number, seller=document.seller,
+            at=document.at.astimezone(self.zone),
+            lines=tuple(ReceiptLine(name=l.name, qty=l.qty, unit_price=l.unit_price, total=l.total,
+                                    vat_rate=l.vat_rate, discount_percent=l.discount_percent)
+                        for l in document.lines),
+            vat=vat_breakdown(document.lines), total=document.total,
+            payments=tuple(ReceiptPayment(mode=p.mode, amount=p.amount) for p in document.deposit_payments),
+            change=ZERO, footer=(*footer, *shop.footer), title=documents.TITLES[document.kind],
+            document=document.name, code=document.barcode,
+        )
+        await self.printer.tell(PrintReceipt(job=f"document-{document.name}", receipt=receipt))
+
+    async def _documents_to_recall(self, command: RecallDocument | InvoiceNotes) -> rules.Ticket | Refused:
+        """The ticket a recalled quote or order, or delivery notes to invoice, become."""
+        if not self.state.ticket.is_empty:
+            return refused(Code.CONFLICT, "the open ticket is not empty: finish or hold it before recalling a document")
+        wanted = ((command.kind, command.number),) if isinstance(command, RecallDocument) else tuple(
+            ("delivery_note", n) for n in command.notes)
+        found = []
+        for kind, number in wanted:
+            try:
+                opened = await self.documents.ask(FindDocument(kind, number))
+            except ActorFailed:
+                return refused(Code.UNAVAILABLE, "the documents did not answer; nothing was changed, try again")
+            if opened is None:
+                return refused(Code.NOT_FOUND, f"no document {documents.name(kind, number)}",
+                               document=documents.name(kind, number))
+            if opened.status != "open":
+                return refused(Code.CONFLICT, f"{opened.document.name} is {opened.status}",
+                               document=opened.document.name, status=opened.status)
+            found.append(opened.document)
+        business = False
+        customer = found[0].customer
+        if customer is not None and self.customers is not None:
+            who = await find_customer(self.customers, FindCustomer(customer=customer))
+            if isinstance(who, Refused):
+                return who
+            business = who is not None and who.business
+        if isinstance(command, InvoiceNotes) or found[0].kind == "delivery_note":
+            return documents.notes_ticket(tuple(found), command.seller, business)
+        ticket = documents.recalled_ticket(found[0], command.seller)
+        return msgspec.structs.replace(ticket, business=business, opened_at=self.clock.now())
 
     # --- customers: the ticket's customer, credit, wallet and vouchers -------------------
 

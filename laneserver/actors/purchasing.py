@@ -123,10 +123,11 @@ class Purchasing:
         def numbered(number: int) -> OrderNow:
             return self._answer(msgspec.structs.replace(order, number=number))
 
-        # The number comes from the writer: the result is stored from it in the same unit.
+        # The number comes from the writer: it puts it in the stored result in the same unit.
         op = CreatePurchaseOrder(order=order, at=now, device=caller.device, seller=caller.seller, key=keyed.key,
                                  fingerprint=keyed.fingerprint, actor=point.replies.actor,
-                                 reply=lambda number: ReplyMemory.stored(numbered(number)))
+                                 reply=None if keyed.key is None else ReplyMemory.stored(numbered(0)),
+                                 holes=((0, ("order", "number")),))
         try:
             [number] = await commit(point.journal, op)
         except CommitFailed as error:

@@ -212,8 +212,9 @@ class SalesActor:
             sale=sale.number, at=now, rows=tuple(PaymentRow(**msgspec.structs.asdict(r)) for r in rows),
             lane=lane, device=caller.device, seller=caller.seller, approved_by=caller.approved_by,
             reason=reason, debtor=debtor, key=keyed.key, actor=self.replies.actor,
-            # The row numbers come from the writer: the result is stored from them in the same unit.
-            reply=lambda numbers: ReplyMemory.stored(result(numbers)),
+            # The row numbers come from the writer: it puts them in the stored result.
+            reply=None if keyed.key is None else ReplyMemory.stored(result((0,) * len(rows))),
+            holes=tuple((i, ("sale", "rows", len(sale.rows) + i, "number")) for i in range(len(rows))),
             fingerprint=keyed.fingerprint,
         )
         event = self._event(caller, kind, {
@@ -293,8 +294,10 @@ class SalesActor:
             original=sale.number, printed=printed, sale=counter, rows=tuple(PaymentRow(**msgspec.structs.asdict(r)) for r in rows),
             reason=reason, approved_by=caller.approved_by or "", stock=stock, customer_moves=customer_moves,
             device=caller.device, key=keyed.key, actor=self.replies.actor,
-            # The numbers come from the writer: the result is stored from them in the same unit.
-            reply=lambda number, numbers: ReplyMemory.stored(result(number, numbers)),
+            # The numbers come from the writer: it puts them in the stored result.
+            reply=None if keyed.key is None else ReplyMemory.stored(result(0, (0,) * len(rows))),
+            holes=((0, ("number",)), (0, ("sale", "cancelled_by")),
+                   *((i + 1, ("others", r.refers, 0)) for i, r in enumerate(rows) if r.refers is not None)),
             fingerprint=keyed.fingerprint,
         )
         event = self._event(caller, "SaleCancelled", {

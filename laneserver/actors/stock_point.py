@@ -174,6 +174,7 @@ class StockPointActor:
         self._stale_lanes: set[str] = set()
         # Stock article → the parts its stock is shown in (rules.stock.parts_per_unit).
         self.parts: dict[str, int] = {}
+        self._parts_version = -1
         self.purchasing = Purchasing(self)
         # The open inventory count by zone (rules/inventory.py), loaded at start.
         self.counts = CountBook()
@@ -185,7 +186,7 @@ class StockPointActor:
         self.settings = await read(self.journal, partial(reads.stock_articles, stock_point=self.stock_point))
         self.costs.load(self.settings)
         untracked = {article for article, row in self.settings.items() if not row.tracked}
-        self.parts = parts_per_unit(self.catalog)
+        self.parts, self._parts_version = parts_per_unit(self.catalog), self.catalog.version
         self.state = StockState(self.stock_point, real, reservations=self._reservations, untracked=untracked)
         await self.purchasing.load()
         counted = await read(self.journal, partial(reads.open_count_lines, stock_point=self.stock_point))
@@ -240,8 +241,15 @@ class StockPointActor:
             components.append((self.state.level(stock_article), qty))
         return kit_level(article_id, components)
 
+    def _parts_of(self, article_id: str) -> int:
+        """The parts ``article_id``'s stock is shown in, from the catalog as it is now
+        (a live import may add articles sold by the part: ``Catalog.version``)."""
+        if self._parts_version != self.catalog.version:
+            self.parts, self._parts_version = parts_per_unit(self.catalog), self.catalog.version
+        return self.parts.get(article_id, 0)
+
     def point_level(self, level: Level) -> PointLevel:
-        return PointLevel(self.stock_point, level, self.parts.get(level.article, 0),
+        return PointLevel(self.stock_point, level, self._parts_of(level.article),
                           self.purchasing.incoming.get(level.article, ZERO))
 
     def name(self, article_id: str) -> str:
@@ -640,6 +648,6 @@ class StockPointActor:
             rows.append(StockRow(
                 article=article_id, name=self.name(article_id), level=level, last_cost=settings.last_cost,
                 average_cost=settings.average_cost, value=value, alert_threshold=threshold, alert=alert,
-                parts=self.parts.get(article_id, 0), incoming=incoming.get(article_id, ZERO),
+                parts=self._parts_of(article_id), incoming=incoming.get(article_id, ZERO),
             ))
         return StockRows(self.stock_point, tuple(rows))

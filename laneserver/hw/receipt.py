@@ -202,7 +202,7 @@ def _render_header(printer: Paper, receipt: Receipt, width: int) -> None:
     printer.ln()
     printer.textln(_columns(f"Caisse {_plain(receipt.lane)}", receipt.at.strftime("%d/%m/%Y %H:%M"), width))
     printer.textln(f"Vendeur : {_plain(receipt.seller)}"[:width])
-    printer.textln(f"Ticket n° {receipt.number}")
+    printer.textln(f"N° {_plain(receipt.document)}" if receipt.document else f"Ticket n° {receipt.number}")
     if receipt.title:
         printer.set(align="center", bold=True, double_width=True, double_height=True)
         printer.textln(_plain(receipt.title))
@@ -222,6 +222,8 @@ def _render_line(printer: Dummy, line: ReceiptLine, width: int, *, prices: bool 
     # Long names wrap rather than being cut: the customer must recognise the item.
     for part in textwrap.wrap(_plain(line.name), width) or [""]:
         printer.textln(part)
+    for part in textwrap.wrap(_plain(line.text), width - 2):  # the catalog's ticket_text
+        printer.textln(f"  {part}")
     if not prices:  # a gift receipt: the quantity, nothing that tells a price
         printer.textln(f"  Qté : {_qty(line.qty)}")
         if line.qty < 0:
@@ -305,7 +307,7 @@ def _render_footer(printer: Dummy, receipt: Receipt) -> None:
     # land in the journal under systemd; the hardware path is what it would
     # pick anyway for the default profile.
     printer._hw_barcode(
-        "{B" + f"{receipt.number:06d}",
+        "{B" + (receipt.code or f"{receipt.number:06d}"),
         "CODE128",
         height=_BARCODE_HEIGHT,
         width=_BARCODE_MODULE,

@@ -59,12 +59,16 @@ from laneserver.protocol.wire_catalog import (
     ArticleView,
     Keyboard,
     KeyboardOk,
+    KeyboardPageIn,
     KeyboardPageView,
+    KeyboardSave,
+    KeyIn,
     KeyView,
     PriceCheck,
     PriceCheckOk,
     Search,
     SearchOk,
+    VariantView,
 )
 from laneserver.protocol.wire_customers import (
     BalanceCorrect,
@@ -87,6 +91,19 @@ from laneserver.protocol.wire_customers import (
     VoucherView,
     WalletTopup,
     WalletTopupCancel,
+)
+from laneserver.protocol.wire_documents import (
+    DeliveryNote,
+    DocumentCancel,
+    DocumentCancelledOk,
+    DocumentInvoice,
+    DocumentLineView,
+    DocumentOk,
+    Documents,
+    DocumentsOk,
+    DocumentView,
+    Order,
+    Quote,
 )
 from laneserver.protocol.wire_drawer import (
     DrawerAlertEvent,
@@ -247,6 +264,8 @@ RequestUnion = Union[
     Reprint,
     Events,
     BasketPark, StockCountZone, StockCounts, StockCountValidate, LabelRequest, LabelRequests,
+    KeyboardSave,
+    Quote, Order, DeliveryNote, Documents, DocumentCancel, DocumentInvoice,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -261,6 +280,7 @@ MUTATING = (
     Close,
     Reprint,
     BasketPark, StockCountZone, StockCountValidate, LabelRequest,
+    Quote, Order, DeliveryNote, DocumentCancel, DocumentInvoice,
 )
 
 REPLY_TYPES = (
@@ -273,6 +293,7 @@ REPLY_TYPES = (
     ReprintOk,
     EventsOk,
     BasketParkOk, StockCountOk, StockCountValidateOk, LabelRequestOk, LabelRequestsOk,
+    DocumentOk, DocumentsOk, DocumentCancelledOk,
 )
 
 EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent,
@@ -288,6 +309,10 @@ SALES_VERBS = (GetSale, PaymentCorrect, SaleCancel, Unpaid, PayLater, DebtAbando
 FISCAL_VERBS = (XReport, Close, Closures)
 # A manager's verbs on sellers and devices (server/edge_admin.py).
 ADMIN_VERBS = (Sellers, SellerAdd, SellerDisable, SellerPin, Devices, DeviceRevoke)
+# Documents (rules/documents.py): made from and recalled into a lane's ticket, or kept
+# by the documents actor (list, cancel).
+DOCUMENT_LANE_VERBS = (Quote, Order, DeliveryNote, DocumentInvoice)
+DOCUMENT_VERBS = (Documents, DocumentCancel)
 
 
 # --- stable error codes --------------------------------------------------------------
@@ -321,6 +346,7 @@ __all__ = [
     "StockStateRequest", "StockTracking", "StockTransfer", "StockWarningView", "TicketEvent", "TicketOk",
     "TicketView", "TopupLine", "TopupOk", "Unpaid", "UnpaidOk", "VatRowView", "VoucherIssue", "VoucherOk",
     "VoucherView", "WalletTopup", "WalletTopupCancel",
+    "VariantView", "KeyboardSave", "KeyIn", "KeyboardPageIn",
     "Reprint", "ReprintOk",
     "FISCAL_VERBS", "Close", "CloseOk", "ClosureView", "Closures", "ClosuresOk", "CountView", "GrandView",
     "OpenTicketView", "ReportView", "TotalsView", "VatTotalView", "XReport", "XReportOk",
@@ -329,4 +355,7 @@ __all__ = [
     "AdjustmentView", "CountedLine", "CountRowView", "LabelRequest", "LabelRequestOk", "LabelRequests",
     "LabelRequestsOk", "LabelRequestView", "StockCountOk", "StockCounts", "StockCountValidate",
     "StockCountValidateOk", "StockCountZone",
+    "DOCUMENT_LANE_VERBS", "DOCUMENT_VERBS", "DeliveryNote", "DocumentCancel", "DocumentCancelledOk",
+    "DocumentInvoice", "DocumentLineView", "DocumentOk", "DocumentView", "Documents", "DocumentsOk", "Order",
+    "Quote",
 ]

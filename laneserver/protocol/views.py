@@ -164,4 +164,10 @@ def article_view(article: Article) -> ArticleView:
         vat_rate=fmt_percent(article.vat_rate),
         unit=article.unit,
         barcodes=[barcode.code for barcode in article.barcodes],
+        location=article.location,
+        sub_family=article.sub_family,
+        internal_code=article.internal_code,
+        model=article.model,
+        size=article.size,
+        colour=article.colour,
     )

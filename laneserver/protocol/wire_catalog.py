@@ -19,7 +19,28 @@ class PriceCheck(Request, tag="price_check"):
 
 
 class Keyboard(Request, tag="keyboard"):
-    """``keyboard``: the till's pages of article keys."""
+    """``keyboard``: the till's pages of keys (articles, functions, payment modes)."""
+
+
+class KeyIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A key of ``keyboard_save``: exactly one of ``article``, ``function``, ``mode``."""
+
+    label: str = ""
+    article: str = ""
+    function: str = ""
+    mode: str = ""
+
+
+class KeyboardPageIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    name: str
+    keys: list[KeyIn] = []
+
+
+class KeyboardSave(Request, tag="keyboard_save"):
+    """``keyboard_save``: a manager saves the till's keyboard (it replaces the shop
+    file's ``[[keyboard]]`` pages, for every till); the reply is ``keyboard``'s."""
+
+    pages: list[KeyboardPageIn]
 
 
 class ArticleView(msgspec.Struct, frozen=True):
@@ -29,12 +50,36 @@ class ArticleView(msgspec.Struct, frozen=True):
     vat_rate: str
     unit: str = ""
     barcodes: list[str] = []
+    # The catalog's other labels (docs/catalog.md): where the article is on the shelves,
+    # its sub-family, internal code, and its place in its model's size × colour grid.
+    location: str = ""
+    sub_family: str = ""
+    internal_code: str = ""
+    model: str = ""
+    size: str = ""
+    colour: str = ""
 
 
-class KeyView(msgspec.Struct, frozen=True):
-    label: str
+class VariantView(msgspec.Struct, frozen=True):
+    """One variant of a model (its own article, barcodes and stock)."""
+
     article: str
+    size: str
+    colour: str
     price: str
+    barcodes: list[str] = []
+
+
+class KeyView(msgspec.Struct, frozen=True, omit_defaults=True):
+    """An article key (``label``, ``article``, ``price``), a function key (``label``,
+    ``function``) or a payment key (``label``, ``mode``): what a key does not have is
+    left out."""
+
+    label: str
+    article: str = ""  # an article key: its id and price
+    price: str = ""
+    function: str = ""  # a function key (rules/keyboard.py FUNCTIONS)
+    mode: str = ""  # a payment-mode key
 
 
 class KeyboardPageView(msgspec.Struct, frozen=True):
@@ -49,6 +94,10 @@ class SearchOk(Reply):
 class PriceCheckOk(Reply):
     article: ArticleView
     points: list[StockPointView]
+    # An article of a model: every variant of the model (its size × colour grid).
+    variants: list[VariantView] = []
+    # A GS1 variable-measure code: what the label says (a price, or a weight in kg).
+    measured: str = ""
 
 
 class KeyboardOk(Reply):

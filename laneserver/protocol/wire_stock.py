@@ -205,6 +205,8 @@ class ExpiringLotView(msgspec.Struct, frozen=True):
 class StockOk(Reply):
     article: str
     points: list[StockPointView]
+    # ``stock`` only: where the article is on the shelves (catalog ``location``, "" for none).
+    location: str | UnsetType = UNSET
 
 
 class StockStateOk(Reply):

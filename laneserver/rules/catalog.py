@@ -6,7 +6,7 @@ Invariants:
   and every list this module returns (candidates, search results) follows that order.
 - A barcode may belong to several articles (multicode); a supplier reference too.
 - ``Catalog.lookup`` tries, in this order, barcodes, then supplier references, then
-  article ids (SPEC §2). At each step the articles that are not ``active`` are left out
+  internal codes, then article ids (SPEC §2). At each step the articles that are not ``active`` are left out
   unless ``include_inactive``; a step whose candidates are all left out does not match,
   and the next step is tried. One candidate is ``Found``, several are ``Ambiguous``.
 - Indexes are plain dicts built once, so a lookup costs a few dict probes whatever the
@@ -134,6 +134,17 @@ class Article(msgspec.Struct, frozen=True, gc=False):
     # litres and the strength in % vol, from which the duties are computed.
     volume_l: str = ""
     abv: str = ""
+    # SPEC §7: the family's subdivision; the shop's own code for the article (typed at
+    # the till like an id); a PLU (price look-up, the 7 first digits of the GS1
+    # variable-measure codes that name it, rules/variable_measure.py).
+    sub_family: str = ""
+    internal_code: str = ""
+    plu: str = ""
+    # Size/colour variants: the articles of one ``model`` form its size × colour grid
+    # (``variant_grid``); each is an article of its own (own barcodes, own stock).
+    model: str = ""
+    size: str = ""
+    colour: str = ""
 
     @property
     def kit(self) -> bool:
@@ -155,6 +166,28 @@ def pack_qty(article: Article, code: str) -> Decimal:
         if barcode.code == code:
             return barcode.pack_qty
     return ONE
+
+
+# How an article takes stock: what the running lanes and stock points have computed
+# from (reservations of open tickets, kit levels), so a live import leaves it as it
+# was until the next start (``live_articles``).
+STOCK_FIELDS: tuple[str, ...] = ("part_of", "parts", "components", "assembly")
+
+
+def live_articles(current: Catalog, imported: Iterable[Article]) -> tuple[list[Article], list[str]]:
+    """The articles a running server takes from a new import of its catalog: all of
+    them, except that an article it already has keeps how it takes stock
+    (``STOCK_FIELDS``): open tickets hold reservations computed from it. Returns the
+    articles and the ids whose stock fields wait for a restart."""
+    taken: list[Article] = []
+    waiting: list[str] = []
+    for article in imported:
+        before = current.get(article.id)
+        if before is not None and any(getattr(before, f) != getattr(article, f) for f in STOCK_FIELDS):
+            article = msgspec.structs.replace(article, **{f: getattr(before, f) for f in STOCK_FIELDS})
+            waiting.append(article.id)
+        taken.append(article)
+    return taken, waiting
 
 
 # --- Lookup results -------------------------------------------------------------------
@@ -356,7 +389,11 @@ class NameIndex:
 class Catalog:
     """The articles of a shop, indexed once for lookups by code and a search by name.
 
-    Immutable once built: a changed catalog is a new ``Catalog``. The name index is
+    Never changed in place, only replaced whole: a changed catalog is a new ``Catalog``,
+    which ``replace_with`` puts behind this object, so that every holder of it (the
+    lanes, the stock points, the sessions) sells from the new one at once — a live
+    import (docs/catalog.md). ``version`` counts those replacements, for whoever keeps
+    something computed from the articles (``rules.stock.StockTakes``). The name index is
     built with it (``search_index=True``) or later, once, by ``set_name_index``
     (until then ``search`` raises ``SearchNotReady``; lookups by code work).
 
@@ -364,7 +401,8 @@ class Catalog:
         ValueError: two articles have the same id (the message names it).
     """
 
-    __slots__ = ("_by_id", "_by_barcode", "_by_supplier_ref", "_articles", "_names", "_coupon_articles")
+    __slots__ = ("_by_id", "_by_barcode", "_by_supplier_ref", "_articles", "_names", "_coupon_articles",
+                 "_by_internal_code", "_by_plu", "_by_model", "version")
 
     def __init__(self, articles: Iterable[Article] = (), *, search_index: bool = True) -> None:
         by_id: dict[str, Article] = {}
@@ -374,6 +412,10 @@ class Catalog:
         keep = in_order.append
         by_code, by_ref = by_barcode.setdefault, by_supplier_ref.setdefault
         coupon_articles: set[str] = set()
+        # Empty in most shops: a dict each, filled only by the articles that use them.
+        by_internal_code: dict[str, _Entry] = {}
+        by_plu: dict[str, _Entry] = {}
+        by_model: dict[str, list[Article]] = {}
         for position, article in enumerate(articles):
             by_id[article.id] = article
             if len(by_id) <= position:  # the id was there already
@@ -387,12 +429,33 @@ class Catalog:
                     _index_add(by_supplier_ref, ref, article)
             if article.coupon_article:
                 coupon_articles.add(article.coupon_article)
+            if article.internal_code:
+                _index_add(by_internal_code, article.internal_code, article)
+            if article.plu:
+                _index_add(by_plu, article.plu, article)
+            if article.model:
+                by_model.setdefault(article.model, []).append(article)
+        self._by_internal_code = by_internal_code
+        self._by_plu = by_plu
+        self._by_model = {model: tuple(variants) for model, variants in by_model.items()}
         self._by_id = by_id
         self._coupon_articles = frozenset(coupon_articles)
         self._by_barcode = by_barcode
         self._by_supplier_ref = by_supplier_ref
         self._articles = in_order  # catalog order (that of ``_by_id``), as the name index
         self._names: NameIndex | None = NameIndex(in_order) if search_index else None
+        self.version = 0
+
+    def replace_with(self, newer: Catalog) -> None:
+        """Put ``newer``'s articles and indexes behind this object (``version`` + 1).
+
+        Synchronous: on the event loop's thread no reader sees half of it. ``newer`` is
+        not to be used afterwards (its indexes are shared).
+        """
+        for slot in self.__slots__:
+            if slot != "version":
+                setattr(self, slot, getattr(newer, slot))
+        self.version += 1
 
     def build_name_index(self) -> NameIndex:
         """The name index of these articles (pure; the caller picks the thread)."""
@@ -455,10 +518,34 @@ class Catalog:
             if candidates:
                 return Ambiguous(code, candidates)
         for key in keys:
+            candidates = keep(_entries(self._by_internal_code.get(key)))
+            if len(candidates) == 1:
+                return Found(candidates[0], ONE)
+            if candidates:
+                return Ambiguous(code, candidates)
+        for key in keys:
             article = self._by_id.get(key)
             if article is not None and (include_inactive or article.status == "active"):
                 return Found(article, ONE)
         return Unknown(code)
+
+    def lookup_measured(self, code: str, *, include_inactive: bool = False) -> LookupResult:
+        """The article a GS1 variable-measure code's first 7 digits name: one whose
+        barcode or ``plu`` is exactly ``code`` (rules/variable_measure.py)."""
+        candidates: list[Article] = []
+        for entry in (self._by_barcode.get(code), self._by_plu.get(code)):
+            for article in _entries(entry):
+                if (include_inactive or article.active) and not any(a is article for a in candidates):
+                    candidates.append(article)
+        if not candidates:
+            return Unknown(code)
+        if len(candidates) == 1:
+            return Found(candidates[0], ONE)
+        return Ambiguous(code, tuple(candidates))
+
+    def variants(self, model: str) -> tuple[Article, ...]:
+        """The articles of ``model`` (its size × colour variants), catalog order."""
+        return self._by_model.get(model, ()) if model else ()
 
     def search(self, text: str, limit: int = 20) -> list[Article]:
         """Active articles whose name holds every word of ``text``, case and accents aside.

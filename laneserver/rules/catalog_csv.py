@@ -2,8 +2,9 @@
 
 Pure: both take and return text; reading and writing files is the caller's business.
 
-An import is all or nothing: the first bad row raises ``CatalogCsvError`` with its
-physical line number (the header is line 1) and nothing is returned.
+An import is all or nothing: ``parse_catalog_csv`` raises ``CatalogCsvError`` for the
+file's first fault, with its physical line number (the header is line 1), and returns
+nothing; ``check_catalog_csv`` lists every fault (``catalog import --dry-run``).
 """
 
 from __future__ import annotations
@@ -59,6 +60,12 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "coupon_article",
     "coupons",
     "coupon_valid_days",
+    "sub_family",
+    "internal_code",
+    "plu",
+    "model",
+    "size",
+    "colour",
 )
 COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
@@ -207,7 +214,31 @@ def _article(cells: dict[str, str], vat_rates: Collection[Decimal] | None) -> Ar
         **_alcohol(cells.get("volume_l", ""), cells.get("abv", "")),
         **_subscription(article_id, cells.get("coupon_article", ""), cells.get("coupons", ""),
                         cells.get("coupon_valid_days", "")),
+        sub_family=_no_control(cells.get("sub_family", "").strip(), "sub_family"),
+        internal_code=_no_control(cells.get("internal_code", "").strip(), "internal_code"),
+        plu=_plu(cells.get("plu", "")),
+        **_variant(article_id, cells.get("model", ""), cells.get("size", ""), cells.get("colour", "")),
     )
+
+
+def _plu(cell: str) -> str:
+    """A PLU: the first 7 digits of the GS1 variable-measure codes naming the article."""
+    plu = cell.strip()
+    if plu and not (len(plu) == 7 and plu.isascii() and plu.isdigit() and plu.startswith("2")):
+        raise _RowError(f"plu {plu!r} must be 7 digits starting with 2 (a GS1 variable-measure code's first 7: "
+                        "its prefix 20 to 29 and the article's number)")
+    return plu
+
+
+def _variant(article_id: str, model_cell: str, size_cell: str, colour_cell: str) -> dict[str, str]:
+    """``model``, ``size`` and ``colour``: a variant's place in its model's grid; a size or
+    a colour needs a model."""
+    model = _no_control(model_cell.strip(), "model")
+    size = _no_control(size_cell.strip(), "size")
+    colour = _no_control(colour_cell.strip(), "colour")
+    if (size or colour) and not model:
+        raise _RowError(f"article {article_id!r}: size and colour need a model (the article they are variants of)")
+    return {"model": model, "size": size, "colour": colour}
 
 
 def _subscription(article_id: str, article_cell: str, coupons_cell: str, days_cell: str) -> dict[str, object]:
@@ -362,86 +393,175 @@ def parse_catalog_csv(text: str, *, vat_rates: Collection[Decimal] | None = None
         One ``Article`` per data row; blank rows are skipped.
 
     Raises:
-        CatalogCsvError: at the first faulty row, with its physical line number.
+        CatalogCsvError: the file's first fault (lowest line), with its physical line number.
+    """
+    checked = check_catalog_csv(text, vat_rates=vat_rates)
+    if checked.errors:
+        raise checked.errors[0]
+    return checked.articles
+
+
+class CheckedCsv:
+    """What ``check_catalog_csv`` found: the articles of the good rows, and every
+    fault, by line (``errors`` empty: the file can be imported as it is)."""
+
+    __slots__ = ("articles", "errors", "rows")
+
+    def __init__(self, articles: list[Article], errors: list[CatalogCsvError], rows: int) -> None:
+        self.articles = articles
+        self.errors = errors
+        self.rows = rows  # the data rows read (blank ones aside)
+
+
+def check_catalog_csv(text: str, *, vat_rates: Collection[Decimal] | None = None,
+                      progress: Callable[[int], None] | None = None) -> CheckedCsv:
+    """Every fault of a catalog CSV, not only the first (``catalog import --dry-run``).
+
+    A bad row is reported and the next one read; the checks between rows (deposits,
+    parts, components, coupons, variants) are made on the good rows, and a reference
+    to an article whose own row is bad is not reported again. A bad header or a
+    malformed CSV (an unclosed quote) stops the reading there: that one fault is
+    reported.
+
+    Args:
+        progress: called with the number of data rows read so far, every
+            ``PROGRESS_EVERY`` rows.
     """
     text = text.removeprefix("\ufeff")
     if not text.strip():
-        raise CatalogCsvError(1, "the file is empty: a header row is required")
+        return CheckedCsv([], [CatalogCsvError(1, "the file is empty: a header row is required")], 0)
     delimiter = _delimiter(text.splitlines()[0])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     articles: list[Article] = []
+    errors: list[CatalogCsvError] = []
     lines_by_id: dict[str, int] = {}
-    deposits: list[tuple[int, str]] = []
-    part_ofs: list[tuple[int, str]] = []
+    bad_ids: set[str] = set()  # ids of rows refused: others' references to them are not faults again
     header: list[str] | None = None
     line = 1
     next_line = 1
+    rows = 0
     try:
         for row in reader:
             line, next_line = next_line, reader.line_num + 1
             if header is None:
-                header = _header(row)
+                try:
+                    header = _header(row)
+                except CatalogCsvError as error:
+                    return CheckedCsv([], [error], 0)
                 continue
             if not any(cell.strip() for cell in row):
                 continue
+            rows += 1
+            if progress is not None and rows % PROGRESS_EVERY == 0:
+                progress(rows)
             if len(row) != len(header):
-                raise CatalogCsvError(line, f"{len(row)} fields but the header has {len(header)}")
+                errors.append(CatalogCsvError(line, f"{len(row)} fields but the header has {len(header)}"))
+                continue
+            cells = dict(zip(header, row))
             try:
-                article = _article(dict(zip(header, row)), vat_rates)
+                article = _article(cells, vat_rates)
             except _RowError as error:
-                raise CatalogCsvError(line, str(error)) from None
+                errors.append(CatalogCsvError(line, str(error)))
+                bad_ids.add(cells["id"].strip())
+                continue
             if article.id in lines_by_id:
-                raise CatalogCsvError(
-                    line, f"duplicate id {article.id!r} (already on line {lines_by_id[article.id]})"
-                )
+                errors.append(CatalogCsvError(
+                    line, f"duplicate id {article.id!r} (already on line {lines_by_id[article.id]})"))
+                continue
             lines_by_id[article.id] = line
-            if article.deposit:
-                deposits.append((line, article.deposit))
-            if article.part_of:
-                part_ofs.append((line, article.part_of))
             articles.append(article)
     except csv.Error as error:
-        raise CatalogCsvError(next_line, f"malformed CSV: {error}") from None
-    for line, deposit in deposits:
-        if deposit not in lines_by_id:
-            raise CatalogCsvError(line, f"deposit {deposit!r} is not an article id of this file")
+        errors.append(CatalogCsvError(next_line, f"malformed CSV: {error}"))
+        return CheckedCsv(articles, errors, rows)
+    if header is None:
+        return CheckedCsv([], [CatalogCsvError(1, "the file is empty: a header row is required")], 0)
     by_id = {article.id: article for article in articles}
-    for line, deposit in deposits:
-        if by_id[deposit].deposit:
-            raise CatalogCsvError(line, f"deposit {deposit!r} has a deposit of its own: a deposit article "
-                                        "cannot have one")
+    faults = _cross_checks(articles, by_id, lines_by_id, bad_ids)
+    errors.extend(faults)
+    errors.sort(key=lambda error: error.line)
+    faulty = {error.line for error in faults}
+    return CheckedCsv([a for a in articles if lines_by_id[a.id] not in faulty], errors, rows)
+
+
+# ``check_catalog_csv`` tells its caller how far it is every this many rows.
+PROGRESS_EVERY = 10_000
+
+
+def _cross_checks(articles: list[Article], by_id: dict[str, Article], lines_by_id: dict[str, int],
+                  bad_ids: set[str]) -> list[CatalogCsvError]:
+    """The faults between rows, one per article at most (its first)."""
+    errors: list[CatalogCsvError] = []
+
+    def known(article_id: str) -> bool:
+        return article_id in by_id or article_id in bad_ids
+
     for article in articles:
-        if article.coupon_article:
-            coupon = by_id.get(article.coupon_article)
-            if coupon is None:
-                raise CatalogCsvError(lines_by_id[article.id],
-                                      f"coupon_article {article.coupon_article!r} is not an article id of this file")
-            if coupon.coupon_article:
-                raise CatalogCsvError(lines_by_id[article.id], f"coupon_article {coupon.id!r} is itself a "
-                                                               "subscription: a coupon article cannot be one")
-    for line, part_of in part_ofs:
-        if part_of not in by_id:
-            raise CatalogCsvError(line, f"part_of {part_of!r} is not an article id of this file")
-        if by_id[part_of].part_of:
-            raise CatalogCsvError(line, f"part_of {part_of!r} is itself sold by the part: "
-                                        "a part must be of a stock article")
-    _check_components(articles, by_id, lines_by_id)
-    return articles
+        line = lines_by_id[article.id]
+        message = _row_references(article, by_id, known)
+        if message is not None:
+            errors.append(CatalogCsvError(line, message))
+    errors.extend(_variant_faults(articles, lines_by_id))
+    try:
+        _check_components(articles, by_id, lines_by_id, known)
+    except CatalogCsvError as error:
+        errors.append(error)
+    return errors
 
 
-def _check_components(articles: list[Article], by_id: dict[str, Article], lines_by_id: dict[str, int]) -> None:
+def _row_references(article: Article, by_id: dict[str, Article], known: Callable[[str], bool]) -> str | None:
+    """What is wrong with the articles ``article`` names (deposit, coupon, part), or None."""
+    if article.deposit:
+        if not known(article.deposit):
+            return f"deposit {article.deposit!r} is not an article id of this file"
+        deposit = by_id.get(article.deposit)
+        if deposit is not None and deposit.deposit:
+            return f"deposit {article.deposit!r} has a deposit of its own: a deposit article cannot have one"
+    if article.coupon_article:
+        if not known(article.coupon_article):
+            return f"coupon_article {article.coupon_article!r} is not an article id of this file"
+        coupon = by_id.get(article.coupon_article)
+        if coupon is not None and coupon.coupon_article:
+            return f"coupon_article {coupon.id!r} is itself a subscription: a coupon article cannot be one"
+    if article.part_of:
+        if not known(article.part_of):
+            return f"part_of {article.part_of!r} is not an article id of this file"
+        stock = by_id.get(article.part_of)
+        if stock is not None and stock.part_of:
+            return f"part_of {article.part_of!r} is itself sold by the part: a part must be of a stock article"
+        if stock is not None and stock.kit:
+            return f"part_of {article.part_of!r} is a kit: a kit has no stock to take parts of"
+    return None
+
+
+def _variant_faults(articles: list[Article], lines_by_id: dict[str, int]) -> list[CatalogCsvError]:
+    """One size × colour cell of a model holds one article (rules/catalog.py ``variant_grid``)."""
+    errors: list[CatalogCsvError] = []
+    cells: dict[tuple[str, str, str], str] = {}
+    for article in articles:
+        if not article.model:
+            continue
+        key = (article.model, article.size, article.colour)
+        other = cells.setdefault(key, article.id)
+        if other != article.id:
+            errors.append(CatalogCsvError(
+                lines_by_id[article.id],
+                f"model {article.model!r} size {article.size!r} colour {article.colour!r} is already article "
+                f"{other!r} (line {lines_by_id[other]}): each variant is one article"))
+    return errors
+
+
+def _check_components(articles: list[Article], by_id: dict[str, Article], lines_by_id: dict[str, int],
+                      known: Callable[[str], bool]) -> None:
     """Components are articles of the file; a kit holds no kit (a kit is sold from its
     components, which must have stock of their own); no article is made of itself,
     however indirectly."""
     for article in articles:
         line = lines_by_id[article.id]
-        if article.part_of and by_id[article.part_of].kit:
-            raise CatalogCsvError(line, f"part_of {article.part_of!r} is a kit: a kit has no stock to take parts of")
         for component in article.components:
-            known = by_id.get(component.article)
-            if known is None:
+            if not known(component.article):
                 raise CatalogCsvError(line, f"component {component.article!r} is not an article id of this file")
-            if article.kit and known.kit:
+            found = by_id.get(component.article)
+            if article.kit and found is not None and found.kit:
                 raise CatalogCsvError(line, f"component {component.article!r} is itself a kit: a kit cannot "
                                             "hold a kit (list that kit's components instead)")
     state: dict[str, int] = {}  # 1: being visited, 2: done
@@ -449,6 +569,8 @@ def _check_components(articles: list[Article], by_id: dict[str, Article], lines_
     def visit(article_id: str, path: list[str]) -> None:
         state[article_id] = 1
         for component in by_id[article_id].components:
+            if component.article not in by_id:
+                continue  # on a bad row: reported there
             if state.get(component.article) == 1:
                 cycle = " > ".join([*path[path.index(component.article):], component.article])
                 raise CatalogCsvError(lines_by_id[path[0]], f"components go round in a cycle: {cycle}")
@@ -524,6 +646,12 @@ def write_catalog_csv(articles: Iterable[Article]) -> str:
                 a.coupon_article,
                 str(a.coupons) if a.coupon_article else "",
                 str(a.coupon_valid_days) if a.coupon_article and a.coupon_valid_days else "",
+                a.sub_family,
+                a.internal_code,
+                a.plu,
+                a.model,
+                a.size,
+                a.colour,
             )
         )
     return out.getvalue()

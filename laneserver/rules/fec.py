@@ -70,6 +70,8 @@ DEFAULT_MODES: dict[str, tuple[str, str]] = {
     "credit": ("4191", "Clients - avances reçues (compte client)"),
     "wallet": ("4191", "Clients - avances reçues (porte-monnaie)"),
     "voucher": ("4198", "Bons d'achat émis"),
+    # An order's deposit (rules/documents.py): received on the order, used at its sale.
+    "deposit": ("4191", "Clients - avances et acomptes reçus sur commandes"),
 }
 #: A shop's own payment mode with no account set: "other values to cash".
 OTHER_MODE_ACCOUNT = "5118"
@@ -309,6 +311,8 @@ _MONEY_KINDS = {
     "topup": ("wallet", "Rechargement porte-monnaie"),
     "topup_cancel": ("wallet", "Annulation de rechargement"),
     "voucher": ("voucher", "Bon d'achat vendu"),
+    "order_deposit": ("deposit", "Acompte sur commande"),
+    "order_deposit_refund": ("deposit", "Acompte remboursé"),
 }
 
 

@@ -182,7 +182,7 @@ def decode_anchor(data: bytes) -> Anchor:
         anchor = _anchor_decoder.decode(data)
     except msgspec.DecodeError as error:
         raise AnchorUnreadable(f"not a fiscal anchor: {error}") from None
-    if len(anchor.chains) > MAX_ANCHORED_CHAINS or any(not name.isascii() or not name.isalpha() or len(name) > 32
+    if len(anchor.chains) > MAX_ANCHORED_CHAINS or any(not name.isascii() or not name.replace("_", "").isalpha() or len(name) > 32
                                                         for name in anchor.chains):
         raise AnchorUnreadable("not a fiscal anchor: bad chain names")
     if anchor.format == UNSIGNED_FORMAT:

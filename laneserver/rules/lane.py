@@ -696,6 +696,10 @@ def _remove_payment(state: LaneState, command: RemovePayment) -> Applied | Refus
     ticket = state.ticket
     if not any(p.payment == command.payment for p in ticket.payments):
         return Refused("not_found", f"no payment {command.payment} on the open ticket", {"payment": command.payment})
+    if any(p.payment == command.payment and p.mode == "deposit" for p in ticket.payments):
+        # A recalled order's deposit (rules/documents.py): money taken on the order, it stays with it.
+        return Refused("conflict", "this is the order's deposit: it is deducted from the sale, not removed",
+                       {"payment": command.payment})
     # What is left no longer settles the ticket: a cash rounding goes with the removal.
     kept = payments.without_rounding(tuple(p for p in ticket.payments if p.payment != command.payment))
     return _with_ticket(state, msgspec.structs.replace(ticket, payments=kept), PaymentRemoved(command.payment))

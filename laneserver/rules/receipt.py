@@ -16,6 +16,8 @@ class ReceiptLine(msgspec.Struct, frozen=True):
     total: Decimal
     vat_rate: Decimal
     discount_percent: Decimal = Decimal(0)
+    # The article's extra text printed under its line (catalog ``ticket_text``).
+    text: str = ""
 
 
 class VatRow(msgspec.Struct, frozen=True):
@@ -68,4 +70,8 @@ class Receipt(msgspec.Struct, frozen=True):
     # extract of the sale record's hash in the sale chain ("" on slips that are no sale's).
     software: str = ""
     signature: str = ""
+    # A document's printed number and barcode (rules/documents.py: "Q-000001", "DQ000001");
+    # "" for a sale, whose barcode is its number.
+    document: str = ""
+    code: str = ""
 

@@ -36,6 +36,7 @@ _SUPERVISOR_VERBS = (
     "balance_correct",  # a customer's credit or wallet corrected
     "closures",         # the closures' list
     "stock_count_validate",  # an inventory counted by zone applied to the stock (or a supervisor's PIN)
+    "document_cancel",  # a quote or order cancelled, an order's deposit refunded or kept
 )
 _MANAGER_VERBS = (
     "stock_count",      # an inventory count sets the real stock
@@ -45,6 +46,7 @@ _MANAGER_VERBS = (
     "events",           # the technical event journal (JET)
     "sellers", "seller_add", "seller_disable", "seller_pin",
     "devices", "device_revoke",
+    "keyboard_save",    # the till's keyboard layout (rules/keyboard.py)
 )
 _CASHIER_VERBS = (
     "hello", "pair", "sign_in", "sign_out", "scan", "add", "set_qty", "remove_line", "cancel_ticket", "discount",
@@ -59,6 +61,8 @@ _CASHIER_VERBS = (
     "x_report", "reprint",
     # A PDA's stock work (issue 16): counting by zone, the open count, shelf-label requests.
     "stock_count_zone", "stock_counts", "label_request", "label_requests",
+    # Documents (rules/documents.py): made from the open ticket, listed, delivery notes invoiced.
+    "quote", "order", "delivery_note", "documents", "document_invoice",
 )
 
 # Every verb the server knows, with the role it needs unless the shop's ``[roles]`` says

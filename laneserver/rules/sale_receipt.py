@@ -9,7 +9,7 @@ on an invoice is titled with the invoice's number.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Protocol
 
@@ -65,11 +65,13 @@ def sale_footer(sale: SaleCompleted, vouchers: Iterable[IssuedNote] = (),
 def sale_receipt(sale: SaleCompleted, *, number: int, shop_name: str, header: tuple[str, ...],
                  footer: tuple[str, ...], policy: payments.Policy, vouchers: Iterable[IssuedNote] = (),
                  balances: Iterable[tuple[str, str, Decimal]] = (), invoice: int | None = None,
-                 signature: str = "") -> Receipt:
+                 signature: str = "", ticket_text: Callable[[str], str] | None = None) -> Receipt:
     """The receipt of sale ``number`` (``invoice``: the number of its invoice, the
     slip's title). A shop's own payment mode is named by its configured label; a
     built-in one by the printer's. It ends with the software's name and version
-    (rules/copies.py SOFTWARE) and ``signature``, the start of the sale record's hash."""
+    (rules/copies.py SOFTWARE) and ``signature``, the start of the sale record's hash.
+    ``ticket_text``: an article id → the text printed under its lines (catalog
+    ``ticket_text``; "" for none)."""
     return Receipt(
         shop_name=shop_name,
         header=header,
@@ -79,7 +81,8 @@ def sale_receipt(sale: SaleCompleted, *, number: int, shop_name: str, header: tu
         at=sale.at,
         lines=tuple(
             ReceiptLine(name=f"{l.name} (coupon)" if l.coupon else l.name, qty=l.qty, unit_price=l.unit_price,
-                        total=l.total, vat_rate=l.vat_rate, discount_percent=l.discount_percent)
+                        total=l.total, vat_rate=l.vat_rate, discount_percent=l.discount_percent,
+                        text=ticket_text(l.article) if ticket_text is not None and l.article else "")
             for l in sale.lines
         ),
         vat=sale.vat,

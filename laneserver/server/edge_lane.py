@@ -37,6 +37,7 @@ from laneserver.actors.lane_messages import (
     TicketChanged,
     TicketHeld,
 )
+from laneserver.actors.documents_messages import DocumentMade
 from laneserver.actors.messages import Caller, Do
 from laneserver.actors.runtime import Address
 from laneserver.clock import shop_day, shop_zone
@@ -57,13 +58,15 @@ from laneserver.rules.money import (
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.stock import fmt_stock
 from laneserver.rules.ticket import LineSource
-from laneserver.server import outcomes
+from laneserver.rules.variable_measure import BadCheckDigit, Measured, resolve
+from laneserver.rules.variable_measure import BadValue as BadMeasure
+from laneserver.server import edge_documents, outcomes
 
 # The requests a lane answers (a till's own lane; ``basket_empty`` names its lane).
 LANE_REQUESTS = (
     wire.Scan, wire.Add, wire.SetQty, wire.RemoveLine, wire.CancelTicket, wire.Discount, wire.SetCustomer,
     wire.Hold, wire.Held, wire.Recall, wire.Pay, wire.RemovePayment, wire.Finish, wire.GetTicket,
-    wire.TopupLine,
+    wire.TopupLine, *wire.DOCUMENT_LANE_VERBS,
 )
 
 
@@ -143,6 +146,9 @@ def _command(request: wire.Request, seller: str, caller: Caller, shop: Any) -> A
     config: Config = shop.config
     match request:
         case wire.Scan(code=code, qty=qty):
+            recalled = edge_documents.scanned(code, seller)  # a quote's, order's or delivery note's barcode
+            if recalled is not None:
+                return recalled
             return _scan(shop, seller, code, qty, cards=shop.customers is not None)
         case wire.Add(article=article_id, qty=qty):
             article = shop.catalog.get(article_id)
@@ -201,6 +207,8 @@ def _command(request: wire.Request, seller: str, caller: Caller, shop: Any) -> A
             return ChooseCustomer(seller, customer_id, card)
         case wire.TopupLine(amount=raw, qty=raw_qty):
             return rules.AddTopup(seller, parse_money(raw), _qty(raw_qty))
+        case wire.Quote() | wire.Order() | wire.DeliveryNote() | wire.DocumentInvoice():
+            return edge_documents.lane_command(request, seller)
     return refused(Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not a lane request")
 
 
@@ -248,17 +256,30 @@ def basket_command(shop: Any, caller: Caller, basket: str, lines: list[Any], *, 
 
 
 def _scan(shop: Any, seller: str, code: str, qty: Any, *, cards: bool) -> Any:
-    """A line of the article ``code`` names (``qty`` of it, times its pack's); with
+    """A line of the article ``code`` names (``qty`` of it, times its pack's, or its
+    GS1 variable-measure code's weight or price: rules/variable_measure.py); with
     ``cards``, a code no article has may be a customer's card (the lane looks)."""
-    match shop.catalog.lookup(code):
+    match resolve(shop.catalog, code, shop.config.variable_measure):
         case Found(article=article, qty=pack):
             return _line(seller, article, _qty(qty) * pack)
+        case Measured(article=article, qty=measure):
+            return _line(seller, article, _qty(qty) * measure)
+        case BadCheckDigit() | BadMeasure() as bad:
+            return refused(Code.BAD_REQUEST, measure_refusal(bad), field="code")
         case Ambiguous(candidates=candidates):
             return refused(Code.AMBIGUOUS_CODE, f"code {code!r} matches {len(candidates)} articles: choose one",
                            candidates=[wire.Candidate(article=a.id, name=a.name) for a in candidates])
     if cards:
         return ScanCard(seller, code)
     return refused(Code.UNKNOWN_CODE, f"unknown code {code!r}")
+
+
+def measure_refusal(bad: BadCheckDigit | BadMeasure) -> str:
+    """Why a variable-measure code is refused, for the cashier."""
+    if isinstance(bad, BadCheckDigit):
+        return (f"code {bad.code!r} has a wrong check digit (it should end in {bad.expected}): "
+                "scan the label again or type the code")
+    return f"code {bad.code!r} carries a {bad.kind} of zero: weigh or price the article again"
 
 
 def _line(seller: str, article: Article, qty: Decimal) -> rules.AddLine:
@@ -293,6 +314,8 @@ def answer(request: wire.Request, result: Any) -> bytes:
             return _finish_reply(request.id, result)
         case HeldTickets(tickets=tickets):
             return encode(wire.HeldOk(re=request.id, tickets=[held_view(h) for h in tickets]))
+        case DocumentMade():
+            return edge_documents.answer(request, result)
     raise TypeError(f"a lane answered {result!r}")
 
 

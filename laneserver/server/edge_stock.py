@@ -256,7 +256,8 @@ async def stock(shop: Shop, request: wire.Stock) -> bytes:
     if isinstance(known, Refused):
         return outcomes.refusal_frame(request, known)
     article = known.part_of or known.id  # sold by the part: the stock is its stock article's
-    return encode(wire.StockOk(re=request.id, article=article, points=await levels(shop, article)))
+    return encode(wire.StockOk(re=request.id, article=article, points=await levels(shop, article),
+                               location=known.location))
 
 
 async def purchase_orders(shop: Shop, request: wire.PurchaseOrders) -> bytes:

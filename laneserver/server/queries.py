@@ -18,10 +18,13 @@ from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode, error_frame
 from laneserver.protocol.views import article_view
 from laneserver.rules import alcohol
-from laneserver.rules.catalog import Ambiguous, Found, SearchNotReady
+from laneserver.rules.catalog import Ambiguous, Article, Found, SearchNotReady
+from laneserver.rules.variable_measure import BadCheckDigit, Measured, resolve
+from laneserver.rules.variable_measure import BadValue as BadMeasure
 from laneserver.rules.money import fmt_money, fmt_percent, fmt_qty
 from laneserver.rules.outcome import Refused
 from laneserver.server import edge_stock
+from laneserver.server.edge_lane import measure_refusal
 from laneserver.store import reads
 
 log = get_logger("session")
@@ -43,12 +46,17 @@ async def keyboard(shop: Any, request: wire.Keyboard) -> bytes:
 
 
 async def price_check(shop: Any, request: wire.PriceCheck) -> bytes:
-    """The article a code names, its price and stock; the ticket is not touched."""
+    """The article a code names (a GS1 variable-measure code too), its price, shelf
+    location, stock and variants; the ticket is not touched."""
     code = request.code
-    match shop.catalog.lookup(code):
+    match resolve(shop.catalog, code, shop.config.variable_measure):
         case Found(article=article):
-            return encode(wire.PriceCheckOk(re=request.id, article=article_view(article),
-                                            points=await edge_stock.levels(shop, article.id)))
+            return await _price_checked(shop, request, article, "")
+        case Measured(article=article, decoded=decoded):
+            label = fmt_money(decoded.value) if decoded.kind == "price" else f"{fmt_qty(decoded.value)} kg"
+            return await _price_checked(shop, request, article, label)
+        case BadCheckDigit() | BadMeasure() as bad:
+            return error_frame(request, wire.Code.BAD_REQUEST, measure_refusal(bad), field="code")
         case Ambiguous(candidates=candidates):
             return error_frame(
                 request, wire.Code.AMBIGUOUS_CODE, f"code {code!r} matches {len(candidates)} articles: choose one",
@@ -60,6 +68,17 @@ async def price_check(shop: Any, request: wire.PriceCheck) -> bytes:
         return error_frame(request, wire.Code.UNKNOWN_CODE, f"unknown code {code!r}")
     return encode(wire.PriceCheckOk(re=request.id, article=article_view(found),
                                     points=await edge_stock.levels(shop, found.id)))
+
+
+async def _price_checked(shop: Any, request: wire.PriceCheck, article: Article, measured: str) -> bytes:
+    variants = [
+        wire.VariantView(article=v.id, size=v.size, colour=v.colour, price=fmt_money(v.price),
+                         barcodes=[b.code for b in v.barcodes])
+        for v in shop.catalog.variants(article.model) if v.active
+    ]
+    return encode(wire.PriceCheckOk(re=request.id, article=article_view(article),
+                                    points=await edge_stock.levels(shop, article.id), variants=variants,
+                                    measured=measured))
 
 
 def alcohol_price(shop: Any, request: wire.AlcoholPricing) -> bytes:

@@ -47,6 +47,7 @@ def _table() -> dict[type, Route]:
     add(wire.Search, Route("_search"))
     add(wire.PriceCheck, Route("_price_check", "stock", fields=("code",)))
     add(wire.Keyboard, Route("_keyboard"))
+    add(wire.KeyboardSave, Route("_keyboard_save", "journal"))
     add(wire.AlcoholPricing, Route("_alcohol_price"))
     add((wire.StockEntry, wire.StockExit, wire.StockCount, wire.StockDelete, wire.StockTracking,
          wire.StockStateRequest, wire.StockProduce, wire.StockExpiring, wire.PurchaseOrderCreate,
@@ -79,6 +80,9 @@ def _table() -> dict[type, Route]:
     # A discount above the cap, a refund (returns): a supervisor's PIN.
     add((wire.Discount, wire.Pay), Route("_lane_request", "lane", approval=True))
     add(LANE_REQUESTS, Route("_lane_request", "lane"))
+    # Documents (rules/documents.py): listed and cancelled by the documents actor; a
+    # cancel that refunds or keeps a deposit names the seller (any role the table allows).
+    add(wire.DOCUMENT_VERBS, Route("_documents", "documents"))
     return table
 
 

@@ -42,6 +42,7 @@ from laneserver.actors.lane import LaneActor, payment_policy
 from laneserver.actors.messages import DeviceStatus
 from laneserver.actors.invoices import MAILBOX as INVOICES_MAILBOX
 from laneserver.actors.invoices import InvoicesActor
+from laneserver.actors.documents import DocumentsActor
 from laneserver.actors.printer import DrawerSensorConfig, PrinterActor
 from laneserver.actors.printer_messages import PrinterStatus, wire_status
 from laneserver.actors.publisher import TICKET, Publisher
@@ -51,6 +52,7 @@ from laneserver.actors.scanner import MAILBOX as SCANNER_MAILBOX
 from laneserver.actors.scanner import ScannerActor
 from laneserver.actors.stock_point import StockPointActor
 from laneserver.rules.costs import CostBook
+from laneserver.rules.stock import StockTakes
 from laneserver.actors.terminal import MAILBOX as TERMINAL_MAILBOX
 from laneserver.actors.terminal import TerminalActor
 from laneserver.clock import Clock, shop_zone
@@ -61,8 +63,6 @@ from laneserver.protocol.codec import encode
 from laneserver.rules import jet as jet_rules
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.catalog_csv import parse_catalog_csv
-from laneserver.rules.keyboard import configured_pages, department_pages
-from laneserver.rules.money import fmt_money
 from laneserver.server import systemd
 from laneserver.server.access import watch_access
 from laneserver.server.app import build_app, healthy
@@ -79,8 +79,9 @@ from laneserver.server.http_edge import serve as serve_http
 from laneserver.server.send_timeout import SendBoundedConfig
 from laneserver.server.session import out_of_service_message
 from laneserver.server.shop import Shop
-from laneserver.server.status import register_metrics
-from laneserver.store import admin, reads
+from laneserver.server.status import register_metrics, register_shipper_metrics
+from laneserver.server.edge_catalog import keyboard_views, watch_catalog
+from laneserver.store import admin, catalog_meta, outbox, reads
 from laneserver.store.ops import RecordEvent
 from laneserver.store.schema import DB_NAME
 from laneserver.tls import server_files
@@ -152,6 +153,7 @@ async def run_shop(
             # then moved out of its sight (gc.freeze).
             gc.disable()
             try:
+                catalog_version = await read(journal, catalog_meta.catalog_version)
                 articles = await read(journal, reads.articles)
                 # A large catalog is ready to scan at once; its name search comes a few
                 # seconds later (searches meanwhile get `unavailable`), so a shop of a
@@ -242,6 +244,20 @@ async def run_shop(
                                       every=config.backup.every_seconds, keep=config.backup.keep, journal=journal,
                                       clock=clock, status=backup_status, create_folder=not folder.is_absolute())
                     await middle.start(supervise, "backups", factory, backups_inbox, DEVICE_POLICY)
+                # Shipping the journal to head office ([head_office] dsn): its own thread and
+                # connections; a device (a crash restarts it, nothing waits on it).
+                # psycopg is imported only then (half a second of a start-up on a busy box).
+                shippers: list[Address] = []
+                if config.head_office.dsn:
+                    from laneserver.actors.shipper import MAILBOX as SHIPPER_MAILBOX
+                    from laneserver.actors.shipper import ShipperActor, ShipperStats
+
+                    shipper_stats = ShipperStats()
+                    shipper, shipper_inbox = open_mailbox("shipper", SHIPPER_MAILBOX)
+                    factory = partial(ShipperActor, data_dir, config.head_office, journal=journal, clock=clock,
+                                      stats=shipper_stats, apply_catalog=outbox.apply_catalog)
+                    await middle.start(supervise, "shipper", factory, shipper_inbox, DEVICE_POLICY)
+                    shippers.append(shipper)
                 # A customer display per lane that names one (a device: the lane tells it
                 # each change without waiting; it shows only the newest: actors/display.py).
                 displays: dict[str, Address] = {}
@@ -288,6 +304,14 @@ async def run_shop(
                 await middle.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock, out_of_service, None)),
                                    "sales", factory, sales_inbox, CORE_POLICY)
 
+                # Quotes, orders, delivery notes (actors/documents.py): before the lanes, which
+                # hand it their tickets; it tells the stock points what the open orders hold.
+                documents, documents_inbox = open_mailbox("documents", 64)
+                factory = partial(DocumentsActor, journal=journal, clock=clock, points=points,
+                                  takes=StockTakes(catalog.get).takes)
+                await middle.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock, out_of_service, None)),
+                                   "documents", factory, documents_inbox, CORE_POLICY)
+
                 # Layer 1 (first to stop): the lanes, and the HTTP listener.
                 async with trio.open_nursery() as front:
                     for lane in config.lanes:
@@ -300,7 +324,7 @@ async def run_shop(
                             clock=clock, publisher=publisher,
                             drawer=drawers[lane.id], customers=customers,
                             terminal=terminals.get(lane.terminal) if lane.terminal else None,
-                            invoices=invoices, display=displays.get(lane.id),
+                            invoices=invoices, display=displays.get(lane.id), documents=documents,
                         )
                         stopped = partial(_lane_stopped, displays.get(lane.id),
                                           partial(_actor_stopped, journal, clock, out_of_service, publisher))
@@ -323,11 +347,16 @@ async def run_shop(
                     shop.metrics.gauges["articles"] = lambda: len(catalog)
                     shop.metrics.gauges["actors_out_of_service"] = lambda: len(out_of_service)
                     shop.metrics.gauges["backups_failed"] = lambda: backup_status.failures
-                    shop.keyboard = keyboard_views(config, catalog)
+                    if shippers:
+                        register_shipper_metrics(shop, shipper_stats)
+                    shop.keyboard_layout = await read(journal, catalog_meta.keyboard)
+                    shop.keyboard = keyboard_views(config, catalog, shop.keyboard_layout)
+                    shop.catalog_version = catalog_version
                     shop.drawers = drawers
                     shop.customers = customers
                     shop.sales = sales
                     shop.fiscal = fiscal
+                    shop.documents = documents
                     shop.started = started
                     shop.started_at = clock.now().astimezone(dt.timezone.utc).isoformat(timespec="seconds")
                     shop.printers_online = printers_online
@@ -360,6 +389,7 @@ async def run_shop(
                         *printers.values(), *terminals.values(), *drawers.values(), *displays.values(), *scanners)})
                     async with trio.open_nursery() as watching:  # revoke / disable reach open sessions
                         watching.start_soon(watch_access, shop)
+                        watching.start_soon(watch_catalog, shop)  # a live `catalog import`
                         await _serve_http(shop, host or server_config.host,
                                           server_config.port if port is None else port, stop, on_ready, tls_files)
                         watching.cancel_scope.cancel()
@@ -367,7 +397,7 @@ async def run_shop(
                     _close_all([*scanners, *lane_addresses.values(), fiscal], front, server_config.shutdown_grace)
                 for drawer in drawers.values():
                     drawer.close()
-                _close_all([sales, customers, invoices, backups, *points.values(), *printers.values(), *terminals.values(),
+                _close_all([documents, sales, customers, invoices, backups, *shippers, *points.values(), *printers.values(), *terminals.values(),
                             *displays.values()], middle,
                            server_config.shutdown_grace)
             journal.close()
@@ -421,27 +451,12 @@ async def _build_name_index(catalog: Catalog) -> None:
     written), so a stop never waits for it.
     """
     started = trio.current_time()
+    version = catalog.version
     index = await trio.to_thread.run_sync(catalog.build_name_index, abandon_on_cancel=True)
+    if catalog.version != version:
+        return  # a live import replaced the catalog meanwhile, with an index of its own
     catalog.set_name_index(index)
     log.info("catalog_search_ready", articles=len(catalog), seconds=round(trio.current_time() - started, 2))
-
-
-def keyboard_views(config: Config, catalog: Catalog) -> list[wire.KeyboardPageView]:
-    if config.keyboard:
-        pages, missing = configured_pages(
-            ((page.name, ((key.label, key.article) for key in page.keys)) for page in config.keyboard), catalog
-        )
-        if missing:
-            log.warning("keyboard_keys_left_out", articles=sorted(set(missing)))
-    else:
-        pages = department_pages(catalog) if config.demo else []
-    return [
-        wire.KeyboardPageView(name=page.name, keys=[
-            wire.KeyView(label=key.label, article=key.article.id, price=fmt_money(key.article.price))
-            for key in page.keys
-        ])
-        for page in pages
-    ]
 
 
 def _close_all(addresses, nursery: trio.Nursery, grace: float) -> None:

@@ -30,8 +30,8 @@ from laneserver.log import request_id
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode, encode_error, error_frame
 from laneserver.rules import roles
-from laneserver.server import (devices, edge_admin, edge_customers, edge_drawer, edge_fiscal, edge_jet, edge_lane,
-                               edge_sales, edge_stock, queries, routes)
+from laneserver.server import (devices, edge_admin, edge_catalog, edge_customers, edge_documents, edge_drawer,
+                               edge_fiscal, edge_jet, edge_lane, edge_sales, edge_stock, queries, routes)
 from laneserver.server.auth import Auth, shop_view
 from laneserver.server.routes import actor_words, out_of_service_message  # noqa: F401 (run.py, tests)
 from laneserver.server.shop import Shop
@@ -262,6 +262,11 @@ class Session:
     async def _keyboard(self, request: wire.Keyboard) -> bytes:
         return await queries.keyboard(self.shop, request)
 
+    async def _keyboard_save(self, request: wire.KeyboardSave) -> bytes:
+        """A manager's keyboard layout (server/edge_catalog.py)."""
+        assert self.device is not None
+        return await edge_catalog.save_keyboard(self.shop, request, device=self.device.device, seller=self.seller)
+
     async def _stock_transfer(self, request: wire.StockTransfer) -> bytes:
         if request.to not in self.shop.stock_points:
             return error_frame(request, wire.Code.NOT_FOUND, f"no stock point {request.to!r}", field="to")
@@ -417,6 +422,12 @@ class Session:
         if self.shop.sales is None:
             return error_frame(request, wire.Code.NOT_SUPPORTED, "this server does not change finished sales")
         return await self._approved(request, edge_sales.handle, self.shop.sales)
+
+    async def _documents(self, request: wire.Request) -> bytes:
+        """Hand ``documents`` or ``document_cancel`` to the documents actor (actors/documents.py)."""
+        if self.shop.documents is None:
+            return error_frame(request, wire.Code.NOT_SUPPORTED, "this server keeps no documents")
+        return await edge_documents.handle(self.shop.documents, self._caller(), request, self.shop)
 
     async def _fiscal(self, request: wire.Request) -> bytes:
         """Hand a closing verb (``x_report``, ``close``, ``closures``) to the fiscal actor

@@ -44,6 +44,10 @@ class Shop:
     # The shop's payment policy (actors/lane.py ``payment_policy``); made in __post_init__.
     payments: PaymentPolicy = field(init=False)
     keyboard: list[KeyboardPageView] = field(default_factory=list)
+    # The layout a manager saved (``keyboard_save``), or None: the shop file's pages.
+    keyboard_layout: Any = None
+    # The catalog version loaded (store/catalog_meta.py; server/edge_catalog.py watches it).
+    catalog_version: int = 0
     accepting: bool = True
     # Open sessions' cancel scopes, so shutdown can end them at once instead of
     # waiting out the grace period for browsers that never hang up.
@@ -58,6 +62,8 @@ class Shop:
     sales: Address | None = None
     # The fiscal actor (actors/fiscal.py): X reports and Z closures.
     fiscal: Address | None = None
+    # The documents actor (actors/documents.py): quotes, orders, delivery notes.
+    documents: Address | None = None
     # The data folder (the database, the anchor, the invoices' PDFs under invoices/).
     data_folder: Path | None = None
     # Core actors out of service after repeated failures ("lane:1", "stock:main", …).

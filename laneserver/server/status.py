@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.config import Config
 from laneserver.server.devices import configured_rows, device_rows
 from laneserver.server.shop import Shop
+from laneserver.store import outbox
 from laneserver.store import status as books
 from laneserver.store.schema import DB_NAME
 from laneserver.store.shop_key import describe as describe_shop_key
@@ -111,6 +113,39 @@ def register_metrics(shop: Shop, stats: JournalStats, mailboxes: dict[str, Addre
         lambda: shop.facts.last_closure.number if shop.facts.last_closure else None)
 
 
+def register_shipper_metrics(shop: Shop, stats: Any) -> None:
+    """The shipper's series (actors/shipper.py ``ShipperStats``): lag per chain in records
+    and seconds, head office reachable, records shipped."""
+    metrics = shop.metrics
+    metrics.labelled["head_office_lag_records"] = (
+        "Records of each chain head office has not acknowledged.", ("chain",),
+        lambda: {chain: lag.records for chain, lag in stats.lag.items()})
+    metrics.labelled["head_office_lag_seconds"] = (
+        "Age in seconds of each chain's oldest record head office has not acknowledged (0: none).", ("chain",),
+        lambda: {chain: lag.seconds for chain, lag in stats.lag.items()})
+    metrics.gauges["head_office_connected"] = lambda: int(stats.connected)
+    metrics.gauges["head_office_records_shipped"] = lambda: stats.shipped
+    metrics.gauges["head_office_failures"] = lambda: stats.failures
+
+
+async def _head_office(shop: Shop, within: float = 2.0) -> dict[str, Any] | None:
+    """The head-office part of the live status (None: not configured, or no answer)."""
+    if not shop.config.head_office.dsn:
+        return None
+    with trio.move_on_after(within):
+        try:
+            found = await read(shop.journal, partial(outbox.summary, now=dt.datetime.now(dt.UTC)))
+        except (ActorFailed, ReadFailed):
+            return None
+        return _head_office_part(shop.config, found)
+    return None
+
+
+def _head_office_part(config: Config, found: dict[str, Any]) -> dict[str, Any]:
+    return {"shop": config.head_office.shop, **found, "lag_warning": config.head_office.lag_warning,
+            "lagging": found["oldest_seconds"] > config.head_office.lag_warning}
+
+
 def _sessions_by_kind(shop: Shop) -> dict[str, int]:
     counts = {"till": 0, "pda": 0, "none": 0}
     for session in shop.open_sessions:
@@ -171,6 +206,7 @@ async def live_status(shop: Shop) -> dict[str, Any]:
         "printers": {p: "online" if up else "offline" for p, up in sorted(shop.printers_online.items())},
         "hardware": device_rows(shop),  # displays, scanners, cradles, terminals (server/devices.py)
         **_books_part(shop.facts, shop.data_folder or Path(".")),
+        "head_office": await _head_office(shop),
     }
 
 
@@ -183,6 +219,8 @@ def offline_status(config: Config, data: Path) -> dict[str, Any]:
     db = books.open_read_only(data / DB_NAME)
     try:
         facts = books.facts(db)
+        shipped = (_head_office_part(config, outbox.summary(db, dt.datetime.now(dt.UTC)))
+                   if config.head_office.dsn else None)
     finally:
         db.close()
     return {
@@ -192,6 +230,7 @@ def offline_status(config: Config, data: Path) -> dict[str, Any]:
         "lanes": [{"id": lane.id, "serving": None} for lane in config.lanes],
         "hardware": configured_rows(config),
         **_books_part(facts, data),
+        "head_office": shipped,
     }
 
 
@@ -234,6 +273,15 @@ def format_status(status: dict[str, Any], where: str) -> str:
         f"database schema: {status['schema_version']}",
         f"shop key: {status['shop_key'] or 'no key yet'}",
     ]
+    head_office = status.get("head_office")
+    if head_office:
+        behind = head_office["records_behind"]
+        state = ("up to date" if not behind else
+                 f"{behind} record{'s' if behind > 1 else ''} not yet at head office, the oldest "
+                 f"{_ago(head_office['oldest_seconds'])}")
+        if head_office["lagging"]:
+            state += f" — LAGGING (over the {head_office['lag_warning']:g} s warning)"
+        lines.append(f"head office: shop {head_office['shop']}, {state}")
     return "\n".join(lines)
 
 

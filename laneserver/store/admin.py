@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -16,8 +16,10 @@ from pathlib import Path
 
 from laneserver.rules.auth import ROLES, hash_pin, hash_token, new_token, seller_name_problem, valid_pin
 from laneserver.rules.catalog import Article
+from laneserver.rules.catalog_csv import PROGRESS_EVERY
 from laneserver.store.status import note_backup
 from laneserver.rules.pairing import expires, hash_code, new_code
+from laneserver.store.catalog_meta import bump_catalog_version
 from laneserver.store.access import disable, insert_device, insert_pairing_code, record, revoke
 from laneserver.store.writes import encode
 
@@ -122,14 +124,25 @@ def _record(db: sqlite3.Connection, now: dt.datetime, kind: str, *, device: str 
                (now.isoformat(), "cli", kind, device, seller, encode({"device": device, "seller": seller})))
 
 
-def import_articles(db: sqlite3.Connection, articles: list[Article]) -> int:
-    """Insert or replace the articles, all in one transaction."""
+def import_articles(db: sqlite3.Connection, articles: list[Article],
+                    progress: Callable[[int], None] | None = None) -> int:
+    """Insert or replace the articles, all in one transaction, and raise the catalog's
+    version with them: a running server loads them again within seconds
+    (store/catalog_meta.py)."""
     with transaction(db):
         db.executemany(
             "INSERT INTO articles(id, data) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET data=excluded.data",
-            ((a.id, encode(a)) for a in articles),
+            _rows(articles, progress),
         )
+        bump_catalog_version(db)
     return len(articles)
+
+
+def _rows(articles: list[Article], progress: Callable[[int], None] | None):
+    for written, article in enumerate(articles, start=1):
+        yield article.id, encode(article)
+        if progress is not None and written % PROGRESS_EVERY == 0:
+            progress(written)
 
 
 def backup(db: sqlite3.Connection, dest: Path) -> None:

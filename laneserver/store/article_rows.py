@@ -6,7 +6,7 @@ and each barcode's pack quantity (104 bytes each), although a catalog holds a fe
 VAT rates, a few pack sizes and some thousands of prices. So rows are decoded into
 twins of ``Article`` and ``Barcode`` whose decimals are still strings, and every
 distinct string becomes one ``Decimal`` shared by all the articles that hold it
-(a ``Decimal`` is immutable). Repeated labels (department, family, unit, location)
+(a ``Decimal`` is immutable). Repeated labels (department, family, sub-family, unit, location, size, colour)
 are shared the same way. The articles are equal to those a plain decode gives:
 a million of them took a third less memory and less time to load.
 
@@ -67,6 +67,12 @@ class _ArticleRow(msgspec.Struct, frozen=True, gc=False):
     coupon_valid_days: int = 0
     volume_l: str = ""
     abv: str = ""
+    sub_family: str = ""
+    internal_code: str = ""
+    plu: str = ""
+    model: str = ""
+    size: str = ""
+    colour: str = ""
 
 
 def _defaults(cls) -> dict[str, str]:
@@ -123,5 +129,7 @@ def decode_articles(rows: Iterable[str | bytes]) -> list[Article]:
             row.sell_by_days, row.reorder_point, row.reorder_qty, label(row.supplier, row.supplier),
             row.coupon_article, row.coupons, row.coupon_valid_days,
             volume_l=label(row.volume_l, row.volume_l), abv=label(row.abv, row.abv),
+            sub_family=label(row.sub_family, row.sub_family), internal_code=row.internal_code, plu=row.plu,
+            model=row.model, size=label(row.size, row.size), colour=label(row.colour, row.colour),
         ))
     return out

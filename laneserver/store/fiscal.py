@@ -231,7 +231,9 @@ def load_heads(db: sqlite3.Connection) -> Heads:
 # Each is numbered from 1 with no gap and chained like the first three; a record is a
 # dict of business content (names, amounts as strings, the numbers of other chains'
 # records; never a database id) to which the writer adds its ``number`` and ``at``.
-FISCAL_CHAINS = ("closure", "copy", "invoice", "drawer", "account", "jet")
+FISCAL_CHAINS = ("closure", "copy", "invoice", "drawer", "account", "jet",
+                 # documents (rules/documents.py): each kind its own series, and their changes
+                 "quote", "order", "delivery_note", "deposit_invoice", "credit_note", "document")
 
 
 class UnknownChain(ValueError):

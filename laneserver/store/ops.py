@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Callable, Union
+from typing import Any, Union
 
 import msgspec
 
@@ -168,11 +168,17 @@ class RequestLabels(msgspec.Struct, frozen=True, kw_only=True):
     at: dt.datetime
     device: str | None = None
     seller: str | None = None
+# Where the numbers a unit hands out go in a result to remember: (which number, the
+# path of keys and indexes to it in the result's MessagePack map). The writer fills
+# them in (store/writes.py ``filled``) without running the caller's code.
+Holes = tuple[tuple[int, tuple[str | int, ...]], ...]
 
 
 class CreatePurchaseOrder(msgspec.Struct, frozen=True, kw_only=True):
     """A new purchase order: the journal numbers it (the next number, no gaps) and records
-    its event (``PurchaseOrderCreated``) and, with ``key``, the reply ``reply(number)``."""
+    its event (``PurchaseOrderCreated``) and, with ``key``, the reply to remember:
+    ``reply`` (actors/replies.py ``stored``) with the order's number (number 0) put at
+    ``holes``."""
 
     order: PurchaseOrder  # its number is ignored
     at: dt.datetime
@@ -181,7 +187,8 @@ class CreatePurchaseOrder(msgspec.Struct, frozen=True, kw_only=True):
     key: str | None = None
     fingerprint: str | None = None  # of the keyed request (actors/replies.py)
     actor: str = ""
-    reply: Callable[[int], bytes] | None = None
+    reply: bytes | None = None
+    holes: Holes = ()
 
 
 class PutPurchaseOrder(msgspec.Struct, frozen=True, kw_only=True):
@@ -426,8 +433,9 @@ class PaymentRow(msgspec.Struct, frozen=True, kw_only=True):
 
 class RecordPayments(msgspec.Struct, frozen=True, kw_only=True):
     """Rows of the payments chain on an existing sale (a later payment, a correction, an
-    abandoned debt), chained in order; the result is their numbers. ``reply`` builds the
-    reply to remember from those numbers (in the same unit)."""
+    abandoned debt), chained in order; the result is their numbers. ``reply`` is the
+    reply to remember, with those numbers (number i: the i-th row's) put at ``holes``
+    in the same unit."""
 
     sale: int
     at: dt.datetime
@@ -443,7 +451,8 @@ class RecordPayments(msgspec.Struct, frozen=True, kw_only=True):
     key: str | None = None
     fingerprint: str | None = None  # of the keyed request (actors/replies.py)
     actor: str = ""
-    reply: Callable[[tuple[int, ...]], bytes] | None = None
+    reply: bytes | None = None
+    holes: Holes = ()
 
 
 class RecordCancel(msgspec.Struct, frozen=True, kw_only=True):
@@ -463,8 +472,10 @@ class RecordCancel(msgspec.Struct, frozen=True, kw_only=True):
     key: str | None = None
     fingerprint: str | None = None  # of the keyed request (actors/replies.py)
     actor: str = ""
-    # Builds the reply to remember from the counter-entry's number and its rows' numbers.
-    reply: Callable[[int, tuple[int, ...]], bytes] | None = None
+    # The reply to remember, with the counter-entry's number (number 0) and its rows'
+    # numbers (1, 2, …) put at ``holes`` in the same unit.
+    reply: bytes | None = None
+    holes: Holes = ()
     printed: Printed | None = None  # its receipt is printed: the copy chain's original record
 
 

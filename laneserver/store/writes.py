@@ -74,12 +74,30 @@ from laneserver.store.ops import DropResume, PutPinRecord, PutResume, SeenDevice
 from laneserver.store.ops import RecordDrawerCount, RecordDrawerMovement
 from laneserver.store.ops import PrintJobDone, PrintJobCrashed, QueuePrintJob
 from laneserver.store.ops import AddCountLines, CloseCount, RequestLabels
-from laneserver.store import access, cradles
+from laneserver.store import access, catalog_meta, cradles
 
 
 
 def iso(at) -> str:
     return at.isoformat()
+
+
+_plain = msgspec.msgpack.Encoder()
+
+
+def filled(reply: bytes, holes: tuple[tuple[int, tuple[str | int, ...]], ...], numbers: tuple[int, ...]) -> bytes:
+    """A result to remember (MessagePack, actors/replies.py ``stored``) with the numbers
+    the unit handed out put where ``holes`` says: (which number, its path of map keys and
+    list indexes). Plain data in and out: no caller's code runs in this thread."""
+    if not holes:
+        return reply
+    tree = msgspec.msgpack.decode(reply)
+    for which, path in holes:
+        node = tree
+        for step in path[:-1]:
+            node = node[step]
+        node[path[-1]] = numbers[which]
+    return _plain.encode(tree)
 
 
 def account_balance(db: sqlite3.Connection, customer: str, account: str) -> Decimal:
@@ -258,6 +276,8 @@ class Writer:
                     "INSERT INTO label_requests(stock_point, article, copies, at, device, seller) VALUES (?,?,?,?,?,?)",
                     (op.stock_point, op.article, op.copies, iso(op.at), op.device, op.seller))
                 return cursor.lastrowid
+            case catalog_meta.SaveKeyboard():  # the till's keyboard (store/catalog_meta.py)
+                return catalog_meta.apply(self.db, op)
             case cradles.JournalUpload() | cradles.UploadCleared() | cradles.UploadSettled():
                 return cradles.apply(self.db, op)
         raise TypeError(f"not a journal op: {op!r}")
@@ -319,7 +339,8 @@ class Writer:
         self._insert_event((iso(op.at), f"stock:{order.stock_point}", "PurchaseOrderCreated", op.device, op.seller,
                             encode(data)))
         if op.key is not None and op.device is not None and op.reply is not None:
-            self._remember(op.device, op.key, op.actor, op.reply(number), iso(op.at), op.fingerprint)
+            self._remember(op.device, op.key, op.actor, filled(op.reply, op.holes, (number,)), iso(op.at),
+                           op.fingerprint)
         return number
 
     def _remember(self, device: str, key: str, actor: str, reply: bytes, at: str,
@@ -401,7 +422,7 @@ class Writer:
         if op.debtor is not None:
             self.db.execute("INSERT OR IGNORE INTO debts(sale, customer, at) VALUES (?,?,?)", (op.sale, op.debtor, at))
         if op.key is not None and op.device is not None and op.reply is not None:
-            self._remember(op.device, op.key, op.actor, op.reply(numbers), at, op.fingerprint)
+            self._remember(op.device, op.key, op.actor, filled(op.reply, op.holes, numbers), at, op.fingerprint)
         return numbers
 
     def _record_original(self, sale: int, at: str, printed: Printed | None) -> None:
@@ -435,7 +456,8 @@ class Writer:
                 move = msgspec.structs.replace(move, ref=f"sale:{number}")
             self._customers(move)
         if op.key is not None and op.device is not None and op.reply is not None:
-            self._remember(op.device, op.key, op.actor, op.reply(number, pnumbers), record["at"], op.fingerprint)
+            self._remember(op.device, op.key, op.actor, filled(op.reply, op.holes, (number, *pnumbers)), record["at"],
+                           op.fingerprint)
         return CancelRecorded(number=number, hash=digest, payments=pnumbers)
 
     # --- customers (migration 5) -------------------------------------------------------

@@ -10,19 +10,23 @@ own date (its time zone), not UTC's. A keyed command is carried out once: its
 result is journaled with its effect and answered again, also after a restart; the
 same key for another command is refused and applies nothing; a reply journaled as a
 frame before the actor took domain commands comes back as ``Replayed``.
-The shop's time is a ``FixedClock`` (exact); trio's time is real, under
-``trio.fail_after`` (the journal works in a thread).
+The shop's time is a ``FixedClock`` (exact); trio's time is virtual and jumps only
+after ``JUMP_AFTER`` of real idleness (the journal works in a thread): nothing here
+waits on a deadline, so each test ends at virtual time 0 exactly.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from functools import partial
 
 import msgspec
+import pytest
 import trio
+from trio.testing import MockClock
 
 from laneserver.actors.customers import CustomersActor
 from laneserver.actors.customers_messages import (
@@ -57,6 +61,14 @@ from laneserver.store.ops import Remember
 
 D = Decimal
 TILL = Caller(device="till-1", seller="marie", lane="1")
+JUMP_AFTER = 1.0  # real seconds every task must have waited before virtual time jumps
+
+
+@pytest.fixture
+def virtual_clock() -> Iterator[MockClock]:
+    clock = MockClock(autojump_threshold=JUMP_AFTER)
+    yield clock
+    assert clock.current_time() == 0  # no test waited on a deadline
 
 
 @asynccontextmanager
@@ -80,7 +92,7 @@ async def do(customers, command, caller: Caller = TILL, key: str | None = None, 
     return await customers.ask(Do(caller, command, key, fingerprint))
 
 
-async def test_two_lanes_one_wallet_one_hold_wins_and_the_sale_settles(tmp_path):
+async def test_two_lanes_one_wallet_one_hold_wins_and_the_sale_settles(tmp_path, virtual_clock):
     clock = FixedClock()
     with trio.fail_after(10):
         async with running(tmp_path / "db.sqlite3", clock) as (journal, customers):
@@ -120,7 +132,7 @@ async def test_two_lanes_one_wallet_one_hold_wins_and_the_sale_settles(tmp_path)
             assert found.name == "Jeanne"
 
 
-async def test_holds_survive_a_restart_and_vouchers_expire(tmp_path):
+async def test_holds_survive_a_restart_and_vouchers_expire(tmp_path, virtual_clock):
     clock = FixedClock()
     holds: dict = {}
     path = tmp_path / "db.sqlite3"
@@ -146,7 +158,7 @@ async def test_holds_survive_a_restart_and_vouchers_expire(tmp_path):
             assert clock.now().date() > voucher.voucher.valid_until
 
 
-async def test_a_voucher_lasts_until_the_end_of_the_shops_own_day(tmp_path):
+async def test_a_voucher_lasts_until_the_end_of_the_shops_own_day(tmp_path, virtual_clock):
     """Auckland is UTC+13 in January: at 22:30 UTC on the 15th it is already the 16th
     there. A 1-day voucher issued then is valid until the 17th (Auckland's date), and
     is refused at 11:00 UTC on the 17th, when Auckland is on the 18th (UTC still says
@@ -167,7 +179,7 @@ async def test_a_voucher_lasts_until_the_end_of_the_shops_own_day(tmp_path):
             assert isinstance(expired, Refused) and "expired" in expired.message
 
 
-async def test_a_keyed_command_is_carried_out_once_and_answered_again_after_a_restart(tmp_path):
+async def test_a_keyed_command_is_carried_out_once_and_answered_again_after_a_restart(tmp_path, virtual_clock):
     clock = FixedClock()
     path = tmp_path / "db.sqlite3"
     with trio.fail_after(20):
@@ -197,7 +209,7 @@ async def test_a_keyed_command_is_carried_out_once_and_answered_again_after_a_re
             assert balances[(jeanne, "credit")] == D("30.00")
 
 
-async def test_a_reply_journaled_as_a_frame_before_the_move_is_replayed(tmp_path):
+async def test_a_reply_journaled_as_a_frame_before_the_move_is_replayed(tmp_path, virtual_clock):
     clock = FixedClock()
     path = tmp_path / "db.sqlite3"
     frame = b'{"type":"customer_created","re":7,"customer":"C1"}'
@@ -211,7 +223,7 @@ async def test_a_reply_journaled_as_a_frame_before_the_move_is_replayed(tmp_path
             assert await do(customers, SearchCustomers("Jeanne")) == CustomersFound(())  # not created again
 
 
-async def test_refusals_change_nothing(tmp_path):
+async def test_refusals_change_nothing(tmp_path, virtual_clock):
     clock = FixedClock()
     with trio.fail_after(20):
         async with running(tmp_path / "db.sqlite3", clock) as (_journal, customers):

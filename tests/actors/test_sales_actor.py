@@ -109,6 +109,23 @@ async def test_a_payment_corrected_needs_a_supervisor_and_moves_the_drawer(tmp_p
     assert trio.current_time() == 0
 
 
+async def test_a_correction_is_remembered_across_a_restart(tmp_path, virtual_clock):
+    """The row numbers of the stored result are put in by the writer (store/writes.py
+    ``filled``): read back at start, the result is the first one exactly."""
+    path = tmp_path / "db.sqlite3"
+    with trio.fail_after(DEADLINE):
+        async with running(path) as shop:
+            number = await cash_sale(shop, "7.00")
+            await cash_sale(shop, "3.00")  # its row takes number 2: the correction's are 3 and 4
+            correct = CorrectPayment(sale=number, payment=1, reason="erreur de mode", mode="card")
+            done = await shop.do(APPROVED, correct, key="c1")
+            assert [r.number for r in done.sale.rows] == [1, 3, 4]
+        async with running(path) as shop:
+            assert await shop.do(APPROVED, correct, key="c1") == done
+            assert shop.told_drawer() == []
+    assert trio.current_time() == 0
+
+
 async def test_a_cancel_is_remembered_across_a_restart(tmp_path, virtual_clock):
     path = tmp_path / "db.sqlite3"
     with trio.fail_after(DEADLINE):

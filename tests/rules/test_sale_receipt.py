@@ -64,3 +64,17 @@ def test_the_footer_says_what_the_sale_left_the_customer_with():
     receipt = sale_receipt(sale, number=1, shop_name="", header=(), footer=("Merci",), policy=POLICY)
     assert receipt.footer == ("Entrée piscine : 4 coupon(s) restant(s)", "Merci")  # no balance told: none shown
     assert [l.name for l in receipt.lines][0] == "Entrée piscine (coupon)"
+
+
+def test_the_catalog_s_ticket_text_is_printed_under_its_article_s_lines():
+    from laneserver.hw.receipt import render_receipt
+
+    sale = sold(rules.AddLine(SELLER, WINE, D(1)), rules.Pay(SELLER, "card", policy=POLICY))
+    texts = {WINE.id: "Garde 5 ans, servir à 16 °C"}
+    receipt = sale_receipt(sale, number=8, shop_name="", header=(), footer=(), policy=POLICY,
+                           ticket_text=lambda article: texts.get(article, ""))
+    assert [l.text for l in receipt.lines] == ["Garde 5 ans, servir à 16 °C"]
+    paper = render_receipt(receipt).decode("cp858", errors="replace")
+    assert "Côtes du Rhône\n  Garde 5 ans, servir à 16 °C\n" in paper
+    assert [l.text for l in sale_receipt(sale, number=8, shop_name="", header=(), footer=(),
+                                         policy=POLICY).lines] == [""]

@@ -363,6 +363,7 @@ class PdaApp {
         const points = reply.points || [];
         result.replaceChildren(
             h("p", { class: "article", testid: "stock-article-id" }, `Article ${reply.article || article}`),
+            reply.location ? h("p", { class: "muted", testid: "stock-location" }, `Emplacement : ${reply.location}`) : null,
             points.length
                 ? h("table", {},
                     h("thead", {}, h("tr", {},

@@ -8,6 +8,9 @@
 //               cannot revoke itself.
 //   Clôtures    `closures`: the day's closures, newest first; "no closure yet" when
 //               there is none (or the server does not answer the verb).
+//   Clavier     the till's keyboard (`keyboard`): its pages and keys — articles,
+//               functions, payment modes — to add, move up or down and remove, then
+//               save for every till (`keyboard_save`; the server checks every key).
 //
 // Every verb here is a manager's (the roles table, docs/operations.md): the server
 // refuses it to anyone else with `forbidden`, whatever this page shows.
@@ -35,13 +38,108 @@ export function bindManagerPanel(app) {
     let devices = [];
     let closures = null;   // null: none (or not answered)
     let pinSeller = null;  // the seller whose new PIN is being typed
+    const kb = {
+        pages: [],  // [{name, keys: [{label, article?, function?, mode?}]}], being edited
+        page: 0,
+        ui: {
+            pages: byTestId("kb-pages"), keys: byTestId("kb-keys"), form: byTestId("kb-add-form"),
+            kind: byTestId("kb-kind"), value: byTestId("kb-value"), values: byTestId("kb-values"),
+            label: byTestId("kb-label"),
+        },
+    };
+    // The till functions a key may run (rules/keyboard.py FUNCTIONS).
+    const FUNCTIONS = ["qty", "hold", "recall", "cancel_ticket", "discount", "customer", "price_check", "search",
+        "pay", "drawer_open"];
 
     function say(text) {
         setText(ui.result, text);
         show(ui.result, !!text);
     }
 
+    /** A key as `keyboard_save` takes it: its label and the one thing it does. */
+    function keyIn(key) {
+        const out = { label: key.label || "" };
+        if (key.function) out.function = key.function;
+        else if (key.mode) out.mode = key.mode;
+        else out.article = key.article;
+        return out;
+    }
+
+    function keyWhat(key) {
+        if (key.function) return `${t("manager.kb_function")} · ${key.function}`;
+        if (key.mode) return `${t("manager.kb_mode")} · ${key.mode}`;
+        return `${t("manager.kb_article")} · ${key.article}`;
+    }
+
+    function drawKeyboard() {
+        if (kb.page >= kb.pages.length) kb.page = Math.max(0, kb.pages.length - 1);
+        kb.ui.pages.replaceChildren(...kb.pages.map((page, i) => h("button", {
+            type: "button", class: i === kb.page ? "small active" : "small", testid: "kb-page",
+            "aria-pressed": i === kb.page ? "true" : "false", onclick: () => { kb.page = i; drawKeyboard(); },
+        }, page.name)), kb.pages.length ? h("button", { type: "button", class: "small danger", testid: "kb-page-remove",
+            onclick: () => { kb.pages.splice(kb.page, 1); drawKeyboard(); } }, t("manager.kb_page_remove")) : null);
+        const page = kb.pages[kb.page];
+        const keys = page ? page.keys : [];
+        const move = (i, by) => {
+            const [key] = keys.splice(i, 1);
+            keys.splice(Math.min(Math.max(i + by, 0), keys.length), 0, key);
+            drawKeyboard();
+        };
+        kb.ui.keys.replaceChildren(...(keys.length ? keys.map((key, i) => h("tr", { testid: "kb-key" },
+            h("td", { testid: "kb-key-label" }, key.label || key.article || ""),
+            h("td", { class: "muted" }, keyWhat(key)),
+            h("td", { class: "actions" },
+                h("button", { type: "button", class: "small", testid: "kb-up", disabled: i === 0,
+                    onclick: () => move(i, -1) }, t("manager.kb_up")),
+                h("button", { type: "button", class: "small", testid: "kb-down", disabled: i === keys.length - 1,
+                    onclick: () => move(i, 1) }, t("manager.kb_down")),
+                h("button", { type: "button", class: "small danger", testid: "kb-remove",
+                    onclick: () => { keys.splice(i, 1); drawKeyboard(); } }, t("manager.kb_remove")))))
+            : [h("tr", {}, h("td", { class: "muted" }, t("manager.kb_empty")))]));
+        const kind = kb.ui.kind.value;
+        const choices = kind === "function" ? FUNCTIONS : kind === "mode" ? app.pay.modes : [];
+        kb.ui.values.replaceChildren(...choices.map((value) => h("option", { value })));
+    }
+
+    async function refreshKeyboard() {
+        const reply = await app.act("keyboard", {}, { quiet: true });
+        if (!reply) return;
+        kb.pages = (reply.pages || []).map((page) => ({ name: page.name, keys: page.keys.map((key) => ({ ...key })) }));
+        drawKeyboard();
+    }
+
+    kb.ui.kind.addEventListener("change", () => drawKeyboard());
+    kb.ui.form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const value = kb.ui.value.value.trim();
+        if (!value) return;
+        if (!kb.pages.length) kb.pages.push({ name: "1", keys: [] });
+        const key = { label: kb.ui.label.value.trim() };
+        key[kb.ui.kind.value] = value;
+        kb.pages[kb.page].keys.push(key);
+        kb.ui.value.value = "";
+        kb.ui.label.value = "";
+        drawKeyboard();
+    });
+    // A new page is named by the label field (else "Page N").
+    byTestId("kb-page-add").addEventListener("click", () => {
+        const name = kb.ui.label.value.trim() || `Page ${kb.pages.length + 1}`;
+        kb.ui.label.value = "";
+        kb.pages.push({ name, keys: [] });
+        kb.page = kb.pages.length - 1;
+        drawKeyboard();
+    });
+    byTestId("kb-save").addEventListener("click", async () => {
+        const pages = kb.pages.map((page) => ({ name: page.name, keys: page.keys.map(keyIn) }));
+        const reply = await app.act("keyboard_save", { pages });
+        if (!reply) return;
+        app.sell.setKeyboard(reply.pages || []);
+        say(t("manager.kb_saved"));
+        await refreshKeyboard();
+    });
+
     async function refresh() {
+        refreshKeyboard();
         const [s, d] = await Promise.all([app.act("sellers", {}, { quiet: true }), app.act("devices", {}, { quiet: true })]);
         if (s) sellers = s.sellers || [];
         if (d) devices = d.devices || [];

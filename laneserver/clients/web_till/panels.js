@@ -161,6 +161,7 @@ export function bindInfoPanel(app) {
         name: byTestId("info-name"),
         price: byTestId("info-price"),
         codes: byTestId("info-codes"),
+        location: byTestId("info-location"),
         points: byTestId("stock-rows"),
         none: byTestId("info-no-stock"),
     };
@@ -168,9 +169,9 @@ export function bindInfoPanel(app) {
     byTestId("info-close").addEventListener("click", () => overlay.close());
     return {
         overlay,
-        show(article, name, points) {
+        show(article, name, points, location = "") {
             app.closePanels();
-            renderInfo(ui, article, name, points || [], app.money);
+            renderInfo(ui, article, name, points || [], app.money, location);
             overlay.open();
         },
     };

@@ -223,20 +223,31 @@ export function renderKeyPages(nav, pages, active, choose) {
     show(nav, pages.length > 1);
 }
 
-/** The keys of one page: label and price; the screen handles taps and long presses. */
+/** The keys of one page: an article's label and price, or a function's or payment
+ *  mode's label (keys a manager saved, `keyboard_save`); the screen handles taps and
+ *  long presses. */
 export function renderKeys(grid, page, money) {
     if (!page) {
         grid.replaceChildren(h("p", { class: "muted none" }, t("keys.none")));
         return;
     }
     grid.replaceChildren(
-        ...page.keys.map((key) =>
-            h("button", {
+        ...page.keys.map((key) => {
+            if (key.function) {
+                return h("button", { type: "button", class: "product-key function-key", testid: "function-key",
+                    dataset: { function: key.function } }, h("span", { class: "label" }, key.label));
+            }
+            if (key.mode) {
+                return h("button", { type: "button", class: "product-key mode-key", testid: "mode-key",
+                    dataset: { mode: key.mode } }, h("span", { class: "label" }, key.label));
+            }
+            return h("button", {
                 type: "button", class: "product-key", testid: "product-key",
                 dataset: { article: key.article }, title: `${key.label} — ${t("keys.hold_hint")}`,
             },
             h("span", { class: "label" }, key.label),
-            h("span", { class: "price" }, money.format(key.price)))),
+            h("span", { class: "price" }, money.format(key.price)));
+        }),
     );
 }
 
@@ -263,8 +274,12 @@ export function renderSearch(list, articles, money, choose) {
  * @param {string} fallbackName
  * @param {Array<object>} points
  */
-export function renderInfo(ui, article, fallbackName, points, money) {
+export function renderInfo(ui, article, fallbackName, points, money, location = "") {
     setText(ui.name, article ? article.name : fallbackName);
+    // The shelf location (catalog `location`): the price check's article, or `stock`'s reply.
+    const where = (article && article.location) || location || "";
+    setText(ui.location, where ? t("info.location", { location: where }) : "");
+    show(ui.location, !!where);
     setText(ui.price, article ? money.format(article.price) : "");
     show(ui.price, !!article);
     const codes = article && Array.isArray(article.barcodes) ? article.barcodes : [];

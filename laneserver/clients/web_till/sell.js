@@ -229,8 +229,31 @@ export function bindSellScreen(app) {
 
     // --- product keys -------------------------------------------------------------
 
+    // A function key does what the screen's own button does (the same code runs).
+    const FUNCTION_BUTTONS = {
+        qty: "keypad-times", hold: "hold", recall: "held-open", cancel_ticket: "cancel-ticket",
+        discount: "discount-open", customer: "customer-open", price_check: "price-check", search: "search-open",
+        pay: "pay", drawer_open: "drawer-open",
+    };
+
     keysGrid.addEventListener("click", (event) => {
-        const key = event.target instanceof Element ? event.target.closest("[data-article]") : null;
+        const target = event.target instanceof Element ? event.target : null;
+        const special = target ? target.closest(".function-key, .mode-key") : null;
+        if (special) {
+            const press = (testid) => {
+                const button = testid ? document.querySelector(`[data-testid="${CSS.escape(testid)}"]`) : null;
+                if (button && !button.disabled && !button.closest("[hidden]")) button.click();  // none: not on this till
+            };
+            if (special.dataset.function) {
+                press(FUNCTION_BUTTONS[special.dataset.function]);
+            } else {
+                // A payment key: the payment screen (as its button opens it), that mode chosen.
+                if (!app.pay.isOpen) press(FUNCTION_BUTTONS.pay);
+                if (app.pay.isOpen) press(`pay-${special.dataset.mode}`);
+            }
+            return;
+        }
+        const key = target ? target.closest("[data-article]") : null;
         if (!key) return;
         if (state.priceCheck) {
             setPriceCheck(false);
@@ -240,11 +263,11 @@ export function bindSellScreen(app) {
         addArticle(key.dataset.article, takePrefix());
     });
 
-    onLongPress(keysGrid, ".product-key", async (key) => {
+    onLongPress(keysGrid, ".product-key[data-article]", async (key) => {
         const article = key.dataset.article;
         const label = key.querySelector(".label")?.textContent || article;
         const reply = await app.act("stock", { article }, { context: { article } });
-        if (reply) app.info.show(null, label, reply.points);
+        if (reply) app.info.show(null, label, reply.points, reply.location || "");
     });
 
     function drawKeys() {

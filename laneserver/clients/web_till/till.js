@@ -32,6 +32,7 @@ import { bindDrawerPanel } from "./drawer.js";
 import { bindConfirm, bindHeldPanel, bindInfoPanel, bindSearchPanel, bindSupervisor } from "./panels.js";
 import { bindPayPanel } from "./pay.js";
 import { bindManagerPanel } from "./manager.js";
+import { bindDocumentsPanel } from "./documents.js";
 import { bindSalesPanel } from "./sales.js";
 import { bindPairScreen, bindSignInScreen } from "./screens.js";
 import { bindSellScreen } from "./sell.js";
@@ -114,6 +115,7 @@ class TillApp {
         this.discount = bindDiscountPanel(this);
         this.sales = bindSalesPanel(this);
         this.manager = bindManagerPanel(this);
+        this.documents = bindDocumentsPanel(this); // its own overlay and header button (documents.js)
         this.sell = bindSellScreen(this);
 
         byTestId("error-close").addEventListener("click", () => this.clearMessage());
@@ -574,13 +576,15 @@ class TillApp {
     panelOpen() {
         return this.held.overlay.isOpen || this.search.overlay.isOpen || this.info.overlay.isOpen
             || this.customers.overlay.isOpen || this.drawer.overlay.isOpen || this.discount.overlay.isOpen
-            || this.sales.overlay.isOpen || this.manager.overlay.isOpen || this.confirmOpen();
+            || this.sales.overlay.isOpen || this.manager.overlay.isOpen || this.documents.overlay.isOpen
+            || this.confirmOpen();
     }
 
     /** A panel with its own text fields is up: the focus stays where the cashier put it. */
     formPanelOpen() {
         return this.customers.overlay.isOpen || this.drawer.overlay.isOpen || this.supervisor.overlay.isOpen
-            || this.discount.overlay.isOpen || this.sales.overlay.isOpen || this.manager.overlay.isOpen;
+            || this.discount.overlay.isOpen || this.sales.overlay.isOpen || this.manager.overlay.isOpen
+            || this.documents.overlay.isOpen;
     }
 
     /** A modal dialog (confirmation, supervisor's PIN) is up: its own buttons and keys decide. */
@@ -597,6 +601,7 @@ class TillApp {
         this.discount.overlay.close();
         this.sales.overlay.close();
         this.manager.overlay.close();
+        this.documents.overlay.close();
         this.confirmDialog.overlay.close();
         this.supervisor.overlay.close();
     }
@@ -656,6 +661,7 @@ class TillApp {
         show(this.el.sales, !!this.seller);
         show(this.el.unpaid, !!this.seller && !!(this.hello && this.hello.shop && this.hello.shop.deferred_payment));
         show(this.el.manager, !!this.seller && this.role === "manager"); // the server checks the role again
+        this.documents.showFor(this.seller);
     }
 
     showPrinter(event) {

@@ -1,0 +1,275 @@
+"""Head office end to end (issue 19): real shop server processes ship their journal to
+a real PostgreSQL this module starts itself (tests/pg_cluster.py: Debian's binaries, a
+cluster in a temporary folder, run as ``postgres``, on loopback).
+
+* one shop sells, head office is stopped (``pg_ctl stop``) while it sells on, comes
+  back; the shop is killed (-9) while it ships its backlog, restarts → head office holds
+  exactly the shop's journal (every chain, every record once) and ``hq verify`` passes;
+* two shops (two processes, two data folders) ship into the same head office at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+import trio
+
+from laneserver.store import hq, outbox
+from laneserver.store.schema import DB_NAME
+from tests.pg_cluster import Cluster
+from tests.support import REPO, LiveServer, connect, until
+
+WINE = "3760245001015"  # demo catalog: A001, 8.90
+
+
+@pytest.fixture(scope="module")
+def pg():
+    cluster = Cluster().init().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        cluster.remove()
+
+
+def hq_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "laneserver", "hq", *args], check=False, capture_output=True, text=True,
+                          cwd=REPO, timeout=60)
+
+
+def head_office(pg: Cluster, name: str) -> str:
+    dsn = pg.create_database(name)
+    result = hq_cli("init", "--dsn", dsn)
+    assert result.returncode == 0, result.stderr
+    return dsn
+
+
+def shop_server(tmp_path: Path, shop: str, dsn: str, batch: int = 500) -> LiveServer:
+    config = tmp_path / f"{shop}.toml"
+    config.write_text(
+        'demo = true\n[[stock_points]]\nid = "main"\n[[lanes]]\nid = "1"\nstock_point = "main"\n'
+        f'[head_office]\nshop = "{shop}"\ndsn = "{dsn}"\nevery = 0.1\nbackoff_max = 0.3\nbatch = {batch}\n'
+        'lag_warning = 1\n', encoding="utf-8")
+    return LiveServer(tmp_path / shop, config=config)
+
+
+async def sell(url: str, token: str, count: int) -> None:
+    async with connect(url, token) as till:
+        for _ in range(count):
+            await till.ok("scan", code=WINE)
+            await till.ok("pay", mode="cash", amount="10.00")
+            await till.ok("finish")
+
+
+def shop_ends(server: LiveServer) -> dict[str, int]:
+    """The last number of every chain the shop holds (what head office must hold)."""
+    db = sqlite3.connect(server.data / DB_NAME)
+    try:
+        ends = outbox.lag(db, {}, outbox.parse_at("2000-01-01T00:00:00+00:00"))
+        return {chain: lag.records for chain, lag in ends.items() if lag.records}
+    finally:
+        db.close()
+
+
+def hq_positions(dsn: str, shop: str) -> dict[str, int]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT chain, max(sequence), count(*) FROM records WHERE shop = %s GROUP BY chain",
+                            (shop,)).fetchall()
+    assert all(last == n for _, last, n in rows), rows  # no gap, nothing twice
+    return {chain: last for chain, last, _ in rows}
+
+
+def hq_sales(dsn: str, shop: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT count(*) FROM sales WHERE shop = %s", (shop,)).fetchone()[0]
+
+
+def caught_up(server: LiveServer, dsn: str, shop: str) -> bool:
+    """Head office holds exactly the shop's journal and ``hq verify`` passes (the anchor
+    shipped after the last records)."""
+    if hq_positions(dsn, shop) != shop_ends(server):
+        return False
+    with hq.connect(dsn) as conn:
+        return hq.verify(conn, shop).ok
+
+
+async def test_head_office_cut_and_shop_killed_while_shipping_holds_the_journal_exactly_once(tmp_path, pg):
+    dsn = head_office(pg, "cut")
+    server = shop_server(tmp_path, "S001", dsn, batch=2).start()
+    try:
+        token = server.pair("till", "1")
+        with trio.fail_after(90):
+            await sell(server.ws_url, token, 3)
+            await until(lambda: hq_sales(dsn, "S001") == 3)
+            pg.stop()  # head office cut: the shop sells on
+            await sell(server.ws_url, token, 12)
+            status = server.cli("status").stdout
+            assert "records not yet at head office" in status, status
+            assert "head office: shop S001" in status
+            pg.start()
+            # Killed while it ships its backlog (batches of 2 records, each noted in the
+            # shop's meta): some of it is at head office, not all.
+            before = sum(hq_positions(dsn, "S001").values())
+            await until(lambda: sum(hq_positions(dsn, "S001").values()) > before, interval=0.002)
+            server.kill()
+            assert sum(hq_positions(dsn, "S001").values()) < sum(shop_ends(server).values())
+            server.restart()
+            await until(lambda: caught_up(server, dsn, "S001"))
+        assert hq_sales(dsn, "S001") == 15
+        report = hq_cli("verify", "--dsn", dsn, "--shop", "S001")
+        assert report.returncode == 0 and "OK" in report.stdout and "anchor: sale 15" in report.stdout, report.stdout
+        assert "signed by " in report.stdout  # the shop's key, shipped with its signed anchor
+        with psycopg.connect(dsn) as conn:
+            total = conn.execute("SELECT sum(total) FROM sales WHERE shop = 'S001'").fetchone()[0]
+            tickets = conn.execute("SELECT sum(tickets) FROM x_chain").fetchone()[0]
+        assert str(total) == "133.50" and tickets == 15
+        live = server.cli("status").stdout
+        assert "head office: shop S001, up to date" in live, live
+    finally:
+        server.stop()
+    # Stopped: the JET's stop entry was written after the last batch; read from the data folder.
+    stopped = server.cli("status").stdout
+    assert "not running" in stopped and "not yet at head office" in stopped, stopped  # the stop entry, at least
+
+
+async def test_two_shops_ship_into_one_head_office_at_once(tmp_path, pg):
+    dsn = head_office(pg, "two")
+    with hq.connect(dsn) as conn:  # a catalog for S001 only, with one article more
+        demo = (REPO / "laneserver" / "demo" / "catalog.csv").read_text(encoding="utf-8")
+        hq.publish_catalog(conn, demo + "Z999,Nouveauté,3.50,20,,,active,false,,,,,,false,,\n", "S001")
+    one = shop_server(tmp_path, "S001", dsn).start()
+    two = shop_server(tmp_path, "S002", dsn).start()
+    try:
+        tokens = one.pair("till", "1"), two.pair("till", "1")
+        with trio.fail_after(60):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(sell, one.ws_url, tokens[0], 6)
+                nursery.start_soon(sell, two.ws_url, tokens[1], 4)
+            await until(lambda: caught_up(one, dsn, "S001") and caught_up(two, dsn, "S002"))
+        with psycopg.connect(dsn) as conn:
+            by_shop = dict(conn.execute("SELECT shop, count(*) FROM sales GROUP BY shop").fetchall())
+        assert by_shop == {"S001": 6, "S002": 4}
+        # Applied by S001's shipper through its journal; S002 was not sent it.
+        with trio.fail_after(20):
+            await until(lambda: _article(one, "Z999"))
+            async with connect(one.ws_url, tokens[0]) as till:  # the live reload sells it
+                while (await till.call("add", article="Z999")).get("type") == "error":  # reloaded within ~1 s
+                    await trio.sleep(0.2)
+                await till.ok("cancel_ticket")
+        assert not _article(two, "Z999")
+        # The chain's FEC from head office: each shop's own export, merged.
+        month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
+        own = [_shop_fec(server, month) for server in (one, two)]
+        chain = hq_cli("fec", "--dsn", dsn, "--period", month, "--out", str(tmp_path / "chain.fec"))
+        assert chain.returncode == 0, chain.stderr
+        assert _debits(chain.stdout) == sum(entry.debit for entries in own for entry in entries) > 0
+        lines = (tmp_path / "chain.fec").read_text(encoding="utf-8").splitlines()[1:]
+        assert len(lines) == sum(len(entry.lines) for entries in own for entry in entries)
+        assert any("\tS002-T000004\t" in line for line in lines)
+        page = await trio.to_thread.run_sync(_metrics, one)
+        assert 'laneserver_head_office_lag_records{chain="sale"} 0' in page
+        assert "laneserver_head_office_connected 1" in page
+    finally:
+        one.stop()
+        two.stop()
+    # Changed or removed at head office: hq verify says which shop, which record.
+    with psycopg.connect(dsn) as conn:
+        conn.execute("UPDATE records SET record = replace(record, '8.90', '0.89')"
+                     " WHERE shop = 'S002' AND chain = 'sale' AND sequence = 2")
+        conn.execute("DELETE FROM records WHERE shop = 'S001' AND chain = 'sale' AND sequence = 6")
+        conn.execute("UPDATE anchors SET public_key = %s WHERE shop = 'S002'", ("ab" * 32,))
+    changed = hq_cli("verify", "--dsn", dsn, "--shop", "S002")
+    assert changed.returncode == 1 and "BROKEN: sale record 2: content does not match its hash" in changed.stdout
+    assert "BROKEN: the anchor is signed by a key that is not the shop's shipped public key" in changed.stdout
+    cut = hq_cli("verify", "--dsn", dsn, "--shop", "S001")
+    assert cut.returncode == 1 and "BROKEN: head office does not hold the anchored head: sale record 6" in cut.stdout
+
+
+def _article(server: LiveServer, article: str) -> bool:
+    db = sqlite3.connect(server.data / DB_NAME)
+    try:
+        return db.execute("SELECT 1 FROM articles WHERE id = ?", (article,)).fetchone() is not None
+    finally:
+        db.close()
+
+
+def _shop_fec(server: LiveServer, month: str) -> list:
+    """The shop's own FEC entries of ``month`` (what ``laneserver export fec`` writes)."""
+    from laneserver.clock import shop_zone
+    from laneserver.config import demo_config, fec_accounts
+    from laneserver.rules.periods import parse_period
+    from laneserver.store import fec as store_fec
+
+    config = demo_config()
+    zone = shop_zone(config.shop.timezone)
+    first, last = parse_period(month, dt.datetime.now(zone).date())
+    db = store_fec.open_read_only(server.data / DB_NAME)
+    try:
+        return store_fec.entries(db, first, last, zone, fec_accounts(config))
+    finally:
+        db.close()
+
+
+def _debits(said: str) -> Decimal:
+    return Decimal(said.rsplit("debits = credits = ", 1)[1].split()[0])
+
+
+def _metrics(server: LiveServer) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
+        return response.read().decode()
+
+
+def test_hq_init_twice_verify_of_an_unknown_shop_and_an_unreachable_head_office(pg):
+    dsn = head_office(pg, "tamper")
+    with hq.connect(dsn) as conn:
+        assert hq.init(conn) == (len(hq.SCHEMA), len(hq.SCHEMA))  # an upgrade with nothing to do
+        nobody = hq.verify(conn, "nobody")
+        # The ledger's read side: a top-up in one shop, a spend in another.
+        for shop, delta in (("S1", "20.00"), ("S2", "-5.00")):
+            record = (f'{{"account":"wallet","at":"2026-01-15T10:00:00+01:00","balance":"{delta}","customer":"C1",'
+                      f'"delta":"{delta}","kind":"topup","number":1,"type":"account"}}')
+            hq.ship(conn, shop, [hq.Shipped("account", 1, "2026-01-15T10:00:00+01:00", record, "0" * 64, "h")])
+        chain = conn.execute("SELECT customer, account, balance, shops FROM account_balances_chain").fetchall()
+        assert chain == [("C1", "wallet", Decimal("15.00"), 2)]
+    assert not nobody.ok and "holds nothing" in nobody.anchor
+    unreachable = hq_cli("verify", "--dsn", "postgresql://postgres@127.0.0.1:1/x", "--shop", "S")
+    assert unreachable.returncode == 1 and "head office:" in unreachable.stderr
+
+
+def test_a_catalog_published_by_head_office_is_applied_once_and_a_bad_one_changes_nothing(pg, tmp_path):
+    from laneserver.store import schema
+
+    dsn = head_office(pg, "catalog")
+    catalog = tmp_path / "catalog.csv"
+    demo = (REPO / "laneserver" / "demo" / "catalog.csv").read_text(encoding="utf-8")
+    catalog.write_text(demo, encoding="utf-8")
+    published = hq_cli("publish", "--dsn", dsn, "--catalog", str(catalog), "--shop", "S001")
+    assert published.returncode == 0 and "catalog version 1 published" in published.stdout, published.stderr
+    db = schema.connect(tmp_path / DB_NAME)
+    try:
+        with hq.connect(dsn) as conn:
+            assert hq.latest_catalog(conn, "S002", 0) is None  # published to S001 only
+            version, content = hq.latest_catalog(conn, "S001", outbox.read_catalog_version(db))
+            written = outbox.apply_catalog(db, version, content)
+            assert written == len(demo.splitlines()) - 1
+            assert outbox.read_catalog_version(db) == 1
+            assert hq.latest_catalog(conn, "S001", outbox.read_catalog_version(db)) is None
+            assert hq.publish_catalog(conn, "not;a;catalog\n") == 2  # refused by hq publish; here forced in
+            version, content = hq.latest_catalog(conn, "S001", 1)
+            assert outbox.apply_catalog(db, version, content) == 0
+        assert outbox.read_catalog_version(db) == 2
+        assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == written
+    finally:
+        db.close()
+    catalog.write_text("id;name\n", encoding="utf-8")
+    refused = hq_cli("publish", "--dsn", dsn, "--catalog", str(catalog))
+    assert refused.returncode == 1 and "nothing was published" in refused.stderr
