@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     device = sub.add_parser("device", parents=[common], help="paired devices")
     device_sub = device.add_subparsers(dest="device_command", required=True, metavar="ACTION")
     device_list = device_sub.add_parser("list", parents=[common],
-                                        help="the paired devices, then the displays, scanners, cradles and terminals with their state")
+                                        help="the paired devices, then the displays, scanners, cradles and "
+                                             "terminals with their state")
     device_list.add_argument("--host", help="where the server listens, asked for the devices' state "
                                             "(default from config; asked on loopback)")
     device_list.add_argument("--port", type=int, help="its port (default from config)")
