@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     device = sub.add_parser("device", parents=[common], help="paired devices")
     device_sub = device.add_subparsers(dest="device_command", required=True, metavar="ACTION")
     device_list = device_sub.add_parser("list", parents=[common],
-                                        help="the paired devices, then the displays and scanners with their state")
+                                        help="the paired devices, then the displays, scanners, cradles and "
+                                             "terminals with their state")
     device_list.add_argument("--host", help="where the server listens, asked for the devices' state "
                                             "(default from config; asked on loopback)")
     device_list.add_argument("--port", type=int, help="its port (default from config)")
@@ -427,7 +428,7 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
 
 
 def _print_hardware(args: argparse.Namespace, config: Config, data: Path) -> None:
-    """The shop file's displays and scanners, with their state now from the running
+    """The shop file's displays, scanners, cradles and terminals, with their state now from the running
     server's ``/status`` (``hardware``), or "not running" (server/devices.py)."""
     import json
     import urllib.error
@@ -435,7 +436,7 @@ def _print_hardware(args: argparse.Namespace, config: Config, data: Path) -> Non
 
     from laneserver.server.devices import configured_rows
 
-    if not config.displays and not config.scanners:
+    if not (config.displays or config.scanners or config.cradles or config.terminals):
         return
     url, context = _status_request(args, config, data)
     try:
@@ -445,13 +446,18 @@ def _print_hardware(args: argparse.Namespace, config: Config, data: Path) -> Non
     except (urllib.error.URLError, OSError, ValueError) as error:
         hardware = configured_rows(config)
         where = f"from the shop file: nothing answers at {url} ({getattr(error, 'reason', error)})"
-    print(f"\ndisplays and scanners ({where}):")
+    print(f"\ndisplays, scanners, cradles and terminals ({where}):")
     rows = [("device", "kind", "lane", "address", "state", "detail")]
     for row in hardware:
         if row.get("error"):
             detail = row["error"]
         elif row["kind"] == "display" and "screens" in row:
             detail = f"{row['screens']} screens, {row['skipped']} skipped"
+        elif row["kind"] == "cradle" and "baskets" in row:
+            detail = (f"{'scanner in it' if row['present'] else 'empty'}, {row['uploads']} uploads, "
+                      f"{row['baskets']} baskets, {row['waiting']} waiting, {row['refused']} refused")
+        elif row["kind"] == "terminal" and "charges" in row:
+            detail = f"{row['charges']} charges"
         elif "codes" in row:
             detail = f"{row['codes']} codes, {row['refused']} refused, {row['dropped']} dropped"
         else:

@@ -182,6 +182,23 @@ class ScannerConfig(Base):
     max_length: int = 64  # longer codes are refused (counted), never kept
 
 
+class CradleConfig(Base):
+    """A batch scanner's cradle on a serial port (Opticon OPN-2001 / OPN-2006 upload
+    protocol, hw/opn.py): each upload of a scanner put in it becomes a basket emptied
+    into ``lane`` (actors/cradle.py; docs/configuration.md, "[[cradles]]")."""
+
+    id: str
+    address: str  # "/dev/ttyUSB2" or "/dev/ttyUSB2:9600"
+    kind: Literal["serial"] = "serial"
+    lane: str | None = None
+    # Park each basket as a held ticket (recalled by scanning its barcode) instead of
+    # emptying it into the lane's open ticket; on ``lane``, or the shop's first lane.
+    park: bool = False
+    parity: Literal["odd", "none", "even"] = "odd"  # the OPN scanners talk 8O1
+    poll_seconds: float = 2.0  # how often the cradle is asked whether a scanner sits in it
+    set_clock: bool = True  # set the scanner's clock from the server's at each upload
+
+
 class KeyConfig(Base):
     """One key of a custom keyboard: sells ``article`` (label defaults to its name)."""
 
@@ -312,6 +329,7 @@ class Config(Base):
     terminals: tuple[TerminalConfig, ...] = ()
     displays: tuple[DisplayConfig, ...] = ()
     scanners: tuple[ScannerConfig, ...] = ()
+    cradles: tuple[CradleConfig, ...] = ()
     keyboard: tuple[KeyboardPageConfig, ...] = ()
     variable_measure: tuple[VariableMeasureConfig, ...] = ()
     payment_modes: tuple[PaymentModeConfig, ...] = ()
@@ -423,6 +441,7 @@ def _check(config: Config) -> Config:
                 raise ConfigError(f"printers[{i}].address: {printer.address!r} is not host:port")
     config = _check_terminals(config)
     _check_displays_and_scanners(config)
+    _check_cradles(config)
     _check_drawers(config)
     _check_printers(config)
     _check_backup(config.backup)
@@ -694,6 +713,27 @@ def _check_displays_and_scanners(config: Config) -> None:
     for i, scanner in enumerate(config.scanners):
         if scanner.id not in bound:
             raise ConfigError(f"scanners[{i}]: scanner {scanner.id!r} is on no lane (name it in a lane's scanners)")
+
+
+def _check_cradles(config: Config) -> None:
+    """[[cradles]] (docs/configuration.md): a serial port each, and the lane its baskets
+    go to (or ``park = true``)."""
+    _unique([c.id for c in config.cradles], "cradles")
+    ports = {d.address.rpartition(":")[0] or d.address for d in (*config.displays, *config.scanners)}
+    for i, cradle in enumerate(config.cradles):
+        if not _SERIAL_ADDRESS.fullmatch(cradle.address):
+            raise ConfigError(f"cradles[{i}].address: {cradle.address!r} is not a serial port "
+                              "(\"/dev/ttyUSB2\" or \"/dev/ttyUSB2:9600\")")
+        if cradle.lane is None and not cradle.park:
+            raise ConfigError(f"cradles[{i}].lane: required (the lane its baskets are emptied into), "
+                              "unless park = true")
+        if cradle.lane is not None and config.lane(cradle.lane) is None:
+            raise ConfigError(f"cradles[{i}].lane: unknown lane {cradle.lane!r}")
+        if not 0.2 <= cradle.poll_seconds <= 3600:
+            raise ConfigError(f"cradles[{i}].poll_seconds: {cradle.poll_seconds} is not between 0.2 and 3600")
+        port = cradle.address.rpartition(":")[0] if re.search(r":[0-9]+$", cradle.address) else cradle.address
+        if port in ports:
+            raise ConfigError(f"cradles[{i}].address: {port!r} is already a display's or scanner's port")
 
 
 def _unique(ids: list[str], key: str) -> None:

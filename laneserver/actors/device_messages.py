@@ -38,7 +38,7 @@ class DeviceState(msgspec.Struct, frozen=True, kw_only=True):
     taken by the lane: its queue's length now)."""
 
     device: str
-    kind: str  # "display" or "scanner"
+    kind: str  # "display", "scanner", "cradle" or "terminal"
     lane: str
     address: str
     up: bool = False
@@ -49,3 +49,12 @@ class DeviceState(msgspec.Struct, frozen=True, kw_only=True):
     refused: int = 0
     dropped: int = 0
     waiting: int = 0
+    # A cradle's (actors/cradle.py): ``present`` a scanner sits in it and answers;
+    # ``uploads`` journaled, ``baskets`` the lane took, ``waiting`` baskets not taken
+    # yet, ``codes`` read, ``refused`` frames and records refused (CRC, garbage, silence).
+    present: bool = False
+    uploads: int = 0
+    baskets: int = 0
+    # A payment terminal's: charges answered since start (``up`` False after a charge
+    # that could not reach it, until one does).
+    charges: int = 0

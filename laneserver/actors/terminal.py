@@ -26,7 +26,12 @@ Invariants:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import msgspec
 import trio
+
+from laneserver.actors.device_messages import DeviceState
 
 # The message it takes (re-exported here for its importers).
 from laneserver.actors.terminal_messages import Charge
@@ -43,16 +48,24 @@ MAILBOX = 4
 class TerminalActor:
     """The device actor of one payment terminal."""
 
-    def __init__(self, config: TerminalConfig, *, driver: TerminalDriver | None = None) -> None:
+    def __init__(self, config: TerminalConfig, *, driver: TerminalDriver | None = None, lane: str = "-",
+                 on_state: Callable[[DeviceState], None] = lambda state: None) -> None:
         """
         Args:
             config: the terminal: id, kind, delay_seconds, timeout_seconds.
             driver: the terminal's driver; ``open_driver(config)`` when omitted
                 (so a restarted actor gets a fresh one).
+            lane: the lane it serves (for its state).
+            on_state: called with its state (``/status``, ``device list``, ``/metrics``)
+                at start and after each charge: down after a charge that could not
+                reach the terminal (unavailable, no answer), up after one that did.
         """
         self._config = config
         self._driver = driver if driver is not None else open_driver(config)
         self._log = get_logger("terminal", terminal=config.id)
+        self._on_state = on_state
+        self._state = DeviceState(device=config.id, kind="terminal", lane=lane,
+                                  address=config.address or config.kind, up=True)
 
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Serve ``inbox`` until it is closed (it is not closed here: under
@@ -66,6 +79,7 @@ class TerminalActor:
         at most ``ABORT_SECONDS``), then the cancellation goes on.
         """
         self._log.info("terminal_started", kind=self._config.kind, timeout=self._config.timeout_seconds)
+        self._on_state(self._state)
         task_status.started()
         try:
             async for envelope in inbox:
@@ -79,6 +93,7 @@ class TerminalActor:
                                     outcome="failed", message="the payment terminal failed; try again"))
                                 raise
                             envelope.reply(result)
+                            self._charged(result)
                         case other:
                             self._log.warning("unknown_command", command=type(other).__name__)
         finally:
@@ -117,6 +132,14 @@ class TerminalActor:
             return TerminalResult(outcome="unknown", message=f"the payment terminal did not answer within "
                                   f"{limit - now:g} s; it is asked how the payment ended before the next one")
         return TerminalResult(outcome="timeout", message=f"the payment terminal did not answer within {limit - now:g} s")
+
+    def _charged(self, result: TerminalResult) -> None:
+        """The state after a charge: down when the terminal could not be reached."""
+        unreached = result.outcome in ("timeout", "unknown") or (
+            result.outcome == "failed" and "unavailable" in (result.message or ""))
+        self._state = msgspec.structs.replace(self._state, up=not unreached, charges=self._state.charges + 1,
+                                              error=result.message if unreached else None)
+        self._on_state(self._state)
 
     async def _abort(self, reference: str) -> None:
         with trio.CancelScope(shield=True), trio.move_on_after(ABORT_SECONDS) as scope:

@@ -23,6 +23,7 @@ fed in, and it can be unplugged and plugged back.
 
 from __future__ import annotations
 
+import termios
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
@@ -85,8 +86,10 @@ class _Threaded:
         """``function(*args)`` in a worker thread.
 
         Raises:
-            LinkDown: it raised ``OSError`` (pyserial's ``SerialException`` is one) or
-                pyusb's ``USBError``, or took longer than ``WRITE_SECONDS`` + 1.
+            LinkDown: it raised ``OSError`` (pyserial's ``SerialException`` is one),
+                ``termios.error`` (a port setting refused: pyserial does not wrap it
+                when it reconfigures the port it opens) or pyusb's ``USBError``, or took
+                longer than ``WRITE_SECONDS`` + 1.
 
         Cancellation: immediate; the thread finishes on its own (each call is bounded)
         and holds the limiter until it does.
@@ -99,6 +102,8 @@ class _Threaded:
             raise LinkDown(f"{self.address}: no answer within {WRITE_SECONDS + 1:g} s") from None
         except OSError as error:
             raise LinkDown(f"{self.address}: {_describe(error)}") from error
+        except termios.error as error:  # pyserial lets a refused port setting through as is
+            raise LinkDown(f"{self.address}: the port refused its settings: {error}") from error
         except Exception as error:
             if type(error).__module__.startswith("usb"):  # usb.core.USBError, NoBackendError
                 raise LinkDown(f"{self.address}: USB: {error}") from error
@@ -106,11 +111,13 @@ class _Threaded:
 
 
 class SerialLink(_Threaded):
-    """A serial port (8N1, no flow control), kept open."""
+    """A serial port (8 data bits, 1 stop bit, no parity unless ``parity`` says
+    ``"odd"`` or ``"even"``; no flow control), kept open."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, *, parity: str = "none") -> None:
         super().__init__(address)
         self.port, self.baudrate = serial_port(address)
+        self.parity = {"none": serial.PARITY_NONE, "odd": serial.PARITY_ODD, "even": serial.PARITY_EVEN}[parity]
         self._link: serial.Serial | None = None
 
     async def open(self) -> None:
@@ -118,7 +125,8 @@ class SerialLink(_Threaded):
         self._link = await self._call(self._open)
 
     def _open(self) -> serial.Serial:
-        return serial.Serial(self.port, self.baudrate, timeout=READ_SECONDS, write_timeout=WRITE_SECONDS)
+        return serial.Serial(self.port, self.baudrate, parity=self.parity, timeout=READ_SECONDS,
+                             write_timeout=WRITE_SECONDS)
 
     async def write(self, data: bytes) -> None:
         link = self._opened()

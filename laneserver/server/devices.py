@@ -23,12 +23,13 @@ from typing import Any
 
 import trio
 
+from laneserver.actors.cradle import Outcome
 from laneserver.actors.device_messages import DeviceState, LaneOpen
 from laneserver.actors.messages import Caller, Do
 from laneserver.actors.runtime import ActorFailed
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
-from laneserver.protocol.codec import encode
+from laneserver.protocol.codec import encode, fingerprint
 from laneserver.rules import roles
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.server import edge_lane
@@ -96,45 +97,116 @@ async def deliver_code(shop: Shop, lane: str, scanner: str, code: str) -> None:
                                                           message=result.message)), SCAN_REFUSED)
 
 
+# --- a cradle's basket (actors/cradle.py) --------------------------------------------------
+
+# A refusal that waiting cannot change: the basket is kept in the journal, marked refused.
+FINAL_REFUSALS = frozenset({Code.UNKNOWN_CODE, Code.AMBIGUOUS_CODE, Code.BAD_REQUEST, Code.NOT_FOUND})
+
+
+async def deliver_basket(shop: Shop, cradle: Any, lane: str, basket: str,
+                         lines: tuple[tuple[str, int], ...]) -> Outcome:
+    """A cradle's upload as a PDA's basket on ``lane`` by its signed-in seller: emptied
+    into its open ticket as ``basket_empty`` (refused while that ticket has other
+    lines: it waits, and goes in once the ticket is empty), or parked as a held ticket
+    as ``basket_park`` (``park = true``). Exactly once per ``basket``: it is the
+    request's key (``basket:<id>``, the caller ``cradle:ID``), so the lane answers a
+    basket handed again with its first reply. Bounded by ``[server] ask_timeout``;
+    never raises."""
+    signed = lane_seller(shop.open_sessions, lane)
+    if signed is None:
+        return Outcome(False, error=f"no seller is signed in on lane {lane}")
+    seller, role = signed
+    request = basket_request(cradle, lane, basket, lines)
+    denied = roles.check(shop.roles, request.__struct_config__.tag, role, takes_pin=False, pin_given=False)
+    if denied is not None:
+        return Outcome(False, error=denied.message)
+    caller = Caller(device=f"cradle:{cradle.id}", seller=seller, role=role, lane=lane)
+    result: Any = edge_lane.basket_command(shop, caller, basket, request.lines, park=cradle.park)
+    address = shop.lanes[lane]
+    if not isinstance(result, Refused):
+        with trio.move_on_after(shop.config.server.ask_timeout) as waited:
+            try:
+                result = await address.ask(Do(caller, result, request.key, fingerprint(request)))
+            except ActorFailed as failed:
+                return Outcome(False, error=f"lane {lane} did not answer: {failed}")
+        if waited.cancelled_caught:
+            return Outcome(False, error=f"lane {lane} did not answer in time")
+    if isinstance(result, Refused):
+        return Outcome(False, final=result.code in FINAL_REFUSALS, error=f"{result.code}: {result.message}")
+    return Outcome(True)
+
+
+def basket_request(cradle: Any, lane: str, basket: str,
+                   lines: tuple[tuple[str, int], ...]) -> wire.BasketEmpty | wire.BasketPark:
+    """The PDA request a cradle's basket stands for (its key and fingerprint)."""
+    basket_lines = [wire.BasketLine(code=code, qty=qty) for code, qty in lines]
+    if cradle.park:
+        return wire.BasketPark(basket=basket, lane=lane, lines=basket_lines, key=f"basket:{basket}")
+    return wire.BasketEmpty(basket=basket, lane=lane, lines=basket_lines, key=f"basket:{basket}")
+
+
 # --- states: /status, device list, /metrics -------------------------------------------------
 
 
+def _counters(state: DeviceState) -> dict[str, Any]:
+    match state.kind:
+        case "display":
+            return {"screens": state.screens, "skipped": state.skipped}
+        case "cradle":
+            return {"present": state.present, "uploads": state.uploads, "baskets": state.baskets,
+                    "waiting": state.waiting, "codes": state.codes, "refused": state.refused}
+        case "terminal":
+            return {"charges": state.charges}
+    return {"codes": state.codes, "refused": state.refused, "dropped": state.dropped}
+
+
 def device_rows(shop: Shop) -> list[dict[str, Any]]:
-    """Each display's and scanner's state now, in the shop file's order (``/status``'s
+    """Each display's, scanner's, cradle's and terminal's state now (``/status``'s
     ``hardware``)."""
     rows = []
     for state in shop.device_states.values():
         rows.append({"device": state.device, "kind": state.kind, "lane": state.lane, "address": state.address,
-                     "state": "up" if state.up else "down", "error": state.error,
-                     **({"screens": state.screens, "skipped": state.skipped} if state.kind == "display" else
-                        {"codes": state.codes, "refused": state.refused, "dropped": state.dropped})})
+                     "state": "up" if state.up else "down", "error": state.error, **_counters(state)})
     return rows
 
 
 def configured_rows(config: Any) -> list[dict[str, Any]]:
-    """The displays and scanners of the shop file, with no live state (no server runs)."""
+    """The displays, scanners, cradles and terminals of the shop file, with no live
+    state (no server runs)."""
     lanes_of: dict[tuple[str, str], str] = {}
     for lane in config.lanes:
         if lane.display is not None:
             lanes_of["display", lane.display] = lane.id
         for scanner in lane.scanners:
             lanes_of["scanner", scanner] = lane.id
+        if lane.terminal is not None:
+            lanes_of["terminal", lane.terminal] = lane.id
     return ([{"device": d.id, "kind": "display", "lane": lanes_of.get(("display", d.id), "-"), "address": d.address,
               "state": "not running", "error": None} for d in config.displays]
             + [{"device": s.id, "kind": "scanner", "lane": lanes_of.get(("scanner", s.id), "-"),
-                "address": s.address, "state": "not running", "error": None} for s in config.scanners])
+                "address": s.address, "state": "not running", "error": None} for s in config.scanners]
+            + [{"device": c.id, "kind": "cradle", "lane": cradle_lane(config, c), "address": c.address,
+                "state": "not running", "error": None} for c in config.cradles]
+            + [{"device": t.id, "kind": "terminal", "lane": lanes_of.get(("terminal", t.id), "-"),
+                "address": t.address or t.kind, "state": "not running", "error": None} for t in config.terminals])
+
+
+def cradle_lane(config: Any, cradle: Any) -> str:
+    """The lane a cradle's baskets go to: its own, or the shop's first (``park``)."""
+    return cradle.lane if cradle.lane is not None else config.lanes[0].id
 
 
 def register_device_metrics(shop: Shop) -> None:
-    """``device_up`` (1 up, 0 down, by kind, device and lane) and the displays' and
-    scanners' counters (docs/operations.md, "Metrics")."""
+    """``device_up`` (1 up, 0 down, by kind, device and lane) and the displays',
+    scanners', cradles' and terminals' counters (docs/operations.md, "Metrics")."""
     metrics = shop.metrics
 
     def by(kind: str | None, value) -> dict[tuple[str, ...], int]:
         return {(s.kind, s.device, s.lane): value(s) for s in shop.device_states.values()
                 if kind is None or s.kind == kind}
 
-    metrics.labelled["device_up"] = ("1 while a display's or scanner's port is open and working, else 0.",
+    metrics.labelled["device_up"] = (("1 while a display's, scanner's or cradle's port is open and working (a "
+                                      "terminal: unless its last charge could not reach it), else 0."),
                                      ("kind", "device", "lane"), lambda: by(None, lambda s: int(s.up)))
     metrics.labelled["display_screens"] = ("Screens written to each customer display since start.",
                                            ("kind", "device", "lane"), lambda: by("display", lambda s: s.screens))
@@ -149,6 +221,17 @@ def register_device_metrics(shop: Shop) -> None:
                                                  ("kind", "device", "lane"), lambda: by("scanner", lambda s: s.waiting))
     metrics.labelled["scanner_codes_dropped"] = ("Codes dropped: more than the lane could take (a flood).",
                                                  ("kind", "device", "lane"), lambda: by("scanner", lambda s: s.dropped))
+    metrics.labelled["cradle_uploads"] = ("Uploads journaled from each cradle's scanners since start.",
+                                          ("kind", "device", "lane"), lambda: by("cradle", lambda s: s.uploads))
+    metrics.labelled["cradle_baskets"] = ("Cradle baskets the lane took (emptied or parked) since start.",
+                                          ("kind", "device", "lane"), lambda: by("cradle", lambda s: s.baskets))
+    metrics.labelled["cradle_baskets_waiting"] = ("Cradle baskets journaled that the lane has not taken yet.",
+                                                  ("kind", "device", "lane"), lambda: by("cradle", lambda s: s.waiting))
+    metrics.labelled["cradle_refused"] = ("Cradle answers refused (CRC, garbage, silence), codes and baskets refused.",
+                                          ("kind", "device", "lane"),
+                                          lambda: by("cradle", lambda s: s.refused))
+    metrics.labelled["terminal_charges"] = ("Charges each payment terminal answered since start.",
+                                            ("kind", "device", "lane"), lambda: by("terminal", lambda s: s.charges))
 
 
 def keep_state(states: dict[str, DeviceState], state: DeviceState) -> None:

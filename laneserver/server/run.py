@@ -30,6 +30,8 @@ from laneserver.actors.backups import MAILBOX as BACKUPS_MAILBOX
 from laneserver.actors.backups import BackupsActor, BackupStatus
 from laneserver.actors.journal import CommitFailed, JetStart, JournalActor, JournalStats, commit, read
 from laneserver.actors.device_messages import LaneOpen
+from laneserver.actors.cradle import MAILBOX as CRADLE_MAILBOX
+from laneserver.actors.cradle import CradleActor
 from laneserver.actors.display import MAILBOX as DISPLAY_MAILBOX
 from laneserver.actors.display import DisplayActor
 from laneserver.actors.drawer import DrawerActor
@@ -64,7 +66,14 @@ from laneserver.rules.catalog_csv import parse_catalog_csv
 from laneserver.server import systemd
 from laneserver.server.access import watch_access
 from laneserver.server.app import build_app, healthy
-from laneserver.server.devices import deliver_code, keep_state, lane_seller, register_device_metrics
+from laneserver.server.devices import (
+    cradle_lane,
+    deliver_basket,
+    deliver_code,
+    keep_state,
+    lane_seller,
+    register_device_metrics,
+)
 from laneserver.server.http_edge import Edge, connection_capacity, host_names
 from laneserver.server.http_edge import serve as serve_http
 from laneserver.server.send_timeout import SendBoundedConfig
@@ -215,8 +224,11 @@ async def run_shop(
                 terminals: dict[str, Address] = {}
                 for terminal in config.terminals:
                     address, inbox = open_mailbox(f"terminal:{terminal.id}", TERMINAL_MAILBOX)
-                    await middle.start(supervise, address.name, partial(TerminalActor, terminal), inbox,
-                                       DEVICE_POLICY)
+                    serves = next((lane.id for lane in config.lanes if lane.terminal == terminal.id), "-")
+                    await middle.start(supervise, address.name,
+                                       partial(TerminalActor, terminal, lane=serves,
+                                               on_state=partial(keep_state, device_states)),
+                                       inbox, DEVICE_POLICY)
                     terminals[terminal.id] = address
                 # Invoices' PDFs, written off the lanes' tasks (a device: the invoice request
                 # renders a PDF that is missing from the database).
@@ -348,7 +360,7 @@ async def run_shop(
                     shop.started = started
                     shop.started_at = clock.now().astimezone(dt.timezone.utc).isoformat(timespec="seconds")
                     shop.printers_online = printers_online
-                    # The lanes' scanners: once the shop is there (a code goes to the lane
+                    # The lanes' scanners (and below, the cradles): once the shop is there (a code goes to the lane
                     # through the edge, server/devices.py), before the listener.
                     scanners: list[Address] = []
                     for lane in config.lanes:
@@ -362,6 +374,15 @@ async def run_shop(
                                               clock=clock)
                             await front.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
                             scanners.append(address)
+                    # The cradles: their baskets go to a lane through the edge too.
+                    for cradle in config.cradles:
+                        address, inbox = open_mailbox(f"cradle:{cradle.id}", CRADLE_MAILBOX)
+                        to_lane = cradle_lane(config, cradle)
+                        factory = partial(CradleActor, cradle, lane=to_lane,
+                                          deliver=partial(deliver_basket, shop, cradle, to_lane), journal=journal,
+                                          on_state=partial(keep_state, device_states), clock=clock)
+                        await front.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
+                        scanners.append(address)
                     register_device_metrics(shop)
                     register_metrics(shop, journal_stats, {a.name: a for a in (
                         journal, customers, sales, invoices, *lane_addresses.values(), *points.values(),

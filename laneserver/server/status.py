@@ -204,7 +204,7 @@ async def live_status(shop: Shop) -> dict[str, Any]:
         "out_of_service": sorted(shop.out_of_service),
         "sessions": _sessions_by_kind(shop),
         "printers": {p: "online" if up else "offline" for p, up in sorted(shop.printers_online.items())},
-        "hardware": device_rows(shop),  # displays and scanners (server/devices.py)
+        "hardware": device_rows(shop),  # displays, scanners, cradles, terminals (server/devices.py)
         **_books_part(shop.facts, shop.data_folder or Path(".")),
         "head_office": await _head_office(shop),
     }
@@ -261,7 +261,7 @@ def format_status(status: dict[str, Any], where: str) -> str:
         if status["printers"]:
             lines.append("printers: " + ", ".join(f"{p} {s}" for p, s in status["printers"].items()))
         if status.get("hardware"):
-            lines.append("displays and scanners: " + ", ".join(
+            lines.append("lane devices: " + ", ".join(
                 f"{row['kind']} {row['device']} {row['state']}" for row in status["hardware"]))
     lines += [
         "last backup: " + ("none" if backup is None else

@@ -59,9 +59,9 @@ def configured_devices(config: Config) -> list[tuple[str, str]]:
     for lane in config.lanes:
         if lane.drawer is not None and lane.drawer.startswith("/dev/"):
             found.append((f"lanes {lane.id} drawer", _serial_port(lane.drawer)))
-    # Serial customer displays and scanners ([[displays]], [[scanners]]), where the shop
-    # file has them.
-    for section in ("displays", "scanners"):
+    # Serial customer displays, scanners and batch scanners' cradles ([[displays]],
+    # [[scanners]], [[cradles]]), where the shop file has them.
+    for section in ("displays", "scanners", "cradles"):
         for device in getattr(config, section, ()):
             address = getattr(device, "address", "")
             if address.startswith("/dev/"):

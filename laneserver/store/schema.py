@@ -495,6 +495,34 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX label_requests_point ON label_requests(stock_point, seq);
     """,
+    # 20: batch scanners in a cradle (store/cradles.py, actors/cradle.py): each upload read
+    # from a device, journaled before the device is cleared, and its records, unique by
+    # (device serial, time stamp, code, seq): a re-read after a crash inserts nothing.
+    # ``state``: read (journaled) → cleared (the device forgot it) → done (the lane took
+    # the basket) or refused (the lane can never take it: ``error`` says why).
+    """
+    CREATE TABLE cradle_uploads (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        cradle TEXT NOT NULL,
+        device TEXT NOT NULL,
+        read_at TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'read',
+        error TEXT,
+        done_at TEXT
+    );
+    CREATE INDEX cradle_uploads_open ON cradle_uploads(cradle, state);
+    CREATE TABLE cradle_records (
+        upload INTEGER NOT NULL REFERENCES cradle_uploads(id),
+        device TEXT NOT NULL,
+        stamp INTEGER NOT NULL,
+        code TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        symbology INTEGER NOT NULL,
+        scanned_at TEXT,
+        UNIQUE (device, stamp, code, seq)
+    );
+    CREATE INDEX cradle_records_upload ON cradle_records(upload);
+    """,
 )
 
 

@@ -74,7 +74,7 @@ from laneserver.store.ops import DropResume, PutPinRecord, PutResume, SeenDevice
 from laneserver.store.ops import RecordDrawerCount, RecordDrawerMovement
 from laneserver.store.ops import PrintJobDone, PrintJobCrashed, QueuePrintJob
 from laneserver.store.ops import AddCountLines, CloseCount, RequestLabels
-from laneserver.store import access, catalog_meta
+from laneserver.store import access, catalog_meta, cradles
 
 
 
@@ -278,6 +278,8 @@ class Writer:
                 return cursor.lastrowid
             case catalog_meta.SaveKeyboard():  # the till's keyboard (store/catalog_meta.py)
                 return catalog_meta.apply(self.db, op)
+            case cradles.JournalUpload() | cradles.UploadCleared() | cradles.UploadSettled():
+                return cradles.apply(self.db, op)
         raise TypeError(f"not a journal op: {op!r}")
 
     # --- lane states: changes and snapshots (rules/lane_journal.py) ----------------------

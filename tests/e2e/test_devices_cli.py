@@ -37,13 +37,16 @@ async def test_device_list_shows_paired_devices(live_server):
             pass
         listed = await _cli(live_server, "device", "list")
     assert listed.returncode == 0, listed.stderr
-    lines = listed.stdout.splitlines()
+    lines = listed.stdout.split("\n\n")[0].splitlines()  # the paired devices; then the shop file's hardware
     assert lines[0].split() == ["device", "kind", "lane", "paired", "at", "last", "seen", "revoked"]
     by_device = {line.split()[0]: line.split() for line in lines[1:]}
     assert set(by_device) == {"till-1-1", "pda-1"}
     assert by_device["till-1-1"][1:3] == ["till", "1"] and by_device["till-1-1"][-1] == "no"
     assert by_device["pda-1"][1:3] == ["pda", "-"] and by_device["pda-1"][-2:] == ["-", "no"]  # never seen
     assert by_device["till-1-1"][4].startswith("20")  # seen: an ISO time
+    # The demo's simulated card terminals (here from the shop file: no --port given).
+    hardware = {line.split()[0]: line.split() for line in listed.stdout.split("\n\n")[1].splitlines()[2:]}
+    assert hardware["t1"][1:4] == ["terminal", "1", "simulator"] and hardware["t2"][1:3] == ["terminal", "2"]
 
 
 async def test_revoke_closes_open_sessions_at_once_and_refuses_the_token(live_server):
