@@ -126,7 +126,9 @@ def _independent_totals(db, first: dt.date, last: dt.date, zone) -> tuple[dict, 
 
 
 async def test_the_fec_of_a_month_balances_and_adds_up_to_the_sales_and_payments(tmp_path: Path):
-    config = toml(table("shop", name="Compta", timezone=ZONE, deferred_payment=True), stock_point("main"), lane("1"))
+    config = toml(table("shop", name="Compta", timezone=ZONE, deferred_payment=True,
+                        vat_rates=["20", "10", "5.5", "2.1", "0"]),  # a zero-rate article too
+                  stock_point("main"), lane("1"))
     out = tmp_path / "export" / "FEC.txt"
     out.parent.mkdir()
     with configured_shop(tmp_path, config, CATALOG, sellers=[CASHIER, SUPERVISOR], tills=("1",)) as server:
