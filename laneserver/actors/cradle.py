@@ -38,7 +38,8 @@ import msgspec
 import trio
 
 from laneserver.actors.device_failure import record_device_failure
-from laneserver.actors.device_messages import DeviceState, GetDeviceState
+from laneserver.actors.device_loop import serve_state
+from laneserver.actors.device_messages import DeviceState
 from laneserver.actors.journal import CommitFailed, ReadFailed, commit, read
 from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.clock import Clock, SystemClock
@@ -146,21 +147,9 @@ class CradleActor:
         self._log.info("cradle_started", address=self._config.address, park=self._config.park)
         self._on_state(self._state)
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._poller)
-                nursery.start_soon(self._settler)
-                task_status.started()
-                async for envelope in inbox:
-                    with envelope:
-                        match envelope.command:
-                            case GetDeviceState():
-                                envelope.reply(self._state)
-                            case other:
-                                raise TypeError(f"cradle {self._config.id} got {other!r}")
-                nursery.cancel_scope.cancel()
+            await serve_state(inbox, f"cradle {self._config.id}", lambda: self._state, (self._poller, self._settler),
+                              self._link, task_status)
         finally:
-            with trio.CancelScope(shield=True), trio.move_on_after(1.0):
-                await self._link.close()
             state = self._state
             self._log.info("cradle_stopped", uploads=state.uploads, baskets=state.baskets, refused=state.refused)
 

@@ -31,7 +31,8 @@ import msgspec
 import trio
 
 from laneserver.actors.device_failure import record_device_failure
-from laneserver.actors.device_messages import DeviceState, GetDeviceState
+from laneserver.actors.device_loop import serve_state
+from laneserver.actors.device_messages import DeviceState
 from laneserver.actors.runtime import Address
 from laneserver.clock import Clock, SystemClock
 from laneserver.config import ScannerConfig
@@ -110,21 +111,9 @@ class ScannerActor:
         self._log.info("scanner_started", kind=self._config.kind, address=self._config.address)
         self._on_state(self._state)
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._reader)
-                nursery.start_soon(self._deliverer)
-                task_status.started()
-                async for envelope in inbox:
-                    with envelope:
-                        match envelope.command:
-                            case GetDeviceState():
-                                envelope.reply(self._state)
-                            case other:
-                                raise TypeError(f"scanner {self._config.id} got {other!r}")
-                nursery.cancel_scope.cancel()
+            await serve_state(inbox, f"scanner {self._config.id}", lambda: self._state, (self._reader, self._deliverer),
+                              self._link, task_status)
         finally:
-            with trio.CancelScope(shield=True), trio.move_on_after(1.0):
-                await self._link.close()
             state = self._state
             self._log.info("scanner_stopped", codes=state.codes, refused=state.refused, dropped=state.dropped)
 
