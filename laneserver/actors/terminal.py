@@ -36,7 +36,8 @@ from laneserver.actors.device_messages import DeviceState
 # The message it takes (re-exported here for its importers).
 from laneserver.actors.terminal_messages import Charge
 from laneserver.config import TerminalConfig
-from laneserver.hw.terminal import TerminalDriver, TerminalResult, TerminalUnavailable, open_driver
+from laneserver.hw.caisse_ap_terminal import CaisseApTerminal
+from laneserver.hw.terminal import SimulatedTerminal, TerminalDriver, TerminalResult, TerminalUnavailable
 from laneserver.log import get_logger
 
 #: How long the terminal may take to acknowledge an abort.
@@ -149,3 +150,19 @@ class TerminalActor:
                 self._log.warning("terminal_abort_failed", reference=reference, error=error.reason)
         if scope.cancelled_caught:
             self._log.warning("terminal_abort_timed_out", reference=reference)
+
+
+def open_driver(config: TerminalConfig) -> TerminalDriver:
+    """The driver for ``config.kind``: the simulator (hw/terminal.py) or Caisse-AP over IP
+    (hw/caisse_ap_terminal.py).
+
+    Raises:
+        ValueError: an unknown kind (the configuration's types refuse it first).
+    """
+    match config.kind:
+        case "simulator":
+            return SimulatedTerminal(delay=config.delay_seconds, outcomes=config.outcomes)
+        case "caisse-ap":
+            return CaisseApTerminal(config.address, register=config.cash_register or "01",
+                                    protocol_id=config.protocol_id, terminal=config.id)
+    raise ValueError(f"terminal {config.id!r}: unknown kind {config.kind!r}")

@@ -37,7 +37,6 @@ from typing import Callable, Protocol
 import serial
 import trio
 
-from laneserver.config import PrinterConfig
 
 NETWORK_TIMEOUT = 5.0
 #: Local links are slow (a receipt at 9600 baud takes a couple of seconds) but a
@@ -62,7 +61,17 @@ class AskingTransport(Transport, Protocol):
     async def ask(self, data: bytes, count: int, wait: float) -> bytes: ...
 
 
-def open_transport(config: PrinterConfig) -> Transport:
+class PrinterPlace(Protocol):
+    """Where a printer is (a ``[[printers]]`` entry, config.py ``PrinterConfig``): its id,
+    ``kind`` and ``address``. Named by its shape, so this floor does not import the
+    configuration's."""
+
+    id: str
+    kind: str
+    address: str
+
+
+def open_transport(config: PrinterPlace) -> Transport:
     """The transport for ``config.kind``, aimed at ``config.address``.
 
     Nothing is opened here: each ``send`` connects, writes and closes, so a

@@ -54,7 +54,6 @@ from typing import Literal, Protocol
 import msgspec
 import trio
 
-from laneserver.config import TerminalConfig
 
 #: ``unknown``: the terminal's answer was lost after the charge was sent, and the
 #: terminal could not yet say how it ended (Caisse-AP, hw/caisse_ap_terminal.py):
@@ -141,21 +140,3 @@ def authorisation_code(amount: Decimal, reference: str) -> str:
     the same for the same amount and reference (so tests can predict it)."""
     digest = hashlib.sha256(f"{amount:.2f}|{reference}".encode()).hexdigest()
     return "SIM" + digest[:6].upper()
-
-
-def open_driver(config: TerminalConfig) -> TerminalDriver:
-    """The driver for ``config.kind``.
-
-    Raises:
-        ValueError: an unknown kind (the configuration's types refuse it first).
-    """
-    match config.kind:
-        case "simulator":
-            return SimulatedTerminal(delay=config.delay_seconds, outcomes=config.outcomes)
-        case "caisse-ap":
-            # Imported here: it imports this module.
-            from laneserver.hw.caisse_ap_terminal import CaisseApTerminal
-
-            return CaisseApTerminal(config.address, register=config.cash_register or "01",
-                                    protocol_id=config.protocol_id, terminal=config.id)
-    raise ValueError(f"terminal {config.id!r}: unknown kind {config.kind!r}")

@@ -31,6 +31,7 @@ from laneserver.rules import documents as rules
 from laneserver.rules.money import BadValue, fmt_money, fmt_qty, parse_money
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.server import outcomes
+from laneserver.server.ticket_frames import ticket_json
 
 
 def scanned(code: str, seller: str) -> RecallDocument | None:
@@ -98,9 +99,6 @@ def _command(request: wire.Request, shop: Any) -> Any:
 
 
 def answer(request: wire.Request, result: Any) -> bytes:
-    from laneserver.server.edge_lane import (
-        ticket_json,  # the open ticket, encoded once per revision
-    )
     match result:
         case DocumentMade(document=document, now=now):
             return encode(wire.DocumentOk(re=request.id, document=view(rules.Opened(document)), ticket=ticket_json(now)))

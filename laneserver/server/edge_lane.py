@@ -48,7 +48,7 @@ from laneserver.log import get_logger
 from laneserver.hw.receipt import receipt_text
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode, fingerprint
-from laneserver.protocol.views import TicketEncoder, held_view
+from laneserver.protocol.views import held_view
 from laneserver.rules import lane as rules
 from laneserver.rules.catalog import Ambiguous, Article, Found
 from laneserver.rules.confirm import ConfirmLimits, parse_limits
@@ -65,6 +65,7 @@ from laneserver.rules.ticket import LineSource
 from laneserver.rules.variable_measure import BadCheckDigit, Measured, resolve
 from laneserver.rules.variable_measure import BadValue as BadMeasure
 from laneserver.server import edge_documents, outcomes
+from laneserver.server.ticket_frames import ticket_json
 
 # The requests a lane answers (a till's own lane; ``basket_empty`` names its lane).
 LANE_REQUESTS = (
@@ -390,42 +391,6 @@ def voucher_view(voucher: IssuedVoucher) -> wire.VoucherView:
     return wire.VoucherView(code=voucher.code, amount=fmt_money(voucher.amount),
                             valid_until=voucher.valid_until.isoformat(), status="valid", customer=voucher.customer,
                             origin=voucher.origin, issued_at=voucher.issued_at.isoformat())
-
-
-# --- the open ticket, encoded once per revision -------------------------------------------
-
-# Per lane: the last ticket value encoded, its view (``msgspec.Raw``, spliced into each
-# frame as it is) and its ``ticket`` event frame. Keyed by identity: the lane makes one
-# value per revision and hands that same object to the reply and to every subscriber.
-_encoded: dict[str, tuple[LaneTicket, msgspec.Raw, bytes | None]] = {}
-# Per lane: its ticket's JSON kept line by line from one revision to the next
-# (protocol/views.py ``TicketEncoder``: only the lines a change touched are encoded).
-_encoders: dict[str, TicketEncoder] = {}
-
-
-def ticket_json(value: LaneTicket) -> msgspec.Raw:
-    """The open ticket's view with its ``rev``, encoded once per value."""
-    kept = _encoded.get(value.lane)
-    if kept is not None and kept[0] is value:
-        return kept[1]
-    encoder = _encoders.get(value.lane)
-    if encoder is None:
-        encoder = _encoders[value.lane] = TicketEncoder()
-    raw = msgspec.Raw(encoder.encode(value.ticket, rev=value.rev))
-    _encoded[value.lane] = (value, raw, None)
-    return raw
-
-
-def ticket_event(value: LaneTicket) -> bytes:
-    """The ``ticket`` event of ``value``: one frame shared by every session of the lane."""
-    raw = ticket_json(value)
-    kept = _encoded[value.lane]
-    if kept[0] is value and kept[2] is not None:
-        return kept[2]
-    frame = encode(wire.TicketEvent(lane=value.lane, ticket=raw))
-    if kept[0] is value:
-        _encoded[value.lane] = (value, raw, frame)
-    return frame
 
 
 def basket_event(value: BasketArrived) -> bytes:

@@ -24,7 +24,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from laneserver.actors.lane_messages import LaneTicket
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import ErrorFrame, decode_request
-from laneserver.server import edge_lane
+from laneserver.server.ticket_frames import ticket_event
 from laneserver.server.edge_events import event_frame
 from laneserver.server.metrics import Metrics
 
@@ -66,8 +66,8 @@ class Transport:
 
     def deliver_ticket(self, ticket: LaneTicket) -> None:
         """The lane's open ticket changed (or was asked for on subscribing): its
-        ``ticket`` event, encoded once for every session of the lane (server/edge_lane.py)."""
-        self.deliver(edge_lane.ticket_event(ticket), "ticket")
+        ``ticket`` event, encoded once for every session of the lane (server/ticket_frames.py)."""
+        self.deliver(ticket_event(ticket), "ticket")
 
     # --- the two sides -------------------------------------------------------------------
 

@@ -31,7 +31,8 @@ from laneserver.actors.terminal import ABORT_SECONDS, TerminalActor
 from laneserver.actors.terminal_messages import Charge
 from laneserver.clock import FixedClock
 from laneserver.config import Config, LaneConfig, StockPointConfig, TerminalConfig
-from laneserver.hw.terminal import SimulatedTerminal, TerminalResult, TerminalUnavailable, authorisation_code, open_driver
+from laneserver.hw.terminal import SimulatedTerminal, TerminalResult, TerminalUnavailable, authorisation_code
+from laneserver.actors.terminal import open_driver
 from laneserver.rules import lane as rules
 from laneserver.rules.money import parse_money
 from laneserver.rules.outcome import Refused

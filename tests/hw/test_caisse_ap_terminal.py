@@ -21,7 +21,8 @@ from laneserver.actors.terminal import TerminalActor
 from laneserver.actors.terminal_messages import Charge
 from laneserver.config import TerminalConfig
 from laneserver.hw.caisse_ap_terminal import CaisseApTerminal
-from laneserver.hw.terminal import TerminalResult, open_driver
+from laneserver.hw.terminal import TerminalResult
+from laneserver.actors.terminal import open_driver
 from tests.hw.caisse_ap_peer import APPROVAL, CaisseApPeer
 
 D = Decimal
