@@ -75,6 +75,10 @@ class ShopConfig(Base):
     # The wallet ("Cagnotte client", seed 004) is one of the shop's payment modes: every
     # customer's wallet is open (credited, spent) with no per-customer enabling.
     wallet: bool = False
+    # A scanned code no article answers to (docs/configuration.md "Unknown codes"):
+    # "refuse" (the error only), "attach" (a supervisor attaches it to an existing
+    # article: barcode_attach), "create" (that, or a new article: article_create).
+    unknown_code: Literal["refuse", "attach", "create"] = "refuse"
 
 
 class PaymentModeConfig(Base):

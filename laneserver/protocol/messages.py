@@ -56,7 +56,10 @@ from laneserver.protocol.wire_admin import (
 from laneserver.protocol.wire_catalog import (
     AlcoholPriceOk,
     AlcoholPricing,
+    ArticleCreate,
+    ArticleOk,
     ArticleView,
+    BarcodeAttach,
     Keyboard,
     KeyboardOk,
     KeyboardPageIn,
@@ -273,6 +276,7 @@ RequestUnion = Union[
     KeyboardSave,
     Quote, Order, DeliveryNote, Documents, DocumentCancel, DocumentInvoice,
     SetPrice, Subtotal, GetReceipt,
+    ArticleCreate, BarcodeAttach,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -291,6 +295,9 @@ MUTATING = (
     SetPrice, Subtotal,
 )
 
+# An unknown code made sellable (issue 17): a supervisor's, or a supervisor's PIN.
+CATALOG_EDIT_VERBS = (ArticleCreate, BarcodeAttach)
+
 REPLY_TYPES = (
     Ok, HelloOk, SignInOk, TicketOk, HoldOk, HeldOk, FinishOk, StockOk, BasketOk, SearchOk, PriceCheckOk,
     KeyboardOk, StockStateOk, StockHistoryOk, StockExpiringOk, PurchaseOrderOk, PurchaseOrdersOk, ReplenishmentOk,
@@ -303,6 +310,7 @@ REPLY_TYPES = (
     BasketParkOk, StockCountOk, StockCountValidateOk, LabelRequestOk, LabelRequestsOk,
     DocumentOk, DocumentsOk, DocumentCancelledOk,
     ReceiptOk,
+    ArticleOk,
 )
 
 EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent,
@@ -356,6 +364,7 @@ __all__ = [
     "TicketView", "TopupLine", "TopupOk", "Unpaid", "UnpaidOk", "VatRowView", "VoucherIssue", "VoucherOk",
     "VoucherView", "WalletTopup", "WalletTopupCancel",
     "VariantView", "KeyboardSave", "KeyIn", "KeyboardPageIn",
+    "ArticleCreate", "BarcodeAttach", "ArticleOk", "CATALOG_EDIT_VERBS",
     "Reprint", "ReprintOk",
     "FISCAL_VERBS", "Close", "CloseOk", "ClosureView", "Closures", "ClosuresOk", "CountView", "GrandView",
     "OpenTicketView", "ReportView", "TotalsView", "VatTotalView", "XReport", "XReportOk",

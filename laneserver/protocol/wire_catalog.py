@@ -43,6 +43,30 @@ class KeyboardSave(Request, tag="keyboard_save"):
     pages: list[KeyboardPageIn]
 
 
+class ArticleCreate(Request, tag="article_create"):
+    """``article_create``: a supervisor (or a supervisor's PIN) creates the article an
+    unknown ``code`` belongs to, with that code as its barcode (``[shop] unknown_code =
+    "create"``); it sells at once. The reply is ``article`` (``ArticleOk``)."""
+
+    article: str
+    name: str
+    price: MoneyIn
+    vat_rate: MoneyIn
+    code: str
+    department: str = ""
+    supervisor_pin: str | None = None
+
+
+class BarcodeAttach(Request, tag="barcode_attach"):
+    """``barcode_attach``: a supervisor (or a supervisor's PIN) attaches an unknown
+    ``code`` to an existing ``article`` (``[shop] unknown_code`` = "attach" or
+    "create"); it sells at once. The reply is ``article`` (``ArticleOk``)."""
+
+    article: str
+    code: str
+    supervisor_pin: str | None = None
+
+
 class ArticleView(msgspec.Struct, frozen=True):
     article: str
     name: str
@@ -98,6 +122,12 @@ class PriceCheckOk(Reply):
     variants: list[VariantView] = []
     # A GS1 variable-measure code: what the label says (a price, or a weight in kg).
     measured: str = ""
+
+
+class ArticleOk(Reply):
+    """The article ``article_create`` made or ``barcode_attach`` gave a code."""
+
+    article: ArticleView
 
 
 class KeyboardOk(Reply):

@@ -46,6 +46,8 @@ class ShopView(msgspec.Struct, frozen=True, kw_only=True):
     auto_finish: bool = False
     # `shop.wallet`: every customer's wallet is open (no per-customer enabling).
     wallet: bool = False
+    # `shop.unknown_code`: what a supervisor may do with an unknown code (refuse, attach, create).
+    unknown_code: str = "refuse"
 
 
 class HelloOk(Reply):

@@ -37,6 +37,8 @@ _SUPERVISOR_VERBS = (
     "closures",         # the closures' list
     "stock_count_validate",  # an inventory counted by zone applied to the stock (or a supervisor's PIN)
     "document_cancel",  # a quote or order cancelled, an order's deposit refunded or kept
+    # An unknown code made sellable ([shop] unknown_code; or a supervisor's PIN on the spot).
+    "article_create", "barcode_attach",
 )
 _MANAGER_VERBS = (
     "stock_count",      # an inventory count sets the real stock

@@ -199,7 +199,7 @@ def shop_view(shop: Shop) -> msgspec.Raw:
                                  for m in payment_policy(config).modes],
             denominations=list(config.shop.denominations), discount_reasons=list(config.shop.discount_reasons),
             deferred_payment=config.shop.deferred_payment, auto_finish=config.shop.auto_finish,
-            wallet=config.shop.wallet,
+            wallet=config.shop.wallet, unknown_code=config.shop.unknown_code,
         )))
         shop._wire_shop_view = view  # type: ignore[attr-defined]
     return view

@@ -11,6 +11,10 @@
   (``rules.catalog.STOCK_FIELDS``) waits for the next start (``live_articles``).
 - ``save_keyboard``: a manager's ``keyboard_save`` (rules/keyboard.py ``check_layout``),
   kept in the database and served by ``keyboard`` to every till from then on.
+- ``edit_catalog``: ``article_create`` / ``barcode_attach`` (rules/catalog_edit.py), an
+  unknown code made sellable with a supervisor's approval; written like an import
+  (store/catalog_meta.py ``write_articles``) and the catalog reloaded at once, so the
+  till's scan of the code, tried again, adds the line.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from laneserver.config import Config
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode, error_frame
-from laneserver.rules.catalog import Catalog, live_articles
+from laneserver.actors.messages import Caller
+from laneserver.rules import catalog_edit
+from laneserver.rules.catalog import Article, Catalog, live_articles
 from laneserver.rules.keyboard import (
     KeySpec,
     PageSpec,
@@ -98,6 +104,65 @@ async def save_keyboard(shop: Any, request: wire.KeyboardSave, *, device: str, s
     shop.keyboard = keyboard_views(shop.config, shop.catalog, layout)
     log.info("keyboard_saved", pages=len(layout), by=seller)
     return encode(wire.KeyboardOk(re=request.id, pages=shop.keyboard))
+
+
+# --- an unknown code made sellable (issue 17) ---------------------------------------------
+
+
+async def edit_catalog(shop: Any, caller: Caller, request: wire.ArticleCreate | wire.BarcodeAttach) -> bytes:
+    """``article_create`` / ``barcode_attach``: allowed by ``[shop] unknown_code``, approved
+    (a supervisor signed in, or a supervisor's PIN: ``caller.approved_by``), checked,
+    written with the catalog's version raised, then sold at once (the catalog is loaded
+    again before the reply). A refusal changes nothing."""
+    verb = request.__struct_config__.tag
+    mode = shop.config.shop.unknown_code
+    if not catalog_edit.allows(mode, verb):
+        return error_frame(request, wire.Code.NOT_SUPPORTED,
+                           f"this shop does not allow {verb} ([shop] unknown_code = {mode!r}): nothing was changed")
+    if caller.approved_by is None:
+        return error_frame(request, wire.Code.SUPERVISOR_REQUIRED,
+                           f"{verb} needs a supervisor signed in, or a supervisor's PIN (supervisor_pin): "
+                           "nothing was changed", role="supervisor")
+    at = shop.clock.now()
+    if isinstance(request, wire.ArticleCreate):
+        checked = catalog_edit.new_article(shop.catalog, shop.config.vat_rates, article=request.article,
+                                           name=request.name, price=request.price, vat_rate=request.vat_rate,
+                                           code=request.code, department=request.department)
+        if isinstance(checked, catalog_edit.Problem):
+            return _problem_frame(request, checked)
+        op: Any = catalog_meta.CreateArticle(article=checked, at=at, by=caller.seller,
+                                             approved_by=caller.approved_by, device=caller.device)
+    else:
+        checked = catalog_edit.attached(shop.catalog, article=request.article, code=request.code)
+        if isinstance(checked, catalog_edit.Problem):
+            return _problem_frame(request, checked)
+        op = catalog_meta.AttachCode(article=checked.id, code=checked.barcodes[-1].code, at=at, by=caller.seller,
+                                     approved_by=caller.approved_by, device=caller.device)
+    try:
+        (written,) = await commit(shop.journal, op)
+    except (CommitFailed, ActorFailed) as error:
+        log.error("catalog_edit_failed", verb=verb, error=str(error))
+        return error_frame(request, wire.Code.UNAVAILABLE, "the database did not answer; nothing was changed")
+    if written is None:  # an import changed the article meanwhile
+        return error_frame(request, wire.Code.CONFLICT, "the catalog changed meanwhile: nothing was changed; try again")
+    try:
+        await reload_catalog(shop)
+    except (sqlite3.Error, msgspec.ValidationError, InvalidOperation) as error:
+        # Written: the watcher loads it at its next tick.
+        log.error("catalog_reload_failed", error=str(error))
+    log.info("catalog_edited", verb=verb, article=written.id, code=request.code.strip(), by=caller.seller,
+             approved_by=caller.approved_by)
+    return encode(wire.ArticleOk(re=request.id, article=_view(written)))
+
+
+def _problem_frame(request: wire.Request, problem: catalog_edit.Problem) -> bytes:
+    return error_frame(request, problem.code, f"{problem.message}: nothing was changed", field=problem.field)
+
+
+def _view(article: Article) -> wire.ArticleView:
+    return wire.ArticleView(article=article.id, name=article.name, price=fmt_money(article.price),
+                            vat_rate=str(article.vat_rate), unit=article.unit,
+                            barcodes=[b.code for b in article.barcodes])
 
 
 # --- live imports -------------------------------------------------------------------------

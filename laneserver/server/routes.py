@@ -48,6 +48,8 @@ def _table() -> dict[type, Route]:
     add(wire.PriceCheck, Route("_price_check", "stock", fields=("code",)))
     add(wire.Keyboard, Route("_keyboard"))
     add(wire.KeyboardSave, Route("_keyboard_save", "journal"))
+    # An unknown code made sellable (issue 17): a supervisor, or a supervisor's PIN.
+    add(wire.CATALOG_EDIT_VERBS, Route("_catalog_edit", "journal", approval=True))
     add(wire.AlcoholPricing, Route("_alcohol_price"))
     add((wire.StockEntry, wire.StockExit, wire.StockCount, wire.StockDelete, wire.StockTracking,
          wire.StockStateRequest, wire.StockProduce, wire.StockExpiring, wire.PurchaseOrderCreate,

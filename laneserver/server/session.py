@@ -267,6 +267,14 @@ class Session:
         assert self.device is not None
         return await edge_catalog.save_keyboard(self.shop, request, device=self.device.device, seller=self.seller)
 
+    async def _catalog_edit(self, request: wire.ArticleCreate | wire.BarcodeAttach) -> bytes:
+        """An unknown code made sellable (server/edge_catalog.py ``edit_catalog``), with the
+        supervisor its ``supervisor_pin`` names, or the supervisor signed in."""
+        caller = await self._approved_caller(request)
+        if isinstance(caller, bytes):
+            return caller
+        return await edge_catalog.edit_catalog(self.shop, caller, request)
+
     async def _stock_transfer(self, request: wire.StockTransfer) -> bytes:
         if request.to not in self.shop.stock_points:
             return error_frame(request, wire.Code.NOT_FOUND, f"no stock point {request.to!r}", field="to")

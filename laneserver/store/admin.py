@@ -19,7 +19,7 @@ from laneserver.rules.catalog import Article
 from laneserver.rules.catalog_csv import PROGRESS_EVERY
 from laneserver.store.status import note_backup
 from laneserver.rules.pairing import expires, hash_code, new_code
-from laneserver.store.catalog_meta import bump_catalog_version
+from laneserver.store.catalog_meta import write_articles
 from laneserver.store.access import disable, insert_device, insert_pairing_code, record, revoke
 from laneserver.store.writes import encode
 
@@ -130,11 +130,7 @@ def import_articles(db: sqlite3.Connection, articles: list[Article],
     version with them: a running server loads them again within seconds
     (store/catalog_meta.py)."""
     with transaction(db):
-        db.executemany(
-            "INSERT INTO articles(id, data) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET data=excluded.data",
-            _rows(articles, progress),
-        )
-        bump_catalog_version(db)
+        write_articles(db, _rows(articles, progress))
     return len(articles)
 
 

@@ -278,6 +278,8 @@ class Writer:
                 return cursor.lastrowid
             case catalog_meta.SaveKeyboard():  # the till's keyboard (store/catalog_meta.py)
                 return catalog_meta.apply(self.db, op)
+            case catalog_meta.CreateArticle() | catalog_meta.AttachCode():  # an unknown code made sellable
+                return catalog_meta.apply_edit(self.db, op)
             case cradles.JournalUpload() | cradles.UploadCleared() | cradles.UploadSettled():
                 return cradles.apply(self.db, op)
         raise TypeError(f"not a journal op: {op!r}")
