@@ -27,12 +27,12 @@ import msgspec
 import trio
 
 from laneserver.actors.journal import CommitFailed, ReadFailed, commit, read
+from laneserver.actors.messages import Caller
 from laneserver.actors.runtime import ActorFailed
 from laneserver.config import Config
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode, error_frame
-from laneserver.actors.messages import Caller
 from laneserver.rules import catalog_edit
 from laneserver.rules.catalog import Article, Catalog, live_articles
 from laneserver.rules.keyboard import (

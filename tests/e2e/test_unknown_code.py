@@ -11,7 +11,17 @@ import json
 import trio
 
 from laneserver.rules.catalog import ean_check_digit
-from tests.e2e.configured import CASHIER, SOPHIE_PIN, SUPERVISOR, configured_shop, lane, open_db, stock_point, table, toml
+from tests.e2e.configured import (
+    CASHIER,
+    SOPHIE_PIN,
+    SUPERVISOR,
+    configured_shop,
+    lane,
+    open_db,
+    stock_point,
+    table,
+    toml,
+)
 from tests.support import connect
 
 CATALOG = """id,name,price,vat_rate,barcodes
