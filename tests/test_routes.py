@@ -28,7 +28,8 @@ def test_only_hello_comes_before_the_device_and_which_requests_take_a_supervisor
         wire.Discount, wire.Pay, wire.BalanceCorrect, *wire.SALES_VERBS,
         wire.DrawerMovement, wire.DrawerOpen, wire.DrawerCount, wire.GetDrawer, wire.Close,
         wire.StockCountValidate,  # issue 16: an inventory count applied by a supervisor, or with a PIN
-        wire.SetPrice}  # issue 17: a line's price changed beyond the cap
+        wire.SetPrice,  # issue 17: a line's price changed beyond the cap
+        *wire.CATALOG_EDIT_VERBS}  # issue 17: an unknown code made sellable
     assert {k for k, r in routes.ROUTES.items() if r.handler == "_lane_request"} == set(LANE_REQUESTS)
     assert routes.ROUTES[wire.BasketEmpty].target == "lane"
 
