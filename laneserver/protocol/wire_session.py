@@ -48,6 +48,8 @@ class ShopView(msgspec.Struct, frozen=True, kw_only=True):
     wallet: bool = False
     # `shop.unknown_code`: what a supervisor may do with an unknown code (refuse, attach, create).
     unknown_code: str = "refuse"
+    # `shop.vat_rates` (what `article_create`'s `vat_rate` may be).
+    vat_rates: list[str] = []
 
 
 class HelloOk(Reply):

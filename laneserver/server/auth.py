@@ -200,6 +200,7 @@ def shop_view(shop: Shop) -> msgspec.Raw:
             denominations=list(config.shop.denominations), discount_reasons=list(config.shop.discount_reasons),
             deferred_payment=config.shop.deferred_payment, auto_finish=config.shop.auto_finish,
             wallet=config.shop.wallet, unknown_code=config.shop.unknown_code,
+            vat_rates=list(config.shop.vat_rates),
         )))
         shop._wire_shop_view = view  # type: ignore[attr-defined]
     return view

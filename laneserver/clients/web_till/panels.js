@@ -140,10 +140,18 @@ export function bindSearchPanel(app, choose) {
     const form = byTestId("search-form");
     const input = byTestId("search-input");
     const results = byTestId("search-results");
-    const overlay = new Overlay("search-panel", { onClose: () => app.refocus() });
+    const overlay = new Overlay("search-panel", {
+        onClose: () => {
+            chooseOnce = null;
+            setText(title, t("search.title"));
+            app.refocus();
+        },
+    });
     let timer = null;
     let asked = 0;
     let last = [];
+    let chooseOnce = null; // pick(): the article goes there instead of the ticket, once
+    const title = byTestId("search-panel").querySelector("h2");
 
     async function search(text) {
         const mine = ++asked;
@@ -154,8 +162,10 @@ export function bindSearchPanel(app, choose) {
     }
 
     function pick(article) {
+        const chooser = chooseOnce || choose;
+        chooseOnce = null;
         overlay.close();
-        choose(article);
+        chooser(article);
     }
 
     input.addEventListener("input", () => {
@@ -173,7 +183,7 @@ export function bindSearchPanel(app, choose) {
     form.addEventListener("submit", (event) => {
         event.preventDefault();
         const text = input.value.trim();
-        if (/^\d{6,}$/.test(text)) {
+        if (/^\d{6,}$/.test(text) && !chooseOnce) {
             // A barcode scanned into the search field: it is a scan.
             overlay.close();
             app.sell.submitCode(text);
@@ -195,7 +205,14 @@ export function bindSearchPanel(app, choose) {
         input.focus();
     }
 
-    return { overlay, open, input };
+    /** The search, its article going to `chooser` (an unknown code's article: unknown.js). */
+    function pickFor(heading, chooser) {
+        open();
+        chooseOnce = chooser;
+        setText(title, heading);
+    }
+
+    return { overlay, open, input, pick: pickFor };
 }
 
 /** An article's price and stock per stock point. */

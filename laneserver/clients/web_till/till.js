@@ -36,6 +36,7 @@ import { bindDocumentsPanel } from "./documents.js";
 import { bindSalesPanel } from "./sales.js";
 import { bindPairScreen, bindSignInScreen } from "./screens.js";
 import { bindSellScreen } from "./sell.js";
+import { bindUnknownPanel } from "./unknown.js";
 
 const TOKEN_KEY = "laneserver.token";
 const PENDING_KEY = "laneserver.till.pending";
@@ -118,6 +119,7 @@ class TillApp {
         this.manager = bindManagerPanel(this);
         this.documents = bindDocumentsPanel(this); // its own overlay and header button (documents.js)
         this.sell = bindSellScreen(this);
+        this.unknown = bindUnknownPanel(this); // an unknown code: create the article or attach the code
 
         byTestId("error-close").addEventListener("click", () => this.clearMessage());
         this.el.signOut.addEventListener("click", () => this.signOut());
@@ -584,14 +586,14 @@ class TillApp {
         return this.held.overlay.isOpen || this.search.overlay.isOpen || this.info.overlay.isOpen || this.help.overlay.isOpen
             || this.customers.overlay.isOpen || this.drawer.overlay.isOpen || this.discount.overlay.isOpen
             || this.sales.overlay.isOpen || this.manager.overlay.isOpen || this.documents.overlay.isOpen
-            || this.confirmOpen();
+            || this.unknown?.overlay.isOpen || this.confirmOpen();
     }
 
     /** A panel with its own text fields is up: the focus stays where the cashier put it. */
     formPanelOpen() {
         return this.customers.overlay.isOpen || this.drawer.overlay.isOpen || this.supervisor.overlay.isOpen
             || this.discount.overlay.isOpen || this.sales.overlay.isOpen || this.manager.overlay.isOpen
-            || this.documents.overlay.isOpen;
+            || this.documents.overlay.isOpen || this.unknown?.overlay.isOpen;
     }
 
     /** A modal dialog (confirmation, supervisor's PIN) is up: its own buttons and keys decide. */
@@ -610,6 +612,7 @@ class TillApp {
         this.sales.overlay.close();
         this.manager.overlay.close();
         this.documents.overlay.close();
+        if (this.unknown) this.unknown.overlay.close();
         this.confirmDialog.overlay.close();
         this.supervisor.overlay.close();
     }

@@ -29,6 +29,7 @@ discount_reasons = ["damaged", "staff", "loyalty"]
 merge_lines = true
 price_override_cap = "10"
 wallet = true
+unknown_code = "create"
 
 [[stock_points]]
 id = "main"
@@ -608,3 +609,47 @@ def test_the_wallet_is_the_shop_s_any_customer_is_credited_and_pays(till):
     till.by("finish").click()
     expect(till.by("last-sale-number")).to_be_visible()
     expect(till.by("last-sale-receipt")).to_contain_text("Porte-monnaie")
+
+
+def test_an_unknown_code_is_attached_then_another_created_with_a_supervisor_s_pin(till, shop):
+    """Item 9's last part: an unknown code offers "Créer l'article" / "Associer à un
+    article existant"; each asks the supervisor's PIN (a cashier is signed in), then the
+    scan is tried again and adds the line. The create form is filled from the keyboard."""
+    till.start()
+    keys = till.page.keyboard
+    known, new = "3760999000012", "3760999000029"
+    till.scan(known)
+    expect(till.by("unknown-panel")).to_be_visible()
+    expect(till.by("unknown-code")).to_have_text(f"Aucun article ne porte le code {known}.")
+    till.by("unknown-attach").click()
+    expect(till.by("search-panel")).to_be_visible()
+    keys.type("galets")
+    till.by("search-result").first.click()
+    expect(till.by("supervisor-dialog")).to_be_visible()
+    keys.type(SUPERVISOR[1])
+    keys.press("Enter")
+    expect(till.lines()).to_have_count(1)
+    assert "Galets" in till.line_names()[0]
+    # In English, the other way: create it, without the mouse.
+    english(till)
+    till.scan(new)
+    expect(till.by("unknown-create")).to_have_text("Create the item")
+    expect(till.by("unknown-create")).to_be_focused()
+    keys.press("Enter")
+    expect(till.by("unknown-id")).to_be_focused()
+    keys.type("N900")
+    keys.press("Tab")
+    keys.type("Cidre brut 75 cl")
+    keys.press("Tab")
+    keys.type("4,20")
+    keys.press("Enter")
+    expect(till.by("supervisor-dialog")).to_be_visible()
+    keys.type(SUPERVISOR[1])
+    keys.press("Enter")
+    expect(till.lines()).to_have_count(2)
+    assert till.line_names()[1] == "Cidre brut 75 cl"
+    assert rows(shop, "SELECT seller FROM events WHERE kind IN ('barcode_attached', 'article_created')") == [
+        (SELLER,), (SELLER,)]
+    till.by("cancel-ticket").click()
+    keys.press("Enter")
+    expect(till.lines()).to_have_count(0)
