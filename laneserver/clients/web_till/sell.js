@@ -189,7 +189,7 @@ export function bindSellScreen(app) {
                     app.beep();
                     return true; // the candidates are the message
                 }
-                if (error.code === "unknown_code" && !error.frame.status && app.unknown.offered()) {
+                if (error.code === "unknown_code" && !error.frame.status && app.unknown.offered(value)) {
                     // [shop] unknown_code: a supervisor may create the article or attach the code;
                     // once done, the same scan again (its quantity kept).
                     if (prefixed) clearPrefix();

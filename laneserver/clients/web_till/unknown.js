@@ -13,6 +13,16 @@ import { byTestId, h, setText, show } from "./dom.js";
 import { t } from "./i18n.js";
 import { Overlay } from "./panels.js";
 
+/** A code the server would take for an article (rules/catalog_edit.py ``check_code``). */
+function givable(code) {
+    if (!/^\d{1,48}$/.test(code)) return false;
+    if (code.length !== 8 && code.length !== 13) return true;
+    const digits = [...code].map(Number);
+    const check = digits.pop();
+    const sum = digits.reverse().reduce((acc, d, i) => acc + d * (i % 2 === 0 ? 3 : 1), 0);
+    return (10 - (sum % 10)) % 10 === check;
+}
+
 export function bindUnknownPanel(app) {
     const codeText = byTestId("unknown-code");
     const createButton = byTestId("unknown-create");
@@ -72,8 +82,9 @@ export function bindUnknownPanel(app) {
 
     return {
         overlay,
-        /** Whether the shop lets a supervisor do something with an unknown code. */
-        offered: () => mode() === "attach" || mode() === "create",
+        /** Whether the shop lets a supervisor give `code` to an article (the server's
+         *  own check: digits, a right EAN check digit at 8 and 13 digits). */
+        offered: (code) => (mode() === "attach" || mode() === "create") && givable(String(code).trim()),
         /** Offer to make `code` sellable; `retry()` scans it again once it is. */
         open(code, retry) {
             pending = { code, retry };

@@ -372,7 +372,7 @@ def test_layout_keys_and_touch_targets(browser, shop, size):
 
         # 5. A banner (an error message) floats: nothing under it moves.
         before = {t: box(till, t) for t in ("code-input", "pay", "ticket", "keys")}
-        till.scan("0000000000000")
+        till.scan("0000000000001")  # a wrong check digit: no article can take it (unknown_code = "create")
         expect(till.by("error")).to_be_visible()
         assert {t: box(till, t) for t in before} == before
         till.expect_no_scrollbars()
