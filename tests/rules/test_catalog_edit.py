@@ -7,13 +7,21 @@ from decimal import Decimal
 
 import pytest
 
+from laneserver.config import ConfigError, parse_config
 from laneserver.rules.catalog import Article, Barcode, Catalog, ean_check_digit
-from laneserver.rules.catalog_edit import MAX_NAME, Problem, allows, attached, check_code, new_article
+from laneserver.rules.catalog_edit import (
+    MAX_NAME,
+    Problem,
+    allows,
+    attached,
+    check_code,
+    new_article,
+)
 
-RATES = (Decimal("20"), Decimal("5.5"))
-CATALOG = Catalog([Article("W1", "Vin", Decimal("8.90"), Decimal("20"), barcodes=(Barcode("3000000000014"),),
+RATES = (Decimal(20), Decimal("5.5"))
+CATALOG = Catalog([Article("W1", "Vin", Decimal("8.90"), Decimal(20), barcodes=(Barcode("3000000000014"),),
                            supplier_refs=("REF9",)),
-                   Article("OLD", "Ancien", Decimal("1.00"), Decimal("20"), barcodes=(Barcode("111"),),
+                   Article("OLD", "Ancien", Decimal("1.00"), Decimal(20), barcodes=(Barcode("111"),),
                            status="blocked")])
 NEW = "301234567890" + ean_check_digit("301234567890")
 GOOD = {"article": "N1", "name": "Cidre", "price": "4.20", "vat_rate": "5.5", "code": NEW}
@@ -59,3 +67,11 @@ def test_a_code_that_names_anything_is_taken():
     for taken in ("3000000000014", "111"):  # a barcode, even a blocked article's
         problem = check_code(taken, CATALOG)
         assert isinstance(problem, Problem) and problem.code == "conflict"
+
+
+def test_the_shop_file_option_is_checked():
+    base = '[[stock_points]]\nid = "main"\n[[lanes]]\nid = "1"\nstock_point = "main"\n'
+    assert parse_config(base).shop.unknown_code == "refuse"
+    assert parse_config('[shop]\nunknown_code = "attach"\n' + base).shop.unknown_code == "attach"
+    with pytest.raises(ConfigError, match="shop.unknown_code"):
+        parse_config('[shop]\nunknown_code = "yes"\n' + base)
