@@ -99,6 +99,8 @@ from laneserver.protocol.wire_documents import (
     DocumentInvoice,
     DocumentLineView,
     DocumentOk,
+    DocumentPdf,
+    DocumentPdfOk,
     Documents,
     DocumentsOk,
     DocumentView,
@@ -273,6 +275,7 @@ RequestUnion = Union[
     KeyboardSave,
     Quote, Order, DeliveryNote, Documents, DocumentCancel, DocumentInvoice,
     SetPrice, Subtotal, GetReceipt,
+    DocumentPdf,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -303,6 +306,7 @@ REPLY_TYPES = (
     BasketParkOk, StockCountOk, StockCountValidateOk, LabelRequestOk, LabelRequestsOk,
     DocumentOk, DocumentsOk, DocumentCancelledOk,
     ReceiptOk,
+    DocumentPdfOk,
 )
 
 EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent,
@@ -367,4 +371,5 @@ __all__ = [
     "DOCUMENT_LANE_VERBS", "DOCUMENT_VERBS", "DeliveryNote", "DocumentCancel", "DocumentCancelledOk",
     "DocumentInvoice", "DocumentLineView", "DocumentOk", "DocumentView", "Documents", "DocumentsOk", "Order",
     "Quote",
+    "DocumentPdf", "DocumentPdfOk",
 ]
