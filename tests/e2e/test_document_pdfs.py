@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.e2e.configured import CASHIER, PAUL, configured_shop, lane, stock_point, table, toml
+from tests.e2e.configured import (
+    CASHIER,
+    PAUL,
+    configured_shop,
+    lane,
+    stock_point,
+    table,
+    toml,
+)
 from tests.support import connect
 
 CATALOG = """id,name,price,vat_rate,barcodes
