@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from functools import partial
 from typing import Any
 
 import trio
 
+from laneserver.actors import document_pdfs
 from laneserver.actors.documents_messages import (
     CancelDocument,
     DocumentCancelled,
@@ -28,8 +28,6 @@ from laneserver.actors.documents_messages import (
     MakeDocument,
     RecallDocument,
 )
-from laneserver.actors.journal import read
-from laneserver.actors.lane import payment_policy
 from laneserver.actors.messages import Caller
 from laneserver.actors.runtime import Address
 from laneserver.clock import shop_day, shop_zone
@@ -43,7 +41,6 @@ from laneserver.rules.money import BadValue, fmt_money, fmt_qty, parse_money
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.server import outcomes
 from laneserver.server.ticket_frames import ticket_json
-from laneserver.store import documents as stored
 
 log = get_logger("session")
 
@@ -153,16 +150,10 @@ async def pdf(shop: Any, request: wire.DocumentPdf) -> bytes:
                            field="document")
     kind, number = found
     name = rules.name(kind, number)
-    records = await read(shop.journal, partial(stored.printable, chain=rules.SERIES[kind].chain, number=number))
-    if records is None:
+    made = await document_pdfs.printed(shop.journal, shop.config, kind, number)
+    if made is None:
         return error_frame(request, wire.Code.NOT_FOUND, f"no document {name}", field="document")
-    config = shop.config
-    policy = payment_policy(config)
-    printed = document_print.printable(
-        kind, records.record, shop_name=config.shop.name, header=tuple(config.shop.header),
-        zone=shop_zone(config.shop.timezone), customer_name=records.customer_name,
-        customer_contact=records.customer_contact, referred=records.referred,
-        labels={m.id: m.label for m in policy.modes})
+    printed, records = made
     assert shop.data_folder is not None  # run_shop sets it
     try:
         data = await trio.to_thread.run_sync(read_or_write_document, printed, shop.data_folder)

@@ -1,7 +1,8 @@
 """Documents' A4 PDFs end to end (issue 18: "printed (A4 PDF like invoices…)"): a real
 server, a real websocket, the SQLite file. A quote and an order with a deposit paid by
-card are made at a till; ``document_pdf`` gives each one's PDF and the deposit
-invoice's, kept in the data folder's ``documents`` folder."""
+card are made at a till; each one's PDF and the deposit invoice's are written in the
+data folder's ``documents`` folder off the lane's task (the invoices actor), and
+``document_pdf`` gives them."""
 
 from __future__ import annotations
 
@@ -51,6 +52,10 @@ async def test_a_quote_an_order_and_its_deposit_invoice_as_pdfs(shop):
             await till.ok("pay", mode="card", amount="100.00")
             order = await till.ok("order", delivery="delivered", address="Château de Vaux", deposit="100.00")
             assert order["document"]["deposit_invoice"] == "C-000001"
+            # Written by the invoices actor once each is made, before anyone asks.
+            folder = shop.data / "documents"
+            while not all((folder / f"{n}.pdf").exists() for n in ("Q-000001", "O-000001", "C-000001")):
+                await trio.sleep(0.02)
 
             expected = {
                 "DQ000001": ("Q-000001", "quote", ["DEVIS Q-000001", "Valable jusqu'au", "300,00 EUR"]),
