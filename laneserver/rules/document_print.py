@@ -37,6 +37,8 @@ from laneserver.rules.ticket import vat_included
 #: Every kind with a PDF, and its title on paper.
 TITLES = {"quote": "DEVIS", "order": "BON DE COMMANDE", "delivery_note": "BON DE LIVRAISON",
           "deposit_invoice": "FACTURE D'ACOMPTE", "credit_note": "AVOIR"}
+#: A document's number is below this (9 digits at most, as its barcode; SQLite binds it).
+MAX_NUMBER = 10**9
 DELIVERY_WORDS = {"on_site": "sur place", "take_away": "à emporter", "delivered": "livrée"}
 
 
@@ -64,12 +66,12 @@ def kind_of(raw: str) -> tuple[str, int] | None:
     ``A-000001``) or, for the kinds scanned back, its barcode (``DO000001``)."""
     found = rules.parse_document(raw)
     if found is not None:
-        return found
+        return found if 0 < found[1] < MAX_NUMBER else None
     text = raw.strip().upper()
     for kind in ("deposit_invoice", "credit_note"):
         prefix = rules.SERIES[kind].prefix
         digits = text[len(prefix):]
-        if text.startswith(prefix) and digits.isdigit() and 0 < len(digits) <= 9:
+        if text.startswith(prefix) and digits.isascii() and digits.isdigit() and len(digits) <= 9 and int(digits):
             return kind, int(digits)
     return None
 

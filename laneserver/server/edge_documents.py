@@ -146,7 +146,7 @@ async def pdf(shop: Any, request: wire.DocumentPdf) -> bytes:
     found = document_print.kind_of(request.document)
     if found is None:
         return error_frame(request, wire.Code.BAD_REQUEST,
-                           f"{request.document!r} is not a document's barcode or number (Q-, O-, L-, C-, A-)",
+                           f"{request.document[:40]!r} is not a document's barcode or number (Q-, O-, L-, C-, A-)",
                            field="document")
     kind, number = found
     name = rules.name(kind, number)

@@ -119,7 +119,8 @@ def test_a_document_is_named_by_its_number_or_barcode():
     assert document_print.kind_of("q-000002") == ("quote", 2)
     assert document_print.kind_of("C-000003") == ("deposit_invoice", 3)
     assert document_print.kind_of("A-000004") == ("credit_note", 4)
-    for bad in ("F-000001", "C-", "A-12x", "", "DX000001", "C-1234567890"):
+    for bad in ("F-000001", "C-", "A-12x", "", "DX000001", "C-1234567890", "Q-" + "9" * 30, "O-000000",
+                "C-000000", "C-１２", "x" * 10_000):
         assert document_print.kind_of(bad) is None, bad
 
 
