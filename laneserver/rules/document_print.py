@@ -39,7 +39,7 @@ TITLES = {"quote": "DEVIS", "order": "BON DE COMMANDE", "delivery_note": "BON DE
           "deposit_invoice": "FACTURE D'ACOMPTE", "credit_note": "AVOIR"}
 #: A document's number is below this (9 digits at most, as its barcode; SQLite binds it).
 MAX_NUMBER = 10**9
-DELIVERY_WORDS = {"on_site": "sur place", "take_away": "à emporter", "delivered": "livrée"}
+DELIVERY_WORDS = {"on_site": "sur place", "take_away": "à emporter", "delivered": "livraison"}
 
 
 class Printed(msgspec.Struct, frozen=True, kw_only=True):
@@ -120,7 +120,7 @@ def printable(kind: str, record: Mapping[str, Any], *, shop_name: str, header: t
         if kind == "order":
             if document.due is not None:
                 facts.append(f"Pour le {_day(document.due)}")
-            notes = [f"Commande {DELIVERY_WORDS.get(document.delivery or '', document.delivery or '')}"]
+            notes = [f"Mode : {DELIVERY_WORDS.get(document.delivery or '', document.delivery or '')}"]
             if document.address:
                 notes.append(f"Adresse de livraison : {document.address}")
             totals = list(_money_totals(side.total_excl_vat, side.total_vat, side.total))
@@ -155,7 +155,7 @@ def printable(kind: str, record: Mapping[str, Any], *, shop_name: str, header: t
                        vat=rows, totals=_money_totals(sum((r.base for r in rows), ZERO),
                                                       sum((r.vat for r in rows), ZERO),
                                                       Decimal(str(record["amount"]))),
-                       paid=paid, footer=(("Acompte : la TVA est due à l'encaissement; il est déduit de la facture "
+                       paid=paid, footer=(("Acompte : la TVA est due à l'encaissement. Il est déduit de la facture "
                                           "de la commande."),))
     if kind == "credit_note":
         refers = record.get("refers")
@@ -178,7 +178,7 @@ def printable(kind: str, record: Mapping[str, Any], *, shop_name: str, header: t
                        notes=(f"Motif : {reason}",) if reason else (), lines=lines, vat=rows,
                        totals=(("Total HT", sum((r.base for r in rows), ZERO)),
                                ("Total TVA", sum((r.vat for r in rows), ZERO)), ("Total TTC", total)),
-                       footer=(f"Montant de l'avoir : {fmt_money(total)} EUR",))
+                       footer=(f"Montant de l'avoir : {fmt_money(total).replace('.', ',')} EUR",))
     raise ValueError(f"no PDF for {kind!r}")
 
 

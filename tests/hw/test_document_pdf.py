@@ -68,7 +68,7 @@ def test_an_order_shows_its_deposit_due_date_delivery_and_what_is_left():
                   payments=(Payment(payment=1, mode="card", amount=Decimal(100)),))
     order = msgspec.structs.replace(order, deposit_invoice=1)
     pdf = _pdf("order", _chained(docs.document_record(order), 1))
-    _has(pdf, "BON DE COMMANDE O-000001", "Pour le 30/11/2026", "Commande livr", "Adresse de livraison : Ch",
+    _has(pdf, "BON DE COMMANDE O-000001", "Pour le 30/11/2026", "Mode : livraison", "Adresse de livraison : Ch",
          "Frais de port", "326,00 EUR", "Acompte vers", "C-000001", "-100,00 EUR", "Reste ", "226,00 EUR",
          "Carte bancaire")
 
@@ -101,7 +101,7 @@ def test_credit_notes_of_a_return_and_of_a_refunded_deposit():
                                               total=Decimal("-60.00"), refers=3), 1)
     pdf = _pdf("credit_note", record)
     _has(pdf, "AVOIR A-000001", "Sur la facture F-000003", "retour de marchandise", "50,00", "10,00",
-         "60,00 EUR", "Montant de l'avoir : 60.00 EUR")
+         "60,00 EUR", "Montant de l'avoir : 60,00 EUR")
     # An order cancelled with its deposit refunded: at its deposit invoice's rates.
     order = msgspec.structs.replace(_made("order", 4, deposit=Decimal(100), delivery="take_away",
                                           payments=(Payment(payment=1, mode="card", amount=Decimal(100)),)),
