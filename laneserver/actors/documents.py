@@ -11,6 +11,10 @@ A lane turning its ticket into a document, or recalling one into its ticket, han
 its own ops (the ticket emptied or filled) to this actor, which commits them in the
 same unit as the document's records: a kill -9 leaves both or neither. At start the
 documents are read back from their chains (their state from the ``document`` chain).
+
+Once a document, a deposit invoice or a refund's credit note is durable, the invoices
+actor is told to write its A4 PDF (``RenderDocument``, never waited on: a full mailbox
+leaves it to the ``document_pdf`` request, which renders a missing one).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from laneserver.actors.documents_messages import (
     IssueDocument,
     ListDocuments,
 )
+from laneserver.actors.invoice_messages import RenderDocument
 from laneserver.actors.journal import CommitFailed, commit, read
 from laneserver.actors.messages import Caller, Do
 from laneserver.actors.runtime import Address
@@ -65,8 +70,10 @@ def load(db) -> tuple[dict[tuple[str, int], rules.Opened], dict[str, int]]:
 
 
 class DocumentsActor:
-    def __init__(self, *, journal: Address, clock: Clock, points: dict[str, Address], takes: Any) -> None:
+    def __init__(self, *, journal: Address, clock: Clock, points: dict[str, Address], takes: Any,
+                 invoices: Address | None = None) -> None:
         self.journal = journal
+        self.invoices = invoices  # writes the documents' PDFs (actors/invoices.py)
         self.clock = clock
         self.points = points
         self.takes = takes  # (article, qty) → what it takes from stock (rules/stock.py StockTakes)
@@ -135,7 +142,15 @@ class DocumentsActor:
                 await point.tell(Moved(article, -qty))
         self.log.info("document_made", document=document.name, total=str(document.total),
                       deposit=str(document.deposit))
+        self._render(kind, number)
+        if kind == "order" and document.deposit_invoice is not None:
+            self._render("deposit_invoice", document.deposit_invoice)
         return document
+
+    def _render(self, kind: str, number: int) -> None:
+        """The document's PDF, written by the invoices actor; never waits."""
+        if self.invoices is not None and not self.invoices.tell_nowait(RenderDocument(kind, number)):
+            self.log.warning("document_render_deferred", document=rules.name(kind, number))
 
     async def _commit(self, ops: list[Any]) -> tuple[Any, ...] | Refused:
         try:
@@ -218,6 +233,8 @@ class DocumentsActor:
         if document.kind == "order":
             await self._reserve(document.stock_point)
         self.log.info("document_cancelled", document=document.name, deposit=outcome)
+        if credit_note is not None:
+            self._render("credit_note", credit_note)
         return DocumentCancelled(after, credit_note, document.deposit if outcome == "refund" else rules.ZERO)
 
     def _list(self, command: ListDocuments) -> DocumentsNow:

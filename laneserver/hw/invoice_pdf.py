@@ -31,6 +31,7 @@ Layout::
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 from fpdf import FPDF
@@ -72,84 +73,115 @@ _COLUMNS = (("Désignation", 70, "L"), ("Qté", 16, "R"), ("PU HT", 22, "R"), ("
             ("TVA", 16, "R"), ("Total HT", 38, "R"))
 
 
-def render_invoice(invoice: Invoice) -> bytes:
+def new_pdf(at: dt.datetime, title: str, author: str) -> FPDF:
+    """An A4 page with 15 mm margins, uncompressed, dated ``at`` (the same bytes again)."""
     pdf = FPDF(orientation="P", unit="mm", format="A4")
     pdf.set_compression(False)
-    pdf.set_creation_date(invoice.at if invoice.at.tzinfo else invoice.at.replace(tzinfo=dt.timezone.utc))
-    pdf.set_title(_t(f"Facture {invoice_name(invoice.number)}"))
-    pdf.set_author(_t(invoice.shop_name))
+    pdf.set_creation_date(at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc))
+    pdf.set_title(_t(title))
+    pdf.set_author(_t(author))
     pdf.set_margins(15, 15, 15)
     pdf.set_auto_page_break(True, margin=15)
     pdf.add_page()
-    width = pdf.epw
+    return pdf
 
-    # The shop (left) and the invoice (right).
+
+def head(pdf: FPDF, shop_name: str, header: tuple[str, ...], title: str, facts: tuple[str, ...]) -> None:
+    """The shop (left) and the document's title and facts (right)."""
+    width = pdf.epw
     top = pdf.get_y()
     pdf.set_font("Helvetica", "B", 16)
-    pdf.cell(width / 2, 8, _fit(pdf, invoice.shop_name, width / 2), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(width / 2, 8, _fit(pdf, shop_name, width / 2), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font("Helvetica", "", 10)
-    for line in invoice.header:
+    for line in header:
         pdf.cell(width / 2, 5, _fit(pdf, line, width / 2), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     left_end = pdf.get_y()
     pdf.set_xy(pdf.l_margin + width / 2, top)
     pdf.set_font("Helvetica", "B", 16)
-    pdf.cell(width / 2, 8, _t(f"FACTURE {invoice_name(invoice.number)}"), align="R",
-             new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.cell(width / 2, 8, _t(title), align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
     pdf.set_font("Helvetica", "", 10)
-    for text in (f"Date : {invoice.at:%d/%m/%Y}", f"Vente n° {invoice.sale}",
-                 f"Caisse {invoice.lane} - vendeur {invoice.seller}"):
+    for text in facts:
         pdf.cell(width / 2, 5, _fit(pdf, text, width / 2), align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
     pdf.set_xy(pdf.l_margin, max(left_end, pdf.get_y()) + 8)
 
-    # The customer.
+
+def customer_block(pdf: FPDF, who: str, contact: str | None) -> None:
+    width = pdf.epw
     pdf.set_font("Helvetica", "B", 11)
-    pdf.cell(width, 6, _fit(pdf, f"Facturé à : {invoice.customer_name} ({invoice.customer})", width),
-             new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(width, 6, _fit(pdf, who, width), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font("Helvetica", "", 10)
-    if invoice.customer_contact:
-        pdf.multi_cell(width, 5, _t(invoice.customer_contact), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    if contact:
+        pdf.multi_cell(width, 5, _t(contact), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(6)
 
-    # The lines, excluding VAT.
+
+def lines_table(pdf: FPDF, rows: list[tuple[str, ...]], columns=_COLUMNS) -> None:
+    """The lines' table: ``columns`` (title, width, align) and one row of texts per line."""
     pdf.set_font("Helvetica", "B", 10)
-    for title, w, align in _COLUMNS:
+    for title, w, align in columns:
         pdf.cell(w, 7, _t(title), border="B", align=align)
     pdf.ln(7)
     pdf.set_font("Helvetica", "", 10)
-    for line in invoice.lines:
-        cells = (line.name, _qty(line.qty), _money(line.unit_price_excl_vat),
-                 _percent(line.discount_percent) if line.discount_percent else "", _percent(line.vat_rate),
-                 _money(line.total_excl_vat))
-        for text, (_, w, align) in zip(cells, _COLUMNS):
+    for cells in rows:
+        for text, (_, w, align) in zip(cells, columns):
             pdf.cell(w, 6, _fit(pdf, text, w - 1), align=align)
         pdf.ln(6)
     pdf.ln(4)
 
-    # Per VAT rate, then the totals.
+
+def invoice_rows(lines) -> list[tuple[str, ...]]:
+    """An invoice's lines (``InvoiceLine``) as the table's texts."""
+    return [(line.name, _qty(line.qty), _money(line.unit_price_excl_vat),
+             _percent(line.discount_percent) if line.discount_percent else "", _percent(line.vat_rate),
+             _money(line.total_excl_vat)) for line in lines]
+
+
+def vat_table(pdf: FPDF, rows) -> None:
+    """Per VAT rate (``VatRow``): rate, base, VAT, total."""
     pdf.set_font("Helvetica", "B", 10)
     vat_columns = (("Taux TVA", 30), ("Base HT", 35), ("TVA", 35), ("Total TTC", 35))
     for title, w in vat_columns:
         pdf.cell(w, 7, _t(title), border="B", align="R")
     pdf.ln(7)
     pdf.set_font("Helvetica", "", 10)
-    for row in invoice.vat:
+    for row in rows:
         for text, (_, w) in zip((_percent(row.rate), _money(row.base), _money(row.vat), _money(row.total)),
                                 vat_columns):
             pdf.cell(w, 6, _t(text), align="R")
         pdf.ln(6)
     pdf.ln(4)
-    totals = [("Total HT", invoice.total_excl_vat), ("Total TVA", invoice.total_vat),
-              ("Total TTC", invoice.total)]
+
+
+def totals_block(pdf: FPDF, totals: list[tuple[str, Decimal]], bold: str = "Total TTC") -> None:
+    width = pdf.epw
     for label, amount in totals:
-        pdf.set_font("Helvetica", "B" if label == "Total TTC" else "", 11)
+        pdf.set_font("Helvetica", "B" if label == bold else "", 11)
         pdf.cell(width - 40, 6, _t(label), align="R")
         pdf.cell(40, 6, _t(f"{_money(amount)} EUR"), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(4)
 
-    # How it was paid.
+
+def amounts_block(pdf: FPDF, heading: str, rows: list[tuple[str, Decimal]]) -> None:
+    """A heading, then one labelled amount a row (how it was paid)."""
+    width = pdf.epw
     pdf.set_font("Helvetica", "B", 10)
-    pdf.cell(width, 6, _t("Règlements"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(width, 6, _t(heading), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font("Helvetica", "", 10)
+    for label, amount in rows:
+        pdf.cell(width - 40, 6, _fit(pdf, label, width - 41))
+        pdf.cell(40, 6, _t(f"{_money(amount)} EUR"), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def render_invoice(invoice: Invoice) -> bytes:
+    pdf = new_pdf(invoice.at, f"Facture {invoice_name(invoice.number)}", invoice.shop_name)
+    head(pdf, invoice.shop_name, invoice.header, f"FACTURE {invoice_name(invoice.number)}",
+         (f"Date : {invoice.at:%d/%m/%Y}", f"Vente n° {invoice.sale}",
+          f"Caisse {invoice.lane} - vendeur {invoice.seller}"))
+    customer_block(pdf, f"Facturé à : {invoice.customer_name} ({invoice.customer})", invoice.customer_contact)
+    lines_table(pdf, invoice_rows(invoice.lines))
+    vat_table(pdf, invoice.vat)
+    totals_block(pdf, [("Total HT", invoice.total_excl_vat), ("Total TVA", invoice.total_vat),
+                       ("Total TTC", invoice.total)])
     settled = [(p.label, p.amount) for p in invoice.payments]
     if invoice.rounding:
         settled.append(("Arrondi", invoice.rounding))
@@ -157,9 +189,7 @@ def render_invoice(invoice: Invoice) -> bytes:
         settled.append(("Rendu", -invoice.change))
     if invoice.due:
         settled.append(("Reste dû", invoice.due))
-    for label, amount in settled:
-        pdf.cell(width - 40, 6, _fit(pdf, label, width - 41))
-        pdf.cell(40, 6, _t(f"{_money(amount)} EUR"), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    amounts_block(pdf, "Règlements", settled)
     return bytes(pdf.output())
 
 

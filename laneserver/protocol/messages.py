@@ -102,6 +102,8 @@ from laneserver.protocol.wire_documents import (
     DocumentInvoice,
     DocumentLineView,
     DocumentOk,
+    DocumentPdf,
+    DocumentPdfOk,
     Documents,
     DocumentsOk,
     DocumentView,
@@ -277,6 +279,7 @@ RequestUnion = Union[
     Quote, Order, DeliveryNote, Documents, DocumentCancel, DocumentInvoice,
     SetPrice, Subtotal, GetReceipt,
     ArticleCreate, BarcodeAttach,
+    DocumentPdf,
 ]
 
 REQUEST_TYPES: tuple[type[Request], ...] = RequestUnion.__args__  # type: ignore[attr-defined]
@@ -311,6 +314,7 @@ REPLY_TYPES = (
     DocumentOk, DocumentsOk, DocumentCancelledOk,
     ReceiptOk,
     ArticleOk,
+    DocumentPdfOk,
 )
 
 EVENT_TYPES = (TicketEvent, PrinterEvent, StockAlertEvent, DrawerAlertEvent, SignedOutEvent, LaneStatusEvent,
@@ -376,4 +380,5 @@ __all__ = [
     "DOCUMENT_LANE_VERBS", "DOCUMENT_VERBS", "DeliveryNote", "DocumentCancel", "DocumentCancelledOk",
     "DocumentInvoice", "DocumentLineView", "DocumentOk", "DocumentView", "Documents", "DocumentsOk", "Order",
     "Quote",
+    "DocumentPdf", "DocumentPdfOk",
 ]

@@ -97,3 +97,19 @@ class DocumentCancelledOk(Reply, omit_defaults=True):
     document: DocumentView
     refunded: str
     credit_note: str | None = None
+
+
+class DocumentPdf(Request, tag="document_pdf"):
+    """``document_pdf``: a document's A4 PDF, as ``invoice`` gives an invoice's: a quote,
+    an order or a delivery note (its barcode or number), a deposit invoice (``C-000001``)
+    or a credit note (``A-000001``)."""
+
+    document: str
+
+
+class DocumentPdfOk(Reply):
+    document: str  # its number as printed: "Q-000001"
+    kind: str  # quote | order | delivery_note | deposit_invoice | credit_note
+    at: str
+    pdf: str  # the A4 PDF, base64
+    customer: str | None = None

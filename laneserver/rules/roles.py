@@ -65,6 +65,7 @@ _CASHIER_VERBS = (
     "stock_count_zone", "stock_counts", "label_request", "label_requests",
     # Documents (rules/documents.py): made from the open ticket, listed, delivery notes invoiced.
     "quote", "order", "delivery_note", "documents", "document_invoice",
+    "document_pdf",     # a document's A4 PDF (rules/document_print.py)
     # The till's second round (issue 17): a line's price overridden (a supervisor's PIN above
     # [shop] price_override_cap) and a subtotal marker.
     "set_price", "subtotal",

@@ -4,14 +4,20 @@
 ``delivery_note`` and ``document_invoice`` (the lane turns its ticket into a
 document, or delivery notes into its ticket); ``scanned`` says whether a scanned code
 is a document's barcode (``D`` + the kind's letter + digits: the lane recalls it);
-``handle`` asks the documents actor for ``documents`` and ``document_cancel``.
+``handle`` asks the documents actor for ``documents`` and ``document_cancel``;
+``pdf`` answers ``document_pdf`` (a document's A4 PDF, made from its chain record in a
+worker thread, kept in the data folder's ``documents`` folder).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from typing import Any
 
+import trio
+
+from laneserver.actors import document_pdfs
 from laneserver.actors.documents_messages import (
     CancelDocument,
     DocumentCancelled,
@@ -25,13 +31,18 @@ from laneserver.actors.documents_messages import (
 from laneserver.actors.messages import Caller
 from laneserver.actors.runtime import Address
 from laneserver.clock import shop_day, shop_zone
+from laneserver.hw.document_pdf import read_or_write_document
+from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
-from laneserver.protocol.codec import encode
+from laneserver.protocol.codec import encode, error_frame
+from laneserver.rules import document_print
 from laneserver.rules import documents as rules
 from laneserver.rules.money import BadValue, fmt_money, fmt_qty, parse_money
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.server import outcomes
 from laneserver.server.ticket_frames import ticket_json
+
+log = get_logger("session")
 
 
 def scanned(code: str, seller: str) -> RecallDocument | None:
@@ -127,3 +138,29 @@ def view(opened: rules.Opened) -> wire.DocumentView:
         due=None if d.due is None else d.due.isoformat(), delivery=d.delivery, address=d.address,
         deposit_outcome=opened.deposit_outcome,
     )
+
+
+async def pdf(shop: Any, request: wire.DocumentPdf) -> bytes:
+    """``document_pdf``: the document's A4 PDF (base64), made from its chain record
+    (rules/document_print.py) in a worker thread; the file is kept and served again."""
+    found = document_print.kind_of(request.document)
+    if found is None:
+        return error_frame(request, wire.Code.BAD_REQUEST,
+                           f"{request.document[:40]!r} is not a document's barcode or number (Q-, O-, L-, C-, A-)",
+                           field="document")
+    kind, number = found
+    name = rules.name(kind, number)
+    made = await document_pdfs.printed(shop.journal, shop.config, kind, number)
+    if made is None:
+        return error_frame(request, wire.Code.NOT_FOUND, f"no document {name}", field="document")
+    printed, records = made
+    assert shop.data_folder is not None  # run_shop sets it
+    try:
+        data = await trio.to_thread.run_sync(read_or_write_document, printed, shop.data_folder)
+    except OSError as error:
+        log.error("document_pdf_failed", document=name, error=str(error))
+        return error_frame(request, wire.Code.UNAVAILABLE, f"the PDF of {name} could not be read or written; "
+                                                           "try again")
+    return encode(wire.DocumentPdfOk(re=request.id, document=name, kind=kind, at=printed.at.isoformat(),
+                                     customer=records.record.get("customer"),
+                                     pdf=base64.b64encode(data).decode("ascii")))

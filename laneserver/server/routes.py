@@ -85,6 +85,8 @@ def _table() -> dict[type, Route]:
     # Documents (rules/documents.py): listed and cancelled by the documents actor; a
     # cancel that refunds or keeps a deposit names the seller (any role the table allows).
     add(wire.DOCUMENT_VERBS, Route("_documents", "documents"))
+    # A document's A4 PDF, from its chain record (server/edge_documents.py ``pdf``).
+    add(wire.DocumentPdf, Route("_document_pdf", "journal"))
     return table
 
 

@@ -233,8 +233,8 @@ async def run_shop(
                 # Invoices' PDFs, written off the lanes' tasks (a device: the invoice request
                 # renders a PDF that is missing from the database).
                 invoices, invoices_inbox = open_mailbox("invoices", INVOICES_MAILBOX)
-                await middle.start(supervise, "invoices", partial(InvoicesActor, data_dir), invoices_inbox,
-                                   DEVICE_POLICY)
+                await middle.start(supervise, "invoices", partial(InvoicesActor, data_dir, journal=journal, config=config),
+                                   invoices_inbox, DEVICE_POLICY)
                 # Scheduled backups ([backup] every): a worker thread and a connection of their own.
                 backup_status = BackupStatus()
                 backups, backups_inbox = open_mailbox("backups", BACKUPS_MAILBOX)
@@ -308,7 +308,7 @@ async def run_shop(
                 # hand it their tickets; it tells the stock points what the open orders hold.
                 documents, documents_inbox = open_mailbox("documents", 64)
                 factory = partial(DocumentsActor, journal=journal, clock=clock, points=points,
-                                  takes=StockTakes(catalog.get).takes)
+                                  takes=StockTakes(catalog.get).takes, invoices=invoices)
                 await middle.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock, out_of_service, None)),
                                    "documents", factory, documents_inbox, CORE_POLICY)
 

@@ -437,6 +437,9 @@ class Session:
             return error_frame(request, wire.Code.NOT_SUPPORTED, "this server keeps no documents")
         return await edge_documents.handle(self.shop.documents, self._caller(), request, self.shop)
 
+    async def _document_pdf(self, request: wire.DocumentPdf) -> bytes:
+        return await edge_documents.pdf(self.shop, request)
+
     async def _fiscal(self, request: wire.Request) -> bytes:
         """Hand a closing verb (``x_report``, ``close``, ``closures``) to the fiscal actor
         (actors/fiscal.py), with the supervisor a ``close``'s ``supervisor_pin`` names."""

@@ -7,7 +7,8 @@
 //   Open documents    `documents` (a kind, or the orders due today): recall one (its
 //                     barcode sent as a `scan`, as a scanner would), cancel a quote or an
 //                     order (`document_cancel`: an order's deposit refunded or kept; a
-//                     supervisor's verb), invoice a delivery note (`document_invoice`).
+//                     supervisor's verb), invoice a delivery note (`document_invoice`),
+//                     download its A4 PDF and an order's deposit invoice's (`document_pdf`).
 //
 // The screen builds its own DOM (one overlay, one header button) and keeps its words
 // here, in French and English, so the page's other files only call bindDocumentsPanel.
@@ -33,6 +34,8 @@ const WORDS = {
         cancelled: (d, r) => `${d.name} annulé${r.credit_note ? ` : ${r.refunded} remboursés (avoir ${r.credit_note})` : ""}.`,
         recalled: (d) => `${d.name} est sur le ticket.`,
         cancel_q: (d) => `Annuler ${d.name} ?`,
+        pdf: "PDF", pdf_title: "Le document en PDF (A4)",
+        pdf_saved: (name) => `${name}.pdf téléchargé.`,
     },
     en: {
         open: "Documents", open_title: "Quotes, orders, delivery notes", title: "Documents",
@@ -50,6 +53,8 @@ const WORDS = {
         cancelled: (d, r) => `${d.name} cancelled${r.credit_note ? `: ${r.refunded} refunded (credit note ${r.credit_note})` : ""}.`,
         recalled: (d) => `${d.name} is on the ticket.`,
         cancel_q: (d) => `Cancel ${d.name}?`,
+        pdf: "PDF", pdf_title: "The document as a PDF (A4)",
+        pdf_saved: (name) => `${name}.pdf downloaded.`,
     },
 };
 
@@ -159,6 +164,16 @@ export function bindDocumentsPanel(app) {
     }
 
     function actions(d) {
+        const pdfs = [h("button", { type: "button", class: "small", testid: "document-pdf", title: w("pdf_title"),
+            onclick: () => downloadPdf(d.name) }, w("pdf"))];
+        if (d.deposit_invoice) {
+            pdfs.push(h("button", { type: "button", class: "small", testid: "document-deposit-pdf",
+                onclick: () => downloadPdf(d.deposit_invoice) }, `${w("pdf")} ${d.deposit_invoice}`));
+        }
+        return [...pdfs, ...changes(d)];
+    }
+
+    function changes(d) {
         if (d.status !== "open") return [];
         const small = (testid, words, onclick, danger = false) =>
             h("button", { type: "button", class: danger ? "small danger" : "small", testid, onclick }, w(words));
@@ -213,6 +228,20 @@ export function bindDocumentsPanel(app) {
             overlay.close();
             app.notice(w("recalled", d));
         }
+    }
+
+    /** A document's PDF (or a deposit invoice's), fetched over the websocket, as a download. */
+    async function downloadPdf(name) {
+        const reply = await app.act("document_pdf", { document: name });
+        if (!reply) return;
+        const bytes = Uint8Array.from(atob(reply.pdf), (c) => c.charCodeAt(0));
+        const url = URL.createObjectURL(new Blob([bytes], { type: "application/pdf" }));
+        const link = h("a", { href: url, download: `${reply.document}.pdf`, testid: "document-download" });
+        document.body.append(link);
+        link.click();
+        link.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 60_000);
+        say(w("pdf_saved", reply.document));
     }
 
     async function invoiceNote(d) {

@@ -1,6 +1,6 @@
 """The till's Documents screen (issue 18; docs/web_till.md "Documents"): from the open
 ticket a quote, then an order with a deposit paid in cash; the open documents listed;
-the order cancelled with its deposit refunded (credit note A-000001); the quote
+the order's PDF and its deposit invoice's downloaded; the order cancelled with its deposit refunded (credit note A-000001); the quote
 recalled onto the ticket; the screen in English. One test, one browser (suite time)."""
 
 from __future__ import annotations
@@ -62,6 +62,16 @@ def test_the_documents_screen_makes_lists_cancels_and_recalls(documents_server, 
     expect(rows).to_have_count(2)
     expect(panel.locator('[data-document="O-000001"] [data-testid="document-status"]')).to_have_text("ouvert")
     till.shot("documents-screen")
+    # The order's A4 PDF and its deposit invoice's (document_pdf), as downloads.
+    for testid, name, text in (("document-pdf", "O-000001", b"BON DE COMMANDE O-000001"),
+                               ("document-deposit-pdf", "C-000001", b"FACTURE D'ACOMPTE C-000001")):
+        with till.page.expect_download() as caught:
+            panel.locator(f'[data-document="O-000001"] [data-testid="{testid}"]').click()
+        saved = documents_server.data / f"downloaded-{name}.pdf"
+        caught.value.save_as(saved)
+        assert caught.value.suggested_filename == f"{name}.pdf"
+        assert text in saved.read_bytes()
+        expect(till.by("documents-result")).to_contain_text(f"{name}.pdf")
 
     panel.locator('[data-document="O-000001"] [data-testid="document-cancel-refund"]').click()
     till.by("confirm-yes").click()
