@@ -12,7 +12,8 @@ Readable views over ``records``: ``sales`` (shop, number, total, …), ``sale_li
 ``payments``, ``money_in``, ``closures``, ``stock_movements``, ``events``; the
 consolidated closures ``z_shop`` (each shop's day Zs) and ``z_chain`` (the chain's, per
 shop day), ``x_shop`` / ``x_chain`` (sales per shop day as shipped, Z or not).
-``catalog_versions``: what head office publishes to the shops (downstream).
+``catalog_versions``: what head office publishes to the shops (downstream): catalogs
+and customers (``kind``).
 
 Everything here is synchronous psycopg (the shop's shipper calls it from a worker
 thread; the command line directly). ``SCHEMA`` is a tuple of numbered migrations
@@ -255,6 +256,25 @@ def publish_catalog(conn: psycopg.Connection, content: str, shop: str | None = N
     """Publish a catalog (CSV text, the shops' import format) to every shop or one: its version."""
     with conn.transaction():
         row = conn.execute("INSERT INTO catalog_versions(kind, shop, content) VALUES ('catalog', %s, %s)"
+                           " RETURNING version", (shop, content)).fetchone()
+    return row[0]
+
+
+def next_customers(conn: psycopg.Connection, shop: str, after: int) -> tuple[int, str] | None:
+    """The first customers version published for every shop or for ``shop`` after
+    ``after``: (version, CSV text); None when there is none. Versions are applied one
+    by one, in order: each names only the customers it adds or changes."""
+    with conn.transaction():
+        row = conn.execute("SELECT version, content FROM catalog_versions WHERE kind = 'customers'"
+                           " AND (shop IS NULL OR shop = %s) AND version > %s ORDER BY version LIMIT 1",
+                           (shop, after)).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def publish_customers(conn: psycopg.Connection, content: str, shop: str | None = None) -> int:
+    """Publish customers (CSV text, rules/customers_csv.py) to every shop or one: the version."""
+    with conn.transaction():
+        row = conn.execute("INSERT INTO catalog_versions(kind, shop, content) VALUES ('customers', %s, %s)"
                            " RETURNING version", (shop, content)).fetchone()
     return row[0]
 

@@ -273,3 +273,83 @@ def test_a_catalog_published_by_head_office_is_applied_once_and_a_bad_one_change
     catalog.write_text("id;name\n", encoding="utf-8")
     refused = hq_cli("publish", "--dsn", dsn, "--catalog", str(catalog))
     assert refused.returncode == 1 and "nothing was published" in refused.stderr
+
+
+def _published(server: LiveServer) -> list[tuple[str, dict]]:
+    """The shop's events of head office's customers versions: (kind, data), in order."""
+    import json
+
+    db = sqlite3.connect(server.data / DB_NAME)
+    try:
+        rows = db.execute("SELECT kind, data FROM events WHERE kind IN ('CustomersPublished', 'CustomersPublishRefused')"
+                          " ORDER BY seq").fetchall()
+        return [(kind, json.loads(data)) for kind, data in rows]
+    finally:
+        db.close()
+
+
+def _customer_rows(server: LiveServer) -> list[tuple]:
+    db = sqlite3.connect(server.data / DB_NAME)
+    try:
+        return db.execute("SELECT customer, name, card, wallet_enabled, updated_at FROM customers"
+                          " ORDER BY customer").fetchall()
+    finally:
+        db.close()
+
+
+async def test_customers_published_by_head_office_are_applied_once_by_version(tmp_path, pg):
+    dsn = head_office(pg, "customers")
+    people = tmp_path / "customers.csv"
+    people.write_text("customer;name;card;wallet\nH001;Jeanne Martin;2900000000011;true\nH002;Paul Durand;;\n",
+                      encoding="utf-8")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer,name\nC7,Une cliente de la boutique\n", encoding="utf-8")
+    refused = hq_cli("publish", "--dsn", dsn, "--customers", str(bad))
+    assert refused.returncode == 1 and "shops' own numbering" in refused.stderr and "nothing was published" in refused.stderr
+    first = hq_cli("publish", "--dsn", dsn, "--customers", str(people))
+    assert first.returncode == 0 and "customers version 1 published (2 customers)" in first.stdout, first.stderr
+    server = shop_server(tmp_path, "S001", dsn).start()
+    try:
+        token = server.pair("till", "1")
+        with trio.fail_after(60):
+            await until(lambda: len(_published(server)) == 1)
+            assert _published(server) == [("CustomersPublished", {"version": 1, "changed": ["H001", "H002"]})]
+            async with connect(server.ws_url, token) as till:
+                found = await till.ok("customer_search", text="jeanne")
+                assert [(c["customer"], c["card"]) for c in found["customers"]] == [("H001", "2900000000011")]
+                local = (await till.ok("customer_create", name="Client du coin", card="2900000000028"))["customer"]
+            # v1 seen again by the next rounds (every 0.1 s): nothing changes.
+            rows = _customer_rows(server)
+            await trio.sleep(1.0)
+            assert len(_published(server)) == 1 and _customer_rows(server) == rows
+            # The same file again (v2): noted, no customer written; v3 with a change: applied once.
+            assert hq_cli("publish", "--dsn", dsn, "--customers", str(people)).returncode == 0
+            people.write_text("customer;name;card;wallet\nH001;Jeanne Martin-Roy;2900000000011;true\n"
+                              "H002;Paul Durand;;\n", encoding="utf-8")
+            assert "customers version 3 published" in hq_cli("publish", "--dsn", dsn, "--customers",
+                                                              str(people), "--shop", "S001").stdout
+            # v4: a card one of the shop's own customers carries: refused at the shop, nothing changes.
+            people.write_text("customer,name,card\nH003,Autre,2900000000028\n", encoding="utf-8")
+            assert hq_cli("publish", "--dsn", dsn, "--customers", str(people)).returncode == 0
+            await until(lambda: len(_published(server)) == 4)
+            await trio.sleep(0.5)
+            events = _published(server)
+            assert events[1:] == [
+                ("CustomersPublished", {"version": 2, "changed": []}),
+                ("CustomersPublished", {"version": 3, "changed": ["H001"]}),
+                ("CustomersPublishRefused", {"version": 4, "reason": f"card 2900000000028 of H003 is customer "
+                                                                     f"{local}'s in this shop"})]
+            after = {row[0]: row for row in _customer_rows(server)}
+            assert after["H002"] == {row[0]: row for row in rows}["H002"]  # unchanged since v1
+            assert "H003" not in after
+            async with connect(server.ws_url, token) as till:
+                found = await till.ok("customer_search", text="2900000000011")
+                assert [c["name"] for c in found["customers"]] == ["Jeanne Martin-Roy"]
+            # Head office learns what the shop applied: the events are shipped back.
+            await until(lambda: caught_up(server, dsn, "S001"))
+        with psycopg.connect(dsn) as conn:
+            applied = conn.execute("SELECT (data->>'version')::int FROM events WHERE shop = 'S001'"
+                                   " AND kind = 'CustomersPublished' ORDER BY seq").fetchall()
+        assert applied == [(1,), (2,), (3,)]
+    finally:
+        server.stop()
