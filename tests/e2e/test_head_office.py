@@ -353,3 +353,54 @@ async def test_customers_published_by_head_office_are_applied_once_by_version(tm
         assert applied == [(1,), (2,), (3,)]
     finally:
         server.stop()
+
+
+def _wallet_record(number: int, delta: str, kind: str, ref: str | None = None) -> str:
+    ref_part = f',"ref":"{ref}"' if ref else ""
+    return (f'{{"account":"wallet","at":"2026-01-15T10:00:00+01:00","balance":"0","customer":"H001",'
+            f'"delta":"{delta}","kind":"{kind}","number":{number}{ref_part},"type":"account"}}')
+
+
+def test_two_shops_racing_for_the_last_of_a_wallet_get_one_hold_and_one_refusal(pg):
+    import threading
+
+    dsn = head_office(pg, "holds")
+    with hq.connect(dsn) as conn:  # a top-up of 20.00 in S1, shipped
+        hq.ship(conn, "S1", [hq.Shipped("account", 1, "2026-01-15T10:00:00+01:00",
+                                        _wallet_record(1, "20.00", "topup"), "0" * 64, "h1")])
+    barrier = threading.Barrier(2)
+    answers: dict[str, object] = {}
+
+    def ask(shop: str) -> None:
+        with hq.connect(dsn) as own:
+            barrier.wait(timeout=10)
+            answers[shop] = hq.ask_hold(own, shop, "H001", "wallet", Decimal("15.00"))
+
+    racers = [threading.Thread(target=ask, args=(shop,)) for shop in ("S1", "S2")]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=30)
+    held = [a for a in answers.values() if isinstance(a, hq.Held)]
+    short = [a for a in answers.values() if isinstance(a, hq.Short)]
+    assert len(held) == 1 and short == [hq.Short(Decimal("5.00"))], answers
+    winner = next(shop for shop, a in answers.items() if isinstance(a, hq.Held))
+    with hq.connect(dsn) as conn:
+        hold = held[0].hold
+        assert not hq.release_hold(conn, hold, "S9")  # another shop's hold: not its to release
+        # Settled: counted until the shop's spend record is at head office, then the record counts.
+        assert hq.settle_hold(conn, hold, winner, "sale:7")
+        assert not hq.release_hold(conn, hold, winner)  # settled: the money was taken
+        assert hq.available(conn, "H001", "wallet") == Decimal("5.00")
+        hq.ship(conn, winner, [hq.Shipped("account", 2 if winner == "S1" else 1, "2026-01-15T10:05:00+01:00",
+                                          _wallet_record(2, "-15.00", "spend", "sale:7"), "h1", "h2")])
+        assert hq.available(conn, "H001", "wallet") == Decimal("5.00")  # not counted twice
+        # A hold released, and one that lapsed (the shop crashed before its sale): no longer counted.
+        other = hq.ask_hold(conn, "S2", "H001", "wallet", Decimal("5.00"))
+        assert isinstance(other, hq.Held) and other.available == 0
+        assert hq.release_hold(conn, other.hold, "S2")
+        lapsed = hq.ask_hold(conn, "S2", "H001", "wallet", Decimal("5.00"), seconds=0)
+        assert isinstance(lapsed, hq.Held)
+        assert hq.available(conn, "H001", "wallet") == Decimal("5.00")
+        with pytest.raises(ValueError):
+            hq.ask_hold(conn, "S2", "H001", "wallet", Decimal(-1))
