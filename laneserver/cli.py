@@ -180,9 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     hq_fec.add_argument("--shop", action="append", help="one shop (repeatable; default: every shop)")
     hq_fec.add_argument("--format", default="fec", choices=["fec", "csv"], help="as export fec")
     hq_publish = hq_sub.add_parser("publish", parents=[common],
-                                   help="publish a catalog (CSV, the import format) to the shops")
+                                   help="publish a catalog (CSV, the import format) or customers (CSV) to the shops")
     hq_publish.add_argument("--dsn", required=True, help="head office's PostgreSQL (libpq string or URI)")
-    hq_publish.add_argument("--catalog", required=True, type=Path, help="the CSV file")
+    hq_what = hq_publish.add_mutually_exclusive_group(required=True)
+    hq_what.add_argument("--catalog", type=Path, help="the catalog CSV file")
+    hq_what.add_argument("--customers", type=Path,
+                         help="a customers CSV file (customer, name, card, business, contact, notes, wallet)")
     hq_publish.add_argument("--shop", help="one shop only (default: every shop)")
     return parser
 
@@ -500,6 +503,8 @@ def _hq(args: argparse.Namespace, config: Config) -> int:
                     return 0 if report.ok else 1
                 case "fec":
                     return _hq_fec(args, config, conn)
+                case "publish" if args.customers is not None:
+                    return _hq_publish_customers(args, conn)
                 case "publish":
                     try:
                         content = args.catalog.read_text(encoding="utf-8-sig")
@@ -518,6 +523,26 @@ def _hq(args: argparse.Namespace, config: Config) -> int:
     except psycopg.Error as error:
         return _fail(f"head office: {str(error).strip() or repr(error)}")
     return _fail(f"unknown hq action {args.hq_command}", 2)
+
+
+def _hq_publish_customers(args: argparse.Namespace, conn) -> int:
+    """``hq publish --customers FILE``: checked whole here (rules/customers_csv.py), then
+    one new version; each shop's shipper applies it once (docs/head_office.md)."""
+    from laneserver.rules.customers_csv import CustomersCsvError, parse_customers_csv
+    from laneserver.store import hq
+
+    try:
+        content = args.customers.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        return _fail(f"cannot read {args.customers}: {error}")
+    try:
+        customers = parse_customers_csv(content)
+    except CustomersCsvError as error:
+        return _fail(f"{args.customers}: {error} — nothing was published")
+    version = hq.publish_customers(conn, content, args.shop)
+    print(f"customers version {version} published ({len(customers)} customers) to "
+          + (f"shop {args.shop}" if args.shop else "every shop"))
+    return 0
 
 
 def _hq_fec(args: argparse.Namespace, config: Config, conn) -> int:

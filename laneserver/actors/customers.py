@@ -57,6 +57,7 @@ from msgspec import UNSET
 
 from laneserver.actors.coupons import Coupons
 from laneserver.actors.customers_messages import (
+    ApplyPublished,
     AskCouponHold,
     AskCouponSettle,
     AskGiveBack,
@@ -75,6 +76,8 @@ from laneserver.actors.customers_messages import (
     DepositCredit,
     EditCustomer,
     FindCustomer,
+    PublishedApplied,
+    PublishedVersion,
     Refresh,
     Release,
     ReportCouponHolds,
@@ -98,11 +101,12 @@ from laneserver.clock import Clock, shop_day, shop_zone
 from laneserver.config import Config
 from laneserver.log import get_logger
 from laneserver.rules import customers as rules
+from laneserver.rules.customers_csv import published_changes
 from laneserver.rules import coupons as coupon_rules
 from laneserver.rules.money import ZERO, BadValue
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.receipt import Receipt, ReceiptLine, ReceiptPayment
-from laneserver.store import reads
+from laneserver.store import outbox, reads
 from laneserver.store.ops import (
     AccountMoved,
     IssueVoucher,
@@ -157,6 +161,7 @@ class CustomersActor:
         self.cards: dict[str, str] = {}
         self.next_customer = 1
         self.next_topup = 1
+        self.published_version = 0  # head office's customers version applied last (store/outbox.py)
         self.replies = ReplyMemory(SOURCE, CustomersResult)
         self.log = get_logger("customers")
 
@@ -166,6 +171,7 @@ class CustomersActor:
         self.next_customer = await read(self.journal, reads.next_customer_number)
         self.next_topup = await read(self.journal, reads.next_topup_number)
         self.books.balances = await read(self.journal, reads.customer_balances)
+        self.published_version = await read(self.journal, outbox.read_customers_version)
         await self.replies.load(self.journal, self.clock.now())
         task_status.started()
         self.log.info("customers_started", customers=len(self.directory), holds=len(self.books.holds))
@@ -201,6 +207,10 @@ class CustomersActor:
                         envelope.reply(await self._settle_coupons(envelope.command))
                     case Do():
                         envelope.reply(await self._do(envelope.command))
+                    case PublishedVersion():
+                        envelope.reply(self.published_version)
+                    case ApplyPublished():
+                        envelope.reply(await self._apply_published(envelope.command))
                     case other:
                         raise TypeError(f"customers got {other!r}")
 
@@ -221,6 +231,46 @@ class CustomersActor:
         for customer in touched:
             for account in rules.ACCOUNTS:
                 self.books.set_balance(customer, account, balances.get((customer, account), ZERO))
+
+    async def _apply_published(self, apply: ApplyPublished) -> PublishedApplied | Refused:
+        """Head office's customers version, applied once (by version): the customers it
+        adds or changes, the version noted and an event (``CustomersPublished``, shipped
+        back to head office: which shop applied what) in one unit. A version the shop
+        cannot apply (``problem``, or a card another customer carries here) is noted too,
+        with a ``CustomersPublishRefused`` event, and changes no customer. ``Refused``:
+        the unit failed; nothing was written, the shipper tries again later."""
+        if apply.version <= self.published_version:
+            return PublishedApplied(apply.version, already=True)
+        problem = apply.problem
+        changed: tuple[rules.Customer, ...] = ()
+        if problem is None:
+            found = published_changes(self.directory, self.cards, apply.customers)
+            if isinstance(found, str):
+                problem = found
+            else:
+                changed = found
+        at = self.clock.now()
+        ids = tuple(c.customer for c in changed)
+        if problem is None:
+            event = RecordEvent(at=at, source=SOURCE, kind="CustomersPublished",
+                                data={"version": apply.version, "changed": list(ids)})
+        else:
+            event = RecordEvent(at=at, source=SOURCE, kind="CustomersPublishRefused",
+                                data={"version": apply.version, "reason": problem})
+        try:
+            await commit(self.journal, *(PutCustomer(customer=c, at=at) for c in changed),
+                         outbox.NoteCustomersVersion(apply.version), event)
+        except CommitFailed as error:
+            self.log.error("published_customers_not_saved", version=apply.version, error=str(error))
+            return refused(Code.CONFLICT, f"customers version {apply.version} could not be saved: {error}")
+        for customer in changed:
+            self._put(customer)
+        self.published_version = apply.version
+        if problem is not None:
+            self.log.error("published_customers_refused", version=apply.version, reason=problem)
+        else:
+            self.log.info("published_customers_applied", version=apply.version, changed=len(ids))
+        return PublishedApplied(apply.version, ids, problem)
 
     # --- lanes -----------------------------------------------------------------------
 

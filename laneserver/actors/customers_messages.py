@@ -146,6 +146,33 @@ class AskCouponSettle(msgspec.Struct, frozen=True, kw_only=True):
     seller: str | None = None
 
 
+# --- the shipper → customers: head office's published customers ------------------------
+
+class PublishedVersion(msgspec.Struct, frozen=True):
+    """The last customers version published by head office this shop applied (→ int)."""
+
+
+class ApplyPublished(msgspec.Struct, frozen=True):
+    """Head office's customers ``version`` (docs/head_office.md, "Downstream"): the
+    customers it adds or changes, or ``problem`` (the file did not parse at the shop).
+    Applied once: a version not above the applied one changes nothing (→ ``PublishedApplied``)."""
+
+    version: int
+    customers: tuple[rules.Customer, ...] = ()
+    problem: str | None = None
+
+
+class PublishedApplied(msgspec.Struct, frozen=True):
+    """What a published version did: the customers it wrote (none for one applied
+    before, or one equal to the shop's files); ``refused``: why it changed nothing
+    (noted as seen all the same: head office publishes a corrected version)."""
+
+    version: int
+    changed: tuple[str, ...] = ()
+    refused: str | None = None
+    already: bool = False
+
+
 # --- devices → customers (from the edge, in ``Do``) ------------------------------------
 
 class ShowCustomer(msgspec.Struct, frozen=True):

@@ -38,16 +38,23 @@ from typing import Any
 import psycopg
 import trio
 
+from laneserver.actors.customers_messages import (
+    ApplyPublished,
+    PublishedApplied,
+    PublishedVersion,
+)
 from laneserver.actors.journal import ReadFailed, read
 from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.clock import Clock
 from laneserver.config import HeadOfficeConfig
 from laneserver.log import get_logger
+from laneserver.rules.customers_csv import CustomersCsvError, parse_customers_csv
 from laneserver.rules.head_office import Backoff
 from laneserver.store import hq, outbox
 from laneserver.store.schema import DB_NAME
 
 MAILBOX = 4
+CUSTOMERS_PER_ROUND = 20  # customers versions applied per round at most (the rest: the next rounds)
 
 
 @dataclass
@@ -61,6 +68,7 @@ class ShipperStats:
     failures: int = 0
     last_error: str | None = None
     catalog_version: int = 0
+    customers_version: int = 0
 
 
 class _Round:
@@ -129,6 +137,10 @@ class _Round:
         assert self.pg is not None
         return hq.latest_catalog(self.pg, self.config.shop, applied)
 
+    def customers(self, applied: int) -> tuple[int, str] | None:
+        assert self.pg is not None
+        return hq.next_customers(self.pg, self.config.shop, applied)
+
     def close(self) -> None:
         self.drop()
         if self.db is not None:
@@ -150,13 +162,15 @@ def _public_key(db_path: Path) -> str | None:
 class ShipperActor:
     def __init__(self, data_dir: Path, config: HeadOfficeConfig, *, journal: Address, clock: Clock,
                  stats: ShipperStats, draw: Callable[[], float] = random.random,
-                 apply_catalog: Callable[[sqlite3.Connection, int, str], Any] | None = None) -> None:
+                 apply_catalog: Callable[[sqlite3.Connection, int, str], Any] | None = None,
+                 customers: Address | None = None) -> None:
         self.config = config
         self.journal = journal
         self.clock = clock
         self.stats = stats
         self._draw = draw
         self._apply_catalog = apply_catalog
+        self._customers_actor = customers  # applies head office's customers (actors/customers.py)
         self._limiter = trio.CapacityLimiter(1)
         self._round = _Round(data_dir / DB_NAME, config)
         self._backoff = Backoff(first=min(1.0, config.backoff_max), cap=config.backoff_max)
@@ -210,6 +224,7 @@ class ShipperActor:
             await self._note(dict(self._round.position))
         if not more:
             await self._catalog()
+            await self._customers()
         return 0.0 if more else self.config.every
 
     async def _note(self, position: dict[str, int]) -> None:
@@ -248,3 +263,31 @@ class ShipperActor:
             return
         self.stats.catalog_version = self._catalog_applied = version
         self._log.info("head_office_catalog_applied", version=version)
+
+    async def _customers(self) -> None:
+        """Head office's customers versions after the one the shop applied, one by one
+        (at most ``CUSTOMERS_PER_ROUND`` a round), each sent to the customers actor, the
+        directory's one writer, which applies it once (by version) through the journal."""
+        if self._customers_actor is None:
+            return
+        for _ in range(CUSTOMERS_PER_ROUND):
+            try:
+                with trio.fail_after(30):
+                    applied = await self._customers_actor.ask(PublishedVersion())
+                    self.stats.customers_version = applied
+                    found = await self._hop(self._round.customers, applied)
+                    if found is None:
+                        return
+                    version, content = found
+                    try:
+                        apply = ApplyPublished(version, parse_customers_csv(content))
+                    except CustomersCsvError as error:
+                        apply = ApplyPublished(version, problem=str(error))
+                    done = await self._customers_actor.ask(apply)
+            except (psycopg.Error, OSError, ActorFailed, trio.TooSlowError) as error:
+                self._log.warning("head_office_customers_not_applied", error=repr(error))
+                return
+            if not isinstance(done, PublishedApplied):
+                self._log.warning("head_office_customers_not_applied", version=version, error=repr(done))
+                return
+            self.stats.customers_version = version

@@ -244,20 +244,6 @@ async def run_shop(
                                       every=config.backup.every_seconds, keep=config.backup.keep, journal=journal,
                                       clock=clock, status=backup_status, create_folder=not folder.is_absolute())
                     await middle.start(supervise, "backups", factory, backups_inbox, DEVICE_POLICY)
-                # Shipping the journal to head office ([head_office] dsn): its own thread and
-                # connections; a device (a crash restarts it, nothing waits on it).
-                # psycopg is imported only then (half a second of a start-up on a busy box).
-                shippers: list[Address] = []
-                if config.head_office.dsn:
-                    from laneserver.actors.shipper import MAILBOX as SHIPPER_MAILBOX
-                    from laneserver.actors.shipper import ShipperActor, ShipperStats
-
-                    shipper_stats = ShipperStats()
-                    shipper, shipper_inbox = open_mailbox("shipper", SHIPPER_MAILBOX)
-                    factory = partial(ShipperActor, data_dir, config.head_office, journal=journal, clock=clock,
-                                      stats=shipper_stats, apply_catalog=outbox.apply_catalog)
-                    await middle.start(supervise, "shipper", factory, shipper_inbox, DEVICE_POLICY)
-                    shippers.append(shipper)
                 # A customer display per lane that names one (a device: the lane tells it
                 # each change without waiting; it shows only the newest: actors/display.py).
                 displays: dict[str, Address] = {}
@@ -294,6 +280,22 @@ async def run_shop(
                 )
                 await middle.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock, out_of_service, None)),
                                    "customers", factory, customers_inbox, CORE_POLICY)
+                # Shipping the journal to head office ([head_office] dsn): its own thread and
+                # connections; a device (a crash restarts it, nothing waits on it). After the
+                # customers actor: it applies head office's customers through it.
+                # psycopg is imported only then (half a second of a start-up on a busy box).
+                shippers: list[Address] = []
+                if config.head_office.dsn:
+                    from laneserver.actors.shipper import MAILBOX as SHIPPER_MAILBOX
+                    from laneserver.actors.shipper import ShipperActor, ShipperStats
+
+                    shipper_stats = ShipperStats()
+                    shipper, shipper_inbox = open_mailbox("shipper", SHIPPER_MAILBOX)
+                    factory = partial(ShipperActor, data_dir, config.head_office, journal=journal, clock=clock,
+                                      stats=shipper_stats, apply_catalog=outbox.apply_catalog,
+                                      customers=customers)
+                    await middle.start(supervise, "shipper", factory, shipper_inbox, DEVICE_POLICY)
+                    shippers.append(shipper)
                 # The sales actor: finished sales corrected, cancelled or paid later, from any till.
                 sales, sales_inbox = open_mailbox("sales", 64)
                 factory = partial(SalesActor, journal=journal, config=config, clock=clock,

@@ -12,7 +12,8 @@ Readable views over ``records``: ``sales`` (shop, number, total, …), ``sale_li
 ``payments``, ``money_in``, ``closures``, ``stock_movements``, ``events``; the
 consolidated closures ``z_shop`` (each shop's day Zs) and ``z_chain`` (the chain's, per
 shop day), ``x_shop`` / ``x_chain`` (sales per shop day as shipped, Z or not).
-``catalog_versions``: what head office publishes to the shops (downstream).
+``catalog_versions``: what head office publishes to the shops (downstream): catalogs
+and customers (``kind``).
 
 Everything here is synchronous psycopg (the shop's shipper calls it from a worker
 thread; the command line directly). ``SCHEMA`` is a tuple of numbered migrations
@@ -78,6 +79,26 @@ SCHEMA: tuple[str, ...] = (
         shop text,
         content text NOT NULL
     );
+    """,
+    # 2: the chain-wide ledger's holds (docs/head_office.md, "Wallet and credit"): money a
+    # shop asked head office to hold on a customer's account before taking it. Open while
+    # not released, and not expired unless settled; a settled one counts until the shop's
+    # account record with its ``settled_ref`` is at head office (then that record counts).
+    """
+    CREATE TABLE holds (
+        hold bigserial PRIMARY KEY,
+        shop text NOT NULL,
+        customer text NOT NULL,
+        account text NOT NULL CHECK (account IN ('credit', 'wallet')),
+        amount numeric(14, 2) NOT NULL CHECK (amount > 0),
+        asked_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL,
+        settled_ref text,
+        released_at timestamptz
+    );
+    CREATE INDEX holds_open ON holds (customer, account) WHERE released_at IS NULL;
+    CREATE INDEX records_account_customer ON records ((body->>'customer'), (body->>'account'))
+        WHERE chain = 'account';
     """,
 )
 
@@ -257,6 +278,96 @@ def publish_catalog(conn: psycopg.Connection, content: str, shop: str | None = N
         row = conn.execute("INSERT INTO catalog_versions(kind, shop, content) VALUES ('catalog', %s, %s)"
                            " RETURNING version", (shop, content)).fetchone()
     return row[0]
+
+
+def next_customers(conn: psycopg.Connection, shop: str, after: int) -> tuple[int, str] | None:
+    """The first customers version published for every shop or for ``shop`` after
+    ``after``: (version, CSV text); None when there is none. Versions are applied one
+    by one, in order: each names only the customers it adds or changes."""
+    with conn.transaction():
+        row = conn.execute("SELECT version, content FROM catalog_versions WHERE kind = 'customers'"
+                           " AND (shop IS NULL OR shop = %s) AND version > %s ORDER BY version LIMIT 1",
+                           (shop, after)).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def publish_customers(conn: psycopg.Connection, content: str, shop: str | None = None) -> int:
+    """Publish customers (CSV text, rules/customers_csv.py) to every shop or one: the version."""
+    with conn.transaction():
+        row = conn.execute("INSERT INTO catalog_versions(kind, shop, content) VALUES ('customers', %s, %s)"
+                           " RETURNING version", (shop, content)).fetchone()
+    return row[0]
+
+
+# --- the chain-wide ledger: holds (docs/head_office.md, "Wallet and credit") ------------
+
+HOLD_SECONDS = 600  # an unsettled hold lapses after this (the shop crashed before its sale)
+
+_OPEN_HOLDS = """
+    SELECT coalesce(sum(h.amount), 0) FROM holds h
+    WHERE h.customer = %(customer)s AND h.account = %(account)s AND h.released_at IS NULL
+      AND (h.expires_at > now() OR h.settled_ref IS NOT NULL)
+      AND NOT EXISTS (SELECT 1 FROM records r WHERE r.shop = h.shop AND r.chain = 'account'
+                      AND r.body->>'customer' = h.customer AND r.body->>'account' = h.account
+                      AND r.body->>'ref' = h.settled_ref)
+"""
+
+
+class Held(msgspec.Struct, frozen=True):
+    hold: int
+    available: Decimal  # what the account has left beyond this hold and the other open ones
+
+
+class Short(msgspec.Struct, frozen=True):
+    available: Decimal  # less than asked: nothing was held
+
+
+def available(conn: psycopg.Connection, customer: str, account: str) -> Decimal:
+    """The account's balance across the chain (every shop's shipped movements) less the
+    open holds. Call inside a transaction holding the account's lock for a decision."""
+    balance = conn.execute("SELECT coalesce(sum((body->>'delta')::numeric), 0) FROM records"
+                           " WHERE chain = 'account' AND body->>'type' = 'account' AND body->>'customer' = %s"
+                           " AND body->>'account' = %s", (customer, account)).fetchone()[0]
+    held = conn.execute(_OPEN_HOLDS, {"customer": customer, "account": account}).fetchone()[0]
+    return Decimal(balance) - Decimal(held)
+
+
+def ask_hold(conn: psycopg.Connection, shop: str, customer: str, account: str, amount: Decimal,
+             seconds: int = HOLD_SECONDS) -> Held | Short:
+    """Hold ``amount`` of a customer's ``credit`` or ``wallet`` for ``shop``, if the
+    chain-wide balance less the open holds covers it. One transaction, serialised per
+    account (an advisory lock on it): two shops racing for the last 20 € get one
+    ``Held`` and one ``Short``."""
+    if account not in ("credit", "wallet") or amount <= 0:
+        raise ValueError(f"a hold is a positive amount of credit or wallet, not {amount} of {account!r}")
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"hold/{customer}/{account}",))
+        left = available(conn, customer, account)
+        if amount > left:
+            return Short(left)
+        hold = conn.execute("INSERT INTO holds(shop, customer, account, amount, expires_at)"
+                            " VALUES (%s, %s, %s, %s, now() + make_interval(secs => %s)) RETURNING hold",
+                            (shop, customer, account, amount, seconds)).fetchone()[0]
+    return Held(hold, left - amount)
+
+
+def settle_hold(conn: psycopg.Connection, hold: int, shop: str, ref: str) -> bool:
+    """The shop took the money: its account record will carry ``ref`` (``sale:<n>``).
+    The hold counts until that record is at head office, and no longer lapses. False:
+    no such open hold of that shop."""
+    with conn.transaction():
+        done = conn.execute("UPDATE holds SET settled_ref = %s WHERE hold = %s AND shop = %s"
+                            " AND released_at IS NULL AND settled_ref IS NULL", (ref, hold, shop))
+    return done.rowcount == 1
+
+
+def release_hold(conn: psycopg.Connection, hold: int, shop: str) -> bool:
+    """The payment line went (removed, the sale cancelled before its end): the hold no
+    longer counts. False: no such unsettled hold of that shop."""
+    with conn.transaction():
+        done = conn.execute("UPDATE holds SET released_at = now() WHERE hold = %s AND shop = %s"
+                            " AND released_at IS NULL AND settled_ref IS NULL", (hold, shop))
+    return done.rowcount == 1
 
 
 # --- head office's check of a shop's shipped chains -----------------------------------

@@ -23,6 +23,8 @@ from itertools import islice
 from pathlib import Path
 from typing import NamedTuple
 
+import msgspec
+
 from laneserver.rules.fiscal import canonical
 from laneserver.store.fiscal import ALL_CHAINS, chain_rows, last_number
 
@@ -51,6 +53,7 @@ def parse_at(text: str) -> dt.datetime:
 
 POSITION_KEY = "head_office_position"
 CATALOG_KEY = "head_office_catalog_version"
+CUSTOMERS_KEY = "head_office_customers_version"
 # The business tables shipped as chains: chain → (table, columns of the record).
 EVENT_TABLES = {
     "event": ("events", ("seq", "at", "source", "kind", "device", "seller", "data")),
@@ -88,6 +91,24 @@ def note_position(db: sqlite3.Connection, shop: str, chains: dict[str, int], at:
 def read_catalog_version(db: sqlite3.Connection) -> int:
     row = db.execute("SELECT value FROM meta WHERE key=?", (CATALOG_KEY,)).fetchone()
     return int(row[0]) if row else 0
+
+
+def read_customers_version(db: sqlite3.Connection) -> int:
+    """The last customers version published by head office that the shop applied (0: none)."""
+    row = db.execute("SELECT value FROM meta WHERE key=?", (CUSTOMERS_KEY,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+class NoteCustomersVersion(msgspec.Struct, frozen=True):
+    """A journal op: head office's customers ``version`` is applied (written in the same
+    unit as the customers it changes, by the customers actor; store/writes.py)."""
+
+    version: int
+
+
+def note_customers_version(db: sqlite3.Connection, op: NoteCustomersVersion) -> None:
+    db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+               (CUSTOMERS_KEY, str(op.version)))
 
 
 def _event_items(db: sqlite3.Connection, chain: str, after: int) -> Iterator[Shipped]:

@@ -74,7 +74,7 @@ from laneserver.store.ops import DropResume, PutPinRecord, PutResume, SeenDevice
 from laneserver.store.ops import RecordDrawerCount, RecordDrawerMovement
 from laneserver.store.ops import PrintJobDone, PrintJobCrashed, QueuePrintJob
 from laneserver.store.ops import AddCountLines, CloseCount, RequestLabels
-from laneserver.store import access, catalog_meta, cradles
+from laneserver.store import access, catalog_meta, cradles, outbox
 
 
 
@@ -282,6 +282,8 @@ class Writer:
                 return catalog_meta.apply_edit(self.db, op)
             case cradles.JournalUpload() | cradles.UploadCleared() | cradles.UploadSettled():
                 return cradles.apply(self.db, op)
+            case outbox.NoteCustomersVersion():  # head office's customers applied (store/outbox.py)
+                return outbox.note_customers_version(self.db, op)
         raise TypeError(f"not a journal op: {op!r}")
 
     # --- lane states: changes and snapshots (rules/lane_journal.py) ----------------------

@@ -253,3 +253,34 @@ async def test_refusals_change_nothing(tmp_path, virtual_clock):
             corrected = await do(customers, CorrectBalance(customer=jeanne, account="credit", amount=D("5.00"),
                                                            reason="typo"), caller=approved)
             assert corrected.credit == D("5.00")
+
+
+async def test_a_published_customers_version_is_applied_once_also_after_a_restart(tmp_path, virtual_clock):
+    from laneserver.actors.customers_messages import (
+        ApplyPublished,
+        PublishedApplied,
+        PublishedVersion,
+    )
+    from laneserver.rules.customers import Customer
+
+    clock = FixedClock()
+    jeanne = Customer(customer="H1", name="Jeanne", card="29", wallet_enabled=True)
+    with trio.fail_after(10):
+        async with running(tmp_path / "db.sqlite3", clock) as (_, customers):
+            assert await customers.ask(PublishedVersion()) == 0
+            assert await customers.ask(ApplyPublished(3, (jeanne,))) == PublishedApplied(3, ("H1",))
+            assert await customers.ask(ApplyPublished(3, (jeanne,))) == PublishedApplied(3, already=True)
+            assert await customers.ask(FindCustomer(card="29")) == jeanne
+        async with running(tmp_path / "db.sqlite3", clock) as (journal, customers):  # restarted: read back
+            assert await customers.ask(PublishedVersion()) == 3
+            renamed = msgspec.structs.replace(jeanne, name="Jeanne Roy")
+            assert await customers.ask(ApplyPublished(2, (renamed,))) == PublishedApplied(2, already=True)
+            assert await customers.ask(ApplyPublished(4, (jeanne,))) == PublishedApplied(4)  # equal: no write
+            assert await customers.ask(ApplyPublished(5, problem="line 2: bad")) == PublishedApplied(
+                5, refused="line 2: bad")
+            found = await do(customers, SearchCustomers("jeanne"))
+            assert isinstance(found, CustomersFound) and [c.name for c in found.customers] == ["Jeanne"]
+            kinds = await read(journal, lambda db: db.execute(
+                "SELECT kind, data FROM events WHERE source = 'customers' ORDER BY seq").fetchall())
+            assert [kind for kind, _ in kinds] == ["CustomersPublished", "CustomersPublished",
+                                                   "CustomersPublishRefused"]

@@ -273,3 +273,134 @@ def test_a_catalog_published_by_head_office_is_applied_once_and_a_bad_one_change
     catalog.write_text("id;name\n", encoding="utf-8")
     refused = hq_cli("publish", "--dsn", dsn, "--catalog", str(catalog))
     assert refused.returncode == 1 and "nothing was published" in refused.stderr
+
+
+def _published(server: LiveServer) -> list[tuple[str, dict]]:
+    """The shop's events of head office's customers versions: (kind, data), in order."""
+    import json
+
+    db = sqlite3.connect(server.data / DB_NAME)
+    try:
+        rows = db.execute("SELECT kind, data FROM events WHERE kind IN ('CustomersPublished', 'CustomersPublishRefused')"
+                          " ORDER BY seq").fetchall()
+        return [(kind, json.loads(data)) for kind, data in rows]
+    finally:
+        db.close()
+
+
+def _customer_rows(server: LiveServer) -> list[tuple]:
+    db = sqlite3.connect(server.data / DB_NAME)
+    try:
+        return db.execute("SELECT customer, name, card, wallet_enabled, updated_at FROM customers"
+                          " ORDER BY customer").fetchall()
+    finally:
+        db.close()
+
+
+async def test_customers_published_by_head_office_are_applied_once_by_version(tmp_path, pg):
+    dsn = head_office(pg, "customers")
+    people = tmp_path / "customers.csv"
+    people.write_text("customer;name;card;wallet\nH001;Jeanne Martin;2900000000011;true\nH002;Paul Durand;;\n",
+                      encoding="utf-8")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer,name\nC7,Une cliente de la boutique\n", encoding="utf-8")
+    refused = hq_cli("publish", "--dsn", dsn, "--customers", str(bad))
+    assert refused.returncode == 1 and "shops' own numbering" in refused.stderr and "nothing was published" in refused.stderr
+    first = hq_cli("publish", "--dsn", dsn, "--customers", str(people))
+    assert first.returncode == 0 and "customers version 1 published (2 customers)" in first.stdout, first.stderr
+    server = shop_server(tmp_path, "S001", dsn).start()
+    try:
+        token = server.pair("till", "1")
+        with trio.fail_after(60):
+            await until(lambda: len(_published(server)) == 1)
+            assert _published(server) == [("CustomersPublished", {"version": 1, "changed": ["H001", "H002"]})]
+            async with connect(server.ws_url, token) as till:
+                found = await till.ok("customer_search", text="jeanne")
+                assert [(c["customer"], c["card"]) for c in found["customers"]] == [("H001", "2900000000011")]
+                local = (await till.ok("customer_create", name="Client du coin", card="2900000000028"))["customer"]
+            # v1 seen again by the next rounds (every 0.1 s): nothing changes.
+            rows = _customer_rows(server)
+            await trio.sleep(1.0)
+            assert len(_published(server)) == 1 and _customer_rows(server) == rows
+            # The same file again (v2): noted, no customer written; v3 with a change: applied once.
+            assert hq_cli("publish", "--dsn", dsn, "--customers", str(people)).returncode == 0
+            people.write_text("customer;name;card;wallet\nH001;Jeanne Martin-Roy;2900000000011;true\n"
+                              "H002;Paul Durand;;\n", encoding="utf-8")
+            assert "customers version 3 published" in hq_cli("publish", "--dsn", dsn, "--customers",
+                                                              str(people), "--shop", "S001").stdout
+            # v4: a card one of the shop's own customers carries: refused at the shop, nothing changes.
+            people.write_text("customer,name,card\nH003,Autre,2900000000028\n", encoding="utf-8")
+            assert hq_cli("publish", "--dsn", dsn, "--customers", str(people)).returncode == 0
+            await until(lambda: len(_published(server)) == 4)
+            await trio.sleep(0.5)
+            events = _published(server)
+            assert events[1:] == [
+                ("CustomersPublished", {"version": 2, "changed": []}),
+                ("CustomersPublished", {"version": 3, "changed": ["H001"]}),
+                ("CustomersPublishRefused", {"version": 4, "reason": f"card 2900000000028 of H003 is customer "
+                                                                     f"{local}'s in this shop"})]
+            after = {row[0]: row for row in _customer_rows(server)}
+            assert after["H002"] == {row[0]: row for row in rows}["H002"]  # unchanged since v1
+            assert "H003" not in after
+            async with connect(server.ws_url, token) as till:
+                found = await till.ok("customer_search", text="2900000000011")
+                assert [c["name"] for c in found["customers"]] == ["Jeanne Martin-Roy"]
+            # Head office learns what the shop applied: the events are shipped back.
+            await until(lambda: caught_up(server, dsn, "S001"))
+        with psycopg.connect(dsn) as conn:
+            applied = conn.execute("SELECT (data->>'version')::int FROM events WHERE shop = 'S001'"
+                                   " AND kind = 'CustomersPublished' ORDER BY seq").fetchall()
+        assert applied == [(1,), (2,), (3,)]
+    finally:
+        server.stop()
+
+
+def _wallet_record(number: int, delta: str, kind: str, ref: str | None = None) -> str:
+    ref_part = f',"ref":"{ref}"' if ref else ""
+    return (f'{{"account":"wallet","at":"2026-01-15T10:00:00+01:00","balance":"0","customer":"H001",'
+            f'"delta":"{delta}","kind":"{kind}","number":{number}{ref_part},"type":"account"}}')
+
+
+def test_two_shops_racing_for_the_last_of_a_wallet_get_one_hold_and_one_refusal(pg):
+    import threading
+
+    dsn = head_office(pg, "holds")
+    with hq.connect(dsn) as conn:  # a top-up of 20.00 in S1, shipped
+        hq.ship(conn, "S1", [hq.Shipped("account", 1, "2026-01-15T10:00:00+01:00",
+                                        _wallet_record(1, "20.00", "topup"), "0" * 64, "h1")])
+    barrier = threading.Barrier(2)
+    answers: dict[str, object] = {}
+
+    def ask(shop: str) -> None:
+        with hq.connect(dsn) as own:
+            barrier.wait(timeout=10)
+            answers[shop] = hq.ask_hold(own, shop, "H001", "wallet", Decimal("15.00"))
+
+    racers = [threading.Thread(target=ask, args=(shop,)) for shop in ("S1", "S2")]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=30)
+    held = [a for a in answers.values() if isinstance(a, hq.Held)]
+    short = [a for a in answers.values() if isinstance(a, hq.Short)]
+    assert len(held) == 1 and short == [hq.Short(Decimal("5.00"))], answers
+    winner = next(shop for shop, a in answers.items() if isinstance(a, hq.Held))
+    with hq.connect(dsn) as conn:
+        hold = held[0].hold
+        assert not hq.release_hold(conn, hold, "S9")  # another shop's hold: not its to release
+        # Settled: counted until the shop's spend record is at head office, then the record counts.
+        assert hq.settle_hold(conn, hold, winner, "sale:7")
+        assert not hq.release_hold(conn, hold, winner)  # settled: the money was taken
+        assert hq.available(conn, "H001", "wallet") == Decimal("5.00")
+        hq.ship(conn, winner, [hq.Shipped("account", 2 if winner == "S1" else 1, "2026-01-15T10:05:00+01:00",
+                                          _wallet_record(2, "-15.00", "spend", "sale:7"), "h1", "h2")])
+        assert hq.available(conn, "H001", "wallet") == Decimal("5.00")  # not counted twice
+        # A hold released, and one that lapsed (the shop crashed before its sale): no longer counted.
+        other = hq.ask_hold(conn, "S2", "H001", "wallet", Decimal("5.00"))
+        assert isinstance(other, hq.Held) and other.available == 0
+        assert hq.release_hold(conn, other.hold, "S2")
+        lapsed = hq.ask_hold(conn, "S2", "H001", "wallet", Decimal("5.00"), seconds=0)
+        assert isinstance(lapsed, hq.Held)
+        assert hq.available(conn, "H001", "wallet") == Decimal("5.00")
+        with pytest.raises(ValueError):
+            hq.ask_hold(conn, "S2", "H001", "wallet", Decimal(-1))
