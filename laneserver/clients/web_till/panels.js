@@ -92,7 +92,14 @@ export function bindHeldPanel(app) {
     function draw() {
         setText(count, tickets.length);
         count.dataset.count = tickets.length;
+        // A redraw (the list refreshed while the cashier moves through it with the
+        // arrows) replaces the buttons: the focus stays on the same row.
+        const focused = [...list.querySelectorAll('[data-testid="recall"]')].indexOf(document.activeElement);
         renderHeld(list, tickets, app.money, recall);
+        if (focused >= 0) {
+            const buttons = list.querySelectorAll('[data-testid="recall"]');
+            if (buttons.length) buttons[Math.min(focused, buttons.length - 1)].focus();
+        }
     }
 
     let recalling = false;
