@@ -504,20 +504,13 @@ def _hq(args: argparse.Namespace, config: Config) -> int:
                 case "fec":
                     return _hq_fec(args, config, conn)
                 case "publish" if args.customers is not None:
-                    return _hq_publish_customers(args, conn)
+                    from laneserver.rules.customers_csv import CustomersCsvError, parse_customers_csv
+
+                    return _hq_publish(args.customers, args.shop, "customers", parse_customers_csv,
+                                       CustomersCsvError, lambda content: hq.publish_customers(conn, content, args.shop))
                 case "publish":
-                    try:
-                        content = args.catalog.read_text(encoding="utf-8-sig")
-                    except (OSError, UnicodeDecodeError) as error:
-                        return _fail(f"cannot read {args.catalog}: {error}")
-                    try:
-                        articles = parse_catalog_csv(content)
-                    except CatalogCsvError as error:
-                        return _fail(f"{args.catalog}: {error} — nothing was published")
-                    version = hq.publish_catalog(conn, content, args.shop)
-                    print(f"catalog version {version} published ({len(articles)} articles) to "
-                          + (f"shop {args.shop}" if args.shop else "every shop"))
-                    return 0
+                    return _hq_publish(args.catalog, args.shop, "articles", parse_catalog_csv, CatalogCsvError,
+                                       lambda content: hq.publish_catalog(conn, content, args.shop))
     except hq.SchemaTooNew as error:
         return _fail(str(error))
     except psycopg.Error as error:
@@ -525,23 +518,22 @@ def _hq(args: argparse.Namespace, config: Config) -> int:
     return _fail(f"unknown hq action {args.hq_command}", 2)
 
 
-def _hq_publish_customers(args: argparse.Namespace, conn) -> int:
-    """``hq publish --customers FILE``: checked whole here (rules/customers_csv.py), then
-    one new version; each shop's shipper applies it once (docs/head_office.md)."""
-    from laneserver.rules.customers_csv import CustomersCsvError, parse_customers_csv
-    from laneserver.store import hq
-
+def _hq_publish(path: Path, shop: str | None, what: str, parse, refused: type[Exception], publish) -> int:
+    """``hq publish --catalog FILE`` / ``--customers FILE``: the file checked whole here
+    (``parse``), then one new version (``publish``); each shop's shipper applies it once
+    (docs/head_office.md)."""
     try:
-        content = args.customers.read_text(encoding="utf-8-sig")
+        content = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
-        return _fail(f"cannot read {args.customers}: {error}")
+        return _fail(f"cannot read {path}: {error}")
     try:
-        customers = parse_customers_csv(content)
-    except CustomersCsvError as error:
-        return _fail(f"{args.customers}: {error} — nothing was published")
-    version = hq.publish_customers(conn, content, args.shop)
-    print(f"customers version {version} published ({len(customers)} customers) to "
-          + (f"shop {args.shop}" if args.shop else "every shop"))
+        rows = parse(content)
+    except refused as error:
+        return _fail(f"{path}: {error} — nothing was published")
+    version = publish(content)
+    kind = "catalog" if what == "articles" else "customers"
+    print(f"{kind} version {version} published ({len(rows)} {what}) to "
+          + (f"shop {shop}" if shop else "every shop"))
     return 0
 
 

@@ -23,6 +23,7 @@ fed in, and it can be unplugged and plugged back.
 
 from __future__ import annotations
 
+import contextlib
 import termios
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
@@ -217,10 +218,8 @@ class UsbHidLink(_Threaded):
         if device is not None:
             import usb.util
 
-            try:
+            with contextlib.suppress(LinkDown):  # a device already gone has nothing to give back
                 await self._call(usb.util.dispose_resources, device)
-            except LinkDown:
-                pass
 
 
 class MemoryLink:

@@ -302,13 +302,13 @@ def _not_sold(shop: Any, code: str) -> Refused | None:
     abandoned): still ``unknown_code`` (no active article answers), but saying which
     article and why (``article``, ``name``, ``status``), so the till tells the cashier
     it is not for sale rather than unknown."""
-    match shop.catalog.lookup(code, include_inactive=True):
-        case Found(article=article):
-            pass
-        case Ambiguous(candidates=candidates):
-            article = candidates[0]
-        case _:
-            return None
+    found = shop.catalog.lookup(code, include_inactive=True)
+    if isinstance(found, Found):
+        article = found.article
+    elif isinstance(found, Ambiguous):
+        article = found.candidates[0]
+    else:
+        return None
     if article.status == "active":
         return None
     return refused(Code.UNKNOWN_CODE, f"code {code!r} is article {article.id} ({article.name}), which is "
