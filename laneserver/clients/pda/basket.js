@@ -14,6 +14,8 @@
 //   articles what the server said of each scanned code (price_check), for the lines'
 //            name, price and stock while offline.
 //   parked   the last parked baskets (barcode), to show again.
+//   due      the last list of the orders due today (due.js): {at, orders}, shown
+//            offline with its time (its own IndexedDB key, "due").
 //
 // All in memory, written to IndexedDB after each change (in order, one write at a
 // time). Quantities are decimal strings, added exactly.
@@ -57,15 +59,17 @@ export class DeviceStore {
         let db = null;
         let saved = null;
         let articles = null;
+        let due = null;
         try {
             db = await openDb();
             saved = await idbGet(db, "state");
             articles = await idbGet(db, "articles");
+            due = await idbGet(db, "due");
         } catch (error) {
             console.warn("IndexedDB unavailable: the baskets live in this page only", error);
             db = null;
         }
-        const store = new DeviceStore(db, saved, articles);
+        const store = new DeviceStore(db, saved, articles, due);
         if (!saved) store.adoptOldBasket();
         return store;
     }
@@ -95,7 +99,7 @@ export class DeviceStore {
         this.save();
     }
 
-    constructor(db, saved, articles) {
+    constructor(db, saved, articles, due = null) {
         this.db = db;
         this.writing = Promise.resolve();
         const state = saved && typeof saved === "object" ? saved : {};
@@ -109,6 +113,7 @@ export class DeviceStore {
             parked: Array.isArray(state.parked) ? state.parked : [],
         };
         this.articles = articles && typeof articles === "object" ? articles : {};
+        this.due = due && typeof due === "object" && Array.isArray(due.orders) ? due : null;
         if (!this.state.baskets.length) this.newBasket();
         if (!this.basket(this.state.current)) this.state.current = this.state.baskets[0].id;
     }
@@ -247,6 +252,21 @@ export class DeviceStore {
         this.state.parked.unshift(entry);
         this.state.parked = this.state.parked.slice(0, 10);
         this.save();
+    }
+
+    // --- the orders due today (due.js) -------------------------------------------------
+
+    /** The last list of the orders due today ({at, orders}) or null: none kept yet. */
+    get dueList() {
+        return this.due;
+    }
+
+    keepDueList(orders, at = Date.now()) {
+        this.due = { at, orders };
+        if (!this.db) return this.writing;
+        const snapshot = JSON.parse(JSON.stringify(this.due));
+        this.writing = this.writing.then(() => idbPut(this.db, "due", snapshot)).catch((e) => console.error(e));
+        return this.writing;
     }
 
     // --- what the server said of codes ------------------------------------------------

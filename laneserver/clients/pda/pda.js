@@ -11,6 +11,8 @@
 //   - stock tasks: look-up (code, id or name), price check, delivery receipt (against a
 //     purchase order, or free), inventory count by zone (a supervisor validates),
 //     stock exit, transfer, label reprint request.
+//   - the customer orders due today (and the overdue ones) to prepare, with their
+//     barcodes (due.js); the last list kept on the device for offline.
 //   - offline: every change is queued in order on the device, each with its
 //     idempotency (basket id, or a `key` chosen when queued), and sent when the server
 //     is back; the page shows what is pending. Going offline (the browser says so)
@@ -27,6 +29,7 @@ import { language, languageOf, onLanguage, setLanguage } from "../till/i18n.js";
 import { applyI18n, t } from "./i18n.js";
 import { DeviceStore, addDecimal, wireQuantity } from "./basket.js";
 import { code128Svg } from "./barcode.js";
+import { DueOrders } from "./due.js";
 
 const TOKEN_KEY = "laneserver.pda.token";
 const SELLER_KEY = "laneserver.pda.seller";   // last signed-in seller: offline start
@@ -86,7 +89,8 @@ class PdaApp {
             "receipt-qty", "receipt-cost", "receipt-supplier", "exit-form", "exit-article", "exit-qty", "exit-reason",
             "exit-comment", "transfer-form", "transfer-article", "transfer-qty", "transfer-from", "transfer-to",
             "labels-form", "labels-article", "labels-copies", "park-overlay", "park-barcode", "park-code",
-            "park-total", "park-help", "park-print", "park-close",
+            "park-total", "park-help", "park-print", "park-close", "due-offline", "due-status", "due-today-title",
+            "due-none", "due-today-list", "due-overdue-title", "due-overdue-list", "due-refresh",
         ]) {
             this.el[id.replace(/-([a-z])/g, (_, c) => c.toUpperCase())] = byTestId(id);
         }
@@ -101,6 +105,11 @@ class PdaApp {
         this.pairScreen = bindPairScreen(this);
         this.signInScreen = bindSignInScreen(this);
         this.bindWork();
+        const e = this.el;
+        this.due = new DueOrders(this, {
+            offline: e.dueOffline, status: e.dueStatus, todayTitle: e.dueTodayTitle, none: e.dueNone,
+            todayList: e.dueTodayList, overdueTitle: e.dueOverdueTitle, overdueList: e.dueOverdueList, refresh: e.dueRefresh,
+        });
         byTestId("error-close").addEventListener("click", () => this.clearMessage());
         this.el.signOut.addEventListener("click", () => this.signOut());
         this.el.langToggle.addEventListener("click", () => {
@@ -194,6 +203,7 @@ class PdaApp {
             show(banner, true);
         }
         this.renderQueue();
+        this.due.connectionChanged(state === STATES.READY);
     }
 
     /** The browser lost the network: stop trying; everything waits in the queue. */
@@ -677,6 +687,7 @@ class PdaApp {
         this.renderBasket();
         this.renderQueue();
         this.renderCount();
+        if (this.due && this.panel === "due") this.due.render(); // drawn when shown (due.js)
     }
 
     renderBaskets() {
@@ -1123,11 +1134,12 @@ class PdaApp {
         if (!this.panels[panel]) return;
         this.panel = panel;
         for (const [name, el] of Object.entries(this.panels)) show(el, name === panel);
-        const tab = ["price", "receipt", "exit", "transfer", "labels"].includes(panel) ? "tasks" : panel;
+        const tab = ["price", "receipt", "exit", "transfer", "labels", "due"].includes(panel) ? "tasks" : panel;
         for (const button of this.el.nav.querySelectorAll("[data-goto]")) {
             button.setAttribute("aria-pressed", String(button.dataset.goto === tab));
         }
         if (panel === "tasks") this.setPoints();
+        if (panel === "due" && this.screen === "work") this.due.open();
         const focus = { basket: this.el.basketCode, lookup: this.el.lookupInput, count: this.el.countCode, price: this.el.priceCode }[panel];
         if (focus) focus.focus();
     }
