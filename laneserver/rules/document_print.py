@@ -125,11 +125,15 @@ def copy_target(raw: str) -> tuple[str, int] | None:
     return None
 
 
+def document_name(kind: str, number: int) -> str:
+    """``kind``'s document ``number`` as printed: ``Q-000001``… ``F-000007``."""
+    return invoice_name(number) if kind == "invoice" else rules.name(kind, number)
+
+
 def code_of(kind: str, number: int) -> str:
     """The barcode's text on ``kind``'s document ``number``: the ``D…`` barcode of a kind
     recalled by scanning, else its printed number."""
-    return rules.barcode(kind, number) if kind in rules.KINDS else (
-        invoice_name(number) if kind == "invoice" else rules.name(kind, number))
+    return rules.barcode(kind, number) if kind in rules.KINDS else document_name(kind, number)
 
 
 def duplicate(printed: Printed, counter: int, printed_at: dt.datetime) -> Printed:
