@@ -20,7 +20,7 @@ import msgspec
 import pytest
 
 from laneserver.hw.document_pdf import render_document
-from laneserver.hw.receipt import receipt_text
+from laneserver.hw.receipt import receipt_text, render_receipt
 from laneserver.rules import document_print
 from laneserver.rules import documents as docs
 from laneserver.rules.invoice import InvoicePayment, make_invoice
@@ -164,6 +164,8 @@ def test_a_copy_says_duplicata_and_its_print_number_on_the_pdf_and_on_paper():
     with pytest.raises(ValueError):
         document_print.duplicate(printed, 1, at)  # print 1 is the original
     text = receipt_text(document_print.copy_receipt(copy, lane="2", seller="marie", footer=("Merci",)))
+    # On the printer, the barcode is the printer's own Code 128: GS k 73 (code set B) and the code.
+    assert b"\x1dkI\x0a{BDO000004" in render_receipt(document_print.copy_receipt(copy, lane="2", seller="marie"))
     for expected in ("N° O-000004", "BON DE COMMANDE", "DUPLICATA", "Impression n° 2", "Imprimé le 06/12/2026 14:03",
                      "Vendeur : marie", "Champagne brut 75 cl", "Acompte - card", "Reste à payer : 211,00 €",
                      "Merci", "|| DO000004 ||"):
