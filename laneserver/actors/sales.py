@@ -29,6 +29,7 @@ import msgspec
 import trio
 
 from laneserver.actors.customers_messages import AskGiveBack, Refresh
+from laneserver.actors.document_pdfs import copy_printed
 from laneserver.actors.drawer_messages import RowsWritten
 from laneserver.actors.journal import CommitFailed, commit, read
 from laneserver.actors.messages import Caller, Do, Keyed
@@ -39,9 +40,11 @@ from laneserver.actors.sales_messages import (
     CancelSale,
     CorrectPayment,
     Debts,
+    DocumentReprinted,
     ListDebts,
     PayDebt,
     Reprint,
+    ReprintDocument,
     Reprinted,
     SaleCancelled,
     SaleNow,
@@ -51,11 +54,11 @@ from laneserver.actors.sales_messages import (
 )
 from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.actors.stock_messages import Moved
-from laneserver.clock import Clock
+from laneserver.clock import Clock, shop_zone
 from laneserver.config import Config
 from laneserver.hw.receipt import payment_label
 from laneserver.log import get_logger
-from laneserver.rules import copies
+from laneserver.rules import copies, document_print
 from laneserver.rules import corrections as rules
 from laneserver.rules import payment as payment_rules
 from laneserver.rules.lane import SaleCompleted
@@ -64,7 +67,7 @@ from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.receipt import Receipt, ReceiptLine, ReceiptPayment, VatRow
 from laneserver.rules.ticket import Line
 from laneserver.store import reads
-from laneserver.store.copies import sale_copy
+from laneserver.store.copies import document_copies, sale_copy
 from laneserver.store.ops import (
     CancelRecorded,
     ChainRecord,
@@ -144,6 +147,8 @@ class SalesActor:
                 return await self._pay_later(caller, command, keyed)
             case Reprint():
                 return await self._reprint(caller, command, keyed)
+            case ReprintDocument():
+                return await self._reprint_document(caller, command, keyed)
             case CorrectPayment() | CancelSale() | AbandonDebt():
                 if caller.approved_by is None:
                     return refused(Code.SUPERVISOR_REQUIRED,
@@ -365,6 +370,55 @@ class SalesActor:
         receipt = copies.copy_receipt(sale, command.kind, counter, printed_at=now, shop_name=shop.name,
                                       header=tuple(shop.header), footer=tuple(shop.footer), labels=self._labels())
         await printer.tell(PrintReceipt(job=f"copy-{sale.number}-{counter}", receipt=receipt))
+        return answer
+
+    async def _reprint_document(self, caller: Caller, command: ReprintDocument, keyed: Keyed) -> Any:
+        """A copy of a document (a duplicate): its ``copy`` record (the document's print
+        counter; its original is print 1) committed first, then the job told to the
+        till's printer (``output`` printer or both); the edge renders the PDF from the
+        answer (pdf or both). Documents are the shop's, not a lane's: any seller whom
+        the roles table lets reprint copies any document."""
+        checked = copies.next_document_print(0, command.copy_kind, command.output)
+        if isinstance(checked, Refused):
+            return checked
+        name = document_print.document_name(command.kind, command.number)
+        printed = await copy_printed(self.journal, self.config, command.kind, command.number)
+        if printed is None:
+            return refused(Code.NOT_FOUND, f"no document {name}", field="document")
+        printer = None
+        if command.output != "pdf":
+            if caller.lane is None:
+                return refused(Code.FORBIDDEN, "a copy is printed on a till's printer: this device has no lane "
+                                               "(ask output pdf)", field="output")
+            printer = self.printers.get(caller.lane)
+            if printer is None:
+                return refused(Code.NOT_SUPPORTED, f"lane {caller.lane} has no printer to print the copy on "
+                                                   "(ask output pdf)", field="output")
+        counter = copies.next_document_print(await read(self.journal, partial(document_copies, document=name)),
+                                             command.copy_kind, command.output)
+        assert not isinstance(counter, Refused)  # checked above
+        now = self.clock.now()
+        answer = DocumentReprinted(document=name, document_kind=command.kind, kind=command.copy_kind, copy=counter,
+                                   at=now, output=command.output)
+        record = copies.document_copy_record(document=name, kind=command.copy_kind, counter=counter,
+                                             lane=caller.lane, device=caller.device, seller=caller.seller)
+        ops: list[Any] = [ChainRecord(chain="copy", at=now, record=record),
+                          self._event(caller, "DocumentReprinted", {**record, "output": command.output})]
+        if keyed.key is not None:
+            ops.append(Remember(device=caller.device, key=keyed.key, actor=self.replies.actor,
+                                fingerprint=keyed.fingerprint, reply=ReplyMemory.stored(answer), at=now))
+        try:
+            await commit(self.journal, *ops)
+        except CommitFailed as error:
+            return self._failed("DocumentReprinted", keyed, error)
+        self.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, answer)
+        self.log.info("document_reprinted", document=name, copy=counter, output=command.output,
+                      seller=caller.seller)
+        if printer is not None:
+            copy = document_print.duplicate(printed, counter, now.astimezone(shop_zone(self.config.shop.timezone)))
+            receipt = document_print.copy_receipt(copy, lane=caller.lane or "", seller=caller.seller or "",
+                                                  footer=tuple(self.config.shop.footer))
+            await printer.tell(PrintReceipt(job=f"copy-{name}-{counter}", receipt=receipt))
         return answer
 
     def _labels(self) -> dict[str, str]:

@@ -70,6 +70,18 @@ class Reprint(msgspec.Struct, frozen=True, kw_only=True):
     kind: str = "duplicate"
 
 
+class ReprintDocument(msgspec.Struct, frozen=True, kw_only=True):
+    """Print a copy (``duplicate``) of a document (rules/document_print.py COPY_KINDS:
+    a quote, order, delivery note, deposit invoice, credit note or invoice) on the
+    till's printer (``output``: ``printer``, ``both``) and/or as its A4 PDF, which the
+    edge renders from the answer (``pdf``, ``both``)."""
+
+    kind: str  # the document's kind
+    number: int
+    copy_kind: str = "duplicate"
+    output: str = "printer"  # printer | pdf | both
+
+
 # --- results ----------------------------------------------------------------------------
 
 
@@ -118,4 +130,17 @@ class Reprinted(msgspec.Struct, frozen=True, tag="reprinted", kw_only=True):
     copy: int
 
 
-SalesResult = SaleNow | Debts | SaleCancelled | Reprinted | Refused
+class DocumentReprinted(msgspec.Struct, frozen=True, tag="document_reprinted", kw_only=True):
+    """A copy of document ``document`` (its printed number, ``C-000001``) made: its
+    print counter ``copy``, when (``at``: the copy record's time, what the PDF says) and
+    where it went (``output``)."""
+
+    document: str
+    document_kind: str
+    kind: str
+    copy: int
+    at: dt.datetime
+    output: str
+
+
+SalesResult = SaleNow | Debts | SaleCancelled | Reprinted | DocumentReprinted | Refused

@@ -9,18 +9,27 @@ folder atomically, and ``read_or_write_document`` serves the file once written (
 first rendering is the one kept: a later change of the shop's header does not change
 a document already given) or renders it again if it is missing. Slow enough (tens of
 milliseconds) to run in a worker thread, never on the event loop.
+
+Every document ends with its barcode (``Printed.code``: a quote's ``DQ000001``, a
+deposit invoice's ``C-000001``…) drawn as Code 128 (rules/code128.py): each bar a
+filled rectangle ``MODULE_MM`` wide per module, ``BAR_HEIGHT_MM`` tall, with a quiet
+zone of ``code128.QUIET`` modules each side and the text under it. A copy
+(``Printed.copy``: a ``reprint``) says ``DUPLICATA`` and its print number under the
+title; it is rendered for the reply, never kept in place of the original's file.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from laneserver.files import write_atomically
 from laneserver.hw.invoice_pdf import (
     _fit,
     _qty,
+    _t,
     amounts_block,
     customer_block,
     head,
@@ -30,6 +39,7 @@ from laneserver.hw.invoice_pdf import (
     totals_block,
     vat_table,
 )
+from laneserver.rules import code128
 from laneserver.rules.document_print import Printed
 
 #: The folder, under the data folder, that holds the documents' PDF files.
@@ -39,6 +49,11 @@ FOLDER = "documents"
 _UNPRICED = (("Désignation", 150, "L"), ("Qté", 30, "R"))
 
 
+#: One module (the narrowest bar) of a document's barcode, in mm (scanners want 0.25 or more).
+MODULE_MM = 0.35
+BAR_HEIGHT_MM = 12.0
+
+
 def pdf_path(data_folder: Path, name: str) -> Path:
     return data_folder / FOLDER / f"{name}.pdf"
 
@@ -46,6 +61,8 @@ def pdf_path(data_folder: Path, name: str) -> Path:
 def render_document(printed: Printed) -> bytes:
     pdf = new_pdf(printed.at, printed.title, printed.shop_name)
     head(pdf, printed.shop_name, printed.header, printed.title, printed.facts)
+    if printed.mark:
+        _copy_mark(pdf, printed.mark)
     if printed.customer:
         customer_block(pdf, printed.customer, printed.customer_contact)
     pdf.set_font("Helvetica", "", 10)
@@ -66,7 +83,37 @@ def render_document(printed: Printed) -> bytes:
     for text in printed.footer:
         if text:
             pdf.cell(pdf.epw, 6, _fit(pdf, text, pdf.epw), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    if printed.code:
+        barcode(pdf, printed.code)
     return bytes(pdf.output())
+
+
+def _copy_mark(pdf: FPDF, mark: tuple[str, ...]) -> None:
+    """A copy's ``DUPLICATA`` (large, bold) and its print number, under the title."""
+    first, *rest = mark
+    pdf.set_font("Helvetica", "B", 20)
+    pdf.cell(pdf.epw, 10, _t(first), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("Helvetica", "", 10)
+    for text in rest:
+        pdf.cell(pdf.epw, 5, _fit(pdf, text, pdf.epw), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(4)
+
+
+def barcode(pdf: FPDF, text: str) -> None:
+    """``text`` as a Code 128 barcode at the left margin, below what is on the page
+    (on a new page if it would not fit whole), its text centred under the bars."""
+    total = code128.modules(text) * MODULE_MM
+    needed = 6 + BAR_HEIGHT_MM + 6
+    if pdf.get_y() + needed > pdf.page_break_trigger:
+        pdf.add_page()
+    pdf.ln(6)
+    left, top = pdf.l_margin, pdf.get_y()
+    pdf.set_fill_color(0, 0, 0)
+    for start, width in code128.bars(text):
+        pdf.rect(left + start * MODULE_MM, top, width * MODULE_MM, BAR_HEIGHT_MM, style="F")
+    pdf.set_xy(left, top + BAR_HEIGHT_MM + 1)
+    pdf.set_font("Helvetica", "", 9)
+    pdf.cell(total, 4, _t(text), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def write_document(printed: Printed, data_folder: Path) -> tuple[Path, bytes]:

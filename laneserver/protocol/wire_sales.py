@@ -143,13 +143,19 @@ class InvoiceOk(Reply):
 class Reprint(Request, tag="reprint"):
     """Print a copy of a finished sale's receipt on the till's printer: ``duplicate``
     ("DUPLICATA" and the print counter), ``gift`` (no prices) or ``proof`` (the payment
-    proof, once per sale)."""
+    proof, once per sale). Or, with ``document`` (its number or barcode) in place of
+    ``sale``, a duplicate of a quote, order, delivery note, deposit invoice, credit note
+    or invoice: on the till's printer and/or as its A4 PDF (``output``)."""
 
-    sale: int
+    sale: int | None = None
+    document: str | None = None
     kind: Literal["duplicate", "gift", "proof"] = "duplicate"
+    output: Literal["printer", "pdf", "both"] | None = None  # a document's copy: printer by default
 
 
-class ReprintOk(Reply):
+class ReprintOk(Reply, omit_defaults=True):
     copy: int  # the print counter: 1 for the first print of the sale, then 2, 3…
-    sale: int
     kind: str
+    sale: int | None = None
+    document: str | None = None  # a document's copy: its number as printed ("Q-000001")
+    pdf: str | None = None  # output pdf or both: the copy's A4 PDF, base64

@@ -12,6 +12,14 @@ record: its first print, a reprint, carries counter 1.
 A payment proof ("justificatif de paiement") is printed at most once per sale: a second
 one is refused (``conflict``) and prints nothing.
 
+A document (a quote, an order, a delivery note, a deposit invoice, a credit note, an
+invoice: rules/document_print.py) is copied the same way, by its printed number
+(``document``: ``Q-000001``, ``F-000007``): each ``reprint`` of it is a ``duplicate``
+record of the ``copy`` chain with ``document`` in place of ``sale``. Its print 1 is
+the original, which its own chain's record stands for (made with it, its PDF and its
+receipt print written from that record), so its first copy carries counter 2; the
+counter of one document runs 2, 3… in chain order, durable like a sale's.
+
 Invariants:
   - a record holds business content only: the sale's number, the kind, the counter, the
     lane that printed it, the device and the seller (no database id);
@@ -63,6 +71,32 @@ def copy_record(*, sale: int, kind: str, counter: int, lane: str, device: str | 
                 seller: str | None) -> dict[str, Any]:
     """The business content of a ``copy`` record (the writer adds ``number`` and ``at``)."""
     return {"sale": sale, "kind": kind, "counter": counter, "lane": lane, "device": device, "seller": seller}
+
+
+#: What a document's ``reprint`` prints: a duplicate (no gift receipt or payment proof).
+DOCUMENT_KINDS = (DUPLICATE,)
+#: Where a document's copy goes: the till's receipt printer, its A4 PDF (in the reply), or both.
+OUTPUTS = ("printer", "pdf", "both")
+
+
+def document_copy_record(*, document: str, kind: str, counter: int, lane: str | None, device: str | None,
+                         seller: str | None) -> dict[str, Any]:
+    """The business content of a document's ``copy`` record (``document``: its printed
+    number; ``lane``: the till that printed it, None for a PDF only)."""
+    return {"document": document, "kind": kind, "counter": counter, "lane": lane, "device": device,
+            "seller": seller}
+
+
+def next_document_print(copies: int, kind: str, output: str) -> int | Refused:
+    """The counter of one more copy of a document that has ``copies`` copy records
+    (its original is print 1); a kind other than ``duplicate`` or an unknown output is
+    a ``bad_request``."""
+    if kind not in DOCUMENT_KINDS:
+        return refused(Code.BAD_REQUEST, f"a document's copy is a duplicate, not {kind!r}", field="kind")
+    if output not in OUTPUTS:
+        return refused(Code.BAD_REQUEST, f"output must be one of {', '.join(OUTPUTS)}, not {output!r}",
+                       field="output")
+    return copies + 2
 
 
 class SaleCopy(msgspec.Struct, frozen=True, kw_only=True):

@@ -17,6 +17,17 @@ Per kind:
 
 Amounts a credit note gives back are shown positive under its title. Pure: no Trio,
 no I/O (the records come from store/documents.py ``printable``).
+
+Every document's PDF carries its code as a Code 128 barcode (rules/code128.py): a
+quote's, order's or delivery note's ``D…`` barcode (scanned at a till, it recalls the
+document), a deposit invoice's, credit note's or invoice's number (``C-000001``: a
+``reprint`` or ``document_pdf`` names it).
+
+Copies (``reprint`` with ``document``, rules/copies.py): any document, an invoice
+included, is printed again as a duplicate (``duplicate``): the same content, marked
+``DUPLICATA`` with its print counter (print 1 is the original, made with the
+document) and when it was printed, on the lane's receipt printer (``copy_receipt``)
+and/or as its A4 PDF.
 """
 
 from __future__ import annotations
@@ -29,14 +40,25 @@ from typing import Any
 import msgspec
 
 from laneserver.rules import documents as rules
-from laneserver.rules.invoice import InvoiceLine, make_invoice, unit_price_excl_vat
+from laneserver.rules.invoice import PREFIX as INVOICE_PREFIX
+from laneserver.rules.invoice import (
+    Invoice,
+    InvoiceLine,
+    invoice_name,
+    make_invoice,
+    unit_price_excl_vat,
+)
 from laneserver.rules.money import ZERO, fmt_money, fmt_qty
-from laneserver.rules.receipt import VatRow
+from laneserver.rules.receipt import Receipt, ReceiptLine, ReceiptPayment, VatRow
 from laneserver.rules.ticket import vat_included
 
 #: Every kind with a PDF, and its title on paper.
 TITLES = {"quote": "DEVIS", "order": "BON DE COMMANDE", "delivery_note": "BON DE LIVRAISON",
-          "deposit_invoice": "FACTURE D'ACOMPTE", "credit_note": "AVOIR"}
+          "deposit_invoice": "FACTURE D'ACOMPTE", "credit_note": "AVOIR", "invoice": "FACTURE"}
+#: The kinds a ``reprint`` names by ``document``: every kind with a PDF, and invoices.
+COPY_KINDS = ("quote", "order", "delivery_note", "deposit_invoice", "credit_note", "invoice")
+#: What a copy says it is (French rule: a copy is marked as one, with its print number).
+DUPLICATE_MARK = "DUPLICATA"
 #: A document's number is below this (9 digits at most, as its barcode; SQLite binds it).
 MAX_NUMBER = 10**9
 DELIVERY_WORDS = {"on_site": "sur place", "take_away": "à emporter", "delivered": "livraison"}
@@ -59,6 +81,18 @@ class Printed(msgspec.Struct, frozen=True, kw_only=True):
     totals: tuple[tuple[str, Decimal], ...] = ()
     paid: tuple[tuple[str, Decimal], ...] = ()  # "Règlements"
     footer: tuple[str, ...] = ()
+    code: str = ""  # its barcode's text (Code 128): DQ000001, or its number (C-000001)
+    copy: int = 0  # a copy: its print counter (2, 3…); 0: the original
+    printed_at: dt.datetime | None = None  # a copy: when it was printed (the shop's time)
+
+    @property
+    def mark(self) -> tuple[str, ...]:
+        """What a copy says under its title: ``DUPLICATA``, its print number and when it
+        was printed; nothing on the original."""
+        if not self.copy:
+            return ()
+        when = "" if self.printed_at is None else f" - imprimé le {self.printed_at.strftime('%d/%m/%Y %H:%M')}"
+        return (DUPLICATE_MARK, f"Impression n° {self.copy}{when}")
 
 
 def kind_of(raw: str) -> tuple[str, int] | None:
@@ -74,6 +108,85 @@ def kind_of(raw: str) -> tuple[str, int] | None:
         if text.startswith(prefix) and digits.isascii() and digits.isdigit() and len(digits) <= 9 and int(digits):
             return kind, int(digits)
     return None
+
+
+def copy_target(raw: str) -> tuple[str, int] | None:
+    """The document a ``reprint`` names (``document``): what ``kind_of`` reads, or an
+    invoice by its number (``F-000001``); None: not a document's name or barcode."""
+    if not isinstance(raw, str) or len(raw) > 40:
+        return None
+    found = kind_of(raw)
+    if found is not None:
+        return found
+    text = raw.strip().upper()
+    digits = text[len(INVOICE_PREFIX):]
+    if text.startswith(INVOICE_PREFIX) and digits.isascii() and digits.isdigit() and len(digits) <= 9 and int(digits):
+        return "invoice", int(digits)
+    return None
+
+
+def document_name(kind: str, number: int) -> str:
+    """``kind``'s document ``number`` as printed: ``Q-000001``… ``F-000007``."""
+    return invoice_name(number) if kind == "invoice" else rules.name(kind, number)
+
+
+def code_of(kind: str, number: int) -> str:
+    """The barcode's text on ``kind``'s document ``number``: the ``D…`` barcode of a kind
+    recalled by scanning, else its printed number."""
+    return rules.barcode(kind, number) if kind in rules.KINDS else document_name(kind, number)
+
+
+def duplicate(printed: Printed, counter: int, printed_at: dt.datetime) -> Printed:
+    """``printed`` as its copy number ``counter`` (2 or more) shows it, printed at
+    ``printed_at`` (in the shop's zone)."""
+    if counter < 2:
+        raise ValueError(f"a copy is print 2 or later, not {counter}")
+    return msgspec.structs.replace(printed, copy=counter, printed_at=printed_at)
+
+
+def from_invoice(invoice: Invoice, zone: dt.tzinfo) -> Printed:
+    """An invoice (rules/invoice.py, as written with its sale) as a document's PDF shows
+    it: the same blocks as hw/invoice_pdf.py's, so its copy reads like it."""
+    at = invoice.at.astimezone(zone)
+    paid = [(p.label, p.amount) for p in invoice.payments]
+    if invoice.rounding:
+        paid.append(("Arrondi", invoice.rounding))
+    if invoice.change:
+        paid.append(("Rendu", -invoice.change))
+    if invoice.due:
+        paid.append(("Reste dû", invoice.due))
+    return Printed(kind="invoice", name=invoice.name, title=f"FACTURE {invoice.name}", at=at,
+                   shop_name=invoice.shop_name, header=invoice.header,
+                   facts=(f"Date : {_day(at.date())}", f"Vente n° {invoice.sale}",
+                          f"Caisse {invoice.lane} - vendeur {invoice.seller}"),
+                   customer=f"Facturé à : {invoice.customer_name} ({invoice.customer})",
+                   customer_contact=invoice.customer_contact, lines=invoice.lines, vat=invoice.vat,
+                   totals=_money_totals(invoice.total_excl_vat, invoice.total_vat, invoice.total),
+                   paid=tuple(paid), code=invoice.name)
+
+
+def copy_receipt(printed: Printed, *, lane: str, seller: str, footer: tuple[str, ...] = ()) -> Receipt:
+    """A document's copy (``duplicate``) on a receipt printer: its title and number,
+    ``DUPLICATA`` and its print counter, its lines (a delivery note's without prices),
+    its totals and payments, its footer, and its barcode. ``lane``/``seller``: where
+    and by whom it is printed again; ``footer``: the shop's receipt footer."""
+    if not printed.copy:
+        raise ValueError("copy_receipt prints a copy: use duplicate() first")
+    lines = tuple(ReceiptLine(name=l.name, qty=l.qty, unit_price=(l.total / l.qty) if l.qty else l.total,
+                              total=l.total, vat_rate=l.vat_rate, discount_percent=l.discount_percent)
+                  for l in printed.lines)
+    total = next((amount for label, amount in printed.totals if label == "Total TTC"), ZERO)
+    others = tuple(f"{label} : {fmt_money(amount).replace('.', ',')} €" for label, amount in printed.totals
+                   if label not in ("Total HT", "Total TVA", "Total TTC"))
+    return Receipt(
+        shop_name=printed.shop_name, header=printed.header, lane=lane, number=0, seller=seller, at=printed.at,
+        lines=lines, vat=printed.vat if printed.priced else (), total=total,
+        payments=tuple(ReceiptPayment(mode=label, amount=amount, label=label) for label, amount in printed.paid),
+        change=ZERO, print_count=printed.copy, duplicate=True, title=TITLES[printed.kind],
+        layout="sale" if printed.priced else "gift", printed_at=printed.printed_at,
+        footer=tuple(t for t in (*printed.facts, printed.customer, *printed.notes, *others, *printed.footer, *footer)
+                     if t),
+        document=printed.name, code=printed.code or printed.name)
 
 
 def _customer(label: str, customer: str | None, name: str | None) -> str:
@@ -102,7 +215,8 @@ def printable(kind: str, record: Mapping[str, Any], *, shop_name: str, header: t
     at = dt.datetime.fromisoformat(str(record["at"])).astimezone(zone)
     where = f"Caisse {record.get('lane', '')} - vendeur {record.get('seller', '')}"
     common: dict[str, Any] = {"kind": kind, "name": name, "title": f"{TITLES[kind]} {name}", "at": at, "shop_name": shop_name,
-                                  "header": header, "customer_contact": customer_contact}
+                                  "header": header, "customer_contact": customer_contact,
+                                  "code": code_of(kind, number)}
     if kind in rules.KINDS:
         document = rules.from_record(kind, dict(record))
         side = make_invoice(lines=document.lines, at=at, lane=document.lane, seller=document.seller,

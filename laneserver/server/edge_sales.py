@@ -7,8 +7,12 @@ sales actor in between (the session has checked the supervisor's PIN).
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
+import trio
+
+from laneserver.actors.document_pdfs import copy_printed
 from laneserver.actors.messages import Caller
 from laneserver.actors.runtime import Address
 from laneserver.actors.sales_messages import (
@@ -16,17 +20,22 @@ from laneserver.actors.sales_messages import (
     CancelSale,
     CorrectPayment,
     Debts,
+    DocumentReprinted,
     ListDebts,
     PayDebt,
     Reprint,
+    ReprintDocument,
     Reprinted,
     SaleCancelled,
     SaleNow,
     ShowSale,
 )
+from laneserver.clock import shop_zone
+from laneserver.hw.document_pdf import render_document
 from laneserver.protocol import messages as wire
-from laneserver.protocol.codec import encode
+from laneserver.protocol.codec import encode, error_frame
 from laneserver.rules import corrections as rules
+from laneserver.rules import document_print
 from laneserver.rules.money import ZERO, BadValue, fmt_money, fmt_percent, fmt_qty, parse_money
 from laneserver.rules.outcome import Code, refused
 from laneserver.server import outcomes
@@ -50,8 +59,22 @@ def build(request: wire.Request) -> Any:
                 return CancelSale(sale=request.sale, reason=request.reason)
             case wire.DebtAbandon():
                 return AbandonDebt(sale=request.sale, reason=request.reason)
+            case wire.Reprint(sale=sale, document=None):
+                if sale is None:
+                    return refused(Code.BAD_REQUEST, "reprint needs either sale (a number) or document", field="sale")
+                if request.output not in (None, "printer"):
+                    return refused(Code.BAD_REQUEST, "a sale's copy is printed on the till's printer: output is "
+                                                     "for a document", field="output")
+                return Reprint(sale=sale, kind=request.kind)
+            case wire.Reprint(sale=None, document=raw):
+                found = document_print.copy_target(raw)
+                if found is None:
+                    return refused(Code.BAD_REQUEST, f"{raw[:40]!r} is not a document's number or barcode (Q-, O-, "
+                                                     "L-, C-, A-, F-, or a D… barcode)", field="document")
+                return ReprintDocument(kind=found[0], number=found[1], copy_kind=request.kind,
+                                       output=request.output or "printer")
             case wire.Reprint():
-                return Reprint(sale=request.sale, kind=request.kind)
+                return refused(Code.BAD_REQUEST, "reprint takes sale or document, not both", field="document")
     except BadValue as error:
         return refused(Code.BAD_REQUEST, str(error))
     return refused(Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not a sales request")
@@ -84,12 +107,43 @@ def answer(request: wire.Request, result: Any) -> bytes:
                 given_back={mode: fmt_money(amount) for mode, amount in result.given_back.items()}, **extra))
         case Reprinted(sale=sale, kind=kind, copy=copy):
             return encode(wire.ReprintOk(re=request.id, copy=copy, sale=sale, kind=kind))
+        case DocumentReprinted(document=name, kind=kind, copy=copy):
+            return encode(wire.ReprintOk(re=request.id, copy=copy, document=name, kind=kind))
     raise TypeError(f"the sales actor answered {result!r}")
 
 
-async def handle(address: Address, caller: Caller, request: wire.Request) -> bytes:
-    """Ask the sales actor at ``address`` for ``request`` on behalf of ``caller``; the reply frame."""
-    return await outcomes.ask(address, caller, request, build(request), answer)
+async def handle(address: Address, caller: Caller, request: wire.Request, shop: Any = None) -> bytes:
+    """Ask the sales actor at ``address`` for ``request`` on behalf of ``caller``; the
+    reply frame. A document's copy asked as a PDF is rendered here, from the answer."""
+    command = build(request)
+    if not isinstance(command, ReprintDocument) or command.output == "printer" or shop is None:
+        return await outcomes.ask(address, caller, request, command, answer)
+    made: list[DocumentReprinted] = []
+
+    def keep(request: wire.Request, result: Any) -> bytes:
+        if isinstance(result, DocumentReprinted):
+            made.append(result)
+        return answer(request, result)
+
+    frame = await outcomes.ask(address, caller, request, command, keep)
+    if not made:  # refused
+        return frame
+    return await _with_pdf(shop, request, made[0])
+
+
+async def _with_pdf(shop: Any, request: wire.Request, result: DocumentReprinted) -> bytes:
+    """The reply to a document's copy with its A4 PDF: the document as its record has
+    it, marked as copy ``result.copy`` printed at ``result.at`` (the same answer, a key
+    asked again, gives the same PDF), rendered in a worker thread."""
+    found = document_print.copy_target(result.document)
+    assert found is not None  # the sales actor named it
+    printed = await copy_printed(shop.journal, shop.config, *found)
+    if printed is None:  # written with its copy record, never deleted
+        return error_frame(request, wire.Code.NOT_FOUND, f"no document {result.document}", field="document")
+    copy = document_print.duplicate(printed, result.copy, result.at.astimezone(shop_zone(shop.config.shop.timezone)))
+    data = await trio.to_thread.run_sync(render_document, copy)  # pure: the same copy, the same bytes
+    return encode(wire.ReprintOk(re=request.id, copy=result.copy, document=result.document, kind=result.kind,
+                                 pdf=base64.b64encode(data).decode("ascii")))
 
 
 def sale_view(sale: rules.SaleMoney, others: dict[int, tuple[int, str]],

@@ -429,7 +429,7 @@ class Session:
         supervisor a ``supervisor_pin`` names (corrections, cancels, abandoned debts)."""
         if self.shop.sales is None:
             return error_frame(request, wire.Code.NOT_SUPPORTED, "this server does not change finished sales")
-        return await self._approved(request, edge_sales.handle, self.shop.sales)
+        return await self._approved(request, edge_sales.handle, self.shop.sales, self.shop)
 
     async def _documents(self, request: wire.Request) -> bytes:
         """Hand ``documents`` or ``document_cancel`` to the documents actor (actors/documents.py)."""

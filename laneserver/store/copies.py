@@ -1,5 +1,6 @@
 """The reads of a sale's copies (rules/copies.py): the sale as its reprint needs it, with
-the kinds of the prints the ``copy`` chain holds of it. Run in the journal's reader
+the kinds of the prints the ``copy`` chain holds of it; and how many copies of a
+document it holds. Run in the journal's reader
 (actors/journal.py ``read``); the writes are the journal's ``ChainRecord`` and the
 ``printed`` field of ``RecordSale`` / ``RecordCancel``.
 """
@@ -27,6 +28,13 @@ def prints_of(db: sqlite3.Connection, sale: int) -> tuple[str, ...]:
     rows = db.execute("SELECT json_extract(record, '$.kind') FROM fiscal_records"
                       " WHERE chain = 'copy' AND json_extract(record, '$.sale') = ? ORDER BY number", (sale,))
     return tuple(kind for (kind,) in rows)
+
+
+def document_copies(db: sqlite3.Connection, document: str) -> int:
+    """How many copies of ``document`` (its printed number) the ``copy`` chain holds (the
+    expression index of migration 21 finds them)."""
+    return db.execute("SELECT count(*) FROM fiscal_records WHERE chain = 'copy'"
+                      " AND json_extract(record, '$.document') = ?", (document,)).fetchone()[0]
 
 
 def sale_copy(db: sqlite3.Connection, number: int) -> SaleCopy | None:

@@ -523,6 +523,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX cradle_records_upload ON cradle_records(upload);
     """,
+    # 21 (issue 18, document copies): the ``copy`` chain's records of one document (a
+    # ``reprint`` with ``document``), found like a sale's (store/copies.py document_copies).
+    """
+    CREATE INDEX fiscal_copies_of_document ON fiscal_records(json_extract(record, '$.document'))
+        WHERE chain = 'copy';
+    """,
 )
 
 
