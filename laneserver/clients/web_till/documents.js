@@ -9,6 +9,7 @@
 //                     order (`document_cancel`: an order's deposit refunded or kept; a
 //                     supervisor's verb), invoice a delivery note (`document_invoice`),
 //                     download its A4 PDF and an order's deposit invoice's (`document_pdf`).
+//                     A quote past its validity (`expired`) shows so and is not recalled.
 //
 // The screen builds its own DOM (one overlay, one header button) and keeps its words
 // here, in French and English, so the page's other files only call bindDocumentsPanel.
