@@ -12,6 +12,13 @@ its own ops (the ticket emptied or filled) to this actor, which commits them in 
 same unit as the document's records: a kill -9 leaves both or neither. At start the
 documents are read back from their chains (their state from the ``document`` chain).
 
+Idempotency (actors/replies.py): a keyed request that makes or changes a document has
+its reply journaled in the document's own unit — the lane's (``IssueDocument.reply_to``,
+or a ``Remember`` among the ``CloseDocuments`` ops: the lane answers the retry from its
+replies) or this actor's own for ``document_cancel`` (``replies``, actor ``documents``).
+The same key again gets the first reply and applies nothing, after a kill -9 too; the
+same key for another request is ``conflict`` (``key_reused``).
+
 Once a document, a deposit invoice or a refund's credit note is durable, the invoices
 actor is told to write its A4 PDF (``RenderDocument``, never waited on: a full mailbox
 leaves it to the ``document_pdf`` request, which renders a missing one).
@@ -28,7 +35,9 @@ from laneserver.actors.documents_messages import (
     CancelDocument,
     CloseDocuments,
     DocumentCancelled,
+    DocumentMade,
     DocumentsNow,
+    DocumentsResult,
     FindDocument,
     IssueDocument,
     ListDocuments,
@@ -36,6 +45,7 @@ from laneserver.actors.documents_messages import (
 from laneserver.actors.invoice_messages import RenderDocument
 from laneserver.actors.journal import CommitFailed, commit, read
 from laneserver.actors.messages import Caller, Do
+from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import Address
 from laneserver.actors.stock_messages import Moved, Reserve
 from laneserver.clock import Clock
@@ -43,7 +53,13 @@ from laneserver.log import get_logger
 from laneserver.rules import documents as rules
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.store.fiscal import records
-from laneserver.store.ops import ChainAppended, ChainRecord, MoveStock, ReceiveMoney
+from laneserver.store.ops import (
+    ChainAppended,
+    ChainRecord,
+    MoveStock,
+    ReceiveMoney,
+    Remember,
+)
 
 #: The stock points' holder name for the open orders' reservations.
 HOLDER = "documents"
@@ -79,10 +95,12 @@ class DocumentsActor:
         self.takes = takes  # (article, qty) → what it takes from stock (rules/stock.py StockTakes)
         self.documents: dict[tuple[str, int], rules.Opened] = {}
         self.heads: dict[str, int] = {}
+        self.replies = ReplyMemory("documents", DocumentsResult)  # document_cancel's
         self.log = get_logger("documents")
 
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         self.documents, self.heads = await read(self.journal, load)
+        await self.replies.load(self.journal, self.clock.now())
         await self._report_reservations()
         task_status.started()
         self.log.info("documents_started", documents=len(self.documents))
@@ -97,8 +115,8 @@ class DocumentsActor:
                         envelope.reply(await self._close(envelope.command))
                     case ListDocuments():
                         envelope.reply(self._list(envelope.command))
-                    case Do(caller=caller, command=command):
-                        envelope.reply(await self._do(caller, command))
+                    case Do(caller=caller, command=command, key=key, fingerprint=fingerprint):
+                        envelope.reply(await self._do(caller, command, key, fingerprint))
                     case other:
                         raise TypeError(f"documents got {other!r}")
 
@@ -127,6 +145,10 @@ class DocumentsActor:
             ops.append(MoveStock(at=now, stock_point=document.stock_point, article=article, delta=-qty,
                                  reason="delivery_note", ref=document.name, device=command.device,
                                  seller=document.seller, source=f"lane:{document.lane}"))
+        asked = command.reply_to
+        if asked is not None:  # the lane's reply, remembered with the document it names
+            ops.append(Remember(device=asked.device, key=asked.key, actor=asked.actor, fingerprint=asked.fingerprint,
+                                reply=ReplyMemory.stored(DocumentMade(document, asked.now)), at=now))
         written = await self._commit(ops + list(command.ops))
         if isinstance(written, Refused):
             return written
@@ -157,7 +179,10 @@ class DocumentsActor:
             results = await commit(self.journal, *ops)
         except CommitFailed as error:
             self.log.error("commit_failed", error=str(error))
-            return refused(Code.UNAVAILABLE, "the document could not be saved; nothing was changed, try again")
+            # A keyed request's key this device used for another request: ``conflict``, ``key_reused``.
+            key = next((op.key for op in ops if isinstance(op, Remember)), None)
+            return ReplyMemory.failed_result(error, key, "the document could not be saved; nothing was changed, "
+                                                        "try again", Code.UNAVAILABLE)
         for op, result in zip(ops, results):
             if isinstance(op, ChainRecord) and isinstance(result, ChainAppended):
                 self.heads[op.chain] = max(self.heads.get(op.chain, 0), result.number)
@@ -192,15 +217,24 @@ class DocumentsActor:
             await self._reserve(point)
         return tuple(closed)
 
-    async def _do(self, caller: Caller, command: Any) -> Any:
+    async def _do(self, caller: Caller, command: Any, key: str | None, fingerprint: str | None) -> Any:
+        remembered = self.replies.recall_result(caller.device, key, fingerprint)
+        if remembered is not None:  # a retry: the first reply, nothing applied again (or ``key_reused``)
+            return remembered
         match command:
+            case Refused():  # refused by the edge; keyed, it came here to be recalled first
+                return command
             case ListDocuments():
                 return self._list(command)
             case CancelDocument():
-                return await self._cancel(caller, command)
+                done = await self._cancel(caller, command, key, fingerprint)
+                if not isinstance(done, Refused):
+                    self.replies.remember_result(caller.device, key, fingerprint, done)
+                return done
         return refused(Code.BAD_REQUEST, "not a documents request")
 
-    async def _cancel(self, caller: Caller, command: CancelDocument) -> DocumentCancelled | Refused:
+    async def _cancel(self, caller: Caller, command: CancelDocument, key: str | None = None,
+                      fingerprint: str | None = None) -> DocumentCancelled | Refused:
         opened = self.documents.get((command.kind, command.number))
         if opened is None:
             return refused(Code.NOT_FOUND, f"no document {rules.name(command.kind, command.number)}")
@@ -225,17 +259,21 @@ class DocumentsActor:
                                  customer=document.customer, ref=document.name, lane=caller.lane or document.lane,
                                  device=caller.device, seller=caller.seller)
                     for p in document.deposit_payments]
+        after = rules.status_after(opened, event)
+        done = DocumentCancelled(after, credit_note, document.deposit if outcome == "refund" else rules.ZERO)
+        if key is not None:  # its reply, in the cancel's unit
+            ops.append(Remember(device=caller.device, key=key, actor=self.replies.actor, fingerprint=fingerprint,
+                                reply=ReplyMemory.stored(done), at=now))
         written = await self._commit(ops)
         if isinstance(written, Refused):
             return written
-        after = rules.status_after(opened, event)
         self.documents[(document.kind, document.number)] = after
         if document.kind == "order":
             await self._reserve(document.stock_point)
         self.log.info("document_cancelled", document=document.name, deposit=outcome)
         if credit_note is not None:
             self._render("credit_note", credit_note)
-        return DocumentCancelled(after, credit_note, document.deposit if outcome == "refund" else rules.ZERO)
+        return done
 
     def _list(self, command: ListDocuments) -> DocumentsNow:
         shown = []
@@ -247,7 +285,7 @@ class DocumentsActor:
             if command.due_by is not None and not rules.due_today(opened, command.due_by):
                 continue
             shown.append(opened)
-        return DocumentsNow(tuple(shown))
+        return DocumentsNow(tuple(shown), command.today)
 
     # --- stock -------------------------------------------------------------------------
 

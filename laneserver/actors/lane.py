@@ -45,8 +45,10 @@ from laneserver.actors.documents_messages import (
     FindDocument,
     InvoiceNotes,
     IssueDocument,
+    LaneResults,
     MakeDocument,
     RecallDocument,
+    ReplyTo,
 )
 from laneserver.actors.drawer_messages import SaleFinished
 from laneserver.actors.invoice_messages import RenderInvoice
@@ -206,7 +208,7 @@ class LaneActor:
         # restart of this actor; the lane only tells it each new ticket and device status.
         self.publisher = publisher if publisher is not None else Publisher(f"lane:{lane}")
         self.state = rules.LaneState(lane=lane)
-        self.replies = ReplyMemory(f"lane:{lane}", LaneResult)
+        self.replies = ReplyMemory(f"lane:{lane}", LaneResults)  # its results and the documents it made
         self.log = get_logger("lane", lane=lane)
         # Its card terminal and customers' money: what a payment is charged or held first.
         self.paying = LanePayments(lane, config=config, clock=clock, terminal=terminal, customers=customers,
@@ -283,7 +285,7 @@ class LaneActor:
             case Receipted():  # a pay or finish with the receipt asked for: the rule command inside
                 command = command.command
             case MakeDocument() | RecallDocument() | InvoiceNotes():
-                await self._document(envelope, caller, command)
+                await self._document(envelope, caller, asked)
                 return
             case Basket(lines=lines):
                 if not lines:
@@ -686,10 +688,13 @@ class LaneActor:
 
     # --- documents: quotes, orders, delivery notes (rules/documents.py) ----------------
 
-    async def _document(self, envelope, caller: Caller, command: Any) -> None:
+    async def _document(self, envelope, caller: Caller, asked: _Asked) -> None:
         """The open ticket made a document, or a document made the open ticket: the
         lane's new state is written by the documents actor in the same unit as the
-        document's records (actors/documents.py), then the plan's tells run."""
+        document's records (actors/documents.py) and, for a keyed request, as its reply
+        (remembered like any lane change's: a retry gets it, ``_do``), then the plan's
+        tells run."""
+        command = asked.command
         if self.documents is None:
             envelope.reply(refused(Code.NOT_SUPPORTED, "this server keeps no documents"))
             return
@@ -732,7 +737,11 @@ class LaneActor:
         if isinstance(granted, Refused):
             envelope.reply(granted)
             return
-        ops = (AppendLaneChange(change=lane_journal.diff(self.state, state), state=state, at=now),)
+        ops: tuple[Any, ...] = (AppendLaneChange(change=lane_journal.diff(self.state, state), state=state, at=now),)
+        recalled = TicketChanged(now=self.ticket(state), warnings=granted.warnings)
+        if asked.key is not None and not isinstance(command, MakeDocument):
+            ops += (Remember(device=caller.device, key=asked.key, actor=self.replies.actor,
+                             fingerprint=asked.fingerprint, reply=self.replies.stored(recalled), at=now),)
         try:
             if isinstance(command, MakeDocument):
                 stock: dict[str, Any] = {}
@@ -741,7 +750,10 @@ class LaneActor:
                         if line.article is not None:
                             for article, qty in self._takes.takes(line.article, line.qty):
                                 stock[article] = stock.get(article, 0) + qty
-                answer = await self.documents.ask(IssueDocument(made, ops, tuple(stock.items()), caller.device))
+                reply_to = None if asked.key is None else ReplyTo(caller.device, asked.key, self.replies.actor,
+                                                                  asked.fingerprint, self.ticket(state))
+                answer = await self.documents.ask(IssueDocument(made, ops, tuple(stock.items()), caller.device,
+                                                                reply_to))
             else:
                 keys = ((command.kind, command.number),) if isinstance(command, RecallDocument) else tuple(
                     ("delivery_note", n) for n in command.notes)
@@ -755,8 +767,8 @@ class LaneActor:
             envelope.reply(answer)
             return
         self.state = state
-        result: Any = (DocumentMade(answer, self.ticket(state)) if isinstance(command, MakeDocument)
-                              else TicketChanged(now=self.ticket(state), warnings=granted.warnings))
+        result: Any = DocumentMade(answer, self.ticket(state)) if isinstance(command, MakeDocument) else recalled
+        self.replies.remember_result(caller.device, asked.key, asked.fingerprint, result)
         envelope.reply(result)
         self._publish_ticket(skip=caller.origin)
         await self._tell_all(plan.tells)
@@ -799,6 +811,7 @@ class LaneActor:
             return refused(Code.CONFLICT, "the open ticket is not empty: finish or hold it before recalling a document")
         wanted = ((command.kind, command.number),) if isinstance(command, RecallDocument) else tuple(
             ("delivery_note", n) for n in command.notes)
+        today = shop_day(self.clock.now(), self.zone)  # a quote is recalled through its last valid day
         found = []
         for kind, number in wanted:
             try:
@@ -808,9 +821,9 @@ class LaneActor:
             if opened is None:
                 return refused(Code.NOT_FOUND, f"no document {documents.name(kind, number)}",
                                document=documents.name(kind, number))
-            if opened.status != "open":
-                return refused(Code.CONFLICT, f"{opened.document.name} is {opened.status}",
-                               document=opened.document.name, status=opened.status)
+            refusal = documents.recall_refusal(opened, today)
+            if refusal is not None:
+                return refusal
             found.append(opened.document)
         business = False
         customer = found[0].customer

@@ -111,3 +111,5 @@ class Error(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="er
     line_total: str | UnsetType = UNSET  # confirm_required: the line's total
     confirm_qty: str | UnsetType = UNSET  # confirm_required: the shop's limit crossed (quantity)
     confirm_line_total: str | UnsetType = UNSET  # confirm_required: the shop's limit crossed (line total)
+    expired: bool | UnsetType = UNSET  # conflict: a quote recalled past its validity (scan)
+    valid_until: str | UnsetType = UNSET  # conflict: that quote's last valid day (YYYY-MM-DD)

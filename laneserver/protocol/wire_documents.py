@@ -82,6 +82,7 @@ class DocumentView(msgspec.Struct, frozen=True, omit_defaults=True):
     delivery: str | None = None
     address: str | None = None
     deposit_outcome: str | None = None
+    expired: bool = False  # an open quote past its valid_until (the shop's day): no longer recalled
 
 
 class DocumentOk(Reply):

@@ -12,6 +12,7 @@ Invariants (tests/rules/test_documents.py):
   - an order's deposit is exactly what the ticket's payments paid (no change), in the
     modes that move money (not a customer's credit, wallet or voucher); a recalled order
     carries it as one ``deposit`` payment, so the balance left is total − deposit;
+  - a quote is recalled through its ``valid_until`` day, not after (``recall_refusal``);
   - the deposit invoice's VAT per rate: the deposit is split over the order's rates in
     proportion to their totals (the last rate takes the cent left over, so the parts
     add up to the deposit exactly), and each part's VAT is computed like a line's.
@@ -389,6 +390,27 @@ def credit_note_record(*, customer: str | None, lane: str, seller: str, lines: t
         "lines": [{"article": l.article, "name": l.name, "qty": str(l.qty), "total": str(l.total),
                    "vat_rate": str(l.vat_rate)} for l in lines if l.qty < 0],
     }
+
+
+def expired(opened: Opened, day: dt.date) -> bool:
+    """An open quote past its validity on the shop's ``day`` (valid through ``valid_until``
+    itself): it can no longer be recalled, so neither made an order, a note nor a sale."""
+    d = opened.document
+    return d.kind == "quote" and opened.status == "open" and d.valid_until is not None and day > d.valid_until
+
+
+def recall_refusal(opened: Opened, day: dt.date) -> Refused | None:
+    """Why ``opened`` cannot be recalled (scanned) onto a ticket on the shop's ``day``,
+    or None: it is not open, or it is a quote past its validity."""
+    d = opened.document
+    if opened.status != "open":
+        return refused(Code.CONFLICT, f"{d.name} is {opened.status}", document=d.name, status=opened.status)
+    if expired(opened, day):
+        assert d.valid_until is not None
+        return refused(Code.CONFLICT, f"{d.name} expired: it was valid until {d.valid_until.isoformat()}; "
+                                      "make a new quote", document=d.name, expired=True,
+                       valid_until=d.valid_until.isoformat())
+    return None
 
 
 def due_today(opened: Opened, day: dt.date) -> bool:

@@ -4,7 +4,9 @@
 ``delivery_note`` and ``document_invoice`` (the lane turns its ticket into a
 document, or delivery notes into its ticket); ``scanned`` says whether a scanned code
 is a document's barcode (``D`` + the kind's letter + digits: the lane recalls it);
-``handle`` asks the documents actor for ``documents`` and ``document_cancel``;
+``handle`` asks the documents actor for ``documents`` (with the shop's day: an open
+quote past it shows ``expired``) and ``document_cancel`` (keyed: a retry gets the first
+reply, actors/documents.py);
 ``pdf`` answers ``document_pdf`` (a document's A4 PDF, made from its chain record in a
 worker thread, kept in the data folder's ``documents`` folder).
 """
@@ -90,17 +92,18 @@ async def handle(documents: Address, caller: Caller, request: wire.Request, shop
         command = _command(request, shop)
     except BadValue as error:
         command = refused(Code.BAD_REQUEST, str(error))
-    return await outcomes.ask(documents, caller, request, command, answer)
+    # A keyed refusal goes to the actor all the same: a retry of what it answered gets that answer.
+    return await outcomes.ask(documents, caller, request, command, answer, keyed_refusals_asked=True)
 
 
 def _command(request: wire.Request, shop: Any) -> Any:
     match request:
         case wire.Documents(kind=kind, open=is_open, due=due):
+            today = shop_day(shop.clock.now(), shop_zone(shop.config.shop.timezone))
             due_by = None
             if due is not None:
-                due_by = (shop_day(shop.clock.now(), shop_zone(shop.config.shop.timezone)) if due == "today"
-                          else _date(due, "due"))
-            return ListDocuments(kind, is_open, due_by)
+                due_by = today if due == "today" else _date(due, "due")
+            return ListDocuments(kind, is_open, due_by, today)
         case wire.DocumentCancel(document=raw, deposit=deposit):
             found = rules.parse_document(raw)
             if found is None:
@@ -113,8 +116,8 @@ def answer(request: wire.Request, result: Any) -> bytes:
     match result:
         case DocumentMade(document=document, now=now):
             return encode(wire.DocumentOk(re=request.id, document=view(rules.Opened(document)), ticket=ticket_json(now)))
-        case DocumentsNow(documents=found):
-            return encode(wire.DocumentsOk(re=request.id, documents=[view(o) for o in found]))
+        case DocumentsNow(documents=found, today=today):
+            return encode(wire.DocumentsOk(re=request.id, documents=[view(o, today) for o in found]))
         case DocumentCancelled(document=opened, credit_note=credit_note, refunded=refunded):
             return encode(wire.DocumentCancelledOk(
                 re=request.id, document=view(opened), refunded=fmt_money(refunded),
@@ -124,7 +127,8 @@ def answer(request: wire.Request, result: Any) -> bytes:
     raise TypeError(f"documents answered {result!r}")
 
 
-def view(opened: rules.Opened) -> wire.DocumentView:
+def view(opened: rules.Opened, today: dt.date | None = None) -> wire.DocumentView:
+    """A document as the wire shows it; ``expired`` on ``today`` (the shop's day) when given."""
     d = opened.document
     return wire.DocumentView(
         kind=d.kind, number=d.number, name=d.name, barcode=d.barcode, status=opened.status,
@@ -137,6 +141,7 @@ def view(opened: rules.Opened) -> wire.DocumentView:
         valid_until=None if d.valid_until is None else d.valid_until.isoformat(),
         due=None if d.due is None else d.due.isoformat(), delivery=d.delivery, address=d.address,
         deposit_outcome=opened.deposit_outcome,
+        expired=today is not None and rules.expired(opened, today),
     )
 
 

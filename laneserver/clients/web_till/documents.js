@@ -9,6 +9,7 @@
 //                     order (`document_cancel`: an order's deposit refunded or kept; a
 //                     supervisor's verb), invoice a delivery note (`document_invoice`),
 //                     download its A4 PDF and an order's deposit invoice's (`document_pdf`).
+//                     A quote past its validity (`expired`) shows so and is not recalled.
 //
 // The screen builds its own DOM (one overlay, one header button) and keeps its words
 // here, in French and English, so the page's other files only call bindDocumentsPanel.
@@ -29,6 +30,7 @@ const WORDS = {
         all: "Tous", due_today: "Commandes dues aujourd'hui", recall: "Rappeler", cancel_refund: "Annuler, rembourser",
         cancel_keep: "Annuler, garder l'acompte", cancel: "Annuler", invoice: "Facturer", none: "Aucun document.",
         status_open: "ouvert", status_recalled: "rappelé", status_invoiced: "facturé", status_cancelled: "annulé",
+        status_expired: "expiré",
         made: (d) => `${d.name} enregistré (code ${d.barcode}).`,
         made_order: (d) => `${d.name} enregistrée (code ${d.barcode}) : acompte ${d.deposit}, reste ${d.left_to_pay}.`,
         cancelled: (d, r) => `${d.name} annulé${r.credit_note ? ` : ${r.refunded} remboursés (avoir ${r.credit_note})` : ""}.`,
@@ -48,6 +50,7 @@ const WORDS = {
         all: "All", due_today: "Orders due today", recall: "Recall", cancel_refund: "Cancel, refund",
         cancel_keep: "Cancel, keep the deposit", cancel: "Cancel", invoice: "Invoice", none: "No document.",
         status_open: "open", status_recalled: "recalled", status_invoiced: "invoiced", status_cancelled: "cancelled",
+        status_expired: "expired",
         made: (d) => `${d.name} saved (code ${d.barcode}).`,
         made_order: (d) => `${d.name} saved (code ${d.barcode}): deposit ${d.deposit}, left ${d.left_to_pay}.`,
         cancelled: (d, r) => `${d.name} cancelled${r.credit_note ? `: ${r.refunded} refunded (credit note ${r.credit_note})` : ""}.`,
@@ -159,7 +162,7 @@ export function bindDocumentsPanel(app) {
             h("td", { testid: "document-total" }, money(d.total)),
             h("td", {}, d.deposit !== "0.00" ? `${w("deposit")} ${money(d.deposit)}` : ""),
             h("td", {}, d.due || d.valid_until || ""),
-            h("td", { testid: "document-status" }, w(`status_${d.status}`)),
+            h("td", { testid: "document-status" }, w(d.expired ? "status_expired" : `status_${d.status}`)),
             h("td", { class: "actions" }, ...actions(d)))));
     }
 
@@ -182,7 +185,8 @@ export function bindDocumentsPanel(app) {
             ? [small("document-cancel-refund", "cancel_refund", () => cancel(d, "refund"), true),
                 small("document-cancel-keep", "cancel_keep", () => cancel(d, "keep"), true)]
             : [small("document-cancel", "cancel", () => cancel(d, undefined), true)];
-        return [small("document-recall", "recall", () => recall(d)), ...cancels];
+        // An expired quote (past its valid_until) is no longer recalled: cancel it, make a new one.
+        return d.expired ? cancels : [small("document-recall", "recall", () => recall(d)), ...cancels];
     }
 
     function redraw() {

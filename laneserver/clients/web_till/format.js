@@ -217,6 +217,9 @@ export function describeError(error, context = {}) {
     } else if (frame.locked_seconds > 0) {
         // locked now (forbidden), or this wrong PIN locked it (wrong_pin, supervisor_required)
         text = t("err.pin_locked_for", { wait: waitText(frame.locked_seconds) });
+    } else if (code === "conflict" && frame.expired) {
+        // a quote's barcode scanned past its validity (docs/protocol.md "Documents")
+        text = t("err.quote_expired", { code: context.code || "", date: frame.valid_until || "" });
     } else if (code === "conflict" && verb === "pair") {
         text = t("err.pair_kind");
     } else if ((code === "forbidden" || code === "not_signed_in") && frame.role) {
