@@ -305,6 +305,11 @@ class CustomersActor:
                               valid_until=voucher.valid_until)
         else:
             raise ValueError(f"not a customer payment mode: {ask.mode!r}")
+        if hold.mode in rules.ACCOUNTS and self.config.head_office.dsn:
+            # The chain-wide ledger: head office holds the money, not this shop's own
+            # balance (the lane asks it next: actors/hq_holds.py; docs/head_office.md).
+            self.books.holds[(hold.lane, hold.payment)] = hold
+            return hold
         refusal = self.books.ask(hold)
         return hold if refusal is None else refusal
 
@@ -341,7 +346,8 @@ class CustomersActor:
                                                  "remove it and pay again", {"payment": payment})
             if mode in rules.ACCOUNTS:
                 assert hold.customer is not None
-                ops.append(MoveAccount(customer=hold.customer, account=mode, delta=-amount, kind="spend", **common))
+                ops.append(MoveAccount(customer=hold.customer, account=mode, delta=-amount, kind="spend",
+                                       payment=payment, **common))
                 continue
             assert hold.code is not None
             voucher = await read(self.journal, partial(reads.voucher, code=hold.code))
