@@ -10,7 +10,10 @@ the answer.
 Lanes, like with stock (``actors/stock_point.py``):
   AskHold     a ``credit``/``wallet``/``voucher`` payment line wants money or a
               voucher held → the ``Hold`` granted, or ``Refused``
-              (``insufficient_funds`` with ``available`` and ``short``)
+              (``insufficient_funds`` with ``available`` and ``short``); with
+              ``[head_office]`` a credit/wallet line is not checked against this
+              shop's balance: head office holds it (the lane asks it next,
+              actors/hq_holds.py)
   AskSettle   at finish: the journal ops the sale writes in its own unit
               (spends, voucher uses, remainder vouchers, and its top-up lines'
               wallet top-ups and cancels) → ops or ``Refused``
