@@ -90,7 +90,7 @@ def offline_state(db: sqlite3.Connection, customer: str, account: str, limit: De
     seen = None if row is None else rules.Seen(Decimal(row[0]), dt.datetime.fromisoformat(row[1]))
     since = [] if seen is None else db.execute(
         "SELECT amount FROM hq_holds WHERE customer=? AND account=? AND hold IS NULL AND state IN ('offline', 'spent')"
-        " AND asked_at > ?", (customer, account, _iso(seen.at))).fetchall()
+        " AND asked_at >= ?", (customer, account, _iso(seen.at))).fetchall()
     return rules.Offline(limit=limit, used=sum((Decimal(a) for a, in used), ZERO), seen=seen,
                          spent_since_seen=sum((Decimal(a) for a, in since), ZERO))
 
