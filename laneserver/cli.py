@@ -187,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     hq_what.add_argument("--customers", type=Path,
                          help="a customers CSV file (customer, name, card, business, contact, notes, wallet)")
     hq_publish.add_argument("--shop", help="one shop only (default: every shop)")
+    hq_overdrawn = hq_sub.add_parser("overdrawn", parents=[common],
+                                     help="the customers' credit and wallet accounts below zero across the chain "
+                                          "(spends shops took offline)")
+    hq_overdrawn.add_argument("--dsn", required=True, help="head office's PostgreSQL (libpq string or URI)")
     return parser
 
 
@@ -475,7 +479,7 @@ def _seconds(at: str | None) -> str:
 
 
 def _hq(args: argparse.Namespace, config: Config) -> int:
-    """``laneserver hq init | verify | fec | publish``: head office's side (store/hq.py)."""
+    """``laneserver hq init | verify | fec | publish | overdrawn``: head office's side (store/hq.py)."""
     import psycopg
 
     from laneserver.rules.catalog_csv import CatalogCsvError, parse_catalog_csv
@@ -511,6 +515,15 @@ def _hq(args: argparse.Namespace, config: Config) -> int:
                 case "publish":
                     return _hq_publish(args.catalog, args.shop, "articles", parse_catalog_csv, CatalogCsvError,
                                        lambda content: hq.publish_catalog(conn, content, args.shop))
+                case "overdrawn":  # docs/head_office.md, "Wallet and credit"
+                    if hq.schema_version(conn) == 0:
+                        return _fail("head office has no schema: run laneserver hq init --dsn DSN first")
+                    found = hq.overdrawn(conn)
+                    for account in found:
+                        print(f"{account.customer} {account.account} {account.balance} "
+                              f"({account.shops} shop{'s' if account.shops != 1 else ''})")
+                    print(f"{len(found)} account{'s' if len(found) != 1 else ''} below zero")
+                    return 0
     except hq.SchemaTooNew as error:
         return _fail(str(error))
     except psycopg.Error as error:

@@ -302,6 +302,17 @@ class HeadOfficeConfig(Base):
     batch_bytes: int = 2_000_000  # about this much record text per batch at most
     every: float = 1.0  # seconds between two looks at the outbox when it is empty
     backoff_max: float = 60.0  # the longest wait before trying head office again
+    # Chain-wide wallet and credit (docs/head_office.md, "Wallet and credit"): the
+    # seconds a payment line waits for head office's hold before the shop decides alone,
+    # and what the shop may then take per customer (wallet and credit together) until
+    # head office answers again ("0": nothing offline).
+    hold_timeout: float = 1.0
+    offline_wallet_limit: str = "30.00"
+
+    @property
+    def offline_limit(self) -> Decimal:
+        """``offline_wallet_limit`` as money (checked at load)."""
+        return parse_money(self.offline_wallet_limit, "head_office.offline_wallet_limit")
 
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -607,6 +618,16 @@ def _check_head_office(hq: HeadOfficeConfig) -> None:
     if not 0.05 <= hq.every <= 3600 or not 0.1 <= hq.backoff_max <= 3600 or hq.lag_warning <= 0:
         raise ConfigError("head_office.every, backoff_max (seconds, 0.05 to 3600) and lag_warning (seconds, "
                           "positive) are out of range")
+    if not 0.1 <= hq.hold_timeout <= 30:
+        raise ConfigError(f"head_office.hold_timeout: {hq.hold_timeout} is not between 0.1 and 30 seconds")
+    try:
+        limit = hq.offline_limit
+    except BadValue as error:
+        raise ConfigError(f"{error} (a money amount such as \"30.00\"; \"0\" takes no wallet or credit "
+                          "payment while head office does not answer)") from None
+    if limit < 0:
+        raise ConfigError(f"head_office.offline_wallet_limit: {hq.offline_wallet_limit!r} is below zero "
+                          "(\"0\" takes no wallet or credit payment while head office does not answer)")
 
 
 def _check_alcohol(config: Config) -> None:

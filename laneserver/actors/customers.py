@@ -10,7 +10,10 @@ the answer.
 Lanes, like with stock (``actors/stock_point.py``):
   AskHold     a ``credit``/``wallet``/``voucher`` payment line wants money or a
               voucher held → the ``Hold`` granted, or ``Refused``
-              (``insufficient_funds`` with ``available`` and ``short``)
+              (``insufficient_funds`` with ``available`` and ``short``); with
+              ``[head_office]`` a credit/wallet line is not checked against this
+              shop's balance: head office holds it (the lane asks it next,
+              actors/hq_holds.py)
   AskSettle   at finish: the journal ops the sale writes in its own unit
               (spends, voucher uses, remainder vouchers, and its top-up lines'
               wallet top-ups and cancels) → ops or ``Refused``
@@ -305,6 +308,11 @@ class CustomersActor:
                               valid_until=voucher.valid_until)
         else:
             raise ValueError(f"not a customer payment mode: {ask.mode!r}")
+        if hold.mode in rules.ACCOUNTS and self.config.head_office.dsn:
+            # The chain-wide ledger: head office holds the money, not this shop's own
+            # balance (the lane asks it next: actors/hq_holds.py; docs/head_office.md).
+            self.books.holds[(hold.lane, hold.payment)] = hold
+            return hold
         refusal = self.books.ask(hold)
         return hold if refusal is None else refusal
 
@@ -341,7 +349,8 @@ class CustomersActor:
                                                  "remove it and pay again", {"payment": payment})
             if mode in rules.ACCOUNTS:
                 assert hold.customer is not None
-                ops.append(MoveAccount(customer=hold.customer, account=mode, delta=-amount, kind="spend", **common))
+                ops.append(MoveAccount(customer=hold.customer, account=mode, delta=-amount, kind="spend",
+                                       payment=payment, **common))
                 continue
             assert hold.code is not None
             voucher = await read(self.journal, partial(reads.voucher, code=hold.code))

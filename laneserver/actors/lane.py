@@ -184,6 +184,7 @@ class LaneActor:
         invoices: Address | None = None,
         display: Address | None = None,
         documents: Address | None = None,
+        hq_holds: Any = None,
     ) -> None:
         self.lane = lane
         self.config = config
@@ -212,7 +213,7 @@ class LaneActor:
         self.log = get_logger("lane", lane=lane)
         # Its card terminal and customers' money: what a payment is charged or held first.
         self.paying = LanePayments(lane, config=config, clock=clock, terminal=terminal, customers=customers,
-                                   log=self.log)
+                                   log=self.log, hq_holds=hq_holds)  # hq_holds: actors/hq_holds.py, [head_office]
         self._takes = StockTakes(catalog.get)  # what reserving / selling a quantity takes from stock
         # What the tickets hold (stock, coupons), kept from one state to the next (rules/lane_sums.py).
         self._reservations: LaneSums[str] = LaneSums(stock_contributions(self._takes.takes))
@@ -534,6 +535,7 @@ class LaneActor:
                     if self.customers is not None:
                         await self.customers.tell(ReportCouponHolds(self.lane, holds))
                 case lane_plan.ReleasePayments(payments=numbers):
+                    await self.paying.released(numbers)  # head office's holds (actors/hq_holds.py)
                     if self.customers is not None:
                         await self.customers.tell(Release(self.lane, numbers))
                 case lane_plan.RefreshWallets(customers=touched):

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import trio
 
-from laneserver.actors.customers_messages import AskHold, FindCustomer, ReportHolds
+from laneserver.actors.customers_messages import AskHold, FindCustomer, Release, ReportHolds
 from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.actors.terminal import ABORT_SECONDS
 from laneserver.actors.terminal_messages import Charge
@@ -35,6 +35,9 @@ from laneserver.rules import lane as rules
 from laneserver.rules.money import fmt_money
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.ticket import totals
+
+if TYPE_CHECKING:  # psycopg is imported only with [head_office] (server/run.py)
+    from laneserver.actors.hq_holds import HqHolds
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +80,14 @@ def filtered(refusal: Refused) -> Refused:
 
 class LanePayments:
     def __init__(self, lane: str, *, config: Config, clock: Clock, terminal: Address | None,
-                 customers: Address | None, log: Any) -> None:
+                 customers: Address | None, log: Any, hq_holds: HqHolds | None = None) -> None:
         self.lane = lane
         self.config = config
         self.clock = clock
         self.terminal = terminal  # the lane's payment terminal actor (card), if it has one
         self.customers = customers  # the shop's customers actor: credit, wallet and vouchers
+        # Head office's holds on credit and wallet, chain-wide (actors/hq_holds.py; [head_office]).
+        self.hq_holds = hq_holds
         self.log = log
 
     def handles(self, state: rules.LaneState, command: Any) -> bool:
@@ -168,6 +173,13 @@ class LanePayments:
             return refused(Code.UNAVAILABLE, "the customer directory did not answer; nothing was paid, try again")
         if isinstance(granted, customer_rules.Refused):
             return filtered(granted)
+        if self.hq_holds is not None and granted.mode in customer_rules.ACCOUNTS and granted.customer is not None:
+            # Chain-wide: head office holds the money (or the shop's offline allowance).
+            decided = await self.hq_holds.ask(self.lane, payment.payment, granted.customer, granted.mode,
+                                              granted.amount)
+            if isinstance(decided, Refused):
+                await self.customers.tell(Release(self.lane, (payment.payment,)))
+                return filtered(decided)
         reference = granted.code if granted.code is not None else ticket.customer
         return Prepared(msgspec.structs.replace(command, amount=granted.amount, reference=reference),
                         holding=payment.payment)
@@ -203,6 +215,16 @@ class LanePayments:
             for p in ticket.payments if p.mode in customer_rules.CUSTOMER_MODES and p.amount > 0  # refunds hold nothing
         )
         await self.customers.tell(ReportHolds(self.lane, holds))
+        if self.hq_holds is not None:  # head office's holds no line matches any more: released
+            await self.hq_holds.report(self.lane, [(h.payment, h.customer, h.mode, h.amount) for h in holds
+                                                   if h.mode in customer_rules.ACCOUNTS and h.customer is not None])
+
+    async def released(self, payments: tuple[int, ...]) -> None:
+        """Payment lines gone (removed, the ticket cancelled, written with the sale): head
+        office's holds on them are released (a written sale settled its own already).
+        Awaited on the lane's task, before its next payment can be held."""
+        if self.hq_holds is not None:
+            await self.hq_holds.gone(self.lane, payments)
 
 
 def _declined_message(result: TerminalResult, amount: Decimal) -> str:

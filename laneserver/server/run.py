@@ -79,7 +79,7 @@ from laneserver.server.http_edge import serve as serve_http
 from laneserver.server.send_timeout import SendBoundedConfig
 from laneserver.server.session import out_of_service_message
 from laneserver.server.shop import Shop
-from laneserver.server.status import register_metrics, register_shipper_metrics
+from laneserver.server.status import register_hold_metrics, register_metrics, register_shipper_metrics
 from laneserver.server.edge_catalog import keyboard_views, watch_catalog
 from laneserver.store import admin, catalog_meta, outbox, reads
 from laneserver.store.ops import RecordEvent
@@ -296,6 +296,19 @@ async def run_shop(
                                       customers=customers)
                     await middle.start(supervise, "shipper", factory, shipper_inbox, DEVICE_POLICY)
                     shippers.append(shipper)
+                # Head office's holds on credit and wallet (actors/hq_holds.py): the lanes ask
+                # through it; its actor tells head office the settles and releases.
+                hq_holds = None
+                holders: list[Address] = []
+                if config.head_office.dsn:
+                    from laneserver.actors.hq_holds import MAILBOX as HOLDS_MAILBOX
+                    from laneserver.actors.hq_holds import HoldStats, HqHolds, HqHoldsActor
+
+                    hq_holds = HqHolds(config.head_office, journal=journal, clock=clock, stats=HoldStats())
+                    holds_address, holds_inbox = open_mailbox("hq_holds", HOLDS_MAILBOX)
+                    await middle.start(supervise, "hq_holds", partial(HqHoldsActor, hq_holds), holds_inbox,
+                                       DEVICE_POLICY)
+                    holders.append(holds_address)
                 # The sales actor: finished sales corrected, cancelled or paid later, from any till.
                 sales, sales_inbox = open_mailbox("sales", 64)
                 factory = partial(SalesActor, journal=journal, config=config, clock=clock,
@@ -327,6 +340,7 @@ async def run_shop(
                             drawer=drawers[lane.id], customers=customers,
                             terminal=terminals.get(lane.terminal) if lane.terminal else None,
                             invoices=invoices, display=displays.get(lane.id), documents=documents,
+                            hq_holds=hq_holds,
                         )
                         stopped = partial(_lane_stopped, displays.get(lane.id),
                                           partial(_actor_stopped, journal, clock, out_of_service, publisher))
@@ -351,6 +365,9 @@ async def run_shop(
                     shop.metrics.gauges["backups_failed"] = lambda: backup_status.failures
                     if shippers:
                         register_shipper_metrics(shop, shipper_stats)
+                    if hq_holds is not None:
+                        register_hold_metrics(shop, hq_holds.stats)
+                        shop.hold_stats = hq_holds.stats
                     shop.keyboard_layout = await read(journal, catalog_meta.keyboard)
                     shop.keyboard = keyboard_views(config, catalog, shop.keyboard_layout)
                     shop.catalog_version = catalog_version
@@ -399,7 +416,7 @@ async def run_shop(
                     _close_all([*scanners, *lane_addresses.values(), fiscal], front, server_config.shutdown_grace)
                 for drawer in drawers.values():
                     drawer.close()
-                _close_all([documents, sales, customers, invoices, backups, *shippers, *points.values(), *printers.values(), *terminals.values(),
+                _close_all([documents, sales, customers, invoices, backups, *shippers, *holders, *points.values(), *printers.values(), *terminals.values(),
                             *displays.values()], middle,
                            server_config.shutdown_grace)
             journal.close()

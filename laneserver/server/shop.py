@@ -78,6 +78,8 @@ class Shop:
     urls: list[str] = field(default_factory=list)
     printers_online: dict[str, bool] = field(default_factory=dict)
     facts: Facts = field(default_factory=Facts)
+    # Head office's credit and wallet holds, counted (actors/hq_holds.py ``HoldStats``).
+    hold_stats: Any = None
     # The customer display actor of each lane that has one (actors/display.py), by lane
     # id, and every display's and scanner's newest state by "display:ID" / "scanner:ID"
     # (server/devices.py: /status, device list, /metrics).

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import sqlite3
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.config import Config
 from laneserver.server.devices import configured_rows, device_rows
 from laneserver.server.shop import Shop
-from laneserver.store import outbox
+from laneserver.store import hq_holds, outbox
 from laneserver.store import status as books
 from laneserver.store.schema import DB_NAME
 from laneserver.store.shop_key import describe as describe_shop_key
@@ -128,16 +129,52 @@ def register_shipper_metrics(shop: Shop, stats: Any) -> None:
     metrics.gauges["head_office_failures"] = lambda: stats.failures
 
 
+def register_hold_metrics(shop: Shop, stats: Any) -> None:
+    """Head office's credit and wallet holds (actors/hq_holds.py ``HoldStats``), counted
+    since the start."""
+    metrics = shop.metrics
+    metrics.labelled["head_office_holds"] = (
+        "Credit and wallet payment lines by what decided them: asked (head office was asked), held, short "
+        "(refused by head office), offline (taken within the offline allowance), offline_refused.", ("outcome",),
+        lambda: {"asked": stats.asked, "held": stats.held, "short": stats.short, "offline": stats.offline,
+                 "offline_refused": stats.offline_refused})
+    metrics.gauges["head_office_holds_to_tell"] = lambda: stats.to_tell
+    metrics.gauges["head_office_holds_told"] = lambda: stats.told
+
+
+def _summary(db: Any, now: dt.datetime) -> dict[str, Any]:
+    """The shipping position and the holds' rows (store/outbox.py, store/hq_holds.py)."""
+    return {**outbox.summary(db, now), **hq_holds.summary(db)}
+
+
+def _read_summary(path: Path, now: dt.datetime) -> dict[str, Any]:
+    db = books.open_read_only(path)
+    try:
+        return _summary(db, now)
+    finally:
+        db.close()
+
+
 async def _head_office(shop: Shop, within: float = 2.0) -> dict[str, Any] | None:
     """The head-office part of the live status (None: not configured, or no answer)."""
     if not shop.config.head_office.dsn:
         return None
+    if shop.data_folder is None:
+        return None
+    # On a read-only connection of its own, in a thread: outbox.summary reads in a
+    # transaction of its own, which the journal's reads (inside its batch) cannot open.
+    read_summary = partial(_read_summary, shop.data_folder / DB_NAME, dt.datetime.now(dt.UTC))
     with trio.move_on_after(within):
         try:
-            found = await read(shop.journal, partial(outbox.summary, now=dt.datetime.now(dt.UTC)))
-        except (ActorFailed, ReadFailed):
+            found = await trio.to_thread.run_sync(read_summary, abandon_on_cancel=True)
+        except (sqlite3.Error, OSError):
             return None
-        return _head_office_part(shop.config, found)
+        part = _head_office_part(shop.config, found)
+        if shop.hold_stats is not None and "holds" in part:
+            stats = shop.hold_stats
+            part["holds"] |= {"asked": stats.asked, "short": stats.short, "offline_taken": stats.offline,
+                              "offline_refused": stats.offline_refused, "reachable": stats.reachable}
+        return part
     return None
 
 
@@ -219,7 +256,7 @@ def offline_status(config: Config, data: Path) -> dict[str, Any]:
     db = books.open_read_only(data / DB_NAME)
     try:
         facts = books.facts(db)
-        shipped = (_head_office_part(config, outbox.summary(db, dt.datetime.now(dt.UTC)))
+        shipped = (_head_office_part(config, _summary(db, dt.datetime.now(dt.UTC)))
                    if config.head_office.dsn else None)
     finally:
         db.close()
@@ -282,7 +319,23 @@ def format_status(status: dict[str, Any], where: str) -> str:
         if head_office["lagging"]:
             state += f" — LAGGING (over the {head_office['lag_warning']:g} s warning)"
         lines.append(f"head office: shop {head_office['shop']}, {state}")
+        if holds := head_office.get("holds"):
+            lines.append(f"wallet holds: {_holds_line(holds)}")
     return "\n".join(lines)
+
+
+def _holds_line(holds: dict[str, Any]) -> str:
+    """Head office's credit and wallet holds, one line: since the start when running (asked,
+    short, offline), and what the rows hold (open, to tell head office, offline counted)."""
+    parts = []
+    if "asked" in holds:
+        parts.append(f"{holds['asked']} asked since the start, {holds['short']} short, {holds['offline_taken']} "
+                     f"taken offline, {holds['offline_refused']} refused offline")
+        if holds["reachable"] is False:
+            parts.append("head office NOT ANSWERING (offline allowance in use)")
+    parts.append(f"{holds['open']} open, {holds['to_tell']} to tell head office, {holds['offline_counted']} "
+                 f"offline spend{'s' if holds['offline_counted'] != 1 else ''} in the allowances")
+    return "; ".join(parts)
 
 
 def _ago(seconds: float | None) -> str:

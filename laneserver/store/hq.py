@@ -105,7 +105,8 @@ SCHEMA: tuple[str, ...] = (
 # The readable views, made again by every ``hq init`` (a view holds no data).
 VIEWS = """
 DROP VIEW IF EXISTS x_chain, x_shop, z_chain, z_shop, sale_lines, sales, payments, money_in, closures,
-    stock_movements, events, positions, account_movements, account_balances, account_balances_chain CASCADE;
+    stock_movements, events, positions, account_movements, account_balances, account_balances_chain,
+    account_overdrawn CASCADE;
 CREATE VIEW sales AS
     SELECT shop, sequence AS number, at, body->>'lane' AS lane, body->>'seller' AS seller,
            body->>'customer' AS customer, (body->>'total')::numeric AS total, (body->>'paid')::numeric AS paid,
@@ -164,23 +165,26 @@ CREATE VIEW account_balances AS
 CREATE VIEW account_balances_chain AS
     SELECT customer, account, sum(delta) AS balance, count(DISTINCT shop) AS shops, max(at) AS last_at
     FROM account_movements GROUP BY customer, account;
+CREATE VIEW account_overdrawn AS
+    SELECT customer, account, balance, shops, last_at FROM account_balances_chain WHERE balance < 0;
 CREATE VIEW x_chain AS
     SELECT day, count(DISTINCT shop) AS shops, sum(tickets) AS tickets, sum(total) AS total
     FROM x_shop GROUP BY day;
 """
 
 
-def connect(dsn: str) -> psycopg.Connection:
-    """A connection to head office, bounded: ``CONNECT_TIMEOUT`` to reach it, TCP
-    keepalives so a cut WAN is noticed, and a statement timeout. In autocommit: every
-    unit of work here opens its own ``conn.transaction()``.
+def connect(dsn: str, connect_timeout: int = CONNECT_TIMEOUT,
+            statement_timeout_ms: int = STATEMENT_TIMEOUT_MS) -> psycopg.Connection:
+    """A connection to head office, bounded: ``connect_timeout`` to reach it (libpq's
+    least is 2 s), TCP keepalives so a cut WAN is noticed, and a statement timeout. In
+    autocommit: every unit of work here opens its own ``conn.transaction()``.
 
     Raises:
         psycopg.Error: head office cannot be reached or refused us.
     """
-    return psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT, autocommit=True,
+    return psycopg.connect(dsn, connect_timeout=connect_timeout, autocommit=True,
                            keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3,
-                           options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}")
+                           options=f"-c statement_timeout={statement_timeout_ms}")
 
 
 def init(conn: psycopg.Connection) -> tuple[int, int]:
@@ -368,6 +372,23 @@ def release_hold(conn: psycopg.Connection, hold: int, shop: str) -> bool:
         done = conn.execute("UPDATE holds SET released_at = now() WHERE hold = %s AND shop = %s"
                             " AND released_at IS NULL AND settled_ref IS NULL", (hold, shop))
     return done.rowcount == 1
+
+
+class Overdrawn(msgspec.Struct, frozen=True):
+    customer: str
+    account: str
+    balance: Decimal
+    shops: int
+
+
+def overdrawn(conn: psycopg.Connection) -> list[Overdrawn]:
+    """The accounts whose chain-wide balance went below zero: spends shops took offline
+    (docs/head_office.md, "Wallet and credit"), applied as they happened; a debt the
+    customer's next top-up clears."""
+    with conn.transaction():
+        rows = conn.execute("SELECT customer, account, balance, shops FROM account_overdrawn"
+                            " ORDER BY customer, account").fetchall()
+    return [Overdrawn(customer, account, Decimal(balance), shops) for customer, account, balance, shops in rows]
 
 
 # --- head office's check of a shop's shipped chains -----------------------------------

@@ -267,6 +267,10 @@ class MoveAccount(msgspec.Struct, frozen=True, kw_only=True):
     seller: str | None = None
     approved_by: str | None = None
     reason: str | None = None
+    # A sale's spend: the lane's payment line it pays. With head office, that line's
+    # hold row (store/hq_holds.py) is settled in the same unit, and a spend head office
+    # held (or the offline allowance took) may take this shop's own sum below zero.
+    payment: int | None = None
 
 
 class IssueVoucher(msgspec.Struct, frozen=True, kw_only=True):

@@ -529,6 +529,38 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX fiscal_copies_of_document ON fiscal_records(json_extract(record, '$.document'))
         WHERE chain = 'copy';
     """,
+    # 22: the shop's side of head office's wallet and credit holds (store/hq_holds.py,
+    # docs/head_office.md): a row per credit/wallet payment line head office held
+    # (``hold``) or the shop took offline (``hold`` NULL), with what is still to tell head
+    # office (``state`` settle / release) once the sale is written or the line gone;
+    # ``counted``: an offline spend counted in the customer's offline allowance. And the
+    # chain-wide balances head office last said (``hq_seen``), for an offline decision.
+    """
+    CREATE TABLE hq_holds (
+        id INTEGER PRIMARY KEY,
+        lane TEXT NOT NULL,
+        payment INTEGER NOT NULL,
+        customer TEXT NOT NULL,
+        account TEXT NOT NULL,
+        amount TEXT NOT NULL,
+        hold INTEGER,
+        state TEXT NOT NULL,
+        ref TEXT,
+        asked_at TEXT NOT NULL,
+        told_at TEXT,
+        counted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX hq_holds_live ON hq_holds(lane, payment) WHERE state IN ('open', 'offline');
+    CREATE INDEX hq_holds_to_tell ON hq_holds(id) WHERE state IN ('settle', 'release');
+    CREATE INDEX hq_holds_counted ON hq_holds(customer) WHERE counted = 1;
+    CREATE TABLE hq_seen (
+        customer TEXT NOT NULL,
+        account TEXT NOT NULL,
+        available TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (customer, account)
+    );
+    """,
 )
 
 

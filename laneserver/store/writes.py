@@ -74,7 +74,7 @@ from laneserver.store.ops import DropResume, PutPinRecord, PutResume, SeenDevice
 from laneserver.store.ops import RecordDrawerCount, RecordDrawerMovement
 from laneserver.store.ops import PrintJobDone, PrintJobCrashed, QueuePrintJob
 from laneserver.store.ops import AddCountLines, CloseCount, RequestLabels
-from laneserver.store import access, catalog_meta, cradles, outbox
+from laneserver.store import access, catalog_meta, cradles, hq_holds, outbox
 
 
 
@@ -486,7 +486,10 @@ class Writer:
                      op.device, op.seller, op.approved_by, op.reason),
                 )
                 balance = account_balance(self.db, op.customer, op.account)
-                if balance < 0:
+                # Head office's hold on the line (or the offline allowance) settled with it.
+                covered = op.payment is not None and op.delta < 0 and hq_holds.settle_spend(
+                    self.db, op.lane, op.payment, op.customer, op.account, op.ref)
+                if balance < 0 and not covered:
                     # The customers actor holds money before a lane may spend it, so this
                     # is a bug: fail the unit rather than write money that is not there.
                     raise ValueError(f"customer {op.customer}'s {op.account} would be {balance}")

@@ -1,0 +1,339 @@
+"""The shop's side of head office's wallet and credit holds (docs/head_office.md,
+"Wallet and credit balances, chain-wide"), when ``[head_office] dsn`` is set.
+
+``HqHolds`` is what the lanes call (actors/lane_payments.py), from their own task:
+
+* ``ask``: before a ``credit``/``wallet`` payment line is applied, head office is asked
+  to hold the amount (store/hq.py ``ask_hold``) in a worker thread of this part's own
+  (``trio.to_thread`` through its own ``CapacityLimiter``, a small pool of its own
+  psycopg connections: never the journal's, never the shipper's), within
+  ``[head_office] hold_timeout`` (about 1 s). ``Held`` → the row is written
+  (store/hq_holds.py, ``open``) and the line goes on; ``Short`` → refused, naming what
+  is available. No answer in time, or head office down → the shop decides alone
+  (rules/wallet_holds.py: the per-customer allowance and the balance last seen),
+  written as an ``offline`` row in the same step;
+* ``gone``: the lane's payment lines are gone (removed, the ticket cancelled, the sale
+  written): their open rows are to release (a written sale settled its own in its
+  unit, store/writes.py). Awaited on the lane's task, so a later hold of the same lane
+  and payment number is never taken for an older one;
+* ``report``: at a lane's start, its rows no ticket line matches are released.
+
+``HqHoldsActor`` tells head office what the rows say is still to tell (``settle`` with
+the sale's ref, ``release``), oldest first, again after a crash or an outage (the rows
+are on the shop's disk), with the shipper's backoff; nothing waits on it.
+
+A hold head office granted after the lane stopped waiting (the deadline passed) is
+released by the thread that got it; one granted just as the shop died lapses at head
+office after ``HOLD_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+import msgspec
+import psycopg
+import trio
+
+from laneserver.actors.journal import ReadFailed, read
+from laneserver.actors.runtime import ActorFailed, Address
+from laneserver.clock import Clock
+from laneserver.config import HeadOfficeConfig
+from laneserver.log import get_logger
+from laneserver.rules import wallet_holds as rules
+from laneserver.rules.head_office import Backoff
+from laneserver.rules.outcome import Code, Refused, refused
+from laneserver.store import hq
+from laneserver.store import hq_holds as store
+
+MAILBOX = 4
+THREADS = 4  # head-office calls at once (lanes asking, the actor telling)
+CONNECT_SECONDS = 2  # libpq's least; the lane's own deadline is shorter (the thread is abandoned)
+STATEMENT_MS = 5_000
+TELL_SECONDS = 10.0  # one settle or release told to head office, at most
+IDLE_SECONDS = 5.0  # a look at what is to tell when nothing woke the actor
+BATCH = 50  # rows told a round
+
+
+@dataclass
+class HoldStats:
+    """What ``/metrics`` and ``laneserver status`` show (counts since the server started)."""
+
+    asked: int = 0  # payment lines head office was asked to hold
+    held: int = 0
+    short: int = 0  # refused by head office: not enough across the shops
+    offline: int = 0  # taken offline, within the allowance
+    offline_refused: int = 0  # refused offline: past the allowance or the balance last seen
+    told: int = 0  # settles and releases head office was told
+    to_tell: int = 0  # rows still to tell, at the actor's last look
+    failures: int = 0  # calls to head office that failed or did not answer in time
+    reachable: bool | None = None  # head office's last answer (None: not asked yet)
+
+
+class Granted(msgspec.Struct, frozen=True):
+    row: int  # the hold row (store/hq_holds.py)
+    hold: int | None  # head office's hold; None: taken offline
+
+
+class _Offline(Exception):
+    """Head office did not answer (in time)."""
+
+
+class _Link:
+    """The thread side: a small pool of psycopg connections, each used by one thread at a time."""
+
+    def __init__(self, dsn: str, shop: str) -> None:
+        self.dsn = dsn
+        self.shop = shop
+        self.idle: queue.SimpleQueue[psycopg.Connection] = queue.SimpleQueue()
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(connection, *args)`` on an idle connection (a new one when none is idle).
+        A pooled connection found broken (head office restarted): every idle one is
+        dropped and the call made once more on a new one."""
+        for attempt in (1, 2):
+            try:
+                conn, pooled = self.idle.get_nowait(), True
+            except queue.Empty:
+                conn, pooled = hq.connect(self.dsn, CONNECT_SECONDS, STATEMENT_MS), False
+            try:
+                result = fn(conn, *args)
+            except psycopg.OperationalError:
+                _close(conn)
+                if not pooled or attempt == 2:
+                    raise
+                self.close()
+                continue
+            except BaseException:
+                _close(conn)
+                raise
+            self.idle.put(conn)
+            return result
+        raise AssertionError("unreachable")
+
+    def ask(self, customer: str, account: str, amount: Decimal, abandoned: threading.Event) -> hq.Held | hq.Short:
+        answer = self.call(hq.ask_hold, self.shop, customer, account, amount)
+        if isinstance(answer, hq.Held) and abandoned.is_set():  # the lane stopped waiting: not its money
+            self.call(hq.release_hold, answer.hold, self.shop)
+        return answer
+
+    def close(self) -> None:
+        while True:
+            try:
+                _close(self.idle.get_nowait())
+            except queue.Empty:
+                return
+
+
+def _close(conn: psycopg.Connection) -> None:
+    try:
+        conn.close()
+    except psycopg.Error:
+        pass  # a broken connection has nothing left to close cleanly
+
+
+class HqHolds:
+    def __init__(self, config: HeadOfficeConfig, *, journal: Address, clock: Clock, stats: HoldStats) -> None:
+        self.config = config
+        self.journal = journal
+        self.clock = clock
+        self.stats = stats
+        self.limit = config.offline_limit
+        self._link = _Link(config.dsn, config.shop)
+        self._limiter = trio.CapacityLimiter(THREADS)
+        self._live: set[tuple[str, int]] = set()  # (lane, payment) of rows on ticket lines
+        self._counted = True  # offline spends may count in allowances (unknown until head office answers)
+        self.wake = trio.Event()
+        self.log = get_logger("hq_holds", shop=config.shop)
+
+    async def hop(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await trio.to_thread.run_sync(fn, *args, limiter=self._limiter, abandon_on_cancel=True)
+
+    async def load(self) -> None:
+        self._live = await read(self.journal, store.live)
+
+    def close(self) -> None:
+        self._link.close()
+
+    # --- the lanes ---------------------------------------------------------------------
+
+    async def ask(self, lane: str, payment: int, customer: str, account: str, amount: Decimal) -> Granted | Refused:
+        """Hold ``amount`` of the customer's ``account`` for the lane's payment line: at
+        head office, or offline within the allowance. ``Refused``: nothing is held."""
+        self.stats.asked += 1
+        abandoned = threading.Event()
+        answer: hq.Held | hq.Short | None = None
+        try:
+            with trio.move_on_after(self.config.hold_timeout) as waited:
+                answer = await self.hop(self._link.ask, customer, account, amount, abandoned)
+            if waited.cancelled_caught:
+                abandoned.set()
+                raise _Offline(f"no answer within {self.config.hold_timeout:g} s")
+        except (psycopg.Error, OSError, _Offline) as error:
+            self._failed(error)
+            return await self._offline(lane, payment, customer, account, amount)
+        now = self.clock.now()
+        await self._answered()
+        try:
+            if isinstance(answer, hq.Short):
+                self.stats.short += 1
+                await read(self.journal, partial(store.see, customer=customer, account=account,
+                                                 available=answer.available, at=now))
+                return rules.short_refusal(account, amount, answer.available)
+            assert answer is not None
+            row = await read(self.journal, partial(store.held, lane=lane, payment=payment, customer=customer,
+                                                   account=account, amount=amount, hold=answer.hold,
+                                                   available=answer.available, at=now))
+        except (ActorFailed, ReadFailed) as error:
+            self.log.error("hold_not_recorded", lane=lane, payment=payment, error=repr(error))
+            if isinstance(answer, hq.Held):  # not ours to keep: given back at once (or it lapses)
+                with trio.move_on_after(self.config.hold_timeout):
+                    try:
+                        await self.hop(self._link.call, hq.release_hold, answer.hold, self.config.shop)
+                    except (psycopg.Error, OSError):
+                        pass  # head office lets it lapse (HOLD_SECONDS)
+            return refused(Code.UNAVAILABLE, "the hold could not be recorded; nothing was paid, try again")
+        self.stats.held += 1
+        self._live.add((lane, payment))
+        self.log.info("wallet_held", lane=lane, payment=payment, customer=customer, account=account,
+                      amount=str(amount), hold=answer.hold)
+        return Granted(row, answer.hold)
+
+    async def _offline(self, lane: str, payment: int, customer: str, account: str,
+                       amount: Decimal) -> Granted | Refused:
+        try:
+            taken = await read(self.journal, partial(store.take_offline, lane=lane, payment=payment, customer=customer,
+                                                     account=account, amount=amount, limit=self.limit,
+                                                     at=self.clock.now()))
+        except (ActorFailed, ReadFailed) as error:
+            self.log.error("offline_spend_not_recorded", lane=lane, payment=payment, error=repr(error))
+            return refused(Code.UNAVAILABLE, "head office does not answer and the spend could not be recorded; "
+                                             "nothing was paid, try again")
+        if isinstance(taken, Refused):
+            self.stats.offline_refused += 1
+            self.log.warning("offline_spend_refused", lane=lane, customer=customer, account=account,
+                             amount=str(amount), reason=taken.message)
+            return taken
+        self.stats.offline += 1
+        self._counted = True
+        self._live.add((lane, payment))
+        self.log.warning("offline_spend", lane=lane, payment=payment, customer=customer, account=account,
+                         amount=str(amount))
+        return Granted(taken, None)
+
+    async def gone(self, lane: str, payments: Iterable[int]) -> None:
+        """The lane's payment lines are gone: their rows released (tell the actor)."""
+        numbers = [p for p in payments if (lane, p) in self._live]
+        if not numbers:
+            return
+        try:
+            await read(self.journal, partial(store.gone, lane=lane, payments=numbers))
+        except (ActorFailed, ReadFailed) as error:
+            self.log.error("hold_release_not_recorded", lane=lane, payments=numbers, error=repr(error))
+            return  # still open: released at the lane's next start, or lapses at head office
+        self._live.difference_update((lane, p) for p in numbers)
+        self.wake.set()
+
+    async def report(self, lane: str, lines: Iterable[tuple[int, str, str, Decimal]]) -> None:
+        """At a lane's start: what its ticket's credit/wallet lines are; other rows released."""
+        lines = list(lines)
+        try:
+            released = await read(self.journal, partial(store.report, lane=lane, lines=lines))
+            self._live = await read(self.journal, store.live)
+        except (ActorFailed, ReadFailed) as error:
+            self.log.error("hold_report_failed", lane=lane, error=repr(error))
+            return
+        if released:
+            self.log.warning("holds_released_at_start", lane=lane, released=released)
+            self.wake.set()
+
+    # --- head office's answers ----------------------------------------------------------
+
+    def _failed(self, error: BaseException) -> None:
+        self.stats.failures += 1
+        if self.stats.reachable is not False:
+            self.log.warning("head_office_holds_unreachable", error=str(error).strip().splitlines()[0]
+                             if str(error).strip() else repr(error))
+        self.stats.reachable = False
+
+    async def _answered(self) -> None:
+        """Head office answered: the offline spends stop counting in the allowances."""
+        self.stats.reachable = True
+        if self._counted:
+            try:
+                await read(self.journal, store.reachable)
+            except (ActorFailed, ReadFailed) as error:
+                self.log.error("offline_allowance_not_reset", error=repr(error))
+                return
+            self._counted = False
+
+    async def tell_round(self, limit: int = 50) -> int | None:
+        """Tell head office what the rows say (a batch of at most ``limit``): how many
+        were told; None when head office did not answer."""
+        rows = await read(self.journal, partial(store.to_tell, limit=limit))
+        self.stats.to_tell = len(rows)
+        for row in rows:
+            try:
+                with trio.fail_after(TELL_SECONDS):
+                    if row.state == "settle":
+                        await self.hop(self._link.call, hq.settle_hold, row.hold, self.config.shop, row.ref)
+                    else:
+                        await self.hop(self._link.call, hq.release_hold, row.hold, self.config.shop)
+            except (psycopg.Error, OSError, trio.TooSlowError) as error:
+                self._failed(error)
+                return None
+            # False from head office: settled or released already (a resend): done all the same.
+            await read(self.journal, partial(store.told, row=row.id, state=row.state, at=self.clock.now()))
+            self.stats.told += 1
+            self.stats.to_tell -= 1
+        if rows:
+            await self._answered()
+        return len(rows)
+
+
+class HqHoldsActor:
+    """Tells head office the settles and releases the rows hold, until there are none."""
+
+    def __init__(self, holds: HqHolds, *, draw: Callable[[], float] = random.random) -> None:
+        self.holds = holds
+        self._draw = draw
+        cap = holds.config.backoff_max
+        self._backoff = Backoff(first=min(1.0, cap), cap=cap)
+
+    async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        async with inbox, trio.open_nursery() as nursery:
+            await self.holds.load()
+            nursery.start_soon(self._tell)
+            task_status.started()
+            try:
+                async for envelope in inbox:  # nothing is sent: closing the mailbox stops it
+                    envelope.done()
+            finally:
+                nursery.cancel_scope.cancel()
+                self.holds.close()
+
+    async def _tell(self) -> None:
+        while True:
+            self.holds.wake = trio.Event()
+            try:
+                told = await self.holds.tell_round(BATCH)
+            except (ActorFailed, ReadFailed) as error:
+                self.holds.log.error("holds_to_tell_not_read", error=repr(error))
+                told = None
+            if told is None:
+                wait = self._backoff.next_wait(self._draw())
+            elif told == BATCH:
+                continue  # more to tell
+            else:
+                self._backoff.reset()
+                wait = IDLE_SECONDS
+            with trio.move_on_after(wait):
+                await self.holds.wake.wait()
+

@@ -1,0 +1,188 @@
+"""The shop's record of head office's wallet and credit holds (migration 22; docs/head_office.md,
+"Wallet and credit balances, chain-wide"; the actor is actors/hq_holds.py).
+
+A row per ``credit``/``wallet`` payment line the shop took with head office configured:
+
+* ``open``: head office holds ``amount`` for it (``hold``, head office's number); the
+  line is on a ticket. The sale's unit turns it to ``settle`` with the sale's ``ref``
+  (``settle_spend``, called by the writer with the spend's ``MoveAccount``); a line
+  removed, a ticket cancelled turn it to ``release`` (``gone``). ``settle`` and
+  ``release`` are what is still to tell head office, on the shop's disk until it has
+  been told (``to_tell``, then ``told``: ``settled`` / ``released``). A row leaves
+  ``open`` once, by one of the two: never both.
+* ``offline``: taken while head office did not answer (``hold`` NULL), within the
+  customer's allowance (``counted`` until head office answers again, ``reachable``);
+  ``spent`` once the sale is written, ``dropped`` when the line goes.
+
+``hq_seen``: the chain-wide balance head office last said each account had available.
+
+Every function runs on the journal's connection (actors/journal.py ``read``), inside its
+batch's transaction: what it wrote is durable when the caller is answered. Those that
+write more than one statement do so in a savepoint (all or nothing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import msgspec
+
+from laneserver.rules import wallet_holds as rules
+from laneserver.rules.money import ZERO
+
+T = TypeVar("T")
+LIVE = ("open", "offline")  # on a ticket line
+
+
+class ToTell(msgspec.Struct, frozen=True):
+    id: int
+    hold: int
+    state: str  # settle | release
+    ref: str | None
+
+
+def _iso(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).isoformat()
+
+
+def _unit(db: sqlite3.Connection, fn: Callable[[], T]) -> T:
+    db.execute("SAVEPOINT hq_holds")
+    try:
+        result = fn()
+    except BaseException:
+        db.execute("ROLLBACK TO hq_holds")
+        db.execute("RELEASE hq_holds")
+        raise
+    db.execute("RELEASE hq_holds")
+    return result
+
+
+def _see(db: sqlite3.Connection, customer: str, account: str, available: Decimal, at: dt.datetime) -> None:
+    db.execute("INSERT INTO hq_seen(customer, account, available, at) VALUES (?,?,?,?) ON CONFLICT(customer, account)"
+               " DO UPDATE SET available=excluded.available, at=excluded.at",
+               (customer, account, str(available), _iso(at)))
+
+
+def see(db: sqlite3.Connection, customer: str, account: str, available: Decimal, at: dt.datetime) -> None:
+    """Head office said the account has ``available`` (a refusal's answer)."""
+    _see(db, customer, account, available, at)
+
+
+def held(db: sqlite3.Connection, lane: str, payment: int, customer: str, account: str, amount: Decimal, hold: int,
+         available: Decimal, at: dt.datetime) -> int:
+    """Head office held ``amount`` (its ``hold``), leaving ``available``: the row (``open``)."""
+    def write() -> int:
+        _see(db, customer, account, available, at)
+        return db.execute("INSERT INTO hq_holds(lane, payment, customer, account, amount, hold, state, asked_at)"
+                          " VALUES (?,?,?,?,?,?,'open',?)",
+                          (lane, payment, customer, account, str(amount), hold, _iso(at))).lastrowid
+    return _unit(db, write)
+
+
+def offline_state(db: sqlite3.Connection, customer: str, account: str, limit: Decimal) -> rules.Offline:
+    used = db.execute("SELECT amount FROM hq_holds WHERE customer=? AND counted=1 AND state IN ('offline', 'spent')",
+                      (customer,)).fetchall()
+    row = db.execute("SELECT available, at FROM hq_seen WHERE customer=? AND account=?", (customer, account)).fetchone()
+    seen = None if row is None else rules.Seen(Decimal(row[0]), dt.datetime.fromisoformat(row[1]))
+    since = [] if seen is None else db.execute(
+        "SELECT amount FROM hq_holds WHERE customer=? AND account=? AND hold IS NULL AND state IN ('offline', 'spent')"
+        " AND asked_at >= ?", (customer, account, _iso(seen.at))).fetchall()
+    return rules.Offline(limit=limit, used=sum((Decimal(a) for a, in used), ZERO), seen=seen,
+                         spent_since_seen=sum((Decimal(a) for a, in since), ZERO))
+
+
+def take_offline(db: sqlite3.Connection, lane: str, payment: int, customer: str, account: str, amount: Decimal,
+                 limit: Decimal, at: dt.datetime) -> int | rules.Refused:
+    """Head office did not answer: the row (``offline``, counted) when the allowance and
+    the balance last seen cover ``amount``, else the refusal. Decided and written in one
+    step on the journal's thread, so two lanes at once cannot both take the last of it."""
+    state = offline_state(db, customer, account, limit)
+    refusal = rules.offline_refusal(state, account, amount, at)
+    if refusal is not None:
+        return refusal
+    return db.execute("INSERT INTO hq_holds(lane, payment, customer, account, amount, state, asked_at, counted)"
+                      " VALUES (?,?,?,?,?,'offline',?,1)",
+                      (lane, payment, customer, account, str(amount), _iso(at))).lastrowid
+
+
+def reachable(db: sqlite3.Connection) -> int:
+    """Head office answered again: the offline spends no longer count in the allowances."""
+    return db.execute("UPDATE hq_holds SET counted=0 WHERE counted=1").rowcount
+
+
+def _end(db: sqlite3.Connection, ids: list[int]) -> int:
+    if not ids:
+        return 0
+    marks = ",".join("?" * len(ids))
+    released = db.execute(f"UPDATE hq_holds SET state='release' WHERE state='open' AND id IN ({marks})", ids).rowcount
+    db.execute(f"UPDATE hq_holds SET state='dropped', counted=0 WHERE state='offline' AND id IN ({marks})", ids)
+    return released
+
+
+def gone(db: sqlite3.Connection, lane: str, payments: Iterable[int]) -> int:
+    """The lane's payment lines ``payments`` are gone (removed, the ticket cancelled, or
+    written with the sale — then the sale's unit settled them already): their open rows
+    are to release. Returns how many."""
+    numbers = list(payments)
+    marks = ",".join("?" * len(numbers))
+    ids = [i for i, in db.execute(f"SELECT id FROM hq_holds WHERE lane=? AND state IN ('open', 'offline')"
+                                  f" AND payment IN ({marks})", (lane, *numbers))]
+    return _unit(db, lambda: _end(db, ids))
+
+
+def report(db: sqlite3.Connection, lane: str, lines: Iterable[tuple[int, str, str, Decimal]]) -> int:
+    """At a lane's start: its rows no ticket line matches any more are released (the shop
+    stopped after head office's hold and before the line was written). Returns how many."""
+    rows = [rules.Row(i, p, c, a, Decimal(m)) for i, p, c, a, m in db.execute(
+        "SELECT id, payment, customer, account, amount FROM hq_holds WHERE lane=? AND state IN ('open', 'offline')",
+        (lane,))]
+    stale = rules.stale_rows(rows, lines)
+    return _unit(db, lambda: _end(db, stale))
+
+
+def settle_spend(db: sqlite3.Connection, lane: str | None, payment: int, customer: str, account: str,
+                 ref: str | None) -> bool:
+    """In the sale's unit (store/writes.py, the spend's ``MoveAccount``): the line's row is
+    settled with the sale's ``ref`` (``settle`` to tell head office; ``spent`` for an
+    offline one). True: head office held it, or the allowance took it."""
+    done = db.execute("UPDATE hq_holds SET state=CASE state WHEN 'open' THEN 'settle' ELSE 'spent' END, ref=?"
+                      " WHERE lane IS ? AND payment=? AND customer=? AND account=? AND state IN ('open', 'offline')",
+                      (ref, lane, payment, customer, account)).rowcount
+    return done > 0
+
+
+def to_tell(db: sqlite3.Connection, limit: int = 50) -> list[ToTell]:
+    """What head office is still to be told, oldest first."""
+    return [ToTell(*row) for row in db.execute(
+        "SELECT id, hold, state, ref FROM hq_holds WHERE state IN ('settle', 'release') ORDER BY id LIMIT ?",
+        (limit,))]
+
+
+def told(db: sqlite3.Connection, row: int, state: str, at: dt.datetime) -> None:
+    """Head office was told (``state`` settle or release): done with the row."""
+    db.execute("UPDATE hq_holds SET state=?, told_at=? WHERE id=? AND state=?",
+               ("settled" if state == "settle" else "released", _iso(at), row, state))
+
+
+def live(db: sqlite3.Connection) -> set[tuple[str, int]]:
+    """(lane, payment) of the rows on ticket lines."""
+    return {(lane, payment) for lane, payment in db.execute(
+        "SELECT lane, payment FROM hq_holds WHERE state IN ('open', 'offline')")}
+
+
+def summary(db: sqlite3.Connection) -> dict[str, Any]:
+    """For ``laneserver status``: rows by state, and the offline spends counted now."""
+    try:
+        states = dict(db.execute("SELECT state, count(*) FROM hq_holds GROUP BY state").fetchall())
+        counted = db.execute("SELECT count(*) FROM hq_holds WHERE counted=1").fetchone()
+    except sqlite3.OperationalError:  # a database this release has not migrated yet
+        return {}
+    return {"holds": {"open": states.get("open", 0) + states.get("offline", 0),
+                      "held": sum(states.get(s, 0) for s in ("open", "settle", "release", "settled", "released")),
+                      "offline": sum(states.get(s, 0) for s in ("offline", "spent", "dropped")),
+                      "to_tell": states.get("settle", 0) + states.get("release", 0),
+                      "offline_counted": counted[0]}}

@@ -1,0 +1,195 @@
+"""Chain-wide wallets end to end (issue 19, the shop's side of head office's holds): real
+shop server processes, a real PostgreSQL this module starts itself (one cluster for the
+module, tests/pg_cluster.py), real tills on websockets.
+
+* two shops, one customer published by head office, 20.00 topped up in shop A and shipped:
+  A pays 15.00 by wallet (held at head office, finished, settled with the sale's ref);
+  B asks 15.00 → refused, 5.00 available; head office stopped → each shop spends offline
+  within its allowance (and the balance it last saw), no more; head office back → every
+  spend shipped, the chain-wide balance right (below zero: reported by ``hq overdrawn``);
+* a shop killed (-9) between head office's hold and the sale's end: after the restart the
+  hold is settled (the sale finished) or released (the ticket cancelled), never both,
+  none left open.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import trio
+
+from laneserver.store.schema import DB_NAME
+from tests.e2e.test_head_office import caught_up, head_office, hq_cli, pg  # noqa: F401 (pg: the module's cluster)
+from tests.support import LiveServer, connect, until
+
+WINE = "3760245001015"  # demo catalog: 8.90
+PEOPLE = "customer;name;card;wallet\nH001;Jeanne Martin;;true\nH002;Paul Durand;;true\n"
+
+
+def wallet_shop(tmp_path: Path, shop: str, dsn: str) -> LiveServer:
+    config = tmp_path / f"{shop}.toml"
+    config.write_text(
+        'demo = true\n[[stock_points]]\nid = "main"\n[[lanes]]\nid = "1"\nstock_point = "main"\n'
+        f'[head_office]\nshop = "{shop}"\ndsn = "{dsn}"\nevery = 0.1\nbackoff_max = 0.3\n'
+        'offline_wallet_limit = "3.00"\nhold_timeout = 1.0\n', encoding="utf-8")
+    return LiveServer(tmp_path / shop, config=config)
+
+
+def publish_customers(tmp_path: Path, dsn: str) -> None:
+    people = tmp_path / "people.csv"
+    people.write_text(PEOPLE, encoding="utf-8")
+    assert hq_cli("publish", "--dsn", dsn, "--customers", str(people)).returncode == 0
+
+
+def has_customer(server: LiveServer, customer: str) -> bool:
+    db = sqlite3.connect(server.data / DB_NAME)
+    try:
+        return db.execute("SELECT 1 FROM customers WHERE customer = ?", (customer,)).fetchone() is not None
+    finally:
+        db.close()
+
+
+def chain_balance(dsn: str, customer: str) -> Decimal | None:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT balance FROM account_balances_chain WHERE customer = %s AND account = 'wallet'",
+                           (customer,)).fetchone()
+    return None if row is None else row[0]
+
+
+def holds(dsn: str, shop: str) -> list[tuple[Decimal, str | None, bool]]:
+    """Head office's holds of ``shop``: (amount, settled ref, released), in order."""
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT amount, settled_ref, released_at IS NOT NULL FROM holds WHERE shop = %s"
+                            " ORDER BY hold", (shop,)).fetchall()
+
+
+def metrics(server: LiveServer) -> str:
+    with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
+        return response.read().decode()
+
+
+async def top_up(server: LiveServer, token: str, customer: str, amount: str) -> None:
+    async with connect(server.ws_url, token) as till:
+        await till.ok("wallet_topup", customer=customer, amount=amount, mode="cash")
+
+
+async def test_two_shops_share_a_wallet_through_head_office_and_spend_offline_within_the_allowance(tmp_path, pg):  # noqa: F811
+    dsn = head_office(pg, "wallets")
+    publish_customers(tmp_path, dsn)
+    one = wallet_shop(tmp_path, "S001", dsn).start()
+    two = wallet_shop(tmp_path, "S002", dsn).start()
+    try:
+        tokens = one.pair("till", "1"), two.pair("till", "1")
+        with trio.fail_after(90):
+            await until(lambda: has_customer(one, "H001") and has_customer(two, "H001"))
+            await top_up(one, tokens[0], "H001", "20.00")
+            await until(lambda: chain_balance(dsn, "H001") == Decimal("20.00"))
+            async with connect(one.ws_url, tokens[0]) as a, connect(two.ws_url, tokens[1]) as b:
+                # Shop A: 15.00 held at head office, the sale finished, the hold settled with its ref.
+                await a.ok("set_customer", customer="H001")
+                await a.ok("scan", code=WINE)
+                await a.ok("scan", code=WINE)
+                await a.ok("pay", mode="wallet", amount="15.00")
+                await a.ok("pay", mode="cash", amount="2.80")
+                sale = (await a.ok("finish", receipt="none"))["number"]
+                await until(lambda: holds(dsn, "S001") == [(Decimal("15.00"), f"sale:{sale}", False)])
+                # Shop B, where the customer never topped up: what is left across the shops.
+                await b.ok("set_customer", customer="H001")
+                await b.ok("scan", code=WINE)
+                await b.ok("scan", code=WINE)
+                short = await b.call("pay", mode="wallet", amount="15.00")
+                assert short["code"] == "insufficient_funds", short
+                assert (short["available"], short["short"]) == ("5.00", "10.00")
+                assert "5.00 available across the shops" in short["message"]
+                await b.ok("cancel_ticket")
+
+                pg.stop()  # head office down: each shop decides alone, within its allowance
+                await b.ok("set_customer", customer="H001")
+                await b.ok("scan", code=WINE)
+                await b.ok("pay", mode="wallet", amount="3.00")
+                more = await b.call("pay", mode="wallet", amount="0.50")
+                assert more["code"] == "insufficient_funds" and more["available"] == "0.00", more
+                assert "offline allowance of 3.00 per customer has 0.00 left" in more["message"]
+                await b.ok("pay", mode="cash", amount="5.90")
+                await b.ok("finish", receipt="none")
+                await a.ok("set_customer", customer="H001")
+                await a.ok("scan", code=WINE)
+                await a.ok("pay", mode="wallet", amount="3.00")  # A last saw 5.00: within it too
+                await a.ok("pay", mode="cash", amount="5.90")
+                await a.ok("finish", receipt="none")
+            status = two.cli("status", "--port", str(two.port)).stdout
+            assert "wallet holds: 3 asked since the start, 1 short, 1 taken offline, 1 refused offline" in status, \
+                status
+            assert "NOT ANSWERING" in status
+            page = await trio.to_thread.run_sync(metrics, two)
+            assert 'laneserver_head_office_holds{outcome="short"} 1' in page
+            assert 'laneserver_head_office_holds{outcome="offline"} 1' in page
+
+            pg.start()  # back: every spend shipped; the customer spent 1.00 more than the chain held
+            await until(lambda: caught_up(one, dsn, "S001") and caught_up(two, dsn, "S002"))
+        assert chain_balance(dsn, "H001") == Decimal("-1.00")
+        report = hq_cli("overdrawn", "--dsn", dsn)
+        assert report.returncode == 0 and "H001 wallet -1.00 (2 shops)" in report.stdout, report
+        assert holds(dsn, "S002") == []  # B held nothing at head office: its spend was offline
+        db = sqlite3.connect(two.data / DB_NAME)
+        try:  # B's own books: the spend it took for the chain, below zero there
+            own = db.execute("SELECT sum(CAST(delta AS REAL)) FROM customer_movements WHERE customer = 'H001'"
+                             ).fetchone()[0]
+        finally:
+            db.close()
+        assert own == -3.0
+    finally:
+        one.stop()
+        two.stop()
+
+
+async def test_a_shop_killed_between_the_hold_and_the_end_of_the_sale_settles_or_releases_it(tmp_path, pg):  # noqa: F811
+    dsn = head_office(pg, "killed")
+    publish_customers(tmp_path, dsn)
+    server = wallet_shop(tmp_path, "S003", dsn).start()
+    try:
+        token = server.pair("till", "1")
+        with trio.fail_after(120):
+            await until(lambda: has_customer(server, "H002"))
+            await top_up(server, token, "H002", "20.00")
+            await until(lambda: chain_balance(dsn, "H002") == Decimal("20.00"))
+            # Held, then the shop dies before the sale's end: the ticket comes back with its
+            # payment line, the hold with it; finished → settled.
+            async with connect(server.ws_url, token) as till:
+                await till.ok("set_customer", customer="H002")
+                await till.ok("scan", code=WINE)
+                await till.ok("pay", mode="wallet", amount="8.90")
+            assert holds(dsn, "S003") == [(Decimal("8.90"), None, False)]
+            server.kill()
+            server.restart()
+            async with connect(server.ws_url, token) as till:
+                sale = (await till.ok("finish", receipt="none"))["number"]
+            await until(lambda: holds(dsn, "S003")[0] == (Decimal("8.90"), f"sale:{sale}", False))
+            # Held again, killed again; the line removed after the restart → released.
+            async with connect(server.ws_url, token) as till:
+                await till.ok("set_customer", customer="H002")
+                await till.ok("scan", code=WINE)
+                paid = await till.ok("pay", mode="wallet", amount="5.00")
+            server.kill()
+            server.restart()
+            async with connect(server.ws_url, token) as till:
+                await till.ok("remove_payment", payment=paid["ticket"]["payments"][0]["payment"])
+                await till.ok("cancel_ticket")
+            await until(lambda: len(holds(dsn, "S003")) == 2 and holds(dsn, "S003")[1][2])
+            await until(lambda: caught_up(server, dsn, "S003"))
+        settled, released = holds(dsn, "S003")
+        assert settled == (Decimal("8.90"), f"sale:{sale}", False)  # never released too
+        assert released == (Decimal("5.00"), None, True)  # never settled too
+        assert chain_balance(dsn, "H002") == Decimal("11.10")
+        db = sqlite3.connect(server.data / DB_NAME)
+        try:
+            rows = db.execute("SELECT state FROM hq_holds ORDER BY id").fetchall()
+        finally:
+            db.close()
+        assert rows == [("settled",), ("released",)]
+    finally:
+        server.stop()
