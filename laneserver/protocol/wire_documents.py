@@ -92,6 +92,7 @@ class DocumentOk(Reply):
 
 class DocumentsOk(Reply):
     documents: list[DocumentView]
+    day: str | None = None  # the shop's day (YYYY-MM-DD) the list was made on: what "today" and "overdue" mean
 
 
 class DocumentCancelledOk(Reply, omit_defaults=True):

@@ -117,7 +117,8 @@ def answer(request: wire.Request, result: Any) -> bytes:
         case DocumentMade(document=document, now=now):
             return encode(wire.DocumentOk(re=request.id, document=view(rules.Opened(document)), ticket=ticket_json(now)))
         case DocumentsNow(documents=found, today=today):
-            return encode(wire.DocumentsOk(re=request.id, documents=[view(o, today) for o in found]))
+            return encode(wire.DocumentsOk(re=request.id, documents=[view(o, today) for o in found],
+                                           day=None if today is None else today.isoformat()))
         case DocumentCancelled(document=opened, credit_note=credit_note, refunded=refunded):
             return encode(wire.DocumentCancelledOk(
                 re=request.id, document=view(opened), refunded=fmt_money(refunded),

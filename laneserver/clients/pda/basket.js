@@ -261,8 +261,8 @@ export class DeviceStore {
         return this.due;
     }
 
-    keepDueList(orders, at = Date.now()) {
-        this.due = { at, orders };
+    keepDueList(orders, day = null, at = Date.now()) {
+        this.due = { at, orders, day };
         if (!this.db) return this.writing;
         const snapshot = JSON.parse(JSON.stringify(this.due));
         this.writing = this.writing.then(() => idbPut(this.db, "due", snapshot)).catch((e) => console.error(e));

@@ -29,6 +29,16 @@ export function localDay(now = new Date()) {
     return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
 }
 
+/** The shop's day now: the one the server gave with the kept list (`day`: its time zone, not
+ * the PDA's), moved on by the days the PDA's own calendar turned since; the PDA's day when
+ * the server gave none (a list kept before it said). */
+export function shopDay(kept, now = new Date()) {
+    if (!kept || !kept.day) return localDay(now);
+    const turned = Math.round((Date.parse(localDay(now)) - Date.parse(localDay(new Date(kept.at)))) / 86400000);
+    const day = new Date(Date.parse(kept.day) + turned * 86400000);
+    return day.toISOString().slice(0, 10);
+}
+
 /** The orders split into today's and the overdue ones (due before `today`), each by due date then number. */
 export function splitDue(orders, today) {
     const order = (a, b) => (a.due || "").localeCompare(b.due || "") || a.number - b.number;
@@ -85,7 +95,7 @@ export class DueOrders {
             const orders = reply.documents || [];
             await this.nameCustomers(orders);
             this.offline = false;
-            await app.store.keepDueList(orders);
+            await app.store.keepDueList(orders, reply.day || null);
         } catch (error) {
             if (UNREACHED.has(error.code)) this.offline = true;
             else app.handleError(error, { verb: "documents" });
@@ -138,7 +148,7 @@ export class DueOrders {
         show(e.offline, offline);
         setText(e.status, this.loading ? t("due.loading") : kept && !offline ? t("due.fresh", { time: formatTime(kept.at) }) : "");
         e.refresh.disabled = this.loading;
-        const { today, overdue } = splitDue(kept ? kept.orders : [], localDay());
+        const { today, overdue } = splitDue(kept ? kept.orders : [], shopDay(kept));
         setText(e.todayTitle, t("due.today", { n: today.length }));
         e.todayList.replaceChildren(...today.map((o) => this.card(o, "today")));
         show(e.none, !!kept && today.length === 0);

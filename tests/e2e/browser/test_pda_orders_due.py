@@ -7,8 +7,10 @@ its button; in French and English; offline, the last list kept on the device und
 A real server and a till's websocket make the orders. An overdue order cannot be made
 (a due date in the past is refused), so the shop's day moves instead: the first order
 is made due "today" in Pago Pago (UTC−11), then the shop's file says Kiritimati
-(UTC+14), a day or two later, and the server is restarted. The browser runs in the
-shop's zone (the PDA is in the shop). One browser test (suite time)."""
+(UTC+14), a day or two later, and the server is restarted. The browser runs in Pago
+Pago's zone, a day or two behind the shop's: the split into today's and overdue orders
+must follow the shop's day the server sends (`day`), not the device's clock (filed by
+the device's own day, the overdue order showed as today's). One browser test (suite time)."""
 
 from __future__ import annotations
 
@@ -113,7 +115,7 @@ def test_the_orders_due_today_listed_with_their_barcodes_in_both_languages_and_o
     trio.run(_today_and_tomorrow, shop)
 
     errors: list[str] = []
-    context = browser.new_context(viewport=PHONE, timezone_id=EAST)
+    context = browser.new_context(viewport=PHONE, timezone_id=WEST)  # the device's clock disagrees with the shop's day
     try:
         page = context.new_page()
         page.set_default_timeout(WAIT)
