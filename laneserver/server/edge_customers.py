@@ -8,8 +8,9 @@ actor's result into the reply (the views: Decimals and dates as the wire's strin
 fingerprint. With ``[head_office]`` (``holds``, actors/hq_holds.py), a reply carrying a
 customer's file carries their chain-wide credit and wallet instead of the shop's own
 (``HqHolds.balances``: head office's, or the figure last seen, within ``hold_timeout``),
-with ``balance_source`` saying which (docs/head_office.md). A ``Refused`` becomes an ``error`` frame in server/outcomes.py; a reply
-journaled as a frame before the actor took domain commands comes back re-addressed.
+with ``balance_source`` saying which (docs/head_office.md). A ``Refused`` becomes an
+``error`` frame in server/outcomes.py; a reply journaled as a frame before the actor
+took domain commands comes back re-addressed.
 """
 
 from __future__ import annotations

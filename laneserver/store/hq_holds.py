@@ -151,8 +151,8 @@ def reachable(db: sqlite3.Connection, up_to: int) -> int:
     rows = db.execute("SELECT id, customer, account, ref FROM hq_holds WHERE counted=1 AND state='spent'").fetchall()
     if rows:
         unheld = set(db.execute(
-            "SELECT json_extract(record, '$.customer'), json_extract(record, '$.account'), json_extract(record, '$.ref')"
-            " FROM fiscal_records WHERE chain='account' AND number > ? AND json_extract(record, '$.type')='account'"
+            "SELECT json_extract(record, '$.customer'), json_extract(record, '$.account'),"
+            " json_extract(record, '$.ref') FROM fiscal_records WHERE chain='account' AND number > ? AND json_extract(record, '$.type')='account'"
             " AND json_extract(record, '$.kind')='spend'", (up_to,)).fetchall())
         anything_after = db.execute("SELECT 1 FROM fiscal_records WHERE chain='account' AND number > ? LIMIT 1",
                                     (up_to,)).fetchone() is not None
