@@ -65,6 +65,20 @@ def test_the_customer_card_says_the_balance_is_head_offices_last_figure(browser,
         expect(note).to_contain_text("Hors ligne — soldes du réseau au 06/12/2026")
         till.by("customer-close").click()
         expect(till.by("ticket-customer-money")).to_contain_text("hors ligne")
+        said = till.page.evaluate("""async () => {
+            const i18n = await import("/till/i18n.js");
+            const say = () => [i18n.t("customer.balance_head_office"), i18n.t("customer.balance_cached", {date: "D"}),
+                               i18n.t("customer.strip_offline")];
+            i18n.setLanguage("en");
+            const en = say();
+            i18n.setLanguage("fr");
+            return {en, fr: say()};
+        }""")
+        assert said == {
+            "en": ["Balances across the chain (head office).",
+                   "Offline — chain balances as of D, less the payments taken here since.", "offline"],
+            "fr": ["Soldes de tout le réseau (siège).",
+                   "Hors ligne — soldes du réseau au D, moins les paiements faits ici depuis.", "hors ligne"]}, said
         assert till.errors == []
     finally:
         till.close()
