@@ -85,9 +85,68 @@ def test_the_offline_allowance_through_the_store(db):
     assert isinstance(b, int)
     over = hq_holds.take_offline(db, "2", 2, "H1", "credit", D("0.01"), limit, T0 + dt.timedelta(minutes=3))
     assert isinstance(over, Refused) and "allowance of 10.00 per customer has 0.00 left" in over.message
-    # A line removed gives its allowance back; head office answering resets every allowance.
+    # A line removed gives its allowance back; head office answering does not reset the
+    # lines still on tickets (not written: head office cannot hold them).
     hq_holds.gone(db, "2", [1])
     assert isinstance(hq_holds.take_offline(db, "2", 2, "H1", "credit", D("4.00"), limit, T0), int)
-    assert hq_holds.reachable(db) == 2
-    assert hq_holds.offline_state(db, "H1", "credit", limit).used == 0
-    assert hq_holds.summary(db)["holds"] == {"open": 2, "held": 0, "offline": 3, "to_tell": 0, "offline_counted": 0}
+    assert hq_holds.reachable(db, 0) == 2
+    assert hq_holds.offline_state(db, "H1", "credit", limit).used == D("10.00")
+    assert hq_holds.summary(db)["holds"] == {"open": 2, "held": 0, "offline": 3, "to_tell": 0, "offline_counted": 2}
+
+
+def _offline_sale(db, writer, payment: int, account: str, amount: str, ref: str, at: dt.datetime) -> None:
+    row = hq_holds.take_offline(db, "1", payment, "H1", account, D(amount), D("30.00"), at)
+    assert isinstance(row, int), row
+    writer.apply(MoveAccount(at=at, customer="H1", account=account, delta=-D(amount), kind="spend", lane="1",
+                             payment=payment, ref=ref))
+
+
+def _account_end(db) -> int:
+    return db.execute("SELECT coalesce(max(number), 0) FROM fiscal_records WHERE chain='account'").fetchone()[0]
+
+
+def test_the_allowance_resets_only_once_head_office_holds_the_offline_spends(db):
+    writer = Writer(db)
+    writer.apply(PutCustomer(customer=Customer(customer="H1", name="Jeanne", wallet_enabled=True), at=T0))
+    hq_holds.see(db, "H1", "wallet", D("100.00"), T0, up_to=_account_end(db))
+    _offline_sale(db, writer, 1, "wallet", "20.00", "sale:1", T0 + dt.timedelta(minutes=1))
+    shipped = _account_end(db)
+    _offline_sale(db, writer, 2, "wallet", "7.00", "sale:2", T0 + dt.timedelta(minutes=2))
+    state = hq_holds.offline_state(db, "H1", "wallet", D("30.00"))
+    assert (state.used, state.spent_since_seen) == (D("27.00"), D("27.00"))
+    # Head office answers holding nothing of the shop's account chain: both still count.
+    assert hq_holds.reachable(db, 0) == 2
+    # It answers holding the first spend only: the second still counts (never granted again).
+    assert hq_holds.reachable(db, shipped) == 1
+    assert hq_holds.offline_state(db, "H1", "wallet", D("30.00")).used == D("7.00")
+    # Seen again, holding both: nothing counts, the balance seen is head office's own.
+    hq_holds.see(db, "H1", "wallet", D("73.00"), T0 + dt.timedelta(minutes=3), up_to=_account_end(db))
+    assert hq_holds.reachable(db, _account_end(db)) == 0
+    state = hq_holds.offline_state(db, "H1", "wallet", D("30.00"))
+    assert (state.used, state.spent_since_seen, state.topped_up) == (0, 0, 0)
+
+
+def test_a_top_up_made_offline_raises_what_may_be_spent_offline(db):
+    writer = Writer(db)
+    writer.apply(PutCustomer(customer=Customer(customer="H1", name="Jeanne", wallet_enabled=True), at=T0))
+    hq_holds.see(db, "H1", "wallet", D("50.00"), T0, up_to=_account_end(db))
+    # Offline: 10.00 topped up here (not at head office), then 35.00 spent: past the
+    # 30.00 allowance by what the customer put on the account here.
+    writer.apply(MoveAccount(at=T0, customer="H1", account="wallet", delta=D("10.00"), kind="topup", mode="cash",
+                             ref="topup:1"))
+    state = hq_holds.offline_state(db, "H1", "wallet", D("30.00"))
+    assert state.topped_up == D("10.00")
+    _offline_sale(db, writer, 1, "wallet", "35.00", "sale:1", T0 + dt.timedelta(minutes=1))
+    refused = hq_holds.take_offline(db, "1", 2, "H1", "wallet", D("5.01"), D("30.00"), T0 + dt.timedelta(minutes=2))
+    assert isinstance(refused, Refused) and refused.details == {"available": "5.00", "short": "0.01"}
+    assert "with 10.00 topped up here" in refused.message
+    # The till's figure without head office: 50.00 seen + 10.00 - 35.00.
+    figure, at = hq_holds.cached(db, "H1")["wallet"]
+    assert (figure.balance, figure.available, at) == (D("25.00"), D("25.00"), T0)
+    assert "credit" not in hq_holds.cached(db, "H1")
+    # Head office answers, holding all of it: the figure it says is its own now.
+    noted = hq_holds.noted(db, "H1", {"credit": D("0"), "wallet": D("25.00")}, _account_end(db),
+                           T0 + dt.timedelta(minutes=5))
+    assert noted == hq_holds.Noted({"credit": D("0"), "wallet": D("0")}, {"credit": D("0"), "wallet": D("0")}, 0)
+    state = hq_holds.offline_state(db, "H1", "wallet", D("30.00"))
+    assert (state.used, state.topped_up, state.spent_since_seen, state.seen.available) == (0, 0, 0, D("25.00"))

@@ -18,6 +18,12 @@
   and payment number is never taken for an older one;
 * ``report``: at a lane's start, its rows no ticket line matches are released.
 
+``HqHolds.balances`` is what the edge calls for a till's ``customer`` reply
+(server/edge_customers.py): the customer's chain-wide credit and wallet asked of head
+office (store/hq.py ``balances``) in the same kind of worker thread and within the same
+``hold_timeout``; no answer → the figure last seen less the offline spends since
+(``head_office_cached``), never a longer wait.
+
 ``HqHoldsActor`` tells head office what the rows say is still to tell (``settle`` with
 the sale's ref, ``release``), oldest first, again after a crash or an outage (the rows
 are on the shop's disk), with the shipper's backoff; nothing waits on it.
@@ -29,6 +35,7 @@ office after ``HOLD_SECONDS``.
 
 from __future__ import annotations
 
+import datetime as dt
 import queue
 import random
 import threading
@@ -80,6 +87,14 @@ class HoldStats:
 class Granted(msgspec.Struct, frozen=True):
     row: int  # the hold row (store/hq_holds.py)
     hold: int | None  # head office's hold; None: taken offline
+
+
+class ChainBalances(msgspec.Struct, frozen=True):
+    """A customer's credit and wallet as the till shows them with head office configured."""
+
+    source: str  # head_office | head_office_cached | shop (head office never said)
+    accounts: dict[str, rules.Figure]  # the accounts head office said (or last said); the others: the shop's own
+    at: dt.datetime | None = None  # head_office_cached: when head office last said (the oldest of the accounts)
 
 
 class _Offline(Exception):
@@ -180,17 +195,17 @@ class HqHolds:
             self._failed(error)
             return await self._offline(lane, payment, customer, account, amount)
         now = self.clock.now()
-        await self._answered()
+        assert answer is not None
+        await self._answered(answer.up_to)
         try:
             if isinstance(answer, hq.Short):
                 self.stats.short += 1
                 await read(self.journal, partial(store.see, customer=customer, account=account,
-                                                 available=answer.available, at=now))
+                                                 available=answer.available, at=now, up_to=answer.up_to))
                 return rules.short_refusal(account, amount, answer.available)
-            assert answer is not None
             row = await read(self.journal, partial(store.held, lane=lane, payment=payment, customer=customer,
                                                    account=account, amount=amount, hold=answer.hold,
-                                                   available=answer.available, at=now))
+                                                   available=answer.available, at=now, up_to=answer.up_to))
         except (ActorFailed, ReadFailed) as error:
             self.log.error("hold_not_recorded", lane=lane, payment=payment, error=repr(error))
             if isinstance(answer, hq.Held):  # not ours to keep: given back at once (or it lapses)
@@ -263,16 +278,57 @@ class HqHolds:
                              if str(error).strip() else repr(error))
         self.stats.reachable = False
 
-    async def _answered(self) -> None:
-        """Head office answered: the offline spends stop counting in the allowances."""
+    async def _answered(self, up_to: int | None) -> None:
+        """Head office answered, holding the shop's ``account`` chain up to ``up_to``
+        (None: an answer that does not say): the offline spends it holds stop counting
+        in the allowances."""
         self.stats.reachable = True
-        if self._counted:
+        if self._counted and up_to is not None:
             try:
-                await read(self.journal, store.reachable)
+                still = await read(self.journal, partial(store.reachable, up_to=up_to))
             except (ActorFailed, ReadFailed) as error:
                 self.log.error("offline_allowance_not_reset", error=repr(error))
                 return
-            self._counted = False
+            self._counted = still > 0
+
+    # --- the till's figures -----------------------------------------------------------
+
+    async def balances(self, customer: str) -> ChainBalances:
+        """The customer's chain-wide credit and wallet for a till: head office's within
+        ``hold_timeout``, else the ones last seen (``head_office_cached``), else none
+        (``shop``: the caller keeps the shop's own). Never waits longer than that."""
+        try:
+            with trio.move_on_after(self.config.hold_timeout) as waited:
+                answer = await self.hop(self._link.call, hq.balances, self.config.shop, customer)
+            if waited.cancelled_caught:
+                raise _Offline(f"no answer within {self.config.hold_timeout:g} s")
+        except (psycopg.Error, OSError, _Offline) as error:
+            self._failed(error)
+            return await self._cached(customer)
+        self.stats.reachable = True
+        try:
+            noted = await read(self.journal, partial(
+                store.noted, customer=customer, up_to=answer.up_to, at=self.clock.now(),
+                available={account: figures.available for account, figures in answer.accounts.items()}))
+        except (ActorFailed, ReadFailed) as error:
+            self.log.error("chain_balance_not_noted", customer=customer, error=repr(error))
+            return ChainBalances("shop", {})
+        self._counted = noted.counted > 0
+        return ChainBalances("head_office", {
+            account: rules.online_figure(figures.balance, noted.unshipped[account], figures.held_elsewhere,
+                                         noted.held_here[account])
+            for account, figures in answer.accounts.items()})
+
+    async def _cached(self, customer: str) -> ChainBalances:
+        try:
+            seen = await read(self.journal, partial(store.cached, customer=customer))
+        except (ActorFailed, ReadFailed) as error:
+            self.log.error("chain_balance_not_read", customer=customer, error=repr(error))
+            return ChainBalances("shop", {})
+        if not seen:
+            return ChainBalances("shop", {})
+        return ChainBalances("head_office_cached", {account: figure for account, (figure, _) in seen.items()},
+                             at=min(at for _, at in seen.values()))
 
     async def tell_round(self, limit: int = 50) -> int | None:
         """Tell head office what the rows say (a batch of at most ``limit``): how many
@@ -294,7 +350,7 @@ class HqHolds:
             self.stats.told += 1
             self.stats.to_tell -= 1
         if rows:
-            await self._answered()
+            await self._answered(None)
         return len(rows)
 
 

@@ -138,6 +138,13 @@ class CustomerView(msgspec.Struct, frozen=True):
     owes: str = "0.00"  # what their sales finished unpaid still owe (deferred payment)
     # Per coupon article (subscriptions, rules/coupons.py): the coupons left.
     coupons: list[CouponView] = []
+    # With [head_office] only (left out without: the shop's own figures, as before):
+    # where credit, wallet and their *_available come from: "head_office" (the chain-wide
+    # figures, asked now), "head_office_cached" (head office does not answer: the figure
+    # it last said, at ``balance_at``, less the offline spends since), "shop" (head
+    # office never said: the shop's own). docs/head_office.md.
+    balance_source: str | UnsetType = UNSET
+    balance_at: str | UnsetType = UNSET  # ISO 8601 UTC, with head_office_cached
 
 
 class CustomerCreatedOk(Reply):

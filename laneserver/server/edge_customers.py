@@ -5,13 +5,21 @@ actor (actors/customers.py), its domain results out as wire replies.
 here: a bad amount is ``bad_request`` before the actor sees it); ``answer`` turns the
 actor's result into the reply (the views: Decimals and dates as the wire's strings);
 ``handle`` does both around the ask, with the request's idempotency key and
-fingerprint. A ``Refused`` becomes an ``error`` frame in server/outcomes.py; a reply
-journaled as a frame before the actor took domain commands comes back re-addressed.
+fingerprint. With ``[head_office]`` (``holds``, actors/hq_holds.py), a reply carrying a
+customer's file carries their chain-wide credit and wallet instead of the shop's own
+(``HqHolds.balances``: head office's, or the figure last seen, within ``hold_timeout``),
+with ``balance_source`` saying which (docs/head_office.md). A ``Refused`` becomes an
+``error`` frame in server/outcomes.py; a reply journaled as a frame before the actor
+took domain commands comes back re-addressed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
+from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from laneserver.actors.customers_messages import (
     CancelTopup,
@@ -38,6 +46,9 @@ from laneserver.protocol.codec import encode
 from laneserver.rules.money import BadValue, fmt_money, parse_money
 from laneserver.rules.outcome import Code, refused
 from laneserver.server import outcomes
+
+if TYPE_CHECKING:  # psycopg is imported only with [head_office] (server/run.py)
+    from laneserver.actors.hq_holds import ChainBalances, HqHolds
 
 
 def build(request: wire.Request) -> object:
@@ -74,13 +85,14 @@ def build(request: wire.Request) -> object:
     return refused(Code.BAD_REQUEST, f"{request.__struct_config__.tag} is not a customer request")
 
 
-def answer(request: wire.Request, result: object) -> bytes:
-    """The reply to ``request`` carrying the actor's ``result``."""
+def answer(request: wire.Request, result: object, chain: ChainBalances | None = None) -> bytes:
+    """The reply to ``request`` carrying the actor's ``result`` (a customer's file with
+    the ``chain``-wide figures, when given)."""
     match result:
         case CustomerFile():
-            return encode(wire.CustomerOk(re=request.id, customer=customer_view(result)))
+            return encode(wire.CustomerOk(re=request.id, customer=customer_view(result, chain)))
         case ToppedUp(topup=topup, file=file):
-            return encode(wire.TopupOk(re=request.id, topup=topup, customer=customer_view(file)))
+            return encode(wire.TopupOk(re=request.id, topup=topup, customer=customer_view(file, chain)))
         case CustomerCreated(customer=customer):
             return encode(wire.CustomerCreatedOk(re=request.id, customer=customer))
         case CustomersFound(customers=found):
@@ -92,16 +104,32 @@ def answer(request: wire.Request, result: object) -> bytes:
     raise TypeError(f"the customers actor answered {result!r}")
 
 
-async def handle(address: Address, caller: Caller, request: wire.Request) -> bytes:
-    """Ask the customers actor at ``address`` to carry out ``request`` for ``caller``."""
-    return await outcomes.ask(address, caller, request, build(request), answer)
+async def handle(address: Address, caller: Caller, request: wire.Request, holds: HqHolds | None = None) -> bytes:
+    """Ask the customers actor at ``address`` to carry out ``request`` for ``caller``;
+    with head office's ``holds``, a customer's file goes out with the chain-wide figures."""
+    if holds is None:
+        return await outcomes.ask(address, caller, request, build(request), answer)
+    files: list[Any] = []
+
+    def kept(request: wire.Request, result: object) -> bytes:
+        if isinstance(result, CustomerFile | ToppedUp):
+            files.append(result)  # answered below, once head office said (or did not)
+            return b""
+        return answer(request, result)
+
+    frame = await outcomes.ask(address, caller, request, build(request), kept)
+    if not files:
+        return frame
+    result = files[0]
+    file = result if isinstance(result, CustomerFile) else result.file
+    return answer(request, result, await holds.balances(file.customer.customer))
 
 
 # --- views ---------------------------------------------------------------------------
 
-def customer_view(file: CustomerFile) -> wire.CustomerView:
+def customer_view(file: CustomerFile, chain: ChainBalances | None = None) -> wire.CustomerView:
     customer = file.customer
-    return wire.CustomerView(
+    view = wire.CustomerView(
         customer=customer.customer, name=customer.name, card=customer.card, business=customer.business,
         contact=customer.contact, notes=customer.notes,
         credit=fmt_money(file.credit), wallet=fmt_money(file.wallet), wallet_enabled=customer.wallet_enabled,
@@ -111,6 +139,15 @@ def customer_view(file: CustomerFile) -> wire.CustomerView:
         coupons=[coupon_view(c) for c in file.coupons],
         owes=fmt_money(file.owes),
     )
+    if chain is None:
+        return view
+    figures: dict[str, str] = {"balance_source": chain.source}
+    if chain.at is not None:
+        figures["balance_at"] = chain.at.astimezone(dt.UTC).isoformat()
+    for account, figure in chain.accounts.items():
+        figures[account] = fmt_money(figure.balance)
+        figures[f"{account}_available"] = fmt_money(figure.available)
+    return msgspec.structs.replace(view, **figures)
 
 
 def voucher_view(state: VoucherState) -> wire.VoucherView:

@@ -368,6 +368,7 @@ async def run_shop(
                     if hq_holds is not None:
                         register_hold_metrics(shop, hq_holds.stats)
                         shop.hold_stats = hq_holds.stats
+                        shop.hq_holds = hq_holds
                     shop.keyboard_layout = await read(journal, catalog_meta.keyboard)
                     shop.keyboard = keyboard_views(config, catalog, shop.keyboard_layout)
                     shop.catalog_version = catalog_version

@@ -412,7 +412,7 @@ class Session:
         route asks for approval)."""
         if self.shop.customers is None:
             return error_frame(request, wire.Code.NOT_SUPPORTED, "this server has no customer directory")
-        return await self._approved(request, edge_customers.handle, self.shop.customers)
+        return await self._approved(request, edge_customers.handle, self.shop.customers, self.shop.hq_holds)
 
     async def _alcohol_price(self, request: wire.AlcoholPricing) -> bytes:
         return queries.alcohol_price(self.shop, request)

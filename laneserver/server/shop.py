@@ -80,6 +80,9 @@ class Shop:
     facts: Facts = field(default_factory=Facts)
     # Head office's credit and wallet holds, counted (actors/hq_holds.py ``HoldStats``).
     hold_stats: Any = None
+    # And the holds themselves (actors/hq_holds.py ``HqHolds``): the customer replies'
+    # chain-wide balances (server/edge_customers.py). None without [head_office].
+    hq_holds: Any = None
     # The customer display actor of each lane that has one (actors/display.py), by lane
     # id, and every display's and scanner's newest state by "display:ID" / "scanner:ID"
     # (server/devices.py: /status, device list, /metrics).

@@ -307,23 +307,34 @@ def publish_customers(conn: psycopg.Connection, content: str, shop: str | None =
 
 HOLD_SECONDS = 600  # an unsettled hold lapses after this (the shop crashed before its sale)
 
-_OPEN_HOLDS = """
-    SELECT coalesce(sum(h.amount), 0) FROM holds h
+_OPEN_HOLDS_FROM = """
+    FROM holds h
     WHERE h.customer = %(customer)s AND h.account = %(account)s AND h.released_at IS NULL
       AND (h.expires_at > now() OR h.settled_ref IS NOT NULL)
       AND NOT EXISTS (SELECT 1 FROM records r WHERE r.shop = h.shop AND r.chain = 'account'
                       AND r.body->>'customer' = h.customer AND r.body->>'account' = h.account
                       AND r.body->>'ref' = h.settled_ref)
 """
+_OPEN_HOLDS = "SELECT coalesce(sum(h.amount), 0)" + _OPEN_HOLDS_FROM
 
 
 class Held(msgspec.Struct, frozen=True):
     hold: int
     available: Decimal  # what the account has left beyond this hold and the other open ones
+    up_to: int = 0  # the asking shop's ``account`` chain as head office held it then (``shop_account_end``)
 
 
 class Short(msgspec.Struct, frozen=True):
     available: Decimal  # less than asked: nothing was held
+    up_to: int = 0
+
+
+def shop_account_end(conn: psycopg.Connection, shop: str) -> int:
+    """The last sequence of ``shop``'s ``account`` chain head office holds (shipped in
+    order, each batch one transaction: no gap below it). Read in the same transaction
+    as a balance, it says exactly which of the shop's movements that balance counts."""
+    return conn.execute("SELECT coalesce(max(sequence), 0) FROM records WHERE shop = %s AND chain = 'account'",
+                        (shop,)).fetchone()[0]
 
 
 def available(conn: psycopg.Connection, customer: str, account: str) -> Decimal:
@@ -347,12 +358,51 @@ def ask_hold(conn: psycopg.Connection, shop: str, customer: str, account: str, a
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"hold/{customer}/{account}",))
         left = available(conn, customer, account)
+        up_to = shop_account_end(conn, shop)
         if amount > left:
-            return Short(left)
+            return Short(left, up_to)
         hold = conn.execute("INSERT INTO holds(shop, customer, account, amount, expires_at)"
                             " VALUES (%s, %s, %s, %s, now() + make_interval(secs => %s)) RETURNING hold",
                             (shop, customer, account, amount, seconds)).fetchone()[0]
-    return Held(hold, left - amount)
+    return Held(hold, left - amount, up_to)
+
+
+class AccountFigures(msgspec.Struct, frozen=True):
+    balance: Decimal  # the sum of every shop's movements head office holds
+    held: Decimal  # the open holds of every shop (``available`` = balance - held: what ``ask_hold`` decides on)
+    held_elsewhere: Decimal  # of ``held``: the other shops'
+
+    @property
+    def available(self) -> Decimal:
+        return self.balance - self.held
+
+
+class Balances(msgspec.Struct, frozen=True):
+    accounts: dict[str, AccountFigures]  # ``credit`` and ``wallet``, always both
+    up_to: int  # the asking shop's ``account`` chain as head office holds it (``shop_account_end``)
+
+
+def balances(conn: psycopg.Connection, shop: str, customer: str) -> Balances:
+    """A customer's chain-wide credit and wallet for a shop's till (the ``customer``
+    reply; docs/head_office.md): the balances of ``account_balances_chain``, the open
+    holds as ``ask_hold`` counts them (split: the asking shop's and the others'), and how
+    far head office holds the shop's own movements. One read-only snapshot, no lock:
+    a look, not a decision."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        sums = dict(conn.execute(
+            "SELECT body->>'account', coalesce(sum((body->>'delta')::numeric), 0) FROM records"
+            " WHERE chain = 'account' AND body->>'type' = 'account' AND body->>'customer' = %s"
+            " GROUP BY body->>'account'", (customer,)).fetchall())
+        held = {}
+        for account in ("credit", "wallet"):
+            held[account] = conn.execute(
+                "SELECT coalesce(sum(h.amount), 0), coalesce(sum(h.amount) FILTER (WHERE h.shop <> %(shop)s), 0)"
+                + _OPEN_HOLDS_FROM,
+                {"customer": customer, "account": account, "shop": shop}).fetchone()
+        up_to = shop_account_end(conn, shop)
+    return Balances({account: AccountFigures(Decimal(sums.get(account, 0)), Decimal(held[account][0]),
+                                             Decimal(held[account][1])) for account in ("credit", "wallet")}, up_to)
 
 
 def settle_hold(conn: psycopg.Connection, hold: int, shop: str, ref: str) -> bool:

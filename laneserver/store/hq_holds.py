@@ -11,10 +11,15 @@ A row per ``credit``/``wallet`` payment line the shop took with head office conf
   been told (``to_tell``, then ``told``: ``settled`` / ``released``). A row leaves
   ``open`` once, by one of the two: never both.
 * ``offline``: taken while head office did not answer (``hold`` NULL), within the
-  customer's allowance (``counted`` until head office answers again, ``reachable``);
-  ``spent`` once the sale is written, ``dropped`` when the line goes.
+  customer's allowance; ``spent`` once the sale is written, ``dropped`` when the line
+  goes. ``counted`` in the allowance until head office both *holds* the spend's
+  ``account`` record (its answer says how far it holds the shop's ``account`` chain:
+  ``up_to``) and has answered since (``reachable``): never granted again in between.
 
-``hq_seen``: the chain-wide balance head office last said each account had available.
+``hq_seen``: the chain-wide balance head office last said each account had available,
+when, and ``up_to``: the shop's ``account`` chain head office held then, so the shop
+knows exactly which of its own movements that figure counts (its offline spends and its
+top-ups after ``up_to`` are not in it).
 
 Every function runs on the journal's connection (actors/journal.py ``read``), inside its
 batch's transaction: what it wrote is durable when the caller is answered. Those that
@@ -36,6 +41,7 @@ from laneserver.rules.money import ZERO
 
 T = TypeVar("T")
 LIVE = ("open", "offline")  # on a ticket line
+TOPUP_KINDS = ("topup", "deposit", "topup_cancel")  # money put on the account here (or given back)
 
 
 class ToTell(msgspec.Struct, frozen=True):
@@ -61,38 +67,66 @@ def _unit(db: sqlite3.Connection, fn: Callable[[], T]) -> T:
     return result
 
 
-def _see(db: sqlite3.Connection, customer: str, account: str, available: Decimal, at: dt.datetime) -> None:
-    db.execute("INSERT INTO hq_seen(customer, account, available, at) VALUES (?,?,?,?) ON CONFLICT(customer, account)"
-               " DO UPDATE SET available=excluded.available, at=excluded.at",
-               (customer, account, str(available), _iso(at)))
+def _see(db: sqlite3.Connection, customer: str, account: str, available: Decimal, at: dt.datetime,
+         up_to: int | None) -> None:
+    db.execute("INSERT INTO hq_seen(customer, account, available, at, up_to) VALUES (?,?,?,?,?)"
+               " ON CONFLICT(customer, account) DO UPDATE SET available=excluded.available, at=excluded.at,"
+               " up_to=excluded.up_to",
+               (customer, account, str(available), _iso(at), up_to))
 
 
-def see(db: sqlite3.Connection, customer: str, account: str, available: Decimal, at: dt.datetime) -> None:
-    """Head office said the account has ``available`` (a refusal's answer)."""
-    _see(db, customer, account, available, at)
+def see(db: sqlite3.Connection, customer: str, account: str, available: Decimal, at: dt.datetime,
+        up_to: int | None = None) -> None:
+    """Head office said the account has ``available`` (a refusal's answer), holding the
+    shop's ``account`` chain up to ``up_to``."""
+    _see(db, customer, account, available, at, up_to)
 
 
 def held(db: sqlite3.Connection, lane: str, payment: int, customer: str, account: str, amount: Decimal, hold: int,
-         available: Decimal, at: dt.datetime) -> int:
+         available: Decimal, at: dt.datetime, up_to: int | None = None) -> int:
     """Head office held ``amount`` (its ``hold``), leaving ``available``: the row (``open``)."""
     def write() -> int:
-        _see(db, customer, account, available, at)
+        _see(db, customer, account, available, at, up_to)
         return db.execute("INSERT INTO hq_holds(lane, payment, customer, account, amount, hold, state, asked_at)"
                           " VALUES (?,?,?,?,?,?,'open',?)",
                           (lane, payment, customer, account, str(amount), hold, _iso(at))).lastrowid
     return _unit(db, write)
 
 
+def _movements_after(db: sqlite3.Connection, customer: str, account: str, up_to: int) -> list[tuple[str, Decimal, str]]:
+    """(kind, delta, ref) of the shop's movements of the account after ``up_to`` in its
+    ``account`` chain: those head office did not hold when it said ``up_to``."""
+    return [(kind, Decimal(delta), ref) for kind, delta, ref in db.execute(
+        "SELECT json_extract(record, '$.kind'), json_extract(record, '$.delta'), json_extract(record, '$.ref')"
+        " FROM fiscal_records WHERE chain='account' AND number > ? AND json_extract(record, '$.type')='account'"
+        " AND json_extract(record, '$.customer')=? AND json_extract(record, '$.account')=?",
+        (up_to, customer, account))]
+
+
 def offline_state(db: sqlite3.Connection, customer: str, account: str, limit: Decimal) -> rules.Offline:
     used = db.execute("SELECT amount FROM hq_holds WHERE customer=? AND counted=1 AND state IN ('offline', 'spent')",
                       (customer,)).fetchall()
-    row = db.execute("SELECT available, at FROM hq_seen WHERE customer=? AND account=?", (customer, account)).fetchone()
+    row = db.execute("SELECT available, at, up_to FROM hq_seen WHERE customer=? AND account=?",
+                     (customer, account)).fetchone()
     seen = None if row is None else rules.Seen(Decimal(row[0]), dt.datetime.fromisoformat(row[1]))
-    since = [] if seen is None else db.execute(
-        "SELECT amount FROM hq_holds WHERE customer=? AND account=? AND hold IS NULL AND state IN ('offline', 'spent')"
-        " AND asked_at >= ?", (customer, account, _iso(seen.at))).fetchall()
+    topped_up = ZERO
+    if seen is None:
+        since = []
+    elif row[2] is None:  # seen before head office said how far it held the shop's chain: by time
+        since = db.execute(
+            "SELECT amount FROM hq_holds WHERE customer=? AND account=? AND hold IS NULL"
+            " AND state IN ('offline', 'spent') AND asked_at >= ?", (customer, account, _iso(seen.at))).fetchall()
+    else:
+        after = _movements_after(db, customer, account, row[2])
+        topped_up = sum((delta for kind, delta, _ in after if kind in TOPUP_KINDS), ZERO)
+        unheld = {ref for kind, _, ref in after if kind == "spend"}
+        since = [(amount,) for amount, state, ref, counted in db.execute(
+            "SELECT amount, state, ref, counted FROM hq_holds WHERE customer=? AND account=? AND hold IS NULL"
+            " AND state IN ('offline', 'spent')", (customer, account))
+            # on a ticket line (not written), or written but not held by head office when it answered
+            if state == "offline" or ref in unheld or (ref is None and counted)]
     return rules.Offline(limit=limit, used=sum((Decimal(a) for a, in used), ZERO), seen=seen,
-                         spent_since_seen=sum((Decimal(a) for a, in since), ZERO))
+                         spent_since_seen=sum((Decimal(a) for a, in since), ZERO), topped_up=topped_up)
 
 
 def take_offline(db: sqlite3.Connection, lane: str, payment: int, customer: str, account: str, amount: Decimal,
@@ -109,9 +143,68 @@ def take_offline(db: sqlite3.Connection, lane: str, payment: int, customer: str,
                       (lane, payment, customer, account, str(amount), _iso(at))).lastrowid
 
 
-def reachable(db: sqlite3.Connection) -> int:
-    """Head office answered again: the offline spends no longer count in the allowances."""
-    return db.execute("UPDATE hq_holds SET counted=0 WHERE counted=1").rowcount
+def reachable(db: sqlite3.Connection, up_to: int) -> int:
+    """Head office answered, holding the shop's ``account`` chain up to ``up_to``: the
+    offline spends it holds no longer count in the allowances. One not written yet (on
+    a ticket line) or written after ``up_to`` still counts, so money spent offline is
+    never granted again before head office counts it. Returns how many still count."""
+    rows = db.execute("SELECT id, customer, account, ref FROM hq_holds WHERE counted=1 AND state='spent'").fetchall()
+    if rows:
+        unheld = set(db.execute(
+            "SELECT json_extract(record, '$.customer'), json_extract(record, '$.account'),"
+            " json_extract(record, '$.ref') FROM fiscal_records WHERE chain='account' AND number > ? AND json_extract(record, '$.type')='account'"
+            " AND json_extract(record, '$.kind')='spend'", (up_to,)).fetchall())
+        anything_after = db.execute("SELECT 1 FROM fiscal_records WHERE chain='account' AND number > ? LIMIT 1",
+                                    (up_to,)).fetchone() is not None
+        # A spend with no ref cannot be told from the others: held once nothing is after ``up_to``.
+        done = [i for i, customer, account, ref in rows
+                if (ref is not None and (customer, account, ref) not in unheld) or not anything_after]
+        if done:
+            marks = ",".join("?" * len(done))
+            db.execute(f"UPDATE hq_holds SET counted=0 WHERE id IN ({marks})", done)
+    return db.execute("SELECT count(*) FROM hq_holds WHERE counted=1").fetchone()[0]
+
+
+class Noted(msgspec.Struct, frozen=True):
+    """What the till's chain-wide figure adds to head office's (``noted``)."""
+
+    unshipped: dict[str, Decimal]  # per account: this shop's movements head office does not hold yet
+    held_here: dict[str, Decimal]  # per account: what this shop's open ticket lines hold (rows open / offline)
+    counted: int  # offline spends still counted in the allowances (``reachable``)
+
+
+def noted(db: sqlite3.Connection, customer: str, available: dict[str, Decimal], up_to: int,
+          at: dt.datetime) -> Noted:
+    """Head office told a till the customer's chain-wide figures (store/hq.py
+    ``balances``): noted as seen (``available`` per account, as ``ask_hold`` counts
+    it), the allowances reset as far as head office holds the offline spends, and what
+    the shop adds to head office's figures for its till. One step."""
+    def write() -> Noted:
+        for account, amount in available.items():
+            _see(db, customer, account, amount, at, up_to)
+        counted = reachable(db, up_to)
+        unshipped = {account: sum((delta for _, delta, _ in _movements_after(db, customer, account, up_to)), ZERO)
+                     for account in available}
+        held_here = {account: ZERO for account in available}
+        for account, amount in db.execute("SELECT account, amount FROM hq_holds WHERE customer=?"
+                                          " AND state IN ('open', 'offline')", (customer,)):
+            if account in held_here:
+                held_here[account] += Decimal(amount)
+        return Noted(unshipped, held_here, counted)
+    return _unit(db, write)
+
+
+def cached(db: sqlite3.Connection, customer: str) -> dict[str, tuple[rules.Figure, dt.datetime]]:
+    """Head office does not answer: per account seen, the figure the till shows (the
+    balance last seen less the offline spends and plus the top-ups head office did not
+    hold then) and when it was seen. An account never seen is left out."""
+    out = {}
+    for account in ("credit", "wallet"):
+        state = offline_state(db, customer, account, ZERO)
+        figure = rules.cached_figure(state)
+        if figure is not None and state.seen is not None:
+            out[account] = (figure, state.seen.at)
+    return out
 
 
 def _end(db: sqlite3.Connection, ids: list[int]) -> int:

@@ -561,6 +561,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (customer, account)
     );
     """,
+    # 23 (issue 19, chain-wide balances on the till): how far head office held this
+    # shop's ``account`` chain when it said a balance (store/hq_holds.py ``hq_seen``), so
+    # the shop knows which of its own offline spends and top-ups that balance counts.
+    """
+    ALTER TABLE hq_seen ADD COLUMN up_to INTEGER;
+    """,
 )
 
 

@@ -2,7 +2,8 @@
 real JournalActor on a temp SQLite file, and a "head office" that takes the connection
 and never says a word (a loopback socket that listens and never answers). The lanes'
 asks end at ``hold_timeout`` and the shop decides offline; two lanes asking at once
-both end at their own deadline (neither waits behind the other's stuck call).
+both end at their own deadline (neither waits behind the other's stuck call); a till's
+look at a customer's chain-wide balance ends there too, with the figure last seen.
 Real time: the calls are in worker threads.
 """
 
@@ -15,12 +16,13 @@ from functools import partial
 
 import trio
 
-from laneserver.actors.hq_holds import Granted, HoldStats, HqHolds
+from laneserver.actors.hq_holds import ChainBalances, Granted, HoldStats, HqHolds
 from laneserver.actors.journal import JournalActor, read
 from laneserver.actors.runtime import open_mailbox
 from laneserver.clock import FixedClock
 from laneserver.config import HeadOfficeConfig
 from laneserver.rules.outcome import Refused
+from laneserver.rules.wallet_holds import Figure
 from laneserver.store import hq_holds as store
 
 TIMEOUT = 0.3
@@ -68,6 +70,14 @@ async def test_a_head_office_that_does_not_answer_is_offline_at_the_deadline(tmp
                 await holds.gone("1", [1])
                 again = await holds.ask("2", 3, "H1", "wallet", D("6.00"))
                 assert isinstance(again, Granted)
+                # The till's look at the customer: no longer than the deadline either, the
+                # figure last seen less the offline line still on a ticket, with its time.
+                start = trio.current_time()
+                cached = await holds.balances("H1")
+                assert TIMEOUT <= trio.current_time() - start < TIMEOUT + 1.0
+                assert cached == ChainBalances("head_office_cached", {"wallet": Figure(D("2.00"), D("2.00"))},
+                                               at=clock.now())
+                assert await holds.balances("H2") == ChainBalances("shop", {})  # never seen: the shop's own
                 journal.close()
     finally:
         silent.close()

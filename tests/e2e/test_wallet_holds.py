@@ -7,6 +7,9 @@ module, tests/pg_cluster.py), real tills on websockets.
   B asks 15.00 → refused, 5.00 available; head office stopped → each shop spends offline
   within its allowance (and the balance it last saw), no more; head office back → every
   spend shipped, the chain-wide balance right (below zero: reported by ``hq overdrawn``);
+* the till's figures (the ``customer`` reply): head office's chain-wide balance, or offline
+  the one last seen with its time (``balance_source``); a top-up made offline spendable
+  past the allowance; the allowance free again once head office holds the spends;
 * a shop killed (-9) between head office's hold and the sale's end: after the restart the
   hold is settled (the sale finished) or released (the ticket cancelled), never both,
   none left open.
@@ -14,6 +17,7 @@ module, tests/pg_cluster.py), real tills on websockets.
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import urllib.request
 from decimal import Decimal
@@ -30,12 +34,12 @@ WINE = "3760245001015"  # demo catalog: 8.90
 PEOPLE = "customer;name;card;wallet\nH001;Jeanne Martin;;true\nH002;Paul Durand;;true\n"
 
 
-def wallet_shop(tmp_path: Path, shop: str, dsn: str) -> LiveServer:
+def wallet_shop(tmp_path: Path, shop: str, dsn: str, limit: str = "3.00") -> LiveServer:
     config = tmp_path / f"{shop}.toml"
     config.write_text(
         'demo = true\n[[stock_points]]\nid = "main"\n[[lanes]]\nid = "1"\nstock_point = "main"\n'
         f'[head_office]\nshop = "{shop}"\ndsn = "{dsn}"\nevery = 0.1\nbackoff_max = 0.3\n'
-        'offline_wallet_limit = "3.00"\nhold_timeout = 1.0\n', encoding="utf-8")
+        f'offline_wallet_limit = "{limit}"\nhold_timeout = 1.0\n', encoding="utf-8")
     return LiveServer(tmp_path / shop, config=config)
 
 
@@ -193,3 +197,69 @@ async def test_a_shop_killed_between_the_hold_and_the_end_of_the_sale_settles_or
         assert rows == [("settled",), ("released",)]
     finally:
         server.stop()
+
+
+def counted(server: LiveServer) -> int:
+    db = sqlite3.connect(server.data / DB_NAME)
+    try:
+        return db.execute("SELECT count(*) FROM hq_holds WHERE counted = 1").fetchone()[0]
+    finally:
+        db.close()
+
+
+async def test_the_till_shows_the_chain_wide_balance_and_the_last_one_seen_offline(tmp_path, pg):  # noqa: F811
+    dsn = head_office(pg, "balances")
+    publish_customers(tmp_path, dsn)
+    one = wallet_shop(tmp_path, "S004", dsn, limit="30.00").start()
+    two = wallet_shop(tmp_path, "S005", dsn, limit="30.00").start()
+    try:
+        tokens = one.pair("till", "1"), two.pair("till", "1")
+        with trio.fail_after(90):
+            await until(lambda: has_customer(one, "H001") and has_customer(two, "H001"))
+            await top_up(one, tokens[0], "H001", "50.00")
+            await until(lambda: chain_balance(dsn, "H001") == Decimal("50.00"))
+            async with connect(two.ws_url, tokens[1]) as b:
+                # Shop B, where nothing was ever put on the wallet: head office's figure.
+                before = dt.datetime.now(dt.UTC)
+                seen = (await b.ok("customer", customer="H001"))["customer"]
+                after = dt.datetime.now(dt.UTC)
+                assert (seen["wallet"], seen["wallet_available"], seen["balance_source"]) == \
+                    ("50.00", "50.00", "head_office"), seen
+                assert "balance_at" not in seen
+                pg.stop()  # head office down: the figure last seen, with its time, at once
+                started = trio.current_time()
+                cached = (await b.ok("customer", customer="H001"))["customer"]
+                assert trio.current_time() - started < 3.0
+                assert (cached["wallet"], cached["balance_source"]) == ("50.00", "head_office_cached"), cached
+                assert before <= dt.datetime.fromisoformat(cached["balance_at"]) <= after
+                # 10.00 topped up here offline: the customer's own money, spendable past the
+                # 30.00 allowance; 35.00 spent by wallet, then 5.00 is all that is left.
+                topped = (await b.ok("wallet_topup", customer="H001", amount="10.00", mode="cash"))["customer"]
+                assert (topped["wallet"], topped["balance_source"]) == ("60.00", "head_office_cached")
+                await b.ok("set_customer", customer="H001")
+                for _ in range(5):
+                    await b.ok("scan", code=WINE)  # 44.50
+                await b.ok("pay", mode="wallet", amount="35.00")
+                over = await b.call("pay", mode="wallet", amount="5.01")
+                assert over["code"] == "insufficient_funds" and (over["available"], over["short"]) == \
+                    ("5.00", "0.01"), over
+                await b.ok("pay", mode="cash", amount="9.50")
+                await b.ok("finish", receipt="none")
+                cached = (await b.ok("customer", customer="H001"))["customer"]
+                assert (cached["wallet"], cached["wallet_available"], cached["balance_source"]) == \
+                    ("25.00", "25.00", "head_office_cached"), cached
+                assert counted(two) == 1
+
+                pg.start()  # back: once head office holds the spend, the allowance is free again
+                await until(lambda: caught_up(two, dsn, "S005"))
+                again = (await b.ok("customer", customer="H001"))["customer"]
+                assert (again["wallet"], again["wallet_available"], again["balance_source"]) == \
+                    ("25.00", "25.00", "head_office"), again
+                assert counted(two) == 0
+            async with connect(one.ws_url, tokens[0]) as a:
+                there = (await a.ok("customer", customer="H001"))["customer"]
+                assert (there["wallet"], there["balance_source"]) == ("25.00", "head_office"), there
+        assert chain_balance(dsn, "H001") == Decimal("25.00")
+    finally:
+        one.stop()
+        two.stop()

@@ -11,10 +11,14 @@
 //
 // The ticket's customer (ticket.customer, an id) is shown under the ticket with
 // its name and balances; the payment panel asks this module for them.
+//
+// With a head office, the balances are the chain's (`balance_source`: "head_office"),
+// or, head office not answering, the last it said (`head_office_cached`, as of
+// `balance_at`): a note under the balances says which ("hors ligne — au …").
 
 import { byTestId, h, setText, show } from "./dom.js";
 import { MODES_NOT_MONEY_IN, age, paymentLabel } from "./format.js";
-import { t } from "./i18n.js";
+import { locale, t } from "./i18n.js";
 import { Overlay } from "./panels.js";
 
 export function bindCustomerPanel(app) {
@@ -59,6 +63,9 @@ export function bindCustomerPanel(app) {
         stripName: byTestId("ticket-customer-name"),
         stripMoney: byTestId("ticket-customer-money"),
     };
+    // Where the balances come from (head office, or its last figure): under the accounts.
+    const balanceSource = h("p", { class: "muted balance-source", testid: "customer-balance-source", hidden: true });
+    ui.credit.closest("dl").after(balanceSource);
     const cache = new Map();      // id → the last customer object the server sent
     const topups = new Map();     // id → [{topup, amount, mode, cancelled}] made on this till
     let shown = null;             // the customer on the card
@@ -346,6 +353,7 @@ export function bindCustomerPanel(app) {
         setText(ui.creditAvailable, t("customer.available", { amount: app.money.format(c.credit_available) }));
         setText(ui.wallet, c.wallet_enabled ? app.money.format(c.wallet) : t("customer.wallet_disabled"));
         setText(ui.walletAvailable, c.wallet_enabled ? t("customer.available", { amount: app.money.format(c.wallet_available) }) : "");
+        drawBalanceSource(c);
         if (account === "wallet" && !c.wallet_enabled && !offer) account = "credit";
         ui.moneyWallet.setAttribute("aria-pressed", account === "wallet" ? "true" : "false");
         ui.moneyCredit.setAttribute("aria-pressed", account === "credit" ? "true" : "false");
@@ -401,6 +409,21 @@ export function bindCustomerPanel(app) {
             : [h("li", { class: "muted" }, t("customer.no_history"))]));
     }
 
+    /** The note saying where the balances come from (nothing without a head office). */
+    function drawBalanceSource(c) {
+        const source = c.balance_source;
+        show(balanceSource, source === "head_office" || source === "head_office_cached");
+        if (source === "head_office") setText(balanceSource, t("customer.balance_head_office"));
+        else if (source === "head_office_cached") setText(balanceSource, t("customer.balance_cached", { date: asOf(c.balance_at) }));
+    }
+
+    /** An ISO time as the till's locale writes a date and time (the text itself if unreadable). */
+    function asOf(iso) {
+        const when = new Date(iso);
+        if (Number.isNaN(when.getTime())) return String(iso || "");
+        return when.toLocaleString(locale(), { dateStyle: "short", timeStyle: "short" });
+    }
+
     function drawStrip() {
         const id = app.ticket && app.ticket.customer;
         show(ui.strip, !!id);
@@ -412,6 +435,7 @@ export function bindCustomerPanel(app) {
             if (Number(c.owes || 0) > 0) money.push(t("customer.strip_owes", { amount: app.money.format(c.owes) }));
             money.push(t("customer.strip_credit", { amount: app.money.format(c.credit_available) }));
             if (c.wallet_enabled) money.push(t("customer.strip_wallet", { amount: app.money.format(c.wallet_available) }));
+            if (c.balance_source === "head_office_cached") money.push(t("customer.strip_offline"));
         }
         setText(ui.stripMoney, money.join(" · "));
     }
