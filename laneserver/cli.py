@@ -520,8 +520,9 @@ def _hq(args: argparse.Namespace, config: Config) -> int:
                         return _fail("head office has no schema: run laneserver hq init --dsn DSN first")
                     found = hq.overdrawn(conn)
                     for account in found:
-                        print(f"{account.customer} {account.account} {account.balance} "
-                              f"({account.shops} shop{'s' if account.shops != 1 else ''})")
+                        whose = (f"shop {account.ledger_shop}'s own customer" if account.ledger_shop
+                                 else f"{account.shops} shop{'s' if account.shops != 1 else ''}")
+                        print(f"{account.customer} {account.account} {account.balance} ({whose})")
                     print(f"{len(found)} account{'s' if len(found) != 1 else ''} below zero")
                     return 0
     except hq.SchemaTooNew as error:

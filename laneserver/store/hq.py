@@ -31,6 +31,7 @@ import psycopg
 
 from laneserver.clock import shop_day
 from laneserver.rules import fec
+from laneserver.rules.customers_csv import LOCAL_ID
 from laneserver.rules.fiscal import (
     GENESIS,
     Anchor,
@@ -163,10 +164,11 @@ CREATE VIEW account_balances AS
     SELECT shop, customer, account, sum(delta) AS balance, count(*) AS movements, max(at) AS last_at
     FROM account_movements GROUP BY shop, customer, account;
 CREATE VIEW account_balances_chain AS
-    SELECT customer, account, sum(delta) AS balance, count(DISTINCT shop) AS shops, max(at) AS last_at
-    FROM account_movements GROUP BY customer, account;
+    SELECT customer, account, sum(delta) AS balance, count(DISTINCT shop) AS shops, max(at) AS last_at,
+           CASE WHEN customer ~ '^C[0-9]+$' THEN shop END AS ledger_shop
+    FROM account_movements GROUP BY customer, account, CASE WHEN customer ~ '^C[0-9]+$' THEN shop END;
 CREATE VIEW account_overdrawn AS
-    SELECT customer, account, balance, shops, last_at FROM account_balances_chain WHERE balance < 0;
+    SELECT customer, account, balance, shops, last_at, ledger_shop FROM account_balances_chain WHERE balance < 0;
 CREATE VIEW x_chain AS
     SELECT day, count(DISTINCT shop) AS shops, sum(tickets) AS tickets, sum(total) AS total
     FROM x_shop GROUP BY day;
@@ -310,6 +312,7 @@ HOLD_SECONDS = 600  # an unsettled hold lapses after this (the shop crashed befo
 _OPEN_HOLDS_FROM = """
     FROM holds h
     WHERE h.customer = %(customer)s AND h.account = %(account)s AND h.released_at IS NULL
+      AND (%(ledger_shop)s::text IS NULL OR h.shop = %(ledger_shop)s)
       AND (h.expires_at > now() OR h.settled_ref IS NOT NULL)
       AND NOT EXISTS (SELECT 1 FROM records r WHERE r.shop = h.shop AND r.chain = 'account'
                       AND r.body->>'customer' = h.customer AND r.body->>'account' = h.account
@@ -329,6 +332,14 @@ class Short(msgspec.Struct, frozen=True):
     up_to: int = 0
 
 
+def ledger_shop(shop: str, customer: str) -> str | None:
+    """Whose books a customer's accounts are: None for a customer of the chain (head
+    office's ids, published to the shops), the shop for one it created itself (``C`` and
+    digits, its own numbering: the same id in two shops may be two people, so their
+    movements and holds are never summed across shops)."""
+    return shop if LOCAL_ID.fullmatch(customer) else None
+
+
 def shop_account_end(conn: psycopg.Connection, shop: str) -> int:
     """The last sequence of ``shop``'s ``account`` chain head office holds (shipped in
     order, each batch one transaction: no gap below it). Read in the same transaction
@@ -337,13 +348,16 @@ def shop_account_end(conn: psycopg.Connection, shop: str) -> int:
                         (shop,)).fetchone()[0]
 
 
-def available(conn: psycopg.Connection, customer: str, account: str) -> Decimal:
-    """The account's balance across the chain (every shop's shipped movements) less the
-    open holds. Call inside a transaction holding the account's lock for a decision."""
+def available(conn: psycopg.Connection, customer: str, account: str, only_shop: str | None = None) -> Decimal:
+    """The account's balance across the chain (every shop's shipped movements; only
+    ``only_shop``'s for a shop's own customer: ``ledger_shop``) less the open holds. Call
+    inside a transaction holding the account's lock for a decision."""
     balance = conn.execute("SELECT coalesce(sum((body->>'delta')::numeric), 0) FROM records"
                            " WHERE chain = 'account' AND body->>'type' = 'account' AND body->>'customer' = %s"
-                           " AND body->>'account' = %s", (customer, account)).fetchone()[0]
-    held = conn.execute(_OPEN_HOLDS, {"customer": customer, "account": account}).fetchone()[0]
+                           " AND body->>'account' = %s AND (%s::text IS NULL OR shop = %s)",
+                           (customer, account, only_shop, only_shop)).fetchone()[0]
+    held = conn.execute(_OPEN_HOLDS, {"customer": customer, "account": account,
+                                      "ledger_shop": only_shop}).fetchone()[0]
     return Decimal(balance) - Decimal(held)
 
 
@@ -355,9 +369,10 @@ def ask_hold(conn: psycopg.Connection, shop: str, customer: str, account: str, a
     ``Held`` and one ``Short``."""
     if account not in ("credit", "wallet") or amount <= 0:
         raise ValueError(f"a hold is a positive amount of credit or wallet, not {amount} of {account!r}")
+    only_shop = ledger_shop(shop, customer)
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"hold/{customer}/{account}",))
-        left = available(conn, customer, account)
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"hold/{only_shop or ''}/{customer}/{account}",))
+        left = available(conn, customer, account, only_shop)
         up_to = shop_account_end(conn, shop)
         if amount > left:
             return Short(left, up_to)
@@ -390,16 +405,18 @@ def balances(conn: psycopg.Connection, shop: str, customer: str) -> Balances:
     a look, not a decision."""
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        only_shop = ledger_shop(shop, customer)
         sums = dict(conn.execute(
             "SELECT body->>'account', coalesce(sum((body->>'delta')::numeric), 0) FROM records"
             " WHERE chain = 'account' AND body->>'type' = 'account' AND body->>'customer' = %s"
-            " GROUP BY body->>'account'", (customer,)).fetchall())
+            " AND (%s::text IS NULL OR shop = %s) GROUP BY body->>'account'",
+            (customer, only_shop, only_shop)).fetchall())
         held = {}
         for account in ("credit", "wallet"):
             held[account] = conn.execute(
                 "SELECT coalesce(sum(h.amount), 0), coalesce(sum(h.amount) FILTER (WHERE h.shop <> %(shop)s), 0)"
                 + _OPEN_HOLDS_FROM,
-                {"customer": customer, "account": account, "shop": shop}).fetchone()
+                {"customer": customer, "account": account, "shop": shop, "ledger_shop": only_shop}).fetchone()
         up_to = shop_account_end(conn, shop)
     return Balances({account: AccountFigures(Decimal(sums.get(account, 0)), Decimal(held[account][0]),
                                              Decimal(held[account][1])) for account in ("credit", "wallet")}, up_to)
@@ -429,6 +446,7 @@ class Overdrawn(msgspec.Struct, frozen=True):
     account: str
     balance: Decimal
     shops: int
+    ledger_shop: str | None = None  # a shop's own customer (``ledger_shop``): that shop's books only
 
 
 def overdrawn(conn: psycopg.Connection) -> list[Overdrawn]:
@@ -436,9 +454,10 @@ def overdrawn(conn: psycopg.Connection) -> list[Overdrawn]:
     (docs/head_office.md, "Wallet and credit"), applied as they happened; a debt the
     customer's next top-up clears."""
     with conn.transaction():
-        rows = conn.execute("SELECT customer, account, balance, shops FROM account_overdrawn"
-                            " ORDER BY customer, account").fetchall()
-    return [Overdrawn(customer, account, Decimal(balance), shops) for customer, account, balance, shops in rows]
+        rows = conn.execute("SELECT customer, account, balance, shops, ledger_shop FROM account_overdrawn"
+                            " ORDER BY customer, account, ledger_shop").fetchall()
+    return [Overdrawn(customer, account, Decimal(balance), shops, ledger_shop)
+            for customer, account, balance, shops, ledger_shop in rows]
 
 
 # --- head office's check of a shop's shipped chains -----------------------------------

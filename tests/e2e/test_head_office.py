@@ -355,9 +355,9 @@ async def test_customers_published_by_head_office_are_applied_once_by_version(tm
         server.stop()
 
 
-def _wallet_record(number: int, delta: str, kind: str, ref: str | None = None) -> str:
+def _wallet_record(number: int, delta: str, kind: str, ref: str | None = None, customer: str = "H001") -> str:
     ref_part = f',"ref":"{ref}"' if ref else ""
-    return (f'{{"account":"wallet","at":"2026-01-15T10:00:00+01:00","balance":"0","customer":"H001",'
+    return (f'{{"account":"wallet","at":"2026-01-15T10:00:00+01:00","balance":"0","customer":"{customer}",'
             f'"delta":"{delta}","kind":"{kind}","number":{number}{ref_part},"type":"account"}}')
 
 
@@ -414,3 +414,30 @@ def test_two_shops_racing_for_the_last_of_a_wallet_get_one_hold_and_one_refusal(
         assert seen.accounts["wallet"].available == Decimal("3.00") and seen.up_to == mine.up_to
         elsewhere = hq.balances(conn, "S9", "H001")
         assert elsewhere.accounts["wallet"].held_elsewhere == Decimal("2.00") and elsewhere.up_to == 0
+
+
+def test_a_customer_a_shop_created_itself_is_that_shops_books_only(pg):
+    """``C1`` of shop S1 and ``C1`` of shop S2 are two people (each shop numbers its own
+    customers): S1's C1 topped up 20.00, S2's C1 has nothing, and neither can spend the
+    other's money; head office's own customers (H…) stay chain-wide."""
+    dsn = head_office(pg, "own_customers")
+    with hq.connect(dsn) as conn:
+        hq.ship(conn, "S1", [hq.Shipped("account", 1, "2026-01-15T10:00:00+01:00",
+                                        _wallet_record(1, "20.00", "topup", customer="C1"), "0" * 64, "h1")])
+        hq.ship(conn, "S2", [hq.Shipped("account", 1, "2026-01-15T10:01:00+01:00",
+                                        _wallet_record(1, "-3.00", "spend", "sale:1", customer="C1"), "0" * 64, "h1")])
+        refused = hq.ask_hold(conn, "S2", "C1", "wallet", Decimal("5.00"))
+        assert isinstance(refused, hq.Short) and refused.available == Decimal("-3.00")
+        assert hq.balances(conn, "S2", "C1").accounts["wallet"].balance == Decimal("-3.00")
+        held = hq.ask_hold(conn, "S1", "C1", "wallet", Decimal("15.00"))
+        assert isinstance(held, hq.Held) and held.available == Decimal("5.00")
+        # S2's holds on its C1 do not count against S1's C1, nor the other way.
+        assert hq.balances(conn, "S1", "C1").accounts["wallet"] == hq.AccountFigures(
+            Decimal("20.00"), Decimal("15.00"), Decimal("0"))
+        assert hq.balances(conn, "S2", "C1").accounts["wallet"].held == 0
+        rows = conn.execute("SELECT customer, balance, ledger_shop FROM account_balances_chain"
+                            " ORDER BY ledger_shop").fetchall()
+        assert rows == [("C1", Decimal("20.00"), "S1"), ("C1", Decimal("-3.00"), "S2")]
+        assert [(o.customer, o.balance, o.ledger_shop) for o in hq.overdrawn(conn)] == [("C1", Decimal("-3.00"), "S2")]
+    listed = hq_cli("overdrawn", "--dsn", dsn)
+    assert listed.returncode == 0 and "C1 wallet -3.00 (shop S2's own customer)" in listed.stdout, listed
