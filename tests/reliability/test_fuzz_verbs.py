@@ -5,20 +5,25 @@ The verbs and their fields come from the request union itself
 added later is fuzzed here without editing this file. For each verb Hypothesis draws
 frames of one of these kinds:
 
+- ``plausible``: what a client would send: things that exist (the demo catalog's
+  articles and barcodes, lanes, stock points, and every id the server answered so far:
+  customers, sales, documents, held tickets, lines, payments, purchase orders), small
+  amounts, today's date; ``one_hostile``: the same with one field hostile;
 - ``hostile``: every field of the right JSON type, with hostile values: numbers as
   strings that are huge, negative, zero, NaN or Infinity, 20 digits or 5 decimals;
   dates such as "2026-02-30" and "9999-99-99"; empty, 10 KB, control-character, RTL and
-  emoji strings; ids of things that exist and of things that do not; literals outside
-  their values; bad idempotency ``key`` values (empty, 10 KB, reused across verbs);
+  emoji strings; ids of things that do not exist; literals outside their values; bad
+  idempotency ``key`` values (empty, 10 KB, reused across verbs);
 - ``big_list``: a list (or a drawer count) of up to 10,000 items, within the frame limit;
 - ``wrong_type``, ``missing``, ``unknown``: one field of the wrong JSON type, one required
   field left out, one field the verb does not have (the rest right-typed);
-- ``deep``: one field nested up to the frame limit;
+- ``deep``: one field nested up to the frame limit; ``duplicate``: a field named twice;
 - ``bad_id`` / ``bad_key``: an ``id`` or a ``key`` that is not a string (or integer).
 
 Each frame goes over a real websocket to a real server on three connections: a till of
-lane 1 with its manager signed in (the demo shop's marie, so the roles table refuses
-nothing), a PDA with the same manager, and a socket that never said hello. For every
+lane 1 with a manager signed in (marie, as in the demo shop, so the roles table refuses
+nothing), a PDA with the same manager, and a socket that never said hello. The shop is
+the demo catalog with what the demo leaves off switched on (``fuzz_shop``). For every
 frame: an ``ok`` or an ``error`` whose code is in docs/protocol.md's table of error
 codes, never ``internal`` nor ``unavailable`` (a crash, a hang); addressed to the
 frame's ``id`` when it can be read; the malformed kinds above get ``bad_request``
@@ -28,9 +33,10 @@ state (a ``close``, a ``seller_add``): this fuzz does not assert that nothing ch
 the process is alive, ``/healthz`` answers 200, the log has no ``actor_crashed`` and no
 traceback, and ``laneserver verify`` passes on the data folder once the server stopped.
 
-``LANESERVER_FUZZ_VERB_EXAMPLES`` (default 3) is the Hypothesis examples per verb; each
-example is sent on the three connections. The long run is documented in
-docs/reliability.md.
+``LANESERVER_FUZZ_VERB_EXAMPLES`` (default 5) is the Hypothesis examples per verb; each
+example is sent on the three connections (``pytest -s`` prints the figures;
+``LANESERVER_FUZZ_VERB_REPORT=FILE`` writes them per connection, verb and kind, and the
+server's log beside). The long run is documented in docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -63,7 +69,7 @@ from tests.e2e.configured import (
 from tests.reliability.harness import WsPortal
 from tests.support import DEMO_SELLER, REPO, LiveServer
 
-EXAMPLES = int(os.environ.get("LANESERVER_FUZZ_VERB_EXAMPLES", "3"))
+EXAMPLES = int(os.environ.get("LANESERVER_FUZZ_VERB_EXAMPLES", "5"))
 MAX_FRAME = 65536  # [server] max_frame_bytes of the demo shop
 # Past max_frame_bytes + 1024 Hypercorn closes the websocket (1009, the documented
 # too_large close, server/run.py); the frames here stay under that.
@@ -96,6 +102,7 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
 # --- values ----------------------------------------------------------------------------------
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+OWN_TOKEN = "@own-token@"  # replaced by the connection's own device token when sent (a real hello)
 # Things of the demo shop that exist (an article, its barcode and pack, a lane, a stock
 # point, marie's PIN as a supervisor's) and things that do not. Never marie's name (a
 # wrong PIN naming her would lock her out of every device, a seller_pin would change
@@ -106,9 +113,9 @@ KNOWN_STRINGS = {
     "to": ["main", "back"],
     "mode": ["cash", "card", "cheque", "voucher", "meal_voucher", "credit", "wallet"],
     "seller": ["paul", "zoe", "sophie"], "pin": ["1234", "4321", "5678"], "supervisor_pin": ["1234", "4321"],
-    "customer": ["C1", "C000001"], "card": ["CARD-1"], "device": ["till-9-9", "pda-1"],
+    "customer": ["C1", "C000001"], "card": ["CARD-1"], "device": ["till-9-9", "pda-9999"],
     "document": ["DO000001", "O-000001", "Q-000001", "DN-000001"], "documents": ["DN-000001", "DL000001"],
-    "vat_rate": ["20", "5.5"], "reason": ["delivery", "loss", "damaged", "staff"], "token": ["t"], "text": ["%", "_", "*", "galets"],
+    "vat_rate": ["20", "5.5"], "reason": ["delivery", "loss", "damaged", "staff"], "token": ["t", OWN_TOKEN], "text": ["%", "_", "*", "galets"],
     "department": ["Vins rouges"], "zone": ["R1"], "held": ["h1"], "basket": ["b1"], "kind": ["sale_cancel", "SIGN_IN"],
     "function": ["pay", "cancel_ticket"], "name": ["Dupont"],
 }
@@ -306,7 +313,8 @@ class Frame:
 
 KEYS = st.one_of(st.none(), st.sampled_from(["k1", "k2", "", " ", "x" * 10_240, "\x00", "🍷"]), st.text(max_size=12))
 IDS = st.one_of(st.text(min_size=1, max_size=12), st.integers(-(2**63), 2**63 - 1))
-HOWS = ("hostile", "plausible", "one_hostile", "one_hostile", "big_list", "wrong_type", "missing", "unknown", "deep", "bad_id", "bad_key")
+HOWS = ("hostile", "plausible", "one_hostile", "one_hostile", "big_list", "duplicate", "wrong_type", "missing",
+        "unknown", "deep", "bad_id", "bad_key")
 
 
 def big(item: Any, room: int) -> list[Any]:
@@ -334,6 +342,14 @@ def verb_frames(draw, verb: str) -> Frame:
         if key is not None:
             body["key"] = key
         return Frame(verb, how, body)
+    if how == "duplicate":
+        # A field named twice (the last one counts, or the frame is refused): "type" and
+        # "id" too.
+        name = draw(st.sampled_from(sorted({"type", "id", "key", *fields})))
+        again = draw(st.one_of(json_scalars, st.sampled_from(VERBS)))
+        raw = json.dumps(body, ensure_ascii=False)
+        raw = f"{raw[:-1]}, {json.dumps(name)}: {json.dumps(again, ensure_ascii=False)}}}"
+        return Frame(verb, how, {**body, "id": again} if name == "id" else body, raw=raw)
     if how == "big_list":
         room = MAX_FRAME - len(json.dumps(body, ensure_ascii=False).encode()) - 200
         lists = [n for n, f in fields.items() if kinds(f.type) & {"list", "object"} and n in body]
@@ -400,14 +416,17 @@ class Peer:
         self.server, self.kind = server, kind
         self.repaired = self.frames = self.paired_at = 0
         self.lines = 0  # the open ticket's lines, as the last answer that showed it said
+        self.token = ""
         self.portal = self._open()
 
     def _open(self) -> WsPortal:
         self.opened = time.monotonic()
         if self.kind == "anonymous":
+            # Its frames may say hello with a real token (a till of lane 2's): then it is opened again.
+            self.token = self.token or self.server.pair("till", "2")
             return WsPortal(self.server.ws_url).start()
-        token = self.server.pair(self.kind, "1" if self.kind == "till" else None)
-        return WsPortal(self.server.ws_url, token, seller=MANAGER).start()
+        self.token = self.server.pair(self.kind, "1" if self.kind == "till" else None)
+        return WsPortal(self.server.ws_url, self.token, seller=MANAGER).start()
 
     def exchange(self, sent: Frame) -> dict[str, Any]:
         if self.kind == "anonymous" and time.monotonic() - self.opened > self.RENEW_AFTER:
@@ -415,13 +434,16 @@ class Peer:
             self.portal = self._open()
         if self.kind == "till" and self.lines == 0 and sent.verb in NEEDS_LINES:
             self._reply(self.portal.exchange(json.dumps({"type": "scan", "id": "line", "code": GALETS}), timeout=20))
-        reply = self.portal.exchange(sent.raw, timeout=20)
+        reply = self.portal.exchange(sent.raw.replace(OWN_TOKEN, self.token), timeout=20)
         self.frames += 1
         if self.kind == "anonymous":
+            if reply.get("type") == "ok" and sent.verb == "hello":
+                self.portal.close()
+                self.portal = self._open()
             return reply
         self._reply(reply)
         if reply.get("type") == "ok":
-            if sent.verb == "sign_out" or (sent.verb == "sign_in" and reply.get("seller") != MANAGER[0]):
+            if sent.verb in ("sign_out", "hello") or (sent.verb == "sign_in" and reply.get("seller") != MANAGER[0]):
                 self._manager_again()
         elif reply.get("code") == "forbidden" and reply.get("locked_seconds") and self.frames - self.paired_at > 300:
             # The fuzz's wrong PINs locked this device: a new one (not more than every 300
@@ -608,6 +630,9 @@ def test_the_server_survived_and_its_data_verifies(server, peers):
     with urllib.request.urlopen(server.url + "/healthz", timeout=10) as response:
         assert response.status == 200
     crashes = [line for line in server.output if "actor_crashed" in line or "Traceback" in line]
+    if os.environ.get("LANESERVER_FUZZ_VERB_REPORT"):  # the server's log beside the figures
+        with open(os.environ["LANESERVER_FUZZ_VERB_REPORT"] + ".log", "w", encoding="utf-8") as out:
+            out.write("\n".join(server.output))
     assert crashes == [], crashes[:5]
     for peer in peers:
         peer.close()
