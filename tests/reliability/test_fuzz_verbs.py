@@ -114,7 +114,7 @@ KNOWN_STRINGS = {
     "mode": ["cash", "card", "cheque", "voucher", "meal_voucher", "credit", "wallet"],
     "seller": ["paul", "zoe", "sophie"], "pin": ["1234", "4321", "5678"], "supervisor_pin": ["1234", "4321"],
     "customer": ["C1", "C000001"], "card": ["CARD-1"], "device": ["till-9-9", "pda-9999"],
-    "document": ["DO000001", "O-000001", "Q-000001", "DN-000001"], "documents": ["DN-000001", "DL000001"],
+    "document": ["DQ000001", "Q-000001", "O-000001", "L-000001", "C-000001"], "documents": ["L-000001", "DL000001"],
     "vat_rate": ["20", "5.5"], "reason": ["delivery", "loss", "damaged", "staff"], "token": ["t", OWN_TOKEN], "text": ["%", "_", "*", "galets"],
     "department": ["Vins rouges"], "zone": ["R1"], "held": ["h1"], "basket": ["b1"], "kind": ["sale_cancel", "SIGN_IN"],
     "function": ["pay", "cancel_ticket"], "name": ["Dupont"],
