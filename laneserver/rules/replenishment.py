@@ -78,21 +78,34 @@ def receive(order: PurchaseOrder, quantities: Iterable[tuple[str, Decimal]]) -> 
     if order.status != "open":
         raise ReceiptError(f"order {order.number} is {order.status}: nothing more can be received on it")
     lines = list(order.lines)
+    # Each article's lines, what they still expect, and the first of them that expects
+    # some: found once, so a receipt of n lines costs O(n), not O(n²) (a frame holds
+    # thousands of lines; the stock actor's loop is the whole server's).
+    where: dict[str, list[int]] = {}
+    for i, line in enumerate(lines):
+        where.setdefault(line.article, []).append(i)
+    left = {article: sum((lines[i].remaining for i in indexes), Decimal(0)) for article, indexes in where.items()}
+    first = dict.fromkeys(where, 0)
     for article, qty in quantities:
         if qty <= 0:
             raise ReceiptError(f"qty must be positive, got {qty}")
-        indexes = [i for i, line in enumerate(lines) if line.article == article]
-        if not indexes:
+        indexes = where.get(article)
+        if indexes is None:
             raise ReceiptError(f"article {article!r} is not on order {order.number}")
-        expected = sum((lines[i].remaining for i in indexes), Decimal(0))
-        if qty > expected:
-            raise ReceiptError(f"order {order.number} expects {expected} more of {article}, not {qty}: "
+        if qty > left[article]:
+            raise ReceiptError(f"order {order.number} expects {left[article]} more of {article}, not {qty}: "
                                "enter the surplus as a delivery")
-        for i in indexes:
+        left[article] -= qty
+        k = first[article]
+        while qty > 0:  # the lines before k expect nothing more
+            i = indexes[k]
             take = min(qty, lines[i].remaining)
             if take > 0:
                 lines[i] = msgspec.structs.replace(lines[i], received=lines[i].received + take)
                 qty -= take
+            if lines[i].remaining == 0:
+                k += 1
+        first[article] = k
     done = all(line.remaining == 0 for line in lines)
     return msgspec.structs.replace(order, lines=tuple(lines), status="received" if done else "open")
 

@@ -29,6 +29,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from laneserver.protocol.messages import RequestUnion
 from laneserver.rules.money import BadValue, parse_qty
 
 from tests.reliability.harness import WsPortal, known_codes, snapshot, unique_barcodes
@@ -39,9 +40,8 @@ MAX_FRAME = 65536  # [server] max_frame_bytes of the demo shop
 GALETS = "3760245001015"
 KNOWN = known_codes()
 VALID_CODE = unique_barcodes()[0]
-VERBS = ("hello", "sign_in", "sign_out", "scan", "add", "set_qty", "remove_line", "cancel_ticket", "discount",
-         "set_customer", "hold", "held", "recall", "pay", "remove_payment", "finish", "ticket", "stock",
-         "stock_entry", "stock_exit", "basket_empty")
+# Every verb of the wire, from the request union: an "unknown verb" is drawn outside it.
+VERBS = tuple(cls.__struct_config__.tag for cls in RequestUnion.__args__)  # type: ignore[attr-defined]
 REFUSALS = {"bad_request", "too_large", "unauthenticated", "forbidden", "not_found", "unknown_code",
             "ambiguous_code", "conflict", "balance_not_zero", "not_supported", "not_signed_in", "wrong_pin",
             "supervisor_required"}
