@@ -427,6 +427,12 @@ def close(kind: str, period: str, *, records: Records, closures: Iterable[Closur
         if last is not None and first_day(DAY, last.period) > day:
             return Refused("conflict", f"a later day ({last.period}) is already closed", {"period": period})
         covered, _rest = up_to(records, day, zone)
+        if day < today and not days_of(covered, zone):
+            # A past day with nothing to cover (a date before the shop opened, a day it was
+            # shut): its Z would only put an empty closure in the chain. (Today's may be
+            # empty: the Z of a day without a sale.)
+            return Refused("conflict", f"nothing to close on {period}: no record up to that day is left open",
+                           {"period": period})
         positions = (last.positions if last else Positions()).after(covered)
         return Closure(kind=DAY, period=period, at=at, positions=positions, totals=totals(covered),
                        grand=carry(before, covered))

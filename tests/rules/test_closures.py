@@ -414,3 +414,20 @@ def test_a_cancelled_sale_and_its_counter_entry_add_up_to_nothing_but_count_in_g
     assert t.by_mode == {"cash": D("0.00")} and t.net == D("0.00") and t.cancellations == Count(1, D("-12.40"))
     grand = z.carry(GrandTotals(), records)
     assert (grand.gt, grand.gt_abs) == (D("0.00"), D("24.80"))
+
+def test_a_past_day_with_nothing_left_open_is_not_closed():
+    """A manager's ``close`` of a day long gone (``0001-01-01``, found by the verb fuzz) or
+    of a day the shop was shut wrote an empty Z into the chain; now refused, naming it.
+    Today's Z may be empty (a day without a sale); a past day with records still closes."""
+    today = dt.date(2026, 1, 15)
+    at = utc(2026, 1, 15, 12)
+    records = Records(sales=(sale(1, utc(2026, 1, 12, 12), "1.00"),))
+    for period in ("0001-01-01", "2026-01-11"):
+        refused = z.close(DAY, period, records=records, closures=[], today=today, zone=PARIS, at=at)
+        assert isinstance(refused, Refused) and refused.details == {"period": period}, refused
+        assert f"nothing to close on {period}" in refused.message
+    d12 = closed(z.close(DAY, "2026-01-12", records=records, closures=[], today=today, zone=PARIS, at=at), 1)
+    shut = z.close(DAY, "2026-01-14", records=Records(), closures=[d12], today=today, zone=PARIS, at=at)
+    assert isinstance(shut, Refused) and "nothing to close" in shut.message
+    empty_today = z.close(DAY, "2026-01-15", records=Records(), closures=[d12], today=today, zone=PARIS, at=at)
+    assert closed(empty_today, 2).totals.tickets == 0
