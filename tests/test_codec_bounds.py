@@ -191,3 +191,16 @@ def test_the_schema_says_id_is_required():
     for verb, ref in schema["requests"].items():
         name = ref["$ref"].rsplit("/", 1)[1]
         assert "id" in schema["$defs"][name]["required"], verb
+
+
+def test_an_error_message_quoting_a_hostile_value_is_cut():
+    """A refusal names the value it refuses; a 10 KB id must not come back whole (the verb
+    fuzz saw `not_found` messages of 10 KB)."""
+    import msgspec as _msgspec
+
+    from laneserver.protocol.codec import MAX_MESSAGE_CHARS, error_frame
+
+    frame = error_frame(None, "not_found", f"no article {'x' * 10_000!r}")
+    message = _msgspec.json.decode(frame)["message"]
+    assert len(message) == MAX_MESSAGE_CHARS and message.endswith("(cut: 10013 characters in all)")
+    assert _msgspec.json.decode(error_frame(None, "not_found", "no article 'A9'"))["message"] == "no article 'A9'"

@@ -226,12 +226,27 @@ def with_re(reply: bytes, re: Id) -> bytes:
     return frame
 
 
+MAX_MESSAGE_CHARS = 1000  # an error's message, at most: one that quotes a hostile value is cut
+
+
+def bounded_message(message: str) -> str:
+    """``message`` cut to MAX_MESSAGE_CHARS, saying how much was left out: a refusal that
+    names the value it refuses (a 10 KB id) does not send that value back whole."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    cut = f"… (cut: {len(message)} characters in all)"
+    return message[:MAX_MESSAGE_CHARS - len(cut)] + cut
+
+
 def encode_error(error: Error) -> ErrorFrame:
     """An ``error`` the decoder made (a frame that is not a request), encoded."""
+    if len(error.message) > MAX_MESSAGE_CHARS:
+        error = msgspec.structs.replace(error, message=bounded_message(error.message))
     return ErrorFrame(_encoder.encode(error), error.code)
 
 
 def error_frame(request: Request | None, code: str, message: str, **details: Any) -> ErrorFrame:
     """An encoded ``error`` reply to ``request`` (``details`` are Error fields)."""
-    frame = _encoder.encode(Error(re=None if request is None else request.id, code=code, message=message, **details))
+    frame = _encoder.encode(Error(re=None if request is None else request.id, code=code,
+                                  message=bounded_message(message), **details))
     return ErrorFrame(frame, code)
