@@ -57,7 +57,7 @@ from laneserver.actors.documents_messages import (
     RecallDocument,
     ReplyTo,
 )
-from laneserver.actors.journal import CommitFailed, ReadFailed, commit, read
+from laneserver.actors.journal import CommitFailed, commit, read
 from laneserver.actors.lane_customers import LaneCustomers
 from laneserver.actors.lane_documents import LaneDocuments
 from laneserver.actors.lane_payments import LanePayments, filtered
@@ -88,7 +88,7 @@ from laneserver.actors.lane_messages import (
 from laneserver.actors.messages import Caller, DeviceStatus, Do
 from laneserver.actors.publisher import Publisher
 from laneserver.actors.replies import ReplyMemory
-from laneserver.actors.runtime import ActorFailed, Address
+from laneserver.actors.runtime import Address
 from laneserver.actors.stock_messages import CostsChanged, Reserve
 from laneserver.clock import Clock, shop_zone
 from laneserver.config import Config
@@ -96,7 +96,6 @@ from laneserver.log import get_logger
 from laneserver.rules import lane as rules
 from laneserver.rules import payment as payments
 from laneserver.rules import coupons as coupon_rules
-from laneserver.rules import documents
 from laneserver.rules import lane_journal, lane_plan
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.costs import CostBook, unit_cost
@@ -106,8 +105,7 @@ from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.stock import StockTakes, effective_policy
 from laneserver.rules.lane_sums import LaneSums, coupon_contributions, stock_contributions, ticket_customer
 from laneserver.store import reads
-from laneserver.store.documents import invoice_of_return
-from laneserver.store.ops import AppendLaneChange, ChainRecord, RecordEvent, RecordSale, Remember, SaleRecorded
+from laneserver.store.ops import AppendLaneChange, RecordEvent, RecordSale, Remember, SaleRecorded
 
 # The built-in payment modes the lane handles (rules/payment.py's one table); the
 # shop's own modes ([[payment_modes]]) come on top, see ``payment_policy``.
@@ -193,7 +191,7 @@ class LaneActor:
         self.display = display  # the lane's customer display (actors/display.py): told, never waited on
         # Its parts (not actors: awaited from this loop): receipts and invoices, the plans'
         # steps to its neighbours, customer commands, documents.
-        self.receipts = LaneReceipts(lane, config=config, policy=self.payments, zone=self.zone, article=catalog.get,
+        self.receipts = LaneReceipts(lane, config=config, journal=journal, policy=self.payments, zone=self.zone, article=catalog.get,
                                      printer=printer, invoices=invoices, customers=customers, log=self.log)
         self.steps = LaneSteps(lane, stock=stock, stock_point=self.stock_point, customers=customers, drawer=drawer,
                                paying=self.paying, receipts=self.receipts, article=catalog.get)
@@ -359,20 +357,13 @@ class LaneActor:
         moves = tuple(granted.moves)
         vouchers = remainder_vouchers(moves)
         if sale is not None and granted.invoice is not None and sale.total < 0 and sale.customer is not None:
-            # A return billed to a customer: a credit note referring to their invoice (rules/documents.py).
-            returned = frozenset(l.article for l in sale.lines if l.qty < 0 and l.article is not None)
-            try:
-                names = frozenset(l.name for l in sale.lines if l.qty < 0)
-                refers = await read(self.journal, partial(invoice_of_return, customer=sale.customer,
-                                                          articles=returned, names=names))
-            except (ReadFailed, ActorFailed):
-                envelope.reply(refused(Code.UNAVAILABLE, "the invoices could not be read; nothing was changed, "
-                                                         "try again"))
+            # A return billed to a customer: a credit note referring to their invoice.
+            note = await self.receipts.credit_note(sale, now)
+            if isinstance(note, Refused):
+                envelope.reply(note)
                 await self.steps.tell_all(plan.give_backs())
                 return
-            ops.append(ChainRecord(chain="credit_note", at=now, record=documents.credit_note_record(
-                customer=sale.customer, lane=self.lane, seller=sale.seller, lines=sale.lines, total=sale.total,
-                refers=refers)))
+            ops.append(note)
         if sale is not None:
             # Its numbers come from the journal's unit, which sets them in the stored result.
             done: LaneResult = SaleDone(number=0, total=sale.total, change=sale.change, due=sale.due,

@@ -1,6 +1,6 @@
 """A lane's receipts and invoices: the part of a lane that prints a sale's receipt,
 keeps its last sales' receipts for the till's screen, bills a sale to a business
-customer and has the invoice's PDF written.
+customer (a return billed to one: its credit note) and has the invoice's PDF written.
 
 Not an actor of its own: the lane actor owns it (actors/lane.py) and calls it from its
 plan's steps (actors/lane_steps.py: ``Bill`` before the commit, ``PrintReceipt`` and
@@ -15,28 +15,31 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import msgspec
 
 from laneserver.actors.customers_messages import FindCustomer
 from laneserver.actors.invoice_messages import RenderInvoice
+from laneserver.actors.journal import ReadFailed, read
 from laneserver.actors.lane_messages import IssuedVoucher
 from laneserver.actors.lane_payments import find_customer
 from laneserver.actors.messages import Caller
 from laneserver.actors.printer_messages import PrintReceipt
-from laneserver.actors.runtime import Address
+from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.config import Config
+from laneserver.rules import documents, lane_plan
 from laneserver.rules import invoice as invoices
 from laneserver.rules import lane as rules
-from laneserver.rules import lane_plan
 from laneserver.rules import payment as payments
 from laneserver.rules.catalog import Article
 from laneserver.rules.copies import signature
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.receipt import Receipt
 from laneserver.rules.sale_receipt import sale_receipt
-from laneserver.store.ops import IssueVoucher, Printed, SaleRecorded
+from laneserver.store.documents import invoice_of_return
+from laneserver.store.ops import ChainRecord, IssueVoucher, Printed, SaleRecorded
 
 #: How many of its last sales' receipts a lane keeps for ``receipt`` (the till asks right after finish).
 RECEIPTS_KEPT = 20
@@ -64,11 +67,12 @@ def remainder_vouchers(moves: tuple[Any, ...]) -> tuple[IssuedVoucher, ...]:
 class LaneReceipts:
     """One lane's receipts and invoices (owned by its ``LaneActor``)."""
 
-    def __init__(self, lane: str, *, config: Config, policy: payments.Policy, zone: dt.tzinfo,
+    def __init__(self, lane: str, *, config: Config, journal: Address, policy: payments.Policy, zone: dt.tzinfo,
                  article: Callable[[str], Article | None], printer: Address | None, invoices: Address | None,
                  customers: Address | None, log: Any) -> None:
         self.lane = lane
         self.config = config
+        self.journal = journal
         self.policy = policy
         self.zone = zone
         self.article = article
@@ -141,6 +145,21 @@ class LaneReceipts:
                            for p in sale.payments),
             change=sale.change, rounding=sale.rounding, due=sale.due,
         )
+
+    async def credit_note(self, sale: rules.SaleCompleted, now: dt.datetime) -> ChainRecord | Refused:
+        """A return billed to a customer: its credit note, referring to the customer's
+        invoice of what is returned (rules/documents.py), to write in the sale's unit."""
+        assert sale.customer is not None
+        returned = frozenset(l.article for l in sale.lines if l.qty < 0 and l.article is not None)
+        try:
+            names = frozenset(l.name for l in sale.lines if l.qty < 0)
+            refers = await read(self.journal, partial(invoice_of_return, customer=sale.customer,
+                                                      articles=returned, names=names))
+        except (ReadFailed, ActorFailed):
+            return refused(Code.UNAVAILABLE, "the invoices could not be read; nothing was changed, try again")
+        return ChainRecord(chain="credit_note", at=now, record=documents.credit_note_record(
+            customer=sale.customer, lane=self.lane, seller=sale.seller, lines=sale.lines, total=sale.total,
+            refers=refers))
 
     def write_invoice(self, written: Written) -> None:
         """The invoice's PDF, written by the invoices actor (actors/invoices.py) off the
