@@ -30,7 +30,7 @@ def test_an_invoice_names_a_payment_by_its_label_and_a_cheque_by_its_reference()
 
 
 def test_a_money_slip_is_one_line_without_vat_paid_in_its_mode():
-    at = dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.UTC)
     slip = money_slip(shop_name="Shop", header=("h",), footer=("Ada", "Merci"), lane="1", number=7, seller="S1",
                       at=at, label="Recharge porte-monnaie", amount=D("20.00"), mode="cash")
     assert [(l.name, l.qty, l.total, l.vat_rate) for l in slip.lines] == [("Recharge porte-monnaie", D(1), D("20.00"),
