@@ -13,12 +13,24 @@ the results.
 What a change needs from the lane's neighbours — stock reserved, coupons and money
 held, a sale's settles, what it took, the drawer, the receipt, the invoice — is a plan
 computed by a pure function (rules/lane_plan.py) from the states before and after; the
-actor executes any plan the same way (``_ask_all``, the commit, ``_tell_all``), giving
-back what was granted when the change is not made. A payment charged on the lane's
-card terminal or held on a customer's account is prepared first by the lane's
-payments part (actors/lane_payments.py). A sale's receipt is built in
-rules/sale_receipt.py; its invoice's PDF is written by the invoices actor
-(actors/invoices.py), off this task.
+actor executes any plan the same way (``_plan``, the asks, the commit, the tells),
+giving back what was granted when the change is not made.
+
+This module is the core — the loop (``run``), the commands (``_do``), a change and its
+commit (``_apply``, ``_document``) and what is published after. The rest is in parts
+the lane owns (not actors: awaited from its loop, so a request stays one request):
+
+- actors/lane_steps.py: which neighbour each step of a plan asks or tells (stock
+  point, customers actor, drawer, printer, invoices actor);
+- actors/lane_payments.py: a payment charged on the lane's card terminal or held on a
+  customer's account, prepared before it is applied;
+- actors/lane_customers.py: a customer chosen or a card scanned, a wallet top-up, an
+  article's deposit and coupon lines, as the rule commands to apply;
+- actors/lane_receipts.py: a sale's receipt (built in rules/sale_receipt.py) printed
+  and kept for the till's screen, its invoice made and its PDF written by the invoices
+  actor (actors/invoices.py), off this task;
+- actors/lane_documents.py: quotes, orders, delivery notes made from the ticket or
+  recalled onto it, through the documents actor, and their slips printed.
 
 The lane's state lives in the journal (each request appends what it changed to
 ``lane_changes``, rules/lane_journal.py; now and then the state is written whole to
@@ -29,87 +41,71 @@ it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import msgspec
 import trio
 
-from laneserver.actors.customers_messages import AskSettle, Available, FindCustomer, Refresh, Release
-from laneserver.actors.customers_messages import AskCouponHold, AskCouponSettle, CountCoupons, ReportCouponHolds
+from laneserver.actors.customers_messages import ReportCouponHolds
 from laneserver.actors.device_messages import ShowTicket
 from laneserver.actors.documents_messages import (
-    CloseDocuments,
     DocumentMade,
-    FindDocument,
     InvoiceNotes,
-    IssueDocument,
     LaneResults,
     MakeDocument,
     RecallDocument,
     ReplyTo,
 )
-from laneserver.actors.drawer_messages import SaleFinished
-from laneserver.actors.invoice_messages import RenderInvoice
-from laneserver.actors.journal import CommitFailed, ReadFailed, commit, read
-from laneserver.actors.lane_payments import LanePayments, filtered, find_customer
+from laneserver.actors.journal import CommitFailed, commit, read
+from laneserver.actors.lane_customers import LaneCustomers
+from laneserver.actors.lane_documents import LaneDocuments
+from laneserver.actors.lane_payments import LanePayments, filtered
+from laneserver.actors.lane_receipts import LaneReceipts, Written, remainder_vouchers
+from laneserver.actors.lane_steps import LaneSteps
 from laneserver.actors.lane_messages import (
     Basket,
     BasketAdded,
     BasketArrived,
     BasketParkedResult,
     CanTakeParked,
-    ChooseCustomer,
     GetHeld,
     GetReceipt,
     GetTicket,
     HeldTickets,
     LaneWork,
     OpenWork,
-    IssuedVoucher,
     ParkedHandOver,
     LaneResult,
     LaneTicket,
     Receipted,
     SaleDone,
     SaleReceipt,
-    ScanCard,
     StockWarning,
     TicketChanged,
     TicketHeld,
 )
 from laneserver.actors.messages import Caller, DeviceStatus, Do
-from laneserver.actors.printer_messages import PrintReceipt
 from laneserver.actors.publisher import Publisher
 from laneserver.actors.replies import ReplyMemory
-from laneserver.actors.runtime import ActorFailed, Address
-from laneserver.actors.stock_messages import AskReserve, CostsChanged, Reserve, Taken
-from laneserver.clock import Clock, shop_day, shop_zone
+from laneserver.actors.runtime import Address
+from laneserver.actors.stock_messages import CostsChanged, Reserve
+from laneserver.clock import Clock, shop_zone
 from laneserver.config import Config
 from laneserver.log import get_logger
 from laneserver.rules import lane as rules
 from laneserver.rules import payment as payments
-from laneserver.rules import customers as customer_rules
 from laneserver.rules import coupons as coupon_rules
-from laneserver.rules import invoice as invoices
-from laneserver.rules import documents
 from laneserver.rules import lane_journal, lane_plan
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.costs import CostBook, unit_cost
 from laneserver.rules.customer_display import Sale
-from laneserver.rules.money import ZERO, fmt_money, parse_money
-from laneserver.rules.receipt import Receipt, ReceiptLine, ReceiptPayment
-from laneserver.rules.ticket import vat_breakdown
+from laneserver.rules.money import parse_money
 from laneserver.rules.outcome import Code, Refused, refused
-from laneserver.rules.stock import OutOfStock, StockTakes, effective_policy, exact, fmt_stock
-from laneserver.rules.copies import signature
-from laneserver.rules.sale_receipt import sale_receipt
+from laneserver.rules.stock import StockTakes, effective_policy
 from laneserver.rules.lane_sums import LaneSums, coupon_contributions, stock_contributions, ticket_customer
-from laneserver.rules.ticket import topups_in_out
 from laneserver.store import reads
-from laneserver.store.documents import invoice_of_return
-from laneserver.store.ops import AppendLaneChange, ChainRecord, IssueVoucher, Printed, RecordEvent, RecordSale, Remember, SaleRecorded
+from laneserver.store.ops import AppendLaneChange, RecordEvent, RecordSale, Remember, SaleRecorded
 
 # The built-in payment modes the lane handles (rules/payment.py's one table); the
 # shop's own modes ([[payment_modes]]) come on top, see ``payment_policy``.
@@ -141,30 +137,6 @@ class _Asked(msgspec.Struct, frozen=True):
         return self.command.receipt if isinstance(self.command, Receipted) else None
 
 
-class _Granted:
-    """What a plan's asks granted: the invoice (``Bill``), the journal ops of a sale's
-    settles, the stock warnings of a reservation."""
-
-    def __init__(self) -> None:
-        self.invoice: invoices.Invoice | None = None
-        self.moves: list[Any] = []
-        self.warnings: tuple[StockWarning, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class _Written:
-    """A sale the journal wrote, as the tells after it need it."""
-
-    sale: rules.SaleCompleted
-    recorded: SaleRecorded
-    vouchers: tuple[IssuedVoucher, ...]
-    invoice: invoices.Invoice | None
-
-
-#: How many of its last sales' receipts a lane keeps for ``receipt`` (the till asks right after finish).
-RECEIPTS_KEPT = 20
-
-
 class LaneActor:
     def __init__(
         self,
@@ -193,9 +165,6 @@ class LaneActor:
         self.stock = stock
         self.stock_point = config.stock_point_of(lane)
         self.payments = payment_policy(config)
-        self.printer = printer
-        self.drawer = drawer  # the lane's cash drawer actor: takes a sale's cash and opens
-        self.customers = customers  # the shop's customers actor: credit, wallet and vouchers
         # The purchase costs of the lane's stock point (its actor writes them): read on
         # each line added to flag a sale below cost, with no round trip (rules/costs.py).
         self.costs = costs if costs is not None else CostBook()
@@ -204,7 +173,6 @@ class LaneActor:
         self._unit_costs: dict[str, Any] = {}
         self.clock = clock
         self.zone = shop_zone(config.shop.timezone)  # the shop's day (cheque instalments)
-        self._receipts: dict[int, Receipt] = {}  # the last sales' receipts, for the till's screen
         # The lane's sessions (actors/publisher.py): made by the shop, it outlives a
         # restart of this actor; the lane only tells it each new ticket and device status.
         self.publisher = publisher if publisher is not None else Publisher(f"lane:{lane}")
@@ -220,9 +188,19 @@ class LaneActor:
         self._coupons: LaneSums[tuple[str, str]] = LaneSums(coupon_contributions, context=ticket_customer)
         self._last_ticket: LaneTicket | None = None
         self._last_ticket_state: rules.LaneState | None = None
-        self.invoices = invoices  # the invoices actor: writes an invoice's PDF off this task
         self.display = display  # the lane's customer display (actors/display.py): told, never waited on
-        self.documents = documents  # quotes, orders, delivery notes (actors/documents.py)
+        # Its parts (not actors: awaited from this loop): receipts and invoices, the plans'
+        # steps to its neighbours, customer commands, documents.
+        self.receipts = LaneReceipts(lane, config=config, journal=journal, policy=self.payments, zone=self.zone, article=catalog.get,
+                                     printer=printer, invoices=invoices, customers=customers, log=self.log)
+        self.steps = LaneSteps(lane, stock=stock, stock_point=self.stock_point, customers=customers, drawer=drawer,
+                               paying=self.paying, receipts=self.receipts, article=catalog.get)
+        self.customer_commands = LaneCustomers(lane, catalog=catalog, customers=customers, clock=clock,
+                                                coupon_holds=self._coupon_holds)
+        self.customers = customers  # the shop's customers actor: told the coupon holds at start
+        self.documents = None if documents is None else LaneDocuments(
+            lane, config=config, documents=documents, customers=customers, printer=printer, clock=clock,
+            zone=self.zone, stock_point=self.stock_point, takes=self._takes.takes)
 
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         stored = await read(self.journal, partial(reads.lane_state, lane=self.lane))
@@ -266,7 +244,7 @@ class LaneActor:
                 envelope.reply(self.ticket(self.state))
                 return
             case GetReceipt(sale=number):
-                receipt = self._receipts.get(number)
+                receipt = self.receipts.kept(number)
                 envelope.reply(SaleReceipt(number, receipt) if receipt is not None else refused(
                     Code.NOT_FOUND, f"sale {number} is not one of lane {self.lane}'s last sales since it started",
                     field="sale"))
@@ -295,13 +273,14 @@ class LaneActor:
                 if command.source is None:  # the edge tags every basket (server/edge_lane.py)
                     raise TypeError(f"lane {self.lane}: a basket without its source")
                 command = list(lines)
-        command = await self._customer_command(command)
+        command = await self.customer_commands.command(self.state, command)
         if isinstance(command, Refused):  # a refusal found while looking the customer up
             envelope.reply(command)
             return
         basket = asked.command if isinstance(asked.command, Basket) else None
         # costs, deposits, coupons (a parked basket has no customer: no coupon of the open ticket's)
-        command = await self._linked(self._costed(command), with_customer=basket is None or not basket.park)
+        command = await self.customer_commands.linked(self.state, self._costed(command),
+                                                      with_customer=basket is None or not basket.park)
         if isinstance(command, Refused):
             envelope.reply(command)
             return
@@ -354,24 +333,18 @@ class LaneActor:
             result = rules.apply(state, one, now=now)
             if isinstance(result, Refused):
                 envelope.reply(filtered(result))
-                await self._tell_all(lane_plan.not_made(holding))
+                await self.steps.tell_all(lane_plan.not_made(holding))
                 return
             state = result.state
             events.extend(result.events)
         state = rules.revised(self.state, state)  # one request, one change: rev + 1
         sale = next((e for e in events if isinstance(e, rules.SaleCompleted)), None)
-        plan = lane_plan.plan(
-            lane_plan.Change(before=self.state, after=state, sale=sale,
-                             reserved_before=self._reserved(self.state), reserved_after=self._reserved(state),
-                             coupons_before=self._coupon_holds(self.state), coupons_after=self._coupon_holds(state),
-                             receipt=asked.receipt, holding=holding),
-            takes=self._takes.takes, checked=self._checked, article=self.catalog.get,
-        )
+        plan = self._plan(state, sale, receipt=asked.receipt, holding=holding)
         if isinstance(plan, Refused):
             envelope.reply(plan)
-            await self._tell_all(lane_plan.not_made(holding))
+            await self.steps.tell_all(lane_plan.not_made(holding))
             return
-        granted = await self._ask_all(plan, caller, sale)
+        granted = await self.steps.ask_all(plan, caller, sale)
         if isinstance(granted, Refused):
             envelope.reply(granted)
             return
@@ -382,22 +355,15 @@ class LaneActor:
         ]
         ops.append(AppendLaneChange(change=lane_journal.diff(self.state, state), state=state, at=now))
         moves = tuple(granted.moves)
-        vouchers = _remainder_vouchers(moves)
+        vouchers = remainder_vouchers(moves)
         if sale is not None and granted.invoice is not None and sale.total < 0 and sale.customer is not None:
-            # A return billed to a customer: a credit note referring to their invoice (rules/documents.py).
-            returned = frozenset(l.article for l in sale.lines if l.qty < 0 and l.article is not None)
-            try:
-                names = frozenset(l.name for l in sale.lines if l.qty < 0)
-                refers = await read(self.journal, partial(invoice_of_return, customer=sale.customer,
-                                                          articles=returned, names=names))
-            except (ReadFailed, ActorFailed):
-                envelope.reply(refused(Code.UNAVAILABLE, "the invoices could not be read; nothing was changed, "
-                                                         "try again"))
-                await self._tell_all(plan.give_backs())
+            # A return billed to a customer: a credit note referring to their invoice.
+            note = await self.receipts.credit_note(sale, now)
+            if isinstance(note, Refused):
+                envelope.reply(note)
+                await self.steps.tell_all(plan.give_backs())
                 return
-            ops.append(ChainRecord(chain="credit_note", at=now, record=documents.credit_note_record(
-                customer=sale.customer, lane=self.lane, seller=sale.seller, lines=sale.lines, total=sale.total,
-                refers=refers)))
+            ops.append(note)
         if sale is not None:
             # Its numbers come from the journal's unit, which sets them in the stored result.
             done: LaneResult = SaleDone(number=0, total=sale.total, change=sale.change, due=sale.due,
@@ -407,7 +373,7 @@ class LaneActor:
                                   reply=None if asked.key is None else self.replies.stored(done),
                                   fingerprint=asked.fingerprint,
                                   customer_moves=moves, invoice=granted.invoice,
-                                  printed=self._printed(plan, caller)))
+                                  printed=self.receipts.printed(plan, caller)))
         else:
             done = self._result(asked, state, events, granted.warnings)
             if asked.key is not None:
@@ -419,18 +385,15 @@ class LaneActor:
             self.log.error("commit_failed", error=str(error), command=type(asked.command).__name__)
             envelope.reply(self.replies.failed_result(error, asked.key,
                                                       "the change could not be saved; nothing was changed"))
-            await self._tell_all(plan.give_backs())  # what was granted for nothing
+            await self.steps.tell_all(plan.give_backs())  # what was granted for nothing
             return
         self.state = state
         recorded: SaleRecorded | None = next((r for r in results if isinstance(r, SaleRecorded)), None)
-        written: _Written | None = None
+        written: Written | None = None
         if sale is not None and recorded is not None:
             done = msgspec.structs.replace(done, number=recorded.number, invoice=recorded.invoice)
-            written = _Written(sale, recorded, vouchers, granted.invoice)
-            # Its receipt, for the till's screen (``receipt``): the last few sales' only.
-            self._receipts[recorded.number] = self._receipt(written, local=True)
-            while len(self._receipts) > RECEIPTS_KEPT:
-                del self._receipts[next(iter(self._receipts))]
+            written = Written(sale, recorded, vouchers, granted.invoice)
+            self.receipts.keep(written)  # its receipt, for the till's screen (``receipt``)
             self.log.info("sale_completed", number=recorded.number, total=str(sale.total), seller=sale.seller)
         self.replies.remember_result(caller.device, asked.key, asked.fingerprint, done)
         envelope.reply(done)
@@ -443,115 +406,19 @@ class LaneActor:
                 self.publisher.publish(BasketArrived(lane=self.lane, basket=event.basket, device=event.device,
                                                      seller=event.seller, lines=event.lines,
                                                      appended=event.appended), "basket")
-        await self._tell_all(plan.tells, written)
+        await self.steps.tell_all(plan.tells, written)
 
-    # --- the plan's steps (rules/lane_plan.py): which neighbour, which message ----------
-
-    async def _ask_all(self, plan: lane_plan.Plan, caller: Caller,
-                       sale: rules.SaleCompleted | None) -> _Granted | Refused:
-        """The plan's asks in order; on a refusal, what the earlier ones granted is
-        given back (``Plan.give_backs``) and the refusal returned."""
-        granted = _Granted()
-        for done, ask in enumerate(plan.asks):
-            answer = await self._ask(ask.step, caller, sale, granted)
-            if isinstance(answer, Refused):
-                await self._tell_all(plan.give_backs(done))
-                return answer
-        return granted
-
-    async def _ask(self, step: Any, caller: Caller, sale: rules.SaleCompleted | None,
-                   granted: _Granted) -> Refused | None:
-        """One ask: its answer added to ``granted``, or its refusal (a neighbour that
-        did not answer: ``unavailable``, nothing changed)."""
-        match step:
-            case lane_plan.Bill(customer=customer):
-                assert sale is not None
-                invoice = await self._invoice(sale, customer)
-                if isinstance(invoice, Refused):
-                    return invoice
-                granted.invoice = invoice
-            case lane_plan.ReserveStock(before=before, after=after):
-                try:
-                    decision = await self.stock.ask(AskReserve(self.lane, before, after))
-                except ActorFailed:
-                    return refused(Code.UNAVAILABLE, "the stock point did not answer; nothing was changed, try again")
-                if isinstance(decision, OutOfStock):
-                    return self._out_of_stock(decision)
-                granted.warnings = tuple(StockWarning(article=a, stock_point=self.stock_point, available=exact(v))
-                                         for a, v in decision.warnings)
-            case lane_plan.HoldCoupons(holds=holds):
-                return await self._ask_customers(AskCouponHold(self.lane, holds), granted,
-                                                 "coupons need the customer directory")
-            case lane_plan.SettleAccounts():
-                return await self._ask_customers(
-                    AskSettle(lane=self.lane, payments=step.payments, at=step.at, device=caller.device,
-                              seller=step.seller, customer=step.customer, topup=step.topup,
-                              topup_cancel=step.topup_cancel, topup_mode=step.topup_mode),
-                    granted, "customer payments need the customer directory")
-            case lane_plan.SettleCoupons():
-                return await self._ask_customers(
-                    AskCouponSettle(lane=self.lane, customer=step.customer, uses=step.uses, credits=step.credits,
-                                    at=step.at, device=caller.device, seller=step.seller),
-                    granted, "subscriptions and coupons need the customer directory")
-            case other:
-                raise TypeError(f"lane {self.lane}: no ask for {other!r}")
-        return None
-
-    async def _ask_customers(self, message: Any, granted: _Granted, missing: str) -> Refused | None:
-        """Ask the customers actor: None (a hold) or journal ops (a settle) granted."""
-        if self.customers is None:
-            return refused(Code.NOT_SUPPORTED, missing)
-        try:
-            answer = await self.customers.ask(message)
-        except ActorFailed:
-            return refused(Code.UNAVAILABLE, "the customer directory did not answer; nothing was changed, try again")
-        if isinstance(answer, Refused):
-            return filtered(answer)
-        if answer is not None:
-            granted.moves.extend(answer)
-        return None
-
-    def _out_of_stock(self, decision: OutOfStock) -> Refused:
-        article = self.catalog.get(decision.article)
-        name = f" ({article.name})" if article is not None else ""
-        return refused(
-            Code.OUT_OF_STOCK,
-            f"only {fmt_stock(decision.available)} of {decision.article}{name} available at "
-            f"{self.stock_point}: this shop does not sell below zero stock",
-            article=decision.article, available=fmt_stock(decision.available), stock_point=self.stock_point,
+    def _plan(self, state: rules.LaneState, sale: rules.SaleCompleted | None, *, receipt: str | None,
+              holding: int | None) -> lane_plan.Plan | Refused:
+        """What the change from the lane's state to ``state`` needs of its neighbours
+        (rules/lane_plan.py), from the sums of what the tickets hold before and after."""
+        return lane_plan.plan(
+            lane_plan.Change(before=self.state, after=state, sale=sale,
+                             reserved_before=self._reserved(self.state), reserved_after=self._reserved(state),
+                             coupons_before=self._coupon_holds(self.state), coupons_after=self._coupon_holds(state),
+                             receipt=receipt, holding=holding),
+            takes=self._takes.takes, checked=self._checked, article=self.catalog.get,
         )
-
-    async def _tell_all(self, steps: tuple[Any, ...], written: _Written | None = None) -> None:
-        """The tells in order (after a commit: ``written`` is the sale it wrote, if any).
-        A step for a neighbour the lane does not have is skipped."""
-        for step in steps:
-            match step:
-                case lane_plan.SetReservations(quantities=quantities):
-                    await self.stock.tell(Reserve(self.lane, quantities))
-                case lane_plan.TakeStock(taken=taken, reserved=reserved):
-                    if written is not None:
-                        await self.stock.tell(Taken(taken, lane=self.lane, reserved=reserved))
-                case lane_plan.SetCouponHolds(holds=holds):
-                    if self.customers is not None:
-                        await self.customers.tell(ReportCouponHolds(self.lane, holds))
-                case lane_plan.ReleasePayments(payments=numbers):
-                    await self.paying.released(numbers)  # head office's holds (actors/hq_holds.py)
-                    if self.customers is not None:
-                        await self.customers.tell(Release(self.lane, numbers))
-                case lane_plan.RefreshWallets(customers=touched):
-                    if self.customers is not None and written is not None:
-                        await self.customers.tell(Refresh(touched))
-                case lane_plan.DrawSale(payments=paid, change=change):
-                    if self.drawer is not None and written is not None:  # cash in the drawer, which opens
-                        await self.drawer.tell(SaleFinished(written.recorded.number, paid, change))
-                case lane_plan.PrintReceipt():
-                    if written is not None:
-                        await self._print(written)
-                case lane_plan.WriteInvoice():
-                    if written is not None:
-                        self._write_invoice(written)
-                case other:
-                    raise TypeError(f"lane {self.lane}: no tell for {other!r}")
 
     def _result(self, asked: _Asked, state: rules.LaneState, events: list[Any],
                 warnings: tuple[StockWarning, ...]) -> LaneResult:
@@ -618,124 +485,33 @@ class LaneActor:
         """At start: what the lane's tickets hold (a tell: it was granted before)."""
         await self.stock.tell(Reserve(self.lane, self._reserved(self.state)))
 
-    def _printed(self, plan: lane_plan.Plan, caller: Caller) -> Printed | None:
-        """Whether the sale's receipt is printed after its commit: then the sale's unit
-        writes its first print in the ``copy`` chain (rules/copies.py), counter 1."""
-        if self.printer is None or not any(isinstance(t, lane_plan.PrintReceipt) for t in plan.tells):
-            return None
-        return Printed(lane=self.lane, device=caller.device, seller=caller.seller)
-
-    def _ticket_text(self, article_id: str) -> str:
-        """The text the catalog prints under an article's lines ("" for none)."""
-        article = self.catalog.get(article_id)
-        return article.ticket_text if article is not None else ""
-
-    async def _print(self, written: _Written) -> None:
-        """The sale's receipt to the lane's printer (rules/sale_receipt.py)."""
-        if self.printer is None:
-            return
-        number = written.recorded.number
-        receipt = self._receipt(written)
-        # The printer's mailbox is drained into its own job queue at once, so
-        # this waits at most for a moment; a printer that is down keeps the job.
-        await self.printer.tell(PrintReceipt(job=f"sale-{number}", receipt=receipt))
-
-    def _receipt(self, written: _Written, *, local: bool = False) -> Receipt:
-        """The sale's receipt (rules/sale_receipt.py); ``local``: its time in the shop's
-        zone, as the printer prints it (the finish reply carries its text)."""
-        shop = self.config.shop
-        receipt = sale_receipt(written.sale, number=written.recorded.number, shop_name=shop.name, header=shop.header,
-                               footer=shop.footer, policy=self.payments, vouchers=written.vouchers,
-                               balances=written.recorded.balances, invoice=written.recorded.invoice,
-                               signature=signature(written.recorded.hash), ticket_text=self._ticket_text)
-        if local:
-            receipt = msgspec.structs.replace(receipt, at=receipt.at.astimezone(self.zone))
-        return receipt
-
-    # --- invoices (business customers; rules/invoice.py) -------------------------------
-
-    async def _invoice(self, sale: rules.SaleCompleted, customer: str) -> invoices.Invoice | Refused:
-        """What the sale's invoice shows: the customer as the directory has them now."""
-        found = await find_customer(self.customers, FindCustomer(customer=customer))
-        if isinstance(found, Refused):
-            return found
-        if found is None:
-            return refused(Code.NOT_FOUND, f"no customer {customer!r}", field="customer")
-        shop = self.config.shop
-        return invoices.make_invoice(
-            # Its date: the shop's (timestamps are UTC).
-            lines=sale.lines, at=sale.at.astimezone(self.zone), lane=sale.lane, seller=sale.seller,
-            customer=found.customer,
-            customer_name=found.name, customer_contact=found.contact, shop_name=shop.name, header=shop.header,
-            payments=tuple(invoices.InvoicePayment(self._mode_label(p), p.amount) for p in sale.payments),
-            change=sale.change, rounding=sale.rounding, due=sale.due,
-        )
-
-    def _mode_label(self, payment) -> str:
-        mode = self.payments.mode(payment.mode)
-        label = mode.label if mode is not None else payment.mode
-        return f"{label} ({payment.reference})" if payment.reference and payment.mode == "cheque" else label
-
-    def _write_invoice(self, written: _Written) -> None:
-        """The invoice's PDF, written by the invoices actor (actors/invoices.py) off the
-        lane's task once the sale is durable. Never waits: a full mailbox (or no
-        invoices actor: tests) leaves it to the ``invoice`` request, which renders a
-        missing PDF from the database."""
-        invoice, number = written.invoice, written.recorded.invoice
-        if self.invoices is None or invoice is None or number is None:
-            return
-        invoice = msgspec.structs.replace(invoice, number=number, sale=written.recorded.number)
-        if not self.invoices.tell_nowait(RenderInvoice(invoice)):
-            self.log.warning("invoice_render_deferred", invoice=number, sale=written.recorded.number)
-
     # --- documents: quotes, orders, delivery notes (rules/documents.py) ----------------
 
     async def _document(self, envelope, caller: Caller, asked: _Asked) -> None:
-        """The open ticket made a document, or a document made the open ticket: the
-        lane's new state is written by the documents actor in the same unit as the
-        document's records (actors/documents.py) and, for a keyed request, as its reply
-        (remembered like any lane change's: a retry gets it, ``_do``), then the plan's
-        tells run."""
+        """The open ticket made a document, or a document made the open ticket
+        (actors/lane_documents.py): the lane's new state is written by the documents
+        actor in the same unit as the document's records (actors/documents.py) and, for a
+        keyed request, as its reply (remembered like any lane change's: a retry gets it,
+        ``_do``), then the plan's tells run."""
         command = asked.command
         if self.documents is None:
             envelope.reply(refused(Code.NOT_SUPPORTED, "this server keeps no documents"))
             return
         now = self.clock.now()
-        if isinstance(command, MakeDocument):
-            made = documents.issue(
-                self.state.ticket, kind=command.kind, at=now, lane=self.lane, seller=command.seller,
-                stock_point=self.stock_point, zone_day=shop_day(now, self.zone), valid_months=command.valid_months,
-                deposit=command.deposit, due=command.due, delivery=command.delivery, address=command.address,
-                shipping=command.shipping)
-            if isinstance(made, Refused):
-                envelope.reply(made)
-                return
-            ticket = rules.Ticket()
-        else:
-            found = await self._documents_to_recall(command)
-            if isinstance(found, Refused):
-                envelope.reply(found)
-                return
-            ticket = found
+        opened = await self.documents.opened(self.state, command, now)
+        if isinstance(opened, Refused):
+            envelope.reply(opened)
+            return
+        made, ticket = opened
         state = rules.revised(self.state, msgspec.structs.replace(self.state, ticket=ticket))
-        plan = lane_plan.plan(
-            lane_plan.Change(before=self.state, after=state, sale=None,
-                             reserved_before=self._reserved(self.state), reserved_after=self._reserved(state),
-                             coupons_before=self._coupon_holds(self.state), coupons_after=self._coupon_holds(state),
-                             receipt=None, holding=None),
-            takes=self._takes.takes, checked=self._checked, article=self.catalog.get,
-        )
+        plan = self._plan(state, None, receipt=None, holding=None)
         if isinstance(plan, Refused):
             envelope.reply(plan)
             return
         if isinstance(command, RecallDocument) and command.kind == "order":
-            # The order's stock is reserved already (by the documents actor, which lets go
-            # of it in the recall's unit): the ticket takes that reservation over unasked,
-            # so a shop that refuses to sell below zero never refuses its own order.
-            plan = msgspec.structs.replace(
-                plan, asks=tuple(a for a in plan.asks if not isinstance(a.step, lane_plan.ReserveStock)),
-                tells=(*plan.tells, lane_plan.SetReservations(self._reserved(state))))
-        granted = await self._ask_all(plan, caller, None)
+            # The order's stock is reserved already: the ticket takes it over unasked.
+            plan = lane_plan.take_over_reservations(plan, self._reserved(state))
+        granted = await self.steps.ask_all(plan, caller, None)
         if isinstance(granted, Refused):
             envelope.reply(granted)
             return
@@ -744,28 +520,12 @@ class LaneActor:
         if asked.key is not None and not isinstance(command, MakeDocument):
             ops += (Remember(device=caller.device, key=asked.key, actor=self.replies.actor,
                              fingerprint=asked.fingerprint, reply=self.replies.stored(recalled), at=now),)
-        try:
-            if isinstance(command, MakeDocument):
-                stock: dict[str, Any] = {}
-                if made.kind == "delivery_note":
-                    for line in made.lines:
-                        if line.article is not None:
-                            for article, qty in self._takes.takes(line.article, line.qty):
-                                stock[article] = stock.get(article, 0) + qty
-                reply_to = None if asked.key is None else ReplyTo(caller.device, asked.key, self.replies.actor,
-                                                                  asked.fingerprint, self.ticket(state))
-                answer = await self.documents.ask(IssueDocument(made, ops, tuple(stock.items()), caller.device,
-                                                                reply_to))
-            else:
-                keys = ((command.kind, command.number),) if isinstance(command, RecallDocument) else tuple(
-                    ("delivery_note", n) for n in command.notes)
-                event = "recalled" if isinstance(command, RecallDocument) and command.kind != "delivery_note" \
-                    else "invoiced"
-                answer = await self.documents.ask(CloseDocuments(keys, event, self.lane, command.seller, ops))
-        except ActorFailed:
-            answer = refused(Code.UNAVAILABLE, "the documents did not answer; nothing was changed, try again")
+        reply_to = None
+        if isinstance(command, MakeDocument) and asked.key is not None:
+            reply_to = ReplyTo(caller.device, asked.key, self.replies.actor, asked.fingerprint, self.ticket(state))
+        answer = await self.documents.write(command, made, ops, caller.device, reply_to)
         if isinstance(answer, Refused):
-            await self._tell_all(plan.give_backs())
+            await self.steps.tell_all(plan.give_backs())
             envelope.reply(answer)
             return
         self.state = state
@@ -773,176 +533,9 @@ class LaneActor:
         self.replies.remember_result(caller.device, asked.key, asked.fingerprint, result)
         envelope.reply(result)
         self._publish_ticket(skip=caller.origin)
-        await self._tell_all(plan.tells)
+        await self.steps.tell_all(plan.tells)
         if isinstance(command, MakeDocument):
-            await self._print_document(answer)
-
-    async def _print_document(self, document: documents.Document) -> None:
-        """A document on the lane's receipt printer: its title, number, lines, total,
-        deposit, and its barcode (scanned to recall it)."""
-        if self.printer is None:
-            return
-        shop = self.config.shop
-        footer = [f"{documents.TITLES[document.kind]} {document.name}"]
-        if document.valid_until is not None:
-            footer.append(f"Valable jusqu'au {document.valid_until.strftime('%d/%m/%Y')}")
-        if document.due is not None:
-            footer.append(f"Pour le {document.due.strftime('%d/%m/%Y')}")
-        if document.address:
-            footer.append(f"Livraison : {document.address}")
-        if document.deposit > 0:
-            footer.append(f"Acompte {fmt_money(document.deposit)} (facture d'acompte "
-                          f"{documents.name('deposit_invoice', document.deposit_invoice or 0)})")
-            footer.append(f"Reste à payer : {fmt_money(documents.left_to_pay(document))}")
-        receipt = Receipt(
-            shop_name=shop.name, header=shop.header, lane=self.lane, number=document.number, seller=document.seller,
-            at=document.at.astimezone(self.zone),
-            lines=tuple(ReceiptLine(name=l.name, qty=l.qty, unit_price=l.unit_price, total=l.total,
-                                    vat_rate=l.vat_rate, discount_percent=l.discount_percent)
-                        for l in document.lines),
-            vat=vat_breakdown(document.lines), total=document.total,
-            payments=tuple(ReceiptPayment(mode=p.mode, amount=p.amount) for p in document.deposit_payments),
-            change=ZERO, footer=(*footer, *shop.footer), title=documents.TITLES[document.kind],
-            document=document.name, code=document.barcode,
-        )
-        await self.printer.tell(PrintReceipt(job=f"document-{document.name}", receipt=receipt))
-
-    async def _documents_to_recall(self, command: RecallDocument | InvoiceNotes) -> rules.Ticket | Refused:
-        """The ticket a recalled quote or order, or delivery notes to invoice, become."""
-        if not self.state.ticket.is_empty:
-            return refused(Code.CONFLICT, "the open ticket is not empty: finish or hold it before recalling a document")
-        wanted = ((command.kind, command.number),) if isinstance(command, RecallDocument) else tuple(
-            ("delivery_note", n) for n in command.notes)
-        today = shop_day(self.clock.now(), self.zone)  # a quote is recalled through its last valid day
-        found = []
-        for kind, number in wanted:
-            try:
-                opened = await self.documents.ask(FindDocument(kind, number))
-            except ActorFailed:
-                return refused(Code.UNAVAILABLE, "the documents did not answer; nothing was changed, try again")
-            if opened is None:
-                return refused(Code.NOT_FOUND, f"no document {documents.name(kind, number)}",
-                               document=documents.name(kind, number))
-            refusal = documents.recall_refusal(opened, today)
-            if refusal is not None:
-                return refusal
-            found.append(opened.document)
-        business = False
-        customer = found[0].customer
-        if customer is not None and self.customers is not None:
-            who = await find_customer(self.customers, FindCustomer(customer=customer))
-            if isinstance(who, Refused):
-                return who
-            business = who is not None and who.business
-        if isinstance(command, InvoiceNotes) or found[0].kind == "delivery_note":
-            return documents.notes_ticket(tuple(found), command.seller, business)
-        ticket = documents.recalled_ticket(found[0], command.seller)
-        return msgspec.structs.replace(ticket, business=business, opened_at=self.clock.now())
-
-    # --- customers: the ticket's customer, credit, wallet and vouchers -------------------
-
-    async def _customer_command(self, command: Any) -> Any:
-        """A customer chosen by id or card (``ChooseCustomer``), a scanned code that is
-        no article (``ScanCard``: a customer's card, or ``unknown_code``), or a top-up
-        line (checked against the customer's wallet) as the rule command to apply, or
-        their refusal; any other command as it is."""
-        match command:
-            case ChooseCustomer(seller=seller, customer=customer_id, card=card):
-                found = await find_customer(self.customers, FindCustomer(customer=customer_id, card=card))
-                if found is None:
-                    what, field = (f"customer {customer_id!r}", "customer") if card is None else (f"card {card!r}", "card")
-                    return refused(Code.NOT_FOUND, f"no {what}", field=field)
-                return found if isinstance(found, Refused) else rules.SetCustomer(seller, found.customer,
-                                                                                  business=found.business)
-            case ScanCard(seller=seller, code=code):
-                found = await find_customer(self.customers, FindCustomer(card=code)) if self.customers is not None else None
-                if found is None:
-                    return refused(Code.UNKNOWN_CODE, f"unknown code {code!r}")
-                return found if isinstance(found, Refused) else rules.SetCustomer(seller, found.customer,
-                                                                                  business=found.business)
-            case rules.AddTopup():
-                return await self._topup_command(command)
-        return command
-
-    async def _topup_command(self, command: rules.AddTopup) -> rules.AddTopup | Refused:
-        """A top-up line (``topup_line``): the ticket's customer's wallet must be enabled; a
-        cancel (``qty`` −1) only while the wallet holds it, counting the cancel lines
-        already on the ticket (checked again at finish, in the sale's unit)."""
-        amount, qty = command.amount, command.qty
-        trial = rules.apply(self.state, command, now=self.clock.now())
-        if isinstance(trial, rules.Refused):
-            return filtered(trial)
-        customer_id = self.state.ticket.customer
-        found = await find_customer(self.customers, FindCustomer(customer=customer_id))
-        if isinstance(found, Refused):
-            return found
-        if found is None:
-            return refused(Code.NOT_FOUND, f"no customer {customer_id!r}", field="customer")
-        if not found.wallet_enabled:
-            return refused(Code.CONFLICT,
-                          f"{found.name}'s wallet is not enabled (customer_edit with wallet: true)")
-        if qty < 0:
-            wanted = amount + topups_in_out(self.state.ticket.lines)[1]  # with the cancels already on it
-            try:
-                available = await self.customers.ask(Available(found.customer))
-            except ActorFailed:
-                return refused(Code.UNAVAILABLE, "the customer directory did not answer; try again")
-            if wanted > available:
-                return refused(customer_rules.INSUFFICIENT_FUNDS,
-                              f"the wallet no longer holds the {fmt_money(amount)} to cancel: "
-                              f"{fmt_money(available)} available", available=fmt_money(available),
-                              short=fmt_money(wanted - available))
-        return command
-
-    # --- deposits and coupons (rules/coupons.py) -------------------------------------
-
-    async def _linked(self, command: Any, *, with_customer: bool = True) -> Any:
-        """Lines that bring others: an article's deposit line, and a coupon article sold
-        to a customer who has coupons of it (at zero price, using them). A coupon
-        article without a coupon sells at its price; at price 0 (and not
-        ``zero_price_allowed``) it is refused: it is only ever given with a coupon."""
-        if isinstance(command, list):
-            linked: list[Any] = []
-            for one in command:
-                one = await self._linked_line(one, linked, with_customer=with_customer)
-                if isinstance(one, Refused):
-                    return one  # all or nothing, like the basket's codes
-                linked.append(one)
-            return linked
-        return await self._linked_line(command, [])
-
-    async def _linked_line(self, command: Any, earlier: list[Any], *, with_customer: bool = True) -> Any:
-        if not isinstance(command, rules.AddLine):
-            return command
-        article = command.article
-        if article.deposit:
-            deposit = self.catalog.get(article.deposit)
-            if deposit is None:
-                return refused(Code.NOT_FOUND,
-                              f"article {article.id}'s deposit article {article.deposit!r} is not in the catalog",
-                              article=article.id)
-            command = msgspec.structs.replace(command, deposit=deposit)
-        if not self.catalog.is_coupon_article(article.id):
-            return command
-        customer = self.state.ticket.customer if with_customer else None
-        count = coupon_rules.whole(command.qty)
-        if customer is not None and count is not None and count > 0 and self.customers is not None:
-            try:
-                available = await self.customers.ask(CountCoupons(self.lane, customer, article.id))
-            except ActorFailed:
-                return refused(Code.UNAVAILABLE, "the customer directory did not answer; try again")
-            # What this lane's tickets (and the lines before this one) already hold.
-            held = self._coupon_holds(self.state).get((customer, article.id), 0)
-            held += sum(int(c.qty) for c in earlier if isinstance(c, rules.AddLine) and c.coupon
-                        and c.article.id == article.id)
-            left = available - held - count
-            if left >= 0:
-                return msgspec.structs.replace(command, coupon=True, coupon_left=left)
-        if article.price == 0 and not article.zero_price_allowed:
-            who = "the ticket has no customer" if customer is None else "the customer has no coupon of it left"
-            return refused(Code.CONFLICT,
-                          f"{article.name} is sold with a coupon only and {who}", article=article.id)
-        return command
+            await self.documents.print(answer)
 
     def _coupon_holds(self, state: rules.LaneState) -> coupon_rules.Holds:
         """What the coupon lines hold (rules/coupons.py ``lane_holds``), kept like ``_reserved``."""
@@ -953,11 +546,3 @@ class LaneActor:
         if self.customers is not None:
             await self.customers.tell(ReportCouponHolds(self.lane, self._coupon_holds(self.state)))
 
-
-def _remainder_vouchers(moves: tuple[Any, ...]) -> tuple[IssuedVoucher, ...]:
-    """The vouchers a sale issues for what used vouchers did not pay (for its reply)."""
-    return tuple(
-        IssuedVoucher(code=m.code, amount=m.amount, valid_until=m.valid_until, origin=m.origin, issued_at=m.at,
-                      customer=m.customer)
-        for m in moves if isinstance(m, IssueVoucher)
-    )

@@ -33,7 +33,7 @@ from typing import Literal
 import msgspec
 
 from laneserver.rules.money import ZERO
-from laneserver.rules.outcome import Refused
+from laneserver.rules.outcome import Code, Refused, refused
 
 Account = Literal["credit", "wallet"]
 ACCOUNTS: tuple[str, ...] = ("credit", "wallet")
@@ -249,3 +249,8 @@ def search(customers: Iterable[Customer], text: str, limit: int) -> list[Custome
             partial.append(c)
     partial.sort(key=lambda c: (c.name.casefold(), c.customer))
     return (exact + partial)[:limit]
+
+
+def not_found(customer: str) -> Refused:
+    """No customer ``customer`` in the directory."""
+    return refused(Code.NOT_FOUND, f"no customer {customer!r}", field="customer")

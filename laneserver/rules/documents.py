@@ -417,3 +417,15 @@ def due_today(opened: Opened, day: dt.date) -> bool:
     d = opened.document
     return d.kind == "order" and opened.status == "open" and d.due is not None and d.due <= day
 
+
+
+def delivered_stock(document: Document, takes) -> tuple[tuple[str, Any], ...]:
+    """What a delivery note takes from stock, per stock article (``takes``: rules/stock.py
+    ``StockTakes.takes``); nothing for a quote or an order."""
+    stock: dict[str, Any] = {}
+    if document.kind == "delivery_note":
+        for line in document.lines:
+            if line.article is not None:
+                for article, qty in takes(line.article, line.qty):
+                    stock[article] = stock.get(article, 0) + qty
+    return tuple(stock.items())

@@ -331,3 +331,13 @@ def plan(change: Change, *, takes: Callable[[str, Any], Iterable[tuple[str, Any]
 
 def _customer(ticket: Ticket) -> str | None:
     return ticket.customer
+
+
+def take_over_reservations(plan: Plan, reserved: Mapping[str, Any]) -> Plan:
+    """A recalled order's plan: the order's stock is reserved already (by the documents
+    actor, which lets go of it in the recall's unit), so the ticket takes that
+    reservation over unasked — no ``ReserveStock`` ask, its reservations set after — and
+    a shop that refuses to sell below zero never refuses its own order."""
+    return msgspec.structs.replace(
+        plan, asks=tuple(a for a in plan.asks if not isinstance(a.step, ReserveStock)),
+        tells=(*plan.tells, SetReservations(reserved)))

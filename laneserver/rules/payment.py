@@ -294,3 +294,11 @@ def fiscal_rows(payments: tuple[Payment, ...], rounding: Decimal) -> tuple[tuple
     if rounding != 0:
         rows.append((ROUNDING, -rounding, None))
     return tuple(rows)
+
+
+def invoice_label(policy: Policy, payment: Payment) -> str:
+    """A payment as an invoice names it: its mode's label (the mode's id for a mode the
+    shop no longer has), a cheque with its reference."""
+    mode = policy.mode(payment.mode)
+    label = mode.label if mode is not None else payment.mode
+    return f"{label} ({payment.reference})" if payment.reference and payment.mode == "cheque" else label

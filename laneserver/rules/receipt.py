@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import msgspec
 
+from laneserver.rules.money import ZERO
+
 
 class ReceiptLine(msgspec.Struct, frozen=True):
     name: str
@@ -75,3 +77,15 @@ class Receipt(msgspec.Struct, frozen=True):
     document: str = ""
     code: str = ""
 
+
+
+def money_slip(*, shop_name: str, header: tuple[str, ...], footer: tuple[str, ...], lane: str, number: int,
+               seller: str, at: dt.datetime, label: str, amount: Decimal, mode: str) -> Receipt:
+    """The slip of money taken (or given back) outside a sale — a wallet top-up, its
+    cancel, a voucher sold: one line ``label`` of ``amount``, paid in ``mode``, no VAT."""
+    return Receipt(
+        shop_name=shop_name, header=header, lane=lane, number=number, seller=seller, at=at,
+        lines=(ReceiptLine(name=label, qty=Decimal(1), unit_price=amount, total=amount, vat_rate=ZERO),),
+        vat=(), total=amount, payments=(ReceiptPayment(mode=mode, amount=amount),), change=ZERO,
+        footer=footer,
+    )

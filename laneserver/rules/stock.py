@@ -54,6 +54,7 @@ from typing import Any, Literal
 import msgspec
 
 from laneserver.rules.money import ZERO
+from laneserver.rules.outcome import Code, Refused, refused
 
 Policy = Literal["allow", "warn", "refuse"]
 POLICIES: tuple[str, ...] = ("allow", "warn", "refuse")
@@ -218,6 +219,18 @@ class OutOfStock(msgspec.Struct, frozen=True):
     article: str
     available: Fraction
     wanted: Fraction
+
+
+def out_of_stock_refusal(decision: OutOfStock, name: str | None, stock_point: str) -> Refused:
+    """A reservation refused at ``stock_point`` (``name``: the article's, when the catalog
+    has it), as the cashier is told."""
+    named = f" ({name})" if name is not None else ""
+    return refused(
+        Code.OUT_OF_STOCK,
+        f"only {fmt_stock(decision.available)} of {decision.article}{named} available at "
+        f"{stock_point}: this shop does not sell below zero stock",
+        article=decision.article, available=fmt_stock(decision.available), stock_point=stock_point,
+    )
 
 
 def effective_policy(shop: str, article: str = "") -> str:

@@ -956,7 +956,7 @@ def test_a_discounted_sale_carries_its_percents_and_vat():
 def test_a_lane_holds_at_most_max_held_tickets():
     """A till that holds ticket after ticket (a broken or hostile client) would grow the
     lane's state, journaled with every change, without end."""
-    from laneserver.rules.lane import MAX_HELD
+    from laneserver.rules.lane_held import MAX_HELD
 
     state = lane()
     for _ in range(MAX_HELD):
