@@ -21,7 +21,7 @@ from laneserver.store.status import note_backup
 from laneserver.rules.pairing import expires, hash_code, new_code
 from laneserver.store.catalog_meta import write_articles
 from laneserver.store.access import disable, insert_device, insert_pairing_code, record, revoke
-from laneserver.store.writes import encode
+from laneserver.store.fiscal import encode
 
 
 class AdminError(Exception):

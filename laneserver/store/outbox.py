@@ -226,7 +226,7 @@ def apply_catalog(db: sqlite3.Connection, version: int, content: str) -> int:
     import`` does (store/catalog_meta.py), so the running server's live reload
     (server/edge_catalog.py ``watch_catalog``) sells the new articles within seconds."""
     from laneserver.rules.catalog_csv import CatalogCsvError, parse_catalog_csv
-    from laneserver.store.admin import encode
+    from laneserver.store.fiscal import encode
     from laneserver.store.catalog_meta import bump_catalog_version
 
     try:
