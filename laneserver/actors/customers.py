@@ -98,7 +98,7 @@ from laneserver.actors.customers_messages import (
     ShowVoucher,
     TopUpWallet,
 )
-from laneserver.actors.journal import CommitFailed, commit, read
+from laneserver.actors.journal import CommitFailed, commit, log_commit_failed, read
 from laneserver.actors.messages import Caller, Do, Keyed
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import Address
@@ -331,7 +331,7 @@ class CustomersActor:
         try:
             results = await commit(self.journal, *all_ops)
         except CommitFailed as error:
-            self.log.error("commit_failed", error=str(error), result=type(result).__name__)
+            log_commit_failed(self.log, error, result=type(result).__name__)
             return self.replies.failed_result(error, key, "the change could not be saved; nothing was changed")
         self.replies.remember_result(caller.device, key, fingerprint, result)
         return results

@@ -43,7 +43,7 @@ from laneserver.actors.documents_messages import (
     ListDocuments,
 )
 from laneserver.actors.invoice_messages import RenderDocument
-from laneserver.actors.journal import CommitFailed, commit, read
+from laneserver.actors.journal import CommitFailed, commit, log_commit_failed, read
 from laneserver.actors.messages import Caller, Do
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import Address
@@ -178,7 +178,7 @@ class DocumentsActor:
         try:
             results = await commit(self.journal, *ops)
         except CommitFailed as error:
-            self.log.error("commit_failed", error=str(error))
+            log_commit_failed(self.log, error)
             # A keyed request's key this device used for another request: ``conflict``, ``key_reused``.
             key = next((op.key for op in ops if isinstance(op, Remember)), None)
             return ReplyMemory.failed_result(error, key, "the document could not be saved; nothing was changed, "

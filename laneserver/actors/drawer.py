@@ -41,7 +41,7 @@ from laneserver.actors.drawer_messages import (
     SaleFinished,
     ShowDrawer,
 )
-from laneserver.actors.journal import CommitFailed, commit, read
+from laneserver.actors.journal import CommitFailed, commit, log_commit_failed, read
 from laneserver.actors.messages import Caller, Do
 from laneserver.actors.printer_messages import KickDrawer, PrintSlip
 from laneserver.actors.publisher import Publisher
@@ -274,7 +274,7 @@ class DrawerActor:
         try:
             await commit(self.journal, *ops)
         except CommitFailed as error:
-            self.log.error("commit_failed", error=str(error), command=type(answer).__name__)
+            log_commit_failed(self.log, error, command=type(answer).__name__)
             return ReplyMemory.failed_result(error, key, "the change could not be saved; nothing was changed")
         self.period = period
         self.replies.remember_result(caller.device, key, fingerprint, answer)

@@ -32,7 +32,7 @@ from laneserver.actors.fiscal_messages import (
     ClosureList,
     ListClosures,
 )
-from laneserver.actors.journal import CommitFailed, commit, read
+from laneserver.actors.journal import CommitFailed, commit, log_commit_failed, read
 from laneserver.actors.lane_messages import LaneWork, OpenWork
 from laneserver.actors.messages import Caller, Do
 from laneserver.actors.printer_messages import PrintSheet
@@ -163,7 +163,7 @@ class FiscalActor:
         try:
             closure = await self._write(closure, jet=jet, caller=caller, key=key, fingerprint=fingerprint)
         except CommitFailed as error:
-            self.log.error("commit_failed", error=str(error), command="close")
+            log_commit_failed(self.log, error, command="close")
             return ReplyMemory.failed_result(error, key, "the closure could not be saved; nothing was changed")
         self.log.info("closed", kind=kind, period=closure.period, number=closure.number, seller=caller.seller,
                       approved_by=caller.approved_by, tickets=closure.totals.tickets, gt=str(closure.grand.gt))

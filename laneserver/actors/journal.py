@@ -126,6 +126,17 @@ class CommitFailed(Exception):
         self.key_reused = key_reused
 
 
+def log_commit_failed(log: Any, error: CommitFailed, **fields: Any) -> None:
+    """An actor's unit rolled back: an error for store IT, unless it was only a device
+    reusing an idempotency key for another request (answered ``conflict`` with
+    ``key_reused``: a client's mistake or a hostile frame, not the server's), logged at
+    info as ``key_reused``."""
+    if error.key_reused:
+        log.info("key_reused", error=str(error), **fields)
+    else:
+        log.error("commit_failed", error=str(error), **fields)
+
+
 class BooksRefused(RuntimeError):
     """The journal will not open the books: writing on them would bury the evidence
     under new records. ``serve`` exits 3 (the unit does not restart it)."""

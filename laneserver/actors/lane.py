@@ -57,7 +57,7 @@ from laneserver.actors.documents_messages import (
     RecallDocument,
     ReplyTo,
 )
-from laneserver.actors.journal import CommitFailed, commit, read
+from laneserver.actors.journal import CommitFailed, commit, log_commit_failed, read
 from laneserver.actors.lane_customers import LaneCustomers
 from laneserver.actors.lane_documents import LaneDocuments
 from laneserver.actors.lane_payments import LanePayments, filtered
@@ -382,7 +382,7 @@ class LaneActor:
         try:
             results = await commit(self.journal, *ops)
         except CommitFailed as error:
-            self.log.error("commit_failed", error=str(error), command=type(asked.command).__name__)
+            log_commit_failed(self.log, error, command=type(asked.command).__name__)
             envelope.reply(self.replies.failed_result(error, asked.key,
                                                       "the change could not be saved; nothing was changed"))
             await self.steps.tell_all(plan.give_backs())  # what was granted for nothing

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from laneserver.actors.journal import CommitFailed, commit, read
+from laneserver.actors.journal import CommitFailed, commit, log_commit_failed, read
 from laneserver.actors.messages import Caller
 from laneserver.actors.runtime import Address
 from laneserver.actors.replies import ReplyMemory
@@ -131,7 +131,7 @@ class Purchasing:
         try:
             [number] = await commit(point.journal, op)
         except CommitFailed as error:
-            point.log.error("commit_failed", error=str(error))
+            log_commit_failed(point.log, error)
             return ReplyMemory.failed_result(error, keyed.key, "the order could not be saved; nothing was changed")
         answer = numbered(number)
         self._set_orders({**self.orders, number: answer.order})
@@ -241,7 +241,7 @@ class Purchasing:
         try:
             await commit(point.journal, *unit)
         except CommitFailed as error:
-            point.log.error("commit_failed", error=str(error))
+            log_commit_failed(point.log, error)
             return ReplyMemory.failed_result(error, keyed.key, failure)
         point.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, answer)
         return None

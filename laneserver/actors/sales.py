@@ -31,7 +31,7 @@ import trio
 from laneserver.actors.customers_messages import AskGiveBack, Refresh
 from laneserver.actors.document_pdfs import copy_printed
 from laneserver.actors.drawer_messages import RowsWritten
-from laneserver.actors.journal import CommitFailed, commit, read
+from laneserver.actors.journal import CommitFailed, commit, log_commit_failed, read
 from laneserver.actors.messages import Caller, Do, Keyed
 from laneserver.actors.printer_messages import PrintReceipt
 from laneserver.actors.replies import ReplyMemory
@@ -501,7 +501,7 @@ class SalesActor:
                            seller=caller.seller)
 
     def _failed(self, kind: str, keyed: Keyed, error: CommitFailed) -> Refused:
-        self.log.error("commit_failed", error=str(error), command=kind)
+        log_commit_failed(self.log, error, command=kind)
         return ReplyMemory.failed_result(
             error, keyed.key, "the change could not be saved (the sale changed meanwhile?); nothing was changed",
             Code.CONFLICT if "UNIQUE" in str(error) else Code.INTERNAL)

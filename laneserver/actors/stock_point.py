@@ -37,7 +37,7 @@ from typing import Any
 
 import trio
 
-from laneserver.actors.journal import CommitFailed, commit, read
+from laneserver.actors.journal import CommitFailed, commit, log_commit_failed, read
 from laneserver.actors.messages import Caller, Do
 from laneserver.actors.publisher import Publisher
 from laneserver.actors.purchasing import Purchasing
@@ -487,7 +487,7 @@ class StockPointActor:
         try:
             results = await commit(self.journal, *unit)
         except CommitFailed as error:
-            self.log.error("commit_failed", error=str(error))
+            log_commit_failed(self.log, error)
             return ReplyMemory.failed_result(error, keyed.key, "the movement could not be saved; nothing was changed")
         applied = exact(0)
         for op, written in zip(ops, results):
@@ -543,7 +543,7 @@ class StockPointActor:
         try:
             await commit(self.journal, *unit)
         except CommitFailed as error:
-            self.log.error("commit_failed", error=str(error))
+            log_commit_failed(self.log, error)
             return ReplyMemory.failed_result(error, keyed.key, "the count could not be saved; nothing was changed")
         self.counts.add(lines)
         self.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, result)
@@ -576,7 +576,7 @@ class StockPointActor:
         try:
             written = await commit(self.journal, *unit)
         except CommitFailed as error:
-            self.log.error("commit_failed", error=str(error))
+            log_commit_failed(self.log, error)
             return ReplyMemory.failed_result(error, keyed.key, "the validation could not be saved; nothing was changed")
         for op, done in zip(moves, written):
             if isinstance(done, StockMoved):
@@ -597,7 +597,7 @@ class StockPointActor:
         try:
             number, _ = await commit(self.journal, op, event)
         except CommitFailed as error:
-            self.log.error("commit_failed", error=str(error))
+            log_commit_failed(self.log, error)
             return ReplyMemory.failed_result(error, keyed.key, "the request could not be saved; nothing was changed")
         result = LabelsRequested(self.stock_point, number, command.article, self.name(command.article), command.copies)
         if keyed.key is not None:

@@ -170,3 +170,9 @@ async def test_a_key_reused_on_another_lane_or_stock_point_is_a_conflict_and_app
             again = await handheld.ok("basket_empty", basket="b-9", lane="1", lines=[{"code": GALETS, "qty": 1}],
                                       key="pda-1")
             assert again["type"] == "ok"
+    # A device reusing its key is the device's mistake, not the server's: logged at info as
+    # key_reused, not as an error (before: each actor logged commit_failed at error level).
+    await trio.sleep(0.2)  # the log lines' reader threads
+    logged = [line for line in live_server.output if "key_reused" in line or "commit_failed" in line]
+    assert len([line for line in logged if "key_reused" in line]) >= 2, logged
+    assert not [line for line in logged if "commit_failed" in line or "[error" in line], logged
