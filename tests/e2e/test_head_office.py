@@ -233,13 +233,14 @@ def test_hq_init_twice_verify_of_an_unknown_shop_and_an_unreachable_head_office(
     with hq.connect(dsn) as conn:
         assert hq.init(conn) == (len(hq.SCHEMA), len(hq.SCHEMA))  # an upgrade with nothing to do
         nobody = hq.verify(conn, "nobody")
-        # The ledger's read side: a top-up in one shop, a spend in another.
+        # The ledger's read side: a top-up in one shop, a spend in another (a customer of the
+        # chain: head office's id; a shop's own C<n> is that shop's books only).
         for shop, delta in (("S1", "20.00"), ("S2", "-5.00")):
-            record = (f'{{"account":"wallet","at":"2026-01-15T10:00:00+01:00","balance":"{delta}","customer":"C1",'
+            record = (f'{{"account":"wallet","at":"2026-01-15T10:00:00+01:00","balance":"{delta}","customer":"H001",'
                       f'"delta":"{delta}","kind":"topup","number":1,"type":"account"}}')
             hq.ship(conn, shop, [hq.Shipped("account", 1, "2026-01-15T10:00:00+01:00", record, "0" * 64, "h")])
         chain = conn.execute("SELECT customer, account, balance, shops FROM account_balances_chain").fetchall()
-        assert chain == [("C1", "wallet", Decimal("15.00"), 2)]
+        assert chain == [("H001", "wallet", Decimal("15.00"), 2)]
     assert not nobody.ok and "holds nothing" in nobody.anchor
     unreachable = hq_cli("verify", "--dsn", "postgresql://postgres@127.0.0.1:1/x", "--shop", "S")
     assert unreachable.returncode == 1 and "head office:" in unreachable.stderr
