@@ -60,6 +60,10 @@ class Series(msgspec.Struct, frozen=True):
     letter: str | None = None  # its barcode's letter (None: not recalled by scanning)
 
 
+# Writers: the documents actor alone writes quote, order, delivery_note and
+# deposit_invoice (and the event chain), so it numbers them itself (actors/documents.py);
+# credit_note is written by it (a refunded order) and by a lane (a return billed to a
+# customer, actors/lane_receipts.py): its number is always the one the journal gives.
 SERIES: dict[str, Series] = {
     "quote": Series("quote", "Q-", "Q"),
     "order": Series("order", "O-", "O"),

@@ -56,6 +56,7 @@ from laneserver.actors.stock_point import StockPointActor
 from laneserver.clock import FixedClock
 from laneserver.config import Config, LaneConfig, ShopConfig, StockPointConfig
 from laneserver.protocol import messages as wire
+from laneserver.rules import documents
 from laneserver.rules import lane as rules
 from laneserver.rules.catalog import Article, Catalog
 from laneserver.rules.money import parse_money
@@ -64,7 +65,7 @@ from laneserver.rules.stock import StockTakes, fmt_stock
 from laneserver.server import edge_documents
 from laneserver.server.outcomes import refusal_frame
 from laneserver.store import reads
-from laneserver.store.ops import MoveStock
+from laneserver.store.ops import ChainRecord, MoveStock
 
 DEADLINE = 15
 LANE = "1"
@@ -291,6 +292,31 @@ async def test_a_retried_cancel_refunds_once_and_gets_the_first_reply(tmp_path) 
     assert chains(path) == {"order": 1, "deposit_invoice": 1, "credit_note": 1, "document": 1}
     assert rows(path, "SELECT kind, amount FROM money_in ORDER BY seq") == [
         ("order_deposit", "5.00"), ("order_deposit_refund", "-5.00")]
+
+
+async def test_a_refunds_credit_note_number_is_the_journals_when_a_lane_wrote_one_first(tmp_path) -> None:
+    """A lane writes ``credit_note`` records too (a return billed to a customer,
+    actors/lane_receipts.py), in its own unit, after the documents actor read its heads:
+    the refund's credit note is A-000002, in the reply, the remembered reply (a retry,
+    a restart) and the record, never the A-000001 a guess from the start's heads gives."""
+    path, clock = tmp_path / "shop.sqlite3", FixedClock()
+    with trio.fail_after(DEADLINE):
+        async with running_shop(path, clock) as shop:
+            await ok(shop.lane, add(2))
+            await ok(shop.lane, pay("card", "5.00"))
+            await ok(shop.lane, order("5.00"))
+            # What the lane writes for a return billed to a customer (LaneReceipts.credit_note).
+            returned = documents.credit_note_record(customer="C1", lane=LANE, seller="marie", lines=(),
+                                                    total=D("-8.90"), refers=None)
+            await commit(shop.journal, ChainRecord(chain="credit_note", at=clock.now(), record=returned))
+            cancel = CancelDocument("order", 1, "refund")
+            first = await ok(shop.documents, cancel, key="k-cancel", caller=BOSS)
+            assert isinstance(first, DocumentCancelled) and first.credit_note == 2
+            assert await ok(shop.documents, cancel, key="k-cancel", caller=BOSS) == first
+        async with running_shop(path, clock) as shop:  # the journaled reply says A-000002 too
+            assert await ok(shop.documents, cancel, key="k-cancel", caller=BOSS) == first
+    assert rows(path, "SELECT number, record->>'reason' FROM fiscal_records WHERE chain='credit_note' ORDER BY number"
+                ) == [(1, "return"), (2, "order cancelled")]
 
 
 async def test_a_key_used_by_a_lane_is_refused_for_a_cancel_and_a_cancels_key_for_a_quote(tmp_path) -> None:
