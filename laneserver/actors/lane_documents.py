@@ -110,7 +110,13 @@ class LaneDocuments:
                     ops: tuple[Any, ...], device: str, reply_to: ReplyTo | None) -> Any:
         """The documents actor writes the change: a document issued (with what a delivery
         note takes from stock) or the recalled documents closed, with the lane's ``ops``
-        in the same unit. Its answer (the document issued), or its refusal."""
+        in the same unit. Its answer (the document issued), or its refusal.
+
+        The documents actor failing on it after its unit was committed (telling a stock
+        point, say) leaves the document and the lane's new ticket written: the lane then
+        fails too (``ActorFailed`` raised), so its supervisor starts it again from what
+        the journal holds; replying "nothing was changed" and keeping the old ticket
+        would be a lie. Only a failure that cannot have applied it is ``unavailable``."""
         try:
             if isinstance(command, MakeDocument):
                 assert made is not None
@@ -121,7 +127,9 @@ class LaneDocuments:
             event = "recalled" if isinstance(command, RecallDocument) and command.kind != "delivery_note" \
                 else "invoiced"
             return await self.documents.ask(CloseDocuments(keys, event, self.lane, command.seller, ops))
-        except ActorFailed:
+        except ActorFailed as failed:
+            if failed.maybe_applied:
+                raise
             return refused(Code.UNAVAILABLE, "the documents did not answer; nothing was changed, try again")
 
     async def print(self, document: documents.Document) -> None:

@@ -60,7 +60,7 @@ COPY_KINDS = ("quote", "order", "delivery_note", "deposit_invoice", "credit_note
 #: What a copy says it is (French rule: a copy is marked as one, with its print number).
 DUPLICATE_MARK = "DUPLICATA"
 #: A document's number is below this (9 digits at most, as its barcode; SQLite binds it).
-MAX_NUMBER = 10**9
+MAX_NUMBER = rules.MAX_NUMBER
 DELIVERY_WORDS = {"on_site": "sur place", "take_away": "à emporter", "delivered": "livraison"}
 
 
@@ -100,13 +100,13 @@ def kind_of(raw: str) -> tuple[str, int] | None:
     ``A-000001``) or, for the kinds scanned back, its barcode (``DO000001``)."""
     found = rules.parse_document(raw)
     if found is not None:
-        return found if 0 < found[1] < MAX_NUMBER else None
+        return found
     text = raw.strip().upper()
     for kind in ("deposit_invoice", "credit_note"):
         prefix = rules.SERIES[kind].prefix
-        digits = text[len(prefix):]
-        if text.startswith(prefix) and digits.isascii() and digits.isdigit() and len(digits) <= 9 and int(digits):
-            return kind, int(digits)
+        number = rules.parse_number(text[len(prefix):]) if text.startswith(prefix) else None
+        if number is not None:
+            return kind, number
     return None
 
 
@@ -119,10 +119,8 @@ def copy_target(raw: str) -> tuple[str, int] | None:
     if found is not None:
         return found
     text = raw.strip().upper()
-    digits = text[len(INVOICE_PREFIX):]
-    if text.startswith(INVOICE_PREFIX) and digits.isascii() and digits.isdigit() and len(digits) <= 9 and int(digits):
-        return "invoice", int(digits)
-    return None
+    number = rules.parse_number(text[len(INVOICE_PREFIX):]) if text.startswith(INVOICE_PREFIX) else None
+    return None if number is None else ("invoice", number)
 
 
 def document_name(kind: str, number: int) -> str:

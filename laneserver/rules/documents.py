@@ -60,6 +60,10 @@ class Series(msgspec.Struct, frozen=True):
     letter: str | None = None  # its barcode's letter (None: not recalled by scanning)
 
 
+# Writers: the documents actor alone writes quote, order, delivery_note and
+# deposit_invoice (and the event chain), so it numbers them itself (actors/documents.py);
+# credit_note is written by it (a refunded order) and by a lane (a return billed to a
+# customer, actors/lane_receipts.py): its number is always the one the journal gives.
 SERIES: dict[str, Series] = {
     "quote": Series("quote", "Q-", "Q"),
     "order": Series("order", "O-", "O"),
@@ -71,7 +75,10 @@ SERIES: dict[str, Series] = {
 EVENT_CHAIN = "document"
 CHAINS: tuple[str, ...] = (*(s.chain for s in SERIES.values()), EVENT_CHAIN)
 
-_BARCODE = re.compile(r"^D([QOL])(\d{6,9})$")
+# A document's number on the wire: ASCII digits only (``str.isdigit`` and ``\d`` also
+# accept "²" or other scripts' digits, which ``int`` refuses or reads), 1 to 999999999.
+MAX_NUMBER = 10**9
+_BARCODE = re.compile(r"^D([QOL])([0-9]{6,9})$", re.ASCII)
 _BY_LETTER = {s.letter: kind for kind, s in SERIES.items() if s.letter}
 
 
@@ -88,9 +95,17 @@ def barcode(kind: str, number: int) -> str:
 
 def parse_barcode(code: str) -> tuple[str, int] | None:
     found = _BARCODE.match(code.strip().upper())
-    if found is None:
+    if found is None or not int(found.group(2)):
         return None
     return _BY_LETTER[found.group(1)], int(found.group(2))
+
+
+def parse_number(digits: str) -> int | None:
+    """A document's number as typed after its prefix (``000001``), or None: not 1 to
+    9 ASCII digits, or 0."""
+    if not (0 < len(digits) <= 9 and digits.isascii() and digits.isdigit()):
+        return None
+    return int(digits) or None
 
 
 def parse_document(raw: str) -> tuple[str, int] | None:
@@ -100,8 +115,9 @@ def parse_document(raw: str) -> tuple[str, int] | None:
     if scanned is not None:
         return scanned
     for kind, series in SERIES.items():
-        if series.letter and text.startswith(series.prefix) and text[len(series.prefix):].isdigit():
-            return kind, int(text[len(series.prefix):])
+        if series.letter and text.startswith(series.prefix):
+            number = parse_number(text[len(series.prefix):])
+            return None if number is None else (kind, number)
     return None
 
 

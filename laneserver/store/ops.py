@@ -341,11 +341,18 @@ class ChainRecord(msgspec.Struct, frozen=True, kw_only=True):
     """A record for one of the fiscal chains kept in ``fiscal_records`` (store/fiscal.py
     FISCAL_CHAINS: closure, copy, invoice, drawer, account, jet): ``record`` is its
     business content (plain JSON types, decimals as strings, no database id); the
-    writer adds its ``number`` and ``at`` and chains it. Result: ``ChainAppended``."""
+    writer adds its ``number`` and ``at`` and chains it. Result: ``ChainAppended``.
+
+    ``remember``: a keyed request's reply kept with the record, its number (number 0)
+    put at ``holes`` by the writer: a reply that names the record carries the number
+    it was given, whoever else writes the chain (a ``document_cancel``'s credit note,
+    actors/documents.py; a lane writes ``credit_note`` records too)."""
 
     chain: str
     at: dt.datetime
     record: dict[str, Any]
+    remember: Remember | None = None
+    holes: Holes = ()
 
 
 class ChainAppended(msgspec.Struct, frozen=True):

@@ -255,7 +255,11 @@ class Writer:
             case RecordCancel():
                 return self._record_cancel(op)
             case ChainRecord():
-                return ChainAppended(op.chain, *append_record(self.db, self.heads, op.chain, iso(op.at), op.record))
+                number, digest = append_record(self.db, self.heads, op.chain, iso(op.at), op.record)
+                if (r := op.remember) is not None:  # its reply, with the number just given
+                    self._remember(r.device, r.key, r.actor, filled(r.reply, op.holes, (number,)), iso(r.at),
+                                   r.fingerprint)
+                return ChainAppended(op.chain, number, digest)
             case access.AccessOp():  # devices, sellers, pairing codes (store/access.py)
                 return access.apply(self.db, op)
             case QueuePrintJob() | PrintJobCrashed() | PrintJobDone():

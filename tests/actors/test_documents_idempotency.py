@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 import trio
 
 from laneserver.actors.documents import DocumentsActor
@@ -50,12 +51,19 @@ from laneserver.actors.journal import JournalActor, commit, read
 from laneserver.actors.lane import LaneActor, payment_policy
 from laneserver.actors.lane_messages import GetTicket, Receipted, TicketChanged
 from laneserver.actors.messages import Caller, Do
-from laneserver.actors.runtime import Address, open_mailbox
+from laneserver.actors.runtime import (
+    ActorFailed,
+    Address,
+    RestartPolicy,
+    open_mailbox,
+    supervise,
+)
 from laneserver.actors.stock_messages import GetLevel
 from laneserver.actors.stock_point import StockPointActor
 from laneserver.clock import FixedClock
 from laneserver.config import Config, LaneConfig, ShopConfig, StockPointConfig
 from laneserver.protocol import messages as wire
+from laneserver.rules import documents
 from laneserver.rules import lane as rules
 from laneserver.rules.catalog import Article, Catalog
 from laneserver.rules.money import parse_money
@@ -64,7 +72,7 @@ from laneserver.rules.stock import StockTakes, fmt_stock
 from laneserver.server import edge_documents
 from laneserver.server.outcomes import refusal_frame
 from laneserver.store import reads
-from laneserver.store.ops import MoveStock
+from laneserver.store.ops import ChainRecord, MoveStock
 
 DEADLINE = 15
 LANE = "1"
@@ -293,6 +301,31 @@ async def test_a_retried_cancel_refunds_once_and_gets_the_first_reply(tmp_path) 
         ("order_deposit", "5.00"), ("order_deposit_refund", "-5.00")]
 
 
+async def test_a_refunds_credit_note_number_is_the_journals_when_a_lane_wrote_one_first(tmp_path) -> None:
+    """A lane writes ``credit_note`` records too (a return billed to a customer,
+    actors/lane_receipts.py), in its own unit, after the documents actor read its heads:
+    the refund's credit note is A-000002, in the reply, the remembered reply (a retry,
+    a restart) and the record, never the A-000001 a guess from the start's heads gives."""
+    path, clock = tmp_path / "shop.sqlite3", FixedClock()
+    with trio.fail_after(DEADLINE):
+        async with running_shop(path, clock) as shop:
+            await ok(shop.lane, add(2))
+            await ok(shop.lane, pay("card", "5.00"))
+            await ok(shop.lane, order("5.00"))
+            # What the lane writes for a return billed to a customer (LaneReceipts.credit_note).
+            returned = documents.credit_note_record(customer="C1", lane=LANE, seller="marie", lines=(),
+                                                    total=D("-8.90"), refers=None)
+            await commit(shop.journal, ChainRecord(chain="credit_note", at=clock.now(), record=returned))
+            cancel = CancelDocument("order", 1, "refund")
+            first = await ok(shop.documents, cancel, key="k-cancel", caller=BOSS)
+            assert isinstance(first, DocumentCancelled) and first.credit_note == 2
+            assert await ok(shop.documents, cancel, key="k-cancel", caller=BOSS) == first
+        async with running_shop(path, clock) as shop:  # the journaled reply says A-000002 too
+            assert await ok(shop.documents, cancel, key="k-cancel", caller=BOSS) == first
+    assert rows(path, "SELECT number, record->>'reason' FROM fiscal_records WHERE chain='credit_note' ORDER BY number"
+                ) == [(1, "return"), (2, "order cancelled")]
+
+
 async def test_a_key_used_by_a_lane_is_refused_for_a_cancel_and_a_cancels_key_for_a_quote(tmp_path) -> None:
     """A key names one request of a device, whichever actor carried it out."""
     path, clock = tmp_path / "shop.sqlite3", FixedClock()
@@ -348,3 +381,56 @@ async def test_a_quote_is_recalled_on_its_last_valid_day_and_refused_after(tmp_p
             # An expired quote can still be cancelled.
             await ok(shop.documents, CancelDocument("quote", 2), caller=BOSS)
     assert chains(path) == {"quote": 2, "document": 2}
+
+
+class FailingPoint:
+    """The stock point as the documents actor reaches it, failing while ``broken``
+    (a tell after the document's unit was committed); else the real one."""
+
+    def __init__(self, point: Address) -> None:
+        self.point = point
+        self.broken = False
+
+    async def tell(self, command: Any) -> None:
+        if self.broken:
+            raise RuntimeError("the stock point could not be told")
+        await self.point.tell(command)
+
+
+async def test_a_documents_failure_after_its_commit_restarts_the_lane_from_the_journal(tmp_path) -> None:
+    """The documents actor commits the order with the lane's emptied ticket, then fails
+    telling the stock point: the lane does not say "nothing was changed" and keep its
+    old ticket; it fails too and its supervisor starts it again from the journal: the
+    ticket is empty, the order is there once, and the retried key gets it."""
+    path, clock = tmp_path / "shop.sqlite3", FixedClock()
+    journal, journal_inbox = open_mailbox("journal", 256)
+    quick = RestartPolicy(max_restarts=3, window=60.0, initial_backoff=0.01, max_backoff=0.01, give_up="stop")
+    with trio.fail_after(DEADLINE):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(JournalActor(path).run, journal_inbox)
+            await commit(journal, MoveStock(at=clock.now(), stock_point=POINT, article="WINE", delta=D(20),
+                                            reason="initial"))
+            stock, stock_inbox = open_mailbox(f"stock:{POINT}", 64)
+            await nursery.start(StockPointActor(POINT, journal=journal, catalog=CATALOG, clock=clock).run, stock_inbox)
+            point = FailingPoint(stock)
+            documents, documents_inbox = open_mailbox("documents", 64)
+            await nursery.start(supervise, "documents", lambda: DocumentsActor(
+                journal=journal, clock=clock, points={POINT: point}, takes=StockTakes(CATALOG.get).takes),
+                documents_inbox, quick)
+            lane, lane_inbox = open_mailbox(f"lane:{LANE}")
+            await nursery.start(supervise, f"lane:{LANE}", lambda: LaneActor(
+                LANE, config=CONFIG, journal=journal, catalog=CATALOG, stock=stock, printer=None, clock=clock,
+                documents=documents), lane_inbox, quick)
+            await ok(lane, add(2))
+            point.broken = True
+            with pytest.raises(ActorFailed) as failed:
+                await do(lane, order(), key="k-order")
+            assert failed.value.actor == f"lane:{LANE}" and failed.value.maybe_applied
+            point.broken = False
+            shown = await ok(lane, GetTicket())  # the lane, started again from the journal
+            assert shown.ticket.lines == ()
+            again = await ok(lane, order(), key="k-order")
+            assert isinstance(again, DocumentMade) and again.document.name == "O-000001"
+            for address in (lane, documents, stock, journal):
+                address.close()
+    assert chains(path) == {"order": 1}

@@ -305,3 +305,21 @@ async def test_kill_9_in_the_middle_of_each_conversion_leaves_it_whole_or_not_do
         ("order_deposit", "40.00"), ("order_deposit", "10.00"), ("order_deposit_refund", "-10.00")]
     assert rows(shop, "SELECT count(*) FROM fiscal_records WHERE chain='credit_note'") == [(1,)]
     assert "fiscal chains intact" in verify(shop)
+
+
+async def test_document_names_with_other_scripts_digits_are_bad_requests_and_the_connection_stays(shop):
+    """``str.isdigit`` is true for "²", which ``int`` refuses: each verb that names a
+    document answers ``bad_request`` naming its field, and the device's websocket stays
+    open (the exception used to leave the session's reader and close it)."""
+    frames = [("document_cancel", {"document": "O-²", "deposit": "refund"}, "document"),
+              ("document_invoice", {"documents": ["L-³"]}, "documents"),
+              ("document_pdf", {"document": "Q-¹"}, "document"),
+              ("reprint", {"document": "O-²"}, "document"),
+              ("reprint", {"document": "DQ00000¹"}, "document")]
+    with trio.fail_after(30):
+        async with connect(shop.ws_url, shop.tokens["1"], seller=SOPHIE) as boss:
+            for verb, fields, field in frames:
+                answered = await boss.call(verb, **fields)
+                assert (answered["type"], answered["code"], answered.get("field")) == (
+                    "error", "bad_request", field), (verb, answered)
+            assert (await boss.ok("documents"))["documents"] == []  # the same connection, still answering

@@ -160,6 +160,8 @@ HOSTILE_TEXT = [
     "🍷🧀", "👨‍👩‍👧‍👦", "e\u0301", "\ufeffbom", "\u2028", "null", "None", "NaN", "-1", "0", "1e999999999",
     "'; DROP TABLE sales;--", "%s%n%x", "<script>alert(1)</script>", "../../etc/passwd", "${jndi:x}", "`",
     "x" * 10_240, "🍷" * 2_560, "\x01" * 10_240, "é" * 5_120,
+    # Document numbers with digits ``str.isdigit`` takes and ``int`` refuses or reads.
+    "O-²", "L-³", "Q-¹", "C-²", "A-¹", "F-²", "DQ00000¹", "DO٠٠٠٠٠١", "O-" + "9" * 5_000,
 ]
 DECIMAL_TEXT = [
     "1", "2", "0.5", "12345678901234567890", "1234567890123456789.5", "1.23456", "0.00001", "0", "-0", "-1", "0.00",

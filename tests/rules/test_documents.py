@@ -8,9 +8,11 @@ import datetime as dt
 from decimal import Decimal
 
 import msgspec
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from laneserver.rules import document_print
 from laneserver.rules import documents as docs
 from laneserver.rules.outcome import Refused
 from laneserver.rules.ticket import Line, Payment, Ticket, totals
@@ -40,6 +42,25 @@ def test_a_barcode_names_one_document_and_no_catalog_code_reads_as_one(kind, num
     assert docs.parse_barcode(code) == (kind, number)
     assert docs.parse_document(docs.name(kind, number)) == (kind, number)
     assert docs.parse_barcode(str(number).zfill(13)) is None  # an EAN-13
+
+
+@pytest.mark.parametrize("raw", [
+    "O-²", "L-³", "Q-¹", "O-00000²", "DQ00000¹", "DO٠٠٠٠٠١", "O-١", "Q-１２", "L-0000000001", "O-" + "9" * 5_000,
+    "O-000000", "DO000000", "O-", "O--1", "O-+1", "O- 1", "O-1_0", "DQ0000001234",
+])
+def test_a_document_number_is_one_to_nine_ascii_digits_and_not_zero(raw):
+    """``str.isdigit`` accepts "²" (which ``int`` refuses) and ``\\d`` other scripts' digits
+    (which ``int`` reads): neither names a document, nor 0, nor more than 9 digits."""
+    assert docs.parse_document(raw) is None
+    assert document_print.kind_of(raw) is None and document_print.copy_target(raw) is None
+
+
+def test_the_numbers_that_are_read():
+    assert docs.parse_document(" o-1 ") == ("order", 1)
+    assert docs.parse_document("L-999999999") == ("delivery_note", docs.MAX_NUMBER - 1)
+    assert docs.parse_document("dq123456789") == ("quote", 123_456_789)
+    assert document_print.copy_target("F-000007") == ("invoice", 7)
+    assert [document_print.copy_target(raw) for raw in ("F-²", "C-³", "A-¹", "F-0")] == [None] * 4
 
 
 def test_every_kind_has_its_own_series_and_chain():
