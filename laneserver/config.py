@@ -452,7 +452,7 @@ def _check(config: Config) -> Config:
             raise ConfigError(f"printers[{i}].address: must not be empty")
         if printer.kind == "network":
             host, _, port = printer.address.rpartition(":")
-            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
                 raise ConfigError(f"printers[{i}].address: {printer.address!r} is not host:port")
     config = _check_terminals(config)
     _check_displays_and_scanners(config)

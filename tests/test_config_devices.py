@@ -85,3 +85,22 @@ async def test_a_missing_port_or_usb_device_is_link_down(tmp_path):
             await SerialLink(str(tmp_path / "ttyNONE")).open()
         with pytest.raises(LinkDown, match="ffff:fffe"):  # not plugged in (or no libusb at all)
             await UsbHidLink("ffff:fffe").open()
+
+
+@pytest.mark.parametrize("printer", [
+    '[[printers]]\nid = "p1"\nkind = "network"\naddress = "10.0.0.9:9¹00"\n',
+    '[[printers]]\nid = "p1"\nkind = "network"\naddress = "10.0.0.9:²"\n',
+])
+def test_a_port_in_other_scripts_digits_is_a_config_error(printer):
+    """``str.isdigit`` is true for "²" but ``int("²")`` raises: the shop file's port got
+    past the check and ended the start with a traceback instead of naming the key."""
+    with pytest.raises(ConfigError) as refused:
+        parse_config(shop('[[lanes]]\nid = "1"\nprinter = "p1"\n', printer), "shop.toml")
+    assert "printers[0].address" in str(refused.value) and "host:port" in str(refused.value)
+
+
+def test_a_serial_baud_rate_in_other_scripts_digits_is_not_read_as_one():
+    from laneserver.hw.device_links import serial_port
+
+    assert serial_port("/dev/ttyUSB0:²") == ("/dev/ttyUSB0:²", 9600)  # before: int("²") raised
+    assert serial_port("/dev/ttyUSB0:19200") == ("/dev/ttyUSB0", 19200)

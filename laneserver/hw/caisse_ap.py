@@ -171,7 +171,7 @@ def parse_address(address: str) -> tuple[str, int]:
     """
     host, sep, port = address.strip().rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or any(c.isspace() for c in host) or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or any(c.isspace() for c in host) or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise ValueError(f"{address!r} is not host:port (a port from 1 to 65535)")
     return host, int(port)
 

@@ -63,7 +63,7 @@ class Link(Protocol):
 def serial_port(address: str) -> tuple[str, int]:
     """``"/dev/ttyUSB0:19200"`` → ``("/dev/ttyUSB0", 19200)``; 9600 baud when not said."""
     port, colon, baud = address.rpartition(":")
-    if colon and baud.isdigit() and int(baud) > 0:
+    if colon and baud.isascii() and baud.isdigit() and int(baud) > 0:
         return port, int(baud)
     return address, DEFAULT_BAUDRATE
 

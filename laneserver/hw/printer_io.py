@@ -103,7 +103,7 @@ def parse_network_address(address: str) -> tuple[str, int]:
     """
     host, _, port = address.rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise ValueError(f"printer address {address!r} is not host:port")
     return host, int(port)
 
@@ -121,7 +121,7 @@ def parse_serial_address(address: str) -> tuple[str, int]:
         raise ValueError(f"serial printer address {address!r} has no port")
     if not baud:
         return port, DEFAULT_BAUDRATE
-    if not baud.isdigit() or int(baud) == 0:
+    if not (baud.isascii() and baud.isdigit()) or int(baud) == 0:
         raise ValueError(f"serial printer address {address!r}: {baud!r} is not a baud rate")
     return port, int(baud)
 
