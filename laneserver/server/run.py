@@ -79,6 +79,7 @@ from laneserver.server.http_edge import serve as serve_http
 from laneserver.server.send_timeout import SendBoundedConfig
 from laneserver.server.session import out_of_service_message
 from laneserver.server.shop import Shop
+from laneserver.server.collector import Collector
 from laneserver.server.status import register_hold_metrics, register_metrics, register_shipper_metrics
 from laneserver.server.edge_catalog import keyboard_views, watch_catalog
 from laneserver.store import admin, catalog_meta, outbox, reads
@@ -407,9 +408,13 @@ async def run_shop(
                     register_metrics(shop, journal_stats, {a.name: a for a in (
                         journal, customers, sales, invoices, *lane_addresses.values(), *points.values(),
                         *printers.values(), *terminals.values(), *drawers.values(), *displays.values(), *scanners)})
+                    collector = Collector(lambda: shop.metrics.frames_in)  # server/collector.py
+                    shop.metrics.gauges.update(gc_frozen_objects=gc.get_freeze_count,
+                                               gc_full_collections=lambda: collector.full)
                     async with trio.open_nursery() as watching:  # revoke / disable reach open sessions
                         watching.start_soon(watch_access, shop)
                         watching.start_soon(watch_catalog, shop)  # a live `catalog import`
+                        watching.start_soon(collector.run)  # young objects frozen each second
                         await _serve_http(shop, host or server_config.host,
                                           server_config.port if port is None else port, stop, on_ready, tls_files)
                         watching.cancel_scope.cancel()

@@ -1,0 +1,66 @@
+"""The garbage collector's schedule (server/collector.py): young objects collected and
+frozen each round; a full collection only once the shop is idle and the last one old
+enough. Real ``gc`` calls: the test gives back what it froze."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import pytest
+
+from laneserver.server.collector import Collector
+
+
+class Node:
+    def __init__(self) -> None:
+        self.other: Node | None = None
+
+
+def _cycle() -> weakref.ref:
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # garbage once this returns: only the collector frees it
+    return weakref.ref(a)
+
+
+@pytest.fixture
+def frozen_back():
+    yield
+    gc.unfreeze()
+
+
+def test_young_rounds_freeze_what_survives_and_free_young_cycles(frozen_back):
+    frames = [0]
+    collector = Collector(lambda: frames[0], idle=60, full_every=3600)
+    kept = [Node() for _ in range(1000)]
+    young_cycle = _cycle()
+    before = gc.get_freeze_count()
+    collector.step(1.0)
+    assert collector.young == 1 and collector.full == 0
+    assert young_cycle() is None  # collected before the freeze: never frozen
+    assert gc.get_freeze_count() >= before + len(kept)  # the survivors are out of the collector's sight
+    assert gc.get_count()[0] < 50  # the young generation starts again empty
+
+
+def test_a_full_collection_waits_for_an_idle_shop_and_frees_cycles_frozen_earlier(frozen_back):
+    frames = [0]
+    collector = Collector(lambda: frames[0], idle=60, full_every=3600)
+    collector.step(1.0)
+
+    def frozen_cycle() -> weakref.ref:
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        gc.freeze()  # alive when frozen, garbage just after: a young round cannot free it
+        return weakref.ref(a)
+
+    late = frozen_cycle()
+    for now in (3600.0, 3700.0):  # frames keep coming: never idle, no full collection
+        frames[0] += 5
+        collector.step(now)
+    assert collector.full == 0 and late() is not None  # frozen: the young rounds do not see it
+    collector.step(3759.0)  # 59 s without a frame
+    assert collector.full == 0
+    collector.step(3761.0)  # 61 s: idle, and an hour since the start
+    assert collector.full == 1 and collector.freed >= 2 and late() is None
+    collector.step(3822.0)  # still idle, but the last full one is a minute old
+    assert collector.full == 1 and collector.young >= 4
