@@ -30,7 +30,9 @@ are on the shop's disk), with the shipper's backoff; nothing waits on it.
 
 A hold head office granted after the lane stopped waiting (the deadline passed) is
 released by the thread that got it; one granted just as the shop died lapses at head
-office after ``HOLD_SECONDS``.
+office after ``HOLD_SECONDS``. While the shop is up, the actor renews head office's holds
+its rows still see unsettled (``renew``: at its start, then every ``HOLD_SECONDS`` / 5),
+so a ticket left open longer than that keeps its money held.
 """
 
 from __future__ import annotations
@@ -104,9 +106,10 @@ class _Offline(Exception):
 class _Link:
     """The thread side: a small pool of psycopg connections, each used by one thread at a time."""
 
-    def __init__(self, dsn: str, shop: str) -> None:
+    def __init__(self, dsn: str, shop: str, hold_seconds: float = hq.HOLD_SECONDS) -> None:
         self.dsn = dsn
         self.shop = shop
+        self.hold_seconds = hold_seconds
         self.idle: queue.SimpleQueue[psycopg.Connection] = queue.SimpleQueue()
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -134,7 +137,7 @@ class _Link:
         raise AssertionError("unreachable")
 
     def ask(self, customer: str, account: str, amount: Decimal, abandoned: threading.Event) -> hq.Held | hq.Short:
-        answer = self.call(hq.ask_hold, self.shop, customer, account, amount)
+        answer = self.call(hq.ask_hold, self.shop, customer, account, amount, self.hold_seconds)
         if isinstance(answer, hq.Held) and abandoned.is_set():  # the lane stopped waiting: not its money
             self.call(hq.release_hold, answer.hold, self.shop)
         return answer
@@ -155,13 +158,15 @@ def _close(conn: psycopg.Connection) -> None:
 
 
 class HqHolds:
-    def __init__(self, config: HeadOfficeConfig, *, journal: Address, clock: Clock, stats: HoldStats) -> None:
+    def __init__(self, config: HeadOfficeConfig, *, journal: Address, clock: Clock, stats: HoldStats,
+                 hold_seconds: float = hq.HOLD_SECONDS) -> None:
         self.config = config
         self.journal = journal
         self.clock = clock
         self.stats = stats
         self.limit = config.offline_limit
-        self._link = _Link(config.dsn, config.shop)
+        self.hold_seconds = hold_seconds  # head office lets an unsettled hold lapse after this, unless renewed
+        self._link = _Link(config.dsn, config.shop, hold_seconds)
         self._limiter = trio.CapacityLimiter(THREADS)
         self._live: set[tuple[str, int]] = set()  # (lane, payment) of rows on ticket lines
         self._counted = True  # offline spends may count in allowances (unknown until head office answers)
@@ -330,6 +335,20 @@ class HqHolds:
         return ChainBalances("head_office_cached", {account: figure for account, (figure, _) in seen.items()},
                              at=min(at for _, at in seen.values()))
 
+    async def renew(self) -> int | None:
+        """Head office's holds the rows still see unsettled (``open``: on a ticket line;
+        ``settle``: not told yet) lapse ``hold_seconds`` from now, not before: how many
+        were renewed; None when head office did not answer."""
+        holds = await read(self.journal, store.unsettled)
+        if not holds:
+            return 0
+        try:
+            with trio.fail_after(TELL_SECONDS):
+                return await self.hop(self._link.call, hq.renew_holds, self.config.shop, holds, self.hold_seconds)
+        except (psycopg.Error, OSError, trio.TooSlowError) as error:
+            self._failed(error)
+            return None
+
     async def tell_round(self, limit: int = 50) -> int | None:
         """Tell head office what the rows say (a batch of at most ``limit``): how many
         were told; None when head office did not answer."""
@@ -367,6 +386,7 @@ class HqHoldsActor:
         async with inbox, trio.open_nursery() as nursery:
             await self.holds.load()
             nursery.start_soon(self._tell)
+            nursery.start_soon(self._renew)
             task_status.started()
             try:
                 async for envelope in inbox:  # nothing is sent: closing the mailbox stops it
@@ -393,3 +413,12 @@ class HqHoldsActor:
             with trio.move_on_after(wait):
                 await self.holds.wake.wait()
 
+    async def _renew(self) -> None:
+        """At the start (the rows just loaded), then every fifth of ``hold_seconds``: a
+        hold under a line still on a ticket never lapses while the shop is up."""
+        while True:
+            try:
+                await self.holds.renew()
+            except (ActorFailed, ReadFailed) as error:
+                self.holds.log.error("holds_to_renew_not_read", error=repr(error))
+            await trio.sleep(self.holds.hold_seconds / 5)

@@ -307,7 +307,7 @@ def publish_customers(conn: psycopg.Connection, content: str, shop: str | None =
 
 # --- the chain-wide ledger: holds (docs/head_office.md, "Wallet and credit") ------------
 
-HOLD_SECONDS = 600  # an unsettled hold lapses after this (the shop crashed before its sale)
+HOLD_SECONDS = 600  # an unsettled hold lapses after this unless renewed (``renew_holds``: the shop is up)
 
 _OPEN_HOLDS_FROM = """
     FROM holds h
@@ -377,7 +377,7 @@ def available(conn: psycopg.Connection, customer: str, account: str, only_shop: 
 
 
 def ask_hold(conn: psycopg.Connection, shop: str, customer: str, account: str, amount: Decimal,
-             seconds: int = HOLD_SECONDS) -> Held | Short:
+             seconds: float = HOLD_SECONDS) -> Held | Short:
     """Hold ``amount`` of a customer's ``credit`` or ``wallet`` for ``shop``, if the
     chain-wide balance less the open holds covers it. One transaction, serialised per
     account (an advisory lock on it): two shops racing for the last 20 € get one
@@ -446,6 +446,21 @@ def settle_hold(conn: psycopg.Connection, hold: int, shop: str, ref: str) -> boo
         done = conn.execute("UPDATE holds SET settled_ref = %s WHERE hold = %s AND shop = %s"
                             " AND released_at IS NULL AND settled_ref IS NULL", (ref, hold, shop))
     return done.rowcount == 1
+
+
+def renew_holds(conn: psycopg.Connection, shop: str, holds: Iterable[int], seconds: float = HOLD_SECONDS) -> int:
+    """The shop's ``holds`` still on its ticket lines (or settled on its disk, not told
+    yet) lapse ``seconds`` from now, not earlier: a ticket open longer than
+    ``HOLD_SECONDS`` keeps its money held. One statement; a hold released or settled
+    is left alone. Returns how many were renewed."""
+    numbers = list(holds)
+    if not numbers:
+        return 0
+    with conn.transaction():
+        done = conn.execute("UPDATE holds SET expires_at = now() + make_interval(secs => %s)"
+                            " WHERE shop = %s AND hold = ANY(%s) AND released_at IS NULL AND settled_ref IS NULL",
+                            (seconds, shop, numbers))
+    return done.rowcount
 
 
 def release_hold(conn: psycopg.Connection, hold: int, shop: str) -> bool:

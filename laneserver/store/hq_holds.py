@@ -261,6 +261,14 @@ def told(db: sqlite3.Connection, row: int, state: str, at: dt.datetime) -> None:
                ("settled" if state == "settle" else "released", _iso(at), row, state))
 
 
+def unsettled(db: sqlite3.Connection) -> list[int]:
+    """Head office's holds it still sees unsettled: the rows on ticket lines (``open``)
+    and those settled here not told yet (``settle``). Renewed while the shop is up
+    (store/hq.py ``renew_holds``), so none lapses under a line still to be paid."""
+    return [hold for hold, in db.execute("SELECT hold FROM hq_holds WHERE state IN ('open', 'settle')"
+                                         " AND hold IS NOT NULL ORDER BY id")]
+
+
 def live(db: sqlite3.Connection) -> set[tuple[str, int]]:
     """(lane, payment) of the rows on ticket lines."""
     return {(lane, payment) for lane, payment in db.execute(

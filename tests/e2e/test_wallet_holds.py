@@ -20,12 +20,20 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import urllib.request
+from contextlib import asynccontextmanager
 from decimal import Decimal
+from decimal import Decimal as D
 from pathlib import Path
 
 import psycopg
 import trio
 
+from laneserver.actors.hq_holds import Granted, HoldStats, HqHolds, HqHoldsActor
+from laneserver.actors.journal import JournalActor
+from laneserver.actors.runtime import open_mailbox
+from laneserver.clock import SystemClock
+from laneserver.config import HeadOfficeConfig
+from laneserver.store import hq
 from laneserver.store.schema import DB_NAME
 from tests.e2e.test_head_office import caught_up, head_office, hq_cli, pg  # noqa: F401 (pg: the module's cluster)
 from tests.support import LiveServer, connect, until
@@ -263,3 +271,45 @@ async def test_the_till_shows_the_chain_wide_balance_and_the_last_one_seen_offli
     finally:
         one.stop()
         two.stop()
+
+
+# --- in process: the shop's holds part on a real journal, against the module's PostgreSQL ---
+
+def _topped_up(dsn: str, customer: str, amount: str) -> None:
+    """Head office holds a top-up of ``amount`` of shop S0 for ``customer``."""
+    record = (f'{{"account":"wallet","at":"2026-01-15T10:00:00+01:00","balance":"{amount}",'
+              f'"customer":"{customer}","delta":"{amount}","kind":"topup","number":1,"type":"account"}}')
+    with hq.connect(dsn) as conn:
+        hq.ship(conn, "S0", [hq.Shipped("account", 1, "2026-01-15T10:00:00+01:00", record, "0" * 64, "h1")])
+
+
+@asynccontextmanager
+async def _holds_part(tmp_path: Path, dsn: str, *, hold_seconds: float = hq.HOLD_SECONDS, actor: bool = False):
+    """``HqHolds`` of shop S1 on a real JournalActor (a temp SQLite file), its actor
+    (renewing, telling) running when ``actor``."""
+    config = HeadOfficeConfig(shop="S1", dsn=dsn, hold_timeout=2.0, offline_wallet_limit="10.00")
+    journal, inbox = open_mailbox("journal", 64)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(JournalActor(tmp_path / "db.sqlite3").run, inbox)
+        holds = HqHolds(config, journal=journal, clock=SystemClock(), stats=HoldStats(), hold_seconds=hold_seconds)
+        if actor:
+            _, holds_inbox = open_mailbox("hq_holds", 4)
+            await nursery.start(HqHoldsActor(holds).run, holds_inbox)
+        else:
+            await holds.load()
+        yield holds
+        nursery.cancel_scope.cancel()
+    holds.close()
+
+
+async def test_a_hold_under_a_ticket_open_longer_than_the_hold_time_is_renewed(tmp_path, pg):  # noqa: F811
+    dsn = head_office(pg, "renewed")
+    _topped_up(dsn, "H001", "20.00")
+    with trio.fail_after(30):
+        async with _holds_part(tmp_path, dsn, hold_seconds=1.0, actor=True) as holds:
+            granted = await holds.ask("1", 1, "H001", "wallet", D("15.00"))
+            assert isinstance(granted, Granted) and granted.hold is not None
+            await trio.sleep(2.5)  # past the hold time: the line is still on the ticket
+            with hq.connect(dsn) as conn:
+                assert hq.available(conn, "H001", "wallet") == D("5.00")  # still held: not granted again
+                assert isinstance(hq.ask_hold(conn, "S2", "H001", "wallet", D("15.00")), hq.Short)
