@@ -188,19 +188,12 @@ class HqHolds:
         """Hold ``amount`` of the customer's ``account`` for the lane's payment line: at
         head office, or offline within the allowance. ``Refused``: nothing is held."""
         self.stats.asked += 1
-        abandoned = threading.Event()
-        answer: hq.Held | hq.Short | None = None
         try:
-            with trio.move_on_after(self.config.hold_timeout) as waited:
-                answer = await self.hop(self._link.ask, customer, account, amount, abandoned)
-            if waited.cancelled_caught:
-                abandoned.set()
-                raise _Offline(f"no answer within {self.config.hold_timeout:g} s")
+            answer = await self._asked(customer, account, amount)
         except (psycopg.Error, OSError, _Offline) as error:
             self._failed(error)
             return await self._offline(lane, payment, customer, account, amount)
         now = self.clock.now()
-        assert answer is not None
         await self._answered(answer.up_to)
         try:
             if isinstance(answer, hq.Short):
@@ -225,6 +218,72 @@ class HqHolds:
         self.log.info("wallet_held", lane=lane, payment=payment, customer=customer, account=account,
                       amount=str(amount), hold=answer.hold)
         return Granted(row, answer.hold)
+
+    async def _asked(self, customer: str, account: str, amount: Decimal) -> hq.Held | hq.Short:
+        """Head office's answer to a hold of ``amount`` within ``hold_timeout``.
+
+        Raises:
+            _Offline, psycopg.Error, OSError: no answer (in time); nothing is held."""
+        abandoned = threading.Event()
+        answer: hq.Held | hq.Short | None = None
+        with trio.move_on_after(self.config.hold_timeout) as waited:
+            answer = await self.hop(self._link.ask, customer, account, amount, abandoned)
+        if waited.cancelled_caught:
+            abandoned.set()
+            raise _Offline(f"no answer within {self.config.hold_timeout:g} s")
+        assert answer is not None
+        return answer
+
+    # --- money taken off an account outside a payment line -------------------------------
+
+    async def hold_movement(self, customer: str, account: str, amount: Decimal, what: str) -> int | Refused:
+        """Money about to leave the customer's ``account`` outside a payment line (a
+        top-up given back, a correction below, a sale's top-up cancelled or a cancelled
+        sale's top-up taken back: ``what``): head office must hold ``amount`` of the
+        chain-wide balance first, so money spent in another shop is not given back here.
+        Head office's hold number; ``Refused`` when it is short, or does not answer (such
+        money never leaves offline: the shop's own books do not know what the other shops
+        spent)."""
+        try:
+            answer = await self._asked(customer, account, amount)
+        except (psycopg.Error, OSError, _Offline) as error:
+            self._failed(error)
+            return refused(Code.UNAVAILABLE, f"head office does not answer: {what} needs it (the customer may "
+                                             "have spent the money in another shop); try again when it answers")
+        await self._answered(answer.up_to)
+        if isinstance(answer, hq.Short):
+            self.stats.short += 1
+            return rules.short_refusal(account, amount, answer.available)
+        self.log.info("wallet_movement_held", customer=customer, account=account, amount=str(amount),
+                      hold=answer.hold, what=what)
+        return answer.hold
+
+    async def movement_done(self, hold: int, lane: str | None, customer: str, account: str, amount: Decimal,
+                            kind: str, ref: str | None) -> None:
+        """The movement ``hold_movement`` held is written, its account record carrying
+        ``kind`` and ``ref``: the hold is to settle with ``kind|ref`` (head office stops
+        counting it when that record is there). With no ``ref`` (the record's is known
+        only once written: a sale's top-up lines) the hold is left to lapse after
+        ``hold_seconds``, counted meanwhile beside the record: on the safe side."""
+        if ref is None:
+            return
+        try:
+            await read(self.journal, partial(store.movement_settled, lane=lane or "", customer=customer,
+                                             account=account, amount=amount, hold=hold, ref=f"{kind}|{ref}",
+                                             at=self.clock.now()))
+        except (ActorFailed, ReadFailed) as error:
+            self.log.error("movement_hold_not_recorded", hold=hold, error=repr(error))
+            return  # it lapses at head office, the record counting once shipped
+        self.wake.set()
+
+    async def movement_dropped(self, hold: int) -> None:
+        """The movement ``hold_movement`` held was not written: the hold is given back
+        (within ``hold_timeout``; else it lapses)."""
+        with trio.move_on_after(self.config.hold_timeout):
+            try:
+                await self.hop(self._link.call, hq.release_hold, hold, self.config.shop)
+            except (psycopg.Error, OSError):
+                pass  # head office lets it lapse (its hold time)
 
     async def _offline(self, lane: str, payment: int, customer: str, account: str,
                        amount: Decimal) -> Granted | Refused:

@@ -316,7 +316,8 @@ _OPEN_HOLDS_FROM = """
       AND (h.expires_at > now() OR h.settled_ref IS NOT NULL)
       AND NOT EXISTS (SELECT 1 FROM records r WHERE r.shop = h.shop AND r.chain = 'account'
                       AND r.body->>'customer' = h.customer AND r.body->>'account' = h.account
-                      AND r.body->>'ref' = h.settled_ref)
+                      AND (r.body->>'ref' = h.settled_ref
+                           OR (r.body->>'kind') || '|' || (r.body->>'ref') = h.settled_ref))
 """
 
 
@@ -439,9 +440,11 @@ def balances(conn: psycopg.Connection, shop: str, customer: str) -> Balances:
 
 
 def settle_hold(conn: psycopg.Connection, hold: int, shop: str, ref: str) -> bool:
-    """The shop took the money: its account record will carry ``ref`` (``sale:<n>``).
-    The hold counts until that record is at head office, and no longer lapses. False:
-    no such open hold of that shop."""
+    """The shop took the money: its account record will carry ``ref`` (``sale:<n>``),
+    or ``kind|ref`` for a movement outside a sale (``topup_cancel|topup:3``: the record
+    of that kind with that ref, not the top-up's own ``topup:3``). The hold counts until
+    that record is at head office, and no longer lapses. False: no such open hold of
+    that shop."""
     with conn.transaction():
         done = conn.execute("UPDATE holds SET settled_ref = %s WHERE hold = %s AND shop = %s"
                             " AND released_at IS NULL AND settled_ref IS NULL", (ref, hold, shop))

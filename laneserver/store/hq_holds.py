@@ -248,6 +248,17 @@ def settle_spend(db: sqlite3.Connection, lane: str | None, payment: int, custome
     return done > 0
 
 
+def movement_settled(db: sqlite3.Connection, lane: str, customer: str, account: str, amount: Decimal, hold: int,
+                     ref: str, at: dt.datetime) -> int:
+    """Money taken off the account outside a payment line (a top-up given back, a
+    correction below), held by head office (``hold``), is written: a row ``settle`` with
+    ``ref`` (``kind|ref`` of its account record), payment 0 (no ticket line: never
+    ``open``, so the lanes' ``gone`` and ``report`` never see it)."""
+    return db.execute("INSERT INTO hq_holds(lane, payment, customer, account, amount, hold, state, ref, asked_at)"
+                      " VALUES (?,0,?,?,?,?,'settle',?,?)",
+                      (lane, customer, account, str(amount), hold, ref, _iso(at))).lastrowid
+
+
 def to_tell(db: sqlite3.Connection, limit: int = 50) -> list[ToTell]:
     """What head office is still to be told, oldest first."""
     return [ToTell(*row) for row in db.execute(

@@ -313,3 +313,42 @@ async def test_a_hold_under_a_ticket_open_longer_than_the_hold_time_is_renewed(t
             with hq.connect(dsn) as conn:
                 assert hq.available(conn, "H001", "wallet") == D("5.00")  # still held: not granted again
                 assert isinstance(hq.ask_hold(conn, "S2", "H001", "wallet", D("15.00")), hq.Short)
+
+
+async def test_money_given_back_off_a_wallet_is_held_at_head_office_first(tmp_path, pg):  # noqa: F811
+    """A top-up spent in another shop is not given back in cash here: with head office,
+    ``wallet_topup_cancel`` (as a correction taking money off, or a sale's top-up taken
+    back) needs head office's hold of the amount; offline it is refused."""
+    dsn = head_office(pg, "given_back")
+    publish_customers(tmp_path, dsn)
+    server = wallet_shop(tmp_path, "S006", dsn).start()
+    try:
+        token = server.pair("till", "1")
+        with trio.fail_after(90):
+            await until(lambda: has_customer(server, "H001"))
+            await top_up(server, token, "H001", "20.00")  # top-up 1
+            await until(lambda: chain_balance(dsn, "H001") == Decimal("20.00"))
+            with hq.connect(dsn) as conn:  # shop S9 spent 15.00 of it
+                hq.ship(conn, "S9", [hq.Shipped("account", 1, "2026-01-15T10:05:00+01:00",
+                                                '{"account":"wallet","at":"2026-01-15T10:05:00+01:00","balance":"-15.00",'
+                                                '"customer":"H001","delta":"-15.00","kind":"spend","number":1,'
+                                                '"ref":"sale:1","type":"account"}', "0" * 64, "h1")])
+            async with connect(server.ws_url, token) as till:
+                back = await till.call("wallet_topup_cancel", topup=1)
+                assert back["code"] == "insufficient_funds" and back["available"] == "5.00", back
+                await till.ok("wallet_topup", customer="H001", amount="4.00", mode="cash")  # top-up 2
+                await until(lambda: chain_balance(dsn, "H001") == Decimal("9.00"))
+                await till.ok("wallet_topup_cancel", topup=2)  # covered across the shops: held, then settled
+                await until(lambda: holds(dsn, "S006") == [(Decimal("4.00"), "topup_cancel|topup:2", False)])
+                await until(lambda: caught_up(server, dsn, "S006"))
+                with hq.connect(dsn) as conn:
+                    assert hq.available(conn, "H001", "wallet") == Decimal("5.00")  # the cancel counted once
+                pg.stop()
+                try:
+                    await till.ok("wallet_topup", customer="H001", amount="1.00", mode="cash")  # top-up 3
+                    offline = await till.call("wallet_topup_cancel", topup=3)
+                    assert offline["code"] == "unavailable" and "head office does not answer" in offline["message"]
+                finally:
+                    pg.start()
+    finally:
+        server.stop()
