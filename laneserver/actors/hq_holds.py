@@ -29,7 +29,8 @@ the sale's ref, ``release``), oldest first, again after a crash or an outage (th
 are on the shop's disk), with the shipper's backoff; nothing waits on it.
 
 A hold head office granted after the lane stopped waiting (the deadline passed) is
-released by the thread that got it; one granted just as the shop died lapses at head
+released by the thread that got it (one it got just before, still undelivered when the
+deadline fired, is the lane's: ``_Slot``); one granted just as the shop died lapses at head
 office after ``HOLD_SECONDS``. While the shop is up, the actor renews head office's holds
 its rows still see unsettled (``renew``: at its start, then every ``HOLD_SECONDS`` / 5),
 so a ticket left open longer than that keeps its money held.
@@ -103,6 +104,20 @@ class _Offline(Exception):
     """Head office did not answer (in time)."""
 
 
+class _Slot:
+    """Where the worker thread leaves head office's answer for the lane. Under ``lock``:
+    the thread stores its answer unless the lane gave up (``abandoned``: then the thread
+    releases a ``Held`` itself); the lane, at its deadline, sets ``abandoned`` and takes
+    an answer already stored. So a hold is used by the lane or released, never both,
+    never neither (the thread may have its ``Held`` when the deadline fires, before
+    trio delivers it)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.answer: hq.Held | hq.Short | None = None
+        self.abandoned = False
+
+
 class _Link:
     """The thread side: a small pool of psycopg connections, each used by one thread at a time."""
 
@@ -136,9 +151,15 @@ class _Link:
             return result
         raise AssertionError("unreachable")
 
-    def ask(self, customer: str, account: str, amount: Decimal, abandoned: threading.Event) -> hq.Held | hq.Short:
+    def ask(self, customer: str, account: str, amount: Decimal, slot: _Slot) -> hq.Held | hq.Short:
+        """Head office's answer, left in ``slot`` for the lane; a ``Held`` the lane no
+        longer waits for (``slot.abandoned``) is released here: not its money."""
         answer = self.call(hq.ask_hold, self.shop, customer, account, amount, self.hold_seconds)
-        if isinstance(answer, hq.Held) and abandoned.is_set():  # the lane stopped waiting: not its money
+        with slot.lock:
+            if not slot.abandoned:
+                slot.answer = answer
+                return answer
+        if isinstance(answer, hq.Held):
             self.call(hq.release_hold, answer.hold, self.shop)
         return answer
 
@@ -224,13 +245,16 @@ class HqHolds:
 
         Raises:
             _Offline, psycopg.Error, OSError: no answer (in time); nothing is held."""
-        abandoned = threading.Event()
+        slot = _Slot()
         answer: hq.Held | hq.Short | None = None
         with trio.move_on_after(self.config.hold_timeout) as waited:
-            answer = await self.hop(self._link.ask, customer, account, amount, abandoned)
+            answer = await self.hop(self._link.ask, customer, account, amount, slot)
         if waited.cancelled_caught:
-            abandoned.set()
-            raise _Offline(f"no answer within {self.config.hold_timeout:g} s")
+            with slot.lock:
+                slot.abandoned = True
+                answer = slot.answer  # stored just before the deadline: the lane's all the same
+            if answer is None:
+                raise _Offline(f"no answer within {self.config.hold_timeout:g} s")
         assert answer is not None
         return answer
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import time
 import urllib.request
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import psycopg
 import trio
+import trio.testing
 
 from laneserver.actors.hq_holds import Granted, HoldStats, HqHolds, HqHoldsActor
 from laneserver.actors.journal import JournalActor
@@ -284,10 +286,11 @@ def _topped_up(dsn: str, customer: str, amount: str) -> None:
 
 
 @asynccontextmanager
-async def _holds_part(tmp_path: Path, dsn: str, *, hold_seconds: float = hq.HOLD_SECONDS, actor: bool = False):
+async def _holds_part(tmp_path: Path, dsn: str, *, hold_seconds: float = hq.HOLD_SECONDS, actor: bool = False,
+                      hold_timeout: float = 2.0):
     """``HqHolds`` of shop S1 on a real JournalActor (a temp SQLite file), its actor
     (renewing, telling) running when ``actor``."""
-    config = HeadOfficeConfig(shop="S1", dsn=dsn, hold_timeout=2.0, offline_wallet_limit="10.00")
+    config = HeadOfficeConfig(shop="S1", dsn=dsn, hold_timeout=hold_timeout, offline_wallet_limit="10.00")
     journal, inbox = open_mailbox("journal", 64)
     async with trio.open_nursery() as nursery:
         await nursery.start(JournalActor(tmp_path / "db.sqlite3").run, inbox)
@@ -352,3 +355,30 @@ async def test_money_given_back_off_a_wallet_is_held_at_head_office_first(tmp_pa
                     pg.start()
     finally:
         server.stop()
+
+
+def _open_holds(dsn: str) -> list[int]:
+    with psycopg.connect(dsn) as conn:
+        return [hold for hold, in conn.execute("SELECT hold FROM holds WHERE released_at IS NULL"
+                                               " AND settled_ref IS NULL ORDER BY hold")]
+
+
+async def test_a_hold_granted_just_as_the_deadline_passes_is_used_not_lost(tmp_path, pg):  # noqa: F811
+    """Head office's ``Held`` reaches the worker thread, then the event loop is late (busy
+    past ``hold_timeout``): the deadline and the answer are due at once. The answer in
+    hand is used (one hold, the lane's), never dropped with the hold left open."""
+    dsn = head_office(pg, "deadline")
+    _topped_up(dsn, "H001", "20.00")
+    with trio.fail_after(30):
+        async with _holds_part(tmp_path, dsn, hold_timeout=0.3) as holds, trio.open_nursery() as nursery:
+            answers = []
+
+            async def ask() -> None:
+                answers.append(await holds.ask("1", 1, "H001", "wallet", D("5.00")))
+
+            nursery.start_soon(ask)
+            await trio.testing.wait_all_tasks_blocked()  # the lane waits on the thread
+            time.sleep(1.5)  # the loop busy: the thread gets its Held, the deadline passes
+        [granted] = answers
+        assert isinstance(granted, Granted) and granted.hold is not None, granted
+        assert _open_holds(dsn) == [granted.hold]
