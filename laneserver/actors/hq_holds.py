@@ -198,7 +198,10 @@ class HqHolds:
         return await trio.to_thread.run_sync(fn, *args, limiter=self._limiter, abandon_on_cancel=True)
 
     async def load(self) -> None:
-        self._live = await read(self.journal, store.live)
+        """The rows on ticket lines, added to those known (never replacing them: a lane
+        may have added its own since the journal's snapshot was read; an entry no longer
+        live costs ``gone`` one look at the journal, nothing more)."""
+        self._live |= await read(self.journal, store.live)
 
     def close(self) -> None:
         self._link.close()
@@ -349,7 +352,11 @@ class HqHolds:
         lines = list(lines)
         try:
             released = await read(self.journal, partial(store.report, lane=lane, lines=lines))
-            self._live = await read(self.journal, store.live)
+            # This lane's entries only: another lane's added after the journal's snapshot
+            # was read (answered before this task resumed) must not be lost, or its line
+            # gone would skip the row (never released, settled later by a reused number).
+            mine = await read(self.journal, partial(store.live, lane=lane))
+            self._live = {entry for entry in self._live if entry[0] != lane} | mine
         except (ActorFailed, ReadFailed) as error:
             self.log.error("hold_report_failed", lane=lane, error=repr(error))
             return

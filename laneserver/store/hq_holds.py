@@ -280,10 +280,11 @@ def unsettled(db: sqlite3.Connection) -> list[int]:
                                          " AND hold IS NOT NULL ORDER BY id")]
 
 
-def live(db: sqlite3.Connection) -> set[tuple[str, int]]:
-    """(lane, payment) of the rows on ticket lines."""
-    return {(lane, payment) for lane, payment in db.execute(
-        "SELECT lane, payment FROM hq_holds WHERE state IN ('open', 'offline')")}
+def live(db: sqlite3.Connection, lane: str | None = None) -> set[tuple[str, int]]:
+    """(lane, payment) of the rows on ticket lines (of ``lane`` only, when given)."""
+    rows = db.execute("SELECT lane, payment FROM hq_holds WHERE state IN ('open', 'offline')"
+                      " AND (? IS NULL OR lane = ?)", (lane, lane))
+    return {(row_lane, payment) for row_lane, payment in rows}
 
 
 def summary(db: sqlite3.Connection) -> dict[str, Any]:

@@ -18,12 +18,14 @@ module, tests/pg_cluster.py), real tills on websockets.
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import sqlite3
 import time
 import urllib.request
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from decimal import Decimal as D
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -31,11 +33,12 @@ import trio
 import trio.testing
 
 from laneserver.actors.hq_holds import Granted, HoldStats, HqHolds, HqHoldsActor
-from laneserver.actors.journal import JournalActor
+from laneserver.actors.journal import JournalActor, read
 from laneserver.actors.runtime import open_mailbox
 from laneserver.clock import SystemClock
 from laneserver.config import HeadOfficeConfig
 from laneserver.store import hq
+from laneserver.store import hq_holds as store
 from laneserver.store.schema import DB_NAME
 from tests.e2e.test_head_office import caught_up, head_office, hq_cli, pg  # noqa: F401 (pg: the module's cluster)
 from tests.support import LiveServer, connect, until
@@ -382,3 +385,31 @@ async def test_a_hold_granted_just_as_the_deadline_passes_is_used_not_lost(tmp_p
         [granted] = answers
         assert isinstance(granted, Granted) and granted.hold is not None, granted
         assert _open_holds(dsn) == [granted.hold]
+
+
+async def test_a_lane_restarting_while_another_takes_a_hold_loses_none_of_the_others(tmp_path, monkeypatch):
+    """Lane 1 restarts (``report``) while lane 2 takes a hold (offline here: head office
+    refuses the connection at once). The journal's snapshot of the rows on ticket lines
+    that lane 1's restart reads may predate lane 2's new row (lane 2 is answered after the
+    snapshot, before lane 1 resumes: trio runs them in either order): made so here. Lane
+    2's entry must survive lane 1's restart, so its line gone releases its row."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: refused at once
+    real_live = store.live
+
+    def before_lane_2(db, lane=None):  # the snapshot taken just before lane 2's row was written
+        rows = real_live(db) if lane is None else real_live(db, lane)
+        return {entry for entry in rows if entry[0] != "2"}
+
+    with trio.fail_after(30):
+        async with _holds_part(tmp_path, f"postgresql://postgres@127.0.0.1:{port}/hq") as holds:
+            await read(holds.journal, partial(store.see, customer="H001", account="wallet", available=D("100.00"),
+                                              at=holds.clock.now()))
+            assert isinstance(await holds.ask("2", 5, "H001", "wallet", D("1.00")), Granted)
+            monkeypatch.setattr(store, "live", before_lane_2)
+            await holds.report("1", [])
+            monkeypatch.setattr(store, "live", real_live)
+            await holds.gone("2", [5])
+            assert await read(holds.journal, partial(store.live)) == set()  # released: not left on no line
