@@ -191,6 +191,7 @@ class HqHolds:
         self._limiter = trio.CapacityLimiter(THREADS)
         self._live: set[tuple[str, int]] = set()  # (lane, payment) of rows on ticket lines
         self._counted = True  # offline spends may count in allowances (unknown until head office answers)
+        self._taken_offline = 0  # offline spends taken since the start: a count read before one is stale
         self.wake = trio.Event()
         self.log = get_logger("hq_holds", shop=config.shop)
 
@@ -328,6 +329,7 @@ class HqHolds:
                              amount=str(amount), reason=taken.message)
             return taken
         self.stats.offline += 1
+        self._taken_offline += 1
         self._counted = True
         self._live.add((lane, payment))
         self.log.warning("offline_spend", lane=lane, payment=payment, customer=customer, account=account,
@@ -379,12 +381,23 @@ class HqHolds:
         in the allowances."""
         self.stats.reachable = True
         if self._counted and up_to is not None:
+            before = self._taken_offline
             try:
                 still = await read(self.journal, partial(store.reachable, up_to=up_to))
             except (ActorFailed, ReadFailed) as error:
                 self.log.error("offline_allowance_not_reset", error=repr(error))
                 return
-            self._counted = still > 0
+            self._no_longer_counted(still, before)
+
+    def _no_longer_counted(self, still: int, before: int) -> None:
+        """The journal counted ``still`` offline spends counted in the allowances, when
+        ``before`` spends had been taken offline: none left → none to look for at the
+        next answers, unless a lane took one offline while that count was on its way
+        (then the count is stale: the flag stays, never cleared by an old figure)."""
+        if still > 0:
+            self._counted = True
+        elif self._taken_offline == before:
+            self._counted = False
 
     # --- the till's figures -----------------------------------------------------------
 
@@ -401,6 +414,7 @@ class HqHolds:
             self._failed(error)
             return await self._cached(customer)
         self.stats.reachable = True
+        before = self._taken_offline
         try:
             noted = await read(self.journal, partial(
                 store.noted, customer=customer, up_to=answer.up_to, at=self.clock.now(),
@@ -408,7 +422,7 @@ class HqHolds:
         except (ActorFailed, ReadFailed) as error:
             self.log.error("chain_balance_not_noted", customer=customer, error=repr(error))
             return ChainBalances("shop", {})
-        self._counted = noted.counted > 0
+        self._no_longer_counted(noted.counted, before)
         return ChainBalances("head_office", {
             account: rules.online_figure(figures.balance, noted.unshipped[account], figures.held_elsewhere,
                                          noted.held_here[account])

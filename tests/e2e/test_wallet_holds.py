@@ -413,3 +413,33 @@ async def test_a_lane_restarting_while_another_takes_a_hold_loses_none_of_the_ot
             monkeypatch.setattr(store, "live", real_live)
             await holds.gone("2", [5])
             assert await read(holds.journal, partial(store.live)) == set()  # released: not left on no line
+
+
+async def test_an_allowance_count_read_before_a_spend_taken_offline_does_not_clear_it(tmp_path, monkeypatch):
+    """Head office answers lane 1 and the journal counts the offline spends still counted
+    (none); before that count reaches the holds part, lane 2 takes a spend offline. The
+    stale "none" must not clear the flag that makes the next answers look again, or lane
+    2's spend would stay counted in the customer's allowance for good."""
+    from laneserver.actors import hq_holds as part
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    real_read = part.read
+    with trio.fail_after(30):
+        async with _holds_part(tmp_path, f"postgresql://postgres@127.0.0.1:{port}/hq") as holds:
+            await read(holds.journal, partial(store.see, customer="H001", account="wallet", available=D("100.00"),
+                                              at=holds.clock.now()))
+
+            async def late(journal, fn):
+                answer = await real_read(journal, fn)
+                if getattr(fn, "func", None) is store.reachable:  # lane 2 spends while the count is on its way
+                    monkeypatch.setattr(part, "read", real_read)
+                    assert isinstance(await holds.ask("2", 1, "H001", "wallet", D("1.00")), Granted)
+                return answer
+
+            monkeypatch.setattr(part, "read", late)
+            await holds._answered(0)  # head office's answer to lane 1 (holding nothing of this shop)
+            assert holds._counted  # lane 2's spend counts: the next answer looks again
+            assert await read(holds.journal, partial(store.reachable, up_to=0)) == 1
