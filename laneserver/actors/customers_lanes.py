@@ -118,9 +118,6 @@ class LaneMoney:
                     return rules.Refused(refusal.code, f"the wallet no longer holds the {ask.topup_cancel} of the "
                                                        f"top-up cancelled: {refusal.details['available']} available",
                                          refusal.details)
-                if (refusal := await self._chain_wide(customer.customer, ask.topup_cancel,
-                                                      "the top-up cancelled")) is not None:
-                    return refusal
                 cancel = MoveAccount(delta=-ask.topup_cancel, kind="topup_cancel", **topup)
         for payment, mode, amount in ask.payments:
             if amount < 0:  # a refund (returns): nothing was held, money goes to the customer
@@ -151,6 +148,9 @@ class LaneMoney:
                                         origin="remainder", customer=voucher.customer, **common))
             ops.append(UseVoucher(code=hold.code, amount=amount, remainder=remainder, **common))
         if cancel is not None:  # last: after the sale's own spends (held, so counted already)
+            # Held at head office once nothing else of the sale is refused here.
+            if (refusal := await self._chain_wide(cancel.customer, -cancel.delta, "the top-up cancelled")) is not None:
+                return refusal
             ops.append(cancel)
         return tuple(ops)
 
