@@ -18,6 +18,13 @@
   and payment number is never taken for an older one;
 * ``report``: at a lane's start, its rows no ticket line matches are released.
 
+``HqHolds.hold_movement`` is what the customers actor calls (actors/customers_money.py,
+customers_lanes.py) before money leaves a wallet or credit account outside a payment
+line (a top-up given back, a correction below zero, a sale's top-up taken back): head
+office must hold it, or it is refused (never taken offline); once written, the hold is
+settled with its record's ``kind|ref`` (``movement_done``) or given back
+(``movement_dropped``).
+
 ``HqHolds.balances`` is what the edge calls for a till's ``customer`` reply
 (server/edge_customers.py): the customer's chain-wide credit and wallet asked of head
 office (store/hq.py ``balances``) in the same kind of worker thread and within the same
@@ -448,10 +455,12 @@ class HqHolds:
             return 0
         try:
             with trio.fail_after(TELL_SECONDS):
-                return await self.hop(self._link.call, hq.renew_holds, self.config.shop, holds, self.hold_seconds)
+                renewed = await self.hop(self._link.call, hq.renew_holds, self.config.shop, holds, self.hold_seconds)
         except (psycopg.Error, OSError, trio.TooSlowError) as error:
             self._failed(error)
             return None
+        self.stats.reachable = True
+        return renewed
 
     async def tell_round(self, limit: int = 50) -> int | None:
         """Tell head office what the rows say (a batch of at most ``limit``): how many
