@@ -40,6 +40,7 @@ from laneserver.config import HeadOfficeConfig
 from laneserver.store import hq
 from laneserver.store import hq_holds as store
 from laneserver.store.schema import DB_NAME
+from tests.e2e.configured import SOPHIE_PIN
 from tests.e2e.test_head_office import caught_up, head_office, hq_cli, pg  # noqa: F401 (pg: the module's cluster)
 from tests.support import LiveServer, connect, until
 
@@ -327,7 +328,9 @@ async def test_money_given_back_off_a_wallet_is_held_at_head_office_first(tmp_pa
     back) needs head office's hold of the amount; offline it is refused."""
     dsn = head_office(pg, "given_back")
     publish_customers(tmp_path, dsn)
-    server = wallet_shop(tmp_path, "S006", dsn).start()
+    server = wallet_shop(tmp_path, "S006", dsn)
+    server.cli("seller", "add", "sophie", "--pin", SOPHIE_PIN, "--role", "supervisor")
+    server.start()
     try:
         token = server.pair("till", "1")
         with trio.fail_after(90):
@@ -349,6 +352,16 @@ async def test_money_given_back_off_a_wallet_is_held_at_head_office_first(tmp_pa
                 await until(lambda: caught_up(server, dsn, "S006"))
                 with hq.connect(dsn) as conn:
                     assert hq.available(conn, "H001", "wallet") == Decimal("5.00")  # the cancel counted once
+                # A correction taking money off: the same (the shop's own books say 20.00).
+                fix = {"customer": "H001", "account": "wallet", "reason": "erreur", "supervisor_pin": SOPHIE_PIN}
+                over = await till.call("balance_correct", amount="-6.00", **fix)
+                assert over["code"] == "insufficient_funds" and over["available"] == "5.00", over
+                await till.ok("balance_correct", amount="-1.00", **fix)
+                await until(lambda: [(amount, ref.split(":")[0]) for amount, ref, _ in holds(dsn, "S006")[1:]]
+                            == [(Decimal("1.00"), "correction|correction")])
+                await until(lambda: caught_up(server, dsn, "S006"))
+                with hq.connect(dsn) as conn:
+                    assert hq.available(conn, "H001", "wallet") == Decimal("4.00")
                 pg.stop()
                 try:
                     await till.ok("wallet_topup", customer="H001", amount="1.00", mode="cash")  # top-up 3
