@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import partial
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import msgspec
 import trio
@@ -117,6 +117,9 @@ from laneserver.store.ops import (
     Remember,
 )
 
+if TYPE_CHECKING:
+    from laneserver.actors.hq_holds import HqHolds
+
 SOURCE = "customers"
 MAX_NAME = 200
 
@@ -134,6 +137,7 @@ class CustomersActor:
         holds: dict[tuple[str, int], rules.Hold] | None = None,
         coupon_holds: dict[str, coupon_rules.Holds] | None = None,
         article_name: Callable[[str], str] = str,
+        hq_holds: HqHolds | None = None,
     ) -> None:
         self.journal = journal
         self.config = config
@@ -155,10 +159,12 @@ class CustomersActor:
         self.views = CustomerViews(journal=journal, config=config, books=self.books, coupons=self.coupons,
                                    today=self._today, article_name=article_name)
         self.lanes = LaneMoney(journal=journal, config=config, directory=self.directory, books=self.books,
-                               coupons=self.coupons, today=self._today, opened=self.views.opened)
+                               coupons=self.coupons, today=self._today, opened=self.views.opened,
+                               hq_holds=hq_holds)
         self.money = MoneyCommands(journal=journal, config=config, clock=clock, books=self.books, views=self.views,
                                    printers=printers or {}, drawers=drawers or {}, customer=self._customer,
-                                   mode=self._mode, event=self._event, commit=self._commit, today=self._today)
+                                   mode=self._mode, event=self._event, commit=self._commit, today=self._today,
+                                   hq_holds=hq_holds)
 
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         for customer in await read(self.journal, reads.customers):

@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from laneserver.actors.coupons import Coupons
 from laneserver.actors.customers_messages import (
@@ -38,14 +38,21 @@ from laneserver.store.ops import (
     UseVoucher,
 )
 
+if TYPE_CHECKING:
+    from laneserver.actors.hq_holds import HqHolds
+
 
 class LaneMoney:
     """The customers actor's answers to lanes (owned by ``CustomersActor``)."""
 
     def __init__(self, *, journal: Address, config: Config, directory: dict[str, rules.Customer], books: rules.Books,
                  coupons: Coupons, today: Callable[..., dt.date],
-                 opened: Callable[[rules.Customer | None], rules.Customer | None]) -> None:
+                 opened: Callable[[rules.Customer | None], rules.Customer | None],
+                 hq_holds: HqHolds | None = None) -> None:
         self.journal = journal
+        # [head_office]: a top-up taken back off the wallet is first held at head office
+        # (the customer may have spent it in another shop): actors/hq_holds.py.
+        self.hq_holds = hq_holds
         self.config = config
         self.directory = directory  # the actor's, read here
         self.books = books
@@ -141,6 +148,9 @@ class LaneMoney:
                                         origin="remainder", customer=voucher.customer, **common))
             ops.append(UseVoucher(code=hold.code, amount=amount, remainder=remainder, **common))
         if cancel is not None:  # last: after the sale's own spends (held, so counted already)
+            # Held at head office once nothing else of the sale is refused here.
+            if (refusal := await self._chain_wide(cancel.customer, -cancel.delta, "the top-up cancelled")) is not None:
+                return refusal
             ops.append(cancel)
         return tuple(ops)
 
@@ -184,9 +194,22 @@ class LaneMoney:
                     return rules.Refused(refusal.code, f"the wallet no longer holds the {delta} this sale topped "
                                                        f"up: {refusal.details['available']} available",
                                          refusal.details)
+                if delta > 0 and (refusal := await self._chain_wide(customer, delta,
+                                                                    f"the top-up of sale {ask.sale}")) is not None:
+                    return refusal
                 ops.append(MoveAccount(customer=customer, account=account, delta=-delta, kind="sale_cancel",
                                        approved_by=ask.approved_by, reason=ask.reason, **common))
         return tuple(ops)
+
+    async def _chain_wide(self, customer: str, amount: Decimal, what: str) -> rules.Refused | None:
+        """With ``[head_office]``: a top-up taken back off the wallet inside a sale (its
+        record's ref is the sale's, known once written) must be held at head office
+        first, else refused. The hold is not settled: it lapses after head office's hold
+        time, counted meanwhile beside the record (on the safe side)."""
+        if self.hq_holds is None:
+            return None
+        hold = await self.hq_holds.hold_movement(customer, "wallet", amount, f"taking back {what}")
+        return None if isinstance(hold, int) else hold
 
     def _refund(self, ask: AskSettle, mode: str, amount: Decimal,
                 common: dict[str, Any]) -> MoveAccount | IssueVoucher | rules.Refused:

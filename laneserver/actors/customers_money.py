@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from laneserver.actors.customers_messages import (
     CancelTopup,
@@ -47,6 +47,9 @@ from laneserver.store.ops import (
     RecordEvent,
 )
 
+if TYPE_CHECKING:
+    from laneserver.actors.hq_holds import HqHolds
+
 # A top-up found for wallet_topup_cancel: (ref, customer, amount, mode, words, given back already).
 _TopupFound = tuple[str, str, Decimal, str, str, bool]
 
@@ -63,8 +66,12 @@ class MoneyCommands:
                  views: CustomerViews, printers: dict[str, Address], drawers: dict[str, Address],
                  customer: Callable[[str], rules.Customer | None], mode: Callable[[str], str],
                  event: Callable[[Caller, str, Any], RecordEvent],
-                 commit: Callable[..., Awaitable[tuple[Any, ...] | Refused]], today: Callable[..., dt.date]) -> None:
+                 commit: Callable[..., Awaitable[tuple[Any, ...] | Refused]], today: Callable[..., dt.date],
+                 hq_holds: HqHolds | None = None) -> None:
         self.journal = journal
+        # [head_office]: money taken off a wallet or credit account here is first held at
+        # head office (the customer may have spent it in another shop): actors/hq_holds.py.
+        self.hq_holds = hq_holds
         self.config = config
         self.clock = clock
         self.books = books
@@ -131,6 +138,9 @@ class MoneyCommands:
         if (refusal := self.books.can_take(customer.customer, "wallet", amount)) is not None:
             return Refused(refusal.code, f"the wallet no longer holds the {amount} of {what}: "
                                          f"{refusal.details['available']} available", refusal.details)
+        hold = await self._hold(customer.customer, "wallet", amount, f"giving back {what}")
+        if isinstance(hold, Refused):
+            return hold
         now = self.clock.now()
         common = dict(at=now, customer=customer.customer, lane=caller.lane, device=caller.device, seller=caller.seller)
         ops = [
@@ -141,6 +151,7 @@ class MoneyCommands:
         ]
         result = await self._file(customer, delta=("wallet", -amount))
         done = await self._commit(caller, keyed, result, *ops)
+        await self._held_done(hold, ops[0], done)
         if isinstance(done, Refused):
             return done
         self._moved(ops, done)
@@ -204,11 +215,18 @@ class MoneyCommands:
             return refused(Code.BAD_REQUEST, "a correction needs a reason", field="reason")
         if amount < 0 and (refusal := self.books.can_take(customer.customer, command.account, -amount)) is not None:
             return refusal
+        hold = None
+        if amount < 0:
+            hold = await self._hold(customer.customer, command.account, -amount, "a correction taking money off")
+            if isinstance(hold, Refused):
+                return hold
         now = self.clock.now()
         ops = [
             MoveAccount(at=now, customer=customer.customer, account=command.account, delta=amount, kind="correction",
                         lane=caller.lane, device=caller.device, seller=caller.seller, approved_by=caller.approved_by,
-                        reason=reason),
+                        reason=reason,
+                        # Held at head office: its record is found there by this ref (the hold's settle).
+                        ref=None if hold is None else f"correction:{secrets.token_hex(8)}"),
             # In the money chain as a balance correction (COR): no money moved, mode "correction".
             ReceiveMoney(kind="COR", mode="correction", amount=amount, customer=customer.customer,
                          ref=command.account, at=now, lane=caller.lane, device=caller.device, seller=caller.seller),
@@ -218,6 +236,7 @@ class MoneyCommands:
         ]
         result = await self._file(customer, delta=(command.account, amount))
         done = await self._commit(caller, keyed, result, *ops)
+        await self._held_done(hold, ops[0], done)
         if isinstance(done, Refused):
             return done
         self._moved(ops, done)
@@ -255,6 +274,25 @@ class MoneyCommands:
         await self._print(caller, f"voucher-{code}", 0, now, f"Bon d'achat {code}", amount, mode,
                           (f"Bon d'achat n° {code}", f"Valable jusqu'au {until.isoformat()}"))
         return result
+
+    async def _hold(self, customer: str, account: str, amount: Decimal, what: str) -> int | Refused | None:
+        """With ``[head_office]``: head office's hold of ``amount`` about to leave the
+        account (``Refused``: short across the shops, or no answer); None without it (the
+        shop's own books decide, as ever)."""
+        if self.hq_holds is None:
+            return None
+        return await self.hq_holds.hold_movement(customer, account, amount, what)
+
+    async def _held_done(self, hold: int | Refused | None, move: Any, done: tuple[Any, ...] | Refused) -> None:
+        """The movement ``hold`` covered was written (the hold to settle with its
+        record's ``kind|ref``) or not (given back)."""
+        if self.hq_holds is None or not isinstance(hold, int):
+            return
+        if isinstance(done, Refused):
+            await self.hq_holds.movement_dropped(hold)
+        else:
+            await self.hq_holds.movement_done(hold, move.lane, move.customer, move.account, -move.delta, move.kind,
+                                              move.ref)
 
     async def _cash_in(self, ops: list[Any], results: tuple[Any, ...]) -> None:
         """Tell the lane's drawer the cash its ``money_in`` rows took (or gave back): it

@@ -18,6 +18,13 @@
   and payment number is never taken for an older one;
 * ``report``: at a lane's start, its rows no ticket line matches are released.
 
+``HqHolds.hold_movement`` is what the customers actor calls (actors/customers_money.py,
+customers_lanes.py) before money leaves a wallet or credit account outside a payment
+line (a top-up given back, a correction below zero, a sale's top-up taken back): head
+office must hold it, or it is refused (never taken offline); once written, the hold is
+settled with its record's ``kind|ref`` (``movement_done``) or given back
+(``movement_dropped``).
+
 ``HqHolds.balances`` is what the edge calls for a till's ``customer`` reply
 (server/edge_customers.py): the customer's chain-wide credit and wallet asked of head
 office (store/hq.py ``balances``) in the same kind of worker thread and within the same
@@ -29,8 +36,11 @@ the sale's ref, ``release``), oldest first, again after a crash or an outage (th
 are on the shop's disk), with the shipper's backoff; nothing waits on it.
 
 A hold head office granted after the lane stopped waiting (the deadline passed) is
-released by the thread that got it; one granted just as the shop died lapses at head
-office after ``HOLD_SECONDS``.
+released by the thread that got it (one it got just before, still undelivered when the
+deadline fired, is the lane's: ``_Slot``); one granted just as the shop died lapses at head
+office after ``HOLD_SECONDS``. While the shop is up, the actor renews head office's holds
+its rows still see unsettled (``renew``: at its start, then every ``HOLD_SECONDS`` / 5),
+so a ticket left open longer than that keeps its money held.
 """
 
 from __future__ import annotations
@@ -101,12 +111,27 @@ class _Offline(Exception):
     """Head office did not answer (in time)."""
 
 
+class _Slot:
+    """Where the worker thread leaves head office's answer for the lane. Under ``lock``:
+    the thread stores its answer unless the lane gave up (``abandoned``: then the thread
+    releases a ``Held`` itself); the lane, at its deadline, sets ``abandoned`` and takes
+    an answer already stored. So a hold is used by the lane or released, never both,
+    never neither (the thread may have its ``Held`` when the deadline fires, before
+    trio delivers it)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.answer: hq.Held | hq.Short | None = None
+        self.abandoned = False
+
+
 class _Link:
     """The thread side: a small pool of psycopg connections, each used by one thread at a time."""
 
-    def __init__(self, dsn: str, shop: str) -> None:
+    def __init__(self, dsn: str, shop: str, hold_seconds: float = hq.HOLD_SECONDS) -> None:
         self.dsn = dsn
         self.shop = shop
+        self.hold_seconds = hold_seconds
         self.idle: queue.SimpleQueue[psycopg.Connection] = queue.SimpleQueue()
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -133,9 +158,15 @@ class _Link:
             return result
         raise AssertionError("unreachable")
 
-    def ask(self, customer: str, account: str, amount: Decimal, abandoned: threading.Event) -> hq.Held | hq.Short:
-        answer = self.call(hq.ask_hold, self.shop, customer, account, amount)
-        if isinstance(answer, hq.Held) and abandoned.is_set():  # the lane stopped waiting: not its money
+    def ask(self, customer: str, account: str, amount: Decimal, slot: _Slot) -> hq.Held | hq.Short:
+        """Head office's answer, left in ``slot`` for the lane; a ``Held`` the lane no
+        longer waits for (``slot.abandoned``) is released here: not its money."""
+        answer = self.call(hq.ask_hold, self.shop, customer, account, amount, self.hold_seconds)
+        with slot.lock:
+            if not slot.abandoned:
+                slot.answer = answer
+                return answer
+        if isinstance(answer, hq.Held):
             self.call(hq.release_hold, answer.hold, self.shop)
         return answer
 
@@ -155,16 +186,19 @@ def _close(conn: psycopg.Connection) -> None:
 
 
 class HqHolds:
-    def __init__(self, config: HeadOfficeConfig, *, journal: Address, clock: Clock, stats: HoldStats) -> None:
+    def __init__(self, config: HeadOfficeConfig, *, journal: Address, clock: Clock, stats: HoldStats,
+                 hold_seconds: float = hq.HOLD_SECONDS) -> None:
         self.config = config
         self.journal = journal
         self.clock = clock
         self.stats = stats
         self.limit = config.offline_limit
-        self._link = _Link(config.dsn, config.shop)
+        self.hold_seconds = hold_seconds  # head office lets an unsettled hold lapse after this, unless renewed
+        self._link = _Link(config.dsn, config.shop, hold_seconds)
         self._limiter = trio.CapacityLimiter(THREADS)
         self._live: set[tuple[str, int]] = set()  # (lane, payment) of rows on ticket lines
         self._counted = True  # offline spends may count in allowances (unknown until head office answers)
+        self._taken_offline = 0  # offline spends taken since the start: a count read before one is stale
         self.wake = trio.Event()
         self.log = get_logger("hq_holds", shop=config.shop)
 
@@ -172,7 +206,10 @@ class HqHolds:
         return await trio.to_thread.run_sync(fn, *args, limiter=self._limiter, abandon_on_cancel=True)
 
     async def load(self) -> None:
-        self._live = await read(self.journal, store.live)
+        """The rows on ticket lines, added to those known (never replacing them: a lane
+        may have added its own since the journal's snapshot was read; an entry no longer
+        live costs ``gone`` one look at the journal, nothing more)."""
+        self._live |= await read(self.journal, store.live)
 
     def close(self) -> None:
         self._link.close()
@@ -183,19 +220,12 @@ class HqHolds:
         """Hold ``amount`` of the customer's ``account`` for the lane's payment line: at
         head office, or offline within the allowance. ``Refused``: nothing is held."""
         self.stats.asked += 1
-        abandoned = threading.Event()
-        answer: hq.Held | hq.Short | None = None
         try:
-            with trio.move_on_after(self.config.hold_timeout) as waited:
-                answer = await self.hop(self._link.ask, customer, account, amount, abandoned)
-            if waited.cancelled_caught:
-                abandoned.set()
-                raise _Offline(f"no answer within {self.config.hold_timeout:g} s")
+            answer = await self._asked(customer, account, amount)
         except (psycopg.Error, OSError, _Offline) as error:
             self._failed(error)
             return await self._offline(lane, payment, customer, account, amount)
         now = self.clock.now()
-        assert answer is not None
         await self._answered(answer.up_to)
         try:
             if isinstance(answer, hq.Short):
@@ -221,6 +251,75 @@ class HqHolds:
                       amount=str(amount), hold=answer.hold)
         return Granted(row, answer.hold)
 
+    async def _asked(self, customer: str, account: str, amount: Decimal) -> hq.Held | hq.Short:
+        """Head office's answer to a hold of ``amount`` within ``hold_timeout``.
+
+        Raises:
+            _Offline, psycopg.Error, OSError: no answer (in time); nothing is held."""
+        slot = _Slot()
+        answer: hq.Held | hq.Short | None = None
+        with trio.move_on_after(self.config.hold_timeout) as waited:
+            answer = await self.hop(self._link.ask, customer, account, amount, slot)
+        if waited.cancelled_caught:
+            with slot.lock:
+                slot.abandoned = True
+                answer = slot.answer  # stored just before the deadline: the lane's all the same
+            if answer is None:
+                raise _Offline(f"no answer within {self.config.hold_timeout:g} s")
+        assert answer is not None
+        return answer
+
+    # --- money taken off an account outside a payment line -------------------------------
+
+    async def hold_movement(self, customer: str, account: str, amount: Decimal, what: str) -> int | Refused:
+        """Money about to leave the customer's ``account`` outside a payment line (a
+        top-up given back, a correction below, a sale's top-up cancelled or a cancelled
+        sale's top-up taken back: ``what``): head office must hold ``amount`` of the
+        chain-wide balance first, so money spent in another shop is not given back here.
+        Head office's hold number; ``Refused`` when it is short, or does not answer (such
+        money never leaves offline: the shop's own books do not know what the other shops
+        spent)."""
+        try:
+            answer = await self._asked(customer, account, amount)
+        except (psycopg.Error, OSError, _Offline) as error:
+            self._failed(error)
+            return refused(Code.UNAVAILABLE, f"head office does not answer: {what} needs it (the customer may "
+                                             "have spent the money in another shop); try again when it answers")
+        await self._answered(answer.up_to)
+        if isinstance(answer, hq.Short):
+            self.stats.short += 1
+            return rules.short_refusal(account, amount, answer.available)
+        self.log.info("wallet_movement_held", customer=customer, account=account, amount=str(amount),
+                      hold=answer.hold, what=what)
+        return answer.hold
+
+    async def movement_done(self, hold: int, lane: str | None, customer: str, account: str, amount: Decimal,
+                            kind: str, ref: str | None) -> None:
+        """The movement ``hold_movement`` held is written, its account record carrying
+        ``kind`` and ``ref``: the hold is to settle with ``kind|ref`` (head office stops
+        counting it when that record is there). With no ``ref`` (the record's is known
+        only once written: a sale's top-up lines) the hold is left to lapse after
+        ``hold_seconds``, counted meanwhile beside the record: on the safe side."""
+        if ref is None:
+            return
+        try:
+            await read(self.journal, partial(store.movement_settled, lane=lane or "", customer=customer,
+                                             account=account, amount=amount, hold=hold, ref=f"{kind}|{ref}",
+                                             at=self.clock.now()))
+        except (ActorFailed, ReadFailed) as error:
+            self.log.error("movement_hold_not_recorded", hold=hold, error=repr(error))
+            return  # it lapses at head office, the record counting once shipped
+        self.wake.set()
+
+    async def movement_dropped(self, hold: int) -> None:
+        """The movement ``hold_movement`` held was not written: the hold is given back
+        (within ``hold_timeout``; else it lapses)."""
+        with trio.move_on_after(self.config.hold_timeout):
+            try:
+                await self.hop(self._link.call, hq.release_hold, hold, self.config.shop)
+            except (psycopg.Error, OSError):
+                pass  # head office lets it lapse (its hold time)
+
     async def _offline(self, lane: str, payment: int, customer: str, account: str,
                        amount: Decimal) -> Granted | Refused:
         try:
@@ -237,6 +336,7 @@ class HqHolds:
                              amount=str(amount), reason=taken.message)
             return taken
         self.stats.offline += 1
+        self._taken_offline += 1
         self._counted = True
         self._live.add((lane, payment))
         self.log.warning("offline_spend", lane=lane, payment=payment, customer=customer, account=account,
@@ -261,7 +361,11 @@ class HqHolds:
         lines = list(lines)
         try:
             released = await read(self.journal, partial(store.report, lane=lane, lines=lines))
-            self._live = await read(self.journal, store.live)
+            # This lane's entries only: another lane's added after the journal's snapshot
+            # was read (answered before this task resumed) must not be lost, or its line
+            # gone would skip the row (never released, settled later by a reused number).
+            mine = await read(self.journal, partial(store.live, lane=lane))
+            self._live = {entry for entry in self._live if entry[0] != lane} | mine
         except (ActorFailed, ReadFailed) as error:
             self.log.error("hold_report_failed", lane=lane, error=repr(error))
             return
@@ -284,12 +388,23 @@ class HqHolds:
         in the allowances."""
         self.stats.reachable = True
         if self._counted and up_to is not None:
+            before = self._taken_offline
             try:
                 still = await read(self.journal, partial(store.reachable, up_to=up_to))
             except (ActorFailed, ReadFailed) as error:
                 self.log.error("offline_allowance_not_reset", error=repr(error))
                 return
-            self._counted = still > 0
+            self._no_longer_counted(still, before)
+
+    def _no_longer_counted(self, still: int, before: int) -> None:
+        """The journal counted ``still`` offline spends counted in the allowances, when
+        ``before`` spends had been taken offline: none left → none to look for at the
+        next answers, unless a lane took one offline while that count was on its way
+        (then the count is stale: the flag stays, never cleared by an old figure)."""
+        if still > 0:
+            self._counted = True
+        elif self._taken_offline == before:
+            self._counted = False
 
     # --- the till's figures -----------------------------------------------------------
 
@@ -306,6 +421,7 @@ class HqHolds:
             self._failed(error)
             return await self._cached(customer)
         self.stats.reachable = True
+        before = self._taken_offline
         try:
             noted = await read(self.journal, partial(
                 store.noted, customer=customer, up_to=answer.up_to, at=self.clock.now(),
@@ -313,7 +429,7 @@ class HqHolds:
         except (ActorFailed, ReadFailed) as error:
             self.log.error("chain_balance_not_noted", customer=customer, error=repr(error))
             return ChainBalances("shop", {})
-        self._counted = noted.counted > 0
+        self._no_longer_counted(noted.counted, before)
         return ChainBalances("head_office", {
             account: rules.online_figure(figures.balance, noted.unshipped[account], figures.held_elsewhere,
                                          noted.held_here[account])
@@ -329,6 +445,22 @@ class HqHolds:
             return ChainBalances("shop", {})
         return ChainBalances("head_office_cached", {account: figure for account, (figure, _) in seen.items()},
                              at=min(at for _, at in seen.values()))
+
+    async def renew(self) -> int | None:
+        """Head office's holds the rows still see unsettled (``open``: on a ticket line;
+        ``settle``: not told yet) lapse ``hold_seconds`` from now, not before: how many
+        were renewed; None when head office did not answer."""
+        holds = await read(self.journal, store.unsettled)
+        if not holds:
+            return 0
+        try:
+            with trio.fail_after(TELL_SECONDS):
+                renewed = await self.hop(self._link.call, hq.renew_holds, self.config.shop, holds, self.hold_seconds)
+        except (psycopg.Error, OSError, trio.TooSlowError) as error:
+            self._failed(error)
+            return None
+        self.stats.reachable = True
+        return renewed
 
     async def tell_round(self, limit: int = 50) -> int | None:
         """Tell head office what the rows say (a batch of at most ``limit``): how many
@@ -367,6 +499,7 @@ class HqHoldsActor:
         async with inbox, trio.open_nursery() as nursery:
             await self.holds.load()
             nursery.start_soon(self._tell)
+            nursery.start_soon(self._renew)
             task_status.started()
             try:
                 async for envelope in inbox:  # nothing is sent: closing the mailbox stops it
@@ -393,3 +526,12 @@ class HqHoldsActor:
             with trio.move_on_after(wait):
                 await self.holds.wake.wait()
 
+    async def _renew(self) -> None:
+        """At the start (the rows just loaded), then every fifth of ``hold_seconds``: a
+        hold under a line still on a ticket never lapses while the shop is up."""
+        while True:
+            try:
+                await self.holds.renew()
+            except (ActorFailed, ReadFailed) as error:
+                self.holds.log.error("holds_to_renew_not_read", error=repr(error))
+            await trio.sleep(self.holds.hold_seconds / 5)

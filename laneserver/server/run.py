@@ -269,6 +269,13 @@ async def run_shop(
                                       publisher=publishers[lane_addresses[lane.id].name])
                     await middle.start(supervise, address.name, factory, inbox, DEVICE_POLICY)
                     drawers[lane.id] = address
+                # Head office's holds on credit and wallet (actors/hq_holds.py): the lanes and
+                # the customers actor (money given back off a wallet) ask through it.
+                hq_holds = None
+                if config.head_office.dsn:
+                    from laneserver.actors.hq_holds import HoldStats, HqHolds
+
+                    hq_holds = HqHolds(config.head_office, journal=journal, clock=clock, stats=HoldStats())
                 # The customers actor (credit, wallet, vouchers): before the lanes, which
                 # report their holds on it when they start. Its holds outlive a restart.
                 customers, customers_inbox = open_mailbox("customers", 64)
@@ -277,7 +284,7 @@ async def run_shop(
                     modes=tuple(payment_policy(config).mode_ids), holds={}, coupon_holds={},
                     printers={lane.id: printers[lane.printer] for lane in config.lanes
                               if lane.printer and lane.printer in printers},
-                    drawers=drawers, article_name=partial(_article_name, catalog),
+                    drawers=drawers, article_name=partial(_article_name, catalog), hq_holds=hq_holds,
                 )
                 await middle.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock, out_of_service, None)),
                                    "customers", factory, customers_inbox, CORE_POLICY)
@@ -297,15 +304,12 @@ async def run_shop(
                                       customers=customers)
                     await middle.start(supervise, "shipper", factory, shipper_inbox, DEVICE_POLICY)
                     shippers.append(shipper)
-                # Head office's holds on credit and wallet (actors/hq_holds.py): the lanes ask
-                # through it; its actor tells head office the settles and releases.
-                hq_holds = None
+                # The holds' actor tells head office the settles and releases (and renews).
                 holders: list[Address] = []
-                if config.head_office.dsn:
+                if hq_holds is not None:
                     from laneserver.actors.hq_holds import MAILBOX as HOLDS_MAILBOX
-                    from laneserver.actors.hq_holds import HoldStats, HqHolds, HqHoldsActor
+                    from laneserver.actors.hq_holds import HqHoldsActor
 
-                    hq_holds = HqHolds(config.head_office, journal=journal, clock=clock, stats=HoldStats())
                     holds_address, holds_inbox = open_mailbox("hq_holds", HOLDS_MAILBOX)
                     await middle.start(supervise, "hq_holds", partial(HqHoldsActor, hq_holds), holds_inbox,
                                        DEVICE_POLICY)

@@ -307,7 +307,7 @@ def publish_customers(conn: psycopg.Connection, content: str, shop: str | None =
 
 # --- the chain-wide ledger: holds (docs/head_office.md, "Wallet and credit") ------------
 
-HOLD_SECONDS = 600  # an unsettled hold lapses after this (the shop crashed before its sale)
+HOLD_SECONDS = 600  # an unsettled hold lapses after this unless renewed (``renew_holds``: the shop is up)
 
 _OPEN_HOLDS_FROM = """
     FROM holds h
@@ -316,9 +316,9 @@ _OPEN_HOLDS_FROM = """
       AND (h.expires_at > now() OR h.settled_ref IS NOT NULL)
       AND NOT EXISTS (SELECT 1 FROM records r WHERE r.shop = h.shop AND r.chain = 'account'
                       AND r.body->>'customer' = h.customer AND r.body->>'account' = h.account
-                      AND r.body->>'ref' = h.settled_ref)
+                      AND (r.body->>'ref' = h.settled_ref
+                           OR (r.body->>'kind') || '|' || (r.body->>'ref') = h.settled_ref))
 """
-_OPEN_HOLDS = "SELECT coalesce(sum(h.amount), 0)" + _OPEN_HOLDS_FROM
 
 
 class Held(msgspec.Struct, frozen=True):
@@ -348,32 +348,49 @@ def shop_account_end(conn: psycopg.Connection, shop: str) -> int:
                         (shop,)).fetchone()[0]
 
 
+_FIGURES = (
+    "SELECT (SELECT coalesce(sum((body->>'delta')::numeric), 0) FROM records"
+    " WHERE chain = 'account' AND body->>'type' = 'account' AND body->>'customer' = %(customer)s"
+    " AND body->>'account' = %(account)s AND (%(ledger_shop)s::text IS NULL OR shop = %(ledger_shop)s)),"
+    " (SELECT coalesce(sum(h.amount), 0)" + _OPEN_HOLDS_FROM + "),"
+    " (SELECT coalesce(max(sequence), 0) FROM records WHERE shop = %(shop)s AND chain = 'account')"
+)
+
+
+def _figures(conn: psycopg.Connection, shop: str, customer: str, account: str,
+             only_shop: str | None) -> tuple[Decimal, int]:
+    """(the account's balance less its open holds, ``shop_account_end`` of ``shop``) read
+    in ONE statement, so from one snapshot even in READ COMMITTED: a shipper's batch
+    committing meanwhile (it takes no lock) is seen by all three figures or by none. Read
+    apart, a settled hold could stop counting (its record arrived) after the balance was
+    read without that record: the money counted nowhere, granted again."""
+    balance, held, up_to = conn.execute(_FIGURES, {"customer": customer, "account": account,
+                                                   "ledger_shop": only_shop, "shop": shop}).fetchone()
+    return Decimal(balance) - Decimal(held), up_to
+
+
 def available(conn: psycopg.Connection, customer: str, account: str, only_shop: str | None = None) -> Decimal:
     """The account's balance across the chain (every shop's shipped movements; only
-    ``only_shop``'s for a shop's own customer: ``ledger_shop``) less the open holds. Call
-    inside a transaction holding the account's lock for a decision."""
-    balance = conn.execute("SELECT coalesce(sum((body->>'delta')::numeric), 0) FROM records"
-                           " WHERE chain = 'account' AND body->>'type' = 'account' AND body->>'customer' = %s"
-                           " AND body->>'account' = %s AND (%s::text IS NULL OR shop = %s)",
-                           (customer, account, only_shop, only_shop)).fetchone()[0]
-    held = conn.execute(_OPEN_HOLDS, {"customer": customer, "account": account,
-                                      "ledger_shop": only_shop}).fetchone()[0]
-    return Decimal(balance) - Decimal(held)
+    ``only_shop``'s for a shop's own customer: ``ledger_shop``) less the open holds, one
+    statement's figures (``_figures``). Call inside a transaction holding the account's
+    lock for a decision."""
+    return _figures(conn, "", customer, account, only_shop)[0]
 
 
 def ask_hold(conn: psycopg.Connection, shop: str, customer: str, account: str, amount: Decimal,
-             seconds: int = HOLD_SECONDS) -> Held | Short:
+             seconds: float = HOLD_SECONDS) -> Held | Short:
     """Hold ``amount`` of a customer's ``credit`` or ``wallet`` for ``shop``, if the
     chain-wide balance less the open holds covers it. One transaction, serialised per
     account (an advisory lock on it): two shops racing for the last 20 € get one
-    ``Held`` and one ``Short``."""
+    ``Held`` and one ``Short``. The figures are read in one statement after the lock
+    was granted (READ COMMITTED: its snapshot is taken then, so it sees the previous
+    holder's hold; REPEATABLE READ would have taken it before the wait)."""
     if account not in ("credit", "wallet") or amount <= 0:
         raise ValueError(f"a hold is a positive amount of credit or wallet, not {amount} of {account!r}")
     only_shop = ledger_shop(shop, customer)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"hold/{only_shop or ''}/{customer}/{account}",))
-        left = available(conn, customer, account, only_shop)
-        up_to = shop_account_end(conn, shop)
+        left, up_to = _figures(conn, shop, customer, account, only_shop)
         if amount > left:
             return Short(left, up_to)
         hold = conn.execute("INSERT INTO holds(shop, customer, account, amount, expires_at)"
@@ -423,13 +440,30 @@ def balances(conn: psycopg.Connection, shop: str, customer: str) -> Balances:
 
 
 def settle_hold(conn: psycopg.Connection, hold: int, shop: str, ref: str) -> bool:
-    """The shop took the money: its account record will carry ``ref`` (``sale:<n>``).
-    The hold counts until that record is at head office, and no longer lapses. False:
-    no such open hold of that shop."""
+    """The shop took the money: its account record will carry ``ref`` (``sale:<n>``),
+    or ``kind|ref`` for a movement outside a sale (``topup_cancel|topup:3``: the record
+    of that kind with that ref, not the top-up's own ``topup:3``). The hold counts until
+    that record is at head office, and no longer lapses. False: no such open hold of
+    that shop."""
     with conn.transaction():
         done = conn.execute("UPDATE holds SET settled_ref = %s WHERE hold = %s AND shop = %s"
                             " AND released_at IS NULL AND settled_ref IS NULL", (ref, hold, shop))
     return done.rowcount == 1
+
+
+def renew_holds(conn: psycopg.Connection, shop: str, holds: Iterable[int], seconds: float = HOLD_SECONDS) -> int:
+    """The shop's ``holds`` still on its ticket lines (or settled on its disk, not told
+    yet) lapse ``seconds`` from now, not earlier: a ticket open longer than
+    ``HOLD_SECONDS`` keeps its money held. One statement; a hold released or settled
+    is left alone. Returns how many were renewed."""
+    numbers = list(holds)
+    if not numbers:
+        return 0
+    with conn.transaction():
+        done = conn.execute("UPDATE holds SET expires_at = now() + make_interval(secs => %s)"
+                            " WHERE shop = %s AND hold = ANY(%s) AND released_at IS NULL AND settled_ref IS NULL",
+                            (seconds, shop, numbers))
+    return done.rowcount
 
 
 def release_hold(conn: psycopg.Connection, hold: int, shop: str) -> bool:

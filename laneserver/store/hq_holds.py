@@ -248,6 +248,17 @@ def settle_spend(db: sqlite3.Connection, lane: str | None, payment: int, custome
     return done > 0
 
 
+def movement_settled(db: sqlite3.Connection, lane: str, customer: str, account: str, amount: Decimal, hold: int,
+                     ref: str, at: dt.datetime) -> int:
+    """Money taken off the account outside a payment line (a top-up given back, a
+    correction below), held by head office (``hold``), is written: a row ``settle`` with
+    ``ref`` (``kind|ref`` of its account record), payment 0 (no ticket line: never
+    ``open``, so the lanes' ``gone`` and ``report`` never see it)."""
+    return db.execute("INSERT INTO hq_holds(lane, payment, customer, account, amount, hold, state, ref, asked_at)"
+                      " VALUES (?,0,?,?,?,?,'settle',?,?)",
+                      (lane, customer, account, str(amount), hold, ref, _iso(at))).lastrowid
+
+
 def to_tell(db: sqlite3.Connection, limit: int = 50) -> list[ToTell]:
     """What head office is still to be told, oldest first."""
     return [ToTell(*row) for row in db.execute(
@@ -261,10 +272,19 @@ def told(db: sqlite3.Connection, row: int, state: str, at: dt.datetime) -> None:
                ("settled" if state == "settle" else "released", _iso(at), row, state))
 
 
-def live(db: sqlite3.Connection) -> set[tuple[str, int]]:
-    """(lane, payment) of the rows on ticket lines."""
-    return {(lane, payment) for lane, payment in db.execute(
-        "SELECT lane, payment FROM hq_holds WHERE state IN ('open', 'offline')")}
+def unsettled(db: sqlite3.Connection) -> list[int]:
+    """Head office's holds it still sees unsettled: the rows on ticket lines (``open``)
+    and those settled here not told yet (``settle``). Renewed while the shop is up
+    (store/hq.py ``renew_holds``), so none lapses under a line still to be paid."""
+    return [hold for hold, in db.execute("SELECT hold FROM hq_holds WHERE state IN ('open', 'settle')"
+                                         " AND hold IS NOT NULL ORDER BY id")]
+
+
+def live(db: sqlite3.Connection, lane: str | None = None) -> set[tuple[str, int]]:
+    """(lane, payment) of the rows on ticket lines (of ``lane`` only, when given)."""
+    rows = db.execute("SELECT lane, payment FROM hq_holds WHERE state IN ('open', 'offline')"
+                      " AND (? IS NULL OR lane = ?)", (lane, lane))
+    return {(row_lane, payment) for row_lane, payment in rows}
 
 
 def summary(db: sqlite3.Connection) -> dict[str, Any]:

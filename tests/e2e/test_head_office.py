@@ -442,3 +442,45 @@ def test_a_customer_a_shop_created_itself_is_that_shops_books_only(pg):
         assert [(o.customer, o.balance, o.ledger_shop) for o in hq.overdrawn(conn)] == [("C1", Decimal("-3.00"), "S2")]
     listed = hq_cli("overdrawn", "--dsn", dsn)
     assert listed.returncode == 0 and "C1 wallet -3.00 (shop S2's own customer)" in listed.stdout, listed
+
+
+class _ShipsAfterFirstRead:
+    """A psycopg connection whose first statement after the account's lock is followed by
+    ``then()`` (another connection's commit): the moment a shipper's batch may land."""
+
+    def __init__(self, conn: psycopg.Connection, then) -> None:
+        self._conn, self._then, self._locked = conn, then, False
+
+    def execute(self, query, params=None):
+        result = self._conn.execute(query, params)
+        if "pg_advisory_xact_lock" in query:
+            self._locked = True
+        elif self._locked and self._then is not None:
+            self._then()
+            self._then = None
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+def test_a_spend_shipped_while_a_hold_is_decided_is_counted_once(pg):
+    """The shipper takes no lock: its batch carrying a settled hold's spend record may
+    commit while another shop's ask is deciding. The balance, the open holds and
+    ``up_to`` are one statement's figures (one snapshot): the settled hold and its record
+    are counted exactly once, never neither (a second shop granted money already spent)."""
+    dsn = head_office(pg, "holds_snapshot")
+    with hq.connect(dsn) as conn:
+        hq.ship(conn, "S1", [hq.Shipped("account", 1, "2026-01-15T10:00:00+01:00",
+                                        _wallet_record(1, "20.00", "topup"), "0" * 64, "h1")])
+        first = hq.ask_hold(conn, "S1", "H001", "wallet", Decimal("15.00"))
+        assert isinstance(first, hq.Held) and hq.settle_hold(conn, first.hold, "S1", "sale:7")
+
+        def ship_the_spend() -> None:
+            with hq.connect(dsn) as shipper:
+                hq.ship(shipper, "S1", [hq.Shipped("account", 2, "2026-01-15T10:05:00+01:00",
+                                                   _wallet_record(2, "-15.00", "spend", "sale:7"), "h1", "h2")])
+
+        second = hq.ask_hold(_ShipsAfterFirstRead(conn, ship_the_spend), "S2", "H001", "wallet", Decimal("15.00"))
+        assert second == hq.Short(Decimal("5.00"), 0), second
+        assert hq.available(conn, "H001", "wallet") == Decimal("5.00")

@@ -18,15 +18,29 @@ module, tests/pg_cluster.py), real tills on websockets.
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import sqlite3
+import time
 import urllib.request
+from contextlib import asynccontextmanager
 from decimal import Decimal
+from decimal import Decimal as D
+from functools import partial
 from pathlib import Path
 
 import psycopg
 import trio
+import trio.testing
 
+from laneserver.actors.hq_holds import Granted, HoldStats, HqHolds, HqHoldsActor
+from laneserver.actors.journal import JournalActor, read
+from laneserver.actors.runtime import open_mailbox
+from laneserver.clock import SystemClock
+from laneserver.config import HeadOfficeConfig
+from laneserver.store import hq
+from laneserver.store import hq_holds as store
 from laneserver.store.schema import DB_NAME
+from tests.e2e.configured import SOPHIE_PIN
 from tests.e2e.test_head_office import caught_up, head_office, hq_cli, pg  # noqa: F401 (pg: the module's cluster)
 from tests.support import LiveServer, connect, until
 
@@ -263,3 +277,182 @@ async def test_the_till_shows_the_chain_wide_balance_and_the_last_one_seen_offli
     finally:
         one.stop()
         two.stop()
+
+
+# --- in process: the shop's holds part on a real journal, against the module's PostgreSQL ---
+
+def _topped_up(dsn: str, customer: str, amount: str) -> None:
+    """Head office holds a top-up of ``amount`` of shop S0 for ``customer``."""
+    record = (f'{{"account":"wallet","at":"2026-01-15T10:00:00+01:00","balance":"{amount}",'
+              f'"customer":"{customer}","delta":"{amount}","kind":"topup","number":1,"type":"account"}}')
+    with hq.connect(dsn) as conn:
+        hq.ship(conn, "S0", [hq.Shipped("account", 1, "2026-01-15T10:00:00+01:00", record, "0" * 64, "h1")])
+
+
+@asynccontextmanager
+async def _holds_part(tmp_path: Path, dsn: str, *, hold_seconds: float = hq.HOLD_SECONDS, actor: bool = False,
+                      hold_timeout: float = 2.0):
+    """``HqHolds`` of shop S1 on a real JournalActor (a temp SQLite file), its actor
+    (renewing, telling) running when ``actor``."""
+    config = HeadOfficeConfig(shop="S1", dsn=dsn, hold_timeout=hold_timeout, offline_wallet_limit="10.00")
+    journal, inbox = open_mailbox("journal", 64)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(JournalActor(tmp_path / "db.sqlite3").run, inbox)
+        holds = HqHolds(config, journal=journal, clock=SystemClock(), stats=HoldStats(), hold_seconds=hold_seconds)
+        if actor:
+            _, holds_inbox = open_mailbox("hq_holds", 4)
+            await nursery.start(HqHoldsActor(holds).run, holds_inbox)
+        else:
+            await holds.load()
+        yield holds
+        nursery.cancel_scope.cancel()
+    holds.close()
+
+
+async def test_a_hold_under_a_ticket_open_longer_than_the_hold_time_is_renewed(tmp_path, pg):  # noqa: F811
+    dsn = head_office(pg, "renewed")
+    _topped_up(dsn, "H001", "20.00")
+    with trio.fail_after(30):
+        async with _holds_part(tmp_path, dsn, hold_seconds=1.0, actor=True) as holds:
+            granted = await holds.ask("1", 1, "H001", "wallet", D("15.00"))
+            assert isinstance(granted, Granted) and granted.hold is not None
+            await trio.sleep(2.5)  # past the hold time: the line is still on the ticket
+            with hq.connect(dsn) as conn:
+                assert hq.available(conn, "H001", "wallet") == D("5.00")  # still held: not granted again
+                assert isinstance(hq.ask_hold(conn, "S2", "H001", "wallet", D("15.00")), hq.Short)
+
+
+async def test_money_given_back_off_a_wallet_is_held_at_head_office_first(tmp_path, pg):  # noqa: F811
+    """A top-up spent in another shop is not given back in cash here: with head office,
+    ``wallet_topup_cancel`` (as a correction taking money off, or a sale's top-up taken
+    back) needs head office's hold of the amount; offline it is refused."""
+    dsn = head_office(pg, "given_back")
+    publish_customers(tmp_path, dsn)
+    server = wallet_shop(tmp_path, "S006", dsn)
+    server.cli("seller", "add", "sophie", "--pin", SOPHIE_PIN, "--role", "supervisor")
+    server.start()
+    try:
+        token = server.pair("till", "1")
+        with trio.fail_after(90):
+            await until(lambda: has_customer(server, "H001"))
+            await top_up(server, token, "H001", "20.00")  # top-up 1
+            await until(lambda: chain_balance(dsn, "H001") == Decimal("20.00"))
+            with hq.connect(dsn) as conn:  # shop S9 spent 15.00 of it
+                hq.ship(conn, "S9", [hq.Shipped("account", 1, "2026-01-15T10:05:00+01:00",
+                                                '{"account":"wallet","at":"2026-01-15T10:05:00+01:00","balance":"-15.00",'
+                                                '"customer":"H001","delta":"-15.00","kind":"spend","number":1,'
+                                                '"ref":"sale:1","type":"account"}', "0" * 64, "h1")])
+            async with connect(server.ws_url, token) as till:
+                back = await till.call("wallet_topup_cancel", topup=1)
+                assert back["code"] == "insufficient_funds" and back["available"] == "5.00", back
+                await till.ok("wallet_topup", customer="H001", amount="4.00", mode="cash")  # top-up 2
+                await until(lambda: chain_balance(dsn, "H001") == Decimal("9.00"))
+                await till.ok("wallet_topup_cancel", topup=2)  # covered across the shops: held, then settled
+                await until(lambda: holds(dsn, "S006") == [(Decimal("4.00"), "topup_cancel|topup:2", False)])
+                await until(lambda: caught_up(server, dsn, "S006"))
+                with hq.connect(dsn) as conn:
+                    assert hq.available(conn, "H001", "wallet") == Decimal("5.00")  # the cancel counted once
+                # A correction taking money off: the same (the shop's own books say 20.00).
+                fix = {"customer": "H001", "account": "wallet", "reason": "erreur", "supervisor_pin": SOPHIE_PIN}
+                over = await till.call("balance_correct", amount="-6.00", **fix)
+                assert over["code"] == "insufficient_funds" and over["available"] == "5.00", over
+                await till.ok("balance_correct", amount="-1.00", **fix)
+                await until(lambda: [(amount, ref.split(":")[0]) for amount, ref, _ in holds(dsn, "S006")[1:]]
+                            == [(Decimal("1.00"), "correction|correction")])
+                await until(lambda: caught_up(server, dsn, "S006"))
+                with hq.connect(dsn) as conn:
+                    assert hq.available(conn, "H001", "wallet") == Decimal("4.00")
+                pg.stop()
+                try:
+                    await till.ok("wallet_topup", customer="H001", amount="1.00", mode="cash")  # top-up 3
+                    offline = await till.call("wallet_topup_cancel", topup=3)
+                    assert offline["code"] == "unavailable" and "head office does not answer" in offline["message"]
+                finally:
+                    pg.start()
+    finally:
+        server.stop()
+
+
+def _open_holds(dsn: str) -> list[int]:
+    with psycopg.connect(dsn) as conn:
+        return [hold for hold, in conn.execute("SELECT hold FROM holds WHERE released_at IS NULL"
+                                               " AND settled_ref IS NULL ORDER BY hold")]
+
+
+async def test_a_hold_granted_just_as_the_deadline_passes_is_used_not_lost(tmp_path, pg):  # noqa: F811
+    """Head office's ``Held`` reaches the worker thread, then the event loop is late (busy
+    past ``hold_timeout``): the deadline and the answer are due at once. The answer in
+    hand is used (one hold, the lane's), never dropped with the hold left open."""
+    dsn = head_office(pg, "deadline")
+    _topped_up(dsn, "H001", "20.00")
+    with trio.fail_after(30):
+        async with _holds_part(tmp_path, dsn, hold_timeout=0.3) as holds, trio.open_nursery() as nursery:
+            answers = []
+
+            async def ask() -> None:
+                answers.append(await holds.ask("1", 1, "H001", "wallet", D("5.00")))
+
+            nursery.start_soon(ask)
+            await trio.testing.wait_all_tasks_blocked()  # the lane waits on the thread
+            time.sleep(1.5)  # the loop busy: the thread gets its Held, the deadline passes
+        [granted] = answers
+        assert isinstance(granted, Granted) and granted.hold is not None, granted
+        assert _open_holds(dsn) == [granted.hold]
+
+
+async def test_a_lane_restarting_while_another_takes_a_hold_loses_none_of_the_others(tmp_path, monkeypatch):
+    """Lane 1 restarts (``report``) while lane 2 takes a hold (offline here: head office
+    refuses the connection at once). The journal's snapshot of the rows on ticket lines
+    that lane 1's restart reads may predate lane 2's new row (lane 2 is answered after the
+    snapshot, before lane 1 resumes: trio runs them in either order): made so here. Lane
+    2's entry must survive lane 1's restart, so its line gone releases its row."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: refused at once
+    real_live = store.live
+
+    def before_lane_2(db, lane=None):  # the snapshot taken just before lane 2's row was written
+        rows = real_live(db) if lane is None else real_live(db, lane)
+        return {entry for entry in rows if entry[0] != "2"}
+
+    with trio.fail_after(30):
+        async with _holds_part(tmp_path, f"postgresql://postgres@127.0.0.1:{port}/hq") as holds:
+            await read(holds.journal, partial(store.see, customer="H001", account="wallet", available=D("100.00"),
+                                              at=holds.clock.now()))
+            assert isinstance(await holds.ask("2", 5, "H001", "wallet", D("1.00")), Granted)
+            monkeypatch.setattr(store, "live", before_lane_2)
+            await holds.report("1", [])
+            monkeypatch.setattr(store, "live", real_live)
+            await holds.gone("2", [5])
+            assert await read(holds.journal, partial(store.live)) == set()  # released: not left on no line
+
+
+async def test_an_allowance_count_read_before_a_spend_taken_offline_does_not_clear_it(tmp_path, monkeypatch):
+    """Head office answers lane 1 and the journal counts the offline spends still counted
+    (none); before that count reaches the holds part, lane 2 takes a spend offline. The
+    stale "none" must not clear the flag that makes the next answers look again, or lane
+    2's spend would stay counted in the customer's allowance for good."""
+    from laneserver.actors import hq_holds as part
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    real_read = part.read
+    with trio.fail_after(30):
+        async with _holds_part(tmp_path, f"postgresql://postgres@127.0.0.1:{port}/hq") as holds:
+            await read(holds.journal, partial(store.see, customer="H001", account="wallet", available=D("100.00"),
+                                              at=holds.clock.now()))
+
+            async def late(journal, fn):
+                answer = await real_read(journal, fn)
+                if getattr(fn, "func", None) is store.reachable:  # lane 2 spends while the count is on its way
+                    monkeypatch.setattr(part, "read", real_read)
+                    assert isinstance(await holds.ask("2", 1, "H001", "wallet", D("1.00")), Granted)
+                return answer
+
+            monkeypatch.setattr(part, "read", late)
+            await holds._answered(0)  # head office's answer to lane 1 (holding nothing of this shop)
+            assert holds._counted  # lane 2's spend counts: the next answer looks again
+            assert await read(holds.journal, partial(store.reachable, up_to=0)) == 1
