@@ -1,6 +1,7 @@
-"""The garbage collector's schedule (server/collector.py): young objects collected and
-frozen each round; a full collection only once the shop is idle and the last one old
-enough. Real ``gc`` calls: the test gives back what it froze."""
+"""The garbage collector's schedule (server/collector.py): what was made since the last
+round frozen each round (no collection while the shop sells); a full collection once the
+shop is idle and the last one old enough, or anyway after a long time. Real ``gc``
+calls: the test gives back what it froze."""
 
 from __future__ import annotations
 
@@ -29,17 +30,15 @@ def frozen_back():
     gc.unfreeze()
 
 
-def test_young_rounds_freeze_what_survives_and_free_young_cycles(frozen_back):
+def test_a_round_freezes_what_was_made_and_starts_the_young_count_again(frozen_back):
     frames = [0]
     collector = Collector(lambda: frames[0], idle=60, full_every=3600)
     kept = [Node() for _ in range(1000)]
-    young_cycle = _cycle()
     before = gc.get_freeze_count()
     collector.step(1.0)
-    assert collector.young == 1 and collector.full == 0
-    assert young_cycle() is None  # collected before the freeze: never frozen
-    assert gc.get_freeze_count() >= before + len(kept)  # the survivors are out of the collector's sight
-    assert gc.get_count()[0] < 50  # the young generation starts again empty
+    assert collector.freezes == 1 and collector.full == 0
+    assert gc.get_freeze_count() >= before + len(kept)  # out of the collector's sight
+    assert gc.get_count() == (0, 0, 0)  # no young collection will fall due while the shop sells
 
 
 def test_a_full_collection_waits_for_an_idle_shop_and_frees_cycles_frozen_earlier(frozen_back):
@@ -63,4 +62,17 @@ def test_a_full_collection_waits_for_an_idle_shop_and_frees_cycles_frozen_earlie
     collector.step(3761.0)  # 61 s: idle, and an hour since the start
     assert collector.full == 1 and collector.freed >= 2 and late() is None
     collector.step(3822.0)  # still idle, but the last full one is a minute old
-    assert collector.full == 1 and collector.young >= 4
+    assert collector.full == 1 and collector.freezes >= 4
+
+
+def test_a_shop_that_never_idles_gets_a_full_collection_after_six_hours(frozen_back):
+    frames = [0]
+    collector = Collector(lambda: frames[0], idle=60, full_every=3600, full_anyway=6 * 3600)
+    cycle = _cycle()
+    for now in (1.0, 3 * 3600.0, 6 * 3600.0 - 1):
+        frames[0] += 1
+        collector.step(now)
+    assert collector.full == 0 and cycle() is not None  # frozen garbage waits
+    frames[0] += 1
+    collector.step(6 * 3600.0)
+    assert collector.full == 1 and cycle() is None

@@ -418,7 +418,7 @@ async def run_shop(
                     async with trio.open_nursery() as watching:  # revoke / disable reach open sessions
                         watching.start_soon(watch_access, shop)
                         watching.start_soon(watch_catalog, shop)  # a live `catalog import`
-                        watching.start_soon(collector.run)  # young objects frozen each second
+                        watching.start_soon(collector.run)  # what the shop makes frozen each second
                         await _serve_http(shop, host or server_config.host,
                                           server_config.port if port is None else port, stop, on_ready, tls_files)
                         watching.cancel_scope.cancel()
