@@ -204,3 +204,18 @@ def test_an_error_message_quoting_a_hostile_value_is_cut():
     message = _msgspec.json.decode(frame)["message"]
     assert len(message) == MAX_MESSAGE_CHARS and message.endswith("(cut: 10013 characters in all)")
     assert _msgspec.json.decode(error_frame(None, "not_found", "no article 'A9'"))["message"] == "no article 'A9'"
+
+
+def test_a_frame_only_pythons_json_reads_still_answers_its_request():
+    """A lone surrogate escape or a NaN literal: msgspec refuses the frame ("Input data
+    was truncated"), so the error went out with no ``re`` and the till could not tell
+    which request failed; the id is now read leniently and the reason said in words."""
+    from laneserver.protocol.codec import decode_request
+
+    for frame, re in ((b'{"type":"scan","id":7,"code":"\\ud800"}', 7),
+                      (b'{"type":"scan","id":"a","code":NaN}', "a"),
+                      (b'{"type":"scan","id":"\\udc00","code":"x"}', None)):  # an id that cannot be sent back
+        error = decode_request(frame)
+        assert (error.code, error.re) == ("bad_request", re), error
+        assert "lone surrogate" in error.message
+    assert decode_request(b"not json").re is None

@@ -8,6 +8,7 @@ is answered and the connection stays open.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -154,7 +155,8 @@ def _explain(data: bytes, detail: str) -> Error:
     except msgspec.DecodeError as not_json:
         # The loose decoder's reason: the typed one may have stopped earlier on
         # something else (an unknown field before a NaN).
-        return Error(code=Code.BAD_REQUEST, message=f"frame is not JSON: {not_json}")
+        re, why = _lenient_read(data)
+        return Error(re=re, code=Code.BAD_REQUEST, message=f"frame is not JSON: {why or not_json}")
     except RecursionError:
         return _too_deep()
     if not isinstance(loose, dict):
@@ -173,6 +175,30 @@ def _explain(data: bytes, detail: str) -> Error:
     field = _field_of(detail)
     message = f"{verb}: {detail}"
     return Error(re=re, code=Code.BAD_REQUEST, message=message, **({"field": field} if field else {}))
+
+
+def _lenient_read(data: bytes) -> tuple[Id | None, str | None]:
+    """The ``id`` of a frame msgspec refuses but Python's own JSON reader takes (a lone
+    surrogate escape such as ``"\\ud800"``, a ``NaN`` or ``Infinity`` literal), so its
+    error still answers the request it belongs to; and the reason in words. (None, None)
+    when that reader refuses it too. The frame is already bounded in size."""
+    try:
+        loose = json.loads(data)
+    except (ValueError, RecursionError):
+        return None, None
+    if not isinstance(loose, dict):
+        return None, None
+    raw_id = loose.get("id")
+    re: Id | None = None
+    if type(raw_id) is int and -(2**63) <= raw_id < 2**63:
+        re = raw_id
+    elif isinstance(raw_id, str):
+        try:
+            raw_id.encode()
+            re = raw_id
+        except UnicodeEncodeError:  # a lone surrogate in the id itself: it cannot be sent back
+            re = None
+    return re, "a lone surrogate escape (\\ud800 to \\udfff) or a NaN/Infinity literal is not JSON text"
 
 
 def _field_of(detail: str) -> str | None:
