@@ -8,7 +8,8 @@
 //                     barcode sent as a `scan`, as a scanner would), cancel a quote or an
 //                     order (`document_cancel`: an order's deposit refunded or kept; a
 //                     supervisor's verb), invoice a delivery note (`document_invoice`),
-//                     download its A4 PDF and an order's deposit invoice's (`document_pdf`).
+//                     download its A4 PDF and an order's deposit invoice's (`document_pdf`),
+//                     reprint a duplicate on the lane's printer (`reprint` with `document`).
 //                     A quote past its validity (`expired`) shows so and is not recalled.
 //
 // The screen builds its own DOM (one overlay, one header button) and keeps its words
@@ -38,6 +39,8 @@ const WORDS = {
         cancel_q: (d) => `Annuler ${d.name} ?`,
         pdf: "PDF", pdf_title: "Le document en PDF (A4)",
         pdf_saved: (name) => `${name}.pdf téléchargé.`,
+        reprint: "Réimprimer", reprint_title: "Un duplicata sur l'imprimante de la caisse",
+        reprinted: (r) => `Duplicata n° ${r.copy} imprimé (${r.document}).`,
     },
     en: {
         open: "Documents", open_title: "Quotes, orders, delivery notes", title: "Documents",
@@ -58,6 +61,8 @@ const WORDS = {
         cancel_q: (d) => `Cancel ${d.name}?`,
         pdf: "PDF", pdf_title: "The document as a PDF (A4)",
         pdf_saved: (name) => `${name}.pdf downloaded.`,
+        reprint: "Reprint", reprint_title: "A duplicate on the till's printer",
+        reprinted: (r) => `Copy ${r.copy} printed (${r.document}).`,
     },
 };
 
@@ -173,7 +178,9 @@ export function bindDocumentsPanel(app) {
             pdfs.push(h("button", { type: "button", class: "small", testid: "document-deposit-pdf",
                 onclick: () => downloadPdf(d.deposit_invoice) }, `${w("pdf")} ${d.deposit_invoice}`));
         }
-        return [...pdfs, ...changes(d)];
+        const reprint = h("button", { type: "button", class: "small", testid: "document-reprint",
+            title: w("reprint_title"), onclick: () => reprintCopy(d) }, w("reprint"));
+        return [...pdfs, reprint, ...changes(d)];
     }
 
     function changes(d) {
@@ -246,6 +253,13 @@ export function bindDocumentsPanel(app) {
         link.remove();
         setTimeout(() => URL.revokeObjectURL(url), 60_000);
         say(w("pdf_saved", reply.document));
+    }
+
+    /** A duplicate on the lane's printer (`reprint`, keyed): its print counter in the message. */
+    async function reprintCopy(d) {
+        say("");
+        const reply = await app.act("reprint", { document: d.barcode }, { mutating: true });
+        if (reply) say(w("reprinted", reply));
     }
 
     async function invoiceNote(d) {

@@ -1,0 +1,76 @@
+"""The Documents screen's **Réimprimer** (issue 18; docs/web_till.md "Documents"): a
+quote made at the till, reprinted twice from the list on a lane whose printer writes to
+a file; the page says copy 2 then copy 3 (the original is print 1), and the server
+agrees: the ``copy`` chain holds both, the printer printed both, and a websocket
+``reprint`` of the same quote afterwards is copy 4."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import trio
+
+from tests.e2e.browser.conftest import PIN, SELLER, expect
+from tests.e2e.configured import (
+    configured_shop,
+    file_printer,
+    lane,
+    printed,
+    rows,
+    stock_point,
+    table,
+    toml,
+)
+from tests.support import connect
+
+CATALOG = """id,name,price,vat_rate,barcodes
+C1,Champagne brut 75 cl,30.00,20,3000000000014
+"""
+C1 = "3000000000014"
+
+
+@pytest.fixture
+def reprint_server(tmp_path: Path):
+    """A cashier (documents are the shop's: any seller reprints them); lane 1 prints to a file."""
+    config = toml(table("shop", name="Cave du Port", locale="fr"), stock_point("main"),
+                  lane("1", printer="p1"), file_printer(tmp_path))
+    with configured_shop(tmp_path, config, CATALOG, sellers=[(SELLER, PIN, "cashier")]) as server:
+        yield server
+
+
+async def _fourth_copy(server) -> int:
+    with trio.fail_after(30):
+        await printed(server, "Impression n° 2", "Impression n° 3")
+        async with connect(server.ws_url, server.pair("till", "1"), seller=(SELLER, PIN)) as ws:
+            return (await ws.ok("reprint", document="Q-000001", key="ws-copy"))["copy"]
+
+
+def test_reprint_from_the_documents_screen_counts_copies_with_the_server(reprint_server, tills):
+    till = tills(reprint_server).start()
+    till.scan(C1, lines=1)
+    till.by("documents-open").click()
+    panel = till.by("documents-panel")
+    till.by("make-quote").click()
+    expect(till.by("documents-result")).to_contain_text("Q-000001")
+    reprint = panel.locator('[data-document="Q-000001"] [data-testid="document-reprint"]')
+    expect(reprint).to_have_text("Réimprimer")
+
+    reprint.click()
+    expect(till.by("documents-result")).to_contain_text("Duplicata n° 2 imprimé")
+    # From the keyboard too: the button is a tab stop like the screen's others.
+    reprint.focus()
+    till.page.keyboard.press("Enter")
+    expect(till.by("documents-result")).to_contain_text("Duplicata n° 3 imprimé")
+    till.expect_no_error()
+
+    chain = [json.loads(text) for (text,) in rows(
+        reprint_server, "SELECT record FROM fiscal_records WHERE chain='copy' ORDER BY number")]
+    assert [(r["document"], r["counter"]) for r in chain] == [("Q-000001", 2), ("Q-000001", 3)]
+    assert trio.run(_fourth_copy, reprint_server) == 4
+
+    till.by("lang-toggle").click()
+    expect(reprint).to_have_text("Reprint")
+    reprint.click()
+    expect(till.by("documents-result")).to_contain_text("Copy 5 printed")
