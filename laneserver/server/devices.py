@@ -19,6 +19,8 @@ seller signed in, and then the lane's display says the lane is closed.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
+from operator import attrgetter
 from typing import Any
 
 import trio
@@ -208,31 +210,27 @@ def register_device_metrics(shop: Shop) -> None:
     metrics.labelled["device_up"] = (("1 while a display's, scanner's or cradle's port is open and working (a "
                                       "terminal: unless its last charge could not reach it), else 0."),
                                      ("kind", "device", "lane"), lambda: by(None, lambda s: int(s.up)))
-    metrics.labelled["display_screens"] = ("Screens written to each customer display since start.",
-                                           ("kind", "device", "lane"), lambda: by("display", lambda s: s.screens))
-    metrics.labelled["display_updates_skipped"] = (
-        "Display updates replaced by a newer one before they were shown (never queued).",
-        ("kind", "device", "lane"), lambda: by("display", lambda s: s.skipped))
-    metrics.labelled["scanner_codes"] = ("Codes each scanner passed to its lane since start.",
-                                         ("kind", "device", "lane"), lambda: by("scanner", lambda s: s.codes))
-    metrics.labelled["scanner_codes_refused"] = ("Codes refused by the framer: too long, not printable, noise.",
-                                                 ("kind", "device", "lane"), lambda: by("scanner", lambda s: s.refused))
-    metrics.labelled["scanner_codes_waiting"] = ("Codes a scanner read that its lane has not taken yet (its queue).",
-                                                 ("kind", "device", "lane"), lambda: by("scanner", lambda s: s.waiting))
-    metrics.labelled["scanner_codes_dropped"] = ("Codes dropped: more than the lane could take (a flood).",
-                                                 ("kind", "device", "lane"), lambda: by("scanner", lambda s: s.dropped))
-    metrics.labelled["cradle_uploads"] = ("Uploads journaled from each cradle's scanners since start.",
-                                          ("kind", "device", "lane"), lambda: by("cradle", lambda s: s.uploads))
-    metrics.labelled["cradle_baskets"] = ("Cradle baskets the lane took (emptied or parked) since start.",
-                                          ("kind", "device", "lane"), lambda: by("cradle", lambda s: s.baskets))
-    metrics.labelled["cradle_baskets_waiting"] = ("Cradle baskets journaled that the lane has not taken yet.",
-                                                  ("kind", "device", "lane"), lambda: by("cradle", lambda s: s.waiting))
-    metrics.labelled["cradle_refused"] = ("Cradle answers refused (CRC, garbage, silence), codes and baskets refused.",
-                                          ("kind", "device", "lane"),
-                                          lambda: by("cradle", lambda s: s.refused))
-    metrics.labelled["terminal_charges"] = ("Charges each payment terminal answered since start.",
-                                            ("kind", "device", "lane"), lambda: by("terminal", lambda s: s.charges))
+    for name, kind, attribute, words in DEVICE_COUNTERS:
+        metrics.labelled[name] = (words, ("kind", "device", "lane"),
+                                  partial(by, kind, attrgetter(attribute)))
 
+
+# (series, device kind, DeviceState attribute, help): the devices' counters in /metrics.
+DEVICE_COUNTERS = (
+    ("display_screens", "display", "screens", "Screens written to each customer display since start."),
+    ("display_updates_skipped", "display", "skipped",
+     "Display updates replaced by a newer one before they were shown (never queued)."),
+    ("scanner_codes", "scanner", "codes", "Codes each scanner passed to its lane since start."),
+    ("scanner_codes_refused", "scanner", "refused", "Codes refused by the framer: too long, not printable, noise."),
+    ("scanner_codes_waiting", "scanner", "waiting", "Codes a scanner read that its lane has not taken yet (its queue)."),
+    ("scanner_codes_dropped", "scanner", "dropped", "Codes dropped: more than the lane could take (a flood)."),
+    ("cradle_uploads", "cradle", "uploads", "Uploads journaled from each cradle's scanners since start."),
+    ("cradle_baskets", "cradle", "baskets", "Cradle baskets the lane took (emptied or parked) since start."),
+    ("cradle_baskets_waiting", "cradle", "waiting", "Cradle baskets journaled that the lane has not taken yet."),
+    ("cradle_refused", "cradle", "refused",
+     "Cradle answers refused (CRC, garbage, silence), codes and baskets refused."),
+    ("terminal_charges", "terminal", "charges", "Charges each payment terminal answered since start."),
+)
 
 def keep_state(states: dict[str, DeviceState], state: DeviceState) -> None:
     """A device actor's ``on_state``: its newest state, under ``kind:id``."""
