@@ -78,7 +78,12 @@ def build_echo_app(shape: str = "plain", frame_bytes: int = 2000):
 
 
 async def serve_echo(host: str = "127.0.0.1", port: int = 0, shape: str = "plain", frame_bytes: int = 2000) -> None:
-    """Serve the echo app as laneserver serves its own (same Hypercorn settings) until
+    """Serve the echo app of ``shape`` (``serve_app``)."""
+    await serve_app(build_echo_app(shape, frame_bytes), host, port)
+
+
+async def serve_app(app, host: str = "127.0.0.1", port: int = 0) -> None:
+    """Serve ``app`` as laneserver serves its own (same Hypercorn settings) until
     SIGTERM or SIGINT; prints ``echo ready: URL`` once listening."""
     from hypercorn.config import Config
     from hypercorn.trio import serve
@@ -99,7 +104,7 @@ async def serve_echo(host: str = "127.0.0.1", port: int = 0, shape: str = "plain
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(stop_on_signal)
-        binds = await nursery.start(partial(serve, build_echo_app(shape, frame_bytes), config,
+        binds = await nursery.start(partial(serve, app, config,
                                             shutdown_trigger=stop.wait))
         print(f"echo ready: {binds[0]}", flush=True)
 

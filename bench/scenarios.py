@@ -27,6 +27,7 @@ from typing import Any
 
 import trio
 
+from bench import design_floor
 from bench.baselines import CommitStats, EchoStats, measure_echo, sqlite_commits
 from bench.loadgen import Stats, run_load, run_searches
 from bench.report import Row, Target
@@ -110,10 +111,20 @@ def load_scenario(workdir: Path, settings: Settings, tills: int, pdas: int, log)
         f"{settings.echo_seconds} s")
     floor = measure_echo(root, busy=tills, paced=pdas, think=PDA_THINK, duration=settings.echo_seconds,
                          max_round_trips=2_000_000, seed=settings.seed, shape="protocol", frame_bytes=frame_bytes)
+    design: dict[str, EchoStats] = {}
+    if pdas:  # the scenario of target 1
+        for shape in DESIGN_SHAPES:
+            log(f"[{label}] baseline: the design floor, {shape} ({settings.echo_seconds} s)")
+            design[shape] = design_floor.measure(root, shape, busy=tills, paced=pdas, think=PDA_THINK,
+                                                 frame_bytes=frame_bytes, seconds=settings.echo_seconds,
+                                                 seed=settings.seed)
     rows = load_rows(label, stats, echo, commits, mem.hwm_kib, mem.rss_kib, targets=(pdas > 0))
     rows += floor_rows(label, stats, echo, floor, target=(pdas > 0))
+    if design:
+        rows += design_rows(label, stats, floor, design)
     raw = {"stats": _stats_summary(stats), "echo": _echo_summary(echo), "commits": _commit_summary(commits),
-           "floor": _echo_summary(floor), "server_hwm_kib": mem.hwm_kib, "server_rss_kib": mem.rss_kib,
+           "floor": _echo_summary(floor), "design": {shape: _echo_summary(d) for shape, d in design.items()},
+           "server_hwm_kib": mem.hwm_kib, "server_rss_kib": mem.rss_kib,
            "server_exit": server_stop}
     return rows, raw
 
@@ -136,6 +147,25 @@ def floor_rows(label: str, stats: Stats, echo: EchoStats, floor: EchoStats, *, t
             p99(floor.rtts) * MS, f"{shaped}: round trip p99"),
         Row(label, "server CPU per request (ms)", cpu_per_request * MS, floor.cpu_per_round_trip * MS,
             f"{shaped}: CPU per request", Target("ratio_max", 2) if target else None),
+    ]
+
+
+DESIGN_SHAPES = ("lane", "journal")
+
+
+def design_rows(label: str, stats: Stats, floor: EchoStats, design: dict[str, EchoStats]) -> list[Row]:
+    """The decided design's skeleton (bench/design_floor.py) beside the protocol floor, and
+    the server beside that skeleton: what the shop's own work costs on top of its shape."""
+    cpu_per_request = stats.cpu_seconds / stats.requests if stats.requests else float("nan")
+    shaped = "protocol floor: CPU per request"
+    skeleton = design["journal"].cpu_per_round_trip
+    return [
+        Row(label, "design floor, session → lane actor: CPU per request (ms)",
+            design["lane"].cpu_per_round_trip * MS, floor.cpu_per_round_trip * MS, shaped),
+        Row(label, "design floor, → lane → journal, durable: CPU per request (ms)", skeleton * MS,
+            floor.cpu_per_round_trip * MS, shaped),
+        Row(label, "server CPU per request, beside the design floor (ms)", cpu_per_request * MS, skeleton * MS,
+            "design floor (session → lane → journal, durable): CPU per request"),
     ]
 
 

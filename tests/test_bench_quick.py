@@ -25,6 +25,11 @@ CATALOG_METRICS = (
 GROWTH_METRICS = (  # issue 12, target 2
     "scan reply p50, lines 181–200 (ms)", "scan reply p50, beside 20 held × 20 lines (ms)",
 )
+DESIGN_METRICS = (  # the decided design's skeleton beside the protocol floor (bench/design_floor.py)
+    "design floor, session → lane actor: CPU per request (ms)",
+    "design floor, → lane → journal, durable: CPU per request (ms)",
+    "server CPU per request, beside the design floor (ms)",
+)
 STORE_METRICS = (  # issue 12, target 3
     "store: scan reply p99 (ms)", "store: finish p99 (ms)", "store: stock look-up p99 (ms)",
     "store: refused (sign-ins and requests)", "reconnect storm: every device in (s)", "reconnect storm: refused",
@@ -52,6 +57,8 @@ def test_quick_bench_prints_a_full_table():
     seen = {(row[0], row[1]) for row in rows}
     for scenario in SCENARIOS[:2]:
         assert {(scenario, metric) for metric in LOAD_METRICS} <= seen, scenario
+    assert {(SCENARIOS[1], metric) for metric in DESIGN_METRICS} <= seen
+    assert not {(SCENARIOS[0], metric) for metric in DESIGN_METRICS} & seen  # target 1's scenario only
     assert {(SCENARIOS[2], metric) for metric in CATALOG_METRICS} <= seen
     assert {(SCENARIOS[3], metric) for metric in GROWTH_METRICS} <= seen
     assert {(SCENARIOS[4], metric) for metric in STORE_METRICS} <= seen
@@ -72,3 +79,23 @@ def test_journal_batch_bench_prints_both_ways():
         [line] = [line for line in result.stdout.splitlines() if way in line]
         p50, p90 = (float(part.split()[0]) for part in line.split(" p50 ")[1].split(" p90 "))
         assert 0 < p50 <= p90, line
+
+
+def test_design_floor_prints_its_three_shapes():
+    result = subprocess.run([sys.executable, "-m", "bench.design_floor", "--seconds", "1", "--busy", "4",
+                             "--paced", "2"], cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-4000:]
+    rows = [line.strip("|").split("|") for line in result.stdout.splitlines() if line.startswith("| ")]
+    shapes = {cells[0].strip(): [float(cell) for cell in cells[1:]] for cells in rows[1:]}
+    assert list(shapes) == ["protocol", "lane", "journal"], result.stdout
+    assert shapes["protocol"][2] == 1.0
+    for per_second, cpu_ms, ratio in shapes.values():
+        assert per_second > 0 and cpu_ms > 0 and ratio > 0, result.stdout
+
+
+def test_design_floor_refuses_a_wrong_argument():
+    for argv in (["--seconds", "0"], ["--frame-bytes", "-3"], ["--busy", "0"], ["serve", "--shape", "nope"]):
+        result = subprocess.run([sys.executable, "-m", "bench.design_floor", *argv], cwd=REPO, capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 2, (argv, result.stdout, result.stderr)
+        assert "usage:" in result.stderr and "Traceback" not in result.stderr, (argv, result.stderr)

@@ -1,0 +1,190 @@
+"""``python -m bench.design_floor``: what the decided design costs before any shop work.
+
+Issue 12's target 1 compares the server's CPU per request with the *protocol floor*: a
+Hypercorn + Starlette echo that decodes each JSON request and answers with the two
+frames of a scan (bench/baselines.py). laneserver's decided shape (STYLE.md,
+SPEC.md) adds, on every change, before any rule runs:
+
+* ``lane``: the session asks the lane's actor (laneserver's own runtime: a bounded
+  mailbox, ``Address.ask``, a ``ReplySlot``) and waits for its answer;
+* ``journal``: the lane asks the journal actor in turn, which takes the units queued
+  (up to 256, as the journal does), writes them in one durable transaction (SQLite,
+  WAL, ``synchronous=FULL``) in its worker thread (``trio.to_thread.run_sync`` behind a
+  ``CapacityLimiter(1)``) and answers each.
+
+This runs the three shapes one after the other as separate processes, with the same
+connections and pacing as the ``lanes64`` scenario (64 busy + 32 paced), and prints
+each one's CPU per request beside the protocol floor's. The skeletons do nothing else:
+no rules, no ticket, no logging, a 200 B row per unit. Whatever they cost above the
+floor, laneserver pays too, on top of its own work. Bounded: ``--seconds`` of load per
+shape (default 20), a hard deadline in ``echo_load``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sqlite3
+import sys
+import tempfile
+from functools import partial
+from pathlib import Path
+
+import trio
+
+from bench.baselines import EchoStats, echo_load, protocol_frames, serve_app
+from bench.report import fmt
+from bench.server import UrlProcess
+
+SHAPES = ("protocol", "lane", "journal")
+MAX_BATCH = 256     # laneserver/actors/journal.py MAX_BATCH
+ROW = "y" * 200     # one unit's row
+
+
+def _write(db: sqlite3.Connection, count: int) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    db.executemany("INSERT INTO units(data) VALUES (?)", ((ROW,) for _ in range(count)))
+    db.execute("COMMIT")
+
+
+async def journal_actor(inbox: trio.MemoryReceiveChannel, db: sqlite3.Connection) -> None:
+    """Batches what is queued, writes it durably in one thread, answers each unit."""
+    limiter = trio.CapacityLimiter(1)
+    while True:
+        try:
+            batch = [await inbox.receive()]
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            return
+        while len(batch) < MAX_BATCH:
+            try:
+                batch.append(inbox.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                break
+        await trio.to_thread.run_sync(_write, db, len(batch), limiter=limiter)
+        for envelope in batch:
+            envelope.reply(True)
+            envelope.done()
+
+
+async def lane_actor(inbox: trio.MemoryReceiveChannel, journal) -> None:
+    """Answers each command, after the journal's answer when there is a journal."""
+    async for envelope in inbox:
+        with envelope:
+            envelope.reply(await journal.ask(envelope.command) if journal is not None else True)
+
+
+def build_app(shape: str, frame_bytes: int, journal):
+    """The protocol floor's websocket route, with a lane actor per connection asked
+    for each request (``lane``, ``journal``)."""
+    import msgspec
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route, WebSocketRoute
+
+    from laneserver.actors.runtime import MAILBOX_SIZE, Address
+
+    decode = msgspec.json.Decoder(dict).decode
+    reply_to, event = protocol_frames(frame_bytes, msgspec.json.Encoder().encode)
+
+    async def session(websocket) -> None:
+        await websocket.accept()
+        send, receive = trio.open_memory_channel(MAILBOX_SIZE)
+        lane = Address("lane", send)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(lane_actor, receive, journal)
+            try:
+                while True:
+                    message = await websocket.receive()
+                    if message["type"] == "websocket.disconnect":
+                        return
+                    request = decode(message.get("text") or "{}")
+                    await lane.ask(request)
+                    await websocket.send_text(reply_to(request.get("id")))
+                    await websocket.send_text(event)
+            finally:
+                lane.close()
+
+    async def healthz(request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(routes=[WebSocketRoute("/ws", session), Route("/healthz", healthz)])
+
+
+async def serve(shape: str, frame_bytes: int, data: Path) -> None:
+    from bench.baselines import build_echo_app
+    from laneserver.actors.runtime import MAILBOX_SIZE, Address
+
+    if shape == "protocol":
+        await serve_app(build_echo_app("protocol", frame_bytes))
+        return
+    journal = None
+    async with trio.open_nursery() as nursery:
+        if shape == "journal":
+            db = sqlite3.connect(data / "design-floor.sqlite3", isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("CREATE TABLE IF NOT EXISTS units (id INTEGER PRIMARY KEY, data TEXT NOT NULL)")
+            send, receive = trio.open_memory_channel(MAILBOX_SIZE)
+            journal = Address("journal", send)
+            nursery.start_soon(journal_actor, receive, db)
+        await serve_app(build_app(shape, frame_bytes, journal))
+        nursery.cancel_scope.cancel()
+
+
+def measure(workdir: Path, shape: str, *, busy: int = 64, paced: int = 32, think: tuple[float, float] = (0.1, 0.5),
+            frame_bytes: int, seconds: float, seed: int) -> EchoStats:
+    """Start a process serving ``shape``, drive it as ``echo_load`` does the protocol
+    floor (``busy`` back-to-back connections, ``paced`` ones waiting ``think`` s), stop it."""
+    cmd = [sys.executable, "-m", "bench.design_floor", "serve", "--shape", shape, "--frame-bytes",
+           str(frame_bytes), "--data", str(workdir)]
+    log = workdir / f"design-{shape}-{busy}-{paced}.log"
+    with UrlProcess(cmd, re.compile(r"echo ready:\s+(http://\S+)"), log).start() as proc:
+        return trio.run(partial(echo_load, proc.ws_url, busy=busy, paced=paced, think=think, duration=seconds,
+                                max_round_trips=2_000_000, seed=seed, pid=proc.pid, shape="protocol",
+                                payload_bytes=frame_bytes))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.design_floor", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="measure the three shapes and print the table (the default)")
+    for p in (parser, run):
+        p.add_argument("--seconds", type=float, default=20.0, help="seconds of load per shape (default 20)")
+        p.add_argument("--frame-bytes", type=int, default=1763,
+                       help="each frame back (default 1763 B: the server's in a lanes64 run)")
+        p.add_argument("--seed", type=int, default=1)
+        p.add_argument("--busy", type=int, default=64, help="connections sending back to back (default 64)")
+        p.add_argument("--paced", type=int, default=32, help="connections waiting 0.1–0.5 s between requests (default 32)")
+    serve_cmd = sub.add_parser("serve", help="serve one shape on 127.0.0.1 until SIGTERM")
+    serve_cmd.add_argument("--shape", choices=SHAPES, required=True)
+    serve_cmd.add_argument("--frame-bytes", type=int, default=1763)
+    serve_cmd.add_argument("--data", type=Path, required=True, help="folder of the journal shape's database")
+    args = parser.parse_args(argv)
+    if not 1 <= args.frame_bytes <= 1 << 20:
+        parser.error("--frame-bytes must be between 1 and 1048576")
+    if args.command == "serve":
+        from laneserver.cli import GIL_SWITCH_INTERVAL
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL)  # as laneserver serve sets it
+        trio.run(serve, args.shape, args.frame_bytes, args.data)
+        return 0
+    if not 1 <= args.seconds <= 600:
+        parser.error("--seconds must be between 1 and 600")
+    if not (1 <= args.busy <= 1000 and 0 <= args.paced <= 1000):
+        parser.error("--busy must be between 1 and 1000, --paced between 0 and 1000")
+    results: dict[str, EchoStats] = {}
+    with tempfile.TemporaryDirectory(prefix="design-floor-") as tmp:
+        for shape in SHAPES:
+            print(f"{shape}: {args.busy} busy + {args.paced} paced connections, {args.seconds:.0f} s", flush=True)
+            results[shape] = measure(Path(tmp), shape, busy=args.busy, paced=args.paced, frame_bytes=args.frame_bytes,
+                                     seconds=args.seconds, seed=args.seed)
+    floor = results["protocol"].cpu_per_round_trip
+    print("\n| shape | requests/s | CPU per request (ms) | × the protocol floor |")
+    print("|---|---|---|---|")
+    for shape, stats in results.items():
+        print(f"| {shape} | {stats.per_second:.0f} | {fmt(stats.cpu_per_round_trip * 1000)} | "
+              f"{stats.cpu_per_round_trip / floor:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
