@@ -11,7 +11,8 @@ a document already given) or renders it again if it is missing. Slow enough (ten
 milliseconds) to run in a worker thread, never on the event loop.
 
 Every document ends with its barcode (``Printed.code``: a quote's ``DQ000001``, a
-deposit invoice's ``C-000001``…) drawn as Code 128 (rules/code128.py): each bar a
+deposit invoice's ``C-000001``…) drawn as Code 128 (rules/code128.py) by
+hw/invoice_pdf.py's ``barcode``, the one an invoice's original ends with too: each bar a
 filled rectangle ``MODULE_MM`` wide per module, ``BAR_HEIGHT_MM`` tall, with a quiet
 zone of ``code128.QUIET`` modules each side and the text under it. A copy
 (``Printed.copy``: a ``reprint``) says ``DUPLICATA`` and its print number under the
@@ -31,6 +32,7 @@ from laneserver.hw.invoice_pdf import (
     _qty,
     _t,
     amounts_block,
+    barcode,
     customer_block,
     head,
     invoice_rows,
@@ -39,7 +41,6 @@ from laneserver.hw.invoice_pdf import (
     totals_block,
     vat_table,
 )
-from laneserver.rules import code128
 from laneserver.rules.document_print import Printed
 
 #: The folder, under the data folder, that holds the documents' PDF files.
@@ -47,11 +48,6 @@ FOLDER = "documents"
 
 # A delivery note's table: what left and how many, no prices.
 _UNPRICED = (("Désignation", 150, "L"), ("Qté", 30, "R"))
-
-
-#: One module (the narrowest bar) of a document's barcode, in mm (scanners want 0.25 or more).
-MODULE_MM = 0.35
-BAR_HEIGHT_MM = 12.0
 
 
 def pdf_path(data_folder: Path, name: str) -> Path:
@@ -97,23 +93,6 @@ def _copy_mark(pdf: FPDF, mark: tuple[str, ...]) -> None:
     for text in rest:
         pdf.cell(pdf.epw, 5, _fit(pdf, text, pdf.epw), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(4)
-
-
-def barcode(pdf: FPDF, text: str) -> None:
-    """``text`` as a Code 128 barcode at the left margin, below what is on the page
-    (on a new page if it would not fit whole), its text centred under the bars."""
-    total = code128.modules(text) * MODULE_MM
-    needed = 6 + BAR_HEIGHT_MM + 6
-    if pdf.get_y() + needed > pdf.page_break_trigger:
-        pdf.add_page()
-    pdf.ln(6)
-    left, top = pdf.l_margin, pdf.get_y()
-    pdf.set_fill_color(0, 0, 0)
-    for start, width in code128.bars(text):
-        pdf.rect(left + start * MODULE_MM, top, width * MODULE_MM, BAR_HEIGHT_MM, style="F")
-    pdf.set_xy(left, top + BAR_HEIGHT_MM + 1)
-    pdf.set_font("Helvetica", "", 9)
-    pdf.cell(total, 4, _t(text), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def write_document(printed: Printed, data_folder: Path) -> tuple[Path, bytes]:

@@ -26,6 +26,13 @@ Layout::
     Taux   Base HT   TVA   Total TTC          (one row per VAT rate)
     Total HT / Total TVA / Total TTC
     Règlements: Espèces 20,00 EUR …
+    ▌▌▌ ▌▌ ▌▌▌▌ ▌                                (the number as a Code 128 barcode,
+    F-000001                                      the text under it: ``barcode``)
+
+``barcode`` draws a Code 128 (rules/code128.py) below what is on the page: each bar
+a filled rectangle ``MODULE_MM`` wide per module, ``BAR_HEIGHT_MM`` tall, with a quiet
+zone of ``code128.QUIET`` modules each side. A document's PDF (hw/document_pdf.py) and
+an invoice's copy end with the same drawing, so original and copy scan alike.
 """
 
 from __future__ import annotations
@@ -41,10 +48,16 @@ from laneserver.files import write_atomically
 # The receipt's own French formatting (12,50 / 5,5 % / 0,456), shared on purpose.
 from laneserver.hw.receipt import _amount as _money, _percent, _qty
 from laneserver.hw.receipt import plain_without_ligatures as _plain
+from laneserver.rules import code128
 from laneserver.rules.invoice import Invoice, invoice_name
 
 #: The folder, under the data folder, that holds the invoices' PDF files.
 FOLDER = "invoices"
+
+#: One module (the narrowest bar) of a barcode on an invoice or a document, in mm
+#: (scanners want 0.25 or more).
+MODULE_MM = 0.35
+BAR_HEIGHT_MM = 12.0
 
 
 def pdf_path(data_folder: Path, number: int) -> Path:
@@ -172,6 +185,23 @@ def amounts_block(pdf: FPDF, heading: str, rows: list[tuple[str, Decimal]]) -> N
         pdf.cell(40, 6, _t(f"{_money(amount)} EUR"), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
+def barcode(pdf: FPDF, text: str) -> None:
+    """``text`` as a Code 128 barcode at the left margin, below what is on the page
+    (on a new page if it would not fit whole), its text centred under the bars."""
+    total = code128.modules(text) * MODULE_MM
+    needed = 6 + BAR_HEIGHT_MM + 6
+    if pdf.get_y() + needed > pdf.page_break_trigger:
+        pdf.add_page()
+    pdf.ln(6)
+    left, top = pdf.l_margin, pdf.get_y()
+    pdf.set_fill_color(0, 0, 0)
+    for start, width in code128.bars(text):
+        pdf.rect(left + start * MODULE_MM, top, width * MODULE_MM, BAR_HEIGHT_MM, style="F")
+    pdf.set_xy(left, top + BAR_HEIGHT_MM + 1)
+    pdf.set_font("Helvetica", "", 9)
+    pdf.cell(total, 4, _t(text), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
 def render_invoice(invoice: Invoice) -> bytes:
     pdf = new_pdf(invoice.at, f"Facture {invoice_name(invoice.number)}", invoice.shop_name)
     head(pdf, invoice.shop_name, invoice.header, f"FACTURE {invoice_name(invoice.number)}",
@@ -190,6 +220,7 @@ def render_invoice(invoice: Invoice) -> bytes:
     if invoice.due:
         settled.append(("Reste dû", invoice.due))
     amounts_block(pdf, "Règlements", settled)
+    barcode(pdf, invoice_name(invoice.number))
     return bytes(pdf.output())
 
 

@@ -4,8 +4,9 @@ server whose lane 1 prints to a file, a real websocket client, the real SQLite f
 A quote reprinted twice is copies 2 and 3 (its original is print 1), each a record of
 the ``copy`` chain, printed as DUPLICATA on the lane's printer; a PDF copy comes back
 in the reply with DUPLICATA and a scannable barcode of the document; an invoice is
-copied too; the same key gives the same copy; hostile values get a clear error and
-change nothing; ``laneserver verify`` exits 0 afterwards.
+copied too (its original PDF, from ``invoice``, has the same barcode); the same key
+gives the same copy; hostile values get a clear error and change nothing;
+``laneserver verify`` exits 0 afterwards.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ async def test_a_quote_reprinted_twice_is_copies_two_and_three_and_the_chains_ve
                 await till.ok("set_customer", customer=dupont)
                 await till.ok("pay", mode="card")
                 sale = (await till.ok("finish", receipt="invoice"))["number"]
+                original = base64.b64decode((await till.ok("invoice", sale=sale))["pdf"])
+                assert b"DUPLICATA" not in original and decode(original)[0] == "F-000001"  # the original scans too
                 copy = await till.ok("reprint", document="F-000001", output="pdf")
                 assert (copy["copy"], copy["document"]) == (2, "F-000001")
                 invoice_pdf = base64.b64decode(copy["pdf"])

@@ -1,6 +1,8 @@
 """The invoice's PDF file: written whole even by two threads at once (the lane renders
 it after a sale while an ``invoice`` request may render a missing one), with the
-receipt's plain text for characters Latin-1 lacks."""
+receipt's plain text for characters Latin-1 lacks, ending with its number as a
+scannable Code 128 barcode like its copies' (decoded back out of the PDF by
+tests/hw/test_document_barcode.py's decoder)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,12 @@ from decimal import Decimal
 
 import msgspec
 
+from laneserver.hw.document_pdf import render_document
 from laneserver.hw.invoice_pdf import read_or_write_invoice, render_invoice, write_invoice
+from laneserver.rules import document_print
 from laneserver.rules.invoice import make_invoice
 from laneserver.rules.ticket import Line
+from tests.hw.test_document_barcode import decode
 
 NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone.utc)
 
@@ -52,3 +57,15 @@ def test_two_threads_writing_the_same_invoice_each_write_a_whole_file(tmp_path):
 def test_typographic_characters_print_as_a_cashier_would_type_them():
     pdf = render_invoice(_invoice())
     assert b"Boeuf bourguignon" in pdf and b"SARL Martin's" in pdf
+
+
+def test_the_original_invoice_ends_with_its_number_as_a_scannable_barcode_like_its_copies():
+    invoice = _invoice()
+    text, module_mm, quiet_left, quiet_right = decode(render_invoice(invoice))
+    assert text == "F-000007"
+    assert module_mm >= 0.25
+    assert quiet_left >= 10 and quiet_right >= 10, (quiet_left, quiet_right)
+    # The original and a copy (a document's PDF of the same invoice) scan alike.
+    copy = document_print.duplicate(document_print.from_invoice(invoice, dt.UTC), 2, NOW)
+    assert decode(render_document(copy)) == (text, module_mm, quiet_left, quiet_right)
+    assert document_print.copy_target(text) == ("invoice", 7)  # the code a reprint names it by

@@ -9,7 +9,8 @@
 //                     order (`document_cancel`: an order's deposit refunded or kept; a
 //                     supervisor's verb), invoice a delivery note (`document_invoice`),
 //                     download its A4 PDF and an order's deposit invoice's (`document_pdf`),
-//                     reprint a duplicate on the lane's printer (`reprint` with `document`).
+//                     reprint a duplicate on the lane's printer (`reprint` with `document`;
+//                     a lane without one is told so in words).
 //                     A quote past its validity (`expired`) shows so and is not recalled.
 //
 // The screen builds its own DOM (one overlay, one header button) and keeps its words
@@ -41,6 +42,8 @@ const WORDS = {
         pdf_saved: (name) => `${name}.pdf téléchargé.`,
         reprint: "Réimprimer", reprint_title: "Un duplicata sur l'imprimante de la caisse",
         reprinted: (r) => `Duplicata n° ${r.copy} imprimé (${r.document}).`,
+        no_printer: "Cette caisse n'a pas d'imprimante de tickets : le duplicata ne peut pas être imprimé ici "
+            + "(le bouton PDF donne le document en A4).",
     },
     en: {
         open: "Documents", open_title: "Quotes, orders, delivery notes", title: "Documents",
@@ -63,6 +66,8 @@ const WORDS = {
         pdf_saved: (name) => `${name}.pdf downloaded.`,
         reprint: "Reprint", reprint_title: "A duplicate on the till's printer",
         reprinted: (r) => `Copy ${r.copy} printed (${r.document}).`,
+        no_printer: "This lane has no receipt printer: the copy cannot be printed here "
+            + "(the PDF button gives the A4 document).",
     },
 };
 
@@ -258,8 +263,17 @@ export function bindDocumentsPanel(app) {
     /** A duplicate on the lane's printer (`reprint`, keyed): its print counter in the message. */
     async function reprintCopy(d) {
         say("");
-        const reply = await app.act("reprint", { document: d.barcode }, { mutating: true });
+        const reply = await app.act("reprint", { document: d.barcode }, { mutating: true, onError: noPrinter });
         if (reply) say(w("reprinted", reply));
+    }
+
+    /** A lane without a receipt printer: the server refuses the copy with `not_supported` on
+     * `field: "output"` (docs/protocol.md `reprint`); said in words rather than the page's
+     * generic "not available on this server". Any other refusal goes the usual way. */
+    function noPrinter(error) {
+        if (error.code !== "not_supported" || error.frame.field !== "output") return false;
+        app.showMessage(w("no_printer"), "", error.code);
+        return true;
     }
 
     async function invoiceNote(d) {

@@ -2,7 +2,12 @@
 quote made at the till, reprinted twice from the list on a lane whose printer writes to
 a file; the page says copy 2 then copy 3 (the original is print 1), and the server
 agrees: the ``copy`` chain holds both, the printer printed both, and a websocket
-``reprint`` of the same quote afterwards is copy 4."""
+``reprint`` of the same quote afterwards is copy 4.
+
+Lane 2 has no printer: the server refuses the copy (``not_supported`` with
+``field: "output"``, the wire as it was) and the page says, in French then English,
+that this lane has no receipt printer, instead of its generic "not available on this
+server"; no copy is counted."""
 
 from __future__ import annotations
 
@@ -33,9 +38,10 @@ C1 = "3000000000014"
 
 @pytest.fixture
 def reprint_server(tmp_path: Path):
-    """A cashier (documents are the shop's: any seller reprints them); lane 1 prints to a file."""
+    """A cashier (documents are the shop's: any seller reprints them); lane 1 prints to a
+    file, lane 2 has no printer."""
     config = toml(table("shop", name="Cave du Port", locale="fr"), stock_point("main"),
-                  lane("1", printer="p1"), file_printer(tmp_path))
+                  lane("1", printer="p1"), lane("2"), file_printer(tmp_path))
     with configured_shop(tmp_path, config, CATALOG, sellers=[(SELLER, PIN, "cashier")]) as server:
         yield server
 
@@ -74,3 +80,34 @@ def test_reprint_from_the_documents_screen_counts_copies_with_the_server(reprint
     expect(reprint).to_have_text("Reprint")
     reprint.click()
     expect(till.by("documents-result")).to_contain_text("Copy 5 printed")
+
+
+async def _refused_on_lane_two(server) -> dict:
+    with trio.fail_after(30):
+        async with connect(server.ws_url, server.pair("till", "2"), seller=(SELLER, PIN)) as ws:
+            return await ws.call("reprint", document="Q-000001")
+
+
+def test_reprint_on_a_lane_without_a_printer_says_so_in_words(reprint_server, tills):
+    till = tills(reprint_server, "2").start()
+    till.scan(C1, lines=1)
+    till.by("documents-open").click()
+    till.by("make-quote").click()
+    expect(till.by("documents-result")).to_contain_text("Q-000001")
+    reprint = till.by("documents-panel").locator('[data-document="Q-000001"] [data-testid="document-reprint"]')
+
+    reprint.click()
+    expect(till.by("error-text")).to_have_text(
+        "Cette caisse n'a pas d'imprimante de tickets : le duplicata ne peut pas être imprimé ici "
+        "(le bouton PDF donne le document en A4).")
+    expect(till.by("error")).to_have_attribute("data-code", "not_supported")
+    expect(till.by("documents-result")).to_be_hidden()
+    till.by("lang-toggle").click()
+    reprint.click()
+    expect(till.by("error-text")).to_have_text(
+        "This lane has no receipt printer: the copy cannot be printed here (the PDF button gives the A4 document).")
+
+    # What the page maps, as the server sends it; and nothing was counted.
+    error = trio.run(_refused_on_lane_two, reprint_server)
+    assert (error["type"], error["code"], error["field"]) == ("error", "not_supported", "output"), error
+    assert rows(reprint_server, "SELECT record FROM fiscal_records WHERE chain='copy'") == []
