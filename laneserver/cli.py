@@ -280,7 +280,7 @@ def _serve(args: argparse.Namespace, config: Config, data: Path) -> int:
             lines.append(f"  demo seller:  {DEMO_SELLER[0]}, PIN {DEMO_SELLER[1]}")
         print("\n".join(lines), flush=True)
 
-    from laneserver.actors.journal import BooksRefused
+    from laneserver.actors.journal_open import BooksRefused
     from laneserver.store.data_lock import DataFolderBusy, DataFolderLock
     from laneserver.store.schema import SchemaTooNew
     from laneserver.tls import TlsError

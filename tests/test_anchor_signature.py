@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from laneserver import cli
-from laneserver.actors.journal import CommitFailed, FiscalAnchorError, JournalActor, commit
+from laneserver.actors.journal import CommitFailed, JournalActor, commit
+from laneserver.actors.journal_open import FiscalAnchorError
 from laneserver.actors.runtime import open_mailbox
 from laneserver.rules.fiscal import encode_anchor
 from laneserver.store import fiscal, shop_key

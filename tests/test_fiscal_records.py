@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from laneserver.actors.journal import FiscalChainBroken, JournalActor, commit, read
+from laneserver.actors.journal import JournalActor, commit, read
+from laneserver.actors.journal_open import FiscalChainBroken
 from laneserver.actors.runtime import open_mailbox
 from laneserver.rules.fiscal import GENESIS, Broken, ChainEnd, chain_hash
 from laneserver.store import books_check, fiscal

@@ -8,38 +8,33 @@ each unit in its own savepoint, so one failing unit does not sink the others —
 commits, and only then answers each asker. Units that arrive while a commit is
 in flight wait in the mailbox and go into the next transaction.
 
-Commands:
+Commands (actors/journal_messages.py, the journal's vocabulary):
   Commit(ops)  → CommitResult(results)   durable once answered
   Read(fn)     → fn(connection)          on the same thread, after the writes
                                           queued before it
+``commit`` and ``read`` below ask it and raise ``CommitFailed`` / ``ReadFailed``;
+those two are importable from here with them (``__all__``: the journal's face).
 
 The fiscal anchor: after each COMMIT that moved a head of the fiscal chains,
 the worker thread rewrites ``fiscal-anchor.json`` next to the database (temp
 file, fsync, rename, fsync of the folder; none for batches without a sale),
-signed with the shop's Ed25519 key (``shop-key.pem``, made at the first start,
-its public part recorded in ``meta``; store/shop_key.py). It
+signed with the shop's Ed25519 key (store/shop_key.py). It
 does so between batches, after the askers are answered, at most once every
 ``ANCHOR_MAX_LAG`` seconds: the anchor may lag the database anyway (a crash
 right after the COMMIT), so its fsyncs need not delay the tills' replies nor
-be paid per batch. At start
-the journal refuses to run on a database that no longer holds the anchored
-heads (last records removed, older backup put back), whose anchor is not
-signed by the shop key, or whose key file is missing or replaced; docs/reliability.md says
-how store IT accepts a restored backup. Before that it runs SQLite's
-``PRAGMA quick_check`` and walks the fiscal chains from where the last start
-left off (store/books_check.py): a damaged file or a broken chain refuses the
-start too (``BooksRefused``: exit 3, docs/operations.md "A refused start-up").
+be paid per batch. At start, before anything is written, the books are opened
+(actors/journal_open.py): ``PRAGMA quick_check``, the fiscal chains walked from where
+the last start left off, the anchor and the shop key checked; any of them failing
+refuses the start (``BooksRefused``: exit 3, docs/operations.md "A refused start-up").
 
 Shutdown: when the mailbox is closed the loop drains what is queued, then
 checkpoints and closes the database under a shielded, bounded scope.
 
 The technical event journal (JET, chain ``jet``; store/jet.py), when the journal is
 given ``jet`` (the running shop's version and configuration digest; tests of other
-parts leave it out): at start, in one transaction before it answers anyone, the
-entries a command-line tool left in the inbox, ``start``, ``recovery`` when the
-server before did not stop cleanly, ``clock_jump`` when the wall clock is behind the
-last entry, ``config`` when the configuration is not the last start's. At a clean
-stop (the mailbox drained), ``stop``. Every batch that carries a JET entry passes the
+parts leave it out): its ``start`` entries at start, in one transaction before it
+answers anyone, and ``stop`` at a clean stop (the mailbox drained):
+actors/journal_jet.py. Every batch that carries a JET entry passes the
 clock watch (rules/jet.py ``ClockWatch``): a wall clock that moved more than a minute
 against the monotonic one since the last entry gets a ``clock_jump`` entry first. The
 inbox is chained again every ``INBOX_EVERY`` seconds.
@@ -56,74 +51,29 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
-import msgspec
 import trio
 
+from laneserver.actors.journal_jet import jet_start, jet_stop, jet_unit
+from laneserver.actors.journal_messages import Commit, CommitFailed, CommitResult, JetStart, Read, ReadFailed
+from laneserver.actors.journal_open import BooksOpening, DatabaseDamaged, FiscalAnchorError, is_damaged
 from laneserver.actors.runtime import Address, Envelope
 from laneserver.clock import Clock, SystemClock
 from laneserver.histogram import BATCH_BOUNDS, LATENCY_BOUNDS, Histogram
 from laneserver.log import get_logger
 from laneserver.rules import jet as jet_rules
-from laneserver.rules.fiscal import AnchorUnreadable
-from laneserver.rules.fiscal import Broken
 from laneserver.store import books_check, schema, shop_key
 from laneserver.store import jet as jet_store
-from laneserver.store.ops import ChainRecord, Op, RecordEvent
-from laneserver.store.fiscal import (
-    ALL_CHAINS,
-    Heads,
-    anchor_of,
-    append_record,
-    anchor_path,
-    check_anchor,
-    is_anchored,
-    mark_anchored,
-    missing_key,
-    read_anchor,
-    record_key,
-    recorded_key,
-    replaced_key,
-    signature_checks,
-    write_anchor,
-)
+from laneserver.store.fiscal import Heads, write_anchor
+from laneserver.store.ops import ChainRecord, Op
 from laneserver.store.writes import KeyReused, Writer
+
+__all__ = ["ANCHOR_MAX_LAG", "CommitFailed", "JournalActor", "JournalStats", "MAX_BATCH", "ReadFailed", "commit",
+           "log_commit_failed", "read"]
 
 MAX_BATCH = 256
 # How far (seconds) the anchor may fall behind while batches keep coming back to back.
 ANCHOR_MAX_LAG = 0.25
 FINAL_FLUSH_SECONDS = 5.0
-
-
-class Commit(msgspec.Struct, frozen=True):
-    ops: tuple[Op, ...]
-
-
-class JetStart(msgspec.Struct, frozen=True):
-    """What the ``start`` entry says: the software's version and the digest of the
-    configuration as loaded (rules/jet.py ``digest``)."""
-
-    version: str
-    config: str
-
-
-class Read(msgspec.Struct, frozen=True):
-    fn: Callable[[sqlite3.Connection], Any]
-
-
-class CommitResult(msgspec.Struct, frozen=True):
-    results: tuple[Any, ...]
-
-
-class CommitFailed(Exception):
-    """A unit of work was rolled back; nothing of it was written.
-
-    ``key_reused``: it failed because its idempotency key was already used by the
-    same device for another request (store/writes.py ``KeyReused``).
-    """
-
-    def __init__(self, message: str, *, key_reused: bool = False) -> None:
-        super().__init__(message)
-        self.key_reused = key_reused
 
 
 def log_commit_failed(log: Any, error: CommitFailed, **fields: Any) -> None:
@@ -135,26 +85,6 @@ def log_commit_failed(log: Any, error: CommitFailed, **fields: Any) -> None:
         log.info("key_reused", error=str(error), **fields)
     else:
         log.error("commit_failed", error=str(error), **fields)
-
-
-class BooksRefused(RuntimeError):
-    """The journal will not open the books: writing on them would bury the evidence
-    under new records. ``serve`` exits 3 (the unit does not restart it)."""
-
-
-class FiscalAnchorError(BooksRefused):
-    """The database does not hold the heads its anchor file records."""
-
-
-class FiscalChainBroken(BooksRefused):
-    """A fiscal record written since the last start no longer matches its chain."""
-
-
-class DatabaseDamaged(BooksRefused):
-    """SQLite finds the database file malformed."""
-
-
-RECOVERY = "docs/operations.md, \"A refused start-up\""
 
 
 class JournalStats:
@@ -181,8 +111,9 @@ class JournalActor:
         self._limiter = trio.CapacityLimiter(1)
         self._writer: Writer | None = None
         self._log = get_logger("journal", db=str(path))
-        self.anchor_file = anchor_path(path)
-        self.key_file = shop_key.key_path(path)
+        self._books = BooksOpening(path, self._log)  # the start-up checks (actors/journal_open.py)
+        self.anchor_file = self._books.anchor_file
+        self.key_file = self._books.key_file
         self._key: shop_key.Ed25519PrivateKey | None = None  # the shop's signing key, loaded at start
         self._anchored: Heads | None = None  # what the anchor file holds
         self.commits = 0
@@ -199,16 +130,16 @@ class JournalActor:
         try:
             db = await self._in_thread(schema.connect, self.path)
         except sqlite3.DatabaseError as error:
-            if not _damaged(error):
+            if not is_damaged(error):
                 raise
             self._log.error("database_damaged", message=str(error))
-            raise DatabaseDamaged(self._damaged([str(error)])) from None
+            raise DatabaseDamaged(self._books.damaged([str(error)])) from None
         drained = False  # the mailbox was closed and emptied: a clean stop
         try:
-            ends = await self._in_thread(self._check_books, db)
+            ends = await self._in_thread(self._books.check_books, db)
             self._writer = await self._in_thread(partial(Writer, db, zone=self.zone))
             try:
-                opened = await self._in_thread(self._open_anchor)
+                opened, self._key, self._anchored = await self._in_thread(self._books.open_anchor, self._writer)
             except FiscalAnchorError as error:
                 self._log.error("fiscal_anchor_refused", anchor=str(self.anchor_file), message=str(error))
                 raise
@@ -216,7 +147,7 @@ class JournalActor:
             if self.jet is not None:
                 now = self.clock.now()
                 self._clock_watch.observe(now, trio.current_time())
-                await self._in_thread(self._jet_start, self.jet, now)
+                await self._in_thread(jet_start, self._writer, self.jet, now, self._log)
                 self._inbox_at = trio.current_time()
             if opened == "reset":
                 self._log.warning("fiscal_anchor_reset", anchor=str(self.anchor_file),
@@ -242,7 +173,7 @@ class JournalActor:
         finally:
             with trio.CancelScope(shield=True, deadline=trio.current_time() + FINAL_FLUSH_SECONDS):
                 if drained and self.jet is not None and self._writer is not None:
-                    await self._in_thread(self._jet_stop, self.jet, self.clock.now())
+                    await self._in_thread(jet_stop, self._writer, self.jet, self.clock.now())
                 if self._anchored is not None:
                     await self._in_thread(self._anchor_if_moved)
                 await self._in_thread(_close, db)
@@ -321,69 +252,11 @@ class JournalActor:
 
     # --- the technical event journal (worker thread) ---------------------------------
 
-    def _jet_start(self, jet: JetStart, now: dt.datetime) -> None:
-        """The entries of a start, in one transaction (see the module's docstring)."""
-        at = now.isoformat()
-
-        def write(db: sqlite3.Connection, heads: Heads) -> tuple[int, int | None, str | None, int]:
-            crashed = jet_store.running_since(db)
-            last_at = jet_store.last_entry_at(db)
-            previous = jet_store.last_start_config(db)
-            left = jet_store.chain_inbox(db, heads)
-
-            def add(record: dict[str, Any]) -> int:
-                return append_record(db, heads, jet_store.CHAIN, at, record)[0]
-
-            number = add(jet_rules.jet_record(jet_rules.START, version=jet.version, config=jet.config))
-            if crashed is not None:
-                add(jet_rules.jet_record(jet_rules.RECOVERY, previous_start=crashed, last_entry_at=last_at))
-            jump = jet_rules.jump_across_restart(last_at, now)
-            if jump is not None:
-                add(jump.record(across_restart=True))
-            if previous != jet.config:
-                add(jet_rules.jet_record(jet_rules.CONFIG, config=jet.config, previous=previous))
-            jet_store.mark_running(db, number)
-            return number, crashed, previous, left
-
-        number, crashed, previous, left = self._jet_unit(write)
-        self._log.info("jet_started", start=number, recovered=crashed is not None, inbox=left,
-                       config_changed=previous != jet.config)
-        if crashed is not None:
-            self._log.warning("recovered_unclean_stop", previous_start=crashed)
-
-    def _jet_stop(self, jet: JetStart, now: dt.datetime) -> None:
-        """A clean stop: the inbox, then ``stop``, and the running mark cleared."""
-
-        def write(db: sqlite3.Connection, heads: Heads) -> None:
-            jet_store.chain_inbox(db, heads)
-            append_record(db, heads, jet_store.CHAIN, now.isoformat(),
-                          jet_rules.jet_record(jet_rules.STOP, version=jet.version))
-            jet_store.mark_stopped(db)
-
-        self._jet_unit(write)
-
     def _chain_inbox(self) -> None:
         """Chain what tools left in the inbox (a look first: usually nothing)."""
         writer = self._writer
         if writer is not None and jet_store.inbox_waiting(writer.db):
-            self._jet_unit(jet_store.chain_inbox)
-
-    def _jet_unit(self, write: Callable[[sqlite3.Connection, Heads], Any]) -> Any:
-        """``write(db, heads)`` in one transaction of its own; the heads put back if it fails."""
-        writer = self._writer
-        assert writer is not None
-        db = writer.db
-        before = writer.snapshot()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            result = write(db, writer.heads)
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            writer.restore(before)
-            raise
-        return result
+            jet_unit(writer, jet_store.chain_inbox)
 
     def _write_batch(self, commands: list[Any]) -> list[Any]:
         """Worker thread: the whole batch in one transaction.
@@ -462,160 +335,6 @@ class JournalActor:
         self.anchor_writes += 1
         self._anchored = heads
 
-    def _open_anchor(self) -> str:
-        """At start: load (or, on a database that recorded none, make) the shop key,
-        check the database against its anchor and the anchor's signature, then bring
-        the anchor up to date, signed. Returns what was done: ``checked``,
-        ``created`` (first start of an empty or pre-anchor database) or ``reset``
-        (the anchor file was missing on an anchored database: store IT moved it away).
-
-        An unsigned (format-1) anchor, from a release that did not sign, is accepted
-        only while the database has recorded no shop key: at the first start of a
-        release that signs. It is then replaced by a signed one and the key recorded.
-
-        Raises:
-            FiscalAnchorError: the shop key is unreadable, missing or replaced; the
-                anchor is unreadable, unsigned or not signed by the shop key; or the
-                database does not hold the anchored heads.
-        """
-        writer = self._writer
-        assert writer is not None
-        db = writer.db
-        recorded = recorded_key(db)
-        key = self._load_key(recorded)
-        public = shop_key.public_hex(key)
-        try:
-            anchor = read_anchor(self.anchor_file)
-        except AnchorUnreadable as error:
-            raise FiscalAnchorError(self._refusal(str(error))) from None
-        if anchor is not None:
-            if (anchor.signed or recorded is not None) and not signature_checks(anchor, public):
-                raise FiscalAnchorError(
-                    f"refusing to start: the fiscal anchor {self.anchor_file} is "
-                    f"{'signed' if anchor.signed else 'not signed'}, and not by the shop key (fingerprint "
-                    f"{shop_key.fingerprint(public)}): it was written without the shop key, so the database and the "
-                    "anchor may have been rewritten together. Run `laneserver verify`, keep a copy of the data "
-                    f"folder as it is, and put back the last backup that verifies ({RECOVERY}).")
-            problems = check_anchor(db, anchor)
-            if problems:
-                raise FiscalAnchorError(self._refusal("; ".join(map(str, problems))))
-            opened = "checked"
-            current = anchor.signed and anchor.same_heads(anchor_of(writer.heads))
-            self._anchored = writer.snapshot() if current else None
-        else:
-            had_records = any(writer.heads.head(chain)[0] for chain in ALL_CHAINS)
-            opened = "reset" if had_records and is_anchored(db) else "created"
-            if had_records:
-                # The audit trail of an anchor (re)created on existing records.
-                kind = "FiscalAnchorReset" if opened == "reset" else "FiscalAnchorCreated"
-                self._event(kind, {"anchor": self.anchor_file.name, "sale": writer.heads.sale_number,
-                                   "sale_hash": writer.heads.sale_hash, "payment": writer.heads.payment_number,
-                                   "payment_hash": writer.heads.payment_hash, "money": writer.heads.money_number,
-                                   "money_hash": writer.heads.money_hash})
-        if self._anchored is None:
-            # An OSError here stops the start: say so loudly.
-            write_anchor(self.anchor_file, writer.heads, key)
-            self._anchored = writer.snapshot()
-        # After the file: a crash in between leaves an anchor and no mark, which
-        # verify treats like any anchor; the mark alone would read as "missing".
-        mark_anchored(db)
-        if record_key(db, public):
-            if any(writer.heads.head(chain)[0] for chain in ALL_CHAINS):
-                # Recorded on existing books (the first start of a release that signs, or a
-                # new key after a lost one: docs/operations.md): the audit trail says so.
-                self._event("ShopKeyRecorded", {"key": public, "fingerprint": shop_key.fingerprint(public)})
-            self._log.info("shop_key_recorded", key=str(self.key_file), fingerprint=shop_key.fingerprint(public))
-        return opened
-
-    def _load_key(self, recorded: str | None) -> shop_key.Ed25519PrivateKey:
-        """The shop's signing key; made at the first start (before any anchor is
-        signed), never replaced: a database that recorded a key refuses another."""
-        try:
-            key = shop_key.load_key(self.key_file)
-        except shop_key.KeyUnreadable as error:
-            raise FiscalAnchorError(self._key_refusal(f"{error}; put back the shop key from the data folder's "
-                                                      "backup")) from None
-        if key is None:
-            if recorded is not None:
-                raise FiscalAnchorError(self._key_refusal(missing_key(self.key_file, recorded)))
-            key = shop_key.load_or_create(self.key_file)
-            self._log.info("shop_key_created", key=str(self.key_file),
-                           fingerprint=shop_key.fingerprint(shop_key.public_hex(key)))
-        elif recorded is not None and shop_key.public_hex(key) != recorded:
-            raise FiscalAnchorError(self._key_refusal(replaced_key(self.key_file, shop_key.public_hex(key),
-                                                                   recorded)))
-        self._key = key
-        return key
-
-    def _event(self, kind: str, data: dict[str, Any]) -> None:
-        """One journal event, in a transaction of its own (at start)."""
-        writer = self._writer
-        assert writer is not None
-        writer.db.execute("BEGIN IMMEDIATE")
-        try:
-            writer.apply(RecordEvent(at=dt.datetime.now(dt.timezone.utc), source="journal", kind=kind, data=data))
-            writer.db.execute("COMMIT")
-        except BaseException:
-            writer.db.execute("ROLLBACK")
-            raise
-
-    def _key_refusal(self, problem: str) -> str:
-        return (f"refusing to start: {problem}. Run `laneserver verify` to see what is wrong ({RECOVERY}).")
-
-    def _refusal(self, problem: str) -> str:
-        return (
-            f"refusing to start: the database {self.path} does not hold the fiscal heads recorded in "
-            f"{self.anchor_file} ({problem}). Records were removed, or an older backup was restored. "
-            f"Run `laneserver verify` to see what is wrong. To accept a deliberately restored backup, move "
-            f"{self.anchor_file.name} out of {self.anchor_file.parent} (keep it with the shop's fiscal records) "
-            f"and start again: the server then anchors the restored database as it is ({RECOVERY})."
-        )
-
-    def _check_books(self, db: sqlite3.Connection) -> list[Any]:
-        """At start, before anything is written: SQLite's quick check of the file, then
-        the fiscal chains walked from where the last start left off. Returns the
-        chains' ends (``books_check.mark_checked`` notes them once the start is sure).
-
-        Raises:
-            DatabaseDamaged: the file is malformed.
-            FiscalChainBroken: a record since the last checked point breaks its chain.
-        """
-        started = time.perf_counter()
-        try:
-            findings = books_check.quick_check(db)
-        except sqlite3.DatabaseError as error:
-            if not _damaged(error):
-                raise
-            findings = [str(error)]
-        if findings:
-            self._log.error("database_damaged", findings=findings[:5])
-            raise DatabaseDamaged(self._damaged(findings))
-        checked = time.perf_counter()
-        try:
-            ends = books_check.checked_since(db)
-        except sqlite3.DatabaseError as error:
-            if not _damaged(error):
-                raise
-            self._log.error("database_damaged", message=str(error))
-            raise DatabaseDamaged(self._damaged([str(error)])) from None
-        broken = [end for end in ends if isinstance(end, Broken)]
-        if broken:
-            self._log.error("fiscal_chain_refused", record=str(broken[0]))
-            raise FiscalChainBroken(
-                f"refusing to start: the fiscal chain is broken at {broken[0]} (in {self.path}); new records "
-                "would be chained after it. Run `laneserver verify` to see every finding, keep a copy of the "
-                f"data folder as it is, and put back the last backup that verifies ({RECOVERY}).")
-        self._log.info("startup_check", quick_check_ms=round((checked - started) * 1000, 1),
-                       chains_ms=round((time.perf_counter() - checked) * 1000, 1),
-                       checked={chain: end.count for (chain, _), end in zip(books_check.CHAINS, ends)})
-        return ends
-
-    def _damaged(self, findings: list[str]) -> str:
-        shown = "; ".join(findings[:3]) + (f" (and {len(findings) - 3} more)" if len(findings) > 3 else "")
-        return (f"refusing to start: the database {self.path} is damaged (PRAGMA quick_check: {shown}). "
-                "Run `laneserver verify` on it, keep a copy of the data folder as it is, and put back the last "
-                f"backup that verifies ({RECOVERY}).")
-
     @staticmethod
     def _write_unit(writer: Writer, ops: tuple[Op, ...]) -> CommitResult | CommitFailed:
         db = writer.db
@@ -632,10 +351,6 @@ class JournalActor:
         return CommitResult(results)
 
 
-class ReadFailed(Exception):
-    """A read function raised; the journal itself is fine."""
-
-
 class _UnitFailed(Exception):
     """A unit failed in a batch written without savepoints: write it again with them."""
 
@@ -645,11 +360,6 @@ def _write_ops(writer: Writer, ops: tuple[Op, ...]) -> CommitResult:
         return CommitResult(tuple(writer.apply(op) for op in ops))
     except (sqlite3.Error, ValueError, TypeError) as error:
         raise _UnitFailed() from error
-
-
-def _damaged(error: sqlite3.DatabaseError) -> bool:
-    """SQLite says the file is not a (well-formed) database."""
-    return getattr(error, "sqlite_errorcode", None) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def _close(db: sqlite3.Connection) -> None:

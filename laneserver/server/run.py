@@ -28,7 +28,8 @@ import trio
 from laneserver import __version__
 from laneserver.actors.backups import MAILBOX as BACKUPS_MAILBOX
 from laneserver.actors.backups import BackupsActor, BackupStatus
-from laneserver.actors.journal import CommitFailed, JetStart, JournalActor, JournalStats, commit, read
+from laneserver.actors.journal import CommitFailed, JournalActor, JournalStats, commit, read
+from laneserver.actors.journal_messages import JetStart
 from laneserver.actors.device_messages import LaneOpen
 from laneserver.actors.cradle import MAILBOX as CRADLE_MAILBOX
 from laneserver.actors.cradle import CradleActor

@@ -17,7 +17,8 @@ from pathlib import Path
 import trio
 import trio.lowlevel
 
-from laneserver.actors.journal import JetStart, JournalActor, commit, read
+from laneserver.actors.journal import JournalActor, commit, read
+from laneserver.actors.journal_messages import JetStart
 from laneserver.actors.printer import PrinterActor
 from laneserver.actors.printer_messages import KickDrawer
 from laneserver.actors.runtime import Address, open_mailbox

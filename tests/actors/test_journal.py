@@ -27,7 +27,8 @@ import pytest
 import trio
 import trio.testing
 
-from laneserver.actors.journal import Commit, CommitFailed, CommitResult, JournalActor, Read, ReadFailed, commit, read
+from laneserver.actors.journal import CommitFailed, JournalActor, ReadFailed, commit, read
+from laneserver.actors.journal_messages import Commit, CommitResult, Read
 from laneserver.actors.runtime import Address, open_mailbox
 from laneserver.rules import lane as rules
 from laneserver.rules.catalog import Article

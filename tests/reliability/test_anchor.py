@@ -12,7 +12,8 @@ import pytest
 import trio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from laneserver.actors.journal import FiscalAnchorError, JournalActor, commit, read
+from laneserver.actors.journal import JournalActor, commit, read
+from laneserver.actors.journal_open import FiscalAnchorError
 from laneserver.actors.runtime import open_mailbox
 from laneserver.rules.fiscal import (
     GENESIS,

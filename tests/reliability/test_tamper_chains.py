@@ -22,7 +22,8 @@ import trio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from laneserver import cli
-from laneserver.actors.journal import BooksRefused, FiscalAnchorError, FiscalChainBroken, JournalActor
+from laneserver.actors.journal import JournalActor
+from laneserver.actors.journal_open import BooksRefused, FiscalAnchorError, FiscalChainBroken
 from laneserver.actors.runtime import open_mailbox
 from laneserver.rules.fiscal import chain_hash, encode_anchor
 from laneserver.store import fiscal, shop_key
