@@ -260,6 +260,8 @@ export function describeError(error, context = {}) {
         text = t("err.sale_cancel_conflict");
     } else if (code === "not_supported" && verb === "finish" && context.unpaid) {
         text = t("err.unpaid_off");
+    } else if (code === "not_supported" && verb === "reprint") {
+        text = t("err.no_printer"); // the lane has no receipt printer (the only reason reprint gives it)
     } else if (code === "insufficient_funds" && verb === "balance_correct") {
         text = t("err.correct_below_held");
     } else if (code === "conflict" && frame.field === "card") {

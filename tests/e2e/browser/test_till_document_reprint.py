@@ -111,3 +111,27 @@ def test_reprint_on_a_lane_without_a_printer_says_so_in_words(reprint_server, ti
     error = trio.run(_refused_on_lane_two, reprint_server)
     assert (error["type"], error["code"], error["field"]) == ("error", "not_supported", "output"), error
     assert rows(reprint_server, "SELECT record FROM fiscal_records WHERE chain='copy'") == []
+
+
+def test_a_sales_duplicate_on_a_lane_without_a_printer_says_so_in_words(reprint_server, tills):
+    """The last sale's Duplicata button (``reprint`` of a sale) on lane 2: the server's
+    ``not_supported`` is said as this lane having no receipt printer, in French then
+    English (it was the generic "not available on this server")."""
+    till = tills(reprint_server, "2").start()
+    keys = till.page.keyboard
+    till.scan(C1, lines=1)
+    keys.press("F8")
+    keys.type("50")
+    keys.press("Enter")
+    expect(till.by("payment")).to_have_count(1)
+    keys.press("Enter")
+    expect(till.by("last-sale-number")).to_be_visible()
+
+    till.by("reprint-duplicate").click()
+    expect(till.by("error-text")).to_have_text(
+        "Cette caisse n'a pas d'imprimante de tickets : le duplicata ne peut pas être imprimé ici.")
+    expect(till.by("error")).to_have_attribute("data-code", "not_supported")
+    till.by("lang-toggle").click()
+    till.by("reprint-duplicate").click()
+    expect(till.by("error-text")).to_have_text("This lane has no receipt printer: the copy cannot be printed here.")
+    assert rows(reprint_server, "SELECT record FROM fiscal_records WHERE chain='copy'") == []
