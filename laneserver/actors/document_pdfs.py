@@ -2,7 +2,7 @@
 its chain record, its customer, the shop's name, header, zone and payment modes'
 names. Shared by the ``document_pdf`` request (server/edge_documents.py) and the
 invoices actor, which writes a document's PDF once it is made (actors/invoices.py);
-and by a document's copy (``reprint`` with ``document``: actors/sales.py, and the
+and by a document's copy (``reprint`` with ``document``: actors/sales_copies.py, and the
 edge that renders the copy's PDF), which names invoices too (``copy_printed``)."""
 
 from __future__ import annotations

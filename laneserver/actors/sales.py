@@ -16,6 +16,10 @@ remembered reply in one unit before the answer.
 After a cancel: the stock points are told the stock put back, the customers actor
 the balances that moved, and the drawer of the lane that cancelled the cash given
 back (the counter-entry is a sale of that lane).
+
+Parts of it, run in this actor's task: copies of a sale's receipt and a document's
+duplicates (``Reprint``, ``ReprintDocument``) are actors/sales_copies.py, the slips
+of the changes printed on the till's printer actors/sales_slips.py.
 """
 
 from __future__ import annotations
@@ -29,48 +33,41 @@ import msgspec
 import trio
 
 from laneserver.actors.customers_messages import AskGiveBack, Refresh
-from laneserver.actors.document_pdfs import copy_printed
 from laneserver.actors.drawer_messages import RowsWritten
 from laneserver.actors.journal import CommitFailed, commit, log_commit_failed, read
 from laneserver.actors.messages import Caller, Do, Keyed
-from laneserver.actors.printer_messages import PrintReceipt
 from laneserver.actors.replies import ReplyMemory
+from laneserver.actors.runtime import ActorFailed, Address
+from laneserver.actors.sales_copies import SaleCopies
 from laneserver.actors.sales_messages import (
     AbandonDebt,
     CancelSale,
     CorrectPayment,
     Debts,
-    DocumentReprinted,
     ListDebts,
     PayDebt,
     Reprint,
     ReprintDocument,
-    Reprinted,
     SaleCancelled,
     SaleNow,
     SalesResult,
     ShowSale,
     VoucherIssued,
 )
-from laneserver.actors.runtime import ActorFailed, Address
+from laneserver.actors.sales_slips import SaleSlips
 from laneserver.actors.stock_messages import Moved
-from laneserver.clock import Clock, shop_zone
+from laneserver.clock import Clock
 from laneserver.config import Config
-from laneserver.hw.receipt import payment_label
 from laneserver.log import get_logger
-from laneserver.rules import copies, document_print
 from laneserver.rules import corrections as rules
-from laneserver.rules import payment as payment_rules
 from laneserver.rules.lane import SaleCompleted
 from laneserver.rules.money import ZERO, fmt_money
 from laneserver.rules.outcome import Code, Refused, refused
-from laneserver.rules.receipt import Receipt, ReceiptLine, ReceiptPayment, VatRow
+from laneserver.rules.receipt import VatRow
 from laneserver.rules.ticket import Line
 from laneserver.store import reads
-from laneserver.store.copies import document_copies, sale_copy
 from laneserver.store.ops import (
     CancelRecorded,
-    ChainRecord,
     IssueVoucher,
     MoveStock,
     PaymentRow,
@@ -78,7 +75,6 @@ from laneserver.store.ops import (
     RecordCancel,
     RecordEvent,
     RecordPayments,
-    Remember,
 )
 
 SOURCE = "sales"
@@ -109,6 +105,9 @@ class SalesActor:
         self.printers = printers or {}  # lane → its printer: the slips of the changes made there
         self.replies = ReplyMemory(SOURCE, SalesResult)
         self.log = get_logger("sales")
+        self.copies = SaleCopies(journal=journal, config=config, clock=clock, printers=self.printers,
+                                 replies=self.replies, log=self.log, event=self._event, failed=self._failed)
+        self.slips = SaleSlips(config=config, clock=clock, printers=self.printers)
 
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         await self.replies.load(self.journal, self.clock.now())
@@ -146,9 +145,9 @@ class SalesActor:
             case PayDebt():
                 return await self._pay_later(caller, command, keyed)
             case Reprint():
-                return await self._reprint(caller, command, keyed)
+                return await self.copies.reprint(caller, command, keyed)
             case ReprintDocument():
-                return await self._reprint_document(caller, command, keyed)
+                return await self.copies.reprint_document(caller, command, keyed)
             case CorrectPayment() | CancelSale() | AbandonDebt():
                 if caller.approved_by is None:
                     return refused(Code.SUPERVISOR_REQUIRED,
@@ -234,7 +233,7 @@ class SalesActor:
         self.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, answer)
         self.log.info(kind, sale=sale.number, rows=len(rows), seller=caller.seller, approved_by=caller.approved_by)
         await self._tell_drawer(lane, numbers, rows, ZERO)
-        await self._print_rows(caller, sale, rows, kind, reason, numbers)
+        await self.slips.print_rows(caller, sale, rows, kind, reason, numbers)
         return answer
 
     # --- cancel ----------------------------------------------------------------------------
@@ -328,161 +327,8 @@ class SalesActor:
         if touched and self.customers is not None:
             await self.customers.tell(Refresh(touched))
         await self._tell_drawer(lane, recorded.payments, rows, counter.change)
-        await self._print_cancel(caller, sale, counter, recorded, given_back, reason)
+        await self.slips.print_cancel(caller, sale, counter, recorded, given_back, reason)
         return answer
-
-    # --- copies (rules/copies.py) ------------------------------------------------------------
-
-    async def _reprint(self, caller: Caller, command: Reprint, keyed: Keyed) -> Any:
-        """A copy of a sale's receipt on the till's printer: its ``copy`` record (the print
-        counter) committed first, then the job told to the printer. A cashier reprints
-        the sales of their own lane; a supervisor or a manager any sale."""
-        sale = await read(self.journal, partial(sale_copy, number=command.sale))
-        if sale is None:
-            return _no_sale(command.sale)
-        if caller.lane is None:
-            return refused(Code.FORBIDDEN, "a copy is printed on a till's printer: this device has no lane")
-        if caller.role == "cashier" and sale.lane != caller.lane:
-            return refused(Code.FORBIDDEN, f"sale {sale.number} was made on lane {sale.lane}: a cashier reprints the "
-                                           "sales of their own lane (a supervisor or a manager any sale)", field="sale")
-        printer = self.printers.get(caller.lane)
-        if printer is None:
-            return refused(Code.NOT_SUPPORTED, f"lane {caller.lane} has no printer to print the copy on")
-        counter = copies.next_print(sale.prints, command.kind)
-        if isinstance(counter, Refused):
-            return counter
-        now = self.clock.now()
-        answer = Reprinted(sale=sale.number, kind=command.kind, copy=counter)
-        record = copies.copy_record(sale=sale.number, kind=command.kind, counter=counter, lane=caller.lane or "",
-                                    device=caller.device, seller=caller.seller)
-        ops: list[Any] = [ChainRecord(chain="copy", at=now, record=record),
-                          self._event(caller, "SaleReprinted", record)]
-        if keyed.key is not None:
-            ops.append(Remember(device=caller.device, key=keyed.key, actor=self.replies.actor,
-                                fingerprint=keyed.fingerprint, reply=ReplyMemory.stored(answer), at=now))
-        try:
-            await commit(self.journal, *ops)
-        except CommitFailed as error:
-            return self._failed("SaleReprinted", keyed, error)
-        self.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, answer)
-        self.log.info("sale_reprinted", sale=sale.number, kind=command.kind, copy=counter, seller=caller.seller)
-        shop = self.config.shop
-        receipt = copies.copy_receipt(sale, command.kind, counter, printed_at=now, shop_name=shop.name,
-                                      header=tuple(shop.header), footer=tuple(shop.footer), labels=self._labels())
-        await printer.tell(PrintReceipt(job=f"copy-{sale.number}-{counter}", receipt=receipt))
-        return answer
-
-    async def _reprint_document(self, caller: Caller, command: ReprintDocument, keyed: Keyed) -> Any:
-        """A copy of a document (a duplicate): its ``copy`` record (the document's print
-        counter; its original is print 1) committed first, then the job told to the
-        till's printer (``output`` printer or both); the edge renders the PDF from the
-        answer (pdf or both). Documents are the shop's, not a lane's: any seller whom
-        the roles table lets reprint copies any document."""
-        checked = copies.next_document_print(0, command.copy_kind, command.output)
-        if isinstance(checked, Refused):
-            return checked
-        name = document_print.document_name(command.kind, command.number)
-        printed = await copy_printed(self.journal, self.config, command.kind, command.number)
-        if printed is None:
-            return refused(Code.NOT_FOUND, f"no document {name}", field="document")
-        printer = None
-        if command.output != "pdf":
-            if caller.lane is None:
-                return refused(Code.FORBIDDEN, "a copy is printed on a till's printer: this device has no lane "
-                                               "(ask output pdf)", field="output")
-            printer = self.printers.get(caller.lane)
-            if printer is None:
-                return refused(Code.NOT_SUPPORTED, f"lane {caller.lane} has no printer to print the copy on "
-                                                   "(ask output pdf)", field="output")
-        counter = copies.next_document_print(await read(self.journal, partial(document_copies, document=name)),
-                                             command.copy_kind, command.output)
-        assert not isinstance(counter, Refused)  # checked above
-        now = self.clock.now()
-        answer = DocumentReprinted(document=name, document_kind=command.kind, kind=command.copy_kind, copy=counter,
-                                   at=now, output=command.output)
-        record = copies.document_copy_record(document=name, kind=command.copy_kind, counter=counter,
-                                             lane=caller.lane, device=caller.device, seller=caller.seller)
-        ops: list[Any] = [ChainRecord(chain="copy", at=now, record=record),
-                          self._event(caller, "DocumentReprinted", {**record, "output": command.output})]
-        if keyed.key is not None:
-            ops.append(Remember(device=caller.device, key=keyed.key, actor=self.replies.actor,
-                                fingerprint=keyed.fingerprint, reply=ReplyMemory.stored(answer), at=now))
-        try:
-            await commit(self.journal, *ops)
-        except CommitFailed as error:
-            return self._failed("DocumentReprinted", keyed, error)
-        self.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, answer)
-        self.log.info("document_reprinted", document=name, copy=counter, output=command.output,
-                      seller=caller.seller)
-        if printer is not None:
-            copy = document_print.duplicate(printed, counter, now.astimezone(shop_zone(self.config.shop.timezone)))
-            receipt = document_print.copy_receipt(copy, lane=caller.lane or "", seller=caller.seller or "",
-                                                  footer=tuple(self.config.shop.footer))
-            await printer.tell(PrintReceipt(job=f"copy-{name}-{counter}", receipt=receipt))
-        return answer
-
-    def _labels(self) -> dict[str, str]:
-        """The shop's own payment modes' labels (a built-in mode: the printer names it)."""
-        builtin = {mode.id for mode in payment_rules.BUILTIN_MODES}
-        return {m.id: m.label or m.id for m in self.config.payment_modes if m.id not in builtin}
-
-    # --- slips ------------------------------------------------------------------------------
-
-    async def _print(self, caller: Caller, job: str, receipt: Receipt) -> None:
-        """On the printer of the till's lane, if it has one (a printer that is down keeps it)."""
-        printer = self.printers.get(caller.lane or "")
-        if printer is not None:
-            await printer.tell(PrintReceipt(job=job, receipt=receipt))
-
-    def _slip(self, caller: Caller, number: int, title: str, **fields: Any) -> Receipt:
-        shop = self.config.shop
-        base: dict[str, Any] = dict(lines=(), vat=(), total=ZERO, payments=(), change=ZERO, footer=())
-        base.update(fields)
-        base["footer"] = tuple(base["footer"]) + tuple(shop.footer)
-        return Receipt(shop_name=shop.name, header=shop.header, lane=caller.lane or "", number=number,
-                       seller=caller.seller or "", at=self.clock.now(), title=title, **base)
-
-    async def _print_rows(self, caller: Caller, sale: rules.SaleMoney, rows: tuple[rules.NewRow, ...], kind: str,
-                          reason: str | None, numbers: tuple[int, ...]) -> None:
-        """A debt paid later: a receipt of the payment and what is still due. A payment
-        corrected: the row cancelled and the row as corrected. (An abandoned debt: no money.)"""
-        visa = (f"Visa : {caller.approved_by}",) if caller.approved_by else ()
-        why = (f"Motif : {reason}",) if reason else ()
-        if kind == "DebtPaid":
-            (row,) = rows
-            due = sale.due - row.amount
-            receipt = self._slip(
-                caller, sale.number, "RÈGLEMENT",
-                lines=(ReceiptLine(name=f"Règlement de la vente n° {sale.number}", qty=Decimal(1),
-                                   unit_price=row.amount, total=row.amount, vat_rate=ZERO),),
-                total=row.amount, payments=(ReceiptPayment(mode=row.mode, amount=row.amount),),
-                footer=(f"Reste dû : {fmt_money(due).replace('.', ',')} €",))
-        elif kind == "PaymentCorrected":
-            lines = tuple(
-                ReceiptLine(name=f"{'Annulé' if r.type == rules.ANL else 'Corrigé'} : {payment_label(r.mode)}",
-                            qty=Decimal(1), unit_price=r.amount, total=r.amount, vat_rate=ZERO)
-                for r in rows)
-            receipt = self._slip(caller, sale.number, "CORRECTION DE PAIEMENT", lines=lines,
-                                 total=sum((r.amount for r in rows), ZERO),
-                                 footer=(f"Vente n° {sale.number}", *why, *visa))
-        else:
-            return
-        await self._print(caller, f"{kind}-{sale.number}-{numbers[0] if numbers else 0}", receipt)
-
-    async def _print_cancel(self, caller: Caller, sale: rules.SaleMoney, counter: SaleCompleted,
-                            recorded: CancelRecorded, given_back: dict[str, Decimal], reason: str) -> None:
-        """The counter-entry's receipt: the lines and VAT negated, what was given back,
-        and the footer of a sale's receipt (the software, its record's hash)."""
-        number = recorded.number
-        receipt = self._slip(
-            caller, number, "ANNULATION", software=copies.SOFTWARE, signature=copies.signature(recorded.hash),
-            lines=tuple(ReceiptLine(name=l.name, qty=l.qty, unit_price=l.unit_price, total=l.total,
-                                    vat_rate=l.vat_rate, discount_percent=l.discount_percent)
-                        for l in counter.lines),
-            vat=counter.vat, total=counter.total,
-            payments=tuple(ReceiptPayment(mode=mode, amount=-amount) for mode, amount in given_back.items()),
-            footer=(f"Annule la vente n° {sale.number}", f"Motif : {reason}", f"Visa : {caller.approved_by}"))
-        await self._print(caller, f"cancel-{number}", receipt)
 
     # --- helpers ---------------------------------------------------------------------------
 

@@ -8,8 +8,11 @@ lane's reservations after it, applied together). The edge (server/edge_stock.py)
 asks for levels (``GetLevel``) and sends entries, exits, counts, transfers,
 deletions, tracking changes and productions as domain commands in ``Do``
 (actors/stock_messages.py); each is journaled (movement, event, remembered result)
-in one unit before the answer, a domain result or ``Refused``. Purchase orders and
-replenishment are actors/purchasing.py, run in this actor's task.
+in one unit before the answer, a domain result or ``Refused``. Parts of it, run in
+this actor's task: the movements of one article's stock (entries, exits, counts,
+deletions, tracking, transfers, productions) are actors/stock_moves.py, the
+inventory by zone actors/stock_counts.py, purchase orders and replenishment
+actors/purchasing.py.
 
 The in-memory ``real`` is the database's minus the sales committed but not told
 yet: movements are applied here as deltas (the one the database wrote for a
@@ -43,20 +46,13 @@ from laneserver.actors.publisher import Publisher
 from laneserver.actors.purchasing import Purchasing
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import Address
+from laneserver.actors.stock_counts import StockCounts
 from laneserver.actors.stock_messages import (
     AskReserve,
     CancelOrder,
     CostsChanged,
-    CountAdjusted,
-    CountNow,
-    CountRow,
-    CountStock,
-    CountValidated,
     CountZone,
     CreateOrder,
-    DeleteStock,
-    EnterStock,
-    ExitStock,
     ExpiringLot,
     ExpiringLots,
     GetLevel,
@@ -65,7 +61,6 @@ from laneserver.actors.stock_messages import (
     LabelsRequested,
     Moved,
     PointLevel,
-    ProduceStock,
     ProposeOrders,
     ReceiveOrder,
     Reserve,
@@ -73,52 +68,36 @@ from laneserver.actors.stock_messages import (
     ShowExpiring,
     ShowStock,
     StockAlert,
-    StockNow,
     StockResult,
     StockRow,
     StockRows,
     Taken,
-    TrackStock,
-    TransferStock,
     ValidateCount,
 )
+from laneserver.actors.stock_moves import StockMoves
 from laneserver.clock import Clock, shop_day
 from laneserver.log import get_logger
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.costs import CostBook
-from laneserver.rules.inventory import CountBook, CountLine, adjustments
-from laneserver.rules.money import ZERO, fmt_qty, round_cents
+from laneserver.rules.money import ZERO, round_cents
 from laneserver.rules.outcome import Code, Refused, refused
-from laneserver.rules.sell_by import expiring, parse_received
+from laneserver.rules.sell_by import expiring
 from laneserver.rules.stock import (
     Level,
     StockState,
-    average_cost,
     effective_policy,
-    exact,
-    fmt_stock,
     is_alert,
     kit_level,
     parts_per_unit,
-    production_takes,
     stock_takes,
     to_decimal,
 )
 from laneserver.store import reads
 from laneserver.store.ops import (
-    AddCountLines,
-    CloseCount,
-    MoveStock,
-    PutStockArticle,
     RecordEvent,
-    RecordLot,
     Remember,
     RequestLabels,
-    StockMoved,
 )
-
-#: Entry reasons that bring in a lot (sell-by dates: rules/sell_by.py).
-LOT_REASONS = ("initial", "delivery")
 
 
 class StockPointActor:
@@ -176,8 +155,8 @@ class StockPointActor:
         self.parts: dict[str, int] = {}
         self._parts_version = -1
         self.purchasing = Purchasing(self)
-        # The open inventory count by zone (rules/inventory.py), loaded at start.
-        self.counts = CountBook()
+        self.moves = StockMoves(self)
+        self.counts = StockCounts(self)
         self.replies = ReplyMemory(f"stock:{stock_point}", StockResult)
         self.log = get_logger("stock_point", stock_point=stock_point)
 
@@ -189,8 +168,7 @@ class StockPointActor:
         self.parts, self._parts_version = parts_per_unit(self.catalog), self.catalog.version
         self.state = StockState(self.stock_point, real, reservations=self._reservations, untracked=untracked)
         await self.purchasing.load()
-        counted = await read(self.journal, partial(reads.open_count_lines, stock_point=self.stock_point))
-        self.counts = CountBook(CountLine(zone, article, qty) for zone, article, qty in counted)
+        await self.counts.load()
         await self.replies.load(self.journal, self.clock.now())
         self._stale_lanes = {lane.name for lane in self.lanes}
         self._tell_costs({})
@@ -314,14 +292,14 @@ class StockPointActor:
             case ProposeOrders():
                 return await self.purchasing.propose(command)
             case ShowCount(zone=zone):
-                return self._count_now(zone)
+                return self.counts.now(zone)
         if caller.seller is None:
             return refused(Code.NOT_SIGNED_IN, "no seller is signed in on this device")
         match command:
             case CountZone():
-                return await self._count_zone(caller, command, keyed)
+                return await self.counts.count_zone(caller, command, keyed)
             case ValidateCount():
-                return await self._validate_count(caller, keyed)
+                return await self.counts.validate(caller, keyed)
             case LabelRequest():
                 return await self._labels(caller, command, keyed)
             case CreateOrder():
@@ -330,261 +308,7 @@ class StockPointActor:
                 return await self.purchasing.receive(caller, command, keyed)
             case CancelOrder():
                 return await self.purchasing.cancel(caller, command, keyed)
-        article_id = getattr(command, "article", "")
-        article = self.catalog.get(article_id)
-        if article is None:
-            return refused(Code.NOT_FOUND, f"no article {article_id!r}", article=article_id)
-        if article.part_of:
-            return refused(Code.BAD_REQUEST,
-                           f"{article.id} is sold by the part of {article.part_of} (1/{article.parts}): "
-                           f"its stock is {article.part_of}'s, move that", article=article.id, field="article")
-        if article.kit:
-            names = ", ".join(c.article for c in article.components)
-            return refused(Code.BAD_REQUEST,
-                           f"{article.id} is a kit sold from its components ({names}): it has no stock of its "
-                           "own, move theirs", article=article.id, field="article")
-        match command:
-            case EnterStock():
-                return await self._entry(caller, command, keyed)
-            case ExitStock(qty=qty, reason=reason, comment=comment):
-                move = self._move_op(caller, article.id, -qty, reason, comment=comment)
-                return await self._commit(caller, keyed, article.id, "StockExited", [move], [move])
-            case CountStock(counted=counted, comment=comment):
-                move = self._move_op(caller, article.id, ZERO, "inventory", comment=comment, to=counted)
-                return await self._commit(caller, keyed, article.id, "StockCounted", [move], [move])
-            case DeleteStock(comment=comment):
-                move = self._move_op(caller, article.id, ZERO, "delete", comment=comment, to=Decimal(0))
-                return await self._commit(caller, keyed, article.id, "StockLineDeleted", [move], [move])
-            case TrackStock(tracked=tracked):
-                return await self._tracking(caller, keyed, article.id, tracked)
-            case TransferStock():
-                return await self._transfer(caller, keyed, command)
-            case ProduceStock(qty=qty, comment=comment):
-                return await self._produce(caller, keyed, article, qty, comment)
-        return refused(Code.BAD_REQUEST, f"{type(command).__name__} is not a stock command")
-
-    def _move_op(self, caller: Caller, article: str, delta: Decimal, reason: str, *, stock_point: str | None = None,
-                 to: Decimal | None = None, unit_cost: Decimal | None = None, supplier: str | None = None,
-                 comment: str | None = None, ref: str | None = None) -> MoveStock:
-        return MoveStock(
-            at=self.clock.now(), stock_point=stock_point or self.stock_point, article=article, delta=delta,
-            reason=reason, ref=ref, device=caller.device, seller=caller.seller, unit_cost=unit_cost,
-            supplier=supplier, comment=comment, source=caller.source, to=to,
-        )
-
-    async def _entry(self, caller: Caller, command: EnterStock, keyed: Keyed) -> Any:
-        if command.received is not None and command.reason not in LOT_REASONS:
-            return refused(Code.BAD_REQUEST,
-                           f"received is only for initial and delivery entries, not {command.reason}")
-        try:
-            received = parse_received(command.received, shop_day(self.clock.now(), self.zone))
-        except ValueError as error:
-            return refused(Code.BAD_REQUEST, str(error))
-        article, qty, unit_cost = command.article, command.qty, command.unit_cost
-        move = self._move_op(caller, article, qty, command.reason, unit_cost=unit_cost, supplier=command.supplier,
-                             comment=command.comment)
-        extra: list[Any] = []
-        if command.reason in LOT_REASONS:
-            extra.append(RecordLot(stock_point=self.stock_point, article=article, received=received,
-                                   qty=qty, at=move.at, ref=command.reason))
-        settings = self.settings.get(article, reads.StockArticleRow(tracked=article not in self.state.untracked))
-        if unit_cost is not None:
-            real = self.state.level(article).real
-            settings = reads.StockArticleRow(
-                tracked=settings.tracked, last_cost=unit_cost,
-                average_cost=average_cost(real, settings.average_cost, qty, unit_cost),
-            )
-            extra.append(PutStockArticle(stock_point=self.stock_point, article=article,
-                                         tracked=settings.tracked, last_cost=settings.last_cost,
-                                         average_cost=settings.average_cost))
-        result = await self._commit(caller, keyed, article, "StockEntered", [move, *extra], [move])
-        if unit_cost is not None and not isinstance(result, Refused):
-            self.set_costs({**self.settings, article: settings})
-        return result
-
-    async def _tracking(self, caller: Caller, keyed: Keyed, article: str, tracked: bool) -> Any:
-        old = self.settings.get(article, reads.StockArticleRow())
-        new = reads.StockArticleRow(tracked=tracked, last_cost=old.last_cost, average_cost=old.average_cost)
-        op = PutStockArticle(stock_point=self.stock_point, article=article, tracked=tracked,
-                             last_cost=old.last_cost, average_cost=old.average_cost)
-        result = await self._commit(caller, keyed, article, "StockTrackingSet", [op], [], data={
-            "article": article, "tracked": tracked, "stock_point": self.stock_point}, tracked=tracked)
-        if not isinstance(result, Refused):
-            self.settings[article] = new
-        return result
-
-    async def _transfer(self, caller: Caller, keyed: Keyed, command: TransferStock) -> Any:
-        article, qty, to = command.article, command.qty, command.to
-        if to == self.stock_point:
-            return refused(Code.BAD_REQUEST, "a transfer needs two different stock points", field="to")
-        peer = self.peers.get(to)
-        if peer is None:
-            return refused(Code.NOT_FOUND, f"no stock point {to!r}", stock_point=to)
-        level = self.state.level(article)
-        if level.tracked and self.policy_of(article) == "refuse" and level.available - exact(qty) < 0:
-            available = fmt_stock(max(level.available, 0))
-            return refused(Code.OUT_OF_STOCK,
-                           f"only {available} of {article} available at {self.stock_point}: "
-                           f"cannot transfer {fmt_qty(qty)}",
-                           article=article, available=available, stock_point=self.stock_point)
-        ref = f"transfer:{self.stock_point}>{to}"
-        out = self._move_op(caller, article, -qty, "transfer", ref=ref, comment=command.comment)
-        into = self._move_op(caller, article, qty, "transfer", stock_point=to, ref=ref, comment=command.comment)
-        result = await self._commit(caller, keyed, article, "StockTransferred", [out, into], [out])
-        if not isinstance(result, Refused):
-            await peer.tell(Moved(article=article, delta=qty))
-        return result
-
-    async def _produce(self, caller: Caller, keyed: Keyed, article: Any, qty: Decimal, comment: str | None) -> Any:
-        """One unit: the components out and the product in, both ``production``, or neither."""
-        if not article.components:
-            return refused(Code.BAD_REQUEST, f"{article.id} has no components: it cannot be produced",
-                           article=article.id, field="article")
-        if not article.assembly:  # a kit: refused before this, kept as a guard
-            return refused(Code.BAD_REQUEST, f"{article.id} is a kit, not an assembly",
-                           article=article.id, field="article")
-        takes = production_takes(article, qty, self.catalog.get)
-        short = self.state.check_takes(takes, self.policy_of)
-        if short is not None:
-            known = self.catalog.get(short.article)
-            name = f" ({known.name})" if known is not None else ""
-            return refused(Code.OUT_OF_STOCK,
-                           f"only {fmt_stock(short.available)} of {short.article}{name} available at "
-                           f"{self.stock_point}: cannot produce {fmt_qty(qty)} of {article.id}",
-                           article=short.article, available=fmt_stock(short.available), stock_point=self.stock_point)
-        ref = f"production:{article.id}"
-        outs = [self._move_op(caller, component, -take, "production", ref=ref, comment=comment)
-                for component, take in takes.items()]
-        into = self._move_op(caller, article.id, qty, "production", ref=ref, comment=comment)
-        lot = RecordLot(stock_point=self.stock_point, article=article.id, received=shop_day(into.at, self.zone),
-                        qty=qty, at=into.at, ref="production")
-        data = {"article": article.id, "qty": fmt_qty(qty), "stock_point": self.stock_point,
-                "components": {component: fmt_stock(take) for component, take in takes.items()}}
-        return await self._commit(caller, keyed, article.id, "StockProduced", [*outs, into, lot], [into], data=data)
-
-    async def _commit(self, caller: Caller, keyed: Keyed, article: str, kind: str, ops: list[Any],
-                      local: list[MoveStock], *, data: Any = None, tracked: bool | None = None) -> StockNow | Refused:
-        """Journal ``ops`` with an event and the remembered result, then apply ``local``
-        movements (this point's) in memory. The result's numbers are those after."""
-        now = self.clock.now()
-        level = self.state.level(article)
-
-        # For ``to`` movements the result is known after the commit (the delta comes from the database).
-        def result_for(deltas: Any) -> StockNow:
-            after = Level(article=article, real=level.real + exact(deltas), reserved=level.reserved,
-                          tracked=level.tracked if tracked is None else tracked)
-            return StockNow(article, self.point_level(after))
-
-        absolute = any(m.to is not None for m in local)
-        expected = sum((exact(m.delta) for m in local), exact(0))
-        result = None if absolute else result_for(expected)
-        event = RecordEvent(at=now, source=f"stock:{self.stock_point}", kind=kind,
-                            data=data if data is not None else ops[0], device=caller.device, seller=caller.seller)
-        unit: list[Any] = [*ops, event]
-        if keyed.key is not None and result is not None:
-            unit.append(Remember(device=caller.device, key=keyed.key, actor=self.replies.actor,
-                                 reply=ReplyMemory.stored(result), at=now, fingerprint=keyed.fingerprint))
-        try:
-            results = await commit(self.journal, *unit)
-        except CommitFailed as error:
-            log_commit_failed(self.log, error)
-            return ReplyMemory.failed_result(error, keyed.key, "the movement could not be saved; nothing was changed")
-        applied = exact(0)
-        for op, written in zip(ops, results):
-            if isinstance(op, MoveStock) and op.stock_point == self.stock_point and isinstance(written, StockMoved):
-                delta = written.delta if written.delta is not None else exact(op.delta)
-                applied += delta
-                self.moved(op.article, delta)
-        if tracked is not None:
-            self.state.set_tracked(article, tracked)
-        if result is None:
-            result = result_for(applied)
-            if keyed.key is not None:
-                # A count or a deletion: its result depends on the database's number, so it is
-                # remembered in a second unit (a retry before it lands is applied again, to
-                # the same result: both set an absolute quantity).
-                try:
-                    await commit(self.journal, Remember(device=caller.device, key=keyed.key,
-                                                        actor=self.replies.actor, reply=ReplyMemory.stored(result),
-                                                        at=now, fingerprint=keyed.fingerprint))
-                except CommitFailed as error:
-                    self.log.error("remember_failed", error=str(error))
-        self.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, result)
-        return result
-
-    # --- inventory by zone (rules/inventory.py) --------------------------------------------
-
-    def _count_now(self, zone: str | None, book: CountBook | None = None) -> CountNow:
-        book = self.counts if book is None else book
-        totals = book.counted()
-        rows = tuple(CountRow(zone=z, article=a, name=self.name(a), counted=q, expected=self.state.level(a).real,
-                              article_counted=totals[a]) for z, a, q in book.rows(zone))
-        return CountNow(self.stock_point, tuple(book.zones()), rows)
-
-    async def _count_zone(self, caller: Caller, command: CountZone, keyed: Keyed) -> CountNow | Refused:
-        """Quantities counted in a zone, added to the open count (never replacing)."""
-        lines = [CountLine(command.zone, article, qty) for article, qty in command.lines]
-        if not self.counts.room_for(lines):
-            return refused(Code.CONFLICT, f"the open count of {self.stock_point} is full: validate it first")
-        after = CountBook(CountLine(z, a, q) for z, a, q in self.counts.rows())
-        after.add(lines)
-        result = self._count_now(command.zone, after)
-        now = self.clock.now()
-        unit: list[Any] = [
-            AddCountLines(stock_point=self.stock_point, lines=tuple((l.zone, l.article, l.qty) for l in lines), at=now,
-                          device=caller.device, seller=caller.seller),
-            RecordEvent(at=now, source=f"stock:{self.stock_point}", kind="StockZoneCounted",
-                        data={"zone": command.zone, "lines": [[a, str(q)] for a, q in command.lines]},
-                        device=caller.device, seller=caller.seller),
-        ]
-        if keyed.key is not None:
-            unit.append(Remember(device=caller.device, key=keyed.key, actor=self.replies.actor,
-                                 reply=ReplyMemory.stored(result), at=now, fingerprint=keyed.fingerprint))
-        try:
-            await commit(self.journal, *unit)
-        except CommitFailed as error:
-            log_commit_failed(self.log, error)
-            return ReplyMemory.failed_result(error, keyed.key, "the count could not be saved; nothing was changed")
-        self.counts.add(lines)
-        self.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, result)
-        return result
-
-    async def _validate_count(self, caller: Caller, keyed: Keyed) -> CountValidated | Refused:
-        """The open count applied: each counted article's real stock set to its count (an
-        ``inventory`` movement of the difference), the count closed. A supervisor's."""
-        if caller.approved_by is None:
-            return refused(Code.SUPERVISOR_REQUIRED, "validating an inventory count needs a supervisor (or a "
-                                                     "supervisor's PIN: supervisor_pin): nothing was changed")
-        if not len(self.counts):
-            return refused(Code.CONFLICT, f"nothing was counted at {self.stock_point} since the last validation")
-        changes = adjustments(self.counts.counted(), lambda article: self.state.level(article).real)
-        now = self.clock.now()
-        ref = f"count:{now.isoformat()}"
-        moves = [self._move_op(caller, a.article, ZERO, "inventory", to=a.counted, ref=ref,
-                               comment=f"inventory by zone, validated by {caller.approved_by}") for a in changes]
-        result = CountValidated(self.stock_point, caller.approved_by, tuple(
-            CountAdjusted(article=a.article, name=self.name(a.article), expected=a.expected, counted=a.counted)
-            for a in changes))
-        unit: list[Any] = [*moves, CloseCount(stock_point=self.stock_point, at=now),
-                           RecordEvent(at=now, source=f"stock:{self.stock_point}", kind="StockCountValidated",
-                                       data={"approved_by": caller.approved_by, "adjustments": [
-                                           [a.article, fmt_stock(a.expected), str(a.counted)] for a in changes]},
-                                       device=caller.device, seller=caller.seller)]
-        if keyed.key is not None:
-            unit.append(Remember(device=caller.device, key=keyed.key, actor=self.replies.actor,
-                                 reply=ReplyMemory.stored(result), at=now, fingerprint=keyed.fingerprint))
-        try:
-            written = await commit(self.journal, *unit)
-        except CommitFailed as error:
-            log_commit_failed(self.log, error)
-            return ReplyMemory.failed_result(error, keyed.key, "the validation could not be saved; nothing was changed")
-        for op, done in zip(moves, written):
-            if isinstance(done, StockMoved):
-                self.moved(op.article, done.delta if done.delta is not None else exact(op.delta))
-        self.counts.clear()
-        self.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, result)
-        self.log.info("count_validated", articles=len(changes), approved_by=caller.approved_by)
-        return result
+        return await self.moves.apply(caller, command, keyed)
 
     async def _labels(self, caller: Caller, command: LabelRequest, keyed: Keyed) -> LabelsRequested | Refused:
         """Shelf labels asked for from the floor: recorded (``label_requests`` lists them)."""
