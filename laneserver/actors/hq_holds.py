@@ -22,7 +22,8 @@
 customers_lanes.py) before money leaves a wallet or credit account outside a payment
 line (a top-up given back, a correction below zero, a sale's top-up taken back): head
 office must hold it, or it is refused (never taken offline); once written, the hold is
-settled with its record's ``kind|ref`` (``movement_done``) or given back
+settled with its record's ``kind|ref`` (``movement_done``; a sale's top-up lines: in
+the sale's unit, the hold carried by the movement, ``MoveAccount.hold``) or given back
 (``movement_dropped``).
 
 ``HqHolds.balances`` is what the edge calls for a till's ``customer`` reply
@@ -297,9 +298,10 @@ class HqHolds:
                             kind: str, ref: str | None) -> None:
         """The movement ``hold_movement`` held is written, its account record carrying
         ``kind`` and ``ref``: the hold is to settle with ``kind|ref`` (head office stops
-        counting it when that record is there). With no ``ref`` (the record's is known
-        only once written: a sale's top-up lines) the hold is left to lapse after
-        ``hold_seconds``, counted meanwhile beside the record: on the safe side."""
+        counting it when that record is there). A sale's top-up lines, whose ref is
+        known only once written, carry their hold in the movement instead
+        (``MoveAccount.hold``: settled in the sale's unit); with no ``ref`` nothing is
+        noted (the hold lapses after ``hold_seconds``, on the safe side)."""
         if ref is None:
             return
         try:
@@ -309,6 +311,13 @@ class HqHolds:
         except (ActorFailed, ReadFailed) as error:
             self.log.error("movement_hold_not_recorded", hold=hold, error=repr(error))
             return  # it lapses at head office, the record counting once shipped
+        self.wake.set()
+
+    def movements_written(self) -> None:
+        """A sale's unit settled holds of ``hold_movement`` (``MoveAccount.hold``: a top-up
+        cancelled in the sale, a cancelled sale's top-up taken back; rows ``settle``
+        written with the sale, store/writes.py): the actor tells head office now, not at
+        its next idle look."""
         self.wake.set()
 
     async def movement_dropped(self, hold: int) -> None:
