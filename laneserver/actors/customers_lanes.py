@@ -19,6 +19,8 @@ from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from laneserver.actors.coupons import Coupons
 from laneserver.actors.customers_messages import (
     AskCouponSettle,
@@ -148,10 +150,13 @@ class LaneMoney:
                                         origin="remainder", customer=voucher.customer, **common))
             ops.append(UseVoucher(code=hold.code, amount=amount, remainder=remainder, **common))
         if cancel is not None:  # last: after the sale's own spends (held, so counted already)
-            # Held at head office once nothing else of the sale is refused here.
-            if (refusal := await self._chain_wide(cancel.customer, -cancel.delta, "the top-up cancelled")) is not None:
-                return refusal
-            ops.append(cancel)
+            # Held at head office once nothing else of the sale is refused here; the hold
+            # goes with the movement, settled in the sale's unit (or given back by the
+            # lane when the sale is not written: actors/lane_steps.py ``not_written``).
+            hold = await self._chain_wide(cancel.customer, -cancel.delta, "the top-up cancelled")
+            if isinstance(hold, rules.Refused):
+                return hold
+            ops.append(msgspec.structs.replace(cancel, hold=hold))
         return tuple(ops)
 
     async def settle_coupons(self, ask: AskCouponSettle) -> tuple[Any, ...] | rules.Refused:
@@ -189,27 +194,41 @@ class LaneMoney:
             if ask.topup_cancelled:
                 return rules.Refused("conflict", f"the wallet top-up of sale {ask.sale} was already given back "
                                                  "(wallet_topup_cancel): correct its payments instead")
+            held: list[int] = []  # head office's holds of the top-ups taken back, settled with the cancel
             for customer, account, delta in await read(self.journal, partial(reads.sale_topups, number=ask.sale)):
-                if delta > 0 and (refusal := self.books.can_take(customer, account, delta)) is not None:
-                    return rules.Refused(refusal.code, f"the wallet no longer holds the {delta} this sale topped "
-                                                       f"up: {refusal.details['available']} available",
-                                         refusal.details)
-                if delta > 0 and (refusal := await self._chain_wide(customer, delta,
-                                                                    f"the top-up of sale {ask.sale}")) is not None:
-                    return refusal
+                hold = None
+                if delta > 0:
+                    refusal = self.books.can_take(customer, account, delta)
+                    if refusal is not None:
+                        await self._dropped(held)
+                        return rules.Refused(refusal.code, f"the wallet no longer holds the {delta} this sale topped "
+                                                           f"up: {refusal.details['available']} available",
+                                             refusal.details)
+                    hold = await self._chain_wide(customer, delta, f"the top-up of sale {ask.sale}")
+                    if isinstance(hold, rules.Refused):
+                        await self._dropped(held)
+                        return hold
+                    if hold is not None:
+                        held.append(hold)
                 ops.append(MoveAccount(customer=customer, account=account, delta=-delta, kind="sale_cancel",
-                                       approved_by=ask.approved_by, reason=ask.reason, **common))
+                                       approved_by=ask.approved_by, reason=ask.reason, hold=hold, **common))
         return tuple(ops)
 
-    async def _chain_wide(self, customer: str, amount: Decimal, what: str) -> rules.Refused | None:
-        """With ``[head_office]``: a top-up taken back off the wallet inside a sale (its
-        record's ref is the sale's, known once written) must be held at head office
-        first, else refused. The hold is not settled: it lapses after head office's hold
-        time, counted meanwhile beside the record (on the safe side)."""
+    async def _chain_wide(self, customer: str, amount: Decimal, what: str) -> int | rules.Refused | None:
+        """With ``[head_office]``: a top-up taken back off the wallet inside a sale must be
+        held at head office first, else refused: head office's hold number, carried by the
+        movement (``MoveAccount.hold``) and settled in the sale's unit with the record's
+        ``kind|ref`` (the ref is the sale's, known once written: store/writes.py). None
+        without ``[head_office]``."""
         if self.hq_holds is None:
             return None
-        hold = await self.hq_holds.hold_movement(customer, "wallet", amount, f"taking back {what}")
-        return None if isinstance(hold, int) else hold
+        return await self.hq_holds.hold_movement(customer, "wallet", amount, f"taking back {what}")
+
+    async def _dropped(self, holds: list[int]) -> None:
+        """Holds taken for a give-back that is refused after all: given back at once."""
+        if self.hq_holds is not None:
+            for hold in holds:
+                await self.hq_holds.movement_dropped(hold)
 
     def _refund(self, ask: AskSettle, mode: str, amount: Decimal,
                 common: dict[str, Any]) -> MoveAccount | IssueVoucher | rules.Refused:

@@ -144,14 +144,16 @@ class MoneyCommands:
         now = self.clock.now()
         common = dict(at=now, customer=customer.customer, lane=caller.lane, device=caller.device, seller=caller.seller)
         ops = [
-            MoveAccount(account="wallet", delta=-amount, kind="topup_cancel", ref=ref, mode=mode, **common),
+            # Held at head office: settled in this unit with ``topup_cancel|<ref>`` (store/writes.py).
+            MoveAccount(account="wallet", delta=-amount, kind="topup_cancel", ref=ref, mode=mode,
+                        hold=hold if isinstance(hold, int) else None, **common),
             ReceiveMoney(kind="topup_cancel", mode=mode, amount=-amount, ref=ref, **common),
             self._event(caller, "WalletTopupCancelled", {"customer": customer.customer, "topup": command.topup,
                                                          "sale": command.sale, "amount": amount, "mode": mode}),
         ]
         result = await self._file(customer, delta=("wallet", -amount))
         done = await self._commit(caller, keyed, result, *ops)
-        await self._held_done(hold, ops[0], done)
+        await self._held_done(hold, done)
         if isinstance(done, Refused):
             return done
         self._moved(ops, done)
@@ -225,8 +227,10 @@ class MoneyCommands:
             MoveAccount(at=now, customer=customer.customer, account=command.account, delta=amount, kind="correction",
                         lane=caller.lane, device=caller.device, seller=caller.seller, approved_by=caller.approved_by,
                         reason=reason,
-                        # Held at head office: its record is found there by this ref (the hold's settle).
-                        ref=None if hold is None else f"correction:{secrets.token_hex(8)}"),
+                        # Held at head office: its record is found there by this ref (the hold's
+                        # settle, written in this unit: store/writes.py).
+                        ref=None if hold is None else f"correction:{secrets.token_hex(8)}",
+                        hold=hold if isinstance(hold, int) else None),
             # In the money chain as a balance correction (COR): no money moved, mode "correction".
             ReceiveMoney(kind="COR", mode="correction", amount=amount, customer=customer.customer,
                          ref=command.account, at=now, lane=caller.lane, device=caller.device, seller=caller.seller),
@@ -236,7 +240,7 @@ class MoneyCommands:
         ]
         result = await self._file(customer, delta=(command.account, amount))
         done = await self._commit(caller, keyed, result, *ops)
-        await self._held_done(hold, ops[0], done)
+        await self._held_done(hold, done)
         if isinstance(done, Refused):
             return done
         self._moved(ops, done)
@@ -283,16 +287,16 @@ class MoneyCommands:
             return None
         return await self.hq_holds.hold_movement(customer, account, amount, what)
 
-    async def _held_done(self, hold: int | Refused | None, move: Any, done: tuple[Any, ...] | Refused) -> None:
-        """The movement ``hold`` covered was written (the hold to settle with its
-        record's ``kind|ref``) or not (given back)."""
+    async def _held_done(self, hold: int | Refused | None, done: tuple[Any, ...] | Refused) -> None:
+        """The movement ``hold`` covered was written (its unit settled the hold with the
+        record's ``kind|ref``, ``MoveAccount.hold``: head office is told now) or not (the
+        hold given back)."""
         if self.hq_holds is None or not isinstance(hold, int):
             return
         if isinstance(done, Refused):
             await self.hq_holds.movement_dropped(hold)
         else:
-            await self.hq_holds.movement_done(hold, move.lane, move.customer, move.account, -move.delta, move.kind,
-                                              move.ref)
+            self.hq_holds.movements_written()
 
     async def _cash_in(self, ops: list[Any], results: tuple[Any, ...]) -> None:
         """Tell the lane's drawer the cash its ``money_in`` rows took (or gave back): it

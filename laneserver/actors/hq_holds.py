@@ -22,7 +22,8 @@
 customers_lanes.py) before money leaves a wallet or credit account outside a payment
 line (a top-up given back, a correction below zero, a sale's top-up taken back): head
 office must hold it, or it is refused (never taken offline); once written, the hold is
-settled with its record's ``kind|ref`` (``movement_done``) or given back
+settled with its record's ``kind|ref`` in the movement's own unit (the hold carried by
+the movement, ``MoveAccount.hold``; ``movements_written`` wakes the actor) or given back
 (``movement_dropped``).
 
 ``HqHolds.balances`` is what the edge calls for a till's ``customer`` reply
@@ -293,22 +294,14 @@ class HqHolds:
                       hold=answer.hold, what=what)
         return answer.hold
 
-    async def movement_done(self, hold: int, lane: str | None, customer: str, account: str, amount: Decimal,
-                            kind: str, ref: str | None) -> None:
-        """The movement ``hold_movement`` held is written, its account record carrying
-        ``kind`` and ``ref``: the hold is to settle with ``kind|ref`` (head office stops
-        counting it when that record is there). With no ``ref`` (the record's is known
-        only once written: a sale's top-up lines) the hold is left to lapse after
-        ``hold_seconds``, counted meanwhile beside the record: on the safe side."""
-        if ref is None:
-            return
-        try:
-            await read(self.journal, partial(store.movement_settled, lane=lane or "", customer=customer,
-                                             account=account, amount=amount, hold=hold, ref=f"{kind}|{ref}",
-                                             at=self.clock.now()))
-        except (ActorFailed, ReadFailed) as error:
-            self.log.error("movement_hold_not_recorded", hold=hold, error=repr(error))
-            return  # it lapses at head office, the record counting once shipped
+    def movements_written(self) -> None:
+        """A unit settled holds of ``hold_movement``: the movement carried it
+        (``MoveAccount.hold``) and the writer wrote its row ``settle`` with the record's
+        ``kind|ref`` in the same unit (store/writes.py): a top-up given back
+        (``topup_cancel|topup:3``), a correction (``correction|correction:<random>``), a
+        sale's top-up cancelled (``topup_cancel|sale:<n>``), a cancelled sale's top-up
+        taken back (``sale_cancel|sale:<n>``). The actor tells head office now, not at its
+        next idle look."""
         self.wake.set()
 
     async def movement_dropped(self, hold: int) -> None:

@@ -362,6 +362,7 @@ class LaneActor:
             if isinstance(note, Refused):
                 envelope.reply(note)
                 await self.steps.tell_all(plan.give_backs())
+                await self.steps.not_written(granted)
                 return
             ops.append(note)
         if sale is not None:
@@ -386,8 +387,10 @@ class LaneActor:
             envelope.reply(self.replies.failed_result(error, asked.key,
                                                       "the change could not be saved; nothing was changed"))
             await self.steps.tell_all(plan.give_backs())  # what was granted for nothing
+            await self.steps.not_written(granted)
             return
         self.state = state
+        self.steps.written(granted)
         recorded: SaleRecorded | None = next((r for r in results if isinstance(r, SaleRecorded)), None)
         written: Written | None = None
         if sale is not None and recorded is not None:

@@ -36,6 +36,7 @@ from laneserver.rules import lane_plan
 from laneserver.rules.catalog import Article
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.stock import OutOfStock, exact, out_of_stock_refusal
+from laneserver.store.ops import MoveAccount
 
 
 class Granted:
@@ -46,6 +47,12 @@ class Granted:
         self.invoice: invoices.Invoice | None = None
         self.moves: list[Any] = []
         self.warnings: tuple[StockWarning, ...] = ()
+
+    @property
+    def holds(self) -> tuple[int, ...]:
+        """Head office's holds the settles' movements carry (a top-up cancelled in the
+        sale: ``MoveAccount.hold``), settled in the sale's unit when it is written."""
+        return tuple(m.hold for m in self.moves if isinstance(m, MoveAccount) and m.hold is not None)
 
 
 class LaneSteps:
@@ -72,8 +79,24 @@ class LaneSteps:
             answer = await self._ask(ask.step, caller, sale, granted)
             if isinstance(answer, Refused):
                 await self.tell_all(plan.give_backs(done))
+                await self.not_written(granted)
                 return answer
         return granted
+
+    async def not_written(self, granted: Granted) -> None:
+        """The change is not made after its asks were granted (a later ask refused, the
+        commit failed): head office's holds its settles took (``Granted.holds``) are
+        given back at once, not left to lapse."""
+        hq_holds = self.paying.hq_holds
+        if hq_holds is not None:
+            for hold in granted.holds:
+                await hq_holds.movement_dropped(hold)
+
+    def written(self, granted: Granted) -> None:
+        """The sale is written, settling the holds its movements carried: head office is
+        told now."""
+        if self.paying.hq_holds is not None and granted.holds:
+            self.paying.hq_holds.movements_written()
 
     async def _ask(self, step: Any, caller: Caller, sale: rules.SaleCompleted | None,
                    granted: Granted) -> Refused | None:

@@ -317,7 +317,8 @@ _OPEN_HOLDS_FROM = """
       AND NOT EXISTS (SELECT 1 FROM records r WHERE r.shop = h.shop AND r.chain = 'account'
                       AND r.body->>'customer' = h.customer AND r.body->>'account' = h.account
                       AND (r.body->>'ref' = h.settled_ref
-                           OR (r.body->>'kind') || '|' || (r.body->>'ref') = h.settled_ref))
+                           OR ((r.body->>'kind') || '|' || (r.body->>'ref') = h.settled_ref
+                               AND (r.body->>'delta')::numeric = -h.amount)))
 """
 
 
@@ -441,10 +442,12 @@ def balances(conn: psycopg.Connection, shop: str, customer: str) -> Balances:
 
 def settle_hold(conn: psycopg.Connection, hold: int, shop: str, ref: str) -> bool:
     """The shop took the money: its account record will carry ``ref`` (``sale:<n>``),
-    or ``kind|ref`` for a movement outside a sale (``topup_cancel|topup:3``: the record
-    of that kind with that ref, not the top-up's own ``topup:3``). The hold counts until
-    that record is at head office, and no longer lapses. False: no such open hold of
-    that shop."""
+    or ``kind|ref`` for a movement outside a payment line (``topup_cancel|topup:3``: the
+    record of that kind with that ref, not the top-up's own ``topup:3``; a sale's top-up
+    cancelled: ``topup_cancel|sale:<n>``), taking the hold's amount off (a cancelled
+    sale's records all carry ``sale_cancel|sale:<n>``: only its top-up taken back takes
+    that off). The hold counts until that record is at head office, and no longer
+    lapses. False: no such open hold of that shop."""
     with conn.transaction():
         done = conn.execute("UPDATE holds SET settled_ref = %s WHERE hold = %s AND shop = %s"
                             " AND released_at IS NULL AND settled_ref IS NULL", (ref, hold, shop))

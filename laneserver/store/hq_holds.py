@@ -251,7 +251,8 @@ def settle_spend(db: sqlite3.Connection, lane: str | None, payment: int, custome
 def movement_settled(db: sqlite3.Connection, lane: str, customer: str, account: str, amount: Decimal, hold: int,
                      ref: str, at: dt.datetime) -> int:
     """Money taken off the account outside a payment line (a top-up given back, a
-    correction below), held by head office (``hold``), is written: a row ``settle`` with
+    correction below; a sale's top-up line, in the sale's own unit: store/writes.py,
+    ``MoveAccount.hold``), held by head office (``hold``), is written: a row ``settle`` with
     ``ref`` (``kind|ref`` of its account record), payment 0 (no ticket line: never
     ``open``, so the lanes' ``gone`` and ``report`` never see it)."""
     return db.execute("INSERT INTO hq_holds(lane, payment, customer, account, amount, hold, state, ref, asked_at)"

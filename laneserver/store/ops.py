@@ -271,6 +271,11 @@ class MoveAccount(msgspec.Struct, frozen=True, kw_only=True):
     # hold row (store/hq_holds.py) is settled in the same unit, and a spend head office
     # held (or the offline allowance took) may take this shop's own sum below zero.
     payment: int | None = None
+    # Money taken off the account outside a payment line, in a sale's unit (a top-up
+    # cancelled in the sale, a cancelled sale's top-up taken back): head office's hold of
+    # it (actors/hq_holds.py ``hold_movement``), settled in the same unit with the
+    # record's ``kind|ref`` (a row ``settle``, store/hq_holds.py ``movement_settled``).
+    hold: int | None = None
 
 
 class IssueVoucher(msgspec.Struct, frozen=True, kw_only=True):

@@ -493,6 +493,11 @@ class Writer:
                 # Head office's hold on the line (or the offline allowance) settled with it.
                 covered = op.payment is not None and op.delta < 0 and hq_holds.settle_spend(
                     self.db, op.lane, op.payment, op.customer, op.account, op.ref)
+                if op.hold is not None:  # head office's hold of it, settled with the sale (the ref is its)
+                    if op.ref is None or op.delta >= 0:
+                        raise ValueError(f"a held {op.kind} needs a ref and money taken off, not {op.delta}")
+                    hq_holds.movement_settled(self.db, op.lane or "", op.customer, op.account, -op.delta, op.hold,
+                                              f"{op.kind}|{op.ref}", op.at)
                 if balance < 0 and not covered:
                     # The customers actor holds money before a lane may spend it, so this
                     # is a bug: fail the unit rather than write money that is not there.

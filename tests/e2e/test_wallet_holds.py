@@ -34,11 +34,15 @@ import trio.testing
 
 from laneserver.actors.hq_holds import Granted, HoldStats, HqHolds, HqHoldsActor
 from laneserver.actors.journal import JournalActor, read
+from laneserver.actors.lane_payments import LanePayments
+from laneserver.actors.lane_steps import Granted as Asked
+from laneserver.actors.lane_steps import LaneSteps
 from laneserver.actors.runtime import open_mailbox
 from laneserver.clock import SystemClock
-from laneserver.config import HeadOfficeConfig
+from laneserver.config import Config, HeadOfficeConfig
 from laneserver.store import hq
 from laneserver.store import hq_holds as store
+from laneserver.store.ops import MoveAccount
 from laneserver.store.schema import DB_NAME
 from tests.e2e.configured import SOPHIE_PIN
 from tests.e2e.test_head_office import caught_up, head_office, hq_cli, pg  # noqa: F401 (pg: the module's cluster)
@@ -373,6 +377,66 @@ async def test_money_given_back_off_a_wallet_is_held_at_head_office_first(tmp_pa
         server.stop()
 
 
+def figures(dsn: str, customer: str) -> tuple[Decimal, Decimal]:
+    """Head office's (balance, open holds) of the customer's wallet, as ``ask_hold`` counts them."""
+    with hq.connect(dsn) as conn:
+        wallet = hq.balances(conn, "S0", customer).accounts["wallet"]
+    return wallet.balance, wallet.held
+
+
+async def test_a_top_up_cancelled_in_a_sale_is_settled_with_the_sale_and_counted_once(tmp_path, pg):  # noqa: F811
+    """A sale's top-up lines taking money off the wallet (a top-up cancelled on the
+    ticket; a cancelled sale's top-up taken back) are held at head office first, then
+    settled in the sale's own unit (``topup_cancel|sale:<n>``, ``sale_cancel|sale:<n>``):
+    once the shop has shipped, head office counts the record alone at once — not the
+    record and the hold until the hold lapses 10 minutes later — even when the shop is
+    killed right after the sale (the settle is on its disk, told after the restart)."""
+    dsn = head_office(pg, "sale_topups")
+    publish_customers(tmp_path, dsn)
+    server = wallet_shop(tmp_path, "S007", dsn)
+    server.cli("seller", "add", "sophie", "--pin", SOPHIE_PIN, "--role", "supervisor")
+    server.start()
+    try:
+        token = server.pair("till", "1")
+        with trio.fail_after(120):
+            await until(lambda: has_customer(server, "H001"))
+            await top_up(server, token, "H001", "20.00")
+            await until(lambda: chain_balance(dsn, "H001") == Decimal("20.00"))
+            async with connect(server.ws_url, token) as till:
+                await till.ok("set_customer", customer="H001")
+                await till.ok("scan", code=WINE)
+                await till.ok("topup_line", amount="5.00", qty=-1)
+                await till.ok("pay", mode="cash", amount="3.90")
+                sale = (await till.ok("finish", receipt="none"))["number"]
+            server.kill()
+            server.restart()
+            await until(lambda: caught_up(server, dsn, "S007"))
+            with trio.fail_after(10):  # told at once (the actor is woken), not at the hold's lapse
+                await until(lambda: figures(dsn, "H001") == (Decimal("15.00"), Decimal("0.00")))
+            assert holds(dsn, "S007") == [(Decimal("5.00"), f"topup_cancel|sale:{sale}", False)]
+            # A sale's top-up, the sale cancelled: the top-up taken back, settled with the counter-entry.
+            async with connect(server.ws_url, token) as till:
+                await till.ok("set_customer", customer="H001")
+                await till.ok("topup_line", amount="10.00")
+                await till.ok("pay", mode="cash", amount="10.00")
+                topped = (await till.ok("finish", receipt="none"))["number"]
+                cancelled = await till.ok("sale_cancel", sale=topped, reason="erreur de caisse",
+                                          supervisor_pin=SOPHIE_PIN)
+            await until(lambda: caught_up(server, dsn, "S007"))
+            with trio.fail_after(10):
+                await until(lambda: figures(dsn, "H001") == (Decimal("15.00"), Decimal("0.00")))
+            assert holds(dsn, "S007")[1:] == [(Decimal("10.00"), f"sale_cancel|sale:{cancelled['number']}", False)]
+        db = sqlite3.connect(server.data / DB_NAME)
+        try:
+            rows = db.execute("SELECT state, ref FROM hq_holds ORDER BY id").fetchall()
+        finally:
+            db.close()
+        assert rows == [("settled", f"topup_cancel|sale:{sale}"),
+                        ("settled", f"sale_cancel|sale:{cancelled['number']}")]
+    finally:
+        server.stop()
+
+
 def _open_holds(dsn: str) -> list[int]:
     with psycopg.connect(dsn) as conn:
         return [hold for hold, in conn.execute("SELECT hold FROM holds WHERE released_at IS NULL"
@@ -398,6 +462,53 @@ async def test_a_hold_granted_just_as_the_deadline_passes_is_used_not_lost(tmp_p
         [granted] = answers
         assert isinstance(granted, Granted) and granted.hold is not None, granted
         assert _open_holds(dsn) == [granted.hold]
+
+
+async def test_a_sales_held_top_up_cancel_is_given_back_when_the_sale_is_not_written(tmp_path, pg):  # noqa: F811
+    """The hold the customers actor took for a top-up cancelled in a sale rides on the
+    settle's movement; when the sale is not written after all (a later ask refused, the
+    commit failed: ``LaneSteps.not_written``), the lane gives it back at once."""
+    dsn = head_office(pg, "not_written")
+    _topped_up(dsn, "H001", "20.00")
+    with trio.fail_after(30):
+        async with _holds_part(tmp_path, dsn) as holds:
+            hold = await holds.hold_movement("H001", "wallet", D("5.00"), "taking back the top-up cancelled")
+            assert isinstance(hold, int) and _open_holds(dsn) == [hold]
+            paying = LanePayments("1", config=Config(), clock=SystemClock(), terminal=None, customers=None,
+                                  log=holds.log, hq_holds=holds)
+            steps = LaneSteps("1", stock=None, stock_point="main", customers=None, drawer=None, paying=paying,
+                              receipts=None, article=lambda article: None)
+            asked = Asked()
+            asked.moves.append(MoveAccount(at=holds.clock.now(), customer="H001", account="wallet",
+                                           delta=-D("5.00"), kind="topup_cancel", lane="1", hold=hold))
+            await steps.not_written(asked)
+            assert _open_holds(dsn) == []
+            with hq.connect(dsn) as conn:
+                assert hq.available(conn, "H001", "wallet") == D("20.00")
+
+
+def test_a_settled_sale_cancel_hold_stops_counting_with_its_own_record_only(pg):  # noqa: F811
+    """A cancelled sale's records all carry ``sale_cancel|sale:<n>`` (its wallet
+    payments given back, its top-up taken back): the hold of the top-up taken back stops
+    counting when the record taking that amount off arrives, not with another one."""
+    dsn = head_office(pg, "sale_cancel_ref")
+    _topped_up(dsn, "H001", "20.00")
+
+    def record(number: int, delta: str) -> hq.Shipped:
+        return hq.Shipped("account", number, "2026-01-15T11:00:00+01:00",
+                          f'{{"account":"wallet","at":"2026-01-15T11:00:00+01:00","balance":"0","customer":"H001",'
+                          f'"delta":"{delta}","kind":"sale_cancel","number":{number},"ref":"sale:9","type":"account"}}',
+                          "0" * 64, f"h{number}")
+
+    with hq.connect(dsn) as conn:
+        held = hq.ask_hold(conn, "S1", "H001", "wallet", D("10.00"))
+        assert isinstance(held, hq.Held)
+        assert hq.settle_hold(conn, held.hold, "S1", "sale_cancel|sale:9")
+        hq.ship(conn, "S1", [record(1, "3.00")])  # a payment given back, shipped first: the hold still counts
+        assert hq.available(conn, "H001", "wallet") == D("13.00")
+        hq.ship(conn, "S1", [record(2, "-10.00")])  # the top-up taken back: counted once, as the record
+        assert hq.available(conn, "H001", "wallet") == D("13.00")
+        assert hq.balances(conn, "S1", "H001").accounts["wallet"].held == 0
 
 
 async def test_a_lane_restarting_while_another_takes_a_hold_loses_none_of_the_others(tmp_path, monkeypatch):
