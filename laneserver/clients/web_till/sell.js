@@ -575,7 +575,7 @@ export function bindSellScreen(app) {
     async function reprint(kind) {
         const number = Number(state.lastSale && state.lastSale.number);
         if (!number) return;
-        const reply = await app.act("reprint", { sale: number, kind }, { mutating: true, context: { sale: number } });
+        const reply = await app.act("reprint", { sale: number, kind }, { mutating: true, context: { sale: number, kind } });
         if (reply) app.notice(t(kind === "gift" ? "sale.gift_printed" : "sale.duplicate_printed", { copy: reply.copy }));
     }
     byTestId("reprint-duplicate").addEventListener("click", () => reprint("duplicate"));

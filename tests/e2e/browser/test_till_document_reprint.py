@@ -116,7 +116,8 @@ def test_reprint_on_a_lane_without_a_printer_says_so_in_words(reprint_server, ti
 def test_a_sales_duplicate_on_a_lane_without_a_printer_says_so_in_words(reprint_server, tills):
     """The last sale's Duplicata button (``reprint`` of a sale) on lane 2: the server's
     ``not_supported`` is said as this lane having no receipt printer, in French then
-    English (it was the generic "not available on this server")."""
+    English (it was the generic "not available on this server"). Its Ticket cadeau button
+    names a gift receipt, not a duplicata (it said "le duplicata" for both)."""
     till = tills(reprint_server, "2").start()
     keys = till.page.keyboard
     till.scan(C1, lines=1)
@@ -131,7 +132,13 @@ def test_a_sales_duplicate_on_a_lane_without_a_printer_says_so_in_words(reprint_
     expect(till.by("error-text")).to_have_text(
         "Cette caisse n'a pas d'imprimante de tickets : le duplicata ne peut pas être imprimé ici.")
     expect(till.by("error")).to_have_attribute("data-code", "not_supported")
+    till.by("reprint-gift").click()
+    expect(till.by("error-text")).to_have_text(
+        "Cette caisse n'a pas d'imprimante de tickets : le ticket cadeau ne peut pas être imprimé ici.")
     till.by("lang-toggle").click()
     till.by("reprint-duplicate").click()
     expect(till.by("error-text")).to_have_text("This lane has no receipt printer: the copy cannot be printed here.")
+    till.by("reprint-gift").click()
+    expect(till.by("error-text")).to_have_text(
+        "This lane has no receipt printer: the gift receipt cannot be printed here.")
     assert rows(reprint_server, "SELECT record FROM fiscal_records WHERE chain='copy'") == []
