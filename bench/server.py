@@ -111,7 +111,11 @@ class UrlProcess:
             self.stop()
             raise RuntimeError(f"{self.cmd[2:4]} did not print its URL within {timeout} s; log: {self.log_path}\n"
                                + "\n".join(self.output[-20:]))
-        self.startup_to_health = self._wait_healthy(started, timeout)
+        try:
+            self.startup_to_health = self._wait_healthy(started, timeout)
+        except BaseException:
+            self.stop()  # ``with proc.start()`` was never entered: nothing else would stop it
+            raise
         return self
 
     def _wait_healthy(self, started: float, timeout: float) -> float:

@@ -99,3 +99,25 @@ def test_design_floor_refuses_a_wrong_argument():
                                 text=True, timeout=60)
         assert result.returncode == 2, (argv, result.stdout, result.stderr)
         assert "usage:" in result.stderr and "Traceback" not in result.stderr, (argv, result.stderr)
+
+
+def test_a_bench_process_that_never_answers_healthz_is_stopped(tmp_path):
+    """``UrlProcess.start`` gives up on a child that prints its URL but never answers
+    ``/healthz``, and stops it: ``with proc.start()`` never entered, so nothing else would
+    (a design floor or echo shape left serving after the bench failed)."""
+    import re
+
+    import pytest
+
+    from bench.server import UrlProcess
+
+    child = "print('echo ready: http://127.0.0.1:9', flush=True); import time; time.sleep(120)"
+    proc = UrlProcess([sys.executable, "-c", child], re.compile(r"echo ready:\s+(http://\S+)"), tmp_path / "child.log")
+    try:
+        with pytest.raises(RuntimeError, match="healthz"):
+            proc.start(timeout=1.5)
+        assert proc.proc is not None and proc.proc.poll() is not None, "the child was left running"
+    finally:
+        if proc.proc is not None and proc.proc.poll() is None:
+            proc.proc.kill()
+            proc.proc.wait(10)
