@@ -7,10 +7,10 @@ SPEC.md) adds, on every change, before any rule runs:
 
 * ``lane``: the session asks the lane's actor (laneserver's own runtime: a bounded
   mailbox, ``Address.ask``, a ``ReplySlot``) and waits for its answer;
-* ``journal``: the lane asks the journal actor in turn, which takes the units queued
-  (up to 256, as the journal does), writes them in one durable transaction (SQLite,
-  WAL, ``synchronous=FULL``) in its worker thread (``trio.to_thread.run_sync`` behind a
-  ``CapacityLimiter(1)``) and answers each.
+* ``journal``: the lane asks the journal actor in turn (a mailbox of the journal's
+  size, 256), which takes the units queued (up to 256, as the journal does), writes
+  them in one durable transaction (SQLite, WAL, ``synchronous=FULL``) in its worker
+  thread (``trio.to_thread.run_sync`` behind a ``CapacityLimiter(1)``) and answers each.
 
 This runs the three shapes one after the other as separate processes, with the same
 connections and pacing as the ``lanes64`` scenario (64 busy + 32 paced), and prints
@@ -35,9 +35,10 @@ import trio
 from bench.baselines import EchoStats, echo_load, protocol_frames, serve_app
 from bench.report import fmt
 from bench.server import UrlProcess
+from laneserver.actors.journal import MAILBOX as JOURNAL_MAILBOX
+from laneserver.actors.journal import MAX_BATCH
 
 SHAPES = ("protocol", "lane", "journal")
-MAX_BATCH = 256     # laneserver/actors/journal.py MAX_BATCH
 ROW = "y" * 200     # one unit's row
 
 
@@ -64,6 +65,15 @@ async def journal_actor(inbox: trio.MemoryReceiveChannel, db: sqlite3.Connection
         for envelope in batch:
             envelope.reply(True)
             envelope.done()
+
+
+def journal_mailbox():
+    """The journal actor's mailbox, as large as the server's (laneserver/actors/journal.py
+    ``MAILBOX``): its address and its receiving end."""
+    from laneserver.actors.runtime import Address
+
+    send, receive = trio.open_memory_channel(JOURNAL_MAILBOX)
+    return Address("journal", send), receive
 
 
 async def lane_actor(inbox: trio.MemoryReceiveChannel, journal) -> None:
@@ -112,7 +122,6 @@ def build_app(shape: str, frame_bytes: int, journal):
 
 async def serve(shape: str, frame_bytes: int, data: Path) -> None:
     from bench.baselines import build_echo_app
-    from laneserver.actors.runtime import MAILBOX_SIZE, Address
 
     if shape == "protocol":
         await serve_app(build_echo_app("protocol", frame_bytes))
@@ -124,8 +133,7 @@ async def serve(shape: str, frame_bytes: int, data: Path) -> None:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.execute("CREATE TABLE IF NOT EXISTS units (id INTEGER PRIMARY KEY, data TEXT NOT NULL)")
-            send, receive = trio.open_memory_channel(MAILBOX_SIZE)
-            journal = Address("journal", send)
+            journal, receive = journal_mailbox()
             nursery.start_soon(journal_actor, receive, db)
         await serve_app(build_app(shape, frame_bytes, journal))
         nursery.cancel_scope.cancel()

@@ -121,3 +121,23 @@ def test_a_bench_process_that_never_answers_healthz_is_stopped(tmp_path):
         if proc.proc is not None and proc.proc.poll() is None:
             proc.proc.kill()
             proc.proc.wait(10)
+
+
+def test_the_design_floors_journal_queues_and_batches_as_the_servers():
+    """The skeleton's journal has the server's mailbox (run.py opens the journal's with
+    ``journal.MAILBOX``) and batch bound: with 64 lanes asking at once, none waits for
+    room in either (it was the runtime's default of 16: 48 lanes parked in ``send``)."""
+    import trio
+
+    from bench import design_floor
+    from laneserver.actors import journal
+
+    async def room() -> int:
+        address, _receive = design_floor.journal_mailbox()
+        count = 0
+        while address.tell_nowait(count):
+            count += 1
+        return count
+
+    assert trio.run(room) == journal.MAILBOX == 256
+    assert design_floor.MAX_BATCH == journal.MAX_BATCH

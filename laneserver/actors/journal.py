@@ -67,10 +67,12 @@ from laneserver.store.fiscal import Heads, write_anchor
 from laneserver.store.ops import ChainRecord, Op
 from laneserver.store.writes import KeyReused, Writer
 
-__all__ = ["ANCHOR_MAX_LAG", "CommitFailed", "JournalActor", "JournalStats", "MAX_BATCH", "ReadFailed", "commit",
-           "log_commit_failed", "read"]
+__all__ = ["ANCHOR_MAX_LAG", "CommitFailed", "JournalActor", "JournalStats", "MAILBOX", "MAX_BATCH", "ReadFailed",
+           "commit", "log_commit_failed", "read"]
 
 MAX_BATCH = 256
+# Its mailbox (server/run.py): a batch's worth, so the lanes asking at once queue without waiting for room.
+MAILBOX = 256
 # How far (seconds) the anchor may fall behind while batches keep coming back to back.
 ANCHOR_MAX_LAG = 0.25
 FINAL_FLUSH_SECONDS = 5.0

@@ -28,6 +28,7 @@ import trio
 from laneserver import __version__
 from laneserver.actors.backups import MAILBOX as BACKUPS_MAILBOX
 from laneserver.actors.backups import BackupsActor, BackupStatus
+from laneserver.actors.journal import MAILBOX as JOURNAL_MAILBOX
 from laneserver.actors.journal import CommitFailed, JournalActor, JournalStats, commit, read
 from laneserver.actors.journal_messages import JetStart
 from laneserver.actors.device_messages import LaneOpen
@@ -122,7 +123,7 @@ async def run_shop(
             root.start_soon(_stop_on_signal, stop)
 
         # Layer 3 (last to stop): the journal.
-        journal, journal_inbox = open_mailbox("journal", 256)
+        journal, journal_inbox = open_mailbox("journal", JOURNAL_MAILBOX)
         journal_stats = JournalStats()  # its batches, for /metrics; outlives a restart of the journal
         started = trio.current_time()
         printers_online = {printer.id: True for printer in config.printers}  # True until a job fails
