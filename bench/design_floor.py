@@ -16,8 +16,10 @@ This runs the three shapes one after the other as separate processes, with the s
 connections and pacing as the ``lanes64`` scenario (64 busy + 32 paced), and prints
 each one's CPU per request beside the protocol floor's. The skeletons do nothing else:
 no rules, no ticket, no logging, a 200 B row per unit. Whatever they cost above the
-floor, laneserver pays too, on top of its own work. Bounded: ``--seconds`` of load per
-shape (default 20), a hard deadline in ``echo_load``.
+floor, laneserver pays too, on top of its own work. The three shapes run in turn,
+``--rounds`` times (default 3), and the table gives the medians: the rounds spread a
+change of the machine's load over all three. Bounded: ``--seconds`` of load per shape
+and round (default 20), a hard deadline in ``echo_load``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import re
 import sqlite3
 import sys
 import tempfile
+from statistics import median
 from functools import partial
 from pathlib import Path
 
@@ -129,6 +132,8 @@ async def serve(shape: str, frame_bytes: int, data: Path) -> None:
     journal = None
     async with trio.open_nursery() as nursery:
         if shape == "journal":
+            for leftover in data.glob("design-floor.sqlite3*"):  # a fresh file each start: same size every run
+                leftover.unlink()
             db = sqlite3.connect(data / "design-floor.sqlite3", isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
@@ -161,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--frame-bytes", type=int, default=1763,
                        help="each frame back (default 1763 B: the server's in a lanes64 run)")
         p.add_argument("--seed", type=int, default=1)
+        p.add_argument("--rounds", type=int, default=3, help="rounds of the three shapes in turn (default 3)")
         p.add_argument("--busy", type=int, default=64, help="connections sending back to back (default 64)")
         p.add_argument("--paced", type=int, default=32, help="connections waiting 0.1–0.5 s between requests (default 32)")
     serve_cmd = sub.add_parser("serve", help="serve one shape on 127.0.0.1 until SIGTERM")
@@ -179,19 +185,33 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--seconds must be between 1 and 600")
     if not (1 <= args.busy <= 1000 and 0 <= args.paced <= 1000):
         parser.error("--busy must be between 1 and 1000, --paced between 0 and 1000")
-    results: dict[str, EchoStats] = {}
+    if not 1 <= args.rounds <= 20:
+        parser.error("--rounds must be between 1 and 20")
+    rounds: list[dict[str, EchoStats]] = []
     with tempfile.TemporaryDirectory(prefix="design-floor-") as tmp:
-        for shape in SHAPES:
-            print(f"{shape}: {args.busy} busy + {args.paced} paced connections, {args.seconds:.0f} s", flush=True)
-            results[shape] = measure(Path(tmp), shape, busy=args.busy, paced=args.paced, frame_bytes=args.frame_bytes,
-                                     seconds=args.seconds, seed=args.seed)
-    floor = results["protocol"].cpu_per_round_trip
-    print("\n| shape | requests/s | CPU per request (ms) | × the protocol floor |")
-    print("|---|---|---|---|")
-    for shape, stats in results.items():
-        print(f"| {shape} | {stats.per_second:.0f} | {fmt(stats.cpu_per_round_trip * 1000)} | "
-              f"{stats.cpu_per_round_trip / floor:.2f} |")
+        for number in range(1, args.rounds + 1):
+            results: dict[str, EchoStats] = {}
+            for shape in SHAPES:  # the shapes in turn in each round: a change of load falls on all three
+                print(f"round {number}/{args.rounds}, {shape}: {args.busy} busy + {args.paced} paced connections, "
+                      f"{args.seconds:.0f} s", flush=True)
+                results[shape] = measure(Path(tmp), shape, busy=args.busy, paced=args.paced,
+                                         frame_bytes=args.frame_bytes, seconds=args.seconds, seed=args.seed)
+            rounds.append(results)
+    print(table(rounds))
     return 0
+
+
+def table(rounds: list[dict[str, EchoStats]]) -> str:
+    """Each shape's medians over the rounds, its ratio to the protocol floor of the same
+    round (the median of those), and each round's ratio."""
+    lines = ["", "| shape | requests/s | CPU per request (ms) | × the protocol floor | each round |",
+             "|---|---|---|---|---|"]
+    for shape in SHAPES:
+        ratios = [r[shape].cpu_per_round_trip / r["protocol"].cpu_per_round_trip for r in rounds]
+        lines.append(f"| {shape} | {median(r[shape].per_second for r in rounds):.0f} | "
+                     f"{fmt(median(r[shape].cpu_per_round_trip for r in rounds) * 1000)} | {median(ratios):.2f} | "
+                     f"{' '.join(f'{ratio:.2f}' for ratio in ratios)} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -83,18 +83,20 @@ def test_journal_batch_bench_prints_both_ways():
 
 def test_design_floor_prints_its_three_shapes():
     result = subprocess.run([sys.executable, "-m", "bench.design_floor", "--seconds", "1", "--busy", "4",
-                             "--paced", "2"], cwd=REPO, capture_output=True, text=True, timeout=180)
+                             "--paced", "2", "--rounds", "2"], cwd=REPO, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr[-4000:]
     rows = [line.strip("|").split("|") for line in result.stdout.splitlines() if line.startswith("| ")]
-    shapes = {cells[0].strip(): [float(cell) for cell in cells[1:]] for cells in rows[1:]}
+    shapes = {cells[0].strip(): ([float(cell) for cell in cells[1:4]], cells[4].split()) for cells in rows[1:]}
     assert list(shapes) == ["protocol", "lane", "journal"], result.stdout
-    assert shapes["protocol"][2] == 1.0
-    for per_second, cpu_ms, ratio in shapes.values():
+    assert shapes["protocol"][0][2] == 1.0 and shapes["protocol"][1] == ["1.00", "1.00"]
+    for (per_second, cpu_ms, ratio), each_round in shapes.values():
         assert per_second > 0 and cpu_ms > 0 and ratio > 0, result.stdout
+        assert len(each_round) == 2 and all(float(r) > 0 for r in each_round), result.stdout
 
 
 def test_design_floor_refuses_a_wrong_argument():
-    for argv in (["--seconds", "0"], ["--frame-bytes", "-3"], ["--busy", "0"], ["serve", "--shape", "nope"]):
+    for argv in (["--seconds", "0"], ["--frame-bytes", "-3"], ["--busy", "0"], ["--rounds", "0"],
+                 ["serve", "--shape", "nope"]):
         result = subprocess.run([sys.executable, "-m", "bench.design_floor", *argv], cwd=REPO, capture_output=True,
                                 text=True, timeout=60)
         assert result.returncode == 2, (argv, result.stdout, result.stderr)
