@@ -71,16 +71,9 @@ class SaleCopies:
         answer = Reprinted(sale=sale.number, kind=command.kind, copy=counter)
         record = copies.copy_record(sale=sale.number, kind=command.kind, counter=counter, lane=caller.lane or "",
                                     device=caller.device, seller=caller.seller)
-        ops: list[Any] = [ChainRecord(chain="copy", at=now, record=record),
-                          self._event(caller, "SaleReprinted", record)]
-        if keyed.key is not None:
-            ops.append(Remember(device=caller.device, key=keyed.key, actor=self.replies.actor,
-                                fingerprint=keyed.fingerprint, reply=ReplyMemory.stored(answer), at=now))
-        try:
-            await commit(self.journal, *ops)
-        except CommitFailed as error:
-            return self._failed("SaleReprinted", keyed, error)
-        self.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, answer)
+        failed = await self._commit_copy(caller, keyed, now, record, "SaleReprinted", record, answer)
+        if failed is not None:
+            return failed
         self.log.info("sale_reprinted", sale=sale.number, kind=command.kind, copy=counter, seller=caller.seller)
         shop = self.config.shop
         receipt = copies.copy_receipt(sale, command.kind, counter, printed_at=now, shop_name=shop.name,
@@ -118,16 +111,10 @@ class SaleCopies:
                                    at=now, output=command.output)
         record = copies.document_copy_record(document=name, kind=command.copy_kind, counter=counter,
                                              lane=caller.lane, device=caller.device, seller=caller.seller)
-        ops: list[Any] = [ChainRecord(chain="copy", at=now, record=record),
-                          self._event(caller, "DocumentReprinted", {**record, "output": command.output})]
-        if keyed.key is not None:
-            ops.append(Remember(device=caller.device, key=keyed.key, actor=self.replies.actor,
-                                fingerprint=keyed.fingerprint, reply=ReplyMemory.stored(answer), at=now))
-        try:
-            await commit(self.journal, *ops)
-        except CommitFailed as error:
-            return self._failed("DocumentReprinted", keyed, error)
-        self.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, answer)
+        failed = await self._commit_copy(caller, keyed, now, record, "DocumentReprinted",
+                                         {**record, "output": command.output}, answer)
+        if failed is not None:
+            return failed
         self.log.info("document_reprinted", document=name, copy=counter, output=command.output,
                       seller=caller.seller)
         if printer is not None:
@@ -136,6 +123,22 @@ class SaleCopies:
                                                   footer=tuple(self.config.shop.footer))
             await printer.tell(PrintReceipt(job=f"copy-{name}-{counter}", receipt=receipt))
         return answer
+
+    async def _commit_copy(self, caller: Caller, keyed: Keyed, now: Any, record: dict[str, Any], event: str,
+                           data: Any, answer: Any) -> Refused | None:
+        """The copy's record chained, its event, and its answer remembered with the request's
+        key, in one unit; None once durable (the answer remembered in memory too), or the
+        refusal of a failed commit."""
+        ops: list[Any] = [ChainRecord(chain="copy", at=now, record=record), self._event(caller, event, data)]
+        if keyed.key is not None:
+            ops.append(Remember(device=caller.device, key=keyed.key, actor=self.replies.actor,
+                                fingerprint=keyed.fingerprint, reply=ReplyMemory.stored(answer), at=now))
+        try:
+            await commit(self.journal, *ops)
+        except CommitFailed as error:
+            return self._failed(event, keyed, error)
+        self.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, answer)
+        return None
 
     def _labels(self) -> dict[str, str]:
         """The shop's own payment modes' labels (a built-in mode: the printer names it)."""
