@@ -427,13 +427,39 @@ async def test_a_top_up_cancelled_in_a_sale_is_settled_with_the_sale_and_counted
             with trio.fail_after(10):
                 await until(lambda: figures(dsn, "H001") == (Decimal("15.00"), Decimal("0.00")))
             assert holds(dsn, "S007")[1:] == [(Decimal("10.00"), f"sale_cancel|sale:{cancelled['number']}", False)]
+            # A return refunded onto the wallet (8.90), the return then cancelled: the refund
+            # taken back leaves the wallet, so head office holds it first. Another shop holding
+            # 20.00 of the 23.90 meanwhile (the refund spent there), it is refused.
+            async with connect(server.ws_url, token) as till:
+                await till.ok("set_customer", customer="H001")
+                await till.ok("scan", code=WINE, qty=-1)
+                await till.ok("pay", mode="wallet", supervisor_pin=SOPHIE_PIN)
+                returned = (await till.ok("finish", receipt="none"))["number"]
+            await until(lambda: caught_up(server, dsn, "S007"))
+            assert figures(dsn, "H001") == (Decimal("23.90"), Decimal("0.00"))
+            with hq.connect(dsn) as conn:
+                elsewhere = hq.ask_hold(conn, "S9", "H001", "wallet", D("20.00"))
+            assert isinstance(elsewhere, hq.Held)
+            async with connect(server.ws_url, token) as till:
+                short = await till.call("sale_cancel", sale=returned, reason="erreur de caisse",
+                                        supervisor_pin=SOPHIE_PIN)
+                assert short["code"] == "insufficient_funds" and "3.90 available across the shops" in short["message"]
+                with hq.connect(dsn) as conn:
+                    assert hq.release_hold(conn, elsewhere.hold, "S9")
+                undone = await till.ok("sale_cancel", sale=returned, reason="erreur de caisse",
+                                       supervisor_pin=SOPHIE_PIN)
+            await until(lambda: caught_up(server, dsn, "S007"))
+            with trio.fail_after(10):
+                await until(lambda: figures(dsn, "H001") == (Decimal("15.00"), Decimal("0.00")))
+            assert holds(dsn, "S007")[2:] == [(Decimal("8.90"), f"sale_cancel|sale:{undone['number']}", False)]
         db = sqlite3.connect(server.data / DB_NAME)
         try:
             rows = db.execute("SELECT state, ref FROM hq_holds ORDER BY id").fetchall()
         finally:
             db.close()
         assert rows == [("settled", f"topup_cancel|sale:{sale}"),
-                        ("settled", f"sale_cancel|sale:{cancelled['number']}")]
+                        ("settled", f"sale_cancel|sale:{cancelled['number']}"),
+                        ("settled", f"sale_cancel|sale:{undone['number']}")]
     finally:
         server.stop()
 
