@@ -446,12 +446,20 @@ async def test_a_top_up_cancelled_in_a_sale_is_settled_with_the_sale_and_counted
                 assert short["code"] == "insufficient_funds" and "3.90 available across the shops" in short["message"]
                 with hq.connect(dsn) as conn:
                     assert hq.release_hold(conn, elsewhere.hold, "S9")
+                # Its unit fails after the hold was granted (the key this till used for another
+                # request): the hold is given back at once, not left counted until it lapses.
+                await till.ok("set_customer", customer="H001", key="used-once")
+                reused = await till.call("sale_cancel", sale=returned, reason="erreur de caisse",
+                                         supervisor_pin=SOPHIE_PIN, key="used-once")
+                assert reused["code"] == "conflict" and reused["key_reused"] is True, reused
+                assert _open_holds(dsn) == []
                 undone = await till.ok("sale_cancel", sale=returned, reason="erreur de caisse",
                                        supervisor_pin=SOPHIE_PIN)
             await until(lambda: caught_up(server, dsn, "S007"))
             with trio.fail_after(10):
                 await until(lambda: figures(dsn, "H001") == (Decimal("15.00"), Decimal("0.00")))
-            assert holds(dsn, "S007")[2:] == [(Decimal("8.90"), f"sale_cancel|sale:{undone['number']}", False)]
+            assert holds(dsn, "S007")[2:] == [(Decimal("8.90"), None, True),  # the cancel whose unit failed
+                                              (Decimal("8.90"), f"sale_cancel|sale:{undone['number']}", False)]
         db = sqlite3.connect(server.data / DB_NAME)
         try:
             rows = db.execute("SELECT state, ref FROM hq_holds ORDER BY id").fetchall()
