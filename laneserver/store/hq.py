@@ -459,9 +459,9 @@ def settle_hold(conn: psycopg.Connection, hold: int, shop: str, ref: str, record
     carries its ``sale:<n>``), and no longer lapses. ``ref`` says what it is: ``sale:<n>``
     for a payment line, ``kind|ref`` for a movement outside one (``topup_cancel|topup:3``,
     ``topup_cancel|sale:<n>``, ``sale_cancel|sale:<n>``, ``correction|correction:<random>``).
-    A shop that tells no ``record`` (a release before it): the hold ends with a record
-    carrying ``ref`` (``kind|ref``: of that kind, taking the hold's amount off). False: no
-    such open hold of that shop."""
+    A settle told with no ``record`` (a row the shop wrote before its migration 24, or a
+    shop of an older release): the hold ends with a record carrying ``ref`` (``kind|ref``:
+    of that kind, taking the hold's amount off). False: no such open hold of that shop."""
     with conn.transaction():
         done = conn.execute("UPDATE holds SET settled_ref = %s, settled_record = %s WHERE hold = %s AND shop = %s"
                             " AND released_at IS NULL AND settled_ref IS NULL", (ref, record, hold, shop))
