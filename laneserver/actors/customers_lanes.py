@@ -33,6 +33,7 @@ from laneserver.actors.journal import read
 from laneserver.actors.runtime import Address
 from laneserver.config import Config
 from laneserver.rules import customers as rules
+from laneserver.rules.money import ZERO
 from laneserver.store import reads
 from laneserver.store.ops import (
     IssueVoucher,
@@ -167,14 +168,42 @@ class LaneMoney:
     async def give_back(self, ask: AskGiveBack) -> tuple[Any, ...] | rules.Refused:
         common = dict(at=ask.at, lane=ask.lane, device=ask.device, seller=ask.seller)
         ops: list[Any] = []
+        # Money a cancel takes off an account (a refund put on it, a top-up): head office's
+        # holds of it (``[head_office]``), settled in the cancel's unit, given back at once
+        # when the cancel is refused after all.
+        held: list[int] = []
+        taken: dict[tuple[str, str], Decimal] = {}  # per account: what this cancel takes off it so far
+
+        async def take(customer: str, account: str, amount: Decimal, what: str) -> int | rules.Refused | None:
+            """``amount`` about to leave the account: the shop's own books must hold it
+            (with what this cancel takes already), then head office across the shops."""
+            so_far = taken.get((customer, account), ZERO) + amount
+            refusal = self.books.can_take(customer, account, so_far)
+            if refusal is not None:
+                return rules.Refused(refusal.code, f"the {account} no longer holds the {amount} of {what}: "
+                                                   f"{refusal.details['available']} available", refusal.details)
+            hold = await self._chain_wide(customer, amount, what, account)
+            if isinstance(hold, int):
+                held.append(hold)
+            if not isinstance(hold, rules.Refused):
+                taken[(customer, account)] = so_far
+            return hold
+
         for mode, amount, reference in ask.back:
             if mode in rules.ACCOUNTS:
                 customer = reference if reference in self.directory else ask.customer
                 if customer is None or customer not in self.directory:
+                    await self._dropped(held)
                     return rules.Refused("conflict", f"the {mode} payment of {amount} names no customer to give it "
                                                      "back to")
+                hold = None
+                if amount < 0:  # a refund the sale put on the account, taken back off it
+                    hold = await take(customer, mode, -amount, f"the refund of sale {ask.sale}")
+                    if isinstance(hold, rules.Refused):
+                        await self._dropped(held)
+                        return hold
                 ops.append(MoveAccount(customer=customer, account=mode, delta=amount, kind="sale_cancel",
-                                       approved_by=ask.approved_by, reason=ask.reason, **common))
+                                       approved_by=ask.approved_by, reason=ask.reason, hold=hold, **common))
             elif mode == rules.VOUCHER:
                 used = await read(self.journal, partial(reads.voucher, code=reference or ""))
                 days = self.config.shop.voucher_valid_days
@@ -186,43 +215,37 @@ class LaneMoney:
         if ask.sale is not None:
             coupons = await self.coupons.back(ask)
             if isinstance(coupons, rules.Refused):
+                await self._dropped(held)
                 return coupons
             ops.extend(coupons)
             # Its top-up lines: a top-up goes back out of the wallet, a top-up cancel back in.
             # A top-up already given back (wallet_topup_cancel): the sale's payments would
             # give it back a second time.
             if ask.topup_cancelled:
+                await self._dropped(held)
                 return rules.Refused("conflict", f"the wallet top-up of sale {ask.sale} was already given back "
                                                  "(wallet_topup_cancel): correct its payments instead")
-            held: list[int] = []  # head office's holds of the top-ups taken back, settled with the cancel
             for customer, account, delta in await read(self.journal, partial(reads.sale_topups, number=ask.sale)):
                 hold = None
                 if delta > 0:
-                    refusal = self.books.can_take(customer, account, delta)
-                    if refusal is not None:
-                        await self._dropped(held)
-                        return rules.Refused(refusal.code, f"the wallet no longer holds the {delta} this sale topped "
-                                                           f"up: {refusal.details['available']} available",
-                                             refusal.details)
-                    hold = await self._chain_wide(customer, delta, f"the top-up of sale {ask.sale}")
+                    hold = await take(customer, account, delta, f"the top-up of sale {ask.sale}")
                     if isinstance(hold, rules.Refused):
                         await self._dropped(held)
                         return hold
-                    if hold is not None:
-                        held.append(hold)
                 ops.append(MoveAccount(customer=customer, account=account, delta=-delta, kind="sale_cancel",
                                        approved_by=ask.approved_by, reason=ask.reason, hold=hold, **common))
         return tuple(ops)
 
-    async def _chain_wide(self, customer: str, amount: Decimal, what: str) -> int | rules.Refused | None:
-        """With ``[head_office]``: a top-up taken back off the wallet inside a sale must be
-        held at head office first, else refused: head office's hold number, carried by the
-        movement (``MoveAccount.hold``) and settled in the sale's unit with the record's
-        ``kind|ref`` (the ref is the sale's, known once written: store/writes.py). None
-        without ``[head_office]``."""
+    async def _chain_wide(self, customer: str, amount: Decimal, what: str,
+                          account: str = "wallet") -> int | rules.Refused | None:
+        """With ``[head_office]``: money taken back off an account inside a sale (a top-up,
+        a refund put on it) must be held at head office first, else refused: head office's
+        hold number, carried by the movement (``MoveAccount.hold``) and settled in the
+        sale's unit with the record's ``kind|ref`` and number (the ref is the sale's, known
+        once written: store/writes.py). None without ``[head_office]``."""
         if self.hq_holds is None:
             return None
-        return await self.hq_holds.hold_movement(customer, "wallet", amount, f"taking back {what}")
+        return await self.hq_holds.hold_movement(customer, account, amount, f"taking back {what}")
 
     async def _dropped(self, holds: list[int]) -> None:
         """Holds taken for a give-back that is refused after all: given back at once."""

@@ -464,7 +464,8 @@ class HqHolds:
             try:
                 with trio.fail_after(TELL_SECONDS):
                     if row.state == "settle":
-                        await self.hop(self._link.call, hq.settle_hold, row.hold, self.config.shop, row.ref)
+                        await self.hop(self._link.call, hq.settle_hold, row.hold, self.config.shop, row.ref,
+                                       row.record)
                     else:
                         await self.hop(self._link.call, hq.release_hold, row.hold, self.config.shop)
             except (psycopg.Error, OSError, trio.TooSlowError) as error:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import trio
@@ -69,6 +69,7 @@ from laneserver.store import reads
 from laneserver.store.ops import (
     CancelRecorded,
     IssueVoucher,
+    MoveAccount,
     MoveStock,
     PaymentRow,
     Printed,
@@ -76,6 +77,9 @@ from laneserver.store.ops import (
     RecordEvent,
     RecordPayments,
 )
+
+if TYPE_CHECKING:
+    from laneserver.actors.hq_holds import HqHolds
 
 SOURCE = "sales"
 _lines = msgspec.json.Decoder(tuple[Line, ...])
@@ -94,8 +98,12 @@ class SalesActor:
         stock_points: dict[str, Address] | None = None,
         drawers: dict[str, Address] | None = None,
         printers: dict[str, Address] | None = None,
+        hq_holds: HqHolds | None = None,
     ) -> None:
         self.journal = journal
+        # [head_office]: the holds a cancel's give-back took (``MoveAccount.hold``) are
+        # settled in its unit, or given back at once when the unit fails (actors/hq_holds.py).
+        self.hq_holds = hq_holds
         self.config = config
         self.clock = clock
         self.modes = modes  # the shop's payment modes (built-in and its own)
@@ -309,11 +317,17 @@ class SalesActor:
             "given_back": {mode: fmt_money(amount) for mode, amount in given_back.items()}, "reason": reason,
             "approved_by": caller.approved_by,
         })
+        held = tuple(m.hold for m in customer_moves if isinstance(m, MoveAccount) and m.hold is not None)
         try:
             [recorded, _] = await commit(self.journal, op, event)
         except CommitFailed as error:
+            if self.hq_holds is not None:  # not written: head office's holds given back, not left to lapse
+                for hold in held:
+                    await self.hq_holds.movement_dropped(hold)
             return self._failed("SaleCancelled", keyed, error)
         assert isinstance(recorded, CancelRecorded)
+        if held and self.hq_holds is not None:
+            self.hq_holds.movements_written()  # its unit settled them: head office is told now
         answer = result(recorded.number, recorded.payments)
         self.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, answer)
         self.log.info("sale_cancelled", sale=sale.number, counter=recorded.number, seller=caller.seller,

@@ -322,7 +322,8 @@ async def run_shop(
                                   modes=tuple(payment_policy(config).mode_ids), customers=customers,
                                   stock_points=points, drawers=drawers,
                                   printers={lane.id: printers[lane.printer] for lane in config.lanes
-                                            if lane.printer and lane.printer in printers})
+                                            if lane.printer and lane.printer in printers},
+                                  hq_holds=hq_holds)
                 await middle.start(partial(supervise, on_stopped=partial(_actor_stopped, journal, clock, out_of_service, None)),
                                    "sales", factory, sales_inbox, CORE_POLICY)
 

@@ -101,6 +101,12 @@ SCHEMA: tuple[str, ...] = (
     CREATE INDEX records_account_customer ON records ((body->>'customer'), (body->>'account'))
         WHERE chain = 'account';
     """,
+    # 3: the number in the shop's ``account`` chain of the record taking a settled hold's
+    # amount off (``settle_hold``'s ``record``): the hold counts until that very record is
+    # here (every record of a sale carries its ref, so the ref alone may name another).
+    """
+    ALTER TABLE holds ADD COLUMN settled_record bigint;
+    """,
 )
 
 # The readable views, made again by every ``hq init`` (a view holds no data).
@@ -314,11 +320,17 @@ _OPEN_HOLDS_FROM = """
     WHERE h.customer = %(customer)s AND h.account = %(account)s AND h.released_at IS NULL
       AND (%(ledger_shop)s::text IS NULL OR h.shop = %(ledger_shop)s)
       AND (h.expires_at > now() OR h.settled_ref IS NOT NULL)
-      AND NOT EXISTS (SELECT 1 FROM records r WHERE r.shop = h.shop AND r.chain = 'account'
-                      AND r.body->>'customer' = h.customer AND r.body->>'account' = h.account
-                      AND (r.body->>'ref' = h.settled_ref
-                           OR ((r.body->>'kind') || '|' || (r.body->>'ref') = h.settled_ref
-                               AND (r.body->>'delta')::numeric = -h.amount)))
+      AND NOT (h.settled_record IS NOT NULL
+               AND EXISTS (SELECT 1 FROM records r WHERE r.shop = h.shop AND r.chain = 'account'
+                           AND r.sequence = h.settled_record
+                           AND r.body->>'customer' = h.customer AND r.body->>'account' = h.account
+                           AND (r.body->>'delta')::numeric = -h.amount))
+      AND NOT (h.settled_record IS NULL
+               AND EXISTS (SELECT 1 FROM records r WHERE r.shop = h.shop AND r.chain = 'account'
+                           AND r.body->>'customer' = h.customer AND r.body->>'account' = h.account
+                           AND (r.body->>'ref' = h.settled_ref
+                                OR ((r.body->>'kind') || '|' || (r.body->>'ref') = h.settled_ref
+                                    AND (r.body->>'delta')::numeric = -h.amount))))
 """
 
 
@@ -440,17 +452,19 @@ def balances(conn: psycopg.Connection, shop: str, customer: str) -> Balances:
                                              Decimal(held[account][1])) for account in ("credit", "wallet")}, up_to)
 
 
-def settle_hold(conn: psycopg.Connection, hold: int, shop: str, ref: str) -> bool:
-    """The shop took the money: its account record will carry ``ref`` (``sale:<n>``),
-    or ``kind|ref`` for a movement outside a payment line (``topup_cancel|topup:3``: the
-    record of that kind with that ref, not the top-up's own ``topup:3``; a sale's top-up
-    cancelled: ``topup_cancel|sale:<n>``), taking the hold's amount off (a cancelled
-    sale's records all carry ``sale_cancel|sale:<n>``: only its top-up taken back takes
-    that off). The hold counts until that record is at head office, and no longer
-    lapses. False: no such open hold of that shop."""
+def settle_hold(conn: psycopg.Connection, hold: int, shop: str, ref: str, record: int | None = None) -> bool:
+    """The shop took the money: its account record number ``record`` (in the shop's
+    ``account`` chain) takes the hold's amount off. The hold counts until that very
+    record is at head office (not another of the same sale: every record of a sale
+    carries its ``sale:<n>``), and no longer lapses. ``ref`` says what it is: ``sale:<n>``
+    for a payment line, ``kind|ref`` for a movement outside one (``topup_cancel|topup:3``,
+    ``topup_cancel|sale:<n>``, ``sale_cancel|sale:<n>``, ``correction|correction:<random>``).
+    A settle told with no ``record`` (a row the shop wrote before its migration 24, or a
+    shop of an older release): the hold ends with a record carrying ``ref`` (``kind|ref``:
+    of that kind, taking the hold's amount off). False: no such open hold of that shop."""
     with conn.transaction():
-        done = conn.execute("UPDATE holds SET settled_ref = %s WHERE hold = %s AND shop = %s"
-                            " AND released_at IS NULL AND settled_ref IS NULL", (ref, hold, shop))
+        done = conn.execute("UPDATE holds SET settled_ref = %s, settled_record = %s WHERE hold = %s AND shop = %s"
+                            " AND released_at IS NULL AND settled_ref IS NULL", (ref, record, hold, shop))
     return done.rowcount == 1
 
 

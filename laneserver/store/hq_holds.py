@@ -5,6 +5,7 @@ A row per ``credit``/``wallet`` payment line the shop took with head office conf
 
 * ``open``: head office holds ``amount`` for it (``hold``, head office's number); the
   line is on a ticket. The sale's unit turns it to ``settle`` with the sale's ``ref``
+  and ``record``, the number of the spend's own record in the shop's ``account`` chain
   (``settle_spend``, called by the writer with the spend's ``MoveAccount``); a line
   removed, a ticket cancelled turn it to ``release`` (``gone``). ``settle`` and
   ``release`` are what is still to tell head office, on the shop's disk until it has
@@ -49,6 +50,7 @@ class ToTell(msgspec.Struct, frozen=True):
     hold: int
     state: str  # settle | release
     ref: str | None
+    record: int | None = None  # settle: the number of the account record taking the hold's amount off
 
 
 def _iso(at: dt.datetime) -> str:
@@ -238,32 +240,36 @@ def report(db: sqlite3.Connection, lane: str, lines: Iterable[tuple[int, str, st
 
 
 def settle_spend(db: sqlite3.Connection, lane: str | None, payment: int, customer: str, account: str,
-                 ref: str | None) -> bool:
+                 ref: str | None, record: int | None = None) -> bool:
     """In the sale's unit (store/writes.py, the spend's ``MoveAccount``): the line's row is
-    settled with the sale's ``ref`` (``settle`` to tell head office; ``spent`` for an
-    offline one). True: head office held it, or the allowance took it."""
-    done = db.execute("UPDATE hq_holds SET state=CASE state WHEN 'open' THEN 'settle' ELSE 'spent' END, ref=?"
-                      " WHERE lane IS ? AND payment=? AND customer=? AND account=? AND state IN ('open', 'offline')",
-                      (ref, lane, payment, customer, account)).rowcount
+    settled with the sale's ``ref`` and ``record``, the number of the spend's own record
+    in the shop's ``account`` chain (``settle`` to tell head office, which stops counting
+    the hold when that record is there; ``spent`` for an offline one). True: head office
+    held it, or the allowance took it."""
+    done = db.execute("UPDATE hq_holds SET state=CASE state WHEN 'open' THEN 'settle' ELSE 'spent' END, ref=?,"
+                      " record=? WHERE lane IS ? AND payment=? AND customer=? AND account=?"
+                      " AND state IN ('open', 'offline')",
+                      (ref, record, lane, payment, customer, account)).rowcount
     return done > 0
 
 
 def movement_settled(db: sqlite3.Connection, lane: str, customer: str, account: str, amount: Decimal, hold: int,
-                     ref: str, at: dt.datetime) -> int:
+                     ref: str, at: dt.datetime, record: int | None = None) -> int:
     """Money taken off the account outside a payment line (a top-up given back, a
     correction below; a sale's top-up line, in the sale's own unit: store/writes.py,
     ``MoveAccount.hold``), held by head office (``hold``), is written: a row ``settle`` with
-    ``ref`` (``kind|ref`` of its account record), payment 0 (no ticket line: never
-    ``open``, so the lanes' ``gone`` and ``report`` never see it)."""
-    return db.execute("INSERT INTO hq_holds(lane, payment, customer, account, amount, hold, state, ref, asked_at)"
-                      " VALUES (?,0,?,?,?,?,'settle',?,?)",
-                      (lane, customer, account, str(amount), hold, ref, _iso(at))).lastrowid
+    ``ref`` (``kind|ref`` of its account record) and ``record`` (that record's number in the
+    shop's ``account`` chain), payment 0 (no ticket line: never ``open``, so the lanes'
+    ``gone`` and ``report`` never see it)."""
+    return db.execute("INSERT INTO hq_holds(lane, payment, customer, account, amount, hold, state, ref, asked_at,"
+                      " record) VALUES (?,0,?,?,?,?,'settle',?,?,?)",
+                      (lane, customer, account, str(amount), hold, ref, _iso(at), record)).lastrowid
 
 
 def to_tell(db: sqlite3.Connection, limit: int = 50) -> list[ToTell]:
     """What head office is still to be told, oldest first."""
     return [ToTell(*row) for row in db.execute(
-        "SELECT id, hold, state, ref FROM hq_holds WHERE state IN ('settle', 'release') ORDER BY id LIMIT ?",
+        "SELECT id, hold, state, ref, record FROM hq_holds WHERE state IN ('settle', 'release') ORDER BY id LIMIT ?",
         (limit,))]
 
 

@@ -567,6 +567,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE hq_seen ADD COLUMN up_to INTEGER;
     """,
+    # 24 (issue 19): the number in this shop's ``account`` chain of the record that takes
+    # a settled hold's amount off (store/hq_holds.py ``record``), told head office with the
+    # settle: the hold stops counting there when that very record arrives, not with any
+    # other record of the sale (docs/head_office.md, "Wallet and credit").
+    """
+    ALTER TABLE hq_holds ADD COLUMN record INTEGER;
+    """,
 )
 
 

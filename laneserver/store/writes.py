@@ -490,20 +490,23 @@ class Writer:
                      op.device, op.seller, op.approved_by, op.reason),
                 )
                 balance = account_balance(self.db, op.customer, op.account)
-                # Head office's hold on the line (or the offline allowance) settled with it.
+                if op.hold is not None and (op.ref is None or op.delta >= 0):
+                    raise ValueError(f"a held {op.kind} needs a ref and money taken off, not {op.delta}")
+                record, _ = append_record(self.db, self.heads, "account", iso(op.at), account_record(
+                    op, self._customer_name(op.customer), balance))
+                # Head office's hold on the line (or the offline allowance) settled with it;
+                # the row notes the record's number: head office stops counting the hold
+                # when that very record is there, not another of the sale's.
                 covered = op.payment is not None and op.delta < 0 and hq_holds.settle_spend(
-                    self.db, op.lane, op.payment, op.customer, op.account, op.ref)
+                    self.db, op.lane, op.payment, op.customer, op.account, op.ref, record)
                 if op.hold is not None:  # head office's hold of it, settled with the sale (the ref is its)
-                    if op.ref is None or op.delta >= 0:
-                        raise ValueError(f"a held {op.kind} needs a ref and money taken off, not {op.delta}")
+                    assert op.ref is not None
                     hq_holds.movement_settled(self.db, op.lane or "", op.customer, op.account, -op.delta, op.hold,
-                                              f"{op.kind}|{op.ref}", op.at)
+                                              f"{op.kind}|{op.ref}", op.at, record)
                 if balance < 0 and not covered:
                     # The customers actor holds money before a lane may spend it, so this
                     # is a bug: fail the unit rather than write money that is not there.
                     raise ValueError(f"customer {op.customer}'s {op.account} would be {balance}")
-                append_record(self.db, self.heads, "account", iso(op.at), account_record(
-                    op, self._customer_name(op.customer), balance))
                 self._chained("customer_movements", cursor.lastrowid)
                 return AccountMoved(seq=cursor.lastrowid, balance=balance)
             case IssueVoucher():

@@ -30,6 +30,7 @@ from trio.testing import MockClock
 
 from laneserver.actors.customers import CustomersActor
 from laneserver.actors.customers_messages import (
+    AskGiveBack,
     AskHold,
     AskSettle,
     CorrectBalance,
@@ -253,6 +254,28 @@ async def test_refusals_change_nothing(tmp_path, virtual_clock):
             corrected = await do(customers, CorrectBalance(customer=jeanne, account="credit", amount=D("5.00"),
                                                            reason="typo"), caller=approved)
             assert corrected.credit == D("5.00")
+
+
+async def test_a_refund_onto_an_account_taken_back_by_a_cancel_needs_the_money_there(tmp_path, virtual_clock):
+    """A return refunded onto a wallet, the return then cancelled: the refund goes back
+    out of the wallet. When the wallet no longer holds it (spent since), the cancel is
+    refused with what is available, not written until the journal's unit fails."""
+    clock = FixedClock()
+    with trio.fail_after(10):
+        async with running(tmp_path / "db.sqlite3", clock) as (journal, customers):
+            jeanne = (await do(customers, CreateCustomer(name="Jeanne", wallet=True))).customer
+            await do(customers, TopUpWallet(customer=jeanne, amount=D("5.00"), mode="cash"))
+
+            def back(amount: str) -> AskGiveBack:
+                return AskGiveBack(back=(("wallet", D(amount), jeanne),), customer=jeanne, at=clock.now(), lane="1",
+                                   approved_by="sophie", reason="erreur")
+
+            short = await customers.ask(back("-8.90"))
+            assert isinstance(short, Refused) and (short.code, short.details) == (
+                "insufficient_funds", {"available": "5.00", "short": "3.90"})
+            ops = await customers.ask(back("-4.90"))
+            assert [(op.delta, op.kind) for op in ops] == [(D("-4.90"), "sale_cancel")]
+            await commit(journal, *ops)
 
 
 async def test_a_published_customers_version_is_applied_once_also_after_a_restart(tmp_path, virtual_clock):

@@ -33,16 +33,17 @@ import trio
 import trio.testing
 
 from laneserver.actors.hq_holds import Granted, HoldStats, HqHolds, HqHoldsActor
-from laneserver.actors.journal import JournalActor, read
+from laneserver.actors.journal import JournalActor, commit, read
 from laneserver.actors.lane_payments import LanePayments
 from laneserver.actors.lane_steps import Granted as Asked
 from laneserver.actors.lane_steps import LaneSteps
 from laneserver.actors.runtime import open_mailbox
 from laneserver.clock import SystemClock
 from laneserver.config import Config, HeadOfficeConfig
-from laneserver.store import hq
+from laneserver.rules.customers import Customer
+from laneserver.store import hq, outbox
 from laneserver.store import hq_holds as store
-from laneserver.store.ops import MoveAccount
+from laneserver.store.ops import MoveAccount, PutCustomer
 from laneserver.store.schema import DB_NAME
 from tests.e2e.configured import SOPHIE_PIN
 from tests.e2e.test_head_office import caught_up, head_office, hq_cli, pg  # noqa: F401 (pg: the module's cluster)
@@ -426,13 +427,47 @@ async def test_a_top_up_cancelled_in_a_sale_is_settled_with_the_sale_and_counted
             with trio.fail_after(10):
                 await until(lambda: figures(dsn, "H001") == (Decimal("15.00"), Decimal("0.00")))
             assert holds(dsn, "S007")[1:] == [(Decimal("10.00"), f"sale_cancel|sale:{cancelled['number']}", False)]
+            # A return refunded onto the wallet (8.90), the return then cancelled: the refund
+            # taken back leaves the wallet, so head office holds it first. Another shop holding
+            # 20.00 of the 23.90 meanwhile (the refund spent there), it is refused.
+            async with connect(server.ws_url, token) as till:
+                await till.ok("set_customer", customer="H001")
+                await till.ok("scan", code=WINE, qty=-1)
+                await till.ok("pay", mode="wallet", supervisor_pin=SOPHIE_PIN)
+                returned = (await till.ok("finish", receipt="none"))["number"]
+            await until(lambda: caught_up(server, dsn, "S007"))
+            assert figures(dsn, "H001") == (Decimal("23.90"), Decimal("0.00"))
+            with hq.connect(dsn) as conn:
+                elsewhere = hq.ask_hold(conn, "S9", "H001", "wallet", D("20.00"))
+            assert isinstance(elsewhere, hq.Held)
+            async with connect(server.ws_url, token) as till:
+                short = await till.call("sale_cancel", sale=returned, reason="erreur de caisse",
+                                        supervisor_pin=SOPHIE_PIN)
+                assert short["code"] == "insufficient_funds" and "3.90 available across the shops" in short["message"]
+                with hq.connect(dsn) as conn:
+                    assert hq.release_hold(conn, elsewhere.hold, "S9")
+                # Its unit fails after the hold was granted (the key this till used for another
+                # request): the hold is given back at once, not left counted until it lapses.
+                await till.ok("set_customer", customer="H001", key="used-once")
+                reused = await till.call("sale_cancel", sale=returned, reason="erreur de caisse",
+                                         supervisor_pin=SOPHIE_PIN, key="used-once")
+                assert reused["code"] == "conflict" and reused["key_reused"] is True, reused
+                assert _open_holds(dsn) == []
+                undone = await till.ok("sale_cancel", sale=returned, reason="erreur de caisse",
+                                       supervisor_pin=SOPHIE_PIN)
+            await until(lambda: caught_up(server, dsn, "S007"))
+            with trio.fail_after(10):
+                await until(lambda: figures(dsn, "H001") == (Decimal("15.00"), Decimal("0.00")))
+            assert holds(dsn, "S007")[2:] == [(Decimal("8.90"), None, True),  # the cancel whose unit failed
+                                              (Decimal("8.90"), f"sale_cancel|sale:{undone['number']}", False)]
         db = sqlite3.connect(server.data / DB_NAME)
         try:
             rows = db.execute("SELECT state, ref FROM hq_holds ORDER BY id").fetchall()
         finally:
             db.close()
         assert rows == [("settled", f"topup_cancel|sale:{sale}"),
-                        ("settled", f"sale_cancel|sale:{cancelled['number']}")]
+                        ("settled", f"sale_cancel|sale:{cancelled['number']}"),
+                        ("settled", f"sale_cancel|sale:{undone['number']}")]
     finally:
         server.stop()
 
@@ -509,6 +544,45 @@ def test_a_settled_sale_cancel_hold_stops_counting_with_its_own_record_only(pg):
         hq.ship(conn, "S1", [record(2, "-10.00")])  # the top-up taken back: counted once, as the record
         assert hq.available(conn, "H001", "wallet") == D("13.00")
         assert hq.balances(conn, "S1", "H001").accounts["wallet"].held == 0
+
+
+async def test_a_payment_lines_hold_stops_counting_only_with_the_record_taking_its_amount_off(tmp_path, pg):  # noqa: F811
+    """Every account record of a sale carries ``sale:<n>``. Sale 9 tops the wallet up by
+    10.00 (its record first) and pays 15.00 from it (held at head office); sale 10 pays
+    5.00 + 5.00 from it (two lines, two holds). Shipped in batches that split between a
+    sale's records, a hold counts until the very record taking its amount off is at head
+    office: never the record and the hold both gone (an under-count, on the unsafe side)."""
+    dsn = head_office(pg, "split_sale")
+    _topped_up(dsn, "H001", "30.00")
+    with trio.fail_after(30):
+        async with _holds_part(tmp_path, dsn) as holds:
+            lines = ((1, "15.00"), (2, "5.00"), (3, "5.00"))
+            sold = [await holds.ask("1", payment, "H001", "wallet", D(amount)) for payment, amount in lines]
+            assert all(isinstance(g, Granted) and g.hold is not None for g in sold), sold
+            now = holds.clock.now()
+
+            def move(delta: str, kind: str, ref: str, payment: int | None = None) -> MoveAccount:
+                return MoveAccount(at=now, customer="H001", account="wallet", delta=D(delta), kind=kind, ref=ref,
+                                   lane="1", payment=payment, mode="cash" if kind == "topup" else None)
+
+            await commit(holds.journal, PutCustomer(customer=Customer(customer="H001", name="Jeanne",
+                                                                      wallet_enabled=True), at=now),
+                         move("10.00", "topup", "sale:9"), move("-15.00", "spend", "sale:9", 1))
+            await commit(holds.journal, move("-5.00", "spend", "sale:10", 2), move("-5.00", "spend", "sale:10", 3))
+            assert await holds.tell_round() == 3
+            records = await read(holds.journal, lambda db: list(outbox.items(db, "account", 0)))
+            assert [r.sequence for r in records] == [1, 2, 3, 4]
+        with hq.connect(dsn) as conn:
+            # 30.00 here, 25.00 held (settled: counting until their records arrive).
+            assert hq.available(conn, "H001", "wallet") == D("5.00")
+            hq.ship(conn, "S1", records[:1])  # sale 9's top-up alone: its spend's hold still counts
+            assert hq.available(conn, "H001", "wallet") == D("15.00")
+            hq.ship(conn, "S1", records[1:3])  # sale 9's spend, and the first line of sale 10 only
+            assert hq.available(conn, "H001", "wallet") == D("15.00")
+            assert hq.balances(conn, "S1", "H001").accounts["wallet"].held == D("5.00")
+            hq.ship(conn, "S1", records[3:])
+            assert hq.available(conn, "H001", "wallet") == D("15.00")
+            assert hq.balances(conn, "S1", "H001").accounts["wallet"].held == 0
 
 
 async def test_a_lane_restarting_while_another_takes_a_hold_loses_none_of_the_others(tmp_path, monkeypatch):
