@@ -65,7 +65,7 @@ from laneserver.store import books_check, schema, shop_key
 from laneserver.store import jet as jet_store
 from laneserver.store.fiscal import Heads, write_anchor
 from laneserver.store.ops import ChainRecord, Op
-from laneserver.store.writes import KeyReused, Writer
+from laneserver.store.writes import BooksChanged, KeyReused, Writer
 
 __all__ = ["ANCHOR_MAX_LAG", "CommitFailed", "JournalActor", "JournalStats", "MAILBOX", "MAX_BATCH", "ReadFailed",
            "commit", "log_commit_failed", "read"]
@@ -82,9 +82,12 @@ def log_commit_failed(log: Any, error: CommitFailed, **fields: Any) -> None:
     """An actor's unit rolled back: an error for store IT, unless it was only a device
     reusing an idempotency key for another request (answered ``conflict`` with
     ``key_reused``: a client's mistake or a hostile frame, not the server's), logged at
-    info as ``key_reused``."""
+    info as ``key_reused``; or what it was decided on changed meanwhile (answered
+    ``conflict``), a warning ``commit_conflict``."""
     if error.key_reused:
         log.info("key_reused", error=str(error), **fields)
+    elif error.changed:  # two requests on the same money at once: the later one is refused
+        log.warning("commit_conflict", error=str(error), **fields)
     else:
         log.error("commit_failed", error=str(error), **fields)
 
@@ -348,6 +351,8 @@ class JournalActor:
             db.execute("ROLLBACK TO unit")
             db.execute("RELEASE unit")
             writer.restore(heads)
+            if isinstance(error, BooksChanged):  # its words go to the client: what changed
+                return CommitFailed(str(error), changed=True)
             return CommitFailed(repr(error), key_reused=isinstance(error, KeyReused))
         db.execute("RELEASE unit")
         return CommitResult(results)

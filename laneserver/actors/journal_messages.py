@@ -43,11 +43,14 @@ class CommitFailed(Exception):
 
     ``key_reused``: it failed because its idempotency key was already used by the
     same device for another request (store/writes.py ``KeyReused``).
+    ``changed``: it failed because what it was decided on changed meanwhile, another
+    request written first (store/writes.py ``BooksChanged``): a conflict, not a fault.
     """
 
-    def __init__(self, message: str, *, key_reused: bool = False) -> None:
+    def __init__(self, message: str, *, key_reused: bool = False, changed: bool = False) -> None:
         super().__init__(message)
         self.key_reused = key_reused
+        self.changed = changed
 
 
 class ReadFailed(Exception):

@@ -106,12 +106,17 @@ class ReplyMemory:
     def failed_result(error: CommitFailed, key: str | None, message: str, code: str = Code.INTERNAL) -> Refused:
         """The refusal of a request whose unit was rolled back: ``conflict`` with
         ``key_reused`` when its key was already used by this device for another
-        request (on another lane or stock point, or too long ago to be in memory),
-        else ``code`` with ``message``. Either way nothing was applied."""
+        request (on another lane or stock point, or too long ago to be in memory);
+        ``conflict`` naming what changed when another request was written first
+        (``changed``: the money it gives back spent meanwhile, …); else ``code`` with
+        ``message``. Either way nothing was applied."""
         if error.key_reused and key is not None:
             return Refused(Code.CONFLICT,
                            f"key {key!r} was already used by this device for another request; nothing was applied: "
                            "send a new request with a new key", {"key_reused": True})
+        if error.changed:
+            return Refused(Code.CONFLICT, f"{error} while this was being saved (another request came first): "
+                                          "nothing was changed, look again and try again")
         return Refused(code, message)
 
     # --- loading ---------------------------------------------------------------------------
@@ -119,3 +124,4 @@ class ReplyMemory:
     async def load(self, journal: Address, now: dt.datetime) -> None:
         since = (now - KEEP).isoformat()
         self._replies = await read(journal, partial(reads.replies, actor=self.actor, since=since))
+

@@ -110,6 +110,12 @@ class KeyReused(ValueError):
     """A unit's idempotency key was already used by the same device."""
 
 
+class BooksChanged(ValueError):
+    """What a unit was decided on changed before it was written (another request was
+    written first: the account's money spent, the voucher used, the sale cancelled):
+    the unit fails, nothing of it is written, and the request may be sent again."""
+
+
 class Writer:
     def __init__(self, db: sqlite3.Connection, zone: dt.tzinfo = dt.timezone.utc) -> None:
         self.zone = zone  # the shop's time zone: coupon validity is counted in its days
@@ -445,8 +451,10 @@ class Writer:
         its customers' money given back, in the caller's unit. The unique index on
         ``sales.cancels`` refuses (fails the unit) a second cancel of the same sale."""
         row = self.db.execute("SELECT cancels FROM sales WHERE number=?", (op.original,)).fetchone()
-        if row is None or row[0] is not None:
+        if row is None:
             raise ValueError(f"sale {op.original} is not a sale that can be cancelled")
+        if row[0] is not None:
+            raise BooksChanged(f"sale {op.original} was cancelled meanwhile")
         sale = op.sale
         number, record, digest = insert_sale(self.db, self.heads, sale, cancels=op.original, reason=op.reason,
                                                    approved_by=op.approved_by)
@@ -506,7 +514,7 @@ class Writer:
                 if balance < 0 and not covered:
                     # The customers actor holds money before a lane may spend it, so this
                     # is a bug: fail the unit rather than write money that is not there.
-                    raise ValueError(f"customer {op.customer}'s {op.account} would be {balance}")
+                    raise BooksChanged(f"customer {op.customer}'s {op.account} would be {balance}")
                 self._chained("customer_movements", cursor.lastrowid)
                 return AccountMoved(seq=cursor.lastrowid, balance=balance)
             case IssueVoucher():
@@ -523,7 +531,7 @@ class Writer:
             case UseVoucher():
                 row = self.db.execute("SELECT amount FROM vouchers WHERE code=?", (op.code,)).fetchone()
                 if row is None or Decimal(row[0]) < op.amount:
-                    raise ValueError(f"voucher {op.code} cannot pay {op.amount}")
+                    raise BooksChanged(f"voucher {op.code} cannot pay {op.amount}")
                 # voucher_uses.code is the primary key: a second use fails the unit.
                 cursor = self.db.execute(
                     "INSERT INTO voucher_uses(code, at, amount, remainder, ref, lane, device, seller)"
