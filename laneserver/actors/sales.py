@@ -278,7 +278,7 @@ class SalesActor:
                 return refused(Code.UNAVAILABLE, "the customer directory did not answer; nothing was changed, "
                                                  "try again")
             if isinstance(given, Refused):
-                return Refused(given.code, given.message)
+                return given  # with its details (``available`` and ``short`` of money not there)
             customer_moves = given
         takes = await read(self.journal, partial(reads.sale_takes, number=sale.number))
         stock = tuple(

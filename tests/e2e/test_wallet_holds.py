@@ -444,6 +444,7 @@ async def test_a_top_up_cancelled_in_a_sale_is_settled_with_the_sale_and_counted
                 short = await till.call("sale_cancel", sale=returned, reason="erreur de caisse",
                                         supervisor_pin=SOPHIE_PIN)
                 assert short["code"] == "insufficient_funds" and "3.90 available across the shops" in short["message"]
+                assert (short.get("available"), short.get("short")) == ("3.90", "5.00"), short
                 with hq.connect(dsn) as conn:
                     assert hq.release_hold(conn, elsewhere.hold, "S9")
                 # Its unit fails after the hold was granted (the key this till used for another
