@@ -327,21 +327,33 @@ async def test_a_hold_under_a_ticket_open_longer_than_the_hold_time_is_renewed(t
                 assert isinstance(hq.ask_hold(conn, "S2", "H001", "wallet", D("15.00")), hq.Short)
 
 
+def supervised_shop(tmp_path: Path, cluster, name: str, shop: str) -> tuple[str, LiveServer]:
+    """Head office ``name`` (on the ``pg`` cluster) with the published customers, and shop
+    ``shop`` started with a supervisor (sophie): (dsn, server)."""
+    dsn = head_office(cluster, name)
+    publish_customers(tmp_path, dsn)
+    server = wallet_shop(tmp_path, shop, dsn)
+    server.cli("seller", "add", "sophie", "--pin", SOPHIE_PIN, "--role", "supervisor")
+    server.start()
+    return dsn, server
+
+
+async def topped_up_at_head_office(server, dsn: str, token: str) -> None:
+    """H001 known to the shop, topped up 20.00 there, and head office counting it."""
+    await until(lambda: has_customer(server, "H001"))
+    await top_up(server, token, "H001", "20.00")
+    await until(lambda: chain_balance(dsn, "H001") == Decimal("20.00"))
+
+
 async def test_money_given_back_off_a_wallet_is_held_at_head_office_first(tmp_path, pg):  # noqa: F811
     """A top-up spent in another shop is not given back in cash here: with head office,
     ``wallet_topup_cancel`` (as a correction taking money off, or a sale's top-up taken
     back) needs head office's hold of the amount; offline it is refused."""
-    dsn = head_office(pg, "given_back")
-    publish_customers(tmp_path, dsn)
-    server = wallet_shop(tmp_path, "S006", dsn)
-    server.cli("seller", "add", "sophie", "--pin", SOPHIE_PIN, "--role", "supervisor")
-    server.start()
+    dsn, server = supervised_shop(tmp_path, pg, "given_back", "S006")
     try:
         token = server.pair("till", "1")
         with trio.fail_after(90):
-            await until(lambda: has_customer(server, "H001"))
-            await top_up(server, token, "H001", "20.00")  # top-up 1
-            await until(lambda: chain_balance(dsn, "H001") == Decimal("20.00"))
+            await topped_up_at_head_office(server, dsn, token)  # top-up 1
             with hq.connect(dsn) as conn:  # shop S9 spent 15.00 of it
                 hq.ship(conn, "S9", [hq.Shipped("account", 1, "2026-01-15T10:05:00+01:00",
                                                 '{"account":"wallet","at":"2026-01-15T10:05:00+01:00","balance":"-15.00",'
@@ -392,17 +404,11 @@ async def test_a_top_up_cancelled_in_a_sale_is_settled_with_the_sale_and_counted
     once the shop has shipped, head office counts the record alone at once — not the
     record and the hold until the hold lapses 10 minutes later — even when the shop is
     killed right after the sale (the settle is on its disk, told after the restart)."""
-    dsn = head_office(pg, "sale_topups")
-    publish_customers(tmp_path, dsn)
-    server = wallet_shop(tmp_path, "S007", dsn)
-    server.cli("seller", "add", "sophie", "--pin", SOPHIE_PIN, "--role", "supervisor")
-    server.start()
+    dsn, server = supervised_shop(tmp_path, pg, "sale_topups", "S007")
     try:
         token = server.pair("till", "1")
         with trio.fail_after(120):
-            await until(lambda: has_customer(server, "H001"))
-            await top_up(server, token, "H001", "20.00")
-            await until(lambda: chain_balance(dsn, "H001") == Decimal("20.00"))
+            await topped_up_at_head_office(server, dsn, token)
             async with connect(server.ws_url, token) as till:
                 await till.ok("set_customer", customer="H001")
                 await till.ok("scan", code=WINE)
