@@ -47,7 +47,6 @@ from laneserver.store.ops import (
     PutStockArticle,
     RecordEvent,
     RecordLot,
-    Remember,
 )
 
 class Point(Protocol):
@@ -235,14 +234,10 @@ class Purchasing:
         now = point.clock.now()
         unit: list[Any] = [*ops, RecordEvent(at=now, source=f"stock:{point.stock_point}", kind=kind, data=data,
                                              device=caller.device, seller=caller.seller)]
-        if keyed.key is not None:
-            unit.append(Remember(device=caller.device, key=keyed.key, actor=point.replies.actor,
-                                 reply=ReplyMemory.stored(answer), at=now, fingerprint=keyed.fingerprint))
-        try:
-            await commit(point.journal, *unit)
-        except CommitFailed as error:
-            log_commit_failed(point.log, error)
-            return ReplyMemory.failed_result(error, keyed.key, failure)
+        written = await point.replies.commit(point.journal, point.log, unit, device=caller.device, keyed=keyed,
+                                             answer=answer, at=now, failure=failure)
+        if isinstance(written, Refused):
+            return written
         point.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, answer)
         return None
 

@@ -28,10 +28,12 @@ from typing import Any
 
 import msgspec
 
-from laneserver.actors.journal import CommitFailed, read
+from laneserver.actors.journal import CommitFailed, commit, log_commit_failed, read
+from laneserver.actors.messages import Keyed
 from laneserver.actors.runtime import Address
 from laneserver.rules.outcome import Code, Refused
 from laneserver.store import reads
+from laneserver.store.ops import Remember
 
 KEEP = dt.timedelta(days=7)
 
@@ -101,6 +103,21 @@ class ReplyMemory:
     def stored(result: Any) -> bytes:
         """A domain result as the journal keeps it (``Remember.reply``, ``RecordSale.reply``)."""
         return _encoder.encode(result)
+
+    async def commit(self, journal: Address, log: Any, unit: list[Any], *, device: str, keyed: Keyed, answer: Any,
+                     at: dt.datetime, failure: str) -> tuple[Any, ...] | Refused:
+        """``unit`` journaled with, given a key and an ``answer``, that answer remembered in
+        the same unit: the unit's results; or, when it was rolled back, its refusal
+        (``failed_result`` with ``failure``), logged. The caller remembers the answer in
+        memory once it has applied it (``remember_result``)."""
+        if keyed.key is not None and answer is not None:
+            unit = [*unit, Remember(device=device, key=keyed.key, actor=self.actor, reply=self.stored(answer), at=at,
+                                    fingerprint=keyed.fingerprint)]
+        try:
+            return await commit(journal, *unit)
+        except CommitFailed as error:
+            log_commit_failed(log, error)
+            return self.failed_result(error, keyed.key, failure)
 
     @staticmethod
     def failed_result(error: CommitFailed, key: str | None, message: str, code: str = Code.INTERNAL) -> Refused:

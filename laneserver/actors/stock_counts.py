@@ -13,9 +13,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from laneserver.actors.journal import CommitFailed, commit, log_commit_failed, read
+from laneserver.actors.journal import read
 from laneserver.actors.messages import Caller
-from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.stock_messages import (
     CountAdjusted,
     CountNow,
@@ -34,7 +33,6 @@ from laneserver.store.ops import (
     AddCountLines,
     CloseCount,
     RecordEvent,
-    Remember,
     StockMoved,
 )
 
@@ -75,14 +73,11 @@ class StockCounts:
                         data={"zone": command.zone, "lines": [[a, str(q)] for a, q in command.lines]},
                         device=caller.device, seller=caller.seller),
         ]
-        if keyed.key is not None:
-            unit.append(Remember(device=caller.device, key=keyed.key, actor=point.replies.actor,
-                                 reply=ReplyMemory.stored(result), at=now, fingerprint=keyed.fingerprint))
-        try:
-            await commit(point.journal, *unit)
-        except CommitFailed as error:
-            log_commit_failed(point.log, error)
-            return ReplyMemory.failed_result(error, keyed.key, "the count could not be saved; nothing was changed")
+        written = await point.replies.commit(point.journal, point.log, unit, device=caller.device, keyed=keyed,
+                                             answer=result, at=now,
+                                             failure="the count could not be saved; nothing was changed")
+        if isinstance(written, Refused):
+            return written
         self.book.add(lines)
         point.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, result)
         return result
@@ -109,14 +104,11 @@ class StockCounts:
                                        data={"approved_by": caller.approved_by, "adjustments": [
                                            [a.article, fmt_stock(a.expected), str(a.counted)] for a in changes]},
                                        device=caller.device, seller=caller.seller)]
-        if keyed.key is not None:
-            unit.append(Remember(device=caller.device, key=keyed.key, actor=point.replies.actor,
-                                 reply=ReplyMemory.stored(result), at=now, fingerprint=keyed.fingerprint))
-        try:
-            written = await commit(point.journal, *unit)
-        except CommitFailed as error:
-            log_commit_failed(point.log, error)
-            return ReplyMemory.failed_result(error, keyed.key, "the validation could not be saved; nothing was changed")
+        written = await point.replies.commit(point.journal, point.log, unit, device=caller.device, keyed=keyed,
+                                             answer=result, at=now,
+                                             failure="the validation could not be saved; nothing was changed")
+        if isinstance(written, Refused):
+            return written
         for op, done in zip(moves, written):
             if isinstance(done, StockMoved):
                 point.moved(op.article, done.delta if done.delta is not None else exact(op.delta))

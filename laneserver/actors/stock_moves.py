@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from laneserver.actors import purchasing
-from laneserver.actors.journal import CommitFailed, commit, log_commit_failed
+from laneserver.actors.journal import CommitFailed, commit
 from laneserver.actors.messages import Caller
 from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import Address
@@ -231,15 +231,11 @@ class StockMoves:
         result = None if absolute else result_for(expected)
         event = RecordEvent(at=now, source=f"stock:{point.stock_point}", kind=kind,
                             data=data if data is not None else ops[0], device=caller.device, seller=caller.seller)
-        unit: list[Any] = [*ops, event]
-        if keyed.key is not None and result is not None:
-            unit.append(Remember(device=caller.device, key=keyed.key, actor=point.replies.actor,
-                                 reply=ReplyMemory.stored(result), at=now, fingerprint=keyed.fingerprint))
-        try:
-            results = await commit(point.journal, *unit)
-        except CommitFailed as error:
-            log_commit_failed(point.log, error)
-            return ReplyMemory.failed_result(error, keyed.key, "the movement could not be saved; nothing was changed")
+        results = await point.replies.commit(point.journal, point.log, [*ops, event], device=caller.device,
+                                             keyed=keyed, answer=result, at=now,
+                                             failure="the movement could not be saved; nothing was changed")
+        if isinstance(results, Refused):
+            return results
         applied = exact(0)
         for op, written in zip(ops, results):
             if isinstance(op, MoveStock) and op.stock_point == point.stock_point and isinstance(written, StockMoved):
