@@ -276,10 +276,9 @@ class JournalActor:
         """
         writer = self._writer
         assert writer is not None
-        db = writer.db
-        before = writer.snapshot()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+
+        def write(db: sqlite3.Connection, _heads: Heads) -> list[Any]:
+            before = writer.snapshot()
             try:
                 writer.defer()  # events and lane states: one statement each, at the end
                 answers = [self._run(writer, command, unit=_write_ops) for command in commands]
@@ -293,13 +292,9 @@ class JournalActor:
                 self.batches_redone += 1
                 db.execute("BEGIN IMMEDIATE")
                 answers = [self._run(writer, command, unit=self._write_unit) for command in commands]
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            writer.restore(before)
-            raise
-        return answers
+            return answers
+
+        return writer.transaction(write)
 
     @staticmethod
     def _run(writer: Writer, command: Any, *, unit: Callable[[Writer, tuple[Op, ...]], Any]) -> Any:

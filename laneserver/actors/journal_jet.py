@@ -67,15 +67,4 @@ def jet_stop(writer: Writer, jet: JetStart, now: dt.datetime) -> None:
 
 def jet_unit(writer: Writer, write: Callable[[sqlite3.Connection, Heads], Any]) -> Any:
     """``write(db, heads)`` in one transaction of its own; the heads put back if it fails."""
-    db = writer.db
-    before = writer.snapshot()
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        result = write(db, writer.heads)
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        writer.restore(before)
-        raise
-    return result
+    return writer.transaction(write)

@@ -12,7 +12,8 @@ import datetime as dt
 import sqlite3
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -76,6 +77,9 @@ from laneserver.store.ops import PrintJobDone, PrintJobCrashed, QueuePrintJob
 from laneserver.store.ops import AddCountLines, CloseCount, RequestLabels
 from laneserver.store import access, catalog_meta, cradles, hq_holds, outbox
 
+
+
+T = TypeVar("T")
 
 
 def iso(at) -> str:
@@ -143,6 +147,22 @@ class Writer:
 
     def snapshot(self) -> Heads:
         return self.heads.copy()
+
+    def transaction(self, write: Callable[[sqlite3.Connection, Heads], T]) -> T:
+        """``write(db, heads)`` in one transaction of its own, committed; rolled back with
+        the heads put back if it raises (and the error raised again)."""
+        db = self.db
+        before = self.snapshot()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = write(db, self.heads)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            self.restore(before)
+            raise
+        return result
 
     def restore(self, heads: Heads) -> None:
         self.heads = heads
