@@ -10,10 +10,11 @@ from decimal import Decimal as D
 
 import pytest
 
+from laneserver.rules.customers import Customer
 from laneserver.rules.lane import SaleCompleted
 from laneserver.rules.ticket import Line, Payment, vat_breakdown
-from laneserver.store import schema
-from laneserver.store.ops import IssueVoucher, RecordCancel, RecordSale, UseVoucher
+from laneserver.store import hq_holds, schema
+from laneserver.store.ops import IssueVoucher, MoveAccount, PutCustomer, RecordCancel, RecordSale, UseVoucher
 from laneserver.store.writes import BooksChanged, Writer
 
 T0 = dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.UTC)
@@ -70,3 +71,27 @@ def test_an_unknown_voucher_is_a_fault_a_voucher_used_meanwhile_a_conflict(write
     _in_unit(writer, UseVoucher(at=T0, code="V1", amount=D("10.00")))
     with pytest.raises(BooksChanged, match="voucher V1 was used meanwhile"):
         _in_unit(writer, UseVoucher(at=T0, code="V1", amount=D("10.00")))
+
+
+def test_money_put_on_an_account_below_zero_with_head_office_is_written(writer):
+    """With ``[head_office]`` the shop's own sum of an account may be below zero (a spend
+    head office held, of money topped up in another shop). Money put on it (a sale
+    cancelled giving its wallet payment back, a top-up, a refund) takes nothing off: it
+    is written, never refused as money not there (it was, for ever, as conflict:
+    "would be -5.00 ... another request came first")."""
+    writer.apply(PutCustomer(customer=Customer(customer="H1", name="Jeanne", wallet_enabled=True), at=T0))
+    hq_holds.held(writer.db, "1", 1, "H1", "wallet", D("10.00"), 41, D("0"), T0)
+    hq_holds.held(writer.db, "1", 2, "H1", "wallet", D("10.00"), 42, D("0"), T0)
+    for payment, ref in ((1, "sale:1"), (2, "sale:2")):
+        writer.apply(MoveAccount(at=T0, customer="H1", account="wallet", delta=-D("10.00"), kind="spend", lane="1",
+                                 payment=payment, ref=ref))
+    back = writer.apply(MoveAccount(at=T0, customer="H1", account="wallet", delta=D("10.00"), kind="sale_cancel",
+                                    lane="1", ref="sale:3"))
+    assert back.balance == D("-10.00")
+    topped = writer.apply(MoveAccount(at=T0, customer="H1", account="wallet", delta=D("3.00"), kind="topup",
+                                      lane="1", ref="topup:1", mode="cash"))
+    assert topped.balance == D("-7.00")
+    # Money taken off it that head office's hold rows do not cover still may not.
+    with pytest.raises(BooksChanged, match="would be"):
+        writer.apply(MoveAccount(at=T0, customer="H1", account="wallet", delta=-D("1.00"), kind="correction",
+                                 lane="1"))

@@ -533,9 +533,11 @@ class Writer:
                     assert op.ref is not None
                     hq_holds.movement_settled(self.db, op.lane or "", op.customer, op.account, -op.delta, op.hold,
                                               f"{op.kind}|{op.ref}", op.at, record)
-                if balance < 0 and not covered:
-                    # The customers actor holds money before a lane may spend it, so this
-                    # is a bug: fail the unit rather than write money that is not there.
+                if balance < 0 and op.delta < 0 and not covered:
+                    # Money taken off that is not there: the customers actor checked it, so
+                    # another unit took it first (or a bug): fail the unit rather than write
+                    # it. Money put on an account below zero (with head office, spends it
+                    # held of money topped up in another shop) takes nothing off: written.
                     raise BooksChanged(f"customer {op.customer}'s {op.account} would be {balance}")
                 self._chained("customer_movements", cursor.lastrowid)
                 return AccountMoved(seq=cursor.lastrowid, balance=balance)
