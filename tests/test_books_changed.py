@@ -14,7 +14,14 @@ from laneserver.rules.customers import Customer
 from laneserver.rules.lane import SaleCompleted
 from laneserver.rules.ticket import Line, Payment, vat_breakdown
 from laneserver.store import hq_holds, schema
-from laneserver.store.ops import IssueVoucher, MoveAccount, PutCustomer, RecordCancel, RecordSale, UseVoucher
+from laneserver.store.ops import (
+    IssueVoucher,
+    MoveAccount,
+    PutCustomer,
+    RecordCancel,
+    RecordSale,
+    UseVoucher,
+)
 from laneserver.store.writes import BooksChanged, Writer
 
 T0 = dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.UTC)
@@ -80,8 +87,8 @@ def test_money_put_on_an_account_below_zero_with_head_office_is_written(writer):
     is written, never refused as money not there (it was, for ever, as conflict:
     "would be -5.00 ... another request came first")."""
     writer.apply(PutCustomer(customer=Customer(customer="H1", name="Jeanne", wallet_enabled=True), at=T0))
-    hq_holds.held(writer.db, "1", 1, "H1", "wallet", D("10.00"), 41, D("0"), T0)
-    hq_holds.held(writer.db, "1", 2, "H1", "wallet", D("10.00"), 42, D("0"), T0)
+    hq_holds.held(writer.db, "1", 1, "H1", "wallet", D("10.00"), 41, D(0), T0)
+    hq_holds.held(writer.db, "1", 2, "H1", "wallet", D("10.00"), 42, D(0), T0)
     for payment, ref in ((1, "sale:1"), (2, "sale:2")):
         writer.apply(MoveAccount(at=T0, customer="H1", account="wallet", delta=-D("10.00"), kind="spend", lane="1",
                                  payment=payment, ref=ref))
