@@ -328,9 +328,9 @@ _OPEN_HOLDS_FROM = """
       AND NOT (h.settled_record IS NULL
                AND EXISTS (SELECT 1 FROM records r WHERE r.shop = h.shop AND r.chain = 'account'
                            AND r.body->>'customer' = h.customer AND r.body->>'account' = h.account
-                           AND (r.body->>'ref' = h.settled_ref
-                                OR ((r.body->>'kind') || '|' || (r.body->>'ref') = h.settled_ref
-                                    AND (r.body->>'delta')::numeric = -h.amount))))
+                           AND (r.body->>'delta')::numeric = -h.amount
+                           AND ((r.body->>'kind' = 'spend' AND r.body->>'ref' = h.settled_ref)
+                                OR (r.body->>'kind') || '|' || (r.body->>'ref') = h.settled_ref)))
 """
 
 
@@ -460,8 +460,9 @@ def settle_hold(conn: psycopg.Connection, hold: int, shop: str, ref: str, record
     for a payment line, ``kind|ref`` for a movement outside one (``topup_cancel|topup:3``,
     ``topup_cancel|sale:<n>``, ``sale_cancel|sale:<n>``, ``correction|correction:<random>``).
     A settle told with no ``record`` (a row the shop wrote before its migration 24, or a
-    shop of an older release): the hold ends with a record carrying ``ref`` (``kind|ref``:
-    of that kind, taking the hold's amount off). False: no such open hold of that shop."""
+    shop of an older release): the hold ends with a record taking the hold's amount off
+    and carrying ``ref``: a spend for ``sale:<n>`` (not the sale's top-up line, shipped
+    before it), of that kind for ``kind|ref``. False: no such open hold of that shop."""
     with conn.transaction():
         done = conn.execute("UPDATE holds SET settled_ref = %s, settled_record = %s WHERE hold = %s AND shop = %s"
                             " AND released_at IS NULL AND settled_ref IS NULL", (ref, record, hold, shop))

@@ -473,7 +473,9 @@ class Writer:
         row = self.db.execute("SELECT cancels FROM sales WHERE number=?", (op.original,)).fetchone()
         if row is None:
             raise ValueError(f"sale {op.original} is not a sale that can be cancelled")
-        if row[0] is not None:
+        if row[0] is not None:  # a counter-entry itself (the sales actor refuses it first): a fault
+            raise ValueError(f"sale {op.original} is a cancel of sale {row[0]}, not a sale that can be cancelled")
+        if self.db.execute("SELECT 1 FROM sales WHERE cancels=?", (op.original,)).fetchone() is not None:
             raise BooksChanged(f"sale {op.original} was cancelled meanwhile")
         sale = op.sale
         number, record, digest = insert_sale(self.db, self.heads, sale, cancels=op.original, reason=op.reason,
@@ -531,9 +533,11 @@ class Writer:
                     assert op.ref is not None
                     hq_holds.movement_settled(self.db, op.lane or "", op.customer, op.account, -op.delta, op.hold,
                                               f"{op.kind}|{op.ref}", op.at, record)
-                if balance < 0 and not covered:
-                    # The customers actor holds money before a lane may spend it, so this
-                    # is a bug: fail the unit rather than write money that is not there.
+                if balance < 0 and op.delta < 0 and not covered:
+                    # Money taken off that is not there: the customers actor checked it, so
+                    # another unit took it first (or a bug): fail the unit rather than write
+                    # it. Money put on an account below zero (with head office, spends it
+                    # held of money topped up in another shop) takes nothing off: written.
                     raise BooksChanged(f"customer {op.customer}'s {op.account} would be {balance}")
                 self._chained("customer_movements", cursor.lastrowid)
                 return AccountMoved(seq=cursor.lastrowid, balance=balance)
@@ -550,8 +554,12 @@ class Writer:
                 return None
             case UseVoucher():
                 row = self.db.execute("SELECT amount FROM vouchers WHERE code=?", (op.code,)).fetchone()
+                # A voucher's amount never changes: one missing or worth less is a fault.
                 if row is None or Decimal(row[0]) < op.amount:
-                    raise BooksChanged(f"voucher {op.code} cannot pay {op.amount}")
+                    raise ValueError(f"voucher {op.code} cannot pay {op.amount}")
+                # Used by a unit written first: what this one was decided on changed.
+                if self.db.execute("SELECT 1 FROM voucher_uses WHERE code=?", (op.code,)).fetchone() is not None:
+                    raise BooksChanged(f"voucher {op.code} was used meanwhile")
                 # voucher_uses.code is the primary key: a second use fails the unit.
                 cursor = self.db.execute(
                     "INSERT INTO voucher_uses(code, at, amount, remainder, ref, lane, device, seller)"

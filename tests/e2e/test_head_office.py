@@ -484,3 +484,23 @@ def test_a_spend_shipped_while_a_hold_is_decided_is_counted_once(pg):
         second = hq.ask_hold(_ShipsAfterFirstRead(conn, ship_the_spend), "S2", "H001", "wallet", Decimal("15.00"))
         assert second == hq.Short(Decimal("5.00"), 0), second
         assert hq.available(conn, "H001", "wallet") == Decimal("5.00")
+
+
+def test_a_settle_told_without_a_record_number_ends_only_with_the_spend_of_its_sale(pg):
+    """A settle told with no record number (a shop row written before its migration 24, an
+    older shop): the hold ends with the sale's spend of the hold's amount, not with any
+    record carrying the sale's ref — the sale's top-up line shipped before its spend
+    ended it, its 15.00 counted nowhere until the spend arrived."""
+    dsn = head_office(pg, "holds_legacy_settle")
+    with hq.connect(dsn) as conn:
+        hq.ship(conn, "S1", [hq.Shipped("account", 1, "2026-01-15T10:00:00+01:00",
+                                        _wallet_record(1, "20.00", "topup"), "0" * 64, "h1")])
+        held = hq.ask_hold(conn, "S1", "H001", "wallet", Decimal("15.00"))
+        assert isinstance(held, hq.Held) and hq.settle_hold(conn, held.hold, "S1", "sale:8")
+        # The batch ends between the sale's top-up line (+20.00) and its spend.
+        hq.ship(conn, "S1", [hq.Shipped("account", 2, "2026-01-15T10:05:00+01:00",
+                                        _wallet_record(2, "20.00", "topup", "sale:8"), "h1", "h2")])
+        assert hq.available(conn, "H001", "wallet") == Decimal("25.00")
+        hq.ship(conn, "S1", [hq.Shipped("account", 3, "2026-01-15T10:05:00+01:00",
+                                        _wallet_record(3, "-15.00", "spend", "sale:8"), "h2", "h3")])
+        assert hq.available(conn, "H001", "wallet") == Decimal("25.00")
