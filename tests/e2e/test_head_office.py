@@ -464,6 +464,15 @@ class _ShipsAfterFirstRead:
         return getattr(self._conn, name)
 
 
+def _topped_up_held_and_settled(conn, ref: str) -> None:
+    """Shop S1's 20.00 top-up of H001 shipped, then 15.00 of it held by S1 and settled with
+    ``ref`` (no record number: the spend is not shipped yet)."""
+    hq.ship(conn, "S1", [hq.Shipped("account", 1, "2026-01-15T10:00:00+01:00",
+                                    _wallet_record(1, "20.00", "topup"), "0" * 64, "h1")])
+    held = hq.ask_hold(conn, "S1", "H001", "wallet", Decimal("15.00"))
+    assert isinstance(held, hq.Held) and hq.settle_hold(conn, held.hold, "S1", ref)
+
+
 def test_a_spend_shipped_while_a_hold_is_decided_is_counted_once(pg):
     """The shipper takes no lock: its batch carrying a settled hold's spend record may
     commit while another shop's ask is deciding. The balance, the open holds and
@@ -471,10 +480,7 @@ def test_a_spend_shipped_while_a_hold_is_decided_is_counted_once(pg):
     are counted exactly once, never neither (a second shop granted money already spent)."""
     dsn = head_office(pg, "holds_snapshot")
     with hq.connect(dsn) as conn:
-        hq.ship(conn, "S1", [hq.Shipped("account", 1, "2026-01-15T10:00:00+01:00",
-                                        _wallet_record(1, "20.00", "topup"), "0" * 64, "h1")])
-        first = hq.ask_hold(conn, "S1", "H001", "wallet", Decimal("15.00"))
-        assert isinstance(first, hq.Held) and hq.settle_hold(conn, first.hold, "S1", "sale:7")
+        _topped_up_held_and_settled(conn, "sale:7")
 
         def ship_the_spend() -> None:
             with hq.connect(dsn) as shipper:
@@ -493,10 +499,7 @@ def test_a_settle_told_without_a_record_number_ends_only_with_the_spend_of_its_s
     ended it, its 15.00 counted nowhere until the spend arrived."""
     dsn = head_office(pg, "holds_legacy_settle")
     with hq.connect(dsn) as conn:
-        hq.ship(conn, "S1", [hq.Shipped("account", 1, "2026-01-15T10:00:00+01:00",
-                                        _wallet_record(1, "20.00", "topup"), "0" * 64, "h1")])
-        held = hq.ask_hold(conn, "S1", "H001", "wallet", Decimal("15.00"))
-        assert isinstance(held, hq.Held) and hq.settle_hold(conn, held.hold, "S1", "sale:8")
+        _topped_up_held_and_settled(conn, "sale:8")
         # The batch ends between the sale's top-up line (+20.00) and its spend.
         hq.ship(conn, "S1", [hq.Shipped("account", 2, "2026-01-15T10:05:00+01:00",
                                         _wallet_record(2, "20.00", "topup", "sale:8"), "h1", "h2")])
