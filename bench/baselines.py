@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -205,13 +206,19 @@ async def echo_load(url: str, *, busy: int, paced: int = 0, think: tuple[float, 
     return stats
 
 
-def echo_process(log_path: Path, shape: str = "plain", frame_bytes: int = 2000):
+# A served echo (or design floor, bench/design_floor.py) says this once it listens.
+ECHO_READY = r"echo ready:\s+(http://\S+)"
+
+
+def measure_process(cmd: list[str], log_path: Path, **load: Any) -> EchoStats:
+    """Start ``cmd`` (a process printing ``echo ready: URL`` once listening), drive it with
+    ``echo_load(**load)``, read its CPU and memory over the window, stop it."""
     import re
 
     from bench.server import UrlProcess
 
-    cmd = [sys.executable, "-m", "bench.baselines", "echo-serve", "--shape", shape, "--frame-bytes", str(frame_bytes)]
-    return UrlProcess(cmd, re.compile(r"echo ready:\s+(http://\S+)"), log_path)
+    with UrlProcess(cmd, re.compile(ECHO_READY), log_path).start() as served:
+        return trio.run(partial(echo_load, served.ws_url, pid=served.pid, **load))
 
 
 def measure_echo(workdir: Path, *, busy: int, paced: int = 0, think: tuple[float, float] = (0.1, 0.5),
@@ -219,9 +226,9 @@ def measure_echo(workdir: Path, *, busy: int, paced: int = 0, think: tuple[float
                  frame_bytes: int = 2000) -> EchoStats:
     """Start a fresh echo process (of ``shape``), drive it, read its CPU and memory, stop it."""
     sizes = {"payload_bytes": frame_bytes} if shape == "protocol" else {}  # the frames back, in that shape
-    with echo_process(workdir / f"echo-{shape}-{busy}-{paced}.log", shape, frame_bytes).start() as echo:
-        return trio.run(partial(echo_load, echo.ws_url, busy=busy, paced=paced, think=think, duration=duration,
-                                max_round_trips=max_round_trips, seed=seed, pid=echo.pid, shape=shape, **sizes))
+    cmd = [sys.executable, "-m", "bench.baselines", "echo-serve", "--shape", shape, "--frame-bytes", str(frame_bytes)]
+    return measure_process(cmd, workdir / f"echo-{shape}-{busy}-{paced}.log", busy=busy, paced=paced, think=think,
+                           duration=duration, max_round_trips=max_round_trips, seed=seed, shape=shape, **sizes)
 
 
 # --- SQLite commits -------------------------------------------------------------------------

@@ -25,19 +25,16 @@ and round (default 20), a hard deadline in ``echo_load``.
 from __future__ import annotations
 
 import argparse
-import re
 import sqlite3
 import sys
 import tempfile
 from statistics import median
-from functools import partial
 from pathlib import Path
 
 import trio
 
-from bench.baselines import EchoStats, echo_load, protocol_frames, serve_app
+from bench.baselines import EchoStats, measure_process, protocol_frames, serve_app
 from bench.report import fmt
-from bench.server import UrlProcess
 from laneserver.actors.journal import MAILBOX as JOURNAL_MAILBOX
 from laneserver.actors.journal import MAX_BATCH
 
@@ -123,7 +120,20 @@ def build_app(shape: str, frame_bytes: int, journal):
     return Starlette(routes=[WebSocketRoute("/ws", session), Route("/healthz", healthz)])
 
 
-async def serve(shape: str, frame_bytes: int, data: Path) -> None:
+def open_journal_db(data: Path) -> sqlite3.Connection:
+    """The journal shape's database: a fresh file each start (the same size every run),
+    WAL, ``synchronous=FULL``."""
+    for leftover in data.glob("design-floor.sqlite3*"):
+        leftover.unlink()
+    db = sqlite3.connect(data / "design-floor.sqlite3", isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE units (id INTEGER PRIMARY KEY, data TEXT NOT NULL)")
+    return db
+
+
+async def serve(shape: str, frame_bytes: int, db: sqlite3.Connection | None) -> None:
+    """Serve ``shape`` until SIGTERM; ``db``: the journal shape's database."""
     from bench.baselines import build_echo_app
 
     if shape == "protocol":
@@ -131,13 +141,7 @@ async def serve(shape: str, frame_bytes: int, data: Path) -> None:
         return
     journal = None
     async with trio.open_nursery() as nursery:
-        if shape == "journal":
-            for leftover in data.glob("design-floor.sqlite3*"):  # a fresh file each start: same size every run
-                leftover.unlink()
-            db = sqlite3.connect(data / "design-floor.sqlite3", isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("CREATE TABLE IF NOT EXISTS units (id INTEGER PRIMARY KEY, data TEXT NOT NULL)")
+        if db is not None:
             journal, receive = journal_mailbox()
             nursery.start_soon(journal_actor, receive, db)
         await serve_app(build_app(shape, frame_bytes, journal))
@@ -150,11 +154,9 @@ def measure(workdir: Path, shape: str, *, busy: int = 64, paced: int = 32, think
     floor (``busy`` back-to-back connections, ``paced`` ones waiting ``think`` s), stop it."""
     cmd = [sys.executable, "-m", "bench.design_floor", "serve", "--shape", shape, "--frame-bytes",
            str(frame_bytes), "--data", str(workdir)]
-    log = workdir / f"design-{shape}-{busy}-{paced}.log"
-    with UrlProcess(cmd, re.compile(r"echo ready:\s+(http://\S+)"), log).start() as proc:
-        return trio.run(partial(echo_load, proc.ws_url, busy=busy, paced=paced, think=think, duration=seconds,
-                                max_round_trips=2_000_000, seed=seed, pid=proc.pid, shape="protocol",
-                                payload_bytes=frame_bytes))
+    return measure_process(cmd, workdir / f"design-{shape}-{busy}-{paced}.log", busy=busy, paced=paced, think=think,
+                           duration=seconds, max_round_trips=2_000_000, seed=seed, shape="protocol",
+                           payload_bytes=frame_bytes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from laneserver.cli import GIL_SWITCH_INTERVAL
         sys.setswitchinterval(GIL_SWITCH_INTERVAL)  # as laneserver serve sets it
-        trio.run(serve, args.shape, args.frame_bytes, args.data)
+        db = open_journal_db(args.data) if args.shape == "journal" else None
+        trio.run(serve, args.shape, args.frame_bytes, db)
         return 0
     if not 1 <= args.seconds <= 600:
         parser.error("--seconds must be between 1 and 600")
