@@ -42,8 +42,6 @@ const WORDS = {
         pdf_saved: (name) => `${name}.pdf téléchargé.`,
         reprint: "Réimprimer", reprint_title: "Un duplicata sur l'imprimante de la caisse",
         reprinted: (r) => `Duplicata n° ${r.copy} imprimé (${r.document}).`,
-        no_printer: "Cette caisse n'a pas d'imprimante de tickets : le duplicata ne peut pas être imprimé ici "
-            + "(le bouton PDF donne le document en A4).",
     },
     en: {
         open: "Documents", open_title: "Quotes, orders, delivery notes", title: "Documents",
@@ -66,8 +64,6 @@ const WORDS = {
         pdf_saved: (name) => `${name}.pdf downloaded.`,
         reprint: "Reprint", reprint_title: "A duplicate on the till's printer",
         reprinted: (r) => `Copy ${r.copy} printed (${r.document}).`,
-        no_printer: "This lane has no receipt printer: the copy cannot be printed here "
-            + "(the PDF button gives the A4 document).",
     },
 };
 
@@ -263,17 +259,9 @@ export function bindDocumentsPanel(app) {
     /** A duplicate on the lane's printer (`reprint`, keyed): its print counter in the message. */
     async function reprintCopy(d) {
         say("");
-        const reply = await app.act("reprint", { document: d.barcode }, { mutating: true, onError: noPrinter });
+        // On a lane without a receipt printer the refusal (format.js) points at the PDF button.
+        const reply = await app.act("reprint", { document: d.barcode }, { mutating: true, context: { pdf: true } });
         if (reply) say(w("reprinted", reply));
-    }
-
-    /** A lane without a receipt printer: the server refuses the copy with `not_supported` on
-     * `field: "output"` (docs/protocol.md `reprint`); said in words rather than the page's
-     * generic "not available on this server". Any other refusal goes the usual way. */
-    function noPrinter(error) {
-        if (error.code !== "not_supported" || error.frame.field !== "output") return false;
-        app.showMessage(w("no_printer"), "", error.code);
-        return true;
     }
 
     async function invoiceNote(d) {

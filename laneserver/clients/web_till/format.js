@@ -167,7 +167,8 @@ const LINE_VERBS = new Set(["scan", "add", "set_qty", "remove_line", "cancel_tic
  * the server's own message as the detail.
  * @param {object} error
  * @param {object} [context] {code: the scanned code, money: Money, verb: the request's
- *        type, ticket: the ticket the page shows, mode: a payment's mode, kind: a reprint's}
+ *        type, ticket: the ticket the page shows, mode: a payment's mode, kind: a reprint's,
+ *        pdf: a document's reprint, whose refusal points at its PDF button}
  */
 export function describeError(error, context = {}) {
     const code = (error && error.code) || "internal";
@@ -262,7 +263,7 @@ export function describeError(error, context = {}) {
         text = t("err.unpaid_off");
     } else if (code === "not_supported" && verb === "reprint") {
         // the lane has no receipt printer (the only reason reprint gives it); a gift receipt is no duplicata
-        text = t("err.no_printer", { kind: context.kind });
+        text = t("err.no_printer", { kind: context.kind, pdf: context.pdf });
     } else if (code === "insufficient_funds" && verb === "balance_correct") {
         text = t("err.correct_below_held");
     } else if (code === "conflict" && frame.field === "card") {
