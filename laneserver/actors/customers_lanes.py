@@ -153,7 +153,7 @@ class LaneMoney:
         if cancel is not None:  # last: after the sale's own spends (held, so counted already)
             # Held at head office once nothing else of the sale is refused here; the hold
             # goes with the movement, settled in the sale's unit (or given back by the
-            # lane when the sale is not written: actors/lane_steps.py ``not_written``).
+            # lane when the sale is not written: actors/lane_steps.py ``undo``).
             hold = await self._chain_wide(cancel.customer, -cancel.delta, "the top-up cancelled")
             if isinstance(hold, rules.Refused):
                 return hold

@@ -361,8 +361,7 @@ class LaneActor:
             note = await self.receipts.credit_note(sale, now)
             if isinstance(note, Refused):
                 envelope.reply(note)
-                await self.steps.tell_all(plan.give_backs())
-                await self.steps.not_written(granted)
+                await self.steps.undo(plan.give_backs(), granted)
                 return
             ops.append(note)
         if sale is not None:
@@ -386,8 +385,7 @@ class LaneActor:
             log_commit_failed(self.log, error, command=type(asked.command).__name__)
             envelope.reply(self.replies.failed_result(error, asked.key,
                                                       "the change could not be saved; nothing was changed"))
-            await self.steps.tell_all(plan.give_backs())  # what was granted for nothing
-            await self.steps.not_written(granted)
+            await self.steps.undo(plan.give_backs(), granted)  # what was granted for nothing
             return
         self.state = state
         self.steps.written(granted)
@@ -528,7 +526,7 @@ class LaneActor:
             reply_to = ReplyTo(caller.device, asked.key, self.replies.actor, asked.fingerprint, self.ticket(state))
         answer = await self.documents.write(command, made, ops, caller.device, reply_to)
         if isinstance(answer, Refused):
-            await self.steps.tell_all(plan.give_backs())
+            await self.steps.undo(plan.give_backs(), granted)
             envelope.reply(answer)
             return
         self.state = state

@@ -78,15 +78,16 @@ class LaneSteps:
         for done, ask in enumerate(plan.asks):
             answer = await self._ask(ask.step, caller, sale, granted)
             if isinstance(answer, Refused):
-                await self.tell_all(plan.give_backs(done))
-                await self.not_written(granted)
+                await self.undo(plan.give_backs(done), granted)
                 return answer
         return granted
 
-    async def not_written(self, granted: Granted) -> None:
+    async def undo(self, give_backs: Any, granted: Granted) -> None:
         """The change is not made after its asks were granted (a later ask refused, the
-        commit failed): head office's holds its settles took (``Granted.holds``) are
-        given back at once, not left to lapse."""
+        commit failed): what they granted is told back (``give_backs``, the plan's), and
+        head office's holds its settles took (``Granted.holds``) are given back at once,
+        not left to lapse."""
+        await self.tell_all(give_backs)
         hq_holds = self.paying.hq_holds
         if hq_holds is not None:
             for hold in granted.holds:

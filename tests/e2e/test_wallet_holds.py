@@ -509,7 +509,7 @@ async def test_a_hold_granted_just_as_the_deadline_passes_is_used_not_lost(tmp_p
 async def test_a_sales_held_top_up_cancel_is_given_back_when_the_sale_is_not_written(tmp_path, pg):  # noqa: F811
     """The hold the customers actor took for a top-up cancelled in a sale rides on the
     settle's movement; when the sale is not written after all (a later ask refused, the
-    commit failed: ``LaneSteps.not_written``), the lane gives it back at once."""
+    commit failed: ``LaneSteps.undo``), the lane gives it back at once."""
     dsn = head_office(pg, "not_written")
     _topped_up(dsn, "H001", "20.00")
     with trio.fail_after(30):
@@ -523,7 +523,7 @@ async def test_a_sales_held_top_up_cancel_is_given_back_when_the_sale_is_not_wri
             asked = Asked()
             asked.moves.append(MoveAccount(at=holds.clock.now(), customer="H001", account="wallet",
                                            delta=-D("5.00"), kind="topup_cancel", lane="1", hold=hold))
-            await steps.not_written(asked)
+            await steps.undo((), asked)  # nothing else granted to tell back
             assert _open_holds(dsn) == []
             with hq.connect(dsn) as conn:
                 assert hq.available(conn, "H001", "wallet") == D("20.00")
