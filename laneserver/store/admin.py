@@ -21,6 +21,7 @@ from laneserver.store.status import note_backup
 from laneserver.rules.pairing import expires, hash_code, new_code
 from laneserver.store.catalog_meta import write_articles
 from laneserver.store.access import disable, insert_device, insert_pairing_code, record, revoke
+from laneserver.store.article_rows import encode_article
 from laneserver.store.fiscal import encode
 
 
@@ -136,7 +137,7 @@ def import_articles(db: sqlite3.Connection, articles: list[Article],
 
 def _rows(articles: list[Article], progress: Callable[[int], None] | None):
     for written, article in enumerate(articles, start=1):
-        yield article.id, encode(article)
+        yield article.id, encode_article(article)
         if progress is not None and written % PROGRESS_EVERY == 0:
             progress(written)
 
@@ -162,7 +163,7 @@ def seed_demo(db: sqlite3.Connection, articles: list[Article], seller: tuple[str
     transaction (the journal's batch). Returns False if there was data already."""
     if db.execute("SELECT 1 FROM articles LIMIT 1").fetchone():
         return False
-    db.executemany("INSERT INTO articles(id, data) VALUES (?, ?)", ((a.id, encode(a)) for a in articles))
+    db.executemany("INSERT INTO articles(id, data) VALUES (?, ?)", ((a.id, encode_article(a)) for a in articles))
     name, pin, role = seller
     if not db.execute("SELECT 1 FROM sellers WHERE name=?", (name,)).fetchone():
         db.execute(

@@ -89,10 +89,43 @@ def _check_twins() -> None:
 
 _check_twins()
 _decoder = msgspec.json.Decoder(_ArticleRow)
+_encoder = msgspec.json.Encoder()
+
+
+def _omitted(cls) -> dict[str, object]:
+    """A twin's defaults as ``msgspec.to_builtins`` gives the fields (``()`` as ``[]``)."""
+    fields, defaults = cls.__struct_fields__, cls.__struct_defaults__
+    return {field: msgspec.to_builtins(default)
+            for field, default in zip(fields[len(fields) - len(defaults):], defaults)}
+
+
+_ARTICLE_DEFAULTS = _omitted(_ArticleRow)
+_PART_DEFAULTS = {"barcodes": _omitted(_BarcodeRow), "components": _omitted(_ComponentRow)}
+
+
+def _short(fields: dict[str, object], defaults: dict[str, object]) -> dict[str, object]:
+    return {field: value for field, value in fields.items() if field not in defaults or value != defaults[field]}
+
+
+def encode_article(article: Article) -> str:
+    """An article as the ``articles`` table keeps it: JSON, decimals as strings, the
+    fields at their default left out (compared as text: a pack quantity written
+    ``1.0`` is kept).
+
+    Most of a catalog's fields are empty: a row of the generated million-article
+    catalog is 190 bytes this way against 660 with every field, so the table, its
+    backups and the start-up's reading and decoding are about three times smaller.
+    ``decode_articles`` reads both forms (the rows written before are complete).
+    """
+    row = _short(msgspec.to_builtins(article), _ARTICLE_DEFAULTS)
+    for part, defaults in _PART_DEFAULTS.items():
+        if part in row:
+            row[part] = [_short(item, defaults) for item in row[part]]
+    return _encoder.encode(row).decode()
 
 
 def decode_articles(rows: Iterable[str | bytes]) -> list[Article]:
-    """Decode JSON rows (``store.writes.encode(article)``) into articles, in order.
+    """Decode JSON rows (``encode_article``, or ``store.writes.encode(article)`` before it) into articles, in order.
 
     Raises:
         msgspec.ValidationError: a row is not an article.

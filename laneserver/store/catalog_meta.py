@@ -26,8 +26,7 @@ import msgspec
 from laneserver.rules.catalog import Article, Barcode
 from laneserver.rules.keyboard import PageSpec
 from laneserver.store.access import record
-from laneserver.store.article_rows import decode_articles
-from laneserver.store.fiscal import encode
+from laneserver.store.article_rows import decode_articles, encode_article
 from laneserver.store.reads import articles
 
 CATALOG_VERSION = "catalog_version"
@@ -104,7 +103,7 @@ def apply_edit(db: sqlite3.Connection, op: CreateArticle | AttachCode) -> Articl
             return None
         article = msgspec.structs.replace(stored, barcodes=(*stored.barcodes, Barcode(op.code)))
         kind, data = "barcode_attached", {"article": article.id, "code": op.code}
-    version = write_articles(db, [(article.id, encode(article))])
+    version = write_articles(db, [(article.id, encode_article(article))])
     record(db, op.at, "session", kind, device=op.device, seller=op.by,
            data={**data, "by": op.by, "approved_by": op.approved_by, "catalog_version": version})
     return article

@@ -226,7 +226,7 @@ def apply_catalog(db: sqlite3.Connection, version: int, content: str) -> int:
     import`` does (store/catalog_meta.py), so the running server's live reload
     (server/edge_catalog.py ``watch_catalog``) sells the new articles within seconds."""
     from laneserver.rules.catalog_csv import CatalogCsvError, parse_catalog_csv
-    from laneserver.store.fiscal import encode
+    from laneserver.store.article_rows import encode_article
     from laneserver.store.catalog_meta import bump_catalog_version
 
     try:
@@ -238,7 +238,7 @@ def apply_catalog(db: sqlite3.Connection, version: int, content: str) -> int:
     db.execute("SAVEPOINT apply_catalog")
     try:
         db.executemany("INSERT INTO articles(id, data) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET data=excluded.data",
-                       ((a.id, encode(a)) for a in articles))
+                       ((a.id, encode_article(a)) for a in articles))
         if articles:
             bump_catalog_version(db)  # the live catalog import's signal: the server reloads within seconds
         db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
