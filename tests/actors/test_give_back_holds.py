@@ -16,7 +16,7 @@ deadline, so each test ends at virtual time 0 exactly.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -48,11 +48,11 @@ from laneserver.actors.sales import SalesActor
 from laneserver.actors.sales_messages import CancelSale, SaleCancelled
 from laneserver.clock import FixedClock
 from laneserver.config import demo_config
-from laneserver.rules.customers import Hold
+from laneserver.rules.customers import Customer, Hold
 from laneserver.rules.lane import SaleCompleted
 from laneserver.rules.outcome import Refused
 from laneserver.rules.ticket import Payment
-from laneserver.store.ops import MoveAccount, RecordCancel, RecordSale
+from laneserver.store.ops import MoveAccount, PutCustomer, RecordCancel, RecordSale
 
 D = Decimal
 DEADLINE = 10
@@ -63,8 +63,10 @@ AT = dt.datetime(2026, 12, 6, 10, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def virtual_clock() -> MockClock:
-    return MockClock(autojump_threshold=JUMP_AFTER)
+def virtual_clock() -> Iterator[MockClock]:
+    clock = MockClock(autojump_threshold=JUMP_AFTER)
+    yield clock
+    assert clock.current_time() == 0  # no test waited on a deadline
 
 
 class Shop(msgspec.Struct):
@@ -245,4 +247,37 @@ async def test_what_a_cancel_held_is_let_go_when_the_sales_actor_starts_and_outl
                 again.close()
         async with running(path, holds) as shop:  # the sales actor (re)started: let go
             assert await shop.available(jeanne) == D("5.00")
-    assert trio.current_time() == 0
+
+
+async def test_a_give_back_the_customers_actor_failed_on_is_let_go(tmp_path, virtual_clock):
+    """The customers actor took the give-back and did not answer (it crashed on it: it may
+    have held money before it did): the cancel is refused ``unavailable`` and the sales
+    actor tells it to let go of what it held, after the ask in its mailbox. Its first
+    word at its start lets go of every cancel's. The customers actor here is a mailbox
+    the test reads."""
+    with trio.fail_after(DEADLINE):
+        journal, journal_inbox = open_mailbox("journal", 256)
+        async with trio.open_nursery() as core:
+            await core.start(JournalActor(tmp_path / "db.sqlite3").run, journal_inbox)
+            customers, customers_inbox = open_mailbox("customers", 8)
+            sales, sales_inbox = open_mailbox("sales", 8)
+            async with trio.open_nursery() as middle:
+                await middle.start(SalesActor(journal=journal, config=demo_config(), clock=FixedClock(),
+                                              modes=("cash",), customers=customers).run, sales_inbox)
+                assert (await customers_inbox.receive()).command == GiveBackDone(every=True)
+                await commit(journal, PutCustomer(customer=Customer(customer="C1", name="Jeanne"), at=AT))
+                shop = Shop(journal, customers, sales, [])
+                sale = await topup_sale(shop, "C1", "20.00")
+                assert (await customers_inbox.receive()).command == Refresh(("C1",))  # the test's own tell
+
+                async def crash_on_the_give_back() -> None:
+                    envelope = await customers_inbox.receive()
+                    assert isinstance(envelope.command, AskGiveBack) and envelope.command.sale == sale
+                    envelope.done()  # closed unanswered: the asker gets ActorFailed (maybe applied)
+
+                middle.start_soon(crash_on_the_give_back)
+                refused = await shop.do(sales, CancelSale(sale=sale, reason="erreur"), APPROVED)
+                assert isinstance(refused, Refused) and refused.code == "unavailable", refused
+                assert (await customers_inbox.receive()).command == GiveBackDone(sale)
+                sales.close()
+            journal.close()
