@@ -16,7 +16,9 @@ Lanes, like with stock (``actors/stock_point.py``):
               actors/hq_holds.py)
   AskSettle   at finish: the journal ops the sale writes in its own unit
               (spends, voucher uses, remainder vouchers, and its top-up lines'
-              wallet top-ups and cancels) → ops or ``Refused``
+              wallet top-ups and cancels) → ops or ``Refused``; what its top-up
+              cancels take off the wallet is held (the lane's ``TOPUP_CANCEL``)
+              until the lane's ``Release`` of it, written or not
   Available   what an account has that open tickets do not hold → Decimal (a
               top-up cancel line is checked with it before it goes on a ticket)
   AskGiveBack (the sales actor) a sale's cancel: the ops giving its customer money back;

@@ -102,8 +102,12 @@ class LaneMoney:
         return hold if refusal is None else refusal
 
     async def settle(self, ask: AskSettle) -> tuple[Any, ...] | rules.Refused:
+        """The ops of a lane's sale; what its top-up cancel lines take off the wallet is
+        held (the lane's hold ``TOPUP_CANCEL``) until the lane releases it, the sale
+        written or not (a restarted lane's report drops it)."""
         common = dict(at=ask.at, lane=ask.lane, device=ask.device, seller=ask.seller)
         ops: list[Any] = []
+        self.books.release(ask.lane, (rules.TOPUP_CANCEL,))  # an earlier settle's, never released
         cancel: MoveAccount | None = None
         if ask.topup or ask.topup_cancel:
             customer = self.directory.get(ask.customer or "")
@@ -150,11 +154,18 @@ class LaneMoney:
                                         origin="remainder", customer=voucher.customer, **common))
             ops.append(UseVoucher(code=hold.code, amount=amount, remainder=remainder, **common))
         if cancel is not None:  # last: after the sale's own spends (held, so counted already)
+            # Held here until the sale is written or not (the lane's release: its plan's
+            # ``ReleasePayments`` of ``TOPUP_CANCEL``, told back too when not written).
+            refusal = self.books.ask(rules.Hold(lane=ask.lane, payment=rules.TOPUP_CANCEL, mode="wallet",
+                                                amount=-cancel.delta, customer=cancel.customer))
+            if refusal is not None:
+                return refusal
             # Held at head office once nothing else of the sale is refused here; the hold
             # goes with the movement, settled in the sale's unit (or given back by the
             # lane when the sale is not written: actors/lane_steps.py ``undo``).
             hold = await self._chain_wide(cancel.customer, -cancel.delta, "the top-up cancelled")
             if isinstance(hold, rules.Refused):
+                self.books.release(ask.lane, (rules.TOPUP_CANCEL,))
                 return hold
             ops.append(msgspec.structs.replace(cancel, hold=hold))
         return tuple(ops)

@@ -14,7 +14,8 @@ again when it starts (``report``, never refused).
 A sale's cancel that takes money back off an account (a top-up the sale made, a
 refund it put on the account) holds it the same way, from the customers actor's
 agreement until the cancel is written or not (``GIVING_BACK``, ``giving_back``,
-``end_giving_back``): another lane's spend cannot take it meanwhile.
+``end_giving_back``): another lane's spend cannot take it meanwhile. So does a lane's
+sale for its top-up cancel lines, from its settle (``TOPUP_CANCEL``, a hold of the lane).
 
 Invariants (checked by the property tests):
   - ``balance(customer, account)`` is the sum of the deltas applied to it;
@@ -50,6 +51,9 @@ NOT_FOR_MONEY_IN: tuple[str, ...] = (*CUSTOMER_MODES, "meal_voucher")
 #: Movement kinds (``customer_movements.kind``).
 KINDS: tuple[str, ...] = ("deposit", "topup", "topup_cancel", "spend", "correction", "refund")
 INSUFFICIENT_FUNDS = "insufficient_funds"
+#: The ``Hold.payment`` of what a lane's sale takes off the wallet for its top-up cancel
+#: lines, from its settle until it is written or not (no payment line's: they count from 1).
+TOPUP_CANCEL = 0
 #: The ``Hold.lane`` of what a sale's cancel takes back off an account, followed by the
 #: sale's number (``giving_back``): no lane's id (a lane's holds are its tickets' lines).
 GIVING_BACK = "sale_cancel#"

@@ -8,7 +8,8 @@ The sales and customers actors with a real JournalActor on a temp SQLite file. T
 sales actor reaches the journal through a gate that forwards every request as it is,
 and just before forwarding the cancel's unit runs what the test puts "in between" (the
 other lane's spend, a unit written behind the customers actor's back): deterministic,
-the window between the agreement and the write. Virtual time that jumps only after
+the window between the agreement and the write. A lane's sale with a top-up cancel
+line holds what it takes off the wallet the same way, from its settle. Virtual time that jumps only after
 ``JUMP_AFTER`` of real idleness (the journal works in a thread): nothing waits on a
 deadline, so each test ends at virtual time 0 exactly.
 """
@@ -38,6 +39,7 @@ from laneserver.actors.customers_messages import (
     GiveBackDone,
     Refresh,
     Release,
+    ReportHolds,
     ShowCustomer,
 )
 from laneserver.actors.journal import JournalActor, commit
@@ -48,7 +50,7 @@ from laneserver.actors.sales import SalesActor
 from laneserver.actors.sales_messages import CancelSale, SaleCancelled
 from laneserver.clock import FixedClock
 from laneserver.config import demo_config
-from laneserver.rules.customers import Customer, Hold
+from laneserver.rules.customers import TOPUP_CANCEL, Customer, Hold
 from laneserver.rules.lane import SaleCompleted
 from laneserver.rules.outcome import Refused
 from laneserver.rules.ticket import Payment
@@ -281,3 +283,35 @@ async def test_a_give_back_the_customers_actor_failed_on_is_let_go(tmp_path, vir
                 assert (await customers_inbox.receive()).command == GiveBackDone(sale)
                 sales.close()
             journal.close()
+
+
+async def test_a_lanes_top_up_cancel_is_held_from_its_settle_until_the_lane_lets_go(tmp_path, virtual_clock):
+    """A lane's sale with a top-up cancel line: its settle holds the 20.00 it takes off
+    the wallet (the lane's ``TOPUP_CANCEL``), so another lane's spend before the sale is
+    written is refused; the lane lets go once written (balance re-read), told back when
+    not written, and a lane that restarts reports no such hold."""
+    with trio.fail_after(DEADLINE):
+        async with running(tmp_path / "db.sqlite3") as shop:
+            jeanne, _sale = await jeanne_topped_up(shop, "20.00")
+            settle = AskSettle(lane="1", payments=(), at=AT, customer=jeanne, topup_cancel=D("20.00"),
+                               topup_mode="cash")
+            ops = await shop.customers.ask(settle)
+            assert [(op.kind, op.delta) for op in ops] == [("topup_cancel", D("-20.00"))]
+            spend = await lane_spends(shop, "2", jeanne, "15.00")
+            assert isinstance(spend, Refused)  # before the fix: granted, and the sale's unit refused
+            assert (spend.code, spend.details) == ("insufficient_funds", {"available": "0.00", "short": "15.00"})
+            # Not written: told back (the settle's give-back), all of it available again.
+            await shop.customers.tell(Release("1", (TOPUP_CANCEL,)))
+            assert await shop.available(jeanne) == D("20.00")
+            # The lane restarted between its settle and its commit: its report drops it.
+            assert await shop.customers.ask(settle) == ops
+            assert await shop.available(jeanne) == D("0.00")
+            await shop.customers.tell(ReportHolds("1", ()))
+            assert await shop.available(jeanne) == D("20.00")
+            # Written: the lane lets go with its payment lines, the balance re-read.
+            ops = await shop.customers.ask(settle)
+            await commit(shop.journal, *ops)
+            assert await shop.available(jeanne) == D("0.00")
+            await shop.customers.tell(Release("1", (TOPUP_CANCEL,)))
+            file = await shop.do(shop.customers, ShowCustomer(jeanne))
+            assert (file.wallet, file.wallet_available) == (D("0.00"), D("0.00"))
