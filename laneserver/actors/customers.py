@@ -16,9 +16,17 @@ Lanes, like with stock (``actors/stock_point.py``):
               actors/hq_holds.py)
   AskSettle   at finish: the journal ops the sale writes in its own unit
               (spends, voucher uses, remainder vouchers, and its top-up lines'
-              wallet top-ups and cancels) → ops or ``Refused``
+              wallet top-ups and cancels) → ops or ``Refused``; what its top-up
+              cancels take off the wallet is held (the lane's ``TOPUP_CANCEL``)
+              until the lane's ``Release`` of it, written or not
   Available   what an account has that open tickets do not hold → Decimal (a
               top-up cancel line is checked with it before it goes on a ticket)
+  AskGiveBack (the sales actor) a sale's cancel: the ops giving its customer money back;
+              what they take back off an account (a top-up of the sale, a refund
+              it put on the account) is held like a lane's spend until
+              GiveBackDone (tell: the cancel written or not; the accounts' balances
+              re-read), so a spend in between is refused ``insufficient_funds``,
+              not the cancel's unit at write time (``BooksChanged``)
   Release     payment lines gone (removed, or written with the sale): their
               holds are dropped and those customers' balances re-read from the
               database, which holds the sale's movements by then (tell)
@@ -86,6 +94,7 @@ from laneserver.actors.customers_messages import (
     DepositCredit,
     EditCustomer,
     FindCustomer,
+    GiveBackDone,
     PublishedApplied,
     PublishedVersion,
     Refresh,
@@ -191,6 +200,10 @@ class CustomersActor:
                         envelope.reply(self.views.available(customer, account))
                     case AskGiveBack():
                         envelope.reply(await self.lanes.give_back(envelope.command))
+                    case GiveBackDone(sale=sale, written=written, every=every):
+                        ended = self.books.end_giving_back(sale, every=every)
+                        if written or every:  # not written: the balances did not move
+                            await self._refresh(ended)
                     case Refresh(customers=touched):
                         await self._refresh([rules.Hold(lane="", payment=0, mode=account, amount=ZERO, customer=c)
                                              for c in touched for account in rules.ACCOUNTS])

@@ -33,7 +33,6 @@ from laneserver.actors.journal import read
 from laneserver.actors.runtime import Address
 from laneserver.config import Config
 from laneserver.rules import customers as rules
-from laneserver.rules.money import ZERO
 from laneserver.store import reads
 from laneserver.store.ops import (
     IssueVoucher,
@@ -103,8 +102,12 @@ class LaneMoney:
         return hold if refusal is None else refusal
 
     async def settle(self, ask: AskSettle) -> tuple[Any, ...] | rules.Refused:
+        """The ops of a lane's sale; what its top-up cancel lines take off the wallet is
+        held (the lane's hold ``TOPUP_CANCEL``) until the lane releases it, the sale
+        written or not (a restarted lane's report drops it)."""
         common = dict(at=ask.at, lane=ask.lane, device=ask.device, seller=ask.seller)
         ops: list[Any] = []
+        self.books.release(ask.lane, (rules.TOPUP_CANCEL,))  # an earlier settle's, never released
         cancel: MoveAccount | None = None
         if ask.topup or ask.topup_cancel:
             customer = self.directory.get(ask.customer or "")
@@ -151,11 +154,18 @@ class LaneMoney:
                                         origin="remainder", customer=voucher.customer, **common))
             ops.append(UseVoucher(code=hold.code, amount=amount, remainder=remainder, **common))
         if cancel is not None:  # last: after the sale's own spends (held, so counted already)
+            # Held here until the sale is written or not (the lane's release: its plan's
+            # ``ReleasePayments`` of ``TOPUP_CANCEL``, told back too when not written).
+            refusal = self.books.ask(rules.Hold(lane=ask.lane, payment=rules.TOPUP_CANCEL, mode="wallet",
+                                                amount=-cancel.delta, customer=cancel.customer))
+            if refusal is not None:
+                return refusal
             # Held at head office once nothing else of the sale is refused here; the hold
             # goes with the movement, settled in the sale's unit (or given back by the
             # lane when the sale is not written: actors/lane_steps.py ``undo``).
             hold = await self._chain_wide(cancel.customer, -cancel.delta, "the top-up cancelled")
             if isinstance(hold, rules.Refused):
+                self.books.release(ask.lane, (rules.TOPUP_CANCEL,))
                 return hold
             ops.append(msgspec.structs.replace(cancel, hold=hold))
         return tuple(ops)
@@ -166,41 +176,43 @@ class LaneMoney:
         return await self.coupons.settle(ask)
 
     async def give_back(self, ask: AskGiveBack) -> tuple[Any, ...] | rules.Refused:
+        """The ops that give a cancelled sale's customer money back; what they take back
+        off an account is held here (``Books.giving_back``) until the asker's
+        ``GiveBackDone``, and at head office too (``[head_office]``: the movement's
+        ``hold``, settled in the cancel's unit). Refused: nothing is held."""
         common = dict(at=ask.at, lane=ask.lane, device=ask.device, seller=ask.seller)
         ops: list[Any] = []
-        # Money a cancel takes off an account (a refund put on it, a top-up): head office's
-        # holds of it (``[head_office]``), settled in the cancel's unit, given back at once
-        # when the cancel is refused after all.
+        # A cancel of this sale asked before and never ended (its asker gave up): replaced.
+        self.books.end_giving_back(ask.sale)
+        # Head office's holds of the money taken off (``[head_office]``), settled in the
+        # cancel's unit, given back at once when the cancel is refused after all.
         held: list[int] = []
-        taken: dict[tuple[str, str], Decimal] = {}  # per account: what this cancel takes off it so far
 
         async def take(customer: str, account: str, amount: Decimal, what: str) -> int | rules.Refused | None:
-            """``amount`` about to leave the account: the shop's own books must hold it
-            (with what this cancel takes already), then head office across the shops."""
-            so_far = taken.get((customer, account), ZERO) + amount
-            refusal = self.books.can_take(customer, account, so_far)
+            """``amount`` about to leave the account: the shop's own books must have it
+            available (with what this cancel holds already) and hold it, then head
+            office across the shops."""
+            refusal = self.books.giving_back(ask.sale, customer, account, amount)
             if refusal is not None:
                 return rules.Refused(refusal.code, f"the {account} no longer holds the {amount} of {what}: "
                                                    f"{refusal.details['available']} available", refusal.details)
             hold = await self._chain_wide(customer, amount, what, account)
             if isinstance(hold, int):
                 held.append(hold)
-            if not isinstance(hold, rules.Refused):
-                taken[(customer, account)] = so_far
             return hold
 
         for mode, amount, reference in ask.back:
             if mode in rules.ACCOUNTS:
                 customer = reference if reference in self.directory else ask.customer
                 if customer is None or customer not in self.directory:
-                    await self._dropped(held)
+                    await self._dropped(held, ask.sale)
                     return rules.Refused("conflict", f"the {mode} payment of {amount} names no customer to give it "
                                                      "back to")
                 hold = None
                 if amount < 0:  # a refund the sale put on the account, taken back off it
                     hold = await take(customer, mode, -amount, f"the refund of sale {ask.sale}")
                     if isinstance(hold, rules.Refused):
-                        await self._dropped(held)
+                        await self._dropped(held, ask.sale)
                         return hold
                 ops.append(MoveAccount(customer=customer, account=mode, delta=amount, kind="sale_cancel",
                                        approved_by=ask.approved_by, reason=ask.reason, hold=hold, **common))
@@ -215,14 +227,14 @@ class LaneMoney:
         if ask.sale is not None:
             coupons = await self.coupons.back(ask)
             if isinstance(coupons, rules.Refused):
-                await self._dropped(held)
+                await self._dropped(held, ask.sale)
                 return coupons
             ops.extend(coupons)
             # Its top-up lines: a top-up goes back out of the wallet, a top-up cancel back in.
             # A top-up already given back (wallet_topup_cancel): the sale's payments would
             # give it back a second time.
             if ask.topup_cancelled:
-                await self._dropped(held)
+                await self._dropped(held, ask.sale)
                 return rules.Refused("conflict", f"the wallet top-up of sale {ask.sale} was already given back "
                                                  "(wallet_topup_cancel): correct its payments instead")
             for customer, account, delta in await read(self.journal, partial(reads.sale_topups, number=ask.sale)):
@@ -230,7 +242,7 @@ class LaneMoney:
                 if delta > 0:
                     hold = await take(customer, account, delta, f"the top-up of sale {ask.sale}")
                     if isinstance(hold, rules.Refused):
-                        await self._dropped(held)
+                        await self._dropped(held, ask.sale)
                         return hold
                 ops.append(MoveAccount(customer=customer, account=account, delta=-delta, kind="sale_cancel",
                                        approved_by=ask.approved_by, reason=ask.reason, hold=hold, **common))
@@ -247,8 +259,10 @@ class LaneMoney:
             return None
         return await self.hq_holds.hold_movement(customer, account, amount, f"taking back {what}")
 
-    async def _dropped(self, holds: list[int]) -> None:
-        """Holds taken for a give-back that is refused after all: given back at once."""
+    async def _dropped(self, holds: list[int], sale: int | None) -> None:
+        """A give-back refused after all: what it held here dropped, head office's holds
+        given back at once."""
+        self.books.end_giving_back(sale)
         if self.hq_holds is not None:
             for hold in holds:
                 await self.hq_holds.movement_dropped(hold)

@@ -87,7 +87,11 @@ class AskGiveBack(msgspec.Struct, frozen=True, kw_only=True):
     """A cancelled sale gives its customer money back (actors/sales.py): the journal ops
     that put each ``credit``/``wallet`` amount back on the account its payment drew on,
     and issue a voucher (origin ``refund``) for each voucher it used. ``back`` is
-    (mode, amount, reference) per payment, amounts positive; ``customer`` the sale's."""
+    (mode, amount, reference) per payment, amounts positive; ``customer`` the sale's.
+    Money the ops take back off an account (a negative amount: a refund the sale put on
+    it; the sale's top-ups) is held from this answer until ``GiveBackDone`` (the asker
+    tells it once the cancel is written or not): refused ``insufficient_funds`` when
+    not there, nothing held then."""
 
     back: tuple[tuple[str, Decimal, str | None], ...]
     customer: str | None
@@ -99,6 +103,18 @@ class AskGiveBack(msgspec.Struct, frozen=True, kw_only=True):
     approved_by: str | None = None
     reason: str | None = None
     topup_cancelled: bool = False  # the sale's top-up was given back since (wallet_topup_cancel)
+
+
+class GiveBackDone(msgspec.Struct, frozen=True):
+    """The cancel of ``sale`` is ``written`` or will not be (tell): what its
+    ``AskGiveBack`` holds of accounts is dropped; written, their balances are re-read
+    from the database, which has the cancel's movements (in the same step: never more
+    available than there is). ``every``: every cancel's holds, balances re-read (the
+    sales actor starting: none of its cancels is under way, written or not)."""
+
+    sale: int | None = None
+    written: bool = False
+    every: bool = False
 
 
 class Refresh(msgspec.Struct, frozen=True):

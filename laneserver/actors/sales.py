@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import trio
 
-from laneserver.actors.customers_messages import AskGiveBack, Refresh
+from laneserver.actors.customers_messages import AskGiveBack, GiveBackDone, Refresh
 from laneserver.actors.drawer_messages import RowsWritten
 from laneserver.actors.journal import CommitFailed, commit, log_commit_failed, read
 from laneserver.actors.messages import Caller, Do, Keyed
@@ -119,6 +119,10 @@ class SalesActor:
 
     async def run(self, inbox: trio.MemoryReceiveChannel, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         await self.replies.load(self.journal, self.clock.now())
+        if self.customers is not None:
+            # A cancel under way when this actor stopped (a crash) is not any more: what
+            # its give-back held of customers' accounts is let go (balances re-read).
+            await self.customers.tell(GiveBackDone(every=True))
         task_status.started()
         self.log.info("sales_started")
         async for envelope in inbox:
@@ -274,12 +278,14 @@ class SalesActor:
                     back=back, customer=sale.customer, at=now, lane=lane, device=caller.device, seller=caller.seller,
                     approved_by=caller.approved_by, reason=reason, sale=sale.number,
                     topup_cancelled=sale.topup_cancelled))
-            except ActorFailed:
+            except ActorFailed as failed:
+                if failed.maybe_applied:  # it may have held money before it failed: let go (after the ask)
+                    await self._give_back_done(sale.number)
                 return refused(Code.UNAVAILABLE, "the customer directory did not answer; nothing was changed, "
                                                  "try again")
             if isinstance(given, Refused):
-                return given  # with its details (``available`` and ``short`` of money not there)
-            customer_moves = given
+                return given  # with its details (``available`` and ``short`` of money not there); nothing held
+            customer_moves = given  # what they take off accounts is held until ``GiveBackDone``
         takes = await read(self.journal, partial(reads.sale_takes, number=sale.number))
         stock = tuple(
             MoveStock(at=now, stock_point=point, article=article, delta=qty, reason="sale_cancel",
@@ -324,8 +330,12 @@ class SalesActor:
             if self.hq_holds is not None:  # not written: head office's holds given back, not left to lapse
                 for hold in held:
                     await self.hq_holds.movement_dropped(hold)
+            if customer_moves:
+                await self._give_back_done(sale.number)  # what the give-back held here, let go
             return self._failed("SaleCancelled", keyed, error)
         assert isinstance(recorded, CancelRecorded)
+        if customer_moves:  # written: what it held here let go, the accounts' balances re-read with it
+            await self._give_back_done(sale.number, written=True)
         if held and self.hq_holds is not None:
             self.hq_holds.movements_written()  # its unit settled them: head office is told now
         answer = result(recorded.number, recorded.payments)
@@ -345,6 +355,12 @@ class SalesActor:
         return answer
 
     # --- helpers ---------------------------------------------------------------------------
+
+    async def _give_back_done(self, sale: int, *, written: bool = False) -> None:
+        """The cancel of ``sale`` is ``written`` or will not be: the customers actor lets
+        go of what its give-back held (``AskGiveBack``)."""
+        if self.customers is not None:
+            await self.customers.tell(GiveBackDone(sale, written=written))
 
     async def _tell_drawer(self, lane: str, numbers: tuple[int, ...], rows: tuple[rules.NewRow, ...],
                            change: Decimal) -> None:

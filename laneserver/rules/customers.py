@@ -11,6 +11,12 @@ line removed, exactly as a ticket's lines hold stock back. Holds are not
 journaled: they are derived from the lanes' tickets, which each lane reports
 again when it starts (``report``, never refused).
 
+A sale's cancel that takes money back off an account (a top-up the sale made, a
+refund it put on the account) holds it the same way, from the customers actor's
+agreement until the cancel is written or not (``GIVING_BACK``, ``giving_back``,
+``end_giving_back``): another lane's spend cannot take it meanwhile. So does a lane's
+sale for its top-up cancel lines, from its settle (``TOPUP_CANCEL``, a hold of the lane).
+
 Invariants (checked by the property tests):
   - ``balance(customer, account)`` is the sum of the deltas applied to it;
   - ``available = balance − held``, and ``ask`` never grants a hold that would
@@ -45,6 +51,12 @@ NOT_FOR_MONEY_IN: tuple[str, ...] = (*CUSTOMER_MODES, "meal_voucher")
 #: Movement kinds (``customer_movements.kind``).
 KINDS: tuple[str, ...] = ("deposit", "topup", "topup_cancel", "spend", "correction", "refund")
 INSUFFICIENT_FUNDS = "insufficient_funds"
+#: The ``Hold.payment`` of what a lane's sale takes off the wallet for its top-up cancel
+#: lines, from its settle until it is written or not (no payment line's: they count from 1).
+TOPUP_CANCEL = 0
+#: The ``Hold.lane`` of what a sale's cancel takes back off an account, followed by the
+#: sale's number (``giving_back``): no lane's id (a lane's holds are its tickets' lines).
+GIVING_BACK = "sale_cancel#"
 
 
 class Customer(msgspec.Struct, frozen=True, kw_only=True):
@@ -203,6 +215,21 @@ class Books:
     def release(self, lane: str, payments: Iterable[int] | None = None) -> list[Hold]:
         """Drop the lane's holds on ``payments`` (all of them when None); returns what was dropped."""
         keys = [k for k in self.holds if k[0] == lane and (payments is None or k[1] in set(payments))]
+        return [self.holds.pop(k) for k in keys]
+
+    def giving_back(self, sale: int | None, customer: str, account: str, amount: Decimal) -> Refused | None:
+        """Hold ``amount`` a cancel of ``sale`` takes back off the account (with what it
+        holds already), or refuse it (``insufficient_funds``, nothing held)."""
+        lane = f"{GIVING_BACK}{'' if sale is None else sale}"
+        payment = 1 + sum(1 for k in self.holds if k[0] == lane)
+        return self.ask(Hold(lane=lane, payment=payment, mode=account, amount=amount, customer=customer))
+
+    def end_giving_back(self, sale: int | None = None, *, every: bool = False) -> list[Hold]:
+        """Drop what the cancel of ``sale`` holds (written, or not made); ``every``: what
+        every cancel holds (the one that asks for them starts: none is under way).
+        Returns what was dropped."""
+        lane = f"{GIVING_BACK}{'' if sale is None else sale}"
+        keys = [k for k in self.holds if (k[0].startswith(GIVING_BACK) if every else k[0] == lane)]
         return [self.holds.pop(k) for k in keys]
 
     def report(self, lane: str, holds: Iterable[Hold]) -> list[Hold]:

@@ -45,7 +45,7 @@ from typing import Any
 import msgspec
 
 from laneserver.rules import coupons as coupon_rules
-from laneserver.rules.customers import CUSTOMER_MODES
+from laneserver.rules.customers import CUSTOMER_MODES, TOPUP_CANCEL
 from laneserver.rules.lane import LaneState, SaleCompleted
 from laneserver.rules.lane_journal import bounds
 from laneserver.rules.lane_sums import (
@@ -67,7 +67,9 @@ class Bill(msgspec.Struct, frozen=True):
 
 class SettleAccounts(msgspec.Struct, frozen=True, kw_only=True):
     """The journal ops of a sale's credit / wallet / voucher payments (``payments``:
-    (payment, mode, amount)) and of its wallet top-ups and top-up cancels."""
+    (payment, mode, amount)) and of its wallet top-ups and top-up cancels; what the
+    cancels take off the wallet is held from then as the lane's payment ``TOPUP_CANCEL``
+    (its give-back lets go of it; written, the sale's ``ReleasePayments`` does)."""
 
     payments: tuple[tuple[int, str, Decimal], ...]
     customer: str | None
@@ -279,9 +281,12 @@ def plan(change: Change, *, takes: Callable[[str, Any], Iterable[tuple[str, Any]
         topup, cancel = topups_in_out(sale.lines)
         if drawn or topup or cancel:
             modes = {p.mode for p in sale.payments}
+            # What its top-up cancel lines take off the wallet is held from the settle
+            # (``TOPUP_CANCEL``): let go with the payment lines, or told back.
             asks.append(Ask(SettleAccounts(payments=drawn, customer=sale.customer, topup=topup, topup_cancel=cancel,
                                            topup_mode=modes.pop() if len(modes) == 1 else None, at=sale.at,
-                                           seller=sale.seller)))
+                                           seller=sale.seller),
+                            ReleasePayments((TOPUP_CANCEL,)) if cancel else None))
         credits = coupon_rules.credits(sale.lines, article)
         if isinstance(credits, str):
             return refused(Code.CONFLICT, credits)
@@ -324,6 +329,8 @@ def plan(change: Change, *, takes: Callable[[str, Any], Iterable[tuple[str, Any]
     if change.holding is not None:
         drawing.add(change.holding)
     gone = drawing - customer_payments(change.after.ticket)
+    if sale is not None and topups_in_out(sale.lines)[1]:
+        gone.add(TOPUP_CANCEL)
     if gone:
         tells.append(ReleasePayments(tuple(sorted(gone))))
     return Plan(asks=tuple(asks), tells=tuple(tells), undo=undo, takes=taken)
