@@ -17,8 +17,10 @@ from laneserver.store import hq_holds, schema
 from laneserver.store.ops import (
     IssueVoucher,
     MoveAccount,
+    PaymentRow,
     PutCustomer,
     RecordCancel,
+    RecordPayments,
     RecordSale,
     UseVoucher,
 )
@@ -102,3 +104,22 @@ def test_money_put_on_an_account_below_zero_with_head_office_is_written(writer):
     with pytest.raises(BooksChanged, match="would be"):
         writer.apply(MoveAccount(at=T0, customer="H1", account="wallet", delta=-D("1.00"), kind="correction",
                                  lane="1"))
+
+
+def test_a_payment_annulled_by_a_unit_written_first_is_a_conflict(writer):
+    """A correction (ANL + MAJ) or a cancel (an ANL per standing row) of a payment another
+    unit annulled first is what changed: ``BooksChanged`` before the unique index
+    ``payments_one_annul`` fails the unit (the sales actor read "UNIQUE" in that index's
+    words to answer conflict). A correction of a sale that does not exist stays a fault."""
+    _in_unit(writer, RecordSale(sale=_sale(), stock_point="main"))
+    rows = (PaymentRow(type="ANL", mode="cash", amount=D("-8.90"), refers=1),
+            PaymentRow(type="MAJ", mode="card", amount=D("8.90"), refers=1))
+    _in_unit(writer, RecordPayments(sale=1, at=T0, rows=rows, lane="1"))
+    with pytest.raises(BooksChanged, match="payment 1 was annulled meanwhile"):
+        _in_unit(writer, RecordPayments(sale=1, at=T0, rows=rows, lane="1"))
+    with pytest.raises(BooksChanged, match="payment 1 was annulled meanwhile"):
+        _in_unit(writer, RecordCancel(original=1, sale=_sale(-1), rows=rows[:1], reason="erreur", approved_by="chef"))
+    with pytest.raises(ValueError, match="no sale 7") as fault:
+        _in_unit(writer, RecordPayments(sale=7, at=T0, rows=rows, lane="1"))
+    assert not isinstance(fault.value, BooksChanged)
+    assert writer.db.execute("SELECT count(*) FROM payments").fetchone() == (3,)

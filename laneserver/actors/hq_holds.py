@@ -93,6 +93,9 @@ class HoldStats:
     to_tell: int = 0  # rows still to tell, at the actor's last look
     failures: int = 0  # calls to head office that failed or did not answer in time
     reachable: bool | None = None  # head office's last answer (None: not asked yet)
+    # Head office answers but its schema is older than this shop's (store/hq.py
+    # ``SchemaTooOld``): its words, until a connection finds it upgraded. None: not seen.
+    schema_too_old: str | None = None
 
 
 class Granted(msgspec.Struct, frozen=True):
@@ -110,6 +113,11 @@ class ChainBalances(msgspec.Struct, frozen=True):
 
 class _Offline(Exception):
     """Head office did not answer (in time)."""
+
+
+# What a call to head office may end with instead of its answer: unreachable, refused, or
+# reached with a schema older than this shop's (every call treats them alike: no hold).
+_NO_ANSWER = (psycopg.Error, OSError, hq.SchemaTooOld)
 
 
 class _Slot:
@@ -138,7 +146,10 @@ class _Link:
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(connection, *args)`` on an idle connection (a new one when none is idle).
         A pooled connection found broken (head office restarted): every idle one is
-        dropped and the call made once more on a new one."""
+        dropped and the call made once more on a new one. A column or table head office
+        does not have: its schema version is looked at, and when older than this shop's the
+        call raises ``hq.SchemaTooOld`` (a shop upgraded before its head office), not the
+        database's error."""
         for attempt in (1, 2):
             try:
                 conn, pooled = self.idle.get_nowait(), True
@@ -146,6 +157,12 @@ class _Link:
                 conn, pooled = hq.connect(self.dsn, CONNECT_SECONDS, STATEMENT_MS), False
             try:
                 result = fn(conn, *args)
+            except (psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedTable):
+                too_old = _behind(conn)
+                _close(conn)
+                if too_old is None:
+                    raise
+                raise too_old from None
             except psycopg.OperationalError:
                 _close(conn)
                 if not pooled or attempt == 2:
@@ -177,6 +194,24 @@ class _Link:
                 _close(self.idle.get_nowait())
             except queue.Empty:
                 return
+
+
+def _behind(conn: psycopg.Connection) -> hq.SchemaTooOld | None:
+    """Head office's schema older than this shop's (None: it is not, or cannot be read)."""
+    try:
+        hq.check_schema(conn)
+    except hq.SchemaTooOld as error:
+        return error
+    except psycopg.Error:
+        return None
+    return None
+
+
+def _look_and_renew(conn: psycopg.Connection, shop: str, holds: list[int],
+                    seconds: float) -> tuple[hq.SchemaTooOld | None, int]:
+    """Head office's schema looked at (older than this shop's or not), then the holds
+    renewed all the same (their column is migration 2's): (too old, holds renewed)."""
+    return _behind(conn), (hq.renew_holds(conn, shop, holds, seconds) if holds else 0)
 
 
 def _close(conn: psycopg.Connection) -> None:
@@ -223,7 +258,7 @@ class HqHolds:
         self.stats.asked += 1
         try:
             answer = await self._asked(customer, account, amount)
-        except (psycopg.Error, OSError, _Offline) as error:
+        except (*_NO_ANSWER, _Offline) as error:
             self._failed(error)
             return await self._offline(lane, payment, customer, account, amount)
         now = self.clock.now()
@@ -243,7 +278,7 @@ class HqHolds:
                 with trio.move_on_after(self.config.hold_timeout):
                     try:
                         await self.hop(self._link.call, hq.release_hold, answer.hold, self.config.shop)
-                    except (psycopg.Error, OSError):
+                    except _NO_ANSWER:
                         pass  # head office lets it lapse (HOLD_SECONDS)
             return refused(Code.UNAVAILABLE, "the hold could not be recorded; nothing was paid, try again")
         self.stats.held += 1
@@ -256,7 +291,8 @@ class HqHolds:
         """Head office's answer to a hold of ``amount`` within ``hold_timeout``.
 
         Raises:
-            _Offline, psycopg.Error, OSError: no answer (in time); nothing is held."""
+            _Offline, psycopg.Error, OSError, hq.SchemaTooOld: no answer (in time), or head office
+                older than the shop; nothing is held."""
         slot = _Slot()
         answer: hq.Held | hq.Short | None = None
         with trio.move_on_after(self.config.hold_timeout) as waited:
@@ -282,8 +318,10 @@ class HqHolds:
         spent)."""
         try:
             answer = await self._asked(customer, account, amount)
-        except (psycopg.Error, OSError, _Offline) as error:
+        except (*_NO_ANSWER, _Offline) as error:
             self._failed(error)
+            if isinstance(error, hq.SchemaTooOld):
+                return refused(Code.UNAVAILABLE, f"{what} needs head office, and {error}")
             return refused(Code.UNAVAILABLE, f"head office does not answer: {what} needs it (the customer may "
                                              "have spent the money in another shop); try again when it answers")
         await self._answered(answer.up_to)
@@ -310,7 +348,7 @@ class HqHolds:
         with trio.move_on_after(self.config.hold_timeout):
             try:
                 await self.hop(self._link.call, hq.release_hold, hold, self.config.shop)
-            except (psycopg.Error, OSError):
+            except _NO_ANSWER:
                 pass  # head office lets it lapse (its hold time)
 
     async def _offline(self, lane: str, payment: int, customer: str, account: str,
@@ -369,11 +407,24 @@ class HqHolds:
     # --- head office's answers ----------------------------------------------------------
 
     def _failed(self, error: BaseException) -> None:
+        """A call to head office ended without its answer. Its schema older than this
+        shop's is said as such (an error, once while it lasts), not as head office not
+        answering: it did, and ``laneserver hq init`` there is the cure."""
         self.stats.failures += 1
-        if self.stats.reachable is not False:
+        if isinstance(error, hq.SchemaTooOld):
+            self._schema(error)
+        elif self.stats.reachable is not False:
             self.log.warning("head_office_holds_unreachable", error=str(error).strip().splitlines()[0]
                              if str(error).strip() else repr(error))
         self.stats.reachable = False
+
+    def _schema(self, too_old: hq.SchemaTooOld | None) -> None:
+        """What a look at head office's schema version found: older than this shop's (an
+        error in the log, once while it lasts), or not (the words go)."""
+        if too_old is not None and self.stats.schema_too_old != str(too_old):
+            self.log.error("head_office_schema_too_old", version=too_old.version, needed=too_old.needed,
+                           error=str(too_old))
+        self.stats.schema_too_old = None if too_old is None else str(too_old)
 
     async def _answered(self, up_to: int | None) -> None:
         """Head office answered, holding the shop's ``account`` chain up to ``up_to``
@@ -410,7 +461,7 @@ class HqHolds:
                 answer = await self.hop(self._link.call, hq.balances, self.config.shop, customer)
             if waited.cancelled_caught:
                 raise _Offline(f"no answer within {self.config.hold_timeout:g} s")
-        except (psycopg.Error, OSError, _Offline) as error:
+        except (*_NO_ANSWER, _Offline) as error:
             self._failed(error)
             return await self._cached(customer)
         self.stats.reachable = True
@@ -442,17 +493,20 @@ class HqHolds:
     async def renew(self) -> int | None:
         """Head office's holds the rows still see unsettled (``open``: on a ticket line;
         ``settle``: not told yet) lapse ``hold_seconds`` from now, not before: how many
-        were renewed; None when head office did not answer."""
+        were renewed; None when head office did not answer. Head office's schema version
+        is looked at first (``stats.schema_too_old``: older than this shop's, or no longer),
+        so ``laneserver status`` says a head office older than the shop before any hold is
+        asked, and no more once ``hq init`` ran there; the holds are renewed all the same."""
         holds = await read(self.journal, store.unsettled)
-        if not holds:
-            return 0
         try:
             with trio.fail_after(TELL_SECONDS):
-                renewed = await self.hop(self._link.call, hq.renew_holds, self.config.shop, holds, self.hold_seconds)
-        except (psycopg.Error, OSError, trio.TooSlowError) as error:
+                too_old, renewed = await self.hop(self._link.call, _look_and_renew, self.config.shop, holds,
+                                                  self.hold_seconds)
+        except (*_NO_ANSWER, trio.TooSlowError) as error:
             self._failed(error)
             return None
         self.stats.reachable = True
+        self._schema(too_old)
         return renewed
 
     async def tell_round(self, limit: int = 50) -> int | None:
@@ -468,7 +522,7 @@ class HqHolds:
                                        row.record)
                     else:
                         await self.hop(self._link.call, hq.release_hold, row.hold, self.config.shop)
-            except (psycopg.Error, OSError, trio.TooSlowError) as error:
+            except (*_NO_ANSWER, trio.TooSlowError) as error:
                 self._failed(error)
                 return None
             # False from head office: settled or released already (a resend): done all the same.

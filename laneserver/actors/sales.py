@@ -377,10 +377,11 @@ class SalesActor:
                            seller=caller.seller)
 
     def _failed(self, kind: str, keyed: Keyed, error: CommitFailed) -> Refused:
+        """A unit rolled back: ``conflict`` only on the writer's own word that another
+        request came first (``changed``: the sale cancelled or its payment annulled
+        meanwhile, the money given back spent; ``key_reused``), else ``internal``."""
         log_commit_failed(self.log, error, command=kind)
-        return ReplyMemory.failed_result(
-            error, keyed.key, "the change could not be saved (the sale changed meanwhile?); nothing was changed",
-            Code.CONFLICT if "UNIQUE" in str(error) else Code.INTERNAL)
+        return ReplyMemory.failed_result(error, keyed.key, "the change could not be saved; nothing was changed")
 
 
 #: The verbs, for messages that name them.

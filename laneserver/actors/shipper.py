@@ -12,6 +12,11 @@ A loop, never in the way of a sale:
   through the journal (one small statement);
 * when head office cannot be reached it waits (``Backoff``: doubling, capped, with
   jitter) and tries again; the records wait on the shop's disk meanwhile;
+* on connecting it reads head office's schema version: older than this shop's (a shop
+  upgraded before its head office) is said as such, ``head_office_schema_too_old``,
+  not as head office not answering; the records are shipped all the same (their table
+  is the first migration's), unless head office has no schema at all (``hq init``
+  never run there: nothing to ship into, tried again with the backoff);
 * on (re)connecting it asks head office what it holds of the shop and starts from
   there, so a batch lost with a crash is sent again and one head office already has
   is not (and a head office restored from an older backup is filled up again).
@@ -69,6 +74,7 @@ class ShipperStats:
     last_error: str | None = None
     catalog_version: int = 0
     customers_version: int = 0
+    schema_too_old: str | None = None  # head office's schema older than the shop's (store/hq.py ``SchemaTooOld``)
 
 
 class _Round:
@@ -82,6 +88,7 @@ class _Round:
         self.pg: psycopg.Connection | None = None
         self.position: dict[str, int] = {}
         self.anchor_sent: bytes | None = None
+        self.too_old: hq.SchemaTooOld | None = None  # head office's schema, at the last connection
 
     def reader(self) -> sqlite3.Connection:
         if self.db is None:
@@ -92,9 +99,22 @@ class _Round:
         return outbox.read_position(self.reader())
 
     def connect(self) -> dict[str, int]:
-        """Reach head office; its position of this shop becomes ours."""
+        """Reach head office; its position of this shop becomes ours. ``too_old``: its
+        schema is older than this shop's, records shipped all the same.
+
+        Raises:
+            hq.SchemaTooOld: head office has no schema (``hq init`` never run there).
+            psycopg.Error, OSError: head office cannot be reached or read.
+        """
         self.drop()
         self.pg = hq.connect(self.config.dsn)
+        try:
+            hq.check_schema(self.pg)
+            self.too_old = None
+        except hq.SchemaTooOld as error:
+            if error.version < 1:  # no ``records`` table: nothing to ship into
+                raise
+            self.too_old = error
         self.position = hq.positions(self.pg, self.config.shop)
         self.anchor_sent = None
         return dict(self.position)
@@ -205,14 +225,18 @@ class ShipperActor:
                 position = await self._hop(self._round.connect)
                 self.stats.connected = True
                 self._log.info("head_office_connected", position=position)
+                self._schema(self._round.too_old)
             sent, new, more, lag = await self._hop(self._round.ship, self.clock.now())
-        except (psycopg.Error, OSError) as error:
+        except (psycopg.Error, OSError, hq.SchemaTooOld) as error:
             self.stats.connected = False
             self.stats.failures += 1
             self.stats.last_error = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
             await self._hop(self._round.drop)
             wait = self._backoff.next_wait(self._draw())
-            self._log.warning("head_office_unreachable", error=self.stats.last_error, retry_in=round(wait, 2))
+            if isinstance(error, hq.SchemaTooOld):
+                self._schema(error, retry_in=round(wait, 2))
+            else:
+                self._log.warning("head_office_unreachable", error=self.stats.last_error, retry_in=round(wait, 2))
             position = await self._hop(self._round.local_position)
             self.stats.lag = await self._hop(self._round.lag, position, self.clock.now())
             return wait
@@ -226,6 +250,14 @@ class ShipperActor:
             await self._catalog()
             await self._customers()
         return 0.0 if more else self.config.every
+
+    def _schema(self, too_old: hq.SchemaTooOld | None, **fields: Any) -> None:
+        """Head office answered: its schema older than this shop's is an error in the log
+        (once while it lasts) and in ``stats``, in its own words, never "unreachable"."""
+        if too_old is not None and self.stats.schema_too_old != str(too_old):
+            self._log.error("head_office_schema_too_old", version=too_old.version, needed=too_old.needed,
+                            error=str(too_old), **fields)
+        self.stats.schema_too_old = None if too_old is None else str(too_old)
 
     async def _note(self, position: dict[str, int]) -> None:
         """Head office acknowledged up to ``position``: note it in ``meta`` (through the

@@ -173,7 +173,10 @@ async def _head_office(shop: Shop, within: float = 2.0) -> dict[str, Any] | None
         if shop.hold_stats is not None and "holds" in part:
             stats = shop.hold_stats
             part["holds"] |= {"asked": stats.asked, "short": stats.short, "offline_taken": stats.offline,
-                              "offline_refused": stats.offline_refused, "reachable": stats.reachable}
+                              "offline_refused": stats.offline_refused, "reachable": stats.reachable,
+                              "schema_too_old": stats.schema_too_old}
+            # Head office answers with a schema older than the shop's (store/hq.py ``SchemaTooOld``).
+            part["schema_too_old"] = stats.schema_too_old
         return part
     return None
 
@@ -318,6 +321,8 @@ def format_status(status: dict[str, Any], where: str) -> str:
                  f"{_ago(head_office['oldest_seconds'])}")
         if head_office["lagging"]:
             state += f" — LAGGING (over the {head_office['lag_warning']:g} s warning)"
+        if head_office.get("schema_too_old"):
+            state += f" — {head_office['schema_too_old']}"
         lines.append(f"head office: shop {head_office['shop']}, {state}")
         if holds := head_office.get("holds"):
             lines.append(f"wallet holds: {_holds_line(holds)}")
@@ -331,7 +336,9 @@ def _holds_line(holds: dict[str, Any]) -> str:
     if "asked" in holds:
         parts.append(f"{holds['asked']} asked since the start, {holds['short']} short, {holds['offline_taken']} "
                      f"taken offline, {holds['offline_refused']} refused offline")
-        if holds["reachable"] is False:
+        if holds.get("schema_too_old"):
+            parts.append("head office's database is older than this shop's (offline allowance in use)")
+        elif holds["reachable"] is False:
             parts.append("head office NOT ANSWERING (offline allowance in use)")
     parts.append(f"{holds['open']} open, {holds['to_tell']} to tell head office, {holds['offline_counted']} "
                  f"offline spend{'s' if holds['offline_counted'] != 1 else ''} in the allowances")

@@ -236,6 +236,31 @@ def schema_version(conn: psycopg.Connection) -> int:
     return found[0] if found else 0
 
 
+class SchemaTooOld(RuntimeError):
+    """Head office answers, but its schema is older than this laneserver's: a shop
+    upgraded before its head office (``hq init`` not run there since). Its words say so
+    and what to do; ``version`` is head office's, ``needed`` this laneserver's."""
+
+    def __init__(self, version: int, needed: int) -> None:
+        self.version = version
+        self.needed = needed
+        super().__init__(f"head office's database is older than this shop's (version {version} < {needed}): "
+                         "run `laneserver hq init` on head office")
+
+
+def check_schema(conn: psycopg.Connection) -> int:
+    """Head office's schema version, when it is at least this laneserver's.
+
+    Raises:
+        SchemaTooOld: it is older (a column or table this shop uses is not there yet).
+        psycopg.Error: head office cannot be read.
+    """
+    version = schema_version(conn)
+    if version < len(SCHEMA):
+        raise SchemaTooOld(version, len(SCHEMA))
+    return version
+
+
 # --- the shop's side: shipping -------------------------------------------------------
 
 def positions(conn: psycopg.Connection, shop: str) -> dict[str, int]:

@@ -57,6 +57,7 @@ from laneserver.store.ops import (
     UseVoucher,
     MoveStock,
     Op,
+    PaymentRow,
     PutLaneState,
     PutPurchaseOrder,
     PutStockArticle,
@@ -448,6 +449,7 @@ class Writer:
         if self.db.execute("SELECT 1 FROM sales WHERE number=?", (op.sale,)).fetchone() is None:
             raise ValueError(f"no sale {op.sale}")
         at = iso(op.at)
+        self._not_annulled(op.rows)
         numbers = tuple(
             chain_payment(self.db, self.heads, op.sale, at, row.mode, row.amount, row.reference, type=row.type, refers=row.refers,
                                 lane=op.lane, seller=op.seller, approved_by=op.approved_by, reason=op.reason)
@@ -458,6 +460,15 @@ class Writer:
         if op.key is not None and op.device is not None and op.reply is not None:
             self._remember(op.device, op.key, op.actor, filled(op.reply, op.holes, numbers), at, op.fingerprint)
         return numbers
+
+    def _not_annulled(self, rows: tuple[PaymentRow, ...]) -> None:
+        """The payments ``rows`` annul (ANL) are still standing. The unique index
+        ``payments_one_annul`` refuses a second ANL of a payment; one another unit annulled
+        first (a correction, a cancel) is what this unit was decided on changed."""
+        for row in rows:
+            if row.type == "ANL" and row.refers is not None and self.db.execute(
+                    "SELECT 1 FROM payments WHERE refers=? AND type='ANL'", (row.refers,)).fetchone() is not None:
+                raise BooksChanged(f"payment {row.refers} was annulled meanwhile")
 
     def _record_original(self, sale: int, at: str, printed: Printed | None) -> None:
         """The first print of a sale just written (rules/copies.py): counter 1."""
@@ -477,6 +488,7 @@ class Writer:
             raise ValueError(f"sale {op.original} is a cancel of sale {row[0]}, not a sale that can be cancelled")
         if self.db.execute("SELECT 1 FROM sales WHERE cancels=?", (op.original,)).fetchone() is not None:
             raise BooksChanged(f"sale {op.original} was cancelled meanwhile")
+        self._not_annulled(op.rows)
         sale = op.sale
         number, record, digest = insert_sale(self.db, self.heads, sale, cancels=op.original, reason=op.reason,
                                                    approved_by=op.approved_by)

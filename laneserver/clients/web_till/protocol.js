@@ -14,7 +14,8 @@
 //     reply and applies nothing twice);
 //   - optionally (persistKey) the unanswered mutating requests are kept in
 //     sessionStorage, so a reload of the page re-sends them too; their replies,
-//     which nobody awaits any more, go to onUnclaimed.
+//     which nobody awaits any more, go to onUnclaimed with the context the page gave
+//     the request (request's opts.context: what its messages need, e.g. a reprint's kind).
 //
 // Invariants:
 //   - a frame is never sent before the handshake of the current socket succeeded,
@@ -84,8 +85,9 @@ export class Connection {
      *        send its requests with {handshake: true}; throw to drop the socket and retry
      * @param {(event: object) => void} [options.onEvent] pushed frames (no "re")
      * @param {(state: string, info: object) => void} [options.onState]
-     * @param {(reply: object, request: object) => void} [options.onUnclaimed] replies to
-     *        requests restored from sessionStorage after a reload
+     * @param {(reply: object, request: object, context: object) => void} [options.onUnclaimed]
+     *        replies to requests restored from sessionStorage after a reload, with the
+     *        context they were sent with
      * @param {string} [options.persistKey] sessionStorage key for unanswered mutating requests
      * @param {number} [options.replyTimeoutMs] a reply later than this drops the socket
      *        (so a half-dead connection is replaced and the request re-sent)
@@ -176,6 +178,8 @@ export class Connection {
      * @param {boolean} [opts.mutating] carry an idempotency key (and keep it on re-sends)
      * @param {string} [opts.key] a key of the caller's choosing (mutating only)
      * @param {boolean} [opts.handshake] part of the handshake: sent at once, never re-sent
+     * @param {object} [opts.context] plain data kept with a mutating request across a
+     *        reload (its reply then goes to onUnclaimed with it)
      */
     request(type, fields = {}, opts = {}) {
         const id = `${this.prefix}-${++this.counter}`;
@@ -186,6 +190,7 @@ export class Connection {
                 frame, resolve, reject,
                 handshake: !!opts.handshake,
                 mutating: !!opts.mutating,
+                context: opts.context || null,
                 sentGen: -1, sentAt: 0, createdAt: Date.now(),
             };
             this.pending.set(id, entry);
@@ -344,7 +349,7 @@ export class Connection {
         if (!this.persistKey) return;
         const keep = [];
         for (const entry of this.pending.values()) {
-            if (entry.mutating) keep.push({ frame: entry.frame, createdAt: entry.createdAt });
+            if (entry.mutating) keep.push({ frame: entry.frame, createdAt: entry.createdAt, context: entry.context });
         }
         try {
             if (keep.length) sessionStorage.setItem(this.persistKey, JSON.stringify(keep));
@@ -363,11 +368,13 @@ export class Connection {
             if (!item || !item.frame || typeof item.frame.id !== "string") continue;
             if (now - (item.createdAt || 0) > PERSIST_MAX_AGE_MS) continue; // too old to replay
             const request = item.frame;
+            const context = item.context && typeof item.context === "object" ? item.context : {};
             this.pending.set(request.id, {
                 frame: request,
-                resolve: (reply) => this.onUnclaimed(reply, request),
-                reject: (error) => this.onUnclaimed(error.frame || { type: "error", code: error.code, message: error.message }, request),
-                handshake: false, mutating: true, sentGen: -1, sentAt: 0, createdAt: item.createdAt,
+                resolve: (reply) => this.onUnclaimed(reply, request, context),
+                reject: (error) => this.onUnclaimed(
+                    error.frame || { type: "error", code: error.code, message: error.message }, request, context),
+                handshake: false, mutating: true, context, sentGen: -1, sentAt: 0, createdAt: item.createdAt,
             });
         }
     }

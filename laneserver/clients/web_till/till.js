@@ -146,7 +146,7 @@ class TillApp {
             handshake: (conn) => this.handshake(conn),
             onEvent: (event) => this.onEvent(event),
             onState: (state, info) => this.onConnectionState(state, info),
-            onUnclaimed: (reply, request) => this.onUnclaimed(reply, request),
+            onUnclaimed: (reply, request, context) => this.onUnclaimed(reply, request, context),
             persistKey: PENDING_KEY,
         });
         if (token) {
@@ -369,13 +369,23 @@ class TillApp {
         }
     }
 
-    /** A reply to a request re-sent from a previous page (reload while in flight). */
-    onUnclaimed(reply, request) {
+    /**
+     * A reply to a request re-sent from a previous page (reload while in flight), worded
+     * with the context the request was sent with (act's opts.context, kept with it:
+     * a gift receipt's reprint is no duplicata, a document's points at its PDF).
+     */
+    onUnclaimed(reply, request, context = {}) {
         if (reply.type === "error") {
-            if (reply.code !== "connection_stopped") this.showError(new ServerError(reply), { code: request.code, verb: request.type });
+            if (reply.code !== "connection_stopped") {
+                this.showError(new ServerError(reply), { code: request.code, ...context, verb: request.type });
+            }
             return;
         }
         if (reply.ticket) this.setTicket(reply.ticket);
+        if (request.type === "reprint" && reply.copy !== undefined) {
+            const gift = (context.kind || reply.kind) === "gift";
+            this.notice(t(gift ? "sale.gift_printed" : "sale.duplicate_printed", { copy: reply.copy }));
+        }
         // finish, or a pay that finished the sale (the shop's auto_finish)
         if ((request.type === "finish" || request.type === "pay") && reply.number !== undefined) {
             this.pay.close();
@@ -399,7 +409,7 @@ class TillApp {
         const mutating = !!opts.mutating;
         if (mutating) this.startSending();
         try {
-            const pending = this.conn.request(verb, fields, { mutating });
+            const pending = this.conn.request(verb, fields, { mutating, context: mutating ? opts.context : undefined });
             if (mutating && this.conn.state !== STATES.READY) this.drawConnection(); // "n waiting to be sent"
             const reply = await pending;
             if (reply.ticket) this.setTicket(reply.ticket);

@@ -12,6 +12,7 @@ server"; no copy is counted."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,63 @@ def test_a_sales_duplicate_on_a_lane_without_a_printer_says_so_in_words(reprint_
     expect(till.by("error-text")).to_have_text(
         "This lane has no receipt printer: the gift receipt cannot be printed here.")
     assert rows(reprint_server, "SELECT record FROM fiscal_records WHERE chain='copy'") == []
+
+
+def _reload_in_flight(till) -> None:
+    """The page sells C1, asks for a gift receipt, and is reloaded before the ``reprint``
+    reached the server; the re-sent ``reprint`` (same id and key, from sessionStorage)
+    is held on the wire until the cashier has signed in again (a reload forgets the
+    seller, and the server refuses a reprint with nobody signed in), then goes to the
+    real server, whose reply only the reloaded page's ``onUnclaimed`` hears."""
+    link: dict = {"hold": True, "held": [], "server": None}
+
+    def route(ws):
+        server = ws.connect_to_server()
+        link["server"] = server
+
+        def from_page(message):
+            if link["hold"] and json.loads(message).get("type") == "reprint":
+                link["held"].append(message)
+                return
+            server.send(message)
+
+        ws.on_message(from_page)
+        server.on_message(ws.send)
+
+    till.page.route_web_socket(re.compile(r"/ws$"), route)
+    till.start()
+    keys = till.page.keyboard
+    till.scan(C1, lines=1)
+    keys.press("F8")
+    keys.type("50")
+    keys.press("Enter")
+    expect(till.by("payment")).to_have_count(1)
+    keys.press("Enter")
+    expect(till.by("last-sale-number")).to_be_visible()
+    till.by("reprint-gift").click()
+    till.page.wait_for_function("() => (sessionStorage.getItem('laneserver.till.pending') || '').includes('reprint')")
+    till.page.reload()
+    till.sign_in().signed_in()
+    till.page.wait_for_timeout(300)  # the route's callbacks run only while Playwright is called
+    assert len(link["held"]) == 2, link["held"]  # the first page's, and the reloaded page's re-send
+    assert json.loads(link["held"][0])["key"] == json.loads(link["held"][1])["key"]
+    link["hold"] = False
+    link["server"].send(link["held"][1])
+
+
+def test_a_gift_receipt_re_sent_after_a_reload_is_worded_as_a_gift_receipt(reprint_server, tills):
+    """A reload while a gift receipt's ``reprint`` is in flight: the reply to the re-sent
+    request names a gift receipt, refused (lane 2, no printer) or printed (lane 1). The
+    page kept the request's context (``kind``) with it in sessionStorage; before, the
+    refusal said "le duplicata" and a printed copy said nothing."""
+    refused = tills(reprint_server, "2")
+    _reload_in_flight(refused)
+    expect(refused.by("error-text")).to_have_text(
+        "Cette caisse n'a pas d'imprimante de tickets : le ticket cadeau ne peut pas être imprimé ici.")
+
+    printed_here = tills(reprint_server, "1")
+    _reload_in_flight(printed_here)
+    expect(printed_here.by("notice")).to_have_text("Ticket cadeau imprimé (impression n° 2).")
+    printed_here.expect_no_error()
+    assert [json.loads(text)["kind"] for (text,) in rows(
+        reprint_server, "SELECT record FROM fiscal_records WHERE chain='copy' ORDER BY number")] == ["original", "gift"]
