@@ -1,0 +1,50 @@
+"""Money paths a review found wrong, end to end: a real server, real websockets, a real
+SQLite file. Each test failed before its fix.
+
+- change given on a shop mode with ``change = true`` and no cash payment (euros taken
+  at a franc till): the change goes out of the drawer, so the drawer's expected cash
+  falls by it, live and once the period is rebuilt after ``kill -9`` (it counted
+  nothing, while the Z closure took the change off the cash).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import trio
+
+from tests.e2e.configured import CASHIER, PAUL, SUPERVISOR
+from tests.e2e.configured import configured_shop, entry, file_printer, lane, stock_point, table, toml, verify
+from tests.support import connect
+
+CATALOG = """id,name,price,vat_rate,barcodes
+T30,Article à 30,30.00,20,3000000000304
+"""
+A30 = "3000000000304"
+
+
+async def _expected(till) -> tuple[str, str]:
+    drawer = (await till.ok("drawer"))["drawer"]
+    return drawer["cash_sales"], drawer["expected"]
+
+
+async def test_change_given_on_a_shop_mode_leaves_the_drawer(tmp_path: Path):
+    config = toml(table("shop", name="Change"), stock_point("main"),
+                  lane("1", printer="p1", drawer="printer"), file_printer(tmp_path),
+                  entry("payment_modes", id="foreign_cash", label="Euros", change=True))
+    with configured_shop(tmp_path, config, CATALOG, sellers=[CASHIER, SUPERVISOR], tills=("1",)) as server:
+        with trio.fail_after(60):
+            async with connect(server.ws_url, server.tokens["1"], seller=PAUL) as till:
+                await till.ok("drawer_movement", kind="float", amount="50.00", reason="ouverture")
+                await till.ok("scan", code=A30)
+                await till.ok("pay", mode="foreign_cash", amount="50.00")
+                done = await till.ok("finish", receipt="none")
+                assert done["change"] == "20.00"
+                # 20.00 of change went out of the drawer: 50.00 − 20.00.
+                assert await _expected(till) == ("-20.00", "30.00")
+        server.kill()
+        server.restart()
+        with trio.fail_after(60):
+            async with connect(server.ws_url, server.tokens["1"], seller=PAUL) as till:
+                assert await _expected(till) == ("-20.00", "30.00")
+        verify(server)
