@@ -293,6 +293,9 @@ class LaneActor:
         if not self.paying.handles(self.state, command):
             await self._apply(envelope, caller, asked, command)
             return
+        if self.paying.charges_card(self.state, command) and (refusal := self._unwritable(command, asked)) is not None:
+            envelope.reply(refusal)  # a sale this payment would finish cannot be written: no card is charged
+            return
         # A card charged, or a customer's money held, first (actors/lane_payments.py).
         prepared = await self.paying.prepare(self.state, command)
         if isinstance(prepared, Refused):
@@ -306,6 +309,19 @@ class LaneActor:
             # taken. Say so loudly, with what the terminal's own journal shows.
             self.log.error("card_charged_not_recorded", reference=charged.reference,
                            authorisation=charged.authorisation, amount=str(charged.amount))
+
+    def _unwritable(self, command: Any, asked: _Asked) -> Refused | None:
+        """Why the sale ``command`` would finish (``auto_finish``) cannot be made, found
+        before a card is charged for it (a subscription with no customer): the plan's
+        refusal, or None (no sale, or a plan)."""
+        trial = rules.apply(self.state, command, now=self.clock.now())
+        if isinstance(trial, Refused):
+            return None  # refused the usual way, before any charge
+        sale = next((e for e in trial.events if isinstance(e, rules.SaleCompleted)), None)
+        if sale is None:
+            return None
+        plan = self._plan(rules.revised(self.state, trial.state), sale, receipt=asked.receipt, holding=None)
+        return plan if isinstance(plan, Refused) else None
 
     def _costed(self, command: Any) -> Any:
         """Lines with their unit cost at the lane's stock point, so a sale below cost is

@@ -5,6 +5,10 @@ SQLite file. Each test failed before its fix.
   at a franc till): the change goes out of the drawer, so the drawer's expected cash
   falls by it, live and once the period is rebuilt after ``kill -9`` (it counted
   nothing, while the Z closure took the change off the cash).
+- a card payment on a lane's terminal that would finish the sale (``auto_finish``) when
+  the sale cannot be written (a subscription sold with no customer): refused before the
+  card is charged (the card was charged, then the payment refused: money taken and not
+  recorded).
 """
 
 from __future__ import annotations
@@ -14,13 +18,15 @@ from pathlib import Path
 import trio
 
 from tests.e2e.configured import CASHIER, PAUL, SUPERVISOR
-from tests.e2e.configured import configured_shop, entry, file_printer, lane, stock_point, table, toml, verify
+from tests.e2e.configured import configured_shop, entry, file_printer, lane, stock_point, table, terminal, toml, verify
 from tests.support import connect
 
-CATALOG = """id,name,price,vat_rate,barcodes
-T30,Article à 30,30.00,20,3000000000304
+CATALOG = """id,name,price,vat_rate,barcodes,coupon_article,coupons
+T30,Article à 30,30.00,20,3000000000304,,
+S1,Entrée piscine,5.00,10,3000000001202,,
+P10,Carte 10 entrées,40.00,10,3000000001301,S1,10
 """
-A30 = "3000000000304"
+A30, PASS = "3000000000304", "3000000001301"
 
 
 async def _expected(till) -> tuple[str, str]:
@@ -48,3 +54,20 @@ async def test_change_given_on_a_shop_mode_leaves_the_drawer(tmp_path: Path):
             async with connect(server.ws_url, server.tokens["1"], seller=PAUL) as till:
                 assert await _expected(till) == ("-20.00", "30.00")
         verify(server)
+
+
+async def test_a_card_payment_that_cannot_finish_the_sale_is_not_charged(tmp_path: Path):
+    config = toml(table("shop", name="Piscine", auto_finish=True), stock_point("main"),
+                  lane("1", terminal="t1"), terminal("t1", kind="simulator", delay_seconds=0.0))
+    with configured_shop(tmp_path, config, CATALOG, sellers=[CASHIER], tills=("1",)) as server:
+        with trio.fail_after(60):
+            async with connect(server.ws_url, server.tokens["1"], seller=PAUL) as till:
+                await till.ok("scan", code=PASS)
+                refusal = await till.call("pay", mode="card")
+                assert (refusal["type"], refusal["code"]) == ("error", "conflict"), refusal
+                assert "select the customer" in refusal["message"]
+                ticket = (await till.ok("ticket"))["ticket"]
+                assert (ticket["payments"], ticket["balance"]) == ([], "40.00")
+        server.stop()
+        assert not [line for line in server.output if "card_payment_approved" in line
+                    or "card_charged_not_recorded" in line], "the card was charged for a payment not recorded"
