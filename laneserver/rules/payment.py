@@ -73,8 +73,11 @@ BUILTIN_MODES: tuple[Mode, ...] = (
 )
 
 #: Names a shop cannot give its own modes: the built-in modes of the protocol
-#: (also those of other slices) and the rounding row.
-RESERVED_MODES = frozenset({CASH, CARD, CHEQUE, MEAL_VOUCHER, "voucher", "credit", "wallet", ROUNDING})
+#: (also those of other slices), the rounding row, a recalled order's deposit
+#: (rules/documents.py) and an abandoned debt's row (rules/corrections.py): a shop
+#: mode of those names would be booked as them.
+RESERVED_MODES = frozenset({CASH, CARD, CHEQUE, MEAL_VOUCHER, "voucher", "credit", "wallet", ROUNDING,
+                            "deposit", "debt"})
 
 
 class Policy(msgspec.Struct, frozen=True, kw_only=True):
