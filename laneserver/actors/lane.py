@@ -279,7 +279,7 @@ class LaneActor:
             return
         basket = asked.command if isinstance(asked.command, Basket) else None
         # costs, deposits, coupons (a parked basket has no customer: no coupon of the open ticket's)
-        command = await self.customer_commands.linked(self.state, self._costed(command),
+        command = await self.customer_commands.linked(self.state, self._costed(self._listed(command)),
                                                       with_customer=basket is None or not basket.park)
         if isinstance(command, Refused):
             envelope.reply(command)
@@ -322,6 +322,15 @@ class LaneActor:
             return None
         plan = self._plan(rules.revised(self.state, trial.state), sale, receipt=asked.receipt, holding=None)
         return plan if isinstance(plan, Refused) else None
+
+    def _listed(self, command: Any) -> Any:
+        """A price override with its article's catalog price, what the shop's cap is
+        measured from (``SetPrice.listed``)."""
+        if not isinstance(command, rules.SetPrice):
+            return command
+        line = next((l for l in self.state.ticket.lines if l.line == command.line), None)
+        article = None if line is None or line.article is None else self.catalog.get(line.article)
+        return command if article is None else msgspec.structs.replace(command, listed=article.price)
 
     def _costed(self, command: Any) -> Any:
         """Lines with their unit cost at the lane's stock point, so a sale below cost is

@@ -152,8 +152,10 @@ def set_price(state: LaneState, command: SetPrice) -> Applied | Refused:
     if command.price == line.unit_price:
         return Refused("bad_request", f"line {line.line} is already at {command.price}", {"line": line.line})
     if command.approved_by is None:
-        change = abs(command.price - line.unit_price) * HUNDRED / line.unit_price if line.unit_price else HUNDRED
-        if change > command.cap:
+        # Measured from the catalog price: 100 → 91 → 83 with a 10 % cap is 17 % off, not twice 9 %.
+        listed = line.unit_price if command.listed is None else command.listed
+        change = abs(command.price - listed) * HUNDRED / listed if listed else HUNDRED
+        if command.price != listed and change > command.cap:
             return Refused("supervisor_required",
                            f"changing line {line.line}'s price by more than {command.cap} % needs a supervisor",
                            {"line": line.line, "cap": str(command.cap)})

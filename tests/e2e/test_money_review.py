@@ -9,6 +9,10 @@ SQLite file. Each test failed before its fix.
   the sale cannot be written (a subscription sold with no customer): refused before the
   card is charged (the card was charged, then the payment refused: money taken and not
   recorded).
+- a line's price overridden in steps each under ``price_override_cap``: the cap is
+  measured from the article's catalog price, so 30.00 → 27.00 → 24.30 needs the
+  supervisor's PIN at the second step (each step was measured from the line's last
+  price: no PIN ever, down to any price).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 
 import trio
 
-from tests.e2e.configured import CASHIER, PAUL, SUPERVISOR
+from tests.e2e.configured import CASHIER, PAUL, SOPHIE_PIN, SUPERVISOR
 from tests.e2e.configured import configured_shop, entry, file_printer, lane, stock_point, table, terminal, toml, verify
 from tests.support import connect
 
@@ -71,3 +75,19 @@ async def test_a_card_payment_that_cannot_finish_the_sale_is_not_charged(tmp_pat
         server.stop()
         assert not [line for line in server.output if "card_payment_approved" in line
                     or "card_charged_not_recorded" in line], "the card was charged for a payment not recorded"
+
+
+async def test_price_overrides_in_small_steps_need_the_supervisor_past_the_cap(tmp_path: Path):
+    config = toml(table("shop", name="Prix", price_override_cap="10"), stock_point("main"), lane("1"))
+    with configured_shop(tmp_path, config, CATALOG, sellers=[CASHIER, SUPERVISOR], tills=("1",)) as server:
+        with trio.fail_after(60):
+            async with connect(server.ws_url, server.tokens["1"], seller=PAUL) as till:
+                await till.ok("scan", code=A30)
+                await till.ok("set_price", line=1, price="27.00")  # 10 % off 30.00: no PIN
+                refusal = await till.call("set_price", line=1, price="24.30")  # 10 % off 27.00, 19 % off 30.00
+                assert (refusal["type"], refusal["code"]) == ("error", "supervisor_required"), refusal
+                assert (await till.ok("ticket"))["ticket"]["lines"][0]["unit_price"] == "27.00"
+                await till.ok("set_price", line=1, price="24.30", supervisor_pin=SOPHIE_PIN)
+                # Back within the cap of the catalog price: no PIN.
+                reply = await till.ok("set_price", line=1, price="28.00")
+                assert reply["ticket"]["lines"][0]["unit_price"] == "28.00"
