@@ -13,6 +13,9 @@ SQLite file. Each test failed before its fix.
   measured from the article's catalog price, so 30.00 → 27.00 → 24.30 needs the
   supervisor's PIN at the second step (each step was measured from the line's last
   price: no PIN ever, down to any price).
+- a returned article and a wallet top-up on one ticket: refused (the return's value
+  paid the top-up, putting a refund on the wallet with no supervisor's PIN, when a
+  refund by ``wallet`` needs one).
 """
 
 from __future__ import annotations
@@ -91,3 +94,21 @@ async def test_price_overrides_in_small_steps_need_the_supervisor_past_the_cap(t
                 # Back within the cap of the catalog price: no PIN.
                 reply = await till.ok("set_price", line=1, price="28.00")
                 assert reply["ticket"]["lines"][0]["unit_price"] == "28.00"
+
+
+async def test_a_return_does_not_pay_a_wallet_top_up(tmp_path: Path):
+    config = toml(table("shop", name="Retour"), stock_point("main"), lane("1"))
+    with configured_shop(tmp_path, config, CATALOG, sellers=[CASHIER, SUPERVISOR], tills=("1",)) as server:
+        with trio.fail_after(60):
+            async with connect(server.ws_url, server.tokens["1"], seller=PAUL) as till:
+                customer = (await till.ok("customer_create", name="Jeanne", wallet=True))["customer"]
+                await till.ok("set_customer", customer=customer)
+                await till.ok("scan", code=A30, qty=-1)
+                refusal = await till.call("topup_line", amount="30.00")
+                assert (refusal["type"], refusal["code"]) == ("error", "conflict"), refusal
+                await till.ok("remove_line", line=1)
+                await till.ok("topup_line", amount="30.00")
+                refusal = await till.call("scan", code=A30, qty=-1)
+                assert (refusal["type"], refusal["code"]) == ("error", "conflict"), refusal
+                ticket = (await till.ok("ticket"))["ticket"]
+                assert (ticket["total"], len(ticket["lines"])) == ("30.00", 1)
