@@ -16,6 +16,9 @@ SQLite file. Each test failed before its fix.
 - a returned article and a wallet top-up on one ticket: refused (the return's value
   paid the top-up, putting a refund on the wallet with no supervisor's PIN, when a
   refund by ``wallet`` needs one).
+- a supervisor signed in on the till approves a refund or a price override himself,
+  typing no PIN (docs/protocol.md, "Sellers"); a lane request without a PIN skipped
+  the approval step, so he got ``supervisor_required``.
 """
 
 from __future__ import annotations
@@ -112,3 +115,17 @@ async def test_a_return_does_not_pay_a_wallet_top_up(tmp_path: Path):
                 assert (refusal["type"], refusal["code"]) == ("error", "conflict"), refusal
                 ticket = (await till.ok("ticket"))["ticket"]
                 assert (ticket["total"], len(ticket["lines"])) == ("30.00", 1)
+
+
+async def test_a_supervisor_signed_in_approves_a_refund_himself(tmp_path: Path):
+    config = toml(table("shop", name="Chef"), stock_point("main"), lane("1"))
+    with configured_shop(tmp_path, config, CATALOG, sellers=[CASHIER, SUPERVISOR], tills=("1",)) as server:
+        with trio.fail_after(60):
+            async with connect(server.ws_url, server.tokens["1"], seller=("sophie", SOPHIE_PIN)) as till:
+                await till.ok("scan", code=A30)
+                reply = await till.ok("set_price", line=1, price="20.00")
+                assert reply["ticket"]["lines"][0]["unit_price"] == "20.00"
+                await till.ok("remove_line", line=1)
+                await till.ok("scan", code=A30, qty=-1)
+                [refund] = (await till.ok("pay", mode="cash"))["ticket"]["payments"]
+                assert (refund["amount"], refund["approved_by"]) == ("-30.00", "sophie")
