@@ -85,3 +85,22 @@ def test_a_finished_ticket_adds_up(data, step):
     cash = sum((p.amount for p in sale.payments if p.mode == "cash"), D(0))
     drawn = sale_cash(sale.payments, sale.change)
     assert (drawn if drawn is not None else D(0)) == cash - sale.change
+
+
+def test_an_orders_deposit_row_is_not_corrected():
+    """A recalled order's deposit row (mode ``deposit``) is money taken with the order, in
+    its deposit invoice and its lane's drawer then: corrected into cash, the sale's
+    drawer would expect that cash a second time and the deposit account would not
+    balance."""
+    from laneserver.rules import corrections
+
+    sale = corrections.SaleMoney(
+        number=7, at="", lane="1", seller="paul", customer="C1", total=D("80.00"), paid=D("80.00"), change=D(0),
+        rows=(corrections.Row(number=1, type="PAI", mode="deposit", amount=D("50.00"), reference="C-000001"),
+              corrections.Row(number=2, type="PAI", mode="cash", amount=D("30.00"))))
+    modes = ("cash", "card", "cheque")
+    refusal = corrections.correct(sale, 1, mode="cash", amount=None, modes=modes)
+    assert isinstance(refusal, corrections.Refused) and refusal.code == "conflict", refusal
+    refusal = corrections.correct(sale, 1, mode=None, amount=D("40.00"), modes=(*modes, "deposit"))
+    assert isinstance(refusal, corrections.Refused) and refusal.code == "conflict", refusal
+    assert not isinstance(corrections.correct(sale, 2, mode="card", amount=None, modes=modes), corrections.Refused)
