@@ -104,3 +104,15 @@ def test_an_orders_deposit_row_is_not_corrected():
     refusal = corrections.correct(sale, 1, mode=None, amount=D("40.00"), modes=(*modes, "deposit"))
     assert isinstance(refusal, corrections.Refused) and refusal.code == "conflict", refusal
     assert not isinstance(corrections.correct(sale, 2, mode="card", amount=None, modes=modes), corrections.Refused)
+
+
+def test_a_payment_reference_is_bounded():
+    """A payment's reference (a cheque's number, a voucher's code…) is chained with the
+    sale's payment rows and printed on its receipt: a hostile one of 60 KB is refused,
+    nothing changes."""
+    article = Article(id="A", name="a", price=D("10.00"), vat_rate=D("20"))
+    state = _applied(rules.LaneState(lane="1"), rules.AddLine("paul", article, D(1)))
+    long = rules.apply(state, rules.Pay("paul", "cheque", None, reference="9" * (payments.MAX_REFERENCE + 1)), now=NOW)
+    assert isinstance(long, rules.Refused) and long.code == "bad_request", long
+    fits = rules.apply(state, rules.Pay("paul", "cheque", None, reference="9" * payments.MAX_REFERENCE), now=NOW)
+    assert isinstance(fits, Applied)
