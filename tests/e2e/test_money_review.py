@@ -19,6 +19,8 @@ SQLite file. Each test failed before its fix.
 - a supervisor signed in on the till approves a refund or a price override himself,
   typing no PIN (docs/protocol.md, "Sellers"); a lane request without a PIN skipped
   the approval step, so he got ``supervisor_required``.
+- a debt paid later with a reference longer than a payment's (64 characters): refused,
+  nothing written (it went into the payments chain whole).
 """
 
 from __future__ import annotations
@@ -129,3 +131,20 @@ async def test_a_supervisor_signed_in_approves_a_refund_himself(tmp_path: Path):
                 await till.ok("scan", code=A30, qty=-1)
                 [refund] = (await till.ok("pay", mode="cash"))["ticket"]["payments"]
                 assert (refund["amount"], refund["approved_by"]) == ("-30.00", "sophie")
+
+
+async def test_a_debt_paid_later_takes_a_bounded_reference(tmp_path: Path):
+    config = toml(table("shop", name="Dette", deferred_payment=True), stock_point("main"), lane("1"))
+    with configured_shop(tmp_path, config, CATALOG, sellers=[CASHIER, SUPERVISOR], tills=("1",)) as server:
+        with trio.fail_after(60):
+            async with connect(server.ws_url, server.tokens["1"], seller=PAUL) as till:
+                customer = (await till.ok("customer_create", name="Jeanne"))["customer"]
+                await till.ok("set_customer", customer=customer)
+                await till.ok("scan", code=A30)
+                owed = (await till.ok("finish", unpaid=True, receipt="none"))["number"]
+                refusal = await till.call("pay_later", sale=owed, mode="cheque", reference="9" * 65)
+                assert (refusal["type"], refusal["code"], refusal.get("field")) == ("error", "bad_request",
+                                                                                     "reference"), refusal
+                assert (await till.ok("sale", sale=owed))["sale"]["due"] == "30.00"
+                await till.ok("pay_later", sale=owed, mode="cheque", reference="9" * 64)
+                assert (await till.ok("sale", sale=owed))["sale"]["due"] == "0.00"
