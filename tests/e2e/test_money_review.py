@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import trio
 
 from tests.e2e.configured import CASHIER, PAUL, SOPHIE_PIN, SUPERVISOR
@@ -39,6 +40,16 @@ S1,Entrée piscine,5.00,10,3000000001202,,
 P10,Carte 10 entrées,40.00,10,3000000001301,S1,10
 """
 A30, PASS = "3000000000304", "3000000001301"
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    """One shop for the tests that need nothing more: a lane each (their tickets apart)."""
+    config = toml(table("shop", name="Revue", price_override_cap="10", deferred_payment=True), stock_point("main"),
+                  *(lane(n) for n in ("1", "2", "3", "4")))
+    with configured_shop(tmp_path_factory.mktemp("shop"), config, CATALOG, sellers=[CASHIER, SUPERVISOR],
+                         tills=("1", "2", "3", "4")) as server:
+        yield server
 
 
 async def _expected(till) -> tuple[str, str]:
@@ -85,66 +96,58 @@ async def test_a_card_payment_that_cannot_finish_the_sale_is_not_charged(tmp_pat
                     or "card_charged_not_recorded" in line], "the card was charged for a payment not recorded"
 
 
-async def test_price_overrides_in_small_steps_need_the_supervisor_past_the_cap(tmp_path: Path):
-    config = toml(table("shop", name="Prix", price_override_cap="10"), stock_point("main"), lane("1"))
-    with configured_shop(tmp_path, config, CATALOG, sellers=[CASHIER, SUPERVISOR], tills=("1",)) as server:
-        with trio.fail_after(60):
-            async with connect(server.ws_url, server.tokens["1"], seller=PAUL) as till:
-                await till.ok("scan", code=A30)
-                await till.ok("set_price", line=1, price="27.00")  # 10 % off 30.00: no PIN
-                refusal = await till.call("set_price", line=1, price="24.30")  # 10 % off 27.00, 19 % off 30.00
-                assert (refusal["type"], refusal["code"]) == ("error", "supervisor_required"), refusal
-                assert (await till.ok("ticket"))["ticket"]["lines"][0]["unit_price"] == "27.00"
-                await till.ok("set_price", line=1, price="24.30", supervisor_pin=SOPHIE_PIN)
-                # Back within the cap of the catalog price: no PIN.
-                reply = await till.ok("set_price", line=1, price="28.00")
-                assert reply["ticket"]["lines"][0]["unit_price"] == "28.00"
+async def test_price_overrides_in_small_steps_need_the_supervisor_past_the_cap(shop):
+    with trio.fail_after(60):
+        async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:
+            await till.ok("scan", code=A30)
+            await till.ok("set_price", line=1, price="27.00")  # 10 % off 30.00: no PIN
+            refusal = await till.call("set_price", line=1, price="24.30")  # 10 % off 27.00, 19 % off 30.00
+            assert (refusal["type"], refusal["code"]) == ("error", "supervisor_required"), refusal
+            assert (await till.ok("ticket"))["ticket"]["lines"][0]["unit_price"] == "27.00"
+            await till.ok("set_price", line=1, price="24.30", supervisor_pin=SOPHIE_PIN)
+            # Back within the cap of the catalog price: no PIN.
+            reply = await till.ok("set_price", line=1, price="28.00")
+            assert reply["ticket"]["lines"][0]["unit_price"] == "28.00"
 
 
-async def test_a_return_does_not_pay_a_wallet_top_up(tmp_path: Path):
-    config = toml(table("shop", name="Retour"), stock_point("main"), lane("1"))
-    with configured_shop(tmp_path, config, CATALOG, sellers=[CASHIER, SUPERVISOR], tills=("1",)) as server:
-        with trio.fail_after(60):
-            async with connect(server.ws_url, server.tokens["1"], seller=PAUL) as till:
-                customer = (await till.ok("customer_create", name="Jeanne", wallet=True))["customer"]
-                await till.ok("set_customer", customer=customer)
-                await till.ok("scan", code=A30, qty=-1)
-                refusal = await till.call("topup_line", amount="30.00")
-                assert (refusal["type"], refusal["code"]) == ("error", "conflict"), refusal
-                await till.ok("remove_line", line=1)
-                await till.ok("topup_line", amount="30.00")
-                refusal = await till.call("scan", code=A30, qty=-1)
-                assert (refusal["type"], refusal["code"]) == ("error", "conflict"), refusal
-                ticket = (await till.ok("ticket"))["ticket"]
-                assert (ticket["total"], len(ticket["lines"])) == ("30.00", 1)
+async def test_a_return_does_not_pay_a_wallet_top_up(shop):
+    with trio.fail_after(60):
+        async with connect(shop.ws_url, shop.tokens["2"], seller=PAUL) as till:
+            customer = (await till.ok("customer_create", name="Jeanne", wallet=True))["customer"]
+            await till.ok("set_customer", customer=customer)
+            await till.ok("scan", code=A30, qty=-1)
+            refusal = await till.call("topup_line", amount="30.00")
+            assert (refusal["type"], refusal["code"]) == ("error", "conflict"), refusal
+            await till.ok("remove_line", line=1)
+            await till.ok("topup_line", amount="30.00")
+            refusal = await till.call("scan", code=A30, qty=-1)
+            assert (refusal["type"], refusal["code"]) == ("error", "conflict"), refusal
+            ticket = (await till.ok("ticket"))["ticket"]
+            assert (ticket["total"], len(ticket["lines"])) == ("30.00", 1)
 
 
-async def test_a_supervisor_signed_in_approves_a_refund_himself(tmp_path: Path):
-    config = toml(table("shop", name="Chef"), stock_point("main"), lane("1"))
-    with configured_shop(tmp_path, config, CATALOG, sellers=[CASHIER, SUPERVISOR], tills=("1",)) as server:
-        with trio.fail_after(60):
-            async with connect(server.ws_url, server.tokens["1"], seller=("sophie", SOPHIE_PIN)) as till:
-                await till.ok("scan", code=A30)
-                reply = await till.ok("set_price", line=1, price="20.00")
-                assert reply["ticket"]["lines"][0]["unit_price"] == "20.00"
-                await till.ok("remove_line", line=1)
-                await till.ok("scan", code=A30, qty=-1)
-                [refund] = (await till.ok("pay", mode="cash"))["ticket"]["payments"]
-                assert (refund["amount"], refund["approved_by"]) == ("-30.00", "sophie")
+async def test_a_supervisor_signed_in_approves_a_refund_himself(shop):
+    with trio.fail_after(60):
+        async with connect(shop.ws_url, shop.tokens["3"], seller=("sophie", SOPHIE_PIN)) as till:
+            await till.ok("scan", code=A30)
+            reply = await till.ok("set_price", line=1, price="20.00")
+            assert reply["ticket"]["lines"][0]["unit_price"] == "20.00"
+            await till.ok("remove_line", line=1)
+            await till.ok("scan", code=A30, qty=-1)
+            [refund] = (await till.ok("pay", mode="cash"))["ticket"]["payments"]
+            assert (refund["amount"], refund["approved_by"]) == ("-30.00", "sophie")
 
 
-async def test_a_debt_paid_later_takes_a_bounded_reference(tmp_path: Path):
-    config = toml(table("shop", name="Dette", deferred_payment=True), stock_point("main"), lane("1"))
-    with configured_shop(tmp_path, config, CATALOG, sellers=[CASHIER, SUPERVISOR], tills=("1",)) as server:
-        with trio.fail_after(60):
-            async with connect(server.ws_url, server.tokens["1"], seller=PAUL) as till:
-                customer = (await till.ok("customer_create", name="Jeanne"))["customer"]
-                await till.ok("set_customer", customer=customer)
-                await till.ok("scan", code=A30)
-                owed = (await till.ok("finish", unpaid=True, receipt="none"))["number"]
-                refusal = await till.call("pay_later", sale=owed, mode="cheque", reference="9" * 65)
-                assert (refusal["type"], refusal["code"], refusal.get("field")) == ("error", "bad_request",
-                                                                                     "reference"), refusal
-                assert (await till.ok("sale", sale=owed))["sale"]["due"] == "30.00"
-                await till.ok("pay_later", sale=owed, mode="cheque", reference="9" * 64)
-                assert (await till.ok("sale", sale=owed))["sale"]["due"] == "0.00"
+async def test_a_debt_paid_later_takes_a_bounded_reference(shop):
+    with trio.fail_after(60):
+        async with connect(shop.ws_url, shop.tokens["4"], seller=PAUL) as till:
+            customer = (await till.ok("customer_create", name="Jeanne"))["customer"]
+            await till.ok("set_customer", customer=customer)
+            await till.ok("scan", code=A30)
+            owed = (await till.ok("finish", unpaid=True, receipt="none"))["number"]
+            refusal = await till.call("pay_later", sale=owed, mode="cheque", reference="9" * 65)
+            assert (refusal["type"], refusal["code"], refusal.get("field")) == ("error", "bad_request",
+                                                                                 "reference"), refusal
+            assert (await till.ok("sale", sale=owed))["sale"]["due"] == "30.00"
+            await till.ok("pay_later", sale=owed, mode="cheque", reference="9" * 64)
+            assert (await till.ok("sale", sale=owed))["sale"]["due"] == "0.00"
