@@ -293,9 +293,11 @@ class LaneActor:
         if not self.paying.handles(self.state, command):
             await self._apply(envelope, caller, asked, command)
             return
-        if self.paying.charges_card(self.state, command) and (refusal := self._unwritable(command, asked)) is not None:
-            envelope.reply(refusal)  # a sale this payment would finish cannot be written: no card is charged
-            return
+        if self.paying.charges_card(self.state, command):
+            refusal = self._unwritable(command, asked)
+            if refusal is not None:  # a sale this payment would finish cannot be written: no card is charged
+                envelope.reply(refusal)
+                return
         # A card charged, or a customer's money held, first (actors/lane_payments.py).
         prepared = await self.paying.prepare(self.state, command)
         if isinstance(prepared, Refused):
