@@ -57,6 +57,10 @@ change = true
     ('[[payment_modes]]\nid = "cash"\n', "payment_modes[0].id"),
     ('[[payment_modes]]\nid = "wallet"\n', "payment_modes[0].id"),
     ('[[payment_modes]]\nid = "rounding"\n', "payment_modes[0].id"),
+    # A recalled order's deposit and an abandoned debt's rows: a shop mode of that name
+    # would be booked as them (not removable, FEC 4191 / 654, left out of a cancel's refund).
+    ('[[payment_modes]]\nid = "deposit"\n', "payment_modes[0].id"),
+    ('[[payment_modes]]\nid = "debt"\n', "payment_modes[0].id"),
     ('[[payment_modes]]\nid = "Bon Mall"\n', "payment_modes[0].id"),
     ('[[payment_modes]]\nid = ""\n', "payment_modes[0].id"),
     ('[[payment_modes]]\nid = "a"\n[[payment_modes]]\nid = "a"\n', "payment_modes[1].id"),

@@ -279,7 +279,7 @@ class LaneActor:
             return
         basket = asked.command if isinstance(asked.command, Basket) else None
         # costs, deposits, coupons (a parked basket has no customer: no coupon of the open ticket's)
-        command = await self.customer_commands.linked(self.state, self._costed(command),
+        command = await self.customer_commands.linked(self.state, self._costed(self._listed(command)),
                                                       with_customer=basket is None or not basket.park)
         if isinstance(command, Refused):
             envelope.reply(command)
@@ -293,6 +293,11 @@ class LaneActor:
         if not self.paying.handles(self.state, command):
             await self._apply(envelope, caller, asked, command)
             return
+        if self.paying.charges_card(self.state, command):
+            refusal = self._unwritable(command, asked)
+            if refusal is not None:  # a sale this payment would finish cannot be written: no card is charged
+                envelope.reply(refusal)
+                return
         # A card charged, or a customer's money held, first (actors/lane_payments.py).
         prepared = await self.paying.prepare(self.state, command)
         if isinstance(prepared, Refused):
@@ -306,6 +311,28 @@ class LaneActor:
             # taken. Say so loudly, with what the terminal's own journal shows.
             self.log.error("card_charged_not_recorded", reference=charged.reference,
                            authorisation=charged.authorisation, amount=str(charged.amount))
+
+    def _unwritable(self, command: Any, asked: _Asked) -> Refused | None:
+        """Why the sale ``command`` would finish (``auto_finish``) cannot be made, found
+        before a card is charged for it (a subscription with no customer): the plan's
+        refusal, or None (no sale, or a plan)."""
+        trial = rules.apply(self.state, command, now=self.clock.now())
+        if isinstance(trial, Refused):
+            return None  # refused the usual way, before any charge
+        sale = next((e for e in trial.events if isinstance(e, rules.SaleCompleted)), None)
+        if sale is None:
+            return None
+        plan = self._plan(rules.revised(self.state, trial.state), sale, receipt=asked.receipt, holding=None)
+        return plan if isinstance(plan, Refused) else None
+
+    def _listed(self, command: Any) -> Any:
+        """A price override with its article's catalog price, what the shop's cap is
+        measured from (``SetPrice.listed``)."""
+        if not isinstance(command, rules.SetPrice):
+            return command
+        line = next((l for l in self.state.ticket.lines if l.line == command.line), None)
+        article = None if line is None or line.article is None else self.catalog.get(line.article)
+        return command if article is None else msgspec.structs.replace(command, listed=article.price)
 
     def _costed(self, command: Any) -> Any:
         """Lines with their unit cost at the lane's stock point, so a sale below cost is

@@ -96,6 +96,10 @@ class LanePayments:
             return False
         return self._on_terminal(state, command) or command.mode in customer_rules.CUSTOMER_MODES
 
+    def charges_card(self, state: rules.LaneState, command: Any) -> bool:
+        """Whether ``command`` is a card payment charged on the lane's terminal."""
+        return isinstance(command, rules.Pay) and self._on_terminal(state, command)
+
     async def prepare(self, state: rules.LaneState, command: rules.Pay) -> Prepared | Refused:
         if self._on_terminal(state, command):
             return await self._charge_card(state, command)

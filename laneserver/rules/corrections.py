@@ -46,6 +46,9 @@ ROUNDING = "rounding"
 # Modes drawn on a customer's money or a voucher: correcting them would move that money
 # too, so such a payment is put right by cancelling the sale.
 CUSTOMER_MODES = ("credit", "wallet", "voucher")
+# A recalled order's deposit (rules/documents.py DEPOSIT_MODE): money taken with the
+# order (its deposit invoice, its drawer then), not at the sale: never corrected.
+DEPOSIT = "deposit"
 MAX_REASON = 200
 
 
@@ -155,6 +158,9 @@ def correct(sale: SaleMoney, payment: int, *, mode: str | None, amount: Decimal 
     new_amount = row.amount if amount is None else amount
     if new_mode not in modes or new_mode == ROUNDING:
         return Refused("not_supported", f"payment mode {new_mode!r} is not available", {"modes": list(modes)})
+    if row.mode == DEPOSIT:
+        return Refused("conflict", f"payment {payment} is the order's deposit, taken with the order (its deposit "
+                                   "invoice): it is not corrected; cancel the sale", {"payment": payment})
     if row.mode in CUSTOMER_MODES or new_mode in CUSTOMER_MODES:
         return Refused("conflict", "a payment drawn on a customer's account or a voucher is not corrected: "
                                    "cancel the sale", {"payment": payment})

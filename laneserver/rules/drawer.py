@@ -240,11 +240,13 @@ def count_value(count: CountRows) -> Decimal:
 def sale_cash(payments: Any, change: Decimal) -> Decimal | None:
     """The cash a sale put in the drawer: its cash payments minus its change.
 
-    ``payments`` are objects with ``mode`` and ``amount``. None when no payment
-    was cash (the drawer neither opens nor counts it).
+    ``payments`` are objects with ``mode`` and ``amount``. The change is always given
+    in cash, also when a shop mode with ``change = true`` paid more than the balance
+    (euros at a franc till): such a sale takes its change out of the drawer. None when
+    no payment was cash and no change was given (the drawer neither opens nor counts it).
     """
     cash = [p.amount for p in payments if p.mode == "cash"]
-    if not cash:
+    if not cash and not change:
         return None
     return sum(cash, ZERO) - change
 

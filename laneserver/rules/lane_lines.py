@@ -52,6 +52,8 @@ def add_line(state: LaneState, command: AddLine, now: dt.datetime) -> Applied | 
     if article.status != "active" and command.qty > 0:  # a customer may return what is no longer sold
         return Refused("conflict", f"article {article.id} ({article.name}) is {article.status}: it cannot be sold",
                        {"article": article.id})
+    if command.qty < 0 and (topup := next((l for l in ticket.lines if l.topup is not None and l.qty > 0), None)):
+        return _return_with_topup(topup.line)
     if command.coupon and (ticket.customer is None or not _whole(command.qty) or command.qty <= 0):
         return Refused("bad_request", "a coupon line needs the ticket's customer and a whole positive quantity")
     price = ZERO if command.coupon else article.price
@@ -108,6 +110,8 @@ def add_topup(state: LaneState, command: AddTopup, now: dt.datetime) -> Applied 
         return Refused("conflict", f"a ticket holds at most {MAX_LINES} lines")
     if (refusal := paid_refusal(ticket)) is not None:
         return refusal
+    if command.qty > 0 and (returned := next((l for l in ticket.lines if l.returned and l.topup is None), None)):
+        return _return_with_topup(returned.line)
     line = Line(line=ticket.next_line, article=None, name=TOPUP_NAME, qty=command.qty, unit_price=command.amount,
                 vat_rate=ZERO, topup=command.account)
     new = msgspec.structs.replace(
@@ -118,6 +122,15 @@ def add_topup(state: LaneState, command: AddTopup, now: dt.datetime) -> Applied 
         opened_at=ticket.opened_at or now,
     )
     return with_ticket(state, new, LineAdded(line))
+
+
+def _return_with_topup(line: int) -> Refused:
+    """A return and a wallet top-up are not on one ticket: the returned goods would pay
+    the top-up, a refund onto the wallet with no supervisor's approval (a refund by
+    ``wallet`` needs one). A top-up is paid by money that comes in."""
+    return Refused("conflict", f"line {line}: a returned article and a wallet top-up go on tickets of their own "
+                               "(refund the return by wallet, with a supervisor's PIN, to put it on the wallet)",
+                   {"line": line})
 
 
 def _same_line(ticket: Ticket, command: AddLine) -> Line | None:
@@ -152,8 +165,10 @@ def set_price(state: LaneState, command: SetPrice) -> Applied | Refused:
     if command.price == line.unit_price:
         return Refused("bad_request", f"line {line.line} is already at {command.price}", {"line": line.line})
     if command.approved_by is None:
-        change = abs(command.price - line.unit_price) * HUNDRED / line.unit_price if line.unit_price else HUNDRED
-        if change > command.cap:
+        # Measured from the catalog price: 100 → 91 → 83 with a 10 % cap is 17 % off, not twice 9 %.
+        listed = line.unit_price if command.listed is None else command.listed
+        change = abs(command.price - listed) * HUNDRED / listed if listed else HUNDRED
+        if command.price != listed and change > command.cap:
             return Refused("supervisor_required",
                            f"changing line {line.line}'s price by more than {command.cap} % needs a supervisor",
                            {"line": line.line, "cap": str(command.cap)})

@@ -241,9 +241,11 @@ class RestoreParked(msgspec.Struct, frozen=True):
 
 
 class SetPrice(msgspec.Struct, frozen=True, kw_only=True):
-    """A line's unit price overridden. A change of more than ``cap`` percent of the
-    line's price (``[shop] price_override_cap``) needs ``approved_by``, a supervisor;
-    the ``PriceChanged`` event keeps who, from what, to what and why."""
+    """A line's unit price overridden. A price more than ``cap`` percent away from the
+    article's catalog price (``listed``; None: the line's price) (``[shop]
+    price_override_cap``) needs ``approved_by``, a supervisor, so overrides made in small
+    steps never add up past the cap unapproved; the ``PriceChanged`` event keeps who,
+    from what, to what and why."""
 
     seller: str
     line: int
@@ -251,6 +253,7 @@ class SetPrice(msgspec.Struct, frozen=True, kw_only=True):
     reason: str | None = None
     approved_by: str | None = None
     cap: Decimal = ZERO
+    listed: Decimal | None = None  # the article's catalog price (set by the lane actor)
 
 
 class Subtotal(msgspec.Struct, frozen=True):

@@ -47,6 +47,9 @@ MEAL_VOUCHER = "meal_voucher"
 ROUNDING = "rounding"
 
 MAX_INSTALMENTS = 12
+#: The longest payment reference (a cheque's number, a meal voucher's, a voucher's code,
+#: an authorisation): it is chained with the payment rows and printed on the receipt.
+MAX_REFERENCE = 64
 
 Excess = Literal["refuse", "forfeit"]
 
@@ -73,8 +76,11 @@ BUILTIN_MODES: tuple[Mode, ...] = (
 )
 
 #: Names a shop cannot give its own modes: the built-in modes of the protocol
-#: (also those of other slices) and the rounding row.
-RESERVED_MODES = frozenset({CASH, CARD, CHEQUE, MEAL_VOUCHER, "voucher", "credit", "wallet", ROUNDING})
+#: (also those of other slices), the rounding row, a recalled order's deposit
+#: (rules/documents.py) and an abandoned debt's row (rules/corrections.py): a shop
+#: mode of those names would be booked as them.
+RESERVED_MODES = frozenset({CASH, CARD, CHEQUE, MEAL_VOUCHER, "voucher", "credit", "wallet", ROUNDING,
+                            "deposit", "debt"})
 
 
 class Policy(msgspec.Struct, frozen=True, kw_only=True):
@@ -164,6 +170,9 @@ def pay(
     if spec is None:
         return Refusal("not_supported", f"payment mode {mode!r} is not available (this lane takes "
                        f"{', '.join(policy.mode_ids)})", {"modes": policy.mode_ids})
+    if reference is not None and len(reference) > MAX_REFERENCE:
+        return Refusal("bad_request", f"a payment's reference has at most {MAX_REFERENCE} characters, got "
+                       f"{len(reference)}", {"field": "reference"})
     if not ticket.lines:
         return Refusal("conflict", "the open ticket has no lines to pay")
     balance = totals(ticket).balance

@@ -37,6 +37,7 @@ from laneserver.protocol.codec import encode, error_frame
 from laneserver.rules import corrections as rules
 from laneserver.rules import document_print
 from laneserver.rules.money import ZERO, BadValue, fmt_money, fmt_percent, fmt_qty, parse_money
+from laneserver.rules.payment import MAX_REFERENCE
 from laneserver.rules.outcome import Code, refused
 from laneserver.server import outcomes
 
@@ -49,6 +50,9 @@ def build(request: wire.Request) -> Any:
                 return ShowSale(number)
             case wire.Unpaid(customer=customer):
                 return ListDebts(customer)
+            case wire.PayLater(reference=reference) if reference is not None and len(reference) > MAX_REFERENCE:
+                return refused(Code.BAD_REQUEST, f"a payment's reference has at most {MAX_REFERENCE} characters, "
+                                                 f"got {len(reference)}", field="reference")
             case wire.PayLater():
                 return PayDebt(sale=request.sale, mode=request.mode, amount=_money(request.amount),
                                reference=request.reference)

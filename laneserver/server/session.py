@@ -223,7 +223,8 @@ class Session:
         """A till's request on its own lane."""
         if self._lane is None:
             return error_frame(request, wire.Code.FORBIDDEN, "this device has no lane (a PDA empties baskets into a lane)")
-        if getattr(request, "supervisor_pin", None) is None:  # no approval to check: the plain caller
+        if getattr(request, "supervisor_pin", None) is None and not roles.self_approves(self.role):
+            # No approval to check (a supervisor signed in approves himself): the plain caller.
             return await edge_lane.handle(self._lane, self._caller(), request, self.shop)
         return await self._approved(request, edge_lane.handle, self._lane, self.shop)
 

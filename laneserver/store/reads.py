@@ -474,16 +474,20 @@ def cash_money_in(db: sqlite3.Connection, lane: str, *, after: int = 0) -> list[
 
 
 def cash_sales(db: sqlite3.Connection, lane: str, *, after: int = 0) -> list[tuple[int, Decimal, list[_Paid]]]:
-    """The sales of ``lane`` numbered above ``after`` that took cash at finish: (number,
-    change, their cash payments), by number. Rows written later (``lane`` set) are
-    ``cash_rows``'."""
+    """The sales of ``lane`` numbered above ``after`` that took cash at finish or gave
+    change (in cash, also on a shop mode with ``change = true``): (number, change, their
+    cash payments), by number. Rows written later (``lane`` set) and counter-entries
+    are ``cash_rows``'."""
     rows = db.execute(
-        "SELECT s.number, s.change, p.amount FROM sales s JOIN payments p ON p.sale = s.number"
-        " WHERE s.lane=? AND s.number>? AND p.mode='cash' AND p.lane IS NULL ORDER BY s.number, p.number",
+        "SELECT s.number, s.change, p.amount FROM sales s LEFT JOIN payments p ON p.sale = s.number"
+        " AND p.mode='cash' AND p.lane IS NULL WHERE s.lane=? AND s.number>? AND s.cancels IS NULL"
+        " AND (p.number IS NOT NULL OR CAST(s.change AS REAL) != 0) ORDER BY s.number, p.number",
         (lane, after))
     found: dict[int, tuple[int, Decimal, list[_Paid]]] = {}
     for number, change, amount in rows:
-        found.setdefault(number, (number, Decimal(change), []))[2].append(_Paid("cash", Decimal(amount)))
+        paid = found.setdefault(number, (number, Decimal(change), []))[2]
+        if amount is not None:
+            paid.append(_Paid("cash", Decimal(amount)))
     return list(found.values())
 
 

@@ -138,6 +138,12 @@ def test_sale_cash_is_cash_payments_minus_change():
     assert sale_cash(refund, D("0.00")) == D("-4.50")
 
 
+def test_change_given_on_a_shop_mode_comes_out_of_the_drawer():
+    # Euros taken at a franc till (a shop mode with change = true): 50.00 for 30.00,
+    # 20.00 given back in cash, with no cash payment.
+    assert sale_cash([Payment(payment=1, mode="foreign_cash", amount=D("50.00"))], D("20.00")) == D("-20.00")
+
+
 def test_a_sale_is_taken_once():
     period = run(Period(lane="1"), TakeCash(3, D("10.00")), TakeCash(5, D("2.50")))
     assert (period.cash_sales, period.sales, period.last_sale) == (D("12.50"), 2, 5)

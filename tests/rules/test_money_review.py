@@ -1,0 +1,118 @@
+"""Money properties over whole tickets (rules/lane.py with rules/payment.py): any lines
+(sold, returned, meal-voucher eligible, a ticket discount), any sequence of payments in
+any mode (cash with a rounding step, card, cheques in instalments, meal vouchers taken
+or forfeited, a shop mode that gives change) and of payment lines removed, then finish.
+
+Whenever the ticket finishes:
+  - the payments less the change are the total plus the cash rounding, exactly, and the
+    rounding is within half a step;
+  - a mode that gives no change never pays more than the total (a sale), and the change
+    never exceeds what the modes that give change paid;
+  - a refund (negative total) gives no change and never takes out more than is owed;
+  - what the drawer counts (rules/drawer.py ``sale_cash``) is what the Z closure counts
+    for cash: the cash payments less the change, change given on a shop mode included.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from laneserver.rules import lane as rules
+from laneserver.rules import payment as payments
+from laneserver.rules.catalog import Article
+from laneserver.rules.drawer import sale_cash
+from laneserver.rules.outcome import Applied
+from laneserver.rules.ticket import totals
+
+D = Decimal
+NOW = dt.datetime(2026, 1, 31, 10, 30, tzinfo=dt.UTC)
+CHANGE_MODES = ("cash", "foreign_cash")
+MODES = payments.BUILTIN_MODES + (payments.Mode("foreign_cash", "Euros", change=True),)
+cents = st.integers(1, 30000).map(lambda n: D(n) / 100)
+
+
+def _applied(state: rules.LaneState, command) -> rules.LaneState:
+    result = rules.apply(state, command, now=NOW)
+    return result.state if isinstance(result, Applied) else state
+
+
+@settings(max_examples=300)
+@given(data=st.data(), step=st.sampled_from([D("0.01"), D("0.05"), D("0.10"), D("1.00")]))
+def test_a_finished_ticket_adds_up(data, step):
+    policy = payments.Policy(cash_step=step, modes=MODES, meal_voucher_cap=D("19.00"))
+    state = rules.LaneState(lane="1")
+    for n in range(data.draw(st.integers(1, 4))):
+        article = Article(id=f"A{n}", name=f"a{n}", price=data.draw(cents), vat_rate=D("20"),
+                          meal_voucher=data.draw(st.booleans()))
+        state = _applied(state, rules.AddLine("paul", article, D(data.draw(st.sampled_from([1, 2, 3, -1, -2])))))
+    if data.draw(st.booleans()):
+        state = _applied(state, rules.Discount(seller="paul", line=None, mode="add", reasons=(), reason=None,
+                                               percent=data.draw(st.sampled_from([D(10), D(15), D("33.3")])),
+                                               amount=None, cap=D(100), approved_by=None))
+    for _ in range(data.draw(st.integers(1, 5))):
+        mode = data.draw(st.sampled_from(["cash", "card", "cheque", "meal_voucher", "foreign_cash"]))
+        balance = totals(state.ticket).balance
+        amount = data.draw(st.none() | st.integers(-500, int(abs(balance) * 100) + 1000).map(lambda n: D(n) / 100))
+        if amount is not None and balance < 0:
+            amount = -abs(amount)
+        state = _applied(state, rules.Pay(
+            "paul", mode, amount, reference="TR 1" if mode == "meal_voucher" else None, policy=policy,
+            approved_by="sophie", instalments=data.draw(st.sampled_from([None, 3])) if mode == "cheque" else None,
+            excess=data.draw(st.sampled_from([None, "forfeit"])) if mode == "meal_voucher" else None))
+        if state.ticket.payments and data.draw(st.integers(0, 9)) == 0:
+            removed = data.draw(st.sampled_from(state.ticket.payments)).payment
+            state = _applied(state, rules.RemovePayment("paul", removed))
+    result = rules.apply(state, rules.Finish("paul"), now=NOW)
+    if not isinstance(result, Applied):
+        assert totals(state.ticket).balance != 0
+        return
+    sale = next(e for e in result.events if isinstance(e, rules.SaleCompleted))
+    paid = sum((p.amount for p in sale.payments), D(0))
+    assert paid - sale.change == sale.total + sale.rounding
+    assert abs(sale.rounding) <= step / 2
+    by_change_modes = sum((p.amount for p in sale.payments if p.mode in CHANGE_MODES), D(0))
+    if sale.total >= 0:
+        assert paid - by_change_modes <= sale.total
+        assert sale.change <= max(by_change_modes, D(0))
+    else:
+        assert sale.change == 0
+        assert all(p.amount <= 0 for p in sale.payments)
+        assert paid >= sale.total + sale.rounding
+    cash = sum((p.amount for p in sale.payments if p.mode == "cash"), D(0))
+    drawn = sale_cash(sale.payments, sale.change)
+    assert (drawn if drawn is not None else D(0)) == cash - sale.change
+
+
+def test_an_orders_deposit_row_is_not_corrected():
+    """A recalled order's deposit row (mode ``deposit``) is money taken with the order, in
+    its deposit invoice and its lane's drawer then: corrected into cash, the sale's
+    drawer would expect that cash a second time and the deposit account would not
+    balance."""
+    from laneserver.rules import corrections
+
+    sale = corrections.SaleMoney(
+        number=7, at="", lane="1", seller="paul", customer="C1", total=D("80.00"), paid=D("80.00"), change=D(0),
+        rows=(corrections.Row(number=1, type="PAI", mode="deposit", amount=D("50.00"), reference="C-000001"),
+              corrections.Row(number=2, type="PAI", mode="cash", amount=D("30.00"))))
+    modes = ("cash", "card", "cheque")
+    refusal = corrections.correct(sale, 1, mode="cash", amount=None, modes=modes)
+    assert isinstance(refusal, corrections.Refused) and refusal.code == "conflict", refusal
+    refusal = corrections.correct(sale, 1, mode=None, amount=D("40.00"), modes=(*modes, "deposit"))
+    assert isinstance(refusal, corrections.Refused) and refusal.code == "conflict", refusal
+    assert not isinstance(corrections.correct(sale, 2, mode="card", amount=None, modes=modes), corrections.Refused)
+
+
+def test_a_payment_reference_is_bounded():
+    """A payment's reference (a cheque's number, a voucher's code…) is chained with the
+    sale's payment rows and printed on its receipt: a hostile one of 60 KB is refused,
+    nothing changes."""
+    article = Article(id="A", name="a", price=D("10.00"), vat_rate=D("20"))
+    state = _applied(rules.LaneState(lane="1"), rules.AddLine("paul", article, D(1)))
+    long = rules.apply(state, rules.Pay("paul", "cheque", None, reference="9" * (payments.MAX_REFERENCE + 1)), now=NOW)
+    assert isinstance(long, rules.Refused) and long.code == "bad_request", long
+    fits = rules.apply(state, rules.Pay("paul", "cheque", None, reference="9" * payments.MAX_REFERENCE), now=NOW)
+    assert isinstance(fits, Applied)
