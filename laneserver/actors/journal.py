@@ -11,7 +11,9 @@ in flight wait in the mailbox and go into the next transaction.
 Commands (actors/journal_messages.py, the journal's vocabulary):
   Commit(ops)  → CommitResult(results)   durable once answered
   Read(fn)     → fn(connection)          on the same thread, after the writes
-                                          queued before it
+                                          queued before it, in a savepoint of its
+                                          own (a fn that writes then raises leaves
+                                          nothing)
 ``commit`` and ``read`` below ask it and raise ``CommitFailed`` / ``ReadFailed``;
 those two are importable from here with them (``__all__``: the journal's face).
 
@@ -302,13 +304,22 @@ class JournalActor:
             case Commit(ops=ops):
                 return unit(writer, ops)
             case Read(fn=fn):
-                writer.forget_levels()  # a read function may write (the demo seed does)
+                # A read function may write (the demo seed, head office's holds): in a
+                # savepoint of its own, so one that raises leaves nothing of it in the
+                # batch's transaction, which commits the other units.
+                db = writer.db
+                writer.forget_levels()
+                db.execute("SAVEPOINT read")
                 try:
-                    return fn(writer.db)
+                    answer = fn(db)
                 except Exception as error:  # a bad query is the asker's bug: box it
+                    db.execute("ROLLBACK TO read")
+                    db.execute("RELEASE read")
                     return ReadFailed(repr(error))
                 finally:
                     writer.forget_levels()
+                db.execute("RELEASE read")
+                return answer
         return CommitFailed(f"not a journal command: {command!r}")
 
     # --- the fiscal anchor (worker thread) -------------------------------------------

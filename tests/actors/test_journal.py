@@ -295,6 +295,55 @@ async def test_a_bad_unit_alone_fails_and_the_journal_goes_on(tmp_path) -> None:
             )
 
 
+@pytest.mark.parametrize("redone", [False, True], ids=["one_pass", "redone"])
+async def test_a_read_that_writes_then_raises_leaves_nothing_and_its_batch_commits(tmp_path, redone) -> None:
+    """A read function may write (the demo seed, head office's holds); one that writes
+    a row and then raises is answered ReadFailed with nothing of it left in the batch's
+    transaction, while the units around it commit — in the batch written in one pass
+    and in one written again unit by unit (another unit failed)."""
+    path = tmp_path / "shop.sqlite3"
+    got: dict[str, Any] = {}
+
+    def writes_then_raises(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO meta(key, value) VALUES ('half_done', '1')")
+        raise RuntimeError("half way")
+
+    async def broken_read() -> None:
+        with pytest.raises(ReadFailed, match="half way") as failed:
+            await read(journal, writes_then_raises)
+        got["read"] = failed.value
+
+    async def broken_commit() -> None:
+        with pytest.raises(CommitFailed):
+            await commit(journal, object())
+
+    async def stock(name: str, qty: str) -> None:
+        got[name] = await commit(journal, event("Tick", name=name), entry("BREAD", qty))
+
+    gate = Gate()
+    with trio.fail_after(DEADLINE):
+        async with running_journal(path) as (journal, actor):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(read, journal, gate.hold)
+                await trio.testing.wait_all_tasks_blocked()
+                commits0, redone0 = actor.commits, actor.batches_redone
+                await queue_in_order(nursery, [
+                    partial(stock, "before", "2"),
+                    broken_read,
+                    *([broken_commit] if redone else []),
+                    partial(stock, "after", "3"),
+                ])
+                gate.open()
+            assert actor.commits - commits0 <= 2
+            assert actor.batches_redone - redone0 == int(redone)
+
+    assert isinstance(got["read"], ReadFailed)
+    assert [got[name][1].real for name in ("before", "after")] == [Decimal(2), Decimal(5)]
+    assert rows(path, "SELECT count(*) FROM meta WHERE key='half_done'") == [(0,)]
+    assert rows(path, "SELECT data FROM events ORDER BY seq") == [('{"name":"before"}',), ('{"name":"after"}',)]
+    assert rows(path, "SELECT real FROM stock_levels WHERE article='BREAD'") == [("5",)]
+
+
 # -- sales: numbering, chains, stock ---------------------------------------------------
 
 
