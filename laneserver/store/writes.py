@@ -305,6 +305,9 @@ class Writer:
                 cursor = self.db.execute(
                     "INSERT INTO label_requests(stock_point, article, copies, at, device, seller) VALUES (?,?,?,?,?,?)",
                     (op.stock_point, op.article, op.copies, iso(op.at), op.device, op.seller))
+                if op.key is not None and op.device is not None and op.reply is not None:
+                    self._remember(op.device, op.key, op.actor, filled(op.reply, op.holes, (cursor.lastrowid,)),
+                                   iso(op.at), op.fingerprint)
                 return cursor.lastrowid
             case catalog_meta.SaveKeyboard():  # the till's keyboard (store/catalog_meta.py)
                 return catalog_meta.apply(self.db, op)
