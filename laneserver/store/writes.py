@@ -158,9 +158,11 @@ class Writer:
             result = write(db, self.heads)
             db.execute("COMMIT")
         except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            self.restore(before)
+            try:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+            finally:  # a ROLLBACK that fails too (a disk gone bad): the heads are put back all the same
+                self.restore(before)
             raise
         return result
 

@@ -568,6 +568,49 @@ def test_a_batch_writes_its_events_and_lane_states_at_the_end_in_order(tmp_path)
         db.close()
 
 
+class _RollbackFails:
+    """A connection whose first ROLLBACK fails (a disk gone bad under the journal)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self.failed = False
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql == "ROLLBACK" and not self.failed:
+            self.failed = True
+            raise sqlite3.OperationalError("disk I/O error")
+        return self._db.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+
+def test_a_transaction_whose_rollback_fails_still_puts_the_heads_back(tmp_path):
+    """The fiscal heads never stay ahead of the database: the journal writes the anchor
+    from them as it stops (a crashed batch included), and an anchor ahead of the books
+    refuses every later start as records removed."""
+    from laneserver.store.writes import Writer
+
+    db = schema.connect(tmp_path / "shop.sqlite3")
+    try:
+        faulty = _RollbackFails(db)
+        writer = Writer(faulty)  # type: ignore[arg-type]
+        writer.transaction(lambda _db, _heads: writer.apply(RecordSale(sale=make_sale(1), stock_point=POINT)))
+
+        def sale_then_fault(_db: sqlite3.Connection, _heads: Any) -> None:
+            writer.apply(RecordSale(sale=make_sale(2), stock_point=POINT))
+            raise ValueError("a unit's fault")
+
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+            writer.transaction(sale_then_fault)
+        assert faulty.failed
+        assert writer.heads.sale_number == 1
+    finally:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        db.close()
+
+
 def test_an_sqlite_too_old_is_refused_with_a_clear_message(tmp_path, monkeypatch):
     monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))
     monkeypatch.setattr(sqlite3, "sqlite_version", "3.34.1")
