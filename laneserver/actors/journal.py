@@ -144,7 +144,7 @@ class JournalActor:
         drained = False  # the mailbox was closed and emptied: a clean stop
         try:
             ends = await self._in_thread(self._books.check_books, db)
-            self._writer = await self._in_thread(partial(Writer, db, zone=self.zone))
+            self._writer = await self._in_thread(partial(Writer, db, zone=self.zone, on_busy=self._busy))
             try:
                 opened, self._key, self._anchored = await self._in_thread(self._books.open_anchor, self._writer)
             except FiscalAnchorError as error:
@@ -292,7 +292,7 @@ class JournalActor:
                 db.execute("ROLLBACK")
                 writer.restore(before)
                 self.batches_redone += 1
-                db.execute("BEGIN IMMEDIATE")
+                writer.begin()
                 answers = [self._run(writer, command, unit=self._write_unit) for command in commands]
             return answers
 
@@ -321,6 +321,13 @@ class JournalActor:
                 db.execute("RELEASE read")
                 return answer
         return CommitFailed(f"not a journal command: {command!r}")
+
+    def _busy(self) -> None:
+        """Worker thread: another process held the write lock a whole busy timeout (10 s)
+        while a batch waited to begin; it waits on (store/writes.py ``Writer.begin``)."""
+        self._log.warning("journal_waiting_for_write_lock",
+                          message="another process (a laneserver command: a catalog import?) holds the "
+                                  "database's write lock; the tills' requests wait for it")
 
     # --- the fiscal anchor (worker thread) -------------------------------------------
 

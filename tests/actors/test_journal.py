@@ -568,6 +568,36 @@ def test_a_batch_writes_its_events_and_lane_states_at_the_end_in_order(tmp_path)
         db.close()
 
 
+async def test_a_write_lock_held_by_another_process_past_the_busy_timeout_delays_the_batch(tmp_path) -> None:
+    """A store IT command writing the database (a large catalog import) may hold its write
+    lock longer than the connection's busy timeout: the batch waits for it and commits,
+    the journal does not crash (which failed every unit of the batch as "may or may not
+    have been applied" and, three times a minute, ended the server)."""
+    path = tmp_path / "shop.sqlite3"
+    with trio.fail_after(DEADLINE):
+        async with running_journal(path) as (journal, actor):
+            await read(journal, lambda db: db.execute("PRAGMA busy_timeout=50"))  # 10 s in service
+            other = open_db(path)
+            other.execute("BEGIN IMMEDIATE")  # the import's transaction
+            try:
+                async with trio.open_nursery() as nursery:
+                    got: list[Any] = []
+
+                    async def stock() -> None:
+                        got.append(await commit(journal, entry("BREAD", "4")))
+
+                    nursery.start_soon(stock)
+                    await trio.sleep(0.5)  # ten busy timeouts
+                    assert got == []
+                    other.execute("COMMIT")
+            finally:
+                if other.in_transaction:
+                    other.execute("ROLLBACK")
+                other.close()
+            assert got[0][0].real == 4
+            assert await read(journal, partial(reads.stock_levels, stock_point=POINT)) == {"BREAD": Decimal(4)}
+
+
 class _RollbackFails:
     """A connection whose first ROLLBACK fails (a disk gone bad under the journal)."""
 
