@@ -180,7 +180,7 @@ class Writer:
                 self.db.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as error:
-                if getattr(error, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY:
+                if getattr(error, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:  # extended codes too
                     raise
                 if self.on_busy is not None:
                     self.on_busy()
