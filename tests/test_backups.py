@@ -235,3 +235,59 @@ def test_an_abandoned_backup_leaves_nothing(data, tmp_path):
     finally:
         source.close()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("b.")]
+
+
+class _Cut(BaseException):
+    """The power cut: the restore stops at this step."""
+
+
+def _start(data) -> int | str:
+    """What a server's journal does on ``data``: the sales it opens with, or ``refused``."""
+    import trio
+
+    from laneserver.actors.journal import JournalActor
+    from laneserver.actors.journal_open import BooksRefused
+    from laneserver.actors.runtime import open_mailbox
+
+    async def main() -> int | str:
+        actor = JournalActor(data / DB_NAME)
+        address, inbox = open_mailbox("journal", 4)
+        refused = False
+        try:
+            with trio.fail_after(10):
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(actor.run, inbox)
+                    address.close()
+        except* BooksRefused:
+            refused = True
+        if refused:
+            return "refused"
+        assert actor._writer is not None
+        return actor._writer.heads.sale_number
+
+    return trio.run(main)
+
+
+@pytest.mark.parametrize("cut", range(4))
+def test_a_restore_cut_short_never_leaves_books_a_start_would_open_empty(data, tmp_path, monkeypatch, cut):
+    """A power cut at each rename of ``restore`` (the database and its WAL set aside, the
+    anchor set aside, the copy put in place): the next start opens the books with their
+    sales or refuses, never a new empty database that would number sales from 1 again."""
+    import os
+
+    backup = _backup(data, tmp_path / "b.sqlite3").path
+    (data / (DB_NAME + "-wal")).write_bytes(b"")  # a WAL left by a killed server
+    renamed = []
+    rename = os.rename
+
+    def cut_short(source, dest):
+        if len(renamed) == cut:
+            raise _Cut()
+        renamed.append(dest)
+        rename(source, dest)
+
+    monkeypatch.setattr(os, "rename", cut_short)
+    with pytest.raises(_Cut):
+        restore(data, backup, NOW)
+    monkeypatch.undo()
+    assert _start(data) in ("refused", old_database.SALES)

@@ -11,7 +11,9 @@ in flight wait in the mailbox and go into the next transaction.
 Commands (actors/journal_messages.py, the journal's vocabulary):
   Commit(ops)  → CommitResult(results)   durable once answered
   Read(fn)     → fn(connection)          on the same thread, after the writes
-                                          queued before it
+                                          queued before it, in a savepoint of its
+                                          own (a fn that writes then raises leaves
+                                          nothing)
 ``commit`` and ``read`` below ask it and raise ``CommitFailed`` / ``ReadFailed``;
 those two are importable from here with them (``__all__``: the journal's face).
 
@@ -142,7 +144,7 @@ class JournalActor:
         drained = False  # the mailbox was closed and emptied: a clean stop
         try:
             ends = await self._in_thread(self._books.check_books, db)
-            self._writer = await self._in_thread(partial(Writer, db, zone=self.zone))
+            self._writer = await self._in_thread(partial(Writer, db, zone=self.zone, on_busy=self._busy))
             try:
                 opened, self._key, self._anchored = await self._in_thread(self._books.open_anchor, self._writer)
             except FiscalAnchorError as error:
@@ -290,7 +292,7 @@ class JournalActor:
                 db.execute("ROLLBACK")
                 writer.restore(before)
                 self.batches_redone += 1
-                db.execute("BEGIN IMMEDIATE")
+                writer.begin()
                 answers = [self._run(writer, command, unit=self._write_unit) for command in commands]
             return answers
 
@@ -302,14 +304,30 @@ class JournalActor:
             case Commit(ops=ops):
                 return unit(writer, ops)
             case Read(fn=fn):
-                writer.forget_levels()  # a read function may write (the demo seed does)
+                # A read function may write (the demo seed, head office's holds): in a
+                # savepoint of its own, so one that raises leaves nothing of it in the
+                # batch's transaction, which commits the other units.
+                db = writer.db
+                writer.forget_levels()
+                db.execute("SAVEPOINT read")
                 try:
-                    return fn(writer.db)
+                    answer = fn(db)
                 except Exception as error:  # a bad query is the asker's bug: box it
+                    db.execute("ROLLBACK TO read")
+                    db.execute("RELEASE read")
                     return ReadFailed(repr(error))
                 finally:
                     writer.forget_levels()
+                db.execute("RELEASE read")
+                return answer
         return CommitFailed(f"not a journal command: {command!r}")
+
+    def _busy(self) -> None:
+        """Worker thread: another process held the write lock a whole busy timeout (10 s)
+        while a batch waited to begin; it waits on (store/writes.py ``Writer.begin``)."""
+        self._log.warning("journal_waiting_for_write_lock",
+                          message="another process (a laneserver command: a catalog import?) holds the "
+                                  "database's write lock; the tills' requests wait for it")
 
     # --- the fiscal anchor (worker thread) -------------------------------------------
 

@@ -225,7 +225,7 @@ class BooksOpening:
 
 def _event(writer: Writer, kind: str, data: dict[str, Any]) -> None:
     """One journal event, in a transaction of its own (at start)."""
-    writer.db.execute("BEGIN IMMEDIATE")
+    writer.begin()
     try:
         writer.apply(RecordEvent(at=dt.datetime.now(dt.timezone.utc), source="journal", kind=kind, data=data))
         writer.db.execute("COMMIT")

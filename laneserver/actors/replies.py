@@ -10,7 +10,10 @@ verb, other fields) is refused with ``conflict`` (``key_reused: true``) and appl
 nothing either: an integration that reset its key counter must not be told that its
 new payment was taken. Rows written before fingerprints were kept (NULL) replay as
 before. Rows older than ``KEEP`` are not loaded (a client does not retry a request for
-a week).
+a week), and a running actor forgets a reply ``KEEP`` after it remembered (or loaded) it,
+so its memory holds about a week of keyed requests, not every one since it started: a
+key older than that is answered as after a restart (``conflict``, ``key_reused``: the
+journal still holds it), never applied twice.
 
 Every actor takes domain commands (``Do``, issue 12) and remembers its domain results
 (``recall_result``, ``remember_result``; journaled as MessagePack by ``stored``,
@@ -22,6 +25,8 @@ back as ``Replayed``: the edge re-addresses it.
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections import deque
 from fractions import Fraction
 from functools import partial
 from typing import Any
@@ -36,6 +41,9 @@ from laneserver.store import reads
 from laneserver.store.ops import Remember
 
 KEEP = dt.timedelta(days=7)
+# The seconds a reply's age in memory is counted in (monotonic: a wall clock set back
+# keeps nothing longer).
+_seconds = time.monotonic
 
 
 class Replayed(msgspec.Struct, frozen=True):
@@ -72,6 +80,8 @@ class ReplyMemory:
         # (device, key) → (the fingerprint of the request it answered or None, the reply:
         # an encoded frame or a stored result as journaled, or a domain result)
         self._replies: dict[tuple[str, str], tuple[str | None, Any]] = {}
+        # (when it was remembered or loaded, its key), oldest first: forgotten ``KEEP`` after.
+        self._born: deque[tuple[float, tuple[str, str]]] = deque()
         # The actor's domain results (a tagged union), for ``recall_result``.
         self._decoder = None if result_type is None else msgspec.msgpack.Decoder(result_type, dec_hook=_dec_hook)
 
@@ -97,7 +107,15 @@ class ReplyMemory:
 
     def remember_result(self, device: str, key: str | None, fingerprint: str | None, result: Any) -> None:
         if key is not None:
+            now = _seconds()
+            self._forget_before(now - KEEP.total_seconds())
             self._replies[(device, key)] = (fingerprint, result)
+            self._born.append((now, (device, key)))
+
+    def _forget_before(self, cutoff: float) -> None:
+        born = self._born
+        while born and born[0][0] < cutoff:
+            self._replies.pop(born.popleft()[1], None)
 
     @staticmethod
     def stored(result: Any) -> bytes:
@@ -141,4 +159,6 @@ class ReplyMemory:
     async def load(self, journal: Address, now: dt.datetime) -> None:
         since = (now - KEEP).isoformat()
         self._replies = await read(journal, partial(reads.replies, actor=self.actor, since=since))
+        loaded = _seconds()
+        self._born = deque((loaded, key) for key in self._replies)
 

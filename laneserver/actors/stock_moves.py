@@ -14,9 +14,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from laneserver.actors import purchasing
-from laneserver.actors.journal import CommitFailed, commit
 from laneserver.actors.messages import Caller
-from laneserver.actors.replies import ReplyMemory
 from laneserver.actors.runtime import Address
 from laneserver.actors.stock_messages import (
     CountStock,
@@ -48,7 +46,6 @@ from laneserver.store.ops import (
     PutStockArticle,
     RecordEvent,
     RecordLot,
-    Remember,
     StockMoved,
 )
 
@@ -220,15 +217,19 @@ class StockMoves:
         now = point.clock.now()
         level = point.state.level(article)
 
-        # For ``to`` movements the result is known after the commit (the delta comes from the database).
         def result_for(deltas: Any) -> StockNow:
             after = Level(article=article, real=level.real + exact(deltas), reserved=level.reserved,
                           tracked=level.tracked if tracked is None else tracked)
             return StockNow(article, point.point_level(after))
 
-        absolute = any(m.to is not None for m in local)
-        expected = sum((exact(m.delta) for m in local), exact(0))
-        result = None if absolute else result_for(expected)
+        # The level after: a count or a deletion (``to``) sets it as the database will hold
+        # it, the others move it. So the result is known before the unit and remembered in
+        # it, like every keyed result: a key reused is refused with nothing applied, and a
+        # retry after a crash gets this result, never the movement again.
+        real = level.real
+        for m in local:
+            real = exact(m.to) if m.to is not None else real + exact(m.delta)
+        result = result_for(real - level.real)
         event = RecordEvent(at=now, source=f"stock:{point.stock_point}", kind=kind,
                             data=data if data is not None else ops[0], device=caller.device, seller=caller.seller)
         results = await point.replies.commit(point.journal, point.log, [*ops, event], device=caller.device,
@@ -236,25 +237,12 @@ class StockMoves:
                                              failure="the movement could not be saved; nothing was changed")
         if isinstance(results, Refused):
             return results
-        applied = exact(0)
         for op, written in zip(ops, results):
             if isinstance(op, MoveStock) and op.stock_point == point.stock_point and isinstance(written, StockMoved):
-                delta = written.delta if written.delta is not None else exact(op.delta)
-                applied += delta
-                point.moved(op.article, delta)
+                # A ``to`` movement's delta is the database's (its level may be ahead of
+                # this point's: a sale written, its ``Taken`` not yet told).
+                point.moved(op.article, written.delta if written.delta is not None else exact(op.delta))
         if tracked is not None:
             point.state.set_tracked(article, tracked)
-        if result is None:
-            result = result_for(applied)
-            if keyed.key is not None:
-                # A count or a deletion: its result depends on the database's number, so it is
-                # remembered in a second unit (a retry before it lands is applied again, to
-                # the same result: both set an absolute quantity).
-                try:
-                    await commit(point.journal, Remember(device=caller.device, key=keyed.key,
-                                                         actor=point.replies.actor, reply=ReplyMemory.stored(result),
-                                                         at=now, fingerprint=keyed.fingerprint))
-                except CommitFailed as error:
-                    point.log.error("remember_failed", error=str(error))
         point.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, result)
         return result

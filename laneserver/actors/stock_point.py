@@ -38,6 +38,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
+import msgspec
 import trio
 
 from laneserver.actors.journal import CommitFailed, commit, log_commit_failed, read
@@ -95,7 +96,6 @@ from laneserver.rules.stock import (
 from laneserver.store import reads
 from laneserver.store.ops import (
     RecordEvent,
-    Remember,
     RequestLabels,
 )
 
@@ -313,8 +313,12 @@ class StockPointActor:
     async def _labels(self, caller: Caller, command: LabelRequest, keyed: Keyed) -> LabelsRequested | Refused:
         """Shelf labels asked for from the floor: recorded (``label_requests`` lists them)."""
         now = self.clock.now()
+        result = LabelsRequested(self.stock_point, 0, command.article, self.name(command.article), command.copies)
+        # The number comes from the writer: it puts it in the stored result in the same unit.
         op = RequestLabels(stock_point=self.stock_point, article=command.article, copies=command.copies, at=now,
-                           device=caller.device, seller=caller.seller)
+                           device=caller.device, seller=caller.seller, key=keyed.key, fingerprint=keyed.fingerprint,
+                           actor=self.replies.actor,
+                           reply=None if keyed.key is None else ReplyMemory.stored(result), holes=((0, ("request",)),))
         event = RecordEvent(at=now, source=f"stock:{self.stock_point}", kind="LabelsRequested",
                             data={"article": command.article, "copies": command.copies},
                             device=caller.device, seller=caller.seller)
@@ -323,14 +327,7 @@ class StockPointActor:
         except CommitFailed as error:
             log_commit_failed(self.log, error)
             return ReplyMemory.failed_result(error, keyed.key, "the request could not be saved; nothing was changed")
-        result = LabelsRequested(self.stock_point, number, command.article, self.name(command.article), command.copies)
-        if keyed.key is not None:
-            try:
-                await commit(self.journal, Remember(device=caller.device, key=keyed.key, actor=self.replies.actor,
-                                                    reply=ReplyMemory.stored(result), at=now,
-                                                    fingerprint=keyed.fingerprint))
-            except CommitFailed as error:
-                self.log.error("remember_failed", error=str(error))
+        result = msgspec.structs.replace(result, request=number)
         self.replies.remember_result(caller.device, keyed.key, keyed.fingerprint, result)
         return result
 

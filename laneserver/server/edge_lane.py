@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
+import trio
 from msgspec import UNSET
 
 from laneserver.actors.lane_messages import (
@@ -41,7 +42,7 @@ from laneserver.actors.lane_messages import (
 )
 from laneserver.actors.documents_messages import DocumentMade
 from laneserver.actors.messages import Caller, Do
-from laneserver.actors.runtime import Address
+from laneserver.actors.runtime import ActorFailed, Address
 from laneserver.clock import shop_day, shop_zone
 from laneserver.config import Config
 from laneserver.log import get_logger
@@ -115,17 +116,31 @@ async def recall_parked(lane: Address, caller: Caller, request: wire.Scan, shop:
     ready = await lane.ask(Do(caller, CanTakeParked(), key, mark))
     if ready is not None:  # not empty, or this scan's first answer again
         return outcomes.refusal_frame(request, ready) if isinstance(ready, Refused) else answer(request, ready)
-    given = await source.ask(Do(caller, rules.GiveParked(seller, code, caller.lane), None, None))
-    if isinstance(given, Refused):
-        return outcomes.refusal_frame(request, given)
-    assert isinstance(given, ParkedHandOver)
-    taken = await lane.ask(Do(caller, rules.TakeParked(seller, given.held, source_name), key, mark))
-    if isinstance(taken, Refused):
-        back = await source.ask(Do(caller, rules.RestoreParked(seller, given.held), None, None))
-        if isinstance(back, Refused):
-            get_logger("lane", lane=caller.lane).error("parked_basket_not_restored", barcode=code, reason=back.message)
-        return outcomes.refusal_frame(request, taken)
+    # From the give on, carried through whatever ends the till's wait (its ask timeout,
+    # the session closed, the server stopping): once the other lane has the give, the
+    # held ticket leaves it, and only the take (or the give-back) puts it anywhere.
+    with trio.CancelScope(shield=True):
+        given = await source.ask(Do(caller, rules.GiveParked(seller, code, caller.lane), None, None))
+        if isinstance(given, Refused):
+            return outcomes.refusal_frame(request, given)
+        assert isinstance(given, ParkedHandOver)
+        try:
+            taken = await lane.ask(Do(caller, rules.TakeParked(seller, given.held, source_name), key, mark))
+        except ActorFailed as failed:
+            if not failed.maybe_applied:  # this lane never took it (out of service): back where it was
+                await _restore_parked(source, caller, seller, given.held, code)
+            raise
+        if isinstance(taken, Refused):
+            await _restore_parked(source, caller, seller, given.held, code)
+            return outcomes.refusal_frame(request, taken)
     return answer(request, taken)
+
+
+async def _restore_parked(source: Address, caller: Caller, seller: str, held: Any, code: str) -> None:
+    """The parked basket given away and not taken, held again by the lane that gave it."""
+    back = await source.ask(Do(caller, rules.RestoreParked(seller, held), None, None))
+    if isinstance(back, Refused):
+        get_logger("lane", lane=caller.lane).error("parked_basket_not_restored", barcode=code, reason=back.message)
 
 
 # --- wire → domain ------------------------------------------------------------------------

@@ -297,12 +297,18 @@ def restore(data: Path, backup: Path, now: dt.datetime) -> Restored:
             raise RestoreRefused(str(error)) from None
         has_anchor = _check_beside(backup, incoming)
         stamp = f"replaced-{now.astimezone(dt.timezone.utc):%Y%m%dT%H%M%SZ}"
-        database_aside = _aside(database, stamp, companions=("-wal", "-shm"))
         anchor_file = anchor_path(database)
         replaced_heads = _anchored_heads(anchor_file)
-        anchor_aside = _aside(anchor_file, stamp)
+        if anchor_file.with_name(f"{anchor_file.name}.{stamp}").exists():
+            raise RestoreRefused(f"{anchor_file.name}.{stamp} exists already: wait a second and try again")
+        database_aside = _aside(database, stamp, companions=("-wal", "-shm"))
         os.rename(incoming, database)
         _fsync(data)
+        # The replaced anchor last: cut short before the copy is in place, the folder has
+        # no database but its anchor, and a start refuses (it would otherwise make a new
+        # empty database and number sales from 1 again); cut short after, the anchor
+        # refuses the older books until store IT moves it (docs/operations.md).
+        anchor_aside = _aside(anchor_file, stamp)
     except BaseException:
         incoming.unlink(missing_ok=True)
         raise

@@ -160,7 +160,9 @@ class CloseCount(msgspec.Struct, frozen=True, kw_only=True):
 
 class RequestLabels(msgspec.Struct, frozen=True, kw_only=True):
     """``copies`` shelf labels of ``article`` asked for at a stock point (a PDA's request,
-    listed by ``label_requests`` for whoever prints them); answered with its number."""
+    listed by ``label_requests`` for whoever prints them); answered with its number. With
+    ``key``, the reply to remember in the same unit: ``reply`` (actors/replies.py
+    ``stored``) with the request's number (number 0) put at ``holes``."""
 
     stock_point: str
     article: str
@@ -168,6 +170,11 @@ class RequestLabels(msgspec.Struct, frozen=True, kw_only=True):
     at: dt.datetime
     device: str | None = None
     seller: str | None = None
+    key: str | None = None
+    fingerprint: str | None = None  # of the keyed request (actors/replies.py)
+    actor: str = ""
+    reply: bytes | None = None
+    holes: Holes = ()  # (defined just below; annotations are lazy here)
 # Where the numbers a unit hands out go in a result to remember: (which number, the
 # path of keys and indexes to it in the result's MessagePack map). The writer fills
 # them in (store/writes.py ``filled``) without running the caller's code.

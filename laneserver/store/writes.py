@@ -122,9 +122,13 @@ class BooksChanged(ValueError):
 
 
 class Writer:
-    def __init__(self, db: sqlite3.Connection, zone: dt.tzinfo = dt.timezone.utc) -> None:
+    def __init__(self, db: sqlite3.Connection, zone: dt.tzinfo = dt.timezone.utc, *,
+                 on_busy: Callable[[], None] | None = None) -> None:
         self.zone = zone  # the shop's time zone: coupon validity is counted in its days
         self.db = db
+        # Called each time another process held the write lock for a whole busy timeout
+        # while a transaction waited to begin (``begin``): the journal logs it.
+        self.on_busy = on_busy
         self.heads = load_heads(db)
         # The tables whose first chained row is noted in ``meta`` (store/fiscal.py
         # ``note_rows_from``): one statement the first time only. Read again on a rollback.
@@ -154,16 +158,33 @@ class Writer:
         the heads put back if it raises (and the error raised again)."""
         db = self.db
         before = self.snapshot()
-        db.execute("BEGIN IMMEDIATE")
+        self.begin()
         try:
             result = write(db, self.heads)
             db.execute("COMMIT")
         except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            self.restore(before)
+            try:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+            finally:  # a ROLLBACK that fails too (a disk gone bad): the heads are put back all the same
+                self.restore(before)
             raise
         return result
+
+    def begin(self) -> None:
+        """``BEGIN IMMEDIATE``, however long another process holds the write lock (a store
+        IT command: a large catalog import writes in one transaction). Past the busy
+        timeout SQLite gives up with ``SQLITE_BUSY``; nothing is written yet, so it is
+        tried again (``on_busy`` told each time) rather than failing the batch."""
+        while True:
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if getattr(error, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:  # extended codes too
+                    raise
+                if self.on_busy is not None:
+                    self.on_busy()
 
     def restore(self, heads: Heads) -> None:
         self.heads = heads
@@ -306,6 +327,9 @@ class Writer:
                 cursor = self.db.execute(
                     "INSERT INTO label_requests(stock_point, article, copies, at, device, seller) VALUES (?,?,?,?,?,?)",
                     (op.stock_point, op.article, op.copies, iso(op.at), op.device, op.seller))
+                if op.key is not None and op.device is not None and op.reply is not None:
+                    self._remember(op.device, op.key, op.actor, filled(op.reply, op.holes, (cursor.lastrowid,)),
+                                   iso(op.at), op.fingerprint)
                 return cursor.lastrowid
             case catalog_meta.SaveKeyboard():  # the till's keyboard (store/catalog_meta.py)
                 return catalog_meta.apply(self.db, op)

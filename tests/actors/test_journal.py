@@ -295,6 +295,55 @@ async def test_a_bad_unit_alone_fails_and_the_journal_goes_on(tmp_path) -> None:
             )
 
 
+@pytest.mark.parametrize("redone", [False, True], ids=["one_pass", "redone"])
+async def test_a_read_that_writes_then_raises_leaves_nothing_and_its_batch_commits(tmp_path, redone) -> None:
+    """A read function may write (the demo seed, head office's holds); one that writes
+    a row and then raises is answered ReadFailed with nothing of it left in the batch's
+    transaction, while the units around it commit — in the batch written in one pass
+    and in one written again unit by unit (another unit failed)."""
+    path = tmp_path / "shop.sqlite3"
+    got: dict[str, Any] = {}
+
+    def writes_then_raises(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO meta(key, value) VALUES ('half_done', '1')")
+        raise RuntimeError("half way")
+
+    async def broken_read() -> None:
+        with pytest.raises(ReadFailed, match="half way") as failed:
+            await read(journal, writes_then_raises)
+        got["read"] = failed.value
+
+    async def broken_commit() -> None:
+        with pytest.raises(CommitFailed):
+            await commit(journal, object())
+
+    async def stock(name: str, qty: str) -> None:
+        got[name] = await commit(journal, event("Tick", name=name), entry("BREAD", qty))
+
+    gate = Gate()
+    with trio.fail_after(DEADLINE):
+        async with running_journal(path) as (journal, actor):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(read, journal, gate.hold)
+                await trio.testing.wait_all_tasks_blocked()
+                commits0, redone0 = actor.commits, actor.batches_redone
+                await queue_in_order(nursery, [
+                    partial(stock, "before", "2"),
+                    broken_read,
+                    *([broken_commit] if redone else []),
+                    partial(stock, "after", "3"),
+                ])
+                gate.open()
+            assert actor.commits - commits0 <= 2
+            assert actor.batches_redone - redone0 == int(redone)
+
+    assert isinstance(got["read"], ReadFailed)
+    assert [got[name][1].real for name in ("before", "after")] == [Decimal(2), Decimal(5)]
+    assert rows(path, "SELECT count(*) FROM meta WHERE key='half_done'") == [(0,)]
+    assert rows(path, "SELECT data FROM events ORDER BY seq") == [('{"name":"before"}',), ('{"name":"after"}',)]
+    assert rows(path, "SELECT real FROM stock_levels WHERE article='BREAD'") == [("5",)]
+
+
 # -- sales: numbering, chains, stock ---------------------------------------------------
 
 
@@ -516,6 +565,79 @@ def test_a_batch_writes_its_events_and_lane_states_at_the_end_in_order(tmp_path)
         writer.apply(event("LineAdded", line=3))  # not deferring: written at once
         assert db.execute("SELECT count(*) FROM events").fetchone() == (3,)
     finally:
+        db.close()
+
+
+async def test_a_write_lock_held_by_another_process_past_the_busy_timeout_delays_the_batch(tmp_path) -> None:
+    """A store IT command writing the database (a large catalog import) may hold its write
+    lock longer than the connection's busy timeout: the batch waits for it and commits,
+    the journal does not crash (which failed every unit of the batch as "may or may not
+    have been applied" and, three times a minute, ended the server)."""
+    path = tmp_path / "shop.sqlite3"
+    with trio.fail_after(DEADLINE):
+        async with running_journal(path) as (journal, actor):
+            await read(journal, lambda db: db.execute("PRAGMA busy_timeout=50"))  # 10 s in service
+            other = open_db(path)
+            other.execute("BEGIN IMMEDIATE")  # the import's transaction
+            try:
+                async with trio.open_nursery() as nursery:
+                    got: list[Any] = []
+
+                    async def stock() -> None:
+                        got.append(await commit(journal, entry("BREAD", "4")))
+
+                    nursery.start_soon(stock)
+                    await trio.sleep(0.5)  # ten busy timeouts
+                    assert got == []
+                    other.execute("COMMIT")
+            finally:
+                if other.in_transaction:
+                    other.execute("ROLLBACK")
+                other.close()
+            assert got[0][0].real == 4
+            assert await read(journal, partial(reads.stock_levels, stock_point=POINT)) == {"BREAD": Decimal(4)}
+
+
+class _RollbackFails:
+    """A connection whose first ROLLBACK fails (a disk gone bad under the journal)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self.failed = False
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql == "ROLLBACK" and not self.failed:
+            self.failed = True
+            raise sqlite3.OperationalError("disk I/O error")
+        return self._db.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+
+def test_a_transaction_whose_rollback_fails_still_puts_the_heads_back(tmp_path):
+    """The fiscal heads never stay ahead of the database: the journal writes the anchor
+    from them as it stops (a crashed batch included), and an anchor ahead of the books
+    refuses every later start as records removed."""
+    from laneserver.store.writes import Writer
+
+    db = schema.connect(tmp_path / "shop.sqlite3")
+    try:
+        faulty = _RollbackFails(db)
+        writer = Writer(faulty)  # type: ignore[arg-type]
+        writer.transaction(lambda _db, _heads: writer.apply(RecordSale(sale=make_sale(1), stock_point=POINT)))
+
+        def sale_then_fault(_db: sqlite3.Connection, _heads: Any) -> None:
+            writer.apply(RecordSale(sale=make_sale(2), stock_point=POINT))
+            raise ValueError("a unit's fault")
+
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+            writer.transaction(sale_then_fault)
+        assert faulty.failed
+        assert writer.heads.sale_number == 1
+    finally:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
         db.close()
 
 

@@ -322,6 +322,25 @@ async def test_a_repeated_key_gets_the_same_result_and_applies_nothing_twice(tmp
     assert sorted(key for (key,) in db_rows(path, "SELECT key FROM replies")) == ["fin-1", "pay-1", "scan-1"]
 
 
+async def test_a_key_forgotten_after_a_week_is_a_conflict_and_applies_nothing(tmp_path, monkeypatch) -> None:
+    """The lane forgets a reply a week after it remembered it (actors/replies.py ``KEEP``),
+    as a restart would not load it: a retry then is ``conflict`` (``key_reused``, the
+    journal still has the key), never a second line."""
+    from laneserver.actors import replies
+
+    now = [0.0]
+    monkeypatch.setattr(replies, "_seconds", lambda: now[0])
+    with trio.fail_after(DEADLINE):
+        async with running_shop(tmp_path / "shop.sqlite3") as shop:
+            await ok(shop, add("BREAD"), key="scan-1")
+            now[0] += replies.KEEP.total_seconds() + 1
+            await ok(shop, add("WINE"), key="scan-2")
+            again = await do(shop, add("BREAD"), key="scan-1")
+            assert isinstance(again, Refused) and again.details == {"key_reused": True}, again
+            assert [l.article for l in (await ok(shop, GetTicket())).ticket.lines] == ["BREAD", "WINE"]
+            assert len(shop.actor.replies._replies) == 1
+
+
 async def test_the_same_key_from_another_device_is_another_request(tmp_path) -> None:
     with trio.fail_after(DEADLINE):
         async with running_shop(tmp_path / "shop.sqlite3") as shop:

@@ -58,3 +58,24 @@ def test_a_failed_commit_is_a_refusal_naming_a_reused_key():
 def test_a_refusal_becomes_an_error_frame_with_the_fields_the_frame_has():
     frame = refusal_frame(None, refused(Code.CONFLICT, "line 3 is paid", line=3, unknown_detail="x"))
     assert msgspec.json.decode(frame) == {"type": "error", "code": "conflict", "message": "line 3 is paid", "line": 3}
+
+
+def test_a_reply_is_forgotten_a_week_after_it_was_remembered(monkeypatch):
+    """A running actor's memory holds about a week of keyed requests (what a restart
+    loads), not every one since it started: some 0.7 KB each for a lane's, every web
+    till request carrying a key."""
+    from laneserver.actors import replies
+
+    now = [1000.0]
+    monkeypatch.setattr(replies, "_seconds", lambda: now[0])
+    memory = ReplyMemory("lane:1", Result)
+    for key in ("k1", "k2"):
+        memory.remember_result("till-1", key, "fp", Done(Decimal(1), Fraction(1)))
+    now[0] += replies.KEEP.total_seconds() - 1
+    memory.remember_result("till-1", "k3", "fp", Done(Decimal(3), Fraction(1)))
+    assert memory.recall_result("till-1", "k1", "fp") is not None  # not a week yet
+    now[0] += 2
+    memory.remember_result("till-1", "k4", "fp", Done(Decimal(4), Fraction(1)))
+    assert [memory.recall_result("till-1", k, "fp") is not None for k in ("k1", "k2", "k3", "k4")] == [
+        False, False, True, True]
+    assert len(memory._replies) == 2

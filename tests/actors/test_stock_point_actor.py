@@ -30,10 +30,13 @@ from laneserver.actors.runtime import Address, open_mailbox
 from laneserver.actors.stock_messages import (
     AskReserve,
     CostsChanged,
+    CountStock,
     CreateOrder,
+    DeleteStock,
     EnterStock,
     ExitStock,
     GetLevel,
+    LabelRequest,
     OrderLine,
     OrderNow,
     ReceiveOrder,
@@ -222,3 +225,42 @@ async def test_the_point_tells_its_lanes_its_costs(tmp_path, virtual_clock):
             assert told(lane_inbox) == [CostsChanged({"WINE": (D("4.00"), D("4.00")),
                                                       "BREAD": (D("0.50"), D("0.50"))}, whole=True)]
     assert trio.current_time() == 0
+
+
+@pytest.mark.parametrize("command", [LabelRequest(article="WINE", copies=2), CountStock(article="WINE", counted=D(7)),
+                                     DeleteStock(article="WINE")], ids=["labels", "count", "delete"])
+async def test_a_key_used_at_another_point_is_a_conflict_that_applies_nothing(tmp_path, virtual_clock, command):
+    """A label request, a count or a deletion (their result is known only once written)
+    with a key this device already used at another point: ``conflict`` with
+    ``key_reused`` and nothing applied, as for every other keyed request."""
+    path = tmp_path / "db.sqlite3"
+    with trio.fail_after(DEADLINE):
+        async with points(path) as (journal, main, bar):
+            assert isinstance(await do(bar, EnterStock(article="BREAD", qty=D(1), reason="delivery"), key="k1"),
+                              StockNow)
+            reused = await do(main, command, key="k1", fingerprint="another request")
+            assert isinstance(reused, Refused) and (reused.code, reused.details) == ("conflict", {"key_reused": True})
+            assert (await main.ask(GetLevel("WINE"))).level.real == 1
+            assert await read(journal, partial(reads.stock_levels, stock_point="main")) == {"WINE": D(1)}
+            assert await read(journal, lambda db: db.execute(
+                "SELECT count(*) FROM label_requests").fetchone()[0]) == 0
+            assert await read(journal, lambda db: db.execute(
+                "SELECT count(*) FROM events WHERE source='stock:main'").fetchone()[0]) == 0
+
+
+async def test_a_label_request_and_a_count_are_remembered_with_their_unit(tmp_path, virtual_clock):
+    """Their results (the label request's number, the level a count set) are journaled in
+    the movement's own unit: a retry after a restart gets them, and nothing is applied twice."""
+    path = tmp_path / "db.sqlite3"
+    labels, count = LabelRequest(article="WINE", copies=2), CountStock(article="WINE", counted=D(7))
+    with trio.fail_after(DEADLINE):
+        async with points(path) as (_, main, _bar):
+            first_labels = await do(main, labels, key="l1")
+            first_count = await do(main, count, key="c1")
+            assert (first_labels.request, first_count.point.level.real) == (1, 7)
+        async with points(path) as (journal, main, _bar):
+            assert await do(main, labels, key="l1") == first_labels
+            assert await do(main, count, key="c1") == first_count
+            assert await read(journal, lambda db: db.execute("SELECT count(*) FROM label_requests").fetchone()[0]) == 1
+            assert await read(journal, lambda db: db.execute(
+                "SELECT count(*) FROM stock_movements WHERE reason='inventory'").fetchone()[0]) == 1
