@@ -232,8 +232,10 @@ class LaneMoney:
             ops.extend(coupons)
             # Its top-up lines: a top-up goes back out of the wallet, a top-up cancel back in.
             # A top-up already given back (wallet_topup_cancel): the sale's payments would
-            # give it back a second time.
-            if ask.topup_cancelled:
+            # give it back a second time. Read again here: the asker read the sale before,
+            # and such a give-back is written by this actor (none is under way now).
+            if ask.topup_cancelled or await read(self.journal, partial(reads.topup_cancelled,
+                                                                       ref=f"sale-topup:{ask.sale}")):
                 await self._dropped(held, ask.sale)
                 return rules.Refused("conflict", f"the wallet top-up of sale {ask.sale} was already given back "
                                                  "(wallet_topup_cancel): correct its payments instead")

@@ -34,6 +34,7 @@ from laneserver.actors.customers_messages import (
     AskHold,
     AskSettle,
     Available,
+    CancelTopup,
     CreateCustomer,
     CustomerFile,
     GiveBackDone,
@@ -43,7 +44,7 @@ from laneserver.actors.customers_messages import (
     ShowCustomer,
 )
 from laneserver.actors.journal import JournalActor, commit
-from laneserver.actors.journal_messages import Commit
+from laneserver.actors.journal_messages import Commit, Read
 from laneserver.actors.messages import Caller, Do
 from laneserver.actors.runtime import Address, open_mailbox
 from laneserver.actors.sales import SalesActor
@@ -54,6 +55,7 @@ from laneserver.rules.customers import TOPUP_CANCEL, Customer, Hold
 from laneserver.rules.lane import SaleCompleted
 from laneserver.rules.outcome import Refused
 from laneserver.rules.ticket import Payment
+from laneserver.store import reads
 from laneserver.store.ops import MoveAccount, PutCustomer, RecordCancel, RecordSale
 
 D = Decimal
@@ -77,6 +79,9 @@ class Shop(msgspec.Struct):
     sales: Address
     # Run just before the cancel's unit is forwarded to the journal (set by the test).
     before_cancel: list[Callable[[], Awaitable[None]]]
+    # Run just before the cancel reads the sale's lines: after it read the sale, before
+    # it asks the customers actor for the give-back (set by the test).
+    before_give_back: list[Callable[[], Awaitable[None]]]
 
     async def do(self, target: Address, command: Any, caller: Caller = TILL) -> Any:
         return await target.ask(Do(caller, command, None, None))
@@ -85,14 +90,19 @@ class Shop(msgspec.Struct):
         return await self.customers.ask(Available(customer, account))
 
 
-async def _gate(inbox: trio.MemoryReceiveChannel, journal: Address, before_cancel: list) -> None:
+async def _gate(inbox: trio.MemoryReceiveChannel, journal: Address, before_cancel: list,
+                before_give_back: list) -> None:
     """The sales actor's journal: every request forwarded as it is, its answer returned;
-    a cancel's unit after what ``before_cancel`` holds has run."""
+    a cancel's unit after what ``before_cancel`` holds has run, its read of the sale's
+    lines after what ``before_give_back`` holds has."""
     async for envelope in inbox:
         with envelope:
             command = envelope.command
             if isinstance(command, Commit) and any(isinstance(op, RecordCancel) for op in command.ops):
                 for step in before_cancel:
+                    await step()
+            if isinstance(command, Read) and getattr(command.fn, "func", None) is reads.sale_lines:
+                for step in before_give_back:
                     await step()
             envelope.reply(await journal.ask(command))
 
@@ -108,13 +118,14 @@ async def running(path: Path, holds: dict | None = None) -> AsyncIterator[Shop]:
         gate, gate_inbox = open_mailbox("journal-gate", 64)
         sales, sales_inbox = open_mailbox("sales", 64)
         before: list = []
+        before_give_back: list = []
         async with trio.open_nursery() as middle:
             await middle.start(CustomersActor(journal=journal, config=config, clock=clock, modes=("cash", "card"),
                                               holds={} if holds is None else holds).run, customers_inbox)
-            middle.start_soon(_gate, gate_inbox, journal, before)
+            middle.start_soon(_gate, gate_inbox, journal, before, before_give_back)
             await middle.start(SalesActor(journal=gate, config=config, clock=clock, modes=("cash", "card"),
                                           customers=customers).run, sales_inbox)
-            yield Shop(journal, customers, sales, before)
+            yield Shop(journal, customers, sales, before, before_give_back)
             sales.close()
             gate.close()
             customers.close()
@@ -268,7 +279,7 @@ async def test_a_give_back_the_customers_actor_failed_on_is_let_go(tmp_path, vir
                                               modes=("cash",), customers=customers).run, sales_inbox)
                 assert (await customers_inbox.receive()).command == GiveBackDone(every=True)
                 await commit(journal, PutCustomer(customer=Customer(customer="C1", name="Jeanne"), at=AT))
-                shop = Shop(journal, customers, sales, [])
+                shop = Shop(journal, customers, sales, [], [])
                 sale = await topup_sale(shop, "C1", "20.00")
                 assert (await customers_inbox.receive()).command == Refresh(("C1",))  # the test's own tell
 
@@ -315,3 +326,44 @@ async def test_a_lanes_top_up_cancel_is_held_from_its_settle_until_the_lane_lets
             await shop.customers.tell(Release("1", (TOPUP_CANCEL,)))
             file = await shop.do(shop.customers, ShowCustomer(jeanne))
             assert (file.wallet, file.wallet_available) == (D("0.00"), D("0.00"))
+
+
+async def test_a_sales_top_up_given_back_while_the_sale_is_cancelled_is_given_back_once(tmp_path, virtual_clock):
+    """``wallet_topup_cancel`` of a sale's top-up on one till while a supervisor cancels
+    that sale on another (the wallet holding other money too). The bug: both were
+    written, the 20.00 top-up given back twice (its cash out of two drawers). Now the
+    one that comes second is refused ``conflict``: the top-up cancel while the sale's
+    cancel is under way (its give-back agreed, not yet written), and the sale's cancel
+    once the top-up was given back after the sales actor read the sale."""
+    with trio.fail_after(DEADLINE):
+        async with running(tmp_path / "db.sqlite3") as shop:
+            jeanne, sale = await jeanne_topped_up(shop, "20.00")
+            await topup_sale(shop, jeanne, "30.00")  # other money on the wallet
+            given: list[Any] = []
+
+            async def other_till() -> None:
+                given.append(await shop.do(shop.customers, CancelTopup(sale=sale), APPROVED))
+
+            # The top-up cancel between the cancel's agreement and its write.
+            shop.before_cancel.append(other_till)
+            cancelled = await shop.do(shop.sales, CancelSale(sale=sale, reason="erreur"), APPROVED)
+            assert isinstance(cancelled, SaleCancelled), cancelled
+            [refused] = given
+            assert isinstance(refused, Refused) and refused.code == "conflict", refused  # before the fix: written
+            assert await shop.available(jeanne) == D("30.00")  # before the fix: 10.00
+            # The top-up cancel written after the sales actor read the sale, before it
+            # asked for the give-back (its ``topup_cancelled`` read too early).
+            shop.before_cancel.clear()
+            given.clear()
+            again = await topup_sale(shop, jeanne, "20.00")
+
+            async def other_till_first() -> None:
+                given.append(await shop.do(shop.customers, CancelTopup(sale=again), APPROVED))
+
+            shop.before_give_back.append(other_till_first)
+            refused = await shop.do(shop.sales, CancelSale(sale=again, reason="erreur"), APPROVED)
+            [written] = given
+            assert isinstance(written, CustomerFile), written
+            assert isinstance(refused, Refused) and refused.code == "conflict", refused  # before the fix: written
+            assert "already given back" in refused.message, refused
+            assert await shop.available(jeanne) == D("30.00")  # before the fix: 10.00
