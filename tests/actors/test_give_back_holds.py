@@ -20,6 +20,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,13 @@ from laneserver.actors.customers_messages import (
 from laneserver.actors.journal import JournalActor, commit
 from laneserver.actors.journal_messages import Commit, Read
 from laneserver.actors.messages import Caller, Do
-from laneserver.actors.runtime import Address, open_mailbox
+from laneserver.actors.runtime import (
+    ActorFailed,
+    Address,
+    RestartPolicy,
+    open_mailbox,
+    supervise,
+)
 from laneserver.actors.sales import SalesActor
 from laneserver.actors.sales_messages import CancelSale, SaleCancelled
 from laneserver.clock import FixedClock
@@ -82,6 +89,9 @@ class Shop(msgspec.Struct):
     # Run just before the cancel reads the sale's lines: after it read the sale, before
     # it asks the customers actor for the give-back (set by the test).
     before_give_back: list[Callable[[], Awaitable[None]]]
+    # Reads (store/reads.py functions) the gate leaves unanswered, as a journal that
+    # crashed on them: the sales actor's ``read`` raises ``ActorFailed`` (set by the test).
+    unanswered: set[Callable[..., Any]]
 
     async def do(self, target: Address, command: Any, caller: Caller = TILL) -> Any:
         return await target.ask(Do(caller, command, None, None))
@@ -91,7 +101,7 @@ class Shop(msgspec.Struct):
 
 
 async def _gate(inbox: trio.MemoryReceiveChannel, journal: Address, before_cancel: list,
-                before_give_back: list) -> None:
+                before_give_back: list, unanswered: set) -> None:
     """The sales actor's journal: every request forwarded as it is, its answer returned;
     a cancel's unit after what ``before_cancel`` holds has run, its read of the sale's
     lines after what ``before_give_back`` holds has."""
@@ -104,11 +114,15 @@ async def _gate(inbox: trio.MemoryReceiveChannel, journal: Address, before_cance
             if isinstance(command, Read) and getattr(command.fn, "func", None) is reads.sale_lines:
                 for step in before_give_back:
                     await step()
+            if isinstance(command, Read) and getattr(command.fn, "func", None) in unanswered:
+                continue  # closed unanswered on leaving ``with``
             envelope.reply(await journal.ask(command))
 
 
 @asynccontextmanager
-async def running(path: Path, holds: dict | None = None) -> AsyncIterator[Shop]:
+async def running(path: Path, holds: dict | None = None,
+                  sales_policy: RestartPolicy | None = None) -> AsyncIterator[Shop]:
+    """The shop's actors; ``sales_policy``: the sales actor supervised under it."""
     config = demo_config()
     clock = FixedClock()
     journal, journal_inbox = open_mailbox("journal", 256)
@@ -119,13 +133,18 @@ async def running(path: Path, holds: dict | None = None) -> AsyncIterator[Shop]:
         sales, sales_inbox = open_mailbox("sales", 64)
         before: list = []
         before_give_back: list = []
+        unanswered: set = set()
         async with trio.open_nursery() as middle:
             await middle.start(CustomersActor(journal=journal, config=config, clock=clock, modes=("cash", "card"),
                                               holds={} if holds is None else holds).run, customers_inbox)
-            middle.start_soon(_gate, gate_inbox, journal, before, before_give_back)
-            await middle.start(SalesActor(journal=gate, config=config, clock=clock, modes=("cash", "card"),
-                                          customers=customers).run, sales_inbox)
-            yield Shop(journal, customers, sales, before, before_give_back)
+            middle.start_soon(_gate, gate_inbox, journal, before, before_give_back, unanswered)
+            factory = partial(SalesActor, journal=gate, config=config, clock=clock, modes=("cash", "card"),
+                              customers=customers)
+            if sales_policy is None:
+                await middle.start(factory().run, sales_inbox)
+            else:
+                await middle.start(supervise, "sales", factory, sales_inbox, sales_policy)
+            yield Shop(journal, customers, sales, before, before_give_back, unanswered)
             sales.close()
             gate.close()
             customers.close()
@@ -279,7 +298,7 @@ async def test_a_give_back_the_customers_actor_failed_on_is_let_go(tmp_path, vir
                                               modes=("cash",), customers=customers).run, sales_inbox)
                 assert (await customers_inbox.receive()).command == GiveBackDone(every=True)
                 await commit(journal, PutCustomer(customer=Customer(customer="C1", name="Jeanne"), at=AT))
-                shop = Shop(journal, customers, sales, [], [])
+                shop = Shop(journal, customers, sales, [], [], set())
                 sale = await topup_sale(shop, "C1", "20.00")
                 assert (await customers_inbox.receive()).command == Refresh(("C1",))  # the test's own tell
 
@@ -367,3 +386,18 @@ async def test_a_sales_top_up_given_back_while_the_sale_is_cancelled_is_given_ba
             assert isinstance(refused, Refused) and refused.code == "conflict", refused  # before the fix: written
             assert "already given back" in refused.message, refused
             assert await shop.available(jeanne) == D("30.00")  # before the fix: 10.00
+
+
+async def test_what_a_cancel_held_is_let_go_when_the_sales_actor_crashes_on_it_for_good(tmp_path, virtual_clock):
+    """The sales actor crashes on a cancel after the give-back was agreed (its journal
+    did not answer a read) past its restart budget: it stays stopped, so no start of it
+    lets go of what the cancel held. The bug: the wallet stayed 20.00 short until the
+    server restarted. Now the crash itself lets go (``GiveBackDone`` ``every``)."""
+    with trio.fail_after(DEADLINE):
+        stop_at_once = RestartPolicy(max_restarts=0, give_up="stop")
+        async with running(tmp_path / "db.sqlite3", sales_policy=stop_at_once) as shop:
+            jeanne, sale = await jeanne_topped_up(shop, "20.00")
+            shop.unanswered.add(reads.sale_takes)  # read after the give-back, before the unit
+            with pytest.raises(ActorFailed):
+                await shop.do(shop.sales, CancelSale(sale=sale, reason="erreur"), APPROVED)
+            assert await shop.available(jeanne) == D("20.00")  # before the fix: 0.00
