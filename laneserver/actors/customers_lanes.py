@@ -163,7 +163,11 @@ class LaneMoney:
             # Held at head office once nothing else of the sale is refused here; the hold
             # goes with the movement, settled in the sale's unit (or given back by the
             # lane when the sale is not written: actors/lane_steps.py ``undo``).
-            hold = await self._chain_wide(cancel.customer, -cancel.delta, "the top-up cancelled")
+            try:
+                hold = await self._chain_wide(cancel.customer, -cancel.delta, "the top-up cancelled")
+            except BaseException:  # crashing on it (its holds outlive it): the lane is told nothing was granted
+                self.books.release(ask.lane, (rules.TOPUP_CANCEL,))
+                raise
             if isinstance(hold, rules.Refused):
                 self.books.release(ask.lane, (rules.TOPUP_CANCEL,))
                 return hold

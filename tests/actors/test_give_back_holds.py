@@ -401,3 +401,39 @@ async def test_what_a_cancel_held_is_let_go_when_the_sales_actor_crashes_on_it_f
             with pytest.raises(ActorFailed):
                 await shop.do(shop.sales, CancelSale(sale=sale, reason="erreur"), APPROVED)
             assert await shop.available(jeanne) == D("20.00")  # before the fix: 0.00
+
+
+class _HeadOfficeFailing:
+    """``[head_office]``'s part as the customers actor calls it, failing in a way it
+    does not expect (not an answer, not a refusal): the actor crashes."""
+
+    async def hold_movement(self, customer: str, account: str, amount: Decimal, what: str) -> int:
+        raise RuntimeError("head office's link broke in an unexpected way")
+
+
+async def test_a_top_up_cancel_held_by_a_settle_the_customers_actor_crashed_on_is_let_go(tmp_path, virtual_clock):
+    """The customers actor holds a sale's top-up cancel (``TOPUP_CANCEL``), then crashes
+    on head office's hold of it: the lane is answered ``unavailable`` and gives back
+    nothing of a settle it was not granted. The bug: the hold outlived the restart (the
+    holds are its owner's), the wallet 20.00 short until that lane's next settle or
+    restart. Now the settle lets go of it as it crashes."""
+    with trio.fail_after(DEADLINE):
+        journal, journal_inbox = open_mailbox("journal", 256)
+        async with trio.open_nursery() as core:
+            await core.start(JournalActor(tmp_path / "db.sqlite3").run, journal_inbox)
+            customers, customers_inbox = open_mailbox("customers", 8)
+            factory = partial(CustomersActor, journal=journal, config=demo_config(), clock=FixedClock(),
+                              modes=("cash",), holds={}, hq_holds=_HeadOfficeFailing())
+            async with trio.open_nursery() as middle:
+                await middle.start(supervise, "customers", factory, customers_inbox,
+                                   RestartPolicy(initial_backoff=0, max_backoff=0, give_up="stop"))
+                shop = Shop(journal, customers, customers, [], [], set())
+                jeanne = (await shop.do(customers, CreateCustomer(name="Jeanne", wallet=True))).customer
+                await topup_sale(shop, jeanne, "20.00")
+                settle = AskSettle(lane="1", payments=(), at=AT, customer=jeanne, topup_cancel=D("20.00"),
+                                   topup_mode="cash")
+                with pytest.raises(ActorFailed):
+                    await customers.ask(settle)
+                assert await shop.available(jeanne) == D("20.00")  # before the fix: 0.00
+                customers.close()
+            journal.close()
