@@ -163,7 +163,11 @@ class LaneMoney:
             # Held at head office once nothing else of the sale is refused here; the hold
             # goes with the movement, settled in the sale's unit (or given back by the
             # lane when the sale is not written: actors/lane_steps.py ``undo``).
-            hold = await self._chain_wide(cancel.customer, -cancel.delta, "the top-up cancelled")
+            try:
+                hold = await self._chain_wide(cancel.customer, -cancel.delta, "the top-up cancelled")
+            except BaseException:  # crashing on it (its holds outlive it): the lane is told nothing was granted
+                self.books.release(ask.lane, (rules.TOPUP_CANCEL,))
+                raise
             if isinstance(hold, rules.Refused):
                 self.books.release(ask.lane, (rules.TOPUP_CANCEL,))
                 return hold
@@ -232,8 +236,10 @@ class LaneMoney:
             ops.extend(coupons)
             # Its top-up lines: a top-up goes back out of the wallet, a top-up cancel back in.
             # A top-up already given back (wallet_topup_cancel): the sale's payments would
-            # give it back a second time.
-            if ask.topup_cancelled:
+            # give it back a second time. Read again here: the asker read the sale before,
+            # and such a give-back is written by this actor (none is under way now).
+            if ask.topup_cancelled or await read(self.journal, partial(reads.topup_cancelled,
+                                                                       ref=f"sale-topup:{ask.sale}")):
                 await self._dropped(held, ask.sale)
                 return rules.Refused("conflict", f"the wallet top-up of sale {ask.sale} was already given back "
                                                  "(wallet_topup_cancel): correct its payments instead")

@@ -110,7 +110,7 @@ class GiveBackDone(msgspec.Struct, frozen=True):
     ``AskGiveBack`` holds of accounts is dropped; written, their balances are re-read
     from the database, which has the cancel's movements (in the same step: never more
     available than there is). ``every``: every cancel's holds, balances re-read (the
-    sales actor starting: none of its cancels is under way, written or not)."""
+    sales actor crashed, or starting: none of its cancels is under way, written or not)."""
 
     sale: int | None = None
     written: bool = False

@@ -191,6 +191,9 @@ class MoneyCommands:
                                           "top-up went with it", field="sale")
         if not sale.topup or sale.customer is None:  # a top-up goes to the sale's customer
             return refused(Code.NOT_FOUND, f"sale {command.sale} topped up no wallet", field="sale")
+        if self.books.giving_back_under_way(command.sale):  # its give-back holds the top-up: not twice
+            return refused(Code.CONFLICT, f"sale {command.sale} is being cancelled: its top-up goes back with it",
+                           field="sale")
         # The modes that brought the money in (the customer's own money never pays a top-up).
         modes = sorted({r.mode for r in sale.rows if r.amount > 0 and r.mode not in rules.NOT_FOR_MONEY_IN})
         if command.mode is not None and command.mode not in modes:

@@ -125,13 +125,20 @@ class SalesActor:
             await self.customers.tell(GiveBackDone(every=True))
         task_status.started()
         self.log.info("sales_started")
-        async for envelope in inbox:
-            with envelope:
-                match envelope.command:
-                    case Do(caller=caller, command=command, key=key, fingerprint=fingerprint):
-                        envelope.reply(await self._do(caller, command, key, fingerprint))
-                    case other:
-                        raise TypeError(f"sales got {other!r}")
+        try:
+            async for envelope in inbox:
+                with envelope:
+                    match envelope.command:
+                        case Do(caller=caller, command=command, key=key, fingerprint=fingerprint):
+                            envelope.reply(await self._do(caller, command, key, fingerprint))
+                        case other:
+                            raise TypeError(f"sales got {other!r}")
+        except Exception:
+            # Crashed (maybe on a cancel under way): what its give-back held is let go now,
+            # not at a restart that may never come (past its restart budget it stays stopped).
+            if self.customers is not None:
+                await self.customers.tell(GiveBackDone(every=True))
+            raise
 
     async def _do(self, caller: Caller, command: Any, key: str | None, fingerprint: str | None) -> Any:
         """Answer a ``Do``: a ``SalesResult`` (what was read or applied, or the refusal)."""

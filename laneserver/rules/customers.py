@@ -224,6 +224,11 @@ class Books:
         payment = 1 + sum(1 for k in self.holds if k[0] == lane)
         return self.ask(Hold(lane=lane, payment=payment, mode=account, amount=amount, customer=customer))
 
+    def giving_back_under_way(self, sale: int) -> bool:
+        """A cancel of ``sale`` holds money it takes back (agreed, not yet written or not)."""
+        lane = f"{GIVING_BACK}{sale}"
+        return any(k[0] == lane for k in self.holds)
+
     def end_giving_back(self, sale: int | None = None, *, every: bool = False) -> list[Hold]:
         """Drop what the cancel of ``sale`` holds (written, or not made); ``every``: what
         every cancel holds (the one that asks for them starts: none is under way).

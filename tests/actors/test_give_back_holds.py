@@ -20,6 +20,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from laneserver.actors.customers_messages import (
     AskHold,
     AskSettle,
     Available,
+    CancelTopup,
     CreateCustomer,
     CustomerFile,
     GiveBackDone,
@@ -43,9 +45,15 @@ from laneserver.actors.customers_messages import (
     ShowCustomer,
 )
 from laneserver.actors.journal import JournalActor, commit
-from laneserver.actors.journal_messages import Commit
+from laneserver.actors.journal_messages import Commit, Read
 from laneserver.actors.messages import Caller, Do
-from laneserver.actors.runtime import Address, open_mailbox
+from laneserver.actors.runtime import (
+    ActorFailed,
+    Address,
+    RestartPolicy,
+    open_mailbox,
+    supervise,
+)
 from laneserver.actors.sales import SalesActor
 from laneserver.actors.sales_messages import CancelSale, SaleCancelled
 from laneserver.clock import FixedClock
@@ -54,6 +62,7 @@ from laneserver.rules.customers import TOPUP_CANCEL, Customer, Hold
 from laneserver.rules.lane import SaleCompleted
 from laneserver.rules.outcome import Refused
 from laneserver.rules.ticket import Payment
+from laneserver.store import reads
 from laneserver.store.ops import MoveAccount, PutCustomer, RecordCancel, RecordSale
 
 D = Decimal
@@ -77,6 +86,12 @@ class Shop(msgspec.Struct):
     sales: Address
     # Run just before the cancel's unit is forwarded to the journal (set by the test).
     before_cancel: list[Callable[[], Awaitable[None]]]
+    # Run just before the cancel reads the sale's lines: after it read the sale, before
+    # it asks the customers actor for the give-back (set by the test).
+    before_give_back: list[Callable[[], Awaitable[None]]]
+    # Reads (store/reads.py functions) the gate leaves unanswered, as a journal that
+    # crashed on them: the sales actor's ``read`` raises ``ActorFailed`` (set by the test).
+    unanswered: set[Callable[..., Any]]
 
     async def do(self, target: Address, command: Any, caller: Caller = TILL) -> Any:
         return await target.ask(Do(caller, command, None, None))
@@ -85,20 +100,29 @@ class Shop(msgspec.Struct):
         return await self.customers.ask(Available(customer, account))
 
 
-async def _gate(inbox: trio.MemoryReceiveChannel, journal: Address, before_cancel: list) -> None:
+async def _gate(inbox: trio.MemoryReceiveChannel, journal: Address, before_cancel: list,
+                before_give_back: list, unanswered: set) -> None:
     """The sales actor's journal: every request forwarded as it is, its answer returned;
-    a cancel's unit after what ``before_cancel`` holds has run."""
+    a cancel's unit after what ``before_cancel`` holds has run, its read of the sale's
+    lines after what ``before_give_back`` holds has."""
     async for envelope in inbox:
         with envelope:
             command = envelope.command
             if isinstance(command, Commit) and any(isinstance(op, RecordCancel) for op in command.ops):
                 for step in before_cancel:
                     await step()
+            if isinstance(command, Read) and getattr(command.fn, "func", None) is reads.sale_lines:
+                for step in before_give_back:
+                    await step()
+            if isinstance(command, Read) and getattr(command.fn, "func", None) in unanswered:
+                continue  # closed unanswered on leaving ``with``
             envelope.reply(await journal.ask(command))
 
 
 @asynccontextmanager
-async def running(path: Path, holds: dict | None = None) -> AsyncIterator[Shop]:
+async def running(path: Path, holds: dict | None = None,
+                  sales_policy: RestartPolicy | None = None) -> AsyncIterator[Shop]:
+    """The shop's actors; ``sales_policy``: the sales actor supervised under it."""
     config = demo_config()
     clock = FixedClock()
     journal, journal_inbox = open_mailbox("journal", 256)
@@ -108,13 +132,19 @@ async def running(path: Path, holds: dict | None = None) -> AsyncIterator[Shop]:
         gate, gate_inbox = open_mailbox("journal-gate", 64)
         sales, sales_inbox = open_mailbox("sales", 64)
         before: list = []
+        before_give_back: list = []
+        unanswered: set = set()
         async with trio.open_nursery() as middle:
             await middle.start(CustomersActor(journal=journal, config=config, clock=clock, modes=("cash", "card"),
                                               holds={} if holds is None else holds).run, customers_inbox)
-            middle.start_soon(_gate, gate_inbox, journal, before)
-            await middle.start(SalesActor(journal=gate, config=config, clock=clock, modes=("cash", "card"),
-                                          customers=customers).run, sales_inbox)
-            yield Shop(journal, customers, sales, before)
+            middle.start_soon(_gate, gate_inbox, journal, before, before_give_back, unanswered)
+            factory = partial(SalesActor, journal=gate, config=config, clock=clock, modes=("cash", "card"),
+                              customers=customers)
+            if sales_policy is None:
+                await middle.start(factory().run, sales_inbox)
+            else:
+                await middle.start(supervise, "sales", factory, sales_inbox, sales_policy)
+            yield Shop(journal, customers, sales, before, before_give_back, unanswered)
             sales.close()
             gate.close()
             customers.close()
@@ -268,7 +298,7 @@ async def test_a_give_back_the_customers_actor_failed_on_is_let_go(tmp_path, vir
                                               modes=("cash",), customers=customers).run, sales_inbox)
                 assert (await customers_inbox.receive()).command == GiveBackDone(every=True)
                 await commit(journal, PutCustomer(customer=Customer(customer="C1", name="Jeanne"), at=AT))
-                shop = Shop(journal, customers, sales, [])
+                shop = Shop(journal, customers, sales, [], [], set())
                 sale = await topup_sale(shop, "C1", "20.00")
                 assert (await customers_inbox.receive()).command == Refresh(("C1",))  # the test's own tell
 
@@ -315,3 +345,95 @@ async def test_a_lanes_top_up_cancel_is_held_from_its_settle_until_the_lane_lets
             await shop.customers.tell(Release("1", (TOPUP_CANCEL,)))
             file = await shop.do(shop.customers, ShowCustomer(jeanne))
             assert (file.wallet, file.wallet_available) == (D("0.00"), D("0.00"))
+
+
+async def test_a_sales_top_up_given_back_while_the_sale_is_cancelled_is_given_back_once(tmp_path, virtual_clock):
+    """``wallet_topup_cancel`` of a sale's top-up on one till while a supervisor cancels
+    that sale on another (the wallet holding other money too). The bug: both were
+    written, the 20.00 top-up given back twice (its cash out of two drawers). Now the
+    one that comes second is refused ``conflict``: the top-up cancel while the sale's
+    cancel is under way (its give-back agreed, not yet written), and the sale's cancel
+    once the top-up was given back after the sales actor read the sale."""
+    with trio.fail_after(DEADLINE):
+        async with running(tmp_path / "db.sqlite3") as shop:
+            jeanne, sale = await jeanne_topped_up(shop, "20.00")
+            await topup_sale(shop, jeanne, "30.00")  # other money on the wallet
+            given: list[Any] = []
+
+            async def other_till() -> None:
+                given.append(await shop.do(shop.customers, CancelTopup(sale=sale), APPROVED))
+
+            # The top-up cancel between the cancel's agreement and its write.
+            shop.before_cancel.append(other_till)
+            cancelled = await shop.do(shop.sales, CancelSale(sale=sale, reason="erreur"), APPROVED)
+            assert isinstance(cancelled, SaleCancelled), cancelled
+            [refused] = given
+            assert isinstance(refused, Refused) and refused.code == "conflict", refused  # before the fix: written
+            assert await shop.available(jeanne) == D("30.00")  # before the fix: 10.00
+            # The top-up cancel written after the sales actor read the sale, before it
+            # asked for the give-back (its ``topup_cancelled`` read too early).
+            shop.before_cancel.clear()
+            given.clear()
+            again = await topup_sale(shop, jeanne, "20.00")
+
+            async def other_till_first() -> None:
+                given.append(await shop.do(shop.customers, CancelTopup(sale=again), APPROVED))
+
+            shop.before_give_back.append(other_till_first)
+            refused = await shop.do(shop.sales, CancelSale(sale=again, reason="erreur"), APPROVED)
+            [written] = given
+            assert isinstance(written, CustomerFile), written
+            assert isinstance(refused, Refused) and refused.code == "conflict", refused  # before the fix: written
+            assert "already given back" in refused.message, refused
+            assert await shop.available(jeanne) == D("30.00")  # before the fix: 10.00
+
+
+async def test_what_a_cancel_held_is_let_go_when_the_sales_actor_crashes_on_it_for_good(tmp_path, virtual_clock):
+    """The sales actor crashes on a cancel after the give-back was agreed (its journal
+    did not answer a read) past its restart budget: it stays stopped, so no start of it
+    lets go of what the cancel held. The bug: the wallet stayed 20.00 short until the
+    server restarted. Now the crash itself lets go (``GiveBackDone`` ``every``)."""
+    with trio.fail_after(DEADLINE):
+        stop_at_once = RestartPolicy(max_restarts=0, give_up="stop")
+        async with running(tmp_path / "db.sqlite3", sales_policy=stop_at_once) as shop:
+            jeanne, sale = await jeanne_topped_up(shop, "20.00")
+            shop.unanswered.add(reads.sale_takes)  # read after the give-back, before the unit
+            with pytest.raises(ActorFailed):
+                await shop.do(shop.sales, CancelSale(sale=sale, reason="erreur"), APPROVED)
+            assert await shop.available(jeanne) == D("20.00")  # before the fix: 0.00
+
+
+class _HeadOfficeFailing:
+    """``[head_office]``'s part as the customers actor calls it, failing in a way it
+    does not expect (not an answer, not a refusal): the actor crashes."""
+
+    async def hold_movement(self, customer: str, account: str, amount: Decimal, what: str) -> int:
+        raise RuntimeError("head office's link broke in an unexpected way")
+
+
+async def test_a_top_up_cancel_held_by_a_settle_the_customers_actor_crashed_on_is_let_go(tmp_path, virtual_clock):
+    """The customers actor holds a sale's top-up cancel (``TOPUP_CANCEL``), then crashes
+    on head office's hold of it: the lane is answered ``unavailable`` and gives back
+    nothing of a settle it was not granted. The bug: the hold outlived the restart (the
+    holds are its owner's), the wallet 20.00 short until that lane's next settle or
+    restart. Now the settle lets go of it as it crashes."""
+    with trio.fail_after(DEADLINE):
+        journal, journal_inbox = open_mailbox("journal", 256)
+        async with trio.open_nursery() as core:
+            await core.start(JournalActor(tmp_path / "db.sqlite3").run, journal_inbox)
+            customers, customers_inbox = open_mailbox("customers", 8)
+            factory = partial(CustomersActor, journal=journal, config=demo_config(), clock=FixedClock(),
+                              modes=("cash",), holds={}, hq_holds=_HeadOfficeFailing())
+            async with trio.open_nursery() as middle:
+                await middle.start(supervise, "customers", factory, customers_inbox,
+                                   RestartPolicy(initial_backoff=0, max_backoff=0, give_up="stop"))
+                shop = Shop(journal, customers, customers, [], [], set())
+                jeanne = (await shop.do(customers, CreateCustomer(name="Jeanne", wallet=True))).customer
+                await topup_sale(shop, jeanne, "20.00")
+                settle = AskSettle(lane="1", payments=(), at=AT, customer=jeanne, topup_cancel=D("20.00"),
+                                   topup_mode="cash")
+                with pytest.raises(ActorFailed):
+                    await customers.ask(settle)
+                assert await shop.available(jeanne) == D("20.00")  # before the fix: 0.00
+                customers.close()
+            journal.close()
