@@ -40,13 +40,16 @@ def shop(tmp_path: Path):
         yield server
 
 
-def _finish_then_reload(till, lose: str) -> list[dict]:
+def _finish_then_reload(till, lose: str, link: dict | None = None) -> list[dict]:
     """Sell C1 paid by card, press Fin de vente and reload while the ``finish`` is in
     flight. ``lose``: "request" (the first ``finish`` never reaches the server) or
-    "reply" (it does; its reply never reaches the page). Returns the frames the pages
-    sent, in order (the route's callbacks run while Playwright is called)."""
+    "reply" (it does; its reply never reaches the page). ``link["sign_out"]`` set: the
+    session is signed out just before the next ``finish`` reaches the server. Returns
+    the frames the pages sent, in order (the route's callbacks run while Playwright is
+    called)."""
     sent: list[dict] = []
-    link = {"lose": None}
+    link = link if link is not None else {}
+    link["lose"] = None
 
     def route(ws):
         server = ws.connect_to_server()
@@ -57,6 +60,9 @@ def _finish_then_reload(till, lose: str) -> list[dict]:
             if frame.get("type") == "finish" and link["lose"] == "request":
                 link["lose"] = None
                 return
+            if frame.get("type") == "finish" and link.get("sign_out"):
+                link["sign_out"] = False
+                server.send(json.dumps({"type": "sign_out", "id": "elsewhere"}))
             if frame.get("type") == "finish" and link["lose"] == "reply":
                 link["lose"] = frame["id"]
             server.send(message)
@@ -148,3 +154,33 @@ def test_a_finish_done_before_a_reload_is_told_to_another_seller_and_not_done_tw
     assert sales(shop) == 1
     # the first reply, remembered with the key: marie's sale
     assert rows(shop, "SELECT seller FROM sales") == [(SELLER,)]
+
+
+def test_a_restored_finish_refused_not_signed_in_waits_for_the_next_sign_in(shop, tills):
+    """The race: the seller is signed out again just before the restored ``finish``
+    reaches the server, which refuses it ``not_signed_in``. The page does not drop it:
+    back on the sign-in screen, it still says the finish waits, and the next sign-in
+    sends it again (same id and key): one sale."""
+    till = tills(shop, "1")
+    link: dict = {}
+    sent = _finish_then_reload(till, "request", link)
+    expect(till.by("pending-restored")).to_contain_text("(fin de vente, par marie)")
+    link["sign_out"] = True
+    till.sign_in()
+    for _ in range(100):  # the route hears the re-sent finish (and signs out before it)
+        if len(_finishes(sent)) == 2:
+            break
+        till.page.wait_for_timeout(100)
+    expect(till.by("sign-in-screen")).to_be_visible()
+    expect(till.by("seller")).to_be_hidden()
+    expect(till.by("pending-restored")).to_contain_text("(fin de vente, par marie)")
+    assert len(_finishes(sent)) == 2 and sales(shop) == 0, sent
+    till.expect_no_error()
+
+    till.sign_in().signed_in()
+    expect(till.by("last-sale-number")).to_have_text("Ticket n° 1")
+    expect(till.by("pending-restored")).to_be_hidden()
+    till.expect_no_error()
+    finishes = _finishes(sent)
+    assert len(finishes) == 3 and len({(f["id"], f["key"]) for f in finishes}) == 1, finishes
+    assert sales(shop) == 1
