@@ -94,9 +94,9 @@ export class Connection {
      * @param {(reply: object, request: object, context: object) => void} [options.onUnclaimed]
      *        replies to requests restored from sessionStorage after a reload, with the
      *        context they were sent with
-     * @param {(why: string) => void} [options.onWaiting] the restored requests waiting for
-     *        a seller changed ("restored", "sent", "answered", or "not_signed_in": the
-     *        server refused one for want of a seller, it waits for the next sign-in)
+     * @param {(why: string) => void} [options.onWaiting] the restored requests changed:
+     *        "sent" (a seller signed in), "answered", "dropped", or "not_signed_in" (the
+     *        server refused one for want of a seller: it waits for the next sign-in)
      * @param {string} [options.persistKey] sessionStorage key for unanswered mutating requests
      * @param {number} [options.replyTimeoutMs] a reply later than this drops the socket
      *        (so a half-dead connection is replaced and the request re-sent)
