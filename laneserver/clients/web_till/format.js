@@ -144,6 +144,23 @@ export function reasonLabel(reason) {
     return has(key) ? t(key) : String(reason).replace(/_/g, " ");
 }
 
+/** A request's verb as the cashier's word for it ("finish" → "fin de vente"); a verb with no words: as sent. */
+export function operationName(verb, context = {}) {
+    const key = verb === "reprint" && context && context.kind === "gift" ? "op.reprint_gift" : `op.${verb}`;
+    return has(key) ? t(key) : String(verb).replace(/_/g, " ");
+}
+
+/**
+ * What a reload left unanswered and waits for a seller to sign in (protocol.js
+ * `restored`: [{frame, context, seller}]), in one sentence: how many, which
+ * operations, whose.
+ */
+export function restoredPendingText(items) {
+    const ops = items.map((item) => operationName(item.frame.type, item.context)).join(", ");
+    const sellers = [...new Set(items.map((item) => item.seller).filter(Boolean))].join(", ");
+    return t("pending.restored", { n: items.length, ops, sellers });
+}
+
 /** An invoice's name as the server prints it (rules/invoice.py: F-000001). */
 export function invoiceName(number) {
     return `F-${String(number).padStart(6, "0")}`;

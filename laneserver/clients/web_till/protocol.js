@@ -15,7 +15,13 @@
 //   - optionally (persistKey) the unanswered mutating requests are kept in
 //     sessionStorage, so a reload of the page re-sends them too; their replies,
 //     which nobody awaits any more, go to onUnclaimed with the context the page gave
-//     the request (request's opts.context: what its messages need, e.g. a reprint's kind).
+//     the request (request's opts.context: what its messages need, e.g. a reprint's kind);
+//   - a reload forgets the seller (the page must sign in again): a restored request
+//     made while a seller was signed in (request's opts.seller) waits, unsent, until
+//     the page says a seller is signed in again (setSeller); then it leaves with its
+//     own id and key. One the server still refuses `not_signed_in` (signed out again
+//     meanwhile) waits for the next sign-in instead of being settled. Restored
+//     requests made with nobody signed in leave at once (onWaiting hears changes).
 //
 // Invariants:
 //   - a frame is never sent before the handshake of the current socket succeeded,
@@ -88,6 +94,9 @@ export class Connection {
      * @param {(reply: object, request: object, context: object) => void} [options.onUnclaimed]
      *        replies to requests restored from sessionStorage after a reload, with the
      *        context they were sent with
+     * @param {(why: string) => void} [options.onWaiting] the restored requests changed:
+     *        "sent" (a seller signed in), "answered", "dropped", or "not_signed_in" (the
+     *        server refused one for want of a seller: it waits for the next sign-in)
      * @param {string} [options.persistKey] sessionStorage key for unanswered mutating requests
      * @param {number} [options.replyTimeoutMs] a reply later than this drops the socket
      *        (so a half-dead connection is replaced and the request re-sent)
@@ -98,6 +107,7 @@ export class Connection {
         this.onEvent = options.onEvent || (() => {});
         this.onState = options.onState || (() => {});
         this.onUnclaimed = options.onUnclaimed || (() => {});
+        this.onWaiting = options.onWaiting || (() => {});
         this.persistKey = options.persistKey || null;
         this.replyTimeoutMs = options.replyTimeoutMs || 20000;
 
@@ -110,7 +120,10 @@ export class Connection {
         this.everReady = false;
         this.prefix = newKey().slice(0, 8);
         this.counter = 0;
-        /** id → {frame, resolve, reject, handshake, mutating, sentGen, sentAt, createdAt} in send order */
+        /** the seller the server has signed in on this connection, as the page last said (setSeller) */
+        this.seller = null;
+        /** id → {frame, resolve, reject, handshake, mutating, context, seller, needsSeller, restored,
+         *  sentGen, sentAt, createdAt} in send order */
         this.pending = new Map();
         this._restore();
     }
@@ -168,6 +181,39 @@ export class Connection {
         return this.pending.size;
     }
 
+    /**
+     * Who is signed in on this connection, as the page knows it: after each hello (in
+     * the handshake, before the waiting requests leave), after sign_in, sign_out.
+     * A seller named (any seller: the server remembers a key per device, so a request
+     * it already applied gets its first reply whoever asks again) releases the
+     * restored requests that wait for one.
+     * @param {string|null} seller
+     */
+    setSeller(seller) {
+        this.seller = seller || null;
+        if (!this.seller || this.state !== STATES.READY) return;
+        let sent = false;
+        for (const entry of this.pending.values()) {
+            if (!entry.handshake && entry.sentGen !== this.generation && !this._waits(entry)) {
+                this._send(entry);
+                sent = true;
+            }
+        }
+        if (sent) this._waitingChanged("sent");
+    }
+
+    /** The requests restored from a previous page not answered yet, in their order: {frame,
+     *  context, seller, waiting} (waiting: not sent, a seller must sign in first). */
+    get restored() {
+        const out = [];
+        for (const entry of this.pending.values()) {
+            if (entry.restored) {
+                out.push({ frame: entry.frame, context: entry.context, seller: entry.seller, waiting: this._waits(entry) });
+            }
+        }
+        return out;
+    }
+
     // --- requests -------------------------------------------------------------------
 
     /**
@@ -180,6 +226,8 @@ export class Connection {
      * @param {boolean} [opts.handshake] part of the handshake: sent at once, never re-sent
      * @param {object} [opts.context] plain data kept with a mutating request across a
      *        reload (its reply then goes to onUnclaimed with it)
+     * @param {string} [opts.seller] the seller signed in when it was asked: restored
+     *        after a reload, the request waits until a seller signs in again
      */
     request(type, fields = {}, opts = {}) {
         const id = `${this.prefix}-${++this.counter}`;
@@ -191,6 +239,9 @@ export class Connection {
                 handshake: !!opts.handshake,
                 mutating: !!opts.mutating,
                 context: opts.context || null,
+                seller: opts.seller || null,
+                needsSeller: !!opts.seller,
+                restored: false,
                 sentGen: -1, sentAt: 0, createdAt: Date.now(),
             };
             this.pending.set(id, entry);
@@ -259,8 +310,9 @@ export class Connection {
         // Everything that waited, in the order it was asked: first the requests the
         // last socket took with it unanswered (same frame, same key), then new ones.
         // Only then the page hears READY, so what it sends then (a resync) comes after.
+        // Restored requests that need a seller wait for one (setSeller).
         for (const entry of this.pending.values()) {
-            if (!entry.handshake && entry.sentGen !== gen) this._send(entry);
+            if (!entry.handshake && entry.sentGen !== gen && !this._waits(entry)) this._send(entry);
         }
         this._setState(STATES.READY);
     }
@@ -298,8 +350,17 @@ export class Connection {
             }
             return;
         }
+        if (entry.restored && entry.needsSeller && frame.type === "error" && frame.code === "not_signed_in") {
+            // Nobody signed in after all (signed out meanwhile): not an answer to give
+            // up on; it waits, with its key, for the next sign-in.
+            entry.sentGen = -1;
+            this.seller = null;
+            this._waitingChanged("not_signed_in");
+            return;
+        }
         this.pending.delete(frame.re);
         this._persist();
+        if (entry.restored) this._waitingChanged("answered");
         if (frame.type === "error") entry.reject(new ServerError(frame));
         else entry.resolve(frame);
     }
@@ -349,7 +410,10 @@ export class Connection {
         if (!this.persistKey) return;
         const keep = [];
         for (const entry of this.pending.values()) {
-            if (entry.mutating) keep.push({ frame: entry.frame, createdAt: entry.createdAt, context: entry.context });
+            if (entry.mutating) {
+                keep.push({ frame: entry.frame, createdAt: entry.createdAt, context: entry.context,
+                            seller: entry.seller, needsSeller: entry.needsSeller });
+            }
         }
         try {
             if (keep.length) sessionStorage.setItem(this.persistKey, JSON.stringify(keep));
@@ -369,22 +433,36 @@ export class Connection {
             if (now - (item.createdAt || 0) > PERSIST_MAX_AGE_MS) continue; // too old to replay
             const request = item.frame;
             const context = item.context && typeof item.context === "object" ? item.context : {};
+            const seller = typeof item.seller === "string" ? item.seller : null;
+            // Saved by a page that did not say (older): a till's mutating requests need a seller.
+            const needsSeller = typeof item.needsSeller === "boolean" ? item.needsSeller : true;
             this.pending.set(request.id, {
                 frame: request,
                 resolve: (reply) => this.onUnclaimed(reply, request, context),
                 reject: (error) => this.onUnclaimed(
                     error.frame || { type: "error", code: error.code, message: error.message }, request, context),
-                handshake: false, mutating: true, context, sentGen: -1, sentAt: 0, createdAt: item.createdAt,
+                handshake: false, mutating: true, context, seller, needsSeller, restored: true,
+                sentGen: -1, sentAt: 0, createdAt: item.createdAt,
             });
         }
+    }
+
+    /** A restored request that needs a seller while none is signed in: not sent yet. */
+    _waits(entry) {
+        return entry.restored && entry.needsSeller && !this.seller;
+    }
+
+    _waitingChanged(why) {
+        try { this.onWaiting(why); } catch (e) { console.error(e); }
     }
 
     /** Forget requests restored from a previous page (e.g. the device was paired again). */
     dropRestored() {
         for (const [id, entry] of this.pending) {
-            if (!id.startsWith(this.prefix + "-")) this.pending.delete(id);
+            if (entry.restored) this.pending.delete(id);
         }
         this._persist();
+        this._waitingChanged("dropped");
     }
 }
 

@@ -19,11 +19,13 @@
 //
 // Stored in the browser: the device token and the language (localStorage), the
 // names of recent sellers (localStorage), and the mutating requests still
-// unanswered (sessionStorage, so a reload re-sends them with the same keys).
+// unanswered (sessionStorage, so a reload re-sends them with the same keys). A reload
+// forgets the seller: the restored requests made by one wait, said on the sign-in
+// screen, until a seller has typed the PIN again (protocol.js setSeller).
 
 import { Connection, ServerError, STATES } from "./protocol.js";
 import { buttonsKeepFocusAway, byTestId, h, setText, show, takeToken, saveToken } from "./dom.js";
-import { Money, describeError, parseAmount, setModeLabels } from "./format.js";
+import { Money, describeError, parseAmount, restoredPendingText, setModeLabels } from "./format.js";
 import { applyI18n, language, languageOf, locale, onLanguage, setLanguage, t } from "./i18n.js";
 import { ScanMetrics } from "./metrics.js";
 import { bindCustomerPanel } from "./customers.js";
@@ -95,6 +97,7 @@ class TillApp {
             notice: byTestId("notice"),
             sending: byTestId("in-flight"),
             recent: byTestId("recent-sellers"),
+            restored: byTestId("pending-restored"),
         };
         this.screens = {
             pair: byTestId("pair-screen"),
@@ -147,6 +150,7 @@ class TillApp {
             onEvent: (event) => this.onEvent(event),
             onState: (state, info) => this.onConnectionState(state, info),
             onUnclaimed: (reply, request, context) => this.onUnclaimed(reply, request, context),
+            onWaiting: (why) => this.onRestoredWaiting(why),
             persistKey: PENDING_KEY,
         });
         if (token) {
@@ -204,6 +208,8 @@ class TillApp {
         this.seller = reply.seller || null;
         this.role = reply.role || null;
         if (!this.seller) this.resume = null; // expired, or voided by sign_out / store IT
+        // Before the waiting requests leave: restored ones that need a seller wait for one.
+        conn.setSeller(this.seller);
         this.helloToDraw = true;
     }
 
@@ -352,6 +358,7 @@ class TillApp {
                 this.seller = null;
                 this.role = null;
                 this.resume = null;
+                this.conn.setSeller(null);
                 this.showSeller();
                 this.route();
                 this.showMessage(t("msg.signed_out_disabled", { seller: event.seller }));
@@ -375,6 +382,7 @@ class TillApp {
      * a gift receipt's reprint is no duplicata, a document's points at its PDF).
      */
     onUnclaimed(reply, request, context = {}) {
+        this.drawRestored();
         if (reply.type === "error") {
             if (reply.code !== "connection_stopped") {
                 this.showError(new ServerError(reply), { code: request.code, ...context, verb: request.type });
@@ -393,6 +401,31 @@ class TillApp {
         }
     }
 
+    /**
+     * The restored requests waiting for a seller changed (protocol.js onWaiting). The
+     * server refused one `not_signed_in` (signed out meanwhile): the page has no seller
+     * either, and the request waits for the next sign-in.
+     */
+    onRestoredWaiting(why) {
+        if (why === "not_signed_in" && this.seller) {
+            this.seller = null;
+            this.role = null;
+            this.resume = null;
+            this.showSeller();
+            this.route();
+        }
+        this.drawRestored();
+    }
+
+    /** On the sign-in screen: what a reload left unanswered, waiting for a seller. */
+    drawRestored() {
+        const el = this.el.restored;
+        const waiting = this.conn ? this.conn.restored.filter((item) => item.waiting) : [];
+        setText(el, waiting.length ? restoredPendingText(waiting) : "");
+        el.dataset.count = String(waiting.length);
+        show(el, waiting.length > 0);
+    }
+
     // --- requests -------------------------------------------------------------------
 
     /**
@@ -409,7 +442,11 @@ class TillApp {
         const mutating = !!opts.mutating;
         if (mutating) this.startSending();
         try {
-            const pending = this.conn.request(verb, fields, { mutating, context: mutating ? opts.context : undefined });
+            const pending = this.conn.request(verb, fields, {
+                mutating,
+                context: mutating ? opts.context : undefined,
+                seller: mutating && this.seller ? this.seller : undefined, // after a reload, it waits for one
+            });
             if (mutating && this.conn.state !== STATES.READY) this.drawConnection(); // "n waiting to be sent"
             const reply = await pending;
             if (reply.ticket) this.setTicket(reply.ticket);
@@ -481,6 +518,7 @@ class TillApp {
         if (error && error.code === "connection_stopped") return; // the pairing screen says why
         if (error && error.code === "not_signed_in" && this.seller) {
             this.seller = null;
+            this.conn.setSeller(null);
             this.showSeller();
             this.route();
         }
@@ -556,6 +594,9 @@ class TillApp {
         this.showSeller();
         this.route();
         this.held.refresh();
+        // What a reload left unanswered leaves now, with its keys; replies: onUnclaimed.
+        this.conn.setSeller(seller);
+        this.drawRestored();
     }
 
     async signOut() {
@@ -564,6 +605,7 @@ class TillApp {
             this.seller = null;
             this.resume = null;
             this.role = null;
+            this.conn.setSeller(null);
             this.showSeller();
             this.route();
         }
@@ -586,6 +628,7 @@ class TillApp {
         this.sales.redraw();
         this.manager.redraw();
         this.drawConnection();
+        this.drawRestored();
         if (this.printer) this.showPrinter(this.printer);
         if (this.drawerSensor) this.showDrawerSensor(this.drawerSensor);
     }
@@ -653,6 +696,7 @@ class TillApp {
         if (screen === "pair") this.pairScreen.focus();
         else if (screen === "sign-in") {
             this.drawRecentSellers();
+            this.drawRestored();
             this.signInScreen.focus();
         } else if (screen === "sell") {
             this.sell.reset();
