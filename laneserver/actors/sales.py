@@ -365,10 +365,12 @@ class SalesActor:
     async def _tell_drawer(self, lane: str, numbers: tuple[int, ...], rows: tuple[rules.NewRow, ...],
                            change: Decimal) -> None:
         """The cash ``rows`` (numbered ``numbers``) moved, less ``change`` (a counter-entry's),
-        into ``lane``'s drawer, which counts it and opens (as ``reads.cash_rows`` rebuilds it)."""
+        into ``lane``'s drawer, which counts it and opens (as ``reads.cash_rows`` rebuilds it).
+        A counter-entry's change is cash even with no cash row: the change a shop mode with
+        ``change = true`` gave comes back into the drawer."""
         cash = [r.amount for r in rows if r.mode == rules.CASH]
         drawer = self.drawers.get(lane)
-        if drawer is None or not cash or not numbers:
+        if drawer is None or (not cash and not change) or not numbers:
             return
         await drawer.tell(RowsWritten(max(numbers), sum(cash, ZERO) - change))
 
