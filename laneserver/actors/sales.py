@@ -61,7 +61,7 @@ from laneserver.config import Config
 from laneserver.log import get_logger
 from laneserver.rules import corrections as rules
 from laneserver.rules.lane import SaleCompleted
-from laneserver.rules.money import ZERO, fmt_money
+from laneserver.rules.money import ZERO, fmt_money, parse_money
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.receipt import VatRow
 from laneserver.rules.ticket import Line
@@ -107,6 +107,8 @@ class SalesActor:
         self.config = config
         self.clock = clock
         self.modes = modes  # the shop's payment modes (built-in and its own)
+        # A debt paid later in cash rounds to it as a payment at the till does.
+        self.cash_step = parse_money(config.shop.cash_rounding, "shop.cash_rounding")
         self.customers = customers
         self.stock_points = stock_points or {}
         self.drawers = drawers or {}
@@ -184,12 +186,14 @@ class SalesActor:
         sale = await self._sale(command.sale)
         if sale is None:
             return _no_sale(command.sale)
-        row = rules.pay_later(sale, mode=command.mode, amount=command.amount, modes=self.modes)
-        if isinstance(row, Refused):
-            return row
-        row = msgspec.structs.replace(row, reference=command.reference)
+        rows = rules.pay_later(sale, mode=command.mode, amount=command.amount, modes=self.modes,
+                               step=self.cash_step)
+        if isinstance(rows, Refused):
+            return rows
+        rows = tuple(r if r.mode == rules.ROUNDING else msgspec.structs.replace(r, reference=command.reference)
+                     for r in rows)
         # The money is taken at this till: its lane's drawer (from a PDA: the sale's lane).
-        return await self._record(caller, keyed, sale, (row,), "DebtPaid", reason=None,
+        return await self._record(caller, keyed, sale, rows, "DebtPaid", reason=None,
                                   lane=caller.lane or sale.lane)
 
     async def _correct(self, caller: Caller, command: CorrectPayment, reason: str, keyed: Keyed) -> Any:

@@ -33,7 +33,7 @@ from decimal import Decimal
 
 import msgspec
 
-from laneserver.rules.money import ZERO
+from laneserver.rules.money import CENT, ZERO, round_step
 from laneserver.rules.outcome import Refused
 from laneserver.rules.ticket import Line
 
@@ -205,8 +205,15 @@ def given_back(rows: tuple[NewRow, ...], change: Decimal) -> dict[str, Decimal]:
     return {mode: amount for mode, amount in back.items() if amount != 0}
 
 
-def pay_later(sale: SaleMoney, *, mode: str, amount: Decimal | None, modes: tuple[str, ...]) -> NewRow | Refused:
-    """A payment against what a sale finished unpaid still owes (``amount`` None: all of it)."""
+def pay_later(sale: SaleMoney, *, mode: str, amount: Decimal | None, modes: tuple[str, ...],
+              step: Decimal = CENT) -> tuple[NewRow, ...] | Refused:
+    """A payment against what a sale finished unpaid still owes (``amount`` None: all of
+    it): its PAI row. In cash it rounds as a payment at the till does (rules/payment.py):
+    what is due in cash is ``due`` rounded half up to the shop's ``step``; a cash payment
+    of exactly that settles the sale, with a ``rounding`` row of the difference (so the
+    rows still add up to total + change); a debt paid later gives no change, so more
+    cash than that is refused, as is less that covers the debt but not its rounded-up
+    cash amount; less than both is a part, not rounded."""
     if (refusal := _open(sale)) is not None:
         return refusal
     due = sale.due
@@ -217,13 +224,34 @@ def pay_later(sale: SaleMoney, *, mode: str, amount: Decimal | None, modes: tupl
     if mode in CUSTOMER_MODES:
         return Refused("not_supported", f"a debt is not paid by {mode}: take the money in another mode",
                        {"modes": [m for m in modes if m not in CUSTOMER_MODES]})
+    if mode == CASH:
+        return _cash_later(sale, due, amount, step)
     value = due if amount is None else amount
     if value <= 0:
         return Refused("bad_request", f"a payment must be positive, got {value}")
     if value > due:
         return Refused("bad_request", f"{value} is more than the {due} sale {sale.number} owes",
                        {"balance": str(due)})
-    return NewRow(type=PAI, mode=mode, amount=value)
+    return (NewRow(type=PAI, mode=mode, amount=value),)
+
+
+def _cash_later(sale: SaleMoney, due: Decimal, amount: Decimal | None, step: Decimal) -> tuple[NewRow, ...] | Refused:
+    in_cash = round_step(due, step)
+    value = in_cash if amount is None else amount
+    if value < 0 or (value == 0 and in_cash != 0):
+        return Refused("bad_request", f"a payment must be positive, got {value}")
+    details = {"balance": str(due), "payable": str(in_cash)}
+    if value == in_cash:  # settles the debt: rounded (a debt under half a step rounds to 0.00)
+        paid = (NewRow(type=PAI, mode=CASH, amount=value),) if value else ()
+        return paid + ((NewRow(type=PAI, mode=ROUNDING, amount=due - value),) if value != due else ())
+    if value > in_cash:
+        owed = f" ({due} rounded to {step})" if in_cash != due else ""
+        return Refused("bad_request", f"{value} is more than the {in_cash} sale {sale.number} owes in cash{owed}: "
+                                      "a debt paid later gives no change", details)
+    if value >= due:  # covers the debt but not what is due in cash (rounded up)
+        return Refused("bad_request", f"the {due} sale {sale.number} owes is {in_cash} in cash: give {in_cash}",
+                       details)
+    return (NewRow(type=PAI, mode=CASH, amount=value),)
 
 
 def abandon(sale: SaleMoney) -> NewRow | Refused:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -116,3 +117,39 @@ def test_a_payment_reference_is_bounded():
     assert isinstance(long, rules.Refused) and long.code == "bad_request", long
     fits = rules.apply(state, rules.Pay("paul", "cheque", None, reference="9" * payments.MAX_REFERENCE), now=NOW)
     assert isinstance(fits, Applied)
+
+
+def test_a_debt_paid_later_in_cash_rounds_as_a_payment_does():
+    """A debt paid later in cash rounds to the shop's cash step as ``pay`` does: 12.32 due
+    in a shop of 0.05 steps is 12.30 in cash, with a rounding row of 0.02 that settles it
+    (the rows still add up to total + change); 12.32 in cash, which no coin makes, was
+    taken as it was."""
+    from laneserver.rules import corrections
+
+    step, modes = D("0.05"), ("cash", "card")
+    owed = corrections.SaleMoney(number=7, at="", lane="1", seller="paul", customer="C1", total=D("12.32"),
+                                 paid=D(0), change=D(0))
+    rows = corrections.pay_later(owed, mode="cash", amount=None, modes=modes, step=step)
+    assert rows == (corrections.NewRow(type="PAI", mode="cash", amount=D("12.30")),
+                    corrections.NewRow(type="PAI", mode="rounding", amount=D("0.02")))
+    assert sum((r.amount for r in rows), D(0)) == owed.due
+    assert corrections.pay_later(owed, mode="cash", amount=D("12.30"), modes=modes, step=step) == rows
+    for amount in ("12.32", "12.35", "12.31"):  # more than is due in cash: a debt gives no change
+        refusal = corrections.pay_later(owed, mode="cash", amount=D(amount), modes=modes, step=step)
+        assert isinstance(refusal, corrections.Refused) and refusal.code == "bad_request", (amount, refusal)
+        assert refusal.details == {"balance": "12.32", "payable": "12.30"}
+    # Rounded up: 12.33 is 12.35 in cash; 12.33 or 12.34 cover the debt, not what is due in cash.
+    up = msgspec.structs.replace(owed, total=D("12.33"))
+    assert corrections.pay_later(up, mode="cash", amount=None, modes=modes, step=step) == (
+        corrections.NewRow(type="PAI", mode="cash", amount=D("12.35")),
+        corrections.NewRow(type="PAI", mode="rounding", amount=D("-0.02")))
+    refusal = corrections.pay_later(up, mode="cash", amount=D("12.33"), modes=modes, step=step)
+    assert isinstance(refusal, corrections.Refused) and "12.35 in cash" in refusal.message
+    # A part is not rounded; card never is; a debt under half a step is settled by the rounding alone.
+    assert corrections.pay_later(owed, mode="cash", amount=D("5.01"), modes=modes, step=step) == (
+        corrections.NewRow(type="PAI", mode="cash", amount=D("5.01")),)
+    assert corrections.pay_later(owed, mode="card", amount=None, modes=modes, step=step) == (
+        corrections.NewRow(type="PAI", mode="card", amount=D("12.32")),)
+    small = msgspec.structs.replace(owed, total=D("0.02"))
+    assert corrections.pay_later(small, mode="cash", amount=None, modes=modes, step=step) == (
+        corrections.NewRow(type="PAI", mode="rounding", amount=D("0.02")),)
