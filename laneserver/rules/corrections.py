@@ -205,6 +205,45 @@ def given_back(rows: tuple[NewRow, ...], change: Decimal) -> dict[str, Decimal]:
     return {mode: amount for mode, amount in back.items() if amount != 0}
 
 
+def paid_by_mode(sale: SaleMoney) -> dict[str, Decimal]:
+    """What each mode brought in on ``sale``, net: its rows summed (a row corrected or
+    annulled counts no more), the change given back taken off cash (always given in
+    cash, also for a shop mode with ``change = true``). The rounding and an abandoned
+    debt are no money."""
+    paid: dict[str, Decimal] = {}
+    for r in sale.rows:
+        if r.mode not in (ROUNDING, DEBT):
+            paid[r.mode] = paid.get(r.mode, ZERO) + r.amount
+    if sale.change:
+        paid[CASH] = paid.get(CASH, ZERO) - sale.change
+    return paid
+
+
+def topup_give_back(sale: SaleMoney, mode: str | None, not_money: tuple[str, ...]) -> str | Refused:
+    """The mode in which the top-up lines of ``sale`` (``sale.topup``) are given back: the
+    way the money came in, so one of the modes that paid the sale (``not_money``: those
+    that never pay a top-up, a customer's own money), ``mode`` when it paid several, and
+    never more than that mode brought in (``paid_by_mode``): a top-up paid 99.99 by card
+    and 0.01 in cash does not come back as 100.00 in cash."""
+    paid = {m: amount for m, amount in paid_by_mode(sale).items() if amount > 0 and m not in not_money}
+    modes = sorted(paid)
+    if mode is not None and mode not in paid:
+        return Refused("conflict", f"sale {sale.number} was paid by {', '.join(modes) or 'no money'}: its top-up is "
+                                   "given back one of those ways", {"field": "mode", "modes": modes})
+    if mode is None and len(modes) != 1:
+        return Refused("bad_request", f"sale {sale.number} was paid by {', '.join(modes)}: say which gives the "
+                                      "top-up back (mode)", {"field": "mode", "modes": modes})
+    chosen = mode or modes[0]
+    if paid[chosen] < sale.topup:
+        able = [m for m in modes if paid[m] >= sale.topup]
+        way = (f"give it back by {' or '.join(able)}" if able else
+               "no mode alone paid it: give it back on a ticket (topup_line qty -1) or cancel the sale")
+        return Refused("conflict", f"{chosen} paid {paid[chosen]} of sale {sale.number}: it gives back at most "
+                                   f"{paid[chosen]}, not its top-up of {sale.topup}; {way}",
+                       {"field": "mode", "modes": able, "payable": str(paid[chosen])})
+    return chosen
+
+
 def pay_later(sale: SaleMoney, *, mode: str, amount: Decimal | None, modes: tuple[str, ...],
               step: Decimal = CENT) -> tuple[NewRow, ...] | Refused:
     """A payment against what a sale finished unpaid still owes (``amount`` None: all of

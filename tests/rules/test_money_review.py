@@ -153,3 +153,37 @@ def test_a_debt_paid_later_in_cash_rounds_as_a_payment_does():
     small = msgspec.structs.replace(owed, total=D("0.02"))
     assert corrections.pay_later(small, mode="cash", amount=None, modes=modes, step=step) == (
         corrections.NewRow(type="PAI", mode="rounding", amount=D("0.02")),)
+
+
+def test_a_top_up_goes_back_at_most_as_each_mode_paid_it():
+    """A sale's top-up is given back in one of the modes that paid the sale, one that paid
+    at least the top-up: a top-up of 100.00 paid 99.99 by card and 0.01 in cash does not
+    come back as 100.00 in cash (the cashier could pick any mode that paid a part)."""
+    from laneserver.rules import corrections
+
+    def sale(*rows, change="0.00", topup="100.00"):
+        return corrections.SaleMoney(
+            number=7, at="", lane="1", seller="paul", customer="C1", total=D(topup), paid=D(topup), change=D(change),
+            topup=D(topup), rows=tuple(corrections.Row(number=n, type=t, mode=m, amount=D(a))
+                                       for n, (t, m, a) in enumerate(rows, start=1)))
+
+    not_money = ("credit", "wallet", "voucher", "meal_voucher")
+    mixed = sale(("PAI", "card", "100.00"), ("PAI", "cash", "0.01"))  # 0.01 of goods with it
+    refusal = corrections.topup_give_back(mixed, "cash", not_money)
+    assert isinstance(refusal, corrections.Refused) and refusal.code == "conflict"
+    assert refusal.details == {"field": "mode", "modes": ["card"], "payable": "0.01"}
+    assert corrections.topup_give_back(mixed, "card", not_money) == "card"
+    # 99.99 by card and 0.01 in cash: no mode alone paid it (a ticket's top-up cancel line
+    # is refunded in several modes).
+    split = sale(("PAI", "card", "99.99"), ("PAI", "cash", "0.01"))
+    for mode in ("cash", "card"):
+        refusal = corrections.topup_give_back(split, mode, not_money)
+        assert isinstance(refusal, corrections.Refused) and refusal.details["modes"] == [], refusal
+    # Each mode net: a cash row corrected to card paid nothing in cash; the change is cash's.
+    corrected = sale(("PAI", "cash", "100.00"), ("ANL", "cash", "-100.00"), ("MAJ", "card", "100.00"))
+    assert corrections.topup_give_back(corrected, None, not_money) == "card"
+    changed = sale(("PAI", "foreign_cash", "100.00"), ("PAI", "cash", "20.00"), change="20.00")
+    assert corrections.topup_give_back(changed, None, not_money) == "foreign_cash"
+    halves = sale(("PAI", "card", "50.00"), ("PAI", "cash", "50.00"))
+    refusal = corrections.topup_give_back(halves, "cash", not_money)
+    assert isinstance(refusal, corrections.Refused) and refusal.details["modes"] == []
