@@ -49,6 +49,7 @@ CUSTOMER_MODES = ("credit", "wallet", "voucher")
 # A recalled order's deposit (rules/documents.py DEPOSIT_MODE): money taken with the
 # order (its deposit invoice, its drawer then), not at the sale: never corrected.
 DEPOSIT = "deposit"
+MEAL_VOUCHER = "meal_voucher"  # never refunded (rules/payment.py ``refund``)
 MAX_REASON = 200
 
 
@@ -139,7 +140,11 @@ def correct(sale: SaleMoney, payment: int, *, mode: str | None, amount: Decimal 
     """Correct payment row ``payment`` of ``sale`` (its mode, its amount or both):
     an ANL of it and a MAJ with the new values.
 
-    ``modes``: the payment modes of the shop.
+    A refund (an ``AVO`` row, or a ``MAJ`` that corrected one: a negative amount) is
+    corrected the same way, the checks mirrored: its amount stays negative, never
+    refunds more than the sale owed, never leaves the shop owing (a refund is settled
+    when it is made: nothing pays the rest out later), and not in meal vouchers (never
+    refunded). ``modes``: the payment modes of the shop.
     """
     if (refusal := _open(sale)) is not None:
         return refusal
@@ -149,7 +154,7 @@ def correct(sale: SaleMoney, payment: int, *, mode: str | None, amount: Decimal 
     status = statuses(sale.rows)[row.number]
     if status == ANNUL:
         return Refused("conflict", f"payment {payment} was already corrected or cancelled", {"payment": payment})
-    if row.type not in (PAI, MAJ) or row.mode in (ROUNDING, DEBT):
+    if row.type not in (PAI, MAJ, AVO) or row.mode in (ROUNDING, DEBT):
         return Refused("conflict", f"payment {payment} is a {row.type} {row.mode} row: only a payment can be "
                                    "corrected", {"payment": payment})
     if mode is None and amount is None:
@@ -164,6 +169,8 @@ def correct(sale: SaleMoney, payment: int, *, mode: str | None, amount: Decimal 
     if row.mode in CUSTOMER_MODES or new_mode in CUSTOMER_MODES:
         return Refused("conflict", "a payment drawn on a customer's account or a voucher is not corrected: "
                                    "cancel the sale", {"payment": payment})
+    if row.amount < 0:
+        return _correct_refund(sale, row, new_mode, new_amount)
     if new_amount <= 0:
         return Refused("bad_request", f"a payment must be positive, got {new_amount}")
     if new_mode == row.mode and new_amount == row.amount:
@@ -178,6 +185,26 @@ def correct(sale: SaleMoney, payment: int, *, mode: str | None, amount: Decimal 
     if due_after > 0 and sale.customer is None:
         return Refused("conflict", f"{new_amount} would leave {due_after} due on a sale with no customer",
                        {"balance": str(due_after)})
+    return (NewRow(type=ANL, mode=row.mode, amount=-row.amount, reference=row.reference, refers=row.number),
+            NewRow(type=MAJ, mode=new_mode, amount=new_amount, reference=row.reference, refers=row.number))
+
+
+def _correct_refund(sale: SaleMoney, row: Row, new_mode: str, new_amount: Decimal) -> tuple[NewRow, ...] | Refused:
+    """``correct`` of a refund row (negative): the checks of a payment, mirrored."""
+    payment = row.number
+    if new_amount >= 0:
+        return Refused("bad_request", f"payment {payment} is a refund: its amount is negative, got {new_amount}")
+    if new_mode == row.mode and new_amount == row.amount:
+        return Refused("bad_request", f"payment {payment} already is {row.mode} {row.amount}: nothing to correct")
+    if new_mode == MEAL_VOUCHER:
+        return Refused("bad_request", "meal vouchers are not refunded: correct the refund to another mode")
+    due_after = sale.due - (new_amount - row.amount)
+    if due_after > 0:
+        return Refused("bad_request", f"{new_amount} would refund {due_after} more than the sale owed",
+                       {"balance": str(sale.due)})
+    if due_after < 0:
+        return Refused("conflict", f"{new_amount} would leave {-due_after} owed to the customer: a refund is "
+                                   "settled when it is made", {"balance": str(due_after)})
     return (NewRow(type=ANL, mode=row.mode, amount=-row.amount, reference=row.reference, refers=row.number),
             NewRow(type=MAJ, mode=new_mode, amount=new_amount, reference=row.reference, refers=row.number))
 

@@ -187,3 +187,23 @@ def test_a_top_up_goes_back_at_most_as_each_mode_paid_it():
     halves = sale(("PAI", "card", "50.00"), ("PAI", "cash", "50.00"))
     refusal = corrections.topup_give_back(halves, "cash", not_money)
     assert isinstance(refusal, corrections.Refused) and refusal.details["modes"] == []
+
+
+def test_a_refund_row_is_corrected_with_the_checks_mirrored():
+    """A refund (an AVO row, negative) refunded "in cash" when it was by card is put right
+    as a payment is: an ANL and a MAJ; its amount stays negative and settles what was
+    owed, and it goes to no mode a refund is never made in."""
+    from laneserver.rules import corrections
+
+    refund = corrections.SaleMoney(number=8, at="", lane="1", seller="paul", customer=None, total=D("-30.00"),
+                                   paid=D("-30.00"), change=D(0),
+                                   rows=(corrections.Row(number=1, type="AVO", mode="cash", amount=D("-30.00")),))
+    modes = ("cash", "card", "meal_voucher", "wallet")
+    assert corrections.correct(refund, 1, mode="card", amount=None, modes=modes) == (
+        corrections.NewRow(type="ANL", mode="cash", amount=D("30.00"), refers=1),
+        corrections.NewRow(type="MAJ", mode="card", amount=D("-30.00"), refers=1))
+    for mode, amount, code in [("meal_voucher", None, "bad_request"), ("wallet", None, "conflict"),
+                               (None, D("30.00"), "bad_request"), (None, D("-30.01"), "bad_request"),
+                               (None, D("-29.99"), "conflict"), ("cash", None, "bad_request")]:
+        refusal = corrections.correct(refund, 1, mode=mode, amount=amount, modes=modes)
+        assert isinstance(refusal, corrections.Refused) and refusal.code == code, (mode, amount, refusal)

@@ -15,7 +15,7 @@ import { MODES_NOT_MONEY_IN, age, formatQty, paymentLabel } from "./format.js";
 import { t } from "./i18n.js";
 import { Overlay } from "./panels.js";
 
-const STANDING = new Set(["PAI", "MAJ"]);
+const STANDING = new Set(["PAI", "MAJ", "AVO"]);  // rows payment_correct takes (AVO: a refund)
 
 export function bindSalesPanel(app) {
     const overlay = new Overlay("sales-panel", { onClose: () => app.refocus() });
