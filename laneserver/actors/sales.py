@@ -109,6 +109,8 @@ class SalesActor:
         self.modes = modes  # the shop's payment modes (built-in and its own)
         # A debt paid later in cash rounds to it as a payment at the till does.
         self.cash_step = parse_money(config.shop.cash_rounding, "shop.cash_rounding")
+        # The modes that give change: a payment of theirs that gave it keeps its mode.
+        self.change_modes = (rules.CASH, *(m.id for m in config.payment_modes if m.change))
         self.customers = customers
         self.stock_points = stock_points or {}
         self.drawers = drawers or {}
@@ -200,7 +202,8 @@ class SalesActor:
         sale = await self._sale(command.sale)
         if sale is None:
             return _no_sale(command.sale)
-        rows = rules.correct(sale, command.payment, mode=command.mode, amount=command.amount, modes=self.modes)
+        rows = rules.correct(sale, command.payment, mode=command.mode, amount=command.amount, modes=self.modes,
+                             change_modes=self.change_modes)
         if isinstance(rows, Refused):
             return rows
         # A correction puts right what the sale's lane took: its drawer held the cash or not.

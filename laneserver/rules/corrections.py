@@ -136,7 +136,7 @@ def _open(sale: SaleMoney) -> Refused | None:
 
 
 def correct(sale: SaleMoney, payment: int, *, mode: str | None, amount: Decimal | None,
-            modes: tuple[str, ...]) -> tuple[NewRow, ...] | Refused:
+            modes: tuple[str, ...], change_modes: tuple[str, ...] = (CASH,)) -> tuple[NewRow, ...] | Refused:
     """Correct payment row ``payment`` of ``sale`` (its mode, its amount or both):
     an ANL of it and a MAJ with the new values.
 
@@ -144,7 +144,9 @@ def correct(sale: SaleMoney, payment: int, *, mode: str | None, amount: Decimal 
     corrected the same way, the checks mirrored: its amount stays negative, never
     refunds more than the sale owed, never leaves the shop owing (a refund is settled
     when it is made: nothing pays the rest out later), and not in meal vouchers (never
-    refunded). ``modes``: the payment modes of the shop.
+    refunded). ``modes``: the payment modes of the shop; ``change_modes`` those that give
+    change (cash, and the shop's own with ``change = true``): a row of one of them on a
+    sale that gave change keeps its mode (the change came of it; a card gives none).
     """
     if (refusal := _open(sale)) is not None:
         return refusal
@@ -175,8 +177,9 @@ def correct(sale: SaleMoney, payment: int, *, mode: str | None, amount: Decimal 
         return Refused("bad_request", f"a payment must be positive, got {new_amount}")
     if new_mode == row.mode and new_amount == row.amount:
         return Refused("bad_request", f"payment {payment} already is {row.mode} {row.amount}: nothing to correct")
-    if row.mode == CASH and sale.change > 0 and new_mode != CASH:
-        return Refused("conflict", f"the cash of payment {payment} gave {sale.change} change: it cannot become "
+    if row.mode in change_modes and sale.change > 0 and new_mode != row.mode:
+        what = "cash" if row.mode == CASH else f"{row.mode} payment"
+        return Refused("conflict", f"the {what} of payment {payment} gave {sale.change} change: it cannot become "
                                    f"{new_mode} (cancel the sale and ring it again)", {"payment": payment})
     due_after = sale.due - (new_amount - row.amount)
     if due_after < 0:

@@ -207,3 +207,17 @@ def test_a_refund_row_is_corrected_with_the_checks_mirrored():
                                (None, D("-29.99"), "conflict"), ("cash", None, "bad_request")]:
         refusal = corrections.correct(refund, 1, mode=mode, amount=amount, modes=modes)
         assert isinstance(refusal, corrections.Refused) and refusal.code == code, (mode, amount, refusal)
+
+
+def test_a_shop_mode_payment_that_gave_change_keeps_its_mode():
+    """Euros taken at a franc till (a shop mode with change = true) gave 20.00 of change:
+    corrected into a card, the card would have given change; only cash was guarded."""
+    from laneserver.rules import corrections
+
+    sale = corrections.SaleMoney(
+        number=7, at="", lane="1", seller="paul", customer=None, total=D("30.00"), paid=D("50.00"), change=D("20.00"),
+        rows=(corrections.Row(number=1, type="PAI", mode="foreign_cash", amount=D("50.00")),))
+    modes, change_modes = ("cash", "card", "foreign_cash"), ("cash", "foreign_cash")
+    refusal = corrections.correct(sale, 1, mode="card", amount=None, modes=modes, change_modes=change_modes)
+    assert isinstance(refusal, corrections.Refused) and refusal.code == "conflict", refusal
+    assert "foreign_cash payment of payment 1 gave 20.00 change" in refusal.message
