@@ -35,6 +35,7 @@ from laneserver.actors.printer_messages import PrintReceipt
 from laneserver.actors.runtime import Address
 from laneserver.clock import Clock
 from laneserver.config import Config
+from laneserver.rules import corrections
 from laneserver.rules import customers as rules
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.receipt import money_slip
@@ -194,15 +195,11 @@ class MoneyCommands:
         if self.books.giving_back_under_way(command.sale):  # its give-back holds the top-up: not twice
             return refused(Code.CONFLICT, f"sale {command.sale} is being cancelled: its top-up goes back with it",
                            field="sale")
-        # The modes that brought the money in (the customer's own money never pays a top-up).
-        modes = sorted({r.mode for r in sale.rows if r.amount > 0 and r.mode not in rules.NOT_FOR_MONEY_IN})
-        if command.mode is not None and command.mode not in modes:
-            return refused(Code.CONFLICT, f"sale {command.sale} was paid by {', '.join(modes) or 'no money'}: its "
-                                          "top-up is given back one of those ways", field="mode", modes=modes)
-        if command.mode is None and len(modes) != 1:
-            return refused(Code.BAD_REQUEST, f"sale {command.sale} was paid by {', '.join(modes)}: say which gives "
-                                             "the top-up back (mode)", field="mode", modes=modes)
-        mode = command.mode or modes[0]
+        # One of the modes that brought the money in (the customer's own money never pays
+        # a top-up), and one that brought in at least the top-up.
+        mode = corrections.topup_give_back(sale, command.mode, rules.NOT_FOR_MONEY_IN)
+        if isinstance(mode, Refused):
+            return mode
         return (f"sale-topup:{command.sale}", sale.customer, sale.topup, mode, f"the top-up of sale {command.sale}",
                 sale.topup_cancelled)
 

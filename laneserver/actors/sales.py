@@ -61,7 +61,7 @@ from laneserver.config import Config
 from laneserver.log import get_logger
 from laneserver.rules import corrections as rules
 from laneserver.rules.lane import SaleCompleted
-from laneserver.rules.money import ZERO, fmt_money
+from laneserver.rules.money import ZERO, fmt_money, parse_money
 from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.receipt import VatRow
 from laneserver.rules.ticket import Line
@@ -107,6 +107,10 @@ class SalesActor:
         self.config = config
         self.clock = clock
         self.modes = modes  # the shop's payment modes (built-in and its own)
+        # A debt paid later in cash rounds to it as a payment at the till does.
+        self.cash_step = parse_money(config.shop.cash_rounding, "shop.cash_rounding")
+        # The modes that give change: a payment of theirs that gave it keeps its mode.
+        self.change_modes = (rules.CASH, *(m.id for m in config.payment_modes if m.change))
         self.customers = customers
         self.stock_points = stock_points or {}
         self.drawers = drawers or {}
@@ -191,19 +195,22 @@ class SalesActor:
         sale = await self._sale(command.sale)
         if sale is None:
             return _no_sale(command.sale)
-        row = rules.pay_later(sale, mode=command.mode, amount=command.amount, modes=self.modes)
-        if isinstance(row, Refused):
-            return row
-        row = msgspec.structs.replace(row, reference=command.reference)
+        rows = rules.pay_later(sale, mode=command.mode, amount=command.amount, modes=self.modes,
+                               step=self.cash_step)
+        if isinstance(rows, Refused):
+            return rows
+        rows = tuple(r if r.mode == rules.ROUNDING else msgspec.structs.replace(r, reference=command.reference)
+                     for r in rows)
         # The money is taken at this till: its lane's drawer (from a PDA: the sale's lane).
-        return await self._record(caller, keyed, sale, (row,), "DebtPaid", reason=None,
+        return await self._record(caller, keyed, sale, rows, "DebtPaid", reason=None,
                                   lane=caller.lane or sale.lane)
 
     async def _correct(self, caller: Caller, command: CorrectPayment, reason: str, keyed: Keyed) -> Any:
         sale = await self._sale(command.sale)
         if sale is None:
             return _no_sale(command.sale)
-        rows = rules.correct(sale, command.payment, mode=command.mode, amount=command.amount, modes=self.modes)
+        rows = rules.correct(sale, command.payment, mode=command.mode, amount=command.amount, modes=self.modes,
+                             change_modes=self.change_modes)
         if isinstance(rows, Refused):
             return rows
         # A correction puts right what the sale's lane took: its drawer held the cash or not.
@@ -372,10 +379,12 @@ class SalesActor:
     async def _tell_drawer(self, lane: str, numbers: tuple[int, ...], rows: tuple[rules.NewRow, ...],
                            change: Decimal) -> None:
         """The cash ``rows`` (numbered ``numbers``) moved, less ``change`` (a counter-entry's),
-        into ``lane``'s drawer, which counts it and opens (as ``reads.cash_rows`` rebuilds it)."""
+        into ``lane``'s drawer, which counts it and opens (as ``reads.cash_rows`` rebuilds it).
+        A counter-entry's change is cash even with no cash row: the change a shop mode with
+        ``change = true`` gave comes back into the drawer."""
         cash = [r.amount for r in rows if r.mode == rules.CASH]
         drawer = self.drawers.get(lane)
-        if drawer is None or not cash or not numbers:
+        if drawer is None or (not cash and not change) or not numbers:
             return
         await drawer.tell(RowsWritten(max(numbers), sum(cash, ZERO) - change))
 

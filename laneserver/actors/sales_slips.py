@@ -55,13 +55,17 @@ class SaleSlips:
         visa = (f"Visa : {caller.approved_by}",) if caller.approved_by else ()
         why = (f"Motif : {reason}",) if reason else ()
         if kind == "DebtPaid":
-            (row,) = rows
-            due = sale.due - row.amount
+            # The payment, and in cash the rounding row that settles the debt with it:
+            # the slip's total is what they settle, its rounding total + rounding = paid.
+            settled = sum((r.amount for r in rows), ZERO)
+            paid = tuple(r for r in rows if r.mode != rules.ROUNDING)
+            due = sale.due - settled
             receipt = self._slip(
                 caller, sale.number, "RÈGLEMENT",
                 lines=(ReceiptLine(name=f"Règlement de la vente n° {sale.number}", qty=Decimal(1),
-                                   unit_price=row.amount, total=row.amount, vat_rate=ZERO),),
-                total=row.amount, payments=(ReceiptPayment(mode=row.mode, amount=row.amount),),
+                                   unit_price=settled, total=settled, vat_rate=ZERO),),
+                total=settled, payments=tuple(ReceiptPayment(mode=r.mode, amount=r.amount) for r in paid),
+                rounding=sum((r.amount for r in paid), ZERO) - settled,
                 footer=(f"Reste dû : {fmt_money(due).replace('.', ',')} €",))
         elif kind == "PaymentCorrected":
             lines = tuple(

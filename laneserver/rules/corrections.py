@@ -33,7 +33,7 @@ from decimal import Decimal
 
 import msgspec
 
-from laneserver.rules.money import ZERO
+from laneserver.rules.money import CENT, ZERO, round_step
 from laneserver.rules.outcome import Refused
 from laneserver.rules.ticket import Line
 
@@ -49,6 +49,7 @@ CUSTOMER_MODES = ("credit", "wallet", "voucher")
 # A recalled order's deposit (rules/documents.py DEPOSIT_MODE): money taken with the
 # order (its deposit invoice, its drawer then), not at the sale: never corrected.
 DEPOSIT = "deposit"
+MEAL_VOUCHER = "meal_voucher"  # never refunded (rules/payment.py ``refund``)
 MAX_REASON = 200
 
 
@@ -135,11 +136,17 @@ def _open(sale: SaleMoney) -> Refused | None:
 
 
 def correct(sale: SaleMoney, payment: int, *, mode: str | None, amount: Decimal | None,
-            modes: tuple[str, ...]) -> tuple[NewRow, ...] | Refused:
+            modes: tuple[str, ...], change_modes: tuple[str, ...] = (CASH,)) -> tuple[NewRow, ...] | Refused:
     """Correct payment row ``payment`` of ``sale`` (its mode, its amount or both):
     an ANL of it and a MAJ with the new values.
 
-    ``modes``: the payment modes of the shop.
+    A refund (an ``AVO`` row, or a ``MAJ`` that corrected one: a negative amount) is
+    corrected the same way, the checks mirrored: its amount stays negative, never
+    refunds more than the sale owed, never leaves the shop owing (a refund is settled
+    when it is made: nothing pays the rest out later), and not in meal vouchers (never
+    refunded). ``modes``: the payment modes of the shop; ``change_modes`` those that give
+    change (cash, and the shop's own with ``change = true``): a row of one of them on a
+    sale that gave change keeps its mode (the change came of it; a card gives none).
     """
     if (refusal := _open(sale)) is not None:
         return refusal
@@ -149,7 +156,7 @@ def correct(sale: SaleMoney, payment: int, *, mode: str | None, amount: Decimal 
     status = statuses(sale.rows)[row.number]
     if status == ANNUL:
         return Refused("conflict", f"payment {payment} was already corrected or cancelled", {"payment": payment})
-    if row.type not in (PAI, MAJ) or row.mode in (ROUNDING, DEBT):
+    if row.type not in (PAI, MAJ, AVO) or row.mode in (ROUNDING, DEBT):
         return Refused("conflict", f"payment {payment} is a {row.type} {row.mode} row: only a payment can be "
                                    "corrected", {"payment": payment})
     if mode is None and amount is None:
@@ -164,12 +171,15 @@ def correct(sale: SaleMoney, payment: int, *, mode: str | None, amount: Decimal 
     if row.mode in CUSTOMER_MODES or new_mode in CUSTOMER_MODES:
         return Refused("conflict", "a payment drawn on a customer's account or a voucher is not corrected: "
                                    "cancel the sale", {"payment": payment})
+    if row.amount < 0:
+        return _correct_refund(sale, row, new_mode, new_amount)
     if new_amount <= 0:
         return Refused("bad_request", f"a payment must be positive, got {new_amount}")
     if new_mode == row.mode and new_amount == row.amount:
         return Refused("bad_request", f"payment {payment} already is {row.mode} {row.amount}: nothing to correct")
-    if row.mode == CASH and sale.change > 0 and new_mode != CASH:
-        return Refused("conflict", f"the cash of payment {payment} gave {sale.change} change: it cannot become "
+    if row.mode in change_modes and sale.change > 0 and new_mode != row.mode:
+        what = "cash" if row.mode == CASH else f"{row.mode} payment"
+        return Refused("conflict", f"the {what} of payment {payment} gave {sale.change} change: it cannot become "
                                    f"{new_mode} (cancel the sale and ring it again)", {"payment": payment})
     due_after = sale.due - (new_amount - row.amount)
     if due_after < 0:
@@ -178,6 +188,26 @@ def correct(sale: SaleMoney, payment: int, *, mode: str | None, amount: Decimal 
     if due_after > 0 and sale.customer is None:
         return Refused("conflict", f"{new_amount} would leave {due_after} due on a sale with no customer",
                        {"balance": str(due_after)})
+    return (NewRow(type=ANL, mode=row.mode, amount=-row.amount, reference=row.reference, refers=row.number),
+            NewRow(type=MAJ, mode=new_mode, amount=new_amount, reference=row.reference, refers=row.number))
+
+
+def _correct_refund(sale: SaleMoney, row: Row, new_mode: str, new_amount: Decimal) -> tuple[NewRow, ...] | Refused:
+    """``correct`` of a refund row (negative): the checks of a payment, mirrored."""
+    payment = row.number
+    if new_amount >= 0:
+        return Refused("bad_request", f"payment {payment} is a refund: its amount is negative, got {new_amount}")
+    if new_mode == row.mode and new_amount == row.amount:
+        return Refused("bad_request", f"payment {payment} already is {row.mode} {row.amount}: nothing to correct")
+    if new_mode == MEAL_VOUCHER:
+        return Refused("bad_request", "meal vouchers are not refunded: correct the refund to another mode")
+    due_after = sale.due - (new_amount - row.amount)
+    if due_after > 0:
+        return Refused("bad_request", f"{new_amount} would refund {due_after} more than the sale owed",
+                       {"balance": str(sale.due)})
+    if due_after < 0:
+        return Refused("conflict", f"{new_amount} would leave {-due_after} owed to the customer: a refund is "
+                                   "settled when it is made", {"balance": str(due_after)})
     return (NewRow(type=ANL, mode=row.mode, amount=-row.amount, reference=row.reference, refers=row.number),
             NewRow(type=MAJ, mode=new_mode, amount=new_amount, reference=row.reference, refers=row.number))
 
@@ -205,8 +235,54 @@ def given_back(rows: tuple[NewRow, ...], change: Decimal) -> dict[str, Decimal]:
     return {mode: amount for mode, amount in back.items() if amount != 0}
 
 
-def pay_later(sale: SaleMoney, *, mode: str, amount: Decimal | None, modes: tuple[str, ...]) -> NewRow | Refused:
-    """A payment against what a sale finished unpaid still owes (``amount`` None: all of it)."""
+def paid_by_mode(sale: SaleMoney) -> dict[str, Decimal]:
+    """What each mode brought in on ``sale``, net: its rows summed (a row corrected or
+    annulled counts no more), the change given back taken off cash (always given in
+    cash, also for a shop mode with ``change = true``). The rounding and an abandoned
+    debt are no money."""
+    paid: dict[str, Decimal] = {}
+    for r in sale.rows:
+        if r.mode not in (ROUNDING, DEBT):
+            paid[r.mode] = paid.get(r.mode, ZERO) + r.amount
+    if sale.change:
+        paid[CASH] = paid.get(CASH, ZERO) - sale.change
+    return paid
+
+
+def topup_give_back(sale: SaleMoney, mode: str | None, not_money: tuple[str, ...]) -> str | Refused:
+    """The mode in which the top-up lines of ``sale`` (``sale.topup``) are given back: the
+    way the money came in, so one of the modes that paid the sale (``not_money``: those
+    that never pay a top-up, a customer's own money), ``mode`` when it paid several, and
+    never more than that mode brought in (``paid_by_mode``): a top-up paid 99.99 by card
+    and 0.01 in cash does not come back as 100.00 in cash."""
+    paid = {m: amount for m, amount in paid_by_mode(sale).items() if amount > 0 and m not in not_money}
+    modes = sorted(paid)
+    if mode is not None and mode not in paid:
+        return Refused("conflict", f"sale {sale.number} was paid by {', '.join(modes) or 'no money'}: its top-up is "
+                                   "given back one of those ways", {"field": "mode", "modes": modes})
+    if mode is None and len(modes) != 1:
+        return Refused("bad_request", f"sale {sale.number} was paid by {', '.join(modes)}: say which gives the "
+                                      "top-up back (mode)", {"field": "mode", "modes": modes})
+    chosen = mode or modes[0]
+    if paid[chosen] < sale.topup:
+        able = [m for m in modes if paid[m] >= sale.topup]
+        way = (f"give it back by {' or '.join(able)}" if able else
+               "no mode alone paid it: give it back on a ticket (topup_line qty -1) or cancel the sale")
+        return Refused("conflict", f"{chosen} paid {paid[chosen]} of sale {sale.number}: it gives back at most "
+                                   f"{paid[chosen]}, not its top-up of {sale.topup}; {way}",
+                       {"field": "mode", "modes": able, "payable": str(paid[chosen])})
+    return chosen
+
+
+def pay_later(sale: SaleMoney, *, mode: str, amount: Decimal | None, modes: tuple[str, ...],
+              step: Decimal = CENT) -> tuple[NewRow, ...] | Refused:
+    """A payment against what a sale finished unpaid still owes (``amount`` None: all of
+    it): its PAI row. In cash it rounds as a payment at the till does (rules/payment.py):
+    what is due in cash is ``due`` rounded half up to the shop's ``step``; a cash payment
+    of exactly that settles the sale, with a ``rounding`` row of the difference (so the
+    rows still add up to total + change); a debt paid later gives no change, so more
+    cash than that is refused, as is less that covers the debt but not its rounded-up
+    cash amount; less than both is a part, not rounded."""
     if (refusal := _open(sale)) is not None:
         return refusal
     due = sale.due
@@ -217,13 +293,34 @@ def pay_later(sale: SaleMoney, *, mode: str, amount: Decimal | None, modes: tupl
     if mode in CUSTOMER_MODES:
         return Refused("not_supported", f"a debt is not paid by {mode}: take the money in another mode",
                        {"modes": [m for m in modes if m not in CUSTOMER_MODES]})
+    if mode == CASH:
+        return _cash_later(sale, due, amount, step)
     value = due if amount is None else amount
     if value <= 0:
         return Refused("bad_request", f"a payment must be positive, got {value}")
     if value > due:
         return Refused("bad_request", f"{value} is more than the {due} sale {sale.number} owes",
                        {"balance": str(due)})
-    return NewRow(type=PAI, mode=mode, amount=value)
+    return (NewRow(type=PAI, mode=mode, amount=value),)
+
+
+def _cash_later(sale: SaleMoney, due: Decimal, amount: Decimal | None, step: Decimal) -> tuple[NewRow, ...] | Refused:
+    in_cash = round_step(due, step)
+    value = in_cash if amount is None else amount
+    if value < 0 or (value == 0 and in_cash != 0):
+        return Refused("bad_request", f"a payment must be positive, got {value}")
+    details = {"balance": str(due), "payable": str(in_cash)}
+    if value == in_cash:  # settles the debt: rounded (a debt under half a step rounds to 0.00)
+        paid = (NewRow(type=PAI, mode=CASH, amount=value),) if value else ()
+        return paid + ((NewRow(type=PAI, mode=ROUNDING, amount=due - value),) if value != due else ())
+    if value > in_cash:
+        owed = f" ({due} rounded to {step})" if in_cash != due else ""
+        return Refused("bad_request", f"{value} is more than the {in_cash} sale {sale.number} owes in cash{owed}: "
+                                      "a debt paid later gives no change", details)
+    if value >= due:  # covers the debt but not what is due in cash (rounded up)
+        return Refused("bad_request", f"the {due} sale {sale.number} owes is {in_cash} in cash: give {in_cash}",
+                       details)
+    return (NewRow(type=PAI, mode=CASH, amount=value),)
 
 
 def abandon(sale: SaleMoney) -> NewRow | Refused:

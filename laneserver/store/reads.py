@@ -449,14 +449,16 @@ def cash_rows(db: sqlite3.Connection, lane: str, *, after: int = 0) -> list[tupl
     """The cash the payment rows written on finished sales moved in ``lane``'s drawer
     (their ``lane``: a debt paid later, a correction, a cancel's counter-entry), rows
     numbered above ``after``: (the last row of a sale's unit, its cash), by row. A
-    counter-entry gives back its original's change too (its own, negative, ``change``)."""
+    counter-entry gives back its original's change too (its own, negative, ``change``):
+    it moves cash even with no cash row (change given on a shop mode with ``change = true``)."""
     rows = db.execute(
         "SELECT p.number, p.sale, p.mode, p.amount, s.cancels, s.change FROM payments p"
         " JOIN sales s ON s.number = p.sale WHERE p.lane=? AND p.number>? ORDER BY p.number", (lane, after))
     found: list[list] = []  # [last row, sale, cash, moved cash?]
     for number, sale, mode, amount, cancels, change in rows:
         if not found or found[-1][1] != sale:
-            found.append([number, sale, -Decimal(change) if cancels is not None else Decimal("0.00"), False])
+            back = -Decimal(change) if cancels is not None else Decimal("0.00")
+            found.append([number, sale, back, back != 0])
         unit = found[-1]
         unit[0] = number
         if mode == "cash":

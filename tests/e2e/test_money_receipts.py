@@ -91,10 +91,12 @@ async def test_refunds_are_credit_notes_and_corrections_are_chained(shop):
             number = (await till.ok("finish", receipt="none"))["number"]
             [row] = (await till.ok("sale", sale=number))["sale"]["payments"]
             assert (row["type"], row["status"], row["mode"], row["amount"]) == ("AVO", "AVO", "cash", "-30.00")
-            # A credit note is not a payment to correct; the sale can still be cancelled.
-            refused = await till.call("payment_correct", sale=number, payment=row["payment"], mode="card",
+            # A refund's mode is corrected as a payment's (refunded by card, not cash): an
+            # ANL and a MAJ, the amount still negative.
+            corrected = await till.ok("payment_correct", sale=number, payment=row["payment"], mode="card",
                                       reason="x", supervisor_pin=SOPHIE_PIN)
-            assert refused["code"] == "conflict"
+            assert [(r["type"], r["status"], r["mode"], r["amount"]) for r in corrected["sale"]["payments"]] == [
+                ("AVO", "ANNUL", "cash", "-30.00"), ("ANL", "ANL", "cash", "30.00"), ("MAJ", "MAJ", "card", "-30.00")]
             jeanne = (await till.ok("customer_create", name="Jeanne"))["customer"]
             await till.ok("balance_correct", customer=jeanne, account="credit", amount="5.00", reason="geste",
                           supervisor_pin=SOPHIE_PIN)

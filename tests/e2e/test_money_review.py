@@ -4,7 +4,9 @@ SQLite file. Each test failed before its fix.
 - change given on a shop mode with ``change = true`` and no cash payment (euros taken
   at a franc till): the change goes out of the drawer, so the drawer's expected cash
   falls by it, live and once the period is rebuilt after ``kill -9`` (it counted
-  nothing, while the Z closure took the change off the cash).
+  nothing, while the Z closure took the change off the cash); the sale cancelled, the
+  change comes back into the drawer, live and rebuilt (its cancel counted nothing); its
+  payment is not corrected into a card (a card gives no change; only cash was guarded).
 - a card payment on a lane's terminal that would finish the sale (``auto_finish``) when
   the sale cannot be written (a subscription sold with no customer): refused before the
   card is charged (the card was charged, then the payment refused: money taken and not
@@ -76,6 +78,23 @@ async def test_change_given_on_a_shop_mode_leaves_the_drawer(tmp_path: Path):
         with trio.fail_after(60):
             async with connect(server.ws_url, server.tokens["1"], seller=PAUL) as till:
                 assert await _expected(till) == ("-20.00", "30.00")
+                # The euros that gave the change are not corrected into a card (it gives none).
+                [paid] = (await till.ok("sale", sale=done["number"]))["sale"]["payments"]
+                refusal = await till.call("payment_correct", sale=done["number"], payment=paid["payment"],
+                                          mode="card", reason="erreur", supervisor_pin=SOPHIE_PIN)
+                assert (refusal["type"], refusal["code"]) == ("error", "conflict"), refusal
+                # Cancelled: the customer hands the 20.00 of change back (cash) and gets
+                # his 50.00 euros: the drawer is where it was, as the Z says.
+                cancelled = await till.ok("sale_cancel", sale=done["number"], reason="erreur",
+                                          supervisor_pin=SOPHIE_PIN)
+                assert cancelled["given_back"] == {"cash": "-20.00", "foreign_cash": "50.00"}
+                assert await _expected(till) == ("0.00", "50.00")
+                assert (await till.ok("x_report"))["report"]["totals"]["by_mode"].get("cash", "0.00") == "0.00"
+        server.kill()
+        server.restart()
+        with trio.fail_after(60):
+            async with connect(server.ws_url, server.tokens["1"], seller=PAUL) as till:
+                assert await _expected(till) == ("0.00", "50.00")
         verify(server)
 
 

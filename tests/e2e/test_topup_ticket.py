@@ -230,7 +230,10 @@ async def test_a_sale_cancel_takes_its_top_up_back_out_of_the_wallet(shop):
 
 async def test_a_ticket_top_up_cancelled_later_in_the_mode_that_paid_it(shop):
     """``wallet_topup_cancel`` with ``sale``: the top-up lines of a finished sale go back
-    in the mode that paid the sale; a sale paid by several modes names one of them."""
+    in the mode that paid the sale; a sale paid by several modes names one of them, and
+    one that paid at least the top-up (a top-up paid 102.19 by card and 0.01 in cash
+    came back as 100.00 in cash; one paid 5.00 in cash and 10.00 by cheque, as 15.00 in
+    cash)."""
     cancel = {"reason": "erreur de caisse", "supervisor_pin": SOPHIE_PIN}
     with trio.fail_after(60):
         async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:
@@ -245,11 +248,17 @@ async def test_a_ticket_top_up_cancelled_later_in_the_mode_that_paid_it(shop):
             await till.ok("pay", mode="cash", amount="5.00")
             await till.ok("pay", mode="cheque", amount="10.00", reference="chq-1")
             split = (await till.ok("finish", receipt="none"))["number"]
+            await till.ok("set_customer", customer=jeanne)
+            await till.ok("scan", code=BREAD)
+            await till.ok("topup_line", amount="100.00")
+            await till.ok("pay", mode="card", amount="102.19", reference="a-2")
+            await till.ok("pay", mode="cash", amount="0.01")
+            mostly_card = (await till.ok("finish", receipt="none"))["number"]
             await till.ok("scan", code=BREAD)
             await till.ok("pay", mode="cash")
             plain = (await till.ok("finish", receipt="none"))["number"]
 
-            before = _wallet_rows(shop)
+            before, money_before = _wallet_rows(shop), rows(shop, "SELECT count(*) FROM money_in")
             # Bad requests change nothing.
             assert (await till.call("wallet_topup_cancel"))["code"] == "bad_request"
             assert (await till.call("wallet_topup_cancel", topup=1, sale=by_card))["code"] == "bad_request"
@@ -259,21 +268,31 @@ async def test_a_ticket_top_up_cancelled_later_in_the_mode_that_paid_it(shop):
             assert (wrong["code"], wrong["field"]) == ("conflict", "mode")
             which = await till.call("wallet_topup_cancel", sale=split)
             assert (which["code"], which["field"], which["modes"]) == ("bad_request", "mode", ["cash", "cheque"])
+            # Each mode gives back at most what it paid: the 0.01 of cash is not 100.00.
+            most = await till.call("wallet_topup_cancel", sale=mostly_card, mode="cash")
+            assert (most["code"], most["field"], most["modes"], most["payable"]) == ("conflict", "mode", ["card"],
+                                                                                    "0.01"), most
+            assert "cash paid 0.01" in most["message"] and "give it back by card" in most["message"]
+            # No mode alone paid the split sale's 15.00: not given back in the cash the cashier names.
+            most = await till.call("wallet_topup_cancel", sale=split, mode="cash")
+            assert (most["code"], most["modes"], most["payable"]) == ("conflict", [], "5.00"), most
+            assert "topup_line" in most["message"]
             assert _wallet_rows(shop) == before
+            assert rows(shop, "SELECT count(*) FROM money_in") == money_before
 
             # In the card that paid it: the wallet gives the 20.00 back, once.
             done = await till.ok("wallet_topup_cancel", sale=by_card, key="tc-1")
-            assert done["customer"]["wallet"] == "15.00"
+            assert done["customer"]["wallet"] == "115.00"
             again = await till.ok("wallet_topup_cancel", sale=by_card, key="tc-1")
-            assert again["customer"]["wallet"] == "15.00"
+            assert again["customer"]["wallet"] == "115.00"
             assert (await till.call("wallet_topup_cancel", sale=by_card))["code"] == "conflict"
             # Its sale can no longer be cancelled: the payments would give the top-up twice.
             assert (await till.call("sale_cancel", sale=by_card, **cancel))["code"] == "conflict"
-            # The split sale: given back in the cash the cashier names.
-            await till.ok("wallet_topup_cancel", sale=split, mode="cash")
-            assert (await till.ok("customer", customer=jeanne))["customer"]["wallet"] == "0.00"
+            # The mostly-card sale: given back by the card, which paid it.
+            await till.ok("wallet_topup_cancel", sale=mostly_card, mode="card")
+            assert (await till.ok("customer", customer=jeanne))["customer"]["wallet"] == "15.00"
     money = rows(shop, "SELECT kind, mode, amount, ref FROM money_in ORDER BY seq")
     assert money == [("topup_cancel", "card", "-20.00", f"sale-topup:{by_card}"),
-                     ("topup_cancel", "cash", "-15.00", f"sale-topup:{split}")]
-    assert [r[:2] for r in _wallet_rows(shop)][-2:] == [("topup_cancel", "-20.00"), ("topup_cancel", "-15.00")]
+                     ("topup_cancel", "card", "-100.00", f"sale-topup:{mostly_card}")]
+    assert [r[:2] for r in _wallet_rows(shop)][-2:] == [("topup_cancel", "-20.00"), ("topup_cancel", "-100.00")]
     verify(shop)

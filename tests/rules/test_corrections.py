@@ -97,7 +97,7 @@ def test_rows_add_up_and_a_cancel_nets_to_nothing(parts, unpaid_cents):
                  customer="C1")
     assert sale.due == D(unpaid_cents) / 100
     if sale.due > 0:
-        paid = _apply(sale, (c.pay_later(sale, mode="cash", amount=None, modes=MODES),))
+        paid = _apply(sale, c.pay_later(sale, mode="cash", amount=None, modes=MODES))
         assert paid.due == 0
         assert isinstance(c.pay_later(paid, mode="cash", amount=None, modes=MODES), c.Refused)
         abandoned = _apply(sale, (c.abandon(sale),))
@@ -115,8 +115,8 @@ def test_pay_later_and_abandon_refusals():
                          (dict(mode="rounding", amount=None), "not_supported")]:
         refused = c.pay_later(sale, modes=MODES + ("rounding",), **fields)
         assert isinstance(refused, c.Refused) and refused.code == code, (fields, refused)
-    assert c.pay_later(sale, mode="card", amount=D("20.00"), modes=MODES) == c.NewRow(type="PAI", mode="card",
-                                                                                   amount=D("20.00"))
+    assert c.pay_later(sale, mode="card", amount=D("20.00"), modes=MODES) == (c.NewRow(type="PAI", mode="card",
+                                                                                    amount=D("20.00")),)
     assert isinstance(c.abandon(_sale()), c.Refused)
     assert c.check_reason("  ") == c.Refused("bad_request", "a reason is required")
     assert c.check_reason(" gone ") == "gone"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -116,3 +117,107 @@ def test_a_payment_reference_is_bounded():
     assert isinstance(long, rules.Refused) and long.code == "bad_request", long
     fits = rules.apply(state, rules.Pay("paul", "cheque", None, reference="9" * payments.MAX_REFERENCE), now=NOW)
     assert isinstance(fits, Applied)
+
+
+def test_a_debt_paid_later_in_cash_rounds_as_a_payment_does():
+    """A debt paid later in cash rounds to the shop's cash step as ``pay`` does: 12.32 due
+    in a shop of 0.05 steps is 12.30 in cash, with a rounding row of 0.02 that settles it
+    (the rows still add up to total + change); 12.32 in cash, which no coin makes, was
+    taken as it was."""
+    from laneserver.rules import corrections
+
+    step, modes = D("0.05"), ("cash", "card")
+    owed = corrections.SaleMoney(number=7, at="", lane="1", seller="paul", customer="C1", total=D("12.32"),
+                                 paid=D(0), change=D(0))
+    rows = corrections.pay_later(owed, mode="cash", amount=None, modes=modes, step=step)
+    assert rows == (corrections.NewRow(type="PAI", mode="cash", amount=D("12.30")),
+                    corrections.NewRow(type="PAI", mode="rounding", amount=D("0.02")))
+    assert sum((r.amount for r in rows), D(0)) == owed.due
+    assert corrections.pay_later(owed, mode="cash", amount=D("12.30"), modes=modes, step=step) == rows
+    for amount in ("12.32", "12.35", "12.31"):  # more than is due in cash: a debt gives no change
+        refusal = corrections.pay_later(owed, mode="cash", amount=D(amount), modes=modes, step=step)
+        assert isinstance(refusal, corrections.Refused) and refusal.code == "bad_request", (amount, refusal)
+        assert refusal.details == {"balance": "12.32", "payable": "12.30"}
+    # Rounded up: 12.33 is 12.35 in cash; 12.33 or 12.34 cover the debt, not what is due in cash.
+    up = msgspec.structs.replace(owed, total=D("12.33"))
+    assert corrections.pay_later(up, mode="cash", amount=None, modes=modes, step=step) == (
+        corrections.NewRow(type="PAI", mode="cash", amount=D("12.35")),
+        corrections.NewRow(type="PAI", mode="rounding", amount=D("-0.02")))
+    refusal = corrections.pay_later(up, mode="cash", amount=D("12.33"), modes=modes, step=step)
+    assert isinstance(refusal, corrections.Refused) and "12.35 in cash" in refusal.message
+    # A part is not rounded; card never is; a debt under half a step is settled by the rounding alone.
+    assert corrections.pay_later(owed, mode="cash", amount=D("5.01"), modes=modes, step=step) == (
+        corrections.NewRow(type="PAI", mode="cash", amount=D("5.01")),)
+    assert corrections.pay_later(owed, mode="card", amount=None, modes=modes, step=step) == (
+        corrections.NewRow(type="PAI", mode="card", amount=D("12.32")),)
+    small = msgspec.structs.replace(owed, total=D("0.02"))
+    assert corrections.pay_later(small, mode="cash", amount=None, modes=modes, step=step) == (
+        corrections.NewRow(type="PAI", mode="rounding", amount=D("0.02")),)
+
+
+def test_a_top_up_goes_back_at_most_as_each_mode_paid_it():
+    """A sale's top-up is given back in one of the modes that paid the sale, one that paid
+    at least the top-up: a top-up of 100.00 paid 99.99 by card and 0.01 in cash does not
+    come back as 100.00 in cash (the cashier could pick any mode that paid a part)."""
+    from laneserver.rules import corrections
+
+    def sale(*rows, change="0.00", topup="100.00"):
+        return corrections.SaleMoney(
+            number=7, at="", lane="1", seller="paul", customer="C1", total=D(topup), paid=D(topup), change=D(change),
+            topup=D(topup), rows=tuple(corrections.Row(number=n, type=t, mode=m, amount=D(a))
+                                       for n, (t, m, a) in enumerate(rows, start=1)))
+
+    not_money = ("credit", "wallet", "voucher", "meal_voucher")
+    mixed = sale(("PAI", "card", "100.00"), ("PAI", "cash", "0.01"))  # 0.01 of goods with it
+    refusal = corrections.topup_give_back(mixed, "cash", not_money)
+    assert isinstance(refusal, corrections.Refused) and refusal.code == "conflict"
+    assert refusal.details == {"field": "mode", "modes": ["card"], "payable": "0.01"}
+    assert corrections.topup_give_back(mixed, "card", not_money) == "card"
+    # 99.99 by card and 0.01 in cash: no mode alone paid it (a ticket's top-up cancel line
+    # is refunded in several modes).
+    split = sale(("PAI", "card", "99.99"), ("PAI", "cash", "0.01"))
+    for mode in ("cash", "card"):
+        refusal = corrections.topup_give_back(split, mode, not_money)
+        assert isinstance(refusal, corrections.Refused) and refusal.details["modes"] == [], refusal
+    # Each mode net: a cash row corrected to card paid nothing in cash; the change is cash's.
+    corrected = sale(("PAI", "cash", "100.00"), ("ANL", "cash", "-100.00"), ("MAJ", "card", "100.00"))
+    assert corrections.topup_give_back(corrected, None, not_money) == "card"
+    changed = sale(("PAI", "foreign_cash", "100.00"), ("PAI", "cash", "20.00"), change="20.00")
+    assert corrections.topup_give_back(changed, None, not_money) == "foreign_cash"
+    halves = sale(("PAI", "card", "50.00"), ("PAI", "cash", "50.00"))
+    refusal = corrections.topup_give_back(halves, "cash", not_money)
+    assert isinstance(refusal, corrections.Refused) and refusal.details["modes"] == []
+
+
+def test_a_refund_row_is_corrected_with_the_checks_mirrored():
+    """A refund (an AVO row, negative) refunded "in cash" when it was by card is put right
+    as a payment is: an ANL and a MAJ; its amount stays negative and settles what was
+    owed, and it goes to no mode a refund is never made in."""
+    from laneserver.rules import corrections
+
+    refund = corrections.SaleMoney(number=8, at="", lane="1", seller="paul", customer=None, total=D("-30.00"),
+                                   paid=D("-30.00"), change=D(0),
+                                   rows=(corrections.Row(number=1, type="AVO", mode="cash", amount=D("-30.00")),))
+    modes = ("cash", "card", "meal_voucher", "wallet")
+    assert corrections.correct(refund, 1, mode="card", amount=None, modes=modes) == (
+        corrections.NewRow(type="ANL", mode="cash", amount=D("30.00"), refers=1),
+        corrections.NewRow(type="MAJ", mode="card", amount=D("-30.00"), refers=1))
+    for mode, amount, code in [("meal_voucher", None, "bad_request"), ("wallet", None, "conflict"),
+                               (None, D("30.00"), "bad_request"), (None, D("-30.01"), "bad_request"),
+                               (None, D("-29.99"), "conflict"), ("cash", None, "bad_request")]:
+        refusal = corrections.correct(refund, 1, mode=mode, amount=amount, modes=modes)
+        assert isinstance(refusal, corrections.Refused) and refusal.code == code, (mode, amount, refusal)
+
+
+def test_a_shop_mode_payment_that_gave_change_keeps_its_mode():
+    """Euros taken at a franc till (a shop mode with change = true) gave 20.00 of change:
+    corrected into a card, the card would have given change; only cash was guarded."""
+    from laneserver.rules import corrections
+
+    sale = corrections.SaleMoney(
+        number=7, at="", lane="1", seller="paul", customer=None, total=D("30.00"), paid=D("50.00"), change=D("20.00"),
+        rows=(corrections.Row(number=1, type="PAI", mode="foreign_cash", amount=D("50.00")),))
+    modes, change_modes = ("cash", "card", "foreign_cash"), ("cash", "foreign_cash")
+    refusal = corrections.correct(sale, 1, mode="card", amount=None, modes=modes, change_modes=change_modes)
+    assert isinstance(refusal, corrections.Refused) and refusal.code == "conflict", refusal
+    assert "foreign_cash payment of payment 1 gave 20.00 change" in refusal.message

@@ -15,7 +15,7 @@ import { MODES_NOT_MONEY_IN, age, formatQty, paymentLabel } from "./format.js";
 import { t } from "./i18n.js";
 import { Overlay } from "./panels.js";
 
-const STANDING = new Set(["PAI", "MAJ"]);
+const STANDING = new Set(["PAI", "MAJ", "AVO"]);  // rows payment_correct takes (AVO: a refund)
 
 export function bindSalesPanel(app) {
     const overlay = new Overlay("sales-panel", { onClose: () => app.refocus() });
@@ -155,7 +155,21 @@ export function bindSalesPanel(app) {
             }, t("sales.correct")) : null));
     }
 
-    /** The sale's wallet top-up: a button per mode that paid it, or "given back". */
+    /** What each mode brought in on the sale, net (rows corrected or annulled count no
+     *  more), the change taken off cash: a top-up goes back at most that way (the server's
+     *  rules/corrections.py paid_by_mode). In cents. */
+    function paidByMode(s) {
+        const cents = (v) => Math.round(Number(v) * 100);
+        const paid = new Map();
+        for (const p of s.payments || []) {
+            if (p.mode === "rounding" || p.mode === "debt") continue;
+            paid.set(p.mode, (paid.get(p.mode) || 0) + cents(p.amount));
+        }
+        if (cents(s.change || 0)) paid.set("cash", (paid.get("cash") || 0) - cents(s.change));
+        return paid;
+    }
+
+    /** The sale's wallet top-up: a button per mode that paid at least it, or "given back". */
     function drawTopup(s, closed) {
         const amount = s.topup ? app.money.format(s.topup) : "";
         if (!s.topup || closed) {
@@ -163,7 +177,9 @@ export function bindSalesPanel(app) {
         } else if (s.topup_cancelled) {
             ui.topup.replaceChildren(h("span", { class: "muted", testid: "sale-topup-done" }, t("sales.topup_done", { amount })));
         } else {
-            const paidBy = [...new Set((s.payments || []).filter((p) => Number(p.amount) > 0 && !MODES_NOT_MONEY_IN.has(p.mode)).map((p) => p.mode))];
+            const least = Math.round(Number(s.topup) * 100);
+            const paidBy = [...paidByMode(s)].filter(([mode, cents]) => cents >= least && !MODES_NOT_MONEY_IN.has(mode))
+                .map(([mode]) => mode).sort();
             ui.topup.replaceChildren(...paidBy.map((mode) => h("button", {
                 type: "button", testid: "sale-topup-cancel", dataset: { mode },
                 onclick: () => cancelTopup(s, mode, amount),
