@@ -290,6 +290,10 @@ class LaneActor:
             command = (rules.Park(seller=basket.source.seller, source=basket.source, lines=lines) if basket.park
                        else rules.EmptyBasket(seller=basket.source.seller, source=basket.source, lines=lines,
                                               append=basket.append))
+        taken = self.paying.taken_on_terminal(self.state, command)
+        if taken is not None:  # a card payment the terminal took: given back on it first
+            await self._reverse_card(envelope, caller, asked, command, taken)
+            return
         if not self.paying.handles(self.state, command):
             await self._apply(envelope, caller, asked, command)
             return
@@ -312,6 +316,28 @@ class LaneActor:
             # taken. Say so loudly, with what the terminal's own journal shows.
             self.log.error("card_charged_not_recorded", reference=charged.reference,
                            authorisation=charged.authorisation, amount=str(charged.amount))
+
+    async def _reverse_card(self, envelope, caller: Caller, asked: _Asked, command: rules.RemovePayment,
+                            payment: Any) -> None:
+        """``remove_payment`` of a card payment the lane's terminal took: the terminal gives
+        the money back first (actors/lane_payments.py ``reverse``), and the line is removed
+        only once it approved; refused there, the line stays and the refusal is the answer.
+        (``cancel_ticket`` is refused while the ticket has payments: the same way.)"""
+        trial = rules.apply(self.state, command, now=self.clock.now())
+        if isinstance(trial, Refused):  # refused the usual way, before the terminal is asked
+            envelope.reply(filtered(trial))
+            return
+        refusal = await self.paying.reverse(payment)
+        if refusal is not None:
+            envelope.reply(refusal)
+            return
+        before = self.state
+        await self._apply(envelope, caller, asked, command)
+        if self.state is before:
+            # Given back but still on the ticket (the journal refused the unit): say so
+            # loudly; finishing the sale would record money the customer has back.
+            self.log.error("card_refunded_not_recorded", payment=payment.payment, amount=str(payment.amount),
+                           reference=payment.reference)
 
     def _unwritable(self, command: Any, asked: _Asked) -> Refused | None:
         """Why the sale ``command`` would finish (``auto_finish``) cannot be made, found
