@@ -205,6 +205,9 @@ export function describeError(error, context = {}) {
         const name = has(`field.${frame.field}`) ? t(`field.${frame.field}`) : frame.field;
         text = frame.field === "count" && /not .*the amount|comes to/.test(error.message || "")
             ? t("err.count_not_amount") : t("err.bad_field", { field: name });
+    } else if (code === "payment_declined" && verb === "remove_payment") {
+        // a card payment the terminal took: its refund there was not approved, it stays
+        text = t("err.refund_declined");
     } else if (code === "payment_declined") {
         const outcome = has(`err.payment_declined_${frame.outcome}`) ? frame.outcome : "declined";
         text = t(`err.payment_declined_${outcome}`);
