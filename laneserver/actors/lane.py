@@ -290,6 +290,10 @@ class LaneActor:
             command = (rules.Park(seller=basket.source.seller, source=basket.source, lines=lines) if basket.park
                        else rules.EmptyBasket(seller=basket.source.seller, source=basket.source, lines=lines,
                                               append=basket.append))
+        taken = self.paying.taken_on_terminal(self.state, command)
+        if taken is not None:  # a card payment the terminal took: given back on it first
+            await self._reverse_card(envelope, caller, asked, command, taken)
+            return
         if not self.paying.handles(self.state, command):
             await self._apply(envelope, caller, asked, command)
             return
@@ -304,13 +308,36 @@ class LaneActor:
             envelope.reply(prepared)
             return
         before = self.state
-        await self._apply(envelope, caller, asked, prepared.command, holding=prepared.holding)
         charged = prepared.charged
+        await self._apply(envelope, caller, asked, prepared.command, holding=prepared.holding,
+                          charged=charged is not None)
         if charged is not None and self.state is before:
             # Charged but not recorded (the journal refused the unit): the money was
             # taken. Say so loudly, with what the terminal's own journal shows.
             self.log.error("card_charged_not_recorded", reference=charged.reference,
                            authorisation=charged.authorisation, amount=str(charged.amount))
+
+    async def _reverse_card(self, envelope, caller: Caller, asked: _Asked, command: rules.RemovePayment,
+                            payment: Any) -> None:
+        """``remove_payment`` of a card payment the lane's terminal took: the terminal gives
+        the money back first (actors/lane_payments.py ``reverse``), and the line is removed
+        only once it approved; refused there, the line stays and the refusal is the answer.
+        (``cancel_ticket`` is refused while the ticket has payments: the same way.)"""
+        trial = rules.apply(self.state, command, now=self.clock.now())
+        if isinstance(trial, Refused):  # refused the usual way, before the terminal is asked
+            envelope.reply(filtered(trial))
+            return
+        refusal = await self.paying.reverse(payment)
+        if refusal is not None:
+            envelope.reply(refusal)
+            return
+        before = self.state
+        await self._apply(envelope, caller, asked, command)
+        if self.state is before:
+            # Given back but still on the ticket (the journal refused the unit): say so
+            # loudly; finishing the sale would record money the customer has back.
+            self.log.error("card_refunded_not_recorded", payment=payment.payment, amount=str(payment.amount),
+                           reference=payment.reference)
 
     def _unwritable(self, command: Any, asked: _Asked) -> Refused | None:
         """Why the sale ``command`` would finish (``auto_finish``) cannot be made, found
@@ -349,10 +376,14 @@ class LaneActor:
             return msgspec.structs.replace(command, cost=cost)
         return command
 
-    async def _apply(self, envelope, caller: Caller, asked: _Asked, command, *, holding: int | None = None) -> None:
+    async def _apply(self, envelope, caller: Caller, asked: _Asked, command, *, holding: int | None = None,
+                     charged: bool = False, answer: Refused | None = None) -> None:
         """Apply ``command``, then run its plan (rules/lane_plan.py): the asks, the
         commit, the answer, the tells. ``holding``: a customer payment held for it
-        (``_pay_from_customer``), let go if the change is not made."""
+        (``_pay_from_customer``), let go if the change is not made. ``charged``: a card
+        payment the terminal took: when the sale it would finish is refused, it is
+        recorded all the same (``_keep_charged``). ``answer``: the reply of a change made
+        all the same (a refusal saying why), sent and remembered instead of its result."""
         now = self.clock.now()
         state = self.state
         events: list[Any] = []
@@ -368,12 +399,12 @@ class LaneActor:
         sale = next((e for e in events if isinstance(e, rules.SaleCompleted)), None)
         plan = self._plan(state, sale, receipt=asked.receipt, holding=holding)
         if isinstance(plan, Refused):
-            envelope.reply(plan)
+            await self._refuse(envelope, caller, asked, command, plan, charged=charged and sale is not None)
             await self.steps.tell_all(lane_plan.not_made(holding))
             return
         granted = await self.steps.ask_all(plan, caller, sale)
         if isinstance(granted, Refused):
-            envelope.reply(granted)
+            await self._refuse(envelope, caller, asked, command, granted, charged=charged and sale is not None)
             return
         ops: list[Any] = [
             RecordEvent(at=now, source=f"lane:{self.lane}", kind=type(e).__name__, data=e,
@@ -387,8 +418,8 @@ class LaneActor:
             # A return billed to a customer: a credit note referring to their invoice.
             note = await self.receipts.credit_note(sale, now)
             if isinstance(note, Refused):
-                envelope.reply(note)
                 await self.steps.undo(plan.give_backs(), granted)
+                await self._refuse(envelope, caller, asked, command, note, charged=charged)
                 return
             ops.append(note)
         if sale is not None:
@@ -402,7 +433,7 @@ class LaneActor:
                                   customer_moves=moves, invoice=granted.invoice,
                                   printed=self.receipts.printed(plan, caller)))
         else:
-            done = self._result(asked, state, events, granted.warnings)
+            done = answer if answer is not None else self._result(asked, state, events, granted.warnings)
             if asked.key is not None:
                 ops.append(Remember(device=caller.device, key=asked.key, actor=self.replies.actor,
                                     fingerprint=asked.fingerprint, reply=self.replies.stored(done), at=now))
@@ -426,8 +457,9 @@ class LaneActor:
         self.replies.remember_result(caller.device, asked.key, asked.fingerprint, done)
         envelope.reply(done)
         # After the answer: what others learn from it. None of it can undo the change.
-        # The session that asked has the ticket in its reply: it gets no event for it.
-        self._publish_ticket(skip=caller.origin)
+        # The session that asked has the ticket in its reply: it gets no event for it
+        # (unless its reply is a refusal: a change made all the same, ``answer``).
+        self._publish_ticket(skip=caller.origin if answer is None else None)
         self._show(sale)
         for event in events:  # the till's banner: a PDA's basket is on its ticket
             if isinstance(event, rules.BasketEmptied):
@@ -435,6 +467,36 @@ class LaneActor:
                                                      seller=event.seller, lines=event.lines,
                                                      appended=event.appended), "basket")
         await self.steps.tell_all(plan.tells, written)
+
+    async def _refuse(self, envelope, caller: Caller, asked: _Asked, command: Any, refusal: Refused, *,
+                      charged: bool) -> None:
+        """``refusal`` answered, the change not made — unless the card was ``charged`` for a
+        payment whose sale is refused: then ``_keep_charged``."""
+        if charged and isinstance(command, rules.Pay):
+            await self._keep_charged(envelope, caller, asked, command, refusal)
+            return
+        envelope.reply(refusal)
+
+    async def _keep_charged(self, envelope, caller: Caller, asked: _Asked, command: rules.Pay,
+                            refusal: Refused) -> None:
+        """A card the terminal charged for a payment that would finish the sale
+        (``auto_finish``), when a later step of that sale refused it after the charge — a
+        top-up cancel line the wallet no longer covers, a customer payment no longer held,
+        the invoice's customer not read: the money was taken, so the payment is recorded
+        on the ticket all the same, without finishing. The answer is the refusal, saying
+        so and naming the payment (``payment``); the cashier puts it right and finishes
+        (or removes the payment: its card is refunded, ``_reverse_card``)."""
+        kept = msgspec.structs.replace(command, policy=msgspec.structs.replace(command.policy, auto_finish=False))
+        trial = rules.apply(self.state, kept, now=self.clock.now())
+        if isinstance(trial, Refused):  # the payment was applied a moment ago: cannot happen
+            envelope.reply(refusal)
+            return
+        number = next(e.payment.payment for e in trial.events if isinstance(e, rules.PaymentAdded))
+        self.log.warning("card_payment_kept_unfinished", payment=number, code=refusal.code, reason=refusal.message)
+        answer = Refused(refusal.code, f"the card payment is recorded on the ticket (payment {number}) but the sale "
+                                       f"is not finished: {refusal.message}; put it right, then finish",
+                         {**refusal.details, "payment": number})
+        await self._apply(envelope, caller, asked, kept, answer=answer)
 
     def _plan(self, state: rules.LaneState, sale: rules.SaleCompleted | None, *, receipt: str | None,
               holding: int | None) -> lane_plan.Plan | Refused:

@@ -9,6 +9,10 @@ voucher the customers actor held — and the payment held for it (let go if the 
 is not made: ``rules/lane_plan.py`` ``not_made``), or the refusal. The lane applies it
 as any other change.
 
+It also gives back, on the terminal, a card payment the terminal took when the cashier
+removes it (``taken_on_terminal``, ``reverse``): the lane removes the line only once the
+terminal approved the refund, so money the bank holds never leaves the ticket unseen.
+
 A payment the rule refuses (nothing to pay, more than the balance) asks nothing of
 the terminal or the customers actor: the payment rule is tried first, and such a
 payment is handed back unchanged for the lane to refuse the usual way.
@@ -34,7 +38,7 @@ from laneserver.rules import customers as customer_rules
 from laneserver.rules import lane as rules
 from laneserver.rules.money import fmt_money
 from laneserver.rules.outcome import Code, Refused, refused
-from laneserver.rules.ticket import totals
+from laneserver.rules.ticket import Payment, totals
 
 if TYPE_CHECKING:  # psycopg is imported only with [head_office] (server/run.py)
     from laneserver.actors.hq_holds import HqHolds
@@ -116,6 +120,60 @@ class LanePayments:
         terminal = self.config.terminal_of(self.lane)
         return terminal is not None and terminal.kind == "caisse-ap"
 
+    def taken_on_terminal(self, state: rules.LaneState, command: Any) -> Payment | None:
+        """The payment a ``RemovePayment`` would drop when the lane's terminal took it — a
+        ``card`` payment charged on it (or a card refund a Caisse-AP terminal credited, see
+        ``_on_terminal``) — else None: a payment the cashier confirmed (a standalone
+        terminal, a card refund made by hand on the terminal) is removed as it is."""
+        if not isinstance(command, rules.RemovePayment) or self.terminal is None:
+            return None
+        payment = next((p for p in state.ticket.payments if p.payment == command.payment), None)
+        if payment is None or payment.mode != "card":
+            return None
+        if payment.amount > 0:
+            return payment
+        terminal = self.config.terminal_of(self.lane)
+        return payment if terminal is not None and terminal.kind == "caisse-ap" else None
+
+    async def reverse(self, payment: Payment) -> Refused | None:
+        """A card payment the terminal took, given back on it before its line is removed:
+        the terminal is asked for the opposite amount (a refund of a debit — Caisse-AP:
+        a credit, action 1 — or a debit of a refund). None: approved, the line may go;
+        else ``payment_declined`` with ``outcome`` and ``payment``, and the line stays
+        (the money is where the terminal left it)."""
+        assert self.terminal is not None
+        amount = -payment.amount
+        reference = f"{self.lane}-{self.clock.now():%Y%m%d%H%M%S}-{payment.payment}-R"
+        result = await self._ask_terminal(amount, reference)
+        if not result.approved:
+            self.log.info("card_refund_not_approved", reference=reference, payment=payment.payment,
+                          outcome=result.outcome, amount=str(amount))
+            what = f"card payment {payment.payment} ({fmt_money(payment.amount)}, {payment.reference or '-'})"
+            return refused(Code.PAYMENT_DECLINED,
+                           f"{_not_approved(result)} — giving back {what} on the terminal: the payment stays on the "
+                           "ticket (try again, or finish the sale)", outcome=result.outcome, payment=payment.payment)
+        self.log.info("card_payment_refunded", reference=reference, payment=payment.payment, amount=str(amount),
+                      authorisation=result.authorisation, charged=payment.reference)
+        return None
+
+    async def _ask_terminal(self, amount: Decimal, reference: str) -> TerminalResult:
+        """The terminal's answer to a charge of ``amount`` (negative: a refund), bounded by
+        its ``timeout_seconds`` (and here too, in case the terminal actor is stuck or gone)."""
+        assert self.terminal is not None
+        terminal = self.config.terminal_of(self.lane)
+        timeout = terminal.timeout_seconds if terminal is not None else 60.0
+        deadline = trio.current_time() + timeout
+        result: TerminalResult | None = None
+        with trio.move_on_at(deadline + ABORT_SECONDS + 1):
+            try:
+                result = await self.terminal.ask(Charge(amount, reference, deadline))
+            except ActorFailed:
+                result = TerminalResult(outcome="failed", message="the payment terminal did not answer")
+        if result is None:
+            result = TerminalResult(outcome="timeout",
+                                    message=f"the payment terminal did not answer within {timeout:g} s")
+        return result
+
     async def _charge_card(self, state: rules.LaneState, command: rules.Pay) -> Prepared | Refused:
         """A card payment on a lane with a terminal: the card is charged first, and only
         an approved charge is recorded (its authorisation code as the payment's
@@ -131,18 +189,8 @@ class LanePayments:
         if isinstance(trial, rules.Refused):
             return Prepared(command)  # refused by the lane, the usual way
         payment = next(e.payment for e in trial.events if isinstance(e, rules.PaymentAdded))
-        terminal = self.config.terminal_of(self.lane)
-        timeout = terminal.timeout_seconds if terminal is not None else 60.0
         reference = f"{self.lane}-{self.clock.now():%Y%m%d%H%M%S}-{payment.payment}"
-        deadline = trio.current_time() + timeout
-        result: TerminalResult | None = None
-        with trio.move_on_at(deadline + ABORT_SECONDS + 1):
-            try:
-                result = await self.terminal.ask(Charge(payment.amount, reference, deadline))
-            except ActorFailed:
-                result = TerminalResult(outcome="failed", message="the payment terminal did not answer")
-        if result is None:
-            result = TerminalResult(outcome="timeout", message=f"the payment terminal did not answer within {timeout:g} s")
+        result = await self._ask_terminal(payment.amount, reference)
         if not result.approved:
             self.log.info("card_payment_not_approved", reference=reference, outcome=result.outcome,
                           amount=str(payment.amount))
@@ -232,6 +280,11 @@ class LanePayments:
 
 
 def _declined_message(result: TerminalResult, amount: Decimal) -> str:
+    return f"{_not_approved(result)}: {fmt_money(amount)} not paid, the ticket is unchanged"
+
+
+def _not_approved(result: TerminalResult) -> str:
+    """What happened to a charge the terminal did not approve, for the cashier."""
     what = {
         "declined": "the card was declined",
         "cancelled": "the card payment was cancelled on the terminal",
@@ -243,4 +296,4 @@ def _declined_message(result: TerminalResult, amount: Decimal) -> str:
     }.get(result.outcome, f"the card payment ended with {result.outcome}")
     if result.outcome == "unknown" and result.message:
         what = f"{what} ({result.message})"
-    return f"{what}: {fmt_money(amount)} not paid, the ticket is unchanged"
+    return what

@@ -43,6 +43,9 @@ every charge:
             terminal actor is restarted
     other   ``approved`` (after the delay), with an authorisation code
     ======  ==========================================================
+
+A negative amount is a refund of its size (the lane gives back a card payment the
+cashier removes: actors/lane_payments.py ``reverse``), answered by the same cents.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from laneserver.rules.auth import PinPolicy
 from laneserver.rules.catalog import Catalog
 from laneserver.rules.payment import Policy as PaymentPolicy
 from laneserver.rules.roles import role_table
-from laneserver.protocol.messages import KeyboardPageView, Pay
+from laneserver.protocol.messages import KeyboardPageView, Pay, RemovePayment
 from laneserver.server.metrics import Metrics
 from laneserver.server.pairing import PairingGate
 from laneserver.server.pins import PinGate
@@ -105,9 +105,10 @@ class Shop:
     def ask_timeout(self, request: Any, lane: str | None = None) -> float:
         """How long a session waits for ``request``: ``[server] ask_timeout``, plus
         the lane's terminal timeout for a card payment (the customer may take a
-        while over the PIN, and the lane waits for the terminal, not for us)."""
+        while over the PIN, and the lane waits for the terminal, not for us) and for
+        a payment removed (a card payment the terminal took is refunded on it first)."""
         base = self.config.server.ask_timeout
-        if isinstance(request, Pay) and request.mode == "card":
+        if (isinstance(request, Pay) and request.mode == "card") or isinstance(request, RemovePayment):
             terminal = self.config.terminal_of(lane)
             if terminal is not None:
                 return base + terminal.timeout_seconds + TERMINAL_ABORT_SECONDS

@@ -127,8 +127,9 @@ class Screen:
 
 @asynccontextmanager
 async def running_shop(path: Path, *, clock: FixedClock | None = None, subscribers: set | None = None,
-                       config: Config = CONFIG) -> AsyncIterator[Shop]:
-    """Journal, stock point and lane on ``path``; the stock seeded on a new file."""
+                       config: Config = CONFIG, terminal: Address | None = None) -> AsyncIterator[Shop]:
+    """Journal, stock point and lane on ``path``; the stock seeded on a new file.
+    ``terminal``: the lane's payment terminal actor (tests/actors/test_lane_card.py)."""
     clock = clock or FixedClock()
     journal, journal_inbox = open_mailbox("journal", 256)
     async with trio.open_nursery() as core:
@@ -144,7 +145,7 @@ async def running_shop(path: Path, *, clock: FixedClock | None = None, subscribe
                                                policy=config.shop.negative_stock).run, stock_inbox)
             lane, lane_inbox = open_mailbox(f"lane:{LANE}")
             actor = LaneActor(LANE, config=config, journal=journal, catalog=CATALOG, stock=stock, printer=None,
-                              clock=clock, publisher=subscribed(f"lane:{LANE}", subscribers))
+                              clock=clock, publisher=subscribed(f"lane:{LANE}", subscribers), terminal=terminal)
             async with trio.open_nursery() as front:
                 await front.start(actor.run, lane_inbox)
                 yield Shop(journal=journal, stock=stock, lane=lane, actor=actor)

@@ -222,6 +222,9 @@ export function describeError(error, context = {}) {
         const name = has(`field.${frame.field}`) ? t(`field.${frame.field}`) : frame.field;
         text = frame.field === "count" && /not .*the amount|comes to/.test(error.message || "")
             ? t("err.count_not_amount") : t("err.bad_field", { field: name });
+    } else if (code === "payment_declined" && verb === "remove_payment") {
+        // a card payment the terminal took: its refund there was not approved, it stays
+        text = t("err.refund_declined");
     } else if (code === "payment_declined") {
         const outcome = has(`err.payment_declined_${frame.outcome}`) ? frame.outcome : "declined";
         text = t(`err.payment_declined_${outcome}`);
@@ -307,6 +310,11 @@ export function describeError(error, context = {}) {
     }
     if (frame.tries_left > 0 && !(frame.locked_seconds > 0)) {
         text = `${text} ${t("err.pin_tries_left", { tries: frame.tries_left })}`;
+    }
+    if (verb === "pay" && context.mode === "card" && frame.payment !== undefined && code !== "payment_declined") {
+        // The card was charged, then a later step of the sale refused it: the payment is
+        // on the ticket all the same, the sale not finished (docs/protocol.md, card payments).
+        text = `${t("err.card_kept", { payment: frame.payment })} ${text}`;
     }
     const detail = (error && error.message) || "";
     return { code, text, detail };

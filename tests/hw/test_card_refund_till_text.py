@@ -1,0 +1,58 @@
+"""What the till page says, in French and in English, about card money the terminal
+took (the page's own modules, format.js and i18n.js, run by Node, no browser):
+
+- the terminal does not approve the refund of a card payment the cashier removes
+  (``remove_payment`` answered ``payment_declined`` with ``payment``): the payment
+  stays on the ticket — not "nothing was paid", a card payment's wording;
+- a card payment charged, then its sale refused by a later step (``pay`` answered, say,
+  ``insufficient_funds`` with ``payment``): the payment is on the ticket, the sale not
+  finished, and why."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+TILL = Path(__file__).resolve().parents[2] / "laneserver" / "clients" / "web_till"
+
+SCRIPT = """
+const f = await import(%(format)s);
+const i18n = await import(%(i18n)s);
+const say = (verb) => f.describeError({code: "payment_declined", frame: {outcome: "declined", payment: 1}},
+                                      {verb}).text;
+const kept = () => f.describeError({code: "insufficient_funds", frame: {payment: 2, available: "0.00", short: "30.00"}},
+                                   {verb: "pay", mode: "card"}).text;
+const out = {fr: [say("remove_payment"), say("pay"), kept()]};
+i18n.setLanguage("en");
+out.en = [say("remove_payment"), say("pay"), kept()];
+console.log(JSON.stringify(out));
+"""
+
+
+def _said() -> dict[str, list[str]]:
+    script = SCRIPT % {"format": json.dumps((TILL / "format.js").as_uri()),
+                       "i18n": json.dumps((TILL / "i18n.js").as_uri())}
+    done = subprocess.run(["node", "--experimental-default-type=module", "--input-type=module", "-e", script],
+                          capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run the page's modules without a browser")
+def test_a_refund_the_terminal_refused_says_the_payment_stays():
+    said = _said()
+    assert "reste sur le ticket" in said["fr"][0] and "stays on the ticket" in said["en"][0], said
+    assert "rien n'a été payé" not in said["fr"][0] and "nothing was paid" not in said["en"][0], said
+    # A card payment declined reads as before.
+    assert said["fr"][1].startswith("Carte refusée") and said["en"][1].startswith("Card declined")
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run the page's modules without a browser")
+def test_a_card_payment_kept_unfinished_says_it_is_on_the_ticket_and_why():
+    said = _said()
+    assert said["fr"][2].startswith("Paiement par carte n° 2 encaissé et enregistré sur le ticket"), said
+    assert said["en"][2].startswith("Card payment 2 was taken and is on the ticket"), said
+    assert "il manque 30.00" in said["fr"][2] and "30.00 missing" in said["en"][2], said
