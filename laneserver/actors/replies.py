@@ -105,6 +105,18 @@ class ReplyMemory:
             return self._decoder.decode(result)
         return result
 
+    def answered(self, device: str, key: str | None, fingerprint: str | None, command: Any) -> Any:
+        """What a ``Do`` gets before anything else is looked at — THE first step of every
+        actor's ``Do``: the first reply to its key again (or ``key_reused``), so a retry
+        is never refused by a check on state its first time changed (the sale it
+        cancelled, the balance it moved, the article since made inactive); else, when
+        its command is a ``Refused`` (the edge refused a keyed request, or asks whether
+        the key was answered: server/outcomes.py), that refusal; else None: carry it out."""
+        remembered = self.recall_result(device, key, fingerprint)
+        if remembered is not None:
+            return remembered
+        return command if isinstance(command, Refused) else None
+
     def remember_result(self, device: str, key: str | None, fingerprint: str | None, result: Any) -> None:
         if key is not None:
             now = _seconds()
