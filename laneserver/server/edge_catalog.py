@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sqlite3
 from decimal import InvalidOperation
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -28,11 +29,12 @@ import trio
 
 from laneserver.actors.journal import CommitFailed, ReadFailed, commit, read
 from laneserver.actors.messages import Caller
+from laneserver.actors.replies import key_reused
 from laneserver.actors.runtime import ActorFailed
 from laneserver.config import Config
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
-from laneserver.protocol.codec import encode, error_frame
+from laneserver.protocol.codec import encode, error_frame, fingerprint
 from laneserver.rules import catalog_edit
 from laneserver.rules.catalog import Article, Catalog, live_articles
 from laneserver.rules.keyboard import (
@@ -45,7 +47,10 @@ from laneserver.rules.keyboard import (
     saved_pages,
 )
 from laneserver.rules.money import fmt_money
-from laneserver.store import catalog_meta
+from laneserver.server.outcomes import refusal_frame
+from laneserver.store import catalog_meta, reads
+from laneserver.store.article_rows import decode_articles
+from laneserver.store.ops import Remember
 from laneserver.store.schema import DB_NAME
 
 CHECK_SECONDS = 1.0
@@ -109,6 +114,33 @@ async def save_keyboard(shop: Any, request: wire.KeyboardSave, *, device: str, s
 # --- an unknown code made sellable (issue 17) ---------------------------------------------
 
 
+# Who answered a keyed ``article_create`` / ``barcode_attach`` (the ``replies`` row's actor).
+ACTOR = "catalog"
+
+
+async def first_reply(shop: Any, device: str, request: wire.ArticleCreate | wire.BarcodeAttach) -> bytes | None:
+    """A keyed catalog edit asked again: its first reply (the article as it wrote it,
+    store/catalog_meta.py), ``conflict`` (``key_reused``) when the key answered another
+    request; None when the key is new. Looked up before anything is checked (the
+    session: before the PIN), so a retry of an edit that was applied is not refused
+    for it (the article now exists, the code is now attached). Keyed edits are rare
+    (a code unknown at the till): one read each, no memory kept."""
+    if request.key is None:
+        return None
+    try:
+        found = await read(shop.journal, partial(reads.reply_of, device=device, key=request.key))
+    except (ReadFailed, ActorFailed) as error:
+        log.error("catalog_edit_reply_unread", error=str(error))
+        return error_frame(request, wire.Code.UNAVAILABLE, "the database did not answer; nothing was changed")
+    if found is None:
+        return None
+    actor, first, reply = found
+    if actor != ACTOR or (first is not None and first != fingerprint(request)):
+        return refusal_frame(request, key_reused(request.key))
+    (article,) = decode_articles([reply])
+    return encode(wire.ArticleOk(re=request.id, article=_view(article)))
+
+
 async def edit_catalog(shop: Any, caller: Caller, request: wire.ArticleCreate | wire.BarcodeAttach) -> bytes:
     """``article_create`` / ``barcode_attach``: allowed by ``[shop] unknown_code``, approved
     (a supervisor signed in, or a supervisor's PIN: ``caller.approved_by``), checked,
@@ -124,6 +156,8 @@ async def edit_catalog(shop: Any, caller: Caller, request: wire.ArticleCreate | 
                            f"{verb} needs a supervisor signed in, or a supervisor's PIN (supervisor_pin): "
                            "nothing was changed", role="supervisor")
     at = shop.clock.now()
+    remember = None if request.key is None else Remember(device=caller.device, key=request.key, actor=ACTOR,
+                                                         reply=b"", at=at, fingerprint=fingerprint(request))
     if isinstance(request, wire.ArticleCreate):
         checked = catalog_edit.new_article(shop.catalog, shop.config.vat_rates, article=request.article,
                                            name=request.name, price=request.price, vat_rate=request.vat_rate,
@@ -131,16 +165,21 @@ async def edit_catalog(shop: Any, caller: Caller, request: wire.ArticleCreate | 
         if isinstance(checked, catalog_edit.Problem):
             return _problem_frame(request, checked)
         op: Any = catalog_meta.CreateArticle(article=checked, at=at, by=caller.seller,
-                                             approved_by=caller.approved_by, device=caller.device)
+                                             approved_by=caller.approved_by, device=caller.device, remember=remember)
     else:
         checked = catalog_edit.attached(shop.catalog, article=request.article, code=request.code)
         if isinstance(checked, catalog_edit.Problem):
             return _problem_frame(request, checked)
         op = catalog_meta.AttachCode(article=checked.id, code=checked.barcodes[-1].code, at=at, by=caller.seller,
-                                     approved_by=caller.approved_by, device=caller.device)
+                                     approved_by=caller.approved_by, device=caller.device, remember=remember)
     try:
         (written,) = await commit(shop.journal, op)
-    except (CommitFailed, ActorFailed) as error:
+    except CommitFailed as error:
+        if error.key_reused and request.key is not None:
+            return refusal_frame(request, key_reused(request.key))
+        log.error("catalog_edit_failed", verb=verb, error=str(error))
+        return error_frame(request, wire.Code.UNAVAILABLE, "the database did not answer; nothing was changed")
+    except ActorFailed as error:
         log.error("catalog_edit_failed", verb=verb, error=str(error))
         return error_frame(request, wire.Code.UNAVAILABLE, "the database did not answer; nothing was changed")
     if written is None:  # an import changed the article meanwhile

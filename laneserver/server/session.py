@@ -277,7 +277,12 @@ class Session:
 
     async def _catalog_edit(self, request: wire.ArticleCreate | wire.BarcodeAttach) -> bytes:
         """An unknown code made sellable (server/edge_catalog.py ``edit_catalog``), with the
-        supervisor its ``supervisor_pin`` names, or the supervisor signed in."""
+        supervisor its ``supervisor_pin`` names, or the supervisor signed in; a keyed
+        retry gets its first reply before any check (``first_reply``)."""
+        assert self.device is not None
+        first = await edge_catalog.first_reply(self.shop, self.device.device, request)
+        if first is not None:
+            return first
         caller = await self._approved_caller(request)
         if isinstance(caller, bytes):
             return caller

@@ -334,7 +334,11 @@ class Writer:
             case catalog_meta.SaveKeyboard():  # the till's keyboard (store/catalog_meta.py)
                 return catalog_meta.apply(self.db, op)
             case catalog_meta.CreateArticle() | catalog_meta.AttachCode():  # an unknown code made sellable
-                return catalog_meta.apply_edit(self.db, op)
+                written = catalog_meta.apply_edit(self.db, op)
+                if written is not None and (r := op.remember) is not None:  # its reply: the article as written
+                    self._remember(r.device, r.key, r.actor, catalog_meta.encode_article(written).encode(), iso(r.at),
+                                   r.fingerprint)
+                return written
             case cradles.JournalUpload() | cradles.UploadCleared() | cradles.UploadSettled():
                 return cradles.apply(self.db, op)
             case outbox.NoteCustomersVersion():  # head office's customers applied (store/outbox.py)

@@ -23,7 +23,19 @@ from typing import Any
 
 import trio
 
-from tests.e2e.configured import CASHIER, DEMO_CATALOG, PAUL, SOPHIE_PIN, SUPERVISOR, counts
+from tests.e2e.configured import (
+    CASHIER,
+    DEMO_CATALOG,
+    PAUL,
+    SOPHIE_PIN,
+    SUPERVISOR,
+    configured_shop,
+    counts,
+    lane,
+    stock_point,
+    table,
+    toml,
+)
 from tests.reliability.harness import snapshot
 from tests.support import LiveServer, connect
 
@@ -64,6 +76,10 @@ async def test_keyed_retries_get_their_first_reply_after_what_a_check_looks_at_c
                     connect(server.ws_url, pda_token, seller=PAUL) as pda:
                 pin = {"supervisor_pin": SOPHIE_PIN}
                 # The first tries, each applied (its reply lost by the till, as it were).
+                await till.ok("scan", code=LAMOTHE)
+                discount = {"line": 1, "percent": "10", "reason": REASON, "key": "discount-1", **pin}
+                first_discount = await till.ok("discount", **discount)
+                await till.ok("cancel_ticket")
                 cancelled = await _sale(till)
                 cancel = {"sale": cancelled["number"], "reason": REASON, "key": "cancel-1", **pin}
                 first_cancel = await till.ok("sale_cancel", **cancel)
@@ -110,6 +126,7 @@ async def test_keyed_retries_get_their_first_reply_after_what_a_check_looks_at_c
                 tables = ("sales", "payments", "replies", "stock_movements", "customer_movements", "money_in", "pin_failures")
                 before = await trio.to_thread.run_sync(counts, server, *tables)
                 kept = await trio.to_thread.run_sync(snapshot, server.data)
+                _same(first_discount, await till.call("discount", **discount))
                 _same(first_cancel, await till.call("sale_cancel", **cancel))
                 _same(first_correct, await till.call("payment_correct", **correct))
                 _same(first_topup, await till.call("wallet_topup", **topup))
@@ -125,3 +142,31 @@ async def test_keyed_retries_get_their_first_reply_after_what_a_check_looks_at_c
     finally:
         server.stop()
 
+
+
+async def test_a_keyed_catalog_edit_retried_gets_its_first_reply(tmp_path):
+    """``article_create`` / ``barcode_attach`` are written by the edge itself (no actor):
+    their reply is kept with the edit, and a retry is answered from it before the PIN
+    and the catalog are checked. Before, the retry was refused ``conflict`` (the code
+    now taken) though the edit was applied."""
+    config = toml(table("shop", name="Épicerie", unknown_code="create"), stock_point("main"), lane("1"))
+    catalog = "id,name,price,vat_rate,barcodes\nW1,Vin rouge 75 cl,8.90,20,3000000000014\n"
+    attached, created = "3012345678902", "3012345678919"
+    with configured_shop(tmp_path, config, catalog, sellers=(CASHIER, SUPERVISOR), tills=("1",)) as shop:
+        with trio.fail_after(60):
+            async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:
+                attach = {"article": "W1", "code": attached, "supervisor_pin": SOPHIE_PIN, "key": "attach-1"}
+                first_attach = await till.ok("barcode_attach", **attach)
+                create = {"article": "N1", "name": "Cidre", "price": "4.20", "vat_rate": "20", "code": created,
+                          "supervisor_pin": SOPHIE_PIN, "key": "create-1"}
+                first_create = await till.ok("article_create", **create)
+                before = await trio.to_thread.run_sync(counts, shop, "articles", "events", "replies")
+                _same(first_attach, await till.call("barcode_attach", **attach))
+                _same(first_create, await till.call("article_create", **create))
+                assert await trio.to_thread.run_sync(counts, shop, "articles", "events", "replies") == before
+                # Another edit under a used key: a conflict, nothing written.
+                reused = await till.call("article_create", **{**create, "name": "Poiré"})
+                assert (reused["code"], reused.get("key_reused")) == ("conflict", True), reused
+                reused = await till.call("barcode_attach", **{**attach, "key": "create-1"})
+                assert (reused["code"], reused.get("key_reused")) == ("conflict", True), reused
+                assert await trio.to_thread.run_sync(counts, shop, "articles", "events", "replies") == before
