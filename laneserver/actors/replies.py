@@ -15,6 +15,10 @@ so its memory holds about a week of keyed requests, not every one since it start
 key older than that is answered as after a restart (``conflict``, ``key_reused``: the
 journal still holds it), never applied twice.
 
+Every actor's ``Do`` starts with ``answered``: a retry gets its first reply before
+anything is checked again (the state its first try changed, the catalog, a refusal the
+edge found, a supervisor's PIN: the edge asks here first, server/outcomes.py).
+
 Every actor takes domain commands (``Do``, issue 12) and remembers its domain results
 (``recall_result``, ``remember_result``; journaled as MessagePack by ``stored``,
 decoded with the actor's result type); the edge encodes them again for the repeated
