@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import sqlite3
 from decimal import InvalidOperation
-from functools import partial
 from typing import Any
 
 import msgspec
@@ -47,8 +46,10 @@ from laneserver.rules.keyboard import (
     saved_pages,
 )
 from laneserver.rules.money import fmt_money
+from laneserver.rules.outcome import Refused
+from laneserver.server import edge_keys
 from laneserver.server.outcomes import refusal_frame
-from laneserver.store import catalog_meta, reads
+from laneserver.store import catalog_meta
 from laneserver.store.article_rows import decode_articles
 from laneserver.store.ops import Remember
 from laneserver.store.schema import DB_NAME
@@ -86,8 +87,17 @@ def keyboard_views(config: Config, catalog: Catalog,
     ]
 
 
+# Who answered a keyed ``keyboard_save`` (server/edge_keys.py).
+KEYBOARD_ACTOR = "keyboard"
+
+
 async def save_keyboard(shop: Any, request: wire.KeyboardSave, *, device: str, seller: str | None) -> bytes:
-    """``keyboard_save``: checked, written, then served; a bad layout changes nothing."""
+    """``keyboard_save``: checked, written, then served; a bad layout changes nothing.
+    A keyed retry gets its first reply before the layout is checked again (a key's
+    article may have left the catalog since): server/edge_keys.py."""
+    first = await edge_keys.first_frame(shop.journal, device, request, KEYBOARD_ACTOR)
+    if first is not None:
+        return first
     layout = default_labels((
         PageSpec(name=page.name.strip(), keys=tuple(
             KeySpec(label=key.label.strip(), article=key.article.strip(), function=key.function.strip(),
@@ -99,16 +109,24 @@ async def save_keyboard(shop: Any, request: wire.KeyboardSave, *, device: str, s
     if problem is not None:
         field = problem.partition(":")[0]
         return error_frame(request, wire.Code.BAD_REQUEST, f"{problem}: nothing was saved", field=field)
+    at = shop.clock.now()
+    views = keyboard_views(shop.config, shop.catalog, layout)
+    reply = encode(wire.KeyboardOk(re=request.id, pages=views))
+    save = catalog_meta.SaveKeyboard(pages=layout, at=at, by=seller, device=device)
     try:
-        await commit(shop.journal, catalog_meta.SaveKeyboard(pages=layout, at=shop.clock.now(), by=seller,
-                                                             device=device))
-    except (CommitFailed, ActorFailed) as error:
+        await commit(shop.journal, edge_keys.remembered(save, device, request, KEYBOARD_ACTOR, reply, at, always=True))
+    except CommitFailed as error:
+        if error.key_reused and request.key is not None:
+            return refusal_frame(request, key_reused(request.key))
+        log.error("keyboard_save_failed", error=str(error))
+        return error_frame(request, wire.Code.UNAVAILABLE, "the database did not answer; nothing was saved")
+    except ActorFailed as error:
         log.error("keyboard_save_failed", error=str(error))
         return error_frame(request, wire.Code.UNAVAILABLE, "the database did not answer; nothing was saved")
     shop.keyboard_layout = layout
-    shop.keyboard = keyboard_views(shop.config, shop.catalog, layout)
+    shop.keyboard = views
     log.info("keyboard_saved", pages=len(layout), by=seller)
-    return encode(wire.KeyboardOk(re=request.id, pages=shop.keyboard))
+    return reply
 
 
 # --- an unknown code made sellable (issue 17) ---------------------------------------------
@@ -123,21 +141,13 @@ async def first_reply(shop: Any, device: str, request: wire.ArticleCreate | wire
     store/catalog_meta.py), ``conflict`` (``key_reused``) when the key answered another
     request; None when the key is new. Looked up before anything is checked (the
     session: before the PIN), so a retry of an edit that was applied is not refused
-    for it (the article now exists, the code is now attached). Keyed edits are rare
-    (a code unknown at the till): one read each, no memory kept."""
-    if request.key is None:
-        return None
-    try:
-        found = await read(shop.journal, partial(reads.reply_of, device=device, key=request.key))
-    except (ReadFailed, ActorFailed) as error:
-        log.error("catalog_edit_reply_unread", error=str(error))
-        return error_frame(request, wire.Code.UNAVAILABLE, "the database did not answer; nothing was changed")
+    for it (the article now exists, the code is now attached): server/edge_keys.py."""
+    found = await edge_keys.first(shop.journal, device, request, ACTOR)
     if found is None:
         return None
-    actor, first, reply = found
-    if actor != ACTOR or (first is not None and first != fingerprint(request)):
-        return refusal_frame(request, key_reused(request.key))
-    (article,) = decode_articles([reply])
+    if isinstance(found, Refused):
+        return refusal_frame(request, found)
+    (article,) = decode_articles([found])
     return encode(wire.ArticleOk(re=request.id, article=_view(article)))
 
 

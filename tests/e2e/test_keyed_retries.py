@@ -42,6 +42,7 @@ from tests.support import LiveServer, connect
 GALETS = "3760245001015"  # A001, 8.90
 LAMOTHE = "3451203000279"  # A002, 12.50
 WRONG_PIN = "0000"
+MANAGER = ("marc", "2468")
 REASON = "erreur de saisie"
 
 
@@ -144,16 +145,32 @@ async def test_keyed_retries_get_their_first_reply_after_what_a_check_looks_at_c
 
 
 
-async def test_a_keyed_catalog_edit_retried_gets_its_first_reply(tmp_path):
-    """``article_create`` / ``barcode_attach`` are written by the edge itself (no actor):
-    their reply is kept with the edit, and a retry is answered from it before the PIN
-    and the catalog are checked. Before, the retry was refused ``conflict`` (the code
-    now taken) though the edit was applied."""
+async def test_keyed_writes_of_the_edge_itself_retried_get_their_first_reply(tmp_path):
+    """``article_create`` / ``barcode_attach``, ``keyboard_save``, ``seller_disable`` and
+    ``device_revoke`` are written by the edge itself (no actor; server/edge_keys.py):
+    their reply is kept with the write, and a retry is answered from it before the PIN
+    and the catalog are checked. Before, the catalog edits' retries were refused
+    ``conflict`` (the code now taken), a keyboard saved twice logged twice, a disable or
+    a revoke retried said ``changed: false`` — though each first try was applied."""
     config = toml(table("shop", name="Épicerie", unknown_code="create"), stock_point("main"), lane("1"))
     catalog = "id,name,price,vat_rate,barcodes\nW1,Vin rouge 75 cl,8.90,20,3000000000014\n"
     attached, created = "3012345678902", "3012345678919"
-    with configured_shop(tmp_path, config, catalog, sellers=(CASHIER, SUPERVISOR), tills=("1",)) as shop:
+    sellers = (CASHIER, SUPERVISOR, (*MANAGER, "manager"), ("lea", "1357", "cashier"))
+    with configured_shop(tmp_path, config, catalog, sellers=sellers, tills=("1",)) as shop:
+        shop.pair("pda")
         with trio.fail_after(60):
+            async with connect(shop.ws_url, shop.tokens["1"], seller=MANAGER) as back_office:
+                pda = next(d["device"] for d in (await back_office.ok("devices"))["devices"] if d["kind"] == "pda")
+                admin = [("keyboard_save", {"pages": [{"name": "Vins", "keys": [{"article": "W1"}]}], "key": "kb-1"}),
+                         ("seller_disable", {"seller": "lea", "key": "disable-1"}),
+                         ("device_revoke", {"device": pda, "key": "revoke-1"})]
+                firsts = [await back_office.ok(verb, **fields) for verb, fields in admin]
+                tables = ("events", "replies", "sellers", "devices")
+                before = await trio.to_thread.run_sync(counts, shop, *tables)
+                for (verb, fields), first in zip(admin, firsts):
+                    _same(first, await back_office.call(verb, **fields))
+                assert await trio.to_thread.run_sync(counts, shop, *tables) == before
+                await back_office.call("sign_out")
             async with connect(shop.ws_url, shop.tokens["1"], seller=PAUL) as till:
                 attach = {"article": "W1", "code": attached, "supervisor_pin": SOPHIE_PIN, "key": "attach-1"}
                 first_attach = await till.ok("barcode_attach", **attach)
