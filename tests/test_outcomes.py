@@ -47,7 +47,7 @@ async def round_trip(request: wire.Request, command: Any, answer: Any, **options
 
 
 async def test_a_command_refused_at_the_edge_never_reaches_the_actor() -> None:
-    request = wire.StockCount(id="r1", article="WINE", counted="x", key="k1")
+    request = wire.StockCount(id="r1", article="WINE", counted="x")  # unkeyed: no first reply to look up
     reply, asked = await round_trip(request, UNUSED, "done")
     assert asked == []
     assert reply == {"type": "error", "re": "r1", "code": "bad_request", "message": "not a number", "field": "qty"}
@@ -74,11 +74,14 @@ async def test_a_refusal_and_a_replayed_frame_from_the_actor() -> None:
 
 
 async def test_a_keyed_refusal_goes_to_the_actor_when_the_edge_says_so() -> None:
-    """The lane's edge: a retry of a keyed request it already answered gets that answer,
-    though translating it again is refused now (the catalog changed since)."""
+    """Every edge (the default): a retry of a keyed request the actor already answered
+    gets that answer, though translating it again is refused now (the catalog changed
+    since); an edge may still answer it itself (``keyed_refusals_asked=False``)."""
     request = wire.StockCount(id="r5", article="WINE", counted="3", key="k5")
-    reply, asked = await round_trip(request, UNUSED, "done", keyed_refusals_asked=True)
+    reply, asked = await round_trip(request, UNUSED, "done")
     assert asked == [Do(CALLER, UNUSED, "k5", fingerprint(request))] and reply == {"type": "ok", "re": "r5"}
+    reply, asked = await round_trip(request, UNUSED, "done", keyed_refusals_asked=False)
+    assert asked == [] and reply["code"] == "bad_request"
     unkeyed = wire.StockCount(id="r6", article="WINE", counted="3")
     reply, asked = await round_trip(unkeyed, UNUSED, "done", keyed_refusals_asked=True)
     assert asked == [] and reply["code"] == "bad_request"

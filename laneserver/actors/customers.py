@@ -299,9 +299,9 @@ class CustomersActor:
     # --- devices' commands (from the edge, in ``Do``) ---------------------------------
 
     async def _do(self, do: Do) -> CustomersResult:
-        remembered = self.replies.recall_result(do.caller.device, do.key, do.fingerprint)
-        if remembered is not None:
-            return remembered
+        first = self.replies.answered(do.caller.device, do.key, do.fingerprint, do.command)
+        if first is not None:  # a retry's first reply, or the edge's refusal (actors/replies.py)
+            return first
         caller, command = do.caller, do.command
         if caller.seller is None:
             return refused(Code.NOT_SIGNED_IN, "no seller is signed in on this device")

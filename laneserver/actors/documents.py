@@ -230,12 +230,10 @@ class DocumentsActor:
         return tuple(closed)
 
     async def _do(self, caller: Caller, command: Any, key: str | None, fingerprint: str | None) -> Any:
-        remembered = self.replies.recall_result(caller.device, key, fingerprint)
-        if remembered is not None:  # a retry: the first reply, nothing applied again (or ``key_reused``)
-            return remembered
+        first = self.replies.answered(caller.device, key, fingerprint, command)
+        if first is not None:  # a retry: the first reply, nothing applied again (key_reused); or the edge's refusal
+            return first
         match command:
-            case Refused():  # refused by the edge; keyed, it came here to be recalled first
-                return command
             case ListDocuments():
                 return self._list(command)
             case CancelDocument():

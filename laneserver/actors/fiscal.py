@@ -98,11 +98,11 @@ class FiscalActor:
     # --- commands --------------------------------------------------------------------------
 
     async def _do(self, caller: Caller, command: Any, key: str | None, fingerprint: str | None) -> Any:
-        remembered = self.replies.recall_result(caller.device, key, fingerprint)
-        if isinstance(remembered, Closed):
-            return await self._closure(remembered.number)
-        if remembered is not None:
-            return remembered
+        first = self.replies.answered(caller.device, key, fingerprint, command)
+        if isinstance(first, Closed):
+            return await self._closure(first.number)
+        if first is not None:  # a retry's first reply, or the edge's refusal (actors/replies.py)
+            return first
         if caller.seller is None:
             return refused(Code.NOT_SIGNED_IN, "no seller is signed in on this device")
         match command:

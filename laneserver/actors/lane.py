@@ -231,15 +231,12 @@ class LaneActor:
     # --- commands --------------------------------------------------------------------
 
     async def _do(self, envelope, caller: Caller, asked: _Asked) -> None:
-        remembered = self.replies.recall_result(caller.device, asked.key, asked.fingerprint)
-        if remembered is not None:
-            envelope.reply(remembered)
+        first = self.replies.answered(caller.device, asked.key, asked.fingerprint, asked.command)
+        if first is not None:  # a retry's first reply, or the edge's refusal (actors/replies.py)
+            envelope.reply(first)
             return
         command = asked.command
         match command:
-            case Refused():  # refused by the edge; keyed, it came here to be recalled first
-                envelope.reply(command)
-                return
             case GetTicket():
                 envelope.reply(self.ticket(self.state))
                 return

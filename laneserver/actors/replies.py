@@ -15,6 +15,10 @@ so its memory holds about a week of keyed requests, not every one since it start
 key older than that is answered as after a restart (``conflict``, ``key_reused``: the
 journal still holds it), never applied twice.
 
+Every actor's ``Do`` starts with ``answered``: a retry gets its first reply before
+anything is checked again (the state its first try changed, the catalog, a refusal the
+edge found, a supervisor's PIN: the edge asks here first, server/outcomes.py).
+
 Every actor takes domain commands (``Do``, issue 12) and remembers its domain results
 (``recall_result``, ``remember_result``; journaled as MessagePack by ``stored``,
 decoded with the actor's result type); the edge encodes them again for the repeated
@@ -104,6 +108,18 @@ class ReplyMemory:
                 return Replayed(result)
             return self._decoder.decode(result)
         return result
+
+    def answered(self, device: str, key: str | None, fingerprint: str | None, command: Any) -> Any:
+        """What a ``Do`` gets before anything else is looked at — THE first step of every
+        actor's ``Do``: the first reply to its key again (or ``key_reused``), so a retry
+        is never refused by a check on state its first time changed (the sale it
+        cancelled, the balance it moved, the article since made inactive); else, when
+        its command is a ``Refused`` (the edge refused a keyed request, or asks whether
+        the key was answered: server/outcomes.py), that refusal; else None: carry it out."""
+        remembered = self.recall_result(device, key, fingerprint)
+        if remembered is not None:
+            return remembered
+        return command if isinstance(command, Refused) else None
 
     def remember_result(self, device: str, key: str | None, fingerprint: str | None, result: Any) -> None:
         if key is not None:

@@ -146,9 +146,9 @@ class SalesActor:
 
     async def _do(self, caller: Caller, command: Any, key: str | None, fingerprint: str | None) -> Any:
         """Answer a ``Do``: a ``SalesResult`` (what was read or applied, or the refusal)."""
-        remembered = self.replies.recall_result(caller.device, key, fingerprint)
-        if remembered is not None:
-            return remembered
+        first = self.replies.answered(caller.device, key, fingerprint, command)
+        if first is not None:  # a retry's first reply, or the edge's refusal (actors/replies.py)
+            return first
         if caller.seller is None:
             return refused(Code.NOT_SIGNED_IN, "no seller is signed in on this device")
         keyed = Keyed(key, fingerprint)

@@ -281,9 +281,9 @@ class StockPointActor:
 
     async def _do(self, caller: Caller, command: Any, keyed: Keyed) -> Any:
         """Answer a ``Do``: a ``StockResult`` (what was read or applied, or the refusal)."""
-        remembered = self.replies.recall_result(caller.device, keyed.key, keyed.fingerprint)
-        if remembered is not None:
-            return remembered
+        first = self.replies.answered(caller.device, keyed.key, keyed.fingerprint, command)
+        if first is not None:  # a retry's first reply, or the edge's refusal (actors/replies.py)
+            return first
         match command:
             case ShowStock(only_alerts=only_alerts):
                 return self._rows(only_alerts)

@@ -13,22 +13,40 @@ from __future__ import annotations
 import trio
 
 from laneserver.actors.journal import CommitFailed, ReadFailed, commit, read
+from laneserver.actors.replies import key_reused
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode, error_frame
 from laneserver.rules.auth import hash_pin, seller_name_problem, valid_pin
+from laneserver.server import edge_keys
 from laneserver.server.access import apply_access
+from laneserver.server.outcomes import refusal_frame
 from laneserver.server.shop import Shop
 from laneserver.store import access, reads
 
 log = get_logger("admin")
 
 
+# Who answered a keyed ``seller_disable`` / ``device_revoke`` (server/edge_keys.py).
+ACTOR = "admin"
+
+
 async def handle(shop: Shop, request: wire.Request, *, device: str, seller: str | None) -> bytes:
-    """The reply to one manager verb sent from ``device`` by ``seller``."""
+    """The reply to one manager verb sent from ``device`` by ``seller``; a keyed
+    ``seller_disable`` or ``device_revoke`` asked again gets its first reply
+    (``changed: true``), from the journal, before anything is checked again."""
+    if isinstance(request, wire.SellerDisable | wire.DeviceRevoke):
+        first = await edge_keys.first_frame(shop.journal, device, request, ACTOR)
+        if first is not None:
+            return first
     try:
         return await _answer(shop, request, device, seller)
-    except (ReadFailed, CommitFailed) as error:
+    except CommitFailed as error:
+        if error.key_reused and request.key is not None:
+            return refusal_frame(request, key_reused(request.key))
+        log.error("admin_failed", verb=request.__struct_config__.tag, error=str(error))
+        return error_frame(request, wire.Code.UNAVAILABLE, "the database did not answer; nothing was changed")
+    except ReadFailed as error:
         log.error("admin_failed", verb=request.__struct_config__.tag, error=str(error))
         return error_frame(request, wire.Code.UNAVAILABLE, "the database did not answer; nothing was changed")
 
@@ -73,8 +91,9 @@ async def _answer(shop: Shop, request: wire.Request, device: str, seller: str | 
             if name == seller:
                 return error_frame(request, wire.Code.CONFLICT, "you cannot disable yourself: another manager, or "
                                    "store IT (laneserver seller disable), can", field="seller")
-            (changed,) = await commit(shop.journal, access.DisableSeller(at=now, by=seller, device=device,
-                                                                         name=name))
+            done = encode(wire.SellerOk(re=request.id, seller=name, changed=True))  # kept when it changed
+            (changed,) = await commit(shop.journal, edge_keys.remembered(
+                access.DisableSeller(at=now, by=seller, device=device, name=name), device, request, ACTOR, done, now))
             if changed is None:
                 return error_frame(request, wire.Code.NOT_FOUND, f"no seller {name!r}", field="seller")
             shop.pins.memory.forget(name)
@@ -85,8 +104,10 @@ async def _answer(shop: Shop, request: wire.Request, device: str, seller: str | 
             if target == device:
                 return error_frame(request, wire.Code.CONFLICT, "this is the device you are using: revoke it from "
                                    "another one, or with laneserver device revoke", field="device")
-            (changed,) = await commit(shop.journal, access.RevokeDevice(at=now, by=seller, device=device,
-                                                                        target=target))
+            done = encode(wire.DeviceOk(re=request.id, device=target, changed=True))  # kept when it changed
+            (changed,) = await commit(shop.journal, edge_keys.remembered(
+                access.RevokeDevice(at=now, by=seller, device=device, target=target), device, request, ACTOR, done,
+                now))
             if changed is None:
                 return error_frame(request, wire.Code.NOT_FOUND, f"no device {target!r}", field="device")
             apply_access(shop, frozenset({target}), frozenset())  # its open sessions closed, now

@@ -28,11 +28,12 @@ import trio
 
 from laneserver.actors.journal import CommitFailed, ReadFailed, commit, read
 from laneserver.actors.messages import Caller
+from laneserver.actors.replies import key_reused
 from laneserver.actors.runtime import ActorFailed
 from laneserver.config import Config
 from laneserver.log import get_logger
 from laneserver.protocol import messages as wire
-from laneserver.protocol.codec import encode, error_frame
+from laneserver.protocol.codec import encode, error_frame, fingerprint
 from laneserver.rules import catalog_edit
 from laneserver.rules.catalog import Article, Catalog, live_articles
 from laneserver.rules.keyboard import (
@@ -45,7 +46,12 @@ from laneserver.rules.keyboard import (
     saved_pages,
 )
 from laneserver.rules.money import fmt_money
+from laneserver.rules.outcome import Refused
+from laneserver.server import edge_keys
+from laneserver.server.outcomes import refusal_frame
 from laneserver.store import catalog_meta
+from laneserver.store.article_rows import decode_articles
+from laneserver.store.ops import Remember
 from laneserver.store.schema import DB_NAME
 
 CHECK_SECONDS = 1.0
@@ -81,8 +87,17 @@ def keyboard_views(config: Config, catalog: Catalog,
     ]
 
 
+# Who answered a keyed ``keyboard_save`` (server/edge_keys.py).
+KEYBOARD_ACTOR = "keyboard"
+
+
 async def save_keyboard(shop: Any, request: wire.KeyboardSave, *, device: str, seller: str | None) -> bytes:
-    """``keyboard_save``: checked, written, then served; a bad layout changes nothing."""
+    """``keyboard_save``: checked, written, then served; a bad layout changes nothing.
+    A keyed retry gets its first reply before the layout is checked again (a key's
+    article may have left the catalog since): server/edge_keys.py."""
+    first = await edge_keys.first_frame(shop.journal, device, request, KEYBOARD_ACTOR)
+    if first is not None:
+        return first
     layout = default_labels((
         PageSpec(name=page.name.strip(), keys=tuple(
             KeySpec(label=key.label.strip(), article=key.article.strip(), function=key.function.strip(),
@@ -94,19 +109,46 @@ async def save_keyboard(shop: Any, request: wire.KeyboardSave, *, device: str, s
     if problem is not None:
         field = problem.partition(":")[0]
         return error_frame(request, wire.Code.BAD_REQUEST, f"{problem}: nothing was saved", field=field)
+    at = shop.clock.now()
+    views = keyboard_views(shop.config, shop.catalog, layout)
+    reply = encode(wire.KeyboardOk(re=request.id, pages=views))
+    save = catalog_meta.SaveKeyboard(pages=layout, at=at, by=seller, device=device)
     try:
-        await commit(shop.journal, catalog_meta.SaveKeyboard(pages=layout, at=shop.clock.now(), by=seller,
-                                                             device=device))
-    except (CommitFailed, ActorFailed) as error:
+        await commit(shop.journal, edge_keys.remembered(save, device, request, KEYBOARD_ACTOR, reply, at, always=True))
+    except CommitFailed as error:
+        if error.key_reused and request.key is not None:
+            return refusal_frame(request, key_reused(request.key))
+        log.error("keyboard_save_failed", error=str(error))
+        return error_frame(request, wire.Code.UNAVAILABLE, "the database did not answer; nothing was saved")
+    except ActorFailed as error:
         log.error("keyboard_save_failed", error=str(error))
         return error_frame(request, wire.Code.UNAVAILABLE, "the database did not answer; nothing was saved")
     shop.keyboard_layout = layout
-    shop.keyboard = keyboard_views(shop.config, shop.catalog, layout)
+    shop.keyboard = views
     log.info("keyboard_saved", pages=len(layout), by=seller)
-    return encode(wire.KeyboardOk(re=request.id, pages=shop.keyboard))
+    return reply
 
 
 # --- an unknown code made sellable (issue 17) ---------------------------------------------
+
+
+# Who answered a keyed ``article_create`` / ``barcode_attach`` (the ``replies`` row's actor).
+ACTOR = "catalog"
+
+
+async def first_reply(shop: Any, device: str, request: wire.ArticleCreate | wire.BarcodeAttach) -> bytes | None:
+    """A keyed catalog edit asked again: its first reply (the article as it wrote it,
+    store/catalog_meta.py), ``conflict`` (``key_reused``) when the key answered another
+    request; None when the key is new. Looked up before anything is checked (the
+    session: before the PIN), so a retry of an edit that was applied is not refused
+    for it (the article now exists, the code is now attached): server/edge_keys.py."""
+    found = await edge_keys.first(shop.journal, device, request, ACTOR)
+    if found is None:
+        return None
+    if isinstance(found, Refused):
+        return refusal_frame(request, found)
+    (article,) = decode_articles([found])
+    return encode(wire.ArticleOk(re=request.id, article=_view(article)))
 
 
 async def edit_catalog(shop: Any, caller: Caller, request: wire.ArticleCreate | wire.BarcodeAttach) -> bytes:
@@ -124,6 +166,8 @@ async def edit_catalog(shop: Any, caller: Caller, request: wire.ArticleCreate | 
                            f"{verb} needs a supervisor signed in, or a supervisor's PIN (supervisor_pin): "
                            "nothing was changed", role="supervisor")
     at = shop.clock.now()
+    remember = None if request.key is None else Remember(device=caller.device, key=request.key, actor=ACTOR,
+                                                         reply=b"", at=at, fingerprint=fingerprint(request))
     if isinstance(request, wire.ArticleCreate):
         checked = catalog_edit.new_article(shop.catalog, shop.config.vat_rates, article=request.article,
                                            name=request.name, price=request.price, vat_rate=request.vat_rate,
@@ -131,16 +175,21 @@ async def edit_catalog(shop: Any, caller: Caller, request: wire.ArticleCreate | 
         if isinstance(checked, catalog_edit.Problem):
             return _problem_frame(request, checked)
         op: Any = catalog_meta.CreateArticle(article=checked, at=at, by=caller.seller,
-                                             approved_by=caller.approved_by, device=caller.device)
+                                             approved_by=caller.approved_by, device=caller.device, remember=remember)
     else:
         checked = catalog_edit.attached(shop.catalog, article=request.article, code=request.code)
         if isinstance(checked, catalog_edit.Problem):
             return _problem_frame(request, checked)
         op = catalog_meta.AttachCode(article=checked.id, code=checked.barcodes[-1].code, at=at, by=caller.seller,
-                                     approved_by=caller.approved_by, device=caller.device)
+                                     approved_by=caller.approved_by, device=caller.device, remember=remember)
     try:
         (written,) = await commit(shop.journal, op)
-    except (CommitFailed, ActorFailed) as error:
+    except CommitFailed as error:
+        if error.key_reused and request.key is not None:
+            return refusal_frame(request, key_reused(request.key))
+        log.error("catalog_edit_failed", verb=verb, error=str(error))
+        return error_frame(request, wire.Code.UNAVAILABLE, "the database did not answer; nothing was changed")
+    except ActorFailed as error:
         log.error("catalog_edit_failed", verb=verb, error=str(error))
         return error_frame(request, wire.Code.UNAVAILABLE, "the database did not answer; nothing was changed")
     if written is None:  # an import changed the article meanwhile

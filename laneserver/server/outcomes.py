@@ -38,16 +38,19 @@ def replayed_frame(request: wire.Request, replayed: Replayed) -> bytes:
 async def ask(address: Address, caller: Caller, request: wire.Request, command: Any,
               answer: Callable[[wire.Request, Any], bytes], *,
               refusal: Callable[[wire.Request, Refused], bytes] = refusal_frame,
-              keyed_refusals_asked: bool = False) -> bytes:
+              keyed_refusals_asked: bool = True) -> bytes:
     """THE round trip of a domain's edge (server/edge_<domain>.py ``handle``): the
     ``command`` built from ``request`` (or its ``Refused``) asked of the actor at
     ``address`` in a ``Do`` with the request's key and fingerprint; its result as the
     reply frame — ``refusal`` for a ``Refused``, the journaled frame re-addressed for a
     ``Replayed``, else ``answer(request, result)``.
 
-    ``keyed_refusals_asked``: a refusal found while translating a keyed request goes
-    to the actor all the same (the lane: a retry of a request it already answered gets
-    that answer again, though the catalog may have changed since).
+    A refusal found while translating a KEYED request goes to the actor all the same
+    (``keyed_refusals_asked``, every edge's): the actor looks its reply memory up first
+    (actors/replies.py ``answered``), so a retry of a request it already answered gets
+    that answer again though translating it is refused now (the catalog changed since:
+    a counted code no longer known, an article no longer active). Unkeyed, or with
+    ``keyed_refusals_asked=False``, the refusal is answered here.
     """
     key = request.key
     if isinstance(command, Refused) and not (keyed_refusals_asked and key is not None):
@@ -58,3 +61,21 @@ async def ask(address: Address, caller: Caller, request: wire.Request, command: 
     if isinstance(result, Replayed):
         return replayed_frame(request, result)
     return answer(request, result)
+
+
+# The probe ``answered_before`` sends: a ``Refused`` command, which an actor answers with
+# itself unless its reply memory holds the key (actors/replies.py ``answered``).
+_PROBE = Refused("unanswered", "no first reply under this key")
+
+
+async def answered_before(address: Address, caller: Caller, request: wire.Request) -> bool:
+    """Whether the actor at ``address`` already answered ``request``'s key from this
+    device (the first reply again, or ``key_reused``). The session asks it before a
+    check on state that a first try may have changed — a supervisor's PIN (changed,
+    locked, its supervisor disabled since) — so that the actor, asked then without the
+    approval, answers the retry from its memory and the PIN is not counted again."""
+    key = request.key
+    if key is None:
+        return False
+    found = await address.ask(Do(caller, _PROBE, key, fingerprint(request)))
+    return found != _PROBE

@@ -31,7 +31,7 @@ from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode, encode_error, error_frame
 from laneserver.rules import roles
 from laneserver.server import (devices, edge_admin, edge_catalog, edge_customers, edge_documents, edge_drawer,
-                               edge_fiscal, edge_jet, edge_lane, edge_sales, edge_stock, queries, routes)
+                               edge_fiscal, edge_jet, edge_lane, edge_sales, edge_stock, outcomes, queries, routes)
 from laneserver.server.auth import Auth, shop_view
 from laneserver.server.routes import actor_words, out_of_service_message  # noqa: F401 (run.py, tests)
 from laneserver.server.shop import Shop
@@ -193,13 +193,20 @@ class Session:
         handler = getattr(self, route.handler)
         return await handler(request, *(getattr(request, name) for name in route.fields))
 
-    async def _approved_caller(self, request: wire.Request) -> Caller | bytes:
+    async def _approved_caller(self, request: wire.Request, owner: Address | None = None) -> Caller | bytes:
         """The caller, with the supervisor a ``supervisor_pin`` names when the request's
-        route asks for approval (checked here, never by the actor); or the PIN's refusal."""
+        route asks for approval (checked here, never by the actor); or the PIN's refusal.
+
+        A keyed request whose key the ``owner`` actor already answered (a retry) is not
+        checked again: the plain caller, whom the actor answers from its reply memory
+        (outcomes.py ``answered_before``) — the PIN may have changed since, its
+        supervisor been disabled, the PINs locked, and the first try was applied."""
         caller = self._caller()
         route = routes.route_of(request)
         pin = getattr(request, "supervisor_pin", None)
         if route is not None and route.approval and pin is not None and self.seller is not None:
+            if owner is not None and await outcomes.answered_before(owner, caller, request):
+                return caller
             approval = await self.auth.approve(request, pin)
             if isinstance(approval, bytes):
                 return approval
@@ -212,7 +219,7 @@ class Session:
     async def _approved(self, request: wire.Request, handle: Any, address: Address, *more: Any) -> bytes:
         """``handle(address, caller, request, *more)`` (a domain's edge) with the approved
         caller — the route's ``supervisor_pin`` checked first — or the PIN's refusal."""
-        caller = await self._approved_caller(request)
+        caller = await self._approved_caller(request, address)
         if isinstance(caller, bytes):
             return caller
         return await handle(address, caller, request, *more)
@@ -270,7 +277,12 @@ class Session:
 
     async def _catalog_edit(self, request: wire.ArticleCreate | wire.BarcodeAttach) -> bytes:
         """An unknown code made sellable (server/edge_catalog.py ``edit_catalog``), with the
-        supervisor its ``supervisor_pin`` names, or the supervisor signed in."""
+        supervisor its ``supervisor_pin`` names, or the supervisor signed in; a keyed
+        retry gets its first reply before any check (``first_reply``)."""
+        assert self.device is not None
+        first = await edge_catalog.first_reply(self.shop, self.device.device, request)
+        if first is not None:
+            return first
         caller = await self._approved_caller(request)
         if isinstance(caller, bytes):
             return caller
@@ -376,7 +388,8 @@ class Session:
         """A PDA's stock work (server/edge_stock.py ``pda``); validating a count with the
         supervisor its ``supervisor_pin`` names, or the supervisor signed in."""
         assert self.device is not None
-        caller = await self._approved_caller(request)
+        point = self.shop.stock_points.get(request.stock_point or self.shop.config.stock_point_of(self.device.lane))
+        caller = await self._approved_caller(request, point)
         if isinstance(caller, bytes):
             return caller
         return await edge_stock.pda(self.shop, caller, request, self.device.lane)

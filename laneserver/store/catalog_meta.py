@@ -27,6 +27,7 @@ from laneserver.rules.catalog import Article, Barcode
 from laneserver.rules.keyboard import PageSpec
 from laneserver.store.access import record
 from laneserver.store.article_rows import decode_articles, encode_article
+from laneserver.store.ops import Remember
 from laneserver.store.reads import articles
 
 CATALOG_VERSION = "catalog_version"
@@ -54,13 +55,16 @@ def apply(db: sqlite3.Connection, op: SaveKeyboard) -> None:
 
 class CreateArticle(msgspec.Struct, frozen=True, kw_only=True):
     """``article_create``: ``article`` (checked: rules/catalog_edit.py ``new_article``),
-    made by ``by`` with ``approved_by``'s approval."""
+    made by ``by`` with ``approved_by``'s approval. ``remember``: a keyed request's
+    reply, kept only when the edit is written, its ``reply`` the article as written
+    (``encode_article``; server/edge_catalog.py answers a retry from it)."""
 
     article: Article
     at: dt.datetime
     by: str | None = None
     approved_by: str | None = None
     device: str | None = None
+    remember: Remember | None = None
 
 
 class AttachCode(msgspec.Struct, frozen=True, kw_only=True):
@@ -73,6 +77,7 @@ class AttachCode(msgspec.Struct, frozen=True, kw_only=True):
     by: str | None = None
     approved_by: str | None = None
     device: str | None = None
+    remember: Remember | None = None  # as ``CreateArticle``'s
 
 
 def write_articles(db: sqlite3.Connection, rows: Iterable[tuple[str, str]]) -> int:

@@ -101,6 +101,17 @@ class Remember(msgspec.Struct, frozen=True, kw_only=True):
     fingerprint: str | None = None  # of the keyed request: the same key must come with the same one
 
 
+class KeptWith(msgspec.Struct, frozen=True, kw_only=True):
+    """A write the edge makes itself (no actor: server/edge_keys.py) with a keyed
+    request's reply, kept in the same unit — only when ``op`` changed something (its
+    result is neither None nor False), or ``always``. A write that changed nothing is
+    answered the same when tried again: nothing to remember."""
+
+    op: Any
+    remember: Remember
+    always: bool = False
+
+
 class MoveStock(msgspec.Struct, frozen=True, kw_only=True):
     at: dt.datetime
     stock_point: str

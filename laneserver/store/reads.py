@@ -65,6 +65,13 @@ def replies(db: sqlite3.Connection, actor: str, since: str) -> dict[tuple[str, s
     return {(device, key): (fingerprint, bytes(reply)) for device, key, fingerprint, reply in rows}
 
 
+def reply_of(db: sqlite3.Connection, device: str, key: str) -> tuple[str, str | None, bytes] | None:
+    """The reply ``device``'s request keyed ``key`` got: (the actor that answered it, the
+    request's fingerprint, the reply as kept), if any."""
+    row = db.execute("SELECT actor, fingerprint, reply FROM replies WHERE device=? AND key=?", (device, key)).fetchone()
+    return None if row is None else (row[0], row[1], bytes(row[2]))
+
+
 def reply_actor(db: sqlite3.Connection, device: str, key: str) -> str | None:
     """The actor that answered ``device``'s request keyed ``key`` (``lane:1``…), if any
     (a PDA's basket: which lane took it)."""

@@ -73,6 +73,7 @@ from laneserver.store.ops import (
     StockMoved,
 )
 from laneserver.store.ops import DropResume, PutPinRecord, PutResume, SeenDevice, TouchResume
+from laneserver.store.ops import KeptWith
 from laneserver.store.ops import RecordDrawerCount, RecordDrawerMovement
 from laneserver.store.ops import PrintJobDone, PrintJobCrashed, QueuePrintJob
 from laneserver.store.ops import AddCountLines, CloseCount, RequestLabels
@@ -331,10 +332,19 @@ class Writer:
                     self._remember(op.device, op.key, op.actor, filled(op.reply, op.holes, (cursor.lastrowid,)),
                                    iso(op.at), op.fingerprint)
                 return cursor.lastrowid
+            case KeptWith(op=inner, remember=r):  # an edge's own write, with its reply (server/edge_keys.py)
+                result = self.apply(inner)
+                if op.always or (result is not None and result is not False):
+                    self._remember(r.device, r.key, r.actor, r.reply, iso(r.at), r.fingerprint)
+                return result
             case catalog_meta.SaveKeyboard():  # the till's keyboard (store/catalog_meta.py)
                 return catalog_meta.apply(self.db, op)
             case catalog_meta.CreateArticle() | catalog_meta.AttachCode():  # an unknown code made sellable
-                return catalog_meta.apply_edit(self.db, op)
+                written = catalog_meta.apply_edit(self.db, op)
+                if written is not None and (r := op.remember) is not None:  # its reply: the article as written
+                    self._remember(r.device, r.key, r.actor, catalog_meta.encode_article(written).encode(), iso(r.at),
+                                   r.fingerprint)
+                return written
             case cradles.JournalUpload() | cradles.UploadCleared() | cradles.UploadSettled():
                 return cradles.apply(self.db, op)
             case outbox.NoteCustomersVersion():  # head office's customers applied (store/outbox.py)

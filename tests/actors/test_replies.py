@@ -40,6 +40,22 @@ def test_a_key_used_for_another_request_is_refused_with_key_reused():
     assert isinstance(again, Refused) and again.code == Code.CONFLICT and again.details == {"key_reused": True}
 
 
+def test_answered_gives_the_first_reply_before_the_edges_refusal_then_the_refusal():
+    """Every actor's ``Do`` starts here: a retry's first reply though the edge refused
+    translating it now (the catalog changed), else that refusal, else None: carry it out."""
+    memory = ReplyMemory("stock:main", Result)
+    first = Done(Decimal("4"), Fraction(4))
+    memory.remember_result("pda-1", "k1", "fp", first)
+    unknown = refused(Code.UNKNOWN_CODE, "unknown code '3451203000279'")
+    assert memory.answered("pda-1", "k1", "fp", unknown) == first
+    assert memory.answered("pda-1", "k1", "fp", "count") == first
+    reused = memory.answered("pda-1", "k1", "other", unknown)
+    assert isinstance(reused, Refused) and reused.details == {"key_reused": True}
+    assert memory.answered("pda-1", "k2", "fp", unknown) is unknown
+    assert memory.answered("pda-1", None, None, unknown) is unknown
+    assert memory.answered("pda-1", "k2", "fp", "count") is None
+
+
 def test_a_journaled_result_is_decoded_with_the_actors_type_and_a_frame_from_before_is_replayed():
     memory = ReplyMemory("lane:1", Result)
     result = Done(Decimal("0.10"), Fraction(7, 2))
