@@ -94,17 +94,17 @@ async def test_a_parked_basket_killed_at_any_point_of_its_hand_over_is_in_exactl
     for point in POINTS:
         again = copies / point
         with trio.fail_after(60):
-            async with serving(again) as running:
-                async with connect(running.ws_url, one_token) as one, connect(running.ws_url, two_token) as two:
-                    held = [h["barcode"] for h in (await one.ok("held"))["tickets"]]
-                    on_two = [line["qty"] for line in (await two.ok("ticket"))["ticket"]["lines"]]
-                    state = await read(running.shop.journal, partial(reads.lane_state, lane="1"))
-                    # Exactly one lane has it: held on lane 1, or lane 2's open ticket; nothing in transit.
-                    assert (held, on_two) in (([barcode], []), ([], ["2"])), (point, held, on_two)
-                    assert state.given == (), point
-                    assert await _reserved(one) == "2", point  # its stock reserved once
-                    # The till retries its scan (same key): the basket on lane 2, once.
-                    again_reply = await two.ok("scan", code=barcode, key="recall-1")
-                    assert [line["qty"] for line in again_reply["ticket"]["lines"]] == ["2"], point
-                    assert (await one.ok("held"))["tickets"] == [], point
-                    assert await _reserved(one) == "2", point
+            async with serving(again) as running, connect(running.ws_url, one_token) as one, \
+                    connect(running.ws_url, two_token) as two:
+                held = [h["barcode"] for h in (await one.ok("held"))["tickets"]]
+                on_two = [line["qty"] for line in (await two.ok("ticket"))["ticket"]["lines"]]
+                state = await read(running.shop.journal, partial(reads.lane_state, lane="1"))
+                # Exactly one lane has it: held on lane 1, or lane 2's open ticket; nothing in transit.
+                assert (held, on_two) in (([barcode], []), ([], ["2"])), (point, held, on_two)
+                assert state.given == (), point
+                assert await _reserved(one) == "2", point  # its stock reserved once
+                # The till retries its scan (same key): the basket on lane 2, once.
+                again_reply = await two.ok("scan", code=barcode, key="recall-1")
+                assert [line["qty"] for line in again_reply["ticket"]["lines"]] == ["2"], point
+                assert (await one.ok("held"))["tickets"] == [], point
+                assert await _reserved(one) == "2", point
