@@ -36,11 +36,14 @@ The lane's state lives in the journal (each request appends what it changed to
 ``lane_changes``, rules/lane_journal.py; now and then the state is written whole to
 ``lane_states``), so a restart — of the actor by its supervisor, or of the whole
 process after ``kill -9`` — rebuilds it exactly as the last acknowledged request left
-it.
+it. A parked basket it gave another lane and left in transit (``given``: the server
+stopped between the give and the take) is settled at its start (``_settle_given``):
+dropped if the journal has the take, held again if not.
 """
 
 from __future__ import annotations
 
+import secrets
 from functools import partial
 from typing import Any
 
@@ -81,6 +84,7 @@ from laneserver.actors.lane_messages import (
     Receipted,
     SaleDone,
     SaleReceipt,
+    SettleParked,
     StockWarning,
     TicketChanged,
     TicketHeld,
@@ -157,8 +161,13 @@ class LaneActor:
         display: Address | None = None,
         documents: Address | None = None,
         hq_holds: Any = None,
+        run_id: str | None = None,
     ) -> None:
         self.lane = lane
+        # This server run (one per process: its restarts of the actor share it), stamped
+        # on the parked baskets it gives away: the edge of this run carries their
+        # hand-over through; what an earlier run left in transit is settled at start.
+        self.run_id = run_id if run_id is not None else secrets.token_hex(8)
         self.config = config
         self.journal = journal
         self.catalog = catalog
@@ -207,6 +216,7 @@ class LaneActor:
         if stored is not None:
             self.state = stored
         await self.replies.load(self.journal, self.clock.now())
+        await self._settle_given()
         await self._report_reservations()
         await self.paying.report_holds(self.state)
         await self._report_coupon_holds()
@@ -260,6 +270,14 @@ class LaneActor:
                 return
             case Receipted():  # a pay or finish with the receipt asked for: the rule command inside
                 command = command.command
+            case rules.GiveParked():  # in transit, stamped with this run (``_settle_given``)
+                command = msgspec.structs.replace(command, run=self.run_id)
+            case SettleParked(held=held_id):
+                given = rules.in_transit(self.state, held_id)
+                if given is None:
+                    envelope.reply(None)
+                    return
+                command = await self._settled(given)
             case MakeDocument() | RecallDocument() | InvoiceNotes():
                 await self._document(envelope, caller, asked)
                 return
@@ -399,6 +417,9 @@ class LaneActor:
             await self._refuse(envelope, caller, asked, command, plan, charged=charged and sale is not None)
             await self.steps.tell_all(lane_plan.not_made(holding))
             return
+        if isinstance(command, rules.RestoreParked):
+            # The basket's stock was reserved until its give: it comes home unasked.
+            plan = lane_plan.take_over_reservations(plan, self._reserved(state))
         granted = await self.steps.ask_all(plan, caller, sale)
         if isinstance(granted, Refused):
             await self._refuse(envelope, caller, asked, command, granted, charged=charged and sale is not None)
@@ -494,6 +515,41 @@ class LaneActor:
                                        f"is not finished: {refusal.message}; put it right, then finish",
                          {**refusal.details, "payment": number})
         await self._apply(envelope, caller, asked, kept, answer=answer)
+
+    # --- parked baskets in transit -------------------------------------------------------
+
+    async def _settled(self, given: rules.InTransit) -> rules.DropParked | rules.RestoreParked:
+        """What becomes of a parked basket in transit: the journal has the other lane's
+        take (``ParkedTaken``, in the take's own unit): dropped here; it has not: held here
+        again."""
+        held = given.held
+        taken = await read(self.journal, partial(reads.parked_taken, lane=self.lane, held=held.held))
+        seller = held.ticket.seller or ""
+        return rules.DropParked(seller, held.held) if taken else rules.RestoreParked(seller, held)
+
+    async def _settle_given(self) -> None:
+        """At start, before the reservations are reported (they then count what came
+        back): each parked basket an earlier run gave away and left in transit (the server
+        stopped between the give and the take, or before it heard of the take) is
+        dropped or held again (``_settled``), so exactly one lane has it. This run's are
+        left to its edge, which carries their hand-over through (an actor restarted by
+        its supervisor meanwhile does not settle them)."""
+        for given in self.state.given:
+            if given.run == self.run_id:
+                continue
+            command = await self._settled(given)
+            now = self.clock.now()
+            result = rules.apply(self.state, command, now=now)
+            if isinstance(result, Refused):  # held here already (it cannot be): left as it is
+                self.log.error("parked_basket_not_settled", held=given.held.held, reason=result.message)
+                continue
+            state = rules.revised(self.state, result.state)
+            await commit(self.journal, *(RecordEvent(at=now, source=f"lane:{self.lane}", kind=type(e).__name__,
+                                                     data=e) for e in result.events),
+                         AppendLaneChange(change=lane_journal.diff(self.state, state), state=state, at=now))
+            self.state = state
+            self.log.warning("parked_basket_settled", held=given.held.held, to=given.to,
+                             taken=isinstance(command, rules.DropParked))
 
     def _plan(self, state: rules.LaneState, sale: rules.SaleCompleted | None, *, receipt: str | None,
               holding: int | None) -> lane_plan.Plan | Refused:

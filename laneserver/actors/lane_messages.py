@@ -101,6 +101,15 @@ class CanTakeParked(msgspec.Struct, frozen=True):
     scan that already recalled it gets that first answer (the lane's replies)."""
 
 
+class SettleParked(msgspec.Struct, frozen=True):
+    """A parked basket this lane gave (``rules.GiveParked``, in transit) whose take failed
+    without a clear answer: the journal says whether the other lane took it (then it is
+    dropped here, ``DropParked``) or not (held here again, ``RestoreParked``). Answered
+    as those are; None when nothing of it is in transit here."""
+
+    held: str
+
+
 Receipt = Literal["ticket", "none", "invoice"]
 
 

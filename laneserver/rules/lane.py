@@ -58,10 +58,12 @@ Transitions (command → events):
   Park           → BasketParked         (a PDA's basket becomes a held ticket with a barcode;
                                         the open ticket is not touched)
   RecallParked   → TicketRecalled       (a parked basket held on this lane, by its barcode)
-  GiveParked     → ParkedGiven          (a parked basket leaves this lane for another's till)
+  GiveParked     → ParkedGiven          (a parked basket leaves this lane's held tickets for
+                                        another's till: in transit, ``given``)
   TakeParked     → ParkedTaken          (a parked basket from another lane becomes the open
                                         ticket, only onto an empty one)
-  RestoreParked  → ParkedRestored       (a parked basket given away comes back, as it was)
+  RestoreParked  → ParkedRestored       (a parked basket in transit comes back, as it was)
+  DropParked     → ParkedDropped        (a parked basket in transit was taken: it leaves)
 
 PDA baskets (SPEC §9):
   - a basket's lines carry their ``source`` (rules.ticket ``LineSource``: the PDA, its
@@ -71,7 +73,12 @@ PDA baskets (SPEC §9):
   - a parked basket is a held ticket with a ``barcode`` (``parked_barcode``: ``PB`` and
     its held id, so the barcode names the lane holding it); it holds stock back like any
     held ticket; it leaves its lane only whole (``GiveParked``), and a lane takes it
-    (``TakeParked``) only onto an empty open ticket.
+    (``TakeParked``) only onto an empty open ticket;
+  - a parked basket given away stays in the giving lane's state, in transit (``given``:
+    not held, no stock held back, never recalled or given again), until it is known
+    taken (``DropParked``) or not (``RestoreParked``): after any crash between the give
+    and the take, exactly one lane's journal has it (actors/lane.py settles what an
+    earlier run left in transit at the lane's start).
 
 Where it lives: this module is the lane's public face — ``apply``, ``revised`` and the
 vocabulary (state, commands, events) re-exported from rules/lane_state.py. ``apply``
@@ -89,7 +96,7 @@ import msgspec
 from laneserver.rules import lane_checkout, lane_discounts, lane_held, lane_lines
 
 # A parked basket's barcode and the lane it names (the edge reads it off a scan).
-from laneserver.rules.lane_held import parked_barcode, parked_lane  # noqa: F401
+from laneserver.rules.lane_held import in_transit, parked_barcode, parked_lane  # noqa: F401
 
 # The lane's vocabulary (rules/lane_state.py), re-exported: this module is its public face.
 from laneserver.rules.lane_state import (  # noqa: F401
@@ -106,17 +113,20 @@ from laneserver.rules.lane_state import (  # noqa: F401
     CustomerSet,
     Discount,
     DiscountApplied,
+    DropParked,
     EmptyBasket,
     Event,
     Finish,
     GiveParked,
     HeldTicket,
     Hold,
+    InTransit,
     LaneState,
     LineAdded,
     LineDiscount,
     LineRemoved,
     Park,
+    ParkedDropped,
     ParkedGiven,
     ParkedRestored,
     ParkedTaken,
@@ -185,6 +195,8 @@ def apply(state: LaneState, command: Command, *, now: dt.datetime) -> Applied | 
             return lane_held.take_parked(state, command)
         case RestoreParked():
             return lane_held.restore_parked(state, command)
+        case DropParked():
+            return lane_held.drop_parked(state, command)
         case SetPrice():
             return lane_lines.set_price(state, command)
         case Subtotal():

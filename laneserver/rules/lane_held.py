@@ -1,6 +1,7 @@
 """The lane's held tickets: hold and recall the open ticket, and a PDA's basket (SPEC
 §9) emptied onto the open ticket or parked as a held ticket with a barcode, recalled,
-given to another lane, taken from one, given back. Pure: dispatched by rules/lane.py
+given to another lane (in transit until the take is known), taken from one, given
+back or dropped once taken. Pure: dispatched by rules/lane.py
 ``apply``.
 """
 
@@ -17,11 +18,14 @@ from laneserver.rules.lane_state import (
     PARKED_PREFIX,
     BasketEmptied,
     BasketParked,
+    DropParked,
     EmptyBasket,
     GiveParked,
     HeldTicket,
+    InTransit,
     LaneState,
     Park,
+    ParkedDropped,
     ParkedGiven,
     ParkedRestored,
     ParkedTaken,
@@ -46,7 +50,7 @@ def hold(state: LaneState, now: dt.datetime) -> Applied | Refused:
     ticket = state.ticket
     if not ticket.lines:
         return Refused("conflict", "the open ticket is empty: nothing to hold")
-    if len(state.held) >= MAX_HELD:
+    if len(state.held) + len(state.given) >= MAX_HELD:
         return Refused("conflict", f"a lane holds at most {MAX_HELD} tickets: recall one (and finish or cancel it) "
                                    "before holding another")
     if ticket.payments:
@@ -126,7 +130,7 @@ def empty_basket(state: LaneState, command: EmptyBasket, now: dt.datetime) -> Ap
 
 
 def park(state: LaneState, command: Park, now: dt.datetime) -> Applied | Refused:
-    if len(state.held) >= MAX_HELD:
+    if len(state.held) + len(state.given) >= MAX_HELD:
         return Refused("conflict", f"lane {state.lane} holds {MAX_HELD} tickets already: park the basket on another "
                                    "lane, or recall one first")
     added = _basket_lines(Ticket(), command, now)
@@ -159,10 +163,13 @@ def recall_parked(state: LaneState, command: RecallParked) -> Applied | Refused:
 
 
 def give_parked(state: LaneState, command: GiveParked) -> Applied | Refused:
+    """The held ticket leaves ``held`` for ``given`` (in transit): a second give, a recall
+    here, find it no more; it stays in the lane's journal until the take is known."""
     held = _parked(state, command.barcode)
     if isinstance(held, Refused):
         return held
-    new = msgspec.structs.replace(state, held=tuple(h for h in state.held if h is not held))
+    new = msgspec.structs.replace(state, held=tuple(h for h in state.held if h is not held),
+                                  given=state.given + (InTransit(held=held, to=command.to, run=command.run),))
     return Applied(new, (ParkedGiven(held=held, to=command.to),))
 
 
@@ -174,9 +181,32 @@ def take_parked(state: LaneState, command: TakeParked) -> Applied | Refused:
     return Applied(new, (ParkedTaken(held=held.held, barcode=held.barcode or "", source_lane=command.source_lane),))
 
 
+def in_transit(state: LaneState, held_id: str) -> InTransit | None:
+    """The parked basket held as ``held_id`` that this lane gave and does not know taken."""
+    return next((g for g in state.given if g.held.held == held_id), None)
+
+
 def restore_parked(state: LaneState, command: RestoreParked) -> Applied | Refused:
-    held = command.held
-    if state.held_ticket(held.held) is not None:
-        return Refused("conflict", f"lane {state.lane} already holds {held.held}")
-    new = msgspec.structs.replace(state, held=state.held + (held,))
+    """The basket in transit held here again, as it was (not taken by the other lane)."""
+    held_id = command.held.held
+    if state.held_ticket(held_id) is not None:
+        return Refused("conflict", f"lane {state.lane} already holds {held_id}")
+    given = in_transit(state, held_id)
+    if given is None:
+        return Refused("not_found", f"no parked basket {held_id!r} in transit from lane {state.lane}",
+                       {"held": held_id})
+    held = given.held
+    new = msgspec.structs.replace(state, held=state.held + (held,),
+                                  given=tuple(g for g in state.given if g is not given))
     return Applied(new, (ParkedRestored(held=held.held, barcode=held.barcode or ""),))
+
+
+def drop_parked(state: LaneState, command: DropParked) -> Applied | Refused:
+    """The basket in transit, taken by the other lane, leaves this lane's journal."""
+    given = in_transit(state, command.held)
+    if given is None:
+        return Refused("not_found", f"no parked basket {command.held!r} in transit from lane {state.lane}",
+                       {"held": command.held})
+    held = given.held
+    new = msgspec.structs.replace(state, given=tuple(g for g in state.given if g is not given))
+    return Applied(new, (ParkedDropped(held=held.held, barcode=held.barcode or "", to=given.to),))

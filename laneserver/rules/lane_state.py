@@ -41,6 +41,18 @@ class HeldTicket(msgspec.Struct, frozen=True, kw_only=True):
     basket: str | None = None
 
 
+class InTransit(msgspec.Struct, frozen=True, kw_only=True):
+    """A parked basket this lane gave to lane ``to``'s till (``GiveParked``) and does not
+    know taken yet: no longer one of its held tickets (nothing recalls it, it holds no
+    stock back), still in its journal until the take is known (``DropParked``) or known
+    not to have happened (``RestoreParked``). ``run``: the server run that gave it (its
+    edge carries the hand-over through; an earlier run's is settled at the lane's start)."""
+
+    held: HeldTicket
+    to: str
+    run: str = ""
+
+
 class LaneState(msgspec.Struct, frozen=True, kw_only=True):
     lane: str
     ticket: Ticket = Ticket()
@@ -49,6 +61,9 @@ class LaneState(msgspec.Struct, frozen=True, kw_only=True):
     # The open ticket's revision, sent as the ticket object's ``rev`` (a default: states
     # journaled before it read as 0). Only ``revised`` moves it.
     rev: int = 0
+    # Parked baskets given to another lane and not known taken (a default: states
+    # journaled before it read as none).
+    given: tuple[InTransit, ...] = ()
 
     def held_ticket(self, held_id: str) -> HeldTicket | None:
         return next((h for h in self.held if h.held == held_id), None)
@@ -217,12 +232,14 @@ class RecallParked(msgspec.Struct, frozen=True):
 
 
 class GiveParked(msgspec.Struct, frozen=True):
-    """The parked basket of ``barcode`` leaves this lane for lane ``to`` (whose open ticket
-    is empty): answered with the held ticket (``ParkedGiven``)."""
+    """The parked basket of ``barcode`` leaves this lane's held tickets for lane ``to``
+    (whose open ticket is empty): answered with the held ticket (``ParkedGiven``), kept
+    in transit (``LaneState.given``, with ``run``) until the take is known."""
 
     seller: str
     barcode: str
     to: str
+    run: str = ""
 
 
 class TakeParked(msgspec.Struct, frozen=True):
@@ -234,10 +251,18 @@ class TakeParked(msgspec.Struct, frozen=True):
 
 
 class RestoreParked(msgspec.Struct, frozen=True):
-    """A parked basket given away that the other lane could not take, held here again."""
+    """A parked basket in transit that the other lane did not take, held here again."""
 
     seller: str
     held: HeldTicket
+
+
+class DropParked(msgspec.Struct, frozen=True):
+    """A parked basket in transit (``held``, its held id) that the other lane took: it
+    leaves this lane's journal."""
+
+    seller: str
+    held: str
 
 
 class SetPrice(msgspec.Struct, frozen=True, kw_only=True):
@@ -263,7 +288,8 @@ class Subtotal(msgspec.Struct, frozen=True):
 
 
 Command = Union[AddLine, AddTopup, SetQty, RemoveLine, CancelTicket, Pay, RemovePayment, Hold, Recall, Finish, Discount,
-                SetCustomer, EmptyBasket, Park, RecallParked, GiveParked, TakeParked, RestoreParked, SetPrice, Subtotal]
+                SetCustomer, EmptyBasket, Park, RecallParked, GiveParked, TakeParked, RestoreParked, DropParked, SetPrice,
+                Subtotal]
 
 
 # --- events (past tense) -----------------------------------------------------------
@@ -390,6 +416,16 @@ class ParkedTaken(msgspec.Struct, frozen=True, tag=True):
 class ParkedRestored(msgspec.Struct, frozen=True, tag=True):
     held: str
     barcode: str
+
+
+class ParkedDropped(msgspec.Struct, frozen=True, tag=True):
+    """A parked basket this lane gave was taken by lane ``to``: no longer in transit here."""
+
+    held: str
+    barcode: str
+    to: str
+
+
 class PriceChanged(msgspec.Struct, frozen=True, tag=True):
     """A line's unit price overridden (journaled: who asked is the event's seller)."""
 
@@ -409,7 +445,7 @@ class SubtotalMarked(msgspec.Struct, frozen=True, tag=True):
 Event = Union[
     CustomerSet, LineAdded, QtyChanged, LineRemoved, TicketCancelled, PaymentAdded, PaymentRemoved,
     TicketHeld, TicketRecalled, SaleCompleted, DiscountApplied, BasketEmptied, BasketParked, ParkedGiven,
-    ParkedTaken, ParkedRestored, PriceChanged, SubtotalMarked,
+    ParkedTaken, ParkedRestored, ParkedDropped, PriceChanged, SubtotalMarked,
 ]
 
 

@@ -36,6 +36,7 @@ from laneserver.actors.lane_messages import (
     SaleDone,
     SaleReceipt,
     ScanCard,
+    SettleParked,
     StockWarning,
     TicketChanged,
     TicketHeld,
@@ -97,8 +98,12 @@ async def recall_parked(lane: Address, caller: Caller, request: wire.Scan, shop:
     the other gives the held ticket away (``GiveParked``: atomic there, so two tills
     scanning it at once cannot both have it), this lane takes it (``TakeParked``, with
     the scan's key); if it cannot (its ticket got lines meanwhile, out of stock) the
-    other lane holds it again as it was (``RestoreParked``). Between the give and the
-    take the held ticket is in the giving lane's journal (event ``ParkedGiven``, whole).
+    other lane holds it again as it was (``RestoreParked``). From the give until it hears
+    of the take (``DropParked``, told) the giving lane keeps the basket in transit in its
+    journal (``LaneState.given``): a server killed in between settles it at that lane's
+    start (actors/lane.py ``_settle_given``: dropped if the take was journaled, held
+    again if not), so exactly one lane has it. A take that failed with no clear answer:
+    the giving lane asks the journal the same way (``SettleParked``).
     """
     seller = caller.seller
     if seller is None:
@@ -127,18 +132,28 @@ async def recall_parked(lane: Address, caller: Caller, request: wire.Scan, shop:
         try:
             taken = await lane.ask(Do(caller, rules.TakeParked(seller, given.held, source_name), key, mark))
         except ActorFailed as failed:
-            if not failed.maybe_applied:  # this lane never took it (out of service): back where it was
-                await _restore_parked(source, caller, seller, given.held, code)
+            # This lane never took it (out of service): back where it was; or perhaps it did: the journal says.
+            await _restore_parked(source, caller, seller, given.held, code, settle=failed.maybe_applied)
             raise
         if isinstance(taken, Refused):
             await _restore_parked(source, caller, seller, given.held, code)
             return outcomes.refusal_frame(request, taken)
+        try:  # the giving lane drops it (a repeat is refused, harmless)
+            await source.tell(Do(caller, rules.DropParked(seller, given.held.held), None, None))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):  # stopping: dropped at its next start
+            get_logger("lane", lane=caller.lane).warning("parked_basket_drop_untold", barcode=code)
     return answer(request, taken)
 
 
-async def _restore_parked(source: Address, caller: Caller, seller: str, held: Any, code: str) -> None:
-    """The parked basket given away and not taken, held again by the lane that gave it."""
-    back = await source.ask(Do(caller, rules.RestoreParked(seller, held), None, None))
+async def _restore_parked(source: Address, caller: Caller, seller: str, held: Any, code: str, *,
+                          settle: bool = False) -> None:
+    """The parked basket given away and not taken, held again by the lane that gave it
+    (``settle``: perhaps taken, that lane asks the journal)."""
+    command = SettleParked(held.held) if settle else rules.RestoreParked(seller, held)
+    try:
+        back = await source.ask(Do(caller, command, None, None))
+    except ActorFailed:  # that lane out of service: still in transit there, settled at its start
+        back = refused(Code.UNAVAILABLE, f"lane {rules.parked_lane(code)} did not answer")
     if isinstance(back, Refused):
         get_logger("lane", lane=caller.lane).error("parked_basket_not_restored", barcode=code, reason=back.message)
 

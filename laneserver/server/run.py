@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import secrets
 
 import signal
 from decimal import Decimal
@@ -349,6 +350,7 @@ async def run_shop(
                             terminal=terminals.get(lane.terminal) if lane.terminal else None,
                             invoices=invoices, display=displays.get(lane.id), documents=documents,
                             hq_holds=hq_holds,
+                            run_id=secrets.token_hex(8),  # this run's: shared by the actor's restarts (actors/lane.py)
                         )
                         stopped = partial(_lane_stopped, displays.get(lane.id),
                                           partial(_actor_stopped, journal, clock, out_of_service, publisher))

@@ -623,3 +623,16 @@ def print_jobs(db: sqlite3.Connection, printer: str) -> list[tuple[int, str, byt
     ``(id, name, data, crashes)`` of each job not yet taken by the printer."""
     return [(ident, name, bytes(data), crashes) for ident, name, data, crashes in db.execute(
         "SELECT id, name, data, crashes FROM print_jobs WHERE printer=? ORDER BY id", (printer,))]
+
+
+def parked_taken(db: sqlite3.Connection, lane: str, held: str) -> bool:
+    """Whether a parked basket lane ``lane`` gave away (held as ``held``, ``ParkedGiven``)
+    was taken by the lane it was given to (``ParkedTaken``, journaled in the take's own
+    unit) since its last give. Read from the newest events back: a give left in transit
+    by a crash is among the last events, and so is its take."""
+    given = db.execute("SELECT seq FROM events WHERE kind = 'ParkedGiven' AND source = ?"
+                       " AND data ->> '$.held.held' = ? ORDER BY seq DESC LIMIT 1", (f"lane:{lane}", held)).fetchone()
+    since = 0 if given is None else given[0]
+    return db.execute("SELECT 1 FROM events WHERE seq > ? AND kind = 'ParkedTaken'"
+                      " AND data ->> '$.source_lane' = ? AND data ->> '$.held' = ? LIMIT 1",
+                      (since, lane, held)).fetchone() is not None

@@ -36,8 +36,10 @@ from laneserver.actors.lane_messages import (
     GetTicket,
     HeldTickets,
     LaneTicket,
+    ParkedHandOver,
     Receipted,
     SaleDone,
+    SettleParked,
     TicketChanged,
     TicketHeld,
 )
@@ -53,11 +55,12 @@ from laneserver.rules import lane as rules
 from laneserver.rules.catalog import Article, Barcode, Catalog
 from laneserver.rules.money import parse_money
 from laneserver.rules.stock import fmt_stock
+from laneserver.rules.ticket import LineSource
 from laneserver.rules.outcome import Code, Refused
 from laneserver.server.outcomes import replayed_frame
 from laneserver.server import edge_lane
 from laneserver.store import reads
-from laneserver.store.ops import MoveStock, Remember
+from laneserver.store.ops import MoveStock, RecordEvent, Remember
 from tests.actors.subscribed import subscribed
 
 DEADLINE = 10
@@ -127,7 +130,8 @@ class Screen:
 
 @asynccontextmanager
 async def running_shop(path: Path, *, clock: FixedClock | None = None, subscribers: set | None = None,
-                       config: Config = CONFIG, terminal: Address | None = None) -> AsyncIterator[Shop]:
+                       config: Config = CONFIG, terminal: Address | None = None,
+                       run_id: str | None = None) -> AsyncIterator[Shop]:
     """Journal, stock point and lane on ``path``; the stock seeded on a new file.
     ``terminal``: the lane's payment terminal actor (tests/actors/test_lane_card.py)."""
     clock = clock or FixedClock()
@@ -145,7 +149,8 @@ async def running_shop(path: Path, *, clock: FixedClock | None = None, subscribe
                                                policy=config.shop.negative_stock).run, stock_inbox)
             lane, lane_inbox = open_mailbox(f"lane:{LANE}")
             actor = LaneActor(LANE, config=config, journal=journal, catalog=CATALOG, stock=stock, printer=None,
-                              clock=clock, publisher=subscribed(f"lane:{LANE}", subscribers), terminal=terminal)
+                              clock=clock, publisher=subscribed(f"lane:{LANE}", subscribers), terminal=terminal,
+                              run_id=run_id)
             async with trio.open_nursery() as front:
                 await front.start(actor.run, lane_inbox)
                 yield Shop(journal=journal, stock=stock, lane=lane, actor=actor)
@@ -489,3 +494,48 @@ async def test_a_commit_failure_answers_internal_and_leaves_the_lane_unchanged(t
     finally:
         db.close()
     assert [line.article for line in stored.ticket.lines] == ["BREAD", "WINE"]
+
+
+# -- a parked basket left in transit ---------------------------------------------------
+
+
+async def test_a_parked_basket_left_in_transit_by_an_earlier_run_is_settled_at_start(tmp_path) -> None:
+    """A parked basket given to lane 2 stays in transit in this lane's journal until the
+    take is known. At a start of a new run (the server killed between the give and the
+    take, or before the drop) it is held again when no take was journaled, dropped when
+    one was; a restart of the actor in the same run leaves it to that run's edge."""
+    path = tmp_path / "shop.sqlite3"
+    source = LineSource(device="pda-1", seller="paul", basket="b-1")
+    park = rules.Park(seller="paul", source=source, lines=(add("WINE", 2, "paul"),))
+
+    async def held(shop: Shop) -> list[str | None]:
+        return [h.barcode for h in (await ok(shop, GetHeld())).tickets]
+
+    with trio.fail_after(DEADLINE):
+        async with running_shop(path, run_id="run-1") as shop:
+            await ok(shop, park)
+            given = await ok(shop, rules.GiveParked("marie", "PB1-1", "2"))
+            assert isinstance(given, ParkedHandOver) and given.held.barcode == "PB1-1"
+            assert shop.actor.state.given[0].run == "run-1"  # stamped by the lane
+            assert await held(shop) == [] and await level(shop, "WINE") == ("6", "0")
+        async with running_shop(path, run_id="run-1") as shop:  # the actor restarted: its run's edge settles it
+            assert [g.held.held for g in shop.actor.state.given] == ["1-1"] and await held(shop) == []
+            # The edge's take failed without an answer: the journal has no take, held again.
+            await ok(shop, SettleParked("1-1"))
+            assert shop.actor.state.given == () and await held(shop) == ["PB1-1"]
+            assert await ok(shop, SettleParked("1-1")) is None  # nothing in transit any more
+            await ok(shop, rules.GiveParked("marie", "PB1-1", "2"))
+        async with running_shop(path, run_id="run-2") as shop:  # a new run, no take journaled: held again
+            assert shop.actor.state.given == () and await held(shop) == ["PB1-1"]
+            assert await level(shop, "WINE") == ("6", "2")  # its stock held back again
+            await ok(shop, rules.GiveParked("marie", "PB1-1", "2"))
+            # Lane 2's take, in its own unit; then the server is killed before the drop.
+            taken = rules.ParkedTaken(held="1-1", barcode="PB1-1", source_lane="1")
+            await commit(shop.journal, RecordEvent(at=FixedClock().now(), source="lane:2", kind="ParkedTaken",
+                                                   data=taken))
+        async with running_shop(path, run_id="run-3") as shop:  # taken: dropped, in no list of this lane
+            assert shop.actor.state.given == () and shop.actor.state.held == () and await held(shop) == []
+            assert await level(shop, "WINE") == ("6", "0")
+    kinds = [kind for (kind,) in db_rows(path, "SELECT kind FROM events WHERE kind LIKE 'Parked%' ORDER BY seq")]
+    assert kinds == ["ParkedGiven", "ParkedRestored", "ParkedGiven", "ParkedRestored", "ParkedGiven", "ParkedTaken",
+                     "ParkedDropped"]

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import msgspec
+
 from laneserver.rules.catalog import Article
 from laneserver.rules.lane import (
     MAX_BASKET_LINES,
@@ -15,22 +17,30 @@ from laneserver.rules.lane import (
     BasketEmptied,
     BasketParked,
     CancelTicket,
+    DropParked,
     EmptyBasket,
     GiveParked,
+    Hold,
+    InTransit,
     LaneState,
     Park,
+    ParkedDropped,
     ParkedGiven,
     ParkedRestored,
     ParkedTaken,
+    Recall,
     RecallParked,
     Refused,
     RestoreParked,
     TakeParked,
     apply,
+    in_transit,
     parked_barcode,
     parked_lane,
     reserved_tickets,
 )
+from laneserver.rules.lane_held import MAX_HELD
+from laneserver.rules.lane_journal import LaneChange, diff, replay
 from laneserver.rules.ticket import LineSource, reserved_quantities
 
 D = Decimal
@@ -101,9 +111,10 @@ def test_a_parked_basket_is_a_held_ticket_with_a_barcode_that_holds_stock_back()
 
 def test_a_parked_basket_moves_between_lanes_whole():
     one = _ok(LaneState(lane="1"), Park(seller="paul", source=SOURCE, lines=_lines((WINE, 2)))).state
-    given = _ok(one, GiveParked("marie", "PB1-1", "2"))
+    given = _ok(one, GiveParked("marie", "PB1-1", "2", run="r1"))
     [event] = given.events
     assert isinstance(event, ParkedGiven) and event.to == "2" and given.state.held == ()
+    assert given.state.given == (InTransit(held=one.held[0], to="2", run="r1"),)
     assert apply(given.state, GiveParked("marie", "PB1-1", "3"), now=NOW).code == "not_found"  # once
     two = LaneState(lane="2")
     taken = _ok(two, TakeParked("marie", event.held, "1"))
@@ -115,6 +126,46 @@ def test_a_parked_basket_moves_between_lanes_whole():
     back = _ok(given.state, RestoreParked("marie", event.held))
     assert back.state.held == one.held and back.events == (ParkedRestored(held="1-1", barcode="PB1-1"),)
     assert apply(back.state, RestoreParked("marie", event.held), now=NOW).code == "conflict"
+
+
+def test_a_parked_basket_given_away_is_in_transit_until_its_take_is_known():
+    """The give keeps the basket in the giving lane's state (``given``) so a crash before
+    the take loses nothing; in transit it is no held ticket: it holds no stock back and is
+    not recalled or given again. Known taken it is dropped; known not taken, held again."""
+    one = _ok(LaneState(lane="1"), Park(seller="paul", source=SOURCE, lines=_lines((WINE, 2)))).state
+    [held] = one.held
+    given = _ok(one, GiveParked("marie", "PB1-1", "2", run="r1")).state
+    assert in_transit(given, "1-1") == InTransit(held=held, to="2", run="r1") and given.held == ()
+    assert reserved_quantities(reserved_tickets(given)) == {}  # lane 2 reserves it when it takes it
+    for again in (GiveParked("marie", "PB1-1", "3"), RecallParked("marie", "PB1-1"), Recall("marie", "1-1")):
+        assert apply(given, again, now=NOW).code == "not_found", again
+    # Known taken: it leaves the lane; a second drop (a repeated tell) changes nothing.
+    dropped = _ok(given, DropParked("marie", "1-1"))
+    assert dropped.state.given == () and dropped.state.held == ()
+    assert dropped.events == (ParkedDropped(held="1-1", barcode="PB1-1", to="2"),)
+    assert apply(dropped.state, DropParked("marie", "1-1"), now=NOW).code == "not_found"
+    assert apply(dropped.state, RestoreParked("marie", held), now=NOW).code == "not_found"  # never back once taken
+    # Known not taken: held again, its stock held back again; then no drop finds it.
+    back = _ok(given, RestoreParked("marie", held)).state
+    assert back.held == (held,) and back.given == () and reserved_quantities(reserved_tickets(back)) == {"V1": D(2)}
+    assert apply(back, DropParked("marie", "1-1"), now=NOW).code == "not_found"
+    # In transit it still counts against the lane's held tickets.
+    full = given
+    for _ in range(MAX_HELD - 1):
+        full = _ok(full, Park(seller="paul", source=SOURCE, lines=_lines((WINE, 1)))).state
+    assert apply(full, Park(seller="paul", source=SOURCE, lines=_lines((WINE, 1))), now=NOW).code == "conflict"
+    busy = _ok(full, AddLine("marie", WINE, D(1))).state
+    assert apply(busy, Hold("marie"), now=NOW).code == "conflict"
+
+
+def test_a_basket_in_transit_is_journaled_and_old_journals_still_replay():
+    before = _ok(LaneState(lane="1"), Park(seller="paul", source=SOURCE, lines=_lines((WINE, 2)))).state
+    after = msgspec.structs.replace(_ok(before, GiveParked("marie", "PB1-1", "2", run="r1")).state, rev=before.rev + 1)
+    change = msgspec.json.decode(msgspec.json.encode(diff(before, after)), type=LaneChange)
+    assert replay(before, [change]) == after and after.given
+    # A state journaled before ``given`` existed reads as nothing in transit.
+    old = msgspec.json.encode(before).replace(b',"given":[]', b"")
+    assert b'"given"' not in old and msgspec.json.decode(old, type=LaneState) == before
 
 
 def test_parked_barcodes_name_their_lane():
