@@ -54,6 +54,18 @@ async def _fourth_copy(server) -> int:
             return (await ws.ok("reprint", document="Q-000001", key="ws-copy"))["copy"]
 
 
+def _sell_one_in_cash(till) -> None:
+    """One article, paid 50.00 in cash (F8), finished: the last sale's buttons show."""
+    keys = till.page.keyboard
+    till.scan(C1, lines=1)
+    keys.press("F8")
+    keys.type("50")
+    keys.press("Enter")
+    expect(till.by("payment")).to_have_count(1)
+    keys.press("Enter")
+    expect(till.by("last-sale-number")).to_be_visible()
+
+
 def test_reprint_from_the_documents_screen_counts_copies_with_the_server(reprint_server, tills):
     till = tills(reprint_server).start()
     till.scan(C1, lines=1)
@@ -120,14 +132,7 @@ def test_a_sales_duplicate_on_a_lane_without_a_printer_says_so_in_words(reprint_
     English (it was the generic "not available on this server"). Its Ticket cadeau button
     names a gift receipt, not a duplicata (it said "le duplicata" for both)."""
     till = tills(reprint_server, "2").start()
-    keys = till.page.keyboard
-    till.scan(C1, lines=1)
-    keys.press("F8")
-    keys.type("50")
-    keys.press("Enter")
-    expect(till.by("payment")).to_have_count(1)
-    keys.press("Enter")
-    expect(till.by("last-sale-number")).to_be_visible()
+    _sell_one_in_cash(till)
 
     till.by("reprint-duplicate").click()
     expect(till.by("error-text")).to_have_text(
@@ -170,14 +175,7 @@ def _reload_in_flight(till) -> None:
 
     till.page.route_web_socket(re.compile(r"/ws$"), route)
     till.start()
-    keys = till.page.keyboard
-    till.scan(C1, lines=1)
-    keys.press("F8")
-    keys.type("50")
-    keys.press("Enter")
-    expect(till.by("payment")).to_have_count(1)
-    keys.press("Enter")
-    expect(till.by("last-sale-number")).to_be_visible()
+    _sell_one_in_cash(till)
     till.by("reprint-gift").click()
     till.page.wait_for_function("() => (sessionStorage.getItem('laneserver.till.pending') || '').includes('reprint')")
     till.page.reload()
