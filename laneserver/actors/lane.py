@@ -272,9 +272,9 @@ class LaneActor:
                 command = command.command
             case rules.GiveParked():  # in transit, stamped with this run (``_settle_given``)
                 command = msgspec.structs.replace(command, run=self.run_id)
-            case SettleParked(held=held_id):
+            case SettleParked(held=held_id, hand=hand):
                 given = rules.in_transit(self.state, held_id)
-                if given is None:
+                if given is None or (hand is not None and given.hand != hand):
                     envelope.reply(None)
                     return
                 command = await self._settled(given)

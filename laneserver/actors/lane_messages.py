@@ -105,9 +105,14 @@ class SettleParked(msgspec.Struct, frozen=True):
     """A parked basket this lane gave (``rules.GiveParked``, in transit) whose take failed
     without a clear answer: the journal says whether the other lane took it (then it is
     dropped here, ``DropParked``) or not (held here again, ``RestoreParked``). Answered
-    as those are; None when nothing of it is in transit here."""
+    as those are; None when nothing of it is in transit here. ``hand``: only the give of
+    that hand-over (``GiveParked.hand``): a give that failed unanswered may not have been
+    made while another till's give of the same basket was (that one is left alone).
+    Also asked when the give itself failed unanswered (made, or not: the journal has no
+    take of it either way)."""
 
     held: str
+    hand: str | None = None
 
 
 Receipt = Literal["ticket", "none", "invoice"]

@@ -168,8 +168,9 @@ def give_parked(state: LaneState, command: GiveParked) -> Applied | Refused:
     held = _parked(state, command.barcode)
     if isinstance(held, Refused):
         return held
+    moving = InTransit(held=held, to=command.to, run=command.run, hand=command.hand)
     new = msgspec.structs.replace(state, held=tuple(h for h in state.held if h is not held),
-                                  given=state.given + (InTransit(held=held, to=command.to, run=command.run),))
+                                  given=state.given + (moving,))
     return Applied(new, (ParkedGiven(held=held, to=command.to),))
 
 

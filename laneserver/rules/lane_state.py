@@ -46,11 +46,14 @@ class InTransit(msgspec.Struct, frozen=True, kw_only=True):
     know taken yet: no longer one of its held tickets (nothing recalls it, it holds no
     stock back), still in its journal until the take is known (``DropParked``) or known
     not to have happened (``RestoreParked``). ``run``: the server run that gave it (its
-    edge carries the hand-over through; an earlier run's is settled at the lane's start)."""
+    edge carries the hand-over through; an earlier run's is settled at the lane's start).
+    ``hand``: the hand-over that gave it (the edge's token), so a settle asked by that
+    hand-over never settles another's give of the same basket."""
 
     held: HeldTicket
     to: str
     run: str = ""
+    hand: str = ""
 
 
 class LaneState(msgspec.Struct, frozen=True, kw_only=True):
@@ -234,12 +237,13 @@ class RecallParked(msgspec.Struct, frozen=True):
 class GiveParked(msgspec.Struct, frozen=True):
     """The parked basket of ``barcode`` leaves this lane's held tickets for lane ``to``
     (whose open ticket is empty): answered with the held ticket (``ParkedGiven``), kept
-    in transit (``LaneState.given``, with ``run``) until the take is known."""
+    in transit (``LaneState.given``, with ``run`` and ``hand``) until the take is known."""
 
     seller: str
     barcode: str
     to: str
     run: str = ""
+    hand: str = ""
 
 
 class TakeParked(msgspec.Struct, frozen=True):

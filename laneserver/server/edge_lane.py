@@ -11,6 +11,7 @@ session of the lane gets (``ticket_event``) splice the same bytes.
 
 from __future__ import annotations
 
+import secrets
 from decimal import Decimal
 from typing import Any
 
@@ -124,8 +125,16 @@ async def recall_parked(lane: Address, caller: Caller, request: wire.Scan, shop:
     # From the give on, carried through whatever ends the till's wait (its ask timeout,
     # the session closed, the server stopping): once the other lane has the give, the
     # held ticket leaves it, and only the take (or the give-back) puts it anywhere.
+    hand = secrets.token_hex(8)  # this hand-over's give (``SettleParked.hand``)
     with trio.CancelScope(shield=True):
-        given = await source.ask(Do(caller, rules.GiveParked(seller, code, caller.lane), None, None))
+        try:
+            given = await source.ask(Do(caller, rules.GiveParked(seller, code, caller.lane, hand=hand), None, None))
+        except ActorFailed as failed:
+            # The giving lane crashed on the give, perhaps after its unit: in transit with
+            # this run's stamp, which its restart leaves to this edge; no take was asked.
+            if failed.maybe_applied:
+                await _settle(source, caller, SettleParked(code[len(rules.PARKED_PREFIX):], hand), code)
+            raise
         if isinstance(given, Refused):
             return outcomes.refusal_frame(request, given)
         assert isinstance(given, ParkedHandOver)
@@ -133,10 +142,11 @@ async def recall_parked(lane: Address, caller: Caller, request: wire.Scan, shop:
             taken = await lane.ask(Do(caller, rules.TakeParked(seller, given.held, source_name), key, mark))
         except ActorFailed as failed:
             # This lane never took it (out of service): back where it was; or perhaps it did: the journal says.
-            await _restore_parked(source, caller, seller, given.held, code, settle=failed.maybe_applied)
+            await _settle(source, caller, SettleParked(given.held.held, hand) if failed.maybe_applied
+                          else rules.RestoreParked(seller, given.held), code)
             raise
         if isinstance(taken, Refused):
-            await _restore_parked(source, caller, seller, given.held, code)
+            await _settle(source, caller, rules.RestoreParked(seller, given.held), code)
             return outcomes.refusal_frame(request, taken)
         try:  # the giving lane drops it (a repeat is refused, harmless)
             await source.tell(Do(caller, rules.DropParked(seller, given.held.held), None, None))
@@ -145,11 +155,10 @@ async def recall_parked(lane: Address, caller: Caller, request: wire.Scan, shop:
     return answer(request, taken)
 
 
-async def _restore_parked(source: Address, caller: Caller, seller: str, held: Any, code: str, *,
-                          settle: bool = False) -> None:
+async def _settle(source: Address, caller: Caller, command: rules.RestoreParked | SettleParked, code: str) -> None:
     """The parked basket given away and not taken, held again by the lane that gave it
-    (``settle``: perhaps taken, that lane asks the journal)."""
-    command = SettleParked(held.held) if settle else rules.RestoreParked(seller, held)
+    (``RestoreParked``); or perhaps taken, or perhaps not even given: that lane asks the
+    journal (``SettleParked``)."""
     try:
         back = await source.ask(Do(caller, command, None, None))
     except ActorFailed:  # that lane out of service: still in transit there, settled at its start

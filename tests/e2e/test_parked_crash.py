@@ -108,3 +108,44 @@ async def test_a_parked_basket_killed_at_any_point_of_its_hand_over_is_in_exactl
                 assert [line["qty"] for line in again_reply["ticket"]["lines"]] == ["2"], point
                 assert (await one.ok("held"))["tickets"] == [], point
                 assert await _reserved(one) == "2", point
+
+
+async def test_a_giving_lane_that_crashes_after_its_give_gets_the_basket_back_in_the_same_run(tmp_path, monkeypatch):
+    """Lane 1's actor commits the give, then crashes before it answers (a fault after the
+    unit: its supervisor restarts it, same run). The edge never got the held ticket, so no
+    take is asked: the basket, in transit with this run's stamp, must not wait for the
+    next start to be anywhere (a restarted actor leaves this run's transit to its edge):
+    the edge settles it at once, held on lane 1 again, and the scan retried recalls it."""
+    data = tmp_path / "data"
+    data.mkdir()
+    real_commit = lane_actor.commit
+    crashed: list[str] = []
+
+    async def commit(journal, *ops):
+        results = await real_commit(journal, *ops)
+        if not crashed and any(isinstance(op, RecordEvent) and op.kind == "ParkedGiven" for op in ops):
+            crashed.append("given")
+            raise RuntimeError("a fault after the give's unit")
+        return results
+
+    with trio.fail_after(60):
+        with monkeypatch.context() as patched:
+            patched.setattr(lane_actor, "commit", commit)
+            async with serving(data) as running:
+                one_token = await trio.to_thread.run_sync(pair_till, data, "1")
+                two_token = await trio.to_thread.run_sync(pair_till, data, "2")
+                pda_token = await trio.to_thread.run_sync(pair_pda, data)
+                async with connect(running.ws_url, one_token) as one, connect(running.ws_url, two_token) as two, \
+                        connect(running.ws_url, pda_token) as pda:
+                    parked = await pda.ok("basket_park", basket="p-1", lane="1", lines=[{"code": GALETS, "qty": 2}])
+                    barcode = parked["barcode"]
+                    failed = await two.call("scan", code=barcode, key="recall-1")
+                    assert crashed == ["given"] and failed["type"] == "error", failed
+                    # Back on lane 1 in this run (before: in transit until the next start).
+                    state = await read(running.shop.journal, partial(reads.lane_state, lane="1"))
+                    assert state.given == ()
+                    assert [h["barcode"] for h in (await one.ok("held"))["tickets"]] == [barcode]
+                    assert await _reserved(one) == "2"
+                    again = await two.ok("scan", code=barcode, key="recall-2")
+                    assert [line["qty"] for line in again["ticket"]["lines"]] == ["2"]
+                    assert (await one.ok("held"))["tickets"] == [] and await _reserved(one) == "2"
