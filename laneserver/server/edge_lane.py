@@ -70,6 +70,10 @@ from laneserver.rules.variable_measure import BadValue as BadMeasure
 from laneserver.server import edge_documents, outcomes
 from laneserver.server.ticket_frames import ticket_json
 
+# How often a parked basket's hand-over asks the giving lane to settle it when that lane
+# crashes on the asking (``_settle``): its restart budget (CORE_POLICY) is three.
+SETTLE_TRIES = 4
+
 # The requests a lane answers (a till's own lane; ``basket_empty`` names its lane).
 LANE_REQUESTS = (
     wire.Scan, wire.Add, wire.SetQty, wire.RemoveLine, wire.CancelTicket, wire.Discount, wire.SetCustomer,
@@ -133,7 +137,7 @@ async def recall_parked(lane: Address, caller: Caller, request: wire.Scan, shop:
             # The giving lane crashed on the give, perhaps after its unit: in transit with
             # this run's stamp, which its restart leaves to this edge; no take was asked.
             if failed.maybe_applied:
-                await _settle(source, caller, SettleParked(code[len(rules.PARKED_PREFIX):], hand), code)
+                await _settle(source, caller, SettleParked(code[len(rules.PARKED_PREFIX):], hand), code, hand)
             raise
         if isinstance(given, Refused):
             return outcomes.refusal_frame(request, given)
@@ -143,10 +147,10 @@ async def recall_parked(lane: Address, caller: Caller, request: wire.Scan, shop:
         except ActorFailed as failed:
             # This lane never took it (out of service): back where it was; or perhaps it did: the journal says.
             await _settle(source, caller, SettleParked(given.held.held, hand) if failed.maybe_applied
-                          else rules.RestoreParked(seller, given.held), code)
+                          else rules.RestoreParked(seller, given.held), code, hand)
             raise
         if isinstance(taken, Refused):
-            await _settle(source, caller, rules.RestoreParked(seller, given.held), code)
+            await _settle(source, caller, rules.RestoreParked(seller, given.held), code, hand)
             return outcomes.refusal_frame(request, taken)
         try:  # the giving lane drops it (a repeat is refused, harmless)
             await source.tell(Do(caller, rules.DropParked(seller, given.held.held), None, None))
@@ -155,14 +159,24 @@ async def recall_parked(lane: Address, caller: Caller, request: wire.Scan, shop:
     return answer(request, taken)
 
 
-async def _settle(source: Address, caller: Caller, command: rules.RestoreParked | SettleParked, code: str) -> None:
+async def _settle(source: Address, caller: Caller, command: rules.RestoreParked | SettleParked, code: str,
+                  hand: str) -> None:
     """The parked basket given away and not taken, held again by the lane that gave it
     (``RestoreParked``); or perhaps taken, or perhaps not even given: that lane asks the
-    journal (``SettleParked``)."""
-    try:
-        back = await source.ask(Do(caller, command, None, None))
-    except ActorFailed:  # that lane out of service: still in transit there, settled at its start
-        back = refused(Code.UNAVAILABLE, f"lane {rules.parked_lane(code)} did not answer")
+    journal (``SettleParked``). That lane crashing on it (restarted by its supervisor,
+    same run: it leaves this run's transit to this edge) is asked again, the journal
+    now saying what the crash left (``SETTLE_TRIES``); out of service or stopping, the
+    basket stays in transit there, settled at its next start."""
+    back: Any = None
+    for _ in range(SETTLE_TRIES):
+        try:
+            back = await source.ask(Do(caller, command, None, None))
+            break
+        except ActorFailed as failed:
+            back = refused(Code.UNAVAILABLE, f"lane {rules.parked_lane(code)} did not answer")
+            if not failed.maybe_applied:
+                break
+            command = SettleParked(code[len(rules.PARKED_PREFIX):], hand)
     if isinstance(back, Refused):
         get_logger("lane", lane=caller.lane).error("parked_basket_not_restored", barcode=code, reason=back.message)
 

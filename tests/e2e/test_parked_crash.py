@@ -149,3 +149,44 @@ async def test_a_giving_lane_that_crashes_after_its_give_gets_the_basket_back_in
                     again = await two.ok("scan", code=barcode, key="recall-2")
                     assert [line["qty"] for line in again["ticket"]["lines"]] == ["2"]
                     assert (await one.ok("held"))["tickets"] == [] and await _reserved(one) == "2"
+
+
+async def test_a_giving_lane_that_crashes_on_the_give_back_still_gets_the_basket_back_in_the_same_run(
+        tmp_path, monkeypatch):
+    """Lane 2 fails on the take before its unit, then lane 1 fails on holding the basket
+    again, before its unit too (both restarted by their supervisors, same run): the edge
+    asks again until lane 1 answers, so the basket is held on lane 1 in this run, not in
+    transit until the next start."""
+    data = tmp_path / "data"
+    data.mkdir()
+    real_commit = lane_actor.commit
+    crashed: list[str] = []
+
+    async def commit(journal, *ops):
+        kinds = {op.kind for op in ops if isinstance(op, RecordEvent)}
+        for kind in ("ParkedTaken", "ParkedRestored"):
+            if kind in kinds and kind not in crashed:
+                crashed.append(kind)
+                raise RuntimeError(f"a fault before the unit of {kind}")
+        return await real_commit(journal, *ops)
+
+    with trio.fail_after(60):
+        with monkeypatch.context() as patched:
+            patched.setattr(lane_actor, "commit", commit)
+            async with serving(data) as running:
+                one_token = await trio.to_thread.run_sync(pair_till, data, "1")
+                two_token = await trio.to_thread.run_sync(pair_till, data, "2")
+                pda_token = await trio.to_thread.run_sync(pair_pda, data)
+                async with connect(running.ws_url, one_token) as one, connect(running.ws_url, two_token) as two, \
+                        connect(running.ws_url, pda_token) as pda:
+                    parked = await pda.ok("basket_park", basket="p-1", lane="1", lines=[{"code": GALETS, "qty": 2}])
+                    barcode = parked["barcode"]
+                    failed = await two.call("scan", code=barcode, key="recall-1")
+                    assert crashed == ["ParkedTaken", "ParkedRestored"] and failed["type"] == "error", failed
+                    state = await read(running.shop.journal, partial(reads.lane_state, lane="1"))
+                    assert state.given == ()
+                    assert [h["barcode"] for h in (await one.ok("held"))["tickets"]] == [barcode]
+                    assert await _reserved(one) == "2"
+                    again = await two.ok("scan", code=barcode, key="recall-2")
+                    assert [line["qty"] for line in again["ticket"]["lines"]] == ["2"]
+                    assert (await one.ok("held"))["tickets"] == [] and await _reserved(one) == "2"
