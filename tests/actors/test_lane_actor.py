@@ -539,3 +539,20 @@ async def test_a_parked_basket_left_in_transit_by_an_earlier_run_is_settled_at_s
     kinds = [kind for (kind,) in db_rows(path, "SELECT kind FROM events WHERE kind LIKE 'Parked%' ORDER BY seq")]
     assert kinds == ["ParkedGiven", "ParkedRestored", "ParkedGiven", "ParkedRestored", "ParkedGiven", "ParkedTaken",
                      "ParkedDropped"]
+
+
+async def test_a_settle_asked_by_one_hand_over_leaves_another_hand_overs_give_alone(tmp_path) -> None:
+    """A till's give that failed unanswered may not have been made while another till's
+    give of the same basket was (that one's take still coming): the first till's
+    ``SettleParked`` names its own hand-over and leaves the other's in transit."""
+    path = tmp_path / "shop.sqlite3"
+    source = LineSource(device="pda-1", seller="paul", basket="b-1")
+    with trio.fail_after(DEADLINE):
+        async with running_shop(path, run_id="run-1") as shop:
+            await ok(shop, rules.Park(seller="paul", source=source, lines=(add("WINE", 2, "paul"),)))
+            await ok(shop, rules.GiveParked("marie", "PB1-1", "2", hand="theirs"))
+            assert shop.actor.state.given[0].hand == "theirs"
+            assert await ok(shop, SettleParked("1-1", "mine")) is None
+            assert [g.held.held for g in shop.actor.state.given] == ["1-1"]
+            await ok(shop, SettleParked("1-1", "theirs"))  # its own: no take journaled, held again
+            assert shop.actor.state.given == () and [h.held for h in shop.actor.state.held] == ["1-1"]
