@@ -305,6 +305,9 @@ class LaneActor:
             command = (rules.Park(seller=basket.source.seller, source=basket.source, lines=lines) if basket.park
                        else rules.EmptyBasket(seller=basket.source.seller, source=basket.source, lines=lines,
                                               append=basket.append))
+        if isinstance(command, (rules.Pay, rules.Finish)) and (unsaved := self.paying.given_back(self.state)):
+            envelope.reply(unsaved)  # a card payment given back is still on the ticket: no sale with it
+            return
         taken = self.paying.taken_on_terminal(self.state, command)
         if taken is not None:  # a card payment the terminal took: given back on it first
             await self._reverse_card(envelope, caller, asked, command, taken)
@@ -347,10 +350,14 @@ class LaneActor:
             envelope.reply(refusal)
             return
         before = self.state
+        self.paying.refunded.add(payment)
         await self._apply(envelope, caller, asked, command)
-        if self.state is before:
+        if self.state is not before:
+            self.paying.refunded.discard(payment)
+        else:
             # Given back but still on the ticket (the journal refused the unit): say so
-            # loudly; finishing the sale would record money the customer has back.
+            # loudly; no sale is finished with it until it is removed again, and that
+            # removal does not ask the terminal (LanePayments ``refunded``).
             self.log.error("card_refunded_not_recorded", payment=payment.payment, amount=str(payment.amount),
                            reference=payment.reference)
 

@@ -93,6 +93,11 @@ class LanePayments:
         # Head office's holds on credit and wallet, chain-wide (actors/hq_holds.py; [head_office]).
         self.hq_holds = hq_holds
         self.log = log
+        # Card payments the terminal gave back whose removal the journal then refused
+        # (``card_refunded_not_recorded``): still on the ticket, the money with the
+        # customer. Removed again without the terminal; no sale finishes meanwhile
+        # (``given_back``). In memory: a restart forgets them (docs/operations.md).
+        self.refunded: set[Payment] = set()
 
     def handles(self, state: rules.LaneState, command: Any) -> bool:
         """Whether ``command`` is a payment this part prepares."""
@@ -128,12 +133,25 @@ class LanePayments:
         if not isinstance(command, rules.RemovePayment) or self.terminal is None:
             return None
         payment = next((p for p in state.ticket.payments if p.payment == command.payment), None)
-        if payment is None or payment.mode != "card":
-            return None
+        if payment is None or payment.mode != "card" or payment in self.refunded:
+            return None  # (given back already: removed as it is, not refunded twice)
         if payment.amount > 0:
             return payment
         terminal = self.config.terminal_of(self.lane)
         return payment if terminal is not None and terminal.kind == "caisse-ap" else None
+
+    def given_back(self, state: rules.LaneState) -> Refused | None:
+        """Why no payment and no finish can be made on the ticket: a card payment on it
+        the terminal gave back, whose removal was not recorded (``refunded``) — finishing
+        would record money the customer has back. None when there is none."""
+        self.refunded &= set(state.ticket.payments)
+        if not self.refunded:
+            return None
+        payment = min(self.refunded, key=lambda p: p.payment)
+        return refused(Code.CONFLICT, f"card payment {payment.payment} ({fmt_money(payment.amount)}) was given back on "
+                                      "the terminal but is still on the ticket (its removal could not be saved): "
+                                      "remove it again (the terminal is not asked again) before paying or finishing",
+                       payment=payment.payment)
 
     async def reverse(self, payment: Payment) -> Refused | None:
         """A card payment the terminal took, given back on it before its line is removed:

@@ -7,14 +7,18 @@ before its fix.
   invoice's customer cannot be read after the charge (this lane has no customer
   directory): the payment is recorded on the ticket, not finishing (the card was
   charged, the payment dropped).
+- a card payment the terminal gave back whose removal the journal refused: not given
+  back twice by the next removal, no sale finished with it meanwhile.
 """
 
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from decimal import Decimal as D
 from typing import AsyncIterator
 
 import trio
+from structlog.testing import capture_logs
 
 from laneserver.actors.lane import payment_policy
 from laneserver.actors.lane_messages import GetTicket, LaneTicket, Receipted
@@ -55,3 +59,35 @@ async def test_a_card_payment_whose_invoice_cannot_be_made_after_the_charge_is_r
             now: LaneTicket = await ok(shop, GetTicket())
             [card] = now.ticket.payments
             assert (card.mode, str(card.amount), card.reference[:3]) == ("card", "3.20", "SIM")
+
+
+async def test_a_card_payment_given_back_whose_removal_is_not_saved_is_not_given_back_twice_nor_sold(
+        tmp_path, monkeypatch) -> None:
+    """The terminal approved the refund of a card payment the cashier removes, then the
+    journal refused the removal (here its key, forgotten by the lane after a week, is
+    still the journal's: ``key_reused``): the payment stays on the ticket, the money is
+    with the customer. Before, a second removal refunded it again on the terminal, and a
+    cash payment of the rest finished the sale with it (money recorded, not held)."""
+    from laneserver.actors import replies
+
+    now = [0.0]
+    monkeypatch.setattr(replies, "_seconds", lambda: now[0])
+    with capture_logs() as logs, trio.fail_after(DEADLINE):
+        async with card_shop(tmp_path / "shop.db") as shop:
+            await ok(shop, add("BREAD"), key="k-1")
+            now[0] += replies.KEEP.total_seconds() + 1
+            await ok(shop, rules.Pay("marie", "card", D("1.00"), policy=POLICY), key="k-2")
+            unsaved = await do(shop, rules.RemovePayment("marie", 1), key="k-1")
+            assert isinstance(unsaved, Refused) and unsaved.details == {"key_reused": True}, unsaved
+            [card] = (await ok(shop, GetTicket())).ticket.payments  # given back, still on the ticket
+            assert (card.mode, str(card.amount)) == ("card", "1.00"), card
+            for sale in (Receipted(rules.Pay("marie", "cash", D("2.20"), policy=POLICY), "none"),
+                         Receipted(rules.Finish("marie"), "none")):
+                refusal = await do(shop, sale)
+                assert isinstance(refusal, Refused) and refusal.code == Code.CONFLICT, refusal
+                assert refusal.details == {"payment": 1} and "given back" in refusal.message, refusal
+            await ok(shop, rules.RemovePayment("marie", 1), key="k-3")  # not refunded again
+            assert (await ok(shop, GetTicket())).ticket.payments == ()
+            await ok(shop, Receipted(rules.Pay("marie", "cash", policy=POLICY), "none"))
+    refunds = [e for e in logs if e["event"] == "card_payment_refunded"]
+    assert len(refunds) == 1 and [e for e in logs if e["event"] == "card_refunded_not_recorded"], refunds
