@@ -309,6 +309,10 @@ class LaneActor:
             envelope.reply(unsaved)  # a card payment given back is still on the ticket: no sale with it
             return
         taken = self.paying.taken_on_terminal(self.state, command)
+        if (taken is not None or self.paying.charges_card(self.state, command)) and \
+                (reused := await self._key_reused(caller, asked)) is not None:
+            envelope.reply(reused)  # the unit would be refused for its key after the terminal took (gave) the money
+            return
         if taken is not None:  # a card payment the terminal took: given back on it first
             await self._reverse_card(envelope, caller, asked, command, taken)
             return
@@ -360,6 +364,18 @@ class LaneActor:
             # removal does not ask the terminal (LanePayments ``refunded``).
             self.log.error("card_refunded_not_recorded", payment=payment.payment, amount=str(payment.amount),
                            reference=payment.reference)
+
+    async def _key_reused(self, caller: Caller, asked: _Asked) -> Refused | None:
+        """``key_reused`` for a keyed request about to ask the card terminal when the
+        journal already has its key from this device (another actor's request, or one
+        this lane forgot): refused before the money moves, not by the unit after."""
+        if asked.key is None:
+            return None
+        taken = await read(self.journal, partial(reads.reply_actor, device=caller.device, key=asked.key))
+        if taken is None:
+            return None
+        return self.replies.failed_result(CommitFailed(f"key {asked.key!r} taken by {taken}", key_reused=True),
+                                          asked.key, "")
 
     def _unwritable(self, command: Any, asked: _Asked) -> Refused | None:
         """Why the sale ``command`` would finish (``auto_finish``) cannot be made, found
