@@ -98,6 +98,10 @@ class LanePayments:
         # customer. Removed again without the terminal; no sale finishes meanwhile
         # (``given_back``). In memory: a restart forgets them (docs/operations.md).
         self.refunded: set[Payment] = set()
+        # Card payments whose refund the terminal has not said the end of (``unknown``:
+        # the credit may have been made): no sale finishes with them either until a
+        # removal settles it (the driver asks the terminal how the lost one ended first).
+        self.unsure: set[Payment] = set()
 
     def handles(self, state: rules.LaneState, command: Any) -> bool:
         """Whether ``command`` is a payment this part prepares."""
@@ -142,9 +146,18 @@ class LanePayments:
 
     def given_back(self, state: rules.LaneState) -> Refused | None:
         """Why no payment and no finish can be made on the ticket: a card payment on it
-        the terminal gave back, whose removal was not recorded (``refunded``) — finishing
-        would record money the customer has back. None when there is none."""
-        self.refunded &= set(state.ticket.payments)
+        the terminal gave back, whose removal was not recorded (``refunded``), or whose
+        refund it has not said the end of (``unsure``) — finishing would record money the
+        customer has (may have) back. None when there is none."""
+        on_ticket = set(state.ticket.payments)
+        self.refunded &= on_ticket
+        self.unsure &= on_ticket
+        if self.unsure and not self.refunded:
+            payment = min(self.unsure, key=lambda p: p.payment)
+            return refused(Code.CONFLICT, f"the terminal has not said whether it gave back card payment "
+                                          f"{payment.payment} ({fmt_money(payment.amount)}): remove it again (the "
+                                          "terminal is asked how the refund ended first) before paying or finishing",
+                           payment=payment.payment)
         if not self.refunded:
             return None
         payment = min(self.refunded, key=lambda p: p.payment)
@@ -163,13 +176,19 @@ class LanePayments:
         amount = -payment.amount
         reference = f"{self.lane}-{self.clock.now():%Y%m%d%H%M%S}-{payment.payment}-R"
         result = await self._ask_terminal(amount, reference)
+        self.unsure.discard(payment)
         if not result.approved:
             self.log.info("card_refund_not_approved", reference=reference, payment=payment.payment,
                           outcome=result.outcome, amount=str(amount))
             what = f"card payment {payment.payment} ({fmt_money(payment.amount)}, {payment.reference or '-'})"
+            then = "try again, or finish the sale"
+            if result.outcome == "unknown":  # the refund may have been made: no sale until it is known
+                self.unsure.add(payment)
+                then = "try again: the terminal is asked how the refund ended first; the sale cannot be finished " \
+                       "until then"
             return refused(Code.PAYMENT_DECLINED,
                            f"{_not_approved(result)} — giving back {what} on the terminal: the payment stays on the "
-                           "ticket (try again, or finish the sale)", outcome=result.outcome, payment=payment.payment)
+                           f"ticket ({then})", outcome=result.outcome, payment=payment.payment)
         self.log.info("card_payment_refunded", reference=reference, payment=payment.payment, amount=str(amount),
                       authorisation=result.authorisation, charged=payment.reference)
         return None
