@@ -482,8 +482,15 @@ class LaneActor:
             results = await commit(self.journal, *ops)
         except CommitFailed as error:
             log_commit_failed(self.log, error, command=type(asked.command).__name__)
-            envelope.reply(self.replies.failed_result(error, asked.key,
-                                                      "the change could not be saved; nothing was changed"))
+            failed = self.replies.failed_result(error, asked.key, "the change could not be saved; nothing was changed")
+            if charged and sale is not None and isinstance(command, rules.Pay):
+                # The card was charged for the sale refused: its payment kept on the ticket
+                # (a key another request took meanwhile not remembered with it).
+                await self.steps.undo(plan.give_backs(), granted)
+                await self._keep_charged(envelope, caller, _Asked(asked.command) if error.key_reused else asked,
+                                         command, failed)
+                return
+            envelope.reply(failed)
             await self.steps.undo(plan.give_backs(), granted)  # what was granted for nothing
             return
         self.state = state
@@ -523,7 +530,8 @@ class LaneActor:
         """A card the terminal charged for a payment that would finish the sale
         (``auto_finish``), when a later step of that sale refused it after the charge — a
         top-up cancel line the wallet no longer covers, a customer payment no longer held,
-        the invoice's customer not read: the money was taken, so the payment is recorded
+        the invoice's customer not read, the sale's unit refused by the journal: the money
+        was taken, so the payment is recorded
         on the ticket all the same, without finishing. The answer is the refusal, saying
         so and naming the payment (``payment``); the cashier puts it right and finishes
         (or removes the payment: its card is refunded, ``_reverse_card``)."""

@@ -10,7 +10,9 @@ before its fix.
 - a card payment the terminal gave back whose removal the journal refused: not given
   back twice by the next removal, no sale finished with it meanwhile;
 - a card payment or removal whose key the device already used: refused before the
-  terminal is asked (charged or given back, then the unit refused for its key).
+  terminal is asked (charged or given back, then the unit refused for its key);
+- a card payment finishing the sale whose unit the journal refuses after the charge:
+  recorded on the ticket, not finishing (it was dropped).
 """
 
 from __future__ import annotations
@@ -126,3 +128,34 @@ async def test_a_card_charge_or_refund_with_a_key_already_used_asks_no_terminal(
     asked = [e for e in logs if e["event"] in ("card_payment_approved", "card_payment_refunded")]
     assert len(asked) == 1, asked
     assert not [e for e in logs if e["event"] in ("card_charged_not_recorded", "card_refunded_not_recorded")]
+
+
+async def test_a_card_payment_whose_sale_the_journal_refuses_after_the_charge_is_recorded(tmp_path) -> None:
+    """A card payment finishing the sale (``auto_finish``) whose sale's unit the journal
+    refuses after the card was charged (here its key, taken meanwhile by another request
+    of the same device while the terminal had the card): the payment is recorded on the
+    ticket, not finishing, and the refusal names it (``payment``). Before, it was dropped
+    (``card_charged_not_recorded``): money taken and not recorded."""
+    slow = msgspec.structs.replace(CARD_CONFIG, terminals=(TerminalConfig(id="t1", delay_seconds=1.5),))
+    with capture_logs() as logs, trio.fail_after(DEADLINE):
+        async with card_shop(tmp_path / "shop.db", slow) as shop:
+            await ok(shop, add("BREAD"))
+            async with trio.open_nursery() as nursery:
+                answer: list[Any] = []
+
+                async def pay() -> None:
+                    answer.append(await do(shop, Receipted(rules.Pay("marie", "card", policy=POLICY), "none"),
+                                           key="k-1"))
+
+                nursery.start_soon(pay)
+                await trio.sleep(0.5)  # the terminal has the card: the same key, another request
+                await commit(shop.journal, Remember(device=MARIE.device, key="k-1", actor="customers", reply=b"{}",
+                                                    at=FixedClock().now()))
+            [refusal] = answer
+            assert isinstance(refusal, Refused) and refusal.details == {"key_reused": True, "payment": 1}, refusal
+            assert "recorded on the ticket" in refusal.message, refusal
+            [card] = (await ok(shop, GetTicket())).ticket.payments
+            assert (card.mode, str(card.amount), card.reference[:3]) == ("card", "3.20", "SIM"), card
+            done = await ok(shop, Receipted(rules.Finish("marie"), "none"))
+            assert str(done.total) == "3.20"
+    assert not [e for e in logs if e["event"] == "card_charged_not_recorded"]
