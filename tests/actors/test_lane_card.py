@@ -56,6 +56,12 @@ async def card_shop(path, config: Config = CARD_CONFIG) -> AsyncIterator[Shop]:
         terminal.close()
 
 
+async def terminal_asked(logs: list[dict[str, Any]]) -> None:
+    """Once the terminal was asked (``terminal_charge_started``)."""
+    while not [e for e in logs if e["event"] == "terminal_charge_started" and e["amount"] in ("-1.00", "3.20")]:
+        await trio.sleep(0.01)
+
+
 async def test_a_card_payment_whose_invoice_cannot_be_made_after_the_charge_is_recorded(tmp_path) -> None:
     with trio.fail_after(DEADLINE):
         async with card_shop(tmp_path / "shop.db") as shop:
@@ -89,7 +95,7 @@ async def test_a_card_payment_given_back_whose_removal_is_not_saved_is_not_given
                     answer.append(await do(shop, rules.RemovePayment("marie", 1), key="k-2"))
 
                 nursery.start_soon(remove)
-                await trio.sleep(0.5)  # the terminal has the card: the same key, another request
+                await terminal_asked(logs)  # the terminal has the card: the same key, another request
                 await commit(shop.journal, Remember(device=MARIE.device, key="k-2", actor="customers", reply=b"{}",
                                                     at=FixedClock().now()))
             [unsaved] = answer
@@ -148,7 +154,7 @@ async def test_a_card_payment_whose_sale_the_journal_refuses_after_the_charge_is
                                            key="k-1"))
 
                 nursery.start_soon(pay)
-                await trio.sleep(0.5)  # the terminal has the card: the same key, another request
+                await terminal_asked(logs)  # the terminal has the card: the same key, another request
                 await commit(shop.journal, Remember(device=MARIE.device, key="k-1", actor="customers", reply=b"{}",
                                                     at=FixedClock().now()))
             [refusal] = answer
