@@ -483,9 +483,9 @@ class LaneActor:
         except CommitFailed as error:
             log_commit_failed(self.log, error, command=type(asked.command).__name__)
             failed = self.replies.failed_result(error, asked.key, "the change could not be saved; nothing was changed")
-            if charged and sale is not None and isinstance(command, rules.Pay):
-                # The card was charged for the sale refused: its payment kept on the ticket
-                # (a key another request took meanwhile not remembered with it).
+            if charged and (sale is not None or error.key_reused) and isinstance(command, rules.Pay):
+                # The card was charged for the sale (the payment: its key another request
+                # took meanwhile) refused: kept on the ticket, without that key.
                 await self.steps.undo(plan.give_backs(), granted)
                 await self._keep_charged(envelope, caller, _Asked(asked.command) if error.key_reused else asked,
                                          command, failed)

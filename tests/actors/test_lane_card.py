@@ -11,8 +11,8 @@ before its fix.
   back twice by the next removal, no sale finished with it meanwhile;
 - a card payment or removal whose key the device already used: refused before the
   terminal is asked (charged or given back, then the unit refused for its key);
-- a card payment finishing the sale whose unit the journal refuses after the charge:
-  recorded on the ticket, not finishing (it was dropped).
+- a card payment (finishing the sale or not) whose unit the journal refuses after the
+  charge: recorded on the ticket, not finishing (it was dropped).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from decimal import Decimal as D
 from typing import Any, AsyncIterator
 
 import msgspec
+import pytest
 import trio
 from structlog.testing import capture_logs
 
@@ -56,9 +57,9 @@ async def card_shop(path, config: Config = CARD_CONFIG) -> AsyncIterator[Shop]:
         terminal.close()
 
 
-async def terminal_asked(logs: list[dict[str, Any]]) -> None:
-    """Once the terminal was asked (``terminal_charge_started``)."""
-    while not [e for e in logs if e["event"] == "terminal_charge_started" and e["amount"] in ("-1.00", "3.20")]:
+async def terminal_asked(logs: list[dict[str, Any]], amount: str) -> None:
+    """Once the terminal was asked for ``amount`` (``terminal_charge_started``)."""
+    while not [e for e in logs if e["event"] == "terminal_charge_started" and e["amount"] == amount]:
         await trio.sleep(0.01)
 
 
@@ -95,7 +96,7 @@ async def test_a_card_payment_given_back_whose_removal_is_not_saved_is_not_given
                     answer.append(await do(shop, rules.RemovePayment("marie", 1), key="k-2"))
 
                 nursery.start_soon(remove)
-                await terminal_asked(logs)  # the terminal has the card: the same key, another request
+                await terminal_asked(logs, "-1.00")  # the terminal has the card: the same key, another request
                 await commit(shop.journal, Remember(device=MARIE.device, key="k-2", actor="customers", reply=b"{}",
                                                     at=FixedClock().now()))
             [unsaved] = answer
@@ -136,12 +137,13 @@ async def test_a_card_charge_or_refund_with_a_key_already_used_asks_no_terminal(
     assert not [e for e in logs if e["event"] in ("card_charged_not_recorded", "card_refunded_not_recorded")]
 
 
-async def test_a_card_payment_whose_sale_the_journal_refuses_after_the_charge_is_recorded(tmp_path) -> None:
-    """A card payment finishing the sale (``auto_finish``) whose sale's unit the journal
-    refuses after the card was charged (here its key, taken meanwhile by another request
-    of the same device while the terminal had the card): the payment is recorded on the
-    ticket, not finishing, and the refusal names it (``payment``). Before, it was dropped
-    (``card_charged_not_recorded``): money taken and not recorded."""
+@pytest.mark.parametrize("amount", [None, "1.00"])
+async def test_a_card_payment_whose_sale_the_journal_refuses_after_the_charge_is_recorded(tmp_path, amount) -> None:
+    """A card payment finishing the sale (``auto_finish``; or not: 1.00 of 3.20) whose
+    unit the journal refuses after the card was charged (here its key, taken meanwhile by
+    another request of the same device while the terminal had the card): the payment is
+    recorded on the ticket, not finishing, and the refusal names it (``payment``). Before,
+    it was dropped (``card_charged_not_recorded``): money taken and not recorded."""
     slow = msgspec.structs.replace(CARD_CONFIG, terminals=(TerminalConfig(id="t1", delay_seconds=1.5),))
     with capture_logs() as logs, trio.fail_after(DEADLINE):
         async with card_shop(tmp_path / "shop.db", slow) as shop:
@@ -150,18 +152,19 @@ async def test_a_card_payment_whose_sale_the_journal_refuses_after_the_charge_is
                 answer: list[Any] = []
 
                 async def pay() -> None:
-                    answer.append(await do(shop, Receipted(rules.Pay("marie", "card", policy=POLICY), "none"),
-                                           key="k-1"))
+                    card = rules.Pay("marie", "card", None if amount is None else D(amount), policy=POLICY)
+                    answer.append(await do(shop, Receipted(card, "none"), key="k-1"))
 
                 nursery.start_soon(pay)
-                await terminal_asked(logs)  # the terminal has the card: the same key, another request
+                await terminal_asked(logs, amount or "3.20")  # the terminal has the card: the key taken
                 await commit(shop.journal, Remember(device=MARIE.device, key="k-1", actor="customers", reply=b"{}",
                                                     at=FixedClock().now()))
             [refusal] = answer
             assert isinstance(refusal, Refused) and refusal.details == {"key_reused": True, "payment": 1}, refusal
             assert "recorded on the ticket" in refusal.message, refusal
             [card] = (await ok(shop, GetTicket())).ticket.payments
-            assert (card.mode, str(card.amount), card.reference[:3]) == ("card", "3.20", "SIM"), card
-            done = await ok(shop, Receipted(rules.Finish("marie"), "none"))
+            assert (card.mode, str(card.amount), card.reference[:3]) == ("card", amount or "3.20", "SIM"), card
+            rest = rules.Finish("marie") if amount is None else rules.Pay("marie", "cash", policy=POLICY)
+            done = await ok(shop, Receipted(rest, "none"))  # (the cash finishes it: auto_finish)
             assert str(done.total) == "3.20"
     assert not [e for e in logs if e["event"] == "card_charged_not_recorded"]
