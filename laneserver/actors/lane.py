@@ -305,7 +305,14 @@ class LaneActor:
             command = (rules.Park(seller=basket.source.seller, source=basket.source, lines=lines) if basket.park
                        else rules.EmptyBasket(seller=basket.source.seller, source=basket.source, lines=lines,
                                               append=basket.append))
+        if isinstance(command, (rules.Pay, rules.Finish)) and (unsaved := self.paying.given_back(self.state)):
+            envelope.reply(unsaved)  # a card payment given back is still on the ticket: no sale with it
+            return
         taken = self.paying.taken_on_terminal(self.state, command)
+        if (taken is not None or self.paying.charges_card(self.state, command)) and \
+                (reused := await self._key_reused(caller, asked)) is not None:
+            envelope.reply(reused)  # the unit would be refused for its key after the terminal took (gave) the money
+            return
         if taken is not None:  # a card payment the terminal took: given back on it first
             await self._reverse_card(envelope, caller, asked, command, taken)
             return
@@ -347,12 +354,28 @@ class LaneActor:
             envelope.reply(refusal)
             return
         before = self.state
+        self.paying.refunded.add(payment)
         await self._apply(envelope, caller, asked, command)
-        if self.state is before:
+        if self.state is not before:
+            self.paying.refunded.discard(payment)
+        else:
             # Given back but still on the ticket (the journal refused the unit): say so
-            # loudly; finishing the sale would record money the customer has back.
+            # loudly; no sale is finished with it until it is removed again, and that
+            # removal does not ask the terminal (LanePayments ``refunded``).
             self.log.error("card_refunded_not_recorded", payment=payment.payment, amount=str(payment.amount),
                            reference=payment.reference)
+
+    async def _key_reused(self, caller: Caller, asked: _Asked) -> Refused | None:
+        """``key_reused`` for a keyed request about to ask the card terminal when the
+        journal already has its key from this device (another actor's request, or one
+        this lane forgot): refused before the money moves, not by the unit after."""
+        if asked.key is None:
+            return None
+        taken = await read(self.journal, partial(reads.reply_actor, device=caller.device, key=asked.key))
+        if taken is None:
+            return None
+        return self.replies.failed_result(CommitFailed(f"key {asked.key!r} taken by {taken}", key_reused=True),
+                                          asked.key, "")
 
     def _unwritable(self, command: Any, asked: _Asked) -> Refused | None:
         """Why the sale ``command`` would finish (``auto_finish``) cannot be made, found
@@ -459,8 +482,15 @@ class LaneActor:
             results = await commit(self.journal, *ops)
         except CommitFailed as error:
             log_commit_failed(self.log, error, command=type(asked.command).__name__)
-            envelope.reply(self.replies.failed_result(error, asked.key,
-                                                      "the change could not be saved; nothing was changed"))
+            failed = self.replies.failed_result(error, asked.key, "the change could not be saved; nothing was changed")
+            if charged and (sale is not None or error.key_reused) and isinstance(command, rules.Pay):
+                # The card was charged for the sale (the payment: its key another request
+                # took meanwhile) refused: kept on the ticket, without that key.
+                await self.steps.undo(plan.give_backs(), granted)
+                await self._keep_charged(envelope, caller, _Asked(asked.command) if error.key_reused else asked,
+                                         command, failed)
+                return
+            envelope.reply(failed)
             await self.steps.undo(plan.give_backs(), granted)  # what was granted for nothing
             return
         self.state = state
@@ -500,7 +530,8 @@ class LaneActor:
         """A card the terminal charged for a payment that would finish the sale
         (``auto_finish``), when a later step of that sale refused it after the charge — a
         top-up cancel line the wallet no longer covers, a customer payment no longer held,
-        the invoice's customer not read: the money was taken, so the payment is recorded
+        the invoice's customer not read, the sale's unit refused by the journal: the money
+        was taken, so the payment is recorded
         on the ticket all the same, without finishing. The answer is the refusal, saying
         so and naming the payment (``payment``); the cashier puts it right and finishes
         (or removes the payment: its card is refunded, ``_reverse_card``)."""

@@ -93,6 +93,15 @@ class LanePayments:
         # Head office's holds on credit and wallet, chain-wide (actors/hq_holds.py; [head_office]).
         self.hq_holds = hq_holds
         self.log = log
+        # Card payments the terminal gave back whose removal the journal then refused
+        # (``card_refunded_not_recorded``): still on the ticket, the money with the
+        # customer. Removed again without the terminal; no sale finishes meanwhile
+        # (``given_back``). In memory: a restart forgets them (docs/operations.md).
+        self.refunded: set[Payment] = set()
+        # Card payments whose refund the terminal has not said the end of (``unknown``:
+        # the credit may have been made): no sale finishes with them either until a
+        # removal settles it (the driver asks the terminal how the lost one ended first).
+        self.unsure: set[Payment] = set()
 
     def handles(self, state: rules.LaneState, command: Any) -> bool:
         """Whether ``command`` is a payment this part prepares."""
@@ -128,12 +137,34 @@ class LanePayments:
         if not isinstance(command, rules.RemovePayment) or self.terminal is None:
             return None
         payment = next((p for p in state.ticket.payments if p.payment == command.payment), None)
-        if payment is None or payment.mode != "card":
-            return None
+        if payment is None or payment.mode != "card" or payment in self.refunded:
+            return None  # (given back already: removed as it is, not refunded twice)
         if payment.amount > 0:
             return payment
         terminal = self.config.terminal_of(self.lane)
         return payment if terminal is not None and terminal.kind == "caisse-ap" else None
+
+    def given_back(self, state: rules.LaneState) -> Refused | None:
+        """Why no payment and no finish can be made on the ticket: a card payment on it
+        the terminal gave back, whose removal was not recorded (``refunded``), or whose
+        refund it has not said the end of (``unsure``) — finishing would record money the
+        customer has (may have) back. None when there is none."""
+        on_ticket = set(state.ticket.payments)
+        self.refunded &= on_ticket
+        self.unsure &= on_ticket
+        if self.unsure and not self.refunded:
+            payment = min(self.unsure, key=lambda p: p.payment)
+            return refused(Code.CONFLICT, f"the terminal has not said whether it gave back card payment "
+                                          f"{payment.payment} ({fmt_money(payment.amount)}): remove it again (the "
+                                          "terminal is asked how the refund ended first) before paying or finishing",
+                           payment=payment.payment)
+        if not self.refunded:
+            return None
+        payment = min(self.refunded, key=lambda p: p.payment)
+        return refused(Code.CONFLICT, f"card payment {payment.payment} ({fmt_money(payment.amount)}) was given back on "
+                                      "the terminal but is still on the ticket (its removal could not be saved): "
+                                      "remove it again (the terminal is not asked again) before paying or finishing",
+                       payment=payment.payment)
 
     async def reverse(self, payment: Payment) -> Refused | None:
         """A card payment the terminal took, given back on it before its line is removed:
@@ -145,13 +176,19 @@ class LanePayments:
         amount = -payment.amount
         reference = f"{self.lane}-{self.clock.now():%Y%m%d%H%M%S}-{payment.payment}-R"
         result = await self._ask_terminal(amount, reference)
+        self.unsure.discard(payment)
         if not result.approved:
             self.log.info("card_refund_not_approved", reference=reference, payment=payment.payment,
                           outcome=result.outcome, amount=str(amount))
             what = f"card payment {payment.payment} ({fmt_money(payment.amount)}, {payment.reference or '-'})"
+            then = "try again, or finish the sale"
+            if result.outcome == "unknown":  # the refund may have been made: no sale until it is known
+                self.unsure.add(payment)
+                then = "try again: the terminal is asked how the refund ended first; the sale cannot be finished " \
+                       "until then"
             return refused(Code.PAYMENT_DECLINED,
                            f"{_not_approved(result)} — giving back {what} on the terminal: the payment stays on the "
-                           "ticket (try again, or finish the sale)", outcome=result.outcome, payment=payment.payment)
+                           f"ticket ({then})", outcome=result.outcome, payment=payment.payment)
         self.log.info("card_payment_refunded", reference=reference, payment=payment.payment, amount=str(amount),
                       authorisation=result.authorisation, charged=payment.reference)
         return None

@@ -109,3 +109,30 @@ async def test_a_terminal_lost_mid_payment_is_reconciled_on_reconnect_and_charge
             assert peer.requests[-1]["CD"] == "3"
             assert len(peer.charged) == 1 and card_payments(shop) == [("8.90", f"{APPROVAL} ****0674")]
             assert shop.cli("verify", check=False).returncode == 0
+
+
+async def test_a_card_refund_whose_answer_is_lost_blocks_the_sale_until_the_terminal_says(tmp_path):
+    """A card payment removed from the ticket: the terminal credits the card, then the
+    connection is lost (``unknown``). The payment stays on the ticket but no sale is
+    finished with it until a removal again asks the terminal how the refund ended: it was
+    made, so the line goes, with no second credit. Before, the reply said "try again, or
+    finish the sale" and ``finish`` recorded 8.90 by card the customer had back."""
+    with trio.fail_after(60):
+        async with shop_with_terminal(tmp_path) as (shop, peer):
+            token = shop.pair("till", "1")
+            async with connect(shop.ws_url, token, seller=PAUL) as till:
+                await till.ok("scan", code=WINE)
+                await till.ok("pay", mode="card", key="card-1")
+                peer.script = ["vanish"]
+                lost = await till.call("remove_payment", payment=1, key="remove-1")
+                assert (lost["code"], lost["outcome"], lost["payment"]) == ("payment_declined", "unknown", 1), lost
+                assert "cannot be finished" in lost["message"], lost
+                refused = await till.call("finish", receipt="none")
+                assert (refused["code"], refused.get("payment")) == ("conflict", 1), refused
+                peer.down = False
+                removed = await till.ok("remove_payment", payment=1, key="remove-2")
+                assert removed["ticket"]["payments"] == []
+                await till.ok("cancel_ticket")
+            assert [r["CD"] for r in peer.requests if r["CD"] in ("0", "1")] == ["0", "1"]  # one debit, one credit
+            assert len(peer.charged) == 2 and card_payments(shop) == []
+            assert shop.cli("verify", check=False).returncode == 0

@@ -6,7 +6,9 @@ took (the page's own modules, format.js and i18n.js, run by Node, no browser):
   stays on the ticket — not "nothing was paid", a card payment's wording;
 - a card payment charged, then its sale refused by a later step (``pay`` answered, say,
   ``insufficient_funds`` with ``payment``): the payment is on the ticket, the sale not
-  finished, and why."""
+  finished, and why;
+- a refund whose end the terminal has not said (``outcome: "unknown"``): the payment
+  stays and the sale cannot be finished — not "try again, or finish the sale"."""
 
 from __future__ import annotations
 
@@ -26,9 +28,11 @@ const say = (verb) => f.describeError({code: "payment_declined", frame: {outcome
                                       {verb}).text;
 const kept = () => f.describeError({code: "insufficient_funds", frame: {payment: 2, available: "0.00", short: "30.00"}},
                                    {verb: "pay", mode: "card"}).text;
-const out = {fr: [say("remove_payment"), say("pay"), kept()]};
+const unsure = () => f.describeError({code: "payment_declined", frame: {outcome: "unknown", payment: 1}},
+                                     {verb: "remove_payment"}).text;
+const out = {fr: [say("remove_payment"), say("pay"), kept(), unsure()]};
 i18n.setLanguage("en");
-out.en = [say("remove_payment"), say("pay"), kept()];
+out.en = [say("remove_payment"), say("pay"), kept(), unsure()];
 console.log(JSON.stringify(out));
 """
 
@@ -56,3 +60,10 @@ def test_a_card_payment_kept_unfinished_says_it_is_on_the_ticket_and_why():
     assert said["fr"][2].startswith("Paiement par carte n° 2 encaissé et enregistré sur le ticket"), said
     assert said["en"][2].startswith("Card payment 2 was taken and is on the ticket"), said
     assert "il manque 30.00" in said["fr"][2] and "30.00 missing" in said["en"][2], said
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run the page's modules without a browser")
+def test_a_refund_the_terminal_has_not_said_the_end_of_says_the_sale_cannot_be_finished():
+    said = _said()
+    assert "ne peut pas être validée" in said["fr"][3] and "cannot be finished" in said["en"][3], said
+    assert "validez la vente" not in said["fr"][3] and "finish the sale" not in said["en"][3], said

@@ -224,7 +224,8 @@ export function describeError(error, context = {}) {
             ? t("err.count_not_amount") : t("err.bad_field", { field: name });
     } else if (code === "payment_declined" && verb === "remove_payment") {
         // a card payment the terminal took: its refund there was not approved, it stays
-        text = t("err.refund_declined");
+        // unknown: the refund may have been made; no sale until the terminal says (retry)
+        text = t(frame.outcome === "unknown" ? "err.refund_unknown" : "err.refund_declined");
     } else if (code === "payment_declined") {
         const outcome = has(`err.payment_declined_${frame.outcome}`) ? frame.outcome : "declined";
         text = t(`err.payment_declined_${outcome}`);
