@@ -95,9 +95,14 @@ async def save_keyboard(shop: Any, request: wire.KeyboardSave, *, device: str, s
     """``keyboard_save``: checked, written, then served; a bad layout changes nothing.
     A keyed retry gets its first reply before the layout is checked again (a key's
     article may have left the catalog since): server/edge_keys.py."""
-    first = await edge_keys.first_frame(shop.journal, device, request, KEYBOARD_ACTOR)
-    if first is not None:
-        return first
+    async with edge_keys.one_at_a_time(shop.journal, device, request):
+        first = await edge_keys.first_frame(shop.journal, device, request, KEYBOARD_ACTOR)
+        if first is not None:
+            return first
+        return await _save_keyboard(shop, request, device=device, seller=seller)
+
+
+async def _save_keyboard(shop: Any, request: wire.KeyboardSave, *, device: str, seller: str | None) -> bytes:
     layout = default_labels((
         PageSpec(name=page.name.strip(), keys=tuple(
             KeySpec(label=key.label.strip(), article=key.article.strip(), function=key.function.strip(),
