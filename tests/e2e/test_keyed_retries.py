@@ -142,6 +142,11 @@ async def test_keyed_retries_get_their_first_reply_after_what_a_check_looks_at_c
                 # Another request under a used key is still a conflict, PIN or not.
                 reused = await till.call("sale_cancel", **{**cancel, "reason": "autre motif"})
                 assert (reused["code"], reused.get("key_reused")) == ("conflict", True), reused
+                # Without the PIN, other fields under the approved discount's key: no first reply either.
+                reused = await till.call("discount", line=1, percent="50", reason=REASON, key="discount-1")
+                assert (reused["code"], reused.get("key_reused")) == ("conflict", True), reused
+                again = await till.call("discount", **{k: v for k, v in discount.items() if k != "supervisor_pin"})
+                _same(first_discount, again)  # the same request: its first reply, the PIN not asked again
     finally:
         server.stop()
 
