@@ -13,8 +13,9 @@ kept in memory. A device's keyed request is looked up and written ``one_at_a_tim
 the same key sent again on another of its connections while the first is being
 written (a till reconnected before its first try's reply) waits for it, then finds
 its reply — else both found none, and the second was refused for the write of the
-first (``key_reused``, ``changed: false``, the article now made). ``seller_add`` and ``seller_pin`` are not remembered: their fingerprint
-would hash the PIN they carry, weakly, into the ``replies`` table.
+first (``key_reused``, ``changed: false``, the article now made). ``seller_add`` and
+``seller_pin`` are not remembered: their fingerprint would hash the PIN they carry,
+weakly, into the ``replies`` table.
 """
 
 from __future__ import annotations
