@@ -36,9 +36,15 @@ async def handle(shop: Shop, request: wire.Request, *, device: str, seller: str 
     ``seller_disable`` or ``device_revoke`` asked again gets its first reply
     (``changed: true``), from the journal, before anything is checked again."""
     if isinstance(request, wire.SellerDisable | wire.DeviceRevoke):
-        first = await edge_keys.first_frame(shop.journal, device, request, ACTOR)
-        if first is not None:
-            return first
+        async with edge_keys.one_at_a_time(shop.journal, device, request):
+            first = await edge_keys.first_frame(shop.journal, device, request, ACTOR)
+            if first is not None:
+                return first
+            return await _answered(shop, request, device, seller)
+    return await _answered(shop, request, device, seller)
+
+
+async def _answered(shop: Shop, request: wire.Request, device: str, seller: str | None) -> bytes:
     try:
         return await _answer(shop, request, device, seller)
     except CommitFailed as error:

@@ -95,9 +95,14 @@ async def save_keyboard(shop: Any, request: wire.KeyboardSave, *, device: str, s
     """``keyboard_save``: checked, written, then served; a bad layout changes nothing.
     A keyed retry gets its first reply before the layout is checked again (a key's
     article may have left the catalog since): server/edge_keys.py."""
-    first = await edge_keys.first_frame(shop.journal, device, request, KEYBOARD_ACTOR)
-    if first is not None:
-        return first
+    async with edge_keys.one_at_a_time(shop.journal, device, request):
+        first = await edge_keys.first_frame(shop.journal, device, request, KEYBOARD_ACTOR)
+        if first is not None:
+            return first
+        return await _save_keyboard(shop, request, device=device, seller=seller)
+
+
+async def _save_keyboard(shop: Any, request: wire.KeyboardSave, *, device: str, seller: str | None) -> bytes:
     layout = default_labels((
         PageSpec(name=page.name.strip(), keys=tuple(
             KeySpec(label=key.label.strip(), article=key.article.strip(), function=key.function.strip(),
@@ -113,18 +118,23 @@ async def save_keyboard(shop: Any, request: wire.KeyboardSave, *, device: str, s
     views = keyboard_views(shop.config, shop.catalog, layout)
     reply = encode(wire.KeyboardOk(re=request.id, pages=views))
     save = catalog_meta.SaveKeyboard(pages=layout, at=at, by=seller, device=device)
-    try:
-        await commit(shop.journal, edge_keys.remembered(save, device, request, KEYBOARD_ACTOR, reply, at, always=True))
-    except CommitFailed as error:
-        if error.key_reused and request.key is not None:
-            return refusal_frame(request, key_reused(request.key))
-        log.error("keyboard_save_failed", error=str(error))
-        return error_frame(request, wire.Code.UNAVAILABLE, "the database did not answer; nothing was saved")
-    except ActorFailed as error:
-        log.error("keyboard_save_failed", error=str(error))
-        return error_frame(request, wire.Code.UNAVAILABLE, "the database did not answer; nothing was saved")
-    shop.keyboard_layout = layout
-    shop.keyboard = views
+    # The write and the layout served go together, whatever ends the till's wait (its ask
+    # timeout): the layout is read from the database only at start, and a keyed retry
+    # is answered from the journal (server/edge_keys.py) without saving it again.
+    with trio.CancelScope(shield=True):
+        try:
+            await commit(shop.journal, edge_keys.remembered(save, device, request, KEYBOARD_ACTOR, reply, at,
+                                                            always=True))
+        except CommitFailed as error:
+            if error.key_reused and request.key is not None:
+                return refusal_frame(request, key_reused(request.key))
+            log.error("keyboard_save_failed", error=str(error))
+            return error_frame(request, wire.Code.UNAVAILABLE, "the database did not answer; nothing was saved")
+        except ActorFailed as error:
+            log.error("keyboard_save_failed", error=str(error))
+            return error_frame(request, wire.Code.UNAVAILABLE, "the database did not answer; nothing was saved")
+        shop.keyboard_layout = layout
+        shop.keyboard = views
     log.info("keyboard_saved", pages=len(layout), by=seller)
     return reply
 

@@ -9,14 +9,23 @@ a request is looked up there FIRST (``first``, one read) — before its PIN, the
 option or the catalog are checked — so a retry of a write that was applied gets its
 first reply, not a refusal for the change it made (the code now attached, the article
 now made, a keyboard key's article no longer sold). These verbs are rare, so nothing is
-kept in memory. ``seller_add`` and ``seller_pin`` are not remembered: their fingerprint
-would hash the PIN they carry, weakly, into the ``replies`` table.
+kept in memory. A device's keyed request is looked up and written ``one_at_a_time``:
+the same key sent again on another of its connections while the first is being
+written (a till reconnected before its first try's reply) waits for it, then finds
+its reply — else both found none, and the second was refused for the write of the
+first (``key_reused``, ``changed: false``, the article now made). ``seller_add`` and
+``seller_pin`` are not remembered: their fingerprint would hash the PIN they carry,
+weakly, into the ``replies`` table.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
+
+import trio
 
 from laneserver.actors.journal import ReadFailed, read
 from laneserver.actors.replies import key_reused
@@ -30,6 +39,42 @@ from laneserver.store import reads
 from laneserver.store.ops import KeptWith, Remember
 
 log = get_logger("session")
+
+
+class _Writing:
+    """The tries of one device's keyed request in flight: they go one at a time."""
+
+    __slots__ = ("lock", "tries")
+
+    def __init__(self) -> None:
+        self.lock = trio.Lock()
+        self.tries = 0
+
+
+# (journal, device, key) → its tries in flight; an entry lives while one is (no growth).
+_writing: dict[tuple[Any, str, str], _Writing] = {}
+
+
+@asynccontextmanager
+async def one_at_a_time(journal: Any, device: str, request: wire.Request) -> AsyncIterator[None]:
+    """The block (``first``, then the write) run for ``request`` alone among ``device``'s
+    tries of its key: a try of the same key on another connection waits until this one
+    is answered (and then finds its reply). An unkeyed request does not wait."""
+    if request.key is None:
+        yield
+        return
+    name = (journal, device, request.key)
+    writing = _writing.get(name)
+    if writing is None:
+        writing = _writing[name] = _Writing()
+    writing.tries += 1
+    try:
+        async with writing.lock:
+            yield
+    finally:
+        writing.tries -= 1
+        if not writing.tries:
+            del _writing[name]
 
 
 async def first(journal: Any, device: str, request: wire.Request, actor: str) -> bytes | Refused | None:

@@ -31,7 +31,8 @@ from laneserver.protocol import messages as wire
 from laneserver.protocol.codec import encode, encode_error, error_frame
 from laneserver.rules import roles
 from laneserver.server import (devices, edge_admin, edge_catalog, edge_customers, edge_documents, edge_drawer,
-                               edge_fiscal, edge_jet, edge_lane, edge_sales, edge_stock, outcomes, queries, routes)
+                               edge_fiscal, edge_jet, edge_keys, edge_lane, edge_sales, edge_stock, outcomes, queries,
+                               routes)
 from laneserver.server.auth import Auth, shop_view
 from laneserver.server.routes import actor_words, out_of_service_message  # noqa: F401 (run.py, tests)
 from laneserver.server.shop import Shop
@@ -280,13 +281,14 @@ class Session:
         supervisor its ``supervisor_pin`` names, or the supervisor signed in; a keyed
         retry gets its first reply before any check (``first_reply``)."""
         assert self.device is not None
-        first = await edge_catalog.first_reply(self.shop, self.device.device, request)
-        if first is not None:
-            return first
-        caller = await self._approved_caller(request)
-        if isinstance(caller, bytes):
-            return caller
-        return await edge_catalog.edit_catalog(self.shop, caller, request)
+        async with edge_keys.one_at_a_time(self.shop.journal, self.device.device, request):  # its twin waits
+            first = await edge_catalog.first_reply(self.shop, self.device.device, request)
+            if first is not None:
+                return first
+            caller = await self._approved_caller(request)
+            if isinstance(caller, bytes):
+                return caller
+            return await edge_catalog.edit_catalog(self.shop, caller, request)
 
     async def _stock_transfer(self, request: wire.StockTransfer) -> bytes:
         if request.to not in self.shop.stock_points:

@@ -32,6 +32,7 @@ from tests.e2e.configured import (
     configured_shop,
     counts,
     lane,
+    rows,
     stock_point,
     table,
     toml,
@@ -44,6 +45,7 @@ LAMOTHE = "3451203000279"  # A002, 12.50
 WRONG_PIN = "0000"
 MANAGER = ("marc", "2468")
 REASON = "erreur de saisie"
+EAN_CODES = ("3012345678001", "3012345678018", "3012345678025", "3012345678032")  # valid check digits
 
 
 def _same(first: dict[str, Any], again: dict[str, Any]) -> None:
@@ -140,6 +142,11 @@ async def test_keyed_retries_get_their_first_reply_after_what_a_check_looks_at_c
                 # Another request under a used key is still a conflict, PIN or not.
                 reused = await till.call("sale_cancel", **{**cancel, "reason": "autre motif"})
                 assert (reused["code"], reused.get("key_reused")) == ("conflict", True), reused
+                # Without the PIN, other fields under the approved discount's key: no first reply either.
+                reused = await till.call("discount", line=1, percent="50", reason=REASON, key="discount-1")
+                assert (reused["code"], reused.get("key_reused")) == ("conflict", True), reused
+                again = await till.call("discount", **{k: v for k, v in discount.items() if k != "supervisor_pin"})
+                _same(first_discount, again)  # the same request: its first reply, the PIN not asked again
     finally:
         server.stop()
 
@@ -187,3 +194,47 @@ async def test_keyed_writes_of_the_edge_itself_retried_get_their_first_reply(tmp
                 reused = await till.call("barcode_attach", **{**attach, "key": "create-1"})
                 assert (reused["code"], reused.get("key_reused")) == ("conflict", True), reused
                 assert await trio.to_thread.run_sync(counts, shop, "articles", "events", "replies") == before
+
+
+async def test_an_edge_write_sent_twice_at_once_by_one_device_is_applied_once_and_answered_twice(tmp_path):
+    """A till that reconnects while its first try is still being written sends the same
+    keyed request again on its new connection: two sessions of one device ask it at once.
+    The edge-written verbs (server/edge_keys.py) look their key up, then write: both
+    tries found no reply yet, and the second was refused — ``keyboard_save`` a
+    ``conflict`` ``key_reused`` ("send a new request with a new key": the till saves
+    again), ``seller_disable`` said ``changed: false``, ``article_create`` ``conflict``
+    (the article now exists) — for a request that was applied. Now one device's keyed
+    edge write waits for the same key's write in flight: both get the first reply."""
+    config = toml(table("shop", name="Épicerie", unknown_code="create"), stock_point("main"), lane("1"))
+    catalog = "id,name,price,vat_rate,barcodes\nW1,Vin rouge 75 cl,8.90,20,3000000000014\n"
+    rounds = 4
+    sellers = (CASHIER, SUPERVISOR, (*MANAGER, "manager"),
+               *((f"lea{n}", "1357", "cashier") for n in range(rounds)))
+    with configured_shop(tmp_path, config, catalog, sellers=sellers, tills=("1",)) as shop:
+        token = shop.tokens["1"]
+        with trio.fail_after(90):
+            async with connect(shop.ws_url, token, seller=MANAGER) as one, \
+                    connect(shop.ws_url, token, seller=MANAGER) as two:
+                asked = [("keyboard_save", {"pages": [{"name": f"Vins {n}", "keys": [{"article": "W1"}]}],
+                                            "key": f"kb-{n}"}) for n in range(rounds)]
+                asked += [("seller_disable", {"seller": f"lea{n}", "key": f"disable-{n}"}) for n in range(rounds)]
+                asked += [("article_create", {"article": f"N{n}", "name": "Cidre", "price": "4.20", "vat_rate": "20",
+                                              "code": code, "key": f"create-{n}"})
+                          for n, code in enumerate(EAN_CODES[:rounds])]
+                for verb, fields in asked:
+                    replies: dict[int, dict[str, Any]] = {}
+
+                    async def send(client: Any, slot: int, verb: str = verb, fields: dict = fields,
+                                   replies: dict = replies) -> None:
+                        replies[slot] = await client.call(verb, **fields)
+
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(send, one, 1)
+                        nursery.start_soon(send, two, 2)
+                    _same(replies[1], replies[2])
+                    if verb == "seller_disable":
+                        assert replies[1]["changed"] is True, replies
+        events = await trio.to_thread.run_sync(
+            rows, shop, "SELECT kind, COUNT(*) FROM events WHERE kind IN "
+            "('keyboard_saved', 'seller_disabled', 'article_created') GROUP BY kind")
+        assert dict(events) == {"keyboard_saved": rounds, "seller_disabled": rounds, "article_created": rounds}
