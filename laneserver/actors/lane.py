@@ -544,7 +544,7 @@ class LaneActor:
         self.log.warning("card_payment_kept_unfinished", payment=number, code=refusal.code, reason=refusal.message)
         answer = Refused(refusal.code, f"the card payment is recorded on the ticket (payment {number}) but the sale "
                                        f"is not finished: {refusal.message}; put it right, then finish",
-                         {**refusal.details, "payment": number})
+                         {**refusal.details, "payment": number, "recorded": True})
         await self._apply(envelope, caller, asked, kept, answer=answer)
 
     # --- parked baskets in transit -------------------------------------------------------

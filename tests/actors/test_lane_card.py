@@ -160,7 +160,7 @@ async def test_a_card_payment_whose_sale_the_journal_refuses_after_the_charge_is
                 await commit(shop.journal, Remember(device=MARIE.device, key="k-1", actor="customers", reply=b"{}",
                                                     at=FixedClock().now()))
             [refusal] = answer
-            assert isinstance(refusal, Refused) and refusal.details == {"key_reused": True, "payment": 1}, refusal
+            assert isinstance(refusal, Refused) and refusal.details == {"key_reused": True, "payment": 1, "recorded": True}, refusal
             assert "recorded on the ticket" in refusal.message, refusal
             [card] = (await ok(shop, GetTicket())).ticket.payments
             assert (card.mode, str(card.amount), card.reference[:3]) == ("card", amount or "3.20", "SIM"), card

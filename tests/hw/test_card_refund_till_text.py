@@ -26,13 +26,17 @@ const f = await import(%(format)s);
 const i18n = await import(%(i18n)s);
 const say = (verb) => f.describeError({code: "payment_declined", frame: {outcome: "declined", payment: 1}},
                                       {verb}).text;
-const kept = () => f.describeError({code: "insufficient_funds", frame: {payment: 2, available: "0.00", short: "30.00"}},
+const kept = () => f.describeError({code: "insufficient_funds",
+                                    frame: {payment: 2, recorded: true, available: "0.00", short: "30.00"}},
                                    {verb: "pay", mode: "card"}).text;
+// A card pay refused before any charge, naming a payment already on the ticket (one given
+// back whose removal was not saved): nothing was taken by this pay.
+const blocked = () => f.describeError({code: "conflict", frame: {payment: 1}}, {verb: "pay", mode: "card"}).text;
 const unsure = () => f.describeError({code: "payment_declined", frame: {outcome: "unknown", payment: 1}},
                                      {verb: "remove_payment"}).text;
-const out = {fr: [say("remove_payment"), say("pay"), kept(), unsure()]};
+const out = {fr: [say("remove_payment"), say("pay"), kept(), unsure(), blocked()]};
 i18n.setLanguage("en");
-out.en = [say("remove_payment"), say("pay"), kept(), unsure()];
+out.en = [say("remove_payment"), say("pay"), kept(), unsure(), blocked()];
 console.log(JSON.stringify(out));
 """
 
@@ -67,3 +71,9 @@ def test_a_refund_the_terminal_has_not_said_the_end_of_says_the_sale_cannot_be_f
     said = _said()
     assert "ne peut pas être validée" in said["fr"][3] and "cannot be finished" in said["en"][3], said
     assert "validez la vente" not in said["fr"][3] and "finish the sale" not in said["en"][3], said
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run the page's modules without a browser")
+def test_a_card_pay_refused_before_any_charge_does_not_say_a_payment_was_taken():
+    said = _said()
+    assert "encaissé" not in said["fr"][4] and "was taken" not in said["en"][4], said

@@ -312,7 +312,7 @@ export function describeError(error, context = {}) {
     if (frame.tries_left > 0 && !(frame.locked_seconds > 0)) {
         text = `${text} ${t("err.pin_tries_left", { tries: frame.tries_left })}`;
     }
-    if (verb === "pay" && context.mode === "card" && frame.payment !== undefined && code !== "payment_declined") {
+    if (verb === "pay" && frame.recorded === true && frame.payment !== undefined) {
         // The card was charged, then a later step of the sale refused it: the payment is
         // on the ticket all the same, the sale not finished (docs/protocol.md, card payments).
         text = `${t("err.card_kept", { payment: frame.payment })} ${text}`;
