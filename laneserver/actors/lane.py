@@ -265,8 +265,11 @@ class LaneActor:
                 return
             case OpenWork():
                 ticket = self.state.ticket
+                # A parked basket in transit to another till is still this lane's until its
+                # take is known (it comes back here otherwise): held, for the day's close.
                 envelope.reply(LaneWork(self.lane, len(ticket.lines), len(ticket.payments),
-                                        tuple(h.held for h in self.state.held)))
+                                        tuple(h.held for h in self.state.held)
+                                        + tuple(g.held.held for g in self.state.given)))
                 return
             case Receipted():  # a pay or finish with the receipt asked for: the rule command inside
                 command = command.command

@@ -53,7 +53,7 @@ class OpenWork(msgspec.Struct, frozen=True):
 
 
 class LaneWork(msgspec.Struct, frozen=True):
-    """The lane's open ticket's lines and payments, and its held tickets."""
+    """The lane's open ticket's lines and payments, and its held tickets (parked baskets in transit too)."""
 
     lane: str
     lines: int

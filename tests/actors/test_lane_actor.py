@@ -36,6 +36,8 @@ from laneserver.actors.lane_messages import (
     GetTicket,
     HeldTickets,
     LaneTicket,
+    LaneWork,
+    OpenWork,
     ParkedHandOver,
     Receipted,
     SaleDone,
@@ -539,6 +541,20 @@ async def test_a_parked_basket_left_in_transit_by_an_earlier_run_is_settled_at_s
     kinds = [kind for (kind,) in db_rows(path, "SELECT kind FROM events WHERE kind LIKE 'Parked%' ORDER BY seq")]
     assert kinds == ["ParkedGiven", "ParkedRestored", "ParkedGiven", "ParkedRestored", "ParkedGiven", "ParkedTaken",
                      "ParkedDropped"]
+
+
+async def test_a_parked_basket_in_transit_is_work_in_progress_for_the_days_close(tmp_path) -> None:
+    """The fiscal actor asks every lane ``OpenWork`` before a day's Z and refuses while a
+    ticket is in progress. A parked basket given to another lane's till and not yet known
+    taken is still this lane's (it comes back here if the take never happened): it counts
+    as held. Before, the lane answered nothing in progress while the basket was in transit."""
+    source = LineSource(device="pda-1", seller="paul", basket="b-1")
+    with trio.fail_after(DEADLINE):
+        async with running_shop(tmp_path / "shop.sqlite3", run_id="run-1") as shop:
+            await ok(shop, rules.Park(seller="paul", source=source, lines=(add("WINE", 2, "paul"),)))
+            await ok(shop, rules.GiveParked("marie", "PB1-1", "2"))
+            work = await shop.lane.ask(Do(Caller(device="fiscal"), OpenWork()))
+            assert isinstance(work, LaneWork) and work.held == ("1-1",) and work.busy, work
 
 
 async def test_a_settle_asked_by_one_hand_over_leaves_another_hand_overs_give_alone(tmp_path) -> None:
