@@ -110,6 +110,35 @@ async def test_a_parked_basket_killed_at_any_point_of_its_hand_over_is_in_exactl
                 assert await _reserved(one) == "2", point
 
 
+async def _recall_on_lane_two_then_retried(data: Path, monkeypatch, commit) -> dict:
+    """A PDA parks a basket on lane 1; lane 2's till scans it with the lanes' journal
+    commits going through ``commit`` (which fails some): the failed scan's answer is
+    returned, after checking that in the same run the basket is held on lane 1 again
+    (in transit nowhere, its stock reserved once) and that the scan's retry with its key
+    recalls it on lane 2."""
+    with trio.fail_after(60):
+        with monkeypatch.context() as patched:
+            patched.setattr(lane_actor, "commit", commit)
+            async with serving(data) as running:
+                one_token = await trio.to_thread.run_sync(pair_till, data, "1")
+                two_token = await trio.to_thread.run_sync(pair_till, data, "2")
+                pda_token = await trio.to_thread.run_sync(pair_pda, data)
+                async with connect(running.ws_url, one_token) as one, connect(running.ws_url, two_token) as two, \
+                        connect(running.ws_url, pda_token) as pda:
+                    parked = await pda.ok("basket_park", basket="p-1", lane="1", lines=[{"code": GALETS, "qty": 2}])
+                    barcode = parked["barcode"]
+                    failed = await two.call("scan", code=barcode, key="recall-1")
+                    assert failed["type"] == "error", failed
+                    state = await read(running.shop.journal, partial(reads.lane_state, lane="1"))
+                    assert state.given == ()
+                    assert [h["barcode"] for h in (await one.ok("held"))["tickets"]] == [barcode]
+                    assert await _reserved(one) == "2"
+                    again = await two.ok("scan", code=barcode, key="recall-1")  # its retry
+                    assert [line["qty"] for line in again["ticket"]["lines"]] == ["2"]
+                    assert (await one.ok("held"))["tickets"] == [] and await _reserved(one) == "2"
+    return failed
+
+
 async def test_a_giving_lane_that_crashes_after_its_give_gets_the_basket_back_in_the_same_run(tmp_path, monkeypatch):
     """Lane 1's actor commits the give, then crashes before it answers (a fault after the
     unit: its supervisor restarts it, same run). The edge never got the held ticket, so no
@@ -128,27 +157,9 @@ async def test_a_giving_lane_that_crashes_after_its_give_gets_the_basket_back_in
             raise RuntimeError("a fault after the give's unit")
         return results
 
-    with trio.fail_after(60):
-        with monkeypatch.context() as patched:
-            patched.setattr(lane_actor, "commit", commit)
-            async with serving(data) as running:
-                one_token = await trio.to_thread.run_sync(pair_till, data, "1")
-                two_token = await trio.to_thread.run_sync(pair_till, data, "2")
-                pda_token = await trio.to_thread.run_sync(pair_pda, data)
-                async with connect(running.ws_url, one_token) as one, connect(running.ws_url, two_token) as two, \
-                        connect(running.ws_url, pda_token) as pda:
-                    parked = await pda.ok("basket_park", basket="p-1", lane="1", lines=[{"code": GALETS, "qty": 2}])
-                    barcode = parked["barcode"]
-                    failed = await two.call("scan", code=barcode, key="recall-1")
-                    assert crashed == ["given"] and failed["type"] == "error", failed
-                    # Back on lane 1 in this run (before: in transit until the next start).
-                    state = await read(running.shop.journal, partial(reads.lane_state, lane="1"))
-                    assert state.given == ()
-                    assert [h["barcode"] for h in (await one.ok("held"))["tickets"]] == [barcode]
-                    assert await _reserved(one) == "2"
-                    again = await two.ok("scan", code=barcode, key="recall-1")  # its retry
-                    assert [line["qty"] for line in again["ticket"]["lines"]] == ["2"]
-                    assert (await one.ok("held"))["tickets"] == [] and await _reserved(one) == "2"
+    failed = await _recall_on_lane_two_then_retried(data, monkeypatch, commit)
+    # Back on lane 1 in this run (before: in transit until the next start).
+    assert crashed == ["given"] and failed["type"] == "error", failed
 
 
 async def test_a_giving_lane_that_crashes_on_the_give_back_still_gets_the_basket_back_in_the_same_run(
@@ -170,23 +181,5 @@ async def test_a_giving_lane_that_crashes_on_the_give_back_still_gets_the_basket
                 raise RuntimeError(f"a fault before the unit of {kind}")
         return await real_commit(journal, *ops)
 
-    with trio.fail_after(60):
-        with monkeypatch.context() as patched:
-            patched.setattr(lane_actor, "commit", commit)
-            async with serving(data) as running:
-                one_token = await trio.to_thread.run_sync(pair_till, data, "1")
-                two_token = await trio.to_thread.run_sync(pair_till, data, "2")
-                pda_token = await trio.to_thread.run_sync(pair_pda, data)
-                async with connect(running.ws_url, one_token) as one, connect(running.ws_url, two_token) as two, \
-                        connect(running.ws_url, pda_token) as pda:
-                    parked = await pda.ok("basket_park", basket="p-1", lane="1", lines=[{"code": GALETS, "qty": 2}])
-                    barcode = parked["barcode"]
-                    failed = await two.call("scan", code=barcode, key="recall-1")
-                    assert crashed == ["ParkedTaken", "ParkedRestored"] and failed["type"] == "error", failed
-                    state = await read(running.shop.journal, partial(reads.lane_state, lane="1"))
-                    assert state.given == ()
-                    assert [h["barcode"] for h in (await one.ok("held"))["tickets"]] == [barcode]
-                    assert await _reserved(one) == "2"
-                    again = await two.ok("scan", code=barcode, key="recall-1")  # its retry
-                    assert [line["qty"] for line in again["ticket"]["lines"]] == ["2"]
-                    assert (await one.ok("held"))["tickets"] == [] and await _reserved(one) == "2"
+    failed = await _recall_on_lane_two_then_retried(data, monkeypatch, commit)
+    assert crashed == ["ParkedTaken", "ParkedRestored"] and failed["type"] == "error", failed
