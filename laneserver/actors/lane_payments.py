@@ -200,10 +200,9 @@ class LanePayments:
         (``lost``) is asked about first: made, it is the answer, with no second one."""
         assert self.terminal is not None
         amount = -payment.amount
-        result = await self._ask_terminal(amount, reference, lost=self.lost.get(payment.payment))
+        # (Told once: the driver then keeps it until the terminal says, as for ``unsure``.)
+        result = await self._ask_terminal(amount, reference, lost=self.lost.pop(payment.payment, None))
         self.unsure.discard(payment)
-        if result.outcome != "unknown":
-            self.lost.pop(payment.payment, None)
         if not result.approved:
             self.log.info("card_refund_not_approved", reference=reference, payment=payment.payment,
                           outcome=result.outcome, amount=str(amount))

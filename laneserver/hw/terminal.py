@@ -12,7 +12,10 @@ A driver has two methods:
 A driver may also have an ``unsettled`` attribute: not None while a charge it sent
 may have been taken but its result is unknown (the Caisse-AP driver,
 ``hw/caisse_ap_terminal.py``); a charge that times out then is answered
-``unknown``, not ``timeout``.
+``unknown``, not ``timeout``. And a ``recall(amount, reference)`` method: a charge an
+earlier run sent and never heard the end of (a card refund the lane had marked under
+way, ``Charge.lost``): the next charge of that amount asks how it ended first, and one
+made is the answer, with no second one.
 
 Invariants:
   - card data never reaches the server: a driver hands back the outcome, the
