@@ -109,7 +109,7 @@ from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.stock import StockTakes, effective_policy
 from laneserver.rules.lane_sums import LaneSums, coupon_contributions, stock_contributions, ticket_customer
 from laneserver.store import reads
-from laneserver.store.ops import AppendLaneChange, RecordEvent, RecordSale, Remember, SaleRecorded
+from laneserver.store.ops import AppendLaneChange, PutLaneState, RecordEvent, RecordSale, Remember, SaleRecorded
 
 # The built-in payment modes the lane handles (rules/payment.py's one table); the
 # shop's own modes ([[payment_modes]]) come on top, see ``payment_policy``.
@@ -377,16 +377,13 @@ class LaneActor:
 
     async def _mark_refund(self, state: rules.LaneState) -> Refused | None:
         """The lane's state with a card refund's mark set or cleared (``rules.Refunding``),
-        journaled as one change of its own (the ticket itself is unchanged: its ``rev``
-        moves, nothing is published). The refusal when the journal refused it (the lane
-        is left as it was)."""
-        state = rules.revised(self.state, state)
+        written whole (a snapshot, ``PutLaneState``): the open ticket is unchanged, so is
+        its ``rev`` — a refused removal changes nothing a client sees. The refusal when the
+        journal refused it (the lane is left as it was)."""
         if state is self.state:
             return None
-        now = self.clock.now()
         try:
-            await commit(self.journal, AppendLaneChange(change=lane_journal.diff(self.state, state), state=state,
-                                                        at=now))
+            await commit(self.journal, PutLaneState(state=state, at=self.clock.now()))
         except CommitFailed as error:
             log_commit_failed(self.log, error, command="RefundMark")
             return self.replies.failed_result(error, None, "the card refund could not be prepared; nothing was "

@@ -141,8 +141,6 @@ from laneserver.rules.lane_state import (  # noqa: F401
     RemoveLine,
     RemovePayment,
     RestoreParked,
-    refund_ended,
-    refund_started,
     SaleCompleted,
     SetCustomer,
     SetPrice,
@@ -153,6 +151,8 @@ from laneserver.rules.lane_state import (  # noqa: F401
     TicketCancelled,
     TicketHeld,
     TicketRecalled,
+    refund_ended,
+    refund_started,
 )
 from laneserver.rules.outcome import Applied, Refused
 from laneserver.rules.ticket import Ticket

@@ -1,6 +1,7 @@
 """A card refund marked under way on the lane's state (rules/lane_state.py ``Refunding``):
-set and cleared as one change of its own, gone with its payment's removal, carried by
-the journal's changes, and absent from a state journaled before it existed."""
+set and cleared leaving the ticket and its ``rev`` as they are (the lane writes the
+state whole: a snapshot), gone with its payment's removal (a journaled change carries
+that), and absent from a state journaled before it existed."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ def paid() -> rules.LaneState:
 
 def test_a_refund_mark_is_set_cleared_and_gone_with_its_payment() -> None:
     state = paid()
-    marked = rules.revised(state, rules.refund_started(state, 1, "1-x-1-R"))
-    assert marked.refunding == (rules.Refunding(payment=1, reference="1-x-1-R"),) and marked.rev == state.rev + 1
+    marked = rules.refund_started(state, 1, "1-x-1-R")
+    assert marked.refunding == (rules.Refunding(payment=1, reference="1-x-1-R"),) and marked.rev == state.rev
     assert marked.ticket is state.ticket  # the ticket itself is unchanged
     assert rules.refund_ended(marked, 2) is marked  # no mark for that payment: nothing changes
     assert rules.refund_ended(marked, 1).refunding == ()
@@ -38,9 +39,13 @@ def test_a_refund_mark_is_set_cleared_and_gone_with_its_payment() -> None:
 
 def test_the_mark_is_journaled_and_an_old_journal_replays_without_one() -> None:
     state = paid()
-    marked = rules.revised(state, rules.refund_started(state, 1, "1-x-1-R"))
-    change = msgspec.json.decode(json.encode(diff(state, marked)), type=LaneChange)
-    assert apply(state, change) == marked and replay(state, [change]) == marked
+    marked = rules.refund_started(state, 1, "1-x-1-R")
+    assert msgspec.json.decode(json.encode(marked), type=rules.LaneState) == marked  # the snapshot
+    result = rules.apply(marked, rules.RemovePayment(SELLER, 1), now=NOW)
+    assert isinstance(result, rules.Applied)
+    removed = rules.revised(marked, result.state)
+    change = msgspec.json.decode(json.encode(diff(marked, removed)), type=LaneChange)
+    assert apply(marked, change) == removed and replay(marked, [change]).refunding == ()
     # A state (or a change's) written before ``refunding`` existed: no refund under way.
     old = json.encode(state).replace(b',"refunding":[]', b"")
     assert b"refunding" not in old
