@@ -109,7 +109,7 @@ from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.stock import StockTakes, effective_policy
 from laneserver.rules.lane_sums import LaneSums, coupon_contributions, stock_contributions, ticket_customer
 from laneserver.store import reads
-from laneserver.store.ops import AppendLaneChange, RecordEvent, RecordSale, Remember, SaleRecorded
+from laneserver.store.ops import AppendLaneChange, PutLaneState, RecordEvent, RecordSale, Remember, SaleRecorded
 
 # The built-in payment modes the lane handles (rules/payment.py's one table); the
 # shop's own modes ([[payment_modes]]) come on top, see ``payment_policy``.
@@ -216,6 +216,7 @@ class LaneActor:
         if stored is not None:
             self.state = stored
         await self.replies.load(self.journal, self.clock.now())
+        self.paying.recovered(self.state)  # card refunds an earlier run left under way: unsure
         await self._settle_given()
         await self._report_reservations()
         await self.paying.report_holds(self.state)
@@ -352,8 +353,17 @@ class LaneActor:
         if isinstance(trial, Refused):  # refused the usual way, before the terminal is asked
             envelope.reply(filtered(trial))
             return
-        refusal = await self.paying.reverse(payment)
+        # Marked under way in the journal before the terminal is asked: a server stopped
+        # before the removal's save finds it at start (LanePayments ``recovered``).
+        reference = self.paying.refund_reference(self.state, payment)
+        failed = await self._mark_refund(rules.refund_started(self.state, payment.payment, reference))
+        if failed is not None:  # not marked: the terminal is not asked
+            envelope.reply(failed)
+            return
+        refusal = await self.paying.reverse(payment, reference)
         if refusal is not None:
+            if refusal.details.get("outcome") != "unknown":  # not given back: the mark goes
+                await self._mark_refund(rules.refund_ended(self.state, payment.payment))
             envelope.reply(refusal)
             return
         before = self.state
@@ -367,6 +377,22 @@ class LaneActor:
             # removal does not ask the terminal (LanePayments ``refunded``).
             self.log.error("card_refunded_not_recorded", payment=payment.payment, amount=str(payment.amount),
                            reference=payment.reference)
+
+    async def _mark_refund(self, state: rules.LaneState) -> Refused | None:
+        """The lane's state with a card refund's mark set or cleared (``rules.Refunding``),
+        written whole (a snapshot, ``PutLaneState``): the open ticket is unchanged, so is
+        its ``rev`` — a refused removal changes nothing a client sees. The refusal when the
+        journal refused it (the lane is left as it was)."""
+        if state is self.state:
+            return None
+        try:
+            await commit(self.journal, PutLaneState(state=state, at=self.clock.now()))
+        except CommitFailed as error:
+            log_commit_failed(self.log, error, command="RefundMark")
+            return self.replies.failed_result(error, None, "the card refund could not be prepared; nothing was "
+                                                           "changed, the terminal was not asked")
+        self.state = state
+        return None
 
     async def _key_reused(self, caller: Caller, asked: _Asked) -> Refused | None:
         """``key_reused`` for a keyed request about to ask the card terminal when the

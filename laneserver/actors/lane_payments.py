@@ -102,6 +102,11 @@ class LanePayments:
         # the credit may have been made): no sale finishes with them either until a
         # removal settles it (the driver asks the terminal how the lost one ended first).
         self.unsure: set[Payment] = set()
+        # Refunds marked under way in the journal when the lane started (``Refunding``:
+        # the server stopped before their end was saved), by payment number: the
+        # reference they were sent as. Their payments are ``unsure``; the next removal
+        # asks the terminal how that refund ended first (``Charge.lost``).
+        self.lost: dict[int, str] = {}
 
     def handles(self, state: rules.LaneState, command: Any) -> bool:
         """Whether ``command`` is a payment this part prepares."""
@@ -166,16 +171,37 @@ class LanePayments:
                                       "remove it again (the terminal is not asked again) before paying or finishing",
                        payment=payment.payment)
 
-    async def reverse(self, payment: Payment) -> Refused | None:
+    def recovered(self, state: rules.LaneState) -> None:
+        """At start: the card refunds the journal has marked under way (``Refunding``)
+        whose payment is still on the ticket — the terminal may have given the money back
+        — are ``unsure``: no sale finishes, and their next removal asks the terminal how
+        they ended first (``lost``)."""
+        for mark in state.refunding:
+            payment = next((p for p in state.ticket.payments if p.payment == mark.payment), None)
+            if payment is None:
+                continue
+            self.unsure.add(payment)
+            self.lost[payment.payment] = mark.reference
+            self.log.warning("card_refund_unknown_at_start", payment=payment.payment, amount=str(payment.amount),
+                             reference=mark.reference, charged=payment.reference)
+
+    def refund_reference(self, state: rules.LaneState, payment: Payment) -> str:
+        """What the refund of ``payment`` is sent to the terminal as: the reference of its
+        refund marked under way already (whose end is unknown), else a new one."""
+        marked = next((r.reference for r in state.refunding if r.payment == payment.payment), None)
+        return marked if marked is not None else f"{self.lane}-{self.clock.now():%Y%m%d%H%M%S}-{payment.payment}-R"
+
+    async def reverse(self, payment: Payment, reference: str) -> Refused | None:
         """A card payment the terminal took, given back on it before its line is removed:
         the terminal is asked for the opposite amount (a refund of a debit — Caisse-AP:
         a credit, action 1 — or a debit of a refund). None: approved, the line may go;
         else ``payment_declined`` with ``outcome`` and ``payment``, and the line stays
-        (the money is where the terminal left it)."""
+        (the money is where the terminal left it). A refund lost by an earlier run
+        (``lost``) is asked about first: made, it is the answer, with no second one."""
         assert self.terminal is not None
         amount = -payment.amount
-        reference = f"{self.lane}-{self.clock.now():%Y%m%d%H%M%S}-{payment.payment}-R"
-        result = await self._ask_terminal(amount, reference)
+        # (Told once: the driver then keeps it until the terminal says, as for ``unsure``.)
+        result = await self._ask_terminal(amount, reference, lost=self.lost.pop(payment.payment, None))
         self.unsure.discard(payment)
         if not result.approved:
             self.log.info("card_refund_not_approved", reference=reference, payment=payment.payment,
@@ -193,7 +219,7 @@ class LanePayments:
                       authorisation=result.authorisation, charged=payment.reference)
         return None
 
-    async def _ask_terminal(self, amount: Decimal, reference: str) -> TerminalResult:
+    async def _ask_terminal(self, amount: Decimal, reference: str, *, lost: str | None = None) -> TerminalResult:
         """The terminal's answer to a charge of ``amount`` (negative: a refund), bounded by
         its ``timeout_seconds`` (and here too, in case the terminal actor is stuck or gone)."""
         assert self.terminal is not None
@@ -203,7 +229,7 @@ class LanePayments:
         result: TerminalResult | None = None
         with trio.move_on_at(deadline + ABORT_SECONDS + 1):
             try:
-                result = await self.terminal.ask(Charge(amount, reference, deadline))
+                result = await self.terminal.ask(Charge(amount, reference, deadline, lost=lost))
             except ActorFailed:
                 result = TerminalResult(outcome="failed", message="the payment terminal did not answer")
         if result is None:

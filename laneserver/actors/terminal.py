@@ -109,6 +109,9 @@ class TerminalActor:
             self._log.warning("terminal_charge_too_late", reference=charge.reference)
             return TerminalResult(outcome="timeout", message="the lane stopped waiting before the terminal was asked")
         self._log.info("terminal_charge_started", amount=str(charge.amount), reference=charge.reference)
+        recall = getattr(self._driver, "recall", None)
+        if charge.lost is not None and recall is not None:  # an earlier run's charge, end unknown: asked first
+            recall(charge.amount, charge.lost)
         try:
             with trio.move_on_at(limit):
                 try:

@@ -165,6 +165,13 @@ class CaisseApTerminal:
             return await self._recover(amount)
         return self._debit_result(reply, amount, reference)
 
+    def recall(self, amount: Decimal, reference: str) -> None:
+        """A debit (or credit) of ``amount`` an earlier run sent as ``reference`` and never
+        heard the end of: kept as unsettled, so the next charge asks the duplicata first
+        (``_settle_before``). Nothing is done while another is unsettled already."""
+        if self.unsettled is None:
+            self.unsettled = Unsettled(amount, reference, trio.current_time())
+
     async def abort(self) -> None:
         """Close the connection (Caisse-AP over IP has no abort message). A debit sent
         stays unsettled."""

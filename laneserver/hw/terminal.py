@@ -12,7 +12,10 @@ A driver has two methods:
 A driver may also have an ``unsettled`` attribute: not None while a charge it sent
 may have been taken but its result is unknown (the Caisse-AP driver,
 ``hw/caisse_ap_terminal.py``); a charge that times out then is answered
-``unknown``, not ``timeout``.
+``unknown``, not ``timeout``. And a ``recall(amount, reference)`` method: a charge an
+earlier run sent and never heard the end of (a card refund the lane had marked under
+way, ``Charge.lost``): the next charge of that amount asks how it ended first, and one
+made is the answer, with no second one.
 
 Invariants:
   - card data never reaches the server: a driver hands back the outcome, the
@@ -68,6 +71,8 @@ SIM_DECLINED = 91
 SIM_CANCELLED = 92
 SIM_NO_ANSWER = 93
 SIM_DRIVER_BUG = 94
+#: The cents the simulator does not approve.
+SIM_NOT_APPROVED = (SIM_DECLINED, SIM_CANCELLED, SIM_NO_ANSWER, SIM_DRIVER_BUG)
 
 
 class TerminalResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -115,11 +120,25 @@ class SimulatedTerminal:
         self.aborts = 0
         #: The references charged, in order (a test reads it).
         self.charges: list[str] = []
+        self._recalled: tuple[Decimal, str] | None = None
+
+    def recall(self, amount: Decimal, reference: str) -> None:
+        """A charge of ``amount`` an earlier run sent as ``reference`` and never heard the
+        end of. The simulator keeps no journal: that charge ended as its cents rule
+        answers ``amount`` — approved (the only end the rule gives that leaves the lane
+        not knowing: the others answer, or fail, at once), so the next charge of that
+        amount is answered approved from it, with no second charge."""
+        self._recalled = (amount, reference)
 
     async def charge(self, amount: Decimal, reference: str) -> TerminalResult:
-        self.charges.append(reference)
         # ``approve`` (the demo shop): every charge is approved, whatever the amount.
         cents = int(amount.copy_abs() * 100) % 100 if self.outcomes == "cents" else 0
+        recalled, self._recalled = self._recalled, None
+        if recalled is not None and recalled[0] == amount and cents not in SIM_NOT_APPROVED:
+            await trio.lowlevel.checkpoint()
+            return TerminalResult(outcome="approved", authorisation=authorisation_code(amount, recalled[1]),
+                                  card="SIMULATED ****0000")
+        self.charges.append(reference)
         if cents == SIM_NO_ANSWER:
             await trio.sleep_forever()
         if cents == SIM_DRIVER_BUG:

@@ -137,6 +137,7 @@ from laneserver.rules.lane_state import (  # noqa: F401
     QtyChanged,
     Recall,
     RecallParked,
+    Refunding,
     RemoveLine,
     RemovePayment,
     RestoreParked,
@@ -150,6 +151,8 @@ from laneserver.rules.lane_state import (  # noqa: F401
     TicketCancelled,
     TicketHeld,
     TicketRecalled,
+    refund_ended,
+    refund_started,
 )
 from laneserver.rules.outcome import Applied, Refused
 from laneserver.rules.ticket import Ticket

@@ -23,6 +23,7 @@ from laneserver.rules.lane_state import (
     SaleCompleted,
     SetCustomer,
     fresh_ticket,
+    refund_ended,
     with_ticket,
 )
 from laneserver.rules.money import ZERO
@@ -84,6 +85,7 @@ def remove_payment(state: LaneState, command: RemovePayment) -> Applied | Refuse
                        {"payment": command.payment})
     # What is left no longer settles the ticket: a cash rounding goes with the removal.
     kept = payments.without_rounding(tuple(p for p in ticket.payments if p.payment != command.payment))
+    state = refund_ended(state, command.payment)  # its refund's mark goes with it
     return with_ticket(state, msgspec.structs.replace(ticket, payments=kept), PaymentRemoved(command.payment))
 
 

@@ -56,6 +56,19 @@ class InTransit(msgspec.Struct, frozen=True, kw_only=True):
     hand: str = ""
 
 
+class Refunding(msgspec.Struct, frozen=True, kw_only=True):
+    """A card payment of the open ticket the lane asked its terminal to give back, whose
+    end is not known to the journal yet: marked (journaled) before the terminal is
+    asked, cleared by the removal's own change (approved) or on a refusal. Still there
+    at the lane's start (the server stopped between the terminal's answer and the
+    removal's save), the refund may have been made: no sale finishes and the next
+    removal asks the terminal how it ended first (actors/lane_payments.py).
+    ``reference``: what the refund was sent to the terminal as."""
+
+    payment: int
+    reference: str
+
+
 class LaneState(msgspec.Struct, frozen=True, kw_only=True):
     lane: str
     ticket: Ticket = Ticket()
@@ -67,6 +80,9 @@ class LaneState(msgspec.Struct, frozen=True, kw_only=True):
     # Parked baskets given to another lane and not known taken (a default: states
     # journaled before it read as none).
     given: tuple[InTransit, ...] = ()
+    # Card refunds under way on the open ticket's payments (a default: states journaled
+    # before it read as none).
+    refunding: tuple[Refunding, ...] = ()
 
     def held_ticket(self, held_id: str) -> HeldTicket | None:
         return next((h for h in self.held if h.held == held_id), None)
@@ -454,6 +470,19 @@ Event = Union[
 
 
 # --- shared by the verbs ------------------------------------------------------------
+
+def refund_started(state: LaneState, payment: int, reference: str) -> LaneState:
+    """``state`` with a card refund of ``payment`` marked under way (``Refunding``)."""
+    kept = tuple(r for r in state.refunding if r.payment != payment)
+    return msgspec.structs.replace(state, refunding=(*kept, Refunding(payment=payment, reference=reference)))
+
+
+def refund_ended(state: LaneState, payment: int) -> LaneState:
+    """``state`` without the mark of ``payment``'s refund (the very same state if none)."""
+    if not any(r.payment == payment for r in state.refunding):
+        return state
+    return msgspec.structs.replace(state, refunding=tuple(r for r in state.refunding if r.payment != payment))
+
 
 def with_ticket(state: LaneState, ticket: Ticket, *events: Any) -> Applied:
     return Applied(msgspec.structs.replace(state, ticket=ticket), events)

@@ -13,11 +13,15 @@ before its fix.
   terminal is asked (charged or given back, then the unit refused for its key);
 - a card payment (finishing the sale or not) whose unit the journal refuses after the
   charge: recorded on the ticket, not finishing (it was dropped).
+- a card refund under way when the lane stops (its removal not saved, or the lane
+  killed while the terminal has the card): after the restart, no sale finishes with the
+  payment and its removal does not refund it twice (the restarted lane had forgotten).
 """
 
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from functools import partial
 from decimal import Decimal as D
 from typing import Any, AsyncIterator
 
@@ -33,6 +37,7 @@ from laneserver.actors.runtime import open_mailbox
 from laneserver.actors.terminal import TerminalActor
 from laneserver.clock import FixedClock
 from laneserver.config import Config, LaneConfig, ShopConfig, StockPointConfig, TerminalConfig
+from laneserver.hw.terminal import SimulatedTerminal
 from laneserver.rules import lane as rules
 from laneserver.rules.outcome import Code, Refused
 from laneserver.store.ops import Remember
@@ -48,10 +53,10 @@ POLICY = payment_policy(CARD_CONFIG)
 
 
 @asynccontextmanager
-async def card_shop(path, config: Config = CARD_CONFIG) -> AsyncIterator[Shop]:
+async def card_shop(path, config: Config = CARD_CONFIG, driver: SimulatedTerminal | None = None) -> AsyncIterator[Shop]:
     terminal, inbox = open_mailbox("terminal:t1", 4)
     async with trio.open_nursery() as nursery:
-        await nursery.start(TerminalActor(config.terminals[0], lane=LANE).run, inbox)
+        await nursery.start(TerminalActor(config.terminals[0], driver=driver, lane=LANE).run, inbox)
         async with running_shop(path, config=config, terminal=terminal) as shop:
             yield shop
         terminal.close()
@@ -168,3 +173,44 @@ async def test_a_card_payment_whose_sale_the_journal_refuses_after_the_charge_is
             done = await ok(shop, Receipted(rest, "none"))  # (the cash finishes it: auto_finish)
             assert str(done.total) == "3.20"
     assert not [e for e in logs if e["event"] == "card_charged_not_recorded"]
+
+
+@pytest.mark.parametrize("stop", ["unsaved", "killed"])
+async def test_a_card_refund_under_way_when_the_lane_stops_is_not_made_twice_nor_sold(tmp_path, stop) -> None:
+    """The cashier removes a card payment; the lane stops before the removal is saved —
+    ``unsaved``: the terminal approved the refund and the journal refused the removal
+    (its key taken meanwhile), then the server stopped; ``killed``: the server stopped
+    while the terminal had the card (the refund may have been made). Restarted on the
+    same journal, the payment is on the ticket: no sale finishes with it, and its
+    removal asks the terminal how the refund ended first (the simulator: made) — no
+    second refund. Before, the restarted lane had forgotten the refund: the cash paid
+    the rest and finished the sale with it, and the removal refunded it again."""
+    path = tmp_path / "shop.db"
+    driver = SimulatedTerminal(delay=1.5)
+    with capture_logs() as logs, trio.fail_after(DEADLINE):
+        with trio.CancelScope() as killed:
+            async with card_shop(path, driver=driver) as shop:
+                await ok(shop, add("BREAD"))
+                await ok(shop, rules.Pay("marie", "card", D("1.00"), policy=POLICY), key="k-1")
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(partial(do, shop, rules.RemovePayment("marie", 1), key="k-2"))
+                    await terminal_asked(logs, "-1.00")  # the refund is marked, the terminal has the card
+                    if stop == "killed":
+                        killed.cancel()
+                    await commit(shop.journal, Remember(device=MARIE.device, key="k-2", actor="customers",
+                                                        reply=b"{}", at=FixedClock().now()))
+        driver.delay = 0.0
+        async with card_shop(path, driver=driver) as shop:  # the lane restarted on the same journal
+            [card] = (await ok(shop, GetTicket())).ticket.payments
+            assert (card.payment, card.mode, str(card.amount)) == (1, "card", "1.00"), card
+            for sale in (Receipted(rules.Pay("marie", "cash", D("2.20"), policy=POLICY), "none"),
+                         Receipted(rules.Finish("marie"), "none")):
+                refusal = await do(shop, sale)
+                assert isinstance(refusal, Refused) and refusal.code == Code.CONFLICT, refusal
+                assert refusal.details == {"payment": 1}, refusal
+            await ok(shop, rules.RemovePayment("marie", 1), key="k-3")
+            now = await ok(shop, GetTicket())
+            assert now.ticket.payments == () and now.ticket.lines, now
+            await ok(shop, Receipted(rules.Pay("marie", "cash", policy=POLICY), "none"))
+    assert len([c for c in driver.charges if c.endswith("-R")]) == 1, driver.charges  # given back once
+    assert [e for e in logs if e["event"] == "card_refund_unknown_at_start"], logs

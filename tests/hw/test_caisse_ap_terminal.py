@@ -211,3 +211,22 @@ def test_open_driver_builds_a_caisse_ap_terminal():
                                         protocol_id="323540032810"))
     assert isinstance(driver, CaisseApTerminal)
     assert (driver.host, driver.port, driver.register, driver.protocol_id) == ("10.0.0.7", 8888, "02", "323540032810")
+
+
+async def test_a_refund_an_earlier_run_sent_is_asked_about_first_not_made_twice():
+    """A card refund the lane had marked under way when the server stopped (``Charge.lost``:
+    this driver, fresh, knows nothing of it): the duplicata is asked first; the terminal
+    made it: it is the answer, no second credit; it shows an older transaction: the
+    refund never ran, it is asked now."""
+    with trio.fail_after(10):
+        async with terminal_and_peer() as (terminal, peer, driver):
+            await charge(terminal, "-1.00", "1-x-1-R")  # made; its answer lost with the server
+            assert driver.unsettled is None
+            again = await terminal.ask(Charge(D("-1.00"), "1-x-1-R", None, lost="1-x-1-R"))
+            assert again.outcome == "approved", again
+            assert [r["CD"] for r in peer.requests] == ["1", "3"]  # its duplicata, no second credit
+            assert len(peer.charged) == 1 and driver.unsettled is None
+            never = await terminal.ask(Charge(D("-2.00"), "1-x-2-R", None, lost="1-x-2-R"))
+            assert never.outcome == "approved", never
+            assert [r["CD"] for r in peer.requests] == ["1", "3", "3", "1"]  # not made: asked now
+            assert len(peer.charged) == 2 and driver.unsettled is None
