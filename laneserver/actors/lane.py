@@ -31,6 +31,10 @@ the lane owns (not actors: awaited from its loop, so a request stays one request
   actor (actors/invoices.py), off this task;
 - actors/lane_documents.py: quotes, orders, delivery notes made from the ticket or
   recalled onto it, through the documents actor, and their slips printed.
+- actors/lane_cards.py and actors/lane_parked.py: steps of this actor itself (its
+  methods, kept apart by subject): a card payment's removal refunded on the terminal
+  first and a card charged for a refused sale kept on the ticket; a parked basket in
+  transit settled from the journal.
 
 The lane's state lives in the journal (each request appends what it changed to
 ``lane_changes``, rules/lane_journal.py; now and then the state is written whole to
@@ -61,8 +65,10 @@ from laneserver.actors.documents_messages import (
     ReplyTo,
 )
 from laneserver.actors.journal import CommitFailed, commit, log_commit_failed, read
+from laneserver.actors.lane_cards import LaneCardSteps
 from laneserver.actors.lane_customers import LaneCustomers
 from laneserver.actors.lane_documents import LaneDocuments
+from laneserver.actors.lane_parked import LaneParkedSteps
 from laneserver.actors.lane_payments import LanePayments, filtered
 from laneserver.actors.lane_receipts import LaneReceipts, Written, remainder_vouchers
 from laneserver.actors.lane_steps import LaneSteps
@@ -109,7 +115,7 @@ from laneserver.rules.outcome import Code, Refused, refused
 from laneserver.rules.stock import StockTakes, effective_policy
 from laneserver.rules.lane_sums import LaneSums, coupon_contributions, stock_contributions, ticket_customer
 from laneserver.store import reads
-from laneserver.store.ops import AppendLaneChange, PutLaneState, RecordEvent, RecordSale, Remember, SaleRecorded
+from laneserver.store.ops import AppendLaneChange, RecordEvent, RecordSale, Remember, SaleRecorded
 
 # The built-in payment modes the lane handles (rules/payment.py's one table); the
 # shop's own modes ([[payment_modes]]) come on top, see ``payment_policy``.
@@ -141,7 +147,7 @@ class _Asked(msgspec.Struct, frozen=True):
         return self.command.receipt if isinstance(self.command, Receipted) else None
 
 
-class LaneActor:
+class LaneActor(LaneCardSteps, LaneParkedSteps):
     def __init__(
         self,
         lane: str,
@@ -343,82 +349,6 @@ class LaneActor:
             self.log.error("card_charged_not_recorded", reference=charged.reference,
                            authorisation=charged.authorisation, amount=str(charged.amount))
 
-    async def _reverse_card(self, envelope, caller: Caller, asked: _Asked, command: rules.RemovePayment,
-                            payment: Any) -> None:
-        """``remove_payment`` of a card payment the lane's terminal took: the terminal gives
-        the money back first (actors/lane_payments.py ``reverse``), and the line is removed
-        only once it approved; refused there, the line stays and the refusal is the answer.
-        (``cancel_ticket`` is refused while the ticket has payments: the same way.)"""
-        trial = rules.apply(self.state, command, now=self.clock.now())
-        if isinstance(trial, Refused):  # refused the usual way, before the terminal is asked
-            envelope.reply(filtered(trial))
-            return
-        # Marked under way in the journal before the terminal is asked: a server stopped
-        # before the removal's save finds it at start (LanePayments ``recovered``).
-        reference = self.paying.refund_reference(self.state, payment)
-        failed = await self._mark_refund(rules.refund_started(self.state, payment.payment, reference))
-        if failed is not None:  # not marked: the terminal is not asked
-            envelope.reply(failed)
-            return
-        refusal = await self.paying.reverse(payment, reference)
-        if refusal is not None:
-            if refusal.details.get("outcome") != "unknown":  # not given back: the mark goes
-                await self._mark_refund(rules.refund_ended(self.state, payment.payment))
-            envelope.reply(refusal)
-            return
-        before = self.state
-        self.paying.refunded.add(payment)
-        await self._apply(envelope, caller, asked, command)
-        if self.state is not before:
-            self.paying.refunded.discard(payment)
-        else:
-            # Given back but still on the ticket (the journal refused the unit): say so
-            # loudly; no sale is finished with it until it is removed again, and that
-            # removal does not ask the terminal (LanePayments ``refunded``).
-            self.log.error("card_refunded_not_recorded", payment=payment.payment, amount=str(payment.amount),
-                           reference=payment.reference)
-
-    async def _mark_refund(self, state: rules.LaneState) -> Refused | None:
-        """The lane's state with a card refund's mark set or cleared (``rules.Refunding``),
-        written whole (a snapshot, ``PutLaneState``): the open ticket is unchanged, so is
-        its ``rev`` — a refused removal changes nothing a client sees. The refusal when the
-        journal refused it (the lane is left as it was)."""
-        if state is self.state:
-            return None
-        try:
-            await commit(self.journal, PutLaneState(state=state, at=self.clock.now()))
-        except CommitFailed as error:
-            log_commit_failed(self.log, error, command="RefundMark")
-            return self.replies.failed_result(error, None, "the card refund could not be prepared; nothing was "
-                                                           "changed, the terminal was not asked")
-        self.state = state
-        return None
-
-    async def _key_reused(self, caller: Caller, asked: _Asked) -> Refused | None:
-        """``key_reused`` for a keyed request about to ask the card terminal when the
-        journal already has its key from this device (another actor's request, or one
-        this lane forgot): refused before the money moves, not by the unit after."""
-        if asked.key is None:
-            return None
-        taken = await read(self.journal, partial(reads.reply_actor, device=caller.device, key=asked.key))
-        if taken is None:
-            return None
-        return self.replies.failed_result(CommitFailed(f"key {asked.key!r} taken by {taken}", key_reused=True),
-                                          asked.key, "")
-
-    def _unwritable(self, command: Any, asked: _Asked) -> Refused | None:
-        """Why the sale ``command`` would finish (``auto_finish``) cannot be made, found
-        before a card is charged for it (a subscription with no customer): the plan's
-        refusal, or None (no sale, or a plan)."""
-        trial = rules.apply(self.state, command, now=self.clock.now())
-        if isinstance(trial, Refused):
-            return None  # refused the usual way, before any charge
-        sale = next((e for e in trial.events if isinstance(e, rules.SaleCompleted)), None)
-        if sale is None:
-            return None
-        plan = self._plan(rules.revised(self.state, trial.state), sale, receipt=asked.receipt, holding=None)
-        return plan if isinstance(plan, Refused) else None
-
     def _listed(self, command: Any) -> Any:
         """A price override with its article's catalog price, what the shop's cap is
         measured from (``SetPrice.listed``)."""
@@ -544,72 +474,6 @@ class LaneActor:
                                                      seller=event.seller, lines=event.lines,
                                                      appended=event.appended), "basket")
         await self.steps.tell_all(plan.tells, written)
-
-    async def _refuse(self, envelope, caller: Caller, asked: _Asked, command: Any, refusal: Refused, *,
-                      charged: bool) -> None:
-        """``refusal`` answered, the change not made — unless the card was ``charged`` for a
-        payment whose sale is refused: then ``_keep_charged``."""
-        if charged and isinstance(command, rules.Pay):
-            await self._keep_charged(envelope, caller, asked, command, refusal)
-            return
-        envelope.reply(refusal)
-
-    async def _keep_charged(self, envelope, caller: Caller, asked: _Asked, command: rules.Pay,
-                            refusal: Refused) -> None:
-        """A card the terminal charged for a payment that would finish the sale
-        (``auto_finish``), when a later step of that sale refused it after the charge — a
-        top-up cancel line the wallet no longer covers, a customer payment no longer held,
-        the invoice's customer not read, the sale's unit refused by the journal: the money
-        was taken, so the payment is recorded
-        on the ticket all the same, without finishing. The answer is the refusal, saying
-        so and naming the payment (``payment``); the cashier puts it right and finishes
-        (or removes the payment: its card is refunded, ``_reverse_card``)."""
-        kept = msgspec.structs.replace(command, policy=msgspec.structs.replace(command.policy, auto_finish=False))
-        trial = rules.apply(self.state, kept, now=self.clock.now())
-        if isinstance(trial, Refused):  # the payment was applied a moment ago: cannot happen
-            envelope.reply(refusal)
-            return
-        number = next(e.payment.payment for e in trial.events if isinstance(e, rules.PaymentAdded))
-        self.log.warning("card_payment_kept_unfinished", payment=number, code=refusal.code, reason=refusal.message)
-        answer = Refused(refusal.code, f"the card payment is recorded on the ticket (payment {number}) but the sale "
-                                       f"is not finished: {refusal.message}; put it right, then finish",
-                         {**refusal.details, "payment": number, "recorded": True})
-        await self._apply(envelope, caller, asked, kept, answer=answer)
-
-    # --- parked baskets in transit -------------------------------------------------------
-
-    async def _settled(self, given: rules.InTransit) -> rules.DropParked | rules.RestoreParked:
-        """What becomes of a parked basket in transit: the journal has the other lane's
-        take (``ParkedTaken``, in the take's own unit): dropped here; it has not: held here
-        again."""
-        held = given.held
-        taken = await read(self.journal, partial(reads.parked_taken, lane=self.lane, held=held.held))
-        seller = held.ticket.seller or ""
-        return rules.DropParked(seller, held.held) if taken else rules.RestoreParked(seller, held)
-
-    async def _settle_given(self) -> None:
-        """At start, before the reservations are reported (they then count what came
-        back): each parked basket an earlier run gave away and left in transit (the server
-        stopped between the give and the take, or before it heard of the take) is
-        dropped or held again (``_settled``), so exactly one lane has it. This run's are
-        left to its edge, which carries their hand-over through (an actor restarted by
-        its supervisor meanwhile does not settle them)."""
-        for given in self.state.given:
-            if given.run == self.run_id:
-                continue
-            command = await self._settled(given)
-            now = self.clock.now()
-            result = rules.apply(self.state, command, now=now)
-            if isinstance(result, Refused):  # held here already (it cannot be): left as it is
-                self.log.error("parked_basket_not_settled", held=given.held.held, reason=result.message)
-                continue
-            state = rules.revised(self.state, result.state)
-            await commit(self.journal, *(RecordEvent(at=now, source=f"lane:{self.lane}", kind=type(e).__name__,
-                                                     data=e) for e in result.events),
-                         AppendLaneChange(change=lane_journal.diff(self.state, state), state=state, at=now))
-            self.state = state
-            self.log.warning("parked_basket_settled", held=given.held.held, to=given.to,
-                             taken=isinstance(command, rules.DropParked))
 
     def _plan(self, state: rules.LaneState, sale: rules.SaleCompleted | None, *, receipt: str | None,
               holding: int | None) -> lane_plan.Plan | Refused:
