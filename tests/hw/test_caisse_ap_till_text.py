@@ -5,11 +5,9 @@ Caisse-AP driver): the page's own modules (format.js, i18n.js) run by Node, no b
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 
 TILL = Path(__file__).resolve().parents[2] / "laneserver" / "clients" / "web_till"
 
@@ -24,7 +22,6 @@ console.log(JSON.stringify(out));
 """
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run the page's modules without a browser")
 def test_a_lost_terminal_answer_is_explained_in_both_languages():
     script = SCRIPT % {"format": json.dumps((TILL / "format.js").as_uri()),
                        "i18n": json.dumps((TILL / "i18n.js").as_uri())}
